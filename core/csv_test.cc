@@ -1,0 +1,75 @@
+#include "core/csv.h"
+
+#include <cmath>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fedrad {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(Csv, ParsesQuotedFieldsAndCrlf) {
+  auto t = ParseCsv("a,b\r\n1,\"x,\"\"y\"\"\"\r\n\r\n2,z\n", "t.csv");
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->num_rows(), 2u);
+  EXPECT_EQ(t->cell(0, 1), "x,\"y\"");
+  EXPECT_EQ(t->line_of_row(1), 4);
+  EXPECT_EQ(ParseCsv(FormatCsv(*t), "again")->cell(0, 1), "x,\"y\"");
+}
+
+TEST(Csv, RaggedRowNamesFileAndLine) {
+  auto t = ParseCsv("a,b\n1,2\n3\n", "site.csv");
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(t.status().message(), HasSubstr("site.csv: line 3"));
+}
+
+TEST(Csv, EmptyFileIsAnError) {
+  auto t = ParseCsv("", "empty.csv");
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(t.status().message(), HasSubstr("empty.csv: empty file"));
+}
+
+TEST(Csv, NonNumericCellNamesLineAndColumn) {
+  auto t = ParseCsv("id,age\np1,50\np2,old\n", "s.csv");
+  ASSERT_TRUE(t.ok());
+  auto col = t->NumericColumn("age", MissingValues::kReject);
+  EXPECT_EQ(col.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(col.status().message(), HasSubstr("s.csv: line 3, column 'age': 'old' is not a number"));
+}
+
+TEST(Csv, MissingValuesFollowPolicy) {
+  auto t = ParseCsv("id,age\np1,NA\np2,\n", "s.csv");
+  ASSERT_TRUE(t.ok());
+  EXPECT_FALSE(t->NumericColumn("age", MissingValues::kReject).ok());
+  auto col = t->NumericColumn("age", MissingValues::kAllow);
+  ASSERT_TRUE(col.ok());
+  EXPECT_TRUE(std::isnan((*col)[0]));
+  EXPECT_TRUE(std::isnan((*col)[1]));
+}
+
+TEST(Csv, DuplicateIdsNameBothLines) {
+  auto t = ParseCsv("patient_id,x\np1,1\np2,2\np1,3\n", "s.csv");
+  ASSERT_TRUE(t.ok());
+  auto s = t->RequireUnique("patient_id");
+  EXPECT_THAT(s.message(), HasSubstr("duplicate value 'p1' on lines 2 and 4"));
+}
+
+TEST(Csv, MissingColumnIsNamed) {
+  auto t = ParseCsv("patient_id,x\np1,1\n", "s.csv");
+  ASSERT_TRUE(t.ok());
+  EXPECT_THAT(t->RequireColumns({"patient_id", "age"}).message(), HasSubstr("missing column 'age'"));
+}
+
+TEST(Csv, FormatNumberRoundTrips) {
+  for (double v : {0.1, 1.0 / 3.0, 1e-300, -2.5e17, 42.0}) {
+    double back;
+    ASSERT_TRUE(ParseNumber(FormatNumber(v), &back));
+    EXPECT_EQ(back, v);
+  }
+  EXPECT_EQ(FormatNumber(0.5), "0.5");
+}
+
+}  // namespace
+}  // namespace fedrad

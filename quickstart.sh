@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# fedrad quick start. On a fresh Debian 12 machine, as root:
+#   ./quickstart.sh demo   installs what is missing, builds, runs the demo study
+#   ./quickstart.sh test   installs what is missing, builds, runs every test
+#   ./quickstart.sh build  installs what is missing and builds only
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PACKAGES=(build-essential cmake ninja-build pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libinsighttoolkit5-dev libeigen3-dev libabsl-dev libssl-dev libsqlite3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev iproute2 chromium)
+
+install_missing() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+build() {
+  echo "==> configuring and building (build/)"
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build -j "$(nproc)"
+}
+
+case "${1:-}" in
+  demo)
+    install_missing
+    build
+    shift
+    exec build/bin/fedrad demo --out demo-output "$@"
+    ;;
+  test)
+    install_missing
+    build
+    echo "==> running the test suite"
+    cd build
+    ctest --output-on-failure -j "$(nproc)" --timeout 900
+    ;;
+  build)
+    install_missing
+    build
+    ;;
+  *)
+    echo "usage: $0 demo|test|build" >&2
+    exit 2
+    ;;
+esac
