@@ -20,7 +20,7 @@ namespace fedrad {
 CsvTable::CsvTable(std::vector<std::string> header, std::string source)
     : source_(std::move(source)), header_(std::move(header)) {}
 
-int CsvTable::ColumnIndex(std::string_view column) const {
+int CsvTable::ColumnIndex(absl::string_view column) const {
   for (size_t i = 0; i < header_.size(); ++i) {
     if (header_[i] == column) return static_cast<int>(i);
   }
@@ -33,13 +33,13 @@ absl::Status CsvTable::RequireColumns(const std::vector<std::string>& columns) c
     if (!HasColumn(c)) missing.push_back(c);
   }
   if (missing.empty()) return absl::OkStatus();
+  std::string names = absl::StrCat("'", absl::StrJoin(missing, "', '"), "'");
   return absl::InvalidArgumentError(absl::StrCat(
-      source_, ": missing column", missing.size() > 1 ? "s " : " '",
-      absl::StrJoin(missing, "', '"), missing.size() > 1 ? "" : "'",
+      source_, ": missing column", missing.size() > 1 ? "s " : " ", names,
       " (the header has: ", absl::StrJoin(header_, ","), ")"));
 }
 
-absl::StatusOr<std::vector<std::string>> CsvTable::StringColumn(std::string_view column) const {
+absl::StatusOr<std::vector<std::string>> CsvTable::StringColumn(absl::string_view column) const {
   int idx = ColumnIndex(column);
   if (idx < 0) {
     return absl::InvalidArgumentError(
@@ -51,12 +51,12 @@ absl::StatusOr<std::vector<std::string>> CsvTable::StringColumn(std::string_view
   return out;
 }
 
-bool IsMissingCell(std::string_view cell) {
-  std::string_view c = absl::StripAsciiWhitespace(cell);
+bool IsMissingCell(absl::string_view cell) {
+  absl::string_view c = absl::StripAsciiWhitespace(cell);
   return c.empty() || c == "NA" || c == "NaN" || c == "nan" || c == "na";
 }
 
-bool ParseNumber(std::string_view cell, double* out) {
+bool ParseNumber(absl::string_view cell, double* out) {
   std::string s(absl::StripAsciiWhitespace(cell));
   if (s.empty()) return false;
   char* end = nullptr;
@@ -81,7 +81,7 @@ std::string FormatNumber(double value) {
   return buf;
 }
 
-absl::StatusOr<std::vector<double>> CsvTable::NumericColumn(std::string_view column,
+absl::StatusOr<std::vector<double>> CsvTable::NumericColumn(absl::string_view column,
                                                             MissingValues missing) const {
   int idx = ColumnIndex(column);
   if (idx < 0) {
@@ -112,7 +112,7 @@ absl::StatusOr<std::vector<double>> CsvTable::NumericColumn(std::string_view col
   return out;
 }
 
-absl::Status CsvTable::RequireUnique(std::string_view column) const {
+absl::Status CsvTable::RequireUnique(absl::string_view column) const {
   int idx = ColumnIndex(column);
   if (idx < 0) {
     return absl::InvalidArgumentError(
@@ -147,7 +147,7 @@ void CsvTable::AddColumn(std::string name, std::vector<std::string> values) {
   }
 }
 
-absl::StatusOr<CsvTable> ParseCsv(std::string_view text, std::string source) {
+absl::StatusOr<CsvTable> ParseCsv(absl::string_view text, std::string source) {
   CsvTable table;
   table.source_ = source;
   std::vector<std::string> fields;
@@ -247,7 +247,7 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
   return ss.str();
 }
 
-absl::Status WriteStringToFile(const std::string& path, std::string_view data) {
+absl::Status WriteStringToFile(const std::string& path, absl::string_view data) {
   std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);

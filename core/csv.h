@@ -13,7 +13,7 @@
 #define FEDRAD_CORE_CSV_H_
 
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -40,23 +40,23 @@ class CsvTable {
   int line_of_row(size_t i) const { return i < lines_.size() ? lines_[i] : static_cast<int>(i) + 2; }
 
   // Index of `column` in the header, or -1.
-  int ColumnIndex(std::string_view column) const;
-  bool HasColumn(std::string_view column) const { return ColumnIndex(column) >= 0; }
+  int ColumnIndex(absl::string_view column) const;
+  bool HasColumn(absl::string_view column) const { return ColumnIndex(column) >= 0; }
 
   // InvalidArgument naming the file and every missing column when any of
   // `columns` is absent.
   absl::Status RequireColumns(const std::vector<std::string>& columns) const;
 
   // The column's cells, as written.
-  absl::StatusOr<std::vector<std::string>> StringColumn(std::string_view column) const;
+  absl::StatusOr<std::vector<std::string>> StringColumn(absl::string_view column) const;
 
   // The column parsed as doubles. A cell that is not a number is an
   // InvalidArgument naming file, line and column; missing cells per `missing`.
-  absl::StatusOr<std::vector<double>> NumericColumn(std::string_view column,
+  absl::StatusOr<std::vector<double>> NumericColumn(absl::string_view column,
                                                     MissingValues missing) const;
 
   // InvalidArgument naming the first duplicated value and both lines.
-  absl::Status RequireUnique(std::string_view column) const;
+  absl::Status RequireUnique(absl::string_view column) const;
 
   // Appends a row; it must have num_columns() fields.
   absl::Status AddRow(std::vector<std::string> row);
@@ -67,7 +67,7 @@ class CsvTable {
   std::string& mutable_cell(size_t row, size_t col) { return rows_[row][col]; }
 
  private:
-  friend absl::StatusOr<CsvTable> ParseCsv(std::string_view text, std::string source);
+  friend absl::StatusOr<CsvTable> ParseCsv(absl::string_view text, std::string source);
   std::string source_ = "<memory>";
   std::vector<std::string> header_;
   std::vector<std::vector<std::string>> rows_;
@@ -75,7 +75,7 @@ class CsvTable {
 };
 
 // Parses CSV text. `source` names it in errors.
-absl::StatusOr<CsvTable> ParseCsv(std::string_view text, std::string source);
+absl::StatusOr<CsvTable> ParseCsv(absl::string_view text, std::string source);
 
 // Reads and parses a CSV file. NotFound if it cannot be opened;
 // InvalidArgument if it is empty, has no header, or a ragged row.
@@ -88,10 +88,10 @@ std::string FormatCsv(const CsvTable& table);
 absl::Status WriteCsv(const std::string& path, const CsvTable& table);
 
 // True for "", "NA", "NaN", "nan" (after trimming spaces).
-bool IsMissingCell(std::string_view cell);
+bool IsMissingCell(absl::string_view cell);
 
 // Parses a full-cell number; false if the cell has anything else.
-bool ParseNumber(std::string_view cell, double* out);
+bool ParseNumber(absl::string_view cell, double* out);
 
 // Formats a double with enough digits to round-trip (%.17g), "NA" for NaN.
 std::string FormatNumber(double value);
@@ -99,7 +99,7 @@ std::string FormatNumber(double value);
 // Reads a whole file; NotFound / DataLoss on failure.
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
 // Writes a whole file atomically (temporary file in the same folder, rename).
-absl::Status WriteStringToFile(const std::string& path, std::string_view data);
+absl::Status WriteStringToFile(const std::string& path, absl::string_view data);
 
 }  // namespace fedrad
 

@@ -18,14 +18,14 @@ std::string ToHex(const uint8_t* data, size_t size) {
   return out;
 }
 
-Sha256Digest Sha256(std::string_view data) {
+Sha256Digest Sha256(absl::string_view data) {
   Sha256Digest d{};
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr);
   return d;
 }
 
-std::string Sha256Hex(std::string_view data) {
+std::string Sha256Hex(absl::string_view data) {
   Sha256Digest d = Sha256(data);
   return ToHex(d.data(), d.size());
 }
@@ -36,7 +36,7 @@ Sha256Hasher::Sha256Hasher() : ctx_(EVP_MD_CTX_new()) {
 
 Sha256Hasher::~Sha256Hasher() { EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_)); }
 
-void Sha256Hasher::Update(std::string_view data) {
+void Sha256Hasher::Update(absl::string_view data) {
   EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
 }
 
@@ -54,7 +54,7 @@ absl::StatusOr<std::string> Sha256FileHex(const std::string& path) {
   std::string buf(1 << 16, '\0');
   while (in) {
     in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    h.Update(std::string_view(buf.data(), static_cast<size_t>(in.gcount())));
+    h.Update(absl::string_view(buf.data(), static_cast<size_t>(in.gcount())));
   }
   if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
   return h.FinalHex();

@@ -8,7 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
 
@@ -16,8 +16,8 @@ namespace fedrad {
 
 using Sha256Digest = std::array<uint8_t, 32>;
 
-Sha256Digest Sha256(std::string_view data);
-std::string Sha256Hex(std::string_view data);
+Sha256Digest Sha256(absl::string_view data);
+std::string Sha256Hex(absl::string_view data);
 std::string ToHex(const uint8_t* data, size_t size);
 
 // Incremental hashing for large inputs (files). Not thread safe.
@@ -27,7 +27,7 @@ class Sha256Hasher {
   ~Sha256Hasher();
   Sha256Hasher(const Sha256Hasher&) = delete;
   Sha256Hasher& operator=(const Sha256Hasher&) = delete;
-  void Update(std::string_view data);
+  void Update(absl::string_view data);
   // Finishes and returns the lowercase hex digest; the hasher is then spent.
   std::string FinalHex();
 

@@ -52,7 +52,7 @@ const char* LevelName(LogLevel level) {
 void SetMinLogLevel(LogLevel level) { MinLevel().store(static_cast<int>(level)); }
 LogLevel MinLogLevel() { return static_cast<LogLevel>(MinLevel().load()); }
 
-void SetLogTag(std::string_view tag) {
+void SetLogTag(absl::string_view tag) {
   std::lock_guard<std::mutex> lock(TagMutex());
   Tag() = std::string(tag);
 }

@@ -12,7 +12,7 @@
 
 #include <sstream>
 #include <string>
-#include <string_view>
+#include "absl/strings/string_view.h"
 
 namespace fedrad {
 
@@ -21,7 +21,7 @@ enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 void SetMinLogLevel(LogLevel level);
 LogLevel MinLogLevel();
 // A short name shown on every line, e.g. "site:S1" or "coordinator".
-void SetLogTag(std::string_view tag);
+void SetLogTag(absl::string_view tag);
 
 namespace log_internal {
 

@@ -46,7 +46,7 @@
 namespace fedrad {
 
 // Returns `status` with `context: ` prepended to its message; OK stays OK.
-absl::Status Annotate(const absl::Status& status, std::string_view context);
+absl::Status Annotate(const absl::Status& status, absl::string_view context);
 
 }  // namespace fedrad
 
