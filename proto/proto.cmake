@@ -1,0 +1,24 @@
+# The wire protocol and the study spec (package fedrad.v1), generated with
+# protoc and the gRPC C++ plugin. Include as "proto/fedrad.pb.h",
+# "proto/fedrad.grpc.pb.h", "proto/study.pb.h".
+#
+# This file is include()d from the top-level CMakeLists.txt (not
+# add_subdirectory) so that protoc sees the repository root as its import
+# path: files are registered as "proto/<name>.proto" and generated into
+# build/proto/.
+set(FEDRAD_PROTOS
+  proto/fedrad.proto proto/study.proto proto/harmonization.proto proto/models.proto)
+add_library(fedrad_proto STATIC ${FEDRAD_PROTOS})
+add_library(fedrad::proto ALIAS fedrad_proto)
+target_link_libraries(fedrad_proto PUBLIC protobuf::libprotobuf gRPC::grpc++)
+target_include_directories(fedrad_proto PUBLIC ${PROJECT_BINARY_DIR})
+protobuf_generate(TARGET fedrad_proto LANGUAGE cpp)
+protobuf_generate(TARGET fedrad_proto LANGUAGE grpc
+  GENERATE_EXTENSIONS .grpc.pb.h .grpc.pb.cc
+  PLUGIN protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>)
+
+# The transport layer beside the protocol (TLS credentials, deadlines, Status
+# conversion at the edge) is added by proto/transport.cmake when present.
+if(EXISTS ${PROJECT_SOURCE_DIR}/proto/transport.cmake)
+  include(${PROJECT_SOURCE_DIR}/proto/transport.cmake)
+endif()
