@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Checks that the runtime image's package list (deploy/runtime-packages.txt)
+# provides every shared library the fedrad binaries load, without a container
+# engine: maps each library `ldd` resolves on this (Debian 12) machine to its
+# Debian package with `dpkg -S`, then checks that package is in the list, in
+# the dependency closure of the list (`apt-cache depends --recurse`), or
+# Essential/required (always in debian:bookworm).
+#
+#   deploy/check-runtime-deps.sh build/bin/fedrad build/bin/fedrad-site build/bin/fedrad-coordinator
+#
+# Exit 0: every library is covered. 1: a package is missing (named). 2: usage.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+list="${RUNTIME_PACKAGES:-$here/runtime-packages.txt}"
+if [ "$#" -eq 0 ]; then
+  echo "usage: $0 BINARY..." >&2
+  exit 2
+fi
+for tool in ldd dpkg apt-cache; do
+  command -v "$tool" >/dev/null || { echo "$0: needs $tool (Debian)" >&2; exit 2; }
+done
+
+mapfile -t listed < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$list" | grep -v '^$')
+
+# Which package owns a library path (merged /usr: try both spellings).
+owner() {
+  local path="$1" alt
+  case "$path" in
+    /usr/*) alt="${path#/usr}" ;;
+    *) alt="/usr$path" ;;
+  esac
+  { dpkg -S "$path" 2>/dev/null || dpkg -S "$alt" 2>/dev/null || true; } |
+    head -n1 | cut -d: -f1
+}
+
+declare -A needed=()
+for bin in "$@"; do
+  [ -x "$bin" ] || { echo "$0: not an executable: $bin" >&2; exit 2; }
+  if ldd "$bin" | grep -q 'not found'; then
+    echo "FAIL $bin: libraries not found on this machine:" >&2
+    ldd "$bin" | grep 'not found' >&2
+    exit 1
+  fi
+  while read -r lib; do
+    pkg="$(owner "$lib")"
+    if [ -z "$pkg" ]; then
+      echo "FAIL $bin: $lib belongs to no Debian package (built by hand?)" >&2
+      exit 1
+    fi
+    needed["$pkg"]+=" $(basename "$lib")"
+  done < <(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $3}')
+done
+
+# The list plus everything it depends on (Depends and PreDepends only).
+declare -A closure=()
+while read -r p; do
+  closure["${p%%:*}"]=1
+done < <(apt-cache depends --recurse --no-recommends --no-suggests \
+           --no-conflicts --no-breaks --no-replaces --no-enhances \
+           "${listed[@]}" | grep -v '^ ' | grep -v '^<')
+
+missing=0
+for pkg in $(printf '%s\n' "${!needed[@]}" | sort); do
+  base="${pkg%%:*}"
+  if [ -n "${closure[$base]:-}" ]; then
+    echo "ok   $base (${needed[$pkg]# })"
+  elif apt-cache show "$base" 2>/dev/null | grep -qE '^(Essential: yes|Priority: required)'; then
+    echo "ok   $base (in the base image:${needed[$pkg]})"
+  else
+    echo "MISSING $base, needed for:${needed[$pkg]} -> add it to $list"
+    missing=1
+  fi
+done
+exit "$missing"
