@@ -1,7 +1,15 @@
 # fedrad::transport: TLS credentials (mutual TLS with per-handshake CRL
 # checks), channel/server settings, deadlines, Status conversion at the edge,
-# and the Payload helpers. include()d by proto/proto.cmake.
+# the Payload helpers and the daemons' audit hook. include()d by
+# proto/proto.cmake.
 fedrad_library(NAME transport
-  SRCS ${PROJECT_SOURCE_DIR}/proto/transport.cc ${PROJECT_SOURCE_DIR}/proto/payload.cc
+  SRCS ${PROJECT_SOURCE_DIR}/proto/transport.cc
+       ${PROJECT_SOURCE_DIR}/proto/payload.cc
+       ${PROJECT_SOURCE_DIR}/proto/node_audit.cc
+       ${PROJECT_SOURCE_DIR}/proto/textproto.cc
   PUBLIC_DEPS fedrad::proto fedrad::core gRPC::grpc++ absl::status absl::statusor absl::strings
   PRIVATE_DEPS OpenSSL::SSL OpenSSL::Crypto)
+if(TARGET fedrad::audit)
+  target_link_libraries(fedrad_transport PRIVATE fedrad::audit)
+  target_compile_definitions(fedrad_transport PRIVATE FEDRAD_HAVE_AUDIT=1)
+endif()

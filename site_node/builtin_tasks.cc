@@ -1,0 +1,18 @@
+#include "site_node/builtin_tasks.h"
+
+namespace fedrad::site {
+
+void RegisterBuiltinTasks(TaskRegistry& registry) {
+#ifdef FEDRAD_HAVE_COHORT_TASKS
+  RegisterCohortTasks(registry);
+#endif
+#ifdef FEDRAD_HAVE_COMBAT_TASKS
+  RegisterCombatTasks(registry);
+#endif
+#ifdef FEDRAD_HAVE_MODELS_TASKS
+  RegisterModelTasks(registry);
+#endif
+  RegisterDebugTasks(registry);
+}
+
+}  // namespace fedrad::site

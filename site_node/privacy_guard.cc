@@ -1,0 +1,55 @@
+#include "site_node/privacy_guard.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace fedrad::site {
+
+absl::Status PrivacyGuard::CheckAccepted(const TaskKind& kind) const {
+  if (kind.debug_only && !policy_.enable_debug_tasks) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "task kind '", kind.kind,
+        "' is test-only and this site's policy does not enable debug tasks"));
+  }
+  if (policy_.accepted_kinds.empty()) return absl::OkStatus();
+  for (const auto& pattern : policy_.accepted_kinds) {
+    if (MatchesPattern(pattern, kind.kind)) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "task kind '", kind.kind, "' is not accepted by this site's policy (accepts: ",
+      absl::StrJoin(policy_.accepted_kinds, ", "), ")"));
+}
+
+absl::Status PrivacyGuard::CheckRelease(const TaskKind& kind,
+                                        const TaskOutput& output) const {
+  if (output.n_contributing < policy_.min_cell_count) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "result of '", kind.kind, "' is computed over ", output.n_contributing,
+        " patients, below this site's minimum cell count k=",
+        policy_.min_cell_count));
+  }
+  for (const auto& array : output.payload.arrays()) {
+    bool allowed = false;
+    for (const auto& pattern : kind.releasable_arrays) {
+      if (MatchesPattern(pattern, array.name())) allowed = true;
+    }
+    if (!allowed) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "result of '", kind.kind, "' holds array '", array.name(),
+          "', which the kind does not declare releasable (declared: ",
+          absl::StrJoin(kind.releasable_arrays, ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> PrivacyGuard::AcceptedKinds(
+    const TaskRegistry& registry) const {
+  std::vector<std::string> out;
+  for (const auto& name : registry.Kinds()) {
+    if (CheckAccepted(*registry.Find(name)).ok()) out.push_back(name);
+  }
+  return out;
+}
+
+}  // namespace fedrad::site

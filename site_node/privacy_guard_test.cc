@@ -1,0 +1,55 @@
+#include "site_node/privacy_guard.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fedrad::site {
+namespace {
+
+using ::testing::HasSubstr;
+
+TaskKind Kind(std::string name, std::vector<std::string> arrays, bool debug = false) {
+  TaskKind k;
+  k.kind = std::move(name);
+  k.releasable_arrays = std::move(arrays);
+  k.debug_only = debug;
+  return k;
+}
+
+TEST(PrivacyGuard, RefusesResultBelowMinimumCellCount) {
+  PrivacyGuard guard(GuardPolicy{10, {}, false});
+  TaskOutput out;
+  out.n_contributing = 9;
+  absl::Status s = guard.CheckRelease(Kind("cohort.summary", {"n"}), out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("9 patients"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("k=10"));
+  out.n_contributing = 10;
+  EXPECT_TRUE(guard.CheckRelease(Kind("cohort.summary", {"n"}), out).ok());
+}
+
+TEST(PrivacyGuard, RefusesUndeclaredArrayAndMatchesPrefixes) {
+  PrivacyGuard guard(GuardPolicy{1, {}, false});
+  TaskOutput out;
+  out.n_contributing = 50;
+  AddScalar(&out.payload, "moments.age", 1);
+  EXPECT_TRUE(guard.CheckRelease(Kind("k", {"moments.*"}), out).ok());
+  AddVector(&out.payload, "rows", {1, 2});
+  absl::Status s = guard.CheckRelease(Kind("k", {"moments.*"}), out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("'rows'"));
+}
+
+TEST(PrivacyGuard, AcceptsOnlyListedKindsAndDebugWhenEnabled) {
+  PrivacyGuard guard(GuardPolicy{10, {"cohort.*"}, false});
+  EXPECT_TRUE(guard.CheckAccepted(Kind("cohort.summary", {})).ok());
+  EXPECT_EQ(guard.CheckAccepted(Kind("cox.derivatives", {})).code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(guard.CheckAccepted(Kind("debug.sleep", {}, true)).code(),
+            absl::StatusCode::kPermissionDenied);
+  PrivacyGuard debug(GuardPolicy{10, {}, true});
+  EXPECT_TRUE(debug.CheckAccepted(Kind("debug.sleep", {}, true)).ok());
+}
+
+}  // namespace
+}  // namespace fedrad::site

@@ -1,0 +1,55 @@
+// The site daemon (fedrad-site): dials out to the coordinator, keeps one
+// long-lived bidirectional stream, reconnects with backoff, sends heartbeats
+// and answers tasks from the site's local data table, every result passing
+// the privacy guard and the audit log.
+//
+//   FEDRAD_ASSIGN_OR_RETURN(auto node, fedrad::site::SiteNode::Create(config));
+//   std::thread stopper([&] { WaitForSignal(); node->Shutdown(); });
+//   absl::Status s = node->Run();   // returns after Shutdown()
+//
+// Run() returns OK after Shutdown(), or an error that retrying cannot fix
+// (the coordinator speaks another protocol version). Create() fails with
+// InvalidArgument naming the file, row and column when the data table is
+// empty or has duplicate patient ids.
+#ifndef FEDRAD_SITE_NODE_SITE_NODE_H_
+#define FEDRAD_SITE_NODE_SITE_NODE_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "core/csv.h"
+#include "proto/config.pb.h"
+
+namespace fedrad::site {
+
+class SiteNode {
+ public:
+  static absl::StatusOr<std::unique_ptr<SiteNode>> Create(
+      const fedrad::v1::SiteConfig& config);
+  ~SiteNode();
+  SiteNode(const SiteNode&) = delete;
+  SiteNode& operator=(const SiteNode&) = delete;
+
+  // Connects and serves until Shutdown(). Blocks.
+  absl::Status Run();
+  // Thread safe; makes Run() return soon.
+  void Shutdown();
+
+ private:
+  class Impl;
+  explicit SiteNode(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Fills defaults and checks a site config (k >= 1, paths set).
+absl::StatusOr<fedrad::v1::SiteConfig> NormalizeSiteConfig(
+    fedrad::v1::SiteConfig config);
+
+// Reads and checks the site's data table: not empty, has the id column, ids
+// unique. Errors name the file, row and column.
+absl::StatusOr<CsvTable> LoadSiteTable(const std::string& path,
+                                       const std::string& id_column);
+
+}  // namespace fedrad::site
+
+#endif  // FEDRAD_SITE_NODE_SITE_NODE_H_

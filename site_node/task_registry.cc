@@ -1,0 +1,29 @@
+#include "site_node/task_registry.h"
+
+namespace fedrad::site {
+
+void TaskRegistry::Register(TaskKind kind) {
+  std::string name = kind.kind;
+  kinds_[name] = std::move(kind);
+}
+
+const TaskKind* TaskRegistry::Find(const std::string& name) const {
+  auto it = kinds_.find(name);
+  return it == kinds_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> TaskRegistry::Kinds() const {
+  std::vector<std::string> out;
+  for (const auto& [name, kind] : kinds_) out.push_back(name);
+  return out;
+}
+
+bool MatchesPattern(const std::string& pattern, const std::string& name) {
+  if (!pattern.empty() && pattern.back() == '*') {
+    return name.compare(0, pattern.size() - 1, pattern, 0,
+                        pattern.size() - 1) == 0;
+  }
+  return pattern == name;
+}
+
+}  // namespace fedrad::site

@@ -1,0 +1,91 @@
+// The site's task kinds: what a coordinator may ask a site to compute, and
+// what each kind may release. Every analysis module registers its kinds in
+// its own file (site_node/tasks_<module>.cc) through RegisterBuiltinTasks
+// (site_node/builtin_tasks.h).
+//
+//   void RegisterCohortTasks(TaskRegistry& registry) {
+//     registry.Register({
+//         .kind = "cohort.summary",
+//         .description = "per-column moments and binned counts",
+//         .releasable_arrays = {"moments.*", "n"},
+//         .handler = [](TaskContext& ctx) -> absl::StatusOr<TaskOutput> {
+//           TaskOutput out;
+//           out.n_contributing = ctx.table->num_rows();
+//           fedrad::AddScalar(&out.payload, "n", out.n_contributing);
+//           return out;
+//         }});
+//   }
+//
+// A handler returns InvalidArgument for bad data (naming file, row, column
+// via core/csv.h), FailedPrecondition when a prerequisite step has not run.
+// The privacy guard (privacy_guard.h) then checks the output before it
+// leaves; handlers need not check k themselves but must set n_contributing
+// honestly (the number of patients the released aggregates are computed
+// over; the smallest cell when a result holds several groups).
+#ifndef FEDRAD_SITE_NODE_TASK_REGISTRY_H_
+#define FEDRAD_SITE_NODE_TASK_REGISTRY_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/csv.h"
+#include "proto/fedrad.pb.h"
+#include "proto/payload.h"
+#include "proto/study.pb.h"
+
+namespace fedrad::site {
+
+struct TaskContext {
+  std::string site_id;                        // from the site's certificate
+  const fedrad::v1::Task* task = nullptr;     // kind, params, study
+  CsvTable* table = nullptr;                  // the site's working table for this study (mutable)
+  std::string output_dir;                     // the site's local output folder for this study (exists)
+  int min_cell_count = 10;                    // k from the site's policy
+  std::map<std::string, std::string>* state = nullptr;  // per-study key/value store kept between tasks
+  // The study's id column ("patient_id" unless the study or site says otherwise).
+  std::string id_column = "patient_id";
+  // True once shutdown was requested: long handlers should return early.
+  std::function<bool()> cancelled = [] { return false; };
+};
+
+struct TaskOutput {
+  int64_t n_contributing = 0;
+  fedrad::v1::Payload payload;
+};
+
+struct TaskKind {
+  std::string kind;                           // e.g. "combat.moments"
+  std::string description;
+  std::vector<std::string> releasable_arrays; // names the result may hold; "prefix*" matches a prefix
+  std::function<absl::StatusOr<TaskOutput>(TaskContext&)> handler;
+  // Test-only kinds run only when the site policy enables debug tasks.
+  bool debug_only = false;
+};
+
+// Not thread safe for Register; Find is safe once registration is over
+// (the site registers everything before it connects).
+class TaskRegistry {
+ public:
+  // Adds `kind`, replacing a kind of the same name.
+  void Register(TaskKind kind);
+  // The kind called `name`, or nullptr. The pointer stays valid while the
+  // registry lives and nothing else is registered.
+  const TaskKind* Find(const std::string& name) const;
+  // Every registered name, sorted.
+  std::vector<std::string> Kinds() const;
+
+ private:
+  std::map<std::string, TaskKind> kinds_;
+};
+
+// True if `name` matches `pattern`: equal, or pattern ends with '*' and name
+// starts with the rest.
+bool MatchesPattern(const std::string& pattern, const std::string& name);
+
+}  // namespace fedrad::site
+
+#endif  // FEDRAD_SITE_NODE_TASK_REGISTRY_H_

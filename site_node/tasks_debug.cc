@@ -1,0 +1,51 @@
+// Test-only task kinds, accepted only when the site's policy sets
+// enable_debug_tasks:
+//   debug.sleep   sleeps params "seconds" (interruptible), releases "n"
+//   debug.vector  releases "vector": params "length" doubles, value i * n
+//                 where n is the site's row count (so the coordinator's sum
+//                 is checkable), and n_contributing = n.
+#include <chrono>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "site_node/builtin_tasks.h"
+
+namespace fedrad::site {
+
+void RegisterDebugTasks(TaskRegistry& registry) {
+  registry.Register(TaskKind{
+      "debug.sleep", "test only: sleep, then release the row count", {"n"},
+      [](TaskContext& ctx) -> absl::StatusOr<TaskOutput> {
+        double seconds = GetScalar(ctx.task->params(), "seconds").value_or(0);
+        auto end = std::chrono::steady_clock::now() +
+                   std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+        while (std::chrono::steady_clock::now() < end) {
+          if (ctx.cancelled()) return absl::CancelledError("site shutting down");
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        TaskOutput out;
+        out.n_contributing = static_cast<int64_t>(ctx.table->num_rows());
+        AddScalar(&out.payload, "n", static_cast<double>(out.n_contributing));
+        return out;
+      },
+      /*debug_only=*/true});
+  registry.Register(TaskKind{
+      "debug.vector", "test only: a vector of doubles (benchmark)", {"vector"},
+      [](TaskContext& ctx) -> absl::StatusOr<TaskOutput> {
+        double length = GetScalar(ctx.task->params(), "length").value_or(0);
+        if (length < 0 || length > 1e8) {
+          return absl::InvalidArgumentError("debug.vector: bad length");
+        }
+        TaskOutput out;
+        out.n_contributing = static_cast<int64_t>(ctx.table->num_rows());
+        std::vector<double> v(static_cast<size_t>(length));
+        for (size_t i = 0; i < v.size(); ++i) {
+          v[i] = static_cast<double>(i) * out.n_contributing;
+        }
+        AddVector(&out.payload, "vector", v);
+        return out;
+      },
+      /*debug_only=*/true});
+}
+
+}  // namespace fedrad::site
