@@ -1,0 +1,229 @@
+#include "features/extractor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "core/status.h"
+#include "features/discrete_volume.h"
+#include "features/intensity_features.h"
+#ifdef FEDRAD_HAVE_TEXTURE
+#include "features/texture/texture.h"
+#endif
+
+namespace fedrad::features {
+namespace {
+
+const char* const kTexture[] = {"glcm", "glrlm", "glszm", "gldzm", "ngtdm", "ngldm"};
+
+// The IVH values and grid (IBSI 3.5): intensities themselves (step 1), bin
+// centres of a fixed bin size, or levels 1..Ng of a fixed bin number.
+FeatureList Ivh(const RoiGrid& grid, const std::vector<uint8_t>& imask,
+                const ExtractionOptions& options) {
+  std::vector<double> values;
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (size_t i = 0; i < imask.size(); ++i) {
+    if (!imask[i]) continue;
+    values.push_back(grid.intensities[i]);
+    lo = std::min(lo, values.back());
+    hi = std::max(hi, values.back());
+  }
+  if (values.empty()) return {};
+  const IntensityRange& range = options.resegmentation;
+  const Discretisation& d = options.ivh_discretisation;
+  switch (d.method) {
+    case Discretisation::Method::kNone: {
+      double gmin = range.min ? *range.min : lo;
+      double gmax = range.max ? *range.max : hi;
+      return IntensityVolumeHistogram(values, gmin, gmax, 1.0);
+    }
+    case Discretisation::Method::kFixedBinSize: {
+      const double w = d.bin_width;
+      const double origin = range.min ? *range.min : lo;
+      auto centre = [&](double x) {
+        double level = std::floor((x - origin) / w) + 1;
+        return origin + (level - 0.5) * w;
+      };
+      for (double& v : values) v = centre(v);
+      double gmin = origin + 0.5 * w;
+      double gmax = range.max ? centre(*range.max) : centre(hi);
+      return IntensityVolumeHistogram(values, gmin, gmax, w);
+    }
+    case Discretisation::Method::kFixedBinNumber: {
+      auto levels = Discretise(grid.intensities, imask, d, range);
+      if (!levels.ok()) return {};
+      values.clear();
+      for (size_t i = 0; i < imask.size(); ++i) {
+        if (imask[i]) values.push_back(levels->levels[i]);
+      }
+      return IntensityVolumeHistogram(values, 1, d.bin_count, 1.0);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+const std::vector<std::string>& AllFamilies() {
+  static const auto* all = new std::vector<std::string>{
+      "morph", "loc", "stat", "ih", "ivh", "glcm", "glrlm", "glszm", "gldzm", "ngtdm", "ngldm"};
+  return *all;
+}
+
+absl::Status ValidateFamilies(const std::set<std::string>& families) {
+  for (const std::string& f : families) {
+    const auto& all = AllFamilies();
+    if (std::find(all.begin(), all.end(), f) == all.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown feature family '", f,
+          "' (known: morph, loc, stat, ih, ivh, glcm, glrlm, glszm, gldzm, ngtdm, ngldm)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool TextureAvailable() {
+#ifdef FEDRAD_HAVE_TEXTURE
+  return true;
+#else
+  return false;
+#endif
+}
+
+absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
+                                                  const std::vector<uint8_t>& roi,
+                                                  const ExtractionOptions& options) {
+  FEDRAD_RETURN_IF_ERROR(ValidateFamilies(options.families));
+  const ImageVolume* image = &input;
+  ImageVolume rounded;
+  if (options.round_intensities) {
+    rounded = input;
+    for (float& v : rounded.voxels) v = std::nearbyint(v);
+    image = &rounded;
+  }
+  // Margin: the local-intensity sphere plus one voxel.
+  double margin = options.local_intensity_radius_mm;
+  FEDRAD_ASSIGN_OR_RETURN(RoiGrid grid,
+                          PrepareRoiGrid(*image, roi, options.resampling, margin));
+  for (float v : grid.intensities) {
+    if (!std::isfinite(v)) {
+      return absl::InvalidArgumentError(
+          "the image holds NaN or infinite intensities in or near the ROI");
+    }
+  }
+  size_t n_morph = 0;
+  for (uint8_t m : grid.mask) n_morph += m;
+  if (n_morph == 0) {
+    return absl::InvalidArgumentError("the ROI is empty after interpolation");
+  }
+  std::vector<uint8_t> imask = Resegment(grid, options.resegmentation, options.outlier_sigma);
+  size_t n_int = 0;
+  for (uint8_t m : imask) n_int += m;
+  if (n_int == 0) {
+    return absl::InvalidArgumentError(
+        "no ROI voxel lies in the re-segmentation range");
+  }
+
+  FeatureList out;
+  if (options.Wants("morph")) {
+    MorphologyInput in{grid.geometry, grid.mask, imask, grid.intensities};
+    FeatureList f = MorphologyFeatures(in, options.morphology);
+    out.insert(out.end(), f.begin(), f.end());
+  }
+  if (options.Wants("loc")) {
+    ImageVolume local{grid.geometry, grid.intensities};
+    FeatureList f = LocalIntensity(local, imask, options.local_intensity_radius_mm);
+    out.insert(out.end(), f.begin(), f.end());
+  }
+  if (options.Wants("stat")) {
+    std::vector<double> values;
+    values.reserve(n_int);
+    for (size_t i = 0; i < imask.size(); ++i) {
+      if (imask[i]) values.push_back(grid.intensities[i]);
+    }
+    FeatureList f = IntensityStatistics(values);
+    out.insert(out.end(), f.begin(), f.end());
+  }
+  bool any_texture = false;
+  for (const char* t : kTexture) any_texture |= options.Wants(t);
+  if (options.Wants("ih") || any_texture) {
+    FEDRAD_ASSIGN_OR_RETURN(
+        DiscretisedLevels d,
+        Discretise(grid.intensities, imask, options.discretisation, options.resegmentation));
+    if (options.Wants("ih")) {
+      std::vector<int> levels;
+      levels.reserve(n_int);
+      for (size_t i = 0; i < imask.size(); ++i) {
+        if (imask[i]) levels.push_back(d.levels[i]);
+      }
+      FeatureList f = IntensityHistogram(levels, d.num_levels);
+      out.insert(out.end(), f.begin(), f.end());
+    }
+    if (options.Wants("ivh")) {
+      FeatureList f = Ivh(grid, imask, options);
+      out.insert(out.end(), f.begin(), f.end());
+    }
+    if (any_texture) {
+#ifdef FEDRAD_HAVE_TEXTURE
+      // Crop to the morphological mask's bounding box.
+      const Geometry& g = grid.geometry;
+      std::array<int, 3> lo{INT32_MAX, INT32_MAX, INT32_MAX}, hi{-1, -1, -1};
+      for (int z = 0; z < g.size[2]; ++z) {
+        for (int y = 0; y < g.size[1]; ++y) {
+          for (int x = 0; x < g.size[0]; ++x) {
+            if (!grid.mask[g.Index(x, y, z)]) continue;
+            lo = {std::min(lo[0], x), std::min(lo[1], y), std::min(lo[2], z)};
+            hi = {std::max(hi[0], x), std::max(hi[1], y), std::max(hi[2], z)};
+          }
+        }
+      }
+      DiscreteVolume dv;
+      dv.nx = hi[0] - lo[0] + 1;
+      dv.ny = hi[1] - lo[1] + 1;
+      dv.nz = hi[2] - lo[2] + 1;
+      dv.spacing = g.spacing;
+      dv.num_levels = std::max(1, d.num_levels);
+      dv.levels.reserve(static_cast<size_t>(dv.nx) * dv.ny * dv.nz);
+      dv.morph_mask.reserve(dv.levels.capacity());
+      for (int z = lo[2]; z <= hi[2]; ++z) {
+        for (int y = lo[1]; y <= hi[1]; ++y) {
+          for (int x = lo[0]; x <= hi[0]; ++x) {
+            size_t i = g.Index(x, y, z);
+            dv.levels.push_back(d.levels[i]);
+            dv.morph_mask.push_back(grid.mask[i]);
+          }
+        }
+      }
+      TextureOptions t;
+      t.glcm = options.Wants("glcm");
+      t.glrlm = options.Wants("glrlm");
+      t.glszm = options.Wants("glszm");
+      t.gldzm = options.Wants("gldzm");
+      t.ngtdm = options.Wants("ngtdm");
+      t.ngldm = options.Wants("ngldm");
+      t.compute_2d = options.texture_2d;
+      t.compute_25d = options.texture_25d;
+      t.compute_3d = options.texture_3d;
+      t.glcm_distance = options.glcm_distance;
+      t.ngtdm_distance = options.ngtdm_distance;
+      t.ngldm_distance = options.ngldm_distance;
+      t.ngldm_alpha = options.ngldm_alpha;
+      t.glcm_symmetric = options.glcm_symmetric;
+      FEDRAD_ASSIGN_OR_RETURN(FeatureList f, ComputeTextureFeatures(dv, t));
+      out.insert(out.end(), f.begin(), f.end());
+#else
+      if (!options.families.empty()) {
+        return absl::FailedPreconditionError(
+            "texture families requested but fedrad was built without features/texture");
+      }
+#endif
+    }
+  } else if (options.Wants("ivh")) {
+    FeatureList f = Ivh(grid, imask, options);
+    out.insert(out.end(), f.begin(), f.end());
+  }
+  return out;
+}
+
+}  // namespace fedrad::features

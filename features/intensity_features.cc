@@ -1,0 +1,318 @@
+#include "features/intensity_features.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace fedrad::features {
+namespace {
+
+FeatureValue Make(const char* family, const char* feature, const char* code,
+                  double value) {
+  return FeatureValue{family, feature, code, "", value};
+}
+
+// Statistics shared by the "stat" and "ih" families (IBSI 3.3 / 3.4 use the
+// same formulas on raw and on discretised intensities).
+struct Moments {
+  double mean = 0, variance = 0, skewness = 0, kurtosis = 0;
+  double median = 0, min = 0, p10 = 0, p25 = 0, p75 = 0, p90 = 0, max = 0;
+  double mad = 0, robust_mad = 0, medad = 0;
+};
+
+Moments ComputeMoments(std::vector<double> v) {
+  Moments m;
+  const size_t n = v.size();
+  std::sort(v.begin(), v.end());
+  double sum = 0;
+  for (double x : v) sum += x;
+  m.mean = sum / n;
+  double m2 = 0, m3 = 0, m4 = 0, mad = 0;
+  for (double x : v) {
+    double d = x - m.mean;
+    m2 += d * d;
+    m3 += d * d * d;
+    m4 += d * d * d * d;
+    mad += std::abs(d);
+  }
+  m2 /= n;
+  m3 /= n;
+  m4 /= n;
+  m.variance = m2;
+  // IBSI 3.3.3 / 3.3.4: zero variance gives skewness and kurtosis 0.
+  m.skewness = m2 > 0 ? m3 / std::pow(m2, 1.5) : 0.0;
+  m.kurtosis = m2 > 0 ? m4 / (m2 * m2) - 3.0 : 0.0;
+  m.mad = mad / n;
+  m.median = Percentile(v, 0.5);
+  m.min = v.front();
+  m.max = v.back();
+  m.p10 = Percentile(v, 0.10);
+  m.p25 = Percentile(v, 0.25);
+  m.p75 = Percentile(v, 0.75);
+  m.p90 = Percentile(v, 0.90);
+  // Robust MAD (IBSI 3.3.13): voxels with p10 <= x <= p90.
+  double rsum = 0;
+  size_t rn = 0;
+  for (double x : v) {
+    if (x >= m.p10 && x <= m.p90) {
+      rsum += x;
+      ++rn;
+    }
+  }
+  double rmean = rn ? rsum / rn : 0;
+  double rdev = 0;
+  for (double x : v) {
+    if (x >= m.p10 && x <= m.p90) rdev += std::abs(x - rmean);
+  }
+  m.robust_mad = rn ? rdev / rn : 0;
+  double meddev = 0;
+  for (double x : v) meddev += std::abs(x - m.median);
+  m.medad = meddev / n;
+  return m;
+}
+
+double SafeDiv(double a, double b) {
+  return b != 0 ? a / b : std::numeric_limits<double>::quiet_NaN();
+}
+
+}  // namespace
+
+double Percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return std::numeric_limits<double>::quiet_NaN();
+  double pos = p * (sorted.size() - 1);
+  size_t lo = static_cast<size_t>(std::floor(pos));
+  size_t hi = std::min(lo + 1, sorted.size() - 1);
+  double frac = pos - lo;
+  return sorted[lo] + frac * (sorted[hi] - sorted[lo]);
+}
+
+FeatureList IntensityStatistics(const std::vector<double>& values) {
+  FeatureList out;
+  if (values.empty()) return out;
+  Moments m = ComputeMoments(values);
+  double energy = 0;
+  for (double x : values) energy += x * x;
+  const char* f = "stat";
+  out.push_back(Make(f, "mean", "Q4LE", m.mean));
+  out.push_back(Make(f, "variance", "ECT3", m.variance));
+  out.push_back(Make(f, "skewness", "KE2A", m.skewness));
+  out.push_back(Make(f, "kurtosis", "IPH6", m.kurtosis));
+  out.push_back(Make(f, "median", "Y12H", m.median));
+  out.push_back(Make(f, "minimum", "1GSF", m.min));
+  out.push_back(Make(f, "p10", "QG58", m.p10));
+  out.push_back(Make(f, "p90", "8DWT", m.p90));
+  out.push_back(Make(f, "maximum", "84IY", m.max));
+  out.push_back(Make(f, "interquartile_range", "SALO", m.p75 - m.p25));
+  out.push_back(Make(f, "range", "2OJQ", m.max - m.min));
+  out.push_back(Make(f, "mean_absolute_deviation", "4FUA", m.mad));
+  out.push_back(Make(f, "robust_mean_absolute_deviation", "1128", m.robust_mad));
+  out.push_back(Make(f, "median_absolute_deviation", "N72L", m.medad));
+  out.push_back(Make(f, "coefficient_of_variation", "7TET",
+                     SafeDiv(std::sqrt(m.variance), m.mean)));
+  out.push_back(Make(f, "quartile_coefficient_of_dispersion", "9S40",
+                     SafeDiv(m.p75 - m.p25, m.p75 + m.p25)));
+  out.push_back(Make(f, "energy", "N8CA", energy));
+  out.push_back(Make(f, "root_mean_square", "5ZWQ", std::sqrt(energy / values.size())));
+  return out;
+}
+
+FeatureList IntensityHistogram(const std::vector<int>& levels, int num_levels) {
+  FeatureList out;
+  if (levels.empty() || num_levels < 1) return out;
+  std::vector<double> v(levels.begin(), levels.end());
+  Moments m = ComputeMoments(v);
+  std::vector<double> hist(num_levels + 1, 0.0);  // 1-based
+  for (int l : levels) {
+    if (l >= 1 && l <= num_levels) hist[l] += 1;
+  }
+  const double n = static_cast<double>(levels.size());
+  // Mode: the most frequent level; ties go to the level closest to the mean
+  // (then the lower one).
+  int mode = 1;
+  for (int i = 1; i <= num_levels; ++i) {
+    if (hist[i] > hist[mode] ||
+        (hist[i] == hist[mode] &&
+         std::abs(i - m.mean) < std::abs(mode - m.mean))) {
+      mode = i;
+    }
+  }
+  double entropy = 0, uniformity = 0;
+  for (int i = 1; i <= num_levels; ++i) {
+    double p = hist[i] / n;
+    if (p > 0) entropy -= p * std::log2(p);
+    uniformity += p * p;
+  }
+  // Histogram gradient (IBSI 3.4.20-23): one-sided at the ends, central
+  // difference inside, over levels 1..Ng.
+  double max_grad = -std::numeric_limits<double>::infinity();
+  double min_grad = std::numeric_limits<double>::infinity();
+  int max_grad_level = 1, min_grad_level = 1;
+  for (int i = 1; i <= num_levels; ++i) {
+    double g;
+    if (num_levels == 1) {
+      g = 0;
+    } else if (i == 1) {
+      g = hist[2] - hist[1];
+    } else if (i == num_levels) {
+      g = hist[i] - hist[i - 1];
+    } else {
+      g = (hist[i + 1] - hist[i - 1]) / 2.0;
+    }
+    if (g > max_grad) {
+      max_grad = g;
+      max_grad_level = i;
+    }
+    if (g < min_grad) {
+      min_grad = g;
+      min_grad_level = i;
+    }
+  }
+  const char* f = "ih";
+  out.push_back(Make(f, "mean", "X6K6", m.mean));
+  out.push_back(Make(f, "variance", "CH89", m.variance));
+  out.push_back(Make(f, "skewness", "88K1", m.skewness));
+  out.push_back(Make(f, "kurtosis", "C3I7", m.kurtosis));
+  out.push_back(Make(f, "median", "WIFQ", m.median));
+  out.push_back(Make(f, "minimum", "1PR8", m.min));
+  out.push_back(Make(f, "p10", "GPMT", m.p10));
+  out.push_back(Make(f, "p90", "OZ0C", m.p90));
+  out.push_back(Make(f, "maximum", "3NCY", m.max));
+  out.push_back(Make(f, "mode", "AMMC", mode));
+  out.push_back(Make(f, "interquartile_range", "WR0O", m.p75 - m.p25));
+  out.push_back(Make(f, "range", "5Z3W", m.max - m.min));
+  out.push_back(Make(f, "mean_absolute_deviation", "D2ZX", m.mad));
+  out.push_back(Make(f, "robust_mean_absolute_deviation", "WRZB", m.robust_mad));
+  out.push_back(Make(f, "median_absolute_deviation", "4RNL", m.medad));
+  out.push_back(Make(f, "coefficient_of_variation", "CWYJ",
+                     SafeDiv(std::sqrt(m.variance), m.mean)));
+  out.push_back(Make(f, "quartile_coefficient_of_dispersion", "SLWD",
+                     SafeDiv(m.p75 - m.p25, m.p75 + m.p25)));
+  out.push_back(Make(f, "entropy", "TLU2", entropy));
+  out.push_back(Make(f, "uniformity", "BJ5W", uniformity));
+  out.push_back(Make(f, "maximum_gradient", "12CE", max_grad));
+  out.push_back(Make(f, "maximum_gradient_intensity", "8E6O", max_grad_level));
+  out.push_back(Make(f, "minimum_gradient", "VQB3", min_grad));
+  out.push_back(Make(f, "minimum_gradient_intensity", "RHQZ", min_grad_level));
+  return out;
+}
+
+FeatureList IntensityVolumeHistogram(const std::vector<double>& values,
+                                     double grid_min, double grid_max,
+                                     double step) {
+  FeatureList out;
+  if (values.empty() || step <= 0) return out;
+  std::vector<double> v = values;
+  std::sort(v.begin(), v.end());
+  const double n = static_cast<double>(v.size());
+  const long num = std::max<long>(1, std::lround((grid_max - grid_min) / step) + 1);
+  // nu(i): fraction of voxels with intensity >= level i.
+  auto level = [&](long k) { return grid_min + k * step; };
+  auto nu = [&](long k) {
+    double t = level(k) - 1e-9 * step;
+    auto it = std::lower_bound(v.begin(), v.end(), t);
+    return static_cast<double>(v.end() - it) / n;
+  };
+  const double span = grid_max - grid_min;
+  auto gamma = [&](long k) { return span > 0 ? (level(k) - grid_min) / span : 1.0; };
+  // V_x (IBSI 3.5.1): the volume fraction at the lowest level whose intensity
+  // fraction is at least x.
+  auto volume_at = [&](double x) {
+    for (long k = 0; k < num; ++k) {
+      if (gamma(k) >= x - 1e-12) return nu(k);
+    }
+    return 0.0;
+  };
+  // I_x (IBSI 3.5.2): the lowest level whose volume fraction is at most x;
+  // grid_max + step when no level qualifies.
+  auto intensity_at = [&](double x) {
+    for (long k = 0; k < num; ++k) {
+      if (nu(k) <= x + 1e-12) return level(k);
+    }
+    return grid_max + step;
+  };
+  double v10 = volume_at(0.10), v90 = volume_at(0.90);
+  double i10 = intensity_at(0.10), i90 = intensity_at(0.90);
+  const char* f = "ivh";
+  out.push_back(Make(f, "v10", "BC2M", v10));
+  out.push_back(Make(f, "v90", "BC2M", v90));
+  out.push_back(Make(f, "i10", "GBPN", i10));
+  out.push_back(Make(f, "i90", "GBPN", i90));
+  out.push_back(Make(f, "v10_minus_v90", "DDTU", v10 - v90));
+  out.push_back(Make(f, "i10_minus_i90", "CNV2", i10 - i90));
+  return out;
+}
+
+FeatureList LocalIntensity(const ImageVolume& image,
+                           const std::vector<uint8_t>& roi, double radius_mm) {
+  FeatureList out;
+  const Geometry& g = image.geometry;
+  const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
+  // The sphere as runs along x: for each (dy, dz), x offsets in [-rx, rx].
+  struct Run {
+    int dy, dz, rx;
+  };
+  std::vector<Run> runs;
+  const double sx = g.spacing[0], sy = g.spacing[1], sz = g.spacing[2];
+  const double r2 = radius_mm * radius_mm;
+  const int my = static_cast<int>(std::floor(radius_mm / sy));
+  const int mz = static_cast<int>(std::floor(radius_mm / sz));
+  for (int dz = -mz; dz <= mz; ++dz) {
+    for (int dy = -my; dy <= my; ++dy) {
+      double rest = r2 - (dy * sy) * (dy * sy) - (dz * sz) * (dz * sz);
+      if (rest < 0) continue;
+      // Largest rx with (rx*sx)^2 <= rest (guard against rounding).
+      int rx = static_cast<int>(std::floor(std::sqrt(rest) / sx + 1e-9));
+      while (rx > 0 && (rx * sx) * (rx * sx) > rest * (1 + 1e-12)) --rx;
+      runs.push_back({dy, dz, rx});
+    }
+  }
+  // Prefix sums along x for every row.
+  std::vector<double> prefix(static_cast<size_t>(nx + 1) * ny * nz, 0.0);
+  for (int z = 0; z < nz; ++z) {
+    for (int y = 0; y < ny; ++y) {
+      double* p = &prefix[(static_cast<size_t>(z) * ny + y) * (nx + 1)];
+      const float* row = &image.voxels[g.Index(0, y, z)];
+      for (int x = 0; x < nx; ++x) p[x + 1] = p[x] + row[x];
+    }
+  }
+  auto sphere_mean = [&](int x, int y, int z) {
+    double sum = 0;
+    long count = 0;
+    for (const Run& r : runs) {
+      int yy = y + r.dy, zz = z + r.dz;
+      if (yy < 0 || yy >= ny || zz < 0 || zz >= nz) continue;
+      int x0 = std::max(0, x - r.rx), x1 = std::min(nx - 1, x + r.rx);
+      const double* p = &prefix[(static_cast<size_t>(zz) * ny + yy) * (nx + 1)];
+      sum += p[x1 + 1] - p[x0];
+      count += x1 - x0 + 1;
+    }
+    return sum / count;
+  };
+  double max_intensity = -std::numeric_limits<double>::infinity();
+  bool any = false;
+  for (size_t i = 0; i < roi.size(); ++i) {
+    if (roi[i]) {
+      any = true;
+      max_intensity = std::max<double>(max_intensity, image.voxels[i]);
+    }
+  }
+  if (!any) return out;
+  double local = -std::numeric_limits<double>::infinity();
+  double global = -std::numeric_limits<double>::infinity();
+  for (int z = 0; z < nz; ++z) {
+    for (int y = 0; y < ny; ++y) {
+      for (int x = 0; x < nx; ++x) {
+        size_t i = g.Index(x, y, z);
+        if (!roi[i]) continue;
+        double m = sphere_mean(x, y, z);
+        global = std::max(global, m);
+        if (image.voxels[i] == max_intensity) local = std::max(local, m);
+      }
+    }
+  }
+  out.push_back(Make("loc", "peak_local", "VJGA", local));
+  out.push_back(Make("loc", "peak_global", "0F91", global));
+  return out;
+}
+
+}  // namespace fedrad::features

@@ -1,0 +1,639 @@
+#include "features/morphology.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <unordered_map>
+
+#include <Eigen/Dense>
+
+namespace fedrad::features {
+namespace {
+
+using Vec3 = std::array<double, 3>;
+
+Vec3 Sub(const Vec3& a, const Vec3& b) { return {a[0] - b[0], a[1] - b[1], a[2] - b[2]}; }
+Vec3 Cross(const Vec3& a, const Vec3& b) {
+  return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
+}
+double Dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+double Norm(const Vec3& a) { return std::sqrt(Dot(a, a)); }
+
+double SignedVolume(const std::vector<Vec3>& v, const std::vector<std::array<int, 3>>& t) {
+  double sum = 0;
+  for (const auto& tri : t) sum += Dot(v[tri[0]], Cross(v[tri[1]], v[tri[2]]));
+  return sum / 6.0;
+}
+double TotalArea(const std::vector<Vec3>& v, const std::vector<std::array<int, 3>>& t) {
+  double sum = 0;
+  for (const auto& tri : t) {
+    sum += Norm(Cross(Sub(v[tri[1]], v[tri[0]]), Sub(v[tri[2]], v[tri[0]])));
+  }
+  return sum / 2.0;
+}
+
+// ---------------------------------------------------------------------------
+// Marching-cubes case table, generated rather than typed in. For each of the
+// 256 corner configurations, the iso-surface (level 0.5 of a binary field,
+// so vertices at edge midpoints) is traced face by face: a face with two
+// crossing edges contributes one segment; an ambiguous face (diagonal
+// corners inside) contributes two segments that cut off its outside corners
+// (the inside corners stay joined, as in Lorensen & Cline's table where the
+// corners below the iso-level are the ones cut off).
+// The segments join into closed loops, each fanned into triangles and
+// oriented so that the normal points from inside to outside.
+// Corner k sits at (k&1, (k>>1)&1, (k>>2)&1) of the unit cube.
+#ifndef FAN_MODE
+#define FAN_MODE -1
+#endif
+constexpr double kFanMode = FAN_MODE;
+struct CaseTable {
+  int edge_corner[12][2];
+  std::vector<std::array<int, 3>> triangles[256];  // edge indices
+
+  CaseTable() {
+    int edge_of[8][8];
+    int n = 0;
+    for (int p = 0; p < 8; ++p) {
+      for (int b = 0; b < 3; ++b) {
+        int q = p | (1 << b);
+        if (q == p) continue;
+        edge_corner[n][0] = p;
+        edge_corner[n][1] = q;
+        edge_of[p][q] = edge_of[q][p] = n;
+        ++n;
+      }
+    }
+    int faces[6][4];
+    for (int a = 0; a < 3; ++a) {
+      int u = (a + 1) % 3, v = (a + 2) % 3;
+      for (int s = 0; s < 2; ++s) {
+        int base = s << a;
+        faces[a * 2 + s][0] = base;
+        faces[a * 2 + s][1] = base | (1 << u);
+        faces[a * 2 + s][2] = base | (1 << u) | (1 << v);
+        faces[a * 2 + s][3] = base | (1 << v);
+      }
+    }
+    for (int config = 1; config < 255; ++config) {
+      auto inside = [&](int corner) { return (config >> corner) & 1; };
+      std::vector<std::vector<int>> adj(12);
+      for (auto& f : faces) {
+        int crossing[4];
+        int count = 0;
+        for (int i = 0; i < 4; ++i) {
+          int p = f[i], q = f[(i + 1) % 4];
+          crossing[i] = inside(p) != inside(q) ? edge_of[p][q] : -1;
+          if (crossing[i] >= 0) ++count;
+        }
+        if (count == 2) {
+          int e[2], k = 0;
+          for (int i = 0; i < 4; ++i) {
+            if (crossing[i] >= 0) e[k++] = crossing[i];
+          }
+          adj[e[0]].push_back(e[1]);
+          adj[e[1]].push_back(e[0]);
+        } else if (count == 4) {
+          for (int i = 0; i < 4; ++i) {
+            if (inside(f[i])) continue;
+            int e0 = crossing[(i + 3) % 4], e1 = crossing[i];
+            adj[e0].push_back(e1);
+            adj[e1].push_back(e0);
+          }
+        }
+      }
+      std::vector<bool> seen(12, false);
+      for (int start = 0; start < 12; ++start) {
+        if (adj[start].empty() || seen[start]) continue;
+        std::vector<int> loop;
+        int prev = -1, cur = start;
+        while (!seen[cur]) {
+          seen[cur] = true;
+          loop.push_back(cur);
+          int next = adj[cur][0] != prev ? adj[cur][0] : adj[cur][1];
+          prev = cur;
+          cur = next;
+        }
+        // Orientation: the loop's Newell normal must point from the inside
+        // corners towards the outside corners of its edges.
+        Vec3 normal{0, 0, 0}, outward{0, 0, 0};
+        for (size_t i = 0; i < loop.size(); ++i) {
+          Vec3 a = Midpoint(loop[i]), b = Midpoint(loop[(i + 1) % loop.size()]);
+          normal[0] += (a[1] - b[1]) * (a[2] + b[2]);
+          normal[1] += (a[2] - b[2]) * (a[0] + b[0]);
+          normal[2] += (a[0] - b[0]) * (a[1] + b[1]);
+          int p = edge_corner[loop[i]][0], q = edge_corner[loop[i]][1];
+          if (inside(p)) std::swap(p, q);  // p outside, q inside
+          Vec3 d = Sub(Corner(p), Corner(q));
+          for (int k = 0; k < 3; ++k) outward[k] += d[k];
+        }
+        if (Dot(normal, outward) < 0) std::reverse(loop.begin(), loop.end());
+        // Fan triangulation. A non-planar loop can be fanned from any of
+        // its vertices; the choice changes the enclosed volume slightly. We
+        // take the fan that encloses the most volume (the convex fold).
+        const size_t m = loop.size();
+        size_t best_start = 0;
+        double best_volume = -1e300;
+        for (size_t s = 0; s < m; ++s) {
+          double vol = 0;
+          Vec3 a = Midpoint(loop[s]);
+          for (size_t i = 1; i + 1 < m; ++i) {
+            Vec3 b = Midpoint(loop[(s + i) % m]), c = Midpoint(loop[(s + i + 1) % m]);
+            vol += Dot(a, Cross(b, c));
+          }
+          if (s == 0 || vol > best_volume + 1e-12) {
+            best_volume = vol;
+            best_start = s;
+          }
+        }
+        for (size_t i = 1; i + 1 < m; ++i) {
+          triangles[config].push_back({loop[best_start], loop[(best_start + i) % m],
+                                       loop[(best_start + i + 1) % m]});
+        }
+      }
+    }
+  }
+  static Vec3 Corner(int k) {
+    return {double(k & 1), double((k >> 1) & 1), double((k >> 2) & 1)};
+  }
+  Vec3 Midpoint(int e) const {
+    Vec3 a = Corner(edge_corner[e][0]), b = Corner(edge_corner[e][1]);
+    return {(a[0] + b[0]) / 2, (a[1] + b[1]) / 2, (a[2] + b[2]) / 2};
+  }
+};
+
+const CaseTable& Cases() {
+  static const CaseTable* table = new CaseTable();
+  return *table;
+}
+
+// Integer lattice coordinates (twice the voxel index) of mesh vertices.
+struct Lattice {
+  std::vector<std::array<int32_t, 3>> points;
+};
+
+Mesh BuildMesh(const Geometry& g, const std::vector<uint8_t>& mask,
+               Lattice* lattice) {
+  const CaseTable& cases = Cases();
+  const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
+  auto value = [&](int x, int y, int z) -> int {
+    if (x < 0 || y < 0 || z < 0 || x >= nx || y >= ny || z >= nz) return 0;
+    return mask[g.Index(x, y, z)] ? 1 : 0;
+  };
+  Mesh mesh;
+  std::unordered_map<int64_t, int> vertex_of;
+  const int64_t sy = 2 * int64_t(ny) + 8, sz = 2 * int64_t(nz) + 8;
+  auto vertex = [&](int X, int Y, int Z) {
+    int64_t key = ((int64_t(X) + 4) * sy + (Y + 4)) * sz + (Z + 4);
+    auto [it, inserted] = vertex_of.emplace(key, static_cast<int>(mesh.vertices.size()));
+    if (inserted) {
+      mesh.vertices.push_back({X * 0.5 * g.spacing[0], Y * 0.5 * g.spacing[1],
+                               Z * 0.5 * g.spacing[2]});
+      if (lattice) lattice->points.push_back({X, Y, Z});
+    }
+    return it->second;
+  };
+  for (int z = -1; z < nz; ++z) {
+    for (int y = -1; y < ny; ++y) {
+      for (int x = -1; x < nx; ++x) {
+        int config = 0;
+        for (int k = 0; k < 8; ++k) {
+          if (value(x + (k & 1), y + ((k >> 1) & 1), z + ((k >> 2) & 1))) config |= 1 << k;
+        }
+        if (config == 0 || config == 255) continue;
+        for (const auto& tri : cases.triangles[config]) {
+          std::array<int, 3> t;
+          for (int v = 0; v < 3; ++v) {
+            int p = cases.edge_corner[tri[v]][0], q = cases.edge_corner[tri[v]][1];
+            t[v] = vertex(2 * x + (p & 1) + (q & 1), 2 * y + ((p >> 1) & 1) + ((q >> 1) & 1),
+                          2 * z + ((p >> 2) & 1) + ((q >> 2) & 1));
+          }
+          mesh.triangles.push_back(t);
+        }
+      }
+    }
+  }
+  return mesh;
+}
+
+// ---------------------------------------------------------------------------
+// Incremental convex hull with exact integer predicates on lattice points.
+using IVec = std::array<int64_t, 3>;
+
+IVec ISub(const IVec& a, const IVec& b) { return {a[0] - b[0], a[1] - b[1], a[2] - b[2]}; }
+IVec ICross(const IVec& a, const IVec& b) {
+  return {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
+}
+int64_t IDot(const IVec& a, const IVec& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+
+std::vector<std::array<int, 3>> HullTriangles(const std::vector<IVec>& p) {
+  std::vector<std::array<int, 3>> result;
+  const int n = static_cast<int>(p.size());
+  if (n < 4) return result;
+  // Initial tetrahedron.
+  int i0 = 0;
+  int i1 = -1;
+  int64_t best = -1;
+  for (int i = 0; i < n; ++i) {
+    IVec d = ISub(p[i], p[i0]);
+    if (IDot(d, d) > best) { best = IDot(d, d); i1 = i; }
+  }
+  int i2 = -1;
+  best = 0;
+  for (int i = 0; i < n; ++i) {
+    IVec c = ICross(ISub(p[i1], p[i0]), ISub(p[i], p[i0]));
+    if (IDot(c, c) > best) { best = IDot(c, c); i2 = i; }
+  }
+  if (i2 < 0) return result;
+  IVec nrm = ICross(ISub(p[i1], p[i0]), ISub(p[i2], p[i0]));
+  int i3 = -1;
+  best = 0;
+  for (int i = 0; i < n; ++i) {
+    int64_t v = std::llabs(IDot(nrm, ISub(p[i], p[i0])));
+    if (v > best) { best = v; i3 = i; }
+  }
+  if (i3 < 0) return result;
+  struct Face {
+    int a, b, c;
+    IVec normal;
+    int64_t offset;
+    bool alive;
+  };
+  std::vector<Face> faces;
+  std::unordered_map<uint64_t, int> edge_face;  // directed edge -> face
+  auto key = [](int u, int v) { return (uint64_t(uint32_t(u)) << 32) | uint32_t(v); };
+  auto add_face = [&](int a, int b, int c) {
+    Face f{a, b, c, ICross(ISub(p[b], p[a]), ISub(p[c], p[a])), 0, true};
+    f.offset = IDot(f.normal, p[a]);
+    int id = static_cast<int>(faces.size());
+    faces.push_back(f);
+    edge_face[key(a, b)] = id;
+    edge_face[key(b, c)] = id;
+    edge_face[key(c, a)] = id;
+  };
+  {
+    int tet[4] = {i0, i1, i2, i3};
+    int tri[4][3] = {{0, 1, 2}, {0, 3, 1}, {1, 3, 2}, {0, 2, 3}};
+    // Orient so that the fourth vertex of each face is behind it.
+    bool flip = IDot(nrm, ISub(p[i3], p[i0])) > 0;
+    for (auto& t : tri) {
+      int a = tet[t[0]], b = tet[t[1]], c = tet[t[2]];
+      if (flip) std::swap(b, c);
+      add_face(a, b, c);
+    }
+  }
+  std::vector<int> visible;
+  std::vector<std::pair<int, int>> horizon;
+  for (int i = 0; i < n; ++i) {
+    if (i == i0 || i == i1 || i == i2 || i == i3) continue;
+    visible.clear();
+    for (int f = 0; f < static_cast<int>(faces.size()); ++f) {
+      if (faces[f].alive && IDot(faces[f].normal, p[i]) > faces[f].offset) visible.push_back(f);
+    }
+    if (visible.empty()) continue;
+    for (int f : visible) faces[f].alive = false;
+    horizon.clear();
+    for (int f : visible) {
+      int v[3] = {faces[f].a, faces[f].b, faces[f].c};
+      for (int e = 0; e < 3; ++e) {
+        int u = v[e], w = v[(e + 1) % 3];
+        auto it = edge_face.find(key(w, u));
+        if (it != edge_face.end() && faces[it->second].alive) horizon.push_back({u, w});
+      }
+    }
+    for (int f : visible) {
+      int v[3] = {faces[f].a, faces[f].b, faces[f].c};
+      for (int e = 0; e < 3; ++e) {
+        auto it = edge_face.find(key(v[e], v[(e + 1) % 3]));
+        if (it != edge_face.end() && it->second == f) edge_face.erase(it);
+      }
+    }
+    for (auto [u, w] : horizon) add_face(u, w, i);
+    // Compact occasionally so the scan stays proportional to the hull size.
+    if (faces.size() > 64 && faces.size() > 4 * edge_face.size() / 3 * 2) {
+      std::vector<Face> kept;
+      for (const Face& f : faces) if (f.alive) kept.push_back(f);
+      faces.swap(kept);
+      edge_face.clear();
+      for (int f = 0; f < static_cast<int>(faces.size()); ++f) {
+        edge_face[key(faces[f].a, faces[f].b)] = f;
+        edge_face[key(faces[f].b, faces[f].c)] = f;
+        edge_face[key(faces[f].c, faces[f].a)] = f;
+      }
+    }
+  }
+  for (const Face& f : faces) {
+    if (f.alive) result.push_back({f.a, f.b, f.c});
+  }
+  return result;
+}
+
+// Points that can be hull vertices: the extreme lattice points of every
+// axis-parallel line (a point strictly between two others on a line is not a
+// vertex of the hull).
+std::vector<IVec> HullCandidates(const Lattice& lattice) {
+  std::vector<IVec> out;
+  if (lattice.points.empty()) return out;
+  std::array<int32_t, 3> lo{INT32_MAX, INT32_MAX, INT32_MAX}, hi{INT32_MIN, INT32_MIN, INT32_MIN};
+  for (const auto& q : lattice.points) {
+    for (int d = 0; d < 3; ++d) {
+      lo[d] = std::min(lo[d], q[d]);
+      hi[d] = std::max(hi[d], q[d]);
+    }
+  }
+  std::vector<uint8_t> keep(lattice.points.size(), 0);
+  for (int axis = 0; axis < 3; ++axis) {
+    int u = (axis + 1) % 3, v = (axis + 2) % 3;
+    int64_t wu = hi[u] - lo[u] + 1, wv = hi[v] - lo[v] + 1;
+    std::vector<int> min_idx(wu * wv, -1), max_idx(wu * wv, -1);
+    for (size_t i = 0; i < lattice.points.size(); ++i) {
+      const auto& q = lattice.points[i];
+      int64_t cell = (q[u] - lo[u]) * wv + (q[v] - lo[v]);
+      if (min_idx[cell] < 0 || q[axis] < lattice.points[min_idx[cell]][axis]) min_idx[cell] = static_cast<int>(i);
+      if (max_idx[cell] < 0 || q[axis] > lattice.points[max_idx[cell]][axis]) max_idx[cell] = static_cast<int>(i);
+    }
+    for (int i : min_idx) if (i >= 0) keep[i] = 1;
+    for (int i : max_idx) if (i >= 0) keep[i] = 1;
+  }
+  for (size_t i = 0; i < lattice.points.size(); ++i) {
+    if (keep[i]) {
+      const auto& q = lattice.points[i];
+      out.push_back({q[0], q[1], q[2]});
+    }
+  }
+  return out;
+}
+
+Hull BuildHull(const Lattice& lattice, const std::array<double, 3>& spacing) {
+  std::vector<IVec> cand = HullCandidates(lattice);
+  Hull hull;
+  auto tris = HullTriangles(cand);
+  std::vector<int> remap(cand.size(), -1);
+  for (auto& t : tris) {
+    for (int& v : t) {
+      if (remap[v] < 0) {
+        remap[v] = static_cast<int>(hull.vertices.size());
+        hull.vertices.push_back({cand[v][0] * 0.5 * spacing[0], cand[v][1] * 0.5 * spacing[1],
+                                 cand[v][2] * 0.5 * spacing[2]});
+      }
+      v = remap[v];
+    }
+    hull.triangles.push_back(t);
+  }
+  return hull;
+}
+
+// Surface area of an ellipsoid with semi-axes a >= b >= c (IBSI 3.1.21,
+// series with Legendre polynomials, 20 terms).
+double EllipsoidArea(double a, double b, double c) {
+  if (a <= 0) return 0;
+  double alpha = std::sqrt(std::max(0.0, 1 - b * b / (a * a)));
+  double beta = std::sqrt(std::max(0.0, 1 - c * c / (a * a)));
+  double ab = alpha * beta;
+  double sum = 0;
+  if (ab == 0) {
+    sum = 1;  // sphere-like: only the nu = 0 term survives
+  } else {
+    double x = (alpha * alpha + beta * beta) / (2 * ab);
+    // Legendre polynomials by recurrence.
+    double p_prev = 1, p = x;
+    for (int nu = 0; nu <= 20; ++nu) {
+      double pn;
+      if (nu == 0) {
+        pn = 1;
+      } else if (nu == 1) {
+        pn = x;
+      } else {
+        pn = ((2 * nu - 1) * x * p - (nu - 1) * p_prev) / nu;
+        p_prev = p;
+        p = pn;
+      }
+      sum += std::pow(ab, nu) / (1 - 4.0 * nu * nu) * pn;
+    }
+  }
+  return 4 * M_PI * a * b * sum;
+}
+
+// Moran's I and Geary's C (IBSI 3.1.24 / 3.1.25) with weights 1/distance.
+void SpatialAutocorrelation(const std::vector<std::array<float, 3>>& pos,
+                            const std::vector<float>& val, double* moran,
+                            double* geary) {
+  const size_t n = pos.size();
+  double mean = 0;
+  for (float v : val) mean += v;
+  mean /= n;
+  double denom = 0;
+  for (float v : val) denom += (v - mean) * (v - mean);
+  std::vector<float> px(n), py(n), pz(n), dv(n), rv(n);
+  for (size_t i = 0; i < n; ++i) {
+    px[i] = pos[i][0];
+    py[i] = pos[i][1];
+    pz[i] = pos[i][2];
+    dv[i] = static_cast<float>(val[i] - mean);
+    rv[i] = val[i];
+  }
+  double sw = 0, sm = 0, sg = 0;
+  for (size_t i = 0; i + 1 < n; ++i) {
+    const float xi = px[i], yi = py[i], zi = pz[i], di = dv[i], ri = rv[i];
+    float aw = 0, am = 0, ag = 0;
+    for (size_t j = i + 1; j < n; ++j) {
+      float dx = xi - px[j], dy = yi - py[j], dz = zi - pz[j];
+      float w = 1.0f / std::sqrt(dx * dx + dy * dy + dz * dz);
+      float dr = ri - rv[j];
+      aw += w;
+      am += w * dv[j];
+      ag += w * dr * dr;
+    }
+    sw += aw;
+    sm += di * static_cast<double>(am);
+    sg += ag;
+  }
+  // Pairs were counted once; both sums and the weight total double alike.
+  if (denom <= 0 || sw <= 0) {
+    *moran = std::numeric_limits<double>::quiet_NaN();
+    *geary = std::numeric_limits<double>::quiet_NaN();
+    return;
+  }
+  *moran = static_cast<double>(n) / (2 * sw) * (2 * sm) / denom;
+  *geary = static_cast<double>(n - 1) * (2 * sg) / (2 * (2 * sw) * denom);
+}
+
+FeatureValue Make(const char* feature, const char* code, double value) {
+  return FeatureValue{"morph", feature, code, "", value};
+}
+
+}  // namespace
+
+double Mesh::Volume() const { return SignedVolume(vertices, triangles); }
+double Mesh::Area() const { return TotalArea(vertices, triangles); }
+double Hull::Volume() const { return SignedVolume(vertices, triangles); }
+double Hull::Area() const { return TotalArea(vertices, triangles); }
+
+Mesh MarchingCubes(const Geometry& geometry, const std::vector<uint8_t>& mask) {
+  return BuildMesh(geometry, mask, nullptr);
+}
+
+Hull ConvexHullOfMesh(const Mesh& mesh, const std::array<double, 3>& spacing) {
+  Lattice lattice;
+  for (const auto& v : mesh.vertices) {
+    lattice.points.push_back({static_cast<int32_t>(std::lround(2 * v[0] / spacing[0])),
+                              static_cast<int32_t>(std::lround(2 * v[1] / spacing[1])),
+                              static_cast<int32_t>(std::lround(2 * v[2] / spacing[2]))});
+  }
+  return BuildHull(lattice, spacing);
+}
+
+FeatureList MorphologyFeatures(const MorphologyInput& in,
+                               const MorphologyOptions& options) {
+  FeatureList out;
+  const Geometry& g = in.geometry;
+  Lattice lattice;
+  Mesh mesh = BuildMesh(g, in.morph_mask, &lattice);
+  if (mesh.triangles.empty()) return out;
+  const double volume = mesh.Volume();
+  const double area = mesh.Area();
+  const double voxel_volume = g.spacing[0] * g.spacing[1] * g.spacing[2];
+
+  // Voxel positions (mm) and statistics of the two masks.
+  const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
+  int64_t n_morph = 0;
+  Eigen::Vector3d morph_sum = Eigen::Vector3d::Zero();
+  std::vector<std::array<float, 3>> ipos;
+  std::vector<float> ival;
+  double isum = 0;
+  Eigen::Vector3d weighted = Eigen::Vector3d::Zero();
+  for (int z = 0; z < nz; ++z) {
+    for (int y = 0; y < ny; ++y) {
+      for (int x = 0; x < nx; ++x) {
+        size_t i = g.Index(x, y, z);
+        Eigen::Vector3d p(x * g.spacing[0], y * g.spacing[1], z * g.spacing[2]);
+        if (in.morph_mask[i]) {
+          ++n_morph;
+          morph_sum += p;
+        }
+        if (in.intensity_mask[i]) {
+          double v = in.intensities[i];
+          ipos.push_back({float(p[0]), float(p[1]), float(p[2])});
+          ival.push_back(static_cast<float>(v));
+          isum += v;
+          weighted += v * p;
+        }
+      }
+    }
+  }
+  Eigen::Vector3d centre = morph_sum / static_cast<double>(n_morph);
+  Eigen::Matrix3d cov = Eigen::Matrix3d::Zero();
+  for (int z = 0; z < nz; ++z) {
+    for (int y = 0; y < ny; ++y) {
+      for (int x = 0; x < nx; ++x) {
+        if (!in.morph_mask[g.Index(x, y, z)]) continue;
+        Eigen::Vector3d d = Eigen::Vector3d(x * g.spacing[0], y * g.spacing[1], z * g.spacing[2]) - centre;
+        cov += d * d.transpose();
+      }
+    }
+  }
+  // IBSI 3.1.11: sample covariance (N - 1) of the voxel centres.
+  cov /= static_cast<double>(std::max<int64_t>(1, n_morph - 1));
+  Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> eig(cov);
+  // Ascending order: eigenvalues()[2] is the major axis.
+  double l_major = std::max(0.0, eig.eigenvalues()[2]);
+  double l_minor = std::max(0.0, eig.eigenvalues()[1]);
+  double l_least = std::max(0.0, eig.eigenvalues()[0]);
+
+  Hull hull = BuildHull(lattice, g.spacing);
+  double hull_volume = hull.Volume(), hull_area = hull.Area();
+  double max_diameter = 0;
+  for (size_t i = 0; i < hull.vertices.size(); ++i) {
+    for (size_t j = i + 1; j < hull.vertices.size(); ++j) {
+      Vec3 d = Sub(hull.vertices[i], hull.vertices[j]);
+      max_diameter = std::max(max_diameter, Dot(d, d));
+    }
+  }
+  max_diameter = std::sqrt(max_diameter);
+
+  Vec3 lo{1e300, 1e300, 1e300}, hi{-1e300, -1e300, -1e300};
+  for (const auto& v : mesh.vertices) {
+    for (int d = 0; d < 3; ++d) {
+      lo[d] = std::min(lo[d], v[d]);
+      hi[d] = std::max(hi[d], v[d]);
+    }
+  }
+  Vec3 ext = Sub(hi, lo);
+  double aabb_volume = ext[0] * ext[1] * ext[2];
+  double aabb_area = 2 * (ext[0] * ext[1] + ext[1] * ext[2] + ext[0] * ext[2]);
+
+  double a = 2 * std::sqrt(l_major), b = 2 * std::sqrt(l_minor), c = 2 * std::sqrt(l_least);
+  double aee_volume = 4 * M_PI / 3 * a * b * c;
+  double aee_area = EllipsoidArea(a, b, c);
+
+  double nan = std::numeric_limits<double>::quiet_NaN();
+  double mean_intensity = ival.empty() ? nan : isum / ival.size();
+  double com_shift = nan;
+  if (!ival.empty() && isum != 0) {
+    com_shift = (centre - weighted / isum).norm();
+  }
+
+  double moran = nan, geary = nan;
+  const int64_t limit = std::max<int64_t>(2, options.spatial_autocorrelation_max_voxels);
+  if (ival.size() >= 2) {
+    if (static_cast<int64_t>(ival.size()) <= limit) {
+      SpatialAutocorrelation(ipos, ival, &moran, &geary);
+    } else {
+      std::mt19937_64 rng(options.seed);
+      double ms = 0, gs = 0;
+      int repeats = std::max(1, options.spatial_autocorrelation_repeats);
+      std::vector<size_t> idx(ival.size());
+      for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+      for (int r = 0; r < repeats; ++r) {
+        // Partial Fisher-Yates: the first `limit` entries are a random subset.
+        for (int64_t i = 0; i < limit; ++i) {
+          std::uniform_int_distribution<size_t> pick(i, idx.size() - 1);
+          std::swap(idx[i], idx[pick(rng)]);
+        }
+        std::vector<std::array<float, 3>> sp(limit);
+        std::vector<float> sv(limit);
+        for (int64_t i = 0; i < limit; ++i) {
+          sp[i] = ipos[idx[i]];
+          sv[i] = ival[idx[i]];
+        }
+        double m, gc;
+        SpatialAutocorrelation(sp, sv, &m, &gc);
+        ms += m;
+        gs += gc;
+      }
+      moran = ms / repeats;
+      geary = gs / repeats;
+    }
+  }
+
+  const double v2 = volume * volume;
+  out.push_back(Make("volume_mesh", "RNU0", volume));
+  out.push_back(Make("volume_voxel_counting", "YEKZ", n_morph * voxel_volume));
+  out.push_back(Make("surface_area_mesh", "C0JK", area));
+  out.push_back(Make("surface_to_volume_ratio", "2PR5", area / volume));
+  out.push_back(Make("compactness_1", "SKGS", volume / (std::sqrt(M_PI) * std::pow(area, 1.5))));
+  out.push_back(Make("compactness_2", "BQWJ", 36 * M_PI * v2 / (area * area * area)));
+  out.push_back(Make("spherical_disproportion", "KRCK", area / std::cbrt(36 * M_PI * v2)));
+  out.push_back(Make("sphericity", "QCFX", std::cbrt(36 * M_PI * v2) / area));
+  out.push_back(Make("asphericity", "25C7", std::cbrt(area * area * area / (36 * M_PI * v2)) - 1));
+  out.push_back(Make("centre_of_mass_shift", "KLMA", com_shift));
+  out.push_back(Make("maximum_3d_diameter", "L0JK", max_diameter));
+  out.push_back(Make("major_axis_length", "TDIC", 4 * std::sqrt(l_major)));
+  out.push_back(Make("minor_axis_length", "P9VJ", 4 * std::sqrt(l_minor)));
+  out.push_back(Make("least_axis_length", "7J51", 4 * std::sqrt(l_least)));
+  out.push_back(Make("elongation", "Q3CK", l_major > 0 ? std::sqrt(l_minor / l_major) : nan));
+  out.push_back(Make("flatness", "N17B", l_major > 0 ? std::sqrt(l_least / l_major) : nan));
+  out.push_back(Make("volume_density_aabb", "PBX1", volume / aabb_volume));
+  out.push_back(Make("area_density_aabb", "R59B", area / aabb_area));
+  out.push_back(Make("volume_density_aee", "6BDE", aee_volume > 0 ? volume / aee_volume : nan));
+  out.push_back(Make("area_density_aee", "RDD2", aee_area > 0 ? area / aee_area : nan));
+  out.push_back(Make("volume_density_convex_hull", "R3ER", hull_volume > 0 ? volume / hull_volume : nan));
+  out.push_back(Make("area_density_convex_hull", "7T7F", hull_area > 0 ? area / hull_area : nan));
+  out.push_back(Make("integrated_intensity", "99N0", mean_intensity * volume));
+  out.push_back(Make("morans_i", "N365", moran));
+  out.push_back(Make("gearys_c", "NPT7", geary));
+  return out;
+}
+
+}  // namespace fedrad::features
