@@ -130,8 +130,13 @@ struct CaseTable {
         }
         if (Dot(normal, outward) < 0) std::reverse(loop.begin(), loop.end());
         // Fan triangulation. A non-planar loop can be fanned from any of
-        // its vertices; the choice changes the enclosed volume slightly. We
-        // take the fan that encloses the most volume (the convex fold).
+        // its vertices; the choice changes the enclosed volume slightly.
+        // Lorensen & Cline's table triangulates each case as seen from its
+        // minority corners (<= 4 of 8), folding the surface towards them;
+        // equivalently: the fan that maximises the volume on the minority
+        // side. This reproduces IBSI's consensus mesh volume and area on
+        // the digital phantom (556, 388) and the CT phantom (A-E).
+        const double minority_sign = __builtin_popcount(config) <= 4 ? 1.0 : -1.0;
         const size_t m = loop.size();
         size_t best_start = 0;
         double best_volume = -1e300;
@@ -142,7 +147,7 @@ struct CaseTable {
             Vec3 b = Midpoint(loop[(s + i) % m]), c = Midpoint(loop[(s + i + 1) % m]);
             vol += Dot(a, Cross(b, c));
           }
-          if (s == 0 || vol > best_volume + 1e-12) {
+          if (s == 0 || minority_sign * vol > minority_sign * best_volume + 1e-12) {
             best_volume = vol;
             best_start = s;
           }
