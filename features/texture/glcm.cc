@@ -47,12 +47,12 @@ constexpr FeatureSpec kGlcmSpecs[kNumGlcmFeatures] = {
 template <typename Count>
 void CountPairs(const Grid& g, int z_begin, int z_end, int64_t off, Count* m) {
   const int w = g.num_levels + 1;
-  const int x0 = g.pad, x1 = g.nx - g.pad;
   for (int z = z_begin; z < z_end; ++z) {
     for (int y = g.pad; y < g.ny - g.pad; ++y) {
       const uint16_t* row = g.level.data() + g.Index(0, y, z);
       const uint16_t* nb = row + off;
-      for (int x = x0; x < x1; ++x) ++m[row[x] * w + nb[x]];
+      const int x1 = g.row_hi[g.Row(y, z)];
+      for (int x = g.row_lo[g.Row(y, z)]; x < x1; ++x) ++m[row[x] * w + nb[x]];
     }
   }
 }

@@ -49,22 +49,39 @@ struct RunMatrix {
   }
 };
 
-void CountRuns(const Grid& g, int z_begin, int z_end, int64_t off, RunMatrix* m) {
+// Adds the runs of slices [z_begin, z_end) along `off` (> 0 in memory, as all
+// 13 directions are) to `m`. Branchless dynamic programme in raster order:
+// len[k] = len[k - off] + 1 while the level repeats, else 1; a run is counted
+// where the next voxel along the direction differs. `len` must hold g.size()
+// entries; `tmp` is scratch of m->count.size() entries.
+void CountRuns(const Grid& g, int z_begin, int z_end, int64_t off, std::vector<uint32_t>* len,
+               std::vector<uint32_t>* tmp, RunMatrix* m) {
   const uint16_t* lv = g.level.data();
+  uint32_t* ln = len->data();
+  uint32_t* t = tmp->data();
+  std::fill(tmp->begin(), tmp->end(), 0u);
   const int stride = m->lmax + 1;
-  int longest = m->longest;
   for (int z = z_begin; z < z_end; ++z) {
     for (int y = g.pad; y < g.ny - g.pad; ++y) {
       const int64_t row = g.Index(0, y, z);
-      for (int x = g.pad; x < g.nx - g.pad; ++x) {
-        const int64_t idx = row + x;
-        const uint16_t v = lv[idx];
-        if (v == 0 || lv[idx - off] == v) continue;
-        int len = 1;
-        for (int64_t p = idx + off; lv[p] == v; p += off) ++len;
-        m->count[v * stride + len] += 1.0;
-        longest = std::max(longest, len);
+      const int x1 = g.row_hi[g.Row(y, z)];
+      for (int x = g.row_lo[g.Row(y, z)]; x < x1; ++x) {
+        const int64_t k = row + x;
+        const uint32_t v = lv[k];
+        // Holes (v = 0) get length 0 and land in the ignored row 0.
+        const uint32_t l = v == 0 ? 0u : (lv[k - off] == v ? ln[k - off] + 1 : 1u);
+        ln[k] = l;
+        t[v * stride + l] += (lv[k + off] != v);
       }
+    }
+  }
+  int longest = m->longest;
+  for (int i = 1; i <= m->ng; ++i) {
+    for (int j = 1; j <= m->lmax; ++j) {
+      const uint32_t c = t[i * stride + j];
+      if (c == 0) continue;
+      m->count[i * stride + j] += c;
+      longest = std::max(longest, j);
     }
   }
   m->longest = longest;
@@ -98,6 +115,7 @@ void AppendGlrlm(const Grid& g, const TextureOptions& o, FeatureList* out) {
   const auto& dirs = Directions();
   std::vector<RunMatrix> volume(kNumDirections, RunMatrix(ng, lmax));
   std::vector<RunEntry> scratch;
+  std::vector<uint32_t> len(g.size(), 0), tmp(volume[0].count.size());
 
   Averager averaged_2d(kNumGlrlmFeatures), slice_merged_2d(kNumGlrlmFeatures);
   RunMatrix slice_dir(ng, lmax), slice_all(ng, lmax);
@@ -105,7 +123,7 @@ void AppendGlrlm(const Grid& g, const TextureOptions& o, FeatureList* out) {
     slice_all.Clear();
     for (int d = 0; d < kNumInPlane; ++d) {
       slice_dir.Clear();
-      CountRuns(g, z, z + 1, Offset(g, dirs[d], 1), &slice_dir);
+      CountRuns(g, z, z + 1, Offset(g, dirs[d], 1), &len, &tmp, &slice_dir);
       volume[d].Add(slice_dir);
       if (!o.compute_2d || slice_dir.longest == 0) continue;
       slice_all.Add(slice_dir);
@@ -134,7 +152,7 @@ void AppendGlrlm(const Grid& g, const TextureOptions& o, FeatureList* out) {
 
   if (o.compute_3d) {
     for (int d = kNumInPlane; d < kNumDirections; ++d) {
-      CountRuns(g, g.pad, g.nz - g.pad, Offset(g, dirs[d], 1), &volume[d]);
+      CountRuns(g, g.pad, g.nz - g.pad, Offset(g, dirs[d], 1), &len, &tmp, &volume[d]);
     }
     Averager per_direction(kNumGlrlmFeatures);
     merged.Clear();

@@ -4,6 +4,7 @@
 // of ROI neighbours within Chebyshev radius delta whose level differs by at
 // most alpha. The in-plane neighbours give the 2D count; adding the other
 // slices' neighbours gives the 3D count, so one pass serves both.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
@@ -82,30 +83,43 @@ void AppendNgldm(const Grid& g, const TextureOptions& o, FeatureList* out) {
   std::vector<RunEntry> scratch;
   const uint16_t* lv = g.level.data();
   double total = 0.0;
+  // Per row: counts of matching neighbours, one offset at a time so the
+  // inner loops vectorise.
+  std::vector<uint16_t> count2d(g.nx), count3d(g.nx);
   for (int z = g.pad; z < g.nz - g.pad; ++z) {
     slice.Clear();
     int64_t voxels = 0;
     for (int y = g.pad; y < g.ny - g.pad; ++y) {
-      const int64_t row = g.Index(0, y, z);
-      for (int x = g.pad; x < g.nx - g.pad; ++x) {
-        const int64_t i = row + x;
-        const int v = lv[i];
+      const int r_id = g.Row(y, z);
+      const int lo = g.row_lo[r_id], hi = g.row_hi[r_id];
+      if (lo == hi) continue;
+      const uint16_t* c = lv + g.Index(0, y, z);
+      uint16_t* n2 = count2d.data();
+      uint16_t* n3 = count3d.data();
+      for (int x = lo; x < hi; ++x) n2[x] = 1;
+      for (int64_t off : in_plane) {
+        const uint16_t* nb = c + off;
+        for (int x = lo; x < hi; ++x) {
+          const int w = nb[x], v = c[x];
+          n2[x] += (w != 0) & (std::abs(w - v) <= alpha);
+        }
+      }
+      if (o.compute_3d) {
+        for (int x = lo; x < hi; ++x) n3[x] = n2[x];
+        for (int64_t off : out_of_plane) {
+          const uint16_t* nb = c + off;
+          for (int x = lo; x < hi; ++x) {
+            const int w = nb[x], v = c[x];
+            n3[x] += (w != 0) & (std::abs(w - v) <= alpha);
+          }
+        }
+      }
+      for (int x = lo; x < hi; ++x) {
+        const int v = c[x];
         if (v == 0) continue;
         ++voxels;
-        int count2d = 1;
-        for (int64_t off : in_plane) {
-          const int w = lv[i + off];
-          count2d += (w != 0 && std::abs(w - v) <= alpha);
-        }
-        if (want_2d) slice.at(v, count2d) += 1.0;
-        if (o.compute_3d) {
-          int count3d = count2d;
-          for (int64_t off : out_of_plane) {
-            const int w = lv[i + off];
-            count3d += (w != 0 && std::abs(w - v) <= alpha);
-          }
-          volume.at(v, count3d) += 1.0;
-        }
+        if (want_2d) slice.at(v, n2[x]) += 1.0;
+        if (o.compute_3d) volume.at(v, n3[x]) += 1.0;
       }
     }
     if (voxels == 0 || !want_2d) continue;  // slices without ROI voxels are skipped

@@ -4,6 +4,7 @@
 // sums: the x and y passes give the in-plane (2D) sums, a further z pass the
 // 3D sums, so each voxel costs O(delta) work per pass whatever the radius in
 // the other axes. The centre is subtracted afterwards; only ROI voxels count.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -32,21 +33,26 @@ void AppendNgtdm(const Grid& g, const TextureOptions& o, FeatureList* out) {
   const int r = o.ngtdm_distance;
   const uint16_t* lv = g.level.data();
   const size_t n = g.size();
-  // x pass over every row (the y pass reads rows in the padding too).
+  // x pass over every row (the y pass reads rows in the padding too); only
+  // [row_lo - r, row_hi + r) can be nonzero. Loops run over x innermost so
+  // that they vectorise.
   std::vector<int32_t> sx(n, 0), sxy(n, 0);
   std::vector<int16_t> cx(n, 0), cxy(n, 0);
   for (int z = 0; z < g.nz; ++z) {
     for (int y = 0; y < g.ny; ++y) {
+      const int r_id = g.Row(y, z);
+      if (g.row_lo[r_id] == g.row_hi[r_id]) continue;
+      const int lo = std::max(g.pad, g.row_lo[r_id] - r);
+      const int hi = std::min(g.nx - g.pad, g.row_hi[r_id] + r);
       const int64_t row = g.Index(0, y, z);
-      for (int x = g.pad; x < g.nx - g.pad; ++x) {
-        int32_t s = 0, c = 0;
-        for (int k = -r; k <= r; ++k) {
-          const uint16_t v = lv[row + x + k];
-          s += v;
-          c += (v != 0);
+      int32_t* s = sx.data() + row;
+      int16_t* c = cx.data() + row;
+      for (int k = -r; k <= r; ++k) {
+        const uint16_t* l = lv + row + k;
+        for (int x = lo; x < hi; ++x) {
+          s[x] += l[x];
+          c[x] += (l[x] != 0);
         }
-        sx[row + x] = s;
-        cx[row + x] = static_cast<int16_t>(c);
       }
     }
   }
@@ -54,14 +60,15 @@ void AppendNgtdm(const Grid& g, const TextureOptions& o, FeatureList* out) {
   for (int z = 0; z < g.nz; ++z) {
     for (int y = g.pad; y < g.ny - g.pad; ++y) {
       const int64_t row = g.Index(0, y, z);
-      for (int x = g.pad; x < g.nx - g.pad; ++x) {
-        int32_t s = 0, c = 0;
-        for (int k = -r; k <= r; ++k) {
-          s += sx[row + x + k * g.sy];
-          c += cx[row + x + k * g.sy];
+      int32_t* s = sxy.data() + row;
+      int16_t* c = cxy.data() + row;
+      for (int k = -r; k <= r; ++k) {
+        const int32_t* ks = sx.data() + row + k * g.sy;
+        const int16_t* kc = cx.data() + row + k * g.sy;
+        for (int x = g.pad; x < g.nx - g.pad; ++x) {
+          s[x] += ks[x];
+          c[x] += kc[x];
         }
-        sxy[row + x] = s;
-        cxy[row + x] = static_cast<int16_t>(c);
       }
     }
   }
@@ -75,7 +82,8 @@ void AppendNgtdm(const Grid& g, const TextureOptions& o, FeatureList* out) {
     std::fill(s2.begin(), s2.end(), 0.0);
     for (int y = g.pad; y < g.ny - g.pad; ++y) {
       const int64_t row = g.Index(0, y, z);
-      for (int x = g.pad; x < g.nx - g.pad; ++x) {
+      const int x1 = g.row_hi[g.Row(y, z)];
+      for (int x = g.row_lo[g.Row(y, z)]; x < x1; ++x) {
         const int64_t i = row + x;
         const int v = lv[i];
         if (v == 0) continue;

@@ -100,6 +100,20 @@ absl::StatusOr<Grid> MakeGrid(const DiscreteVolume& v, int pad, bool with_morph)
       }
     }
   }
+  g.row_lo.assign(static_cast<size_t>(g.ny) * g.nz, 0);
+  g.row_hi.assign(g.row_lo.size(), 0);
+  for (int z = 0; z < g.nz; ++z) {
+    for (int y = 0; y < g.ny; ++y) {
+      const uint16_t* row = g.level.data() + g.Index(0, y, z);
+      int lo = g.nx, hi = 0;
+      for (int x = 0; x < g.nx; ++x) {
+        if (row[x] == 0) continue;
+        lo = std::min(lo, x);
+        hi = x + 1;
+      }
+      if (hi > 0) g.row_lo[g.Row(y, z)] = lo, g.row_hi[g.Row(y, z)] = hi;
+    }
+  }
   return g;
 }
 

@@ -33,8 +33,12 @@ struct Grid {
   int64_t roi_voxels = 0;      // voxels with level > 0
   std::vector<uint16_t> level; // 0 = outside the intensity mask
   std::vector<uint8_t> morph;  // 1 = inside the morphological mask (may be empty)
+  // Per row (index z * ny + y): x range [row_lo, row_hi) holding every ROI
+  // voxel of the row; empty rows have row_lo == row_hi.
+  std::vector<int32_t> row_lo, row_hi;
 
   int64_t Index(int x, int y, int z) const { return z * sz + y * sy + x; }
+  int Row(int y, int z) const { return z * ny + y; }
   size_t size() const { return level.size(); }
 };
 
