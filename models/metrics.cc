@@ -139,9 +139,11 @@ double CumulativeDynamicAuc(const std::vector<double>& time, const std::vector<i
   return num / (wsum * static_cast<double>(controls.size()));
 }
 
-double BrierAt(const std::vector<double>& time, const std::vector<int>& status,
-               const std::vector<double>& surv_at_t, double t) {
-  CensoringSurvival g(time, status);
+namespace {
+
+double BrierWith(const CensoringSurvival& g, const std::vector<double>& time,
+                 const std::vector<int>& status, const std::vector<double>& surv_at_t,
+                 double t) {
   const double g_t = g.At(t);
   double sum = 0;
   for (size_t i = 0; i < time.size(); ++i) {
@@ -154,6 +156,13 @@ double BrierAt(const std::vector<double>& time, const std::vector<int>& status,
     }
   }
   return time.empty() ? kNaN : sum / static_cast<double>(time.size());
+}
+
+}  // namespace
+
+double BrierAt(const std::vector<double>& time, const std::vector<int>& status,
+               const std::vector<double>& surv_at_t, double t) {
+  return BrierWith(CensoringSurvival(time, status), time, status, surv_at_t, t);
 }
 
 absl::StatusOr<std::map<std::string, double>> ComputeSurvivalMetrics(
@@ -181,18 +190,22 @@ absl::StatusOr<std::map<std::string, double>> ComputeSurvivalMetrics(
   std::vector<double> s_t = surv_at(in.t);
   m["brier_t"] = BrierAt(in.time, in.status, s_t, in.t);
 
+  // BS(s) is a step function: it changes only where H0 jumps or at a site
+  // time, so its integral is exact over these breakpoints.
   std::vector<double> bp = {0.0, in.tau};
-  for (double g : in.grid) {
-    if (g <= in.tau) bp.push_back(g);
+  for (size_t k = 0; k < in.grid.size(); ++k) {
+    const bool jumps = k == 0 ? in.cumhaz[0] != 0.0 : in.cumhaz[k] != in.cumhaz[k - 1];
+    if (in.grid[k] <= in.tau && jumps) bp.push_back(in.grid[k]);
   }
   for (double t : in.time) {
     if (t <= in.tau) bp.push_back(t);
   }
   std::sort(bp.begin(), bp.end());
   bp.erase(std::unique(bp.begin(), bp.end()), bp.end());
+  const CensoringSurvival g(in.time, in.status);
   double integral = 0;
   for (size_t k = 0; k + 1 < bp.size(); ++k) {
-    integral += BrierAt(in.time, in.status, surv_at(bp[k]), bp[k]) * (bp[k + 1] - bp[k]);
+    integral += BrierWith(g, in.time, in.status, surv_at(bp[k]), bp[k]) * (bp[k + 1] - bp[k]);
   }
   m["integrated_brier"] = in.tau > 0 ? integral / in.tau : kNaN;
 
