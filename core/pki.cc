@@ -1124,15 +1124,23 @@ absl::StatusOr<std::string> SignWithKey(const std::string& key_path,
   return SignData(key.get(), data);
 }
 
-absl::Status VerifyWithCertificatePem(absl::string_view cert_pem,
-                                      absl::string_view data,
-                                      absl::string_view signature_b64) {
+PublicKey::~PublicKey() { EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey_)); }
+
+absl::StatusOr<std::unique_ptr<PublicKey>> PublicKey::FromCertificatePem(
+    absl::string_view cert_pem) {
   FEDRAD_ASSIGN_OR_RETURN(X509Ptr cert, ParseCertPem(cert_pem, "certificate"));
+  EVP_PKEY* key = X509_get_pubkey(cert.get());  // a new reference
+  if (key == nullptr) return OpenSslFailure("certificate public key");
+  return std::unique_ptr<PublicKey>(new PublicKey(key));
+}
+
+absl::Status PublicKey::Verify(absl::string_view data,
+                               absl::string_view signature_b64) const {
   FEDRAD_ASSIGN_OR_RETURN(std::string sig, Base64DecodeStrict(signature_b64));
   MdCtxPtr md(EVP_MD_CTX_new());
   ERR_clear_error();
   int rc = EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr,
-                                X509_get0_pubkey(cert.get()));
+                                static_cast<EVP_PKEY*>(pkey_));
   if (rc == 1) {
     rc = EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(sig.data()),
                           sig.size(),
@@ -1145,6 +1153,14 @@ absl::Status VerifyWithCertificatePem(absl::string_view cert_pem,
         "signature does not verify with the certificate's key");
   }
   return absl::OkStatus();
+}
+
+absl::Status VerifyWithCertificatePem(absl::string_view cert_pem,
+                                      absl::string_view data,
+                                      absl::string_view signature_b64) {
+  FEDRAD_ASSIGN_OR_RETURN(std::unique_ptr<PublicKey> key,
+                          PublicKey::FromCertificatePem(cert_pem));
+  return key->Verify(data, signature_b64);
 }
 
 absl::StatusOr<CertificateInfo> IssueIdentity(const std::string& ca_dir,

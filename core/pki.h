@@ -214,6 +214,25 @@ class PrivateKey {
   void* pkey_;  // EVP_PKEY*, kept out of the header
 };
 
+// A certificate's public key, parsed once (the audit verifier checks many
+// signatures by the same node). Thread safe.
+class PublicKey {
+ public:
+  // InvalidArgument for a malformed certificate.
+  static absl::StatusOr<std::unique_ptr<PublicKey>> FromCertificatePem(
+      absl::string_view cert_pem);
+  ~PublicKey();
+  PublicKey(const PublicKey&) = delete;
+  PublicKey& operator=(const PublicKey&) = delete;
+  // As VerifyWithCertificatePem.
+  absl::Status Verify(absl::string_view data,
+                      absl::string_view signature_b64) const;
+
+ private:
+  explicit PublicKey(void* pkey) : pkey_(pkey) {}
+  void* pkey_;  // EVP_PKEY*
+};
+
 // Convenience (sandbox, tests): key + CSR + sign in one go ->
 // out_dir/<common_name>.key (0600) and out_dir/<common_name>.crt (the CSR is
 // written to out_dir/<common_name>.csr). Creates out_dir if needed.
