@@ -1,0 +1,227 @@
+// Tests of the synthetic cohort as written to disk: determinism, manifest,
+// masks, center effects and argument checking.
+#include "synth/cohort.h"
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "core/csv.h"
+#include "core/hash.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "synth/internal/nifti.h"
+
+namespace fedrad::synth {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+std::string FreshDir(const std::string& name) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("synth_test_" + name);
+  fs::remove_all(dir);
+  return dir.string();
+}
+
+// SHA-256 of every file under `dir`, by relative path.
+std::map<std::string, std::string> HashTree(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (!e.is_regular_file()) continue;
+    auto h = Sha256FileHex(e.path().string());
+    EXPECT_TRUE(h.ok());
+    out[fs::relative(e.path(), dir).string()] = h.ok() ? *h : "";
+  }
+  return out;
+}
+
+CohortOptions Options(const std::string& dir, std::vector<int> counts, uint64_t seed,
+                      int threads = 2) {
+  CohortOptions o;
+  o.out_dir = dir;
+  o.patients_per_center = std::move(counts);
+  o.seed = seed;
+  o.threads = threads;
+  return o;
+}
+
+TEST(ParsePatientCounts, AcceptsOneCountPerCenter) {
+  auto counts = ParsePatientCounts("60, 45,80,30", 4);
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  EXPECT_EQ(*counts, (std::vector<int>{60, 45, 80, 30}));
+}
+
+TEST(ParsePatientCounts, RejectsAMismatchWithTheCenterCount) {
+  auto counts = ParsePatientCounts("60,45,80", 4);
+  EXPECT_EQ(counts.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(counts.status().message()),
+              HasSubstr("--patients lists 3 counts but --centers is 4"));
+}
+
+TEST(ParsePatientCounts, RejectsNonPositiveOrMalformedCounts) {
+  for (const char* bad : {"10,0", "10,-3", "10,abc", "10,", "10,2.5"}) {
+    auto counts = ParsePatientCounts(bad, 2);
+    EXPECT_EQ(counts.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(counts.status().message()), HasSubstr("is not a patient count"))
+        << bad;
+  }
+}
+
+TEST(GenerateCohort, RejectsBadOptions) {
+  EXPECT_EQ(GenerateCohort(Options("", {3}, 1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GenerateCohort(Options(FreshDir("bad"), {}, 1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GenerateCohort(Options(FreshDir("bad"), {3, 0}, 1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(GenerateCohort, RefusesAFolderItDidNotWriteAndNeedsOverwriteForItsOwn) {
+  const std::string dir = FreshDir("refuse");
+  fs::create_directories(dir);
+  ASSERT_TRUE(WriteStringToFile(dir + "/precious.txt", "keep me").ok());
+  auto s = GenerateCohort(Options(dir, {1}, 1));
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(fs::exists(dir + "/precious.txt"));
+
+  const std::string own = FreshDir("own");
+  ASSERT_TRUE(GenerateCohort(Options(own, {1}, 1)).ok());
+  auto again = GenerateCohort(Options(own, {1}, 1));
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(again.status().message()), HasSubstr("--overwrite"));
+  CohortOptions o = Options(own, {1}, 2);
+  o.overwrite = true;
+  EXPECT_TRUE(GenerateCohort(o).ok());
+}
+
+TEST(GenerateCohort, SameSeedGivesIdenticalBytesWhateverTheThreads) {
+  const std::string a = FreshDir("det_a"), b = FreshDir("det_b"), c = FreshDir("det_c");
+  ASSERT_TRUE(GenerateCohort(Options(a, {3, 2}, 99, 1)).ok());
+  ASSERT_TRUE(GenerateCohort(Options(b, {3, 2}, 99, 2)).ok());
+  ASSERT_TRUE(GenerateCohort(Options(c, {3, 2}, 100, 2)).ok());
+  const auto ha = HashTree(a), hb = HashTree(b), hc = HashTree(c);
+  EXPECT_EQ(ha.size(), 3 + 2 + 5 * 3u);  // README, truth, marker; 2 manifests; 15 volumes
+  EXPECT_EQ(ha, hb);
+  EXPECT_NE(ha.at("C1/manifest.csv"), hc.at("C1/manifest.csv"));
+  EXPECT_NE(ha.at("C1/cases/C1_0001/ct.nii.gz"), hc.at("C1/cases/C1_0001/ct.nii.gz"));
+}
+
+// One shared cohort for the content tests: 4 centers, 3 patients each.
+class CohortContent : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(FreshDir("content"));
+    auto s = GenerateCohort(Options(*dir_, {3, 3, 3, 3}, 5));
+    ASSERT_TRUE(s.ok()) << s.status();
+    summary_ = new CohortSummary(*s);
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    delete summary_;
+  }
+  static std::string* dir_;
+  static CohortSummary* summary_;
+};
+std::string* CohortContent::dir_ = nullptr;
+CohortSummary* CohortContent::summary_ = nullptr;
+
+TEST_F(CohortContent, ManifestIsReadableByCoreCsv) {
+  for (const char* center : {"C1", "C2", "C3", "C4"}) {
+    auto t = ReadCsv(*dir_ + "/" + center + "/manifest.csv");
+    ASSERT_TRUE(t.ok()) << t.status();
+    EXPECT_EQ(t->num_rows(), 3u);
+    EXPECT_TRUE(t->RequireColumns({"case_id", "image", "lesion_mask", "liver_mask", "age", "male",
+                                   "n_lesions", "largest_diameter_mm", "neoadjuvant_chemo",
+                                   "cea_ng_ml", "time_recurrence", "event_recurrence",
+                                   "time_local_recurrence", "event_local_recurrence", "time_dss",
+                                   "event_dss", "recur2y"})
+                    .ok());
+    EXPECT_TRUE(t->RequireUnique("case_id").ok());
+    for (const char* col : {"age", "male", "n_lesions", "largest_diameter_mm", "neoadjuvant_chemo",
+                            "cea_ng_ml", "time_recurrence", "event_recurrence",
+                            "time_local_recurrence", "event_local_recurrence", "time_dss",
+                            "event_dss"}) {
+      EXPECT_TRUE(t->NumericColumn(col, MissingValues::kReject).ok()) << center << " " << col;
+    }
+    EXPECT_TRUE(t->NumericColumn("recur2y", MissingValues::kAllow).ok());
+  }
+  auto truth = ReadCsv(*dir_ + "/truth.csv");
+  ASSERT_TRUE(truth.ok());
+  EXPECT_EQ(truth->num_rows(), 12u);
+}
+
+TEST_F(CohortContent, LesionMasksLieInTheLiverAndMatchTheManifestCount) {
+  for (const char* center : {"C1", "C2", "C3", "C4"}) {
+    const std::string base = *dir_ + "/" + center + "/";
+    auto t = ReadCsv(base + "manifest.csv");
+    ASSERT_TRUE(t.ok());
+    auto n_lesions = t->NumericColumn("n_lesions", MissingValues::kReject);
+    ASSERT_TRUE(n_lesions.ok());
+    for (size_t r = 0; r < t->num_rows(); ++r) {
+      auto ct = synth_internal::ReadInt16(base + t->cell(r, t->ColumnIndex("image")));
+      auto liver = synth_internal::ReadUint8(base + t->cell(r, t->ColumnIndex("liver_mask")));
+      auto lesions = synth_internal::ReadUint8(base + t->cell(r, t->ColumnIndex("lesion_mask")));
+      ASSERT_TRUE(ct.ok() && liver.ok() && lesions.ok());
+      ASSERT_EQ(ct->voxels.size(), lesions->voxels.size());
+      ASSERT_EQ(ct->grid.size, lesions->grid.size);
+      std::set<int> labels;
+      for (size_t i = 0; i < lesions->voxels.size(); ++i) {
+        if (lesions->voxels[i]) {
+          labels.insert(lesions->voxels[i]);
+          ASSERT_EQ(liver->voxels[i], 1) << t->cell(r, 0);
+        }
+      }
+      std::set<int> expected;
+      for (int k = 1; k <= (*n_lesions)[r]; ++k) expected.insert(k);
+      EXPECT_EQ(labels, expected) << t->cell(r, 0);
+    }
+  }
+}
+
+TEST_F(CohortContent, CentersDifferByTheirProtocols) {
+  // The median HU of the parenchyma (liver minus lesions), averaged by
+  // center, follows the centers' HU offsets (C2 -10, C3 +15, C4 +40).
+  std::map<std::string, double> mean_median;
+  for (const char* center : {"C1", "C2", "C3", "C4"}) {
+    const std::string base = *dir_ + "/" + center + "/";
+    auto t = ReadCsv(base + "manifest.csv");
+    ASSERT_TRUE(t.ok());
+    for (size_t r = 0; r < t->num_rows(); ++r) {
+      auto ct = synth_internal::ReadInt16(base + t->cell(r, t->ColumnIndex("image")));
+      auto liver = synth_internal::ReadUint8(base + t->cell(r, t->ColumnIndex("liver_mask")));
+      auto lesions = synth_internal::ReadUint8(base + t->cell(r, t->ColumnIndex("lesion_mask")));
+      ASSERT_TRUE(ct.ok() && liver.ok() && lesions.ok());
+      std::vector<int> bkg;
+      for (size_t i = 0; i < ct->voxels.size(); ++i) {
+        if (liver->voxels[i] && !lesions->voxels[i]) bkg.push_back(ct->voxels[i]);
+      }
+      std::nth_element(bkg.begin(), bkg.begin() + bkg.size() / 2, bkg.end());
+      mean_median[center] += bkg[bkg.size() / 2] / 3.0;
+    }
+    // Spacing is the protocol's.
+    auto ct = synth_internal::ReadInt16(base + t->cell(0, t->ColumnIndex("image")));
+    ASSERT_TRUE(ct.ok());
+    const CenterProtocol& p =
+        summary_->centers[std::string(center) == "C1" ? 0 : center[1] - '1'];
+    EXPECT_NEAR(ct->grid.spacing[0], p.pixel_mm, 1e-4);
+    EXPECT_NEAR(ct->grid.spacing[2], p.slice_mm, 1e-4);
+  }
+  // Parenchyma is 105 HU + N(0, 6) per patient: with 3 patients per center
+  // the difference of two means has SD ~5 HU; allow 3 SD.
+  EXPECT_NEAR(mean_median["C4"] - mean_median["C1"], 40, 15);
+  EXPECT_NEAR(mean_median["C3"] - mean_median["C1"], 15, 15);
+  EXPECT_GT(mean_median["C4"] - mean_median["C2"], 30);
+}
+
+TEST_F(CohortContent, ReadmeStatesSeedAndTrueRiskConcordance) {
+  auto readme = ReadFileToString(*dir_ + "/README");
+  ASSERT_TRUE(readme.ok());
+  EXPECT_THAT(*readme, HasSubstr("seed: 5"));
+  EXPECT_THAT(*readme, HasSubstr("TRUTH ONLY"));
+  EXPECT_THAT(*readme, HasSubstr("C-index of the TRUE risk"));
+  ASSERT_EQ(summary_->true_risk_concordance.size(), 4u);
+}
+
+}  // namespace
+}  // namespace fedrad::synth
