@@ -124,8 +124,11 @@ absl::Status WriteSecretFile(const std::string& path, absl::string_view data) {
       return absl::FailedPreconditionError(absl::StrCat(
           "private key ", path, " already exists; refusing to overwrite it"));
     }
-    return absl::PermissionDeniedError(absl::StrCat(
-        "cannot create private key ", path, ": ", std::strerror(errno)));
+    std::string message =
+        absl::StrCat("cannot create private key ", path, ": ", std::strerror(errno));
+    if (errno == ENOENT) return absl::NotFoundError(message);
+    if (errno == EACCES || errno == EPERM) return absl::PermissionDeniedError(message);
+    return absl::InternalError(message);
   }
   absl::Status status;
   if (::fchmod(fd, 0600) != 0) {
