@@ -50,29 +50,45 @@ struct RunMatrix {
 };
 
 // Adds the runs of slices [z_begin, z_end) along `off` (> 0 in memory, as all
-// 13 directions are) to `m`. Branchless dynamic programme in raster order:
-// len[k] = len[k - off] + 1 while the level repeats, else 1; a run is counted
-// where the next voxel along the direction differs. `len` must hold g.size()
-// entries; `tmp` is scratch of m->count.size() entries.
+// 13 directions are) to `m`. Along x, runs are read off each row directly.
+// Otherwise a dynamic programme in raster order gives each voxel the length
+// of the run so far, len[k] = len[k - off] + 1 while the level repeats, else 1
+// (vectorisable: k - off lies in an earlier row), and a run is counted where
+// the next voxel along the direction differs. `len` must hold g.size()
+// entries; `tmp` is scratch of m->count.size() entries. Holes (level 0) are
+// counted in row 0 of the matrix, which is ignored.
 void CountRuns(const Grid& g, int z_begin, int z_end, int64_t off, std::vector<uint32_t>* len,
                std::vector<uint32_t>* tmp, RunMatrix* m) {
-  const uint16_t* lv = g.level.data();
-  uint32_t* ln = len->data();
   uint32_t* t = tmp->data();
   std::fill(tmp->begin(), tmp->end(), 0u);
   const int stride = m->lmax + 1;
   for (int z = z_begin; z < z_end; ++z) {
     for (int y = g.pad; y < g.ny - g.pad; ++y) {
+      const int r = g.Row(y, z);
+      const int lo = g.row_lo[r], hi = g.row_hi[r];
+      if (lo == hi) continue;
       const int64_t row = g.Index(0, y, z);
-      const int x1 = g.row_hi[g.Row(y, z)];
-      for (int x = g.row_lo[g.Row(y, z)]; x < x1; ++x) {
-        const int64_t k = row + x;
-        const uint32_t v = lv[k];
-        // Holes (v = 0) get length 0 and land in the ignored row 0.
-        const uint32_t l = v == 0 ? 0u : (lv[k - off] == v ? ln[k - off] + 1 : 1u);
-        ln[k] = l;
-        t[v * stride + l] += (lv[k + off] != v);
+      const uint16_t* c = g.level.data() + row;
+      if (off == 1) {
+        for (int x = lo; x < hi;) {
+          const uint16_t v = c[x];
+          int e = x + 1;
+          while (e < hi && c[e] == v) ++e;
+          ++t[v * stride + (e - x)];
+          x = e;
+        }
+        continue;
       }
+      uint32_t* l = len->data() + row;
+      const uint32_t* prev_l = l - off;
+      const uint16_t* prev = c - off;
+      const uint16_t* next = c + off;
+      for (int x = lo; x < hi; ++x) {
+        const uint32_t v = c[x];
+        const uint32_t same = prev[x] == v;
+        l[x] = (v != 0) * (1 + same * prev_l[x]);
+      }
+      for (int x = lo; x < hi; ++x) t[c[x] * stride + l[x]] += (next[x] != c[x]);
     }
   }
   int longest = m->longest;

@@ -143,6 +143,7 @@ class ZoneFinder {
  public:
   explicit ZoneFinder(const Grid& g) : g_(g) {
     row_begin_.assign(static_cast<size_t>(g.ny) * g.nz + 1, 0);
+    runs_.reserve(static_cast<size_t>(g.roi_voxels));
     for (int z = 0; z < g.nz; ++z) {
       for (int y = 0; y < g.ny; ++y) {
         const int r = g.Row(y, z);
@@ -162,22 +163,29 @@ class ZoneFinder {
     parent_.resize(runs_.size());
   }
 
-  // Finds the zones of slice z (in_plane) or of the whole box, calling
-  // on_zone(level, size, min_distance) once per zone; `dist` may be null.
-  template <typename OnZone>
-  void Zones(bool in_plane, int z_begin, int z_end, const int32_t* dist, OnZone on_zone) {
-    const int32_t first = row_begin_[g_.Row(0, z_begin)];
-    const int32_t last = row_begin_[g_.Row(0, z_end)];
+  // Resets the runs of slice z and links them within the slice
+  // (8-connectivity): afterwards they form the slice's 2D zones.
+  void LinkInPlane(int z) {
+    const int32_t first = row_begin_[g_.Row(0, z)], last = row_begin_[g_.Row(0, z + 1)];
     for (int32_t k = first; k < last; ++k) parent_[k] = k;
-    for (int z = z_begin; z < z_end; ++z) {
+    for (int y = g_.pad; y < g_.ny - g_.pad; ++y) Join(g_.Row(y, z), g_.Row(y - 1, z));
+  }
+  // Links every slice with the previous one (the 9 voxels below each voxel);
+  // after LinkInPlane of every slice this gives the 26-connected 3D zones.
+  void LinkAcrossSlices() {
+    for (int z = g_.pad + 1; z < g_.nz - g_.pad; ++z) {
       for (int y = g_.pad; y < g_.ny - g_.pad; ++y) {
-        const int r = g_.Row(y, z);
-        Join(r, g_.Row(y - 1, z));
-        if (!in_plane && z > z_begin) {
-          for (int dy = -1; dy <= 1; ++dy) Join(r, g_.Row(y + dy, z - 1));
-        }
+        for (int dy = -1; dy <= 1; ++dy) Join(g_.Row(y, z), g_.Row(y + dy, z - 1));
       }
     }
+  }
+
+  // Calls on_zone(level, size, min_distance) once per zone of slices
+  // [z_begin, z_end) as linked so far; `dist` may be null.
+  template <typename OnZone>
+  void Collect(int z_begin, int z_end, const int32_t* dist, OnZone on_zone) {
+    const int32_t first = row_begin_[g_.Row(0, z_begin)];
+    const int32_t last = row_begin_[g_.Row(0, z_end)];
     // Accumulate each run into its zone's root (the zone's smallest run index).
     size_.assign(last - first, 0);
     min_dist_.assign(last - first, INT32_MAX);
@@ -215,17 +223,9 @@ class ZoneFinder {
     }
     return k;
   }
-  void Union(int32_t a, int32_t b) {
-    a = Find(a);
-    b = Find(b);
-    if (a == b) return;
-    if (a < b) {
-      parent_[b] = a;
-    } else {
-      parent_[a] = b;
-    }
-  }
-  // Joins the runs of row `r` with touching same-level runs of row `s`.
+  // Joins the runs of row `r` with touching same-level runs of row `s`. The
+  // root of the current run is kept across its candidates; the smaller root
+  // index wins, so a zone's root is its first run.
   void Join(int r, int s) {
     int32_t j = row_begin_[s];
     const int32_t j_end = row_begin_[s + 1];
@@ -233,8 +233,18 @@ class ZoneFinder {
     for (int32_t i = row_begin_[r]; i < row_begin_[r + 1]; ++i) {
       const Run& a = runs_[i];
       while (j < j_end && runs_[j].x1 < a.x0) ++j;  // ends left of a's left diagonal
+      int32_t root_a = -1;
       for (int32_t k = j; k < j_end && runs_[k].x0 <= a.x1; ++k) {
-        if (runs_[k].level == a.level) Union(i, k);
+        if (runs_[k].level != a.level) continue;
+        if (root_a < 0) root_a = Find(i);
+        const int32_t root_k = Find(k);
+        if (root_a == root_k) continue;
+        if (root_a < root_k) {
+          parent_[root_k] = root_a;
+        } else {
+          parent_[root_a] = root_k;
+          root_a = root_k;
+        }
       }
     }
   }
@@ -257,28 +267,32 @@ void AppendZones(const Grid& g, const TextureOptions& o, bool glszm, bool gldzm,
   std::vector<std::vector<double>> size_rows, dist_rows;  // per aggregation
   std::vector<const char*> labels;
 
-  if (o.compute_2d || o.compute_25d) {
+  // 2D zones slice by slice; they are also the first step of the 3D zones.
+  {
+    const bool want_2d = o.compute_2d || o.compute_25d;
     std::vector<int32_t> dist2d;
-    if (gldzm) dist2d = DistanceMap(g, /*in_plane=*/true);
+    if (gldzm && want_2d) dist2d = DistanceMap(g, /*in_plane=*/true);
     Histogram2D slice_size(ng), slice_dist(ng), all_size(ng), all_dist(ng);
     Averager size_avg(kNumZoneFeatures), dist_avg(kNumZoneFeatures);
     double total_voxels = 0.0;
     for (int z = g.pad; z < g.nz - g.pad; ++z) {
+      finder.LinkInPlane(z);
+      if (!want_2d) continue;
       slice_size.Clear();
       slice_dist.Clear();
       int64_t voxels = 0;
-      finder.Zones(/*in_plane=*/true, z, z + 1, gldzm ? dist2d.data() : nullptr,
-                   [&](int level, int64_t size, int32_t d) {
-                   voxels += size;
-                   if (glszm) {
-                     slice_size.Add(level, size);
-                     all_size.Add(level, size);
-                   }
-                   if (gldzm) {
-                     slice_dist.Add(level, d);
-                     all_dist.Add(level, d);
-                   }
-                 });
+      finder.Collect(z, z + 1, gldzm ? dist2d.data() : nullptr,
+                     [&](int level, int64_t size, int32_t d) {
+                       voxels += size;
+                       if (glszm) {
+                         slice_size.Add(level, size);
+                         all_size.Add(level, size);
+                       }
+                       if (gldzm) {
+                         slice_dist.Add(level, d);
+                         all_dist.Add(level, d);
+                       }
+                     });
       if (voxels == 0) continue;  // slices without ROI voxels are skipped
       total_voxels += voxels;
       if (!o.compute_2d) continue;
@@ -300,11 +314,12 @@ void AppendZones(const Grid& g, const TextureOptions& o, bool glszm, bool gldzm,
     std::vector<int32_t> dist3d;
     if (gldzm) dist3d = DistanceMap(g, /*in_plane=*/false);
     Histogram2D size_h(ng), dist_h(ng);
-    finder.Zones(/*in_plane=*/false, g.pad, g.nz - g.pad, gldzm ? dist3d.data() : nullptr,
-                 [&](int level, int64_t size, int32_t d) {
-                 if (glszm) size_h.Add(level, size);
-                 if (gldzm) dist_h.Add(level, d);
-               });
+    finder.LinkAcrossSlices();
+    finder.Collect(g.pad, g.nz - g.pad, gldzm ? dist3d.data() : nullptr,
+                   [&](int level, int64_t size, int32_t d) {
+                     if (glszm) size_h.Add(level, size);
+                     if (gldzm) dist_h.Add(level, d);
+                   });
     const double nv = static_cast<double>(g.roi_voxels);
     labels.push_back("3D");
     size_rows.push_back(Features(size_h, ng, nv, &scratch));

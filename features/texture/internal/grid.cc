@@ -25,20 +25,6 @@ absl::Status ValidateVolume(const DiscreteVolume& v) {
     return absl::InvalidArgumentError(
         absl::StrCat("texture: num_levels must be in 1..65535, got ", v.num_levels));
   }
-  int64_t roi = 0;
-  for (size_t k = 0; k < n; ++k) {
-    const int32_t l = v.levels[k];
-    if (l < 0 || l > v.num_levels) {
-      const int x = static_cast<int>(k % v.nx), y = static_cast<int>((k / v.nx) % v.ny),
-                z = static_cast<int>(k / (static_cast<size_t>(v.nx) * v.ny));
-      return absl::InvalidArgumentError(absl::StrCat("texture: grey level ", l, " at (x=", x,
-                                                     ", y=", y, ", z=", z,
-                                                     ") is outside 0..num_levels = ",
-                                                     v.num_levels));
-    }
-    roi += (l > 0);
-  }
-  if (roi == 0) return absl::InvalidArgumentError("texture: the ROI is empty");
   return absl::OkStatus();
 }
 
@@ -64,9 +50,28 @@ absl::StatusOr<Grid> MakeGrid(const DiscreteVolume& v, int pad, bool with_morph)
   if (!status.ok()) return status;
   const bool has_morph = !v.morph_mask.empty();
   int x0 = v.nx, y0 = v.ny, z0 = v.nz, x1 = -1, y1 = -1, z1 = -1;
+  // One pass checks the levels and finds the bounding box.
   for (int z = 0; z < v.nz; ++z) {
     for (int y = 0; y < v.ny; ++y) {
       const size_t row = v.Index(0, y, z);
+      bool bad = false, any = false;
+      for (int x = 0; x < v.nx; ++x) {
+        const int32_t l = v.levels[row + x];
+        bad |= (l < 0) | (l > v.num_levels);
+        any |= (l > 0) | (with_morph && has_morph && v.morph_mask[row + x] != 0);
+      }
+      if (bad) {
+        for (int x = 0; x < v.nx; ++x) {
+          const int32_t l = v.levels[row + x];
+          if (l < 0 || l > v.num_levels) {
+            return absl::InvalidArgumentError(absl::StrCat("texture: grey level ", l, " at (x=", x,
+                                                           ", y=", y, ", z=", z,
+                                                           ") is outside 0..num_levels = ",
+                                                           v.num_levels));
+          }
+        }
+      }
+      if (!any) continue;
       for (int x = 0; x < v.nx; ++x) {
         const bool in = v.levels[row + x] > 0 || (with_morph && has_morph && v.morph_mask[row + x]);
         if (!in) continue;
@@ -76,6 +81,7 @@ absl::StatusOr<Grid> MakeGrid(const DiscreteVolume& v, int pad, bool with_morph)
       }
     }
   }
+  if (x1 < 0) return absl::InvalidArgumentError("texture: the ROI is empty");
   Grid g;
   g.pad = pad;
   g.nx = x1 - x0 + 1 + 2 * pad;
@@ -100,6 +106,7 @@ absl::StatusOr<Grid> MakeGrid(const DiscreteVolume& v, int pad, bool with_morph)
       }
     }
   }
+  if (g.roi_voxels == 0) return absl::InvalidArgumentError("texture: the ROI is empty");
   g.row_lo.assign(static_cast<size_t>(g.ny) * g.nz, 0);
   g.row_hi.assign(g.row_lo.size(), 0);
   for (int z = 0; z < g.nz; ++z) {

@@ -42,12 +42,14 @@ struct Grid {
   size_t size() const { return level.size(); }
 };
 
-// Checks the DiscreteVolume contract (see texture.h for the errors).
+// Checks the grid size, array sizes and num_levels of a DiscreteVolume;
+// MakeGrid checks the levels themselves and the ROI (see texture.h).
 absl::Status ValidateVolume(const DiscreteVolume& volume);
 absl::Status ValidateOptions(const TextureOptions& options);
 
 // Builds the padded grid; `with_morph` also copies the morphological mask
-// (the intensity mask when `volume.morph_mask` is empty). Validates first.
+// (the intensity mask when `volume.morph_mask` is empty). Validates the
+// volume completely; InvalidArgument as listed in texture.h.
 absl::StatusOr<Grid> MakeGrid(const DiscreteVolume& volume, int pad, bool with_morph);
 
 struct Direction {
