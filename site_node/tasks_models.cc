@@ -1,0 +1,394 @@
+// Site-side tasks of the federated models and their external validation
+// (docs/models.md). The coordinator's half is coordinator/analysis_models.cc;
+// the formulas are fedrad::models, the same functions the pooled tests run.
+//
+//   models.prepare      the model's covariates (names), n, events, excluded
+//                       rows by reason, and sum x, sum x x^T (pooled
+//                       standardisation and correlation filtering)
+//   models.derivatives  log-likelihood, gradient and information at beta
+//                       (Cox: this site's stratum; logistic: its rows)
+//   models.baseline     Cox: events and risk-set sums sum exp(x beta) on the
+//                       study's time grid (pooled Breslow baseline hazard)
+//   models.validate     metrics of the frozen model on this site's rows, each
+//                       with a bootstrap CI computed here; Harrell pair counts
+//
+// Every kind takes params strings "model" (a Model name in the study) and,
+// except models.prepare, "covariates" (newline-separated, fixed by the
+// coordinator after models.prepare). A site that takes no part in a round
+// (the model is developed or validated elsewhere) gets "role" = "idle" and
+// answers only "n" (its eligible row count), so that no aggregate of its data
+// is used where the study says it must not be.
+//
+// Never leaves: rows, predictions, times of individual patients. Leaves:
+// sums over the site's eligible patients (>= k, checked by the privacy guard).
+#include <algorithm>
+#include <cmath>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/csv.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "models/cox.h"
+#include "models/data.h"
+#include "models/derivatives.h"
+#include "models/logistic.h"
+#include "models/metrics.h"
+#include "proto/payload.h"
+#include "site_node/builtin_tasks.h"
+#include "site_node/task_registry.h"
+
+namespace fedrad::site {
+namespace {
+
+namespace m = ::fedrad::models;
+
+std::string Param(const TaskContext& ctx, const std::string& key) {
+  const auto& strings = ctx.task->params().strings();
+  auto it = strings.find(key);
+  return it == strings.end() ? "" : it->second;
+}
+
+std::vector<std::string> SplitLines(const std::string& s) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(s, '\n', absl::SkipEmpty())) {
+    out.emplace_back(part);
+  }
+  return out;
+}
+
+std::vector<double> ToStd(const Eigen::VectorXd& v) {
+  return std::vector<double>(v.data(), v.data() + v.size());
+}
+
+void AddEigenMatrix(v1::Payload* p, const std::string& name, const Eigen::MatrixXd& mat) {
+  std::vector<double> row_major(static_cast<size_t>(mat.size()));
+  for (Eigen::Index r = 0; r < mat.rows(); ++r) {
+    for (Eigen::Index c = 0; c < mat.cols(); ++c) {
+      row_major[static_cast<size_t>(r * mat.cols() + c)] = mat(r, c);
+    }
+  }
+  AddMatrix(p, name, mat.rows(), mat.cols(), row_major);
+}
+
+absl::StatusOr<const v1::Model*> FindModel(const TaskContext& ctx) {
+  const std::string name = Param(ctx, "model");
+  for (const v1::Model& model : ctx.task->study().models()) {
+    if (model.name() == name) return &model;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("the study has no model named '", name, "'"));
+}
+
+bool IsCox(const v1::Model& model) { return model.type() == v1::Model::COX; }
+
+m::OutcomeColumns Outcome(const v1::Model& model) {
+  if (IsCox(model)) {
+    return m::OutcomeColumns::Survival(
+        model.time_column().empty() ? "time" : model.time_column(),
+        model.event_column().empty() ? "status" : model.event_column(),
+        {model.event_values().begin(), model.event_values().end()});
+  }
+  return m::OutcomeColumns::Binary(model.outcome_column());
+}
+
+absl::StatusOr<std::vector<std::string>> ResolveCovariates(const TaskContext& ctx,
+                                                           const v1::Model& model) {
+  m::OutcomeColumns out = Outcome(model);
+  std::vector<std::string> excluded = {ctx.id_column};
+  if (out.survival) {
+    excluded.push_back(out.time);
+    excluded.push_back(out.event);
+  } else {
+    excluded.push_back(out.outcome);
+  }
+  excluded.insert(excluded.end(), model.exclude_columns().begin(), model.exclude_columns().end());
+  return m::ResolveCovariates(ctx.table->header(),
+                              {model.covariates().begin(), model.covariates().end()},
+                              model.covariate_regex(), excluded);
+}
+
+// The model's rows at this site, prepared once per (study, model,
+// covariates, scaling) and kept for the rounds of a fit.
+struct Prepared {
+  m::ModelRows rows;
+  m::CoxStratum stratum;     // Cox, on the (scaled) covariates
+  m::LogisticData logistic;  // logistic, with an intercept column first
+};
+
+class PreparedCache {
+ public:
+  std::shared_ptr<const Prepared> Find(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [k, v] : entries_) {
+      if (k == key) return v;
+    }
+    return nullptr;
+  }
+  void Put(const std::string& key, std::shared_ptr<const Prepared> value) {
+    std::lock_guard<std::mutex> lock(mu_);
+    entries_.emplace_front(key, std::move(value));
+    while (entries_.size() > 8) entries_.pop_back();
+  }
+
+ private:
+  std::mutex mu_;
+  std::list<std::pair<std::string, std::shared_ptr<const Prepared>>> entries_;
+};
+
+PreparedCache& Cache() {
+  static PreparedCache* cache = new PreparedCache();
+  return *cache;
+}
+
+absl::StatusOr<std::shared_ptr<const Prepared>> Prepare(const TaskContext& ctx,
+                                                        const v1::Model& model,
+                                                        const std::vector<std::string>& covs) {
+  const v1::Payload& p = ctx.task->params();
+  absl::StatusOr<std::vector<double>> center = GetVector(p, "center");
+  absl::StatusOr<std::vector<double>> scale = GetVector(p, "scale");
+  const bool scaled = center.ok() && scale.ok();
+  std::string key = absl::StrCat(ctx.task->study_id(), "|", model.name(), "|",
+                                 reinterpret_cast<uintptr_t>(ctx.table), "|",
+                                 ctx.table->num_rows(), "|", ctx.state->count("combat.applied"),
+                                 "|", absl::StrJoin(covs, ","));
+  if (scaled) {
+    for (double c : *center) absl::StrAppend(&key, "|", FormatNumber(c));
+    for (double s : *scale) absl::StrAppend(&key, "|", FormatNumber(s));
+  }
+  if (auto hit = Cache().Find(key)) return hit;
+
+  auto prep = std::make_shared<Prepared>();
+  FEDRAD_ASSIGN_OR_RETURN(prep->rows, m::ExtractModelRows(*ctx.table, Outcome(model), covs));
+  Eigen::MatrixXd x = prep->rows.x;
+  if (scaled) {
+    if (center->size() != covs.size() || scale->size() != covs.size()) {
+      return absl::InvalidArgumentError("center/scale do not match the covariates");
+    }
+    m::Scaling s{Eigen::Map<Eigen::VectorXd>(center->data(), static_cast<Eigen::Index>(center->size())),
+                 Eigen::Map<Eigen::VectorXd>(scale->data(), static_cast<Eigen::Index>(scale->size()))};
+    x = m::ApplyScaling(x, s);
+  }
+  if (IsCox(model)) {
+    FEDRAD_ASSIGN_OR_RETURN(prep->stratum,
+                            m::CoxStratum::Create(prep->rows.time, prep->rows.status, x));
+  } else {
+    Eigen::MatrixXd design(x.rows(), x.cols() + 1);
+    design.col(0).setOnes();
+    design.rightCols(x.cols()) = x;
+    FEDRAD_ASSIGN_OR_RETURN(prep->logistic, m::LogisticData::Create(prep->rows.y, design));
+  }
+  std::shared_ptr<const Prepared> out = prep;
+  Cache().Put(key, out);
+  return out;
+}
+
+int64_t RowCount(const Prepared& p) {
+  return static_cast<int64_t>(p.rows.x.rows());
+}
+
+int64_t EventCount(const Prepared& p) {
+  int64_t e = 0;
+  for (int s : p.rows.status) e += s;
+  for (double y : p.rows.y) e += y == 1.0;
+  return e;
+}
+
+// Loads the model and the coordinator's covariates for a round.
+absl::StatusOr<std::shared_ptr<const Prepared>> ForRound(const TaskContext& ctx,
+                                                         const v1::Model** model) {
+  FEDRAD_ASSIGN_OR_RETURN(*model, FindModel(ctx));
+  std::vector<std::string> covs = SplitLines(Param(ctx, "covariates"));
+  if (covs.empty()) return absl::InvalidArgumentError("the task names no covariates");
+  return Prepare(ctx, **model, covs);
+}
+
+// A site with no part in this round: only its eligible row count.
+absl::StatusOr<TaskOutput> Idle(const Prepared& p) {
+  TaskOutput out;
+  out.n_contributing = RowCount(p);
+  AddScalar(&out.payload, "n", static_cast<double>(RowCount(p)));
+  return out;
+}
+
+absl::StatusOr<Eigen::VectorXd> Beta(const TaskContext& ctx, size_t size) {
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> b, GetVector(ctx.task->params(), "beta"));
+  if (b.size() != size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("beta has ", b.size(), " values, the model has ", size));
+  }
+  return Eigen::Map<Eigen::VectorXd>(b.data(), static_cast<Eigen::Index>(b.size()));
+}
+
+absl::StatusOr<TaskOutput> PrepareTask(TaskContext& ctx) {
+  FEDRAD_ASSIGN_OR_RETURN(const v1::Model* model, FindModel(ctx));
+  std::vector<std::string> covs = SplitLines(Param(ctx, "covariates"));
+  if (covs.empty()) {
+    FEDRAD_ASSIGN_OR_RETURN(covs, ResolveCovariates(ctx, *model));
+  }
+  FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p, Prepare(ctx, *model, covs));
+  m::CrossProducts cp = m::ComputeCrossProducts(p->rows.x);
+  TaskOutput out;
+  out.n_contributing = RowCount(*p);
+  AddScalar(&out.payload, "n", static_cast<double>(RowCount(*p)));
+  AddScalar(&out.payload, "events", static_cast<double>(EventCount(*p)));
+  AddScalar(&out.payload, "n_excluded", static_cast<double>(p->rows.n_excluded));
+  AddVector(&out.payload, "sum_x", ToStd(cp.sum));
+  AddEigenMatrix(&out.payload, "sum_xx", cp.sum_outer);
+  (*out.payload.mutable_strings())["covariates"] = absl::StrJoin(covs, "\n");
+  std::vector<std::string> reasons;
+  for (const auto& [reason, count] : p->rows.excluded_by_reason) {
+    reasons.push_back(absl::StrCat(reason, "=", count));
+  }
+  (*out.payload.mutable_strings())["excluded"] = absl::StrJoin(reasons, "\n");
+  return out;
+}
+
+absl::StatusOr<TaskOutput> DerivativesTask(TaskContext& ctx) {
+  const v1::Model* model = nullptr;
+  FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p, ForRound(ctx, &model));
+  if (Param(ctx, "role") == "idle") return Idle(*p);
+  const size_t k = static_cast<size_t>(p->rows.x.cols()) + (IsCox(*model) ? 0 : 1);
+  FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd beta, Beta(ctx, k));
+  m::Derivatives d;
+  if (IsCox(*model)) {
+    const m::Ties ties = model->ties() == "efron" ? m::Ties::kEfron : m::Ties::kBreslow;
+    if (!model->ties().empty() && model->ties() != "efron" && model->ties() != "breslow") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ties must be breslow or efron, not '", model->ties(), "'"));
+    }
+    d = m::CoxDerivatives(p->stratum, beta, ties);
+  } else {
+    d = m::LogisticDerivatives(p->logistic, beta);
+  }
+  TaskOutput out;
+  out.n_contributing = d.n;
+  AddScalar(&out.payload, "n", static_cast<double>(d.n));
+  AddScalar(&out.payload, "events", static_cast<double>(d.events));
+  AddScalar(&out.payload, "loglik", d.loglik);
+  AddVector(&out.payload, "gradient", ToStd(d.gradient));
+  AddEigenMatrix(&out.payload, "information", d.information);
+  return out;
+}
+
+absl::StatusOr<TaskOutput> BaselineTask(TaskContext& ctx) {
+  const v1::Model* model = nullptr;
+  FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p, ForRound(ctx, &model));
+  if (Param(ctx, "role") == "idle") return Idle(*p);
+  if (!IsCox(*model)) return absl::InvalidArgumentError("models.baseline is for Cox models");
+  FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd beta, Beta(ctx, static_cast<size_t>(p->rows.x.cols())));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> grid, GetVector(ctx.task->params(), "grid"));
+  // Risk sums on the original covariate scale (the stratum may be scaled).
+  FEDRAD_ASSIGN_OR_RETURN(m::CoxStratum raw,
+                          m::CoxStratum::Create(p->rows.time, p->rows.status, p->rows.x));
+  m::GridSums sums = m::CoxGridSums(raw, beta, grid);
+  TaskOutput out;
+  out.n_contributing = RowCount(*p);
+  AddScalar(&out.payload, "n", static_cast<double>(RowCount(*p)));
+  AddVector(&out.payload, "grid_events", sums.events);
+  AddVector(&out.payload, "grid_risk_sum", sums.risk_sum);
+  return out;
+}
+
+absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
+  const v1::Model* model = nullptr;
+  FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p, ForRound(ctx, &model));
+  if (Param(ctx, "role") == "idle") return Idle(*p);
+  const v1::Payload& params = ctx.task->params();
+  const bool cox = IsCox(*model);
+  const size_t k = static_cast<size_t>(p->rows.x.cols()) + (cox ? 0 : 1);
+  FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd beta, Beta(ctx, k));
+  m::BootstrapOptions boot;
+  FEDRAD_ASSIGN_OR_RETURN(double replicates, GetScalar(params, "replicates"));
+  FEDRAD_ASSIGN_OR_RETURN(double seed, GetScalar(params, "seed"));
+  boot.replicates = static_cast<int>(replicates);
+  // Each site draws its own stream: the seed mixed with the site id.
+  boot.seed = static_cast<uint64_t>(seed) ^ std::hash<std::string>{}(ctx.site_id);
+
+  const m::ModelRows& rows = p->rows;
+  const int n = static_cast<int>(rows.x.rows());
+  Eigen::VectorXd lp = rows.x * (cox ? beta : Eigen::VectorXd(beta.tail(k - 1)));
+  if (!cox) lp.array() += beta[0];
+  m::MetricFunction compute;
+  std::vector<double> grid, cumhaz;
+  double t = 0, tau = 0, threshold = 0;
+  if (cox) {
+    FEDRAD_ASSIGN_OR_RETURN(grid, GetVector(params, "grid"));
+    FEDRAD_ASSIGN_OR_RETURN(cumhaz, GetVector(params, "cumhaz"));
+    FEDRAD_ASSIGN_OR_RETURN(t, GetScalar(params, "t"));
+    FEDRAD_ASSIGN_OR_RETURN(tau, GetScalar(params, "tau"));
+    compute = [&](const std::vector<int>& idx) -> absl::StatusOr<std::map<std::string, double>> {
+      m::SurvivalValidationInput in;
+      in.grid = grid;
+      in.cumhaz = cumhaz;
+      in.t = t;
+      in.tau = tau;
+      for (int i : idx) {
+        in.time.push_back(rows.time[static_cast<size_t>(i)]);
+        in.status.push_back(rows.status[static_cast<size_t>(i)]);
+        in.lp.push_back(lp[i]);
+      }
+      return m::ComputeSurvivalMetrics(in);
+    };
+  } else {
+    FEDRAD_ASSIGN_OR_RETURN(threshold, GetScalar(params, "threshold"));
+    compute = [&](const std::vector<int>& idx) -> absl::StatusOr<std::map<std::string, double>> {
+      std::vector<double> y, prob;
+      for (int i : idx) {
+        y.push_back(rows.y[static_cast<size_t>(i)]);
+        prob.push_back(m::InverseLogit(lp[i]));
+      }
+      return m::ComputeBinaryMetrics(y, prob, threshold);
+    };
+  }
+  FEDRAD_ASSIGN_OR_RETURN(auto estimates, m::Bootstrap(compute, n, boot));
+  TaskOutput out;
+  out.n_contributing = n;
+  AddScalar(&out.payload, "n", n);
+  AddScalar(&out.payload, "events", static_cast<double>(EventCount(*p)));
+  AddScalar(&out.payload, "n_excluded", static_cast<double>(rows.n_excluded));
+  for (const auto& [name, e] : estimates) {
+    AddScalar(&out.payload, absl::StrCat("metric.", name), e.value);
+    if (name == "concordant" || name == "discordant" || name == "tied_risk") continue;
+    if (boot.replicates > 0) {
+      AddScalar(&out.payload, absl::StrCat("metric.", name, "_ci_low"), e.ci_low);
+      AddScalar(&out.payload, absl::StrCat("metric.", name, "_ci_high"), e.ci_high);
+      AddScalar(&out.payload, absl::StrCat("metric.", name, "_se_logit"), e.se_logit);
+      AddScalar(&out.payload, absl::StrCat("metric.", name, "_replicates"), e.replicates_used);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void RegisterModelTasks(TaskRegistry& registry) {
+  registry.Register(TaskKind{
+      "models.prepare",
+      "model inputs: covariate names, n, events, excluded rows by reason, sum x, sum x x^T",
+      {"n", "events", "n_excluded", "sum_x", "sum_xx"},
+      &PrepareTask});
+  registry.Register(TaskKind{
+      "models.derivatives",
+      "log-likelihood, gradient and information of the site's rows at the given coefficients",
+      {"n", "events", "loglik", "gradient", "information"},
+      &DerivativesTask});
+  registry.Register(TaskKind{
+      "models.baseline",
+      "Cox: events and risk-set sums of exp(x beta) on the study's time grid",
+      {"n", "grid_events", "grid_risk_sum"},
+      &BaselineTask});
+  registry.Register(TaskKind{
+      "models.validate",
+      "validation metrics of a frozen model on the site's rows, with local bootstrap CIs",
+      {"n", "events", "n_excluded", "metric.*"},
+      &ValidateTask});
+}
+
+}  // namespace fedrad::site
