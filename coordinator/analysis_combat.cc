@@ -1,0 +1,314 @@
+// The coordinator's half of federated ComBat (distributed ComBat, Chen et
+// al., NeuroImage 2022); the site half is site_node/tasks_combat.cc and the
+// formulas are harmonization/combat.h, the same functions the pooled
+// `fedrad harmonize` runs — so the federated result equals the pooled one.
+//
+// Rounds:
+//   1. combat.check: every site reports n, its feature columns, problems
+//      (missing/non-numeric/missing-value columns) and features constant at
+//      the site. Nothing but counts. The step is refused here, naming every
+//      problem, before any aggregate of the data is requested. The plan
+//      (features left unadjusted, mean-only) is decided for all sites at once.
+//   2. combat.moments -> B-hat (PoolMoments; refuses a rank-deficient design).
+//   3. combat.residuals -> var_pooled (FinishPooled).
+//   4. combat.fit: each site estimates its own gamma*, delta* and harmonises
+//      its table locally; it returns gamma*, delta*.
+// results.json: see docs/results.md, "harmonization".
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "coordinator/analyses.h"
+#include "coordinator/study_context.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "harmonization/combat.h"
+#include "harmonization/model.h"
+#include "harmonization/table.h"
+#include "proto/payload.h"
+
+namespace fedrad::coordinator {
+namespace {
+
+namespace h = ::fedrad::harmonization;
+using nlohmann::json;
+
+std::string GetStr(const v1::Payload& p, const std::string& key) {
+  auto it = p.strings().find(key);
+  return it == p.strings().end() ? "" : it->second;
+}
+
+std::vector<double> ToVector(const Eigen::VectorXd& v) {
+  return std::vector<double>(v.data(), v.data() + v.size());
+}
+
+void AddEigenMatrix(v1::Payload* p, const std::string& name, const Eigen::MatrixXd& m) {
+  std::vector<double> row_major(m.size());
+  for (Eigen::Index r = 0; r < m.rows(); ++r) {
+    for (Eigen::Index c = 0; c < m.cols(); ++c) row_major[r * m.cols() + c] = m(r, c);
+  }
+  AddMatrix(p, name, m.rows(), m.cols(), row_major);
+}
+
+absl::StatusOr<Eigen::VectorXd> SiteVector(const std::string& site, const v1::Payload& p,
+                                           const std::string& name, size_t size) {
+  absl::StatusOr<std::vector<double>> v = GetVector(p, name);
+  if (!v.ok()) return Annotate(v.status(), absl::StrCat("site ", site));
+  if (v->size() != size) {
+    return absl::DataLossError(absl::StrCat("site ", site, ": '", name, "' has ", v->size(),
+                                            " values, expected ", size));
+  }
+  return Eigen::Map<Eigen::VectorXd>(v->data(), v->size());
+}
+
+absl::StatusOr<Eigen::MatrixXd> SiteMatrix(const std::string& site, const v1::Payload& p,
+                                           const std::string& name, int64_t rows, int64_t cols) {
+  int64_t r = 0, c = 0;
+  absl::StatusOr<std::vector<double>> v = GetMatrix(p, name, &r, &c);
+  if (!v.ok()) return Annotate(v.status(), absl::StrCat("site ", site));
+  if (r != rows || c != cols) {
+    return absl::DataLossError(absl::StrCat("site ", site, ": '", name, "' is ", r, "x", c,
+                                            ", expected ", rows, "x", cols));
+  }
+  Eigen::MatrixXd m(rows, cols);
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t j = 0; j < cols; ++j) m(i, j) = (*v)[i * cols + j];
+  }
+  return m;
+}
+
+std::vector<std::string> Keys(const std::map<std::string, v1::TaskResult>& results) {
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : results) keys.push_back(k);
+  return keys;
+}
+
+// Every later round must be answered by exactly the sites of the moments
+// round: the pooled estimates are over those sites.
+absl::Status RequireSameSites(const std::vector<std::string>& expected,
+                              const std::map<std::string, v1::TaskResult>& results,
+                              const std::string& round) {
+  if (Keys(results) != expected) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "a site dropped out during ComBat (", round, "): the pooled estimates were made over ",
+        absl::StrJoin(expected, ", "), " but only ", absl::StrJoin(Keys(results), ", "),
+        " answered; run the study again"));
+  }
+  return absl::OkStatus();
+}
+
+json FeatureObject(const std::vector<std::string>& names, const Eigen::VectorXd& v) {
+  json o = json::object();
+  for (size_t i = 0; i < names.size(); ++i) o[names[i]] = v(i);
+  return o;
+}
+
+}  // namespace
+
+absl::Status RunHarmonization(StudyContext& ctx) {
+  const v1::Harmonization& spec = ctx.study().harmonization();
+  if (spec.features().empty()) {
+    return absl::InvalidArgumentError(
+        "harmonization.features (a regular expression naming the feature columns) is required");
+  }
+  h::ComBatOptions options;
+  FEDRAD_ASSIGN_OR_RETURN(options.method, h::ParseMethod(spec.method()));
+  options.empirical_bayes = !spec.has_empirical_bayes() || spec.empirical_bayes();
+  options.nonparametric_mean_only = spec.nonparametric_mean_only();
+  options.reference_site = spec.reference_site();
+  const std::vector<std::string> covariates(spec.covariates().begin(), spec.covariates().end());
+  const std::string covariate_list = absl::StrJoin(covariates, ",");
+  const bool mean_only_method = options.method == h::ComBatMethod::kMeanOnly ||
+                                (options.method == h::ComBatMethod::kNonParametric &&
+                                 options.nonparametric_mean_only);
+
+  // Round 1: the cheap check, before any aggregate of the data moves.
+  ctx.SetProgress("harmonization", 0.0, "checking site tables (combat.check)");
+  v1::Payload check_params;
+  (*check_params.mutable_strings())["features"] = spec.features();
+  (*check_params.mutable_strings())["covariates"] = covariate_list;
+  FEDRAD_ASSIGN_OR_RETURN(auto checks, ctx.Broadcast("combat.check", check_params));
+  std::vector<std::string> problems;
+  std::vector<std::string> sites = Keys(checks);
+  std::vector<std::string> features;  // in the first site's column order
+  std::map<std::string, std::set<std::string>> features_by_site;
+  for (const auto& [site, r] : checks) {
+    for (const std::string& f : h::SplitList(GetStr(r.payload(), "features"))) {
+      features_by_site[site].insert(f);
+      if (std::find(features.begin(), features.end(), f) == features.end()) features.push_back(f);
+    }
+    for (absl::string_view p : absl::StrSplit(GetStr(r.payload(), "problems"), '\n')) {
+      if (!p.empty()) problems.push_back(absl::StrCat("site ", site, ": ", p));
+    }
+  }
+  if (features.empty()) {
+    problems.push_back(absl::StrCat("no site has a column matching '", spec.features(), "'"));
+  }
+  for (const std::string& f : features) {
+    std::vector<std::string> missing_at;
+    for (const std::string& site : sites) {
+      if (!features_by_site[site].count(f)) missing_at.push_back(site);
+    }
+    if (!missing_at.empty()) {
+      problems.push_back(absl::StrCat("feature '", f, "' is missing at site(s) ",
+                                      absl::StrJoin(missing_at, ", ")));
+    }
+  }
+  if (!options.reference_site.empty() &&
+      std::find(sites.begin(), sites.end(), options.reference_site) == sites.end()) {
+    problems.push_back(absl::StrCat("the reference site '", options.reference_site,
+                                     "' is not among the sites (", absl::StrJoin(sites, ", "),
+                                     ")"));
+  }
+  std::vector<int64_t> site_n;
+  std::vector<std::vector<int>> constant;
+  for (const std::string& site : sites) {
+    const v1::Payload& p = checks.at(site).payload();
+    FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(p, "n"));
+    site_n.push_back(static_cast<int64_t>(n));
+    if (n < 2 && !mean_only_method) {
+      problems.push_back(absl::StrCat(
+          "site ", site, " has ", n, " patient(s), fewer than the 2 parameters per feature "
+          "(location and scale) of its site effect; exclude the site or use method mean-only"));
+    }
+    // Map the site's constant flags (indexed by its own column order) to ours.
+    std::vector<std::string> own = h::SplitList(GetStr(p, "features"));
+    absl::StatusOr<std::vector<double>> flags = GetVector(p, "constant");
+    std::vector<int> c;
+    if (flags.ok() && flags->size() == own.size()) {
+      for (size_t j = 0; j < own.size(); ++j) {
+        if ((*flags)[j] == 0.0) continue;
+        auto it = std::find(features.begin(), features.end(), own[j]);
+        if (it != features.end()) c.push_back(static_cast<int>(it - features.begin()));
+      }
+    }
+    constant.push_back(c);
+  }
+  if (!problems.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ComBat cannot run: ", absl::StrJoin(problems, "; ")));
+  }
+  FEDRAD_ASSIGN_OR_RETURN(h::ComBatPlan plan,
+                          h::MakePlan(sites, site_n, constant,
+                                      static_cast<int>(features.size()), options));
+  for (const std::string& note : plan.notes) FEDRAD_LOG(WARNING) << "ComBat: " << note;
+  std::vector<std::string> adjusted;
+  for (int g : plan.adjusted_features) adjusted.push_back(features[g]);
+  const size_t num_g = adjusted.size();
+  const size_t q = covariates.size();
+
+  // Round 2: moments -> B-hat.
+  ctx.SetProgress("harmonization", 0.25, "pooled regression (combat.moments)");
+  v1::Payload base;
+  (*base.mutable_strings())["features"] = absl::StrJoin(adjusted, ",");
+  (*base.mutable_strings())["covariates"] = covariate_list;
+  FEDRAD_ASSIGN_OR_RETURN(auto moment_results, ctx.Broadcast("combat.moments", base));
+  sites = Keys(moment_results);
+  std::vector<h::LocalMoments> moments;
+  for (const std::string& site : sites) {
+    const v1::Payload& p = moment_results.at(site).payload();
+    h::LocalMoments m;
+    FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(p, "n"));
+    m.n = static_cast<int64_t>(n);
+    FEDRAD_ASSIGN_OR_RETURN(m.sum_covariates, SiteVector(site, p, "sum_covariates", q));
+    FEDRAD_ASSIGN_OR_RETURN(m.covariate_cross, SiteMatrix(site, p, "covariate_cross", q, q));
+    FEDRAD_ASSIGN_OR_RETURN(m.sum_features, SiteVector(site, p, "sum_features", num_g));
+    FEDRAD_ASSIGN_OR_RETURN(m.covariate_feature_cross,
+                            SiteMatrix(site, p, "covariate_feature_cross", q, num_g));
+    moments.push_back(std::move(m));
+  }
+  FEDRAD_ASSIGN_OR_RETURN(h::PooledRegression reg,
+                          h::PoolMoments(sites, moments, covariates, options.reference_site));
+
+  // Round 3: residual sums of squares -> var_pooled.
+  ctx.SetProgress("harmonization", 0.5, "pooled variance (combat.residuals)");
+  std::map<std::string, v1::Payload> residual_params;
+  for (size_t i = 0; i < sites.size(); ++i) {
+    v1::Payload p = base;
+    AddVector(&p, "intercept", ToVector(h::SiteIntercept(reg, static_cast<int>(i))));
+    AddEigenMatrix(&p, "beta", reg.beta);
+    residual_params[sites[i]] = std::move(p);
+  }
+  FEDRAD_ASSIGN_OR_RETURN(auto rss_results, ctx.RunRound("combat.residuals", residual_params));
+  FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, rss_results, "combat.residuals"));
+  std::vector<Eigen::VectorXd> rss;
+  for (const std::string& site : sites) {
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd v,
+                            SiteVector(site, rss_results.at(site).payload(), "rss", num_g));
+    rss.push_back(std::move(v));
+  }
+  FEDRAD_ASSIGN_OR_RETURN(h::PooledEstimates pooled, h::FinishPooled(reg, rss));
+
+  // Round 4: each site's own EB effects; the site harmonises locally.
+  ctx.SetProgress("harmonization", 0.75, "site effects and local harmonisation (combat.fit)");
+  std::map<std::string, v1::Payload> fit_params;
+  for (const std::string& site : sites) {
+    v1::Payload p = base;
+    auto& s = *p.mutable_strings();
+    s["method"] = std::string(h::MethodName(options.method));
+    s["empirical_bayes"] = options.empirical_bayes ? "true" : "false";
+    s["nonparametric_mean_only"] = options.nonparametric_mean_only ? "true" : "false";
+    s["mean_only"] = plan.mean_only ? "true" : "false";
+    s["reference"] = site == options.reference_site ? "true" : "false";
+    s["output_file"] = spec.output_file().empty() ? "harmonized.csv" : spec.output_file();
+    AddVector(&p, "grand_mean", ToVector(pooled.grand_mean));
+    AddVector(&p, "var_pooled", ToVector(pooled.var_pooled));
+    AddEigenMatrix(&p, "beta", pooled.beta);
+    fit_params[site] = std::move(p);
+  }
+  FEDRAD_ASSIGN_OR_RETURN(auto fit_results, ctx.RunRound("combat.fit", fit_params));
+  FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, fit_results, "combat.fit"));
+
+  // results.json
+  h::ComBatModel model;
+  model.options = options;
+  model.mean_only = plan.mean_only;
+  model.features = features;
+  model.adjusted = adjusted;
+  model.covariates = covariates;
+  model.pooled = pooled;
+  json& out = ctx.results()["harmonization"];
+  out["method"] = std::string(h::MethodName(options.method));
+  out["empirical_bayes"] = options.empirical_bayes;
+  out["mean_only"] = plan.mean_only;
+  out["reference_site"] = options.reference_site;
+  out["covariates"] = covariates;
+  out["features"] = adjusted;
+  std::vector<std::string> unadjusted;
+  for (int g : plan.constant_features) unadjusted.push_back(features[g]);
+  out["unadjusted_features"] = unadjusted;
+  out["notes"] = plan.notes;
+  out["pooled"]["n"] = std::accumulate(reg.site_n.begin(), reg.site_n.end(), int64_t{0});
+  out["pooled"]["grand_mean"] = FeatureObject(adjusted, pooled.grand_mean);
+  out["pooled"]["var_pooled"] = FeatureObject(adjusted, pooled.var_pooled);
+  out["pooled"]["beta"] = json::object();
+  for (size_t c = 0; c < q; ++c) {
+    out["pooled"]["beta"][covariates[c]] =
+        FeatureObject(adjusted, pooled.beta.row(c).transpose());
+  }
+  for (const std::string& site : sites) {
+    const v1::Payload& p = fit_results.at(site).payload();
+    h::SiteModel sm;
+    FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(p, "n"));
+    sm.n = static_cast<int64_t>(n);
+    FEDRAD_ASSIGN_OR_RETURN(sm.gamma_star, SiteVector(site, p, "gamma_star", num_g));
+    FEDRAD_ASSIGN_OR_RETURN(sm.delta_star, SiteVector(site, p, "delta_star", num_g));
+    json& js = out["sites"][site];
+    js["n"] = sm.n;
+    js["gamma_star"] = FeatureObject(adjusted, sm.gamma_star);
+    js["delta_star"] = FeatureObject(adjusted, sm.delta_star);
+    model.sites[site] = std::move(sm);
+  }
+  // The whole model in the format `fedrad harmonize --model-in` reads, for
+  // centres that join later and for new patients.
+  out["model"] = h::ModelToJson(model);
+  ctx.SetProgress("harmonization", 1.0,
+                  absl::StrCat("harmonised ", num_g, " feature(s) at ", sites.size(), " sites"));
+  return absl::OkStatus();
+}
+
+}  // namespace fedrad::coordinator
