@@ -69,14 +69,15 @@ absl::StatusOr<std::vector<TimeEventSpec>> ParseTimeEvents(const std::string& s)
 // neither, every numeric column but the id and time/event columns. Columns in
 // "extra_columns" are always included.
 absl::StatusOr<std::vector<std::string>> SelectColumns(const CsvTable& table,
-                                                       const fedrad::v1::Payload& params) {
+                                                       const fedrad::v1::Payload& params,
+                                                       const std::string& default_id_column) {
   const auto& strings = params.strings();
   auto get = [&](const std::string& key) {
     auto it = strings.find(key);
     return it == strings.end() ? std::string() : it->second;
   };
   std::string id_column = get("id_column");
-  if (id_column.empty()) id_column = "patient_id";
+  if (id_column.empty()) id_column = default_id_column;
   FEDRAD_ASSIGN_OR_RETURN(std::vector<TimeEventSpec> time_events, ParseTimeEvents(get("time_events")));
   std::set<std::string> excluded = {id_column};
   for (const auto& te : time_events) {
@@ -126,7 +127,7 @@ absl::StatusOr<std::vector<std::string>> SelectColumns(const CsvTable& table,
 absl::StatusOr<TaskOutput> CohortMoments(TaskContext& ctx) {
   const CsvTable& table = *ctx.table;
   const fedrad::v1::Payload& params = ctx.task->params();
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> columns, SelectColumns(table, params));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> columns, SelectColumns(table, params, ctx.id_column));
   auto te_it = params.strings().find("time_events");
   FEDRAD_ASSIGN_OR_RETURN(
       std::vector<TimeEventSpec> time_events,
@@ -176,6 +177,7 @@ absl::StatusOr<TaskOutput> CohortMoments(TaskContext& ctx) {
   (*p.mutable_strings())["columns"] = absl::StrJoin(columns, ",");
   const std::vector<int64_t> shape = {static_cast<int64_t>(columns.size())};
   AddArray(&p, "rows", {}, {static_cast<double>(table.num_rows())});
+  AddArray(&p, "min_cell_count", {}, {static_cast<double>(k)});
   AddArray(&p, "n", shape, n);
   AddArray(&p, "n_missing", shape, n_missing);
   AddArray(&p, "mean", shape, mean);
@@ -222,7 +224,7 @@ void RegisterCohortTasks(TaskRegistry& registry) {
       "cohort.moments",
       "Per-column n, missing count, mean, sum of squared deviations and 0/1 counts "
       "(small cells suppressed); per time/event pair n and number of events.",
-      {"rows", "n", "n_missing", "mean", "m2", "binary", "count_one", "suppressed",
+      {"rows", "min_cell_count", "n", "n_missing", "mean", "m2", "binary", "count_one", "suppressed",
        "time_event_n", "time_event_events", "time_event_suppressed"},
       CohortMoments});
   registry.Register(TaskKind{

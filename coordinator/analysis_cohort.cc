@@ -1,0 +1,363 @@
+// The coordinator's half of the cohort summary ("Table 1" by center).
+//
+// Round 1 ("cohort.moments"): every site returns per-column n, missing count,
+// mean and sum of squared deviations (and 0/1 counts); the coordinator
+// combines them exactly (models::CombineMoments). Rounds 2.. ("cohort.counts"):
+// quantiles by bisection on counts at coordinator-chosen thresholds, for the
+// pooled data and for each site at once (models::QuantileSearch). Small cells
+// are suppressed at the site and marked here; a pooled statistic that would
+// need a suppressed cell is marked too. See docs/results.md, "cohort".
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "coordinator/analyses.h"
+#include "coordinator/study_context.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "models/descriptive.h"
+#include "proto/payload.h"
+
+namespace fedrad::coordinator {
+namespace {
+
+using nlohmann::json;
+
+const std::vector<double> kProbabilities = {0.25, 0.5, 0.75};
+const char* const kQuantileNames[] = {"q1", "median", "q3"};
+
+struct SiteColumns {
+  std::vector<std::string> columns;
+  std::map<std::string, models::ColumnMoments> moments;
+  std::set<std::string> suppressed;
+  int64_t rows = 0;
+  int64_t min_cell_count = 10;  // the site's k, as it reported it
+  std::vector<int64_t> te_n, te_events;
+  std::vector<bool> te_suppressed;
+};
+
+absl::StatusOr<std::vector<double>> Vector(const fedrad::v1::Payload& p, const std::string& name) {
+  return GetVector(p, name);
+}
+
+absl::StatusOr<SiteColumns> ParseMoments(const std::string& site, const fedrad::v1::TaskResult& r) {
+  SiteColumns out;
+  const auto& p = r.payload();
+  auto it = p.strings().find("columns");
+  std::string joined = it == p.strings().end() ? "" : it->second;
+  for (absl::string_view c : absl::StrSplit(joined, ',', absl::SkipEmpty())) {
+    out.columns.emplace_back(c);
+  }
+  FEDRAD_ASSIGN_OR_RETURN(auto rows, Vector(p, "rows"));
+  FEDRAD_ASSIGN_OR_RETURN(auto n, Vector(p, "n"));
+  FEDRAD_ASSIGN_OR_RETURN(auto n_missing, Vector(p, "n_missing"));
+  FEDRAD_ASSIGN_OR_RETURN(auto mean, Vector(p, "mean"));
+  FEDRAD_ASSIGN_OR_RETURN(auto m2, Vector(p, "m2"));
+  FEDRAD_ASSIGN_OR_RETURN(auto binary, Vector(p, "binary"));
+  FEDRAD_ASSIGN_OR_RETURN(auto count_one, Vector(p, "count_one"));
+  FEDRAD_ASSIGN_OR_RETURN(auto suppressed, Vector(p, "suppressed"));
+  size_t m = out.columns.size();
+  if (rows.size() != 1 || n.size() != m || n_missing.size() != m || mean.size() != m ||
+      m2.size() != m || binary.size() != m || count_one.size() != m || suppressed.size() != m) {
+    return absl::DataLossError(absl::StrCat("site ", site, ": malformed cohort.moments result"));
+  }
+  out.rows = static_cast<int64_t>(rows[0]);
+  FEDRAD_ASSIGN_OR_RETURN(auto k, Vector(p, "min_cell_count"));
+  if (k.size() == 1) out.min_cell_count = static_cast<int64_t>(k[0]);
+  for (size_t i = 0; i < m; ++i) {
+    models::ColumnMoments cm;
+    cm.n = static_cast<int64_t>(n[i]);
+    cm.n_missing = static_cast<int64_t>(n_missing[i]);
+    cm.binary = binary[i] != 0.0;
+    if (suppressed[i] != 0.0) {
+      out.suppressed.insert(out.columns[i]);
+    } else {
+      cm.mean = mean[i];
+      cm.m2 = m2[i];
+      cm.count_one = static_cast<int64_t>(count_one[i]);
+    }
+    out.moments[out.columns[i]] = cm;
+  }
+  FEDRAD_ASSIGN_OR_RETURN(auto te_n, Vector(p, "time_event_n"));
+  FEDRAD_ASSIGN_OR_RETURN(auto te_events, Vector(p, "time_event_events"));
+  FEDRAD_ASSIGN_OR_RETURN(auto te_suppressed, Vector(p, "time_event_suppressed"));
+  for (size_t i = 0; i < te_n.size() && i < te_events.size() && i < te_suppressed.size(); ++i) {
+    out.te_n.push_back(static_cast<int64_t>(te_n[i]));
+    out.te_suppressed.push_back(te_suppressed[i] != 0.0);
+    out.te_events.push_back(te_suppressed[i] != 0.0 ? 0 : static_cast<int64_t>(te_events[i]));
+  }
+  return out;
+}
+
+json Number(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+json MomentsJson(const models::ColumnMoments& m) {
+  json j;
+  j["n"] = m.n;
+  j["n_missing"] = m.n_missing;
+  if (m.binary) {
+    j["type"] = "binary";
+    j["count"] = m.count_one;
+    j["percent"] = m.n > 0 ? Number(100.0 * static_cast<double>(m.count_one) / static_cast<double>(m.n))
+                           : json(nullptr);
+  } else {
+    j["type"] = "numeric";
+  }
+  j["mean"] = Number(m.mean);
+  j["sd"] = Number(models::StandardDeviation(m));
+  return j;
+}
+
+void AddQuantiles(json& j, const std::vector<models::QuantileEstimate>& est) {
+  for (size_t q = 0; q < est.size(); ++q) {
+    j[kQuantileNames[q]] = Number(est[q].value);
+    j["quantiles"][kQuantileNames[q]] = {{"value", Number(est[q].value)},
+                                         {"probability", est[q].probability},
+                                         {"rank_error", Number(est[q].rank_error)},
+                                         {"bracket_low", Number(est[q].bracket_low)},
+                                         {"bracket_high", Number(est[q].bracket_high)}};
+  }
+}
+
+json Suppressed(int64_t k, const std::string& why) {
+  return {{"suppressed", true}, {"reason", absl::StrCat(why, " (site policy k=", k, ")")}};
+}
+
+}  // namespace
+
+absl::Status RunCohortSummary(StudyContext& ctx) {
+  const auto& spec = ctx.study().cohort_summary();
+  ctx.SetProgress("cohort summary", 0.0, "collecting column moments");
+  fedrad::v1::Payload params;
+  auto& strings = *params.mutable_strings();
+  strings["id_column"] = ctx.study().id_column().empty() ? "patient_id" : ctx.study().id_column();
+  strings["columns"] = absl::StrJoin(spec.columns(), ",");
+  strings["column_regex"] = spec.column_regex();
+  std::vector<std::string> te_items, time_columns;
+  for (const auto& te : spec.time_events()) {
+    te_items.push_back(absl::StrCat(te.name(), ":", te.time_column(), ":", te.event_column()));
+    time_columns.push_back(te.time_column());
+  }
+  strings["time_events"] = absl::StrJoin(te_items, ";");
+  strings["extra_columns"] = absl::StrJoin(time_columns, ",");
+
+  FEDRAD_ASSIGN_OR_RETURN(auto moment_results, ctx.Broadcast("cohort.moments", params));
+  std::map<std::string, SiteColumns> sites;
+  for (const auto& [site, result] : moment_results) {
+    FEDRAD_ASSIGN_OR_RETURN(sites[site], ParseMoments(site, result));
+  }
+  if (sites.empty()) return absl::FailedPreconditionError("cohort summary: no site answered");
+
+  // Columns in the order the first site lists them, then any others.
+  std::vector<std::string> columns;
+  std::set<std::string> seen;
+  for (const auto& [site, sc] : sites) {
+    for (const auto& c : sc.columns) {
+      if (seen.insert(c).second) columns.push_back(c);
+    }
+  }
+
+  json& results = ctx.results()["cohort"];
+  results["method"] = {
+      {"sd", "sample standard deviation (n - 1)"},
+      {"quantiles",
+       "federated bisection on counts at coordinator-chosen thresholds; the estimate is a threshold "
+       "whose rank is within rank_error of p*n, or the midpoint of a bracket narrower than 0.001 SD; "
+       "no individual value is released"},
+      {"quantile_rank_error", spec.quantile_rank_error() > 0 ? spec.quantile_rank_error() : 0.01},
+      {"small_cells",
+       "a site suppresses a column with fewer than k values, and a 0/1 column or event count with "
+       "fewer than k in either category"}};
+
+  // Pooled moments, from the sites that released each column.
+  std::map<std::string, models::ColumnMoments> pooled;
+  std::map<std::string, std::vector<std::string>> pooled_missing_sites;
+  int64_t pooled_rows = 0;
+  for (const auto& [site, sc] : sites) pooled_rows += sc.rows;
+  for (const auto& c : columns) {
+    std::vector<models::ColumnMoments> parts;
+    for (const auto& [site, sc] : sites) {
+      auto it = sc.moments.find(c);
+      if (it == sc.moments.end()) {
+        pooled_missing_sites[c].push_back(absl::StrCat(site, " (column absent)"));
+      } else if (sc.suppressed.count(c)) {
+        pooled_missing_sites[c].push_back(absl::StrCat(site, " (suppressed)"));
+      } else {
+        parts.push_back(it->second);
+      }
+    }
+    pooled[c] = models::CombineMoments(parts);
+  }
+
+  // Quantile searches: pooled and per site, for numeric (non-binary) columns.
+  models::QuantileSearch::Options qopt;
+  if (spec.quantile_rank_error() > 0) qopt.rank_error = spec.quantile_rank_error();
+  std::map<std::string, models::QuantileSearch> pooled_search;
+  std::map<std::string, std::map<std::string, models::QuantileSearch>> site_search;
+  for (const auto& c : columns) {
+    if (pooled[c].binary || pooled[c].n == 0) continue;
+    if (pooled_missing_sites[c].empty()) pooled_search.emplace(c, models::QuantileSearch(pooled[c], kProbabilities, qopt));
+    for (const auto& [site, sc] : sites) {
+      auto it = sc.moments.find(c);
+      if (it == sc.moments.end() || sc.suppressed.count(c)) continue;
+      site_search[site].emplace(c, models::QuantileSearch(it->second, kProbabilities, qopt));
+    }
+  }
+  int round = 0;
+  while (true) {
+    std::map<std::string, fedrad::v1::Payload> params_by_site;
+    // Per site and column: the sorted union of pooled and own thresholds.
+    std::map<std::string, std::map<std::string, std::vector<double>>> asked;
+    std::vector<std::string> active = ctx.active_sites();
+    for (const auto& [site, sc] : sites) {
+      if (!std::binary_search(active.begin(), active.end(), site)) continue;
+      for (const auto& c : columns) {
+        std::vector<double> t;
+        auto ps = pooled_search.find(c);
+        if (ps != pooled_search.end() && !ps->second.done()) {
+          t = ps->second.NextThresholds();
+        }
+        auto ss = site_search[site].find(c);
+        if (ss != site_search[site].end() && !ss->second.done()) {
+          const auto& own = ss->second.NextThresholds();
+          t.insert(t.end(), own.begin(), own.end());
+        }
+        if (t.empty()) continue;
+        std::sort(t.begin(), t.end());
+        t.erase(std::unique(t.begin(), t.end()), t.end());
+        asked[site][c] = t;
+        AddArray(&params_by_site[site], "thresholds." + c, {static_cast<int64_t>(t.size())}, t);
+      }
+    }
+    if (asked.empty()) break;
+    ++round;
+    ctx.SetProgress("cohort summary", std::min(0.9, 0.1 + 0.1 * round),
+                    absl::StrCat("quantiles, round ", round));
+    FEDRAD_ASSIGN_OR_RETURN(auto count_results, ctx.RunRound("cohort.counts", params_by_site));
+    // Summed counts for the pooled searches.
+    std::map<std::string, std::vector<int64_t>> pooled_counts;
+    for (auto& [c, search] : pooled_search) {
+      if (!search.done()) pooled_counts[c].assign(search.NextThresholds().size(), 0);
+    }
+    bool pooled_complete = true;
+    for (const auto& [site, cols] : asked) {
+      auto rit = count_results.find(site);
+      if (rit == count_results.end()) {
+        pooled_complete = false;
+        continue;
+      }
+      for (const auto& [c, thresholds] : cols) {
+        FEDRAD_ASSIGN_OR_RETURN(auto counts, Vector(rit->second.payload(), "counts." + c));
+        if (counts.size() != thresholds.size()) {
+          return absl::DataLossError(absl::StrCat("site ", site, ": malformed cohort.counts result for '", c, "'"));
+        }
+        auto lookup = [&](double x) {
+          auto it = std::lower_bound(thresholds.begin(), thresholds.end(), x);
+          return static_cast<int64_t>(counts[it - thresholds.begin()]);
+        };
+        auto pc = pooled_counts.find(c);
+        if (pc != pooled_counts.end()) {
+          const auto& pt = pooled_search.at(c).NextThresholds();
+          for (size_t i = 0; i < pt.size(); ++i) pc->second[i] += lookup(pt[i]);
+        }
+        auto ss = site_search[site].find(c);
+        if (ss != site_search[site].end() && !ss->second.done()) {
+          std::vector<int64_t> own;
+          for (double x : ss->second.NextThresholds()) own.push_back(lookup(x));
+          ss->second.Update(own);
+        }
+      }
+    }
+    if (!pooled_complete) {
+      // A site dropped out (quorum allowed it): pooled quantiles can no longer be exact.
+      for (auto& [c, search] : pooled_search) pooled_missing_sites[c].push_back("a site that stopped answering");
+      pooled_search.clear();
+    }
+    for (auto& [c, counts] : pooled_counts) {
+      auto it = pooled_search.find(c);
+      if (it != pooled_search.end()) it->second.Update(counts);
+    }
+  }
+
+  // results.json
+  json& pooled_json = results["pooled"];
+  pooled_json["n"] = pooled_rows;
+  pooled_json["sites"] = static_cast<int64_t>(sites.size());
+  for (const auto& c : columns) {
+    json col = MomentsJson(pooled[c]);
+    if (!pooled_missing_sites[c].empty()) {
+      col["incomplete"] = true;
+      col["excluded_sites"] = pooled_missing_sites[c];
+    }
+    auto ps = pooled_search.find(c);
+    if (ps != pooled_search.end()) AddQuantiles(col, ps->second.Estimates());
+    pooled_json["columns"][c] = col;
+  }
+  int64_t k_seen = 0;
+  for (const auto& [site, sc] : sites) {
+    json& sj = results["sites"][site];
+    sj["n"] = sc.rows;
+    int64_t k = sc.min_cell_count;
+    k_seen = std::max(k_seen, k);
+    for (const auto& c : columns) {
+      auto it = sc.moments.find(c);
+      if (it == sc.moments.end()) {
+        sj["columns"][c] = {{"absent", true}};
+        continue;
+      }
+      if (sc.suppressed.count(c)) {
+        json s = Suppressed(k, "fewer than k values in a cell");
+        s["n"] = it->second.n;
+        sj["columns"][c] = s;
+        continue;
+      }
+      json col = MomentsJson(it->second);
+      auto ss = site_search[site].find(c);
+      if (ss != site_search[site].end()) AddQuantiles(col, ss->second.Estimates());
+      sj["columns"][c] = col;
+    }
+  }
+  results["min_cell_count"] = k_seen;
+  // Time/event pairs: events and median follow-up (median observed time).
+  for (int i = 0; i < spec.time_events_size(); ++i) {
+    const auto& te = spec.time_events(i);
+    int64_t n = 0, events = 0;
+    bool suppressed_any = false;
+    for (const auto& [site, sc] : sites) {
+      json entry;
+      if (static_cast<size_t>(i) < sc.te_n.size()) {
+        entry["n"] = sc.te_n[i];
+        n += sc.te_n[i];
+        if (sc.te_suppressed[i]) {
+          suppressed_any = true;
+          entry.update(Suppressed(sc.min_cell_count, "fewer than k events or non-events"));
+        } else {
+          entry["events"] = sc.te_events[i];
+          events += sc.te_events[i];
+        }
+      }
+      const json& tcol = results["sites"][site]["columns"][te.time_column()];
+      entry["median_followup"] = tcol.contains("median") ? tcol["median"] : json(nullptr);
+      results["sites"][site]["time_events"][te.name()] = entry;
+    }
+    json pooled_te = {{"n", n}, {"time_column", te.time_column()}, {"event_column", te.event_column()}};
+    if (suppressed_any) {
+      pooled_te["events"] = nullptr;
+      pooled_te["incomplete"] = true;
+    } else {
+      pooled_te["events"] = events;
+    }
+    const json& ptcol = pooled_json["columns"][te.time_column()];
+    pooled_te["median_followup"] = ptcol.contains("median") ? ptcol["median"] : json(nullptr);
+    pooled_json["time_events"][te.name()] = pooled_te;
+  }
+  ctx.SetProgress("cohort summary", 1.0, absl::StrCat("done: ", columns.size(), " columns, ",
+                                                      sites.size(), " sites, ", round, " count rounds"));
+  return absl::OkStatus();
+}
+
+}  // namespace fedrad::coordinator
