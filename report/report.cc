@@ -420,13 +420,28 @@ class Renderer {
     return s;
   }
 
+  // Scalars of `obj`: the keys in `first` in that order, then the rest.
+  std::string OrderedRows(const json* obj, const std::vector<std::string>& first,
+                          std::set<std::string> skip) {
+    std::string s;
+    for (const auto& key : first) {
+      const json* v = At(obj, key);
+      if (v == nullptr || v->is_object()) continue;
+      absl::StrAppend(&s, "<tr><th>", Escape(key), "</th><td>", Escape(Str(v)), "</td></tr>");
+      skip.insert(key);
+    }
+    return s + KeyValueRows(obj, skip);
+  }
+
   std::string StudySection() {
     const json* study = At(&r_, "study");
     const json* prov = At(&r_, "provenance");
     if (study == nullptr && prov == nullptr) return Absent("study", "Study and provenance");
     std::string s = Open("study", "Study and provenance");
-    absl::StrAppend(&s, "<table class=\"kv\">",
-                    KeyValueRows(study, {"excluded", "excluded_sites"}),
+    absl::StrAppend(&s, "<table class=\"kv\">", OrderedRows(study, {"name", "id", "state", "message",
+                                                                "sites", "completed_sites", "rounds",
+                                                                "finished_at"},
+                                                        {"excluded", "excluded_sites"}),
                     "<tr><th>minimum cell count k</th><td>", k_, " (", Escape(k_source_),
                     ")</td></tr>");
     if (prov != nullptr) {
@@ -465,7 +480,9 @@ class Renderer {
 
   std::string FailedSites() {
     const json* study = At(&r_, "study");
-    if (study == nullptr) return Absent("sites", "Sites that failed or timed out");
+    if (At(study, "sites") == nullptr && At(study, "excluded_sites") == nullptr) {
+      return Absent("sites", "Sites that failed or timed out", "results.json lists no sites");
+    }
     std::string s = Open("sites", "Sites that failed or timed out");
     const json* ex = At(study, "excluded_sites");
     std::set<std::string> completed;
@@ -812,7 +829,7 @@ class Renderer {
         for (const auto& site : sites) labels.push_back(absl::StrCat(site, " ", phase));
       }
       const int n = static_cast<int>(labels.size());
-      SvgPlot p(PlotFrame{470, 60 + 24 * n, 110, 16, 26, 40}, Axis{lo - pad, hi + pad, feature},
+      SvgPlot p(PlotFrame{490, 60 + 24 * n, 140, 16, 26, 40}, Axis{lo - pad, hi + pad, feature},
                 Axis{n + 0.5, 0.5, "", false, false}, NextId("dist"));
       p.Title(feature);
       std::vector<std::string> shown_labels;
@@ -936,7 +953,14 @@ class Renderer {
         }
       }
       absl::StrAppend(&s, "</table></div>");
-      const int n = static_cast<int>(terms.size());
+      // The intercept is a baseline odds, not a ratio per unit: table only.
+      std::vector<Term> plotted;
+      for (const Term& t : terms) {
+        if (t.name != "(intercept)" && t.name != "intercept" && t.name != "(Intercept)") {
+          plotted.push_back(t);
+        }
+      }
+      const int n = static_cast<int>(plotted.size());
       SvgPlot p(PlotFrame{470, 70 + 26 * n, 170, 20, 28, 44},
                 Axis{lo / 1.1, hi * 1.1, absl::StrCat(ratio, " (95% CI), log scale"), true},
                 Axis{n + 0.5, 0.5, "", false, false}, NextId("coef"));
@@ -944,7 +968,7 @@ class Renderer {
       p.VLine(1.0, "#777");
       std::vector<std::string> labels;
       for (int i = 0; i < n; ++i) {
-        const Term& t = terms[i];
+        const Term& t = plotted[i];
         labels.push_back(t.name);
         p.HErrorBar(i + 1, std::exp(t.beta - 1.959964 * t.se), std::exp(t.beta + 1.959964 * t.se),
                     Palette(0));
