@@ -64,9 +64,9 @@ struct TextureOptions {
   // Which aggregations to emit: 2D = "2D averaged", "2D slice-merged", "2D";
   // 2.5D = "2.5D direction-merged", "2.5D merged", "2.5D"; 3D = "3D ...".
   bool compute_2d = true, compute_25d = true, compute_3d = true;
-  int glcm_distance = 1;   // Chebyshev distance delta, >= 1
-  int ngtdm_distance = 1;  // neighbourhood radius, >= 1
-  int ngldm_distance = 1;  // neighbourhood radius, >= 1
+  int glcm_distance = 1;   // Chebyshev distance delta, 1..64
+  int ngtdm_distance = 1;  // neighbourhood radius, 1..8
+  int ngldm_distance = 1;  // neighbourhood radius, 1..8
   int ngldm_alpha = 0;     // coarseness parameter, >= 0
   bool glcm_symmetric = true;
 };
@@ -75,8 +75,10 @@ struct TextureOptions {
 // GLSZM, GLDZM, NGTDM, NGLDM; within a family, aggregation by aggregation in
 // the order listed above, features in IBSI order.
 // Errors (InvalidArgument): non-positive grid size, `levels` or `morph_mask`
-// size not nx*ny*nz, num_levels outside 1..65535, a level outside
-// 0..num_levels, an empty ROI, non-positive distances or negative alpha;
+// size not nx*ny*nz, num_levels outside 1..1024 (the matrices are dense;
+// texture discretisations use tens of levels), a level outside
+// 0..num_levels, an empty ROI, distances outside 1..64 (GLCM) or 1..8
+// (NGTDM, NGLDM), a negative alpha;
 // GLDZM only: an intensity-mask voxel outside a given morphological mask.
 absl::StatusOr<FeatureList> ComputeTextureFeatures(const DiscreteVolume& volume,
                                                    const TextureOptions& options);

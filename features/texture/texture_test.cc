@@ -315,7 +315,9 @@ TEST(Texture, RejectsInvalidInput) {
   expect_invalid(v, {}, "morph_mask has 3 values");
   v = good;
   v.num_levels = 0;
-  expect_invalid(v, {}, "num_levels");
+  expect_invalid(v, {}, "num_levels must be in 1..1024, got 0");
+  v.num_levels = 1025;
+  expect_invalid(v, {}, "num_levels must be in 1..1024, got 1025");
   v = good;
   v.nz = 0;
   expect_invalid(v, {}, "grid size");

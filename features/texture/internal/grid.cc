@@ -21,9 +21,9 @@ absl::Status ValidateVolume(const DiscreteVolume& v) {
     return absl::InvalidArgumentError(absl::StrCat(
         "texture: morph_mask has ", v.morph_mask.size(), " values, expected nx*ny*nz = ", n));
   }
-  if (v.num_levels < 1 || v.num_levels > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("texture: num_levels must be in 1..65535, got ", v.num_levels));
+  if (v.num_levels < 1 || v.num_levels > kMaxLevels) {
+    return absl::InvalidArgumentError(absl::StrCat("texture: num_levels must be in 1..",
+                                                   kMaxLevels, ", got ", v.num_levels));
   }
   return absl::OkStatus();
 }

@@ -21,6 +21,10 @@
 
 namespace fedrad::features::texture_internal {
 
+// Texture matrices are dense: GLCM keeps 13 (Ng+1)^2 matrices, GLRLM 13
+// (Ng+1) x (longest run + 1). Ng is capped so that they stay ~100 MB at most.
+inline constexpr int kMaxLevels = 1024;
+
 // The ROI's bounding box (union of the intensity and morphological masks),
 // copied with `pad` voxels of zero on every side so that neighbour offsets
 // never need bounds checks. x is contiguous; interior coordinates run over
