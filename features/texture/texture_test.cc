@@ -231,6 +231,26 @@ TEST(Texture, SingleGreyLevelHasDocumentedValues) {
   EXPECT_DOUBLE_EQ(FindFeature(f, "ngldm", "6XV8", "3D"), 1.0);  // every voxel counted
 }
 
+TEST(Texture, LargeZonesOfEqualSizeAreMergedIntoOneColumn) {
+  // Two 6x12x12 halves of levels 1 and 2: two zones of 864 voxels (beyond the
+  // dense part of the zone histogram), same size, different levels.
+  DiscreteVolume v;
+  v.nx = v.ny = v.nz = 12;
+  v.num_levels = 2;
+  v.levels.resize(12 * 12 * 12);
+  for (int z = 0; z < 12; ++z)
+    for (int y = 0; y < 12; ++y)
+      for (int x = 0; x < 12; ++x) v.levels[v.Index(x, y, z)] = x < 6 ? 1 : 2;
+  FeatureList f = *ComputeGlszmFeatures(v, TextureOptions{});
+  EXPECT_DOUBLE_EQ(FindFeature(f, "glszm", "48P8", "3D"), 864.0 * 864.0);  // large zone emphasis
+  EXPECT_DOUBLE_EQ(FindFeature(f, "glszm", "JNSA", "3D"), 1.0);  // grey level non-uniformity
+  EXPECT_DOUBLE_EQ(FindFeature(f, "glszm", "4JP3", "3D"), 2.0);  // zone size non-uniformity
+  EXPECT_DOUBLE_EQ(FindFeature(f, "glszm", "GU8N", "3D"), 1.0);  // zone size entropy
+  // 2.5D: 24 zones of 72 voxels.
+  EXPECT_DOUBLE_EQ(FindFeature(f, "glszm", "48P8", "2.5D"), 72.0 * 72.0);
+  EXPECT_DOUBLE_EQ(FindFeature(f, "glszm", "4JP3", "2.5D"), 24.0);
+}
+
 TEST(Texture, OneVoxelRoiGivesNaNWhereNoMatrixExists) {
   DiscreteVolume v;
   v.nx = v.ny = v.nz = 3;
