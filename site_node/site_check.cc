@@ -5,6 +5,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -315,6 +317,29 @@ int RecordVerify(int preverify_ok, X509_STORE_CTX* ctx) {
   return 1;
 }
 
+// Blocks SIGPIPE in this thread while alive (a write to a connection the
+// coordinator closed must fail with EPIPE, not kill the process), then
+// discards any SIGPIPE that arrived meanwhile.
+class ScopedNoSigpipe {
+ public:
+  ScopedNoSigpipe() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~ScopedNoSigpipe() {
+    timespec zero{0, 0};
+    while (sigtimedwait(&pipe_, nullptr, &zero) > 0) {
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  ScopedNoSigpipe(const ScopedNoSigpipe&) = delete;
+  ScopedNoSigpipe& operator=(const ScopedNoSigpipe&) = delete;
+
+ private:
+  sigset_t pipe_, old_;
+};
+
 struct TlsOutcome {
   CheckOutcome outcome = CheckOutcome::kFail;
   std::string detail, advice;
@@ -328,6 +353,7 @@ TlsOutcome TlsHandshake(const Socket& sock, const v1::SiteConfig& config,
                         const std::string& server_name, const HostPort& hp,
                         double timeout_seconds) {
   TlsOutcome out;
+  ScopedNoSigpipe no_sigpipe;
   auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                      std::chrono::duration<double>(timeout_seconds));
   const std::string where = absl::StrCat(hp.host, ":", hp.port);
@@ -894,10 +920,22 @@ class Checker {
     v1::CoordinatorMessage msg;
     bool got = stream->Write(hello_msg) && stream->Read(&msg);
     if (!got || !msg.has_welcome()) {
-      context.TryCancel();
+      // After a failed Read the stream has ended with the coordinator's
+      // status; cancelling first would replace it with CANCELLED.
+      if (got) context.TryCancel();
       absl::Status st = transport::FromGrpcStatus(stream->Finish());
       std::string why = st.ok() ? "the coordinator closed the stream without a Welcome"
                                 : std::string(st.message());
+      if (st.code() == absl::StatusCode::kAlreadyExists) {
+        // The coordinator checks the protocol version before it looks for an
+        // existing stream: the path, the identity and the version are fine,
+        // and this site's service is already connected.
+        s.outcome = CheckOutcome::kOk;
+        s.detail = absl::StrCat("the coordinator accepted this site (protocol version ",
+                                transport::kProtocolVersion,
+                                ") and already has its stream: the service is connected");
+        return;
+      }
       std::string advice;
       switch (st.code()) {
         case absl::StatusCode::kFailedPrecondition:

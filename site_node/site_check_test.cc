@@ -32,10 +32,12 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 // A Federation service that answers the first Hello with a Welcome carrying
-// `version` and the caller's certificate CN, then ends the stream.
+// `version` and the caller's certificate CN, then ends the stream; or, with
+// `duplicate`, refuses it as the coordinator refuses a second stream from a
+// site that is already connected.
 class FakeFederation final : public v1::Federation::Service {
  public:
-  explicit FakeFederation(int version) : version_(version) {}
+  FakeFederation(int version, bool duplicate) : version_(version), duplicate_(duplicate) {}
   grpc::Status Connect(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::CoordinatorMessage, v1::SiteMessage>* stream) override {
@@ -44,6 +46,10 @@ class FakeFederation final : public v1::Federation::Service {
     v1::SiteMessage hello;
     if (!stream->Read(&hello) || !hello.has_hello()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "expected a Hello");
+    }
+    if (duplicate_) {
+      return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                          "site '" + who->common_name + "' is already connected");
     }
     v1::CoordinatorMessage welcome;
     welcome.mutable_welcome()->set_protocol_version(version_);
@@ -55,6 +61,7 @@ class FakeFederation final : public v1::Federation::Service {
 
  private:
   const int version_;
+  const bool duplicate_;
 };
 
 class SiteCheckTest : public ::testing::Test {
@@ -130,8 +137,8 @@ class SiteCheckTest : public ::testing::Test {
   // Starts the fake coordinator with the transport layer's mutual TLS using
   // `crl` (the coordinator's own copy of the CRL); returns its port.
   int StartCoordinator(int version = transport::kProtocolVersion,
-                       const std::string& crl = "") {
-    service_ = std::make_unique<FakeFederation>(version);
+                       const std::string& crl = "", bool duplicate = false) {
+    service_ = std::make_unique<FakeFederation>(version, duplicate);
     transport::TlsFiles files{ca_ + "/ca.crt", dir_ + "/coordinator.crt",
                               dir_ + "/coordinator.key", crl.empty() ? ca_ + "/crl.pem" : crl,
                               false, "test-coordinator"};
@@ -392,6 +399,17 @@ TEST_F(SiteCheckTest, ProtocolVersionMismatchFailsTheProtocolStep) {
   EXPECT_EQ(OutcomeOf(r, "tls"), CheckOutcome::kOk);
   EXPECT_EQ(OutcomeOf(r, "protocol"), CheckOutcome::kFail);
   EXPECT_THAT(DetailOf(r, "protocol"), HasSubstr("protocol version mismatch"));
+}
+
+TEST_F(SiteCheckTest, SiteAlreadyConnectedPassesTheProtocolStep) {
+  // The service is running: the coordinator refuses the check's second stream
+  // after it has checked the protocol version.
+  int port = StartCoordinator(transport::kProtocolVersion, "", /*duplicate=*/true);
+  WriteConfig(absl::StrCat("127.0.0.1:", port));
+  SiteCheckReport r = Online();
+  EXPECT_TRUE(r.ok()) << FormatSiteCheckReport(r);
+  EXPECT_EQ(OutcomeOf(r, "protocol"), CheckOutcome::kOk);
+  EXPECT_THAT(DetailOf(r, "protocol"), HasSubstr("already has its stream"));
 }
 
 }  // namespace
