@@ -12,6 +12,9 @@
 #include "proto/config.pb.h"
 #include "proto/textproto.h"
 #include "site_node/site_node.h"
+#ifdef FEDRAD_HAVE_SITE_CHECK
+#include "site_node/site_check.h"
+#endif
 
 namespace {
 
@@ -52,6 +55,9 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+#ifdef FEDRAD_HAVE_SITE_CHECK
+  if (check) return fedrad::site::RunSiteCheck(config_path);
+#endif
   fedrad::v1::SiteConfig config;
   if (absl::Status s = fedrad::ReadTextProto(config_path, &config); !s.ok()) {
     FEDRAD_LOG(ERROR) << "cannot load the site config: " << s.message();

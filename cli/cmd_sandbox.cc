@@ -1,0 +1,368 @@
+// `fedrad sandbox`: runs a whole federation on one machine (see sandbox.h).
+//
+// Layout of --out DIR:
+//   results.json             the study's results
+//   sites/NAME/              each site's local outputs (per study subfolder)
+//   audit/NAME.log           each site's audit log; audit/coordinator.log
+//   logs/NAME.log            each process's stderr; logs/coordinator.log
+//   pki/                     the throw-away study CA and every node's key and certificate
+//   config/                  the generated configs (coordinator, sites, admin client)
+//   pids/NAME.pid            process ids while running (tests use them)
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "cli/command.h"
+#include "cli/sandbox.h"
+#include "coordinator/admin_client.h"
+#include "core/csv.h"
+#include "core/log.h"
+#include "core/pki.h"
+#include "core/status.h"
+#include "proto/config.pb.h"
+#include "proto/textproto.h"
+
+namespace fedrad::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+void OnStopSignal(int sig) { g_stop_signal = sig; }
+
+std::string SelfDir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "." : exe.parent_path().string();
+}
+
+bool ValidName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return name != "coordinator" && name != "admin";
+}
+
+// A started child process; stopped (SIGTERM, then SIGKILL) by Stop().
+struct Child {
+  std::string name;
+  pid_t pid = -1;
+  std::string log;
+};
+
+absl::StatusOr<Child> Spawn(const std::string& name, const std::string& binary,
+                            const std::vector<std::string>& args, const std::string& log_path,
+                            const std::string& pid_dir) {
+  if (access(binary.c_str(), X_OK) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot find ", binary, " (fedrad-site and fedrad-coordinator must sit next to fedrad)"));
+  }
+  std::vector<std::string> argv_s = {binary};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    // Child: own process group so a terminal's Ctrl-C reaches only the
+    // sandbox, which then stops everyone in order.
+    setpgid(0, 0);
+    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+      close(fd);
+    }
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  WriteStringToFile((fs::path(pid_dir) / (name + ".pid")).string(), absl::StrCat(pid, "\n"))
+      .IgnoreError();
+  return Child{name, pid, log_path};
+}
+
+bool Alive(Child& c) {
+  if (c.pid <= 0) return false;
+  int status = 0;
+  pid_t r = waitpid(c.pid, &status, WNOHANG);
+  if (r == c.pid) {
+    c.pid = -1;
+    return false;
+  }
+  return r == 0;
+}
+
+void Stop(Child& c) {
+  if (c.pid <= 0) return;
+  if (!Alive(c)) return;
+  kill(c.pid, SIGTERM);
+  for (int i = 0; i < 100; ++i) {  // up to 5 s for a clean shutdown (audit close)
+    if (!Alive(c)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  FEDRAD_LOG(WARNING) << c.name << " did not stop within 5 s; killing it";
+  kill(c.pid, SIGKILL);
+  waitpid(c.pid, nullptr, 0);
+  c.pid = -1;
+}
+
+// Stops every child on every exit path.
+class Children {
+ public:
+  ~Children() { StopAll(); }
+  void Add(Child c) { children_.push_back(std::move(c)); }
+  void StopAll() {
+    // Sites first, so the coordinator logs their goodbye; then the coordinator.
+    for (auto it = children_.rbegin(); it != children_.rend(); ++it) Stop(*it);
+  }
+  std::vector<Child>& all() { return children_; }
+
+ private:
+  std::vector<Child> children_;
+};
+
+std::string Abs(const std::string& p) { return fs::absolute(p).lexically_normal().string(); }
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
+  if (options.sites.empty()) return absl::InvalidArgumentError("no --site given");
+  if (options.out_dir.empty()) return absl::InvalidArgumentError("--out is required");
+  std::map<std::string, std::string> sites;
+  for (const auto& [name, csv] : options.sites) {
+    if (!ValidName(name)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad site name '", name, "' (letters, digits, - _ . ; not 'coordinator' or 'admin')"));
+    }
+    if (!sites.emplace(name, Abs(csv)).second) {
+      return absl::InvalidArgumentError(absl::StrCat("site '", name, "' given twice"));
+    }
+    if (!fs::exists(csv)) return absl::NotFoundError(absl::StrCat("site ", name, ": no file ", csv));
+  }
+  const fs::path out = Abs(options.out_dir);
+  for (const char* sub : {"pki", "config", "logs", "audit", "sites", "pids", "coordinator"}) {
+    fs::create_directories(out / sub);
+  }
+  const fs::path pki_dir = out / "pki";
+  const fs::path ca_dir = pki_dir / "ca";
+  if (fs::exists(ca_dir / "ca.key")) {
+    // A previous run's PKI: start afresh (it is throw-away).
+    fs::remove_all(pki_dir);
+    fs::create_directories(pki_dir);
+  }
+  for (const auto& [name, csv] : sites) fs::remove(out / "audit" / (name + ".log"));
+  fs::remove(out / "audit" / "coordinator.log");
+  fs::remove(out / "coordinator" / "port");
+
+  // A fresh throw-away PKI.
+  pki::CaOptions ca_options;
+  ca_options.common_name = "fedrad sandbox CA";
+  FEDRAD_RETURN_IF_ERROR(pki::InitCa(ca_dir.string(), ca_options));
+  FEDRAD_RETURN_IF_ERROR(
+      pki::IssueIdentity(ca_dir.string(), "coordinator", pki::Role::kCoordinator, pki_dir.string())
+          .status());
+  FEDRAD_RETURN_IF_ERROR(
+      pki::IssueIdentity(ca_dir.string(), "admin", pki::Role::kAdmin, pki_dir.string()).status());
+  for (const auto& [name, csv] : sites) {
+    FEDRAD_RETURN_IF_ERROR(
+        pki::IssueIdentity(ca_dir.string(), name, pki::Role::kSite, pki_dir.string()).status());
+  }
+  auto tls_for = [&](const std::string& who, v1::TlsConfig* tls) {
+    tls->set_ca_cert((ca_dir / "ca.crt").string());
+    tls->set_crl((ca_dir / "crl.pem").string());
+    tls->set_cert((pki_dir / (who + ".crt")).string());
+    tls->set_key((pki_dir / (who + ".key")).string());
+  };
+
+  // Stop everything on Ctrl-C / SIGTERM.
+  struct sigaction sa = {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  struct sigaction old_int, old_term;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  struct RestoreSignals {
+    struct sigaction i, t;
+    ~RestoreSignals() {
+      sigaction(SIGINT, &i, nullptr);
+      sigaction(SIGTERM, &t, nullptr);
+    }
+  } restore{old_int, old_term};
+  g_stop_signal = 0;
+  auto stopped = [] { return g_stop_signal != 0; };
+
+  Children children;
+  const std::string bin = SelfDir();
+  auto progress = [&](const std::string& line) {
+    if (!options.quiet) std::cerr << "[sandbox] " << line << std::endl;
+  };
+
+  // The coordinator, on a free loopback port (port 0; it writes the port).
+  v1::CoordinatorConfig cc;
+  cc.set_listen_address("127.0.0.1:0");
+  tls_for("coordinator", cc.mutable_tls());
+  cc.set_data_dir((out / "coordinator" / "data").string());
+  cc.set_audit_log((out / "audit" / "coordinator.log").string());
+  cc.set_port_file((out / "coordinator" / "port").string());
+  cc.set_site_wait_seconds(options.site_wait_seconds);
+  const std::string cc_path = (out / "config" / "coordinator.textproto").string();
+  FEDRAD_RETURN_IF_ERROR(WriteStringToFile(cc_path, ToTextProto(cc)));
+  FEDRAD_ASSIGN_OR_RETURN(
+      Child coordinator,
+      Spawn("coordinator", bin + "/fedrad-coordinator", {"--config", cc_path},
+            (out / "logs" / "coordinator.log").string(), (out / "pids").string()));
+  children.Add(coordinator);
+  progress(absl::StrCat("started coordinator (pid ", coordinator.pid, ")"));
+  int port = 0;
+  for (int i = 0; i < 600 && port == 0; ++i) {  // up to 30 s
+    if (stopped()) return absl::CancelledError("interrupted");
+    auto text = ReadFileToString(cc.port_file());
+    if (text.ok() && !text->empty() && text->back() == '\n') port = std::atoi(text->c_str());
+    if (port == 0) {
+      if (!Alive(children.all()[0])) {
+        return absl::UnavailableError(absl::StrCat("the coordinator exited at start; see ",
+                                                   (out / "logs" / "coordinator.log").string()));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  if (port == 0) return absl::UnavailableError("the coordinator did not start listening within 30 s");
+  const std::string address = absl::StrCat("127.0.0.1:", port);
+  progress(absl::StrCat("coordinator listening on ", address, " (mutual TLS)"));
+
+  for (const auto& [name, csv] : sites) {
+    v1::SiteConfig sc;
+    sc.set_coordinator_address(address);
+    tls_for(name, sc.mutable_tls());
+    sc.set_data_csv(csv);
+    sc.set_id_column(options.study.id_column().empty() ? "patient_id" : options.study.id_column());
+    sc.mutable_policy()->set_min_cell_count(options.min_cell_count);
+    sc.mutable_policy()->set_enable_debug_tasks(options.enable_debug_tasks);
+    sc.set_output_dir((out / "sites" / name).string());
+    sc.set_audit_log((out / "audit" / (name + ".log")).string());
+    sc.set_heartbeat_seconds(2);
+    const std::string path = (out / "config" / (name + ".textproto")).string();
+    FEDRAD_RETURN_IF_ERROR(WriteStringToFile(path, ToTextProto(sc)));
+    FEDRAD_ASSIGN_OR_RETURN(Child site, Spawn(name, bin + "/fedrad-site", {"--config", path},
+                                              (out / "logs" / (name + ".log")).string(),
+                                              (out / "pids").string()));
+    progress(absl::StrCat("started site ", name, " (pid ", site.pid, ", data ", csv, ")"));
+    children.Add(site);
+  }
+
+  v1::AdminClientConfig ac;
+  ac.set_coordinator_address(address);
+  tls_for("admin", ac.mutable_tls());
+  const std::string ac_path = (out / "config" / "admin.textproto").string();
+  FEDRAD_RETURN_IF_ERROR(WriteStringToFile(ac_path, ToTextProto(ac)));
+  FEDRAD_ASSIGN_OR_RETURN(auto client, coordinator::AdminClient::Connect(ac));
+
+  v1::Study study = options.study;
+  if (study.sites().empty()) {
+    for (const auto& [name, csv] : sites) study.add_sites(name);
+  }
+  absl::StatusOr<std::string> id;
+  for (int attempt = 0; attempt < 50; ++attempt) {  // the server may need a moment
+    id = client->Submit(study);
+    if (id.ok() || id.status().code() != absl::StatusCode::kUnavailable || stopped()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!id.ok()) return Annotate(id.status(), "submitting the study");
+  progress(absl::StrCat("study ", *id, " submitted"));
+  std::string last_line;
+  auto last = client->Watch(
+      *id,
+      [&](const v1::StudyStatus& s) {
+        std::string line = coordinator::FormatStatus(s);
+        if (line != last_line) progress(line);
+        last_line = line;
+        // A site process that died is worth saying at once.
+        for (auto& c : children.all()) {
+          if (c.pid > 0 && !Alive(c)) progress(absl::StrCat("process ", c.name, " exited; see ", c.log));
+        }
+      },
+      stopped);
+  if (stopped()) {
+    progress("interrupted: stopping every process");
+    children.StopAll();
+    return absl::CancelledError("interrupted by a signal");
+  }
+  if (!last.ok()) return Annotate(last.status(), "watching the study");
+  FEDRAD_ASSIGN_OR_RETURN(std::string json_text, client->Results(*id));
+  const std::string results_path = (out / "results.json").string();
+  FEDRAD_RETURN_IF_ERROR(WriteStringToFile(results_path, json_text));
+  progress(absl::StrCat("study ", last->state(), "; results in ", results_path));
+  children.StopAll();
+  fs::remove_all(out / "pids");
+  auto json = nlohmann::json::parse(json_text, nullptr, false);
+  if (json.is_discarded()) return absl::DataLossError("results.json does not parse");
+  return json;
+}
+
+namespace {
+
+int RunSandboxCommand(Args& args) {
+  args.Describe(
+      "Runs a whole federation on this machine: a fresh throw-away PKI, a coordinator and one "
+      "site process per --site on loopback with mutual TLS, one study. Writes DIR/results.json, "
+      "each site's outputs under DIR/sites/NAME/, every audit log under DIR/audit/. Exit code 0 "
+      "if the study succeeded, 1 if it failed (results.json says why), 2 for bad arguments.");
+  std::vector<std::string> site_flags = args.Flags("site", "NAME=DATA.csv (repeat per site)");
+  std::string study_path = args.Flag("study", "", "Study spec, text-format fedrad.v1.Study (required)");
+  std::string out = args.Flag("out", "", "Output folder (required)");
+  long k = args.Int("k", 10, "Every site's minimum cell count");
+  bool debug = args.Bool("debug-tasks", "Enable test-only task kinds at the sites");
+  bool quiet = args.Bool("quiet", "No progress lines");
+  double wait = args.Double("site-wait", 30, "Seconds the study waits for its sites to connect");
+  if (!args.Finish()) return args.exit_code();
+  if (study_path.empty()) return args.UsageError("--study is required");
+  if (out.empty()) return args.UsageError("--out is required");
+  if (site_flags.empty()) return args.UsageError("at least one --site NAME=DATA.csv is required");
+  SandboxOptions options;
+  for (const auto& f : site_flags) {
+    std::vector<std::string> parts = absl::StrSplit(f, absl::MaxSplits('=', 1));
+    if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+      return args.UsageError("--site takes NAME=DATA.csv, got '" + f + "'");
+    }
+    options.sites.emplace_back(parts[0], parts[1]);
+  }
+  if (absl::Status s = ReadTextProto(study_path, &options.study); !s.ok()) {
+    std::cerr << "fedrad sandbox: " << s.message() << "\n";
+    return 2;
+  }
+  options.out_dir = out;
+  options.min_cell_count = static_cast<int>(k);
+  options.enable_debug_tasks = debug;
+  options.quiet = quiet;
+  options.site_wait_seconds = wait;
+  auto results = RunSandbox(options);
+  if (!results.ok()) {
+    std::cerr << "fedrad sandbox: " << results.status().message() << "\n";
+    return 1;
+  }
+  const auto& study = (*results)["study"];
+  std::cout << "study " << study.value("id", "") << ": " << study.value("state", "") << " ("
+            << study.value("message", "") << ")\nresults: " << (fs::path(out) / "results.json").string()
+            << "\n";
+  return study.value("state", "") == "SUCCEEDED" ? 0 : 1;
+}
+
+FEDRAD_REGISTER_COMMAND("sandbox", "Run a whole federation on this machine", RunSandboxCommand);
+
+}  // namespace
+}  // namespace fedrad::cli

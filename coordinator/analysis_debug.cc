@@ -1,0 +1,47 @@
+// Test-only study step (study.debug): rounds of debug.sleep (a study that
+// lasts long enough to kill a site) and debug.vector (the round benchmark;
+// the coordinator sums the sites' vectors).
+#include "absl/strings/str_cat.h"
+#include "coordinator/analyses.h"
+#include "core/status.h"
+#include "proto/payload.h"
+
+namespace fedrad::coordinator {
+
+absl::Status RunDebugRounds(StudyContext& ctx) {
+  const v1::DebugRounds& debug = ctx.study().debug();
+  int total = debug.sleep_rounds() + debug.vector_rounds();
+  int done = 0;
+  for (int r = 0; r < debug.sleep_rounds(); ++r) {
+    v1::Payload params;
+    AddScalar(&params, "seconds", debug.sleep_seconds());
+    FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.Broadcast("debug.sleep", params));
+    double n = 0;
+    for (const auto& [site, result] : results) n += GetScalar(result.payload(), "n").value_or(0);
+    ctx.results()["debug"]["sleep_n"] = n;
+    ctx.SetProgress("debug rounds", static_cast<double>(++done) / total,
+                    absl::StrCat("sleep round ", r + 1, " of ", debug.sleep_rounds()));
+  }
+  for (int r = 0; r < debug.vector_rounds(); ++r) {
+    v1::Payload params;
+    AddScalar(&params, "length", debug.vector_length());
+    FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.Broadcast("debug.vector", params));
+    std::vector<double> sum(static_cast<size_t>(debug.vector_length()), 0.0);
+    for (const auto& [site, result] : results) {
+      FEDRAD_ASSIGN_OR_RETURN(std::vector<double> v, GetVector(result.payload(), "vector"));
+      if (v.size() != sum.size()) {
+        return absl::DataLossError(absl::StrCat("site ", site, " sent a vector of ", v.size(),
+                                                " values, expected ", sum.size()));
+      }
+      for (size_t i = 0; i < v.size(); ++i) sum[i] += v[i];
+    }
+    double total_sum = 0;
+    for (double x : sum) total_sum += x;
+    ctx.results()["debug"]["vector_sum"] = total_sum;
+    ctx.SetProgress("debug rounds", static_cast<double>(++done) / total,
+                    absl::StrCat("vector round ", r + 1, " of ", debug.vector_rounds()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace fedrad::coordinator

@@ -1,0 +1,905 @@
+#include "coordinator/coordinator.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "coordinator/analyses.h"
+#include "core/csv.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "proto/fedrad.grpc.pb.h"
+#include "proto/node_audit.h"
+#include "proto/textproto.h"
+#include "proto/transport.h"
+
+#ifndef FEDRAD_VERSION
+#define FEDRAD_VERSION "0.0.0"
+#endif
+
+namespace fedrad::coordinator {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+bool IsTerminal(const std::string& state) {
+  return state == "SUCCEEDED" || state == "FAILED" || state == "CANCELLED";
+}
+
+std::string Slug(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else if (!out.empty() && out.back() != '-') {
+      out += '-';
+    }
+    if (out.size() >= 24) break;
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out.empty() ? "study" : out;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::CoordinatorConfig> NormalizeCoordinatorConfig(v1::CoordinatorConfig config) {
+  if (config.listen_address().empty()) config.set_listen_address("0.0.0.0:7443");
+  if (config.data_dir().empty()) config.set_data_dir("coordinator-data");
+  if (config.audit_log().empty()) config.set_audit_log("audit/coordinator.log");
+  if (config.site_wait_seconds() <= 0) config.set_site_wait_seconds(60);
+  if (config.coordinator_id().empty()) config.set_coordinator_id("coordinator");
+  if (!config.tls().insecure_for_tests() &&
+      (config.tls().ca_cert().empty() || config.tls().cert().empty() ||
+       config.tls().key().empty())) {
+    return absl::InvalidArgumentError(
+        "coordinator config: tls { ca_cert, cert, key } must all be set");
+  }
+  return config;
+}
+
+class SiteSession;
+
+// One task waiting for its site's answer.
+struct Pending {
+  std::string site;
+  v1::Task task;
+  bool sent = false;
+  bool done = false;
+  v1::TaskResult result;
+};
+
+struct StudyRecord {
+  std::string id;
+  v1::Study spec;
+  std::string dir;
+  v1::StudyStatus status;
+  int64_t version = 0;        // bumped on every status change (watchers)
+  std::string results_json;   // set when the study ends
+  std::atomic<bool> cancel{false};
+  std::thread thread;
+};
+
+class Coordinator::Impl {
+ public:
+  explicit Impl(v1::CoordinatorConfig config, std::unique_ptr<NodeAudit> audit,
+                std::shared_ptr<grpc::ServerCredentials> creds)
+      : config_(std::move(config)), audit_(std::move(audit)), creds_(std::move(creds)) {}
+  ~Impl() { Shutdown(); }
+
+  absl::Status Start();
+  void Shutdown();
+  int port() const { return port_; }
+  bool insecure() const { return config_.tls().insecure_for_tests(); }
+  NodeAudit* audit() { return audit_.get(); }
+
+  // Site sessions (called by SiteSession).
+  grpc::Status OnHello(SiteSession* session, const std::string& site, const v1::Hello& hello);
+  void OnResult(const std::string& site, const v1::TaskResult& result);
+  void OnClosed(SiteSession* session, const std::string& site);
+
+  // Rounds.
+  std::map<std::string, absl::StatusOr<v1::TaskResult>> Exchange(
+      const std::map<std::string, v1::Task>& tasks, double timeout_seconds,
+      const std::atomic<bool>* cancel);
+
+  std::vector<std::string> ConnectedSites() const;
+  bool WaitForSites(const std::vector<std::string>& sites, double timeout_seconds,
+                    const std::atomic<bool>* cancel);
+
+  // Studies.
+  absl::StatusOr<std::string> SubmitStudy(const v1::Study& study, const std::string& by);
+  absl::StatusOr<v1::StudyStatus> GetStatus(const std::string& id) const;
+  absl::StatusOr<std::string> GetResults(const std::string& id) const;
+  absl::StatusOr<v1::StudyStatus> CancelStudy(const std::string& id, const std::string& by);
+  std::vector<v1::StudyStatus> ListStudies() const;
+  // Blocks until the study's status version exceeds `seen` or `timeout`;
+  // returns the status and its version.
+  absl::StatusOr<std::pair<v1::StudyStatus, int64_t>> WaitStatus(const std::string& id,
+                                                                  int64_t seen,
+                                                                  double timeout_seconds);
+  void UpdateStatus(StudyRecord* rec, const std::function<void(v1::StudyStatus*)>& fn);
+
+  StudyHost* direct_host() { return direct_host_.get(); }
+
+ private:
+  void SendTaskLocked(Pending* p);
+  void RunStudy(StudyRecord* rec);
+
+  const v1::CoordinatorConfig config_;
+  std::unique_ptr<NodeAudit> audit_;
+  std::shared_ptr<grpc::ServerCredentials> creds_;
+  std::unique_ptr<grpc::Service> admin_service_;
+  std::unique_ptr<grpc::Service> federation_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  bool shut_down_ = false;
+
+  mutable std::mutex mu_;  // sessions_, pending_; lock before a session's mutex
+  std::condition_variable cv_;
+  std::map<std::string, SiteSession*> sessions_;
+  std::map<std::string, std::shared_ptr<Pending>> pending_;  // by task id
+
+  mutable std::mutex studies_mu_;
+  std::condition_variable studies_cv_;
+  std::map<std::string, std::unique_ptr<StudyRecord>> studies_;
+  int64_t study_counter_ = 0;
+
+  std::unique_ptr<StudyHost> direct_host_;
+  friend class DirectHost;
+};
+
+// ---------------------------------------------------------------------------
+// Federation: one reactor per site stream.
+
+class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::CoordinatorMessage> {
+ public:
+  SiteSession(Coordinator::Impl* impl, grpc::CallbackServerContext* context)
+      : impl_(impl), peer_(context->peer()) {
+    auto who = transport::GetPeerIdentity(*context, impl->insecure());
+    if (!who.ok()) {
+      Refuse(grpc::StatusCode::UNAUTHENTICATED, std::string(who.status().message()));
+      return;
+    }
+    if (who->role != "site") {
+      Refuse(grpc::StatusCode::PERMISSION_DENIED,
+             absl::StrCat("certificate CN=", who->common_name, " has role '", who->role,
+                          "'; only site certificates may open a federation stream"));
+      return;
+    }
+    site_ = who->common_name;
+    StartRead(&in_);
+  }
+
+  // Queues a message; false if the stream is closing. Thread safe.
+  bool Send(const v1::CoordinatorMessage& msg) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing_) return false;
+    out_.push_back(msg);
+    if (!writing_) {
+      writing_ = true;
+      StartWrite(&out_.front());
+    }
+    return true;
+  }
+
+  const std::string& site() const { return site_; }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Close(grpc::Status::OK);
+      return;
+    }
+    if (!welcomed_) {
+      if (!in_.has_hello()) {
+        Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                           "the first message on a stream must be a hello"));
+        return;
+      }
+      grpc::Status s = impl_->OnHello(this, site_, in_.hello());
+      if (!s.ok()) {
+        Close(s);
+        return;
+      }
+      welcomed_ = true;
+    } else if (in_.has_result()) {
+      impl_->OnResult(site_, in_.result());
+    }
+    // Heartbeats only keep the stream alive.
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!out_.empty()) out_.pop_front();
+    if (!ok) {
+      out_.clear();
+      closing_ = true;
+    }
+    if (!out_.empty() && ok) {
+      StartWrite(&out_.front());
+      return;
+    }
+    writing_ = false;
+    if (closing_ && !finished_) {
+      finished_ = true;
+      Finish(final_status_);
+    }
+  }
+
+  void OnDone() override {
+    impl_->OnClosed(this, site_);
+    delete this;
+  }
+
+ private:
+  void Refuse(grpc::StatusCode code, const std::string& why) {
+    FEDRAD_LOG(WARNING) << "refused federation stream from " << peer_ << ": " << why;
+    impl_->audit()->Decision("", "", peer_, "connect", absl::StrCat("refused stream: ", why));
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+    finished_ = true;
+    Finish(grpc::Status(code, why));
+  }
+
+  void Close(grpc::Status status) {
+    if (welcomed_) impl_->OnClosed(this, site_);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing_ && finished_) return;
+    closing_ = true;
+    final_status_ = status;
+    if (!writing_ && !finished_) {
+      finished_ = true;
+      Finish(status);
+    }
+  }
+
+  Coordinator::Impl* impl_;
+  std::string peer_;
+  std::string site_;
+  bool welcomed_ = false;  // reactor thread only
+  v1::SiteMessage in_;
+  std::mutex mu_;
+  std::deque<v1::CoordinatorMessage> out_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+  grpc::Status final_status_;
+};
+
+class FederationService : public v1::Federation::CallbackService {
+ public:
+  explicit FederationService(Coordinator::Impl* impl) : impl_(impl) {}
+  grpc::ServerBidiReactor<v1::SiteMessage, v1::CoordinatorMessage>* Connect(
+      grpc::CallbackServerContext* context) override {
+    return new SiteSession(impl_, context);
+  }
+
+ private:
+  Coordinator::Impl* impl_;
+};
+
+grpc::Status Coordinator::Impl::OnHello(SiteSession* session, const std::string& site,
+                                        const v1::Hello& hello) {
+  if (hello.protocol_version() != transport::kProtocolVersion) {
+    std::string why = absl::StrCat("protocol version mismatch: site ", site, " speaks ",
+                                   hello.protocol_version(), ", this coordinator speaks ",
+                                   transport::kProtocolVersion);
+    FEDRAD_LOG(WARNING) << "refused site " << site << ": " << why;
+    audit_->Decision("", "", site, "connect", absl::StrCat("refused: ", why));
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, why);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (sessions_.count(site) > 0) {
+    std::string why = absl::StrCat("site '", site,
+                                   "' is already connected; a second connection with the "
+                                   "same identity is refused");
+    FEDRAD_LOG(WARNING) << "refused site " << site << ": " << why;
+    audit_->Decision("", "", site, "connect", absl::StrCat("refused: ", why));
+    return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, why);
+  }
+  sessions_[site] = session;
+  v1::CoordinatorMessage welcome;
+  welcome.mutable_welcome()->set_protocol_version(transport::kProtocolVersion);
+  welcome.mutable_welcome()->set_coordinator_id(config_.coordinator_id());
+  welcome.mutable_welcome()->set_site_id(site);
+  session->Send(welcome);
+  FEDRAD_LOG(INFO) << "site " << site << " connected (k=" << hello.min_cell_count()
+                   << ", accepts " << hello.accepted_task_kinds_size() << " task kinds)";
+  audit_->Decision("", "", site, "connect",
+                   absl::StrCat("accepted stream from site ", site, " (k=",
+                                hello.min_cell_count(), ")"));
+  // Tasks the site has not answered yet (it reconnected): send them again;
+  // the site answers a repeated task id from its stored results.
+  for (auto& [id, p] : pending_) {
+    if (p->site == site && !p->done) SendTaskLocked(p.get());
+  }
+  cv_.notify_all();
+  return grpc::Status::OK;
+}
+
+void Coordinator::Impl::OnClosed(SiteSession* session, const std::string& site) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(site);
+  if (it != sessions_.end() && it->second == session) {
+    sessions_.erase(it);
+    FEDRAD_LOG(WARNING) << "site " << site << " disconnected";
+    cv_.notify_all();
+  }
+}
+
+void Coordinator::Impl::SendTaskLocked(Pending* p) {
+  auto it = sessions_.find(p->site);
+  if (it == sessions_.end()) return;
+  v1::CoordinatorMessage msg;
+  *msg.mutable_task() = p->task;
+  if (it->second->Send(msg)) {
+    p->sent = true;
+    audit_->Sent(p->task.study_id(), p->task.task_id(), p->site, p->task.kind(),
+                 WireDigest(p->task), absl::StrCat("task ", p->task.kind()));
+  }
+}
+
+void Coordinator::Impl::OnResult(const std::string& site, const v1::TaskResult& result) {
+  audit_->Received(result.study_id(), result.task_id(), site, result.kind(),
+                   WireDigest(result),
+                   result.status_code() == 0
+                       ? absl::StrCat("result: n=", result.n_contributing())
+                       : absl::StrCat("status ",
+                                      absl::StatusCodeToString(
+                                          static_cast<absl::StatusCode>(result.status_code())),
+                                      ": ", result.status_message()));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(result.task_id());
+  if (it == pending_.end()) {
+    FEDRAD_LOG(INFO) << "late or repeated result for task " << result.task_id() << " from "
+                     << site << " ignored";
+    return;
+  }
+  if (it->second->site != site) {
+    FEDRAD_LOG(WARNING) << "site " << site << " answered task " << result.task_id()
+                        << ", which was sent to " << it->second->site << "; ignored";
+    return;
+  }
+  it->second->done = true;
+  it->second->result = result;
+  cv_.notify_all();
+}
+
+std::map<std::string, absl::StatusOr<v1::TaskResult>> Coordinator::Impl::Exchange(
+    const std::map<std::string, v1::Task>& tasks, double timeout_seconds,
+    const std::atomic<bool>* cancel) {
+  std::vector<std::shared_ptr<Pending>> mine;
+  std::unique_lock<std::mutex> lock(mu_);
+  for (const auto& [site, task] : tasks) {
+    auto p = std::make_shared<Pending>();
+    p->site = site;
+    p->task = task;
+    pending_[task.task_id()] = p;
+    mine.push_back(p);
+    SendTaskLocked(p.get());
+  }
+  auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
+  cv_.wait_until(lock, deadline, [&] {
+    if (stopping_ || (cancel != nullptr && cancel->load())) return true;
+    for (const auto& p : mine) {
+      if (!p->done) return false;
+    }
+    return true;
+  });
+  std::map<std::string, absl::StatusOr<v1::TaskResult>> out;
+  for (const auto& p : mine) {
+    pending_.erase(p->task.task_id());
+    if (p->done) {
+      out.emplace(p->site, std::move(p->result));
+    } else if (stopping_ || (cancel != nullptr && cancel->load())) {
+      out.emplace(p->site, absl::CancelledError("study cancelled"));
+    } else {
+      bool connected = sessions_.count(p->site) > 0;
+      out.emplace(p->site,
+                  absl::DeadlineExceededError(absl::StrCat(
+                      "no answer to '", p->task.kind(), "' within ", timeout_seconds, " s (",
+                      connected ? "site still connected"
+                                : (p->sent ? "site disconnected" : "site not connected"),
+                      ")")));
+      FEDRAD_LOG(WARNING) << "task " << p->task.task_id() << " to site " << p->site
+                          << " timed out after " << timeout_seconds << " s"
+                          << (connected ? "" : "; the site is not connected");
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Coordinator::Impl::ConnectedSites() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [site, s] : sessions_) out.push_back(site);
+  return out;
+}
+
+bool Coordinator::Impl::WaitForSites(const std::vector<std::string>& sites,
+                                     double timeout_seconds, const std::atomic<bool>* cancel) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
+  while (true) {
+    bool all = std::all_of(sites.begin(), sites.end(),
+                           [&](const std::string& s) { return sessions_.count(s) > 0; });
+    if (all) return true;
+    if (stopping_ || (cancel != nullptr && cancel->load())) return false;
+    // Wake periodically to notice a cancel flag set without a notify.
+    if (cv_.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(200))) ==
+            std::cv_status::timeout &&
+        Clock::now() >= deadline) {
+      return std::all_of(sites.begin(), sites.end(),
+                         [&](const std::string& s) { return sessions_.count(s) > 0; });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Studies.
+
+class DirectHost : public StudyHost {
+ public:
+  explicit DirectHost(Coordinator::Impl* impl) : impl_(impl) {}
+  std::map<std::string, absl::StatusOr<v1::TaskResult>> Exchange(
+      const std::map<std::string, v1::Task>& tasks, double timeout_seconds) override {
+    return impl_->Exchange(tasks, timeout_seconds, nullptr);
+  }
+  void OnSiteState(const std::string&, const std::string&) override {}
+  void OnProgress(const std::string&, double, const std::string&) override {}
+  bool Cancelled() const override { return false; }
+
+ private:
+  Coordinator::Impl* impl_;
+};
+
+class RecordHost : public StudyHost {
+ public:
+  RecordHost(Coordinator::Impl* impl, StudyRecord* rec) : impl_(impl), rec_(rec) {}
+  std::map<std::string, absl::StatusOr<v1::TaskResult>> Exchange(
+      const std::map<std::string, v1::Task>& tasks, double timeout_seconds) override {
+    impl_->UpdateStatus(rec_, [&](v1::StudyStatus* s) {
+      for (const auto& [site, task] : tasks) {
+        (*s->mutable_sites())[site] = absl::StrCat("working on ", task.kind());
+      }
+    });
+    auto out = impl_->Exchange(tasks, timeout_seconds, &rec_->cancel);
+    impl_->UpdateStatus(rec_, [&](v1::StudyStatus* s) {
+      for (const auto& [site, r] : out) {
+        if (r.ok() && r->status_code() == 0) (*s->mutable_sites())[site] = "answered";
+      }
+    });
+    return out;
+  }
+  void OnSiteState(const std::string& site, const std::string& state) override {
+    impl_->UpdateStatus(rec_, [&](v1::StudyStatus* s) { (*s->mutable_sites())[site] = state; });
+  }
+  void OnProgress(const std::string& step, double fraction, const std::string& message) override {
+    impl_->UpdateStatus(rec_, [&](v1::StudyStatus* s) {
+      s->set_step(step);
+      s->set_fraction_done(fraction);
+      s->set_message(message);
+    });
+  }
+  bool Cancelled() const override { return rec_->cancel.load(); }
+
+ private:
+  Coordinator::Impl* impl_;
+  StudyRecord* rec_;
+};
+
+void Coordinator::Impl::UpdateStatus(StudyRecord* rec,
+                                     const std::function<void(v1::StudyStatus*)>& fn) {
+  std::lock_guard<std::mutex> lock(studies_mu_);
+  fn(&rec->status);
+  ++rec->version;
+  studies_cv_.notify_all();
+}
+
+absl::StatusOr<std::string> Coordinator::Impl::SubmitStudy(const v1::Study& spec,
+                                                           const std::string& by) {
+  if (stopping_) return absl::UnavailableError("the coordinator is shutting down");
+  if (EnabledSteps(spec).empty()) {
+    return absl::InvalidArgumentError(
+        "the study enables no analysis: set cohort_summary { enabled: true } (or "
+        "harmonization, models, validation)");
+  }
+  if (spec.quorum().min_sites() < 0 || spec.quorum().task_timeout_seconds() < 0) {
+    return absl::InvalidArgumentError("quorum.min_sites and quorum.task_timeout_seconds must be >= 0");
+  }
+  auto rec = std::make_unique<StudyRecord>();
+  {
+    std::lock_guard<std::mutex> lock(studies_mu_);
+    rec->id = absl::StrCat(Slug(spec.name()), "-",
+                           absl::FormatTime("%Y%m%dT%H%M%S", absl::Now(), absl::UTCTimeZone()),
+                           "-", ++study_counter_);
+  }
+  rec->spec = spec;
+  if (rec->spec.name().empty()) rec->spec.set_name("study");
+  rec->dir = (fs::path(config_.data_dir()) / "studies" / rec->id).string();
+  std::error_code ec;
+  fs::create_directories(rec->dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create the study folder ", rec->dir, ": ", ec.message()));
+  }
+  FEDRAD_RETURN_IF_ERROR(
+      WriteStringToFile((fs::path(rec->dir) / "study.textproto").string(), ToTextProto(rec->spec)));
+  rec->status.set_study_id(rec->id);
+  rec->status.set_name(rec->spec.name());
+  rec->status.set_state("PENDING");
+  for (const auto& site : rec->spec.sites()) (*rec->status.mutable_sites())[site] = "waiting";
+  audit_->Decision(rec->id, "", by, "study.submit",
+                   absl::StrCat("study '", rec->spec.name(), "' submitted by ", by));
+  FEDRAD_LOG(INFO) << "study " << rec->id << " ('" << rec->spec.name() << "') submitted by " << by;
+  StudyRecord* raw = rec.get();
+  std::string id = rec->id;
+  {
+    std::lock_guard<std::mutex> lock(studies_mu_);
+    studies_[id] = std::move(rec);
+    raw->thread = std::thread([this, raw] { RunStudy(raw); });
+  }
+  return id;
+}
+
+void Coordinator::Impl::RunStudy(StudyRecord* rec) {
+  const v1::Study& spec = rec->spec;
+  UpdateStatus(rec, [](v1::StudyStatus* s) {
+    s->set_state("RUNNING");
+    s->set_step("waiting for sites");
+  });
+  std::vector<std::string> sites(spec.sites().begin(), spec.sites().end());
+  if (sites.empty()) sites = ConnectedSites();
+  absl::Status status;
+  RecordHost host(this, rec);
+  StudyContext ctx(rec->id, spec, sites, &host);
+  if (sites.empty()) {
+    status = absl::FailedPreconditionError("the study names no sites and no site is connected");
+  } else {
+    WaitForSites(sites, config_.site_wait_seconds(), &rec->cancel);
+    std::vector<std::string> connected = ConnectedSites();
+    for (const auto& site : sites) {
+      if (std::find(connected.begin(), connected.end(), site) == connected.end()) {
+        ctx.ExcludeSite(site, absl::StrCat("not connected within ", config_.site_wait_seconds(),
+                                           " s of the study's start"));
+      } else {
+        host.OnSiteState(site, "connected");
+      }
+    }
+    if (rec->cancel) {
+      status = absl::CancelledError("study cancelled");
+    } else if (static_cast<int>(ctx.active_sites().size()) < ctx.required_sites() ||
+               ctx.active_sites().empty()) {
+      std::vector<std::string> reasons;
+      for (const auto& [site, reason] : ctx.excluded_sites()) {
+        reasons.push_back(absl::StrCat(site, ": ", reason));
+      }
+      status = absl::FailedPreconditionError(absl::StrCat(
+          "quorum not reached at the start: ", ctx.active_sites().size(), " of ", sites.size(),
+          " sites connected, the quorum needs ", ctx.required_sites(), ". ",
+          absl::StrJoin(reasons, "; ")));
+    } else {
+      status = RunAnalyses(ctx);
+    }
+  }
+  std::string state = status.ok() ? "SUCCEEDED"
+                      : (rec->cancel || status.code() == absl::StatusCode::kCancelled)
+                          ? "CANCELLED"
+                          : "FAILED";
+  std::string message = status.ok() ? "done" : std::string(status.message());
+  if (status.ok() && !ctx.excluded_sites().empty()) {
+    std::vector<std::string> reasons;
+    for (const auto& [site, reason] : ctx.excluded_sites()) {
+      reasons.push_back(absl::StrCat(site, ": ", reason));
+    }
+    message = absl::StrCat("done without ", ctx.excluded_sites().size(),
+                           " excluded site(s): ", absl::StrJoin(reasons, "; "));
+  }
+  nlohmann::json& results = ctx.results();
+  nlohmann::json study_json = nlohmann::json::object();
+  study_json["id"] = rec->id;
+  study_json["name"] = spec.name();
+  study_json["state"] = state;
+  study_json["message"] = message;
+  study_json["sites"] = sites;
+  study_json["completed_sites"] = ctx.active_sites();
+  study_json["excluded_sites"] = nlohmann::json::object();
+  for (const auto& [site, reason] : ctx.excluded_sites()) study_json["excluded_sites"][site] = reason;
+  study_json["rounds"] = ctx.rounds();
+  study_json["finished_at"] = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
+  results["study"] = study_json;
+  std::string spec_text = ToTextProto(spec);
+  results["provenance"]["software"] = "fedrad";
+  results["provenance"]["software_version"] = FEDRAD_VERSION;
+  results["provenance"]["protocol_version"] = transport::kProtocolVersion;
+  results["provenance"]["spec_sha256"] = Sha256Hex(spec_text);
+  results["provenance"]["audit_log_heads"]["coordinator"] = audit_->HeadHash();
+  std::string json = results.dump(2) + "\n";
+  absl::Status written = WriteStringToFile((fs::path(rec->dir) / "results.json").string(), json);
+  if (!written.ok()) FEDRAD_LOG(ERROR) << "cannot write results.json: " << written;
+  audit_->Decision(rec->id, "", "", "study.end", absl::StrCat("study ", state, ": ", message));
+  if (status.ok()) {
+    FEDRAD_LOG(INFO) << "study " << rec->id << " " << state << ": " << message;
+  } else {
+    FEDRAD_LOG(WARNING) << "study " << rec->id << " " << state << ": " << message;
+  }
+  UpdateStatus(rec, [&](v1::StudyStatus* s) {
+    s->set_state(state);
+    s->set_message(message);
+    if (status.ok()) s->set_fraction_done(1.0);
+  });
+  std::lock_guard<std::mutex> lock(studies_mu_);
+  rec->results_json = json;
+  studies_cv_.notify_all();
+}
+
+absl::StatusOr<v1::StudyStatus> Coordinator::Impl::GetStatus(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(studies_mu_);
+  auto it = studies_.find(id);
+  if (it != studies_.end()) return it->second->status;
+  // A study from an earlier run of the coordinator: its results.json.
+  auto text = ReadFileToString((fs::path(config_.data_dir()) / "studies" / id / "results.json").string());
+  if (text.ok()) {
+    auto j = nlohmann::json::parse(*text, nullptr, false);
+    if (!j.is_discarded() && j.contains("study")) {
+      v1::StudyStatus s;
+      s.set_study_id(id);
+      s.set_name(j["study"].value("name", ""));
+      s.set_state(j["study"].value("state", ""));
+      s.set_message(j["study"].value("message", ""));
+      return s;
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("no study '", id, "'"));
+}
+
+absl::StatusOr<std::string> Coordinator::Impl::GetResults(const std::string& id) const {
+  {
+    std::lock_guard<std::mutex> lock(studies_mu_);
+    auto it = studies_.find(id);
+    if (it != studies_.end() && it->second->results_json.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("study ", id, " is ", it->second->status.state(),
+                       "; its results.json is written when it ends"));
+    }
+    if (it != studies_.end()) return it->second->results_json;
+  }
+  auto text = ReadFileToString((fs::path(config_.data_dir()) / "studies" / id / "results.json").string());
+  if (!text.ok()) return absl::NotFoundError(absl::StrCat("no results for study '", id, "'"));
+  return *text;
+}
+
+absl::StatusOr<v1::StudyStatus> Coordinator::Impl::CancelStudy(const std::string& id,
+                                                               const std::string& by) {
+  StudyRecord* rec = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(studies_mu_);
+    auto it = studies_.find(id);
+    if (it == studies_.end()) return absl::NotFoundError(absl::StrCat("no study '", id, "'"));
+    rec = it->second.get();
+  }
+  rec->cancel = true;
+  audit_->Decision(id, "", by, "study.cancel", absl::StrCat("cancel requested by ", by));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cv_.notify_all();
+  }
+  return GetStatus(id);
+}
+
+std::vector<v1::StudyStatus> Coordinator::Impl::ListStudies() const {
+  std::lock_guard<std::mutex> lock(studies_mu_);
+  std::vector<v1::StudyStatus> out;
+  for (const auto& [id, rec] : studies_) out.push_back(rec->status);
+  return out;
+}
+
+absl::StatusOr<std::pair<v1::StudyStatus, int64_t>> Coordinator::Impl::WaitStatus(
+    const std::string& id, int64_t seen, double timeout_seconds) {
+  std::unique_lock<std::mutex> lock(studies_mu_);
+  auto it = studies_.find(id);
+  if (it == studies_.end()) return absl::NotFoundError(absl::StrCat("no study '", id, "'"));
+  StudyRecord* rec = it->second.get();
+  studies_cv_.wait_for(lock, std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000)),
+                       [&] { return rec->version > seen || stopping_; });
+  return std::make_pair(rec->status, rec->version);
+}
+
+// ---------------------------------------------------------------------------
+// Admin service (synchronous; calls are short except WatchStudy).
+
+class AdminService : public v1::Admin::Service {
+ public:
+  explicit AdminService(Coordinator::Impl* impl) : impl_(impl) {}
+
+  grpc::Status SubmitStudy(grpc::ServerContext* context, const v1::SubmitStudyRequest* request,
+                           v1::SubmitStudyResponse* response) override {
+    std::string who;
+    if (grpc::Status s = Authorize(*context, /*write=*/true, &who); !s.ok()) return s;
+    auto id = impl_->SubmitStudy(request->study(), who);
+    if (!id.ok()) return transport::ToGrpcStatus(id.status());
+    response->set_study_id(*id);
+    return grpc::Status::OK;
+  }
+  grpc::Status GetStatus(grpc::ServerContext* context, const v1::StudyRef* request,
+                         v1::StudyStatus* response) override {
+    std::string who;
+    if (grpc::Status s = Authorize(*context, false, &who); !s.ok()) return s;
+    auto status = impl_->GetStatus(request->study_id());
+    if (!status.ok()) return transport::ToGrpcStatus(status.status());
+    *response = *status;
+    return grpc::Status::OK;
+  }
+  grpc::Status WatchStudy(grpc::ServerContext* context, const v1::StudyRef* request,
+                          grpc::ServerWriter<v1::StudyStatus>* writer) override {
+    std::string who;
+    if (grpc::Status s = Authorize(*context, false, &who); !s.ok()) return s;
+    int64_t seen = -1;
+    while (!context->IsCancelled()) {
+      auto next = impl_->WaitStatus(request->study_id(), seen, 1.0);
+      if (!next.ok()) return transport::ToGrpcStatus(next.status());
+      if (next->second != seen) {
+        seen = next->second;
+        if (!writer->Write(next->first)) return grpc::Status::OK;
+        if (IsTerminal(next->first.state())) return grpc::Status::OK;
+      }
+    }
+    return grpc::Status(grpc::StatusCode::CANCELLED, "watch cancelled");
+  }
+  grpc::Status GetResults(grpc::ServerContext* context, const v1::StudyRef* request,
+                          v1::ResultsResponse* response) override {
+    std::string who;
+    if (grpc::Status s = Authorize(*context, false, &who); !s.ok()) return s;
+    auto json = impl_->GetResults(request->study_id());
+    if (!json.ok()) return transport::ToGrpcStatus(json.status());
+    response->set_study_id(request->study_id());
+    response->set_results_json(*json);
+    return grpc::Status::OK;
+  }
+  grpc::Status CancelStudy(grpc::ServerContext* context, const v1::StudyRef* request,
+                           v1::StudyStatus* response) override {
+    std::string who;
+    if (grpc::Status s = Authorize(*context, true, &who); !s.ok()) return s;
+    auto status = impl_->CancelStudy(request->study_id(), who);
+    if (!status.ok()) return transport::ToGrpcStatus(status.status());
+    *response = *status;
+    return grpc::Status::OK;
+  }
+  grpc::Status ListStudies(grpc::ServerContext* context, const v1::Empty*,
+                           v1::ListStudiesResponse* response) override {
+    std::string who;
+    if (grpc::Status s = Authorize(*context, false, &who); !s.ok()) return s;
+    for (auto& s : impl_->ListStudies()) *response->add_studies() = s;
+    return grpc::Status::OK;
+  }
+
+ private:
+  grpc::Status Authorize(const grpc::ServerContext& context, bool write, std::string* who) {
+    auto id = transport::GetPeerIdentity(context, impl_->insecure());
+    if (!id.ok()) {
+      FEDRAD_LOG(WARNING) << "admin call from " << context.peer() << " refused: " << id.status().message();
+      return transport::ToGrpcStatus(id.status());
+    }
+    *who = absl::StrCat(id->common_name, " (", id->role, ")");
+    bool allowed = id->role == "admin" || (!write && id->role == "auditor");
+    if (!allowed) {
+      std::string why = absl::StrCat("certificate CN=", id->common_name, " has role '", id->role,
+                                     "'; this call needs ", write ? "admin" : "admin or auditor");
+      FEDRAD_LOG(WARNING) << "admin call refused: " << why;
+      return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, why);
+    }
+    return grpc::Status::OK;
+  }
+
+  Coordinator::Impl* impl_;
+};
+
+// ---------------------------------------------------------------------------
+
+absl::Status Coordinator::Impl::Start() {
+  direct_host_ = std::make_unique<DirectHost>(this);
+  federation_service_ = std::make_unique<FederationService>(this);
+  admin_service_ = std::make_unique<AdminService>(this);
+  grpc::ServerBuilder builder;
+  transport::ConfigureServerBuilder(&builder);
+  builder.AddListeningPort(config_.listen_address(), creds_, &port_);
+  builder.RegisterService(federation_service_.get());
+  builder.RegisterService(admin_service_.get());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", config_.listen_address()));
+  }
+  FEDRAD_LOG(INFO) << "coordinator listening on " << config_.listen_address() << " (port "
+                   << port_ << ")" << (insecure() ? " INSECURE" : ", mutual TLS");
+  if (!config_.port_file().empty()) {
+    FEDRAD_RETURN_IF_ERROR(WriteStringToFile(config_.port_file(), absl::StrCat(port_, "\n")));
+  }
+  return absl::OkStatus();
+}
+
+void Coordinator::Impl::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  stopping_ = true;
+  std::vector<StudyRecord*> recs;
+  {
+    std::lock_guard<std::mutex> lock(studies_mu_);
+    for (auto& [id, rec] : studies_) {
+      rec->cancel = true;
+      recs.push_back(rec.get());
+    }
+    studies_cv_.notify_all();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cv_.notify_all();
+  }
+  for (StudyRecord* rec : recs) {
+    if (rec->thread.joinable()) rec->thread.join();
+  }
+  if (server_) {
+    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    server_->Wait();
+  }
+  audit_->Close();
+  FEDRAD_LOG(INFO) << "coordinator stopped";
+}
+
+Coordinator::Coordinator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Coordinator::~Coordinator() { impl_->Shutdown(); }
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
+    const v1::CoordinatorConfig& raw) {
+  FEDRAD_ASSIGN_OR_RETURN(v1::CoordinatorConfig config, NormalizeCoordinatorConfig(raw));
+  transport::TlsFiles tls{config.tls().ca_cert(), config.tls().cert(), config.tls().key(),
+                          config.tls().crl(), config.tls().insecure_for_tests(), "coordinator"};
+  FEDRAD_ASSIGN_OR_RETURN(auto creds, transport::MakeServerCredentials(tls));
+  std::error_code ec;
+  fs::create_directories(config.data_dir(), ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create data_dir ", config.data_dir(), ": ", ec.message()));
+  }
+  fs::create_directories(fs::path(config.audit_log()).parent_path(), ec);
+  FEDRAD_ASSIGN_OR_RETURN(auto audit,
+                          NodeAudit::Open({config.audit_log(), "coordinator", config.tls().key(),
+                                           config.tls().cert()}));
+  return std::unique_ptr<Coordinator>(
+      new Coordinator(std::make_unique<Impl>(std::move(config), std::move(audit), std::move(creds))));
+}
+
+absl::Status Coordinator::Start() { return impl_->Start(); }
+int Coordinator::port() const { return impl_->port(); }
+void Coordinator::Shutdown() { impl_->Shutdown(); }
+std::vector<std::string> Coordinator::ConnectedSites() const { return impl_->ConnectedSites(); }
+bool Coordinator::WaitForSites(const std::vector<std::string>& sites, double timeout_seconds) {
+  return impl_->WaitForSites(sites, timeout_seconds, nullptr);
+}
+absl::StatusOr<std::string> Coordinator::SubmitStudy(const v1::Study& study) {
+  return impl_->SubmitStudy(study, "in-process");
+}
+absl::StatusOr<v1::StudyStatus> Coordinator::GetStatus(const std::string& id) const {
+  return impl_->GetStatus(id);
+}
+std::unique_ptr<StudyContext> Coordinator::NewStudyContext(const std::string& study_id,
+                                                           const v1::Study& study,
+                                                           const std::vector<std::string>& sites) {
+  return std::make_unique<StudyContext>(study_id, study, sites, impl_->direct_host());
+}
+
+}  // namespace fedrad::coordinator

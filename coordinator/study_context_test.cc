@@ -1,0 +1,66 @@
+#include "coordinator/study_context.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace fedrad::coordinator {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Answers every task from a script: OK, a refusal, or no answer.
+class FakeHost : public StudyHost {
+ public:
+  std::map<std::string, std::string> behaviour;  // site -> "ok" | "refuse" | "timeout"
+  std::map<std::string, absl::StatusOr<v1::TaskResult>> Exchange(
+      const std::map<std::string, v1::Task>& tasks, double) override {
+    std::map<std::string, absl::StatusOr<v1::TaskResult>> out;
+    for (const auto& [site, task] : tasks) {
+      const std::string& b = behaviour[site];
+      if (b == "timeout") {
+        out.emplace(site, absl::DeadlineExceededError("no answer within 1 s"));
+        continue;
+      }
+      v1::TaskResult r;
+      r.set_task_id(task.task_id());
+      if (b == "refuse") {
+        r.set_status_code(static_cast<int>(absl::StatusCode::kPermissionDenied));
+        r.set_status_message("below k");
+      }
+      out.emplace(site, r);
+    }
+    return out;
+  }
+  void OnSiteState(const std::string&, const std::string&) override {}
+  void OnProgress(const std::string&, double, const std::string&) override {}
+  bool Cancelled() const override { return false; }
+};
+
+TEST(StudyContext, DropsRefusingSiteWhenQuorumAllows) {
+  FakeHost host;
+  host.behaviour = {{"S1", "ok"}, {"S2", "refuse"}, {"S3", "ok"}};
+  v1::Study study;
+  study.mutable_quorum()->set_min_sites(2);
+  StudyContext ctx("st", study, {"S3", "S1", "S2"}, &host);
+  auto results = ctx.Broadcast("cohort.summary", {});
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ(results->size(), 2u);
+  EXPECT_THAT(ctx.active_sites(), ElementsAre("S1", "S3"));
+  EXPECT_THAT(ctx.excluded_sites().at("S2"), HasSubstr("PERMISSION_DENIED"));
+  EXPECT_THAT(ctx.results()["study"]["excluded_sites"]["S2"].get<std::string>(),
+              HasSubstr("below k"));
+}
+
+TEST(StudyContext, FailsNamingTheSiteWhenQuorumIsLost) {
+  FakeHost host;
+  host.behaviour = {{"S1", "ok"}, {"S2", "timeout"}};
+  v1::Study study;  // min_sites 0: every site is needed
+  StudyContext ctx("st", study, {"S1", "S2"}, &host);
+  auto results = ctx.Broadcast("debug.sleep", {});
+  EXPECT_EQ(results.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(results.status().message()), HasSubstr("S2: no answer"));
+}
+
+}  // namespace
+}  // namespace fedrad::coordinator
