@@ -1,0 +1,744 @@
+// The coordinator's half of the federated models and their external
+// validation (docs/models.md). The site half is site_node/tasks_models.cc;
+// the statistics are fedrad::models, the same functions the pooled tests run,
+// so a federated fit takes the same Newton steps as the pooled one.
+//
+// Per model:
+//   1. models.prepare (every site): covariate names (must agree), n, events,
+//      excluded rows by reason, sum x and sum x x^T.
+//   2. Optional selection on the development sites: univariate score tests
+//      from one models.derivatives round at the null, then a pooled
+//      correlation filter.
+//   3. Optional lambda by leave-one-site-out CV (held-out deviance).
+//   4. Newton-Raphson (models::FitNewton): one models.derivatives round per
+//      iteration; the coordinator adds the sites' log-likelihoods, gradients
+//      and information matrices and solves a p x p system.
+//   5. Validation: models.baseline on the development sites (Cox: pooled
+//      Breslow H0 on the study's grid), then models.validate on the
+//      validation sites; pooled stratified Harrell C from summed pair counts
+//      and DerSimonian-Laird meta-analyses on the logit scale.
+// A site with no part in a round gets role "idle" and answers only its n.
+// results.json keys: docs/results.md, "models" and "validation".
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "coordinator/analyses.h"
+#include "coordinator/study_context.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "models/cox.h"
+#include "models/data.h"
+#include "models/derivatives.h"
+#include "models/logistic.h"
+#include "models/meta_analysis.h"
+#include "models/metrics.h"
+#include "models/newton.h"
+#include "models/selection.h"
+#include "proto/payload.h"
+
+namespace fedrad::coordinator {
+namespace {
+
+namespace m = ::fedrad::models;
+using nlohmann::json;
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string GetStr(const v1::Payload& p, const std::string& key) {
+  auto it = p.strings().find(key);
+  return it == p.strings().end() ? "" : it->second;
+}
+
+std::vector<std::string> SplitLines(const std::string& s) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(s, '\n', absl::SkipEmpty())) out.emplace_back(part);
+  return out;
+}
+
+std::vector<double> ToStd(const Eigen::VectorXd& v) {
+  return std::vector<double>(v.data(), v.data() + v.size());
+}
+
+absl::StatusOr<Eigen::MatrixXd> SiteMatrix(const std::string& site, const v1::Payload& p,
+                                           const std::string& name, int64_t n) {
+  int64_t r = 0, c = 0;
+  absl::StatusOr<std::vector<double>> v = GetMatrix(p, name, &r, &c);
+  if (!v.ok()) return Annotate(v.status(), absl::StrCat("site ", site));
+  if (r != n || c != n) {
+    return absl::DataLossError(
+        absl::StrCat("site ", site, ": '", name, "' is ", r, "x", c, ", expected ", n, "x", n));
+  }
+  Eigen::MatrixXd mat(n, n);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < n; ++j) mat(i, j) = (*v)[static_cast<size_t>(i * n + j)];
+  }
+  return mat;
+}
+
+absl::StatusOr<Eigen::VectorXd> SiteVector(const std::string& site, const v1::Payload& p,
+                                           const std::string& name, int64_t n) {
+  absl::StatusOr<std::vector<double>> v = GetVector(p, name);
+  if (!v.ok()) return Annotate(v.status(), absl::StrCat("site ", site));
+  if (static_cast<int64_t>(v->size()) != n) {
+    return absl::DataLossError(absl::StrCat("site ", site, ": '", name, "' has ", v->size(),
+                                            " values, expected ", n));
+  }
+  return Eigen::Map<Eigen::VectorXd>(v->data(), static_cast<Eigen::Index>(n));
+}
+
+bool IsCox(const v1::Model& model) { return model.type() == v1::Model::COX; }
+
+// What models.prepare told us about one model.
+struct PreparedModel {
+  const v1::Model* spec = nullptr;
+  std::vector<std::string> covariates;
+  std::map<std::string, m::CrossProducts> cross;
+  std::map<std::string, int64_t> n, events, n_excluded;
+  std::map<std::string, std::map<std::string, int64_t>> reasons;
+};
+
+struct Fitted {
+  std::vector<std::string> covariates;  // used in the fit (after selection)
+  std::vector<std::string> names;       // coefficient names
+  Eigen::VectorXd beta;                 // original covariate scale
+  Eigen::VectorXd se;
+  double loglik = 0, loglik_null = 0;
+  int iterations = 0;
+  int64_t n = 0, events = 0;
+  std::vector<std::string> sites;
+  int64_t rounds = 0;
+  double seconds = 0;
+  json details = json::object();  // selection, penalty, scaling
+};
+
+std::vector<std::string> Minus(const std::vector<std::string>& all,
+                               const std::vector<std::string>& drop) {
+  std::vector<std::string> out;
+  for (const auto& s : all) {
+    if (std::find(drop.begin(), drop.end(), s) == drop.end()) out.push_back(s);
+  }
+  return out;
+}
+
+absl::Status RequireSites(const std::vector<std::string>& wanted,
+                          const std::map<std::string, v1::TaskResult>& got,
+                          const std::string& what) {
+  std::vector<std::string> missing;
+  for (const auto& s : wanted) {
+    if (!got.count(s)) missing.push_back(s);
+  }
+  if (missing.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      what, ": site(s) ", absl::StrJoin(missing, ", "),
+      " did not answer; the result would not be over the sites the study names"));
+}
+
+// Parameters of a round: `active` sites get `params`, every other site
+// role=idle (it answers only its n).
+std::map<std::string, v1::Payload> RoundParams(StudyContext& ctx, const v1::Payload& params,
+                                               const std::vector<std::string>& active) {
+  std::map<std::string, v1::Payload> by_site;
+  for (const std::string& site : ctx.active_sites()) {
+    v1::Payload p = params;
+    if (std::find(active.begin(), active.end(), site) == active.end()) {
+      (*p.mutable_strings())["role"] = "idle";
+      p.clear_arrays();
+    }
+    by_site[site] = p;
+  }
+  return by_site;
+}
+
+absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& model) {
+  v1::Payload params;
+  (*params.mutable_strings())["model"] = model.name();
+  FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.Broadcast("models.prepare", params));
+  PreparedModel prep;
+  prep.spec = &model;
+  std::vector<std::string> disagreements;
+  for (const auto& [site, r] : results) {
+    std::vector<std::string> covs = SplitLines(GetStr(r.payload(), "covariates"));
+    if (prep.covariates.empty()) {
+      prep.covariates = covs;
+    } else if (covs != prep.covariates) {
+      disagreements.push_back(absl::StrCat(
+          "site ", site, " has covariates {", absl::StrJoin(covs, ", "), "} but site ",
+          results.begin()->first, " has {", absl::StrJoin(prep.covariates, ", "), "}"));
+    }
+  }
+  if (!disagreements.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the sites' tables give different covariates for model '", model.name(),
+        "' (list them in the model's covariates, or make the tables agree): ",
+        absl::StrJoin(disagreements, "; ")));
+  }
+  const int64_t p = static_cast<int64_t>(prep.covariates.size());
+  for (const auto& [site, r] : results) {
+    const v1::Payload& pl = r.payload();
+    m::CrossProducts cp = m::CrossProducts::Zero(static_cast<int>(p));
+    FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(pl, "n"));
+    cp.n = static_cast<int64_t>(n);
+    FEDRAD_ASSIGN_OR_RETURN(cp.sum, SiteVector(site, pl, "sum_x", p));
+    FEDRAD_ASSIGN_OR_RETURN(cp.sum_outer, SiteMatrix(site, pl, "sum_xx", p));
+    prep.cross[site] = cp;
+    prep.n[site] = cp.n;
+    FEDRAD_ASSIGN_OR_RETURN(double events, GetScalar(pl, "events"));
+    FEDRAD_ASSIGN_OR_RETURN(double excluded, GetScalar(pl, "n_excluded"));
+    prep.events[site] = static_cast<int64_t>(events);
+    prep.n_excluded[site] = static_cast<int64_t>(excluded);
+    for (const std::string& line : SplitLines(GetStr(pl, "excluded"))) {
+      std::vector<std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+      int64_t count = 0;
+      if (kv.size() == 2 && absl::SimpleAtoi(kv[1], &count)) prep.reasons[site][kv[0]] = count;
+    }
+  }
+  return prep;
+}
+
+// One federated evaluation of the log-likelihood pieces: a models.derivatives
+// round on `sites`, summed.
+m::Evaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model,
+                           const std::vector<std::string>& covariates,
+                           const std::vector<std::string>& sites, const m::Scaling* scaling) {
+  return [&ctx, &model, covariates, sites,
+          scaling](const Eigen::VectorXd& beta) -> absl::StatusOr<m::Derivatives> {
+    v1::Payload params;
+    (*params.mutable_strings())["model"] = model.name();
+    (*params.mutable_strings())["covariates"] = absl::StrJoin(covariates, "\n");
+    AddVector(&params, "beta", ToStd(beta));
+    if (scaling != nullptr) {
+      AddVector(&params, "center", ToStd(scaling->center));
+      AddVector(&params, "scale", ToStd(scaling->scale));
+    }
+    FEDRAD_ASSIGN_OR_RETURN(auto results,
+                            ctx.RunRound("models.derivatives", RoundParams(ctx, params, sites)));
+    FEDRAD_RETURN_IF_ERROR(RequireSites(sites, results, "models.derivatives"));
+    const int64_t p = beta.size();
+    m::Derivatives sum = m::Derivatives::Zero(static_cast<int>(p));
+    for (const std::string& site : sites) {
+      const v1::Payload& pl = results.at(site).payload();
+      m::Derivatives d;
+      FEDRAD_ASSIGN_OR_RETURN(d.loglik, GetScalar(pl, "loglik"));
+      FEDRAD_ASSIGN_OR_RETURN(d.gradient, SiteVector(site, pl, "gradient", p));
+      FEDRAD_ASSIGN_OR_RETURN(d.information, SiteMatrix(site, pl, "information", p));
+      FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(pl, "n"));
+      FEDRAD_ASSIGN_OR_RETURN(double events, GetScalar(pl, "events"));
+      d.n = static_cast<int64_t>(n);
+      d.events = static_cast<int64_t>(events);
+      sum.Add(d);
+    }
+    return sum;
+  };
+}
+
+m::NewtonOptions NewtonFor(const v1::Model& model, int p_total) {
+  m::NewtonOptions opt = IsCox(model) ? m::CoxphControl() : m::GlmControl();
+  if (model.eps() > 0) {
+    opt.eps = model.eps();
+    opt.toler_inf = std::sqrt(model.eps());
+  }
+  if (model.max_iterations() > 0) opt.max_iterations = model.max_iterations();
+  const v1::Penalty& pen = model.penalty();
+  if (pen.type() != v1::Penalty::NONE) {
+    opt.penalty.l1_ratio = pen.type() == v1::Penalty::ELASTIC_NET ? pen.l1_ratio() : 0.0;
+    opt.penalty.lambda = pen.lambda();
+    if (!IsCox(model)) {
+      opt.penalty.penalized.assign(static_cast<size_t>(p_total), true);
+      opt.penalty.penalized[0] = false;  // the intercept
+    }
+    if (model.max_iterations() <= 0) opt.max_iterations = std::max(opt.max_iterations, 100);
+  }
+  return opt;
+}
+
+absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
+                                const std::vector<std::string>& sites) {
+  const v1::Model& model = *prep.spec;
+  const bool cox = IsCox(model);
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t rounds_before = ctx.rounds();
+  Fitted fit;
+  fit.sites = sites;
+  if (sites.empty()) return absl::InvalidArgumentError("no development site");
+  std::vector<std::string> covs = prep.covariates;
+
+  // Pooled cross-products over the development sites.
+  m::CrossProducts pooled = m::CrossProducts::Zero(static_cast<int>(covs.size()));
+  int64_t events = 0;
+  for (const auto& s : sites) {
+    pooled.Add(prep.cross.at(s));
+    events += prep.events.at(s);
+  }
+
+  // Feature selection.
+  const v1::FeatureSelection& sel = model.selection();
+  std::vector<int> keep(covs.size());
+  for (size_t j = 0; j < covs.size(); ++j) keep[j] = static_cast<int>(j);
+  if (sel.score_p_value() > 0 || sel.max_covariates() > 0) {
+    const int p_total = static_cast<int>(covs.size()) + (cox ? 0 : 1);
+    Eigen::VectorXd at = Eigen::VectorXd::Zero(p_total);
+    if (!cox) {
+      const double ybar = static_cast<double>(events) / static_cast<double>(pooled.n);
+      at[0] = std::log(ybar / (1 - ybar));  // intercept-only MLE: score test vs the null model
+    }
+    FEDRAD_ASSIGN_OR_RETURN(m::Derivatives d0,
+                            MakeEvaluator(ctx, model, covs, sites, nullptr)(at));
+    m::Derivatives uni = m::Derivatives::Zero(static_cast<int>(covs.size()));
+    for (size_t j = 0; j < covs.size(); ++j) {
+      const Eigen::Index k = static_cast<Eigen::Index>(j) + (cox ? 0 : 1);
+      uni.gradient[static_cast<Eigen::Index>(j)] = d0.gradient[k];
+      double info = d0.information(k, k);
+      if (!cox) info -= d0.information(k, 0) * d0.information(k, 0) / d0.information(0, 0);
+      uni.information(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(j)) = info;
+    }
+    std::vector<m::ScoreTest> tests = m::UnivariateScoreTests(uni);
+    std::vector<int> order = m::OrderByScore(tests);
+    keep.clear();
+    for (int j : order) {
+      if (sel.score_p_value() > 0 && !(tests[static_cast<size_t>(j)].p_value < sel.score_p_value())) {
+        continue;
+      }
+      keep.push_back(j);
+    }
+    json score = json::object();
+    for (size_t j = 0; j < covs.size(); ++j) {
+      score[covs[j]] = {{"chi2", tests[j].chi2}, {"p_value", tests[j].p_value}};
+    }
+    fit.details["selection"]["score_tests"] = score;
+  }
+  if (sel.max_abs_correlation() > 0 && sel.max_abs_correlation() < 1) {
+    Eigen::MatrixXd corr = m::CorrelationFromCrossProducts(pooled);
+    keep = m::CorrelationFilter(corr, keep, sel.max_abs_correlation());
+  }
+  if (sel.max_covariates() > 0 && keep.size() > static_cast<size_t>(sel.max_covariates())) {
+    keep.resize(static_cast<size_t>(sel.max_covariates()));
+  }
+  if (keep.empty()) {
+    return absl::FailedPreconditionError("feature selection kept no covariate");
+  }
+  std::sort(keep.begin(), keep.end());  // back to table order
+  std::vector<std::string> used;
+  m::CrossProducts sub = m::CrossProducts::Zero(static_cast<int>(keep.size()));
+  sub.n = pooled.n;
+  for (size_t a = 0; a < keep.size(); ++a) {
+    used.push_back(covs[static_cast<size_t>(keep[a])]);
+    sub.sum[static_cast<Eigen::Index>(a)] = pooled.sum[keep[a]];
+    for (size_t b = 0; b < keep.size(); ++b) {
+      sub.sum_outer(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(b)) =
+          pooled.sum_outer(keep[a], keep[b]);
+    }
+  }
+  if (used.size() != covs.size()) fit.details["selection"]["kept"] = used;
+  fit.covariates = used;
+  fit.names = cox ? used : std::vector<std::string>{"intercept"};
+  if (!cox) fit.names.insert(fit.names.end(), used.begin(), used.end());
+  const int p_total = static_cast<int>(fit.names.size());
+
+  // Standardisation from pooled sums.
+  std::unique_ptr<m::Scaling> scaling;
+  if (model.standardize()) {
+    FEDRAD_ASSIGN_OR_RETURN(m::Scaling s, m::ScalingFromCrossProducts(sub, used));
+    scaling = std::make_unique<m::Scaling>(s);
+    fit.details["standardization"] = {{"center", ToStd(s.center)}, {"scale", ToStd(s.scale)}};
+  }
+
+  m::NewtonOptions opt = NewtonFor(model, p_total);
+  const v1::Penalty& pen = model.penalty();
+  if (pen.type() != v1::Penalty::NONE && pen.lambda_grid_size() > 0) {
+    std::vector<double> grid(pen.lambda_grid().begin(), pen.lambda_grid().end());
+    auto fold_fit = [&](double lambda, const std::string& out) -> absl::StatusOr<Eigen::VectorXd> {
+      m::NewtonOptions o = opt;
+      o.penalty.lambda = lambda;
+      FEDRAD_ASSIGN_OR_RETURN(
+          m::FitResult f,
+          m::FitNewton(MakeEvaluator(ctx, model, used, Minus(sites, {out}), scaling.get()),
+                       fit.names, Eigen::VectorXd::Zero(p_total), o));
+      return f.beta;
+    };
+    auto deviance = [&](const std::string& site, const Eigen::VectorXd& b) -> absl::StatusOr<double> {
+      FEDRAD_ASSIGN_OR_RETURN(m::Derivatives d,
+                              MakeEvaluator(ctx, model, used, {site}, scaling.get())(b));
+      return -2 * d.loglik;
+    };
+    FEDRAD_ASSIGN_OR_RETURN(m::LambdaChoice choice,
+                            m::ChooseLambdaByLoso(grid, sites, fold_fit, deviance));
+    opt.penalty.lambda = choice.lambda;
+    fit.details["penalty"]["lambda_grid"] = grid;
+    fit.details["penalty"]["cv_deviance"] = choice.cv_deviance;
+  }
+  if (pen.type() != v1::Penalty::NONE) {
+    fit.details["penalty"]["type"] = pen.type() == v1::Penalty::L2 ? "l2" : "elastic_net";
+    fit.details["penalty"]["lambda"] = opt.penalty.lambda;
+    fit.details["penalty"]["l1_ratio"] = opt.penalty.l1_ratio;
+    fit.details["penalty"]["scale"] = scaling ? "standardized" : "raw";
+  }
+
+  ctx.SetProgress("models", 0.0, absl::StrCat("fitting '", model.name(), "' on ",
+                                              absl::StrJoin(sites, ", ")));
+  absl::StatusOr<m::FitResult> res =
+      m::FitNewton(MakeEvaluator(ctx, model, used, sites, scaling.get()), fit.names,
+                   Eigen::VectorXd::Zero(p_total), opt);
+  if (!res.ok()) {
+    return Annotate(res.status(), absl::StrCat("model '", model.name(), "' on sites ",
+                                               absl::StrJoin(sites, ", ")));
+  }
+  // Back to the original covariate scale: beta_orig = A beta_std.
+  Eigen::MatrixXd a = Eigen::MatrixXd::Identity(p_total, p_total);
+  if (scaling) {
+    const int off = cox ? 0 : 1;
+    for (size_t j = 0; j < used.size(); ++j) {
+      const Eigen::Index k = static_cast<Eigen::Index>(j) + off;
+      a(k, k) = 1.0 / scaling->scale[static_cast<Eigen::Index>(j)];
+      if (!cox) a(0, k) = -scaling->center[static_cast<Eigen::Index>(j)] /
+                          scaling->scale[static_cast<Eigen::Index>(j)];
+    }
+  }
+  fit.beta = a * res->beta;
+  fit.se = (a * res->covariance * a.transpose()).diagonal().cwiseSqrt();
+  fit.loglik = res->loglik;
+  fit.loglik_null = res->loglik_null;
+  fit.iterations = res->iterations;
+  fit.n = res->last.n;
+  fit.events = res->last.events;
+  fit.rounds = ctx.rounds() - rounds_before;
+  fit.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return fit;
+}
+
+json FitJson(const Fitted& f) {
+  json j = json::object();
+  for (size_t k = 0; k < f.names.size(); ++k) {
+    j["coefficients"][f.names[k]] = f.beta[static_cast<Eigen::Index>(k)];
+    const double se = f.se[static_cast<Eigen::Index>(k)];
+    j["std_errors"][f.names[k]] = std::isfinite(se) ? json(se) : json(nullptr);
+  }
+  j["loglik"] = f.loglik;
+  j["loglik_null"] = f.loglik_null;
+  j["iterations"] = f.iterations;
+  j["n"] = f.n;
+  j["events"] = f.events;
+  j["sites"] = f.sites;
+  j["covariates"] = f.covariates;
+  j["rounds"] = f.rounds;
+  j["fit_seconds"] = f.seconds;
+  for (const auto& [k, v] : f.details.items()) j[k] = v;
+  return j;
+}
+
+const char* const kSurvivalMetrics[] = {"harrell_c", "uno_c", "auc_t", "brier_t",
+                                        "integrated_brier", "calibration_slope", "oe_ratio_t"};
+const char* const kBinaryMetrics[] = {"auc", "sensitivity", "specificity", "youden_threshold",
+                                      "sensitivity_youden", "specificity_youden", "brier",
+                                      "calibration_intercept", "calibration_slope"};
+
+std::vector<double> TimeGrid(const v1::Validation& v, double t, double tau) {
+  if (v.time_grid_size() > 0) {
+    std::vector<double> g(v.time_grid().begin(), v.time_grid().end());
+    std::sort(g.begin(), g.end());
+    g.erase(std::unique(g.begin(), g.end()), g.end());
+    return g;
+  }
+  const double step = v.time_grid_step() > 0 ? v.time_grid_step() : 1.0;
+  std::vector<double> g;
+  const double end = std::max(t, tau);
+  for (double x = step; x <= end + 1e-9; x += step) g.push_back(x);
+  return g;
+}
+
+struct SiteValidation {
+  json metrics = json::object();
+  double concordant = 0, discordant = 0, tied = 0;
+  std::map<std::string, std::pair<double, double>> logit_and_var;  // for meta-analysis
+};
+
+absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
+    StudyContext& ctx, const PreparedModel& prep, const Fitted& fit,
+    const std::vector<std::string>& dev_sites, const std::vector<std::string>& val_sites,
+    json* baseline_out) {
+  const v1::Model& model = *prep.spec;
+  const v1::Validation& v = ctx.study().validation();
+  const bool cox = IsCox(model);
+  const double t = v.t() > 0 ? v.t() : 730;
+  const double tau = v.tau() > 0 ? v.tau() : 1825;
+  const double threshold = v.threshold() > 0 ? v.threshold() : 0.5;
+  const int replicates = v.bootstrap_replicates() == 0 ? 200 : std::max(0, v.bootstrap_replicates());
+  v1::Payload params;
+  (*params.mutable_strings())["model"] = model.name();
+  (*params.mutable_strings())["covariates"] = absl::StrJoin(fit.covariates, "\n");
+  AddVector(&params, "beta", ToStd(fit.beta));
+  if (cox) {
+    std::vector<double> grid = TimeGrid(v, t, tau);
+    v1::Payload bparams = params;
+    AddVector(&bparams, "grid", grid);
+    FEDRAD_ASSIGN_OR_RETURN(auto sums,
+                            ctx.RunRound("models.baseline", RoundParams(ctx, bparams, dev_sites)));
+    FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, sums, "models.baseline"));
+    m::GridSums total{std::vector<double>(grid.size(), 0.0), std::vector<double>(grid.size(), 0.0)};
+    for (const auto& s : dev_sites) {
+      const v1::Payload& pl = sums.at(s).payload();
+      FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd e, SiteVector(s, pl, "grid_events", grid.size()));
+      FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd r, SiteVector(s, pl, "grid_risk_sum", grid.size()));
+      for (size_t j = 0; j < grid.size(); ++j) {
+        total.events[j] += e[static_cast<Eigen::Index>(j)];
+        total.risk_sum[j] += r[static_cast<Eigen::Index>(j)];
+      }
+    }
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> cumhaz, m::BreslowFromGridSums(total));
+    AddVector(&params, "grid", grid);
+    AddVector(&params, "cumhaz", cumhaz);
+    AddScalar(&params, "t", t);
+    AddScalar(&params, "tau", tau);
+    if (baseline_out) {
+      (*baseline_out)["cumhaz_t"] = m::CumulativeHazardAt(grid, cumhaz, t);
+      (*baseline_out)["cumhaz_tau"] = m::CumulativeHazardAt(grid, cumhaz, tau);
+      (*baseline_out)["grid_points"] = grid.size();
+      (*baseline_out)["grid_step"] = grid.size() > 1 ? grid[1] - grid[0] : 0.0;
+    }
+  } else {
+    AddScalar(&params, "threshold", threshold);
+  }
+  AddScalar(&params, "replicates", replicates);
+  AddScalar(&params, "seed", static_cast<double>(v.bootstrap_seed() == 0 ? 20261127 : v.bootstrap_seed()));
+  FEDRAD_ASSIGN_OR_RETURN(auto results,
+                          ctx.RunRound("models.validate", RoundParams(ctx, params, val_sites)));
+  FEDRAD_RETURN_IF_ERROR(RequireSites(val_sites, results, "models.validate"));
+  std::map<std::string, SiteValidation> out;
+  for (const auto& s : val_sites) {
+    const v1::Payload& pl = results.at(s).payload();
+    SiteValidation sv;
+    auto get = [&](const std::string& name) {
+      absl::StatusOr<double> x = GetScalar(pl, absl::StrCat("metric.", name));
+      return x.ok() ? *x : kNaN;
+    };
+    auto put = [&](const std::string& name) {
+      const double x = get(name);
+      sv.metrics[name] = std::isfinite(x) ? json(x) : json(nullptr);
+      for (const char* suffix : {"_ci_low", "_ci_high"}) {
+        const double c = get(absl::StrCat(name, suffix));
+        if (GetScalar(pl, absl::StrCat("metric.", name, suffix)).ok()) {
+          sv.metrics[absl::StrCat(name, suffix)] = std::isfinite(c) ? json(c) : json(nullptr);
+        }
+      }
+      const double se = get(absl::StrCat(name, "_se_logit"));
+      if (std::isfinite(x) && x > 0 && x < 1 && std::isfinite(se) && se > 0) {
+        sv.logit_and_var[name] = {std::log(x / (1 - x)), se * se};
+      }
+    };
+    if (cox) {
+      for (const char* name : kSurvivalMetrics) put(name);
+      sv.concordant = get("concordant");
+      sv.discordant = get("discordant");
+      sv.tied = get("tied_risk");
+      sv.metrics["concordant_pairs"] = sv.concordant;
+      sv.metrics["discordant_pairs"] = sv.discordant;
+      sv.metrics["tied_risk_pairs"] = sv.tied;
+    } else {
+      for (const char* name : kBinaryMetrics) put(name);
+    }
+    for (const char* key : {"n", "events", "n_excluded"}) {
+      absl::StatusOr<double> x = GetScalar(pl, key);
+      if (x.ok()) sv.metrics[key] = static_cast<int64_t>(*x);
+    }
+    sv.metrics["bootstrap_replicates"] = replicates;
+    out[s] = std::move(sv);
+  }
+  return out;
+}
+
+json Pooled(const std::map<std::string, SiteValidation>& sites, bool cox) {
+  json pooled = json::object();
+  int64_t n = 0, events = 0;
+  for (const auto& [s, v] : sites) {
+    n += v.metrics.value("n", int64_t{0});
+    events += v.metrics.value("events", int64_t{0});
+  }
+  pooled["n"] = n;
+  pooled["events"] = events;
+  pooled["sites"] = sites.size();
+  if (cox) {
+    m::ConcordanceCounts c;
+    for (const auto& [s, v] : sites) c.Add({v.concordant, v.discordant, v.tied});
+    pooled["harrell_c_stratified"] = std::isfinite(c.c()) ? json(c.c()) : json(nullptr);
+    pooled["comparable_pairs"] = c.comparable();
+  }
+  std::vector<std::string> meta_metrics =
+      cox ? std::vector<std::string>{"harrell_c", "uno_c", "auc_t"} : std::vector<std::string>{"auc"};
+  for (const std::string& name : meta_metrics) {
+    std::vector<double> y, var;
+    for (const auto& [s, v] : sites) {
+      auto it = v.logit_and_var.find(name);
+      if (it == v.logit_and_var.end()) continue;
+      y.push_back(it->second.first);
+      var.push_back(it->second.second);
+    }
+    absl::StatusOr<m::MetaAnalysis> ma = m::DerSimonianLaird(y, var);
+    const std::string k = absl::StrCat(name, "_meta");
+    if (!ma.ok()) {
+      pooled[k] = nullptr;
+      pooled[absl::StrCat(k, "_note")] = std::string(ma.status().message());
+      continue;
+    }
+    auto expit = [](double x) { return std::isfinite(x) ? json(m::InverseLogit(x)) : json(nullptr); };
+    pooled[k] = expit(ma->mu);
+    pooled[absl::StrCat(k, "_ci_low")] = expit(ma->ci_low);
+    pooled[absl::StrCat(k, "_ci_high")] = expit(ma->ci_high);
+    pooled[absl::StrCat(k, "_pi_low")] = expit(ma->pi_low);
+    pooled[absl::StrCat(k, "_pi_high")] = expit(ma->pi_high);
+    pooled[absl::StrCat(k, "_tau2")] = ma->tau2;
+    pooled[absl::StrCat(k, "_i2")] = ma->i2;
+    pooled[absl::StrCat(k, "_q")] = ma->q;
+    pooled[absl::StrCat(k, "_k")] = ma->k;
+  }
+  return pooled;
+}
+
+absl::Status CheckSpec(const v1::Study& study) {
+  std::set<std::string> names;
+  for (const v1::Model& model : study.models()) {
+    if (model.name().empty()) return absl::InvalidArgumentError("a model has no name");
+    if (!names.insert(model.name()).second) {
+      return absl::InvalidArgumentError(absl::StrCat("two models are named '", model.name(), "'"));
+    }
+    if (!IsCox(model) && model.outcome_column().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("logistic model '", model.name(), "' needs outcome_column"));
+    }
+    if (!model.ties().empty() && model.ties() != "breslow" && model.ties() != "efron") {
+      return absl::InvalidArgumentError(absl::StrCat("model '", model.name(), "': ties must be ",
+                                                     "breslow or efron, not '", model.ties(), "'"));
+    }
+    const v1::Penalty& pen = model.penalty();
+    if (pen.type() != v1::Penalty::NONE && pen.lambda() <= 0 && pen.lambda_grid_size() == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model '", model.name(), "': a penalty needs lambda > 0 or lambda_grid"));
+    }
+    if (pen.type() == v1::Penalty::ELASTIC_NET && !(pen.l1_ratio() > 0 && pen.l1_ratio() <= 1)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("model '", model.name(), "': elastic_net needs 0 < l1_ratio <= 1"));
+    }
+  }
+  for (const std::string& name : study.validation().models()) {
+    if (!names.count(name)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("validation.models names '", name, "', which is not a model"));
+    }
+  }
+  if (study.validation().enabled() && study.models_size() == 0) {
+    return absl::InvalidArgumentError("validation is enabled but the study has no models");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RequireActive(StudyContext& ctx, const std::vector<std::string>& wanted,
+                           const std::string& what) {
+  std::vector<std::string> active = ctx.active_sites();
+  std::vector<std::string> missing;
+  for (const auto& s : wanted) {
+    if (std::find(active.begin(), active.end(), s) == active.end()) missing.push_back(s);
+  }
+  if (missing.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(what, " names site(s) ",
+                                                    absl::StrJoin(missing, ", "),
+                                                    " that are not in the study (active: ",
+                                                    absl::StrJoin(active, ", "), ")"));
+}
+
+}  // namespace
+
+absl::Status RunModels(StudyContext& ctx) {
+  const v1::Study& study = ctx.study();
+  FEDRAD_RETURN_IF_ERROR(CheckSpec(study));
+  const v1::Validation& v = study.validation();
+  json& models_json = ctx.results()["models"];
+  json& validation_json = ctx.results()["validation"];
+  for (int mi = 0; mi < study.models_size(); ++mi) {
+    const v1::Model& model = study.models(mi);
+    ctx.SetProgress("models", static_cast<double>(mi) / study.models_size(),
+                    absl::StrCat("preparing '", model.name(), "'"));
+    FEDRAD_ASSIGN_OR_RETURN(PreparedModel prep, PrepareModel(ctx, model));
+    const bool validate =
+        v.enabled() && (v.models_size() == 0 ||
+                        std::find(v.models().begin(), v.models().end(), model.name()) !=
+                            v.models().end());
+    std::vector<std::string> active = ctx.active_sites();
+    std::vector<std::string> dev(model.develop_on().begin(), model.develop_on().end());
+    if (validate && v.scheme() == v1::Validation::DEVELOP_VALIDATE) {
+      dev.assign(v.develop_on().begin(), v.develop_on().end());
+      if (dev.empty()) {
+        return absl::InvalidArgumentError(
+            "validation scheme DEVELOP_VALIDATE needs develop_on (the development sites)");
+      }
+    }
+    if (dev.empty()) dev = active;
+    std::sort(dev.begin(), dev.end());
+    FEDRAD_RETURN_IF_ERROR(RequireActive(ctx, dev, "develop_on"));
+
+    FEDRAD_ASSIGN_OR_RETURN(Fitted fit, FitModel(ctx, prep, dev));
+    json mj = FitJson(fit);
+    mj["type"] = IsCox(model) ? "cox" : "logistic";
+    if (IsCox(model)) mj["ties"] = model.ties().empty() ? "breslow" : model.ties();
+    for (const auto& [site, n] : prep.n) {
+      mj["site_rows"][site]["n"] = n;
+      mj["site_rows"][site]["events"] = prep.events.at(site);
+      mj["site_rows"][site]["n_excluded"] = prep.n_excluded.at(site);
+      for (const auto& [reason, count] : prep.reasons[site]) {
+        mj["site_rows"][site]["excluded"][reason] = count;
+      }
+    }
+    models_json[model.name()] = mj;
+    FEDRAD_LOG(INFO) << "model '" << model.name() << "': " << fit.iterations << " iterations, "
+                     << fit.rounds << " rounds, loglik " << fit.loglik;
+    if (!validate) continue;
+
+    ctx.SetProgress("models", static_cast<double>(mi) / study.models_size(),
+                    absl::StrCat("validating '", model.name(), "'"));
+    json vj = json::object();
+    std::map<std::string, SiteValidation> by_site;
+    if (v.scheme() == v1::Validation::DEVELOP_VALIDATE) {
+      std::vector<std::string> val(v.validate_on().begin(), v.validate_on().end());
+      if (val.empty()) val = Minus(ctx.active_sites(), dev);
+      std::sort(val.begin(), val.end());
+      if (val.empty()) return absl::InvalidArgumentError("no validation site");
+      FEDRAD_RETURN_IF_ERROR(RequireActive(ctx, val, "validate_on"));
+      json baseline = json::object();
+      FEDRAD_ASSIGN_OR_RETURN(by_site, ValidateModel(ctx, prep, fit, dev, val, &baseline));
+      vj["scheme"] = "develop_validate";
+      vj["develop_on"] = dev;
+      vj["validate_on"] = val;
+      if (!baseline.empty()) vj["baseline"] = baseline;
+    } else {
+      vj["scheme"] = "leave_one_site_out";
+      std::vector<std::string> sites = ctx.active_sites();
+      if (sites.size() < 2) {
+        return absl::FailedPreconditionError("leave-one-site-out needs at least 2 sites");
+      }
+      for (const std::string& s : sites) {
+        std::vector<std::string> train = Minus(sites, {s});
+        FEDRAD_ASSIGN_OR_RETURN(Fitted f, FitModel(ctx, prep, train));
+        json fj = FitJson(f);
+        json baseline = json::object();
+        FEDRAD_ASSIGN_OR_RETURN(auto one, ValidateModel(ctx, prep, f, train, {s}, &baseline));
+        if (!baseline.empty()) fj["baseline"] = baseline;
+        vj["loso_models"][s] = fj;
+        by_site[s] = one.at(s);
+      }
+    }
+    for (const auto& [s, sv] : by_site) vj["sites"][s] = sv.metrics;
+    vj["pooled"] = Pooled(by_site, IsCox(model));
+    vj["t"] = v.t() > 0 ? v.t() : 730;
+    vj["tau"] = v.tau() > 0 ? v.tau() : 1825;
+    if (!IsCox(model)) vj["threshold"] = v.threshold() > 0 ? v.threshold() : 0.5;
+    validation_json[model.name()] = vj;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace fedrad::coordinator
