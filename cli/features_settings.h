@@ -1,0 +1,43 @@
+// Feature-extraction settings for `fedrad extract`: parses the protobuf
+// text format (proto/feature_settings.proto) and converts it to
+// features::CaseOptions, so that features/ itself never sees protobuf.
+//
+//   FEDRAD_ASSIGN_OR_RETURN(FeatureSettingsBundle s,
+//                           LoadFeatureSettings("preset.textproto"));
+//   RunCohort(cases, s.options, ...);   // s.fingerprint keys the cache
+#ifndef FEDRAD_CLI_FEATURES_SETTINGS_H_
+#define FEDRAD_CLI_FEATURES_SETTINGS_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "features/cohort.h"
+
+namespace fedrad::cli {
+
+struct FeatureSettingsBundle {
+  features::CaseOptions options;
+  // Canonical text of the effective settings (after defaults and command
+  // line overrides); the cache key uses it.
+  std::string fingerprint;
+};
+
+// Parses settings text ("" = all defaults). InvalidArgument naming `source`
+// and the parser's line/column on a syntax error or a bad value (e.g. two
+// spacing values, an unknown family, a non-positive bin width).
+absl::StatusOr<FeatureSettingsBundle> ParseFeatureSettings(const std::string& text,
+                                                           const std::string& source);
+// Reads and parses a settings file; NotFound if absent.
+absl::StatusOr<FeatureSettingsBundle> LoadFeatureSettings(const std::string& path);
+
+// Command-line overrides, applied after the file; empty / <= 0 = keep.
+struct FeatureOverrides {
+  std::string families;  // comma separated
+  int bin_count = 0;
+  double bin_width = 0;
+};
+absl::Status ApplyOverrides(const FeatureOverrides& overrides, FeatureSettingsBundle* bundle);
+
+}  // namespace fedrad::cli
+
+#endif  // FEDRAD_CLI_FEATURES_SETTINGS_H_

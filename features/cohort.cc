@@ -1,0 +1,310 @@
+#include "features/cohort.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "features/image_io.h"
+
+namespace fedrad::features {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Bump when a change alters feature values, so caches are not reused.
+constexpr char kExtractorVersion[] = "fedrad-features-1";
+
+absl::Status CaseError(const CaseInput& in, const absl::Status& s) {
+  return absl::Status(s.code(), absl::StrCat("case ", in.case_id, ": ", s.message()));
+}
+
+// SHA-256 of a file, or of every file of a directory (sorted by name).
+absl::StatusOr<std::string> PathHash(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(path, ec)) {
+      if (e.is_regular_file()) files.push_back(e.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    Sha256Hasher h;
+    for (const auto& f : files) {
+      FEDRAD_ASSIGN_OR_RETURN(std::string fh, Sha256FileHex(f));
+      h.Update(fs::path(f).filename().string());
+      h.Update(fh);
+    }
+    return h.FinalHex();
+  }
+  return Sha256FileHex(path);
+}
+
+std::string FormatValue(double v) { return FormatNumber(v); }
+
+CsvTable CaseToLong(const std::string& case_id, const std::vector<RegionFeatures>& regions) {
+  CsvTable t({"case_id", "roi", "family", "feature", "ibsi_code", "aggregation", "value"});
+  for (const auto& r : regions) {
+    for (const auto& f : r.features) {
+      (void)t.AddRow({case_id, r.roi, f.family, f.feature, f.ibsi_code, f.aggregation,
+                      FormatValue(f.value)});
+    }
+  }
+  return t;
+}
+
+absl::StatusOr<std::vector<RegionFeatures>> ParseCached(const std::string& path) {
+  FEDRAD_ASSIGN_OR_RETURN(CsvTable t, ReadCsv(path));
+  FEDRAD_RETURN_IF_ERROR(
+      t.RequireColumns({"roi", "family", "feature", "ibsi_code", "aggregation", "value"}));
+  std::vector<RegionFeatures> out;
+  int c_roi = t.ColumnIndex("roi"), c_fam = t.ColumnIndex("family"),
+      c_feat = t.ColumnIndex("feature"), c_code = t.ColumnIndex("ibsi_code"),
+      c_agg = t.ColumnIndex("aggregation"), c_val = t.ColumnIndex("value");
+  for (size_t i = 0; i < t.num_rows(); ++i) {
+    const std::string& roi = t.cell(i, c_roi);
+    if (out.empty() || out.back().roi != roi) out.push_back({roi, {}});
+    double v = std::numeric_limits<double>::quiet_NaN();
+    if (!IsMissingCell(t.cell(i, c_val)) && !ParseNumber(t.cell(i, c_val), &v)) {
+      return absl::DataLossError(absl::StrCat(path, ": bad value on line ", t.line_of_row(i)));
+    }
+    out.back().features.push_back(
+        {t.cell(i, c_fam), t.cell(i, c_feat), t.cell(i, c_code), t.cell(i, c_agg), v});
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<CaseInput>> ReadManifest(const std::string& path) {
+  FEDRAD_ASSIGN_OR_RETURN(CsvTable t, ReadCsv(path));
+  FEDRAD_RETURN_IF_ERROR(t.RequireColumns({"case_id", "image", "lesion_mask"}));
+  FEDRAD_RETURN_IF_ERROR(t.RequireUnique("case_id"));
+  fs::path base = fs::path(path).parent_path();
+  auto resolve = [&](const std::string& p) -> std::string {
+    if (p.empty()) return p;
+    fs::path q(p);
+    return q.is_absolute() ? q.string() : (base / q).lexically_normal().string();
+  };
+  const int c_id = t.ColumnIndex("case_id"), c_img = t.ColumnIndex("image"),
+            c_les = t.ColumnIndex("lesion_mask"), c_liv = t.ColumnIndex("liver_mask");
+  std::vector<CaseInput> out;
+  for (size_t i = 0; i < t.num_rows(); ++i) {
+    CaseInput c;
+    c.case_id = std::string(absl::StripAsciiWhitespace(t.cell(i, c_id)));
+    c.image = resolve(std::string(absl::StripAsciiWhitespace(t.cell(i, c_img))));
+    c.lesion_mask = resolve(std::string(absl::StripAsciiWhitespace(t.cell(i, c_les))));
+    if (c_liv >= 0) {
+      c.liver_mask = resolve(std::string(absl::StripAsciiWhitespace(t.cell(i, c_liv))));
+    }
+    for (auto [value, column] : {std::pair{&c.case_id, "case_id"}, {&c.image, "image"},
+                                 {&c.lesion_mask, "lesion_mask"}}) {
+      if (value->empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(path, ": line ", t.line_of_row(i),
+                                                       ": empty ", column));
+      }
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<RegionFeatures>> ExtractCase(const CaseInput& in,
+                                                        const CaseOptions& options) {
+  auto image = ReadImage(in.image);
+  if (!image.ok()) return CaseError(in, Annotate(image.status(), "image"));
+  auto lesions = ReadLabelMap(in.lesion_mask);
+  if (!lesions.ok()) return CaseError(in, Annotate(lesions.status(), "lesion mask"));
+  std::string why = GeometryMismatch(image->geometry, lesions->geometry);
+  if (!why.empty()) {
+    return CaseError(in, absl::InvalidArgumentError(absl::StrCat(
+                             "lesion mask ", in.lesion_mask, " vs image ", in.image, ": ", why)));
+  }
+  std::optional<LabelVolume> liver;
+  if (!in.liver_mask.empty()) {
+    auto l = ReadLabelMap(in.liver_mask);
+    if (!l.ok()) return CaseError(in, Annotate(l.status(), "liver mask"));
+    why = GeometryMismatch(image->geometry, l->geometry);
+    if (!why.empty()) {
+      return CaseError(in, absl::InvalidArgumentError(absl::StrCat(
+                               "liver mask ", in.liver_mask, " vs image ", in.image, ": ", why)));
+    }
+    liver = std::move(*l);
+  }
+  auto plan = PlanRegions(*lesions, liver ? &*liver : nullptr, options.regions);
+  if (!plan.ok()) {
+    return CaseError(in, Annotate(plan.status(), absl::StrCat("masks of ", in.lesion_mask)));
+  }
+  std::vector<std::string> names = plan->names;
+  bool need_largest = options.largest_lesion && !plan->lesions.empty();
+  if (need_largest && std::find(names.begin(), names.end(), "lesion_1") == names.end()) {
+    names.insert(names.begin(), "lesion_1");
+  }
+  std::vector<RegionFeatures> out;
+  for (const std::string& name : names) {
+    std::vector<uint8_t> mask = plan->Mask(name);
+    auto f = ExtractRegionFeatures(*image, mask, options.extraction);
+    if (!f.ok()) {
+      return CaseError(in, Annotate(f.status(), absl::StrCat("region ", name)));
+    }
+    out.push_back({name, std::move(*f)});
+  }
+  if (need_largest) {
+    RegionFeatures largest{"largest_lesion", out.front().features};
+    if (!options.regions.each_lesion) {
+      out.front() = std::move(largest);  // lesion_1 was computed only for this
+    } else {
+      out.push_back(std::move(largest));
+    }
+  }
+  if (options.patient) {
+    out.push_back({"patient",
+                   {{"patient", "lesion_count", "", "", double(plan->lesions.size())},
+                    {"patient", "total_lesion_volume", "", "", plan->total_lesion_volume_mm3}}});
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> CaseCacheKey(const CaseInput& in,
+                                         const std::string& settings_fingerprint) {
+  Sha256Hasher h;
+  h.Update(kExtractorVersion);
+  h.Update("\nsettings\n");
+  h.Update(settings_fingerprint);
+  for (const std::string* p : {&in.image, &in.lesion_mask, &in.liver_mask}) {
+    h.Update("\nfile\n");
+    if (p->empty()) continue;
+    FEDRAD_ASSIGN_OR_RETURN(std::string fh, PathHash(*p));
+    h.Update(fh);
+  }
+  return h.FinalHex();
+}
+
+std::vector<CaseResult> RunCohort(const std::vector<CaseInput>& cases,
+                                  const CaseOptions& options, const CohortOptions& cohort) {
+  std::vector<CaseResult> results(cases.size());
+  std::atomic<size_t> next{0};
+  std::atomic<int> done{0};
+  std::mutex progress_mu;
+  if (!cohort.cache_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(cohort.cache_dir, ec);
+  }
+  auto worker = [&]() {
+    for (;;) {
+      size_t i = next.fetch_add(1);
+      if (i >= cases.size()) return;
+      const CaseInput& in = cases[i];
+      CaseResult& r = results[i];
+      r.case_id = in.case_id;
+      auto start = std::chrono::steady_clock::now();
+      std::string cache_file;
+      if (!cohort.cache_dir.empty()) {
+        auto key = CaseCacheKey(in, cohort.settings_fingerprint);
+        if (key.ok()) {
+          cache_file = (fs::path(cohort.cache_dir) / (*key + ".csv")).string();
+          std::error_code ec;
+          if (fs::exists(cache_file, ec)) {
+            auto cached = ParseCached(cache_file);
+            if (cached.ok()) {
+              r.regions = std::move(*cached);
+              r.from_cache = true;
+            }
+          }
+        }
+      }
+      if (!r.from_cache) {
+        auto f = ExtractCase(in, options);
+        if (f.ok()) {
+          r.regions = std::move(*f);
+          if (!cache_file.empty()) {
+            absl::Status s = WriteCsv(cache_file, CaseToLong(in.case_id, r.regions));
+            if (!s.ok()) FEDRAD_LOG(WARNING) << "cannot write cache: " << s;
+          }
+        } else {
+          r.status = f.status();
+        }
+      }
+      r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      int d = ++done;
+      if (cohort.progress) {
+        std::lock_guard<std::mutex> lock(progress_mu);
+        cohort.progress(r, d, static_cast<int>(cases.size()));
+      }
+    }
+  };
+  int threads = std::max(1, std::min<int>(cohort.threads, static_cast<int>(cases.size())));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  return results;
+}
+
+std::string WideColumnName(const FeatureValue& f) {
+  std::string name = absl::StrCat(f.family, "_", f.feature);
+  if (!f.aggregation.empty()) {
+    std::string slug = absl::AsciiStrToLower(f.aggregation);
+    slug = absl::StrReplaceAll(slug, {{".", "_"}, {" ", "_"}, {"-", "_"}});
+    absl::StrAppend(&name, "_", slug);
+  }
+  return name;
+}
+
+CsvTable WideTable(const std::vector<CaseResult>& results) {
+  std::vector<std::string> columns;
+  std::map<std::string, int> index;
+  for (const auto& r : results) {
+    if (!r.status.ok()) continue;
+    for (const auto& reg : r.regions) {
+      for (const auto& f : reg.features) {
+        std::string c = WideColumnName(f);
+        if (index.emplace(c, static_cast<int>(columns.size())).second) columns.push_back(c);
+      }
+    }
+  }
+  std::vector<std::string> header = {"case_id", "roi"};
+  header.insert(header.end(), columns.begin(), columns.end());
+  CsvTable t(header);
+  for (const auto& r : results) {
+    if (!r.status.ok()) continue;
+    for (const auto& reg : r.regions) {
+      std::vector<std::string> row(header.size(), "NA");
+      row[0] = r.case_id;
+      row[1] = reg.roi;
+      for (const auto& f : reg.features) row[2 + index[WideColumnName(f)]] = FormatValue(f.value);
+      (void)t.AddRow(std::move(row));
+    }
+  }
+  return t;
+}
+
+CsvTable LongTable(const std::vector<CaseResult>& results) {
+  CsvTable t({"case_id", "roi", "family", "feature", "ibsi_code", "aggregation", "value"});
+  for (const auto& r : results) {
+    if (!r.status.ok()) continue;
+    CsvTable c = CaseToLong(r.case_id, r.regions);
+    for (const auto& row : c.rows()) (void)t.AddRow(row);
+  }
+  return t;
+}
+
+CsvTable ErrorsTable(const std::vector<CaseResult>& results) {
+  CsvTable t({"case_id", "error"});
+  for (const auto& r : results) {
+    if (!r.status.ok()) (void)t.AddRow({r.case_id, std::string(r.status.message())});
+  }
+  return t;
+}
+
+}  // namespace fedrad::features

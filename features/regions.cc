@@ -1,0 +1,206 @@
+#include "features/regions.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+
+namespace fedrad::features {
+namespace {
+
+// 26-connected components of `fg`; returns the component id per voxel
+// (1-based) and the number of components.
+int LabelComponents(const Geometry& g, const std::vector<uint8_t>& fg,
+                    std::vector<int32_t>* out) {
+  out->assign(fg.size(), 0);
+  const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
+  int next = 0;
+  std::vector<size_t> stack;
+  for (size_t start = 0; start < fg.size(); ++start) {
+    if (!fg[start] || (*out)[start]) continue;
+    ++next;
+    (*out)[start] = next;
+    stack.push_back(start);
+    while (!stack.empty()) {
+      size_t i = stack.back();
+      stack.pop_back();
+      int x = static_cast<int>(i % nx), y = static_cast<int>((i / nx) % ny),
+          z = static_cast<int>(i / (static_cast<size_t>(nx) * ny));
+      for (int dz = -1; dz <= 1; ++dz) {
+        for (int dy = -1; dy <= 1; ++dy) {
+          for (int dx = -1; dx <= 1; ++dx) {
+            int xx = x + dx, yy = y + dy, zz = z + dz;
+            if (xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz) continue;
+            size_t j = g.Index(xx, yy, zz);
+            if (fg[j] && !(*out)[j]) {
+              (*out)[j] = next;
+              stack.push_back(j);
+            }
+          }
+        }
+      }
+    }
+  }
+  return next;
+}
+
+}  // namespace
+
+std::vector<uint8_t> DilateByBall(const Geometry& g, const std::vector<uint8_t>& mask,
+                                  double radius_mm) {
+  std::vector<uint8_t> out = mask;
+  if (radius_mm <= 0) return out;
+  const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
+  std::array<int, 3> r;
+  for (int d = 0; d < 3; ++d) r[d] = static_cast<int>(std::floor(radius_mm / g.spacing[d]));
+  std::vector<std::array<int, 3>> ball;
+  for (int dz = -r[2]; dz <= r[2]; ++dz) {
+    for (int dy = -r[1]; dy <= r[1]; ++dy) {
+      for (int dx = -r[0]; dx <= r[0]; ++dx) {
+        double d2 = std::pow(dx * g.spacing[0], 2) + std::pow(dy * g.spacing[1], 2) +
+                    std::pow(dz * g.spacing[2], 2);
+        if (d2 <= radius_mm * radius_mm * (1 + 1e-12)) ball.push_back({dx, dy, dz});
+      }
+    }
+  }
+  // Only boundary voxels (a 6-neighbour outside) need stamping.
+  for (int z = 0; z < nz; ++z) {
+    for (int y = 0; y < ny; ++y) {
+      for (int x = 0; x < nx; ++x) {
+        if (!mask[g.Index(x, y, z)]) continue;
+        bool boundary = false;
+        const int n6[6][3] = {{1, 0, 0}, {-1, 0, 0}, {0, 1, 0}, {0, -1, 0}, {0, 0, 1}, {0, 0, -1}};
+        for (const auto& o : n6) {
+          int xx = x + o[0], yy = y + o[1], zz = z + o[2];
+          if (xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz ||
+              !mask[g.Index(xx, yy, zz)]) {
+            boundary = true;
+            break;
+          }
+        }
+        if (!boundary) continue;
+        for (const auto& o : ball) {
+          int xx = x + o[0], yy = y + o[1], zz = z + o[2];
+          if (xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz) continue;
+          out[g.Index(xx, yy, zz)] = 1;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<uint8_t> RegionPlan::Mask(const std::string& name) const {
+  std::vector<uint8_t> out;
+  if (name == "liver") return liver_;
+  if (name == "bkg") return bkg_;
+  if (name == "lesions") {
+    out.resize(lesion_id_.size());
+    for (size_t i = 0; i < out.size(); ++i) out[i] = lesion_id_[i] > 0;
+    return out;
+  }
+  if (name.rfind("lesion_", 0) == 0) {
+    int k = std::atoi(name.c_str() + 7);
+    if (k < 1 || k > static_cast<int>(lesions.size())) return out;
+    out.resize(lesion_id_.size());
+    for (size_t i = 0; i < out.size(); ++i) out[i] = lesion_id_[i] == k;
+    return out;
+  }
+  return out;
+}
+
+absl::StatusOr<RegionPlan> PlanRegions(const LabelVolume& lesion_mask,
+                                       const LabelVolume* liver,
+                                       const RegionOptions& options) {
+  RegionPlan plan;
+  const Geometry& g = lesion_mask.geometry;
+  plan.geometry_ = g;
+  if (liver) {
+    std::string why = GeometryMismatch(g, liver->geometry);
+    if (!why.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("liver mask vs lesion mask: ", why));
+    }
+  }
+  std::map<int32_t, int64_t> label_counts;
+  std::vector<uint8_t> fg(lesion_mask.voxels.size(), 0);
+  for (size_t i = 0; i < fg.size(); ++i) {
+    int32_t v = lesion_mask.voxels[i];
+    if (v < 0) return absl::InvalidArgumentError("lesion mask holds negative labels");
+    if (v > 0) {
+      fg[i] = 1;
+      ++label_counts[v];
+    }
+  }
+  // Raw ids: labels or components.
+  std::vector<int32_t> raw(fg.size(), 0);
+  int num_raw = 0;
+  bool by_labels = options.split == RegionOptions::LesionSplit::kLabels ||
+                   (options.split == RegionOptions::LesionSplit::kAuto && label_counts.size() > 1);
+  if (by_labels) {
+    std::map<int32_t, int> index;
+    for (auto& [label, count] : label_counts) index[label] = ++num_raw;
+    for (size_t i = 0; i < fg.size(); ++i) {
+      if (fg[i]) raw[i] = index[lesion_mask.voxels[i]];
+    }
+  } else {
+    num_raw = LabelComponents(g, fg, &raw);
+  }
+  std::vector<int64_t> counts(num_raw + 1, 0);
+  for (int32_t r : raw) counts[r]++;
+  // Order lesions by decreasing size (ties: first seen).
+  std::vector<int> order(num_raw);
+  for (int k = 0; k < num_raw; ++k) order[k] = k + 1;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return counts[a] > counts[b]; });
+  std::vector<int32_t> rank(num_raw + 1, 0);
+  const double voxel_volume = g.spacing[0] * g.spacing[1] * g.spacing[2];
+  for (int k = 0; k < num_raw; ++k) {
+    rank[order[k]] = k + 1;
+    LesionInfo info{absl::StrCat("lesion_", k + 1), counts[order[k]],
+                    counts[order[k]] * voxel_volume};
+    plan.total_lesion_volume_mm3 += info.volume_mm3;
+    plan.lesions.push_back(info);
+  }
+  plan.lesion_id_.resize(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) plan.lesion_id_[i] = rank[raw[i]];
+
+  bool want_liver = liver && (options.liver || options.bkg);
+  if (num_raw == 0 && !want_liver) {
+    return absl::InvalidArgumentError("the lesion mask is empty");
+  }
+  if (options.each_lesion) {
+    for (const auto& l : plan.lesions) plan.names.push_back(l.name);
+  }
+  if (options.all_lesions && num_raw > 0) plan.names.push_back("lesions");
+  if (liver) {
+    std::vector<uint8_t> lv(liver->voxels.size());
+    int64_t n_liver = 0;
+    for (size_t i = 0; i < lv.size(); ++i) {
+      if (liver->voxels[i] < 0) return absl::InvalidArgumentError("liver mask holds negative labels");
+      lv[i] = liver->voxels[i] > 0;
+      n_liver += lv[i];
+    }
+    if (n_liver == 0) return absl::InvalidArgumentError("the liver mask is empty");
+    if (options.liver) {
+      plan.liver_ = lv;
+      plan.names.push_back("liver");
+    }
+    if (options.bkg) {
+      std::vector<uint8_t> excluded = DilateByBall(g, fg, options.bkg_margin_mm);
+      plan.bkg_.resize(lv.size());
+      int64_t n_bkg = 0;
+      for (size_t i = 0; i < lv.size(); ++i) {
+        plan.bkg_[i] = lv[i] && !excluded[i];
+        n_bkg += plan.bkg_[i];
+      }
+      if (n_bkg == 0) {
+        return absl::InvalidArgumentError("the residual liver (bkg) is empty");
+      }
+      plan.names.push_back("bkg");
+    }
+  }
+  return plan;
+}
+
+}  // namespace fedrad::features
