@@ -105,8 +105,7 @@ void AppendGlcm(const Grid& g, const TextureOptions& o, FeatureList* out) {
       if (GlcmFeatures(volume[d].data(), ng, sym, f)) per_direction.Add(f);
       for (size_t k = 0; k < msize; ++k) merged[k] += volume[d][k];
     }
-    Emit("glcm", kGlcmSpecs, kNumGlcmFeatures, "2.5D direction-merged", per_direction.Mean(),
-         out);
+    Emit("glcm", kGlcmSpecs, kNumGlcmFeatures, "2.5D direction-merged", per_direction.Mean(), out);
     Emit("glcm", kGlcmSpecs, kNumGlcmFeatures, "2.5D merged", Features(merged, ng, sym), out);
   }
 

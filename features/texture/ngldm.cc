@@ -47,8 +47,7 @@ struct DependenceMatrix {
   }
 };
 
-std::vector<double> Features(const DependenceMatrix& m, double nv,
-                             std::vector<RunEntry>* scratch) {
+std::vector<double> Features(const DependenceMatrix& m, double nv, std::vector<RunEntry>* scratch) {
   scratch->clear();
   for (int j = 1; j <= m.jmax; ++j) {
     for (int i = 1; i <= m.ng; ++i) {
@@ -129,8 +128,7 @@ void AppendNgldm(const Grid& g, const TextureOptions& o, FeatureList* out) {
   }
   if (o.compute_2d) Emit("ngldm", kNgldmSpecs, kNumRunLikeFeatures, "2D", slices.Mean(), out);
   if (o.compute_25d) {
-    Emit("ngldm", kNgldmSpecs, kNumRunLikeFeatures, "2.5D", Features(merged, total, &scratch),
-         out);
+    Emit("ngldm", kNgldmSpecs, kNumRunLikeFeatures, "2.5D", Features(merged, total, &scratch), out);
   }
   if (o.compute_3d) {
     Emit("ngldm", kNgldmSpecs, kNumRunLikeFeatures, "3D",

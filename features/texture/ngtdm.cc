@@ -20,8 +20,7 @@ constexpr FeatureSpec kNgtdmSpecs[kNumNgtdmFeatures] = {
     {"complexity", "HDEZ"}, {"strength", "1X9X"},
 };
 
-std::vector<double> Features(const std::vector<double>& n, const std::vector<double>& s,
-                             int ng) {
+std::vector<double> Features(const std::vector<double>& n, const std::vector<double>& s, int ng) {
   std::vector<double> f(kNumNgtdmFeatures, kNaN);
   NgtdmFeatures(n.data(), s.data(), ng, f.data());
   return f;
@@ -33,8 +32,7 @@ std::vector<double> Features(const std::vector<double>& n, const std::vector<dou
 // only [row_lo - r, row_hi + r) of a row can be nonzero in the x pass.
 class SliceBoxSums {
  public:
-  SliceBoxSums(const Grid& g, int r)
-      : g_(g), r_(r), sx_(g.sz), cx_(g.sz), slots_(2 * r + 1) {
+  SliceBoxSums(const Grid& g, int r) : g_(g), r_(r), sx_(g.sz), cx_(g.sz), slots_(2 * r + 1) {
     for (Slot& s : slots_) s.sum.assign(g.sz, 0), s.count.assign(g.sz, 0);
   }
 

@@ -105,12 +105,12 @@ void RunFamily(benchmark::State& state, const char* family,
   });
 }
 
-#define FEDRAD_FAMILY_BENCHMARKS(Family, fn)                                              \
-  void BM_Fedrad_##Family##_3D(benchmark::State& s) { RunFamily(s, #Family, fn, k3D); }   \
+#define FEDRAD_FAMILY_BENCHMARKS(Family, fn)                                                \
+  void BM_Fedrad_##Family##_3D(benchmark::State& s) { RunFamily(s, #Family, fn, k3D); }     \
   void BM_Fedrad_##Family##_2D_25D(benchmark::State& s) { RunFamily(s, #Family, fn, k2D); } \
-  void BM_Fedrad_##Family##_All(benchmark::State& s) { RunFamily(s, #Family, fn, kAll); }  \
-  BENCHMARK(BM_Fedrad_##Family##_3D)->Unit(benchmark::kMillisecond);                      \
-  BENCHMARK(BM_Fedrad_##Family##_2D_25D)->Unit(benchmark::kMillisecond);                  \
+  void BM_Fedrad_##Family##_All(benchmark::State& s) { RunFamily(s, #Family, fn, kAll); }   \
+  BENCHMARK(BM_Fedrad_##Family##_3D)->Unit(benchmark::kMillisecond);                        \
+  BENCHMARK(BM_Fedrad_##Family##_2D_25D)->Unit(benchmark::kMillisecond);                    \
   BENCHMARK(BM_Fedrad_##Family##_All)->Unit(benchmark::kMillisecond);
 
 FEDRAD_FAMILY_BENCHMARKS(Glcm, ComputeGlcmFeatures)
@@ -223,13 +223,14 @@ void PrintSummary() {
   const double ours_all = get("Glcm/all") + get("Glrlm/all");
   const double itk = get("itk_glcm") + get("itk_glrlm");
   if (get("Glcm/3D") > 0 && get("Glrlm/3D") > 0 && get("itk_glcm") > 0 && get("itk_glrlm") > 0) {
-    std::printf("  GLCM+GLRLM 3D: fedrad %.1f ms, ITK %.1f ms -> ITK/fedrad = %.1fx\n",
-                ours * 1e3, itk * 1e3, itk / ours);
+    std::printf("  GLCM+GLRLM 3D: fedrad %.1f ms, ITK %.1f ms -> ITK/fedrad = %.1fx\n", ours * 1e3,
+                itk * 1e3, itk / ours);
     std::printf("    GLCM  alone: ITK/fedrad = %.1fx;  GLRLM alone: ITK/fedrad = %.1fx\n",
                 get("itk_glcm") / get("Glcm/3D"), get("itk_glrlm") / get("Glrlm/3D"));
     if (get("Glcm/all") > 0 && get("Glrlm/all") > 0) {
-      std::printf("  GLCM+GLRLM all 6 aggregations: fedrad %.1f ms -> ITK(3D only)/fedrad = %.1fx\n",
-                  ours_all * 1e3, itk / ours_all);
+      std::printf(
+          "  GLCM+GLRLM all 6 aggregations: fedrad %.1f ms -> ITK(3D only)/fedrad = %.1fx\n",
+          ours_all * 1e3, itk / ours_all);
     }
   }
   if (get("AllFamilies/all") > 0) {

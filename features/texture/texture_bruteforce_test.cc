@@ -55,9 +55,8 @@ struct Ref {
 std::vector<double> Compare3D(const FeatureList& list, const std::string& family) {
   std::vector<double> values;
   for (const FeatureValue& f : list) {
-    if (f.family == family && f.aggregation == (family == "glcm" || family == "glrlm"
-                                                    ? "3D merged"
-                                                    : "3D")) {
+    if (f.family == family &&
+        f.aggregation == (family == "glcm" || family == "glrlm" ? "3D merged" : "3D")) {
       values.push_back(f.value);
     }
   }
@@ -135,7 +134,8 @@ TEST_P(BruteForce, GlszmAndGldzm3DByFloodFill) {
     for (int c = -1; c <= v.nz; ++c)
       for (int b = -1; b <= v.ny; ++b)
         for (int a = -1; a <= v.nx; ++a)
-          if (!inside(a, b, c)) best = std::min(best, std::abs(a - x) + std::abs(b - y) + std::abs(c - z));
+          if (!inside(a, b, c))
+            best = std::min(best, std::abs(a - x) + std::abs(b - y) + std::abs(c - z));
     return best;
   };
   std::vector<int> seen(v.levels.size(), 0);
@@ -170,7 +170,8 @@ TEST_P(BruteForce, GlszmAndGldzm3DByFloodFill) {
   for (int32_t l : v.levels) nv += l > 0;
   texture_internal::CanonicalizeEntries(&sizes);
   texture_internal::CanonicalizeEntries(&dists);
-  double want_size[texture_internal::kNumRunLikeFeatures], want_dist[texture_internal::kNumRunLikeFeatures];
+  double want_size[texture_internal::kNumRunLikeFeatures],
+      want_dist[texture_internal::kNumRunLikeFeatures];
   ASSERT_TRUE(texture_internal::RunLikeFeatures(sizes, v.num_levels, nv, want_size));
   ASSERT_TRUE(texture_internal::RunLikeFeatures(dists, v.num_levels, nv, want_dist));
   ExpectNear(Compare3D(*ComputeGlszmFeatures(v, {}), "glszm"), want_size, 16, "glszm");

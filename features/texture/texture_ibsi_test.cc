@@ -57,8 +57,8 @@ TEST(TextureIbsi, DigitalPhantomMatchesEveryIbsiReferenceValue) {
     by_key[key] = &f;
   }
 
-  absl::StatusOr<CsvTable> ref = ReadCsv(std::string(FEDRAD_SHARED_DIR) +
-                                         "/ibsi/digital_phantom_reference_values.csv");
+  absl::StatusOr<CsvTable> ref =
+      ReadCsv(std::string(FEDRAD_SHARED_DIR) + "/ibsi/digital_phantom_reference_values.csv");
   ASSERT_TRUE(ref.ok()) << ref.status();
   const int c_family = ref->ColumnIndex("family"), c_name = ref->ColumnIndex("feature_name"),
             c_code = ref->ColumnIndex("ibsi_code"), c_agg = ref->ColumnIndex("aggregation"),
@@ -83,7 +83,8 @@ TEST(TextureIbsi, DigitalPhantomMatchesEveryIbsiReferenceValue) {
     ASSERT_TRUE(ParseNumber(ref->cell(r, c_tol), &tol));
     bool ok;
     if (tol == 0.0) {
-      ok = std::fabs(RoundSignificant(f.value, 3) - value) <= 1e-9 * std::max(1.0, std::fabs(value));
+      ok =
+          std::fabs(RoundSignificant(f.value, 3) - value) <= 1e-9 * std::max(1.0, std::fabs(value));
     } else {
       ok = std::fabs(f.value - value) <= tol;
     }

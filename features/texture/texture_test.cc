@@ -1,12 +1,13 @@
 // Behaviour of features/texture beyond the IBSI phantom values
 // (texture_ibsi_test.cc): invariances, degenerate ROIs, option flags and
 // error paths.
+#include "features/texture/texture.h"
+
 #include <cmath>
 #include <map>
 #include <string>
 #include <vector>
 
-#include "features/texture/texture.h"
 #include "features/texture/texture_testutil.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -14,12 +15,13 @@
 namespace fedrad::features {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::FindFeature;
+using ::testing::HasSubstr;
 
 std::map<std::string, double> ByKey(const FeatureList& list) {
   std::map<std::string, double> m;
-  for (const FeatureValue& f : list) m[f.family + "|" + f.ibsi_code + "|" + f.aggregation] = f.value;
+  for (const FeatureValue& f : list)
+    m[f.family + "|" + f.ibsi_code + "|" + f.aggregation] = f.value;
   return m;
 }
 
@@ -72,7 +74,8 @@ DiscreteVolume Remap(const DiscreteVolume& v, int nx, int ny, int nz, Map map) {
         int a, b, c;
         map(x, y, z, &a, &b, &c);
         out.levels[out.Index(a, b, c)] = v.levels[v.Index(x, y, z)];
-        if (!v.morph_mask.empty()) out.morph_mask[out.Index(a, b, c)] = v.morph_mask[v.Index(x, y, z)];
+        if (!v.morph_mask.empty())
+          out.morph_mask[out.Index(a, b, c)] = v.morph_mask[v.Index(x, y, z)];
       }
   return out;
 }
@@ -153,7 +156,8 @@ TEST(Texture, SymmetricGlcmEqualsAsymmetricGlcmOfVolumeAndItsMirror) {
   }
   // ...while on the phantom alone asymmetric counting differs.
   FeatureList pa = *ComputeGlcmFeatures(v, asym), ps = *ComputeGlcmFeatures(v, sym);
-  EXPECT_NE(FindFeature(pa, "glcm", "7NFM", "3D merged"), FindFeature(ps, "glcm", "7NFM", "3D merged"));
+  EXPECT_NE(FindFeature(pa, "glcm", "7NFM", "3D merged"),
+            FindFeature(ps, "glcm", "7NFM", "3D merged"));
 }
 
 TEST(Texture, PerFamilyFunctionsMatchTheCombinedCall) {
@@ -199,10 +203,9 @@ TEST(Texture, AggregationFlagsSelectLabels) {
 TEST(Texture, SlicesWithoutRoiAreSkippedIn2DAveraging) {
   DiscreteVolume v = Phantom();
   // Insert an empty slice between z=1 and z=2: 2D averages must not change.
-  DiscreteVolume gap = Remap(v, v.nx, v.ny, v.nz + 1, [](int x, int y, int z, int* a, int* b,
-                                                         int* c) {
-    *a = x, *b = y, *c = z < 2 ? z : z + 1;
-  });
+  DiscreteVolume gap = Remap(
+      v, v.nx, v.ny, v.nz + 1,
+      [](int x, int y, int z, int* a, int* b, int* c) { *a = x, *b = y, *c = z < 2 ? z : z + 1; });
   ExpectSameFeatures(MustCompute(v), MustCompute(gap), IsSliceWise);
 }
 
@@ -261,7 +264,7 @@ TEST(Texture, OneVoxelRoiGivesNaNWhereNoMatrixExists) {
   EXPECT_EQ(f.size(), 408u);
   EXPECT_TRUE(std::isnan(FindFeature(f, "glcm", "GYBY", "3D merged")));  // no voxel pair
   EXPECT_TRUE(std::isnan(FindFeature(f, "ngtdm", "QCDE", "3D")));        // no neighbour
-  EXPECT_DOUBLE_EQ(FindFeature(f, "glrlm", "22OV", "3D merged"), 1.0);    // runs of length 1
+  EXPECT_DOUBLE_EQ(FindFeature(f, "glrlm", "22OV", "3D merged"), 1.0);   // runs of length 1
   EXPECT_DOUBLE_EQ(FindFeature(f, "glrlm", "9ZK5", "3D merged"), 1.0);
   EXPECT_DOUBLE_EQ(FindFeature(f, "glszm", "5QRC", "2D"), 1.0);
   EXPECT_DOUBLE_EQ(FindFeature(f, "gldzm", "0GBI", "3D"), 1.0);
@@ -365,7 +368,8 @@ TEST(Texture, LargerDistancesRunAndDiffer) {
   o.ngldm_alpha = 1;
   FeatureList far = MustCompute(v, o), near = MustCompute(v);
   for (const FeatureValue& f : far) EXPECT_TRUE(std::isfinite(f.value)) << f.feature;
-  EXPECT_NE(FindFeature(far, "glcm", "ACUI", "3D merged"), FindFeature(near, "glcm", "ACUI", "3D merged"));
+  EXPECT_NE(FindFeature(far, "glcm", "ACUI", "3D merged"),
+            FindFeature(near, "glcm", "ACUI", "3D merged"));
   EXPECT_NE(FindFeature(far, "ngtdm", "QCDE", "3D"), FindFeature(near, "ngtdm", "QCDE", "3D"));
   EXPECT_NE(FindFeature(far, "ngldm", "IMOQ", "3D"), FindFeature(near, "ngldm", "IMOQ", "3D"));
 }

@@ -25,8 +25,7 @@ namespace fedrad::features::testing {
 // The IBSI digital phantom (5x4x4 voxels, 2 mm; ../shared/ibsi/README.md):
 // grey level = intensity inside the ROI, Ng = 6, morphological mask = ROI.
 inline absl::StatusOr<DiscreteVolume> LoadDigitalPhantom(
-    const std::string& path = std::string(FEDRAD_SHARED_DIR) +
-                              "/ibsi/digital_phantom_voxels.csv") {
+    const std::string& path = std::string(FEDRAD_SHARED_DIR) + "/ibsi/digital_phantom_voxels.csv") {
   FEDRAD_ASSIGN_OR_RETURN(CsvTable table, ReadCsv(path));
   FEDRAD_ASSIGN_OR_RETURN(auto xs, table.NumericColumn("x", MissingValues::kReject));
   FEDRAD_ASSIGN_OR_RETURN(auto ys, table.NumericColumn("y", MissingValues::kReject));
@@ -41,8 +40,8 @@ inline absl::StatusOr<DiscreteVolume> LoadDigitalPhantom(
   v.morph_mask.assign(80, 0);
   if (xs.size() != 80) return absl::DataLossError(absl::StrCat(path, ": expected 80 voxels"));
   for (size_t r = 0; r < xs.size(); ++r) {
-    const size_t k = v.Index(static_cast<int>(xs[r]), static_cast<int>(ys[r]),
-                             static_cast<int>(zs[r]));
+    const size_t k =
+        v.Index(static_cast<int>(xs[r]), static_cast<int>(ys[r]), static_cast<int>(zs[r]));
     if (in_roi[r] != 0) {
       v.levels[k] = static_cast<int32_t>(values[r]);
       v.morph_mask[k] = 1;

@@ -259,8 +259,7 @@ class ZoneFinder {
 
 }  // namespace
 
-void AppendZones(const Grid& g, const TextureOptions& o, bool glszm, bool gldzm,
-                 FeatureList* out) {
+void AppendZones(const Grid& g, const TextureOptions& o, bool glszm, bool gldzm, FeatureList* out) {
   const int ng = g.num_levels;
   ZoneFinder finder(g);
   std::vector<RunEntry> scratch;

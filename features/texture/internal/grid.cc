@@ -14,25 +14,25 @@ absl::Status ValidateVolume(const DiscreteVolume& v) {
   }
   const size_t n = static_cast<size_t>(v.nx) * v.ny * v.nz;
   if (v.levels.size() != n) {
-    return absl::InvalidArgumentError(absl::StrCat("texture: levels has ", v.levels.size(),
-                                                   " values, expected nx*ny*nz = ", n));
+    return absl::InvalidArgumentError(
+        absl::StrCat("texture: levels has ", v.levels.size(), " values, expected nx*ny*nz = ", n));
   }
   if (!v.morph_mask.empty() && v.morph_mask.size() != n) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "texture: morph_mask has ", v.morph_mask.size(), " values, expected nx*ny*nz = ", n));
+    return absl::InvalidArgumentError(absl::StrCat("texture: morph_mask has ", v.morph_mask.size(),
+                                                   " values, expected nx*ny*nz = ", n));
   }
   if (v.num_levels < 1 || v.num_levels > kMaxLevels) {
-    return absl::InvalidArgumentError(absl::StrCat("texture: num_levels must be in 1..",
-                                                   kMaxLevels, ", got ", v.num_levels));
+    return absl::InvalidArgumentError(
+        absl::StrCat("texture: num_levels must be in 1..", kMaxLevels, ", got ", v.num_levels));
   }
   return absl::OkStatus();
 }
 
 absl::Status ValidateOptions(const TextureOptions& o) {
   if (o.glcm_distance < 1 || o.ngtdm_distance < 1 || o.ngldm_distance < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "texture: distances must be >= 1, got glcm ", o.glcm_distance, ", ngtdm ",
-        o.ngtdm_distance, ", ngldm ", o.ngldm_distance));
+    return absl::InvalidArgumentError(absl::StrCat("texture: distances must be >= 1, got glcm ",
+                                                   o.glcm_distance, ", ngtdm ", o.ngtdm_distance,
+                                                   ", ngldm ", o.ngldm_distance));
   }
   if (o.glcm_distance > 64 || o.ngtdm_distance > 8 || o.ngldm_distance > 8) {
     return absl::InvalidArgumentError(
@@ -64,10 +64,9 @@ absl::StatusOr<Grid> MakeGrid(const DiscreteVolume& v, int pad, bool with_morph)
         for (int x = 0; x < v.nx; ++x) {
           const int32_t l = v.levels[row + x];
           if (l < 0 || l > v.num_levels) {
-            return absl::InvalidArgumentError(absl::StrCat("texture: grey level ", l, " at (x=", x,
-                                                           ", y=", y, ", z=", z,
-                                                           ") is outside 0..num_levels = ",
-                                                           v.num_levels));
+            return absl::InvalidArgumentError(
+                absl::StrCat("texture: grey level ", l, " at (x=", x, ", y=", y, ", z=", z,
+                             ") is outside 0..num_levels = ", v.num_levels));
           }
         }
       }
@@ -126,9 +125,19 @@ absl::StatusOr<Grid> MakeGrid(const DiscreteVolume& v, int pad, bool with_morph)
 
 const std::array<Direction, kNumDirections>& Directions() {
   static const std::array<Direction, kNumDirections> kDirs = {{
-      {1, 0, 0}, {1, 1, 0}, {0, 1, 0}, {-1, 1, 0},  // in-plane (0, 45, 90, 135 degrees)
-      {0, 0, 1}, {1, 0, 1}, {-1, 0, 1}, {0, 1, 1}, {0, -1, 1},
-      {1, 1, 1}, {-1, 1, 1}, {1, -1, 1}, {-1, -1, 1},
+      {1, 0, 0},
+      {1, 1, 0},
+      {0, 1, 0},
+      {-1, 1, 0},  // in-plane (0, 45, 90, 135 degrees)
+      {0, 0, 1},
+      {1, 0, 1},
+      {-1, 0, 1},
+      {0, 1, 1},
+      {0, -1, 1},
+      {1, 1, 1},
+      {-1, 1, 1},
+      {1, -1, 1},
+      {-1, -1, 1},
   }};
   return kDirs;
 }

@@ -76,8 +76,8 @@ bool GlcmFeatures(const double* counts, int ng, bool symmetric, double* out) {
     }
   }
 
-  double diff_avg = 0.0, diff_ent = 0.0, contrast = 0.0, id = 0.0, nid = 0.0, idm = 0.0,
-         nidm = 0.0, inv_var = 0.0;
+  double diff_avg = 0.0, diff_ent = 0.0, contrast = 0.0, id = 0.0, nid = 0.0, idm = 0.0, nidm = 0.0,
+         inv_var = 0.0;
   const double dng = ng;
   for (int k = 0; k < ng; ++k) {
     const double v = pdiff[k];
@@ -118,10 +118,10 @@ bool GlcmFeatures(const double* counts, int ng, bool symmetric, double* out) {
   const double ic2 = std::sqrt(std::max(0.0, 1.0 - std::exp(-2.0 * (hxy2 - joint_entropy))));
 
   const double values[kNumGlcmFeatures] = {
-      joint_max, joint_avg, joint_var, joint_entropy, diff_avg,  diff_var,   diff_ent,
-      sum_avg,   sum_var,   sum_ent,   asm_,          contrast,  diff_avg,   id,
-      nid,       idm,       nidm,      inv_var,       correlation, autocorr, tendency,
-      shade,     prominence, ic1,      ic2};
+      joint_max, joint_avg, joint_var,   joint_entropy, diff_avg, diff_var, diff_ent,   sum_avg,
+      sum_var,   sum_ent,   asm_,        contrast,      diff_avg, id,       nid,        idm,
+      nidm,      inv_var,   correlation, autocorr,      tendency, shade,    prominence, ic1,
+      ic2};
   std::copy(values, values + kNumGlcmFeatures, out);
   return true;
 }
@@ -186,9 +186,9 @@ bool RunLikeFeatures(const std::vector<RunEntry>& entries, int ng, double nv, do
     var_j += (e.j - mu_j) * (e.j - mu_j) * e.n;
   }
   const double values[kNumRunLikeFeatures] = {
-      se / ns,   le / ns,        lge / ns,  hge / ns,        slge / ns, shge / ns,
-      llge / ns, lhge / ns,      glnu / ns, glnu / (ns * ns), jnu / ns, jnu / (ns * ns),
-      ns / nv,   var_i / ns,     var_j / ns, entropy,        energy};
+      se / ns,   le / ns,    lge / ns,   hge / ns,         slge / ns, shge / ns,
+      llge / ns, lhge / ns,  glnu / ns,  glnu / (ns * ns), jnu / ns,  jnu / (ns * ns),
+      ns / nv,   var_i / ns, var_j / ns, entropy,          energy};
   std::copy(values, values + kNumRunLikeFeatures, out);
   return true;
 }
@@ -221,8 +221,7 @@ bool NgtdmFeatures(const double* n, const double* s, int ng, double* out) {
       strength_num += (p[i] + p[j]) * d * d;
     }
   }
-  const double contrast =
-      ngp > 1.0 ? contrast_sum / (ngp * (ngp - 1.0)) * (sum_s / nvc) : 0.0;
+  const double contrast = ngp > 1.0 ? contrast_sum / (ngp * (ngp - 1.0)) * (sum_s / nvc) : 0.0;
   const double busyness = busy_den > 0.0 ? sum_ps / busy_den : 0.0;
   complexity /= nvc;
   const double strength = sum_s > 0.0 ? strength_num / sum_s : 0.0;

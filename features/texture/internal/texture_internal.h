@@ -32,11 +32,11 @@ inline constexpr int kMaxLevels = 1024;
 struct Grid {
   int nx = 0, ny = 0, nz = 0;  // padded sizes
   int pad = 0;
-  int64_t sy = 0, sz = 0;      // strides of y and z (x stride is 1)
+  int64_t sy = 0, sz = 0;  // strides of y and z (x stride is 1)
   int num_levels = 0;
-  int64_t roi_voxels = 0;      // voxels with level > 0
-  std::vector<uint16_t> level; // 0 = outside the intensity mask
-  std::vector<uint8_t> morph;  // 1 = inside the morphological mask (may be empty)
+  int64_t roi_voxels = 0;       // voxels with level > 0
+  std::vector<uint16_t> level;  // 0 = outside the intensity mask
+  std::vector<uint8_t> morph;   // 1 = inside the morphological mask (may be empty)
   // Per row (index z * ny + y): x range [row_lo, row_hi) holding every ROI
   // voxel of the row; empty rows have row_lo == row_hi.
   std::vector<int32_t> row_lo, row_hi;
