@@ -117,11 +117,34 @@ bool GlcmFeatures(const double* counts, int ng, bool symmetric, double* out) {
   const double ic1 = hmax > 0.0 ? (joint_entropy - hxy1) / hmax : 0.0;
   const double ic2 = std::sqrt(std::max(0.0, 1.0 - std::exp(-2.0 * (hxy2 - joint_entropy))));
 
+  // IBSI order (codes as in glcm.cc); dissimilarity equals difference average.
   const double values[kNumGlcmFeatures] = {
-      joint_max, joint_avg, joint_var,   joint_entropy, diff_avg, diff_var, diff_ent,   sum_avg,
-      sum_var,   sum_ent,   asm_,        contrast,      diff_avg, id,       nid,        idm,
-      nidm,      inv_var,   correlation, autocorr,      tendency, shade,    prominence, ic1,
-      ic2};
+      joint_max,      // GYBY
+      joint_avg,      // 60VM
+      joint_var,      // UR99
+      joint_entropy,  // TU9B
+      diff_avg,       // TF7R
+      diff_var,       // D3YU
+      diff_ent,       // NTRS
+      sum_avg,        // ZGXS
+      sum_var,        // OEEB
+      sum_ent,        // P6QZ
+      asm_,           // 8ZQL
+      contrast,       // ACUI
+      diff_avg,       // 8S9J dissimilarity
+      id,             // IB1Z
+      nid,            // NDRX
+      idm,            // WF0Z
+      nidm,           // 1QCO
+      inv_var,        // E8JP
+      correlation,    // NI2N
+      autocorr,       // QWB0
+      tendency,       // DG8W
+      shade,          // 7NFM
+      prominence,     // AE86
+      ic1,            // R8DG
+      ic2,            // JN9H
+  };
   std::copy(values, values + kNumGlcmFeatures, out);
   return true;
 }
