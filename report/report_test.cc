@@ -3,6 +3,9 @@
 // (testdata/make_fixture.py), not the output of an analysis.
 #include "report/report.h"
 
+#include <sys/wait.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <regex>
 
@@ -164,6 +167,22 @@ TEST(WriteReportFile, WritesTheFileAndRejectsBadJson) {
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(bad.message()), HasSubstr("is not valid JSON"));
   EXPECT_EQ(WriteReportFile(dir + "/does_not_exist.json", out).code(), absl::StatusCode::kNotFound);
+}
+
+// `fedrad report` writes the file (skipped when the fedrad binary is not built).
+TEST(FedradReportCommand, WritesTheReportAndRejectsAMissingFlag) {
+  const std::string fedrad = std::string(FEDRAD_BIN_DIR) + "/fedrad";
+  if (!std::filesystem::exists(fedrad)) GTEST_SKIP() << fedrad << " not built";
+  const std::string out = ::testing::TempDir() + "/report_cli.html";
+  std::filesystem::remove(out);
+  const std::string fixture = std::string(FEDRAD_SOURCE_DIR) + "/report/testdata/results_fixture.json";
+  EXPECT_EQ(WEXITSTATUS(std::system((fedrad + " report --results " + fixture + " --out " + out +
+                                     " > /dev/null").c_str())),
+            0);
+  auto html = ReadFileToString(out);
+  ASSERT_TRUE(html.ok());
+  EXPECT_THAT(*html, HasSubstr("External validation"));
+  EXPECT_EQ(WEXITSTATUS(std::system((fedrad + " report --out " + out + " 2> /dev/null").c_str())), 2);
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 // masks, center effects and argument checking.
 #include "synth/cohort.h"
 
+#include <sys/wait.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -221,6 +224,31 @@ TEST_F(CohortContent, ReadmeStatesSeedAndTrueRiskConcordance) {
   EXPECT_THAT(*readme, HasSubstr("TRUTH ONLY"));
   EXPECT_THAT(*readme, HasSubstr("C-index of the TRUE risk"));
   ASSERT_EQ(summary_->true_risk_concordance.size(), 4u);
+}
+
+// The `fedrad synth` command refuses bad flags with exit code 2 and a
+// message naming the problem (skipped when the fedrad binary is not built).
+TEST(FedradSynthCommand, RejectsBadArgumentsClearly) {
+  const std::string fedrad = std::string(FEDRAD_BIN_DIR) + "/fedrad";
+  if (!fs::exists(fedrad)) GTEST_SKIP() << fedrad << " not built";
+  const std::string log = FreshDir("cli") + ".log";
+  auto run = [&](const std::string& args) {
+    const int rc = std::system((fedrad + " synth " + args + " > " + log + " 2>&1").c_str());
+    auto text = ReadFileToString(log);
+    return std::make_pair(WEXITSTATUS(rc), text.ok() ? *text : "");
+  };
+  auto [rc1, out1] = run("--out " + FreshDir("cli_a") + " --centers 4 --patients 60,45,80");
+  EXPECT_EQ(rc1, 2);
+  EXPECT_THAT(out1, HasSubstr("--patients lists 3 counts but --centers is 4"));
+  auto [rc2, out2] = run("--centers 2 --patients 3,3");
+  EXPECT_EQ(rc2, 2);
+  EXPECT_THAT(out2, HasSubstr("--out is required"));
+  auto [rc3, out3] = run("--out " + FreshDir("cli_b") + " --centers 0 --patients ''");
+  EXPECT_EQ(rc3, 2);
+  EXPECT_THAT(out3, HasSubstr("--centers must be from 1 to 26"));
+  auto [rc4, out4] = run("--out " + FreshDir("cli_c") + " --centers 1 --patients 2 --seed 3");
+  EXPECT_EQ(rc4, 0) << out4;
+  EXPECT_THAT(out4, HasSubstr("C-index of the TRUE risk"));
 }
 
 }  // namespace
