@@ -124,7 +124,9 @@ revkm <- function(time, status) {
   list(at = function(t) { i <- findInterval(t, s$time); ifelse(i == 0, 1, s$surv[pmax(i, 1)]) },
        left = function(t) { i <- findInterval(t, s$time, left.open = TRUE); ifelse(i == 0, 1, s$surv[pmax(i, 1)]) })
 }
-validate_site <- function(d) {
+validate_site <- function(d, beta = get("beta", envir = globalenv()),
+                          H0_at = get("H0_at", envir = globalenv()),
+                          event_times = get("event_times", envir = globalenv())) {
   lp <- as.vector(as.matrix(d[, covs]) %*% beta)
   time <- d$time; status <- d$status; n <- nrow(d)
   cc <- concordance(Surv(time, status) ~ lp, reverse = TRUE)
@@ -208,6 +210,31 @@ ref$meta_dl <- list(yi = yi, vi = vi, mu = as.numeric(m$beta), se = m$se, tau2 =
                     pi_low = as.numeric(m$beta) - qt(0.975, k - 2) * sqrt(m$tau2 + m$se^2),
                     pi_high = as.numeric(m$beta) + qt(0.975, k - 2) * sqrt(m$tau2 + m$se^2),
                     qt_975_3 = qt(0.975, 3), qt_975_1 = qt(0.975, 1), qt_975_30 = qt(0.975, 30))
+
+# --- Leave-one-site-out (what examples/studies/loso_validation.textproto runs) --
+# For each site: coxph (Breslow, strata(site)) and glm on the other sites, the
+# pooled Breslow H0 over them, metrics at the left-out site.
+ref$loso <- list()
+for (s in names(sites)) {
+  tr <- do.call(rbind, sites[names(sites) != s])
+  f <- coxph(Surv(time, status) ~ x1 + x2 + x3 + x4 + strata(site), data = tr, ties = "breslow")
+  b <- coef(f)
+  lp_tr <- as.vector(as.matrix(tr[, covs]) %*% b)
+  et <- sort(unique(tr$time[tr$status == 1]))
+  dh <- sapply(et, function(tk) sum(tr$time == tk & tr$status == 1) / sum(exp(lp_tr[tr$time >= tk])))
+  h0 <- function(t) sum(dh[et <= t])
+  v <- validate_site(sites[[s]], b, h0, et)
+  v$lp <- NULL
+  gtr <- glm(recur2y ~ x1 + x2 + x3 + x4, family = binomial, data = tr[!is.na(tr$recur2y), ],
+             control = glm.control(epsilon = 1e-12, maxit = 50))
+  bv <- sites[[s]][!is.na(sites[[s]]$recur2y), ]
+  pv <- as.vector(predict(gtr, newdata = bv, type = "response"))
+  ppos <- pv[bv$recur2y == 1]; pneg <- pv[bv$recur2y == 0]
+  ref$loso[[s]] <- list(cox_coefficients = unname(b), cox = v,
+                        logistic_coefficients = unname(coef(gtr)),
+                        auc = mean(outer(ppos, pneg, function(a, b) (a > b) + 0.5 * (a == b))),
+                        brier = mean((pv - bv$recur2y)^2))
+}
 
 writeLines(toJSON(ref, digits = NA, auto_unbox = TRUE, pretty = TRUE),
            file.path(out_dir, "reference.json"))
