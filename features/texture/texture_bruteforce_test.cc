@@ -178,6 +178,67 @@ TEST_P(BruteForce, GlszmAndGldzm3DByFloodFill) {
   ExpectNear(Compare3D(*ComputeGldzmFeatures(v, {}), "gldzm"), want_dist, 16, "gldzm");
 }
 
+TEST_P(BruteForce, GlszmAndGldzm25DByInPlaneFloodFill) {
+  DiscreteVolume v = RandomVolume(11, 10, 5, 3, GetParam() + 100);
+  const Ref ref{v};
+  v.morph_mask.assign(v.levels.size(), 0);
+  for (size_t k = 0; k < v.levels.size(); ++k) v.morph_mask[k] = v.levels[k] > 0 || k % 4 == 1;
+  // In-plane city-block distance to the nearest non-mask pixel of the slice.
+  auto distance = [&](int x, int y, int z) {
+    int best = 1 << 20;
+    for (int b = -1; b <= v.ny; ++b)
+      for (int a = -1; a <= v.nx; ++a) {
+        const bool in =
+            a >= 0 && b >= 0 && a < v.nx && b < v.ny && v.morph_mask[v.Index(a, b, z)] != 0;
+        if (!in) best = std::min(best, std::abs(a - x) + std::abs(b - y));
+      }
+    return best;
+  };
+  std::vector<int> seen(v.levels.size(), 0);
+  std::vector<RunEntry> sizes, dists;
+  for (int z = 0; z < v.nz; ++z)
+    for (int y = 0; y < v.ny; ++y)
+      for (int x = 0; x < v.nx; ++x) {
+        const int a = ref.At(x, y, z);
+        if (a == 0 || seen[v.Index(x, y, z)]) continue;
+        std::vector<std::array<int, 2>> todo = {{x, y}};
+        seen[v.Index(x, y, z)] = 1;
+        int64_t size = 0;
+        int dmin = 1 << 20;
+        while (!todo.empty()) {
+          auto [px, py] = todo.back();
+          todo.pop_back();
+          ++size;
+          dmin = std::min(dmin, distance(px, py, z));
+          for (int dy = -1; dy <= 1; ++dy)
+            for (int dx = -1; dx <= 1; ++dx) {
+              const int qx = px + dx, qy = py + dy;
+              if (ref.At(qx, qy, z) != a || seen[v.Index(qx, qy, z)]) continue;
+              seen[v.Index(qx, qy, z)] = 1;
+              todo.push_back({qx, qy});
+            }
+        }
+        sizes.push_back(RunEntry{size, a, 1.0});
+        dists.push_back(RunEntry{dmin, a, 1.0});
+      }
+  double nv = 0;
+  for (int32_t l : v.levels) nv += l > 0;
+  texture_internal::CanonicalizeEntries(&sizes);
+  texture_internal::CanonicalizeEntries(&dists);
+  double want_size[texture_internal::kNumRunLikeFeatures],
+      want_dist[texture_internal::kNumRunLikeFeatures];
+  ASSERT_TRUE(texture_internal::RunLikeFeatures(sizes, v.num_levels, nv, want_size));
+  ASSERT_TRUE(texture_internal::RunLikeFeatures(dists, v.num_levels, nv, want_dist));
+  auto merged25 = [](const FeatureList& list) {
+    std::vector<double> values;
+    for (const FeatureValue& f : list)
+      if (f.aggregation == "2.5D") values.push_back(f.value);
+    return values;
+  };
+  ExpectNear(merged25(*ComputeGlszmFeatures(v, {})), want_size, 16, "glszm 2.5D");
+  ExpectNear(merged25(*ComputeGldzmFeatures(v, {})), want_dist, 16, "gldzm 2.5D");
+}
+
 TEST_P(BruteForce, Ngtdm3DAtDistanceTwo) {
   const DiscreteVolume v = RandomVolume(9, 8, 7, 6, GetParam());
   const Ref ref{v};
