@@ -92,6 +92,10 @@ std::string FmtG(double v) {
   return absl::StrFormat("%.3g", v);
 }
 
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 std::string FmtP(double p) {
   if (!std::isfinite(p)) return "—";
   if (p < 0.001) return "&lt;0.001";
@@ -156,6 +160,17 @@ Pooled ReadPooled(const json* pooled, const std::string& m) {
     p.i2 = Num(At(v, "i2"));
     p.tau2 = Num(At(v, "tau2"));
     p.method = Str(At(v, "method"));
+  } else if (v == nullptr && At(pooled, m + "_meta") != nullptr) {
+    // The models module's form: <m>_meta, <m>_meta_ci_low, …, <m>_meta_i2.
+    const std::string k = m + "_meta";
+    p.value = Num(At(pooled, k));
+    p.ci_low = Num(At(pooled, k + "_ci_low"));
+    p.ci_high = Num(At(pooled, k + "_ci_high"));
+    p.pi_low = Num(At(pooled, k + "_pi_low"));
+    p.pi_high = Num(At(pooled, k + "_pi_high"));
+    p.i2 = Num(At(pooled, k + "_i2"));
+    p.tau2 = Num(At(pooled, k + "_tau2"));
+    p.method = Str(At(pooled, k + "_note"));
   } else {
     p.value = Num(v);
     p.ci_low = Num(At(pooled, m + "_ci_low"));
@@ -415,7 +430,10 @@ class Renderer {
     if (obj == nullptr || !obj->is_object()) return s;
     for (auto it = obj->begin(); it != obj->end(); ++it) {
       if (skip.count(it.key()) || it->is_object()) continue;
-      absl::StrAppend(&s, "<tr><th>", Escape(it.key()), "</th><td>", Escape(Str(&*it)), "</td></tr>");
+      const std::string value = it->is_array() && it->size() > 12
+                                    ? absl::StrCat("[", it->size(), " values]")
+                                    : Str(&*it);
+      absl::StrAppend(&s, "<tr><th>", Escape(it.key()), "</th><td>", Escape(value), "</td></tr>");
     }
     return s;
   }
@@ -930,6 +948,17 @@ class Renderer {
                       KeyValueRows(m, {"coefficients", "std_errors", "terms", "baseline",
                                        "covariance"}),
                       "</table>");
+      if (const json* rows = At(m, "site_rows"); rows && rows->is_object()) {
+        absl::StrAppend(&s, "<table><tr><th>site</th><th>rows used</th><th>events</th>"
+                            "<th>rows excluded</th></tr>");
+        for (auto r = rows->begin(); r != rows->end(); ++r) {
+          absl::StrAppend(&s, "<tr><td>", Escape(r.key()), "</td><td class=\"num\">",
+                          Fmt(Num(At(&*r, "n")), 0), "</td><td class=\"num\">",
+                          Fmt(Num(At(&*r, "events")), 0), "</td><td class=\"num\">",
+                          Fmt(Num(At(&*r, "n_excluded")), 0), "</td></tr>");
+        }
+        absl::StrAppend(&s, "</table>");
+      }
       const std::vector<Term> terms = ReadTerms(m);
       if (terms.empty()) {
         absl::StrAppend(&s, "<p class=\"note\">No coefficients in results.json.</p>");
@@ -1015,8 +1044,12 @@ class Renderer {
     for (double x : {pooled.value, pooled.ci_low, pooled.ci_high, pooled.pi_low, pooled.pi_high}) {
       extend(x);
     }
+    const double stratified = Num(At(At(v, "pooled"), metric + "_stratified"));
+    const bool show_stratified = std::isfinite(stratified) && std::isfinite(pooled.value);
+    if (show_stratified) extend(stratified);
     const double pad = 0.08 * (hi - lo + 1e-6);
-    const int n = static_cast<int>(rows.size()) + (std::isfinite(pooled.value) ? 2 : 0);
+    const int n = static_cast<int>(rows.size()) + (std::isfinite(pooled.value) ? 2 : 0) +
+                  (show_stratified ? 1 : 0);
     SvgPlot p(PlotFrame{470, 76 + 28 * n, 110, 110, 28, 44},
               Axis{lo - pad, hi + pad, Pretty(metric)}, Axis{n + 0.5, 0.5, "", false, false},
               NextId("forest"));
@@ -1061,6 +1094,17 @@ class Renderer {
                     "start", 10, "#555");
       }
     }
+    // A pooled value over all within-site pairs (e.g. Harrell's C from summed
+    // pair counts), drawn as a hollow diamond under the meta-analysis.
+    if (show_stratified) {
+      const double y = rows.size() + 3.0;
+      p.Marker(stratified, y, "#17324d", MarkerShape::kDiamond, 4.5, false,
+               absl::StrCat("all within-site pairs: ", Fmt(stratified)));
+      labels.push_back("");
+      bold.push_back(false);
+      p.PixelText(p.X(lo - pad) - 8, p.Y(y) + 4, "pooled pairs", "end", 11, "#222");
+      p.PixelText(470 - 104, p.Y(y) + 4, Fmt(stratified), "start", 10, "#555");
+    }
     p.CategoryLabels(labels, bold);
     std::string caption = absl::StrCat("Squares: each center's ", Escape(Pretty(metric)),
                                        " with its 95% CI");
@@ -1071,6 +1115,9 @@ class Renderer {
       }
       if (std::isfinite(pooled.i2)) absl::StrAppend(&caption, "; I² = ", Fmt(100 * pooled.i2, 0), "%");
       if (std::isfinite(pooled.tau2)) absl::StrAppend(&caption, ", τ² = ", FmtG(pooled.tau2));
+      if (show_stratified) {
+        absl::StrAppend(&caption, "; hollow diamond: the statistic over all within-center pairs");
+      }
     }
     absl::StrAppend(&caption, ".");
     return Figure(p.Render(absl::StrCat("Forest plot of ", Pretty(metric), " for model ", model)),
@@ -1085,7 +1132,8 @@ class Renderer {
         "sensitivity", "specificity"};
     static const std::set<std::string> kNotMetrics = {
         "n", "events", "n_events", "concordant", "discordant", "tied_risk", "n_pos", "n_neg",
-        "t", "tau", "threshold", "youden_threshold", "replicates"};
+        "t", "tau", "threshold", "youden_threshold", "replicates", "n_excluded", "sites",
+        "bootstrap_replicates", "comparable_pairs"};
     std::set<std::string> found;
     auto scan = [&](const json* obj) {
       if (obj == nullptr || !obj->is_object()) return;
@@ -1098,6 +1146,14 @@ class Renderer {
         if (k.size() > 8 && (k.rfind("_pi_high") == k.size() - 8)) continue;
         if (k.size() > 3 && (k.rfind("_i2") == k.size() - 3)) continue;
         if (k.size() > 5 && (k.rfind("_tau2") == k.size() - 5)) continue;
+        if (k.find("_meta_") != std::string::npos || EndsWith(k, "_pairs") ||
+            EndsWith(k, "_stratified") || EndsWith(k, "_note") || EndsWith(k, "_replicates")) {
+          continue;
+        }
+        if (EndsWith(k, "_meta")) {
+          found.insert(k.substr(0, k.size() - 5));
+          continue;
+        }
         if (it->is_number() || (it->is_object() && (it->contains("value") || it->contains("estimate")))) {
           found.insert(k);
         }
@@ -1148,6 +1204,9 @@ class Renderer {
         }
         if (std::isfinite(p.pi_low)) {
           absl::StrAppend(&s, "<br><span class=\"note\">PI ", Fmt(p.pi_low), "–", Fmt(p.pi_high), "</span>");
+        }
+        if (const double st = Num(At(pooled, m + "_stratified")); std::isfinite(st)) {
+          absl::StrAppend(&s, "<br><span class=\"note\">pairs ", Fmt(st), "</span>");
         }
         absl::StrAppend(&s, "</td>");
       }

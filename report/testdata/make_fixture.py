@@ -91,6 +91,8 @@ cox_terms = {"bkg_firstorder_entropy": (0.48, 0.11), "bkg_glcm_joint_entropy": (
 models = {
     "recurrence_cox": {"type": "cox", "outcome": "recurrence", "ties": "efron", "strata": "site",
                        "development_sites": ["C1"], "n": 60, "events": 45, "penalty": "ridge",
+                       "site_rows": {"C1": {"n": 60, "events": 45, "n_excluded": 1,
+                                            "excluded": {"missing cea_ng_ml": 1}}},
                        "lambda": 0.05, "converged": True, "iterations": 5,
                        "coefficients": {t: v[0] for t, v in cox_terms.items()},
                        "std_errors": {t: v[1] for t, v in cox_terms.items()}},
@@ -129,7 +131,8 @@ for i, s in enumerate(["C2", "C3", "C4"]):
         g["events"] = int(g["n"] * 0.7)
         groups.append(g)
     # C4's low-risk group (n = 9) is below k: suppressed.
-    val_sites[s] = {"n": n, "events": int(n * 0.75),
+    val_sites[s] = {"n": n, "events": int(n * 0.75), "n_excluded": 0, "bootstrap_replicates": 200,
+                    "concordant_pairs": 1500 + 100 * i, "discordant_pairs": 700, "tied_risk_pairs": 3,
                     "harrell_c": c, "harrell_c_ci_low": r(c - 0.07), "harrell_c_ci_high": r(c + 0.06),
                     "uno_c": r(c - 0.01), "uno_c_ci_low": r(c - 0.09), "uno_c_ci_high": r(c + 0.07),
                     "calibration_slope": r(1.0 - 0.15 * i), "calibration_slope_ci_low": r(0.7 - 0.15 * i),
@@ -148,10 +151,15 @@ bin_sites["C4"]["roc"]["n_neg"] = 8  # below k: suppressed
 validation = {
     "recurrence_cox": {"outcome": "recurrence", "t": 730, "tau": 1825, "time_unit": "days",
                        "sites": val_sites,
-                       "pooled": {"n": 155, "events": 116,
-                                  "harrell_c": {"estimate": 0.659, "ci_low": 0.612, "ci_high": 0.706,
-                                                "pi_low": 0.55, "pi_high": 0.76, "i2": 0.21, "tau2": 0.0012,
-                                                "method": "DerSimonian-Laird on logit(C)"},
+                       # The models module's form: <metric>_meta with suffixes, and
+                       # the C over all within-site pairs as <metric>_stratified.
+                       "pooled": {"n": 155, "events": 116, "sites": 3,
+                                  "harrell_c_stratified": 0.653, "comparable_pairs": 8123,
+                                  "harrell_c_meta": 0.659, "harrell_c_meta_ci_low": 0.612,
+                                  "harrell_c_meta_ci_high": 0.706, "harrell_c_meta_pi_low": 0.55,
+                                  "harrell_c_meta_pi_high": 0.76, "harrell_c_meta_i2": 0.21,
+                                  "harrell_c_meta_tau2": 0.0012, "harrell_c_meta_q": 2.5,
+                                  "harrell_c_meta_k": 3,
                                   "uno_c": 0.648, "uno_c_ci_low": 0.60, "uno_c_ci_high": 0.695,
                                   "uno_c_pi_low": 0.55, "uno_c_pi_high": 0.74,
                                   "calibration_slope": 0.86, "calibration_slope_ci_low": 0.66,
