@@ -7,6 +7,7 @@
 #include <openssl/x509_vfy.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -148,11 +149,23 @@ absl::StatusOr<Pems> ReadPems(const TlsFiles& files) {
   return p;
 }
 
+// Plaintext is a development aid only: it needs both the config field and
+// an environment variable, so that no deployed config can turn TLS off alone.
+absl::Status CheckInsecureAllowed() {
+  if (std::getenv("FEDRAD_ALLOW_INSECURE_FOR_TESTS") == nullptr) {
+    return absl::FailedPreconditionError(
+        "tls.insecure_for_tests is set but FEDRAD_ALLOW_INSECURE_FOR_TESTS is not: "
+        "fedrad refuses to run without mutual TLS");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsFiles& files) {
   if (files.insecure_for_tests) {
+    if (absl::Status s = CheckInsecureAllowed(); !s.ok()) return s;
     FEDRAD_LOG(WARNING) << files.node_name
                         << ": INSECURE plaintext server (insecure_for_tests); "
                            "never use outside tests";
@@ -183,6 +196,7 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>>
 MakeChannelCredentials(const TlsFiles& files,
                        const std::string& expected_server_role) {
   if (files.insecure_for_tests) {
+    if (absl::Status s = CheckInsecureAllowed(); !s.ok()) return s;
     FEDRAD_LOG(WARNING) << files.node_name
                         << ": INSECURE plaintext channel (insecure_for_tests)";
     return grpc::InsecureChannelCredentials();

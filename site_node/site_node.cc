@@ -437,6 +437,9 @@ SiteNode::~SiteNode() = default;
 absl::StatusOr<std::unique_ptr<SiteNode>> SiteNode::Create(
     const v1::SiteConfig& raw_config) {
   FEDRAD_ASSIGN_OR_RETURN(v1::SiteConfig config, NormalizeSiteConfig(raw_config));
+  // The data first: its errors (file, row, column) are what an operator
+  // most needs to see.
+  FEDRAD_ASSIGN_OR_RETURN(CsvTable table, LoadSiteTable(config.data_csv(), config.id_column()));
   std::string site_id;
   if (!config.tls().cert().empty()) {
     FEDRAD_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(config.tls().cert()));
@@ -444,7 +447,6 @@ absl::StatusOr<std::unique_ptr<SiteNode>> SiteNode::Create(
     site_id = me.common_name;
   }
   if (site_id.empty()) site_id = "insecure-site";
-  FEDRAD_ASSIGN_OR_RETURN(CsvTable table, LoadSiteTable(config.data_csv(), config.id_column()));
   transport::TlsFiles tls{config.tls().ca_cert(), config.tls().cert(), config.tls().key(),
                           config.tls().crl(), config.tls().insecure_for_tests(),
                           "site:" + site_id};

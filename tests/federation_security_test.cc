@@ -39,7 +39,7 @@ class FederationSecurity : public ::testing::Test {
     expired.validity_days = 1;
     expired.not_before_offset_seconds = -3 * 86400;
     ASSERT_TRUE(pki::IssueIdentity(ca_, "OLD", pki::Role::kSite, d + "/certs", expired).ok());
-    ASSERT_TRUE(pki::Revoke(ca_, d + "/certs/R1.crt", "test").ok());
+    ASSERT_TRUE(pki::Revoke(ca_, d + "/certs/R1.crt", "keyCompromise").ok());
     // Another CA issues a certificate claiming to be S1.
     ASSERT_TRUE(pki::InitCa(d + "/otherca", {"rogue CA"}).ok());
     ASSERT_TRUE(pki::IssueIdentity(d + "/otherca", "S1", pki::Role::kSite, d + "/rogue").ok());

@@ -154,7 +154,7 @@ TEST(SiteData, DaemonRefusesEmptyTableDuplicateIdsAndMissingIdColumn) {
     WriteAll(config, "coordinator_address: \"127.0.0.1:1\"\ndata_csv: \"" + csv +
                          "\"\ntls { ca_cert: \"ca.crt\" cert: \"s.crt\" key: \"s.key\" }\n");
     std::string output;
-    int code = Run({BinDir() + "/fedrad-site", "--config", config}, dir.path() + "/" + c.name + ".log",
+    int code = fedrad::testing::Run({BinDir() + "/fedrad-site", "--config", config}, dir.path() + "/" + c.name + ".log",
                    &output);
     EXPECT_EQ(code, 1) << c.name << ": " << output;
     EXPECT_THAT(output, HasSubstr(csv)) << c.name;
