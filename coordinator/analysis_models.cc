@@ -116,6 +116,7 @@ struct Fitted {
   std::vector<std::string> sites;
   int64_t rounds = 0;
   double seconds = 0;
+  double coordinator_seconds = 0;  // Newton fit time not spent waiting for rounds
   json details = json::object();  // selection, penalty, scaling
 };
 
@@ -205,11 +206,14 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
 
 // One federated evaluation of the log-likelihood pieces: a models.derivatives
 // round on `sites`, summed.
+// `round_seconds` (optional) accumulates the wall time spent waiting for
+// rounds, so that the coordinator's own share of a fit can be reported.
 m::Evaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model,
                            const std::vector<std::string>& covariates,
-                           const std::vector<std::string>& sites, const m::Scaling* scaling) {
-  return [&ctx, &model, covariates, sites,
-          scaling](const Eigen::VectorXd& beta) -> absl::StatusOr<m::Derivatives> {
+                           const std::vector<std::string>& sites, const m::Scaling* scaling,
+                           double* round_seconds = nullptr) {
+  return [&ctx, &model, covariates, sites, scaling,
+          round_seconds](const Eigen::VectorXd& beta) -> absl::StatusOr<m::Derivatives> {
     v1::Payload params;
     (*params.mutable_strings())["model"] = model.name();
     (*params.mutable_strings())["covariates"] = absl::StrJoin(covariates, "\n");
@@ -218,8 +222,13 @@ m::Evaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model,
       AddVector(&params, "center", ToStd(scaling->center));
       AddVector(&params, "scale", ToStd(scaling->scale));
     }
+    const auto round_start = std::chrono::steady_clock::now();
     FEDRAD_ASSIGN_OR_RETURN(auto results,
                             ctx.RunRound("models.derivatives", RoundParams(ctx, params, sites)));
+    if (round_seconds != nullptr) {
+      *round_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - round_start).count();
+    }
     FEDRAD_RETURN_IF_ERROR(RequireSites(sites, results, "models.derivatives"));
     const int64_t p = beta.size();
     m::Derivatives sum = m::Derivatives::Zero(static_cast<int>(p));
@@ -383,9 +392,14 @@ absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
 
   ctx.SetProgress("models", 0.0, absl::StrCat("fitting '", model.name(), "' on ",
                                               absl::StrJoin(sites, ", ")));
+  double round_seconds = 0;
+  const auto newton_start = std::chrono::steady_clock::now();
   absl::StatusOr<m::FitResult> res =
-      m::FitNewton(MakeEvaluator(ctx, model, used, sites, scaling.get()), fit.names,
-                   Eigen::VectorXd::Zero(p_total), opt);
+      m::FitNewton(MakeEvaluator(ctx, model, used, sites, scaling.get(), &round_seconds),
+                   fit.names, Eigen::VectorXd::Zero(p_total), opt);
+  fit.coordinator_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - newton_start).count() -
+      round_seconds;
   if (!res.ok()) {
     return Annotate(res.status(), absl::StrCat("model '", model.name(), "' on sites ",
                                                absl::StrJoin(sites, ", ")));
@@ -429,6 +443,7 @@ json FitJson(const Fitted& f) {
   j["covariates"] = f.covariates;
   j["rounds"] = f.rounds;
   j["fit_seconds"] = f.seconds;
+  j["coordinator_seconds"] = f.coordinator_seconds;
   for (const auto& [k, v] : f.details.items()) j[k] = v;
   return j;
 }

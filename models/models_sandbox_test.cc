@@ -28,12 +28,12 @@ bool HaveFedrad() {
   return stat(Fedrad().c_str(), &st) == 0;
 }
 
-// Runs one example study; returns results.json.
-json RunExample(const std::string& example) {
-  const std::string out = ::testing::TempDir() + "/models_sandbox_" + example;
+// Runs one study (a path under the source tree); returns results.json.
+json RunStudy(const std::string& relative_path, const std::string& tag) {
+  const std::string out = ::testing::TempDir() + "/models_sandbox_" + tag;
   const std::string src = FEDRAD_SOURCE_DIR;
-  std::string cmd = Fedrad() + " sandbox --quiet --study " + src + "/examples/studies/" + example +
-                    ".textproto --out " + out;
+  std::string cmd = Fedrad() + " sandbox --quiet --study " + src + "/" + relative_path +
+                    " --out " + out;
   for (const std::string site : {"A", "B", "C"}) {
     cmd += " --site " + site + "=" + src + "/models/testdata/site_" + site + ".csv";
   }
@@ -45,6 +45,10 @@ json RunExample(const std::string& example) {
   EXPECT_TRUE(text.ok()) << text.status() << " (see " << out << ".log)";
   if (!text.ok()) return json::object();
   return json::parse(*text);
+}
+
+json RunExample(const std::string& example) {
+  return RunStudy("examples/studies/" + example + ".textproto", example);
 }
 
 void ExpectCoxMatches(const json& results, const json& ref) {
@@ -128,6 +132,56 @@ TEST(ModelsSandbox, LeaveOneSiteOutMetricsEqualRReferences) {
   EXPECT_TRUE(pooled["harrell_c_meta"].is_number());
   EXPECT_LE(pooled["harrell_c_meta_pi_low"].get<double>(), pooled["harrell_c_meta"].get<double>());
   EXPECT_TRUE(r["validation"]["logistic"]["pooled"]["auc_meta"].is_number());
+}
+
+TEST(ModelsSandbox, DevelopOnTwoSitesValidateOnThirdEqualsRReferences) {
+  if (!HaveFedrad()) GTEST_SKIP() << "build the fedrad binary first (" << Fedrad() << ")";
+  json r = RunStudy("models/testdata/develop_validate_study.textproto", "develop_validate");
+  json ref = Reference();
+  ASSERT_TRUE(r.contains("validation")) << r.dump(2);
+  const json& cox = r["validation"]["cox"]["sites"]["C"];
+  const json& rc = ref["validation_survival"]["C"];
+  for (const std::string k : {"harrell_c", "uno_c", "auc_t", "brier_t", "integrated_brier",
+                              "oe_ratio_t", "calibration_slope"}) {
+    EXPECT_NEAR(cox[k].get<double>(), rc[k].get<double>(), 1e-6) << k;
+  }
+  EXPECT_FALSE(r["validation"]["cox"]["sites"].contains("A"));
+  const json& bin = r["validation"]["logistic"]["sites"]["C"];
+  const json& rb = ref["validation_binary"];
+  for (const std::string k : {"auc", "sensitivity", "specificity", "youden_threshold", "brier",
+                              "calibration_intercept", "calibration_slope"}) {
+    EXPECT_NEAR(bin[k].get<double>(), rb[k].get<double>(), 1e-6) << k;
+  }
+  // One validation site: no meta-analysis, and it says why.
+  EXPECT_TRUE(r["validation"]["cox"]["pooled"]["harrell_c_meta"].is_null());
+  EXPECT_TRUE(r["validation"]["cox"]["pooled"]["harrell_c_meta_note"].is_string());
+}
+
+TEST(ModelsSandbox, PenaltiesStandardisationAndSelection) {
+  if (!HaveFedrad()) GTEST_SKIP() << "build the fedrad binary first (" << Fedrad() << ")";
+  json r = RunStudy("models/testdata/penalized_study.textproto", "penalized");
+  json ref = Reference();
+  ASSERT_TRUE(r.contains("models")) << r.dump(2);
+  const json& m = r["models"];
+  for (int j = 0; j < 4; ++j) {
+    const std::string c = "x" + std::to_string(j + 1);
+    // survival::ridge(theta = 5, scale = FALSE) on the stratified model.
+    EXPECT_NEAR(m["cox_ridge"]["coefficients"][c].get<double>(),
+                ref["cox_ridge_theta5"]["coefficients"][j].get<double>(), 1e-6) << c;
+    EXPECT_NEAR(m["logistic_ridge"]["coefficients"][c].get<double>(),
+                ref["logistic_ridge_lambda3"]["coefficients"][j + 1].get<double>(), 1e-6) << c;
+    // Without a penalty, standardising is a reparametrisation: same fit as coxph.
+    EXPECT_NEAR(m["cox_standardized"]["coefficients"][c].get<double>(),
+                ref["cox_breslow"]["coefficients"][c].get<double>(), 1e-6) << c;
+    EXPECT_NEAR(m["cox_standardized"]["std_errors"][c].get<double>(),
+                ref["cox_breslow"]["std_errors"][j].get<double>(), 1e-6) << c;
+  }
+  const json& enet = m["cox_enet_cv"];
+  ASSERT_TRUE(enet.contains("penalty")) << enet.dump(2);
+  EXPECT_EQ(enet["penalty"]["cv_deviance"].size(), 3u);
+  const double lambda = enet["penalty"]["lambda"].get<double>();
+  EXPECT_TRUE(lambda == 0.5 || lambda == 5 || lambda == 50);
+  EXPECT_TRUE(enet["selection"]["score_tests"].contains("x4"));
 }
 
 }  // namespace
