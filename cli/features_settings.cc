@@ -75,7 +75,9 @@ std::string Describe(const features::CaseOptions& o) {
       "\ntexture=", e.texture_2d, e.texture_25d, e.texture_3d, ":", e.glcm_distance, ":",
       e.ngtdm_distance, ":", e.ngldm_distance, ":", e.ngldm_alpha, ":", e.glcm_symmetric,
       "\nmorph=", e.morphology.spatial_autocorrelation_max_voxels, ":",
-      e.morphology.spatial_autocorrelation_repeats, ":", e.morphology.seed,
+      e.morphology.spatial_autocorrelation_repeats, ":", e.morphology.seed, ":",
+      e.morphology.spatial_autocorrelation_direct_max_voxels, ":",
+      e.morphology.spatial_autocorrelation_fft_max_cells,
       "\nloc=", FormatNumber(e.local_intensity_radius_mm),
       "\nregions=", static_cast<int>(o.regions.split), ":", o.regions.each_lesion, ":",
       o.regions.all_lesions, ":", o.regions.liver, ":", o.regions.bkg, ":",
@@ -151,6 +153,9 @@ absl::StatusOr<FeatureSettingsBundle> ParseFeatureSettings(const std::string& te
     const auto& m = s.morphology();
     if (m.has_spatial_autocorrelation_max_voxels()) {
       e.morphology.spatial_autocorrelation_max_voxels = m.spatial_autocorrelation_max_voxels();
+    }
+    if (m.has_spatial_autocorrelation_fft_max_cells()) {
+      e.morphology.spatial_autocorrelation_fft_max_cells = m.spatial_autocorrelation_fft_max_cells();
     }
     if (m.has_spatial_autocorrelation_repeats()) {
       e.morphology.spatial_autocorrelation_repeats = m.spatial_autocorrelation_repeats();

@@ -54,11 +54,20 @@ struct MorphologyInput {
 };
 
 struct MorphologyOptions {
-  // Moran's I and Geary's C cost O(N^2) in the intensity-mask voxel count.
-  // Up to this many voxels they are exact; above it, they are the mean over
-  // `spatial_autocorrelation_repeats` random subsets of this size (IBSI
-  // 3.1.26 allows such an approximation for large ROIs), with a fixed seed.
+  // Moran's I and Geary's C (weights 1/distance over all voxel pairs of the
+  // intensity mask):
+  //  * up to `spatial_autocorrelation_direct_max_voxels` voxels: exact, by
+  //    the O(N^2) pair sum;
+  //  * above that, exact by FFT convolution when N <=
+  //    `spatial_autocorrelation_max_voxels`, or when the zero-padded
+  //    bounding box (about 8x its cells) has at most
+  //    `spatial_autocorrelation_fft_max_cells` cells;
+  //  * otherwise the mean over `spatial_autocorrelation_repeats` random
+  //    subsets of `spatial_autocorrelation_max_voxels` voxels (fixed seed),
+  //    an approximation IBSI allows for large ROIs.
   int64_t spatial_autocorrelation_max_voxels = 10000;
+  int64_t spatial_autocorrelation_direct_max_voxels = 3000;
+  int64_t spatial_autocorrelation_fft_max_cells = 8000000;
   int spatial_autocorrelation_repeats = 3;
   uint64_t seed = 42;
 };

@@ -141,11 +141,25 @@ TEST(MorphologyFeatures, SubsampledMoransIIsCloseToExact) {
   exact.spatial_autocorrelation_max_voxels = 1 << 30;
   MorphologyOptions approx;
   approx.spatial_autocorrelation_max_voxels = 1500;
+  approx.spatial_autocorrelation_fft_max_cells = 0;  // force subsampling
   approx.spatial_autocorrelation_repeats = 3;
   FeatureList fe = MorphologyFeatures(in, exact);
   FeatureList fa = MorphologyFeatures(in, approx);
   EXPECT_NEAR(Find(fa, "morph", "morans_i")->value, Find(fe, "morph", "morans_i")->value, 0.02);
   EXPECT_NEAR(Find(fa, "morph", "gearys_c")->value, Find(fe, "morph", "gearys_c")->value, 0.05);
+}
+
+TEST(MorphologyFeatures, FftAndPairSumGiveTheSameMoransIAndGearysC) {
+  MorphologyInput in = BallInput(6, 9);
+  in.geometry.spacing = {0.8, 0.9, 2.5};  // anisotropic weights
+  MorphologyOptions direct;
+  direct.spatial_autocorrelation_max_voxels = 1 << 30;
+  direct.spatial_autocorrelation_direct_max_voxels = 1 << 30;
+  MorphologyOptions fft = direct;
+  fft.spatial_autocorrelation_direct_max_voxels = 0;
+  FeatureList a = MorphologyFeatures(in, direct), b = MorphologyFeatures(in, fft);
+  EXPECT_NEAR(Find(a, "morph", "morans_i")->value, Find(b, "morph", "morans_i")->value, 1e-6);
+  EXPECT_NEAR(Find(a, "morph", "gearys_c")->value, Find(b, "morph", "gearys_c")->value, 1e-6);
 }
 
 TEST(MorphologyFeatures, OneVoxelGivesFiniteMeshValuesAndNanForUndefinedOnes) {
