@@ -69,8 +69,9 @@ absl::StatusOr<SiteTableCheck> CheckSiteTable(const CsvTable& table, const std::
   for (const std::string& c : covariates) check_column(c, "covariate");
   for (size_t j = 0; j < check.features.size(); ++j) {
     std::vector<double> v = check_column(check.features[j], "feature");
-    if (v.size() >= 2 && static_cast<int64_t>(v.size()) == check.n &&
-        *std::max_element(v.begin(), v.end()) == *std::min_element(v.begin(), v.end())) {
+    if (static_cast<int64_t>(v.size()) != check.n) continue;  // a problem already
+    // The same rule as the pooled path (ConstantFeatures), on this column.
+    if (!ConstantFeatures(Eigen::Map<Eigen::MatrixXd>(v.data(), v.size(), 1)).empty()) {
       check.constant_features.push_back(static_cast<int>(j));
     }
   }

@@ -216,6 +216,36 @@ TEST(FederatedComBat, ModelInResultsHarmonisesAJoiningSite) {
   EXPECT_EQ(model->sites.size(), 4u);
 }
 
+// sva leaves a feature that is constant within one site unadjusted at every
+// site; the federated step decides that from combat.check, before any
+// aggregate, and equals sva (expected_constant_feature.csv).
+TEST(FederatedComBat, FeatureConstantAtOneSiteIsLeftUnadjustedEverywhereAsSva) {
+  auto t = SiteTables();
+  for (size_t i = 0; i < t["S2"].num_rows(); ++i) {
+    t["S2"].mutable_cell(i, t["S2"].ColumnIndex("f03")) = "250";  // as make_fixtures.R
+  }
+  InProcessFederation fed(t, TempDir("constant"));
+  coordinator::StudyContext ctx("st-const", MakeStudy({"p", "parametric", ""}),
+                                {"S1", "S2", "S3", "S4"}, &fed);
+  absl::Status st = coordinator::RunHarmonization(ctx);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(ctx.results()["harmonization"]["unadjusted_features"], nlohmann::json({"f03"}));
+  CsvTable expected = Read(TestData("expected_constant_feature.csv"));
+  size_t row = 0;
+  for (const char* site : {"S1", "S2", "S3", "S4"}) {
+    CsvTable written = Read(fed.output(site) + "/harmonized.csv");
+    EXPECT_EQ(*written.StringColumn("f03"), *t[site].StringColumn("f03"));
+    for (size_t i = 0; i < written.num_rows(); ++i, ++row) {
+      for (const char* f : {"f01", "f02", "f03", "f04", "f05", "f06"}) {
+        double a, b;
+        ASSERT_TRUE(ParseNumber(written.cell(i, written.ColumnIndex(f)), &a));
+        ASSERT_TRUE(ParseNumber(expected.cell(row, expected.ColumnIndex(f)), &b));
+        EXPECT_NEAR(a, b, 1e-9 * 0.05) << site << " " << f;
+      }
+    }
+  }
+}
+
 // Bad input is refused with the cause named, after combat.check and before
 // any aggregate of the data (combat.moments) is requested.
 void ExpectRefusedBeforeMoments(std::map<std::string, CsvTable> tables, const Variant& v,
