@@ -21,7 +21,7 @@
 #include "proto/payload.h"
 #include "proto/textproto.h"
 #include "proto/transport.h"
-#include "tests/bench_echo.grpc.pb.h"
+#include "bench_echo.grpc.pb.h"  // generated into the build root
 #include "tests/sandbox_testutil.h"
 
 namespace fedrad::testing {
