@@ -737,7 +737,16 @@ absl::Status RunModels(StudyContext& ctx) {
       }
       for (const std::string& s : sites) {
         std::vector<std::string> train = Minus(sites, {s});
-        FEDRAD_ASSIGN_OR_RETURN(Fitted f, FitModel(ctx, prep, train));
+        absl::StatusOr<Fitted> fitted = FitModel(ctx, prep, train);
+        if (absl::IsFailedPrecondition(fitted.status()) && ctx.active_sites() == sites) {
+          // A fold whose fit has a convergence problem (e.g. separation on
+          // the remaining sites) is reported for that site; the others go on.
+          vj["sites"][s]["error"] = std::string(fitted.status().message());
+          FEDRAD_LOG(WARNING) << "leave-one-site-out, without " << s << ": " << fitted.status();
+          continue;
+        }
+        if (!fitted.ok()) return fitted.status();
+        Fitted f = *std::move(fitted);
         json fj = FitJson(f);
         json baseline = json::object();
         FEDRAD_ASSIGN_OR_RETURN(auto one, ValidateModel(ctx, prep, f, train, {s}, &baseline));

@@ -105,15 +105,16 @@ struct SurvivalValidationInput {
 // Metric name -> value: harrell_c, uno_c, auc_t, brier_t, integrated_brier,
 // calibration_slope, oe_ratio_t, plus the Harrell counts (concordant,
 // discordant, tied_risk). InvalidArgument on size mismatches; a metric that
-// cannot be computed (e.g. no case before t) is NaN; FailedPrecondition if the
-// calibration model cannot be fitted.
+// cannot be computed (e.g. no case before t, or a calibration model that does
+// not converge) is NaN.
 absl::StatusOr<std::map<std::string, double>> ComputeSurvivalMetrics(
     const SurvivalValidationInput& in);
 
 // Binary metrics: auc, sensitivity, specificity (at `threshold`),
 // youden_threshold, sensitivity_youden, specificity_youden, brier,
 // calibration_intercept, calibration_slope. InvalidArgument when sizes
-// differ, y is not 0/1, p is outside (0, 1), or one class is absent.
+// differ, y is not 0/1, p is outside (0, 1), or one class is absent. A
+// calibration model that cannot be fitted gives NaN.
 absl::StatusOr<std::map<std::string, double>> ComputeBinaryMetrics(const std::vector<double>& y,
                                                                   const std::vector<double>& p,
                                                                   double threshold);

@@ -342,7 +342,8 @@ absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
       std::vector<double> y, prob;
       for (int i : idx) {
         y.push_back(rows.y[static_cast<size_t>(i)]);
-        prob.push_back(m::InverseLogit(lp[i]));
+        // Keep p inside (0, 1) where exp() saturates (|lp| > ~36).
+        prob.push_back(std::clamp(m::InverseLogit(lp[i]), 1e-15, 1 - 1e-15));
       }
       return m::ComputeBinaryMetrics(y, prob, threshold);
     };
