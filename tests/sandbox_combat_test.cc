@@ -97,7 +97,7 @@ TEST(SandboxComBat, ExampleStudiesEqualPooledHarmonizeAndSva) {
                                      "--out", dir.path() + "/pooled_harmonized.csv"};
     argv.insert(argv.end(), ex.harmonize_flags.begin(), ex.harmonize_flags.end());
     std::string output;
-    ASSERT_EQ(Run(argv, dir.path() + "/harmonize.log", &output), 0) << output;
+    ASSERT_EQ(fedrad::testing::Run(argv, dir.path() + "/harmonize.log", &output), 0) << output;
     Table pooled = ReadTable(dir.path() + "/pooled_harmonized.csv");
     Table expected = ReadTable(Fixture("expected_" + ex.expected + ".csv"));
     Table input = ReadTable(Fixture("pooled.csv"));
@@ -158,7 +158,7 @@ TEST(SandboxComBat, JoiningCentreIsHarmonisedWithTheModelFromResults) {
   }
   WriteAll(dir.path() + "/s4.csv", out.str());
   std::string output;
-  ASSERT_EQ(Run({FedradBin(), "harmonize", "--model-in", dir.path() + "/model.json", "--input",
+  ASSERT_EQ(fedrad::testing::Run({FedradBin(), "harmonize", "--model-in", dir.path() + "/model.json", "--input",
                  dir.path() + "/s4.csv", "--out", dir.path() + "/s4_h.csv", "--model-out",
                  dir.path() + "/model2.json"},
                 dir.path() + "/join.log", &output),
