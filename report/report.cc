@@ -371,6 +371,14 @@ class Renderer {
   // ---- sections ------------------------------------------------------------
   std::string Glance() {
     std::vector<std::string> items;
+    if (const json* study = At(&r_, "study")) {
+      std::string line = absl::StrCat("Study <b>", Escape(Str(At(study, "name"))), "</b>");
+      if (const json* st = At(study, "state")) absl::StrAppend(&line, ": ", Escape(Str(st)));
+      if (const json* sites = At(study, "sites"); sites && sites->is_array()) {
+        absl::StrAppend(&line, "; ", sites->size(), " site(s): ", Escape(Str(sites)));
+      }
+      items.push_back(line + ".");
+    }
     const json* cohort = At(&r_, "cohort");
     if (cohort != nullptr) {
       const double n = Num(At(cohort, {"pooled", "n"}));
@@ -398,9 +406,20 @@ class Renderer {
     }
     if (const json* v = At(&r_, "validation"); v && v->is_object()) {
       for (auto it = v->begin(); it != v->end(); ++it) {
+        bool said = false;
         for (const char* m : {"harrell_c", "c_index", "uno_c", "auc"}) {
           const Pooled p = ReadPooled(At(&*it, "pooled"), m);
+          const double pairs = Num(At(&*it, {"pooled", (std::string(m) + "_stratified").c_str()}));
+          if (!std::isfinite(p.value) && std::isfinite(pairs)) {
+            items.push_back(absl::StrCat("Model <b>", Escape(it.key()), "</b>: ", Pretty(m),
+                                         " over all within-center pairs ", Fmt(pairs),
+                                         " (no meta-analysis: ", Escape(p.method.empty() ? "too few sites" : p.method),
+                                         ")."));
+            said = true;
+            break;
+          }
           if (!std::isfinite(p.value)) continue;
+          said = true;
           std::string line = absl::StrCat("Model <b>", Escape(it.key()), "</b>: pooled ", Pretty(m),
                                           " ", Fmt(p.value));
           if (std::isfinite(p.ci_low)) {
@@ -412,6 +431,24 @@ class Renderer {
           }
           items.push_back(line + ".");
           break;
+        }
+        if (!said) {  // no pooled value: list the centers' C or AUC
+          std::vector<std::string> per_site;
+          std::string metric;
+          for (const char* m : {"harrell_c", "c_index", "auc"}) {
+            for (const auto& site : Keys(At(&*it, "sites"))) {
+              const Estimate e = ReadEstimate(At(&*it, {"sites", site.c_str()}), m);
+              if (std::isfinite(e.value)) per_site.push_back(absl::StrCat(Escape(site), " ", Fmt(e.value)));
+            }
+            if (!per_site.empty()) {
+              metric = m;
+              break;
+            }
+          }
+          if (!per_site.empty()) {
+            items.push_back(absl::StrCat("Model <b>", Escape(it.key()), "</b>: ", Pretty(metric),
+                                         " by center ", absl::StrJoin(per_site, ", "), "."));
+          }
         }
       }
     }
@@ -1028,7 +1065,10 @@ class Renderer {
       if (std::isfinite(e.value)) rows.push_back({site, e});
     }
     const Pooled pooled = ReadPooled(At(v, "pooled"), metric);
-    if (rows.empty() && !std::isfinite(pooled.value)) return "";
+    if (rows.empty() && !std::isfinite(pooled.value) &&
+        !std::isfinite(Num(At(At(v, "pooled"), metric + "_stratified")))) {
+      return "";
+    }
     const double ref = MetricReference(metric);
     double lo = std::isfinite(ref) ? ref : kNaN, hi = lo;
     auto extend = [&](double x) {
@@ -1045,11 +1085,11 @@ class Renderer {
       extend(x);
     }
     const double stratified = Num(At(At(v, "pooled"), metric + "_stratified"));
-    const bool show_stratified = std::isfinite(stratified) && std::isfinite(pooled.value);
+    const bool show_stratified = std::isfinite(stratified);
     if (show_stratified) extend(stratified);
     const double pad = 0.08 * (hi - lo + 1e-6);
-    const int n = static_cast<int>(rows.size()) + (std::isfinite(pooled.value) ? 2 : 0) +
-                  (show_stratified ? 1 : 0);
+    const int n = static_cast<int>(rows.size()) +
+                  (std::isfinite(pooled.value) || show_stratified ? 2 : 0) + (show_stratified ? 1 : 0);
     SvgPlot p(PlotFrame{470, 76 + 28 * n, 110, 110, 28, 44},
               Axis{lo - pad, hi + pad, Pretty(metric)}, Axis{n + 0.5, 0.5, "", false, false},
               NextId("forest"));
@@ -1115,9 +1155,12 @@ class Renderer {
       }
       if (std::isfinite(pooled.i2)) absl::StrAppend(&caption, "; I² = ", Fmt(100 * pooled.i2, 0), "%");
       if (std::isfinite(pooled.tau2)) absl::StrAppend(&caption, ", τ² = ", FmtG(pooled.tau2));
-      if (show_stratified) {
-        absl::StrAppend(&caption, "; hollow diamond: the statistic over all within-center pairs");
-      }
+    }
+    if (show_stratified) {
+      absl::StrAppend(&caption, "; hollow diamond: the statistic over all within-center pairs");
+    }
+    if (!std::isfinite(pooled.value) && !pooled.method.empty()) {
+      absl::StrAppend(&caption, "; no pooled estimate: ", Escape(pooled.method));
     }
     absl::StrAppend(&caption, ".");
     return Figure(p.Render(absl::StrCat("Forest plot of ", Pretty(metric), " for model ", model)),

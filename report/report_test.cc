@@ -146,6 +146,24 @@ TEST(RenderReport, MissingSectionsSayNotPartOfThisStudy) {
               HasSubstr("calibration curves, Kaplan–Meier curves, ROC curves: not part of this study"));
 }
 
+// The shape the models module writes when only one site validates: no
+// meta-analysis (null with a note), the C over within-site pairs still shown.
+TEST(RenderReport, OneValidationSiteShowsThePairsCAndWhyThereIsNoPooledEstimate) {
+  json j;
+  j["validation"]["cox"]["sites"]["C"] = {{"n", 70}, {"events", 45}, {"harrell_c", 0.695},
+                                          {"harrell_c_ci_low", 0.629}, {"harrell_c_ci_high", 0.775},
+                                          {"concordant_pairs", 1317.0}};
+  j["validation"]["cox"]["pooled"] = {
+      {"harrell_c_meta", nullptr},
+      {"harrell_c_meta_note", "meta-analysis needs at least 2 sites, got 1"},
+      {"harrell_c_stratified", 0.6953}};
+  const std::string html = Render(j);
+  EXPECT_THAT(SectionOf(html, "glance"), HasSubstr("Harrell's C over all within-center pairs 0.695"));
+  EXPECT_THAT(SectionOf(html, "validation"),
+              HasSubstr("no pooled estimate: meta-analysis needs at least 2 sites, got 1"));
+  EXPECT_EQ(Count(html, "data-plot-id=\"forest-"), 1);  // concordant_pairs is not a metric
+}
+
 TEST(RenderReport, EmptyResultsStillRender) {
   const std::string html = Render(json::object());
   EXPECT_THAT(html, HasSubstr("<!DOCTYPE html>"));
