@@ -175,7 +175,15 @@ TEST(ModelsSandbox, PenaltiesStandardisationAndSelection) {
                 ref["cox_breslow"]["coefficients"][c].get<double>(), 1e-6) << c;
     EXPECT_NEAR(m["cox_standardized"]["std_errors"][c].get<double>(),
                 ref["cox_breslow"]["std_errors"][j].get<double>(), 1e-6) << c;
+    EXPECT_NEAR(m["logistic_standardized"]["coefficients"][c].get<double>(),
+                ref["logistic"]["coefficients"][c].get<double>(), 1e-6) << c;
+    EXPECT_NEAR(m["logistic_standardized"]["std_errors"][c].get<double>(),
+                ref["logistic"]["std_errors"][c].get<double>(), 1e-6) << c;
   }
+  EXPECT_NEAR(m["logistic_standardized"]["coefficients"]["intercept"].get<double>(),
+              ref["logistic"]["coefficients"]["(Intercept)"].get<double>(), 1e-6);
+  EXPECT_NEAR(m["logistic_standardized"]["std_errors"]["intercept"].get<double>(),
+              ref["logistic"]["std_errors"]["(Intercept)"].get<double>(), 1e-6);
   const json& enet = m["cox_enet_cv"];
   ASSERT_TRUE(enet.contains("penalty")) << enet.dump(2);
   EXPECT_EQ(enet["penalty"]["cv_deviance"].size(), 3u);
