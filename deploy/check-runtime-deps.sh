@@ -60,15 +60,27 @@ done < <(apt-cache depends --recurse --no-recommends --no-suggests \
            --no-conflicts --no-breaks --no-replaces --no-enhances \
            "${listed[@]}" | grep -v '^ ' | grep -v '^<')
 
+# "libfoo.so.1 libbar.so.2 (+3 more)": distinct library names, at most four.
+libs_of() {
+  local -a libs
+  mapfile -t libs < <(tr ' ' '\n' <<< "${needed[$1]}" | grep -v '^$' | sort -u)
+  if [ "${#libs[@]}" -gt 4 ]; then
+    echo "${libs[*]:0:4} (+$(( ${#libs[@]} - 4 )) more)"
+  else
+    echo "${libs[*]}"
+  fi
+}
+
 missing=0
 for pkg in $(printf '%s\n' "${!needed[@]}" | sort); do
   base="${pkg%%:*}"
+  needed[$pkg]="$(libs_of "$pkg")"
   if [ -n "${closure[$base]:-}" ]; then
-    echo "ok   $base (${needed[$pkg]# })"
+    echo "ok   $base (${needed[$pkg]})"
   elif apt-cache show "$base" 2>/dev/null | grep -qE '^(Essential: yes|Priority: required)'; then
-    echo "ok   $base (in the base image:${needed[$pkg]})"
+    echo "ok   $base (in the base image: ${needed[$pkg]})"
   else
-    echo "MISSING $base, needed for:${needed[$pkg]} -> add it to $list"
+    echo "MISSING $base, needed for: ${needed[$pkg]} -> add it to $list"
     missing=1
   fi
 done

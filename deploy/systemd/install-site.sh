@@ -158,8 +158,8 @@ if [ "$enrol" -eq 1 ]; then
     step "keeping the existing key $tls/site.key"
   else
     step "making this site's private key and certificate request (the key stays here)"
-    as_fedrad "$root/usr/local/bin/fedrad" pki request --name "$site_id" --role site \
-      --key "$tls/site.key" --csr "$tls/site.csr"
+    as_fedrad "$root/usr/local/bin/fedrad" pki request --cn "$site_id" --role site \
+      --key-out "$tls/site.key" --csr-out "$tls/site.csr"
   fi
 fi
 
