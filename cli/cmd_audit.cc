@@ -96,7 +96,7 @@ std::string Clip(const std::string& s, size_t n) {
 int RunShow(Args& args) {
   args.Describe(
       "Lists an audit log for humans: one line per record with its sequence number, "
-      "time, direction (or record type), peer, kind, study/task and summary. Also "
+      "time, direction (or record type), peer, kind, task and summary, grouped by study. Also "
       "states whether the log verifies (as a live log; use `audit verify` for the "
       "full check).");
   std::string study = args.Flag("study", "", "Only records of this study");
@@ -113,17 +113,27 @@ int RunShow(Args& args) {
   std::cout << "log " << log << " of " << node << ": " << records->size() << " records; integrity "
             << (report->ok ? "OK" : "FAILED (run fedrad audit verify for details)")
             << (report->closed ? ", closed" : ", no close record (live or truncated)") << "\n\n";
-  std::cout << std::left << std::setw(6) << "SEQ" << std::setw(28) << "TIME" << std::setw(11)
-            << "WHAT" << std::setw(14) << "PEER" << std::setw(22) << "KIND" << std::setw(24)
-            << "STUDY/TASK"
+  std::cout << std::left << std::setw(6) << "SEQ" << std::setw(28) << "TIME" << std::setw(10)
+            << "WHAT" << std::setw(14) << "PEER" << std::setw(22) << "KIND" << std::setw(18)
+            << "TASK"
             << "SUMMARY\n";
+  std::string current_study;
   for (const auto& r : *records) {
     if (!study.empty() && r.type == "event" && r.study != study) continue;
+    if (r.type == "event" && r.study != current_study) {
+      current_study = r.study;
+      std::cout << "-- " << (current_study.empty() ? "(no study)" : "study " + current_study)
+                << "\n";
+    }
     std::string what = r.type == "event" ? r.direction : r.type;
-    std::string study_task = r.type == "event" ? r.study + "/" + r.task : "";
-    std::cout << std::left << std::setw(6) << r.seq << std::setw(28) << r.time << std::setw(11)
+    // Task ids usually start with the study id, shown already above.
+    std::string task = r.task;
+    if (!r.study.empty() && task.rfind(r.study, 0) == 0 && task.size() > r.study.size()) {
+      task = "..." + task.substr(r.study.size());
+    }
+    std::cout << std::left << std::setw(6) << r.seq << std::setw(28) << r.time << std::setw(10)
               << what << std::setw(14) << Clip(r.peer, 13) << std::setw(22) << Clip(r.kind, 21)
-              << std::setw(24) << Clip(study_task, 23) << r.summary;
+              << std::setw(18) << Clip(task, 17) << r.summary;
     if (digests && !r.payload_sha256.empty()) std::cout << "  [sha256 " << r.payload_sha256 << "]";
     std::cout << "\n";
   }
