@@ -13,6 +13,9 @@
 
 #include "core/csv.h"
 #include "gtest/gtest.h"
+#include "models/cox.h"
+#include "models/logistic.h"
+#include "models/newton.h"
 #include "models/testutil.h"
 
 namespace fedrad::models {
@@ -51,6 +54,30 @@ json RunExample(const std::string& example) {
   return RunStudy("examples/studies/" + example + ".textproto", example);
 }
 
+// The pooled (one-process) fit of the fixture cohort with the same library.
+FitResult PooledCoxFit(Ties ties) {
+  std::vector<CoxStratum> strata;
+  for (const auto& site : testing::SiteNames()) {
+    ModelRows r = testing::SurvivalRows(site);
+    strata.push_back(*CoxStratum::Create(r.time, r.status, r.x));
+  }
+  Evaluator eval = [&](const Eigen::VectorXd& b) -> absl::StatusOr<Derivatives> {
+    Derivatives sum = Derivatives::Zero(4);
+    for (const auto& s : strata) sum.Add(CoxDerivatives(s, b, ties));
+    return sum;
+  };
+  return *FitNewton(eval, testing::Covariates(), Eigen::VectorXd::Zero(4), CoxphControl());
+}
+
+void ExpectEqualsPooled(const json& m, const FitResult& pooled,
+                        const std::vector<std::string>& names) {
+  for (size_t j = 0; j < names.size(); ++j) {
+    const double b = pooled.beta[static_cast<Eigen::Index>(j)];
+    EXPECT_NEAR(m["coefficients"][names[j]].get<double>(), b, 1e-8 * (1 + std::abs(b))) << names[j];
+  }
+  EXPECT_NEAR(m["loglik"].get<double>(), pooled.loglik, 1e-8 * std::abs(pooled.loglik));
+}
+
 void ExpectCoxMatches(const json& results, const json& ref) {
   ASSERT_TRUE(results.contains("models")) << results.dump(2);
   const json& m = results["models"]["cox"];
@@ -66,17 +93,21 @@ void ExpectCoxMatches(const json& results, const json& ref) {
   EXPECT_EQ(m["iterations"].get<int>(), ref["iterations"].get<int>());
 }
 
-TEST(ModelsSandbox, StratifiedCoxBreslowEqualsCoxph) {
+TEST(ModelsSandbox, StratifiedCoxBreslowEqualsCoxphAndPooledFit) {
   if (!HaveFedrad()) GTEST_SKIP() << "build the fedrad binary first (" << Fedrad() << ")";
-  ExpectCoxMatches(RunExample("cox_stratified"), Reference()["cox_breslow"]);
+  json r = RunExample("cox_stratified");
+  ExpectCoxMatches(r, Reference()["cox_breslow"]);
+  ExpectEqualsPooled(r["models"]["cox"], PooledCoxFit(Ties::kBreslow), testing::Covariates());
 }
 
-TEST(ModelsSandbox, StratifiedCoxEfronEqualsCoxph) {
+TEST(ModelsSandbox, StratifiedCoxEfronEqualsCoxphAndPooledFit) {
   if (!HaveFedrad()) GTEST_SKIP() << "build the fedrad binary first (" << Fedrad() << ")";
-  ExpectCoxMatches(RunExample("cox_stratified_efron"), Reference()["cox_efron"]);
+  json r = RunExample("cox_stratified_efron");
+  ExpectCoxMatches(r, Reference()["cox_efron"]);
+  ExpectEqualsPooled(r["models"]["cox"], PooledCoxFit(Ties::kEfron), testing::Covariates());
 }
 
-TEST(ModelsSandbox, LogisticEqualsGlmAndCountsExcludedRows) {
+TEST(ModelsSandbox, LogisticEqualsGlmAndPooledFitAndCountsExcludedRows) {
   if (!HaveFedrad()) GTEST_SKIP() << "build the fedrad binary first (" << Fedrad() << ")";
   json r = RunExample("logistic");
   json ref = Reference()["logistic"];
@@ -97,6 +128,19 @@ TEST(ModelsSandbox, LogisticEqualsGlmAndCountsExcludedRows) {
     }
   }
   EXPECT_EQ(excluded, ref["n_excluded"].get<int64_t>());
+  // Federated through the wire == pooled in one process, to 1e-8.
+  std::vector<LogisticData> data;
+  for (const auto& site : testing::SiteNames()) {
+    ModelRows rows = testing::BinaryRows(site);
+    data.push_back(*LogisticData::Create(rows.y, testing::WithIntercept(rows.x)));
+  }
+  Evaluator eval = [&](const Eigen::VectorXd& b) -> absl::StatusOr<Derivatives> {
+    Derivatives sum = Derivatives::Zero(5);
+    for (const auto& d : data) sum.Add(LogisticDerivatives(d, b));
+    return sum;
+  };
+  std::vector<std::string> names = {"intercept", "x1", "x2", "x3", "x4"};
+  ExpectEqualsPooled(m, *FitNewton(eval, names, Eigen::VectorXd::Zero(5), GlmControl()), names);
   EXPECT_EQ(m["n"].get<int64_t>(), ref["n"].get<int64_t>());
 }
 
