@@ -799,8 +799,9 @@ class Renderer {
     std::string s = Open("harmonization", "Harmonisation");
     absl::StrAppend(&s,
                     "<p class=\"lead\">ComBat removes each site's additive (γ*) and multiplicative "
-                    "(δ*) effect on every feature, estimated from site sums with empirical-Bayes "
-                    "shrinkage. γ* near 0 and δ* near 1 mean the site already matched the pool.</p>");
+                    "(δ*², a variance ratio) effect on every feature, estimated from site sums with "
+                    "empirical-Bayes shrinkage. γ* near 0 and δ*² near 1 mean the site already "
+                    "matched the pool.</p>");
     absl::StrAppend(&s, "<table class=\"kv\">");
     for (const char* key : {"method", "empirical_bayes", "mean_only", "reference_site", "covariates"}) {
       if (const json* v = At(h, key)) {
@@ -826,13 +827,14 @@ class Renderer {
     }
     absl::StrAppend(&s, "</table><div class=\"plots\">");
     const std::string gamma = StripPlot("Location effect γ* by site", "gamma_star", false, 0.0);
-    const std::string delta = StripPlot("Scale effect δ* by site", "delta_star", true, 1.0);
+    const std::string delta =
+        StripPlot("Scale effect δ*² (variance ratio) by site", "delta_star", true, 1.0);
     if (!gamma.empty()) {
       absl::StrAppend(&s, Figure(gamma, "Each point is one feature's site effect (hover for its "
                                         "name); the black bar is the site's median."));
     }
     if (!delta.empty()) {
-      absl::StrAppend(&s, Figure(delta, "δ* on a log scale; 1 = same spread as the pool."));
+      absl::StrAppend(&s, Figure(delta, "δ*² on a log scale; 1 = same variance as the pool."));
     }
     absl::StrAppend(&s, "</div>");
     if (gamma.empty() && delta.empty()) {
@@ -1223,6 +1225,11 @@ class Renderer {
     const json* sites = At(v, "sites");
     for (const auto& site : Keys(sites)) {
       const json* js = At(sites, site);
+      if (const json* error = At(js, "error")) {
+        absl::StrAppend(&s, "<tr><td>", Escape(site), "</td><td colspan=\"", metrics.size() + 2,
+                        "\" class=\"bad\">", Escape(Str(error)), "</td></tr>");
+        continue;
+      }
       absl::StrAppend(&s, "<tr><td>", Escape(site), "</td><td class=\"num\">",
                       Fmt(Num(At(js, "n")), 0), "</td><td class=\"num\">",
                       Fmt(Num(At(js, "events")), 0), "</td>");

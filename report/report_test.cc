@@ -153,6 +153,7 @@ TEST(RenderReport, OneValidationSiteShowsThePairsCAndWhyThereIsNoPooledEstimate)
   j["validation"]["cox"]["sites"]["C"] = {{"n", 70}, {"events", 45}, {"harrell_c", 0.695},
                                           {"harrell_c_ci_low", 0.629}, {"harrell_c_ci_high", 0.775},
                                           {"concordant_pairs", 1317.0}};
+  j["validation"]["cox"]["sites"]["D"] = {{"error", "model without D: separation in <x3>"}};
   j["validation"]["cox"]["pooled"] = {
       {"harrell_c_meta", nullptr},
       {"harrell_c_meta_note", "meta-analysis needs at least 2 sites, got 1"},
@@ -162,6 +163,7 @@ TEST(RenderReport, OneValidationSiteShowsThePairsCAndWhyThereIsNoPooledEstimate)
   EXPECT_THAT(SectionOf(html, "validation"),
               HasSubstr("no pooled estimate: meta-analysis needs at least 2 sites, got 1"));
   EXPECT_EQ(Count(html, "data-plot-id=\"forest-"), 1);  // concordant_pairs is not a metric
+  EXPECT_THAT(SectionOf(html, "validation"), HasSubstr("model without D: separation in &lt;x3&gt;"));
 }
 
 TEST(RenderReport, EmptyResultsStillRender) {
