@@ -112,6 +112,7 @@ struct Fitted {
   Eigen::VectorXd se;
   double loglik = 0, loglik_null = 0;
   int iterations = 0;
+  int halvings = 0;
   int64_t n = 0, events = 0;
   std::vector<std::string> sites;
   int64_t rounds = 0;
@@ -420,6 +421,7 @@ absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
   fit.loglik = res->loglik;
   fit.loglik_null = res->loglik_null;
   fit.iterations = res->iterations;
+  fit.halvings = res->halvings;
   fit.n = res->last.n;
   fit.events = res->last.events;
   fit.rounds = ctx.rounds() - rounds_before;
@@ -437,6 +439,7 @@ json FitJson(const Fitted& f) {
   j["loglik"] = f.loglik;
   j["loglik_null"] = f.loglik_null;
   j["iterations"] = f.iterations;
+  j["step_halvings"] = f.halvings;
   j["n"] = f.n;
   j["events"] = f.events;
   j["sites"] = f.sites;

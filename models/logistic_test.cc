@@ -115,3 +115,36 @@ TEST(LogisticFit, SeparationIsReportedByName) {
 
 }  // namespace
 }  // namespace fedrad::models
+
+namespace fedrad::models {
+namespace {
+
+TEST(LogisticFit, StepHalvingRecoversFromAnOvershootingNewtonStep) {
+  // A strong, nearly separating covariate: the full Newton step from a far
+  // start lowers the likelihood, so the optimiser halves it (coxfit6's rule)
+  // and still reaches the maximum (score ~ 0).
+  std::vector<double> y;
+  Eigen::MatrixXd x(200, 2);
+  for (int i = 0; i < 200; ++i) {
+    const double v = (i - 100) / 10.0;
+    x(i, 0) = 1.0;
+    x(i, 1) = v;
+    y.push_back((v + 1.5 * std::sin(i * 0.77)) > 0 ? 1.0 : 0.0);
+  }
+  LogisticData d = *LogisticData::Create(y, x);
+  Evaluator eval = [&](const Eigen::VectorXd& b) -> absl::StatusOr<Derivatives> {
+    return LogisticDerivatives(d, b);
+  };
+  Eigen::VectorXd start(2);
+  start << 3.0, -4.0;  // far on the wrong side
+  NewtonOptions opt = GlmControl();
+  opt.max_iterations = 100;
+  auto fit = FitNewton(eval, {"intercept", "v"}, start, opt);
+  ASSERT_TRUE(fit.ok()) << fit.status();
+  EXPECT_GT(fit->halvings, 0);
+  EXPECT_LT(fit->last.gradient.norm(), 1e-4);
+  EXPECT_GT(fit->beta[1], 0);
+}
+
+}  // namespace
+}  // namespace fedrad::models

@@ -209,6 +209,7 @@ absl::StatusOr<FitResult> FitNewton(const Evaluator& evaluate,
       if (iter == options.max_iterations) break;
       if (q_new < q_old) {  // not improving: halve the step
         halving = true;
+        ++fit.halvings;
         newbeta = 0.5 * (newbeta + beta);
       } else {
         halving = false;

@@ -78,6 +78,7 @@ struct FitResult {
   double loglik_null = 0.0;    // l at the initial point
   double objective = 0.0;      // Q at beta
   int iterations = 0;          // as coxph's iter
+  int halvings = 0;            // step-halvings taken
   Derivatives last;            // the evaluation at beta
 };
 
