@@ -184,6 +184,34 @@ std::string Where(int64_t line, int64_t seq) {
   return absl::StrCat("line ", line, " (seq ", seq, ")");
 }
 
+// A parsed embedded certificate. OpenSSL 3 spends far more time decoding a
+// PEM certificate than checking a signature, and the verifier meets the same
+// few certificates over and over (one per node), so parsed certificates are
+// kept in a small process-wide cache keyed by the PEM's SHA-256.
+struct ParsedCert {
+  pki::CertificateInfo info;
+  std::shared_ptr<const pki::PublicKey> key;
+};
+
+absl::StatusOr<ParsedCert> ParseCertCached(const std::string& pem) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* cache = new std::map<std::string, ParsedCert>();
+  std::string id = Sha256Hex(pem);
+  {
+    absl::MutexLock lock(&mu);
+    auto it = cache->find(id);
+    if (it != cache->end()) return it->second;
+  }
+  FEDRAD_ASSIGN_OR_RETURN(pki::CertificateInfo info, pki::ParseCertificatePem(pem));
+  FEDRAD_ASSIGN_OR_RETURN(std::unique_ptr<pki::PublicKey> key,
+                          pki::PublicKey::FromCertificatePem(pem));
+  ParsedCert parsed{std::move(info), std::shared_ptr<const pki::PublicKey>(std::move(key))};
+  absl::MutexLock lock(&mu);
+  if (cache->size() >= 256) cache->clear();  // bounded; a miss only costs time
+  (*cache)[id] = parsed;
+  return parsed;
+}
+
 // The verifier over a log's text; also collects the well-formed records.
 struct Scan {
   VerifyReport report;
@@ -205,7 +233,7 @@ Scan VerifyText(absl::string_view text, const VerifyOptions& options) {
   std::string expected_prev = kZeroHash;
   bool chain_known = true;  // false right after a malformed line
   int64_t expected_seq = 0;
-  std::unique_ptr<pki::PublicKey> session_key;  // from the session's open record
+  std::shared_ptr<const pki::PublicKey> session_key;  // from the session's open record
   std::string session_node;
   std::string last_type;
   int64_t last_seq = -1;
@@ -272,13 +300,13 @@ Scan VerifyText(absl::string_view text, const VerifyOptions& options) {
       }
       session_key.reset();
       session_node = r.node;
-      auto info = pki::ParseCertificatePem(r.cert);
-      if (!info.ok()) {
+      auto parsed = ParseCertCached(r.cert);
+      if (!parsed.ok()) {
         problem(absl::StrCat(where, ": embedded certificate unreadable: ",
-                             info.status().message()));
+                             parsed.status().message()));
       } else {
-        auto key = pki::PublicKey::FromCertificatePem(r.cert);
-        if (key.ok()) session_key = std::move(*key);
+        const pki::CertificateInfo* info = &parsed->info;
+        session_key = parsed->key;
         signers.insert(absl::StrCat(info->common_name, " (", pki::RoleName(info->role),
                                     ", serial ", info->serial_hex, ")"));
         if (!options.ca_cert_path.empty()) {
@@ -672,8 +700,8 @@ absl::StatusOr<NodeLog> LoadForCrossCheck(const std::string& path, const std::st
       log.names.insert(r.node);
       size_t colon = r.node.find(':');
       if (colon != std::string::npos) log.names.insert(r.node.substr(colon + 1));
-      auto info = pki::ParseCertificatePem(r.cert);
-      if (info.ok()) log.names.insert(info->common_name);
+      auto parsed = ParseCertCached(r.cert);
+      if (parsed.ok()) log.names.insert(parsed->info.common_name);
     }
   }
   log.records = std::move(scan.records);
