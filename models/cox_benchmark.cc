@@ -6,6 +6,7 @@
 #include <benchmark/benchmark.h>
 
 #include "models/cox.h"
+#include "models/metrics.h"
 
 namespace fedrad::models {
 namespace {
@@ -34,6 +35,28 @@ void BM_CoxDerivatives(benchmark::State& state) {
 }
 BENCHMARK(BM_CoxDerivatives)->Args({2000, 200, 0})->Args({2000, 200, 1})->Args({2000, 20, 0})
     ->Unit(benchmark::kMillisecond);
+
+// One validation site's metrics (one bootstrap replicate costs the same).
+void BM_SurvivalMetrics(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> z;
+  std::exponential_distribution<double> e(1.0);
+  SurvivalValidationInput in;
+  for (int i = 0; i < n; ++i) {
+    in.lp.push_back(z(rng));
+    in.time.push_back(std::ceil(365 * e(rng)));
+    in.status.push_back(e(rng) < 1.0);
+  }
+  for (int d = 1; d <= 1825; ++d) {
+    in.grid.push_back(d);
+    in.cumhaz.push_back(d / 365.0);
+  }
+  in.t = 730;
+  in.tau = 1825;
+  for (auto _ : state) benchmark::DoNotOptimize(ComputeSurvivalMetrics(in));
+}
+BENCHMARK(BM_SurvivalMetrics)->Arg(200)->Arg(2000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace fedrad::models

@@ -181,17 +181,20 @@ absl::StatusOr<std::map<std::string, double>> ComputeSurvivalMetrics(
   m["uno_c"] = UnoC(in.time, in.status, in.lp, in.tau);
   m["auc_t"] = CumulativeDynamicAuc(in.time, in.status, in.lp, in.t);
 
+  std::vector<double> risk(n);
+  for (size_t i = 0; i < n; ++i) risk[i] = std::exp(in.lp[i]);
   auto surv_at = [&](double s) {
     const double h0 = CumulativeHazardAt(in.grid, in.cumhaz, s);
     std::vector<double> out(n);
-    for (size_t i = 0; i < n; ++i) out[i] = std::exp(-h0 * std::exp(in.lp[i]));
+    for (size_t i = 0; i < n; ++i) out[i] = std::exp(-h0 * risk[i]);
     return out;
   };
   std::vector<double> s_t = surv_at(in.t);
   m["brier_t"] = BrierAt(in.time, in.status, s_t, in.t);
 
   // BS(s) is a step function: it changes only where H0 jumps or at a site
-  // time, so its integral is exact over these breakpoints.
+  // time, so its integral is exact over these breakpoints. The IPCW weights
+  // 1/G(T_i-) of events do not depend on s: computed once.
   std::vector<double> bp = {0.0, in.tau};
   for (size_t k = 0; k < in.grid.size(); ++k) {
     const bool jumps = k == 0 ? in.cumhaz[0] != 0.0 : in.cumhaz[k] != in.cumhaz[k - 1];
@@ -203,9 +206,28 @@ absl::StatusOr<std::map<std::string, double>> ComputeSurvivalMetrics(
   std::sort(bp.begin(), bp.end());
   bp.erase(std::unique(bp.begin(), bp.end()), bp.end());
   const CensoringSurvival g(in.time, in.status);
+  std::vector<double> event_weight(n, 0.0);
+  for (size_t i = 0; i < n; ++i) {
+    const double gi = in.status[i] == 1 ? g.LeftLimit(in.time[i]) : 0.0;
+    event_weight[i] = gi > 0 ? 1.0 / gi : 0.0;
+  }
   double integral = 0;
   for (size_t k = 0; k + 1 < bp.size(); ++k) {
-    integral += BrierWith(g, in.time, in.status, surv_at(bp[k]), bp[k]) * (bp[k + 1] - bp[k]);
+    const double s = bp[k];
+    const double h0 = CumulativeHazardAt(in.grid, in.cumhaz, s);
+    const double g_s = g.At(s);
+    const double alive_weight = g_s > 0 ? 1.0 / g_s : 0.0;
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (in.time[i] > s) {
+        const double risk_s = 1.0 - std::exp(-h0 * risk[i]);
+        sum += risk_s * risk_s * alive_weight;
+      } else if (event_weight[i] > 0) {
+        const double surv = std::exp(-h0 * risk[i]);
+        sum += surv * surv * event_weight[i];
+      }
+    }
+    integral += sum / static_cast<double>(n) * (bp[k + 1] - s);
   }
   m["integrated_brier"] = in.tau > 0 ? integral / in.tau : kNaN;
 
