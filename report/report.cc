@@ -665,7 +665,14 @@ class Renderer {
       absl::StrAppend(&s, "<p class=\"note\">† pooled value leaves out sites where the column was "
                           "absent or suppressed (hover for which).</p>");
     }
-    if (const json* m = At(cohort, "method")) {
+    if (const json* m = At(cohort, "method"); m && m->is_object()) {
+      absl::StrAppend(&s, "<div class=\"note\">Methods:<ul>");
+      for (auto it = m->begin(); it != m->end(); ++it) {
+        absl::StrAppend(&s, "<li><b>", Escape(it.key()), "</b>: ",
+                        Escape(it->is_object() ? it->dump() : Str(&*it)), "</li>");
+      }
+      absl::StrAppend(&s, "</ul></div>");
+    } else if (m != nullptr) {
       absl::StrAppend(&s, "<p class=\"note\">Method: ", Escape(Str(m)), "</p>");
     }
     absl::StrAppend(&s, "</section>\n");
