@@ -53,8 +53,8 @@ int RunVerify(Args& args) {
   if (report->closed) {
     std::cout << ", ends with a signed close record";
   } else {
-    std::cout << ", live: " << report->unsigned_tail
-              << " record(s) after the last signed one (seq " << report->last_signed_seq << ")";
+    std::cout << ", live: " << report->unsigned_tail << " record(s) after the last signed one (seq "
+              << report->last_signed_seq << ")";
   }
   std::cout << "\n  signed by: ";
   for (size_t i = 0; i < report->signers.size(); ++i) {

@@ -117,16 +117,16 @@ int RunRevoke(Args& args) {
       "it). Copy the new crl.pem to every node that checks peers.");
   std::string ca_dir = args.Flag("ca-dir", "", "CA folder (required)");
   std::string cert = args.Flag("cert", "", "Certificate to revoke (required)");
-  std::string reason = args.Flag(
-      "reason", "",
-      "unspecified, keyCompromise, affiliationChanged, superseded, "
-      "cessationOfOperation or certificateHold");
+  std::string reason = args.Flag("reason", "",
+                                 "unspecified, keyCompromise, affiliationChanged, superseded, "
+                                 "cessationOfOperation or certificateHold");
   if (!args.Finish()) return args.exit_code();
   if (ca_dir.empty() || cert.empty()) return args.UsageError("--ca-dir and --cert are required");
   if (absl::Status s = pki::Revoke(ca_dir, cert, reason); !s.ok()) return Fail("pki revoke", s);
   auto info = pki::ReadCertificate(cert);
   std::cout << "revoked " << cert;
-  if (info.ok()) std::cout << " (CN " << info->common_name << ", serial " << info->serial_hex << ")";
+  if (info.ok())
+    std::cout << " (CN " << info->common_name << ", serial " << info->serial_hex << ")";
   std::cout << "; CRL " << ca_dir << "/crl.pem updated\n";
   return 0;
 }

@@ -64,13 +64,13 @@ class SecurityCliTest : public ::testing::Test {
   void MakePki() {
     CmdResult init = Fedrad("pki init --ca-dir ca --cn 'CRLM study CA' --days 365");
     ASSERT_EQ(init.code, 0) << init.output;
-    for (const auto& [cn, role] : {std::pair<std::string, std::string>{"S1", "site"},
-                                   {"coordinator", "coordinator"}}) {
+    for (const auto& [cn, role] :
+         {std::pair<std::string, std::string>{"S1", "site"}, {"coordinator", "coordinator"}}) {
       CmdResult req = Fedrad("pki request --cn " + cn + " --role " + role + " --key-out " + cn +
-                       ".key --csr-out " + cn + ".csr");
+                             ".key --csr-out " + cn + ".csr");
       ASSERT_EQ(req.code, 0) << req.output;
       CmdResult sign = Fedrad("pki sign --ca-dir ca --csr " + cn + ".csr --out " + cn +
-                        ".crt --dns " + cn + ".example.org --ip 10.1.2.3");
+                              ".crt --dns " + cn + ".example.org --ip 10.1.2.3");
       ASSERT_EQ(sign.code, 0) << sign.output;
     }
   }
@@ -162,8 +162,8 @@ TEST_F(SecurityCliTest, AuditVerifyAcceptsAnIntactLogAndNamesATamperedLine) {
   Write(P("site.jsonl"), text);
   CmdResult bad = Fedrad("audit verify site.jsonl --ca ca/ca.crt");
   EXPECT_EQ(bad.code, 1) << bad.output;
-  EXPECT_THAT(bad.output, AllOf(HasSubstr("FAILED"), HasSubstr("line 3 (seq 2)"),
-                                HasSubstr("hash mismatch")));
+  EXPECT_THAT(bad.output,
+              AllOf(HasSubstr("FAILED"), HasSubstr("line 3 (seq 2)"), HasSubstr("hash mismatch")));
 }
 
 TEST_F(SecurityCliTest, AuditVerifyNeedsLiveForARunningNodeAndCrossCheckWorks) {
@@ -181,10 +181,20 @@ TEST_F(SecurityCliTest, AuditVerifyNeedsLiveForARunningNodeAndCrossCheckWorks) {
   ASSERT_TRUE(site.ok() && coord.ok());
   using fedrad::audit::Direction;
   std::string task = fedrad::Sha256Hex("task"), result = fedrad::Sha256Hex("result");
-  ASSERT_TRUE((*coord)->Append({Direction::kSent, "crlm", "t1", "S1", "cox.gradient", task, "task"}).ok());
-  ASSERT_TRUE((*site)->Append({Direction::kReceived, "crlm", "t1", "coordinator", "cox.gradient", task, "task"}).ok());
-  ASSERT_TRUE((*site)->Append({Direction::kSent, "crlm", "t1", "coordinator", "cox.gradient", result, "gradient"}).ok());
-  ASSERT_TRUE((*coord)->Append({Direction::kReceived, "crlm", "t1", "S1", "cox.gradient", result, "gradient"}).ok());
+  ASSERT_TRUE(
+      (*coord)->Append({Direction::kSent, "crlm", "t1", "S1", "cox.gradient", task, "task"}).ok());
+  ASSERT_TRUE((*site)
+                  ->Append({Direction::kReceived, "crlm", "t1", "coordinator", "cox.gradient", task,
+                            "task"})
+                  .ok());
+  ASSERT_TRUE((*site)
+                  ->Append({Direction::kSent, "crlm", "t1", "coordinator", "cox.gradient", result,
+                            "gradient"})
+                  .ok());
+  ASSERT_TRUE(
+      (*coord)
+          ->Append({Direction::kReceived, "crlm", "t1", "S1", "cox.gradient", result, "gradient"})
+          .ok());
 
   // Both still running.
   CmdResult strict = Fedrad("audit verify site.jsonl");
@@ -198,7 +208,10 @@ TEST_F(SecurityCliTest, AuditVerifyNeedsLiveForARunningNodeAndCrossCheckWorks) {
   EXPECT_THAT(cross.output, HasSubstr("OK: 2 message(s)"));
 
   // The coordinator records a result the site never sent.
-  ASSERT_TRUE((*coord)->Append({Direction::kReceived, "crlm", "t2", "S1", "cox.gradient", result, "gradient"}).ok());
+  ASSERT_TRUE(
+      (*coord)
+          ->Append({Direction::kReceived, "crlm", "t2", "S1", "cox.gradient", result, "gradient"})
+          .ok());
   CmdResult mismatch = Fedrad("audit cross-check site.jsonl coord.jsonl");
   EXPECT_EQ(mismatch.code, 1) << mismatch.output;
   EXPECT_THAT(mismatch.output, AllOf(HasSubstr("task t2"), HasSubstr("no matching sent record")));

@@ -31,21 +31,20 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-constexpr char kZeroHash[] =
-    "0000000000000000000000000000000000000000000000000000000000000000";
+constexpr char kZeroHash[] = "0000000000000000000000000000000000000000000000000000000000000000";
 constexpr char kSignaturePrefix[] = "fedrad-audit-v1\n";
 constexpr size_t kMaxProblems = 200;
 
 // Key order per record type; the verifier requires exactly these keys in
 // exactly this order.
 const std::vector<std::string>& KeysFor(const std::string& type) {
-  static const std::vector<std::string> kOpen = {
-      "seq", "time", "node", "type", "summary", "cert", "prev", "signature", "hash"};
+  static const std::vector<std::string> kOpen = {"seq",  "time", "node",      "type", "summary",
+                                                 "cert", "prev", "signature", "hash"};
   static const std::vector<std::string> kEvent = {
-      "seq",  "time", "node", "type",           "direction", "study", "task",
-      "peer", "kind", "payload_sha256", "summary",   "prev",  "hash"};
-  static const std::vector<std::string> kSigned = {
-      "seq", "time", "node", "type", "summary", "prev", "signature", "hash"};
+      "seq",  "time", "node",           "type",    "direction", "study", "task",
+      "peer", "kind", "payload_sha256", "summary", "prev",      "hash"};
+  static const std::vector<std::string> kSigned = {"seq",     "time", "node",      "type",
+                                                   "summary", "prev", "signature", "hash"};
   static const std::vector<std::string> kNone;
   if (type == "open") return kOpen;
   if (type == "event") return kEvent;
@@ -57,9 +56,7 @@ bool IsSignedType(const std::string& type) {
   return type == "open" || type == "checkpoint" || type == "close";
 }
 
-std::string Dump(const Json& j) {
-  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
 // The record without "hash" (and without "signature" when signing).
 Json Without(const Json& j, std::initializer_list<const char*> keys) {
@@ -84,24 +81,23 @@ bool IsHexDigest(absl::string_view s) {
 
 std::string NowRfc3339() {
   auto now = std::chrono::system_clock::now();
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                    now.time_since_epoch())
-                    .count();
+  auto micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
   time_t secs = static_cast<time_t>(micros / 1000000);
   struct tm tm;
   gmtime_r(&secs, &tm);
   char buf[80];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                tm.tm_min, tm.tm_sec, static_cast<long long>(micros % 1000000));
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(micros % 1000000));
   return buf;
 }
 
 // Parses "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" to Unix seconds; -1 if malformed.
 int64_t ParseRfc3339(const std::string& s) {
   int y, mo, d, h, mi, se;
-  if (s.size() < 20 || std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo,
-                                   &d, &h, &mi, &se) != 6) {
+  if (s.size() < 20 ||
+      std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &se) != 6) {
     return -1;
   }
   struct tm tm;
@@ -294,27 +290,29 @@ Scan VerifyText(absl::string_view text, const VerifyOptions& options) {
     if (r.type == "open") {
       ++rep.sessions;
       if (!last_type.empty() && last_type != "close") {
-        rep.notes.push_back(absl::StrCat(
-            where, ": the node restarted after an unclean stop (the session before "
-                   "ended at seq ", last_seq, " without a close record)"));
+        rep.notes.push_back(
+            absl::StrCat(where,
+                         ": the node restarted after an unclean stop (the session before "
+                         "ended at seq ",
+                         last_seq, " without a close record)"));
       }
       session_key.reset();
       session_node = r.node;
       auto parsed = ParseCertCached(r.cert);
       if (!parsed.ok()) {
-        problem(absl::StrCat(where, ": embedded certificate unreadable: ",
-                             parsed.status().message()));
+        problem(
+            absl::StrCat(where, ": embedded certificate unreadable: ", parsed.status().message()));
       } else {
         const pki::CertificateInfo* info = &parsed->info;
         session_key = parsed->key;
-        signers.insert(absl::StrCat(info->common_name, " (", pki::RoleName(info->role),
-                                    ", serial ", info->serial_hex, ")"));
+        signers.insert(absl::StrCat(info->common_name, " (", pki::RoleName(info->role), ", serial ",
+                                    info->serial_hex, ")"));
         if (!options.ca_cert_path.empty()) {
-          absl::Status chain = pki::VerifyCertificatePemAt(
-              r.cert, options.ca_cert_path, "", ParseRfc3339(r.time));
+          absl::Status chain =
+              pki::VerifyCertificatePemAt(r.cert, options.ca_cert_path, "", ParseRfc3339(r.time));
           if (!chain.ok()) {
-            problem(absl::StrCat(where, ": embedded certificate not trusted at ", r.time,
-                                 ": ", chain.message()));
+            problem(absl::StrCat(where, ": embedded certificate not trusted at ", r.time, ": ",
+                                 chain.message()));
           }
         }
       }
@@ -324,19 +322,21 @@ Scan VerifyText(absl::string_view text, const VerifyOptions& options) {
                              "\" record after a close record (expected \"open\")"));
       }
       if (!session_node.empty() && r.node != session_node) {
-        problem(absl::StrCat(where, ": node \"", r.node, "\" differs from \"",
-                             session_node, "\" in the session's open record"));
+        problem(absl::StrCat(where, ": node \"", r.node, "\" differs from \"", session_node,
+                             "\" in the session's open record"));
       }
     }
     if (IsSignedType(r.type)) {
       if (session_key == nullptr) {
-        problem(absl::StrCat(where, ": signed record without a readable certificate "
-                                    "in the session's open record"));
+        problem(absl::StrCat(where,
+                             ": signed record without a readable certificate "
+                             "in the session's open record"));
       } else {
         absl::Status sig = session_key->Verify(SignedBytes(j), r.signature);
         if (!sig.ok()) {
-          problem(absl::StrCat(where, ": signature does not verify with the certificate "
-                                      "of the session's open record (",
+          problem(absl::StrCat(where,
+                               ": signature does not verify with the certificate "
+                               "of the session's open record (",
                                sig.message(), ")"));
         }
       }
@@ -422,18 +422,15 @@ absl::StatusOr<Direction> ParseDirection(absl::string_view name) {
   for (Direction d : {Direction::kSent, Direction::kReceived, Direction::kDecision}) {
     if (name == DirectionName(d)) return d;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown direction \"", name, "\"; expected sent, received or decision"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown direction \"", name, "\"; expected sent, received or decision"));
 }
 
 // --- writer ----------------------------------------------------------------------
 
 AuditLog::AuditLog(AuditLogOptions options, std::unique_ptr<pki::PrivateKey> key,
                    std::string cert_pem, int fd)
-    : options_(std::move(options)),
-      key_(std::move(key)),
-      cert_pem_(std::move(cert_pem)),
-      fd_(fd) {}
+    : options_(std::move(options)), key_(std::move(key)), cert_pem_(std::move(cert_pem)), fd_(fd) {}
 
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& options) {
   if (options.path.empty()) return absl::InvalidArgumentError("audit log path is empty");
@@ -442,8 +439,8 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& 
                           pki::PrivateKey::Load(options.key_path));
   auto cert_pem = ReadFileToString(options.cert_path);
   if (!cert_pem.ok()) {
-    return absl::NotFoundError(absl::StrCat("certificate ", options.cert_path, ": ",
-                                            cert_pem.status().message()));
+    return absl::NotFoundError(
+        absl::StrCat("certificate ", options.cert_path, ": ", cert_pem.status().message()));
   }
   auto info = pki::ParseCertificatePem(*cert_pem);
   if (!info.ok()) {
@@ -457,21 +454,20 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& 
 
   int fd = ::open(options.path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (fd < 0) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "cannot open audit log ", options.path, ": ", std::strerror(errno)));
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot open audit log ", options.path, ": ", std::strerror(errno)));
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
-    return absl::FailedPreconditionError(absl::StrCat(
-        "audit log ", options.path, " is in use by another process"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("audit log ", options.path, " is in use by another process"));
   }
-  std::unique_ptr<AuditLog> log(
-      new AuditLog(options, std::move(key), *cert_pem, fd));
+  std::unique_ptr<AuditLog> log(new AuditLog(options, std::move(key), *cert_pem, fd));
 
   // Continue an existing chain, after checking it is intact.
-  std::string summary = absl::StrCat("log opened by ", options.node_id, " (certificate CN=",
-                                     info->common_name, ", role ", pki::RoleName(info->role),
-                                     ", serial ", info->serial_hex, ")");
+  std::string summary =
+      absl::StrCat("log opened by ", options.node_id, " (certificate CN=", info->common_name,
+                   ", role ", pki::RoleName(info->role), ", serial ", info->serial_hex, ")");
   auto text = ReadFileToString(options.path);
   if (!text.ok()) return Annotate(text.status(), absl::StrCat("audit log ", options.path));
   if (!text->empty()) {
@@ -481,20 +477,19 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& 
     if (!scan.report.ok) {
       std::vector<std::string> first(
           scan.report.problems.begin(),
-          scan.report.problems.begin() +
-              std::min<size_t>(3, scan.report.problems.size()));
+          scan.report.problems.begin() + std::min<size_t>(3, scan.report.problems.size()));
       absl::MutexLock lock(&log->mu_);
       log->closed_ = true;  // never write to a damaged log
-      return absl::DataLossError(absl::StrCat(
-          "audit log ", options.path, " is damaged (", absl::StrJoin(first, "; "),
-          "); move it aside and start a new log"));
+      return absl::DataLossError(absl::StrCat("audit log ", options.path, " is damaged (",
+                                              absl::StrJoin(first, "; "),
+                                              "); move it aside and start a new log"));
     }
-    absl::StrAppend(&summary, scan.report.closed
-                                  ? absl::StrCat("; continues after a clean close at seq ",
-                                                 scan.next_seq - 1)
-                                  : absl::StrCat("; the previous session stopped without a "
-                                                 "close record after seq ",
-                                                 scan.next_seq - 1));
+    absl::StrAppend(&summary,
+                    scan.report.closed
+                        ? absl::StrCat("; continues after a clean close at seq ", scan.next_seq - 1)
+                        : absl::StrCat("; the previous session stopped without a "
+                                       "close record after seq ",
+                                       scan.next_seq - 1));
     absl::MutexLock lock(&log->mu_);
     log->next_seq_ = scan.next_seq;
     log->head_hash_ = scan.report.head_hash;
@@ -524,9 +519,9 @@ AuditLog::~AuditLog() {
 absl::Status AuditLog::WriteRecordLocked(const std::string& type, const AuditEvent* event,
                                          const std::string& summary) {
   if (!write_error_.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "audit log ", options_.path, " stopped after an earlier write failure: ",
-        write_error_.message()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("audit log ", options_.path,
+                     " stopped after an earlier write failure: ", write_error_.message()));
   }
   Json j;
   j["seq"] = next_seq_;
@@ -578,19 +573,18 @@ absl::Status AuditLog::Append(const AuditEvent& event) {
   if ((needs_digest || !event.payload_sha256.empty()) && !IsHexDigest(event.payload_sha256)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "audit event ", event.kind, " (task ", event.task_id,
-        "): payload_sha256 must be 64 lower-case hex digits, got \"", event.payload_sha256,
-        "\""));
+        "): payload_sha256 must be 64 lower-case hex digits, got \"", event.payload_sha256, "\""));
   }
   absl::MutexLock lock(&mu_);
   if (closed_) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("audit log ", options_.path, " is closed"));
+    return absl::FailedPreconditionError(absl::StrCat("audit log ", options_.path, " is closed"));
   }
   FEDRAD_RETURN_IF_ERROR(WriteRecordLocked("event", &event, event.summary));
   if (options_.checkpoint_every > 0 && events_since_signed_ >= options_.checkpoint_every) {
-    FEDRAD_RETURN_IF_ERROR(WriteRecordLocked(
-        "checkpoint", nullptr,
-        absl::StrCat("checkpoint: ", events_since_signed_, " event(s) since the last signed record")));
+    FEDRAD_RETURN_IF_ERROR(
+        WriteRecordLocked("checkpoint", nullptr,
+                          absl::StrCat("checkpoint: ", events_since_signed_,
+                                       " event(s) since the last signed record")));
   }
   return absl::OkStatus();
 }
@@ -598,8 +592,7 @@ absl::Status AuditLog::Append(const AuditEvent& event) {
 absl::Status AuditLog::Checkpoint() {
   absl::MutexLock lock(&mu_);
   if (closed_) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("audit log ", options_.path, " is closed"));
+    return absl::FailedPreconditionError(absl::StrCat("audit log ", options_.path, " is closed"));
   }
   return WriteRecordLocked(
       "checkpoint", nullptr,
@@ -609,10 +602,9 @@ absl::Status AuditLog::Checkpoint() {
 absl::Status AuditLog::CloseLocked() {
   if (closed_) return absl::OkStatus();
   closed_ = true;
-  absl::Status s = WriteRecordLocked(
-      "close", nullptr,
-      absl::StrCat("log closed cleanly by ", options_.node_id, " (", next_seq_,
-                   " records in the file)"));
+  absl::Status s = WriteRecordLocked("close", nullptr,
+                                     absl::StrCat("log closed cleanly by ", options_.node_id, " (",
+                                                  next_seq_, " records in the file)"));
   if (fd_ >= 0) ::close(fd_);  // also releases the flock
   fd_ = -1;
   return s;
@@ -635,8 +627,7 @@ int64_t AuditLog::next_seq() const {
 
 // --- verifier ----------------------------------------------------------------------
 
-absl::StatusOr<VerifyReport> VerifyLog(const std::string& path,
-                                       const std::string& ca_cert_path) {
+absl::StatusOr<VerifyReport> VerifyLog(const std::string& path, const std::string& ca_cert_path) {
   VerifyOptions options;
   options.ca_cert_path = ca_cert_path;
   return VerifyLog(path, options);
@@ -709,8 +700,8 @@ absl::StatusOr<NodeLog> LoadForCrossCheck(const std::string& path, const std::st
 }
 
 std::string Describe(const NodeLog& log, const AuditRecord& r) {
-  return absl::StrCat(log.label, " line ", r.line, " (seq ", r.seq, ", ", r.direction, " ",
-                      r.kind, ", study ", r.study, ", task ", r.task, ", digest ",
+  return absl::StrCat(log.label, " line ", r.line, " (seq ", r.seq, ", ", r.direction, " ", r.kind,
+                      ", study ", r.study, ", task ", r.task, ", digest ",
                       r.payload_sha256.substr(0, 12), ")");
 }
 
@@ -767,22 +758,22 @@ void MatchDirection(const NodeLog& from, const NodeLog& to, CrossCheckReport* re
       }
       received_used[i] = true;
       paired = true;
-      report->problems.push_back(absl::StrCat(
-          "payload digest mismatch: ", Describe(from, *s), " has ", s->payload_sha256, " but ",
-          Describe(to, *r), " has ", r->payload_sha256));
+      report->problems.push_back(absl::StrCat("payload digest mismatch: ", Describe(from, *s),
+                                              " has ", s->payload_sha256, " but ", Describe(to, *r),
+                                              " has ", r->payload_sha256));
       break;
     }
     if (!paired) {
-      report->problems.push_back(absl::StrCat(
-          "missing: ", Describe(from, *s), " was sent to ", s->peer, " but the ", to.label,
-          " has no matching received record"));
+      report->problems.push_back(absl::StrCat("missing: ", Describe(from, *s), " was sent to ",
+                                              s->peer, " but the ", to.label,
+                                              " has no matching received record"));
     }
   }
   for (size_t i = 0; i < received.size(); ++i) {
     if (received_used[i]) continue;
-    report->problems.push_back(absl::StrCat(
-        "missing: ", Describe(to, *received[i]), " was received from ", received[i]->peer,
-        " but the ", from.label, " has no matching sent record"));
+    report->problems.push_back(absl::StrCat("missing: ", Describe(to, *received[i]),
+                                            " was received from ", received[i]->peer, " but the ",
+                                            from.label, " has no matching sent record"));
   }
 }
 
@@ -795,11 +786,10 @@ absl::StatusOr<CrossCheckReport> CrossCheck(const std::string& site_log,
   FEDRAD_ASSIGN_OR_RETURN(NodeLog coord,
                           LoadForCrossCheck(coordinator_log, "coordinator log", &report));
   report.notes.push_back(absl::StrCat("site known as: ", absl::StrJoin(site.names, ", ")));
-  report.notes.push_back(
-      absl::StrCat("coordinator known as: ", absl::StrJoin(coord.names, ", ")));
+  report.notes.push_back(absl::StrCat("coordinator known as: ", absl::StrJoin(coord.names, ", ")));
   int64_t considered = 0;
-  MatchDirection(site, coord, &report, &considered);   // site -> coordinator
-  MatchDirection(coord, site, &report, &considered);   // coordinator -> site
+  MatchDirection(site, coord, &report, &considered);  // site -> coordinator
+  MatchDirection(coord, site, &report, &considered);  // coordinator -> site
   if (considered == 0) {
     report.problems.push_back(absl::StrCat(
         "no messages between the two nodes were found: the site log records no message "

@@ -98,8 +98,7 @@ class AuditLog {
   // move the file aside to start a new one). FailedPrecondition if the key
   // does not match the certificate or another process holds the log;
   // NotFound / InvalidArgument for unreadable key or certificate files.
-  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(
-      const AuditLogOptions& options);
+  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(const AuditLogOptions& options);
   // Closes the log (writing the signed "close") if Close() was not called.
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
@@ -120,12 +119,10 @@ class AuditLog {
   const std::string& path() const { return options_.path; }
 
  private:
-  AuditLog(AuditLogOptions options, std::unique_ptr<pki::PrivateKey> key,
-           std::string cert_pem, int fd);
-  absl::Status WriteRecordLocked(const std::string& type,
-                                 const AuditEvent* event,
-                                 const std::string& summary)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  AuditLog(AuditLogOptions options, std::unique_ptr<pki::PrivateKey> key, std::string cert_pem,
+           int fd);
+  absl::Status WriteRecordLocked(const std::string& type, const AuditEvent* event,
+                                 const std::string& summary) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CloseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const AuditLogOptions options_;
@@ -155,13 +152,13 @@ struct VerifyReport {
   std::vector<std::string> problems;  // each names the line and seq
   std::string head_hash;              // hash of the last well-formed record
   // Additions beyond the contract:
-  std::vector<std::string> notes;     // facts that are not failures
-  bool closed = false;                // ends with a close record
-  int64_t sessions = 0;               // open records
-  int64_t signed_records = 0;         // open + checkpoint + close records
+  std::vector<std::string> notes;  // facts that are not failures
+  bool closed = false;             // ends with a close record
+  int64_t sessions = 0;            // open records
+  int64_t signed_records = 0;      // open + checkpoint + close records
   int64_t last_signed_seq = -1;
-  int64_t unsigned_tail = 0;          // records after the last signed one
-  std::vector<std::string> signers;   // "CN (serial ...)" per distinct cert
+  int64_t unsigned_tail = 0;         // records after the last signed one
+  std::vector<std::string> signers;  // "CN (serial ...)" per distinct cert
 };
 // Verifies the hash chain, the canonical form of every line, the sequence
 // numbers, every signature (with the certificate of the session's "open"
@@ -170,8 +167,7 @@ struct VerifyReport {
 // problems, not an error status).
 absl::StatusOr<VerifyReport> VerifyLog(const std::string& path,
                                        const std::string& ca_cert_path = "");
-absl::StatusOr<VerifyReport> VerifyLog(const std::string& path,
-                                       const VerifyOptions& options);
+absl::StatusOr<VerifyReport> VerifyLog(const std::string& path, const VerifyOptions& options);
 
 // As VerifyLog, on a log's text already in memory.
 VerifyReport VerifyLogText(absl::string_view text, const VerifyOptions& options);
@@ -196,8 +192,8 @@ absl::StatusOr<CrossCheckReport> CrossCheck(const std::string& site_log,
 struct AuditRecord {
   int64_t line = 0;
   int64_t seq = 0;
-  std::string time, node, type, direction, study, task, peer, kind,
-      payload_sha256, summary, cert, prev, signature, hash;
+  std::string time, node, type, direction, study, task, peer, kind, payload_sha256, summary, cert,
+      prev, signature, hash;
 };
 // Parses every well-formed record (malformed lines are skipped; use VerifyLog
 // to judge integrity). NotFound if the file cannot be read.

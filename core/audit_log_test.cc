@@ -1,10 +1,10 @@
 // Tests of the audit log writer, verifier and cross-check (core/audit_log.h).
 #include "core/audit_log.h"
 
-#include <nlohmann/json.hpp>
-#include <string>
 #include <filesystem>
 #include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -37,9 +37,9 @@ TEST_F(AuditLogTest, WritesOpenEventsCheckpointsCloseThatVerify) {
     auto log = AuditLog::Open(o);
     ASSERT_TRUE(log.ok()) << log.status();
     for (int i = 0; i < 7; ++i) {
-      ASSERT_TRUE(
-          (*log)->Append(Event(Direction::kSent, "t" + std::to_string(i), "coordinator", "p"))
-              .ok());
+      ASSERT_TRUE((*log)
+                      ->Append(Event(Direction::kSent, "t" + std::to_string(i), "coordinator", "p"))
+                      .ok());
     }
     ASSERT_TRUE((*log)->Close().ok());
     EXPECT_TRUE((*log)->Close().ok());  // idempotent
@@ -147,8 +147,8 @@ TEST_F(AuditLogTest, LogWithoutCloseFailsUnlessLiveAndCountsTheUnsignedTail) {
   auto strict = VerifyLog(Path("live.jsonl"));
   ASSERT_TRUE(strict.ok());
   EXPECT_FALSE(strict->ok);
-  EXPECT_THAT(AllProblems(*strict), AllOf(HasSubstr("does not end with a close record"),
-                                          HasSubstr("--live")));
+  EXPECT_THAT(AllProblems(*strict),
+              AllOf(HasSubstr("does not end with a close record"), HasSubstr("--live")));
   VerifyOptions live;
   live.live = true;
   auto relaxed = VerifyLog(Path("live.jsonl"), live);
@@ -299,8 +299,8 @@ TEST_F(AuditLogTest, CaCheckRejectsALogSignedByAnotherCasIdentity) {
   auto with_ca = VerifyLog(Path("x.jsonl"), Path("ca/ca.crt"));
   ASSERT_TRUE(with_ca.ok());
   EXPECT_FALSE(with_ca->ok);
-  EXPECT_THAT(AllProblems(*with_ca), AllOf(HasSubstr("line 1 (seq 0)"),
-                                           HasSubstr("not issued by this study's CA")));
+  EXPECT_THAT(AllProblems(*with_ca),
+              AllOf(HasSubstr("line 1 (seq 0)"), HasSubstr("not issued by this study's CA")));
 }
 
 TEST_F(AuditLogTest, VerifyReportsMissingFilesAsNotFound) {
@@ -358,9 +358,8 @@ TEST_F(CrossCheckTest, MatchingLogsPass) {
 }
 
 TEST_F(CrossCheckTest, DigestMismatchIsReportedWithBothDigests) {
-  WriteExchange([](std::vector<AuditEvent>* c) {
-    (*c)[3].payload_sha256 = Sha256Hex("result-2-altered");
-  });
+  WriteExchange(
+      [](std::vector<AuditEvent>* c) { (*c)[3].payload_sha256 = Sha256Hex("result-2-altered"); });
   auto report = CrossCheck(Path("site.jsonl"), Path("coord.jsonl"));
   ASSERT_TRUE(report.ok());
   EXPECT_FALSE(report->ok);
@@ -379,9 +378,8 @@ TEST_F(CrossCheckTest, MissingRecordsAreReportedInBothDirections) {
   ASSERT_TRUE(report.ok());
   EXPECT_FALSE(report->ok);
   ASSERT_EQ(report->problems.size(), 1u) << All(*report);
-  EXPECT_THAT(report->problems[0],
-              AllOf(HasSubstr("missing"), HasSubstr("site log line 4 (seq 3"),
-                    HasSubstr("task t1")));
+  EXPECT_THAT(report->problems[0], AllOf(HasSubstr("missing"), HasSubstr("site log line 4 (seq 3"),
+                                         HasSubstr("task t1")));
 
   std::filesystem::remove(Path("site.jsonl"));
   std::filesystem::remove(Path("coord.jsonl"));
@@ -392,9 +390,8 @@ TEST_F(CrossCheckTest, MissingRecordsAreReportedInBothDirections) {
   ASSERT_TRUE(extra.ok());
   EXPECT_FALSE(extra->ok);
   ASSERT_EQ(extra->problems.size(), 1u) << All(*extra);
-  EXPECT_THAT(extra->problems[0],
-              AllOf(HasSubstr("coordinator log"), HasSubstr("task t9"),
-                    HasSubstr("no matching sent record")));
+  EXPECT_THAT(extra->problems[0], AllOf(HasSubstr("coordinator log"), HasSubstr("task t9"),
+                                        HasSubstr("no matching sent record")));
 }
 
 TEST_F(CrossCheckTest, LogsOfUnrelatedNodesAreNotAPass) {

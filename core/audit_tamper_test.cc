@@ -28,9 +28,9 @@ class AuditTamperTest : public testing::AuditFixture {
       ASSERT_TRUE(log.ok()) << log.status();
       const char* kinds[] = {"cohort.summary", "combat.moments", "cox.gradient"};
       for (int i = 0; i < 6; ++i) {
-        AuditEvent e = Event(i % 2 == 0 ? Direction::kReceived : Direction::kSent,
-                             "task-" + std::to_string(i / 2), "coordinator",
-                             "payload " + std::to_string(i));
+        AuditEvent e =
+            Event(i % 2 == 0 ? Direction::kReceived : Direction::kSent,
+                  "task-" + std::to_string(i / 2), "coordinator", "payload " + std::to_string(i));
         e.kind = kinds[i / 2];
         ASSERT_TRUE(log.value()->Append(e).ok());
       }

@@ -28,8 +28,7 @@ class AuditFixture : public ::testing::Test {
     dir_ = tmpl;
     ASSERT_TRUE(pki::InitCa(Path("ca"), {}).ok());
     ASSERT_TRUE(pki::IssueIdentity(Path("ca"), "S1", pki::Role::kSite, dir_).ok());
-    ASSERT_TRUE(
-        pki::IssueIdentity(Path("ca"), "coordinator", pki::Role::kCoordinator, dir_).ok());
+    ASSERT_TRUE(pki::IssueIdentity(Path("ca"), "coordinator", pki::Role::kCoordinator, dir_).ok());
     ASSERT_TRUE(pki::InitCa(Path("other"), {}).ok());
     ASSERT_TRUE(pki::IssueIdentity(Path("other"), "X1", pki::Role::kSite, Path("other")).ok());
   }

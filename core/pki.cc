@@ -50,21 +50,16 @@ using ReqPtr = std::unique_ptr<X509_REQ, Freer<X509_REQ, X509_REQ_free>>;
 using CrlPtr = std::unique_ptr<X509_CRL, Freer<X509_CRL, X509_CRL_free>>;
 using BioPtr = std::unique_ptr<BIO, Freer<BIO, BIO_free_all>>;
 using StorePtr = std::unique_ptr<X509_STORE, Freer<X509_STORE, X509_STORE_free>>;
-using StoreCtxPtr =
-    std::unique_ptr<X509_STORE_CTX, Freer<X509_STORE_CTX, X509_STORE_CTX_free>>;
-using ExtPtr =
-    std::unique_ptr<X509_EXTENSION, Freer<X509_EXTENSION, X509_EXTENSION_free>>;
-using AsnIntPtr =
-    std::unique_ptr<ASN1_INTEGER, Freer<ASN1_INTEGER, ASN1_INTEGER_free>>;
+using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, Freer<X509_STORE_CTX, X509_STORE_CTX_free>>;
+using ExtPtr = std::unique_ptr<X509_EXTENSION, Freer<X509_EXTENSION, X509_EXTENSION_free>>;
+using AsnIntPtr = std::unique_ptr<ASN1_INTEGER, Freer<ASN1_INTEGER, ASN1_INTEGER_free>>;
 using AsnTimePtr = std::unique_ptr<ASN1_TIME, Freer<ASN1_TIME, ASN1_TIME_free>>;
 using BnPtr = std::unique_ptr<BIGNUM, Freer<BIGNUM, BN_free>>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Freer<EVP_MD_CTX, EVP_MD_CTX_free>>;
-using RevokedPtr =
-    std::unique_ptr<X509_REVOKED, Freer<X509_REVOKED, X509_REVOKED_free>>;
+using RevokedPtr = std::unique_ptr<X509_REVOKED, Freer<X509_REVOKED, X509_REVOKED_free>>;
 
 void FreeGeneralNames(GENERAL_NAMES* names) { GENERAL_NAMES_free(names); }
-using GeneralNamesPtr =
-    std::unique_ptr<GENERAL_NAMES, Freer<GENERAL_NAMES, FreeGeneralNames>>;
+using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Freer<GENERAL_NAMES, FreeGeneralNames>>;
 
 constexpr char kCaKey[] = "ca.key";
 constexpr char kCaCert[] = "ca.crt";
@@ -101,17 +96,14 @@ bool FileExists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path,
-                                     absl::string_view what) {
+absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
   if (!FileExists(path)) {
-    return absl::NotFoundError(
-        absl::StrCat(what, " ", path, ": no such file"));
+    return absl::NotFoundError(absl::StrCat(what, " ", path, ": no such file"));
   }
   auto text = ReadFileToString(path);
   if (!text.ok()) {
     return absl::Status(text.status().code(),
-                        absl::StrCat(what, " ", path, ": ",
-                                     text.status().message()));
+                        absl::StrCat(what, " ", path, ": ", text.status().message()));
   }
   return text;
 }
@@ -121,8 +113,8 @@ absl::Status WriteSecretFile(const std::string& path, absl::string_view data) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     if (errno == EEXIST) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "private key ", path, " already exists; refusing to overwrite it"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("private key ", path, " already exists; refusing to overwrite it"));
     }
     std::string message =
         absl::StrCat("cannot create private key ", path, ": ", std::strerror(errno));
@@ -132,23 +124,20 @@ absl::Status WriteSecretFile(const std::string& path, absl::string_view data) {
   }
   absl::Status status;
   if (::fchmod(fd, 0600) != 0) {
-    status = absl::InternalError(
-        absl::StrCat("chmod 0600 ", path, ": ", std::strerror(errno)));
+    status = absl::InternalError(absl::StrCat("chmod 0600 ", path, ": ", std::strerror(errno)));
   }
   size_t done = 0;
   while (status.ok() && done < data.size()) {
     ssize_t n = ::write(fd, data.data() + done, data.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      status = absl::InternalError(
-          absl::StrCat("write ", path, ": ", std::strerror(errno)));
+      status = absl::InternalError(absl::StrCat("write ", path, ": ", std::strerror(errno)));
       break;
     }
     done += static_cast<size_t>(n);
   }
   if (status.ok() && ::fsync(fd) != 0) {
-    status = absl::InternalError(
-        absl::StrCat("fsync ", path, ": ", std::strerror(errno)));
+    status = absl::InternalError(absl::StrCat("fsync ", path, ": ", std::strerror(errno)));
   }
   ::close(fd);
   if (!status.ok()) ::unlink(path.c_str());
@@ -159,8 +148,8 @@ absl::Status WritePublicFile(const std::string& path, absl::string_view data,
                              absl::string_view what) {
   absl::Status s = WriteStringToFile(path, data);
   if (!s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("cannot write ", what, " ",
-                                               path, ": ", s.message()));
+    return absl::Status(s.code(),
+                        absl::StrCat("cannot write ", what, " ", path, ": ", s.message()));
   }
   return absl::OkStatus();
 }
@@ -177,47 +166,39 @@ std::string BioToString(BIO* bio) {
   return std::string(data, static_cast<size_t>(n));
 }
 
-absl::StatusOr<X509Ptr> ParseCertPem(absl::string_view pem,
-                                     absl::string_view origin) {
+absl::StatusOr<X509Ptr> ParseCertPem(absl::string_view pem, absl::string_view origin) {
   ERR_clear_error();
   BioPtr bio = MemBio(pem);
   X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (!cert) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(
-        absl::StrCat(origin, ": not a PEM certificate"));
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": not a PEM certificate"));
   }
   return cert;
 }
 
-absl::StatusOr<X509Ptr> LoadCert(const std::string& path,
-                                 absl::string_view what) {
+absl::StatusOr<X509Ptr> LoadCert(const std::string& path, absl::string_view what) {
   FEDRAD_ASSIGN_OR_RETURN(std::string pem, ReadFile(path, what));
   return ParseCertPem(pem, absl::StrCat(what, " ", path));
 }
 
-absl::StatusOr<PkeyPtr> ParseKeyPem(absl::string_view pem,
-                                    absl::string_view origin) {
+absl::StatusOr<PkeyPtr> ParseKeyPem(absl::string_view pem, absl::string_view origin) {
   ERR_clear_error();
   BioPtr bio = MemBio(pem);
   PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
   if (!key) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(
-        absl::StrCat(origin, ": not an unencrypted PEM private key"));
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": not an unencrypted PEM private key"));
   }
   return key;
 }
 
-absl::StatusOr<PkeyPtr> LoadKey(const std::string& path,
-                                absl::string_view what) {
+absl::StatusOr<PkeyPtr> LoadKey(const std::string& path, absl::string_view what) {
   FEDRAD_ASSIGN_OR_RETURN(std::string pem, ReadFile(path, what));
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 0077) != 0) {
-    FEDRAD_LOG(WARNING) << what << " " << path
-                        << " is readable by group or others (mode "
-                        << std::oct << (st.st_mode & 0777) << std::dec
-                        << "); run chmod 600 on it";
+    FEDRAD_LOG(WARNING) << what << " " << path << " is readable by group or others (mode "
+                        << std::oct << (st.st_mode & 0777) << std::dec << "); run chmod 600 on it";
   }
   return ParseKeyPem(pem, absl::StrCat(what, " ", path));
 }
@@ -245,8 +226,7 @@ absl::StatusOr<CrlPtr> LoadCrl(const std::string& path) {
   CrlPtr crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
   if (!crl) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(
-        absl::StrCat("CRL ", path, ": not a PEM CRL"));
+    return absl::InvalidArgumentError(absl::StrCat("CRL ", path, ": not a PEM CRL"));
   }
   return crl;
 }
@@ -295,17 +275,16 @@ std::string NameEntry(const X509_NAME* name, int nid) {
 absl::Status CheckCommonName(absl::string_view cn) {
   bool ok = !cn.empty() && cn.size() <= 64;
   for (char c : cn) {
-    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-          c == '_' || c == '-')) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) {
       ok = false;
     }
   }
   if (cn == "." || cn == "..") ok = false;
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid common name \"", cn,
-        "\": use 1-64 characters from A-Z a-z 0-9 . _ - (it becomes the node "
-        "id, a DNS name in the certificate and a file name)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid common name \"", cn,
+                     "\": use 1-64 characters from A-Z a-z 0-9 . _ - (it becomes the node "
+                     "id, a DNS name in the certificate and a file name)"));
   }
   return absl::OkStatus();
 }
@@ -317,9 +296,8 @@ absl::Status CheckCaName(absl::string_view cn) {
     if (u < 0x20 || u == 0x7f || c == ',' || c == '=' || c == '+') ok = false;
   }
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid CA common name \"", cn,
-        "\": 1-64 printable characters without , = +"));
+    return absl::InvalidArgumentError(absl::StrCat("invalid CA common name \"", cn,
+                                                   "\": 1-64 printable characters without , = +"));
   }
   return absl::OkStatus();
 }
@@ -327,11 +305,10 @@ absl::Status CheckCaName(absl::string_view cn) {
 absl::Status CheckDnsName(absl::string_view name) {
   absl::string_view rest = name;
   if (absl::StartsWith(rest, "*.")) rest.remove_prefix(2);
-  bool ok = !rest.empty() && name.size() <= 253 && rest.front() != '.' &&
-            rest.back() != '.' && rest.front() != '-';
+  bool ok = !rest.empty() && name.size() <= 253 && rest.front() != '.' && rest.back() != '.' &&
+            rest.front() != '-';
   for (char c : rest) {
-    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-          c == '-' || c == '_')) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_')) {
       ok = false;
     }
   }
@@ -362,8 +339,7 @@ absl::Status AddExt(X509* cert, X509V3_CTX* ctx, int nid, const std::string& val
   ERR_clear_error();
   ExtPtr ext(X509V3_EXT_conf_nid(nullptr, ctx, nid, value.c_str()));
   if (!ext) {
-    return OpenSslFailure(absl::StrCat("building extension ", OBJ_nid2sn(nid),
-                                       "=", value));
+    return OpenSslFailure(absl::StrCat("building extension ", OBJ_nid2sn(nid), "=", value));
   }
   if (X509_add_ext(cert, ext.get(), -1) != 1) {
     return OpenSslFailure("adding extension");
@@ -382,10 +358,8 @@ absl::StatusOr<AsnIntPtr> RandomSerial() {
 }
 
 absl::Status SetValidity(X509* cert, int64_t not_before, int64_t not_after) {
-  if (ASN1_TIME_set(X509_getm_notBefore(cert), static_cast<time_t>(not_before)) ==
-          nullptr ||
-      ASN1_TIME_set(X509_getm_notAfter(cert), static_cast<time_t>(not_after)) ==
-          nullptr) {
+  if (ASN1_TIME_set(X509_getm_notBefore(cert), static_cast<time_t>(not_before)) == nullptr ||
+      ASN1_TIME_set(X509_getm_notAfter(cert), static_cast<time_t>(not_after)) == nullptr) {
     return OpenSslFailure("setting validity");
   }
   return absl::OkStatus();
@@ -400,8 +374,7 @@ absl::StatusOr<PkeyPtr> NewP256Key() {
 
 absl::StatusOr<std::string> PrivateKeyToPem(EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr,
-                               nullptr) != 1) {
+  if (PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return OpenSslFailure("encoding private key");
   }
   return BioToString(bio.get());
@@ -411,8 +384,8 @@ bool IsP256(EVP_PKEY* key) {
   if (!EVP_PKEY_is_a(key, "EC")) return false;
   char group[64] = {0};
   size_t len = 0;
-  if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
-                                     sizeof(group), &len) != 1) {
+  if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &len) !=
+      1) {
     return false;
   }
   return std::string(group) == "prime256v1" || std::string(group) == "P-256";
@@ -446,8 +419,8 @@ absl::StatusOr<Ca> LoadCa(const std::string& ca_dir) {
   FEDRAD_ASSIGN_OR_RETURN(ca.key, LoadKey(key_path, "CA private key"));
   if (X509_check_private_key(ca.cert.get(), ca.key.get()) != 1) {
     ERR_clear_error();
-    return absl::FailedPreconditionError(absl::StrCat(
-        "CA private key ", key_path, " does not match ", cert_path));
+    return absl::FailedPreconditionError(
+        absl::StrCat("CA private key ", key_path, " does not match ", cert_path));
   }
   return ca;
 }
@@ -473,8 +446,8 @@ std::string ReasonName(int code) {
 }
 
 int64_t CrlNumber(X509_CRL* crl) {
-  AsnIntPtr n(static_cast<ASN1_INTEGER*>(
-      X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr)));
+  AsnIntPtr n(
+      static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr)));
   if (!n) return 0;
   int64_t v = 0;
   ASN1_INTEGER_get_int64(&v, n.get());
@@ -482,17 +455,16 @@ int64_t CrlNumber(X509_CRL* crl) {
 }
 
 // Signs and writes ca_dir/crl.pem holding `entries` (ownership taken).
-absl::Status WriteCrl(const std::string& ca_dir, const Ca& ca,
-                      std::vector<RevokedPtr> entries, int64_t crl_number,
-                      int crl_validity_days) {
+absl::Status WriteCrl(const std::string& ca_dir, const Ca& ca, std::vector<RevokedPtr> entries,
+                      int64_t crl_number, int crl_validity_days) {
   if (crl_validity_days < 1) {
     return absl::InvalidArgumentError("CRL validity must be at least 1 day");
   }
   CrlPtr crl(X509_CRL_new());
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   AsnTimePtr last(ASN1_TIME_set(nullptr, static_cast<time_t>(now)));
-  AsnTimePtr next(ASN1_TIME_set(
-      nullptr, static_cast<time_t>(now + crl_validity_days * kSecondsPerDay)));
+  AsnTimePtr next(
+      ASN1_TIME_set(nullptr, static_cast<time_t>(now + crl_validity_days * kSecondsPerDay)));
   if (X509_CRL_set_version(crl.get(), 1) != 1 ||  // 1 means v2
       X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(ca.cert.get())) != 1 ||
       X509_CRL_set1_lastUpdate(crl.get(), last.get()) != 1 ||
@@ -508,8 +480,7 @@ absl::Status WriteCrl(const std::string& ca_dir, const Ca& ca,
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, ca.cert.get(), nullptr, nullptr, crl.get(), 0);
   ERR_clear_error();
-  ExtPtr aki(X509V3_EXT_conf_nid(nullptr, &ctx, NID_authority_key_identifier,
-                                 "keyid:always"));
+  ExtPtr aki(X509V3_EXT_conf_nid(nullptr, &ctx, NID_authority_key_identifier, "keyid:always"));
   if (!aki || X509_CRL_add_ext(crl.get(), aki.get(), -1) != 1) {
     return OpenSslFailure("CRL authorityKeyIdentifier");
   }
@@ -532,8 +503,7 @@ absl::StatusOr<CrlPtr> LoadCaCrl(const std::string& ca_dir, const Ca& ca) {
   FEDRAD_ASSIGN_OR_RETURN(CrlPtr crl, LoadCrl(path));
   if (X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.cert.get())) != 1) {
     ERR_clear_error();
-    return absl::DataLossError(
-        absl::StrCat("CRL ", path, " is not signed by this CA's key"));
+    return absl::DataLossError(absl::StrCat("CRL ", path, " is not signed by this CA's key"));
   }
   return crl;
 }
@@ -565,23 +535,21 @@ absl::StatusOr<CertificateInfo> InfoFromCert(X509* cert, absl::string_view origi
   }
   info.sha256_fingerprint = ToHex(md, md_len);
   info.is_ca = X509_check_ca(cert) != 0;
-  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  GeneralNamesPtr names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   if (names) {
     for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names.get(), i);
       if (gn->type == GEN_DNS) {
         const ASN1_IA5STRING* s = gn->d.dNSName;
-        info.dns_names.emplace_back(
-            reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-            static_cast<size_t>(ASN1_STRING_length(s)));
+        info.dns_names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                    static_cast<size_t>(ASN1_STRING_length(s)));
       } else if (gn->type == GEN_IPADD) {
         const ASN1_OCTET_STRING* s = gn->d.iPAddress;
         char out[INET6_ADDRSTRLEN] = {0};
         int len = ASN1_STRING_length(s);
         if (len == 4 || len == 16) {
-          inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s),
-                    out, sizeof(out));
+          inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s), out, sizeof(out));
           info.ip_addresses.push_back(out);
         }
       }
@@ -591,9 +559,9 @@ absl::StatusOr<CertificateInfo> InfoFromCert(X509* cert, absl::string_view origi
     std::string ou = NameEntry(subject, NID_organizationalUnitName);
     auto role = ParseRole(ou);
     if (!role.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          origin, ": certificate for \"", info.common_name,
-          "\" has no fedrad role in its subject OU (found \"", ou, "\")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(origin, ": certificate for \"", info.common_name,
+                       "\" has no fedrad role in its subject OU (found \"", ou, "\")"));
     }
     info.role = *role;
   }
@@ -602,8 +570,8 @@ absl::StatusOr<CertificateInfo> InfoFromCert(X509* cert, absl::string_view origi
 
 absl::StatusOr<std::string> Base64Encode(const unsigned char* data, size_t n) {
   std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                            static_cast<int>(n));
+  int len =
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
   if (len < 0) return OpenSslFailure("base64");
   out.resize(static_cast<size_t>(len));
   return out;
@@ -611,13 +579,10 @@ absl::StatusOr<std::string> Base64Encode(const unsigned char* data, size_t n) {
 
 // Strict base64: only the canonical encoding of some byte string is accepted.
 absl::StatusOr<std::string> Base64DecodeStrict(absl::string_view b64) {
-  auto bad = [&]() {
-    return absl::InvalidArgumentError("signature is not valid base64");
-  };
+  auto bad = [&]() { return absl::InvalidArgumentError("signature is not valid base64"); };
   if (b64.empty() || b64.size() % 4 != 0) return bad();
   for (char c : b64) {
-    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' ||
-          c == '/' || c == '=')) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=')) {
       return bad();
     }
   }
@@ -642,20 +607,17 @@ absl::StatusOr<std::string> SignData(EVP_PKEY* key, absl::string_view data) {
   size_t len = 0;
   ERR_clear_error();
   if (EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, key) != 1 ||
-      EVP_DigestSign(md.get(), nullptr, &len,
-                     reinterpret_cast<const unsigned char*>(data.data()),
+      EVP_DigestSign(md.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()),
                      data.size()) != 1) {
     return OpenSslFailure("signing");
   }
   std::string sig(len, '\0');
   if (EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
-                     reinterpret_cast<const unsigned char*>(data.data()),
-                     data.size()) != 1) {
+                     reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1) {
     return OpenSslFailure("signing");
   }
   sig.resize(len);
-  return Base64Encode(reinterpret_cast<const unsigned char*>(sig.data()),
-                      sig.size());
+  return Base64Encode(reinterpret_cast<const unsigned char*>(sig.data()), sig.size());
 }
 
 }  // namespace
@@ -684,8 +646,8 @@ absl::StatusOr<Role> ParseRole(absl::string_view name) {
   for (Role role : AllRoles()) {
     if (name == RoleName(role)) return role;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown role \"", name, "\"; expected site, coordinator, admin or auditor"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown role \"", name, "\"; expected site, coordinator, admin or auditor"));
 }
 
 std::string FormatUnixTime(int64_t unix_seconds) {
@@ -702,16 +664,17 @@ std::string FormatUnixTime(int64_t unix_seconds) {
 absl::Status InitCa(const std::string& ca_dir, const CaOptions& options) {
   FEDRAD_RETURN_IF_ERROR(CheckCaName(options.common_name));
   if (options.validity_days < 1 || options.validity_days > 36500) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "CA validity must be 1-36500 days, got ", options.validity_days));
+    return absl::InvalidArgumentError(
+        absl::StrCat("CA validity must be 1-36500 days, got ", options.validity_days));
   }
   std::string key_path = JoinPath(ca_dir, kCaKey);
   std::string cert_path = JoinPath(ca_dir, kCaCert);
   for (const std::string& p : {key_path, cert_path}) {
     if (FileExists(p)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          p, " already exists: a study CA is never overwritten; use another "
-             "folder"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(p,
+                       " already exists: a study CA is never overwritten; use another "
+                       "folder"));
     }
   }
   std::error_code ec;
@@ -728,23 +691,19 @@ absl::Status InitCa(const std::string& ca_dir, const CaOptions& options) {
   FEDRAD_ASSIGN_OR_RETURN(AsnIntPtr serial, RandomSerial());
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   X509_NAME* name = BuildSubject(options.common_name, "");
-  bool ok = X509_set_version(cert, 2) == 1 &&
-            X509_set_serialNumber(cert, serial.get()) == 1 &&
-            X509_set_subject_name(cert, name) == 1 &&
-            X509_set_issuer_name(cert, name) == 1 &&
+  bool ok = X509_set_version(cert, 2) == 1 && X509_set_serialNumber(cert, serial.get()) == 1 &&
+            X509_set_subject_name(cert, name) == 1 && X509_set_issuer_name(cert, name) == 1 &&
             X509_set_pubkey(cert, key.get()) == 1;
   X509_NAME_free(name);
   if (!ok) return OpenSslFailure("building CA certificate");
-  FEDRAD_RETURN_IF_ERROR(SetValidity(
-      cert, now - 300, now + options.validity_days * kSecondsPerDay));
+  FEDRAD_RETURN_IF_ERROR(
+      SetValidity(cert, now - 300, now + options.validity_days * kSecondsPerDay));
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
   FEDRAD_RETURN_IF_ERROR(AddExt(cert, &ctx, NID_basic_constraints, "critical,CA:TRUE"));
-  FEDRAD_RETURN_IF_ERROR(
-      AddExt(cert, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign"));
+  FEDRAD_RETURN_IF_ERROR(AddExt(cert, &ctx, NID_key_usage, "critical,keyCertSign,cRLSign"));
   FEDRAD_RETURN_IF_ERROR(AddExt(cert, &ctx, NID_subject_key_identifier, "hash"));
-  FEDRAD_RETURN_IF_ERROR(
-      AddExt(cert, &ctx, NID_authority_key_identifier, "keyid:always"));
+  FEDRAD_RETURN_IF_ERROR(AddExt(cert, &ctx, NID_authority_key_identifier, "keyid:always"));
   if (X509_sign(cert, key.get(), EVP_sha256()) <= 0) {
     return OpenSslFailure("signing CA certificate");
   }
@@ -754,17 +713,16 @@ absl::Status InitCa(const std::string& ca_dir, const CaOptions& options) {
   FEDRAD_RETURN_IF_ERROR(WritePublicFile(cert_path, cert_pem, "CA certificate"));
   ca.key = std::move(key);
   FEDRAD_RETURN_IF_ERROR(WriteCrl(ca_dir, ca, {}, 1, options.crl_validity_days));
-  return WritePublicFile(JoinPath(ca_dir, kSerials),
-                         "# serial\tcommon_name\trole\tnot_after\n", "serial list");
+  return WritePublicFile(JoinPath(ca_dir, kSerials), "# serial\tcommon_name\trole\tnot_after\n",
+                         "serial list");
 }
 
-absl::Status CreateKeyAndCsr(const std::string& common_name, Role role,
-                             const std::string& key_path,
+absl::Status CreateKeyAndCsr(const std::string& common_name, Role role, const std::string& key_path,
                              const std::string& csr_path) {
   FEDRAD_RETURN_IF_ERROR(CheckCommonName(common_name));
   if (FileExists(key_path)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "private key ", key_path, " already exists; refusing to overwrite it"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("private key ", key_path, " already exists; refusing to overwrite it"));
   }
   FEDRAD_ASSIGN_OR_RETURN(PkeyPtr key, NewP256Key());
   ReqPtr req(X509_REQ_new());
@@ -788,13 +746,11 @@ absl::Status CreateKeyAndCsr(const std::string& common_name, Role role,
   return s;
 }
 
-absl::StatusOr<CertificateInfo> SignCsr(const std::string& ca_dir,
-                                        const std::string& csr_path,
-                                        const std::string& cert_path,
-                                        const SignOptions& options) {
+absl::StatusOr<CertificateInfo> SignCsr(const std::string& ca_dir, const std::string& csr_path,
+                                        const std::string& cert_path, const SignOptions& options) {
   if (options.validity_days < 1 || options.validity_days > 36500) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "certificate validity must be 1-36500 days, got ", options.validity_days));
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate validity must be 1-36500 days, got ", options.validity_days));
   }
   FEDRAD_ASSIGN_OR_RETURN(Ca ca, LoadCa(ca_dir));
   FEDRAD_ASSIGN_OR_RETURN(std::string csr_pem, ReadFile(csr_path, "CSR"));
@@ -809,12 +765,12 @@ absl::StatusOr<CertificateInfo> SignCsr(const std::string& ca_dir,
   EVP_PKEY* pub = X509_REQ_get0_pubkey(req.get());
   if (pub == nullptr || X509_REQ_verify(req.get(), pub) != 1) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(absl::StrCat(
-        "CSR ", csr_path, ": its signature does not verify (corrupted or forged)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("CSR ", csr_path, ": its signature does not verify (corrupted or forged)"));
   }
   if (!IsP256(pub)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "CSR ", csr_path, ": key is not EC P-256 (make it with fedrad pki request)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("CSR ", csr_path, ": key is not EC P-256 (make it with fedrad pki request)"));
   }
   const X509_NAME* subject = X509_REQ_get_subject_name(req.get());
   std::string cn = NameEntry(subject, NID_commonName);
@@ -851,8 +807,7 @@ absl::StatusOr<CertificateInfo> SignCsr(const std::string& ca_dir,
   int64_t not_after = not_before + options.validity_days * kSecondsPerDay;
   int64_t ca_not_after = AsnTimeToUnix(X509_get0_notAfter(ca.cert.get()));
   if (not_after > ca_not_after) {
-    FEDRAD_LOG(WARNING) << "certificate for " << cn
-                        << " would outlive the CA; notAfter clamped to "
+    FEDRAD_LOG(WARNING) << "certificate for " << cn << " would outlive the CA; notAfter clamped to "
                         << FormatUnixTime(ca_not_after);
     not_after = ca_not_after;
   }
@@ -876,26 +831,19 @@ absl::StatusOr<CertificateInfo> SignCsr(const std::string& ca_dir,
   bool ok = X509_set_version(cert.get(), 2) == 1 &&
             X509_set_serialNumber(cert.get(), serial.get()) == 1 &&
             X509_set_subject_name(cert.get(), name) == 1 &&
-            X509_set_issuer_name(cert.get(), X509_get_subject_name(ca.cert.get())) ==
-                1 &&
+            X509_set_issuer_name(cert.get(), X509_get_subject_name(ca.cert.get())) == 1 &&
             X509_set_pubkey(cert.get(), pub) == 1;
   X509_NAME_free(name);
   if (!ok) return OpenSslFailure("building certificate");
   FEDRAD_RETURN_IF_ERROR(SetValidity(cert.get(), not_before, not_after));
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, ca.cert.get(), cert.get(), nullptr, nullptr, 0);
-  FEDRAD_RETURN_IF_ERROR(
-      AddExt(cert.get(), &ctx, NID_basic_constraints, "critical,CA:FALSE"));
-  FEDRAD_RETURN_IF_ERROR(
-      AddExt(cert.get(), &ctx, NID_key_usage, "critical,digitalSignature"));
-  FEDRAD_RETURN_IF_ERROR(
-      AddExt(cert.get(), &ctx, NID_ext_key_usage, "serverAuth,clientAuth"));
-  FEDRAD_RETURN_IF_ERROR(
-      AddExt(cert.get(), &ctx, NID_subject_alt_name, absl::StrJoin(san, ",")));
-  FEDRAD_RETURN_IF_ERROR(
-      AddExt(cert.get(), &ctx, NID_subject_key_identifier, "hash"));
-  FEDRAD_RETURN_IF_ERROR(
-      AddExt(cert.get(), &ctx, NID_authority_key_identifier, "keyid:always"));
+  FEDRAD_RETURN_IF_ERROR(AddExt(cert.get(), &ctx, NID_basic_constraints, "critical,CA:FALSE"));
+  FEDRAD_RETURN_IF_ERROR(AddExt(cert.get(), &ctx, NID_key_usage, "critical,digitalSignature"));
+  FEDRAD_RETURN_IF_ERROR(AddExt(cert.get(), &ctx, NID_ext_key_usage, "serverAuth,clientAuth"));
+  FEDRAD_RETURN_IF_ERROR(AddExt(cert.get(), &ctx, NID_subject_alt_name, absl::StrJoin(san, ",")));
+  FEDRAD_RETURN_IF_ERROR(AddExt(cert.get(), &ctx, NID_subject_key_identifier, "hash"));
+  FEDRAD_RETURN_IF_ERROR(AddExt(cert.get(), &ctx, NID_authority_key_identifier, "keyid:always"));
   if (X509_sign(cert.get(), ca.key.get(), EVP_sha256()) <= 0) {
     return OpenSslFailure("signing certificate");
   }
@@ -918,17 +866,17 @@ absl::Status Revoke(const std::string& ca_dir, const std::string& cert_path,
     if (reason_code < 0) {
       std::vector<std::string> names;
       for (const auto& r : kReasons) names.push_back(r.name);
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown revocation reason \"", reason, "\"; expected one of ",
-          absl::StrJoin(names, ", ")));
+      return absl::InvalidArgumentError(absl::StrCat("unknown revocation reason \"", reason,
+                                                     "\"; expected one of ",
+                                                     absl::StrJoin(names, ", ")));
     }
   }
   FEDRAD_ASSIGN_OR_RETURN(Ca ca, LoadCa(ca_dir));
   FEDRAD_ASSIGN_OR_RETURN(X509Ptr cert, LoadCert(cert_path, "certificate"));
   if (X509_verify(cert.get(), X509_get0_pubkey(ca.cert.get())) != 1) {
     ERR_clear_error();
-    return absl::UnauthenticatedError(absl::StrCat(
-        "certificate ", cert_path, " was not issued by the CA in ", ca_dir));
+    return absl::UnauthenticatedError(
+        absl::StrCat("certificate ", cert_path, " was not issued by the CA in ", ca_dir));
   }
   FEDRAD_ASSIGN_OR_RETURN(CrlPtr old_crl, LoadCaCrl(ca_dir, ca));
   const ASN1_INTEGER* serial = X509_get0_serialNumber(cert.get());
@@ -936,8 +884,8 @@ absl::Status Revoke(const std::string& ca_dir, const std::string& cert_path,
   std::vector<RevokedPtr> entries = CopyEntries(old_crl.get());
   for (const auto& e : entries) {
     if (ASN1_INTEGER_cmp(X509_REVOKED_get0_serialNumber(e.get()), serial) == 0) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "certificate ", cert_path, " (serial ", serial_hex, ") is already revoked"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("certificate ", cert_path, " (serial ", serial_hex, ") is already revoked"));
     }
   }
   RevokedPtr entry(X509_REVOKED_new());
@@ -947,18 +895,17 @@ absl::Status Revoke(const std::string& ca_dir, const std::string& cert_path,
     return OpenSslFailure("building CRL entry");
   }
   if (reason_code >= 0) {
-    std::unique_ptr<ASN1_ENUMERATED, Freer<ASN1_ENUMERATED, ASN1_ENUMERATED_free>>
-        code(ASN1_ENUMERATED_new());
+    std::unique_ptr<ASN1_ENUMERATED, Freer<ASN1_ENUMERATED, ASN1_ENUMERATED_free>> code(
+        ASN1_ENUMERATED_new());
     ASN1_ENUMERATED_set(code.get(), reason_code);
     if (X509_REVOKED_add1_ext_i2d(entry.get(), NID_crl_reason, code.get(), 0, 0) != 1) {
       return OpenSslFailure("CRL reason");
     }
   }
   entries.push_back(std::move(entry));
-  int64_t days = std::max<int64_t>(
-      1, (AsnTimeToUnix(X509_CRL_get0_nextUpdate(old_crl.get())) -
-          AsnTimeToUnix(X509_CRL_get0_lastUpdate(old_crl.get()))) /
-             kSecondsPerDay);
+  int64_t days = std::max<int64_t>(1, (AsnTimeToUnix(X509_CRL_get0_nextUpdate(old_crl.get())) -
+                                       AsnTimeToUnix(X509_CRL_get0_lastUpdate(old_crl.get()))) /
+                                          kSecondsPerDay);
   return WriteCrl(ca_dir, ca, std::move(entries), CrlNumber(old_crl.get()) + 1,
                   static_cast<int>(days));
 }
@@ -966,8 +913,8 @@ absl::Status Revoke(const std::string& ca_dir, const std::string& cert_path,
 absl::Status RefreshCrl(const std::string& ca_dir, int crl_validity_days) {
   FEDRAD_ASSIGN_OR_RETURN(Ca ca, LoadCa(ca_dir));
   FEDRAD_ASSIGN_OR_RETURN(CrlPtr old_crl, LoadCaCrl(ca_dir, ca));
-  return WriteCrl(ca_dir, ca, CopyEntries(old_crl.get()),
-                  CrlNumber(old_crl.get()) + 1, crl_validity_days);
+  return WriteCrl(ca_dir, ca, CopyEntries(old_crl.get()), CrlNumber(old_crl.get()) + 1,
+                  crl_validity_days);
 }
 
 absl::StatusOr<CrlInfo> ReadCrl(const std::string& crl_path) {
@@ -983,8 +930,8 @@ absl::StatusOr<CrlInfo> ReadCrl(const std::string& crl_path) {
     RevokedEntry e;
     e.serial_hex = SerialHex(X509_REVOKED_get0_serialNumber(r));
     e.revoked_unix = AsnTimeToUnix(X509_REVOKED_get0_revocationDate(r));
-    std::unique_ptr<ASN1_ENUMERATED, Freer<ASN1_ENUMERATED, ASN1_ENUMERATED_free>>
-        code(static_cast<ASN1_ENUMERATED*>(
+    std::unique_ptr<ASN1_ENUMERATED, Freer<ASN1_ENUMERATED, ASN1_ENUMERATED_free>> code(
+        static_cast<ASN1_ENUMERATED*>(
             X509_REVOKED_get_ext_d2i(r, NID_crl_reason, nullptr, nullptr)));
     if (code) e.reason = ReasonName(static_cast<int>(ASN1_ENUMERATED_get(code.get())));
     info.revoked.push_back(e);
@@ -1004,34 +951,30 @@ absl::StatusOr<CertificateInfo> ParseCertificatePem(absl::string_view pem) {
   return InfoFromCert(cert.get(), "certificate");
 }
 
-absl::Status CheckKeyMatchesCertificate(const std::string& key_path,
-                                        const std::string& cert_path) {
+absl::Status CheckKeyMatchesCertificate(const std::string& key_path, const std::string& cert_path) {
   FEDRAD_ASSIGN_OR_RETURN(PkeyPtr key, LoadKey(key_path, "private key"));
   FEDRAD_ASSIGN_OR_RETURN(X509Ptr cert, LoadCert(cert_path, "certificate"));
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     ERR_clear_error();
-    return absl::FailedPreconditionError(absl::StrCat(
-        "private key ", key_path, " does not match certificate ", cert_path));
+    return absl::FailedPreconditionError(
+        absl::StrCat("private key ", key_path, " does not match certificate ", cert_path));
   }
   return absl::OkStatus();
 }
 
-absl::Status VerifyCertificatePem(absl::string_view cert_pem,
-                                  const std::string& ca_cert_path,
+absl::Status VerifyCertificatePem(absl::string_view cert_pem, const std::string& ca_cert_path,
                                   const std::string& crl_path) {
   return VerifyCertificatePemAt(cert_pem, ca_cert_path, crl_path,
                                 static_cast<int64_t>(std::time(nullptr)));
 }
 
-absl::Status VerifyCertificatePemAt(absl::string_view cert_pem,
-                                    const std::string& ca_cert_path,
-                                    const std::string& crl_path,
-                                    int64_t at_unix) {
+absl::Status VerifyCertificatePemAt(absl::string_view cert_pem, const std::string& ca_cert_path,
+                                    const std::string& crl_path, int64_t at_unix) {
   FEDRAD_ASSIGN_OR_RETURN(X509Ptr cert, ParseCertPem(cert_pem, "peer certificate"));
   FEDRAD_ASSIGN_OR_RETURN(X509Ptr ca, LoadCert(ca_cert_path, "CA certificate"));
   FEDRAD_ASSIGN_OR_RETURN(CertificateInfo info, InfoFromCert(cert.get(), "peer certificate"));
-  std::string who = absl::StrCat("certificate \"", info.common_name, "\" (serial ",
-                                 info.serial_hex, ")");
+  std::string who =
+      absl::StrCat("certificate \"", info.common_name, "\" (serial ", info.serial_hex, ")");
   if (info.is_ca) {
     return absl::UnauthenticatedError(
         absl::StrCat(who, " is a CA certificate, not a node certificate"));
@@ -1045,14 +988,14 @@ absl::Status VerifyCertificatePemAt(absl::string_view cert_pem,
     FEDRAD_ASSIGN_OR_RETURN(crl, LoadCrl(crl_path));
     if (X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.get())) != 1) {
       ERR_clear_error();
-      return absl::UnauthenticatedError(absl::StrCat(
-          "CRL ", crl_path, " is not signed by the CA in ", ca_cert_path));
+      return absl::UnauthenticatedError(
+          absl::StrCat("CRL ", crl_path, " is not signed by the CA in ", ca_cert_path));
     }
     int64_t next = AsnTimeToUnix(X509_CRL_get0_nextUpdate(crl.get()));
     if (next != 0 && next < at_unix) {
-      return absl::UnauthenticatedError(absl::StrCat(
-          "CRL ", crl_path, " expired on ", FormatUnixTime(next),
-          "; re-sign it at the CA with `fedrad pki crl`"));
+      return absl::UnauthenticatedError(
+          absl::StrCat("CRL ", crl_path, " expired on ", FormatUnixTime(next),
+                       "; re-sign it at the CA with `fedrad pki crl`"));
     }
     X509_STORE_add_crl(store.get(), crl.get());
     X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK);
@@ -1073,27 +1016,27 @@ absl::Status VerifyCertificatePemAt(absl::string_view cert_pem,
       return absl::UnauthenticatedError(
           absl::StrCat(who, " expired on ", FormatUnixTime(info.not_after_unix)));
     case X509_V_ERR_CERT_NOT_YET_VALID:
-      return absl::UnauthenticatedError(absl::StrCat(
-          who, " is not valid before ", FormatUnixTime(info.not_before_unix)));
+      return absl::UnauthenticatedError(
+          absl::StrCat(who, " is not valid before ", FormatUnixTime(info.not_before_unix)));
     case X509_V_ERR_CERT_REVOKED:
-      return absl::UnauthenticatedError(absl::StrCat(
-          who, " is revoked (serial ", info.serial_hex, ", CRL ", crl_path, ")"));
+      return absl::UnauthenticatedError(
+          absl::StrCat(who, " is revoked (serial ", info.serial_hex, ", CRL ", crl_path, ")"));
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
     case X509_V_ERR_CERT_SIGNATURE_FAILURE:
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-      return absl::UnauthenticatedError(absl::StrCat(
-          who, " is not issued by this study's CA (issuer ", info.issuer,
-          "; CA ", ca_cert_path, ")"));
+      return absl::UnauthenticatedError(absl::StrCat(who,
+                                                     " is not issued by this study's CA (issuer ",
+                                                     info.issuer, "; CA ", ca_cert_path, ")"));
     case X509_V_ERR_CERT_CHAIN_TOO_LONG:
     case X509_V_ERR_INVALID_CA:
       return absl::UnauthenticatedError(
           absl::StrCat(who, ": CA certificate ", ca_cert_path, " is not a valid CA"));
     default:
-      return absl::UnauthenticatedError(absl::StrCat(
-          who, " rejected: ", X509_verify_cert_error_string(err)));
+      return absl::UnauthenticatedError(
+          absl::StrCat(who, " rejected: ", X509_verify_cert_error_string(err)));
   }
 }
 
@@ -1101,8 +1044,7 @@ absl::Status VerifyCertificatePemAt(absl::string_view cert_pem,
 
 PrivateKey::~PrivateKey() { EVP_PKEY_free(static_cast<EVP_PKEY*>(pkey_)); }
 
-absl::StatusOr<std::unique_ptr<PrivateKey>> PrivateKey::Load(
-    const std::string& key_path) {
+absl::StatusOr<std::unique_ptr<PrivateKey>> PrivateKey::Load(const std::string& key_path) {
   FEDRAD_ASSIGN_OR_RETURN(PkeyPtr key, LoadKey(key_path, "private key"));
   return std::unique_ptr<PrivateKey>(new PrivateKey(key.release()));
 }
@@ -1115,14 +1057,12 @@ absl::Status PrivateKey::CheckMatches(absl::string_view cert_pem) const {
   FEDRAD_ASSIGN_OR_RETURN(X509Ptr cert, ParseCertPem(cert_pem, "certificate"));
   if (X509_check_private_key(cert.get(), static_cast<EVP_PKEY*>(pkey_)) != 1) {
     ERR_clear_error();
-    return absl::FailedPreconditionError(
-        "private key does not match the certificate");
+    return absl::FailedPreconditionError("private key does not match the certificate");
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> SignWithKey(const std::string& key_path,
-                                        absl::string_view data) {
+absl::StatusOr<std::string> SignWithKey(const std::string& key_path, absl::string_view data) {
   FEDRAD_ASSIGN_OR_RETURN(PkeyPtr key, LoadKey(key_path, "private key"));
   return SignData(key.get(), data);
 }
@@ -1137,38 +1077,31 @@ absl::StatusOr<std::unique_ptr<PublicKey>> PublicKey::FromCertificatePem(
   return std::unique_ptr<PublicKey>(new PublicKey(key));
 }
 
-absl::Status PublicKey::Verify(absl::string_view data,
-                               absl::string_view signature_b64) const {
+absl::Status PublicKey::Verify(absl::string_view data, absl::string_view signature_b64) const {
   FEDRAD_ASSIGN_OR_RETURN(std::string sig, Base64DecodeStrict(signature_b64));
   MdCtxPtr md(EVP_MD_CTX_new());
   ERR_clear_error();
-  int rc = EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr,
-                                static_cast<EVP_PKEY*>(pkey_));
+  int rc =
+      EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr, static_cast<EVP_PKEY*>(pkey_));
   if (rc == 1) {
-    rc = EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(sig.data()),
-                          sig.size(),
-                          reinterpret_cast<const unsigned char*>(data.data()),
-                          data.size());
+    rc = EVP_DigestVerify(md.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                          reinterpret_cast<const unsigned char*>(data.data()), data.size());
   }
   ERR_clear_error();
   if (rc != 1) {
-    return absl::UnauthenticatedError(
-        "signature does not verify with the certificate's key");
+    return absl::UnauthenticatedError("signature does not verify with the certificate's key");
   }
   return absl::OkStatus();
 }
 
-absl::Status VerifyWithCertificatePem(absl::string_view cert_pem,
-                                      absl::string_view data,
+absl::Status VerifyWithCertificatePem(absl::string_view cert_pem, absl::string_view data,
                                       absl::string_view signature_b64) {
-  FEDRAD_ASSIGN_OR_RETURN(std::unique_ptr<PublicKey> key,
-                          PublicKey::FromCertificatePem(cert_pem));
+  FEDRAD_ASSIGN_OR_RETURN(std::unique_ptr<PublicKey> key, PublicKey::FromCertificatePem(cert_pem));
   return key->Verify(data, signature_b64);
 }
 
 absl::StatusOr<CertificateInfo> IssueIdentity(const std::string& ca_dir,
-                                              const std::string& common_name,
-                                              Role role,
+                                              const std::string& common_name, Role role,
                                               const std::string& out_dir,
                                               const SignOptions& options) {
   FEDRAD_RETURN_IF_ERROR(CheckCommonName(common_name));

@@ -83,8 +83,7 @@ absl::Status InitCa(const std::string& ca_dir, const CaOptions& options);
 // OU=role written to csr_path. common_name must be 1-64 characters from
 // [A-Za-z0-9._-] (it becomes a site id, a DNS subjectAltName and a file
 // name); InvalidArgument otherwise.
-absl::Status CreateKeyAndCsr(const std::string& common_name, Role role,
-                             const std::string& key_path,
+absl::Status CreateKeyAndCsr(const std::string& common_name, Role role, const std::string& key_path,
                              const std::string& csr_path);
 
 struct CertificateInfo {
@@ -96,8 +95,8 @@ struct CertificateInfo {
   std::string sha256_fingerprint;  // of the DER, 64 lower-case hex digits
   // Additions beyond the contract, for `fedrad pki show`.
   bool is_ca = false;
-  std::string subject;          // one line, e.g. "CN=S1, OU=site, O=fedrad"
-  std::string issuer;           // one line
+  std::string subject;  // one line, e.g. "CN=S1, OU=site, O=fedrad"
+  std::string issuer;   // one line
   std::string issuer_common_name;
   std::vector<std::string> dns_names;     // subjectAltName DNS entries
   std::vector<std::string> ip_addresses;  // subjectAltName IP entries
@@ -121,10 +120,8 @@ struct SignOptions {
 // writes it to cert_path (PEM). notAfter is clamped to the CA's notAfter.
 // Appends the serial to ca_dir/serials.txt. Returns the new certificate's
 // info.
-absl::StatusOr<CertificateInfo> SignCsr(const std::string& ca_dir,
-                                        const std::string& csr_path,
-                                        const std::string& cert_path,
-                                        const SignOptions& options);
+absl::StatusOr<CertificateInfo> SignCsr(const std::string& ca_dir, const std::string& csr_path,
+                                        const std::string& cert_path, const SignOptions& options);
 
 // Adds the certificate's serial to the CA's CRL and re-signs ca_dir/crl.pem
 // (CRL number incremented, nextUpdate renewed). `reason` is empty or one of
@@ -161,8 +158,7 @@ absl::StatusOr<CertificateInfo> ParseCertificatePem(absl::string_view pem);
 
 // OK if the private key at key_path belongs to the certificate at cert_path;
 // FailedPrecondition ("... does not match ...") otherwise.
-absl::Status CheckKeyMatchesCertificate(const std::string& key_path,
-                                        const std::string& cert_path);
+absl::Status CheckKeyMatchesCertificate(const std::string& key_path, const std::string& cert_path);
 
 // Chain + validity + CRL check of a PEM leaf certificate against the CA
 // certificate (and the CRL, if crl_path is not empty: then the CRL must be
@@ -170,25 +166,20 @@ absl::Status CheckKeyMatchesCertificate(const std::string& key_path,
 // "certificate expired on ...", "not valid before ...", "revoked (serial
 // ...)", "not issued by this study's CA", "CRL ... expired ...".
 // InvalidArgument for a malformed PEM; NotFound for an unreadable file.
-absl::Status VerifyCertificatePem(absl::string_view cert_pem,
-                                  const std::string& ca_cert_path,
+absl::Status VerifyCertificatePem(absl::string_view cert_pem, const std::string& ca_cert_path,
                                   const std::string& crl_path);
 // As above, but judges validity at `at_unix` instead of now (the audit
 // verifier checks a certificate at the time a log was opened).
-absl::Status VerifyCertificatePemAt(absl::string_view cert_pem,
-                                    const std::string& ca_cert_path,
-                                    const std::string& crl_path,
-                                    int64_t at_unix);
+absl::Status VerifyCertificatePemAt(absl::string_view cert_pem, const std::string& ca_cert_path,
+                                    const std::string& crl_path, int64_t at_unix);
 
 // Detached signatures for audit checkpoints: ECDSA-SHA256 over `data`, DER
 // encoded, then base64 (one line, no newlines).
-absl::StatusOr<std::string> SignWithKey(const std::string& key_path,
-                                        absl::string_view data);
+absl::StatusOr<std::string> SignWithKey(const std::string& key_path, absl::string_view data);
 // OK if signature_b64 is a valid signature of data by the certificate's key;
 // Unauthenticated if not; InvalidArgument for a malformed certificate or
 // base64.
-absl::Status VerifyWithCertificatePem(absl::string_view cert_pem,
-                                      absl::string_view data,
+absl::Status VerifyWithCertificatePem(absl::string_view cert_pem, absl::string_view data,
                                       absl::string_view signature_b64);
 
 // A private key loaded once and kept in memory (the audit log signs with it
@@ -197,8 +188,7 @@ class PrivateKey {
  public:
   // NotFound / InvalidArgument naming the file. Logs a warning if the file is
   // readable by group or others.
-  static absl::StatusOr<std::unique_ptr<PrivateKey>> Load(
-      const std::string& key_path);
+  static absl::StatusOr<std::unique_ptr<PrivateKey>> Load(const std::string& key_path);
   ~PrivateKey();
   PrivateKey(const PrivateKey&) = delete;
   PrivateKey& operator=(const PrivateKey&) = delete;
@@ -219,14 +209,12 @@ class PrivateKey {
 class PublicKey {
  public:
   // InvalidArgument for a malformed certificate.
-  static absl::StatusOr<std::unique_ptr<PublicKey>> FromCertificatePem(
-      absl::string_view cert_pem);
+  static absl::StatusOr<std::unique_ptr<PublicKey>> FromCertificatePem(absl::string_view cert_pem);
   ~PublicKey();
   PublicKey(const PublicKey&) = delete;
   PublicKey& operator=(const PublicKey&) = delete;
   // As VerifyWithCertificatePem.
-  absl::Status Verify(absl::string_view data,
-                      absl::string_view signature_b64) const;
+  absl::Status Verify(absl::string_view data, absl::string_view signature_b64) const;
 
  private:
   explicit PublicKey(void* pkey) : pkey_(pkey) {}
@@ -237,8 +225,7 @@ class PublicKey {
 // out_dir/<common_name>.key (0600) and out_dir/<common_name>.crt (the CSR is
 // written to out_dir/<common_name>.csr). Creates out_dir if needed.
 absl::StatusOr<CertificateInfo> IssueIdentity(const std::string& ca_dir,
-                                              const std::string& common_name,
-                                              Role role,
+                                              const std::string& common_name, Role role,
                                               const std::string& out_dir,
                                               const SignOptions& options = {});
 

@@ -58,8 +58,8 @@ class PkiGrpcTest : public ::testing::Test {
     EXPECT_NE(server_, nullptr);
     return port;
   }
-  bool Connects(const std::string& target, const std::string& root,
-                const std::string& key, const std::string& cert, int timeout_s = 5) {
+  bool Connects(const std::string& target, const std::string& root, const std::string& key,
+                const std::string& cert, int timeout_s = 5) {
     grpc::SslCredentialsOptions options;
     options.pem_root_certs = root;
     options.pem_private_key = key;
@@ -87,8 +87,8 @@ TEST_F(PkiGrpcTest, MutualTlsHandshakeSucceedsOverLoopbackNames) {
 TEST_F(PkiGrpcTest, ClientTrustingAnotherCaRefusesTheServer) {
   int port = StartServer();
   ASSERT_GT(port, 0);
-  EXPECT_FALSE(Connects("localhost:" + std::to_string(port), Read("other/ca.crt"),
-                        Read("S1.key"), Read("S1.crt"), /*timeout_s=*/2));
+  EXPECT_FALSE(Connects("localhost:" + std::to_string(port), Read("other/ca.crt"), Read("S1.key"),
+                        Read("S1.crt"), /*timeout_s=*/2));
 }
 
 }  // namespace

@@ -117,8 +117,8 @@ TEST_F(PkiTest, RequestSignShowRoundTrip) {
   EXPECT_FALSE(info->is_ca);
   EXPECT_EQ(info->issuer_common_name, "fedrad study CA");
   EXPECT_EQ(info->sha256_fingerprint.size(), 64u);
-  EXPECT_NEAR(static_cast<double>(info->not_after_unix - info->not_before_unix),
-              825.0 * 86400, 1.0);
+  EXPECT_NEAR(static_cast<double>(info->not_after_unix - info->not_before_unix), 825.0 * 86400,
+              1.0);
   EXPECT_THAT(info->dns_names, Contains("S1"));
   EXPECT_THAT(info->dns_names, Contains("localhost"));
   EXPECT_THAT(info->dns_names, Contains("site1.example.org"));
@@ -134,9 +134,7 @@ TEST_F(PkiTest, RequestSignShowRoundTrip) {
   EXPECT_EQ(again->subject, "CN=S1,OU=site,O=fedrad");
 
   EXPECT_TRUE(CheckKeyMatchesCertificate(Path("S1.key"), Path("S1.crt")).ok());
-  EXPECT_TRUE(VerifyCertificatePem(Pem(Path("S1.crt")), ca_ + "/ca.crt",
-                                   ca_ + "/crl.pem")
-                  .ok());
+  EXPECT_TRUE(VerifyCertificatePem(Pem(Path("S1.crt")), ca_ + "/ca.crt", ca_ + "/crl.pem").ok());
   auto serials = ReadFileToString(ca_ + "/serials.txt");
   ASSERT_TRUE(serials.ok());
   EXPECT_THAT(*serials, HasSubstr(info->serial_hex + "\tS1\tsite\t"));
@@ -161,8 +159,9 @@ TEST_F(PkiTest, CreateKeyRefusesToOverwriteAKeyAndRejectsBadNames) {
   absl::Status again = CreateKeyAndCsr("S1", Role::kSite, Path("k.key"), Path("k2.csr"));
   EXPECT_EQ(again.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(again.message()), HasSubstr(Path("k.key")));
-  for (const char* bad : {"", "has space", "a/b", "..", "x,OU=admin",
-                          "0123456789012345678901234567890123456789012345678901234567890123456789"}) {
+  for (const char* bad :
+       {"", "has space", "a/b", "..", "x,OU=admin",
+        "0123456789012345678901234567890123456789012345678901234567890123456789"}) {
     EXPECT_CODE(CreateKeyAndCsr(bad, Role::kSite, Path("bad.key"), Path("bad.csr")),
                 kInvalidArgument);
   }
@@ -186,16 +185,13 @@ TEST_F(PkiTest, SignReportsMissingAndMalformedFilesByName) {
 
   SignOptions bad_dns;
   bad_dns.dns_names = {"bad name,IP:1.2.3.4"};
-  EXPECT_CODE(SignCsr(ca_, Path("S2.csr"), Path("x.crt"), bad_dns).status(),
-              kInvalidArgument);
+  EXPECT_CODE(SignCsr(ca_, Path("S2.csr"), Path("x.crt"), bad_dns).status(), kInvalidArgument);
   SignOptions bad_ip;
   bad_ip.ip_addresses = {"300.1.1.1"};
-  EXPECT_CODE(SignCsr(ca_, Path("S2.csr"), Path("x.crt"), bad_ip).status(),
-              kInvalidArgument);
+  EXPECT_CODE(SignCsr(ca_, Path("S2.csr"), Path("x.crt"), bad_ip).status(), kInvalidArgument);
   SignOptions bad_days;
   bad_days.validity_days = 0;
-  EXPECT_CODE(SignCsr(ca_, Path("S2.csr"), Path("x.crt"), bad_days).status(),
-              kInvalidArgument);
+  EXPECT_CODE(SignCsr(ca_, Path("S2.csr"), Path("x.crt"), bad_days).status(), kInvalidArgument);
   EXPECT_FALSE(std::filesystem::exists(Path("x.crt")));
 }
 
@@ -229,16 +225,15 @@ TEST_F(PkiTest, RevokeAddsSerialToSignedCrlAndVerifyThenRejects) {
   EXPECT_EQ(crl->crl_number, before->crl_number + 1);
   EXPECT_GT(crl->next_update_unix, crl->last_update_unix);
 
-  absl::Status revoked = VerifyCertificatePem(Pem(Path("ids/S1.crt")),
-                                              ca_ + "/ca.crt", ca_ + "/crl.pem");
+  absl::Status revoked =
+      VerifyCertificatePem(Pem(Path("ids/S1.crt")), ca_ + "/ca.crt", ca_ + "/crl.pem");
   EXPECT_EQ(revoked.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(std::string(revoked.message()),
               AllOf(HasSubstr("revoked"), HasSubstr(info->serial_hex)));
   // Without the CRL the chain alone still verifies; the other site is fine.
   EXPECT_TRUE(VerifyCertificatePem(Pem(Path("ids/S1.crt")), ca_ + "/ca.crt", "").ok());
-  EXPECT_TRUE(VerifyCertificatePem(Pem(Path("ids/S2.crt")), ca_ + "/ca.crt",
-                                   ca_ + "/crl.pem")
-                  .ok());
+  EXPECT_TRUE(
+      VerifyCertificatePem(Pem(Path("ids/S2.crt")), ca_ + "/ca.crt", ca_ + "/crl.pem").ok());
 
   // Revoking again says so; revoking a second one keeps the first entry.
   EXPECT_CODE(Revoke(ca_, Path("ids/S1.crt")), kAlreadyExists);
@@ -269,13 +264,13 @@ TEST_F(PkiTest, RevokeRejectsUnknownReasonAndForeignCertificate) {
 TEST_F(PkiTest, VerifyRejectsCertificateFromAnotherCa) {
   ASSERT_TRUE(InitCa(Path("other"), {}).ok());
   ASSERT_TRUE(IssueIdentity(Path("other"), "X1", Role::kSite, Path("oids")).ok());
-  absl::Status s = VerifyCertificatePem(Pem(Path("oids/X1.crt")), ca_ + "/ca.crt",
-                                        ca_ + "/crl.pem");
+  absl::Status s =
+      VerifyCertificatePem(Pem(Path("oids/X1.crt")), ca_ + "/ca.crt", ca_ + "/crl.pem");
   EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(std::string(s.message()), HasSubstr("not issued by this study's CA"));
   // The other CA's CRL is refused too.
-  absl::Status crl = VerifyCertificatePem(Pem(Path("oids/X1.crt")), Path("other/ca.crt"),
-                                          ca_ + "/crl.pem");
+  absl::Status crl =
+      VerifyCertificatePem(Pem(Path("oids/X1.crt")), Path("other/ca.crt"), ca_ + "/crl.pem");
   EXPECT_EQ(crl.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(std::string(crl.message()), HasSubstr("CRL"));
 }
@@ -286,8 +281,8 @@ TEST_F(PkiTest, VerifyRejectsExpiredAndNotYetValidCertificates) {
   expired.validity_days = 1;  // ended two days ago
   auto old = IssueIdentity(ca_, "old", Role::kSite, Path("ids"), expired);
   ASSERT_TRUE(old.ok()) << old.status();
-  absl::Status s = VerifyCertificatePem(Pem(Path("ids/old.crt")), ca_ + "/ca.crt",
-                                        ca_ + "/crl.pem");
+  absl::Status s =
+      VerifyCertificatePem(Pem(Path("ids/old.crt")), ca_ + "/ca.crt", ca_ + "/crl.pem");
   EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(std::string(s.message()),
               AllOf(HasSubstr("expired on"), HasSubstr(FormatUnixTime(old->not_after_unix))));
@@ -322,8 +317,7 @@ TEST_F(PkiTest, CheckKeyMatchesCertificateDetectsMismatch) {
   absl::Status s = CheckKeyMatchesCertificate(Path("ids/S1.key"), Path("ids/S2.crt"));
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("S1.key"), HasSubstr("S2.crt")));
-  EXPECT_CODE(CheckKeyMatchesCertificate(Path("ids/none.key"), Path("ids/S2.crt")),
-              kNotFound);
+  EXPECT_CODE(CheckKeyMatchesCertificate(Path("ids/none.key"), Path("ids/S2.crt")), kNotFound);
 }
 
 TEST_F(PkiTest, SignatureVerifiesOnlyWithTheSignersCertificateAndData) {
@@ -337,8 +331,7 @@ TEST_F(PkiTest, SignatureVerifiesOnlyWithTheSignersCertificateAndData) {
   EXPECT_CODE(VerifyWithCertificatePem(s1, "checkpoint 43", *sig), kUnauthenticated);
   EXPECT_CODE(VerifyWithCertificatePem(Pem(Path("ids/S2.crt")), "checkpoint 42", *sig),
               kUnauthenticated);
-  EXPECT_CODE(VerifyWithCertificatePem(s1, "checkpoint 42", "not base64!"),
-              kInvalidArgument);
+  EXPECT_CODE(VerifyWithCertificatePem(s1, "checkpoint 42", "not base64!"), kInvalidArgument);
 
   auto key = PrivateKey::Load(Path("ids/S1.key"));
   ASSERT_TRUE(key.ok()) << key.status();
