@@ -394,6 +394,20 @@ TEST_F(CrossCheckTest, MissingRecordsAreReportedInBothDirections) {
                                         HasSubstr("no matching sent record")));
 }
 
+TEST_F(CrossCheckTest, ReorderedMessagesAreReported) {
+  WriteExchange([](std::vector<AuditEvent>* c) {
+    // The coordinator logs result-2 before result-1 (the site sent them in
+    // the other order on one ordered stream).
+    std::swap((*c)[1], (*c)[3]);
+  });
+  auto report = CrossCheck(Path("site.jsonl"), Path("coord.jsonl"));
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->ok);
+  EXPECT_EQ(report->matched, 4);
+  ASSERT_EQ(report->problems.size(), 1u) << All(*report);
+  EXPECT_THAT(report->problems[0], HasSubstr("order differs"));
+}
+
 TEST_F(CrossCheckTest, LogsOfUnrelatedNodesAreNotAPass) {
   WriteExchange(nullptr);
   auto report = CrossCheck(Path("site.jsonl"), Path("site.jsonl"));
