@@ -10,6 +10,7 @@
 //   pids/NAME.pid            process ids while running (tests use them)
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -77,6 +78,8 @@ absl::StatusOr<Child> Spawn(const std::string& name, const std::string& binary,
     // Child: own process group so a terminal's Ctrl-C reaches only the
     // sandbox, which then stops everyone in order.
     setpgid(0, 0);
+    // If the sandbox itself is killed (SIGKILL), its children follow.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       dup2(fd, STDOUT_FILENO);

@@ -119,7 +119,9 @@ absl::StatusOr<v1::StudyStatus> AdminClient::Watch(
 std::string FormatStatus(const v1::StudyStatus& status) {
   std::string line = absl::StrFormat("%-9s %3.0f%%  %s", status.state(),
                                      100 * status.fraction_done(), status.step());
-  if (!status.message().empty()) absl::StrAppend(&line, ": ", status.message());
+  if (!status.message().empty()) {
+    absl::StrAppend(&line, status.step().empty() ? "" : ": ", status.message());
+  }
   std::map<std::string, std::string> sites(status.sites().begin(), status.sites().end());
   if (!sites.empty()) {
     absl::StrAppend(&line, "  [");

@@ -661,6 +661,8 @@ absl::StatusOr<v1::StudyStatus> Coordinator::Impl::GetStatus(const std::string& 
       s.set_name(j["study"].value("name", ""));
       s.set_state(j["study"].value("state", ""));
       s.set_message(j["study"].value("message", ""));
+      s.set_step("finished");
+      if (s.state() == "SUCCEEDED") s.set_fraction_done(1.0);
       return s;
     }
   }
