@@ -111,6 +111,13 @@ absl::StatusOr<TaskOutput> Check(TaskContext& ctx) {
   (*out.payload.mutable_strings())["features"] = absl::StrJoin(check.features, ",");
   (*out.payload.mutable_strings())["problems"] = absl::StrJoin(check.problems, "\n");
   for (const std::string& p : check.problems) FEDRAD_LOG(WARNING) << "combat.check: " << p;
+  if (!check.problems.empty()) {
+    // Only counts go to the coordinator; the first offending cell (file,
+    // line, column) is for the operator's log.
+    absl::Status first =
+        h::ExtractSiteData(*ctx.table, {}, check.features, covariates).status();
+    if (!first.ok()) FEDRAD_LOG(WARNING) << "combat.check: first problem: " << first.message();
+  }
   return out;
 }
 
