@@ -13,3 +13,8 @@ if(TARGET fedrad::audit)
   target_link_libraries(fedrad_transport PRIVATE fedrad::audit)
   target_compile_definitions(fedrad_transport PRIVATE FEDRAD_HAVE_AUDIT=1)
 endif()
+
+if(TARGET fedrad::pki)
+  fedrad_test(NAME transport_test SRCS ${PROJECT_SOURCE_DIR}/proto/transport_test.cc
+    DEPS fedrad::transport fedrad::pki LABELS unit)
+endif()
