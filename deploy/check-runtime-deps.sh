@@ -23,18 +23,8 @@ done
 
 mapfile -t listed < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' "$list" | grep -v '^$')
 
-# Which package owns a library path (merged /usr: try both spellings).
-owner() {
-  local path="$1" alt
-  case "$path" in
-    /usr/*) alt="${path#/usr}" ;;
-    *) alt="/usr$path" ;;
-  esac
-  { dpkg -S "$path" 2>/dev/null || dpkg -S "$alt" 2>/dev/null || true; } |
-    head -n1 | cut -d: -f1
-}
-
-declare -A needed=()
+declare -A needed=()   # package -> library names
+declare -A lib_bins=()  # library path -> 1
 for bin in "$@"; do
   [ -x "$bin" ] || { echo "$0: not an executable: $bin" >&2; exit 2; }
   if ldd "$bin" | grep -q 'not found'; then
@@ -43,13 +33,45 @@ for bin in "$@"; do
     exit 1
   fi
   while read -r lib; do
-    pkg="$(owner "$lib")"
-    if [ -z "$pkg" ]; then
-      echo "FAIL $bin: $lib belongs to no Debian package (built by hand?)" >&2
-      exit 1
-    fi
-    needed["$pkg"]+=" $(basename "$lib")"
+    lib_bins["$lib"]=1
   done < <(ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// {print $3}')
+done
+
+# Which package owns each library: one dpkg -S for all of them (merged /usr:
+# a path dpkg does not know is tried again with /usr added or removed).
+declare -A owner=()
+lookup() {
+  [ "$#" -gt 0 ] || return 0
+  local line pkg path
+  while IFS= read -r line; do
+    pkg="${line%%: *}"
+    path="${line#*: }"
+    pkg="${pkg%%,*}"
+    owner["$path"]="${pkg%%:*}"
+  done < <(dpkg -S "$@" 2>/dev/null | grep -v '^diversion')
+}
+lookup "${!lib_bins[@]}"
+retry=()
+for lib in "${!lib_bins[@]}"; do
+  if [ -z "${owner[$lib]:-}" ]; then
+    case "$lib" in
+      /usr/*) retry+=("${lib#/usr}") ;;
+      *) retry+=("/usr$lib") ;;
+    esac
+  fi
+done
+lookup "${retry[@]}"
+for lib in "${!lib_bins[@]}"; do
+  case "$lib" in
+    /usr/*) alt="${lib#/usr}" ;;
+    *) alt="/usr$lib" ;;
+  esac
+  pkg="${owner[$lib]:-${owner[$alt]:-}}"
+  if [ -z "$pkg" ]; then
+    echo "FAIL $lib belongs to no Debian package (built by hand?)" >&2
+    exit 1
+  fi
+  needed["$pkg"]+=" $(basename "$lib")"
 done
 
 # The list plus everything it depends on (Depends and PreDepends only).
