@@ -77,7 +77,8 @@ std::string Describe(const features::CaseOptions& o) {
       "\nmorph=", e.morphology.spatial_autocorrelation_max_voxels, ":",
       e.morphology.spatial_autocorrelation_repeats, ":", e.morphology.seed, ":",
       e.morphology.spatial_autocorrelation_direct_max_voxels, ":",
-      e.morphology.spatial_autocorrelation_fft_max_cells,
+      e.morphology.spatial_autocorrelation_fft_max_cells, ":",
+      e.morphology.spatial_autocorrelation_sample_voxels,
       "\nloc=", FormatNumber(e.local_intensity_radius_mm),
       "\nregions=", static_cast<int>(o.regions.split), ":", o.regions.each_lesion, ":",
       o.regions.all_lesions, ":", o.regions.liver, ":", o.regions.bkg, ":",
@@ -156,6 +157,9 @@ absl::StatusOr<FeatureSettingsBundle> ParseFeatureSettings(const std::string& te
     }
     if (m.has_spatial_autocorrelation_fft_max_cells()) {
       e.morphology.spatial_autocorrelation_fft_max_cells = m.spatial_autocorrelation_fft_max_cells();
+    }
+    if (m.has_spatial_autocorrelation_sample_voxels()) {
+      e.morphology.spatial_autocorrelation_sample_voxels = m.spatial_autocorrelation_sample_voxels();
     }
     if (m.has_spatial_autocorrelation_repeats()) {
       e.morphology.spatial_autocorrelation_repeats = m.spatial_autocorrelation_repeats();

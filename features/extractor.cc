@@ -95,17 +95,11 @@ absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
                                                   const std::vector<uint8_t>& roi,
                                                   const ExtractionOptions& options) {
   FEDRAD_RETURN_IF_ERROR(ValidateFamilies(options.families));
-  const ImageVolume* image = &input;
-  ImageVolume rounded;
-  if (options.round_intensities) {
-    rounded = input;
-    for (float& v : rounded.voxels) v = std::nearbyint(v);
-    image = &rounded;
-  }
-  // Margin: the local-intensity sphere plus one voxel.
+  // Margin: the local-intensity sphere (the whole image within its reach).
   double margin = options.local_intensity_radius_mm;
-  FEDRAD_ASSIGN_OR_RETURN(RoiGrid grid,
-                          PrepareRoiGrid(*image, roi, options.resampling, margin));
+  ResamplingOptions resampling = options.resampling;
+  resampling.round_source = options.round_intensities;
+  FEDRAD_ASSIGN_OR_RETURN(RoiGrid grid, PrepareRoiGrid(input, roi, resampling, margin));
   for (float v : grid.intensities) {
     if (!std::isfinite(v)) {
       return absl::InvalidArgumentError(

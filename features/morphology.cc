@@ -185,10 +185,15 @@ Mesh BuildMesh(const Geometry& g, const std::vector<uint8_t>& mask,
                Lattice* lattice) {
   const CaseTable& cases = Cases();
   const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
-  auto value = [&](int x, int y, int z) -> int {
-    if (x < 0 || y < 0 || z < 0 || x >= nx || y >= ny || z >= nz) return 0;
-    return mask[g.Index(x, y, z)] ? 1 : 0;
-  };
+  // The mask padded with one empty voxel on every side: padded index
+  // (x+1, y+1, z+1) holds voxel (x, y, z).
+  const int px = nx + 2, py = ny + 2, pz = nz + 2;
+  std::vector<uint8_t> padded(static_cast<size_t>(px) * py * pz, 0);
+  for (int z = 0; z < nz; ++z)
+    for (int y = 0; y < ny; ++y)
+      for (int x = 0; x < nx; ++x)
+        padded[(static_cast<size_t>(z + 1) * py + (y + 1)) * px + (x + 1)] = mask[g.Index(x, y, z)] ? 1 : 0;
+  const size_t sy_step = px, sz_step = static_cast<size_t>(px) * py;
   Mesh mesh;
   std::unordered_map<int64_t, int> vertex_of;
   const int64_t sy = 2 * int64_t(ny) + 8, sz = 2 * int64_t(nz) + 8;
@@ -204,11 +209,12 @@ Mesh BuildMesh(const Geometry& g, const std::vector<uint8_t>& mask,
   };
   for (int z = -1; z < nz; ++z) {
     for (int y = -1; y < ny; ++y) {
+      const uint8_t* c0 = &padded[(static_cast<size_t>(z + 1) * py + (y + 1)) * px];
       for (int x = -1; x < nx; ++x) {
-        int config = 0;
-        for (int k = 0; k < 8; ++k) {
-          if (value(x + (k & 1), y + ((k >> 1) & 1), z + ((k >> 2) & 1))) config |= 1 << k;
-        }
+        const uint8_t* c = c0 + (x + 1);
+        int config = c[0] | (c[1] << 1) | (c[sy_step] << 2) | (c[sy_step + 1] << 3) |
+                     (c[sz_step] << 4) | (c[sz_step + 1] << 5) | (c[sz_step + sy_step] << 6) |
+                     (c[sz_step + sy_step + 1] << 7);
         if (config == 0 || config == 255) continue;
         for (const auto& tri : cases.triangles[config]) {
           std::array<int, 3> t;
@@ -235,12 +241,20 @@ IVec ICross(const IVec& a, const IVec& b) {
 }
 int64_t IDot(const IVec& a, const IVec& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
 
+// Quickhull (Barber, Dobkin & Huhdanpaa 1996) with conflict lists: every
+// outside point belongs to one face it is strictly above; the farthest point
+// of a face is added, the faces it sees (found by walking neighbours) are
+// replaced by a cone to their horizon, and their points are re-assigned to
+// the new faces. Exact: all predicates are integer.
 std::vector<std::array<int, 3>> HullTriangles(const std::vector<IVec>& p) {
   std::vector<std::array<int, 3>> result;
   const int n = static_cast<int>(p.size());
   if (n < 4) return result;
   // Initial tetrahedron.
   int i0 = 0;
+  for (int i = 1; i < n; ++i) {
+    if (p[i][0] < p[i0][0]) i0 = i;
+  }
   int i1 = -1;
   int64_t best = -1;
   for (int i = 0; i < n; ++i) {
@@ -263,22 +277,30 @@ std::vector<std::array<int, 3>> HullTriangles(const std::vector<IVec>& p) {
   }
   if (i3 < 0) return result;
   struct Face {
-    int a, b, c;
+    int v[3];
     IVec normal;
     int64_t offset;
     bool alive;
+    std::vector<int> outside;
   };
   std::vector<Face> faces;
   std::unordered_map<uint64_t, int> edge_face;  // directed edge -> face
   auto key = [](int u, int v) { return (uint64_t(uint32_t(u)) << 32) | uint32_t(v); };
+  auto above = [&](const Face& f, int i) { return IDot(f.normal, p[i]) > f.offset; };
   auto add_face = [&](int a, int b, int c) {
-    Face f{a, b, c, ICross(ISub(p[b], p[a]), ISub(p[c], p[a])), 0, true};
+    Face f;
+    f.v[0] = a;
+    f.v[1] = b;
+    f.v[2] = c;
+    f.normal = ICross(ISub(p[b], p[a]), ISub(p[c], p[a]));
     f.offset = IDot(f.normal, p[a]);
+    f.alive = true;
     int id = static_cast<int>(faces.size());
-    faces.push_back(f);
+    faces.push_back(std::move(f));
     edge_face[key(a, b)] = id;
     edge_face[key(b, c)] = id;
     edge_face[key(c, a)] = id;
+    return id;
   };
   {
     int tet[4] = {i0, i1, i2, i3};
@@ -291,48 +313,81 @@ std::vector<std::array<int, 3>> HullTriangles(const std::vector<IVec>& p) {
       add_face(a, b, c);
     }
   }
-  std::vector<int> visible;
-  std::vector<std::pair<int, int>> horizon;
   for (int i = 0; i < n; ++i) {
     if (i == i0 || i == i1 || i == i2 || i == i3) continue;
-    visible.clear();
-    for (int f = 0; f < static_cast<int>(faces.size()); ++f) {
-      if (faces[f].alive && IDot(faces[f].normal, p[i]) > faces[f].offset) visible.push_back(f);
-    }
-    if (visible.empty()) continue;
-    for (int f : visible) faces[f].alive = false;
-    horizon.clear();
-    for (int f : visible) {
-      int v[3] = {faces[f].a, faces[f].b, faces[f].c};
-      for (int e = 0; e < 3; ++e) {
-        int u = v[e], w = v[(e + 1) % 3];
-        auto it = edge_face.find(key(w, u));
-        if (it != edge_face.end() && faces[it->second].alive) horizon.push_back({u, w});
-      }
-    }
-    for (int f : visible) {
-      int v[3] = {faces[f].a, faces[f].b, faces[f].c};
-      for (int e = 0; e < 3; ++e) {
-        auto it = edge_face.find(key(v[e], v[(e + 1) % 3]));
-        if (it != edge_face.end() && it->second == f) edge_face.erase(it);
-      }
-    }
-    for (auto [u, w] : horizon) add_face(u, w, i);
-    // Compact occasionally so the scan stays proportional to the hull size.
-    if (faces.size() > 64 && faces.size() > 4 * edge_face.size() / 3 * 2) {
-      std::vector<Face> kept;
-      for (const Face& f : faces) if (f.alive) kept.push_back(f);
-      faces.swap(kept);
-      edge_face.clear();
-      for (int f = 0; f < static_cast<int>(faces.size()); ++f) {
-        edge_face[key(faces[f].a, faces[f].b)] = f;
-        edge_face[key(faces[f].b, faces[f].c)] = f;
-        edge_face[key(faces[f].c, faces[f].a)] = f;
+    for (int f = 0; f < 4; ++f) {
+      if (above(faces[f], i)) {
+        faces[f].outside.push_back(i);
+        break;
       }
     }
   }
+  std::vector<int> pending;
+  for (int f = 0; f < 4; ++f) if (!faces[f].outside.empty()) pending.push_back(f);
+  std::vector<int> visible, stack, orphans, new_faces;
+  std::vector<std::pair<int, int>> horizon;
+  std::vector<uint8_t> is_visible;
+  while (!pending.empty()) {
+    int f0 = pending.back();
+    pending.pop_back();
+    if (!faces[f0].alive || faces[f0].outside.empty()) continue;
+    // The farthest point of the face (largest n.p; same normal for all).
+    int apex = faces[f0].outside[0];
+    for (int i : faces[f0].outside) {
+      if (IDot(faces[f0].normal, p[i]) > IDot(faces[f0].normal, p[apex])) apex = i;
+    }
+    // Faces visible from the apex: connected, found by walking neighbours.
+    is_visible.resize(faces.size(), 0);
+    visible.clear();
+    stack.assign(1, f0);
+    is_visible[f0] = 1;
+    while (!stack.empty()) {
+      int f = stack.back();
+      stack.pop_back();
+      visible.push_back(f);
+      for (int e = 0; e < 3; ++e) {
+        int u = faces[f].v[e], w = faces[f].v[(e + 1) % 3];
+        int g = edge_face[key(w, u)];
+        if (!is_visible[g] && above(faces[g], apex)) {
+          is_visible[g] = 1;
+          stack.push_back(g);
+        }
+      }
+    }
+    horizon.clear();
+    orphans.clear();
+    for (int f : visible) {
+      for (int e = 0; e < 3; ++e) {
+        int u = faces[f].v[e], w = faces[f].v[(e + 1) % 3];
+        if (!is_visible[edge_face[key(w, u)]]) horizon.push_back({u, w});
+      }
+    }
+    for (int f : visible) {
+      faces[f].alive = false;
+      for (int i : faces[f].outside) if (i != apex) orphans.push_back(i);
+      faces[f].outside.clear();
+      faces[f].outside.shrink_to_fit();
+      for (int e = 0; e < 3; ++e) {
+        auto it = edge_face.find(key(faces[f].v[e], faces[f].v[(e + 1) % 3]));
+        if (it != edge_face.end() && it->second == f) edge_face.erase(it);
+      }
+    }
+    for (int f : visible) is_visible[f] = 0;
+    new_faces.clear();
+    for (auto [u, w] : horizon) new_faces.push_back(add_face(u, w, apex));
+    is_visible.resize(faces.size(), 0);
+    for (int i : orphans) {
+      for (int f : new_faces) {
+        if (above(faces[f], i)) {
+          faces[f].outside.push_back(i);
+          break;
+        }
+      }
+    }
+    for (int f : new_faces) if (!faces[f].outside.empty()) pending.push_back(f);
+  }
   for (const Face& f : faces) {
-    if (f.alive) result.push_back({f.a, f.b, f.c});
+    if (f.alive) result.push_back({f.v[0], f.v[1], f.v[2]});
   }
   return result;
 }
@@ -745,20 +800,21 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
       done = true;
     }
     if (!done) {
+      const int64_t sample = std::clamp<int64_t>(options.spatial_autocorrelation_sample_voxels, 2, n_int);
       std::mt19937_64 rng(options.seed);
       double ms = 0, gs = 0;
       int repeats = std::max(1, options.spatial_autocorrelation_repeats);
       std::vector<size_t> idx(ival.size());
       for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
       for (int r = 0; r < repeats; ++r) {
-        // Partial Fisher-Yates: the first `limit` entries are a random subset.
-        for (int64_t i = 0; i < limit; ++i) {
+        // Partial Fisher-Yates: the first `sample` entries are a random subset.
+        for (int64_t i = 0; i < sample; ++i) {
           std::uniform_int_distribution<size_t> pick(i, idx.size() - 1);
           std::swap(idx[i], idx[pick(rng)]);
         }
-        std::vector<std::array<float, 3>> sp(limit);
-        std::vector<float> sv(limit);
-        for (int64_t i = 0; i < limit; ++i) {
+        std::vector<std::array<float, 3>> sp(sample);
+        std::vector<float> sv(sample);
+        for (int64_t i = 0; i < sample; ++i) {
           sp[i] = ipos[idx[i]];
           sv[i] = ival[idx[i]];
         }

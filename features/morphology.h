@@ -63,9 +63,10 @@ struct MorphologyOptions {
   //    bounding box (about 8x its cells) has at most
   //    `spatial_autocorrelation_fft_max_cells` cells;
   //  * otherwise the mean over `spatial_autocorrelation_repeats` random
-  //    subsets of `spatial_autocorrelation_max_voxels` voxels (fixed seed),
-  //    an approximation IBSI allows for large ROIs.
+  //    subsets of `spatial_autocorrelation_sample_voxels` voxels (fixed
+  //    seed), an approximation IBSI allows for large ROIs.
   int64_t spatial_autocorrelation_max_voxels = 10000;
+  int64_t spatial_autocorrelation_sample_voxels = 4000;
   int64_t spatial_autocorrelation_direct_max_voxels = 3000;
   int64_t spatial_autocorrelation_fft_max_cells = 8000000;
   int spatial_autocorrelation_repeats = 3;

@@ -141,6 +141,7 @@ TEST(MorphologyFeatures, SubsampledMoransIIsCloseToExact) {
   exact.spatial_autocorrelation_max_voxels = 1 << 30;
   MorphologyOptions approx;
   approx.spatial_autocorrelation_max_voxels = 1500;
+  approx.spatial_autocorrelation_sample_voxels = 1500;
   approx.spatial_autocorrelation_fft_max_cells = 0;  // force subsampling
   approx.spatial_autocorrelation_repeats = 3;
   FeatureList fe = MorphologyFeatures(in, exact);

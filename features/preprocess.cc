@@ -186,6 +186,9 @@ absl::StatusOr<RoiGrid> PrepareRoiGrid(const ImageVolume& image,
     }
     out.geometry = SubGeometry(g, clo, chi);
     out.intensities = CropBox(g, image.voxels, clo, chi);
+    if (options.round_source) {
+      for (float& v : out.intensities) v = std::nearbyint(v);
+    }
     out.mask = CropBox(g, roi, clo, chi);
     return out;
   }
@@ -211,6 +214,9 @@ absl::StatusOr<RoiGrid> PrepareRoiGrid(const ImageVolume& image,
   }
   Geometry in_geometry = SubGeometry(g, olo, ohi);
   std::vector<float> in_image = CropBox(g, image.voxels, olo, ohi);
+  if (options.round_source) {
+    for (float& v : in_image) v = std::nearbyint(v);
+  }
   std::vector<uint8_t> in_mask8 = CropBox(g, roi, olo, ohi);
   std::vector<float> in_mask(in_mask8.begin(), in_mask8.end());
   out.geometry = SubGeometry(full, klo, khi);

@@ -36,6 +36,9 @@ struct ResamplingOptions {
   double partial_volume_threshold = 0.5;
   // Round interpolated intensities to the nearest integer (IBSI, CT).
   bool round_intensities = true;
+  // Round the source intensities before anything else (also without
+  // interpolation); only the cropped part of the image is touched.
+  bool round_source = false;
 };
 
 // A region on its (possibly interpolated) grid, cropped to the ROI's bounding
