@@ -119,6 +119,8 @@ struct Variant {
   std::string method;
   std::string reference;
   bool covariates = true;
+  bool empirical_bayes = true;
+  bool nonparametric_mean_only = false;
 };
 
 v1::Study MakeStudy(const Variant& v) {
@@ -129,6 +131,8 @@ v1::Study MakeStudy(const Variant& v) {
   hz->set_features("^f[0-9]+$");
   hz->set_method(v.method);
   hz->set_reference_site(v.reference);
+  if (!v.empirical_bayes) hz->set_empirical_bayes(false);
+  hz->set_nonparametric_mean_only(v.nonparametric_mean_only);
   if (v.covariates) {
     hz->add_covariates("age");
     hz->add_covariates("sex");
@@ -141,7 +145,11 @@ TEST(FederatedComBat, EqualsPooledAndSvaForEveryVariant) {
                                          {"nonparametric", "nonparametric", ""},
                                          {"mean_only", "mean-only", ""},
                                          {"reference_S1", "parametric", "S1"},
-                                         {"no_covariates", "parametric", "", false}};
+                                         {"no_covariates", "parametric", "", false},
+                                         {"no_eb", "parametric", "", true, false},
+                                         {"nonparametric_mean_only", "nonparametric", "", true,
+                                          true, true},
+                                         {"reference_S2_nonparametric", "nonparametric", "S2"}};
   CsvTable pooled_input = Read(TestData("pooled.csv"));
   for (const Variant& v : variants) {
     SCOPED_TRACE(v.name);
@@ -158,6 +166,8 @@ TEST(FederatedComBat, EqualsPooledAndSvaForEveryVariant) {
     opt.exclude = {"patient_id"};
     opt.combat.method = *h::ParseMethod(v.method);
     opt.combat.reference_site = v.reference;
+    opt.combat.empirical_bayes = v.empirical_bayes;
+    opt.combat.nonparametric_mean_only = v.nonparametric_mean_only;
     absl::StatusOr<h::PooledTableResult> pooled = h::HarmonizePooledTable(pooled_input, opt);
     ASSERT_TRUE(pooled.ok()) << pooled.status();
     CsvTable expected = Read(TestData("expected_" + v.name + ".csv"));

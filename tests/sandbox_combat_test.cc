@@ -171,6 +171,63 @@ TEST(SandboxComBat, JoiningCentreIsHarmonisedWithTheModelFromResults) {
   EXPECT_EQ(ReadTable(dir.path() + "/s4_h.csv").rows.size(), 30u);
 }
 
+// `fedrad harmonize --model-in` on a new patient at a known site gives the
+// value the original fit gave that patient (stored estimates, the patient's
+// own covariates), and nothing is refitted.
+TEST(HarmonizeCli, NewPatientAtKnownSiteWithStoredModel) {
+  TempDir dir("combat-cli");
+  std::string output;
+  ASSERT_EQ(fedrad::testing::Run({FedradBin(), "harmonize", "--input", Fixture("pooled.csv"),
+                                  "--site-column", "site", "--features", "^f[0-9]+$",
+                                  "--covariates", "age,sex", "--out", dir.path() + "/h.csv",
+                                  "--model-out", dir.path() + "/model.json"},
+                                 dir.path() + "/fit.log", &output),
+            0)
+      << output;
+  Table input = ReadTable(Fixture("pooled.csv"));
+  Table fitted = ReadTable(dir.path() + "/h.csv");
+  const size_t row = 40;  // an S3 patient
+  ASSERT_EQ(input.rows[row][0], "S3");
+  std::string one;
+  for (size_t c = 0; c < input.header.size(); ++c) one += (c ? "," : "") + input.header[c];
+  one += "\n";
+  for (size_t c = 0; c < input.rows[row].size(); ++c) one += (c ? "," : "") + input.rows[row][c];
+  WriteAll(dir.path() + "/one.csv", one + "\n");
+  ASSERT_EQ(fedrad::testing::Run({FedradBin(), "harmonize", "--model-in",
+                                  dir.path() + "/model.json", "--input", dir.path() + "/one.csv",
+                                  "--out", dir.path() + "/one_h.csv"},
+                                 dir.path() + "/apply.log", &output),
+            0)
+      << output;
+  Table applied = ReadTable(dir.path() + "/one_h.csv");
+  ASSERT_EQ(applied.rows.size(), 1u);
+  for (const char* f : {"f01", "f02", "f03", "f04", "f05", "f06"}) {
+    const double a = std::stod(applied.rows[0][applied.Column(f)]);
+    const double b = std::stod(fitted.rows[row][fitted.Column(f)]);
+    EXPECT_NEAR(a, b, 1e-12 * std::abs(b)) << f;
+  }
+}
+
+TEST(HarmonizeCli, BadInputIsAnErrorNamingTheCause) {
+  TempDir dir("combat-cli-bad");
+  std::string text = ReadAll(Fixture("pooled.csv"));
+  text.replace(text.find("74.5"), 4, "old");  // S1-001's age
+  WriteAll(dir.path() + "/bad.csv", text);
+  std::string output;
+  EXPECT_EQ(fedrad::testing::Run({FedradBin(), "harmonize", "--input", dir.path() + "/bad.csv",
+                                  "--features", "^f[0-9]+$", "--covariates", "age,sex", "--out",
+                                  dir.path() + "/h.csv"},
+                                 dir.path() + "/bad.log", &output),
+            1);
+  EXPECT_THAT(output, HasSubstr("line 2, column 'age': 'old' is not a number"));
+  EXPECT_EQ(fedrad::testing::Run({FedradBin(), "harmonize", "--input", Fixture("pooled.csv"),
+                                  "--features", "^f[0-9]+$", "--method", "bayes", "--out",
+                                  dir.path() + "/h.csv"},
+                                 dir.path() + "/method.log", &output),
+            2);
+  EXPECT_THAT(output, HasSubstr("unknown ComBat method 'bayes'"));
+}
+
 TEST(SandboxComBat, FeatureMissingAtOneSiteFailsTheStudyNamingIt) {
   TempDir dir("combat-missing");
   // S3 without f06.
