@@ -1,6 +1,7 @@
 // `fedrad harmonize`: ComBat on one pooled table, or a stored model applied
 // to new rows / new sites. See docs/harmonization.md.
 #include <iostream>
+#include <set>
 
 #include "absl/strings/str_join.h"
 #include "cli/command.h"
@@ -65,13 +66,14 @@ int RunHarmonize(fedrad::cli::Args& args) {
     absl::StatusOr<ComBatModel> m = fedrad::harmonization::ModelFromJson(j);
     if (!m.ok()) return Fail(fedrad::Annotate(m.status(), model_in));
     model = *std::move(m);
-    const size_t known = model.sites.size();
+    std::set<std::string> known;
+    for (const auto& [site, s] : model.sites) known.insert(site);
     absl::StatusOr<fedrad::CsvTable> h =
         fedrad::harmonization::ApplyModelToTable(&model, *table, site_column);
     if (!h.ok()) return Fail(h.status());
     result = *std::move(h);
     for (const auto& [site, s] : model.sites) {
-      if (s.joined_after_fit && model.sites.size() > known) {
+      if (!known.count(site)) {
         FEDRAD_LOG(INFO) << "site " << site << " harmonised against the frozen model ("
                          << s.n << " patients)";
       }
