@@ -49,7 +49,7 @@ class FederationSecurity : public ::testing::Test {
              "tls { ca_cert: \"" + ca_ + "/ca.crt\" cert: \"" + d + "/certs/coordinator.crt\" key: \"" +
                  d + "/certs/coordinator.key\" crl: \"" + ca_ + "/crl.pem\" }\n"
              "data_dir: \"" + d + "/data\"\naudit_log: \"" + d + "/audit/coordinator.log\"\n"
-             "port_file: \"" + d + "/port\"\n");
+             "port_file: \"" + d + "/port\"\nsite_wait_seconds: 1\n");
     log_ = d + "/coordinator.log";
     coordinator_ = Start({BinDir() + "/fedrad-coordinator", "--config", d + "/coordinator.textproto"}, log_);
     ASSERT_TRUE(WaitFor([&] { return ReadAll(d + "/port").find('\n') != std::string::npos; }))
@@ -195,6 +195,45 @@ TEST_F(FederationSecurity, AdminCallsNeedTheAdminRole) {
   EXPECT_TRUE(call("dpo", false).ok());
   EXPECT_EQ(call("alice", true).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(call("alice", false).ok());
+}
+
+// The `fedrad study` commands end to end with an admin certificate: a study
+// whose only site never connects fails at the start, saying so, and its
+// results.json can be fetched.
+TEST_F(FederationSecurity, StudyCommandsSubmitStatusWatchAndResults) {
+  const std::string d = dir_->path();
+  WriteAll(d + "/admin.textproto", "coordinator_address: \"" + address_ + "\"\ntls { ca_cert: \"" + ca_ +
+                                       "/ca.crt\" cert: \"" + d + "/certs/alice.crt\" key: \"" + d +
+                                       "/certs/alice.key\" }\n");
+  WriteAll(d + "/study.textproto", "name: \"lonely\"\nsites: \"NOBODY\"\ncohort_summary { enabled: true }\n");
+  std::string out;
+  ASSERT_EQ(fedrad::testing::Run({FedradBin(), "study", "submit", d + "/study.textproto", "--admin-config",
+                 d + "/admin.textproto"},
+                d + "/submit.log", &out),
+            0)
+      << out;
+  std::string id = out.substr(0, out.find('\n'));
+  EXPECT_THAT(id, ::testing::StartsWith("lonely-"));
+  EXPECT_EQ(fedrad::testing::Run({FedradBin(), "study", "watch", id, "--admin-config", d + "/admin.textproto"},
+                d + "/watch.log", &out),
+            1);
+  EXPECT_THAT(out, HasSubstr("FAILED"));
+  EXPECT_THAT(out, HasSubstr("NOBODY: not connected"));
+  ASSERT_EQ(fedrad::testing::Run({FedradBin(), "study", "status", id, "--admin-config", d + "/admin.textproto"},
+                d + "/status.log", &out),
+            0);
+  EXPECT_THAT(out, HasSubstr("FAILED"));
+  ASSERT_EQ(fedrad::testing::Run({FedradBin(), "study", "results", id, "--admin-config", d + "/admin.textproto", "--out",
+                 d + "/results.json"},
+                d + "/results.log", &out),
+            0)
+      << out;
+  auto results = nlohmann::json::parse(ReadAll(d + "/results.json"));
+  EXPECT_EQ(results["study"]["state"], "FAILED");
+  EXPECT_THAT(results["study"]["excluded_sites"]["NOBODY"].get<std::string>(),
+              HasSubstr("not connected within 1 s"));
+  // The results are kept in the coordinator's data dir.
+  EXPECT_TRUE(fs::exists(d + "/data/studies/" + id + "/results.json"));
 }
 
 }  // namespace
