@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "cli/command.h"
 #include "cli/features_settings.h"
 #include "core/csv.h"
@@ -97,7 +98,7 @@ int RunExtract(fedrad::cli::Args& args) {
     if (!cohort) return;
     std::cerr << "[" << done << "/" << total << "] " << r.case_id << ": "
               << (r.status.ok() ? (r.from_cache ? "cached" : "ok") : "FAILED") << " ("
-              << r.regions.size() << " regions, " << absl::StrCat(r.seconds).substr(0, 5) << " s)";
+              << r.regions.size() << " regions, " << absl::StrFormat("%.2f", r.seconds) << " s)";
     if (!r.status.ok()) std::cerr << " " << r.status.message();
     std::cerr << "\n";
   };

@@ -90,7 +90,8 @@ absl::StatusOr<std::vector<CaseInput>> ReadManifest(const std::string& path) {
   FEDRAD_ASSIGN_OR_RETURN(CsvTable t, ReadCsv(path));
   FEDRAD_RETURN_IF_ERROR(t.RequireColumns({"case_id", "image", "lesion_mask"}));
   FEDRAD_RETURN_IF_ERROR(t.RequireUnique("case_id"));
-  fs::path base = fs::path(path).parent_path();
+  std::error_code ec;
+  fs::path base = fs::absolute(fs::path(path), ec).parent_path();
   auto resolve = [&](const std::string& p) -> std::string {
     if (p.empty()) return p;
     fs::path q(p);

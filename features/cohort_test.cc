@@ -181,6 +181,27 @@ TEST_F(CohortTest, BadCasesAreReportedAndDoNotStopTheCohort) {
                                       "aggregation", "value"}));
 }
 
+TEST_F(CohortTest, DicomSeriesDirectoryWithAnNrrdMaskIsExtracted) {
+  const std::string src = std::string(FEDRAD_SHARED_DIR) + "/dicom/CT_small.dcm";
+  if (!fs::exists(src)) GTEST_SKIP() << "no " << src;
+  const std::string series = (fs::path(dir_) / "series").string();
+  fs::create_directories(series);
+  fs::copy_file(src, series + "/CT_small.dcm");
+  auto image = ReadImage(series);
+  ASSERT_TRUE(image.ok()) << image.status();
+  const Geometry& g = image->geometry;
+  LabelVolume mask{g, std::vector<int32_t>(g.NumVoxels(), 0)};
+  for (int y = g.size[1] / 2 - 5; y < g.size[1] / 2 + 5; ++y)
+    for (int x = g.size[0] / 2 - 5; x < g.size[0] / 2 + 5; ++x) mask.at(x, y, 0) = 1;
+  CaseInput c{"dicom", series, Write("dicom_seg.nrrd", mask), ""};
+  CaseOptions o = options_;
+  o.extraction.resegmentation = {};  // keep every voxel of this sample
+  auto r = ExtractCase(c, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NEAR(features::testutil::Find((*r)[0].features, "morph", "volume_voxel_counting")->value,
+              100 * g.spacing[0] * g.spacing[1] * g.spacing[2], 1e-9);
+}
+
 TEST_F(CohortTest, RerunReadsTheCacheUnlessSettingsOrContentChange) {
   std::vector<CaseInput> cases = {GoodCase("a"), GoodCase("b")};
   CohortOptions run;
