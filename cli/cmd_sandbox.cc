@@ -307,13 +307,25 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
   }
   if (!last.ok()) return Annotate(last.status(), "watching the study");
   FEDRAD_ASSIGN_OR_RETURN(std::string json_text, client->Results(*id));
-  const std::string results_path = (out / "results.json").string();
-  FEDRAD_RETURN_IF_ERROR(WriteStringToFile(results_path, json_text));
-  progress(absl::StrCat("study ", last->state(), "; results in ", results_path));
   children.StopAll();
   fs::remove_all(out / "pids");
   auto json = nlohmann::json::parse(json_text, nullptr, false);
   if (json.is_discarded()) return absl::DataLossError("results.json does not parse");
+  // The sandbox sees every node's audit log: record each site's head hash
+  // (its last record, after the site closed its log) beside the coordinator's.
+  for (const auto& [name, csv] : sites) {
+    auto log = ReadFileToString((out / "audit" / (name + ".log")).string());
+    if (!log.ok()) continue;
+    std::string text = *log;
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    auto record = nlohmann::json::parse(text.substr(text.rfind('\n') + 1), nullptr, false);
+    if (!record.is_discarded() && record.contains("hash") && record["hash"].is_string()) {
+      json["provenance"]["audit_log_heads"][name] = record["hash"];
+    }
+  }
+  const std::string results_path = (out / "results.json").string();
+  FEDRAD_RETURN_IF_ERROR(WriteStringToFile(results_path, json.dump(2) + "\n"));
+  progress(absl::StrCat("study ", last->state(), "; results in ", results_path));
   return json;
 }
 
