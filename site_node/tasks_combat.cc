@@ -116,7 +116,9 @@ absl::StatusOr<TaskOutput> Check(TaskContext& ctx) {
     // line, column) is for the operator's log.
     absl::Status first =
         h::ExtractSiteData(*ctx.table, {}, check.features, covariates).status();
-    if (!first.ok()) FEDRAD_LOG(WARNING) << "combat.check: first problem: " << first.message();
+    if (!first.ok()) {
+      FEDRAD_LOG(WARNING) << "combat.check: first problem: " << first.message();
+    }
   }
   return out;
 }
