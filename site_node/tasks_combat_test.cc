@@ -42,8 +42,9 @@ CsvTable Read(const std::string& path) {
 // Sites that answer tasks by calling their handlers, behind the guard.
 class InProcessFederation : public coordinator::StudyHost {
  public:
-  InProcessFederation(std::map<std::string, CsvTable> tables, const std::string& dir)
-      : tables_(std::move(tables)), guard_(GuardPolicy{}) {
+  InProcessFederation(std::map<std::string, CsvTable> tables, const std::string& dir,
+                      int min_cell_count = 10)
+      : tables_(std::move(tables)), guard_(GuardPolicy{min_cell_count, {}, false}) {
     RegisterCombatTasks(registry_);
     for (const auto& [site, t] : tables_) {
       outputs_[site] = dir + "/sites/" + site;
@@ -330,6 +331,23 @@ TEST(FederatedComBat, RefusesASiteWithOnePatient) {
   // The privacy guard (k = 10) refuses S3's check before the coordinator
   // even sees n; the quorum then stops the step naming S3.
   EXPECT_THAT(std::string(st.message()), HasSubstr("S3"));
+  EXPECT_THAT(fed.kinds_sent, ::testing::Not(::testing::Contains("combat.moments")));
+}
+
+// With a permissive policy (k = 1) the one-patient site reaches the
+// coordinator, which refuses the step from combat.check, naming it.
+TEST(FederatedComBat, RefusesASiteWithFewerPatientsThanItsParameters) {
+  auto t = SiteTables();
+  CsvTable one(t["S3"].header(), "S3");
+  ASSERT_TRUE(one.AddRow(t["S3"].rows()[0]).ok());
+  t["S3"] = one;
+  InProcessFederation fed(t, TempDir("one_patient_k1"), /*min_cell_count=*/1);
+  coordinator::StudyContext ctx("st-one-k1", MakeStudy({"p", "parametric", ""}),
+                                {"S1", "S2", "S3", "S4"}, &fed);
+  absl::Status st = coordinator::RunHarmonization(ctx);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()),
+              HasSubstr("site S3 has 1 patient(s), fewer than the 2 parameters per feature"));
   EXPECT_THAT(fed.kinds_sent, ::testing::Not(::testing::Contains("combat.moments")));
 }
 
