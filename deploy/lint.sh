@@ -13,6 +13,7 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 bin_dir="${1:-$repo/build/bin}"
+if [ -d "$bin_dir" ]; then bin_dir="$(cd "$bin_dir" && pwd)"; fi   # systemd wants absolute paths
 failed=0 ran=0
 
 ok() { echo "ok   $*"; ran=$((ran + 1)); }
