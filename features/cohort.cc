@@ -229,8 +229,19 @@ std::vector<CaseResult> RunCohort(const std::vector<CaseInput>& cases,
         if (f.ok()) {
           r.regions = std::move(*f);
           if (!cache_file.empty()) {
-            absl::Status s = WriteCsv(cache_file, CaseToLong(in.case_id, r.regions));
-            if (!s.ok()) FEDRAD_LOG(WARNING) << "cannot write cache: " << s;
+            // Two cases with identical files share a key: write under a
+            // per-case name, then rename into place (atomic; last one wins
+            // with the same content).
+            std::string part = absl::StrCat(cache_file, ".", i, ".part");
+            absl::Status s =
+                WriteStringToFile(part, FormatCsv(CaseToLong(in.case_id, r.regions)));
+            std::error_code ec;
+            if (s.ok()) fs::rename(part, cache_file, ec);
+            if (!s.ok() || ec) {
+              FEDRAD_LOG(WARNING) << "cannot write cache " << cache_file << ": "
+                                  << (s.ok() ? ec.message() : s.ToString());
+              fs::remove(part, ec);
+            }
           }
         } else {
           r.status = f.status();

@@ -181,6 +181,25 @@ TEST_F(CohortTest, BadCasesAreReportedAndDoNotStopTheCohort) {
                                       "aggregation", "value"}));
 }
 
+TEST_F(CohortTest, IdenticalCasesShareTheCacheEntryWithoutRacing) {
+  CaseInput a = GoodCase("a");
+  std::vector<CaseInput> cases;
+  for (int k = 0; k < 6; ++k) cases.push_back({"dup" + std::to_string(k), a.image, a.lesion_mask, ""});
+  CohortOptions run;
+  run.threads = 3;
+  run.cache_dir = (fs::path(dir_) / "cache").string();
+  auto results = RunCohort(cases, options_, run);
+  for (const auto& r : results) EXPECT_TRUE(r.status.ok()) << r.status;
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(run.cache_dir)) {
+    EXPECT_EQ(e.path().extension(), ".csv") << e.path();
+    ++files;
+  }
+  EXPECT_EQ(files, 1);
+  auto again = RunCohort(cases, options_, run);
+  for (const auto& r : again) EXPECT_TRUE(r.from_cache);
+}
+
 TEST_F(CohortTest, DicomSeriesDirectoryWithAnNrrdMaskIsExtracted) {
   const std::string src = std::string(FEDRAD_SHARED_DIR) + "/dicom/CT_small.dcm";
   if (!fs::exists(src)) GTEST_SKIP() << "no " << src;
@@ -203,7 +222,9 @@ TEST_F(CohortTest, DicomSeriesDirectoryWithAnNrrdMaskIsExtracted) {
 }
 
 TEST_F(CohortTest, RerunReadsTheCacheUnlessSettingsOrContentChange) {
-  std::vector<CaseInput> cases = {GoodCase("a"), GoodCase("b")};
+  CaseInput b = GoodCase("b");
+  b.image = Write("b_ct.nii.gz", MakeCtLike(g_, 99));  // different content from "a"
+  std::vector<CaseInput> cases = {GoodCase("a"), b};
   CohortOptions run;
   run.threads = 2;
   run.cache_dir = (fs::path(dir_) / "cache").string();

@@ -20,16 +20,26 @@ struct Moments {
   double mad = 0, robust_mad = 0, medad = 0;
 };
 
-// Percentile (type 7) by selection: O(n) instead of a full sort. `v` is
-// reordered.
-double SelectPercentile(std::vector<double>& v, double p) {
-  double pos = p * (v.size() - 1);
-  size_t lo = static_cast<size_t>(std::floor(pos));
-  std::nth_element(v.begin(), v.begin() + lo, v.end());
-  double a = v[lo];
-  if (lo + 1 >= v.size() || pos == lo) return a;
-  double b = *std::min_element(v.begin() + lo + 1, v.end());
-  return a + (pos - lo) * (b - a);
+// Percentiles (type 7) by selection, O(n) instead of a full sort. `ps`
+// must be ascending; `v` is reordered. Each selection only has to look right
+// of the previous one.
+std::vector<double> SelectPercentiles(std::vector<double>& v, const std::vector<double>& ps) {
+  std::vector<double> out;
+  size_t start = 0;
+  for (double p : ps) {
+    double pos = p * (v.size() - 1);
+    size_t lo = static_cast<size_t>(std::floor(pos));
+    if (lo >= start) std::nth_element(v.begin() + start, v.begin() + lo, v.end());
+    start = lo;
+    double a = v[lo];
+    if (lo + 1 >= v.size() || pos == lo) {
+      out.push_back(a);
+      continue;
+    }
+    double b = *std::min_element(v.begin() + lo + 1, v.end());
+    out.push_back(a + (pos - lo) * (b - a));
+  }
+  return out;
 }
 
 Moments ComputeMoments(std::vector<double> v) {
@@ -60,11 +70,12 @@ Moments ComputeMoments(std::vector<double> v) {
   m.skewness = m2 > 0 ? m3 / std::pow(m2, 1.5) : 0.0;
   m.kurtosis = m2 > 0 ? m4 / (m2 * m2) - 3.0 : 0.0;
   m.mad = mad / n;
-  m.median = SelectPercentile(v, 0.5);
-  m.p10 = SelectPercentile(v, 0.10);
-  m.p25 = SelectPercentile(v, 0.25);
-  m.p75 = SelectPercentile(v, 0.75);
-  m.p90 = SelectPercentile(v, 0.90);
+  std::vector<double> q = SelectPercentiles(v, {0.10, 0.25, 0.50, 0.75, 0.90});
+  m.p10 = q[0];
+  m.p25 = q[1];
+  m.median = q[2];
+  m.p75 = q[3];
+  m.p90 = q[4];
   // Robust MAD (IBSI 3.3.13): voxels with p10 <= x <= p90.
   double rsum = 0;
   size_t rn = 0;
@@ -216,17 +227,21 @@ FeatureList IntensityVolumeHistogram(const std::vector<double>& values,
                                      double step) {
   FeatureList out;
   if (values.empty() || step <= 0) return out;
-  std::vector<double> v = values;
-  std::sort(v.begin(), v.end());
-  const double n = static_cast<double>(v.size());
+  const double n = static_cast<double>(values.size());
   const long num = std::max<long>(1, std::lround((grid_max - grid_min) / step) + 1);
-  // nu(i): fraction of voxels with intensity >= level i.
   auto level = [&](long k) { return grid_min + k * step; };
-  auto nu = [&](long k) {
-    double t = level(k) - 1e-9 * step;
-    auto it = std::lower_bound(v.begin(), v.end(), t);
-    return static_cast<double>(v.end() - it) / n;
-  };
+  // at_least[k]: number of voxels with intensity >= level k (a histogram on
+  // the level grid, accumulated from the top; no sort needed).
+  std::vector<double> at_least(num + 1, 0.0);
+  for (double x : values) {
+    double pos = std::floor((x - grid_min) / step + 1e-9);
+    if (pos < 0) continue;  // below every level
+    long k = pos >= num ? num - 1 : static_cast<long>(pos);
+    at_least[k] += 1;
+  }
+  for (long k = num - 1; k >= 0; --k) at_least[k] += at_least[k + 1];
+  // nu(i): fraction of voxels with intensity >= level i.
+  auto nu = [&](long k) { return at_least[k] / n; };
   const double span = grid_max - grid_min;
   auto gamma = [&](long k) { return span > 0 ? (level(k) - grid_min) / span : 1.0; };
   // V_x (IBSI 3.5.1): the volume fraction at the lowest level whose intensity
