@@ -52,9 +52,14 @@ struct Pki {
   }
 };
 
-Pki& SharedPki() {
-  static Pki* pki = new Pki();
+std::unique_ptr<Pki>& PkiSlot() {
+  static auto* pki = new std::unique_ptr<Pki>();
   return *pki;
+}
+
+Pki& SharedPki() {
+  if (!PkiSlot()) PkiSlot() = std::make_unique<Pki>();
+  return *PkiSlot();
 }
 
 // A coordinator in this process and `n` fedrad-site processes.
@@ -115,11 +120,23 @@ struct Federation {
   }
 };
 
+// Federations live across the benchmark's repetitions; StopFederations()
+// (end of main) stops every site process.
+std::map<int, std::unique_ptr<Federation>>& Federations() {
+  static auto* feds = new std::map<int, std::unique_ptr<Federation>>();
+  return *feds;
+}
+
 Federation& SharedFederation(int n) {
-  static std::map<int, std::unique_ptr<Federation>>* feds = new std::map<int, std::unique_ptr<Federation>>();
-  auto& f = (*feds)[n];
+  auto& f = Federations()[n];
   if (!f) f = std::make_unique<Federation>(n);
   return *f;
+}
+
+// Stops every site process and removes the temporary PKI and folders.
+void StopFederations() {
+  Federations().clear();
+  PkiSlot().reset();
 }
 
 // The echo server and a client stub over the same mutual TLS.
@@ -214,5 +231,6 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
+  fedrad::testing::StopFederations();
   return 0;
 }

@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,6 +77,8 @@ inline Process Start(const std::vector<std::string>& argv, const std::string& lo
   p.log = log;
   p.pid = fork();
   if (p.pid == 0) {
+    // A child never outlives the test (or benchmark) that started it.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     dup2(fd, 1);
     dup2(fd, 2);
