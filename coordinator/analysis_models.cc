@@ -417,6 +417,13 @@ absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
     }
   }
   fit.beta = a * res->beta;
+  if (opt.penalty.l1_ratio > 0 && opt.penalty.lambda > 0) {
+    std::vector<std::string> selected;
+    for (size_t k = cox ? 0 : 1; k < fit.names.size(); ++k) {
+      if (res->beta[static_cast<Eigen::Index>(k)] != 0.0) selected.push_back(fit.names[k]);
+    }
+    fit.details["penalty"]["selected"] = selected;
+  }
   fit.se = (a * res->covariance * a.transpose()).diagonal().cwiseSqrt();
   fit.loglik = res->loglik;
   fit.loglik_null = res->loglik_null;

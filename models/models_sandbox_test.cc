@@ -234,6 +234,9 @@ TEST(ModelsSandbox, PenaltiesStandardisationAndSelection) {
   const double lambda = enet["penalty"]["lambda"].get<double>();
   EXPECT_TRUE(lambda == 0.5 || lambda == 5 || lambda == 50);
   EXPECT_TRUE(enet["selection"]["score_tests"].contains("x4"));
+  // x4 (no effect in the simulation, p = 0.99) is screened out before the fit.
+  EXPECT_EQ(enet["covariates"], json({"x1", "x2", "x3"}));
+  EXPECT_TRUE(enet["penalty"]["selected"].is_array());
 }
 
 }  // namespace
