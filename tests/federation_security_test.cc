@@ -3,6 +3,10 @@
 // a revoked one, an expired one), identity from the certificate only,
 // duplicate connections, protocol version mismatch, admin roles. Each
 // refusal must leave a log line at the coordinator that says why.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <filesystem>
 #include <memory>
 
@@ -234,6 +238,55 @@ TEST_F(FederationSecurity, StudyCommandsSubmitStatusWatchAndResults) {
               HasSubstr("not connected within 1 s"));
   // The results are kept in the coordinator's data dir.
   EXPECT_TRUE(fs::exists(d + "/data/studies/" + id + "/results.json"));
+}
+
+// A site started before its coordinator keeps retrying with backoff and
+// connects once the coordinator is up; when the coordinator goes away and
+// comes back, the site reconnects by itself.
+TEST(SiteReconnect, RetriesWithBackoffUntilTheCoordinatorIsUp) {
+  TempDir dir("reconnect");
+  const std::string d = dir.path();
+  ASSERT_TRUE(pki::InitCa(d + "/ca", {}).ok());
+  ASSERT_TRUE(pki::IssueIdentity(d + "/ca", "coordinator", pki::Role::kCoordinator, d + "/certs").ok());
+  ASSERT_TRUE(pki::IssueIdentity(d + "/ca", "S1", pki::Role::kSite, d + "/certs").ok());
+  // A free port: bind to port 0, note it, release it.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string address = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  close(fd);
+  auto tls = [&](const std::string& who) {
+    return "tls { ca_cert: \"" + d + "/ca/ca.crt\" crl: \"" + d + "/ca/crl.pem\" cert: \"" + d +
+           "/certs/" + who + ".crt\" key: \"" + d + "/certs/" + who + ".key\" }\n";
+  };
+  WriteCohortCsv(d + "/S1.csv", "S1", 20, 1);
+  WriteAll(d + "/site.textproto", "coordinator_address: \"" + address + "\"\n" + tls("S1") +
+                                      "data_csv: \"" + d + "/S1.csv\"\noutput_dir: \"" + d +
+                                      "/out\"\naudit_log: \"" + d + "/audit/S1.log\"\n");
+  WriteAll(d + "/coordinator.textproto", "listen_address: \"" + address + "\"\n" + tls("coordinator") +
+                                             "data_dir: \"" + d + "/data\"\naudit_log: \"" + d +
+                                             "/audit/coordinator.log\"\n");
+  Process site = Start({BinDir() + "/fedrad-site", "--config", d + "/site.textproto"}, d + "/site.log");
+  auto site_log_count = [&](const std::string& text) {
+    std::string log = ReadAll(d + "/site.log");
+    int n = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_TRUE(WaitFor([&] { return site_log_count("retrying in") >= 2; }, 30)) << ReadAll(d + "/site.log");
+  Process coordinator =
+      Start({BinDir() + "/fedrad-coordinator", "--config", d + "/coordinator.textproto"}, d + "/c1.log");
+  EXPECT_TRUE(WaitFor([&] { return site_log_count("as site 'S1'") == 1; }, 30)) << ReadAll(d + "/site.log");
+  Terminate(coordinator);
+  EXPECT_TRUE(WaitFor([&] { return site_log_count("lost") >= 1; }, 30)) << ReadAll(d + "/site.log");
+  coordinator = Start({BinDir() + "/fedrad-coordinator", "--config", d + "/coordinator.textproto"}, d + "/c2.log");
+  EXPECT_TRUE(WaitFor([&] { return site_log_count("as site 'S1'") == 2; }, 30)) << ReadAll(d + "/site.log");
+  Terminate(site);
+  Terminate(coordinator);
 }
 
 }  // namespace
