@@ -328,35 +328,34 @@ FeatureList LocalIntensity(const ImageVolume& image,
   }
   if (n_roi == 0) return out;
   // Sum over the sphere = sum over runs of the x-box sum of half-width rx in
-  // row (y+dy, z+dz). Box-filtered rows are built once per distinct rx, and
-  // each run adds a contiguous slice of them to every ROI segment.
-  // Float accumulation: at most a few hundred terms of |HU| < 1e4 each.
-  std::vector<float> sum(n_roi, 0.0f);
-  std::vector<float> box(g.NumVoxels());
-  std::vector<double> row_prefix(nx + 1);
-  for (int rx = 0; rx <= max_rx; ++rx) {
-    bool used = false;
-    for (const Run& r : runs) used |= r.rx == rx;
-    if (!used) continue;
-    for (int z = 0; z < nz; ++z) {
-      for (int y = 0; y < ny; ++y) {
-        const float* row = &image.voxels[g.Index(0, y, z)];
-        float* b = &box[g.Index(0, y, z)];
-        for (int x = 0; x < nx; ++x) row_prefix[x + 1] = row_prefix[x] + row[x];
-        for (int x = 0; x < nx; ++x) {
-          int x0 = std::max(0, x - rx), x1 = std::min(nx - 1, x + rx);
-          b[x] = static_cast<float>(row_prefix[x1 + 1] - row_prefix[x0]);
-        }
-      }
+  // row (y+dy, z+dz), read from per-row prefix sums: each run adds
+  // P[x+rx+1] - P[x-rx] (clamped at the row ends) to every ROI segment.
+  std::vector<double> sum(n_roi, 0.0);
+  const size_t stride = static_cast<size_t>(nx) + 1;
+  std::vector<double> prefix(stride * ny * nz);
+  for (int z = 0; z < nz; ++z) {
+    for (int y = 0; y < ny; ++y) {
+      const float* row = &image.voxels[g.Index(0, y, z)];
+      double* p = &prefix[(static_cast<size_t>(z) * ny + y) * stride];
+      p[0] = 0;
+      for (int x = 0; x < nx; ++x) p[x + 1] = p[x] + row[x];
     }
+  }
+  for (const Segment& s : segments) {
+    double* acc = &sum[s.first];
     for (const Run& r : runs) {
-      if (r.rx != rx) continue;
-      for (const Segment& s : segments) {
-        int yy = s.y + r.dy, zz = s.z + r.dz;
-        if (yy < 0 || yy >= ny || zz < 0 || zz >= nz) continue;
-        const float* b = &box[g.Index(0, yy, zz)];
-        float* acc = &sum[s.first];
-        for (int x = s.x0; x <= s.x1; ++x) acc[x - s.x0] += b[x];
+      int yy = s.y + r.dy, zz = s.z + r.dz;
+      if (yy < 0 || yy >= ny || zz < 0 || zz >= nz) continue;
+      const double* p = &prefix[(static_cast<size_t>(zz) * ny + yy) * stride];
+      // Interior part [a, b) of the segment needs no clamping.
+      int a = std::max(s.x0, r.rx), b = std::min(s.x1 + 1, nx - r.rx);
+      for (int x = s.x0; x < std::min(a, s.x1 + 1); ++x) {
+        acc[x - s.x0] += p[std::min(nx, x + r.rx + 1)] - p[std::max(0, x - r.rx)];
+      }
+      const int off_hi = r.rx + 1, off_lo = -r.rx;
+      for (int x = a; x < b; ++x) acc[x - s.x0] += p[x + off_hi] - p[x + off_lo];
+      for (int x = std::max(b, a); x <= s.x1; ++x) {
+        acc[x - s.x0] += p[std::min(nx, x + r.rx + 1)] - p[std::max(0, x - r.rx)];
       }
     }
   }
