@@ -704,44 +704,61 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
   const double area = mesh.Area();
   const double voxel_volume = g.spacing[0] * g.spacing[1] * g.spacing[2];
 
-  // Voxel positions (mm) and statistics of the two masks.
+  // Voxel positions (mm) and statistics of the two masks, in one pass.
+  // Positions are taken relative to the grid centre so the second moments
+  // do not lose precision.
   const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
+  const double cx = 0.5 * (nx - 1) * g.spacing[0], cy = 0.5 * (ny - 1) * g.spacing[1],
+               cz = 0.5 * (nz - 1) * g.spacing[2];
   int64_t n_morph = 0;
-  Eigen::Vector3d morph_sum = Eigen::Vector3d::Zero();
+  double s1[3] = {0, 0, 0}, s2[6] = {0, 0, 0, 0, 0, 0};  // xx yy zz xy xz yz
   std::vector<std::array<float, 3>> ipos;
   std::vector<float> ival;
   double isum = 0;
-  Eigen::Vector3d weighted = Eigen::Vector3d::Zero();
+  double weighted[3] = {0, 0, 0};
   for (int z = 0; z < nz; ++z) {
+    const double pz = z * g.spacing[2] - cz;
     for (int y = 0; y < ny; ++y) {
+      const double py = y * g.spacing[1] - cy;
+      const size_t row = g.Index(0, y, z);
       for (int x = 0; x < nx; ++x) {
-        size_t i = g.Index(x, y, z);
-        Eigen::Vector3d p(x * g.spacing[0], y * g.spacing[1], z * g.spacing[2]);
-        if (in.morph_mask[i]) {
+        const size_t i = row + x;
+        const bool in_morph = in.morph_mask[i], in_int = in.intensity_mask[i];
+        if (!in_morph && !in_int) continue;
+        const double px = x * g.spacing[0] - cx;
+        if (in_morph) {
           ++n_morph;
-          morph_sum += p;
+          s1[0] += px;
+          s1[1] += py;
+          s1[2] += pz;
+          s2[0] += px * px;
+          s2[1] += py * py;
+          s2[2] += pz * pz;
+          s2[3] += px * py;
+          s2[4] += px * pz;
+          s2[5] += py * pz;
         }
-        if (in.intensity_mask[i]) {
-          double v = in.intensities[i];
-          ipos.push_back({float(p[0]), float(p[1]), float(p[2])});
+        if (in_int) {
+          const double v = in.intensities[i];
+          ipos.push_back({float(px), float(py), float(pz)});
           ival.push_back(static_cast<float>(v));
           isum += v;
-          weighted += v * p;
+          weighted[0] += v * px;
+          weighted[1] += v * py;
+          weighted[2] += v * pz;
         }
       }
     }
   }
-  Eigen::Vector3d centre = morph_sum / static_cast<double>(n_morph);
-  Eigen::Matrix3d cov = Eigen::Matrix3d::Zero();
-  for (int z = 0; z < nz; ++z) {
-    for (int y = 0; y < ny; ++y) {
-      for (int x = 0; x < nx; ++x) {
-        if (!in.morph_mask[g.Index(x, y, z)]) continue;
-        Eigen::Vector3d d = Eigen::Vector3d(x * g.spacing[0], y * g.spacing[1], z * g.spacing[2]) - centre;
-        cov += d * d.transpose();
-      }
-    }
-  }
+  const double nm = static_cast<double>(n_morph);
+  Eigen::Vector3d centre(s1[0] / nm, s1[1] / nm, s1[2] / nm);
+  Eigen::Matrix3d cov;
+  cov(0, 0) = s2[0] - s1[0] * s1[0] / nm;
+  cov(1, 1) = s2[1] - s1[1] * s1[1] / nm;
+  cov(2, 2) = s2[2] - s1[2] * s1[2] / nm;
+  cov(0, 1) = cov(1, 0) = s2[3] - s1[0] * s1[1] / nm;
+  cov(0, 2) = cov(2, 0) = s2[4] - s1[0] * s1[2] / nm;
+  cov(1, 2) = cov(2, 1) = s2[5] - s1[1] * s1[2] / nm;
   // IBSI 3.1.11: sample covariance (N - 1) of the voxel centres.
   cov /= static_cast<double>(std::max<int64_t>(1, n_morph - 1));
   Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> eig(cov);
@@ -780,7 +797,7 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
   double mean_intensity = ival.empty() ? nan : isum / ival.size();
   double com_shift = nan;
   if (!ival.empty() && isum != 0) {
-    com_shift = (centre - weighted / isum).norm();
+    com_shift = (centre - Eigen::Vector3d(weighted[0], weighted[1], weighted[2]) / isum).norm();
   }
 
   double moran = nan, geary = nan;
