@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libinsighttoolkit5-dev libeigen3-dev libabsl-dev libssl-dev libsqlite3-dev
+  libinsighttoolkit5-dev libfftw3-dev libeigen3-dev libabsl-dev libssl-dev libsqlite3-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev iproute2 chromium)
 
 install_missing() {
@@ -21,7 +21,7 @@ install_missing() {
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
 
