@@ -25,16 +25,21 @@ install_missing() {
   fi
 }
 
+# build [TARGET...]: configure build/ and build the targets (default: everything).
 build() {
   echo "==> configuring and building (build/)"
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build build -j "$(nproc)"
+  if [ $# -gt 0 ]; then
+    cmake --build build -j "$(nproc)" --target "$@"
+  else
+    cmake --build build -j "$(nproc)"
+  fi
 }
 
 case "${1:-}" in
   demo)
     install_missing
-    build
+    build fedrad fedrad-site fedrad-coordinator
     shift
     exec build/bin/fedrad demo --out demo-output "$@"
     ;;
