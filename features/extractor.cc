@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
@@ -121,8 +122,14 @@ absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
 
   FeatureList out;
   if (options.Wants("morph")) {
-    MorphologyInput in{grid.geometry, grid.mask, imask, grid.intensities};
+    // The three volumes are lent to the morphology input and taken back
+    // (moving instead of copying them saves about 6 bytes per grid voxel).
+    MorphologyInput in{grid.geometry, std::move(grid.mask), std::move(imask),
+                       std::move(grid.intensities)};
     FeatureList f = MorphologyFeatures(in, options.morphology);
+    grid.mask = std::move(in.morph_mask);
+    imask = std::move(in.intensity_mask);
+    grid.intensities = std::move(in.intensities);
     out.insert(out.end(), f.begin(), f.end());
   }
   if (options.Wants("loc")) {

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <type_traits>
 
 namespace fedrad::features {
 namespace {
@@ -20,29 +22,90 @@ struct Moments {
   double mad = 0, robust_mad = 0, medad = 0;
 };
 
-// Percentiles (type 7) by selection, O(n) instead of a full sort. `ps`
-// must be ascending; `v` is reordered. Each selection only has to look right
-// of the previous one.
-std::vector<double> SelectPercentiles(std::vector<double>& v, const std::vector<double>& ps) {
-  std::vector<double> out;
-  size_t start = 0;
-  for (double p : ps) {
-    double pos = p * (v.size() - 1);
-    size_t lo = static_cast<size_t>(std::floor(pos));
-    if (lo >= start) std::nth_element(v.begin() + start, v.begin() + lo, v.end());
-    start = lo;
-    double a = v[lo];
-    if (lo + 1 >= v.size() || pos == lo) {
-      out.push_back(a);
-      continue;
-    }
-    double b = *std::min_element(v.begin() + lo + 1, v.end());
-    out.push_back(a + (pos - lo) * (b - a));
-  }
-  return out;
+// Type-7 percentile (Hyndman & Fan; numpy's default) from an order-statistic
+// accessor: kth(k) is the k-th smallest value (0-based) of n values.
+template <typename Kth>
+double PercentileFromOrder(size_t n, double p, const Kth& kth) {
+  double pos = p * (n - 1);
+  size_t lo = static_cast<size_t>(std::floor(pos));
+  double a = kth(lo);
+  if (lo + 1 >= n || pos == lo) return a;
+  return a + (pos - lo) * (kth(lo + 1) - a);
 }
 
-Moments ComputeMoments(std::vector<double> v) {
+constexpr double kPercentiles[5] = {0.10, 0.25, 0.50, 0.75, 0.90};
+
+// Fills the percentiles, the robust mean absolute deviation (IBSI 3.3.13:
+// voxels with p10 <= x <= p90) and the median absolute deviation (3.3.14)
+// of `m` from the distinct values `x[i]` occurring `c[i]` times (ascending
+// values). Used by both families: the "ih" levels and the buckets of "stat".
+void CountedOrderStatistics(const std::vector<double>& x, const std::vector<double>& c,
+                            double n, Moments* m) {
+  // Cumulative counts: x[i] holds the ranks [cum[i], cum[i+1]).
+  std::vector<double> cum(x.size() + 1, 0.0);
+  for (size_t i = 0; i < x.size(); ++i) cum[i + 1] = cum[i] + c[i];
+  auto kth = [&](size_t k) {
+    size_t i = std::upper_bound(cum.begin(), cum.end(), static_cast<double>(k)) - cum.begin();
+    return x[i - 1];
+  };
+  double q[5];
+  for (int i = 0; i < 5; ++i) q[i] = PercentileFromOrder(static_cast<size_t>(n), kPercentiles[i], kth);
+  m->p10 = q[0];
+  m->p25 = q[1];
+  m->median = q[2];
+  m->p75 = q[3];
+  m->p90 = q[4];
+  double rsum = 0, rn = 0, meddev = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] >= m->p10 && x[i] <= m->p90) {
+      rsum += c[i] * x[i];
+      rn += c[i];
+    }
+    meddev += c[i] * std::abs(x[i] - m->median);
+  }
+  double rmean = rn > 0 ? rsum / rn : 0;
+  double rdev = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (x[i] >= m->p10 && x[i] <= m->p90) rdev += c[i] * std::abs(x[i] - rmean);
+  }
+  m->robust_mad = rn > 0 ? rdev / rn : 0;
+  m->medad = meddev / n;
+}
+
+// Mean, variance, skewness, kurtosis and mean absolute deviation (IBSI 3.3.1-4,
+// 3.3.12) from the distinct values and their counts.
+void CountedMoments(const std::vector<double>& x, const std::vector<double>& c, double n,
+                    Moments* m) {
+  double sum = 0;
+  for (size_t i = 0; i < x.size(); ++i) sum += c[i] * x[i];
+  m->mean = sum / n;
+  double m2 = 0, m3 = 0, m4 = 0, mad = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    double d = x[i] - m->mean;
+    m2 += c[i] * d * d;
+    m3 += c[i] * d * d * d;
+    m4 += c[i] * d * d * d * d;
+    mad += c[i] * std::abs(d);
+  }
+  m2 /= n;
+  m3 /= n;
+  m4 /= n;
+  m->variance = m2;
+  // IBSI 3.3.3 / 3.3.4: zero variance gives skewness and kurtosis 0.
+  m->skewness = m2 > 0 ? m3 / std::pow(m2, 1.5) : 0.0;
+  m->kurtosis = m2 > 0 ? m4 / (m2 * m2) - 3.0 : 0.0;
+  m->mad = mad / n;
+  m->min = x.front();
+  m->max = x.back();
+}
+
+// The statistics of arbitrary (real) values in O(n): moments in two passes;
+// order statistics without sorting: the values are bucketed by a monotone
+// map onto 2^16 buckets over [min, max], so the k-th smallest value lies in
+// the bucket where the cumulative count passes k, and only the few buckets
+// holding a wanted rank are selected in (nth_element). The robust and median
+// absolute deviations then need one more pass.
+Moments ComputeMoments(const std::vector<double>& v) {
   Moments m;
   const size_t n = v.size();
   double sum = 0;
@@ -70,20 +133,65 @@ Moments ComputeMoments(std::vector<double> v) {
   m.skewness = m2 > 0 ? m3 / std::pow(m2, 1.5) : 0.0;
   m.kurtosis = m2 > 0 ? m4 / (m2 * m2) - 3.0 : 0.0;
   m.mad = mad / n;
-  std::vector<double> q = SelectPercentiles(v, {0.10, 0.25, 0.50, 0.75, 0.90});
-  m.p10 = q[0];
-  m.p25 = q[1];
-  m.median = q[2];
-  m.p75 = q[3];
-  m.p90 = q[4];
-  // Robust MAD (IBSI 3.3.13): voxels with p10 <= x <= p90.
-  double rsum = 0;
+
+  // Order statistics.
+  if (m.max == m.min) {
+    m.p10 = m.p25 = m.median = m.p75 = m.p90 = m.min;
+  } else {
+    constexpr size_t kBuckets = size_t{1} << 16;
+    const double scale = kBuckets / (m.max - m.min);
+    // Monotone non-decreasing in x, so bucket order is value order.
+    auto bucket = [&](double x) {
+      return std::min(kBuckets - 1, static_cast<size_t>((x - m.min) * scale));
+    };
+    std::vector<size_t> cum(kBuckets + 1, 0);
+    for (double x : v) ++cum[bucket(x) + 1];
+    for (size_t b = 0; b < kBuckets; ++b) cum[b + 1] += cum[b];
+    auto bucket_of_rank = [&](size_t k) {
+      return static_cast<size_t>(std::upper_bound(cum.begin(), cum.end(), k) - cum.begin()) - 1;
+    };
+    // The ranks each percentile reads (floor(pos) and the one above).
+    std::vector<size_t> wanted;
+    for (double p : kPercentiles) {
+      size_t lo = static_cast<size_t>(std::floor(p * (n - 1)));
+      wanted.push_back(bucket_of_rank(lo));
+      if (lo + 1 < n) wanted.push_back(bucket_of_rank(lo + 1));
+    }
+    std::sort(wanted.begin(), wanted.end());
+    wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+    std::vector<int> slot(kBuckets, -1);
+    for (size_t i = 0; i < wanted.size(); ++i) slot[wanted[i]] = static_cast<int>(i);
+    std::vector<std::vector<double>> members(wanted.size());
+    for (size_t i = 0; i < wanted.size(); ++i) members[i].reserve(cum[wanted[i] + 1] - cum[wanted[i]]);
+    for (double x : v) {
+      int s = slot[bucket(x)];
+      if (s >= 0) members[s].push_back(x);
+    }
+    auto kth = [&](size_t k) {
+      size_t b = bucket_of_rank(k);
+      std::vector<double>& in = members[slot[b]];
+      auto it = in.begin() + (k - cum[b]);
+      std::nth_element(in.begin(), it, in.end());
+      return *it;
+    };
+    double q[5];
+    for (int i = 0; i < 5; ++i) q[i] = PercentileFromOrder(n, kPercentiles[i], kth);
+    m.p10 = q[0];
+    m.p25 = q[1];
+    m.median = q[2];
+    m.p75 = q[3];
+    m.p90 = q[4];
+  }
+  // Robust MAD (IBSI 3.3.13): voxels with p10 <= x <= p90; median absolute
+  // deviation (3.3.14).
+  double rsum = 0, meddev = 0;
   size_t rn = 0;
   for (double x : v) {
     if (x >= m.p10 && x <= m.p90) {
       rsum += x;
       ++rn;
     }
+    meddev += std::abs(x - m.median);
   }
   double rmean = rn ? rsum / rn : 0;
   double rdev = 0;
@@ -91,11 +199,12 @@ Moments ComputeMoments(std::vector<double> v) {
     if (x >= m.p10 && x <= m.p90) rdev += std::abs(x - rmean);
   }
   m.robust_mad = rn ? rdev / rn : 0;
-  double meddev = 0;
-  for (double x : v) meddev += std::abs(x - m.median);
   m.medad = meddev / n;
   return m;
 }
+
+// Largest |intensity| for which LocalIntensity sums in 32-bit integers.
+constexpr float kMaxIntegralIntensity = 1 << 20;
 
 double SafeDiv(double a, double b) {
   return b != 0 ? a / b : std::numeric_limits<double>::quiet_NaN();
@@ -116,7 +225,7 @@ FeatureList IntensityStatistics(const std::vector<double>& values) {
   FeatureList out;
   if (values.empty()) return out;
   Moments m = ComputeMoments(values);
-  double energy = 0;
+  double energy = 0;  // IBSI 3.3.17
   for (double x : values) energy += x * x;
   const char* f = "stat";
   out.push_back(Make(f, "mean", "Q4LE", m.mean));
@@ -145,13 +254,27 @@ FeatureList IntensityStatistics(const std::vector<double>& values) {
 FeatureList IntensityHistogram(const std::vector<int>& levels, int num_levels) {
   FeatureList out;
   if (levels.empty() || num_levels < 1) return out;
-  std::vector<double> v(levels.begin(), levels.end());
-  Moments m = ComputeMoments(v);
-  std::vector<double> hist(num_levels + 1, 0.0);  // 1-based
+  // Everything from counts of the integer levels: O(n + levels).
+  int lmin = levels[0], lmax = levels[0];
   for (int l : levels) {
-    if (l >= 1 && l <= num_levels) hist[l] += 1;
+    lmin = std::min(lmin, l);
+    lmax = std::max(lmax, l);
   }
+  std::vector<double> count(static_cast<size_t>(lmax) - lmin + 1, 0.0);
+  for (int l : levels) count[l - lmin] += 1;
   const double n = static_cast<double>(levels.size());
+  std::vector<double> hist(num_levels + 1, 0.0);  // 1-based
+  std::vector<double> x, c;  // distinct levels present and their counts
+  for (int l = lmin; l <= lmax; ++l) {
+    double k = count[l - lmin];
+    if (k == 0) continue;
+    x.push_back(l);
+    c.push_back(k);
+    if (l >= 1 && l <= num_levels) hist[l] = k;
+  }
+  Moments m;
+  CountedMoments(x, c, n, &m);
+  CountedOrderStatistics(x, c, n, &m);
   // Mode: the most frequent level; ties go to the level closest to the mean
   // (then the lower one).
   int mode = 1;
@@ -330,34 +453,68 @@ FeatureList LocalIntensity(const ImageVolume& image,
   // Sum over the sphere = sum over runs of the x-box sum of half-width rx in
   // row (y+dy, z+dz), read from per-row prefix sums: each run adds
   // P[x+rx+1] - P[x-rx] (clamped at the row ends) to every ROI segment.
-  std::vector<double> sum(n_roi, 0.0);
-  const size_t stride = static_cast<size_t>(nx) + 1;
-  std::vector<double> prefix(stride * ny * nz);
-  for (int z = 0; z < nz; ++z) {
-    for (int y = 0; y < ny; ++y) {
-      const float* row = &image.voxels[g.Index(0, y, z)];
-      double* p = &prefix[(static_cast<size_t>(z) * ny + y) * stride];
-      p[0] = 0;
-      for (int x = 0; x < nx; ++x) p[x + 1] = p[x] + row[x];
+  // Integer-valued images (CT in HU after rounding) use 32-bit integer sums:
+  // exact, and twice as many lanes per vector instruction as doubles.
+  bool integral = true;
+  for (float v : image.voxels) {
+    if (!(std::abs(v) <= kMaxIntegralIntensity) || v != std::nearbyint(v)) {
+      integral = false;
+      break;
     }
   }
-  for (const Segment& s : segments) {
-    double* acc = &sum[s.first];
-    for (const Run& r : runs) {
-      int yy = s.y + r.dy, zz = s.z + r.dz;
-      if (yy < 0 || yy >= ny || zz < 0 || zz >= nz) continue;
-      const double* p = &prefix[(static_cast<size_t>(zz) * ny + yy) * stride];
-      // Interior part [a, b) of the segment needs no clamping.
-      int a = std::max(s.x0, r.rx), b = std::min(s.x1 + 1, nx - r.rx);
-      for (int x = s.x0; x < std::min(a, s.x1 + 1); ++x) {
-        acc[x - s.x0] += p[std::min(nx, x + r.rx + 1)] - p[std::max(0, x - r.rx)];
-      }
-      const int off_hi = r.rx + 1, off_lo = -r.rx;
-      for (int x = a; x < b; ++x) acc[x - s.x0] += p[x + off_hi] - p[x + off_lo];
-      for (int x = std::max(b, a); x <= s.x1; ++x) {
-        acc[x - s.x0] += p[std::min(nx, x + r.rx + 1)] - p[std::max(0, x - r.rx)];
+  std::vector<double> sum(n_roi, 0.0);
+  auto accumulate = [&](auto zero) {
+    // T is uint32_t (wrapping, exact for |sums| < 2^31) or double.
+    using T = decltype(zero);
+    const size_t stride = static_cast<size_t>(nx) + 1;
+    std::vector<T> prefix(stride * ny * nz);
+    for (int z = 0; z < nz; ++z) {
+      for (int y = 0; y < ny; ++y) {
+        const float* row = &image.voxels[g.Index(0, y, z)];
+        T* p = &prefix[(static_cast<size_t>(z) * ny + y) * stride];
+        p[0] = 0;
+        for (int x = 0; x < nx; ++x) {
+          if constexpr (std::is_same_v<T, double>) {
+            p[x + 1] = p[x] + row[x];
+          } else {
+            p[x + 1] = p[x] + static_cast<T>(static_cast<int32_t>(row[x]));
+          }
+        }
       }
     }
+    std::vector<T> acc_row(nx + 1);
+    for (const Segment& s : segments) {
+      T* acc = acc_row.data();
+      std::fill(acc, acc + (s.x1 - s.x0 + 1), T(0));
+      for (const Run& r : runs) {
+        int yy = s.y + r.dy, zz = s.z + r.dz;
+        if (yy < 0 || yy >= ny || zz < 0 || zz >= nz) continue;
+        const T* p = &prefix[(static_cast<size_t>(zz) * ny + yy) * stride];
+        // Interior part [a, b) of the segment needs no clamping.
+        int a = std::max(s.x0, r.rx), b = std::min(s.x1 + 1, nx - r.rx);
+        for (int x = s.x0; x < std::min(a, s.x1 + 1); ++x) {
+          acc[x - s.x0] += p[std::min(nx, x + r.rx + 1)] - p[std::max(0, x - r.rx)];
+        }
+        const int off_hi = r.rx + 1, off_lo = -r.rx;
+        for (int x = a; x < b; ++x) acc[x - s.x0] += p[x + off_hi] - p[x + off_lo];
+        for (int x = std::max(b, a); x <= s.x1; ++x) {
+          acc[x - s.x0] += p[std::min(nx, x + r.rx + 1)] - p[std::max(0, x - r.rx)];
+        }
+      }
+      for (int x = s.x0; x <= s.x1; ++x) {
+        if constexpr (std::is_same_v<T, double>) {
+          sum[s.first + (x - s.x0)] = acc[x - s.x0];
+        } else {
+          sum[s.first + (x - s.x0)] = static_cast<int32_t>(acc[x - s.x0]);
+        }
+      }
+    }
+  };
+  if (integral && static_cast<double>(kMaxIntegralIntensity) * (2 * max_rx + 1) * runs.size() <
+                      2147483647.0) {
+    accumulate(uint32_t{0});
+  } else {
+    accumulate(0.0);
   }
   // Voxel counts: the full sphere away from the image border, else counted.
   long full = 0;

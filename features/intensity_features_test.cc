@@ -1,6 +1,8 @@
 #include "features/intensity_features.h"
 
+#include <algorithm>
 #include <cmath>
+#include <random>
 
 #include <gtest/gtest.h>
 
@@ -50,6 +52,96 @@ TEST(IntensityStatistics, ConstantValuesGiveZeroSkewnessAndKurtosis) {
   FeatureList f = IntensityStatistics({5, 5, 5});
   EXPECT_EQ(Find(f, "stat", "skewness")->value, 0);
   EXPECT_EQ(Find(f, "stat", "kurtosis")->value, 0);
+}
+
+// Order statistics by sorting, the textbook definition the bucketed
+// selection in IntensityStatistics / counting in IntensityHistogram replace.
+struct SortedReference {
+  double p10, p25, median, p75, p90, robust_mad, medad;
+};
+SortedReference ReferenceBySorting(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  SortedReference r;
+  r.p10 = Percentile(v, 0.10);
+  r.p25 = Percentile(v, 0.25);
+  r.median = Percentile(v, 0.50);
+  r.p75 = Percentile(v, 0.75);
+  r.p90 = Percentile(v, 0.90);
+  double rsum = 0, rn = 0, meddev = 0;
+  for (double x : v) {
+    if (x >= r.p10 && x <= r.p90) {
+      rsum += x;
+      ++rn;
+    }
+    meddev += std::abs(x - r.median);
+  }
+  double rdev = 0;
+  for (double x : v) {
+    if (x >= r.p10 && x <= r.p90) rdev += std::abs(x - rsum / rn);  // rn > 0 here
+  }
+  r.robust_mad = rn > 0 ? rdev / rn : 0;  // as the implementation: no voxel in [p10, p90]
+  r.medad = meddev / v.size();
+  return r;
+}
+
+void ExpectMatchesReference(const FeatureList& f, const char* family,
+                            const std::vector<double>& v) {
+  SortedReference r = ReferenceBySorting(v);
+  EXPECT_EQ(Find(f, family, "p10")->value, r.p10);
+  EXPECT_EQ(Find(f, family, "p90")->value, r.p90);
+  EXPECT_EQ(Find(f, family, "median")->value, r.median);
+  EXPECT_EQ(Find(f, family, "interquartile_range")->value, r.p75 - r.p25);
+  EXPECT_NEAR(Find(f, family, "robust_mean_absolute_deviation")->value, r.robust_mad,
+              1e-9 * std::abs(r.robust_mad));
+  EXPECT_NEAR(Find(f, family, "median_absolute_deviation")->value, r.medad,
+              1e-9 * std::abs(r.medad));
+}
+
+TEST(IntensityStatistics, OrderStatisticsMatchSortingForTiesSkewAndOutliers) {
+  std::mt19937 rng(7);
+  std::normal_distribution<double> normal(40, 300);
+  std::vector<std::vector<double>> cases;
+  for (size_t n : {1u, 2u, 3u, 10u, 101u, 5000u}) {
+    std::vector<double> real, integer, skewed;
+    for (size_t i = 0; i < n; ++i) {
+      real.push_back(normal(rng));
+      integer.push_back(std::round(normal(rng) / 50));  // heavy ties
+      double x = normal(rng);
+      skewed.push_back(i % 97 == 0 ? 1e9 : x);          // one bucket holds most
+    }
+    cases.push_back(real);
+    cases.push_back(integer);
+    cases.push_back(skewed);
+  }
+  for (const auto& v : cases) {
+    SCOPED_TRACE(v.size());
+    ExpectMatchesReference(IntensityStatistics(v), "stat", v);
+  }
+}
+
+TEST(IntensityHistogram, OrderStatisticsMatchSorting) {
+  std::mt19937 rng(11);
+  for (int ng : {1, 2, 7, 32}) {
+    std::uniform_int_distribution<int> level(1, ng);
+    for (size_t n : {1u, 2u, 5u, 1000u}) {
+      std::vector<int> levels;
+      std::vector<double> v;
+      for (size_t i = 0; i < n; ++i) {
+        levels.push_back(std::min(level(rng), level(rng)));  // skewed
+        v.push_back(levels.back());
+      }
+      SCOPED_TRACE(ng);
+      FeatureList f = IntensityHistogram(levels, ng);
+      ExpectMatchesReference(f, "ih", v);
+      FeatureList s = IntensityStatistics(v);
+      for (const char* name : {"mean", "variance", "skewness", "kurtosis", "minimum", "maximum",
+                               "mean_absolute_deviation"}) {
+        EXPECT_NEAR(Find(f, "ih", name)->value, Find(s, "stat", name)->value,
+                    1e-9 * (1 + std::abs(Find(s, "stat", name)->value)))
+            << name;
+      }
+    }
+  }
 }
 
 TEST(IntensityHistogram, GradientRunsOverEveryLevelIncludingEmptyOnes) {

@@ -185,33 +185,57 @@ Mesh BuildMesh(const Geometry& g, const std::vector<uint8_t>& mask,
                Lattice* lattice) {
   const CaseTable& cases = Cases();
   const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
-  // The mask padded with one empty voxel on every side: padded index
-  // (x+1, y+1, z+1) holds voxel (x, y, z).
-  const int px = nx + 2, py = ny + 2, pz = nz + 2;
-  std::vector<uint8_t> padded(static_cast<size_t>(px) * py * pz, 0);
-  for (int z = 0; z < nz; ++z)
-    for (int y = 0; y < ny; ++y)
-      for (int x = 0; x < nx; ++x)
-        padded[(static_cast<size_t>(z + 1) * py + (y + 1)) * px + (x + 1)] = mask[g.Index(x, y, z)] ? 1 : 0;
-  const size_t sy_step = px, sz_step = static_cast<size_t>(px) * py;
   Mesh mesh;
-  std::unordered_map<int64_t, int> vertex_of;
-  const int64_t sy = 2 * int64_t(ny) + 8, sz = 2 * int64_t(nz) + 8;
+  // Only cubes touching the mask's bounding box can cross the surface.
+  std::array<int, 3> lo{nx, ny, nz}, hi{-1, -1, -1};
+  for (int z = 0; z < nz; ++z) {
+    for (int y = 0; y < ny; ++y) {
+      const uint8_t* row = &mask[g.Index(0, y, z)];
+      for (int x = 0; x < nx; ++x) {
+        if (!row[x]) continue;
+        lo = {std::min(lo[0], x), std::min(lo[1], y), std::min(lo[2], z)};
+        hi = {std::max(hi[0], x), std::max(hi[1], y), std::max(hi[2], z)};
+      }
+    }
+  }
+  if (hi[0] < 0) return mesh;
+  // The box padded with one empty voxel on every side: padded index
+  // (x-lo+1, y-lo+1, z-lo+1) holds voxel (x, y, z).
+  const int px = hi[0] - lo[0] + 3, py = hi[1] - lo[1] + 3, pz = hi[2] - lo[2] + 3;
+  std::vector<uint8_t> padded(static_cast<size_t>(px) * py * pz, 0);
+  for (int z = lo[2]; z <= hi[2]; ++z)
+    for (int y = lo[1]; y <= hi[1]; ++y)
+      for (int x = lo[0]; x <= hi[0]; ++x)
+        padded[(static_cast<size_t>(z - lo[2] + 1) * py + (y - lo[1] + 1)) * px + (x - lo[0] + 1)] =
+            mask[g.Index(x, y, z)] ? 1 : 0;
+  const size_t sy_step = px, sz_step = static_cast<size_t>(px) * py;
+  // Vertex de-duplication by lattice position (X, Y, Z) = twice the voxel
+  // index. Cubes of row z only touch lattice planes Z = 2z, 2z+1, 2z+2, so a
+  // ring of four planes indexed by Z mod 4 suffices; an entry is valid when
+  // its tag equals Z. Vertices are numbered in order of first use.
+  const int wx = 2 * px + 1, wy = 2 * py + 1;
+  const int x_org = 2 * (lo[0] - 1), y_org = 2 * (lo[1] - 1);
+  struct Slot {
+    int z = std::numeric_limits<int>::min();
+    int id = -1;
+  };
+  std::vector<Slot> ring(static_cast<size_t>(4) * wx * wy);
   auto vertex = [&](int X, int Y, int Z) {
-    int64_t key = ((int64_t(X) + 4) * sy + (Y + 4)) * sz + (Z + 4);
-    auto [it, inserted] = vertex_of.emplace(key, static_cast<int>(mesh.vertices.size()));
-    if (inserted) {
+    Slot& s = ring[(static_cast<size_t>(Z & 3) * wy + (Y - y_org)) * wx + (X - x_org)];
+    if (s.z != Z) {
+      s.z = Z;
+      s.id = static_cast<int>(mesh.vertices.size());
       mesh.vertices.push_back({X * 0.5 * g.spacing[0], Y * 0.5 * g.spacing[1],
                                Z * 0.5 * g.spacing[2]});
       if (lattice) lattice->points.push_back({X, Y, Z});
     }
-    return it->second;
+    return s.id;
   };
-  for (int z = -1; z < nz; ++z) {
-    for (int y = -1; y < ny; ++y) {
-      const uint8_t* c0 = &padded[(static_cast<size_t>(z + 1) * py + (y + 1)) * px];
-      for (int x = -1; x < nx; ++x) {
-        const uint8_t* c = c0 + (x + 1);
+  for (int z = lo[2] - 1; z <= hi[2]; ++z) {
+    for (int y = lo[1] - 1; y <= hi[1]; ++y) {
+      const uint8_t* c0 = &padded[(static_cast<size_t>(z - lo[2] + 1) * py + (y - lo[1] + 1)) * px];
+      for (int x = lo[0] - 1; x <= hi[0]; ++x) {
+        const uint8_t* c = c0 + (x - lo[0] + 1);
         int config = c[0] | (c[1] << 1) | (c[sy_step] << 2) | (c[sy_step + 1] << 3) |
                      (c[sz_step] << 4) | (c[sz_step + 1] << 5) | (c[sz_step + sy_step] << 6) |
                      (c[sz_step + sy_step + 1] << 7);
@@ -499,14 +523,34 @@ void SpatialAutocorrelation(const std::vector<std::array<float, 3>>& pos,
   double sw = 0, sm = 0, sg = 0;
   for (size_t i = 0; i + 1 < n; ++i) {
     const float xi = px[i], yi = py[i], zi = pz[i], di = dv[i], ri = rv[i];
-    float aw = 0, am = 0, ag = 0;
-    for (size_t j = i + 1; j < n; ++j) {
+    // Eight partial sums per row, so the compiler can vectorise the loop
+    // (a single float accumulator would force sequential adds).
+    constexpr int kLanes = 8;
+    float lw[kLanes] = {}, lm[kLanes] = {}, lg[kLanes] = {};
+    size_t j = i + 1;
+    for (; j + kLanes <= n; j += kLanes) {
+      for (int k = 0; k < kLanes; ++k) {
+        float dx = xi - px[j + k], dy = yi - py[j + k], dz = zi - pz[j + k];
+        float w = 1.0f / std::sqrt(dx * dx + dy * dy + dz * dz);
+        float dr = ri - rv[j + k];
+        lw[k] += w;
+        lm[k] += w * dv[j + k];
+        lg[k] += w * dr * dr;
+      }
+    }
+    for (int k = 0; j < n; ++j, ++k) {
       float dx = xi - px[j], dy = yi - py[j], dz = zi - pz[j];
       float w = 1.0f / std::sqrt(dx * dx + dy * dy + dz * dz);
       float dr = ri - rv[j];
-      aw += w;
-      am += w * dv[j];
-      ag += w * dr * dr;
+      lw[k] += w;
+      lm[k] += w * dv[j];
+      lg[k] += w * dr * dr;
+    }
+    float aw = 0, am = 0, ag = 0;
+    for (int k = 0; k < kLanes; ++k) {
+      aw += lw[k];
+      am += lm[k];
+      ag += lg[k];
     }
     sw += aw;
     sm += di * static_cast<double>(am);
@@ -712,8 +756,7 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
                cz = 0.5 * (nz - 1) * g.spacing[2];
   int64_t n_morph = 0;
   double s1[3] = {0, 0, 0}, s2[6] = {0, 0, 0, 0, 0, 0};  // xx yy zz xy xz yz
-  std::vector<std::array<float, 3>> ipos;
-  std::vector<float> ival;
+  int64_t n_int = 0;
   double isum = 0;
   double weighted[3] = {0, 0, 0};
   for (int z = 0; z < nz; ++z) {
@@ -740,8 +783,7 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
         }
         if (in_int) {
           const double v = in.intensities[i];
-          ipos.push_back({float(px), float(py), float(pz)});
-          ival.push_back(static_cast<float>(v));
+          ++n_int;
           isum += v;
           weighted[0] += v * px;
           weighted[1] += v * py;
@@ -794,15 +836,28 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
   double aee_area = EllipsoidArea(a, b, c);
 
   double nan = std::numeric_limits<double>::quiet_NaN();
-  double mean_intensity = ival.empty() ? nan : isum / ival.size();
+  double mean_intensity = n_int == 0 ? nan : isum / n_int;
   double com_shift = nan;
-  if (!ival.empty() && isum != 0) {
+  if (n_int > 0 && isum != 0) {
     com_shift = (centre - Eigen::Vector3d(weighted[0], weighted[1], weighted[2]) / isum).norm();
   }
 
   double moran = nan, geary = nan;
   const int64_t limit = std::max<int64_t>(2, options.spatial_autocorrelation_max_voxels);
-  const int64_t n_int = static_cast<int64_t>(ival.size());
+  // Position (mm, relative to the grid centre, as above) and intensity of
+  // an intensity-mask voxel, by flat index; `ivox` lists those voxels in
+  // grid order, built only for the pair-sum paths.
+  auto position = [&](size_t i) -> std::array<float, 3> {
+    const size_t x = i % nx, y = (i / nx) % ny, z = i / (static_cast<size_t>(nx) * ny);
+    return {float(x * g.spacing[0] - cx), float(y * g.spacing[1] - cy), float(z * g.spacing[2] - cz)};
+  };
+  std::vector<size_t> ivox;
+  auto list_intensity_voxels = [&] {
+    ivox.reserve(n_int);
+    for (size_t i = 0; i < in.intensity_mask.size(); ++i) {
+      if (in.intensity_mask[i]) ivox.push_back(i);
+    }
+  };
   if (n_int >= 2) {
     bool done = false;
     if (n_int > options.spatial_autocorrelation_direct_max_voxels &&
@@ -813,6 +868,13 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
       done = SpatialAutocorrelationFft(g, in.intensity_mask, in.intensities, budget, &moran, &geary);
     }
     if (!done && n_int <= limit) {
+      list_intensity_voxels();
+      std::vector<std::array<float, 3>> ipos(ivox.size());
+      std::vector<float> ival(ivox.size());
+      for (size_t k = 0; k < ivox.size(); ++k) {
+        ipos[k] = position(ivox[k]);
+        ival[k] = in.intensities[ivox[k]];
+      }
       SpatialAutocorrelation(ipos, ival, &moran, &geary);
       done = true;
     }
@@ -821,19 +883,28 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
       std::mt19937_64 rng(options.seed);
       double ms = 0, gs = 0;
       int repeats = std::max(1, options.spatial_autocorrelation_repeats);
-      std::vector<size_t> idx(ival.size());
-      for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+      list_intensity_voxels();
+      // A permutation idx of 0..n_int-1 (initially the identity), stored
+      // sparsely: only the entries a swap has changed.
+      std::unordered_map<size_t, size_t> moved;
+      auto idx = [&](size_t i) {
+        auto it = moved.find(i);
+        return it == moved.end() ? i : it->second;
+      };
       for (int r = 0; r < repeats; ++r) {
         // Partial Fisher-Yates: the first `sample` entries are a random subset.
         for (int64_t i = 0; i < sample; ++i) {
-          std::uniform_int_distribution<size_t> pick(i, idx.size() - 1);
-          std::swap(idx[i], idx[pick(rng)]);
+          std::uniform_int_distribution<size_t> pick(i, static_cast<size_t>(n_int) - 1);
+          size_t j = pick(rng);
+          size_t vi = idx(i), vj = idx(j);
+          moved[i] = vj;
+          moved[j] = vi;
         }
         std::vector<std::array<float, 3>> sp(sample);
         std::vector<float> sv(sample);
         for (int64_t i = 0; i < sample; ++i) {
-          sp[i] = ipos[idx[i]];
-          sv[i] = ival[idx[i]];
+          sp[i] = position(ivox[idx(i)]);
+          sv[i] = in.intensities[ivox[idx(i)]];
         }
         double m, gc;
         SpatialAutocorrelation(sp, sv, &m, &gc);
