@@ -457,7 +457,8 @@ FeatureList LocalIntensity(const ImageVolume& image,
   // exact, and twice as many lanes per vector instruction as doubles.
   bool integral = true;
   for (float v : image.voxels) {
-    if (!(std::abs(v) <= kMaxIntegralIntensity) || v != std::nearbyint(v)) {
+    if (!(std::abs(v) <= kMaxIntegralIntensity) ||
+        static_cast<float>(static_cast<int32_t>(v)) != v) {
       integral = false;
       break;
     }

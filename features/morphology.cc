@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <tuple>
 #include <unordered_map>
 
 #include <Eigen/Dense>
@@ -449,7 +450,40 @@ std::vector<IVec> HullCandidates(const Lattice& lattice) {
       out.push_back({q[0], q[1], q[2]});
     }
   }
-  return out;
+  // A vertex of the 3D hull is also a vertex of the 2D hull of the points in
+  // its z-plane (else it lies in the hull of other points). Keep only those:
+  // the strict 2D hull vertices per plane, by Andrew's monotone chain with
+  // exact integer orientation tests.
+  std::sort(out.begin(), out.end(), [](const IVec& a, const IVec& b) {
+    return std::tie(a[2], a[0], a[1]) < std::tie(b[2], b[0], b[1]);
+  });
+  std::vector<IVec> reduced, chain;
+  auto cross = [](const IVec& o, const IVec& a, const IVec& b) {
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+  };
+  for (size_t begin = 0; begin < out.size();) {
+    size_t end = begin;
+    while (end < out.size() && out[end][2] == out[begin][2]) ++end;
+    const size_t m = end - begin;
+    if (m <= 2) {
+      reduced.insert(reduced.end(), out.begin() + begin, out.begin() + end);
+    } else {
+      chain.assign(2 * m, IVec{});
+      size_t k = 0;
+      for (size_t i = begin; i < end; ++i) {  // lower hull
+        while (k >= 2 && cross(chain[k - 2], chain[k - 1], out[i]) <= 0) --k;
+        chain[k++] = out[i];
+      }
+      for (size_t i = end - 1, t = k + 1; i-- > begin;) {  // upper hull
+        while (k >= t && cross(chain[k - 2], chain[k - 1], out[i]) <= 0) --k;
+        chain[k++] = out[i];
+      }
+      // The last point repeats the first.
+      reduced.insert(reduced.end(), chain.begin(), chain.begin() + (k - 1));
+    }
+    begin = end;
+  }
+  return reduced;
 }
 
 Hull BuildHull(const Lattice& lattice, const std::array<double, 3>& spacing) {
@@ -520,41 +554,28 @@ void SpatialAutocorrelation(const std::vector<std::array<float, 3>>& pos,
     dv[i] = static_cast<float>(val[i] - mean);
     rv[i] = val[i];
   }
-  double sw = 0, sm = 0, sg = 0;
+  // Each pair i < j once. The sums are accumulated per column j (element-wise
+  // updates the compiler vectorises; a per-row float sum would force
+  // sequential adds):
+  //   sw = sum_j sum_i w_ij,  sm = sum_j d_j sum_i d_i w_ij,
+  //   sg = sum_j sum_i w_ij (r_i - r_j)^2.
+  std::vector<float> col_w(n, 0.0f), col_m(n, 0.0f), col_g(n, 0.0f);
   for (size_t i = 0; i + 1 < n; ++i) {
     const float xi = px[i], yi = py[i], zi = pz[i], di = dv[i], ri = rv[i];
-    // Eight partial sums per row, so the compiler can vectorise the loop
-    // (a single float accumulator would force sequential adds).
-    constexpr int kLanes = 8;
-    float lw[kLanes] = {}, lm[kLanes] = {}, lg[kLanes] = {};
-    size_t j = i + 1;
-    for (; j + kLanes <= n; j += kLanes) {
-      for (int k = 0; k < kLanes; ++k) {
-        float dx = xi - px[j + k], dy = yi - py[j + k], dz = zi - pz[j + k];
-        float w = 1.0f / std::sqrt(dx * dx + dy * dy + dz * dz);
-        float dr = ri - rv[j + k];
-        lw[k] += w;
-        lm[k] += w * dv[j + k];
-        lg[k] += w * dr * dr;
-      }
-    }
-    for (int k = 0; j < n; ++j, ++k) {
+    for (size_t j = i + 1; j < n; ++j) {
       float dx = xi - px[j], dy = yi - py[j], dz = zi - pz[j];
       float w = 1.0f / std::sqrt(dx * dx + dy * dy + dz * dz);
       float dr = ri - rv[j];
-      lw[k] += w;
-      lm[k] += w * dv[j];
-      lg[k] += w * dr * dr;
+      col_w[j] += w;
+      col_m[j] += di * w;
+      col_g[j] += w * dr * dr;
     }
-    float aw = 0, am = 0, ag = 0;
-    for (int k = 0; k < kLanes; ++k) {
-      aw += lw[k];
-      am += lm[k];
-      ag += lg[k];
-    }
-    sw += aw;
-    sm += di * static_cast<double>(am);
-    sg += ag;
+  }
+  double sw = 0, sm = 0, sg = 0;
+  for (size_t j = 0; j < n; ++j) {
+    sw += col_w[j];
+    sm += dv[j] * static_cast<double>(col_m[j]);
+    sg += col_g[j];
   }
   // Pairs were counted once; both sums and the weight total double alike.
   if (denom <= 0 || sw <= 0) {
@@ -811,13 +832,26 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
 
   Hull hull = BuildHull(lattice, g.spacing);
   double hull_volume = hull.Volume(), hull_area = hull.Area();
-  double max_diameter = 0;
-  for (size_t i = 0; i < hull.vertices.size(); ++i) {
-    for (size_t j = i + 1; j < hull.vertices.size(); ++j) {
-      Vec3 d = Sub(hull.vertices[i], hull.vertices[j]);
-      max_diameter = std::max(max_diameter, Dot(d, d));
+  // Maximum 3D diameter (IBSI 3.1.13): the largest distance between hull
+  // vertices. The pair loop keeps a running maximum per column j (an
+  // element-wise update that vectorises; max is exact in any order).
+  const size_t nh = hull.vertices.size();
+  std::vector<double> hx(nh), hy(nh), hz(nh), col_max(nh, 0.0);
+  for (size_t i = 0; i < nh; ++i) {
+    hx[i] = hull.vertices[i][0];
+    hy[i] = hull.vertices[i][1];
+    hz[i] = hull.vertices[i][2];
+  }
+  for (size_t i = 0; i < nh; ++i) {
+    const double xi = hx[i], yi = hy[i], zi = hz[i];
+    for (size_t j = i + 1; j < nh; ++j) {
+      double dx = xi - hx[j], dy = yi - hy[j], dz = zi - hz[j];
+      double d2 = dx * dx + dy * dy + dz * dz;
+      col_max[j] = col_max[j] < d2 ? d2 : col_max[j];
     }
   }
+  double max_diameter = 0;
+  for (double d2 : col_max) max_diameter = std::max(max_diameter, d2);
   max_diameter = std::sqrt(max_diameter);
 
   Vec3 lo{1e300, 1e300, 1e300}, hi{-1e300, -1e300, -1e300};
