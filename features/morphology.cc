@@ -177,6 +177,28 @@ const CaseTable& Cases() {
   return *table;
 }
 
+// Inclusive bounding box of the nonzero voxels of `mask`; hi[0] < 0 when
+// there are none. Rows are first tested as a whole (a branch-free OR).
+void MaskBox(const Geometry& g, const std::vector<uint8_t>& mask, std::array<int, 3>* lo,
+             std::array<int, 3>* hi) {
+  *lo = {INT32_MAX, INT32_MAX, INT32_MAX};
+  *hi = {-1, -1, -1};
+  const int nx = g.size[0];
+  for (int z = 0; z < g.size[2]; ++z) {
+    for (int y = 0; y < g.size[1]; ++y) {
+      const uint8_t* row = &mask[g.Index(0, y, z)];
+      uint8_t any = 0;
+      for (int x = 0; x < nx; ++x) any |= row[x];
+      if (!any) continue;
+      int first = 0, last = nx - 1;
+      while (!row[first]) ++first;
+      while (!row[last]) --last;
+      *lo = {std::min((*lo)[0], first), std::min((*lo)[1], y), std::min((*lo)[2], z)};
+      *hi = {std::max((*hi)[0], last), std::max((*hi)[1], y), std::max((*hi)[2], z)};
+    }
+  }
+}
+
 // Integer lattice coordinates (twice the voxel index) of mesh vertices.
 struct Lattice {
   std::vector<std::array<int32_t, 3>> points;
@@ -185,20 +207,10 @@ struct Lattice {
 Mesh BuildMesh(const Geometry& g, const std::vector<uint8_t>& mask,
                Lattice* lattice) {
   const CaseTable& cases = Cases();
-  const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
   Mesh mesh;
   // Only cubes touching the mask's bounding box can cross the surface.
-  std::array<int, 3> lo{nx, ny, nz}, hi{-1, -1, -1};
-  for (int z = 0; z < nz; ++z) {
-    for (int y = 0; y < ny; ++y) {
-      const uint8_t* row = &mask[g.Index(0, y, z)];
-      for (int x = 0; x < nx; ++x) {
-        if (!row[x]) continue;
-        lo = {std::min(lo[0], x), std::min(lo[1], y), std::min(lo[2], z)};
-        hi = {std::max(hi[0], x), std::max(hi[1], y), std::max(hi[2], z)};
-      }
-    }
-  }
+  std::array<int, 3> lo, hi;
+  MaskBox(g, mask, &lo, &hi);
   if (hi[0] < 0) return mesh;
   // The box padded with one empty voxel on every side: padded index
   // (x-lo+1, y-lo+1, z-lo+1) holds voxel (x, y, z).
@@ -611,14 +623,8 @@ bool SpatialAutocorrelationFft(const Geometry& g, const std::vector<uint8_t>& ma
                                const std::vector<float>& values, int64_t max_cells,
                                double* moran, double* geary) {
   // Bounding box of the mask.
-  std::array<int, 3> lo{INT32_MAX, INT32_MAX, INT32_MAX}, hi{-1, -1, -1};
-  for (int z = 0; z < g.size[2]; ++z)
-    for (int y = 0; y < g.size[1]; ++y)
-      for (int x = 0; x < g.size[0]; ++x)
-        if (mask[g.Index(x, y, z)]) {
-          lo = {std::min(lo[0], x), std::min(lo[1], y), std::min(lo[2], z)};
-          hi = {std::max(hi[0], x), std::max(hi[1], y), std::max(hi[2], z)};
-        }
+  std::array<int, 3> lo, hi;
+  MaskBox(g, mask, &lo, &hi);
   if (hi[0] < 0) return false;
   std::array<int, 3> n, p;
   int64_t cells = 1;

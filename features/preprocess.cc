@@ -113,6 +113,39 @@ absl::StatusOr<std::vector<float>> ItkResample(const Geometry& in_geometry,
   }
 }
 
+// std::nearbyint for floats in the default rounding mode (half to even),
+// without a libm call per voxel: adding and subtracting 2^23 rounds any
+// |v| < 2^23 to an integer; larger floats are integers already (NaN and
+// infinities pass through). copysign keeps -0.4 -> -0 as nearbyint does.
+inline float RoundToNearestInteger(float v) {
+  constexpr float kTwo23 = 8388608.0f;
+  if (!(std::abs(v) < kTwo23)) return v;
+  const float c = std::copysign(kTwo23, v);
+  return std::copysign((v + c) - c, v);
+}
+
+// Inclusive bounding box of the nonzero voxels of `mask`; hi[0] < 0 when
+// there are none. Rows are first tested as a whole (a branch-free OR).
+void MaskBox(const Geometry& g, const std::vector<uint8_t>& mask, std::array<int, 3>* lo,
+             std::array<int, 3>* hi) {
+  *lo = {INT32_MAX, INT32_MAX, INT32_MAX};
+  *hi = {-1, -1, -1};
+  const int nx = g.size[0];
+  for (int z = 0; z < g.size[2]; ++z) {
+    for (int y = 0; y < g.size[1]; ++y) {
+      const uint8_t* row = &mask[g.Index(0, y, z)];
+      uint8_t any = 0;
+      for (int x = 0; x < nx; ++x) any |= row[x];
+      if (!any) continue;
+      int first = 0, last = nx - 1;
+      while (!row[first]) ++first;
+      while (!row[last]) --last;
+      *lo = {std::min((*lo)[0], first), std::min((*lo)[1], y), std::min((*lo)[2], z)};
+      *hi = {std::max((*hi)[0], last), std::max((*hi)[1], y), std::max((*hi)[2], z)};
+    }
+  }
+}
+
 // Copies the box [lo, hi] (inclusive, index space) out of a volume.
 template <typename T>
 std::vector<T> CropBox(const Geometry& g, const std::vector<T>& v,
@@ -164,16 +197,8 @@ absl::StatusOr<RoiGrid> PrepareRoiGrid(const ImageVolume& image,
       return absl::InvalidArgumentError(absl::StrCat("non-positive image spacing on axis ", d));
     }
   }
-  std::array<int, 3> lo{INT32_MAX, INT32_MAX, INT32_MAX}, hi{-1, -1, -1};
-  for (int z = 0; z < g.size[2]; ++z) {
-    for (int y = 0; y < g.size[1]; ++y) {
-      for (int x = 0; x < g.size[0]; ++x) {
-        if (!roi[g.Index(x, y, z)]) continue;
-        lo = {std::min(lo[0], x), std::min(lo[1], y), std::min(lo[2], z)};
-        hi = {std::max(hi[0], x), std::max(hi[1], y), std::max(hi[2], z)};
-      }
-    }
-  }
+  std::array<int, 3> lo, hi;
+  MaskBox(g, roi, &lo, &hi);
   if (hi[0] < 0) return absl::InvalidArgumentError("the ROI is empty");
 
   RoiGrid out;
@@ -187,7 +212,7 @@ absl::StatusOr<RoiGrid> PrepareRoiGrid(const ImageVolume& image,
     out.geometry = SubGeometry(g, clo, chi);
     out.intensities = CropBox(g, image.voxels, clo, chi);
     if (options.round_source) {
-      for (float& v : out.intensities) v = std::nearbyint(v);
+      for (float& v : out.intensities) v = RoundToNearestInteger(v);
     }
     out.mask = CropBox(g, roi, clo, chi);
     return out;
@@ -215,7 +240,7 @@ absl::StatusOr<RoiGrid> PrepareRoiGrid(const ImageVolume& image,
   Geometry in_geometry = SubGeometry(g, olo, ohi);
   std::vector<float> in_image = CropBox(g, image.voxels, olo, ohi);
   if (options.round_source) {
-    for (float& v : in_image) v = std::nearbyint(v);
+    for (float& v : in_image) v = RoundToNearestInteger(v);
   }
   std::vector<uint8_t> in_mask8 = CropBox(g, roi, olo, ohi);
   std::vector<float> in_mask(in_mask8.begin(), in_mask8.end());
@@ -224,7 +249,7 @@ absl::StatusOr<RoiGrid> PrepareRoiGrid(const ImageVolume& image,
   if (!resampled.ok()) return resampled.status();
   out.intensities = std::move(*resampled);
   if (options.round_intensities) {
-    for (float& v : out.intensities) v = std::nearbyint(v);
+    for (float& v : out.intensities) v = RoundToNearestInteger(v);
   }
   auto mask = ItkResample(in_geometry, in_mask, out.geometry, options.mask_interpolator);
   if (!mask.ok()) return mask.status();

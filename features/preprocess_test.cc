@@ -1,5 +1,8 @@
 #include "features/preprocess.h"
 
+#include <cmath>
+#include <limits>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -37,6 +40,28 @@ TEST(PrepareRoiGrid, WithoutResamplingCropsToTheRoiPlusMargin) {
   EXPECT_EQ(grid->geometry.size, (std::array<int, 3>{15, 15, 11}));
   EXPECT_EQ(grid->geometry.origin, (std::array<double, 3>{8, 8, 20}));
   EXPECT_EQ(grid->intensities[0], image.at(8, 8, 10));
+}
+
+TEST(PrepareRoiGrid, RoundsSourceIntensitiesLikeNearbyint) {
+  // Halves go to even, signs (and -0) are kept, large and non-finite values
+  // pass through: the same as std::nearbyint in the default rounding mode.
+  const std::vector<float> values = {2.5f,     -2.5f,     3.5f,  -0.4f,     0.4f,
+                                     -1.6f,    1023.49f,  -1e9f, 8388609.f, 12345.5f,
+                                     -0.0f,    0.5f,      -0.5f, 1.5f,      -1024.5f,
+                                     std::numeric_limits<float>::infinity(), 7.0f};
+  Geometry g = MakeGeometry(static_cast<int>(values.size()), 1, 1, {1, 1, 1});
+  ImageVolume image{g, values};
+  std::vector<uint8_t> roi(values.size(), 1);
+  ResamplingOptions r;
+  r.round_source = true;
+  auto grid = PrepareRoiGrid(image, roi, r, 0.0);
+  ASSERT_TRUE(grid.ok()) << grid.status();
+  ASSERT_EQ(grid->intensities.size(), values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    const float want = std::nearbyint(values[i]);
+    EXPECT_EQ(grid->intensities[i], want) << values[i];
+    EXPECT_EQ(std::signbit(grid->intensities[i]), std::signbit(want)) << values[i];
+  }
 }
 
 TEST(PrepareRoiGrid, ResamplingACropEqualsResamplingTheWholeImage) {
