@@ -467,13 +467,20 @@ FeatureList LocalIntensity(const ImageVolume& image,
   auto accumulate = [&](auto zero) {
     // T is uint32_t (wrapping, exact for |sums| < 2^31) or double.
     using T = decltype(zero);
-    const size_t stride = static_cast<size_t>(nx) + 1;
+    // Row prefix sums P(x) = sum of row[0..x-1], extended by `pad` on both
+    // sides with P(x) = 0 for x < 0 and P(x) = P(nx) for x > nx, so a box
+    // sum clamped at the row ends is P(x+rx+1) - P(x-rx) with no branches.
+    const int pad = max_rx;
+    const size_t stride = static_cast<size_t>(nx) + 1 + 2 * pad;
     std::vector<T> prefix(stride * ny * nz);
+    auto row_prefix = [&](int y, int z) {  // points at P(0) of row (y, z)
+      return &prefix[(static_cast<size_t>(z) * ny + y) * stride + pad];
+    };
     for (int z = 0; z < nz; ++z) {
       for (int y = 0; y < ny; ++y) {
         const float* row = &image.voxels[g.Index(0, y, z)];
-        T* p = &prefix[(static_cast<size_t>(z) * ny + y) * stride];
-        p[0] = 0;
+        T* p = row_prefix(y, z);
+        for (int x = -pad; x <= 0; ++x) p[x] = 0;
         for (int x = 0; x < nx; ++x) {
           if constexpr (std::is_same_v<T, double>) {
             p[x + 1] = p[x] + row[x];
@@ -481,32 +488,48 @@ FeatureList LocalIntensity(const ImageVolume& image,
             p[x + 1] = p[x] + static_cast<T>(static_cast<int32_t>(row[x]));
           }
         }
+        for (int x = nx + 1; x <= nx + pad; ++x) p[x] = p[nx];
       }
     }
     std::vector<T> acc_row(nx + 1);
+    std::vector<const T*> hi, lo;  // per run inside the image: P(x0+rx+1), P(x0-rx)
     for (const Segment& s : segments) {
-      T* acc = acc_row.data();
-      std::fill(acc, acc + (s.x1 - s.x0 + 1), T(0));
+      hi.clear();
+      lo.clear();
       for (const Run& r : runs) {
         int yy = s.y + r.dy, zz = s.z + r.dz;
         if (yy < 0 || yy >= ny || zz < 0 || zz >= nz) continue;
-        const T* p = &prefix[(static_cast<size_t>(zz) * ny + yy) * stride];
-        // Interior part [a, b) of the segment needs no clamping.
-        int a = std::max(s.x0, r.rx), b = std::min(s.x1 + 1, nx - r.rx);
-        for (int x = s.x0; x < std::min(a, s.x1 + 1); ++x) {
-          acc[x - s.x0] += p[std::min(nx, x + r.rx + 1)] - p[std::max(0, x - r.rx)];
-        }
-        const int off_hi = r.rx + 1, off_lo = -r.rx;
-        for (int x = a; x < b; ++x) acc[x - s.x0] += p[x + off_hi] - p[x + off_lo];
-        for (int x = std::max(b, a); x <= s.x1; ++x) {
-          acc[x - s.x0] += p[std::min(nx, x + r.rx + 1)] - p[std::max(0, x - r.rx)];
+        const T* p = row_prefix(yy, zz);
+        hi.push_back(p + s.x0 + r.rx + 1);
+        lo.push_back(p + s.x0 - r.rx);
+      }
+      T* acc = acc_row.data();
+      const int len = s.x1 - s.x0 + 1;
+      std::fill(acc, acc + len, T(0));
+      // Runs four at a time, added in run order (so double sums round as
+      // one run after another would).
+      size_t k = 0;
+      for (; k + 4 <= hi.size(); k += 4) {
+        const T *h0 = hi[k], *h1 = hi[k + 1], *h2 = hi[k + 2], *h3 = hi[k + 3];
+        const T *l0 = lo[k], *l1 = lo[k + 1], *l2 = lo[k + 2], *l3 = lo[k + 3];
+        for (int i = 0; i < len; ++i) {
+          T a = acc[i];
+          a += h0[i] - l0[i];
+          a += h1[i] - l1[i];
+          a += h2[i] - l2[i];
+          a += h3[i] - l3[i];
+          acc[i] = a;
         }
       }
-      for (int x = s.x0; x <= s.x1; ++x) {
+      for (; k < hi.size(); ++k) {
+        const T *h = hi[k], *l = lo[k];
+        for (int i = 0; i < len; ++i) acc[i] += h[i] - l[i];
+      }
+      for (int i = 0; i < len; ++i) {
         if constexpr (std::is_same_v<T, double>) {
-          sum[s.first + (x - s.x0)] = acc[x - s.x0];
+          sum[s.first + i] = acc[i];
         } else {
-          sum[s.first + (x - s.x0)] = static_cast<int32_t>(acc[x - s.x0]);
+          sum[s.first + i] = static_cast<int32_t>(acc[i]);
         }
       }
     }

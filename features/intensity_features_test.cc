@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -191,6 +192,59 @@ TEST(LocalIntensity, SphereUsesVoxelCentresWithinTheRadiusAndTheWholeImage) {
   FeatureList f = LocalIntensity(image, roi, 6.2035);
   EXPECT_DOUBLE_EQ(f[0].value, 4);  // local: centred on the maximum (4)
   EXPECT_DOUBLE_EQ(f[1].value, 4);  // global: max(4, 3.6)
+}
+
+// The IBSI 3.2 definition evaluated naively: for every ROI voxel, the mean
+// of every image voxel whose centre lies within the radius.
+std::pair<double, double> NaivePeaks(const ImageVolume& image, const std::vector<uint8_t>& roi,
+                                     double radius) {
+  const Geometry& g = image.geometry;
+  double max_value = -1e300, local = -1e300, global = -1e300;
+  for (size_t i = 0; i < roi.size(); ++i) {
+    if (roi[i]) max_value = std::max<double>(max_value, image.voxels[i]);
+  }
+  for (int z = 0; z < g.size[2]; ++z)
+    for (int y = 0; y < g.size[1]; ++y)
+      for (int x = 0; x < g.size[0]; ++x) {
+        if (!roi[g.Index(x, y, z)]) continue;
+        double sum = 0;
+        int count = 0;
+        for (int c = 0; c < g.size[2]; ++c)
+          for (int b = 0; b < g.size[1]; ++b)
+            for (int a = 0; a < g.size[0]; ++a) {
+              double dx = (a - x) * g.spacing[0], dy = (b - y) * g.spacing[1],
+                     dz = (c - z) * g.spacing[2];
+              if (dx * dx + dy * dy + dz * dz > radius * radius) continue;
+              sum += image.voxels[g.Index(a, b, c)];
+              ++count;
+            }
+        double mean = sum / count;
+        global = std::max(global, mean);
+        if (image.voxels[g.Index(x, y, z)] == max_value) local = std::max(local, mean);
+      }
+  return {local, global};
+}
+
+TEST(LocalIntensity, MatchesTheNaiveSphereMeanForIntegerAndRealImagesNearBorders) {
+  // Integer images take the 32-bit integer path, the others the double one;
+  // the ROI touches the image border so the sphere is clipped.
+  std::mt19937 rng(3);
+  Geometry g = MakeGeometry(17, 13, 9, {0.9, 1.1, 2.0});
+  for (bool integer : {true, false}) {
+    SCOPED_TRACE(integer);
+    std::uniform_real_distribution<double> u(-1000, 1000);
+    ImageVolume image{g, std::vector<float>(g.NumVoxels())};
+    for (float& v : image.voxels) v = integer ? std::round(u(rng)) : static_cast<float>(u(rng));
+    std::vector<uint8_t> roi(g.NumVoxels(), 0);
+    for (int z = 0; z < g.size[2]; ++z)
+      for (int y = 0; y < g.size[1]; ++y)
+        for (int x = 0; x < g.size[0]; ++x)
+          roi[g.Index(x, y, z)] = (x + 2 * y + 3 * z) % 5 != 0 && y < 10 ? 1 : 0;
+    FeatureList f = LocalIntensity(image, roi, 6.2035);
+    auto [local, global] = NaivePeaks(image, roi, 6.2035);
+    EXPECT_NEAR(Find(f, "loc", "peak_local")->value, local, 1e-9);
+    EXPECT_NEAR(Find(f, "loc", "peak_global")->value, global, 1e-9);
+  }
 }
 
 }  // namespace
