@@ -786,39 +786,51 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
   int64_t n_int = 0;
   double isum = 0;
   double weighted[3] = {0, 0, 0};
+  // Two loops (one per mask) keep each loop's sums in registers; each sum
+  // is accumulated in the same order as a single combined loop would.
+  for (int z = 0; z < nz; ++z) {
+    const double pz = z * g.spacing[2] - cz;
+    for (int y = 0; y < ny; ++y) {
+      const double py = y * g.spacing[1] - cy;
+      const uint8_t* row = &in.morph_mask[g.Index(0, y, z)];
+      for (int x = 0; x < nx; ++x) {
+        if (!row[x]) continue;
+        const double px = x * g.spacing[0] - cx;
+        ++n_morph;
+        s1[0] += px;
+        s1[1] += py;
+        s1[2] += pz;
+        s2[0] += px * px;
+        s2[1] += py * py;
+        s2[2] += pz * pz;
+        s2[3] += px * py;
+        s2[4] += px * pz;
+        s2[5] += py * pz;
+      }
+    }
+  }
+  // row_start[r]: intensity-mask voxels in rows before row r = y + ny z.
+  std::vector<int64_t> row_start(static_cast<size_t>(ny) * nz + 1, 0);
   for (int z = 0; z < nz; ++z) {
     const double pz = z * g.spacing[2] - cz;
     for (int y = 0; y < ny; ++y) {
       const double py = y * g.spacing[1] - cy;
       const size_t row = g.Index(0, y, z);
+      row_start[static_cast<size_t>(z) * ny + y] = n_int;
+      const uint8_t* mask = &in.intensity_mask[row];
       for (int x = 0; x < nx; ++x) {
-        const size_t i = row + x;
-        const bool in_morph = in.morph_mask[i], in_int = in.intensity_mask[i];
-        if (!in_morph && !in_int) continue;
+        if (!mask[x]) continue;
         const double px = x * g.spacing[0] - cx;
-        if (in_morph) {
-          ++n_morph;
-          s1[0] += px;
-          s1[1] += py;
-          s1[2] += pz;
-          s2[0] += px * px;
-          s2[1] += py * py;
-          s2[2] += pz * pz;
-          s2[3] += px * py;
-          s2[4] += px * pz;
-          s2[5] += py * pz;
-        }
-        if (in_int) {
-          const double v = in.intensities[i];
-          ++n_int;
-          isum += v;
-          weighted[0] += v * px;
-          weighted[1] += v * py;
-          weighted[2] += v * pz;
-        }
+        const double v = in.intensities[row + x];
+        ++n_int;
+        isum += v;
+        weighted[0] += v * px;
+        weighted[1] += v * py;
+        weighted[2] += v * pz;
       }
     }
   }
+  row_start.back() = n_int;
   const double nm = static_cast<double>(n_morph);
   Eigen::Vector3d centre(s1[0] / nm, s1[1] / nm, s1[2] / nm);
   Eigen::Matrix3d cov;
@@ -884,18 +896,20 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
 
   double moran = nan, geary = nan;
   const int64_t limit = std::max<int64_t>(2, options.spatial_autocorrelation_max_voxels);
-  // Position (mm, relative to the grid centre, as above) and intensity of
-  // an intensity-mask voxel, by flat index; `ivox` lists those voxels in
-  // grid order, built only for the pair-sum paths.
+  // Position (mm, relative to the grid centre, as above) of a voxel, by
+  // flat index, for the pair-sum paths.
   auto position = [&](size_t i) -> std::array<float, 3> {
     const size_t x = i % nx, y = (i / nx) % ny, z = i / (static_cast<size_t>(nx) * ny);
     return {float(x * g.spacing[0] - cx), float(y * g.spacing[1] - cy), float(z * g.spacing[2] - cz)};
   };
-  std::vector<size_t> ivox;
-  auto list_intensity_voxels = [&] {
-    ivox.reserve(n_int);
-    for (size_t i = 0; i < in.intensity_mask.size(); ++i) {
-      if (in.intensity_mask[i]) ivox.push_back(i);
+  // Flat index of the k-th intensity-mask voxel in grid order: its row by
+  // binary search in row_start, then a scan of that row.
+  auto intensity_voxel = [&](int64_t k) {
+    size_t r = std::upper_bound(row_start.begin(), row_start.end(), k) - row_start.begin() - 1;
+    const size_t row = r * static_cast<size_t>(nx);
+    int64_t left = k - row_start[r];
+    for (int x = 0;; ++x) {
+      if (in.intensity_mask[row + x] && left-- == 0) return row + x;
     }
   };
   if (n_int >= 2) {
@@ -908,12 +922,12 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
       done = SpatialAutocorrelationFft(g, in.intensity_mask, in.intensities, budget, &moran, &geary);
     }
     if (!done && n_int <= limit) {
-      list_intensity_voxels();
-      std::vector<std::array<float, 3>> ipos(ivox.size());
-      std::vector<float> ival(ivox.size());
-      for (size_t k = 0; k < ivox.size(); ++k) {
-        ipos[k] = position(ivox[k]);
-        ival[k] = in.intensities[ivox[k]];
+      std::vector<std::array<float, 3>> ipos;
+      std::vector<float> ival;
+      for (size_t i = 0; i < in.intensity_mask.size(); ++i) {
+        if (!in.intensity_mask[i]) continue;
+        ipos.push_back(position(i));
+        ival.push_back(in.intensities[i]);
       }
       SpatialAutocorrelation(ipos, ival, &moran, &geary);
       done = true;
@@ -923,7 +937,6 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
       std::mt19937_64 rng(options.seed);
       double ms = 0, gs = 0;
       int repeats = std::max(1, options.spatial_autocorrelation_repeats);
-      list_intensity_voxels();
       // A permutation idx of 0..n_int-1 (initially the identity), stored
       // sparsely: only the entries a swap has changed.
       std::unordered_map<size_t, size_t> moved;
@@ -943,8 +956,9 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
         std::vector<std::array<float, 3>> sp(sample);
         std::vector<float> sv(sample);
         for (int64_t i = 0; i < sample; ++i) {
-          sp[i] = position(ivox[idx(i)]);
-          sv[i] = in.intensities[ivox[idx(i)]];
+          const size_t v = intensity_voxel(static_cast<int64_t>(idx(i)));
+          sp[i] = position(v);
+          sv[i] = in.intensities[v];
         }
         double m, gc;
         SpatialAutocorrelation(sp, sv, &m, &gc);
