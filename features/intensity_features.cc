@@ -108,14 +108,14 @@ void CountedMoments(const std::vector<double>& x, const std::vector<double>& c, 
 Moments ComputeMoments(const std::vector<double>& v) {
   Moments m;
   const size_t n = v.size();
-  double sum = 0;
-  m.min = v[0];
-  m.max = v[0];
+  double sum = 0, lo = v[0], hi = v[0];  // locals stay in registers
   for (double x : v) {
     sum += x;
-    m.min = std::min(m.min, x);
-    m.max = std::max(m.max, x);
+    lo = std::min(lo, x);
+    hi = std::max(hi, x);
   }
+  m.min = lo;
+  m.max = hi;
   m.mean = sum / n;
   double m2 = 0, m3 = 0, m4 = 0, mad = 0;
   for (double x : v) {
@@ -441,9 +441,10 @@ FeatureList LocalIntensity(const ImageVolume& image,
         int x1 = x;
         while (x1 + 1 < nx && m[x1 + 1]) ++x1;
         segments.push_back({y, z, x, x1, n_roi});
-        for (int k = x; k <= x1; ++k) {
-          max_intensity = std::max<double>(max_intensity, image.voxels[g.Index(k, y, z)]);
-        }
+        const float* v = &image.voxels[g.Index(0, y, z)];
+        float row_max = v[x];
+        for (int k = x + 1; k <= x1; ++k) row_max = std::max(row_max, v[k]);
+        max_intensity = std::max<double>(max_intensity, row_max);
         n_roi += x1 - x + 1;
         x = x1 + 1;
       }
@@ -547,9 +548,25 @@ FeatureList LocalIntensity(const ImageVolume& image,
   double global = -std::numeric_limits<double>::infinity();
   for (const Segment& s : segments) {
     bool row_inside = s.y - my >= 0 && s.y + my < ny && s.z - mz >= 0 && s.z + mz < nz;
+    const double* seg_sum = &sum[s.first];  // seg_sum[x - s.x0]
+    int a = s.x0, b = s.x0;  // [a, b): the whole sphere is inside the image
+    if (row_inside) {
+      a = std::max(s.x0, max_rx);
+      b = std::max(a, std::min(s.x1 + 1, nx - max_rx));
+    }
+    // Inside, every count is `full`: dividing by a positive constant is
+    // monotone, so the largest mean is the largest sum divided once.
+    if (a < b) {
+      double best = seg_sum[a - s.x0];
+      for (int x = a + 1; x < b; ++x) best = std::max(best, seg_sum[x - s.x0]);
+      global = std::max(global, best / full);
+    }
+    const float* value = &image.voxels[g.Index(0, s.y, s.z)];
     for (int x = s.x0; x <= s.x1; ++x) {
+      const bool inside = x >= a && x < b;
+      if (inside && value[x] != max_intensity) continue;
       long count = full;
-      if (!row_inside || x - max_rx < 0 || x + max_rx >= nx) {
+      if (!inside) {
         count = 0;
         for (const Run& r : runs) {
           int yy = s.y + r.dy, zz = s.z + r.dz;
@@ -557,9 +574,9 @@ FeatureList LocalIntensity(const ImageVolume& image,
           count += std::min(nx - 1, x + r.rx) - std::max(0, x - r.rx) + 1;
         }
       }
-      double mean = sum[s.first + (x - s.x0)] / count;
+      double mean = seg_sum[x - s.x0] / count;
       global = std::max(global, mean);
-      if (image.voxels[g.Index(x, s.y, s.z)] == max_intensity) local = std::max(local, mean);
+      if (value[x] == max_intensity) local = std::max(local, mean);
     }
   }
   out.push_back(Make("loc", "peak_local", "VJGA", local));
