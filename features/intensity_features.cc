@@ -20,6 +20,7 @@ struct Moments {
   double mean = 0, variance = 0, skewness = 0, kurtosis = 0;
   double median = 0, min = 0, p10 = 0, p25 = 0, p75 = 0, p90 = 0, max = 0;
   double mad = 0, robust_mad = 0, medad = 0;
+  double energy = 0;  // sum of squares (set by ComputeMoments only)
 };
 
 // Type-7 percentile (Hyndman & Fan; numpy's default) from an order-statistic
@@ -108,15 +109,28 @@ void CountedMoments(const std::vector<double>& x, const std::vector<double>& c, 
 Moments ComputeMoments(const std::vector<double>& v) {
   Moments m;
   const size_t n = v.size();
-  double sum = 0, lo = v[0], hi = v[0];  // locals stay in registers
+  double sum = 0, energy = 0, lo = v[0], hi = v[0];  // locals stay in registers
   for (double x : v) {
     sum += x;
+    energy += x * x;
     lo = std::min(lo, x);
     hi = std::max(hi, x);
   }
   m.min = lo;
   m.max = hi;
   m.mean = sum / n;
+  m.energy = energy;
+  // Second pass: central moments, and the bucket counts for the order
+  // statistics (below): the values are bucketed by a monotone
+  // non-decreasing map of [min, max] onto 2^16 buckets, so bucket order is
+  // value order.
+  constexpr size_t kBuckets = size_t{1} << 16;
+  const bool spread = hi > lo;
+  const double scale = spread ? kBuckets / (hi - lo) : 0.0;
+  auto bucket = [&](double x) {
+    return std::min(kBuckets - 1, static_cast<size_t>((x - lo) * scale));
+  };
+  std::vector<size_t> cum(spread ? kBuckets + 1 : 0, 0);
   double m2 = 0, m3 = 0, m4 = 0, mad = 0;
   for (double x : v) {
     double d = x - m.mean;
@@ -124,6 +138,7 @@ Moments ComputeMoments(const std::vector<double>& v) {
     m3 += d * d * d;
     m4 += d * d * d * d;
     mad += std::abs(d);
+    if (spread) ++cum[bucket(x) + 1];
   }
   m2 /= n;
   m3 /= n;
@@ -135,17 +150,9 @@ Moments ComputeMoments(const std::vector<double>& v) {
   m.mad = mad / n;
 
   // Order statistics.
-  if (m.max == m.min) {
+  if (!spread) {
     m.p10 = m.p25 = m.median = m.p75 = m.p90 = m.min;
   } else {
-    constexpr size_t kBuckets = size_t{1} << 16;
-    const double scale = kBuckets / (m.max - m.min);
-    // Monotone non-decreasing in x, so bucket order is value order.
-    auto bucket = [&](double x) {
-      return std::min(kBuckets - 1, static_cast<size_t>((x - m.min) * scale));
-    };
-    std::vector<size_t> cum(kBuckets + 1, 0);
-    for (double x : v) ++cum[bucket(x) + 1];
     for (size_t b = 0; b < kBuckets; ++b) cum[b + 1] += cum[b];
     auto bucket_of_rank = [&](size_t k) {
       return static_cast<size_t>(std::upper_bound(cum.begin(), cum.end(), k) - cum.begin()) - 1;
@@ -153,9 +160,9 @@ Moments ComputeMoments(const std::vector<double>& v) {
     // The ranks each percentile reads (floor(pos) and the one above).
     std::vector<size_t> wanted;
     for (double p : kPercentiles) {
-      size_t lo = static_cast<size_t>(std::floor(p * (n - 1)));
-      wanted.push_back(bucket_of_rank(lo));
-      if (lo + 1 < n) wanted.push_back(bucket_of_rank(lo + 1));
+      size_t rank = static_cast<size_t>(std::floor(p * (n - 1)));
+      wanted.push_back(bucket_of_rank(rank));
+      if (rank + 1 < n) wanted.push_back(bucket_of_rank(rank + 1));
     }
     std::sort(wanted.begin(), wanted.end());
     wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
@@ -225,8 +232,7 @@ FeatureList IntensityStatistics(const std::vector<double>& values) {
   FeatureList out;
   if (values.empty()) return out;
   Moments m = ComputeMoments(values);
-  double energy = 0;  // IBSI 3.3.17
-  for (double x : values) energy += x * x;
+  const double energy = m.energy;  // IBSI 3.3.17
   const char* f = "stat";
   out.push_back(Make(f, "mean", "Q4LE", m.mean));
   out.push_back(Make(f, "variance", "ECT3", m.variance));
