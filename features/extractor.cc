@@ -23,6 +23,7 @@ const char* const kTexture[] = {"glcm", "glrlm", "glszm", "gldzm", "ngtdm", "ngl
 FeatureList Ivh(const RoiGrid& grid, const std::vector<uint8_t>& imask,
                 const ExtractionOptions& options) {
   std::vector<double> values;
+  values.reserve(std::count_if(imask.begin(), imask.end(), [](uint8_t m) { return m != 0; }));
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (size_t i = 0; i < imask.size(); ++i) {
     if (!imask[i]) continue;

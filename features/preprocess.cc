@@ -263,8 +263,19 @@ absl::StatusOr<RoiGrid> PrepareRoiGrid(const ImageVolume& image,
 std::vector<uint8_t> Resegment(const RoiGrid& grid, const IntensityRange& range,
                                double outlier_sigma) {
   std::vector<uint8_t> mask(grid.mask.size(), 0);
-  for (size_t i = 0; i < mask.size(); ++i) {
-    mask[i] = grid.mask[i] && range.Contains(grid.intensities[i]) ? 1 : 0;
+  if (!range.min && !range.max) {
+    for (size_t i = 0; i < mask.size(); ++i) mask[i] = grid.mask[i] ? 1 : 0;
+  } else {
+    // range.Contains without branches: an unset bound is infinite (a NaN
+    // intensity still fails the bound that is set, as in Contains).
+    const double lo = range.min ? *range.min : -std::numeric_limits<double>::infinity();
+    const double hi = range.max ? *range.max : std::numeric_limits<double>::infinity();
+    const uint8_t* in = grid.mask.data();
+    const float* v = grid.intensities.data();
+    for (size_t i = 0; i < mask.size(); ++i) {
+      const double x = v[i];
+      mask[i] = static_cast<uint8_t>((in[i] != 0) & (x >= lo) & (x <= hi));
+    }
   }
   if (outlier_sigma > 0) {
     // IBSI 2.7.2: mean and SD of the ROI's intensities.
