@@ -244,15 +244,23 @@ Mesh BuildMesh(const Geometry& g, const std::vector<uint8_t>& mask,
     }
     return s.id;
   };
+  // The cube at (x, y, z) reads rows (y, z), (y+1, z), (y, z+1), (y+1, z+1)
+  // at x and x+1. Per row of cubes, q[i] packs the four rows' voxels at
+  // padded x index i into bits 0-3; kSpread moves bit k to bit 2k, which is
+  // where the case index wants the corner at x (corner k+1 at x+1).
+  static constexpr uint8_t kSpread[16] = {0x00, 0x01, 0x04, 0x05, 0x10, 0x11, 0x14, 0x15,
+                                          0x40, 0x41, 0x44, 0x45, 0x50, 0x51, 0x54, 0x55};
+  std::vector<uint8_t> q(px);
   for (int z = lo[2] - 1; z <= hi[2]; ++z) {
     for (int y = lo[1] - 1; y <= hi[1]; ++y) {
       const uint8_t* c0 = &padded[(static_cast<size_t>(z - lo[2] + 1) * py + (y - lo[1] + 1)) * px];
+      const uint8_t *r00 = c0, *r10 = c0 + sy_step, *r01 = c0 + sz_step,
+                    *r11 = c0 + sz_step + sy_step;
+      for (int i = 0; i < px; ++i) q[i] = r00[i] | (r10[i] << 1) | (r01[i] << 2) | (r11[i] << 3);
       for (int x = lo[0] - 1; x <= hi[0]; ++x) {
-        const uint8_t* c = c0 + (x - lo[0] + 1);
-        int config = c[0] | (c[1] << 1) | (c[sy_step] << 2) | (c[sy_step + 1] << 3) |
-                     (c[sz_step] << 4) | (c[sz_step + 1] << 5) | (c[sz_step + sy_step] << 6) |
-                     (c[sz_step + sy_step + 1] << 7);
-        if (config == 0 || config == 255) continue;
+        const int a = q[x - lo[0] + 1], b = q[x - lo[0] + 2];
+        if ((a | b) == 0 || (a & b) == 15) continue;  // all outside / all inside
+        const int config = kSpread[a] | (kSpread[b] << 1);
         for (const auto& tri : cases.triangles[config]) {
           std::array<int, 3> t;
           for (int v = 0; v < 3; ++v) {
