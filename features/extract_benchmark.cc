@@ -1,6 +1,7 @@
 // Timing of the non-texture families and the preprocessing on a generated
 // 200^3 CT-like volume with a radius-80 spherical ROI (about 2.1 million
-// voxels). Texture families are timed by features/texture/texture_benchmark.
+// voxels), and once the whole IBSI set with texture (BM_WholeIbsiSet); the
+// texture families alone are timed by features/texture/texture_benchmark.
 //
 //   build/bench/extract_benchmark --benchmark_min_time=1
 #include <benchmark/benchmark.h>
@@ -46,6 +47,24 @@ void BM_AllNonTextureFamilies(benchmark::State& state) {
   state.counters["roi_voxels"] = static_cast<double>(n);
 }
 BENCHMARK(BM_AllNonTextureFamilies)->Unit(benchmark::kMillisecond);
+
+// The whole IBSI set (every family, 3D texture, 32 grey levels by a fixed
+// bin number) through the entry point `fedrad extract` uses.
+void BM_WholeIbsiSet(benchmark::State& state) {
+  const Fixture& d = Data();
+  ExtractionOptions o;  // families empty = all
+  o.discretisation.method = Discretisation::Method::kFixedBinNumber;
+  o.discretisation.bin_count = 32;
+  if (!TextureAvailable()) {
+    state.SkipWithError("built without features/texture");
+    return;
+  }
+  for (auto _ : state) {
+    auto f = ExtractRegionFeatures(d.image, d.roi, o);
+    benchmark::DoNotOptimize(f);
+  }
+}
+BENCHMARK(BM_WholeIbsiSet)->Unit(benchmark::kMillisecond);
 
 void BM_WithResamplingTo1_5mm(benchmark::State& state) {
   const Fixture& d = Data();
