@@ -46,7 +46,6 @@ Args::Args(std::string command, std::vector<std::string> argv) : command_(std::m
     } else if (i + 1 < argv.size() && !absl::StartsWith(argv[i + 1], "--")) {
       // Decided later: a switch does not consume the next word.
       values_.emplace(body, argv[i + 1]);
-      switches_.push_back(body + "\x1f" + std::to_string(i + 1));
       ++i;
     } else {
       values_.emplace(body, "\x1e");  // present without a value
@@ -89,7 +88,6 @@ bool Args::Bool(const std::string& name, const std::string& help) {
   declared_.push_back({name, "", help, true});
   auto range = values_.equal_range(name);
   bool out = false;
-  std::vector<std::pair<std::string, std::string>> reinsert;
   for (auto it = range.first; it != range.second; ++it) {
     const std::string& v = it->second;
     if (v == "\x1e" || v == "true" || v == "1" || v == "yes") {

@@ -66,7 +66,6 @@ class Args {
   std::vector<FlagHelp> declared_;
   std::vector<std::pair<std::string, std::string>> positional_help_;
   std::multimap<std::string, std::string> values_;
-  std::vector<std::string> switches_;
   std::vector<std::string> positionals_;
   std::vector<std::string> errors_;
   bool help_ = false;
