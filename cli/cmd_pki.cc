@@ -87,6 +87,16 @@ int RunRequest(Args& args) {
   return 0;
 }
 
+// The flags `pki sign` and `pki issue` share: --days, --dns, --ip.
+pki::SignOptions ReadSignOptions(Args& args) {
+  pki::SignOptions options;
+  options.validity_days =
+      static_cast<int>(args.Int("days", options.validity_days, "Validity in days"));
+  options.dns_names = args.Flags("dns", "Extra DNS subjectAltName");
+  options.ip_addresses = args.Flags("ip", "Extra IP subjectAltName");
+  return options;
+}
+
 int RunSign(Args& args) {
   args.Describe(
       "At the CA: signs a node's CSR. The role comes from the request; the "
@@ -95,11 +105,7 @@ int RunSign(Args& args) {
   std::string ca_dir = args.Flag("ca-dir", "", "CA folder (required)");
   std::string csr = args.Flag("csr", "", "CSR file (required)");
   std::string out = args.Flag("out", "", "Certificate file to write (required)");
-  pki::SignOptions options;
-  options.validity_days =
-      static_cast<int>(args.Int("days", options.validity_days, "Validity in days"));
-  options.dns_names = args.Flags("dns", "Extra DNS subjectAltName");
-  options.ip_addresses = args.Flags("ip", "Extra IP subjectAltName");
+  pki::SignOptions options = ReadSignOptions(args);
   if (!args.Finish()) return args.exit_code();
   if (ca_dir.empty() || csr.empty() || out.empty()) {
     return args.UsageError("--ca-dir, --csr and --out are required");
@@ -208,11 +214,7 @@ int RunIssue(Args& args) {
   std::string cn = args.Flag("cn", "", "Node name (required)");
   std::string role = args.Flag("role", "", "site, coordinator, admin or auditor (required)");
   std::string out_dir = args.Flag("out-dir", "", "Folder for the files (required)");
-  pki::SignOptions options;
-  options.validity_days =
-      static_cast<int>(args.Int("days", options.validity_days, "Validity in days"));
-  options.dns_names = args.Flags("dns", "Extra DNS subjectAltName");
-  options.ip_addresses = args.Flags("ip", "Extra IP subjectAltName");
+  pki::SignOptions options = ReadSignOptions(args);
   if (!args.Finish()) return args.exit_code();
   if (ca_dir.empty() || cn.empty() || role.empty() || out_dir.empty()) {
     return args.UsageError("--ca-dir, --cn, --role and --out-dir are required");
