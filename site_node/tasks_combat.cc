@@ -8,6 +8,10 @@
 //   combat.residuals  Σ (y - intercept - zβ)² per feature                    -> rss
 //   combat.fit        the site's own EB effects; harmonises the table LOCALLY
 //                     (output_dir/harmonized.csv, and the working table)    -> gamma_star, delta_star
+//   combat.distributions  per listed column: n, mean, M2 (suppressed when n < k),
+//                     or the number of values <= each coordinator-chosen
+//                     threshold (federated quartiles; no value released)    -> for the report's
+//                                                                              before/after plots
 //
 // Patient rows never leave: only counts, sums over the site's patients, and
 // per-feature site parameters (gamma*, delta*).
@@ -22,6 +26,7 @@
 #include "harmonization/combat.h"
 #include "harmonization/model.h"
 #include "harmonization/table.h"
+#include "models/descriptive.h"
 #include "proto/payload.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/task_registry.h"
@@ -215,6 +220,52 @@ absl::StatusOr<TaskOutput> Fit(TaskContext& ctx) {
   return out;
 }
 
+// params: "columns" (comma-separated) and optionally arrays
+// "thresholds.<column>". Without thresholds: per column n, mean, M2 and a
+// suppressed flag (n < k: mean and M2 withheld). With thresholds: arrays
+// "counts.<column>", the number of the column's values <= each threshold
+// (refused for a column with fewer than k values).
+absl::StatusOr<TaskOutput> Distributions(TaskContext& ctx) {
+  const std::vector<std::string> columns = h::SplitList(Param(ctx, "columns"));
+  if (columns.empty()) return absl::InvalidArgumentError("combat.distributions: no columns");
+  TaskOutput out;
+  out.n_contributing = static_cast<int64_t>(ctx.table->num_rows());
+  bool counted = false;
+  for (const auto& array : ctx.task->params().arrays()) {
+    const std::string prefix = "thresholds.";
+    if (array.name().rfind(prefix, 0) != 0) continue;
+    counted = true;
+    const std::string column = array.name().substr(prefix.size());
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> values,
+                            ctx.table->NumericColumn(column, MissingValues::kAllow));
+    const models::ColumnMoments m = models::ComputeMoments(values);
+    if (m.n < ctx.min_cell_count) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "column '", column, "' has ", m.n, " values, fewer than k=", ctx.min_cell_count));
+    }
+    std::vector<double> thresholds(array.values().begin(), array.values().end());
+    std::vector<int64_t> counts = models::CountAtOrBelow(values, thresholds);
+    AddVector(&out.payload, "counts." + column, std::vector<double>(counts.begin(), counts.end()));
+  }
+  if (counted) return out;
+  std::vector<double> n, mean, m2, suppressed;
+  for (const std::string& column : columns) {
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> values,
+                            ctx.table->NumericColumn(column, MissingValues::kAllow));
+    const models::ColumnMoments m = models::ComputeMoments(values);
+    const bool small = m.n < ctx.min_cell_count;
+    n.push_back(static_cast<double>(m.n));
+    mean.push_back(small ? 0.0 : m.mean);
+    m2.push_back(small ? 0.0 : m.m2);
+    suppressed.push_back(small ? 1.0 : 0.0);
+  }
+  AddVector(&out.payload, "n", n);
+  AddVector(&out.payload, "mean", mean);
+  AddVector(&out.payload, "m2", m2);
+  AddVector(&out.payload, "suppressed", suppressed);
+  return out;
+}
+
 }  // namespace
 
 void RegisterCombatTasks(TaskRegistry& registry) {
@@ -238,6 +289,13 @@ void RegisterCombatTasks(TaskRegistry& registry) {
       "the table locally",
       {"n", "gamma_star", "delta_star"},
       &Fit});
+  registry.Register(TaskKind{
+      "combat.distributions",
+      "feature distributions for the report: per column n, mean, sum of squared deviations "
+      "(withheld when n < k), or counts of values at or below coordinator-chosen thresholds "
+      "(quartiles; no value is released)",
+      {"n", "mean", "m2", "suppressed", "counts.*"},
+      &Distributions});
 }
 
 }  // namespace fedrad::site

@@ -9,8 +9,15 @@
 //                       (Cox: this site's stratum; logistic: its rows)
 //   models.baseline     Cox: events and risk-set sums sum exp(x beta) on the
 //                       study's time grid (pooled Breslow baseline hazard)
+//   models.lp_summary   development sites: moments of the frozen model's
+//                       linear predictor (n, mean, M2), or the number of
+//                       patients with lp <= each coordinator-chosen threshold
+//                       (federated bisection for the risk-group cut-points)
 //   models.validate     metrics of the frozen model on this site's rows, each
-//                       with a bootstrap CI computed here; Harrell pair counts
+//                       with a bootstrap CI computed here; Harrell pair counts;
+//                       with the curve parameters, the curve aggregates of
+//                       models/curves.h (calibration bins, Kaplan-Meier by
+//                       risk group, ROC), each bin/group/curve >= k patients
 //
 // Every kind takes params strings "model" (a Model name in the study) and,
 // except models.prepare, "covariates" (newline-separated, fixed by the
@@ -37,8 +44,10 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "models/cox.h"
+#include "models/curves.h"
 #include "models/data.h"
 #include "models/derivatives.h"
+#include "models/descriptive.h"
 #include "models/logistic.h"
 #include "models/metrics.h"
 #include "proto/payload.h"
@@ -296,6 +305,112 @@ absl::StatusOr<TaskOutput> BaselineTask(TaskContext& ctx) {
   return out;
 }
 
+// The frozen model's linear predictor over this site's rows (x beta, plus the
+// intercept for a logistic model).
+Eigen::VectorXd LinearPredictor(const Prepared& p, const Eigen::VectorXd& beta, bool cox) {
+  const Eigen::Index k = beta.size();
+  Eigen::VectorXd lp = p.rows.x * (cox ? beta : Eigen::VectorXd(beta.tail(k - 1)));
+  if (!cox) lp.array() += beta[0];
+  return lp;
+}
+
+absl::StatusOr<TaskOutput> LpSummaryTask(TaskContext& ctx) {
+  const v1::Model* model = nullptr;
+  FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p, ForRound(ctx, &model));
+  if (Param(ctx, "role") == "idle") return Idle(*p);
+  const bool cox = IsCox(*model);
+  const size_t k = static_cast<size_t>(p->rows.x.cols()) + (cox ? 0 : 1);
+  FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd beta, Beta(ctx, k));
+  const Eigen::VectorXd lp = LinearPredictor(*p, beta, cox);
+  const std::vector<double> values = ToStd(lp);
+  TaskOutput out;
+  out.n_contributing = RowCount(*p);
+  AddScalar(&out.payload, "n", static_cast<double>(RowCount(*p)));
+  absl::StatusOr<std::vector<double>> thresholds = GetVector(ctx.task->params(), "thresholds");
+  if (thresholds.ok()) {
+    std::vector<int64_t> counts = m::CountAtOrBelow(values, *thresholds);
+    AddVector(&out.payload, "lp_counts", std::vector<double>(counts.begin(), counts.end()));
+  } else {
+    const m::ColumnMoments mom = m::ComputeMoments(values);
+    AddScalar(&out.payload, "lp_mean", mom.mean);
+    AddScalar(&out.payload, "lp_m2", mom.m2);
+  }
+  return out;
+}
+
+// The curve aggregates (models/curves.h) of the frozen model at this site,
+// added to `out` as "curve.*" arrays. Each bin, group or curve is computed
+// over at least k patients of this site (its own policy's k) or withheld.
+absl::Status AddCurves(const TaskContext& ctx, const Prepared& p, const Eigen::VectorXd& lp,
+                       bool cox, const std::vector<double>& grid,
+                       const std::vector<double>& cumhaz, double t, TaskOutput* out) {
+  const v1::Payload& params = ctx.task->params();
+  const int k = ctx.min_cell_count;
+  const m::ModelRows& rows = p.rows;
+  absl::StatusOr<double> max_bins = GetScalar(params, "calibration_bins");
+  if (max_bins.ok()) {
+    absl::StatusOr<m::CalibrationCurve> cal;
+    if (cox) {
+      const double h0 = m::CumulativeHazardAt(grid, cumhaz, t);
+      std::vector<double> risk;
+      for (Eigen::Index i = 0; i < lp.size(); ++i) risk.push_back(1 - std::exp(-h0 * std::exp(lp[i])));
+      cal = m::SurvivalCalibration(rows.time, rows.status, risk, t, k, static_cast<int>(*max_bins));
+    } else {
+      std::vector<double> prob;
+      for (Eigen::Index i = 0; i < lp.size(); ++i) prob.push_back(m::InverseLogit(lp[i]));
+      cal = m::BinaryCalibration(rows.y, prob, k, static_cast<int>(*max_bins));
+    }
+    FEDRAD_RETURN_IF_ERROR(cal.status());
+    if (cal->suppressed) {
+      AddScalar(&out->payload, "curve.calibration.suppressed", 1);
+    } else {
+      AddVector(&out->payload, "curve.calibration.predicted", cal->predicted);
+      AddVector(&out->payload, "curve.calibration.observed", cal->observed);
+      AddVector(&out->payload, "curve.calibration.ci_low", cal->ci_low);
+      AddVector(&out->payload, "curve.calibration.ci_high", cal->ci_high);
+      AddVector(&out->payload, "curve.calibration.n",
+                std::vector<double>(cal->n.begin(), cal->n.end()));
+    }
+  }
+  absl::StatusOr<std::vector<double>> cuts = GetVector(params, "km_cuts");
+  absl::StatusOr<std::vector<double>> km_grid = GetVector(params, "km_grid");
+  if (cox && cuts.ok() && km_grid.ok()) {
+    FEDRAD_ASSIGN_OR_RETURN(
+        std::vector<m::RiskGroupCurve> groups,
+        m::RiskGroupCurves(rows.time, rows.status, ToStd(lp), *cuts, *km_grid, k));
+    const char* const keys[] = {"low", "intermediate", "high"};
+    for (size_t g = 0; g < groups.size() && g < 3; ++g) {
+      const std::string prefix = absl::StrCat("curve.km.", keys[g], ".");
+      const m::RiskGroupCurve& c = groups[g];
+      AddScalar(&out->payload, prefix + "n", static_cast<double>(c.n));
+      if (c.suppressed) {
+        AddScalar(&out->payload, prefix + "suppressed", 1);
+        continue;
+      }
+      if (c.events >= 0) AddScalar(&out->payload, prefix + "events", static_cast<double>(c.events));
+      AddVector(&out->payload, prefix + "time", c.time);
+      AddVector(&out->payload, prefix + "survival", c.survival);
+      AddVector(&out->payload, prefix + "n_at_risk", c.n_at_risk);
+    }
+  }
+  absl::StatusOr<std::vector<double>> thresholds = GetVector(params, "roc_thresholds");
+  if (!cox && thresholds.ok()) {
+    std::vector<double> prob;
+    for (Eigen::Index i = 0; i < lp.size(); ++i) prob.push_back(m::InverseLogit(lp[i]));
+    FEDRAD_ASSIGN_OR_RETURN(m::RocCurve roc, m::RocAtThresholds(rows.y, prob, *thresholds, k));
+    AddScalar(&out->payload, "curve.roc.n_pos", static_cast<double>(roc.n_pos));
+    AddScalar(&out->payload, "curve.roc.n_neg", static_cast<double>(roc.n_neg));
+    if (roc.suppressed) {
+      AddScalar(&out->payload, "curve.roc.suppressed", 1);
+    } else {
+      AddVector(&out->payload, "curve.roc.fpr", roc.fpr);
+      AddVector(&out->payload, "curve.roc.tpr", roc.tpr);
+      AddVector(&out->payload, "curve.roc.threshold", roc.threshold);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
   const v1::Model* model = nullptr;
   FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p, ForRound(ctx, &model));
@@ -313,8 +428,7 @@ absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
 
   const m::ModelRows& rows = p->rows;
   const int n = static_cast<int>(rows.x.rows());
-  Eigen::VectorXd lp = rows.x * (cox ? beta : Eigen::VectorXd(beta.tail(k - 1)));
-  if (!cox) lp.array() += beta[0];
+  const Eigen::VectorXd lp = LinearPredictor(*p, beta, cox);
   m::MetricFunction compute;
   std::vector<double> grid, cumhaz;
   double t = 0, tau = 0, threshold = 0;
@@ -364,6 +478,7 @@ absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
       AddScalar(&out.payload, absl::StrCat("metric.", name, "_replicates"), e.replicates_used);
     }
   }
+  FEDRAD_RETURN_IF_ERROR(AddCurves(ctx, *p, lp, cox, grid, cumhaz, t, &out));
   return out;
 }
 
@@ -386,9 +501,17 @@ void RegisterModelTasks(TaskRegistry& registry) {
       {"n", "grid_events", "grid_risk_sum"},
       &BaselineTask});
   registry.Register(TaskKind{
+      "models.lp_summary",
+      "moments of the frozen model's linear predictor (n, mean, M2), or how many patients have "
+      "it at or below each coordinator-chosen threshold (no value is released)",
+      {"n", "lp_mean", "lp_m2", "lp_counts"},
+      &LpSummaryTask});
+  registry.Register(TaskKind{
       "models.validate",
-      "validation metrics of a frozen model on the site's rows, with local bootstrap CIs",
-      {"n", "events", "n_excluded", "metric.*"},
+      "validation metrics of a frozen model on the site's rows, with local bootstrap CIs; "
+      "curve aggregates (calibration bins, Kaplan-Meier by risk group, ROC), each over >= k "
+      "patients",
+      {"n", "events", "n_excluded", "metric.*", "curve.*"},
       &ValidateTask});
 }
 

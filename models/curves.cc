@@ -1,0 +1,285 @@
+#include "models/curves.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+
+namespace fedrad::models {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// The standard normal quantile for a two-sided level (Acklam's rational
+// approximation, |error| < 1.2e-9, refined by one Newton step with erfc).
+double NormalQuantile(double p) {
+  static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                             -2.759285104469687e+02, 1.383577518672690e+02,
+                             -3.066479806614716e+01, 2.506628277459239e+00};
+  static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                             -1.556989798598866e+02, 6.680131188771972e+01,
+                             -1.328068155288572e+01};
+  static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                             -2.400758277161838e+00, -2.549732539343734e+00,
+                             4.374664141464968e+00, 2.938163982698783e+00};
+  static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                             2.445134137142996e+00, 3.754408661907416e+00};
+  double x;
+  if (p < 0.02425) {
+    const double q = std::sqrt(-2 * std::log(p));
+    x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  } else if (p <= 1 - 0.02425) {
+    const double q = p - 0.5, r = q * q;
+    x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+  } else {
+    const double q = std::sqrt(-2 * std::log(1 - p));
+    x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  const double e = 0.5 * std::erfc(-x / std::sqrt(2.0)) - p;
+  const double u = e * std::sqrt(2 * M_PI) * std::exp(x * x / 2);
+  return x - u / (1 + x * u / 2);
+}
+
+double ZFor(double level) { return NormalQuantile(0.5 + level / 2); }
+
+}  // namespace
+
+int CalibrationBinCount(int64_t n, int min_cell_count, int max_bins) {
+  if (min_cell_count < 1 || max_bins < 1 || n < min_cell_count) return 0;
+  return static_cast<int>(std::min<int64_t>(max_bins, n / min_cell_count));
+}
+
+std::vector<std::vector<int>> EqualCountBins(const std::vector<double>& risk, int bins) {
+  std::vector<std::vector<int>> out;
+  const int n = static_cast<int>(risk.size());
+  if (bins <= 0 || n == 0) return out;
+  bins = std::min(bins, n);
+  std::vector<int> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return risk[static_cast<size_t>(a)] < risk[static_cast<size_t>(b)]; });
+  const int base = n / bins, extra = n % bins;
+  int pos = 0;
+  for (int b = 0; b < bins; ++b) {
+    const int size = base + (b < extra ? 1 : 0);
+    out.emplace_back(order.begin() + pos, order.begin() + pos + size);
+    pos += size;
+  }
+  return out;
+}
+
+KaplanMeierEstimate KaplanMeierWithGreenwood(const std::vector<double>& time,
+                                             const std::vector<int>& status, double t) {
+  KaplanMeierEstimate km;
+  std::vector<size_t> order(time.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return time[a] < time[b]; });
+  size_t i = 0;
+  double at_risk = static_cast<double>(time.size());
+  while (i < order.size() && time[order[i]] <= t) {
+    const double ti = time[order[i]];
+    double d = 0, leaving = 0;
+    while (i < order.size() && time[order[i]] == ti) {
+      d += status[order[i]] != 0;
+      leaving += 1;
+      ++i;
+    }
+    if (d > 0) {
+      km.survival *= 1 - d / at_risk;
+      km.greenwood += at_risk > d ? d / (at_risk * (at_risk - d))
+                                  : std::numeric_limits<double>::infinity();
+    }
+    at_risk -= leaving;
+  }
+  return km;
+}
+
+void WilsonInterval(double x, double n, double z, double* low, double* high) {
+  const double p = x / n, z2 = z * z;
+  const double center = (p + z2 / (2 * n)) / (1 + z2 / n);
+  const double half = z / (1 + z2 / n) * std::sqrt(p * (1 - p) / n + z2 / (4 * n * n));
+  *low = std::max(0.0, center - half);
+  *high = std::min(1.0, center + half);
+}
+
+absl::StatusOr<CalibrationCurve> SurvivalCalibration(const std::vector<double>& time,
+                                                     const std::vector<int>& status,
+                                                     const std::vector<double>& risk_at_t,
+                                                     double t, int min_cell_count, int max_bins,
+                                                     double level) {
+  if (time.size() != status.size() || time.size() != risk_at_t.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "calibration: ", time.size(), " times, ", status.size(), " statuses and ",
+        risk_at_t.size(), " predicted risks"));
+  }
+  CalibrationCurve out;
+  const int bins = CalibrationBinCount(static_cast<int64_t>(time.size()), min_cell_count, max_bins);
+  if (bins == 0) {
+    out.suppressed = true;
+    return out;
+  }
+  const double z = ZFor(level);
+  for (const std::vector<int>& bin : EqualCountBins(risk_at_t, bins)) {
+    std::vector<double> bt;
+    std::vector<int> bs;
+    double sum = 0;
+    for (int i : bin) {
+      bt.push_back(time[static_cast<size_t>(i)]);
+      bs.push_back(status[static_cast<size_t>(i)]);
+      sum += risk_at_t[static_cast<size_t>(i)];
+    }
+    const KaplanMeierEstimate km = KaplanMeierWithGreenwood(bt, bs, t);
+    out.predicted.push_back(sum / static_cast<double>(bin.size()));
+    out.observed.push_back(1 - km.survival);
+    double s_low = kNaN, s_high = kNaN;
+    if (km.survival > 0 && std::isfinite(km.greenwood)) {
+      const double se = std::sqrt(km.greenwood);
+      s_low = km.survival * std::exp(-z * se);
+      s_high = std::min(1.0, km.survival * std::exp(z * se));
+    }
+    out.ci_low.push_back(1 - s_high);
+    out.ci_high.push_back(1 - s_low);
+    out.n.push_back(static_cast<int64_t>(bin.size()));
+  }
+  return out;
+}
+
+absl::StatusOr<CalibrationCurve> BinaryCalibration(const std::vector<double>& y,
+                                                   const std::vector<double>& p,
+                                                   int min_cell_count, int max_bins,
+                                                   double level) {
+  if (y.size() != p.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("calibration: ", y.size(), " outcomes and ", p.size(), " probabilities"));
+  }
+  for (double v : y) {
+    if (v != 0.0 && v != 1.0) return absl::InvalidArgumentError("calibration: y must be 0 or 1");
+  }
+  CalibrationCurve out;
+  const int bins = CalibrationBinCount(static_cast<int64_t>(y.size()), min_cell_count, max_bins);
+  if (bins == 0) {
+    out.suppressed = true;
+    return out;
+  }
+  const double z = ZFor(level);
+  for (const std::vector<int>& bin : EqualCountBins(p, bins)) {
+    double sum_p = 0, events = 0;
+    for (int i : bin) {
+      sum_p += p[static_cast<size_t>(i)];
+      events += y[static_cast<size_t>(i)];
+    }
+    const double n = static_cast<double>(bin.size());
+    double low = 0, high = 0;
+    WilsonInterval(events, n, z, &low, &high);
+    out.predicted.push_back(sum_p / n);
+    out.observed.push_back(events / n);
+    out.ci_low.push_back(low);
+    out.ci_high.push_back(high);
+    out.n.push_back(static_cast<int64_t>(bin.size()));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<RiskGroupCurve>> RiskGroupCurves(const std::vector<double>& time,
+                                                            const std::vector<int>& status,
+                                                            const std::vector<double>& lp,
+                                                            const std::vector<double>& cuts,
+                                                            const std::vector<double>& grid,
+                                                            int min_cell_count) {
+  if (time.size() != status.size() || time.size() != lp.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("risk groups: ", time.size(), " times, ",
+                                                   status.size(), " statuses and ", lp.size(),
+                                                   " linear predictors"));
+  }
+  if (cuts.size() != 2 || !(cuts[0] <= cuts[1])) {
+    return absl::InvalidArgumentError("risk groups need two cut-points c1 <= c2");
+  }
+  const char* const labels[] = {"low risk", "intermediate risk", "high risk"};
+  std::vector<RiskGroupCurve> out(3);
+  std::vector<std::vector<double>> gt(3);
+  std::vector<std::vector<int>> gs(3);
+  for (size_t i = 0; i < lp.size(); ++i) {
+    const int g = lp[i] <= cuts[0] ? 0 : lp[i] <= cuts[1] ? 1 : 2;
+    gt[static_cast<size_t>(g)].push_back(time[i]);
+    gs[static_cast<size_t>(g)].push_back(status[i]);
+  }
+  for (size_t g = 0; g < 3; ++g) {
+    RiskGroupCurve& c = out[g];
+    c.label = labels[g];
+    c.n = static_cast<int64_t>(gt[g].size());
+    if (c.n < min_cell_count) {
+      c.suppressed = true;
+      continue;
+    }
+    int64_t events = 0;
+    for (int s : gs[g]) events += s != 0;
+    if (events >= min_cell_count && c.n - events >= min_cell_count) c.events = events;
+    for (double point : grid) {
+      int64_t at_risk = 0;
+      for (double t : gt[g]) at_risk += t >= point;
+      if (at_risk < min_cell_count) break;
+      c.time.push_back(point);
+      c.survival.push_back(KaplanMeierWithGreenwood(gt[g], gs[g], point).survival);
+      c.n_at_risk.push_back(static_cast<double>(at_risk));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<RocCurve> RocAtThresholds(const std::vector<double>& y,
+                                         const std::vector<double>& p,
+                                         const std::vector<double>& thresholds,
+                                         int min_cell_count) {
+  if (y.size() != p.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ROC: ", y.size(), " outcomes and ", p.size(), " probabilities"));
+  }
+  RocCurve roc;
+  for (double v : y) {
+    if (v != 0.0 && v != 1.0) return absl::InvalidArgumentError("ROC: y must be 0 or 1");
+    (v == 1.0 ? roc.n_pos : roc.n_neg) += 1;
+  }
+  if (roc.n_pos < min_cell_count || roc.n_neg < min_cell_count) {
+    roc.suppressed = true;
+    return roc;
+  }
+  std::vector<double> sorted = thresholds;
+  std::sort(sorted.begin(), sorted.end(), std::greater<double>());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  roc.fpr.push_back(0);
+  roc.tpr.push_back(0);
+  roc.threshold.push_back(kNaN);
+  for (double c : sorted) {
+    double tp = 0, fp = 0;
+    for (size_t i = 0; i < y.size(); ++i) {
+      if (p[i] >= c) (y[i] == 1.0 ? tp : fp) += 1;
+    }
+    roc.fpr.push_back(fp / static_cast<double>(roc.n_neg));
+    roc.tpr.push_back(tp / static_cast<double>(roc.n_pos));
+    roc.threshold.push_back(c);
+  }
+  if (roc.fpr.back() != 1.0 || roc.tpr.back() != 1.0) {
+    roc.fpr.push_back(1);
+    roc.tpr.push_back(1);
+    roc.threshold.push_back(kNaN);
+  }
+  return roc;
+}
+
+std::vector<double> GridEvery(double step, double end, double start) {
+  std::vector<double> g;
+  if (!(step > 0)) return g;
+  for (int i = 0;; ++i) {
+    const double x = start + step * i;
+    if (x > end + 1e-9 * step) break;
+    g.push_back(x);
+  }
+  return g;
+}
+
+}  // namespace fedrad::models
