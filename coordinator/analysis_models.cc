@@ -14,9 +14,13 @@
 //      iteration; the coordinator adds the sites' log-likelihoods, gradients
 //      and information matrices and solves a p x p system.
 //   5. Validation: models.baseline on the development sites (Cox: pooled
-//      Breslow H0 on the study's grid), then models.validate on the
-//      validation sites; pooled stratified Harrell C from summed pair counts
-//      and DerSimonian-Laird meta-analyses on the logit scale.
+//      Breslow H0 on the study's grid); Cox: the tertiles of the frozen
+//      model's linear predictor over the development sites by federated
+//      bisection on counts (models.lp_summary; the risk-group cut-points);
+//      then models.validate on the validation sites (metrics with bootstrap
+//      CIs and the curve aggregates: calibration bins, Kaplan-Meier by risk
+//      group, ROC); pooled stratified Harrell C from summed pair counts and
+//      DerSimonian-Laird meta-analyses on the logit scale.
 // A site with no part in a round gets role "idle" and answers only its n.
 // results.json keys: docs/results.md, "models" and "validation".
 #include <algorithm>
@@ -35,7 +39,9 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "models/cox.h"
+#include "models/curves.h"
 #include "models/data.h"
+#include "models/descriptive.h"
 #include "models/derivatives.h"
 #include "models/logistic.h"
 #include "models/meta_analysis.h"
@@ -478,6 +484,126 @@ std::vector<double> TimeGrid(const v1::Validation& v, double t, double tau) {
   return g;
 }
 
+// Tertiles of the frozen model's linear predictor over the development sites,
+// by federated bisection on counts (models::QuantileSearch): one
+// models.lp_summary round for the moments, then rounds of counts at
+// coordinator-chosen thresholds. No patient's value leaves a site.
+absl::StatusOr<std::vector<double>> RiskGroupCuts(StudyContext& ctx, const v1::Payload& base,
+                                                  const std::vector<std::string>& dev_sites,
+                                                  json* info) {
+  FEDRAD_ASSIGN_OR_RETURN(auto first,
+                          ctx.RunRound("models.lp_summary", RoundParams(ctx, base, dev_sites)));
+  FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, first, "models.lp_summary"));
+  std::vector<m::ColumnMoments> parts;
+  for (const auto& s : dev_sites) {
+    const v1::Payload& pl = first.at(s).payload();
+    m::ColumnMoments cm;
+    FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(pl, "n"));
+    FEDRAD_ASSIGN_OR_RETURN(cm.mean, GetScalar(pl, "lp_mean"));
+    FEDRAD_ASSIGN_OR_RETURN(cm.m2, GetScalar(pl, "lp_m2"));
+    cm.n = static_cast<int64_t>(n);
+    cm.binary = false;
+    parts.push_back(cm);
+  }
+  m::QuantileSearch search(m::CombineMoments(parts), {1.0 / 3, 2.0 / 3},
+                           m::QuantileSearch::Options{});
+  while (!search.done()) {
+    v1::Payload params = base;
+    const std::vector<double>& t = search.NextThresholds();
+    AddVector(&params, "thresholds", t);
+    FEDRAD_ASSIGN_OR_RETURN(auto counts,
+                            ctx.RunRound("models.lp_summary", RoundParams(ctx, params, dev_sites)));
+    FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, counts, "models.lp_summary"));
+    std::vector<int64_t> total(t.size(), 0);
+    for (const auto& s : dev_sites) {
+      FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd c,
+                              SiteVector(s, counts.at(s).payload(), "lp_counts", t.size()));
+      for (size_t i = 0; i < t.size(); ++i) total[i] += static_cast<int64_t>(c[static_cast<Eigen::Index>(i)]);
+    }
+    search.Update(total);
+  }
+  std::vector<double> cuts;
+  json est = json::array();
+  for (const m::QuantileEstimate& e : search.Estimates()) {
+    cuts.push_back(e.value);
+    est.push_back({{"probability", e.probability},
+                   {"value", std::isfinite(e.value) ? json(e.value) : json(nullptr)},
+                   {"rank_error", std::isfinite(e.rank_error) ? json(e.rank_error) : json(nullptr)}});
+  }
+  if (cuts.size() != 2 || !std::isfinite(cuts[0]) || !std::isfinite(cuts[1])) {
+    return absl::FailedPreconditionError("the risk-group cut-points could not be found");
+  }
+  if (info != nullptr) {
+    (*info)["cuts"] = cuts;
+    (*info)["tertiles"] = est;
+    (*info)["sites"] = dev_sites;
+    (*info)["rounds"] = search.rounds() + 1;
+    (*info)["method"] =
+        "tertiles of the linear predictor over the development sites, by federated bisection on "
+        "counts (no individual value released); low: lp <= cuts[0] < intermediate: lp <= "
+        "cuts[1] < high";
+  }
+  return cuts;
+}
+
+// The curve aggregates one validation site released ("curve.*" arrays), in
+// the keys the report reads (docs/report.md, "Curve aggregates").
+void CurvesJson(const v1::Payload& pl, json* site) {
+  auto vec = [&](const std::string& name) -> json {
+    absl::StatusOr<std::vector<double>> v = GetVector(pl, name);
+    if (!v.ok()) return nullptr;
+    json a = json::array();
+    for (double x : *v) a.push_back(std::isfinite(x) ? json(x) : json(nullptr));
+    return a;
+  };
+  auto has = [&](const std::string& name) { return GetArray(pl, name).ok(); };
+  auto scalar = [&](const std::string& name) -> json {
+    absl::StatusOr<double> x = GetScalar(pl, name);
+    return x.ok() && std::isfinite(*x) ? json(*x) : json(nullptr);
+  };
+  if (has("curve.calibration.suppressed")) {
+    (*site)["calibration"] = {{"suppressed", true},
+                              {"reason", "fewer than k patients at the site: no bin released"}};
+  } else if (has("curve.calibration.n")) {
+    (*site)["calibration"] = {{"predicted", vec("curve.calibration.predicted")},
+                              {"observed", vec("curve.calibration.observed")},
+                              {"observed_ci_low", vec("curve.calibration.ci_low")},
+                              {"observed_ci_high", vec("curve.calibration.ci_high")},
+                              {"n", vec("curve.calibration.n")}};
+  }
+  const char* const keys[] = {"low", "intermediate", "high"};
+  json groups = json::array();
+  for (const char* key : keys) {
+    const std::string prefix = absl::StrCat("curve.km.", key, ".");
+    if (!has(prefix + "n")) continue;
+    json g = {{"label", absl::StrCat(key, " risk")}, {"n", scalar(prefix + "n")}};
+    if (has(prefix + "suppressed")) {
+      g["suppressed"] = true;
+    } else {
+      g["suppressed"] = false;
+      g["events"] = has(prefix + "events") ? scalar(prefix + "events") : json(nullptr);
+      g["time"] = vec(prefix + "time");
+      g["survival"] = vec(prefix + "survival");
+      g["n_at_risk"] = vec(prefix + "n_at_risk");
+    }
+    groups.push_back(g);
+  }
+  if (!groups.empty()) (*site)["km_groups"] = groups;
+  if (has("curve.roc.n_pos")) {
+    json roc = {{"n_pos", scalar("curve.roc.n_pos")}, {"n_neg", scalar("curve.roc.n_neg")}};
+    if (has("curve.roc.suppressed")) {
+      roc["suppressed"] = true;
+    } else {
+      roc["suppressed"] = false;
+      roc["fpr"] = vec("curve.roc.fpr");
+      roc["tpr"] = vec("curve.roc.tpr");
+      roc["threshold"] = vec("curve.roc.threshold");
+    }
+    (*site)["roc"] = roc;
+  }
+
+}
+
 struct SiteValidation {
   json metrics = json::object();
   double concordant = 0, discordant = 0, tied = 0;
@@ -487,7 +613,7 @@ struct SiteValidation {
 absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
     StudyContext& ctx, const PreparedModel& prep, const Fitted& fit,
     const std::vector<std::string>& dev_sites, const std::vector<std::string>& val_sites,
-    json* baseline_out) {
+    json* baseline_out, json* risk_groups_out = nullptr) {
   const v1::Model& model = *prep.spec;
   const v1::Validation& v = ctx.study().validation();
   const bool cox = IsCox(model);
@@ -527,9 +653,19 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
       (*baseline_out)["grid_points"] = grid.size();
       (*baseline_out)["grid_step"] = grid.size() > 1 ? grid[1] - grid[0] : 0.0;
     }
+    const double km_step = v.km_time_step() == 0 ? 90 : v.km_time_step();
+    if (km_step > 0) {
+      FEDRAD_ASSIGN_OR_RETURN(std::vector<double> cuts,
+                              RiskGroupCuts(ctx, params, dev_sites, risk_groups_out));
+      AddVector(&params, "km_cuts", cuts);
+      AddVector(&params, "km_grid", m::GridEvery(km_step, tau, km_step));
+    }
   } else {
     AddScalar(&params, "threshold", threshold);
+    AddVector(&params, "roc_thresholds", m::GridEvery(0.02, 1.0, 0.0));
   }
+  const int max_bins = v.calibration_bins() == 0 ? 10 : v.calibration_bins();
+  if (max_bins > 0) AddScalar(&params, "calibration_bins", max_bins);
   AddScalar(&params, "replicates", replicates);
   AddScalar(&params, "seed", static_cast<double>(v.bootstrap_seed() == 0 ? 20261127 : v.bootstrap_seed()));
   FEDRAD_ASSIGN_OR_RETURN(auto results,
@@ -573,6 +709,7 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
       if (x.ok()) sv.metrics[key] = static_cast<int64_t>(*x);
     }
     sv.metrics["bootstrap_replicates"] = replicates;
+    CurvesJson(pl, &sv.metrics);
     out[s] = std::move(sv);
   }
   return out;
@@ -734,11 +871,14 @@ absl::Status RunModels(StudyContext& ctx) {
       if (val.empty()) return absl::InvalidArgumentError("no validation site");
       FEDRAD_RETURN_IF_ERROR(RequireActive(ctx, val, "validate_on"));
       json baseline = json::object();
-      FEDRAD_ASSIGN_OR_RETURN(by_site, ValidateModel(ctx, prep, fit, dev, val, &baseline));
+      json risk_groups = json::object();
+      FEDRAD_ASSIGN_OR_RETURN(by_site,
+                              ValidateModel(ctx, prep, fit, dev, val, &baseline, &risk_groups));
       vj["scheme"] = "develop_validate";
       vj["develop_on"] = dev;
       vj["validate_on"] = val;
       if (!baseline.empty()) vj["baseline"] = baseline;
+      if (!risk_groups.empty()) vj["risk_groups"] = risk_groups;
     } else {
       vj["scheme"] = "leave_one_site_out";
       std::vector<std::string> sites = ctx.active_sites();
@@ -759,8 +899,11 @@ absl::Status RunModels(StudyContext& ctx) {
         Fitted f = *std::move(fitted);
         json fj = FitJson(f);
         json baseline = json::object();
-        FEDRAD_ASSIGN_OR_RETURN(auto one, ValidateModel(ctx, prep, f, train, {s}, &baseline));
+        json risk_groups = json::object();
+        FEDRAD_ASSIGN_OR_RETURN(auto one,
+                                ValidateModel(ctx, prep, f, train, {s}, &baseline, &risk_groups));
         if (!baseline.empty()) fj["baseline"] = baseline;
+        if (!risk_groups.empty()) fj["risk_groups"] = risk_groups;
         vj["loso_models"][s] = fj;
         by_site[s] = one.at(s);
       }
@@ -769,6 +912,7 @@ absl::Status RunModels(StudyContext& ctx) {
     vj["pooled"] = Pooled(by_site, IsCox(model));
     vj["t"] = v.t() > 0 ? v.t() : 730;
     vj["tau"] = v.tau() > 0 ? v.tau() : 1825;
+    vj["time_unit"] = "days";
     if (!IsCox(model)) vj["threshold"] = v.threshold() > 0 ? v.threshold() : 0.5;
     validation_json[model.name()] = vj;
   }
