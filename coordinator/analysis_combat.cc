@@ -13,8 +13,15 @@
 //   3. combat.residuals -> var_pooled (FinishPooled).
 //   4. combat.fit: each site estimates its own gamma*, delta* and harmonises
 //      its table locally; it returns gamma*, delta*.
+//   5. combat.distributions (for the report): per site, n, mean and SD of at
+//      most 12 features before and after ComBat, and their quartiles by
+//      federated bisection on counts (models::QuantileSearch per site). With
+//      output_suffix both are measured after the fit (raw <feature> and
+//      harmonised <feature><suffix>); without it, "before" is measured before
+//      combat.fit replaces the values.
 // results.json: see docs/results.md, "harmonization".
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <numeric>
 #include <set>
@@ -29,6 +36,7 @@
 #include "harmonization/combat.h"
 #include "harmonization/model.h"
 #include "harmonization/table.h"
+#include "models/descriptive.h"
 #include "proto/payload.h"
 
 namespace fedrad::coordinator {
@@ -105,6 +113,138 @@ json FeatureObject(const std::vector<std::string>& names, const Eigen::VectorXd&
   json o = json::object();
   for (size_t i = 0; i < names.size(); ++i) o[names[i]] = v(i);
   return o;
+}
+
+constexpr size_t kMaxDistributionFeatures = 12;
+
+json NumberOrNull(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+// Per site and column: n, mean, SD and quartiles (by federated bisection on
+// counts at each site), or {suppressed} when the site has fewer than k
+// values. `columns[i]` is measured and reported as `features[i]`. Result:
+// {feature: {site: {...}}}. A site that stops answering keeps what it sent.
+absl::StatusOr<json> SiteDistributions(StudyContext& ctx, const std::vector<std::string>& features,
+                                       const std::vector<std::string>& columns,
+                                       const std::string& phase) {
+  json out = json::object();
+  v1::Payload params;
+  (*params.mutable_strings())["columns"] = absl::StrJoin(columns, ",");
+  (*params.mutable_strings())["phase"] = phase;
+  FEDRAD_ASSIGN_OR_RETURN(auto moments, ctx.Broadcast("combat.distributions", params));
+  std::map<std::string, std::map<std::string, models::QuantileSearch>> searches;  // site, column
+  for (const auto& [site, r] : moments) {
+    const v1::Payload& p = r.payload();
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd n, SiteVector(site, p, "n", columns.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd mean, SiteVector(site, p, "mean", columns.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd m2, SiteVector(site, p, "m2", columns.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd supp,
+                            SiteVector(site, p, "suppressed", columns.size()));
+    for (size_t i = 0; i < columns.size(); ++i) {
+      const Eigen::Index j = static_cast<Eigen::Index>(i);
+      json& e = out[features[i]][site];
+      e["n"] = static_cast<int64_t>(n[j]);
+      if (supp[j] != 0.0) {
+        e["suppressed"] = true;
+        e["reason"] = "fewer than k values at the site";
+        continue;
+      }
+      models::ColumnMoments cm;
+      cm.n = static_cast<int64_t>(n[j]);
+      cm.mean = mean[j];
+      cm.m2 = m2[j];
+      cm.binary = false;
+      e["mean"] = NumberOrNull(cm.mean);
+      e["sd"] = NumberOrNull(models::StandardDeviation(cm));
+      searches[site].emplace(columns[i],
+                             models::QuantileSearch(cm, {0.25, 0.5, 0.75}, models::QuantileSearch::Options{}));
+    }
+  }
+  for (int round = 0;; ++round) {
+    std::map<std::string, v1::Payload> by_site;
+    std::vector<std::string> active = ctx.active_sites();
+    for (auto& [site, cols] : searches) {
+      if (!std::binary_search(active.begin(), active.end(), site)) continue;
+      for (auto& [column, search] : cols) {
+        if (search.done()) continue;
+        (*by_site[site].mutable_strings())["columns"] = absl::StrJoin(columns, ",");
+        AddVector(&by_site[site], "thresholds." + column, search.NextThresholds());
+      }
+    }
+    if (by_site.empty()) break;
+    ctx.SetProgress("harmonization", 1.0,
+                    absl::StrCat("feature distributions ", phase, " ComBat: quartiles, round ",
+                                 round + 1));
+    FEDRAD_ASSIGN_OR_RETURN(auto counts, ctx.RunRound("combat.distributions", by_site));
+    for (auto& [site, cols] : searches) {
+      auto it = counts.find(site);
+      for (auto& [column, search] : cols) {
+        if (search.done()) continue;
+        if (it == counts.end()) {  // the site stopped answering: no quartiles from it
+          while (!search.done()) search.Update(std::vector<int64_t>(search.NextThresholds().size(), 0));
+          continue;
+        }
+        FEDRAD_ASSIGN_OR_RETURN(
+            Eigen::VectorXd c,
+            SiteVector(site, it->second.payload(), "counts." + column, search.NextThresholds().size()));
+        std::vector<int64_t> v;
+        for (Eigen::Index i = 0; i < c.size(); ++i) v.push_back(static_cast<int64_t>(c[i]));
+        search.Update(v);
+      }
+    }
+  }
+  const std::vector<std::string> still_active = ctx.active_sites();
+  for (auto& [site, cols] : searches) {
+    if (!std::binary_search(still_active.begin(), still_active.end(), site)) continue;
+    for (auto& [column, search] : cols) {
+      const size_t i = static_cast<size_t>(std::find(columns.begin(), columns.end(), column) - columns.begin());
+      std::vector<models::QuantileEstimate> est = search.Estimates();
+      json& e = out[features[i]][site];
+      const char* const names[] = {"q1", "median", "q3"};
+      for (size_t q = 0; q < est.size() && q < 3; ++q) e[names[q]] = NumberOrNull(est[q].value);
+      e["quartile_rank_error"] = NumberOrNull(std::max({est[0].rank_error, est[1].rank_error, est[2].rank_error}));
+    }
+  }
+  return out;
+}
+
+// The features drawn in the report: Harmonization.report_features when given
+// (must be adjusted features), else the (at most 12) features whose site
+// location effects differ most between sites: the largest SD over sites of
+// `location[site][g]` (γ* after the fit, or the unshrunk site means in pooled
+// SD units before it).
+absl::StatusOr<std::vector<int>> ChooseDistributionFeatures(
+    const v1::Harmonization& spec, const std::vector<std::string>& adjusted,
+    const std::vector<Eigen::VectorXd>& location) {
+  std::vector<int> chosen;
+  if (spec.report_features_size() > 0) {
+    for (const std::string& f : spec.report_features()) {
+      auto it = std::find(adjusted.begin(), adjusted.end(), f);
+      if (it == adjusted.end()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "harmonization.report_features names '", f, "', which is not a harmonised feature"));
+      }
+      chosen.push_back(static_cast<int>(it - adjusted.begin()));
+    }
+    if (chosen.size() > kMaxDistributionFeatures) chosen.resize(kMaxDistributionFeatures);
+    return chosen;
+  }
+  std::vector<std::pair<double, int>> spread;
+  for (size_t g = 0; g < adjusted.size(); ++g) {
+    double sum = 0, sum2 = 0;
+    for (const Eigen::VectorXd& l : location) {
+      sum += l[static_cast<Eigen::Index>(g)];
+      sum2 += l[static_cast<Eigen::Index>(g)] * l[static_cast<Eigen::Index>(g)];
+    }
+    const double k = static_cast<double>(location.size());
+    const double var = k > 1 ? (sum2 - sum * sum / k) / (k - 1) : 0.0;
+    spread.emplace_back(-(std::isfinite(var) ? var : 0.0), static_cast<int>(g));
+  }
+  std::stable_sort(spread.begin(), spread.end());
+  for (size_t i = 0; i < spread.size() && i < kMaxDistributionFeatures; ++i) {
+    chosen.push_back(spread[i].second);
+  }
+  std::sort(chosen.begin(), chosen.end());
+  return chosen;
 }
 
 }  // namespace
@@ -243,6 +383,33 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   }
   FEDRAD_ASSIGN_OR_RETURN(h::PooledEstimates pooled, h::FinishPooled(reg, rss));
 
+  // Feature distributions for the report. Without output_suffix the raw
+  // values are replaced by combat.fit, so "before" is measured now, for the
+  // features whose unshrunk site means (in pooled SD units) differ most.
+  const std::string suffix = spec.output_suffix();
+  json distributions = json::object();
+  std::vector<int> shown;
+  if (suffix.empty() && num_g > 0) {
+    std::vector<Eigen::VectorXd> location;
+    for (size_t i = 0; i < sites.size(); ++i) {
+      Eigen::VectorXd l(num_g);
+      for (size_t g = 0; g < num_g; ++g) {
+        const Eigen::Index j = static_cast<Eigen::Index>(g);
+        l[j] = moments[i].n > 0 && pooled.var_pooled[j] > 0
+                   ? (moments[i].sum_features[j] / static_cast<double>(moments[i].n)) /
+                         std::sqrt(pooled.var_pooled[j])
+                   : 0.0;
+      }
+      location.push_back(l);
+    }
+    FEDRAD_ASSIGN_OR_RETURN(shown, ChooseDistributionFeatures(spec, adjusted, location));
+    std::vector<std::string> names;
+    for (int g : shown) names.push_back(adjusted[static_cast<size_t>(g)]);
+    ctx.SetProgress("harmonization", 0.6, "feature distributions before ComBat");
+    FEDRAD_ASSIGN_OR_RETURN(json before, SiteDistributions(ctx, names, names, "before"));
+    for (auto& [f, by_site] : before.items()) distributions[f]["before"] = by_site;
+  }
+
   // Round 4: each site's own EB effects; the site harmonises locally.
   ctx.SetProgress("harmonization", 0.75, "site effects and local harmonisation (combat.fit)");
   std::map<std::string, v1::Payload> fit_params;
@@ -306,6 +473,40 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   // The whole model in the format `fedrad harmonize --model-in` reads, for
   // centres that join later and for new patients.
   out["model"] = h::ModelToJson(model);
+
+  // Feature distributions after ComBat (and, with output_suffix, before it:
+  // the raw columns are still there), for the report.
+  if (num_g > 0) {
+    if (!suffix.empty()) {
+      std::vector<Eigen::VectorXd> location;
+      for (const auto& [site, sm] : model.sites) location.push_back(sm.gamma_star);
+      FEDRAD_ASSIGN_OR_RETURN(shown, ChooseDistributionFeatures(spec, adjusted, location));
+    }
+    std::vector<std::string> names, after_columns;
+    for (int g : shown) {
+      names.push_back(adjusted[static_cast<size_t>(g)]);
+      after_columns.push_back(adjusted[static_cast<size_t>(g)] + suffix);
+    }
+    if (!suffix.empty()) {
+      ctx.SetProgress("harmonization", 1.0, "feature distributions before ComBat");
+      FEDRAD_ASSIGN_OR_RETURN(json before, SiteDistributions(ctx, names, names, "before"));
+      for (auto& [f, by_site] : before.items()) distributions[f]["before"] = by_site;
+    }
+    ctx.SetProgress("harmonization", 1.0, "feature distributions after ComBat");
+    FEDRAD_ASSIGN_OR_RETURN(json after, SiteDistributions(ctx, names, after_columns, "after"));
+    for (auto& [f, by_site] : after.items()) distributions[f]["after"] = by_site;
+    out["distributions"] = distributions;
+    out["distributions_method"] =
+        absl::StrCat("per site n, mean and SD (n - 1) from site sums; quartiles by federated "
+                     "bisection on counts at coordinator-chosen thresholds (no value released; "
+                     "rank error <= 1%); a site with fewer than k values is suppressed. Features: ",
+                     spec.report_features_size() > 0
+                         ? "harmonization.report_features"
+                         : suffix.empty()
+                               ? "the 12 whose unshrunk site means (pooled SD units) differ most "
+                                 "between sites"
+                               : "the 12 whose site effects gamma* differ most between sites");
+  }
   ctx.SetProgress("harmonization", 1.0,
                   absl::StrCat("harmonised ", num_g, " feature(s) at ", sites.size(), " sites"));
   return absl::OkStatus();
