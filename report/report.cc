@@ -519,6 +519,16 @@ class Renderer {
         absl::StrAppend(&s, "<tr><td>", Escape(it.key()), "</td><td class=\"mono\">",
                         Escape(Str(&*it)), "</td></tr>");
       }
+      if (const json* sites = At(study, "sites"); sites && sites->is_array()) {
+        for (const json& e : *sites) {
+          const std::string site = Str(&e);
+          if (heads->contains(site)) continue;
+          absl::StrAppend(&s, "<tr><td>", Escape(site), "</td><td class=\"supp\">not recorded "
+                              "in results.json (the coordinator never sees a site's log): ask the "
+                              "site for its log and add it with <code>fedrad study report "
+                              "--audit-log ", Escape(site), "=LOG</code></td></tr>");
+        }
+      }
       absl::StrAppend(&s, "</table>");
     }
     // Any other nested provenance object, as key/value tables.
@@ -862,7 +872,11 @@ class Renderer {
     std::string s =
         "<h3>Feature distributions by center, before and after ComBat</h3><p class=\"note\">"
         "Box: quartiles with the median; whisker: mean ± SD; diamond: mean. Summaries come from "
-        "site aggregates; a site with fewer than k values is not drawn.</p><div class=\"plots\">";
+        "site aggregates; a site with fewer than k values is not drawn.";
+    if (const json* method = At(At(&r_, "harmonization"), "distributions_method")) {
+      absl::StrAppend(&s, " ", Escape(Str(method)), ".");
+    }
+    absl::StrAppend(&s, "</p><div class=\"plots\">");
     int shown = 0;
     for (auto it = d->begin(); it != d->end() && shown < 12; ++it, ++shown) {
       const std::string feature = it.key();
@@ -1287,8 +1301,16 @@ class Renderer {
     }
     if (hi <= 0) return "";
     hi = std::min(1.0, hi * 1.1 + 0.02);
-    SvgPlot p(PlotFrame{430, 380, 56, 16, 28, 44}, Axis{0, hi, "predicted risk"},
-              Axis{0, hi, "observed risk"}, NextId("calibration"));
+    // Survival models are calibrated at the horizon t; binary ones on the outcome.
+    const bool survival = At(v, "threshold") == nullptr;
+    const std::string horizon = std::isfinite(Num(At(v, "t")))
+                                    ? absl::StrCat(" by t = ", Fmt(Num(At(v, "t")), 0), " ",
+                                                   Str(At(v, "time_unit")).empty() ? "days" : Str(At(v, "time_unit")))
+                                    : "";
+    SvgPlot p(PlotFrame{430, 380, 56, 16, 28, 44},
+              Axis{0, hi, survival ? absl::StrCat("predicted risk", horizon) : "predicted probability"},
+              Axis{0, hi, survival ? "observed risk (1 − Kaplan–Meier)" : "observed proportion"},
+              NextId("calibration"));
     p.Title(absl::StrCat(model, ": calibration"));
     p.Line({{0, 0}, {hi, hi}}, "#999", 1, LineStyle::kDashed);
     for (const auto& site : Keys(sites)) {
@@ -1321,8 +1343,13 @@ class Renderer {
                           " bins have fewer than k = ", k_, " patients; suppressed.</p>");
     }
     p.Legend(legend, true);
-    std::string caption = "Observed against predicted risk by risk group (bins), per center; the "
-                          "dashed line is perfect calibration.";
+    std::string caption = absl::StrCat(
+        "Each point is one group of patients with similar predicted risk (equal-count bins of at "
+        "least k = ", k_, " patients) at one center: mean predicted risk against the observed ",
+        survival ? "risk (1 − Kaplan–Meier at t; bar: 95% Greenwood CI)"
+                 : "proportion (bar: 95% Wilson CI)",
+        ". Points on the dashed diagonal are perfectly calibrated; above it the model "
+        "underestimates risk, below it overestimates.");
     if (suppressed > 0) {
       absl::StrAppend(&caption, " <span class=\"supp\">", suppressed,
                       " bin(s) with fewer than k = ", k_, " patients suppressed.</span>");
@@ -1398,8 +1425,16 @@ class Renderer {
         continue;
       }
       p.Legend(legend, false);
-      std::string caption = absl::StrCat("Site ", Escape(site),
-                                         ": observed survival by predicted-risk group.");
+      std::string caption = absl::StrCat(
+          "Site ", Escape(site), ": observed event-free survival (Kaplan–Meier) of the patients the "
+          "model puts at low, intermediate and high risk");
+      if (const json* cuts = At(v, {"risk_groups", "cuts"}); cuts && cuts->is_array() && cuts->size() == 2) {
+        absl::StrAppend(&caption, " (cut-points: tertiles of the risk score in the development "
+                                  "data, ", FmtG(Num(&(*cuts)[0])), " and ", FmtG(Num(&(*cuts)[1])),
+                        ")");
+      }
+      absl::StrAppend(&caption, "; reported every grid step, not at single event times. Well "
+                                "separated curves mean good discrimination.");
       if (!notes.empty()) {
         absl::StrAppend(&caption, " <span class=\"supp\">", absl::StrJoin(notes, "; "), ".</span>");
       }

@@ -246,9 +246,10 @@ absl::StatusOr<TaskOutput> Fit(TaskContext& ctx) {
 // (refused for a column with fewer than k values).
 absl::StatusOr<TaskOutput> Distributions(TaskContext& ctx) {
   const std::vector<std::string> columns = h::SplitList(Param(ctx, "columns"));
-  if (columns.empty()) return absl::InvalidArgumentError("combat.distributions: no columns");
   TaskOutput out;
   out.n_contributing = static_cast<int64_t>(ctx.table->num_rows());
+  // A counting round in which this site has nothing left to count.
+  if (columns.empty() && ctx.task->params().arrays_size() == 0) return out;
   bool counted = false;
   for (const auto& array : ctx.task->params().arrays()) {
     const std::string prefix = "thresholds.";

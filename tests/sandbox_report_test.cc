@@ -254,7 +254,7 @@ TEST(SandboxReport, CurvesDistributionsAndStudyReportRenderInChromium) {
     std::vector<std::string> argv = {FedradBin(), "study", "report"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     argv.insert(argv.end(), connect.begin(), connect.end());
-    return Run(argv, d + "/study-report.log", output);
+    return fedrad::testing::Run(argv, d + "/study-report.log", output);
   };
 
   std::string output;
@@ -279,14 +279,16 @@ TEST(SandboxReport, CurvesDistributionsAndStudyReportRenderInChromium) {
   for (const std::string what :
        {"Calibration plot for model cox_radiomic", "Calibration plot for model logistic_2y",
         "Kaplan-Meier curves for model cox_radiomic at site V1", "ROC curves for model logistic_2y",
-        "Distribution of f01 by center before and after ComBat", "harrell_c", "auc"}) {
+        "Distribution of f01 by center before and after ComBat",
+        "Forest plot of Harrell&#39;s C for model cox_radiomic",
+        "Forest plot of AUC for model logistic_2y", "Forest plot of the HRs of model cox_radiomic"}) {
     EXPECT_THAT(html, HasSubstr(what));
   }
   EXPECT_THAT(html, Not(HasSubstr("ROC curves for model cox_radiomic")));
 
   if (!HaveChromium()) GTEST_SKIP() << "chromium is not installed; the browser check is skipped";
   const std::string shot_dir = std::string(FEDRAD_BIN_DIR) + "/../report_browser_study";
-  EXPECT_EQ(Run({"/bin/bash", BrowserTestScript(), "--html", html_path, shot_dir},
+  EXPECT_EQ(fedrad::testing::Run({"/bin/bash", BrowserTestScript(), "--html", html_path, shot_dir},
                 d + "/browser.log", &output),
             0)
       << output;
