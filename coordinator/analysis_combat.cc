@@ -499,15 +499,15 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     for (auto& [f, by_site] : after.items()) distributions[f]["after"] = by_site;
     out["distributions"] = distributions;
     out["distributions_method"] =
-        absl::StrCat("per site n, mean and SD (n - 1) from site sums; quartiles by federated "
+        absl::StrCat("Per site: n, mean and SD (n - 1) from site sums; quartiles by federated "
                      "bisection on counts at coordinator-chosen thresholds (no value released; "
-                     "rank error <= 1%); a site with fewer than k values is suppressed. Features: ",
-                     spec.report_features_size() > 0
-                         ? "harmonization.report_features"
-                         : suffix.empty()
-                               ? "the 12 whose unshrunk site means (pooled SD units) differ most "
-                                 "between sites"
-                               : "the 12 whose site effects gamma* differ most between sites");
+                     "rank error <= 1%). Features shown: ",
+                     spec.report_features_size() > 0 ? "those listed in harmonization.report_features"
+                     : adjusted.size() <= kMaxDistributionFeatures
+                         ? absl::StrCat("all ", adjusted.size(), " harmonised features")
+                     : suffix.empty()
+                         ? "the 12 whose raw site means (in pooled SD units) differ most between sites"
+                         : "the 12 whose site effects gamma* differ most between sites");
   }
   ctx.SetProgress("harmonization", 1.0,
                   absl::StrCat("harmonised ", num_g, " feature(s) at ", sites.size(), " sites"));

@@ -8,7 +8,8 @@
 # headless Chromium (file://, no network) and checks that
 #  - the report's inline render check ran and every <svg class="plot"> has a
 #    non-empty bounding box, with non-empty data marks (getBBox), and
-#  - a full-page screenshot OUT_DIR/report.png (1280 x 4000) is written and is
+#  - a full-page screenshot OUT_DIR/report.png (1280 wide, as tall as the page
+#    as laid out by Chromium, at least 4000 and at most 20000 pixels) is written and is
 #    not trivial (a PNG of that size, > 40 kB).
 # Exits 77 (CTest SKIP_RETURN_CODE) when Chromium is not installed.
 set -euo pipefail
@@ -56,8 +57,12 @@ if grep -q 'data-rendered="no"' "$out_dir/dom.html"; then
 fi
 
 png="$out_dir/report.png"
+page_height=$(sed -n 's/.*data-height="\([0-9]*\)".*/\1/p' <<<"$check")
+shot_height=4000
+if [ -n "$page_height" ] && [ "$page_height" -gt "$shot_height" ]; then shot_height=$page_height; fi
+if [ "$shot_height" -gt 20000 ]; then shot_height=20000; fi
 rm -f "$png"
-timeout 120 "$browser" "${flags[@]}" --virtual-time-budget=5000 --window-size=1280,4000 \
+timeout 120 "$browser" "${flags[@]}" --virtual-time-budget=5000 --window-size=1280,$shot_height \
   --screenshot="$png" "file://$html" > "$out_dir/chromium-shot.log" 2>&1 || {
   echo "FAIL: chromium --screenshot failed; see $out_dir/chromium-shot.log"; tail -5 "$out_dir/chromium-shot.log"; exit 1; }
 if [ ! -s "$png" ]; then echo "FAIL: no screenshot at $png"; exit 1; fi

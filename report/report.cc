@@ -122,6 +122,9 @@ std::string Pretty(const std::string& key) {
       {"calibration_intercept", "Calibration intercept"},
       {"oe_ratio_t", "O/E(t)"},             {"oe_ratio", "O/E"},
       {"sensitivity", "Sensitivity"},       {"specificity", "Specificity"},
+      {"sensitivity_youden", "Sensitivity (Youden threshold)"},
+      {"specificity_youden", "Specificity (Youden threshold)"},
+      {"youden_threshold", "Youden threshold"},
   };
   auto it = kNames.find(key);
   return it == kNames.end() ? key : it->second;
@@ -261,6 +264,7 @@ constexpr char kRenderCheckScript[] = R"js(
   var el = document.getElementById('render-check');
   el.setAttribute('data-total', String(svgs.length));
   el.setAttribute('data-ok', String(ok));
+  el.setAttribute('data-height', String(document.documentElement.scrollHeight));
   el.textContent = 'plots ' + svgs.length + ' rendered ' + ok + '\n' + lines.join('\n');
 })();
 )js";
@@ -822,12 +826,19 @@ class Renderer {
     absl::StrAppend(&s, "<table class=\"kv\">");
     for (const char* key : {"method", "empirical_bayes", "mean_only", "reference_site", "covariates"}) {
       if (const json* v = At(h, key)) {
-        absl::StrAppend(&s, "<tr><th>", key, "</th><td>", Escape(Str(v)), "</td></tr>");
+        const std::string text = Str(v);
+        absl::StrAppend(&s, "<tr><th>", key, "</th><td>",
+                        text.empty() || text == "[]" ? "none" : Escape(text), "</td></tr>");
       }
     }
     const json* features = At(h, "features");
     absl::StrAppend(&s, "<tr><th>features harmonised</th><td>",
                     features && features->is_array() ? features->size() : 0, "</td></tr>");
+    if (const json* suffix = At(h, "output_suffix"); suffix && !Str(suffix).empty()) {
+      absl::StrAppend(&s, "<tr><th>harmonised columns</th><td><code>&lt;feature&gt;",
+                      Escape(Str(suffix)), "</code> (the raw feature columns are kept; a model "
+                      "names which it uses)</td></tr>");
+    }
     if (const json* u = At(h, "unadjusted_features"); u && u->is_array() && !u->empty()) {
       absl::StrAppend(&s, "<tr><th>left unadjusted</th><td>", Escape(Str(u)), "</td></tr>");
     }
@@ -1004,9 +1015,13 @@ class Renderer {
       const bool logistic = type.find("logistic") != std::string::npos;
       const bool cox = type.find("cox") != std::string::npos || At(m, "baseline") != nullptr;
       const std::string ratio = logistic ? "OR" : cox ? "HR" : "exp(β)";
+      // What a reader needs first; fit bookkeeping (rounds, timings) last.
       absl::StrAppend(&s, "<h3>", Escape(it.key()), "</h3><table class=\"kv\">",
-                      KeyValueRows(m, {"coefficients", "std_errors", "terms", "baseline",
-                                       "covariance"}),
+                      OrderedRows(m, {"type", "n", "events", "sites", "covariates", "ties",
+                                      "iterations", "loglik", "loglik_null", "step_halvings",
+                                      "rounds", "fit_seconds", "coordinator_seconds"},
+                                  {"coefficients", "std_errors", "terms", "baseline",
+                                   "covariance"}),
                       "</table>");
       if (const json* rows = At(m, "site_rows"); rows && rows->is_object()) {
         absl::StrAppend(&s, "<table><tr><th>site</th><th>rows used</th><th>events</th>"
@@ -1034,8 +1049,10 @@ class Renderer {
                         Fmt(std::exp(t.beta), 2), "</td><td class=\"num\">", Fmt(l, 2), "–",
                         Fmt(h, 2), "</td><td class=\"num\">", FmtP(WaldP(t.beta / t.se)),
                         "</td></tr>");
+        const bool intercept =
+            t.name == "(intercept)" || t.name == "intercept" || t.name == "(Intercept)";
         for (double v : {l, h, std::exp(t.beta)}) {
-          if (std::isfinite(v) && v > 0) {
+          if (!intercept && std::isfinite(v) && v > 0) {  // the axis is for the plotted ratios
             lo = std::min(lo, v);
             hi = std::max(hi, v);
           }
@@ -1482,7 +1499,11 @@ class Renderer {
                           " suppressed at every site.</p>");
     }
     p.Legend(legend, true);
-    std::string caption = "ROC curve of the binary outcome at each center; dashed: chance.";
+    std::string caption =
+        "ROC curve of the binary outcome at each center (sensitivity against 1 − specificity as "
+        "the probability threshold goes from 1 down to 0; each center releases the curve at the "
+        "thresholds 0, 0.02, …, 1, so it is a slightly coarser polygon than the exact curve whose "
+        "area is the AUC in the legend); dashed: chance.";
     if (!notes.empty()) absl::StrAppend(&caption, " <span class=\"supp\">", absl::StrJoin(notes, "; "), ".</span>");
     return Figure(p.Render(absl::StrCat("ROC curves for model ", model)), caption);
   }
@@ -1521,9 +1542,20 @@ class Renderer {
         has_km |= At(v, {"sites", site.c_str(), "km_groups"}) != nullptr;
         has_roc |= At(v, {"sites", site.c_str(), "roc"}) != nullptr;
       }
+      // KM curves belong to survival models, ROC curves to binary ones (a
+      // survival model's discrimination at t is AUC(t) above).
+      bool binary = At(v, "threshold") != nullptr, survival = At(v, "risk_groups") != nullptr;
+      for (const auto& site : Keys(At(v, "sites"))) {
+        const json* e = At(v, {"sites", site.c_str()});
+        binary |= At(e, "auc") != nullptr || At(e, "roc") != nullptr;
+        for (const char* m : {"harrell_c", "c_index", "uno_c", "auc_t", "km_groups"}) {
+          survival |= At(e, m) != nullptr;
+        }
+      }
+      if (binary == survival) binary = survival = true;  // unknown type: list both
       if (!has_cal) missing.push_back("calibration curves");
-      if (!has_km) missing.push_back("Kaplan–Meier curves");
-      if (!has_roc) missing.push_back("ROC curves");
+      if (!has_km && survival) missing.push_back("Kaplan–Meier curves");
+      if (!has_roc && binary) missing.push_back("ROC curves");
       if (!missing.empty()) {
         absl::StrAppend(&s, "<p class=\"note\">", Escape(absl::StrJoin(missing, ", ")),
                         ": not part of this study for this model.</p>");

@@ -142,8 +142,9 @@ TEST(RenderReport, MissingSectionsSayNotPartOfThisStudy) {
     s.erase("km_groups");
   }
   const std::string vh = Render(v);
+  // A survival model misses calibration and KM curves (ROC is for binary models).
   EXPECT_THAT(SectionOf(vh, "validation"),
-              HasSubstr("calibration curves, Kaplan–Meier curves, ROC curves: not part of this study"));
+              HasSubstr("calibration curves, Kaplan–Meier curves: not part of this study"));
 }
 
 // The shape the models module writes when only one site validates: no
