@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "core/csv.h"
 #include "core/hash.h"
 #include "core/status.h"
@@ -391,9 +392,28 @@ class Renderer {
                                    Escape(absl::StrJoin(sites, ", ")), "."));
       if (const json* te = At(cohort, {"pooled", "time_events"}); te && te->is_object()) {
         for (auto it = te->begin(); it != te->end(); ++it) {
-          items.push_back(absl::StrCat(Escape(it.key()), ": ", Fmt(Num(At(&*it, "events")), 0),
-                                       " events among ", Fmt(Num(At(&*it, "n")), 0),
-                                       " patients (median follow-up ",
+          std::string events = Fmt(Num(At(&*it, "events")), 0);
+          if (!std::isfinite(Num(At(&*it, "events")))) {
+            // A site withheld its count (fewer than k events or non-events):
+            // say what is known instead of a bare dash.
+            double known = 0;
+            std::vector<std::string> withheld;
+            for (const auto& site : Keys(At(cohort, "sites"))) {
+              const json* e = At(cohort, {"sites", site.c_str(), "time_events", it.key().c_str()});
+              const double ev = Num(At(e, "events"));
+              if (std::isfinite(ev)) {
+                known += ev;
+              } else {
+                withheld.push_back(site);
+              }
+            }
+            events = absl::StrCat(
+                "at least ", Fmt(known, 0), " (", Escape(absl::StrJoin(withheld, ", ")),
+                " withheld ", withheld.size() == 1 ? "its count" : "their counts",
+                ": fewer than k events or non-events)");
+          }
+          items.push_back(absl::StrCat(Escape(it.key()), ": ", events, " events among ",
+                                       Fmt(Num(At(&*it, "n")), 0), " patients (median follow-up ",
                                        FmtG(Num(At(&*it, "median_followup"))), ")."));
         }
       }
@@ -717,7 +737,32 @@ class Renderer {
     std::string s = Open("excluded", "Excluded cases");
     absl::StrAppend(&s, "<p class=\"lead\">Cases a site could not use, with the reason. Sites "
                         "report counts and reasons, never patient identifiers.</p>");
+    // Rows a model could not use (models.<model>.site_rows.<site>.excluded):
+    // one table, model by site by reason.
+    std::string model_rows;
+    std::vector<std::pair<std::string, const json*>> other;
     for (const auto& [path, j] : found) {
+      std::vector<std::string> parts = absl::StrSplit(path, '.');
+      if (parts.size() == 5 && parts[0] == "models" && parts[2] == "site_rows" &&
+          parts[4] == "excluded" && j->is_object()) {
+        for (auto it = j->begin(); it != j->end(); ++it) {
+          absl::StrAppend(&model_rows, "<tr><td>", Escape(parts[1]), "</td><td>",
+                          Escape(parts[3]), "</td><td>", Escape(it.key()),
+                          "</td><td class=\"num\">", Escape(Str(&*it)), "</td></tr>");
+        }
+      } else {
+        other.emplace_back(path, j);
+      }
+    }
+    if (!model_rows.empty()) {
+      absl::StrAppend(&s, "<h3>Rows a model could not use</h3><p class=\"note\">From "
+                          "<code>models.&lt;model&gt;.site_rows.&lt;site&gt;.excluded</code>: "
+                          "e.g. a missing outcome (a logistic model's binary outcome is missing "
+                          "when follow-up ended before the horizon) or a missing covariate.</p>"
+                          "<table><tr><th>model</th><th>site</th><th>reason</th><th>rows</th></tr>",
+                      model_rows, "</table>");
+    }
+    for (const auto& [path, j] : other) {
       absl::StrAppend(&s, "<h3><code>", Escape(path), "</code></h3>");
       if (j->is_array()) {
         std::vector<std::string> cols;
