@@ -1237,6 +1237,8 @@ class Renderer {
       absl::StrAppend(&caption, "; diamond: random-effects pooled estimate (95% CI)");
       if (std::isfinite(pooled.pi_low)) {
         absl::StrAppend(&caption, "; grey bar: 95% prediction interval for a new center");
+      } else {
+        absl::StrAppend(&caption, "; no prediction interval (it needs at least 3 centers)");
       }
       if (std::isfinite(pooled.i2)) absl::StrAppend(&caption, "; I² = ", Fmt(100 * pooled.i2, 0), "%");
       if (std::isfinite(pooled.tau2)) absl::StrAppend(&caption, ", τ² = ", FmtG(pooled.tau2));

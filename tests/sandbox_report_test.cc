@@ -14,7 +14,8 @@
 // effect ComBat removes), a clinical covariate n_lesions, a survival outcome
 // drawn from a Cox model in the true features, and recur2y (event within two
 // years; empty when censored before). V2 is small (45 patients) and treats
-// patients with more lesions, so some of its risk groups fall below k.
+// patients with more lesions, so some of its risk groups fall below k; V3
+// makes three validation centers, so the pooled C has a prediction interval.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -172,7 +173,9 @@ TEST(SandboxReport, CurvesDistributionsAndStudyReportRenderInChromium) {
   WriteSite(d + "/D.csv", "D", 160, 11, 0.0, 1.0, 1);
   WriteSite(d + "/V1.csv", "V1", 120, 12, 3.0, 1.6, 1);
   WriteSite(d + "/V2.csv", "V2", 45, 13, -2.0, 0.7, 4);
-  SandboxRun run = RunSandbox({{"D", d + "/D.csv"}, {"V1", d + "/V1.csv"}, {"V2", d + "/V2.csv"}},
+  WriteSite(d + "/V3.csv", "V3", 80, 14, 1.0, 1.2, 1);
+  SandboxRun run = RunSandbox({{"D", d + "/D.csv"}, {"V1", d + "/V1.csv"}, {"V2", d + "/V2.csv"},
+                               {"V3", d + "/V3.csv"}},
                               kStudy, d + "/out", {"--quiet", "--k", std::to_string(kK)});
   ASSERT_EQ(run.exit_code, 0) << run.output << "\n" << ReadAll(d + "/out/logs/coordinator.log");
   const json& r = run.results;
@@ -180,7 +183,7 @@ TEST(SandboxReport, CurvesDistributionsAndStudyReportRenderInChromium) {
   const std::string id = r["study"]["id"];
 
   // Curve aggregates at each validation site, k-rule respected.
-  for (const std::string site : {"V1", "V2"}) {
+  for (const std::string site : {"V1", "V2", "V3"}) {
     ExpectCurvesObeyK(r["validation"]["cox_radiomic"]["sites"][site], true, "cox at " + site);
     ExpectCurvesObeyK(r["validation"]["logistic_2y"]["sites"][site], false, "logistic at " + site);
   }
@@ -208,7 +211,7 @@ TEST(SandboxReport, CurvesDistributionsAndStudyReportRenderInChromium) {
   EXPECT_EQ(dist.size(), 4u);  // four features, at most 12
   for (const auto& [feature, phases] : dist.items()) {
     for (const char* phase : {"before", "after"}) {
-      for (const std::string site : {"D", "V1", "V2"}) {
+      for (const std::string site : {"D", "V1", "V2", "V3"}) {
         SCOPED_TRACE(feature + " " + phase + " " + site);
         const json& e = phases[phase][site];
         ASSERT_TRUE(e.is_object());
@@ -231,7 +234,7 @@ TEST(SandboxReport, CurvesDistributionsAndStudyReportRenderInChromium) {
   EXPECT_GT(before_gap, 2.0);
   EXPECT_LT(after_gap, 1.0);
   // Every site's audit head is in results.json (the sandbox adds the sites').
-  for (const std::string node : {"coordinator", "D", "V1", "V2"}) {
+  for (const std::string node : {"coordinator", "D", "V1", "V2", "V3"}) {
     EXPECT_TRUE(r["provenance"]["audit_log_heads"].contains(node)) << node;
   }
 
@@ -262,6 +265,17 @@ TEST(SandboxReport, CurvesDistributionsAndStudyReportRenderInChromium) {
   EXPECT_THAT(output, HasSubstr("knows no study 'no-such-study'"));
   EXPECT_FALSE(std::filesystem::exists(d + "/none.html"));
 
+  // A study that has not ended (it waits for a site that never connects).
+  WriteAll(d + "/waiting.textproto",
+           "name: \"waiting\" sites: \"nobody\" cohort_summary { enabled: true }\n");
+  std::vector<std::string> submit = {FedradBin(), "study", "submit", d + "/waiting.textproto"};
+  submit.insert(submit.end(), connect.begin(), connect.end());
+  ASSERT_EQ(fedrad::testing::Run(submit, d + "/submit.log", &output), 0) << output;
+  const std::string waiting_id = output.substr(0, output.find('\n'));
+  EXPECT_EQ(study_report({waiting_id, "--out", d + "/waiting.html"}, &output), 1);
+  EXPECT_THAT(output, HasSubstr("fedrad study watch " + waiting_id));
+  EXPECT_FALSE(std::filesystem::exists(d + "/waiting.html"));
+
   const std::string html_path = d + "/report.html";
   ASSERT_EQ(study_report({id, "--out", html_path, "--results-out", d + "/fetched.json",
                           "--audit-log", "V1=" + out + "/audit/V1.log"},
@@ -281,7 +295,9 @@ TEST(SandboxReport, CurvesDistributionsAndStudyReportRenderInChromium) {
         "Kaplan-Meier curves for model cox_radiomic at site V1", "ROC curves for model logistic_2y",
         "Distribution of f01 by center before and after ComBat",
         "Forest plot of Harrell&#39;s C for model cox_radiomic",
-        "Forest plot of AUC for model logistic_2y", "Forest plot of the HRs of model cox_radiomic"}) {
+        "Forest plot of AUC for model logistic_2y", "Forest plot of the HRs of model cox_radiomic",
+        // Three validation centers: the pooled C has a prediction interval.
+        "grey bar: 95% prediction interval for a new center"}) {
     EXPECT_THAT(html, HasSubstr(what));
   }
   EXPECT_THAT(html, Not(HasSubstr("ROC curves for model cox_radiomic")));
