@@ -240,6 +240,9 @@ td.mono, span.mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas,
 .plots { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
 figure { margin: 0; }
 figcaption { font-size: 12px; color: var(--muted); max-width: 460px; margin-top: 2px; }
+table.atrisk { font-size: 11px; margin: 0 0 6px 0; }
+table.atrisk th, table.atrisk td { padding: 1px 5px; border: none; text-align: right; }
+table.atrisk th { text-align: left; font-weight: 600; background: none; }
 ul.glance { margin: 4px 0 0 0; padding-left: 20px; }
 ul.glance li { margin: 3px 0; }
 .kv th { width: 230px; }
@@ -1089,13 +1092,18 @@ class Renderer {
       double lo = 1, hi = 1;
       for (const Term& t : terms) {
         const double l = std::exp(t.beta - 1.959964 * t.se), h = std::exp(t.beta + 1.959964 * t.se);
-        absl::StrAppend(&s, "<tr><td>", Escape(t.name), "</td><td class=\"num\">", Fmt(t.beta),
-                        "</td><td class=\"num\">", Fmt(t.se), "</td><td class=\"num\">",
-                        Fmt(std::exp(t.beta), 2), "</td><td class=\"num\">", Fmt(l, 2), "–",
-                        Fmt(h, 2), "</td><td class=\"num\">", FmtP(WaldP(t.beta / t.se)),
-                        "</td></tr>");
         const bool intercept =
             t.name == "(intercept)" || t.name == "intercept" || t.name == "(Intercept)";
+        // The intercept is the log odds at all covariates 0, not a ratio.
+        const std::string ratio_cells =
+            intercept ? "<td class=\"num\" title=\"not a ratio: the log odds when every "
+                        "covariate is 0\">—</td><td class=\"num\">—</td>"
+                      : absl::StrCat("<td class=\"num\">", Fmt(std::exp(t.beta), 2),
+                                     "</td><td class=\"num\">", Fmt(l, 2), "–", Fmt(h, 2),
+                                     "</td>");
+        absl::StrAppend(&s, "<tr><td>", Escape(t.name), "</td><td class=\"num\">", Fmt(t.beta),
+                        "</td><td class=\"num\">", Fmt(t.se), "</td>", ratio_cells,
+                        "<td class=\"num\">", FmtP(WaldP(t.beta / t.se)), "</td></tr>");
         for (double v : {l, h, std::exp(t.beta)}) {
           if (!intercept && std::isfinite(v) && v > 0) {  // the axis is for the plotted ratios
             lo = std::min(lo, v);
@@ -1445,6 +1453,13 @@ class Renderer {
       p.Title(absl::StrCat(model, " · ", site, ": Kaplan–Meier by predicted risk"));
       std::vector<std::pair<std::string, std::string>> legend;
       std::vector<std::string> notes;
+      // Number at risk under the plot: (label, color, drawn times, at risk).
+      struct AtRisk {
+        std::string label, color;
+        std::vector<double> time, n;
+        double n0 = 0;  // the group's size, at time 0
+      };
+      std::vector<AtRisk> at_risk_rows;
       int gi = -1, drawn = 0;
       for (const json& g : *groups) {
         ++gi;
@@ -1473,6 +1488,12 @@ class Renderer {
           pts.emplace_back(time[i], surv[i]);
         }
         const std::string color = Palette(gi);
+        AtRisk row{label, color, {}, {}, n};
+        for (size_t i = 0; i + 1 < pts.size(); ++i) {
+          row.time.push_back(time[i]);
+          row.n.push_back(at_risk[i]);
+        }
+        at_risk_rows.push_back(row);
         p.Line(pts, color, 2, LineStyle::kSolid, true);
         ++drawn;
         std::string leg = absl::StrCat(label, " (n=", Fmt(n, 0));
@@ -1488,16 +1509,51 @@ class Renderer {
                               "than k patients; curves suppressed.</p>");
         continue;
       }
-      p.Legend(legend, false);
+      p.Legend(legend, true);
+      // The number-at-risk table clinicians expect under a KM plot, at up to
+      // 8 of the released grid times; "&lt;k" where the curve has stopped.
+      std::vector<double> times;
+      for (const AtRisk& r : at_risk_rows) {
+        for (double t : r.time) {
+          if (std::find(times.begin(), times.end(), t) == times.end()) times.push_back(t);
+        }
+      }
+      std::sort(times.begin(), times.end());
+      const size_t stride = std::max<size_t>(1, (times.size() + 7) / 8);
+      std::string risk_table;
+      if (!times.empty()) {
+        risk_table = "<table class=\"atrisk\"><tr><th>at risk</th><td>0</td>";
+        for (size_t i = stride - 1; i < times.size(); i += stride) {
+          absl::StrAppend(&risk_table, "<td>", Fmt(times[i], 0), "</td>");
+        }
+        absl::StrAppend(&risk_table, "</tr>");
+        for (const AtRisk& r : at_risk_rows) {
+          absl::StrAppend(&risk_table, "<tr><th style=\"color:", r.color, "\">", Escape(r.label),
+                          "</th><td>", Fmt(r.n0, 0), "</td>");
+          for (size_t i = stride - 1; i < times.size(); i += stride) {
+            auto it = std::find(r.time.begin(), r.time.end(), times[i]);
+            absl::StrAppend(&risk_table, "<td>",
+                            it == r.time.end()
+                                ? absl::StrCat("&lt;", k_)
+                                : Fmt(r.n[static_cast<size_t>(it - r.time.begin())], 0),
+                            "</td>");
+          }
+          absl::StrAppend(&risk_table, "</tr>");
+        }
+        absl::StrAppend(&risk_table, "</table>");
+      }
       std::string caption = absl::StrCat(
-          "Site ", Escape(site), ": observed event-free survival (Kaplan–Meier) of the patients the "
-          "model puts at low, intermediate and high risk");
+          risk_table, "Site ", Escape(site),
+          ": observed event-free survival (Kaplan–Meier) of the patients the model puts at low, "
+          "intermediate and high risk");
       if (const json* cuts = At(v, {"risk_groups", "cuts"}); cuts && cuts->is_array() && cuts->size() == 2) {
         absl::StrAppend(&caption, " (cut-points: tertiles of the risk score in the development "
                                   "data, ", FmtG(Num(&(*cuts)[0])), " and ", FmtG(Num(&(*cuts)[1])),
                         ")");
       }
-      absl::StrAppend(&caption, "; reported every grid step, not at single event times. Well "
+      absl::StrAppend(&caption, "; reported every grid step, not at single event times, and "
+                                "each curve stops where fewer than k = ", k_,
+                      " patients remain at risk. Well "
                                 "separated curves mean good discrimination.");
       if (!notes.empty()) {
         absl::StrAppend(&caption, " <span class=\"supp\">", absl::StrJoin(notes, "; "), ".</span>");
