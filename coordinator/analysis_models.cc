@@ -548,7 +548,7 @@ absl::StatusOr<std::vector<double>> RiskGroupCuts(StudyContext& ctx, const v1::P
 
 // The curve aggregates one validation site released ("curve.*" arrays), in
 // the keys the report reads (docs/report.md, "Curve aggregates").
-void CurvesJson(const v1::Payload& pl, json* site) {
+void CurvesJson(const v1::Payload& pl, double roc_t, json* site) {
   auto vec = [&](const std::string& name) -> json {
     absl::StatusOr<std::vector<double>> v = GetVector(pl, name);
     if (!v.ok()) return nullptr;
@@ -598,6 +598,9 @@ void CurvesJson(const v1::Payload& pl, json* site) {
       roc["fpr"] = vec("curve.roc.fpr");
       roc["tpr"] = vec("curve.roc.tpr");
       roc["threshold"] = vec("curve.roc.threshold");
+    }
+    if (std::isfinite(roc_t)) {
+      roc["time_dependent_t"] = roc_t;  // Cox: cumulative/dynamic ROC at t (area: auc_t)
     }
     (*site)["roc"] = roc;
   }
@@ -660,6 +663,7 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
       AddVector(&params, "km_cuts", cuts);
       AddVector(&params, "km_grid", m::GridEvery(km_step, tau, km_step));
     }
+    AddVector(&params, "roc_thresholds", m::GridEvery(0.02, 1.0, 0.0));  // ROC at t
   } else {
     AddScalar(&params, "threshold", threshold);
     AddVector(&params, "roc_thresholds", m::GridEvery(0.02, 1.0, 0.0));
@@ -709,7 +713,7 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
       if (x.ok()) sv.metrics[key] = static_cast<int64_t>(*x);
     }
     sv.metrics["bootstrap_replicates"] = replicates;
-    CurvesJson(pl, &sv.metrics);
+    CurvesJson(pl, cox ? t : kNaN, &sv.metrics);
     out[s] = std::move(sv);
   }
   return out;

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "models/metrics.h"
 
 namespace fedrad::models {
 namespace {
@@ -268,6 +269,72 @@ absl::StatusOr<RocCurve> RocAtThresholds(const std::vector<double>& y,
     roc.tpr.push_back(1);
     roc.threshold.push_back(kNaN);
   }
+  return roc;
+}
+
+namespace {
+
+// ROC vertices from weighted positives and negatives (weights > 0).
+RocCurve WeightedRoc(const std::vector<double>& pos_score, const std::vector<double>& pos_weight,
+                     const std::vector<double>& neg_score, const std::vector<double>& thresholds) {
+  RocCurve roc;
+  double pos_total = 0;
+  for (double w : pos_weight) pos_total += w;
+  std::vector<double> sorted = thresholds;
+  std::sort(sorted.begin(), sorted.end(), std::greater<double>());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  roc.fpr.push_back(0);
+  roc.tpr.push_back(0);
+  roc.threshold.push_back(kNaN);
+  for (double c : sorted) {
+    double tp = 0, fp = 0;
+    for (size_t i = 0; i < pos_score.size(); ++i) tp += pos_score[i] >= c ? pos_weight[i] : 0.0;
+    for (double r : neg_score) fp += r >= c;
+    roc.fpr.push_back(fp / static_cast<double>(neg_score.size()));
+    roc.tpr.push_back(tp / pos_total);
+    roc.threshold.push_back(c);
+  }
+  if (roc.fpr.back() != 1.0 || roc.tpr.back() != 1.0) {
+    roc.fpr.push_back(1);
+    roc.tpr.push_back(1);
+    roc.threshold.push_back(kNaN);
+  }
+  return roc;
+}
+
+}  // namespace
+
+absl::StatusOr<RocCurve> TimeDependentRoc(const std::vector<double>& time,
+                                          const std::vector<int>& status,
+                                          const std::vector<double>& risk_at_t, double t,
+                                          const std::vector<double>& thresholds,
+                                          int min_cell_count) {
+  if (time.size() != status.size() || time.size() != risk_at_t.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("time-dependent ROC: ", time.size(),
+                                                   " times, ", status.size(), " statuses and ",
+                                                   risk_at_t.size(), " predicted risks"));
+  }
+  CensoringSurvival g(time, status);
+  std::vector<double> pos, pos_w, neg;
+  for (size_t i = 0; i < time.size(); ++i) {
+    if (time[i] <= t && status[i] != 0) {
+      const double gi = g.LeftLimit(time[i]);
+      if (!(gi > 0)) continue;
+      pos.push_back(risk_at_t[i]);
+      pos_w.push_back(1.0 / gi);
+    } else if (time[i] > t) {
+      neg.push_back(risk_at_t[i]);
+    }
+  }
+  const int64_t n_pos = static_cast<int64_t>(pos.size()), n_neg = static_cast<int64_t>(neg.size());
+  RocCurve roc;
+  if (n_pos < min_cell_count || n_neg < min_cell_count) {
+    roc.suppressed = true;
+  } else {
+    roc = WeightedRoc(pos, pos_w, neg, thresholds);
+  }
+  roc.n_pos = n_pos;
+  roc.n_neg = n_neg;
   return roc;
 }
 

@@ -32,7 +32,8 @@
 //    curve stops before the first grid point with n_at_risk < k.
 //  - ROC: for each threshold c, TPR = #(p >= c, y = 1)/n_pos and FPR = #(p >=
 //    c, y = 0)/n_neg, ordered by decreasing c (increasing FPR), with the
-//    corners (0, 0) and (1, 1). Suppressed when n_pos < k or n_neg < k.
+//    corners (0, 0) and (1, 1). Suppressed when n_pos < k or n_neg < k. For a
+//    Cox model, the cumulative/dynamic ROC at t (TimeDependentRoc).
 //
 // Thread safety: pure functions.
 #ifndef FEDRAD_MODELS_CURVES_H_
@@ -118,6 +119,19 @@ absl::StatusOr<RocCurve> RocAtThresholds(const std::vector<double>& y,
                                          const std::vector<double>& p,
                                          const std::vector<double>& thresholds,
                                          int min_cell_count);
+
+// Cox: the cumulative/dynamic ROC at t on the predicted risk at t (the curve
+// whose area is auc_t, docs/models.md): cases T_i <= t with an event, each
+// weighted 1/G(T_i-) (G the reverse Kaplan-Meier of the censoring), controls
+// T_j > t (equal weights). TPR(c) = sum_cases w_i I(r_i >= c) / sum_cases w_i,
+// FPR(c) = #(controls with r_j >= c) / #controls. n_pos = cases, n_neg =
+// controls; suppressed when either is below k. Patients censored before t
+// are neither.
+absl::StatusOr<RocCurve> TimeDependentRoc(const std::vector<double>& time,
+                                          const std::vector<int>& status,
+                                          const std::vector<double>& risk_at_t, double t,
+                                          const std::vector<double>& thresholds,
+                                          int min_cell_count);
 
 // {start, start + step, ...} up to `end` (inclusive, within 1e-9 step).
 std::vector<double> GridEvery(double step, double end, double start);

@@ -217,6 +217,31 @@ TEST(RocAtThresholds, MatchesTheExplicitFormula) {
   for (size_t i = 1; i < roc->fpr.size(); ++i) EXPECT_GE(roc->fpr[i], roc->fpr[i - 1]);
 }
 
+TEST(TimeDependentRoc, MatchesTheIpcwFormulaInR) {
+  const nlohmann::json ref = CurveReference();
+  const nlohmann::json& want = ref["td_roc"];
+  ModelRows rows = SurvivalRows("C");
+  std::vector<double> risk;
+  for (double lp : Lp(rows)) risk.push_back(1 - std::exp(-730.0 / 600 * std::exp(lp)));
+  auto roc = TimeDependentRoc(rows.time, rows.status, risk, 730, GridEvery(0.02, 1.0, 0.0),
+                              ref["k"].get<int>());
+  ASSERT_TRUE(roc.ok()) << roc.status();
+  EXPECT_FALSE(roc->suppressed);
+  EXPECT_EQ(roc->n_pos, want["n_pos"].get<int64_t>());
+  EXPECT_EQ(roc->n_neg, want["n_neg"].get<int64_t>());
+  std::vector<double> fpr(roc->fpr.begin() + 1, roc->fpr.end());
+  std::vector<double> tpr(roc->tpr.begin() + 1, roc->tpr.end());
+  ExpectNumbersNear(fpr, want["fpr"], 1e-12, "fpr");
+  ExpectNumbersNear(tpr, want["tpr"], 1e-12, "tpr");
+  // Fewer than k cases or controls: counts only.
+  auto small = TimeDependentRoc(rows.time, rows.status, risk, 730, {0, 0.5, 1},
+                                static_cast<int>(want["n_neg"].get<int64_t>()) + 1);
+  ASSERT_TRUE(small.ok());
+  EXPECT_TRUE(small->suppressed);
+  EXPECT_TRUE(small->fpr.empty());
+  EXPECT_EQ(small->n_pos, want["n_pos"].get<int64_t>());
+}
+
 TEST(RocAtThresholds, FewerThanKEventsOrNonEventsIsSuppressed) {
   std::vector<double> y(30, 0.0), p(30, 0.3);
   for (int i = 0; i < 9; ++i) y[static_cast<size_t>(i)] = 1;  // 9 events < k = 10

@@ -1569,11 +1569,19 @@ class Renderer {
   std::string Roc(const std::string& model, const json* v) {
     const json* sites = At(v, "sites");
     bool any = false;
-    for (const auto& site : Keys(sites)) any |= At(sites, {site.c_str(), "roc"}) != nullptr;
+    double td_t = kNaN;  // a survival model's cumulative/dynamic ROC at t
+    for (const auto& site : Keys(sites)) {
+      const json* roc = At(sites, {site.c_str(), "roc"});
+      any |= roc != nullptr;
+      if (const double t = Num(At(roc, "time_dependent_t")); std::isfinite(t)) td_t = t;
+    }
     if (!any) return "";
+    const bool td = std::isfinite(td_t);
+    const std::string unit = Str(At(v, "time_unit")).empty() ? "days" : Str(At(v, "time_unit"));
     SvgPlot p(PlotFrame{400, 380, 52, 16, 28, 44}, Axis{0, 1, "1 − specificity (false-positive rate)"},
               Axis{0, 1, "sensitivity"}, NextId("roc"));
-    p.Title(absl::StrCat(model, ": ROC curves"));
+    p.Title(td ? absl::StrCat(model, ": ROC at t = ", Fmt(td_t, 0), " ", unit)
+               : absl::StrCat(model, ": ROC curves"));
     p.Line({{0, 0}, {1, 1}}, "#999", 1, LineStyle::kDashed);
     std::vector<std::pair<std::string, std::string>> legend;
     std::vector<std::string> notes;
@@ -1593,8 +1601,10 @@ class Renderer {
       std::vector<std::pair<double, double>> pts;
       for (size_t j = 0; j < fpr.size() && j < tpr.size(); ++j) pts.emplace_back(fpr[j], tpr[j]);
       p.Line(pts, Palette(i), 2);
-      const Estimate auc = ReadEstimate(At(sites, site), "auc");
-      legend.emplace_back(std::isfinite(auc.value) ? absl::StrCat(site, " AUC ", Fmt(auc.value, 2)) : site,
+      const Estimate auc = ReadEstimate(At(sites, site), td ? "auc_t" : "auc");
+      legend.emplace_back(std::isfinite(auc.value)
+                              ? absl::StrCat(site, td ? " AUC(t) " : " AUC ", Fmt(auc.value, 2))
+                              : site,
                           Palette(i));
     }
     if (legend.empty()) {
@@ -1603,6 +1613,13 @@ class Renderer {
     }
     p.Legend(legend, true);
     std::string caption =
+        td ? absl::StrCat(
+                 "Time-dependent (cumulative/dynamic) ROC at t = ", Fmt(td_t, 0), " ", unit,
+                 " at each center: cases are patients with the event by t (weighted for "
+                 "censoring), controls those event-free beyond t; the predicted risk by t is the "
+                 "score. Each center releases the curve at the risk thresholds 0, 0.02, …, 1; its "
+                 "area is AUC(t) in the legend. Dashed: chance.")
+           :
         "ROC curve of the binary outcome at each center (sensitivity against 1 − specificity as "
         "the probability threshold goes from 1 down to 0; each center releases the curve at the "
         "thresholds 0, 0.02, …, 1, so it is a slightly coarser polygon than the exact curve whose "

@@ -347,19 +347,18 @@ absl::Status AddCurves(const TaskContext& ctx, const Prepared& p, const Eigen::V
   const v1::Payload& params = ctx.task->params();
   const int k = ctx.min_cell_count;
   const m::ModelRows& rows = p.rows;
+  // Each patient's predicted risk: Cox, of the event by t (pooled Breslow H0);
+  // logistic, the probability.
+  std::vector<double> risk;
+  const double h0 = cox ? m::CumulativeHazardAt(grid, cumhaz, t) : 0.0;
+  for (Eigen::Index i = 0; i < lp.size(); ++i) {
+    risk.push_back(cox ? 1 - std::exp(-h0 * std::exp(lp[i])) : m::InverseLogit(lp[i]));
+  }
   absl::StatusOr<double> max_bins = GetScalar(params, "calibration_bins");
   if (max_bins.ok()) {
-    absl::StatusOr<m::CalibrationCurve> cal;
-    if (cox) {
-      const double h0 = m::CumulativeHazardAt(grid, cumhaz, t);
-      std::vector<double> risk;
-      for (Eigen::Index i = 0; i < lp.size(); ++i) risk.push_back(1 - std::exp(-h0 * std::exp(lp[i])));
-      cal = m::SurvivalCalibration(rows.time, rows.status, risk, t, k, static_cast<int>(*max_bins));
-    } else {
-      std::vector<double> prob;
-      for (Eigen::Index i = 0; i < lp.size(); ++i) prob.push_back(m::InverseLogit(lp[i]));
-      cal = m::BinaryCalibration(rows.y, prob, k, static_cast<int>(*max_bins));
-    }
+    const absl::StatusOr<m::CalibrationCurve> cal =
+        cox ? m::SurvivalCalibration(rows.time, rows.status, risk, t, k, static_cast<int>(*max_bins))
+            : m::BinaryCalibration(rows.y, risk, k, static_cast<int>(*max_bins));
     FEDRAD_RETURN_IF_ERROR(cal.status());
     if (cal->suppressed) {
       AddScalar(&out->payload, "curve.calibration.suppressed", 1);
@@ -394,10 +393,12 @@ absl::Status AddCurves(const TaskContext& ctx, const Prepared& p, const Eigen::V
     }
   }
   absl::StatusOr<std::vector<double>> thresholds = GetVector(params, "roc_thresholds");
-  if (!cox && thresholds.ok()) {
-    std::vector<double> prob;
-    for (Eigen::Index i = 0; i < lp.size(); ++i) prob.push_back(m::InverseLogit(lp[i]));
-    FEDRAD_ASSIGN_OR_RETURN(m::RocCurve roc, m::RocAtThresholds(rows.y, prob, *thresholds, k));
+  if (thresholds.ok()) {
+    // Cox: the cumulative/dynamic ROC at t; logistic: the ROC of the outcome.
+    FEDRAD_ASSIGN_OR_RETURN(
+        m::RocCurve roc,
+        cox ? m::TimeDependentRoc(rows.time, rows.status, risk, t, *thresholds, k)
+            : m::RocAtThresholds(rows.y, risk, *thresholds, k));
     AddScalar(&out->payload, "curve.roc.n_pos", static_cast<double>(roc.n_pos));
     AddScalar(&out->payload, "curve.roc.n_neg", static_cast<double>(roc.n_neg));
     if (roc.suppressed) {

@@ -138,22 +138,22 @@ void ExpectCurvesObeyK(const json& site, bool cox, const std::string& where) {
         EXPECT_GE(g["n"].get<double>() - g["events"].get<double>(), kK);
       }
     }
-    EXPECT_FALSE(site.contains("roc"));
-  } else {
-    ASSERT_TRUE(site.contains("roc")) << site.dump(1);
-    const json& roc = site["roc"];
-    if (roc.value("suppressed", false)) {
-      EXPECT_TRUE(roc["n_pos"].get<double>() < kK || roc["n_neg"].get<double>() < kK);
-      EXPECT_FALSE(roc.contains("fpr"));
-    } else {
-      EXPECT_GE(roc["n_pos"].get<double>(), kK);
-      EXPECT_GE(roc["n_neg"].get<double>(), kK);
-      ASSERT_GE(roc["fpr"].size(), 3u);
-      EXPECT_EQ(roc["fpr"].front(), 0);
-      EXPECT_EQ(roc["tpr"].back(), 1);
-    }
-    EXPECT_FALSE(site.contains("km_groups"));
   }
+  // Cox: the cumulative/dynamic ROC at t; logistic: the ROC of the outcome.
+  ASSERT_TRUE(site.contains("roc")) << site.dump(1);
+  const json& roc = site["roc"];
+  EXPECT_EQ(roc.contains("time_dependent_t"), cox);
+  if (roc.value("suppressed", false)) {
+    EXPECT_TRUE(roc["n_pos"].get<double>() < kK || roc["n_neg"].get<double>() < kK);
+    EXPECT_FALSE(roc.contains("fpr"));
+  } else {
+    EXPECT_GE(roc["n_pos"].get<double>(), kK);
+    EXPECT_GE(roc["n_neg"].get<double>(), kK);
+    ASSERT_GE(roc["fpr"].size(), 3u);
+    EXPECT_EQ(roc["fpr"].front(), 0);
+    EXPECT_EQ(roc["tpr"].back(), 1);
+  }
+  if (!cox) EXPECT_FALSE(site.contains("km_groups"));
 }
 
 std::string BrowserTestScript() {
@@ -300,7 +300,8 @@ TEST(SandboxReport, CurvesDistributionsAndStudyReportRenderInChromium) {
         "grey bar: 95% prediction interval for a new center"}) {
     EXPECT_THAT(html, HasSubstr(what));
   }
-  EXPECT_THAT(html, Not(HasSubstr("ROC curves for model cox_radiomic")));
+  EXPECT_THAT(html, HasSubstr("ROC curves for model cox_radiomic"));
+  EXPECT_THAT(html, HasSubstr("Time-dependent (cumulative/dynamic) ROC at t = 730 days"));
 
   if (!HaveChromium()) GTEST_SKIP() << "chromium is not installed; the browser check is skipped";
   const std::string shot_dir = std::string(FEDRAD_BIN_DIR) + "/../report_browser_study";

@@ -89,6 +89,7 @@ v1::Task ValidateTask(bool cox) {
     // (x 6..14: 9), high (x 15..24: 10).
     AddVector(&p, "km_cuts", {0.55, 1.45});
     AddVector(&p, "km_grid", {90, 180, 270, 360, 450, 540, 630, 720});
+    AddVector(&p, "roc_thresholds", {0, 0.25, 0.5, 0.75, 1});
   } else {
     AddScalar(&p, "threshold", 0.5);
     AddVector(&p, "roc_thresholds", {0, 0.25, 0.5, 0.75, 1});
@@ -123,7 +124,12 @@ TEST(CurveTasks, CoxValidationWithholdsGroupsAndGridPointsBelowK) {
   // The first event of the group is at 450 (x = 15): S(450) = 9/10.
   EXPECT_THAT(*GetVector(p, "curve.km.high.survival"), ::testing::ElementsAre(1, 1, 1, 1, 0.9));
   EXPECT_FALSE(Has(p, "curve.km.high.events"));
-  EXPECT_FALSE(Has(p, "curve.roc.fpr"));  // ROC is for binary models
+  // ROC at t = 365: cases (event by 365) x = 3, 6, 9, 12: 4 < k; controls
+  // (T > 365) x = 13..24: 12. Counts only.
+  EXPECT_TRUE(Has(p, "curve.roc.suppressed"));
+  EXPECT_EQ(*GetScalar(p, "curve.roc.n_pos"), 4);
+  EXPECT_EQ(*GetScalar(p, "curve.roc.n_neg"), 12);
+  EXPECT_FALSE(Has(p, "curve.roc.fpr"));
 }
 
 TEST(CurveTasks, LogisticValidationWithholdsRocBelowK) {

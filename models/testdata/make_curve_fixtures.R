@@ -75,8 +75,21 @@ roc <- list(fpr = sapply(thr, function(c) sum(p >= c & y == 0) / sum(y == 0)),
             tpr = sapply(thr, function(c) sum(p >= c & y == 1) / sum(y == 1)),
             n_pos = sum(y == 1), n_neg = sum(y == 0))
 
+# Cox: cumulative/dynamic ROC at t on the predicted risk at t (site C's
+# `risk` above): cases T <= t with an event weighted 1/G(T-), G the reverse
+# Kaplan-Meier of the censoring (its left limit: times are in 10-day units);
+# controls T > t.
+fitG <- survfit(Surv(time, 1 - status) ~ 1, data = C)
+G_left <- function(x) summary(fitG, times = x - 1e-6, extend = TRUE)$surv
+case <- C$time <= t & C$status == 1
+ctrl <- C$time > t
+w <- 1 / sapply(C$time[case], G_left)
+td_roc <- list(fpr = sapply(thr, function(c) sum(risk[ctrl] >= c) / sum(ctrl)),
+               tpr = sapply(thr, function(c) sum(w[risk[case] >= c]) / sum(w)),
+               n_pos = sum(case), n_neg = sum(ctrl))
+
 out <- list(t = t, k = k, survival_calibration = surv_cal, binary_calibration = bin_cal,
-            cuts = cuts, grid = grid, km_groups = km, roc = roc)
+            cuts = cuts, grid = grid, km_groups = km, roc = roc, td_roc = td_roc)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE),
            file.path(dir, "curves_reference.json"))
 cat("wrote", file.path(dir, "curves_reference.json"), "\n")
