@@ -27,6 +27,7 @@
 #include "cli/command.h"
 #include "cli/sandbox.h"
 #include "coordinator/admin_client.h"
+#include "coordinator/analyses.h"
 #include "core/csv.h"
 #include "core/log.h"
 #include "core/pki.h"
@@ -156,6 +157,16 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
       return absl::InvalidArgumentError(absl::StrCat("site '", name, "' given twice"));
     }
     if (!fs::exists(csv)) return absl::NotFoundError(absl::StrCat("site ", name, ": no file ", csv));
+  }
+  {
+    // A wrong spec is refused before anything starts, naming the field.
+    v1::Study checked = options.study;
+    if (checked.sites().empty()) {
+      for (const auto& [name, csv] : sites) checked.add_sites(name);
+    }
+    if (absl::Status s = coordinator::CheckStudy(checked); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("the study spec: ", s.message()));
+    }
   }
   const fs::path out = Abs(options.out_dir);
   for (const char* sub : {"pki", "config", "logs", "audit", "sites", "pids", "coordinator"}) {
@@ -368,7 +379,7 @@ int RunSandboxCommand(Args& args) {
   auto results = RunSandbox(options);
   if (!results.ok()) {
     std::cerr << "fedrad sandbox: " << results.status().message() << "\n";
-    return 1;
+    return results.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   const auto& study = (*results)["study"];
   std::cout << "study " << study.value("id", "") << ": " << study.value("state", "") << " ("

@@ -22,6 +22,7 @@
 #include "proto/transport.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/privacy_guard.h"
+#include "site_node/study_checkpoint.h"
 
 #ifndef FEDRAD_VERSION
 #define FEDRAD_VERSION "0.0.0"
@@ -113,6 +114,7 @@ class SiteNode::Impl {
                             config_.policy().accepted_task_kinds().end()},
                            config_.policy().enable_debug_tasks()}) {
     RegisterBuiltinTasks(registry_);
+    RegisterStudyTasks(registry_);
   }
 
   absl::Status Run();
@@ -382,6 +384,25 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
       if (ec) {
         FEDRAD_LOG(ERROR) << "cannot create " << study.output_dir << ": " << ec.message();
       }
+      // A study this process has not seen yet, but with checkpoints on disk:
+      // the site restarted mid-study. Continue from its last completed step.
+      int latest = LatestCheckpoint(study.output_dir);
+      if (latest >= 0 && task.kind() != "study.restore") {
+        absl::Status loaded = LoadCheckpoint(study.output_dir, latest, table_.source(),
+                                             &study.table, &study.kv);
+        if (loaded.ok()) {
+          FEDRAD_LOG(INFO) << "study " << task.study_id() << ": resumed from the checkpoint of step "
+                           << latest << " on this site's disk";
+          audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, "study.resume",
+                           absl::StrCat("site restarted: state loaded from its local checkpoint "
+                                        "of step ", latest, " (nothing released)"));
+        } else {
+          FEDRAD_LOG(ERROR) << "study " << task.study_id() << ": cannot load the checkpoint of step "
+                            << latest << ": " << loaded << "; starting from the data table";
+          study.table = table_;
+          study.kv.clear();
+        }
+      }
     }
     TaskContext ctx;
     ctx.site_id = site_id_;
@@ -393,6 +414,7 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
     ctx.id_column = task.study().id_column().empty() ? config_.id_column()
                                                      : task.study().id_column();
     ctx.cancelled = [this] { return stop_.load(); };
+    ctx.data_table = &table_;
     absl::StatusOr<TaskOutput> output;
     try {
       output = kind->handler(ctx);
