@@ -952,7 +952,9 @@ absl::Status Coordinator::Impl::LoadStudies() {
     if (studies_.count(row.id) > 0) continue;
     auto rec = std::make_unique<StudyRecord>();
     rec->id = row.id;
-    if (absl::Status s = ParseTextProto(row.spec_text, store_->path() + " (study " + row.id + ")", &rec->spec); !s.ok()) {
+    absl::Status s = ParseTextProto(row.spec_text,
+                                    absl::StrCat(store_->path(), " (study ", row.id, ")"), &rec->spec);
+    if (!s.ok()) {
       FEDRAD_LOG(ERROR) << store_->path() << ": study " << row.id
                         << ": the stored spec does not parse (" << s.message() << "); skipped";
       continue;
