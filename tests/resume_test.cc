@@ -14,7 +14,9 @@
 //      and its results.json equals an uninterrupted run's;
 //  (b) a site is SIGKILLed while it works on the sleep task and restarted:
 //      the coordinator sends it the task again, the site loads its checkpoint
-//      from disk, the study succeeds with every site, same results.
+//      from disk, the study succeeds with every site, same results;
+//  (c) SIGTERM is not a cancel: the study stays RUNNING and the next start
+//      resumes it; `fedrad study cancel` still ends a study for good.
 // The reference is the same study run uninterrupted on the same data by the
 // same binaries; results are compared with the keys that name the run
 // (study id, times, rounds, epoch, audit log heads) and timings (*_seconds)
@@ -314,6 +316,51 @@ TEST_F(Resume, SiteKilledMidTaskGetsTheTaskAgainAndStudySucceedsWithEverySite) {
       << "with restarted site:\n" << Comparable(results).dump(1) << "\nuninterrupted:\n"
       << Comparable(*reference_).dump(1);
   EXPECT_THAT(ReadAll(f.dir() + "/audit/S2.log"), HasSubstr("study.resume"));
+}
+
+// A shutdown is not a cancel: SIGTERM leaves the study RUNNING (no final
+// results.json) and the next start resumes it; an explicit cancel still
+// ends it CANCELLED, and a restart does not resume it.
+TEST_F(Resume, SigtermLeavesStudyRunningAndRestartResumesItButCancelIsFinal) {
+  ASSERT_TRUE(reference_ != nullptr && reference_->is_object());
+  TempDir dir("resume-term");
+  Federation f(dir.path());
+  f.StartCoordinator(1);
+  for (const auto& s : kSites) f.StartSite(s, 1);
+  std::string id = f.Submit();
+  ASSERT_FALSE(id.empty()) << ReadAll(f.dir() + "/cli.log");
+  ASSERT_TRUE(WaitFor([&] { return Contains(f.SiteLog("S1", 1), "(debug.sleep) received"); }, 40))
+      << ReadAll(f.CoordinatorLog(1));
+  kill(f.coordinator().pid, SIGTERM);
+  EXPECT_EQ(Wait(f.coordinator()), 0) << ReadAll(f.CoordinatorLog(1));
+  EXPECT_THAT(ReadAll(f.CoordinatorLog(1)), HasSubstr("it stays RUNNING"));
+  EXPECT_FALSE(fs::exists(f.dir() + "/data/studies/" + id + "/results.json"));
+
+  f.StartCoordinator(2);
+  EXPECT_THAT(f.WaitEnded(id), HasSubstr("SUCCEEDED")) << ReadAll(f.CoordinatorLog(2));
+  nlohmann::json results = f.Results(id);
+  EXPECT_EQ(results["study"]["epoch"], 1);
+  EXPECT_EQ(Comparable(results), Comparable(*reference_));
+
+  // A second study, cancelled explicitly, stays cancelled across a restart.
+  std::string second = f.Submit();
+  ASSERT_FALSE(second.empty());
+  ASSERT_TRUE(WaitFor([&] { return Count(ReadAll(f.SiteLog("S1", 1)), "(debug.sleep) received") >= 3; }, 40))
+      << ReadAll(f.CoordinatorLog(2));
+  f.Study({"cancel", second});
+  EXPECT_THAT(f.WaitEnded(second), HasSubstr("CANCELLED"));
+  kill(f.coordinator().pid, SIGTERM);
+  Wait(f.coordinator());
+  f.StartCoordinator(3);
+  std::string list;
+  ASSERT_TRUE(WaitFor([&] {
+    list = f.Study({"list"});
+    return list.find(second) != std::string::npos;
+  }, 20)) << ReadAll(f.CoordinatorLog(3));
+  EXPECT_THAT(list, HasSubstr(id));
+  EXPECT_THAT(f.Study({"status", second}), HasSubstr("CANCELLED"));
+  EXPECT_THAT(f.Study({"status", id}), HasSubstr("SUCCEEDED"));
+  EXPECT_THAT(ReadAll(f.CoordinatorLog(3)), Not(HasSubstr("resuming")));
 }
 
 }  // namespace
