@@ -158,7 +158,8 @@ absl::Status CheckModels(const v1::Study& study) {
     }
     for (const auto& site : v.validate_on()) {
       FEDRAD_RETURN_IF_ERROR(CheckSiteNamed(study, "validation.validate_on", site));
-      if (std::find(v.develop_on().begin(), v.develop_on().end(), site) != v.develop_on().end()) {
+      if (v.scheme() == v1::Validation::DEVELOP_VALIDATE &&
+          std::find(v.develop_on().begin(), v.develop_on().end(), site) != v.develop_on().end()) {
         return Bad("validation.validate_on",
                    absl::StrCat("site '", site, "' is also in develop_on; external validation "
                                 "needs other sites"));
