@@ -102,6 +102,10 @@ absl::Status CheckHarmonization(const v1::Study& study) {
     return Bad("harmonization.output_file",
                absl::StrCat("'", h.output_file(), "' must be a plain file name (no folders)"));
   }
+  if (h.output_suffix().find_first_of(",\"\r\n") != std::string::npos) {
+    return Bad("harmonization.output_suffix",
+               absl::StrCat("'", h.output_suffix(), "' must not contain a comma, quote or line break"));
+  }
   return absl::OkStatus();
 }
 

@@ -65,6 +65,8 @@ TEST(CheckStudy, RefusesWrongSpecsNamingTheField) {
        "not a valid regular expression"},
       {"harmonization { enabled: true features: \"^f\" method: \"bayes\" }",
        "harmonization.method", "'bayes'"},
+      {"harmonization { enabled: true features: \"^f\" output_suffix: \"_h,x\" }",
+       "harmonization.output_suffix", "comma"},
       {"sites: \"S1\" harmonization { enabled: true features: \"^f\" reference_site: \"S9\" }",
        "harmonization.reference_site", "'S9' that is not in sites"},
       {cox + "models { name: \"b\" penalty { type: L2 } } models { name: \"c\" }",
