@@ -28,9 +28,11 @@
 #include <csignal>
 #include <filesystem>
 
+#include "coordinator/admin_client.h"
 #include "core/pki.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/textproto.h"
 #include "tests/sandbox_testutil.h"
 
 namespace fedrad::testing {
@@ -281,8 +283,11 @@ TEST_F(Resume, CoordinatorKilledMidStudyResumesAfterLastCompletedStepWithSameRes
       << "resumed:\n" << Comparable(results).dump(1) << "\nuninterrupted:\n"
       << Comparable(*reference_).dump(1);
   // The audit log of the restarted coordinator chains on: it records the
-  // resumption.
+  // resumption, and the chain verifies across the unclean stop.
   EXPECT_THAT(ReadAll(f.dir() + "/audit/coordinator.log"), HasSubstr("study.resume"));
+  std::string verify;
+  EXPECT_EQ(fedrad::testing::Run({FedradBin(), "audit", "verify", "--live", f.dir() + "/audit/coordinator.log"},
+                f.dir() + "/verify.log", &verify), 0) << verify;
 }
 
 TEST_F(Resume, SiteKilledMidTaskGetsTheTaskAgainAndStudySucceedsWithEverySite) {
@@ -316,6 +321,9 @@ TEST_F(Resume, SiteKilledMidTaskGetsTheTaskAgainAndStudySucceedsWithEverySite) {
       << "with restarted site:\n" << Comparable(results).dump(1) << "\nuninterrupted:\n"
       << Comparable(*reference_).dump(1);
   EXPECT_THAT(ReadAll(f.dir() + "/audit/S2.log"), HasSubstr("study.resume"));
+  std::string verify;
+  EXPECT_EQ(fedrad::testing::Run({FedradBin(), "audit", "verify", "--live", f.dir() + "/audit/S2.log"},
+                f.dir() + "/verify.log", &verify), 0) << verify;
 }
 
 // A shutdown is not a cancel: SIGTERM leaves the study RUNNING (no final
@@ -361,6 +369,50 @@ TEST_F(Resume, SigtermLeavesStudyRunningAndRestartResumesItButCancelIsFinal) {
   EXPECT_THAT(f.Study({"status", second}), HasSubstr("CANCELLED"));
   EXPECT_THAT(f.Study({"status", id}), HasSubstr("SUCCEEDED"));
   EXPECT_THAT(ReadAll(f.CoordinatorLog(3)), Not(HasSubstr("resuming")));
+
+  // The coordinator itself refuses a wrong spec (here sent with the admin
+  // client directly, past the CLI's own check), naming the field.
+  v1::AdminClientConfig admin;
+  ASSERT_TRUE(ReadTextProto(f.dir() + "/admin.textproto", &admin).ok());
+  auto client = coordinator::AdminClient::Connect(admin);
+  ASSERT_TRUE(client.ok()) << client.status();
+  v1::Study bad;
+  ASSERT_TRUE(ParseTextProto("cohort_summary { enabled: true } harmonization { enabled: true }",
+                             "bad", &bad).ok());
+  auto refused = (*client)->Submit(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("harmonization.features: is required"));
+}
+
+// `fedrad sandbox` and `fedrad study submit` refuse a wrong spec before
+// anything starts or is sent, naming the field.
+TEST(SpecCheck, SandboxAndSubmitRefuseAWrongSpecNamingTheFieldBeforeStartingAnything) {
+  TempDir dir("speccheck");
+  const std::string d = dir.path();
+  WriteCohortCsv(d + "/S1.csv", "S1", 20, 1);
+  WriteAll(d + "/bad.textproto",
+           "sites: \"S1\"\nmodels { name: \"cox\" }\n"
+           "models { name: \"ridge\" penalty { type: L2 } }\n");
+  std::string out;
+  int code = fedrad::testing::Run({FedradBin(), "sandbox", "--quiet", "--study", d + "/bad.textproto", "--out",
+                  d + "/out", "--site", "S1=" + d + "/S1.csv"},
+                 d + "/sandbox.log", &out);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_THAT(out, HasSubstr("models[1].penalty.lambda: must be > 0 with penalty L2"));
+  EXPECT_FALSE(fs::exists(d + "/out/logs")) << "a process was started";
+
+  WriteAll(d + "/bad2.textproto",
+           "sites: \"S1\"\nsites: \"S2\"\nmodels { name: \"cox\" }\n"
+           "validation { enabled: true develop_on: \"X\" }\n");
+  // No coordinator runs at this address: the spec is refused before connecting.
+  code = fedrad::testing::Run({FedradBin(), "study", "submit", d + "/bad2.textproto", "--coordinator",
+              "127.0.0.1:1", "--ca", d + "/none.crt", "--cert", d + "/none.crt", "--key",
+              d + "/none.key"},
+             d + "/submit.log", &out);
+  EXPECT_EQ(code, 1) << out;
+  EXPECT_THAT(out, HasSubstr("validation.develop_on: names site 'X' that is not in sites"));
+  EXPECT_THAT(out, Not(HasSubstr("cannot connect")));
 }
 
 }  // namespace
