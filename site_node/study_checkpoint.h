@@ -12,6 +12,14 @@
 // A checkpoint folder is written under a temporary name and renamed when
 // complete, so a site killed while writing leaves no half checkpoint.
 //
+// Contract for task handlers (what makes a restart mid-step safe): a site
+// restarted in the middle of a step continues from its checkpoint of the
+// last completed step and re-runs the task the coordinator sends again. So
+// within a step, every task must give its answer from the step-start state
+// plus its own params, and a task that changes the table or the state must
+// be the step's last round (ComBat: combat.fit; models: none). Today's
+// modules keep to this.
+//
 // Task kinds (registered by RegisterStudyTasks; always accepted by the
 // privacy guard, whatever the policy's accepted_task_kinds, since they
 // release nothing but the row count "n"):
