@@ -7,6 +7,7 @@
 //   logs/NAME.log            each process's stderr; logs/coordinator.log
 //   pki/                     the throw-away study CA and every node's key and certificate
 //   config/                  the generated configs (coordinator, sites, admin client)
+//   coordinator/data/        the coordinator's data dir (its study store is reset on each run)
 //   pids/NAME.pid            process ids while running (tests use them)
 #include <fcntl.h>
 #include <signal.h>
@@ -182,6 +183,10 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
   for (const auto& [name, csv] : sites) fs::remove(out / "audit" / (name + ".log"));
   fs::remove(out / "audit" / "coordinator.log");
   fs::remove(out / "coordinator" / "port");
+  // A throw-away federation: a study an earlier sandbox run left RUNNING
+  // (interrupted) is not resumed by this one.
+  fs::remove(out / "coordinator" / "data" / "coordinator.db");
+  fs::remove(out / "coordinator" / "data" / "coordinator.db-journal");
 
   // A fresh throw-away PKI.
   pki::CaOptions ca_options;
