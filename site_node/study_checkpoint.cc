@@ -23,6 +23,70 @@ fs::path StepDir(const std::string& study_dir, int step) {
   return CheckpointRoot(study_dir) / absl::StrFormat("step-%04d", step);
 }
 
+fs::path WorkingDir(const std::string& study_dir) { return CheckpointRoot(study_dir) / "working"; }
+
+std::string EncodeMap(const std::map<std::string, std::string>& m) {
+  std::string out;
+  for (const auto& [key, value] : m) {
+    absl::StrAppend(&out, absl::Base64Escape(key), " ", absl::Base64Escape(value), "\n");
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> DecodeMapFile(const fs::path& path) {
+  FEDRAD_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path.string()));
+  std::map<std::string, std::string> values;
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    ++line_no;
+    std::vector<std::string> parts = absl::StrSplit(line, ' ');
+    std::string key, value;
+    if (parts.size() != 2 || !absl::Base64Unescape(parts[0], &key) ||
+        !absl::Base64Unescape(parts[1], &value)) {
+      return absl::DataLossError(absl::StrCat(path.string(), ": line ", line_no, " is damaged"));
+    }
+    values[key] = value;
+  }
+  return values;
+}
+
+// Writes table.csv, state.txt and the extra files into `final_dir`, via a
+// temporary folder renamed at the end.
+absl::Status WriteSnapshot(const fs::path& final_dir, const CsvTable& table,
+                           const std::map<std::string, std::string>& kv,
+                           const std::map<std::string, std::string>& extra_files) {
+  fs::path tmp = final_dir.string() + ".tmp";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create the checkpoint folder ", tmp.string(), ": ", ec.message()));
+  }
+  FEDRAD_RETURN_IF_ERROR(WriteCsv((tmp / "table.csv").string(), table));
+  FEDRAD_RETURN_IF_ERROR(WriteStringToFile((tmp / "state.txt").string(), EncodeMap(kv)));
+  for (const auto& [name, text] : extra_files) {
+    FEDRAD_RETURN_IF_ERROR(WriteStringToFile((tmp / name).string(), text));
+  }
+  fs::remove_all(final_dir, ec);
+  fs::rename(tmp, final_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot rename ", tmp.string(), " to ",
+                                                      final_dir.string(), ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadSnapshot(const fs::path& dir, const std::string& source, CsvTable* table,
+                          std::map<std::string, std::string>* kv) {
+  FEDRAD_ASSIGN_OR_RETURN(std::string csv, ReadFileToString((dir / "table.csv").string()));
+  FEDRAD_ASSIGN_OR_RETURN(CsvTable loaded, ParseCsv(csv, source));
+  FEDRAD_ASSIGN_OR_RETURN(auto values, DecodeMapFile(dir / "state.txt"));
+  *table = std::move(loaded);
+  *kv = std::move(values);
+  return absl::OkStatus();
+}
+
 // Step index of a folder called step-NNNN, or -1.
 int StepOf(const fs::path& dir) {
   std::string name = dir.filename().string();
@@ -53,29 +117,7 @@ TaskOutput Ack(const TaskContext& ctx) {
 
 absl::Status WriteCheckpoint(const std::string& study_dir, int step, const std::string& step_name,
                              const CsvTable& table, const std::map<std::string, std::string>& kv) {
-  fs::path final_dir = StepDir(study_dir, step);
-  fs::path tmp = final_dir.string() + ".tmp";
-  std::error_code ec;
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
-  if (ec) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot create the checkpoint folder ", tmp.string(), ": ", ec.message()));
-  }
-  FEDRAD_RETURN_IF_ERROR(WriteCsv((tmp / "table.csv").string(), table));
-  std::string state;
-  for (const auto& [key, value] : kv) {
-    absl::StrAppend(&state, absl::Base64Escape(key), " ", absl::Base64Escape(value), "\n");
-  }
-  FEDRAD_RETURN_IF_ERROR(WriteStringToFile((tmp / "state.txt").string(), state));
-  FEDRAD_RETURN_IF_ERROR(WriteStringToFile((tmp / "step.txt").string(), step_name + "\n"));
-  fs::remove_all(final_dir, ec);
-  fs::rename(tmp, final_dir, ec);
-  if (ec) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot rename ", tmp.string(), " to ",
-                                                      final_dir.string(), ": ", ec.message()));
-  }
-  return absl::OkStatus();
+  return WriteSnapshot(StepDir(study_dir, step), table, kv, {{"step.txt", step_name + "\n"}});
 }
 
 absl::Status LoadCheckpoint(const std::string& study_dir, int step, const std::string& source,
@@ -85,25 +127,33 @@ absl::Status LoadCheckpoint(const std::string& study_dir, int step, const std::s
   if (!fs::is_directory(dir, ec)) {
     return absl::NotFoundError(absl::StrCat("no checkpoint of step ", step, " at ", dir.string()));
   }
-  FEDRAD_ASSIGN_OR_RETURN(std::string csv, ReadFileToString((dir / "table.csv").string()));
-  FEDRAD_ASSIGN_OR_RETURN(CsvTable loaded, ParseCsv(csv, source));
-  FEDRAD_ASSIGN_OR_RETURN(std::string state, ReadFileToString((dir / "state.txt").string()));
-  std::map<std::string, std::string> values;
-  int line_no = 0;
-  for (absl::string_view line : absl::StrSplit(state, '\n', absl::SkipEmpty())) {
-    ++line_no;
-    std::vector<std::string> parts = absl::StrSplit(line, ' ');
-    std::string key, value;
-    if (parts.size() != 2 || !absl::Base64Unescape(parts[0], &key) ||
-        !absl::Base64Unescape(parts[1], &value)) {
-      return absl::DataLossError(
-          absl::StrCat((dir / "state.txt").string(), ": line ", line_no, " is damaged"));
-    }
-    values[key] = value;
-  }
-  *table = std::move(loaded);
-  *kv = std::move(values);
+  return LoadSnapshot(dir, source, table, kv);
+}
+
+absl::Status WriteWorkingState(const std::string& study_dir, const CsvTable& table,
+                               const std::map<std::string, std::string>& kv,
+                               const std::map<std::string, std::string>& answered) {
+  return WriteSnapshot(WorkingDir(study_dir), table, kv, {{"answered.txt", EncodeMap(answered)}});
+}
+
+bool HasWorkingState(const std::string& study_dir) {
+  std::error_code ec;
+  return fs::is_directory(WorkingDir(study_dir), ec);
+}
+
+absl::Status LoadWorkingState(const std::string& study_dir, const std::string& source,
+                              CsvTable* table, std::map<std::string, std::string>* kv,
+                              std::map<std::string, std::string>* answered) {
+  const fs::path dir = WorkingDir(study_dir);
+  FEDRAD_ASSIGN_OR_RETURN(auto done, DecodeMapFile(dir / "answered.txt"));
+  FEDRAD_RETURN_IF_ERROR(LoadSnapshot(dir, source, table, kv));
+  *answered = std::move(done);
   return absl::OkStatus();
+}
+
+void RemoveWorkingState(const std::string& study_dir) {
+  std::error_code ec;
+  fs::remove_all(WorkingDir(study_dir), ec);
 }
 
 int LatestCheckpoint(const std::string& study_dir) {
@@ -140,6 +190,7 @@ void RegisterStudyTasks(TaskRegistry& registry) {
     auto names = ctx.task->params().strings();
     std::string name = names.count("step_name") ? names.at("step_name") : "";
     FEDRAD_RETURN_IF_ERROR(WriteCheckpoint(ctx.output_dir, step, name, *ctx.table, *ctx.state));
+    RemoveWorkingState(ctx.output_dir);
     FEDRAD_LOG(INFO) << "study " << ctx.task->study_id() << ": checkpoint of step " << step << " ('"
                      << name << "') written to " << StepDir(ctx.output_dir, step).string();
     return Ack(ctx);
@@ -164,6 +215,7 @@ void RegisterStudyTasks(TaskRegistry& registry) {
       FEDRAD_RETURN_IF_ERROR(LoadCheckpoint(ctx.output_dir, step, source, ctx.table, ctx.state));
     }
     RemoveCheckpointsAfter(ctx.output_dir, step);
+    RemoveWorkingState(ctx.output_dir);
     FEDRAD_LOG(INFO) << "study " << ctx.task->study_id() << ": state restored "
                      << (step < 0 ? std::string("to the data table as loaded")
                                   : absl::StrCat("from the checkpoint of step ", step));

@@ -12,13 +12,23 @@
 // A checkpoint folder is written under a temporary name and renamed when
 // complete, so a site killed while writing leaves no half checkpoint.
 //
-// Contract for task handlers (what makes a restart mid-step safe): a site
-// restarted in the middle of a step continues from its checkpoint of the
-// last completed step and re-runs the task the coordinator sends again. So
-// within a step, every task must give its answer from the step-start state
-// plus its own params, and a task that changes the table or the state must
-// be the step's last round (ComBat: combat.fit; models: none). Today's
-// modules keep to this.
+// Between step checkpoints, a task that changes the study's table or state
+// (e.g. combat.fit, which harmonises the table) is followed by a *working*
+// snapshot, written before its result is sent:
+//
+//   OUTPUT_DIR/<study>/checkpoints/working/{table.csv,state.txt,answered.txt}
+//
+// answered.txt holds the results of such tasks since the last checkpoint
+// (base64 task id, space, base64 serialized TaskResult), so that a site
+// killed after the change but before the coordinator got the answer sends
+// the stored answer when the task comes again, instead of applying the
+// change twice. study.checkpoint and study.restore remove it.
+//
+// A site process that receives a task for a study it has no state for
+// loads the working snapshot if there is one, else the latest step
+// checkpoint. Contract for task handlers: a task's answer depends only on
+// the study's state and its own params (so re-running an unanswered task
+// after a restart gives the same answer).
 //
 // Task kinds (registered by RegisterStudyTasks; always accepted by the
 // privacy guard, whatever the policy's accepted_task_kinds, since they
@@ -57,6 +67,17 @@ absl::Status LoadCheckpoint(const std::string& study_dir, int step, const std::s
 int LatestCheckpoint(const std::string& study_dir);
 // Removes the checkpoints of steps after `step`.
 void RemoveCheckpointsAfter(const std::string& study_dir, int step);
+
+// The working snapshot (see above). `answered`: task id -> serialized
+// TaskResult.
+absl::Status WriteWorkingState(const std::string& study_dir, const CsvTable& table,
+                               const std::map<std::string, std::string>& kv,
+                               const std::map<std::string, std::string>& answered);
+bool HasWorkingState(const std::string& study_dir);
+absl::Status LoadWorkingState(const std::string& study_dir, const std::string& source,
+                              CsvTable* table, std::map<std::string, std::string>* kv,
+                              std::map<std::string, std::string>* answered);
+void RemoveWorkingState(const std::string& study_dir);
 
 void RegisterStudyTasks(TaskRegistry& registry);
 

@@ -120,5 +120,57 @@ TEST(StudyCheckpoint, KindsRestoreStateAndPassAGuardThatListsOtherKindsOnly) {
   EXPECT_EQ(LatestCheckpoint(dir), -1);
 }
 
+TEST(StudyCheckpoint, WorkingStateKeepsAnswersAndIsRemovedByCheckpointAndRestore) {
+  std::string dir = FreshDir("working");
+  std::string csv = "patient_id,x\n";
+  for (int i = 0; i < 12; ++i) csv += "P" + std::to_string(i) + ",1\n";
+  const CsvTable data = Table(csv);
+  CsvTable working = data;
+  working.mutable_cell(3, 1) = "2.5";
+  std::map<std::string, std::string> kv = {{"combat.applied", "harmonized.csv"}};
+  v1::TaskResult answer;
+  answer.set_task_id("st/e0/7/S1");
+  answer.set_n_contributing(12);
+  std::map<std::string, std::string> answered = {{answer.task_id(), answer.SerializeAsString()}};
+  EXPECT_FALSE(HasWorkingState(dir));
+  ASSERT_TRUE(WriteWorkingState(dir, working, kv, answered).ok());
+  ASSERT_TRUE(HasWorkingState(dir));
+  EXPECT_EQ(LatestCheckpoint(dir), -1);  // not a step checkpoint
+
+  CsvTable loaded;
+  std::map<std::string, std::string> loaded_kv, loaded_answered;
+  ASSERT_TRUE(LoadWorkingState(dir, "site.csv", &loaded, &loaded_kv, &loaded_answered).ok());
+  EXPECT_EQ(loaded.rows(), working.rows());
+  EXPECT_EQ(loaded_kv, kv);
+  ASSERT_EQ(loaded_answered.count(answer.task_id()), 1u);
+  v1::TaskResult parsed;
+  ASSERT_TRUE(parsed.ParseFromString(loaded_answered.at(answer.task_id())));
+  EXPECT_EQ(parsed.n_contributing(), 12);
+
+  // The step's checkpoint supersedes the working snapshot.
+  TaskRegistry registry;
+  RegisterStudyTasks(registry);
+  v1::Task task;
+  task.set_study_id("st");
+  task.set_kind("study.checkpoint");
+  AddScalar(task.mutable_params(), "step", 0);
+  TaskContext ctx;
+  ctx.task = &task;
+  ctx.table = &working;
+  ctx.state = &kv;
+  ctx.output_dir = dir;
+  ctx.data_table = &data;
+  ASSERT_TRUE(registry.Find("study.checkpoint")->handler(ctx).ok());
+  EXPECT_FALSE(HasWorkingState(dir));
+  EXPECT_EQ(LatestCheckpoint(dir), 0);
+
+  // So does a restore.
+  ASSERT_TRUE(WriteWorkingState(dir, working, kv, answered).ok());
+  task.set_kind("study.restore");
+  ASSERT_TRUE(registry.Find("study.restore")->handler(ctx).ok());
+  EXPECT_FALSE(HasWorkingState(dir));
+  EXPECT_EQ(working.cell(3, 1), "2.5");  // the checkpoint of step 0
+}
+
 }  // namespace
 }  // namespace fedrad::site
