@@ -355,7 +355,9 @@ SiteNode::Impl::StudyState& SiteNode::Impl::StudyFor(const v1::Task& task) {
   study.output_dir = (fs::path(config_.output_dir()) / task.study_id()).string();
   std::error_code ec;
   fs::create_directories(study.output_dir, ec);
-  if (ec) FEDRAD_LOG(ERROR) << "cannot create " << study.output_dir << ": " << ec.message();
+  if (ec) {
+    FEDRAD_LOG(ERROR) << "cannot create " << study.output_dir << ": " << ec.message();
+  }
   if (task.kind() == "study.restore") return study;  // it sets the state itself
   absl::Status loaded;
   std::string from;
