@@ -255,6 +255,11 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     return absl::InvalidArgumentError(
         "harmonization.features (a regular expression naming the feature columns) is required");
   }
+  if (spec.report_features_size() > static_cast<int>(kMaxDistributionFeatures)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "harmonization.report_features lists ", spec.report_features_size(),
+        " features; the report draws at most ", kMaxDistributionFeatures));
+  }
   h::ComBatOptions options;
   FEDRAD_ASSIGN_OR_RETURN(options.method, h::ParseMethod(spec.method()));
   options.empirical_bayes = !spec.has_empirical_bayes() || spec.empirical_bayes();

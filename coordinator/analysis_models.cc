@@ -800,6 +800,19 @@ absl::Status CheckSpec(const v1::Study& study) {
   if (study.validation().enabled() && study.models_size() == 0) {
     return absl::InvalidArgumentError("validation is enabled but the study has no models");
   }
+  const double km_step = study.validation().km_time_step();
+  if (km_step != 0 && km_step != -1 && !(km_step >= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "validation.km_time_step must be at least 1 (days between the released points of the "
+        "risk-group Kaplan-Meier curves), 0 for the default 90, or -1 for none; not ",
+        km_step));
+  }
+  const int bins = study.validation().calibration_bins();
+  if (bins < -1 || bins > 100) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "validation.calibration_bins must be between 1 and 100, 0 for the default 10, or -1 for "
+        "none; not ", bins));
+  }
   return absl::OkStatus();
 }
 

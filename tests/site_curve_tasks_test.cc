@@ -1,7 +1,8 @@
 // The minimum-count rule in the site handlers that release the report's
 // aggregates: the real handlers of models.validate (curve.* arrays) and
 // combat.distributions (site_node/tasks_models.cc, tasks_combat.cc), called
-// with a TaskContext on a small in-memory table, then the real privacy guard.
+// with a TaskContext on a small in-memory table, then the real privacy guard;
+// and the spec check of the curve settings (coordinator::CheckModelSpec).
 // Expected values are written out in each test from the table below.
 #include <cmath>
 #include <map>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "coordinator/analyses.h"
 #include "core/csv.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -191,6 +193,23 @@ TEST(CurveTasks, DistributionsWithholdColumnsBelowKAndRefuseCountingThem) {
   ASSERT_TRUE(allowed.output.ok());
   // f1 = 0.5, 1, ..., 4: at or below 1, 2, 3 -> 2, 4, 6.
   EXPECT_THAT(*GetVector(allowed.output->payload, "counts.f1"), ::testing::ElementsAre(2, 4, 6));
+}
+
+TEST(CurveSpec, BadCurveSettingsAreRefusedNamingTheField) {
+  v1::Study study;
+  v1::Model* model = study.add_models();
+  model->set_name("m");
+  study.mutable_validation()->set_enabled(true);
+  EXPECT_TRUE(coordinator::CheckModelSpec(study).ok());
+  study.mutable_validation()->set_km_time_step(0.5);
+  absl::Status s = coordinator::CheckModelSpec(study);
+  EXPECT_TRUE(absl::IsInvalidArgument(s));
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("validation.km_time_step"));
+  study.mutable_validation()->set_km_time_step(-1);  // none
+  EXPECT_TRUE(coordinator::CheckModelSpec(study).ok());
+  study.mutable_validation()->set_calibration_bins(500);
+  s = coordinator::CheckModelSpec(study);
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("validation.calibration_bins"));
 }
 
 }  // namespace
