@@ -9,7 +9,7 @@
 //   FEDRAD_ASSIGN_OR_RETURN(CalibrationCurve cal,
 //       SurvivalCalibration(time, status, risk_at_t, /*t=*/730, /*k=*/10, /*max_bins=*/10));
 //   std::vector<RiskGroupCurve> km =
-//       RiskGroupCurves(time, status, lp, {cut_low, cut_high}, GridEvery(90, 1825), 10);
+//       RiskGroupCurves(time, status, lp, {cut_low, cut_high}, GridEvery(90, 1825, 90), 10);
 //   // Logistic:
 //   FEDRAD_ASSIGN_OR_RETURN(CalibrationCurve b, BinaryCalibration(y, p, 10, 10));
 //   FEDRAD_ASSIGN_OR_RETURN(RocCurve roc, RocAtThresholds(y, p, GridEvery(0.02, 1.0, 0.0), 10));
