@@ -259,6 +259,7 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
     sc.set_output_dir((out / "sites" / name).string());
     sc.set_audit_log((out / "audit" / (name + ".log")).string());
     sc.set_heartbeat_seconds(2);
+    sc.set_extraction_threads(options.extraction_threads);
     const std::string path = (out / "config" / (name + ".textproto")).string();
     FEDRAD_RETURN_IF_ERROR(WriteStringToFile(path, ToTextProto(sc)));
     FEDRAD_ASSIGN_OR_RETURN(Child site, Spawn(name, bin + "/fedrad-site", {"--config", path},

@@ -393,6 +393,8 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
     ctx.id_column = task.study().id_column().empty() ? config_.id_column()
                                                      : task.study().id_column();
     ctx.cancelled = [this] { return stop_.load(); };
+    ctx.data_dir = fs::absolute(config_.data_csv()).parent_path().string();
+    ctx.extraction_threads = config_.extraction_threads();
     absl::StatusOr<TaskOutput> output;
     try {
       output = kind->handler(ctx);
