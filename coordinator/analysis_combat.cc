@@ -255,6 +255,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     s["mean_only"] = plan.mean_only ? "true" : "false";
     s["reference"] = site == options.reference_site ? "true" : "false";
     s["output_file"] = spec.output_file().empty() ? "harmonized.csv" : spec.output_file();
+    s["output_suffix"] = spec.output_suffix();
     AddVector(&p, "grand_mean", ToVector(pooled.grand_mean));
     AddVector(&p, "var_pooled", ToVector(pooled.var_pooled));
     AddEigenMatrix(&p, "beta", pooled.beta);
@@ -278,6 +279,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   out["reference_site"] = options.reference_site;
   out["covariates"] = covariates;
   out["features"] = adjusted;
+  out["output_suffix"] = spec.output_suffix();
   std::vector<std::string> unadjusted;
   for (int g : plan.constant_features) unadjusted.push_back(features[g]);
   out["unadjusted_features"] = unadjusted;

@@ -174,13 +174,32 @@ absl::StatusOr<TaskOutput> Fit(TaskContext& ctx) {
   // features, so nothing else is needed), then the local harmonisation.
   FEDRAD_ASSIGN_OR_RETURN(h::SiteEffects eff,
                           h::EstimateSiteEffects(h::Standardize(data, pooled), options, mean_only));
+  // With an output suffix the harmonised values go to new columns (copies
+  // of the originals first, so that unchanged values keep their text).
+  const std::string suffix = Param(ctx, "output_suffix");
+  std::vector<std::string> targets = features;
+  if (!suffix.empty()) {
+    for (std::string& name : targets) {
+      name += suffix;
+      if (ctx.table->HasColumn(name)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "harmonization.output_suffix '", suffix, "': the table already has a column '",
+            name, "'"));
+      }
+    }
+    for (size_t j = 0; j < features.size(); ++j) {
+      FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> values,
+                              ctx.table->StringColumn(features[j]));
+      ctx.table->AddColumn(targets[j], std::move(values));
+    }
+  }
   if (is_reference) {
     eff.gamma_star.setZero();  // sva: the reference site is left unchanged
     eff.delta_star.setOnes();
   } else {
     const Eigen::MatrixXd harmonized =
         h::ApplySiteEffects(data, pooled, eff.gamma_star, eff.delta_star);
-    FEDRAD_RETURN_IF_ERROR(h::StoreFeatures(ctx.table, {}, features, harmonized));
+    FEDRAD_RETURN_IF_ERROR(h::StoreFeatures(ctx.table, {}, targets, harmonized));
   }
   std::string file = Param(ctx, "output_file");
   if (file.empty()) file = "harmonized.csv";

@@ -227,6 +227,50 @@ TEST(FederatedComBat, ModelInResultsHarmonisesAJoiningSite) {
   EXPECT_EQ(model->sites.size(), 4u);
 }
 
+TEST(FederatedComBat, OutputSuffixKeepsRawColumnsAndAddsHarmonisedOnes) {
+  // The same study as "parametric" with output_suffix "_h": the raw columns
+  // stay byte for byte, the new columns hold what the in-place run writes.
+  const Variant v{"parametric", "parametric", ""};
+  InProcessFederation in_place(SiteTables(), TempDir("suffix_in_place"));
+  coordinator::StudyContext ctx1("st-in-place", MakeStudy(v), {"S1", "S2", "S3", "S4"},
+                                 &in_place);
+  ASSERT_TRUE(coordinator::RunHarmonization(ctx1).ok());
+  v1::Study study = MakeStudy(v);
+  study.mutable_harmonization()->set_output_suffix("_h");
+  InProcessFederation suffixed(SiteTables(), TempDir("suffix"));
+  coordinator::StudyContext ctx2("st-suffix", study, {"S1", "S2", "S3", "S4"}, &suffixed);
+  absl::Status st = coordinator::RunHarmonization(ctx2);
+  ASSERT_TRUE(st.ok()) << st;
+  const std::map<std::string, CsvTable> raw = SiteTables();
+  for (const char* site : {"S1", "S2", "S3", "S4"}) {
+    const CsvTable& t = suffixed.table(site);
+    const CsvTable& h_in_place = in_place.table(site);
+    for (const std::string& f : raw.at(site).header()) {
+      ASSERT_TRUE(t.HasColumn(f)) << site << " " << f;
+      EXPECT_EQ(*t.StringColumn(f), *raw.at(site).StringColumn(f)) << site << " " << f;
+      if (f.size() == 3 && f[0] == 'f') {
+        ASSERT_TRUE(t.HasColumn(f + "_h")) << site << " " << f;
+        EXPECT_EQ(*t.StringColumn(f + "_h"), *h_in_place.StringColumn(f)) << site << " " << f;
+      }
+    }
+  }
+  EXPECT_EQ(ctx2.results()["harmonization"]["output_suffix"], "_h");
+}
+
+TEST(FederatedComBat, OutputSuffixThatCollidesWithAColumnIsRefused) {
+  std::map<std::string, CsvTable> tables = SiteTables();
+  CsvTable& s2 = tables["S2"];
+  s2.AddColumn("f01_h", std::vector<std::string>(s2.num_rows(), "0"));
+  v1::Study study = MakeStudy({"parametric", "parametric", ""});
+  study.mutable_harmonization()->set_output_suffix("_h");
+  InProcessFederation fed(tables, TempDir("suffix_collision"));
+  coordinator::StudyContext ctx("st-collide", study, {"S1", "S2", "S3", "S4"}, &fed);
+  absl::Status st = coordinator::RunHarmonization(ctx);
+  // S2 fails combat.fit and is excluded; the quorum (all sites) then fails.
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(std::string(st.message()), HasSubstr("f01_h"));
+}
+
 // sva leaves a feature that is constant within one site unadjusted at every
 // site; the federated step decides that from combat.check, before any
 // aggregate, and equals sva (expected_constant_feature.csv).
