@@ -39,7 +39,7 @@ TEST(SandboxFeatures, CorruptImageIsExcludedNamedAndReportedWhileTheStudySucceed
   TempDir dir("features");
   const std::string cohort = dir.path() + "/cohort";
   std::string synth_output;
-  ASSERT_EQ(Run({FedradBin(), "synth", "--out", cohort, "--centers", "2", "--patients", "12,12",
+  ASSERT_EQ(fedrad::testing::Run({FedradBin(), "synth", "--out", cohort, "--centers", "2", "--patients", "12,12",
                  "--seed", "3", "--threads", "2", "--corrupt-cases", "C2_0004"},
                 dir.path() + "/synth.log", &synth_output),
             0)
@@ -80,7 +80,7 @@ TEST(SandboxFeatures, CorruptImageIsExcludedNamedAndReportedWhileTheStudySucceed
   // The rendered report names the excluded case and its reason.
   const std::string report = dir.path() + "/out/report.html";
   std::string report_output;
-  ASSERT_EQ(Run({FedradBin(), "report", "--results", dir.path() + "/out/results.json", "--out", report},
+  ASSERT_EQ(fedrad::testing::Run({FedradBin(), "report", "--results", dir.path() + "/out/results.json", "--out", report},
                 dir.path() + "/report.log", &report_output),
             0)
       << report_output;
