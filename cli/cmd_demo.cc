@@ -113,6 +113,21 @@ void PrintSummary(const json& results, const synth::CohortSummary& cohort,
     std::cout << absl::StrFormat("%-*s", w, it == truth["recurrence"].end() ? "-" : absl::StrFormat("%.3f", it->second));
   }
   std::cout << "\n";
+  // Harrell's C is blind to a shift of every patient's score at a center;
+  // an uncorrected scanner effect shows in calibration instead.
+  std::cout << "\nCalibration of the radiomic model at 2 years (observed/expected events; 1 is "
+               "perfect) and Brier score at 2 years (lower is better):\n";
+  const Row calibration[] = {{"O/E, harmonised", "radiomic", "oe_ratio_t"},
+                             {"O/E, NOT harmonised", "radiomic_unharmonized", "oe_ratio_t"},
+                             {"Brier, harmonised", "radiomic", "brier_t"},
+                             {"Brier, NOT harmonised", "radiomic_unharmonized", "brier_t"}};
+  for (const Row& r : calibration) {
+    std::cout << absl::StrFormat("%-27s", r.label);
+    for (const auto& c : centers) {
+      std::cout << absl::StrFormat("%-*s", w, c == develop_on ? "(development)" : Metric(results, r.model, c, r.metric));
+    }
+    std::cout << "\n";
+  }
   const json* pooled_h = At(results, {"validation", "radiomic", "pooled", "harrell_c_stratified"});
   const json* pooled_u = At(results, {"validation", "radiomic_unharmonized", "pooled", "harrell_c_stratified"});
   if (pooled_h && pooled_u && pooled_h->is_number() && pooled_u->is_number()) {

@@ -33,6 +33,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_replace.h"
 #include "core/csv.h"
 #include "core/log.h"
@@ -80,6 +81,9 @@ std::string Redact(std::string reason, const features::CaseInput& in, const Feat
             [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
   for (const auto& [from, to] : subs) absl::StrReplaceAll({{from, to}}, &reason);
   if (!data_dir.empty()) absl::StrReplaceAll({{data_dir, "<data folder>"}}, &reason);
+  // The case id is released beside the reason: do not repeat it.
+  const std::string own = absl::StrCat("case ", in.case_id, ": ");
+  if (absl::StartsWith(reason, own)) reason = reason.substr(own.size());
   size_t nl = reason.find('\n');
   if (nl != std::string::npos) reason.resize(nl);
   if (reason.size() > kMaxReasonChars) reason = reason.substr(0, kMaxReasonChars) + "...";
