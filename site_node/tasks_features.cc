@@ -144,8 +144,9 @@ absl::StatusOr<TaskOutput> Extract(TaskContext& ctx) {
     else if (in.lesion_mask.empty()) missing = plan.lesion_mask_column;
     else if (plan.needs_liver_mask && in.liver_mask.empty()) missing = plan.liver_mask_column;
     if (!missing.empty()) {
-      excluded[r] = {in.case_id, absl::StrCat("empty '", missing, "' cell (", table.source(),
-                                              ", line ", table.line_of_row(r), ")")};
+      // The line of the site's data table, not its path (paths stay local).
+      excluded[r] = {in.case_id, absl::StrCat("empty '", missing, "' cell (data table line ",
+                                              table.line_of_row(r), ")")};
       continue;
     }
     cases.push_back(std::move(in));

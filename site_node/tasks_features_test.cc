@@ -173,6 +173,18 @@ TEST_F(FeaturesTaskTest, SiteWhereEveryCaseFailsFailsTheTaskWithAClearMessage) {
   EXPECT_EQ(table_.num_rows(), 12u);  // untouched
 }
 
+TEST_F(FeaturesTaskTest, EmptyPathCellExcludesTheCaseNamingTheColumnAndLine) {
+  table_.mutable_cell(4, table_.ColumnIndex("liver_mask")) = "";
+  auto out = RunTask();
+  ASSERT_TRUE(out.ok()) << out.status();
+  auto excluded = nlohmann::json::parse(out->payload.strings().at("excluded_cases"));
+  ASSERT_EQ(excluded.size(), 2u);  // C1_0003 (corrupt CT) and C1_0005 (no liver mask)
+  EXPECT_EQ(excluded[0]["case"], "C1_0003");
+  EXPECT_EQ(excluded[1]["case"], "C1_0005");
+  EXPECT_EQ(excluded[1]["reason"], "empty 'liver_mask' cell (data table line 6)");
+  EXPECT_EQ(table_.num_rows(), 10u);
+}
+
 TEST_F(FeaturesTaskTest, MissingImageColumnIsNamed) {
   task_.mutable_study()->mutable_features()->set_image_column("ct_path");
   auto out = RunTask();
