@@ -345,6 +345,8 @@ int RunSandboxCommand(Args& args) {
   bool debug = args.Bool("debug-tasks", "Enable test-only task kinds at the sites");
   bool quiet = args.Bool("quiet", "No progress lines");
   double wait = args.Double("site-wait", 30, "Seconds the study waits for its sites to connect");
+  long extraction_threads =
+      args.Int("extraction-threads", 0, "Every site's feature-extraction threads (0: all cores)");
   if (!args.Finish()) return args.exit_code();
   if (study_path.empty()) return args.UsageError("--study is required");
   if (out.empty()) return args.UsageError("--out is required");
@@ -366,6 +368,7 @@ int RunSandboxCommand(Args& args) {
   options.enable_debug_tasks = debug;
   options.quiet = quiet;
   options.site_wait_seconds = wait;
+  options.extraction_threads = static_cast<int>(extraction_threads);
   auto results = RunSandbox(options);
   if (!results.ok()) {
     std::cerr << "fedrad sandbox: " << results.status().message() << "\n";
