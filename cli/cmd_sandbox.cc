@@ -7,6 +7,7 @@
 //   logs/NAME.log            each process's stderr; logs/coordinator.log
 //   pki/                     the throw-away study CA and every node's key and certificate
 //   config/                  the generated configs (coordinator, sites, admin client)
+//   coordinator/data/        the coordinator's data dir (its study store is reset on each run)
 //   pids/NAME.pid            process ids while running (tests use them)
 #include <fcntl.h>
 #include <signal.h>
@@ -27,6 +28,7 @@
 #include "cli/command.h"
 #include "cli/sandbox.h"
 #include "coordinator/admin_client.h"
+#include "coordinator/analyses.h"
 #include "core/csv.h"
 #include "core/log.h"
 #include "core/pki.h"
@@ -157,6 +159,16 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
     }
     if (!fs::exists(csv)) return absl::NotFoundError(absl::StrCat("site ", name, ": no file ", csv));
   }
+  {
+    // A wrong spec is refused before anything starts, naming the field.
+    v1::Study checked = options.study;
+    if (checked.sites().empty()) {
+      for (const auto& [name, csv] : sites) checked.add_sites(name);
+    }
+    if (absl::Status s = coordinator::CheckStudy(checked); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("the study spec: ", s.message()));
+    }
+  }
   const fs::path out = Abs(options.out_dir);
   for (const char* sub : {"pki", "config", "logs", "audit", "sites", "pids", "coordinator"}) {
     fs::create_directories(out / sub);
@@ -171,6 +183,10 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
   for (const auto& [name, csv] : sites) fs::remove(out / "audit" / (name + ".log"));
   fs::remove(out / "audit" / "coordinator.log");
   fs::remove(out / "coordinator" / "port");
+  // A throw-away federation: a study an earlier sandbox run left RUNNING
+  // (interrupted) is not resumed by this one.
+  fs::remove(out / "coordinator" / "data" / "coordinator.db");
+  fs::remove(out / "coordinator" / "data" / "coordinator.db-journal");
 
   // A fresh throw-away PKI.
   pki::CaOptions ca_options;
@@ -372,7 +388,7 @@ int RunSandboxCommand(Args& args) {
   auto results = RunSandbox(options);
   if (!results.ok()) {
     std::cerr << "fedrad sandbox: " << results.status().message() << "\n";
-    return 1;
+    return results.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   const auto& study = (*results)["study"];
   std::cout << "study " << study.value("id", "") << ": " << study.value("state", "") << " ("

@@ -11,6 +11,7 @@
 
 #include "cli/command.h"
 #include "coordinator/admin_client.h"
+#include "coordinator/analyses.h"
 #include "core/csv.h"
 #include "proto/study.pb.h"
 #include "proto/textproto.h"
@@ -67,6 +68,10 @@ int RunSubmit(Args& args) {
   if (!args.Finish()) return args.exit_code();
   fedrad::v1::Study study;
   if (absl::Status s = fedrad::ReadTextProto(spec, &study); !s.ok()) return Fail("bad study", s);
+  // Refused here before anything is sent (the coordinator checks again).
+  if (absl::Status s = fedrad::coordinator::CheckStudy(study); !s.ok()) {
+    return Fail(spec, s);
+  }
   auto client = Open(c);
   if (!client.ok()) return Fail("cannot connect", client.status());
   auto id = (*client)->Submit(study);

@@ -10,15 +10,24 @@
 // defines FEDRAD_HAVE_ANALYSIS_<MODULE>; a study that asks for a step this
 // build lacks fails with Unimplemented naming it.
 //
+// Debug rounds run first unless study.debug.after_step names another step.
+// Each step also has a check of its section, run by CheckStudy before
+// anything starts (submit, `fedrad sandbox`, `fedrad study submit`).
+//
+//   FEDRAD_RETURN_IF_ERROR(fedrad::coordinator::CheckStudy(study));
 //   FEDRAD_RETURN_IF_ERROR(fedrad::coordinator::RunAnalyses(ctx));
+//   // resuming after step 1 of EnabledSteps(study), checkpointing each step:
+//   RunAnalyses(ctx, 2, [&](int index, const std::string& name) { return Checkpoint(index); });
 #ifndef FEDRAD_COORDINATOR_ANALYSES_H_
 #define FEDRAD_COORDINATOR_ANALYSES_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "coordinator/study_context.h"
+#include "proto/study.pb.h"
 
 namespace fedrad::coordinator {
 
@@ -31,12 +40,28 @@ absl::Status CheckFeatureExtraction(const v1::Study& study);
 absl::Status RunCohortSummary(StudyContext& ctx);
 absl::Status RunHarmonization(StudyContext& ctx);
 absl::Status RunModels(StudyContext& ctx);
+// The models module's own check of models/validation (analysis_models.cc).
+absl::Status CheckModelSpec(const v1::Study& study);
 
-// Runs every enabled step in order; stops at the first error (returned,
-// annotated with the step's name).
-absl::Status RunAnalyses(StudyContext& ctx);
+// Checks a study spec before anything runs: at least one step enabled, the
+// quorum, and every enabled step's section. InvalidArgument naming the
+// field, e.g. "models[2].penalty.lambda: must be > 0 with penalty L2" or
+// "validation.develop_on: names site 'X' that is not in sites".
+absl::Status CheckStudy(const v1::Study& study);
 
-// Names of the enabled steps, in order (for status and progress).
+// Called after step `index` (of EnabledSteps) completed; an error stops the
+// study with that error.
+using StepDoneFn = std::function<absl::Status(int index, const std::string& name)>;
+
+// Runs the enabled steps in order, starting at index `first_step` of
+// EnabledSteps (0: from the start; a resumed study starts after its last
+// completed step); stops at the first error (returned, annotated with the
+// step's name). `on_step_done` (may be empty) runs after each step.
+absl::Status RunAnalyses(StudyContext& ctx, int first_step = 0,
+                         const StepDoneFn& on_step_done = nullptr);
+
+// Names of the enabled steps, in the order they run (for status, progress
+// and the coordinator's store).
 std::vector<std::string> EnabledSteps(const v1::Study& study);
 
 }  // namespace fedrad::coordinator

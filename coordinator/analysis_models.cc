@@ -678,6 +678,8 @@ absl::Status RequireActive(StudyContext& ctx, const std::vector<std::string>& wa
 
 }  // namespace
 
+absl::Status CheckModelSpec(const v1::Study& study) { return CheckSpec(study); }
+
 absl::Status RunModels(StudyContext& ctx) {
   const v1::Study& study = ctx.study();
   FEDRAD_RETURN_IF_ERROR(CheckSpec(study));

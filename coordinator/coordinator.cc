@@ -15,12 +15,14 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "coordinator/analyses.h"
+#include "coordinator/study_store.h"
 #include "core/csv.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "proto/fedrad.grpc.pb.h"
 #include "proto/node_audit.h"
+#include "proto/payload.h"
 #include "proto/textproto.h"
 #include "proto/transport.h"
 
@@ -88,15 +90,27 @@ struct StudyRecord {
   v1::StudyStatus status;
   int64_t version = 0;        // bumped on every status change (watchers)
   std::string results_json;   // set when the study ends
-  std::atomic<bool> cancel{false};
+  std::atomic<bool> cancel{false};  // an explicit cancel (not a shutdown)
   std::thread thread;
+  // From the store (a study resumed after a coordinator restart).
+  bool resumed = false;
+  int next_step = 0;          // index in EnabledSteps of the next step to run
+  int64_t epoch = 0;
+  int64_t rounds = 0;
+  std::string results_so_far = "{}";
+  std::map<std::string, std::string> excluded;
+  std::vector<std::string> sites;
+  std::string submitted_at;
 };
 
 class Coordinator::Impl {
  public:
   explicit Impl(v1::CoordinatorConfig config, std::unique_ptr<NodeAudit> audit,
-                std::shared_ptr<grpc::ServerCredentials> creds)
-      : config_(std::move(config)), audit_(std::move(audit)), creds_(std::move(creds)) {}
+                std::shared_ptr<grpc::ServerCredentials> creds, std::unique_ptr<StudyStore> store)
+      : config_(std::move(config)),
+        audit_(std::move(audit)),
+        creds_(std::move(creds)),
+        store_(std::move(store)) {}
   ~Impl() { Shutdown(); }
 
   absl::Status Start();
@@ -133,14 +147,22 @@ class Coordinator::Impl {
   void UpdateStatus(StudyRecord* rec, const std::function<void(v1::StudyStatus*)>& fn);
 
   StudyHost* direct_host() { return direct_host_.get(); }
+  bool stopping() const { return stopping_.load(); }
 
  private:
   void SendTaskLocked(Pending* p);
   void RunStudy(StudyRecord* rec);
+  // Loads the store: terminal studies are served, RUNNING/PENDING ones are
+  // resumed (each in its own thread).
+  absl::Status LoadStudies();
+  // Writes the study's row (state, next step, results so far, ...).
+  void Persist(StudyRecord* rec, const std::string& state, const std::string& message,
+               int next_step, const std::string& results_json, const StudyContext* ctx);
 
   const v1::CoordinatorConfig config_;
   std::unique_ptr<NodeAudit> audit_;
   std::shared_ptr<grpc::ServerCredentials> creds_;
+  std::unique_ptr<StudyStore> store_;
   std::unique_ptr<grpc::Service> admin_service_;
   std::unique_ptr<grpc::Service> federation_service_;
   std::unique_ptr<grpc::Server> server_;
@@ -495,7 +517,9 @@ class RecordHost : public StudyHost {
       s->set_message(message);
     });
   }
-  bool Cancelled() const override { return rec_->cancel.load(); }
+  // A cancel, or the coordinator stopping (the study then stays RUNNING in
+  // the store and resumes at the next start).
+  bool Cancelled() const override { return rec_->cancel.load() || impl_->stopping(); }
 
  private:
   Coordinator::Impl* impl_;
@@ -513,13 +537,10 @@ void Coordinator::Impl::UpdateStatus(StudyRecord* rec,
 absl::StatusOr<std::string> Coordinator::Impl::SubmitStudy(const v1::Study& spec,
                                                            const std::string& by) {
   if (stopping_) return absl::UnavailableError("the coordinator is shutting down");
-  if (EnabledSteps(spec).empty()) {
-    return absl::InvalidArgumentError(
-        "the study enables no analysis: set cohort_summary { enabled: true } (or "
-        "harmonization, models, validation)");
-  }
-  if (spec.quorum().min_sites() < 0 || spec.quorum().task_timeout_seconds() < 0) {
-    return absl::InvalidArgumentError("quorum.min_sites and quorum.task_timeout_seconds must be >= 0");
+  if (absl::Status check = CheckStudy(spec); !check.ok()) {
+    FEDRAD_LOG(WARNING) << "study '" << spec.name() << "' from " << by
+                        << " refused: " << check.message();
+    return Annotate(check, "the study spec");
   }
   auto rec = std::make_unique<StudyRecord>();
   {
@@ -543,6 +564,8 @@ absl::StatusOr<std::string> Coordinator::Impl::SubmitStudy(const v1::Study& spec
   rec->status.set_name(rec->spec.name());
   rec->status.set_state("PENDING");
   for (const auto& site : rec->spec.sites()) (*rec->status.mutable_sites())[site] = "waiting";
+  rec->sites.assign(rec->spec.sites().begin(), rec->spec.sites().end());
+  Persist(rec.get(), "PENDING", "submitted", 0, "{}", nullptr);
   audit_->Decision(rec->id, "", by, "study.submit",
                    absl::StrCat("study '", rec->spec.name(), "' submitted by ", by));
   FEDRAD_LOG(INFO) << "study " << rec->id << " ('" << rec->spec.name() << "') submitted by " << by;
@@ -556,31 +579,74 @@ absl::StatusOr<std::string> Coordinator::Impl::SubmitStudy(const v1::Study& spec
   return id;
 }
 
+void Coordinator::Impl::Persist(StudyRecord* rec, const std::string& state,
+                                const std::string& message, int next_step,
+                                const std::string& results_json, const StudyContext* ctx) {
+  StoredStudy row;
+  row.id = rec->id;
+  row.name = rec->spec.name();
+  row.spec_text = ToTextProto(rec->spec);
+  row.state = state;
+  row.message = message;
+  row.next_step = next_step;
+  row.results_json = results_json;
+  row.sites = rec->sites;
+  row.epoch = rec->epoch;
+  row.rounds = rec->rounds;
+  row.excluded_sites = rec->excluded;
+  if (ctx != nullptr) {
+    row.rounds = ctx->rounds();
+    row.excluded_sites = ctx->excluded_sites();
+  }
+  row.submitted_at = rec->submitted_at;
+  absl::Status s = store_->Put(row);
+  if (!s.ok()) {
+    FEDRAD_LOG(ERROR) << "study " << rec->id << ": cannot write the study store: " << s
+                      << " (a restart could not resume this study from here)";
+  }
+}
+
 void Coordinator::Impl::RunStudy(StudyRecord* rec) {
   const v1::Study& spec = rec->spec;
-  UpdateStatus(rec, [](v1::StudyStatus* s) {
+  const std::vector<std::string> steps = EnabledSteps(spec);
+  UpdateStatus(rec, [&](v1::StudyStatus* s) {
     s->set_state("RUNNING");
     s->set_step("waiting for sites");
+    if (rec->resumed) {
+      s->set_message(absl::StrCat("resumed after a coordinator restart (epoch ", rec->epoch, ")"));
+    }
   });
-  std::vector<std::string> sites(spec.sites().begin(), spec.sites().end());
+  std::vector<std::string> sites = rec->sites;
   if (sites.empty()) sites = ConnectedSites();
+  rec->sites = sites;
   absl::Status status;
   RecordHost host(this, rec);
   StudyContext ctx(rec->id, spec, sites, &host);
+  if (rec->resumed) {
+    auto so_far = nlohmann::json::parse(rec->results_so_far, nullptr, false);
+    ctx.Restore(so_far.is_discarded() ? nlohmann::json::object() : so_far, rec->excluded,
+                rec->rounds, rec->epoch);
+  }
+  Persist(rec, "RUNNING", rec->resumed ? "resumed" : "running", rec->next_step,
+          ctx.results().dump(), &ctx);
   if (sites.empty()) {
     status = absl::FailedPreconditionError("the study names no sites and no site is connected");
   } else {
-    WaitForSites(sites, config_.site_wait_seconds(), &rec->cancel);
+    std::vector<std::string> wanted = ctx.active_sites();
+    WaitForSites(wanted, config_.site_wait_seconds(), &rec->cancel);
     std::vector<std::string> connected = ConnectedSites();
-    for (const auto& site : sites) {
-      if (std::find(connected.begin(), connected.end(), site) == connected.end()) {
-        ctx.ExcludeSite(site, absl::StrCat("not connected within ", config_.site_wait_seconds(),
-                                           " s of the study's start"));
-      } else {
-        host.OnSiteState(site, "connected");
+    if (!stopping_ && !rec->cancel) {
+      for (const auto& site : wanted) {
+        if (std::find(connected.begin(), connected.end(), site) == connected.end()) {
+          ctx.ExcludeSite(site, absl::StrCat("not connected within ", config_.site_wait_seconds(),
+                                             rec->resumed ? " s of the study's resumption"
+                                                          : " s of the study's start"));
+        } else {
+          host.OnSiteState(site, "connected");
+        }
       }
     }
-    if (rec->cancel) {
+    if (rec->cancel || stopping_) {
       status = absl::CancelledError("study cancelled");
     } else if (static_cast<int>(ctx.active_sites().size()) < ctx.required_sites() ||
                ctx.active_sites().empty()) {
@@ -593,8 +659,50 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
           " sites connected, the quorum needs ", ctx.required_sites(), ". ",
           absl::StrJoin(reasons, "; ")));
     } else {
-      status = RunAnalyses(ctx);
+      if (rec->resumed) {
+        // Every site back to its state at the end of the last completed step
+        // (its checkpoint; before the first step: its data table as loaded).
+        const int last = rec->next_step - 1;
+        FEDRAD_LOG(INFO) << "study " << rec->id << ": resuming (epoch " << rec->epoch << ") "
+                         << (last >= 0 ? absl::StrCat("after step '", steps[last], "'")
+                                       : std::string("from the start"))
+                         << "; sites restore their state";
+        v1::Payload params;
+        AddScalar(&params, "step", last);
+        (*params.mutable_strings())["step_name"] = last >= 0 ? steps[last] : "";
+        ctx.SetProgress("restoring", static_cast<double>(rec->next_step) / steps.size(),
+                        last >= 0 ? absl::StrCat("sites restore their state after '", steps[last], "'")
+                                  : "sites restart the study from their data");
+        auto restored = ctx.Broadcast("study.restore", params);
+        status = restored.ok() ? absl::OkStatus() : Annotate(restored.status(), "restoring the sites");
+      }
+      if (status.ok()) {
+        status = RunAnalyses(ctx, rec->next_step, [&](int index, const std::string& name) {
+          // The sites keep their state at this step's end on their own disk,
+          // then the store records the step as done: a restart resumes after it.
+          v1::Payload params;
+          AddScalar(&params, "step", index);
+          (*params.mutable_strings())["step_name"] = name;
+          FEDRAD_RETURN_IF_ERROR(ctx.Broadcast("study.checkpoint", params).status());
+          rec->next_step = index + 1;
+          Persist(rec, "RUNNING", absl::StrCat("step '", name, "' done"), rec->next_step,
+                  ctx.results().dump(), &ctx);
+          FEDRAD_LOG(INFO) << "study " << rec->id << ": step '" << name << "' done ("
+                           << index + 1 << " of " << steps.size() << "), checkpointed";
+          return absl::OkStatus();
+        });
+      }
     }
+  }
+  if (stopping_ && !rec->cancel && !status.ok()) {
+    // A shutdown is not a cancel: the study stays RUNNING in the store and
+    // resumes after its last completed step when the coordinator starts again.
+    FEDRAD_LOG(WARNING) << "study " << rec->id
+                        << " interrupted by the coordinator's shutdown; it stays RUNNING and "
+                           "resumes when the coordinator starts again";
+    audit_->Decision(rec->id, "", "", "study.suspend",
+                     "coordinator shutting down: study left RUNNING, resumes at the next start");
+    return;
   }
   std::string state = status.ok() ? "SUCCEEDED"
                       : (rec->cancel || status.code() == absl::StatusCode::kCancelled)
@@ -620,6 +728,7 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
   study_json["excluded_sites"] = nlohmann::json::object();
   for (const auto& [site, reason] : ctx.excluded_sites()) study_json["excluded_sites"][site] = reason;
   study_json["rounds"] = ctx.rounds();
+  study_json["epoch"] = ctx.epoch();
   study_json["finished_at"] = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
   results["study"] = study_json;
   std::string spec_text = ToTextProto(spec);
@@ -631,6 +740,7 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
   std::string json = results.dump(2) + "\n";
   absl::Status written = WriteStringToFile((fs::path(rec->dir) / "results.json").string(), json);
   if (!written.ok()) FEDRAD_LOG(ERROR) << "cannot write results.json: " << written;
+  Persist(rec, state, message, rec->next_step, json, &ctx);
   audit_->Decision(rec->id, "", "", "study.end", absl::StrCat("study ", state, ": ", message));
   if (status.ok()) {
     FEDRAD_LOG(INFO) << "study " << rec->id << " " << state << ": " << message;
@@ -831,6 +941,62 @@ absl::Status Coordinator::Impl::Start() {
   if (!config_.port_file().empty()) {
     FEDRAD_RETURN_IF_ERROR(WriteStringToFile(config_.port_file(), absl::StrCat(port_, "\n")));
   }
+  return LoadStudies();
+}
+
+absl::Status Coordinator::Impl::LoadStudies() {
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<StoredStudy> stored, store_->List());
+  std::lock_guard<std::mutex> lock(studies_mu_);
+  study_counter_ = std::max<int64_t>(study_counter_, static_cast<int64_t>(stored.size()));
+  for (StoredStudy& row : stored) {
+    if (studies_.count(row.id) > 0) continue;
+    auto rec = std::make_unique<StudyRecord>();
+    rec->id = row.id;
+    absl::Status s = ParseTextProto(row.spec_text,
+                                    absl::StrCat(store_->path(), " (study ", row.id, ")"), &rec->spec);
+    if (!s.ok()) {
+      FEDRAD_LOG(ERROR) << store_->path() << ": study " << row.id
+                        << ": the stored spec does not parse (" << s.message() << "); skipped";
+      continue;
+    }
+    rec->dir = (fs::path(config_.data_dir()) / "studies" / rec->id).string();
+    rec->sites = row.sites;
+    rec->excluded = row.excluded_sites;
+    rec->rounds = row.rounds;
+    rec->next_step = row.next_step;
+    rec->results_so_far = row.results_json;
+    rec->submitted_at = row.submitted_at;
+    rec->status.set_study_id(row.id);
+    rec->status.set_name(row.name);
+    rec->status.set_state(row.state);
+    rec->status.set_message(row.message);
+    for (const auto& site : row.sites) (*rec->status.mutable_sites())[site] = "";
+    for (const auto& [site, reason] : row.excluded_sites) {
+      (*rec->status.mutable_sites())[site] = "excluded: " + reason;
+    }
+    StudyRecord* raw = rec.get();
+    if (IsTerminal(row.state)) {
+      rec->results_json = row.results_json;
+      rec->status.set_step("finished");
+      if (row.state == "SUCCEEDED") rec->status.set_fraction_done(1.0);
+      studies_[row.id] = std::move(rec);
+      continue;
+    }
+    rec->resumed = true;
+    rec->epoch = row.epoch + 1;
+    std::vector<std::string> steps = EnabledSteps(rec->spec);
+    FEDRAD_LOG(INFO) << "study " << row.id << " was " << row.state << " when the coordinator "
+                     << "stopped: resuming at step " << row.next_step << " of " << steps.size()
+                     << (row.next_step < static_cast<int>(steps.size())
+                             ? absl::StrCat(" ('", steps[row.next_step], "')")
+                             : std::string())
+                     << ", epoch " << rec->epoch;
+    audit_->Decision(row.id, "", "", "study.resume",
+                     absl::StrCat("resuming after a coordinator restart at step ", row.next_step,
+                                  " of ", steps.size(), " (epoch ", rec->epoch, ")"));
+    studies_[row.id] = std::move(rec);
+    raw->thread = std::thread([this, raw] { RunStudy(raw); });
+  }
   return absl::OkStatus();
 }
 
@@ -841,10 +1007,9 @@ void Coordinator::Impl::Shutdown() {
   std::vector<StudyRecord*> recs;
   {
     std::lock_guard<std::mutex> lock(studies_mu_);
-    for (auto& [id, rec] : studies_) {
-      rec->cancel = true;
-      recs.push_back(rec.get());
-    }
+    // Not a cancel: running studies stay RUNNING in the store (RunStudy
+    // sees stopping_) and resume at the next start.
+    for (auto& [id, rec] : studies_) recs.push_back(rec.get());
     studies_cv_.notify_all();
   }
   {
@@ -878,11 +1043,13 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
         absl::StrCat("cannot create data_dir ", config.data_dir(), ": ", ec.message()));
   }
   fs::create_directories(fs::path(config.audit_log()).parent_path(), ec);
+  FEDRAD_ASSIGN_OR_RETURN(auto store,
+                          StudyStore::Open((fs::path(config.data_dir()) / "coordinator.db").string()));
   FEDRAD_ASSIGN_OR_RETURN(auto audit,
                           NodeAudit::Open({config.audit_log(), "coordinator", config.tls().key(),
                                            config.tls().cert()}));
-  return std::unique_ptr<Coordinator>(
-      new Coordinator(std::make_unique<Impl>(std::move(config), std::move(audit), std::move(creds))));
+  return std::unique_ptr<Coordinator>(new Coordinator(std::make_unique<Impl>(
+      std::move(config), std::move(audit), std::move(creds), std::move(store))));
 }
 
 absl::Status Coordinator::Start() { return impl_->Start(); }

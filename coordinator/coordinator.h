@@ -2,6 +2,11 @@
 // (Federation service), runs studies submitted through the Admin service,
 // and writes each study's results.json under its data dir.
 //
+// Studies are kept in DATA_DIR/coordinator.db (StudyStore), written on
+// submit, after every completed step and at the end. Start() resumes the
+// studies a previous run left RUNNING (after their last completed step, the
+// sites restored to their checkpoints of it) and serves finished ones.
+//
 //   FEDRAD_ASSIGN_OR_RETURN(auto coord, fedrad::coordinator::Coordinator::Create(config));
 //   FEDRAD_RETURN_IF_ERROR(coord->Start());      // listening on coord->port()
 //   ... wait for a signal ...
@@ -34,13 +39,16 @@ class Coordinator {
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
 
-  // Starts listening (writes config.port_file). Unavailable if the address
-  // cannot be bound.
+  // Starts listening (writes config.port_file), then resumes the studies
+  // the store holds as RUNNING. Unavailable if the address cannot be bound.
+  // The study store is opened by Create (FailedPrecondition naming the file
+  // if it is not usable).
   absl::Status Start();
   // The port listened on (after Start).
   int port() const;
-  // Cancels running studies, stops the server, closes the audit log.
-  // Idempotent.
+  // Stops running studies without cancelling them (they stay RUNNING in
+  // the store and resume at the next Start), stops the server, closes the
+  // audit log. Idempotent.
   void Shutdown();
 
   // Sites connected now, sorted.

@@ -71,7 +71,7 @@ absl::StatusOr<std::map<std::string, v1::TaskResult>> StudyContext::RunRound(
   std::map<std::string, v1::Task> tasks;
   for (const auto& site : active_) {
     v1::Task task;
-    task.set_task_id(absl::StrCat(study_id_, "/", round_, "/", site));
+    task.set_task_id(absl::StrCat(study_id_, "/e", epoch_, "/", round_, "/", site));
     task.set_study_id(study_id_);
     task.set_kind(kind);
     auto it = params_by_site.find(site);
@@ -108,6 +108,20 @@ absl::StatusOr<std::map<std::string, v1::TaskResult>> StudyContext::Broadcast(
   std::map<std::string, v1::Payload> by_site;
   for (const auto& site : active_) by_site[site] = params;
   return RunRound(kind, by_site);
+}
+
+void StudyContext::Restore(nlohmann::json results,
+                           const std::map<std::string, std::string>& excluded, int64_t rounds,
+                           int64_t epoch) {
+  results_ = results.is_object() ? std::move(results) : nlohmann::json::object();
+  round_ = rounds;
+  epoch_ = epoch;
+  for (const auto& [site, reason] : excluded) {
+    auto it = std::find(active_.begin(), active_.end(), site);
+    if (it != active_.end()) active_.erase(it);
+    excluded_[site] = reason;
+    results_["study"]["excluded_sites"][site] = reason;
+  }
 }
 
 void StudyContext::SetProgress(const std::string& step, double fraction_done,

@@ -100,6 +100,17 @@ class StudyContext {
   int required_sites() const;
   // Tasks sent so far.
   int64_t rounds() const { return round_; }
+  // How many times a coordinator resumed this study (0: never). Part of every
+  // task id ("STUDY/e<epoch>/<round>/SITE"), so that a site, which answers a
+  // repeated task id from its stored results, never mistakes a task of a
+  // resumed run for one it answered before the coordinator restarted.
+  int64_t epoch() const { return epoch_; }
+
+  // Restores a resumed study from the coordinator's store: results so far,
+  // the sites excluded so far (they stay excluded), the round counter, and
+  // the new epoch. Call before the first round.
+  void Restore(nlohmann::json results, const std::map<std::string, std::string>& excluded,
+               int64_t rounds, int64_t epoch);
 
  private:
   absl::Status CheckQuorum(const std::string& kind) const;
@@ -112,6 +123,7 @@ class StudyContext {
   StudyHost* host_;
   nlohmann::json results_ = nlohmann::json::object();
   int64_t round_ = 0;
+  int64_t epoch_ = 0;
 };
 
 // The timeout of one task, from Quorum.task_timeout_seconds (default 120).

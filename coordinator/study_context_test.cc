@@ -13,10 +13,12 @@ using ::testing::HasSubstr;
 class FakeHost : public StudyHost {
  public:
   std::map<std::string, std::string> behaviour;  // site -> "ok" | "refuse" | "timeout"
+  std::vector<std::string> task_ids;             // every task sent
   std::map<std::string, absl::StatusOr<v1::TaskResult>> Exchange(
       const std::map<std::string, v1::Task>& tasks, double) override {
     std::map<std::string, absl::StatusOr<v1::TaskResult>> out;
     for (const auto& [site, task] : tasks) {
+      task_ids.push_back(task.task_id());
       const std::string& b = behaviour[site];
       if (b == "timeout") {
         out.emplace(site, absl::DeadlineExceededError("no answer within 1 s"));
@@ -60,6 +62,31 @@ TEST(StudyContext, FailsNamingTheSiteWhenQuorumIsLost) {
   auto results = ctx.Broadcast("debug.sleep", {});
   EXPECT_EQ(results.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(results.status().message()), HasSubstr("S2: no answer"));
+}
+
+// A resumed study continues the round numbering, keeps its excluded sites
+// out and its results so far, and its task ids carry the new epoch, so they
+// differ from every id of the run before the restart.
+TEST(StudyContext, RestoreContinuesRoundsKeepsExclusionsAndPutsTheEpochInTaskIds) {
+  FakeHost host;
+  host.behaviour = {{"S1", "ok"}, {"S2", "ok"}, {"S3", "ok"}};
+  v1::Study study;
+  study.mutable_quorum()->set_min_sites(2);
+  StudyContext first("st", study, {"S1", "S2", "S3"}, &host);
+  ASSERT_TRUE(first.Broadcast("cohort.moments", {}).ok());
+  EXPECT_THAT(host.task_ids, ElementsAre("st/e0/1/S1", "st/e0/1/S2", "st/e0/1/S3"));
+
+  host.task_ids.clear();
+  StudyContext resumed("st", study, {"S1", "S2", "S3"}, &host);
+  nlohmann::json so_far = {{"cohort", {{"pooled", {{"n", 55}}}}}};
+  resumed.Restore(so_far, {{"S3", "no answer"}}, /*rounds=*/4, /*epoch=*/1);
+  EXPECT_THAT(resumed.active_sites(), ElementsAre("S1", "S2"));
+  EXPECT_EQ(resumed.results()["cohort"]["pooled"]["n"], 55);
+  EXPECT_EQ(resumed.results()["study"]["excluded_sites"]["S3"], "no answer");
+  ASSERT_TRUE(resumed.Broadcast("models.prepare", {}).ok());
+  EXPECT_THAT(host.task_ids, ElementsAre("st/e1/5/S1", "st/e1/5/S2"));
+  EXPECT_EQ(resumed.rounds(), 5);
+  EXPECT_EQ(resumed.epoch(), 1);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "proto/transport.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/privacy_guard.h"
+#include "site_node/study_checkpoint.h"
 
 #ifndef FEDRAD_VERSION
 #define FEDRAD_VERSION "0.0.0"
@@ -113,6 +114,7 @@ class SiteNode::Impl {
                             config_.policy().accepted_task_kinds().end()},
                            config_.policy().enable_debug_tasks()}) {
     RegisterBuiltinTasks(registry_);
+    RegisterStudyTasks(registry_);
   }
 
   absl::Status Run();
@@ -144,7 +146,14 @@ class SiteNode::Impl {
     CsvTable table;
     std::map<std::string, std::string> kv;
     std::string output_dir;
+    // Results of tasks that changed the state since the last checkpoint
+    // (task id -> serialized TaskResult; in the working snapshot).
+    std::map<std::string, std::string> answered;
   };
+  // The study's state, created on its first task; a study this process has
+  // not seen but that has a working snapshot or checkpoints on disk (the
+  // site restarted mid-study) is loaded from them. Worker thread only.
+  StudyState& StudyFor(const v1::Task& task);
   std::map<std::string, StudyState> studies_;  // worker thread only
 
   std::mutex stream_mu_;  // guards stream_, context_; serialises writes
@@ -338,7 +347,57 @@ void SiteNode::Impl::Deliver(const v1::TaskResult& result) {
                                   ": ", result.status_message()));
 }
 
+SiteNode::Impl::StudyState& SiteNode::Impl::StudyFor(const v1::Task& task) {
+  auto [it, inserted] = studies_.try_emplace(task.study_id());
+  StudyState& study = it->second;
+  if (!inserted) return study;
+  study.table = table_;
+  study.output_dir = (fs::path(config_.output_dir()) / task.study_id()).string();
+  std::error_code ec;
+  fs::create_directories(study.output_dir, ec);
+  if (ec) {
+    FEDRAD_LOG(ERROR) << "cannot create " << study.output_dir << ": " << ec.message();
+  }
+  if (task.kind() == "study.restore") return study;  // it sets the state itself
+  absl::Status loaded;
+  std::string from;
+  if (HasWorkingState(study.output_dir)) {
+    from = "its working snapshot (after a task that changed the study's state)";
+    loaded = LoadWorkingState(study.output_dir, table_.source(), &study.table, &study.kv,
+                              &study.answered);
+    if (loaded.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [id, bytes] : study.answered) {
+        v1::TaskResult stored;
+        if (stored.ParseFromString(bytes)) done_[id] = stored;
+      }
+    }
+  } else if (int latest = LatestCheckpoint(study.output_dir); latest >= 0) {
+    from = absl::StrCat("the checkpoint of step ", latest);
+    loaded = LoadCheckpoint(study.output_dir, latest, table_.source(), &study.table, &study.kv);
+  } else {
+    return study;
+  }
+  if (loaded.ok()) {
+    FEDRAD_LOG(INFO) << "study " << task.study_id() << ": resumed from " << from
+                     << " on this site's disk";
+    audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, "study.resume",
+                     absl::StrCat("site restarted: state loaded from ", from,
+                                  " on its own disk (nothing released)"));
+  } else {
+    FEDRAD_LOG(ERROR) << "study " << task.study_id() << ": cannot load " << from << ": " << loaded
+                      << "; starting from the data table";
+    study.table = table_;
+    study.kv.clear();
+    study.answered.clear();
+  }
+  return study;
+}
+
 v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
+  // A known kind: make sure the study's state is there (a restarted site
+  // loads it, and the answers it kept, from disk) before looking up answers.
+  StudyState* study_ptr = registry_.Find(task.kind()) != nullptr ? &StudyFor(task) : nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = done_.find(task.task_id());
@@ -360,6 +419,7 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
 
   const TaskKind* kind = registry_.Find(task.kind());
   absl::Status status;
+  bool study_changed = false;  // the task changed the study's table or state
   if (kind == nullptr) {
     status = absl::UnimplementedError(
         absl::StrCat("this site's software has no task kind '", task.kind(), "'"));
@@ -372,16 +432,13 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
                      absl::StrCat("refused task: ", status.message()));
     fail(status);
   } else {
-    auto [it, inserted] = studies_.try_emplace(task.study_id());
-    StudyState& study = it->second;
-    if (inserted) {
-      study.table = table_;
-      study.output_dir = (fs::path(config_.output_dir()) / task.study_id()).string();
-      std::error_code ec;
-      fs::create_directories(study.output_dir, ec);
-      if (ec) {
-        FEDRAD_LOG(ERROR) << "cannot create " << study.output_dir << ": " << ec.message();
-      }
+    StudyState& study = *study_ptr;
+    const bool bookkeeping = absl::StartsWith(task.kind(), "study.");
+    CsvTable table_before;
+    std::map<std::string, std::string> kv_before;
+    if (!bookkeeping) {
+      table_before = study.table;
+      kv_before = study.kv;
     }
     TaskContext ctx;
     ctx.site_id = site_id_;
@@ -393,6 +450,7 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
     ctx.id_column = task.study().id_column().empty() ? config_.id_column()
                                                      : task.study().id_column();
     ctx.cancelled = [this] { return stop_.load(); };
+    ctx.data_table = &table_;
     ctx.data_dir = fs::absolute(config_.data_csv()).parent_path().string();
     ctx.extraction_threads = config_.extraction_threads();
     absl::StatusOr<TaskOutput> output;
@@ -403,6 +461,9 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
     } catch (...) {
       output = absl::InternalError("task handler threw an unknown exception");
     }
+    study_changed = !bookkeeping && (study.kv != kv_before ||
+                                     study.table.header() != table_before.header() ||
+                                     study.table.rows() != table_before.rows());
     if (!output.ok()) {
       FEDRAD_LOG(ERROR) << "task " << task.task_id() << " (" << task.kind()
                         << ") failed: " << output.status();
@@ -426,6 +487,26 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
       *result.mutable_payload() = std::move(output->payload);
       FEDRAD_LOG(INFO) << "task " << task.task_id() << " (" << task.kind() << ") done, n="
                        << result.n_contributing();
+    }
+  }
+  if (study_ptr != nullptr && kind != nullptr && status.ok()) {
+    StudyState& study = *study_ptr;
+    if (absl::StartsWith(task.kind(), "study.")) {
+      if (result.status_code() == 0) study.answered.clear();  // a checkpoint or restore
+    } else if (study_changed) {
+      // Keep the changed state and this answer on disk before the answer
+      // leaves: a site killed now resumes from here and re-sends it.
+      study.answered[task.task_id()] = result.SerializeAsString();
+      absl::Status saved =
+          WriteWorkingState(study.output_dir, study.table, study.kv, study.answered);
+      if (!saved.ok()) {
+        FEDRAD_LOG(ERROR) << "study " << task.study_id()
+                          << ": cannot write the working snapshot: " << saved
+                          << " (a restart of this site would lose this task's change)";
+      } else {
+        FEDRAD_LOG(INFO) << "study " << task.study_id() << ": working snapshot written after task "
+                         << task.task_id() << " (" << task.kind() << ") changed the study's state";
+      }
     }
   }
   std::lock_guard<std::mutex> lock(mu_);

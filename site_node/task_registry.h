@@ -56,6 +56,8 @@ struct TaskContext {
   int extraction_threads = 0;
   // True once shutdown was requested: long handlers should return early.
   std::function<bool()> cancelled = [] { return false; };
+  // The site's data table as loaded at start (read-only; study.restore).
+  const CsvTable* data_table = nullptr;
 };
 
 struct TaskOutput {
@@ -70,6 +72,9 @@ struct TaskKind {
   std::function<absl::StatusOr<TaskOutput>(TaskContext&)> handler;
   // Test-only kinds run only when the site policy enables debug tasks.
   bool debug_only = false;
+  // Built-in study bookkeeping (study.checkpoint, study.restore): accepted
+  // whatever the policy's accepted_task_kinds; releases nothing patient-level.
+  bool always_accepted = false;
 };
 
 // Not thread safe for Register; Find is safe once registration is over

@@ -1,0 +1,227 @@
+#include "site_node/study_checkpoint.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "proto/payload.h"
+
+namespace fedrad::site {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path CheckpointRoot(const std::string& study_dir) { return fs::path(study_dir) / "checkpoints"; }
+
+fs::path StepDir(const std::string& study_dir, int step) {
+  return CheckpointRoot(study_dir) / absl::StrFormat("step-%04d", step);
+}
+
+fs::path WorkingDir(const std::string& study_dir) { return CheckpointRoot(study_dir) / "working"; }
+
+std::string EncodeMap(const std::map<std::string, std::string>& m) {
+  std::string out;
+  for (const auto& [key, value] : m) {
+    absl::StrAppend(&out, absl::Base64Escape(key), " ", absl::Base64Escape(value), "\n");
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> DecodeMapFile(const fs::path& path) {
+  FEDRAD_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path.string()));
+  std::map<std::string, std::string> values;
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    ++line_no;
+    std::vector<std::string> parts = absl::StrSplit(line, ' ');
+    std::string key, value;
+    if (parts.size() != 2 || !absl::Base64Unescape(parts[0], &key) ||
+        !absl::Base64Unescape(parts[1], &value)) {
+      return absl::DataLossError(absl::StrCat(path.string(), ": line ", line_no, " is damaged"));
+    }
+    values[key] = value;
+  }
+  return values;
+}
+
+// Writes table.csv, state.txt and the extra files into `final_dir`, via a
+// temporary folder renamed at the end.
+absl::Status WriteSnapshot(const fs::path& final_dir, const CsvTable& table,
+                           const std::map<std::string, std::string>& kv,
+                           const std::map<std::string, std::string>& extra_files) {
+  fs::path tmp = final_dir.string() + ".tmp";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create the checkpoint folder ", tmp.string(), ": ", ec.message()));
+  }
+  FEDRAD_RETURN_IF_ERROR(WriteCsv((tmp / "table.csv").string(), table));
+  FEDRAD_RETURN_IF_ERROR(WriteStringToFile((tmp / "state.txt").string(), EncodeMap(kv)));
+  for (const auto& [name, text] : extra_files) {
+    FEDRAD_RETURN_IF_ERROR(WriteStringToFile((tmp / name).string(), text));
+  }
+  fs::remove_all(final_dir, ec);
+  fs::rename(tmp, final_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot rename ", tmp.string(), " to ",
+                                                      final_dir.string(), ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LoadSnapshot(const fs::path& dir, const std::string& source, CsvTable* table,
+                          std::map<std::string, std::string>* kv) {
+  FEDRAD_ASSIGN_OR_RETURN(std::string csv, ReadFileToString((dir / "table.csv").string()));
+  FEDRAD_ASSIGN_OR_RETURN(CsvTable loaded, ParseCsv(csv, source));
+  FEDRAD_ASSIGN_OR_RETURN(auto values, DecodeMapFile(dir / "state.txt"));
+  *table = std::move(loaded);
+  *kv = std::move(values);
+  return absl::OkStatus();
+}
+
+// Step index of a folder called step-NNNN, or -1.
+int StepOf(const fs::path& dir) {
+  std::string name = dir.filename().string();
+  int step = -1;
+  if (name.size() == 9 && name.rfind("step-", 0) == 0 && absl::SimpleAtoi(name.substr(5), &step)) {
+    return step;
+  }
+  return -1;
+}
+
+absl::StatusOr<int> StepParam(const TaskContext& ctx) {
+  auto step = GetScalar(ctx.task->params(), "step");
+  if (!step.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(ctx.task->kind(), ": the task has no 'step' parameter"));
+  }
+  return static_cast<int>(*step);
+}
+
+TaskOutput Ack(const TaskContext& ctx) {
+  TaskOutput out;
+  out.n_contributing = static_cast<int64_t>(ctx.table->num_rows());
+  AddScalar(&out.payload, "n", static_cast<double>(out.n_contributing));
+  return out;
+}
+
+}  // namespace
+
+absl::Status WriteCheckpoint(const std::string& study_dir, int step, const std::string& step_name,
+                             const CsvTable& table, const std::map<std::string, std::string>& kv) {
+  return WriteSnapshot(StepDir(study_dir, step), table, kv, {{"step.txt", step_name + "\n"}});
+}
+
+absl::Status LoadCheckpoint(const std::string& study_dir, int step, const std::string& source,
+                            CsvTable* table, std::map<std::string, std::string>* kv) {
+  fs::path dir = StepDir(study_dir, step);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return absl::NotFoundError(absl::StrCat("no checkpoint of step ", step, " at ", dir.string()));
+  }
+  return LoadSnapshot(dir, source, table, kv);
+}
+
+absl::Status WriteWorkingState(const std::string& study_dir, const CsvTable& table,
+                               const std::map<std::string, std::string>& kv,
+                               const std::map<std::string, std::string>& answered) {
+  return WriteSnapshot(WorkingDir(study_dir), table, kv, {{"answered.txt", EncodeMap(answered)}});
+}
+
+bool HasWorkingState(const std::string& study_dir) {
+  std::error_code ec;
+  return fs::is_directory(WorkingDir(study_dir), ec);
+}
+
+absl::Status LoadWorkingState(const std::string& study_dir, const std::string& source,
+                              CsvTable* table, std::map<std::string, std::string>* kv,
+                              std::map<std::string, std::string>* answered) {
+  const fs::path dir = WorkingDir(study_dir);
+  FEDRAD_ASSIGN_OR_RETURN(auto done, DecodeMapFile(dir / "answered.txt"));
+  FEDRAD_RETURN_IF_ERROR(LoadSnapshot(dir, source, table, kv));
+  *answered = std::move(done);
+  return absl::OkStatus();
+}
+
+void RemoveWorkingState(const std::string& study_dir) {
+  std::error_code ec;
+  fs::remove_all(WorkingDir(study_dir), ec);
+}
+
+int LatestCheckpoint(const std::string& study_dir) {
+  int latest = -1;
+  std::error_code ec;
+  for (fs::directory_iterator it(CheckpointRoot(study_dir), ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->is_directory()) latest = std::max(latest, StepOf(it->path()));
+  }
+  return latest;
+}
+
+void RemoveCheckpointsAfter(const std::string& study_dir, int step) {
+  std::error_code ec;
+  std::vector<fs::path> doomed;
+  for (fs::directory_iterator it(CheckpointRoot(study_dir), ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (StepOf(it->path()) > step) doomed.push_back(it->path());
+  }
+  for (const auto& p : doomed) fs::remove_all(p, ec);
+}
+
+void RegisterStudyTasks(TaskRegistry& registry) {
+  TaskKind checkpoint;
+  checkpoint.kind = "study.checkpoint";
+  checkpoint.description =
+      "save this study's working table and state on the site's disk after a completed step "
+      "(releases only the row count)";
+  checkpoint.releasable_arrays = {"n"};
+  checkpoint.always_accepted = true;
+  checkpoint.handler = [](TaskContext& ctx) -> absl::StatusOr<TaskOutput> {
+    FEDRAD_ASSIGN_OR_RETURN(int step, StepParam(ctx));
+    if (step < 0) return absl::InvalidArgumentError("study.checkpoint: step must be >= 0");
+    auto names = ctx.task->params().strings();
+    std::string name = names.count("step_name") ? names.at("step_name") : "";
+    FEDRAD_RETURN_IF_ERROR(WriteCheckpoint(ctx.output_dir, step, name, *ctx.table, *ctx.state));
+    RemoveWorkingState(ctx.output_dir);
+    FEDRAD_LOG(INFO) << "study " << ctx.task->study_id() << ": checkpoint of step " << step << " ('"
+                     << name << "') written to " << StepDir(ctx.output_dir, step).string();
+    return Ack(ctx);
+  };
+  registry.Register(std::move(checkpoint));
+
+  TaskKind restore;
+  restore.kind = "study.restore";
+  restore.description =
+      "set this study's working table and state to the checkpoint of the last completed step "
+      "(the coordinator resumed the study; releases only the row count)";
+  restore.releasable_arrays = {"n"};
+  restore.always_accepted = true;
+  restore.handler = [](TaskContext& ctx) -> absl::StatusOr<TaskOutput> {
+    FEDRAD_ASSIGN_OR_RETURN(int step, StepParam(ctx));
+    const std::string source = ctx.data_table != nullptr ? ctx.data_table->source() : "";
+    if (step < 0) {
+      if (ctx.data_table == nullptr) return absl::InternalError("study.restore: no data table");
+      *ctx.table = *ctx.data_table;
+      ctx.state->clear();
+    } else {
+      FEDRAD_RETURN_IF_ERROR(LoadCheckpoint(ctx.output_dir, step, source, ctx.table, ctx.state));
+    }
+    RemoveCheckpointsAfter(ctx.output_dir, step);
+    RemoveWorkingState(ctx.output_dir);
+    FEDRAD_LOG(INFO) << "study " << ctx.task->study_id() << ": state restored "
+                     << (step < 0 ? std::string("to the data table as loaded")
+                                  : absl::StrCat("from the checkpoint of step ", step));
+    return Ack(ctx);
+  };
+  registry.Register(std::move(restore));
+}
+
+}  // namespace fedrad::site

@@ -1,0 +1,176 @@
+// Site checkpoints: a checkpoint written and loaded gives back the same
+// working table and key/value state (binary values included); the latest
+// step is found; later steps are removed on restore; the study.checkpoint
+// and study.restore kinds are accepted by a policy that lists other kinds
+// only, and release only "n".
+#include "site_node/study_checkpoint.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/payload.h"
+#include "site_node/privacy_guard.h"
+
+namespace fedrad::site {
+namespace {
+
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+std::string FreshDir(const std::string& name) {
+  std::string dir = ::testing::TempDir() + "/checkpoint_" + std::to_string(getpid()) + "_" + name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+CsvTable Table(const std::string& text) {
+  auto t = ParseCsv(text, "site.csv");
+  EXPECT_TRUE(t.ok()) << t.status();
+  return *t;
+}
+
+TEST(StudyCheckpoint, WriteThenLoadGivesBackTableAndState) {
+  std::string dir = FreshDir("roundtrip");
+  CsvTable table = Table("patient_id,f1,note\nP1,0.10000000000000001,\"a, b\"\nP2,-3e-300,\n");
+  std::map<std::string, std::string> kv = {{"combat.fit", std::string("\0\x01\xff bin", 7)},
+                                           {"plain", "text with spaces\nand lines"}};
+  ASSERT_TRUE(WriteCheckpoint(dir, 1, "harmonization", table, kv).ok());
+  EXPECT_EQ(LatestCheckpoint(dir), 1);
+  CsvTable loaded;
+  std::map<std::string, std::string> loaded_kv;
+  ASSERT_TRUE(LoadCheckpoint(dir, 1, "site.csv", &loaded, &loaded_kv).ok());
+  EXPECT_EQ(loaded.header(), table.header());
+  EXPECT_EQ(loaded.rows(), table.rows());
+  EXPECT_EQ(loaded.source(), "site.csv");
+  EXPECT_EQ(loaded_kv, kv);
+
+  auto missing = LoadCheckpoint(dir, 4, "site.csv", &loaded, &loaded_kv);
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.message(), HasSubstr("step-0004"));
+}
+
+TEST(StudyCheckpoint, LatestAndRemoveAfter) {
+  std::string dir = FreshDir("latest");
+  EXPECT_EQ(LatestCheckpoint(dir), -1);
+  CsvTable table = Table("patient_id\nP1\n");
+  for (int step : {0, 1, 2, 10}) ASSERT_TRUE(WriteCheckpoint(dir, step, "s", table, {}).ok());
+  EXPECT_EQ(LatestCheckpoint(dir), 10);
+  RemoveCheckpointsAfter(dir, 1);
+  EXPECT_EQ(LatestCheckpoint(dir), 1);
+  RemoveCheckpointsAfter(dir, -1);
+  EXPECT_EQ(LatestCheckpoint(dir), -1);
+}
+
+TEST(StudyCheckpoint, KindsRestoreStateAndPassAGuardThatListsOtherKindsOnly) {
+  TaskRegistry registry;
+  RegisterStudyTasks(registry);
+  PrivacyGuard guard(GuardPolicy{10, {"cohort.*"}, false});
+  const TaskKind* checkpoint = registry.Find("study.checkpoint");
+  const TaskKind* restore = registry.Find("study.restore");
+  ASSERT_NE(checkpoint, nullptr);
+  ASSERT_NE(restore, nullptr);
+  EXPECT_TRUE(guard.CheckAccepted(*checkpoint).ok());
+  EXPECT_TRUE(guard.CheckAccepted(*restore).ok());
+
+  std::string dir = FreshDir("kinds");
+  std::string csv = "patient_id,x\n";
+  for (int i = 0; i < 12; ++i) csv += "P" + std::to_string(i) + "," + std::to_string(i) + "\n";
+  const CsvTable data = Table(csv);
+  CsvTable working = data;
+  std::map<std::string, std::string> state;
+  v1::Task task;
+  task.set_study_id("st");
+  TaskContext ctx;
+  ctx.task = &task;
+  ctx.table = &working;
+  ctx.state = &state;
+  ctx.output_dir = dir;
+  ctx.data_table = &data;
+
+  // Step 0 done: the table was changed and a value kept; checkpoint it.
+  working.mutable_cell(0, 1) = "100";
+  state["k"] = "v0";
+  task.set_kind("study.checkpoint");
+  AddScalar(task.mutable_params(), "step", 0);
+  auto out = checkpoint->handler(ctx);
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_TRUE(guard.CheckRelease(*checkpoint, *out).ok());
+  EXPECT_EQ(out->n_contributing, 12);
+
+  // Step 1 ran partly (changed things), then the coordinator restarted.
+  working.mutable_cell(0, 1) = "999";
+  state["k"] = "v1";
+  task.set_kind("study.restore");
+  auto restored = restore->handler(ctx);
+  ASSERT_TRUE(restored.ok()) << restored.status();
+  EXPECT_TRUE(guard.CheckRelease(*restore, *restored).ok());
+  EXPECT_EQ(working.cell(0, 1), "100");
+  EXPECT_EQ(state.at("k"), "v0");
+
+  // Restore to before the first step: the data table as loaded, no state.
+  task.clear_params();
+  AddScalar(task.mutable_params(), "step", -1);
+  ASSERT_TRUE(restore->handler(ctx).ok());
+  EXPECT_EQ(working.cell(0, 1), "0");
+  EXPECT_TRUE(state.empty());
+  EXPECT_EQ(LatestCheckpoint(dir), -1);
+}
+
+TEST(StudyCheckpoint, WorkingStateKeepsAnswersAndIsRemovedByCheckpointAndRestore) {
+  std::string dir = FreshDir("working");
+  std::string csv = "patient_id,x\n";
+  for (int i = 0; i < 12; ++i) csv += "P" + std::to_string(i) + ",1\n";
+  const CsvTable data = Table(csv);
+  CsvTable working = data;
+  working.mutable_cell(3, 1) = "2.5";
+  std::map<std::string, std::string> kv = {{"combat.applied", "harmonized.csv"}};
+  v1::TaskResult answer;
+  answer.set_task_id("st/e0/7/S1");
+  answer.set_n_contributing(12);
+  std::map<std::string, std::string> answered = {{answer.task_id(), answer.SerializeAsString()}};
+  EXPECT_FALSE(HasWorkingState(dir));
+  ASSERT_TRUE(WriteWorkingState(dir, working, kv, answered).ok());
+  ASSERT_TRUE(HasWorkingState(dir));
+  EXPECT_EQ(LatestCheckpoint(dir), -1);  // not a step checkpoint
+
+  CsvTable loaded;
+  std::map<std::string, std::string> loaded_kv, loaded_answered;
+  ASSERT_TRUE(LoadWorkingState(dir, "site.csv", &loaded, &loaded_kv, &loaded_answered).ok());
+  EXPECT_EQ(loaded.rows(), working.rows());
+  EXPECT_EQ(loaded_kv, kv);
+  ASSERT_EQ(loaded_answered.count(answer.task_id()), 1u);
+  v1::TaskResult parsed;
+  ASSERT_TRUE(parsed.ParseFromString(loaded_answered.at(answer.task_id())));
+  EXPECT_EQ(parsed.n_contributing(), 12);
+
+  // The step's checkpoint supersedes the working snapshot.
+  TaskRegistry registry;
+  RegisterStudyTasks(registry);
+  v1::Task task;
+  task.set_study_id("st");
+  task.set_kind("study.checkpoint");
+  AddScalar(task.mutable_params(), "step", 0);
+  TaskContext ctx;
+  ctx.task = &task;
+  ctx.table = &working;
+  ctx.state = &kv;
+  ctx.output_dir = dir;
+  ctx.data_table = &data;
+  ASSERT_TRUE(registry.Find("study.checkpoint")->handler(ctx).ok());
+  EXPECT_FALSE(HasWorkingState(dir));
+  EXPECT_EQ(LatestCheckpoint(dir), 0);
+
+  // So does a restore.
+  ASSERT_TRUE(WriteWorkingState(dir, working, kv, answered).ok());
+  task.set_kind("study.restore");
+  ASSERT_TRUE(registry.Find("study.restore")->handler(ctx).ok());
+  EXPECT_FALSE(HasWorkingState(dir));
+  EXPECT_EQ(working.cell(3, 1), "2.5");  // the checkpoint of step 0
+}
+
+}  // namespace
+}  // namespace fedrad::site
