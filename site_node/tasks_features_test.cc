@@ -263,6 +263,9 @@ TEST(FeatureSpec, CoordinatorRefusesABadSectionBeforeSendingAnyTask) {
                   .ok());
   EXPECT_THAT(coordinator::CheckFeatureExtraction(study).message(),
               HasSubstr("features.regions[0].roi"));
+  // The whole-spec check (submission, sandbox) names it too.
+  EXPECT_THAT(coordinator::CheckStudy(study).message(),
+              HasSubstr("features.regions[0].roi: 'lesion_7' is not a region"));
   CountingHost host;
   coordinator::StudyContext ctx("s1", study, {"A", "B"}, &host);
   absl::Status status = coordinator::RunAnalyses(ctx);
