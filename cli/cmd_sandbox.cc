@@ -275,6 +275,7 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
     sc.set_output_dir((out / "sites" / name).string());
     sc.set_audit_log((out / "audit" / (name + ".log")).string());
     sc.set_heartbeat_seconds(2);
+    sc.set_extraction_threads(options.extraction_threads);
     const std::string path = (out / "config" / (name + ".textproto")).string();
     FEDRAD_RETURN_IF_ERROR(WriteStringToFile(path, ToTextProto(sc)));
     FEDRAD_ASSIGN_OR_RETURN(Child site, Spawn(name, bin + "/fedrad-site", {"--config", path},
@@ -360,6 +361,8 @@ int RunSandboxCommand(Args& args) {
   bool debug = args.Bool("debug-tasks", "Enable test-only task kinds at the sites");
   bool quiet = args.Bool("quiet", "No progress lines");
   double wait = args.Double("site-wait", 30, "Seconds the study waits for its sites to connect");
+  long extraction_threads =
+      args.Int("extraction-threads", 0, "Every site's feature-extraction threads (0: all cores)");
   if (!args.Finish()) return args.exit_code();
   if (study_path.empty()) return args.UsageError("--study is required");
   if (out.empty()) return args.UsageError("--out is required");
@@ -381,6 +384,7 @@ int RunSandboxCommand(Args& args) {
   options.enable_debug_tasks = debug;
   options.quiet = quiet;
   options.site_wait_seconds = wait;
+  options.extraction_threads = static_cast<int>(extraction_threads);
   auto results = RunSandbox(options);
   if (!results.ok()) {
     std::cerr << "fedrad sandbox: " << results.status().message() << "\n";

@@ -2,7 +2,9 @@
 #include <chrono>
 #include <iostream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "cli/command.h"
 #include "core/log.h"
 #include "synth/cohort.h"
@@ -22,6 +24,9 @@ int RunSynth(fedrad::cli::Args& args) {
   const long seed = args.Int("seed", 1, "Random seed (same seed, same bytes)");
   const long threads = args.Int("threads", 0, "Worker threads (0: all cores, at most 8)");
   const bool overwrite = args.Bool("overwrite", "Replace an earlier cohort in --out");
+  const std::string corrupt = args.Flag(
+      "corrupt-cases", "", "Comma-separated case ids (e.g. C2_0007) whose CT file is written "
+                           "truncated, to exercise the excluded-case path");
   if (!args.Finish()) return args.exit_code();
   if (out.empty()) return args.UsageError("--out is required");
   if (centers < 1 || centers > 26) return args.UsageError("--centers must be from 1 to 26");
@@ -35,6 +40,9 @@ int RunSynth(fedrad::cli::Args& args) {
   options.seed = static_cast<uint64_t>(seed);
   options.threads = static_cast<int>(threads);
   options.overwrite = overwrite;
+  for (absl::string_view id : absl::StrSplit(corrupt, ',', absl::SkipWhitespace())) {
+    options.corrupt_cases.emplace_back(absl::StripAsciiWhitespace(id));
+  }
   const auto start = std::chrono::steady_clock::now();
   auto summary = fedrad::synth::GenerateCohort(options);
   if (!summary.ok()) {

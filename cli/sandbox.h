@@ -30,6 +30,7 @@ struct SandboxOptions {
   bool enable_debug_tasks = false;  // test-only task kinds at the sites
   bool quiet = false;               // no progress lines
   double site_wait_seconds = 30;    // how long the study waits for sites
+  int extraction_threads = 0;       // every site's SiteConfig.extraction_threads (0: all cores)
 };
 
 // Runs the study; returns results.json (also written to out_dir). The study's

@@ -200,6 +200,12 @@ const std::vector<Step>& Steps() {
          return s.debug().sleep_rounds() > 0 || s.debug().vector_rounds() > 0;
        },
        &RunDebugRounds, &CheckDebug},
+      {"feature extraction", [](const v1::Study& s) { return s.features().enabled(); },
+#ifdef FEDRAD_HAVE_ANALYSIS_FEATURES
+       &RunFeatureExtraction, &CheckFeatureExtraction},
+#else
+       nullptr, nullptr},
+#endif
       {"cohort summary", [](const v1::Study& s) { return s.cohort_summary().enabled(); },
 #ifdef FEDRAD_HAVE_ANALYSIS_COHORT
        &RunCohortSummary,

@@ -32,6 +32,11 @@
 namespace fedrad::coordinator {
 
 absl::Status RunDebugRounds(StudyContext& ctx);
+// coordinator/analysis_features.cc (study.features.enabled): runs first.
+absl::Status RunFeatureExtraction(StudyContext& ctx);
+// The `features` section's spec check (OK when disabled); InvalidArgument
+// naming the field.
+absl::Status CheckFeatureExtraction(const v1::Study& study);
 absl::Status RunCohortSummary(StudyContext& ctx);
 absl::Status RunHarmonization(StudyContext& ctx);
 absl::Status RunModels(StudyContext& ctx);

@@ -3,6 +3,9 @@
 namespace fedrad::site {
 
 void RegisterBuiltinTasks(TaskRegistry& registry) {
+#ifdef FEDRAD_HAVE_FEATURES_TASKS
+  RegisterFeatureTasks(registry);
+#endif
 #ifdef FEDRAD_HAVE_COHORT_TASKS
   RegisterCohortTasks(registry);
 #endif

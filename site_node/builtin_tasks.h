@@ -19,6 +19,7 @@ namespace fedrad::site {
 
 void RegisterBuiltinTasks(TaskRegistry& registry);
 
+void RegisterFeatureTasks(TaskRegistry& registry);
 void RegisterCohortTasks(TaskRegistry& registry);
 void RegisterCombatTasks(TaskRegistry& registry);
 void RegisterModelTasks(TaskRegistry& registry);

@@ -451,6 +451,8 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
                                                      : task.study().id_column();
     ctx.cancelled = [this] { return stop_.load(); };
     ctx.data_table = &table_;
+    ctx.data_dir = fs::absolute(config_.data_csv()).parent_path().string();
+    ctx.extraction_threads = config_.extraction_threads();
     absl::StatusOr<TaskOutput> output;
     try {
       output = kind->handler(ctx);

@@ -48,6 +48,12 @@ struct TaskContext {
   std::map<std::string, std::string>* state = nullptr;  // per-study key/value store kept between tasks
   // The study's id column ("patient_id" unless the study or site says otherwise).
   std::string id_column = "patient_id";
+  // The folder of the site's data CSV: relative image/mask paths in the table
+  // resolve against it (features.extract).
+  std::string data_dir;
+  // Feature-extraction worker threads (SiteConfig.extraction_threads; 0 =
+  // hardware concurrency).
+  int extraction_threads = 0;
   // True once shutdown was requested: long handlers should return early.
   std::function<bool()> cancelled = [] { return false; };
   // The site's data table as loaded at start (read-only; study.restore).

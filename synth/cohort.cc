@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <system_error>
 #include <thread>
 
@@ -333,6 +334,19 @@ absl::StatusOr<CohortSummary> GenerateCohort(const CohortOptions& options) {
                                                      kMaxPatientsPerCenter, ", got ", n));
     }
   }
+  std::set<std::string> corrupt(options.corrupt_cases.begin(), options.corrupt_cases.end());
+  for (const std::string& id : corrupt) {
+    bool known = false;
+    for (int c = 0; c < n_centers && !known; ++c) {
+      for (int p = 0; p < options.patients_per_center[c] && !known; ++p) {
+        known = id == absl::StrFormat("C%d_%04d", c + 1, p + 1);
+      }
+    }
+    if (!known) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--corrupt-cases: '", id, "' is not a case of this cohort (ids are C<k>_<nnnn>, e.g. C2_0007)"));
+    }
+  }
   FEDRAD_RETURN_IF_ERROR(PrepareOutDir(options));
 
   CohortSummary summary;
@@ -370,6 +384,13 @@ absl::StatusOr<CohortSummary> GenerateCohort(const CohortOptions& options) {
     if (r.ok()) cases.push_back(*std::move(r));
   }
   if (cases.size() != jobs.size()) return absl::InternalError("a case was not generated");
+  for (const CaseRecord& r : cases) {
+    if (corrupt.count(r.case_id) == 0) continue;
+    const std::string path =
+        (fs::path(options.out_dir) / summary.centers[r.center_index].center / r.image).string();
+    FEDRAD_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+    FEDRAD_RETURN_IF_ERROR(WriteStringToFile(path, bytes.substr(0, std::min<size_t>(64, bytes.size()))));
+  }
 
   for (int c = 0; c < n_centers; ++c) {
     std::vector<const CaseRecord*> mine;
@@ -394,6 +415,10 @@ absl::StatusOr<CohortSummary> GenerateCohort(const CohortOptions& options) {
   summary.events.assign(events.begin(), events.end());
   summary.true_risk_concordance = TrueRiskConcordance(cases, summary.centers);
   summary.readme = Readme(options, summary);
+  if (!corrupt.empty()) {
+    absl::StrAppend(&summary.readme, "\nCorrupt CT files (truncated on purpose, --corrupt-cases): ",
+                    absl::StrJoin(corrupt, ", "), "\n");
+  }
   FEDRAD_RETURN_IF_ERROR(
       WriteStringToFile((fs::path(options.out_dir) / "README").string(), summary.readme));
   return summary;

@@ -54,6 +54,12 @@ struct CohortOptions {
   // An existing non-empty out_dir is refused unless it holds an earlier
   // cohort (its .fedrad-synth marker) and overwrite is set; then it is replaced.
   bool overwrite = false;
+  // Case ids (e.g. "C2_0007") whose CT file is written corrupt: the valid
+  // gzip stream cut to its first 64 bytes, so that readers fail on it (a
+  // test of the "bad case is excluded and named" path). Its masks, clinical
+  // data and truth.csv row are normal. An id that is not in the cohort is
+  // refused (InvalidArgument).
+  std::vector<std::string> corrupt_cases;
 };
 
 struct Concordance {

@@ -98,6 +98,30 @@ TEST(GenerateCohort, RefusesAFolderItDidNotWriteAndNeedsOverwriteForItsOwn) {
   EXPECT_TRUE(GenerateCohort(o).ok());
 }
 
+TEST(GenerateCohort, CorruptCasesGetATruncatedCtAndEverythingElseIsUnchanged) {
+  const std::string clean = FreshDir("corrupt_clean"), bad = FreshDir("corrupt_bad");
+  ASSERT_TRUE(GenerateCohort(Options(clean, {3, 2}, 11)).ok());
+  CohortOptions o = Options(bad, {3, 2}, 11);
+  o.corrupt_cases = {"C2_0002"};
+  auto s = GenerateCohort(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_THAT(s->readme, HasSubstr("C2_0002"));
+  const std::string ct = bad + "/C2/cases/C2_0002/ct.nii.gz";
+  EXPECT_EQ(std::filesystem::file_size(ct), 64u);
+  EXPECT_FALSE(synth_internal::ReadInt16(ct).ok());
+  // Every other file is as without the option (README aside).
+  auto a = HashTree(clean), b = HashTree(bad);
+  for (const auto& [path, hash] : a) {
+    if (path == "README" || path == "C2/cases/C2_0002/ct.nii.gz") continue;
+    EXPECT_EQ(b.at(path), hash) << path;
+  }
+  CohortOptions unknown = Options(FreshDir("corrupt_unknown"), {3, 2}, 11);
+  unknown.corrupt_cases = {"C3_0001"};
+  auto refused = GenerateCohort(unknown);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("'C3_0001' is not a case"));
+}
+
 TEST(GenerateCohort, SameSeedGivesIdenticalBytesWhateverTheThreads) {
   const std::string a = FreshDir("det_a"), b = FreshDir("det_b"), c = FreshDir("det_c");
   ASSERT_TRUE(GenerateCohort(Options(a, {3, 2}, 99, 1)).ok());

@@ -1,0 +1,121 @@
+// The coordinator's half of feature extraction (study section `features`,
+// proto/feature_extraction.proto): the first step of a study. It checks the
+// section (CheckFeatureExtraction, field named on error), sends one
+// "features.extract" task to every site (site_node/tasks_features.cc), and
+// records per site the case counts and the excluded cases with their
+// reasons, plus the feature columns the sites added. A site where every case
+// fails answers with an error and is dropped from the study (quorum rules,
+// study.excluded_sites). See docs/results.md, "features".
+//
+//   results.json: features.sites.C2 = {"n_cases": 45, "n_ok": 44, "n_excluded": 1,
+//                                      "excluded": [{"case": "C2_0007", "reason": "..."}]}
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "coordinator/analyses.h"
+#include "coordinator/study_context.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "proto/payload.h"
+#include "site_node/tasks_features_spec.h"
+
+namespace fedrad::coordinator {
+
+absl::Status CheckFeatureExtraction(const v1::Study& study) {
+  if (!study.features().enabled()) return absl::OkStatus();
+  return site::ResolveFeatureExtraction(study.features()).status();
+}
+
+absl::Status RunFeatureExtraction(StudyContext& ctx) {
+  FEDRAD_ASSIGN_OR_RETURN(site::FeaturePlan plan,
+                          site::ResolveFeatureExtraction(ctx.study().features()));
+  ctx.SetProgress("feature extraction", 0.0,
+                  absl::StrCat("sites extract ", plan.regions.size(), " region(s) per case"));
+  FEDRAD_ASSIGN_OR_RETURN(auto by_site, ctx.Broadcast("features.extract", v1::Payload()));
+
+  nlohmann::json& out = ctx.results()["features"];
+  out["settings_sha256"] = plan.settings_sha256;
+  out["regions"] = nlohmann::json::array();
+  for (const auto& [roi, prefix] : plan.regions) {
+    out["regions"].push_back({{"roi", roi}, {"prefix", prefix}});
+  }
+  std::vector<std::string> columns;  // first site's order
+  std::set<std::string> seen;
+  std::map<std::string, std::set<std::string>> site_columns;
+  int64_t total_cases = 0, total_ok = 0, total_excluded = 0;
+  for (const auto& [site, result] : by_site) {
+    const auto& p = result.payload();
+    FEDRAD_ASSIGN_OR_RETURN(double n_cases, GetScalar(p, "n_cases"));
+    FEDRAD_ASSIGN_OR_RETURN(double n_ok, GetScalar(p, "n_ok"));
+    FEDRAD_ASSIGN_OR_RETURN(double n_excluded, GetScalar(p, "n_excluded"));
+    nlohmann::json& s = out["sites"][site];
+    s["n_cases"] = static_cast<int64_t>(n_cases);
+    s["n_ok"] = static_cast<int64_t>(n_ok);
+    s["n_excluded"] = static_cast<int64_t>(n_excluded);
+    // Only sites that excluded a case get an `excluded` list (the report
+    // shows every such list).
+    auto ex = p.strings().find("excluded_cases");
+    if (ex != p.strings().end()) {
+      auto list = nlohmann::json::parse(ex->second, nullptr, false);
+      if (list.is_discarded() || !list.is_array()) {
+        return absl::DataLossError(absl::StrCat("site ", site, ": malformed excluded_cases"));
+      }
+      for (const auto& e : list) {
+        if (!e.is_object()) continue;
+        s["excluded"].push_back({{"case", e.value("case", "")}, {"reason", e.value("reason", "")}});
+      }
+    }
+    auto sha = p.strings().find("settings_sha256");
+    if (sha != p.strings().end() && sha->second != plan.settings_sha256) {
+      FEDRAD_LOG(WARNING) << "site " << site << " used settings " << sha->second
+                          << ", expected " << plan.settings_sha256;
+      s["settings_sha256"] = sha->second;
+    }
+    auto cols = p.strings().find("columns");
+    std::set<std::string>& mine = site_columns[site];
+    if (cols != p.strings().end()) {
+      for (absl::string_view c : absl::StrSplit(cols->second, ',', absl::SkipEmpty())) {
+        std::string name(c);
+        mine.insert(name);
+        if (seen.insert(name).second) columns.push_back(name);
+      }
+    }
+    s["n_feature_columns"] = static_cast<int64_t>(mine.size());
+    total_cases += static_cast<int64_t>(n_cases);
+    total_ok += static_cast<int64_t>(n_ok);
+    total_excluded += static_cast<int64_t>(n_excluded);
+    FEDRAD_LOG(INFO) << "features: site " << site << ": " << n_ok << " of " << n_cases
+                     << " cases extracted, " << n_excluded << " excluded";
+  }
+  // Every site should add the same columns (same settings, same regions); a
+  // column some site lacks is named so that later steps' errors make sense.
+  std::vector<std::string> not_everywhere;
+  for (const auto& c : columns) {
+    for (const auto& [site, mine] : site_columns) {
+      if (mine.count(c) == 0) {
+        not_everywhere.push_back(absl::StrCat(c, " (missing at ", site, ")"));
+        break;
+      }
+    }
+  }
+  if (!not_everywhere.empty()) {
+    out["columns_not_at_every_site"] = not_everywhere;
+    FEDRAD_LOG(WARNING) << "features: " << not_everywhere.size()
+                        << " column(s) not at every site, e.g. " << not_everywhere.front();
+  }
+  out["n_columns"] = static_cast<int64_t>(columns.size());
+  out["n_cases"] = total_cases;
+  out["n_ok"] = total_ok;
+  out["n_excluded"] = total_excluded;
+  ctx.SetProgress("feature extraction", 1.0,
+                  absl::StrCat(total_ok, " of ", total_cases, " cases extracted, ", total_excluded,
+                               " excluded, ", columns.size(), " feature columns"));
+  return absl::OkStatus();
+}
+
+}  // namespace fedrad::coordinator
