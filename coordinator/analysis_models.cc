@@ -816,6 +816,18 @@ absl::Status CheckSpec(const v1::Study& study) {
   return absl::OkStatus();
 }
 
+// The model's outcome in words, for the report: "status over time (event:
+// 1)" for Cox, the 0/1 column for logistic.
+std::string OutcomeText(const v1::Model& model) {
+  if (!IsCox(model)) return model.outcome_column();
+  std::string text = absl::StrCat(model.event_column().empty() ? "status" : model.event_column(),
+                                  " over ", model.time_column().empty() ? "time" : model.time_column());
+  if (model.event_values_size() > 0) {
+    absl::StrAppend(&text, " (event: ", absl::StrJoin(model.event_values(), ", "), ")");
+  }
+  return text;
+}
+
 absl::Status RequireActive(StudyContext& ctx, const std::vector<std::string>& wanted,
                            const std::string& what) {
   std::vector<std::string> active = ctx.active_sites();
@@ -865,6 +877,7 @@ absl::Status RunModels(StudyContext& ctx) {
     FEDRAD_ASSIGN_OR_RETURN(Fitted fit, FitModel(ctx, prep, dev));
     json mj = FitJson(fit);
     mj["type"] = IsCox(model) ? "cox" : "logistic";
+    mj["outcome"] = OutcomeText(model);
     if (IsCox(model)) mj["ties"] = model.ties().empty() ? "breslow" : model.ties();
     for (const auto& [site, n] : prep.n) {
       mj["site_rows"][site]["n"] = n;
@@ -932,6 +945,7 @@ absl::Status RunModels(StudyContext& ctx) {
     vj["t"] = v.t() > 0 ? v.t() : 730;
     vj["tau"] = v.tau() > 0 ? v.tau() : 1825;
     vj["time_unit"] = "days";
+    vj["outcome"] = OutcomeText(model);
     if (!IsCox(model)) vj["threshold"] = v.threshold() > 0 ? v.threshold() : 0.5;
     validation_json[model.name()] = vj;
   }
