@@ -23,6 +23,7 @@
 #include <map>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "cli/command.h"
@@ -308,7 +309,18 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
   auto last = client->Watch(
       *id,
       [&](const v1::StudyStatus& s) {
-        std::string line = coordinator::FormatStatus(s);
+        // Site states change every round ("working on ...", "answered");
+        // only an unusual one (excluded, disconnected, ...) is shown, so
+        // there is one line per step or message change.
+        v1::StudyStatus shown = s;
+        shown.mutable_sites()->clear();
+        for (const auto& [site, state] : s.sites()) {
+          if (!absl::StartsWith(state, "working on") && state != "answered" &&
+              state != "connected" && state != "waiting") {
+            (*shown.mutable_sites())[site] = state;
+          }
+        }
+        std::string line = coordinator::FormatStatus(shown);
         if (line != last_line) progress(line);
         last_line = line;
         // A site process that died is worth saying at once.

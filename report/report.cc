@@ -738,8 +738,9 @@ class Renderer {
       return Absent("excluded", "Excluded cases", "results.json reports no excluded cases");
     }
     std::string s = Open("excluded", "Excluded cases");
-    absl::StrAppend(&s, "<p class=\"lead\">Cases a site could not use, with the reason. Sites "
-                        "report counts and reasons, never patient identifiers.</p>");
+    absl::StrAppend(&s, "<p class=\"lead\">Cases a site could not use, with the reason. A case "
+                        "whose images could not be used is named by the site's pseudonymous "
+                        "case id; other exclusions are counts.</p>");
     // Rows a model could not use (models.<model>.site_rows.<site>.excluded):
     // one table, model by site by reason.
     std::string model_rows;
