@@ -115,8 +115,10 @@ void PrintSummary(const json& results, const synth::CohortSummary& cohort,
   std::cout << "\n";
   // Harrell's C is blind to a shift of every patient's score at a center;
   // an uncorrected scanner effect shows in calibration instead.
-  std::cout << "\nCalibration of the radiomic model at 2 years (observed/expected events; 1 is "
-               "perfect) and Brier score at 2 years (lower is better):\n";
+  std::cout << "\nWithin one center ComBat shifts and scales each feature for every patient "
+               "alike, so a model\nwhose features move together keeps its ranking (the same C); "
+               "the scanner effect shows in\ncalibration. Radiomic model at 2 years: "
+               "observed/expected events (1 is perfect) and Brier score\n(lower is better):\n";
   const Row calibration[] = {{"O/E, harmonised", "radiomic", "oe_ratio_t"},
                              {"O/E, NOT harmonised", "radiomic_unharmonized", "oe_ratio_t"},
                              {"Brier, harmonised", "radiomic", "brier_t"},

@@ -279,6 +279,9 @@ absl::Status CheckStudy(const v1::Study& study) {
       return Bad(absl::StrCat("sites[", i, "]"), absl::StrCat("'", study.sites(i), "' is listed twice"));
     }
   }
+  if (study.min_cell_count() < 0) {
+    return Bad("min_cell_count", "must be >= 0 (0: each site's own k)");
+  }
   if (study.quorum().min_sites() < 0) return Bad("quorum.min_sites", "must be >= 0 (0: every site)");
   if (study.sites_size() > 0 && study.quorum().min_sites() > study.sites_size()) {
     return Bad("quorum.min_sites", absl::StrCat("is ", study.quorum().min_sites(), " but the study has ",
@@ -316,19 +319,19 @@ absl::Status RunAnalyses(StudyContext& ctx, int first_step, const StepDoneFn& on
     return absl::InvalidArgumentError(
         "the study enables no analysis (cohort_summary, harmonization, models, validation)");
   }
-  const double total = static_cast<double>(plan.size());
   for (int i = std::max(first_step, 0); i < static_cast<int>(plan.size()); ++i) {
     const Step& step = *plan[i];
     if (step.run == nullptr) {
       return absl::UnimplementedError(
           absl::StrCat("the study asks for '", step.name, "', which this build does not provide"));
     }
-    ctx.SetProgress(step.name, i / total, "started");
+    ctx.BeginStep(i, static_cast<int>(plan.size()));
+    ctx.SetProgress(step.name, 0.0, "started");
     FEDRAD_LOG(INFO) << "study " << ctx.study_id() << ": step '" << step.name << "'";
     absl::Status status = step.run(ctx);
     if (!status.ok()) return Annotate(status, step.name);
     if (on_step_done) FEDRAD_RETURN_IF_ERROR(on_step_done(i, step.name));
-    ctx.SetProgress(step.name, (i + 1) / total, "done");
+    ctx.SetProgress(step.name, 1.0, "done");
   }
   return absl::OkStatus();
 }

@@ -53,6 +53,7 @@ TEST(CheckStudy, RefusesWrongSpecsNamingTheField) {
   const std::vector<Case> cases = {
       {"name: \"x\"", "", "enables no analysis"},
       {"cohort_summary { enabled: true } quorum { min_sites: -1 }", "quorum.min_sites", ">= 0"},
+      {"cohort_summary { enabled: true } min_cell_count: -3", "min_cell_count", ">= 0"},
       {"sites: \"S1\" sites: \"S2\" cohort_summary { enabled: true } quorum { min_sites: 3 }",
        "quorum.min_sites", "2 sites"},
       {"sites: \"S1\" sites: \"S1\" cohort_summary { enabled: true }", "sites[1]", "twice"},

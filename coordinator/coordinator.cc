@@ -728,6 +728,7 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
   study_json["excluded_sites"] = nlohmann::json::object();
   for (const auto& [site, reason] : ctx.excluded_sites()) study_json["excluded_sites"][site] = reason;
   study_json["rounds"] = ctx.rounds();
+  if (spec.min_cell_count() > 0) study_json["min_cell_count"] = spec.min_cell_count();
   study_json["epoch"] = ctx.epoch();
   study_json["finished_at"] = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
   results["study"] = study_json;

@@ -124,9 +124,17 @@ void StudyContext::Restore(nlohmann::json results,
   }
 }
 
+void StudyContext::BeginStep(int index, int count) {
+  step_index_ = index;
+  step_count_ = std::max(count, 1);
+  shown_fraction_ = static_cast<double>(index) / step_count_;
+}
+
 void StudyContext::SetProgress(const std::string& step, double fraction_done,
                                const std::string& message) {
-  host_->OnProgress(step, fraction_done, message);
+  const double within = std::clamp(fraction_done, 0.0, 1.0);
+  shown_fraction_ = std::max(shown_fraction_, (step_index_ + within) / step_count_);
+  host_->OnProgress(step, shown_fraction_, message);
 }
 
 }  // namespace fedrad::coordinator

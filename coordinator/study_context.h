@@ -86,9 +86,13 @@ class StudyContext {
   absl::StatusOr<std::map<std::string, v1::TaskResult>> Broadcast(
       const std::string& kind, const v1::Payload& params);
 
-  // Shown by `fedrad study status/watch`.
+  // Shown by `fedrad study status/watch`. `fraction_done` is the fraction
+  // of the current step (0..1); the study's fraction shown to users is
+  // (step index + fraction) / steps and never goes backwards within a step.
   void SetProgress(const std::string& step, double fraction_done,
                    const std::string& message = "");
+  // Called by RunAnalyses before step `index` (0-based) of `count`.
+  void BeginStep(int index, int count);
   // results.json under construction (nested objects; see docs/results.md).
   nlohmann::json& results() { return results_; }
 
@@ -123,6 +127,9 @@ class StudyContext {
   StudyHost* host_;
   nlohmann::json results_ = nlohmann::json::object();
   int64_t round_ = 0;
+  int step_index_ = 0;
+  int step_count_ = 1;
+  double shown_fraction_ = 0;
   int64_t epoch_ = 0;
 };
 

@@ -35,9 +35,24 @@ class FakeHost : public StudyHost {
     return out;
   }
   void OnSiteState(const std::string&, const std::string&) override {}
-  void OnProgress(const std::string&, double, const std::string&) override {}
+  void OnProgress(const std::string&, double fraction, const std::string&) override {
+    fractions.push_back(fraction);
+  }
   bool Cancelled() const override { return false; }
+  std::vector<double> fractions;  // every study fraction shown
 };
+
+TEST(StudyContext, ProgressIsTheStudyFractionAndNeverGoesBackWithinAStep) {
+  FakeHost host;
+  StudyContext ctx("st", v1::Study(), {"S1"}, &host);
+  ctx.BeginStep(0, 4);
+  ctx.SetProgress("a", 0.5);
+  ctx.BeginStep(2, 4);
+  ctx.SetProgress("c", 0.5);
+  ctx.SetProgress("c", 0.0);  // a sub-task restarting its own count
+  ctx.SetProgress("c", 1.0);
+  EXPECT_THAT(host.fractions, ElementsAre(0.125, 0.625, 0.625, 0.75));
+}
 
 TEST(StudyContext, DropsRefusingSiteWhenQuorumAllows) {
   FakeHost host;

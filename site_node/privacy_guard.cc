@@ -21,13 +21,15 @@ absl::Status PrivacyGuard::CheckAccepted(const TaskKind& kind) const {
       absl::StrJoin(policy_.accepted_kinds, ", "), ")"));
 }
 
-absl::Status PrivacyGuard::CheckRelease(const TaskKind& kind,
-                                        const TaskOutput& output) const {
-  if (output.n_contributing < policy_.min_cell_count) {
+absl::Status PrivacyGuard::CheckRelease(const TaskKind& kind, const TaskOutput& output,
+                                        int study_min_cell_count) const {
+  const int k = EffectiveMinCellCount(study_min_cell_count);
+  if (output.n_contributing < k) {
     return absl::PermissionDeniedError(absl::StrCat(
         "result of '", kind.kind, "' is computed over ", output.n_contributing,
-        " patients, below this site's minimum cell count k=",
-        policy_.min_cell_count));
+        " patients, below this site's minimum cell count k=", k,
+        k > policy_.min_cell_count ? " (the study's min_cell_count, stricter than the site's)"
+                                   : ""));
   }
   for (const auto& array : output.payload.arrays()) {
     bool allowed = false;

@@ -12,6 +12,7 @@
 #ifndef FEDRAD_SITE_NODE_PRIVACY_GUARD_H_
 #define FEDRAD_SITE_NODE_PRIVACY_GUARD_H_
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -33,8 +34,14 @@ class PrivacyGuard {
   // OK if the policy lets the site run `kind` at all.
   absl::Status CheckAccepted(const TaskKind& kind) const;
   // OK if `output` may leave: n_contributing >= k and every array name is in
-  // kind.releasable_arrays.
-  absl::Status CheckRelease(const TaskKind& kind, const TaskOutput& output) const;
+  // kind.releasable_arrays. k is the larger of the policy's and
+  // `study_min_cell_count` (the study's Study.min_cell_count; 0: none).
+  absl::Status CheckRelease(const TaskKind& kind, const TaskOutput& output,
+                            int study_min_cell_count = 0) const;
+  // The k that applies to a study asking for `study_min_cell_count`.
+  int EffectiveMinCellCount(int study_min_cell_count) const {
+    return std::max(policy_.min_cell_count, study_min_cell_count);
+  }
   // Names of the registry's kinds this policy accepts (sent in the Hello).
   std::vector<std::string> AcceptedKinds(const TaskRegistry& registry) const;
 

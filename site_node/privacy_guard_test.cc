@@ -16,6 +16,21 @@ TaskKind Kind(std::string name, std::vector<std::string> arrays, bool debug = fa
   return k;
 }
 
+TEST(PrivacyGuard, AStricterStudyKAppliesAndALooserOneDoesNot) {
+  PrivacyGuard guard(GuardPolicy{10, {}, false});
+  TaskOutput out;
+  out.n_contributing = 12;
+  absl::Status s = guard.CheckRelease(Kind("cohort.summary", {"n"}), out, 15);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("k=15"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("study's min_cell_count"));
+  EXPECT_TRUE(guard.CheckRelease(Kind("cohort.summary", {"n"}), out, 5).ok());
+  out.n_contributing = 9;
+  EXPECT_FALSE(guard.CheckRelease(Kind("cohort.summary", {"n"}), out, 5).ok());
+  EXPECT_EQ(guard.EffectiveMinCellCount(0), 10);
+  EXPECT_EQ(guard.EffectiveMinCellCount(20), 20);
+}
+
 TEST(PrivacyGuard, RefusesResultBelowMinimumCellCount) {
   PrivacyGuard guard(GuardPolicy{10, {}, false});
   TaskOutput out;

@@ -445,7 +445,7 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
     ctx.task = &task;
     ctx.table = &study.table;
     ctx.output_dir = study.output_dir;
-    ctx.min_cell_count = config_.policy().min_cell_count();
+    ctx.min_cell_count = guard_.EffectiveMinCellCount(task.study().min_cell_count());
     ctx.state = &study.kv;
     ctx.id_column = task.study().id_column().empty() ? config_.id_column()
                                                      : task.study().id_column();
@@ -471,7 +471,8 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
                        absl::StrCat("computation failed, nothing released: ",
                                     output.status().message()));
       fail(output.status());
-    } else if (absl::Status guard = guard_.CheckRelease(*kind, *output); !guard.ok()) {
+    } else if (absl::Status guard = guard_.CheckRelease(*kind, *output, task.study().min_cell_count());
+               !guard.ok()) {
       FEDRAD_LOG(WARNING) << "privacy guard refused the result of task " << task.task_id()
                           << ": " << guard.message();
       audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
@@ -480,7 +481,7 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
     } else {
       audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
                        absl::StrCat("privacy guard released: n=", output->n_contributing,
-                                    " >= k=", config_.policy().min_cell_count(),
+                                    " >= k=", ctx.min_cell_count,
                                     ", arrays: ", ArrayNames(output->payload)));
       result.set_status_code(0);
       result.set_n_contributing(output->n_contributing);
