@@ -1,6 +1,6 @@
 // The connection flags of the study coordinator's commands (`fedrad study
-// report`; the same flags as `fedrad study submit|status|...`) and the Admin
-// client they open.
+// submit|status|watch|results|cancel|list|report`) and the Admin client they
+// open.
 //
 //   fedrad::cli::AdminConnection c = fedrad::cli::DeclareAdminConnection(args);
 //   if (!args.Finish()) return args.exit_code();

@@ -5,10 +5,10 @@
 // Connection: --admin-config ADMIN.textproto (fedrad.v1.AdminClientConfig),
 // or the environment variable FEDRAD_ADMIN_CONFIG, or the flags
 // --coordinator HOST:PORT --ca CA.crt --cert ADMIN.crt --key ADMIN.key.
-#include <cstdlib>
 #include <fstream>
 #include <iostream>
 
+#include "cli/admin_connection.h"
 #include "cli/command.h"
 #include "coordinator/admin_client.h"
 #include "coordinator/analyses.h"
@@ -21,39 +21,6 @@ namespace {
 using fedrad::cli::Args;
 using fedrad::coordinator::AdminClient;
 
-struct Connection {
-  std::string admin_config, coordinator, ca, cert, key, server_name;
-};
-
-Connection DeclareConnection(Args& args) {
-  Connection c;
-  c.admin_config = args.Flag("admin-config", "",
-                             "AdminClientConfig text proto (default $FEDRAD_ADMIN_CONFIG)");
-  c.coordinator = args.Flag("coordinator", "", "Coordinator address HOST:PORT");
-  c.ca = args.Flag("ca", "", "Study CA certificate (PEM)");
-  c.cert = args.Flag("cert", "", "Your admin/auditor certificate (PEM)");
-  c.key = args.Flag("key", "", "Your private key (PEM)");
-  c.server_name = args.Flag("server-name", "", "Name the coordinator's certificate must carry");
-  return c;
-}
-
-absl::StatusOr<std::unique_ptr<AdminClient>> Open(const Connection& c) {
-  fedrad::v1::AdminClientConfig config;
-  std::string path = c.admin_config;
-  if (path.empty() && std::getenv("FEDRAD_ADMIN_CONFIG") != nullptr) {
-    path = std::getenv("FEDRAD_ADMIN_CONFIG");
-  }
-  if (!path.empty()) {
-    if (absl::Status s = fedrad::ReadTextProto(path, &config); !s.ok()) return s;
-  }
-  if (!c.coordinator.empty()) config.set_coordinator_address(c.coordinator);
-  if (!c.ca.empty()) config.mutable_tls()->set_ca_cert(c.ca);
-  if (!c.cert.empty()) config.mutable_tls()->set_cert(c.cert);
-  if (!c.key.empty()) config.mutable_tls()->set_key(c.key);
-  if (!c.server_name.empty()) config.set_coordinator_name(c.server_name);
-  return AdminClient::Connect(config);
-}
-
 int Fail(const std::string& what, const absl::Status& status) {
   std::cerr << "fedrad: " << what << ": " << status.message() << " ("
             << absl::StatusCodeToString(status.code()) << ")\n";
@@ -62,7 +29,7 @@ int Fail(const std::string& what, const absl::Status& status) {
 
 int RunSubmit(Args& args) {
   args.Describe("Submits a study (text-format fedrad.v1.Study) and prints its id.");
-  Connection c = DeclareConnection(args);
+  fedrad::cli::AdminConnection c = fedrad::cli::DeclareAdminConnection(args);
   std::string spec = args.Positional("STUDY.textproto", "The study spec");
   bool watch = args.Bool("watch", "Follow the study until it ends");
   if (!args.Finish()) return args.exit_code();
@@ -72,7 +39,7 @@ int RunSubmit(Args& args) {
   if (absl::Status s = fedrad::coordinator::CheckStudy(study); !s.ok()) {
     return Fail(spec, s);
   }
-  auto client = Open(c);
+  auto client = fedrad::cli::OpenAdminClient(c);
   if (!client.ok()) return Fail("cannot connect", client.status());
   auto id = (*client)->Submit(study);
   if (!id.ok()) return Fail("submit refused", id.status());
@@ -87,10 +54,10 @@ int RunSubmit(Args& args) {
 
 int RunStatus(Args& args) {
   args.Describe("Prints a study's state, step and per-site status.");
-  Connection c = DeclareConnection(args);
+  fedrad::cli::AdminConnection c = fedrad::cli::DeclareAdminConnection(args);
   std::string id = args.Positional("ID", "The study id (from submit)");
   if (!args.Finish()) return args.exit_code();
-  auto client = Open(c);
+  auto client = fedrad::cli::OpenAdminClient(c);
   if (!client.ok()) return Fail("cannot connect", client.status());
   auto status = (*client)->Status(id);
   if (!status.ok()) return Fail("status", status.status());
@@ -100,10 +67,10 @@ int RunStatus(Args& args) {
 
 int RunWatch(Args& args) {
   args.Describe("Follows a study, one line per change, until it ends. Exit code 0 if it succeeded.");
-  Connection c = DeclareConnection(args);
+  fedrad::cli::AdminConnection c = fedrad::cli::DeclareAdminConnection(args);
   std::string id = args.Positional("ID", "The study id");
   if (!args.Finish()) return args.exit_code();
-  auto client = Open(c);
+  auto client = fedrad::cli::OpenAdminClient(c);
   if (!client.ok()) return Fail("cannot connect", client.status());
   auto last = (*client)->Watch(id, [](const fedrad::v1::StudyStatus& s) {
     std::cout << fedrad::coordinator::FormatStatus(s) << std::endl;
@@ -114,11 +81,11 @@ int RunWatch(Args& args) {
 
 int RunResults(Args& args) {
   args.Describe("Fetches a finished study's results.json.");
-  Connection c = DeclareConnection(args);
+  fedrad::cli::AdminConnection c = fedrad::cli::DeclareAdminConnection(args);
   std::string id = args.Positional("ID", "The study id");
   std::string out = args.Flag("out", "", "Write to this file instead of stdout");
   if (!args.Finish()) return args.exit_code();
-  auto client = Open(c);
+  auto client = fedrad::cli::OpenAdminClient(c);
   if (!client.ok()) return Fail("cannot connect", client.status());
   auto json = (*client)->Results(id);
   if (!json.ok()) return Fail("results", json.status());
@@ -133,10 +100,10 @@ int RunResults(Args& args) {
 
 int RunCancel(Args& args) {
   args.Describe("Cancels a running study (admin role).");
-  Connection c = DeclareConnection(args);
+  fedrad::cli::AdminConnection c = fedrad::cli::DeclareAdminConnection(args);
   std::string id = args.Positional("ID", "The study id");
   if (!args.Finish()) return args.exit_code();
-  auto client = Open(c);
+  auto client = fedrad::cli::OpenAdminClient(c);
   if (!client.ok()) return Fail("cannot connect", client.status());
   auto status = (*client)->Cancel(id);
   if (!status.ok()) return Fail("cancel", status.status());
@@ -146,9 +113,9 @@ int RunCancel(Args& args) {
 
 int RunList(Args& args) {
   args.Describe("Lists the studies this coordinator run knows.");
-  Connection c = DeclareConnection(args);
+  fedrad::cli::AdminConnection c = fedrad::cli::DeclareAdminConnection(args);
   if (!args.Finish()) return args.exit_code();
-  auto client = Open(c);
+  auto client = fedrad::cli::OpenAdminClient(c);
   if (!client.ok()) return Fail("cannot connect", client.status());
   auto list = (*client)->List();
   if (!list.ok()) return Fail("list", list.status());
