@@ -43,6 +43,20 @@ absl::Status PrivacyGuard::CheckRelease(const TaskKind& kind, const TaskOutput& 
           absl::StrJoin(kind.releasable_arrays, ", "), ")"));
     }
   }
+  // Text fields (column names, reasons, excluded case ids) are released
+  // under the same rule: only names the kind declares.
+  for (const auto& [name, value] : output.payload.strings()) {
+    bool allowed = false;
+    for (const auto& pattern : kind.releasable_arrays) {
+      if (MatchesPattern(pattern, name)) allowed = true;
+    }
+    if (!allowed) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "result of '", kind.kind, "' holds text field '", name,
+          "', which the kind does not declare releasable (declared: ",
+          absl::StrJoin(kind.releasable_arrays, ", "), ")"));
+    }
+  }
   return absl::OkStatus();
 }
 

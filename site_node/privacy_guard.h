@@ -33,8 +33,8 @@ class PrivacyGuard {
 
   // OK if the policy lets the site run `kind` at all.
   absl::Status CheckAccepted(const TaskKind& kind) const;
-  // OK if `output` may leave: n_contributing >= k and every array name is in
-  // kind.releasable_arrays. k is the larger of the policy's and
+  // OK if `output` may leave: n_contributing >= k and every array and text
+  // field name is in kind.releasable_arrays. k is the larger of the policy's and
   // `study_min_cell_count` (the study's Study.min_cell_count; 0: none).
   absl::Status CheckRelease(const TaskKind& kind, const TaskOutput& output,
                             int study_min_cell_count = 0) const;

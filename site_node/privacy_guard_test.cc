@@ -16,6 +16,18 @@ TaskKind Kind(std::string name, std::vector<std::string> arrays, bool debug = fa
   return k;
 }
 
+TEST(PrivacyGuard, RefusesAnUndeclaredTextField) {
+  PrivacyGuard guard(GuardPolicy{10, {}, false});
+  TaskOutput out;
+  out.n_contributing = 50;
+  (*out.payload.mutable_strings())["columns"] = "age,bmi";
+  EXPECT_TRUE(guard.CheckRelease(Kind("cohort.moments", {"n", "columns"}), out).ok());
+  (*out.payload.mutable_strings())["patient_ids"] = "P1,P2";
+  absl::Status s = guard.CheckRelease(Kind("cohort.moments", {"n", "columns"}), out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("text field 'patient_ids'"));
+}
+
 TEST(PrivacyGuard, AStricterStudyKAppliesAndALooserOneDoesNot) {
   PrivacyGuard guard(GuardPolicy{10, {}, false});
   TaskOutput out;

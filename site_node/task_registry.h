@@ -68,7 +68,9 @@ struct TaskOutput {
 struct TaskKind {
   std::string kind;                           // e.g. "combat.moments"
   std::string description;
-  std::vector<std::string> releasable_arrays; // names the result may hold; "prefix*" matches a prefix
+  // Names the result may hold, arrays and text fields alike; "prefix*"
+  // matches a prefix.
+  std::vector<std::string> releasable_arrays;
   std::function<absl::StatusOr<TaskOutput>(TaskContext&)> handler;
   // Test-only kinds run only when the site policy enables debug tasks.
   bool debug_only = false;

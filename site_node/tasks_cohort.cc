@@ -224,7 +224,7 @@ void RegisterCohortTasks(TaskRegistry& registry) {
       "cohort.moments",
       "Per-column n, missing count, mean, sum of squared deviations and 0/1 counts "
       "(small cells suppressed); per time/event pair n and number of events.",
-      {"rows", "min_cell_count", "n", "n_missing", "mean", "m2", "binary", "count_one", "suppressed",
+      {"columns", "rows", "min_cell_count", "n", "n_missing", "mean", "m2", "binary", "count_one", "suppressed",
        "time_event_n", "time_event_events", "time_event_suppressed"},
       CohortMoments});
   registry.Register(TaskKind{

@@ -292,7 +292,7 @@ void RegisterCombatTasks(TaskRegistry& registry) {
   registry.Register(TaskKind{
       "combat.check",
       "ComBat pre-check: column presence, n, numeric-ness, features constant at the site",
-      {"n", "constant"},
+      {"n", "constant", "features", "problems"},
       &Check});
   registry.Register(TaskKind{
       "combat.moments",

@@ -284,7 +284,8 @@ void RegisterFeatureTasks(TaskRegistry& registry) {
       "features.extract",
       "extracts IBSI features from the site's CT images into its working table; releases "
       "only counts, the feature column names and the excluded cases' ids with reasons",
-      {"n_cases", "n_ok", "n_excluded", "n_feature_columns"},
+      {"n_cases", "n_ok", "n_excluded", "n_feature_columns", "excluded_cases", "columns",
+       "settings_sha256"},
       &Extract});
 }
 

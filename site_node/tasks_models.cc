@@ -489,7 +489,7 @@ void RegisterModelTasks(TaskRegistry& registry) {
   registry.Register(TaskKind{
       "models.prepare",
       "model inputs: covariate names, n, events, excluded rows by reason, sum x, sum x x^T",
-      {"n", "events", "n_excluded", "sum_x", "sum_xx"},
+      {"n", "events", "n_excluded", "sum_x", "sum_xx", "covariates", "excluded"},
       &PrepareTask});
   registry.Register(TaskKind{
       "models.derivatives",
