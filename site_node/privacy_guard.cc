@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "site_node/site_rules.h"
 
 namespace fedrad::site {
 
@@ -22,14 +23,26 @@ absl::Status PrivacyGuard::CheckAccepted(const TaskKind& kind) const {
 }
 
 absl::Status PrivacyGuard::CheckRelease(const TaskKind& kind, const TaskOutput& output,
-                                        int study_min_cell_count) const {
+                                        int study_min_cell_count,
+                                        const ReleaseLedger* ledger) const {
   const int k = EffectiveMinCellCount(study_min_cell_count);
   if (output.n_contributing < k) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "result of '", kind.kind, "' is computed over ", output.n_contributing,
-        " patients, below this site's minimum cell count k=", k,
-        k > policy_.min_cell_count ? " (the study's min_cell_count, stricter than the site's)"
-                                   : ""));
+    // The refusal leaves the site: it names k, never the count below it.
+    return PublicError(absl::StatusCode::kPermissionDenied,
+                       absl::StrCat("result of '", kind.kind, "' rests on fewer than k=", k,
+                                    " patients (rule min-cell-count",
+                                    k > policy_.min_cell_count ? ", the study's k" : "", ")"));
+  }
+  for (const Population& p : output.populations) {
+    if (!p.ids.empty() && p.ids.size() < static_cast<size_t>(k)) {
+      return PublicError(absl::StatusCode::kPermissionDenied,
+                         absl::StrCat("result of '", kind.kind,
+                                      "' holds an aggregate that rests on fewer than k=", k,
+                                      " patients (rule min-cell-count)"));
+    }
+  }
+  if (ledger != nullptr) {
+    if (absl::Status s = ledger->Check(output.populations, k); !s.ok()) return s;
   }
   for (const auto& array : output.payload.arrays()) {
     bool allowed = false;
@@ -37,7 +50,7 @@ absl::Status PrivacyGuard::CheckRelease(const TaskKind& kind, const TaskOutput& 
       if (MatchesPattern(pattern, array.name())) allowed = true;
     }
     if (!allowed) {
-      return absl::PermissionDeniedError(absl::StrCat(
+      return PublicError(absl::StatusCode::kPermissionDenied, absl::StrCat(
           "result of '", kind.kind, "' holds array '", array.name(),
           "', which the kind does not declare releasable (declared: ",
           absl::StrJoin(kind.releasable_arrays, ", "), ")"));
@@ -51,7 +64,7 @@ absl::Status PrivacyGuard::CheckRelease(const TaskKind& kind, const TaskOutput& 
       if (MatchesPattern(pattern, name)) allowed = true;
     }
     if (!allowed) {
-      return absl::PermissionDeniedError(absl::StrCat(
+      return PublicError(absl::StatusCode::kPermissionDenied, absl::StrCat(
           "result of '", kind.kind, "' holds text field '", name,
           "', which the kind does not declare releasable (declared: ",
           absl::StrJoin(kind.releasable_arrays, ", "), ")"));

@@ -6,9 +6,10 @@
 //   ... run the handler ...
 //   FEDRAD_RETURN_IF_ERROR(guard.CheckRelease(*kind, output));
 //
-// Refusals are PermissionDenied with a reason a coordinator can read
-// ("result computed over 4 patients, below this site's minimum cell count
-// k=10"). Thread safe (immutable after construction).
+// Refusals are public PermissionDenied statuses (site_rules.h) that name the
+// rule and never a count below k ("result of 'cohort.moments' rests on fewer
+// than k=10 patients (rule min-cell-count)"). Thread safe (immutable after
+// construction).
 #ifndef FEDRAD_SITE_NODE_PRIVACY_GUARD_H_
 #define FEDRAD_SITE_NODE_PRIVACY_GUARD_H_
 
@@ -33,11 +34,14 @@ class PrivacyGuard {
 
   // OK if the policy lets the site run `kind` at all.
   absl::Status CheckAccepted(const TaskKind& kind) const;
-  // OK if `output` may leave: n_contributing >= k and every array and text
-  // field name is in kind.releasable_arrays. k is the larger of the policy's and
-  // `study_min_cell_count` (the study's Study.min_cell_count; 0: none).
+  // OK if `output` may leave: n_contributing >= k, every array and text
+  // field name is in kind.releasable_arrays and, when `ledger` is given, its
+  // populations keep the ledger's no-differencing rule. k is the larger of
+  // the policy's and `study_min_cell_count` (the study's
+  // Study.min_cell_count; 0: none). Does not record into the ledger.
   absl::Status CheckRelease(const TaskKind& kind, const TaskOutput& output,
-                            int study_min_cell_count = 0) const;
+                            int study_min_cell_count = 0,
+                            const ReleaseLedger* ledger = nullptr) const;
   // The k that applies to a study asking for `study_min_cell_count`.
   int EffectiveMinCellCount(int study_min_cell_count) const {
     return std::max(policy_.min_cell_count, study_min_cell_count);

@@ -36,6 +36,7 @@
 #include "proto/fedrad.pb.h"
 #include "proto/payload.h"
 #include "proto/study.pb.h"
+#include "site_node/site_rules.h"
 
 namespace fedrad::site {
 
@@ -63,6 +64,10 @@ struct TaskContext {
 struct TaskOutput {
   int64_t n_contributing = 0;
   fedrad::v1::Payload payload;
+  // The patients each released aggregate rests on, by quantity; the privacy
+  // guard checks them against the study's ledger (no two answers about the
+  // same quantity 1..k-1 patients apart) and records them once released.
+  std::vector<Population> populations;
 };
 
 struct TaskKind {

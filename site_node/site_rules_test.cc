@@ -1,0 +1,85 @@
+#include "site_node/site_rules.h"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace fedrad::site {
+namespace {
+
+std::vector<std::string> Ids(int from, int to) {
+  std::vector<std::string> ids;
+  for (int i = from; i < to; ++i) ids.push_back("P" + std::to_string(i));
+  return ids;
+}
+
+TEST(PublicError, PassesOnlyMarkedMessages) {
+  absl::Status pub = PublicError(absl::StatusCode::kPermissionDenied, "grid: refused (rule x)");
+  EXPECT_TRUE(IsPublic(pub));
+  EXPECT_EQ(ForTheWire(pub, "models.baseline").message(), "grid: refused (rule x)");
+
+  absl::Status secret = absl::InvalidArgumentError("/data/site/table.csv: line 7, column 'age': 'abc'");
+  EXPECT_FALSE(IsPublic(secret));
+  absl::Status wire = ForTheWire(secret, "cohort.moments");
+  EXPECT_EQ(wire.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(wire.message().find("table.csv"), std::string::npos);
+  EXPECT_EQ(wire.message().find("abc"), std::string::npos);
+  EXPECT_NE(wire.message().find("cohort.moments"), std::string::npos);
+}
+
+TEST(PlainName, RefusesPathsAndHiddenNames) {
+  EXPECT_TRUE(IsPlainName("crlm-demo_2.v1"));
+  for (const char* bad : {"", ".", "..", "../x", "/etc/passwd", "a/b", ".hidden", "a b", "x\ny"}) {
+    EXPECT_FALSE(IsPlainName(bad)) << bad;
+  }
+  EXPECT_FALSE(IsPlainName(std::string(kMaxNameBytes + 1, 'a')));
+  absl::Status s = CheckPlainName("../../etc", "harmonization.output_file");
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(IsPublic(s));
+  EXPECT_EQ(s.message().find("../"), std::string::npos);
+}
+
+TEST(ReleaseLedger, RefusesAnswersOneToKMinusOnePatientsApart) {
+  ReleaseLedger ledger;
+  const int k = 10;
+  ledger.Record({{{"age"}, Ids(0, 60)}});
+  // The same patients again: fine (the same answer).
+  EXPECT_TRUE(ledger.Check({{{"age"}, Ids(0, 60)}}, k).ok());
+  // One patient fewer: the difference would be that patient.
+  absl::Status s = ledger.Check({{{"age"}, Ids(1, 60)}}, k);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(IsPublic(s));
+  EXPECT_NE(s.message().find("age"), std::string::npos);
+  // k - 1 fewer, or one swapped: refused; k fewer: allowed.
+  EXPECT_FALSE(ledger.Check({{{"age"}, Ids(9, 60)}}, k).ok());
+  EXPECT_FALSE(ledger.Check({{{"age"}, Ids(1, 61)}}, k).ok());
+  EXPECT_TRUE(ledger.Check({{{"age"}, Ids(10, 60)}}, k).ok());
+  // Another quantity is another question.
+  EXPECT_TRUE(ledger.Check({{{"size"}, Ids(1, 60)}}, k).ok());
+  // A population about several quantities is checked under each.
+  EXPECT_FALSE(ledger.Check({{{"size", "age"}, Ids(1, 60)}}, k).ok());
+}
+
+TEST(ReleaseLedger, SurvivesARestart) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "fedrad_ledger_test.tsv").string();
+  std::filesystem::remove(path);
+  {
+    auto empty = ReleaseLedger::Load(path);
+    ASSERT_TRUE(empty.ok());
+    EXPECT_EQ(empty->size(), 0u);
+    empty->Record({{{"time", "status"}, Ids(0, 40)}});
+    ASSERT_TRUE(empty->Save(path).ok());
+  }
+  auto loaded = ReleaseLedger::Load(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->size(), 2u);
+  EXPECT_FALSE(loaded->Check({{{"status"}, Ids(0, 39)}}, 10).ok());
+  EXPECT_TRUE(loaded->Check({{{"status"}, Ids(0, 40)}}, 10).ok());
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace fedrad::site
