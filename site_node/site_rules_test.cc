@@ -1,4 +1,5 @@
 #include "site_node/site_rules.h"
+#include "site_node/site_fits.h"
 
 #include <filesystem>
 #include <string>
@@ -79,6 +80,18 @@ TEST(ReleaseLedger, SurvivesARestart) {
   EXPECT_FALSE(loaded->Check({{{"status"}, Ids(0, 39)}}, 10).ok());
   EXPECT_TRUE(loaded->Check({{{"status"}, Ids(0, 40)}}, 10).ok());
   std::filesystem::remove(path);
+}
+
+TEST(SiteFits, RoundTripsThroughTheStudyState) {
+  std::map<std::string, std::string> state;
+  EXPECT_FALSE(FindSiteFit(state, "cox").has_value());
+  StoreSiteFit(&state, "cox", {{"age", "bkg_stat_variance"}, {0.1 / 3, -2.5e-7}});
+  auto fit = FindSiteFit(state, "cox");
+  ASSERT_TRUE(fit.has_value());
+  EXPECT_EQ(fit->covariates, (std::vector<std::string>{"age", "bkg_stat_variance"}));
+  EXPECT_TRUE(SameCoefficients(*fit, {0.1 / 3, -2.5e-7}));
+  EXPECT_FALSE(SameCoefficients(*fit, {0.1 / 3, -2.6e-7}));
+  EXPECT_FALSE(SameCoefficients(*fit, {0.1 / 3}));
 }
 
 }  // namespace
