@@ -43,6 +43,7 @@
 #include "models/data.h"
 #include "models/descriptive.h"
 #include "models/derivatives.h"
+#include "models/fit_spec.h"
 #include "models/logistic.h"
 #include "models/meta_analysis.h"
 #include "models/metrics.h"
@@ -212,15 +213,16 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
 }
 
 // One federated evaluation of the log-likelihood pieces: a models.derivatives
-// round on `sites`, summed.
+// round on `sites` (every other site idle), summed. The covariates and the
+// scaling are those models::FitSpec asks for.
 // `round_seconds` (optional) accumulates the wall time spent waiting for
 // rounds, so that the coordinator's own share of a fit can be reported.
-m::Evaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model,
-                           const std::vector<std::string>& covariates,
-                           const std::vector<std::string>& sites, const m::Scaling* scaling,
-                           double* round_seconds = nullptr) {
-  return [&ctx, &model, covariates, sites, scaling,
-          round_seconds](const Eigen::VectorXd& beta) -> absl::StatusOr<m::Derivatives> {
+m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model,
+                               double* round_seconds = nullptr) {
+  return [&ctx, &model, round_seconds](
+             const std::vector<std::string>& covariates, const m::Scaling* scaling,
+             const std::vector<std::string>& sites,
+             const Eigen::VectorXd& beta) -> absl::StatusOr<m::Derivatives> {
     v1::Payload params;
     (*params.mutable_strings())["model"] = model.name();
     (*params.mutable_strings())["covariates"] = absl::StrJoin(covariates, "\n");
@@ -255,188 +257,163 @@ m::Evaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model,
   };
 }
 
-m::NewtonOptions NewtonFor(const v1::Model& model, int p_total) {
-  m::NewtonOptions opt = IsCox(model) ? m::CoxphControl() : m::GlmControl();
-  if (model.eps() > 0) {
-    opt.eps = model.eps();
-    opt.toler_inf = std::sqrt(model.eps());
-  }
-  if (model.max_iterations() > 0) opt.max_iterations = model.max_iterations();
+// The study's Model as models::FitSpec's plain options (the site's
+// tasks_models.cc FitOptions makes the same translation).
+m::FitSpecOptions NewtonFor(const v1::Model& model) {
+  m::FitSpecOptions o;
+  o.name = model.name();
+  o.cox = IsCox(model);
+  o.eps = model.eps();
+  o.max_iterations = model.max_iterations();
   const v1::Penalty& pen = model.penalty();
-  if (pen.type() != v1::Penalty::NONE) {
-    opt.penalty.l1_ratio = pen.type() == v1::Penalty::ELASTIC_NET ? pen.l1_ratio() : 0.0;
-    opt.penalty.lambda = pen.lambda();
-    if (!IsCox(model)) {
-      opt.penalty.penalized.assign(static_cast<size_t>(p_total), true);
-      opt.penalty.penalized[0] = false;  // the intercept
-    }
-    if (model.max_iterations() <= 0) opt.max_iterations = std::max(opt.max_iterations, 100);
-  }
-  return opt;
+  o.penalty = pen.type() == v1::Penalty::L2            ? m::FitSpecOptions::PenaltyType::kL2
+              : pen.type() == v1::Penalty::ELASTIC_NET ? m::FitSpecOptions::PenaltyType::kElasticNet
+                                                        : m::FitSpecOptions::PenaltyType::kNone;
+  o.lambda = pen.lambda();
+  o.lambda_grid.assign(pen.lambda_grid().begin(), pen.lambda_grid().end());
+  o.l1_ratio = pen.l1_ratio();
+  o.standardize = model.standardize();
+  o.score_p_value = model.selection().score_p_value();
+  o.max_covariates = model.selection().max_covariates();
+  o.max_abs_correlation = model.selection().max_abs_correlation();
+  return o;
 }
 
-absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
-                                const std::vector<std::string>& sites) {
-  const v1::Model& model = *prep.spec;
-  const bool cox = IsCox(model);
-  const auto start = std::chrono::steady_clock::now();
-  const int64_t rounds_before = ctx.rounds();
+// The fit as results.json reports it (the same for a federated fit and a fit
+// a site ran itself): coefficients, standard errors and the details of
+// selection, standardisation and penalty.
+Fitted FromSpecFit(const v1::Model& model, const m::SpecFit& s,
+                   const std::vector<std::string>& candidates) {
   Fitted fit;
-  fit.sites = sites;
-  if (sites.empty()) return absl::InvalidArgumentError("no development site");
-  std::vector<std::string> covs = prep.covariates;
-
-  // Pooled cross-products over the development sites.
-  m::CrossProducts pooled = m::CrossProducts::Zero(static_cast<int>(covs.size()));
-  int64_t events = 0;
-  for (const auto& s : sites) {
-    pooled.Add(prep.cross.at(s));
-    events += prep.events.at(s);
-  }
-
-  // Feature selection.
-  const v1::FeatureSelection& sel = model.selection();
-  std::vector<int> keep(covs.size());
-  for (size_t j = 0; j < covs.size(); ++j) keep[j] = static_cast<int>(j);
-  if (sel.score_p_value() > 0 || sel.max_covariates() > 0) {
-    const int p_total = static_cast<int>(covs.size()) + (cox ? 0 : 1);
-    Eigen::VectorXd at = Eigen::VectorXd::Zero(p_total);
-    if (!cox) {
-      const double ybar = static_cast<double>(events) / static_cast<double>(pooled.n);
-      at[0] = std::log(ybar / (1 - ybar));  // intercept-only MLE: score test vs the null model
-    }
-    FEDRAD_ASSIGN_OR_RETURN(m::Derivatives d0,
-                            MakeEvaluator(ctx, model, covs, sites, nullptr)(at));
-    m::Derivatives uni = m::Derivatives::Zero(static_cast<int>(covs.size()));
-    for (size_t j = 0; j < covs.size(); ++j) {
-      const Eigen::Index k = static_cast<Eigen::Index>(j) + (cox ? 0 : 1);
-      uni.gradient[static_cast<Eigen::Index>(j)] = d0.gradient[k];
-      double info = d0.information(k, k);
-      if (!cox) info -= d0.information(k, 0) * d0.information(k, 0) / d0.information(0, 0);
-      uni.information(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(j)) = info;
-    }
-    std::vector<m::ScoreTest> tests = m::UnivariateScoreTests(uni);
-    std::vector<int> order = m::OrderByScore(tests);
-    keep.clear();
-    for (int j : order) {
-      if (sel.score_p_value() > 0 && !(tests[static_cast<size_t>(j)].p_value < sel.score_p_value())) {
-        continue;
-      }
-      keep.push_back(j);
-    }
+  fit.covariates = s.covariates;
+  fit.names = s.names;
+  fit.beta = s.beta;
+  fit.se = s.std_errors;
+  fit.loglik = s.loglik;
+  fit.loglik_null = s.loglik_null;
+  fit.iterations = s.iterations;
+  fit.halvings = s.halvings;
+  fit.n = s.n;
+  fit.events = s.events;
+  if (!s.score_tests.empty()) {
     json score = json::object();
-    for (size_t j = 0; j < covs.size(); ++j) {
-      score[covs[j]] = {{"chi2", tests[j].chi2}, {"p_value", tests[j].p_value}};
+    for (size_t j = 0; j < candidates.size() && j < s.score_tests.size(); ++j) {
+      score[candidates[j]] = {{"chi2", s.score_tests[j].chi2},
+                              {"p_value", s.score_tests[j].p_value}};
     }
     fit.details["selection"]["score_tests"] = score;
   }
-  if (sel.max_abs_correlation() > 0 && sel.max_abs_correlation() < 1) {
-    Eigen::MatrixXd corr = m::CorrelationFromCrossProducts(pooled);
-    keep = m::CorrelationFilter(corr, keep, sel.max_abs_correlation());
+  if (s.covariates.size() != candidates.size()) fit.details["selection"]["kept"] = s.covariates;
+  if (s.standardized) {
+    fit.details["standardization"] = {{"center", ToStd(s.scaling.center)},
+                                      {"scale", ToStd(s.scaling.scale)}};
   }
-  if (sel.max_covariates() > 0 && keep.size() > static_cast<size_t>(sel.max_covariates())) {
-    keep.resize(static_cast<size_t>(sel.max_covariates()));
-  }
-  if (keep.empty()) {
-    return absl::FailedPreconditionError("feature selection kept no covariate");
-  }
-  std::sort(keep.begin(), keep.end());  // back to table order
-  std::vector<std::string> used;
-  m::CrossProducts sub = m::CrossProducts::Zero(static_cast<int>(keep.size()));
-  sub.n = pooled.n;
-  for (size_t a = 0; a < keep.size(); ++a) {
-    used.push_back(covs[static_cast<size_t>(keep[a])]);
-    sub.sum[static_cast<Eigen::Index>(a)] = pooled.sum[keep[a]];
-    for (size_t b = 0; b < keep.size(); ++b) {
-      sub.sum_outer(static_cast<Eigen::Index>(a), static_cast<Eigen::Index>(b)) =
-          pooled.sum_outer(keep[a], keep[b]);
+  const v1::Penalty& pen = model.penalty();
+  if (pen.type() != v1::Penalty::NONE) {
+    if (!s.lambda_grid.empty()) {
+      fit.details["penalty"]["lambda_grid"] = s.lambda_grid;
+      fit.details["penalty"]["cv_deviance"] = s.cv_deviance;
+    }
+    const double l1_ratio = pen.type() == v1::Penalty::ELASTIC_NET ? pen.l1_ratio() : 0.0;
+    fit.details["penalty"]["type"] = pen.type() == v1::Penalty::L2 ? "l2" : "elastic_net";
+    fit.details["penalty"]["lambda"] = s.lambda;
+    fit.details["penalty"]["l1_ratio"] = l1_ratio;
+    fit.details["penalty"]["scale"] = s.standardized ? "standardized" : "raw";
+    if (l1_ratio > 0 && s.lambda > 0) {
+      // Non-zero on the fitting scale <=> non-zero on the original scale.
+      std::vector<std::string> selected;
+      for (size_t k = IsCox(model) ? 0 : 1; k < s.names.size(); ++k) {
+        if (s.beta[static_cast<Eigen::Index>(k)] != 0.0) selected.push_back(s.names[k]);
+      }
+      fit.details["penalty"]["selected"] = selected;
     }
   }
-  if (used.size() != covs.size()) fit.details["selection"]["kept"] = used;
-  fit.covariates = used;
-  fit.names = cox ? used : std::vector<std::string>{"intercept"};
-  if (!cox) fit.names.insert(fit.names.end(), used.begin(), used.end());
-  const int p_total = static_cast<int>(fit.names.size());
+  return fit;
+}
 
-  // Standardisation from pooled sums.
-  std::unique_ptr<m::Scaling> scaling;
-  if (model.standardize()) {
-    FEDRAD_ASSIGN_OR_RETURN(m::Scaling s, m::ScalingFromCrossProducts(sub, used));
-    scaling = std::make_unique<m::Scaling>(s);
-    fit.details["standardization"] = {{"center", ToStd(s.center)}, {"scale", ToStd(s.scale)}};
+// A fit the development site ran itself (models.fit): one round; the site
+// releases the fit, the coordinator only reads it.
+absl::StatusOr<m::SpecFit> FitAtSite(StudyContext& ctx, const PreparedModel& prep,
+                                     const std::string& site) {
+  const v1::Model& model = *prep.spec;
+  v1::Payload params;
+  (*params.mutable_strings())["model"] = model.name();
+  FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.RunRound("models.fit", RoundParams(ctx, params, {site})));
+  FEDRAD_RETURN_IF_ERROR(RequireSites({site}, results, "models.fit"));
+  const v1::Payload& pl = results.at(site).payload();
+  if (SplitLines(GetStr(pl, "candidates")) != prep.covariates) {
+    return absl::DataLossError(absl::StrCat("site ", site, ": models.fit used other candidate "
+                                            "covariates than models.prepare"));
   }
+  m::SpecFit s;
+  s.covariates = SplitLines(GetStr(pl, "covariates"));
+  s.names = IsCox(model) ? s.covariates : std::vector<std::string>{"intercept"};
+  if (!IsCox(model)) s.names.insert(s.names.end(), s.covariates.begin(), s.covariates.end());
+  const int64_t p = static_cast<int64_t>(s.names.size());
+  const int64_t q = static_cast<int64_t>(s.covariates.size());
+  FEDRAD_ASSIGN_OR_RETURN(s.beta, SiteVector(site, pl, "beta", p));
+  FEDRAD_ASSIGN_OR_RETURN(s.covariance, SiteMatrix(site, pl, "covariance", p));
+  s.std_errors = s.covariance.diagonal().cwiseSqrt();
+  FEDRAD_ASSIGN_OR_RETURN(s.loglik, GetScalar(pl, "loglik"));
+  FEDRAD_ASSIGN_OR_RETURN(s.loglik_null, GetScalar(pl, "loglik_null"));
+  FEDRAD_ASSIGN_OR_RETURN(double iterations, GetScalar(pl, "iterations"));
+  FEDRAD_ASSIGN_OR_RETURN(double halvings, GetScalar(pl, "halvings"));
+  FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(pl, "n"));
+  FEDRAD_ASSIGN_OR_RETURN(double events, GetScalar(pl, "events"));
+  s.iterations = static_cast<int>(iterations);
+  s.halvings = static_cast<int>(halvings);
+  s.n = static_cast<int64_t>(n);
+  s.events = static_cast<int64_t>(events);
+  if (GetArray(pl, "score_chi2").ok()) {
+    const int64_t c = static_cast<int64_t>(prep.covariates.size());
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd chi2, SiteVector(site, pl, "score_chi2", c));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd pv, SiteVector(site, pl, "score_p_value", c));
+    for (int64_t j = 0; j < c; ++j) s.score_tests.push_back({chi2[j], pv[j]});
+  }
+  if (GetArray(pl, "center").ok()) {
+    s.standardized = true;
+    FEDRAD_ASSIGN_OR_RETURN(s.scaling.center, SiteVector(site, pl, "center", q));
+    FEDRAD_ASSIGN_OR_RETURN(s.scaling.scale, SiteVector(site, pl, "scale", q));
+  }
+  if (GetArray(pl, "lambda").ok()) {
+    FEDRAD_ASSIGN_OR_RETURN(s.lambda, GetScalar(pl, "lambda"));
+  }
+  return s;
+}
 
-  m::NewtonOptions opt = NewtonFor(model, p_total);
-  const v1::Penalty& pen = model.penalty();
-  if (pen.type() != v1::Penalty::NONE && pen.lambda_grid_size() > 0) {
-    std::vector<double> grid(pen.lambda_grid().begin(), pen.lambda_grid().end());
-    auto fold_fit = [&](double lambda, const std::string& out) -> absl::StatusOr<Eigen::VectorXd> {
-      m::NewtonOptions o = opt;
-      o.penalty.lambda = lambda;
-      FEDRAD_ASSIGN_OR_RETURN(
-          m::FitResult f,
-          m::FitNewton(MakeEvaluator(ctx, model, used, Minus(sites, {out}), scaling.get()),
-                       fit.names, Eigen::VectorXd::Zero(p_total), o));
-      return f.beta;
-    };
-    auto deviance = [&](const std::string& site, const Eigen::VectorXd& b) -> absl::StatusOr<double> {
-      FEDRAD_ASSIGN_OR_RETURN(m::Derivatives d,
-                              MakeEvaluator(ctx, model, used, {site}, scaling.get())(b));
-      return -2 * d.loglik;
-    };
-    FEDRAD_ASSIGN_OR_RETURN(m::LambdaChoice choice,
-                            m::ChooseLambdaByLoso(grid, sites, fold_fit, deviance));
-    opt.penalty.lambda = choice.lambda;
-    fit.details["penalty"]["lambda_grid"] = grid;
-    fit.details["penalty"]["cv_deviance"] = choice.cv_deviance;
-  }
-  if (pen.type() != v1::Penalty::NONE) {
-    fit.details["penalty"]["type"] = pen.type() == v1::Penalty::L2 ? "l2" : "elastic_net";
-    fit.details["penalty"]["lambda"] = opt.penalty.lambda;
-    fit.details["penalty"]["l1_ratio"] = opt.penalty.l1_ratio;
-    fit.details["penalty"]["scale"] = scaling ? "standardized" : "raw";
-  }
-
+// Fits the model on `sites`: with `at_site`, the one development site fits
+// it itself (models.fit); otherwise models::FitSpec here, each evaluation a
+// models.derivatives round. The same procedure either way.
+absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
+                                const std::vector<std::string>& sites, bool at_site = false) {
+  const v1::Model& model = *prep.spec;
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t rounds_before = ctx.rounds();
+  if (sites.empty()) return absl::InvalidArgumentError("no development site");
   ctx.SetProgress("models", 0.0, absl::StrCat("fitting '", model.name(), "' on ",
                                               absl::StrJoin(sites, ", ")));
-  double round_seconds = 0;
-  const auto newton_start = std::chrono::steady_clock::now();
-  absl::StatusOr<m::FitResult> res =
-      m::FitNewton(MakeEvaluator(ctx, model, used, sites, scaling.get(), &round_seconds),
-                   fit.names, Eigen::VectorXd::Zero(p_total), opt);
-  fit.coordinator_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - newton_start).count() -
-      round_seconds;
-  if (!res.ok()) {
-    return Annotate(res.status(), absl::StrCat("model '", model.name(), "' on sites ",
-                                               absl::StrJoin(sites, ", ")));
-  }
-  // Back to the original covariate scale: beta_orig = A beta_std.
-  Eigen::MatrixXd a = Eigen::MatrixXd::Identity(p_total, p_total);
-  if (scaling) {
-    const int off = cox ? 0 : 1;
-    for (size_t j = 0; j < used.size(); ++j) {
-      const Eigen::Index k = static_cast<Eigen::Index>(j) + off;
-      a(k, k) = 1.0 / scaling->scale[static_cast<Eigen::Index>(j)];
-      if (!cox) a(0, k) = -scaling->center[static_cast<Eigen::Index>(j)] /
-                          scaling->scale[static_cast<Eigen::Index>(j)];
+  m::SpecFit spec;
+  double coordinator_seconds = 0;
+  if (at_site && sites.size() == 1) {
+    FEDRAD_ASSIGN_OR_RETURN(spec, FitAtSite(ctx, prep, sites[0]));
+  } else {
+    m::FitSpecInput in;
+    in.candidates = prep.covariates;
+    in.sites = sites;
+    in.pooled = m::CrossProducts::Zero(static_cast<int>(prep.covariates.size()));
+    for (const auto& s : sites) {
+      in.pooled.Add(prep.cross.at(s));
+      in.events += prep.events.at(s);
     }
+    double round_seconds = 0;
+    in.evaluate = MakeEvaluator(ctx, model, &round_seconds);
+    in.before_final_fit = [&round_seconds] { round_seconds = 0; };
+    FEDRAD_ASSIGN_OR_RETURN(spec, m::FitSpec(NewtonFor(model), in));
+    coordinator_seconds = spec.newton_seconds - round_seconds;
   }
-  fit.beta = a * res->beta;
-  if (opt.penalty.l1_ratio > 0 && opt.penalty.lambda > 0) {
-    std::vector<std::string> selected;
-    for (size_t k = cox ? 0 : 1; k < fit.names.size(); ++k) {
-      if (res->beta[static_cast<Eigen::Index>(k)] != 0.0) selected.push_back(fit.names[k]);
-    }
-    fit.details["penalty"]["selected"] = selected;
-  }
-  fit.se = (a * res->covariance * a.transpose()).diagonal().cwiseSqrt();
-  fit.loglik = res->loglik;
-  fit.loglik_null = res->loglik_null;
-  fit.iterations = res->iterations;
-  fit.halvings = res->halvings;
-  fit.n = res->last.n;
-  fit.events = res->last.events;
+  Fitted fit = FromSpecFit(model, spec, prep.covariates);
+  fit.sites = sites;
+  fit.coordinator_seconds = coordinator_seconds;
   fit.rounds = ctx.rounds() - rounds_before;
   fit.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return fit;
@@ -870,11 +847,16 @@ absl::Status RunModels(StudyContext& ctx) {
             "validation scheme DEVELOP_VALIDATE needs develop_on (the development sites)");
       }
     }
+    // A model the spec develops on one named site is fitted by that site
+    // (models.fit; the site checks the same rule against its approved spec).
+    std::sort(dev.begin(), dev.end());
+    dev.erase(std::unique(dev.begin(), dev.end()), dev.end());
+    const bool at_site = dev.size() == 1;
     if (dev.empty()) dev = active;
     std::sort(dev.begin(), dev.end());
     FEDRAD_RETURN_IF_ERROR(RequireActive(ctx, dev, "develop_on"));
 
-    FEDRAD_ASSIGN_OR_RETURN(Fitted fit, FitModel(ctx, prep, dev));
+    FEDRAD_ASSIGN_OR_RETURN(Fitted fit, FitModel(ctx, prep, dev, at_site));
     json mj = FitJson(fit);
     mj["type"] = IsCox(model) ? "cox" : "logistic";
     mj["outcome"] = OutcomeText(model);

@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <regex>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/pattern.h"
 #include "core/status.h"
 
 namespace fedrad::models {
@@ -37,16 +37,11 @@ absl::StatusOr<std::vector<std::string>> ResolveCovariates(
       if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
     }
     if (!regex.empty()) {
-      std::regex re;
-      try {
-        re = std::regex(regex, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("covariate_regex '", regex, "' is not valid: ", e.what()));
-      }
+      // RE2 (linear time, bounded memory): the pattern comes from a study spec.
+      FEDRAD_ASSIGN_OR_RETURN(Pattern re, Pattern::Compile(regex, "covariate_regex"));
       for (const auto& c : header) {
         if (is_excluded(c) || std::find(out.begin(), out.end(), c) != out.end()) continue;
-        if (std::regex_match(c, re)) out.push_back(c);
+        if (re.FullMatch(c)) out.push_back(c);
       }
     }
   }
@@ -127,6 +122,7 @@ absl::StatusOr<ModelRows> ExtractModelRows(const CsvTable& table, const OutcomeC
       if (vals[0] != 0.0 && vals[0] != 1.0) return bad(r, all[0], "outcome must be 0 or 1");
       out.y.push_back(vals[0]);
     }
+    out.row_index.push_back(r);
     xrows.emplace_back(vals.begin() + static_cast<long>(outcome_cols.size()), vals.end());
   }
   out.x.resize(static_cast<Eigen::Index>(xrows.size()), static_cast<Eigen::Index>(p));

@@ -24,10 +24,12 @@
 namespace fedrad::models {
 
 // The covariates of a model: `listed` (in that order) followed by the header
-// columns matching `regex` (ECMAScript, whole name) that are not listed yet.
-// Both empty: every header column not in `excluded`. InvalidArgument when a
-// listed column is missing or excluded, the regex is invalid, or the result
-// is empty.
+// columns matching `regex` (RE2 syntax, fedrad::Pattern: whole name, linear
+// time, at most Pattern::kMaxPatternBytes) that are not listed yet. Both
+// empty: every header column not in `excluded`. InvalidArgument when a listed
+// column is missing or excluded, the regex is invalid or too long, or the
+// result is empty; the messages name only the listed covariates and the
+// field, never the pattern's text.
 absl::StatusOr<std::vector<std::string>> ResolveCovariates(
     const std::vector<std::string>& header, const std::vector<std::string>& listed,
     const std::string& regex, const std::vector<std::string>& excluded);
@@ -49,6 +51,7 @@ struct ModelRows {
   std::vector<double> time;   // survival
   std::vector<int> status;    // survival
   std::vector<double> y;      // binary
+  std::vector<size_t> row_index;  // the table row of each model row (0-based)
   int64_t n_excluded = 0;
   std::map<std::string, int64_t> excluded_by_reason;  // e.g. "missing recur2y" -> 12
 };

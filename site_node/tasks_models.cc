@@ -33,14 +33,18 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/csv.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "models/cox.h"
@@ -48,10 +52,13 @@
 #include "models/data.h"
 #include "models/derivatives.h"
 #include "models/descriptive.h"
+#include "models/fit_spec.h"
 #include "models/logistic.h"
 #include "models/metrics.h"
 #include "proto/payload.h"
 #include "site_node/builtin_tasks.h"
+#include "site_node/site_fits.h"
+#include "site_node/site_rules.h"
 #include "site_node/task_registry.h"
 
 namespace fedrad::site {
@@ -87,16 +94,22 @@ void AddEigenMatrix(v1::Payload* p, const std::string& name, const Eigen::Matrix
   AddMatrix(p, name, mat.rows(), mat.cols(), row_major);
 }
 
+// The model `params.model` names in the approved spec (Task.study). The
+// name is never echoed: it comes from the coordinator.
 absl::StatusOr<const v1::Model*> FindModel(const TaskContext& ctx) {
   const std::string name = Param(ctx, "model");
-  for (const v1::Model& model : ctx.task->study().models()) {
-    if (model.name() == name) return &model;
+  if (!name.empty() && name.size() <= kMaxNameBytes) {
+    for (const v1::Model& model : ctx.task->study().models()) {
+      if (model.name() == name) return &model;
+    }
   }
-  return absl::InvalidArgumentError(absl::StrCat("the study has no model named '", name, "'"));
+  return PublicError(absl::StatusCode::kInvalidArgument,
+                     "params.model names no model of the approved study (rule spec-roles)");
 }
 
 bool IsCox(const v1::Model& model) { return model.type() == v1::Model::COX; }
 
+// The outcome columns, from the approved spec only (never from a task).
 m::OutcomeColumns Outcome(const v1::Model& model) {
   if (IsCox(model)) {
     return m::OutcomeColumns::Survival(
@@ -107,36 +120,102 @@ m::OutcomeColumns Outcome(const v1::Model& model) {
   return m::OutcomeColumns::Binary(model.outcome_column());
 }
 
-absl::StatusOr<std::vector<std::string>> ResolveCovariates(const TaskContext& ctx,
-                                                           const v1::Model& model) {
-  m::OutcomeColumns out = Outcome(model);
-  std::vector<std::string> excluded = {ctx.id_column};
-  if (out.survival) {
-    excluded.push_back(out.time);
-    excluded.push_back(out.event);
-  } else {
-    excluded.push_back(out.outcome);
-  }
-  excluded.insert(excluded.end(), model.exclude_columns().begin(), model.exclude_columns().end());
-  return m::ResolveCovariates(ctx.table->header(),
-                              {model.covariates().begin(), model.covariates().end()},
-                              model.covariate_regex(), excluded);
+std::vector<std::string> OutcomeNames(const m::OutcomeColumns& out) {
+  return out.survival ? std::vector<std::string>{out.time, out.event}
+                      : std::vector<std::string>{out.outcome};
 }
 
-// The model's rows at this site, prepared once per (study, model,
-// covariates, scaling) and kept for the rounds of a fit.
+// The model's covariates as this site resolves them from the approved spec
+// (covariates, covariate_regex with RE2, exclude_columns): never the id
+// column nor one of the model's outcome columns. Errors are public: they name
+// only the spec's fields and names (rule covariate-roles).
+absl::StatusOr<std::vector<std::string>> ResolveCovariates(const TaskContext& ctx,
+                                                           const v1::Model& model) {
+  const m::OutcomeColumns out = Outcome(model);
+  const std::vector<std::string> roles = OutcomeNames(out);
+  for (const std::string& c : roles) {
+    if (c.empty() || c == ctx.id_column) {
+      return PublicError(absl::StatusCode::kInvalidArgument,
+                         absl::StrCat("model '", model.name(),
+                                      "': an outcome column is empty or the id column "
+                                      "(rule covariate-roles)"));
+    }
+  }
+  std::vector<std::string> excluded = {ctx.id_column};
+  excluded.insert(excluded.end(), roles.begin(), roles.end());
+  for (const std::string& c : model.covariates()) {
+    if (std::find(excluded.begin(), excluded.end(), c) != excluded.end()) {
+      return PublicError(absl::StatusCode::kInvalidArgument,
+                         absl::StrCat("model '", model.name(), "': covariate '", c,
+                                      "' is the id or an outcome column (rule covariate-roles)"));
+    }
+  }
+  excluded.insert(excluded.end(), model.exclude_columns().begin(), model.exclude_columns().end());
+  absl::StatusOr<std::vector<std::string>> covs = m::ResolveCovariates(
+      ctx.table->header(), {model.covariates().begin(), model.covariates().end()},
+      model.covariate_regex(), excluded);
+  if (!covs.ok()) {
+    return PublicError(covs.status().code(),
+                       absl::StrCat("model '", model.name(), "': ", covs.status().message(),
+                                    " (rule covariate-roles)"));
+  }
+  return covs;
+}
+
+// The covariates a coordinator names in a round: a non-empty subset, without
+// repeats, of those the site resolves itself from the approved spec.
+absl::StatusOr<std::vector<std::string>> RoundCovariates(const TaskContext& ctx,
+                                                         const v1::Model& model) {
+  const std::string text = Param(ctx, "covariates");
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> allowed, ResolveCovariates(ctx, model));
+  if (text.size() > kMaxParamStringBytes) {
+    return PublicError(absl::StatusCode::kInvalidArgument,
+                       "params.covariates is too long (rule bounded-params)");
+  }
+  std::vector<std::string> covs = SplitLines(text);
+  if (covs.empty()) {
+    return PublicError(absl::StatusCode::kInvalidArgument,
+                       "params.covariates names no covariate (rule covariate-roles)");
+  }
+  std::vector<std::string> seen;
+  for (const std::string& c : covs) {
+    if (std::find(allowed.begin(), allowed.end(), c) == allowed.end() ||
+        std::find(seen.begin(), seen.end(), c) != seen.end()) {
+      return PublicError(
+          absl::StatusCode::kPermissionDenied,
+          absl::StrCat("params.covariates: not a subset of the covariates the approved spec "
+                       "gives model '", model.name(), "' (rule covariate-roles)"));
+    }
+    seen.push_back(c);
+  }
+  return covs;
+}
+
+// The model's rows at this site, prepared once per (model definition,
+// covariates, scaling, table content) and kept for the rounds of a fit.
 struct Prepared {
   m::ModelRows rows;
-  m::CoxStratum stratum;     // Cox, on the (scaled) covariates
+  Eigen::MatrixXd x;         // the covariates as the rounds use them (scaled if asked)
+  m::CoxStratum stratum;     // Cox, on x
   m::LogisticData logistic;  // logistic, with an intercept column first
+  std::vector<std::string> ids;         // the eligible rows' patient ids
+  std::vector<std::string> quantities;  // outcome columns + covariates
 };
 
+// A small LRU of prepared rows. Keys are content digests (the model's full
+// definition, the covariates, the scaling bit for bit, the id column and the
+// cells of every column used), so an entry can only ever be returned for the
+// same rows: a second model of the same name, a changed table (ComBat adds
+// columns; a restore replaces cells) or another study gets its own entry.
 class PreparedCache {
  public:
   std::shared_ptr<const Prepared> Find(const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [k, v] : entries_) {
-      if (k == key) return v;
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->first == key) {
+        entries_.splice(entries_.begin(), entries_, it);
+        return entries_.front().second;
+      }
     }
     return nullptr;
   }
@@ -156,46 +235,99 @@ PreparedCache& Cache() {
   return *cache;
 }
 
-absl::StatusOr<std::shared_ptr<const Prepared>> Prepare(const TaskContext& ctx,
-                                                        const v1::Model& model,
-                                                        const std::vector<std::string>& covs) {
-  const v1::Payload& p = ctx.task->params();
-  absl::StatusOr<std::vector<double>> center = GetVector(p, "center");
-  absl::StatusOr<std::vector<double>> scale = GetVector(p, "scale");
-  const bool scaled = center.ok() && scale.ok();
-  std::string key = absl::StrCat(ctx.task->study_id(), "|", model.name(), "|",
-                                 reinterpret_cast<uintptr_t>(ctx.table), "|",
-                                 ctx.table->num_rows(), "|", ctx.state->count("combat.applied"),
-                                 "|", absl::StrJoin(covs, ","));
-  if (scaled) {
-    for (double c : *center) absl::StrAppend(&key, "|", FormatNumber(c));
-    for (double s : *scale) absl::StrAppend(&key, "|", FormatNumber(s));
+// The cache key of Prepare: see PreparedCache.
+std::string PreparedKey(const TaskContext& ctx, const v1::Model& model,
+                        const std::vector<std::string>& covs, const m::Scaling* scaling) {
+  Sha256Hasher h;
+  h.Update(absl::StrCat(ctx.task->study_id().size(), ":", ctx.task->study_id(), "|"));
+  const std::string definition = model.SerializeAsString();
+  h.Update(absl::StrCat(definition.size(), ":"));
+  h.Update(definition);
+  h.Update(absl::StrCat("|id:", ctx.id_column, "|covs:", absl::StrJoin(covs, "\n"), "|"));
+  if (scaling != nullptr) {
+    for (Eigen::Index j = 0; j < scaling->center.size(); ++j) {
+      h.Update(absl::StrFormat("%a,%a;", scaling->center[j], scaling->scale[j]));
+    }
   }
+  std::vector<std::string> columns = OutcomeNames(Outcome(model));
+  columns.insert(columns.end(), covs.begin(), covs.end());
+  columns.push_back(ctx.id_column);
+  const CsvTable& t = *ctx.table;
+  h.Update(absl::StrCat("|rows:", t.num_rows(), "|"));
+  for (const std::string& c : columns) {
+    const int j = t.ColumnIndex(c);
+    h.Update(absl::StrCat(c.size(), ":", c, "@", j, "|"));
+    if (j < 0) continue;
+    for (size_t r = 0; r < t.num_rows(); ++r) {
+      const std::string& cell = t.cell(r, static_cast<size_t>(j));
+      h.Update(absl::StrCat(cell.size(), ":"));
+      h.Update(cell);
+    }
+  }
+  return h.FinalHex();
+}
+
+absl::StatusOr<std::shared_ptr<const Prepared>> PrepareRows(const TaskContext& ctx,
+                                                            const v1::Model& model,
+                                                            const std::vector<std::string>& covs,
+                                                            const m::Scaling* scaling) {
+  const std::string key = PreparedKey(ctx, model, covs, scaling);
   if (auto hit = Cache().Find(key)) return hit;
 
   auto prep = std::make_shared<Prepared>();
-  FEDRAD_ASSIGN_OR_RETURN(prep->rows, m::ExtractModelRows(*ctx.table, Outcome(model), covs));
-  Eigen::MatrixXd x = prep->rows.x;
-  if (scaled) {
-    if (center->size() != covs.size() || scale->size() != covs.size()) {
-      return absl::InvalidArgumentError("center/scale do not match the covariates");
-    }
-    m::Scaling s{Eigen::Map<Eigen::VectorXd>(center->data(), static_cast<Eigen::Index>(center->size())),
-                 Eigen::Map<Eigen::VectorXd>(scale->data(), static_cast<Eigen::Index>(scale->size()))};
-    x = m::ApplyScaling(x, s);
-  }
+  const m::OutcomeColumns outcome = Outcome(model);
+  FEDRAD_ASSIGN_OR_RETURN(prep->rows, m::ExtractModelRows(*ctx.table, outcome, covs));
+  prep->x = prep->rows.x;
+  if (scaling != nullptr) prep->x = m::ApplyScaling(prep->x, *scaling);
   if (IsCox(model)) {
     FEDRAD_ASSIGN_OR_RETURN(prep->stratum,
-                            m::CoxStratum::Create(prep->rows.time, prep->rows.status, x));
+                            m::CoxStratum::Create(prep->rows.time, prep->rows.status, prep->x));
   } else {
-    Eigen::MatrixXd design(x.rows(), x.cols() + 1);
+    Eigen::MatrixXd design(prep->x.rows(), prep->x.cols() + 1);
     design.col(0).setOnes();
-    design.rightCols(x.cols()) = x;
+    design.rightCols(prep->x.cols()) = prep->x;
     FEDRAD_ASSIGN_OR_RETURN(prep->logistic, m::LogisticData::Create(prep->rows.y, design));
   }
+  const int id = ctx.table->ColumnIndex(ctx.id_column);
+  for (size_t r : prep->rows.row_index) {
+    prep->ids.push_back(id >= 0 ? ctx.table->cell(r, static_cast<size_t>(id))
+                                : absl::StrCat("row:", r));
+  }
+  prep->quantities = OutcomeNames(outcome);
+  prep->quantities.insert(prep->quantities.end(), covs.begin(), covs.end());
   std::shared_ptr<const Prepared> out = prep;
   Cache().Put(key, out);
   return out;
+}
+
+// The coordinator's standardisation of a round ("center", "scale"): both or
+// neither; one finite value per covariate; every scale finite and > 0.
+absl::StatusOr<std::optional<m::Scaling>> RoundScaling(const TaskContext& ctx, size_t p) {
+  const v1::Payload& params = ctx.task->params();
+  const bool has_center = GetArray(params, "center").ok();
+  const bool has_scale = GetArray(params, "scale").ok();
+  if (!has_center && !has_scale) return std::optional<m::Scaling>();
+  absl::StatusOr<std::vector<double>> center = GetVector(params, "center");
+  absl::StatusOr<std::vector<double>> scale = GetVector(params, "scale");
+  bool ok = center.ok() && scale.ok() && center->size() == p && scale->size() == p;
+  for (size_t j = 0; ok && j < p; ++j) {
+    ok = std::isfinite((*center)[j]) && std::isfinite((*scale)[j]) && (*scale)[j] > 0;
+  }
+  if (!ok) {
+    return PublicError(absl::StatusCode::kInvalidArgument,
+                       "params.center/scale must both be given, one finite value per covariate, "
+                       "scale > 0 (rule bounded-params)");
+  }
+  m::Scaling s{Eigen::Map<Eigen::VectorXd>(center->data(), static_cast<Eigen::Index>(p)),
+               Eigen::Map<Eigen::VectorXd>(scale->data(), static_cast<Eigen::Index>(p))};
+  return std::optional<m::Scaling>(s);
+}
+
+absl::StatusOr<std::shared_ptr<const Prepared>> Prepare(const TaskContext& ctx,
+                                                        const v1::Model& model,
+                                                        const std::vector<std::string>& covs) {
+  FEDRAD_ASSIGN_OR_RETURN(std::optional<m::Scaling> scaling, RoundScaling(ctx, covs.size()));
+  return PrepareRows(ctx, model, covs, scaling ? &*scaling : nullptr);
 }
 
 int64_t RowCount(const Prepared& p) {
@@ -209,12 +341,15 @@ int64_t EventCount(const Prepared& p) {
   return e;
 }
 
-// Loads the model and the coordinator's covariates for a round.
+// The release is about the model's outcome and covariates over its rows.
+Population ModelPopulation(const Prepared& p) { return Population{p.quantities, p.ids}; }
+
+// Loads the model and the coordinator's covariates for a round (a subset of
+// those the approved spec gives the model, else a public refusal).
 absl::StatusOr<std::shared_ptr<const Prepared>> ForRound(const TaskContext& ctx,
                                                          const v1::Model** model) {
   FEDRAD_ASSIGN_OR_RETURN(*model, FindModel(ctx));
-  std::vector<std::string> covs = SplitLines(Param(ctx, "covariates"));
-  if (covs.empty()) return absl::InvalidArgumentError("the task names no covariates");
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> covs, RoundCovariates(ctx, **model));
   return Prepare(ctx, **model, covs);
 }
 
@@ -223,28 +358,206 @@ absl::StatusOr<TaskOutput> Idle(const Prepared& p) {
   TaskOutput out;
   out.n_contributing = RowCount(p);
   AddScalar(&out.payload, "n", static_cast<double>(RowCount(p)));
+  out.populations.push_back(ModelPopulation(p));
   return out;
 }
 
+// The coordinator's coefficients: exactly `size` finite values.
 absl::StatusOr<Eigen::VectorXd> Beta(const TaskContext& ctx, size_t size) {
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> b, GetVector(ctx.task->params(), "beta"));
-  if (b.size() != size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("beta has ", b.size(), " values, the model has ", size));
+  absl::StatusOr<std::vector<double>> b = GetVector(ctx.task->params(), "beta");
+  bool ok = b.ok() && b->size() == size;
+  for (size_t j = 0; ok && j < size; ++j) ok = std::isfinite((*b)[j]);
+  if (!ok) {
+    return PublicError(absl::StatusCode::kInvalidArgument,
+                       absl::StrCat("params.beta must hold ", size,
+                                    " finite values, one per coefficient (rule bounded-params)"));
   }
-  return Eigen::Map<Eigen::VectorXd>(b.data(), static_cast<Eigen::Index>(b.size()));
+  return Eigen::Map<Eigen::VectorXd>(b->data(), static_cast<Eigen::Index>(size));
+}
+
+// ---- Rules for the likelihood rounds (docs/models.md, "What a site checks") --
+
+// Largest spread of the linear predictor over a site's rows, max_i |lp_i -
+// mean lp|, that models.derivatives evaluates (rule bounded-linear-predictor):
+// exp(30) ~ 1e13, far beyond any real fit on standardised or clinical
+// covariates, yet it stops the steep coefficients (beta = 1e7 (x - c)) that
+// turn a sum over patients into one patient's value.
+constexpr double kMaxLinearPredictorSpread = 30.0;
+
+// A study that does not list its sites is assumed to have at most this many
+// when the site bounds its derivative evaluations.
+constexpr int64_t kAssumedMaxSites = 64;
+
+// The development sites the approved spec names for `model`: the
+// validation's develop_on for a model it validates with DEVELOP_VALIDATE,
+// else the model's develop_on; empty means every site. (The coordinator's
+// RunModels makes the same choice.)
+std::vector<std::string> SpecDevelopSites(const v1::Study& study, const v1::Model& model) {
+  const v1::Validation& v = study.validation();
+  const bool validated =
+      v.enabled() && (v.models_size() == 0 ||
+                      std::find(v.models().begin(), v.models().end(), model.name()) !=
+                          v.models().end());
+  std::vector<std::string> dev(model.develop_on().begin(), model.develop_on().end());
+  if (validated && v.scheme() == v1::Validation::DEVELOP_VALIDATE) {
+    dev.assign(v.develop_on().begin(), v.develop_on().end());
+  }
+  std::sort(dev.begin(), dev.end());
+  dev.erase(std::unique(dev.begin(), dev.end()), dev.end());
+  return dev;
+}
+
+m::FitSpecOptions FitOptions(const v1::Model& model) {
+  m::FitSpecOptions o;
+  o.name = model.name();
+  o.cox = IsCox(model);
+  o.eps = model.eps();
+  o.max_iterations = model.max_iterations();
+  const v1::Penalty& pen = model.penalty();
+  o.penalty = pen.type() == v1::Penalty::L2            ? m::FitSpecOptions::PenaltyType::kL2
+              : pen.type() == v1::Penalty::ELASTIC_NET ? m::FitSpecOptions::PenaltyType::kElasticNet
+                                                        : m::FitSpecOptions::PenaltyType::kNone;
+  o.lambda = pen.lambda();
+  o.lambda_grid.assign(pen.lambda_grid().begin(), pen.lambda_grid().end());
+  o.l1_ratio = pen.l1_ratio();
+  o.standardize = model.standardize();
+  o.score_p_value = model.selection().score_p_value();
+  o.max_covariates = model.selection().max_covariates();
+  o.max_abs_correlation = model.selection().max_abs_correlation();
+  return o;
+}
+
+// How many models.derivatives evaluations the approved spec can need from
+// this site for `model` (rule evaluation-budget): every fit the spec implies
+// (the model's fit; with leave-one-site-out validation one per fold) times
+// MaxEvaluationsPerFit, plus a margin of 2.
+int64_t EvaluationBudget(const v1::Study& study, const v1::Model& model) {
+  const std::vector<std::string> named = SpecDevelopSites(study, model);
+  const int64_t all_sites =
+      study.sites_size() > 0 ? static_cast<int64_t>(study.sites_size()) : kAssumedMaxSites;
+  const int64_t dev = named.empty() ? all_sites : static_cast<int64_t>(named.size());
+  const v1::Validation& v = study.validation();
+  const bool loso =
+      v.enabled() && v.scheme() == v1::Validation::LEAVE_ONE_SITE_OUT &&
+      (v.models_size() == 0 ||
+       std::find(v.models().begin(), v.models().end(), model.name()) != v.models().end());
+  const m::FitSpecOptions o = FitOptions(model);
+  int64_t budget = m::MaxEvaluationsPerFit(o, dev);
+  if (loso) budget += all_sites * m::MaxEvaluationsPerFit(o, all_sites);
+  return budget + 2;
+}
+
+// Counts one evaluation against the budget (kept in the study's state, so a
+// resumed study continues the count of its last checkpoint).
+absl::Status CountEvaluation(TaskContext& ctx, const v1::Model& model) {
+  const std::string key = absl::StrCat("models.evaluations/", model.name());
+  int64_t used = 0;
+  auto it = ctx.state->find(key);
+  if (it != ctx.state->end() && !absl::SimpleAtoi(it->second, &used)) used = 0;
+  if (used >= EvaluationBudget(ctx.task->study(), model)) {
+    return PublicError(absl::StatusCode::kPermissionDenied,
+                       absl::StrCat("models.derivatives: model '", model.name(),
+                                    "' has had every evaluation its iterations allow "
+                                    "(rule evaluation-budget)"));
+  }
+  (*ctx.state)[key] = absl::StrCat(used + 1);
+  return absl::OkStatus();
+}
+
+// At least k events and k non-events among the site's eligible rows
+// (logistic: k ones and k zeros; Cox: k events and k censored), or a public
+// refusal that reveals no count (rule min-events).
+absl::Status CheckEventBalance(const TaskContext& ctx, const v1::Model& model,
+                               const Prepared& p) {
+  const int64_t k = std::max(1, ctx.min_cell_count);
+  const int64_t events = EventCount(p);
+  if (events < k || RowCount(p) - events < k) {
+    return PublicError(
+        absl::StatusCode::kPermissionDenied,
+        absl::StrCat("model '", model.name(), "': the site's eligible rows need at least k=", k,
+                     IsCox(model) ? " events and k censored" : " ones and k zeros",
+                     " (rule min-events)"));
+  }
+  return absl::OkStatus();
+}
+
+// True if one value carries more than 1/k of the sum of `w` (all >= 0).
+bool Dominates(const Eigen::ArrayXd& w, int k) {
+  const double sum = w.sum();
+  if (!(sum > 0)) return false;
+  return w.maxCoeff() > sum / std::max(1, k);
+}
+
+// The coordinator's beta must not single patients out (rules
+// bounded-linear-predictor and weight-dominance): the linear predictor's
+// spread over the site's rows is at most kMaxLinearPredictorSpread, and no
+// patient carries more than 1/k of a weight sum the derivatives add up (Cox:
+// exp(lp_i) in the full risk set; logistic: p_i (1 - p_i) of the
+// information, |y_i - p_i| of the gradient).
+absl::Status CheckBeta(const TaskContext& ctx, const v1::Model& model, const Prepared& p,
+                       const Eigen::VectorXd& beta) {
+  const bool cox = IsCox(model);
+  Eigen::VectorXd lp = p.x * (cox ? beta : Eigen::VectorXd(beta.tail(beta.size() - 1)));
+  if (!cox) lp.array() += beta[0];
+  if (lp.size() == 0) return absl::OkStatus();
+  const double mean = lp.mean();
+  const double spread = (lp.array() - mean).abs().maxCoeff();
+  if (!(spread <= kMaxLinearPredictorSpread)) {
+    return PublicError(absl::StatusCode::kPermissionDenied,
+                       absl::StrCat("models.derivatives: the coefficients give model '",
+                                    model.name(), "' a linear predictor spread beyond ",
+                                    kMaxLinearPredictorSpread,
+                                    " (rule bounded-linear-predictor)"));
+  }
+  const int k = ctx.min_cell_count;
+  bool dominated = false;
+  if (cox) {
+    dominated = Dominates((lp.array() - lp.maxCoeff()).exp(), k);
+  } else {
+    const Eigen::ArrayXd prob = 1.0 / (1.0 + (-lp.array()).exp());
+    const Eigen::ArrayXd y =
+        Eigen::Map<const Eigen::ArrayXd>(p.rows.y.data(), static_cast<Eigen::Index>(p.rows.y.size()));
+    dominated = Dominates(prob * (1 - prob), k) || Dominates((y - prob).abs(), k);
+  }
+  if (dominated) {
+    return PublicError(absl::StatusCode::kPermissionDenied,
+                       absl::StrCat("models.derivatives: under the coefficients one patient "
+                                    "carries more than 1/k of a weight sum of model '",
+                                    model.name(), "' (rule weight-dominance)"));
+  }
+  return absl::OkStatus();
+}
+
+m::Ties TiesOf(const v1::Model& model) {
+  return model.ties() == "efron" ? m::Ties::kEfron : m::Ties::kBreslow;
+}
+
+absl::Status CheckTies(const v1::Model& model) {
+  if (!model.ties().empty() && model.ties() != "efron" && model.ties() != "breslow") {
+    return PublicError(absl::StatusCode::kInvalidArgument,
+                       absl::StrCat("model '", model.name(), "': ties must be breslow or efron"));
+  }
+  return absl::OkStatus();
+}
+
+m::Derivatives Evaluate(const v1::Model& model, const Prepared& p, const Eigen::VectorXd& beta) {
+  return IsCox(model) ? m::CoxDerivatives(p.stratum, beta, TiesOf(model))
+                      : m::LogisticDerivatives(p.logistic, beta);
 }
 
 absl::StatusOr<TaskOutput> PrepareTask(TaskContext& ctx) {
   FEDRAD_ASSIGN_OR_RETURN(const v1::Model* model, FindModel(ctx));
-  std::vector<std::string> covs = SplitLines(Param(ctx, "covariates"));
-  if (covs.empty()) {
+  std::vector<std::string> covs;
+  if (Param(ctx, "covariates").empty()) {
     FEDRAD_ASSIGN_OR_RETURN(covs, ResolveCovariates(ctx, *model));
+  } else {
+    FEDRAD_ASSIGN_OR_RETURN(covs, RoundCovariates(ctx, *model));
   }
-  FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p, Prepare(ctx, *model, covs));
+  FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p, PrepareRows(ctx, *model, covs, nullptr));
   m::CrossProducts cp = m::ComputeCrossProducts(p->rows.x);
   TaskOutput out;
   out.n_contributing = RowCount(*p);
+  out.populations.push_back(ModelPopulation(*p));
   AddScalar(&out.payload, "n", static_cast<double>(RowCount(*p)));
   AddScalar(&out.payload, "events", static_cast<double>(EventCount(*p)));
   AddScalar(&out.payload, "n_excluded", static_cast<double>(p->rows.n_excluded));
@@ -263,26 +576,102 @@ absl::StatusOr<TaskOutput> DerivativesTask(TaskContext& ctx) {
   const v1::Model* model = nullptr;
   FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p, ForRound(ctx, &model));
   if (Param(ctx, "role") == "idle") return Idle(*p);
+  FEDRAD_RETURN_IF_ERROR(CheckTies(*model));
+  FEDRAD_RETURN_IF_ERROR(CheckEventBalance(ctx, *model, *p));
   const size_t k = static_cast<size_t>(p->rows.x.cols()) + (IsCox(*model) ? 0 : 1);
   FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd beta, Beta(ctx, k));
-  m::Derivatives d;
-  if (IsCox(*model)) {
-    const m::Ties ties = model->ties() == "efron" ? m::Ties::kEfron : m::Ties::kBreslow;
-    if (!model->ties().empty() && model->ties() != "efron" && model->ties() != "breslow") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("ties must be breslow or efron, not '", model->ties(), "'"));
-    }
-    d = m::CoxDerivatives(p->stratum, beta, ties);
-  } else {
-    d = m::LogisticDerivatives(p->logistic, beta);
-  }
+  FEDRAD_RETURN_IF_ERROR(CheckBeta(ctx, *model, *p, beta));
+  FEDRAD_RETURN_IF_ERROR(CountEvaluation(ctx, *model));
+  const m::Derivatives d = Evaluate(*model, *p, beta);
   TaskOutput out;
   out.n_contributing = d.n;
+  out.populations.push_back(ModelPopulation(*p));
   AddScalar(&out.payload, "n", static_cast<double>(d.n));
   AddScalar(&out.payload, "events", static_cast<double>(d.events));
   AddScalar(&out.payload, "loglik", d.loglik);
   AddVector(&out.payload, "gradient", ToStd(d.gradient));
   AddEigenMatrix(&out.payload, "information", d.information);
+  return out;
+}
+
+// models.fit: the whole fit (models::FitSpec) on this site's own rows, for a
+// model the approved spec develops on this site alone. No coefficient from
+// the coordinator is used; the released fit is recorded (site_fits.h) so
+// that later tasks accept only these coefficients.
+absl::StatusOr<TaskOutput> FitTask(TaskContext& ctx) {
+  FEDRAD_ASSIGN_OR_RETURN(const v1::Model* model, FindModel(ctx));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> covs, ResolveCovariates(ctx, *model));
+  FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p,
+                          PrepareRows(ctx, *model, covs, nullptr));
+  if (Param(ctx, "role") == "idle") return Idle(*p);
+  if (SpecDevelopSites(ctx.task->study(), *model) != std::vector<std::string>{ctx.site_id}) {
+    return PublicError(absl::StatusCode::kPermissionDenied,
+                       absl::StrCat("models.fit: the approved spec does not develop model '",
+                                    model->name(), "' on this site alone (rule single-site-fit)"));
+  }
+  FEDRAD_RETURN_IF_ERROR(CheckTies(*model));
+  FEDRAD_RETURN_IF_ERROR(CheckEventBalance(ctx, *model, *p));
+
+  const m::FitSpecOptions options = FitOptions(*model);
+  m::FitSpecInput in;
+  in.candidates = covs;
+  in.sites = {ctx.site_id};
+  in.pooled = m::ComputeCrossProducts(p->rows.x);
+  in.events = EventCount(*p);
+  std::vector<Population> populations = {ModelPopulation(*p)};
+  // The same rows a models.derivatives round on this site would use: the
+  // model's rows for these covariates (a covariate dropped by selection no
+  // longer excludes its missing rows), scaled as asked.
+  in.evaluate = [&](const std::vector<std::string>& use, const m::Scaling* scaling,
+                    const std::vector<std::string>& sites,
+                    const Eigen::VectorXd& beta) -> absl::StatusOr<m::Derivatives> {
+    const int p_total = static_cast<int>(use.size()) + (IsCox(*model) ? 0 : 1);
+    if (sites.empty()) return m::Derivatives::Zero(p_total);
+    FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> rows,
+                            PrepareRows(ctx, *model, use, scaling));
+    if (std::none_of(populations.begin(), populations.end(),
+                     [&](const Population& q) { return q.quantities == rows->quantities; })) {
+      populations.push_back(ModelPopulation(*rows));
+    }
+    return Evaluate(*model, *rows, beta);
+  };
+  absl::StatusOr<m::SpecFit> fit = m::FitSpec(options, in);
+  if (!fit.ok()) {
+    // Fit problems name only the spec's model, covariates and this site.
+    return PublicError(fit.status().code(),
+                       absl::StrCat("models.fit: ", fit.status().message()));
+  }
+  StoreSiteFit(ctx.state, model->name(), SiteFit{fit->covariates, ToStd(fit->beta)});
+
+  TaskOutput out;
+  out.n_contributing = fit->n;
+  out.populations = populations;
+  AddScalar(&out.payload, "n", static_cast<double>(fit->n));
+  AddScalar(&out.payload, "events", static_cast<double>(fit->events));
+  AddScalar(&out.payload, "loglik", fit->loglik);
+  AddScalar(&out.payload, "loglik_null", fit->loglik_null);
+  AddScalar(&out.payload, "iterations", fit->iterations);
+  AddScalar(&out.payload, "halvings", fit->halvings);
+  AddVector(&out.payload, "beta", ToStd(fit->beta));
+  AddEigenMatrix(&out.payload, "covariance", fit->covariance);
+  if (!fit->score_tests.empty()) {
+    std::vector<double> chi2, pv;
+    for (const m::ScoreTest& t : fit->score_tests) {
+      chi2.push_back(t.chi2);
+      pv.push_back(t.p_value);
+    }
+    AddVector(&out.payload, "score_chi2", chi2);
+    AddVector(&out.payload, "score_p_value", pv);
+  }
+  if (fit->standardized) {
+    AddVector(&out.payload, "center", ToStd(fit->scaling.center));
+    AddVector(&out.payload, "scale", ToStd(fit->scaling.scale));
+  }
+  if (options.penalty != m::FitSpecOptions::PenaltyType::kNone) {
+    AddScalar(&out.payload, "lambda", fit->lambda);
+  }
+  (*out.payload.mutable_strings())["covariates"] = absl::StrJoin(fit->covariates, "\n");
+  (*out.payload.mutable_strings())["candidates"] = absl::StrJoin(covs, "\n");
   return out;
 }
 
@@ -496,6 +885,13 @@ void RegisterModelTasks(TaskRegistry& registry) {
       "log-likelihood, gradient and information of the site's rows at the given coefficients",
       {"n", "events", "loglik", "gradient", "information"},
       &DerivativesTask});
+  registry.Register(TaskKind{
+      "models.fit",
+      "the whole fit of a model the approved spec develops on this site alone: coefficients, "
+      "their covariance, the fit summary and the selection details",
+      {"n", "events", "loglik", "loglik_null", "iterations", "halvings", "beta", "covariance",
+       "score_chi2", "score_p_value", "center", "scale", "lambda", "covariates", "candidates"},
+      &FitTask});
   registry.Register(TaskKind{
       "models.baseline",
       "Cox: events and risk-set sums of exp(x beta) on the study's time grid",
