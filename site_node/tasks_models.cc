@@ -6,7 +6,16 @@
 //                       rows by reason, and sum x, sum x x^T (pooled
 //                       standardisation and correlation filtering)
 //   models.derivatives  log-likelihood, gradient and information at beta
-//                       (Cox: this site's stratum; logistic: its rows)
+//                       (Cox: this site's stratum; logistic: its rows), for
+//                       a beta the site bounds (linear-predictor spread,
+//                       weight dominance) and within the evaluations the
+//                       spec's iterations allow
+//   models.fit          the whole fit (models/fit_spec.h) of a model the
+//                       approved spec develops on this site alone: the site
+//                       resolves, selects, standardises and fits on its own
+//                       rows and releases the coefficients, their covariance
+//                       and the fit summary; it keeps the coefficients
+//                       (site_fits.h) for its later tasks
 //   models.baseline     Cox: events and risk-set sums sum exp(x beta) on the
 //                       study's time grid (pooled Breslow baseline hazard)
 //   models.lp_summary   development sites: moments of the frozen model's
@@ -19,9 +28,12 @@
 //                       models/curves.h (calibration bins, Kaplan-Meier by
 //                       risk group, ROC), each bin/group/curve >= k patients
 //
-// Every kind takes params strings "model" (a Model name in the study) and,
-// except models.prepare, "covariates" (newline-separated, fixed by the
-// coordinator after models.prepare). A site that takes no part in a round
+// Every kind takes params strings "model" (a Model name in the approved
+// study, Task.study) and, except models.prepare and models.fit, "covariates"
+// (newline-separated, fixed by the coordinator after models.prepare; a
+// subset of those the site resolves itself from the approved spec). Column
+// roles (time, event, event values, outcome) come from the spec only; the
+// rules each task applies are in docs/models.md ("What a site checks"). A site that takes no part in a round
 // (the model is developed or validated elsewhere) gets "role" = "idle" and
 // answers only "n" (its eligible row count), so that no aggregate of its data
 // is used where the study says it must not be.
