@@ -1,4 +1,4 @@
-// `fedrad demo` end to end on a smaller cohort (30, 25, 40, 20 patients,
+// `fedrad demo` end to end on a smaller cohort (30, 25, 80, 20 patients,
 // seed 7): synthetic CTs, a coordinator and four site processes over mutual
 // TLS, examples/studies/crlm_demo.textproto. The study succeeds; the corrupt
 // CT (C2_0007) is excluded and named in results.json, the report and the
@@ -22,7 +22,7 @@ TEST(Demo, RunsTheCrlmStudyEndToEndAndNamesTheCorruptCase) {
   const std::string out = dir.path() + "/demo-output";
   std::string output;
   int code = fedrad::testing::Run(
-      {FedradBin(), "demo", "--quiet", "--out", out, "--patients", "30,25,40,20", "--seed", "7",
+      {FedradBin(), "demo", "--quiet", "--out", out, "--patients", "30,25,80,20", "--seed", "7",
        "--threads", "2", "--study", std::string(FEDRAD_SOURCE_DIR) + "/examples/studies/crlm_demo.textproto"},
       dir.path() + "/demo.log", &output);
   ASSERT_EQ(code, 0) << output;
