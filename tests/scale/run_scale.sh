@@ -8,7 +8,9 @@
 set -euo pipefail
 build=$(cd "${1:?build dir}" && pwd)
 n=${2:?number of sites}
-patients=${3:-40}
+# 80 patients: each site then has at least k = 10 events and 10 censored, which a
+# site needs before it answers a Cox round (rule min-events, docs/models.md).
+patients=${3:-80}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/fedrad-scale-XXXX)
 trap 'rm -rf "$work"' EXIT
