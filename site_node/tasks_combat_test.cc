@@ -331,8 +331,8 @@ TEST(FederatedComBat, RefusesNonNumericAndMissingValues) {
   t["S2"].mutable_cell(3, t["S2"].ColumnIndex("f02")) = "n/a?";
   t["S4"].mutable_cell(5, t["S4"].ColumnIndex("age")) = "NA";
   ExpectRefusedBeforeMoments(t, {"p", "parametric", ""},
-                             "site S2: feature column 'f02' has 1 non-numeric cell(s); site S4: "
-                             "covariate column 'age' has 1 missing value(s)",
+                             "site S2: feature column 'f02' has non-numeric cells; site S4: "
+                             "covariate column 'age' has missing values",
                              "non_numeric");
 }
 
