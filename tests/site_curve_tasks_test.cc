@@ -168,10 +168,14 @@ TEST(CurveTasks, ValidationSiteBelowKReleasesNoCalibrationBin) {
   EXPECT_FALSE(Has(run.output->payload, "curve.calibration.n"));
 }
 
-TEST(CurveTasks, DistributionsWithholdColumnsBelowKAndRefuseCountingThem) {
+// combat.distributions reads its features from the approved spec and counts
+// only on the site's own grid (issue 11): a column below k is withheld, its
+// n too; thresholds a coordinator sends are ignored.
+TEST(CurveTasks, DistributionsWithholdColumnsBelowKAndIgnoreThresholds) {
   CsvTable table = Table(8);
   v1::Task task;
   task.set_kind("combat.distributions");
+  task.mutable_study()->mutable_harmonization()->set_features("^f1$");
   (*task.mutable_params()->mutable_strings())["columns"] = "f1";
   HandlerRun run = RunTask(task, &table, 5);
   ASSERT_TRUE(run.output.ok()) << run.output.status();
@@ -179,20 +183,21 @@ TEST(CurveTasks, DistributionsWithholdColumnsBelowKAndRefuseCountingThem) {
   EXPECT_THAT(*GetVector(run.output->payload, "n"), ::testing::ElementsAre(8));
   EXPECT_THAT(*GetVector(run.output->payload, "suppressed"), ::testing::ElementsAre(0));
   EXPECT_NEAR((*GetVector(run.output->payload, "mean"))[0], 0.5 * 4.5, 1e-12);  // mean of 0.5..4
+  // 8 values < 2k = 10: no grid point can hold k values on both sides.
+  EXPECT_TRUE(GetVector(run.output->payload, "grid.f1")->empty());
 
   HandlerRun strict = RunTask(task, &table, 10);  // 8 values < k = 10
   ASSERT_TRUE(strict.output.ok());
   EXPECT_THAT(*GetVector(strict.output->payload, "suppressed"), ::testing::ElementsAre(1));
-  EXPECT_THAT(*GetVector(strict.output->payload, "mean"), ::testing::ElementsAre(0));
-  EXPECT_THAT(*GetVector(strict.output->payload, "m2"), ::testing::ElementsAre(0));
+  EXPECT_TRUE(std::isnan((*GetVector(strict.output->payload, "n"))[0]));  // size withheld
+  EXPECT_TRUE(std::isnan((*GetVector(strict.output->payload, "mean"))[0]));
+  EXPECT_TRUE(std::isnan((*GetVector(strict.output->payload, "m2"))[0]));
+  EXPECT_FALSE(Has(strict.output->payload, "counts.f1"));
 
   AddVector(task.mutable_params(), "thresholds.f1", {1, 2, 3});
-  HandlerRun counts = RunTask(task, &table, 10);
-  EXPECT_TRUE(absl::IsPermissionDenied(counts.output.status())) << counts.output.status();
-  HandlerRun allowed = RunTask(task, &table, 5);
-  ASSERT_TRUE(allowed.output.ok());
-  // f1 = 0.5, 1, ..., 4: at or below 1, 2, 3 -> 2, 4, 6.
-  EXPECT_THAT(*GetVector(allowed.output->payload, "counts.f1"), ::testing::ElementsAre(2, 4, 6));
+  HandlerRun counts = RunTask(task, &table, 5);
+  ASSERT_TRUE(counts.output.ok()) << counts.output.status();
+  EXPECT_TRUE(GetVector(counts.output->payload, "counts.f1")->empty());  // not 2, 4, 6
 }
 
 TEST(CurveSpec, BadCurveSettingsAreRefusedNamingTheField) {
