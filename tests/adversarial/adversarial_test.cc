@@ -17,8 +17,8 @@
 //   - it never hangs: every task is answered within its timeout;
 //   - it writes nothing outside its output, state and audit folders (the
 //     attack's temp tree is snapshotted before and after; the data table,
-//     config and specs are unchanged; the audit log is still JSON Lines and
-//     does not hold the patient table);
+//     config and specs are unchanged; the audit log is still JSON Lines, so
+//     it was not overwritten, e.g. with the patient table);
 //   - it releases nothing finer than k (10, or the study's larger k):
 //       * cumulative counts (`counts.*`, `lp_counts`) merged over all the
 //         answers of one study, with 0 and n added, step by 0 or >= k;
@@ -556,6 +556,7 @@ void CheckText(const Outcome& run, const Answer& a, const std::string& field, co
     const double v = std::strtod(tok.c_str(), &end);
     if (end != tok.c_str() + tok.size() || !std::isfinite(v)) continue;
     if (known.count(v)) continue;
+    if (a.ok() && v == kPatients) continue;  // n >= k is released with every answer; a refusal names no count
     const bool is_cell = cells.count(v) > 0;
     const bool is_count = IsInteger(v) && counts.count(v) > 0;
     if (is_cell || is_count) {
@@ -582,6 +583,12 @@ void CheckWeights(const Outcome& run, const Answer& a, Findings* f) {
     std::stringstream ss(d->params.strings["covariates"].get<std::string>());
     for (std::string line; std::getline(ss, line);) {
       if (!line.empty()) covs.push_back(line);
+    }
+  }
+  for (double b : beta) {
+    if (!std::isfinite(b)) {
+      f->Add("BOUNDS non-finite beta accepted", a.task_id + ": derivatives released at beta=[" + Join(beta) + "]");
+      return;
     }
   }
   const Table& t = TheTable();
@@ -713,7 +720,11 @@ void CheckReleases(const Outcome& run, const std::string& root, Findings* f) {
     }
     if (a.kind == "models.derivatives" && a.arrays.count("gradient")) CheckWeights(run, a, f);
   }
-  for (const auto& [key, values] : families) CheckGaps(key + " (all answers of the study)", values, family_k[key], f);
+  for (const auto& [key, values] : families) {
+    std::string shown = key;
+    std::replace(shown.begin(), shown.end(), '\n', ',');
+    CheckGaps(shown + " (all answers of the study)", values, family_k[key], f);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -906,7 +917,17 @@ TEST_P(Adversarial, SiteHoldsTheLine) {
   if (!rogue_done) f.Add("HANG", "the rogue coordinator did not finish within its budget");
   for (const auto& t : setup.tasks) {
     const std::string id = t.task["task_id"];
-    if (!run.by_task.count(id)) {
+    if (run.by_task.count(id)) continue;
+    bool stream_ended = false, sent = false;
+    for (const Answer& a : run.answers) {
+      stream_ended = stream_ended || a.event == "stream_ended";
+      sent = sent || a.task_id == id;
+    }
+    if (stream_ended && !sent) {
+      f.Add("CRASH", id + " (" + t.task["kind"].get<std::string>() + ") was never sent: the site's stream had ended");
+    } else if (stream_ended) {
+      f.Add("CRASH", id + " (" + t.task["kind"].get<std::string>() + ") was not answered: the site's stream ended");
+    } else {
       f.Add("HANG", id + " (" + t.task["kind"].get<std::string>() + ") was not answered within " +
                         Fmt("%g", t.task["timeout_seconds"].get<double>()) + " s");
     }
@@ -931,10 +952,6 @@ TEST_P(Adversarial, SiteHoldsTheLine) {
     int line_no = 0;
     for (std::string line; std::getline(audit, line);) {
       ++line_no;
-      if (line.find("patient_id,age") != std::string::npos || line.find("case-0") != std::string::npos) {
-        f.Add("WRITE audit log overwritten", "audit line " + std::to_string(line_no) + " holds patient rows");
-        break;
-      }
       if (json::parse(line, nullptr, false).is_discarded()) {
         f.Add("WRITE audit log overwritten", "audit line " + std::to_string(line_no) + " is not JSON");
         break;
@@ -1255,6 +1272,9 @@ void HugeSuffix(AttackSetup& s) {
              .A("grand_mean", {0, 1})
              .A("var_pooled", {1, 1})
              .Matrix("beta", 0, 2, {}));
+  // Later tasks over the table with 200 kB column names.
+  s.Task("cohort.moments", st, Params().S("column_regex", "f.*"));
+  s.Task("study.checkpoint", st, Params().Scalar("step", 0).S("step_name", "after combat"));
 }
 
 // bootstrap_replicates = 1e9 (in the spec and as the task's parameter).
@@ -1281,6 +1301,30 @@ void HugeAndNonFiniteParams(AttackSetup& s) {
          Params().S("model", "m").S("covariates", "age\nsize").A("beta", {0, 0}).A("grid", {NAN, 5, 1, INFINITY}));
   s.Task("models.derivatives", st,
          Params().S("model", std::string(100000, 'm')).S("covariates", std::string(300000, 'c')).A("beta", {0}));
+}
+
+// Calibration with one patient per bin.
+void CalibrationBins(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-calibration", LogisticModel("m", {"f1", "f2"}) +
+                                                      "validation { enabled: true bootstrap_replicates: -1 calibration_bins: 60 }\n");
+  s.Task("models.validate", st,
+         Params()
+             .S("model", "m")
+             .S("covariates", "f1\nf2")
+             .A("beta", {0, 1, 0})
+             .Scalar("replicates", 0)
+             .Scalar("seed", 1)
+             .Scalar("threshold", 0.5)
+             .Scalar("calibration_bins", 60));
+}
+
+// The threshold sweep through the report's feature distributions.
+void DistributionsSweep(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-distributions",
+                               "harmonization {\n  enabled: true\n  features: \"^f[12]$\"\n}\n");
+  s.Task("combat.distributions", st,
+         Params().S("columns", "f1").A("thresholds.f1", Midpoints(TheTable().col("f1"))));
+  s.Task("combat.distributions", st, Params().S("columns", "age").A("thresholds.age", Range(30, 90, 1)));
 }
 
 // The approval gate: an unapproved spec, a withdrawn and an expired approval.
@@ -1370,6 +1414,8 @@ const AttackDef kAttacks[] = {
     {"huge_output_suffix", HugeSuffix},
     {"huge_bootstrap_replicates", HugeReplicates},
     {"huge_and_nonfinite_params", HugeAndNonFiniteParams},
+    {"calibration_bins", CalibrationBins},
+    {"distributions_sweep", DistributionsSweep},
     {"unapproved_study", Unapproved},
     {"withdrawn_approval", Withdrawn},
     {"expired_approval", Expired},
