@@ -47,6 +47,10 @@
 // and add one line {"my_attack", MyAttack} to kAttacks at the bottom. The
 // generic checks above run on every attack.
 //
+// Environment: FEDRAD_ADVERSARIAL_SITE_BIN_DIR=<folder> attacks the
+// fedrad-site in that folder instead of this build's; FEDRAD_KEEP_TEST_DIRS=1
+// keeps each attack's temp tree (rogue script and JSON Lines, site log).
+//
 // Until the gate branch (`fedrad-site approve`) is merged, a site binary
 // whose `approve` prints a usage error is started without approval; the test
 // says so in a log line ("[adversarial] FALLBACK").
@@ -77,7 +81,6 @@
 #include <nlohmann/json.hpp>
 
 #include "gtest/gtest.h"
-#include "proto/config.pb.h"
 #include "tests/sandbox_testutil.h"
 
 namespace fedrad::testing {
@@ -135,16 +138,24 @@ Table MakeTable() {
     std::vector<std::string> row;
     row.push_back(id);
     t.ids.push_back(id);
-    row.push_back(Fmt("%.1f", uniform(350, 850) / 10.0));    // age, one decimal
-    row.push_back(Fmt("%.1f", uniform(50, 800) / 10.0));     // size (mm)
-    row.push_back(std::to_string(uniform(1, 6)));            // n_lesions
-    row.push_back(std::to_string(uniform(0, 1)));            // chemo
-    row.push_back(std::to_string(uniform(30, 2500)));        // time (days)
+    // Cells are never round numbers (no age 60.0, no time 730), so that a
+    // number a site's rule names (a grid step, a cap) is never mistaken for
+    // a cell in a message.
+    auto not_round = [](int v, int m) { return v % m == 0 ? v + 1 : v; };
+    row.push_back(Fmt("%.1f", not_round(uniform(350, 850), 10) / 10.0));  // age, one decimal
+    row.push_back(Fmt("%.1f", not_round(uniform(50, 800), 10) / 10.0));   // size (mm)
+    row.push_back(std::to_string(uniform(1, 6)));                         // n_lesions
+    row.push_back(std::to_string(uniform(0, 1)));                         // chemo
+    row.push_back(std::to_string(not_round(uniform(30, 2500), 5)));       // time (days)
     const int status = uniform(0, 1);
     row.push_back(std::to_string(status));
     row.push_back(std::to_string(uniform(0, 1)));            // recur2y
     row.push_back(std::to_string(status ? uniform(1, 2) : 0));  // cause of death
-    for (int f = 0; f < 5; ++f) row.push_back(Fmt("%.4f", normal() + f));
+    for (int f = 0; f < 5; ++f) {
+      long v = std::lround((normal() + f) * 1e4);
+      if (v % 10 == 0) v += 1;
+      row.push_back(Fmt("%.4f", v / 1e4));
+    }
     row.push_back(std::string("images/") + id + ".nii.gz");  // absent files
     row.push_back(std::string("masks/") + id + ".nii.gz");
     t.cells.push_back(row);
@@ -308,6 +319,14 @@ struct Outcome {
 // ---------------------------------------------------------------------------
 // Processes.
 
+// The fedrad-site under attack: this build's, or the one in the folder named
+// by FEDRAD_ADVERSARIAL_SITE_BIN_DIR (to run the suite against another
+// branch's build).
+std::string SiteBin() {
+  const char* dir = std::getenv("FEDRAD_ADVERSARIAL_SITE_BIN_DIR");
+  return std::string(dir != nullptr && *dir ? dir : BinDir().c_str()) + "/fedrad-site";
+}
+
 struct Proc {
   pid_t pid = -1;
   int exit_code = -1;  // once reaped
@@ -358,8 +377,8 @@ bool Stop(Proc& p, double grace) {
 }
 
 int RunToEnd(const std::vector<std::string>& argv, const std::string& log, std::string* out,
-             double seconds = 60) {
-  Proc p = Spawn(argv, log);
+             double seconds = 60, const std::string& cwd = "") {
+  Proc p = Spawn(argv, log, cwd);
   if (!WaitExit(p, seconds)) {
     Stop(p, 1);
     *out = ReadAll(log);
@@ -757,6 +776,21 @@ class Adversarial : public ::testing::TestWithParam<AttackDef> {
               0)
         << out;
   }
+  // Whether the site binary's SiteConfig knows `state_dir` (the gate
+  // branch adds it): a config naming it must not fail to parse.
+  static bool SiteKnowsStateDir() {
+    static int known = -1;
+    if (known < 0) {
+      const std::string probe = Pki() + "/probe.textproto";
+      WriteAll(probe, "coordinator_address: \"127.0.0.1:1\"\ndata_csv: \"" + Pki() +
+                          "/absent.csv\"\nstate_dir: \"" + Pki() + "/probe-state\"\n");
+      std::string out;
+      RunToEnd({SiteBin(), "--config", probe, "--check"}, Pki() + "/probe.log", &out, 30);
+      known = out.find("state_dir") == std::string::npos ? 1 : 0;
+      std::cerr << "[adversarial] the site's config " << (known ? "has" : "has no") << " state_dir\n";
+    }
+    return known == 1;
+  }
   static void TearDownTestSuite() {
     delete pki_;
     pki_ = nullptr;
@@ -766,8 +800,8 @@ class Adversarial : public ::testing::TestWithParam<AttackDef> {
 };
 TempDir* Adversarial::pki_ = nullptr;
 
-std::string Yesterday() {
-  std::time_t t = std::time(nullptr) - 86400 * 2;
+std::string DateFromToday(int days) {
+  std::time_t t = std::time(nullptr) + 86400 * days;
   char buf[16];
   std::strftime(buf, sizeof(buf), "%Y-%m-%d", std::gmtime(&t));
   return buf;
@@ -775,11 +809,12 @@ std::string Yesterday() {
 
 // `fedrad-site approve` and friends; returns false (and logs) when the
 // binary does not know the command yet (usage error): the fallback.
-bool SiteAdmin(const std::vector<std::string>& args, const std::string& log, bool* fallback) {
-  std::vector<std::string> argv = {BinDir() + "/fedrad-site"};
+bool SiteAdmin(const std::vector<std::string>& args, const std::string& cwd, const std::string& log,
+               bool* fallback) {
+  std::vector<std::string> argv = {SiteBin()};
   argv.insert(argv.end(), args.begin(), args.end());
   std::string out;
-  const int code = RunToEnd(argv, log, &out, 60);
+  const int code = RunToEnd(argv, log, &out, 60, cwd);
   const bool usage = code == 2 && (out.find("usage") != std::string::npos ||
                                    out.find("unknown argument") != std::string::npos);
   if (usage) {
@@ -832,7 +867,7 @@ TEST_P(Adversarial, SiteHoldsTheLine) {
   const int port = std::atoi(ReadAll(root + "/rogue/port").c_str());
 
   // The site's config (state_dir only when this build's SiteConfig has it).
-  const bool has_state_dir = v1::SiteConfig::descriptor()->FindFieldByName("state_dir") != nullptr;
+  const bool has_state_dir = SiteKnowsStateDir();
   const std::string config = site_dir + "/site.textproto";
   WriteAll(config, "coordinator_address: \"127.0.0.1:" + std::to_string(port) + "\"\n" +
                        "tls { ca_cert: \"" + pki + "/ca/ca.crt\" crl: \"" + pki + "/ca/crl.pem\" cert: \"" +
@@ -849,20 +884,39 @@ TEST_P(Adversarial, SiteHoldsTheLine) {
     if (s->approval == Approval::kNone || fallback) continue;
     std::vector<std::string> args = {"approve", "--config", config, s->path};
     if (s->approval == Approval::kExpired) {
+      // A past date cannot be approved: approve until tomorrow, then let
+      // time pass by moving the recorded last day into the past.
       args.push_back("--expires");
-      args.push_back(Yesterday());
+      args.push_back(DateFromToday(1));
     }
     args.push_back("--note");
     args.push_back(std::string("adversarial suite: ") + attack_name);
-    if (!SiteAdmin(args, root + "/logs/approve-" + s->name + ".log", &fallback)) continue;
+    if (!SiteAdmin(args, site_dir, root + "/logs/approve-" + s->name + ".log", &fallback)) continue;
     if (s->approval == Approval::kWithdraw) {
-      SiteAdmin({"withdraw", "--config", config, s->name}, root + "/logs/withdraw-" + s->name + ".log",
+      SiteAdmin({"withdraw", "--config", config, s->name}, site_dir, root + "/logs/withdraw-" + s->name + ".log",
                 &fallback);
+    }
+    if (s->approval == Approval::kExpired) {
+      bool moved = false;
+      std::error_code ec;
+      for (fs::recursive_directory_iterator it(site_dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->path().filename() != "approvals.textproto") continue;
+        std::string text = ReadAll(it->path().string());
+        const std::string from = "\"" + DateFromToday(1) + "\"", to = "\"" + DateFromToday(-2) + "\"";
+        for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + 1)) {
+          text.replace(at, from.size(), to);
+          moved = true;
+        }
+        WriteAll(it->path().string(), text);
+      }
+      std::cerr << "[adversarial] expired approval: " << (moved ? "last day moved to " + DateFromToday(-2)
+                                                                 : std::string("no approvals file to age"))
+                << "\n";
     }
   }
 
   const auto before = Snapshot(root);
-  Proc site = Spawn({BinDir() + "/fedrad-site", "--config", config}, root + "/logs/site.log", site_dir);
+  Proc site = Spawn({SiteBin(), "--config", config}, root + "/logs/site.log", site_dir);
   const bool rogue_done = WaitExit(rogue, budget + 20);
   if (!rogue_done) Stop(rogue, 2);
   const bool site_alive = !Exited(site);
@@ -963,7 +1017,8 @@ TEST_P(Adversarial, SiteHoldsTheLine) {
   CheckReleases(run, root, &f);
   for (const auto& check : setup.checks) check(run);
 
-  std::cerr << "[adversarial] " << attack_name << ": " << run.by_task.size() << "/" << setup.tasks.size()
+  std::cerr << "[adversarial] " << attack_name << ": "
+            << (::testing::Test::HasFailure() ? "FAILED" : "held") << "; " << run.by_task.size() << "/" << setup.tasks.size()
             << " answered, " << [&] {
                  int ok = 0;
                  for (const auto& [id, a] : run.by_task) ok += a.ok();
