@@ -474,25 +474,62 @@ const char* const kBinaryMetrics[] = {"auc", "sensitivity", "specificity", "youd
                                       "calibration_intercept", "calibration_slope"};
 
 // The pooled Breslow baseline hazard from the development sites'
-// models.baseline answers. Each site releases its own grid (a lattice from
-// the approved spec, coarsened by the site so that >= k patients leave the
-// risk set between released points); H0 is computed on the points every
-// development site released (all sites derive the same lattice from the spec,
-// so these are lattice points), each site's events summed over the site
-// intervals that make up each common interval. With one development site this
-// is that site's grid.
+// models.baseline answers. Each site releases its own grid (a lattice from the
+// approved spec, coarsened so that >= k patients leave the risk set between
+// released points), its events per interval and its risk sums sum exp(lp) at
+// the released points. The grids differ between sites, so H0 is built on the
+// union of the points: within each of a site's intervals its events are
+// spread evenly over time and its risk sum is interpolated linearly; each
+// union interval adds (summed events) / (logarithmic mean of the summed risk
+// sums at its ends) -- the Breslow increment d/R with R falling across the
+// interval. A site counts only up to its last released point (after it, the
+// hazard comes from the others). H0 at t and tau is added by linear
+// interpolation. Equal to Breslow when every interval holds one event time;
+// otherwise an approximation (docs/models.md, "Grids the site fixes").
 struct PooledBaseline {
   std::vector<double> grid, cumhaz;
   std::map<std::string, size_t> site_points;
 };
+
+double LogMean(double a, double b) {
+  if (!(a > 0) || !(b > 0)) return std::max(a, b) / 2;  // one end without risk
+  if (std::abs(a - b) <= 1e-12 * std::max(a, b)) return a;
+  return (a - b) / std::log(a / b);
+}
+
 absl::StatusOr<PooledBaseline> PoolBaseline(const std::map<std::string, v1::TaskResult>& sums,
-                                            const std::vector<std::string>& dev_sites) {
+                                            const std::vector<std::string>& dev_sites, double t,
+                                            double tau) {
   struct SiteSums {
     std::vector<double> grid, events, risk;
+    // Risk sum at x (x <= the last released point): linear between released
+    // points, the first one's before it.
+    double RiskAt(double x) const {
+      if (x <= grid.front()) return risk.front();
+      const size_t j =
+          static_cast<size_t>(std::lower_bound(grid.begin(), grid.end(), x) - grid.begin());
+      if (j >= grid.size()) return risk.back();
+      const double f = (x - grid[j - 1]) / (grid[j] - grid[j - 1]);
+      return risk[j - 1] + f * (risk[j] - risk[j - 1]);
+    }
+    // Events in (a, b], spread evenly over each interval (the first: (0, g_0]).
+    double EventsIn(double a, double b) const {
+      double d = 0;
+      for (size_t j = 0; j < grid.size(); ++j) {
+        const double lo = j == 0 ? std::min(0.0, grid[0]) : grid[j - 1], hi = grid[j];
+        if (events[j] == 0 || hi <= a || lo >= b) continue;
+        if (hi == lo) {
+          d += (a < hi && hi <= b) ? events[j] : 0.0;
+          continue;
+        }
+        const double overlap = std::min(b, hi) - std::max(a, lo);
+        if (overlap > 0) d += events[j] * overlap / (hi - lo);
+      }
+      return d;
+    }
   };
-  std::map<std::string, SiteSums> by_site;
-  std::vector<double> common;
-  bool first = true;
+  std::vector<SiteSums> sites;
+  std::vector<double> points;
   PooledBaseline out;
   for (const auto& s : dev_sites) {
     const v1::Payload& pl = sums.at(s).payload();
@@ -500,8 +537,8 @@ absl::StatusOr<PooledBaseline> PoolBaseline(const std::map<std::string, v1::Task
     absl::StatusOr<std::vector<double>> g = GetVector(pl, "grid");
     if (!g.ok()) return Annotate(g.status(), absl::StrCat("site ", s));
     ss.grid = *g;
-    for (size_t j = 1; j < ss.grid.size(); ++j) {
-      if (!(ss.grid[j] > ss.grid[j - 1])) {
+    for (size_t j = 0; j < ss.grid.size(); ++j) {
+      if (!std::isfinite(ss.grid[j]) || (j > 0 && !(ss.grid[j] > ss.grid[j - 1]))) {
         return absl::DataLossError(absl::StrCat("site ", s, ": 'grid' is not increasing"));
       }
     }
@@ -510,32 +547,52 @@ absl::StatusOr<PooledBaseline> PoolBaseline(const std::map<std::string, v1::Task
     ss.events = ToStd(e);
     ss.risk = ToStd(r);
     out.site_points[s] = ss.grid.size();
-    if (first) {
-      common = ss.grid;
-      first = false;
-    } else {
-      std::vector<double> both;
-      std::set_intersection(common.begin(), common.end(), ss.grid.begin(), ss.grid.end(),
-                            std::back_inserter(both));
-      common = both;
-    }
-    by_site[s] = std::move(ss);
+    if (ss.grid.empty()) continue;
+    points.insert(points.end(), ss.grid.begin(), ss.grid.end());
+    sites.push_back(std::move(ss));
   }
-  m::GridSums total{std::vector<double>(common.size(), 0.0),
-                    std::vector<double>(common.size(), 0.0)};
-  for (const auto& [s, ss] : by_site) {
-    size_t j = 0;  // the site's grid index
-    for (size_t c = 0; c < common.size(); ++c) {
-      // Events of the site's intervals up to and including the common point.
-      while (j < ss.grid.size() && ss.grid[j] <= common[c]) {
-        total.events[c] += ss.events[j];
-        if (ss.grid[j] == common[c]) total.risk_sum[c] += ss.risk[j];
-        ++j;
+  std::sort(points.begin(), points.end());
+  points.erase(std::unique(points.begin(), points.end()), points.end());
+  double h = 0, prev = std::min(0.0, points.empty() ? 0.0 : points.front());
+  for (double u : points) {
+    double d = 0, r0 = 0, r1 = 0;
+    for (const SiteSums& ss : sites) {
+      if (u > ss.grid.back()) continue;  // past its last released point
+      d += ss.EventsIn(prev, u);
+      r0 += ss.RiskAt(prev);
+      r1 += ss.RiskAt(u);
+    }
+    if (d > 0) {
+      const double r = LogMean(r0, r1);
+      if (!(r > 0)) {
+        return absl::DataLossError("baseline hazard: events where no site has anyone at risk");
       }
+      h += d / r;
     }
+    out.grid.push_back(u);
+    out.cumhaz.push_back(h);
+    prev = u;
   }
-  FEDRAD_ASSIGN_OR_RETURN(out.cumhaz, m::BreslowFromGridSums(total));
-  out.grid = common;
+  // H0 at t and tau, linear between the points around them (flat after the
+  // last).
+  for (double x : {t, tau}) {
+    auto it = std::lower_bound(out.grid.begin(), out.grid.end(), x);
+    if (it != out.grid.end() && *it == x) continue;
+    const size_t j = static_cast<size_t>(it - out.grid.begin());
+    double hx;
+    if (j == 0) {
+      hx = out.cumhaz.empty() ? 0.0 : out.cumhaz.front() * (x > 0 && out.grid.front() > 0
+                                                               ? std::min(1.0, x / out.grid.front())
+                                                               : 0.0);
+    } else if (j == out.grid.size()) {
+      hx = out.cumhaz.back();
+    } else {
+      const double f = (x - out.grid[j - 1]) / (out.grid[j] - out.grid[j - 1]);
+      hx = out.cumhaz[j - 1] + f * (out.cumhaz[j] - out.cumhaz[j - 1]);
+    }
+    out.grid.insert(out.grid.begin() + static_cast<long>(j), x);
+    out.cumhaz.insert(out.cumhaz.begin() + static_cast<long>(j), hx);
+  }
   return out;
 }
 
@@ -676,7 +733,7 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
     FEDRAD_ASSIGN_OR_RETURN(auto sums,
                             ctx.RunRound("models.baseline", RoundParams(ctx, params, dev_sites)));
     FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, sums, "models.baseline"));
-    FEDRAD_ASSIGN_OR_RETURN(PooledBaseline base, PoolBaseline(sums, dev_sites));
+    FEDRAD_ASSIGN_OR_RETURN(PooledBaseline base, PoolBaseline(sums, dev_sites, t, tau));
     AddVector(&params, "grid", base.grid);
     AddVector(&params, "cumhaz", base.cumhaz);
     if (baseline_out) {

@@ -366,7 +366,8 @@ std::vector<double> GridEvery(double step, double end, double start) {
 
 std::vector<double> ReleasedTimePoints(const std::vector<double>& time,
                                        const std::vector<double>& lattice, int min_cell_count,
-                                       const std::vector<double>* weights) {
+                                       const std::vector<double>* weights,
+                                       double max_weight_share) {
   const int64_t k = std::max(1, min_cell_count);
   std::vector<double> released;
   std::vector<size_t> order(time.size());
@@ -403,7 +404,7 @@ std::vector<double> ReleasedTimePoints(const std::vector<double>& time,
     if (!zero_or_k(left) || !zero_or_k(counted)) continue;
     if (weights != nullptr) {
       const size_t first = static_cast<size_t>(below(g));
-      if (!(suffix_max[first] * static_cast<double>(k) <= suffix_sum[first])) continue;
+      if (!(suffix_max[first] <= max_weight_share * suffix_sum[first])) continue;
     }
     released.push_back(g);
     prev = g;

@@ -165,13 +165,14 @@ std::vector<double> GridEvery(double step, double end, double start);
 //   - #{T >= g} (still at risk) is >= k; the first g where it is not ends the
 //     walk (the curve stops), and
 //   - when `weights` is given (exp(lp) of each patient, for risk-set sums),
-//     no patient at risk at g carries more than 1/k of their weight sum
-//     (rule weight-concentration; such a point is skipped).
+//     no patient at risk at g carries more than `max_weight_share` of their
+//     weight sum (a dominance rule; such a point is skipped).
 // So every difference between two released values rests on 0 or >= k
-// patients. `weights`, when not null, has time.size() values.
+// patients. `weights`, when not null, has time.size() values (> 0).
 std::vector<double> ReleasedTimePoints(const std::vector<double>& time,
                                        const std::vector<double>& lattice, int min_cell_count,
-                                       const std::vector<double>* weights = nullptr);
+                                       const std::vector<double>* weights = nullptr,
+                                       double max_weight_share = 0.5);
 
 // Thresholds for an ROC curve chosen by the site: walking `lattice` from its
 // largest value down, a threshold c is kept when, since the previous kept one

@@ -341,14 +341,18 @@ TEST(ReleasedTimePoints, TiesAndDominantWeightsAreCoarsened) {
   // 5 (nobody yet), then 25 (10 left: T = 10, 20), 45, 65; at 85 no lattice.
   EXPECT_THAT(points, ::testing::ElementsAre(5, 25, 45, 65));
   ExpectStepsOfZeroOrK(time, points, 10);
-  // One patient (the last) carries most of the weight: a risk set where it
-  // holds more than 1/k of the sum is not released.
+  // One patient (the last) carries much of the weight: a risk set where it
+  // holds more than the allowed share of the sum is not released.
   std::vector<double> w(time.size(), 1.0);
   w.back() = 5.0;  // at risk until 80: 5 / (39 + 5) > 1/10 from the start
-  EXPECT_TRUE(ReleasedTimePoints(time, lattice, 10, &w).empty());
+  EXPECT_TRUE(ReleasedTimePoints(time, lattice, 10, &w, 0.1).empty());
   // 3 / (39 + 3) and 3 / (29 + 3) <= 1/10 at 5 and 25; at 45 (20 at risk)
   // 3 / 22 > 1/10, and later risk sets are smaller still.
   w.back() = 3.0;
+  EXPECT_THAT(ReleasedTimePoints(time, lattice, 10, &w, 0.1), ::testing::ElementsAre(5, 25));
+  // The default share, one half: 20 / (39 + 20) and 20 / (29 + 20) <= 1/2 at
+  // 5 and 25; 20 / (19 + 20) > 1/2 at 45.
+  w.back() = 20.0;
   EXPECT_THAT(ReleasedTimePoints(time, lattice, 10, &w), ::testing::ElementsAre(5, 25));
 }
 

@@ -367,7 +367,7 @@ absl::StatusOr<Frozen> DevelopmentCoefficients(const TaskContext& ctx, const v1:
                                       &f.site_fit));
   if (!f.site_fit) {
     FEDRAD_RETURN_IF_ERROR(CheckLinearPredictor(f.lp, kind));
-    if (cox) FEDRAD_RETURN_IF_ERROR(CheckWeightConcentration(f.lp, ctx.min_cell_count, kind));
+    if (cox) FEDRAD_RETURN_IF_ERROR(CheckWeightConcentration(f.lp, kind));
   }
   return f;
 }
@@ -383,13 +383,14 @@ absl::StatusOr<TaskOutput> BaselineTask(TaskContext& ctx) {
   FEDRAD_ASSIGN_OR_RETURN(Frozen frozen, DevelopmentCoefficients(ctx, *model, *p, "models.baseline"));
   // The grid is the site's: a lattice from the approved spec, coarsened so
   // that >= k patients left the risk set between released points and no
-  // patient dominates a released risk sum. A coordinator's "grid" is ignored.
+  // patient carries more than kMaxWeightShare of a released risk sum. A
+  // coordinator's "grid" is ignored.
   const v1::Validation& v = ctx.task->study().validation();
   const ValidationSettings settings = SettingsFromSpec(v);
   std::vector<double> weights;
   for (double x : frozen.lp) weights.push_back(std::exp(x));
   const std::vector<double> grid = m::ReleasedTimePoints(
-      p->rows.time, BaselineLattice(v, settings), ctx.min_cell_count, &weights);
+      p->rows.time, BaselineLattice(v, settings), ctx.min_cell_count, &weights, kMaxWeightShare);
   // Risk sums on the original covariate scale (the stratum may be scaled).
   FEDRAD_ASSIGN_OR_RETURN(m::CoxStratum raw,
                           m::CoxStratum::Create(p->rows.time, p->rows.status, p->rows.x));

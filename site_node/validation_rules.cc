@@ -62,6 +62,7 @@ std::vector<double> BaselineLattice(const v1::Validation& v, const ValidationSet
     points = m::GridEvery(step, end, step);
   }
   if (points.size() > kMaxGridPoints - 2) points.resize(kMaxGridPoints - 2);
+  points.push_back(0);  // everyone at risk: the risk sums' starting value
   points.push_back(s.t);
   points.push_back(s.tau);
   std::sort(points.begin(), points.end());
@@ -92,13 +93,12 @@ absl::Status CheckLinearPredictor(const std::vector<double>& lp, absl::string_vi
   return absl::OkStatus();
 }
 
-absl::Status CheckWeightConcentration(const std::vector<double>& lp, int min_cell_count,
-                                      absl::string_view what) {
+absl::Status CheckWeightConcentration(const std::vector<double>& lp, absl::string_view what) {
   if (lp.empty()) return absl::OkStatus();
   const double top = *std::max_element(lp.begin(), lp.end());
   double sum = 0;  // relative to the largest weight, so exp() cannot overflow
   for (double x : lp) sum += std::exp(x - top);
-  if (!(static_cast<double>(std::max(1, min_cell_count)) <= sum)) {
+  if (!(1.0 <= kMaxWeightShare * sum)) {
     return Refuse(what, "beta", "weight-concentration");
   }
   return absl::OkStatus();
