@@ -1,12 +1,12 @@
 #include "coordinator/analyses.h"
 
 #include <algorithm>
-#include <regex>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/log.h"
+#include "core/pattern.h"
 #include "core/status.h"
 
 namespace fedrad::coordinator {
@@ -16,15 +16,20 @@ absl::Status Bad(const std::string& field, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
 }
 
+// Spec patterns run at the sites with RE2 (core/pattern.h): check them the
+// same way here, so an honest coordinator and its sites agree.
 absl::Status CheckRegex(const std::string& field, const std::string& pattern) {
-  try {
-    std::regex re(pattern, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    return Bad(field, absl::StrCat("'", pattern, "' is not a valid regular expression (ECMAScript): ",
-                                   e.what()));
+  if (!Pattern::Compile(pattern, field).ok()) {
+    return Bad(field, "is not a valid regular expression (RE2: ECMAScript without backreferences "
+                      "and lookaround, at most 1024 bytes)");
   }
   return absl::OkStatus();
 }
+
+// What a site accepts as a file name or a column suffix (site_rules.h
+// CheckPlainName; tasks_combat.cc CheckSuffix).
+constexpr char kPlainNameChars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
 
 // A site list field (develop_on, reference_site, ...) must name sites of the
 // study when the study names its sites.
@@ -97,14 +102,18 @@ absl::Status CheckHarmonization(const v1::Study& study) {
   if (!h.reference_site().empty()) {
     FEDRAD_RETURN_IF_ERROR(CheckSiteNamed(study, "harmonization.reference_site", h.reference_site()));
   }
-  if (h.output_file().find('/') != std::string::npos || h.output_file() == "." ||
-      h.output_file() == "..") {
+  if (!h.output_file().empty() &&
+      (h.output_file().size() > 128 || h.output_file()[0] == '.' ||
+       h.output_file().find_first_not_of(kPlainNameChars) != std::string::npos)) {
     return Bad("harmonization.output_file",
-               absl::StrCat("'", h.output_file(), "' must be a plain file name (no folders)"));
+               "must be a plain file name (no folders; letters, digits, '.', '_', '-', not "
+               "starting with '.', at most 128 bytes)");
   }
-  if (h.output_suffix().find_first_of(",\"\r\n") != std::string::npos) {
+  if (h.output_suffix().size() > 64 ||
+      h.output_suffix().find_first_not_of(kPlainNameChars) != std::string::npos) {
     return Bad("harmonization.output_suffix",
-               absl::StrCat("'", h.output_suffix(), "' must not contain a comma, quote or line break"));
+               "must be at most 64 letters, digits, '.', '_' or '-' (no comma, quote, space or "
+               "line break)");
   }
   return absl::OkStatus();
 }

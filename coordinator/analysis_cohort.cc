@@ -2,11 +2,15 @@
 //
 // Round 1 ("cohort.moments"): every site returns per-column n, missing count,
 // mean and sum of squared deviations (and 0/1 counts); the coordinator
-// combines them exactly (models::CombineMoments). Rounds 2.. ("cohort.counts"):
-// quantiles by bisection on counts at coordinator-chosen thresholds, for the
-// pooled data and for each site at once (models::QuantileSearch). Small cells
-// are suppressed at the site and marked here; a pooled statistic that would
-// need a suppressed cell is marked too. See docs/results.md, "cohort".
+// combines them exactly (models::CombineMoments). Round 2 ("cohort.counts"):
+// every site returns, per numeric column, its cumulative counts on a grid the
+// site fixes (every step >= k values); the coordinator interpolates the sum of
+// the sites' step functions for pooled quantiles and each site's own for the
+// site's (models::GridQuantiles), so quantiles are approximate to the sites'
+// grids. Both tasks carry no parameter: each site reads the columns and the
+// time/event pairs from the approved spec. Small cells are suppressed at the
+// site (their size too) and marked here; a pooled statistic that would need a
+// suppressed cell is marked too. See docs/results.md, "cohort".
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -34,6 +38,7 @@ struct SiteColumns {
   std::vector<std::string> columns;
   std::map<std::string, models::ColumnMoments> moments;
   std::set<std::string> suppressed;
+  std::set<std::string> size_withheld;  // suppressed below k: n not released
   int64_t rows = 0;
   int64_t min_cell_count = 10;  // the site's k, as it reported it
   std::vector<int64_t> te_n, te_events;
@@ -70,8 +75,13 @@ absl::StatusOr<SiteColumns> ParseMoments(const std::string& site, const fedrad::
   if (k.size() == 1) out.min_cell_count = static_cast<int64_t>(k[0]);
   for (size_t i = 0; i < m; ++i) {
     models::ColumnMoments cm;
-    cm.n = static_cast<int64_t>(n[i]);
-    cm.n_missing = static_cast<int64_t>(n_missing[i]);
+    if (std::isfinite(n[i]) && std::isfinite(n_missing[i])) {
+      cm.n = static_cast<int64_t>(n[i]);
+      cm.n_missing = static_cast<int64_t>(n_missing[i]);
+    } else {
+      out.size_withheld.insert(out.columns[i]);
+      suppressed[i] = 1.0;
+    }
     cm.binary = binary[i] != 0.0;
     if (suppressed[i] != 0.0) {
       out.suppressed.insert(out.columns[i]);
@@ -86,8 +96,9 @@ absl::StatusOr<SiteColumns> ParseMoments(const std::string& site, const fedrad::
   FEDRAD_ASSIGN_OR_RETURN(auto te_events, Vector(p, "time_event_events"));
   FEDRAD_ASSIGN_OR_RETURN(auto te_suppressed, Vector(p, "time_event_suppressed"));
   for (size_t i = 0; i < te_n.size() && i < te_events.size() && i < te_suppressed.size(); ++i) {
-    out.te_n.push_back(static_cast<int64_t>(te_n[i]));
-    out.te_suppressed.push_back(te_suppressed[i] != 0.0);
+    // -1: withheld (fewer than k pairs).
+    out.te_n.push_back(std::isfinite(te_n[i]) ? static_cast<int64_t>(te_n[i]) : -1);
+    out.te_suppressed.push_back(te_suppressed[i] != 0.0 || !std::isfinite(te_n[i]));
     out.te_events.push_back(te_suppressed[i] != 0.0 ? 0 : static_cast<int64_t>(te_events[i]));
   }
   return out;
@@ -112,6 +123,48 @@ json MomentsJson(const models::ColumnMoments& m) {
   return j;
 }
 
+// A site's released grid counts of one column (cohort.counts), if any.
+struct SiteGrids {
+  std::map<std::string, models::GridCounts> by_column;
+};
+
+absl::StatusOr<SiteGrids> ParseCounts(const std::string& site, const fedrad::v1::TaskResult& r,
+                                      const std::vector<std::string>& columns) {
+  SiteGrids out;
+  const auto& p = r.payload();
+  for (const std::string& c : columns) {
+    absl::StatusOr<std::vector<double>> grid = GetVector(p, "grid." + c);
+    if (!grid.ok()) continue;  // the site released no counts for this column
+    FEDRAD_ASSIGN_OR_RETURN(auto counts, Vector(p, "counts." + c));
+    FEDRAD_ASSIGN_OR_RETURN(auto n, Vector(p, "n." + c));
+    if (counts.size() != grid->size() || n.size() != 1 || !std::isfinite(n[0])) {
+      return absl::DataLossError(
+          absl::StrCat("site ", site, ": malformed cohort.counts result for '", c, "'"));
+    }
+    models::GridCounts g;
+    g.n = static_cast<int64_t>(n[0]);
+    g.points = *grid;
+    g.counts.assign(counts.begin(), counts.end());
+    out.by_column[c] = std::move(g);
+  }
+  return out;
+}
+
+// The part a site contributes to a quantile of column `c`: its grid counts
+// (none when it released none, e.g. a column 0/1 there) and its moments.
+models::GridPart Part(const SiteColumns& sc, const SiteGrids* grids, const std::string& c) {
+  models::GridPart part;
+  const models::ColumnMoments& m = sc.moments.at(c);
+  part.grid.n = m.n;
+  part.mean = m.mean;
+  part.sd = models::StandardDeviation(m);
+  if (grids != nullptr) {
+    auto it = grids->by_column.find(c);
+    if (it != grids->by_column.end() && it->second.n == m.n) part.grid = it->second;
+  }
+  return part;
+}
+
 void AddQuantiles(json& j, const std::vector<models::QuantileEstimate>& est) {
   for (size_t q = 0; q < est.size(); ++q) {
     j[kQuantileNames[q]] = Number(est[q].value);
@@ -132,19 +185,9 @@ json Suppressed(int64_t k, const std::string& why) {
 absl::Status RunCohortSummary(StudyContext& ctx) {
   const auto& spec = ctx.study().cohort_summary();
   ctx.SetProgress("cohort summary", 0.0, "collecting column moments");
-  fedrad::v1::Payload params;
-  auto& strings = *params.mutable_strings();
-  strings["id_column"] = ctx.study().id_column().empty() ? "patient_id" : ctx.study().id_column();
-  strings["columns"] = absl::StrJoin(spec.columns(), ",");
-  strings["column_regex"] = spec.column_regex();
-  std::vector<std::string> te_items, time_columns;
-  for (const auto& te : spec.time_events()) {
-    te_items.push_back(absl::StrCat(te.name(), ":", te.time_column(), ":", te.event_column()));
-    time_columns.push_back(te.time_column());
-  }
-  strings["time_events"] = absl::StrJoin(te_items, ";");
-  strings["extra_columns"] = absl::StrJoin(time_columns, ",");
-
+  // No parameter: each site reads the columns and time/event pairs from the
+  // approved spec the task carries.
+  const fedrad::v1::Payload params;
   FEDRAD_ASSIGN_OR_RETURN(auto moment_results, ctx.Broadcast("cohort.moments", params));
   std::map<std::string, SiteColumns> sites;
   for (const auto& [site, result] : moment_results) {
@@ -165,9 +208,12 @@ absl::Status RunCohortSummary(StudyContext& ctx) {
   results["method"] = {
       {"sd", "sample standard deviation (n - 1)"},
       {"quantiles",
-       "federated bisection on counts at coordinator-chosen thresholds; the estimate is a threshold "
-       "whose rank is within rank_error of p*n, or the midpoint of a bracket narrower than 0.001 SD; "
-       "no individual value is released"},
+       "interpolated from cumulative counts on a grid each site fixes (3-significant-digit lattice, "
+       "merged so that every released step holds at least k values and neither extreme is "
+       "isolated); pooled: from the sum of the sites' step functions. Approximate to the grid: "
+       "bracket_low/bracket_high are released points that certainly enclose the sample quantile "
+       "(null: unbounded on that side), rank_error bounds the rank error; no individual value is "
+       "released"},
       {"quantile_rank_error", spec.quantile_rank_error() > 0 ? spec.quantile_rank_error() : 0.01},
       {"small_cells",
        "a site suppresses a column with fewer than k values, and a 0/1 column or event count with "
@@ -193,93 +239,39 @@ absl::Status RunCohortSummary(StudyContext& ctx) {
     pooled[c] = models::CombineMoments(parts);
   }
 
-  // Quantile searches: pooled and per site, for numeric (non-binary) columns.
-  models::QuantileSearch::Options qopt;
-  if (spec.quantile_rank_error() > 0) qopt.rank_error = spec.quantile_rank_error();
-  std::map<std::string, models::QuantileSearch> pooled_search;
-  std::map<std::string, std::map<std::string, models::QuantileSearch>> site_search;
+  // Quantiles: one round of grid counts, pooled and per site, for numeric
+  // (non-binary) columns.
+  ctx.SetProgress("cohort summary", 0.5, "quantiles (counts on the sites' grids)");
+  FEDRAD_ASSIGN_OR_RETURN(auto count_results, ctx.Broadcast("cohort.counts", params));
+  std::map<std::string, SiteGrids> grids;
+  for (const auto& [site, result] : count_results) {
+    if (!sites.count(site)) continue;
+    FEDRAD_ASSIGN_OR_RETURN(grids[site], ParseCounts(site, result, sites.at(site).columns));
+  }
+  std::map<std::string, std::vector<models::QuantileEstimate>> pooled_quantiles;
+  std::map<std::string, std::map<std::string, std::vector<models::QuantileEstimate>>> site_quantiles;
   for (const auto& c : columns) {
     if (pooled[c].binary || pooled[c].n == 0) continue;
-    if (pooled_missing_sites[c].empty()) pooled_search.emplace(c, models::QuantileSearch(pooled[c], kProbabilities, qopt));
+    std::vector<models::GridPart> parts;
+    bool complete = pooled_missing_sites[c].empty();
     for (const auto& [site, sc] : sites) {
       auto it = sc.moments.find(c);
       if (it == sc.moments.end() || sc.suppressed.count(c)) continue;
-      site_search[site].emplace(c, models::QuantileSearch(it->second, kProbabilities, qopt));
-    }
-  }
-  int round = 0;
-  while (true) {
-    std::map<std::string, fedrad::v1::Payload> params_by_site;
-    // Per site and column: the sorted union of pooled and own thresholds.
-    std::map<std::string, std::map<std::string, std::vector<double>>> asked;
-    std::vector<std::string> active = ctx.active_sites();
-    for (const auto& [site, sc] : sites) {
-      if (!std::binary_search(active.begin(), active.end(), site)) continue;
-      for (const auto& c : columns) {
-        std::vector<double> t;
-        auto ps = pooled_search.find(c);
-        if (ps != pooled_search.end() && !ps->second.done()) {
-          t = ps->second.NextThresholds();
-        }
-        auto ss = site_search[site].find(c);
-        if (ss != site_search[site].end() && !ss->second.done()) {
-          const auto& own = ss->second.NextThresholds();
-          t.insert(t.end(), own.begin(), own.end());
-        }
-        if (t.empty()) continue;
-        std::sort(t.begin(), t.end());
-        t.erase(std::unique(t.begin(), t.end()), t.end());
-        asked[site][c] = t;
-        AddArray(&params_by_site[site], "thresholds." + c, {static_cast<int64_t>(t.size())}, t);
-      }
-    }
-    if (asked.empty()) break;
-    ++round;
-    ctx.SetProgress("cohort summary", std::min(0.9, 0.1 + 0.1 * round),
-                    absl::StrCat("quantiles, round ", round));
-    FEDRAD_ASSIGN_OR_RETURN(auto count_results, ctx.RunRound("cohort.counts", params_by_site));
-    // Summed counts for the pooled searches.
-    std::map<std::string, std::vector<int64_t>> pooled_counts;
-    for (auto& [c, search] : pooled_search) {
-      if (!search.done()) pooled_counts[c].assign(search.NextThresholds().size(), 0);
-    }
-    bool pooled_complete = true;
-    for (const auto& [site, cols] : asked) {
-      auto rit = count_results.find(site);
-      if (rit == count_results.end()) {
-        pooled_complete = false;
+      auto g = grids.find(site);
+      if (g == grids.end()) {
+        complete = false;  // the site stopped answering
         continue;
       }
-      for (const auto& [c, thresholds] : cols) {
-        FEDRAD_ASSIGN_OR_RETURN(auto counts, Vector(rit->second.payload(), "counts." + c));
-        if (counts.size() != thresholds.size()) {
-          return absl::DataLossError(absl::StrCat("site ", site, ": malformed cohort.counts result for '", c, "'"));
-        }
-        auto lookup = [&](double x) {
-          auto it = std::lower_bound(thresholds.begin(), thresholds.end(), x);
-          return static_cast<int64_t>(counts[it - thresholds.begin()]);
-        };
-        auto pc = pooled_counts.find(c);
-        if (pc != pooled_counts.end()) {
-          const auto& pt = pooled_search.at(c).NextThresholds();
-          for (size_t i = 0; i < pt.size(); ++i) pc->second[i] += lookup(pt[i]);
-        }
-        auto ss = site_search[site].find(c);
-        if (ss != site_search[site].end() && !ss->second.done()) {
-          std::vector<int64_t> own;
-          for (double x : ss->second.NextThresholds()) own.push_back(lookup(x));
-          ss->second.Update(own);
-        }
+      models::GridPart part = Part(sc, &g->second, c);
+      if (!it->second.binary && part.grid.n > 0) {
+        site_quantiles[site][c] = models::GridQuantiles({part}, kProbabilities);
       }
+      parts.push_back(std::move(part));
     }
-    if (!pooled_complete) {
-      // A site dropped out (quorum allowed it): pooled quantiles can no longer be exact.
-      for (auto& [c, search] : pooled_search) pooled_missing_sites[c].push_back("a site that stopped answering");
-      pooled_search.clear();
-    }
-    for (auto& [c, counts] : pooled_counts) {
-      auto it = pooled_search.find(c);
-      if (it != pooled_search.end()) it->second.Update(counts);
+    if (complete) {
+      pooled_quantiles[c] = models::GridQuantiles(parts, kProbabilities);
+    } else if (pooled_missing_sites[c].empty()) {
+      pooled_missing_sites[c].push_back("a site that stopped answering");
     }
   }
 
@@ -293,8 +285,8 @@ absl::Status RunCohortSummary(StudyContext& ctx) {
       col["incomplete"] = true;
       col["excluded_sites"] = pooled_missing_sites[c];
     }
-    auto ps = pooled_search.find(c);
-    if (ps != pooled_search.end()) AddQuantiles(col, ps->second.Estimates());
+    auto ps = pooled_quantiles.find(c);
+    if (ps != pooled_quantiles.end()) AddQuantiles(col, ps->second);
     pooled_json["columns"][c] = col;
   }
   int64_t k_seen = 0;
@@ -311,13 +303,15 @@ absl::Status RunCohortSummary(StudyContext& ctx) {
       }
       if (sc.suppressed.count(c)) {
         json s = Suppressed(k, "fewer than k values in a cell");
-        s["n"] = it->second.n;
+        // n only when the site released it (k or more values, a 0/1 column
+        // with a small category); below k its size is withheld too.
+        if (!sc.size_withheld.count(c)) s["n"] = it->second.n;
         sj["columns"][c] = s;
         continue;
       }
       json col = MomentsJson(it->second);
-      auto ss = site_search[site].find(c);
-      if (ss != site_search[site].end()) AddQuantiles(col, ss->second.Estimates());
+      auto ss = site_quantiles[site].find(c);
+      if (ss != site_quantiles[site].end()) AddQuantiles(col, ss->second);
       sj["columns"][c] = col;
     }
   }
@@ -330,8 +324,10 @@ absl::Status RunCohortSummary(StudyContext& ctx) {
     for (const auto& [site, sc] : sites) {
       json entry;
       if (static_cast<size_t>(i) < sc.te_n.size()) {
-        entry["n"] = sc.te_n[i];
-        n += sc.te_n[i];
+        if (sc.te_n[i] >= 0) {
+          entry["n"] = sc.te_n[i];
+          n += sc.te_n[i];
+        }
         if (sc.te_suppressed[i]) {
           suppressed_any = true;
           entry.update(Suppressed(sc.min_cell_count, "fewer than k events or non-events"));
@@ -355,8 +351,8 @@ absl::Status RunCohortSummary(StudyContext& ctx) {
     pooled_te["median_followup"] = ptcol.contains("median") ? ptcol["median"] : json(nullptr);
     pooled_json["time_events"][te.name()] = pooled_te;
   }
-  ctx.SetProgress("cohort summary", 1.0, absl::StrCat("done: ", columns.size(), " columns, ",
-                                                      sites.size(), " sites, ", round, " count rounds"));
+  ctx.SetProgress("cohort summary", 1.0,
+                  absl::StrCat("done: ", columns.size(), " columns, ", sites.size(), " sites"));
   return absl::OkStatus();
 }
 

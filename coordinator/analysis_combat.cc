@@ -14,11 +14,15 @@
 //   4. combat.fit: each site estimates its own gamma*, delta* and harmonises
 //      its table locally; it returns gamma*, delta*.
 //   5. combat.distributions (for the report): per site, n, mean and SD of at
-//      most 12 features before and after ComBat, and their quartiles by
-//      federated bisection on counts (models::QuantileSearch per site). With
+//      most 12 features before and after ComBat, and their quartiles from
+//      counts on each site's own grid (models::GridQuantiles). With
 //      output_suffix both are measured after the fit (raw <feature> and
 //      harmonised <feature><suffix>); without it, "before" is measured before
 //      combat.fit replaces the values.
+// What the sites read from the task: only "features" (the plan's adjusted
+// features, a subset of what the spec selects), the pooled estimates and the
+// report's "columns". Everything else (covariates, method, EB, reference,
+// output file and suffix) each site reads from the approved spec itself.
 // results.json: see docs/results.md, "harmonization".
 #include <algorithm>
 #include <cmath>
@@ -119,10 +123,11 @@ constexpr size_t kMaxDistributionFeatures = 12;
 
 json NumberOrNull(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
-// Per site and column: n, mean, SD and quartiles (by federated bisection on
-// counts at each site), or {suppressed} when the site has fewer than k
-// values. `columns[i]` is measured and reported as `features[i]`. Result:
-// {feature: {site: {...}}}. A site that stops answering keeps what it sent.
+// Per site and column: n, mean, SD and quartiles (from the counts each site
+// releases on its own grid, models::GridQuantiles), or {suppressed} when the
+// site has fewer than k values. `columns[i]` is measured and reported as
+// `features[i]`. Result: {feature: {site: {...}}}. One round: the site
+// releases its moments and its grid counts together.
 absl::StatusOr<json> SiteDistributions(StudyContext& ctx, const std::vector<std::string>& features,
                                        const std::vector<std::string>& columns,
                                        const std::string& phase) {
@@ -130,9 +135,8 @@ absl::StatusOr<json> SiteDistributions(StudyContext& ctx, const std::vector<std:
   v1::Payload params;
   (*params.mutable_strings())["columns"] = absl::StrJoin(columns, ",");
   (*params.mutable_strings())["phase"] = phase;
-  FEDRAD_ASSIGN_OR_RETURN(auto moments, ctx.Broadcast("combat.distributions", params));
-  std::map<std::string, std::map<std::string, models::QuantileSearch>> searches;  // site, column
-  for (const auto& [site, r] : moments) {
+  FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.Broadcast("combat.distributions", params));
+  for (const auto& [site, r] : results) {
     const v1::Payload& p = r.payload();
     FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd n, SiteVector(site, p, "n", columns.size()));
     FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd mean, SiteVector(site, p, "mean", columns.size()));
@@ -142,12 +146,13 @@ absl::StatusOr<json> SiteDistributions(StudyContext& ctx, const std::vector<std:
     for (size_t i = 0; i < columns.size(); ++i) {
       const Eigen::Index j = static_cast<Eigen::Index>(i);
       json& e = out[features[i]][site];
-      e["n"] = static_cast<int64_t>(n[j]);
-      if (supp[j] != 0.0) {
+      if (supp[j] != 0.0 || !std::isfinite(n[j])) {
+        // The site withheld the cell, its size included.
         e["suppressed"] = true;
         e["reason"] = "fewer than k values at the site";
         continue;
       }
+      e["n"] = static_cast<int64_t>(n[j]);
       models::ColumnMoments cm;
       cm.n = static_cast<int64_t>(n[j]);
       cm.mean = mean[j];
@@ -155,53 +160,27 @@ absl::StatusOr<json> SiteDistributions(StudyContext& ctx, const std::vector<std:
       cm.binary = false;
       e["mean"] = NumberOrNull(cm.mean);
       e["sd"] = NumberOrNull(models::StandardDeviation(cm));
-      searches[site].emplace(columns[i],
-                             models::QuantileSearch(cm, {0.25, 0.5, 0.75}, models::QuantileSearch::Options{}));
-    }
-  }
-  for (int round = 0;; ++round) {
-    std::map<std::string, v1::Payload> by_site;
-    std::vector<std::string> active = ctx.active_sites();
-    for (auto& [site, cols] : searches) {
-      if (!std::binary_search(active.begin(), active.end(), site)) continue;
-      for (auto& [column, search] : cols) {
-        if (search.done()) continue;
-        (*by_site[site].mutable_strings())["columns"] = absl::StrJoin(columns, ",");
-        AddVector(&by_site[site], "thresholds." + column, search.NextThresholds());
+      absl::StatusOr<std::vector<double>> grid = GetVector(p, "grid." + columns[i]);
+      absl::StatusOr<std::vector<double>> counts = GetVector(p, "counts." + columns[i]);
+      if (!grid.ok() || !counts.ok() || grid->size() != counts->size()) {
+        return absl::DataLossError(absl::StrCat("site ", site, ": malformed grid counts for '",
+                                                columns[i], "'"));
       }
-    }
-    if (by_site.empty()) break;
-    ctx.SetProgress("harmonization", 1.0,
-                    absl::StrCat("feature distributions ", phase, " ComBat: quartiles, round ",
-                                 round + 1));
-    FEDRAD_ASSIGN_OR_RETURN(auto counts, ctx.RunRound("combat.distributions", by_site));
-    for (auto& [site, cols] : searches) {
-      auto it = counts.find(site);
-      for (auto& [column, search] : cols) {
-        if (search.done()) continue;
-        if (it == counts.end()) {  // the site stopped answering: no quartiles from it
-          while (!search.done()) search.Update(std::vector<int64_t>(search.NextThresholds().size(), 0));
-          continue;
-        }
-        FEDRAD_ASSIGN_OR_RETURN(
-            Eigen::VectorXd c,
-            SiteVector(site, it->second.payload(), "counts." + column, search.NextThresholds().size()));
-        std::vector<int64_t> v;
-        for (Eigen::Index i = 0; i < c.size(); ++i) v.push_back(static_cast<int64_t>(c[i]));
-        search.Update(v);
-      }
-    }
-  }
-  const std::vector<std::string> still_active = ctx.active_sites();
-  for (auto& [site, cols] : searches) {
-    if (!std::binary_search(still_active.begin(), still_active.end(), site)) continue;
-    for (auto& [column, search] : cols) {
-      const size_t i = static_cast<size_t>(std::find(columns.begin(), columns.end(), column) - columns.begin());
-      std::vector<models::QuantileEstimate> est = search.Estimates();
-      json& e = out[features[i]][site];
+      models::GridPart part;
+      part.grid.n = cm.n;
+      part.grid.points = *grid;
+      part.grid.counts.assign(counts->begin(), counts->end());
+      part.mean = cm.mean;
+      part.sd = models::StandardDeviation(cm);
+      const std::vector<models::QuantileEstimate> est =
+          models::GridQuantiles({part}, {0.25, 0.5, 0.75});
       const char* const names[] = {"q1", "median", "q3"};
-      for (size_t q = 0; q < est.size() && q < 3; ++q) e[names[q]] = NumberOrNull(est[q].value);
-      e["quartile_rank_error"] = NumberOrNull(std::max({est[0].rank_error, est[1].rank_error, est[2].rank_error}));
+      double worst = 0;
+      for (size_t q = 0; q < est.size() && q < 3; ++q) {
+        e[names[q]] = NumberOrNull(est[q].value);
+        worst = std::max(worst, est[q].rank_error);
+      }
+      e["quartile_rank_error"] = NumberOrNull(worst);
     }
   }
   return out;
@@ -266,17 +245,13 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   options.nonparametric_mean_only = spec.nonparametric_mean_only();
   options.reference_site = spec.reference_site();
   const std::vector<std::string> covariates(spec.covariates().begin(), spec.covariates().end());
-  const std::string covariate_list = absl::StrJoin(covariates, ",");
   const bool mean_only_method = options.method == h::ComBatMethod::kMeanOnly ||
                                 (options.method == h::ComBatMethod::kNonParametric &&
                                  options.nonparametric_mean_only);
 
   // Round 1: the cheap check, before any aggregate of the data moves.
   ctx.SetProgress("harmonization", 0.0, "checking site tables (combat.check)");
-  v1::Payload check_params;
-  (*check_params.mutable_strings())["features"] = spec.features();
-  (*check_params.mutable_strings())["covariates"] = covariate_list;
-  FEDRAD_ASSIGN_OR_RETURN(auto checks, ctx.Broadcast("combat.check", check_params));
+  FEDRAD_ASSIGN_OR_RETURN(auto checks, ctx.Broadcast("combat.check", v1::Payload()));
   std::vector<std::string> problems;
   std::vector<std::string> sites = Keys(checks);
   std::vector<std::string> features;  // in the first site's column order
@@ -350,7 +325,6 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   ctx.SetProgress("harmonization", 0.25, "pooled regression (combat.moments)");
   v1::Payload base;
   (*base.mutable_strings())["features"] = absl::StrJoin(adjusted, ",");
-  (*base.mutable_strings())["covariates"] = covariate_list;
   FEDRAD_ASSIGN_OR_RETURN(auto moment_results, ctx.Broadcast("combat.moments", base));
   sites = Keys(moment_results);
   std::vector<h::LocalMoments> moments;
@@ -420,14 +394,6 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   std::map<std::string, v1::Payload> fit_params;
   for (const std::string& site : sites) {
     v1::Payload p = base;
-    auto& s = *p.mutable_strings();
-    s["method"] = std::string(h::MethodName(options.method));
-    s["empirical_bayes"] = options.empirical_bayes ? "true" : "false";
-    s["nonparametric_mean_only"] = options.nonparametric_mean_only ? "true" : "false";
-    s["mean_only"] = plan.mean_only ? "true" : "false";
-    s["reference"] = site == options.reference_site ? "true" : "false";
-    s["output_file"] = spec.output_file().empty() ? "harmonized.csv" : spec.output_file();
-    s["output_suffix"] = spec.output_suffix();
     AddVector(&p, "grand_mean", ToVector(pooled.grand_mean));
     AddVector(&p, "var_pooled", ToVector(pooled.var_pooled));
     AddEigenMatrix(&p, "beta", pooled.beta);
@@ -504,9 +470,10 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     for (auto& [f, by_site] : after.items()) distributions[f]["after"] = by_site;
     out["distributions"] = distributions;
     out["distributions_method"] =
-        absl::StrCat("Per site: n, mean and SD (n - 1) from site sums; quartiles by federated "
-                     "bisection on counts at coordinator-chosen thresholds (no value released; "
-                     "rank error <= 1%). Features shown: ",
+        absl::StrCat("Per site: n, mean and SD (n - 1) from site sums; quartiles interpolated "
+                     "from counts on a grid each site fixes (3-significant-digit lattice, every "
+                     "step >= k values; no value released, approximate to the grid; "
+                     "quartile_rank_error bounds the rank error). Features shown: ",
                      spec.report_features_size() > 0 ? "those listed in harmonization.report_features"
                      : adjusted.size() <= kMaxDistributionFeatures
                          ? absl::StrCat("all ", adjusted.size(), " harmonised features")

@@ -14,13 +14,16 @@
 //      iteration; the coordinator adds the sites' log-likelihoods, gradients
 //      and information matrices and solves a p x p system.
 //   5. Validation: models.baseline on the development sites (Cox: pooled
-//      Breslow H0 on the study's grid); Cox: the tertiles of the frozen
-//      model's linear predictor over the development sites by federated
-//      bisection on counts (models.lp_summary; the risk-group cut-points);
-//      then models.validate on the validation sites (metrics with bootstrap
-//      CIs and the curve aggregates: calibration bins, Kaplan-Meier by risk
-//      group, ROC); pooled stratified Harrell C from summed pair counts and
-//      DerSimonian-Laird meta-analyses on the logit scale.
+//      Breslow H0 on the points of the time grids every development site
+//      released; each site fixes its own from the spec); Cox: the tertiles of
+//      the frozen model's linear predictor over the development sites from
+//      the cumulative counts each released on its own lattice
+//      (models.lp_summary; the risk-group cut-points); then models.validate
+//      on the validation sites (metrics with bootstrap CIs and the curve
+//      aggregates: calibration bins, Kaplan-Meier by risk group, ROC, on
+//      grids the site chooses; settings from the approved spec); pooled
+//      stratified Harrell C from summed pair counts and DerSimonian-Laird
+//      meta-analyses on the logit scale.
 // A site with no part in a round gets role "idle" and answers only its n.
 // results.json keys: docs/results.md, "models" and "validation".
 #include <algorithm>
@@ -447,80 +450,175 @@ const char* const kBinaryMetrics[] = {"auc", "sensitivity", "specificity", "youd
                                       "sensitivity_youden", "specificity_youden", "brier",
                                       "calibration_intercept", "calibration_slope"};
 
-std::vector<double> TimeGrid(const v1::Validation& v, double t, double tau) {
-  if (v.time_grid_size() > 0) {
-    std::vector<double> g(v.time_grid().begin(), v.time_grid().end());
-    std::sort(g.begin(), g.end());
-    g.erase(std::unique(g.begin(), g.end()), g.end());
-    return g;
+// The pooled Breslow baseline hazard from the development sites'
+// models.baseline answers. Each site releases its own grid (a lattice from the
+// approved spec, coarsened so that >= k patients leave the risk set between
+// released points), its events per interval and its risk sums sum exp(lp) at
+// the released points. The grids differ between sites, so H0 is built on the
+// union of the points: within each of a site's intervals its events are
+// spread evenly over time and its risk sum is interpolated linearly; each
+// union interval adds (summed events) / (logarithmic mean of the summed risk
+// sums at its ends) -- the Breslow increment d/R with R falling across the
+// interval. A site counts only up to its last released point (after it, the
+// hazard comes from the others). H0 at t and tau is added by linear
+// interpolation. Equal to Breslow when every interval holds one event time;
+// otherwise an approximation (docs/models.md, "Grids the site fixes").
+struct PooledBaseline {
+  std::vector<double> grid, cumhaz;
+  std::map<std::string, size_t> site_points;
+};
+
+double LogMean(double a, double b) {
+  if (!(a > 0) || !(b > 0)) return std::max(a, b) / 2;  // one end without risk
+  if (std::abs(a - b) <= 1e-12 * std::max(a, b)) return a;
+  return (a - b) / std::log(a / b);
+}
+
+absl::StatusOr<PooledBaseline> PoolBaseline(const std::map<std::string, v1::TaskResult>& sums,
+                                            const std::vector<std::string>& dev_sites, double t,
+                                            double tau) {
+  struct SiteSums {
+    std::vector<double> grid, events, risk;
+    // Risk sum at x (x <= the last released point): linear between released
+    // points, the first one's before it.
+    double RiskAt(double x) const {
+      if (x <= grid.front()) return risk.front();
+      const size_t j =
+          static_cast<size_t>(std::lower_bound(grid.begin(), grid.end(), x) - grid.begin());
+      if (j >= grid.size()) return risk.back();
+      const double f = (x - grid[j - 1]) / (grid[j] - grid[j - 1]);
+      return risk[j - 1] + f * (risk[j] - risk[j - 1]);
+    }
+    // Events in (a, b], spread evenly over each interval (the first: (0, g_0]).
+    double EventsIn(double a, double b) const {
+      double d = 0;
+      for (size_t j = 0; j < grid.size(); ++j) {
+        const double lo = j == 0 ? std::min(0.0, grid[0]) : grid[j - 1], hi = grid[j];
+        if (events[j] == 0 || hi <= a || lo >= b) continue;
+        if (hi == lo) {
+          d += (a < hi && hi <= b) ? events[j] : 0.0;
+          continue;
+        }
+        const double overlap = std::min(b, hi) - std::max(a, lo);
+        if (overlap > 0) d += events[j] * overlap / (hi - lo);
+      }
+      return d;
+    }
+  };
+  std::vector<SiteSums> sites;
+  std::vector<double> points;
+  PooledBaseline out;
+  for (const auto& s : dev_sites) {
+    const v1::Payload& pl = sums.at(s).payload();
+    SiteSums ss;
+    absl::StatusOr<std::vector<double>> g = GetVector(pl, "grid");
+    if (!g.ok()) return Annotate(g.status(), absl::StrCat("site ", s));
+    ss.grid = *g;
+    for (size_t j = 0; j < ss.grid.size(); ++j) {
+      if (!std::isfinite(ss.grid[j]) || (j > 0 && !(ss.grid[j] > ss.grid[j - 1]))) {
+        return absl::DataLossError(absl::StrCat("site ", s, ": 'grid' is not increasing"));
+      }
+    }
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd e, SiteVector(s, pl, "grid_events", ss.grid.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd r, SiteVector(s, pl, "grid_risk_sum", ss.grid.size()));
+    ss.events = ToStd(e);
+    ss.risk = ToStd(r);
+    out.site_points[s] = ss.grid.size();
+    if (ss.grid.empty()) continue;
+    points.insert(points.end(), ss.grid.begin(), ss.grid.end());
+    sites.push_back(std::move(ss));
   }
-  const double step = v.time_grid_step() > 0 ? v.time_grid_step() : 1.0;
-  std::vector<double> g;
-  const double end = std::max(t, tau);
-  for (double x = step; x <= end + 1e-9; x += step) g.push_back(x);
-  return g;
+  std::sort(points.begin(), points.end());
+  points.erase(std::unique(points.begin(), points.end()), points.end());
+  double h = 0, prev = std::min(0.0, points.empty() ? 0.0 : points.front());
+  for (double u : points) {
+    double d = 0, r0 = 0, r1 = 0;
+    for (const SiteSums& ss : sites) {
+      if (u > ss.grid.back()) continue;  // past its last released point
+      d += ss.EventsIn(prev, u);
+      r0 += ss.RiskAt(prev);
+      r1 += ss.RiskAt(u);
+    }
+    if (d > 0) {
+      const double r = LogMean(r0, r1);
+      if (!(r > 0)) {
+        return absl::DataLossError("baseline hazard: events where no site has anyone at risk");
+      }
+      h += d / r;
+    }
+    out.grid.push_back(u);
+    out.cumhaz.push_back(h);
+    prev = u;
+  }
+  // H0 at t and tau, linear between the points around them (flat after the
+  // last).
+  for (double x : {t, tau}) {
+    auto it = std::lower_bound(out.grid.begin(), out.grid.end(), x);
+    if (it != out.grid.end() && *it == x) continue;
+    const size_t j = static_cast<size_t>(it - out.grid.begin());
+    double hx;
+    if (j == 0) {
+      hx = out.cumhaz.empty() ? 0.0 : out.cumhaz.front() * (x > 0 && out.grid.front() > 0
+                                                               ? std::min(1.0, x / out.grid.front())
+                                                               : 0.0);
+    } else if (j == out.grid.size()) {
+      hx = out.cumhaz.back();
+    } else {
+      const double f = (x - out.grid[j - 1]) / (out.grid[j] - out.grid[j - 1]);
+      hx = out.cumhaz[j - 1] + f * (out.cumhaz[j] - out.cumhaz[j - 1]);
+    }
+    out.grid.insert(out.grid.begin() + static_cast<long>(j), x);
+    out.cumhaz.insert(out.cumhaz.begin() + static_cast<long>(j), hx);
+  }
+  return out;
 }
 
 // Tertiles of the frozen model's linear predictor over the development sites,
-// by federated bisection on counts (models::QuantileSearch): one
-// models.lp_summary round for the moments, then rounds of counts at
-// coordinator-chosen thresholds. No patient's value leaves a site.
+// from the cumulative counts each released on a lattice it fixed
+// (models.lp_summary: each step >= k patients; no value released), pooled by
+// linear interpolation (models::QuantilesFromCounts). One round.
 absl::StatusOr<std::vector<double>> RiskGroupCuts(StudyContext& ctx, const v1::Payload& base,
                                                   const std::vector<std::string>& dev_sites,
                                                   json* info) {
   FEDRAD_ASSIGN_OR_RETURN(auto first,
                           ctx.RunRound("models.lp_summary", RoundParams(ctx, base, dev_sites)));
   FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, first, "models.lp_summary"));
-  std::vector<m::ColumnMoments> parts;
+  std::vector<m::SiteCounts> parts;
   for (const auto& s : dev_sites) {
     const v1::Payload& pl = first.at(s).payload();
-    m::ColumnMoments cm;
-    FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(pl, "n"));
-    FEDRAD_ASSIGN_OR_RETURN(cm.mean, GetScalar(pl, "lp_mean"));
-    FEDRAD_ASSIGN_OR_RETURN(cm.m2, GetScalar(pl, "lp_m2"));
-    cm.n = static_cast<int64_t>(n);
-    cm.binary = false;
-    parts.push_back(cm);
+    m::SiteCounts sc;
+    FEDRAD_ASSIGN_OR_RETURN(sc.n, GetScalar(pl, "n"));
+    absl::StatusOr<std::vector<double>> g = GetVector(pl, "grid");
+    if (!g.ok()) return Annotate(g.status(), absl::StrCat("site ", s));
+    sc.grid = *g;
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd c, SiteVector(s, pl, "counts", sc.grid.size()));
+    sc.counts = ToStd(c);
+    parts.push_back(sc);
   }
-  m::QuantileSearch search(m::CombineMoments(parts), {1.0 / 3, 2.0 / 3},
-                           m::QuantileSearch::Options{});
-  while (!search.done()) {
-    v1::Payload params = base;
-    const std::vector<double>& t = search.NextThresholds();
-    AddVector(&params, "thresholds", t);
-    FEDRAD_ASSIGN_OR_RETURN(auto counts,
-                            ctx.RunRound("models.lp_summary", RoundParams(ctx, params, dev_sites)));
-    FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, counts, "models.lp_summary"));
-    std::vector<int64_t> total(t.size(), 0);
-    for (const auto& s : dev_sites) {
-      FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd c,
-                              SiteVector(s, counts.at(s).payload(), "lp_counts", t.size()));
-      for (size_t i = 0; i < t.size(); ++i) total[i] += static_cast<int64_t>(c[static_cast<Eigen::Index>(i)]);
-    }
-    search.Update(total);
-  }
-  std::vector<double> cuts;
-  json est = json::array();
-  for (const m::QuantileEstimate& e : search.Estimates()) {
-    cuts.push_back(e.value);
-    est.push_back({{"probability", e.probability},
-                   {"value", std::isfinite(e.value) ? json(e.value) : json(nullptr)},
-                   {"rank_error", std::isfinite(e.rank_error) ? json(e.rank_error) : json(nullptr)}});
-  }
-  if (cuts.size() != 2 || !std::isfinite(cuts[0]) || !std::isfinite(cuts[1])) {
+  std::vector<double> rank_error;
+  absl::StatusOr<std::vector<double>> cuts =
+      m::QuantilesFromCounts(parts, {1.0 / 3, 2.0 / 3}, &rank_error);
+  if (!cuts.ok() || cuts->size() != 2 || !std::isfinite((*cuts)[0]) ||
+      !std::isfinite((*cuts)[1])) {
     return absl::FailedPreconditionError("the risk-group cut-points could not be found");
   }
+  json est = json::array();
+  for (size_t i = 0; i < cuts->size(); ++i) {
+    est.push_back({{"probability", i == 0 ? 1.0 / 3 : 2.0 / 3},
+                   {"value", (*cuts)[i]},
+                   {"rank_error", rank_error[i]}});
+  }
   if (info != nullptr) {
-    (*info)["cuts"] = cuts;
+    (*info)["cuts"] = *cuts;
     (*info)["tertiles"] = est;
     (*info)["sites"] = dev_sites;
-    (*info)["rounds"] = search.rounds() + 1;
+    (*info)["rounds"] = 1;
     (*info)["method"] =
-        "tertiles of the linear predictor over the development sites, by federated bisection on "
-        "counts (no individual value released); low: lp <= cuts[0] < intermediate: lp <= "
-        "cuts[1] < high";
+        "tertiles of the linear predictor over the development sites, interpolated in the "
+        "cumulative counts each site released on a lattice it fixed (each step >= k patients; "
+        "no individual value released); low: lp <= cuts[0] < intermediate: lp <= cuts[1] < high";
   }
-  return cuts;
+  return *cuts;
 }
 
 // The curve aggregates one validation site released ("curve.*" arrays), in
@@ -552,7 +650,8 @@ void CurvesJson(const v1::Payload& pl, double roc_t, json* site) {
   json groups = json::array();
   for (const char* key : keys) {
     const std::string prefix = absl::StrCat("curve.km.", key, ".");
-    if (!has(prefix + "n")) continue;
+    if (!has(prefix + "n") && !has(prefix + "suppressed")) continue;
+    // A suppressed group reveals nothing at its site, not even its size.
     json g = {{"label", absl::StrCat(key, " risk")}, {"n", scalar(prefix + "n")}};
     if (has(prefix + "suppressed")) {
       g["suppressed"] = true;
@@ -597,58 +696,43 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
   const v1::Model& model = *prep.spec;
   const v1::Validation& v = ctx.study().validation();
   const bool cox = IsCox(model);
-  const double t = v.t() > 0 ? v.t() : 730;
-  const double tau = v.tau() > 0 ? v.tau() : 1825;
-  const double threshold = v.threshold() > 0 ? v.threshold() : 0.5;
-  const int replicates = v.bootstrap_replicates() == 0 ? 200 : std::max(0, v.bootstrap_replicates());
+  const double t = v.t() > 0 ? v.t() : m::kDefaultHorizonDays;
+  const double tau = v.tau() > 0 ? v.tau() : m::kDefaultTruncationDays;
+  // t, tau, the threshold, calibration bins, the Kaplan-Meier step and the
+  // bootstrap settings are not sent: every site takes them from the approved
+  // spec (site_node/validation_rules.h).
   v1::Payload params;
   (*params.mutable_strings())["model"] = model.name();
   (*params.mutable_strings())["covariates"] = absl::StrJoin(fit.covariates, "\n");
   AddVector(&params, "beta", ToStd(fit.beta));
+  const v1::Payload frozen = params;  // the model and its coefficients only
   if (cox) {
-    std::vector<double> grid = TimeGrid(v, t, tau);
-    v1::Payload bparams = params;
-    AddVector(&bparams, "grid", grid);
     FEDRAD_ASSIGN_OR_RETURN(auto sums,
-                            ctx.RunRound("models.baseline", RoundParams(ctx, bparams, dev_sites)));
+                            ctx.RunRound("models.baseline", RoundParams(ctx, params, dev_sites)));
     FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, sums, "models.baseline"));
-    m::GridSums total{std::vector<double>(grid.size(), 0.0), std::vector<double>(grid.size(), 0.0)};
-    for (const auto& s : dev_sites) {
-      const v1::Payload& pl = sums.at(s).payload();
-      FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd e, SiteVector(s, pl, "grid_events", grid.size()));
-      FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd r, SiteVector(s, pl, "grid_risk_sum", grid.size()));
-      for (size_t j = 0; j < grid.size(); ++j) {
-        total.events[j] += e[static_cast<Eigen::Index>(j)];
-        total.risk_sum[j] += r[static_cast<Eigen::Index>(j)];
-      }
-    }
-    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> cumhaz, m::BreslowFromGridSums(total));
-    AddVector(&params, "grid", grid);
-    AddVector(&params, "cumhaz", cumhaz);
-    AddScalar(&params, "t", t);
-    AddScalar(&params, "tau", tau);
+    FEDRAD_ASSIGN_OR_RETURN(PooledBaseline base, PoolBaseline(sums, dev_sites, t, tau));
+    AddVector(&params, "grid", base.grid);
+    AddVector(&params, "cumhaz", base.cumhaz);
     if (baseline_out) {
-      (*baseline_out)["cumhaz_t"] = m::CumulativeHazardAt(grid, cumhaz, t);
-      (*baseline_out)["cumhaz_tau"] = m::CumulativeHazardAt(grid, cumhaz, tau);
-      (*baseline_out)["grid_points"] = grid.size();
-      (*baseline_out)["grid_step"] = grid.size() > 1 ? grid[1] - grid[0] : 0.0;
+      (*baseline_out)["cumhaz_t"] = m::CumulativeHazardAt(base.grid, base.cumhaz, t);
+      (*baseline_out)["cumhaz_tau"] = m::CumulativeHazardAt(base.grid, base.cumhaz, tau);
+      (*baseline_out)["grid_points"] = base.grid.size();
+      double step = 0;
+      for (size_t j = 1; j < base.grid.size(); ++j) {
+        const double d = base.grid[j] - base.grid[j - 1];
+        step = step == 0 ? d : std::min(step, d);
+      }
+      (*baseline_out)["grid_step"] = step;
+      (*baseline_out)["grid"] = base.grid;
+      for (const auto& [s, points] : base.site_points) (*baseline_out)["site_grid_points"][s] = points;
     }
-    const double km_step = v.km_time_step() == 0 ? 90 : v.km_time_step();
+    const double km_step = v.km_time_step() == 0 ? m::kDefaultKmTimeStepDays : v.km_time_step();
     if (km_step > 0) {
       FEDRAD_ASSIGN_OR_RETURN(std::vector<double> cuts,
-                              RiskGroupCuts(ctx, params, dev_sites, risk_groups_out));
+                              RiskGroupCuts(ctx, frozen, dev_sites, risk_groups_out));
       AddVector(&params, "km_cuts", cuts);
-      AddVector(&params, "km_grid", m::GridEvery(km_step, tau, km_step));
     }
-    AddVector(&params, "roc_thresholds", m::GridEvery(0.02, 1.0, 0.0));  // ROC at t
-  } else {
-    AddScalar(&params, "threshold", threshold);
-    AddVector(&params, "roc_thresholds", m::GridEvery(0.02, 1.0, 0.0));
   }
-  const int max_bins = v.calibration_bins() == 0 ? 10 : v.calibration_bins();
-  if (max_bins > 0) AddScalar(&params, "calibration_bins", max_bins);
-  AddScalar(&params, "replicates", replicates);
-  AddScalar(&params, "seed", static_cast<double>(v.bootstrap_seed() == 0 ? 20261127 : v.bootstrap_seed()));
   FEDRAD_ASSIGN_OR_RETURN(auto results,
                           ctx.RunRound("models.validate", RoundParams(ctx, params, val_sites)));
   FEDRAD_RETURN_IF_ERROR(RequireSites(val_sites, results, "models.validate"));
@@ -689,7 +773,10 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
       absl::StatusOr<double> x = GetScalar(pl, key);
       if (x.ok()) sv.metrics[key] = static_cast<int64_t>(*x);
     }
-    sv.metrics["bootstrap_replicates"] = replicates;
+    // The replicates the site ran (the spec's, capped by the site).
+    if (absl::StatusOr<double> reps = GetScalar(pl, "bootstrap_replicates"); reps.ok()) {
+      sv.metrics["bootstrap_replicates"] = static_cast<int64_t>(*reps);
+    }
     CurvesJson(pl, cox ? t : kNaN, &sv.metrics);
     out[s] = std::move(sv);
   }
@@ -924,11 +1011,13 @@ absl::Status RunModels(StudyContext& ctx) {
     }
     for (const auto& [s, sv] : by_site) vj["sites"][s] = sv.metrics;
     vj["pooled"] = Pooled(by_site, IsCox(model));
-    vj["t"] = v.t() > 0 ? v.t() : 730;
-    vj["tau"] = v.tau() > 0 ? v.tau() : 1825;
+    vj["t"] = v.t() > 0 ? v.t() : m::kDefaultHorizonDays;
+    vj["tau"] = v.tau() > 0 ? v.tau() : m::kDefaultTruncationDays;
     vj["time_unit"] = "days";
     vj["outcome"] = OutcomeText(model);
-    if (!IsCox(model)) vj["threshold"] = v.threshold() > 0 ? v.threshold() : 0.5;
+    if (!IsCox(model)) {
+      vj["threshold"] = v.threshold() > 0 ? v.threshold() : m::kDefaultBinaryThreshold;
+    }
     validation_json[model.name()] = vj;
   }
   return absl::OkStatus();

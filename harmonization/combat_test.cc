@@ -390,8 +390,30 @@ TEST(ComBatErrors, SiteCheckReportsEveryProblemWithoutRows) {
   EXPECT_EQ(c->n, 25);
   EXPECT_THAT(c->problems, ::testing::UnorderedElementsAre(
                                "covariate column 'bmi' is missing",
-                               "feature column 'f01' has 1 non-numeric cell(s)",
-                               HasSubstr("feature column 'f01' has 1 missing value(s)")));
+                               "feature column 'f01' has non-numeric cells",
+                               HasSubstr("feature column 'f01' has missing values")));
+  // No count of cells leaves the site (it may be below k).
+  for (const std::string& p : c->problems) EXPECT_THAT(p, ::testing::Not(HasSubstr("1 ")));
+}
+
+// harmonization.features is an RE2 pattern, searched (anchor with ^...$); a
+// crafted pattern fails cleanly and fast, naming the field, without echoing it.
+TEST(ComBatErrors, FeaturePatternIsRe2SearchedAndBounded) {
+  CsvTable t = Read("site_S2.csv");
+  EXPECT_EQ(*MatchFeatureColumns(t, "f0[12]", {}), (std::vector<std::string>{"f01", "f02"}));
+  EXPECT_EQ(MatchFeatureColumns(t, "^f0[12]$", {"f02"})->size(), 1u);
+  std::string deep(100000, '(');
+  deep += std::string(100000, ')');
+  absl::StatusOr<std::vector<std::string>> r = MatchFeatureColumns(t, deep, {});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status().message(), HasSubstr("features"));
+  EXPECT_LT(r.status().message().size(), 300u);
+  std::string stars;
+  for (int i = 0; i < 100; ++i) stars += ".*";
+  r = MatchFeatureColumns(t, stars + "Z", {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->empty());
+  EXPECT_EQ(MatchFeatureColumns(t, "f(", {}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ComBatErrors, UnknownReferenceSiteAndBadMethod) {

@@ -25,7 +25,7 @@ namespace fedrad::harmonization {
 
 struct PooledTableOptions {
   std::string site_column = "site";
-  // Feature columns: names matching this ECMAScript regex (searched; anchor
+  // Feature columns: names matching this RE2 pattern (searched; anchor
   // it). The site column, covariates and `exclude` never count as features.
   std::string features_regex;
   std::vector<std::string> covariates;  // numeric columns to preserve

@@ -26,9 +26,11 @@
 
 namespace fedrad::harmonization {
 
-// The columns of `table` whose name matches `regex` (ECMAScript, searched —
+// The columns of `table` whose name matches `regex` (RE2 syntax, searched —
 // anchor with ^...$), in header order, minus the names in `exclude`.
-// InvalidArgument if the regex is malformed.
+// InvalidArgument naming the field "features" (never echoing the pattern) if
+// the pattern is malformed, longer than 1024 bytes or too large to compile
+// (core/pattern.h). RE2 is ECMAScript without backreferences and lookaround.
 absl::StatusOr<std::vector<std::string>> MatchFeatureColumns(
     const CsvTable& table, const std::string& regex, const std::vector<std::string>& exclude);
 
@@ -38,12 +40,14 @@ struct SiteTableCheck {
   std::vector<std::string> features;  // columns matching the regex
   std::vector<int> constant_features; // indices into `features`, constant here (n >= 2)
   // Human-readable problems that must stop the fit, e.g.
-  // "covariate column 'age' is missing", "column 'f03': 2 non-numeric cells".
+  // "covariate column 'age' is missing", "feature column 'f03' has
+  // non-numeric cells" (no count: it may be below k).
   std::vector<std::string> problems;
 };
 
 // Checks the table: covariate columns present, every feature and covariate
-// cell numeric and present. Problems are collected, not returned as errors;
+// cell numeric and present. Problem texts name the column and the rule, never
+// a count of cells. Problems are collected, not returned as errors;
 // InvalidArgument only for a malformed regex.
 absl::StatusOr<SiteTableCheck> CheckSiteTable(const CsvTable& table, const std::string& regex,
                                               const std::vector<std::string>& covariates,

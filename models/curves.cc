@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "core/status.h"
 #include "models/metrics.h"
 
 namespace fedrad::models {
@@ -197,35 +198,46 @@ absl::StatusOr<std::vector<RiskGroupCurve>> RiskGroupCurves(const std::vector<do
                                                    status.size(), " statuses and ", lp.size(),
                                                    " linear predictors"));
   }
-  if (cuts.size() != 2 || !(cuts[0] <= cuts[1])) {
-    return absl::InvalidArgumentError("risk groups need two cut-points c1 <= c2");
+  if (cuts.size() != 2 || !std::isfinite(cuts[0]) || !std::isfinite(cuts[1]) ||
+      !(cuts[0] <= cuts[1])) {
+    return absl::InvalidArgumentError("risk groups need two finite cut-points c1 <= c2");
   }
   const char* const labels[] = {"low risk", "intermediate risk", "high risk"};
   std::vector<RiskGroupCurve> out(3);
-  std::vector<std::vector<double>> gt(3);
-  std::vector<std::vector<int>> gs(3);
+  std::vector<std::vector<int>> rows(3);
   for (size_t i = 0; i < lp.size(); ++i) {
     const int g = lp[i] <= cuts[0] ? 0 : lp[i] <= cuts[1] ? 1 : 2;
-    gt[static_cast<size_t>(g)].push_back(time[i]);
-    gs[static_cast<size_t>(g)].push_back(status[i]);
+    rows[static_cast<size_t>(g)].push_back(static_cast<int>(i));
+  }
+  // A group of 1..k-1 patients suppresses all three: with n released, the
+  // other groups' sizes would give its size away.
+  bool any_small = false;
+  for (const auto& r : rows) {
+    if (!r.empty() && static_cast<int64_t>(r.size()) < min_cell_count) any_small = true;
   }
   for (size_t g = 0; g < 3; ++g) {
     RiskGroupCurve& c = out[g];
     c.label = labels[g];
-    c.n = static_cast<int64_t>(gt[g].size());
-    if (c.n < min_cell_count) {
+    c.n = static_cast<int64_t>(rows[g].size());
+    if (any_small || c.n == 0 || c.n < min_cell_count) {
       c.suppressed = true;
       continue;
     }
+    c.rows = rows[g];
+    std::vector<double> gt;
+    std::vector<int> gs;
+    for (int i : rows[g]) {
+      gt.push_back(time[static_cast<size_t>(i)]);
+      gs.push_back(status[static_cast<size_t>(i)]);
+    }
     int64_t events = 0;
-    for (int s : gs[g]) events += s != 0;
+    for (int s : gs) events += s != 0;
     if (events >= min_cell_count && c.n - events >= min_cell_count) c.events = events;
-    for (double point : grid) {
+    for (double point : ReleasedTimePoints(gt, grid, min_cell_count)) {
       int64_t at_risk = 0;
-      for (double t : gt[g]) at_risk += t >= point;
-      if (at_risk < min_cell_count) break;
+      for (double t : gt) at_risk += t >= point;
       c.time.push_back(point);
-      c.survival.push_back(KaplanMeierWithGreenwood(gt[g], gs[g], point).survival);
+      c.survival.push_back(KaplanMeierWithGreenwood(gt, gs, point).survival);
       c.n_at_risk.push_back(static_cast<double>(at_risk));
     }
   }
@@ -347,6 +359,285 @@ std::vector<double> GridEvery(double step, double end, double start) {
     g.push_back(x);
   }
   return g;
+}
+
+
+// ---- Grids the site fixes ---------------------------------------------------
+
+std::vector<double> ReleasedTimePoints(const std::vector<double>& time,
+                                       const std::vector<double>& lattice, int min_cell_count,
+                                       const std::vector<double>* weights,
+                                       double max_weight_share) {
+  const int64_t k = std::max(1, min_cell_count);
+  std::vector<double> released;
+  std::vector<size_t> order(time.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return time[a] < time[b]; });
+  std::vector<double> sorted(time.size());
+  for (size_t i = 0; i < order.size(); ++i) sorted[i] = time[order[i]];
+  // Suffix sums and maxima of the weights over the sorted times: the risk set
+  // at g is the suffix starting at the first T >= g.
+  std::vector<double> suffix_sum(sorted.size() + 1, 0.0), suffix_max(sorted.size() + 1, 0.0);
+  if (weights != nullptr) {
+    for (size_t i = sorted.size(); i-- > 0;) {
+      const double w = (*weights)[order[i]];
+      suffix_sum[i] = suffix_sum[i + 1] + w;
+      suffix_max[i] = std::max(suffix_max[i + 1], w);
+    }
+  }
+  auto below = [&](double x) {  // #{T < x}
+    return static_cast<int64_t>(std::lower_bound(sorted.begin(), sorted.end(), x) - sorted.begin());
+  };
+  auto at_or_below = [&](double x) {  // #{T <= x}
+    return static_cast<int64_t>(std::upper_bound(sorted.begin(), sorted.end(), x) - sorted.begin());
+  };
+  const int64_t n = static_cast<int64_t>(sorted.size());
+  auto zero_or_k = [&](int64_t c) { return c == 0 || c >= k; };
+  bool have_prev = false;
+  double prev = 0;
+  for (double g : lattice) {
+    if (!std::isfinite(g) || (have_prev && !(g > prev))) continue;
+    const int64_t at_risk = n - below(g);
+    if (at_risk < k) break;
+    const int64_t left = below(g) - (have_prev ? below(prev) : 0);
+    const int64_t counted = at_or_below(g) - (have_prev ? at_or_below(prev) : 0);
+    if (!zero_or_k(left) || !zero_or_k(counted)) continue;
+    if (weights != nullptr) {
+      const size_t first = static_cast<size_t>(below(g));
+      if (!(suffix_max[first] <= max_weight_share * suffix_sum[first])) continue;
+    }
+    released.push_back(g);
+    prev = g;
+    have_prev = true;
+  }
+  return released;
+}
+
+std::vector<double> CountSafeThresholds(const std::vector<double>& case_score,
+                                        const std::vector<double>& control_score,
+                                        const std::vector<double>& lattice, int min_cell_count) {
+  const int64_t k = std::max(1, min_cell_count);
+  const int64_t n_pos = static_cast<int64_t>(case_score.size());
+  const int64_t n_neg = static_cast<int64_t>(control_score.size());
+  if (n_pos < k || n_neg < k) return {};
+  std::vector<double> pos = case_score, neg = control_score;
+  std::sort(pos.begin(), pos.end());
+  std::sort(neg.begin(), neg.end());
+  auto at_or_above = [](const std::vector<double>& v, double c) {
+    return static_cast<int64_t>(v.end() - std::lower_bound(v.begin(), v.end(), c));
+  };
+  auto zero_or_k = [&](int64_t c) { return c == 0 || c >= k; };
+  std::vector<double> desc = lattice;
+  std::sort(desc.begin(), desc.end(), std::greater<double>());
+  desc.erase(std::unique(desc.begin(), desc.end()), desc.end());
+  struct Vertex {
+    double c;
+    int64_t tp, fp;
+  };
+  std::vector<Vertex> kept;
+  int64_t tp0 = 0, fp0 = 0;
+  for (double c : desc) {
+    if (!std::isfinite(c)) continue;
+    const int64_t tp = at_or_above(pos, c), fp = at_or_above(neg, c);
+    if (tp == n_pos && fp == n_neg) break;  // the corner (1, 1) is added anyway
+    const int64_t dtp = tp - tp0, dfp = fp - fp0;
+    if (dtp + dfp == 0 || !zero_or_k(dtp) || !zero_or_k(dfp)) continue;
+    kept.push_back({c, tp, fp});
+    tp0 = tp;
+    fp0 = fp;
+  }
+  while (!kept.empty() &&
+         (!zero_or_k(n_pos - kept.back().tp) || !zero_or_k(n_neg - kept.back().fp))) {
+    kept.pop_back();
+  }
+  std::vector<double> out;
+  for (const Vertex& v : kept) out.push_back(v.c);
+  return out;
+}
+
+std::vector<double> RiskThresholdLattice() {
+  std::vector<double> g;
+  for (int i = 0; i <= 100; ++i) g.push_back(i / 100.0);
+  return g;
+}
+
+namespace {
+
+std::vector<std::vector<int>> VertexRows(const std::vector<double>& score,
+                                         const std::vector<int>& counted,
+                                         const std::vector<double>& thresholds) {
+  std::vector<std::vector<int>> out;
+  for (double c : thresholds) {
+    if (!std::isfinite(c)) continue;
+    std::vector<int> rows;
+    for (int i : counted) {
+      if (score[static_cast<size_t>(i)] >= c) rows.push_back(i);
+    }
+    out.push_back(std::move(rows));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<SiteRoc> SiteBinaryRoc(const std::vector<double>& y, const std::vector<double>& p,
+                                      int min_cell_count) {
+  if (y.size() != p.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ROC: ", y.size(), " outcomes and ", p.size(), " probabilities"));
+  }
+  std::vector<double> pos, neg;
+  std::vector<int> all;
+  for (size_t i = 0; i < y.size(); ++i) {
+    (y[i] == 1.0 ? pos : neg).push_back(p[i]);
+    all.push_back(static_cast<int>(i));
+  }
+  SiteRoc out;
+  FEDRAD_ASSIGN_OR_RETURN(
+      out.curve,
+      RocAtThresholds(y, p, CountSafeThresholds(pos, neg, RiskThresholdLattice(), min_cell_count),
+                      min_cell_count));
+  if (!out.curve.suppressed) out.vertex_rows = VertexRows(p, all, out.curve.threshold);
+  return out;
+}
+
+absl::StatusOr<SiteRoc> SiteTimeDependentRoc(const std::vector<double>& time,
+                                             const std::vector<int>& status,
+                                             const std::vector<double>& risk_at_t, double t,
+                                             int min_cell_count) {
+  if (time.size() != status.size() || time.size() != risk_at_t.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("time-dependent ROC: ", time.size(),
+                                                   " times, ", status.size(), " statuses and ",
+                                                   risk_at_t.size(), " predicted risks"));
+  }
+  // The same cases and controls as TimeDependentRoc.
+  CensoringSurvival g(time, status);
+  std::vector<double> pos, neg;
+  std::vector<int> counted;
+  for (size_t i = 0; i < time.size(); ++i) {
+    if (time[i] <= t && status[i] != 0) {
+      if (!(g.LeftLimit(time[i]) > 0)) continue;
+      pos.push_back(risk_at_t[i]);
+      counted.push_back(static_cast<int>(i));
+    } else if (time[i] > t) {
+      neg.push_back(risk_at_t[i]);
+      counted.push_back(static_cast<int>(i));
+    }
+  }
+  SiteRoc out;
+  FEDRAD_ASSIGN_OR_RETURN(
+      out.curve, TimeDependentRoc(time, status, risk_at_t, t,
+                                  CountSafeThresholds(pos, neg, RiskThresholdLattice(),
+                                                      min_cell_count),
+                                  min_cell_count));
+  if (!out.curve.suppressed) out.vertex_rows = VertexRows(risk_at_t, counted, out.curve.threshold);
+  return out;
+}
+
+double NiceStepAtMost(double x) {
+  if (!(x > 0) || !std::isfinite(x)) return 1.0;
+  const double e = std::pow(10.0, std::floor(std::log10(x)));
+  for (double m : {5.0, 2.0, 1.0}) {
+    if (m * e <= x * (1 + 1e-12)) return m * e;
+  }
+  return e;
+}
+
+LatticeCounts CountsOnLattice(const std::vector<double>& values, double step, int min_cell_count,
+                              size_t max_points) {
+  LatticeCounts out;
+  std::vector<double> v;
+  for (double x : values) {
+    if (std::isfinite(x)) v.push_back(x);
+  }
+  if (v.empty() || !(step > 0) || !std::isfinite(step)) return out;
+  std::sort(v.begin(), v.end());
+  const int64_t k = std::max(1, min_cell_count);
+  const int64_t n = static_cast<int64_t>(v.size());
+  max_points = std::max<size_t>(max_points, 2);
+  double lo = std::floor(v.front() / step), hi = std::ceil(v.back() / step);
+  while (hi - lo + 1 > static_cast<double>(max_points)) {
+    step *= 2;
+    lo = std::floor(v.front() / step);
+    hi = std::ceil(v.back() / step);
+  }
+  out.step = step;
+  int64_t prev = 0;
+  for (double j = lo; j <= hi; j += 1) {
+    const double g = j * step;
+    const int64_t c =
+        static_cast<int64_t>(std::upper_bound(v.begin(), v.end(), g) - v.begin());
+    const int64_t above = n - c;
+    if (c - prev >= k && (above == 0 || above >= k)) {
+      out.grid.push_back(g);
+      out.counts.push_back(static_cast<double>(c));
+      prev = c;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<double>> QuantilesFromCounts(const std::vector<SiteCounts>& sites,
+                                                        const std::vector<double>& probs,
+                                                        std::vector<double>* rank_error) {
+  std::vector<double> knots;
+  double total = 0;
+  for (const SiteCounts& s : sites) {
+    if (s.grid.size() != s.counts.size()) {
+      return absl::InvalidArgumentError("linear predictor counts: grid and counts differ in size");
+    }
+    for (size_t j = 1; j < s.grid.size(); ++j) {
+      if (!(s.grid[j] > s.grid[j - 1]) || s.counts[j] < s.counts[j - 1]) {
+        return absl::InvalidArgumentError("linear predictor counts: grid or counts not increasing");
+      }
+    }
+    knots.insert(knots.end(), s.grid.begin(), s.grid.end());
+    total += s.n;
+  }
+  if (knots.empty() || !(total > 0)) {
+    return absl::InvalidArgumentError("linear predictor counts: no site released a point");
+  }
+  std::sort(knots.begin(), knots.end());
+  knots.erase(std::unique(knots.begin(), knots.end()), knots.end());
+  // A site's count at x: linear between its released points; its first
+  // count below them, n above its last.
+  auto site_count = [](const SiteCounts& s, double x) {
+    if (s.grid.empty()) return 0.0;
+    if (x <= s.grid.front()) return s.counts.front();
+    if (x > s.grid.back()) return s.n;
+    const size_t j = static_cast<size_t>(std::lower_bound(s.grid.begin(), s.grid.end(), x) -
+                                         s.grid.begin());
+    const double f = (x - s.grid[j - 1]) / (s.grid[j] - s.grid[j - 1]);
+    return s.counts[j - 1] + f * (s.counts[j] - s.counts[j - 1]);
+  };
+  std::vector<double> pooled;
+  for (double x : knots) {
+    double c = 0;
+    for (const SiteCounts& s : sites) c += site_count(s, x);
+    pooled.push_back(c);
+  }
+  std::vector<double> out;
+  if (rank_error != nullptr) rank_error->clear();
+  for (double q : probs) {
+    const double target = q * total;
+    size_t j = 0;
+    while (j < pooled.size() && pooled[j] < target) ++j;
+    double x, width;
+    if (j == 0) {
+      x = knots.front();
+      width = pooled.front();
+    } else if (j == pooled.size()) {
+      x = knots.back();
+      width = total - pooled.back();
+    } else {
+      const double f = (target - pooled[j - 1]) / (pooled[j] - pooled[j - 1]);
+      x = knots[j - 1] + f * (knots[j] - knots[j - 1]);
+      width = pooled[j] - pooled[j - 1];
+    }
+    out.push_back(x);
+    if (rank_error != nullptr) rank_error->push_back(width / total / 2);
+  }
+  return out;
 }
 
 }  // namespace fedrad::models

@@ -25,15 +25,32 @@
 //    upper limit capped at 1; observed CI = [1 - S_high, 1 - S_low].
 //  - Binary calibration: predicted = mean p; observed = proportion with y = 1;
 //    Wilson score interval (R prop.test(correct = FALSE)).
-//  - Risk groups: low lp <= c1 < intermediate lp <= c2 < high. A group with
-//    n < k is suppressed (no curve). Its event count is released only when it
-//    has at least k events and k non-events (as the cohort summary does). On
-//    each grid point g: n_at_risk = #(T >= g) and the Kaplan-Meier S(g); the
-//    curve stops before the first grid point with n_at_risk < k.
+//  - Risk groups: low lp <= c1 < intermediate lp <= c2 < high. The cut-points
+//    come from outside (the development sites, relayed by the coordinator), so
+//    they are untrusted: a group with 1..k-1 patients suppresses every group
+//    (its size would otherwise follow from n and the other groups' sizes); a
+//    suppressed group releases nothing, not even its size. An empty group is
+//    suppressed alone. A group's event count is released only when it has at
+//    least k events and k non-events (as the cohort summary does). The curve
+//    is released at the points of the time lattice that ReleasedTimePoints
+//    keeps for the group (>= k patients left the risk set since the previous
+//    released point, >= k still at risk): n_at_risk = #(T >= g) and the
+//    Kaplan-Meier S(g) there.
 //  - ROC: for each threshold c, TPR = #(p >= c, y = 1)/n_pos and FPR = #(p >=
 //    c, y = 0)/n_neg, ordered by decreasing c (increasing FPR), with the
 //    corners (0, 0) and (1, 1). Suppressed when n_pos < k or n_neg < k. For a
-//    Cox model, the cumulative/dynamic ROC at t (TimeDependentRoc).
+//    Cox model, the cumulative/dynamic ROC at t (TimeDependentRoc). A site
+//    chooses its thresholds itself (CountSafeThresholds): points of a fixed
+//    lattice of risk values such that each step between consecutive vertices
+//    moves 0 or >= k cases and 0 or >= k controls.
+//
+// Grids the site fixes (docs/models.md "Grids the site fixes"): every grid a
+// released curve or count rests on is a lattice fixed by the site (from the
+// approved spec and its own policy), coarsened so that each step covers 0 or
+// at least k patients: ReleasedTimePoints (baseline risk sums, Kaplan-Meier
+// curves), CountSafeThresholds (ROC), CountsOnLattice (the linear predictor's
+// distribution at a development site, from which the coordinator derives the
+// risk-group cut-points with QuantilesFromCounts).
 //
 // Thread safety: pure functions.
 #ifndef FEDRAD_MODELS_CURVES_H_
@@ -96,11 +113,13 @@ struct RiskGroupCurve {
   std::vector<double> time;       // grid points released (n_at_risk >= k)
   std::vector<double> survival;   // Kaplan-Meier S at each
   std::vector<double> n_at_risk;  // #(T >= g) at each
+  std::vector<int> rows;          // the group's row indices (empty when suppressed)
 };
 
 // Kaplan-Meier curves of the three predicted-risk groups defined by
-// `cuts` = {c1, c2} (c1 <= c2) on `grid` (increasing). InvalidArgument on
-// size mismatches or a bad `cuts`.
+// `cuts` = {c1, c2} (c1 <= c2, finite), released at the points of the time
+// lattice `grid` (increasing) that ReleasedTimePoints keeps for each group.
+// InvalidArgument on size mismatches or a bad `cuts`.
 absl::StatusOr<std::vector<RiskGroupCurve>> RiskGroupCurves(const std::vector<double>& time,
                                                             const std::vector<int>& status,
                                                             const std::vector<double>& lp,
@@ -135,6 +154,88 @@ absl::StatusOr<RocCurve> TimeDependentRoc(const std::vector<double>& time,
 
 // {start, start + step, ...} up to `end` (inclusive, within 1e-9 step).
 std::vector<double> GridEvery(double step, double end, double start);
+
+// ---- Grids the site fixes ---------------------------------------------------
+
+// The points of `lattice` (increasing) at which a curve over follow-up times
+// `time` may be released, walking the lattice in order. With p the previous
+// released point (none at first: -infinity), g is released when
+//   - #{p <= T < g} (left the risk set since p) is 0 or >= k,
+//   - #{p < T <= g} (events and censorings counted at g) is 0 or >= k,
+//   - #{T >= g} (still at risk) is >= k; the first g where it is not ends the
+//     walk (the curve stops), and
+//   - when `weights` is given (exp(lp) of each patient, for risk-set sums),
+//     no patient at risk at g carries more than `max_weight_share` of their
+//     weight sum (a dominance rule; such a point is skipped).
+// So every difference between two released values rests on 0 or >= k
+// patients. `weights`, when not null, has time.size() values (> 0).
+std::vector<double> ReleasedTimePoints(const std::vector<double>& time,
+                                       const std::vector<double>& lattice, int min_cell_count,
+                                       const std::vector<double>* weights = nullptr,
+                                       double max_weight_share = 0.5);
+
+// Thresholds for an ROC curve chosen by the site: walking `lattice` from its
+// largest value down, a threshold c is kept when, since the previous kept one
+// (at first: nobody), the cases with score >= c grew by 0 or >= k and the
+// controls by 0 or >= k (not both 0), and the last step to (all cases, all
+// controls) keeps the same rule (kept thresholds are dropped from the end
+// until it does). Empty when there are fewer than k cases or k controls.
+std::vector<double> CountSafeThresholds(const std::vector<double>& case_score,
+                                        const std::vector<double>& control_score,
+                                        const std::vector<double>& lattice, int min_cell_count);
+
+// The lattice of predicted-risk thresholds a site uses for its ROC curves:
+// 0, 0.01, ..., 1.
+std::vector<double> RiskThresholdLattice();
+
+// ROC curves at thresholds the site chooses (CountSafeThresholds on
+// RiskThresholdLattice()), with the rows counted at each released vertex
+// (the ledger's populations).
+struct SiteRoc {
+  RocCurve curve;
+  std::vector<std::vector<int>> vertex_rows;  // rows with score >= the vertex's threshold
+};
+absl::StatusOr<SiteRoc> SiteBinaryRoc(const std::vector<double>& y, const std::vector<double>& p,
+                                      int min_cell_count);
+absl::StatusOr<SiteRoc> SiteTimeDependentRoc(const std::vector<double>& time,
+                                             const std::vector<int>& status,
+                                             const std::vector<double>& risk_at_t, double t,
+                                             int min_cell_count);
+
+// The largest "nice" number (1, 2 or 5 times a power of ten) <= x (x > 0).
+double NiceStepAtMost(double x);
+
+// Cumulative counts of `values` on a lattice of multiples of `step`: counts[j]
+// = #(v <= grid[j]), released only at lattice points where the count grew by
+// >= k since the previous released point (first: since nobody) and the
+// patients above are 0 or >= k. So each released step covers >= k patients.
+// A lattice with more than `max_points` points over the values' range is
+// coarsened by doubling `step` (the step used is returned).
+struct LatticeCounts {
+  double step = 0;
+  std::vector<double> grid;
+  std::vector<double> counts;
+};
+LatticeCounts CountsOnLattice(const std::vector<double>& values, double step, int min_cell_count,
+                              size_t max_points);
+
+// Quantiles of a distribution released as cumulative counts by several sites
+// (each: grid, counts, n): the pooled count C(x) = sum over sites of the
+// site's counts interpolated linearly between its released points (0 below
+// none is known: the first point's count is used there; n above the last), and
+// for each probability q the x where C(x) = q * N (N = sum of n), by linear
+// interpolation between the knots of C. `rank_error[i]` (optional) gets half
+// the width, in probability, of the counts bracket the quantile fell in.
+// InvalidArgument when a site's arrays differ in size, are not increasing, or
+// no site released a point.
+struct SiteCounts {
+  std::vector<double> grid;
+  std::vector<double> counts;
+  double n = 0;
+};
+absl::StatusOr<std::vector<double>> QuantilesFromCounts(const std::vector<SiteCounts>& sites,
+                                                        const std::vector<double>& probs,
+                                                        std::vector<double>* rank_error = nullptr);
 
 }  // namespace fedrad::models
 

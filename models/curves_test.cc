@@ -7,7 +7,9 @@
 // inputs whose expected output is written out in the test.
 #include "models/curves.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -144,34 +146,50 @@ TEST(WilsonInterval, EqualsTheClosedForm) {
   EXPECT_NEAR(hi, centre + half, 1e-15);
 }
 
-TEST(RiskGroupCurves, MatchRSurvfitOnTheGridAndStopBelowK) {
+// The released points are a subset of the R grid (the ones ReleasedTimePoints
+// keeps for the group); at each, S and the number at risk equal R's.
+TEST(RiskGroupCurves, MatchRSurvfitAtTheReleasedGridPoints) {
   const nlohmann::json ref = CurveReference();
   ModelRows rows = SurvivalRows("C");
+  const std::vector<double> grid = ref["grid"].get<std::vector<double>>();
+  const int k = ref["k"].get<int>();
   auto groups = RiskGroupCurves(rows.time, rows.status, Lp(rows),
-                                ref["cuts"].get<std::vector<double>>(),
-                                ref["grid"].get<std::vector<double>>(), ref["k"].get<int>());
+                                ref["cuts"].get<std::vector<double>>(), grid, k);
   ASSERT_TRUE(groups.ok()) << groups.status();
   ASSERT_EQ(groups->size(), 3u);
-  const int k = ref["k"].get<int>();
+  const std::vector<double> lp = Lp(rows);
+  const std::vector<double> cuts = ref["cuts"].get<std::vector<double>>();
+  size_t compared = 0;
   for (size_t g = 0; g < 3; ++g) {
     SCOPED_TRACE(g);
     const nlohmann::json& want = ref["km_groups"][g];
     const RiskGroupCurve& c = (*groups)[g];
     EXPECT_EQ(c.n, want["n"].get<int64_t>());
     EXPECT_FALSE(c.suppressed);
+    EXPECT_EQ(static_cast<int64_t>(c.rows.size()), c.n);
     const int64_t events = want["events"].get<int64_t>();
     // The event count is released only with >= k events and >= k non-events.
     EXPECT_EQ(c.events, events >= k && c.n - events >= k ? events : -1);
-    ExpectNumbersNear(c.time, want["time"], 0, "time");
-    ExpectNumbersNear(c.survival, want["survival"], 1e-12, "survival");
-    ExpectNumbersNear(c.n_at_risk, want["n_at_risk"], 0, "n_at_risk");
-    for (double r : c.n_at_risk) EXPECT_GE(r, k);
+    std::vector<double> gt;
+    for (int i : c.rows) gt.push_back(rows.time[static_cast<size_t>(i)]);
+    EXPECT_EQ(c.time, ReleasedTimePoints(gt, grid, k));
+    const std::vector<double> r_time = want["time"].get<std::vector<double>>();
+    for (size_t j = 0; j < c.time.size(); ++j) {
+      auto it = std::find(r_time.begin(), r_time.end(), c.time[j]);
+      ASSERT_NE(it, r_time.end()) << c.time[j];
+      const size_t r = static_cast<size_t>(it - r_time.begin());
+      EXPECT_NEAR(c.survival[j], want["survival"][r].get<double>(), 1e-12);
+      EXPECT_EQ(c.n_at_risk[j], want["n_at_risk"][r].get<double>());
+      EXPECT_GE(c.n_at_risk[j], k);
+      ++compared;
+    }
   }
+  EXPECT_GT(compared, 0u);
   EXPECT_EQ((*groups)[0].label, "low risk");
   EXPECT_EQ((*groups)[2].label, "high risk");
 }
 
-TEST(RiskGroupCurves, GroupBelowKIsSuppressedWithoutCurve) {
+TEST(RiskGroupCurves, AGroupOfOneToKMinusOneSuppressesEveryGroup) {
   // 12 patients: lp 0..11; cuts 1.5 and 9.5 -> low 2, intermediate 8, high 2.
   std::vector<double> time, lp;
   std::vector<int> status;
@@ -182,20 +200,33 @@ TEST(RiskGroupCurves, GroupBelowKIsSuppressedWithoutCurve) {
   }
   auto groups = RiskGroupCurves(time, status, lp, {1.5, 9.5}, {5, 15, 25}, 3);
   ASSERT_TRUE(groups.ok());
-  EXPECT_TRUE((*groups)[0].suppressed);
-  EXPECT_EQ((*groups)[0].n, 2);
-  EXPECT_TRUE((*groups)[0].time.empty());
-  EXPECT_TRUE((*groups)[0].survival.empty());
-  EXPECT_TRUE((*groups)[2].suppressed);
+  // With n known, releasing the intermediate group's size would give away
+  // low + high = 4: every group is suppressed, with no rows and no curve.
+  for (const RiskGroupCurve& c : *groups) {
+    EXPECT_TRUE(c.suppressed) << c.label;
+    EXPECT_TRUE(c.time.empty());
+    EXPECT_TRUE(c.survival.empty());
+    EXPECT_TRUE(c.rows.empty());
+  }
+  // Cuts 2.5 and 8.5 -> 3, 6, 3: all released.
+  groups = RiskGroupCurves(time, status, lp, {2.5, 8.5}, {5, 15, 25}, 3);
+  ASSERT_TRUE(groups.ok());
   const RiskGroupCurve& mid = (*groups)[1];
   EXPECT_FALSE(mid.suppressed);
-  EXPECT_EQ(mid.n, 8);
-  // Intermediate times 30..100, statuses 0,1,0,1,...: events 4, non-events 4 >= k = 3.
-  EXPECT_EQ(mid.events, 4);
-  // At risk at 5, 15, 25: all 8 (every time >= 30).
-  EXPECT_THAT(mid.n_at_risk, ::testing::ElementsAre(8, 8, 8));
+  EXPECT_EQ(mid.n, 6);
+  // Intermediate: lp 3..8, times 40..90, statuses 1,0,1,0,1,0: 3 events, 3 non-events >= k.
+  EXPECT_EQ(mid.events, 3);
+  // Nobody leaves before 40: 5, 15, 25 are released with all 6 at risk.
+  EXPECT_THAT(mid.n_at_risk, ::testing::ElementsAre(6, 6, 6));
   EXPECT_THAT(mid.survival, ::testing::ElementsAre(1, 1, 1));
+  // An empty group (cut below every lp) is suppressed alone.
+  groups = RiskGroupCurves(time, status, lp, {-1, 5.5}, {5}, 3);
+  ASSERT_TRUE(groups.ok());
+  EXPECT_TRUE((*groups)[0].suppressed);
+  EXPECT_FALSE((*groups)[1].suppressed);
+  EXPECT_FALSE((*groups)[2].suppressed);
   EXPECT_FALSE(RiskGroupCurves(time, status, lp, {2.0, 1.0}, {5}, 3).ok());
+  EXPECT_FALSE(RiskGroupCurves(time, status, lp, {std::nan(""), 1.0}, {5}, 3).ok());
 }
 
 TEST(RocAtThresholds, MatchesTheExplicitFormula) {
@@ -264,6 +295,145 @@ TEST(GridEvery, IncludesBothEnds) {
   EXPECT_THAT(GridEvery(90, 360, 90), ::testing::ElementsAre(90, 180, 270, 360));
   EXPECT_EQ(GridEvery(0.02, 1.0, 0.0).size(), 51u);
   EXPECT_TRUE(GridEvery(0, 1, 0).empty());
+}
+
+// ---- Grids the site fixes ----------------------------------------------------
+
+// Checks the rule of ReleasedTimePoints on its output: between released
+// points, 0 or >= k left the risk set and 0 or >= k were counted; >= k at risk.
+void ExpectStepsOfZeroOrK(const std::vector<double>& time, const std::vector<double>& points,
+                          int k) {
+  double prev = -std::numeric_limits<double>::infinity();
+  for (double g : points) {
+    int64_t left = 0, counted = 0, at_risk = 0;
+    for (double t : time) {
+      left += prev <= t && t < g;
+      counted += prev < t && t <= g;
+      at_risk += t >= g;
+    }
+    EXPECT_TRUE(left == 0 || left >= k) << "left " << left << " before " << g;
+    EXPECT_TRUE(counted == 0 || counted >= k) << "counted " << counted << " at " << g;
+    EXPECT_GE(at_risk, k) << g;
+    prev = g;
+  }
+}
+
+TEST(ReleasedTimePoints, OneDayLatticeReleasesOnlyStepsOfKPatients) {
+  // 100 patients with distinct times 1..100 days: a 1-day lattice would show
+  // every one; with k = 10 each released step covers 10 of them.
+  std::vector<double> time;
+  for (int i = 1; i <= 100; ++i) time.push_back(i);
+  const std::vector<double> points = ReleasedTimePoints(time, GridEvery(1, 120, 1), 10);
+  // Day 1: nobody left (T < 1), but 1 patient counted (T <= 1): not released.
+  // Day 11: 10 left (T 1..10), 10 counted (1..10), ... up to day 91 (10 at risk).
+  EXPECT_THAT(points, ::testing::ElementsAre(11, 21, 31, 41, 51, 61, 71, 81, 91));
+  ExpectStepsOfZeroOrK(time, points, 10);
+}
+
+TEST(ReleasedTimePoints, TiesAndDominantWeightsAreCoarsened) {
+  // 40 patients: 5 leave at each of 10, 20, ..., 80.
+  std::vector<double> time;
+  for (int j = 1; j <= 8; ++j) {
+    for (int i = 0; i < 5; ++i) time.push_back(10.0 * j);
+  }
+  const std::vector<double> lattice = GridEvery(5, 80, 5);
+  const std::vector<double> points = ReleasedTimePoints(time, lattice, 10);
+  // 5 (nobody yet), then 25 (10 left: T = 10, 20), 45, 65; at 85 no lattice.
+  EXPECT_THAT(points, ::testing::ElementsAre(5, 25, 45, 65));
+  ExpectStepsOfZeroOrK(time, points, 10);
+  // One patient (the last) carries much of the weight: a risk set where it
+  // holds more than the allowed share of the sum is not released.
+  std::vector<double> w(time.size(), 1.0);
+  w.back() = 5.0;  // at risk until 80: 5 / (39 + 5) > 1/10 from the start
+  EXPECT_TRUE(ReleasedTimePoints(time, lattice, 10, &w, 0.1).empty());
+  // 3 / (39 + 3) and 3 / (29 + 3) <= 1/10 at 5 and 25; at 45 (20 at risk)
+  // 3 / 22 > 1/10, and later risk sets are smaller still.
+  w.back() = 3.0;
+  EXPECT_THAT(ReleasedTimePoints(time, lattice, 10, &w, 0.1), ::testing::ElementsAre(5, 25));
+  // The default share, one half: 20 / (39 + 20) and 20 / (29 + 20) <= 1/2 at
+  // 5 and 25; 20 / (19 + 20) > 1/2 at 45.
+  w.back() = 20.0;
+  EXPECT_THAT(ReleasedTimePoints(time, lattice, 10, &w), ::testing::ElementsAre(5, 25));
+}
+
+TEST(CountSafeThresholds, ACovariateAsTheScoreGivesStepsOfKCasesOrControls) {
+  // The attack: the "model" is one covariate, 0.01, 0.02, ..., 0.60 for 60
+  // patients, cases alternating with controls; thresholds between every
+  // value would link each patient's outcome to its covariate.
+  std::vector<double> y, p;
+  for (int i = 1; i <= 60; ++i) {
+    p.push_back(i / 100.0);
+    y.push_back(i % 2);
+  }
+  auto roc = SiteBinaryRoc(y, p, 10);
+  ASSERT_TRUE(roc.ok()) << roc.status();
+  ASSERT_FALSE(roc->curve.suppressed);
+  const RocCurve& c = roc->curve;
+  ASSERT_GE(c.fpr.size(), 3u);
+  for (size_t j = 1; j < c.fpr.size(); ++j) {
+    const double dcases = std::round((c.tpr[j] - c.tpr[j - 1]) * 30);
+    const double dcontrols = std::round((c.fpr[j] - c.fpr[j - 1]) * 30);
+    EXPECT_TRUE(dcases == 0 || dcases >= 10) << j << ": " << dcases << " cases";
+    EXPECT_TRUE(dcontrols == 0 || dcontrols >= 10) << j << ": " << dcontrols << " controls";
+  }
+  // Each released vertex's population holds the rows counted there (>= k).
+  for (const auto& rows : roc->vertex_rows) EXPECT_GE(rows.size(), 10u);
+  // Thresholds are lattice points (multiples of 0.01), never a patient's own
+  // value unless it lies on the lattice.
+  for (double t : c.threshold) {
+    if (std::isfinite(t)) EXPECT_NEAR(t * 100, std::round(t * 100), 1e-9);
+  }
+}
+
+TEST(CountSafeThresholds, FewerThanKCasesGivesNoThreshold) {
+  EXPECT_TRUE(CountSafeThresholds({0.1, 0.2}, {0.3, 0.4, 0.5}, RiskThresholdLattice(), 3).empty());
+  // 3 cases at 0.9, 3 controls at 0.1, k = 3: one vertex at (0, 1)... the
+  // step from (0, 0) moves 3 cases and no control.
+  EXPECT_THAT(CountSafeThresholds({0.9, 0.9, 0.9}, {0.1, 0.1, 0.1}, {0.0, 0.5, 1.0}, 3),
+              ::testing::ElementsAre(0.5));
+}
+
+TEST(CountsOnLattice, ReleasesCumulativeCountsInStepsOfAtLeastK) {
+  // The packed predictor attack: 1e4 * age + time gives every patient its
+  // own value; counts at coordinator thresholds would show each. On the
+  // site's lattice every released step adds >= k patients.
+  std::vector<double> v;
+  for (int i = 0; i < 50; ++i) v.push_back(1e4 * (40 + i % 25) + 30 * i);
+  const LatticeCounts c = CountsOnLattice(v, 1.0, 10, 4096);
+  EXPECT_GT(c.step, 1.0);  // raised until the lattice has at most 4096 points
+  ASSERT_FALSE(c.grid.empty());
+  double prev = 0;
+  for (size_t j = 0; j < c.counts.size(); ++j) {
+    EXPECT_GE(c.counts[j] - prev, 10);
+    EXPECT_TRUE(50 - c.counts[j] == 0 || 50 - c.counts[j] >= 10);
+    int64_t at_or_below = 0;
+    for (double x : v) at_or_below += x <= c.grid[j];
+    EXPECT_EQ(c.counts[j], at_or_below);
+    prev = c.counts[j];
+  }
+}
+
+TEST(QuantilesFromCounts, InterpolatesThePooledCounts) {
+  // Site A: 10 at or below 1, 20 at or below 2 (n 30); site B: 10 at or
+  // below 2, n 10. Pooled: C(1) = 10 + 10 (B below its first point counts
+  // its first count), C(2) = 30, C(above) = 40. The median (20) is at 1.
+  SiteCounts a{{1, 2}, {10, 20}, 30}, b{{2}, {10}, 10};
+  std::vector<double> err;
+  auto q = QuantilesFromCounts({a, b}, {0.5, 0.625}, &err);
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_DOUBLE_EQ((*q)[0], 1.0);
+  // 25 of 40: halfway between C(1) = 20 and C(2) = 30.
+  EXPECT_DOUBLE_EQ((*q)[1], 1.5);
+  EXPECT_DOUBLE_EQ(err[1], 10.0 / 40 / 2);
+  EXPECT_FALSE(QuantilesFromCounts({SiteCounts{{2, 1}, {1, 2}, 3}}, {0.5}).ok());
+  EXPECT_FALSE(QuantilesFromCounts({}, {0.5}).ok());
+}
+
+TEST(NiceStepAtMost, PicksOneTwoOrFiveTimesAPowerOfTen) {
+  EXPECT_DOUBLE_EQ(NiceStepAtMost(0.37), 0.2);
+  EXPECT_DOUBLE_EQ(NiceStepAtMost(7), 5);
+  EXPECT_DOUBLE_EQ(NiceStepAtMost(1), 1);
+  EXPECT_DOUBLE_EQ(NiceStepAtMost(0.0123), 0.01);
 }
 
 }  // namespace

@@ -207,4 +207,231 @@ std::vector<QuantileEstimate> PooledQuantiles(const std::vector<double>& values,
   return search.Estimates();
 }
 
+// ---- Site-fixed grids --------------------------------------------------------
+
+namespace {
+
+constexpr int kMinExponent = -101;  // 100e-101 = 1e-99
+constexpr int kMaxExponent = 97;    // 999e97 = 9.99e99
+
+// m·10^e, computed the same way everywhere (division by an exact power of
+// ten for e < 0, so that 0.123 is the double nearest 0.123).
+double LatticePoint(int m, int e) {
+  return e >= 0 ? m * std::pow(10.0, e) : m / std::pow(10.0, -e);
+}
+void Up(int& m, int& e) {
+  if (++m == 1000) {
+    m = 100;
+    ++e;
+  }
+}
+void Down(int& m, int& e) {
+  if (--m == 99) {
+    m = 999;
+    --e;
+  }
+}
+
+// Smallest positive lattice point >= y (y > 0).
+double CeilPositive(double y) {
+  if (y > LatticePoint(999, kMaxExponent)) return std::numeric_limits<double>::infinity();
+  if (y <= LatticePoint(100, kMinExponent)) return LatticePoint(100, kMinExponent);
+  int e = static_cast<int>(std::floor(std::log10(y))) - 2;
+  e = std::clamp(e, kMinExponent, kMaxExponent);
+  int m = static_cast<int>(std::clamp(std::ceil(y / LatticePoint(1, e)), 100.0, 999.0));
+  while (LatticePoint(m, e) < y) Up(m, e);
+  while (true) {
+    int pm = m, pe = e;
+    Down(pm, pe);
+    if (pe < kMinExponent || LatticePoint(pm, pe) < y) break;
+    m = pm;
+    e = pe;
+  }
+  return LatticePoint(m, e);
+}
+
+// Largest positive lattice point <= y (y > 0), or 0 below the lattice.
+double FloorPositive(double y) {
+  if (y >= LatticePoint(999, kMaxExponent)) return LatticePoint(999, kMaxExponent);
+  if (y < LatticePoint(100, kMinExponent)) return 0.0;
+  int e = static_cast<int>(std::floor(std::log10(y))) - 2;
+  e = std::clamp(e, kMinExponent, kMaxExponent);
+  int m = static_cast<int>(std::clamp(std::floor(y / LatticePoint(1, e)), 100.0, 999.0));
+  while (LatticePoint(m, e) > y) Down(m, e);
+  while (true) {
+    int nm = m, ne = e;
+    Up(nm, ne);
+    if (ne > kMaxExponent || LatticePoint(nm, ne) > y) break;
+    m = nm;
+    e = ne;
+  }
+  return LatticePoint(m, e);
+}
+
+// A part's CDF as knots (x, count), x non-decreasing; equal x = a jump.
+std::vector<std::pair<double, double>> Knots(const GridPart& part) {
+  const GridCounts& g = part.grid;
+  const double n = static_cast<double>(g.n);
+  std::vector<std::pair<double, double>> k;
+  if (g.n == 0) return k;
+  const size_t m = g.points.size();
+  const bool spread = std::isfinite(part.sd) && part.sd > 0 && std::isfinite(part.mean);
+  if (m >= 2) {
+    const double c1 = static_cast<double>(g.counts[0]), c2 = static_cast<double>(g.counts[1]);
+    const double cm = static_cast<double>(g.counts[m - 1]),
+                 cm1 = static_cast<double>(g.counts[m - 2]);
+    const double a = g.points[0] - (g.points[1] - g.points[0]) * c1 / (c2 - c1);
+    const double b = g.points[m - 1] + (g.points[m - 1] - g.points[m - 2]) * (n - cm) / (cm - cm1);
+    k.emplace_back(a, 0.0);
+    for (size_t i = 0; i < m; ++i) k.emplace_back(g.points[i], static_cast<double>(g.counts[i]));
+    k.emplace_back(b, n);
+  } else if (m == 1) {
+    const double a = spread ? std::min(g.points[0], part.mean - std::sqrt(3.0) * part.sd) : g.points[0];
+    const double b = spread ? std::max(g.points[0], part.mean + std::sqrt(3.0) * part.sd) : g.points[0];
+    k.emplace_back(a, 0.0);
+    k.emplace_back(g.points[0], static_cast<double>(g.counts[0]));
+    k.emplace_back(b, n);
+  } else if (std::isfinite(part.mean)) {
+    const double h = spread ? std::sqrt(3.0) * part.sd : 0.0;
+    k.emplace_back(part.mean - h, 0.0);
+    k.emplace_back(part.mean + h, n);
+  }
+  return k;
+}
+
+// The interpolated CDF of one part at x (right-continuous).
+double KnotCdf(const std::vector<std::pair<double, double>>& k, double x) {
+  if (k.empty() || x < k.front().first) return 0.0;
+  if (x >= k.back().first) return k.back().second;
+  // The last knot at or below x, then the next one strictly above.
+  size_t i = 0;
+  while (i + 1 < k.size() && k[i + 1].first <= x) ++i;
+  const auto& [x0, y0] = k[i];
+  const auto& [x1, y1] = k[i + 1];
+  return y0 + (y1 - y0) * (x - x0) / (x1 - x0);
+}
+
+}  // namespace
+
+double LatticeCeil(double x) {
+  if (std::isnan(x)) return x;
+  if (x == 0.0) return 0.0;
+  if (x > 0) return CeilPositive(x);
+  const double f = FloorPositive(-x);
+  return f == 0.0 ? 0.0 : -f;
+}
+
+int64_t GridStep(int64_t n, int64_t k, double fraction, int64_t max_points) {
+  if (!(fraction > 0)) fraction = 0.0;
+  fraction = std::min(fraction, 0.25);
+  int64_t step = std::max<int64_t>(k, 1);
+  step = std::max(step, static_cast<int64_t>(std::ceil(fraction * static_cast<double>(n))));
+  if (max_points > 0) step = std::max(step, (n + max_points - 1) / max_points);
+  return step;
+}
+
+GridCounts SiteGridCounts(const std::vector<double>& values, int64_t step) {
+  step = std::max<int64_t>(step, 1);
+  std::vector<double> sorted;
+  sorted.reserve(values.size());
+  for (double v : values) {
+    if (!std::isnan(v)) sorted.push_back(v);
+  }
+  std::sort(sorted.begin(), sorted.end());
+  GridCounts out;
+  out.n = static_cast<int64_t>(sorted.size());
+  if (out.n < 2 * step) return out;
+  int64_t last = 0;
+  size_t i = 0;
+  while (i < sorted.size()) {
+    const double cell = LatticeCeil(sorted[i]);  // >= sorted[i]
+    size_t j = i;
+    while (j < sorted.size() && sorted[j] <= cell) ++j;
+    const int64_t count = static_cast<int64_t>(j);
+    if (count - last >= step) {
+      out.points.push_back(cell);
+      out.counts.push_back(count);
+      last = count;
+    }
+    i = j;
+  }
+  // At least `step` values above the last point: the maximum is never
+  // isolated (dropping one point suffices, its step being >= step).
+  while (!out.counts.empty() && out.n - out.counts.back() < step) {
+    out.points.pop_back();
+    out.counts.pop_back();
+  }
+  return out;
+}
+
+std::vector<QuantileEstimate> GridQuantiles(const std::vector<GridPart>& parts,
+                                            const std::vector<double>& probabilities) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  double total = 0;
+  std::vector<std::vector<std::pair<double, double>>> knots;
+  std::vector<double> xs, released;
+  for (const GridPart& p : parts) {
+    knots.push_back(Knots(p));
+    if (!knots.back().empty()) total += static_cast<double>(p.grid.n);
+    for (const auto& [x, y] : knots.back()) xs.push_back(x);
+    released.insert(released.end(), p.grid.points.begin(), p.grid.points.end());
+  }
+  std::sort(xs.begin(), xs.end());
+  xs.erase(std::unique(xs.begin(), xs.end()), xs.end());
+  std::sort(released.begin(), released.end());
+  released.erase(std::unique(released.begin(), released.end()), released.end());
+  auto cdf = [&](double x) {
+    double c = 0;
+    for (const auto& k : knots) c += KnotCdf(k, x);
+    return c;
+  };
+  // Certain bounds on the true count at or below x, from released counts only.
+  auto bounds = [&](double x, double* lower, double* upper) {
+    *lower = *upper = 0;
+    for (size_t s = 0; s < parts.size(); ++s) {
+      if (knots[s].empty()) continue;
+      const GridCounts& g = parts[s].grid;
+      auto hi = std::lower_bound(g.points.begin(), g.points.end(), x);  // first >= x
+      auto lo = std::upper_bound(g.points.begin(), g.points.end(), x);  // first > x
+      *lower += lo == g.points.begin() ? 0.0 : static_cast<double>(g.counts[lo - g.points.begin() - 1]);
+      *upper += hi == g.points.end() ? static_cast<double>(g.n)
+                                     : static_cast<double>(g.counts[hi - g.points.begin()]);
+    }
+  };
+  std::vector<QuantileEstimate> out;
+  for (double p : probabilities) {
+    QuantileEstimate e;
+    e.probability = p;
+    if (total <= 0 || xs.empty()) {
+      e.value = e.bracket_low = e.bracket_high = e.rank_error = nan;
+      out.push_back(e);
+      continue;
+    }
+    const double r = p * total;
+    size_t j = 0;
+    while (j < xs.size() && cdf(xs[j]) < r) ++j;
+    if (j == xs.size()) j = xs.size() - 1;
+    if (j == 0) {
+      e.value = xs[0];
+    } else {
+      const double f0 = cdf(xs[j - 1]);
+      const double left = cdf(std::nextafter(xs[j], -std::numeric_limits<double>::infinity()));
+      e.value = left >= r && left > f0
+                    ? xs[j - 1] + (r - f0) / (left - f0) * (xs[j] - xs[j - 1])
+                    : xs[j];  // a jump at xs[j] crosses the rank
+    }
+    double lower, upper;
+    bounds(e.value, &lower, &upper);
+    e.rank_error = std::max(std::abs(lower - r), std::abs(upper - r)) / total;
+    e.bracket_low = e.bracket_high = nan;
+    for (double x : released) {
+      bounds(x, &lower, &upper);
+      if (upper < r) e.bracket_low = x;
+      if (lower >= r && std::isnan(e.bracket_high)) e.bracket_high = x;
+    }
+    out.push_back(e);
+  }
+  return out;
+}
+
 }  // namespace fedrad::models

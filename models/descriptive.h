@@ -8,7 +8,15 @@
 //   ColumnMoments pooled = CombineMoments({m_site1, m_site2});
 //   double sd = StandardDeviation(pooled);               // n - 1 denominator
 //
-//   // Quantiles by federated bisection on counts (no individual value leaves):
+//   // Quantiles from counts on a grid the SITE fixes (what cohort.counts and
+//   // combat.distributions release; no coordinator-chosen threshold):
+//   GridCounts g = SiteGridCounts(values, GridStep(n, k, 0.01));   // at each site
+//   std::vector<QuantileEstimate> q =
+//       GridQuantiles({{g_site1, mean1, sd1}, {g_site2, mean2, sd2}}, {0.25, 0.5, 0.75});
+//
+//   // Quantiles by bisection on counts at chosen thresholds (one-table use
+//   // and models' tertiles; a site no longer answers free thresholds for the
+//   // cohort summary or ComBat):
 //   QuantileSearch search(pooled, {0.25, 0.5, 0.75}, QuantileSearch::Options{});
 //   while (!search.done()) {
 //     std::vector<double> t = search.NextThresholds();
@@ -27,6 +35,17 @@
 // midpoint, never a data value; each estimate carries its achieved rank error
 // and its bracket.
 //
+// Site grid (docs/results.md, "Quantiles"): the points come from a lattice
+// that does not depend on the data — 0 and ±m·10^e, m = 100..999 (three
+// significant digits; relative spacing <= 1%). A site counts its values at
+// or below each lattice point and releases only the points where the count
+// has grown by at least `step` (>= k) since the last released point, the
+// first released count being >= step, and drops the last points until at
+// least `step` values lie above the last one: every released step holds >= k
+// values and neither extreme is ever isolated. The coordinator interpolates
+// linearly within a step, so a quantile is approximate to the site's grid
+// (within one step of >= k values, plus the lattice's 1%).
+//
 // Moments are combined with the pairwise update of Chan, Golub & LeVeque
 // (1979), so pooled n, mean and SD equal the one-table computation to
 // rounding.
@@ -36,6 +55,7 @@
 #define FEDRAD_MODELS_DESCRIPTIVE_H_
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace fedrad::models {
@@ -125,6 +145,54 @@ class QuantileSearch {
 std::vector<QuantileEstimate> PooledQuantiles(const std::vector<double>& values,
                                               const std::vector<double>& probabilities,
                                               const QuantileSearch::Options& options);
+
+// ---- Site-fixed grids (no free thresholds) ----------------------------------
+
+// The smallest lattice point >= x (lattice above: 0 and ±m·10^e, m = 100..999,
+// magnitudes 1e-99 .. 9.99e99). Beyond 9.99e99: +inf; below -9.99e99:
+// -9.99e99; NaN: NaN. Pure, thread safe.
+double LatticeCeil(double x);
+
+// A site's released cumulative counts of one column.
+struct GridCounts {
+  int64_t n = 0;                 // non-missing values
+  std::vector<double> points;    // released lattice points, increasing
+  std::vector<int64_t> counts;   // values <= points[i] (increasing)
+};
+
+// The smallest step a site releases: max(k, ceil(fraction * n), ceil(n /
+// max_points)), and at least 1. `fraction` (e.g. the spec's
+// quantile_rank_error, default 0.01) is clamped to [0, 0.25].
+int64_t GridStep(int64_t n, int64_t k, double fraction, int64_t max_points = 4096);
+
+// The counts of `values` (NaN = missing) a site releases, merged as described
+// above so that the count below the first point, every step and the count
+// above the last point are each >= `step` (step < 1 counts as 1). Fewer than
+// 2 * step values: no point (only n).
+GridCounts SiteGridCounts(const std::vector<double>& values, int64_t step);
+
+// One part (site) of a grid quantile: its released counts and its released
+// mean and SD (NaN when withheld), used for its outer steps only when it
+// released fewer than 2 points.
+struct GridPart {
+  GridCounts grid;
+  double mean = std::numeric_limits<double>::quiet_NaN();
+  double sd = std::numeric_limits<double>::quiet_NaN();
+};
+
+// Quantiles of the union of the parts from their released counts: each
+// part's CDF is taken as linear between its released points; below its first
+// point down to a lower anchor (the first step's width extrapolated from the
+// density of the second step) and above its last up to an upper anchor (the
+// same from the last released step); a part with fewer than 2 points spreads
+// its values uniformly over mean ± √3·SD (its own released moments; a point
+// mass at the mean or at its one point when the SD is 0 or withheld). The
+// pooled CDF is the sum; the estimate is where it crosses p·N. bracket_low /
+// bracket_high are released points between which the true sample quantile
+// lies for certain (NaN: unbounded on that side); rank_error bounds |C(value)
+// − p·N| / N from the released counts. All NaN when N = 0.
+std::vector<QuantileEstimate> GridQuantiles(const std::vector<GridPart>& parts,
+                                            const std::vector<double>& probabilities);
 
 }  // namespace fedrad::models
 

@@ -357,6 +357,9 @@ absl::StatusOr<std::map<std::string, MetricEstimate>> Bootstrap(const MetricFunc
   std::uniform_int_distribution<int> pick(0, std::max(0, n - 1));
   std::vector<int> rows(static_cast<size_t>(n));
   for (int b = 0; b < options.replicates && n > 0; ++b) {
+    if (options.cancelled && options.cancelled()) {
+      return absl::CancelledError("bootstrap cancelled");
+    }
     for (int& r : rows) r = pick(rng);
     auto m = compute(rows);
     if (!m.ok()) continue;

@@ -47,6 +47,17 @@
 
 namespace fedrad::models {
 
+// Defaults of the study spec's Validation section (proto/models.proto),
+// shared by the coordinator and the sites (each site derives its validation
+// settings from the approved spec, not from a task's params).
+inline constexpr double kDefaultHorizonDays = 730;        // Validation.t
+inline constexpr double kDefaultTruncationDays = 1825;    // Validation.tau
+inline constexpr double kDefaultBinaryThreshold = 0.5;    // Validation.threshold
+inline constexpr int kDefaultBootstrapReplicates = 200;   // Validation.bootstrap_replicates
+inline constexpr uint64_t kDefaultBootstrapSeed = 20261127;  // Validation.bootstrap_seed
+inline constexpr int kDefaultCalibrationBins = 10;        // Validation.calibration_bins
+inline constexpr double kDefaultKmTimeStepDays = 90;      // Validation.km_time_step
+
 struct ConcordanceCounts {
   double concordant = 0;
   double discordant = 0;
@@ -124,6 +135,9 @@ struct BootstrapOptions {
   int replicates = 200;  // 0: no CI
   uint64_t seed = 1;
   double level = 0.95;
+  // Checked before each replicate; when it returns true the bootstrap stops
+  // and returns Cancelled. Null: never.
+  std::function<bool()> cancelled;
 };
 struct MetricEstimate {
   double value = 0;
@@ -136,7 +150,7 @@ struct MetricEstimate {
 // The point estimate uses all rows 0..n-1. Replicates draw n rows with
 // replacement (std::mt19937_64 seeded with `seed`). Errors of the point
 // estimate are returned; a replicate that fails or gives NaN is skipped for
-// that metric.
+// that metric. Cancelled when options.cancelled() turns true.
 using MetricFunction =
     std::function<absl::StatusOr<std::map<std::string, double>>(const std::vector<int>& rows)>;
 absl::StatusOr<std::map<std::string, MetricEstimate>> Bootstrap(const MetricFunction& compute,

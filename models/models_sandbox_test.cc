@@ -144,6 +144,22 @@ TEST(ModelsSandbox, LogisticEqualsGlmAndPooledFitAndCountsExcludedRows) {
   EXPECT_EQ(m["n"].get<int64_t>(), ref["n"].get<int64_t>());
 }
 
+// Metrics that do not depend on the baseline hazard equal R to 1e-6. Those
+// that do (brier_t, integrated_brier, oe_ratio_t) use the pooled Breslow H0
+// on the coarse grids the development sites release since issue 11 (each
+// step >= k patients leaving the risk set; docs/models.md "Grids the site
+// fixes"), not at every event time as R: on this cohort they stay within
+// 0.015 (Brier scores) and 10% (O/E) of R's.
+void ExpectMetricNearR(const std::string& k, double got, double r) {
+  if (k == "brier_t" || k == "integrated_brier") {
+    EXPECT_NEAR(got, r, 0.015) << k;
+  } else if (k == "oe_ratio_t") {
+    EXPECT_NEAR(got, r, 0.1 * r) << k;
+  } else {
+    EXPECT_NEAR(got, r, 1e-6) << k;
+  }
+}
+
 TEST(ModelsSandbox, LeaveOneSiteOutMetricsEqualRReferences) {
   if (!HaveFedrad()) GTEST_SKIP() << "build the fedrad binary first (" << Fedrad() << ")";
   json r = RunExample("loso_validation");
@@ -156,7 +172,8 @@ TEST(ModelsSandbox, LeaveOneSiteOutMetricsEqualRReferences) {
     for (const std::string k : {"harrell_c", "uno_c", "auc_t", "brier_t", "integrated_brier",
                                 "oe_ratio_t", "calibration_slope"}) {
       // Coefficients agree with coxph to ~1e-7; metrics follow.
-      EXPECT_NEAR(cox[k].get<double>(), rc[k].get<double>(), 1e-6) << s << " " << k;
+      SCOPED_TRACE(s);
+      ExpectMetricNearR(k, cox[k].get<double>(), rc[k].get<double>());
       EXPECT_LE(cox[k + "_ci_low"].get<double>(), cox[k + "_ci_high"].get<double>()) << k;
     }
     const json& coefs = r["validation"]["cox"]["loso_models"][s]["coefficients"];
@@ -187,7 +204,7 @@ TEST(ModelsSandbox, DevelopOnTwoSitesValidateOnThirdEqualsRReferences) {
   const json& rc = ref["validation_survival"]["C"];
   for (const std::string k : {"harrell_c", "uno_c", "auc_t", "brier_t", "integrated_brier",
                               "oe_ratio_t", "calibration_slope"}) {
-    EXPECT_NEAR(cox[k].get<double>(), rc[k].get<double>(), 1e-6) << k;
+    ExpectMetricNearR(k, cox[k].get<double>(), rc[k].get<double>());
   }
   EXPECT_FALSE(r["validation"]["cox"]["sites"].contains("A"));
   const json& bin = r["validation"]["logistic"]["sites"]["C"];

@@ -1533,10 +1533,15 @@ class Renderer {
                           "</th><td>", Fmt(r.n0, 0), "</td>");
           for (size_t i = stride - 1; i < times.size(); i += stride) {
             auto it = std::find(r.time.begin(), r.time.end(), times[i]);
+            // Each site releases a group's points only where >= k patients
+            // left its risk set: a time before the group's last released
+            // point that it did not release is unknown ("–"), a later one
+            // has fewer than k at risk.
+            const bool after = r.time.empty() || times[i] > r.time.back();
             absl::StrAppend(&risk_table, "<td>",
-                            it == r.time.end()
-                                ? absl::StrCat("&lt;", k_)
-                                : Fmt(r.n[static_cast<size_t>(it - r.time.begin())], 0),
+                            it != r.time.end()
+                                ? Fmt(r.n[static_cast<size_t>(it - r.time.begin())], 0)
+                                : after ? absl::StrCat("&lt;", k_) : std::string("–"),
                             "</td>");
           }
           absl::StrAppend(&risk_table, "</tr>");
@@ -1552,7 +1557,8 @@ class Renderer {
                                   "data, ", FmtG(Num(&(*cuts)[0])), " and ", FmtG(Num(&(*cuts)[1])),
                         ")");
       }
-      absl::StrAppend(&caption, "; reported every grid step, not at single event times, and "
+      absl::StrAppend(&caption, "; reported at grid points where at least k = ", k_,
+                      " patients left the group's risk set, not at single event times, and "
                                 "each curve stops where fewer than k = ", k_,
                       " patients remain at risk. Well "
                                 "separated curves mean good discrimination.");

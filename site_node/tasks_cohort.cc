@@ -1,25 +1,34 @@
-// Site-side tasks of the cohort summary ("Table 1"): column moments and
-// counts at coordinator-chosen thresholds (for quantiles). See
+// Site-side tasks of the cohort summary ("Table 1"): column moments, and
+// cumulative counts on a grid the SITE fixes (for quantiles). See
 // models/descriptive.h for the method and coordinator/analysis_cohort.cc for
 // the other half.
 //
+// No parameter comes from the task: the columns, the column pattern and the
+// time/event pairs are read from the approved study spec the task carries
+// (Task.study.cohort_summary), the id column is the site's own
+// (TaskContext::id_column). Any task params (columns, column_regex,
+// time_events, id_column, extra_columns, thresholds.*) are ignored.
+//
 // Small cells: a column with fewer than k non-missing values, and a 0/1
 // column with fewer than k ones or fewer than k zeros, is suppressed at the
-// site: its statistics are not released (NaN) and it is flagged, so the
-// coordinator can mark it.
+// site: its statistics are not released (NaN) and it is flagged; below k its
+// n is withheld too, so a suppressed cell reveals nothing, not even its size.
+// Counts are released only on the site's grid, each step >= k values
+// (models::SiteGridCounts), whatever thresholds a coordinator sends.
 #include <cmath>
 #include <limits>
-#include <regex>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "core/csv.h"
+#include "core/log.h"
+#include "core/pattern.h"
 #include "core/status.h"
 #include "models/descriptive.h"
 #include "proto/payload.h"
 #include "site_node/builtin_tasks.h"
+#include "site_node/site_rules.h"
 #include "site_node/task_registry.h"
 
 namespace fedrad::site {
@@ -27,12 +36,8 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::vector<std::string> SplitList(const std::string& s) {
-  std::vector<std::string> out;
-  for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty())) {
-    out.emplace_back(part);
-  }
-  return out;
+absl::Status Refuse(absl::StatusCode code, absl::string_view text) {
+  return PublicError(code, text);
 }
 
 // A column is numeric when every non-missing cell parses as a number.
@@ -48,134 +53,160 @@ bool IsNumericColumn(const CsvTable& table, int col) {
   return any;
 }
 
-struct TimeEventSpec {
-  std::string name, time_column, event_column;
-};
+// The site's patient ids, row by row (its own id column).
+absl::StatusOr<std::vector<std::string>> RowIds(const TaskContext& ctx) {
+  const int idx = ctx.table->ColumnIndex(ctx.id_column);
+  if (idx < 0) {
+    // Not public: the site's configuration is wrong, the operator reads the log.
+    return absl::FailedPreconditionError(
+        absl::StrCat("the site's id column '", ctx.id_column, "' is not in its table"));
+  }
+  std::vector<std::string> ids(ctx.table->num_rows());
+  for (size_t r = 0; r < ids.size(); ++r) ids[r] = ctx.table->cell(r, idx);
+  return ids;
+}
 
-absl::StatusOr<std::vector<TimeEventSpec>> ParseTimeEvents(const std::string& s) {
-  std::vector<TimeEventSpec> out;
-  for (absl::string_view item : absl::StrSplit(s, ';', absl::SkipEmpty())) {
-    std::vector<std::string> parts = absl::StrSplit(item, ':');
-    if (parts.size() != 3) {
-      return absl::InvalidArgumentError(absl::StrCat("time_events entry '", item,
-                                                     "' is not name:time_column:event_column"));
-    }
-    out.push_back({parts[0], parts[1], parts[2]});
+// The ids of the rows where every one of `columns` is present.
+std::vector<std::string> IdsWhere(const std::vector<std::string>& ids,
+                                  const std::vector<const std::vector<double>*>& columns) {
+  std::vector<std::string> out;
+  for (size_t r = 0; r < ids.size(); ++r) {
+    bool present = true;
+    for (const auto* c : columns) present = present && !std::isnan((*c)[r]);
+    if (present) out.push_back(ids[r]);
   }
   return out;
 }
 
-// The columns to summarise: those named, plus those matching the regex; with
-// neither, every numeric column but the id and time/event columns. Columns in
-// "extra_columns" are always included.
-absl::StatusOr<std::vector<std::string>> SelectColumns(const CsvTable& table,
-                                                       const fedrad::v1::Payload& params,
-                                                       const std::string& default_id_column) {
-  const auto& strings = params.strings();
-  auto get = [&](const std::string& key) {
-    auto it = strings.find(key);
-    return it == strings.end() ? std::string() : it->second;
-  };
-  std::string id_column = get("id_column");
-  if (id_column.empty()) id_column = default_id_column;
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<TimeEventSpec> time_events, ParseTimeEvents(get("time_events")));
-  std::set<std::string> excluded = {id_column};
-  for (const auto& te : time_events) {
-    excluded.insert(te.time_column);
-    excluded.insert(te.event_column);
+// What the approved spec asks this site to summarise.
+struct CohortPlan {
+  std::vector<std::string> columns;
+  std::vector<v1::TimeEvent> time_events;
+};
+
+// The columns to summarise, from the spec: those named, the time columns of
+// the time/event pairs (for the median follow-up), then those whose whole
+// name matches cohort_summary.column_regex (RE2); with neither names nor a
+// pattern, every numeric column but the id and time/event columns.
+absl::StatusOr<CohortPlan> PlanFromSpec(const TaskContext& ctx) {
+  const v1::CohortSummary& spec = ctx.task->study().cohort_summary();
+  const CsvTable& table = *ctx.table;
+  CohortPlan plan;
+  std::set<std::string> excluded = {ctx.id_column};
+  for (const v1::TimeEvent& te : spec.time_events()) {
+    if (te.time_column() == ctx.id_column || te.event_column() == ctx.id_column) {
+      return Refuse(absl::StatusCode::kInvalidArgument,
+                    "cohort_summary.time_events: names the site's id column (rule id-column)");
+    }
+    for (const std::string& c : {te.time_column(), te.event_column()}) {
+      if (!table.HasColumn(c)) {
+        return Refuse(absl::StatusCode::kInvalidArgument,
+                      absl::StrCat("cohort_summary.time_events: column '", c,
+                                   "' is not in this site's table (rule spec-columns)"));
+      }
+      excluded.insert(c);
+    }
+    plan.time_events.push_back(te);
   }
-  std::vector<std::string> named = SplitList(get("columns"));
-  std::string regex_text = get("column_regex");
-  std::vector<std::string> out;
   std::set<std::string> seen;
-  for (const auto& c : named) {
-    if (!table.HasColumn(c)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(table.source(), ": the study asks for column '", c, "', which is missing"));
+  for (const std::string& c : spec.columns()) {
+    if (c == ctx.id_column) {
+      return Refuse(absl::StatusCode::kInvalidArgument,
+                    "cohort_summary.columns: names the site's id column (rule id-column)");
     }
-    if (seen.insert(c).second) out.push_back(c);
-  }
-  // Always summarised (the coordinator adds the time columns, for the median
-  // follow-up).
-  for (const auto& c : SplitList(get("extra_columns"))) {
     if (!table.HasColumn(c)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(table.source(), ": the study asks for column '", c, "', which is missing"));
+      return Refuse(absl::StatusCode::kInvalidArgument,
+                    absl::StrCat("cohort_summary.columns: column '", c,
+                                 "' is not in this site's table (rule spec-columns)"));
     }
-    if (seen.insert(c).second) out.push_back(c);
+    if (seen.insert(c).second) plan.columns.push_back(c);
   }
-  if (!regex_text.empty() || named.empty()) {
-    std::regex re;
-    try {
-      re = std::regex(regex_text.empty() ? std::string(".*") : regex_text);
-    } catch (const std::regex_error& e) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("column_regex '", regex_text, "' is not a valid regular expression"));
+  for (const v1::TimeEvent& te : spec.time_events()) {
+    if (seen.insert(te.time_column()).second) plan.columns.push_back(te.time_column());
+  }
+  if (!spec.column_regex().empty() || spec.columns().empty()) {
+    absl::StatusOr<Pattern> re =
+        Pattern::Compile(spec.column_regex().empty() ? ".*" : spec.column_regex(),
+                         "cohort_summary.column_regex");
+    if (!re.ok()) {
+      FEDRAD_LOG(WARNING) << "cohort: " << re.status().message();
+      return Refuse(absl::StatusCode::kInvalidArgument,
+                    "cohort_summary.column_regex: not a valid RE2 pattern within the size "
+                    "limits (rule pattern-re2)");
     }
     for (size_t i = 0; i < table.num_columns(); ++i) {
       const std::string& c = table.header()[i];
       if (excluded.count(c) || seen.count(c)) continue;
-      if (!std::regex_match(c, re)) continue;
+      if (!re->FullMatch(c)) continue;
       if (!IsNumericColumn(table, static_cast<int>(i))) continue;
       seen.insert(c);
-      out.push_back(c);
+      plan.columns.push_back(c);
     }
   }
-  return out;
+  return plan;
+}
+
+absl::StatusOr<std::vector<double>> Column(const TaskContext& ctx, const std::string& c) {
+  return ctx.table->NumericColumn(c, MissingValues::kAllow);
 }
 
 absl::StatusOr<TaskOutput> CohortMoments(TaskContext& ctx) {
   const CsvTable& table = *ctx.table;
-  const fedrad::v1::Payload& params = ctx.task->params();
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> columns, SelectColumns(table, params, ctx.id_column));
-  auto te_it = params.strings().find("time_events");
-  FEDRAD_ASSIGN_OR_RETURN(
-      std::vector<TimeEventSpec> time_events,
-      ParseTimeEvents(te_it == params.strings().end() ? std::string() : te_it->second));
+  FEDRAD_ASSIGN_OR_RETURN(CohortPlan plan, PlanFromSpec(ctx));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, RowIds(ctx));
   const int64_t k = ctx.min_cell_count;
+  TaskOutput out;
 
   std::vector<double> n, n_missing, mean, m2, binary, count_one, suppressed;
-  for (const auto& c : columns) {
-    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> values,
-                            table.NumericColumn(c, MissingValues::kAllow));
+  for (const auto& c : plan.columns) {
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> values, Column(ctx, c));
     models::ColumnMoments m = models::ComputeMoments(values);
-    bool small = m.n < k || (m.binary && (m.count_one < k || m.n - m.count_one < k));
-    n.push_back(static_cast<double>(m.n));
-    n_missing.push_back(static_cast<double>(m.n_missing));
+    const bool few = m.n < k;
+    const bool small = few || (m.binary && (m.count_one < k || m.n - m.count_one < k));
+    // Below k even the number of values is withheld (so is the number
+    // missing, rows - n).
+    n.push_back(few ? kNaN : static_cast<double>(m.n));
+    n_missing.push_back(few ? kNaN : static_cast<double>(m.n_missing));
     binary.push_back(m.binary ? 1.0 : 0.0);
     suppressed.push_back(small ? 1.0 : 0.0);
     mean.push_back(small ? kNaN : m.mean);
     m2.push_back(small ? kNaN : m.m2);
     count_one.push_back(small ? kNaN : static_cast<double>(m.count_one));
+    if (!few) out.populations.push_back({{c}, IdsWhere(ids, {&values})});
   }
 
   std::vector<double> te_n, te_events, te_suppressed;
-  for (const auto& te : time_events) {
-    FEDRAD_RETURN_IF_ERROR(table.RequireColumns({te.time_column, te.event_column}));
-    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> time, table.NumericColumn(te.time_column, MissingValues::kAllow));
-    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> event, table.NumericColumn(te.event_column, MissingValues::kAllow));
+  for (const auto& te : plan.time_events) {
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> time, Column(ctx, te.time_column()));
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> event, Column(ctx, te.event_column()));
     int64_t count = 0, events = 0;
     for (size_t i = 0; i < time.size(); ++i) {
       if (std::isnan(time[i]) || std::isnan(event[i])) continue;
       if (event[i] != 0.0 && event[i] != 1.0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            table.source(), ": line ", table.line_of_row(i), ", column '", te.event_column,
-            "': an event indicator must be 0 or 1, found ", FormatNumber(event[i])));
+        FEDRAD_LOG(WARNING) << table.source() << ": line " << table.line_of_row(i)
+                            << ", column '" << te.event_column() << "': not 0 or 1";
+        return Refuse(absl::StatusCode::kInvalidArgument,
+                      absl::StrCat("cohort_summary.time_events: column '", te.event_column(),
+                                   "' holds a value other than 0 or 1 (rule event-indicator)"));
       }
       ++count;
       events += event[i] == 1.0;
     }
-    bool small = count < k || events < k || count - events < k;
-    te_n.push_back(static_cast<double>(count));
+    const bool few = count < k;
+    const bool small = few || events < k || count - events < k;
+    te_n.push_back(few ? kNaN : static_cast<double>(count));
     te_events.push_back(small ? kNaN : static_cast<double>(events));
     te_suppressed.push_back(small ? 1.0 : 0.0);
+    if (!few) {
+      out.populations.push_back(
+          {{te.time_column(), te.event_column()}, IdsWhere(ids, {&time, &event})});
+    }
   }
 
-  TaskOutput out;
   out.n_contributing = static_cast<int64_t>(table.num_rows());
   fedrad::v1::Payload& p = out.payload;
-  (*p.mutable_strings())["columns"] = absl::StrJoin(columns, ",");
-  const std::vector<int64_t> shape = {static_cast<int64_t>(columns.size())};
+  (*p.mutable_strings())["columns"] = absl::StrJoin(plan.columns, ",");
+  const std::vector<int64_t> shape = {static_cast<int64_t>(plan.columns.size())};
   AddArray(&p, "rows", {}, {static_cast<double>(table.num_rows())});
   AddArray(&p, "min_cell_count", {}, {static_cast<double>(k)});
   AddArray(&p, "n", shape, n);
@@ -185,34 +216,41 @@ absl::StatusOr<TaskOutput> CohortMoments(TaskContext& ctx) {
   AddArray(&p, "binary", shape, binary);
   AddArray(&p, "count_one", shape, count_one);
   AddArray(&p, "suppressed", shape, suppressed);
-  const std::vector<int64_t> te_shape = {static_cast<int64_t>(time_events.size())};
+  const std::vector<int64_t> te_shape = {static_cast<int64_t>(plan.time_events.size())};
   AddArray(&p, "time_event_n", te_shape, te_n);
   AddArray(&p, "time_event_events", te_shape, te_events);
   AddArray(&p, "time_event_suppressed", te_shape, te_suppressed);
   return out;
 }
 
-// params: arrays "thresholds.<column>"; returns "counts.<column>", the number
-// of the column's non-missing values at or below each threshold.
+// Per summarised numeric, non-binary column with at least k values:
+// "grid.<column>" (the site's released lattice points, increasing),
+// "counts.<column>" (values <= each point) and "n.<column>". The points are
+// the site's (models::SiteGridCounts, step max(k, ceil(quantile_rank_error *
+// n))); thresholds a coordinator sends are ignored. A column below k
+// releases nothing (and says nothing about why).
 absl::StatusOr<TaskOutput> CohortCounts(TaskContext& ctx) {
   const CsvTable& table = *ctx.table;
+  FEDRAD_ASSIGN_OR_RETURN(CohortPlan plan, PlanFromSpec(ctx));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, RowIds(ctx));
+  const double fraction = ctx.task->study().cohort_summary().quantile_rank_error() > 0
+                              ? ctx.task->study().cohort_summary().quantile_rank_error()
+                              : 0.01;
   TaskOutput out;
   out.n_contributing = static_cast<int64_t>(table.num_rows());
-  for (const auto& array : ctx.task->params().arrays()) {
-    const std::string prefix = "thresholds.";
-    if (array.name().rfind(prefix, 0) != 0) continue;
-    std::string column = array.name().substr(prefix.size());
-    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> values,
-                            table.NumericColumn(column, MissingValues::kAllow));
-    std::vector<double> thresholds(array.values().begin(), array.values().end());
-    models::ColumnMoments m = models::ComputeMoments(values);
-    if (m.n < ctx.min_cell_count) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "column '", column, "' has ", m.n, " values, fewer than k=", ctx.min_cell_count));
-    }
-    std::vector<int64_t> counts = models::CountAtOrBelow(values, thresholds);
-    AddArray(&out.payload, "counts." + column, {static_cast<int64_t>(counts.size())},
-             std::vector<double>(counts.begin(), counts.end()));
+  for (const std::string& c : plan.columns) {
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> values, Column(ctx, c));
+    const models::ColumnMoments m = models::ComputeMoments(values);
+    if (m.n < ctx.min_cell_count || m.binary) continue;
+    const models::GridCounts g = models::SiteGridCounts(
+        values, models::GridStep(m.n, ctx.min_cell_count, fraction,
+                                 static_cast<int64_t>(kMaxGridPoints)));
+    const int64_t size = static_cast<int64_t>(g.points.size());
+    AddArray(&out.payload, "grid." + c, {size}, g.points);
+    AddArray(&out.payload, "counts." + c, {size},
+             std::vector<double>(g.counts.begin(), g.counts.end()));
+    AddArray(&out.payload, "n." + c, {}, {static_cast<double>(g.n)});
+    out.populations.push_back({{c}, IdsWhere(ids, {&values})});
   }
   return out;
 }
@@ -223,15 +261,17 @@ void RegisterCohortTasks(TaskRegistry& registry) {
   registry.Register(TaskKind{
       "cohort.moments",
       "Per-column n, missing count, mean, sum of squared deviations and 0/1 counts "
-      "(small cells suppressed); per time/event pair n and number of events.",
+      "(small cells suppressed, their size too); per time/event pair n and number of events. "
+      "Columns from the approved spec's cohort_summary.",
       {"columns", "rows", "min_cell_count", "n", "n_missing", "mean", "m2", "binary", "count_one", "suppressed",
        "time_event_n", "time_event_events", "time_event_suppressed"},
       CohortMoments});
   registry.Register(TaskKind{
       "cohort.counts",
-      "Per column, how many values lie at or below each coordinator-chosen threshold "
-      "(for quantiles; no value is released).",
-      {"counts.*"},
+      "Per column, the number of values at or below each point of a grid the site fixes "
+      "(3-significant-digit lattice, every step >= k values; for quantiles; no value and no "
+      "coordinator-chosen threshold).",
+      {"grid.*", "counts.*", "n.*"},
       CohortCounts});
 }
 

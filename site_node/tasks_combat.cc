@@ -7,14 +7,38 @@
 //   combat.moments    n, Σz, ZᵀZ, Σy, ZᵀY                                    -> sums over >= k patients
 //   combat.residuals  Σ (y - intercept - zβ)² per feature                    -> rss
 //   combat.fit        the site's own EB effects; harmonises the table LOCALLY
-//                     (output_dir/harmonized.csv, and the working table)    -> gamma_star, delta_star
-//   combat.distributions  per listed column: n, mean, M2 (suppressed when n < k),
-//                     or the number of values <= each coordinator-chosen
-//                     threshold (federated quartiles; no value released)    -> for the report's
+//                     (output_dir/<output_file>, and the working table)     -> gamma_star, delta_star
+//   combat.distributions  per listed column: n, mean, M2 (withheld, n too,
+//                     when n < k) and cumulative counts on the site's own
+//                     grid (every step >= k values)                         -> for the report's
 //                                                                              before/after plots
 //
+// What the site takes from where (it trusts nothing it receives):
+//   - from the approved spec (Task.study.harmonization): the feature pattern
+//     (RE2), the covariates, method, empirical_bayes, nonparametric_mean_only,
+//     mean-only (method "mean-only"), reference (reference_site == this site's
+//     certificate name), output_file (a plain name, written only inside the
+//     study's output folder) and output_suffix (<= 64 plain-name characters,
+//     creating no existing column);
+//   - from the task, checked: "features" (the coordinator's plan may leave
+//     features constant at some site unadjusted: a subset of the columns the
+//     spec's pattern selects here, no repeats), the pooled estimates
+//     (intercept, beta, grand_mean, var_pooled: sizes from the spec and the
+//     checked features, every value finite and |v| <= kMaxEstimate,
+//     var_pooled > 0) and "columns" of combat.distributions (at most 12, each
+//     a selected feature or feature+output_suffix).
+// Ignored if sent: covariates, method, empirical_bayes, nonparametric_mean_only,
+// mean_only, reference, output_file, output_suffix, thresholds.*.
+//
 // Patient rows never leave: only counts, sums over the site's patients, and
-// per-feature site parameters (gamma*, delta*).
+// per-feature site parameters (gamma*, delta*). Every released sum of
+// combat.residuals and combat.fit is a function of per-feature first and
+// second moments over all the site's rows (Σy, Σy², Σz, ZᵀZ, ZᵀY), whatever
+// pooled estimates are sent; see docs/harmonization.md, "What a site trusts".
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +53,7 @@
 #include "models/descriptive.h"
 #include "proto/payload.h"
 #include "site_node/builtin_tasks.h"
+#include "site_node/site_rules.h"
 #include "site_node/task_registry.h"
 
 namespace fedrad::site {
@@ -36,10 +61,25 @@ namespace {
 
 namespace h = ::fedrad::harmonization;
 
+// Largest |value| accepted in a pooled estimate a coordinator sends back.
+constexpr double kMaxEstimate = 1e15;
+// Longest output_suffix.
+constexpr size_t kMaxSuffixBytes = 64;
+// Most columns one combat.distributions task may describe.
+constexpr size_t kMaxDistributionColumns = 12;
+
+absl::Status Refuse(absl::StatusCode code, absl::string_view text) {
+  return PublicError(code, text);
+}
+
 std::string Param(const TaskContext& ctx, const std::string& key) {
   const auto& strings = ctx.task->params().strings();
   auto it = strings.find(key);
   return it == strings.end() ? "" : it->second;
+}
+
+const v1::Harmonization& Spec(const TaskContext& ctx) {
+  return ctx.task->study().harmonization();
 }
 
 std::vector<double> ToVector(const Eigen::VectorXd& v) {
@@ -54,56 +94,217 @@ void AddEigenMatrix(v1::Payload* p, const std::string& name, const Eigen::Matrix
   AddMatrix(p, name, m.rows(), m.cols(), row_major);
 }
 
-absl::StatusOr<Eigen::VectorXd> GetEigenVector(const v1::Payload& p, const std::string& name,
-                                               size_t size) {
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> v, GetVector(p, name));
+// A pooled estimate from the coordinator: the expected size, every value
+// finite and within kMaxEstimate; `positive`: every value > 0 as well.
+absl::Status CheckEstimate(const std::string& name, const std::vector<double>& v, size_t size,
+                           bool positive) {
   if (v.size() != size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("parameter '", name, "' has ", v.size(), " values, expected ", size));
+    return Refuse(absl::StatusCode::kInvalidArgument,
+                  absl::StrCat("combat: parameter '", name,
+                               "' does not have the size the approved spec and the features "
+                               "imply (rule estimate-shape)"));
   }
-  return Eigen::Map<Eigen::VectorXd>(v.data(), v.size());
+  for (double x : v) {
+    if (!std::isfinite(x) || std::abs(x) > kMaxEstimate || (positive && !(x > 0))) {
+      return Refuse(absl::StatusCode::kInvalidArgument,
+                    absl::StrCat("combat: parameter '", name, "' holds a value that is not finite, "
+                                 "too large", positive ? " or not positive" : "",
+                                 " (rule estimate-range)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Eigen::VectorXd> GetEigenVector(const v1::Payload& p, const std::string& name,
+                                               size_t size, bool positive = false) {
+  absl::StatusOr<std::vector<double>> v = GetVector(p, name);
+  if (!v.ok()) {
+    return Refuse(absl::StatusCode::kInvalidArgument,
+                  absl::StrCat("combat: parameter '", name, "' is missing or malformed (rule "
+                               "estimate-shape)"));
+  }
+  FEDRAD_RETURN_IF_ERROR(CheckEstimate(name, *v, size, positive));
+  return Eigen::Map<Eigen::VectorXd>(v->data(), v->size());
 }
 
 absl::StatusOr<Eigen::MatrixXd> GetEigenMatrix(const v1::Payload& p, const std::string& name,
                                                int64_t rows, int64_t cols) {
   int64_t r = 0, c = 0;
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> v, GetMatrix(p, name, &r, &c));
-  if (r != rows || c != cols) {
-    return absl::InvalidArgumentError(absl::StrCat("parameter '", name, "' is ", r, "x", c,
-                                                   ", expected ", rows, "x", cols));
+  absl::StatusOr<std::vector<double>> v = GetMatrix(p, name, &r, &c);
+  if (!v.ok() || r != rows || c != cols) {
+    return Refuse(absl::StatusCode::kInvalidArgument,
+                  absl::StrCat("combat: parameter '", name,
+                               "' is missing or does not have the shape the approved spec and the "
+                               "features imply (rule estimate-shape)"));
   }
+  FEDRAD_RETURN_IF_ERROR(CheckEstimate(name, *v, static_cast<size_t>(rows * cols), false));
   Eigen::MatrixXd m(rows, cols);
   for (int64_t i = 0; i < rows; ++i) {
-    for (int64_t j = 0; j < cols; ++j) m(i, j) = v[i * cols + j];
+    for (int64_t j = 0; j < cols; ++j) m(i, j) = (*v)[i * cols + j];
   }
   return m;
 }
 
-// The features and covariates the coordinator chose, read from this site's
-// working table (all rows).
+// The site's patient ids, row by row (its own id column).
+absl::StatusOr<std::vector<std::string>> RowIds(const TaskContext& ctx) {
+  const int idx = ctx.table->ColumnIndex(ctx.id_column);
+  if (idx < 0) {
+    // Not public: the site's configuration is wrong, the operator reads the log.
+    return absl::FailedPreconditionError(
+        absl::StrCat("the site's id column '", ctx.id_column, "' is not in its table"));
+  }
+  std::vector<std::string> ids(ctx.table->num_rows());
+  for (size_t r = 0; r < ids.size(); ++r) ids[r] = ctx.table->cell(r, idx);
+  return ids;
+}
+
+// The covariates of the approved spec; none may be the site's id column.
+absl::StatusOr<std::vector<std::string>> SpecCovariates(const TaskContext& ctx) {
+  std::vector<std::string> covariates(Spec(ctx).covariates().begin(),
+                                      Spec(ctx).covariates().end());
+  std::set<std::string> seen;
+  for (const std::string& c : covariates) {
+    if (c == ctx.id_column) {
+      return Refuse(absl::StatusCode::kInvalidArgument,
+                    "harmonization.covariates: names the site's id column (rule id-column)");
+    }
+    if (!seen.insert(c).second) {
+      return Refuse(absl::StatusCode::kInvalidArgument,
+                    absl::StrCat("harmonization.covariates: '", c, "' is listed twice"));
+    }
+  }
+  return covariates;
+}
+
+// The columns of this site's table the spec's feature pattern selects
+// (searched, RE2), minus the id column and the covariates.
+absl::StatusOr<std::vector<std::string>> SpecFeatures(const TaskContext& ctx,
+                                                      const std::vector<std::string>& covariates) {
+  if (Spec(ctx).features().empty()) {
+    return Refuse(absl::StatusCode::kInvalidArgument,
+                  "harmonization.features: required (rule spec-features)");
+  }
+  std::vector<std::string> exclude = covariates;
+  exclude.push_back(ctx.id_column);
+  absl::StatusOr<std::vector<std::string>> matched =
+      h::MatchFeatureColumns(*ctx.table, Spec(ctx).features(), exclude);
+  if (!matched.ok()) {
+    FEDRAD_LOG(WARNING) << "combat: " << matched.status().message();
+    return Refuse(absl::StatusCode::kInvalidArgument,
+                  "harmonization.features: not a valid RE2 pattern within the size limits "
+                  "(rule pattern-re2)");
+  }
+  return *matched;
+}
+
+// The features of this round: the task's "features" (the coordinator's plan)
+// when given, each one a column the spec selects here, no repeats; otherwise
+// every selected column.
+absl::StatusOr<std::vector<std::string>> RoundFeatures(const TaskContext& ctx,
+                                                       const std::vector<std::string>& covariates) {
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> selected, SpecFeatures(ctx, covariates));
+  const std::string asked = Param(ctx, "features");
+  if (asked.size() > kMaxParamStringBytes) {
+    return Refuse(absl::StatusCode::kInvalidArgument,
+                  "combat: parameter 'features' is too long (rule task-caps)");
+  }
+  if (asked.empty()) return selected;
+  const std::set<std::string> allowed(selected.begin(), selected.end());
+  std::set<std::string> seen;
+  std::vector<std::string> out;
+  for (const std::string& f : h::SplitList(asked)) {
+    if (!allowed.count(f) || !seen.insert(f).second) {
+      return Refuse(absl::StatusCode::kInvalidArgument,
+                    "combat: parameter 'features' names a column the approved spec's "
+                    "harmonization.features does not select at this site, or names one twice "
+                    "(rule spec-features)");
+    }
+    out.push_back(f);
+  }
+  if (out.empty()) {
+    return Refuse(absl::StatusCode::kInvalidArgument,
+                  "combat: no features to harmonise (rule spec-features)");
+  }
+  return out;
+}
+
+// The spec's features and covariates, read from this site's working table
+// (all rows).
 absl::StatusOr<h::SiteData> ReadSiteData(const TaskContext& ctx,
                                          std::vector<std::string>* features,
                                          std::vector<std::string>* covariates) {
-  *features = h::SplitList(Param(ctx, "features"));
-  *covariates = h::SplitList(Param(ctx, "covariates"));
-  if (features->empty()) return absl::InvalidArgumentError("no features to harmonise");
+  FEDRAD_ASSIGN_OR_RETURN(*covariates, SpecCovariates(ctx));
+  FEDRAD_ASSIGN_OR_RETURN(*features, RoundFeatures(ctx, *covariates));
+  // A missing or non-numeric cell is an error naming file, line and column:
+  // not public (the daemon redacts it); combat.check reported it already.
   return h::ExtractSiteData(*ctx.table, {}, *features, *covariates);
+}
+
+// Every released sum rests on all the site's rows and is about the features
+// and covariates used.
+absl::StatusOr<std::vector<Population>> AllRows(const TaskContext& ctx,
+                                                const std::vector<std::string>& features,
+                                                const std::vector<std::string>& covariates) {
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, RowIds(ctx));
+  Population p;
+  p.quantities = features;
+  p.quantities.insert(p.quantities.end(), covariates.begin(), covariates.end());
+  p.ids = std::move(ids);
+  return std::vector<Population>{std::move(p)};
 }
 
 absl::Status RequireNotHarmonized(const TaskContext& ctx) {
   if (ctx.state->count("combat.applied")) {
-    return absl::FailedPreconditionError(
-        "this site's table was already harmonised in this study; ComBat must not be fitted "
-        "to harmonised data");
+    return Refuse(absl::StatusCode::kFailedPrecondition,
+                  "combat: this site's table was already harmonised in this study; ComBat must "
+                  "not be fitted to harmonised data (rule combat-once)");
   }
   return absl::OkStatus();
 }
 
+// output_suffix: <= kMaxSuffixBytes of [A-Za-z0-9._-] (empty: in place).
+absl::Status CheckSuffix(const std::string& suffix) {
+  if (suffix.size() > kMaxSuffixBytes) {
+    return Refuse(absl::StatusCode::kInvalidArgument,
+                  absl::StrCat("harmonization.output_suffix: longer than ", kMaxSuffixBytes,
+                               " characters (rule plain-name)"));
+  }
+  for (char c : suffix) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.';
+    if (!ok) {
+      return Refuse(absl::StatusCode::kInvalidArgument,
+                    "harmonization.output_suffix: only letters, digits, '_', '-' and '.' are "
+                    "allowed (rule plain-name)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The file combat.fit writes: harmonization.output_file (a plain name;
+// default harmonized.csv) inside the study's output folder, never through a
+// symbolic link.
+absl::StatusOr<std::string> OutputPath(const TaskContext& ctx) {
+  std::string file = Spec(ctx).output_file();
+  if (file.empty()) file = "harmonized.csv";
+  FEDRAD_RETURN_IF_ERROR(CheckPlainName(file, "harmonization.output_file"));
+  const std::string path = ctx.output_dir + "/" + file;
+  std::error_code ec;
+  if (std::filesystem::is_symlink(path, ec)) {
+    return Refuse(absl::StatusCode::kInvalidArgument,
+                  "harmonization.output_file: exists as a symbolic link in the study's output "
+                  "folder (rule output-folder)");
+  }
+  return path;
+}
+
 absl::StatusOr<TaskOutput> Check(TaskContext& ctx) {
-  const std::vector<std::string> covariates = h::SplitList(Param(ctx, "covariates"));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> covariates, SpecCovariates(ctx));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> selected, SpecFeatures(ctx, covariates));
+  (void)selected;  // the pattern is valid; CheckSiteTable matches it again
   FEDRAD_ASSIGN_OR_RETURN(
       h::SiteTableCheck check,
-      h::CheckSiteTable(*ctx.table, Param(ctx, "features"), covariates, {ctx.id_column}));
+      h::CheckSiteTable(*ctx.table, Spec(ctx).features(), covariates, {ctx.id_column}));
   if (ctx.state->count("combat.applied")) {
     check.problems.push_back("the table was already harmonised in this study");
   }
@@ -117,14 +318,15 @@ absl::StatusOr<TaskOutput> Check(TaskContext& ctx) {
   (*out.payload.mutable_strings())["problems"] = absl::StrJoin(check.problems, "\n");
   for (const std::string& p : check.problems) FEDRAD_LOG(WARNING) << "combat.check: " << p;
   if (!check.problems.empty()) {
-    // Only counts go to the coordinator; the first offending cell (file,
-    // line, column) is for the operator's log.
+    // Only the problem's kind goes to the coordinator; the first offending
+    // cell (file, line, column) is for the operator's log.
     absl::Status first =
         h::ExtractSiteData(*ctx.table, {}, check.features, covariates).status();
     if (!first.ok()) {
       FEDRAD_LOG(WARNING) << "combat.check: first problem: " << first.message();
     }
   }
+  FEDRAD_ASSIGN_OR_RETURN(out.populations, AllRows(ctx, check.features, covariates));
   return out;
 }
 
@@ -140,9 +342,14 @@ absl::StatusOr<TaskOutput> Moments(TaskContext& ctx) {
   AddEigenMatrix(&out.payload, "covariate_cross", m.covariate_cross);
   AddVector(&out.payload, "sum_features", ToVector(m.sum_features));
   AddEigenMatrix(&out.payload, "covariate_feature_cross", m.covariate_feature_cross);
+  FEDRAD_ASSIGN_OR_RETURN(out.populations, AllRows(ctx, features, covariates));
   return out;
 }
 
+// rss_g = Σ_i (y_ig − a_g − z_iβ_g)² = Σy² − 2aΣy − 2βᵀZᵀy + n a² + 2aβᵀΣz +
+// βᵀZᵀZβ: for any (a, β) a coordinator sends, a function of the moments
+// combat.moments released plus Σ_i y_ig² — the one new number per feature,
+// the same the honest estimates reveal. The sum runs over all rows.
 absl::StatusOr<TaskOutput> Residuals(TaskContext& ctx) {
   FEDRAD_RETURN_IF_ERROR(RequireNotHarmonized(ctx));
   std::vector<std::string> features, covariates;
@@ -155,43 +362,65 @@ absl::StatusOr<TaskOutput> Residuals(TaskContext& ctx) {
   TaskOutput out;
   out.n_contributing = data.features.rows();
   AddVector(&out.payload, "rss", ToVector(h::ResidualSumOfSquares(data, intercept, beta)));
+  FEDRAD_ASSIGN_OR_RETURN(out.populations, AllRows(ctx, features, covariates));
   return out;
 }
 
 absl::StatusOr<TaskOutput> Fit(TaskContext& ctx) {
   FEDRAD_RETURN_IF_ERROR(RequireNotHarmonized(ctx));
+  const v1::Harmonization& spec = Spec(ctx);
+  // Where the result goes, checked before anything is computed or changed.
+  FEDRAD_ASSIGN_OR_RETURN(const std::string path, OutputPath(ctx));
+  const std::string suffix = spec.output_suffix();
+  FEDRAD_RETURN_IF_ERROR(CheckSuffix(suffix));
+  h::ComBatOptions options;
+  absl::StatusOr<h::ComBatMethod> method = h::ParseMethod(spec.method());
+  if (!method.ok()) {
+    return Refuse(absl::StatusCode::kInvalidArgument,
+                  "harmonization.method: not parametric, nonparametric or mean-only");
+  }
+  options.method = *method;
+  options.empirical_bayes = !spec.has_empirical_bayes() || spec.empirical_bayes();
+  options.nonparametric_mean_only = spec.nonparametric_mean_only();
+  // The federated plan forces mean-only only for a one-patient site, which
+  // no site with k >= 2 ever releases; otherwise it is the method's.
+  const bool mean_only = options.method == h::ComBatMethod::kMeanOnly;
+  const bool is_reference = !spec.reference_site().empty() && spec.reference_site() == ctx.site_id;
+
   std::vector<std::string> features, covariates;
   FEDRAD_ASSIGN_OR_RETURN(h::SiteData data, ReadSiteData(ctx, &features, &covariates));
   const v1::Payload& p = ctx.task->params();
   const size_t g = features.size();
   h::PooledEstimates pooled;
   FEDRAD_ASSIGN_OR_RETURN(pooled.grand_mean, GetEigenVector(p, "grand_mean", g));
-  FEDRAD_ASSIGN_OR_RETURN(pooled.var_pooled, GetEigenVector(p, "var_pooled", g));
+  FEDRAD_ASSIGN_OR_RETURN(pooled.var_pooled, GetEigenVector(p, "var_pooled", g, true));
   FEDRAD_ASSIGN_OR_RETURN(pooled.beta, GetEigenMatrix(p, "beta", covariates.size(), g));
-  h::ComBatOptions options;
-  FEDRAD_ASSIGN_OR_RETURN(options.method, h::ParseMethod(Param(ctx, "method")));
-  options.empirical_bayes = Param(ctx, "empirical_bayes") != "false";
-  options.nonparametric_mean_only = Param(ctx, "nonparametric_mean_only") == "true";
-  const bool mean_only = Param(ctx, "mean_only") == "true";
-  const bool is_reference = Param(ctx, "reference") == "true";
 
-  // The site's own empirical Bayes effects (its priors are over its own
-  // features, so nothing else is needed), then the local harmonisation.
-  FEDRAD_ASSIGN_OR_RETURN(h::SiteEffects eff,
-                          h::EstimateSiteEffects(h::Standardize(data, pooled), options, mean_only));
   // With an output suffix the harmonised values go to new columns (copies
   // of the originals first, so that unchanged values keep their text).
-  const std::string suffix = Param(ctx, "output_suffix");
   std::vector<std::string> targets = features;
   if (!suffix.empty()) {
     for (std::string& name : targets) {
       name += suffix;
       if (ctx.table->HasColumn(name)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "harmonization.output_suffix '", suffix, "': the table already has a column '",
-            name, "'"));
+        return Refuse(absl::StatusCode::kInvalidArgument,
+                      absl::StrCat("harmonization.output_suffix '", suffix,
+                                   "': the table already has a column '", name,
+                                   "' (rule no-overwrite)"));
       }
     }
+  }
+
+  // The site's own empirical Bayes effects (its priors are over its own
+  // features, so nothing else is needed), then the local harmonisation.
+  FEDRAD_ASSIGN_OR_RETURN(h::SiteEffects eff,
+                          h::EstimateSiteEffects(h::Standardize(data, pooled), options, mean_only));
+  if (!eff.gamma_star.allFinite() || !eff.delta_star.allFinite()) {
+    return Refuse(absl::StatusCode::kInvalidArgument,
+                  "combat.fit: the pooled estimates give no finite site effects (rule "
+                  "estimate-range)");
+  }
+  if (!suffix.empty()) {
     for (size_t j = 0; j < features.size(); ++j) {
       FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> values,
                               ctx.table->StringColumn(features[j]));
@@ -206,9 +435,6 @@ absl::StatusOr<TaskOutput> Fit(TaskContext& ctx) {
         h::ApplySiteEffects(data, pooled, eff.gamma_star, eff.delta_star);
     FEDRAD_RETURN_IF_ERROR(h::StoreFeatures(ctx.table, {}, targets, harmonized));
   }
-  std::string file = Param(ctx, "output_file");
-  if (file.empty()) file = "harmonized.csv";
-  const std::string path = ctx.output_dir + "/" + file;
   FEDRAD_RETURN_IF_ERROR(WriteCsv(path, *ctx.table));
   (*ctx.state)["combat.applied"] = path;
 
@@ -236,48 +462,62 @@ absl::StatusOr<TaskOutput> Fit(TaskContext& ctx) {
   AddScalar(&out.payload, "n", static_cast<double>(self.n));
   AddVector(&out.payload, "gamma_star", ToVector(eff.gamma_star));
   AddVector(&out.payload, "delta_star", ToVector(eff.delta_star));
+  FEDRAD_ASSIGN_OR_RETURN(out.populations, AllRows(ctx, features, covariates));
   return out;
 }
 
-// params: "columns" (comma-separated) and optionally arrays
-// "thresholds.<column>". Without thresholds: per column n, mean, M2 and a
-// suppressed flag (n < k: mean and M2 withheld). With thresholds: arrays
-// "counts.<column>", the number of the column's values <= each threshold
-// (refused for a column with fewer than k values).
+// params: "columns" (comma-separated; at most 12, each a feature the spec
+// selects here or that feature + output_suffix). Per column: n, mean, M2 and
+// a suppressed flag (n < k: n, mean and M2 withheld, NaN), and for a column
+// with >= k values "grid.<column>" / "counts.<column>": cumulative counts on
+// the site's own grid (models::SiteGridCounts, steps >= k). Thresholds sent
+// by a coordinator are ignored.
 absl::StatusOr<TaskOutput> Distributions(TaskContext& ctx) {
   const std::vector<std::string> columns = h::SplitList(Param(ctx, "columns"));
   TaskOutput out;
   out.n_contributing = static_cast<int64_t>(ctx.table->num_rows());
-  // A counting round in which this site has nothing left to count.
-  if (columns.empty() && ctx.task->params().arrays_size() == 0) return out;
-  bool counted = false;
-  for (const auto& array : ctx.task->params().arrays()) {
-    const std::string prefix = "thresholds.";
-    if (array.name().rfind(prefix, 0) != 0) continue;
-    counted = true;
-    const std::string column = array.name().substr(prefix.size());
-    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> values,
-                            ctx.table->NumericColumn(column, MissingValues::kAllow));
-    const models::ColumnMoments m = models::ComputeMoments(values);
-    if (m.n < ctx.min_cell_count) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "column '", column, "' has ", m.n, " values, fewer than k=", ctx.min_cell_count));
-    }
-    std::vector<double> thresholds(array.values().begin(), array.values().end());
-    std::vector<int64_t> counts = models::CountAtOrBelow(values, thresholds);
-    AddVector(&out.payload, "counts." + column, std::vector<double>(counts.begin(), counts.end()));
+  if (columns.size() > kMaxDistributionColumns) {
+    return Refuse(absl::StatusCode::kInvalidArgument,
+                  "combat.distributions: more than 12 columns (rule report-features)");
   }
-  if (counted) return out;
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> covariates, SpecCovariates(ctx));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> selected, SpecFeatures(ctx, covariates));
+  std::set<std::string> allowed(selected.begin(), selected.end());
+  const std::string suffix = Spec(ctx).output_suffix();
+  FEDRAD_RETURN_IF_ERROR(CheckSuffix(suffix));
+  if (!suffix.empty()) {
+    for (const std::string& f : selected) allowed.insert(f + suffix);
+  }
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, RowIds(ctx));
   std::vector<double> n, mean, m2, suppressed;
   for (const std::string& column : columns) {
+    if (!allowed.count(column) || !ctx.table->HasColumn(column)) {
+      return Refuse(absl::StatusCode::kInvalidArgument,
+                    "combat.distributions: a column is not a feature the approved spec's "
+                    "harmonization.features selects at this site (rule spec-features)");
+    }
     FEDRAD_ASSIGN_OR_RETURN(std::vector<double> values,
                             ctx.table->NumericColumn(column, MissingValues::kAllow));
     const models::ColumnMoments m = models::ComputeMoments(values);
     const bool small = m.n < ctx.min_cell_count;
-    n.push_back(static_cast<double>(m.n));
-    mean.push_back(small ? 0.0 : m.mean);
-    m2.push_back(small ? 0.0 : m.m2);
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    n.push_back(small ? nan : static_cast<double>(m.n));
+    mean.push_back(small ? nan : m.mean);
+    m2.push_back(small ? nan : m.m2);
     suppressed.push_back(small ? 1.0 : 0.0);
+    if (small) continue;
+    const models::GridCounts grid = models::SiteGridCounts(
+        values, models::GridStep(m.n, ctx.min_cell_count, 0.01,
+                                 static_cast<int64_t>(kMaxGridPoints)));
+    AddVector(&out.payload, "grid." + column, grid.points);
+    AddVector(&out.payload, "counts." + column,
+              std::vector<double>(grid.counts.begin(), grid.counts.end()));
+    Population pop;
+    pop.quantities = {column};
+    for (size_t r = 0; r < ids.size(); ++r) {
+      if (!std::isnan(values[r])) pop.ids.push_back(ids[r]);
+    }
+    out.populations.push_back(std::move(pop));
   }
   AddVector(&out.payload, "n", n);
   AddVector(&out.payload, "mean", mean);
@@ -312,9 +552,9 @@ void RegisterCombatTasks(TaskRegistry& registry) {
   registry.Register(TaskKind{
       "combat.distributions",
       "feature distributions for the report: per column n, mean, sum of squared deviations "
-      "(withheld when n < k), or counts of values at or below coordinator-chosen thresholds "
-      "(quartiles; no value is released)",
-      {"n", "mean", "m2", "suppressed", "counts.*"},
+      "(withheld, n too, when n < k) and counts on a grid the site fixes (every step >= k "
+      "values; for quartiles; no value is released)",
+      {"n", "mean", "m2", "suppressed", "grid.*", "counts.*"},
       &Distributions});
 }
 

@@ -124,7 +124,10 @@ void ExpectCurvesObeyK(const json& site, bool cox, const std::string& where) {
     ASSERT_EQ(site["km_groups"].size(), 3u);
     for (const json& g : site["km_groups"]) {
       if (g.value("suppressed", false)) {
-        EXPECT_LT(g["n"].get<double>(), kK);
+        // Issue 11: a suppressed group reveals nothing, not even its size.
+        EXPECT_TRUE(g["n"].is_null()) << g.dump();
+        EXPECT_FALSE(g.contains("events"));
+        EXPECT_FALSE(g.contains("n_at_risk"));
         EXPECT_FALSE(g.contains("time"));
         EXPECT_FALSE(g.contains("survival"));
         continue;

@@ -1,0 +1,1487 @@
+// The adversarial suite (issue 11): a site trusts nothing it receives.
+//
+// THREAT MODEL. The coordinator's operator may be curious or malicious and
+// may run any code in place of fedrad-coordinator; it holds nothing but the
+// coordinator's legitimate certificate from the study CA. Here that
+// coordinator is tests/adversarial/rogue_coordinator.cc, a separate process
+// speaking the real wire protocol over real mutual TLS to a real fedrad-site.
+// Every attack runs INSIDE a study the site operator approved with
+// `fedrad-site approve --config site.textproto STUDY.textproto` (so the
+// approval gate alone cannot be what stops it), except the attacks on the
+// gate itself (unapproved, withdrawn, expired).
+//
+// WHAT IS ASSERTED, for every attack (property-based, not exact numbers, so
+// that the payload names other engineers are finalising may change):
+//   - the site never crashes: it is still running when the rogue is done,
+//     and stops within a few seconds of SIGTERM;
+//   - it never hangs: every task is answered within its timeout;
+//   - it writes nothing outside its output, state and audit folders (the
+//     attack's temp tree is snapshotted before and after; the data table,
+//     config and specs are unchanged; the audit log is still JSON Lines, so
+//     it was not overwritten, e.g. with the patient table);
+//   - it releases nothing finer than k (10, or the study's larger k):
+//       * cumulative counts (`counts.*`, `lp_counts`) merged over all the
+//         answers of one study, with 0 and n added, step by 0 or >= k;
+//         per-interval counts (`grid_events`) are 0 or >= k; risk-set sums
+//         at beta = 0 step by 0 or >= k;
+//       * Kaplan-Meier n_at_risk and ROC steps (tpr * n_pos, fpr * n_neg)
+//         move by 0 or >= k patients; no released group, bin, event count
+//         or non-event count is 1..k-1; the scalars "n" and "events" of one
+//         study never differ by 1..k-1;
+//       * no status message or released text holds a patient id, a file
+//         path, a file line, a cell value of the table or a true count the
+//         coordinator did not already know (numbers the task itself carried
+//         are allowed);
+//       * a refused task releases no payload;
+//       * model derivatives released at a coefficient vector under which one
+//         patient carries more than 1/k of the weight sum (or all weights
+//         saturate) are a leak (the test recomputes the weights from the
+//         table);
+//   - plus each attack's own checks (e.g. the age column cannot be rebuilt
+//     from a threshold sweep; unapproved studies are refused naming the
+//     approval).
+//
+// ADDING AN ATTACK: write a function `void MyAttack(AttackSetup& s)` that adds its
+// studies with s.Study(name, text[, approval]) and its tasks with
+// s.Task(kind, study, params), optionally pushes extra checks onto s.checks,
+// and add one line {"my_attack", MyAttack} to kAttacks at the bottom. The
+// generic checks above run on every attack.
+//
+// Environment: FEDRAD_ADVERSARIAL_SITE_BIN_DIR=<folder> attacks the
+// fedrad-site in that folder instead of this build's; FEDRAD_KEEP_TEST_DIRS=1
+// keeps each attack's temp tree (rogue script and JSON Lines, site log).
+//
+// Until the gate branch (`fedrad-site approve`) is merged, a site binary
+// whose `approve` prints a usage error is started without approval; the test
+// says so in a log line ("[adversarial] FALLBACK").
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gtest/gtest.h"
+#include "tests/sandbox_testutil.h"
+
+namespace fedrad::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr int kSiteK = 10;
+constexpr int kPatients = 60;
+constexpr char kSite[] = "C2";
+constexpr double kDefaultTaskTimeout = 15;
+
+// ---------------------------------------------------------------------------
+// The site's table: 60 seeded patients, made in code.
+
+struct Table {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> cells;  // rows
+  std::map<std::string, std::vector<double>> num;  // numeric columns
+  std::vector<std::string> ids;
+  std::string Csv() const {
+    std::string out;
+    for (size_t c = 0; c < header.size(); ++c) out += (c ? "," : "") + header[c];
+    out += "\n";
+    for (const auto& row : cells) {
+      for (size_t c = 0; c < row.size(); ++c) out += (c ? "," : "") + row[c];
+      out += "\n";
+    }
+    return out;
+  }
+  const std::vector<double>& col(const std::string& name) const { return num.at(name); }
+};
+
+std::string Fmt(const char* f, double v) {
+  char buf[64];
+  snprintf(buf, sizeof(buf), f, v);
+  return buf;
+}
+
+Table MakeTable() {
+  std::mt19937_64 rng(20240611);
+  auto uniform = [&](int lo, int hi) { return lo + static_cast<int>(rng() % (hi - lo + 1)); };
+  auto normal = [&] {  // Irwin-Hall, deterministic across standard libraries
+    double s = 0;
+    for (int i = 0; i < 12; ++i) s += (rng() >> 11) * (1.0 / 9007199254740992.0);
+    return s - 6;
+  };
+  Table t;
+  t.header = {"patient_id", "age",  "size", "n_lesions", "chemo", "time", "status", "recur2y",
+              "cause",      "f1",   "f2",   "f3",        "f4",    "f5",   "image",  "mask"};
+  for (int i = 0; i < kPatients; ++i) {
+    char id[16];
+    snprintf(id, sizeof(id), "case-%03d", i);
+    std::vector<std::string> row;
+    row.push_back(id);
+    t.ids.push_back(id);
+    // Cells are never round numbers (no age 60.0, no time 730), so that a
+    // number a site's rule names (a grid step, a cap) is never mistaken for
+    // a cell in a message.
+    auto not_round = [](int v, int m) { return v % m == 0 ? v + 1 : v; };
+    row.push_back(Fmt("%.1f", not_round(uniform(350, 850), 10) / 10.0));  // age, one decimal
+    row.push_back(Fmt("%.1f", not_round(uniform(50, 800), 10) / 10.0));   // size (mm)
+    row.push_back(std::to_string(uniform(1, 6)));                         // n_lesions
+    row.push_back(std::to_string(uniform(0, 1)));                         // chemo
+    row.push_back(std::to_string(not_round(uniform(30, 2500), 5)));       // time (days)
+    const int status = uniform(0, 1);
+    row.push_back(std::to_string(status));
+    row.push_back(std::to_string(uniform(0, 1)));            // recur2y
+    row.push_back(std::to_string(status ? uniform(1, 2) : 0));  // cause of death
+    for (int f = 0; f < 5; ++f) {
+      long v = std::lround((normal() + f) * 1e4);
+      if (v % 10 == 0) v += 1;
+      row.push_back(Fmt("%.4f", v / 1e4));
+    }
+    row.push_back(std::string("images/") + id + ".nii.gz");  // absent files
+    row.push_back(std::string("masks/") + id + ".nii.gz");
+    t.cells.push_back(row);
+  }
+  for (size_t c = 1; c < t.header.size() - 2; ++c) {
+    std::vector<double>& v = t.num[t.header[c]];
+    for (const auto& row : t.cells) v.push_back(std::strtod(row[c].c_str(), nullptr));
+  }
+  return t;
+}
+
+const Table& TheTable() {
+  static const Table* t = new Table(MakeTable());
+  return *t;
+}
+
+std::vector<double> Sorted(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+std::vector<double> Distinct(std::vector<double> v) {
+  v = Sorted(v);
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+std::vector<double> Range(double from, double to, double step) {
+  std::vector<double> out;
+  for (int i = 0;; ++i) {
+    double x = from + i * step;
+    if (x > to + 1e-9) break;
+    out.push_back(std::round(x * 1e6) / 1e6);
+  }
+  return out;
+}
+std::vector<double> Midpoints(const std::vector<double>& values) {
+  std::vector<double> d = Distinct(values), out;
+  for (size_t i = 0; i + 1 < d.size(); ++i) out.push_back((d[i] + d[i + 1]) / 2);
+  return out;
+}
+double Sigmoid(double x) { return 1 / (1 + std::exp(-x)); }
+
+// ---------------------------------------------------------------------------
+// What an attack declares.
+
+enum class Approval { kApprove, kNone, kWithdraw, kExpired };
+
+struct StudyDef {
+  std::string name;  // file stem and spec name
+  std::string path;
+  std::string text;
+  Approval approval = Approval::kApprove;
+  int k = kSiteK;  // effective k: max(site, study)
+};
+
+// Task parameters, as the rogue sends them.
+struct Params {
+  json arrays = json::array();
+  json strings = json::object();
+  Params& A(const std::string& name, const std::vector<double>& values) {
+    json v = json::array();
+    for (double x : values) {
+      if (std::isnan(x)) v.push_back("nan");
+      else if (std::isinf(x)) v.push_back(x > 0 ? "inf" : "-inf");
+      else v.push_back(x);
+    }
+    arrays.push_back({{"name", name}, {"values", v}});
+    return *this;
+  }
+  Params& Scalar(const std::string& name, double value) {
+    A(name, {value});
+    arrays.back()["scalar"] = true;
+    return *this;
+  }
+  Params& Matrix(const std::string& name, int rows, int cols, const std::vector<double>& values) {
+    A(name, values);
+    arrays.back()["shape"] = {rows, cols};
+    return *this;
+  }
+  Params& S(const std::string& key, const std::string& value) {
+    strings[key] = value;
+    return *this;
+  }
+  json ToJson() const { return {{"arrays", arrays}, {"strings", strings}}; }
+};
+
+struct Answer {
+  std::string event;  // result | timeout | stream_ended
+  std::string task_id, kind, study_id;
+  int status_code = -1;
+  std::string status_message;
+  int64_t n_contributing = 0;
+  std::map<std::string, std::vector<double>> arrays;  // null -> NaN
+  std::map<std::string, std::string> strings;
+  bool ok() const { return event == "result" && status_code == 0; }
+};
+
+struct TaskDef {
+  json task;        // as in the script
+  const StudyDef* study = nullptr;
+  Params params;
+};
+
+struct Outcome;
+
+struct AttackSetup {
+  std::string dir;  // the attack's temp tree
+  std::vector<std::unique_ptr<StudyDef>> studies;
+  std::vector<TaskDef> tasks;
+  std::vector<std::function<void(const Outcome&)>> checks;
+  std::string policy_extra;  // inside policy { }
+  double overall_timeout = 150;
+
+  const StudyDef& Study(const std::string& name, const std::string& body,
+                        Approval approval = Approval::kApprove) {
+    auto s = std::make_unique<StudyDef>();
+    s->name = name;
+    s->path = dir + "/studies/" + name + ".textproto";
+    s->text = "name: \"" + name + "\"\n" + body;
+    s->approval = approval;
+    std::smatch m;
+    static const std::regex k_re("min_cell_count:\\s*([0-9]+)");
+    if (std::regex_search(body, m, k_re)) s->k = std::max(kSiteK, std::stoi(m[1]));
+    studies.push_back(std::move(s));
+    return *studies.back();
+  }
+  // study_id default: the study's name.
+  TaskDef& Task(const std::string& kind, const StudyDef& study, Params params = {},
+                const std::string& study_id = "", double timeout = kDefaultTaskTimeout) {
+    TaskDef t;
+    t.study = &study;
+    t.params = params;
+    t.task = {{"task_id", "t" + std::to_string(tasks.size() + 1) + "-" + kind},
+              {"kind", kind},
+              {"study_id", study_id.empty() ? study.name : study_id},
+              {"study_file", study.path},
+              {"timeout_seconds", timeout},
+              {"params", params.ToJson()}};
+    tasks.push_back(std::move(t));
+    return tasks.back();
+  }
+};
+
+struct Outcome {
+  const AttackSetup* setup = nullptr;
+  std::vector<Answer> answers;  // in order of arrival
+  std::map<std::string, Answer> by_task;
+  json hello;
+  std::string site_log;
+  const TaskDef* Def(const std::string& task_id) const {
+    for (const auto& t : setup->tasks) {
+      if (t.task["task_id"] == task_id) return &t;
+    }
+    return nullptr;
+  }
+  int KOf(const Answer& a) const {
+    const TaskDef* d = Def(a.task_id);
+    return d ? d->study->k : kSiteK;
+  }
+};
+
+// ---------------------------------------------------------------------------
+// Processes.
+
+// The fedrad-site under attack: this build's, or the one in the folder named
+// by FEDRAD_ADVERSARIAL_SITE_BIN_DIR (to run the suite against another
+// branch's build).
+std::string SiteBin() {
+  const char* dir = std::getenv("FEDRAD_ADVERSARIAL_SITE_BIN_DIR");
+  return std::string(dir != nullptr && *dir ? dir : BinDir().c_str()) + "/fedrad-site";
+}
+
+struct Proc {
+  pid_t pid = -1;
+  int exit_code = -1;  // once reaped
+};
+
+Proc Spawn(const std::vector<std::string>& argv, const std::string& log, const std::string& cwd = "") {
+  Proc p;
+  p.pid = fork();
+  if (p.pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<std::string> copy = argv;
+    std::vector<char*> args;
+    for (auto& a : copy) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return p;
+}
+
+// True once the process has exited (reaped; exit_code set).
+bool Exited(Proc& p) {
+  if (p.pid <= 0) return true;
+  int status = 0;
+  pid_t r = waitpid(p.pid, &status, WNOHANG);
+  if (r == 0) return false;
+  p.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  p.pid = -1;
+  return true;
+}
+
+bool WaitExit(Proc& p, double seconds) {
+  return WaitFor([&] { return Exited(p); }, seconds);
+}
+
+// SIGTERM, then SIGKILL after `grace` seconds. False if SIGKILL was needed.
+bool Stop(Proc& p, double grace) {
+  if (Exited(p)) return true;
+  kill(p.pid, SIGTERM);
+  if (WaitExit(p, grace)) return true;
+  kill(p.pid, SIGKILL);
+  WaitExit(p, 10);
+  return false;
+}
+
+int RunToEnd(const std::vector<std::string>& argv, const std::string& log, std::string* out,
+             double seconds = 60, const std::string& cwd = "") {
+  Proc p = Spawn(argv, log, cwd);
+  if (!WaitExit(p, seconds)) {
+    Stop(p, 1);
+    *out = ReadAll(log);
+    return -1;
+  }
+  *out = ReadAll(log);
+  return p.exit_code;
+}
+
+// ---------------------------------------------------------------------------
+// The temp tree before and after.
+
+struct FileInfo {
+  uintmax_t size = 0;
+  std::string digest;  // content hash (small files) or size+mtime
+};
+
+std::map<std::string, FileInfo> Snapshot(const std::string& root) {
+  std::map<std::string, FileInfo> out;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    const fs::path& p = it->path();
+    FileInfo info;
+    if (it->is_regular_file(ec)) {
+      info.size = it->file_size(ec);
+      info.digest = std::to_string(std::hash<std::string>{}(ReadAll(p.string())));
+    } else if (it->is_directory(ec)) {
+      info.digest = "dir";
+    }
+    out[p.string()] = info;
+  }
+  return out;
+}
+
+bool Under(const std::string& path, const std::string& folder) {
+  return path == folder || path.rfind(folder + "/", 0) == 0;
+}
+
+// ---------------------------------------------------------------------------
+// Checkers.
+
+// Collects failures by category, printing at most a few per check so that a
+// leak does not drown the log.
+class Findings {
+ public:
+  void Add(const std::string& category, const std::string& what) {
+    int& n = count_[category];
+    if (++n <= 4) ADD_FAILURE() << category << ": " << what;
+    else if (n == 5) ADD_FAILURE() << category << ": (further findings of this kind not shown)";
+  }
+  int total() const {
+    int t = 0;
+    for (const auto& [c, n] : count_) t += n;
+    return t;
+  }
+  std::string Summary() const {
+    std::string s;
+    for (const auto& [c, n] : count_) s += c + "=" + std::to_string(n) + " ";
+    return s.empty() ? "none" : s;
+  }
+
+ private:
+  std::map<std::string, int> count_;
+};
+
+bool IsInteger(double v) { return std::isfinite(v) && std::fabs(v - std::round(v)) < 1e-6; }
+
+std::string Join(const std::vector<double>& v, size_t max = 12) {
+  std::string s;
+  for (size_t i = 0; i < v.size() && i < max; ++i) s += (i ? "," : "") + Fmt("%g", v[i]);
+  if (v.size() > max) s += ",...";
+  return s;
+}
+
+// A family of counts of the same quantity: every two distinct values must be
+// >= k apart (so every cell between them is 0 or >= k patients).
+void CheckGaps(const std::string& what, std::vector<double> values, int k, Findings* f) {
+  std::vector<double> ints;
+  for (double v : values) {
+    if (!std::isfinite(v)) continue;
+    if (!IsInteger(v)) return;  // not a count
+    ints.push_back(std::round(v));
+  }
+  ints = Distinct(ints);
+  for (size_t i = 0; i + 1 < ints.size(); ++i) {
+    double d = ints[i + 1] - ints[i];
+    if (d > 0 && d < k) {
+      f->Add("LEAK cell < k", what + ": counts " + Fmt("%g", ints[i]) + " and " +
+                                  Fmt("%g", ints[i + 1]) + " differ by " + Fmt("%g", d) +
+                                  " (k=" + std::to_string(k) + ")");
+      return;
+    }
+  }
+}
+
+bool NameIs(const std::string& name, const std::string& last) {
+  return name == last || (name.size() > last.size() &&
+                          name.compare(name.size() - last.size() - 1, last.size() + 1, "." + last) == 0);
+}
+
+// The numbers a message may hold: those the coordinator already knows (the
+// task's own numbers, sizes of what it sent, the spec's numbers, k and the
+// site's published caps).
+std::set<double> KnownNumbers(const Outcome& run, const Answer& a) {
+  std::set<double> known = {0, 1, 2, 3, 4096, 1000000, 2000, 128, 65536, 1024, 64};
+  known.insert(kSiteK);
+  known.insert(run.KOf(a));
+  const TaskDef* d = run.Def(a.task_id);
+  if (d == nullptr) return known;
+  for (const auto& arr : d->params.arrays) {
+    known.insert(static_cast<double>(arr["values"].size()));
+    for (const auto& v : arr["values"]) {
+      if (v.is_number()) known.insert(v.get<double>());
+    }
+  }
+  for (auto& [key, value] : d->params.strings.items()) {
+    const std::string s = value.get<std::string>();
+    known.insert(static_cast<double>(s.size()));
+    std::stringstream ls(s);
+    int lines = 0;
+    for (std::string line; std::getline(ls, line);) ++lines;
+    known.insert(lines);
+  }
+  static const std::regex number_re("-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?");
+  const std::string& spec = d->study->text;
+  for (std::sregex_iterator it(spec.begin(), spec.end(), number_re), end; it != end; ++it) {
+    known.insert(std::strtod(it->str().c_str(), nullptr));
+  }
+  return known;
+}
+
+// True counts of the table a message must not reveal (patients in a group).
+std::set<double> TrueCounts() {
+  const Table& t = TheTable();
+  std::set<double> out = {static_cast<double>(kPatients)};
+  for (const char* c : {"n_lesions", "chemo", "status", "recur2y", "cause"}) {
+    std::map<double, int> by;
+    for (double v : t.col(c)) ++by[v];
+    for (auto& [v, n] : by) {
+      out.insert(n);
+      out.insert(kPatients - n);
+    }
+  }
+  return out;
+}
+
+void CheckText(const Outcome& run, const Answer& a, const std::string& field, const std::string& text,
+               const std::string& root, Findings* f) {
+  if (text.empty()) return;
+  const std::string where = a.task_id + " " + field + ": \"" + text.substr(0, 300) + "\"";
+  const TaskDef* def = run.Def(a.task_id);
+  const std::string sent = def ? def->study->text + def->params.strings.dump() : "";
+  for (const std::string& id : TheTable().ids) {
+    if (text.find(id) != std::string::npos && sent.find(id) == std::string::npos) {
+      f->Add("LEAK patient id in text", where);
+      return;
+    }
+  }
+  if (text.find(root + "/site") != std::string::npos || text.find("site.csv") != std::string::npos ||
+      text.find("site.textproto") != std::string::npos || text.find("fedrad-adv-pki") != std::string::npos) {
+    f->Add("LEAK path in text", where);
+    return;
+  }
+  static const std::regex line_re("\\blines? [0-9]+", std::regex::icase);
+  if (std::regex_search(text, line_re)) {
+    f->Add("LEAK file line in text", where);
+    return;
+  }
+  const std::set<double> known = KnownNumbers(run, a);
+  static const std::set<double> counts = TrueCounts();
+  std::set<double> cells;
+  for (const auto& [name, values] : TheTable().num) {
+    for (double v : values) {
+      if (!IsInteger(v) || std::fabs(v) >= 10) cells.insert(v);
+    }
+  }
+  // Numbers: maximal runs of [A-Za-z0-9.+-] that parse whole as a number
+  // (so hex digests and names with digits are not numbers).
+  size_t i = 0;
+  while (i < text.size()) {
+    auto is_tok = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+'; };
+    if (!is_tok(text[i])) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < text.size() && is_tok(text[j])) ++j;
+    std::string tok = text.substr(i, j - i);
+    i = j;
+    while (!tok.empty() && (tok.back() == '.' || tok.back() == '-')) tok.pop_back();
+    if (tok.empty() || tok.size() > 40) continue;
+    char* end = nullptr;
+    const double v = std::strtod(tok.c_str(), &end);
+    if (end != tok.c_str() + tok.size() || !std::isfinite(v)) continue;
+    if (known.count(v)) continue;
+    if (a.ok() && v == kPatients) continue;  // n >= k is released with every answer; a refusal names no count
+    const bool is_cell = cells.count(v) > 0;
+    const bool is_count = IsInteger(v) && counts.count(v) > 0;
+    if (is_cell || is_count) {
+      f->Add(is_cell ? "LEAK cell value in text" : "LEAK true count in text", where + " holds " + tok);
+      return;
+    }
+  }
+}
+
+// Model weights under the coefficients a derivatives task sent: one patient
+// carrying more than 1/k of the weight sum, or every weight saturated, makes
+// the released derivatives a function of fewer than k patients.
+void CheckWeights(const Outcome& run, const Answer& a, Findings* f) {
+  const TaskDef* d = run.Def(a.task_id);
+  if (d == nullptr) return;
+  std::vector<double> beta;
+  std::vector<std::string> covs;
+  for (const auto& arr : d->params.arrays) {
+    if (arr["name"] == "beta") {
+      for (const auto& v : arr["values"]) beta.push_back(v.is_number() ? v.get<double>() : NAN);
+    }
+  }
+  if (d->params.strings.contains("covariates")) {
+    std::stringstream ss(d->params.strings["covariates"].get<std::string>());
+    for (std::string line; std::getline(ss, line);) {
+      if (!line.empty()) covs.push_back(line);
+    }
+  }
+  for (double b : beta) {
+    if (!std::isfinite(b)) {
+      f->Add("BOUNDS non-finite beta accepted", a.task_id + ": derivatives released at beta=[" + Join(beta) + "]");
+      return;
+    }
+  }
+  const Table& t = TheTable();
+  for (const auto& c : covs) {
+    if (!t.num.count(c)) return;
+  }
+  const bool logistic = d->study->text.find("LOGISTIC") != std::string::npos;
+  if (beta.size() != covs.size() + (logistic ? 1 : 0)) return;
+  std::vector<double> w;
+  for (int i = 0; i < kPatients; ++i) {
+    double lp = logistic ? beta[0] : 0;
+    for (size_t j = 0; j < covs.size(); ++j) lp += beta[j + (logistic ? 1 : 0)] * t.col(covs[j])[i];
+    if (logistic) {
+      const double p = Sigmoid(lp);
+      w.push_back(p * (1 - p));
+    } else {
+      w.push_back(lp);  // log weights, normalised below
+    }
+  }
+  if (!logistic) {
+    const double mx = *std::max_element(w.begin(), w.end());
+    for (double& x : w) x = std::exp(x - mx);
+  }
+  double sum = 0, mx = 0;
+  for (double x : w) {
+    sum += x;
+    mx = std::max(mx, x);
+  }
+  const int k = run.KOf(a);
+  if (!(sum > 1e-12) || mx / sum > 1.0 / k) {
+    f->Add("LEAK weight concentration",
+           a.task_id + ": derivatives released at beta=[" + Join(beta) +
+               "] where one patient carries " + Fmt("%.3g", sum > 0 ? mx / sum : 1.0) +
+               " of the weight sum (> 1/k)");
+  }
+}
+
+void CheckReleases(const Outcome& run, const std::string& root, Findings* f) {
+  // Families merged across the answers of one study.
+  std::map<std::string, std::vector<double>> families;
+  std::map<std::string, int> family_k;
+  for (const Answer& a : run.answers) {
+    if (a.event != "result") continue;
+    const int k = run.KOf(a);
+    CheckText(run, a, "status_message", a.status_message, root, f);
+    for (const auto& [key, value] : a.strings) CheckText(run, a, "text '" + key + "'", value, root, f);
+    if (!a.ok()) {
+      if (!a.arrays.empty()) {
+        f->Add("LEAK payload with a refusal", a.task_id + " (status " + std::to_string(a.status_code) +
+                                                  ") carries arrays");
+      }
+      continue;
+    }
+    const TaskDef* d = run.Def(a.task_id);
+    auto fam = [&](const std::string& name) {
+      const std::string key = a.study_id + "|" + name;
+      family_k[key] = std::max(family_k[key], k);
+      return &families[key];
+    };
+    auto value_of = [&](const std::string& name, double fallback) {
+      auto it = a.arrays.find(name);
+      return it != a.arrays.end() && it->second.size() == 1 ? it->second[0] : fallback;
+    };
+    const double n_here = value_of("n", kPatients);
+    std::string beta_key;
+    if (d != nullptr) {
+      for (const auto& arr : d->params.arrays) {
+        if (arr["name"] == "beta") beta_key = arr["values"].dump();
+      }
+      if (d->params.strings.contains("covariates")) {
+        beta_key += "|" + d->params.strings["covariates"].get<std::string>();
+      }
+    }
+    for (const auto& [name, values] : a.arrays) {
+      const std::string where = a.task_id + " " + a.kind + " '" + name + "'";
+      if (name.rfind("counts.", 0) == 0) {
+        auto* v = fam(name);
+        v->insert(v->end(), values.begin(), values.end());
+        v->push_back(0);
+        v->push_back(kPatients);
+      } else if (name == "lp_counts") {
+        auto* v = fam(name + "|" + beta_key);
+        v->insert(v->end(), values.begin(), values.end());
+        v->push_back(0);
+        v->push_back(n_here);
+      } else if (name == "grid_events") {
+        for (double x : values) {
+          if (IsInteger(x) && x > 0.5 && x < k) {
+            f->Add("LEAK cell < k", where + " holds an interval with " + Fmt("%g", x) +
+                                        " events (k=" + std::to_string(k) + ")");
+            break;
+          }
+        }
+      } else if (name == "grid_risk_sum" && beta_key.rfind("[0", 0) == 0 &&
+                 beta_key.find_first_not_of("[0.,]") == beta_key.find('|')) {
+        std::vector<double> v = values;
+        v.push_back(0);
+        v.push_back(n_here);
+        CheckGaps(where + " (beta = 0: risk-set counts)", v, k, f);
+      } else if (NameIs(name, "n_at_risk")) {
+        std::vector<double> v = values;
+        v.push_back(0);
+        CheckGaps(where + " (Kaplan-Meier steps)", v, k, f);
+      } else if (name == "curve.roc.tpr" || name == "curve.roc.fpr") {
+        const double total = value_of(name == "curve.roc.tpr" ? "curve.roc.n_pos" : "curve.roc.n_neg", 0);
+        std::vector<double> v = {0, total};
+        for (double x : values) v.push_back(std::round(x * total * 1e6) / 1e6);
+        CheckGaps(where + " (ROC steps x " + Fmt("%g", total) + ")", v, k, f);
+      } else if (NameIs(name, "n") || NameIs(name, "events") || NameIs(name, "n_pos") ||
+                 NameIs(name, "n_neg") || NameIs(name, "count_one") || name == "n_ok" ||
+                 name == "n_excluded" || name == "n_cases") {
+        for (double x : values) {
+          if (IsInteger(x) && x > 0.5 && x < k) {
+            f->Add("LEAK group < k", where + " = " + Fmt("%g", x) + " (k=" + std::to_string(k) + ")");
+            break;
+          }
+        }
+        if (NameIs(name, "events") && values.size() == 1 && IsInteger(values[0])) {
+          const double rest = n_here - values[0];
+          if (rest > 0.5 && rest < k) {
+            f->Add("LEAK group < k", where + ": n - events = " + Fmt("%g", rest) + " (k=" +
+                                         std::to_string(k) + ")");
+          }
+        }
+        if ((name == "n" || name == "events") && values.size() == 1) {
+          fam("scalar:" + name)->push_back(values[0]);
+        }
+      }
+    }
+    if (a.kind == "models.derivatives" && a.arrays.count("gradient")) CheckWeights(run, a, f);
+  }
+  for (const auto& [key, values] : families) {
+    std::string shown = key;
+    std::replace(shown.begin(), shown.end(), '\n', ',');
+    CheckGaps(shown + " (all answers of the study)", values, family_k[key], f);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The harness.
+
+struct AttackDef {
+  const char* name;
+  void (*build)(AttackSetup&);
+};
+void PrintTo(const AttackDef& a, std::ostream* os) { *os << a.name; }
+
+class Adversarial : public ::testing::TestWithParam<AttackDef> {
+ protected:
+  static void SetUpTestSuite() {
+    pki_ = new TempDir("adv-pki");
+    const std::string d = pki_->path();
+    std::string out;
+    ASSERT_EQ(RunToEnd({FedradBin(), "pki", "init", "--ca-dir", d + "/ca", "--cn", "adversarial study CA"},
+                       d + "/init.log", &out),
+              0)
+        << out;
+    ASSERT_EQ(RunToEnd({FedradBin(), "pki", "issue", "--ca-dir", d + "/ca", "--cn", "coordinator", "--role",
+                        "coordinator", "--out-dir", d + "/certs"},
+                       d + "/issue-c.log", &out),
+              0)
+        << out;
+    ASSERT_EQ(RunToEnd({FedradBin(), "pki", "issue", "--ca-dir", d + "/ca", "--cn", kSite, "--role", "site",
+                        "--out-dir", d + "/certs"},
+                       d + "/issue-s.log", &out),
+              0)
+        << out;
+  }
+  // Whether the site binary's SiteConfig knows `state_dir` (the gate
+  // branch adds it): a config naming it must not fail to parse.
+  static bool SiteKnowsStateDir() {
+    static int known = -1;
+    if (known < 0) {
+      const std::string probe = Pki() + "/probe.textproto";
+      WriteAll(probe, "coordinator_address: \"127.0.0.1:1\"\ndata_csv: \"" + Pki() +
+                          "/absent.csv\"\nstate_dir: \"" + Pki() + "/probe-state\"\n");
+      std::string out;
+      RunToEnd({SiteBin(), "--config", probe, "--check"}, Pki() + "/probe.log", &out, 30);
+      known = out.find("state_dir") == std::string::npos ? 1 : 0;
+      std::cerr << "[adversarial] the site's config " << (known ? "has" : "has no") << " state_dir\n";
+    }
+    return known == 1;
+  }
+  static void TearDownTestSuite() {
+    delete pki_;
+    pki_ = nullptr;
+  }
+  static std::string Pki() { return pki_->path(); }
+  static TempDir* pki_;
+};
+TempDir* Adversarial::pki_ = nullptr;
+
+std::string DateFromToday(int days) {
+  std::time_t t = std::time(nullptr) + 86400 * days;
+  char buf[16];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d", std::gmtime(&t));
+  return buf;
+}
+
+// `fedrad-site approve` and friends; returns false (and logs) when the
+// binary does not know the command yet (usage error): the fallback.
+bool SiteAdmin(const std::vector<std::string>& args, const std::string& cwd, const std::string& log,
+               bool* fallback) {
+  std::vector<std::string> argv = {SiteBin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string out;
+  const int code = RunToEnd(argv, log, &out, 60, cwd);
+  const bool usage = code == 2 && (out.find("usage") != std::string::npos ||
+                                   out.find("unknown argument") != std::string::npos);
+  if (usage) {
+    *fallback = true;
+    std::cerr << "[adversarial] FALLBACK: `fedrad-site " << args[0]
+              << "` printed a usage error (the gate branch is not merged): running the site WITHOUT "
+                 "this approval step\n";
+    return false;
+  }
+  if (code != 0) {
+    std::cerr << "[adversarial] `fedrad-site " << args[0] << "` failed (exit " << code
+              << "); the attack runs anyway (the site must then refuse): " << out << "\n";
+  }
+  return code == 0;
+}
+
+TEST_P(Adversarial, SiteHoldsTheLine) {
+  const char* attack_name = GetParam().name;
+  void (*build)(AttackSetup&) = GetParam().build;
+  TempDir tmp(std::string("adv-") + attack_name);
+  const std::string root = tmp.path();
+  const std::string site_dir = root + "/site";
+  for (const char* sub : {"/site/data", "/studies", "/rogue", "/logs"}) fs::create_directories(root + sub);
+
+  AttackSetup setup;
+  setup.dir = root;
+  build(setup);
+  ASSERT_FALSE(setup.tasks.empty());
+  for (const auto& s : setup.studies) WriteAll(s->path, s->text);
+  WriteAll(site_dir + "/data/site.csv", TheTable().Csv());
+
+  // The rogue coordinator.
+  json script = {{"overall_timeout_seconds", setup.overall_timeout},
+                 {"connect_timeout_seconds", 30},
+                 {"tasks", json::array()}};
+  double budget = 10;
+  for (const auto& t : setup.tasks) {
+    script["tasks"].push_back(t.task);
+    budget += t.task["timeout_seconds"].get<double>();
+  }
+  WriteAll(root + "/rogue/script.json", script.dump());
+  const std::string pki = Pki();
+  Proc rogue = Spawn({BinDir() + "/fedrad-rogue-coordinator", "--ca", pki + "/ca/ca.crt", "--cert",
+                      pki + "/certs/coordinator.crt", "--key", pki + "/certs/coordinator.key", "--crl",
+                      pki + "/ca/crl.pem", "--listen", "127.0.0.1:0", "--port-file", root + "/rogue/port",
+                      "--script", root + "/rogue/script.json", "--out", root + "/rogue/results.jsonl"},
+                     root + "/logs/rogue.log");
+  ASSERT_TRUE(WaitFor([&] { return ReadAll(root + "/rogue/port").find('\n') != std::string::npos; }, 30))
+      << ReadAll(root + "/logs/rogue.log");
+  const int port = std::atoi(ReadAll(root + "/rogue/port").c_str());
+
+  // The site's config (state_dir only when this build's SiteConfig has it).
+  const bool has_state_dir = SiteKnowsStateDir();
+  const std::string config = site_dir + "/site.textproto";
+  WriteAll(config, "coordinator_address: \"127.0.0.1:" + std::to_string(port) + "\"\n" +
+                       "tls { ca_cert: \"" + pki + "/ca/ca.crt\" crl: \"" + pki + "/ca/crl.pem\" cert: \"" +
+                       pki + "/certs/" + kSite + ".crt\" key: \"" + pki + "/certs/" + kSite + ".key\" }\n" +
+                       "data_csv: \"" + site_dir + "/data/site.csv\"\n" + "id_column: \"patient_id\"\n" +
+                       "policy { min_cell_count: " + std::to_string(kSiteK) + " " + setup.policy_extra +
+                       " }\n" + "output_dir: \"" + site_dir + "/output\"\n" + "audit_log: \"" + site_dir +
+                       "/audit/site.log\"\n" + (has_state_dir ? "state_dir: \"" + site_dir + "/state\"\n" : "") +
+                       "heartbeat_seconds: 1\nreconnect_initial_seconds: 0.2\nreconnect_max_seconds: 1\n");
+
+  // The operator approves (or not) each study, with the real command.
+  bool fallback = false;
+  for (const auto& s : setup.studies) {
+    if (s->approval == Approval::kNone || fallback) continue;
+    std::vector<std::string> args = {"approve", "--config", config, s->path};
+    if (s->approval == Approval::kExpired) {
+      // A past date cannot be approved: approve until tomorrow, then let
+      // time pass by moving the recorded last day into the past.
+      args.push_back("--expires");
+      args.push_back(DateFromToday(1));
+    }
+    args.push_back("--note");
+    args.push_back(std::string("adversarial suite: ") + attack_name);
+    if (!SiteAdmin(args, site_dir, root + "/logs/approve-" + s->name + ".log", &fallback)) continue;
+    if (s->approval == Approval::kWithdraw) {
+      SiteAdmin({"withdraw", "--config", config, s->name}, site_dir, root + "/logs/withdraw-" + s->name + ".log",
+                &fallback);
+    }
+    if (s->approval == Approval::kExpired) {
+      bool moved = false;
+      std::error_code ec;
+      for (fs::recursive_directory_iterator it(site_dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->path().filename() != "approvals.textproto") continue;
+        std::string text = ReadAll(it->path().string());
+        const std::string from = "\"" + DateFromToday(1) + "\"", to = "\"" + DateFromToday(-2) + "\"";
+        for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + 1)) {
+          text.replace(at, from.size(), to);
+          moved = true;
+        }
+        WriteAll(it->path().string(), text);
+      }
+      std::cerr << "[adversarial] expired approval: " << (moved ? "last day moved to " + DateFromToday(-2)
+                                                                 : std::string("no approvals file to age"))
+                << "\n";
+    }
+  }
+
+  const auto before = Snapshot(root);
+  Proc site = Spawn({SiteBin(), "--config", config}, root + "/logs/site.log", site_dir);
+  const bool rogue_done = WaitExit(rogue, budget + 20);
+  if (!rogue_done) Stop(rogue, 2);
+  const bool site_alive = !Exited(site);
+  const int site_exit = site.exit_code;
+  const bool site_stopped_cleanly = Stop(site, 8);
+  const auto after = Snapshot(root);
+
+  Outcome run;
+  run.setup = &setup;
+  run.site_log = ReadAll(root + "/logs/site.log");
+  Findings f;
+  std::ifstream in(root + "/rogue/results.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) continue;
+    const std::string event = j.value("event", "");
+    if (event == "hello") run.hello = j;
+    if (event != "result" && event != "timeout" && event != "stream_ended") continue;
+    Answer a;
+    a.event = event;
+    a.task_id = j.value("task_id", "");
+    a.kind = j.value("kind", "");
+    a.study_id = j.value("study_id", "");
+    a.status_code = j.value("status_code", -1);
+    a.status_message = j.value("status_message", "");
+    a.n_contributing = j.value("n_contributing", int64_t{0});
+    if (j.contains("arrays")) {
+      for (auto& [name, arr] : j["arrays"].items()) {
+        std::vector<double>& v = a.arrays[name];
+        for (const auto& x : arr["values"]) v.push_back(x.is_number() ? x.get<double>() : NAN);
+      }
+    }
+    if (j.contains("strings")) {
+      for (auto& [key, value] : j["strings"].items()) a.strings[key] = value.get<std::string>();
+    }
+    run.answers.push_back(a);
+    if (event == "result") run.by_task[a.task_id] = a;
+  }
+
+  // The harness itself worked: the site connected over mutual TLS.
+  ASSERT_EQ(run.hello.value("site", ""), kSite)
+      << "the site never connected to the rogue coordinator\nrogue: " << ReadAll(root + "/logs/rogue.log")
+      << "\nsite: " << run.site_log.substr(0, 4000);
+  EXPECT_EQ(run.hello.value("role", ""), "site");
+
+  // Never crashes, never hangs.
+  if (!site_alive) {
+    f.Add("CRASH", std::string("fedrad-site exited during the attack (exit ") + std::to_string(site_exit) +
+                       (site_exit > 128 ? ", signal " + std::to_string(site_exit - 128) : "") + ")");
+  }
+  if (!site_stopped_cleanly) f.Add("HANG", "fedrad-site did not stop within 8 s of SIGTERM (killed)");
+  if (!rogue_done) f.Add("HANG", "the rogue coordinator did not finish within its budget");
+  for (const auto& t : setup.tasks) {
+    const std::string id = t.task["task_id"];
+    if (run.by_task.count(id)) continue;
+    bool stream_ended = false, sent = false;
+    for (const Answer& a : run.answers) {
+      stream_ended = stream_ended || a.event == "stream_ended";
+      sent = sent || a.task_id == id;
+    }
+    if (stream_ended && !sent) {
+      f.Add("CRASH", id + " (" + t.task["kind"].get<std::string>() + ") was never sent: the site's stream had ended");
+    } else if (stream_ended) {
+      f.Add("CRASH", id + " (" + t.task["kind"].get<std::string>() + ") was not answered: the site's stream ended");
+    } else {
+      f.Add("HANG", id + " (" + t.task["kind"].get<std::string>() + ") was not answered within " +
+                        Fmt("%g", t.task["timeout_seconds"].get<double>()) + " s");
+    }
+  }
+
+  // Writes nothing outside its folders; its data and config are unchanged.
+  const std::vector<std::string> allowed = {site_dir + "/output", site_dir + "/state", site_dir + "/audit",
+                                            root + "/logs", root + "/rogue"};
+  for (const auto& [path, info] : after) {
+    auto was = before.find(path);
+    const bool changed = was == before.end() || was->second.digest != info.digest;
+    if (!changed) continue;
+    bool ok = false;
+    for (const auto& a : allowed) ok = ok || Under(path, a);
+    if (!ok) f.Add("WRITE outside the site's folders", path);
+  }
+  for (const auto& [path, info] : before) {
+    if (!after.count(path)) f.Add("WRITE outside the site's folders", "removed " + path);
+  }
+  {
+    std::ifstream audit(site_dir + "/audit/site.log");
+    int line_no = 0;
+    for (std::string line; std::getline(audit, line);) {
+      ++line_no;
+      if (json::parse(line, nullptr, false).is_discarded()) {
+        f.Add("WRITE audit log overwritten", "audit line " + std::to_string(line_no) + " is not JSON");
+        break;
+      }
+    }
+  }
+
+  // Releases nothing finer than its rules.
+  CheckReleases(run, root, &f);
+  for (const auto& check : setup.checks) check(run);
+
+  std::cerr << "[adversarial] " << attack_name << ": "
+            << (::testing::Test::HasFailure() ? "FAILED" : "held") << "; " << run.by_task.size() << "/" << setup.tasks.size()
+            << " answered, " << [&] {
+                 int ok = 0;
+                 for (const auto& [id, a] : run.by_task) ok += a.ok();
+                 return ok;
+               }() << " released; findings: "
+            << f.Summary() << (fallback ? " (FALLBACK: no approval step)" : "") << "\n";
+  if (::testing::Test::HasFailure()) {
+    std::cerr << "[adversarial] site log (tail):\n"
+              << run.site_log.substr(run.site_log.size() > 3000 ? run.site_log.size() - 3000 : 0) << "\n";
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Study specs.
+
+const std::string kCohortBody =
+    "cohort_summary {\n  enabled: true\n  columns: \"age\"\n  columns: \"size\"\n  columns: \"n_lesions\"\n"
+    "  columns: \"chemo\"\n  time_events { name: \"os\" time_column: \"time\" event_column: \"status\" }\n}\n";
+
+std::string CoxModel(const std::string& name, const std::vector<std::string>& covs,
+                     const std::string& extra = "") {
+  std::string s = "models {\n  name: \"" + name + "\"\n  type: COX\n  time_column: \"time\"\n  event_column: \"status\"\n";
+  for (const auto& c : covs) s += "  covariates: \"" + c + "\"\n";
+  return s + extra + "}\n";
+}
+
+std::string LogisticModel(const std::string& name, const std::vector<std::string>& covs) {
+  std::string s = "models {\n  name: \"" + name + "\"\n  type: LOGISTIC\n  outcome_column: \"recur2y\"\n";
+  for (const auto& c : covs) s += "  covariates: \"" + c + "\"\n";
+  return s + "}\n";
+}
+
+std::string Lines(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : "\n") + x;
+  return s;
+}
+
+// Helpers for the checks of one attack.
+std::function<void(const Outcome&)> ExpectAllRefused(const std::string& why, const std::string& must_mention = "") {
+  return [why, must_mention](const Outcome& run) {
+    for (const auto& t : run.setup->tasks) {
+      auto it = run.by_task.find(t.task["task_id"]);
+      if (it == run.by_task.end()) continue;  // reported as a hang
+      const Answer& a = it->second;
+      if (a.status_code == 0) {
+        ADD_FAILURE() << "LEAK not refused: " << a.task_id << " (" << a.kind << ") was answered; " << why;
+        continue;
+      }
+      if (must_mention.empty()) continue;
+      std::string lower = a.status_message;
+      std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+      EXPECT_NE(lower.find(must_mention), std::string::npos)
+          << a.task_id << ": the refusal should mention '" << must_mention << "' (" << why
+          << "), got: " << a.status_message;
+    }
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The attacks.
+
+// Threshold sweep at every integer age (and every size, every day of time).
+void ThresholdSweep(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-sweep", kCohortBody);
+  s.Task("cohort.counts", st, Params().A("thresholds.age", Range(30, 90, 1)));
+  s.Task("cohort.counts", st, Params().A("thresholds.size", Range(0, 85, 1)));
+  s.Task("cohort.counts", st, Params().A("thresholds.time", Range(0, 2600, 1)));
+}
+
+// How many patients' ages a coordinator recovers exactly from the released
+// counts.age of one study, knowing ages have one decimal.
+int RecoveredAges(const Outcome& run) {
+  std::map<double, double> at;  // threshold -> count at or below
+  for (const auto& t : run.setup->tasks) {
+    auto it = run.by_task.find(t.task["task_id"]);
+    if (it == run.by_task.end() || !it->second.ok() || !it->second.arrays.count("counts.age")) continue;
+    std::vector<double> thresholds;
+    for (const auto& arr : t.params.arrays) {
+      if (arr["name"] == "thresholds.age") {
+        for (const auto& v : arr["values"]) thresholds.push_back(v.get<double>());
+      }
+    }
+    const auto& counts = it->second.arrays.at("counts.age");
+    for (size_t i = 0; i < thresholds.size() && i < counts.size(); ++i) at[thresholds[i]] = counts[i];
+  }
+  at[-1e9] = 0;
+  at[1e9] = kPatients;
+  int recovered = 0;
+  for (auto it = std::next(at.begin()); it != at.end(); ++it) {
+    auto prev = std::prev(it);
+    const double in_interval = it->second - prev->second;
+    // Ages of one decimal in (prev, it]: exactly one -> those patients are known.
+    const long grid = static_cast<long>(std::floor(it->first * 10 + 1e-9)) -
+                      static_cast<long>(std::floor(prev->first * 10 + 1e-9));
+    if (grid == 1 && in_interval > 0 && IsInteger(in_interval)) recovered += static_cast<int>(in_interval);
+  }
+  return recovered;
+}
+
+// Bisection's end state: a threshold between every two possible ages, sent
+// over several tasks.
+void ThresholdBisection(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-bisect", kCohortBody);
+  std::vector<double> all = Range(34.95, 85.05, 0.1);
+  for (size_t from = 0; from < all.size(); from += 120) {
+    s.Task("cohort.counts", st,
+           Params().A("thresholds.age", std::vector<double>(all.begin() + from,
+                                                            all.begin() + std::min(all.size(), from + 120))));
+  }
+  s.checks.push_back([](const Outcome& run) {
+    const int recovered = RecoveredAges(run);
+    EXPECT_LT(recovered, kPatients / 10) << "LEAK reconstruction: the age of " << recovered << "/" << kPatients
+                                         << " patients is recovered exactly from the released counts";
+  });
+}
+
+// Differencing: thresholds one patient apart, in separate tasks.
+void Differencing(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-diff", kCohortBody);
+  const std::vector<double> ages = Distinct(TheTable().col("age"));
+  const size_t mid = ages.size() / 2;
+  for (size_t i = mid; i < mid + 3; ++i) {
+    s.Task("cohort.counts", st, Params().A("thresholds.age", {(ages[i] + ages[i + 1]) / 2}));
+  }
+  // The same through moments: all columns, then all but one patient's worth.
+  s.Task("cohort.moments", st, Params().S("columns", "age,size"));
+}
+
+// A study k just above n (approved): the refusal must not reveal n; error
+// texts must not reveal cells, paths or lines.
+void RefusalOracle(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-oracle", "min_cell_count: 61\n" + kCohortBody);
+  s.Task("cohort.counts", st, Params().A("thresholds.age", {50.5, 65.5}));
+  s.Task("cohort.moments", st, Params().S("columns", "age,size,chemo"));
+  const StudyDef& st10 = s.Study("adv-oracle-errors", kCohortBody);
+  s.Task("cohort.counts", st10, Params().A("thresholds.patient_id", {0.5}));
+  s.Task("cohort.counts", st10, Params().A("thresholds.image", {0.5}));
+  s.Task("cohort.moments", st10, Params().S("columns", "patient_id"));
+  s.Task("cohort.moments", st10, Params().S("time_events", "x:time:cause"));  // 0/1/2: not an event column
+}
+
+// One patient as the only event: event_column = the id column with
+// event_values = one case id; time_column = the status column; beta = 0.
+void OneEventCox(AttackSetup& s) {
+  const std::vector<std::string> covs = {"age", "size", "n_lesions", "chemo", "f1"};
+  for (const char* who : {"case-017", "case-023"}) {
+    std::string body = "models {\n  name: \"m\"\n  type: COX\n  time_column: \"status\"\n  event_column: "
+                       "\"patient_id\"\n  event_values: \"" + std::string(who) + "\"\n";
+    for (const auto& c : covs) body += "  covariates: \"" + c + "\"\n";
+    body += "}\n";
+    const StudyDef& st = s.Study(std::string("adv-one-event-") + std::string(who).substr(5), body);
+    s.Task("models.prepare", st, Params().S("model", "m"));
+    s.Task("models.derivatives", st,
+           Params().S("model", "m").S("covariates", Lines(covs)).A("beta", std::vector<double>(covs.size(), 0)));
+  }
+}
+
+// Steep logistic: beta = 1e7 * (x1 - c) for c between consecutive x1 values,
+// the outcome also named as a covariate.
+void SteepLogistic(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-steep", LogisticModel("m", {"f1", "recur2y"}));
+  s.Task("models.prepare", st, Params().S("model", "m"));
+  const std::vector<double> cuts = Midpoints(TheTable().col("f1"));
+  for (size_t i = 25; i < 31; ++i) {
+    s.Task("models.derivatives", st,
+           Params().S("model", "m").S("covariates", "f1\nrecur2y").A("beta", {-1e7 * cuts[i], 1e7, 0}));
+  }
+}
+
+// models.baseline on a 1-day grid.
+void BaselineOneDay(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-baseline", CoxModel("m", {"age", "size"}));
+  s.Task("models.baseline", st,
+         Params().S("model", "m").S("covariates", "age\nsize").A("beta", {0, 0}).A("grid", Range(1, 1825, 1)));
+}
+
+// Packed linear predictor: beta = [1e4, 1] on (age, time), thresholds between
+// every two patients' values.
+void PackedLp(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-packed", CoxModel("m", {"age", "size"}));
+  const Table& t = TheTable();
+  for (const char* second : {"time", "size"}) {
+    std::vector<double> lp;
+    for (int i = 0; i < kPatients; ++i) lp.push_back(1e4 * t.col("age")[i] + t.col(second)[i]);
+    s.Task("models.lp_summary", st,
+           Params().S("model", "m").S("covariates", std::string("age\n") + second).A("beta", {1e4, 1}).A(
+               "thresholds", Midpoints(lp)));
+  }
+}
+
+// ROC at chosen thresholds: a "model" whose score is one covariate.
+void RocThresholds(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-roc", LogisticModel("m", {"f1", "f2"}) +
+                                              "validation { enabled: true bootstrap_replicates: -1 }\n");
+  std::vector<double> thresholds;
+  for (double c : Midpoints(TheTable().col("f1"))) thresholds.push_back(Sigmoid(c));
+  s.Task("models.validate", st,
+         Params()
+             .S("model", "m")
+             .S("covariates", "f1\nf2")
+             .A("beta", {0, 1, 0})
+             .Scalar("replicates", 0)
+             .Scalar("seed", 1)
+             .Scalar("threshold", 0.5)
+             .A("roc_thresholds", thresholds));
+}
+
+// KM by risk group: cut-points moved across one covariate, 1-day grid.
+void KmRiskGroups(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-km", CoxModel("m", {"age", "size"}) +
+                                             "validation { enabled: true bootstrap_replicates: -1 }\n");
+  const std::vector<double> cuts = Midpoints(TheTable().col("age"));
+  for (size_t i : {0, 1, 5}) {
+    s.Task("models.validate", st,
+           Params()
+               .S("model", "m")
+               .S("covariates", "age\nsize")
+               .A("beta", {1, 0})
+               .Scalar("replicates", 0)
+               .Scalar("seed", 1)
+               .A("grid", {1825})
+               .A("cumhaz", {0.5})
+               .Scalar("t", 730)
+               .Scalar("tau", 1825)
+               .A("km_cuts", {cuts[i], cuts[i + 1]})
+               .A("km_grid", Range(1, 1825, 1)));
+  }
+}
+
+// The study's id column set to a clinical column; every case fails.
+void IdColumn(AttackSetup& s) {
+  const StudyDef& st = s.Study(
+      "adv-idcol",
+      "id_column: \"age\"\n" + kCohortBody +
+          "features {\n  enabled: true\n  image_column: \"image\"\n  lesion_mask_column: \"mask\"\n"
+          "  settings { discretisation { bin_width: 10 } families: \"stat\" }\n"
+          "  regions { roi: \"largest_lesion\" prefix: \"lesion_\" }\n}\n");
+  s.Task("features.extract", st, Params(), "", 30);
+  s.Task("cohort.moments", st, Params().S("id_column", "age").S("columns", "size"));
+}
+
+// Path traversal through the study id (study.* kinds are accepted even by a
+// site that accepts only cohort.*).
+void PathTraversalStudyId(AttackSetup& s) {
+  s.policy_extra = "accepted_task_kinds: \"cohort.*\"";
+  const StudyDef& st = s.Study("adv-path", kCohortBody);
+  s.Task("study.checkpoint", st, Params().Scalar("step", 0).S("step_name", "x"), s.dir + "/evil-abs");
+  s.Task("study.checkpoint", st, Params().Scalar("step", 0).S("step_name", "x"), "../../evil-rel");
+  s.Task("study.restore", st, Params().Scalar("step", -1), "../../../evil-restore");
+  s.Task("cohort.counts", st, Params().A("thresholds.age", {60}), "../../evil-counts");
+  s.Task("study.checkpoint", st, Params().Scalar("step", 0).S("step_name", "x"), "..");
+}
+
+// Path traversal through the harmonised table's file name (also the audit
+// log as the target).
+void PathTraversalOutputFile(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-outfile",
+                               "harmonization {\n  enabled: true\n  features: \"^f[12]$\"\n  output_file: \"../../x.csv\"\n}\n");
+  auto fit = [&](const std::string& file, const std::string& study_id) {
+    s.Task("combat.fit", st,
+           Params()
+               .S("features", "f1,f2")
+               .S("covariates", "")
+               .S("method", "parametric")
+               .S("output_file", file)
+               .A("grand_mean", {0, 1})
+               .A("var_pooled", {1, 1})
+               .Matrix("beta", 0, 2, {}),
+           study_id);
+  };
+  fit("../../x.csv", "adv-outfile-1");
+  fit("../../audit/site.log", "adv-outfile-2");
+  fit("../../../../escaped.csv", "adv-outfile-3");
+  fit(s.dir + "/abs.csv", "adv-outfile-4");
+}
+
+// A 100,000-deep nested column_regex.
+void RegexNested(AttackSetup& s) {
+  const std::string re = std::string(100000, '(') + "a" + std::string(100000, ')');
+  const StudyDef& st = s.Study("adv-regex-deep", "cohort_summary {\n  enabled: true\n  column_regex: \"" + re + "\"\n}\n");
+  s.Task("cohort.moments", st, Params().S("column_regex", re));
+}
+
+// ".*" x 100 + "Z": catastrophic backtracking.
+void RegexBacktrack(AttackSetup& s) {
+  std::string re;
+  for (int i = 0; i < 100; ++i) re += ".*";
+  re += "Z";
+  const StudyDef& st = s.Study("adv-regex-slow", "cohort_summary {\n  enabled: true\n  column_regex: \"" + re + "\"\n}\n");
+  s.Task("cohort.moments", st, Params().S("column_regex", re));
+  s.Task("combat.check", st, Params().S("features", re).S("covariates", ""));
+}
+
+// A 200 kB output suffix.
+void HugeSuffix(AttackSetup& s) {
+  const std::string suffix(200000, 'x');
+  const StudyDef& st = s.Study("adv-suffix", "harmonization {\n  enabled: true\n  features: \"^f[12]$\"\n  output_suffix: \"" +
+                                                 suffix + "\"\n}\n");
+  s.Task("combat.fit", st,
+         Params()
+             .S("features", "f1,f2")
+             .S("covariates", "")
+             .S("method", "parametric")
+             .S("output_suffix", suffix)
+             .A("grand_mean", {0, 1})
+             .A("var_pooled", {1, 1})
+             .Matrix("beta", 0, 2, {}));
+  // Later tasks over the table with 200 kB column names.
+  s.Task("cohort.moments", st, Params().S("column_regex", "f.*"));
+  s.Task("study.checkpoint", st, Params().Scalar("step", 0).S("step_name", "after combat"));
+}
+
+// bootstrap_replicates = 1e9 (in the spec and as the task's parameter).
+void HugeReplicates(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-replicates", LogisticModel("m", {"f1", "f2"}) +
+                                                     "validation { enabled: true bootstrap_replicates: 1000000000 }\n");
+  s.Task("models.validate", st,
+         Params()
+             .S("model", "m")
+             .S("covariates", "f1\nf2")
+             .A("beta", {0, 0.1, 0.1})
+             .Scalar("replicates", 1e9)
+             .Scalar("seed", 1)
+             .Scalar("threshold", 0.5));
+}
+
+// Huge and non-finite parameters.
+void HugeAndNonFiniteParams(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-sizes", kCohortBody + CoxModel("m", {"age", "size"}));
+  s.Task("cohort.counts", st, Params().A("thresholds.age", Range(0, 1100000 - 1, 1)), "", 30);
+  s.Task("cohort.counts", st, Params().A("thresholds.age", {NAN, INFINITY, -INFINITY}));
+  s.Task("models.derivatives", st, Params().S("model", "m").S("covariates", "age\nsize").A("beta", {NAN, INFINITY}));
+  s.Task("models.baseline", st,
+         Params().S("model", "m").S("covariates", "age\nsize").A("beta", {0, 0}).A("grid", {NAN, 5, 1, INFINITY}));
+  s.Task("models.derivatives", st,
+         Params().S("model", std::string(100000, 'm')).S("covariates", std::string(300000, 'c')).A("beta", {0}));
+}
+
+// Calibration with one patient per bin.
+void CalibrationBins(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-calibration", LogisticModel("m", {"f1", "f2"}) +
+                                                      "validation { enabled: true bootstrap_replicates: -1 calibration_bins: 60 }\n");
+  s.Task("models.validate", st,
+         Params()
+             .S("model", "m")
+             .S("covariates", "f1\nf2")
+             .A("beta", {0, 1, 0})
+             .Scalar("replicates", 0)
+             .Scalar("seed", 1)
+             .Scalar("threshold", 0.5)
+             .Scalar("calibration_bins", 60));
+}
+
+// The threshold sweep through the report's feature distributions.
+void DistributionsSweep(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-distributions",
+                               "harmonization {\n  enabled: true\n  features: \"^f[12]$\"\n}\n");
+  s.Task("combat.distributions", st,
+         Params().S("columns", "f1").A("thresholds.f1", Midpoints(TheTable().col("f1"))));
+  s.Task("combat.distributions", st, Params().S("columns", "age").A("thresholds.age", Range(30, 90, 1)));
+}
+
+// The approval gate: an unapproved spec, a withdrawn and an expired approval.
+void Unapproved(AttackSetup& s) {
+  s.Study("adv-approved", kCohortBody);
+  const StudyDef& other = s.Study("adv-not-approved", kCohortBody + "\n# a different spec\n", Approval::kNone);
+  s.Task("cohort.moments", other, Params().S("columns", "age,size"));
+  s.Task("cohort.counts", other, Params().A("thresholds.age", {50, 70}));
+  s.checks.push_back(ExpectAllRefused("the site never approved this study", "approv"));
+  s.checks.push_back([](const Outcome& run) {
+    for (const auto& [id, a] : run.by_task) {
+      if (a.status_code == 0) continue;
+      EXPECT_NE(a.status_message.find("adv-not-approved"), std::string::npos)
+          << id << ": the refusal should name the study: " << a.status_message;
+    }
+  });
+}
+
+void Withdrawn(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-withdrawn", kCohortBody, Approval::kWithdraw);
+  s.Task("cohort.moments", st, Params().S("columns", "age,size"));
+  s.checks.push_back(ExpectAllRefused("the operator withdrew the approval", "approv"));
+}
+
+void Expired(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-expired", kCohortBody, Approval::kExpired);
+  s.Task("cohort.moments", st, Params().S("columns", "age,size"));
+  s.checks.push_back(ExpectAllRefused("the approval expired", "approv"));
+}
+
+// Task kinds the approved spec does not need.
+void KindNotNeeded(AttackSetup& s) {
+  const StudyDef& st = s.Study("adv-cohort-only", kCohortBody);
+  s.Task("combat.moments", st, Params().S("features", "f1,f2").S("covariates", ""));
+  s.Task("combat.fit", st,
+         Params()
+             .S("features", "f1,f2")
+             .S("covariates", "")
+             .S("method", "parametric")
+             .A("grand_mean", {0, 1})
+             .A("var_pooled", {1, 1})
+             .Matrix("beta", 0, 2, {}));
+  s.Task("models.prepare", st, Params().S("model", "m"));
+  s.Task("features.extract", st, Params());
+  s.Task("debug.vector", st, Params().Scalar("length", 4));
+  s.checks.push_back(ExpectAllRefused("the approved spec does not need these kinds"));
+}
+
+// Two specs sharing a study id and a model name: the prepared rows of the
+// first must not answer for the second (its events are the truth of its own
+// outcome, or it is refused).
+void ModelCacheConfusion(AttackSetup& s) {
+  const StudyDef& a = s.Study("adv-cache-a", CoxModel("m", {"age"}));
+  std::string body_b = "models {\n  name: \"m\"\n  type: COX\n  time_column: \"time\"\n  event_column: \"chemo\"\n"
+                       "  covariates: \"age\"\n}\n";
+  const StudyDef& b = s.Study("adv-cache-b", body_b);
+  s.Task("models.prepare", a, Params().S("model", "m").S("covariates", "age"), "adv-cache");
+  s.Task("models.prepare", b, Params().S("model", "m").S("covariates", "age"), "adv-cache");
+  s.checks.push_back([](const Outcome& run) {
+    double chemo = 0;
+    for (double v : TheTable().col("chemo")) chemo += v;
+    for (const auto& [id, ans] : run.by_task) {
+      const TaskDef* d = run.Def(id);
+      if (!ans.ok() || d == nullptr || d->study->name != "adv-cache-b" || !ans.arrays.count("events")) continue;
+      EXPECT_EQ(ans.arrays.at("events")[0], chemo)
+          << "WRONG ROWS: " << id << " answered for spec adv-cache-b with another spec's prepared rows";
+    }
+  });
+}
+
+const AttackDef kAttacks[] = {
+    {"threshold_sweep", ThresholdSweep},
+    {"threshold_bisection", ThresholdBisection},
+    {"differencing", Differencing},
+    {"refusal_oracle", RefusalOracle},
+    {"one_event_cox", OneEventCox},
+    {"steep_logistic", SteepLogistic},
+    {"baseline_one_day_grid", BaselineOneDay},
+    {"packed_linear_predictor", PackedLp},
+    {"roc_chosen_thresholds", RocThresholds},
+    {"km_risk_groups", KmRiskGroups},
+    {"id_column", IdColumn},
+    {"path_traversal_study_id", PathTraversalStudyId},
+    {"path_traversal_output_file", PathTraversalOutputFile},
+    {"regex_nested", RegexNested},
+    {"regex_backtracking", RegexBacktrack},
+    {"huge_output_suffix", HugeSuffix},
+    {"huge_bootstrap_replicates", HugeReplicates},
+    {"huge_and_nonfinite_params", HugeAndNonFiniteParams},
+    {"calibration_bins", CalibrationBins},
+    {"distributions_sweep", DistributionsSweep},
+    {"unapproved_study", Unapproved},
+    {"withdrawn_approval", Withdrawn},
+    {"expired_approval", Expired},
+    {"kind_not_needed", KindNotNeeded},
+    {"model_cache_confusion", ModelCacheConfusion},
+};
+
+INSTANTIATE_TEST_SUITE_P(Attacks, Adversarial, ::testing::ValuesIn(kAttacks),
+                         [](const ::testing::TestParamInfo<AttackDef>& info) {
+                           return std::string(info.param.name);
+                         });
+
+}  // namespace
+}  // namespace fedrad::testing
