@@ -62,7 +62,7 @@ namespace {
 namespace h = ::fedrad::harmonization;
 
 // Largest |value| accepted in a pooled estimate a coordinator sends back.
-constexpr double kMaxEstimate = 1e15;
+constexpr double kMaxEstimate = 1e150;  // squares stay finite; features such as energy reach 1e15 and more
 // Longest output_suffix.
 constexpr size_t kMaxSuffixBytes = 64;
 // Most columns one combat.distributions task may describe.
