@@ -6,6 +6,8 @@
 // a path-like study id writing nothing, refuse kinds the spec does not need,
 // stop a task at its deadline without blocking another study, redact the
 // reason, and refuse again after `fedrad-site withdraw`.
+#include <sys/wait.h>
+
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -119,6 +121,18 @@ class RogueCoordinator final : public v1::Federation::Service {
   std::deque<v1::Task> outbox_;
   std::map<std::string, v1::TaskResult> results_;
 };
+
+// True while `p` runs (reaps it once it ended).
+bool Alive(Process& p) {
+  if (p.pid <= 0) return false;
+  int status = 0;
+  pid_t r = waitpid(p.pid, &status, WNOHANG);
+  if (r == p.pid) {
+    p.pid = -1;
+    return false;
+  }
+  return r == 0;
+}
 
 constexpr char kSpec[] = R"(name: "gate"
 sites: "S1"
@@ -284,6 +298,45 @@ TEST_F(SiteGate, ApprovalNeededKindsPathsDeadlinesRedactionWithdrawal) {
   EXPECT_THAT(out, HasSubstr("gate\t" + hash));
   EXPECT_THAT(out, HasSubstr("withdrawn"));
   EXPECT_THAT(ReadAll(d_ + "/site.log"), Not(HasSubstr("Segmentation")));
+}
+
+// A task that crashes the worker stops its study at this site, not the site:
+// after the restart the study's tasks are refused (public, naming the kind
+// and the operator's reset), another study runs, and `fedrad-site
+// reset-study` lets it run again.
+TEST_F(SiteGate, CrashingTaskStopsItsStudyNotTheSite) {
+  std::string out;
+  ASSERT_TRUE(ApproveStudy(config_, d_ + "/study.textproto", d_ + "/approve.log", &out)) << out;
+  v1::Task crash = Task("gate-c", "debug.crash");
+  rogue_.Send(crash);
+  EXPECT_TRUE(WaitFor([&] { return !Alive(site_); }, 20)) << ReadAll(d_ + "/site.log");
+  EXPECT_TRUE(fs::exists(d_ + "/out/gate-c/.state/crashed"));
+
+  // The site restarts (as systemd would) and reconnects.
+  site_ = Start({BinDir() + "/fedrad-site", "--config", config_}, d_ + "/site2.log");
+  v1::TaskResult r = rogue_.Ask(Task("gate-c", "debug.sleep", 0.05), 30);
+  EXPECT_EQ(r.status_code(), static_cast<int>(absl::StatusCode::kFailedPrecondition)) << r.status_message();
+  EXPECT_EQ(r.status_message(),
+            "this site stopped study gate-c after its worker crashed on a task of kind debug.crash; "
+            "the operator can reset it with `fedrad-site reset-study --config SITE.textproto "
+            "gate-c` (rule crash-guard)");
+  // The same crashing task again: refused, no crash loop.
+  r = rogue_.Ask(Task("gate-c", "debug.crash"), 10);
+  EXPECT_EQ(r.status_code(), static_cast<int>(absl::StatusCode::kFailedPrecondition));
+  EXPECT_TRUE(Alive(site_));
+  // Another study runs normally.
+  r = rogue_.Ask(Task("gate-d", "debug.sleep", 0.05));
+  EXPECT_EQ(r.status_code(), 0) << r.status_message();
+  EXPECT_THAT(ReadAll(d_ + "/audit/S1.log"), HasSubstr("study.crash-guard"));
+
+  // The operator resets the study: it runs again.
+  ASSERT_EQ(fedrad::testing::Run({BinDir() + "/fedrad-site", "reset-study", "--config", config_, "gate-c"},
+                                 d_ + "/reset.log", &out),
+            0)
+      << out;
+  r = rogue_.Ask(Task("gate-c", "debug.sleep", 0.05));
+  EXPECT_EQ(r.status_code(), 0) << r.status_message();
+  EXPECT_TRUE(WaitFor([&] { return absl::StrContains(ReadAll(d_ + "/audit/S1.log"), "site.reset-study"); }, 5));
 }
 
 // The site refuses to start when its output folder holds its audit log or
