@@ -9,6 +9,8 @@
 // See docs/site-operator.md.
 #include <signal.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -212,6 +214,16 @@ int main(int argc, char** argv) {
       FEDRAD_LOG(INFO) << "signal " << sig << ": shutting down";
     }
     (*node)->Shutdown();
+    if (sig != 0) {
+      // Tasks see the shutdown through ctx.cancelled(); one that does not
+      // stop in time must not keep the site from stopping.
+      std::thread([] {
+        std::this_thread::sleep_for(std::chrono::seconds(20));
+        FEDRAD_LOG(ERROR) << "a task did not stop within 20 s of the shutdown; exiting without "
+                             "closing the audit log (the next start notes an unclean stop)";
+        std::_Exit(1);
+      }).detach();
+    }
   });
   absl::Status status = (*node)->Run();
   // Wake the waiter if Run() ended on its own.
