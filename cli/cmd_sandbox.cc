@@ -4,9 +4,11 @@
 //   results.json             the study's results
 //   sites/NAME/              each site's local outputs (per study subfolder)
 //   audit/NAME.log           each site's audit log; audit/coordinator.log
+//   state/NAME/              each site's state_dir (its approval of the study)
 //   logs/NAME.log            each process's stderr; logs/coordinator.log
 //   pki/                     the throw-away study CA and every node's key and certificate
-//   config/                  the generated configs (coordinator, sites, admin client)
+//   config/                  the generated configs (coordinator, sites, admin client) and
+//                            study.textproto, the spec as submitted and approved
 //   coordinator/data/        the coordinator's data dir (its study store is reset on each run)
 //   pids/NAME.pid            process ids while running (tests use them)
 #include <fcntl.h>
@@ -144,6 +146,32 @@ class Children {
 
 std::string Abs(const std::string& p) { return fs::absolute(p).lexically_normal().string(); }
 
+// Runs `binary args...` to completion, its output appended to `log_path`;
+// returns its exit code (-1 if it could not run).
+int RunToEnd(const std::string& binary, const std::vector<std::string>& args,
+             const std::string& log_path) {
+  std::vector<std::string> argv_s = {binary};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+      close(fd);
+    }
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 }  // namespace
 
 absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
@@ -171,7 +199,7 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
     }
   }
   const fs::path out = Abs(options.out_dir);
-  for (const char* sub : {"pki", "config", "logs", "audit", "sites", "pids", "coordinator"}) {
+  for (const char* sub : {"pki", "config", "logs", "audit", "sites", "pids", "coordinator", "state"}) {
     fs::create_directories(out / sub);
   }
   const fs::path pki_dir = out / "pki";
@@ -181,7 +209,11 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
     fs::remove_all(pki_dir);
     fs::create_directories(pki_dir);
   }
-  for (const auto& [name, csv] : sites) fs::remove(out / "audit" / (name + ".log"));
+  for (const auto& [name, csv] : sites) {
+    fs::remove(out / "audit" / (name + ".log"));
+    fs::remove_all(out / "state" / name);  // the previous run's approvals
+    fs::remove(out / "logs" / (name + ".approve.log"));
+  }
   fs::remove(out / "audit" / "coordinator.log");
   fs::remove(out / "coordinator" / "port");
   // A throw-away federation: a study an earlier sandbox run left RUNNING
@@ -265,6 +297,15 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
   const std::string address = absl::StrCat("127.0.0.1:", port);
   progress(absl::StrCat("coordinator listening on ", address, " (mutual TLS)"));
 
+  // The spec exactly as it is submitted (its sites filled in): each site's
+  // operator approves it, as `fedrad-site approve` would be run by hand.
+  v1::Study study = options.study;
+  if (study.sites().empty()) {
+    for (const auto& [name, csv] : sites) study.add_sites(name);
+  }
+  const std::string study_path = (out / "config" / "study.textproto").string();
+  FEDRAD_RETURN_IF_ERROR(WriteStringToFile(study_path, ToTextProto(study)));
+
   for (const auto& [name, csv] : sites) {
     v1::SiteConfig sc;
     sc.set_coordinator_address(address);
@@ -275,10 +316,21 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
     sc.mutable_policy()->set_enable_debug_tasks(options.enable_debug_tasks);
     sc.set_output_dir((out / "sites" / name).string());
     sc.set_audit_log((out / "audit" / (name + ".log")).string());
+    sc.set_state_dir((out / "state" / name).string());
     sc.set_heartbeat_seconds(2);
     sc.set_extraction_threads(options.extraction_threads);
     const std::string path = (out / "config" / (name + ".textproto")).string();
     FEDRAD_RETURN_IF_ERROR(WriteStringToFile(path, ToTextProto(sc)));
+    const std::string approve_log = (out / "logs" / (name + ".approve.log")).string();
+    const int approved = RunToEnd(bin + "/fedrad-site",
+                                  {"approve", "--config", path, study_path, "--note",
+                                   "approved by fedrad sandbox for this run"},
+                                  approve_log);
+    if (approved != 0) {
+      return absl::UnavailableError(absl::StrCat("site ", name, ": `fedrad-site approve` failed (exit ",
+                                                 approved, "); see ", approve_log));
+    }
+    progress(absl::StrCat("site ", name, " approved the study spec (fedrad-site approve)"));
     FEDRAD_ASSIGN_OR_RETURN(Child site, Spawn(name, bin + "/fedrad-site", {"--config", path},
                                               (out / "logs" / (name + ".log")).string(),
                                               (out / "pids").string()));
@@ -293,10 +345,6 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
   FEDRAD_RETURN_IF_ERROR(WriteStringToFile(ac_path, ToTextProto(ac)));
   FEDRAD_ASSIGN_OR_RETURN(auto client, coordinator::AdminClient::Connect(ac));
 
-  v1::Study study = options.study;
-  if (study.sites().empty()) {
-    for (const auto& [name, csv] : sites) study.add_sites(name);
-  }
   absl::StatusOr<std::string> id;
   for (int attempt = 0; attempt < 50; ++attempt) {  // the server may need a moment
     id = client->Submit(study);

@@ -88,6 +88,7 @@ tls { ca_cert: "$smoke/ca/ca.crt" cert: "$smoke/tls/S1.crt" key: "$smoke/tls/S1.
 data_csv: "$smoke/cohort.csv"
 output_dir: "$smoke/out"
 audit_log: "$smoke/site-audit/site.log"
+state_dir: "$smoke/site-state"
 CONF
 in_root chown 10001:10001 "$smoke/site.textproto"
 as_fedrad fedrad-site --config "$smoke/site.textproto" --check

@@ -208,6 +208,10 @@ std::vector<CaseResult> RunCohort(const std::vector<CaseInput>& cases,
       const CaseInput& in = cases[i];
       CaseResult& r = results[i];
       r.case_id = in.case_id;
+      if (cohort.cancelled && cohort.cancelled()) {
+        r.status = absl::CancelledError("extraction stopped before this case");
+        continue;
+      }
       auto start = std::chrono::steady_clock::now();
       std::string cache_file;
       if (!cohort.cache_dir.empty()) {

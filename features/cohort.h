@@ -75,6 +75,9 @@ struct CohortOptions {
   std::string settings_fingerprint;
   // Called (serialised, from worker threads) after each case.
   std::function<void(const CaseResult&, int done, int total)> progress;
+  // Polled before each case: once it returns true, the cases not started
+  // yet are returned with a Cancelled status (the site's task deadline).
+  std::function<bool()> cancelled;
 };
 
 // Runs every case; results in manifest order. Thread safe to call; uses its

@@ -97,9 +97,10 @@ void NodeAudit::Received(const std::string& study, const std::string& task,
 
 void NodeAudit::Decision(const std::string& study, const std::string& task,
                          const std::string& peer, const std::string& kind,
-                         const std::string& summary) {
+                         const std::string& summary,
+                         const std::string& digest) {
 #ifdef FEDRAD_HAVE_AUDIT
-  impl_->Append(audit::Direction::kDecision, study, task, peer, kind, "",
+  impl_->Append(audit::Direction::kDecision, study, task, peer, kind, digest,
                 summary);
 #endif
 }

@@ -48,9 +48,11 @@ class NodeAudit {
   void Received(const std::string& study, const std::string& task,
                 const std::string& peer, const std::string& kind,
                 const std::string& digest, const std::string& summary);
+  // `digest` (optional): a hex SHA-256 the decision is about, e.g. the
+  // spec hash of a study approval.
   void Decision(const std::string& study, const std::string& task,
                 const std::string& peer, const std::string& kind,
-                const std::string& summary);
+                const std::string& summary, const std::string& digest = "");
   // Hash of the last record ("" when unknown).
   std::string HeadHash() const;
   // Writes the signed closing checkpoint. Idempotent.

@@ -8,18 +8,20 @@ namespace fedrad::site {
 
 absl::Status PrivacyGuard::CheckAccepted(const TaskKind& kind) const {
   if (kind.debug_only && !policy_.enable_debug_tasks) {
-    return absl::PermissionDeniedError(absl::StrCat(
+    return PublicError(absl::StatusCode::kPermissionDenied, absl::StrCat(
         "task kind '", kind.kind,
-        "' is test-only and this site's policy does not enable debug tasks"));
+        "' is test-only and this site's policy does not enable debug tasks (rule policy)"));
   }
   if (kind.always_accepted) return absl::OkStatus();
   if (policy_.accepted_kinds.empty()) return absl::OkStatus();
   for (const auto& pattern : policy_.accepted_kinds) {
     if (MatchesPattern(pattern, kind.kind)) return absl::OkStatus();
   }
-  return absl::PermissionDeniedError(absl::StrCat(
+  // Public: it names only the kind and the kinds the site already lists in
+  // its Hello.
+  return PublicError(absl::StatusCode::kPermissionDenied, absl::StrCat(
       "task kind '", kind.kind, "' is not accepted by this site's policy (accepts: ",
-      absl::StrJoin(policy_.accepted_kinds, ", "), ")"));
+      absl::StrJoin(policy_.accepted_kinds, ", "), ") (rule policy)"));
 }
 
 absl::Status PrivacyGuard::CheckRelease(const TaskKind& kind, const TaskOutput& output,

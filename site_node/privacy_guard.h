@@ -32,7 +32,8 @@ class PrivacyGuard {
  public:
   explicit PrivacyGuard(GuardPolicy policy) : policy_(std::move(policy)) {}
 
-  // OK if the policy lets the site run `kind` at all.
+  // OK if the policy lets the site run `kind` at all; otherwise a public
+  // PermissionDenied naming the kind (rule policy).
   absl::Status CheckAccepted(const TaskKind& kind) const;
   // OK if `output` may leave: n_contributing >= k, every array and text
   // field name is in kind.releasable_arrays and, when `ledger` is given, its

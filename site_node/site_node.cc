@@ -1,14 +1,23 @@
 #include "site_node/site_node.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstring>
 #include <deque>
+#include <fcntl.h>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
+
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -20,9 +29,12 @@
 #include "proto/fedrad.grpc.pb.h"
 #include "proto/node_audit.h"
 #include "proto/transport.h"
+#include "site_node/approvals.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/privacy_guard.h"
+#include "site_node/site_rules.h"
 #include "site_node/study_checkpoint.h"
+#include "site_node/study_policy.h"
 
 #ifndef FEDRAD_VERSION
 #define FEDRAD_VERSION "0.0.0"
@@ -49,6 +61,86 @@ int64_t NowMillis() {
       .count();
 }
 
+// A string from the wire, clipped for the site's log and audit record.
+std::string Clip(const std::string& s, size_t n = 2 * kMaxNameBytes) {
+  return s.size() <= n ? s : absl::StrCat(s.substr(0, n), "...(", s.size(), " bytes)");
+}
+
+// True if `inner` is `outer` or inside it (both made absolute, symlinks
+// resolved as far as they exist).
+bool IsInsideOrSame(const fs::path& inner, const fs::path& outer) {
+  std::error_code ec;
+  fs::path a = fs::weakly_canonical(fs::absolute(inner), ec);
+  if (ec) a = fs::absolute(inner).lexically_normal();
+  fs::path b = fs::weakly_canonical(fs::absolute(outer), ec);
+  if (ec) b = fs::absolute(outer).lexically_normal();
+  auto ai = a.begin();
+  for (auto bi = b.begin(); bi != b.end(); ++bi, ++ai) {
+    if (bi->empty()) continue;  // a trailing separator
+    if (ai == a.end() || *ai != *bi) return false;
+  }
+  return true;
+}
+
+// ---- The crash-loop guard's signal handler ---------------------------------
+// One slot per worker: the thread running a task and the file to write if a
+// fatal signal hits that thread (OUTPUT_DIR/STUDY/.state/crashed).
+constexpr int kMaxWorkers = 64;
+struct CrashSlot {
+  std::atomic<pid_t> tid{0};
+  char path[4096];
+  char line[2 * 256 + 4];
+  size_t line_len = 0;
+};
+CrashSlot g_crash_slots[kMaxWorkers];
+
+pid_t ThreadId() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+void OnFatalSignal(int sig) {
+  const pid_t me = ThreadId();
+  for (auto& slot : g_crash_slots) {
+    if (slot.tid.load() != me) continue;
+    int fd = ::open(slot.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd >= 0) {
+      ssize_t ignored = ::write(fd, slot.line, slot.line_len);
+      (void)ignored;
+      ::close(fd);
+    }
+  }
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+void InstallFatalSignalHandlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = OnFatalSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) sigaction(sig, &sa, nullptr);
+}
+
+// An alternate signal stack for the calling thread, so that a stack overflow
+// still runs the handler. Freed when the thread ends.
+class AltStack {
+ public:
+  AltStack() : memory_(kSize) {
+    stack_t ss = {};
+    ss.ss_sp = memory_.data();
+    ss.ss_size = kSize;
+    ss.ss_flags = 0;
+    sigaltstack(&ss, nullptr);
+  }
+  ~AltStack() {
+    stack_t ss = {};
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, nullptr);
+  }
+
+ private:
+  static constexpr size_t kSize = 64 * 1024;
+  std::vector<char> memory_;
+};
+
 std::string ArrayNames(const v1::Payload& payload) {
   std::vector<std::string> names;
   for (const auto& a : payload.arrays()) names.push_back(a.name());
@@ -74,6 +166,26 @@ absl::StatusOr<v1::SiteConfig> NormalizeSiteConfig(v1::SiteConfig config) {
   }
   if (config.output_dir().empty()) config.set_output_dir("site-output");
   if (config.audit_log().empty()) config.set_audit_log("audit/site.log");
+  if (config.state_dir().empty()) config.set_state_dir("site-state");
+  if (policy->max_task_seconds() <= 0) policy->set_max_task_seconds(3600);
+  if (policy->max_concurrent_studies() <= 0) policy->set_max_concurrent_studies(4);
+  policy->set_max_concurrent_studies(std::min(policy->max_concurrent_studies(), kMaxWorkers));
+  if (policy->max_queued_tasks_per_study() <= 0) policy->set_max_queued_tasks_per_study(64);
+  // A task writes only inside OUTPUT_DIR/STUDY: neither the audit log, the
+  // data table nor the site's state may be in reach of a study folder.
+  const fs::path out = config.output_dir();
+  const std::vector<std::pair<std::string, fs::path>> kept = {
+      {"the audit log's folder", fs::absolute(config.audit_log()).parent_path()},
+      {"the data table's folder", fs::absolute(config.data_csv()).parent_path()},
+      {"state_dir", fs::path(config.state_dir())}};
+  for (const auto& [what, folder] : kept) {
+    if (IsInsideOrSame(folder, out)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "site config: output_dir ", config.output_dir(), " contains ", what, " (",
+          folder.string(), "); tasks write under output_dir, so keep the audit log, the data "
+          "and state_dir outside it"));
+    }
+  }
   if (config.heartbeat_seconds() <= 0) config.set_heartbeat_seconds(5);
   if (config.reconnect_initial_seconds() <= 0) config.set_reconnect_initial_seconds(0.2);
   if (config.reconnect_max_seconds() <= 0) config.set_reconnect_max_seconds(10);
@@ -112,21 +224,51 @@ class SiteNode::Impl {
         guard_(GuardPolicy{config_.policy().min_cell_count(),
                            {config_.policy().accepted_task_kinds().begin(),
                             config_.policy().accepted_task_kinds().end()},
-                           config_.policy().enable_debug_tasks()}) {
+                           config_.policy().enable_debug_tasks()}),
+        approvals_(config_.state_dir(), [this](const v1::StudyApproval& a, bool withdrawal) {
+          audit_->Decision("", "", "operator", withdrawal ? "site.withdraw" : "site.approve",
+                           ApprovalAuditSummary(a, withdrawal), a.spec_sha256());
+        }) {
     RegisterBuiltinTasks(registry_);
     RegisterStudyTasks(registry_);
   }
 
   absl::Status Run();
   void Shutdown();
+  // At start: studies whose worker died on a task (crash-loop guard).
+  void ScanStudies();
 
  private:
+  struct StudyState {
+    CsvTable table;
+    std::map<std::string, std::string> kv;
+    std::string output_dir;
+    // Results of tasks that changed the state since the last checkpoint
+    // (task id -> serialized TaskResult; in the working snapshot).
+    std::map<std::string, std::string> answered;
+    // What this site released in the study (no differencing).
+    ReleaseLedger ledger;
+    bool ledger_broken = false;
+  };
+
   absl::Status RunOneStream(bool* welcomed);
-  void WorkerLoop();
-  v1::TaskResult Execute(const v1::Task& task);
+  void Enqueue(const v1::Task& task);
+  void WorkerLoop(int slot);
+  // Every check before a handler runs (no file is written). Sets *kind.
+  absl::Status Gate(const v1::Task& task, const TaskKind** kind);
+  v1::TaskResult Execute(const v1::Task& task, int slot);
   void Deliver(const v1::TaskResult& result);
   void HeartbeatLoop(std::atomic<bool>* ended);
   bool SleepUnlessStopped(double seconds);
+  std::string StudyDir(const std::string& study_id) const {
+    return (fs::path(config_.output_dir()) / study_id).string();
+  }
+  // The study's state, created on its first task; a study this process has
+  // not seen but that has a working snapshot or checkpoints on disk (the
+  // site restarted mid-study) is loaded from them. Only the worker holding
+  // the study touches its state.
+  StudyState& StudyFor(const v1::Task& task);
+  v1::TaskResult Refused(const v1::Task& task, const absl::Status& status);
 
   const v1::SiteConfig config_;
   const std::string site_id_;
@@ -135,26 +277,24 @@ class SiteNode::Impl {
   std::shared_ptr<grpc::ChannelCredentials> creds_;
   TaskRegistry registry_;
   PrivacyGuard guard_;
+  ApprovalWatcher approvals_;
 
   std::atomic<bool> stop_{false};
-  std::mutex mu_;  // guards queue_, done_
+  std::mutex mu_;  // guards queues_, ready_, busy_, done_, stopped_studies_
   std::condition_variable cv_;
-  std::deque<v1::Task> queue_;
+  // One queue per study (by study id; "" for tasks the gate will refuse
+  // before any study folder exists). A study is in ready_ when it has tasks
+  // and no worker holds it; busy_ holds the studies a worker is running, so
+  // a study's tasks run one at a time and in order, and no study waits for
+  // another's (up to max_concurrent_studies at once).
+  std::map<std::string, std::deque<v1::Task>> queues_;
+  std::deque<std::string> ready_;
+  std::set<std::string> busy_;
   std::map<std::string, v1::TaskResult> done_;  // results by task id (idempotent retries)
+  std::set<std::string> stopped_studies_;       // stopped at start-up (crash-loop guard)
 
-  struct StudyState {
-    CsvTable table;
-    std::map<std::string, std::string> kv;
-    std::string output_dir;
-    // Results of tasks that changed the state since the last checkpoint
-    // (task id -> serialized TaskResult; in the working snapshot).
-    std::map<std::string, std::string> answered;
-  };
-  // The study's state, created on its first task; a study this process has
-  // not seen but that has a working snapshot or checkpoints on disk (the
-  // site restarted mid-study) is loaded from them. Worker thread only.
-  StudyState& StudyFor(const v1::Task& task);
-  std::map<std::string, StudyState> studies_;  // worker thread only
+  std::mutex studies_mu_;  // guards the map studies_ (not the states in it)
+  std::map<std::string, StudyState> studies_;
 
   std::mutex stream_mu_;  // guards stream_, context_; serialises writes
   Stream* stream_ = nullptr;
@@ -176,7 +316,11 @@ void SiteNode::Impl::Shutdown() {
 }
 
 absl::Status SiteNode::Impl::Run() {
-  std::thread worker([this] { WorkerLoop(); });
+  InstallFatalSignalHandlers();
+  std::vector<std::thread> workers;
+  for (int i = 0; i < config_.policy().max_concurrent_studies(); ++i) {
+    workers.emplace_back([this, i] { WorkerLoop(i); });
+  }
   std::mt19937 rng(std::random_device{}());
   double backoff = config_.reconnect_initial_seconds();
   absl::Status fatal;
@@ -201,7 +345,7 @@ absl::Status SiteNode::Impl::Run() {
   }
   stop_ = true;
   cv_.notify_all();
-  worker.join();
+  for (auto& w : workers) w.join();
   audit_->Close();
   FEDRAD_LOG(INFO) << "site node stopped";
   return fatal;
@@ -271,14 +415,14 @@ absl::Status SiteNode::Impl::RunOneStream(bool* welcomed) {
   while (stream->Read(&msg)) {
     if (!msg.has_task()) continue;
     const v1::Task& task = msg.task();
-    audit_->Received(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
-                     WireDigest(task), absl::StrCat("task ", task.kind()));
-    FEDRAD_LOG(INFO) << "task " << task.task_id() << " (" << task.kind() << ") received";
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back(task);
-    }
-    cv_.notify_all();
+    // The record of what was asked: the task's digest, and a summary of its
+    // params an auditor can read (study_policy.h: SummarizeParams).
+    audit_->Received(Clip(task.study_id()), Clip(task.task_id()), coordinator_id_,
+                     Clip(task.kind()), WireDigest(task),
+                     absl::StrCat("task ", Clip(task.kind()), "; ", SummarizeParams(task.params())));
+    FEDRAD_LOG(INFO) << "task " << Clip(task.task_id()) << " (" << Clip(task.kind())
+                     << ") received";
+    Enqueue(task);
   }
   {
     std::lock_guard<std::mutex> lock(stream_mu_);
@@ -310,17 +454,65 @@ void SiteNode::Impl::HeartbeatLoop(std::atomic<bool>* ended) {
   }
 }
 
-void SiteNode::Impl::WorkerLoop() {
+void SiteNode::Impl::Enqueue(const v1::Task& task) {
+  // Tasks the gate refuses (study_id not a plain name) share the "" lane and
+  // never touch a study folder.
+  const std::string key = IsPlainName(task.study_id()) ? task.study_id() : "";
+  absl::Status refused;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = queues_.find(key);
+    const size_t limit = static_cast<size_t>(config_.policy().max_queued_tasks_per_study());
+    if (it == queues_.end() && queues_.size() >= 4 * limit) {
+      refused = PublicError(absl::StatusCode::kResourceExhausted,
+                            "this site has too many studies with waiting tasks (rule bounded-queue)");
+    } else if (it != queues_.end() && it->second.size() >= limit) {
+      refused = PublicError(absl::StatusCode::kResourceExhausted,
+                            absl::StrCat("study has ", limit,
+                                         " tasks waiting at this site already (rule bounded-queue)"));
+    } else {
+      queues_[key].push_back(task);
+      if (busy_.count(key) == 0 &&
+          std::find(ready_.begin(), ready_.end(), key) == ready_.end()) {
+        ready_.push_back(key);
+      }
+    }
+  }
+  if (!refused.ok()) {
+    Deliver(Refused(task, refused));
+    return;
+  }
+  cv_.notify_all();
+}
+
+void SiteNode::Impl::WorkerLoop(int slot) {
+  AltStack alt_stack;  // the crash handler runs even on a stack overflow
   while (true) {
     v1::Task task;
+    std::string key;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stop_.load() || !queue_.empty(); });
+      cv_.wait(lock, [&] { return stop_.load() || !ready_.empty(); });
       if (stop_) return;
-      task = std::move(queue_.front());
-      queue_.pop_front();
+      key = ready_.front();
+      ready_.pop_front();
+      auto& q = queues_[key];
+      task = std::move(q.front());
+      q.pop_front();
+      busy_.insert(key);
     }
-    v1::TaskResult result = Execute(task);
+    v1::TaskResult result = Execute(task, slot);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      busy_.erase(key);
+      auto it = queues_.find(key);
+      if (it != queues_.end() && !it->second.empty()) {
+        ready_.push_back(key);
+      } else if (it != queues_.end()) {
+        queues_.erase(it);
+      }
+    }
+    cv_.notify_all();
     if (stop_) return;
     Deliver(result);
   }
@@ -347,16 +539,121 @@ void SiteNode::Impl::Deliver(const v1::TaskResult& result) {
                                   ": ", result.status_message()));
 }
 
+v1::TaskResult SiteNode::Impl::Refused(const v1::Task& task, const absl::Status& status) {
+  FEDRAD_LOG(WARNING) << "refused task " << Clip(task.task_id()) << " (" << Clip(task.kind())
+                      << "): " << status.message();
+  audit_->Decision(Clip(task.study_id()), Clip(task.task_id()), coordinator_id_, Clip(task.kind()),
+                   absl::StrCat("refused task: ", status.message()));
+  v1::TaskResult result;
+  result.set_task_id(task.task_id());
+  result.set_study_id(task.study_id());
+  result.set_kind(task.kind());
+  const absl::Status wire = ForTheWire(status, Clip(task.kind(), kMaxNameBytes));
+  result.set_status_code(static_cast<int>(wire.code()));
+  result.set_status_message(std::string(wire.message()));
+  return result;
+}
+
+void SiteNode::Impl::ScanStudies() {
+  {
+    // Studies stopped by an earlier run: a later reset is audited when seen.
+    std::error_code ec;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& entry : fs::directory_iterator(config_.output_dir(), ec)) {
+      if (StudyStopped(entry.path().string()).has_value()) {
+        stopped_studies_.insert(entry.path().filename().string());
+      }
+    }
+  }
+  for (const InterruptedStudy& s : ScanInterruptedStudies(config_.output_dir())) {
+    std::string summary;
+    if (s.failed) {
+      summary = absl::StrCat("study stopped at this site: its worker ",
+                             s.crashed ? "crashed" : "died a second time", " on task ", s.task_id,
+                             " (", s.kind, "); later tasks are refused until the operator runs "
+                             "`fedrad-site reset-study`");
+      std::lock_guard<std::mutex> lock(mu_);
+      stopped_studies_.insert(s.study_id);
+    } else {
+      summary = absl::StrCat("site restarted while task ", s.task_id, " (", s.kind,
+                             ") ran; the study goes on (a second interruption stops it)");
+    }
+    FEDRAD_LOG(WARNING) << "study " << s.study_id << ": " << summary;
+    audit_->Decision(s.study_id, s.task_id, "site", "study.crash-guard", summary);
+  }
+}
+
+absl::Status SiteNode::Impl::Gate(const v1::Task& task, const TaskKind** kind) {
+  *kind = nullptr;
+  // Sizes, unknown fields: before anything reads the task.
+  FEDRAD_RETURN_IF_ERROR(CheckTaskSize(task));
+  // The study id becomes a folder name: a plain name, or nothing is written.
+  FEDRAD_RETURN_IF_ERROR(CheckPlainName(task.study_id(), "study_id"));
+  // The operator's approval of this exact spec (re-read when the file changed).
+  if (absl::Status s = approvals_.Refresh(); !s.ok()) {
+    FEDRAD_LOG(ERROR) << "cannot read the approvals in " << config_.state_dir() << ": " << s;
+    return absl::FailedPreconditionError(
+        absl::StrCat("the site's approvals cannot be read: ", s.message()));
+  }
+  FEDRAD_RETURN_IF_ERROR(approvals_.Check(site_id_, task.study(), absl::Now()));
+  // The crash-loop guard.
+  if (auto stop = StudyStopped(StudyDir(task.study_id())); stop.has_value()) {
+    return PublicError(
+        absl::StatusCode::kFailedPrecondition,
+        absl::StrCat("this site stopped study ", task.study_id(),
+                     " after its worker crashed on a task of kind ", Clip(stop->kind, kMaxNameBytes),
+                     "; the operator can reset it with `fedrad-site reset-study --config "
+                     "SITE.textproto ",
+                     task.study_id(), "` (rule crash-guard)"));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_studies_.erase(task.study_id()) > 0) {
+      audit_->Decision(task.study_id(), "", "operator", "site.reset-study",
+                       "the operator reset the study after its worker crashed; it runs again");
+    }
+  }
+  *kind = registry_.Find(task.kind());
+  if (*kind == nullptr) {
+    return PublicError(absl::StatusCode::kUnimplemented,
+                       absl::StrCat("this site's software has no task kind '", task.kind(), "'"));
+  }
+  FEDRAD_RETURN_IF_ERROR(guard_.CheckAccepted(**kind));
+  FEDRAD_RETURN_IF_ERROR(
+      CheckKindNeeded(task.study(), task.kind(), config_.policy().enable_debug_tasks()));
+  FEDRAD_RETURN_IF_ERROR(CheckSpecPatterns(task.study()));
+  FEDRAD_RETURN_IF_ERROR(CheckSpecRoles(task.study(), config_.id_column()));
+  return absl::OkStatus();
+}
+
 SiteNode::Impl::StudyState& SiteNode::Impl::StudyFor(const v1::Task& task) {
-  auto [it, inserted] = studies_.try_emplace(task.study_id());
-  StudyState& study = it->second;
+  StudyState* found;
+  bool inserted;
+  {
+    std::lock_guard<std::mutex> lock(studies_mu_);
+    auto [it, ins] = studies_.try_emplace(task.study_id());
+    found = &it->second;
+    inserted = ins;
+  }
+  StudyState& study = *found;
   if (!inserted) return study;
   study.table = table_;
-  study.output_dir = (fs::path(config_.output_dir()) / task.study_id()).string();
+  // The gate checked study_id is a plain name: the folder is
+  // OUTPUT_DIR/<study_id>, its internal state in .state/ below it.
+  study.output_dir = StudyDir(task.study_id());
   std::error_code ec;
-  fs::create_directories(study.output_dir, ec);
+  fs::create_directories(StudyStateDir(study.output_dir), ec);
   if (ec) {
     FEDRAD_LOG(ERROR) << "cannot create " << study.output_dir << ": " << ec.message();
+  }
+  auto ledger = ReleaseLedger::Load(LedgerPath(study.output_dir));
+  if (ledger.ok()) {
+    study.ledger = std::move(*ledger);
+  } else {
+    // A damaged ledger: nothing is released for this study until the
+    // operator looks (a fresh ledger would forget what was released).
+    FEDRAD_LOG(ERROR) << "study " << task.study_id() << ": " << ledger.status();
+    study.ledger_broken = true;
   }
   if (task.kind() == "study.restore") return study;  // it sets the state itself
   absl::Status loaded;
@@ -394,10 +691,15 @@ SiteNode::Impl::StudyState& SiteNode::Impl::StudyFor(const v1::Task& task) {
   return study;
 }
 
-v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
-  // A known kind: make sure the study's state is there (a restarted site
-  // loads it, and the answers it kept, from disk) before looking up answers.
-  StudyState* study_ptr = registry_.Find(task.kind()) != nullptr ? &StudyFor(task) : nullptr;
+v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
+  const TaskKind* kind = nullptr;
+  if (absl::Status gate = Gate(task, &kind); !gate.ok()) {
+    // Not kept in done_: once the operator approves, the same task runs.
+    return Refused(task, gate);
+  }
+  // Past the gate: the study's folder and state exist (a restarted site
+  // loads them, and the answers it kept, from disk) before looking up answers.
+  StudyState& study = StudyFor(task);
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = done_.find(task.task_id());
@@ -411,49 +713,58 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
   result.set_study_id(task.study_id());
   result.set_kind(task.kind());
   auto fail = [&](const absl::Status& status) {
-    result.set_status_code(static_cast<int>(status.code()));
-    result.set_status_message(std::string(status.message()));
+    const absl::Status wire = ForTheWire(status, task.kind());
+    result.set_status_code(static_cast<int>(wire.code()));
+    result.set_status_message(std::string(wire.message()));
     result.clear_payload();
     result.set_n_contributing(0);
   };
 
-  const TaskKind* kind = registry_.Find(task.kind());
-  absl::Status status;
-  bool study_changed = false;  // the task changed the study's table or state
-  if (kind == nullptr) {
-    status = absl::UnimplementedError(
-        absl::StrCat("this site's software has no task kind '", task.kind(), "'"));
-  } else {
-    status = guard_.CheckAccepted(*kind);
+  const bool bookkeeping = absl::StartsWith(task.kind(), "study.");
+  CsvTable table_before;
+  std::map<std::string, std::string> kv_before;
+  if (!bookkeeping) {
+    table_before = study.table;
+    kv_before = study.kv;
   }
-  if (!status.ok()) {
-    FEDRAD_LOG(WARNING) << "refused task " << task.task_id() << ": " << status.message();
-    audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
-                     absl::StrCat("refused task: ", status.message()));
-    fail(status);
+  // The task's deadline: the coordinator's, capped by the site's policy.
+  const int64_t now_ms = NowMillis();
+  int64_t deadline_ms =
+      now_ms + static_cast<int64_t>(config_.policy().max_task_seconds() * 1000);
+  if (task.deadline_unix_millis() > 0) deadline_ms = std::min(deadline_ms, task.deadline_unix_millis());
+
+  TaskContext ctx;
+  ctx.site_id = site_id_;
+  ctx.task = &task;
+  ctx.table = &study.table;
+  ctx.output_dir = study.output_dir;
+  ctx.min_cell_count = guard_.EffectiveMinCellCount(task.study().min_cell_count());
+  ctx.state = &study.kv;
+  // The site's own id column, whatever the study or the task says.
+  ctx.id_column = config_.id_column();
+  ctx.cancelled = [this, deadline_ms] { return stop_.load() || NowMillis() >= deadline_ms; };
+  ctx.data_table = &table_;
+  ctx.data_dir = fs::absolute(config_.data_csv()).parent_path().string();
+  ctx.extraction_threads = config_.extraction_threads();
+
+  // The crash-loop guard: a marker while the handler runs; a fatal signal
+  // on this thread also writes .state/crashed.
+  if (absl::Status m = WriteRunningMarker(study.output_dir, task.task_id(), task.kind()); !m.ok()) {
+    FEDRAD_LOG(WARNING) << "study " << task.study_id() << ": cannot write the running marker: " << m;
+  }
+  CrashSlot& crash = g_crash_slots[slot];
+  {
+    const std::string path = CrashedMarkerPath(study.output_dir);
+    const std::string line = absl::StrCat(Clip(task.task_id(), 256), "\t", Clip(task.kind(), 256), "\n");
+    std::snprintf(crash.path, sizeof(crash.path), "%s", path.c_str());
+    crash.line_len = std::min(line.size(), sizeof(crash.line));
+    std::memcpy(crash.line, line.data(), crash.line_len);
+    crash.tid = ThreadId();
+  }
+  absl::StatusOr<TaskOutput> output;
+  if (NowMillis() >= deadline_ms) {
+    output = absl::DeadlineExceededError("the task's deadline passed before it started");
   } else {
-    StudyState& study = *study_ptr;
-    const bool bookkeeping = absl::StartsWith(task.kind(), "study.");
-    CsvTable table_before;
-    std::map<std::string, std::string> kv_before;
-    if (!bookkeeping) {
-      table_before = study.table;
-      kv_before = study.kv;
-    }
-    TaskContext ctx;
-    ctx.site_id = site_id_;
-    ctx.task = &task;
-    ctx.table = &study.table;
-    ctx.output_dir = study.output_dir;
-    ctx.min_cell_count = guard_.EffectiveMinCellCount(task.study().min_cell_count());
-    ctx.state = &study.kv;
-    ctx.id_column = task.study().id_column().empty() ? config_.id_column()
-                                                     : task.study().id_column();
-    ctx.cancelled = [this] { return stop_.load(); };
-    ctx.data_table = &table_;
-    ctx.data_dir = fs::absolute(config_.data_csv()).parent_path().string();
-    ctx.extraction_threads = config_.extraction_threads();
-    absl::StatusOr<TaskOutput> output;
     try {
       output = kind->handler(ctx);
     } catch (const std::exception& e) {
@@ -461,24 +772,52 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
     } catch (...) {
       output = absl::InternalError("task handler threw an unknown exception");
     }
-    study_changed = !bookkeeping && (study.kv != kv_before ||
-                                     study.table.header() != table_before.header() ||
-                                     study.table.rows() != table_before.rows());
-    if (!output.ok()) {
-      FEDRAD_LOG(ERROR) << "task " << task.task_id() << " (" << task.kind()
-                        << ") failed: " << output.status();
+  }
+  crash.tid = 0;
+  RemoveRunningMarker(study.output_dir);
+  if (NowMillis() >= deadline_ms && !stop_) {
+    output = absl::DeadlineExceededError(absl::StrCat(
+        "the task ran past its deadline (the earlier of the coordinator's and the site's "
+        "max_task_seconds=", config_.policy().max_task_seconds(), ")"));
+  }
+
+  bool released = false;
+  if (!output.ok()) {
+    FEDRAD_LOG(ERROR) << "task " << task.task_id() << " (" << task.kind()
+                      << ") failed: " << output.status();
+    audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
+                     absl::StrCat("computation failed, nothing released: ",
+                                  output.status().message()));
+    fail(output.status());
+  } else if (study.ledger_broken) {
+    absl::Status s = absl::DataLossError("the study's release ledger is damaged");
+    audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
+                     absl::StrCat("privacy guard refused release: ", s.message()));
+    fail(s);
+  } else if (absl::Status guard = guard_.CheckRelease(*kind, *output, task.study().min_cell_count(),
+                                                      &study.ledger);
+             !guard.ok()) {
+    FEDRAD_LOG(WARNING) << "privacy guard refused the result of task " << task.task_id()
+                        << ": " << guard.message();
+    audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
+                     absl::StrCat("privacy guard refused release: ", guard.message()));
+    fail(guard);
+  } else {
+    // Recorded and saved before the answer leaves.
+    ReleaseLedger next = study.ledger;
+    next.Record(output->populations);
+    absl::Status saved = output->populations.empty()
+                             ? absl::OkStatus()
+                             : next.Save(LedgerPath(study.output_dir));
+    if (!saved.ok()) {
+      FEDRAD_LOG(ERROR) << "study " << task.study_id() << ": cannot save the release ledger: " << saved;
       audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
-                       absl::StrCat("computation failed, nothing released: ",
-                                    output.status().message()));
-      fail(output.status());
-    } else if (absl::Status guard = guard_.CheckRelease(*kind, *output, task.study().min_cell_count());
-               !guard.ok()) {
-      FEDRAD_LOG(WARNING) << "privacy guard refused the result of task " << task.task_id()
-                          << ": " << guard.message();
-      audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
-                       absl::StrCat("privacy guard refused release: ", guard.message()));
-      fail(guard);
+                       absl::StrCat("privacy guard refused release: the ledger cannot be saved: ",
+                                    saved.message()));
+      fail(absl::InternalError("the release ledger cannot be saved"));
     } else {
+      study.ledger = std::move(next);
+      released = true;
       audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
                        absl::StrCat("privacy guard released: n=", output->n_contributing,
                                     " >= k=", ctx.min_cell_count,
@@ -490,24 +829,31 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task) {
                        << result.n_contributing();
     }
   }
-  if (study_ptr != nullptr && kind != nullptr && status.ok()) {
-    StudyState& study = *study_ptr;
-    if (absl::StartsWith(task.kind(), "study.")) {
-      if (result.status_code() == 0) study.answered.clear();  // a checkpoint or restore
-    } else if (study_changed) {
-      // Keep the changed state and this answer on disk before the answer
-      // leaves: a site killed now resumes from here and re-sends it.
-      study.answered[task.task_id()] = result.SerializeAsString();
-      absl::Status saved =
-          WriteWorkingState(study.output_dir, study.table, study.kv, study.answered);
-      if (!saved.ok()) {
-        FEDRAD_LOG(ERROR) << "study " << task.study_id()
-                          << ": cannot write the working snapshot: " << saved
-                          << " (a restart of this site would lose this task's change)";
-      } else {
-        FEDRAD_LOG(INFO) << "study " << task.study_id() << ": working snapshot written after task "
-                         << task.task_id() << " (" << task.kind() << ") changed the study's state";
-      }
+  bool study_changed = false;
+  if (!bookkeeping) {
+    if (!released) {
+      // A failed task leaves the study as it was.
+      study.table = std::move(table_before);
+      study.kv = std::move(kv_before);
+    } else {
+      study_changed = study.kv != kv_before || study.table.header() != table_before.header() ||
+                      study.table.rows() != table_before.rows();
+    }
+  }
+  if (bookkeeping) {
+    if (result.status_code() == 0) study.answered.clear();  // a checkpoint or restore
+  } else if (study_changed) {
+    // Keep the changed state and this answer on disk before the answer
+    // leaves: a site killed now resumes from here and re-sends it.
+    study.answered[task.task_id()] = result.SerializeAsString();
+    absl::Status saved = WriteWorkingState(study.output_dir, study.table, study.kv, study.answered);
+    if (!saved.ok()) {
+      FEDRAD_LOG(ERROR) << "study " << task.study_id()
+                        << ": cannot write the working snapshot: " << saved
+                        << " (a restart of this site would lose this task's change)";
+    } else {
+      FEDRAD_LOG(INFO) << "study " << task.study_id() << ": working snapshot written after task "
+                       << task.task_id() << " (" << task.kind() << ") changed the study's state";
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -524,13 +870,7 @@ absl::StatusOr<std::unique_ptr<SiteNode>> SiteNode::Create(
   // The data first: its errors (file, row, column) are what an operator
   // most needs to see.
   FEDRAD_ASSIGN_OR_RETURN(CsvTable table, LoadSiteTable(config.data_csv(), config.id_column()));
-  std::string site_id;
-  if (!config.tls().cert().empty()) {
-    FEDRAD_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(config.tls().cert()));
-    FEDRAD_ASSIGN_OR_RETURN(transport::PeerIdentity me, transport::DescribeCertificate(pem));
-    site_id = me.common_name;
-  }
-  if (site_id.empty()) site_id = "insecure-site";
+  FEDRAD_ASSIGN_OR_RETURN(std::string site_id, SiteIdOf(config));
   transport::TlsFiles tls{config.tls().ca_cert(), config.tls().cert(), config.tls().key(),
                           config.tls().crl(), config.tls().insecure_for_tests(),
                           "site:" + site_id};
@@ -538,13 +878,42 @@ absl::StatusOr<std::unique_ptr<SiteNode>> SiteNode::Create(
   std::error_code ec;
   fs::create_directories(fs::path(config.audit_log()).parent_path(), ec);
   fs::create_directories(config.output_dir(), ec);
+  fs::create_directories(config.state_dir(), ec);
   FEDRAD_ASSIGN_OR_RETURN(
       auto audit, NodeAudit::Open({config.audit_log(), "site:" + site_id, config.tls().key(),
                                    config.tls().cert()}));
   FEDRAD_LOG(INFO) << "site '" << site_id << "': " << table.num_rows() << " patients in "
                    << config.data_csv() << "; k=" << config.policy().min_cell_count();
-  return std::unique_ptr<SiteNode>(new SiteNode(std::make_unique<Impl>(
-      std::move(config), site_id, std::move(table), std::move(audit), std::move(creds))));
+  auto impl = std::make_unique<Impl>(std::move(config), site_id, std::move(table),
+                                     std::move(audit), std::move(creds));
+  impl->ScanStudies();
+  return std::unique_ptr<SiteNode>(new SiteNode(std::move(impl)));
+}
+
+absl::StatusOr<std::string> SiteIdOf(const v1::SiteConfig& config) {
+  std::string site_id;
+  if (!config.tls().cert().empty()) {
+    FEDRAD_ASSIGN_OR_RETURN(std::string pem, ReadFileToString(config.tls().cert()));
+    FEDRAD_ASSIGN_OR_RETURN(transport::PeerIdentity me, transport::DescribeCertificate(pem));
+    site_id = me.common_name;
+  }
+  if (site_id.empty()) site_id = "insecure-site";
+  return site_id;
+}
+
+absl::Status AppendOperatorRecord(const v1::SiteConfig& config, const std::string& study,
+                                  const std::string& kind, const std::string& summary,
+                                  const std::string& digest) {
+  FEDRAD_ASSIGN_OR_RETURN(std::string site_id, SiteIdOf(config));
+  std::error_code ec;
+  fs::create_directories(fs::path(config.audit_log()).parent_path(), ec);
+  // Fails (FailedPrecondition) while the running site holds the log.
+  FEDRAD_ASSIGN_OR_RETURN(
+      auto audit, NodeAudit::Open({config.audit_log(), "site:" + site_id, config.tls().key(),
+                                   config.tls().cert()}));
+  audit->Decision(study, "", "operator", kind, summary, digest);
+  audit->Close();
+  return absl::OkStatus();
 }
 
 absl::Status SiteNode::Run() { return impl_->Run(); }

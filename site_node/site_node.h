@@ -41,7 +41,20 @@ class SiteNode {
   std::unique_ptr<Impl> impl_;
 };
 
-// Fills defaults and checks a site config (k >= 1, paths set).
+// The site's id: the common name of its certificate ("insecure-site"
+// without one).
+absl::StatusOr<std::string> SiteIdOf(const fedrad::v1::SiteConfig& config);
+
+// Appends one operator decision (approve, withdraw, reset-study) to the
+// site's audit log, for the operator's commands. FailedPrecondition while the
+// running site holds the log (the site then writes the record itself).
+absl::Status AppendOperatorRecord(const fedrad::v1::SiteConfig& config, const std::string& study,
+                                  const std::string& kind, const std::string& summary,
+                                  const std::string& digest = "");
+
+// Fills defaults and checks a site config (k >= 1, paths set; output_dir
+// must contain neither the audit log's folder, the data table's folder nor
+// state_dir).
 absl::StatusOr<fedrad::v1::SiteConfig> NormalizeSiteConfig(
     fedrad::v1::SiteConfig config);
 

@@ -1,9 +1,14 @@
 #include "site_node/study_checkpoint.h"
 
+#include <optional>
+
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/strip.h"
+#include "core/csv.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -17,7 +22,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path CheckpointRoot(const std::string& study_dir) { return fs::path(study_dir) / "checkpoints"; }
+fs::path CheckpointRoot(const std::string& study_dir) {
+  return fs::path(StudyStateDir(study_dir)) / "checkpoints";
+}
 
 fs::path StepDir(const std::string& study_dir, int step) {
   return CheckpointRoot(study_dir) / absl::StrFormat("step-%04d", step);
@@ -222,6 +229,105 @@ void RegisterStudyTasks(TaskRegistry& registry) {
     return Ack(ctx);
   };
   registry.Register(std::move(restore));
+}
+
+std::string StudyStateDir(const std::string& study_dir) {
+  return (fs::path(study_dir) / ".state").string();
+}
+
+std::string LedgerPath(const std::string& study_dir) {
+  return (fs::path(StudyStateDir(study_dir)) / "release-ledger.tsv").string();
+}
+
+namespace {
+
+fs::path StateFile(const std::string& study_dir, const char* name) {
+  return fs::path(StudyStateDir(study_dir)) / name;
+}
+
+// "task_id\tkind\n" (both clipped to plain text by the caller's checks).
+bool ReadMarker(const fs::path& path, std::string* task_id, std::string* kind) {
+  auto text = ReadFileToString(path.string());
+  if (!text.ok()) return false;
+  std::vector<std::string> parts = absl::StrSplit(*text, absl::MaxSplits('\t', 1));
+  *task_id = parts.empty() ? "" : parts[0];
+  *kind = parts.size() > 1 ? std::string(absl::StripTrailingAsciiWhitespace(parts[1])) : "";
+  return true;
+}
+
+}  // namespace
+
+absl::Status WriteRunningMarker(const std::string& study_dir, const std::string& task_id,
+                                const std::string& kind) {
+  std::error_code ec;
+  fs::create_directories(StudyStateDir(study_dir), ec);
+  return WriteStringToFile(StateFile(study_dir, "running").string(),
+                           absl::StrCat(task_id, "\t", kind, "\n"));
+}
+
+void RemoveRunningMarker(const std::string& study_dir) {
+  std::error_code ec;
+  fs::remove(StateFile(study_dir, "running"), ec);
+}
+
+std::string RunningMarkerPath(const std::string& study_dir) {
+  return StateFile(study_dir, "running").string();
+}
+std::string CrashedMarkerPath(const std::string& study_dir) {
+  return StateFile(study_dir, "crashed").string();
+}
+
+std::optional<StudyStop> StudyStopped(const std::string& study_dir) {
+  StudyStop stop;
+  if (!ReadMarker(StateFile(study_dir, "failed"), &stop.task_id, &stop.kind)) return std::nullopt;
+  return stop;
+}
+
+std::vector<InterruptedStudy> ScanInterruptedStudies(const std::string& output_dir) {
+  std::vector<InterruptedStudy> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(output_dir, ec)) {
+    if (!entry.is_directory(ec)) continue;
+    const std::string study_dir = entry.path().string();
+    const fs::path running = StateFile(study_dir, "running");
+    if (!fs::exists(running, ec)) continue;
+    InterruptedStudy s;
+    s.study_id = entry.path().filename().string();
+    ReadMarker(running, &s.task_id, &s.kind);
+    const fs::path crashed = StateFile(study_dir, "crashed");
+    const fs::path strike = StateFile(study_dir, "interrupted");
+    s.crashed = fs::exists(crashed, ec);
+    // A worker that crashed (a fatal signal caught in the task), or a second
+    // task of the study that left the worker dead: the study stops here.
+    s.failed = s.crashed || fs::exists(strike, ec);
+    if (s.failed) {
+      WriteStringToFile(StateFile(study_dir, "failed").string(),
+                        absl::StrCat(s.task_id, "\t", s.kind, "\n"))
+          .IgnoreError();
+    } else {
+      // The first interruption (e.g. the site was killed): the study goes
+      // on; a second one stops it.
+      WriteStringToFile(strike.string(), absl::StrCat(s.task_id, "\t", s.kind, "\n")).IgnoreError();
+    }
+    fs::remove(running, ec);
+    fs::remove(crashed, ec);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+absl::StatusOr<bool> ResetStudy(const std::string& output_dir, const std::string& study_id) {
+  const std::string study_dir = (fs::path(output_dir) / study_id).string();
+  std::error_code ec;
+  bool any = false;
+  for (const char* name : {"failed", "interrupted", "running", "crashed"}) {
+    if (fs::remove(StateFile(study_dir, name), ec)) any = true;
+    if (ec) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot remove ", StateFile(study_dir, name).string(), ": ", ec.message()));
+    }
+  }
+  return any;
 }
 
 }  // namespace fedrad::site

@@ -4,10 +4,15 @@
 // or a restarted coordinator resumes from the last completed step. Nothing of
 // it leaves the site. Layout, per study:
 //
-//   OUTPUT_DIR/<study>/checkpoints/step-0003/table.csv   the working table
-//   OUTPUT_DIR/<study>/checkpoints/step-0003/state.txt   key/value state
-//                                                        (base64 key, space, base64 value per line)
-//   OUTPUT_DIR/<study>/checkpoints/step-0003/step.txt    the step's name
+//   OUTPUT_DIR/<study>/.state/checkpoints/step-0003/table.csv   the working table
+//   OUTPUT_DIR/<study>/.state/checkpoints/step-0003/state.txt   key/value state
+//                                               (base64 key, space, base64 value per line)
+//   OUTPUT_DIR/<study>/.state/checkpoints/step-0003/step.txt    the step's name
+//
+// Everything study-internal lives under OUTPUT_DIR/<study>/.state/, which no
+// task-chosen file name can reach (plain names never start with '.'): the
+// checkpoints, the release ledger (release-ledger.tsv), and the crash-loop
+// guard's markers (running, interrupted, crashed, failed; see below).
 //
 // A checkpoint folder is written under a temporary name and renamed when
 // complete, so a site killed while writing leaves no half checkpoint.
@@ -16,7 +21,7 @@
 // (e.g. combat.fit, which harmonises the table) is followed by a *working*
 // snapshot, written before its result is sent:
 //
-//   OUTPUT_DIR/<study>/checkpoints/working/{table.csv,state.txt,answered.txt}
+//   OUTPUT_DIR/<study>/.state/checkpoints/working/{table.csv,state.txt,answered.txt}
 //
 // answered.txt holds the results of such tasks since the last checkpoint
 // (base64 task id, space, base64 serialized TaskResult), so that a site
@@ -47,9 +52,12 @@
 #define FEDRAD_SITE_NODE_STUDY_CHECKPOINT_H_
 
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "core/csv.h"
 #include "site_node/task_registry.h"
 
@@ -80,6 +88,43 @@ absl::Status LoadWorkingState(const std::string& study_dir, const std::string& s
 void RemoveWorkingState(const std::string& study_dir);
 
 void RegisterStudyTasks(TaskRegistry& registry);
+
+// ---- Study-internal state locations -------------------------------------------
+// OUTPUT_DIR/<study>/.state: `study_dir` is OUTPUT_DIR/<study>.
+std::string StudyStateDir(const std::string& study_dir);
+// The study's release ledger (site_rules.h: ReleaseLedger).
+std::string LedgerPath(const std::string& study_dir);
+
+// ---- The crash-loop guard ------------------------------------------------------
+// The site writes .state/running ("task_id<TAB>kind") before a task's handler
+// runs and removes it after. A fatal signal in the worker writes
+// .state/crashed (site_node.cc). At start-up, ScanInterruptedStudies finds the
+// studies with a leftover `running`: one whose worker crashed, or that was
+// already interrupted once before (.state/interrupted), is stopped at this
+// site (.state/failed); otherwise the interruption is noted (a site killed
+// mid-task, e.g. by its operator, resumes once). `fedrad-site reset-study`
+// (ResetStudy) removes the markers.
+absl::Status WriteRunningMarker(const std::string& study_dir, const std::string& task_id,
+                                const std::string& kind);
+void RemoveRunningMarker(const std::string& study_dir);
+std::string RunningMarkerPath(const std::string& study_dir);
+std::string CrashedMarkerPath(const std::string& study_dir);
+
+struct StudyStop {
+  std::string task_id, kind;  // the task the worker died on
+};
+// The stop recorded for the study, if it is stopped at this site.
+std::optional<StudyStop> StudyStopped(const std::string& study_dir);
+
+struct InterruptedStudy {
+  std::string study_id, task_id, kind;
+  bool crashed = false;  // a fatal signal was caught
+  bool failed = false;   // the study is now stopped at this site
+};
+// Scans OUTPUT_DIR's study folders (see above); returns what it found.
+std::vector<InterruptedStudy> ScanInterruptedStudies(const std::string& output_dir);
+// Removes the study's crash-loop markers; true if there were any.
+absl::StatusOr<bool> ResetStudy(const std::string& output_dir, const std::string& study_id);
 
 }  // namespace fedrad::site
 

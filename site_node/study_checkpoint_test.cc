@@ -4,10 +4,12 @@
 // and study.restore kinds are accepted by a policy that lists other kinds
 // only, and release only "n".
 #include "site_node/study_checkpoint.h"
+#include "site_node/site_rules.h"
 
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -170,6 +172,62 @@ TEST(StudyCheckpoint, WorkingStateKeepsAnswersAndIsRemovedByCheckpointAndRestore
   ASSERT_TRUE(registry.Find("study.restore")->handler(ctx).ok());
   EXPECT_FALSE(HasWorkingState(dir));
   EXPECT_EQ(working.cell(3, 1), "2.5");  // the checkpoint of step 0
+}
+
+// Study-internal files live under .state/, out of reach of any plain name.
+TEST(StudyState, CheckpointsAndLedgerAreUnderTheHiddenStateFolder) {
+  const std::string dir = FreshDir("state_layout");
+  CsvTable table({"patient_id"}, "t");
+  ASSERT_TRUE(WriteCheckpoint(dir, 0, "s", table, {}).ok());
+  EXPECT_TRUE(fs::exists(dir + "/.state/checkpoints/step-0000"));
+  EXPECT_FALSE(fs::exists(dir + "/checkpoints"));
+  EXPECT_EQ(LedgerPath(dir), dir + "/.state/release-ledger.tsv");
+  EXPECT_FALSE(IsPlainName(".state"));
+}
+
+// The crash-loop guard: a worker that crashed stops its study at once; a
+// study interrupted twice (e.g. killed twice mid-task) stops too; once is
+// forgiven (a site killed by its operator resumes); reset-study clears it.
+TEST(CrashGuard, StopsAStudyWhoseWorkerCrashedOrDiedTwiceAndResets) {
+  const std::string out = FreshDir("crash_guard");
+  const std::string a = out + "/study-a", b = out + "/study-b", c = out + "/study-c";
+  // a: killed once.
+  ASSERT_TRUE(WriteRunningMarker(a, "t1", "models.derivatives").ok());
+  // b: crashed (the signal handler wrote .state/crashed).
+  ASSERT_TRUE(WriteRunningMarker(b, "t7", "cohort.counts").ok());
+  ASSERT_TRUE(WriteStringToFile(CrashedMarkerPath(b), "t7\tcohort.counts\n").ok());
+  // c: finished its task (no marker).
+  ASSERT_TRUE(WriteRunningMarker(c, "t2", "cohort.counts").ok());
+  RemoveRunningMarker(c);
+
+  auto found = ScanInterruptedStudies(out);
+  ASSERT_EQ(found.size(), 2u);
+  std::map<std::string, InterruptedStudy> by_id;
+  for (auto& s : found) by_id[s.study_id] = s;
+  EXPECT_FALSE(by_id["study-a"].failed);
+  EXPECT_TRUE(by_id["study-b"].failed);
+  EXPECT_TRUE(by_id["study-b"].crashed);
+  EXPECT_EQ(by_id["study-b"].kind, "cohort.counts");
+  EXPECT_FALSE(StudyStopped(a).has_value());
+  ASSERT_TRUE(StudyStopped(b).has_value());
+  EXPECT_EQ(StudyStopped(b)->kind, "cohort.counts");
+  EXPECT_FALSE(StudyStopped(c).has_value());
+  EXPECT_FALSE(fs::exists(RunningMarkerPath(a)));
+
+  // A second scan with nothing left running finds nothing new.
+  EXPECT_TRUE(ScanInterruptedStudies(out).empty());
+  // a dies again on another task: stopped now.
+  ASSERT_TRUE(WriteRunningMarker(a, "t9", "models.validate").ok());
+  found = ScanInterruptedStudies(out);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_TRUE(found[0].failed);
+  EXPECT_EQ(StudyStopped(a)->kind, "models.validate");
+
+  auto reset = ResetStudy(out, "study-a");
+  ASSERT_TRUE(reset.ok());
+  EXPECT_TRUE(*reset);
+  EXPECT_FALSE(StudyStopped(a).has_value());
+  EXPECT_FALSE(*ResetStudy(out, "study-c"));
 }
 
 }  // namespace

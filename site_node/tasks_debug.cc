@@ -4,6 +4,9 @@
 //   debug.vector  releases "vector": params "length" doubles, value i * n
 //                 where n is the site's row count (so the coordinator's sum
 //                 is checkable), and n_contributing = n.
+//   debug.crash   crashes the worker (SIGSEGV), for the crash-loop guard's
+//                 test; releases nothing.
+#include <csignal>
 #include <chrono>
 #include <thread>
 
@@ -44,6 +47,13 @@ void RegisterDebugTasks(TaskRegistry& registry) {
         }
         AddVector(&out.payload, "vector", v);
         return out;
+      },
+      /*debug_only=*/true});
+  registry.Register(TaskKind{
+      "debug.crash", "test only: crash the site's worker (the crash-loop guard's test)", {},
+      [](TaskContext&) -> absl::StatusOr<TaskOutput> {
+        std::raise(SIGSEGV);
+        return absl::InternalError("debug.crash: still alive");
       },
       /*debug_only=*/true});
 }

@@ -5,7 +5,7 @@
 // resolve against the folder of the site's data CSV), extracts the IBSI
 // features of the requested regions with features::RunCohort (threads from
 // SiteConfig.extraction_threads; a content-keyed cache in
-// <site output>/feature-cache, so a repeated task, e.g. after a restart, is
+// <site output>/.feature-cache, so a repeated task, e.g. after a restart, is
 // fast), and joins them to the working table as new columns
 // <prefix><feature column>, e.g. bkg_stat_variance. A case that fails
 // (unreadable image, geometry mismatch, empty region...) is removed from the
@@ -157,7 +157,10 @@ absl::StatusOr<TaskOutput> Extract(TaskContext& ctx) {
   run.threads = ctx.extraction_threads > 0
                     ? ctx.extraction_threads
                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  run.cache_dir = (fs::path(ctx.output_dir).parent_path() / "feature-cache").string();
+  // The site's shared cache sits beside the study folders under a name no
+  // study id can take (plain names never start with '.').
+  run.cache_dir = (fs::path(ctx.output_dir).parent_path() / ".feature-cache").string();
+  run.cancelled = ctx.cancelled;
   run.settings_fingerprint = plan.fingerprint;
   int last_logged = -1;
   run.progress = [&](const features::CaseResult& r, int done, int total) {

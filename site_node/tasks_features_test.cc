@@ -148,7 +148,7 @@ TEST_F(FeaturesTaskTest, CorruptImageIsExcludedNamedAndRemovedWhileTheRestIsExtr
   ASSERT_TRUE(errors.ok());
   EXPECT_EQ(errors->num_rows(), 1u);
   // The cache sits beside the study folders, for every study of this site.
-  EXPECT_TRUE(fs::exists(*dir_ + "/site-output/feature-cache"));
+  EXPECT_TRUE(fs::exists(*dir_ + "/site-output/.feature-cache"));
 }
 
 TEST_F(FeaturesTaskTest, RepeatedTaskReturnsTheSameResultAndLeavesTheTableAlone) {

@@ -266,7 +266,8 @@ TEST(SiteReconnect, RetriesWithBackoffUntilTheCoordinatorIsUp) {
   WriteCohortCsv(d + "/S1.csv", "S1", 20, 1);
   WriteAll(d + "/site.textproto", "coordinator_address: \"" + address + "\"\n" + tls("S1") +
                                       "data_csv: \"" + d + "/S1.csv\"\noutput_dir: \"" + d +
-                                      "/out\"\naudit_log: \"" + d + "/audit/S1.log\"\n");
+                                      "/out\"\naudit_log: \"" + d + "/audit/S1.log\"\n"
+                                      "state_dir: \"" + d + "/state\"\n");
   WriteAll(d + "/coordinator.textproto", "listen_address: \"" + address + "\"\n" + tls("coordinator") +
                                              "data_dir: \"" + d + "/data\"\naudit_log: \"" + d +
                                              "/audit/coordinator.log\"\n");

@@ -108,10 +108,18 @@ class Federation {
       WriteAll(d_ + "/" + s + ".textproto",
                "coordinator_address: \"" + address + "\"\n" + tls(s) + "data_csv: \"" + d_ + "/" +
                    s + ".csv\"\noutput_dir: \"" + d_ + "/sites/" + s + "\"\naudit_log: \"" + d_ +
-                   "/audit/" + s + ".log\"\nheartbeat_seconds: 1\nreconnect_max_seconds: 0.5\n"
+                   "/audit/" + s + ".log\"\nstate_dir: \"" + d_ + "/state/" + s +
+                   "\"\nheartbeat_seconds: 1\nreconnect_max_seconds: 0.5\n"
                    "policy { min_cell_count: 10 enable_debug_tasks: true }\n");
     }
     WriteAll(d_ + "/study.textproto", kStudy);
+    // Each site's operator approves the study (the exact spec submitted).
+    for (const auto& s : kSites) {
+      std::string out;
+      EXPECT_TRUE(ApproveStudy(d_ + "/" + s + ".textproto", d_ + "/study.textproto",
+                               d_ + "/approve-" + s + ".log", &out))
+          << out;
+    }
   }
   ~Federation() {
     for (auto& [name, p] : sites_) Terminate(p);

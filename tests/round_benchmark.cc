@@ -84,6 +84,16 @@ struct Federation {
     cc.set_audit_log(dir + "/audit/coordinator.log");
     coordinator = std::move(coordinator::Coordinator::Create(cc)).value();
     coordinator->Start().IgnoreError();
+    // The study the benchmark's rounds belong to; every site approves it
+    // (the debug rounds make debug.* tasks part of what it needs).
+    v1::Study study;
+    study.set_name("bench");
+    study.mutable_quorum()->set_task_timeout_seconds(60);
+    study.mutable_debug()->set_vector_rounds(1);
+    study.mutable_debug()->set_vector_length(1);
+    study.mutable_debug()->set_sleep_rounds(1);
+    const std::string study_path = dir + "/study.textproto";
+    WriteAll(study_path, ToTextProto(study));
     std::vector<std::string> names;
     for (int i = 0; i < n; ++i) {
       std::string name = "B" + std::to_string(i);
@@ -101,16 +111,17 @@ struct Federation {
       sc.mutable_policy()->set_enable_debug_tasks(true);
       sc.set_output_dir(dir + "/sites/" + name);
       sc.set_audit_log(dir + "/audit/" + name + ".log");
+      sc.set_state_dir(dir + "/state/" + name);
       std::string config = dir + "/" + name + ".textproto";
       WriteAll(config, ToTextProto(sc));
+      if (!ApproveStudy(config, study_path, dir + "/" + name + ".approve.log")) {
+        FEDRAD_LOG(ERROR) << "site " << name << " did not approve the study; see " << dir;
+      }
       sites.push_back(Start({BinDir() + "/fedrad-site", "--config", config}, dir + "/" + name + ".log"));
     }
     if (!coordinator->WaitForSites(names, 60)) {
       FEDRAD_LOG(ERROR) << "sites did not connect; see " << dir;
     }
-    v1::Study study;
-    study.set_name("bench");
-    study.mutable_quorum()->set_task_timeout_seconds(60);
     ctx = coordinator->NewStudyContext("bench-" + std::to_string(n), study, names);
   }
   ~Federation() {

@@ -115,6 +115,17 @@ inline int Run(const std::vector<std::string>& argv, const std::string& log, std
   return code;
 }
 
+// The site operator's approval of a study spec, as a test that starts
+// fedrad-site itself must give before the site runs the study's tasks
+// (`fedrad-site approve`, docs/site-operator.md). The spec file must be the
+// one submitted. True on success; the command's output goes to *output.
+inline bool ApproveStudy(const std::string& site_config, const std::string& study_path,
+                         const std::string& log, std::string* output = nullptr) {
+  return Run({BinDir() + "/fedrad-site", "approve", "--config", site_config, study_path, "--note",
+              "test"},
+             log, output) == 0;
+}
+
 // Polls `condition` every 20 ms for up to `seconds`; true once it holds.
 template <typename F>
 bool WaitFor(F condition, double seconds = 60) {

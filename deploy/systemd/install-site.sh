@@ -127,6 +127,8 @@ policy {
 }
 output_dir: "/var/lib/fedrad/output"
 audit_log: "/var/lib/fedrad/audit/site.log"
+# Study approvals: \`fedrad-site approve --config $config STUDY.textproto\`.
+state_dir: "/var/lib/fedrad/state"
 CONF
   [ "$real" -eq 0 ] || chown root:fedrad "$config"
   chmod 0640 "$config"

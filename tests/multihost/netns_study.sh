@@ -181,6 +181,7 @@ data_csv: "$work/data/$s.csv"
 policy { enable_debug_tasks: true }
 output_dir: "$work/$s-output"
 audit_log: "$work/$s-audit/site.log"
+state_dir: "$work/$s-state"
 heartbeat_seconds: 1
 reconnect_max_seconds: 2
 EOF
@@ -228,8 +229,12 @@ PY
   echo "$out"
 }
 
-submit() {  # submit SPEC -> study id
-  local id
+submit() {  # submit SPEC -> study id (each site's operator approves SPEC first)
+  local id s
+  for s in S1 S2 S3; do
+    "$bin/fedrad-site" approve --config "$work/$s.textproto" "$1" --note "netns test" \
+      > "$work/approve-$s.txt" 2>&1 || { cat "$work/approve-$s.txt"; fail "approve $1 at $s"; }
+  done
   id="$(admin study submit "$1")" || fail "submit $1"
   wait_for 20 "study $id started" bash -c \
     "ip netns exec $tag-coord '$bin/fedrad' study status '$id' | grep -Eq 'RUNNING|SUCCEEDED|FAILED'"
