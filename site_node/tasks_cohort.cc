@@ -34,6 +34,11 @@
 namespace fedrad::site {
 namespace {
 
+// The release ledger's name for a cohort-summary quantity: the ledger
+// compares answers within the cohort summary (docs/privacy.md, rule
+// no-differencing).
+std::string LedgerQuantity(absl::string_view column) { return absl::StrCat("cohort:", column); }
+
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 absl::Status Refuse(absl::StatusCode code, absl::string_view text) {
@@ -172,7 +177,7 @@ absl::StatusOr<TaskOutput> CohortMoments(TaskContext& ctx) {
     mean.push_back(small ? kNaN : m.mean);
     m2.push_back(small ? kNaN : m.m2);
     count_one.push_back(small ? kNaN : static_cast<double>(m.count_one));
-    if (!few) out.populations.push_back({{c}, IdsWhere(ids, {&values})});
+    if (!few) out.populations.push_back({{LedgerQuantity(c)}, IdsWhere(ids, {&values})});
   }
 
   std::vector<double> te_n, te_events, te_suppressed;
@@ -199,7 +204,8 @@ absl::StatusOr<TaskOutput> CohortMoments(TaskContext& ctx) {
     te_suppressed.push_back(small ? 1.0 : 0.0);
     if (!few) {
       out.populations.push_back(
-          {{te.time_column(), te.event_column()}, IdsWhere(ids, {&time, &event})});
+          {{LedgerQuantity(absl::StrCat(te.time_column(), "+", te.event_column()))},
+           IdsWhere(ids, {&time, &event})});
     }
   }
 
@@ -250,7 +256,7 @@ absl::StatusOr<TaskOutput> CohortCounts(TaskContext& ctx) {
     AddArray(&out.payload, "counts." + c, {size},
              std::vector<double>(g.counts.begin(), g.counts.end()));
     AddArray(&out.payload, "n." + c, {}, {static_cast<double>(g.n)});
-    out.populations.push_back({{c}, IdsWhere(ids, {&values})});
+    out.populations.push_back({{LedgerQuantity(c)}, IdsWhere(ids, {&values})});
   }
   return out;
 }

@@ -144,7 +144,10 @@ TEST(CohortTasks, SmallCellIsWithheldWithItsSize) {
     by_quantity[absl::StrJoin(p.quantities, "+")] = p.ids.size();
   }
   EXPECT_EQ(by_quantity, (std::map<std::string, size_t>{
-                             {"age", 60}, {"sex", 60}, {"time", 60}, {"time+status", 60}}));
+                             {"cohort:age", 60},
+                             {"cohort:sex", 60},
+                             {"cohort:time", 60},
+                             {"cohort:time+status", 60}}));
 }
 
 // A threshold sweep (every 0.5 from 0 to 100, the bisection attack) gets the
@@ -261,7 +264,7 @@ TEST(CohortTasks, LedgerAcceptsTheSummaryAndRefusesADifference) {
   TaskRun later = RunTask("cohort.moments", Spec(), v1::Payload(), &table, 10, &ledger);
   ASSERT_TRUE(later.output.ok());
   EXPECT_EQ(later.guard.code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_THAT(std::string(later.guard.message()), HasSubstr("'age'"));
+  EXPECT_THAT(std::string(later.guard.message()), HasSubstr("'cohort:age'"));
   EXPECT_THAT(std::string(later.guard.message()), Not(HasSubstr("3")));
 }
 

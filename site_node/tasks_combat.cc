@@ -247,8 +247,9 @@ absl::StatusOr<std::vector<Population>> AllRows(const TaskContext& ctx,
                                                 const std::vector<std::string>& covariates) {
   FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, RowIds(ctx));
   Population p;
-  p.quantities = features;
-  p.quantities.insert(p.quantities.end(), covariates.begin(), covariates.end());
+  // The ledger compares answers within harmonisation (docs/privacy.md).
+  for (const auto& c : features) p.quantities.push_back("combat:" + c);
+  for (const auto& c : covariates) p.quantities.push_back("combat:" + c);
   p.ids = std::move(ids);
   return std::vector<Population>{std::move(p)};
 }
@@ -513,7 +514,7 @@ absl::StatusOr<TaskOutput> Distributions(TaskContext& ctx) {
     AddVector(&out.payload, "counts." + column,
               std::vector<double>(grid.counts.begin(), grid.counts.end()));
     Population pop;
-    pop.quantities = {column};
+    pop.quantities = {"combat:" + column};
     for (size_t r = 0; r < ids.size(); ++r) {
       if (!std::isnan(values[r])) pop.ids.push_back(ids[r]);
     }

@@ -554,7 +554,7 @@ TEST(ComBatSiteRules, FeaturesFromTheTaskMustBeSelectedBySpec) {
   // The population: every row, about the features and covariates used.
   ASSERT_EQ(call.output->populations.size(), 1u);
   EXPECT_EQ(call.output->populations[0].quantities,
-            (std::vector<std::string>{"f02", "f05", "age", "sex"}));
+            (std::vector<std::string>{"combat:f02", "combat:f05", "combat:age", "combat:sex"}));
   EXPECT_EQ(call.output->populations[0].ids.size(), 30u);
 }
 

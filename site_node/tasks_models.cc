@@ -148,6 +148,18 @@ std::vector<std::string> OutcomeNames(const m::OutcomeColumns& out) {
                       : std::vector<std::string>{out.outcome};
 }
 
+// The release ledger's quantity for every aggregate of a model: its outcome
+// (time, event and event values; or the binary outcome). Two answers about
+// models of the same outcome must rest on the same patients or on sets at
+// least k apart, whatever their covariates: the events and likelihood of
+// one patient could otherwise be read from a difference (docs/privacy.md).
+std::string LedgerOutcome(const m::OutcomeColumns& out) {
+  if (!out.survival) return absl::StrCat("models:outcome=", out.outcome);
+  return absl::StrCat("models:time=", out.time, ",event=", out.event,
+                      out.event_values.empty() ? "" : ",values=",
+                      absl::StrJoin(out.event_values, "|"));
+}
+
 // The model's covariates as this site resolves them from the approved spec
 // (covariates, covariate_regex with RE2, exclude_columns): never the id
 // column nor one of the model's outcome columns. Errors are public: they name
@@ -316,8 +328,7 @@ absl::StatusOr<std::shared_ptr<const Prepared>> PrepareRows(const TaskContext& c
     prep->ids.push_back(id >= 0 ? ctx.table->cell(r, static_cast<size_t>(id))
                                 : absl::StrCat("row:", r));
   }
-  prep->quantities = OutcomeNames(outcome);
-  prep->quantities.insert(prep->quantities.end(), covs.begin(), covs.end());
+  prep->quantities = {LedgerOutcome(outcome)};
   std::shared_ptr<const Prepared> out = prep;
   Cache().Put(key, out);
   return out;
@@ -735,7 +746,7 @@ absl::StatusOr<std::vector<std::string>> RowIds(const TaskContext& ctx, const v1
 // (rows by index) under a quantity of its own.
 Population WholePopulation(const v1::Model& model, const std::vector<std::string>& covs,
                            const std::vector<std::string>& ids) {
-  return Population{ModelColumns(model, covs), ids};
+  return Population{{LedgerOutcome(Outcome(model))}, ids};
 }
 Population SubPopulation(const std::string& quantity, const std::vector<std::string>& ids,
                          const std::vector<int>& rows) {

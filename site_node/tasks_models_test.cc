@@ -323,7 +323,7 @@ TEST(ModelsDerivatives, ALegitimateBetaIsAnsweredWithItsPopulation) {
   ASSERT_EQ(c.output->populations.size(), 1u);
   EXPECT_EQ(c.output->populations[0].ids.size(), 50u);  // every row of site A
   EXPECT_THAT(c.output->populations[0].quantities,
-              ::testing::ElementsAre("time", "status", "x1", "x2", "x3", "x4"));
+              ::testing::ElementsAre("models:time=time,event=status"));
 }
 
 TEST(ModelsDerivatives, SteepBetaIsRefused) {

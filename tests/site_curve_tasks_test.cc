@@ -317,11 +317,11 @@ TEST(ModelAttacks, OneDayBaselineGridIsCoarsenedToStepsOfK) {
   EXPECT_LE(grid.size(), 11u);
   for (size_t j = 1; j < grid.size(); ++j) EXPECT_GE(grid[j] - grid[j - 1], 30);
   ExpectReleasedStepsOfK(Times(table), grid, 10);
-  // The population is the model's rows, about its outcome and covariates.
+  // The population is the model's rows, about its outcome.
   ASSERT_EQ(run.output->populations.size(), 1u);
   EXPECT_EQ(run.output->populations[0].ids.size(), 100u);
   EXPECT_THAT(run.output->populations[0].quantities,
-              ::testing::ElementsAre("time", "status", "x1"));
+              ::testing::ElementsAre("models:time=time,event=status"));
 }
 
 TEST(ModelAttacks, PackedLinearPredictorIsRefused) {
