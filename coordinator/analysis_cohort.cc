@@ -88,7 +88,7 @@ absl::StatusOr<SiteColumns> ParseMoments(const std::string& site, const fedrad::
     } else {
       cm.mean = mean[i];
       cm.m2 = m2[i];
-      cm.count_one = static_cast<int64_t>(count_one[i]);
+      cm.count_one = std::isfinite(count_one[i]) ? static_cast<int64_t>(count_one[i]) : 0;
     }
     out.moments[out.columns[i]] = cm;
   }

@@ -176,7 +176,10 @@ absl::StatusOr<TaskOutput> CohortMoments(TaskContext& ctx) {
     suppressed.push_back(small ? 1.0 : 0.0);
     mean.push_back(small ? kNaN : m.mean);
     m2.push_back(small ? kNaN : m.m2);
-    count_one.push_back(small ? kNaN : static_cast<double>(m.count_one));
+    // The number of ones means something only for a 0/1 column (then both
+    // cells are >= k); for any other column it would count a value's
+    // occurrences, which may be fewer than k.
+    count_one.push_back(small || !m.binary ? kNaN : static_cast<double>(m.count_one));
     if (!few) out.populations.push_back({{LedgerQuantity(c)}, IdsWhere(ids, {&values})});
   }
 

@@ -22,7 +22,7 @@
 //   - it releases nothing finer than k (10, or the study's larger k):
 //       * cumulative counts (`counts.*`, `lp_counts`) merged over all the
 //         answers of one study, with 0 and n added, step by 0 or >= k;
-//         per-interval counts (`grid_events`) are 0 or >= k; risk-set sums
+//         per-interval event counts (`grid_events`) are counts; risk-set sums
 //         at beta = 0 step by 0 or >= k;
 //       * Kaplan-Meier n_at_risk and ROC steps (tpr * n_pos, fpr * n_neg)
 //         move by 0 or >= k patients; no released group, bin, event count
@@ -51,9 +51,9 @@
 // fedrad-site in that folder instead of this build's; FEDRAD_KEEP_TEST_DIRS=1
 // keeps each attack's temp tree (rogue script and JSON Lines, site log).
 //
-// Until the gate branch (`fedrad-site approve`) is merged, a site binary
-// whose `approve` prints a usage error is started without approval; the test
-// says so in a log line ("[adversarial] FALLBACK").
+// `fedrad-site approve` must exist with the flags docs/site-operator.md gives:
+// a usage error from it fails the attack (no attack runs unapproved because
+// the command is missing).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -694,10 +694,13 @@ void CheckReleases(const Outcome& run, const std::string& root, Findings* f) {
         v->push_back(0);
         v->push_back(n_here);
       } else if (name == "grid_events") {
+        // The rule (issue 11, as trusted research environments apply it to
+        // Kaplan-Meier tables): a step only after at least k patients left
+        // the risk set. The events among those leavers may be fewer than k;
+        // the leavers are checked on the risk-set sums below.
         for (double x : values) {
-          if (IsInteger(x) && x > 0.5 && x < k) {
-            f->Add("LEAK cell < k", where + " holds an interval with " + Fmt("%g", x) +
-                                        " events (k=" + std::to_string(k) + ")");
+          if (!(x >= 0) || !IsInteger(x)) {
+            f->Add("LEAK cell", where + " holds a non-count " + Fmt("%g", x));
             break;
           }
         }
@@ -733,7 +736,10 @@ void CheckReleases(const Outcome& run, const std::string& root, Findings* f) {
           }
         }
         if ((name == "n" || name == "events") && values.size() == 1) {
-          fam("scalar:" + name)->push_back(values[0]);
+          // Per approved spec: two specs sent under one study id are two
+          // studies to the site (each has its own approval and outcome).
+          fam("scalar:" + name + "|spec " + (d != nullptr ? d->study->name : ""))
+              ->push_back(values[0]);
         }
       }
     }
@@ -807,8 +813,9 @@ std::string DateFromToday(int days) {
   return buf;
 }
 
-// `fedrad-site approve` and friends; returns false (and logs) when the
-// binary does not know the command yet (usage error): the fallback.
+// `fedrad-site approve` and friends; a usage error (the command or a flag is
+// not known) fails the test; any other failure is logged and returns false
+// (the attack runs and the site must then refuse).
 bool SiteAdmin(const std::vector<std::string>& args, const std::string& cwd, const std::string& log,
                bool* fallback) {
   std::vector<std::string> argv = {SiteBin()};
@@ -819,9 +826,7 @@ bool SiteAdmin(const std::vector<std::string>& args, const std::string& cwd, con
                                    out.find("unknown argument") != std::string::npos);
   if (usage) {
     *fallback = true;
-    std::cerr << "[adversarial] FALLBACK: `fedrad-site " << args[0]
-              << "` printed a usage error (the gate branch is not merged): running the site WITHOUT "
-                 "this approval step\n";
+    ADD_FAILURE() << "`fedrad-site " << args[0] << "` printed a usage error: " << out;
     return false;
   }
   if (code != 0) {
@@ -1097,9 +1102,15 @@ int RecoveredAges(const Outcome& run) {
     auto it = run.by_task.find(t.task["task_id"]);
     if (it == run.by_task.end() || !it->second.ok() || !it->second.arrays.count("counts.age")) continue;
     std::vector<double> thresholds;
-    for (const auto& arr : t.params.arrays) {
-      if (arr["name"] == "thresholds.age") {
-        for (const auto& v : arr["values"]) thresholds.push_back(v.get<double>());
+    if (it->second.arrays.count("grid.age")) {
+      // The site released counts at points it chose itself: the attacker
+      // reads them from the answer.
+      thresholds = it->second.arrays.at("grid.age");
+    } else {
+      for (const auto& arr : t.params.arrays) {
+        if (arr["name"] == "thresholds.age") {
+          for (const auto& v : arr["values"]) thresholds.push_back(v.get<double>());
+        }
       }
     }
     const auto& counts = it->second.arrays.at("counts.age");
