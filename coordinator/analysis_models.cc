@@ -204,7 +204,8 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
     prep.n[site] = cp.n;
     FEDRAD_ASSIGN_OR_RETURN(double events, GetScalar(pl, "events"));
     FEDRAD_ASSIGN_OR_RETURN(double excluded, GetScalar(pl, "n_excluded"));
-    prep.events[site] = static_cast<int64_t>(events);
+    // NaN: the site withheld it (fewer than k events or non-events).
+    prep.events[site] = std::isfinite(events) ? static_cast<int64_t>(events) : -1;
     prep.n_excluded[site] = static_cast<int64_t>(excluded);
     for (const std::string& line : SplitLines(GetStr(pl, "excluded"))) {
       std::vector<std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
@@ -405,6 +406,11 @@ absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
     in.sites = sites;
     in.pooled = m::CrossProducts::Zero(static_cast<int>(prep.covariates.size()));
     for (const auto& s : sites) {
+      if (prep.events.at(s) < 0) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "site ", s, " has fewer than k events or non-events for model '", model.name(),
+            "' (it withheld the count), so it cannot be a development site"));
+      }
       in.pooled.Add(prep.cross.at(s));
       in.events += prep.events.at(s);
     }
@@ -771,7 +777,10 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
     }
     for (const char* key : {"n", "events", "n_excluded"}) {
       absl::StatusOr<double> x = GetScalar(pl, key);
-      if (x.ok()) sv.metrics[key] = static_cast<int64_t>(*x);
+      if (x.ok()) {
+        // NaN: withheld by the site (events below k).
+        sv.metrics[key] = std::isfinite(*x) ? json(static_cast<int64_t>(*x)) : json(nullptr);
+      }
     }
     // The replicates the site ran (the spec's, capped by the site).
     if (absl::StatusOr<double> reps = GetScalar(pl, "bootstrap_replicates"); reps.ok()) {
@@ -786,12 +795,17 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
 json Pooled(const std::map<std::string, SiteValidation>& sites, bool cox) {
   json pooled = json::object();
   int64_t n = 0, events = 0;
+  bool events_withheld = false;
   for (const auto& [s, v] : sites) {
-    n += v.metrics.value("n", int64_t{0});
-    events += v.metrics.value("events", int64_t{0});
+    if (v.metrics.contains("n") && v.metrics["n"].is_number()) n += v.metrics["n"].get<int64_t>();
+    if (v.metrics.contains("events") && v.metrics["events"].is_number()) {
+      events += v.metrics["events"].get<int64_t>();
+    } else {
+      events_withheld = true;  // a site with fewer than k events or non-events
+    }
   }
   pooled["n"] = n;
-  pooled["events"] = events;
+  pooled["events"] = events_withheld ? json(nullptr) : json(events);
   pooled["sites"] = sites.size();
   if (cox) {
     m::ConcordanceCounts c;
@@ -950,7 +964,8 @@ absl::Status RunModels(StudyContext& ctx) {
     if (IsCox(model)) mj["ties"] = model.ties().empty() ? "breslow" : model.ties();
     for (const auto& [site, n] : prep.n) {
       mj["site_rows"][site]["n"] = n;
-      mj["site_rows"][site]["events"] = prep.events.at(site);
+      mj["site_rows"][site]["events"] =
+          prep.events.at(site) >= 0 ? json(prep.events.at(site)) : json(nullptr);
       mj["site_rows"][site]["n_excluded"] = prep.n_excluded.at(site);
       for (const auto& [reason, count] : prep.reasons[site]) {
         mj["site_rows"][site]["excluded"][reason] = count;

@@ -51,6 +51,7 @@
 // Never leaves: rows, predictions, times of individual patients. Leaves:
 // sums over the site's eligible patients (>= k, checked by the privacy guard).
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <list>
 #include <memory>
@@ -375,6 +376,15 @@ int64_t EventCount(const Prepared& p) {
   return e;
 }
 
+// The event count a site releases beside n (models.prepare, models.validate):
+// withheld (NaN) when it or the non-events are 1..k-1, so that no released
+// count describes fewer than k patients (docs/privacy.md, min-cell-count).
+double ReleasableEvents(const Prepared& p, int k) {
+  const int64_t events = EventCount(p), rest = RowCount(p) - events;
+  const bool small = (events > 0 && events < k) || (rest > 0 && rest < k);
+  return small ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(events);
+}
+
 // The release is about the model's outcome and covariates over its rows.
 Population ModelPopulation(const Prepared& p) { return Population{p.quantities, p.ids}; }
 
@@ -599,7 +609,7 @@ absl::StatusOr<TaskOutput> PrepareTask(TaskContext& ctx) {
   out.n_contributing = RowCount(*p);
   out.populations.push_back(ModelPopulation(*p));
   AddScalar(&out.payload, "n", static_cast<double>(RowCount(*p)));
-  AddScalar(&out.payload, "events", static_cast<double>(EventCount(*p)));
+  AddScalar(&out.payload, "events", ReleasableEvents(*p, ctx.min_cell_count));
   AddScalar(&out.payload, "n_excluded", static_cast<double>(p->rows.n_excluded));
   AddVector(&out.payload, "sum_x", ToStd(cp.sum));
   AddEigenMatrix(&out.payload, "sum_xx", cp.sum_outer);
@@ -999,7 +1009,7 @@ absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
   out.n_contributing = n;
   out.populations.push_back(WholePopulation(*model, covs, ids));
   AddScalar(&out.payload, "n", n);
-  AddScalar(&out.payload, "events", static_cast<double>(EventCount(*p)));
+  AddScalar(&out.payload, "events", ReleasableEvents(*p, ctx.min_cell_count));
   AddScalar(&out.payload, "n_excluded", static_cast<double>(rows.n_excluded));
   AddScalar(&out.payload, "bootstrap_replicates", boot.replicates);
   for (const auto& [name, e] : estimates) {

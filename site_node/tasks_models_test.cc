@@ -418,6 +418,30 @@ TEST(ModelsDerivatives, OneCaseAsTheEventIsRefusedByTheMinEventsRule) {
       << call.output.status();
 }
 
+// models.prepare answers every site (a validation site too); its event count
+// is a cell like any other: withheld when it or the non-events are 1..k-1.
+TEST(ModelsPrepare, EventCountBelowKIsWithheld) {
+  CsvTable few = SiteTable("A");
+  const size_t y = static_cast<size_t>(few.ColumnIndex("recur2y"));
+  int ones = 0;
+  for (size_t r = 0; r < few.num_rows(); ++r) {
+    if (few.cell(r, y) == "1" && ++ones > 3) few.mutable_cell(r, y) = "0";
+  }
+  int left = 0;
+  for (size_t r = 0; r < few.num_rows(); ++r) left += few.cell(r, y) == "1";
+  ASSERT_EQ(left, 3);  // 3 outcomes = 1 remain: a cell below k = 10
+  Site skewed(few);
+  Call call = skewed.Run(MakeTask("models.prepare", LogisticModel("lg")));
+  ASSERT_TRUE(call.output.ok()) << call.output.status();
+  EXPECT_TRUE(std::isnan(*GetScalar(call.output->payload, "events")));
+  EXPECT_GE(*GetScalar(call.output->payload, "n"), 10);
+  // With enough of both, the count is released.
+  Site site(SiteTable("A"));
+  call = site.Run(MakeTask("models.prepare", LogisticModel("lg")));
+  ASSERT_TRUE(call.output.ok()) << call.output.status();
+  EXPECT_FALSE(std::isnan(*GetScalar(call.output->payload, "events")));
+}
+
 TEST(ModelsDerivatives, EvaluationsAreCappedByTheSpecsIterations) {
   Site site(SiteTable("A"));
   v1::Model m = CoxModel("cox");
