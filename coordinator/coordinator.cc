@@ -22,6 +22,7 @@
 #include "core/status.h"
 #include "proto/fedrad.grpc.pb.h"
 #include "proto/node_audit.h"
+#include "proto/spec_hash.h"
 #include "proto/payload.h"
 #include "proto/textproto.h"
 #include "proto/transport.h"
@@ -737,6 +738,8 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
   results["provenance"]["software_version"] = FEDRAD_VERSION;
   results["provenance"]["protocol_version"] = transport::kProtocolVersion;
   results["provenance"]["spec_sha256"] = Sha256Hex(spec_text);
+  // The hash each site's operator approved (fedrad-site approve prints it).
+  results["provenance"]["spec_approval_sha256"] = StudySpecHash(spec);
   results["provenance"]["audit_log_heads"]["coordinator"] = audit_->HeadHash();
   std::string json = results.dump(2) + "\n";
   absl::Status written = WriteStringToFile((fs::path(rec->dir) / "results.json").string(), json);

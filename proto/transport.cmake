@@ -6,6 +6,7 @@ fedrad_library(NAME transport
   SRCS ${PROJECT_SOURCE_DIR}/proto/transport.cc
        ${PROJECT_SOURCE_DIR}/proto/payload.cc
        ${PROJECT_SOURCE_DIR}/proto/node_audit.cc
+       ${PROJECT_SOURCE_DIR}/proto/spec_hash.cc
        ${PROJECT_SOURCE_DIR}/proto/textproto.cc
   PUBLIC_DEPS fedrad::proto fedrad::core gRPC::grpc++ absl::status absl::statusor absl::strings
   PRIVATE_DEPS OpenSSL::SSL OpenSSL::Crypto)

@@ -145,14 +145,9 @@ bool TryAudit(const AuditWriter& audit, const v1::StudyApproval& a, bool withdra
 
 }  // namespace
 
-v1::Study CanonicalStudy(v1::Study study) {
-  if (study.name().empty()) study.set_name("study");
-  return study;
-}
+v1::Study CanonicalStudy(v1::Study study) { return fedrad::CanonicalStudy(std::move(study)); }
 
-std::string StudySpecHash(const v1::Study& study) {
-  return Sha256Hex(DeterministicBytes(CanonicalStudy(study)));
-}
+std::string StudySpecHash(const v1::Study& study) { return fedrad::StudySpecHash(study); }
 
 absl::Status CheckNoUnknownFields(const Message& message) { return CheckUnknown(message, 0); }
 

@@ -44,6 +44,7 @@ namespace fedrad::site {
 // same file: the coordinator names a nameless study "study" (SubmitStudy);
 // nothing else is changed. Both the `approve` command (from the operator's
 // textproto) and the site (from Task.study) hash this form.
+// (The one definition is proto/spec_hash.h, shared with the coordinator.)
 v1::Study CanonicalStudy(v1::Study study);
 // SHA-256 (64 lower-case hex digits) of the deterministic serialisation of
 // CanonicalStudy(study).
