@@ -1900,6 +1900,35 @@ void RocCasesBelowK(AttackSetup& s) {
              .A("cumhaz", {0.5}));
 }
 
+// Exclusion counts: a model whose covariate is missing for one patient, and
+// a logistic model whose outcome column is not 0/1 (n_lesions, 1..6): the
+// released n_excluded and the "excluded" reasons must not count 1..k-1
+// patients (the generic n_excluded check and the text check of true counts).
+void ExcludedCounts(AttackSetup& s) {
+  Table t = TheTable();
+  const size_t f2 = static_cast<size_t>(std::find(t.header.begin(), t.header.end(), "f2") - t.header.begin());
+  t.cells[kMissingF2Row][f2] = "";
+  s.csv = t.Csv();
+  const StudyDef& cox = s.ApprovedStudy("adv-excluded-cox", CoxModel("m", {"age", "f2"}));
+  s.Task("models.prepare", cox, Params().S("model", "m"));
+  std::string body = "models {\n  name: \"l\"\n  type: LOGISTIC\n  outcome_column: \"n_lesions\"\n"
+                     "  covariates: \"f1\"\n}\n";
+  const StudyDef& logit = s.ApprovedStudy("adv-excluded-logit", body);
+  s.Task("models.prepare", logit, Params().S("model", "l"));
+  s.Task("models.derivatives", logit, Params().S("model", "l").S("covariates", "f1").A("beta", {0, 0}));
+  s.checks.push_back([](const Outcome& run) {
+    for (const auto& [id, a] : run.by_task) {
+      auto it = a.strings.find("excluded");
+      if (!a.ok() || it == a.strings.end()) continue;
+      static const std::regex count_re("=([0-9]+)");
+      for (std::sregex_iterator m(it->second.begin(), it->second.end(), count_re), end; m != end; ++m) {
+        const int c = std::stoi((*m)[1]);
+        EXPECT_FALSE(c > 0 && c < kSiteK) << "LEAK group < k: " << id << " 'excluded' = \"" << it->second << "\"";
+      }
+    }
+  });
+}
+
 // 5c. Oversized identifiers: a 129-byte study_id, a 10 kB task_id, a params
 // map of 10,000 keys: refused; the site then still answers a plain task.
 void OversizedFields(AttackSetup& s) {
@@ -1959,6 +1988,7 @@ const AttackDef kAttacks[] = {
     {"model_differencing", ModelDifferencing},
     {"km_cut_moved_by_one", KmMovedByOne},
     {"roc_cases_below_k", RocCasesBelowK},
+    {"excluded_counts", ExcludedCounts},
     {"oversized_fields", OversizedFields},
 };
 
@@ -2048,6 +2078,17 @@ TEST(AdversarialCheckers, FlagCraftedLeaks) {
                                                  Crafted(diff.tasks[1], {{"n", {59}}, {"events", {31}}})}),
                                &f),
         "LEAK cell < k");
+  }
+  {  // an exclusion reason counting one patient
+    AttackSetup ex;
+    ex.dir = "/nonexistent";
+    ExcludedCounts(ex);
+    Answer a = Crafted(ex.tasks[0], {{"n", {59}}});
+    a.strings["excluded"] = "missing f2=1";
+    const Outcome run = CraftedRun(ex, {a});
+    EXPECT_NONFATAL_FAILURE(ex.checks[0](run), "LEAK group < k");
+    a.strings["excluded"] = "missing f2=12";
+    ex.checks[0](CraftedRun(ex, {a}));  // >= k: no finding
   }
   {  // a refusal expected, an answer given; a slow answer
     AttackSetup one;
