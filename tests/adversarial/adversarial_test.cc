@@ -1567,6 +1567,29 @@ void OneEventApproved(AttackSetup& s) {
            Params().S("model", "m").S("covariates", Lines(covs)).A("beta", std::vector<double>(covs.size(), 0)));
   }
   s.checks.push_back(ExpectRefusedNaming("models.derivatives", "min-events"));
+  // The other model kinds on the same approved one-event spec (not part of
+  // ExpectRefusedNaming: they may answer if they release nothing that counts
+  // the single event).
+  const StudyDef& st = s.ApprovedStudy("adv-one-event-ok-kinds",
+                                       spec({CellOf(t, unique[0], "age")}) +
+                                           "validation { enabled: true bootstrap_replicates: -1 }\n");
+  const Params base = Params().S("model", "m").S("covariates", Lines(covs)).A("beta", std::vector<double>(covs.size(), 0));
+  s.Task("models.baseline", st, base);
+  s.Task("models.lp_summary", st, base);
+  s.Task("models.validate", st, Params(base).Scalar("replicates", 0).A("grid", {1825}).A("cumhaz", {0.5}));
+  s.checks.push_back([](const Outcome& run) {
+    for (const auto& [id, a] : run.by_task) {
+      const TaskDef* d = run.Def(id);
+      if (!a.ok() || d == nullptr || d->study->name != "adv-one-event-ok-kinds") continue;
+      auto it = a.arrays.find("grid_events");
+      if (it != a.arrays.end()) {
+        double sum = 0;
+        for (double x : it->second) sum += std::isfinite(x) ? x : 0;
+        EXPECT_FALSE(sum > 0.5 && sum < kSiteK)
+            << "LEAK group < k: " << id << " grid_events sum to " << sum << " (the spec's only event)";
+      }
+    }
+  });
 }
 
 // The coefficients of a derivatives task, or empty.
