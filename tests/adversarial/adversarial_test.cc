@@ -41,8 +41,15 @@
 //     from a threshold sweep; unapproved studies are refused naming the
 //     approval).
 //
+// Attacks whose spec `fedrad-site approve` refuses (one_event_cox,
+// steep_logistic, regex_nested, huge_output_suffix) show the approve-time
+// checks; each has a variant (*_approved) made with s.ApprovedStudy(), for
+// which a refused approval fails the attack, so that the task-time rule is
+// what it meets.
+//
 // ADDING AN ATTACK: write a function `void MyAttack(AttackSetup& s)` that adds its
-// studies with s.Study(name, text[, approval]) and its tasks with
+// studies with s.Study(name, text[, approval]) or s.ApprovedStudy(name,
+// text), optionally sets s.csv (a variant of the table), adds its tasks with
 // s.Task(kind, study, params), optionally pushes extra checks onto s.checks,
 // and add one line {"my_attack", MyAttack} to kAttacks at the bottom. The
 // generic checks above run on every attack.
@@ -80,6 +87,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
 #include "tests/sandbox_testutil.h"
 
@@ -208,6 +216,11 @@ struct StudyDef {
   std::string text;
   Approval approval = Approval::kApprove;
   int k = kSiteK;  // effective k: max(site, study)
+  // A variant that must pass `fedrad-site approve` (so that the task-time
+  // rule, not the approve-time check, is what the attack meets): a refused
+  // approval fails the attack. `approved` is what the command said.
+  bool must_approve = false;
+  bool approved = false;
 };
 
 // Task parameters, as the rogue sends them.
@@ -247,6 +260,7 @@ struct Answer {
   int status_code = -1;
   std::string status_message;
   int64_t n_contributing = 0;
+  int64_t elapsed_ms = 0;
   std::map<std::string, std::vector<double>> arrays;  // null -> NaN
   std::map<std::string, std::string> strings;
   bool ok() const { return event == "result" && status_code == 0; }
@@ -266,6 +280,7 @@ struct AttackSetup {
   std::vector<TaskDef> tasks;
   std::vector<std::function<void(const Outcome&)>> checks;
   std::string policy_extra;  // inside policy { }
+  std::string csv;           // the site's table; empty: TheTable()
   double overall_timeout = 150;
 
   const StudyDef& Study(const std::string& name, const std::string& body,
@@ -280,6 +295,12 @@ struct AttackSetup {
     if (std::regex_search(body, m, k_re)) s->k = std::max(kSiteK, std::stoi(m[1]));
     studies.push_back(std::move(s));
     return *studies.back();
+  }
+  // A study the site must approve (see StudyDef::must_approve).
+  const StudyDef& ApprovedStudy(const std::string& name, const std::string& body) {
+    const StudyDef& st = Study(name, body);
+    studies.back()->must_approve = true;
+    return st;
   }
   // study_id default: the study's name.
   TaskDef& Task(const std::string& kind, const StudyDef& study, Params params = {},
@@ -849,7 +870,7 @@ TEST_P(Adversarial, SiteHoldsTheLine) {
   build(setup);
   ASSERT_FALSE(setup.tasks.empty());
   for (const auto& s : setup.studies) WriteAll(s->path, s->text);
-  WriteAll(site_dir + "/data/site.csv", TheTable().Csv());
+  WriteAll(site_dir + "/data/site.csv", setup.csv.empty() ? TheTable().Csv() : setup.csv);
 
   // The rogue coordinator.
   json script = {{"overall_timeout_seconds", setup.overall_timeout},
@@ -896,7 +917,13 @@ TEST_P(Adversarial, SiteHoldsTheLine) {
     }
     args.push_back("--note");
     args.push_back(std::string("adversarial suite: ") + attack_name);
-    if (!SiteAdmin(args, site_dir, root + "/logs/approve-" + s->name + ".log", &fallback)) continue;
+    s->approved = SiteAdmin(args, site_dir, root + "/logs/approve-" + s->name + ".log", &fallback);
+    if (s->must_approve && !s->approved) {
+      ADD_FAILURE() << "SETUP: study " << s->name << " must be approved by `fedrad-site approve` (this "
+                    << "variant exercises the task-time rule), but the command refused it: "
+                    << ReadAll(root + "/logs/approve-" + s->name + ".log");
+    }
+    if (!s->approved) continue;
     if (s->approval == Approval::kWithdraw) {
       SiteAdmin({"withdraw", "--config", config, s->name}, site_dir, root + "/logs/withdraw-" + s->name + ".log",
                 &fallback);
@@ -948,6 +975,7 @@ TEST_P(Adversarial, SiteHoldsTheLine) {
     a.status_code = j.value("status_code", -1);
     a.status_message = j.value("status_message", "");
     a.n_contributing = j.value("n_contributing", int64_t{0});
+    a.elapsed_ms = j.value("elapsed_ms", int64_t{0});
     if (j.contains("arrays")) {
       for (auto& [name, arr] : j["arrays"].items()) {
         std::vector<double>& v = a.arrays[name];
@@ -1461,6 +1489,495 @@ void ModelCacheConfusion(AttackSetup& s) {
   });
 }
 
+// ---------------------------------------------------------------------------
+// Approved variants (issue 11: every attack runs INSIDE an approved study).
+// one_event_cox, steep_logistic, regex_nested and huge_output_suffix above
+// show the approve-time checks; the variants below pass `fedrad-site approve`
+// (ApprovedStudy: a refused approval fails the attack), so the task-time
+// rule is what they meet, through the real process.
+
+std::string CellOf(const Table& t, int row, const std::string& column) {
+  const size_t c = static_cast<size_t>(
+      std::find(t.header.begin(), t.header.end(), column) - t.header.begin());
+  return t.cells.at(static_cast<size_t>(row)).at(c);
+}
+
+// Rows whose age string no other patient shares.
+std::vector<int> RowsWithUniqueAge() {
+  const Table& t = TheTable();
+  std::map<std::string, int> n;
+  for (int r = 0; r < kPatients; ++r) ++n[CellOf(t, r, "age")];
+  std::vector<int> out;
+  for (int r = 0; r < kPatients; ++r) {
+    if (n[CellOf(t, r, "age")] == 1) out.push_back(r);
+  }
+  return out;
+}
+
+// Every task of the attack refused, and each refusal of `kind` names `rule`.
+std::function<void(const Outcome&)> ExpectRefusedNaming(const std::string& kind, const std::string& rule) {
+  return [kind, rule](const Outcome& run) {
+    for (const auto& t : run.setup->tasks) {
+      auto it = run.by_task.find(t.task["task_id"]);
+      if (it == run.by_task.end()) continue;  // reported as a hang
+      const Answer& a = it->second;
+      if (a.status_code == 0) {
+        ADD_FAILURE() << "LEAK not refused: " << a.task_id << " (" << a.kind << ") was answered";
+        continue;
+      }
+      if (a.kind == kind) {
+        EXPECT_NE(a.status_message.find(rule), std::string::npos)
+            << a.task_id << ": expected the refusal to name " << rule << ", got: " << a.status_message;
+      }
+    }
+  };
+}
+
+// 1. One patient the only event (or the only non-event) in an approved Cox
+// spec: event_column = age (not the id column), event_values = one
+// patient's exact age string (or every other age string). models.prepare and
+// models.derivatives at beta = 0 must be refused (rule min-events): the
+// released events (1) or n - events (1) would be one patient's outcome.
+void OneEventApproved(AttackSetup& s) {
+  const Table& t = TheTable();
+  const std::vector<int> unique = RowsWithUniqueAge();
+  if (unique.size() < 3) {
+    ADD_FAILURE() << "SETUP: fewer than 3 patients with a unique age";
+    return;
+  }
+  const std::vector<std::string> covs = {"size", "n_lesions", "chemo", "f1"};
+  auto spec = [&](const std::vector<std::string>& event_values) {
+    std::string body = "models {\n  name: \"m\"\n  type: COX\n  time_column: \"time\"\n  event_column: \"age\"\n";
+    for (const auto& v : event_values) body += "  event_values: \"" + v + "\"\n";
+    for (const auto& c : covs) body += "  covariates: \"" + c + "\"\n";
+    return body + "}\n";
+  };
+  std::vector<std::pair<std::string, std::vector<std::string>>> variants;
+  for (int r : {unique[0], unique[1]}) variants.push_back({t.ids[r].substr(5), {CellOf(t, r, "age")}});
+  std::set<std::string> others;
+  for (int r = 0; r < kPatients; ++r) {
+    if (r != unique[2]) others.insert(CellOf(t, r, "age"));
+  }
+  variants.push_back({"all-but-" + t.ids[unique[2]].substr(5), {others.begin(), others.end()}});
+  for (const auto& [tag, values] : variants) {
+    const StudyDef& st = s.ApprovedStudy("adv-one-event-ok-" + tag, spec(values));
+    s.Task("models.prepare", st, Params().S("model", "m"));
+    s.Task("models.prepare", st, Params().S("model", "m").S("covariates", "size\nf1"));
+    s.Task("models.derivatives", st,
+           Params().S("model", "m").S("covariates", Lines(covs)).A("beta", std::vector<double>(covs.size(), 0)));
+  }
+  s.checks.push_back(ExpectRefusedNaming("models.derivatives", "min-events"));
+  // The other model kinds on the same approved one-event spec (not part of
+  // ExpectRefusedNaming: they may answer if they release nothing that counts
+  // the single event).
+  const StudyDef& st = s.ApprovedStudy("adv-one-event-ok-kinds",
+                                       spec({CellOf(t, unique[0], "age")}) +
+                                           "validation { enabled: true bootstrap_replicates: -1 }\n");
+  const Params base = Params().S("model", "m").S("covariates", Lines(covs)).A("beta", std::vector<double>(covs.size(), 0));
+  s.Task("models.baseline", st, base);
+  s.Task("models.lp_summary", st, base);
+  s.Task("models.validate", st, Params(base).Scalar("replicates", 0).A("grid", {1825}).A("cumhaz", {0.5}));
+  s.checks.push_back([](const Outcome& run) {
+    for (const auto& [id, a] : run.by_task) {
+      const TaskDef* d = run.Def(id);
+      if (!a.ok() || d == nullptr || d->study->name != "adv-one-event-ok-kinds") continue;
+      auto it = a.arrays.find("grid_events");
+      if (it != a.arrays.end()) {
+        double sum = 0;
+        for (double x : it->second) sum += std::isfinite(x) ? x : 0;
+        EXPECT_FALSE(sum > 0.5 && sum < kSiteK)
+            << "LEAK group < k: " << id << " grid_events sum to " << sum << " (the spec's only event)";
+      }
+    }
+  });
+}
+
+// The coefficients of a derivatives task, or empty.
+std::vector<double> BetaOf(const TaskDef& d) {
+  std::vector<double> beta;
+  for (const auto& arr : d.params.arrays) {
+    if (arr["name"] != "beta") continue;
+    for (const auto& v : arr["values"]) beta.push_back(v.is_number() ? v.get<double>() : NAN);
+  }
+  return beta;
+}
+
+// The attacker's reconstruction for steep_logistic_approved: logistic on f1
+// at beta = (-s c, s); between two cuts c_a < c_b exactly one patient j
+// flips from p = 1 to p = 0 when s is steep, so Δgradient = (1, x_j) * 1 and
+// x_j = Δgradient[1] / Δgradient[0]. Returns how many distinct f1 values of
+// the table are recovered this way (to 1e-6) from the released gradients.
+int RecoveredF1FromGradients(const Outcome& run) {
+  struct Point {
+    double cut;
+    std::vector<double> g;
+  };
+  std::map<double, std::vector<Point>> by_slope;
+  for (const Answer& a : run.answers) {
+    if (!a.ok() || a.kind != "models.derivatives" || !a.arrays.count("gradient")) continue;
+    const TaskDef* d = run.Def(a.task_id);
+    if (d == nullptr) continue;
+    const std::vector<double> beta = BetaOf(*d);
+    const std::vector<double>& g = a.arrays.at("gradient");
+    if (beta.size() != 2 || g.size() != 2 || !(beta[1] != 0)) continue;
+    by_slope[beta[1]].push_back({-beta[0] / beta[1], g});
+  }
+  const std::vector<double> f1 = Distinct(TheTable().col("f1"));
+  std::set<double> recovered;
+  for (auto& [slope, points] : by_slope) {
+    std::sort(points.begin(), points.end(), [](const Point& x, const Point& y) { return x.cut < y.cut; });
+    for (size_t i = 0; i + 1 < points.size(); ++i) {
+      const double d0 = points[i + 1].g[0] - points[i].g[0];
+      const double d1 = points[i + 1].g[1] - points[i].g[1];
+      if (!(std::fabs(d0) >= 0.5)) continue;
+      const double x = d1 / d0;
+      for (double v : f1) {
+        if (std::fabs(v - x) < 1e-6) recovered.insert(v);
+      }
+    }
+  }
+  return static_cast<int>(recovered.size());
+}
+
+// 2. Steep logistic in an approved spec (recur2y on f1; the outcome is not a
+// covariate): beta = (-s c, s) for cuts c between consecutive f1 values and
+// slopes s = 1e7, 1e3 and 8 (the last within the linear-predictor bound of
+// 30 on this table). Every answer must be refused or pass the weight checker
+// (CheckWeights, run on every derivatives answer), and f1 must not be
+// rebuilt from gradient differences.
+void SteepLogisticApproved(AttackSetup& s) {
+  const StudyDef& st = s.ApprovedStudy("adv-steep-ok", LogisticModel("m", {"f1"}));
+  s.Task("models.prepare", st, Params().S("model", "m"));
+  const std::vector<double> cuts = Midpoints(TheTable().col("f1"));
+  for (double slope : {1e7, 1e3, 8.0}) {
+    for (size_t i = 25; i < 31; ++i) {
+      s.Task("models.derivatives", st,
+             Params().S("model", "m").S("covariates", "f1").A("beta", {-slope * cuts[i], slope}));
+    }
+  }
+  s.checks.push_back([](const Outcome& run) {
+    const int recovered = RecoveredF1FromGradients(run);
+    EXPECT_EQ(recovered, 0) << "LEAK reconstruction: " << recovered
+                            << " patients' f1 rebuilt exactly from gradient differences";
+  });
+}
+
+// 3. Patterns within the 1024-byte cap that blow up a backtracking engine or
+// nest deeply, approved, in cohort_summary.column_regex,
+// harmonization.features and a model's covariate_regex (and as task
+// params): the site must answer each task promptly and stay alive.
+constexpr int64_t kPromptMs = 5000;
+
+std::function<void(const Outcome&)> ExpectPrompt(int64_t limit_ms) {
+  return [limit_ms](const Outcome& run) {
+    for (const Answer& a : run.answers) {
+      if (a.event != "result") continue;
+      EXPECT_LT(a.elapsed_ms, limit_ms) << "HANG slow: " << a.task_id << " (" << a.kind << ") took "
+                                        << a.elapsed_ms << " ms";
+    }
+  };
+}
+
+void RegexApproved(AttackSetup& s) {
+  std::string dotstar;
+  for (int i = 0; i < 100; ++i) dotstar += ".*";
+  const std::vector<std::pair<std::string, std::string>> patterns = {
+      {"nested", std::string(400, '(') + "f1" + std::string(400, ')')},  // 804 bytes
+      {"starstar", "(f*)*1"},
+      {"starstar-miss", "(a*)*b"},
+      {"dotstar", dotstar + "Z"},  // 201 bytes
+      {"alternation", "^(f|f1|1|[a-z]|[a-z0-9]*)*(f|1)*$"},
+  };
+  for (const auto& [tag, re] : patterns) {
+    ASSERT_LE(re.size(), 1024u);
+    const StudyDef& st = s.ApprovedStudy(
+        "adv-regex-ok-" + tag,
+        "cohort_summary {\n  enabled: true\n  column_regex: \"" + re + "\"\n}\n" +
+            "harmonization {\n  enabled: true\n  features: \"" + re + "\"\n}\n" +
+            "models {\n  name: \"m\"\n  type: COX\n  time_column: \"time\"\n  event_column: \"status\"\n"
+            "  covariate_regex: \"" + re + "\"\n}\n");
+    s.Task("cohort.moments", st, Params());
+    s.Task("cohort.moments", st, Params().S("column_regex", re));
+    s.Task("combat.check", st, Params().S("features", re).S("covariates", ""));
+    s.Task("combat.moments", st, Params().S("features", "f1").S("covariates", ""));
+    s.Task("models.prepare", st, Params().S("model", "m"));
+    s.Task("models.derivatives", st, Params().S("model", "m").S("covariates", "f1").A("beta", {0}));
+  }
+  s.checks.push_back(ExpectPrompt(kPromptMs));
+}
+
+// 4. A 128-byte output_suffix (the spec's name cap) that the site approves,
+// a 64-byte one (the task-time cap) and a 128-byte one climbing out of the
+// folder: combat.fit must not crash and nothing is written outside the
+// output folder (the generic snapshot check).
+void SuffixApproved(AttackSetup& s) {
+  std::string s128, s64;
+  for (int i = 0; s128.size() < 128; ++i) s128 += "..x-_Z9"[i % 7];
+  for (int i = 0; s64.size() < 64; ++i) s64 += "_.a-B7"[i % 6];
+  std::string climb = "/../../../../escaped-";
+  climb += std::string(128 - climb.size(), 'e');
+  auto fit = [&](const StudyDef& st, const std::string& suffix) {
+    s.Task("combat.fit", st,
+           Params()
+               .S("features", "f1,f2")
+               .S("covariates", "")
+               .S("method", "parametric")
+               .S("output_suffix", suffix)
+               .A("grand_mean", {0, 1})
+               .A("var_pooled", {1, 1})
+               .Matrix("beta", 0, 2, {}));
+  };
+  auto spec = [](const std::string& suffix) {
+    return "harmonization {\n  enabled: true\n  features: \"^f[12]$\"\n  output_suffix: \"" + suffix + "\"\n}\n";
+  };
+  const StudyDef& a = s.ApprovedStudy("adv-suffix-ok-128", spec(s128));
+  fit(a, s128);
+  s.Task("combat.distributions", a, Params().S("columns", "f1" + s128));
+  s.Task("study.checkpoint", a, Params().Scalar("step", 0).S("step_name", "after combat"));
+  const StudyDef& b = s.ApprovedStudy("adv-suffix-ok-64", spec(s64));
+  fit(b, s64);
+  s.Task("combat.distributions", b, Params().S("columns", "f1" + s64));
+  s.Task("study.checkpoint", b, Params().Scalar("step", 0).S("step_name", "after combat"));
+  const StudyDef& c = s.Study("adv-suffix-climb", spec(climb));  // approve may refuse it
+  fit(c, climb);
+  s.checks.push_back([](const Outcome& run) {
+    for (const auto& [id, a] : run.by_task) {
+      const TaskDef* d = run.Def(id);
+      if (d != nullptr && d->study->name == "adv-suffix-climb" && a.ok()) {
+        ADD_FAILURE() << "PATH: combat.fit accepted an output_suffix with '/' and '..': " << id;
+      }
+    }
+  });
+}
+
+// Sizes of a released quantity, merged over the answers of one study and
+// one key: two differing by 1..k-1 let the coordinator difference them.
+void CheckSizesAcross(const Outcome& run, const std::function<bool(const std::string&)>& is_size,
+                      const std::function<std::string(const Answer&, const std::string&)>& key_of,
+                      Findings* f) {
+  std::map<std::string, std::vector<double>> sizes;
+  std::map<std::string, int> ks;
+  for (const Answer& a : run.answers) {
+    if (!a.ok()) continue;
+    for (const auto& [name, values] : a.arrays) {
+      if (!is_size(name) || values.size() != 1) continue;
+      const std::string key = a.study_id + "|" + key_of(a, name);
+      sizes[key].push_back(values[0]);
+      ks[key] = std::max(ks[key], run.KOf(a));
+    }
+  }
+  for (const auto& [key, v] : sizes) CheckGaps(key + " (across answers)", v, ks[key], f);
+}
+
+void CheckKmGroupsAcross(const Outcome& run, Findings* f) {
+  static const std::regex group_n("^curve\\.km\\.[a-z]+\\.n$");
+  CheckSizesAcross(
+      run, [](const std::string& name) { return std::regex_match(name, group_n); },
+      [](const Answer&, const std::string& name) { return name; }, f);
+}
+
+// n and events of a model's answers, per study and outcome (every model of
+// the attack's specs has the study's outcome).
+void CheckModelCountsAcross(const Outcome& run, Findings* f) {
+  CheckSizesAcross(
+      run, [](const std::string& name) { return name == "n" || name == "events"; },
+      [](const Answer& a, const std::string& name) { return a.kind.substr(0, 7) + "|" + name; }, f);
+}
+
+// 5a. Differencing across models (the release ledger): two models of one
+// approved spec with the same outcome whose covariates differ by f2, which is
+// missing for exactly one patient (a table variant with one empty cell).
+// models.prepare (and derivatives at 0) of the second must be refused (rule
+// no-differencing), or the two n / events must not differ by 1..k-1.
+constexpr int kMissingF2Row = 31;
+
+void ModelDifferencing(AttackSetup& s) {
+  Table t = TheTable();
+  const size_t f2 = static_cast<size_t>(std::find(t.header.begin(), t.header.end(), "f2") - t.header.begin());
+  t.cells[kMissingF2Row][f2] = "";
+  s.csv = t.Csv();
+  const StudyDef& cox =
+      s.ApprovedStudy("adv-model-diff-cox", CoxModel("m1", {"age", "size"}) + CoxModel("m2", {"age", "size", "f2"}));
+  s.Task("models.prepare", cox, Params().S("model", "m1"));
+  s.Task("models.prepare", cox, Params().S("model", "m2"));
+  s.Task("models.derivatives", cox, Params().S("model", "m1").S("covariates", "age\nsize").A("beta", {0, 0}));
+  s.Task("models.derivatives", cox,
+         Params().S("model", "m2").S("covariates", "age\nsize\nf2").A("beta", {0, 0, 0}));
+  const StudyDef& logit =
+      s.ApprovedStudy("adv-model-diff-logit", LogisticModel("l1", {"f1"}) + LogisticModel("l2", {"f1", "f2"}));
+  s.Task("models.prepare", logit, Params().S("model", "l1"));
+  s.Task("models.prepare", logit, Params().S("model", "l2"));
+  s.checks.push_back([](const Outcome& run) {
+    Findings f;
+    CheckModelCountsAcross(run, &f);
+    int released_m2 = 0;
+    for (const auto& [id, a] : run.by_task) {
+      const TaskDef* d = run.Def(id);
+      if (a.ok() && d != nullptr && (d->params.strings.value("model", "") == "m2" ||
+                                     d->params.strings.value("model", "") == "l2")) {
+        ++released_m2;
+        if (a.arrays.count("n") && a.arrays.at("n")[0] == kPatients) {
+          ADD_FAILURE() << "WRONG ROWS: " << id << " counts the patient whose f2 is missing";
+        }
+      }
+    }
+    std::cerr << "[adversarial] model_differencing: " << released_m2
+              << " answer(s) about the models with f2 released\n";
+  });
+}
+
+// 5b. Kaplan-Meier risk groups of one frozen model (approved spec), the
+// cut-points moved by one patient between two models.validate calls: the
+// second must not release a group whose size (or event count) differs from
+// the first's by 1..k-1 (the ledger's models.<m>.risk_group quantity).
+// Cases (event by t) and controls (time beyond t) of the table.
+std::pair<int, int> CasesAndControls(double t) {
+  const Table& tab = TheTable();
+  int cases = 0, controls = 0;
+  for (int i = 0; i < kPatients; ++i) {
+    cases += tab.col("status")[i] == 1 && tab.col("time")[i] <= t;
+    controls += tab.col("time")[i] > t;
+  }
+  return {cases, controls};
+}
+
+// A horizon t (days, a multiple of 30) with at least 15 cases and 15
+// controls, so that the time-dependent ROC of models.validate is released
+// and the attack meets the risk-group rule alone (roc_cases_below_k covers
+// the ROC's counts).
+double HorizonWithCases() {
+  for (double t = 360; t <= 1800; t += 30) {
+    const auto [cases, controls] = CasesAndControls(t);
+    if (cases >= 15 && controls >= 15) return t;
+  }
+  ADD_FAILURE() << "SETUP: no horizon with 15 cases and 15 controls";
+  return 730;
+}
+
+void KmMovedByOne(AttackSetup& s) {
+  const StudyDef& st = s.ApprovedStudy(
+      "adv-km-move", CoxModel("m", {"age", "size"}) + "validation { enabled: true bootstrap_replicates: -1 t: " +
+                         Fmt("%g", HorizonWithCases()) + " }\n");
+  const double b = 0.05;  // lp = 0.05 age: spread ~1.3, within every bound
+  const std::vector<double> age = Sorted(TheTable().col("age"));
+  auto strict = [&](int rank) { return rank > 0 && rank < kPatients && age[rank - 1] < age[rank]; };
+  auto first_run = [&](int from) {  // ranks r, r+1, r+2 all with strict gaps
+    for (int r = from; r + 2 < kPatients; ++r) {
+      if (strict(r) && strict(r + 1) && strict(r + 2)) return r;
+    }
+    return -1;
+  };
+  const int low = first_run(20), high = first_run(40);
+  if (low < 0 || high < 0) {
+    ADD_FAILURE() << "SETUP: no ranks with distinct ages";
+    return;
+  }
+  auto cut = [&](int rank) { return b * (age[rank - 1] + age[rank]) / 2; };
+  auto validate = [&](int lo, int hi) {
+    s.Task("models.validate", st,
+           Params()
+               .S("model", "m")
+               .S("covariates", "age\nsize")
+               .A("beta", {b, 0})
+               .Scalar("replicates", 0)
+               .Scalar("seed", 1)
+               .A("grid", {1825})
+               .A("cumhaz", {0.5})
+               .A("km_cuts", {cut(lo), cut(hi)}));
+  };
+  validate(low, high);
+  validate(low + 1, high);      // low group + 1 patient, intermediate - 1
+  validate(low + 1, high + 1);  // intermediate + 1, high - 1
+  validate(low + 2, high + 2);
+  s.checks.push_back([](const Outcome& run) {
+    Findings f;
+    CheckKmGroupsAcross(run, &f);
+    int groups = 0;
+    for (const auto& [id, a] : run.by_task) {
+      for (const auto& [name, v] : a.arrays) groups += a.ok() && name.rfind("curve.km.", 0) == 0 && NameIs(name, "n");
+    }
+    std::cerr << "[adversarial] km_cut_moved_by_one: " << groups << " risk group(s) released\n";
+  });
+}
+
+// The time-dependent ROC of models.validate at the default horizon (730
+// days), where this table has 1..k-1 cases (events by t): the ROC is
+// suppressed, and its case and control counts must not be released either
+// (a count of 1..k-1 patients; the generic "n_pos"/"n_neg" check).
+void RocCasesBelowK(AttackSetup& s) {
+  const auto [cases, controls] = CasesAndControls(730);
+  if (!(cases > 0 && cases < kSiteK)) {
+    ADD_FAILURE() << "SETUP: the table has " << cases << " cases by day 730; the attack needs 1..k-1";
+    return;
+  }
+  const StudyDef& st = s.ApprovedStudy("adv-roc-cases", CoxModel("m", {"age", "size"}) +
+                                                           "validation { enabled: true bootstrap_replicates: -1 }\n");
+  s.Task("models.validate", st,
+         Params()
+             .S("model", "m")
+             .S("covariates", "age\nsize")
+             .A("beta", {0.05, 0})
+             .Scalar("replicates", 0)
+             .Scalar("seed", 1)
+             .A("grid", {1825})
+             .A("cumhaz", {0.5}));
+}
+
+// Exclusion counts: a model whose covariate is missing for one patient, and
+// a logistic model whose outcome column is not 0/1 (n_lesions, 1..6): the
+// released n_excluded and the "excluded" reasons must not count 1..k-1
+// patients (the generic n_excluded check and the text check of true counts).
+void ExcludedCounts(AttackSetup& s) {
+  Table t = TheTable();
+  const size_t f2 = static_cast<size_t>(std::find(t.header.begin(), t.header.end(), "f2") - t.header.begin());
+  t.cells[kMissingF2Row][f2] = "";
+  s.csv = t.Csv();
+  const StudyDef& cox = s.ApprovedStudy("adv-excluded-cox", CoxModel("m", {"age", "f2"}));
+  s.Task("models.prepare", cox, Params().S("model", "m"));
+  std::string body = "models {\n  name: \"l\"\n  type: LOGISTIC\n  outcome_column: \"n_lesions\"\n"
+                     "  covariates: \"f1\"\n}\n";
+  const StudyDef& logit = s.ApprovedStudy("adv-excluded-logit", body);
+  s.Task("models.prepare", logit, Params().S("model", "l"));
+  s.Task("models.derivatives", logit, Params().S("model", "l").S("covariates", "f1").A("beta", {0, 0}));
+  s.checks.push_back([](const Outcome& run) {
+    for (const auto& [id, a] : run.by_task) {
+      auto it = a.strings.find("excluded");
+      if (!a.ok() || it == a.strings.end()) continue;
+      static const std::regex count_re("=([0-9]+)");
+      for (std::sregex_iterator m(it->second.begin(), it->second.end(), count_re), end; m != end; ++m) {
+        const int c = std::stoi((*m)[1]);
+        EXPECT_FALSE(c > 0 && c < kSiteK) << "LEAK group < k: " << id << " 'excluded' = \"" << it->second << "\"";
+      }
+    }
+  });
+}
+
+// 5c. Oversized identifiers: a 129-byte study_id, a 10 kB task_id, a params
+// map of 10,000 keys: refused; the site then still answers a plain task.
+void OversizedFields(AttackSetup& s) {
+  const StudyDef& st = s.ApprovedStudy("adv-oversized", kCohortBody);
+  s.Task("cohort.moments", st, Params().S("columns", "age,size"), std::string(129, 's'));
+  TaskDef& long_id = s.Task("cohort.moments", st, Params().S("columns", "age,size"));
+  long_id.task["task_id"] = "t2-" + std::string(10 * 1024, 't');
+  Params many;
+  for (int i = 0; i < 10000; ++i) many.S("key" + std::to_string(i), "v");
+  s.Task("cohort.moments", st, many);
+  s.Task("cohort.moments", st, Params().S("columns", "age,size"));
+  s.checks.push_back([](const Outcome& run) {
+    const auto& tasks = run.setup->tasks;
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      auto it = run.by_task.find(tasks[i].task["task_id"]);
+      if (it == run.by_task.end()) continue;  // reported as a hang
+      if (i + 1 < tasks.size()) {
+        EXPECT_NE(it->second.status_code, 0) << "BOUNDS: oversized task " << i + 1 << " was answered";
+      } else {
+        EXPECT_EQ(it->second.status_code, 0)
+            << "the site no longer serves a plain task after the oversized ones: " << it->second.status_message;
+      }
+    }
+  });
+}
+
 const AttackDef kAttacks[] = {
     {"threshold_sweep", ThresholdSweep},
     {"threshold_bisection", ThresholdBisection},
@@ -1487,6 +2004,15 @@ const AttackDef kAttacks[] = {
     {"expired_approval", Expired},
     {"kind_not_needed", KindNotNeeded},
     {"model_cache_confusion", ModelCacheConfusion},
+    {"one_event_approved", OneEventApproved},
+    {"steep_logistic_approved", SteepLogisticApproved},
+    {"regex_approved", RegexApproved},
+    {"suffix_approved", SuffixApproved},
+    {"model_differencing", ModelDifferencing},
+    {"km_cut_moved_by_one", KmMovedByOne},
+    {"roc_cases_below_k", RocCasesBelowK},
+    {"excluded_counts", ExcludedCounts},
+    {"oversized_fields", OversizedFields},
 };
 
 INSTANTIATE_TEST_SUITE_P(Attacks, Adversarial, ::testing::ValuesIn(kAttacks),
@@ -1494,5 +2020,108 @@ INSTANTIATE_TEST_SUITE_P(Attacks, Adversarial, ::testing::ValuesIn(kAttacks),
                            return std::string(info.param.name);
                          });
 
+
+// ---------------------------------------------------------------------------
+// The new attacks' checkers can fail (a test that cannot fail is a defect):
+// crafted answers that leak, computed from the table as a site without the
+// rule would release them, must be flagged; honest ones must not. (The
+// must-approve check of the harness is seen failing by giving
+// ApprovedStudy() a spec the site refuses, e.g. one_event_cox's.)
+
+Answer Crafted(const TaskDef& t, std::map<std::string, std::vector<double>> arrays, int64_t elapsed_ms = 1) {
+  Answer a;
+  a.event = "result";
+  a.task_id = t.task["task_id"];
+  a.kind = t.task["kind"];
+  a.study_id = t.task["study_id"];
+  a.status_code = 0;
+  a.elapsed_ms = elapsed_ms;
+  a.arrays = std::move(arrays);
+  return a;
+}
+
+Outcome CraftedRun(const AttackSetup& setup, const std::vector<Answer>& answers) {
+  Outcome run;
+  run.setup = &setup;
+  run.answers = answers;
+  for (const Answer& a : answers) run.by_task[a.task_id] = a;
+  return run;
+}
+
+TEST(AdversarialCheckers, FlagCraftedLeaks) {
+  const Table& t = TheTable();
+  {  // steep logistic: the exact gradients at beta = (-1e7 c, 1e7)
+    AttackSetup steep;
+    steep.dir = "/nonexistent";
+    SteepLogisticApproved(steep);
+    std::vector<Answer> answers;
+    for (const TaskDef& d : steep.tasks) {
+      const std::vector<double> beta = BetaOf(d);
+      if (beta.size() != 2 || beta[1] != 1e7) continue;
+      double g0 = 0, g1 = 0;
+      for (int i = 0; i < kPatients; ++i) {
+        const double x = t.col("f1")[i];
+        const double r = t.col("recur2y")[i] - Sigmoid(beta[0] + beta[1] * x);
+        g0 += r;
+        g1 += r * x;
+      }
+      answers.push_back(Crafted(d, {{"gradient", {g0, g1}}}));
+    }
+    ASSERT_EQ(answers.size(), 6u);
+    const Outcome run = CraftedRun(steep, answers);
+    EXPECT_GE(RecoveredF1FromGradients(run), 5);
+    Findings f;
+    EXPECT_NONFATAL_FAILURE(CheckWeights(run, run.answers[0], &f), "LEAK weight concentration");
+    // Honest: one gradient per slope, nothing to difference.
+    EXPECT_EQ(RecoveredF1FromGradients(CraftedRun(steep, {answers[0]})), 0);
+  }
+  {  // KM risk groups one patient apart
+    AttackSetup km;
+    km.dir = "/nonexistent";
+    KmMovedByOne(km);
+    ASSERT_GE(km.tasks.size(), 2u);
+    Findings f;
+    EXPECT_NONFATAL_FAILURE(
+        CheckKmGroupsAcross(CraftedRun(km, {Crafted(km.tasks[0], {{"curve.km.low.n", {20}}}),
+                                            Crafted(km.tasks[1], {{"curve.km.low.n", {21}}})}),
+                            &f),
+        "LEAK cell < k");
+    CheckKmGroupsAcross(CraftedRun(km, {Crafted(km.tasks[0], {{"curve.km.low.n", {20}}}),
+                                        Crafted(km.tasks[1], {{"curve.km.low.n", {20}}})}),
+                        &f);
+    EXPECT_EQ(f.total(), 1);
+  }
+  {  // two models' n one patient apart
+    AttackSetup diff;
+    diff.dir = "/nonexistent";
+    ModelDifferencing(diff);
+    Findings f;
+    EXPECT_NONFATAL_FAILURE(
+        CheckModelCountsAcross(CraftedRun(diff, {Crafted(diff.tasks[0], {{"n", {60}}, {"events", {31}}}),
+                                                 Crafted(diff.tasks[1], {{"n", {59}}, {"events", {31}}})}),
+                               &f),
+        "LEAK cell < k");
+  }
+  {  // an exclusion reason counting one patient
+    AttackSetup ex;
+    ex.dir = "/nonexistent";
+    ExcludedCounts(ex);
+    Answer a = Crafted(ex.tasks[0], {{"n", {59}}});
+    a.strings["excluded"] = "missing f2=1";
+    const Outcome run = CraftedRun(ex, {a});
+    EXPECT_NONFATAL_FAILURE(ex.checks[0](run), "LEAK group < k");
+    a.strings["excluded"] = "missing f2=12";
+    ex.checks[0](CraftedRun(ex, {a}));  // >= k: no finding
+  }
+  {  // a refusal expected, an answer given; a slow answer
+    AttackSetup one;
+    one.dir = "/nonexistent";
+    OneEventApproved(one);
+    ASSERT_FALSE(one.tasks.empty());
+    const Outcome run = CraftedRun(one, {Crafted(one.tasks[0], {{"events", {1}}}, 20000)});
+    EXPECT_NONFATAL_FAILURE(ExpectRefusedNaming("models.derivatives", "min-events")(run), "LEAK not refused");
+    EXPECT_NONFATAL_FAILURE(ExpectPrompt(kPromptMs)(run), "HANG slow");
+  }
+}
 }  // namespace
 }  // namespace fedrad::testing
