@@ -204,13 +204,18 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
     prep.n[site] = cp.n;
     FEDRAD_ASSIGN_OR_RETURN(double events, GetScalar(pl, "events"));
     FEDRAD_ASSIGN_OR_RETURN(double excluded, GetScalar(pl, "n_excluded"));
+    if (!std::isfinite(excluded)) excluded = -1;  // withheld: 1..k-1
     // NaN: the site withheld it (fewer than k events or non-events).
     prep.events[site] = std::isfinite(events) ? static_cast<int64_t>(events) : -1;
     prep.n_excluded[site] = static_cast<int64_t>(excluded);
     for (const std::string& line : SplitLines(GetStr(pl, "excluded"))) {
       std::vector<std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
       int64_t count = 0;
-      if (kv.size() == 2 && absl::SimpleAtoi(kv[1], &count)) prep.reasons[site][kv[0]] = count;
+      if (kv.size() != 2) continue;
+      // "<k": the site withholds a count of 1..k-1 (-1 here, null in results.json).
+      if (kv[1] == "<k") count = -1;
+      else if (!absl::SimpleAtoi(kv[1], &count)) continue;
+      prep.reasons[site][kv[0]] = count;
     }
   }
   return prep;
@@ -966,9 +971,10 @@ absl::Status RunModels(StudyContext& ctx) {
       mj["site_rows"][site]["n"] = n;
       mj["site_rows"][site]["events"] =
           prep.events.at(site) >= 0 ? json(prep.events.at(site)) : json(nullptr);
-      mj["site_rows"][site]["n_excluded"] = prep.n_excluded.at(site);
+      mj["site_rows"][site]["n_excluded"] =
+          prep.n_excluded.at(site) >= 0 ? json(prep.n_excluded.at(site)) : json(nullptr);
       for (const auto& [reason, count] : prep.reasons[site]) {
-        mj["site_rows"][site]["excluded"][reason] = count;
+        mj["site_rows"][site]["excluded"][reason] = count >= 0 ? json(count) : json(nullptr);
       }
     }
     models_json[model.name()] = mj;

@@ -18,6 +18,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "proto/node_audit.h"
+#include "proto/spec_hash.h"
 #include "proto/textproto.h"
 #include "site_node/site_rules.h"
 #include "site_node/study_policy.h"

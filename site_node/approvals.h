@@ -2,8 +2,8 @@
 // its canonical hash, with an expiry and a note); the site runs a task only
 // when the study spec it carries (Task.study) has an approval in force.
 //
-//   $ fedrad-site approve --config site.textproto study.textproto \
-//         --expires 2027-06-30 --note "ethics ref 2026-114"
+//   $ fedrad-site approve --config site.textproto study.textproto --expires 2027-06-30
+//   $ fedrad-site approve --config site.textproto other.textproto --note "ethics ref 2026-114"
 //   $ fedrad-site approvals --config site.textproto
 //   $ fedrad-site withdraw --config site.textproto crlm-demo
 //

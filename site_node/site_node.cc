@@ -46,15 +46,6 @@ namespace {
 namespace fs = std::filesystem;
 using Stream = grpc::ClientReaderWriter<v1::SiteMessage, v1::CoordinatorMessage>;
 
-std::string HostOf(const std::string& address) {
-  auto colon = address.rfind(':');
-  std::string host = colon == std::string::npos ? address : address.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return host;
-}
-
 int64_t NowMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())

@@ -35,6 +35,8 @@ inline constexpr size_t kMaxNameBytes = 128;
 inline constexpr size_t kMaxParamArrayValues = 1'000'000;
 // Most points of any grid (time grid, thresholds) a site evaluates.
 inline constexpr size_t kMaxGridPoints = 4096;
+// Longest harmonisation output suffix (it becomes part of column names).
+inline constexpr size_t kMaxOutputSuffixBytes = 64;
 // Most bootstrap replicates a site computes for one validation.
 inline constexpr int kMaxBootstrapReplicates = 2000;
 

@@ -203,8 +203,28 @@ absl::Status CheckSpecRoles(const v1::Study& study, const std::string& id) {
   return absl::OkStatus();
 }
 
+// Harmonisation's file name and column suffix, as combat.fit will check them
+// (site_node/tasks_combat.cc), so that a spec is never approved that could
+// not run.
+absl::Status CheckHarmonizationNames(const v1::Harmonization& h) {
+  if (!h.output_file().empty()) {
+    FEDRAD_RETURN_IF_ERROR(CheckPlainName(h.output_file(), "harmonization.output_file"));
+  }
+  if (!h.output_suffix().empty()) {
+    FEDRAD_RETURN_IF_ERROR(CheckPlainName(absl::StrCat("x", h.output_suffix()),
+                                          "harmonization.output_suffix"));
+    if (h.output_suffix().size() > kMaxOutputSuffixBytes) {
+      return PublicError(absl::StatusCode::kInvalidArgument,
+                         absl::StrCat("harmonization.output_suffix: longer than ",
+                                      kMaxOutputSuffixBytes, " bytes (rule bounded-size)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckStudySpec(const v1::Study& study, const std::string& site_id_column) {
   FEDRAD_RETURN_IF_ERROR(CheckStudySize(study));
+  FEDRAD_RETURN_IF_ERROR(CheckHarmonizationNames(study.harmonization()));
   FEDRAD_RETURN_IF_ERROR(CheckSpecPatterns(study));
   return CheckSpecRoles(study, site_id_column);
 }

@@ -64,7 +64,7 @@ namespace h = ::fedrad::harmonization;
 // Largest |value| accepted in a pooled estimate a coordinator sends back.
 constexpr double kMaxEstimate = 1e150;  // squares stay finite; features such as energy reach 1e15 and more
 // Longest output_suffix.
-constexpr size_t kMaxSuffixBytes = 64;
+constexpr size_t kMaxSuffixBytes = kMaxOutputSuffixBytes;
 // Most columns one combat.distributions task may describe.
 constexpr size_t kMaxDistributionColumns = 12;
 

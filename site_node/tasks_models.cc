@@ -376,6 +376,15 @@ int64_t EventCount(const Prepared& p) {
   return e;
 }
 
+// True for a count of 1..k-1 patients: a cell a site does not release.
+bool IsSmallCell(int64_t count, int k) { return count > 0 && count < k; }
+
+// `count` as released: NaN (withheld) when it is 1..k-1.
+double ReleasableCount(int64_t count, int k) {
+  return IsSmallCell(count, k) ? std::numeric_limits<double>::quiet_NaN()
+                               : static_cast<double>(count);
+}
+
 // The event count a site releases beside n (models.prepare, models.validate):
 // withheld (NaN) when it or the non-events are 1..k-1, so that no released
 // count describes fewer than k patients (docs/privacy.md, min-cell-count).
@@ -610,13 +619,16 @@ absl::StatusOr<TaskOutput> PrepareTask(TaskContext& ctx) {
   out.populations.push_back(ModelPopulation(*p));
   AddScalar(&out.payload, "n", static_cast<double>(RowCount(*p)));
   AddScalar(&out.payload, "events", ReleasableEvents(*p, ctx.min_cell_count));
-  AddScalar(&out.payload, "n_excluded", static_cast<double>(p->rows.n_excluded));
+  AddScalar(&out.payload, "n_excluded", ReleasableCount(p->rows.n_excluded, ctx.min_cell_count));
   AddVector(&out.payload, "sum_x", ToStd(cp.sum));
   AddEigenMatrix(&out.payload, "sum_xx", cp.sum_outer);
   (*out.payload.mutable_strings())["covariates"] = absl::StrJoin(covs, "\n");
+  // Exclusion counts of 1..k-1 are cells like any other: "<k" instead.
   std::vector<std::string> reasons;
   for (const auto& [reason, count] : p->rows.excluded_by_reason) {
-    reasons.push_back(absl::StrCat(reason, "=", count));
+    reasons.push_back(absl::StrCat(reason, "=", IsSmallCell(count, ctx.min_cell_count)
+                                                    ? std::string("<k")
+                                                    : absl::StrCat(count)));
   }
   (*out.payload.mutable_strings())["excluded"] = absl::StrJoin(reasons, "\n");
   return out;
@@ -930,8 +942,8 @@ absl::Status AddCurves(const TaskContext& ctx, const v1::Model& model, const Pre
                           cox ? m::SiteTimeDependentRoc(rows.time, rows.status, risk, t, k)
                               : m::SiteBinaryRoc(rows.y, risk, k));
   const m::RocCurve& roc = site_roc.curve;
-  AddScalar(&out->payload, "curve.roc.n_pos", static_cast<double>(roc.n_pos));
-  AddScalar(&out->payload, "curve.roc.n_neg", static_cast<double>(roc.n_neg));
+  AddScalar(&out->payload, "curve.roc.n_pos", ReleasableCount(roc.n_pos, k));
+  AddScalar(&out->payload, "curve.roc.n_neg", ReleasableCount(roc.n_neg, k));
   if (roc.suppressed) {
     AddScalar(&out->payload, "curve.roc.suppressed", 1);
   } else {
@@ -1010,7 +1022,7 @@ absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
   out.populations.push_back(WholePopulation(*model, covs, ids));
   AddScalar(&out.payload, "n", n);
   AddScalar(&out.payload, "events", ReleasableEvents(*p, ctx.min_cell_count));
-  AddScalar(&out.payload, "n_excluded", static_cast<double>(rows.n_excluded));
+  AddScalar(&out.payload, "n_excluded", ReleasableCount(rows.n_excluded, ctx.min_cell_count));
   AddScalar(&out.payload, "bootstrap_replicates", boot.replicates);
   for (const auto& [name, e] : estimates) {
     AddScalar(&out.payload, absl::StrCat("metric.", name), e.value);

@@ -1514,6 +1514,26 @@ std::vector<int> RowsWithUniqueAge() {
   return out;
 }
 
+// Every task of kind `kind` refused, naming `rule`; the attack's other tasks
+// may answer (the generic checks then hold them to the k rules: e.g. a
+// models.prepare that withholds an event count of 1).
+std::function<void(const Outcome&)> ExpectKindRefusedNaming(const std::string& kind,
+                                                            const std::string& rule) {
+  return [kind, rule](const Outcome& run) {
+    for (const auto& t : run.setup->tasks) {
+      auto it = run.by_task.find(t.task["task_id"]);
+      if (it == run.by_task.end() || it->second.kind != kind) continue;
+      const Answer& a = it->second;
+      if (a.status_code == 0) {
+        ADD_FAILURE() << "LEAK not refused: " << a.task_id << " (" << a.kind << ") was answered";
+      } else {
+        EXPECT_NE(a.status_message.find(rule), std::string::npos)
+            << a.task_id << ": expected the refusal to name " << rule << ", got: " << a.status_message;
+      }
+    }
+  };
+}
+
 // Every task of the attack refused, and each refusal of `kind` names `rule`.
 std::function<void(const Outcome&)> ExpectRefusedNaming(const std::string& kind, const std::string& rule) {
   return [kind, rule](const Outcome& run) {
@@ -1566,7 +1586,9 @@ void OneEventApproved(AttackSetup& s) {
     s.Task("models.derivatives", st,
            Params().S("model", "m").S("covariates", Lines(covs)).A("beta", std::vector<double>(covs.size(), 0)));
   }
-  s.checks.push_back(ExpectRefusedNaming("models.derivatives", "min-events"));
+  // models.prepare may answer: it withholds the event count (1 or n - 1);
+  // the generic checks flag an events or n - events of 1..k-1.
+  s.checks.push_back(ExpectKindRefusedNaming("models.derivatives", "min-events"));
   // The other model kinds on the same approved one-event spec (not part of
   // ExpectRefusedNaming: they may answer if they release nothing that counts
   // the single event).
@@ -1730,7 +1752,10 @@ void SuffixApproved(AttackSetup& s) {
   auto spec = [](const std::string& suffix) {
     return "harmonization {\n  enabled: true\n  features: \"^f[12]$\"\n  output_suffix: \"" + suffix + "\"\n}\n";
   };
-  const StudyDef& a = s.ApprovedStudy("adv-suffix-ok-128", spec(s128));
+  // A 128-byte suffix (the name cap) is more than combat.fit accepts (64):
+  // approve refuses it, so that no approved study fails at harmonisation; the
+  // site refuses its tasks as unapproved.
+  const StudyDef& a = s.Study("adv-suffix-128", spec(s128));
   fit(a, s128);
   s.Task("combat.distributions", a, Params().S("columns", "f1" + s128));
   s.Task("study.checkpoint", a, Params().Scalar("step", 0).S("step_name", "after combat"));
