@@ -1,4 +1,4 @@
-// `fedrad study submit|status|watch|results|cancel|list`: the study
+// `fedrad study submit|status|watch|results|cancel|list|hash`: the study
 // coordinator's commands, talking to the coordinator's Admin service over
 // mutual TLS with an admin (or, read-only, auditor) certificate.
 //
@@ -13,6 +13,7 @@
 #include "coordinator/admin_client.h"
 #include "coordinator/analyses.h"
 #include "core/csv.h"
+#include "proto/spec_hash.h"
 #include "proto/study.pb.h"
 #include "proto/textproto.h"
 
@@ -44,6 +45,9 @@ int RunSubmit(Args& args) {
   auto id = (*client)->Submit(study);
   if (!id.ok()) return Fail("submit refused", id.status());
   std::cout << *id << "\n";
+  std::cerr << "each site runs it only once its operator approved this exact spec "
+               "(fedrad-site approve; spec sha256 "
+            << fedrad::StudySpecHash(study) << ")\n";
   if (!watch) return 0;
   auto last = (*client)->Watch(*id, [](const fedrad::v1::StudyStatus& s) {
     std::cerr << fedrad::coordinator::FormatStatus(s) << "\n";
@@ -125,7 +129,23 @@ int RunList(Args& args) {
   return 0;
 }
 
+// The hash a site operator approves, computed here so that the coordinator can
+// publish it with the spec (`fedrad-site approve` prints the same).
+int RunHash(Args& args) {
+  args.Describe(
+      "Prints the study spec's canonical SHA-256: the hash each site's operator approves with "
+      "`fedrad-site approve` (which prints the same hash) and that results.json records as "
+      "provenance.spec_approval_sha256. Any change to the spec changes it. Needs no connection.");
+  std::string spec = args.Positional("STUDY.textproto", "The study spec");
+  if (!args.Finish()) return args.exit_code();
+  fedrad::v1::Study study;
+  if (absl::Status s = fedrad::ReadTextProto(spec, &study); !s.ok()) return Fail("bad study", s);
+  std::cout << fedrad::StudySpecHash(study) << "  " << fedrad::CanonicalStudy(study).name() << "\n";
+  return 0;
+}
+
 FEDRAD_REGISTER_COMMAND("study submit", "Submit a study to the coordinator", RunSubmit);
+FEDRAD_REGISTER_COMMAND("study hash", "Print the spec hash sites approve", RunHash);
 FEDRAD_REGISTER_COMMAND("study status", "Show a study's status", RunStatus);
 FEDRAD_REGISTER_COMMAND("study watch", "Follow a study until it ends", RunWatch);
 FEDRAD_REGISTER_COMMAND("study results", "Fetch a study's results.json", RunResults);

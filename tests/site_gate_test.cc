@@ -232,6 +232,12 @@ TEST_F(SiteGate, ApprovalNeededKindsPathsDeadlinesRedactionWithdrawal) {
   ASSERT_TRUE(ApproveStudy(config_, d_ + "/study.textproto", d_ + "/approve.log", &out)) << out;
   EXPECT_THAT(out, HasSubstr(hash));
   EXPECT_THAT(out, HasSubstr("the site is running"));
+  // The coordinator's side names the same hash (what a study coordinator
+  // publishes with the spec).
+  std::string hash_out;
+  ASSERT_EQ(fedrad::testing::Run({FedradBin(), "study", "hash", d_ + "/study.textproto"}, d_ + "/hash.log", &hash_out), 0)
+      << hash_out;
+  EXPECT_THAT(hash_out, HasSubstr(hash + "  gate"));
   r = rogue_.Ask(Task("gate-1", "debug.sleep", 0.05));
   EXPECT_EQ(r.status_code(), 0) << r.status_message();
   EXPECT_TRUE(WaitFor([&] { return absl::StrContains(ReadAll(d_ + "/audit/S1.log"), "site.approve"); }, 5));
