@@ -37,6 +37,7 @@
 #include "core/pki.h"
 #include "core/status.h"
 #include "proto/config.pb.h"
+#include "proto/spec_hash.h"
 #include "proto/textproto.h"
 
 namespace fedrad::cli {
@@ -330,7 +331,8 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
       return absl::UnavailableError(absl::StrCat("site ", name, ": `fedrad-site approve` failed (exit ",
                                                  approved, "); see ", approve_log));
     }
-    progress(absl::StrCat("site ", name, " approved the study spec (fedrad-site approve)"));
+    progress(absl::StrCat("site ", name, " approved the study spec (fedrad-site approve, spec sha256 ",
+                          StudySpecHash(study).substr(0, 12), "...)"));
     FEDRAD_ASSIGN_OR_RETURN(Child site, Spawn(name, bin + "/fedrad-site", {"--config", path},
                                               (out / "logs" / (name + ".log")).string(),
                                               (out / "pids").string()));
