@@ -64,6 +64,8 @@ absl::StatusOr<SiteColumns> ParseMoments(const std::string& site, const fedrad::
   FEDRAD_ASSIGN_OR_RETURN(auto m2, Vector(p, "m2"));
   FEDRAD_ASSIGN_OR_RETURN(auto binary, Vector(p, "binary"));
   FEDRAD_ASSIGN_OR_RETURN(auto count_one, Vector(p, "count_one"));
+  // Optional (older sites do not send it): whole-number columns.
+  std::vector<double> integer = Vector(p, "integer").value_or(std::vector<double>(count_one.size(), 0.0));
   FEDRAD_ASSIGN_OR_RETURN(auto suppressed, Vector(p, "suppressed"));
   size_t m = out.columns.size();
   if (rows.size() != 1 || n.size() != m || n_missing.size() != m || mean.size() != m ||
@@ -83,6 +85,7 @@ absl::StatusOr<SiteColumns> ParseMoments(const std::string& site, const fedrad::
       suppressed[i] = 1.0;
     }
     cm.binary = binary[i] != 0.0;
+    cm.integer = i < integer.size() && integer[i] == 1.0;
     if (suppressed[i] != 0.0) {
       out.suppressed.insert(out.columns[i]);
     } else {
@@ -158,6 +161,7 @@ models::GridPart Part(const SiteColumns& sc, const SiteGrids* grids, const std::
   part.grid.n = m.n;
   part.mean = m.mean;
   part.sd = models::StandardDeviation(m);
+  part.integer = m.integer;
   if (grids != nullptr) {
     auto it = grids->by_column.find(c);
     if (it != grids->by_column.end() && it->second.n == m.n) part.grid = it->second;

@@ -18,9 +18,11 @@ ColumnMoments ComputeMoments(const std::vector<double>& values) {
     sum += v;
     if (v == 1.0) ++m.count_one;
     if (v != 0.0 && v != 1.0) m.binary = false;
+    if (v != std::floor(v)) m.integer = false;
   }
   if (m.n == 0) {
     m.binary = false;
+    m.integer = false;
     return m;
   }
   m.mean = sum / static_cast<double>(m.n);
@@ -45,6 +47,7 @@ ColumnMoments CombineMoments(const std::vector<ColumnMoments>& parts) {
     out.n_missing += p.n_missing;
     if (p.n == 0) continue;
     out.binary = (any_values ? out.binary : true) && p.binary;
+    out.integer = (any_values ? out.integer : true) && p.integer;
     any_values = true;
     out.count_one += p.count_one;
     if (out.n == 0) {
@@ -61,7 +64,10 @@ ColumnMoments CombineMoments(const std::vector<ColumnMoments>& parts) {
     out.m2 = out.m2 + p.m2 + delta * delta * na * nb / n;
     out.n += p.n;
   }
-  if (!any_values) out.binary = false;
+  if (!any_values) {
+    out.binary = false;
+    out.integer = false;
+  }
   return out;
 }
 
@@ -370,12 +376,18 @@ std::vector<QuantileEstimate> GridQuantiles(const std::vector<GridPart>& parts,
   double total = 0;
   std::vector<std::vector<std::pair<double, double>>> knots;
   std::vector<double> xs, released;
+  bool any = false, integer = true;  // every part with values is integer-valued
   for (const GridPart& p : parts) {
+    if (p.grid.n > 0) {
+      any = true;
+      integer = integer && p.integer;
+    }
     knots.push_back(Knots(p));
     if (!knots.back().empty()) total += static_cast<double>(p.grid.n);
     for (const auto& [x, y] : knots.back()) xs.push_back(x);
     released.insert(released.end(), p.grid.points.begin(), p.grid.points.end());
   }
+  integer = any && integer;
   std::sort(xs.begin(), xs.end());
   xs.erase(std::unique(xs.begin(), xs.end()), xs.end());
   std::sort(released.begin(), released.end());
@@ -428,6 +440,19 @@ std::vector<QuantileEstimate> GridQuantiles(const std::vector<GridPart>& parts,
       bounds(x, &lower, &upper);
       if (upper < r) e.bracket_low = x;
       if (lower >= r && std::isnan(e.bracket_high)) e.bracket_high = x;
+    }
+    if (integer) {
+      // Whole-number data: the interpolation spreads tied values over the
+      // step below their point; the quantile is a whole number at or below
+      // the first released point that certainly reaches the rank.
+      if (std::isnan(e.bracket_low) && std::isfinite(e.bracket_high)) {
+        e.value = e.bracket_high;
+      } else {
+        e.value = std::ceil(e.value - 1e-9);
+        if (std::isfinite(e.bracket_high)) e.value = std::min(e.value, e.bracket_high);
+      }
+      bounds(e.value, &lower, &upper);
+      e.rank_error = std::max(std::abs(lower - r), std::abs(upper - r)) / total;
     }
     out.push_back(e);
   }

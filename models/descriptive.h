@@ -69,6 +69,9 @@ struct ColumnMoments {
   // True when every non-missing value is 0 or 1 (a binary column).
   bool binary = true;
   int64_t count_one = 0;  // values equal to 1
+  // True when every non-missing value is a whole number (counts such as the
+  // number of lesions): quantiles are then whole numbers too.
+  bool integer = true;
 };
 
 // Moments of `values` (NaN = missing). Two-pass for accuracy.
@@ -178,6 +181,8 @@ struct GridPart {
   GridCounts grid;
   double mean = std::numeric_limits<double>::quiet_NaN();
   double sd = std::numeric_limits<double>::quiet_NaN();
+  // Every value is a whole number (ColumnMoments::integer).
+  bool integer = false;
 };
 
 // Quantiles of the union of the parts from their released counts: each
@@ -190,7 +195,12 @@ struct GridPart {
 // pooled CDF is the sum; the estimate is where it crosses p·N. bracket_low /
 // bracket_high are released points between which the true sample quantile
 // lies for certain (NaN: unbounded on that side); rank_error bounds |C(value)
-// − p·N| / N from the released counts. All NaN when N = 0.
+// − p·N| / N from the released counts. All NaN when N = 0. When every part is
+// integer-valued the estimate is a whole number: the interpolated value
+// rounded up (the smallest whole x whose interpolated count reaches p·N), or
+// bracket_high itself when the quantile lies below every released point
+// (values tied at the first point, e.g. one lesion), and never above
+// bracket_high.
 std::vector<QuantileEstimate> GridQuantiles(const std::vector<GridPart>& parts,
                                             const std::vector<double>& probabilities);
 

@@ -291,6 +291,44 @@ TEST(SiteGrid, QuartileErrorAtSixtyPatientsIsAFractionOfAnSd) {
             << " SD\n";
 }
 
+// A count column with ties (number of lesions: 25 ones, 15 twos, 10 threes,
+// 10 fours at one site, the same shifted at another): whole-number quartiles
+// equal to the exact type-1 sample quartiles, never an interpolated 0.455 or
+// a negative value from the extrapolated lower tail.
+TEST(SiteGrid, WholeNumberColumnsGetWholeNumberQuartiles) {
+  std::vector<double> a, b;
+  for (int i = 0; i < 25; ++i) a.push_back(1);
+  for (int i = 0; i < 15; ++i) a.push_back(2);
+  for (int i = 0; i < 10; ++i) a.push_back(3);
+  for (int i = 0; i < 10; ++i) a.push_back(4);
+  for (int i = 0; i < 12; ++i) b.push_back(1);
+  for (int i = 0; i < 20; ++i) b.push_back(2);
+  for (int i = 0; i < 13; ++i) b.push_back(3);
+  std::vector<GridPart> parts;
+  std::vector<double> all;
+  for (const auto* v : {&a, &b}) {
+    ColumnMoments m = ComputeMoments(*v);
+    ASSERT_TRUE(m.integer);
+    GridPart part{SiteGridCounts(*v, GridStep(m.n, 10, 0.01)), m.mean, StandardDeviation(m)};
+    part.integer = m.integer;
+    parts.push_back(part);
+    all.insert(all.end(), v->begin(), v->end());
+  }
+  for (const auto& set : {std::vector<GridPart>{parts[0]}, parts}) {
+    const std::vector<double>& values = set.size() == 1 ? a : all;
+    for (const QuantileEstimate& e : GridQuantiles(set, {0.25, 0.5, 0.75})) {
+      SCOPED_TRACE(::testing::Message() << set.size() << " part(s), p " << e.probability);
+      EXPECT_EQ(e.value, std::floor(e.value));
+      EXPECT_EQ(e.value, Type1(values, e.probability));
+    }
+  }
+  // The same counts read as continuous values interpolate (the old reading).
+  GridPart continuous = parts[0];
+  continuous.integer = false;
+  EXPECT_LT(GridQuantiles({continuous}, {0.25})[0].value, 1.0);
+  EXPECT_FALSE(ComputeMoments({1.5, 2.0}).integer);
+}
+
 TEST(SiteGrid, SmallPartsUseTheirMomentsAndEmptyInputIsNaN) {
   // A site with fewer than 2k values released no point: uniform over
   // mean ± √3 SD, so its median is its mean.

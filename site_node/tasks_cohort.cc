@@ -162,7 +162,7 @@ absl::StatusOr<TaskOutput> CohortMoments(TaskContext& ctx) {
   const int64_t k = ctx.min_cell_count;
   TaskOutput out;
 
-  std::vector<double> n, n_missing, mean, m2, binary, count_one, suppressed;
+  std::vector<double> n, n_missing, mean, m2, binary, integer, count_one, suppressed;
   for (const auto& c : plan.columns) {
     FEDRAD_ASSIGN_OR_RETURN(std::vector<double> values, Column(ctx, c));
     models::ColumnMoments m = models::ComputeMoments(values);
@@ -173,6 +173,9 @@ absl::StatusOr<TaskOutput> CohortMoments(TaskContext& ctx) {
     n.push_back(few ? kNaN : static_cast<double>(m.n));
     n_missing.push_back(few ? kNaN : static_cast<double>(m.n_missing));
     binary.push_back(m.binary ? 1.0 : 0.0);
+    // Whether every value is a whole number: a property of the column's type
+    // (counts), for whole-number quantiles; withheld with the column.
+    integer.push_back(few ? kNaN : (m.integer ? 1.0 : 0.0));
     suppressed.push_back(small ? 1.0 : 0.0);
     mean.push_back(small ? kNaN : m.mean);
     m2.push_back(small ? kNaN : m.m2);
@@ -223,6 +226,7 @@ absl::StatusOr<TaskOutput> CohortMoments(TaskContext& ctx) {
   AddArray(&p, "mean", shape, mean);
   AddArray(&p, "m2", shape, m2);
   AddArray(&p, "binary", shape, binary);
+  AddArray(&p, "integer", shape, integer);
   AddArray(&p, "count_one", shape, count_one);
   AddArray(&p, "suppressed", shape, suppressed);
   const std::vector<int64_t> te_shape = {static_cast<int64_t>(plan.time_events.size())};
@@ -272,7 +276,7 @@ void RegisterCohortTasks(TaskRegistry& registry) {
       "Per-column n, missing count, mean, sum of squared deviations and 0/1 counts "
       "(small cells suppressed, their size too); per time/event pair n and number of events. "
       "Columns from the approved spec's cohort_summary.",
-      {"columns", "rows", "min_cell_count", "n", "n_missing", "mean", "m2", "binary", "count_one", "suppressed",
+      {"columns", "rows", "min_cell_count", "n", "n_missing", "mean", "m2", "binary", "integer", "count_one", "suppressed",
        "time_event_n", "time_event_events", "time_event_suppressed"},
       CohortMoments});
   registry.Register(TaskKind{
