@@ -1,6 +1,19 @@
 #include "site_node/task_registry.h"
 
+#include "absl/strings/str_cat.h"
+
 namespace fedrad::site {
+
+absl::StatusOr<std::vector<std::string>> PatientIds(const TaskContext& ctx) {
+  const int idx = ctx.table->ColumnIndex(ctx.id_column);
+  if (idx < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the site's id column '", ctx.id_column, "' is not in its table"));
+  }
+  std::vector<std::string> ids(ctx.table->num_rows());
+  for (size_t r = 0; r < ids.size(); ++r) ids[r] = ctx.table->cell(r, static_cast<size_t>(idx));
+  return ids;
+}
 
 void TaskRegistry::Register(TaskKind kind) {
   std::string name = kind.kind;

@@ -84,6 +84,11 @@ struct TaskKind {
   bool always_accepted = false;
 };
 
+// The site's patient ids of ctx.table, row by row (the site's own id
+// column), for TaskOutput::populations. FailedPrecondition (not public: a
+// site configuration error) when the table has no such column.
+absl::StatusOr<std::vector<std::string>> PatientIds(const TaskContext& ctx);
+
 // Not thread safe for Register; Find is safe once registration is over
 // (the site registers everything before it connects).
 class TaskRegistry {

@@ -58,18 +58,6 @@ bool IsNumericColumn(const CsvTable& table, int col) {
   return any;
 }
 
-// The site's patient ids, row by row (its own id column).
-absl::StatusOr<std::vector<std::string>> RowIds(const TaskContext& ctx) {
-  const int idx = ctx.table->ColumnIndex(ctx.id_column);
-  if (idx < 0) {
-    // Not public: the site's configuration is wrong, the operator reads the log.
-    return absl::FailedPreconditionError(
-        absl::StrCat("the site's id column '", ctx.id_column, "' is not in its table"));
-  }
-  std::vector<std::string> ids(ctx.table->num_rows());
-  for (size_t r = 0; r < ids.size(); ++r) ids[r] = ctx.table->cell(r, idx);
-  return ids;
-}
 
 // The ids of the rows where every one of `columns` is present.
 std::vector<std::string> IdsWhere(const std::vector<std::string>& ids,
@@ -158,7 +146,7 @@ absl::StatusOr<std::vector<double>> Column(const TaskContext& ctx, const std::st
 absl::StatusOr<TaskOutput> CohortMoments(TaskContext& ctx) {
   const CsvTable& table = *ctx.table;
   FEDRAD_ASSIGN_OR_RETURN(CohortPlan plan, PlanFromSpec(ctx));
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, RowIds(ctx));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, PatientIds(ctx));
   const int64_t k = ctx.min_cell_count;
   TaskOutput out;
 
@@ -245,7 +233,7 @@ absl::StatusOr<TaskOutput> CohortMoments(TaskContext& ctx) {
 absl::StatusOr<TaskOutput> CohortCounts(TaskContext& ctx) {
   const CsvTable& table = *ctx.table;
   FEDRAD_ASSIGN_OR_RETURN(CohortPlan plan, PlanFromSpec(ctx));
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, RowIds(ctx));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, PatientIds(ctx));
   const double fraction = ctx.task->study().cohort_summary().quantile_rank_error() > 0
                               ? ctx.task->study().cohort_summary().quantile_rank_error()
                               : 0.01;

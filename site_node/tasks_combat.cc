@@ -145,18 +145,6 @@ absl::StatusOr<Eigen::MatrixXd> GetEigenMatrix(const v1::Payload& p, const std::
   return m;
 }
 
-// The site's patient ids, row by row (its own id column).
-absl::StatusOr<std::vector<std::string>> RowIds(const TaskContext& ctx) {
-  const int idx = ctx.table->ColumnIndex(ctx.id_column);
-  if (idx < 0) {
-    // Not public: the site's configuration is wrong, the operator reads the log.
-    return absl::FailedPreconditionError(
-        absl::StrCat("the site's id column '", ctx.id_column, "' is not in its table"));
-  }
-  std::vector<std::string> ids(ctx.table->num_rows());
-  for (size_t r = 0; r < ids.size(); ++r) ids[r] = ctx.table->cell(r, idx);
-  return ids;
-}
 
 // The covariates of the approved spec; none may be the site's id column.
 absl::StatusOr<std::vector<std::string>> SpecCovariates(const TaskContext& ctx) {
@@ -245,7 +233,7 @@ absl::StatusOr<h::SiteData> ReadSiteData(const TaskContext& ctx,
 absl::StatusOr<std::vector<Population>> AllRows(const TaskContext& ctx,
                                                 const std::vector<std::string>& features,
                                                 const std::vector<std::string>& covariates) {
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, RowIds(ctx));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, PatientIds(ctx));
   Population p;
   // The ledger compares answers within harmonisation (docs/privacy.md).
   for (const auto& c : features) p.quantities.push_back("combat:" + c);
@@ -489,7 +477,7 @@ absl::StatusOr<TaskOutput> Distributions(TaskContext& ctx) {
   if (!suffix.empty()) {
     for (const std::string& f : selected) allowed.insert(f + suffix);
   }
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, RowIds(ctx));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, PatientIds(ctx));
   std::vector<double> n, mean, m2, suppressed;
   for (const std::string& column : columns) {
     if (!allowed.count(column) || !ctx.table->HasColumn(column)) {
