@@ -297,6 +297,10 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
       impl_->OnResult(this, site_, in_.result());
     }
     // Heartbeats only keep the stream alive.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closing_) return;  // dropped meanwhile (Drop): no read after Finish
+    }
     StartRead(&in_);
   }
 
@@ -337,11 +341,11 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
     if (welcomed_) impl_->OnClosed(this, site_);
     std::lock_guard<std::mutex> lock(mu_);
     if (closing_ && finished_) return;
+    if (!closing_) final_status_ = status;  // a Drop's reason stays
     closing_ = true;
-    final_status_ = status;
     if (!writing_ && !finished_) {
       finished_ = true;
-      Finish(status);
+      Finish(final_status_);
     }
   }
 
