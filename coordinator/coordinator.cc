@@ -10,6 +10,8 @@
 #include <mutex>
 #include <thread>
 
+#include <sys/stat.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -122,7 +124,7 @@ class Coordinator::Impl {
 
   // Site sessions (called by SiteSession).
   grpc::Status OnHello(SiteSession* session, const std::string& site, const v1::Hello& hello);
-  void OnResult(const std::string& site, const v1::TaskResult& result);
+  void OnResult(SiteSession* session, const std::string& site, const v1::TaskResult& result);
   void OnClosed(SiteSession* session, const std::string& site);
 
   // Rounds.
@@ -133,6 +135,20 @@ class Coordinator::Impl {
   std::vector<std::string> ConnectedSites() const;
   bool WaitForSites(const std::vector<std::string>& sites, double timeout_seconds,
                     const std::atomic<bool>* cancel);
+
+  // Revocation at once: tls.crl is re-read when it changes (every
+  // kCrlPollSeconds, and before each exchange, study and admin call); a live
+  // site stream whose certificate it now revokes is dropped, with a log line
+  // and an audit decision. Thread safe.
+  void CheckRevocations();
+  // Why a certificate serial (PeerIdentity::serial_hex) is revoked; "" if
+  // it is not.
+  std::string RevokedReason(const std::string& serial_hex);
+  // Why `site`'s stream was dropped for revocation, while no stream of it
+  // with a valid certificate has opened since; "" otherwise.
+  std::string RevokedSite(const std::string& site) const;
+  // A stream of `site` passed the handshake with certificate `serial_hex`.
+  void NoteSiteCertificate(const std::string& site, const std::string& serial_hex);
 
   // Studies.
   absl::StatusOr<std::string> SubmitStudy(const v1::Study& study, const std::string& by);
@@ -152,6 +168,8 @@ class Coordinator::Impl {
 
  private:
   void SendTaskLocked(Pending* p);
+  std::string RevokedSiteLocked(const std::string& site) const;
+  void CrlWatchLoop();
   void RunStudy(StudyRecord* rec);
   // Loads the store: terminal studies are served, RUNNING/PENDING ones are
   // resumed (each in its own thread).
@@ -175,6 +193,21 @@ class Coordinator::Impl {
   std::condition_variable cv_;
   std::map<std::string, SiteSession*> sessions_;
   std::map<std::string, std::shared_ptr<Pending>> pending_;  // by task id
+  // Sites whose stream was dropped because the CRL revoked its certificate:
+  // site -> {serial, why}. Cleared when the site connects with another one.
+  std::map<std::string, std::pair<std::string, std::string>> revoked_sites_;
+
+  // The CRL as last read (CheckRevocations).
+  std::mutex crl_mu_;
+  struct CrlStamp {
+    int64_t mtime_ns = -1, size = -1, inode = -1;
+    bool operator==(const CrlStamp& o) const {
+      return mtime_ns == o.mtime_ns && size == o.size && inode == o.inode;
+    }
+  } crl_stamp_;
+  transport::RevocationList revoked_;  // under crl_mu_
+  std::thread crl_thread_;
+  std::condition_variable crl_cv_;  // wakes CrlWatchLoop at shutdown (crl_mu_)
 
   mutable std::mutex studies_mu_;
   std::condition_variable studies_cv_;
@@ -204,7 +237,29 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
       return;
     }
     site_ = who->common_name;
+    serial_ = who->serial_hex;
+    impl_->NoteSiteCertificate(site_, serial_);
     StartRead(&in_);
+  }
+
+  const std::string& serial() const { return serial_; }
+
+  // Ends the stream from outside the reactor (a revoked certificate). The
+  // caller holds the coordinator's mu_ and has removed the session from
+  // sessions_; queued tasks are not sent.
+  void Drop(const grpc::Status& status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing_) return;
+    closing_ = true;
+    final_status_ = status;
+    if (writing_) {
+      out_.erase(out_.begin() + 1, out_.end());  // OnWriteDone finishes
+      return;
+    }
+    if (!finished_) {
+      finished_ = true;
+      Finish(status);
+    }
   }
 
   // Queues a message; false if the stream is closing. Thread safe.
@@ -239,9 +294,13 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
       }
       welcomed_ = true;
     } else if (in_.has_result()) {
-      impl_->OnResult(site_, in_.result());
+      impl_->OnResult(this, site_, in_.result());
     }
     // Heartbeats only keep the stream alive.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closing_) return;  // dropped meanwhile (Drop): no read after Finish
+    }
     StartRead(&in_);
   }
 
@@ -282,17 +341,18 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
     if (welcomed_) impl_->OnClosed(this, site_);
     std::lock_guard<std::mutex> lock(mu_);
     if (closing_ && finished_) return;
+    if (!closing_) final_status_ = status;  // a Drop's reason stays
     closing_ = true;
-    final_status_ = status;
     if (!writing_ && !finished_) {
       finished_ = true;
-      Finish(status);
+      Finish(final_status_);
     }
   }
 
   Coordinator::Impl* impl_;
   std::string peer_;
   std::string site_;
+  std::string serial_;
   bool welcomed_ = false;  // reactor thread only
   v1::SiteMessage in_;
   std::mutex mu_;
@@ -376,7 +436,8 @@ void Coordinator::Impl::SendTaskLocked(Pending* p) {
   }
 }
 
-void Coordinator::Impl::OnResult(const std::string& site, const v1::TaskResult& result) {
+void Coordinator::Impl::OnResult(SiteSession* session, const std::string& site,
+                                 const v1::TaskResult& result) {
   audit_->Received(result.study_id(), result.task_id(), site, result.kind(),
                    WireDigest(result),
                    result.status_code() == 0
@@ -386,6 +447,14 @@ void Coordinator::Impl::OnResult(const std::string& site, const v1::TaskResult& 
                                           static_cast<absl::StatusCode>(result.status_code())),
                                       ": ", result.status_message()));
   std::lock_guard<std::mutex> lock(mu_);
+  auto current = sessions_.find(site);
+  if (current == sessions_.end() || current->second != session) {
+    // A stream that was dropped (its certificate revoked) while this result
+    // was on its way: nothing it sends counts any more.
+    FEDRAD_LOG(WARNING) << "result for task " << result.task_id() << " from " << site
+                        << " ignored: its stream was dropped";
+    return;
+  }
   auto it = pending_.find(result.task_id());
   if (it == pending_.end()) {
     FEDRAD_LOG(INFO) << "late or repeated result for task " << result.task_id() << " from "
@@ -405,6 +474,7 @@ void Coordinator::Impl::OnResult(const std::string& site, const v1::TaskResult& 
 std::map<std::string, absl::StatusOr<v1::TaskResult>> Coordinator::Impl::Exchange(
     const std::map<std::string, v1::Task>& tasks, double timeout_seconds,
     const std::atomic<bool>* cancel) {
+  CheckRevocations();
   std::vector<std::shared_ptr<Pending>> mine;
   std::unique_lock<std::mutex> lock(mu_);
   for (const auto& [site, task] : tasks) {
@@ -419,7 +489,8 @@ std::map<std::string, absl::StatusOr<v1::TaskResult>> Coordinator::Impl::Exchang
   cv_.wait_until(lock, deadline, [&] {
     if (stopping_ || (cancel != nullptr && cancel->load())) return true;
     for (const auto& p : mine) {
-      if (!p->done) return false;
+      // A site cut off for revocation will not answer: no need to wait.
+      if (!p->done && RevokedSiteLocked(p->site).empty()) return false;
     }
     return true;
   });
@@ -430,6 +501,8 @@ std::map<std::string, absl::StatusOr<v1::TaskResult>> Coordinator::Impl::Exchang
       out.emplace(p->site, std::move(p->result));
     } else if (stopping_ || (cancel != nullptr && cancel->load())) {
       out.emplace(p->site, absl::CancelledError("study cancelled"));
+    } else if (std::string revoked = RevokedSiteLocked(p->site); !revoked.empty()) {
+      out.emplace(p->site, absl::UnauthenticatedError(revoked));
     } else {
       bool connected = sessions_.count(p->site) > 0;
       out.emplace(p->site,
@@ -462,6 +535,12 @@ bool Coordinator::Impl::WaitForSites(const std::vector<std::string>& sites,
                            [&](const std::string& s) { return sessions_.count(s) > 0; });
     if (all) return true;
     if (stopping_ || (cancel != nullptr && cancel->load())) return false;
+    // Every missing site was cut off for revocation: it cannot come back.
+    if (std::all_of(sites.begin(), sites.end(), [&](const std::string& s) {
+          return sessions_.count(s) > 0 || !RevokedSiteLocked(s).empty();
+        })) {
+      return false;
+    }
     // Wake periodically to notice a cancel flag set without a notify.
     if (cv_.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(200))) ==
             std::cv_status::timeout &&
@@ -470,6 +549,123 @@ bool Coordinator::Impl::WaitForSites(const std::vector<std::string>& sites,
                          [&](const std::string& s) { return sessions_.count(s) > 0; });
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// Revocation at once (tls.crl re-read when it changes).
+
+namespace {
+// How often the coordinator looks at tls.crl's mtime/size.
+constexpr double kCrlPollSeconds = 0.5;
+
+// BN_bn2hex spelling without leading zero bytes, upper case: one form for
+// the peer's serial and the CRL's.
+std::string CanonicalSerial(std::string hex) {
+  for (char& c : hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  size_t first = hex.find_first_not_of('0');
+  return first == std::string::npos ? "0" : hex.substr(first);
+}
+}  // namespace
+
+void Coordinator::Impl::CrlWatchLoop() {
+  std::unique_lock<std::mutex> lock(crl_mu_);
+  while (!stopping_) {
+    crl_cv_.wait_for(lock, std::chrono::milliseconds(static_cast<int64_t>(kCrlPollSeconds * 1000)));
+    if (stopping_) break;
+    lock.unlock();
+    CheckRevocations();
+    lock.lock();
+  }
+}
+
+void Coordinator::Impl::CheckRevocations() {
+  const std::string& crl_path = config_.tls().crl();
+  if (crl_path.empty() || insecure()) return;
+  std::map<std::string, std::string> revoked;  // canonical serial -> why
+  {
+    std::lock_guard<std::mutex> lock(crl_mu_);
+    CrlStamp stamp;
+    struct stat st {};
+    if (stat(crl_path.c_str(), &st) == 0) {
+      stamp.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+      stamp.size = st.st_size;
+      stamp.inode = static_cast<int64_t>(st.st_ino);
+    }
+    if (!(stamp == crl_stamp_)) {
+      crl_stamp_ = stamp;
+      auto list = transport::ReadRevocationList(crl_path, config_.tls().ca_cert());
+      if (!list.ok()) {
+        // New handshakes are refused meanwhile (fail closed, transport.h);
+        // live streams keep the last CRL that could be read.
+        FEDRAD_LOG(ERROR) << "tls.crl: " << list.status().message()
+                          << "; new connections are refused until it is fixed, live streams are "
+                             "checked against the last CRL read";
+      } else {
+        if (list->crl_number != revoked_.crl_number || list->reasons != revoked_.reasons) {
+          FEDRAD_LOG(INFO) << "CRL " << crl_path << " read: #" << list->crl_number << ", "
+                           << list->reasons.size() << " revoked certificate(s)";
+        }
+        revoked_ = *std::move(list);
+      }
+    }
+    for (const auto& [serial, reason] : revoked_.reasons) {
+      revoked[CanonicalSerial(serial)] =
+          absl::StrCat("certificate revoked (serial ", serial, reason.empty() ? "" : ", ", reason,
+                       ", CRL #", revoked_.crl_number, ")");
+    }
+  }
+  if (revoked.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    SiteSession* session = it->second;
+    auto hit = revoked.find(CanonicalSerial(session->serial()));
+    if (session->serial().empty() || hit == revoked.end()) {
+      ++it;
+      continue;
+    }
+    const std::string site = it->first;
+    const std::string why = hit->second;
+    it = sessions_.erase(it);
+    revoked_sites_[site] = {session->serial(), why};
+    FEDRAD_LOG(WARNING) << "site " << site << ": " << why << "; its stream is dropped";
+    audit_->Decision("", "", site, "connect.revoked",
+                     absl::StrCat("dropped the stream of site ", site, ": ", why));
+    session->Drop(grpc::Status(
+        grpc::StatusCode::UNAUTHENTICATED,
+        absl::StrCat("the coordinator dropped this stream: this site's ", why)));
+    cv_.notify_all();
+  }
+}
+
+std::string Coordinator::Impl::RevokedReason(const std::string& serial_hex) {
+  if (serial_hex.empty()) return "";
+  std::lock_guard<std::mutex> lock(crl_mu_);
+  const std::string wanted = CanonicalSerial(serial_hex);
+  for (const auto& [serial, reason] : revoked_.reasons) {
+    if (CanonicalSerial(serial) == wanted) {
+      return absl::StrCat("certificate revoked (serial ", serial, reason.empty() ? "" : ", ",
+                          reason, ", CRL #", revoked_.crl_number, ")");
+    }
+  }
+  return "";
+}
+
+std::string Coordinator::Impl::RevokedSite(const std::string& site) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return RevokedSiteLocked(site);
+}
+
+std::string Coordinator::Impl::RevokedSiteLocked(const std::string& site) const {
+  if (sessions_.count(site) > 0) return "";
+  auto it = revoked_sites_.find(site);
+  return it == revoked_sites_.end() ? "" : it->second.second;
+}
+
+void Coordinator::Impl::NoteSiteCertificate(const std::string& site,
+                                            const std::string& serial_hex) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = revoked_sites_.find(site);
+  if (it != revoked_sites_.end() && it->second.first != serial_hex) revoked_sites_.erase(it);
 }
 
 // ---------------------------------------------------------------------------
@@ -634,11 +830,14 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
     status = absl::FailedPreconditionError("the study names no sites and no site is connected");
   } else {
     std::vector<std::string> wanted = ctx.active_sites();
+    CheckRevocations();
     WaitForSites(wanted, config_.site_wait_seconds(), &rec->cancel);
     std::vector<std::string> connected = ConnectedSites();
     if (!stopping_ && !rec->cancel) {
       for (const auto& site : wanted) {
-        if (std::find(connected.begin(), connected.end(), site) == connected.end()) {
+        if (std::string revoked = RevokedSite(site); !revoked.empty()) {
+          ctx.ExcludeSite(site, revoked);
+        } else if (std::find(connected.begin(), connected.end(), site) == connected.end()) {
           ctx.ExcludeSite(site, absl::StrCat("not connected within ", config_.site_wait_seconds(),
                                              rec->resumed ? " s of the study's resumption"
                                                           : " s of the study's start"));
@@ -866,6 +1065,8 @@ class AdminService : public v1::Admin::Service {
     if (grpc::Status s = Authorize(*context, false, &who); !s.ok()) return s;
     int64_t seen = -1;
     while (!context->IsCancelled()) {
+      // A watcher whose certificate is revoked meanwhile is cut off too.
+      if (grpc::Status s = Authorize(*context, false, &who); !s.ok()) return s;
       auto next = impl_->WaitStatus(request->study_id(), seen, 1.0);
       if (!next.ok()) return transport::ToGrpcStatus(next.status());
       if (next->second != seen) {
@@ -911,6 +1112,15 @@ class AdminService : public v1::Admin::Service {
       return transport::ToGrpcStatus(id.status());
     }
     *who = absl::StrCat(id->common_name, " (", id->role, ")");
+    impl_->CheckRevocations();
+    if (std::string revoked = impl_->RevokedReason(id->serial_hex); !revoked.empty()) {
+      std::string why = absl::StrCat("certificate CN=", id->common_name, " (", id->role, ") ",
+                                     revoked);
+      FEDRAD_LOG(WARNING) << "admin call refused: " << why;
+      impl_->audit()->Decision("", "", id->common_name, "admin.revoked",
+                               absl::StrCat("admin call refused: ", why));
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, why);
+    }
     bool allowed = id->role == "admin" || (!write && id->role == "auditor");
     if (!allowed) {
       std::string why = absl::StrCat("certificate CN=", id->common_name, " has role '", id->role,
@@ -939,6 +1149,10 @@ absl::Status Coordinator::Impl::Start() {
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", config_.listen_address()));
+  }
+  if (!config_.tls().crl().empty() && !insecure()) {
+    CheckRevocations();
+    crl_thread_ = std::thread([this] { CrlWatchLoop(); });
   }
   FEDRAD_LOG(INFO) << "coordinator listening on " << config_.listen_address() << " (port "
                    << port_ << ")" << (insecure() ? " INSECURE" : ", mutual TLS");
@@ -1008,6 +1222,11 @@ void Coordinator::Impl::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   stopping_ = true;
+  {
+    std::lock_guard<std::mutex> lock(crl_mu_);
+    crl_cv_.notify_all();
+  }
+  if (crl_thread_.joinable()) crl_thread_.join();
   std::vector<StudyRecord*> recs;
   {
     std::lock_guard<std::mutex> lock(studies_mu_);

@@ -983,8 +983,22 @@ absl::Status VerifyCertificatePemAt(absl::string_view cert_pem, const std::strin
   if (X509_STORE_add_cert(store.get(), ca.get()) != 1) {
     return OpenSslFailure("trust store");
   }
+  auto verify = [&]() -> absl::StatusOr<int> {
+    StoreCtxPtr ctx(X509_STORE_CTX_new());
+    if (X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), nullptr) != 1) {
+      return OpenSslFailure("verify context");
+    }
+    X509_STORE_CTX_set_time(ctx.get(), 0, static_cast<time_t>(at_unix));
+    int result = X509_verify_cert(ctx.get()) == 1 ? X509_V_OK : X509_STORE_CTX_get_error(ctx.get());
+    ERR_clear_error();
+    return result;
+  };
+  // The chain and the dates first, without the CRL: a certificate from
+  // another CA (or a CA file from another study) is reported as such, not as
+  // a CRL that does not match the CA.
+  FEDRAD_ASSIGN_OR_RETURN(int err, verify());
   CrlPtr crl;
-  if (!crl_path.empty()) {
+  if (err == X509_V_OK && !crl_path.empty()) {
     FEDRAD_ASSIGN_OR_RETURN(crl, LoadCrl(crl_path));
     if (X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.get())) != 1) {
       ERR_clear_error();
@@ -999,18 +1013,9 @@ absl::Status VerifyCertificatePemAt(absl::string_view cert_pem, const std::strin
     }
     X509_STORE_add_crl(store.get(), crl.get());
     X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK);
+    FEDRAD_ASSIGN_OR_RETURN(err, verify());
   }
-  StoreCtxPtr ctx(X509_STORE_CTX_new());
-  if (X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), nullptr) != 1) {
-    return OpenSslFailure("verify context");
-  }
-  X509_STORE_CTX_set_time(ctx.get(), 0, static_cast<time_t>(at_unix));
-  if (X509_verify_cert(ctx.get()) == 1) {
-    ERR_clear_error();
-    return absl::OkStatus();
-  }
-  ERR_clear_error();
-  int err = X509_STORE_CTX_get_error(ctx.get());
+  if (err == X509_V_OK) return absl::OkStatus();
   switch (err) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
       return absl::UnauthenticatedError(

@@ -1,24 +1,35 @@
 #include "proto/transport.h"
 
+#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <utility>
 #include <vector>
 
+#include <grpc/support/log.h>
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
+#include "absl/base/call_once.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "core/csv.h"
 #include "core/log.h"
+#include "core/status.h"
 
 namespace fedrad::transport {
 namespace {
@@ -67,43 +78,85 @@ std::string SerialHex(X509* cert) {
   return out;
 }
 
+// The last server certificate this process's client side refused, in the
+// words of the config field to fix (TakeLastServerRefusal).
+absl::Mutex g_refusal_mu;
+std::string* g_last_refusal ABSL_GUARDED_BY(g_refusal_mu) = nullptr;
+
+void RecordServerRefusal(std::string text) {
+  absl::MutexLock lock(&g_refusal_mu);
+  if (g_last_refusal == nullptr) g_last_refusal = new std::string;
+  *g_last_refusal = std::move(text);
+}
+
+// The host part of a gRPC target name ("host:port", "[v6]:port", "host").
+std::string HostOfTarget(absl::string_view target) {
+  if (absl::StartsWith(target, "[")) {
+    size_t close = target.find(']');
+    return std::string(target.substr(1, close == absl::string_view::npos ? target.size() - 1
+                                                                          : close - 1));
+  }
+  size_t colon = target.find(':');
+  if (colon != absl::string_view::npos && target.find(':', colon + 1) == absl::string_view::npos) {
+    return std::string(target.substr(0, colon));
+  }
+  return std::string(target);  // a bare name or an unbracketed IPv6 literal
+}
+
+bool IsIpLiteral(const std::string& host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
 // Checks the peer certificate on every handshake, so that the CRL is read
-// fresh each time and every refusal is logged with its reason.
+// fresh each time and every refusal is logged with its reason. On the client
+// side (`server_name_check`) the whole check is CheckServerCertificate's:
+// the server's certificate must also carry the role and the name the
+// channel was opened for (the host of the address, or its override:
+// coordinator_name / --server-name).
 class PeerVerifier : public grpc::experimental::ExternalCertificateVerifier {
  public:
   PeerVerifier(std::string ca_path, std::string crl_path, std::string node,
-               std::string required_role)
+               std::string required_role, bool server_name_check)
       : ca_path_(std::move(ca_path)),
         crl_path_(std::move(crl_path)),
         node_(std::move(node)),
-        required_role_(std::move(required_role)) {}
+        required_role_(std::move(required_role)),
+        server_name_check_(server_name_check) {}
 
   bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
               std::function<void(grpc::Status)> callback,
               grpc::Status* sync_status) override {
     grpc::string_ref pem = request->peer_cert();
     absl::string_view cert(pem.data(), pem.size());
-    absl::Status status = VerifyPeerCertificate(cert, ca_path_, crl_path_);
-    PeerIdentity who;
-    if (status.ok()) {
-      auto id = DescribeCertificate(cert);
-      if (id.ok()) who = *id;
-      if (!required_role_.empty() && who.role != required_role_) {
-        status = absl::PermissionDeniedError(
-            absl::StrCat("certificate CN=", who.common_name, " has role '",
-                         who.role, "', expected '", required_role_, "'"));
+    absl::Status status;
+    if (server_name_check_) {
+      const std::string expected = HostOfTarget(
+          absl::string_view(request->target_name().data(), request->target_name().size()));
+      status = CheckServerCertificate(cert, ca_path_, crl_path_, expected, required_role_);
+    } else {
+      status = VerifyPeerCertificate(cert, ca_path_, crl_path_);
+      if (status.ok() && !required_role_.empty()) {
+        auto id = DescribeCertificate(cert);
+        if (id.ok() && id->role != required_role_) {
+          status = absl::PermissionDeniedError(
+              absl::StrCat("certificate CN=", id->common_name, " has role '", id->role,
+                           "', expected '", required_role_, "'"));
+        }
       }
     }
+    auto id = DescribeCertificate(cert);
     if (!status.ok()) {
-      auto id = DescribeCertificate(cert);
       FEDRAD_LOG(WARNING) << node_ << ": refused TLS peer"
                           << (id.ok() ? " CN=" + id->common_name : "")
                           << ": " << status.message();
+      if (server_name_check_) RecordServerRefusal(std::string(status.message()));
       *sync_status = grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                                   std::string(status.message()));
     } else {
       FEDRAD_LOG(DEBUG) << node_ << ": accepted TLS peer CN="
-                        << who.common_name << " role=" << who.role;
+                        << (id.ok() ? id->common_name : "") << " role="
+                        << (id.ok() ? id->role : "");
       *sync_status = grpc::Status::OK;
     }
     return true;  // synchronous
@@ -113,7 +166,46 @@ class PeerVerifier : public grpc::experimental::ExternalCertificateVerifier {
 
  private:
   const std::string ca_path_, crl_path_, node_, required_role_;
+  const bool server_name_check_;
 };
+
+// The DNS and IP subjectAltNames of a certificate, in order.
+std::vector<std::string> SubjectAltNames(X509* cert) {
+  std::vector<std::string> out;
+  auto* names = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  if (names == nullptr) return out;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    if (name->type == GEN_DNS) {
+      const ASN1_IA5STRING* dns = name->d.dNSName;
+      out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
+                       ASN1_STRING_length(dns));
+    } else if (name->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* ip = name->d.iPAddress;
+      char text[INET6_ADDRSTRLEN] = {0};
+      int len = ASN1_STRING_length(ip);
+      if ((len == 4 || len == 16) &&
+          inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(ip), text,
+                    sizeof(text)) != nullptr) {
+        out.emplace_back(text);
+      }
+    }
+  }
+  GENERAL_NAMES_free(names);
+  return out;
+}
+
+// The same IP address in two spellings ("::1" and "0:0::1").
+bool SameIp(const std::string& a, const std::string& b) {
+  unsigned char x[16] = {0}, y[16] = {0};
+  for (int family : {AF_INET, AF_INET6}) {
+    if (inet_pton(family, a.c_str(), x) == 1 && inet_pton(family, b.c_str(), y) == 1) {
+      return std::memcmp(x, y, family == AF_INET ? 4 : 16) == 0;
+    }
+  }
+  return false;
+}
 
 struct Pems {
   std::string ca, cert, key;
@@ -149,6 +241,30 @@ absl::StatusOr<Pems> ReadPems(const TlsFiles& files) {
   return p;
 }
 
+// gRPC's own log lines (OpenSSL and c-ares text, one per failed handshake
+// or lookup) go to fedrad's log at DEBUG: the daemons log each failure once,
+// in terms of the config field involved (ExplainConnectionFailure).
+// FEDRAD_LOG_LEVEL=DEBUG shows them.
+void RouteGrpcLogs() {
+  static absl::once_flag once;
+  absl::call_once(once, [] {
+    gpr_set_log_function([](gpr_log_func_args* args) {
+      const absl::string_view file = args->file != nullptr ? args->file : "";
+      const absl::string_view message = args->message != nullptr ? args->message : "";
+      const bool explained_elsewhere =
+          absl::StrContains(file, "ssl") || absl::StrContains(file, "tls") ||
+          absl::StrContains(file, "security") || absl::StrContains(file, "dns") ||
+          absl::StrContains(file, "ares") || absl::StrContains(message, "Handshake") ||
+          absl::StrContains(message, "server name");
+      if (explained_elsewhere || args->severity != GPR_LOG_SEVERITY_ERROR) {
+        FEDRAD_LOG(DEBUG) << "grpc: " << file << ":" << args->line << " " << message;
+      } else {
+        FEDRAD_LOG(WARNING) << "grpc: " << file << ":" << args->line << " " << message;
+      }
+    });
+  });
+}
+
 // Plaintext is a development aid only: it needs both the config field and
 // an environment variable, so that no deployed config can turn TLS off alone.
 absl::Status CheckInsecureAllowed() {
@@ -164,6 +280,7 @@ absl::Status CheckInsecureAllowed() {
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsFiles& files) {
+  RouteGrpcLogs();
   if (files.insecure_for_tests) {
     if (absl::Status s = CheckInsecureAllowed(); !s.ok()) return s;
     FEDRAD_LOG(WARNING) << files.node_name
@@ -188,13 +305,14 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
       GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
   options.set_certificate_verifier(
       grpc::experimental::ExternalCertificateVerifier::Create<PeerVerifier>(
-          files.ca_cert, files.crl, files.node_name, ""));
+          files.ca_cert, files.crl, files.node_name, "", /*server_name_check=*/false));
   return grpc::experimental::TlsServerCredentials(options);
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>>
 MakeChannelCredentials(const TlsFiles& files,
                        const std::string& expected_server_role) {
+  RouteGrpcLogs();
   if (files.insecure_for_tests) {
     if (absl::Status s = CheckInsecureAllowed(); !s.ok()) return s;
     FEDRAD_LOG(WARNING) << files.node_name
@@ -212,10 +330,16 @@ MakeChannelCredentials(const TlsFiles& files,
   options.set_certificate_provider(provider);
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
-  options.set_verify_server_certs(true);
+  // PeerVerifier does the whole check (chain first, dates, CRL, role, name)
+  // so that each refusal says why and names the config field; gRPC's own
+  // chain check would refuse first with OpenSSL's bare "certificate verify
+  // failed". The handshake still proves the server holds the key of the
+  // certificate it presents.
+  options.set_verify_server_certs(false);
   options.set_certificate_verifier(
       grpc::experimental::ExternalCertificateVerifier::Create<PeerVerifier>(
-          files.ca_cert, files.crl, files.node_name, expected_server_role));
+          files.ca_cert, files.crl, files.node_name, expected_server_role,
+          /*server_name_check=*/true));
   return grpc::experimental::TlsCredentials(options);
 }
 
@@ -333,22 +457,34 @@ absl::Status VerifyPeerCertificate(absl::string_view cert_pem,
         "cannot read the CA certificate '", ca_cert_path, "'"));
   }
   std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
+  std::vector<X509Ptr> cas;
   {
     std::unique_ptr<BIO, BioFree> bio(
         BIO_new_mem_buf(ca_text->data(), static_cast<int>(ca_text->size())));
-    int added = 0;
     while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
       X509_STORE_add_cert(store.get(), ca);
-      X509_free(ca);
-      ++added;
+      cas.emplace_back(ca);
     }
     ERR_clear_error();
-    if (added == 0) {
+    if (cas.empty()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "no certificate in the CA file '", ca_cert_path, "'"));
     }
   }
-  if (!crl_path.empty()) {
+  X509_NAME* subject = X509_get_subject_name(cert.get());
+  const std::string who = absl::StrCat("CN=", NameEntry(subject, NID_commonName));
+  auto verify = [&]() {
+    std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
+    X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), nullptr);
+    int err = X509_verify_cert(ctx.get()) == 1 ? X509_V_OK
+                                               : X509_STORE_CTX_get_error(ctx.get());
+    ERR_clear_error();
+    return err;
+  };
+  // The chain and the dates first, without the CRL: a certificate from
+  // another CA is reported as such, not as a CRL that does not match it.
+  int err = verify();
+  if (err == X509_V_OK && !crl_path.empty()) {
     auto crl_text = ReadFileToString(crl_path);
     if (!crl_text.ok()) {
       // Fail closed: a CRL that was configured but cannot be read.
@@ -364,18 +500,34 @@ absl::Status VerifyPeerCertificate(absl::string_view cert_pem,
       return absl::FailedPreconditionError(
           absl::StrCat("the CRL '", crl_path, "' is not a PEM CRL"));
     }
+    bool signed_by_ca = false;
+    for (const auto& ca : cas) {
+      if (X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.get())) == 1) signed_by_ca = true;
+    }
+    ERR_clear_error();
+    if (!signed_by_ca) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the CRL '", crl_path, "' is not signed by the CA in '", ca_cert_path,
+          "' (CRL issuer ", NameEntry(X509_CRL_get_issuer(crl.get()), NID_commonName), ")"));
+    }
     X509_STORE_add_crl(store.get(), crl.get());
     X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK);
+    err = verify();
+    if (err == X509_V_ERR_CRL_HAS_EXPIRED) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the CRL '", crl_path, "' expired on ",
+          AsnTimeText(X509_CRL_get0_nextUpdate(crl.get())),
+          "; re-sign it at the CA with `fedrad pki crl` and copy it here"));
+    }
+    if (err == X509_V_ERR_CRL_NOT_YET_VALID) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the CRL '", crl_path, "' is not valid before ",
+          AsnTimeText(X509_CRL_get0_lastUpdate(crl.get())), " (check this machine's clock)"));
+    }
   }
-  std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
-  X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), nullptr);
-  int ok = X509_verify_cert(ctx.get());
-  if (ok == 1) return absl::OkStatus();
-  int err = X509_STORE_CTX_get_error(ctx.get());
-  ERR_clear_error();
-  X509_NAME* subject = X509_get_subject_name(cert.get());
-  std::string who = absl::StrCat("CN=", NameEntry(subject, NID_commonName));
   switch (err) {
+    case X509_V_OK:
+      return absl::OkStatus();
     case X509_V_ERR_CERT_HAS_EXPIRED:
       return absl::UnauthenticatedError(
           absl::StrCat("certificate ", who, " expired on ",
@@ -387,9 +539,10 @@ absl::Status VerifyPeerCertificate(absl::string_view cert_pem,
     case X509_V_ERR_CERT_REVOKED:
       return absl::UnauthenticatedError(
           absl::StrCat("certificate ", who, " revoked (serial ",
-                       SerialHex(cert.get()), ")"));
+                       SerialHex(cert.get()), ", CRL '", crl_path, "')"));
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
     case X509_V_ERR_CERT_SIGNATURE_FAILURE:
@@ -401,6 +554,185 @@ absl::Status VerifyPeerCertificate(absl::string_view cert_pem,
           absl::StrCat("certificate ", who, " refused: ",
                        X509_verify_cert_error_string(err)));
   }
+}
+
+absl::Status CheckServerCertificate(absl::string_view cert_pem, const std::string& ca_cert_path,
+                                    const std::string& crl_path,
+                                    const std::string& expected_name,
+                                    const std::string& expected_role) {
+  // 1. The chain (tls.ca_cert), then the CRL (tls.crl).
+  if (absl::Status s = VerifyPeerCertificate(cert_pem, ca_cert_path, crl_path); !s.ok()) {
+    const std::string why(s.message());
+    if (absl::StrContains(why, "not issued by this study's CA")) {
+      return absl::UnauthenticatedError(
+          absl::StrCat("tls.ca_cert: the coordinator's certificate is not signed by this CA ('",
+                       ca_cert_path, "'): ", why));
+    }
+    if (absl::StrContains(why, "the CA certificate") || absl::StrContains(why, "the CA file")) {
+      return absl::Status(s.code(), absl::StrCat("tls.ca_cert: ", why));
+    }
+    if (absl::StrContains(why, "CRL") || absl::StrContains(why, "revoked")) {
+      return absl::Status(s.code(), absl::StrCat("tls.crl: the coordinator's certificate is "
+                                                 "refused: ", why));
+    }
+    return absl::Status(s.code(), absl::StrCat("the coordinator's certificate is refused: ", why,
+                                               " (tell the study coordinator)"));
+  }
+  X509Ptr cert = ParsePem(cert_pem);
+  FEDRAD_ASSIGN_OR_RETURN(PeerIdentity who, DescribeCertificate(cert_pem));
+  std::vector<std::string> names;
+  if (!who.common_name.empty()) names.push_back(who.common_name);
+  for (std::string& n : SubjectAltNames(cert.get())) {
+    if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(std::move(n));
+  }
+  const std::string presented = absl::StrCat(
+      "CN=", who.common_name, " (role ", who.role.empty() ? "none" : who.role, ", names ",
+      names.empty() ? std::string("none") : absl::StrJoin(names, ", "), ")");
+  // 2. The role: a server that is not a coordinator at all.
+  if (!expected_role.empty() && who.role != expected_role) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "coordinator_address: certificate CN=", who.common_name, " has role '", who.role,
+        "', expected '", expected_role, "': the server presented ", presented));
+  }
+  // 3. The name: another coordinator (of this CA) than the one meant.
+  if (!expected_name.empty()) {
+    const bool ip = IsIpLiteral(expected_name);
+    bool match = false;
+    for (const std::string& n : names) {
+      if (ip ? SameIp(n, expected_name) : absl::EqualsIgnoreCase(n, expected_name)) match = true;
+    }
+    if (!match) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "coordinator_name: expected a certificate for '", expected_name,
+          "', the server presented ", presented));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RevocationList> ReadRevocationList(const std::string& crl_path,
+                                                  const std::string& ca_cert_path) {
+  auto crl_text = ReadFileToString(crl_path);
+  if (!crl_text.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot read the CRL '", crl_path, "'"));
+  }
+  std::unique_ptr<BIO, BioFree> bio(
+      BIO_new_mem_buf(crl_text->data(), static_cast<int>(crl_text->size())));
+  std::unique_ptr<X509_CRL, X509CrlFree> crl(
+      PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+  if (!crl) {
+    ERR_clear_error();
+    return absl::FailedPreconditionError(absl::StrCat("the CRL '", crl_path, "' is not a PEM CRL"));
+  }
+  auto ca_text = ReadFileToString(ca_cert_path);
+  if (!ca_text.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read the CA certificate '", ca_cert_path, "'"));
+  }
+  std::unique_ptr<BIO, BioFree> ca_bio(
+      BIO_new_mem_buf(ca_text->data(), static_cast<int>(ca_text->size())));
+  bool signed_by_ca = false;
+  while (X509* ca = PEM_read_bio_X509(ca_bio.get(), nullptr, nullptr, nullptr)) {
+    if (X509_CRL_verify(crl.get(), X509_get0_pubkey(ca)) == 1) signed_by_ca = true;
+    X509_free(ca);
+  }
+  ERR_clear_error();
+  if (!signed_by_ca) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the CRL '", crl_path, "' is not signed by the CA in '", ca_cert_path, "'"));
+  }
+  // RFC 5280, 5.3.1 CRLReason codes (7 is unused).
+  static const char* const kReasons[] = {
+      "unspecified", "keyCompromise",    "cACompromise",       "affiliationChanged",
+      "superseded",  "cessationOfOperation", "certificateHold", "",
+      "removeFromCRL", "privilegeWithdrawn", "aACompromise"};
+  RevocationList out;
+  if (auto* number = static_cast<ASN1_INTEGER*>(
+          X509_CRL_get_ext_d2i(crl.get(), NID_crl_number, nullptr, nullptr))) {
+    out.crl_number = ASN1_INTEGER_get(number);
+    ASN1_INTEGER_free(number);
+  }
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl.get());
+  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+    X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
+    std::string serial;
+    if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_REVOKED_get0_serialNumber(r), nullptr)) {
+      if (char* hex = BN_bn2hex(bn)) {
+        serial = hex;
+        OPENSSL_free(hex);
+      }
+      BN_free(bn);
+    }
+    std::string reason;
+    if (auto* code = static_cast<ASN1_ENUMERATED*>(
+            X509_REVOKED_get_ext_d2i(r, NID_crl_reason, nullptr, nullptr))) {
+      long c = ASN1_ENUMERATED_get(code);
+      if (c >= 0 && c < static_cast<long>(sizeof(kReasons) / sizeof(kReasons[0]))) {
+        reason = kReasons[c];
+      }
+      ASN1_ENUMERATED_free(code);
+    }
+    if (!serial.empty()) out.reasons[serial] = reason;
+  }
+  ERR_clear_error();
+  return out;
+}
+
+std::string TakeLastServerRefusal() {
+  absl::MutexLock lock(&g_refusal_mu);
+  if (g_last_refusal == nullptr) return "";
+  std::string out = std::move(*g_last_refusal);
+  g_last_refusal->clear();
+  return out;
+}
+
+std::string ExplainConnectionFailure(const absl::Status& status, const std::string& address,
+                                     const std::string& server_refusal) {
+  const std::string raw(status.message());
+  if (!server_refusal.empty()) return server_refusal;
+  // Other codes are the coordinator's own words (a refused hello, a
+  // dropped stream): they say what they mean already.
+  if (status.code() != absl::StatusCode::kUnavailable) return raw;
+  const std::string host = HostOfTarget(address);
+  auto has = [&](absl::string_view text) { return absl::StrContains(raw, text); };
+  if (has("DNS resolution failed") || has("Domain name not found") ||
+      has("C-ares status is not ARES_SUCCESS") || has("Name or service not known") ||
+      has("could not resolve") || has("Could not resolve")) {
+    return absl::StrCat("coordinator_address: cannot resolve host '", host,
+                        "' (check the name, this machine's DNS resolver, or use the "
+                        "coordinator's IP address and set coordinator_name)");
+  }
+  if (has("Connection refused")) {
+    return absl::StrCat("coordinator_address: nothing listens at ", address,
+                        " (connection refused): is the coordinator running, is the port right?");
+  }
+  if (has("Connection timed out") || has("Timeout occurred") || has("Deadline Exceeded")) {
+    return absl::StrCat("coordinator_address: no answer from ", address,
+                        " (timed out): a firewall may drop outbound connections to it");
+  }
+  if (has("Network is unreachable") || has("No route to host")) {
+    return absl::StrCat("coordinator_address: no route to ", address);
+  }
+  if (has("certificate verify failed")) {
+    return absl::StrCat("tls.ca_cert: the coordinator's certificate is not signed by this CA (",
+                        raw, ")");
+  }
+  if (has("WRONG_VERSION_NUMBER") || has("wrong version number") ||
+      has("packet length too long") || has("record layer failure")) {
+    return absl::StrCat("coordinator_address: the server at ", address,
+                        " does not speak TLS (check the port)");
+  }
+  // The handshake failed and this side's verifier did not refuse the
+  // coordinator: the coordinator refused this node's certificate (an alert,
+  // or it closed the connection during the handshake).
+  if (has("alert") || has("Handshake failed") || has("handshake failed") ||
+      has("Socket closed") || has("SSL_ERROR") || has("Ssl handshake")) {
+    return absl::StrCat(
+        "the coordinator refused this site's certificate (tls.cert: revoked, expired or issued "
+        "by another study's CA, as the coordinator sees it; its log says which); run "
+        "fedrad-site --check");
+  }
+  return raw;
 }
 
 }  // namespace fedrad::transport

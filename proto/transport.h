@@ -14,9 +14,13 @@
 // time), so that every refusal has a log line saying why ("no client
 // certificate", "expired on ...", "revoked", "not issued by this study's
 // CA"). A peer's identity is its certificate's CN and its role the OU.
+// Clients (sites, the admin CLI) pin the server too: its certificate must
+// carry the coordinator role and the name dialled (CN or subjectAltName).
 #ifndef FEDRAD_PROTO_TRANSPORT_H_
 #define FEDRAD_PROTO_TRANSPORT_H_
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -60,8 +64,12 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsFiles& files);
 
 // Channel credentials for mutual TLS: presents cert/key and verifies the
-// server (chain, dates, CRL when given, and that its role is
-// `expected_server_role`, e.g. "coordinator"; empty: any role).
+// server on every handshake: chain to ca_cert first, then dates and the CRL
+// (when given, re-read each time), that its role is `expected_server_role`
+// (e.g. "coordinator"; empty: any role), and that its CN or a
+// subjectAltName is the name the channel dials (MakeChannel's server_name,
+// default the host of the address). A refusal is logged with the expected
+// and the presented name/role and kept for TakeLastServerRefusal().
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>>
 MakeChannelCredentials(const TlsFiles& files,
                        const std::string& expected_server_role = "coordinator");
@@ -104,15 +112,61 @@ absl::StatusOr<PeerIdentity> GetPeerIdentity(
     const grpc::ServerContextBase& context, bool insecure);
 
 // Verifies a PEM certificate against a CA certificate file and (when
-// crl_path is not empty) that CA's CRL: chain, validity dates, revocation.
+// crl_path is not empty) that CA's CRL: the chain and validity dates first,
+// then the CRL (signed by that CA, not expired), then revocation.
 // `chain_pem` may hold intermediates (may be empty). The error says why:
 // "no client certificate", "certificate expired on ...", "certificate
 // revoked (serial ...)", "not issued by this study's CA (issuer ...)".
-// Unauthenticated for a bad certificate; FailedPrecondition/NotFound when the
-// CA or CRL file cannot be read (fail closed). Thread safe.
+// Unauthenticated for a bad certificate; FailedPrecondition when the CA or
+// CRL file cannot be read, or the CRL is not the CA's or has expired ("the
+// CRL '...' ..."; fail closed). Thread safe.
 absl::Status VerifyPeerCertificate(absl::string_view cert_pem,
                                    const std::string& ca_cert_path,
                                    const std::string& crl_path);
+
+// The whole check a client (site, admin CLI, fedrad-site --check) makes of
+// the coordinator's certificate, in this order: chain to ca_cert_path, dates,
+// the CRL (VerifyPeerCertificate); role `expected_role` (empty: any); CN or
+// a subjectAltName equal to `expected_name` (case-insensitive; an IP
+// address compares as an address; empty: no name check). The error names
+// the config field to fix and what was presented: "tls.ca_cert: the
+// coordinator's certificate is not signed by this CA (...)", "tls.crl: ...",
+// "coordinator_address: certificate CN=x has role 'site', expected
+// 'coordinator' ...", "coordinator_name: expected a certificate for 'a', the
+// server presented CN=b (role coordinator, names b, localhost, ...)".
+// Thread safe.
+absl::Status CheckServerCertificate(absl::string_view cert_pem, const std::string& ca_cert_path,
+                                    const std::string& crl_path,
+                                    const std::string& expected_name,
+                                    const std::string& expected_role);
+
+// Why this process's client side last refused a server's certificate,
+// prefixed with the config field to fix ("tls.ca_cert: ...", "tls.crl: ...",
+// "coordinator_name: ...", "coordinator_address: ..."), then cleared; empty
+// if none since the last call. Thread safe.
+std::string TakeLastServerRefusal();
+
+// A failed connection to the coordinator at `address`, said in terms of the
+// config field involved instead of gRPC's/OpenSSL's/c-ares' text:
+// `server_refusal` (TakeLastServerRefusal()) when not empty; otherwise
+// "coordinator_address: cannot resolve host ...", "... nothing listens at
+// ...", "... does not speak TLS", or "the coordinator refused this site's
+// certificate (...); run fedrad-site --check" for a handshake the
+// coordinator broke off. Anything else: the status message unchanged.
+std::string ExplainConnectionFailure(const absl::Status& status, const std::string& address,
+                                     const std::string& server_refusal);
+
+// What a CRL revokes. Serials are spelled as PeerIdentity::serial_hex.
+struct RevocationList {
+  int64_t crl_number = 0;
+  std::map<std::string, std::string> reasons;  // serial -> reason name ("" if none)
+};
+
+// Reads the CRL at crl_path after checking that the CA in ca_cert_path
+// signed it. FailedPrecondition naming the file when it cannot be read, is
+// not a PEM CRL, or is not that CA's. Thread safe.
+absl::StatusOr<RevocationList> ReadRevocationList(const std::string& crl_path,
+                                                  const std::string& ca_cert_path);
 
 // CN, OU and serial of a PEM certificate (no verification).
 absl::StatusOr<PeerIdentity> DescribeCertificate(absl::string_view cert_pem);

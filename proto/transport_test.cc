@@ -73,6 +73,127 @@ TEST_F(VerifyPeer, UnreadableCrlRefusesEveryone) {
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(VerifyPeer, ChainIsCheckedBeforeTheCrl) {
+  // A certificate of another CA, checked with this CA's CRL: the chain is
+  // what is wrong, not the CRL.
+  ASSERT_TRUE(pki::InitCa((dir_ / "other").string(), {"other CA"}).ok());
+  absl::Status s = Verify(Issue((dir_ / "other").string(), "X"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("not issued by this study's CA"));
+  EXPECT_THAT(std::string(s.message()), ::testing::Not(HasSubstr("CRL")));
+  // The right chain with another CA's CRL: the CRL is named.
+  absl::Status crl = transport::VerifyPeerCertificate(
+      Issue(ca_, "S1"), ca_ + "/ca.crt", (dir_ / "other" / "crl.pem").string());
+  EXPECT_EQ(crl.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(crl.message()), HasSubstr("is not signed by the CA"));
+}
+
+class ServerCertificate : public VerifyPeer {
+ protected:
+  std::string IssueAs(const std::string& name, pki::Role role) {
+    EXPECT_TRUE(pki::IssueIdentity(ca_, name, role, (dir_ / "ids").string()).ok());
+    return *ReadFileToString((dir_ / "ids" / (name + ".crt")).string());
+  }
+  absl::Status Check(const std::string& pem, const std::string& name) {
+    return transport::CheckServerCertificate(pem, ca_ + "/ca.crt", ca_ + "/crl.pem", name,
+                                             "coordinator");
+  }
+};
+
+TEST_F(ServerCertificate, AcceptsTheCoordinatorByAnyOfItsNames) {
+  std::string pem = IssueAs("coordinator", pki::Role::kCoordinator);
+  EXPECT_TRUE(Check(pem, "coordinator").ok());
+  EXPECT_TRUE(Check(pem, "COORDINATOR").ok());
+  EXPECT_TRUE(Check(pem, "localhost").ok());
+  EXPECT_TRUE(Check(pem, "127.0.0.1").ok());
+  EXPECT_TRUE(Check(pem, "::1").ok());
+  EXPECT_TRUE(Check(pem, "").ok());  // no name to check
+}
+
+TEST_F(ServerCertificate, RefusalsNameTheFieldTheExpectedAndThePresented) {
+  absl::Status name = Check(IssueAs("impostor", pki::Role::kCoordinator), "coordinator");
+  EXPECT_EQ(name.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(name.message()),
+              HasSubstr("coordinator_name: expected a certificate for 'coordinator', the server "
+                        "presented CN=impostor (role coordinator, names impostor, localhost, "
+                        "127.0.0.1, ::1)"));
+  EXPECT_FALSE(Check(IssueAs("c2", pki::Role::kCoordinator), "10.0.0.1").ok());
+
+  absl::Status role = Check(IssueAs("coordinator", pki::Role::kSite), "coordinator");
+  EXPECT_EQ(role.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(role.message()),
+              HasSubstr("coordinator_address: certificate CN=coordinator has role 'site', "
+                        "expected 'coordinator'"));
+
+  std::string revoked = IssueAs("old-coordinator", pki::Role::kCoordinator);
+  ASSERT_TRUE(pki::Revoke(ca_, (dir_ / "ids" / "old-coordinator.crt").string(), "superseded").ok());
+  EXPECT_THAT(std::string(Check(revoked, "old-coordinator").message()),
+              HasSubstr("tls.crl: the coordinator's certificate is refused: certificate "
+                        "CN=old-coordinator revoked"));
+
+  ASSERT_TRUE(pki::InitCa((dir_ / "other").string(), {"other CA"}).ok());
+  ASSERT_TRUE(pki::IssueIdentity((dir_ / "other").string(), "coordinator", pki::Role::kCoordinator,
+                                 (dir_ / "oids").string())
+                  .ok());
+  absl::Status chain =
+      Check(*ReadFileToString((dir_ / "oids" / "coordinator.crt").string()), "coordinator");
+  EXPECT_THAT(std::string(chain.message()),
+              HasSubstr("tls.ca_cert: the coordinator's certificate is not signed by this CA"));
+  EXPECT_THAT(std::string(chain.message()), HasSubstr("(issuer other CA)"));
+}
+
+TEST_F(VerifyPeer, RevocationListSpellsSerialsAsPeerIdentity) {
+  std::string pem = Issue(ca_, "S3");
+  auto before = transport::ReadRevocationList(ca_ + "/crl.pem", ca_ + "/ca.crt");
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_TRUE(before->reasons.empty());
+  ASSERT_TRUE(pki::Revoke(ca_, (dir_ / "certs" / "S3.crt").string(), "keyCompromise").ok());
+  auto after = transport::ReadRevocationList(ca_ + "/crl.pem", ca_ + "/ca.crt");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->crl_number, before->crl_number + 1);
+  auto who = transport::DescribeCertificate(pem);
+  ASSERT_TRUE(who.ok());
+  ASSERT_EQ(after->reasons.count(who->serial_hex), 1u) << who->serial_hex;
+  EXPECT_EQ(after->reasons.at(who->serial_hex), "keyCompromise");
+  // Another CA's CRL is refused (a forged list cannot cut anyone off).
+  ASSERT_TRUE(pki::InitCa((dir_ / "other").string(), {"other CA"}).ok());
+  EXPECT_EQ(transport::ReadRevocationList((dir_ / "other" / "crl.pem").string(), ca_ + "/ca.crt")
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ConnectionFailure, IsSaidAsTheConfigFieldInvolved) {
+  using transport::ExplainConnectionFailure;
+  // Texts as gRPC 1.51 words them.
+  EXPECT_THAT(ExplainConnectionFailure(
+                  absl::UnavailableError(
+                      "DNS resolution failed for nowhere.invalid:7443: C-ares status is not "
+                      "ARES_SUCCESS qtype=A name=nowhere.invalid is_balancer=0: Domain name not "
+                      "found"),
+                  "nowhere.invalid:7443", ""),
+              HasSubstr("coordinator_address: cannot resolve host 'nowhere.invalid'"));
+  EXPECT_THAT(ExplainConnectionFailure(
+                  absl::UnavailableError("failed to connect to all addresses; last error: "
+                                         "UNKNOWN: ipv4:127.0.0.1:9: Failed to connect to remote "
+                                         "host: Connection refused"),
+                  "127.0.0.1:9", ""),
+              HasSubstr("coordinator_address: nothing listens at 127.0.0.1:9"));
+  EXPECT_THAT(ExplainConnectionFailure(
+                  absl::UnavailableError("failed to connect to all addresses; last error: "
+                                         "UNKNOWN: ipv4:127.0.0.1:9: Ssl handshake failed: "
+                                         "SSL_ERROR_SSL: error:0A000418:SSL routines::tlsv1 "
+                                         "alert unknown ca"),
+                  "127.0.0.1:9", ""),
+              HasSubstr("the coordinator refused this site's certificate"));
+  // This side's own refusal is the better explanation.
+  EXPECT_EQ(ExplainConnectionFailure(absl::UnavailableError("Handshake failed"), "c:1",
+                                     "coordinator_name: expected ..."),
+            "coordinator_name: expected ...");
+  // The coordinator's own words (a refused hello, a dropped stream) stay.
+  EXPECT_EQ(ExplainConnectionFailure(absl::UnauthenticatedError("certificate revoked"), "c:1", ""),
+            "certificate revoked");
+}
+
 TEST(Payload, ArraysRoundTripAndMissingNamesAreNamed) {
   v1::Payload p;
   AddVector(&p, "sum", {1, 2, 3});

@@ -294,28 +294,11 @@ std::string CertPem(X509* cert) {
   return std::string(data, len);
 }
 
-// First certificate-verification error seen in the handshake. The callback
-// accepts every certificate so that the handshake completes and the check can
-// name the coordinator's certificate in its report; the check then fails and
-// closes the connection before any data is sent.
-struct VerifyRecord {
-  int error = X509_V_OK;
-  int depth = 0;
-};
-int g_verify_index = -1;
-
-int RecordVerify(int preverify_ok, X509_STORE_CTX* ctx) {
-  if (!preverify_ok) {
-    SSL* ssl = static_cast<SSL*>(
-        X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
-    auto* rec = static_cast<VerifyRecord*>(SSL_get_ex_data(ssl, g_verify_index));
-    if (rec != nullptr && rec->error == X509_V_OK) {
-      rec->error = X509_STORE_CTX_get_error(ctx);
-      rec->depth = X509_STORE_CTX_get_error_depth(ctx);
-    }
-  }
-  return 1;
-}
+// Accepts every certificate during the handshake, so that it completes and
+// the check can name the coordinator's certificate in its report;
+// transport::CheckServerCertificate then judges it exactly as the service
+// does, and a refused one is closed before any data is sent.
+int AcceptForInspection(int, X509_STORE_CTX*) { return 1; }
 
 // Blocks SIGPIPE in this thread while alive (a write to a connection the
 // coordinator closed must fail with EPIPE, not kill the process), then
@@ -373,22 +356,12 @@ TlsOutcome TlsHandshake(const Socket& sock, const v1::SiteConfig& config,
     out.advice = "fix the key, cert and ca steps above first";
     return out;
   }
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, RecordVerify);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, AcceptForInspection);
   static const unsigned char kAlpn[] = {2, 'h', '2'};
   SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof(kAlpn));
   std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
-  VerifyRecord record;
-  if (g_verify_index < 0) {
-    g_verify_index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-  }
-  SSL_set_ex_data(ssl.get(), g_verify_index, &record);
   SSL_set_fd(ssl.get(), sock.fd());
-  if (!IsIpLiteral(server_name)) {
-    SSL_set_tlsext_host_name(ssl.get(), server_name.c_str());
-    SSL_set1_host(ssl.get(), server_name.c_str());
-  } else {
-    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), server_name.c_str());
-  }
+  if (!IsIpLiteral(server_name)) SSL_set_tlsext_host_name(ssl.get(), server_name.c_str());
 
   ERR_clear_error();
   while (true) {
@@ -428,44 +401,38 @@ TlsOutcome TlsHandshake(const Socket& sock, const v1::SiteConfig& config,
   X509* peer = SSL_get0_peer_certificate(ssl.get());
   std::string peer_pem = peer != nullptr ? CertPem(peer) : "";
   std::string peer_desc = "no certificate";
-  std::vector<std::string> peer_names;
   if (!peer_pem.empty()) {
-    if (auto info = pki::ParseCertificatePem(peer_pem); info.ok()) {
-      peer_desc = info->subject;
-      peer_names = info->dns_names;
-      peer_names.insert(peer_names.end(), info->ip_addresses.begin(),
-                        info->ip_addresses.end());
-    }
+    if (auto info = pki::ParseCertificatePem(peer_pem); info.ok()) peer_desc = info->subject;
   }
-  if (record.error != X509_V_OK) {
-    out.detail = absl::StrCat("the coordinator's certificate (", peer_desc,
-                              ") is not trusted: ", X509_verify_cert_error_string(record.error));
-    if (record.error == X509_V_ERR_HOSTNAME_MISMATCH ||
-        record.error == X509_V_ERR_IP_ADDRESS_MISMATCH) {
-      out.advice = absl::StrCat(
-          "coordinator_name '", server_name, "' is not a name in the coordinator's certificate (",
-          peer_names.empty() ? std::string("none") : absl::StrJoin(peer_names, ", "),
-          "): set coordinator_name to one of them, or ask for a certificate with this name");
-    } else if (record.error == X509_V_ERR_CERT_HAS_EXPIRED) {
-      out.advice = "the coordinator's certificate has expired: tell the study coordinator";
-    } else {
+  if (peer_pem.empty()) {
+    out.detail = absl::StrCat(where, " presented no certificate");
+    out.advice = "coordinator_address points at something that is not the coordinator";
+    return out;
+  }
+  // The service's own check (transport::CheckServerCertificate), in the same
+  // order and words: the chain first, then the CRL, the role and the name.
+  if (absl::Status s = transport::CheckServerCertificate(
+          peer_pem, config.tls().ca_cert(), config.tls().crl(), server_name, "coordinator");
+      !s.ok()) {
+    const std::string why(s.message());
+    out.detail = why;
+    if (absl::StartsWith(why, "tls.ca_cert:")) {
       out.advice = "ca_cert must be this study's CA certificate, the one the coordinator's "
                    "certificate was issued by; ask the study coordinator for it";
+    } else if (absl::StartsWith(why, "tls.crl:")) {
+      out.advice = absl::StrContains(why, "revoked")
+                       ? "the coordinator's certificate is revoked: tell the study coordinator"
+                       : "tls.crl must be this study's current crl.pem: fetch a new one from "
+                         "the study coordinator";
+    } else if (absl::StartsWith(why, "coordinator_address:")) {
+      out.advice = "coordinator_address points at something that is not the coordinator";
+    } else if (absl::StartsWith(why, "coordinator_name:")) {
+      out.advice =
+          "if this is the study's coordinator, set coordinator_name to one of its names; "
+          "otherwise coordinator_address points at another server";
+    } else {
+      out.advice = "tell the study coordinator; check this machine's clock too (timedatectl)";
     }
-    return out;
-  }
-  // The same check the daemon's verifier makes: chain, dates, CRL, role.
-  if (absl::Status s = transport::VerifyPeerCertificate(peer_pem, config.tls().ca_cert(),
-                                                        config.tls().crl());
-      !s.ok()) {
-    out.detail = absl::StrCat("the coordinator's certificate is refused: ", s.message());
-    out.advice = "tell the study coordinator; if the CRL is out of date, fetch a new crl.pem";
-    return out;
-  }
-  if (auto who = transport::DescribeCertificate(peer_pem); who.ok() && who->role != "coordinator") {
-    out.detail = absl::StrCat("the server's certificate (", peer_desc, ") has role '", who->role,
-                              "', not 'coordinator'");
-    out.advice = "coordinator_address points at something that is not the coordinator";
     return out;
   }
   const unsigned char* alpn = nullptr;
@@ -925,7 +892,9 @@ class Checker {
       if (got) context.TryCancel();
       absl::Status st = transport::FromGrpcStatus(stream->Finish());
       std::string why = st.ok() ? "the coordinator closed the stream without a Welcome"
-                                : std::string(st.message());
+                                : transport::ExplainConnectionFailure(
+                                      st, config_.coordinator_address(),
+                                      transport::TakeLastServerRefusal());
       if (st.code() == absl::StatusCode::kAlreadyExists) {
         // The coordinator checks the protocol version before it looks for an
         // existing stream: the path, the identity and the version are fine,

@@ -327,8 +327,12 @@ absl::Status SiteNode::Impl::Run() {
     }
     if (welcomed) backoff = config_.reconnect_initial_seconds();
     double delay = backoff * std::uniform_real_distribution<double>(0.8, 1.2)(rng);
+    // gRPC's text (OpenSSL, c-ares) said as the config field to fix; the
+    // raw status code stays for whoever reads logs by it.
+    const std::string why = transport::ExplainConnectionFailure(
+        status, config_.coordinator_address(), transport::TakeLastServerRefusal());
     FEDRAD_LOG(WARNING) << "connection to coordinator " << config_.coordinator_address()
-                        << (welcomed ? " lost: " : " failed: ") << status.message()
+                        << (welcomed ? " lost: " : " failed: ") << why
                         << " (" << absl::StatusCodeToString(status.code())
                         << "); retrying in " << absl::StrFormat("%.1f", delay) << " s";
     if (!SleepUnlessStopped(delay)) break;
