@@ -711,6 +711,14 @@ absl::StatusOr<std::vector<AuditRecord>> ReadRecords(const std::string& path) {
   return out;
 }
 
+absl::StatusOr<AuditRecord> LastRecordOfStudy(const std::vector<AuditRecord>& records,
+                                              absl::string_view study) {
+  for (auto it = records.rbegin(); it != records.rend(); ++it) {
+    if (!study.empty() && it->study == study) return *it;
+  }
+  return absl::NotFoundError(absl::StrCat("no record of study ", study));
+}
+
 // --- cross-check -------------------------------------------------------------------
 
 namespace {

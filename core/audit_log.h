@@ -208,6 +208,13 @@ struct AuditRecord {
 // to judge integrity). NotFound if the file cannot be read.
 absl::StatusOr<std::vector<AuditRecord>> ReadRecords(const std::string& path);
 
+// The last record about `study` (its "study" field): the study's end in
+// this log, whose hash a report records as the log's head for that study
+// (later records belong to other studies or to the node's life). NotFound
+// if no record names the study.
+absl::StatusOr<AuditRecord> LastRecordOfStudy(const std::vector<AuditRecord>& records,
+                                              absl::string_view study);
+
 }  // namespace fedrad::audit
 
 #endif  // FEDRAD_CORE_AUDIT_LOG_H_
