@@ -4,9 +4,12 @@
 //
 //   fedrad pki init --ca-dir ca --cn "CRLM study CA"               # coordinator, once
 //   fedrad pki request --cn S1 --role site --key-out S1.key --csr-out S1.csr   # at site S1
-//   fedrad pki sign --ca-dir ca --csr S1.csr --out S1.crt --dns s1.example.org
-//   fedrad pki show S1.crt
+//   fedrad pki sign --ca-dir ca --csr S1.csr --out S1.crt --expect-cn S1 \
+//       --expect-role site --dns s1.example.org
+//   fedrad pki show S1.csr        # also certificates and CRLs
 //   fedrad pki revoke --ca-dir ca --cert S1.crt --reason keyCompromise
+#include <unistd.h>
+
 #include <iostream>
 #include <string>
 
@@ -39,6 +42,27 @@ void PrintInfo(const pki::CertificateInfo& info) {
   }
   if (!info.ip_addresses.empty()) {
     std::cout << "IP addresses: " << absl::StrJoin(info.ip_addresses, ", ") << "\n";
+  }
+}
+
+void PrintCsr(const pki::CsrInfo& csr) {
+  auto mark = [](bool ok) { return ok ? "" : "  <- pki sign refuses this"; };
+  std::cout << "certificate request\n"
+            << "subject:      " << csr.subject << "\n"
+            << "common name:  " << (csr.common_name.empty() ? "(none)" : csr.common_name)
+            << "\n"
+            << "role:         " << (csr.role_text.empty() ? "(none)" : csr.role_text)
+            << mark(csr.role_valid) << "\n"
+            << "key:          " << csr.key_type << mark(csr.key_ok) << "\n"
+            << "signature:    " << (csr.signature_ok ? "valid" : "INVALID")
+            << mark(csr.signature_ok) << "\n"
+            << "key sha256:   " << csr.public_key_sha256 << "\n";
+  if (!csr.requested_dns_names.empty() || !csr.requested_ip_addresses.empty()) {
+    std::vector<std::string> names = csr.requested_dns_names;
+    names.insert(names.end(), csr.requested_ip_addresses.begin(),
+                 csr.requested_ip_addresses.end());
+    std::cout << "requested SANs: " << absl::StrJoin(names, ", ")
+              << " (ignored: the certificate names the CN, localhost, loopback and --dns/--ip)\n";
   }
 }
 
@@ -99,16 +123,54 @@ pki::SignOptions ReadSignOptions(Args& args) {
 
 int RunSign(Args& args) {
   args.Describe(
-      "At the CA: signs a node's CSR. The role comes from the request; the "
-      "certificate is valid for TLS client and server authentication and names the "
-      "CN, localhost, 127.0.0.1 and ::1 plus any --dns/--ip given.");
+      "At the CA: shows a node's CSR (CN, role, key type, SANs) and signs it only when it "
+      "asks for what you expect: --expect-cn and --expect-role must match the request, "
+      "or, without them and on a terminal, you confirm what it shows. The role comes from "
+      "the request; the certificate is valid for TLS client and server authentication and "
+      "names the CN, localhost, 127.0.0.1 and ::1 plus any --dns/--ip given.");
   std::string ca_dir = args.Flag("ca-dir", "", "CA folder (required)");
   std::string csr = args.Flag("csr", "", "CSR file (required)");
   std::string out = args.Flag("out", "", "Certificate file to write (required)");
   pki::SignOptions options = ReadSignOptions(args);
+  options.expect_common_name =
+      args.Flag("expect-cn", "", "The node name the request must ask for, e.g. S1");
+  options.expect_role = args.Flag("expect-role", "",
+                                  "The role the request must ask for: site, coordinator, "
+                                  "admin or auditor");
   if (!args.Finish()) return args.exit_code();
   if (ca_dir.empty() || csr.empty() || out.empty()) {
     return args.UsageError("--ca-dir, --csr and --out are required");
+  }
+  if (options.expect_common_name.empty() != options.expect_role.empty()) {
+    return args.UsageError("give both --expect-cn and --expect-role");
+  }
+  if (!options.expect_role.empty()) {
+    if (auto role = pki::ParseRole(options.expect_role); !role.ok()) {
+      return args.UsageError("--expect-role: " + std::string(role.status().message()));
+    }
+  }
+  auto request = pki::ReadCsr(csr);
+  if (!request.ok()) return Fail("pki sign", request.status());
+  PrintCsr(*request);
+  if (options.expect_common_name.empty()) {
+    if (!::isatty(STDIN_FILENO)) {
+      std::cerr << "fedrad pki sign: not signed: say what " << csr
+                << " must ask for with --expect-cn NAME --expect-role ROLE (or run this on a "
+                   "terminal to confirm it by hand); check the request first with `fedrad pki "
+                   "show "
+                << csr << "`\n";
+      return 1;
+    }
+    std::cout << "Sign a " << request->role_text << " certificate for \""
+              << request->common_name << "\"? Type yes to sign: " << std::flush;
+    std::string answer;
+    if (!std::getline(std::cin, answer) || answer != "yes") {
+      std::cerr << "fedrad pki sign: not signed\n";
+      return 1;
+    }
+    // The request was confirmed as shown: sign only that.
+    options.expect_common_name = request->common_name;
+    options.expect_role = request->role_text;
   }
   auto info = pki::SignCsr(ca_dir, csr, out, options);
   if (!info.ok()) return Fail("pki sign", info.status());
@@ -155,8 +217,9 @@ int RunCrl(Args& args) {
 int RunShow(Args& args) {
   args.Describe(
       "Shows a certificate (CN, role, serial, validity, SHA-256 fingerprint, "
-      "subjectAltNames) or a CRL (its revoked serials).");
-  std::string path = args.Positional("FILE", "Certificate or CRL (PEM)");
+      "subjectAltNames), a certificate request (CN, role, key type, requested SANs) or a "
+      "CRL (its revoked serials).");
+  std::string path = args.Positional("FILE", "Certificate, certificate request or CRL (PEM)");
   if (!args.Finish()) return args.exit_code();
   auto text = fedrad::ReadFileToString(path);
   if (!text.ok()) return Fail("pki show", text.status());
@@ -172,6 +235,13 @@ int RunShow(Args& args) {
       std::cout << "  serial " << r.serial_hex << " on " << pki::FormatUnixTime(r.revoked_unix)
                 << (r.reason.empty() ? "" : " (" + r.reason + ")") << "\n";
     }
+    return 0;
+  }
+  if (text->find("BEGIN CERTIFICATE REQUEST") != std::string::npos ||
+      text->find("BEGIN NEW CERTIFICATE REQUEST") != std::string::npos) {
+    auto csr = pki::ReadCsr(path);
+    if (!csr.ok()) return Fail("pki show", csr.status());
+    PrintCsr(*csr);
     return 0;
   }
   auto info = pki::ReadCertificate(path);
@@ -232,7 +302,7 @@ FEDRAD_REGISTER_COMMAND("pki request", "Make a node key and certificate request"
 FEDRAD_REGISTER_COMMAND("pki sign", "Sign a node's certificate request", RunSign);
 FEDRAD_REGISTER_COMMAND("pki revoke", "Revoke a certificate (updates the CRL)", RunRevoke);
 FEDRAD_REGISTER_COMMAND("pki crl", "Re-sign the CRL with a fresh nextUpdate", RunCrl);
-FEDRAD_REGISTER_COMMAND("pki show", "Show a certificate or CRL", RunShow);
+FEDRAD_REGISTER_COMMAND("pki show", "Show a certificate, certificate request or CRL", RunShow);
 FEDRAD_REGISTER_COMMAND("pki verify", "Check a certificate against the CA and CRL", RunVerify);
 FEDRAD_REGISTER_COMMAND("pki issue", "Key + certificate in one go (sandbox/tests)", RunIssue);
 

@@ -32,6 +32,7 @@
 #include "cli/sandbox.h"
 #include "coordinator/admin_client.h"
 #include "coordinator/analyses.h"
+#include "core/audit_log.h"
 #include "core/csv.h"
 #include "core/log.h"
 #include "core/pki.h"
@@ -390,17 +391,14 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
   fs::remove_all(out / "pids");
   auto json = nlohmann::json::parse(json_text, nullptr, false);
   if (json.is_discarded()) return absl::DataLossError("results.json does not parse");
-  // The sandbox sees every node's audit log: record each site's head hash
-  // (its last record, after the site closed its log) beside the coordinator's.
+  // The sandbox sees every node's audit log: record each site's head for
+  // this study (the hash of its last record of the study, as `fedrad study
+  // report --audit-log` does) beside the coordinator's.
   for (const auto& [name, csv] : sites) {
-    auto log = ReadFileToString((out / "audit" / (name + ".log")).string());
-    if (!log.ok()) continue;
-    std::string text = *log;
-    while (!text.empty() && text.back() == '\n') text.pop_back();
-    auto record = nlohmann::json::parse(text.substr(text.rfind('\n') + 1), nullptr, false);
-    if (!record.is_discarded() && record.contains("hash") && record["hash"].is_string()) {
-      json["provenance"]["audit_log_heads"][name] = record["hash"];
-    }
+    auto records = audit::ReadRecords((out / "audit" / (name + ".log")).string());
+    if (!records.ok()) continue;
+    auto end = audit::LastRecordOfStudy(*records, *id);
+    if (end.ok()) json["provenance"]["audit_log_heads"][name] = end->hash;
   }
   const std::string results_path = (out / "results.json").string();
   FEDRAD_RETURN_IF_ERROR(WriteStringToFile(results_path, json.dump(2) + "\n"));

@@ -9,19 +9,26 @@
 //       --audit-log S1=S1-audit.log --audit-log S2=S2-audit.log
 //
 // --audit-log NAME=LOG verifies a node's audit log (e.g. one a site operator
-// handed over) and adds its final hash to provenance.audit_log_heads.NAME
-// (the coordinator records only its own head; the sandbox adds the sites').
+// handed over), checks it is NAME's (the CN of its signing certificate) and
+// adds the hash of its last record of this study to
+// provenance.audit_log_heads.NAME (the coordinator records only its own
+// head; the sandbox adds the sites'). A running node's log (no final close
+// record) needs --live.
 // A study that is still running, or unknown to the coordinator, is an error
 // that says what to do.
+#include <algorithm>
 #include <iostream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli/admin_connection.h"
 #include "cli/command.h"
 #include "core/audit_log.h"
 #include "core/csv.h"
 #include "core/hash.h"
+#include "core/pki.h"
 #include "core/status.h"
 #include "report/report.h"
 
@@ -33,24 +40,70 @@ int Fail(const std::string& message) {
   return 1;
 }
 
-// Adds the verified head of each NAME=LOG to provenance.audit_log_heads.
-absl::Status AddAuditHeads(const std::vector<std::string>& flags, nlohmann::json* results) {
+// Adds, for each NAME=LOG, the hash of the study's last record in that
+// verified log to provenance.audit_log_heads.NAME. The log must be NAME's:
+// every certificate in its open records (the key that signs its
+// checkpoints) has CN NAME. A log without a final close record (its node is
+// still running) is accepted only when `live`.
+absl::Status AddAuditHeads(const std::vector<std::string>& flags, const std::string& study_id,
+                           bool live, nlohmann::json* results) {
   for (const std::string& f : flags) {
     std::vector<std::string> parts = absl::StrSplit(f, absl::MaxSplits('=', 1));
     if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--audit-log takes NAME=LOG (e.g. S1=audit/S1.log), got '", f, "'"));
     }
+    const std::string& name = parts[0];
+    const std::string& path = parts[1];
     audit::VerifyOptions options;
-    absl::StatusOr<audit::VerifyReport> report = audit::VerifyLog(parts[1], options);
-    if (!report.ok()) return Annotate(report.status(), absl::StrCat("--audit-log ", parts[0]));
+    options.live = live;
+    absl::StatusOr<audit::VerifyReport> report = audit::VerifyLog(path, options);
+    if (!report.ok()) return Annotate(report.status(), absl::StrCat("--audit-log ", name));
     if (!report->ok) {
+      if (!live && !report->closed && report->problems.size() == 1 &&
+          absl::StrContains(report->problems.front(), "close record")) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the audit log ", path, " of ", name,
+            " has no final close record: its node is still running (add --live to accept a "
+            "running node's log) or its end was cut off"));
+      }
       return absl::FailedPreconditionError(absl::StrCat(
-          "the audit log ", parts[1], " of ", parts[0], " does not verify (",
+          "the audit log ", path, " of ", name, " does not verify (",
           report->problems.empty() ? "" : report->problems.front(),
-          "); run `fedrad audit verify ", parts[1], "` for the whole report"));
+          "); run `fedrad audit verify ", path, "` for the whole report"));
     }
-    (*results)["provenance"]["audit_log_heads"][parts[0]] = report->head_hash;
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<audit::AuditRecord> records, audit::ReadRecords(path));
+    // Whose log it is: the certificate(s) its node signed with.
+    std::vector<std::string> others;
+    bool signed_by_name = false;
+    for (const audit::AuditRecord& r : records) {
+      if (r.type != "open") continue;
+      absl::StatusOr<pki::CertificateInfo> cert = pki::ParseCertificatePem(r.cert);
+      std::string cn = cert.ok() ? cert->common_name : "(unreadable certificate)";
+      if (cn == name) {
+        signed_by_name = true;
+      } else if (std::find(others.begin(), others.end(), cn) == others.end()) {
+        others.push_back(cn);
+      }
+    }
+    if (!others.empty() || !signed_by_name) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the audit log ", path, " is not ", name, "'s: it is signed by ",
+          others.empty() ? std::string("no certificate") : absl::StrJoin(others, ", "),
+          " (the CN of the certificate in its open records); give --audit-log ", name,
+          "=LOG with the log ", name, " kept"));
+    }
+    absl::StatusOr<audit::AuditRecord> end = audit::LastRecordOfStudy(records, study_id);
+    if (!end.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the audit log ", path, " of ", name, " has no record of study ", study_id,
+          ": did ", name, " take part in it, and is this its current log?"));
+    }
+    if (end->seq > report->last_signed_seq) {
+      std::cerr << "fedrad study report: note: in " << path << ", the end of study " << study_id
+                << " (seq " << end->seq << ") is not yet covered by a signed checkpoint\n";
+    }
+    (*results)["provenance"]["audit_log_heads"][name] = end->hash;
   }
   return absl::OkStatus();
 }
@@ -68,7 +121,11 @@ int RunStudyReport(Args& args) {
       args.Flag("results-out", "", "Also write the fetched results.json here");
   const std::string title = args.Flag("title", "", "Page title (default: from the study name)");
   const std::vector<std::string> audit_logs = args.Flags(
-      "audit-log", "NAME=LOG: verify a node's audit log and show its final hash (repeat)");
+      "audit-log",
+      "NAME=LOG: verify NAME's own audit log and record the hash of its last record of this "
+      "study (repeat)");
+  const bool live = args.Bool(
+      "live", "Accept --audit-log logs of nodes still running (no final close record)");
   const long k = args.Int("min-cell-count", 10,
                           "k used when results.json states none (never draw a smaller cell)");
   if (!args.Finish()) return args.exit_code();
@@ -100,7 +157,7 @@ int RunStudyReport(Args& args) {
   if (results.is_discarded() || !results.is_object()) {
     return Fail(absl::StrCat("the coordinator's results.json for study ", id, " does not parse"));
   }
-  if (absl::Status s = AddAuditHeads(audit_logs, &results); !s.ok()) return Fail(std::string(s.message()));
+  if (absl::Status s = AddAuditHeads(audit_logs, id, live, &results); !s.ok()) return Fail(std::string(s.message()));
   if (!results_out.empty()) {
     if (absl::Status s = WriteStringToFile(results_out, results.dump(2) + "\n"); !s.ok()) {
       return Fail(std::string(s.message()));

@@ -70,7 +70,8 @@ class SecurityCliTest : public ::testing::Test {
                              ".key --csr-out " + cn + ".csr");
       ASSERT_EQ(req.code, 0) << req.output;
       CmdResult sign = Fedrad("pki sign --ca-dir ca --csr " + cn + ".csr --out " + cn +
-                              ".crt --dns " + cn + ".example.org --ip 10.1.2.3");
+                              ".crt --expect-cn " + cn + " --expect-role " + role + " --dns " +
+                              cn + ".example.org --ip 10.1.2.3 < /dev/null");
       ASSERT_EQ(sign.code, 0) << sign.output;
     }
   }
@@ -112,10 +113,59 @@ TEST_F(SecurityCliTest, PkiInitRequestSignShowRevokeRoundTrip) {
   EXPECT_EQ(refreshed.code, 0) << refreshed.output;
 }
 
+// Issue 18: a CSR asking for the coordinator role under a site's name is
+// shown, and signed only when the CA holder's expectations match it.
+TEST_F(SecurityCliTest, PkiSignShowsTheRequestAndSignsOnlyWhatIsExpected) {
+  ASSERT_EQ(Fedrad("pki init --ca-dir ca").code, 0);
+  CmdResult req =
+      Fedrad("pki request --cn S5 --role coordinator --key-out S5.key --csr-out S5.csr");
+  ASSERT_EQ(req.code, 0) << req.output;
+
+  CmdResult show = Fedrad("pki show S5.csr");
+  ASSERT_EQ(show.code, 0) << show.output;
+  EXPECT_THAT(show.output,
+              AllOf(HasSubstr("certificate request"), HasSubstr("common name:  S5"),
+                    HasSubstr("role:         coordinator"), HasSubstr("key:          EC P-256"),
+                    HasSubstr("signature:    valid")));
+
+  // No expectations and no terminal: refused with advice, nothing written.
+  CmdResult blind = Fedrad("pki sign --ca-dir ca --csr S5.csr --out S5.crt < /dev/null");
+  EXPECT_EQ(blind.code, 1) << blind.output;
+  EXPECT_THAT(blind.output, AllOf(HasSubstr("role:         coordinator"),
+                                  HasSubstr("--expect-cn NAME --expect-role ROLE")));
+  EXPECT_FALSE(std::filesystem::exists(P("S5.crt")));
+
+  // The site S5 was expected: the role differs.
+  CmdResult wrong_role = Fedrad(
+      "pki sign --ca-dir ca --csr S5.csr --out S5.crt --expect-cn S5 --expect-role site "
+      "< /dev/null");
+  EXPECT_EQ(wrong_role.code, 1) << wrong_role.output;
+  EXPECT_THAT(wrong_role.output, HasSubstr("role \"coordinator\" (expected \"site\")"));
+  EXPECT_FALSE(std::filesystem::exists(P("S5.crt")));
+  // Another name was expected.
+  CmdResult wrong_cn = Fedrad(
+      "pki sign --ca-dir ca --csr S5.csr --out S5.crt --expect-cn coordinator "
+      "--expect-role coordinator < /dev/null");
+  EXPECT_EQ(wrong_cn.code, 1) << wrong_cn.output;
+  EXPECT_THAT(wrong_cn.output, HasSubstr("CN \"S5\" (expected \"coordinator\")"));
+  EXPECT_FALSE(std::filesystem::exists(P("S5.crt")));
+  // Half an expectation is a usage error.
+  EXPECT_EQ(Fedrad("pki sign --ca-dir ca --csr S5.csr --out S5.crt --expect-cn S5").code, 2);
+
+  // What the CA holder expects: signed.
+  CmdResult ok = Fedrad(
+      "pki sign --ca-dir ca --csr S5.csr --out S5.crt --expect-cn S5 --expect-role coordinator "
+      "< /dev/null");
+  ASSERT_EQ(ok.code, 0) << ok.output;
+  CmdResult cert = Fedrad("pki show S5.crt");
+  EXPECT_THAT(cert.output, AllOf(HasSubstr("common name:  S5"), HasSubstr("role:         coordinator")));
+}
+
 TEST_F(SecurityCliTest, PkiErrorsNameTheFileAndUsageErrorsExit2) {
-  CmdResult missing = Fedrad("pki sign --ca-dir nowhere --csr none.csr --out x.crt");
+  CmdResult missing = Fedrad(
+      "pki sign --ca-dir nowhere --csr none.csr --out x.crt --expect-cn S1 --expect-role site");
   EXPECT_EQ(missing.code, 1);
-  EXPECT_THAT(missing.output, HasSubstr("nowhere/ca.crt"));
+  EXPECT_THAT(missing.output, HasSubstr("none.csr"));
   CmdResult usage = Fedrad("pki request --cn S1 --role emperor --key-out k --csr-out c");
   EXPECT_EQ(usage.code, 2);
   EXPECT_THAT(usage.output, HasSubstr("emperor"));

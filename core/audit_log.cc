@@ -432,6 +432,61 @@ AuditLog::AuditLog(AuditLogOptions options, std::unique_ptr<pki::PrivateKey> key
                    std::string cert_pem, int fd)
     : options_(std::move(options)), key_(std::move(key)), cert_pem_(std::move(cert_pem)), fd_(fd) {}
 
+namespace {
+
+// Open()'s verdict on an existing log's text: DataLoss naming the first
+// problems if it is damaged (Open never appends to such a log).
+absl::Status DamagedLogError(const std::string& path, const Scan& scan) {
+  if (scan.report.ok) return absl::OkStatus();
+  std::vector<std::string> first(
+      scan.report.problems.begin(),
+      scan.report.problems.begin() + std::min<size_t>(3, scan.report.problems.size()));
+  return absl::DataLossError(absl::StrCat("audit log ", path, " is damaged (",
+                                          absl::StrJoin(first, "; "),
+                                          "); move it aside and start a new log"));
+}
+
+Scan ScanForOpen(absl::string_view text) {
+  VerifyOptions vo;
+  vo.live = true;
+  return VerifyText(text, vo);
+}
+
+}  // namespace
+
+absl::Status CheckLogBeforeOpen(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::OkStatus();  // Open() creates it
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot open audit log ", path, ": ", std::strerror(errno)));
+  }
+  // A shared lock, held only while reading: it fails while a node holds the
+  // log (Open takes an exclusive lock) and never blocks.
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    ::close(fd);
+    return absl::FailedPreconditionError(
+        absl::StrCat("audit log ", path, " is in use by another process"));
+  }
+  std::string text;
+  char buf[1 << 16];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      std::string message =
+          absl::StrCat("cannot read audit log ", path, ": ", std::strerror(errno));
+      ::close(fd);
+      return absl::PermissionDeniedError(message);
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (text.empty()) return absl::OkStatus();
+  return DamagedLogError(path, ScanForOpen(text));
+}
+
 absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& options) {
   if (options.path.empty()) return absl::InvalidArgumentError("audit log path is empty");
   if (options.node_id.empty()) return absl::InvalidArgumentError("audit log node id is empty");
@@ -471,18 +526,11 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(const AuditLogOptions& 
   auto text = ReadFileToString(options.path);
   if (!text.ok()) return Annotate(text.status(), absl::StrCat("audit log ", options.path));
   if (!text->empty()) {
-    VerifyOptions vo;
-    vo.live = true;
-    Scan scan = VerifyText(*text, vo);
-    if (!scan.report.ok) {
-      std::vector<std::string> first(
-          scan.report.problems.begin(),
-          scan.report.problems.begin() + std::min<size_t>(3, scan.report.problems.size()));
+    Scan scan = ScanForOpen(*text);
+    if (absl::Status damaged = DamagedLogError(options.path, scan); !damaged.ok()) {
       absl::MutexLock lock(&log->mu_);
       log->closed_ = true;  // never write to a damaged log
-      return absl::DataLossError(absl::StrCat("audit log ", options.path, " is damaged (",
-                                              absl::StrJoin(first, "; "),
-                                              "); move it aside and start a new log"));
+      return damaged;
     }
     absl::StrAppend(&summary,
                     scan.report.closed
@@ -661,6 +709,14 @@ absl::StatusOr<std::vector<AuditRecord>> ReadRecords(const std::string& path) {
     out.push_back(ToRecord(j, line_no));
   }
   return out;
+}
+
+absl::StatusOr<AuditRecord> LastRecordOfStudy(const std::vector<AuditRecord>& records,
+                                              absl::string_view study) {
+  for (auto it = records.rbegin(); it != records.rend(); ++it) {
+    if (!study.empty() && it->study == study) return *it;
+  }
+  return absl::NotFoundError(absl::StrCat("no record of study ", study));
 }
 
 // --- cross-check -------------------------------------------------------------------

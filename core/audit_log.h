@@ -137,6 +137,15 @@ class AuditLog {
   absl::Status write_error_ ABSL_GUARDED_BY(mu_);
 };
 
+// What AuditLog::Open() checks in an existing log before appending, for
+// `fedrad-site --check`, without writing: OK if the file does not exist or
+// is empty, or if its records pass Open()'s verification; DataLoss with
+// Open()'s message if it is damaged; FailedPrecondition ("in use by another
+// process") while a node holds the log (it verified the log when it opened
+// it); PermissionDenied if it cannot be read. Takes a shared lock only while
+// reading, never waiting for it.
+absl::Status CheckLogBeforeOpen(const std::string& path);
+
 struct VerifyOptions {
   // When not empty, every embedded certificate must be issued by this CA
   // (checked at the time of its "open" record; the CRL is not consulted).
@@ -198,6 +207,13 @@ struct AuditRecord {
 // Parses every well-formed record (malformed lines are skipped; use VerifyLog
 // to judge integrity). NotFound if the file cannot be read.
 absl::StatusOr<std::vector<AuditRecord>> ReadRecords(const std::string& path);
+
+// The last record about `study` (its "study" field): the study's end in
+// this log, whose hash a report records as the log's head for that study
+// (later records belong to other studies or to the node's life). NotFound
+// if no record names the study.
+absl::StatusOr<AuditRecord> LastRecordOfStudy(const std::vector<AuditRecord>& records,
+                                              absl::string_view study);
 
 }  // namespace fedrad::audit
 

@@ -746,13 +746,47 @@ absl::Status CreateKeyAndCsr(const std::string& common_name, Role role, const st
   return s;
 }
 
-absl::StatusOr<CertificateInfo> SignCsr(const std::string& ca_dir, const std::string& csr_path,
-                                        const std::string& cert_path, const SignOptions& options) {
-  if (options.validity_days < 1 || options.validity_days > 36500) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("certificate validity must be 1-36500 days, got ", options.validity_days));
+namespace {
+
+// The names in a GENERAL_NAMES stack (DNS and IP entries only).
+void CollectNames(const GENERAL_NAMES* names, std::vector<std::string>* dns,
+                  std::vector<std::string>* ips) {
+  if (names == nullptr) return;
+  for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
+    if (gn->type == GEN_DNS) {
+      const ASN1_IA5STRING* s = gn->d.dNSName;
+      dns->emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                        static_cast<size_t>(ASN1_STRING_length(s)));
+    } else if (gn->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* s = gn->d.iPAddress;
+      char out[INET6_ADDRSTRLEN] = {0};
+      int len = ASN1_STRING_length(s);
+      if (len == 4 || len == 16) {
+        inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s), out, sizeof(out));
+        ips->push_back(out);
+      }
+    }
   }
-  FEDRAD_ASSIGN_OR_RETURN(Ca ca, LoadCa(ca_dir));
+}
+
+std::string KeyTypeText(EVP_PKEY* key) {
+  if (key == nullptr) return "no key";
+  if (EVP_PKEY_is_a(key, "EC")) {
+    char group[64] = {0};
+    size_t len = 0;
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                       &len) == 1) {
+      std::string g = group;
+      return absl::StrCat("EC ", g == "prime256v1" ? "P-256" : g);
+    }
+    return "EC";
+  }
+  const char* name = EVP_PKEY_get0_type_name(key);
+  return absl::StrCat(name != nullptr ? name : "unknown", " ", EVP_PKEY_get_bits(key));
+}
+
+absl::StatusOr<ReqPtr> LoadReq(const std::string& csr_path) {
   FEDRAD_ASSIGN_OR_RETURN(std::string csr_pem, ReadFile(csr_path, "CSR"));
   ERR_clear_error();
   BioPtr bio = MemBio(csr_pem);
@@ -762,6 +796,82 @@ absl::StatusOr<CertificateInfo> SignCsr(const std::string& ca_dir, const std::st
     return absl::InvalidArgumentError(
         absl::StrCat("CSR ", csr_path, ": not a PEM certificate request"));
   }
+  return req;
+}
+
+CsrInfo DescribeReq(X509_REQ* req) {
+  CsrInfo info;
+  const X509_NAME* subject = X509_REQ_get_subject_name(req);
+  info.subject = NameOneLine(subject);
+  info.common_name = NameEntry(subject, NID_commonName);
+  info.role_text = NameEntry(subject, NID_organizationalUnitName);
+  if (auto role = ParseRole(info.role_text); role.ok()) {
+    info.role_valid = true;
+    info.role = *role;
+  }
+  EVP_PKEY* pub = X509_REQ_get0_pubkey(req);
+  info.key_type = KeyTypeText(pub);
+  info.key_ok = pub != nullptr && IsP256(pub);
+  info.signature_ok = pub != nullptr && X509_REQ_verify(req, pub) == 1;
+  ERR_clear_error();
+  if (pub != nullptr) {
+    unsigned char* der = nullptr;
+    int n = i2d_PUBKEY(pub, &der);
+    if (n > 0) {
+      info.public_key_sha256 =
+          Sha256Hex(absl::string_view(reinterpret_cast<const char*>(der), static_cast<size_t>(n)));
+      OPENSSL_free(der);
+    }
+  }
+  STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(req);
+  if (exts != nullptr) {
+    GeneralNamesPtr names(
+        static_cast<GENERAL_NAMES*>(X509V3_get_d2i(exts, NID_subject_alt_name, nullptr, nullptr)));
+    CollectNames(names.get(), &info.requested_dns_names, &info.requested_ip_addresses);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+  }
+  ERR_clear_error();
+  return info;
+}
+
+}  // namespace
+
+absl::StatusOr<CsrInfo> ReadCsr(const std::string& csr_path) {
+  FEDRAD_ASSIGN_OR_RETURN(ReqPtr req, LoadReq(csr_path));
+  return DescribeReq(req.get());
+}
+
+absl::Status CheckCsrExpectations(const CsrInfo& csr, const std::string& expect_common_name,
+                                  const std::string& expect_role) {
+  std::vector<std::string> wrong;
+  if (!expect_common_name.empty() && csr.common_name != expect_common_name) {
+    wrong.push_back(absl::StrCat("CN \"", csr.common_name, "\" (expected \"", expect_common_name,
+                                 "\")"));
+  }
+  if (!expect_role.empty()) {
+    FEDRAD_RETURN_IF_ERROR(ParseRole(expect_role).status());
+    if (csr.role_text != expect_role) {
+      wrong.push_back(
+          absl::StrCat("role \"", csr.role_text, "\" (expected \"", expect_role, "\")"));
+    }
+  }
+  if (!wrong.empty()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("the request asks for ", absl::StrJoin(wrong, " and "),
+                     "; not signed. Ask the node for a request with the expected name and role "
+                     "(fedrad pki request --cn NAME --role ROLE)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CertificateInfo> SignCsr(const std::string& ca_dir, const std::string& csr_path,
+                                        const std::string& cert_path, const SignOptions& options) {
+  if (options.validity_days < 1 || options.validity_days > 36500) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate validity must be 1-36500 days, got ", options.validity_days));
+  }
+  FEDRAD_ASSIGN_OR_RETURN(Ca ca, LoadCa(ca_dir));
+  FEDRAD_ASSIGN_OR_RETURN(ReqPtr req, LoadReq(csr_path));
   EVP_PKEY* pub = X509_REQ_get0_pubkey(req.get());
   if (pub == nullptr || X509_REQ_verify(req.get(), pub) != 1) {
     ERR_clear_error();
@@ -779,6 +889,12 @@ absl::StatusOr<CertificateInfo> SignCsr(const std::string& ca_dir, const std::st
   if (!cn_ok.ok()) return Annotate(cn_ok, absl::StrCat("CSR ", csr_path));
   auto role = ParseRole(ou);
   if (!role.ok()) return Annotate(role.status(), absl::StrCat("CSR ", csr_path, " OU"));
+  if (absl::Status expected =
+          CheckCsrExpectations(DescribeReq(req.get()), options.expect_common_name,
+                               options.expect_role);
+      !expected.ok()) {
+    return Annotate(expected, absl::StrCat("CSR ", csr_path));
+  }
 
   // subjectAltName: the CN, localhost, loopback, then extras (deduplicated).
   std::vector<std::string> dns = {cn, "localhost"};
@@ -1118,7 +1234,10 @@ absl::StatusOr<CertificateInfo> IssueIdentity(const std::string& ca_dir,
   }
   std::string base = JoinPath(out_dir, common_name.c_str());
   FEDRAD_RETURN_IF_ERROR(CreateKeyAndCsr(common_name, role, base + ".key", base + ".csr"));
-  return SignCsr(ca_dir, base + ".csr", base + ".crt", options);
+  SignOptions expected = options;
+  expected.expect_common_name = common_name;
+  expected.expect_role = RoleName(role);
+  return SignCsr(ca_dir, base + ".csr", base + ".crt", expected);
 }
 
 }  // namespace fedrad::pki

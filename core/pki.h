@@ -112,10 +112,47 @@ struct SignOptions {
   // Shifts notBefore from now; tests use negative/positive offsets to make
   // expired / not-yet-valid certificates.
   int64_t not_before_offset_seconds = 0;
+  // What the CA holder expects the request to ask for (`pki sign
+  // --expect-cn/--expect-role`). When set, SignCsr refuses
+  // (PermissionDenied, naming the expected and the requested value) a CSR
+  // whose CN, resp. role, differs. Empty: not checked (the caller confirmed
+  // the request another way).
+  std::string expect_common_name;
+  std::string expect_role;
 };
 
+// What a certificate signing request asks for, for `fedrad pki show` and for
+// the CA holder's review before `pki sign`.
+struct CsrInfo {
+  std::string subject;      // one line, e.g. "CN=S1, OU=site, O=fedrad"
+  std::string common_name;  // "" if none
+  std::string role_text;    // the subject OU as written ("" if none)
+  bool role_valid = false;  // role_text is a fedrad role
+  Role role = Role::kSite;  // meaningful only when role_valid
+  std::string key_type;     // e.g. "EC P-256", "RSA 2048"
+  bool key_ok = false;      // EC P-256, the only key SignCsr accepts
+  bool signature_ok = false;  // the CSR's self-signature verifies
+  // subjectAltNames the request itself carries (SignCsr ignores them: the
+  // certificate's names are the CN, loopback and the CA holder's --dns/--ip).
+  std::vector<std::string> requested_dns_names;
+  std::vector<std::string> requested_ip_addresses;
+  std::string public_key_sha256;  // SHA-256 of the DER SubjectPublicKeyInfo, hex
+};
+// Parses a CSR (PEM). NotFound if the file cannot be read; InvalidArgument
+// if it is not a PEM certificate request. A CSR that SignCsr would refuse
+// (bad signature, wrong key type, no role) is still described.
+absl::StatusOr<CsrInfo> ReadCsr(const std::string& csr_path);
+
+// OK if the request asks for exactly `expect_common_name` (when not empty)
+// and `expect_role` (when not empty); PermissionDenied otherwise, naming the
+// expected and the requested values; InvalidArgument if expect_role is not a
+// role.
+absl::Status CheckCsrExpectations(const CsrInfo& csr, const std::string& expect_common_name,
+                                  const std::string& expect_role);
+
 // At the coordinator/CA: checks the CSR's own signature, that its key is EC
-// P-256, its CN is a valid name and its OU a role, then signs a leaf
+// P-256, its CN is a valid name and its OU a role, that it asks for what
+// options.expect_* say (when set), then signs a leaf
 // certificate (key usage for TLS client + server auth, SANs as above) and
 // writes it to cert_path (PEM). notAfter is clamped to the CA's notAfter.
 // Appends the serial to ca_dir/serials.txt. Returns the new certificate's

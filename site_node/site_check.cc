@@ -37,6 +37,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/match.h"
+#include "core/audit_log.h"
 #include "core/csv.h"
 #include "core/pki.h"
 #include "proto/config.pb.h"
@@ -581,7 +582,9 @@ class Checker {
                  "docs/site-operator.md");
       return;
     }
-    auto normalized = NormalizeSiteConfig(raw);
+    // As the daemon reads it: relative paths against the file's folder.
+    auto normalized =
+        NormalizeSiteConfig(raw, fs::absolute(config_path_).parent_path().string());
     if (!normalized.ok()) {
       Fail(s, std::string(normalized.status().message()),
            "set the field named above (docs/site-operator.md)");
@@ -652,6 +655,21 @@ class Checker {
     }
     s.detail = absl::StrCat("audit log ", config_.audit_log(), " and output ",
                             config_.output_dir(), " writable");
+    // The verification the service makes before it appends to the log.
+    absl::Status log = audit::CheckLogBeforeOpen(config_.audit_log());
+    if (absl::IsFailedPrecondition(log)) {
+      absl::StrAppend(&s.detail, "; the audit log is held by a running fedrad-site (it "
+                                 "verified the log when it opened it)");
+    } else if (!log.ok()) {
+      Fail(s, std::string(log.message()),
+           absl::IsDataLoss(log)
+               ? "the service refuses to start on a damaged log: keep the file for the auditor "
+                 "(fedrad audit verify names the damaged lines), move it aside and start again"
+               : "the service user must be able to read and write the audit log");
+      return;
+    } else if (fs::exists(config_.audit_log())) {
+      absl::StrAppend(&s.detail, "; its records verify");
+    }
   }
 
   void CheckKey(CheckStep& s) {
@@ -753,7 +771,11 @@ class Checker {
            "copy the study's current crl.pem from the study coordinator to tls.crl");
       return;
     }
-    if (absl::Status v = pki::VerifyCertificatePem(*pem, ca, crl); !v.ok()) {
+    // The chain before the CRL (as the daemon checks at start-up): a CA
+    // from another study is named as such, not blamed on the CRL.
+    absl::Status v = pki::VerifyCertificatePem(*pem, ca, "");
+    if (v.ok() && !crl.empty()) v = pki::VerifyCertificatePem(*pem, ca, crl);
+    if (!v.ok()) {
       std::string why(v.message());
       std::string advice =
           absl::StrContains(why, "revoked")
@@ -765,6 +787,11 @@ class Checker {
               : "tls.ca_cert and tls.cert must come from the same study CA; ask the study "
                 "coordinator for its ca.crt";
       Fail(s, why, advice);
+      return;
+    }
+    // The daemon's own start-up check must agree with this step.
+    if (absl::Status own = CheckOwnCertificate(config_); !own.ok()) {
+      Fail(s, std::string(own.message()), "the service refuses to start with this; fix it first");
       return;
     }
     s.detail = absl::StrCat("issued by ", ca_info->subject);

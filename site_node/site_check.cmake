@@ -4,7 +4,7 @@
 fedrad_library(NAME site_check
   SRCS ${CMAKE_CURRENT_LIST_DIR}/site_check.cc
   PUBLIC_DEPS fedrad::site
-  PRIVATE_DEPS fedrad::pki fedrad::transport fedrad::proto OpenSSL::SSL OpenSSL::Crypto
+  PRIVATE_DEPS fedrad::pki fedrad::audit fedrad::transport fedrad::proto OpenSSL::SSL OpenSSL::Crypto
     absl::strings)
 target_compile_definitions(fedrad_site_check PRIVATE FEDRAD_VERSION="${PROJECT_VERSION}")
 target_link_libraries(fedrad-site PRIVATE fedrad::site_check)

@@ -14,13 +14,16 @@
 // Steps, in order (a step whose prerequisite failed is skipped):
 //   config     the file parses and its values are valid
 //   data       the data table is readable, has the id column, unique ids
-//   storage    the audit log and output folders exist or can be made, and are writable
+//   storage    the audit log and output folders exist or can be made, and are
+//              writable; the audit log's records verify as the daemon verifies
+//              them before appending (or it is held by the running daemon)
 //   key        the private key is readable and not readable by others
 //   cert       the certificate parses, has the site role, is within its
 //              validity dates (warns 30 days before expiry), matches the key
 //   ca         the CA file holds the study CA; the certificate chains to it;
 //              the CRL (when configured) is signed by it, current, and does
-//              not revoke this certificate
+//              not revoke this certificate (the chain first; the daemon makes
+//              the same checks at start-up, CheckOwnCertificate)
 //   dns        the coordinator's host name resolves
 //   tcp        a TCP connection to the coordinator opens
 //   tls        a mutual TLS handshake: the coordinator's certificate is from
@@ -73,8 +76,8 @@ struct SiteCheckReport {
   const CheckStep* Find(const std::string& name) const;
 };
 
-// Runs every step against the configuration file at `config_path` (paths in
-// it are relative to the working directory, as for the daemon). Never
+// Runs every step against the configuration file at `config_path` (relative
+// paths in it are relative to the file's folder, as for the daemon). Never
 // throws; every problem is a failed step. Blocks up to about four times
 // network_timeout_seconds. Thread compatible (no shared state).
 SiteCheckReport CheckSite(const std::string& config_path,

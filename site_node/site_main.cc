@@ -84,12 +84,7 @@ int RunCommand(const std::string& command, int argc, char** argv) {
   }
   const size_t want = command == "approvals" ? 0 : 1;
   if (config_path.empty() || positional.size() != want) return Usage();
-  fedrad::v1::SiteConfig raw;
-  if (absl::Status s = fedrad::ReadTextProto(config_path, &raw); !s.ok()) {
-    std::cerr << "fedrad-site " << command << ": cannot load the site config: " << s.message() << "\n";
-    return 1;
-  }
-  auto config = fedrad::site::NormalizeSiteConfig(raw);
+  auto config = fedrad::site::LoadSiteConfig(config_path);
   if (!config.ok()) {
     std::cerr << "fedrad-site " << command << ": " << config.status().message() << "\n";
     return 1;
@@ -182,17 +177,15 @@ int main(int argc, char** argv) {
 #ifdef FEDRAD_HAVE_SITE_CHECK
   if (check) return fedrad::site::RunSiteCheck(config_path);
 #endif
-  fedrad::v1::SiteConfig config;
-  if (absl::Status s = fedrad::ReadTextProto(config_path, &config); !s.ok()) {
-    FEDRAD_LOG(ERROR) << "cannot load the site config: " << s.message();
+  // Relative paths in the file are relative to its folder.
+  auto loaded = fedrad::site::LoadSiteConfig(config_path);
+  if (!loaded.ok()) {
+    FEDRAD_LOG(ERROR) << "cannot load the site config: " << loaded.status().message();
     return 1;
   }
+  const fedrad::v1::SiteConfig& config = *loaded;
   if (check) {
-    auto normalized = fedrad::site::NormalizeSiteConfig(config);
-    if (!normalized.ok()) {
-      FEDRAD_LOG(ERROR) << normalized.status().message();
-      return 1;
-    }
+    const fedrad::v1::SiteConfig* normalized = &config;
     auto table = fedrad::site::LoadSiteTable(normalized->data_csv(), normalized->id_column());
     if (!table.ok()) {
       FEDRAD_LOG(ERROR) << table.status().message();

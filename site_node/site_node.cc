@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <fcntl.h>
 #include <filesystem>
@@ -25,9 +26,11 @@
 #include "absl/strings/str_join.h"
 #include "core/csv.h"
 #include "core/log.h"
+#include "core/pki.h"
 #include "core/status.h"
 #include "proto/fedrad.grpc.pb.h"
 #include "proto/node_audit.h"
+#include "proto/textproto.h"
 #include "proto/transport.h"
 #include "site_node/approvals.h"
 #include "site_node/builtin_tasks.h"
@@ -132,6 +135,21 @@ class AltStack {
   std::vector<char> memory_;
 };
 
+// gRPC's view of a TLS handshake the server ended: the connection opened
+// (not "Connection refused") and was closed or alerted before any HTTP/2
+// frame. A failure of this site's own verification of the coordinator
+// ("certificate verify failed") is not the coordinator's refusal.
+bool LooksLikeCertificateRefusal(const absl::Status& status) {
+  if (status.code() != absl::StatusCode::kUnavailable &&
+      status.code() != absl::StatusCode::kUnknown) {
+    return false;
+  }
+  const absl::string_view m = status.message();
+  if (absl::StrContains(m, "verify failed") || absl::StrContains(m, "VERIFY_FAILED")) return false;
+  return absl::StrContains(m, "Socket closed") || absl::StrContains(m, "alert") ||
+         absl::StrContains(m, "Connection reset by peer");
+}
+
 std::string ArrayNames(const v1::Payload& payload) {
   std::vector<std::string> names;
   for (const auto& a : payload.arrays()) names.push_back(a.name());
@@ -140,7 +158,8 @@ std::string ArrayNames(const v1::Payload& payload) {
 
 }  // namespace
 
-absl::StatusOr<v1::SiteConfig> NormalizeSiteConfig(v1::SiteConfig config) {
+absl::StatusOr<v1::SiteConfig> NormalizeSiteConfig(v1::SiteConfig config,
+                                                   const std::string& base_dir) {
   if (config.coordinator_address().empty()) {
     return absl::InvalidArgumentError("site config: coordinator_address is not set");
   }
@@ -158,6 +177,24 @@ absl::StatusOr<v1::SiteConfig> NormalizeSiteConfig(v1::SiteConfig config) {
   if (config.output_dir().empty()) config.set_output_dir("site-output");
   if (config.audit_log().empty()) config.set_audit_log("audit/site.log");
   if (config.state_dir().empty()) config.set_state_dir("site-state");
+  if (!base_dir.empty()) {
+    // Paths in a config file mean the same whichever folder the daemon is
+    // started from: relative ones are relative to the file's folder.
+    const fs::path base = fs::absolute(base_dir);
+    auto resolve = [&](const std::string& path) -> std::string {
+      if (path.empty() || fs::path(path).is_absolute()) return path;
+      return (base / path).lexically_normal().string();
+    };
+    config.set_data_csv(resolve(config.data_csv()));
+    config.set_output_dir(resolve(config.output_dir()));
+    config.set_audit_log(resolve(config.audit_log()));
+    config.set_state_dir(resolve(config.state_dir()));
+    v1::TlsConfig* tls = config.mutable_tls();
+    tls->set_ca_cert(resolve(tls->ca_cert()));
+    tls->set_cert(resolve(tls->cert()));
+    tls->set_key(resolve(tls->key()));
+    tls->set_crl(resolve(tls->crl()));
+  }
   if (policy->max_task_seconds() <= 0) policy->set_max_task_seconds(3600);
   if (policy->max_concurrent_studies() <= 0) policy->set_max_concurrent_studies(4);
   policy->set_max_concurrent_studies(std::min(policy->max_concurrent_studies(), kMaxWorkers));
@@ -188,6 +225,76 @@ absl::StatusOr<v1::SiteConfig> NormalizeSiteConfig(v1::SiteConfig config) {
     }
   }
   return config;
+}
+
+absl::StatusOr<v1::SiteConfig> LoadSiteConfig(const std::string& config_path) {
+  v1::SiteConfig raw;
+  FEDRAD_RETURN_IF_ERROR(ReadTextProto(config_path, &raw));
+  std::string base = fs::absolute(config_path).parent_path().string();
+  return NormalizeSiteConfig(std::move(raw), base);
+}
+
+absl::Status CheckOwnCertificate(const v1::SiteConfig& config) {
+  if (config.tls().insecure_for_tests()) return absl::OkStatus();
+  const std::string& key = config.tls().key();
+  const std::string& cert = config.tls().cert();
+  const std::string& ca = config.tls().ca_cert();
+  const std::string& crl = config.tls().crl();
+  auto refuse = [](absl::string_view field, absl::string_view path, absl::string_view why) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(field, " ", path, ": ", why, "; run fedrad-site --check"));
+  };
+  auto loaded = pki::PrivateKey::Load(key);
+  if (!loaded.ok()) return refuse("tls.key", key, loaded.status().message());
+  auto info = pki::ReadCertificate(cert);
+  if (!info.ok()) return refuse("tls.cert", cert, info.status().message());
+  if (info->is_ca || info->role != pki::Role::kSite) {
+    return refuse("tls.cert", cert,
+                  absl::StrCat("\"", info->subject, "\" is not a site certificate (role ",
+                               info->is_ca ? "CA" : pki::RoleName(info->role), ")"));
+  }
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  if (now >= info->not_after_unix) {
+    return refuse("tls.cert", cert,
+                  absl::StrCat("certificate \"", info->common_name, "\" expired on ",
+                               pki::FormatUnixTime(info->not_after_unix),
+                               " (ask the study coordinator for a new one)"));
+  }
+  if (now < info->not_before_unix) {
+    return refuse("tls.cert", cert,
+                  absl::StrCat("certificate \"", info->common_name, "\" is not valid before ",
+                               pki::FormatUnixTime(info->not_before_unix),
+                               " (check this machine's clock)"));
+  }
+  auto pem = ReadFileToString(cert);
+  if (!pem.ok()) return refuse("tls.cert", cert, pem.status().message());
+  if (absl::Status m = (*loaded)->CheckMatches(*pem); !m.ok()) {
+    return refuse("tls.key", key, absl::StrCat("does not match tls.cert ", cert));
+  }
+  auto ca_info = pki::ReadCertificate(ca);
+  if (!ca_info.ok()) return refuse("tls.ca_cert", ca, ca_info.status().message());
+  if (!ca_info->is_ca) {
+    return refuse("tls.ca_cert", ca,
+                  absl::StrCat("\"", ca_info->subject, "\" is not a CA certificate"));
+  }
+  // The chain first: a CA from another study is named as such, not blamed
+  // on the CRL it cannot have signed.
+  if (absl::Status v = pki::VerifyCertificatePem(*pem, ca, ""); !v.ok()) {
+    return refuse("tls.cert", cert,
+                  absl::StrCat(v.message(), " (tls.ca_cert ", ca,
+                               " and tls.cert must come from the same study CA)"));
+  }
+  if (!crl.empty()) {
+    if (absl::Status v = pki::VerifyCertificatePem(*pem, ca, crl); !v.ok()) {
+      if (absl::StrContains(v.message(), "revoked")) {
+        return refuse("tls.cert", cert,
+                      absl::StrCat(v.message(), ": this site's certificate is revoked "
+                                                "(enrol again with a new key)"));
+      }
+      return refuse("tls.crl", crl, v.message());
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<CsvTable> LoadSiteTable(const std::string& path,
@@ -331,10 +438,28 @@ absl::Status SiteNode::Impl::Run() {
     // raw status code stays for whoever reads logs by it.
     const std::string why = transport::ExplainConnectionFailure(
         status, config_.coordinator_address(), transport::TakeLastServerRefusal());
-    FEDRAD_LOG(WARNING) << "connection to coordinator " << config_.coordinator_address()
-                        << (welcomed ? " lost: " : " failed: ") << why
-                        << " (" << absl::StatusCodeToString(status.code())
-                        << "); retrying in " << absl::StrFormat("%.1f", delay) << " s";
+    const bool refused_by_coordinator =
+        absl::StartsWith(why, "the coordinator refused this site's certificate") ||
+        (why == status.message() && LooksLikeCertificateRefusal(status));
+    if (!welcomed && refused_by_coordinator) {
+      // The TCP connection opened and the coordinator closed it in the TLS
+      // handshake: it does not accept this site's certificate. Say so, with
+      // this site's own view of its certificate (it may have expired or been
+      // revoked since start-up).
+      absl::Status own = CheckOwnCertificate(config_);
+      FEDRAD_LOG(ERROR) << "the coordinator refused this site's certificate ("
+                        << status.message()
+                        << (own.ok() ? std::string("; it passes this site's own checks, so the "
+                                                   "coordinator's CRL or CA differs")
+                                     : absl::StrCat("; ", own.message()))
+                        << "); run fedrad-site --check; retrying in "
+                        << absl::StrFormat("%.1f", delay) << " s";
+    } else {
+      FEDRAD_LOG(WARNING) << "connection to coordinator " << config_.coordinator_address()
+                          << (welcomed ? " lost: " : " failed: ") << why << " ("
+                          << absl::StatusCodeToString(status.code()) << "); retrying in "
+                          << absl::StrFormat("%.1f", delay) << " s";
+    }
     if (!SleepUnlessStopped(delay)) break;
     backoff = std::min(backoff * 2, config_.reconnect_max_seconds());
   }
@@ -865,6 +990,9 @@ absl::StatusOr<std::unique_ptr<SiteNode>> SiteNode::Create(
   // The data first: its errors (file, row, column) are what an operator
   // most needs to see.
   FEDRAD_ASSIGN_OR_RETURN(CsvTable table, LoadSiteTable(config.data_csv(), config.id_column()));
+  // Its own identity before any network: a site whose certificate cannot
+  // work stops here with the reason instead of retrying forever.
+  FEDRAD_RETURN_IF_ERROR(CheckOwnCertificate(config));
   FEDRAD_ASSIGN_OR_RETURN(std::string site_id, SiteIdOf(config));
   transport::TlsFiles tls{config.tls().ca_cert(), config.tls().cert(), config.tls().key(),
                           config.tls().crl(), config.tls().insecure_for_tests(),

@@ -15,6 +15,7 @@
 #define FEDRAD_SITE_NODE_SITE_NODE_H_
 
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "core/csv.h"
@@ -54,9 +55,26 @@ absl::Status AppendOperatorRecord(const fedrad::v1::SiteConfig& config, const st
 
 // Fills defaults and checks a site config (k >= 1, paths set; output_dir
 // must contain neither the audit log's folder, the data table's folder nor
-// state_dir).
+// state_dir). When base_dir is not empty, every relative path (data_csv,
+// output_dir, audit_log, state_dir, tls.ca_cert/cert/key/crl, defaults
+// included) is made absolute against it; an absolute path is kept.
 absl::StatusOr<fedrad::v1::SiteConfig> NormalizeSiteConfig(
-    fedrad::v1::SiteConfig config);
+    fedrad::v1::SiteConfig config, const std::string& base_dir = "");
+
+// What the daemon and every `fedrad-site` command read: the config file at
+// config_path, its relative paths resolved against the file's own folder
+// (not the working directory), then NormalizeSiteConfig. Errors name the
+// file.
+absl::StatusOr<fedrad::v1::SiteConfig> LoadSiteConfig(const std::string& config_path);
+
+// The site's own identity, checked before it dials out (the daemon at
+// start-up; `--check` makes the same checks as its key, cert and ca steps):
+// tls.key readable, tls.cert a site certificate within its validity dates,
+// matching the key, issued by the CA in tls.ca_cert, and not revoked by
+// tls.crl (when set; the CRL must be signed by that CA and current). The
+// chain is checked before the CRL. OK with insecure_for_tests. Otherwise
+// FailedPrecondition naming the config field and file, and the reason.
+absl::Status CheckOwnCertificate(const fedrad::v1::SiteConfig& config);
 
 // Reads and checks the site's data table: not empty, has the id column, ids
 // unique. Errors name the file, row and column.

@@ -48,7 +48,9 @@ enrol() {
   fi
   if [ ! -e "$dir/$base.crt" ]; then
     # At the CA: only the CSR travels there, only the certificate back.
-    "$fedrad" pki sign --ca-dir "$ca" --csr "$dir/$base.csr" --out "$dir/$base.crt" "$@"
+    # It signs only a request for the name and role this node should have.
+    "$fedrad" pki sign --ca-dir "$ca" --csr "$dir/$base.csr" --out "$dir/$base.crt" \
+      --expect-cn "$name" --expect-role "$role" "$@" < /dev/null
   fi
   cp "$ca/ca.crt" "$dir/ca.crt"
   cp "$ca/crl.pem" "$dir/crl.pem"

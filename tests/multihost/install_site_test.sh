@@ -94,7 +94,8 @@ expect_mode /etc/fedrad/site.textproto 640 root:fedrad
 expect_mode /srv/fedrad/data 750 root:fedrad
 
 echo "== enrolment: sign the site's CSR at the CA, install the certificate"
-"$bin/fedrad" pki sign --ca-dir "$ca" --csr /var/lib/fedrad/tls/site.csr --out "$work/S1.crt" > /dev/null
+"$bin/fedrad" pki sign --ca-dir "$ca" --csr /var/lib/fedrad/tls/site.csr --out "$work/S1.crt" \
+  --expect-cn S1 --expect-role site < /dev/null > /dev/null
 install -o fedrad -g fedrad -m 0644 "$work/S1.crt" /var/lib/fedrad/tls/site.crt
 install -o fedrad -g fedrad -m 0644 "$ca/ca.crt" "$ca/crl.pem" /var/lib/fedrad/tls/
 {
