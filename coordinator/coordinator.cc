@@ -282,7 +282,8 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
         return;
       }
       welcomed_ = true;
-    } else if (in_.has_result()) {
+      check_only_ = in_.hello().check_only();
+    } else if (in_.has_result() && !check_only_) {  // a check's stream carries no results
       impl_->OnResult(site_, in_.result());
     }
     // Heartbeats only keep the stream alive.
@@ -338,6 +339,7 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
   std::string peer_;
   std::string site_;
   bool welcomed_ = false;  // reactor thread only
+  bool check_only_ = false;  // reactor thread only: a `fedrad-site --check` stream
   v1::SiteMessage in_;
   std::mutex mu_;
   std::deque<v1::CoordinatorMessage> out_;

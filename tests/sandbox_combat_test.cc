@@ -143,9 +143,9 @@ TEST(SandboxComBat, JoiningCentreIsHarmonisedWithTheModelFromResults) {
   TempDir dir("combat-join");
   // The example names S1..S4; here S4 joins later, so the study names three.
   std::string study = ReadAll(Source("examples/studies/combat_parametric.textproto"));
-  const size_t s4 = study.find("sites: \"S4\"\n");
-  ASSERT_NE(s4, std::string::npos);
-  study.erase(s4, std::string("sites: \"S4\"\n").size());
+  const size_t named = study.find("sites: \"S4\"\n");
+  ASSERT_NE(named, std::string::npos);
+  study.erase(named, std::string("sites: \"S4\"\n").size());
   std::vector<std::pair<std::string, std::string>> three = SiteCsvs();
   three.pop_back();  // S4 joins later
   SandboxRun run = RunSandbox(three, study, dir.path() + "/out", {"--quiet"});
