@@ -31,8 +31,10 @@ int Fail(const std::string& what, const absl::Status& status) {
 int RunSubmit(Args& args) {
   args.Describe("Submits a study (text-format fedrad.v1.Study) and prints its id.");
   fedrad::cli::AdminConnection c = fedrad::cli::DeclareAdminConnection(args);
-  std::string spec = args.Positional("STUDY.textproto", "The study spec");
+  // The switch first: in "--watch STUDY.textproto" it hands the path back as
+  // a positional argument.
   bool watch = args.Bool("watch", "Follow the study until it ends");
+  std::string spec = args.Positional("STUDY.textproto", "The study spec");
   if (!args.Finish()) return args.exit_code();
   fedrad::v1::Study study;
   if (absl::Status s = fedrad::ReadTextProto(spec, &study); !s.ok()) return Fail("bad study", s);

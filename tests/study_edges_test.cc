@@ -214,7 +214,8 @@ TEST_F(StudyEdges, ASpecErrorEverySiteReportsIsTheStudysError) {
 
 TEST_F(StudyEdges, WatchPrintsOneLinePerChangeAndProgressMovesDuringTheCoxFit) {
   int code = 1;
-  std::string out = Study({"submit", D() + "/cox.textproto", "--watch"}, &code);
+  // `--watch` before the path, as docs/deployment.md writes it.
+  std::string out = Study({"submit", "--watch", D() + "/cox.textproto"}, &code);
   ASSERT_EQ(code, 0) << out;
   std::vector<std::string> lines = Lines(out);
   ASSERT_GE(lines.size(), 3u) << out;
