@@ -31,8 +31,10 @@ int Fail(const std::string& what, const absl::Status& status) {
 int RunSubmit(Args& args) {
   args.Describe("Submits a study (text-format fedrad.v1.Study) and prints its id.");
   fedrad::cli::AdminConnection c = fedrad::cli::DeclareAdminConnection(args);
-  std::string spec = args.Positional("STUDY.textproto", "The study spec");
+  // The switch first: in "--watch STUDY.textproto" it hands the path back as
+  // a positional argument.
   bool watch = args.Bool("watch", "Follow the study until it ends");
+  std::string spec = args.Positional("STUDY.textproto", "The study spec");
   if (!args.Finish()) return args.exit_code();
   fedrad::v1::Study study;
   if (absl::Status s = fedrad::ReadTextProto(spec, &study); !s.ok()) return Fail("bad study", s);
@@ -49,8 +51,9 @@ int RunSubmit(Args& args) {
                "(fedrad-site approve; spec sha256 "
             << fedrad::StudySpecHash(study) << ")\n";
   if (!watch) return 0;
-  auto last = (*client)->Watch(*id, [](const fedrad::v1::StudyStatus& s) {
-    std::cerr << fedrad::coordinator::FormatStatus(s) << "\n";
+  fedrad::coordinator::StatusLines lines;
+  auto last = (*client)->Watch(*id, [&lines](const fedrad::v1::StudyStatus& s) {
+    for (const std::string& line : lines.Next(s)) std::cerr << line << "\n";
   });
   if (!last.ok()) return Fail("watch failed", last.status());
   return last->state() == "SUCCEEDED" ? 0 : 1;
@@ -66,18 +69,23 @@ int RunStatus(Args& args) {
   auto status = (*client)->Status(id);
   if (!status.ok()) return Fail("status", status.status());
   std::cout << status->study_id() << "  " << fedrad::coordinator::FormatStatus(*status) << "\n";
+  for (const std::string& notice : status->notices()) std::cout << "  notice: " << notice << "\n";
   return 0;
 }
 
 int RunWatch(Args& args) {
-  args.Describe("Follows a study, one line per change, until it ends. Exit code 0 if it succeeded.");
+  args.Describe(
+      "Follows a study until it ends: one line per change of step, message or unusual site "
+      "state, and per 5% of progress (the per-round site states are left out; `study status` "
+      "shows them); each notice once. Exit code 0 if it succeeded.");
   fedrad::cli::AdminConnection c = fedrad::cli::DeclareAdminConnection(args);
   std::string id = args.Positional("ID", "The study id");
   if (!args.Finish()) return args.exit_code();
   auto client = fedrad::cli::OpenAdminClient(c);
   if (!client.ok()) return Fail("cannot connect", client.status());
-  auto last = (*client)->Watch(id, [](const fedrad::v1::StudyStatus& s) {
-    std::cout << fedrad::coordinator::FormatStatus(s) << std::endl;
+  fedrad::coordinator::StatusLines lines;
+  auto last = (*client)->Watch(id, [&lines](const fedrad::v1::StudyStatus& s) {
+    for (const std::string& line : lines.Next(s)) std::cout << line << std::endl;
   });
   if (!last.ok()) return Fail("watch", last.status());
   return last->state() == "SUCCEEDED" ? 0 : 1;
@@ -123,6 +131,10 @@ int RunList(Args& args) {
   if (!client.ok()) return Fail("cannot connect", client.status());
   auto list = (*client)->List();
   if (!list.ok()) return Fail("list", list.status());
+  if (list->studies().empty()) {
+    std::cout << "no studies\n";
+    return 0;
+  }
   for (const auto& s : list->studies()) {
     std::cout << s.study_id() << "  " << fedrad::coordinator::FormatStatus(s) << "\n";
   }

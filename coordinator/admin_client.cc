@@ -1,10 +1,13 @@
 #include "coordinator/admin_client.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/status.h"
@@ -133,6 +136,33 @@ std::string FormatStatus(const v1::StudyStatus& status) {
     absl::StrAppend(&line, "]");
   }
   return line;
+}
+
+std::vector<std::string> StatusLines::Next(const v1::StudyStatus& status) {
+  std::vector<std::string> lines;
+  for (int i = notices_seen_; i < status.notices_size(); ++i) {
+    lines.push_back(absl::StrCat("notice: ", status.notices(i)));
+  }
+  notices_seen_ = std::max(notices_seen_, status.notices_size());
+  v1::StudyStatus shown = status;
+  shown.clear_notices();
+  shown.mutable_sites()->clear();
+  for (const auto& [site, state] : status.sites()) {
+    if (!absl::StartsWith(state, "working on") && state != "answered" && state != "connected" &&
+        state != "waiting") {
+      (*shown.mutable_sites())[site] = state;
+    }
+  }
+  const int step = static_cast<int>(std::floor(status.fraction_done() * 20 + 1e-9));
+  v1::StudyStatus text = shown;
+  text.set_fraction_done(0);
+  const std::string without_progress = FormatStatus(text);
+  if (without_progress != last_text_ || step > last_step_) {
+    lines.push_back(FormatStatus(shown));
+    last_text_ = without_progress;
+    last_step_ = std::max(last_step_, step);
+  }
+  return lines;
 }
 
 }  // namespace fedrad::coordinator

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "proto/config.pb.h"
@@ -43,6 +44,29 @@ class AdminClient {
 
 // One line describing a status: "RUNNING  cohort summary 50%  S1=answered ...".
 std::string FormatStatus(const v1::StudyStatus& status);
+
+// Turns the statuses a watch receives (one per round and per progress step)
+// into the lines a person follows, one per real change:
+//  - site states that change every round ("working on ...", "answered",
+//    "connected", "waiting") are left out; any other (excluded, ...) shows;
+//  - progress alone prints a line each time it passes another 5%;
+//  - each new notice (StudyStatus.notices) prints once, as "notice: ...".
+// Not thread safe (one per watch).
+//
+//   StatusLines lines;
+//   client->Watch(id, [&](const v1::StudyStatus& s) {
+//     for (const std::string& line : lines.Next(s)) std::cout << line << "\n";
+//   });
+class StatusLines {
+ public:
+  // The lines to print for `status`, possibly none.
+  std::vector<std::string> Next(const v1::StudyStatus& status);
+
+ private:
+  std::string last_text_;  // the last line printed, without its progress
+  int last_step_ = -1;     // progress printed, in 5% steps
+  int notices_seen_ = 0;
+};
 
 }  // namespace fedrad::coordinator
 

@@ -28,6 +28,7 @@
 // results.json keys: docs/results.md, "models" and "validation".
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -226,9 +227,11 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
 // scaling are those models::FitSpec asks for.
 // `round_seconds` (optional) accumulates the wall time spent waiting for
 // rounds, so that the coordinator's own share of a fit can be reported.
+// `after_round` (optional) is called after each round (progress).
 m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model,
-                               double* round_seconds = nullptr) {
-  return [&ctx, &model, round_seconds](
+                               double* round_seconds = nullptr,
+                               std::function<void()> after_round = nullptr) {
+  return [&ctx, &model, round_seconds, after_round](
              const std::vector<std::string>& covariates, const m::Scaling* scaling,
              const std::vector<std::string>& sites,
              const Eigen::VectorXd& beta) -> absl::StatusOr<m::Derivatives> {
@@ -247,6 +250,7 @@ m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model,
       *round_seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - round_start).count();
     }
+    if (after_round) after_round();
     FEDRAD_RETURN_IF_ERROR(RequireSites(sites, results, "models.derivatives"));
     const int64_t p = beta.size();
     m::Derivatives sum = m::Derivatives::Zero(static_cast<int>(p));
@@ -393,14 +397,30 @@ absl::StatusOr<m::SpecFit> FitAtSite(StudyContext& ctx, const PreparedModel& pre
 // Fits the model on `sites`: with `at_site`, the one development site fits
 // it itself (models.fit); otherwise models::FitSpec here, each evaluation a
 // models.derivatives round. The same procedure either way.
+// The part of the models step (0..1) a phase of the work covers: progress
+// moves from `lo` towards `hi` as its rounds go.
+struct ProgressSpan {
+  double lo = 0, hi = 0;
+};
+
 absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
-                                const std::vector<std::string>& sites, bool at_site = false) {
+                                const std::vector<std::string>& sites, bool at_site,
+                                ProgressSpan span) {
   const v1::Model& model = *prep.spec;
   const auto start = std::chrono::steady_clock::now();
   const int64_t rounds_before = ctx.rounds();
   if (sites.empty()) return absl::InvalidArgumentError("no development site");
-  ctx.SetProgress("models", 0.0, absl::StrCat("fitting '", model.name(), "' on ",
-                                              absl::StrJoin(sites, ", ")));
+  const std::string fitting =
+      absl::StrCat("fitting '", model.name(), "' on ", absl::StrJoin(sites, ", "));
+  ctx.SetProgress("models", span.lo, fitting);
+  // The number of Newton (and selection) rounds is not known in advance:
+  // progress approaches the span's end, half way after 6 rounds.
+  int evaluations = 0;
+  auto after_round = [&ctx, &evaluations, &fitting, span] {
+    ++evaluations;
+    ctx.SetProgress("models", span.lo + (span.hi - span.lo) * evaluations / (evaluations + 6.0),
+                    fitting);
+  };
   m::SpecFit spec;
   double coordinator_seconds = 0;
   if (at_site && sites.size() == 1) {
@@ -420,7 +440,7 @@ absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
       in.events += prep.events.at(s);
     }
     double round_seconds = 0;
-    in.evaluate = MakeEvaluator(ctx, model, &round_seconds);
+    in.evaluate = MakeEvaluator(ctx, model, &round_seconds, after_round);
     in.before_final_fit = [&round_seconds] { round_seconds = 0; };
     FEDRAD_ASSIGN_OR_RETURN(spec, m::FitSpec(NewtonFor(model), in));
     coordinator_seconds = spec.newton_seconds - round_seconds;
@@ -937,8 +957,11 @@ absl::Status RunModels(StudyContext& ctx) {
   json& validation_json = ctx.results()["validation"];
   for (int mi = 0; mi < study.models_size(); ++mi) {
     const v1::Model& model = study.models(mi);
-    ctx.SetProgress("models", static_cast<double>(mi) / study.models_size(),
-                    absl::StrCat("preparing '", model.name(), "'"));
+    // This model's share of the step: [lo, lo + width); its fit takes the
+    // first 60% of it when the model is validated, else all of it.
+    const double width = 1.0 / study.models_size();
+    const double lo = mi * width;
+    ctx.SetProgress("models", lo, absl::StrCat("preparing '", model.name(), "'"));
     FEDRAD_ASSIGN_OR_RETURN(PreparedModel prep, PrepareModel(ctx, model));
     const bool validate =
         v.enabled() && (v.models_size() == 0 ||
@@ -962,7 +985,10 @@ absl::Status RunModels(StudyContext& ctx) {
     std::sort(dev.begin(), dev.end());
     FEDRAD_RETURN_IF_ERROR(RequireActive(ctx, dev, "develop_on"));
 
-    FEDRAD_ASSIGN_OR_RETURN(Fitted fit, FitModel(ctx, prep, dev, at_site));
+    FEDRAD_ASSIGN_OR_RETURN(
+        Fitted fit,
+        FitModel(ctx, prep, dev, at_site,
+                 {lo + 0.05 * width, lo + (validate ? 0.6 : 1.0) * width}));
     json mj = FitJson(fit);
     mj["type"] = IsCox(model) ? "cox" : "logistic";
     mj["outcome"] = OutcomeText(model);
@@ -982,8 +1008,7 @@ absl::Status RunModels(StudyContext& ctx) {
                      << fit.rounds << " rounds, loglik " << fit.loglik;
     if (!validate) continue;
 
-    ctx.SetProgress("models", static_cast<double>(mi) / study.models_size(),
-                    absl::StrCat("validating '", model.name(), "'"));
+    ctx.SetProgress("models", lo + 0.6 * width, absl::StrCat("validating '", model.name(), "'"));
     json vj = json::object();
     std::map<std::string, SiteValidation> by_site;
     if (v.scheme() == v1::Validation::DEVELOP_VALIDATE) {
@@ -1007,9 +1032,13 @@ absl::Status RunModels(StudyContext& ctx) {
       if (sites.size() < 2) {
         return absl::FailedPreconditionError("leave-one-site-out needs at least 2 sites");
       }
-      for (const std::string& s : sites) {
+      for (size_t fold = 0; fold < sites.size(); ++fold) {
+        const std::string& s = sites[fold];
         std::vector<std::string> train = Minus(sites, {s});
-        absl::StatusOr<Fitted> fitted = FitModel(ctx, prep, train);
+        const double fold_width = 0.4 * width / sites.size();
+        const double fold_lo = lo + 0.6 * width + fold * fold_width;
+        absl::StatusOr<Fitted> fitted =
+            FitModel(ctx, prep, train, false, {fold_lo, fold_lo + 0.8 * fold_width});
         if (absl::IsFailedPrecondition(fitted.status()) && ctx.active_sites() == sites) {
           // A fold whose fit has a convergence problem (e.g. separation on
           // the remaining sites) is reported for that site; the others go on.

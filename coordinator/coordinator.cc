@@ -58,6 +58,21 @@ std::string Slug(const std::string& name) {
   return out.empty() ? "study" : out;
 }
 
+// Hello.instance_id / Hello.audit_log_id as read from the wire: lower-case
+// hex of at most 64 digits, else "" (not shown, not compared).
+std::string WireId(const std::string& id) {
+  if (id.size() > 64 || id.find_first_not_of("0123456789abcdef") != std::string::npos) return "";
+  return id;
+}
+
+// The first 12 digits of an id, for messages ("unknown" when empty).
+std::string ShortId(const std::string& id) { return id.empty() ? "unknown" : id.substr(0, 12); }
+
+std::string UtcMillis(int64_t unix_millis) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(unix_millis),
+                          absl::UTCTimeZone());
+}
+
 }  // namespace
 
 absl::StatusOr<v1::CoordinatorConfig> NormalizeCoordinatorConfig(v1::CoordinatorConfig config) {
@@ -162,6 +177,8 @@ class Coordinator::Impl {
                                                                   int64_t seen,
                                                                   double timeout_seconds);
   void UpdateStatus(StudyRecord* rec, const std::function<void(v1::StudyStatus*)>& fn);
+  // Adds `notice` to the status of every unfinished study that includes `site`.
+  void NoticeForSite(const std::string& site, const std::string& notice);
 
   StudyHost* direct_host() { return direct_host_.get(); }
   bool stopping() const { return stopping_.load(); }
@@ -208,6 +225,13 @@ class Coordinator::Impl {
   transport::RevocationList revoked_;  // under crl_mu_
   std::thread crl_thread_;
   std::condition_variable crl_cv_;  // wakes CrlWatchLoop at shutdown (crl_mu_)
+  // The process that last held each site's stream in this run (Hello
+  // instance_id, audit_log_id): a later one from another log is reported.
+  struct SiteProcess {
+    std::string instance_id;
+    std::string audit_log_id;
+  };
+  std::map<std::string, SiteProcess> last_process_;
 
   mutable std::mutex studies_mu_;
   std::condition_variable studies_cv_;
@@ -276,6 +300,26 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
 
   const std::string& site() const { return site_; }
 
+  // The process behind this stream (its Hello), set when it is welcomed.
+  // Read and written under Coordinator::Impl::mu_.
+  std::string instance_id;
+  std::string audit_log_id;
+  int64_t since_unix_millis = 0;
+
+  // Ends this stream from another thread: a newer stream of the same site
+  // process took its place (the site opens one stream at a time, so the old
+  // one is dead even if its TCP connection has not noticed yet). Thread safe.
+  void Supersede(const std::string& why) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing_) return;
+    closing_ = true;
+    final_status_ = grpc::Status(grpc::StatusCode::ABORTED, why);
+    if (!writing_ && !finished_) {
+      finished_ = true;
+      Finish(final_status_);
+    }
+  }
+
   void OnReadDone(bool ok) override {
     if (!ok) {
       Close(grpc::Status::OK);
@@ -293,7 +337,8 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
         return;
       }
       welcomed_ = true;
-    } else if (in_.has_result()) {
+      check_only_ = in_.hello().check_only();
+    } else if (in_.has_result() && !check_only_) {  // a check's stream carries no results
       impl_->OnResult(this, site_, in_.result());
     }
     // Heartbeats only keep the stream alive.
@@ -354,6 +399,7 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
   std::string site_;
   std::string serial_;
   bool welcomed_ = false;  // reactor thread only
+  bool check_only_ = false;  // reactor thread only: a `fedrad-site --check` stream
   v1::SiteMessage in_;
   std::mutex mu_;
   std::deque<v1::CoordinatorMessage> out_;
@@ -385,33 +431,104 @@ grpc::Status Coordinator::Impl::OnHello(SiteSession* session, const std::string&
     audit_->Decision("", "", site, "connect", absl::StrCat("refused: ", why));
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, why);
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  if (sessions_.count(site) > 0) {
-    std::string why = absl::StrCat("site '", site,
-                                   "' is already connected; a second connection with the "
-                                   "same identity is refused");
-    FEDRAD_LOG(WARNING) << "refused site " << site << ": " << why;
-    audit_->Decision("", "", site, "connect", absl::StrCat("refused: ", why));
-    return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, why);
+  const std::string instance = WireId(hello.instance_id());
+  const std::string log_id = WireId(hello.audit_log_id());
+  const std::string process = absl::StrCat("instance ", ShortId(instance), ", audit log ",
+                                            ShortId(log_id));
+  std::string notice;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    v1::CoordinatorMessage welcome;
+    welcome.mutable_welcome()->set_protocol_version(transport::kProtocolVersion);
+    welcome.mutable_welcome()->set_coordinator_id(config_.coordinator_id());
+    welcome.mutable_welcome()->set_site_id(site);
+    auto it = sessions_.find(site);
+    if (hello.check_only()) {
+      // `fedrad-site --check`: describe the live stream, do not take it.
+      std::string live = "no live stream";
+      if (it != sessions_.end()) {
+        welcome.mutable_welcome()->set_live_instance_id(it->second->instance_id);
+        welcome.mutable_welcome()->set_live_audit_log_id(it->second->audit_log_id);
+        welcome.mutable_welcome()->set_live_since_unix_millis(it->second->since_unix_millis);
+        live = absl::StrCat("live stream: instance ", ShortId(it->second->instance_id),
+                            ", audit log ", ShortId(it->second->audit_log_id));
+      }
+      session->Send(welcome);
+      FEDRAD_LOG(INFO) << "site " << site << ": fedrad-site --check (" << process << "); " << live;
+      audit_->Decision("", "", site, "connect",
+                       absl::StrCat("site check from ", site, " (", process, "); ", live));
+      return grpc::Status::OK;
+    }
+    if (it != sessions_.end()) {
+      SiteSession* old = it->second;
+      if (!instance.empty() && old->instance_id == instance) {
+        // The same process dialled again: its old stream is dead.
+        FEDRAD_LOG(INFO) << "site " << site << " reconnected (same process, instance "
+                         << ShortId(instance) << "): its new stream replaces the old one";
+        old->Supersede("replaced by a newer stream of the same site process");
+        sessions_.erase(it);
+      } else {
+        std::string why = absl::StrCat(
+            "site '", site, "' is already connected from another process (instance ",
+            ShortId(old->instance_id), ", audit log ", ShortId(old->audit_log_id),
+            ", connected since ", UtcMillis(old->since_unix_millis), "); this process (",
+            process, ") is refused: run one fedrad-site per site certificate");
+        if (!log_id.empty() && log_id == old->audit_log_id) {
+          absl::StrAppend(&why, " (both write the same audit log: a copy of the site's folder?)");
+        }
+        FEDRAD_LOG(WARNING) << "refused site " << site << ": " << why;
+        audit_->Decision("", "", site, "connect", absl::StrCat("refused: ", why));
+        return grpc::Status(grpc::StatusCode::ALREADY_EXISTS, why);
+      }
+    }
+    sessions_[site] = session;
+    session->instance_id = instance;
+    session->audit_log_id = log_id;
+    session->since_unix_millis = absl::ToUnixMillis(absl::Now());
+    session->Send(welcome);
+    FEDRAD_LOG(INFO) << "site " << site << " connected (k=" << hello.min_cell_count()
+                     << ", accepts " << hello.accepted_task_kinds_size() << " task kinds, "
+                     << process << ")";
+    audit_->Decision("", "", site, "connect",
+                     absl::StrCat("accepted stream from site ", site, " (k=",
+                                  hello.min_cell_count(), ", ", process, ")"));
+    auto last = last_process_.find(site);
+    if (last != last_process_.end() && last->second.instance_id != instance) {
+      const SiteProcess& before = last->second;
+      if (!log_id.empty() && log_id == before.audit_log_id) {
+        FEDRAD_LOG(INFO) << "site " << site << " restarted: a new process (instance "
+                         << ShortId(instance) << ") writing the same audit log";
+      } else {
+        notice = absl::StrCat("site ", site, " is now served by another process writing another "
+                              "audit log (", process, "; before: instance ",
+                              ShortId(before.instance_id), ", audit log ",
+                              ShortId(before.audit_log_id),
+                              "): its audit trail is split over two logs");
+        FEDRAD_LOG(WARNING) << notice;
+        audit_->Decision("", "", site, "connect", notice);
+      }
+    }
+    last_process_[site] = SiteProcess{instance, log_id};
+    // Tasks the site has not answered yet (it reconnected): send them again;
+    // the site answers a repeated task id from its stored results.
+    for (auto& [id, p] : pending_) {
+      if (p->site == site && !p->done) SendTaskLocked(p.get());
+    }
+    cv_.notify_all();
   }
-  sessions_[site] = session;
-  v1::CoordinatorMessage welcome;
-  welcome.mutable_welcome()->set_protocol_version(transport::kProtocolVersion);
-  welcome.mutable_welcome()->set_coordinator_id(config_.coordinator_id());
-  welcome.mutable_welcome()->set_site_id(site);
-  session->Send(welcome);
-  FEDRAD_LOG(INFO) << "site " << site << " connected (k=" << hello.min_cell_count()
-                   << ", accepts " << hello.accepted_task_kinds_size() << " task kinds)";
-  audit_->Decision("", "", site, "connect",
-                   absl::StrCat("accepted stream from site ", site, " (k=",
-                                hello.min_cell_count(), ")"));
-  // Tasks the site has not answered yet (it reconnected): send them again;
-  // the site answers a repeated task id from its stored results.
-  for (auto& [id, p] : pending_) {
-    if (p->site == site && !p->done) SendTaskLocked(p.get());
-  }
-  cv_.notify_all();
+  if (!notice.empty()) NoticeForSite(site, notice);
   return grpc::Status::OK;
+}
+
+void Coordinator::Impl::NoticeForSite(const std::string& site, const std::string& notice) {
+  std::lock_guard<std::mutex> lock(studies_mu_);
+  for (auto& [id, rec] : studies_) {
+    if (IsTerminal(rec->status.state()) || rec->status.sites().count(site) == 0) continue;
+    rec->status.add_notices(notice);
+    ++rec->version;
+    audit_->Decision(id, "", site, "study.notice", notice);
+  }
+  studies_cv_.notify_all();
 }
 
 void Coordinator::Impl::OnClosed(SiteSession* session, const std::string& site) {
@@ -739,6 +856,21 @@ absl::StatusOr<std::string> Coordinator::Impl::SubmitStudy(const v1::Study& spec
                         << " refused: " << check.message();
     return Annotate(check, "the study spec");
   }
+  if (spec.sites().empty()) {
+    // A study names its sites: a site down at submit is then waited for (and
+    // missed), and a connected test site is never pulled in.
+    std::vector<std::string> connected = ConnectedSites();
+    std::string lines;
+    for (const auto& site : connected) absl::StrAppend(&lines, "\n  sites: \"", site, "\"");
+    std::string why = absl::StrCat(
+        "sites: is required: list the sites that take part, by the names in their "
+        "certificates (each must answer unless quorum.min_sites allows fewer). ",
+        connected.empty() ? std::string("No site is connected now.")
+                          : absl::StrCat("Connected now: ", absl::StrJoin(connected, ", "),
+                                         "; to run with exactly these, add:", lines));
+    FEDRAD_LOG(WARNING) << "study '" << spec.name() << "' from " << by << " refused: " << why;
+    return Annotate(absl::InvalidArgumentError(why), "the study spec");
+  }
   auto rec = std::make_unique<StudyRecord>();
   {
     std::lock_guard<std::mutex> lock(studies_mu_);
@@ -928,6 +1060,13 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
   study_json["excluded_sites"] = nlohmann::json::object();
   for (const auto& [site, reason] : ctx.excluded_sites()) study_json["excluded_sites"][site] = reason;
   study_json["rounds"] = ctx.rounds();
+  {
+    std::lock_guard<std::mutex> lock(studies_mu_);
+    if (rec->status.notices_size() > 0) {
+      study_json["notices"] =
+          std::vector<std::string>(rec->status.notices().begin(), rec->status.notices().end());
+    }
+  }
   if (spec.min_cell_count() > 0) study_json["min_cell_count"] = spec.min_cell_count();
   study_json["epoch"] = ctx.epoch();
   study_json["finished_at"] = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -80,26 +82,52 @@ absl::StatusOr<std::map<std::string, v1::TaskResult>> StudyContext::RunRound(
     task.set_deadline_unix_millis(deadline);
     tasks.emplace(site, std::move(task));
   }
+  const size_t active_before = active_.size();
   auto answers = host_->Exchange(tasks, timeout);
   if (host_->Cancelled()) return absl::CancelledError("study cancelled");
   std::map<std::string, v1::TaskResult> ok;
+  // The sites' own errors, to tell a spec error every site reports (e.g. a
+  // column that exists nowhere) from sites dropping out one by one.
+  std::set<std::pair<int, std::string>> site_errors;
+  bool every_site_answered_an_error = !tasks.empty();
   for (const auto& [site, task] : tasks) {
     auto it = answers.find(site);
     std::string reason;
     if (it == answers.end() || !it->second.ok()) {
       reason = it == answers.end() ? "no answer" : std::string(it->second.status().message());
+      every_site_answered_an_error = false;
     } else if (it->second->status_code() != 0) {
       auto code = static_cast<absl::StatusCode>(it->second->status_code());
       reason = absl::StrCat(code == absl::StatusCode::kPermissionDenied ? "refused '" : "failed '",
                             kind, "' (", absl::StatusCodeToString(code), "): ",
                             it->second->status_message());
+      site_errors.emplace(it->second->status_code(), it->second->status_message());
     } else {
       ok.emplace(site, std::move(*it->second));
+      every_site_answered_an_error = false;
       continue;
     }
     ExcludeSite(site, reason);
   }
-  FEDRAD_RETURN_IF_ERROR(CheckQuorum(kind));
+  absl::Status quorum = CheckQuorum(kind);
+  if (!quorum.ok() && every_site_answered_an_error && site_errors.size() == 1) {
+    // One error from every site asked (e.g. a column that exists nowhere):
+    // that is the study's error, not a quorum lost site by site.
+    const auto code = static_cast<absl::StatusCode>(site_errors.begin()->first);
+    std::vector<std::string> asked;
+    for (const auto& [site, task] : tasks) asked.push_back(site);
+    const std::string who =
+        asked.size() == active_before
+            ? std::string("every site")
+            : absl::StrCat("every site asked (", absl::StrJoin(asked, ", "), ")");
+    const std::string what = absl::StrCat(
+        who, code == absl::StatusCode::kPermissionDenied ? " refused '" : " failed '", kind,
+        "' (", absl::StatusCodeToString(code), "): ", site_errors.begin()->second);
+    const bool usable = code != absl::StatusCode::kCancelled && code != absl::StatusCode::kOk &&
+                        code != absl::StatusCode::kUnknown;
+    return absl::Status(usable ? code : absl::StatusCode::kFailedPrecondition, what);
+  }
+  FEDRAD_RETURN_IF_ERROR(quorum);
   return ok;
 }
 

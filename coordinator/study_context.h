@@ -18,7 +18,10 @@
 // rest of the study with its reason, recorded in results.json
 // (study.excluded_sites) and the study status. The round then succeeds with
 // the remaining sites if the quorum allows, else returns FailedPrecondition
-// naming every excluded site and why.
+// naming every excluded site and why -- except when every site asked
+// answered with the same error (code and message, e.g. a column the spec
+// names exists at no site): the round then returns that error, "every site
+// failed 'cohort.summary' (INVALID_ARGUMENT): ...", with the sites' code.
 //
 // Thread safety: a StudyContext belongs to the one thread that runs the
 // study; it is not thread safe.

@@ -37,6 +37,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/match.h"
+#include "absl/time/time.h"
 #include "core/audit_log.h"
 #include "core/csv.h"
 #include "core/pki.h"
@@ -911,6 +912,11 @@ class Checker {
     hello->set_protocol_version(transport::kProtocolVersion);
     hello->set_software_version(absl::StrCat(FEDRAD_VERSION, " (site --check)"));
     hello->set_min_cell_count(config_.policy().min_cell_count());
+    // Asks about the live stream without taking it (fedrad.proto Hello).
+    const std::string own_log = AuditLogId(config_.audit_log());
+    hello->set_instance_id(NewInstanceId());
+    hello->set_audit_log_id(own_log);
+    hello->set_check_only(true);
     v1::CoordinatorMessage msg;
     bool got = stream->Write(hello_msg) && stream->Read(&msg);
     if (!got || !msg.has_welcome()) {
@@ -974,6 +980,42 @@ class Checker {
     }
     s.detail = absl::StrCat("Welcome from '", welcome.coordinator_id(), "', protocol version ",
                             welcome.protocol_version(), ", site id '", welcome.site_id(), "'");
+    // Whose is the site's live stream (a coordinator before check_only
+    // answers without live_*, as when no stream is live).
+    const std::string live_instance = welcome.live_instance_id().substr(0, 12);
+    const std::string live_log = welcome.live_audit_log_id();
+    if (welcome.live_since_unix_millis() == 0) {
+      absl::StrAppend(&s.detail, "; no stream of this site is live now");
+      return;
+    }
+    const std::string since = absl::FormatTime(
+        "%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(welcome.live_since_unix_millis()),
+        absl::UTCTimeZone());
+    if (!live_log.empty() && live_log == own_log) {
+      absl::StrAppend(&s.detail, "; the live stream belongs to the service writing this "
+                                 "config's audit log (instance ",
+                      live_instance, ", since ", since, ")");
+      return;
+    }
+    if (live_log.empty()) {
+      s.outcome = CheckOutcome::kWarn;
+      absl::StrAppend(&s.detail, "; a process that does not say which audit log it writes (an "
+                                 "older fedrad-site, instance ",
+                      live_instance.empty() ? "unknown" : live_instance,
+                      ") holds the live stream since ", since);
+      s.advice = "make sure it is this site's own service: each site runs one fedrad-site";
+      return;
+    }
+    Fail(s,
+         absl::StrCat("the live stream of site '", welcome.site_id(),
+                      "' belongs to another process (instance ", live_instance, ", audit log ",
+                      live_log.substr(0, 12), ", since ", since, "), not to a service writing ",
+                      config_.audit_log(), " (audit log ",
+                      own_log.empty() ? std::string("not started") : own_log.substr(0, 12), ")"),
+         "another fedrad-site process (another folder or host) uses this site's certificate: "
+         "stop the one that should not run. The coordinator refuses a second process while the "
+         "first is connected; one that takes over later splits the site's audit trail over two "
+         "logs");
   }
 
   const std::string config_path_;

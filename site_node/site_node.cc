@@ -370,6 +370,9 @@ class SiteNode::Impl {
 
   const v1::SiteConfig config_;
   const std::string site_id_;
+  // Hello.instance_id / Hello.audit_log_id (fedrad.proto).
+  const std::string instance_id_ = NewInstanceId();
+  const std::string audit_log_id_ = AuditLogId(config_.audit_log());
   const CsvTable table_;
   std::unique_ptr<NodeAudit> audit_;
   std::shared_ptr<grpc::ChannelCredentials> creds_;
@@ -499,6 +502,8 @@ absl::Status SiteNode::Impl::RunOneStream(bool* welcomed) {
     hello->add_accepted_task_kinds(kind);
   }
   hello->set_min_cell_count(config_.policy().min_cell_count());
+  hello->set_instance_id(instance_id_);
+  hello->set_audit_log_id(audit_log_id_);
   v1::CoordinatorMessage msg;
   if (!stream->Write(hello_msg) || !stream->Read(&msg)) {
     grpc::Status s = stream->Finish();
@@ -525,7 +530,7 @@ absl::Status SiteNode::Impl::RunOneStream(bool* welcomed) {
   coordinator_id_ = welcome.coordinator_id().empty() ? "coordinator" : welcome.coordinator_id();
   FEDRAD_LOG(INFO) << "connected to " << coordinator_id_ << " at "
                    << config_.coordinator_address() << " as site '" << welcome.site_id()
-                   << "'";
+                   << "' (instance " << instance_id_ << ")";
   {
     std::lock_guard<std::mutex> lock(stream_mu_);
     stream_ = stream.get();
@@ -1011,6 +1016,36 @@ absl::StatusOr<std::unique_ptr<SiteNode>> SiteNode::Create(
                                      std::move(audit), std::move(creds));
   impl->ScanStudies();
   return std::unique_ptr<SiteNode>(new SiteNode(std::move(impl)));
+}
+
+std::string AuditLogId(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return "";
+  std::string line;
+  char buf[4096];
+  while (line.size() < (1 << 20) && line.find('\n') == std::string::npos) {
+    const size_t n = std::fread(buf, 1, sizeof(buf), f);
+    if (n == 0) break;
+    line.append(buf, n);
+  }
+  std::fclose(f);
+  line = line.substr(0, line.find('\n'));
+  // "hash" is the last key of a record (core/audit_log.h).
+  const std::string key = "\"hash\":\"";
+  const size_t at = line.rfind(key);
+  if (at == std::string::npos) return "";
+  std::string hash = line.substr(at + key.size(), 64);
+  if (hash.size() != 64 || hash.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return "";
+  }
+  return hash;
+}
+
+std::string NewInstanceId() {
+  std::random_device rd;
+  std::string id;
+  for (int i = 0; i < 4; ++i) absl::StrAppend(&id, absl::StrFormat("%08x", rd()));
+  return id;
 }
 
 absl::StatusOr<std::string> SiteIdOf(const v1::SiteConfig& config) {

@@ -53,6 +53,18 @@ absl::Status AppendOperatorRecord(const fedrad::v1::SiteConfig& config, const st
                                   const std::string& kind, const std::string& summary,
                                   const std::string& digest = "");
 
+// The id of an audit log: the hash of its first record (64 hex digits), or
+// "" when the file is missing, empty or its first line carries no hash. It
+// names the log (its folder), not the process: the site sends it in its
+// Hello so that the coordinator can tell when a site is served from another
+// log than before, and `fedrad-site --check` compares it with the live
+// stream's. Reads at most the first 1 MiB. Thread safe.
+std::string AuditLogId(const std::string& path);
+
+// A new random process instance id (32 hex digits), sent in every Hello of
+// this process. Thread safe.
+std::string NewInstanceId();
+
 // Fills defaults and checks a site config (k >= 1, paths set; output_dir
 // must contain neither the audit log's folder, the data table's folder nor
 // state_dir). When base_dir is not empty, every relative path (data_csv,

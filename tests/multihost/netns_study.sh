@@ -221,6 +221,7 @@ if min_sites != "-":   # replace the example's quorum block
     text = re.sub(r"(?ms)^quorum \{.*?^\}\n", "", text)
     text += f"quorum {{\n  min_sites: {min_sites}\n  task_timeout_seconds: {timeout}\n}}\n"
 text = re.sub(r'(?m)^name: ".*"$', f'name: "{name}"', text)
+text = re.sub(r'(?m)^sites: .*\n', '', text)  # the example's own list
 text += 'sites: "S1"\nsites: "S2"\nsites: "S3"\n'
 if int(rounds) > 0:
     text += f"debug {{\n  sleep_rounds: {rounds}\n  sleep_seconds: {sleep}\n}}\n"
