@@ -15,7 +15,10 @@
 // In-process use (benchmark, tests): WaitForSites() then NewStudyContext()
 // runs rounds directly without the Admin service.
 //
-// Thread safe. gRPC types stay in coordinator.cc.
+// Thread safe. gRPC types stay in the .cc files: coordinator.cc (Create,
+// Start, Shutdown), site_hub.cc (site streams, exchange, revocation),
+// admin_service.cc (Admin service), study_runner.cc (studies, results.json);
+// internal/coordinator_impl.h declares the Impl they share.
 #ifndef FEDRAD_COORDINATOR_COORDINATOR_H_
 #define FEDRAD_COORDINATOR_COORDINATOR_H_
 
