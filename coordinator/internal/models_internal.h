@@ -1,0 +1,104 @@
+// Private to the coordinator's models step: what the fitting half
+// (coordinator/analysis_models.cc) and the validation half
+// (coordinator/analysis_validation.cc) share -- the prepared model, the
+// fitted model, one site's validation, the helpers that read a site's
+// payload and address a round, and the validation entry points RunModels
+// calls. Not an API: no other module includes it.
+//
+//   FEDRAD_ASSIGN_OR_RETURN(auto by_site,
+//                           ValidateModel(ctx, prep, fit, dev, val, &baseline, &risk_groups));
+//   json pooled = Pooled(by_site, IsCox(*prep.spec));
+//
+// Not thread safe beyond StudyContext's own guarantees: one study's step
+// runs on one thread.
+#ifndef FEDRAD_COORDINATOR_INTERNAL_MODELS_INTERNAL_H_
+#define FEDRAD_COORDINATOR_INTERNAL_MODELS_INTERNAL_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <Eigen/Dense>
+#include <nlohmann/json.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "coordinator/study_context.h"
+#include "models/data.h"
+#include "proto/fedrad.pb.h"
+#include "proto/study.pb.h"
+
+namespace fedrad::coordinator::internal {
+
+namespace m = ::fedrad::models;
+using nlohmann::json;
+
+// ---- Payloads and rounds (analysis_models.cc) --------------------------------
+std::vector<double> ToStd(const Eigen::VectorXd& v);
+// `name` from site `site`'s payload: exactly `n` values, else DataLoss.
+absl::StatusOr<Eigen::VectorXd> SiteVector(const std::string& site, const v1::Payload& p,
+                                           const std::string& name, int64_t n);
+bool IsCox(const v1::Model& model);
+// FailedPrecondition naming the `wanted` sites that did not answer `what`.
+absl::Status RequireSites(const std::vector<std::string>& wanted,
+                          const std::map<std::string, v1::TaskResult>& got,
+                          const std::string& what);
+// Parameters of a round: `active` sites get `params`, every other site
+// role=idle (it answers only its n).
+std::map<std::string, v1::Payload> RoundParams(StudyContext& ctx, const v1::Payload& params,
+                                               const std::vector<std::string>& active);
+
+// ---- The models step's records ------------------------------------------------
+
+// What models.prepare told us about one model.
+struct PreparedModel {
+  const v1::Model* spec = nullptr;
+  std::vector<std::string> covariates;
+  std::map<std::string, m::CrossProducts> cross;
+  std::map<std::string, int64_t> n, events, n_excluded;
+  std::map<std::string, std::map<std::string, int64_t>> reasons;
+};
+
+struct Fitted {
+  std::vector<std::string> covariates;  // used in the fit (after selection)
+  std::vector<std::string> names;       // coefficient names
+  Eigen::VectorXd beta;                 // original covariate scale
+  Eigen::VectorXd se;
+  double loglik = 0, loglik_null = 0;
+  int iterations = 0;
+  int halvings = 0;
+  int64_t n = 0, events = 0;
+  std::vector<std::string> sites;
+  int64_t rounds = 0;
+  double seconds = 0;
+  double coordinator_seconds = 0;  // Newton fit time not spent waiting for rounds
+  json details = json::object();  // selection, penalty, scaling
+};
+
+// One validation site's answer (analysis_validation.cc).
+struct SiteValidation {
+  json metrics = json::object();
+  double concordant = 0, discordant = 0, tied = 0;
+  std::map<std::string, std::pair<double, double>> logit_and_var;  // for meta-analysis
+};
+
+// ---- Validation (analysis_validation.cc) --------------------------------------
+
+// The frozen model `fit` validated on `val_sites`: Cox: pooled baseline
+// hazard from models.baseline on `dev_sites` (into *baseline_out) and the
+// risk-group cut-points from models.lp_summary (into *risk_groups_out); then
+// models.validate on `val_sites`. Returns each validation site's metrics.
+absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
+    StudyContext& ctx, const PreparedModel& prep, const Fitted& fit,
+    const std::vector<std::string>& dev_sites, const std::vector<std::string>& val_sites,
+    json* baseline_out, json* risk_groups_out = nullptr);
+
+// The pooled validation over `sites`: n, events, stratified Harrell C (Cox)
+// and DerSimonian-Laird meta-analyses on the logit scale.
+json Pooled(const std::map<std::string, SiteValidation>& sites, bool cox);
+
+}  // namespace fedrad::coordinator::internal
+
+#endif  // FEDRAD_COORDINATOR_INTERNAL_MODELS_INTERNAL_H_
