@@ -366,7 +366,9 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
   results["provenance"]["audit_log_heads"]["coordinator"] = audit_->HeadHash();
   std::string json = results.dump(2) + "\n";
   absl::Status written = WriteStringToFile((fs::path(rec->dir) / "results.json").string(), json);
-  if (!written.ok()) FEDRAD_LOG(ERROR) << "cannot write results.json: " << written;
+  if (!written.ok()) {
+    FEDRAD_LOG(ERROR) << "cannot write results.json: " << written;
+  }
   Persist(rec, state, message, rec->next_step, json, &ctx);
   audit_->Decision(rec->id, "", "", "study.end", absl::StrCat("study ", state, ": ", message));
   if (status.ok()) {

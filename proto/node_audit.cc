@@ -46,7 +46,9 @@ struct NodeAudit::Impl {
     e.payload_sha256 = digest;
     e.summary = summary;
     absl::Status s = log->Append(e);
-    if (!s.ok()) FEDRAD_LOG(ERROR) << "audit log append failed: " << s;
+    if (!s.ok()) {
+      FEDRAD_LOG(ERROR) << "audit log append failed: " << s;
+    }
   }
 #endif
   std::mutex mu;
@@ -121,7 +123,9 @@ void NodeAudit::Close() {
   impl_->closed = true;
 #ifdef FEDRAD_HAVE_AUDIT
   absl::Status s = impl_->log->Close();
-  if (!s.ok()) FEDRAD_LOG(ERROR) << "audit log close failed: " << s;
+  if (!s.ok()) {
+    FEDRAD_LOG(ERROR) << "audit log close failed: " << s;
+  }
 #endif
 }
 
