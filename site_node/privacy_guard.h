@@ -1,5 +1,5 @@
 // The site's privacy guard: decides which tasks a site runs and whether a
-// result may leave. Every decision is audited by the caller (site_node.cc).
+// result may leave. Every decision is audited by the caller (site_worker.cc).
 //
 //   PrivacyGuard guard(policy);
 //   FEDRAD_RETURN_IF_ERROR(guard.CheckAccepted(*kind));

@@ -2,7 +2,8 @@
 # daemon library does not need OpenSSL and the PKI. include()d at the end of
 # site_node/CMakeLists.txt, after the fedrad-site executable is defined.
 fedrad_library(NAME site_check
-  SRCS ${CMAKE_CURRENT_LIST_DIR}/site_check.cc
+  SRCS ${CMAKE_CURRENT_LIST_DIR}/site_check.cc ${CMAKE_CURRENT_LIST_DIR}/site_check_local.cc
+    ${CMAKE_CURRENT_LIST_DIR}/site_check_network.cc
   PUBLIC_DEPS fedrad::site
   PRIVATE_DEPS fedrad::pki fedrad::audit fedrad::transport fedrad::proto OpenSSL::SSL OpenSSL::Crypto
     absl::strings)

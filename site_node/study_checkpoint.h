@@ -98,7 +98,7 @@ std::string LedgerPath(const std::string& study_dir);
 // ---- The crash-loop guard ------------------------------------------------------
 // The site writes .state/running ("task_id<TAB>kind") before a task's handler
 // runs and removes it after. A fatal signal in the worker writes
-// .state/crashed (site_node.cc). At start-up, ScanInterruptedStudies finds the
+// .state/crashed (site_worker.cc). At start-up, ScanInterruptedStudies finds the
 // studies with a leftover `running`: one whose worker crashed, or that was
 // already interrupted once before (.state/interrupted), is stopped at this
 // site (.state/failed); otherwise the interruption is noted (a site killed

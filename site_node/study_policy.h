@@ -1,5 +1,5 @@
 // What a site checks in every task before any handler runs, from the task and
-// the approved study spec it carries (site_node.cc calls these in order; the
+// the approved study spec it carries (site_worker.cc calls these in order; the
 // `approve` command runs CheckStudySpec too, so an operator cannot approve a
 // spec the site would refuse). Every refusal is a PublicError naming the
 // field and the rule, never a value from the site's data.

@@ -1,0 +1,166 @@
+// Private to fedrad::site (the daemon library): the SiteNode::Impl class and
+// the few helpers its files share. Not a public header; nothing outside
+// site_node/site_node.cc, site_node/site_worker.cc and site_node/site_config.cc
+// includes it.
+//
+// The daemon is spread over three files:
+//   site_node.cc    the connection loop: dial out, Hello/Welcome, read tasks,
+//                   heartbeats, deliver results; SiteNode::Create and the small
+//                   public helpers (SiteIdOf, AuditLogId, NewInstanceId,
+//                   AppendOperatorRecord)
+//   site_worker.cc  per-study queues and workers, the crash-loop guard, the gate
+//                   before a handler runs, Execute with its ledger and audit
+//                   records, the study state (load, resume)
+//   site_config.cc  NormalizeSiteConfig, LoadSiteConfig, CheckOwnCertificate,
+//                   LoadSiteTable
+#ifndef FEDRAD_SITE_NODE_INTERNAL_SITE_NODE_IMPL_H_
+#define FEDRAD_SITE_NODE_INTERNAL_SITE_NODE_IMPL_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include <grpcpp/security/credentials.h>
+
+#include "absl/status/status.h"
+#include "core/csv.h"
+#include "proto/fedrad.grpc.pb.h"
+#include "proto/node_audit.h"
+#include "site_node/approvals.h"
+#include "site_node/builtin_tasks.h"
+#include "site_node/privacy_guard.h"
+#include "site_node/site_node.h"
+#include "site_node/site_rules.h"
+#include "site_node/study_checkpoint.h"
+#include "site_node/task_registry.h"
+
+namespace fedrad::site {
+namespace node_internal {
+
+using Stream = grpc::ClientReaderWriter<v1::SiteMessage, v1::CoordinatorMessage>;
+
+// The most workers (policy.max_concurrent_studies is capped to it): one
+// crash-guard slot each (site_worker.cc).
+constexpr int kMaxWorkers = 64;
+
+// Wall-clock milliseconds since the Unix epoch (site_node.cc).
+int64_t NowMillis();
+
+// A string from the wire, clipped for the site's log and audit record
+// (site_node.cc).
+std::string Clip(const std::string& s, size_t n = 2 * kMaxNameBytes);
+
+// The names of a payload's arrays for the audit record, "none" when empty
+// (site_node.cc).
+std::string ArrayNames(const v1::Payload& payload);
+
+// The crash-loop guard's handler for fatal signals (site_worker.cc); Run()
+// installs it before the workers start.
+void InstallFatalSignalHandlers();
+
+}  // namespace node_internal
+
+class SiteNode::Impl {
+ public:
+  Impl(v1::SiteConfig config, std::string site_id, CsvTable table,
+       std::unique_ptr<NodeAudit> audit,
+       std::shared_ptr<grpc::ChannelCredentials> creds)
+      : config_(std::move(config)),
+        site_id_(std::move(site_id)),
+        table_(std::move(table)),
+        audit_(std::move(audit)),
+        creds_(std::move(creds)),
+        guard_(GuardPolicy{config_.policy().min_cell_count(),
+                           {config_.policy().accepted_task_kinds().begin(),
+                            config_.policy().accepted_task_kinds().end()},
+                           config_.policy().enable_debug_tasks()}),
+        approvals_(config_.state_dir(), [this](const v1::StudyApproval& a, bool withdrawal) {
+          audit_->Decision("", "", "operator", withdrawal ? "site.withdraw" : "site.approve",
+                           ApprovalAuditSummary(a, withdrawal), a.spec_sha256());
+        }) {
+    RegisterBuiltinTasks(registry_);
+    RegisterStudyTasks(registry_);
+  }
+
+  absl::Status Run();
+  void Shutdown();
+  // At start: studies whose worker died on a task (crash-loop guard).
+  void ScanStudies();
+
+ private:
+  struct StudyState {
+    CsvTable table;
+    std::map<std::string, std::string> kv;
+    std::string output_dir;
+    // Results of tasks that changed the state since the last checkpoint
+    // (task id -> serialized TaskResult; in the working snapshot).
+    std::map<std::string, std::string> answered;
+    // What this site released in the study (no differencing).
+    ReleaseLedger ledger;
+    bool ledger_broken = false;
+  };
+
+  absl::Status RunOneStream(bool* welcomed);
+  void Enqueue(const v1::Task& task);
+  void WorkerLoop(int slot);
+  // Every check before a handler runs (no file is written). Sets *kind.
+  absl::Status Gate(const v1::Task& task, const TaskKind** kind);
+  v1::TaskResult Execute(const v1::Task& task, int slot);
+  void Deliver(const v1::TaskResult& result);
+  void HeartbeatLoop(std::atomic<bool>* ended);
+  bool SleepUnlessStopped(double seconds);
+  std::string StudyDir(const std::string& study_id) const {
+    return (std::filesystem::path(config_.output_dir()) / study_id).string();
+  }
+  // The study's state, created on its first task; a study this process has
+  // not seen but that has a working snapshot or checkpoints on disk (the
+  // site restarted mid-study) is loaded from them. Only the worker holding
+  // the study touches its state.
+  StudyState& StudyFor(const v1::Task& task);
+  v1::TaskResult Refused(const v1::Task& task, const absl::Status& status);
+
+  const v1::SiteConfig config_;
+  const std::string site_id_;
+  // Hello.instance_id / Hello.audit_log_id (fedrad.proto).
+  const std::string instance_id_ = NewInstanceId();
+  const std::string audit_log_id_ = AuditLogId(config_.audit_log());
+  const CsvTable table_;
+  std::unique_ptr<NodeAudit> audit_;
+  std::shared_ptr<grpc::ChannelCredentials> creds_;
+  TaskRegistry registry_;
+  PrivacyGuard guard_;
+  ApprovalWatcher approvals_;
+
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;  // guards queues_, ready_, busy_, done_, stopped_studies_
+  std::condition_variable cv_;
+  // One queue per study (by study id; "" for tasks the gate will refuse
+  // before any study folder exists). A study is in ready_ when it has tasks
+  // and no worker holds it; busy_ holds the studies a worker is running, so
+  // a study's tasks run one at a time and in order, and no study waits for
+  // another's (up to max_concurrent_studies at once).
+  std::map<std::string, std::deque<v1::Task>> queues_;
+  std::deque<std::string> ready_;
+  std::set<std::string> busy_;
+  std::map<std::string, v1::TaskResult> done_;  // results by task id (idempotent retries)
+  std::set<std::string> stopped_studies_;       // stopped at start-up (crash-loop guard)
+
+  std::mutex studies_mu_;  // guards the map studies_ (not the states in it)
+  std::map<std::string, StudyState> studies_;
+
+  std::mutex stream_mu_;  // guards stream_, context_; serialises writes
+  node_internal::Stream* stream_ = nullptr;
+  grpc::ClientContext* context_ = nullptr;
+  std::string coordinator_id_ = "coordinator";
+};
+
+}  // namespace fedrad::site
+
+#endif  // FEDRAD_SITE_NODE_INTERNAL_SITE_NODE_IMPL_H_
