@@ -30,7 +30,7 @@ function(fedrad_test)
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest GTest::gtest_main)
   set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   target_compile_definitions(${ARG_NAME} PRIVATE
-    FEDRAD_SHARED_DIR="${FEDRAD_SHARED_DIR}"
+    FEDRAD_TEST_DATA_DIR="${FEDRAD_TEST_DATA_DIR}"
     FEDRAD_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     FEDRAD_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
   add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME})
@@ -53,7 +53,7 @@ function(fedrad_benchmark)
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} benchmark::benchmark)
   set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
   target_compile_definitions(${ARG_NAME} PRIVATE
-    FEDRAD_SHARED_DIR="${FEDRAD_SHARED_DIR}"
+    FEDRAD_TEST_DATA_DIR="${FEDRAD_TEST_DATA_DIR}"
     FEDRAD_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     FEDRAD_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
 endfunction()

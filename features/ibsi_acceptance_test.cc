@@ -2,9 +2,9 @@
 // with the shipped presets on the IBSI phantoms and compares every value to
 // the IBSI reference values.
 //
-// Reference numbers: ../shared/ibsi/ibsi1_reference_values_all_configs.csv,
+// Reference numbers: tests/data/ibsi/ibsi1_reference_values_all_configs.csv,
 // parsed from the IBSI reference manual (github.com/theibsi/ibsi-doc, commit
-// b952e71, docs/03_Image_features.rst); see ../shared/ibsi/README.md.
+// b952e71, docs/03_Image_features.rst); see tests/data/ibsi/README.md.
 // Matching: by ibsi_code + aggregation (+ the IVH fraction). A row with a
 // tolerance passes when |value - reference| <= tolerance; a row without one
 // (tolerance 0) passes when the value rounded to 3 significant digits equals
@@ -95,7 +95,7 @@ std::map<std::string, Outcome> RunAndCompare(const std::string& dataset, const s
   }
   fs::remove(out);
 
-  auto ref = fedrad::ReadCsv(std::string(FEDRAD_SHARED_DIR) +
+  auto ref = fedrad::ReadCsv(std::string(FEDRAD_TEST_DATA_DIR) +
                              "/ibsi/ibsi1_reference_values_all_configs.csv");
   EXPECT_TRUE(ref.ok()) << ref.status();
   if (!ref.ok()) return by_family;
@@ -169,8 +169,8 @@ std::string Preset(const std::string& name) {
 }
 
 TEST(IbsiDigitalPhantom, ReproducesAll482ReferenceValues) {
-  const std::string dir = std::string(FEDRAD_SHARED_DIR) + "/ibsi/nifti";
-  if (!fs::exists(dir)) GTEST_SKIP() << "no IBSI data at " << dir;
+  const std::string dir = std::string(FEDRAD_TEST_DATA_DIR) + "/ibsi/nifti";
+  ASSERT_TRUE(fs::exists(dir)) << "no IBSI data at " << dir << " (tests/data is part of the repository)";
   auto by_family = RunAndCompare("dig. phantom", dir + "/image/phantom.nii.gz",
                                  dir + "/mask/mask.nii.gz", Preset("ibsi_digital_phantom"),
                                  "digital_phantom");
@@ -186,8 +186,8 @@ class IbsiCtPhantom : public testing::TestWithParam<std::string> {};
 
 TEST_P(IbsiCtPhantom, MatchesReferenceValuesExceptKnownDeviations) {
   const std::string config = GetParam();
-  const std::string dir = std::string(FEDRAD_SHARED_DIR) + "/ibsi/ct_radiomics_phantom/nifti";
-  if (!fs::exists(dir)) GTEST_SKIP() << "no IBSI CT phantom at " << dir;
+  const std::string dir = std::string(FEDRAD_TEST_DATA_DIR) + "/ibsi/ct_radiomics_phantom/nifti";
+  ASSERT_TRUE(fs::exists(dir)) << "no IBSI CT phantom at " << dir << " (tests/data is part of the repository)";
   std::string lower = config;
   lower[0] = static_cast<char>(std::tolower(lower[0]));
   auto by_family = RunAndCompare("config. " + config, dir + "/image/phantom.nii.gz",

@@ -48,9 +48,9 @@ INSTANTIATE_TEST_SUITE_P(Formats, ImageIoRoundTrip,
                          });
 
 TEST(ImageIo, ReadsTheIbsiDigitalPhantomNiftiGz) {
-  auto image = ReadImage(std::string(FEDRAD_SHARED_DIR) + "/ibsi/nifti/image/phantom.nii.gz");
+  auto image = ReadImage(std::string(FEDRAD_TEST_DATA_DIR) + "/ibsi/nifti/image/phantom.nii.gz");
   ASSERT_TRUE(image.ok()) << image.status();
-  // ../shared/ibsi/README.md: 5x4x4 voxels, 2 mm, identity direction (LPS).
+  // tests/data/ibsi/README.md: 5x4x4 voxels, 2 mm, identity direction (LPS).
   EXPECT_EQ(image->geometry.size, (std::array<int, 3>{5, 4, 4}));
   EXPECT_EQ(image->geometry.spacing, (std::array<double, 3>{2, 2, 2}));
   // Voxel (2,2,2) holds the excluded 9; (0,0,0) holds 1.
@@ -59,8 +59,8 @@ TEST(ImageIo, ReadsTheIbsiDigitalPhantomNiftiGz) {
 }
 
 TEST(ImageIo, ReadsAOneSliceDicomSeriesDirectory) {
-  const std::string src = std::string(FEDRAD_SHARED_DIR) + "/dicom/CT_small.dcm";
-  if (!fs::exists(src)) GTEST_SKIP() << "no " << src;
+  const std::string src = std::string(FEDRAD_TEST_DATA_DIR) + "/dicom/CT_small.dcm";
+  ASSERT_TRUE(fs::exists(src)) << "no " << src << " (tests/data is part of the repository)";
   const std::string dir = fs::temp_directory_path() / ("fedrad_dcm_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   fs::copy_file(src, dir + "/CT_small.dcm", fs::copy_options::overwrite_existing);

@@ -15,7 +15,7 @@ namespace {
 using features::testutil::Find;
 using features::testutil::MakeGeometry;
 
-// The digital phantom's ROI grey levels (../shared/ibsi/README.md): 50 x 1,
+// The digital phantom's ROI grey levels (tests/data/ibsi/README.md): 50 x 1,
 // 1 x 3, 16 x 4, 7 x 6. Reference values from the IBSI manual (rounded to 3
 // significant digits there).
 std::vector<double> PhantomValues() {

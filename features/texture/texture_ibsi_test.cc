@@ -1,7 +1,7 @@
 // Checks every GLCM, GLRLM, GLSZM, GLDZM, NGTDM and NGLDM value on the IBSI
-// digital phantom against ../shared/ibsi/digital_phantom_reference_values.csv,
+// digital phantom against tests/data/ibsi/digital_phantom_reference_values.csv,
 // which holds the reference values of the IBSI reference manual (chapter
-// "Image features", ibsi-doc commit b952e71; see ../shared/ibsi/README.md).
+// "Image features", ibsi-doc commit b952e71; see tests/data/ibsi/README.md).
 // A tolerance of 0 means: our value rounded to 3 significant digits equals the
 // manual's (which IBSI rounded to 3 significant digits).
 #include <algorithm>
@@ -58,7 +58,7 @@ TEST(TextureIbsi, DigitalPhantomMatchesEveryIbsiReferenceValue) {
   }
 
   absl::StatusOr<CsvTable> ref =
-      ReadCsv(std::string(FEDRAD_SHARED_DIR) + "/ibsi/digital_phantom_reference_values.csv");
+      ReadCsv(std::string(FEDRAD_TEST_DATA_DIR) + "/ibsi/digital_phantom_reference_values.csv");
   ASSERT_TRUE(ref.ok()) << ref.status();
   const int c_family = ref->ColumnIndex("family"), c_name = ref->ColumnIndex("feature_name"),
             c_code = ref->ColumnIndex("ibsi_code"), c_agg = ref->ColumnIndex("aggregation"),

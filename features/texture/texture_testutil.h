@@ -22,10 +22,10 @@
 
 namespace fedrad::features::testing {
 
-// The IBSI digital phantom (5x4x4 voxels, 2 mm; ../shared/ibsi/README.md):
+// The IBSI digital phantom (5x4x4 voxels, 2 mm; tests/data/ibsi/README.md):
 // grey level = intensity inside the ROI, Ng = 6, morphological mask = ROI.
 inline absl::StatusOr<DiscreteVolume> LoadDigitalPhantom(
-    const std::string& path = std::string(FEDRAD_SHARED_DIR) + "/ibsi/digital_phantom_voxels.csv") {
+    const std::string& path = std::string(FEDRAD_TEST_DATA_DIR) + "/ibsi/digital_phantom_voxels.csv") {
   FEDRAD_ASSIGN_OR_RETURN(CsvTable table, ReadCsv(path));
   FEDRAD_ASSIGN_OR_RETURN(auto xs, table.NumericColumn("x", MissingValues::kReject));
   FEDRAD_ASSIGN_OR_RETURN(auto ys, table.NumericColumn("y", MissingValues::kReject));
