@@ -65,6 +65,7 @@
 #include "models/newton.h"
 #include "models/selection.h"
 #include "proto/payload.h"
+#include "site_node/model_spec.h"
 
 namespace fedrad::coordinator {
 namespace internal {
@@ -268,28 +269,6 @@ m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model,
   };
 }
 
-// The study's Model as models::FitSpec's plain options (the site's
-// tasks_models.cc FitOptions makes the same translation).
-m::FitSpecOptions NewtonFor(const v1::Model& model) {
-  m::FitSpecOptions o;
-  o.name = model.name();
-  o.cox = IsCox(model);
-  o.eps = model.eps();
-  o.max_iterations = model.max_iterations();
-  const v1::Penalty& pen = model.penalty();
-  o.penalty = pen.type() == v1::Penalty::L2            ? m::FitSpecOptions::PenaltyType::kL2
-              : pen.type() == v1::Penalty::ELASTIC_NET ? m::FitSpecOptions::PenaltyType::kElasticNet
-                                                        : m::FitSpecOptions::PenaltyType::kNone;
-  o.lambda = pen.lambda();
-  o.lambda_grid.assign(pen.lambda_grid().begin(), pen.lambda_grid().end());
-  o.l1_ratio = pen.l1_ratio();
-  o.standardize = model.standardize();
-  o.score_p_value = model.selection().score_p_value();
-  o.max_covariates = model.selection().max_covariates();
-  o.max_abs_correlation = model.selection().max_abs_correlation();
-  return o;
-}
-
 // The fit as results.json reports it (the same for a federated fit and a fit
 // a site ran itself): coefficients, standard errors and the details of
 // selection, standardisation and penalty.
@@ -440,7 +419,7 @@ absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
     double round_seconds = 0;
     in.evaluate = MakeEvaluator(ctx, model, &round_seconds, after_round);
     in.before_final_fit = [&round_seconds] { round_seconds = 0; };
-    FEDRAD_ASSIGN_OR_RETURN(spec, m::FitSpec(NewtonFor(model), in));
+    FEDRAD_ASSIGN_OR_RETURN(spec, m::FitSpec(FitSpecOptionsOf(model), in));
     coordinator_seconds = spec.newton_seconds - round_seconds;
   }
   Fitted fit = FromSpecFit(model, spec, prep.covariates);

@@ -58,6 +58,7 @@
 #include "models/fit_spec.h"
 #include "models/logistic.h"
 #include "proto/payload.h"
+#include "site_node/model_spec.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/internal/model_rows.h"
 #include "site_node/site_fits.h"
@@ -119,26 +120,6 @@ std::vector<std::string> SpecDevelopSites(const v1::Study& study, const v1::Mode
   return dev;
 }
 
-m::FitSpecOptions FitOptions(const v1::Model& model) {
-  m::FitSpecOptions o;
-  o.name = model.name();
-  o.cox = IsCox(model);
-  o.eps = model.eps();
-  o.max_iterations = model.max_iterations();
-  const v1::Penalty& pen = model.penalty();
-  o.penalty = pen.type() == v1::Penalty::L2            ? m::FitSpecOptions::PenaltyType::kL2
-              : pen.type() == v1::Penalty::ELASTIC_NET ? m::FitSpecOptions::PenaltyType::kElasticNet
-                                                        : m::FitSpecOptions::PenaltyType::kNone;
-  o.lambda = pen.lambda();
-  o.lambda_grid.assign(pen.lambda_grid().begin(), pen.lambda_grid().end());
-  o.l1_ratio = pen.l1_ratio();
-  o.standardize = model.standardize();
-  o.score_p_value = model.selection().score_p_value();
-  o.max_covariates = model.selection().max_covariates();
-  o.max_abs_correlation = model.selection().max_abs_correlation();
-  return o;
-}
-
 // How many models.derivatives evaluations the approved spec can need from
 // this site for `model` (rule evaluation-budget): every fit the spec implies
 // (the model's fit; with leave-one-site-out validation one per fold) times
@@ -153,7 +134,7 @@ int64_t EvaluationBudget(const v1::Study& study, const v1::Model& model) {
       v.enabled() && v.scheme() == v1::Validation::LEAVE_ONE_SITE_OUT &&
       (v.models_size() == 0 ||
        std::find(v.models().begin(), v.models().end(), model.name()) != v.models().end());
-  const m::FitSpecOptions o = FitOptions(model);
+  const m::FitSpecOptions o = FitSpecOptionsOf(model);
   int64_t budget = m::MaxEvaluationsPerFit(o, dev);
   if (loso) budget += all_sites * m::MaxEvaluationsPerFit(o, all_sites);
   return budget + 2;
@@ -333,7 +314,7 @@ absl::StatusOr<TaskOutput> FitTask(TaskContext& ctx) {
   FEDRAD_RETURN_IF_ERROR(CheckTies(*model));
   FEDRAD_RETURN_IF_ERROR(CheckEventBalance(ctx, *model, *p));
 
-  const m::FitSpecOptions options = FitOptions(*model);
+  const m::FitSpecOptions options = FitSpecOptionsOf(*model);
   m::FitSpecInput in;
   in.candidates = covs;
   in.sites = {ctx.site_id};
