@@ -1,6 +1,6 @@
 // IBSI chapter 1 morphological features (family "morph", IBSI 3.1): a
-// triangle mesh from the morphological mask (marching cubes, implemented
-// here), its convex hull, PCA axes, bounding volumes and the spatial
+// triangle mesh from the morphological mask (marching cubes, in
+// features/internal/marching_cubes.cc), its convex hull, PCA axes, bounding volumes and the spatial
 // autocorrelation of the intensity mask.
 //
 //   MorphologyInput in{geometry, morph_mask, intensity_mask, intensities};
