@@ -9,7 +9,7 @@
 set(FEDRAD_PROTOS
   proto/fedrad.proto proto/study.proto proto/harmonization.proto proto/models.proto
   proto/config.proto
-  proto/feature_settings.proto proto/feature_extraction.proto)
+  proto/feature_settings.proto proto/feature_extraction.proto proto/rounds.proto proto/values.proto)
 add_library(fedrad_proto STATIC ${FEDRAD_PROTOS})
 add_library(fedrad::proto ALIAS fedrad_proto)
 target_link_libraries(fedrad_proto PUBLIC protobuf::libprotobuf gRPC::grpc++)
