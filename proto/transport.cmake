@@ -19,3 +19,10 @@ if(TARGET fedrad::pki)
   fedrad_test(NAME transport_test SRCS ${PROJECT_SOURCE_DIR}/proto/transport_test.cc
     DEPS fedrad::transport fedrad::pki LABELS unit)
 endif()
+
+# Signed messages of verifiable rounds (proto/rounds.proto, issue 12).
+fedrad_library(NAME round_signing
+  SRCS ${PROJECT_SOURCE_DIR}/proto/round_signing.cc
+  PUBLIC_DEPS fedrad::proto fedrad::pki fedrad::transport absl::status absl::statusor)
+fedrad_test(NAME round_signing_test SRCS ${PROJECT_SOURCE_DIR}/proto/round_signing_test.cc
+  DEPS fedrad::round_signing LABELS unit)
