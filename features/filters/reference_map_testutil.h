@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <string>
 
@@ -87,6 +88,14 @@ inline ::testing::AssertionResult MatchesReferenceMap(const ImageVolume& respons
         << "; " << failing << " voxels out of tolerance";
   if (failing == 0) return ::testing::AssertionSuccess() << where.str();
   return ::testing::AssertionFailure() << where.str();
+}
+
+// EXPECT_TRUE(MatchesReferenceMap(...)) that also prints the margin when it
+// passes (the test log then records how close each case is).
+inline void ExpectMatchesReferenceMap(const ImageVolume& response, const std::string& id) {
+  const ::testing::AssertionResult result = MatchesReferenceMap(response, id);
+  EXPECT_TRUE(result);
+  if (result) std::cout << "[ matches  ] " << result.message() << std::endl;
 }
 
 }  // namespace fedrad::features::filters::testing
