@@ -54,14 +54,19 @@ absl::StatusOr<ImageVolume> RieszResponse(const ImageVolume& base, const RieszPa
   const fourier_internal::Multiplier riesz = [=](const std::array<double, 3>& nu) {
     const double r2 = nu[0] * nu[0] + nu[1] * nu[1] + (in_plane ? 0.0 : nu[2] * nu[2]);
     if (r2 == 0.0) return std::complex<double>(0.0, 0.0);
-    double m = 1.0 / std::pow(std::sqrt(r2), total);
-    for (int a = 0; a < 3; ++a) m *= std::pow(nu[a], order[a]);
+    // prod nu_a^l_a / ||nu||^L with integer powers (std::pow is slow).
+    double m = 1.0;
+    for (int a = 0; a < 3; ++a) {
+      for (int k = 0; k < order[a]; ++k) m *= nu[a];
+    }
+    const double r = std::sqrt(r2);
+    for (int k = 0; k < total; ++k) m /= r;
     return prefactor * m;
   };
   fourier_internal::FourierOptions options;
   options.padding = p.padding;
   options.in_plane = p.in_plane;
-  options.margin = std::max({size[0], size[1], p.in_plane ? 0 : size[2]}) / 2;
+  options.margin = fourier_internal::DefaultMargin(size, p.in_plane);
   const std::vector<double> in(base.voxels.begin(), base.voxels.end());
   const std::vector<double> out = fourier_internal::ApplyMultiplier(in, size, options, riesz);
   ImageVolume response;

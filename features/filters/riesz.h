@@ -17,7 +17,7 @@
 // matches only along it. Both the base filter and R are convolutions, so
 // this equals the Riesz-transformed filter applied to the image up to the
 // borders. Padding as in simoncelli.h (non-periodic modes extend each
-// filtered axis by half the largest filtered size). Order (0,0,0) returns
+// filtered axis by half the largest filtered size, at most 32 voxels). Order (0,0,0) returns
 // the base unchanged. Checked against the IBSI-2 maps 9.a, 9.b.1 and 10.b.1
 // by riesz_test.cc.
 //

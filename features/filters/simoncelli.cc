@@ -33,14 +33,15 @@ absl::StatusOr<ImageVolume> SimoncelliResponse(const ImageVolume& image,
   const double nu_max = std::ldexp(1.0, -(p.level - 1));
   const bool in_plane = p.in_plane;
   const fourier_internal::Multiplier psi = [nu_max, in_plane](const std::array<double, 3>& nu) {
-    const double r = std::sqrt(nu[0] * nu[0] + nu[1] * nu[1] + (in_plane ? 0.0 : nu[2] * nu[2]));
-    if (r < nu_max / 4 || r > nu_max) return std::complex<double>(0.0, 0.0);
+    const double r2 = nu[0] * nu[0] + nu[1] * nu[1] + (in_plane ? 0.0 : nu[2] * nu[2]);
+    if (r2 < nu_max * nu_max / 16 || r2 > nu_max * nu_max) return std::complex<double>(0.0, 0.0);
+    const double r = std::sqrt(r2);
     return std::complex<double>(std::cos(M_PI / 2 * std::log2(2 * r / nu_max)), 0.0);
   };
   fourier_internal::FourierOptions options;
   options.padding = p.padding;
   options.in_plane = p.in_plane;
-  options.margin = std::max({size[0], size[1], p.in_plane ? 0 : size[2]}) / 2;
+  options.margin = fourier_internal::DefaultMargin(size, p.in_plane);
   const std::vector<double> in(image.voxels.begin(), image.voxels.end());
   const std::vector<double> out = fourier_internal::ApplyMultiplier(in, size, options, psi);
   ImageVolume response;

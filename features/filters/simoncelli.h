@@ -18,8 +18,9 @@
 // spectrum (details in internal/fourier.h); the exact DFT frequencies 2k/N
 // fail the consensus maps 8.a.2 and 8.a.3. Periodic padding is the natural
 // one (the DFT is circular); any other padding first extends each filtered
-// axis on both sides by half the largest filtered size with that mode, and
-// the result is cropped back. Checked against the IBSI-2 maps 8.a.1-3 by
+// axis on both sides with that mode by half the largest filtered size, at
+// most 32 voxels (plus a few on the far side up to a fast FFT size), and the
+// result is cropped back. Checked against the IBSI-2 maps 8.a.1-3 by
 // simoncelli_test.cc.
 //
 // Errors (InvalidArgument, naming the setting): level < 1 or > 8, an empty

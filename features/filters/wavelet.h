@@ -62,6 +62,15 @@ struct WaveletParams {
 absl::StatusOr<ImageVolume> WaveletResponse(const ImageVolume& image,
                                             const WaveletParams& p);
 
+// Several decompositions of the same family, level, padding and rotation
+// settings (p.decomposition is ignored), in the order given: the same maps
+// as one WaveletResponse call each, but the passes along x (and y) are
+// shared between decompositions with the same leading letters, e.g. the 8
+// first-level 3D decompositions cost 14 1D passes instead of 24.
+absl::StatusOr<std::vector<ImageVolume>> WaveletResponses(
+    const ImageVolume& image, const WaveletParams& p,
+    const std::vector<std::string>& decompositions);
+
 // The names WaveletResponse accepts as `family`, for help texts.
 std::vector<std::string> WaveletFamilies();
 

@@ -179,6 +179,29 @@ TEST(WaveletResponse, RotationInvariantResponseRotatesWithTheImage) {
   }
 }
 
+// WaveletResponses shares passes between decompositions; the maps must be
+// the ones of separate calls, with and without rotation invariance.
+TEST(WaveletResponse, SharedPassesGiveTheSameMapsAsSeparateCalls) {
+  const ImageVolume v = Ramp(11, 9, 8);
+  const std::vector<std::string> all = {"LLL", "LLH", "LHL", "LHH", "HLL", "HLH", "HHL", "HHH"};
+  for (bool ri : {false, true}) {
+    WaveletParams p = Params("db3", "", 2, ri, Padding::kMirror);
+    p.pooling = WaveletParams::Pooling::kMax;
+    auto shared = WaveletResponses(v, p, all);
+    ASSERT_TRUE(shared.ok()) << shared.status();
+    ASSERT_EQ(shared->size(), all.size());
+    for (size_t d = 0; d < all.size(); ++d) {
+      p.decomposition = all[d];
+      auto one = WaveletResponse(v, p);
+      ASSERT_TRUE(one.ok());
+      EXPECT_EQ((*shared)[d].voxels, one->voxels) << all[d];
+    }
+  }
+  auto bad = WaveletResponses(v, Params("haar", "", 1, false, Padding::kMirror), {"LLL", "LQL"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'LQL'"), std::string::npos);
+}
+
 TEST(WaveletResponse, BadSettingsAreRefusedByName) {
   const ImageVolume v = Ramp(6, 6, 6);
   struct Case {

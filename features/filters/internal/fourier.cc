@@ -2,6 +2,8 @@
 
 #include <fftw3.h>
 
+#include <algorithm>
+
 
 namespace fedrad::features::filters::fourier_internal {
 namespace {
@@ -15,7 +17,24 @@ double Frequency(int k, int n) {
   return (i - c) / c;
 }
 
+// The smallest m >= n whose only prime factors are 2, 3, 5 and 7 (fast for
+// FFTW).
+int SmoothSize(int n) {
+  for (int m = n;; ++m) {
+    int r = m;
+    for (int f : {2, 3, 5, 7}) {
+      while (r % f == 0) r /= f;
+    }
+    if (r == 1) return m;
+  }
+}
+
 }  // namespace
+
+int DefaultMargin(const std::array<int, 3>& size, bool in_plane) {
+  const int largest = std::max({size[0], size[1], in_plane ? 0 : size[2]});
+  return std::min(kMaxMargin, largest / 2);
+}
 
 std::mutex& FftwPlannerMutex() {
   static std::mutex mutex;
@@ -31,8 +50,12 @@ std::vector<double> ApplyMultiplier(const std::vector<double>& in,
   for (int a = 0; a < 3; ++a) {
     if (extend && !(options.in_plane && a == 2)) margin[a] = options.margin;
   }
+  // Extended axes get their margin on both sides, and a few more voxels on
+  // the far side up to a size FFTW transforms fast.
   std::array<int, 3> n;
-  for (int a = 0; a < 3; ++a) n[a] = size[a] + 2 * margin[a];
+  for (int a = 0; a < 3; ++a) {
+    n[a] = margin[a] > 0 ? SmoothSize(size[a] + 2 * margin[a]) : size[a];
+  }
   const size_t real_size = static_cast<size_t>(n[0]) * n[1] * n[2];
   const int hx = n[0] / 2 + 1;
   const size_t cplx_size = static_cast<size_t>(hx) * n[1] * n[2];
