@@ -314,6 +314,17 @@ std::vector<std::string> WaveletFamilies() {
   return {"haar", "db1", "db2", "db3", "coif1"};
 }
 
+absl::StatusOr<int> WaveletReach(const WaveletParams& p) {
+  FEDRAD_ASSIGN_OR_RETURN(const std::vector<double> lo, LowPass(p.family));
+  if (p.level < 1 || p.level > kMaxLevel) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "wavelet level ", p.level, " is out of range; use 1 to ", kMaxLevel));
+  }
+  // Each pass at dilation d reaches d * (n / 2) voxels (DilatedTaps); the
+  // dilations are 1, 2, ..., 2^(level-1).
+  return static_cast<int>(lo.size() / 2) * ((1 << p.level) - 1);
+}
+
 absl::StatusOr<std::vector<double>> WaveletLowPass(const std::string& family) {
   return LowPass(family);
 }

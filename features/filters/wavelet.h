@@ -71,6 +71,12 @@ absl::StatusOr<std::vector<ImageVolume>> WaveletResponses(
     const ImageVolume& image, const WaveletParams& p,
     const std::vector<std::string>& decompositions);
 
+// How far, in voxels along each filtered axis, the response at a voxel
+// reads the image: (kernel length / 2) (2^level - 1). Cropping an image to
+// a region plus this margin leaves the response inside the region
+// unchanged. InvalidArgument for an unknown family or a level out of range.
+absl::StatusOr<int> WaveletReach(const WaveletParams& p);
+
 // The names WaveletResponse accepts as `family`, for help texts.
 std::vector<std::string> WaveletFamilies();
 

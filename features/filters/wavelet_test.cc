@@ -1,10 +1,10 @@
 // Separable wavelets against the IBSI-2 phase-1 consensus response maps
-// (tests/data/ibsi2, theibsi/ibsi_2_reference_data, CC0; parameters from the
-// IBSI-2 manual arXiv:2006.05470, phase-1 table, as listed in
-// tests/data/ibsi2 TEST_CASES of the shared data) and the kernels' published
-// properties.
+// 5.a.1-7.a.2 (tests/data/ibsi2: theibsi/ibsi_2_reference_data, CC0; case
+// parameters from the IBSI-2 manual arXiv:2006.05470, phase-1 table) and
+// the kernels' published values and properties.
 #include "features/filters/wavelet.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -200,6 +200,33 @@ TEST(WaveletResponse, SharedPassesGiveTheSameMapsAsSeparateCalls) {
   auto bad = WaveletResponses(v, Params("haar", "", 1, false, Padding::kMirror), {"LLL", "LQL"});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("'LQL'"), std::string::npos);
+}
+
+// The response to an impulse is the (rotated) kernel: non-zero within
+// WaveletReach of the impulse, and reaching exactly that far.
+TEST(WaveletResponse, ImpulseResponseStaysWithinTheReach) {
+  ImageVolume impulse;
+  impulse.geometry.size = {47, 47, 47};
+  impulse.voxels.assign(impulse.geometry.NumVoxels(), 0.0f);
+  impulse.at(23, 23, 23) = 1.0f;
+  for (const char* family : {"haar", "db2", "db3", "coif1"}) {
+    for (int level : {1, 2, 3}) {
+      const WaveletParams p = Params(family, "HLH", level, true, Padding::kConstant);
+      auto reach = WaveletReach(p);
+      auto r = WaveletResponse(impulse, p);
+      ASSERT_TRUE(reach.ok() && r.ok());
+      int farthest = 0;
+      for (int z = 0; z < 47; ++z)
+        for (int y = 0; y < 47; ++y)
+          for (int x = 0; x < 47; ++x) {
+            if (r->at(x, y, z) == 0.0f) continue;
+            farthest = std::max({farthest, std::abs(x - 23), std::abs(y - 23), std::abs(z - 23)});
+          }
+      EXPECT_EQ(farthest, *reach) << family << " level " << level;
+    }
+  }
+  EXPECT_EQ(*WaveletReach(Params("haar", "LLL", 2, false, Padding::kMirror)), 3);
+  EXPECT_FALSE(WaveletReach(Params("haar", "LLL", 0, false, Padding::kMirror)).ok());
 }
 
 TEST(WaveletResponse, BadSettingsAreRefusedByName) {
