@@ -57,6 +57,19 @@ void BM_WaveletEightDecompositions(benchmark::State& state) {
 }
 BENCHMARK(BM_WaveletEightDecompositions)->Unit(benchmark::kMillisecond);
 
+// One rotation-invariant decomposition (mean over the 24 rotations).
+void BM_WaveletRotationInvariant(benchmark::State& state) {
+  for (auto _ : state) {
+    WaveletParams p;
+    p.family = "db3";
+    p.decomposition = "LLH";
+    p.rotation_invariant = true;
+    auto r = WaveletResponse(Volume200(), p);
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_WaveletRotationInvariant)->Unit(benchmark::kMillisecond);
+
 void BM_Simoncelli(benchmark::State& state) {
   for (auto _ : state) {
     SimoncelliParams p;
