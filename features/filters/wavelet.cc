@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -34,7 +35,13 @@ void ParallelFor(int n, size_t work, const Fn& fn) {
     return;
   }
   const int half = n / 2;
-  std::thread other([&] { fn(half, n); });
+  std::thread other;
+  try {
+    other = std::thread([&] { fn(half, n); });
+  } catch (const std::system_error&) {  // no thread available: run serially
+    fn(0, n);
+    return;
+  }
   fn(0, half);
   other.join();
 }
