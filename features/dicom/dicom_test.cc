@@ -408,6 +408,17 @@ TEST_F(DicomFiles, BadSeriesAreRefusedWithWhatToDo) {
   fs::copy(ct, two);
   Write(ct_, two.string(), "second");
   refuse(two.string(), "2 image series");
+  // A multi-frame (enhanced) file among the slices.
+  fs::path multi = dir_ / "multi";
+  fs::copy(ct, multi);
+  {
+    DcmFileFormat f;
+    const std::string p = (multi / "case_0001.dcm").string();
+    ASSERT_TRUE(f.loadFile(p.c_str()).good());
+    f.getDataset()->putAndInsertString(DCM_NumberOfFrames, "2");
+    ASSERT_TRUE(f.saveFile(p.c_str(), EXS_LittleEndianExplicit).good());
+  }
+  refuse(multi.string(), "multi-frame");
   // No series.
   fs::path empty = dir_ / "empty";
   fs::create_directories(empty);

@@ -28,7 +28,7 @@ using dicom_internal::GetString;
 struct Slice {
   std::string file, sop, modality, frame, xfer;
   std::vector<double> ipp, iop, spacing;
-  int rows = 0, columns = 0;
+  int rows = 0, columns = 0, frames = 1;
   double tilt = 0, thickness = 0;
   double along = 0;  // position along the slice normal
 };
@@ -60,6 +60,14 @@ void Analyse(std::vector<Slice>& slices, SeriesInfo* s) {
           "slices differ in matrix, orientation or pixel spacing (", fs::path(first.file).filename().string(),
           " vs ", fs::path(sl.file).filename().string(),
           "): the folder mixes reconstructions; export one series per folder"));
+      break;
+    }
+  }
+  for (const Slice& sl : slices) {
+    if (sl.frames > 1) {
+      s->problems.push_back(absl::StrCat(
+          fs::path(sl.file).filename().string(), " is a multi-frame (enhanced) image of ",
+          sl.frames, " frames; export the series as single-frame slices"));
       break;
     }
   }
@@ -163,6 +171,7 @@ absl::StatusOr<std::vector<SeriesInfo>> ScanFolder(const std::string& folder) {
     sl.spacing = GetDoubles(ds, DCM_PixelSpacing);
     sl.rows = static_cast<int>(GetInt(ds, DCM_Rows, 0));
     sl.columns = static_cast<int>(GetInt(ds, DCM_Columns, 0));
+    sl.frames = static_cast<int>(GetInt(ds, DCM_NumberOfFrames, 1));
     std::vector<double> tilt = GetDoubles(ds, DCM_GantryDetectorTilt);
     sl.tilt = tilt.empty() ? 0 : tilt[0];
     std::vector<double> thick = GetDoubles(ds, DCM_SliceThickness);

@@ -119,7 +119,8 @@ absl::StatusOr<StructureSet> LoadStructureSet(const std::string& path) {
     out.frame_of_reference_uids.push_back(GetString(f, DCM_FrameOfReferenceUID));
     for (DcmItem* study : Items(f, DCM_RTReferencedStudySequence)) {
       for (DcmItem* series : Items(study, DCM_RTReferencedSeriesSequence)) {
-        out.referenced_series_uids.push_back(GetString(series, DCM_SeriesInstanceUID));
+        std::string uid = GetString(series, DCM_SeriesInstanceUID);
+        if (!uid.empty()) out.referenced_series_uids.push_back(std::move(uid));
       }
     }
   }
@@ -225,7 +226,8 @@ absl::StatusOr<SegObject> LoadSeg(const std::string& path, bool with_pixels) {
   seg.bits_allocated = static_cast<int>(GetInt(ds, DCM_BitsAllocated, 0));
   seg.frame_of_reference_uid = GetString(ds, DCM_FrameOfReferenceUID);
   for (DcmItem* s : Items(ds, DCM_ReferencedSeriesSequence)) {
-    seg.referenced_series_uids.push_back(GetString(s, DCM_SeriesInstanceUID));
+    std::string uid = GetString(s, DCM_SeriesInstanceUID);
+    if (!uid.empty()) seg.referenced_series_uids.push_back(std::move(uid));
   }
   for (DcmItem* s : Items(ds, DCM_SegmentSequence)) {
     seg.segments.push_back({static_cast<int>(GetInt(s, DCM_SegmentNumber, -1)),
