@@ -120,6 +120,9 @@ struct DicomCase {
   std::vector<std::string> notes;  // ignored contours etc.
 };
 
+// Checks the series, reads it, and rasterises the lesion and liver ROIs.
+// Besides the errors above: InvalidArgument when one structure matches both
+// lesion_roi and liver_roi.
 absl::StatusOr<DicomCase> ReadDicomCase(const DicomCaseInput& input);
 
 // `fedrad dicom inspect`: what a folder (or one file) holds, as text: each

@@ -463,6 +463,10 @@ TEST_F(DicomFiles, CaseReadsImageLesionsAndLiver) {
   auto bad = ReadDicomCase({series_dir(), path("RS.dcm"), "", "GTV", "Spleen"});
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("liver_roi"));
+  auto both = ReadDicomCase({series_dir(), path("RS.dcm"), "", "*", "Liver"});
+  ASSERT_FALSE(both.ok());
+  EXPECT_THAT(std::string(both.status().message()),
+              HasSubstr("'Liver' matches both lesion_roi '*' and liver_roi 'Liver'"));
 }
 
 // --- The IBSI CT radiomics phantom ------------------------------------------
