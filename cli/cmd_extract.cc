@@ -97,7 +97,9 @@ int RunExtract(fedrad::cli::Args& args) {
     c.lesion_roi = lesion_roi;
     c.liver_roi = liver_roi;
     if (c.case_id.empty()) {
-      std::string name = fs::path(image).filename().string();
+      fs::path image_path = fs::path(image);
+      if (!image_path.has_filename()) image_path = image_path.parent_path();  // "CT/"
+      std::string name = image_path.filename().string();
       for (const char* ext : {".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"}) {
         std::string e(ext);
         if (name.size() > e.size() && name.compare(name.size() - e.size(), e.size(), e) == 0) {
