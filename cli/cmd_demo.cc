@@ -3,6 +3,8 @@
 //   1. `fedrad synth`: a seeded synthetic cohort of 4 centers (60, 45, 80, 30
 //      patients) with CT volumes, liver and lesion masks, clinical data and
 //      outcomes, one CT file deliberately corrupt (C2_0007), in OUT/cohort/;
+//      center C2 as DICOM CT series with an RTSTRUCT (the hospital path,
+//      --dicom-centers), the others as NIfTI;
 //   2. `fedrad sandbox`: a throw-away PKI, a coordinator and one site process
 //      per center over mutual TLS on loopback; each site is given its
 //      center's manifest.csv; the study examples/studies/crlm_demo.textproto
@@ -188,6 +190,10 @@ int RunDemo(Args& args) {
   long seed = args.Int("seed", 7, "Random seed of the synthetic cohort");
   std::string corrupt =
       args.Flag("corrupt-cases", "C2_0007", "Case ids whose CT file is written corrupt ('' for none)");
+  std::string dicom_centers = args.Flag(
+      "dicom-centers", "C2",
+      "Centers whose cohort is written as DICOM CT series + RTSTRUCT (the hospital path; '' for "
+      "none)");
   long threads = args.Int("threads", 1, "Feature-extraction threads per site (4 sites run at once)");
   bool quiet = args.Bool("quiet", "No progress lines");
   if (!args.Finish()) return args.exit_code();
@@ -214,6 +220,9 @@ int RunDemo(Args& args) {
   for (absl::string_view id : absl::StrSplit(corrupt, ',', absl::SkipWhitespace())) {
     cohort.corrupt_cases.emplace_back(id);
   }
+  for (absl::string_view c : absl::StrSplit(dicom_centers, ',', absl::SkipWhitespace())) {
+    cohort.dicom_centers.emplace_back(c);
+  }
   std::cout << "fedrad demo: writing the synthetic cohort (4 centers, " << patients
             << " patients, seed " << seed << ") to " << cohort.out_dir << " ..." << std::endl;
   auto summary = synth::GenerateCohort(cohort);
@@ -224,6 +233,9 @@ int RunDemo(Args& args) {
   std::cout << absl::StrFormat("fedrad demo: cohort written in %.0f s", elapsed());
   if (!cohort.corrupt_cases.empty()) {
     std::cout << " (corrupt CT on purpose: " << corrupt << ")";
+  }
+  if (!cohort.dicom_centers.empty()) {
+    std::cout << "; DICOM CT series + RTSTRUCT at " << dicom_centers;
   }
   std::cout << "\n";
 

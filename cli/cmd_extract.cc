@@ -21,14 +21,20 @@ using fedrad::features::CaseResult;
 int RunExtract(fedrad::cli::Args& args) {
   args.Describe(
       "Extracts IBSI radiomic features. One case: --image CT --mask MASK [--liver LIVER] "
-      "--out features.csv. A cohort: --manifest manifest.csv --out features.csv (columns "
-      "case_id,image,lesion_mask[,liver_mask]; relative paths are resolved against the "
-      "manifest's folder). Failed cases are listed in <out stem>.errors.csv; a cohort run "
+      "--out features.csv; or a DICOM series with its contours: --image SERIES_DIR --rtstruct "
+      "RS.dcm (or --seg SEG.dcm) --lesion-roi 'GTV*' [--liver-roi Liver]. A cohort: --manifest "
+      "manifest.csv --out features.csv (columns case_id,image,lesion_mask[,liver_mask], or for "
+      "DICOM rows image|series,rtstruct|seg,lesion_roi[,liver_roi]; relative paths are "
+      "resolved against the manifest's folder). Failed cases are listed in <out stem>.errors.csv; a cohort run "
       "caches each case under <out>.cache/ keyed by the SHA-256 of its files and the "
       "settings. See docs/features.md.");
   std::string image = args.Flag("image", "", "CT image (NIfTI, NRRD, MHA/MHD or DICOM directory)");
   std::string mask = args.Flag("mask", "", "Lesion mask (label map) for --image");
   std::string liver = args.Flag("liver", "", "Optional liver mask for --image");
+  std::string rtstruct = args.Flag("rtstruct", "", "RTSTRUCT for --image (a DICOM series folder), instead of --mask");
+  std::string seg = args.Flag("seg", "", "DICOM SEG for --image (a DICOM series folder), instead of --mask");
+  std::string lesion_roi = args.Flag("lesion-roi", "", "Lesion ROI name or pattern for --rtstruct/--seg, e.g. 'GTV*|Metastasis*'");
+  std::string liver_roi = args.Flag("liver-roi", "", "Optional liver ROI name or pattern for --rtstruct/--seg");
   std::string case_id = args.Flag("case-id", "", "Case id for --image (default: image file name)");
   std::string manifest = args.Flag("manifest", "", "Cohort manifest CSV");
   std::string settings = args.Flag("settings", "", "Settings (protobuf text, proto/feature_settings.proto)");
@@ -48,7 +54,15 @@ int RunExtract(fedrad::cli::Args& args) {
   if (manifest.empty() == image.empty()) {
     return args.UsageError("give either --manifest or --image (with --mask)");
   }
-  if (!image.empty() && mask.empty()) return args.UsageError("--image needs --mask");
+  const bool contours = !rtstruct.empty() || !seg.empty();
+  if (!image.empty() && mask.empty() && !contours) {
+    return args.UsageError("--image needs --mask (or --rtstruct/--seg with --lesion-roi)");
+  }
+  if (contours && (!mask.empty() || !liver.empty())) {
+    return args.UsageError("give --mask/--liver or --rtstruct/--seg, not both");
+  }
+  if (!rtstruct.empty() && !seg.empty()) return args.UsageError("give --rtstruct or --seg, not both");
+  if (contours && lesion_roi.empty()) return args.UsageError("--rtstruct/--seg need --lesion-roi");
   if (threads < 1) return args.UsageError("--threads must be >= 1");
 
   absl::StatusOr<fedrad::cli::FeatureSettingsBundle> bundle =
@@ -78,8 +92,14 @@ int RunExtract(fedrad::cli::Args& args) {
     if (!no_cache) run.cache_dir = cache_dir.empty() ? out + ".cache" : cache_dir;
   } else {
     CaseInput c{case_id, image, mask, liver};
+    c.rtstruct = rtstruct;
+    c.seg = seg;
+    c.lesion_roi = lesion_roi;
+    c.liver_roi = liver_roi;
     if (c.case_id.empty()) {
-      std::string name = fs::path(image).filename().string();
+      fs::path image_path = fs::path(image);
+      if (!image_path.has_filename()) image_path = image_path.parent_path();  // "CT/"
+      std::string name = image_path.filename().string();
       for (const char* ext : {".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"}) {
         std::string e(ext);
         if (name.size() > e.size() && name.compare(name.size() - e.size(), e.size(), e) == 0) {

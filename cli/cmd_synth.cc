@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "cli/command.h"
@@ -14,7 +15,8 @@ namespace {
 int RunSynth(fedrad::cli::Args& args) {
   args.Describe(
       "Writes a synthetic multi-center CRLM CT cohort: per center C1..Cn a manifest.csv "
-      "and NIfTI CT volumes with liver and lesion masks, clinical data and outcomes; "
+      "and NIfTI CT volumes with liver and lesion masks (or, with --format dicom, DICOM CT "
+      "series with an RTSTRUCT), clinical data and outcomes; "
       "plus truth.csv (the true risk, for judging results only) and README. "
       "See docs/synthetic-cohort.md.");
   const std::string out = args.Flag("out", "", "Output folder (required)");
@@ -27,7 +29,16 @@ int RunSynth(fedrad::cli::Args& args) {
   const std::string corrupt = args.Flag(
       "corrupt-cases", "", "Comma-separated case ids (e.g. C2_0007) whose CT file is written "
                            "truncated, to exercise the excluded-case path");
+  const std::string format = args.Flag(
+      "format", "nifti", "nifti | dicom: every center as NIfTI, or as DICOM CT series with an "
+                         "RTSTRUCT (ROIs Liver, Metastasis 1..n)");
+  const std::string dicom_centers = args.Flag(
+      "dicom-centers", "", "Comma-separated centers (e.g. C2) written as DICOM, the rest NIfTI");
   if (!args.Finish()) return args.exit_code();
+  if (format != "nifti" && format != "dicom") return args.UsageError("--format must be nifti or dicom");
+  if (format == "dicom" && !dicom_centers.empty()) {
+    return args.UsageError("give --format dicom (every center) or --dicom-centers, not both");
+  }
   if (out.empty()) return args.UsageError("--out is required");
   if (centers < 1 || centers > 26) return args.UsageError("--centers must be from 1 to 26");
   if (seed < 0) return args.UsageError("--seed must be a non-negative integer");
@@ -42,6 +53,12 @@ int RunSynth(fedrad::cli::Args& args) {
   options.overwrite = overwrite;
   for (absl::string_view id : absl::StrSplit(corrupt, ',', absl::SkipWhitespace())) {
     options.corrupt_cases.emplace_back(absl::StripAsciiWhitespace(id));
+  }
+  if (format == "dicom") {
+    for (long c = 1; c <= centers; ++c) options.dicom_centers.push_back(absl::StrCat("C", c));
+  }
+  for (absl::string_view c : absl::StrSplit(dicom_centers, ',', absl::SkipWhitespace())) {
+    options.dicom_centers.emplace_back(absl::StripAsciiWhitespace(c));
   }
   const auto start = std::chrono::steady_clock::now();
   auto summary = fedrad::synth::GenerateCohort(options);

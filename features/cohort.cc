@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "features/dicom/dicom.h"
 #include "features/image_io.h"
 
 namespace fedrad::features {
@@ -88,63 +90,125 @@ absl::StatusOr<std::vector<RegionFeatures>> ParseCached(const std::string& path)
 
 absl::StatusOr<std::vector<CaseInput>> ReadManifest(const std::string& path) {
   FEDRAD_ASSIGN_OR_RETURN(CsvTable t, ReadCsv(path));
-  FEDRAD_RETURN_IF_ERROR(t.RequireColumns({"case_id", "image", "lesion_mask"}));
+  FEDRAD_RETURN_IF_ERROR(t.RequireColumns({"case_id"}));
   FEDRAD_RETURN_IF_ERROR(t.RequireUnique("case_id"));
+  if (!t.HasColumn("image") && !t.HasColumn("series")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": no column 'image' (an image file or DICOM series folder) or 'series'"));
+  }
+  if (!t.HasColumn("lesion_mask") && !t.HasColumn("rtstruct") && !t.HasColumn("seg")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": no column 'lesion_mask' (a label map), 'rtstruct' or 'seg' (DICOM contours)"));
+  }
   std::error_code ec;
   fs::path base = fs::absolute(fs::path(path), ec).parent_path();
+  auto cell = [&](size_t row, const char* column) -> std::string {
+    int c = t.ColumnIndex(column);
+    return c < 0 ? "" : std::string(absl::StripAsciiWhitespace(t.cell(row, c)));
+  };
   auto resolve = [&](const std::string& p) -> std::string {
     if (p.empty()) return p;
     fs::path q(p);
     return q.is_absolute() ? q.string() : (base / q).lexically_normal().string();
   };
-  const int c_id = t.ColumnIndex("case_id"), c_img = t.ColumnIndex("image"),
-            c_les = t.ColumnIndex("lesion_mask"), c_liv = t.ColumnIndex("liver_mask");
   std::vector<CaseInput> out;
   for (size_t i = 0; i < t.num_rows(); ++i) {
+    auto bad = [&](const std::string& m) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": line ", t.line_of_row(i), ": ", m));
+    };
     CaseInput c;
-    c.case_id = std::string(absl::StripAsciiWhitespace(t.cell(i, c_id)));
-    c.image = resolve(std::string(absl::StripAsciiWhitespace(t.cell(i, c_img))));
-    c.lesion_mask = resolve(std::string(absl::StripAsciiWhitespace(t.cell(i, c_les))));
-    if (c_liv >= 0) {
-      c.liver_mask = resolve(std::string(absl::StripAsciiWhitespace(t.cell(i, c_liv))));
+    c.case_id = cell(i, "case_id");
+    std::string image = cell(i, "image"), series = cell(i, "series");
+    if (!image.empty() && !series.empty() && image != series) {
+      return bad("both image and series given; a row names one image");
     }
-    for (auto [value, column] : {std::pair{&c.case_id, "case_id"}, {&c.image, "image"},
-                                 {&c.lesion_mask, "lesion_mask"}}) {
-      if (value->empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(path, ": line ", t.line_of_row(i),
-                                                       ": empty ", column));
+    c.image = resolve(image.empty() ? series : image);
+    c.lesion_mask = resolve(cell(i, "lesion_mask"));
+    c.liver_mask = resolve(cell(i, "liver_mask"));
+    c.rtstruct = resolve(cell(i, "rtstruct"));
+    c.seg = resolve(cell(i, "seg"));
+    c.lesion_roi = cell(i, "lesion_roi");
+    c.liver_roi = cell(i, "liver_roi");
+    if (c.case_id.empty()) return bad("empty case_id");
+    if (c.image.empty()) return bad(t.HasColumn("image") ? "empty image" : "empty series");
+    if (!c.rtstruct.empty() && !c.seg.empty()) {
+      return bad("both rtstruct and seg given; name one contour object");
+    }
+    if (c.dicom_contours()) {
+      if (c.lesion_roi.empty()) {
+        return bad("empty lesion_roi: name the lesion ROI(s), e.g. \"GTV*|Metastasis*\" "
+                   "(fedrad dicom inspect lists them)");
       }
+      if (!c.lesion_mask.empty() || !c.liver_mask.empty()) {
+        return bad("masks and rtstruct/seg both given; use one or the other");
+      }
+    } else if (c.lesion_mask.empty()) {
+      return bad("empty lesion_mask (or give rtstruct/seg with lesion_roi)");
     }
     out.push_back(std::move(c));
   }
   return out;
 }
 
-absl::StatusOr<std::vector<RegionFeatures>> ExtractCase(const CaseInput& in,
-                                                        const CaseOptions& options) {
+namespace {
+
+struct CaseVolumes {
+  ImageVolume image;
+  LabelVolume lesions;
+  std::optional<LabelVolume> liver;
+};
+
+// The hospital path: series + RTSTRUCT or SEG (features/dicom).
+absl::StatusOr<CaseVolumes> ReadDicomVolumes(const CaseInput& in) {
+  auto c = dicom::ReadDicomCase({in.image, in.rtstruct, in.seg, in.lesion_roi, in.liver_roi});
+  if (!c.ok()) return CaseError(in, c.status());
+  for (const std::string& note : c->notes) {
+    FEDRAD_LOG(WARNING) << "case " << in.case_id << ": " << note;
+  }
+  return CaseVolumes{std::move(c->image), std::move(c->lesions), std::move(c->liver)};
+}
+
+absl::StatusOr<CaseVolumes> ReadVolumes(const CaseInput& in) {
+  if (in.dicom_contours()) return ReadDicomVolumes(in);
+  CaseVolumes v;
   auto image = ReadImage(in.image);
   if (!image.ok()) return CaseError(in, Annotate(image.status(), "image"));
+  v.image = std::move(*image);
   auto lesions = ReadLabelMap(in.lesion_mask);
   if (!lesions.ok()) return CaseError(in, Annotate(lesions.status(), "lesion mask"));
-  std::string why = GeometryMismatch(image->geometry, lesions->geometry);
+  std::string why = GeometryMismatch(v.image.geometry, lesions->geometry);
   if (!why.empty()) {
     return CaseError(in, absl::InvalidArgumentError(absl::StrCat(
                              "lesion mask ", in.lesion_mask, " vs image ", in.image, ": ", why)));
   }
-  std::optional<LabelVolume> liver;
+  v.lesions = std::move(*lesions);
   if (!in.liver_mask.empty()) {
     auto l = ReadLabelMap(in.liver_mask);
     if (!l.ok()) return CaseError(in, Annotate(l.status(), "liver mask"));
-    why = GeometryMismatch(image->geometry, l->geometry);
+    why = GeometryMismatch(v.image.geometry, l->geometry);
     if (!why.empty()) {
       return CaseError(in, absl::InvalidArgumentError(absl::StrCat(
                                "liver mask ", in.liver_mask, " vs image ", in.image, ": ", why)));
     }
-    liver = std::move(*l);
+    v.liver = std::move(*l);
   }
+  return v;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<RegionFeatures>> ExtractCase(const CaseInput& in,
+                                                        const CaseOptions& options) {
+  FEDRAD_ASSIGN_OR_RETURN(CaseVolumes v, ReadVolumes(in));
+  const ImageVolume* image = &v.image;
+  const LabelVolume* lesions = &v.lesions;
+  std::optional<LabelVolume>& liver = v.liver;
   auto plan = PlanRegions(*lesions, liver ? &*liver : nullptr, options.regions);
   if (!plan.ok()) {
-    return CaseError(in, Annotate(plan.status(), absl::StrCat("masks of ", in.lesion_mask)));
+    return CaseError(in, Annotate(plan.status(),
+                                  absl::StrCat("masks of ", in.dicom_contours()
+                                                                ? in.rtstruct + in.seg
+                                                                : in.lesion_mask)));
   }
   std::vector<std::string> names = plan->names;
   bool need_largest = options.largest_lesion && !plan->lesions.empty();
@@ -187,6 +251,17 @@ absl::StatusOr<std::string> CaseCacheKey(const CaseInput& in,
     if (p->empty()) continue;
     FEDRAD_ASSIGN_OR_RETURN(std::string fh, PathHash(*p));
     h.Update(fh);
+  }
+  if (in.dicom_contours()) {
+    // The contour object and the ROI patterns choose the masks.
+    for (const std::string* p : {&in.rtstruct, &in.seg}) {
+      h.Update("\ncontours\n");
+      if (p->empty()) continue;
+      FEDRAD_ASSIGN_OR_RETURN(std::string fh, PathHash(*p));
+      h.Update(fh);
+    }
+    h.Update(absl::StrCat("\nlesion_roi\n", in.lesion_roi.size(), ":", in.lesion_roi,
+                          "\nliver_roi\n", in.liver_roi.size(), ":", in.liver_roi));
   }
   return h.FinalHex();
 }

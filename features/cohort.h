@@ -32,6 +32,17 @@ struct CaseInput {
   std::string image;        // file or DICOM series directory
   std::string lesion_mask;  // label map
   std::string liver_mask;   // optional ("" = none)
+  // The hospital path (features/dicom/dicom.h): `image` is a DICOM series
+  // folder and the masks come from one RTSTRUCT or SEG file, by ROI pattern
+  // (wildcards '*' '?' and '|' between alternatives, e.g. "GTV*|Metastasis*";
+  // for a SEG, segment labels or "#N"). Each matching lesion structure is
+  // one lesion (label k). lesion_mask / liver_mask stay empty.
+  std::string rtstruct;
+  std::string seg;
+  std::string lesion_roi;
+  std::string liver_roi;    // "" = no liver
+
+  bool dicom_contours() const { return !rtstruct.empty() || !seg.empty(); }
 };
 
 struct CaseOptions {
@@ -55,10 +66,14 @@ struct CaseResult {
 };
 
 // Reads the manifest CSV: columns case_id, image, lesion_mask and optionally
-// liver_mask (other columns are ignored). Relative paths are resolved
-// against the manifest's folder. Errors: NotFound (file), InvalidArgument
-// (missing column, duplicate or empty case_id, empty image or lesion_mask
-// cell) naming the file and line.
+// liver_mask (other columns are ignored). A DICOM row instead names the
+// series folder (column image, or series), rtstruct or seg, lesion_roi and
+// optionally liver_roi; both kinds of row may share a manifest. Relative
+// paths are resolved against the manifest's folder. Errors: NotFound
+// (file), InvalidArgument (missing column, duplicate or empty case_id, empty
+// image/series, a row with neither lesion_mask nor rtstruct/seg, with both
+// rtstruct and seg, or with rtstruct/seg but no lesion_roi) naming the file
+// and line.
 absl::StatusOr<std::vector<CaseInput>> ReadManifest(const std::string& path);
 
 // Extracts one case. Errors name the case, the file and the field, e.g.

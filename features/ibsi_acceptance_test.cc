@@ -1,6 +1,7 @@
 // IBSI chapter 1 acceptance: runs the real `fedrad extract --format long`
 // with the shipped presets on the IBSI phantoms and compares every value to
-// the IBSI reference values.
+// the IBSI reference values; the CT phantom both as NIfTI and as its DICOM
+// series + RTSTRUCT (tests/data/ibsi/ct_radiomics_phantom/dicom, CC BY-NC 3.0).
 //
 // Reference numbers: tests/data/ibsi/ibsi1_reference_values_all_configs.csv,
 // parsed from the IBSI reference manual (github.com/theibsi/ibsi-doc, commit
@@ -66,15 +67,15 @@ struct Outcome {
 };
 
 // Runs fedrad extract and compares; returns per-family outcomes.
-std::map<std::string, Outcome> RunAndCompare(const std::string& dataset, const std::string& image,
-                                             const std::string& mask, const std::string& preset,
-                                             const std::string& config) {
+// `inputs` are the flags naming the case: "--image X --mask Y" (NIfTI) or
+// "--image SERIES --rtstruct RS --lesion-roi GTV-1" (DICOM).
+std::map<std::string, Outcome> RunAndCompare(const std::string& dataset, const std::string& inputs,
+                                             const std::string& preset, const std::string& config) {
   std::map<std::string, Outcome> by_family;
   const std::string fedrad = std::string(FEDRAD_BIN_DIR) + "/fedrad";
   fs::path out = fs::temp_directory_path() /
                  absl::StrCat("fedrad_ibsi_", config, "_", ::getpid(), ".csv");
-  std::string cmd = absl::StrCat(fedrad, " extract --image ", image, " --mask ", mask,
-                                 " --settings ", preset, " --format long --no-cache --out ",
+  std::string cmd = absl::StrCat(fedrad, " extract ", inputs, " --settings ", preset, " --format long --no-cache --out ",
                                  out.string(), " --case-id ", config);
   int rc = std::system(cmd.c_str());
   EXPECT_EQ(rc, 0) << cmd;
@@ -171,9 +172,10 @@ std::string Preset(const std::string& name) {
 TEST(IbsiDigitalPhantom, ReproducesAll482ReferenceValues) {
   const std::string dir = std::string(FEDRAD_TEST_DATA_DIR) + "/ibsi/nifti";
   ASSERT_TRUE(fs::exists(dir)) << "no IBSI data at " << dir << " (tests/data is part of the repository)";
-  auto by_family = RunAndCompare("dig. phantom", dir + "/image/phantom.nii.gz",
-                                 dir + "/mask/mask.nii.gz", Preset("ibsi_digital_phantom"),
-                                 "digital_phantom");
+  auto by_family = RunAndCompare(
+      "dig. phantom",
+      absl::StrCat("--image ", dir, "/image/phantom.nii.gz --mask ", dir, "/mask/mask.nii.gz"),
+      Preset("ibsi_digital_phantom"), "digital_phantom");
   int failed = 0, total = 0;
   for (const auto& [f, o] : by_family) total += o.passed + o.failed + o.known;
   Report("digital phantom", by_family, &failed);
@@ -190,9 +192,10 @@ TEST_P(IbsiCtPhantom, MatchesReferenceValuesExceptKnownDeviations) {
   ASSERT_TRUE(fs::exists(dir)) << "no IBSI CT phantom at " << dir << " (tests/data is part of the repository)";
   std::string lower = config;
   lower[0] = static_cast<char>(std::tolower(lower[0]));
-  auto by_family = RunAndCompare("config. " + config, dir + "/image/phantom.nii.gz",
-                                 dir + "/mask/mask.nii.gz", Preset("ibsi_ct_config_" + lower),
-                                 config);
+  auto by_family = RunAndCompare(
+      "config. " + config,
+      absl::StrCat("--image ", dir, "/image/phantom.nii.gz --mask ", dir, "/mask/mask.nii.gz"),
+      Preset("ibsi_ct_config_" + lower), config);
   int failed = 0;
   Report("CT phantom config " + config, by_family, &failed);
   EXPECT_FALSE(by_family.empty());
@@ -200,6 +203,31 @@ TEST_P(IbsiCtPhantom, MatchesReferenceValuesExceptKnownDeviations) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, IbsiCtPhantom, testing::Values("A", "B", "C", "D", "E"),
+                         [](const testing::TestParamInfo<std::string>& i) { return i.param; });
+
+// The hospital path: the same phantom as its DICOM CT series and RTSTRUCT
+// (ROI "GTV-1", rasterised by features/dicom) must meet the same reference
+// values, with the same (empty) list of known deviations.
+class IbsiCtPhantomDicom : public testing::TestWithParam<std::string> {};
+
+TEST_P(IbsiCtPhantomDicom, MatchesReferenceValuesLikeTheNiftiRoute) {
+  const std::string config = GetParam();
+  const std::string dir = std::string(FEDRAD_TEST_DATA_DIR) + "/ibsi/ct_radiomics_phantom/dicom";
+  ASSERT_TRUE(fs::exists(dir)) << "no IBSI CT phantom DICOM at " << dir;
+  std::string lower = config;
+  lower[0] = static_cast<char>(std::tolower(lower[0]));
+  auto by_family = RunAndCompare(
+      "config. " + config,
+      absl::StrCat("--image ", dir, "/image --rtstruct ", dir,
+                   "/rtstruct/DCM_RS_00060.dcm --lesion-roi GTV-1"),
+      Preset("ibsi_ct_config_" + lower), config);
+  int failed = 0;
+  Report("CT phantom (DICOM + RTSTRUCT) config " + config, by_family, &failed);
+  EXPECT_FALSE(by_family.empty());
+  EXPECT_EQ(failed, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, IbsiCtPhantomDicom, testing::Values("A", "B", "C", "D", "E"),
                          [](const testing::TestParamInfo<std::string>& i) { return i.param; });
 
 }  // namespace

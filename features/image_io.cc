@@ -123,6 +123,25 @@ absl::StatusOr<ImageVolume> ReadImage(const std::string& path) {
   return FromItk<float>(image->GetPointer());
 }
 
+absl::StatusOr<ImageVolume> ReadImageFiles(const std::vector<std::string>& files) {
+  if (files.empty()) return absl::InvalidArgumentError("no DICOM files to read");
+  try {
+    auto reader = itk::ImageSeriesReader<ItkImage<float>>::New();
+    reader->SetImageIO(itk::GDCMImageIO::New());
+    reader->SetFileNames(files);
+    reader->Update();
+    ItkImage<float>::Pointer image = reader->GetOutput();
+    image->DisconnectPipeline();
+    return FromItk<float>(image.GetPointer());
+  } catch (const itk::ExceptionObject& e) {
+    return absl::DataLossError(
+        absl::StrCat(files.front(), ": cannot read the series' pixels: ", e.GetDescription()));
+  } catch (const std::exception& e) {
+    return absl::DataLossError(
+        absl::StrCat(files.front(), ": cannot read the series' pixels: ", e.what()));
+  }
+}
+
 absl::StatusOr<LabelVolume> ReadLabelMap(const std::string& path) {
   // Read as float so that masks stored as float (0.0/1.0) or with a scaling
   // slope still give exact integer labels after rounding.

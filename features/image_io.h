@@ -18,6 +18,7 @@
 #define FEDRAD_FEATURES_IMAGE_IO_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -27,6 +28,10 @@ namespace fedrad::features {
 
 absl::StatusOr<ImageVolume> ReadImage(const std::string& path);
 absl::StatusOr<LabelVolume> ReadLabelMap(const std::string& path);
+
+// The slices of one DICOM series, in the order given (features/dicom sorts
+// and checks them first). DataLoss naming the first file on failure.
+absl::StatusOr<ImageVolume> ReadImageFiles(const std::vector<std::string>& files);
 
 // Writes float / int32 voxels; the format follows the extension.
 // DataLoss naming the path on failure.

@@ -12,6 +12,12 @@
 // working table. Locally it writes features.csv and feature_errors.csv in
 // the study's output folder.
 //
+// The hospital path: a row may instead name a DICOM series folder (the image
+// column, or a column `series`), a contour object (column `rtstruct` or
+// `seg`) and the ROIs (columns `lesion_roi`, `liver_roi`: the site's own
+// patterns, features/cohort.h); such a row needs no mask cells. Contour
+// files are redacted as <rtstruct> / <seg> in released reasons.
+//
 // Released (and nothing else): the counts n_cases, n_ok, n_excluded,
 // n_feature_columns; the new column names; and each excluded case's id (the
 // site's pseudonymous case id from its table) with the reason, in which the
@@ -51,6 +57,12 @@ namespace fs = std::filesystem;
 
 constexpr char kStateKey[] = "features.extract.result";
 constexpr size_t kMaxReasonChars = 400;
+// The hospital path's columns of the site's data table (features/cohort.h).
+constexpr char kSeriesColumn[] = "series";
+constexpr char kRtstructColumn[] = "rtstruct";
+constexpr char kSegColumn[] = "seg";
+constexpr char kLesionRoiColumn[] = "lesion_roi";
+constexpr char kLiverRoiColumn[] = "liver_roi";
 
 struct Excluded {
   std::string case_id;
@@ -76,6 +88,8 @@ std::string Redact(std::string reason, const features::CaseInput& in, const Feat
   if (!in.liver_mask.empty()) {
     subs.emplace_back(in.liver_mask, absl::StrCat("<", plan.liver_mask_column, ">"));
   }
+  if (!in.rtstruct.empty()) subs.emplace_back(in.rtstruct, absl::StrCat("<", kRtstructColumn, ">"));
+  if (!in.seg.empty()) subs.emplace_back(in.seg, absl::StrCat("<", kSegColumn, ">"));
   // Longest first, so that a path is never half-replaced by a shorter one.
   std::sort(subs.begin(), subs.end(),
             [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
@@ -102,6 +116,82 @@ absl::StatusOr<TaskOutput> FromState(const std::string& text) {
   return out;
 }
 
+// The cases of the working table; a row with an empty image, mask or ROI cell
+// is excluded at once.
+struct Cases {
+  std::vector<features::CaseInput> cases;
+  std::vector<size_t> case_rows;       // table row of each case
+  std::map<size_t, Excluded> excluded;  // by row
+};
+
+absl::Status ReadCases(const CsvTable& table, const FeaturePlan& plan,
+                       const std::string& id_column, const std::string& data_dir, Cases* out) {
+  // The image column, or `series` (a DICOM series folder); the lesion mask
+  // column may be absent when the table names DICOM contours (columns
+  // rtstruct / seg, lesion_roi, liver_roi: features/cohort.h).
+  const int series_col = table.ColumnIndex(kSeriesColumn);
+  const int rtstruct_col = table.ColumnIndex(kRtstructColumn);
+  const int seg_col = table.ColumnIndex(kSegColumn);
+  const int lesion_roi_col = table.ColumnIndex(kLesionRoiColumn);
+  const int liver_roi_col = table.ColumnIndex(kLiverRoiColumn);
+  const bool has_contours = rtstruct_col >= 0 || seg_col >= 0;
+  std::vector<std::string> required = {id_column};
+  if (series_col < 0) required.push_back(plan.image_column);
+  if (!has_contours) {
+    required.push_back(plan.lesion_mask_column);
+    if (plan.needs_liver_mask) required.push_back(plan.liver_mask_column);
+  }
+  FEDRAD_RETURN_IF_ERROR(table.RequireColumns(required));
+  const int id_col = table.ColumnIndex(id_column);
+  const int image_col = table.ColumnIndex(plan.image_column);  // -1 if absent
+  const int lesion_col = table.ColumnIndex(plan.lesion_mask_column);  // -1 if absent
+  const int liver_col = table.ColumnIndex(plan.liver_mask_column);  // -1 if absent
+  auto cell = [&](size_t r, int c) { return c < 0 ? std::string() : table.cell(r, c); };
+
+  std::vector<features::CaseInput>& cases = out->cases;
+  std::vector<size_t>& case_rows = out->case_rows;
+  std::map<size_t, Excluded>& excluded = out->excluded;
+  for (size_t r = 0; r < table.num_rows(); ++r) {
+    features::CaseInput in;
+    in.case_id = table.cell(r, id_col);
+    std::string image = cell(r, image_col);
+    if (image.empty()) image = cell(r, series_col);
+    in.image = Resolve(data_dir, image);
+    in.rtstruct = Resolve(data_dir, cell(r, rtstruct_col));
+    in.seg = Resolve(data_dir, cell(r, seg_col));
+    std::string missing;
+    if (in.dicom_contours()) {
+      in.lesion_roi = cell(r, lesion_roi_col);
+      in.liver_roi = plan.needs_liver_mask ? cell(r, liver_roi_col) : "";
+      if (in.image.empty()) missing = series_col >= 0 ? kSeriesColumn : plan.image_column;
+      else if (in.lesion_roi.empty()) missing = kLesionRoiColumn;
+      else if (plan.needs_liver_mask && in.liver_roi.empty()) missing = kLiverRoiColumn;
+    } else {
+      in.lesion_mask = Resolve(data_dir, cell(r, lesion_col));
+      if (plan.needs_liver_mask) in.liver_mask = Resolve(data_dir, cell(r, liver_col));
+      if (in.image.empty()) missing = image_col >= 0 ? plan.image_column : kSeriesColumn;
+      else if (in.lesion_mask.empty()) missing = plan.lesion_mask_column;
+      else if (plan.needs_liver_mask && in.liver_mask.empty()) missing = plan.liver_mask_column;
+    }
+    if (!in.rtstruct.empty() && !in.seg.empty()) {
+      excluded[r] = {in.case_id, absl::StrCat("both '", kRtstructColumn, "' and '", kSegColumn,
+                                              "' given (data table line ", table.line_of_row(r),
+                                              "); name one contour object")};
+      continue;
+    }
+    if (!missing.empty()) {
+      // The line of the site's data table, not its path (paths stay local).
+      excluded[r] = {in.case_id, absl::StrCat("empty '", missing, "' cell (data table line ",
+                                              table.line_of_row(r), ")")};
+      continue;
+    }
+    cases.push_back(std::move(in));
+    case_rows.push_back(r);
+  }
+
+  return absl::OkStatus();
+}
+
 absl::StatusOr<TaskOutput> Extract(TaskContext& ctx) {
   const v1::Study& study = ctx.task->study();
   auto plan_or = ResolveFeatureExtraction(study.features());
@@ -119,39 +209,11 @@ absl::StatusOr<TaskOutput> Extract(TaskContext& ctx) {
   }
 
   CsvTable& table = *ctx.table;
-  std::vector<std::string> required = {ctx.id_column, plan.image_column, plan.lesion_mask_column};
-  if (plan.needs_liver_mask) required.push_back(plan.liver_mask_column);
-  FEDRAD_RETURN_IF_ERROR(table.RequireColumns(required));
-  const int id_col = table.ColumnIndex(ctx.id_column);
-  const int image_col = table.ColumnIndex(plan.image_column);
-  const int lesion_col = table.ColumnIndex(plan.lesion_mask_column);
-  const int liver_col = table.ColumnIndex(plan.liver_mask_column);  // -1 if absent
-
-  // The cases; a row with an empty image or mask cell is excluded at once.
-  std::vector<features::CaseInput> cases;
-  std::vector<size_t> case_rows;
-  std::map<size_t, Excluded> excluded;  // by row
-  for (size_t r = 0; r < table.num_rows(); ++r) {
-    features::CaseInput in;
-    in.case_id = table.cell(r, id_col);
-    in.image = Resolve(ctx.data_dir, table.cell(r, image_col));
-    in.lesion_mask = Resolve(ctx.data_dir, table.cell(r, lesion_col));
-    if (plan.needs_liver_mask && liver_col >= 0) {
-      in.liver_mask = Resolve(ctx.data_dir, table.cell(r, liver_col));
-    }
-    std::string missing;
-    if (in.image.empty()) missing = plan.image_column;
-    else if (in.lesion_mask.empty()) missing = plan.lesion_mask_column;
-    else if (plan.needs_liver_mask && in.liver_mask.empty()) missing = plan.liver_mask_column;
-    if (!missing.empty()) {
-      // The line of the site's data table, not its path (paths stay local).
-      excluded[r] = {in.case_id, absl::StrCat("empty '", missing, "' cell (data table line ",
-                                              table.line_of_row(r), ")")};
-      continue;
-    }
-    cases.push_back(std::move(in));
-    case_rows.push_back(r);
-  }
+  Cases read;
+  FEDRAD_RETURN_IF_ERROR(ReadCases(table, plan, ctx.id_column, ctx.data_dir, &read));
+  std::vector<features::CaseInput>& cases = read.cases;
+  std::vector<size_t>& case_rows = read.case_rows;
+  std::map<size_t, Excluded>& excluded = read.excluded;
 
   features::CohortOptions run;
   run.threads = ctx.extraction_threads > 0

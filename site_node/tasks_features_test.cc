@@ -192,6 +192,52 @@ TEST_F(FeaturesTaskTest, MissingImageColumnIsNamed) {
   EXPECT_THAT(out.status().message(), HasSubstr("ct_path"));
 }
 
+// The hospital path: the same cohort written as DICOM CT series with an
+// RTSTRUCT (columns image = series folder, rtstruct, lesion_roi, liver_roi)
+// gives the same feature columns and values (to the float32 rounding of the
+// NIfTI header's spacing) and excludes the corrupt case (a missing slice)
+// without releasing a local path.
+TEST_F(FeaturesTaskTest, DicomCenterGivesTheSameFeaturesAsNifti) {
+  synth::CohortOptions o;
+  o.out_dir = *dir_ + "/dicom-cohort";
+  o.patients_per_center = {12};
+  o.seed = 5;
+  o.threads = 2;
+  o.corrupt_cases = {"C1_0003"};
+  o.dicom_centers = {"C1"};
+  ASSERT_TRUE(synth::GenerateCohort(o).ok());
+  ASSERT_TRUE(RunTask().ok());
+  const CsvTable nifti = table_;
+  auto t = ReadCsv(o.out_dir + "/C1/manifest.csv");
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_FALSE(t->HasColumn("lesion_mask"));
+  table_ = *t;
+  state_.clear();
+  output_dir_ = *dir_ + "/site-output/study-dicom";
+  fs::create_directories(output_dir_);
+  TaskContext ctx = Context();
+  ctx.data_dir = o.out_dir + "/C1";
+  auto out = registry_.Find("features.extract")->handler(ctx);
+  ASSERT_TRUE(out.ok()) << out.status();
+  auto excluded = nlohmann::json::parse(out->payload.strings().at("excluded_cases"));
+  ASSERT_EQ(excluded.size(), 1u);
+  EXPECT_EQ(excluded[0]["case"], "C1_0003");
+  const std::string reason = excluded[0]["reason"];
+  EXPECT_THAT(reason, HasSubstr("missing slice"));
+  EXPECT_THAT(reason, HasSubstr("<image>"));
+  EXPECT_THAT(reason, Not(HasSubstr(o.out_dir)));
+  ASSERT_EQ(table_.num_rows(), nifti.num_rows());
+  for (const char* c : {"lesion_stat_mean", "lesion_stat_variance", "bkg_stat_mean",
+                        "bkg_stat_variance", "lesion_stat_energy"}) {
+    auto a = nifti.NumericColumn(c, MissingValues::kReject);
+    auto b = table_.NumericColumn(c, MissingValues::kReject);
+    ASSERT_TRUE(a.ok() && b.ok()) << c;
+    for (size_t i = 0; i < a->size(); ++i) {
+      EXPECT_NEAR((*b)[i], (*a)[i], 1e-6 * std::max(1.0, std::abs((*a)[i]))) << c << " row " << i;
+    }
+  }
+}
+
 // The spec check names the field.
 absl::Status Check(const std::string& text) {
   v1::Study study;

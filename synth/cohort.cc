@@ -20,6 +20,7 @@
 #include "core/csv.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "features/dicom/dicom_write.h"
 #include "synth/internal/nifti.h"
 #include "synth/internal/outcomes.h"
 #include "synth/internal/phantom.h"
@@ -46,7 +47,39 @@ struct CaseRecord {
   synth_internal::Clinical clinical;
   synth_internal::Outcomes outcomes;
   std::string image, liver_mask, lesion_mask;  // relative to the center folder
+  bool dicom = false;                           // image = series folder, + rtstruct
+  std::string rtstruct;
+  int slices = 0;
 };
+
+constexpr char kLesionRoiPattern[] = "Metastasis*";
+constexpr char kLiverRoi[] = "Liver";
+
+// The hospital form of a case: DICOM CT series + RTSTRUCT (voxel-edge
+// outlines, so the masks come back exactly).
+absl::Status WriteDicomCase(const synth_internal::RenderedCase& rendered, const std::string& seed,
+                            const fs::path& dir) {
+  features::ImageVolume ct;
+  ct.geometry.size = rendered.grid.size;
+  ct.geometry.spacing = rendered.grid.spacing;
+  ct.geometry.origin = rendered.grid.origin;
+  ct.voxels.assign(rendered.ct.begin(), rendered.ct.end());
+  features::dicom::CtWriteOptions o;
+  o.uid_seed = seed;
+  FEDRAD_ASSIGN_OR_RETURN(features::dicom::SeriesUids uids,
+                          features::dicom::WriteCtSeries(ct, (dir / "CT").string(), o));
+  std::vector<features::dicom::RoiSpec> rois;
+  rois.push_back({kLiverRoi, features::dicom::MaskContours(ct.geometry, rendered.liver, uids), ""});
+  uint8_t max_label = 0;
+  for (uint8_t v : rendered.lesions) max_label = std::max(max_label, v);
+  for (int k = 1; k <= max_label; ++k) {
+    std::vector<uint8_t> mask(rendered.lesions.size());
+    for (size_t i = 0; i < mask.size(); ++i) mask[i] = rendered.lesions[i] == k;
+    rois.push_back({absl::StrCat("Metastasis ", k),
+                    features::dicom::MaskContours(ct.geometry, mask, uids), ""});
+  }
+  return features::dicom::WriteRtstruct(uids, rois, (dir / "RS.dcm").string(), seed);
+}
 
 std::string Fixed(double v, int digits) { return absl::StrFormat("%.*f", digits, v); }
 
@@ -85,10 +118,20 @@ absl::StatusOr<CaseRecord> MakeCase(const CohortOptions& options, const CenterPr
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return absl::DataLossError(absl::StrCat("cannot create ", dir.string(), ": ", ec.message()));
+  const fs::path base = fs::path(options.out_dir) / protocol.center;
+  r.dicom = std::find(options.dicom_centers.begin(), options.dicom_centers.end(),
+                      protocol.center) != options.dicom_centers.end();
+  if (r.dicom) {
+    r.image = rel + "CT";
+    r.rtstruct = rel + "RS.dcm";
+    r.slices = rendered.grid.size[2];
+    FEDRAD_RETURN_IF_ERROR(WriteDicomCase(
+        rendered, absl::StrCat("fedrad-synth/", options.seed, "/", r.case_id), dir));
+    return r;
+  }
   r.image = rel + "ct.nii.gz";
   r.liver_mask = rel + "liver.nii.gz";
   r.lesion_mask = rel + "lesions.nii.gz";
-  const fs::path base = fs::path(options.out_dir) / protocol.center;
   FEDRAD_RETURN_IF_ERROR(synth_internal::WriteInt16(rendered.grid, rendered.ct, (base / r.image).string()));
   FEDRAD_RETURN_IF_ERROR(
       synth_internal::WriteUint8(rendered.grid, rendered.liver, (base / r.liver_mask).string()));
@@ -121,21 +164,34 @@ absl::Status PrepareOutDir(const CohortOptions& options) {
 
 absl::Status WriteManifest(const CohortOptions& options, const std::string& center,
                            const std::vector<const CaseRecord*>& cases) {
-  CsvTable t({"case_id", "image", "liver_mask", "lesion_mask", "age", "male", "n_lesions",
-              "largest_diameter_mm", "neoadjuvant_chemo", "cea_ng_ml", "time_recurrence",
-              "event_recurrence", "time_local_recurrence", "event_local_recurrence", "time_dss",
-              "event_dss", "recur2y"},
-             "manifest.csv");
+  const bool dicom = !cases.empty() && cases.front()->dicom;
+  std::vector<std::string> header = {"case_id", "image"};
+  if (dicom) {
+    header.insert(header.end(), {"rtstruct", "lesion_roi", "liver_roi"});
+  } else {
+    header.insert(header.end(), {"liver_mask", "lesion_mask"});
+  }
+  header.insert(header.end(),
+                {"age", "male", "n_lesions", "largest_diameter_mm", "neoadjuvant_chemo",
+                 "cea_ng_ml", "time_recurrence", "event_recurrence", "time_local_recurrence",
+                 "event_local_recurrence", "time_dss", "event_dss", "recur2y"});
+  CsvTable t(header, "manifest.csv");
   for (const CaseRecord* r : cases) {
     const auto& c = r->clinical;
     const auto& o = r->outcomes;
-    FEDRAD_RETURN_IF_ERROR(t.AddRow(
-        {r->case_id, r->image, r->liver_mask, r->lesion_mask, absl::StrCat(c.age),
+    std::vector<std::string> files = {r->case_id, r->image};
+    if (dicom) {
+      files.insert(files.end(), {r->rtstruct, kLesionRoiPattern, kLiverRoi});
+    } else {
+      files.insert(files.end(), {r->liver_mask, r->lesion_mask});
+    }
+    files.insert(files.end(), {absl::StrCat(c.age),
          absl::StrCat(c.male), absl::StrCat(c.n_lesions), Fixed(c.largest_diameter_mm, 1),
          absl::StrCat(c.chemo), Fixed(c.cea, 1), absl::StrCat(o.time_recurrence),
          absl::StrCat(o.event_recurrence), absl::StrCat(o.time_local_recurrence),
          absl::StrCat(o.event_local_recurrence), absl::StrCat(o.time_dss),
-         absl::StrCat(o.event_dss), o.recur2y < 0 ? std::string() : absl::StrCat(o.recur2y)}));
+         absl::StrCat(o.event_dss), o.recur2y < 0 ? std::string() : absl::StrCat(o.recur2y)});
+    FEDRAD_RETURN_IF_ERROR(t.AddRow(std::move(files)));
   }
   return WriteCsv((fs::path(options.out_dir) / center / "manifest.csv").string(), t);
 }
@@ -242,6 +298,15 @@ std::string Readme(const CohortOptions& options, const CohortSummary& s) {
                   "  truth.csv               latent variables and true risk per patient.\n"
                   "                          TRUTH ONLY: never give it to a study; it exists to\n"
                   "                          judge the study's results.\n\n");
+  if (!options.dicom_centers.empty()) {
+    absl::StrAppend(&r, "DICOM centers (", absl::StrJoin(options.dicom_centers, ", "),
+                    "): the hospital path instead of NIfTI\n"
+                    "  <center>/manifest.csv   case_id, image (the series folder), rtstruct,\n"
+                    "                          lesion_roi \"", kLesionRoiPattern, "\", liver_roi \"",
+                    kLiverRoi, "\", clinical data\n"
+                    "  <center>/cases/<case_id>/CT/       DICOM CT series, int16 HU\n"
+                    "  <center>/cases/<case_id>/RS.dcm    RTSTRUCT: Liver, Metastasis 1..n\n\n");
+  }
   absl::StrAppend(&r, "Acquisition by center\n---------------------\n",
                   absl::StrFormat("%-6s %8s %8s %10s %9s %10s %12s %7s\n", "center", "pixel_mm",
                                   "slice_mm", "kernel_mm", "noise_hu", "hu_offset",
@@ -347,6 +412,14 @@ absl::StatusOr<CohortSummary> GenerateCohort(const CohortOptions& options) {
           "--corrupt-cases: '", id, "' is not a case of this cohort (ids are C<k>_<nnnn>, e.g. C2_0007)"));
     }
   }
+  for (const std::string& center : options.dicom_centers) {
+    int k = 0;
+    if (!absl::SimpleAtoi(absl::StripPrefix(center, "C"), &k) || k < 1 || k > n_centers ||
+        center != absl::StrCat("C", k)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--dicom-centers: '", center, "' is not a center of this cohort (C1..C", n_centers, ")"));
+    }
+  }
   FEDRAD_RETURN_IF_ERROR(PrepareOutDir(options));
 
   CohortSummary summary;
@@ -386,8 +459,10 @@ absl::StatusOr<CohortSummary> GenerateCohort(const CohortOptions& options) {
   if (cases.size() != jobs.size()) return absl::InternalError("a case was not generated");
   for (const CaseRecord& r : cases) {
     if (corrupt.count(r.case_id) == 0) continue;
-    const std::string path =
-        (fs::path(options.out_dir) / summary.centers[r.center_index].center / r.image).string();
+    fs::path file = fs::path(options.out_dir) / summary.centers[r.center_index].center / r.image;
+    // DICOM: the middle slice file is truncated (the series then misses a slice).
+    if (r.dicom) file /= absl::StrFormat("CT_%04d.dcm", r.slices / 2);
+    const std::string path = file.string();
     FEDRAD_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
     FEDRAD_RETURN_IF_ERROR(WriteStringToFile(path, bytes.substr(0, std::min<size_t>(64, bytes.size()))));
   }

@@ -15,6 +15,14 @@
 //   truth.csv                   per-patient latents and true risk (NEVER an input)
 //   C<k>/manifest.csv           one row per case, paths relative to C<k>/
 //   C<k>/cases/<case_id>/{ct,liver,lesions}.nii.gz
+// or, for a center listed in `dicom_centers` (the hospital path):
+//   C<k>/manifest.csv           columns image (series folder), rtstruct,
+//                               lesion_roi "Metastasis*", liver_roi "Liver"
+//   C<k>/cases/<case_id>/CT/CT_<slice>.dcm   DICOM CT series (int16 HU)
+//   C<k>/cases/<case_id>/RS.dcm              RTSTRUCT: ROI "Liver" and one ROI
+//                               "Metastasis <k>" per lesion, outlined along
+//                               voxel edges (rasterises back to the masks
+//                               exactly, features/dicom/dicom_write.h)
 // The output is a pure function of (patients_per_center, seed): the same
 // options give byte-identical files whatever `threads` is.
 #ifndef FEDRAD_SYNTH_COHORT_H_
@@ -60,6 +68,10 @@ struct CohortOptions {
   // data and truth.csv row are normal. An id that is not in the cohort is
   // refused (InvalidArgument).
   std::vector<std::string> corrupt_cases;
+  // Centers (e.g. "C2") written as DICOM CT series with an RTSTRUCT instead
+  // of NIfTI; a corrupt case there loses its middle slice file (truncated).
+  // A name that is not a center is refused (InvalidArgument).
+  std::vector<std::string> dicom_centers;
 };
 
 struct Concordance {

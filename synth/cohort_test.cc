@@ -11,6 +11,7 @@
 
 #include "core/csv.h"
 #include "core/hash.h"
+#include "features/dicom/dicom.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "synth/internal/nifti.h"
@@ -132,6 +133,58 @@ TEST(GenerateCohort, SameSeedGivesIdenticalBytesWhateverTheThreads) {
   EXPECT_EQ(ha, hb);
   EXPECT_NE(ha.at("C1/manifest.csv"), hc.at("C1/manifest.csv"));
   EXPECT_NE(ha.at("C1/cases/C1_0001/ct.nii.gz"), hc.at("C1/cases/C1_0001/ct.nii.gz"));
+}
+
+// The hospital path: a DICOM center holds the same CT and masks as the NIfTI
+// form of the same seed (read back through features/dicom: series + RTSTRUCT,
+// ROIs by pattern), byte-identical across runs; a corrupt DICOM case loses a
+// slice; an unknown center is refused.
+TEST(GenerateCohort, DicomCenterHoldsTheSameCtAndMasksAsNifti) {
+  const std::string nifti = FreshDir("dicom_n"), dicom = FreshDir("dicom_d"),
+                    again = FreshDir("dicom_a");
+  ASSERT_TRUE(GenerateCohort(Options(nifti, {2, 2}, 21)).ok());
+  CohortOptions o = Options(dicom, {2, 2}, 21);
+  o.dicom_centers = {"C2"};
+  o.corrupt_cases = {"C2_0002"};
+  ASSERT_TRUE(GenerateCohort(o).ok());
+  o.out_dir = again;
+  o.threads = 1;
+  ASSERT_TRUE(GenerateCohort(o).ok());
+  EXPECT_EQ(HashTree(dicom), HashTree(again));
+  EXPECT_EQ(HashTree(nifti).at("C1/cases/C1_0001/ct.nii.gz"),
+            HashTree(dicom).at("C1/cases/C1_0001/ct.nii.gz"));  // C1 stays NIfTI
+  auto manifest = ReadCsv(dicom + "/C2/manifest.csv");
+  ASSERT_TRUE(manifest.ok());
+  EXPECT_TRUE(manifest->HasColumn("rtstruct"));
+  EXPECT_FALSE(manifest->HasColumn("lesion_mask"));
+
+  auto c = features::dicom::ReadDicomCase({dicom + "/C2/cases/C2_0001/CT",
+                                           dicom + "/C2/cases/C2_0001/RS.dcm", "",
+                                           "Metastasis*", "Liver"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto ct = synth_internal::ReadInt16(nifti + "/C2/cases/C2_0001/ct.nii.gz");
+  auto liver = synth_internal::ReadUint8(nifti + "/C2/cases/C2_0001/liver.nii.gz");
+  auto lesions = synth_internal::ReadUint8(nifti + "/C2/cases/C2_0001/lesions.nii.gz");
+  ASSERT_TRUE(ct.ok() && liver.ok() && lesions.ok());
+  ASSERT_EQ(c->image.voxels.size(), ct->voxels.size());
+  ASSERT_TRUE(c->liver.has_value());
+  int64_t lesion_voxels = 0;
+  for (size_t i = 0; i < ct->voxels.size(); ++i) {
+    ASSERT_EQ(c->image.voxels[i], ct->voxels[i]) << i;
+    ASSERT_EQ(c->liver->voxels[i] != 0, liver->voxels[i] != 0) << i;
+    ASSERT_EQ(c->lesions.voxels[i], lesions->voxels[i]) << i;  // Metastasis k = label k
+    lesion_voxels += lesions->voxels[i] != 0;
+  }
+  EXPECT_GT(lesion_voxels, 0);
+  auto corrupt = features::dicom::ReadDicomCase({dicom + "/C2/cases/C2_0002/CT",
+                                                 dicom + "/C2/cases/C2_0002/RS.dcm", "",
+                                                 "Metastasis*", "Liver"});
+  ASSERT_FALSE(corrupt.ok());
+  EXPECT_THAT(std::string(corrupt.status().message()), HasSubstr("missing slice"));
+
+  CohortOptions bad = Options(FreshDir("dicom_bad"), {1}, 1);
+  bad.dicom_centers = {"C2"};
+  EXPECT_EQ(GenerateCohort(bad).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // One shared cohort for the content tests: 4 centers, 3 patients each.

@@ -1,7 +1,8 @@
 // `fedrad demo` end to end on a smaller cohort (30, 25, 80, 20 patients,
 // seed 7): synthetic CTs, a coordinator and four site processes over mutual
-// TLS, examples/studies/crlm_demo.textproto. The study succeeds; the corrupt
-// CT (C2_0007) is excluded and named in results.json, the report and the
+// TLS, examples/studies/crlm_demo.textproto, center C2 as DICOM + RTSTRUCT.
+// The study succeeds; the corrupt case (C2_0007, a truncated slice file) is
+// excluded and named in results.json, the report and the
 // terminal summary; every node's audit log is written; and, for this seeded
 // cohort, harmonisation improves the radiomic model's calibration at C2
 // (the center whose scanner differs most from the development center C3).
@@ -28,7 +29,12 @@ TEST(Demo, RunsTheCrlmStudyEndToEndAndNamesTheCorruptCase) {
   ASSERT_EQ(code, 0) << output;
   EXPECT_THAT(output, HasSubstr("radiomic, NOT harmonised"));
   EXPECT_THAT(output, HasSubstr("true risk (ceiling)"));
-  EXPECT_THAT(output, HasSubstr("C2 C2_0007: image: <image>: cannot read image"));
+  // C2 is written as DICOM CT series + RTSTRUCT (the hospital path); its
+  // corrupt case lost a slice file.
+  EXPECT_THAT(output, HasSubstr("C2 C2_0007: <image>: series"));
+  EXPECT_THAT(output, HasSubstr("missing slice(s)"));
+  EXPECT_TRUE(std::filesystem::exists(out + "/cohort/C2/cases/C2_0001/RS.dcm"));
+  EXPECT_TRUE(std::filesystem::exists(out + "/cohort/C1/cases/C1_0001/ct.nii.gz"));
   EXPECT_THAT(output, HasSubstr("report:     " + out + "/report.html"));
 
   auto r = nlohmann::json::parse(ReadAll(out + "/results.json"), nullptr, false);

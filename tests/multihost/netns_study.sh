@@ -129,7 +129,7 @@ FEDRAD="$bin/fedrad" FEDRAD_CA_DIR="$work/ca" FEDRAD_ENROL_ROOT="$work/nodes" \
   FEDRAD_SITES="S1 S2 S3" bash "$src/deploy/compose/enrol.sh" > "$work/enrol.log" 2>&1 ||
   { cat "$work/enrol.log"; fail "enrolment"; }
 
-# Three small cohorts (seeded; the columns examples/studies/cohort_summary.textproto names).
+# Three small cohorts (seeded; examples/studies/cohort_summary.textproto summarises every numeric column).
 mkdir -p "$work/data"
 seed=1
 for s in S1 S2 S3; do

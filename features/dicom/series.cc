@@ -1,0 +1,256 @@
+// DICOM image series from their headers (DCMTK), checked before ITK reads
+// the pixels: one series per folder, every slice present once, uniform
+// spacing, no gantry tilt.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "core/status.h"
+#include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dcxfer.h"
+#include "features/dicom/dicom.h"
+#include "features/dicom/internal/dcm_util.h"
+#include "features/dicom/internal/dicom_objects.h"
+#include "features/image_io.h"
+
+namespace fedrad::features::dicom {
+namespace {
+
+namespace fs = std::filesystem;
+using dicom_internal::GetDoubles;
+using dicom_internal::GetInt;
+using dicom_internal::GetString;
+
+struct Slice {
+  std::string file, sop, modality, frame, xfer;
+  std::vector<double> ipp, iop, spacing;
+  int rows = 0, columns = 0, frames = 1;
+  double tilt = 0, thickness = 0;
+  double along = 0;  // position along the slice normal
+};
+
+bool IsImageModality(const std::string& m) {
+  static const char* const kNot[] = {"RTSTRUCT", "SEG", "RTPLAN", "RTDOSE", "RTRECORD",
+                                     "SR",       "PR",  "KO",     "REG",    "RTIMAGE"};
+  for (const char* n : kNot) {
+    if (m == n) return false;
+  }
+  return true;
+}
+
+std::array<double, 3> Cross(const std::vector<double>& iop) {
+  return {iop[1] * iop[5] - iop[2] * iop[4], iop[2] * iop[3] - iop[0] * iop[5],
+          iop[0] * iop[4] - iop[1] * iop[3]};
+}
+
+// Geometry and problems of one series whose slices are sorted along the normal.
+void Analyse(std::vector<Slice>& slices, SeriesInfo* s) {
+  const Slice& first = slices.front();
+  const std::array<double, 3> n = Cross(first.iop);
+  for (const Slice& sl : slices) {
+    bool same = sl.rows == first.rows && sl.columns == first.columns;
+    for (int i = 0; i < 6 && same; ++i) same = std::abs(sl.iop[i] - first.iop[i]) < 1e-4;
+    for (int i = 0; i < 2 && same; ++i) same = std::abs(sl.spacing[i] - first.spacing[i]) < 1e-4;
+    if (!same) {
+      s->problems.push_back(absl::StrCat(
+          "slices differ in matrix, orientation or pixel spacing (", fs::path(first.file).filename().string(),
+          " vs ", fs::path(sl.file).filename().string(),
+          "): the folder mixes reconstructions; export one series per folder"));
+      break;
+    }
+  }
+  for (const Slice& sl : slices) {
+    if (sl.frames > 1) {
+      s->problems.push_back(absl::StrCat(
+          fs::path(sl.file).filename().string(), " is a multi-frame (enhanced) image of ",
+          sl.frames, " frames; export the series as single-frame slices"));
+      break;
+    }
+  }
+  Geometry& g = s->geometry;
+  g.size = {first.columns, first.rows, static_cast<int>(slices.size())};
+  g.spacing = {first.spacing[1], first.spacing[0], first.thickness > 0 ? first.thickness : 1.0};
+  g.origin = {first.ipp[0], first.ipp[1], first.ipp[2]};
+  for (int d = 0; d < 3; ++d) {
+    g.direction[d * 3 + 0] = first.iop[d];
+    g.direction[d * 3 + 1] = first.iop[3 + d];
+    g.direction[d * 3 + 2] = n[d];
+  }
+  s->gantry_tilt_deg = first.tilt;
+  if (std::abs(first.tilt) > 1e-3) {
+    s->problems.push_back(absl::StrFormat(
+        "gantry tilt %.2f degrees: the slices are sheared and no rasterisation on this grid is "
+        "exact; re-export an untilted (resampled) reconstruction", first.tilt));
+  }
+  if (slices.size() < 2) return;
+  std::vector<double> gaps;
+  for (size_t i = 1; i < slices.size(); ++i) gaps.push_back(slices[i].along - slices[i - 1].along);
+  std::vector<double> sorted = gaps;
+  std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+  const double step = sorted[sorted.size() / 2];
+  g.spacing[2] = step;
+  // Shear by geometry (tilt not stated): the stack must run along the normal.
+  double lateral = 0;
+  for (int d = 0; d < 3; ++d) {
+    double delta = slices.back().ipp[d] - first.ipp[d];
+    double along = (slices.back().along - first.along) * n[d];
+    lateral = std::max(lateral, std::abs(delta - along));
+  }
+  if (std::abs(first.tilt) <= 1e-3 && lateral > 0.01 * std::max(1.0, step)) {
+    s->problems.push_back(absl::StrFormat(
+        "the slice positions drift %.2f mm sideways over the stack (a tilted gantry or a "
+        "sheared export); re-export an untilted (resampled) reconstruction", lateral));
+  }
+  const double tol = std::max(1e-3, 0.02 * step);
+  for (size_t i = 0; i < gaps.size(); ++i) {
+    const std::string a = fs::path(slices[i].file).filename().string();
+    const std::string b = fs::path(slices[i + 1].file).filename().string();
+    if (gaps[i] < 1e-3) {
+      s->problems.push_back(absl::StrCat("duplicate slice: ", a, " and ", b,
+                                         " lie at the same position; remove one copy"));
+    } else if (step < 1e-3) {
+      continue;  // reported as duplicates
+    } else if (std::abs(gaps[i] - step) > tol) {
+      const double ratio = gaps[i] / step;
+      if (ratio > 1.5 && std::abs(ratio - std::round(ratio)) * step <= tol) {
+        s->problems.push_back(absl::StrFormat(
+            "missing slice(s): %d slice(s) absent between %s and %s (gap %.3f mm, spacing "
+            "%.3f mm); export the complete series",
+            static_cast<int>(std::round(ratio)) - 1, a, b, gaps[i], step));
+      } else {
+        s->problems.push_back(absl::StrFormat(
+            "non-uniform slice spacing: %.3f mm between %s and %s, %.3f mm elsewhere; "
+            "resample the series to uniform spacing or export the uniform part",
+            gaps[i], a, b, step));
+      }
+    }
+    if (s->problems.size() > 8) {
+      s->problems.push_back("(further problems not listed)");
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+std::string ShortUid(const std::string& uid) {
+  return uid.size() <= 16 ? uid : absl::StrCat("...", uid.substr(uid.size() - 16));
+}
+
+absl::StatusOr<std::vector<SeriesInfo>> ScanFolder(const std::string& folder) {
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) {
+    return absl::NotFoundError(absl::StrCat(folder, ": no such folder (a DICOM series is "
+                                            "given as the folder holding its slices)"));
+  }
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(folder, ec)) {
+    if (e.is_regular_file(ec)) files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  std::map<std::string, std::vector<Slice>> by_series;
+  std::map<std::string, std::string> other_modality;
+  for (const std::string& f : files) {
+    auto file = dicom_internal::LoadDicom(f, /*with_pixels=*/false);
+    if (!file.ok()) continue;
+    DcmDataset* ds = (*file)->getDataset();
+    Slice sl;
+    sl.file = f;
+    sl.modality = GetString(ds, DCM_Modality);
+    const std::string series = GetString(ds, DCM_SeriesInstanceUID);
+    if (series.empty() || !IsImageModality(sl.modality)) continue;
+    sl.sop = GetString(ds, DCM_SOPInstanceUID);
+    sl.frame = GetString(ds, DCM_FrameOfReferenceUID);
+    sl.xfer = DcmXfer(ds->getOriginalXfer()).getXferName();
+    sl.ipp = GetDoubles(ds, DCM_ImagePositionPatient);
+    sl.iop = GetDoubles(ds, DCM_ImageOrientationPatient);
+    sl.spacing = GetDoubles(ds, DCM_PixelSpacing);
+    sl.rows = static_cast<int>(GetInt(ds, DCM_Rows, 0));
+    sl.columns = static_cast<int>(GetInt(ds, DCM_Columns, 0));
+    sl.frames = static_cast<int>(GetInt(ds, DCM_NumberOfFrames, 1));
+    std::vector<double> tilt = GetDoubles(ds, DCM_GantryDetectorTilt);
+    sl.tilt = tilt.empty() ? 0 : tilt[0];
+    std::vector<double> thick = GetDoubles(ds, DCM_SliceThickness);
+    sl.thickness = thick.empty() ? 0 : thick[0];
+    if (sl.ipp.size() != 3 || sl.iop.size() != 6 || sl.spacing.size() != 2 || sl.rows <= 0 ||
+        sl.columns <= 0) {
+      continue;  // not a cross-sectional image (a localiser without geometry...)
+    }
+    const auto n = Cross(sl.iop);
+    sl.along = n[0] * sl.ipp[0] + n[1] * sl.ipp[1] + n[2] * sl.ipp[2];
+    by_series[series].push_back(std::move(sl));
+  }
+  std::vector<SeriesInfo> out;
+  for (auto& [uid, slices] : by_series) {
+    std::stable_sort(slices.begin(), slices.end(),
+                     [](const Slice& a, const Slice& b) { return a.along < b.along; });
+    SeriesInfo s;
+    s.folder = folder;
+    s.series_uid = uid;
+    s.modality = slices.front().modality;
+    s.frame_of_reference_uid = slices.front().frame;
+    s.transfer_syntax = slices.front().xfer;
+    for (const Slice& sl : slices) {
+      s.files.push_back(sl.file);
+      s.sop_instance_uids.push_back(sl.sop);
+      if (sl.frame != s.frame_of_reference_uid && s.problems.empty()) {
+        s.problems.push_back("slices differ in FrameOfReferenceUID; export one series per folder");
+      }
+    }
+    Analyse(slices, &s);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+absl::StatusOr<SeriesInfo> ReadSeriesInfo(const std::string& folder) {
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<SeriesInfo> all, ScanFolder(folder));
+  if (all.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        folder, ": holds no DICOM image series; name the folder that holds the CT slices "
+        "(fedrad dicom inspect ", folder, " lists what it holds)"));
+  }
+  if (all.size() > 1) {
+    std::vector<std::string> list;
+    for (const SeriesInfo& s : all) {
+      list.push_back(absl::StrCat(s.modality, " ", ShortUid(s.series_uid), " (", s.files.size(),
+                                  " slices)"));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        folder, ": holds ", all.size(), " image series (", absl::StrJoin(list, ", "),
+        "); put each series in its own folder and name the one the contours belong to"));
+  }
+  SeriesInfo s = std::move(all.front());
+  if (!s.problems.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(folder, ": series ", ShortUid(s.series_uid), ": ", s.problems.front(),
+                     s.problems.size() > 1 ? absl::StrCat(" (and ", s.problems.size() - 1,
+                                                          " more problems; see fedrad dicom "
+                                                          "inspect)")
+                                           : ""));
+  }
+  return s;
+}
+
+absl::StatusOr<ImageVolume> ReadSeriesImage(const SeriesInfo& series) {
+  auto image = ReadImageFiles(series.files);
+  if (!image.ok()) {
+    return absl::Status(image.status().code(),
+                        absl::StrCat(series.folder, ": ", image.status().message(),
+                                     " (transfer syntax '", series.transfer_syntax,
+                                     "'; if compressed, re-export uncompressed)"));
+  }
+  std::string why = GeometryMismatch(image->geometry, series.geometry, 1e-3);
+  if (!why.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        series.folder, ": the grid ITK reads differs from the slice headers (", why,
+        "); the series is irregular, re-export it"));
+  }
+  return image;
+}
+
+}  // namespace fedrad::features::dicom
