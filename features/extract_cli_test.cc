@@ -97,11 +97,13 @@ TEST_F(ExtractCli, SingleCaseLongFormatHasTheIbsiColumns) {
       << err;
   auto t = ReadCsv(dir_ + "/one.csv");
   ASSERT_TRUE(t.ok());
-  EXPECT_EQ(t->header(), (std::vector<std::string>{"case_id", "roi", "family", "feature",
-                                                   "ibsi_code", "aggregation", "value"}));
+  EXPECT_EQ(t->header(), (std::vector<std::string>{"case_id", "roi", "filter", "family",
+                                                   "feature", "ibsi_code", "aggregation",
+                                                   "value"}));
   EXPECT_EQ(t->cell(0, 0), "ct");  // case id from the file name
-  EXPECT_EQ(t->cell(0, 3), "v10");
-  EXPECT_EQ(t->cell(0, 4), "BC2M");
+  EXPECT_EQ(t->cell(0, 2), "");    // no filter: the original image
+  EXPECT_EQ(t->cell(0, 4), "v10");
+  EXPECT_EQ(t->cell(0, 5), "BC2M");
 }
 
 TEST_F(ExtractCli, UsageErrorsExitWithTwo) {
