@@ -80,7 +80,7 @@ std::string FilterLabel(const FilterSetting& f) {
       const GaborParams& g = f.gabor;
       std::string s = absl::StrCat("gabor_s", g.sigma_mm, "_l", g.lambda_mm, "_g", g.gamma);
       if (g.theta_step_deg > 0) {
-        absl::StrAppend(&s, "_r", g.theta_step_deg, PoolingName(g.max_pooling));
+        absl::StrAppend(&s, "_r", g.theta_step_deg, "_", PoolingName(g.max_pooling));
         if (g.theta_deg != 0) absl::StrAppend(&s, "_t", g.theta_deg);
       } else {
         absl::StrAppend(&s, "_t", g.theta_deg);

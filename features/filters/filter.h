@@ -67,8 +67,8 @@ struct FilterSetting {
 std::string FilterKindName(FilterKind kind);
 
 // The column prefix: `label` if set, else made from the parameters, e.g.
-// mean_m5, log_s1.5 (+ _2d), laws_l5e5e5_d7_rimax, gabor_s5_l2_g1.5_t22.5r
-// (+ _3p with orthogonal planes), wavelet_db3_llh_l1, simoncelli_l1,
+// mean_m5, log_s1.5 (+ _2d), laws_l5e5e5_d7_rimax, gabor_s5_l2_g1.5_t60 or
+// gabor_s5_l2_g1.5_r22.5_mean (rotation invariant; + _3p with orthogonal planes), wavelet_db3_llh_l1, simoncelli_l1,
 // riesz_log_s3_100 (docs/features.md).
 std::string FilterLabel(const FilterSetting& f);
 
