@@ -11,16 +11,12 @@
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "features/filters/convolution.h"
+#include "features/filters/fftw_lock.h"
 
 namespace fedrad::features::filters {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
-
-std::mutex& PlannerMutex() {
-  static std::mutex* mu = new std::mutex();  // FFTW's planner is not thread safe
-  return *mu;
-}
 
 // FFTW buffer owner.
 struct FftBuffer {
@@ -67,7 +63,7 @@ void FilterPlanes(const std::vector<double>& image, const PlaneLayout& L, const 
   FftBuffer kbuf(n), work(n);
   fftw_plan forward, backward;
   {
-    std::lock_guard<std::mutex> lock(PlannerMutex());
+    std::lock_guard<std::mutex> lock(FftwPlannerMutex());
     forward = fftw_plan_dft_2d(pr, pc, kbuf.data, kbuf.data, FFTW_FORWARD, FFTW_ESTIMATE);
     backward = fftw_plan_dft_2d(pr, pc, work.data, work.data, FFTW_BACKWARD, FFTW_ESTIMATE);
   }
@@ -133,7 +129,7 @@ void FilterPlanes(const std::vector<double>& image, const PlaneLayout& L, const 
       }
     }
   });
-  std::lock_guard<std::mutex> lock(PlannerMutex());
+  std::lock_guard<std::mutex> lock(FftwPlannerMutex());
   fftw_destroy_plan(forward);
   fftw_destroy_plan(backward);
 }
