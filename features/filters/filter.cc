@@ -125,21 +125,31 @@ absl::Status ValidateFilter(const FilterSetting& f) {
       }
       return absl::OkStatus();
     case FilterKind::kLoG:
-      if (!(f.log.sigma_mm > 0)) return bad(absl::StrCat("log.sigma_mm must be > 0, got ", f.log.sigma_mm));
-      if (!(f.log.truncation > 0)) return bad("log.truncation must be > 0 (in sigma)");
+      if (!(f.log.sigma_mm > 0) || !std::isfinite(f.log.sigma_mm)) {
+        return bad(absl::StrCat("log.sigma_mm must be > 0, got ", f.log.sigma_mm));
+      }
+      if (!(f.log.truncation > 0) || !std::isfinite(f.log.truncation)) {
+        return bad("log.truncation must be > 0 (in sigma)");
+      }
       return absl::OkStatus();
     case FilterKind::kLaws: {
       auto k = LawsKernels(f.laws.kernel, f.in_plane);
       if (!k.ok()) return Prefixed(f, k.status());
-      if (f.laws.energy_distance < 0) return bad("laws.energy_distance must be >= 0");
+      if (f.laws.energy_distance < 0 || f.laws.energy_distance > kMaxEnergyDistance) {
+        return bad(absl::StrCat("laws.energy_distance must be in [0, ", kMaxEnergyDistance, "]"));
+      }
       return absl::OkStatus();
     }
     case FilterKind::kGabor: {
       const GaborParams& g = f.gabor;
-      if (!(g.sigma_mm > 0)) return bad("gabor.sigma_mm must be > 0");
-      if (!(g.lambda_mm > 0)) return bad("gabor.lambda_mm must be > 0");
-      if (!(g.gamma > 0)) return bad("gabor.gamma must be > 0");
-      if (!(g.truncation > 0)) return bad("gabor.truncation must be > 0");
+      auto positive = [](double x) { return x > 0 && std::isfinite(x); };
+      if (!positive(g.sigma_mm)) return bad("gabor.sigma_mm must be > 0");
+      if (!positive(g.lambda_mm)) return bad("gabor.lambda_mm must be > 0");
+      if (!positive(g.gamma)) return bad("gabor.gamma must be > 0");
+      if (!positive(g.truncation)) return bad("gabor.truncation must be > 0");
+      if (!std::isfinite(g.theta_deg) || !std::isfinite(g.theta_step_deg)) {
+        return bad("gabor.theta_deg and theta_step_deg must be finite");
+      }
       if (g.theta_step_deg < 0 || (g.theta_step_deg > 0 && g.theta_step_deg < 1)) {
         return bad("gabor.theta_step_deg must be 0 (one angle) or >= 1 degree");
       }

@@ -129,6 +129,21 @@ TEST(Filters, BadSettingsGiveErrorsNamingTheSetting) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("log_s5"));
   EXPECT_THAT(s.message(), HasSubstr("larger than the image"));
+  f.log.sigma_mm = 1e300;  // no overflow: just too large
+  EXPECT_THAT(ApplyFilter(img, f).status().message(), HasSubstr("larger than the image"));
+  f.kind = FilterKind::kGabor;
+  f.gabor.sigma_mm = 1e300;
+  f.gabor.lambda_mm = 1;
+  f.gabor.gamma = 1e-300;
+  EXPECT_TRUE(ApplyFilter(img, f).ok());  // the kernel is capped at the image plane
+  f.gabor.lambda_mm = 0;
+  EXPECT_THAT(ApplyFilter(img, f).status().message(), HasSubstr("lambda_mm"));
+  f.kind = FilterKind::kLaws;
+  f.laws.kernel = "E5L5S5";
+  f.laws.energy_distance = 2000000000;
+  EXPECT_THAT(ApplyFilter(img, f).status().message(), HasSubstr("energy_distance"));
+  f.laws.energy_distance = 7;  // (2 * 7 + 1) voxels > 9
+  EXPECT_THAT(ApplyFilter(img, f).status().message(), HasSubstr("larger than the image"));
   f.kind = FilterKind::kMean;
   f.mean.support = 4;
   EXPECT_THAT(ApplyFilter(img, f).status().message(), HasSubstr("odd"));

@@ -138,8 +138,9 @@ void FilterPlanes(const std::vector<double>& image, const PlaneLayout& L, const 
 
 int GaborRadius(const GaborParams& p, double spacing_mm, int plane_max_dim) {
   const double sigma = p.sigma_mm / spacing_mm;
-  const int r = static_cast<int>(std::ceil(p.truncation * sigma / std::min(p.gamma, 1.0)));
-  return std::max(1, std::min(r, plane_max_dim / 2));
+  const double r = std::ceil(p.truncation * sigma / std::min(p.gamma, 1.0));
+  const double capped = std::min(r, static_cast<double>(plane_max_dim / 2));
+  return std::max(1, static_cast<int>(std::min(capped, 1e8)));  // NaN -> 1
 }
 
 absl::StatusOr<ImageVolume> GaborResponse(const ImageVolume& image, const GaborParams& p) {

@@ -77,7 +77,10 @@ absl::StatusOr<ImageVolume> MeanResponse(const ImageVolume& image, const MeanPar
 
 int LoGKernelSize(double sigma_mm, double truncation, double spacing_mm) {
   const double s = sigma_mm / spacing_mm;
-  return 1 + 2 * static_cast<int>(std::floor(truncation * s + 0.5));
+  // Capped (a huge sigma then fails the "kernel larger than the image" check
+  // instead of overflowing).
+  const double half = std::min(std::floor(truncation * s + 0.5), 1e8);
+  return 1 + 2 * static_cast<int>(half);
 }
 
 absl::StatusOr<ImageVolume> LoGResponse(const ImageVolume& image, const LoGParams& p) {
@@ -95,6 +98,10 @@ absl::StatusOr<ImageVolume> LoGResponse(const ImageVolume& image, const LoGParam
   std::array<std::vector<double>, 3> gauss, second;
   for (int a = 0; a < dims; ++a) {
     size[a] = LoGKernelSize(p.sigma_mm, p.truncation, image.geometry.spacing[a]);
+  }
+  FEDRAD_RETURN_IF_ERROR(CheckKernelFits("LoG filter (sigma_mm, truncation)", size,
+                                         image.geometry));
+  for (int a = 0; a < dims; ++a) {
     const double s = p.sigma_mm / image.geometry.spacing[a];
     const int r = size[a] / 2;
     for (int i = -r; i <= r; ++i) {
@@ -103,8 +110,6 @@ absl::StatusOr<ImageVolume> LoGResponse(const ImageVolume& image, const LoGParam
       second[a].push_back(g * (i * i / (s * s * s * s) - 1.0 / (s * s)));
     }
   }
-  FEDRAD_RETURN_IF_ERROR(CheckKernelFits("LoG filter (sigma_mm, truncation)", size,
-                                         image.geometry));
   // 3D: Dx Gy Gz + Gx Dy Gz + Gx Gy Dz, evaluated as
   //   Dx(Gy(A)) + Gx(Dy(A) + Gy(B)) with A = Gz(img), B = Dz(img).
   Grid a = ToGrid(image);
@@ -164,10 +169,10 @@ absl::StatusOr<std::vector<std::vector<double>>> LawsKernels(const std::string& 
 absl::StatusOr<ImageVolume> LawsResponse(const ImageVolume& image, const LawsParams& p) {
   FEDRAD_RETURN_IF_ERROR(CheckFilterInput("Laws filter", image, p.in_plane));
   FEDRAD_ASSIGN_OR_RETURN(auto kernels, LawsKernels(p.kernel, p.in_plane));
-  if (p.energy_distance < 0) {
+  if (p.energy_distance < 0 || p.energy_distance > kMaxEnergyDistance) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "Laws filter: energy_distance must be >= 0 (0 = no energy map), got ",
-        p.energy_distance));
+        "Laws filter: energy_distance must be in [0, ", kMaxEnergyDistance,
+        "] voxels (0 = no energy map), got ", p.energy_distance));
   }
   const int dims = p.in_plane ? 2 : 3;
   std::array<int, 3> size{1, 1, 1};

@@ -51,6 +51,7 @@ int LoGKernelSize(double sigma_mm, double truncation, double spacing_mm);
 // rotations in 3D (4 in 2D), identical kernel sets counted once.
 // energy_distance delta > 0 then replaces the response by its energy map:
 // the mean of |response| over a (2 delta + 1) cube (square in 2D).
+constexpr int kMaxEnergyDistance = 100000;
 struct LawsParams {
   std::string kernel;
   int energy_distance = 0;
