@@ -65,7 +65,7 @@ TEST(FeatureSettings, EveryIbsi2PresetParsesToOneFilterOrNone) {
     EXPECT_EQ(x.original, no_filter) << name;
     EXPECT_EQ(x.families, (std::set<std::string>{"stat"})) << name;
   }
-  EXPECT_EQ(count, 21 + 18);  // phase-1 cases 1.a.1-4.b.2, phase-2 configs 1A-9B
+  EXPECT_EQ(count, 33 + 18);  // phase-1 cases 1.a.1-10.b.1, phase-2 configs 1A-9B
 }
 
 TEST(FeatureSettings, FiltersConvertWithTheirParameters) {

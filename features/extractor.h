@@ -87,8 +87,7 @@ absl::Status ValidateFamilies(const std::set<std::string>& families);
 // intensities inside the ROI's neighbourhood, an ROI that becomes empty
 // after interpolation or re-segmentation, or a bad filter setting (the
 // message names the filter); FailedPrecondition when texture families are
-// requested but the texture library is not built in; Unimplemented for a
-// filter not built in.
+// requested but the texture library is not built in.
 absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& image,
                                                   const std::vector<uint8_t>& roi,
                                                   const ExtractionOptions& options);

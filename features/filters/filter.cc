@@ -41,6 +41,44 @@ GaborParams Gabor(const FilterSetting& f) {
   p.padding = f.padding;
   return p;
 }
+WaveletParams Wavelet(const FilterSetting& f) {
+  WaveletParams p;
+  p.family = f.wavelet.family;
+  p.decomposition = f.wavelet.decomposition;
+  p.level = f.wavelet.level;
+  p.rotation_invariant = f.wavelet.rotation_invariant;
+  p.pooling = f.wavelet.max_pooling ? WaveletParams::Pooling::kMax : WaveletParams::Pooling::kMean;
+  p.padding = f.padding;
+  p.in_plane = f.in_plane;
+  return p;
+}
+SimoncelliParams Simoncelli(const FilterSetting& f, const SimoncelliSetting& s) {
+  SimoncelliParams p;
+  p.level = s.level;
+  p.padding = f.padding;
+  p.in_plane = f.in_plane;
+  return p;
+}
+
+// Riesz transform of the LoG or Simoncelli response (riesz.h takes the
+// base map).
+absl::StatusOr<ImageVolume> RieszOf(const ImageVolume& image, const FilterSetting& f) {
+  absl::StatusOr<ImageVolume> base = absl::UnknownError("");
+  if (f.riesz.base_is_log) {
+    LoGParams p = f.riesz.log;
+    p.padding = f.padding;
+    p.in_plane = f.in_plane;
+    base = LoGResponse(image, p);
+  } else {
+    base = SimoncelliResponse(image, Simoncelli(f, f.riesz.simoncelli));
+  }
+  if (!base.ok()) return base.status();
+  RieszParams r;
+  r.order = f.riesz.order;
+  r.padding = f.padding;
+  r.in_plane = f.in_plane;
+  return RieszResponse(*base, r);
+}
 
 std::string PoolingName(bool max_pooling) { return max_pooling ? "max" : "mean"; }
 
@@ -160,7 +198,10 @@ absl::Status ValidateFilter(const FilterSetting& f) {
     }
     case FilterKind::kWavelet: {
       const WaveletSetting& w = f.wavelet;
-      if (w.family.empty()) return bad("wavelet.family is required (haar, db2, db3, coif1, ...)");
+      if (!WaveletReach(Wavelet(f)).ok()) {
+        return bad(absl::StrCat("wavelet.family '", w.family, "' is not one of ",
+                                absl::StrJoin(WaveletFamilies(), ", ")));
+      }
       const size_t dims = f.in_plane ? 2 : 3;
       const std::string d = absl::AsciiStrToUpper(w.decomposition);
       if (d.size() != dims || d.find_first_not_of("LH") != std::string::npos) {
@@ -168,22 +209,27 @@ absl::Status ValidateFilter(const FilterSetting& f) {
                                 " letters L or H, x first (e.g. ",
                                 dims == 3 ? "LHL" : "LH", ")"));
       }
-      if (w.level < 1) return bad("wavelet.level must be >= 1");
+      if (w.level < 1 || w.level > 8) return bad("wavelet.level must be in 1..8");
       return absl::OkStatus();
     }
     case FilterKind::kSimoncelli:
-      if (f.simoncelli.level < 1) return bad("simoncelli.level must be >= 1");
+      if (f.simoncelli.level < 1 || f.simoncelli.level > 8) {
+        return bad("simoncelli.level must be in 1..8");
+      }
       return absl::OkStatus();
     case FilterKind::kRiesz: {
       const RieszSetting& r = f.riesz;
       if (r.base_is_log && !(r.log.sigma_mm > 0)) return bad("riesz.log.sigma_mm must be > 0");
-      if (!r.base_is_log && r.simoncelli.level < 1) return bad("riesz.simoncelli.level must be >= 1");
+      if (!r.base_is_log && (r.simoncelli.level < 1 || r.simoncelli.level > 8)) {
+        return bad("riesz.simoncelli.level must be in 1..8");
+      }
+      if (f.in_plane && r.order[2] != 0) return bad("riesz.order along z must be 0 with in_plane");
       int sum = 0;
       for (int o : r.order) {
         if (o < 0) return bad("riesz.order values must be >= 0");
         sum += o;
       }
-      if (sum == 0) return bad("riesz.order needs a positive value");
+      if (sum == 0 || sum > 8) return bad("riesz.order must sum to 1..8");
       return absl::OkStatus();
     }
   }
@@ -221,7 +267,15 @@ double FilterMarginMm(const FilterSetting& f, const std::array<double, 3>& spaci
       case FilterKind::kGabor:
         voxels = GaborRadius(Gabor(f), spacing[a], std::numeric_limits<int>::max());
         break;
+      case FilterKind::kWavelet: {
+        auto reach = WaveletReach(Wavelet(f));
+        if (!reach.ok()) return std::numeric_limits<double>::infinity();
+        voxels = *reach;
+        break;
+      }
       default:
+        // Simoncelli and Riesz are defined on the whole image (their
+        // frequency grid depends on its size): no crop.
         return std::numeric_limits<double>::infinity();
     }
     margin = std::max(margin, (voxels + 1) * spacing[a]);
@@ -234,7 +288,7 @@ double FilterMarginMm(const FilterSetting& f, const std::array<double, 3>& spaci
 
 absl::StatusOr<ImageVolume> ApplyFilter(const ImageVolume& image, const FilterSetting& f) {
   FEDRAD_RETURN_IF_ERROR(ValidateFilter(f));
-  absl::StatusOr<ImageVolume> out = absl::UnimplementedError("");
+  absl::StatusOr<ImageVolume> out = absl::InternalError("unknown filter kind");
   switch (f.kind) {
     case FilterKind::kMean:
       out = MeanResponse(image, Mean(f));
@@ -248,13 +302,14 @@ absl::StatusOr<ImageVolume> ApplyFilter(const ImageVolume& image, const FilterSe
     case FilterKind::kGabor:
       out = GaborResponse(image, Gabor(f));
       break;
-    // Part B (features/filters/wavelet*, simoncelli*, riesz*) is wired here
-    // when it is merged: one case per filter.
     case FilterKind::kWavelet:
+      out = WaveletResponse(image, Wavelet(f));
+      break;
     case FilterKind::kSimoncelli:
+      out = SimoncelliResponse(image, Simoncelli(f, f.simoncelli));
+      break;
     case FilterKind::kRiesz:
-      out = absl::UnimplementedError(absl::StrCat(
-          FilterKindName(f.kind), " filters are not built into this version of fedrad"));
+      out = RieszOf(image, f);
       break;
   }
   if (!out.ok()) return Prefixed(f, out.status());

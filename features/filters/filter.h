@@ -21,15 +21,19 @@
 #include "absl/status/statusor.h"
 #include "features/filters/gabor.h"
 #include "features/filters/padding.h"
+#include "features/filters/riesz.h"
 #include "features/filters/separable_filters.h"
+#include "features/filters/simoncelli.h"
+#include "features/filters/wavelet.h"
 #include "features/volume.h"
 
 namespace fedrad::features::filters {
 
 enum class FilterKind { kMean, kLoG, kLaws, kGabor, kWavelet, kSimoncelli, kRiesz };
 
-// Parameters of the filters of part B (wavelets, Simoncelli, Riesz), as in
-// the proto; their response functions convert them.
+// Settings of the wavelet, Simoncelli and Riesz filters as in the proto;
+// ApplyFilter converts them to WaveletParams, SimoncelliParams and
+// RieszParams (wavelet.h, simoncelli.h, riesz.h).
 struct WaveletSetting {
   std::string family;         // "haar", "db2", "db3", "coif1", ...
   std::string decomposition;  // "LHL" (3D), "LH" (2D), x first
@@ -80,13 +84,13 @@ absl::Status ValidateFilters(const std::vector<FilterSetting>& filters);
 
 // Margin in mm around the ROI that the filter reads (its kernel's reach):
 // cropping the image to the ROI plus this margin leaves the response inside
-// the ROI unchanged. +infinity for filters defined on the whole image.
+// the ROI unchanged. +infinity for filters defined on the whole image
+// (Simoncelli, Riesz: their frequency grid depends on the image size).
 double FilterMarginMm(const FilterSetting& f, const std::array<double, 3>& spacing);
 
 // The response map of `image` (same geometry). Errors: InvalidArgument
 // naming the filter label and the bad setting (also image-dependent ones:
-// kernel larger than the image, 3D filter on one slice); Unimplemented for a
-// filter not built into this version.
+// kernel larger than the image, 3D filter on one slice).
 absl::StatusOr<ImageVolume> ApplyFilter(const ImageVolume& image, const FilterSetting& f);
 
 }  // namespace fedrad::features::filters

@@ -194,12 +194,46 @@ TEST(Filters, LabelsFollowTheDocumentedNaming) {
   EXPECT_THAT(ValidateFilters({f, g}).message(), HasSubstr("distinct label"));
 }
 
-TEST(Filters, PartBFiltersAreReportedAsNotBuiltIn) {
-  FilterSetting f;
-  f.kind = FilterKind::kSimoncelli;
-  f.simoncelli.level = 1;
-  EXPECT_EQ(ApplyFilter(Constant(8, 8, 8, 1), f).status().code(),
-            absl::StatusCode::kUnimplemented);
+TEST(Filters, DispatchReachesEveryFilterKind) {
+  // An impulse: each filter answers with a non-zero map of the same grid;
+  // the Riesz transform of a LoG equals RieszResponse of LoGResponse.
+  const ImageVolume img = Impulse(16, 100.0f, 2.0);
+  std::vector<FilterSetting> all(7);
+  all[0].kind = FilterKind::kMean;
+  all[1].kind = FilterKind::kLoG;
+  all[1].log.sigma_mm = 3;
+  all[2].kind = FilterKind::kLaws;
+  all[2].laws.kernel = "E5L5S5";
+  all[3].kind = FilterKind::kGabor;
+  all[3].gabor = {4, 4, 1, 30, 0, false, false, 4.0, Padding::kMirror};
+  all[4].kind = FilterKind::kWavelet;
+  all[4].wavelet = {"db2", "LHL", 1, false, false};
+  all[5].kind = FilterKind::kSimoncelli;
+  all[6].kind = FilterKind::kRiesz;
+  all[6].riesz.log.sigma_mm = 3;
+  all[6].riesz.order = {1, 0, 0};
+  for (FilterSetting& f : all) {
+    f.padding = Padding::kConstant;
+    auto r = ApplyFilter(img, f);
+    ASSERT_TRUE(r.ok()) << FilterLabel(f) << ": " << r.status();
+    ASSERT_EQ(r->voxels.size(), img.voxels.size());
+    double energy = 0;
+    for (float v : r->voxels) energy += double{v} * v;
+    EXPECT_GT(energy, 1e-6) << FilterLabel(f);
+  }
+  LoGParams log{3, 4, Padding::kConstant, false};
+  RieszParams riesz;
+  riesz.order = {1, 0, 0};
+  riesz.padding = Padding::kConstant;
+  auto expect = RieszResponse(*LoGResponse(img, log), riesz);
+  auto got = ApplyFilter(img, all[6]);
+  ASSERT_TRUE(expect.ok() && got.ok());
+  EXPECT_EQ(got->voxels, expect->voxels);
+  all[4].wavelet.family = "db9";
+  EXPECT_THAT(ApplyFilter(img, all[4]).status().message(), HasSubstr("'db9' is not one of"));
+  all[6].in_plane = true;
+  all[6].riesz.order = {0, 0, 1};
+  EXPECT_THAT(ValidateFilter(all[6]).message(), HasSubstr("along z"));
 }
 
 }  // namespace
