@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <future>
 #include <limits>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -281,23 +283,43 @@ absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
       if (f != "morph" && options.Wants(f)) on_map.families.insert(f);
     }
     const ImageVolume image{grid.geometry, grid.intensities};
-    for (const filters::FilterSetting& filter : options.filters) {
-      const std::string label = filters::FilterLabel(filter);
-      FEDRAD_ASSIGN_OR_RETURN(ImageVolume response, filters::ApplyFilter(image, filter));
-      if (options.response_map_sink) {
-        FEDRAD_RETURN_IF_ERROR(options.response_map_sink(label, response));
-      }
-      if (on_map.families.empty()) continue;
-      RoiGrid map{grid.geometry, std::move(response.voxels), grid.mask};
-      std::vector<uint8_t> map_imask = imask;
-      auto f = FamiliesOnGrid(&map, &map_imask, n_int, on_map);
-      if (!f.ok()) {
-        return absl::Status(f.status().code(),
-                            absl::StrCat("filter '", label, "': ", f.status().message()));
-      }
-      for (FeatureValue& v : *f) v.filter = label;
+    // The features of one map are computed on another thread while the next
+    // map is filtered (at most one pending), so features and filters overlap.
+    std::future<absl::StatusOr<FeatureList>> pending;
+    auto collect = [&]() -> absl::Status {
+      if (!pending.valid()) return absl::OkStatus();
+      absl::StatusOr<FeatureList> f = pending.get();
+      if (!f.ok()) return f.status();
       out.insert(out.end(), f->begin(), f->end());
-    }
+      return absl::OkStatus();
+    };
+    absl::Status run = filters::ApplyFilters(
+        image, options.filters, [&](size_t index, ImageVolume response) -> absl::Status {
+          const std::string label = filters::FilterLabel(options.filters[index]);
+          if (options.response_map_sink) {
+            FEDRAD_RETURN_IF_ERROR(options.response_map_sink(label, response));
+          }
+          FEDRAD_RETURN_IF_ERROR(collect());
+          if (on_map.families.empty()) return absl::OkStatus();
+          auto map = std::make_shared<RoiGrid>(
+              RoiGrid{grid.geometry, std::move(response.voxels), grid.mask});
+          pending = std::async(std::launch::async,
+                               [&on_map, &imask, n_int, map, label]() -> absl::StatusOr<FeatureList> {
+                                 std::vector<uint8_t> map_imask = imask;
+                                 auto f = FamiliesOnGrid(map.get(), &map_imask, n_int, on_map);
+                                 if (!f.ok()) {
+                                   return absl::Status(f.status().code(),
+                                                       absl::StrCat("filter '", label, "': ",
+                                                                    f.status().message()));
+                                 }
+                                 for (FeatureValue& v : *f) v.filter = label;
+                                 return f;
+                               });
+          return absl::OkStatus();
+        });
+    absl::Status last = collect();  // always wait for the pending job
+    FEDRAD_RETURN_IF_ERROR(run);
+    FEDRAD_RETURN_IF_ERROR(last);
   }
   if (options.original) {
     FEDRAD_ASSIGN_OR_RETURN(FeatureList f, FamiliesOnGrid(&grid, &imask, n_int, options));

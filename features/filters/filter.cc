@@ -316,4 +316,50 @@ absl::StatusOr<ImageVolume> ApplyFilter(const ImageVolume& image, const FilterSe
   return out;
 }
 
+absl::Status ApplyFilters(
+    const ImageVolume& image, const std::vector<FilterSetting>& filters,
+    const std::function<absl::Status(size_t index, ImageVolume map)>& each) {
+  // Wavelet filters that differ only in their decomposition: one group,
+  // computed when its first member comes up.
+  auto group_key = [](const FilterSetting& f) {
+    const WaveletSetting& w = f.wavelet;
+    return absl::StrCat(absl::AsciiStrToLower(w.family), "|", w.level, "|",
+                        w.rotation_invariant, w.max_pooling, "|", PaddingName(f.padding), "|",
+                        f.in_plane);
+  };
+  std::vector<ImageVolume> ready(filters.size());
+  std::vector<bool> have(filters.size(), false);
+  for (size_t i = 0; i < filters.size(); ++i) {
+    const FilterSetting& f = filters[i];
+    if (!have[i] && f.kind == FilterKind::kWavelet) {
+      std::vector<size_t> members;
+      std::vector<std::string> decompositions;
+      for (size_t j = i; j < filters.size(); ++j) {
+        if (filters[j].kind == FilterKind::kWavelet && !have[j] &&
+            group_key(filters[j]) == group_key(f)) {
+          FEDRAD_RETURN_IF_ERROR(ValidateFilter(filters[j]));
+          members.push_back(j);
+          decompositions.push_back(filters[j].wavelet.decomposition);
+        }
+      }
+      if (members.size() > 1) {
+        auto maps = WaveletResponses(image, Wavelet(f), decompositions);
+        if (!maps.ok()) return Prefixed(f, maps.status());
+        for (size_t m = 0; m < members.size(); ++m) {
+          ready[members[m]] = std::move((*maps)[m]);
+          have[members[m]] = true;
+        }
+      }
+    }
+    if (have[i]) {
+      FEDRAD_RETURN_IF_ERROR(each(i, std::move(ready[i])));
+      ready[i] = ImageVolume{};
+      continue;
+    }
+    FEDRAD_ASSIGN_OR_RETURN(ImageVolume map, ApplyFilter(image, f));
+    FEDRAD_RETURN_IF_ERROR(each(i, std::move(map)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace fedrad::features::filters

@@ -14,6 +14,7 @@
 #define FEDRAD_FEATURES_FILTERS_FILTER_H_
 
 #include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,17 @@ double FilterMarginMm(const FilterSetting& f, const std::array<double, 3>& spaci
 // naming the filter label and the bad setting (also image-dependent ones:
 // kernel larger than the image, 3D filter on one slice).
 absl::StatusOr<ImageVolume> ApplyFilter(const ImageVolume& image, const FilterSetting& f);
+
+// The response maps of every filter of `filters`, handed to `each(index,
+// map)` in list order (each map is released after its call). The same maps
+// as ApplyFilter on each, but wavelet filters of the same family, level,
+// rotation invariance, pooling, padding and in_plane are computed together
+// (WaveletResponses shares their passes: the 8 first-level decompositions
+// cost 14 1D passes instead of 24), so up to that many maps are held at
+// once. Stops at the first error (ApplyFilter's, or `each`'s).
+absl::Status ApplyFilters(
+    const ImageVolume& image, const std::vector<FilterSetting>& filters,
+    const std::function<absl::Status(size_t index, ImageVolume map)>& each);
 
 }  // namespace fedrad::features::filters
 

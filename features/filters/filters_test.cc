@@ -236,5 +236,44 @@ TEST(Filters, DispatchReachesEveryFilterKind) {
   EXPECT_THAT(ValidateFilter(all[6]).message(), HasSubstr("along z"));
 }
 
+TEST(Filters, ApplyFiltersSharesWaveletPassesWithTheSameMaps) {
+  // Interleaved: two groups of wavelets (db2 level 1; db2 level 1 rotation
+  // invariant) and a LoG; every map must equal ApplyFilter's, in list order.
+  ImageVolume img = Impulse(14, 50.0f, 1.5);
+  img.at(3, 9, 4) = -20.0f;
+  std::vector<FilterSetting> list;
+  for (const char* d : {"LLH", "HHL", "LHL"}) {
+    FilterSetting f;
+    f.kind = FilterKind::kWavelet;
+    f.wavelet = {"db2", d, 1, false, false};
+    list.push_back(f);
+    f.wavelet.rotation_invariant = true;
+    list.push_back(f);
+  }
+  FilterSetting log;
+  log.kind = FilterKind::kLoG;
+  log.log.sigma_mm = 2;
+  list.insert(list.begin() + 2, log);
+  std::vector<size_t> order;
+  ASSERT_TRUE(ApplyFilters(img, list, [&](size_t i, ImageVolume map) {
+                order.push_back(i);
+                auto one = ApplyFilter(img, list[i]);
+                EXPECT_TRUE(one.ok());
+                for (size_t v = 0; v < map.voxels.size(); ++v) {
+                  EXPECT_NEAR(map.voxels[v], one->voxels[v], 1e-5) << FilterLabel(list[i]);
+                }
+                return absl::OkStatus();
+              }).ok());
+  EXPECT_EQ(order, (std::vector<size_t>{0, 1, 2, 3, 4, 5, 6}));
+  // An error of the callback stops the run.
+  int calls = 0;
+  auto stop = ApplyFilters(img, list, [&](size_t, ImageVolume) {
+    ++calls;
+    return absl::CancelledError("stop");
+  });
+  EXPECT_EQ(stop.code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(calls, 1);
+}
+
 }  // namespace
 }  // namespace fedrad::features::filters
