@@ -100,7 +100,8 @@ void ConvolveRows(Grid* grid, int axis, const std::vector<double>& kernel, Paddi
   const auto row = [&](int along, int across) -> size_t {
     return axis == 1 ? grid->Index(0, along, across) : grid->Index(0, across, along);
   };
-  std::vector<double> out(grid->v.size());
+  std::vector<double>& out = grid->scratch;
+  out.resize(grid->v.size());
   ParallelFor(other, [&](int begin, int end) {
     for (int o = begin; o < end; ++o) {
       for (int i = 0; i < n; ++i) {

@@ -29,6 +29,9 @@ namespace fedrad::features::filters {
 struct Grid {
   std::array<int, 3> size{0, 0, 0};
   std::vector<double> v;
+  // Work buffer of the passes along y and z, kept between passes so that
+  // each pass does not allocate (and page-fault) a new volume.
+  std::vector<double> scratch;
   size_t Index(int x, int y, int z) const {
     return (static_cast<size_t>(z) * size[1] + y) * size[0] + x;
   }

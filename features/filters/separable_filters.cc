@@ -120,7 +120,7 @@ absl::StatusOr<ImageVolume> LoGResponse(const ImageVolume& image, const LoGParam
     ConvolveAxis(&b, 2, second[2], p.padding);
     ConvolveAxis(&b, 1, gauss[1], p.padding);
   }
-  Grid c = a;  // -> Dx(Gy(A))
+  Grid c{a.size, a.v, {}};  // -> Dx(Gy(A)); without a's work buffer
   ConvolveAxis(&c, 1, gauss[1], p.padding);
   ConvolveAxis(&c, 0, second[0], p.padding);
   ConvolveAxis(&a, 1, second[1], p.padding);  // Dy(A)
