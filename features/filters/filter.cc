@@ -152,6 +152,15 @@ absl::Status ValidateFilter(const FilterSetting& f) {
           "filter label '", f.label, "' may hold only a-z, 0-9, '_' and '.'"));
     }
   }
+  // A label equal to a family id would make "<label>_<family>_..." read like
+  // a feature of the unfiltered image.
+  static const std::set<std::string> kReserved = {
+      "morph", "loc", "stat", "ih", "ivh", "glcm", "glrlm", "glszm", "gldzm", "ngtdm",
+      "ngldm", "patient"};
+  if (kReserved.count(f.label)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "filter label '", f.label, "' is a feature family id; choose another"));
+  }
   auto bad = [&](const std::string& m) {
     return absl::InvalidArgumentError(absl::StrCat("filter '", FilterLabel(f), "': ", m));
   };

@@ -156,6 +156,8 @@ TEST(Filters, BadSettingsGiveErrorsNamingTheSetting) {
   EXPECT_THAT(ValidateFilter(f).message(), HasSubstr("decomposition"));
   f.label = "Bad Label";
   EXPECT_THAT(ValidateFilter(f).message(), HasSubstr("label"));
+  f.label = "glcm";
+  EXPECT_THAT(ValidateFilter(f).message(), HasSubstr("family id"));
 }
 
 TEST(Filters, OneSliceImageNeedsA2dFilter) {
