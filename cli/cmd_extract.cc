@@ -47,6 +47,19 @@ int RunExtract(fedrad::cli::Args& args) {
                           "Worker threads for a cohort (default: hardware concurrency)");
   std::string cache_dir = args.Flag("cache-dir", "", "Cache folder (default <out>.cache for a cohort)");
   bool no_cache = args.Bool("no-cache", "Do not read or write the cache");
+  std::string filter = args.Flag(
+      "filter", "",
+      "Filters (IBSI chapter 2) replacing those of --settings: ';'-separated "
+      "kind:key=value,... with the field names of proto/feature_settings.proto, e.g. "
+      "'log:sigma_mm=1.5' or 'log:sigma_mm=1;log:sigma_mm=3,padding=mirror;"
+      "laws:kernel=L5E5E5,energy_distance=7,rotation_invariant=true,pooling=max;"
+      "gabor:sigma_mm=5,lambda_mm=2,gamma=1.5,theta_step_deg=22.5,orthogonal_planes=true;"
+      "mean:support=5,in_plane=true'. Columns get the filter's label as prefix "
+      "(log_s1.5_stat_mean); the long format gets it in the filter column");
+  std::string response_dir = args.Flag(
+      "save-response-map", "",
+      "Folder to write each filter's response map of each region to, as "
+      "<case>_<roi>_<filter>.nii.gz on the cropped grid (implies --no-cache)");
   if (!args.Finish()) return args.exit_code();
 
   if (out.empty()) return args.UsageError("--out is required");
@@ -72,10 +85,23 @@ int RunExtract(fedrad::cli::Args& args) {
     std::cerr << "fedrad extract: " << bundle.status().message() << "\n";
     return 2;
   }
-  fedrad::cli::FeatureOverrides overrides{families, static_cast<int>(bin_count), bin_width};
+  fedrad::cli::FeatureOverrides overrides{families, static_cast<int>(bin_count), bin_width,
+                                          filter};
   if (absl::Status s = fedrad::cli::ApplyOverrides(overrides, &*bundle); !s.ok()) {
     std::cerr << "fedrad extract: " << s.message() << "\n";
     return 2;
+  }
+
+  if (!response_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(response_dir, ec);
+    if (ec || !fs::is_directory(response_dir)) {
+      std::cerr << "fedrad extract: --save-response-map: cannot create folder " << response_dir
+                << ": " << ec.message() << "\n";
+      return 1;
+    }
+    bundle->options.response_map_dir = response_dir;
+    no_cache = true;  // a cached case would write no map
   }
 
   std::vector<CaseInput> cases;

@@ -3,7 +3,11 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <set>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/csv.h"
@@ -55,6 +59,179 @@ absl::StatusOr<Discretisation> ToDiscretisation(const FeatureSettings::Discretis
   }
 }
 
+using features::filters::FilterKind;
+using features::filters::FilterSetting;
+using features::filters::Padding;
+using v1::Filter;
+
+Padding ToPadding(Filter::Padding p) {
+  switch (p) {
+    case Filter::CONSTANT: return Padding::kConstant;
+    case Filter::NEAREST: return Padding::kNearest;
+    case Filter::PERIODIC: return Padding::kPeriodic;
+    default: return Padding::kMirror;
+  }
+}
+
+// fedrad.v1.Filter -> FilterSetting. `where` names the entry ("filters[2]").
+absl::StatusOr<FilterSetting> ToFilter(const Filter& in, const std::string& where) {
+  FilterSetting f;
+  f.label = in.label();
+  f.padding = ToPadding(in.padding());
+  f.in_plane = in.in_plane();
+  switch (in.kind_case()) {
+    case Filter::kMean:
+      f.kind = FilterKind::kMean;
+      f.mean.support = in.mean().support();
+      break;
+    case Filter::kLog:
+      f.kind = FilterKind::kLoG;
+      f.log.sigma_mm = in.log().sigma_mm();
+      if (in.log().has_truncation()) f.log.truncation = in.log().truncation();
+      break;
+    case Filter::kLaws:
+      f.kind = FilterKind::kLaws;
+      f.laws.kernel = in.laws().kernel();
+      f.laws.energy_distance = in.laws().energy_distance();
+      f.laws.rotation_invariant = in.laws().rotation_invariant();
+      f.laws.max_pooling = in.laws().pooling() != Filter::MEAN;
+      break;
+    case Filter::kGabor: {
+      const Filter::Gabor& g = in.gabor();
+      f.kind = FilterKind::kGabor;
+      f.gabor.sigma_mm = g.sigma_mm();
+      f.gabor.lambda_mm = g.lambda_mm();
+      f.gabor.gamma = g.gamma();
+      f.gabor.theta_deg = g.theta_deg();
+      f.gabor.theta_step_deg = g.theta_step_deg();
+      f.gabor.max_pooling = g.pooling() == Filter::MAX;
+      f.gabor.orthogonal_planes = g.orthogonal_planes();
+      if (g.has_truncation()) f.gabor.truncation = g.truncation();
+      break;
+    }
+    case Filter::kWavelet: {
+      const Filter::Wavelet& w = in.wavelet();
+      f.kind = FilterKind::kWavelet;
+      f.wavelet.family = w.family();
+      f.wavelet.decomposition = w.decomposition();
+      f.wavelet.level = w.level() == 0 ? 1 : w.level();
+      f.wavelet.rotation_invariant = w.rotation_invariant();
+      f.wavelet.max_pooling = w.pooling() == Filter::MAX;
+      break;
+    }
+    case Filter::kSimoncelli:
+      f.kind = FilterKind::kSimoncelli;
+      f.simoncelli.level = in.simoncelli().level();
+      break;
+    case Filter::kRiesz: {
+      const Filter::Riesz& r = in.riesz();
+      f.kind = FilterKind::kRiesz;
+      if (r.has_log()) {
+        f.riesz.log.sigma_mm = r.log().sigma_mm();
+        if (r.log().has_truncation()) f.riesz.log.truncation = r.log().truncation();
+      } else if (r.has_simoncelli()) {
+        f.riesz.base_is_log = false;
+        f.riesz.simoncelli.level = r.simoncelli().level();
+      } else {
+        return absl::InvalidArgumentError(absl::StrCat(where, ".riesz needs log or simoncelli"));
+      }
+      if (r.order_size() != 3) {
+        return absl::InvalidArgumentError(absl::StrCat(where, ".riesz.order needs 3 values"));
+      }
+      for (int a = 0; a < 3; ++a) f.riesz.order[a] = r.order(a);
+      break;
+    }
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, " names no filter (mean, log, laws, gabor, wavelet, simoncelli or riesz)"));
+  }
+  absl::Status s = features::filters::ValidateFilter(f);
+  if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(where, ": ", s.message()));
+  return f;
+}
+
+absl::Status ToFilters(const FeatureSettings& s, std::vector<FilterSetting>* out) {
+  out->clear();
+  for (int i = 0; i < s.filters_size(); ++i) {
+    FEDRAD_ASSIGN_OR_RETURN(FilterSetting f,
+                            ToFilter(s.filters(i), absl::StrCat("filters[", i, "]")));
+    out->push_back(std::move(f));
+  }
+  return features::filters::ValidateFilters(*out);
+}
+
+// One `--filter` entry "kind:key=value,key=value" as protobuf text of a
+// fedrad.v1.Filter: label, padding and in_plane belong to the filter,
+// the other keys to its kind's message (riesz: sigma_mm/truncation -> log,
+// level -> simoncelli, order=1/0/0).
+absl::StatusOr<std::string> FilterOverrideText(absl::string_view entry) {
+  const size_t colon = entry.find(':');
+  const std::string kind(absl::StripAsciiWhitespace(entry.substr(0, colon)));
+  static const std::set<std::string> kKinds = {"mean",    "log",        "laws", "gabor",
+                                               "wavelet", "simoncelli", "riesz"};
+  if (!kKinds.count(kind)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--filter: unknown filter '", kind,
+        "' (known: mean, log, laws, gabor, wavelet, simoncelli, riesz)"));
+  }
+  std::string outer, inner, base;
+  if (colon != absl::string_view::npos) {
+    for (absl::string_view kv : absl::StrSplit(entry.substr(colon + 1), ',', absl::SkipWhitespace())) {
+      std::vector<std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+      if (p.size() != 2) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--filter ", kind, ": '", kv, "' is not key=value"));
+      }
+      std::string key(absl::StripAsciiWhitespace(p[0])), value(absl::StripAsciiWhitespace(p[1]));
+      for (char c : key + value) {
+        if (!absl::ascii_isalnum(c) && c != '_' && c != '.' && c != '-' && c != '/') {
+          return absl::InvalidArgumentError(
+              absl::StrCat("--filter ", kind, ": bad character in '", kv, "'"));
+        }
+      }
+      if (key == "padding" || key == "pooling") value = absl::AsciiStrToUpper(value);
+      if (key == "label" || key == "kernel" || key == "family" || key == "decomposition") {
+        value = absl::StrCat("\"", value, "\"");
+      }
+      if (key == "order") value = absl::StrCat("[", absl::StrReplaceAll(value, {{"/", ","}}), "]");
+      const std::string field = absl::StrCat(key, ": ", value, " ");
+      if (key == "label" || key == "padding" || key == "in_plane") {
+        outer += field;
+      } else if (kind == "riesz" && (key == "sigma_mm" || key == "truncation")) {
+        base = absl::StrCat("log { ", base, field, "} ");
+      } else if (kind == "riesz" && key == "level") {
+        base = absl::StrCat("simoncelli { ", field, "} ");
+      } else {
+        inner += field;
+      }
+    }
+  }
+  return absl::StrCat("filters { ", outer, kind, " { ", base, inner, "} }");
+}
+
+// Every parameter of every filter, in order (part of the fingerprint).
+std::string DescribeFilters(const std::vector<FilterSetting>& filters) {
+  std::string out;
+  for (const FilterSetting& f : filters) {
+    const auto& g = f.gabor;
+    const auto& w = f.wavelet;
+    const auto& r = f.riesz;
+    absl::StrAppend(
+        &out, "[", features::filters::FilterKindName(f.kind), ":",
+        features::filters::FilterLabel(f), ":", features::filters::PaddingName(f.padding), ":",
+        f.in_plane, ":", f.mean.support, ":", FormatNumber(f.log.sigma_mm), ":",
+        FormatNumber(f.log.truncation), ":", f.laws.kernel, ":", f.laws.energy_distance, ":",
+        f.laws.rotation_invariant, f.laws.max_pooling, ":", FormatNumber(g.sigma_mm), ":",
+        FormatNumber(g.lambda_mm), ":", FormatNumber(g.gamma), ":", FormatNumber(g.theta_deg),
+        ":", FormatNumber(g.theta_step_deg), ":", g.max_pooling, g.orthogonal_planes, ":",
+        FormatNumber(g.truncation), ":", w.family, ":", w.decomposition, ":", w.level, ":",
+        w.rotation_invariant, w.max_pooling, ":", f.simoncelli.level, ":", r.base_is_log, ":",
+        FormatNumber(r.log.sigma_mm), ":", FormatNumber(r.log.truncation), ":",
+        r.simoncelli.level, ":", absl::StrJoin(r.order, ","), "]");
+  }
+  return out;
+}
+
 // A canonical description of the effective options (cache fingerprint).
 std::string Describe(const features::CaseOptions& o) {
   const auto& e = o.extraction;
@@ -82,7 +259,8 @@ std::string Describe(const features::CaseOptions& o) {
       "\nloc=", FormatNumber(e.local_intensity_radius_mm),
       "\nregions=", static_cast<int>(o.regions.split), ":", o.regions.each_lesion, ":",
       o.regions.all_lesions, ":", o.regions.liver, ":", o.regions.bkg, ":",
-      FormatNumber(o.regions.bkg_margin_mm), ":", o.largest_lesion, ":", o.patient, "\n");
+      FormatNumber(o.regions.bkg_margin_mm), ":", o.largest_lesion, ":", o.patient, "\n",
+      "original=", e.original, "\nfilters=", DescribeFilters(e.filters), "\n");
 }
 
 }  // namespace
@@ -188,6 +366,9 @@ absl::StatusOr<FeatureSettingsBundle> ParseFeatureSettings(const std::string& te
     if (r.has_largest_lesion()) b.options.largest_lesion = r.largest_lesion();
     if (r.has_patient()) b.options.patient = r.patient();
   }
+  if (s.has_original()) e.original = s.original();
+  if (absl::Status f = ToFilters(s, &e.filters); !f.ok()) return bad(std::string(f.message()));
+  if (!e.original && e.filters.empty()) return bad("original: false needs at least one filter");
   b.fingerprint = Describe(b.options);
   return b;
 }
@@ -216,6 +397,22 @@ absl::Status ApplyOverrides(const FeatureOverrides& o, FeatureSettingsBundle* b)
   if (o.bin_width > 0) {
     e.discretisation.method = Discretisation::Method::kFixedBinSize;
     e.discretisation.bin_width = o.bin_width;
+  }
+  if (!o.filters.empty()) {
+    std::string text;
+    for (absl::string_view entry : absl::StrSplit(o.filters, ';', absl::SkipWhitespace())) {
+      FEDRAD_ASSIGN_OR_RETURN(std::string t, FilterOverrideText(entry));
+      absl::StrAppend(&text, t, "\n");
+    }
+    FeatureSettings s;
+    google::protobuf::TextFormat::Parser parser;
+    Collector errors;
+    parser.RecordErrorsTo(&errors);
+    if (!parser.ParseFromString(text, &s)) {
+      return absl::InvalidArgumentError(absl::StrCat("--filter '", o.filters, "': ", errors.first,
+                                                     " (as settings text: ", text, ")"));
+    }
+    FEDRAD_RETURN_IF_ERROR(ToFilters(s, &e.filters));
   }
   b->fingerprint = Describe(b->options);
   return absl::OkStatus();

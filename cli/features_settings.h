@@ -35,6 +35,10 @@ struct FeatureOverrides {
   std::string families;  // comma separated
   int bin_count = 0;
   double bin_width = 0;
+  // `--filter`: filters replacing the settings' list, ';'-separated entries
+  // "kind:key=value,..." with the field names of fedrad.v1.Filter, e.g.
+  // "log:sigma_mm=1.5,padding=mirror;laws:kernel=L5E5E5,energy_distance=7".
+  std::string filters;
 };
 absl::Status ApplyOverrides(const FeatureOverrides& overrides, FeatureSettingsBundle* bundle);
 

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <set>
+
 namespace fedrad::cli {
 namespace {
 
@@ -47,6 +50,88 @@ TEST(FeatureSettings, EveryPresetParses) {
   }
 }
 
+TEST(FeatureSettings, EveryIbsi2PresetParsesToOneFilterOrNone) {
+  namespace fs = std::filesystem;
+  int count = 0;
+  for (const auto& e : fs::directory_iterator(std::string(FEDRAD_SOURCE_DIR) + "/features/presets")) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("ibsi2_", 0) != 0) continue;
+    ++count;
+    auto b = LoadFeatureSettings(e.path().string());
+    ASSERT_TRUE(b.ok()) << name << ": " << b.status();
+    const auto& x = b->options.extraction;
+    const bool no_filter = name == "ibsi2_phase2_1A.textproto" || name == "ibsi2_phase2_1B.textproto";
+    EXPECT_EQ(x.filters.size(), no_filter ? 0u : 1u) << name;
+    EXPECT_EQ(x.original, no_filter) << name;
+    EXPECT_EQ(x.families, (std::set<std::string>{"stat"})) << name;
+  }
+  EXPECT_EQ(count, 33 + 18);  // phase-1 cases 1.a.1-10.b.1, phase-2 configs 1A-9B
+}
+
+TEST(FeatureSettings, FiltersConvertWithTheirParameters) {
+  auto b = ParseFeatureSettings(
+      "filters { log { sigma_mm: 1.5 } }\n"
+      "filters { laws { kernel: 'L5S5' energy_distance: 7 rotation_invariant: true }"
+      "          padding: CONSTANT in_plane: true }\n"
+      "filters { gabor { sigma_mm: 5 lambda_mm: 2 gamma: 1.5 theta_step_deg: 22.5 } label: 'g' }",
+      "<test>");
+  ASSERT_TRUE(b.ok()) << b.status();
+  const auto& f = b->options.extraction.filters;
+  ASSERT_EQ(f.size(), 3u);
+  using features::filters::FilterKind;
+  using features::filters::Padding;
+  EXPECT_EQ(f[0].kind, FilterKind::kLoG);
+  EXPECT_EQ(f[0].log.sigma_mm, 1.5);
+  EXPECT_EQ(f[0].log.truncation, 4);          // default
+  EXPECT_EQ(f[0].padding, Padding::kMirror);  // default
+  EXPECT_EQ(f[1].kind, FilterKind::kLaws);
+  EXPECT_TRUE(f[1].in_plane);
+  EXPECT_EQ(f[1].padding, Padding::kConstant);
+  EXPECT_TRUE(f[1].laws.max_pooling);  // Laws default pooling
+  EXPECT_EQ(f[1].laws.energy_distance, 7);
+  EXPECT_FALSE(f[2].gabor.max_pooling);  // Gabor default pooling
+  EXPECT_EQ(f[2].label, "g");
+  EXPECT_TRUE(b->options.extraction.original);
+}
+
+TEST(FeatureSettings, BadFiltersNameTheEntryAndTheField) {
+  auto zero = ParseFeatureSettings("filters { mean { support: 3 } } filters { log { } }", "s.textproto");
+  EXPECT_EQ(zero.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(zero.status().message()), testing::HasSubstr("filters[1]"));
+  EXPECT_THAT(std::string(zero.status().message()), testing::HasSubstr("sigma_mm"));
+  auto none = ParseFeatureSettings("filters { padding: MIRROR }", "s.textproto");
+  EXPECT_THAT(std::string(none.status().message()), testing::HasSubstr("names no filter"));
+  auto wavelet = ParseFeatureSettings(
+      "filters { wavelet { family: 'db3' decomposition: 'LLQ' } }", "s.textproto");
+  EXPECT_THAT(std::string(wavelet.status().message()), testing::HasSubstr("decomposition"));
+  auto nothing = ParseFeatureSettings("original: false", "s.textproto");
+  EXPECT_FALSE(nothing.ok());
+}
+
+TEST(FeatureSettings, FilterOverrideReplacesTheListAndChangesFingerprint) {
+  auto b = ParseFeatureSettings("filters { mean { support: 5 } }", "<test>");
+  ASSERT_TRUE(b.ok());
+  const std::string before = b->fingerprint;
+  FeatureOverrides o;
+  o.filters = "log:sigma_mm=1.5;laws:kernel=L5E5E5,energy_distance=7,rotation_invariant=true,"
+              "pooling=max,padding=constant";
+  ASSERT_TRUE(ApplyOverrides(o, &*b).ok());
+  const auto& f = b->options.extraction.filters;
+  ASSERT_EQ(f.size(), 2u);
+  EXPECT_EQ(features::filters::FilterLabel(f[0]), "log_s1.5");
+  EXPECT_EQ(features::filters::FilterLabel(f[1]), "laws_l5e5e5_d7_rimax");
+  EXPECT_EQ(f[1].padding, features::filters::Padding::kConstant);
+  EXPECT_NE(b->fingerprint, before);
+  o.filters = "lag:sigma_mm=1";
+  EXPECT_THAT(std::string(ApplyOverrides(o, &*b).message()), testing::HasSubstr("unknown filter 'lag'"));
+  o.filters = "log:sigma=1";
+  EXPECT_THAT(std::string(ApplyOverrides(o, &*b).message()), testing::HasSubstr("sigma"));
+  o.filters = "log:sigma_mm=0";
+  EXPECT_THAT(std::string(ApplyOverrides(o, &*b).message()), testing::HasSubstr("sigma_mm must be > 0"));
+  o.filters = "log:sigma_mm=1 } evil {";
+  EXPECT_FALSE(ApplyOverrides(o, &*b).ok());
+}
+
 TEST(FeatureSettings, EmptyResegmentationMeansNoRange) {
   auto b = ParseFeatureSettings("resegmentation {}", "<test>");
   ASSERT_TRUE(b.ok());
@@ -70,13 +155,13 @@ TEST(FeatureSettings, OverridesReplaceFamiliesAndDiscretisationAndChangeFingerpr
   auto b = ParseFeatureSettings("", "<test>");
   ASSERT_TRUE(b.ok());
   std::string before = b->fingerprint;
-  ASSERT_TRUE(ApplyOverrides({"glcm,glrlm", 32, 0}, &*b).ok());
+  ASSERT_TRUE(ApplyOverrides({"glcm,glrlm", 32, 0, ""}, &*b).ok());
   EXPECT_EQ(b->options.extraction.families, (std::set<std::string>{"glcm", "glrlm"}));
   EXPECT_EQ(b->options.extraction.discretisation.method, Discretisation::Method::kFixedBinNumber);
   EXPECT_EQ(b->options.extraction.discretisation.bin_count, 32);
   EXPECT_NE(b->fingerprint, before);
-  EXPECT_FALSE(ApplyOverrides({"", 32, 25}, &*b).ok());
-  EXPECT_FALSE(ApplyOverrides({"texture", 0, 0}, &*b).ok());
+  EXPECT_FALSE(ApplyOverrides({"", 32, 25, ""}, &*b).ok());
+  EXPECT_FALSE(ApplyOverrides({"texture", 0, 0, ""}, &*b).ok());
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // Bump when a change alters feature values, so caches are not reused.
-constexpr char kExtractorVersion[] = "fedrad-features-1";
+constexpr char kExtractorVersion[] = "fedrad-features-2";  // 2: filters
 
 absl::Status CaseError(const CaseInput& in, const absl::Status& s) {
   return absl::Status(s.code(), absl::StrCat("case ", in.case_id, ": ", s.message()));
@@ -55,10 +55,11 @@ absl::StatusOr<std::string> PathHash(const std::string& path) {
 std::string FormatValue(double v) { return FormatNumber(v); }
 
 CsvTable CaseToLong(const std::string& case_id, const std::vector<RegionFeatures>& regions) {
-  CsvTable t({"case_id", "roi", "family", "feature", "ibsi_code", "aggregation", "value"});
+  CsvTable t(
+      {"case_id", "roi", "filter", "family", "feature", "ibsi_code", "aggregation", "value"});
   for (const auto& r : regions) {
     for (const auto& f : r.features) {
-      (void)t.AddRow({case_id, r.roi, f.family, f.feature, f.ibsi_code, f.aggregation,
+      (void)t.AddRow({case_id, r.roi, f.filter, f.family, f.feature, f.ibsi_code, f.aggregation,
                       FormatValue(f.value)});
     }
   }
@@ -68,8 +69,9 @@ CsvTable CaseToLong(const std::string& case_id, const std::vector<RegionFeatures
 absl::StatusOr<std::vector<RegionFeatures>> ParseCached(const std::string& path) {
   FEDRAD_ASSIGN_OR_RETURN(CsvTable t, ReadCsv(path));
   FEDRAD_RETURN_IF_ERROR(
-      t.RequireColumns({"roi", "family", "feature", "ibsi_code", "aggregation", "value"}));
+      t.RequireColumns({"roi", "filter", "family", "feature", "ibsi_code", "aggregation", "value"}));
   std::vector<RegionFeatures> out;
+  const int c_filter = t.ColumnIndex("filter");
   int c_roi = t.ColumnIndex("roi"), c_fam = t.ColumnIndex("family"),
       c_feat = t.ColumnIndex("feature"), c_code = t.ColumnIndex("ibsi_code"),
       c_agg = t.ColumnIndex("aggregation"), c_val = t.ColumnIndex("value");
@@ -81,7 +83,8 @@ absl::StatusOr<std::vector<RegionFeatures>> ParseCached(const std::string& path)
       return absl::DataLossError(absl::StrCat(path, ": bad value on line ", t.line_of_row(i)));
     }
     out.back().features.push_back(
-        {t.cell(i, c_fam), t.cell(i, c_feat), t.cell(i, c_code), t.cell(i, c_agg), v});
+        {t.cell(i, c_fam), t.cell(i, c_feat), t.cell(i, c_code), t.cell(i, c_agg), v,
+         t.cell(i, c_filter)});
   }
   return out;
 }
@@ -218,7 +221,19 @@ absl::StatusOr<std::vector<RegionFeatures>> ExtractCase(const CaseInput& in,
   std::vector<RegionFeatures> out;
   for (const std::string& name : names) {
     std::vector<uint8_t> mask = plan->Mask(name);
-    auto f = ExtractRegionFeatures(*image, mask, options.extraction);
+    ExtractionOptions extraction = options.extraction;
+    if (!options.response_map_dir.empty()) {
+      std::string prefix = absl::StrCat(in.case_id, "_", name, "_");
+      for (char& c : prefix) {
+        if (!absl::ascii_isalnum(c) && c != '.' && c != '-') c = '_';  // a plain file name
+      }
+      const std::string dir = options.response_map_dir;
+      extraction.response_map_sink = [dir, prefix](const std::string& label,
+                                                   const ImageVolume& map) {
+        return WriteImage(map, (fs::path(dir) / (prefix + label + ".nii.gz")).string());
+      };
+    }
+    auto f = ExtractRegionFeatures(*image, mask, extraction);
     if (!f.ok()) {
       return CaseError(in, Annotate(f.status(), absl::StrCat("region ", name)));
     }
@@ -343,7 +358,7 @@ std::vector<CaseResult> RunCohort(const std::vector<CaseInput>& cases,
 }
 
 std::string WideColumnName(const FeatureValue& f) {
-  std::string name = absl::StrCat(f.family, "_", f.feature);
+  std::string name = absl::StrCat(f.filter.empty() ? "" : f.filter + "_", f.family, "_", f.feature);
   if (!f.aggregation.empty()) {
     std::string slug = absl::AsciiStrToLower(f.aggregation);
     slug = absl::StrReplaceAll(slug, {{".", "_"}, {" ", "_"}, {"-", "_"}});
@@ -381,7 +396,8 @@ CsvTable WideTable(const std::vector<CaseResult>& results) {
 }
 
 CsvTable LongTable(const std::vector<CaseResult>& results) {
-  CsvTable t({"case_id", "roi", "family", "feature", "ibsi_code", "aggregation", "value"});
+  CsvTable t(
+      {"case_id", "roi", "filter", "family", "feature", "ibsi_code", "aggregation", "value"});
   for (const auto& r : results) {
     if (!r.status.ok()) continue;
     CsvTable c = CaseToLong(r.case_id, r.regions);

@@ -50,6 +50,9 @@ struct CaseOptions {
   RegionOptions regions;
   bool largest_lesion = true;  // roi "largest_lesion": copy of lesion_1's features
   bool patient = true;         // roi "patient": lesion_count, total_lesion_volume
+  // When set, each filter's response map of each region is written there as
+  // <case_id>_<roi>_<filter label>.nii.gz (not for cases read from the cache).
+  std::string response_map_dir;
 };
 
 struct RegionFeatures {
@@ -108,13 +111,15 @@ absl::StatusOr<std::string> CaseCacheKey(const CaseInput& input,
                                          const std::string& settings_fingerprint);
 
 // Column name of a feature in the wide table:
-// <family>_<feature>[_<aggregation slug>], e.g. glcm_joint_maximum_3d_merged.
+// [<filter>_]<family>_<feature>[_<aggregation slug>], e.g.
+// glcm_joint_maximum_3d_merged, log_s1.5_stat_mean.
 std::string WideColumnName(const FeatureValue& f);
 
 // Wide: case_id, roi, then one column per feature (first-seen order); a
 // feature missing for a row is "NA". Only OK cases.
 CsvTable WideTable(const std::vector<CaseResult>& results);
-// Long: case_id,roi,family,feature,ibsi_code,aggregation,value.
+// Long: case_id,roi,filter,family,feature,ibsi_code,aggregation,value
+// (filter empty for the original image).
 CsvTable LongTable(const std::vector<CaseResult>& results);
 // Errors: case_id,error for every failed case.
 CsvTable ErrorsTable(const std::vector<CaseResult>& results);

@@ -177,8 +177,8 @@ TEST_F(CohortTest, BadCasesAreReportedAndDoNotStopTheCohort) {
   }
   CsvTable long_table = LongTable(results);
   EXPECT_EQ(long_table.header(),
-            (std::vector<std::string>{"case_id", "roi", "family", "feature", "ibsi_code",
-                                      "aggregation", "value"}));
+            (std::vector<std::string>{"case_id", "roi", "filter", "family", "feature",
+                                      "ibsi_code", "aggregation", "value"}));
 }
 
 TEST_F(CohortTest, IdenticalCasesShareTheCacheEntryWithoutRacing) {

@@ -97,11 +97,40 @@ TEST_F(ExtractCli, SingleCaseLongFormatHasTheIbsiColumns) {
       << err;
   auto t = ReadCsv(dir_ + "/one.csv");
   ASSERT_TRUE(t.ok());
-  EXPECT_EQ(t->header(), (std::vector<std::string>{"case_id", "roi", "family", "feature",
-                                                   "ibsi_code", "aggregation", "value"}));
+  EXPECT_EQ(t->header(), (std::vector<std::string>{"case_id", "roi", "filter", "family",
+                                                   "feature", "ibsi_code", "aggregation",
+                                                   "value"}));
   EXPECT_EQ(t->cell(0, 0), "ct");  // case id from the file name
-  EXPECT_EQ(t->cell(0, 3), "v10");
-  EXPECT_EQ(t->cell(0, 4), "BC2M");
+  EXPECT_EQ(t->cell(0, 2), "");    // no filter: the original image
+  EXPECT_EQ(t->cell(0, 4), "v10");
+  EXPECT_EQ(t->cell(0, 5), "BC2M");
+}
+
+TEST_F(ExtractCli, FilterOverrideAddsPrefixedColumnsAndSavesResponseMaps) {
+  std::string err;
+  const std::string maps = dir_ + "/maps";
+  ASSERT_EQ(Run("--image " + dir_ + "/data/ct.nrrd --mask " + dir_ +
+                    "/data/lesions.nii.gz --families stat --out " + dir_ + "/f.csv" +
+                    " --filter 'log:sigma_mm=1.5;mean:support=3,in_plane=true'" +
+                    " --save-response-map " + maps,
+                &err),
+            0)
+      << err;
+  auto wide = ReadCsv(dir_ + "/f.csv");
+  ASSERT_TRUE(wide.ok()) << wide.status();
+  EXPECT_TRUE(wide->HasColumn("stat_mean"));  // the original image, unprefixed
+  EXPECT_TRUE(wide->HasColumn("log_s1.5_stat_mean"));
+  EXPECT_TRUE(wide->HasColumn("mean_m3_2d_stat_mean"));
+  // One map per filter and region, on the grid of the region's crop.
+  auto map = ReadImage(maps + "/ct_lesion_1_log_s1.5.nii.gz");
+  ASSERT_TRUE(map.ok()) << map.status();
+  EXPECT_GT(map->geometry.NumVoxels(), 0u);
+  EXPECT_TRUE(fs::exists(maps + "/ct_lesions_mean_m3_2d.nii.gz"));
+
+  EXPECT_EQ(Run("--image a --mask b --out x.csv --filter 'lag:sigma_mm=1'", &err), 2);
+  EXPECT_THAT(err, HasSubstr("unknown filter 'lag'"));
+  EXPECT_EQ(Run("--image a --mask b --out x.csv --filter 'log:sigma_mm=0'", &err), 2);
+  EXPECT_THAT(err, HasSubstr("sigma_mm must be > 0"));
 }
 
 TEST_F(ExtractCli, UsageErrorsExitWithTwo) {

@@ -1,8 +1,11 @@
 #include "features/extractor.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <future>
 #include <limits>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -65,62 +68,95 @@ FeatureList Ivh(const RoiGrid& grid, const std::vector<uint8_t>& imask,
   return {};
 }
 
-}  // namespace
-
-const std::vector<std::string>& AllFamilies() {
-  static const auto* all = new std::vector<std::string>{
-      "morph", "loc", "stat", "ih", "ivh", "glcm", "glrlm", "glszm", "gldzm", "ngtdm", "ngldm"};
-  return *all;
-}
-
-absl::Status ValidateFamilies(const std::set<std::string>& families) {
-  for (const std::string& f : families) {
-    const auto& all = AllFamilies();
-    if (std::find(all.begin(), all.end(), f) == all.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown feature family '", f,
-          "' (known: morph, loc, stat, ih, ivh, glcm, glrlm, glszm, gldzm, ngtdm, ngldm)"));
+// The crop margin: the local-intensity sphere and every filter's reach,
+// capped at the image's extent (a filter defined on the whole image gets it).
+double CropMarginMm(const ImageVolume& image, const ExtractionOptions& options) {
+  double extent = 0;
+  for (int a = 0; a < 3; ++a) {
+    extent = std::max(extent, image.geometry.size[a] * image.geometry.spacing[a]);
+  }
+  double margin = options.local_intensity_radius_mm;
+  std::array<double, 3> spacing = image.geometry.spacing;
+  if (options.resampling.enabled) {
+    for (int a = 0; a < 3; ++a) {
+      if (options.resampling.spacing[a] > 0) spacing[a] = options.resampling.spacing[a];
     }
   }
-  return absl::OkStatus();
+  for (const filters::FilterSetting& f : options.filters) {
+    margin = std::max(margin, std::min(extent, filters::FilterMarginMm(f, spacing)));
+  }
+  return margin;
 }
 
-bool TextureAvailable() {
+// Texture families on the bounding box of the morphological mask.
+absl::Status AddTexture(const RoiGrid& grid, const DiscretisedLevels& d,
+                        const ExtractionOptions& options, FeatureList* out) {
 #ifdef FEDRAD_HAVE_TEXTURE
-  return true;
+  const Geometry& g = grid.geometry;
+  std::array<int, 3> lo{INT32_MAX, INT32_MAX, INT32_MAX}, hi{-1, -1, -1};
+  for (int z = 0; z < g.size[2]; ++z) {
+    for (int y = 0; y < g.size[1]; ++y) {
+      for (int x = 0; x < g.size[0]; ++x) {
+        if (!grid.mask[g.Index(x, y, z)]) continue;
+        lo = {std::min(lo[0], x), std::min(lo[1], y), std::min(lo[2], z)};
+        hi = {std::max(hi[0], x), std::max(hi[1], y), std::max(hi[2], z)};
+      }
+    }
+  }
+  DiscreteVolume dv;
+  dv.nx = hi[0] - lo[0] + 1;
+  dv.ny = hi[1] - lo[1] + 1;
+  dv.nz = hi[2] - lo[2] + 1;
+  dv.spacing = g.spacing;
+  dv.num_levels = std::max(1, d.num_levels);
+  dv.levels.reserve(static_cast<size_t>(dv.nx) * dv.ny * dv.nz);
+  dv.morph_mask.reserve(dv.levels.capacity());
+  for (int z = lo[2]; z <= hi[2]; ++z) {
+    for (int y = lo[1]; y <= hi[1]; ++y) {
+      for (int x = lo[0]; x <= hi[0]; ++x) {
+        size_t i = g.Index(x, y, z);
+        dv.levels.push_back(d.levels[i]);
+        dv.morph_mask.push_back(grid.mask[i]);
+      }
+    }
+  }
+  TextureOptions t;
+  t.glcm = options.Wants("glcm");
+  t.glrlm = options.Wants("glrlm");
+  t.glszm = options.Wants("glszm");
+  t.gldzm = options.Wants("gldzm");
+  t.ngtdm = options.Wants("ngtdm");
+  t.ngldm = options.Wants("ngldm");
+  t.compute_2d = options.texture_2d;
+  t.compute_25d = options.texture_25d;
+  t.compute_3d = options.texture_3d;
+  t.glcm_distance = options.glcm_distance;
+  t.ngtdm_distance = options.ngtdm_distance;
+  t.ngldm_distance = options.ngldm_distance;
+  t.ngldm_alpha = options.ngldm_alpha;
+  t.glcm_symmetric = options.glcm_symmetric;
+  FEDRAD_ASSIGN_OR_RETURN(FeatureList f, ComputeTextureFeatures(dv, t));
+  out->insert(out->end(), f.begin(), f.end());
+  return absl::OkStatus();
 #else
-  return false;
+  (void)grid;
+  (void)d;
+  if (!options.families.empty()) {
+    return absl::FailedPreconditionError(
+        "texture families requested but fedrad was built without features/texture");
+  }
+  (void)out;
+  return absl::OkStatus();
 #endif
 }
 
-absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
-                                                  const std::vector<uint8_t>& roi,
-                                                  const ExtractionOptions& options) {
-  FEDRAD_RETURN_IF_ERROR(ValidateFamilies(options.families));
-  // Margin: the local-intensity sphere (the whole image within its reach).
-  double margin = options.local_intensity_radius_mm;
-  ResamplingOptions resampling = options.resampling;
-  resampling.round_source = options.round_intensities;
-  FEDRAD_ASSIGN_OR_RETURN(RoiGrid grid, PrepareRoiGrid(input, roi, resampling, margin));
-  for (float v : grid.intensities) {
-    if (!std::isfinite(v)) {
-      return absl::InvalidArgumentError(
-          "the image holds NaN or infinite intensities in or near the ROI");
-    }
-  }
-  size_t n_morph = 0;
-  for (uint8_t m : grid.mask) n_morph += m;
-  if (n_morph == 0) {
-    return absl::InvalidArgumentError("the ROI is empty after interpolation");
-  }
-  std::vector<uint8_t> imask = Resegment(grid, options.resegmentation, options.outlier_sigma);
-  size_t n_int = 0;
-  for (uint8_t m : imask) n_int += m;
-  if (n_int == 0) {
-    return absl::InvalidArgumentError(
-        "no ROI voxel lies in the re-segmentation range");
-  }
-
+// The selected families on one grid (the image or a filter's response map)
+// with its intensity mask `imask` of n_int voxels. The vectors of `grid` and
+// `imask` are lent to the morphology input and given back.
+absl::StatusOr<FeatureList> FamiliesOnGrid(RoiGrid* grid_ptr, std::vector<uint8_t>* imask_ptr,
+                                           size_t n_int, const ExtractionOptions& options) {
+  RoiGrid& grid = *grid_ptr;
+  std::vector<uint8_t>& imask = *imask_ptr;
   FeatureList out;
   if (options.Wants("morph")) {
     // The three volumes are lent to the morphology input and taken back
@@ -166,64 +202,128 @@ absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
       FeatureList f = Ivh(grid, imask, options);
       out.insert(out.end(), f.begin(), f.end());
     }
-    if (any_texture) {
-#ifdef FEDRAD_HAVE_TEXTURE
-      // Crop to the morphological mask's bounding box.
-      const Geometry& g = grid.geometry;
-      std::array<int, 3> lo{INT32_MAX, INT32_MAX, INT32_MAX}, hi{-1, -1, -1};
-      for (int z = 0; z < g.size[2]; ++z) {
-        for (int y = 0; y < g.size[1]; ++y) {
-          for (int x = 0; x < g.size[0]; ++x) {
-            if (!grid.mask[g.Index(x, y, z)]) continue;
-            lo = {std::min(lo[0], x), std::min(lo[1], y), std::min(lo[2], z)};
-            hi = {std::max(hi[0], x), std::max(hi[1], y), std::max(hi[2], z)};
-          }
-        }
-      }
-      DiscreteVolume dv;
-      dv.nx = hi[0] - lo[0] + 1;
-      dv.ny = hi[1] - lo[1] + 1;
-      dv.nz = hi[2] - lo[2] + 1;
-      dv.spacing = g.spacing;
-      dv.num_levels = std::max(1, d.num_levels);
-      dv.levels.reserve(static_cast<size_t>(dv.nx) * dv.ny * dv.nz);
-      dv.morph_mask.reserve(dv.levels.capacity());
-      for (int z = lo[2]; z <= hi[2]; ++z) {
-        for (int y = lo[1]; y <= hi[1]; ++y) {
-          for (int x = lo[0]; x <= hi[0]; ++x) {
-            size_t i = g.Index(x, y, z);
-            dv.levels.push_back(d.levels[i]);
-            dv.morph_mask.push_back(grid.mask[i]);
-          }
-        }
-      }
-      TextureOptions t;
-      t.glcm = options.Wants("glcm");
-      t.glrlm = options.Wants("glrlm");
-      t.glszm = options.Wants("glszm");
-      t.gldzm = options.Wants("gldzm");
-      t.ngtdm = options.Wants("ngtdm");
-      t.ngldm = options.Wants("ngldm");
-      t.compute_2d = options.texture_2d;
-      t.compute_25d = options.texture_25d;
-      t.compute_3d = options.texture_3d;
-      t.glcm_distance = options.glcm_distance;
-      t.ngtdm_distance = options.ngtdm_distance;
-      t.ngldm_distance = options.ngldm_distance;
-      t.ngldm_alpha = options.ngldm_alpha;
-      t.glcm_symmetric = options.glcm_symmetric;
-      FEDRAD_ASSIGN_OR_RETURN(FeatureList f, ComputeTextureFeatures(dv, t));
-      out.insert(out.end(), f.begin(), f.end());
-#else
-      if (!options.families.empty()) {
-        return absl::FailedPreconditionError(
-            "texture families requested but fedrad was built without features/texture");
-      }
-#endif
-    }
+    if (any_texture) FEDRAD_RETURN_IF_ERROR(AddTexture(grid, d, options, &out));
   } else if (options.Wants("ivh")) {
     FeatureList f = Ivh(grid, imask, options);
     out.insert(out.end(), f.begin(), f.end());
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& AllFamilies() {
+  static const auto* all = new std::vector<std::string>{
+      "morph", "loc", "stat", "ih", "ivh", "glcm", "glrlm", "glszm", "gldzm", "ngtdm", "ngldm"};
+  return *all;
+}
+
+absl::Status ValidateFamilies(const std::set<std::string>& families) {
+  for (const std::string& f : families) {
+    const auto& all = AllFamilies();
+    if (std::find(all.begin(), all.end(), f) == all.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown feature family '", f,
+          "' (known: morph, loc, stat, ih, ivh, glcm, glrlm, glszm, gldzm, ngtdm, ngldm)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool TextureAvailable() {
+#ifdef FEDRAD_HAVE_TEXTURE
+  return true;
+#else
+  return false;
+#endif
+}
+
+absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
+                                                  const std::vector<uint8_t>& roi,
+                                                  const ExtractionOptions& options) {
+  FEDRAD_RETURN_IF_ERROR(ValidateFamilies(options.families));
+  FEDRAD_RETURN_IF_ERROR(filters::ValidateFilters(options.filters));
+  if (!options.original && options.filters.empty()) {
+    return absl::InvalidArgumentError(
+        "nothing to extract: original is false and no filter is set");
+  }
+  ResamplingOptions resampling = options.resampling;
+  resampling.round_source = options.round_intensities;
+  FEDRAD_ASSIGN_OR_RETURN(
+      RoiGrid grid, PrepareRoiGrid(input, roi, resampling, CropMarginMm(input, options)));
+  for (float v : grid.intensities) {
+    if (!std::isfinite(v)) {
+      return absl::InvalidArgumentError(
+          "the image holds NaN or infinite intensities in or near the ROI");
+    }
+  }
+  size_t n_morph = 0;
+  for (uint8_t m : grid.mask) n_morph += m;
+  if (n_morph == 0) {
+    return absl::InvalidArgumentError("the ROI is empty after interpolation");
+  }
+  std::vector<uint8_t> imask = Resegment(grid, options.resegmentation, options.outlier_sigma);
+  size_t n_int = 0;
+  for (uint8_t m : imask) n_int += m;
+  if (n_int == 0) {
+    return absl::InvalidArgumentError(
+        "no ROI voxel lies in the re-segmentation range");
+  }
+
+  FeatureList out;
+  if (!options.filters.empty()) {
+    // Response maps: the filters read the unfiltered grid; features use the
+    // intensity mask of the unfiltered image. Discretisation and IVH of a
+    // response map are anchored on its own range (a HU range means nothing
+    // there) and morphology, which a filter does not change, is left out.
+    ExtractionOptions on_map = options;
+    on_map.resegmentation = IntensityRange{};
+    on_map.families.clear();
+    for (const std::string& f : AllFamilies()) {
+      if (f != "morph" && options.Wants(f)) on_map.families.insert(f);
+    }
+    const ImageVolume image{grid.geometry, grid.intensities};
+    // The features of one map are computed on another thread while the next
+    // map is filtered (at most one pending), so features and filters overlap.
+    std::future<absl::StatusOr<FeatureList>> pending;
+    auto collect = [&]() -> absl::Status {
+      if (!pending.valid()) return absl::OkStatus();
+      absl::StatusOr<FeatureList> f = pending.get();
+      if (!f.ok()) return f.status();
+      out.insert(out.end(), f->begin(), f->end());
+      return absl::OkStatus();
+    };
+    absl::Status run = filters::ApplyFilters(
+        image, options.filters, [&](size_t index, ImageVolume response) -> absl::Status {
+          const std::string label = filters::FilterLabel(options.filters[index]);
+          if (options.response_map_sink) {
+            FEDRAD_RETURN_IF_ERROR(options.response_map_sink(label, response));
+          }
+          FEDRAD_RETURN_IF_ERROR(collect());
+          if (on_map.families.empty()) return absl::OkStatus();
+          auto map = std::make_shared<RoiGrid>(
+              RoiGrid{grid.geometry, std::move(response.voxels), grid.mask});
+          pending = std::async(std::launch::async,
+                               [&on_map, &imask, n_int, map, label]() -> absl::StatusOr<FeatureList> {
+                                 std::vector<uint8_t> map_imask = imask;
+                                 auto f = FamiliesOnGrid(map.get(), &map_imask, n_int, on_map);
+                                 if (!f.ok()) {
+                                   return absl::Status(f.status().code(),
+                                                       absl::StrCat("filter '", label, "': ",
+                                                                    f.status().message()));
+                                 }
+                                 for (FeatureValue& v : *f) v.filter = label;
+                                 return f;
+                               });
+          return absl::OkStatus();
+        });
+    absl::Status last = collect();  // always wait for the pending job
+    FEDRAD_RETURN_IF_ERROR(run);
+    FEDRAD_RETURN_IF_ERROR(last);
+  }
+  if (options.original) {
+    FEDRAD_ASSIGN_OR_RETURN(FeatureList f, FamiliesOnGrid(&grid, &imask, n_int, options));
+    out.insert(out.begin(), f.begin(), f.end());
   }
   return out;
 }

@@ -7,6 +7,14 @@
 //   FEDRAD_ASSIGN_OR_RETURN(FeatureList f,
 //                           ExtractRegionFeatures(ct, lesion_mask, options));
 //
+// Filters (IBSI chapter 2, issue 14): each entry of `filters` makes a
+// response map of the (interpolated, cropped) image; the selected families
+// except morph are computed on it, inside the intensity mask of the
+// unfiltered image (re-segmentation uses the original intensities, as in
+// IBSI-2 phase 2), and carry the filter's label in FeatureValue::filter.
+// The crop keeps the margin the filter reads, so the response inside the ROI
+// equals that of the whole filtered image.
+//
 // Families (ids used in FeatureValue::family and the wide CSV column names):
 //   morph (morphology), loc (local intensity), stat (intensity-based
 //   statistics), ih (intensity histogram), ivh (intensity-volume histogram),
@@ -16,12 +24,14 @@
 #ifndef FEDRAD_FEATURES_EXTRACTOR_H_
 #define FEDRAD_FEATURES_EXTRACTOR_H_
 
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "features/feature_value.h"
+#include "features/filters/filter.h"
 #include "features/morphology.h"
 #include "features/preprocess.h"
 #include "features/volume.h"
@@ -51,6 +61,15 @@ struct ExtractionOptions {
   bool glcm_symmetric = true;
   MorphologyOptions morphology;
   double local_intensity_radius_mm = 6.2035;  // sphere of 1 cm^3
+  // Convolutional filters (IBSI chapter 2); empty = none.
+  std::vector<filters::FilterSetting> filters;
+  // Compute the features of the unfiltered image too.
+  bool original = true;
+  // Called with each filter's label and response map (on the cropped grid,
+  // patient-space geometry) before its features; a non-OK status stops the
+  // extraction. Unset = not called.
+  std::function<absl::Status(const std::string& label, const ImageVolume& map)>
+      response_map_sink;
 
   bool Wants(const std::string& family) const {
     return families.empty() || families.count(family) > 0;
@@ -63,11 +82,12 @@ const std::vector<std::string>& AllFamilies();
 absl::Status ValidateFamilies(const std::set<std::string>& families);
 
 // Extracts the selected families for the region flagged (non-zero) in `roi`,
-// which must be on `image`'s grid.
+// which must be on `image`'s grid, for the original image and each filter.
 // Errors: InvalidArgument for an empty ROI, size mismatch, NaN/inf
-// intensities inside the ROI's neighbourhood, or an ROI that becomes empty
-// after interpolation or re-segmentation; FailedPrecondition when texture
-// families are requested but the texture library is not built in.
+// intensities inside the ROI's neighbourhood, an ROI that becomes empty
+// after interpolation or re-segmentation, or a bad filter setting (the
+// message names the filter); FailedPrecondition when texture families are
+// requested but the texture library is not built in.
 absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& image,
                                                   const std::vector<uint8_t>& roi,
                                                   const ExtractionOptions& options);

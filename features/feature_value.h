@@ -7,7 +7,8 @@
 // four-character IBSI identifier of the feature; `aggregation` is the IBSI
 // label ('2D averaged', '2D slice-merged', '2.5D direction-merged',
 // '2.5D merged', '3D averaged', '3D merged', '2D', '2.5D', '3D') or empty for
-// families without one.
+// families without one. `filter` names the convolutional filter (IBSI
+// chapter 2) whose response map the value comes from, empty for the image.
 #ifndef FEDRAD_FEATURES_FEATURE_VALUE_H_
 #define FEDRAD_FEATURES_FEATURE_VALUE_H_
 
@@ -22,6 +23,9 @@ struct FeatureValue {
   std::string ibsi_code;
   std::string aggregation;
   double value = 0.0;
+  // Label of the IBSI-2 filter whose response map gave the value (e.g.
+  // "log_s1.5"); empty for the original image. Prefixes the wide column.
+  std::string filter;
 };
 
 using FeatureList = std::vector<FeatureValue>;

@@ -10,6 +10,7 @@
 
 #include <fftw3.h>
 
+#include "features/filters/fftw_lock.h"
 #include "features/internal/marching_cubes.h"  // MaskBox
 
 namespace fedrad::features::morphology_internal {
@@ -73,10 +74,9 @@ void SpatialAutocorrelation(const std::vector<std::array<float, 3>>& pos,
 // computed with linear (zero-padded) convolutions of size >= 2n - 1.
 namespace {
 
-std::mutex& FftwPlannerMutex() {
-  static std::mutex* mu = new std::mutex();  // FFTW's planner is not thread safe
-  return *mu;
-}
+// FFTW's planner is not thread safe: one lock for the whole process, shared
+// with the filters (features/filters/fftw_lock.h).
+using filters::FftwPlannerMutex;
 
 int NiceFftSize(int n) {
   for (int m = n;; ++m) {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "features/filters/fftw_lock.h"
+
 
 namespace fedrad::features::filters::fourier_internal {
 namespace {
@@ -36,10 +38,9 @@ int DefaultMargin(const std::array<int, 3>& size, bool in_plane) {
   return std::min(kMaxMargin, largest / 2);
 }
 
-std::mutex& FftwPlannerMutex() {
-  static std::mutex mutex;
-  return mutex;
-}
+// The process-wide lock (features/filters/fftw_lock.h), shared with the
+// Gabor filter and morphology's Moran's I.
+std::mutex& FftwPlannerMutex() { return filters::FftwPlannerMutex(); }
 
 std::vector<double> ApplyMultiplier(const std::vector<double>& in,
                                     const std::array<int, 3>& size,
