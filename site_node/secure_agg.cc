@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <set>
 
 #include "absl/strings/escaping.h"
@@ -252,6 +254,14 @@ absl::Status AcceptAdverts(TaskContext& ctx, const std::string& session,
     return Refuse(absl::StatusCode::kPermissionDenied,
                   "secagg.shares: the advert forwarded for this site is not the one it made");
   }
+  // The pairwise agreements, once per session (X25519 is the costly part
+  // of masking); they are as secret as mask_sk and kept beside it.
+  for (const std::string& p : participants) {
+    if (p == ctx.site_id) continue;
+    FEDRAD_ASSIGN_OR_RETURN(sa::Key32 pk, GetKey(ctx, SessionKey(session, "mask_pk/" + p)));
+    FEDRAD_ASSIGN_OR_RETURN(sa::Key32 agreed, sa::AgreeKey(own_sk, pk));
+    PutKey(ctx, SessionKey(session, "agreed/" + p), agreed);
+  }
   return absl::OkStatus();
 }
 
@@ -387,7 +397,6 @@ absl::StatusOr<TaskOutput> Reveal(TaskContext& ctx) {
     FEDRAD_ASSIGN_OR_RETURN(sa::Key32 self, sa::RoundSelfSeed(master, session, round));
     r->set_self_seed(sa::KeyBytes(self));
     revealed.push_back("its own self seed");
-    FEDRAD_ASSIGN_OR_RETURN(sa::Key32 mask_sk, GetKey(ctx, SessionKey(session, "mask_sk")));
     std::vector<std::string> dropped;
     for (const auto& p : masked_over) {
       if (IndexOf(survivors, p) >= 0) continue;
@@ -397,8 +406,7 @@ absl::StatusOr<TaskOutput> Reveal(TaskContext& ctx) {
                                    " for round ", round, "; it will not reveal their pairwise "
                                    "seed too (rule secagg-reveal-once)"));
       }
-      FEDRAD_ASSIGN_OR_RETURN(sa::Key32 pk, GetKey(ctx, SessionKey(session, "mask_pk/" + p)));
-      FEDRAD_ASSIGN_OR_RETURN(sa::Key32 agreed, sa::AgreeKey(mask_sk, pk));
+      FEDRAD_ASSIGN_OR_RETURN(sa::Key32 agreed, GetKey(ctx, SessionKey(session, "agreed/" + p)));
       FEDRAD_ASSIGN_OR_RETURN(sa::Key32 seed,
                               sa::RoundPairSeed(agreed, session, round, ctx.site_id, p));
       v1::PairSeed* ps = r->add_pair_seeds();
@@ -535,11 +543,9 @@ absl::Status MaskOutput(TaskContext& ctx, TaskOutput* output) {
   FEDRAD_ASSIGN_OR_RETURN(sa::Key32 master, GetKey(ctx, SessionKey(session, "master")));
   FEDRAD_ASSIGN_OR_RETURN(sa::Key32 self, sa::RoundSelfSeed(master, session, round));
   FEDRAD_RETURN_IF_ERROR(sa::AddMask(&y, self, false));
-  FEDRAD_ASSIGN_OR_RETURN(sa::Key32 mask_sk, GetKey(ctx, SessionKey(session, "mask_sk")));
   for (const auto& p : participants) {
     if (p == ctx.site_id) continue;
-    FEDRAD_ASSIGN_OR_RETURN(sa::Key32 pk, GetKey(ctx, SessionKey(session, "mask_pk/" + p)));
-    FEDRAD_ASSIGN_OR_RETURN(sa::Key32 agreed, sa::AgreeKey(mask_sk, pk));
+    FEDRAD_ASSIGN_OR_RETURN(sa::Key32 agreed, GetKey(ctx, SessionKey(session, "agreed/" + p)));
     FEDRAD_ASSIGN_OR_RETURN(sa::Key32 seed, sa::RoundPairSeed(agreed, session, round, ctx.site_id, p));
     FEDRAD_RETURN_IF_ERROR(sa::AddMask(&y, seed, !sa::AddsPairMask(ctx.site_id, p)));
   }
@@ -577,9 +583,27 @@ absl::StatusOr<v1::SignedMessage> SignRoundMessage(const TaskContext& ctx,
   message.set_spec_sha256(StudySpecHash(ctx.task->study()));
   message.set_site(ctx.site_id);
   message.set_kind(ctx.task->kind());
-  FEDRAD_ASSIGN_OR_RETURN(std::unique_ptr<pki::PrivateKey> key, pki::PrivateKey::Load(ctx.key_path));
-  FEDRAD_ASSIGN_OR_RETURN(std::string cert, ReadFileToString(ctx.cert_path));
-  return rounds::Sign(message, *key, cert);
+  // The key and certificate, read once per process and path (a site signs
+  // two messages per secure round).
+  struct Signer {
+    std::unique_ptr<pki::PrivateKey> key;
+    std::string cert;
+  };
+  static std::mutex mu;
+  static auto* const signers = new std::map<std::string, std::shared_ptr<Signer>>();
+  std::shared_ptr<Signer> signer;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto& slot = (*signers)[ctx.key_path + "\n" + ctx.cert_path];
+    if (slot == nullptr) {
+      auto fresh = std::make_shared<Signer>();
+      FEDRAD_ASSIGN_OR_RETURN(fresh->key, pki::PrivateKey::Load(ctx.key_path));
+      FEDRAD_ASSIGN_OR_RETURN(fresh->cert, ReadFileToString(ctx.cert_path));
+      slot = std::move(fresh);
+    }
+    signer = slot;
+  }
+  return rounds::Sign(message, *signer->key, signer->cert);
 }
 
 void RegisterSecAggTasks(TaskRegistry& registry) {
