@@ -1,6 +1,9 @@
 #include "site_node/secure_agg.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -20,6 +23,7 @@
 #include "proto/round_signing.h"
 #include "proto/spec_hash.h"
 #include "site_node/site_rules.h"
+#include "site_node/study_checkpoint.h"
 
 namespace fedrad::site {
 namespace {
@@ -63,6 +67,51 @@ absl::StatusOr<sa::Key32> GetKey(const TaskContext& ctx, const std::string& key)
 }
 void PutKey(TaskContext& ctx, const std::string& key, const sa::Key32& k) {
   Put(ctx, key, absl::BytesToHexString(sa::KeyBytes(k)));
+}
+
+// What a site masked and revealed for each round also goes to an
+// append-only journal beside the study's state (OUTPUT_DIR/STUDY/.state/
+// secagg.journal), which study.restore and the rollback of a failed task do
+// not touch: a coordinator that resumes a study from an earlier checkpoint
+// cannot have a round id masked again with other values, nor get a reveal
+// that contradicts an earlier one. Lines: hex(key) SP hex(value); the last
+// line of a key wins.
+std::string JournalPath(const TaskContext& ctx) {
+  if (ctx.output_dir.empty()) return "";
+  return StudyStateDir(ctx.output_dir) + "/secagg.journal";
+}
+
+std::string RoundGet(const TaskContext& ctx, const std::string& round, const std::string& what) {
+  const std::string key = RoundKey(round, what);
+  std::string value = Get(ctx, key);
+  const std::string path = JournalPath(ctx);
+  if (path.empty()) return value;
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return value;
+  const std::string hex_key = absl::BytesToHexString(key);
+  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> kv = absl::StrSplit(line, absl::MaxSplits(' ', 1));
+    if (kv.size() == 2 && kv[0] == hex_key) value = absl::HexStringToBytes(kv[1]);
+  }
+  return value;
+}
+
+absl::Status RoundPut(TaskContext& ctx, const std::string& round, const std::string& what,
+                      const std::string& value) {
+  const std::string key = RoundKey(round, what);
+  Put(ctx, key, value);
+  const std::string path = JournalPath(ctx);
+  if (path.empty()) return absl::OkStatus();
+  const std::string line =
+      absl::StrCat(absl::BytesToHexString(key), " ", absl::BytesToHexString(value), "\n");
+  std::FILE* f = std::fopen(path.c_str(), "a");
+  bool ok = f != nullptr && std::fwrite(line.data(), 1, line.size(), f) == line.size() &&
+            std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
+  if (f != nullptr) ok = (std::fclose(f) == 0) && ok;
+  if (!ok) {
+    return absl::InternalError(absl::StrCat("secure aggregation: cannot append to ", path));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckId(const std::string& id, const char* what) {
@@ -362,8 +411,15 @@ absl::StatusOr<TaskOutput> Reveal(TaskContext& ctx) {
                     absl::StrCat("secagg.reveal: survivor ", s, " is not in session ", session));
     }
   }
+  const std::vector<std::string> masked_over = Lines(RoundGet(ctx, round, "participants"));
+  if (!masked_over.empty() && IndexOf(survivors, ctx.site_id) < 0) {
+    return Refuse(absl::StatusCode::kPermissionDenied,
+                  absl::StrCat("secagg.reveal: this site sent its masked contribution to round ",
+                               round, " but the request lists it as dropped (rule "
+                               "secagg-reveal-once)"));
+  }
   // The rule: one survivor set per round, fixed by the first request.
-  const std::string fixed = Get(ctx, RoundKey(round, "survivors"));
+  const std::string fixed = RoundGet(ctx, round, "survivors");
   const std::string asked = absl::StrJoin(survivors, "\n");
   if (!fixed.empty() && fixed != asked) {
     return Refuse(absl::StatusCode::kPermissionDenied,
@@ -372,11 +428,11 @@ absl::StatusOr<TaskOutput> Reveal(TaskContext& ctx) {
                                absl::StrJoin(survivors, ", "),
                                "} contradicts it and would unmask a site (rule secagg-reveal-once)"));
   }
-  Put(ctx, RoundKey(round, "survivors"), asked);
+  FEDRAD_RETURN_IF_ERROR(RoundPut(ctx, round, "survivors", asked));
   std::set<std::string> pairs_with;
-  for (const auto& s : Lines(Get(ctx, RoundKey(round, "pairs_with")))) pairs_with.insert(s);
+  for (const auto& s : Lines(RoundGet(ctx, round, "pairs_with"))) pairs_with.insert(s);
   std::set<std::string> self_of;
-  for (const auto& s : Lines(Get(ctx, RoundKey(round, "self_of")))) self_of.insert(s);
+  for (const auto& s : Lines(RoundGet(ctx, round, "self_of"))) self_of.insert(s);
 
   v1::RoundMessage m;
   m.set_round_id(round);
@@ -385,14 +441,7 @@ absl::StatusOr<TaskOutput> Reveal(TaskContext& ctx) {
   for (const auto& s : survivors) r->add_survivors(s);
   for (const auto& u : unresponsive) r->add_unresponsive(u);
   std::vector<std::string> revealed;
-  const std::vector<std::string> masked_over = Lines(Get(ctx, RoundKey(round, "participants")));
   if (!masked_over.empty()) {
-    if (IndexOf(survivors, ctx.site_id) < 0) {
-      return Refuse(absl::StatusCode::kPermissionDenied,
-                    absl::StrCat("secagg.reveal: this site sent its masked contribution to round ",
-                                 round, " but the request lists it as dropped (rule "
-                                 "secagg-reveal-once)"));
-    }
     FEDRAD_ASSIGN_OR_RETURN(sa::Key32 master, GetKey(ctx, SessionKey(session, "master")));
     FEDRAD_ASSIGN_OR_RETURN(sa::Key32 self, sa::RoundSelfSeed(master, session, round));
     r->set_self_seed(sa::KeyBytes(self));
@@ -443,10 +492,12 @@ absl::StatusOr<TaskOutput> Reveal(TaskContext& ctx) {
   if (!shared.empty()) {
     revealed.push_back(absl::StrCat("its shares of the master seeds of ", absl::StrJoin(shared, ", ")));
   }
-  Put(ctx, RoundKey(round, "pairs_with"),
-      absl::StrJoin(std::vector<std::string>(pairs_with.begin(), pairs_with.end()), "\n"));
-  Put(ctx, RoundKey(round, "self_of"),
-      absl::StrJoin(std::vector<std::string>(self_of.begin(), self_of.end()), "\n"));
+  FEDRAD_RETURN_IF_ERROR(RoundPut(
+      ctx, round, "pairs_with",
+      absl::StrJoin(std::vector<std::string>(pairs_with.begin(), pairs_with.end()), "\n")));
+  FEDRAD_RETURN_IF_ERROR(RoundPut(
+      ctx, round, "self_of",
+      absl::StrJoin(std::vector<std::string>(self_of.begin(), self_of.end()), "\n")));
   TaskOutput out = NothingReleased(ctx);
   out.round_message = m;
   out.audit_note = absl::StrCat("secure round ", round, " (session ", session, "), survivors {",
@@ -532,7 +583,7 @@ absl::Status MaskOutput(TaskContext& ctx, TaskOutput* output) {
   const std::string digest = Sha256Hex(absl::StrCat(
       absl::StrJoin(participants, "\n"), "|",
       std::string(reinterpret_cast<const char*>(encoded->data()), encoded->size() * 8)));
-  const std::string before = Get(ctx, RoundKey(round, "masked"));
+  const std::string before = RoundGet(ctx, round, "masked");
   if (!before.empty() && before != digest) {
     return Refuse(absl::StatusCode::kPermissionDenied,
                   absl::StrCat("secure round ", round, ": this site already masked other values "
@@ -549,8 +600,8 @@ absl::Status MaskOutput(TaskContext& ctx, TaskOutput* output) {
     FEDRAD_ASSIGN_OR_RETURN(sa::Key32 seed, sa::RoundPairSeed(agreed, session, round, ctx.site_id, p));
     FEDRAD_RETURN_IF_ERROR(sa::AddMask(&y, seed, !sa::AddsPairMask(ctx.site_id, p)));
   }
-  Put(ctx, RoundKey(round, "masked"), digest);
-  Put(ctx, RoundKey(round, "participants"), absl::StrJoin(participants, "\n"));
+  FEDRAD_RETURN_IF_ERROR(RoundPut(ctx, round, "masked", digest));
+  FEDRAD_RETURN_IF_ERROR(RoundPut(ctx, round, "participants", absl::StrJoin(participants, "\n")));
 
   for (const v1::Array& a : ctx.task->params().arrays()) *c.mutable_inputs()->add_arrays() = a;
   *c.mutable_plain() = plain;

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "proto/payload.h"
 #include "proto/secure_sum.h"
+#include "site_node/study_checkpoint.h"
 
 namespace fedrad::site {
 namespace {
@@ -65,6 +66,8 @@ class SecureAggTest : public ::testing::Test {
     ctx.crl_path = (dir_ / "ca" / "crl.pem").string();
     ctx.cert_path = (dir_ / "ids" / (site + ".crt")).string();
     ctx.key_path = (dir_ / "ids" / (site + ".key")).string();
+    ctx.output_dir = (dir_ / "out" / site).string();
+    fs::create_directories(StudyStateDir(ctx.output_dir));
     return ctx;
   }
 
@@ -232,6 +235,23 @@ TEST_F(SecureAggTest, RefusesContradictingRevealRequests) {
   auto self = Reveal("A", "r2", "B\nC\nD");
   EXPECT_EQ(self.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(self.status().message()), HasSubstr("lists it as dropped"));
+}
+
+TEST_F(SecureAggTest, RoundRecordsSurviveARestoreOfTheState) {
+  std::vector<v1::SignedMessage> setup = RunSetup();
+  ASSERT_TRUE(Mask("A", "r1", "A\nB\nC\nD", {1.0}, setup).ok());
+  ASSERT_TRUE(Reveal("A", "r1", "A\nB\nC\nD").ok());
+  // study.restore to an earlier checkpoint forgets the round's records in
+  // the state; the journal beside it does not.
+  for (auto it = state_["A"].begin(); it != state_["A"].end();) {
+    it = it->first.rfind("secagg/round/", 0) == 0 ? state_["A"].erase(it) : std::next(it);
+  }
+  auto other = Mask("A", "r1", "A\nB\nC\nD", {7.0}, setup);
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(other.status().message()), HasSubstr("secagg-one-mask-per-round"));
+  auto contradicting = Reveal("A", "r1", "A\nB\nC");
+  EXPECT_EQ(contradicting.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(contradicting.status().message()), HasSubstr("secagg-reveal-once"));
 }
 
 }  // namespace
