@@ -1,7 +1,5 @@
 #include "site_node/secure_agg.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -69,13 +67,17 @@ void PutKey(TaskContext& ctx, const std::string& key, const sa::Key32& k) {
   Put(ctx, key, absl::BytesToHexString(sa::KeyBytes(k)));
 }
 
-// What a site masked and revealed for each round also goes to an
-// append-only journal beside the study's state (OUTPUT_DIR/STUDY/.state/
-// secagg.journal), which study.restore and the rollback of a failed task do
-// not touch: a coordinator that resumes a study from an earlier checkpoint
-// cannot have a round id masked again with other values, nor get a reveal
-// that contradicts an earlier one. Lines: hex(key) SP hex(value); the last
-// line of a key wins.
+// What a site masked and revealed for each round is kept in an append-only
+// journal beside the study's state (OUTPUT_DIR/STUDY/.state/
+// secagg.journal), not in TaskContext::state: study.restore and the
+// rollback of a failed task do not touch it, so a coordinator that resumes a
+// study from an earlier checkpoint can neither have a round id masked again
+// with other values nor get a reveal that contradicts an earlier one. (It
+// also keeps a secure round from changing the study's state, which would
+// rewrite the site's working snapshot twice per round.) Lines: hex(key) SP
+// hex(value); the last line of a key wins. Written (not fsynced: the same
+// durability as the study's state) before the answer leaves. Without an
+// output folder (unit tests) the records go to TaskContext::state.
 std::string JournalPath(const TaskContext& ctx) {
   if (ctx.output_dir.empty()) return "";
   return StudyStateDir(ctx.output_dir) + "/secagg.journal";
@@ -83,9 +85,9 @@ std::string JournalPath(const TaskContext& ctx) {
 
 std::string RoundGet(const TaskContext& ctx, const std::string& round, const std::string& what) {
   const std::string key = RoundKey(round, what);
-  std::string value = Get(ctx, key);
   const std::string path = JournalPath(ctx);
-  if (path.empty()) return value;
+  if (path.empty()) return Get(ctx, key);
+  std::string value;
   absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok()) return value;
   const std::string hex_key = absl::BytesToHexString(key);
@@ -96,17 +98,19 @@ std::string RoundGet(const TaskContext& ctx, const std::string& round, const std
   return value;
 }
 
-absl::Status RoundPut(TaskContext& ctx, const std::string& round, const std::string& what,
-                      const std::string& value) {
-  const std::string key = RoundKey(round, what);
-  Put(ctx, key, value);
+// Records (what, value) pairs of `round`, in one append.
+absl::Status RoundPut(TaskContext& ctx, const std::string& round,
+                      const std::vector<std::pair<std::string, std::string>>& records) {
   const std::string path = JournalPath(ctx);
+  std::string text;
+  for (const auto& [what, value] : records) {
+    if (path.empty()) Put(ctx, RoundKey(round, what), value);
+    absl::StrAppend(&text, absl::BytesToHexString(RoundKey(round, what)), " ",
+                    absl::BytesToHexString(value), "\n");
+  }
   if (path.empty()) return absl::OkStatus();
-  const std::string line =
-      absl::StrCat(absl::BytesToHexString(key), " ", absl::BytesToHexString(value), "\n");
   std::FILE* f = std::fopen(path.c_str(), "a");
-  bool ok = f != nullptr && std::fwrite(line.data(), 1, line.size(), f) == line.size() &&
-            std::fflush(f) == 0 && ::fsync(::fileno(f)) == 0;
+  bool ok = f != nullptr && std::fwrite(text.data(), 1, text.size(), f) == text.size();
   if (f != nullptr) ok = (std::fclose(f) == 0) && ok;
   if (!ok) {
     return absl::InternalError(absl::StrCat("secure aggregation: cannot append to ", path));
@@ -428,7 +432,6 @@ absl::StatusOr<TaskOutput> Reveal(TaskContext& ctx) {
                                absl::StrJoin(survivors, ", "),
                                "} contradicts it and would unmask a site (rule secagg-reveal-once)"));
   }
-  FEDRAD_RETURN_IF_ERROR(RoundPut(ctx, round, "survivors", asked));
   std::set<std::string> pairs_with;
   for (const auto& s : Lines(RoundGet(ctx, round, "pairs_with"))) pairs_with.insert(s);
   std::set<std::string> self_of;
@@ -492,12 +495,14 @@ absl::StatusOr<TaskOutput> Reveal(TaskContext& ctx) {
   if (!shared.empty()) {
     revealed.push_back(absl::StrCat("its shares of the master seeds of ", absl::StrJoin(shared, ", ")));
   }
+  // Recorded before the answer leaves.
   FEDRAD_RETURN_IF_ERROR(RoundPut(
-      ctx, round, "pairs_with",
-      absl::StrJoin(std::vector<std::string>(pairs_with.begin(), pairs_with.end()), "\n")));
-  FEDRAD_RETURN_IF_ERROR(RoundPut(
-      ctx, round, "self_of",
-      absl::StrJoin(std::vector<std::string>(self_of.begin(), self_of.end()), "\n")));
+      ctx, round,
+      {{"survivors", asked},
+       {"pairs_with",
+        absl::StrJoin(std::vector<std::string>(pairs_with.begin(), pairs_with.end()), "\n")},
+       {"self_of",
+        absl::StrJoin(std::vector<std::string>(self_of.begin(), self_of.end()), "\n")}}));
   TaskOutput out = NothingReleased(ctx);
   out.round_message = m;
   out.audit_note = absl::StrCat("secure round ", round, " (session ", session, "), survivors {",
@@ -600,8 +605,8 @@ absl::Status MaskOutput(TaskContext& ctx, TaskOutput* output) {
     FEDRAD_ASSIGN_OR_RETURN(sa::Key32 seed, sa::RoundPairSeed(agreed, session, round, ctx.site_id, p));
     FEDRAD_RETURN_IF_ERROR(sa::AddMask(&y, seed, !sa::AddsPairMask(ctx.site_id, p)));
   }
-  FEDRAD_RETURN_IF_ERROR(RoundPut(ctx, round, "masked", digest));
-  FEDRAD_RETURN_IF_ERROR(RoundPut(ctx, round, "participants", absl::StrJoin(participants, "\n")));
+  FEDRAD_RETURN_IF_ERROR(RoundPut(
+      ctx, round, {{"masked", digest}, {"participants", absl::StrJoin(participants, "\n")}}));
 
   for (const v1::Array& a : ctx.task->params().arrays()) *c.mutable_inputs()->add_arrays() = a;
   *c.mutable_plain() = plain;
