@@ -17,6 +17,7 @@
 #include <regex>
 #include <sstream>
 
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/sandbox_testutil.h"
@@ -175,8 +176,9 @@ TEST(SandboxSecure, TwoSitesAreRefusedNamingTheRule) {
 }
 
 // A secure debug.vector round over S1..S4 (20 rows each: site i sends
-// value j * 20 at index j); S4 is SIGKILLed once its audit log holds
-// `kill_after` (a substring). Returns the sandbox's results.
+// value j * 20 at index j); S4 is SIGKILLed once a line of its audit log
+// holds every "|"-separated part of `kill_after`. Returns the sandbox's
+// results.
 SandboxRun RunAndKillS4(const std::string& dir, const std::string& debug,
                         const std::string& kill_after) {
   std::vector<std::string> argv = {FedradBin(), "sandbox", "--quiet", "--debug-tasks",
@@ -193,7 +195,17 @@ SandboxRun RunAndKillS4(const std::string& dir, const std::string& debug,
            "debug { vector_rounds: 1 vector_length: 5 " + debug + " }\n");
   Process sandbox = Start(argv, dir + "/sandbox.log");
   const std::string log = dir + "/out/audit/S4.log";
-  const bool reached = WaitFor([&] { return ReadAll(log).find(kill_after) != std::string::npos; });
+  // The first audit line that holds every part of `kill_after` ("|"-separated).
+  const std::vector<std::string> parts = absl::StrSplit(kill_after, '|');
+  const bool reached = WaitFor([&] {
+    std::stringstream lines(ReadAll(log));
+    for (std::string line; std::getline(lines, line);) {
+      bool all = true;
+      for (const auto& p : parts) all = all && line.find(p) != std::string::npos;
+      if (all) return true;
+    }
+    return false;
+  });
   EXPECT_TRUE(reached) << ReadAll(dir + "/sandbox.log");
   pid_t s4 = std::atoi(ReadAll(dir + "/out/pids/S4.pid").c_str());
   EXPECT_GT(s4, 0);
@@ -209,8 +221,9 @@ SandboxRun RunAndKillS4(const std::string& dir, const std::string& debug,
 TEST(SandboxSecure, SiteKilledAfterMaskingIsRecoveredFromShares) {
   TempDir dir("secure-drop-after");
   // The coordinator waits 3 s between the masked round and the reveal.
+  // Killed once its masked contribution has left (the audit's "sent" record).
   SandboxRun run = RunAndKillS4(dir.path(), "secure_reveal_delay_seconds: 3",
-                                "): masked vector");
+                                "\"direction\":\"sent\"|\"kind\":\"debug.vector\"");
   ASSERT_TRUE(run.results.is_object()) << run.output;
   EXPECT_EQ(run.results["study"]["state"], "SUCCEEDED") << run.output;
   // S4's masked vector is in the sum: (0 + 1 + 2 + 3 + 4) * 20 rows * 4 sites.
@@ -231,7 +244,7 @@ TEST(SandboxSecure, SiteKilledBeforeMaskingLeavesTheSumOverTheOthers) {
   TempDir dir("secure-drop-before");
   // debug.vector sleeps 3 s before it answers; S4 dies in that window.
   SandboxRun run = RunAndKillS4(dir.path(), "vector_sleep_seconds: 3",
-                                "\"kind\":\"debug.vector\"");
+                                "\"direction\":\"received\"|\"kind\":\"debug.vector\"");
   ASSERT_TRUE(run.results.is_object()) << run.output;
   EXPECT_EQ(run.results["study"]["state"], "SUCCEEDED") << run.output;
   EXPECT_EQ(run.results["debug"]["vector_sum"].get<double>(), 600.0);
