@@ -34,7 +34,6 @@ absl::Status RunDebugRounds(StudyContext& ctx) {
       for (const auto& site : ctx.active_sites()) by_site[site] = params;
       FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
                               RunSecureRound(ctx, "debug.vector", by_site, ctx.active_sites()));
-      results.clear();
       results["(secure sum)"].mutable_payload()->Swap(&r.sum);
       ctx.results()["debug"]["vector_sites"] = r.survivors;
     } else {

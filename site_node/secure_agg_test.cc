@@ -15,6 +15,7 @@
 #include "proto/payload.h"
 #include "proto/secure_sum.h"
 #include "site_node/study_checkpoint.h"
+#include "site_node/study_policy.h"
 
 namespace fedrad::site {
 namespace {
@@ -183,6 +184,22 @@ TEST_F(SecureAggTest, SurvivorSilentAtRevealIsRecoveredFromShares) {
   absl::StatusOr<rounds::SecureSumResult> sum = rounds::SecureSum(msgs, "r1");
   ASSERT_TRUE(sum.ok()) << sum.status();
   EXPECT_DOUBLE_EQ(sum->sum.arrays(0).values(0), 4.0);
+}
+
+TEST_F(SecureAggTest, KindsAreNeededOnlyWhenTheSpecAsksForSecureAggregation) {
+  EXPECT_TRUE(CheckKindNeeded(study_, "secagg.advertise", false).ok());
+  v1::Study plain = study_;
+  plain.set_secure_aggregation(false);
+  EXPECT_EQ(CheckKindNeeded(plain, "secagg.reveal", false).code(),
+            absl::StatusCode::kPermissionDenied);
+  // A secure round in a plain study is refused by the site itself, too.
+  v1::Task t = MakeTask("debug.vector", {{kSecAggSession, kSession}, {kSecAggRound, "r1"},
+                                         {kSecAggParticipants, "A\nB\nC"}});
+  *t.mutable_study() = plain;
+  TaskContext ctx = Ctx("A", &t);
+  TaskOutput out;
+  AddVector(&out.payload, "vector", {1.0});
+  EXPECT_EQ(MaskOutput(ctx, &out).code(), absl::StatusCode::kPermissionDenied);
 }
 
 TEST_F(SecureAggTest, RefusesTwoParticipants) {
