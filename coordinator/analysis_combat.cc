@@ -34,6 +34,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "coordinator/analyses.h"
+#include "coordinator/secure_round.h"
 #include "coordinator/study_context.h"
 #include "core/log.h"
 #include "core/status.h"
@@ -325,7 +326,23 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   ctx.SetProgress("harmonization", 0.25, "pooled regression (combat.moments)");
   v1::Payload base;
   (*base.mutable_strings())["features"] = absl::StrJoin(adjusted, ",");
-  FEDRAD_ASSIGN_OR_RETURN(auto moment_results, ctx.Broadcast("combat.moments", base));
+  // Secure aggregation: the cross-products are only used pooled, so they
+  // arrive summed (coordinator/secure_round.h) and stand in the first
+  // site's entry (PoolMoments adds the sites' entries); n and the sums of
+  // covariates and features stay per site (the site indicators' rows).
+  const bool secure = SecureAggregation(ctx.study());
+  std::map<std::string, v1::TaskResult> moment_results;
+  v1::Payload pooled_moments;
+  if (secure) {
+    std::map<std::string, v1::Payload> by_site;
+    for (const std::string& site : ctx.active_sites()) by_site[site] = base;
+    FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
+                            RunSecureRound(ctx, "combat.moments", by_site, ctx.active_sites()));
+    moment_results = std::move(r.by_site);
+    pooled_moments = std::move(r.sum);
+  } else {
+    FEDRAD_ASSIGN_OR_RETURN(moment_results, ctx.Broadcast("combat.moments", base));
+  }
   sites = Keys(moment_results);
   std::vector<h::LocalMoments> moments;
   for (const std::string& site : sites) {
@@ -334,10 +351,18 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(p, "n"));
     m.n = static_cast<int64_t>(n);
     FEDRAD_ASSIGN_OR_RETURN(m.sum_covariates, SiteVector(site, p, "sum_covariates", q));
-    FEDRAD_ASSIGN_OR_RETURN(m.covariate_cross, SiteMatrix(site, p, "covariate_cross", q, q));
     FEDRAD_ASSIGN_OR_RETURN(m.sum_features, SiteVector(site, p, "sum_features", num_g));
-    FEDRAD_ASSIGN_OR_RETURN(m.covariate_feature_cross,
-                            SiteMatrix(site, p, "covariate_feature_cross", q, num_g));
+    const bool from_sum = secure && site == sites.front();
+    const v1::Payload& cross = from_sum ? pooled_moments : p;
+    const std::string who = from_sum ? "(secure sum)" : site;
+    if (secure && !from_sum) {
+      m.covariate_cross = Eigen::MatrixXd::Zero(q, q);
+      m.covariate_feature_cross = Eigen::MatrixXd::Zero(q, num_g);
+    } else {
+      FEDRAD_ASSIGN_OR_RETURN(m.covariate_cross, SiteMatrix(who, cross, "covariate_cross", q, q));
+      FEDRAD_ASSIGN_OR_RETURN(m.covariate_feature_cross,
+                              SiteMatrix(who, cross, "covariate_feature_cross", q, num_g));
+    }
     moments.push_back(std::move(m));
   }
   FEDRAD_ASSIGN_OR_RETURN(h::PooledRegression reg,
@@ -352,10 +377,30 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     AddEigenMatrix(&p, "beta", reg.beta);
     residual_params[sites[i]] = std::move(p);
   }
-  FEDRAD_ASSIGN_OR_RETURN(auto rss_results, ctx.RunRound("combat.residuals", residual_params));
+  std::map<std::string, v1::TaskResult> rss_results;
+  v1::Payload pooled_rss;
+  if (secure) {
+    // Only their sum is used (var_pooled): summed securely, in the first
+    // site's entry.
+    FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
+                            RunSecureRound(ctx, "combat.residuals", residual_params, sites));
+    rss_results = std::move(r.by_site);
+    pooled_rss = std::move(r.sum);
+  } else {
+    FEDRAD_ASSIGN_OR_RETURN(rss_results, ctx.RunRound("combat.residuals", residual_params));
+  }
   FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, rss_results, "combat.residuals"));
   std::vector<Eigen::VectorXd> rss;
   for (const std::string& site : sites) {
+    if (secure) {
+      if (site != sites.front()) {
+        rss.push_back(Eigen::VectorXd::Zero(static_cast<Eigen::Index>(num_g)));
+        continue;
+      }
+      FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd v, SiteVector("(secure sum)", pooled_rss, "rss", num_g));
+      rss.push_back(std::move(v));
+      continue;
+    }
     FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd v,
                             SiteVector(site, rss_results.at(site).payload(), "rss", num_g));
     rss.push_back(std::move(v));

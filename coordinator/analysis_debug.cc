@@ -3,6 +3,7 @@
 // the coordinator sums the sites' vectors).
 #include "absl/strings/str_cat.h"
 #include "coordinator/analyses.h"
+#include "coordinator/secure_round.h"
 #include "core/status.h"
 #include "proto/payload.h"
 
@@ -25,7 +26,19 @@ absl::Status RunDebugRounds(StudyContext& ctx) {
   for (int r = 0; r < debug.vector_rounds(); ++r) {
     v1::Payload params;
     AddScalar(&params, "length", debug.vector_length());
-    FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.Broadcast("debug.vector", params));
+    if (debug.vector_sleep_seconds() > 0) AddScalar(&params, "seconds", debug.vector_sleep_seconds());
+    std::map<std::string, v1::TaskResult> results;
+    if (SecureAggregation(ctx.study())) {
+      // One secure round (coordinator/secure_round.h): the sum only.
+      std::map<std::string, v1::Payload> by_site;
+      for (const auto& site : ctx.active_sites()) by_site[site] = params;
+      FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
+                              RunSecureRound(ctx, "debug.vector", by_site, ctx.active_sites()));
+      results["(secure sum)"].mutable_payload()->Swap(&r.sum);
+      ctx.results()["debug"]["vector_sites"] = r.survivors;
+    } else {
+      FEDRAD_ASSIGN_OR_RETURN(results, ctx.Broadcast("debug.vector", params));
+    }
     std::vector<double> sum(static_cast<size_t>(debug.vector_length()), 0.0);
     for (const auto& [site, result] : results) {
       FEDRAD_ASSIGN_OR_RETURN(std::vector<double> v, GetVector(result.payload(), "vector"));

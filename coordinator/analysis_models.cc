@@ -41,6 +41,7 @@
 #include <functional>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <map>
 #include <set>
 
@@ -50,6 +51,7 @@
 #include "absl/strings/str_split.h"
 #include "coordinator/analyses.h"
 #include "coordinator/internal/models_internal.h"
+#include "coordinator/secure_round.h"
 #include "coordinator/study_context.h"
 #include "core/log.h"
 #include "core/status.h"
@@ -243,8 +245,20 @@ m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model,
       AddVector(&params, "scale", ToStd(scaling->scale));
     }
     const auto round_start = std::chrono::steady_clock::now();
-    FEDRAD_ASSIGN_OR_RETURN(auto results,
-                            ctx.RunRound("models.derivatives", RoundParams(ctx, params, sites)));
+    // Secure aggregation: loglik, gradient and information arrive summed
+    // over `sites` only (coordinator/secure_round.h); n, events per site.
+    std::map<std::string, v1::TaskResult> results;
+    std::optional<v1::Payload> pooled;
+    if (SecureAggregation(ctx.study())) {
+      FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult secure,
+                              RunSecureRound(ctx, "models.derivatives",
+                                             RoundParams(ctx, params, sites), sites));
+      results = std::move(secure.by_site);
+      pooled = std::move(secure.sum);
+    } else {
+      FEDRAD_ASSIGN_OR_RETURN(results,
+                              ctx.RunRound("models.derivatives", RoundParams(ctx, params, sites)));
+    }
     if (round_seconds != nullptr) {
       *round_seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - round_start).count();
@@ -255,15 +269,23 @@ m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model,
     m::Derivatives sum = m::Derivatives::Zero(static_cast<int>(p));
     for (const std::string& site : sites) {
       const v1::Payload& pl = results.at(site).payload();
-      m::Derivatives d;
-      FEDRAD_ASSIGN_OR_RETURN(d.loglik, GetScalar(pl, "loglik"));
-      FEDRAD_ASSIGN_OR_RETURN(d.gradient, SiteVector(site, pl, "gradient", p));
-      FEDRAD_ASSIGN_OR_RETURN(d.information, SiteMatrix(site, pl, "information", p));
+      m::Derivatives d = m::Derivatives::Zero(static_cast<int>(p));
+      if (!pooled.has_value()) {
+        FEDRAD_ASSIGN_OR_RETURN(d.loglik, GetScalar(pl, "loglik"));
+        FEDRAD_ASSIGN_OR_RETURN(d.gradient, SiteVector(site, pl, "gradient", p));
+        FEDRAD_ASSIGN_OR_RETURN(d.information, SiteMatrix(site, pl, "information", p));
+      }
       FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(pl, "n"));
       FEDRAD_ASSIGN_OR_RETURN(double events, GetScalar(pl, "events"));
       d.n = static_cast<int64_t>(n);
       d.events = static_cast<int64_t>(events);
       sum.Add(d);
+    }
+    if (pooled.has_value()) {
+      FEDRAD_ASSIGN_OR_RETURN(sum.loglik, GetScalar(*pooled, "loglik"));
+      FEDRAD_ASSIGN_OR_RETURN(sum.gradient, SiteVector("(secure sum)", *pooled, "gradient", p));
+      FEDRAD_ASSIGN_OR_RETURN(sum.information,
+                              SiteMatrix("(secure sum)", *pooled, "information", p));
     }
     return sum;
   };

@@ -61,6 +61,12 @@ absl::Status StudyContext::CheckQuorum(const std::string& kind) const {
 
 absl::StatusOr<std::map<std::string, v1::TaskResult>> StudyContext::RunRound(
     const std::string& kind, const std::map<std::string, v1::Payload>& params_by_site) {
+  return RunRound(kind, params_by_site, {});
+}
+
+absl::StatusOr<std::map<std::string, v1::TaskResult>> StudyContext::RunRound(
+    const std::string& kind, const std::map<std::string, v1::Payload>& params_by_site,
+    const std::map<std::string, v1::Transcript>& transcripts_by_site) {
   if (host_->Cancelled()) return absl::CancelledError("study cancelled");
   if (absl::Status q = CheckQuorum(kind); !q.ok()) return q;
   ++round_;
@@ -78,6 +84,8 @@ absl::StatusOr<std::map<std::string, v1::TaskResult>> StudyContext::RunRound(
     task.set_kind(kind);
     auto it = params_by_site.find(site);
     if (it != params_by_site.end()) *task.mutable_params() = it->second;
+    auto tr = transcripts_by_site.find(site);
+    if (tr != transcripts_by_site.end()) *task.mutable_transcript() = tr->second;
     *task.mutable_study() = study_;
     task.set_deadline_unix_millis(deadline);
     tasks.emplace(site, std::move(task));

@@ -31,6 +31,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,12 @@ class StudyContext {
   absl::StatusOr<std::map<std::string, v1::TaskResult>> RunRound(
       const std::string& kind,
       const std::map<std::string, v1::Payload>& params_by_site);
+  // RunRound whose tasks also carry, per site, signed messages of earlier
+  // rounds (Task.transcript; a site missing from the map gets none).
+  absl::StatusOr<std::map<std::string, v1::TaskResult>> RunRound(
+      const std::string& kind,
+      const std::map<std::string, v1::Payload>& params_by_site,
+      const std::map<std::string, v1::Transcript>& transcripts_by_site);
   // RunRound with the same params for every active site.
   absl::StatusOr<std::map<std::string, v1::TaskResult>> Broadcast(
       const std::string& kind, const v1::Payload& params);
@@ -105,6 +112,9 @@ class StudyContext {
   // The number of sites the quorum requires (Quorum.min_sites, 0 = all
   // sites the study started with).
   int required_sites() const;
+  // The study's secure-aggregation session (coordinator/secure_round.h),
+  // opaque here; empty until the first secure round.
+  std::shared_ptr<void>& secure_session() { return secure_session_; }
   // Tasks sent so far.
   int64_t rounds() const { return round_; }
   // How many times a coordinator resumed this study (0: never). Part of every
@@ -134,6 +144,7 @@ class StudyContext {
   int step_count_ = 1;
   double shown_fraction_ = 0;
   int64_t epoch_ = 0;
+  std::shared_ptr<void> secure_session_;
 };
 
 // The timeout of one task, from Quorum.task_timeout_seconds (default 120).

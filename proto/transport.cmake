@@ -26,3 +26,12 @@ fedrad_library(NAME round_signing
   PUBLIC_DEPS fedrad::proto fedrad::pki fedrad::transport absl::status absl::statusor)
 fedrad_test(NAME round_signing_test SRCS ${PROJECT_SOURCE_DIR}/proto/round_signing_test.cc
   DEPS fedrad::round_signing LABELS unit)
+
+# The sum of one secure round from its signed messages (issue 12): shared by
+# the coordinator, the sites' transcript checks and `fedrad audit replay`.
+fedrad_library(NAME secure_sum
+  SRCS ${PROJECT_SOURCE_DIR}/proto/secure_sum.cc
+  PUBLIC_DEPS fedrad::proto absl::status absl::statusor absl::span
+  PRIVATE_DEPS fedrad::secagg fedrad::core)
+fedrad_test(NAME secure_sum_test SRCS ${PROJECT_SOURCE_DIR}/proto/secure_sum_test.cc
+  DEPS fedrad::secure_sum fedrad::secagg LABELS unit)

@@ -1,5 +1,7 @@
 #include "site_node/builtin_tasks.h"
 
+#include "site_node/secure_agg.h"
+
 namespace fedrad::site {
 
 void RegisterBuiltinTasks(TaskRegistry& registry) {
@@ -16,6 +18,7 @@ void RegisterBuiltinTasks(TaskRegistry& registry) {
   RegisterModelTasks(registry);
 #endif
   RegisterDebugTasks(registry);
+  RegisterSecAggTasks(registry);
 }
 
 }  // namespace fedrad::site

@@ -31,6 +31,7 @@
 #include "core/status.h"
 #include "proto/node_audit.h"
 #include "site_node/privacy_guard.h"
+#include "site_node/secure_agg.h"
 #include "site_node/site_rules.h"
 #include "site_node/study_checkpoint.h"
 #include "site_node/study_policy.h"
@@ -106,6 +107,15 @@ void InstallFatalSignalHandlers() {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) sigaction(sig, &sa, nullptr);
+}
+
+// A secure round's masking, then the signature of the task's round message
+// (if any) into result->signed.
+absl::Status SealRoundMessage(TaskContext& ctx, TaskOutput* output, v1::TaskResult* result) {
+  if (IsSecureRound(*ctx.task)) FEDRAD_RETURN_IF_ERROR(MaskOutput(ctx, output));
+  if (!output->round_message.has_value()) return absl::OkStatus();
+  FEDRAD_ASSIGN_OR_RETURN(*result->mutable_signed_(), SignRoundMessage(ctx, *output->round_message));
+  return absl::OkStatus();
 }
 
 }  // namespace node_internal
@@ -352,6 +362,7 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
     result.set_status_code(static_cast<int>(wire.code()));
     result.set_status_message(std::string(wire.message()));
     result.clear_payload();
+    result.clear_signed_();
     result.set_n_contributing(0);
   };
 
@@ -381,6 +392,12 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
   ctx.data_table = &table_;
   ctx.data_dir = fs::absolute(config_.data_csv()).parent_path().string();
   ctx.extraction_threads = config_.extraction_threads();
+  if (!config_.tls().insecure_for_tests()) {
+    ctx.ca_cert_path = config_.tls().ca_cert();
+    ctx.crl_path = config_.tls().crl();
+    ctx.cert_path = config_.tls().cert();
+    ctx.key_path = config_.tls().key();
+  }
 
   // The crash-loop guard: a marker while the handler runs; a fatal signal
   // on this thread also writes .state/crashed.
@@ -437,6 +454,15 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
     audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
                      absl::StrCat("privacy guard refused release: ", guard.message()));
     fail(guard);
+  } else if (absl::Status sealed = node_internal::SealRoundMessage(ctx, &*output, &result); !sealed.ok()) {
+    // Secure rounds: the guard passed the clear values; masking or signing
+    // failed, so nothing leaves.
+    FEDRAD_LOG(WARNING) << "task " << task.task_id() << " (" << task.kind()
+                        << "): " << sealed.message();
+    audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
+                     absl::StrCat("secure aggregation refused, nothing released: ",
+                                  sealed.message()));
+    fail(sealed);
   } else {
     // Recorded and saved before the answer leaves.
     ReleaseLedger next = study.ledger;
@@ -456,7 +482,8 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
       audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
                        absl::StrCat("privacy guard released: n=", output->n_contributing,
                                     " >= k=", ctx.min_cell_count,
-                                    ", arrays: ", ArrayNames(output->payload)));
+                                    ", arrays: ", ArrayNames(output->payload),
+                                    output->audit_note.empty() ? "" : "; ", output->audit_note));
       result.set_status_code(0);
       result.set_n_contributing(output->n_contributing);
       *result.mutable_payload() = std::move(output->payload);

@@ -40,6 +40,12 @@ absl::Status TooLarge(const std::string& path, const std::string& what) {
 
 size_t StringCap(const FieldDescriptor* f, Zone zone) {
   const std::string& full = f->full_name();
+  // Signed messages of earlier rounds (Task.transcript; secure aggregation's
+  // adverts and shares): a body holds a whole RoundMessage, bounded by the
+  // task's total size.
+  if (full == "fedrad.v1.SignedMessage.body") return kMaxTaskBytes;
+  if (full == "fedrad.v1.SignedMessage.signature") return 4096;
+  if (full == "fedrad.v1.SignedMessage.certificate_pem") return 64 * 1024;
   if (zone == Zone::kTask) {
     if (full == "fedrad.v1.Task.task_id") return 2 * kMaxNameBytes;
     return kMaxNameBytes;  // study_id, kind
@@ -235,6 +241,8 @@ std::vector<std::string> NeededKindFamilies(const v1::Study& study, bool debug_e
   if (study.cohort_summary().enabled()) out.push_back("cohort.");
   if (study.harmonization().enabled()) out.push_back("combat.");
   if (study.models_size() > 0) out.push_back("models.");
+  // Secure aggregation's setup and reveals (site_node/secure_agg.h).
+  if (study.secure_aggregation()) out.push_back("secagg.");
   if (debug_enabled && (study.debug().sleep_rounds() > 0 || study.debug().vector_rounds() > 0)) {
     out.push_back("debug.");
   }

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,13 @@ struct TaskContext {
   std::function<bool()> cancelled = [] { return false; };
   // The site's data table as loaded at start (read-only; study.restore).
   const CsvTable* data_table = nullptr;
+  // The federation CA (and CRL) that signed round messages are checked
+  // against, and the site's own certificate and key that sign its round
+  // messages (site_node/secure_agg.h). Empty in insecure test mode.
+  std::string ca_cert_path;
+  std::string crl_path;
+  std::string cert_path;
+  std::string key_path;
 };
 
 struct TaskOutput {
@@ -68,6 +76,11 @@ struct TaskOutput {
   // guard checks them against the study's ledger (no two answers about the
   // same quantity 1..k-1 patients apart) and records them once released.
   std::vector<Population> populations;
+  // A round message (proto/rounds.proto) the site signs and sends in
+  // TaskResult.signed (secure aggregation, verifiable rounds).
+  std::optional<fedrad::v1::RoundMessage> round_message;
+  // Added to the task's audit record (e.g. what a secure round revealed).
+  std::string audit_note;
 };
 
 struct TaskKind {

@@ -35,6 +35,15 @@ void RegisterDebugTasks(TaskRegistry& registry) {
   registry.Register(TaskKind{
       "debug.vector", "test only: a vector of doubles (benchmark)", {"vector"},
       [](TaskContext& ctx) -> absl::StatusOr<TaskOutput> {
+        // Optional "seconds": sleep first (a window to kill a site before it
+        // answers; the secure-aggregation dropout tests).
+        double seconds = GetScalar(ctx.task->params(), "seconds").value_or(0);
+        auto end = std::chrono::steady_clock::now() +
+                   std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+        while (std::chrono::steady_clock::now() < end) {
+          if (ctx.cancelled()) return absl::CancelledError("site shutting down");
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
         double length = GetScalar(ctx.task->params(), "length").value_or(0);
         if (length < 0 || length > 1e8) {
           return absl::InvalidArgumentError("debug.vector: bad length");
