@@ -19,6 +19,7 @@
 #include "core/status.h"
 #include "features/dicom/dicom.h"
 #include "features/image_io.h"
+#include "features/threads.h"
 
 namespace fedrad::features {
 namespace {
@@ -155,46 +156,176 @@ absl::StatusOr<std::vector<CaseInput>> ReadManifest(const std::string& path) {
 
 namespace {
 
+// A case's volumes cut to the box around all its regions (plus the margin
+// the settings need), and where that box lies in the whole image.
 struct CaseVolumes {
   ImageVolume image;
   LabelVolume lesions;
   std::optional<LabelVolume> liver;
+  SourceWindow window;
 };
 
+// The box [lo - margin, hi + margin] clipped to `g`, or a one-voxel box when
+// nothing is flagged (PlanRegions then reports the empty mask).
+void CutBox(const Geometry& g, bool any, const std::array<int, 3>& margin,
+            std::array<int, 3>* lo, std::array<int, 3>* hi) {
+  for (int d = 0; d < 3; ++d) {
+    if (!any) {
+      (*lo)[d] = (*hi)[d] = 0;
+      continue;
+    }
+    (*lo)[d] = static_cast<int>(std::max<int64_t>(0, int64_t{(*lo)[d]} - margin[d]));
+    (*hi)[d] = static_cast<int>(std::min<int64_t>(g.size[d] - 1, int64_t{(*hi)[d]} + margin[d]));
+  }
+}
+
+void Union(bool* any, std::array<int, 3>* lo, std::array<int, 3>* hi, bool other_any,
+           const std::array<int, 3>& olo, const std::array<int, 3>& ohi) {
+  if (!other_any) return;
+  for (int d = 0; d < 3; ++d) {
+    (*lo)[d] = *any ? std::min((*lo)[d], olo[d]) : olo[d];
+    (*hi)[d] = *any ? std::max((*hi)[d], ohi[d]) : ohi[d];
+  }
+  *any = true;
+}
+
+template <typename T>
+Volume<T> CropVolume(const Volume<T>& v, const std::array<int, 3>& lo,
+                     const std::array<int, 3>& hi) {
+  const Geometry& g = v.geometry;
+  Volume<T> out;
+  out.geometry = g;
+  for (int d = 0; d < 3; ++d) out.geometry.size[d] = hi[d] - lo[d] + 1;
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 3; ++c) {
+      out.geometry.origin[r] += g.direction[r * 3 + c] * g.spacing[c] * lo[c];
+    }
+  }
+  out.voxels.reserve(out.geometry.NumVoxels());
+  for (int z = lo[2]; z <= hi[2]; ++z) {
+    for (int y = lo[1]; y <= hi[1]; ++y) {
+      const T* row = &v.voxels[g.Index(lo[0], y, z)];
+      out.voxels.insert(out.voxels.end(), row, row + (hi[0] - lo[0] + 1));
+    }
+  }
+  return out;
+}
+
+template <typename T>
+bool LabelBox(const Volume<T>& v, std::array<int, 3>* lo, std::array<int, 3>* hi) {
+  *lo = {INT32_MAX, INT32_MAX, INT32_MAX};
+  *hi = {-1, -1, -1};
+  const Geometry& g = v.geometry;
+  for (int z = 0; z < g.size[2]; ++z) {
+    for (int y = 0; y < g.size[1]; ++y) {
+      const T* row = &v.voxels[g.Index(0, y, z)];
+      bool any = false;
+      for (int x = 0; x < g.size[0]; ++x) any |= row[x] != 0;
+      if (!any) continue;
+      int first = 0, last = g.size[0] - 1;
+      while (row[first] == 0) ++first;
+      while (row[last] == 0) --last;
+      *lo = {std::min((*lo)[0], first), std::min((*lo)[1], y), std::min((*lo)[2], z)};
+      *hi = {std::max((*hi)[0], last), std::max((*hi)[1], y), std::max((*hi)[2], z)};
+    }
+  }
+  return (*hi)[0] >= 0;
+}
+
+// Volumes already in memory (the DICOM path, or an image read from a
+// series folder): cut in place.
+void CutInMemory(const ExtractionOptions& options, CaseVolumes* v) {
+  std::array<int, 3> lo, hi, llo, lhi;
+  bool any = LabelBox(v->lesions, &lo, &hi);
+  if (v->liver) Union(&any, &lo, &hi, LabelBox(*v->liver, &llo, &lhi), llo, lhi);
+  const Geometry full = v->image.geometry;
+  CutBox(full, any, CaseCutMarginVoxels(full, options), &lo, &hi);
+  v->image = CropVolume(v->image, lo, hi);
+  v->lesions = CropVolume(v->lesions, lo, hi);
+  if (v->liver) v->liver = CropVolume(*v->liver, lo, hi);
+  v->window = SourceWindow{full, lo};
+}
+
 // The hospital path: series + RTSTRUCT or SEG (features/dicom).
-absl::StatusOr<CaseVolumes> ReadDicomVolumes(const CaseInput& in) {
+absl::StatusOr<CaseVolumes> ReadDicomVolumes(const CaseInput& in, const ExtractionOptions& options) {
   auto c = dicom::ReadDicomCase({in.image, in.rtstruct, in.seg, in.lesion_roi, in.liver_roi});
   if (!c.ok()) return CaseError(in, c.status());
   for (const std::string& note : c->notes) {
     FEDRAD_LOG(WARNING) << "case " << in.case_id << ": " << note;
   }
-  return CaseVolumes{std::move(c->image), std::move(c->lesions), std::move(c->liver)};
+  CaseVolumes v{std::move(c->image), std::move(c->lesions), std::move(c->liver), {}};
+  CutInMemory(options, &v);
+  return v;
 }
 
-absl::StatusOr<CaseVolumes> ReadVolumes(const CaseInput& in) {
-  if (in.dicom_contours()) return ReadDicomVolumes(in);
-  CaseVolumes v;
-  auto image = ReadImage(in.image);
-  if (!image.ok()) return CaseError(in, Annotate(image.status(), "image"));
-  v.image = std::move(*image);
-  auto lesions = ReadLabelMap(in.lesion_mask);
-  if (!lesions.ok()) return CaseError(in, Annotate(lesions.status(), "lesion mask"));
-  std::string why = GeometryMismatch(v.image.geometry, lesions->geometry);
+// A mask file read as stored, checked against the image's grid.
+absl::StatusOr<StoredVolume> ReadMask(const CaseInput& in, const std::string& path,
+                                      const char* what, const Geometry& image) {
+  auto m = ReadStored(path);
+  if (!m.ok()) return CaseError(in, Annotate(m.status(), what));
+  std::string why = GeometryMismatch(image, m->geometry);
   if (!why.empty()) {
-    return CaseError(in, absl::InvalidArgumentError(absl::StrCat(
-                             "lesion mask ", in.lesion_mask, " vs image ", in.image, ": ", why)));
+    return CaseError(in, absl::InvalidArgumentError(
+                             absl::StrCat(what, " ", path, " vs image ", in.image, ": ", why)));
   }
-  v.lesions = std::move(*lesions);
-  if (!in.liver_mask.empty()) {
-    auto l = ReadLabelMap(in.liver_mask);
-    if (!l.ok()) return CaseError(in, Annotate(l.status(), "liver mask"));
-    why = GeometryMismatch(v.image.geometry, l->geometry);
-    if (!why.empty()) {
-      return CaseError(in, absl::InvalidArgumentError(absl::StrCat(
-                               "liver mask ", in.liver_mask, " vs image ", in.image, ": ", why)));
+  return m;
+}
+
+// Files: the masks are read as stored (bytes for a uint8 mask), their box
+// found, and only that box (plus the margin) converted, of the masks and
+// of the image; no whole-volume float or int32 copy is made.
+absl::StatusOr<CaseVolumes> ReadVolumes(const CaseInput& in, const ExtractionOptions& options) {
+  if (in.dicom_contours()) return ReadDicomVolumes(in, options);
+  std::error_code ec;
+  const bool series = fs::is_directory(in.image, ec);
+  Geometry full;
+  std::optional<ImageVolume> whole;  // a series folder is read whole
+  if (series) {
+    auto image = ReadImage(in.image);
+    if (!image.ok()) return CaseError(in, Annotate(image.status(), "image"));
+    full = image->geometry;
+    whole = std::move(*image);
+  } else {
+    auto g = ReadGeometry(in.image);
+    if (!g.ok()) return CaseError(in, Annotate(g.status(), "image"));
+    full = *g;
+  }
+  std::array<int, 3> lo, hi, llo, lhi;
+  CaseVolumes v;
+  bool any = false;
+  std::optional<StoredVolume> liver;
+  {
+    FEDRAD_ASSIGN_OR_RETURN(StoredVolume lesions,
+                            ReadMask(in, in.lesion_mask, "lesion mask", full));
+    any = lesions.NonZeroBox(&lo, &hi);
+    if (!in.liver_mask.empty()) {
+      FEDRAD_ASSIGN_OR_RETURN(liver, ReadMask(in, in.liver_mask, "liver mask", full));
+      Union(&any, &lo, &hi, liver->NonZeroBox(&llo, &lhi), llo, lhi);
     }
-    v.liver = std::move(*l);
+    CutBox(full, any, CaseCutMarginVoxels(full, options), &lo, &hi);
+    auto l = lesions.CropLabels(lo, hi, in.lesion_mask);
+    if (!l.ok()) return CaseError(in, Annotate(l.status(), "lesion mask"));
+    v.lesions = std::move(*l);
   }
+  if (liver) {
+    auto l = liver->CropLabels(lo, hi, in.liver_mask);
+    if (!l.ok()) return CaseError(in, Annotate(l.status(), "liver mask"));
+    v.liver = std::move(*l);
+    liver.reset();
+  }
+  if (whole) {
+    v.image = CropVolume(*whole, lo, hi);
+  } else {
+    auto image = ReadStored(in.image);
+    if (!image.ok()) return CaseError(in, Annotate(image.status(), "image"));
+    std::string why = GeometryMismatch(full, image->geometry);
+    if (!why.empty()) {
+      return CaseError(in, absl::DataLossError(absl::StrCat(
+                               "image ", in.image, " changed while it was read: ", why)));
+    }
+    v.image = image->CropImage(lo, hi);
+  }
+  v.window = SourceWindow{full, lo};
   return v;
 }
 
@@ -202,7 +333,7 @@ absl::StatusOr<CaseVolumes> ReadVolumes(const CaseInput& in) {
 
 absl::StatusOr<std::vector<RegionFeatures>> ExtractCase(const CaseInput& in,
                                                         const CaseOptions& options) {
-  FEDRAD_ASSIGN_OR_RETURN(CaseVolumes v, ReadVolumes(in));
+  FEDRAD_ASSIGN_OR_RETURN(CaseVolumes v, ReadVolumes(in, options.extraction));
   const ImageVolume* image = &v.image;
   const LabelVolume* lesions = &v.lesions;
   std::optional<LabelVolume>& liver = v.liver;
@@ -233,7 +364,7 @@ absl::StatusOr<std::vector<RegionFeatures>> ExtractCase(const CaseInput& in,
         return WriteImage(map, (fs::path(dir) / (prefix + label + ".nii.gz")).string());
       };
     }
-    auto f = ExtractRegionFeatures(*image, mask, extraction);
+    auto f = ExtractRegionFeatures(*image, mask, v.window, extraction);
     if (!f.ok()) {
       return CaseError(in, Annotate(f.status(), absl::StrCat("region ", name)));
     }
@@ -291,7 +422,11 @@ std::vector<CaseResult> RunCohort(const std::vector<CaseInput>& cases,
     std::error_code ec;
     fs::create_directories(cohort.cache_dir, ec);
   }
+  const int threads = std::max(1, std::min<int>(cohort.threads, static_cast<int>(cases.size())));
+  // --threads covers cases, families and filters: each worker gets its share.
+  const int per_worker = std::max(1, cohort.threads / threads);
   auto worker = [&]() {
+    ScopedThreadBudget budget(per_worker);
     for (;;) {
       size_t i = next.fetch_add(1);
       if (i >= cases.size()) return;
@@ -349,7 +484,6 @@ std::vector<CaseResult> RunCohort(const std::vector<CaseInput>& cases,
       }
     }
   };
-  int threads = std::max(1, std::min<int>(cohort.threads, static_cast<int>(cases.size())));
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();

@@ -12,6 +12,7 @@
 #include "core/status.h"
 #include "features/discrete_volume.h"
 #include "features/intensity_features.h"
+#include "features/threads.h"
 #ifdef FEDRAD_HAVE_TEXTURE
 #include "features/texture/texture.h"
 #endif
@@ -70,13 +71,11 @@ FeatureList Ivh(const RoiGrid& grid, const std::vector<uint8_t>& imask,
 
 // The crop margin: the local-intensity sphere and every filter's reach,
 // capped at the image's extent (a filter defined on the whole image gets it).
-double CropMarginMm(const ImageVolume& image, const ExtractionOptions& options) {
+double CropMarginMm(const Geometry& full, const ExtractionOptions& options) {
   double extent = 0;
-  for (int a = 0; a < 3; ++a) {
-    extent = std::max(extent, image.geometry.size[a] * image.geometry.spacing[a]);
-  }
+  for (int a = 0; a < 3; ++a) extent = std::max(extent, full.size[a] * full.spacing[a]);
   double margin = options.local_intensity_radius_mm;
-  std::array<double, 3> spacing = image.geometry.spacing;
+  std::array<double, 3> spacing = full.spacing;
   if (options.resampling.enabled) {
     for (int a = 0; a < 3; ++a) {
       if (options.resampling.spacing[a] > 0) spacing[a] = options.resampling.spacing[a];
@@ -88,19 +87,22 @@ double CropMarginMm(const ImageVolume& image, const ExtractionOptions& options) 
   return margin;
 }
 
-// Texture families on the bounding box of the morphological mask.
-absl::Status AddTexture(const RoiGrid& grid, const DiscretisedLevels& d,
-                        const ExtractionOptions& options, FeatureList* out) {
 #ifdef FEDRAD_HAVE_TEXTURE
+// The discretised levels on the bounding box of the morphological mask.
+DiscreteVolume TextureVolume(const RoiGrid& grid, const DiscretisedLevels& d) {
   const Geometry& g = grid.geometry;
   std::array<int, 3> lo{INT32_MAX, INT32_MAX, INT32_MAX}, hi{-1, -1, -1};
   for (int z = 0; z < g.size[2]; ++z) {
     for (int y = 0; y < g.size[1]; ++y) {
-      for (int x = 0; x < g.size[0]; ++x) {
-        if (!grid.mask[g.Index(x, y, z)]) continue;
-        lo = {std::min(lo[0], x), std::min(lo[1], y), std::min(lo[2], z)};
-        hi = {std::max(hi[0], x), std::max(hi[1], y), std::max(hi[2], z)};
-      }
+      const uint8_t* row = &grid.mask[g.Index(0, y, z)];
+      uint8_t any = 0;
+      for (int x = 0; x < g.size[0]; ++x) any |= row[x];
+      if (!any) continue;
+      int first = 0, last = g.size[0] - 1;
+      while (!row[first]) ++first;
+      while (!row[last]) --last;
+      lo = {std::min(lo[0], first), std::min(lo[1], y), std::min(lo[2], z)};
+      hi = {std::max(hi[0], last), std::max(hi[1], y), std::max(hi[2], z)};
     }
   }
   DiscreteVolume dv;
@@ -113,20 +115,24 @@ absl::Status AddTexture(const RoiGrid& grid, const DiscretisedLevels& d,
   dv.morph_mask.reserve(dv.levels.capacity());
   for (int z = lo[2]; z <= hi[2]; ++z) {
     for (int y = lo[1]; y <= hi[1]; ++y) {
-      for (int x = lo[0]; x <= hi[0]; ++x) {
-        size_t i = g.Index(x, y, z);
-        dv.levels.push_back(d.levels[i]);
-        dv.morph_mask.push_back(grid.mask[i]);
-      }
+      const size_t i = g.Index(lo[0], y, z);
+      dv.levels.insert(dv.levels.end(), d.levels.begin() + i, d.levels.begin() + i + dv.nx);
+      dv.morph_mask.insert(dv.morph_mask.end(), grid.mask.begin() + i,
+                           grid.mask.begin() + i + dv.nx);
     }
   }
+  return dv;
+}
+
+// The texture options for one family (kTexture id).
+TextureOptions TextureFamily(const ExtractionOptions& options, const std::string& family) {
   TextureOptions t;
-  t.glcm = options.Wants("glcm");
-  t.glrlm = options.Wants("glrlm");
-  t.glszm = options.Wants("glszm");
-  t.gldzm = options.Wants("gldzm");
-  t.ngtdm = options.Wants("ngtdm");
-  t.ngldm = options.Wants("ngldm");
+  t.glcm = family == "glcm";
+  t.glrlm = family == "glrlm";
+  t.glszm = family == "glszm";
+  t.gldzm = family == "gldzm";
+  t.ngtdm = family == "ngtdm";
+  t.ngldm = family == "ngldm";
   t.compute_2d = options.texture_2d;
   t.compute_25d = options.texture_25d;
   t.compute_3d = options.texture_3d;
@@ -135,20 +141,9 @@ absl::Status AddTexture(const RoiGrid& grid, const DiscretisedLevels& d,
   t.ngldm_distance = options.ngldm_distance;
   t.ngldm_alpha = options.ngldm_alpha;
   t.glcm_symmetric = options.glcm_symmetric;
-  FEDRAD_ASSIGN_OR_RETURN(FeatureList f, ComputeTextureFeatures(dv, t));
-  out->insert(out->end(), f.begin(), f.end());
-  return absl::OkStatus();
-#else
-  (void)grid;
-  (void)d;
-  if (!options.families.empty()) {
-    return absl::FailedPreconditionError(
-        "texture families requested but fedrad was built without features/texture");
-  }
-  (void)out;
-  return absl::OkStatus();
-#endif
+  return t;
 }
+#endif
 
 // The selected families on one grid (the image or a filter's response map)
 // with its intensity mask `imask` of n_int voxels. The vectors of `grid` and
@@ -157,55 +152,79 @@ absl::StatusOr<FeatureList> FamiliesOnGrid(RoiGrid* grid_ptr, std::vector<uint8_
                                            size_t n_int, const ExtractionOptions& options) {
   RoiGrid& grid = *grid_ptr;
   std::vector<uint8_t>& imask = *imask_ptr;
-  FeatureList out;
-  if (options.Wants("morph")) {
-    // The three volumes are lent to the morphology input and taken back
-    // (moving instead of copying them saves about 6 bytes per grid voxel).
-    MorphologyInput in{grid.geometry, std::move(grid.mask), std::move(imask),
-                       std::move(grid.intensities)};
-    FeatureList f = MorphologyFeatures(in, options.morphology);
-    grid.mask = std::move(in.morph_mask);
-    imask = std::move(in.intensity_mask);
-    grid.intensities = std::move(in.intensities);
-    out.insert(out.end(), f.begin(), f.end());
-  }
-  if (options.Wants("loc")) {
-    ImageVolume local{grid.geometry, grid.intensities};
-    FeatureList f = LocalIntensity(local, imask, options.local_intensity_radius_mm);
-    out.insert(out.end(), f.begin(), f.end());
-  }
-  if (options.Wants("stat")) {
-    std::vector<double> values;
-    values.reserve(n_int);
-    for (size_t i = 0; i < imask.size(); ++i) {
-      if (imask[i]) values.push_back(grid.intensities[i]);
-    }
-    FeatureList f = IntensityStatistics(values);
-    out.insert(out.end(), f.begin(), f.end());
-  }
   bool any_texture = false;
   for (const char* t : kTexture) any_texture |= options.Wants(t);
+#ifndef FEDRAD_HAVE_TEXTURE
+  if (any_texture && !options.families.empty()) {
+    return absl::FailedPreconditionError(
+        "texture families requested but fedrad was built without features/texture");
+  }
+  any_texture = false;
+#endif
+  // Each family is one task writing its own slot; the slots are joined in
+  // the output order, so the result does not depend on the thread count.
+  std::vector<std::function<void()>> tasks;
+  std::vector<absl::StatusOr<FeatureList>> slots;
+  slots.reserve(16);
+  auto add = [&](std::function<absl::StatusOr<FeatureList>()> fn) {
+    const size_t k = slots.size();
+    slots.emplace_back(FeatureList{});
+    tasks.push_back([&slots, k, fn = std::move(fn)] { slots[k] = fn(); });
+  };
+  if (options.Wants("morph")) {
+    add([&]() -> absl::StatusOr<FeatureList> {
+      MorphologyInput in{grid.geometry, grid.mask, imask, grid.intensities};
+      return MorphologyFeatures(in, options.morphology);
+    });
+  }
+  if (options.Wants("loc")) {
+    add([&]() -> absl::StatusOr<FeatureList> {
+      ImageVolume local{grid.geometry, grid.intensities};
+      return LocalIntensity(local, imask, options.local_intensity_radius_mm);
+    });
+  }
+  if (options.Wants("stat")) {
+    add([&]() -> absl::StatusOr<FeatureList> {
+      std::vector<double> values;
+      values.reserve(n_int);
+      for (size_t i = 0; i < imask.size(); ++i) {
+        if (imask[i]) values.push_back(grid.intensities[i]);
+      }
+      return IntensityStatistics(values);
+    });
+  }
+  DiscretisedLevels d;
   if (options.Wants("ih") || any_texture) {
     FEDRAD_ASSIGN_OR_RETURN(
-        DiscretisedLevels d,
-        Discretise(grid.intensities, imask, options.discretisation, options.resegmentation));
-    if (options.Wants("ih")) {
+        d, Discretise(grid.intensities, imask, options.discretisation, options.resegmentation));
+  }
+  if (options.Wants("ih")) {
+    add([&]() -> absl::StatusOr<FeatureList> {
       std::vector<int> levels;
       levels.reserve(n_int);
       for (size_t i = 0; i < imask.size(); ++i) {
         if (imask[i]) levels.push_back(d.levels[i]);
       }
-      FeatureList f = IntensityHistogram(levels, d.num_levels);
-      out.insert(out.end(), f.begin(), f.end());
-    }
-    if (options.Wants("ivh")) {
-      FeatureList f = Ivh(grid, imask, options);
-      out.insert(out.end(), f.begin(), f.end());
-    }
-    if (any_texture) FEDRAD_RETURN_IF_ERROR(AddTexture(grid, d, options, &out));
-  } else if (options.Wants("ivh")) {
-    FeatureList f = Ivh(grid, imask, options);
-    out.insert(out.end(), f.begin(), f.end());
+      return IntensityHistogram(levels, d.num_levels);
+    });
+  }
+  if (options.Wants("ivh")) {
+    add([&]() -> absl::StatusOr<FeatureList> { return Ivh(grid, imask, options); });
+  }
+#ifdef FEDRAD_HAVE_TEXTURE
+  DiscreteVolume dv;
+  if (any_texture) dv = TextureVolume(grid, d);
+  for (const char* family : kTexture) {
+    if (!any_texture || !options.Wants(family)) continue;
+    const std::string f = family;
+    add([&dv, &options, f]() { return ComputeTextureFeatures(dv, TextureFamily(options, f)); });
+  }
+#endif
+  RunTasks(tasks);
+  FeatureList out;
+  for (auto& slot : slots) {
+    if (!slot.ok()) return slot.status();
+    out.insert(out.end(), slot->begin(), slot->end());
   }
   return out;
 }
@@ -238,8 +257,19 @@ bool TextureAvailable() {
 #endif
 }
 
+std::array<int, 3> CaseCutMarginVoxels(const Geometry& full, const ExtractionOptions& options) {
+  return CutMarginVoxels(full, options.resampling, CropMarginMm(full, options));
+}
+
 absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
                                                   const std::vector<uint8_t>& roi,
+                                                  const ExtractionOptions& options) {
+  return ExtractRegionFeatures(input, roi, SourceWindow{input.geometry, {0, 0, 0}}, options);
+}
+
+absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
+                                                  const std::vector<uint8_t>& roi,
+                                                  const SourceWindow& window,
                                                   const ExtractionOptions& options) {
   FEDRAD_RETURN_IF_ERROR(ValidateFamilies(options.families));
   FEDRAD_RETURN_IF_ERROR(filters::ValidateFilters(options.filters));
@@ -250,7 +280,8 @@ absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
   ResamplingOptions resampling = options.resampling;
   resampling.round_source = options.round_intensities;
   FEDRAD_ASSIGN_OR_RETURN(
-      RoiGrid grid, PrepareRoiGrid(input, roi, resampling, CropMarginMm(input, options)));
+      RoiGrid grid,
+      PrepareRoiGrid(input, roi, resampling, CropMarginMm(window.full, options), &window));
   for (float v : grid.intensities) {
     if (!std::isfinite(v)) {
       return absl::InvalidArgumentError(
@@ -303,8 +334,11 @@ absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
           if (on_map.families.empty()) return absl::OkStatus();
           auto map = std::make_shared<RoiGrid>(
               RoiGrid{grid.geometry, std::move(response.voxels), grid.mask});
-          pending = std::async(std::launch::async,
+          // With a budget of one thread the job runs at collect(), here.
+          const bool overlap = ThreadBudget() > 1;
+          pending = std::async(overlap ? std::launch::async : std::launch::deferred,
                                [&on_map, &imask, n_int, map, label]() -> absl::StatusOr<FeatureList> {
+                                 ScopedThreadBudget one(1);  // the filters use the rest
                                  std::vector<uint8_t> map_imask = imask;
                                  auto f = FamiliesOnGrid(map.get(), &map_imask, n_int, on_map);
                                  if (!f.ok()) {

@@ -171,6 +171,25 @@ Geometry SubGeometry(const Geometry& g, const std::array<int, 3>& lo,
 
 }  // namespace
 
+std::array<int, 3> CutMarginVoxels(const Geometry& full, const ResamplingOptions& options,
+                                   double margin_mm) {
+  std::array<int, 3> m{};
+  for (int d = 0; d < 3; ++d) {
+    const double s = full.spacing[d] > 0 ? full.spacing[d] : 1.0;
+    if (!options.enabled) {
+      m[d] = static_cast<int>(std::ceil(margin_mm / s));  // as PrepareRoiGrid
+      continue;
+    }
+    // PrepareRoiGrid reads from floor(offset + klo ratio) - support, and
+    // klo ratio + offset >= lo - margin / s - 2 ratio.
+    const double ratio = options.spacing[d] > 0 ? options.spacing[d] / s : 1.0;
+    const int support = options.image_interpolator == Interpolator::kBSpline3 ? 16 : 2;
+    const double v = std::ceil(margin_mm / s + 2 * ratio) + support + 2;
+    m[d] = std::isfinite(v) ? static_cast<int>(std::min(v, 1e9)) : 1000000000;
+  }
+  return m;
+}
+
 Geometry AlignedGrid(const Geometry& g, const std::array<double, 3>& spacing) {
   Geometry out = g;
   std::array<double, 3> offset{};
@@ -187,19 +206,41 @@ Geometry AlignedGrid(const Geometry& g, const std::array<double, 3>& spacing) {
 absl::StatusOr<RoiGrid> PrepareRoiGrid(const ImageVolume& image,
                                        const std::vector<uint8_t>& roi,
                                        const ResamplingOptions& options,
-                                       double margin_mm) {
-  const Geometry& g = image.geometry;
-  if (roi.size() != g.NumVoxels() || image.voxels.size() != g.NumVoxels()) {
+                                       double margin_mm, const SourceWindow* window) {
+  const Geometry& local = image.geometry;
+  if (roi.size() != local.NumVoxels() || image.voxels.size() != local.NumVoxels()) {
     return absl::InvalidArgumentError("ROI mask and image sizes differ");
   }
+  // Index arithmetic is on the whole image's grid `g`; the voxels are read
+  // from the cut, `off` voxels into it.
+  const Geometry& g = window ? window->full : local;
+  const std::array<int, 3> off = window ? window->offset : std::array<int, 3>{0, 0, 0};
   for (int d = 0; d < 3; ++d) {
     if (!(g.spacing[d] > 0)) {
       return absl::InvalidArgumentError(absl::StrCat("non-positive image spacing on axis ", d));
     }
   }
   std::array<int, 3> lo, hi;
-  MaskBox(g, roi, &lo, &hi);
+  MaskBox(local, roi, &lo, &hi);
   if (hi[0] < 0) return absl::InvalidArgumentError("the ROI is empty");
+  for (int d = 0; d < 3; ++d) {
+    lo[d] += off[d];
+    hi[d] += off[d];
+  }
+  bool outside = false;
+  auto crop = [&](const auto& v, const std::array<int, 3>& blo, const std::array<int, 3>& bhi) {
+    std::array<int, 3> l, h;
+    for (int d = 0; d < 3; ++d) {
+      l[d] = blo[d] - off[d];
+      h[d] = bhi[d] - off[d];
+      outside |= l[d] < 0 || h[d] >= local.size[d];
+      l[d] = std::max(l[d], 0);
+      h[d] = std::min(h[d], local.size[d] - 1);
+    }
+    return CropBox(local, v, l, h);
+  };
+  const absl::Status cut_too_small = absl::InternalError(
+      "the case's crop lacks the margin this region needs (please report this bug)");
 
   RoiGrid out;
   if (!options.enabled) {
@@ -210,11 +251,12 @@ absl::StatusOr<RoiGrid> PrepareRoiGrid(const ImageVolume& image,
       chi[d] = std::min(g.size[d] - 1, hi[d] + m);
     }
     out.geometry = SubGeometry(g, clo, chi);
-    out.intensities = CropBox(g, image.voxels, clo, chi);
+    out.intensities = crop(image.voxels, clo, chi);
     if (options.round_source) {
       for (float& v : out.intensities) v = RoundToNearestInteger(v);
     }
-    out.mask = CropBox(g, roi, clo, chi);
+    out.mask = crop(roi, clo, chi);
+    if (outside) return cut_too_small;
     return out;
   }
 
@@ -238,11 +280,12 @@ absl::StatusOr<RoiGrid> PrepareRoiGrid(const ImageVolume& image,
     ohi[d] = std::min(g.size[d] - 1, static_cast<int>(std::ceil(m.offset + khi[d] * m.ratio)) + support);
   }
   Geometry in_geometry = SubGeometry(g, olo, ohi);
-  std::vector<float> in_image = CropBox(g, image.voxels, olo, ohi);
+  std::vector<float> in_image = crop(image.voxels, olo, ohi);
   if (options.round_source) {
     for (float& v : in_image) v = RoundToNearestInteger(v);
   }
-  std::vector<uint8_t> in_mask8 = CropBox(g, roi, olo, ohi);
+  std::vector<uint8_t> in_mask8 = crop(roi, olo, ohi);
+  if (outside) return cut_too_small;
   std::vector<float> in_mask(in_mask8.begin(), in_mask8.end());
   out.geometry = SubGeometry(full, klo, khi);
   auto resampled = ItkResample(in_geometry, in_image, out.geometry, options.image_interpolator);
