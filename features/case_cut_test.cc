@@ -233,6 +233,23 @@ TEST(StoredVolume, CropsEqualReadImageAndReadLabelMap) {
     ASSERT_TRUE(l.ok());
     EXPECT_EQ(l->voxels, Crop(*labels, lo, hi).voxels) << name;
   }
+  // Files ITK writes (int16 and uint8 through ITK's own writer are in
+  // extract_process_benchmark; here float, read by ITK, and a rotated grid).
+  Geometry r = g;
+  r.direction = {0, -1, 0, 1, 0, 0, 0, 0, 1};
+  r.origin = {-12.5, 40.25, 7};
+  LabelVolume lab = MakeBall(r, {6, 5, 3}, 2.5, 7);
+  ASSERT_TRUE(WriteLabelMap(lab, dir + "/rot.nii.gz").ok());
+  for (const char* name : {"rot.nii.gz", "ct.nii"}) {
+    const std::string path = dir + "/" + name;
+    auto stored = ReadStored(path);
+    auto labels = ReadLabelMap(path);
+    ASSERT_TRUE(stored.ok() && labels.ok()) << name;
+    EXPECT_EQ(GeometryMismatch(stored->geometry, labels->geometry, 0), "") << name;
+    auto l = stored->CropLabels({0, 0, 0}, {12, 10, 6}, path);
+    ASSERT_TRUE(l.ok());
+    EXPECT_EQ(l->voxels, labels->voxels) << name;
+  }
   auto m = ReadStored(dir + "/mask.nii");
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->type, StoredVolume::Type::kUInt8);  // read as bytes, not floats

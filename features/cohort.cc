@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -290,33 +291,54 @@ absl::StatusOr<CaseVolumes> ReadVolumes(const CaseInput& in, const ExtractionOpt
     if (!g.ok()) return CaseError(in, Annotate(g.status(), "image"));
     full = *g;
   }
+  // The image is inflated on a second thread while the masks are read when
+  // the budget allows (it holds the file's voxels as stored until cropped;
+  // on an early return the future's destructor waits for it). With one
+  // thread it is read after the masks are freed.
+  std::future<absl::StatusOr<StoredVolume>> stored_image;
+  if (!whole) {
+    const bool overlap = ThreadBudget() > 1;
+    const std::string path = in.image;
+    stored_image = std::async(overlap ? std::launch::async : std::launch::deferred,
+                              [path] { return ReadStored(path); });
+  }
   std::array<int, 3> lo, hi, llo, lhi;
   CaseVolumes v;
   bool any = false;
   std::optional<StoredVolume> liver;
   {
-    FEDRAD_ASSIGN_OR_RETURN(StoredVolume lesions,
-                            ReadMask(in, in.lesion_mask, "lesion mask", full));
-    any = lesions.NonZeroBox(&lo, &hi);
+    auto lesions = ReadMask(in, in.lesion_mask, "lesion mask", full);
+    if (!lesions.ok()) {
+      return lesions.status();
+    }
+    any = lesions->NonZeroBox(&lo, &hi);
     if (!in.liver_mask.empty()) {
-      FEDRAD_ASSIGN_OR_RETURN(liver, ReadMask(in, in.liver_mask, "liver mask", full));
+      auto l = ReadMask(in, in.liver_mask, "liver mask", full);
+      if (!l.ok()) {
+          return l.status();
+      }
+      liver = std::move(*l);
       Union(&any, &lo, &hi, liver->NonZeroBox(&llo, &lhi), llo, lhi);
     }
     CutBox(full, any, CaseCutMarginVoxels(full, options), &lo, &hi);
-    auto l = lesions.CropLabels(lo, hi, in.lesion_mask);
-    if (!l.ok()) return CaseError(in, Annotate(l.status(), "lesion mask"));
+    auto l = lesions->CropLabels(lo, hi, in.lesion_mask);
+    if (!l.ok()) {
+      return CaseError(in, Annotate(l.status(), "lesion mask"));
+    }
     v.lesions = std::move(*l);
   }
   if (liver) {
     auto l = liver->CropLabels(lo, hi, in.liver_mask);
-    if (!l.ok()) return CaseError(in, Annotate(l.status(), "liver mask"));
+    if (!l.ok()) {
+      return CaseError(in, Annotate(l.status(), "liver mask"));
+    }
     v.liver = std::move(*l);
     liver.reset();
   }
   if (whole) {
     v.image = CropVolume(*whole, lo, hi);
   } else {
-    auto image = ReadStored(in.image);
+    absl::StatusOr<StoredVolume> image = stored_image.get();
     if (!image.ok()) return CaseError(in, Annotate(image.status(), "image"));
     std::string why = GeometryMismatch(full, image->geometry);
     if (!why.empty()) {

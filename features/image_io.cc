@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
+#include "features/internal/nifti_voxels.h"
 #include "itkImageIOBase.h"
 #include "itkGDCMImageIO.h"
 #include "itkGDCMSeriesFileNames.h"
@@ -213,9 +214,11 @@ absl::StatusOr<StoredVolume> ReadStored(const std::string& path) {
   FEDRAD_ASSIGN_OR_RETURN(FloatReader::Pointer reader, OpenHeader(path));
   StoredVolume out;
   out.geometry = GeometryOf<float>(reader->GetOutput());
+  const size_t n = out.geometry.NumVoxels();
+  FEDRAD_ASSIGN_OR_RETURN(bool plain, internal::ReadPlainNiftiVoxels(path, n, &out));
+  if (plain) return out;
   itk::ImageIOBase* io = reader->GetModifiableImageIO();
   size_t bytes = 0;
-  const size_t n = out.geometry.NumVoxels();
   if (io == nullptr || io->GetNumberOfComponents() != 1 || io->GetNumberOfDimensions() > 3 ||
       !StoredType(io->GetComponentType(), &out.type, &bytes) ||
       io->GetImageSizeInBytes() != n * bytes) {
@@ -247,7 +250,7 @@ bool StoredVolume::NonZeroBox(std::array<int, 3>* lo, std::array<int, 3>* hi) co
   *lo = {INT32_MAX, INT32_MAX, INT32_MAX};
   *hi = {-1, -1, -1};
   const Geometry& g = geometry;
-  Visit(type, data.get(), [&](const auto* v) {
+  Visit(type, data.get() + offset, [&](const auto* v) {
     const int nx = g.size[0];
     for (int z = 0; z < g.size[2]; ++z) {
       for (int y = 0; y < g.size[1]; ++y) {
@@ -273,7 +276,7 @@ ImageVolume StoredVolume::CropImage(const std::array<int, 3>& lo,
   out.geometry = BoxGeometry(geometry, lo, hi);
   out.voxels.resize(out.geometry.NumVoxels());
   float* dst = out.voxels.data();
-  Visit(type, data.get(), [&](const auto* v) {
+  Visit(type, data.get() + offset, [&](const auto* v) {
     ForBoxRows(geometry, v, lo, hi, [&](size_t o, const auto* row, int n) {
       for (int x = 0; x < n; ++x) dst[o + x] = static_cast<float>(row[x]);
     });
@@ -290,7 +293,7 @@ absl::StatusOr<LabelVolume> StoredVolume::CropLabels(const std::array<int, 3>& l
   out.voxels.resize(out.geometry.NumVoxels());
   int32_t* dst = out.voxels.data();
   bool finite = true;
-  Visit(type, data.get(), [&](const auto* v) {
+  Visit(type, data.get() + offset, [&](const auto* v) {
     using T = std::remove_cv_t<std::remove_pointer_t<decltype(v)>>;
     ForBoxRows(geometry, v, lo, hi, [&](size_t o, const T* row, int n) {
       if constexpr (std::is_integral_v<T> && sizeof(T) <= 2) {

@@ -57,8 +57,10 @@ class StoredVolume {
 
   enum class Type { kUInt8, kInt8, kUInt16, kInt16, kUInt32, kInt32, kFloat, kDouble };
   Type type = Type::kFloat;
-  // geometry.NumVoxels() values of `type` (not zero-filled when allocated).
+  // geometry.NumVoxels() values of `type` from `offset` bytes into `data`
+  // (not zero-filled when allocated).
   std::unique_ptr<unsigned char[]> data;
+  size_t offset = 0;
 };
 
 // Reads a file (not a DICOM directory: that gives InvalidArgument) without
