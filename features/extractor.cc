@@ -211,20 +211,49 @@ absl::StatusOr<FeatureList> FamiliesOnGrid(RoiGrid* grid_ptr, std::vector<uint8_
   if (options.Wants("ivh")) {
     add([&]() -> absl::StatusOr<FeatureList> { return Ivh(grid, imask, options); });
   }
+  const size_t first_texture = slots.size();
 #ifdef FEDRAD_HAVE_TEXTURE
+  // Texture families in groups (each group pads the grid once; GLSZM and
+  // GLDZM share their zones): one group with a single thread, three with
+  // more. Their values are put back in family order below.
   DiscreteVolume dv;
   if (any_texture) dv = TextureVolume(grid, d);
-  for (const char* family : kTexture) {
-    if (!any_texture || !options.Wants(family)) continue;
-    const std::string f = family;
-    add([&dv, &options, f]() { return ComputeTextureFeatures(dv, TextureFamily(options, f)); });
+  const std::vector<std::vector<std::string>> groups =
+      ThreadBudget() > 1 ? std::vector<std::vector<std::string>>{{"glszm", "gldzm"},
+                                                                 {"glcm", "glrlm"},
+                                                                 {"ngtdm", "ngldm"}}
+                         : std::vector<std::vector<std::string>>{
+                               {"glcm", "glrlm", "glszm", "gldzm", "ngtdm", "ngldm"}};
+  for (const auto& group : groups) {
+    if (!any_texture) break;
+    TextureOptions t = TextureFamily(options, "");
+    bool any = false;
+    for (const std::string& f : group) {
+      if (!options.Wants(f)) continue;
+      any = true;
+      TextureOptions one = TextureFamily(options, f);
+      t.glcm |= one.glcm;
+      t.glrlm |= one.glrlm;
+      t.glszm |= one.glszm;
+      t.gldzm |= one.gldzm;
+      t.ngtdm |= one.ngtdm;
+      t.ngldm |= one.ngldm;
+    }
+    if (any) add([&dv, t]() { return ComputeTextureFeatures(dv, t); });
   }
 #endif
   RunTasks(tasks);
   FeatureList out;
-  for (auto& slot : slots) {
-    if (!slot.ok()) return slot.status();
-    out.insert(out.end(), slot->begin(), slot->end());
+  for (size_t k = 0; k < slots.size(); ++k) {
+    if (!slots[k].ok()) return slots[k].status();
+    if (k < first_texture) out.insert(out.end(), slots[k]->begin(), slots[k]->end());
+  }
+  for (const char* family : kTexture) {  // family order, as one call gives
+    for (size_t k = first_texture; k < slots.size(); ++k) {
+      for (const FeatureValue& v : *slots[k]) {
+        if (v.family == family) out.push_back(v);
+      }
+    }
   }
   return out;
 }
