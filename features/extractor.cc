@@ -214,13 +214,14 @@ absl::StatusOr<FeatureList> FamiliesOnGrid(RoiGrid* grid_ptr, std::vector<uint8_
   const size_t first_texture = slots.size();
 #ifdef FEDRAD_HAVE_TEXTURE
   // Texture families in groups (each group pads the grid once; GLSZM and
-  // GLDZM share their zones): one group with a single thread, three with
+  // GLDZM share their zones): one group with a single thread, four with
   // more. Their values are put back in family order below.
   DiscreteVolume dv;
   if (any_texture) dv = TextureVolume(grid, d);
   const std::vector<std::vector<std::string>> groups =
       ThreadBudget() > 1 ? std::vector<std::vector<std::string>>{{"glszm", "gldzm"},
-                                                                 {"glcm", "glrlm"},
+                                                                 {"glcm"},
+                                                                 {"glrlm"},
                                                                  {"ngtdm", "ngldm"}}
                          : std::vector<std::vector<std::string>>{
                                {"glcm", "glrlm", "glszm", "gldzm", "ngtdm", "ngldm"}};
