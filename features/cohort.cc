@@ -372,8 +372,34 @@ absl::StatusOr<std::vector<RegionFeatures>> ExtractCase(const CaseInput& in,
     names.insert(names.begin(), "lesion_1");
   }
   std::vector<RegionFeatures> out;
+  // A region with the same voxels as an earlier one (e.g. "lesions" when
+  // there is one lesion, "bkg" when no lesion touches the liver) gets its
+  // features copied: extraction is deterministic. Only a hash and the voxel
+  // count are kept per region; a match is confirmed voxel by voxel.
+  struct Seen {
+    uint64_t hash;
+    size_t count, index;
+  };
+  std::vector<Seen> seen;
   for (const std::string& name : names) {
     std::vector<uint8_t> mask = plan->Mask(name);
+    uint64_t hash = 1469598103934665603ull;  // FNV-1a over the flagged indices' runs
+    size_t count = 0;
+    for (size_t i = 0; i < mask.size(); ++i) {
+      if (!mask[i]) continue;
+      ++count;
+      hash = (hash ^ i) * 1099511628211ull;
+    }
+    bool copied = false;
+    for (const Seen& e : seen) {
+      if (!options.response_map_dir.empty() || e.hash != hash || e.count != count) continue;
+      if (plan->Mask(out[e.index].roi) != mask) continue;
+      out.push_back({name, out[e.index].features});
+      copied = true;
+      break;
+    }
+    if (copied) continue;
+    seen.push_back({hash, count, out.size()});
     ExtractionOptions extraction = options.extraction;
     if (!options.response_map_dir.empty()) {
       std::string prefix = absl::StrCat(in.case_id, "_", name, "_");
