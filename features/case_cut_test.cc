@@ -154,6 +154,33 @@ TEST(CaseCut, FeaturesDoNotDependOnTheThreadBudget) {
   }
 }
 
+TEST(CaseCut, OtherFamiliesDoNotDependOnTheLocalIntensityMargin) {
+  // Without "loc" and "morph" the crop has no margin (issue 15); the other
+  // families must give what they give with the 6.2 mm margin.
+  // The ROI touches the image border on one side.
+  const Geometry g = MakeGeometry(40, 36, 24, {0.8, 0.8, 2});
+  const ImageVolume ct = MakeCtLike(g, 4);
+  const std::vector<uint8_t> roi = ToMask(MakeBall(g, {20, 3, 12}, 6));
+  for (bool resample : {false, true}) {
+    ExtractionOptions all;
+    all.resampling.enabled = resample;
+    all.resampling.spacing = {1, 1, 1};
+    ExtractionOptions no_loc = all;
+    for (const std::string& f : AllFamilies()) {
+      if (f != "loc" && f != "morph") no_loc.families.insert(f);
+    }
+    auto a = ExtractRegionFeatures(ct, roi, all);
+    auto b = ExtractRegionFeatures(ct, roi, no_loc);
+    ASSERT_TRUE(a.ok() && b.ok());
+    FeatureList a_no_loc;
+    for (const FeatureValue& v : *a) {
+      if (v.family != "loc" && v.family != "morph") a_no_loc.push_back(v);
+    }
+    EXPECT_GT(a->size(), a_no_loc.size());
+    ExpectSameFeatures(a_no_loc, *b, resample ? "resampled" : "native grid");
+  }
+}
+
 TEST(Threads, RunTasksRunsEachTaskOnceWithinTheBudget) {
   for (int budget : {1, 2, 5}) {
     ScopedThreadBudget b(budget);

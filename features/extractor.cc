@@ -69,12 +69,20 @@ FeatureList Ivh(const RoiGrid& grid, const std::vector<uint8_t>& imask,
   return {};
 }
 
-// The crop margin: the local-intensity sphere and every filter's reach,
-// capped at the image's extent (a filter defined on the whole image gets it).
+// The crop margin: the local-intensity sphere (with "loc" or "morph") and
+// every filter's reach, capped at the image's extent (a filter defined on
+// the whole image gets it).
 double CropMarginMm(const Geometry& full, const ExtractionOptions& options) {
   double extent = 0;
   for (int a = 0; a < 3; ++a) extent = std::max(extent, full.size[a] * full.spacing[a]);
-  double margin = options.local_intensity_radius_mm;
+  // Only the local-intensity peak and the filters read voxels outside the
+  // ROI (interpolation adds its own support in PrepareRoiGrid). Morphology
+  // does not either, but its mesh and moments are computed in the grid's
+  // coordinates, whose rounding would change in the last bits: it keeps the
+  // grid it always had.
+  double margin = options.Wants("loc") || options.Wants("morph")
+                      ? options.local_intensity_radius_mm
+                      : 0.0;
   std::array<double, 3> spacing = full.spacing;
   if (options.resampling.enabled) {
     for (int a = 0; a < 3; ++a) {
