@@ -164,6 +164,10 @@ struct CaseVolumes {
   LabelVolume lesions;
   std::optional<LabelVolume> liver;
   SourceWindow window;
+  // A file image still being read (FinishImage crops it into `image`), so
+  // that the regions are planned meanwhile.
+  std::future<absl::StatusOr<StoredVolume>> stored_image;
+  std::array<int, 3> hi{0, 0, 0};
 };
 
 // The box [lo - margin, hi + margin] clipped to `g`, or a one-voxel box when
@@ -291,10 +295,10 @@ absl::StatusOr<CaseVolumes> ReadVolumes(const CaseInput& in, const ExtractionOpt
     if (!g.ok()) return CaseError(in, Annotate(g.status(), "image"));
     full = *g;
   }
-  // The image is inflated on a second thread while the masks are read when
-  // the budget allows (it holds the file's voxels as stored until cropped;
-  // on an early return the future's destructor waits for it). With one
-  // thread it is read after the masks are freed.
+  // The image is inflated on a second thread while the masks are read and
+  // the regions planned when the budget allows (it holds the file's voxels
+  // as stored until cropped; on an early return the future's destructor
+  // waits for it). With one thread it is read after the masks are freed.
   std::future<absl::StatusOr<StoredVolume>> stored_image;
   if (!whole) {
     const bool overlap = ThreadBudget() > 1;
@@ -335,20 +339,25 @@ absl::StatusOr<CaseVolumes> ReadVolumes(const CaseInput& in, const ExtractionOpt
     v.liver = std::move(*l);
     liver.reset();
   }
-  if (whole) {
-    v.image = CropVolume(*whole, lo, hi);
-  } else {
-    absl::StatusOr<StoredVolume> image = stored_image.get();
-    if (!image.ok()) return CaseError(in, Annotate(image.status(), "image"));
-    std::string why = GeometryMismatch(full, image->geometry);
-    if (!why.empty()) {
-      return CaseError(in, absl::DataLossError(absl::StrCat(
-                               "image ", in.image, " changed while it was read: ", why)));
-    }
-    v.image = image->CropImage(lo, hi);
-  }
+  if (whole) v.image = CropVolume(*whole, lo, hi);
+  v.stored_image = std::move(stored_image);
   v.window = SourceWindow{full, lo};
+  v.hi = hi;
   return v;
+}
+
+// Waits for a file image and keeps its cut.
+absl::Status FinishImage(const CaseInput& in, CaseVolumes* v) {
+  if (!v->stored_image.valid()) return absl::OkStatus();
+  absl::StatusOr<StoredVolume> image = v->stored_image.get();
+  if (!image.ok()) return CaseError(in, Annotate(image.status(), "image"));
+  std::string why = GeometryMismatch(v->window.full, image->geometry);
+  if (!why.empty()) {
+    return CaseError(in, absl::DataLossError(absl::StrCat(
+                             "image ", in.image, " changed while it was read: ", why)));
+  }
+  v->image = image->CropImage(v->window.offset, v->hi);
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -366,6 +375,7 @@ absl::StatusOr<std::vector<RegionFeatures>> ExtractCase(const CaseInput& in,
                                                                 ? in.rtstruct + in.seg
                                                                 : in.lesion_mask)));
   }
+  FEDRAD_RETURN_IF_ERROR(FinishImage(in, &v));
   std::vector<std::string> names = plan->names;
   bool need_largest = options.largest_lesion && !plan->lesions.empty();
   if (need_largest && std::find(names.begin(), names.end(), "lesion_1") == names.end()) {
