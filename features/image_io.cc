@@ -1,8 +1,11 @@
 // ITK is used only here (and in resample.cc); nothing ITK leaks into headers.
 #include "features/image_io.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <type_traits>
@@ -205,6 +208,28 @@ void ForBoxRows(const Geometry& g, const T* v, const std::array<int, 3>& lo,
 
 }  // namespace
 
+void FreeBytes::operator()(unsigned char* p) const {
+  if (mapped > 0) {
+    munmap(p, mapped);
+  } else {
+    std::free(p);
+  }
+}
+
+ByteBuffer AllocateBytes(size_t n) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  if (n < 4 * kHuge) {
+    return ByteBuffer(static_cast<unsigned char*>(std::malloc(std::max<size_t>(n, 1))));
+  }
+  const size_t rounded = (n + kHuge - 1) / kHuge * kHuge;
+  void* p = mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return ByteBuffer(nullptr);
+#ifdef MADV_HUGEPAGE
+  madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+  return ByteBuffer(static_cast<unsigned char*>(p), FreeBytes{rounded});
+}
+
 absl::StatusOr<Geometry> ReadGeometry(const std::string& path) {
   FEDRAD_ASSIGN_OR_RETURN(FloatReader::Pointer reader, OpenHeader(path));
   return GeometryOf<float>(reader->GetOutput());
@@ -225,7 +250,8 @@ absl::StatusOr<StoredVolume> ReadStored(const std::string& path) {
     // Unusual files go the general way (ITK converts to float).
     FEDRAD_ASSIGN_OR_RETURN(ImageVolume f, ReadImage(path));
     out.type = StoredVolume::Type::kFloat;
-    out.data.reset(new unsigned char[n * sizeof(float)]);
+    out.data = AllocateBytes(n * sizeof(float));
+    if (!out.data) return absl::ResourceExhaustedError(absl::StrCat(path, ": out of memory"));
     std::memcpy(out.data.get(), f.voxels.data(), n * sizeof(float));
     return out;
   }
@@ -236,7 +262,8 @@ absl::StatusOr<StoredVolume> ReadStored(const std::string& path) {
       region.SetSize(d, io->GetDimensions(d));
     }
     io->SetIORegion(region);
-    out.data.reset(new unsigned char[n * bytes]);
+    out.data = AllocateBytes(n * bytes);
+    if (!out.data) return absl::ResourceExhaustedError(absl::StrCat(path, ": out of memory"));
     io->Read(out.data.get());
   } catch (const itk::ExceptionObject& e) {
     return absl::DataLossError(absl::StrCat(path, ": cannot read image: ", e.GetDescription()));

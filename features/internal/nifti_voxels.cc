@@ -89,7 +89,8 @@ absl::StatusOr<bool> ReadPlainNiftiVoxels(const std::string& path, size_t num_vo
     unsigned char h[kHeader];
     if (std::fread(h, 1, kHeader, f.get()) != kHeader) return false;
     if (!PlainHeader(h, num_voxels, &type, &bytes, &vox_offset)) return false;
-    std::unique_ptr<unsigned char[]> data(new unsigned char[num_voxels * bytes]);
+    ByteBuffer data = AllocateBytes(num_voxels * bytes);
+    if (!data) return false;
     if (std::fseek(f.get(), static_cast<long>(vox_offset), SEEK_SET) != 0 ||
         std::fread(data.get(), 1, num_voxels * bytes, f.get()) != num_voxels * bytes) {
       return Truncated(path);
@@ -105,7 +106,8 @@ absl::StatusOr<bool> ReadPlainNiftiVoxels(const std::string& path, size_t num_vo
   if (std::fseek(f.get(), 0, SEEK_END) != 0) return false;
   const long size = std::ftell(f.get());
   if (size < 18) return false;
-  std::unique_ptr<unsigned char[]> in(new unsigned char[size]);
+  ByteBuffer in = AllocateBytes(size);
+  if (!in) return false;
   std::rewind(f.get());
   if (std::fread(in.get(), 1, size, f.get()) != static_cast<size_t>(size)) return Truncated(path);
   f.reset();
@@ -117,7 +119,8 @@ absl::StatusOr<bool> ReadPlainNiftiVoxels(const std::string& path, size_t num_vo
   // Any size whose low 32 bits are isize: voxels of < 4 GiB are the usual case.
   size_t total = isize;
   while (total < kHeader + num_voxels) total += size_t{1} << 32;
-  std::unique_ptr<unsigned char[]> buf(new unsigned char[total]);
+  ByteBuffer buf = AllocateBytes(total);
+  if (!buf) return false;
   size_t in_used = 0, actual = 0;
   libdeflate_result r = libdeflate_gzip_decompress_ex(d.get(), in.get(), size, buf.get(), total,
                                                       &in_used, &actual);
@@ -141,7 +144,8 @@ absl::StatusOr<bool> ReadPlainNiftiVoxels(const std::string& path, size_t num_vo
   if (gzread(z, h, kHeader) != static_cast<int>(kHeader)) return false;
   if (!PlainHeader(h, num_voxels, &type, &bytes, &vox_offset)) return false;
   if (gzseek(z, static_cast<z_off_t>(vox_offset), SEEK_SET) < 0) return Truncated(path);
-  std::unique_ptr<unsigned char[]> data(new unsigned char[num_voxels * bytes]);
+  ByteBuffer data = AllocateBytes(num_voxels * bytes);
+  if (!data) return false;
   size_t done = 0, want = num_voxels * bytes;
   while (done < want) {
     const unsigned chunk = static_cast<unsigned>(std::min<size_t>(want - done, 1u << 30));
