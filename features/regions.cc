@@ -218,8 +218,14 @@ absl::StatusOr<RegionPlan> PlanRegions(const LabelVolume& lesion_mask,
     plan.total_lesion_volume_mm3 += info.volume_mm3;
     plan.lesions.push_back(info);
   }
-  plan.lesion_id_.resize(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) plan.lesion_id_[i] = rank[raw[i]];
+  // Renumbered in place (no second volume of ids); rank is often the
+  // identity (one lesion, or lesions already in size order).
+  bool identity = true;
+  for (int k = 0; k <= num_raw; ++k) identity &= rank[k] == k;
+  if (!identity) {
+    for (int32_t& r : raw) r = rank[r];
+  }
+  plan.lesion_id_ = std::move(raw);
 
   bool want_liver = liver && (options.liver || options.bkg);
   if (num_raw == 0 && !want_liver) {
