@@ -320,14 +320,28 @@ absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
   FEDRAD_ASSIGN_OR_RETURN(
       RoiGrid grid,
       PrepareRoiGrid(input, roi, resampling, CropMarginMm(window.full, options), &window));
-  for (float v : grid.intensities) {
-    if (!std::isfinite(v)) {
+  // One pass (split in chunks) checks the intensities and counts the ROI.
+  const int chunks = NumChunks(grid.intensities.size());
+  std::vector<size_t> chunk_count(chunks, 0);
+  std::vector<uint8_t> chunk_finite(chunks, 1);
+  ForEachChunk(grid.intensities.size(), [&](int k, size_t b, size_t e) {
+    bool finite = true;
+    size_t n = 0;
+    for (size_t i = b; i < e; ++i) {
+      finite &= std::isfinite(grid.intensities[i]);
+      n += grid.mask[i];
+    }
+    chunk_finite[k] = finite;
+    chunk_count[k] = n;
+  });
+  size_t n_morph = 0;
+  for (int k = 0; k < chunks; ++k) {
+    if (!chunk_finite[k]) {
       return absl::InvalidArgumentError(
           "the image holds NaN or infinite intensities in or near the ROI");
     }
+    n_morph += chunk_count[k];
   }
-  size_t n_morph = 0;
-  for (uint8_t m : grid.mask) n_morph += m;
   if (n_morph == 0) {
     return absl::InvalidArgumentError("the ROI is empty after interpolation");
   }

@@ -44,4 +44,25 @@ void RunTasks(const std::vector<std::function<void()>>& tasks) {
   for (auto& t : pool) t.join();
 }
 
+int NumChunks(size_t n) {
+  constexpr size_t kMinChunk = size_t{1} << 19;  // below this a thread costs more than it saves
+  const size_t most = std::max<size_t>(1, n / kMinChunk);
+  return static_cast<int>(std::min<size_t>(static_cast<size_t>(ThreadBudget()), most));
+}
+
+void ForEachChunk(size_t n, const std::function<void(int, size_t, size_t)>& fn) {
+  const int chunks = NumChunks(n);
+  if (chunks == 1) {
+    fn(0, 0, n);
+    return;
+  }
+  std::vector<std::function<void()>> tasks;
+  const size_t step = (n + chunks - 1) / chunks;
+  for (int k = 0; k < chunks; ++k) {
+    const size_t b = std::min(n, k * step), e = std::min(n, b + step);
+    tasks.push_back([&fn, k, b, e] { fn(k, b, e); });
+  }
+  RunTasks(tasks);
+}
+
 }  // namespace fedrad::features

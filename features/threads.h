@@ -35,6 +35,13 @@ class ScopedThreadBudget {
 // returns when all are done. Tasks must not throw.
 void RunTasks(const std::vector<std::function<void()>>& tasks);
 
+// Splits [0, n) into NumChunks(n) contiguous chunks and runs fn(k, begin,
+// end) for chunk k = 0.. on RunTasks; a pass over a volume split this way
+// gives the same result as one pass when the per-chunk results are combined
+// exactly (counts, min/max, flags), whatever the thread count.
+int NumChunks(size_t n);
+void ForEachChunk(size_t n, const std::function<void(int, size_t, size_t)>& fn);
+
 }  // namespace fedrad::features
 
 #endif  // FEDRAD_FEATURES_THREADS_H_
