@@ -20,7 +20,7 @@
 // through PYRADIOMICS_RUNNER, default beside PYRADIOMICS_SRC's parent in
 // /work/shared/peers/pyradiomics); skipped with a message otherwise.
 //
-//   build/bench/extract_process_benchmark [--dir /tmp/fedrad_bench] [--repeat 3]
+//   build/bench/extract_process_benchmark [--dir /tmp/fedrad_bench] [--repeat 5]
 //       [--peer-repeat 1] [--threads 2] [--fedrad PATH] [--skip-clinical] [--skip-bench]
 // (fedrad runs: best wall time of --repeat; peers of --peer-repeat.)
 // Not a test: nothing asserts on time.
@@ -215,9 +215,9 @@ bool Has(int argc, char** argv, const std::string& flag) {
 
 int main(int argc, char** argv) {
   const std::string dir = Arg(argc, argv, "--dir", "/tmp/fedrad_bench");
-  // fedrad runs are short and the machine is shared: best of 3 by default;
+  // fedrad runs are short and the machine is shared: best of 5 by default;
   // the peers (seconds each) run once unless --peer-repeat says otherwise.
-  const int repeat = std::max(1, std::atoi(Arg(argc, argv, "--repeat", "3").c_str()));
+  const int repeat = std::max(1, std::atoi(Arg(argc, argv, "--repeat", "5").c_str()));
   const int peer_repeat = std::max(1, std::atoi(Arg(argc, argv, "--peer-repeat", "1").c_str()));
   const std::string threads = Arg(argc, argv, "--threads", "2");
   const std::string bin_dir = fs::path(argv[0]).parent_path().string();
