@@ -10,14 +10,15 @@
 namespace fedrad::features {
 namespace {
 
-// 26-connected components of `fg`; returns the component id per voxel
-// (1-based, numbered in the raster order of each component's first voxel)
-// and the number of components. Works on x-runs: each run is joined
-// (union-find) with the overlapping runs of the 4 earlier neighbour rows,
-// so the cost follows the number of runs, not of voxels.
+// 26-connected components of `fg`; writes the component id per voxel into
+// `out` (which must hold fg.size() zeros; 1-based ids numbered in the raster
+// order of each component's first voxel), their voxel counts into
+// `counts` (index 0 unused) and returns the number of components. Works on
+// x-runs: each run is joined (union-find) with the overlapping runs of the
+// 4 earlier neighbour rows, so the cost follows the number of runs, not of
+// voxels.
 int LabelComponents(const Geometry& g, const std::vector<uint8_t>& fg,
-                    std::vector<int32_t>* out) {
-  out->assign(fg.size(), 0);
+                    std::vector<int32_t>* out, std::vector<int64_t>* counts) {
   const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
   struct Run {
     int x0, x1;  // inclusive
@@ -74,10 +75,15 @@ int LabelComponents(const Geometry& g, const std::vector<uint8_t>& fg,
   }
   std::vector<int32_t> id(runs.size(), 0);
   int next = 0;
+  counts->assign(1, 0);
   for (size_t r = 0; r < static_cast<size_t>(ny) * nz; ++r) {
     for (size_t i = row_start[r]; i < row_start[r + 1]; ++i) {
       const size_t root = find(i);
-      if (id[root] == 0) id[root] = ++next;
+      if (id[root] == 0) {
+        id[root] = ++next;
+        counts->push_back(0);
+      }
+      (*counts)[id[root]] += runs[i].x1 - runs[i].x0 + 1;
       std::fill(out->begin() + r * nx + runs[i].x0, out->begin() + r * nx + runs[i].x1 + 1,
                 id[root]);
     }
@@ -187,11 +193,14 @@ absl::StatusOr<RegionPlan> PlanRegions(const LabelVolume& lesion_mask,
   int num_raw = 0;
   bool by_labels = options.split == RegionOptions::LesionSplit::kLabels ||
                    (options.split == RegionOptions::LesionSplit::kAuto && label_counts.size() > 1);
+  std::vector<int64_t> counts;  // voxels per raw id (index 0 unused)
   if (by_labels) {
     std::map<int32_t, int> index;
     std::array<int, 256> small_index{};
+    counts.assign(1, 0);
     for (auto& [label, count] : label_counts) {
       index[label] = ++num_raw;
+      counts.push_back(count);
       if (label < 256) small_index[label] = num_raw;
     }
     for (size_t i = 0; i < fg.size(); ++i) {
@@ -200,10 +209,8 @@ absl::StatusOr<RegionPlan> PlanRegions(const LabelVolume& lesion_mask,
       raw[i] = v < 256 ? small_index[v] : index[v];
     }
   } else {
-    num_raw = LabelComponents(g, fg, &raw);
+    num_raw = LabelComponents(g, fg, &raw, &counts);
   }
-  std::vector<int64_t> counts(num_raw + 1, 0);
-  for (int32_t r : raw) counts[r]++;
   // Order lesions by decreasing size (ties: first seen).
   std::vector<int> order(num_raw);
   for (int k = 0; k < num_raw; ++k) order[k] = k + 1;
