@@ -44,7 +44,8 @@ int RunExtract(fedrad::cli::Args& args) {
   long bin_count = args.Int("bin-count", 0, "Override: fixed bin number");
   double bin_width = args.Double("bin-width", 0, "Override: fixed bin size (HU)");
   long threads = args.Int("threads", std::max(1u, std::thread::hardware_concurrency()),
-                          "Worker threads for a cohort (default: hardware concurrency)");
+                          "Threads in all: cases of a cohort in parallel, and the families and "
+                          "filters of one case (default: hardware concurrency)");
   std::string cache_dir = args.Flag("cache-dir", "", "Cache folder (default <out>.cache for a cohort)");
   bool no_cache = args.Bool("no-cache", "Do not read or write the cache");
   std::string filter = args.Flag(
@@ -136,7 +137,7 @@ int RunExtract(fedrad::cli::Args& args) {
       c.case_id = name;
     }
     cases.push_back(c);
-    run.threads = 1;
+    run.threads = static_cast<int>(threads);  // the families of the one case
     if (!no_cache && !cache_dir.empty()) run.cache_dir = cache_dir;
   }
   const bool cohort = !manifest.empty();

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include "core/status.h"
 #include "features/dicom/dicom.h"
 #include "features/image_io.h"
+#include "features/threads.h"
 
 namespace fedrad::features {
 namespace {
@@ -155,54 +157,214 @@ absl::StatusOr<std::vector<CaseInput>> ReadManifest(const std::string& path) {
 
 namespace {
 
+// A case's volumes cut to the box around all its regions (plus the margin
+// the settings need), and where that box lies in the whole image.
 struct CaseVolumes {
   ImageVolume image;
   LabelVolume lesions;
   std::optional<LabelVolume> liver;
+  SourceWindow window;
+  // A file image still being read (FinishImage crops it into `image`), so
+  // that the regions are planned meanwhile.
+  std::future<absl::StatusOr<StoredVolume>> stored_image;
+  std::array<int, 3> hi{0, 0, 0};
 };
 
+// The box [lo - margin, hi + margin] clipped to `g`, or a one-voxel box when
+// nothing is flagged (PlanRegions then reports the empty mask).
+void CutBox(const Geometry& g, bool any, const std::array<int, 3>& margin,
+            std::array<int, 3>* lo, std::array<int, 3>* hi) {
+  for (int d = 0; d < 3; ++d) {
+    if (!any) {
+      (*lo)[d] = (*hi)[d] = 0;
+      continue;
+    }
+    (*lo)[d] = static_cast<int>(std::max<int64_t>(0, int64_t{(*lo)[d]} - margin[d]));
+    (*hi)[d] = static_cast<int>(std::min<int64_t>(g.size[d] - 1, int64_t{(*hi)[d]} + margin[d]));
+  }
+}
+
+void Union(bool* any, std::array<int, 3>* lo, std::array<int, 3>* hi, bool other_any,
+           const std::array<int, 3>& olo, const std::array<int, 3>& ohi) {
+  if (!other_any) return;
+  for (int d = 0; d < 3; ++d) {
+    (*lo)[d] = *any ? std::min((*lo)[d], olo[d]) : olo[d];
+    (*hi)[d] = *any ? std::max((*hi)[d], ohi[d]) : ohi[d];
+  }
+  *any = true;
+}
+
+template <typename T>
+Volume<T> CropVolume(const Volume<T>& v, const std::array<int, 3>& lo,
+                     const std::array<int, 3>& hi) {
+  const Geometry& g = v.geometry;
+  Volume<T> out;
+  out.geometry = g;
+  for (int d = 0; d < 3; ++d) out.geometry.size[d] = hi[d] - lo[d] + 1;
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 3; ++c) {
+      out.geometry.origin[r] += g.direction[r * 3 + c] * g.spacing[c] * lo[c];
+    }
+  }
+  out.voxels.reserve(out.geometry.NumVoxels());
+  for (int z = lo[2]; z <= hi[2]; ++z) {
+    for (int y = lo[1]; y <= hi[1]; ++y) {
+      const T* row = &v.voxels[g.Index(lo[0], y, z)];
+      out.voxels.insert(out.voxels.end(), row, row + (hi[0] - lo[0] + 1));
+    }
+  }
+  return out;
+}
+
+template <typename T>
+bool LabelBox(const Volume<T>& v, std::array<int, 3>* lo, std::array<int, 3>* hi) {
+  *lo = {INT32_MAX, INT32_MAX, INT32_MAX};
+  *hi = {-1, -1, -1};
+  const Geometry& g = v.geometry;
+  for (int z = 0; z < g.size[2]; ++z) {
+    for (int y = 0; y < g.size[1]; ++y) {
+      const T* row = &v.voxels[g.Index(0, y, z)];
+      bool any = false;
+      for (int x = 0; x < g.size[0]; ++x) any |= row[x] != 0;
+      if (!any) continue;
+      int first = 0, last = g.size[0] - 1;
+      while (row[first] == 0) ++first;
+      while (row[last] == 0) --last;
+      *lo = {std::min((*lo)[0], first), std::min((*lo)[1], y), std::min((*lo)[2], z)};
+      *hi = {std::max((*hi)[0], last), std::max((*hi)[1], y), std::max((*hi)[2], z)};
+    }
+  }
+  return (*hi)[0] >= 0;
+}
+
+// Volumes already in memory (the DICOM path, or an image read from a
+// series folder): cut in place.
+void CutInMemory(const ExtractionOptions& options, CaseVolumes* v) {
+  std::array<int, 3> lo, hi, llo, lhi;
+  bool any = LabelBox(v->lesions, &lo, &hi);
+  if (v->liver) Union(&any, &lo, &hi, LabelBox(*v->liver, &llo, &lhi), llo, lhi);
+  const Geometry full = v->image.geometry;
+  CutBox(full, any, CaseCutMarginVoxels(full, options), &lo, &hi);
+  v->image = CropVolume(v->image, lo, hi);
+  v->lesions = CropVolume(v->lesions, lo, hi);
+  if (v->liver) v->liver = CropVolume(*v->liver, lo, hi);
+  v->window = SourceWindow{full, lo};
+}
+
 // The hospital path: series + RTSTRUCT or SEG (features/dicom).
-absl::StatusOr<CaseVolumes> ReadDicomVolumes(const CaseInput& in) {
+absl::StatusOr<CaseVolumes> ReadDicomVolumes(const CaseInput& in, const ExtractionOptions& options) {
   auto c = dicom::ReadDicomCase({in.image, in.rtstruct, in.seg, in.lesion_roi, in.liver_roi});
   if (!c.ok()) return CaseError(in, c.status());
   for (const std::string& note : c->notes) {
     FEDRAD_LOG(WARNING) << "case " << in.case_id << ": " << note;
   }
-  return CaseVolumes{std::move(c->image), std::move(c->lesions), std::move(c->liver)};
+  CaseVolumes v{std::move(c->image), std::move(c->lesions), std::move(c->liver), {}};
+  CutInMemory(options, &v);
+  return v;
 }
 
-absl::StatusOr<CaseVolumes> ReadVolumes(const CaseInput& in) {
-  if (in.dicom_contours()) return ReadDicomVolumes(in);
-  CaseVolumes v;
-  auto image = ReadImage(in.image);
-  if (!image.ok()) return CaseError(in, Annotate(image.status(), "image"));
-  v.image = std::move(*image);
-  auto lesions = ReadLabelMap(in.lesion_mask);
-  if (!lesions.ok()) return CaseError(in, Annotate(lesions.status(), "lesion mask"));
-  std::string why = GeometryMismatch(v.image.geometry, lesions->geometry);
+// A mask file read as stored, checked against the image's grid.
+absl::StatusOr<StoredVolume> ReadMask(const CaseInput& in, const std::string& path,
+                                      const char* what, const Geometry& image) {
+  auto m = ReadStored(path);
+  if (!m.ok()) return CaseError(in, Annotate(m.status(), what));
+  std::string why = GeometryMismatch(image, m->geometry);
   if (!why.empty()) {
-    return CaseError(in, absl::InvalidArgumentError(absl::StrCat(
-                             "lesion mask ", in.lesion_mask, " vs image ", in.image, ": ", why)));
+    return CaseError(in, absl::InvalidArgumentError(
+                             absl::StrCat(what, " ", path, " vs image ", in.image, ": ", why)));
   }
-  v.lesions = std::move(*lesions);
-  if (!in.liver_mask.empty()) {
-    auto l = ReadLabelMap(in.liver_mask);
-    if (!l.ok()) return CaseError(in, Annotate(l.status(), "liver mask"));
-    why = GeometryMismatch(v.image.geometry, l->geometry);
-    if (!why.empty()) {
-      return CaseError(in, absl::InvalidArgumentError(absl::StrCat(
-                               "liver mask ", in.liver_mask, " vs image ", in.image, ": ", why)));
+  return m;
+}
+
+// Files: the masks are read as stored (bytes for a uint8 mask), their box
+// found, and only that box (plus the margin) converted, of the masks and
+// of the image; no whole-volume float or int32 copy is made.
+absl::StatusOr<CaseVolumes> ReadVolumes(const CaseInput& in, const ExtractionOptions& options) {
+  if (in.dicom_contours()) return ReadDicomVolumes(in, options);
+  std::error_code ec;
+  const bool series = fs::is_directory(in.image, ec);
+  Geometry full;
+  std::optional<ImageVolume> whole;  // a series folder is read whole
+  if (series) {
+    auto image = ReadImage(in.image);
+    if (!image.ok()) return CaseError(in, Annotate(image.status(), "image"));
+    full = image->geometry;
+    whole = std::move(*image);
+  } else {
+    auto g = ReadGeometry(in.image);
+    if (!g.ok()) return CaseError(in, Annotate(g.status(), "image"));
+    full = *g;
+  }
+  // The image is inflated on a second thread while the masks are read and
+  // the regions planned when the budget allows (it holds the file's voxels
+  // as stored until cropped; on an early return the future's destructor
+  // waits for it). With one thread it is read after the masks are freed.
+  std::future<absl::StatusOr<StoredVolume>> stored_image;
+  if (!whole) {
+    const bool overlap = ThreadBudget() > 1;
+    const std::string path = in.image;
+    stored_image = std::async(overlap ? std::launch::async : std::launch::deferred,
+                              [path] { return ReadStored(path); });
+  }
+  std::array<int, 3> lo, hi, llo, lhi;
+  CaseVolumes v;
+  bool any = false;
+  std::optional<StoredVolume> liver;
+  {
+    auto lesions = ReadMask(in, in.lesion_mask, "lesion mask", full);
+    if (!lesions.ok()) {
+      return lesions.status();
+    }
+    any = lesions->NonZeroBox(&lo, &hi);
+    if (!in.liver_mask.empty()) {
+      auto l = ReadMask(in, in.liver_mask, "liver mask", full);
+      if (!l.ok()) {
+          return l.status();
+      }
+      liver = std::move(*l);
+      Union(&any, &lo, &hi, liver->NonZeroBox(&llo, &lhi), llo, lhi);
+    }
+    CutBox(full, any, CaseCutMarginVoxels(full, options), &lo, &hi);
+    auto l = lesions->CropLabels(lo, hi, in.lesion_mask);
+    if (!l.ok()) {
+      return CaseError(in, Annotate(l.status(), "lesion mask"));
+    }
+    v.lesions = std::move(*l);
+  }
+  if (liver) {
+    auto l = liver->CropLabels(lo, hi, in.liver_mask);
+    if (!l.ok()) {
+      return CaseError(in, Annotate(l.status(), "liver mask"));
     }
     v.liver = std::move(*l);
+    liver.reset();
   }
+  if (whole) v.image = CropVolume(*whole, lo, hi);
+  v.stored_image = std::move(stored_image);
+  v.window = SourceWindow{full, lo};
+  v.hi = hi;
   return v;
+}
+
+// Waits for a file image and keeps its cut.
+absl::Status FinishImage(const CaseInput& in, CaseVolumes* v) {
+  if (!v->stored_image.valid()) return absl::OkStatus();
+  absl::StatusOr<StoredVolume> image = v->stored_image.get();
+  if (!image.ok()) return CaseError(in, Annotate(image.status(), "image"));
+  std::string why = GeometryMismatch(v->window.full, image->geometry);
+  if (!why.empty()) {
+    return CaseError(in, absl::DataLossError(absl::StrCat(
+                             "image ", in.image, " changed while it was read: ", why)));
+  }
+  v->image = image->CropImage(v->window.offset, v->hi);
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::StatusOr<std::vector<RegionFeatures>> ExtractCase(const CaseInput& in,
                                                         const CaseOptions& options) {
-  FEDRAD_ASSIGN_OR_RETURN(CaseVolumes v, ReadVolumes(in));
+  FEDRAD_ASSIGN_OR_RETURN(CaseVolumes v, ReadVolumes(in, options.extraction));
   const ImageVolume* image = &v.image;
   const LabelVolume* lesions = &v.lesions;
   std::optional<LabelVolume>& liver = v.liver;
@@ -213,14 +375,41 @@ absl::StatusOr<std::vector<RegionFeatures>> ExtractCase(const CaseInput& in,
                                                                 ? in.rtstruct + in.seg
                                                                 : in.lesion_mask)));
   }
+  FEDRAD_RETURN_IF_ERROR(FinishImage(in, &v));
   std::vector<std::string> names = plan->names;
   bool need_largest = options.largest_lesion && !plan->lesions.empty();
   if (need_largest && std::find(names.begin(), names.end(), "lesion_1") == names.end()) {
     names.insert(names.begin(), "lesion_1");
   }
   std::vector<RegionFeatures> out;
+  // A region with the same voxels as an earlier one (e.g. "lesions" when
+  // there is one lesion, "bkg" when no lesion touches the liver) gets its
+  // features copied: extraction is deterministic. Only a hash and the voxel
+  // count are kept per region; a match is confirmed voxel by voxel.
+  struct Seen {
+    uint64_t hash;
+    size_t count, index;
+  };
+  std::vector<Seen> seen;
   for (const std::string& name : names) {
     std::vector<uint8_t> mask = plan->Mask(name);
+    uint64_t hash = 1469598103934665603ull;  // FNV-1a over the flagged indices' runs
+    size_t count = 0;
+    for (size_t i = 0; i < mask.size(); ++i) {
+      if (!mask[i]) continue;
+      ++count;
+      hash = (hash ^ i) * 1099511628211ull;
+    }
+    bool copied = false;
+    for (const Seen& e : seen) {
+      if (!options.response_map_dir.empty() || e.hash != hash || e.count != count) continue;
+      if (plan->Mask(out[e.index].roi) != mask) continue;
+      out.push_back({name, out[e.index].features});
+      copied = true;
+      break;
+    }
+    if (copied) continue;
+    seen.push_back({hash, count, out.size()});
     ExtractionOptions extraction = options.extraction;
     if (!options.response_map_dir.empty()) {
       std::string prefix = absl::StrCat(in.case_id, "_", name, "_");
@@ -233,7 +422,7 @@ absl::StatusOr<std::vector<RegionFeatures>> ExtractCase(const CaseInput& in,
         return WriteImage(map, (fs::path(dir) / (prefix + label + ".nii.gz")).string());
       };
     }
-    auto f = ExtractRegionFeatures(*image, mask, extraction);
+    auto f = ExtractRegionFeatures(*image, mask, v.window, extraction);
     if (!f.ok()) {
       return CaseError(in, Annotate(f.status(), absl::StrCat("region ", name)));
     }
@@ -291,7 +480,11 @@ std::vector<CaseResult> RunCohort(const std::vector<CaseInput>& cases,
     std::error_code ec;
     fs::create_directories(cohort.cache_dir, ec);
   }
+  const int threads = std::max(1, std::min<int>(cohort.threads, static_cast<int>(cases.size())));
+  // --threads covers cases, families and filters: each worker gets its share.
+  const int per_worker = std::max(1, cohort.threads / threads);
   auto worker = [&]() {
+    ScopedThreadBudget budget(per_worker);
     for (;;) {
       size_t i = next.fetch_add(1);
       if (i >= cases.size()) return;
@@ -349,7 +542,6 @@ std::vector<CaseResult> RunCohort(const std::vector<CaseInput>& cases,
       }
     }
   };
-  int threads = std::max(1, std::min<int>(cohort.threads, static_cast<int>(cases.size())));
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();

@@ -87,7 +87,10 @@ absl::StatusOr<std::vector<RegionFeatures>> ExtractCase(const CaseInput& input,
                                                         const CaseOptions& options);
 
 struct CohortOptions {
-  int threads = 1;              // worker threads (each holds one case at a time)
+  // Threads in all: min(threads, cases) workers, each holding one case's
+  // volumes at a time, share them (features/threads.h); with one case its
+  // families and filters use them all.
+  int threads = 1;
   std::string cache_dir;        // "" = no cache
   // Identifies the settings; part of the cache key (e.g. the settings text).
   std::string settings_fingerprint;

@@ -12,6 +12,7 @@
 #include "core/status.h"
 #include "features/discrete_volume.h"
 #include "features/intensity_features.h"
+#include "features/threads.h"
 #ifdef FEDRAD_HAVE_TEXTURE
 #include "features/texture/texture.h"
 #endif
@@ -68,15 +69,21 @@ FeatureList Ivh(const RoiGrid& grid, const std::vector<uint8_t>& imask,
   return {};
 }
 
-// The crop margin: the local-intensity sphere and every filter's reach,
-// capped at the image's extent (a filter defined on the whole image gets it).
-double CropMarginMm(const ImageVolume& image, const ExtractionOptions& options) {
+// The crop margin: the local-intensity sphere (with "loc" or "morph") and
+// every filter's reach, capped at the image's extent (a filter defined on
+// the whole image gets it).
+double CropMarginMm(const Geometry& full, const ExtractionOptions& options) {
   double extent = 0;
-  for (int a = 0; a < 3; ++a) {
-    extent = std::max(extent, image.geometry.size[a] * image.geometry.spacing[a]);
-  }
-  double margin = options.local_intensity_radius_mm;
-  std::array<double, 3> spacing = image.geometry.spacing;
+  for (int a = 0; a < 3; ++a) extent = std::max(extent, full.size[a] * full.spacing[a]);
+  // Only the local-intensity peak and the filters read voxels outside the
+  // ROI (interpolation adds its own support in PrepareRoiGrid). Morphology
+  // does not either, but its mesh and moments are computed in the grid's
+  // coordinates, whose rounding would change in the last bits: it keeps the
+  // grid it always had.
+  double margin = options.Wants("loc") || options.Wants("morph")
+                      ? options.local_intensity_radius_mm
+                      : 0.0;
+  std::array<double, 3> spacing = full.spacing;
   if (options.resampling.enabled) {
     for (int a = 0; a < 3; ++a) {
       if (options.resampling.spacing[a] > 0) spacing[a] = options.resampling.spacing[a];
@@ -88,19 +95,22 @@ double CropMarginMm(const ImageVolume& image, const ExtractionOptions& options) 
   return margin;
 }
 
-// Texture families on the bounding box of the morphological mask.
-absl::Status AddTexture(const RoiGrid& grid, const DiscretisedLevels& d,
-                        const ExtractionOptions& options, FeatureList* out) {
 #ifdef FEDRAD_HAVE_TEXTURE
+// The discretised levels on the bounding box of the morphological mask.
+DiscreteVolume TextureVolume(const RoiGrid& grid, const DiscretisedLevels& d) {
   const Geometry& g = grid.geometry;
   std::array<int, 3> lo{INT32_MAX, INT32_MAX, INT32_MAX}, hi{-1, -1, -1};
   for (int z = 0; z < g.size[2]; ++z) {
     for (int y = 0; y < g.size[1]; ++y) {
-      for (int x = 0; x < g.size[0]; ++x) {
-        if (!grid.mask[g.Index(x, y, z)]) continue;
-        lo = {std::min(lo[0], x), std::min(lo[1], y), std::min(lo[2], z)};
-        hi = {std::max(hi[0], x), std::max(hi[1], y), std::max(hi[2], z)};
-      }
+      const uint8_t* row = &grid.mask[g.Index(0, y, z)];
+      uint8_t any = 0;
+      for (int x = 0; x < g.size[0]; ++x) any |= row[x];
+      if (!any) continue;
+      int first = 0, last = g.size[0] - 1;
+      while (!row[first]) ++first;
+      while (!row[last]) --last;
+      lo = {std::min(lo[0], first), std::min(lo[1], y), std::min(lo[2], z)};
+      hi = {std::max(hi[0], last), std::max(hi[1], y), std::max(hi[2], z)};
     }
   }
   DiscreteVolume dv;
@@ -113,20 +123,24 @@ absl::Status AddTexture(const RoiGrid& grid, const DiscretisedLevels& d,
   dv.morph_mask.reserve(dv.levels.capacity());
   for (int z = lo[2]; z <= hi[2]; ++z) {
     for (int y = lo[1]; y <= hi[1]; ++y) {
-      for (int x = lo[0]; x <= hi[0]; ++x) {
-        size_t i = g.Index(x, y, z);
-        dv.levels.push_back(d.levels[i]);
-        dv.morph_mask.push_back(grid.mask[i]);
-      }
+      const size_t i = g.Index(lo[0], y, z);
+      dv.levels.insert(dv.levels.end(), d.levels.begin() + i, d.levels.begin() + i + dv.nx);
+      dv.morph_mask.insert(dv.morph_mask.end(), grid.mask.begin() + i,
+                           grid.mask.begin() + i + dv.nx);
     }
   }
+  return dv;
+}
+
+// The texture options for one family (kTexture id).
+TextureOptions TextureFamily(const ExtractionOptions& options, const std::string& family) {
   TextureOptions t;
-  t.glcm = options.Wants("glcm");
-  t.glrlm = options.Wants("glrlm");
-  t.glszm = options.Wants("glszm");
-  t.gldzm = options.Wants("gldzm");
-  t.ngtdm = options.Wants("ngtdm");
-  t.ngldm = options.Wants("ngldm");
+  t.glcm = family == "glcm";
+  t.glrlm = family == "glrlm";
+  t.glszm = family == "glszm";
+  t.gldzm = family == "gldzm";
+  t.ngtdm = family == "ngtdm";
+  t.ngldm = family == "ngldm";
   t.compute_2d = options.texture_2d;
   t.compute_25d = options.texture_25d;
   t.compute_3d = options.texture_3d;
@@ -135,20 +149,9 @@ absl::Status AddTexture(const RoiGrid& grid, const DiscretisedLevels& d,
   t.ngldm_distance = options.ngldm_distance;
   t.ngldm_alpha = options.ngldm_alpha;
   t.glcm_symmetric = options.glcm_symmetric;
-  FEDRAD_ASSIGN_OR_RETURN(FeatureList f, ComputeTextureFeatures(dv, t));
-  out->insert(out->end(), f.begin(), f.end());
-  return absl::OkStatus();
-#else
-  (void)grid;
-  (void)d;
-  if (!options.families.empty()) {
-    return absl::FailedPreconditionError(
-        "texture families requested but fedrad was built without features/texture");
-  }
-  (void)out;
-  return absl::OkStatus();
-#endif
+  return t;
 }
+#endif
 
 // The selected families on one grid (the image or a filter's response map)
 // with its intensity mask `imask` of n_int voxels. The vectors of `grid` and
@@ -157,55 +160,109 @@ absl::StatusOr<FeatureList> FamiliesOnGrid(RoiGrid* grid_ptr, std::vector<uint8_
                                            size_t n_int, const ExtractionOptions& options) {
   RoiGrid& grid = *grid_ptr;
   std::vector<uint8_t>& imask = *imask_ptr;
-  FeatureList out;
-  if (options.Wants("morph")) {
-    // The three volumes are lent to the morphology input and taken back
-    // (moving instead of copying them saves about 6 bytes per grid voxel).
-    MorphologyInput in{grid.geometry, std::move(grid.mask), std::move(imask),
-                       std::move(grid.intensities)};
-    FeatureList f = MorphologyFeatures(in, options.morphology);
-    grid.mask = std::move(in.morph_mask);
-    imask = std::move(in.intensity_mask);
-    grid.intensities = std::move(in.intensities);
-    out.insert(out.end(), f.begin(), f.end());
-  }
-  if (options.Wants("loc")) {
-    ImageVolume local{grid.geometry, grid.intensities};
-    FeatureList f = LocalIntensity(local, imask, options.local_intensity_radius_mm);
-    out.insert(out.end(), f.begin(), f.end());
-  }
-  if (options.Wants("stat")) {
-    std::vector<double> values;
-    values.reserve(n_int);
-    for (size_t i = 0; i < imask.size(); ++i) {
-      if (imask[i]) values.push_back(grid.intensities[i]);
-    }
-    FeatureList f = IntensityStatistics(values);
-    out.insert(out.end(), f.begin(), f.end());
-  }
   bool any_texture = false;
   for (const char* t : kTexture) any_texture |= options.Wants(t);
+#ifndef FEDRAD_HAVE_TEXTURE
+  if (any_texture && !options.families.empty()) {
+    return absl::FailedPreconditionError(
+        "texture families requested but fedrad was built without features/texture");
+  }
+  any_texture = false;
+#endif
+  // Each family is one task writing its own slot; the slots are joined in
+  // the output order, so the result does not depend on the thread count.
+  std::vector<std::function<void()>> tasks;
+  std::vector<absl::StatusOr<FeatureList>> slots;
+  slots.reserve(16);
+  auto add = [&](std::function<absl::StatusOr<FeatureList>()> fn) {
+    const size_t k = slots.size();
+    slots.emplace_back(FeatureList{});
+    tasks.push_back([&slots, k, fn = std::move(fn)] { slots[k] = fn(); });
+  };
+  if (options.Wants("morph")) {
+    add([&]() -> absl::StatusOr<FeatureList> {
+      MorphologyInput in{grid.geometry, grid.mask, imask, grid.intensities};
+      return MorphologyFeatures(in, options.morphology);
+    });
+  }
+  if (options.Wants("loc")) {
+    add([&]() -> absl::StatusOr<FeatureList> {
+      ImageVolume local{grid.geometry, grid.intensities};
+      return LocalIntensity(local, imask, options.local_intensity_radius_mm);
+    });
+  }
+  if (options.Wants("stat")) {
+    add([&]() -> absl::StatusOr<FeatureList> {
+      std::vector<double> values;
+      values.reserve(n_int);
+      for (size_t i = 0; i < imask.size(); ++i) {
+        if (imask[i]) values.push_back(grid.intensities[i]);
+      }
+      return IntensityStatistics(values);
+    });
+  }
+  DiscretisedLevels d;
   if (options.Wants("ih") || any_texture) {
     FEDRAD_ASSIGN_OR_RETURN(
-        DiscretisedLevels d,
-        Discretise(grid.intensities, imask, options.discretisation, options.resegmentation));
-    if (options.Wants("ih")) {
+        d, Discretise(grid.intensities, imask, options.discretisation, options.resegmentation));
+  }
+  if (options.Wants("ih")) {
+    add([&]() -> absl::StatusOr<FeatureList> {
       std::vector<int> levels;
       levels.reserve(n_int);
       for (size_t i = 0; i < imask.size(); ++i) {
         if (imask[i]) levels.push_back(d.levels[i]);
       }
-      FeatureList f = IntensityHistogram(levels, d.num_levels);
-      out.insert(out.end(), f.begin(), f.end());
+      return IntensityHistogram(levels, d.num_levels);
+    });
+  }
+  if (options.Wants("ivh")) {
+    add([&]() -> absl::StatusOr<FeatureList> { return Ivh(grid, imask, options); });
+  }
+  const size_t first_texture = slots.size();
+#ifdef FEDRAD_HAVE_TEXTURE
+  // Texture families in groups (each group pads the grid once; GLSZM and
+  // GLDZM share their zones): one group with a single thread, four with
+  // more. Their values are put back in family order below.
+  DiscreteVolume dv;
+  if (any_texture) dv = TextureVolume(grid, d);
+  const std::vector<std::vector<std::string>> groups =
+      ThreadBudget() > 1 ? std::vector<std::vector<std::string>>{{"glszm", "gldzm"},
+                                                                 {"glcm"},
+                                                                 {"glrlm"},
+                                                                 {"ngtdm", "ngldm"}}
+                         : std::vector<std::vector<std::string>>{
+                               {"glcm", "glrlm", "glszm", "gldzm", "ngtdm", "ngldm"}};
+  for (const auto& group : groups) {
+    if (!any_texture) break;
+    TextureOptions t = TextureFamily(options, "");
+    bool any = false;
+    for (const std::string& f : group) {
+      if (!options.Wants(f)) continue;
+      any = true;
+      TextureOptions one = TextureFamily(options, f);
+      t.glcm |= one.glcm;
+      t.glrlm |= one.glrlm;
+      t.glszm |= one.glszm;
+      t.gldzm |= one.gldzm;
+      t.ngtdm |= one.ngtdm;
+      t.ngldm |= one.ngldm;
     }
-    if (options.Wants("ivh")) {
-      FeatureList f = Ivh(grid, imask, options);
-      out.insert(out.end(), f.begin(), f.end());
+    if (any) add([&dv, t]() { return ComputeTextureFeatures(dv, t); });
+  }
+#endif
+  RunTasks(tasks);
+  FeatureList out;
+  for (size_t k = 0; k < slots.size(); ++k) {
+    if (!slots[k].ok()) return slots[k].status();
+    if (k < first_texture) out.insert(out.end(), slots[k]->begin(), slots[k]->end());
+  }
+  for (const char* family : kTexture) {  // family order, as one call gives
+    for (size_t k = first_texture; k < slots.size(); ++k) {
+      for (const FeatureValue& v : *slots[k]) {
+        if (v.family == family) out.push_back(v);
+      }
     }
-    if (any_texture) FEDRAD_RETURN_IF_ERROR(AddTexture(grid, d, options, &out));
-  } else if (options.Wants("ivh")) {
-    FeatureList f = Ivh(grid, imask, options);
-    out.insert(out.end(), f.begin(), f.end());
   }
   return out;
 }
@@ -238,8 +295,19 @@ bool TextureAvailable() {
 #endif
 }
 
+std::array<int, 3> CaseCutMarginVoxels(const Geometry& full, const ExtractionOptions& options) {
+  return CutMarginVoxels(full, options.resampling, CropMarginMm(full, options));
+}
+
 absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
                                                   const std::vector<uint8_t>& roi,
+                                                  const ExtractionOptions& options) {
+  return ExtractRegionFeatures(input, roi, SourceWindow{input.geometry, {0, 0, 0}}, options);
+}
+
+absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
+                                                  const std::vector<uint8_t>& roi,
+                                                  const SourceWindow& window,
                                                   const ExtractionOptions& options) {
   FEDRAD_RETURN_IF_ERROR(ValidateFamilies(options.families));
   FEDRAD_RETURN_IF_ERROR(filters::ValidateFilters(options.filters));
@@ -250,15 +318,30 @@ absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
   ResamplingOptions resampling = options.resampling;
   resampling.round_source = options.round_intensities;
   FEDRAD_ASSIGN_OR_RETURN(
-      RoiGrid grid, PrepareRoiGrid(input, roi, resampling, CropMarginMm(input, options)));
-  for (float v : grid.intensities) {
-    if (!std::isfinite(v)) {
+      RoiGrid grid,
+      PrepareRoiGrid(input, roi, resampling, CropMarginMm(window.full, options), &window));
+  // One pass (split in chunks) checks the intensities and counts the ROI.
+  const int chunks = NumChunks(grid.intensities.size());
+  std::vector<size_t> chunk_count(chunks, 0);
+  std::vector<uint8_t> chunk_finite(chunks, 1);
+  ForEachChunk(grid.intensities.size(), [&](int k, size_t b, size_t e) {
+    bool finite = true;
+    size_t n = 0;
+    for (size_t i = b; i < e; ++i) {
+      finite &= std::isfinite(grid.intensities[i]);
+      n += grid.mask[i];
+    }
+    chunk_finite[k] = finite;
+    chunk_count[k] = n;
+  });
+  size_t n_morph = 0;
+  for (int k = 0; k < chunks; ++k) {
+    if (!chunk_finite[k]) {
       return absl::InvalidArgumentError(
           "the image holds NaN or infinite intensities in or near the ROI");
     }
+    n_morph += chunk_count[k];
   }
-  size_t n_morph = 0;
-  for (uint8_t m : grid.mask) n_morph += m;
   if (n_morph == 0) {
     return absl::InvalidArgumentError("the ROI is empty after interpolation");
   }
@@ -303,8 +386,11 @@ absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
           if (on_map.families.empty()) return absl::OkStatus();
           auto map = std::make_shared<RoiGrid>(
               RoiGrid{grid.geometry, std::move(response.voxels), grid.mask});
-          pending = std::async(std::launch::async,
+          // With a budget of one thread the job runs at collect(), here.
+          const bool overlap = ThreadBudget() > 1;
+          pending = std::async(overlap ? std::launch::async : std::launch::deferred,
                                [&on_map, &imask, n_int, map, label]() -> absl::StatusOr<FeatureList> {
+                                 ScopedThreadBudget one(1);  // the filters use the rest
                                  std::vector<uint8_t> map_imask = imask;
                                  auto f = FamiliesOnGrid(map.get(), &map_imask, n_int, on_map);
                                  if (!f.ok()) {

@@ -24,6 +24,7 @@
 #ifndef FEDRAD_FEATURES_EXTRACTOR_H_
 #define FEDRAD_FEATURES_EXTRACTOR_H_
 
+#include <array>
 #include <functional>
 #include <set>
 #include <string>
@@ -91,6 +92,21 @@ absl::Status ValidateFamilies(const std::set<std::string>& families);
 absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& image,
                                                   const std::vector<uint8_t>& roi,
                                                   const ExtractionOptions& options);
+
+// The same for `image` and `roi` cut out of a larger image (see
+// SourceWindow in features/preprocess.h): the features equal those of the
+// whole image as long as the cut holds CaseCutMarginVoxels() around the
+// ROI. The selected families run as tasks on up to ThreadBudget() threads
+// (features/threads.h); the result does not depend on the thread count.
+absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& image,
+                                                  const std::vector<uint8_t>& roi,
+                                                  const SourceWindow& window,
+                                                  const ExtractionOptions& options);
+
+// Voxels per axis a cut of an image of geometry `full` must hold around
+// every ROI: the local-intensity sphere, the filters' reach and the
+// interpolation support.
+std::array<int, 3> CaseCutMarginVoxels(const Geometry& full, const ExtractionOptions& options);
 
 // True when the texture families are compiled in.
 bool TextureAvailable();

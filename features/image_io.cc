@@ -1,11 +1,19 @@
 // ITK is used only here (and in resample.cc); nothing ITK leaks into headers.
 #include "features/image_io.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
+#include "core/status.h"
+#include "features/internal/nifti_voxels.h"
+#include "itkImageIOBase.h"
 #include "itkGDCMImageIO.h"
 #include "itkGDCMSeriesFileNames.h"
 #include "itkImage.h"
@@ -20,17 +28,22 @@ template <typename T>
 using ItkImage = itk::Image<T, 3>;
 
 template <typename T>
-Volume<T> FromItk(const ItkImage<T>* image) {
-  Volume<T> out;
+Geometry GeometryOf(const ItkImage<T>* image) {
+  Geometry g;
   auto region = image->GetLargestPossibleRegion();
   for (int d = 0; d < 3; ++d) {
-    out.geometry.size[d] = static_cast<int>(region.GetSize()[d]);
-    out.geometry.spacing[d] = image->GetSpacing()[d];
-    out.geometry.origin[d] = image->GetOrigin()[d];
-    for (int e = 0; e < 3; ++e) {
-      out.geometry.direction[d * 3 + e] = image->GetDirection()[d][e];
-    }
+    g.size[d] = static_cast<int>(region.GetSize()[d]);
+    g.spacing[d] = image->GetSpacing()[d];
+    g.origin[d] = image->GetOrigin()[d];
+    for (int e = 0; e < 3; ++e) g.direction[d * 3 + e] = image->GetDirection()[d][e];
   }
+  return g;
+}
+
+template <typename T>
+Volume<T> FromItk(const ItkImage<T>* image) {
+  Volume<T> out;
+  out.geometry = GeometryOf(image);
   const T* buffer = image->GetBufferPointer();
   out.voxels.assign(buffer, buffer + out.geometry.NumVoxels());
   return out;
@@ -115,7 +128,218 @@ absl::Status WriteItk(const Volume<T>& volume, const std::string& path) {
   return absl::OkStatus();
 }
 
+using FloatReader = itk::ImageFileReader<ItkImage<float>>;
+
+// The reader with the file's header read (no voxels yet).
+absl::StatusOr<FloatReader::Pointer> OpenHeader(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return absl::NotFoundError(absl::StrCat(path, ": no such file or directory"));
+  }
+  if (std::filesystem::is_directory(path, ec)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": a directory; give an image file"));
+  }
+  try {
+    auto reader = FloatReader::New();
+    reader->SetFileName(path);
+    reader->UpdateOutputInformation();
+    return reader;
+  } catch (const itk::ExceptionObject& e) {
+    return absl::DataLossError(absl::StrCat(path, ": cannot read image: ", e.GetDescription()));
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat(path, ": cannot read image: ", e.what()));
+  }
+}
+
+template <typename F>
+auto Visit(StoredVolume::Type type, const unsigned char* data, F&& f) {
+  using T = StoredVolume::Type;
+  switch (type) {
+    case T::kUInt8: return f(reinterpret_cast<const uint8_t*>(data));
+    case T::kInt8: return f(reinterpret_cast<const int8_t*>(data));
+    case T::kUInt16: return f(reinterpret_cast<const uint16_t*>(data));
+    case T::kInt16: return f(reinterpret_cast<const int16_t*>(data));
+    case T::kUInt32: return f(reinterpret_cast<const uint32_t*>(data));
+    case T::kInt32: return f(reinterpret_cast<const int32_t*>(data));
+    case T::kDouble: return f(reinterpret_cast<const double*>(data));
+    case T::kFloat: break;
+  }
+  return f(reinterpret_cast<const float*>(data));
+}
+
+bool StoredType(itk::IOComponentEnum c, StoredVolume::Type* type, size_t* bytes) {
+  using C = itk::IOComponentEnum;
+  using T = StoredVolume::Type;
+  switch (c) {
+    case C::UCHAR: *type = T::kUInt8; *bytes = 1; return true;
+    case C::CHAR: *type = T::kInt8; *bytes = 1; return true;
+    case C::USHORT: *type = T::kUInt16; *bytes = 2; return true;
+    case C::SHORT: *type = T::kInt16; *bytes = 2; return true;
+    case C::UINT: *type = T::kUInt32; *bytes = 4; return true;
+    case C::INT: *type = T::kInt32; *bytes = 4; return true;
+    case C::FLOAT: *type = T::kFloat; *bytes = 4; return true;
+    case C::DOUBLE: *type = T::kDouble; *bytes = 8; return true;
+    default: return false;
+  }
+}
+
+Geometry BoxGeometry(const Geometry& g, const std::array<int, 3>& lo,
+                     const std::array<int, 3>& hi) {
+  Geometry s = g;
+  for (int d = 0; d < 3; ++d) s.size[d] = hi[d] - lo[d] + 1;
+  for (int r = 0; r < 3; ++r) {
+    s.origin[r] = g.origin[r];
+    for (int c = 0; c < 3; ++c) s.origin[r] += g.direction[r * 3 + c] * g.spacing[c] * lo[c];
+  }
+  return s;
+}
+
+// Calls fn(out_index, in_row_pointer, row_length) for every row of the box.
+template <typename T, typename F>
+void ForBoxRows(const Geometry& g, const T* v, const std::array<int, 3>& lo,
+                const std::array<int, 3>& hi, F&& fn) {
+  size_t o = 0;
+  const int n = hi[0] - lo[0] + 1;
+  for (int z = lo[2]; z <= hi[2]; ++z) {
+    for (int y = lo[1]; y <= hi[1]; ++y, o += n) fn(o, v + g.Index(lo[0], y, z), n);
+  }
+}
+
 }  // namespace
+
+void FreeBytes::operator()(unsigned char* p) const {
+  if (mapped > 0) {
+    munmap(p, mapped);
+  } else {
+    std::free(p);
+  }
+}
+
+ByteBuffer AllocateBytes(size_t n) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  if (n < 4 * kHuge) {
+    return ByteBuffer(static_cast<unsigned char*>(std::malloc(std::max<size_t>(n, 1))));
+  }
+  const size_t rounded = (n + kHuge - 1) / kHuge * kHuge;
+  void* p = mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return ByteBuffer(nullptr);
+#ifdef MADV_HUGEPAGE
+  madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+  return ByteBuffer(static_cast<unsigned char*>(p), FreeBytes{rounded});
+}
+
+absl::StatusOr<Geometry> ReadGeometry(const std::string& path) {
+  FEDRAD_ASSIGN_OR_RETURN(FloatReader::Pointer reader, OpenHeader(path));
+  return GeometryOf<float>(reader->GetOutput());
+}
+
+absl::StatusOr<StoredVolume> ReadStored(const std::string& path) {
+  FEDRAD_ASSIGN_OR_RETURN(FloatReader::Pointer reader, OpenHeader(path));
+  StoredVolume out;
+  out.geometry = GeometryOf<float>(reader->GetOutput());
+  const size_t n = out.geometry.NumVoxels();
+  FEDRAD_ASSIGN_OR_RETURN(bool plain, internal::ReadPlainNiftiVoxels(path, n, &out));
+  if (plain) return out;
+  itk::ImageIOBase* io = reader->GetModifiableImageIO();
+  size_t bytes = 0;
+  if (io == nullptr || io->GetNumberOfComponents() != 1 || io->GetNumberOfDimensions() > 3 ||
+      !StoredType(io->GetComponentType(), &out.type, &bytes) ||
+      io->GetImageSizeInBytes() != n * bytes) {
+    // Unusual files go the general way (ITK converts to float).
+    FEDRAD_ASSIGN_OR_RETURN(ImageVolume f, ReadImage(path));
+    out.type = StoredVolume::Type::kFloat;
+    out.data = AllocateBytes(n * sizeof(float));
+    if (!out.data) return absl::ResourceExhaustedError(absl::StrCat(path, ": out of memory"));
+    std::memcpy(out.data.get(), f.voxels.data(), n * sizeof(float));
+    return out;
+  }
+  try {
+    itk::ImageIORegion region(io->GetNumberOfDimensions());
+    for (unsigned d = 0; d < io->GetNumberOfDimensions(); ++d) {
+      region.SetIndex(d, 0);
+      region.SetSize(d, io->GetDimensions(d));
+    }
+    io->SetIORegion(region);
+    out.data = AllocateBytes(n * bytes);
+    if (!out.data) return absl::ResourceExhaustedError(absl::StrCat(path, ": out of memory"));
+    io->Read(out.data.get());
+  } catch (const itk::ExceptionObject& e) {
+    return absl::DataLossError(absl::StrCat(path, ": cannot read image: ", e.GetDescription()));
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat(path, ": cannot read image: ", e.what()));
+  }
+  return out;
+}
+
+bool StoredVolume::NonZeroBox(std::array<int, 3>* lo, std::array<int, 3>* hi) const {
+  *lo = {INT32_MAX, INT32_MAX, INT32_MAX};
+  *hi = {-1, -1, -1};
+  const Geometry& g = geometry;
+  Visit(type, data.get() + offset, [&](const auto* v) {
+    const int nx = g.size[0];
+    for (int z = 0; z < g.size[2]; ++z) {
+      for (int y = 0; y < g.size[1]; ++y) {
+        const auto* row = v + g.Index(0, y, z);
+        bool any = false;
+        for (int x = 0; x < nx; ++x) any |= row[x] != 0;
+        if (!any) continue;
+        int first = 0, last = nx - 1;
+        while (row[first] == 0) ++first;
+        while (row[last] == 0) --last;
+        *lo = {std::min((*lo)[0], first), std::min((*lo)[1], y), std::min((*lo)[2], z)};
+        *hi = {std::max((*hi)[0], last), std::max((*hi)[1], y), std::max((*hi)[2], z)};
+      }
+    }
+    return 0;
+  });
+  return (*hi)[0] >= 0;
+}
+
+ImageVolume StoredVolume::CropImage(const std::array<int, 3>& lo,
+                                    const std::array<int, 3>& hi) const {
+  ImageVolume out;
+  out.geometry = BoxGeometry(geometry, lo, hi);
+  out.voxels.resize(out.geometry.NumVoxels());
+  float* dst = out.voxels.data();
+  Visit(type, data.get() + offset, [&](const auto* v) {
+    ForBoxRows(geometry, v, lo, hi, [&](size_t o, const auto* row, int n) {
+      for (int x = 0; x < n; ++x) dst[o + x] = static_cast<float>(row[x]);
+    });
+    return 0;
+  });
+  return out;
+}
+
+absl::StatusOr<LabelVolume> StoredVolume::CropLabels(const std::array<int, 3>& lo,
+                                                     const std::array<int, 3>& hi,
+                                                     const std::string& path) const {
+  LabelVolume out;
+  out.geometry = BoxGeometry(geometry, lo, hi);
+  out.voxels.resize(out.geometry.NumVoxels());
+  int32_t* dst = out.voxels.data();
+  bool finite = true;
+  Visit(type, data.get() + offset, [&](const auto* v) {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(v)>>;
+    ForBoxRows(geometry, v, lo, hi, [&](size_t o, const T* row, int n) {
+      if constexpr (std::is_integral_v<T> && sizeof(T) <= 2) {
+        for (int x = 0; x < n; ++x) dst[o + x] = row[x];  // exact in float too
+      } else {
+        for (int x = 0; x < n; ++x) {
+          const float f = static_cast<float>(row[x]);  // as ReadLabelMap
+          finite &= std::isfinite(f);
+          dst[o + x] = finite ? static_cast<int32_t>(std::lround(f)) : 0;
+        }
+      }
+    });
+    return 0;
+  });
+  if (!finite) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": label map holds a non-finite value"));
+  }
+  return out;
+}
 
 absl::StatusOr<ImageVolume> ReadImage(const std::string& path) {
   auto image = ReadItk<float>(path);

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "features/threads.h"
 #include "itkBSplineInterpolateImageFunction.h"
 #include "itkIdentityTransform.h"
 #include "itkImage.h"
@@ -124,6 +125,14 @@ inline float RoundToNearestInteger(float v) {
   return std::copysign((v + c) - c, v);
 }
 
+// Rounds every value, in chunks on the thread budget.
+void RoundAll(std::vector<float>* v) {
+  float* p = v->data();
+  ForEachChunk(v->size(), [p](int, size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) p[i] = RoundToNearestInteger(p[i]);
+  });
+}
+
 // Inclusive bounding box of the nonzero voxels of `mask`; hi[0] < 0 when
 // there are none. Rows are first tested as a whole (a branch-free OR).
 void MaskBox(const Geometry& g, const std::vector<uint8_t>& mask, std::array<int, 3>* lo,
@@ -171,6 +180,25 @@ Geometry SubGeometry(const Geometry& g, const std::array<int, 3>& lo,
 
 }  // namespace
 
+std::array<int, 3> CutMarginVoxels(const Geometry& full, const ResamplingOptions& options,
+                                   double margin_mm) {
+  std::array<int, 3> m{};
+  for (int d = 0; d < 3; ++d) {
+    const double s = full.spacing[d] > 0 ? full.spacing[d] : 1.0;
+    if (!options.enabled) {
+      m[d] = static_cast<int>(std::ceil(margin_mm / s));  // as PrepareRoiGrid
+      continue;
+    }
+    // PrepareRoiGrid reads from floor(offset + klo ratio) - support, and
+    // klo ratio + offset >= lo - margin / s - 2 ratio.
+    const double ratio = options.spacing[d] > 0 ? options.spacing[d] / s : 1.0;
+    const int support = options.image_interpolator == Interpolator::kBSpline3 ? 16 : 2;
+    const double v = std::ceil(margin_mm / s + 2 * ratio) + support + 2;
+    m[d] = std::isfinite(v) ? static_cast<int>(std::min(v, 1e9)) : 1000000000;
+  }
+  return m;
+}
+
 Geometry AlignedGrid(const Geometry& g, const std::array<double, 3>& spacing) {
   Geometry out = g;
   std::array<double, 3> offset{};
@@ -187,19 +215,41 @@ Geometry AlignedGrid(const Geometry& g, const std::array<double, 3>& spacing) {
 absl::StatusOr<RoiGrid> PrepareRoiGrid(const ImageVolume& image,
                                        const std::vector<uint8_t>& roi,
                                        const ResamplingOptions& options,
-                                       double margin_mm) {
-  const Geometry& g = image.geometry;
-  if (roi.size() != g.NumVoxels() || image.voxels.size() != g.NumVoxels()) {
+                                       double margin_mm, const SourceWindow* window) {
+  const Geometry& local = image.geometry;
+  if (roi.size() != local.NumVoxels() || image.voxels.size() != local.NumVoxels()) {
     return absl::InvalidArgumentError("ROI mask and image sizes differ");
   }
+  // Index arithmetic is on the whole image's grid `g`; the voxels are read
+  // from the cut, `off` voxels into it.
+  const Geometry& g = window ? window->full : local;
+  const std::array<int, 3> off = window ? window->offset : std::array<int, 3>{0, 0, 0};
   for (int d = 0; d < 3; ++d) {
     if (!(g.spacing[d] > 0)) {
       return absl::InvalidArgumentError(absl::StrCat("non-positive image spacing on axis ", d));
     }
   }
   std::array<int, 3> lo, hi;
-  MaskBox(g, roi, &lo, &hi);
+  MaskBox(local, roi, &lo, &hi);
   if (hi[0] < 0) return absl::InvalidArgumentError("the ROI is empty");
+  for (int d = 0; d < 3; ++d) {
+    lo[d] += off[d];
+    hi[d] += off[d];
+  }
+  bool outside = false;
+  auto crop = [&](const auto& v, const std::array<int, 3>& blo, const std::array<int, 3>& bhi) {
+    std::array<int, 3> l, h;
+    for (int d = 0; d < 3; ++d) {
+      l[d] = blo[d] - off[d];
+      h[d] = bhi[d] - off[d];
+      outside |= l[d] < 0 || h[d] >= local.size[d];
+      l[d] = std::max(l[d], 0);
+      h[d] = std::min(h[d], local.size[d] - 1);
+    }
+    return CropBox(local, v, l, h);
+  };
+  const absl::Status cut_too_small = absl::InternalError(
+      "the case's crop lacks the margin this region needs (please report this bug)");
 
   RoiGrid out;
   if (!options.enabled) {
@@ -210,11 +260,12 @@ absl::StatusOr<RoiGrid> PrepareRoiGrid(const ImageVolume& image,
       chi[d] = std::min(g.size[d] - 1, hi[d] + m);
     }
     out.geometry = SubGeometry(g, clo, chi);
-    out.intensities = CropBox(g, image.voxels, clo, chi);
+    out.intensities = crop(image.voxels, clo, chi);
     if (options.round_source) {
-      for (float& v : out.intensities) v = RoundToNearestInteger(v);
+      RoundAll(&out.intensities);
     }
-    out.mask = CropBox(g, roi, clo, chi);
+    out.mask = crop(roi, clo, chi);
+    if (outside) return cut_too_small;
     return out;
   }
 
@@ -238,18 +289,19 @@ absl::StatusOr<RoiGrid> PrepareRoiGrid(const ImageVolume& image,
     ohi[d] = std::min(g.size[d] - 1, static_cast<int>(std::ceil(m.offset + khi[d] * m.ratio)) + support);
   }
   Geometry in_geometry = SubGeometry(g, olo, ohi);
-  std::vector<float> in_image = CropBox(g, image.voxels, olo, ohi);
+  std::vector<float> in_image = crop(image.voxels, olo, ohi);
   if (options.round_source) {
-    for (float& v : in_image) v = RoundToNearestInteger(v);
+    RoundAll(&in_image);
   }
-  std::vector<uint8_t> in_mask8 = CropBox(g, roi, olo, ohi);
+  std::vector<uint8_t> in_mask8 = crop(roi, olo, ohi);
+  if (outside) return cut_too_small;
   std::vector<float> in_mask(in_mask8.begin(), in_mask8.end());
   out.geometry = SubGeometry(full, klo, khi);
   auto resampled = ItkResample(in_geometry, in_image, out.geometry, options.image_interpolator);
   if (!resampled.ok()) return resampled.status();
   out.intensities = std::move(*resampled);
   if (options.round_intensities) {
-    for (float& v : out.intensities) v = RoundToNearestInteger(v);
+    RoundAll(&out.intensities);
   }
   auto mask = ItkResample(in_geometry, in_mask, out.geometry, options.mask_interpolator);
   if (!mask.ok()) return mask.status();
@@ -272,10 +324,13 @@ std::vector<uint8_t> Resegment(const RoiGrid& grid, const IntensityRange& range,
     const double hi = range.max ? *range.max : std::numeric_limits<double>::infinity();
     const uint8_t* in = grid.mask.data();
     const float* v = grid.intensities.data();
-    for (size_t i = 0; i < mask.size(); ++i) {
-      const double x = v[i];
-      mask[i] = static_cast<uint8_t>((in[i] != 0) & (x >= lo) & (x <= hi));
-    }
+    uint8_t* out = mask.data();
+    ForEachChunk(mask.size(), [&](int, size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) {
+        const double x = v[i];
+        out[i] = static_cast<uint8_t>((in[i] != 0) & (x >= lo) & (x <= hi));
+      }
+    });
   }
   if (outlier_sigma > 0) {
     // IBSI 2.7.2: mean and SD of the ROI's intensities.
@@ -305,31 +360,49 @@ absl::StatusOr<DiscretisedLevels> Discretise(const std::vector<float>& intensiti
                                              const IntensityRange& range) {
   DiscretisedLevels out;
   out.levels.assign(mask.size(), 0);
+  // Passes split in chunks (features/threads.h); min, max and the highest
+  // level combine exactly, so the result does not depend on the split.
+  const int chunks = NumChunks(mask.size());
+  std::vector<double> chunk_lo(chunks, std::numeric_limits<double>::infinity()),
+      chunk_hi(chunks, -std::numeric_limits<double>::infinity());
+  ForEachChunk(mask.size(), [&](int k, size_t b, size_t e) {
+    double l = chunk_lo[k], h = chunk_hi[k];
+    for (size_t i = b; i < e; ++i) {
+      if (!mask[i]) continue;
+      l = std::min<double>(l, intensities[i]);
+      h = std::max<double>(h, intensities[i]);
+    }
+    chunk_lo[k] = l;
+    chunk_hi[k] = h;
+  });
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (size_t i = 0; i < mask.size(); ++i) {
-    if (!mask[i]) continue;
-    lo = std::min<double>(lo, intensities[i]);
-    hi = std::max<double>(hi, intensities[i]);
+  for (int k = 0; k < chunks; ++k) {
+    lo = std::min(lo, chunk_lo[k]);
+    hi = std::max(hi, chunk_hi[k]);
   }
   if (!(lo <= hi)) return absl::InvalidArgumentError("the intensity mask is empty");
   int max_level = 0;
+  std::vector<int> chunk_max(chunks, 0);
+  std::vector<uint8_t> chunk_bad(chunks, 0);
   switch (disc.method) {
     case Discretisation::Method::kFixedBinNumber: {
       if (disc.bin_count < 1) return absl::InvalidArgumentError("bin count must be >= 1");
       const int ng = disc.bin_count;
-      for (size_t i = 0; i < mask.size(); ++i) {
-        if (!mask[i]) continue;
-        int l;
-        if (hi == lo) {
-          l = 1;
-        } else if (intensities[i] >= hi) {
-          l = ng;
-        } else {
-          l = static_cast<int>(std::floor(ng * (intensities[i] - lo) / (hi - lo))) + 1;
-          l = std::clamp(l, 1, ng);
+      ForEachChunk(mask.size(), [&](int, size_t b, size_t e) {
+        for (size_t i = b; i < e; ++i) {
+          if (!mask[i]) continue;
+          int l;
+          if (hi == lo) {
+            l = 1;
+          } else if (intensities[i] >= hi) {
+            l = ng;
+          } else {
+            l = static_cast<int>(std::floor(ng * (intensities[i] - lo) / (hi - lo))) + 1;
+            l = std::clamp(l, 1, ng);
+          }
+          out.levels[i] = l;
         }
-        out.levels[i] = l;
-      }
+      });
       out.num_levels = ng;
       out.origin = lo;
       return out;
@@ -337,27 +410,43 @@ absl::StatusOr<DiscretisedLevels> Discretise(const std::vector<float>& intensiti
     case Discretisation::Method::kFixedBinSize: {
       if (!(disc.bin_width > 0)) return absl::InvalidArgumentError("bin width must be > 0");
       const double origin = range.min ? *range.min : lo;
-      for (size_t i = 0; i < mask.size(); ++i) {
-        if (!mask[i]) continue;
-        int l = static_cast<int>(std::floor((intensities[i] - origin) / disc.bin_width)) + 1;
-        l = std::max(l, 1);
-        out.levels[i] = l;
-        max_level = std::max(max_level, l);
-      }
+      ForEachChunk(mask.size(), [&](int k, size_t b, size_t e) {
+        int m = 0;
+        for (size_t i = b; i < e; ++i) {
+          if (!mask[i]) continue;
+          int l = static_cast<int>(std::floor((intensities[i] - origin) / disc.bin_width)) + 1;
+          l = std::max(l, 1);
+          out.levels[i] = l;
+          m = std::max(m, l);
+        }
+        chunk_max[k] = m;
+      });
+      for (int m : chunk_max) max_level = std::max(max_level, m);
       out.num_levels = max_level;
       out.origin = origin;
       return out;
     }
     case Discretisation::Method::kNone: {
-      for (size_t i = 0; i < mask.size(); ++i) {
-        if (!mask[i]) continue;
-        double v = intensities[i];
-        if (v < 1 || v != std::floor(v) || v > 1e6) {
+      ForEachChunk(mask.size(), [&](int k, size_t b, size_t e) {
+        int m = 0;
+        for (size_t i = b; i < e; ++i) {
+          if (!mask[i]) continue;
+          double v = intensities[i];
+          if (v < 1 || v != std::floor(v) || v > 1e6) {
+            chunk_bad[k] = 1;
+            return;
+          }
+          out.levels[i] = static_cast<int>(v);
+          m = std::max(m, out.levels[i]);
+        }
+        chunk_max[k] = m;
+      });
+      for (int k = 0; k < chunks; ++k) {
+        if (chunk_bad[k]) {
           return absl::InvalidArgumentError(
               "discretisation 'none' needs integer intensities >= 1 in the ROI");
         }
-        out.levels[i] = static_cast<int>(v);
-        max_level = std::max(max_level, out.levels[i]);
+        max_level = std::max(max_level, chunk_max[k]);
       }
       out.num_levels = max_level;
       out.origin = 0.5;

@@ -64,10 +64,26 @@ Geometry AlignedGrid(const Geometry& g, const std::array<double, 3>& spacing);
 // extra crop margin).
 // Errors: InvalidArgument for an empty ROI, mismatched sizes or a
 // non-positive spacing; Internal when ITK throws (message names it).
+//
+// `window`, when set, says that `image` and `roi` are a box cut out of a
+// larger image (a case is cropped once to the box around all its regions,
+// issue 15): grids, margins and interpolation are those of the whole image,
+// so the result equals that of the whole image as long as the cut holds
+// CutMarginVoxels() around the ROI (else Internal).
+struct SourceWindow {
+  Geometry full;                      // the whole image's grid
+  std::array<int, 3> offset{0, 0, 0};  // index of the cut's first voxel in it
+};
 absl::StatusOr<RoiGrid> PrepareRoiGrid(const ImageVolume& image,
                                        const std::vector<uint8_t>& roi,
                                        const ResamplingOptions& options,
-                                       double margin_mm);
+                                       double margin_mm,
+                                       const SourceWindow* window = nullptr);
+
+// Voxels (per axis, of the whole image of geometry `full`) that a cut must
+// hold around an ROI for PrepareRoiGrid with these options and margin.
+std::array<int, 3> CutMarginVoxels(const Geometry& full, const ResamplingOptions& options,
+                                   double margin_mm);
 
 struct IntensityRange {
   std::optional<double> min, max;  // inclusive; unset = unbounded

@@ -1,6 +1,7 @@
 #include "features/regions.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
 
@@ -9,37 +10,82 @@
 namespace fedrad::features {
 namespace {
 
-// 26-connected components of `fg`; returns the component id per voxel
-// (1-based) and the number of components.
+// 26-connected components of `fg`; writes the component id per voxel into
+// `out` (which must hold fg.size() zeros; 1-based ids numbered in the raster
+// order of each component's first voxel), their voxel counts into
+// `counts` (index 0 unused) and returns the number of components. Works on
+// x-runs: each run is joined (union-find) with the overlapping runs of the
+// 4 earlier neighbour rows, so the cost follows the number of runs, not of
+// voxels.
 int LabelComponents(const Geometry& g, const std::vector<uint8_t>& fg,
-                    std::vector<int32_t>* out) {
-  out->assign(fg.size(), 0);
+                    std::vector<int32_t>* out, std::vector<int64_t>* counts) {
   const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
-  int next = 0;
-  std::vector<size_t> stack;
-  for (size_t start = 0; start < fg.size(); ++start) {
-    if (!fg[start] || (*out)[start]) continue;
-    ++next;
-    (*out)[start] = next;
-    stack.push_back(start);
-    while (!stack.empty()) {
-      size_t i = stack.back();
-      stack.pop_back();
-      int x = static_cast<int>(i % nx), y = static_cast<int>((i / nx) % ny),
-          z = static_cast<int>(i / (static_cast<size_t>(nx) * ny));
-      for (int dz = -1; dz <= 1; ++dz) {
-        for (int dy = -1; dy <= 1; ++dy) {
-          for (int dx = -1; dx <= 1; ++dx) {
-            int xx = x + dx, yy = y + dy, zz = z + dz;
-            if (xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz) continue;
-            size_t j = g.Index(xx, yy, zz);
-            if (fg[j] && !(*out)[j]) {
-              (*out)[j] = next;
-              stack.push_back(j);
-            }
+  struct Run {
+    int x0, x1;  // inclusive
+  };
+  std::vector<Run> runs;
+  std::vector<size_t> row_start(static_cast<size_t>(ny) * nz + 1, 0);
+  for (size_t r = 0; r < static_cast<size_t>(ny) * nz; ++r) {
+    row_start[r] = runs.size();
+    const uint8_t* row = &fg[r * nx];
+    for (int x = 0; x < nx;) {
+      if (!row[x]) {
+        ++x;
+        continue;
+      }
+      const int x0 = x;
+      while (x < nx && row[x]) ++x;
+      runs.push_back({x0, x - 1});
+    }
+  }
+  row_start.back() = runs.size();
+  std::vector<size_t> parent(runs.size());
+  for (size_t i = 0; i < parent.size(); ++i) parent[i] = i;
+  auto find = [&](size_t i) {
+    while (parent[i] != i) {
+      parent[i] = parent[parent[i]];
+      i = parent[i];
+    }
+    return i;
+  };
+  auto unite = [&](size_t a, size_t b) {
+    a = find(a);
+    b = find(b);
+    if (a != b) parent[std::max(a, b)] = std::min(a, b);
+  };
+  // The earlier rows a 26-neighbour can lie in: (dy, dz).
+  const int neighbours[4][2] = {{-1, -1}, {0, -1}, {1, -1}, {-1, 0}};
+  for (int z = 0; z < nz; ++z) {
+    for (int y = 0; y < ny; ++y) {
+      const size_t r = static_cast<size_t>(z) * ny + y;
+      for (int k = 0; k < 4; ++k) {
+        const int yy = y + neighbours[k][0], zz = z + neighbours[k][1];
+        if (yy < 0 || yy >= ny || zz < 0) continue;
+        const size_t q = static_cast<size_t>(zz) * ny + yy;
+        size_t j = row_start[q];
+        for (size_t i = row_start[r]; i < row_start[r + 1]; ++i) {
+          // Runs of row q touching [x0 - 1, x1 + 1] (26-connectivity).
+          while (j < row_start[q + 1] && runs[j].x1 < runs[i].x0 - 1) ++j;
+          for (size_t t = j; t < row_start[q + 1] && runs[t].x0 <= runs[i].x1 + 1; ++t) {
+            unite(i, t);
           }
         }
       }
+    }
+  }
+  std::vector<int32_t> id(runs.size(), 0);
+  int next = 0;
+  counts->assign(1, 0);
+  for (size_t r = 0; r < static_cast<size_t>(ny) * nz; ++r) {
+    for (size_t i = row_start[r]; i < row_start[r + 1]; ++i) {
+      const size_t root = find(i);
+      if (id[root] == 0) {
+        id[root] = ++next;
+        counts->push_back(0);
+      }
+      (*counts)[id[root]] += runs[i].x1 - runs[i].x0 + 1;
+      std::fill(out->begin() + r * nx + runs[i].x0, out->begin() + r * nx + runs[i].x1 + 1,
+                id[root]);
     }
   }
   return next;
@@ -124,12 +170,22 @@ absl::StatusOr<RegionPlan> PlanRegions(const LabelVolume& lesion_mask,
   }
   std::map<int32_t, int64_t> label_counts;
   std::vector<uint8_t> fg(lesion_mask.voxels.size(), 0);
-  for (size_t i = 0; i < fg.size(); ++i) {
-    int32_t v = lesion_mask.voxels[i];
-    if (v < 0) return absl::InvalidArgumentError("lesion mask holds negative labels");
-    if (v > 0) {
+  {
+    // Labels below 256 are counted in an array (no map look-up per voxel).
+    std::array<int64_t, 256> small{};
+    for (size_t i = 0; i < fg.size(); ++i) {
+      const int32_t v = lesion_mask.voxels[i];
+      if (v == 0) continue;
+      if (v < 0) return absl::InvalidArgumentError("lesion mask holds negative labels");
       fg[i] = 1;
-      ++label_counts[v];
+      if (v < 256) {
+        ++small[v];
+      } else {
+        ++label_counts[v];
+      }
+    }
+    for (int v = 1; v < 256; ++v) {
+      if (small[v]) label_counts[v] = small[v];
     }
   }
   // Raw ids: labels or components.
@@ -137,17 +193,24 @@ absl::StatusOr<RegionPlan> PlanRegions(const LabelVolume& lesion_mask,
   int num_raw = 0;
   bool by_labels = options.split == RegionOptions::LesionSplit::kLabels ||
                    (options.split == RegionOptions::LesionSplit::kAuto && label_counts.size() > 1);
+  std::vector<int64_t> counts;  // voxels per raw id (index 0 unused)
   if (by_labels) {
     std::map<int32_t, int> index;
-    for (auto& [label, count] : label_counts) index[label] = ++num_raw;
+    std::array<int, 256> small_index{};
+    counts.assign(1, 0);
+    for (auto& [label, count] : label_counts) {
+      index[label] = ++num_raw;
+      counts.push_back(count);
+      if (label < 256) small_index[label] = num_raw;
+    }
     for (size_t i = 0; i < fg.size(); ++i) {
-      if (fg[i]) raw[i] = index[lesion_mask.voxels[i]];
+      if (!fg[i]) continue;
+      const int32_t v = lesion_mask.voxels[i];
+      raw[i] = v < 256 ? small_index[v] : index[v];
     }
   } else {
-    num_raw = LabelComponents(g, fg, &raw);
+    num_raw = LabelComponents(g, fg, &raw, &counts);
   }
-  std::vector<int64_t> counts(num_raw + 1, 0);
-  for (int32_t r : raw) counts[r]++;
   // Order lesions by decreasing size (ties: first seen).
   std::vector<int> order(num_raw);
   for (int k = 0; k < num_raw; ++k) order[k] = k + 1;
@@ -162,8 +225,14 @@ absl::StatusOr<RegionPlan> PlanRegions(const LabelVolume& lesion_mask,
     plan.total_lesion_volume_mm3 += info.volume_mm3;
     plan.lesions.push_back(info);
   }
-  plan.lesion_id_.resize(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) plan.lesion_id_[i] = rank[raw[i]];
+  // Renumbered in place (no second volume of ids); rank is often the
+  // identity (one lesion, or lesions already in size order).
+  bool identity = true;
+  for (int k = 0; k <= num_raw; ++k) identity &= rank[k] == k;
+  if (!identity) {
+    for (int32_t& r : raw) r = rank[r];
+  }
+  plan.lesion_id_ = std::move(raw);
 
   bool want_liver = liver && (options.liver || options.bkg);
   if (num_raw == 0 && !want_liver) {

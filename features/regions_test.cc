@@ -1,5 +1,7 @@
 #include "features/regions.h"
 
+#include <random>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -99,6 +101,75 @@ TEST(PlanRegions, EmptyLesionMaskIsAnError) {
   auto plan = PlanRegions(empty, nullptr, RegionOptions{});
   EXPECT_EQ(plan.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(plan.status().message()), HasSubstr("empty"));
+}
+
+// Reference for the run-based labelling (issue 15): a voxel flood fill in
+// raster order (the implementation before), then IBSI lesion order.
+std::vector<std::vector<uint8_t>> FloodFillLesions(const LabelVolume& m) {
+  const Geometry& g = m.geometry;
+  std::vector<int> id(m.voxels.size(), 0);
+  std::vector<int64_t> counts{0};
+  for (size_t s = 0; s < m.voxels.size(); ++s) {
+    if (!m.voxels[s] || id[s]) continue;
+    counts.push_back(0);
+    const int k = static_cast<int>(counts.size()) - 1;
+    std::vector<size_t> stack{s};
+    id[s] = k;
+    while (!stack.empty()) {
+      size_t i = stack.back();
+      stack.pop_back();
+      ++counts[k];
+      int x = i % g.size[0], y = (i / g.size[0]) % g.size[1], z = i / (g.size[0] * g.size[1]);
+      for (int dz = -1; dz <= 1; ++dz)
+        for (int dy = -1; dy <= 1; ++dy)
+          for (int dx = -1; dx <= 1; ++dx) {
+            int xx = x + dx, yy = y + dy, zz = z + dz;
+            if (xx < 0 || yy < 0 || zz < 0 || xx >= g.size[0] || yy >= g.size[1] ||
+                zz >= g.size[2])
+              continue;
+            size_t j = g.Index(xx, yy, zz);
+            if (m.voxels[j] && !id[j]) {
+              id[j] = k;
+              stack.push_back(j);
+            }
+          }
+    }
+  }
+  std::vector<int> order;
+  for (int k = 1; k < static_cast<int>(counts.size()); ++k) order.push_back(k);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int a, int b) { return counts[a] > counts[b]; });
+  std::vector<std::vector<uint8_t>> out;
+  for (int k : order) {
+    std::vector<uint8_t> mask(m.voxels.size());
+    for (size_t i = 0; i < mask.size(); ++i) mask[i] = id[i] == k;
+    out.push_back(mask);
+  }
+  return out;
+}
+
+TEST(PlanRegions, RunBasedComponentsEqualAVoxelFloodFill) {
+  // Random masks from sparse (many small, diagonal-touching lesions and ties
+  // in size) to near the 26-connected percolation threshold (large, winding
+  // ones).
+  const Geometry g = MakeGeometry(23, 17, 11);
+  std::mt19937 rng(7);
+  for (double density : {0.01, 0.03, 0.06, 0.09}) {
+    LabelVolume m{g, std::vector<int32_t>(g.NumVoxels(), 0)};
+    std::bernoulli_distribution on(density);
+    for (auto& v : m.voxels) v = on(rng);
+    RegionOptions o;
+    o.split = RegionOptions::LesionSplit::kConnectedComponents;
+    auto plan = PlanRegions(m, nullptr, o);
+    ASSERT_TRUE(plan.ok());
+    auto reference = FloodFillLesions(m);
+    ASSERT_EQ(plan->lesions.size(), reference.size()) << density;
+    EXPECT_GT(reference.size(), 1u);
+    for (size_t k = 0; k < reference.size(); ++k) {
+      ASSERT_EQ(plan->Mask("lesion_" + std::to_string(k + 1)), reference[k])
+          << "density " << density << " lesion " << k + 1;
+    }
+  }
 }
 
 }  // namespace

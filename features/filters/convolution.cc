@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "features/threads.h"
 
 namespace fedrad::features::filters {
 
@@ -23,8 +24,9 @@ Volume<float> ToImage(const Grid& grid, const Geometry& geometry) {
 
 void ParallelFor(int n, const std::function<void(int, int)>& fn) {
   if (n <= 0) return;
-  int threads = static_cast<int>(std::thread::hardware_concurrency());
-  threads = std::max(1, std::min({threads, 8, n}));
+  // The caller's thread budget (features/threads.h), so that a cohort's
+  // workers and their filters share --threads instead of each taking all.
+  int threads = std::max(1, std::min({ThreadBudget(), 8, n}));
   if (threads == 1) {
     fn(0, n);
     return;

@@ -10,7 +10,7 @@
 // Convolution is the true convolution of IBSI-2 (eq. 2.1; scipy.ndimage
 // convolve1d): out[i] = sum_j w[j] in[i + c - j], c = (len - 1) / 2, the
 // input read outside [0, n) through PaddedIndex. Thread safe; the work is
-// split over min(hardware threads, 8) threads.
+// split over min(ThreadBudget(), 8) threads (features/threads.h).
 #ifndef FEDRAD_FEATURES_FILTERS_CONVOLUTION_H_
 #define FEDRAD_FEATURES_FILTERS_CONVOLUTION_H_
 

@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "features/threads.h"
 #include "core/status.h"
 
 namespace fedrad::features::filters {
@@ -30,7 +31,7 @@ struct Taps {
 // only when it is large enough to pay for a thread).
 template <typename Fn>
 void ParallelFor(int n, size_t work, const Fn& fn) {
-  if (n < 2 || work < (1u << 17)) {
+  if (n < 2 || work < (1u << 17) || ThreadBudget() < 2) {  // features/threads.h
     fn(0, n);
     return;
   }

@@ -1,0 +1,163 @@
+#include "features/internal/nifti_voxels.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <algorithm>
+#include <memory>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#ifdef FEDRAD_HAVE_LIBDEFLATE
+#include <libdeflate.h>
+#else
+#include <zlib.h>
+#endif
+
+namespace fedrad::features::internal {
+namespace {
+
+constexpr size_t kHeader = 348;
+
+template <typename T>
+T At(const unsigned char* h, size_t offset) {
+  T v;
+  std::memcpy(&v, h + offset, sizeof(T));
+  return v;
+}
+
+// The voxel type and its size from a NIfTI-1 header, or false.
+bool PlainHeader(const unsigned char* h, size_t num_voxels, StoredVolume::Type* type,
+                 size_t* bytes, size_t* vox_offset) {
+  if (At<int32_t>(h, 0) != 348) return false;  // also: big-endian files
+  if (std::memcmp(h + 344, "n+1\0", 4) != 0) return false;  // one file
+  const int16_t ndim = At<int16_t>(h, 40);
+  if (ndim < 1 || ndim > 3) return false;
+  size_t n = 1;
+  for (int d = 1; d <= ndim; ++d) {
+    const int16_t size = At<int16_t>(h, 40 + 2 * d);
+    if (size < 1) return false;
+    n *= static_cast<size_t>(size);
+  }
+  if (n != num_voxels) return false;
+  const float slope = At<float>(h, 112), inter = At<float>(h, 116);
+  if (!(slope == 0 || (slope == 1 && inter == 0))) return false;
+  using T = StoredVolume::Type;
+  switch (At<int16_t>(h, 70)) {
+    case 2: *type = T::kUInt8; *bytes = 1; break;
+    case 256: *type = T::kInt8; *bytes = 1; break;
+    case 4: *type = T::kInt16; *bytes = 2; break;
+    case 512: *type = T::kUInt16; *bytes = 2; break;
+    case 8: *type = T::kInt32; *bytes = 4; break;
+    case 768: *type = T::kUInt32; *bytes = 4; break;
+    // Floats are left to ITK: its NIfTI reader turns NaN into 0.
+    default: return false;
+  }
+  const float offset = At<float>(h, 108);
+  if (!(offset >= kHeader) || offset > 1e9 || offset != static_cast<float>(static_cast<size_t>(offset))) {
+    return false;
+  }
+  *vox_offset = static_cast<size_t>(offset);
+  return true;
+}
+
+struct FileCloser {
+  void operator()(FILE* f) const { std::fclose(f); }
+};
+
+absl::Status Truncated(const std::string& path) {
+  return absl::DataLossError(absl::StrCat(path, ": cannot read image: the file is truncated"));
+}
+
+#ifdef FEDRAD_HAVE_LIBDEFLATE
+struct DecompressorFree {
+  void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
+};
+#endif
+
+}  // namespace
+
+absl::StatusOr<bool> ReadPlainNiftiVoxels(const std::string& path, size_t num_voxels,
+                                          StoredVolume* out) {
+  const bool gz = absl::EndsWith(path, ".nii.gz");
+  if (!gz && !absl::EndsWith(path, ".nii")) return false;
+  std::unique_ptr<FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
+  if (!f) return false;
+  StoredVolume::Type type;
+  size_t bytes = 0, vox_offset = 0;
+  if (!gz) {
+    unsigned char h[kHeader];
+    if (std::fread(h, 1, kHeader, f.get()) != kHeader) return false;
+    if (!PlainHeader(h, num_voxels, &type, &bytes, &vox_offset)) return false;
+    ByteBuffer data = AllocateBytes(num_voxels * bytes);
+    if (!data) return false;
+    if (std::fseek(f.get(), static_cast<long>(vox_offset), SEEK_SET) != 0 ||
+        std::fread(data.get(), 1, num_voxels * bytes, f.get()) != num_voxels * bytes) {
+      return Truncated(path);
+    }
+    out->type = type;
+    out->data = std::move(data);
+    out->offset = 0;
+    return true;
+  }
+#ifdef FEDRAD_HAVE_LIBDEFLATE
+  // The whole member at once; ISIZE (the last 4 bytes) is the inflated size
+  // modulo 2^32, checked against the header's.
+  if (std::fseek(f.get(), 0, SEEK_END) != 0) return false;
+  const long size = std::ftell(f.get());
+  if (size < 18) return false;
+  ByteBuffer in = AllocateBytes(size);
+  if (!in) return false;
+  std::rewind(f.get());
+  if (std::fread(in.get(), 1, size, f.get()) != static_cast<size_t>(size)) return Truncated(path);
+  f.reset();
+  uint32_t isize;
+  std::memcpy(&isize, in.get() + size - 4, 4);
+  // The header says how much is needed; inflate a first block to read it.
+  std::unique_ptr<libdeflate_decompressor, DecompressorFree> d(libdeflate_alloc_decompressor());
+  if (!d) return false;
+  // Any size whose low 32 bits are isize: voxels of < 4 GiB are the usual case.
+  size_t total = isize;
+  while (total < kHeader + num_voxels) total += size_t{1} << 32;
+  ByteBuffer buf = AllocateBytes(total);
+  if (!buf) return false;
+  size_t in_used = 0, actual = 0;
+  libdeflate_result r = libdeflate_gzip_decompress_ex(d.get(), in.get(), size, buf.get(), total,
+                                                      &in_used, &actual);
+  if (r != LIBDEFLATE_SUCCESS || in_used != static_cast<size_t>(size) || actual < kHeader) {
+    return false;  // several members, or not what we think: ITK reads it
+  }
+  in.reset();
+  if (!PlainHeader(buf.get(), num_voxels, &type, &bytes, &vox_offset)) return false;
+  if (actual < vox_offset + num_voxels * bytes) return Truncated(path);
+  out->type = type;
+  out->data = std::move(buf);
+  out->offset = vox_offset;
+  return true;
+#else
+  f.reset();
+  gzFile z = gzopen(path.c_str(), "rb");
+  if (z == nullptr) return false;
+  std::unique_ptr<gzFile_s, int (*)(gzFile)> zc(z, gzclose);
+  gzbuffer(z, 1 << 20);
+  unsigned char h[kHeader];
+  if (gzread(z, h, kHeader) != static_cast<int>(kHeader)) return false;
+  if (!PlainHeader(h, num_voxels, &type, &bytes, &vox_offset)) return false;
+  if (gzseek(z, static_cast<z_off_t>(vox_offset), SEEK_SET) < 0) return Truncated(path);
+  ByteBuffer data = AllocateBytes(num_voxels * bytes);
+  if (!data) return false;
+  size_t done = 0, want = num_voxels * bytes;
+  while (done < want) {
+    const unsigned chunk = static_cast<unsigned>(std::min<size_t>(want - done, 1u << 30));
+    const int got = gzread(z, data.get() + done, chunk);
+    if (got <= 0) return Truncated(path);
+    done += static_cast<size_t>(got);
+  }
+  out->type = type;
+  out->data = std::move(data);
+  out->offset = 0;
+  return true;
+#endif
+}
+
+}  // namespace fedrad::features::internal
