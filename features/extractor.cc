@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <deque>
 #include <future>
 #include <limits>
 #include <memory>
@@ -366,15 +367,25 @@ absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
       if (f != "morph" && options.Wants(f)) on_map.families.insert(f);
     }
     const ImageVolume image{grid.geometry, grid.intensities};
-    // The features of one map are computed on another thread while the next
-    // map is filtered (at most one pending), so features and filters overlap.
-    std::future<absl::StatusOr<FeatureList>> pending;
-    auto collect = [&]() -> absl::Status {
-      if (!pending.valid()) return absl::OkStatus();
-      absl::StatusOr<FeatureList> f = pending.get();
+    // The features of each map are computed on other threads while the next
+    // maps are filtered: up to one job per thread of the budget in flight,
+    // collected in order (a wavelet family hands over several maps at once).
+    const size_t max_in_flight = static_cast<size_t>(std::max(1, ThreadBudget()));
+    std::deque<std::future<absl::StatusOr<FeatureList>>> pending;
+    auto collect_one = [&]() -> absl::Status {
+      absl::StatusOr<FeatureList> f = pending.front().get();
+      pending.pop_front();
       if (!f.ok()) return f.status();
       out.insert(out.end(), f->begin(), f->end());
       return absl::OkStatus();
+    };
+    auto collect = [&]() -> absl::Status {
+      absl::Status first = absl::OkStatus();
+      while (!pending.empty()) {
+        absl::Status s = collect_one();
+        if (first.ok()) first = s;
+      }
+      return first;
     };
     absl::Status run = filters::ApplyFilters(
         image, options.filters, [&](size_t index, ImageVolume response) -> absl::Status {
@@ -382,28 +393,28 @@ absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& input,
           if (options.response_map_sink) {
             FEDRAD_RETURN_IF_ERROR(options.response_map_sink(label, response));
           }
-          FEDRAD_RETURN_IF_ERROR(collect());
           if (on_map.families.empty()) return absl::OkStatus();
+          while (pending.size() >= max_in_flight) FEDRAD_RETURN_IF_ERROR(collect_one());
           auto map = std::make_shared<RoiGrid>(
               RoiGrid{grid.geometry, std::move(response.voxels), grid.mask});
-          // With a budget of one thread the job runs at collect(), here.
-          const bool overlap = ThreadBudget() > 1;
-          pending = std::async(overlap ? std::launch::async : std::launch::deferred,
-                               [&on_map, &imask, n_int, map, label]() -> absl::StatusOr<FeatureList> {
-                                 ScopedThreadBudget one(1);  // the filters use the rest
-                                 std::vector<uint8_t> map_imask = imask;
-                                 auto f = FamiliesOnGrid(map.get(), &map_imask, n_int, on_map);
-                                 if (!f.ok()) {
-                                   return absl::Status(f.status().code(),
-                                                       absl::StrCat("filter '", label, "': ",
-                                                                    f.status().message()));
-                                 }
-                                 for (FeatureValue& v : *f) v.filter = label;
-                                 return f;
-                               });
+          // With a budget of one thread the job runs when collected.
+          const bool overlap = max_in_flight > 1;
+          pending.push_back(std::async(
+              overlap ? std::launch::async : std::launch::deferred,
+              [&on_map, &imask, n_int, map, label]() -> absl::StatusOr<FeatureList> {
+                ScopedThreadBudget one(1);  // the filters use the rest
+                std::vector<uint8_t> map_imask = imask;
+                auto f = FamiliesOnGrid(map.get(), &map_imask, n_int, on_map);
+                if (!f.ok()) {
+                  return absl::Status(f.status().code(), absl::StrCat("filter '", label, "': ",
+                                                                      f.status().message()));
+                }
+                for (FeatureValue& v : *f) v.filter = label;
+                return f;
+              }));
           return absl::OkStatus();
         });
-    absl::Status last = collect();  // always wait for the pending job
+    absl::Status last = collect();  // always wait for every pending job
     FEDRAD_RETURN_IF_ERROR(run);
     FEDRAD_RETURN_IF_ERROR(last);
   }
