@@ -65,6 +65,9 @@
 #include "models/newton.h"
 #include "models/selection.h"
 #include "proto/payload.h"
+#include "proto/spec_hash.h"
+#include "rounds/fit_replay.h"
+#include "rounds/transcript.h"
 #include "site_node/model_spec.h"
 
 namespace fedrad::coordinator {
@@ -116,6 +119,43 @@ std::map<std::string, v1::Payload> RoundParams(StudyContext& ctx, const v1::Payl
   return by_site;
 }
 
+absl::StatusOr<v1::RoundMessage> RoundMessageOf(StudyContext& ctx, const std::string& site,
+                                                const v1::TaskResult& r,
+                                                const std::string& round_id,
+                                                const std::vector<std::string>& summed) {
+  if (ctx.round_trust() != nullptr) {
+    if (!r.has_signed_()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "site ", site, " sent no signed contribution to round '", round_id,
+          "' (verifiable rounds need fedrad-site of the same version)"));
+    }
+    rounds::Expectation expect;
+    expect.study_id = ctx.study_id();
+    expect.spec_sha256 = StudySpecHash(ctx.study());
+    expect.signers = {site};
+    expect.round_id = round_id;
+    absl::StatusOr<v1::RoundMessage> m = rounds::Verify(r.signed_(), *ctx.round_trust(), expect);
+    if (!m.ok()) return Annotate(m.status(), absl::StrCat("site ", site));
+    return m;
+  }
+  v1::RoundMessage m;
+  if (r.has_signed_() && m.ParseFromString(r.signed_().body())) return m;
+  m.set_study_id(ctx.study_id());
+  m.set_site(site);
+  m.set_round_id(round_id);
+  m.set_kind(r.kind());
+  FEDRAD_ASSIGN_OR_RETURN(*m.mutable_contribution(),
+                          rounds::MakeContribution(r.payload(), summed, {}));
+  return m;
+}
+
+std::map<std::string, v1::Transcript> FitTranscripts(const Fitted& fit,
+                                                     const std::vector<std::string>& sites) {
+  std::map<std::string, v1::Transcript> out;
+  for (const auto& s : sites) out[s] = fit.transcript;
+  return out;
+}
+
 }  // namespace internal
 
 namespace {
@@ -127,6 +167,7 @@ using internal::IsCox;
 using internal::Pooled;
 using internal::PreparedModel;
 using internal::RequireSites;
+using internal::RoundMessageOf;
 using internal::RoundParams;
 using internal::SiteValidation;
 using internal::SiteVector;
@@ -202,6 +243,10 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
     FEDRAD_ASSIGN_OR_RETURN(cp.sum_outer, SiteMatrix(site, pl, "sum_xx", p));
     prep.cross[site] = cp;
     prep.n[site] = cp.n;
+    FEDRAD_RETURN_IF_ERROR(RoundMessageOf(ctx, site, r, rounds::PrepareRound(model.name()),
+                                          {"n", "events", "sum_x", "sum_xx"})
+                               .status());
+    if (r.has_signed_()) prep.signed_prepare[site] = r.signed_();
     FEDRAD_ASSIGN_OR_RETURN(double events, GetScalar(pl, "events"));
     FEDRAD_ASSIGN_OR_RETURN(double excluded, GetScalar(pl, "n_excluded"));
     if (!std::isfinite(excluded)) excluded = -1;  // withheld: 1..k-1
@@ -221,51 +266,71 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
   return prep;
 }
 
+// The transcript of one federated fit as it grows: the development sites'
+// signed models.prepare, then every evaluation's signed contributions.
+struct FitRounds {
+  std::string fit_id;
+  std::vector<std::string> sites;  // the fit's development sites, sorted
+  v1::Transcript transcript;
+  int64_t evaluations = 0;
+};
+
 // One federated evaluation of the log-likelihood pieces: a models.derivatives
-// round on `sites` (every other site idle), summed. The covariates and the
-// scaling are those models::FitSpec asks for.
+// round on `sites` (every other site idle), each taking part site given the
+// fit's transcript so far (it recomputes this step itself and refuses any
+// other: issue 12), and the sum of their verified contributions
+// (rounds::SumRound, the sum every site and the auditor compute too). The
+// covariates and the scaling are those models::FitSpec asks for.
 // `round_seconds` (optional) accumulates the wall time spent waiting for
 // rounds, so that the coordinator's own share of a fit can be reported.
 // `after_round` (optional) is called after each round (progress).
-m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model,
+m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model, FitRounds* fit,
                                double* round_seconds = nullptr,
                                std::function<void()> after_round = nullptr) {
-  return [&ctx, &model, round_seconds, after_round](
+  return [&ctx, &model, fit, round_seconds, after_round](
              const std::vector<std::string>& covariates, const m::Scaling* scaling,
              const std::vector<std::string>& sites,
              const Eigen::VectorXd& beta) -> absl::StatusOr<m::Derivatives> {
     v1::Payload params;
     (*params.mutable_strings())["model"] = model.name();
     (*params.mutable_strings())["covariates"] = absl::StrJoin(covariates, "\n");
+    (*params.mutable_strings())["fit"] = fit->fit_id;
+    (*params.mutable_strings())["fit_sites"] = absl::StrJoin(fit->sites, "\n");
     AddVector(&params, "beta", ToStd(beta));
     if (scaling != nullptr) {
       AddVector(&params, "center", ToStd(scaling->center));
       AddVector(&params, "scale", ToStd(scaling->scale));
     }
+    std::map<std::string, v1::Transcript> transcripts;
+    for (const std::string& s : sites) transcripts[s] = fit->transcript;
     const auto round_start = std::chrono::steady_clock::now();
-    FEDRAD_ASSIGN_OR_RETURN(auto results,
-                            ctx.RunRound("models.derivatives", RoundParams(ctx, params, sites)));
+    FEDRAD_ASSIGN_OR_RETURN(
+        auto results,
+        ctx.RunRound("models.derivatives", RoundParams(ctx, params, sites), transcripts));
     if (round_seconds != nullptr) {
       *round_seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - round_start).count();
     }
     if (after_round) after_round();
     FEDRAD_RETURN_IF_ERROR(RequireSites(sites, results, "models.derivatives"));
-    const int64_t p = beta.size();
-    m::Derivatives sum = m::Derivatives::Zero(static_cast<int>(p));
+    const std::string round_id = rounds::EvalRound(model.name(), fit->fit_id, fit->evaluations);
+    std::vector<v1::RoundMessage> messages;
     for (const std::string& site : sites) {
-      const v1::Payload& pl = results.at(site).payload();
-      m::Derivatives d;
-      FEDRAD_ASSIGN_OR_RETURN(d.loglik, GetScalar(pl, "loglik"));
-      FEDRAD_ASSIGN_OR_RETURN(d.gradient, SiteVector(site, pl, "gradient", p));
-      FEDRAD_ASSIGN_OR_RETURN(d.information, SiteMatrix(site, pl, "information", p));
-      FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(pl, "n"));
-      FEDRAD_ASSIGN_OR_RETURN(double events, GetScalar(pl, "events"));
-      d.n = static_cast<int64_t>(n);
-      d.events = static_cast<int64_t>(events);
-      sum.Add(d);
+      FEDRAD_ASSIGN_OR_RETURN(
+          v1::RoundMessage msg,
+          RoundMessageOf(ctx, site, results.at(site), round_id,
+                         {"n", "events", "loglik", "gradient", "information"}));
+      messages.push_back(std::move(msg));
     }
-    return sum;
+    for (const std::string& site : sites) {
+      if (results.at(site).has_signed_()) *fit->transcript.add_messages() = results.at(site).signed_();
+    }
+    ++fit->evaluations;
+    FEDRAD_ASSIGN_OR_RETURN(rounds::Sums sums, rounds::SumRound(messages));
+    absl::StatusOr<m::Derivatives> d =
+        rounds::DerivativesFromSums(sums, static_cast<int>(beta.size()));
+    if (!d.ok()) return absl::DataLossError(absl::StrCat("round '", round_id, "': ", d.status().message()));
+    return d;
   };
 }
 
@@ -324,12 +389,17 @@ Fitted FromSpecFit(const v1::Model& model, const m::SpecFit& s,
 // A fit the development site ran itself (models.fit): one round; the site
 // releases the fit, the coordinator only reads it.
 absl::StatusOr<m::SpecFit> FitAtSite(StudyContext& ctx, const PreparedModel& prep,
-                                     const std::string& site) {
+                                     const std::string& site, v1::Transcript* transcript) {
   const v1::Model& model = *prep.spec;
   v1::Payload params;
   (*params.mutable_strings())["model"] = model.name();
   FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.RunRound("models.fit", RoundParams(ctx, params, {site})));
   FEDRAD_RETURN_IF_ERROR(RequireSites({site}, results, "models.fit"));
+  FEDRAD_RETURN_IF_ERROR(
+      RoundMessageOf(ctx, site, results.at(site), rounds::SiteFitRound(model.name()), {}).status());
+  if (transcript != nullptr && results.at(site).has_signed_()) {
+    *transcript->add_messages() = results.at(site).signed_();
+  }
   const v1::Payload& pl = results.at(site).payload();
   if (SplitLines(GetStr(pl, "candidates")) != prep.covariates) {
     return absl::DataLossError(absl::StrCat("site ", site, ": models.fit used other candidate "
@@ -382,7 +452,7 @@ struct ProgressSpan {
 
 absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
                                 const std::vector<std::string>& sites, bool at_site,
-                                ProgressSpan span) {
+                                const std::string& fit_id, ProgressSpan span) {
   const v1::Model& model = *prep.spec;
   const auto start = std::chrono::steady_clock::now();
   const int64_t rounds_before = ctx.rounds();
@@ -400,8 +470,9 @@ absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
   };
   m::SpecFit spec;
   double coordinator_seconds = 0;
+  v1::Transcript transcript;
   if (at_site && sites.size() == 1) {
-    FEDRAD_ASSIGN_OR_RETURN(spec, FitAtSite(ctx, prep, sites[0]));
+    FEDRAD_ASSIGN_OR_RETURN(spec, FitAtSite(ctx, prep, sites[0], &transcript));
   } else {
     m::FitSpecInput in;
     in.candidates = prep.covariates;
@@ -416,13 +487,25 @@ absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
       in.pooled.Add(prep.cross.at(s));
       in.events += prep.events.at(s);
     }
+    FitRounds rounds_of_fit;
+    rounds_of_fit.fit_id = fit_id;
+    rounds_of_fit.sites = sites;
+    std::sort(rounds_of_fit.sites.begin(), rounds_of_fit.sites.end());
+    for (const auto& s : rounds_of_fit.sites) {
+      auto it = prep.signed_prepare.find(s);
+      if (it != prep.signed_prepare.end()) *rounds_of_fit.transcript.add_messages() = it->second;
+    }
     double round_seconds = 0;
-    in.evaluate = MakeEvaluator(ctx, model, &round_seconds, after_round);
+    in.evaluate = MakeEvaluator(ctx, model, &rounds_of_fit, &round_seconds, after_round);
     in.before_final_fit = [&round_seconds] { round_seconds = 0; };
     FEDRAD_ASSIGN_OR_RETURN(spec, m::FitSpec(FitSpecOptionsOf(model), in));
     coordinator_seconds = spec.newton_seconds - round_seconds;
+    transcript = std::move(rounds_of_fit.transcript);
   }
   Fitted fit = FromSpecFit(model, spec, prep.covariates);
+  fit.fit_id = fit_id;
+  fit.at_site = at_site && sites.size() == 1;
+  fit.transcript = std::move(transcript);
   fit.sites = sites;
   fit.coordinator_seconds = coordinator_seconds;
   fit.rounds = ctx.rounds() - rounds_before;
@@ -570,7 +653,7 @@ absl::Status RunModels(StudyContext& ctx) {
 
     FEDRAD_ASSIGN_OR_RETURN(
         Fitted fit,
-        FitModel(ctx, prep, dev, at_site,
+        FitModel(ctx, prep, dev, at_site, rounds::kDevelopmentFit,
                  {lo + 0.05 * width, lo + (validate ? 0.6 : 1.0) * width}));
     json mj = FitJson(fit);
     mj["type"] = IsCox(model) ? "cox" : "logistic";
@@ -621,7 +704,8 @@ absl::Status RunModels(StudyContext& ctx) {
         const double fold_width = 0.4 * width / sites.size();
         const double fold_lo = lo + 0.6 * width + fold * fold_width;
         absl::StatusOr<Fitted> fitted =
-            FitModel(ctx, prep, train, false, {fold_lo, fold_lo + 0.8 * fold_width});
+            FitModel(ctx, prep, train, false, rounds::LosoFit(s),
+                     {fold_lo, fold_lo + 0.8 * fold_width});
         if (absl::IsFailedPrecondition(fitted.status()) && ctx.active_sites() == sites) {
           // A fold whose fit has a convergence problem (e.g. separation on
           // the remaining sites) is reported for that site; the others go on.

@@ -33,6 +33,7 @@ namespace {
 
 namespace m = ::fedrad::models;
 using nlohmann::json;
+using internal::FitTranscripts;
 using internal::Fitted;
 using internal::IsCox;
 using internal::PreparedModel;
@@ -178,10 +179,12 @@ absl::StatusOr<PooledBaseline> PoolBaseline(const std::map<std::string, v1::Task
 // (models.lp_summary: each step >= k patients; no value released), pooled by
 // linear interpolation (models::QuantilesFromCounts). One round.
 absl::StatusOr<std::vector<double>> RiskGroupCuts(StudyContext& ctx, const v1::Payload& base,
+                                                  const Fitted& fit,
                                                   const std::vector<std::string>& dev_sites,
                                                   json* info) {
   FEDRAD_ASSIGN_OR_RETURN(auto first,
-                          ctx.RunRound("models.lp_summary", RoundParams(ctx, base, dev_sites)));
+                          ctx.RunRound("models.lp_summary", RoundParams(ctx, base, dev_sites),
+                                       FitTranscripts(fit, dev_sites)));
   FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, first, "models.lp_summary"));
   std::vector<m::SiteCounts> parts;
   for (const auto& s : dev_sites) {
@@ -303,10 +306,14 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
   (*params.mutable_strings())["model"] = model.name();
   (*params.mutable_strings())["covariates"] = absl::StrJoin(fit.covariates, "\n");
   AddVector(&params, "beta", ToStd(fit.beta));
+  // Which fit froze the model: each site recomputes it from fit.transcript.
+  (*params.mutable_strings())["fit"] = fit.fit_id;
+  (*params.mutable_strings())["fit_sites"] = absl::StrJoin(fit.sites, "\n");
   const v1::Payload frozen = params;  // the model and its coefficients only
   if (cox) {
     FEDRAD_ASSIGN_OR_RETURN(auto sums,
-                            ctx.RunRound("models.baseline", RoundParams(ctx, params, dev_sites)));
+                            ctx.RunRound("models.baseline", RoundParams(ctx, params, dev_sites),
+                                         FitTranscripts(fit, dev_sites)));
     FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, sums, "models.baseline"));
     FEDRAD_ASSIGN_OR_RETURN(PooledBaseline base, PoolBaseline(sums, dev_sites, t, tau));
     AddVector(&params, "grid", base.grid);
@@ -327,12 +334,13 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
     const double km_step = v.km_time_step() == 0 ? m::kDefaultKmTimeStepDays : v.km_time_step();
     if (km_step > 0) {
       FEDRAD_ASSIGN_OR_RETURN(std::vector<double> cuts,
-                              RiskGroupCuts(ctx, frozen, dev_sites, risk_groups_out));
+                              RiskGroupCuts(ctx, frozen, fit, dev_sites, risk_groups_out));
       AddVector(&params, "km_cuts", cuts);
     }
   }
   FEDRAD_ASSIGN_OR_RETURN(auto results,
-                          ctx.RunRound("models.validate", RoundParams(ctx, params, val_sites)));
+                          ctx.RunRound("models.validate", RoundParams(ctx, params, val_sites),
+                                       FitTranscripts(fit, val_sites)));
   FEDRAD_RETURN_IF_ERROR(RequireSites(val_sites, results, "models.validate"));
   std::map<std::string, SiteValidation> out;
   for (const auto& s : val_sites) {

@@ -61,6 +61,12 @@ absl::Status StudyContext::CheckQuorum(const std::string& kind) const {
 
 absl::StatusOr<std::map<std::string, v1::TaskResult>> StudyContext::RunRound(
     const std::string& kind, const std::map<std::string, v1::Payload>& params_by_site) {
+  return RunRound(kind, params_by_site, {});
+}
+
+absl::StatusOr<std::map<std::string, v1::TaskResult>> StudyContext::RunRound(
+    const std::string& kind, const std::map<std::string, v1::Payload>& params_by_site,
+    const std::map<std::string, v1::Transcript>& transcripts) {
   if (host_->Cancelled()) return absl::CancelledError("study cancelled");
   if (absl::Status q = CheckQuorum(kind); !q.ok()) return q;
   ++round_;
@@ -80,6 +86,8 @@ absl::StatusOr<std::map<std::string, v1::TaskResult>> StudyContext::RunRound(
     if (it != params_by_site.end()) *task.mutable_params() = it->second;
     *task.mutable_study() = study_;
     task.set_deadline_unix_millis(deadline);
+    auto tr = transcripts.find(site);
+    if (tr != transcripts.end()) *task.mutable_transcript() = tr->second;
     tasks.emplace(site, std::move(task));
   }
   const size_t active_before = active_.size();

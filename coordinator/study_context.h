@@ -38,6 +38,8 @@
 
 #include "absl/status/statusor.h"
 #include "proto/fedrad.pb.h"
+#include "proto/round_signing.h"
+#include "proto/rounds.pb.h"
 #include "proto/study.pb.h"
 
 namespace fedrad::coordinator {
@@ -85,6 +87,12 @@ class StudyContext {
   absl::StatusOr<std::map<std::string, v1::TaskResult>> RunRound(
       const std::string& kind,
       const std::map<std::string, v1::Payload>& params_by_site);
+  // RunRound where the sites in `transcripts` also get, in Task.transcript,
+  // the signed messages the step builds on (verifiable rounds, issue 12).
+  absl::StatusOr<std::map<std::string, v1::TaskResult>> RunRound(
+      const std::string& kind,
+      const std::map<std::string, v1::Payload>& params_by_site,
+      const std::map<std::string, v1::Transcript>& transcripts);
   // RunRound with the same params for every active site.
   absl::StatusOr<std::map<std::string, v1::TaskResult>> Broadcast(
       const std::string& kind, const v1::Payload& params);
@@ -113,6 +121,15 @@ class StudyContext {
   // resumed run for one it answered before the coordinator restarted.
   int64_t epoch() const { return epoch_; }
 
+  // Where the sites' signed round messages are checked (the study CA and
+  // its CRL). The daemon always sets it; an in-process test host may leave
+  // it unset, and then the contributions are read unverified.
+  void set_round_trust(const rounds::Trust& trust) {
+    round_trust_ = trust;
+    has_round_trust_ = true;
+  }
+  const rounds::Trust* round_trust() const { return has_round_trust_ ? &round_trust_ : nullptr; }
+
   // Restores a resumed study from the coordinator's store: results so far,
   // the sites excluded so far (they stay excluded), the round counter, and
   // the new epoch. Call before the first round.
@@ -134,6 +151,8 @@ class StudyContext {
   int step_count_ = 1;
   double shown_fraction_ = 0;
   int64_t epoch_ = 0;
+  rounds::Trust round_trust_;
+  bool has_round_trust_ = false;
 };
 
 // The timeout of one task, from Quorum.task_timeout_seconds (default 120).

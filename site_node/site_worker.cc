@@ -30,6 +30,10 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "proto/node_audit.h"
+#include "proto/spec_hash.h"
+#include "core/hash.h"
+#include <fstream>
+#include <sstream>
 #include "site_node/privacy_guard.h"
 #include "site_node/site_rules.h"
 #include "site_node/study_checkpoint.h"
@@ -326,6 +330,43 @@ SiteNode::Impl::StudyState& SiteNode::Impl::StudyFor(const v1::Task& task) {
   return study;
 }
 
+absl::Status SiteNode::Impl::SignContribution(const v1::Task& task, const RoundContribution& round,
+                                              v1::TaskResult* result) {
+  FEDRAD_ASSIGN_OR_RETURN(v1::Contribution c,
+                          rounds::MakeContribution(result->payload(), round.summed, round.inputs));
+  v1::RoundMessage message;
+  message.set_study_id(task.study_id());
+  message.set_spec_sha256(StudySpecHash(task.study()));
+  message.set_site(site_id_);
+  message.set_round_id(round.round_id);
+  message.set_kind(task.kind());
+  *message.mutable_contribution() = std::move(c);
+  absl::StatusOr<v1::SignedMessage> signed_message;
+  {
+    std::lock_guard<std::mutex> lock(round_key_mu_);
+    if (round_key_ == nullptr) {
+      FEDRAD_ASSIGN_OR_RETURN(round_key_, pki::PrivateKey::Load(config_.tls().key()));
+      std::ifstream in(config_.tls().cert(), std::ios::binary);
+      std::stringstream pem;
+      pem << in.rdbuf();
+      if (!in) {
+        round_key_.reset();
+        return absl::NotFoundError(absl::StrCat("cannot read the site certificate ",
+                                                config_.tls().cert()));
+      }
+      round_cert_pem_ = pem.str();
+    }
+    signed_message = rounds::Sign(message, *round_key_, round_cert_pem_);
+  }
+  if (!signed_message.ok()) return signed_message.status();
+  // The site's own record of what it signed (fedrad audit replay reads it).
+  audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, rounds::kSignedAuditKind,
+                   rounds::AuditSummaryOf(message, *signed_message),
+                   Sha256Hex(DeterministicBytes(*signed_message)));
+  *result->mutable_signed_() = *std::move(signed_message);
+  return absl::OkStatus();
+}
+
 v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
   const TaskKind* kind = nullptr;
   if (absl::Status gate = Gate(task, &kind); !gate.ok()) {
@@ -381,6 +422,8 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
   ctx.data_table = &table_;
   ctx.data_dir = fs::absolute(config_.data_csv()).parent_path().string();
   ctx.extraction_threads = config_.extraction_threads();
+  ctx.round_trust = RoundTrust();
+  ctx.verify_cache = study.verify_cache.get();
 
   // The crash-loop guard: a marker while the handler runs; a fatal signal
   // on this thread also writes .state/crashed.
@@ -453,6 +496,21 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
     } else {
       study.ledger = std::move(next);
       released = true;
+      if (output->round.has_value() && RoundTrust() != nullptr) {
+        // The released payload, signed: what others build on (issue 12).
+        *result.mutable_payload() = output->payload;
+        if (absl::Status s = SignContribution(task, *output->round, &result); !s.ok()) {
+          FEDRAD_LOG(ERROR) << "task " << task.task_id() << ": cannot sign its contribution: " << s;
+          audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
+                           absl::StrCat("nothing released: the contribution cannot be signed: ",
+                                        s.message()));
+          fail(absl::InternalError("the site cannot sign its contribution"));
+          result.clear_signed_();
+          released = false;
+        }
+      }
+    }
+    if (released) {
       audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
                        absl::StrCat("privacy guard released: n=", output->n_contributing,
                                     " >= k=", ctx.min_cell_count,

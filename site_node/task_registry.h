@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,11 @@
 #include "proto/payload.h"
 #include "proto/study.pb.h"
 #include "site_node/site_rules.h"
+
+namespace fedrad::rounds {
+struct Trust;
+class VerifyCache;
+}  // namespace fedrad::rounds
 
 namespace fedrad::site {
 
@@ -59,6 +65,24 @@ struct TaskContext {
   std::function<bool()> cancelled = [] { return false; };
   // The site's data table as loaded at start (read-only; study.restore).
   const CsvTable* data_table = nullptr;
+  // Verifiable rounds (site_node/verify_rounds.h): where signed round
+  // messages are checked, and the study's cache of verified messages. The
+  // daemon always sets both; a handler-level test harness that leaves
+  // round_trust null runs the handlers without transcript checks.
+  const rounds::Trust* round_trust = nullptr;
+  rounds::VerifyCache* verify_cache = nullptr;
+};
+
+// A site's signed contribution to a verifiable round (proto/rounds.proto):
+// which round, what the site computed at, and which released arrays are the
+// ones summed over sites. The daemon builds the RoundMessage from the
+// released payload after the privacy guard (so nothing is signed that was
+// not released), signs it with the site's key, audits it and sends it in
+// TaskResult.signed.
+struct RoundContribution {
+  std::string round_id;
+  std::vector<std::string> summed;  // names of released arrays, in order
+  fedrad::v1::Payload inputs;       // what the site computed at
 };
 
 struct TaskOutput {
@@ -68,6 +92,9 @@ struct TaskOutput {
   // guard checks them against the study's ledger (no two answers about the
   // same quantity 1..k-1 patients apart) and records them once released.
   std::vector<Population> populations;
+  // Set by kinds whose result others build on (models.prepare, derivatives,
+  // fit, baseline, lp_summary, combat.moments, combat.residuals).
+  std::optional<RoundContribution> round;
 };
 
 struct TaskKind {

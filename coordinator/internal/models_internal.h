@@ -28,6 +28,7 @@
 #include "coordinator/study_context.h"
 #include "models/data.h"
 #include "proto/fedrad.pb.h"
+#include "proto/rounds.pb.h"
 #include "proto/study.pb.h"
 
 namespace fedrad::coordinator::internal {
@@ -50,6 +51,19 @@ absl::Status RequireSites(const std::vector<std::string>& wanted,
 std::map<std::string, v1::Payload> RoundParams(StudyContext& ctx, const v1::Payload& params,
                                                const std::vector<std::string>& active);
 
+// Site `site`'s contribution to round `round_id` from its answer `r`: its
+// signed message, verified against the study CA (ctx.round_trust()): the
+// study, the approved spec, the signer and the round. Without round trust
+// (an in-process test host, no certificates) the message is read unverified,
+// or built from the payload (`summed`: the arrays summed over sites).
+absl::StatusOr<v1::RoundMessage> RoundMessageOf(StudyContext& ctx, const std::string& site,
+                                                const v1::TaskResult& r,
+                                                const std::string& round_id,
+                                                const std::vector<std::string>& summed);
+// The transcript `fit` forwards to each of `sites` (Task.transcript).
+std::map<std::string, v1::Transcript> FitTranscripts(const struct Fitted& fit,
+                                                     const std::vector<std::string>& sites);
+
 // ---- The models step's records ------------------------------------------------
 
 // What models.prepare told us about one model.
@@ -59,6 +73,8 @@ struct PreparedModel {
   std::map<std::string, m::CrossProducts> cross;
   std::map<std::string, int64_t> n, events, n_excluded;
   std::map<std::string, std::map<std::string, int64_t>> reasons;
+  // Each site's signed models.prepare (what every fit replay starts from).
+  std::map<std::string, v1::SignedMessage> signed_prepare;
 };
 
 struct Fitted {
@@ -75,6 +91,13 @@ struct Fitted {
   double seconds = 0;
   double coordinator_seconds = 0;  // Newton fit time not spent waiting for rounds
   json details = json::object();  // selection, penalty, scaling
+  // Verifiable rounds: the fit's id ("dev", "loso-<site>"), whether its one
+  // development site fitted it (models.fit), and the signed messages it
+  // rests on (the sites' models.prepare and every evaluation, or the site's
+  // signed models.fit), forwarded with every task that uses the model.
+  std::string fit_id = "dev";
+  bool at_site = false;
+  v1::Transcript transcript;
 };
 
 // One validation site's answer (analysis_validation.cc).

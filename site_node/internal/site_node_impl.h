@@ -40,6 +40,9 @@
 #include "site_node/site_rules.h"
 #include "site_node/study_checkpoint.h"
 #include "site_node/task_registry.h"
+#include "core/pki.h"
+#include "proto/round_signing.h"
+#include "rounds/transcript.h"
 
 namespace fedrad::site {
 namespace node_internal {
@@ -105,6 +108,9 @@ class SiteNode::Impl {
     // What this site released in the study (no differencing).
     ReleaseLedger ledger;
     bool ledger_broken = false;
+    // Round messages of this study already verified (by digest), so that a
+    // growing transcript costs one check per new message.
+    std::shared_ptr<rounds::VerifyCache> verify_cache = std::make_shared<rounds::VerifyCache>();
   };
 
   absl::Status RunOneStream(bool* welcomed);
@@ -125,6 +131,15 @@ class SiteNode::Impl {
   // the study touches its state.
   StudyState& StudyFor(const v1::Task& task);
   v1::TaskResult Refused(const v1::Task& task, const absl::Status& status);
+  // Signs the contribution `round` built from result->payload with the
+  // site's key, audits it ("round.signed") and sets result->signed.
+  absl::Status SignContribution(const v1::Task& task, const RoundContribution& round,
+                                v1::TaskResult* result);
+  // Where signed round messages are checked: the study CA and its CRL;
+  // null with insecure_for_tests (no certificates: nothing signed or checked).
+  const rounds::Trust* RoundTrust() const {
+    return config_.tls().insecure_for_tests() ? nullptr : &round_trust_;
+  }
 
   const v1::SiteConfig config_;
   const std::string site_id_;
@@ -159,6 +174,11 @@ class SiteNode::Impl {
   node_internal::Stream* stream_ = nullptr;
   grpc::ClientContext* context_ = nullptr;
   std::string coordinator_id_ = "coordinator";
+
+  const rounds::Trust round_trust_{config_.tls().ca_cert(), config_.tls().crl(), 0};
+  std::mutex round_key_mu_;  // guards the two below (loaded on first use)
+  std::unique_ptr<pki::PrivateKey> round_key_;
+  std::string round_cert_pem_;
 };
 
 }  // namespace fedrad::site

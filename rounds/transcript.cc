@@ -1,0 +1,252 @@
+#include "rounds/transcript.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/hash.h"
+#include "core/status.h"
+#include "proto/node_audit.h"
+#include "proto/payload.h"
+
+namespace fedrad::rounds {
+
+std::string PrepareRound(const std::string& model) { return absl::StrCat("models/", model, "/prepare"); }
+std::string EvalRound(const std::string& model, const std::string& fit, int64_t k) {
+  return absl::StrCat("models/", model, "/fit/", fit, "/eval/", k);
+}
+std::string SiteFitRound(const std::string& model) { return absl::StrCat("models/", model, "/fit/site"); }
+std::string BaselineRound(const std::string& model, const std::string& fit) {
+  return absl::StrCat("models/", model, "/fit/", fit, "/baseline");
+}
+std::string LpSummaryRound(const std::string& model, const std::string& fit) {
+  return absl::StrCat("models/", model, "/fit/", fit, "/lp_summary");
+}
+std::string CombatMomentsRound() { return "combat/moments"; }
+std::string CombatResidualsRound() { return "combat/residuals"; }
+std::string LosoFit(const std::string& held_out_site) { return absl::StrCat("loso-", held_out_site); }
+
+bool Agree(const std::vector<double>& a, const std::vector<double>& b, double rel) {
+  if (a.size() != b.size()) return false;
+  double norm = 0, diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) {
+      if (!(a[i] == b[i]) && !(std::isnan(a[i]) && std::isnan(b[i]))) return false;
+      continue;
+    }
+    norm = std::max({norm, std::fabs(a[i]), std::fabs(b[i])});
+    diff = std::max(diff, std::fabs(a[i] - b[i]));
+  }
+  return diff <= rel * norm;
+}
+
+absl::StatusOr<v1::Contribution> MakeContribution(const v1::Payload& payload,
+                                                  const std::vector<std::string>& summed,
+                                                  v1::Payload inputs) {
+  v1::Contribution c;
+  *c.mutable_inputs() = std::move(inputs);
+  for (const std::string& name : summed) {
+    FEDRAD_ASSIGN_OR_RETURN(const v1::Array* a, GetArray(payload, name));
+    c.add_summed_names(name);
+    c.add_summed_sizes(a->values_size());
+    c.mutable_summed()->Add(a->values().begin(), a->values().end());
+  }
+  for (const v1::Array& a : payload.arrays()) {
+    if (std::find(summed.begin(), summed.end(), a.name()) == summed.end()) {
+      *c.mutable_plain()->add_arrays() = a;
+    }
+  }
+  for (const auto& [k, v] : payload.strings()) (*c.mutable_plain()->mutable_strings())[k] = v;
+  return c;
+}
+
+absl::StatusOr<Sums> SummedArrays(const v1::RoundMessage& message) {
+  const std::string who = absl::StrCat("the contribution of site '", message.site(), "' to round '",
+                                       message.round_id(), "'");
+  if (!message.has_contribution()) return absl::InvalidArgumentError(absl::StrCat(who, " is missing"));
+  const v1::Contribution& c = message.contribution();
+  if (c.masked_size() > 0) {
+    return absl::UnimplementedError(absl::StrCat(who, " is masked (secure aggregation); this build "
+                                                      "sums plain rounds only"));
+  }
+  if (c.summed_names_size() != c.summed_sizes_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(who, ": summed_names and summed_sizes differ in length"));
+  }
+  Sums out;
+  int64_t at = 0;
+  for (int i = 0; i < c.summed_names_size(); ++i) {
+    const int64_t size = c.summed_sizes(i);
+    if (size < 0 || at + size > c.summed_size() || out.count(c.summed_names(i))) {
+      return absl::InvalidArgumentError(absl::StrCat(who, ": its summed layout does not add up"));
+    }
+    out[c.summed_names(i)].assign(c.summed().begin() + at, c.summed().begin() + at + size);
+    at += size;
+  }
+  if (at != c.summed_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(who, ": its summed layout does not add up"));
+  }
+  return out;
+}
+
+absl::StatusOr<Sums> SumRound(const std::vector<v1::RoundMessage>& messages) {
+  if (messages.empty()) return absl::InvalidArgumentError("a round with no contribution");
+  std::vector<const v1::RoundMessage*> sorted;
+  for (const auto& m : messages) sorted.push_back(&m);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const v1::RoundMessage* a, const v1::RoundMessage* b) { return a->site() < b->site(); });
+  Sums total;
+  bool first = true;
+  for (const v1::RoundMessage* m : sorted) {
+    // Secure aggregation (part A) replaces this loop for masked rounds.
+    FEDRAD_ASSIGN_OR_RETURN(Sums one, SummedArrays(*m));
+    if (first) {
+      for (const auto& [name, v] : one) total[name].assign(v.size(), 0.0);
+      first = false;
+    }
+    if (one.size() != total.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("round '", m->round_id(), "': site '", m->site(),
+                                                     "' contributes other arrays than the others"));
+    }
+    for (auto& [name, acc] : total) {
+      auto it = one.find(name);
+      if (it == one.end() || it->second.size() != acc.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("round '", m->round_id(), "': site '", m->site(),
+                                                       "' contributes '", name, "' of another size"));
+      }
+      for (size_t i = 0; i < acc.size(); ++i) acc[i] += it->second[i];
+    }
+  }
+  return total;
+}
+
+absl::StatusOr<std::vector<double>> InputArray(const v1::RoundMessage& m, const std::string& name) {
+  absl::StatusOr<std::vector<double>> v = GetVector(m.contribution().inputs(), name);
+  if (v.ok()) return v;
+  return GetVector(m.contribution().plain(), name);
+}
+
+std::string InputString(const v1::RoundMessage& m, const std::string& key) {
+  for (const v1::Payload* p : {&m.contribution().inputs(), &m.contribution().plain()}) {
+    auto it = p->strings().find(key);
+    if (it != p->strings().end()) return it->second;
+  }
+  return "";
+}
+
+namespace {
+constexpr char kAuditMarker[] = "signed-message-base64: ";
+}  // namespace
+
+std::string AuditSummaryOf(const v1::RoundMessage& message, const v1::SignedMessage& signed_message) {
+  return absl::StrCat("round message '", message.round_id(), "' of site '", message.site(), "' (",
+                      message.kind(), "), ", kAuditMarker,
+                      absl::Base64Escape(DeterministicBytes(signed_message)));
+}
+
+absl::StatusOr<v1::SignedMessage> SignedFromAuditSummary(const std::string& summary) {
+  const size_t at = summary.find(kAuditMarker);
+  std::string bytes;
+  v1::SignedMessage out;
+  if (at == std::string::npos ||
+      !absl::Base64Unescape(absl::string_view(summary).substr(at + sizeof(kAuditMarker) - 1), &bytes) ||
+      !out.ParseFromString(bytes)) {
+    return absl::InvalidArgumentError("the record holds no readable signed round message");
+  }
+  return out;
+}
+
+bool VerifyCache::Find(const std::string& digest, v1::RoundMessage* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = verified_.find(digest);
+  if (it == verified_.end()) return false;
+  *out = it->second;
+  return true;
+}
+
+void VerifyCache::Put(const std::string& digest, const v1::RoundMessage& message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  verified_[digest] = message;
+}
+
+size_t VerifyCache::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return verified_.size();
+}
+
+absl::StatusOr<VerifiedTranscript> VerifiedTranscript::Build(const v1::Transcript& transcript,
+                                                             const Trust& trust,
+                                                             const Expectation& expect,
+                                                             VerifyCache* cache) {
+  VerifiedTranscript out;
+  for (int i = 0; i < transcript.messages_size(); ++i) {
+    const v1::SignedMessage& s = transcript.messages(i);
+    const std::string digest = Sha256Hex(DeterministicBytes(s));
+    v1::RoundMessage m;
+    if (cache == nullptr || !cache->Find(digest, &m)) {
+      absl::StatusOr<v1::RoundMessage> v = Verify(s, trust, expect);
+      if (!v.ok()) return Annotate(v.status(), absl::StrCat("transcript message #", i + 1));
+      m = *std::move(v);
+      if (cache != nullptr) cache->Put(digest, m);
+    }
+    FEDRAD_RETURN_IF_ERROR(out.Add(m, absl::StrCat("transcript message #", i + 1)));
+  }
+  return out;
+}
+
+absl::Status VerifiedTranscript::Add(const v1::RoundMessage& message, const std::string& origin) {
+  auto& round = by_round_[message.round_id()];
+  auto it = round.find(message.site());
+  if (it != round.end()) {
+    if (DeterministicBytes(it->second) == DeterministicBytes(message)) return absl::OkStatus();
+    return absl::InvalidArgumentError(absl::StrCat(
+        "site '", message.site(), "' signed two different messages for round '", message.round_id(),
+        "' (", OriginOf(message.round_id(), message.site()), " and ", origin, ")"));
+  }
+  round[message.site()] = message;
+  origin_[absl::StrCat(message.round_id(), "\n", message.site())] = origin;
+  ++count_;
+  return absl::OkStatus();
+}
+
+std::string VerifiedTranscript::OriginOf(const std::string& round_id, const std::string& site) const {
+  auto it = origin_.find(absl::StrCat(round_id, "\n", site));
+  return it == origin_.end() ? "" : it->second;
+}
+
+std::vector<v1::RoundMessage> VerifiedTranscript::Round(const std::string& round_id) const {
+  std::vector<v1::RoundMessage> out;
+  auto it = by_round_.find(round_id);
+  if (it == by_round_.end()) return out;
+  for (const auto& [site, m] : it->second) out.push_back(m);
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::RoundMessage>> VerifiedTranscript::RoundOf(
+    const std::string& round_id, const std::vector<std::string>& sites) const {
+  auto it = by_round_.find(round_id);
+  if (it == by_round_.end()) {
+    return absl::NotFoundError(absl::StrCat("the transcript has no message of round '", round_id, "'"));
+  }
+  std::vector<std::string> want = sites;
+  std::sort(want.begin(), want.end());
+  std::vector<std::string> missing, extra;
+  for (const auto& s : want) {
+    if (!it->second.count(s)) missing.push_back(s);
+  }
+  for (const auto& [s, m] : it->second) {
+    if (std::find(want.begin(), want.end(), s) == want.end()) extra.push_back(s);
+  }
+  if (!missing.empty() || !extra.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "round '", round_id, "' should have the contributions of ", absl::StrJoin(want, ", "),
+        missing.empty() ? "" : absl::StrCat("; missing: ", absl::StrJoin(missing, ", ")),
+        extra.empty() ? "" : absl::StrCat("; from sites with no part in it: ", absl::StrJoin(extra, ", "))));
+  }
+  std::vector<v1::RoundMessage> out;
+  for (const auto& s : want) out.push_back(it->second.at(s));
+  return out;
+}
+
+}  // namespace fedrad::rounds

@@ -1,0 +1,183 @@
+#include "site_node/verify_rounds.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "core/status.h"
+#include "proto/payload.h"
+#include "proto/spec_hash.h"
+#include "site_node/site_rules.h"
+
+namespace fedrad::site {
+namespace {
+
+std::string Param(const TaskContext& ctx, const std::string& key) {
+  auto it = ctx.task->params().strings().find(key);
+  return it == ctx.task->params().strings().end() ? "" : it->second;
+}
+
+std::vector<std::string> Lines(const std::string& s) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(s, '\n', absl::SkipEmpty())) out.emplace_back(part);
+  return out;
+}
+
+std::vector<double> ToStd(const Eigen::VectorXd& v) { return {v.data(), v.data() + v.size()}; }
+
+// Reasons from the wire are clipped: they name sites and rounds only.
+std::string Clipped(absl::string_view s) {
+  return s.size() <= 400 ? std::string(s) : absl::StrCat(s.substr(0, 400), "…");
+}
+
+absl::Status Refuse(const TaskContext& ctx, const std::string& why) {
+  return PublicError(absl::StatusCode::kPermissionDenied,
+                     absl::StrCat(ctx.task->kind(), ": ", Clipped(why), " (rule verified-step)"));
+}
+
+bool Validates(const v1::Study& study, const v1::Model& model) {
+  const v1::Validation& v = study.validation();
+  return v.enabled() && (v.models_size() == 0 ||
+                         std::find(v.models().begin(), v.models().end(), model.name()) !=
+                             v.models().end());
+}
+
+}  // namespace
+
+bool VerifiesRounds(const TaskContext& ctx) { return ctx.round_trust != nullptr; }
+
+absl::Status Unverified(const TaskContext& ctx, const absl::Status& why) {
+  return Refuse(ctx, std::string(why.message()));
+}
+
+std::vector<std::string> SpecDevelopSites(const v1::Study& study, const v1::Model& model) {
+  const v1::Validation& v = study.validation();
+  std::vector<std::string> dev(model.develop_on().begin(), model.develop_on().end());
+  if (Validates(study, model) && v.scheme() == v1::Validation::DEVELOP_VALIDATE) {
+    dev.assign(v.develop_on().begin(), v.develop_on().end());
+  }
+  std::sort(dev.begin(), dev.end());
+  dev.erase(std::unique(dev.begin(), dev.end()), dev.end());
+  return dev;
+}
+
+absl::StatusOr<rounds::VerifiedTranscript> TaskTranscript(const TaskContext& ctx) {
+  const v1::Study& study = ctx.task->study();
+  rounds::Expectation expect;
+  expect.study_id = ctx.task->study_id();
+  expect.spec_sha256 = StudySpecHash(study);
+  expect.signers.assign(study.sites().begin(), study.sites().end());
+  absl::StatusOr<rounds::VerifiedTranscript> t = rounds::VerifiedTranscript::Build(
+      ctx.task->transcript(), *ctx.round_trust, expect, ctx.verify_cache);
+  if (!t.ok()) return Refuse(ctx, absl::StrCat("the transcript does not verify: ", t.status().message()));
+  return t;
+}
+
+absl::StatusOr<TaskFit> FitOfTask(const TaskContext& ctx, const v1::Model& model) {
+  const v1::Study& study = ctx.task->study();
+  TaskFit fit;
+  fit.id = Param(ctx, "fit").empty() ? rounds::kDevelopmentFit : Param(ctx, "fit");
+  fit.sites = Lines(Param(ctx, "fit_sites"));
+  std::sort(fit.sites.begin(), fit.sites.end());
+  fit.sites.erase(std::unique(fit.sites.begin(), fit.sites.end()), fit.sites.end());
+  for (const std::string& s : fit.sites) {
+    if (!IsPlainName(s)) return Refuse(ctx, "params.fit_sites holds a name that is not a site name");
+  }
+  const std::vector<std::string> named = SpecDevelopSites(study, model);
+  if (fit.id == rounds::kDevelopmentFit) {
+    if (!named.empty()) {
+      if (fit.sites.empty()) fit.sites = named;
+      if (fit.sites != named) {
+        return Refuse(ctx, absl::StrCat("the approved spec develops model '", model.name(), "' on ",
+                                        absl::StrJoin(named, ", "), ", not on ",
+                                        absl::StrJoin(fit.sites, ", ")));
+      }
+      fit.at_site = named.size() == 1;
+    }
+  } else if (absl::StartsWith(fit.id, "loso-")) {
+    const std::string held = fit.id.substr(5);
+    if (!Validates(study, model) ||
+        study.validation().scheme() != v1::Validation::LEAVE_ONE_SITE_OUT) {
+      return Refuse(ctx, absl::StrCat("the approved spec has no leave-one-site-out fits of model '",
+                                      model.name(), "'"));
+    }
+    if (!IsPlainName(held) ||
+        std::find(fit.sites.begin(), fit.sites.end(), held) != fit.sites.end()) {
+      return Refuse(ctx, "a leave-one-site-out fit must leave its site out");
+    }
+  } else {
+    return Refuse(ctx, "params.fit names no fit the approved spec has");
+  }
+  if (fit.sites.empty()) return Refuse(ctx, "params.fit_sites names no development site");
+  if (study.sites_size() > 0) {
+    for (const std::string& s : fit.sites) {
+      if (std::find(study.sites().begin(), study.sites().end(), s) == study.sites().end()) {
+        return Refuse(ctx, absl::StrCat("site '", s, "' is not a site of the approved spec"));
+      }
+    }
+  }
+  return fit;
+}
+
+absl::StatusOr<rounds::EvaluationRequest> VerifiedEvaluation(const TaskContext& ctx,
+                                                             const v1::Model& model,
+                                                             const TaskFit& fit,
+                                                             const std::vector<std::string>& covs,
+                                                             const Eigen::VectorXd& beta) {
+  if (std::find(fit.sites.begin(), fit.sites.end(), ctx.site_id) == fit.sites.end()) {
+    return Refuse(ctx, "this site is not a development site of the fit");
+  }
+  FEDRAD_ASSIGN_OR_RETURN(rounds::VerifiedTranscript t, TaskTranscript(ctx));
+  absl::StatusOr<rounds::FitReplay> r = rounds::ReplayFit(model, fit.id, fit.sites, t);
+  if (!r.ok()) {
+    return Refuse(ctx, absl::StrCat("the fit cannot be recomputed from the transcript: ",
+                                    r.status().message()));
+  }
+  if (r->complete) {
+    return Refuse(ctx, absl::StrCat("the transcript already finishes fit '", fit.id, "' after ",
+                                    r->evaluations, " evaluations; there is no further step"));
+  }
+  const rounds::EvaluationRequest& next = r->next;
+  const std::string step = absl::StrCat("evaluation ", next.index, " of fit '", fit.id, "'");
+  if (next.covariates != covs) {
+    return Refuse(ctx, absl::StrCat(step, " is over other covariates than the task's"));
+  }
+  if (std::find(next.sites.begin(), next.sites.end(), ctx.site_id) == next.sites.end()) {
+    return Refuse(ctx, absl::StrCat(step, " does not include this site"));
+  }
+  if (!rounds::Agree(ToStd(next.beta), ToStd(beta))) {
+    return Refuse(ctx, absl::StrCat("the task's beta is not the verified step (", step, ")"));
+  }
+  absl::StatusOr<std::vector<double>> center = GetVector(ctx.task->params(), "center");
+  absl::StatusOr<std::vector<double>> scale = GetVector(ctx.task->params(), "scale");
+  const bool scaling_ok =
+      next.scaled ? center.ok() && scale.ok() && rounds::Agree(*center, ToStd(next.scaling.center)) &&
+                        rounds::Agree(*scale, ToStd(next.scaling.scale))
+                  : !center.ok() && !scale.ok();
+  if (!scaling_ok) {
+    return Refuse(ctx, absl::StrCat("the task's center/scale are not the verified step (", step, ")"));
+  }
+  return next;
+}
+
+absl::StatusOr<rounds::FrozenModel> VerifiedFrozenModel(const TaskContext& ctx,
+                                                        const v1::Model& model, const TaskFit& fit,
+                                                        const std::vector<std::string>& covs,
+                                                        const Eigen::VectorXd& beta) {
+  FEDRAD_ASSIGN_OR_RETURN(rounds::VerifiedTranscript t, TaskTranscript(ctx));
+  absl::StatusOr<rounds::FrozenModel> frozen =
+      rounds::FrozenFromTranscript(model, fit.id, fit.sites, fit.at_site, t);
+  if (!frozen.ok()) {
+    return Refuse(ctx, absl::StrCat("the frozen model cannot be recomputed from the transcript: ",
+                                    frozen.status().message()));
+  }
+  if (frozen->covariates != covs || !rounds::Agree(ToStd(frozen->beta), ToStd(beta))) {
+    return Refuse(ctx, absl::StrCat("the task's coefficients are not the model ",
+                                    frozen->source, " produces"));
+  }
+  return frozen;
+}
+
+}  // namespace fedrad::site
