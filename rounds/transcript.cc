@@ -215,6 +215,14 @@ std::string VerifiedTranscript::OriginOf(const std::string& round_id, const std:
   return it == origin_.end() ? "" : it->second;
 }
 
+std::vector<v1::RoundMessage> VerifiedTranscript::All() const {
+  std::vector<v1::RoundMessage> out;
+  for (const auto& [round, by_site] : by_round_) {
+    for (const auto& [site, m] : by_site) out.push_back(m);
+  }
+  return out;
+}
+
 std::vector<v1::RoundMessage> VerifiedTranscript::Round(const std::string& round_id) const {
   std::vector<v1::RoundMessage> out;
   auto it = by_round_.find(round_id);

@@ -138,6 +138,8 @@ class VerifiedTranscript {
                                                         const std::vector<std::string>& sites) const;
   // Every message of `round_id` (sorted by site); empty when none.
   std::vector<v1::RoundMessage> Round(const std::string& round_id) const;
+  // Every message, by round then site.
+  std::vector<v1::RoundMessage> All() const;
   bool HasRound(const std::string& round_id) const { return by_round_.count(round_id) > 0; }
   // Where the message of (round, site) came from ("" if unknown).
   std::string OriginOf(const std::string& round_id, const std::string& site) const;

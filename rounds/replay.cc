@@ -1,0 +1,237 @@
+#include "rounds/replay.h"
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "core/audit_log.h"
+#include "core/status.h"
+#include "proto/spec_hash.h"
+#include "proto/study.pb.h"
+#include "proto/textproto.h"
+#include "rounds/fit_replay.h"
+#include "rounds/transcript.h"
+
+namespace fedrad::rounds {
+namespace {
+
+using nlohmann::json;
+
+constexpr double kTolerance = 1e-9;
+
+std::vector<std::string> Lines(const std::string& s) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(s, '\n', absl::SkipEmpty())) out.emplace_back(part);
+  return out;
+}
+
+bool Close(double a, double b) {
+  if (std::isnan(a) && std::isnan(b)) return true;
+  return std::fabs(a - b) <= kTolerance * std::max({1.0, std::fabs(a), std::fabs(b)});
+}
+
+// The record's time as seconds since the epoch (0 when unreadable: "now").
+int64_t RecordUnix(const std::string& time) {
+  absl::Time t;
+  std::string err;
+  if (!absl::ParseTime(absl::RFC3339_full, time, &t, &err)) return 0;
+  return absl::ToUnixSeconds(t);
+}
+
+// The fits the transcript holds rounds of, by model: fit id -> its sites
+// (from the signed inputs of its first evaluation).
+std::map<std::string, std::vector<std::string>> FitsOf(const std::string& model,
+                                                        const std::vector<v1::RoundMessage>& all) {
+  std::map<std::string, std::vector<std::string>> fits;
+  const std::string prefix = absl::StrCat("models/", model, "/fit/");
+  for (const v1::RoundMessage& m : all) {
+    if (!absl::StartsWith(m.round_id(), prefix) || !absl::EndsWith(m.round_id(), "/eval/0")) continue;
+    const std::string fit = InputString(m, "fit");
+    if (fit.empty() || fits.count(fit)) continue;
+    fits[fit] = Lines(InputString(m, "fit_sites"));
+  }
+  return fits;
+}
+
+// Compares a recomputed fit with its results.json entry `j`.
+void CompareFit(const std::string& where, const std::vector<std::string>& names,
+                const Eigen::VectorXd& beta, const models::SpecFit* fit, const json& j,
+                ReplayReport* report) {
+  auto mismatch = [&](const std::string& what, double got, const json& want) {
+    report->problems.push_back(absl::StrCat(where, ": ", what, " recomputed ", got,
+                                            ", results.json says ", want.dump()));
+  };
+  for (size_t k = 0; k < names.size(); ++k) {
+    const json* c = j.contains("coefficients") && j["coefficients"].contains(names[k])
+                        ? &j["coefficients"][names[k]]
+                        : nullptr;
+    ++report->compared;
+    if (c == nullptr || !c->is_number()) {
+      mismatch(absl::StrCat("coefficient ", names[k]), beta[static_cast<Eigen::Index>(k)],
+               c == nullptr ? json(nullptr) : *c);
+    } else if (!Close(beta[static_cast<Eigen::Index>(k)], c->get<double>())) {
+      mismatch(absl::StrCat("coefficient ", names[k]), beta[static_cast<Eigen::Index>(k)], *c);
+    }
+  }
+  if (j.contains("coefficients") && j["coefficients"].size() != names.size()) {
+    report->problems.push_back(absl::StrCat(where, ": results.json has ", j["coefficients"].size(),
+                                            " coefficients, the recomputed fit ", names.size()));
+  }
+  if (fit == nullptr) return;
+  const std::pair<const char*, double> scalars[] = {
+      {"loglik", fit->loglik}, {"iterations", static_cast<double>(fit->iterations)},
+      {"n", static_cast<double>(fit->n)}, {"events", static_cast<double>(fit->events)}};
+  for (const auto& [key, got] : scalars) {
+    if (!j.contains(key)) continue;
+    ++report->compared;
+    if (!j[key].is_number() || !Close(got, j[key].get<double>())) mismatch(key, got, j[key]);
+  }
+}
+
+// Step 1 and 2: the logs' integrity, then their signed messages.
+absl::Status ReadLogs(const ReplayOptions& o, const std::string& spec_hash,
+                      VerifiedTranscript* transcript, ReplayReport* report) {
+  std::set<std::string> seen;
+  for (const std::string& log : o.logs) {
+    audit::VerifyOptions vo;
+    vo.ca_cert_path = o.ca_cert_path;
+    vo.live = true;
+    FEDRAD_ASSIGN_OR_RETURN(audit::VerifyReport chain, audit::VerifyLog(log, vo));
+    for (const std::string& p : chain.problems) {
+      report->problems.push_back(absl::StrCat(log, ": audit chain: ", p));
+    }
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<audit::AuditRecord> records, audit::ReadRecords(log));
+    int64_t found = 0;
+    for (const audit::AuditRecord& r : records) {
+      if (r.type != "event" || r.kind != kSignedAuditKind || r.study != o.study_id) continue;
+      const std::string where = absl::StrCat(log, " record ", r.seq);
+      absl::StatusOr<v1::SignedMessage> s = SignedFromAuditSummary(r.summary);
+      if (!s.ok()) {
+        report->problems.push_back(absl::StrCat(where, ": ", s.status().message()));
+        continue;
+      }
+      // Who and which round it claims, for the report (before verification).
+      v1::RoundMessage claimed;
+      claimed.ParseFromString(s->body());
+      const std::string who = absl::StrCat(where, " (site ", claimed.site(), ", round '",
+                                           claimed.round_id(), "')");
+      Trust trust{o.ca_cert_path, o.crl_path, RecordUnix(r.time)};
+      Expectation expect;
+      expect.study_id = o.study_id;
+      expect.spec_sha256 = spec_hash;
+      absl::StatusOr<v1::RoundMessage> m = Verify(*s, trust, expect);
+      if (!m.ok()) {
+        report->problems.push_back(absl::StrCat(who, ": ", m.status().message()));
+        continue;
+      }
+      ++found;
+      if (absl::Status added = transcript->Add(*m, where); !added.ok()) {
+        report->problems.push_back(absl::StrCat(who, ": ", added.message()));
+      }
+    }
+    report->notes.push_back(absl::StrCat(log, ": ", records.size(), " records, ", found,
+                                         " verified signed round messages of study ", o.study_id,
+                                         chain.ok ? ", chain OK" : ", chain FAILED"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ReplayReport> Replay(const ReplayOptions& o) {
+  if (o.study_id.empty() || o.spec_path.empty() || o.ca_cert_path.empty() || o.logs.empty()) {
+    return absl::InvalidArgumentError("replay needs the study id, its spec, the CA and the logs");
+  }
+  v1::Study spec;
+  FEDRAD_RETURN_IF_ERROR(ReadTextProto(o.spec_path, &spec));
+  const std::string spec_hash = StudySpecHash(spec);
+  ReplayReport report;
+  json results;
+  if (!o.results_path.empty()) {
+    std::ifstream in(o.results_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    results = json::parse(text.str(), nullptr, false);
+    if (!in || results.is_discarded() || !results.is_object()) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot read results ", o.results_path));
+    }
+    const json& prov = results.value("provenance", json::object());
+    if (prov.contains("spec_approval_sha256") && prov["spec_approval_sha256"] != spec_hash) {
+      report.problems.push_back(absl::StrCat(o.results_path, ": provenance.spec_approval_sha256 is ",
+                                             prov["spec_approval_sha256"].dump(),
+                                             ", the spec given hashes to ", spec_hash));
+    }
+  }
+  VerifiedTranscript transcript;
+  FEDRAD_RETURN_IF_ERROR(ReadLogs(o, spec_hash, &transcript, &report));
+  report.messages = static_cast<int64_t>(transcript.size());
+  std::vector<v1::RoundMessage> all = transcript.All();
+
+  for (const v1::Model& model : spec.models()) {
+    const json* mj = results.is_object() && results.contains("models") &&
+                             results["models"].contains(model.name())
+                         ? &results["models"][model.name()]
+                         : nullptr;
+    // A model fitted by its one development site: its signed models.fit.
+    std::vector<v1::RoundMessage> site_fit = transcript.Round(SiteFitRound(model.name()));
+    if (!site_fit.empty()) {
+      const v1::RoundMessage& m = site_fit.front();
+      absl::StatusOr<std::vector<double>> beta = InputArray(m, "beta");
+      std::vector<std::string> names = Lines(InputString(m, "covariates"));
+      if (model.type() != v1::Model::COX) names.insert(names.begin(), "intercept");
+      const std::string where = absl::StrCat("model '", model.name(), "' (fitted by site ", m.site(), ")");
+      if (!beta.ok() || beta->size() != names.size()) {
+        report.problems.push_back(absl::StrCat(where, ": the signed models.fit has no usable beta"));
+      } else {
+        ++report.fits;
+        if (mj != nullptr) {
+          CompareFit(where, names, Eigen::Map<Eigen::VectorXd>(beta->data(), beta->size()), nullptr,
+                     *mj, &report);
+        }
+        report.notes.push_back(absl::StrCat(where, ": read from its signed models.fit"));
+      }
+    }
+    for (const auto& [fit_id, sites] : FitsOf(model.name(), all)) {
+      const std::string where = absl::StrCat("model '", model.name(), "' fit '", fit_id, "' on ",
+                                             absl::StrJoin(sites, ", "));
+      absl::StatusOr<FitReplay> r = ReplayFit(model, fit_id, sites, transcript);
+      if (!r.ok()) {
+        report.problems.push_back(absl::StrCat(where, ": cannot be recomputed: ", r.status().message()));
+        continue;
+      }
+      if (!r->complete) {
+        report.problems.push_back(absl::StrCat(where, ": the logs stop after ", r->evaluations,
+                                               " evaluations; the fit is not finished"));
+        continue;
+      }
+      ++report.fits;
+      report.notes.push_back(absl::StrCat(where, ": recomputed from ", r->evaluations,
+                                          " signed evaluations, loglik ", r->fit.loglik));
+      const json* fj = nullptr;
+      if (fit_id == kDevelopmentFit) {
+        fj = mj;
+      } else if (absl::StartsWith(fit_id, "loso-") && results.is_object()) {
+        const json& v = results.value("validation", json::object());
+        const std::string held = fit_id.substr(5);
+        if (v.contains(model.name()) && v[model.name()].contains("loso_models") &&
+            v[model.name()]["loso_models"].contains(held)) {
+          fj = &v[model.name()]["loso_models"][held];
+        }
+      }
+      if (fj != nullptr) CompareFit(where, r->fit.names, r->fit.beta, &r->fit, *fj, &report);
+    }
+  }
+  report.ok = report.problems.empty();
+  return report;
+}
+
+}  // namespace fedrad::rounds
