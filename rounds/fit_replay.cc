@@ -60,7 +60,7 @@ absl::StatusOr<PreparedFit> PreparedFromTranscript(const std::string& model,
                                                    const std::vector<std::string>& sites,
                                                    const VerifiedTranscript& transcript) {
   const std::string round = PrepareRound(model);
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<v1::RoundMessage> msgs, transcript.RoundOf(round, sites));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<v1::RoundMessage> msgs, transcript.RoundFrom(round, sites));
   PreparedFit out;
   for (const v1::RoundMessage& msg : msgs) {
     std::vector<std::string> covs = Lines(InputString(msg, "covariates"));

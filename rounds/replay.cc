@@ -164,7 +164,7 @@ absl::StatusOr<ReplayReport> Replay(const ReplayOptions& o) {
     if (!in || results.is_discarded() || !results.is_object()) {
       return absl::InvalidArgumentError(absl::StrCat("cannot read results ", o.results_path));
     }
-    const json& prov = results.value("provenance", json::object());
+    const json prov = results.value("provenance", json::object());
     if (prov.contains("spec_approval_sha256") && prov["spec_approval_sha256"] != spec_hash) {
       report.problems.push_back(absl::StrCat(o.results_path, ": provenance.spec_approval_sha256 is ",
                                              prov["spec_approval_sha256"].dump(),
@@ -219,8 +219,9 @@ absl::StatusOr<ReplayReport> Replay(const ReplayOptions& o) {
       const json* fj = nullptr;
       if (fit_id == kDevelopmentFit) {
         fj = mj;
-      } else if (absl::StartsWith(fit_id, "loso-") && results.is_object()) {
-        const json& v = results.value("validation", json::object());
+      } else if (absl::StartsWith(fit_id, "loso-") && results.is_object() &&
+                 results.contains("validation")) {
+        const json& v = results["validation"];
         const std::string held = fit_id.substr(5);
         if (v.contains(model.name()) && v[model.name()].contains("loso_models") &&
             v[model.name()]["loso_models"].contains(held)) {

@@ -215,6 +215,31 @@ std::string VerifiedTranscript::OriginOf(const std::string& round_id, const std:
   return it == origin_.end() ? "" : it->second;
 }
 
+absl::StatusOr<std::vector<v1::RoundMessage>> VerifiedTranscript::RoundFrom(
+    const std::string& round_id, const std::vector<std::string>& sites) const {
+  auto it = by_round_.find(round_id);
+  if (it == by_round_.end()) {
+    return absl::NotFoundError(absl::StrCat("the transcript has no message of round '", round_id, "'"));
+  }
+  std::vector<std::string> want = sites;
+  std::sort(want.begin(), want.end());
+  std::vector<std::string> missing;
+  std::vector<v1::RoundMessage> out;
+  for (const auto& s : want) {
+    auto m = it->second.find(s);
+    if (m == it->second.end()) {
+      missing.push_back(s);
+    } else {
+      out.push_back(m->second);
+    }
+  }
+  if (!missing.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("round '", round_id, "' lacks the contributions of ",
+                                                      absl::StrJoin(missing, ", ")));
+  }
+  return out;
+}
+
 std::vector<v1::RoundMessage> VerifiedTranscript::All() const {
   std::vector<v1::RoundMessage> out;
   for (const auto& [round, by_site] : by_round_) {

@@ -136,6 +136,11 @@ class VerifiedTranscript {
   // naming the missing or extra sites otherwise.
   absl::StatusOr<std::vector<v1::RoundMessage>> RoundOf(const std::string& round_id,
                                                         const std::vector<std::string>& sites) const;
+  // The messages of `round_id` from `sites` (sorted by site), ignoring other
+  // sites' messages of that round (models.prepare: every site answers, a fit
+  // uses its development sites'). NotFound / FailedPrecondition as RoundOf.
+  absl::StatusOr<std::vector<v1::RoundMessage>> RoundFrom(const std::string& round_id,
+                                                          const std::vector<std::string>& sites) const;
   // Every message of `round_id` (sorted by site); empty when none.
   std::vector<v1::RoundMessage> Round(const std::string& round_id) const;
   // Every message, by round then site.
