@@ -19,6 +19,9 @@
 #include "proto/study.pb.h"
 #include "proto/textproto.h"
 #include "rounds/fit_replay.h"
+#include "rounds/validation_inputs.h"
+#include "models/cox.h"
+#include "models/metrics.h"
 #include "rounds/transcript.h"
 
 namespace fedrad::rounds {
@@ -94,6 +97,70 @@ void CompareFit(const std::string& where, const std::vector<std::string>& names,
     if (!j.contains(key)) continue;
     ++report->compared;
     if (!j[key].is_number() || !Close(got, j[key].get<double>())) mismatch(key, got, j[key]);
+  }
+}
+
+std::vector<std::string> SignersOf(const std::vector<v1::RoundMessage>& msgs) {
+  std::vector<std::string> out;
+  for (const auto& m : msgs) out.push_back(m.site());
+  return out;
+}
+
+// The pooled validation inputs of fit `fit` (H0 at t and tau, the
+// risk-group cut-points) from the signed models.baseline / lp_summary,
+// compared with the results.json object `vj` that reports them (its
+// "baseline" and "risk_groups").
+void CompareValidationInputs(const v1::Study& spec, const v1::Model& model, const std::string& fit,
+                             const VerifiedTranscript& transcript, const json* vj,
+                             ReplayReport* report) {
+  const double t = spec.validation().t() > 0 ? spec.validation().t() : models::kDefaultHorizonDays;
+  const double tau =
+      spec.validation().tau() > 0 ? spec.validation().tau() : models::kDefaultTruncationDays;
+  const std::string where = absl::StrCat("model '", model.name(), "' fit '", fit, "'");
+  auto compare = [&](const std::string& what, double got, const json* want) {
+    ++report->compared;
+    if (want == nullptr || !want->is_number() || !Close(got, want->get<double>())) {
+      report->problems.push_back(absl::StrCat(where, ": ", what, " recomputed ", got,
+                                              ", results.json says ",
+                                              want == nullptr ? "nothing" : want->dump()));
+    }
+  };
+  auto at = [&](const char* a, const char* b) -> const json* {
+    if (vj == nullptr || !vj->contains(a) || !(*vj)[a].contains(b)) return nullptr;
+    return &(*vj)[a][b];
+  };
+  std::vector<v1::RoundMessage> base = transcript.Round(BaselineRound(model.name(), fit));
+  if (!base.empty()) {
+    absl::StatusOr<models::PooledBaseline> h0 =
+        BaselineFromTranscript(model.name(), fit, SignersOf(base), t, tau, transcript);
+    if (!h0.ok()) {
+      report->problems.push_back(absl::StrCat(where, ": the baseline hazard cannot be recomputed: ",
+                                              h0.status().message()));
+    } else {
+      report->notes.push_back(absl::StrCat(where, ": baseline hazard recomputed from ",
+                                           base.size(), " signed models.baseline"));
+      if (vj != nullptr) {
+        compare("H0(t)", models::CumulativeHazardAt(h0->grid, h0->cumhaz, t), at("baseline", "cumhaz_t"));
+        compare("H0(tau)", models::CumulativeHazardAt(h0->grid, h0->cumhaz, tau),
+                at("baseline", "cumhaz_tau"));
+      }
+    }
+  }
+  std::vector<v1::RoundMessage> lp = transcript.Round(LpSummaryRound(model.name(), fit));
+  if (!lp.empty()) {
+    absl::StatusOr<std::vector<double>> cuts =
+        CutsFromTranscript(model.name(), fit, SignersOf(lp), transcript);
+    if (!cuts.ok()) {
+      report->problems.push_back(absl::StrCat(where, ": the risk-group cut-points cannot be "
+                                              "recomputed: ", cuts.status().message()));
+    } else if (vj != nullptr) {
+      const json* want = at("risk_groups", "cuts");
+      for (size_t i = 0; i < cuts->size(); ++i) {
+        compare(absl::StrCat("risk-group cut ", i), (*cuts)[i],
+                want != nullptr && want->is_array() && want->size() == cuts->size() ? &(*want)[i]
+                                                                                   : nullptr);
+      }
+    }
   }
 }
 
@@ -200,7 +267,19 @@ absl::StatusOr<ReplayReport> Replay(const ReplayOptions& o) {
         report.notes.push_back(absl::StrCat(where, ": read from its signed models.fit"));
       }
     }
+    const json* vj = results.is_object() && results.contains("validation") &&
+                             results["validation"].contains(model.name())
+                         ? &results["validation"][model.name()]
+                         : nullptr;
+    CompareValidationInputs(spec, model, kDevelopmentFit, transcript, vj, &report);
     for (const auto& [fit_id, sites] : FitsOf(model.name(), all)) {
+      if (fit_id != kDevelopmentFit && absl::StartsWith(fit_id, "loso-")) {
+        const json* lj = vj != nullptr && vj->contains("loso_models") &&
+                                 (*vj)["loso_models"].contains(fit_id.substr(5))
+                             ? &(*vj)["loso_models"][fit_id.substr(5)]
+                             : nullptr;
+        CompareValidationInputs(spec, model, fit_id, transcript, lj, &report);
+      }
       const std::string where = absl::StrCat("model '", model.name(), "' fit '", fit_id, "' on ",
                                              absl::StrJoin(sites, ", "));
       absl::StatusOr<FitReplay> r = ReplayFit(model, fit_id, sites, transcript);

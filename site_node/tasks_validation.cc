@@ -132,9 +132,10 @@ struct Frozen {
 // forwarded transcript produces (site_node/verify_rounds.h); the site then
 // uses its own recomputed coefficients. Sets *fit_id.
 absl::Status VerifyFrozen(const TaskContext& ctx, const v1::Model& model, Eigen::VectorXd* beta,
-                          std::string* fit_id) {
+                          std::string* fit_id, TaskFit* fit_out = nullptr) {
   if (!VerifiesRounds(ctx)) return absl::OkStatus();
   FEDRAD_ASSIGN_OR_RETURN(TaskFit fit, FitOfTask(ctx, model));
+  if (fit_out != nullptr) *fit_out = fit;
   FEDRAD_ASSIGN_OR_RETURN(
       rounds::FrozenModel frozen,
       VerifiedFrozenModel(ctx, model, fit, SplitLines(Param(ctx, "covariates")), *beta));
@@ -318,7 +319,8 @@ absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
   const size_t k = static_cast<size_t>(p->rows.x.cols()) + (cox ? 0 : 1);
   FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd beta, Beta(ctx, k));
   std::string fit_id;
-  FEDRAD_RETURN_IF_ERROR(VerifyFrozen(ctx, *model, &beta, &fit_id));
+  TaskFit fit;
+  FEDRAD_RETURN_IF_ERROR(VerifyFrozen(ctx, *model, &beta, &fit_id, &fit));
   // Every setting from the approved spec (t, tau, threshold, bins, KM step,
   // replicates capped at kMaxBootstrapReplicates, seed); task params naming
   // them are ignored.
@@ -344,6 +346,13 @@ absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
     FEDRAD_ASSIGN_OR_RETURN(grid, GetVector(params, "grid"));
     FEDRAD_ASSIGN_OR_RETURN(cumhaz, GetVector(params, "cumhaz"));
     FEDRAD_RETURN_IF_ERROR(CheckBaselineHazard(grid, cumhaz));
+    if (VerifiesRounds(ctx)) {
+      // H0 and the cut-points from the development sites' signed answers.
+      absl::StatusOr<std::vector<double>> km_cuts = GetVector(params, "km_cuts");
+      const bool uses_cuts = km_cuts.ok() && settings.km_time_step > 0;
+      FEDRAD_RETURN_IF_ERROR(VerifiedValidationInputs(ctx, *model, fit, t, tau, grid, cumhaz,
+                                                      uses_cuts ? &*km_cuts : nullptr));
+    }
     compute = [&](const std::vector<int>& idx) -> absl::StatusOr<std::map<std::string, double>> {
       m::SurvivalValidationInput in;
       in.grid = grid;

@@ -10,6 +10,7 @@
 #include "proto/payload.h"
 #include "proto/spec_hash.h"
 #include "site_node/site_rules.h"
+#include "rounds/validation_inputs.h"
 
 namespace fedrad::site {
 namespace {
@@ -178,6 +179,36 @@ absl::StatusOr<rounds::FrozenModel> VerifiedFrozenModel(const TaskContext& ctx,
                                     frozen->source, " produces"));
   }
   return frozen;
+}
+
+absl::Status VerifiedValidationInputs(const TaskContext& ctx, const v1::Model& model,
+                                      const TaskFit& fit, double t, double tau,
+                                      const std::vector<double>& grid,
+                                      const std::vector<double>& cumhaz,
+                                      const std::vector<double>* cuts) {
+  FEDRAD_ASSIGN_OR_RETURN(rounds::VerifiedTranscript tr, TaskTranscript(ctx));
+  absl::StatusOr<models::PooledBaseline> h0 =
+      rounds::BaselineFromTranscript(model.name(), fit.id, fit.sites, t, tau, tr);
+  if (!h0.ok()) {
+    return Refuse(ctx, absl::StrCat("the baseline hazard cannot be recomputed from the transcript: ",
+                                    h0.status().message()));
+  }
+  if (!rounds::Agree(h0->grid, grid) || !rounds::Agree(h0->cumhaz, cumhaz)) {
+    return Refuse(ctx, "the task's baseline hazard is not the one the development sites' signed "
+                       "models.baseline produce");
+  }
+  if (cuts == nullptr) return absl::OkStatus();
+  absl::StatusOr<std::vector<double>> found =
+      rounds::CutsFromTranscript(model.name(), fit.id, fit.sites, tr);
+  if (!found.ok()) {
+    return Refuse(ctx, absl::StrCat("the risk-group cut-points cannot be recomputed from the "
+                                    "transcript: ", found.status().message()));
+  }
+  if (!rounds::Agree(*found, *cuts)) {
+    return Refuse(ctx, "the task's risk-group cut-points are not those the development sites' "
+                       "signed models.lp_summary produce");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace fedrad::site

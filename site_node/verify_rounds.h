@@ -78,6 +78,17 @@ absl::StatusOr<rounds::FrozenModel> VerifiedFrozenModel(const TaskContext& ctx,
                                                         const std::vector<std::string>& covs,
                                                         const Eigen::VectorXd& beta);
 
+// models.validate of a Cox model: the baseline hazard (grid, cumhaz) and,
+// when given, the risk-group cut-points must be those the development
+// sites' signed models.baseline and models.lp_summary produce
+// (rounds/validation_inputs.h, the coordinator's own functions), within
+// 1e-12 relative. Refused (verified-step) otherwise.
+absl::Status VerifiedValidationInputs(const TaskContext& ctx, const v1::Model& model,
+                                      const TaskFit& fit, double t, double tau,
+                                      const std::vector<double>& grid,
+                                      const std::vector<double>& cumhaz,
+                                      const std::vector<double>* cuts);
+
 }  // namespace fedrad::site
 
 #endif  // FEDRAD_SITE_NODE_VERIFY_ROUNDS_H_

@@ -70,6 +70,8 @@ TEST(AuditReplay, DevelopValidateStudyIsRecomputedFromTheLogs) {
   EXPECT_NE(out.find("OK: "), std::string::npos) << out;
   EXPECT_NE(out.find("numbers of results.json agree"), std::string::npos) << out;
   EXPECT_EQ(out.find(" 0 fit(s)"), std::string::npos) << out;
+  // H0 and the risk-group cuts recomputed from the signed models.baseline / lp_summary.
+  EXPECT_NE(out.find("baseline hazard recomputed"), std::string::npos) << out;
 }
 
 TEST(AuditReplay, LeaveOneSiteOutFitsAreRecomputed) {

@@ -94,6 +94,9 @@
 #include "gtest/gtest.h"
 #include "models/cox.h"
 #include "models/data.h"
+#include "models/curves.h"
+#include "models/metrics.h"
+#include "models/pooled_baseline.h"
 #include "proto/node_audit.h"
 #include "proto/payload.h"
 #include "proto/round_signing.h"
@@ -2373,6 +2376,72 @@ void FrozenModel(AttackSetup& s) {
   s.checks.push_back(ExpectVerified(refused, {ok}, {}));
 }
 
+
+// 4. The frozen Cox model's baseline hazard and risk-group cut-points: a
+// validation site scores only the H0 and cuts that the development site's
+// signed models.baseline and models.lp_summary produce (the coordinator's own
+// functions recompute them).
+void FrozenBaselineAndCuts(AttackSetup& s) {
+  const StudyDef& st = s.ApprovedStudy(
+      "adv-verify-h0",
+      kVerifySites + CoxModel("c", kVerifyCovs) +
+          "validation {\n  enabled: true\n  scheme: DEVELOP_VALIDATE\n  develop_on: \"C1\"\n"
+          "  validate_on: \"C2\"\n  bootstrap_replicates: -1\n}\n");
+  const std::vector<double> beta = {0.01, 0.02};
+  auto signed_plain = [&](const std::string& round, const std::string& kind, const v1::Payload& plain) {
+    v1::Contribution c;
+    *c.mutable_plain() = plain;
+    return SignAs("C1", Message(st, "C1", round, kind, c));
+  };
+  v1::Payload fit;
+  AddVector(&fit, "beta", beta);
+  (*fit.mutable_strings())["covariates"] = Lines(kVerifyCovs);
+  // C1's baseline sums and its linear predictor's counts (made as a site makes them).
+  models::SiteBaseline b{"C1", {200, 400, 800, 1200, 1825}, {12, 10, 9, 8, 6}, {300, 240, 170, 110, 60}};
+  v1::Payload base;
+  AddScalar(&base, "n", 60);
+  AddVector(&base, "grid", b.grid);
+  AddVector(&base, "grid_events", b.events);
+  AddVector(&base, "grid_risk_sum", b.risk);
+  const CoxRows rows = TableCoxRows(kVerifyCovs);
+  std::vector<double> lp;
+  for (int i = 0; i < kPatients; ++i) lp.push_back(beta[0] * rows.x(i, 0) + beta[1] * rows.x(i, 1));
+  const models::LatticeCounts lc = models::CountsOnLattice(lp, models::NiceStepAtMost(0.05), kSiteK, 4096);
+  v1::Payload counts;
+  AddScalar(&counts, "n", kPatients);
+  AddVector(&counts, "grid", lc.grid);
+  AddVector(&counts, "counts", lc.counts);
+  const std::string transcript = TranscriptFile(
+      s, "h0", {signed_plain(rounds::SiteFitRound("c"), "models.fit", fit),
+                signed_plain(rounds::BaselineRound("c", "dev"), "models.baseline", base),
+                signed_plain(rounds::LpSummaryRound("c", "dev"), "models.lp_summary", counts)});
+  auto h0 = models::PoolBaseline({b}, models::kDefaultHorizonDays, models::kDefaultTruncationDays);
+  std::vector<models::SiteCounts> parts = {{lc.grid, lc.counts, static_cast<double>(kPatients)}};
+  auto cuts = models::TertileCuts(parts);
+  if (!h0.ok() || !cuts.ok()) {
+    ADD_FAILURE() << "SETUP: H0 or the cuts cannot be computed";
+    return;
+  }
+  auto validate = [&](const std::vector<double>& cumhaz, const std::vector<double>& km_cuts) {
+    Params p = Params()
+                   .S("model", "c")
+                   .S("covariates", Lines(kVerifyCovs))
+                   .S("fit", "dev")
+                   .S("fit_sites", "C1")
+                   .A("beta", beta)
+                   .A("grid", h0->grid)
+                   .A("cumhaz", cumhaz)
+                   .A("km_cuts", km_cuts);
+    return TaskId(WithTranscript(s.Task("models.validate", st, p), transcript));
+  };
+  const std::string ok = validate(h0->cumhaz, *cuts);
+  std::vector<double> steeper = h0->cumhaz;
+  for (double& h : steeper) h *= 1.5;
+  std::vector<double> moved = *cuts;
+  moved[0] = (moved[0] + moved[1]) / 2;  // a cut between two patients
+  s.checks.push_back(ExpectVerified({validate(steeper, *cuts), validate(h0->cumhaz, moved)}, {ok}, {}));
+}
+
 const AttackDef kAttacks[] = {
     {"threshold_sweep", ThresholdSweep},
     {"threshold_bisection", ThresholdBisection},
@@ -2411,6 +2480,7 @@ const AttackDef kAttacks[] = {
     {"verified_step", VerifiedStep},
     {"forged_contributions", ForgedContributions},
     {"frozen_model", FrozenModel},
+    {"frozen_baseline_and_cuts", FrozenBaselineAndCuts},
 };
 
 INSTANTIATE_TEST_SUITE_P(Attacks, Adversarial, ::testing::ValuesIn(kAttacks),
