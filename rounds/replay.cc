@@ -20,6 +20,7 @@
 #include "proto/textproto.h"
 #include "rounds/fit_replay.h"
 #include "rounds/validation_inputs.h"
+#include "rounds/combat_inputs.h"
 #include "models/cox.h"
 #include "models/metrics.h"
 #include "rounds/transcript.h"
@@ -160,6 +161,57 @@ void CompareValidationInputs(const v1::Study& spec, const v1::Model& model, cons
                 want != nullptr && want->is_array() && want->size() == cuts->size() ? &(*want)[i]
                                                                                    : nullptr);
       }
+    }
+  }
+}
+
+// ComBat's pooled estimates from the signed combat.moments / residuals,
+// compared with results.json harmonization.pooled.
+void CompareCombat(const v1::Study& spec, const VerifiedTranscript& transcript, const json& results,
+                   ReplayReport* report) {
+  const std::vector<std::string> sites = CombatSites(transcript);
+  if (sites.empty()) return;
+  const std::vector<v1::RoundMessage> moments = transcript.Round(CombatMomentsRound());
+  const std::vector<std::string> features =
+      absl::StrSplit(InputString(moments.front(), "features"), ',', absl::SkipEmpty());
+  const std::vector<std::string> covariates(spec.harmonization().covariates().begin(),
+                                            spec.harmonization().covariates().end());
+  absl::StatusOr<harmonization::PooledRegression> reg = RegressionFromTranscript(
+      sites, covariates, features.size(), spec.harmonization().reference_site(), transcript);
+  absl::StatusOr<harmonization::PooledEstimates> pooled =
+      reg.ok() ? PooledFromTranscript(*reg, features.size(), transcript)
+               : absl::StatusOr<harmonization::PooledEstimates>(reg.status());
+  if (!pooled.ok()) {
+    report->problems.push_back(absl::StrCat("ComBat: the pooled estimates cannot be recomputed: ",
+                                            pooled.status().message()));
+    return;
+  }
+  report->notes.push_back(absl::StrCat("ComBat: pooled estimates recomputed from ", sites.size(),
+                                       " sites' signed moments and residuals"));
+  if (!results.is_object() || !results.contains("harmonization")) return;
+  const json& pj = results["harmonization"].value("pooled", json::object());
+  auto compare = [&](const std::string& what, double got, const json& want) {
+    ++report->compared;
+    if (!want.is_number() || !Close(got, want.get<double>())) {
+      report->problems.push_back(absl::StrCat("ComBat: ", what, " recomputed ", got,
+                                              ", results.json says ", want.dump()));
+    }
+  };
+  for (size_t g = 0; g < features.size(); ++g) {
+    const Eigen::Index j = static_cast<Eigen::Index>(g);
+    const json none;
+    auto at = [&](const char* key) -> const json& {
+      return pj.contains(key) && pj[key].contains(features[g]) ? pj[key][features[g]] : none;
+    };
+    compare(absl::StrCat("grand_mean of ", features[g]), pooled->grand_mean[j], at("grand_mean"));
+    compare(absl::StrCat("var_pooled of ", features[g]), pooled->var_pooled[j], at("var_pooled"));
+    for (size_t c = 0; c < covariates.size(); ++c) {
+      const json& b = pj.contains("beta") && pj["beta"].contains(covariates[c]) &&
+                              pj["beta"][covariates[c]].contains(features[g])
+                          ? pj["beta"][covariates[c]][features[g]]
+                          : none;
+      compare(absl::StrCat("beta of ", covariates[c], " on ", features[g]),
+              pooled->beta(static_cast<Eigen::Index>(c), j), b);
     }
   }
 }
@@ -310,6 +362,7 @@ absl::StatusOr<ReplayReport> Replay(const ReplayOptions& o) {
       if (fj != nullptr) CompareFit(where, r->fit.names, r->fit.beta, &r->fit, *fj, &report);
     }
   }
+  CompareCombat(spec, transcript, results, &report);
   report.ok = report.problems.empty();
   return report;
 }

@@ -11,6 +11,7 @@
 #include "proto/spec_hash.h"
 #include "site_node/site_rules.h"
 #include "rounds/validation_inputs.h"
+#include "rounds/combat_inputs.h"
 
 namespace fedrad::site {
 namespace {
@@ -209,6 +210,44 @@ absl::Status VerifiedValidationInputs(const TaskContext& ctx, const v1::Model& m
                        "signed models.lp_summary produce");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<VerifiedCombat> VerifiedCombatInputs(const TaskContext& ctx,
+                                                    const std::vector<std::string>& features,
+                                                    const std::vector<std::string>& covariates,
+                                                    bool with_residuals) {
+  FEDRAD_ASSIGN_OR_RETURN(rounds::VerifiedTranscript t, TaskTranscript(ctx));
+  VerifiedCombat out;
+  out.sites = rounds::CombatSites(t);
+  const auto me = std::find(out.sites.begin(), out.sites.end(), ctx.site_id);
+  if (me == out.sites.end()) {
+    return Refuse(ctx, "the transcript has no signed combat.moments of this site");
+  }
+  out.index = static_cast<int>(me - out.sites.begin());
+  const std::string joined = absl::StrJoin(features, ",");
+  for (const v1::RoundMessage& m : t.Round(rounds::CombatMomentsRound())) {
+    if (rounds::InputString(m, "features") != joined) {
+      return Refuse(ctx, absl::StrCat("site '", m.site(), "' signed combat.moments of other "
+                                      "features than the task's"));
+    }
+  }
+  const std::string reference = ctx.task->study().harmonization().reference_site();
+  absl::StatusOr<harmonization::PooledRegression> reg =
+      rounds::RegressionFromTranscript(out.sites, covariates, features.size(), reference, t);
+  if (!reg.ok()) {
+    return Refuse(ctx, absl::StrCat("the pooled regression cannot be recomputed from the "
+                                    "transcript: ", reg.status().message()));
+  }
+  out.regression = *std::move(reg);
+  if (!with_residuals) return out;
+  absl::StatusOr<harmonization::PooledEstimates> pooled =
+      rounds::PooledFromTranscript(out.regression, features.size(), t);
+  if (!pooled.ok()) {
+    return Refuse(ctx, absl::StrCat("the pooled estimates cannot be recomputed from the "
+                                    "transcript: ", pooled.status().message()));
+  }
+  out.pooled = *std::move(pooled);
+  return out;
 }
 
 }  // namespace fedrad::site

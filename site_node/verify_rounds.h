@@ -25,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "proto/study.pb.h"
+#include "harmonization/combat.h"
 #include "rounds/fit_replay.h"
 #include "rounds/transcript.h"
 #include "site_node/task_registry.h"
@@ -88,6 +89,22 @@ absl::Status VerifiedValidationInputs(const TaskContext& ctx, const v1::Model& m
                                       const std::vector<double>& grid,
                                       const std::vector<double>& cumhaz,
                                       const std::vector<double>* cuts);
+
+// ComBat (combat.residuals, combat.fit): the pooled regression and, for
+// combat.fit, the pooled estimates, recomputed from the signed
+// combat.moments (and combat.residuals) of every site in the transcript
+// (rounds/combat_inputs.h). This site must be one of them and every
+// contribution must be over `features`.
+struct VerifiedCombat {
+  std::vector<std::string> sites;
+  harmonization::PooledRegression regression;
+  int index = -1;                        // this site's index in `sites`
+  harmonization::PooledEstimates pooled;  // with_residuals only
+};
+absl::StatusOr<VerifiedCombat> VerifiedCombatInputs(const TaskContext& ctx,
+                                                    const std::vector<std::string>& features,
+                                                    const std::vector<std::string>& covariates,
+                                                    bool with_residuals);
 
 }  // namespace fedrad::site
 
