@@ -104,7 +104,7 @@ absl::Status CollectSigned(StudyContext& ctx, const std::map<std::string, v1::Ta
                            v1::Transcript* transcript) {
   for (const std::string& site : sites) {
     const v1::TaskResult& r = results.at(site);
-    if (ctx.round_trust() == nullptr) {
+    if (ctx.round_verifier() == nullptr) {
       if (r.has_signed_()) *transcript->add_messages() = r.signed_();
       continue;
     }
@@ -117,7 +117,7 @@ absl::Status CollectSigned(StudyContext& ctx, const std::map<std::string, v1::Ta
     expect.spec_sha256 = StudySpecHash(ctx.study());
     expect.signers = {site};
     expect.round_id = round_id;
-    absl::StatusOr<v1::RoundMessage> m = rounds::Verify(r.signed_(), *ctx.round_trust(), expect);
+    absl::StatusOr<v1::RoundMessage> m = ctx.round_verifier()->Verify(r.signed_(), expect);
     if (!m.ok()) return Annotate(m.status(), absl::StrCat("site ", site));
     *transcript->add_messages() = r.signed_();
   }

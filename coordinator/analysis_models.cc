@@ -123,7 +123,7 @@ absl::StatusOr<v1::RoundMessage> RoundMessageOf(StudyContext& ctx, const std::st
                                                 const v1::TaskResult& r,
                                                 const std::string& round_id,
                                                 const std::vector<std::string>& summed) {
-  if (ctx.round_trust() != nullptr) {
+  if (ctx.round_verifier() != nullptr) {
     if (!r.has_signed_()) {
       return absl::FailedPreconditionError(absl::StrCat(
           "site ", site, " sent no signed contribution to round '", round_id,
@@ -134,7 +134,7 @@ absl::StatusOr<v1::RoundMessage> RoundMessageOf(StudyContext& ctx, const std::st
     expect.spec_sha256 = StudySpecHash(ctx.study());
     expect.signers = {site};
     expect.round_id = round_id;
-    absl::StatusOr<v1::RoundMessage> m = rounds::Verify(r.signed_(), *ctx.round_trust(), expect);
+    absl::StatusOr<v1::RoundMessage> m = ctx.round_verifier()->Verify(r.signed_(), expect);
     if (!m.ok()) return Annotate(m.status(), absl::StrCat("site ", site));
     return m;
   }

@@ -39,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "proto/fedrad.pb.h"
 #include "proto/round_signing.h"
+#include "rounds/transcript.h"
 #include "proto/rounds.pb.h"
 #include "proto/study.pb.h"
 
@@ -125,10 +126,10 @@ class StudyContext {
   // its CRL). The daemon always sets it; an in-process test host may leave
   // it unset, and then the contributions are read unverified.
   void set_round_trust(const rounds::Trust& trust) {
-    round_trust_ = trust;
-    has_round_trust_ = true;
+    round_verifier_ = std::make_shared<rounds::Verifier>(trust);
   }
-  const rounds::Trust* round_trust() const { return has_round_trust_ ? &round_trust_ : nullptr; }
+  // Null when no trust is set. Caches what it verified.
+  rounds::Verifier* round_verifier() const { return round_verifier_.get(); }
 
   // Restores a resumed study from the coordinator's store: results so far,
   // the sites excluded so far (they stay excluded), the round counter, and
@@ -151,8 +152,7 @@ class StudyContext {
   int step_count_ = 1;
   double shown_fraction_ = 0;
   int64_t epoch_ = 0;
-  rounds::Trust round_trust_;
-  bool has_round_trust_ = false;
+  std::shared_ptr<rounds::Verifier> round_verifier_;
 };
 
 // The timeout of one task, from Quorum.task_timeout_seconds (default 120).

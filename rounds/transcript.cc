@@ -1,12 +1,17 @@
 #include "rounds/transcript.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <cmath>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "core/hash.h"
+#include "core/pki.h"
 #include "core/status.h"
 #include "proto/node_audit.h"
 #include "proto/payload.h"
@@ -157,40 +162,159 @@ absl::StatusOr<v1::SignedMessage> SignedFromAuditSummary(const std::string& summ
   return out;
 }
 
-bool VerifyCache::Find(const std::string& digest, v1::RoundMessage* out) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = verified_.find(digest);
-  if (it == verified_.end()) return false;
-  *out = it->second;
-  return true;
+namespace {
+
+// The size and modification time of a file ("" when it cannot be read):
+// a changed CRL or CA file invalidates the certificates checked against it.
+std::string FileStamp(const std::string& path) {
+  if (path.empty()) return "-";
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return "";
+  return absl::StrCat(st.st_size, ":", st.st_mtim.tv_sec, ".", st.st_mtim.tv_nsec, ":", st.st_ino);
 }
 
-void VerifyCache::Put(const std::string& digest, const v1::RoundMessage& message) {
+}  // namespace
+
+// Messages a Verifier remembers (a fit of 50 sites x 100 evaluations is 5,050).
+constexpr size_t kMaxCachedMessages = 100000;
+
+struct Verifier::Cert {
+  pki::CertificateInfo info;
+  std::unique_ptr<pki::PublicKey> key;
+  std::string stamp;  // CA and CRL files when the chain was checked
+};
+
+Verifier::Verifier(Trust trust) : trust_(std::move(trust)) {}
+Verifier::~Verifier() = default;
+
+size_t Verifier::messages_cached() const {
   std::lock_guard<std::mutex> lock(mu_);
-  verified_[digest] = message;
+  return messages_.size();
 }
 
-size_t VerifyCache::size() const {
+std::string Verifier::CurrentStamp() {
+  // The CA and CRL files are looked at no more than every 0.2 s: a
+  // revocation is seen within that (the TLS layer checks every handshake).
+  const auto now = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(mu_);
-  return verified_.size();
+  if (stamp_.empty() || now - stamp_at_ > std::chrono::milliseconds(200)) {
+    const std::string ca = FileStamp(trust_.ca_cert_path), crl = FileStamp(trust_.crl_path);
+    // An unreadable file: nothing is taken from the cache (the check fails).
+    stamp_ = ca.empty() || crl.empty() ? "" : absl::StrCat(ca, "|", crl);
+    stamp_at_ = now;
+  }
+  return stamp_;
+}
+
+absl::StatusOr<const Verifier::Cert*> Verifier::CheckCertificate(const std::string& pem) {
+  const std::string stamp = CurrentStamp();
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = certs_.find(pem);
+    if (it != certs_.end() && !stamp.empty() && it->second->stamp == stamp &&
+        it->second->info.not_before_unix <= now && now <= it->second->info.not_after_unix) {
+      return it->second.get();
+    }
+  }
+  absl::Status chain = pki::VerifyCertificatePem(pem, trust_.ca_cert_path, trust_.crl_path);
+  if (!chain.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("a signed round message's certificate: ", chain.message()));
+  }
+  auto cert = std::make_unique<Cert>();
+  FEDRAD_ASSIGN_OR_RETURN(cert->info, pki::ParseCertificatePem(pem));
+  if (cert->info.is_ca || cert->info.role != pki::Role::kSite) {
+    return absl::UnauthenticatedError(absl::StrCat("round message signed by '",
+                                                   cert->info.common_name,
+                                                   "', whose certificate is not a site's"));
+  }
+  FEDRAD_ASSIGN_OR_RETURN(cert->key, pki::PublicKey::FromCertificatePem(pem));
+  cert->stamp = stamp;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (certs_.size() >= 4096) certs_.clear();
+  auto& slot = certs_[pem];
+  slot = std::move(cert);
+  return slot.get();
+}
+
+absl::StatusOr<v1::RoundMessage> Verifier::Verify(const v1::SignedMessage& signed_message,
+                                                  const Expectation& expect) {
+  // The whole signed message is the key (a signature is never trusted for
+  // another body or certificate); comparing it is cheaper than hashing it.
+  std::string key = absl::StrCat(signed_message.signature(), std::string(1, '\0'),
+                                 signed_message.certificate_pem(), std::string(1, '\0'),
+                                 signed_message.body());
+  v1::RoundMessage message;
+  bool cached = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = messages_.find(key);
+    if (it != messages_.end()) {
+      message = it->second;
+      cached = true;
+    }
+  }
+  if (cached) {
+    // The certificate may have been revoked since: re-checked when the CRL
+    // changed.
+    FEDRAD_RETURN_IF_ERROR(CheckCertificate(signed_message.certificate_pem()).status());
+  } else {
+    FEDRAD_ASSIGN_OR_RETURN(const Cert* cert, CheckCertificate(signed_message.certificate_pem()));
+    absl::Status sig = cert->key->Verify(SignedBytesOf(signed_message.body()), signed_message.signature());
+    if (!sig.ok()) {
+      return absl::UnauthenticatedError(absl::StrCat("round message from '", cert->info.common_name,
+                                                     "': the signature does not match (",
+                                                     sig.message(), ")"));
+    }
+    if (!message.ParseFromString(signed_message.body())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("round message from '", cert->info.common_name, "' does not parse"));
+    }
+    if (message.site() != cert->info.common_name) {
+      return absl::UnauthenticatedError(absl::StrCat("round message claims site '", message.site(),
+                                                     "' but is signed by '",
+                                                     cert->info.common_name, "'"));
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    // Bounded: a long-lived node forgets (and re-checks) old messages.
+    if (messages_.size() >= kMaxCachedMessages) messages_.clear();
+    messages_[std::move(key)] = message;
+  }
+  FEDRAD_RETURN_IF_ERROR(CheckExpectation(message, expect));
+  return message;
+}
+
+absl::Status CheckExpectation(const v1::RoundMessage& message, const Expectation& expect) {
+  const std::string where = absl::StrCat("round message from '", message.site(), "' (round '",
+                                         message.round_id(), "')");
+  if (!expect.study_id.empty() && message.study_id() != expect.study_id) {
+    return absl::PermissionDeniedError(absl::StrCat(where, " belongs to study '", message.study_id(),
+                                                    "', not '", expect.study_id, "'"));
+  }
+  if (!expect.spec_sha256.empty() && message.spec_sha256() != expect.spec_sha256) {
+    return absl::PermissionDeniedError(absl::StrCat(where, " was made under another spec (sha256 ",
+                                                    message.spec_sha256().substr(0, 12), "…)"));
+  }
+  if (!expect.signers.empty() && std::find(expect.signers.begin(), expect.signers.end(),
+                                           message.site()) == expect.signers.end()) {
+    return absl::PermissionDeniedError(absl::StrCat(where, ": that site has no part in this round"));
+  }
+  if (!expect.round_id.empty() && message.round_id() != expect.round_id) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(where, " was expected for round '", expect.round_id, "'"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<VerifiedTranscript> VerifiedTranscript::Build(const v1::Transcript& transcript,
-                                                             const Trust& trust,
                                                              const Expectation& expect,
-                                                             VerifyCache* cache) {
+                                                             Verifier* verifier) {
   VerifiedTranscript out;
   for (int i = 0; i < transcript.messages_size(); ++i) {
-    const v1::SignedMessage& s = transcript.messages(i);
-    const std::string digest = Sha256Hex(DeterministicBytes(s));
-    v1::RoundMessage m;
-    if (cache == nullptr || !cache->Find(digest, &m)) {
-      absl::StatusOr<v1::RoundMessage> v = Verify(s, trust, expect);
-      if (!v.ok()) return Annotate(v.status(), absl::StrCat("transcript message #", i + 1));
-      m = *std::move(v);
-      if (cache != nullptr) cache->Put(digest, m);
-    }
-    FEDRAD_RETURN_IF_ERROR(out.Add(m, absl::StrCat("transcript message #", i + 1)));
+    absl::StatusOr<v1::RoundMessage> m = verifier->Verify(transcript.messages(i), expect);
+    if (!m.ok()) return Annotate(m.status(), absl::StrCat("transcript message #", i + 1));
+    FEDRAD_RETURN_IF_ERROR(out.Add(*m, absl::StrCat("transcript message #", i + 1)));
   }
   return out;
 }

@@ -10,21 +10,24 @@
 // the signed messages out of the audit logs). So all three add the same
 // numbers in the same order and get the same bits.
 //
-//   rounds::VerifyCache cache;  // per study: each message is checked once
+//   rounds::Verifier verifier(trust);  // per node: each message is checked once
 //   FEDRAD_ASSIGN_OR_RETURN(
 //       rounds::VerifiedTranscript t,
-//       rounds::VerifiedTranscript::Build(task.transcript(), trust,
-//                                         {.study_id = id, .spec_sha256 = hash}, &cache));
+//       rounds::VerifiedTranscript::Build(task.transcript(),
+//                                         {.study_id = id, .spec_sha256 = hash}, &verifier));
 //   FEDRAD_ASSIGN_OR_RETURN(std::vector<v1::RoundMessage> msgs,
 //                           t.RoundOf(rounds::PrepareRound("cox"), {"S1", "S2"}));
 //   FEDRAD_ASSIGN_OR_RETURN(rounds::Sums sums, rounds::SumRound(msgs));
 //
-// Thread safety: VerifyCache is thread safe; the rest are values.
+// Thread safety: Verifier is thread safe; the rest are values.
 #ifndef FEDRAD_ROUNDS_TRANSCRIPT_H_
 #define FEDRAD_ROUNDS_TRANSCRIPT_H_
 
 #include <cstdint>
+#include <chrono>
 #include <map>
+#include <unordered_map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -98,36 +101,51 @@ std::string AuditSummaryOf(const v1::RoundMessage& message, const v1::SignedMess
 absl::StatusOr<v1::SignedMessage> SignedFromAuditSummary(const std::string& summary);
 
 // ---- Verified transcripts -----------------------------------------------------
-// Messages already verified, by the SHA-256 of the SignedMessage's
-// deterministic bytes (a study's cache: its trust and expectation must not
-// change between uses).
-class VerifyCache {
+// rounds::Verify with caches, for the daemons that check a growing
+// transcript every round: a message seen before (the same signature,
+// certificate and body) is not checked again, only held to each call's
+// expectation; a certificate whose chain was checked against the same CA
+// and CRL files (unchanged since: size, modification time, inode; looked at
+// every 0.2 s) is not checked again while it is within its validity dates,
+// and its public key is parsed once. Same results and errors as rounds::Verify. Judges validity
+// now (trust.at_unix is ignored). Thread safe.
+class Verifier {
  public:
-  bool Find(const std::string& digest, v1::RoundMessage* out) const;
-  void Put(const std::string& digest, const v1::RoundMessage& message);
-  size_t size() const;
+  explicit Verifier(Trust trust);
+  ~Verifier();
+  Verifier(const Verifier&) = delete;
+  Verifier& operator=(const Verifier&) = delete;
+  absl::StatusOr<v1::RoundMessage> Verify(const v1::SignedMessage& signed_message,
+                                          const Expectation& expect);
+  const Trust& trust() const { return trust_; }
+  size_t messages_cached() const;
 
  private:
+  struct Cert;
+  absl::StatusOr<const Cert*> CheckCertificate(const std::string& pem);
+  std::string CurrentStamp();
+  const Trust trust_;
   mutable std::mutex mu_;
-  std::map<std::string, v1::RoundMessage> verified_;
+  std::map<std::string, std::unique_ptr<Cert>> certs_;  // by PEM
+  std::unordered_map<std::string, v1::RoundMessage> messages_;  // by signature, PEM and body
+  std::string stamp_;  // the CA and CRL files' size and mtime, looked at every 0.2 s
+  std::chrono::steady_clock::time_point stamp_at_;
 };
 
-// Where a message came from, for error messages (a log record, "transcript #3").
-struct Origin {
-  std::string where;
-};
+// The expectation checks of rounds::Verify on a message already verified:
+// PermissionDenied naming the signer and the round.
+absl::Status CheckExpectation(const v1::RoundMessage& message, const Expectation& expect);
 
 class VerifiedTranscript {
  public:
   VerifiedTranscript() = default;
-  // Verifies every message of `transcript` (rounds::Verify with `trust` and
-  // `expect`; expect.round_id must be empty: rounds are checked by RoundOf).
+  // Verifies every message of `transcript` (verifier->Verify with `expect`;
+  // expect.round_id must be empty: rounds are checked by RoundOf).
   // Errors: Verify's (Unauthenticated, PermissionDenied, InvalidArgument)
   // naming the message's position; InvalidArgument when one site sent two
   // different messages for one round (equivocation).
   static absl::StatusOr<VerifiedTranscript> Build(const v1::Transcript& transcript,
-                                                  const Trust& trust, const Expectation& expect,
-                                                  VerifyCache* cache);
+                                                  const Expectation& expect, Verifier* verifier);
   // Adds one message that was verified elsewhere (the auditor's replay).
   absl::Status Add(const v1::RoundMessage& message, const std::string& origin);
 

@@ -422,8 +422,7 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
   ctx.data_table = &table_;
   ctx.data_dir = fs::absolute(config_.data_csv()).parent_path().string();
   ctx.extraction_threads = config_.extraction_threads();
-  ctx.round_trust = RoundTrust();
-  ctx.verify_cache = study.verify_cache.get();
+  ctx.round_verifier = RoundVerifier();
 
   // The crash-loop guard: a marker while the handler runs; a fatal signal
   // on this thread also writes .state/crashed.
@@ -496,7 +495,7 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
     } else {
       study.ledger = std::move(next);
       released = true;
-      if (output->round.has_value() && RoundTrust() != nullptr) {
+      if (output->round.has_value() && RoundVerifier() != nullptr) {
         // The released payload, signed: what others build on (issue 12).
         *result.mutable_payload() = output->payload;
         if (absl::Status s = SignContribution(task, *output->round, &result); !s.ok()) {

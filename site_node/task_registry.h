@@ -40,8 +40,7 @@
 #include "site_node/site_rules.h"
 
 namespace fedrad::rounds {
-struct Trust;
-class VerifyCache;
+class Verifier;
 }  // namespace fedrad::rounds
 
 namespace fedrad::site {
@@ -65,12 +64,11 @@ struct TaskContext {
   std::function<bool()> cancelled = [] { return false; };
   // The site's data table as loaded at start (read-only; study.restore).
   const CsvTable* data_table = nullptr;
-  // Verifiable rounds (site_node/verify_rounds.h): where signed round
-  // messages are checked, and the study's cache of verified messages. The
-  // daemon always sets both; a handler-level test harness that leaves
-  // round_trust null runs the handlers without transcript checks.
-  const rounds::Trust* round_trust = nullptr;
-  rounds::VerifyCache* verify_cache = nullptr;
+  // Verifiable rounds (site_node/verify_rounds.h): checks signed round
+  // messages against the study CA, caching what it verified. The daemon
+  // always sets it; a handler-level test harness that leaves it null runs
+  // the handlers without transcript checks.
+  rounds::Verifier* round_verifier = nullptr;
 };
 
 // A site's signed contribution to a verifiable round (proto/rounds.proto):

@@ -48,7 +48,7 @@ bool Validates(const v1::Study& study, const v1::Model& model) {
 
 }  // namespace
 
-bool VerifiesRounds(const TaskContext& ctx) { return ctx.round_trust != nullptr; }
+bool VerifiesRounds(const TaskContext& ctx) { return ctx.round_verifier != nullptr; }
 
 absl::Status Unverified(const TaskContext& ctx, const absl::Status& why) {
   return Refuse(ctx, std::string(why.message()));
@@ -71,8 +71,8 @@ absl::StatusOr<rounds::VerifiedTranscript> TaskTranscript(const TaskContext& ctx
   expect.study_id = ctx.task->study_id();
   expect.spec_sha256 = StudySpecHash(study);
   expect.signers.assign(study.sites().begin(), study.sites().end());
-  absl::StatusOr<rounds::VerifiedTranscript> t = rounds::VerifiedTranscript::Build(
-      ctx.task->transcript(), *ctx.round_trust, expect, ctx.verify_cache);
+  absl::StatusOr<rounds::VerifiedTranscript> t =
+      rounds::VerifiedTranscript::Build(ctx.task->transcript(), expect, ctx.round_verifier);
   if (!t.ok()) return Refuse(ctx, absl::StrCat("the transcript does not verify: ", t.status().message()));
   return t;
 }

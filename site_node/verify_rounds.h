@@ -12,7 +12,7 @@
 //                           VerifiedEvaluation(ctx, *model, fit, covs, beta));
 //   ... evaluate at step.beta ...
 //
-// A TaskContext without round_trust (handler-level tests only; the daemon
+// A TaskContext without round_verifier (handler-level tests only; the daemon
 // always sets it) skips the checks: VerifiesRounds() is false.
 // Thread safety: as the TaskContext (one study's worker).
 #ifndef FEDRAD_SITE_NODE_VERIFY_ROUNDS_H_

@@ -52,7 +52,7 @@ std::map<std::string, v1::Payload> RoundParams(StudyContext& ctx, const v1::Payl
                                                const std::vector<std::string>& active);
 
 // Site `site`'s contribution to round `round_id` from its answer `r`: its
-// signed message, verified against the study CA (ctx.round_trust()): the
+// signed message, verified against the study CA (ctx.round_verifier()): the
 // study, the approved spec, the signer and the round. Without round trust
 // (an in-process test host, no certificates) the message is read unverified,
 // or built from the payload (`summed`: the arrays summed over sites).

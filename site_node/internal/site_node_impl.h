@@ -108,9 +108,6 @@ class SiteNode::Impl {
     // What this site released in the study (no differencing).
     ReleaseLedger ledger;
     bool ledger_broken = false;
-    // Round messages of this study already verified (by digest), so that a
-    // growing transcript costs one check per new message.
-    std::shared_ptr<rounds::VerifyCache> verify_cache = std::make_shared<rounds::VerifyCache>();
   };
 
   absl::Status RunOneStream(bool* welcomed);
@@ -135,11 +132,10 @@ class SiteNode::Impl {
   // site's key, audits it ("round.signed") and sets result->signed.
   absl::Status SignContribution(const v1::Task& task, const RoundContribution& round,
                                 v1::TaskResult* result);
-  // Where signed round messages are checked: the study CA and its CRL;
+  // Checks signed round messages against the study CA and its CRL, each
+  // message once (a growing transcript costs one check per new message);
   // null with insecure_for_tests (no certificates: nothing signed or checked).
-  const rounds::Trust* RoundTrust() const {
-    return config_.tls().insecure_for_tests() ? nullptr : &round_trust_;
-  }
+  rounds::Verifier* RoundVerifier() { return round_verifier_.get(); }
 
   const v1::SiteConfig config_;
   const std::string site_id_;
@@ -175,7 +171,11 @@ class SiteNode::Impl {
   grpc::ClientContext* context_ = nullptr;
   std::string coordinator_id_ = "coordinator";
 
-  const rounds::Trust round_trust_{config_.tls().ca_cert(), config_.tls().crl(), 0};
+  const std::unique_ptr<rounds::Verifier> round_verifier_ =
+      config_.tls().insecure_for_tests()
+          ? nullptr
+          : std::make_unique<rounds::Verifier>(
+                rounds::Trust{config_.tls().ca_cert(), config_.tls().crl(), 0});
   std::mutex round_key_mu_;  // guards the two below (loaded on first use)
   std::unique_ptr<pki::PrivateKey> round_key_;
   std::string round_cert_pem_;
