@@ -273,6 +273,11 @@ struct FitRounds {
   std::vector<std::string> sites;  // the fit's development sites, sorted
   v1::Transcript transcript;
   int64_t evaluations = 0;
+  // How many of the transcript's messages each site already received in a
+  // task it answered: it keeps them (site_node/verify_rounds.h,
+  // TranscriptStore), so later tasks carry only what is new to it and the
+  // transcript crosses the wire once, not once per round.
+  std::map<std::string, int> delivered;
 };
 
 // One federated evaluation of the log-likelihood pieces: a models.derivatives
@@ -302,7 +307,11 @@ m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model, FitRou
       AddVector(&params, "scale", ToStd(scaling->scale));
     }
     std::map<std::string, v1::Transcript> transcripts;
-    for (const std::string& s : sites) transcripts[s] = fit->transcript;
+    const int sent = fit->transcript.messages_size();
+    for (const std::string& s : sites) {
+      v1::Transcript& t = transcripts[s];
+      for (int i = fit->delivered[s]; i < sent; ++i) *t.add_messages() = fit->transcript.messages(i);
+    }
     const auto round_start = std::chrono::steady_clock::now();
     FEDRAD_ASSIGN_OR_RETURN(
         auto results,
@@ -322,6 +331,7 @@ m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model, FitRou
                          {"n", "events", "loglik", "gradient", "information"}));
       messages.push_back(std::move(msg));
     }
+    for (const std::string& site : sites) fit->delivered[site] = sent;
     for (const std::string& site : sites) {
       if (results.at(site).has_signed_()) *fit->transcript.add_messages() = results.at(site).signed_();
     }

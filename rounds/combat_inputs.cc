@@ -34,18 +34,19 @@ Eigen::VectorXd Vec(std::vector<double> v) {
 
 std::vector<std::string> CombatSites(const VerifiedTranscript& transcript) {
   std::vector<std::string> out;
-  for (const v1::RoundMessage& m : transcript.Round(CombatMomentsRound())) out.push_back(m.site());
+  for (const MessagePtr& m : transcript.Round(CombatMomentsRound())) out.push_back(m->site());
   return out;
 }
 
 absl::StatusOr<harmonization::PooledRegression> RegressionFromTranscript(
     const std::vector<std::string>& sites, const std::vector<std::string>& covariates,
     size_t features, const std::string& reference_site, const VerifiedTranscript& transcript) {
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<v1::RoundMessage> msgs,
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<MessagePtr> msgs,
                           transcript.RoundOf(CombatMomentsRound(), sites));
   const size_t q = covariates.size();
   std::vector<harmonization::LocalMoments> moments;
-  for (const v1::RoundMessage& m : msgs) {
+  for (const MessagePtr& mp : msgs) {
+    const v1::RoundMessage& m = *mp;
     harmonization::LocalMoments lm;
     FEDRAD_ASSIGN_OR_RETURN(std::vector<double> n, Sized(m, "n", 1));
     lm.n = static_cast<int64_t>(n[0]);
@@ -65,11 +66,11 @@ absl::StatusOr<harmonization::PooledRegression> RegressionFromTranscript(
 absl::StatusOr<harmonization::PooledEstimates> PooledFromTranscript(
     const harmonization::PooledRegression& regression, size_t features,
     const VerifiedTranscript& transcript) {
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<v1::RoundMessage> msgs,
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<MessagePtr> msgs,
                           transcript.RoundOf(CombatResidualsRound(), regression.sites));
   std::vector<Eigen::VectorXd> rss;
-  for (const v1::RoundMessage& m : msgs) {
-    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> v, Sized(m, "rss", features));
+  for (const MessagePtr& m : msgs) {
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> v, Sized(*m, "rss", features));
     rss.push_back(Vec(v));
   }
   return harmonization::FinishPooled(regression, rss);

@@ -60,15 +60,16 @@ absl::StatusOr<PreparedFit> PreparedFromTranscript(const std::string& model,
                                                    const std::vector<std::string>& sites,
                                                    const VerifiedTranscript& transcript) {
   const std::string round = PrepareRound(model);
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<v1::RoundMessage> msgs, transcript.RoundFrom(round, sites));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<MessagePtr> msgs, transcript.RoundFrom(round, sites));
   PreparedFit out;
-  for (const v1::RoundMessage& msg : msgs) {
+  for (const MessagePtr& mp : msgs) {
+    const v1::RoundMessage& msg = *mp;
     std::vector<std::string> covs = Lines(InputString(msg, "covariates"));
     if (out.candidates.empty()) out.candidates = covs;
     if (covs != out.candidates) {
       return absl::FailedPreconditionError(absl::StrCat(
           "round '", round, "': site '", msg.site(), "' prepared other covariates than site '",
-          msgs.front().site(), "'"));
+          msgs.front()->site(), "'"));
     }
   }
   if (out.candidates.empty()) {
@@ -156,11 +157,11 @@ absl::StatusOr<FitReplay> ReplayFit(const v1::Model& model, const std::string& f
       out.next.beta = beta;
       return EndOfTranscript();
     }
-    absl::StatusOr<std::vector<v1::RoundMessage>> msgs = transcript.RoundOf(round, eval_sites);
+    absl::StatusOr<std::vector<MessagePtr>> msgs = transcript.RoundOf(round, eval_sites);
     absl::StatusOr<Sums> sums = absl::UnknownError("");
     if (msgs.ok()) {
-      for (const v1::RoundMessage& msg : *msgs) {
-        if (absl::Status s = CheckInputs(msg, covs, scaling, beta); !s.ok()) {
+      for (const MessagePtr& msg : *msgs) {
+        if (absl::Status s = CheckInputs(*msg, covs, scaling, beta); !s.ok()) {
           inconsistent = s;
           return EndOfTranscript();
         }
@@ -193,10 +194,10 @@ absl::StatusOr<FrozenModel> FrozenFromTranscript(const v1::Model& model, const s
   FrozenModel out;
   if (at_site) {
     if (sites.size() != 1) return absl::InvalidArgumentError("a site's own fit has one site");
-    FEDRAD_ASSIGN_OR_RETURN(std::vector<v1::RoundMessage> msgs,
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<MessagePtr> msgs,
                             transcript.RoundOf(SiteFitRound(model.name()), sites));
-    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> beta, InputArray(msgs[0], "beta"));
-    out.covariates = Lines(InputString(msgs[0], "covariates"));
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> beta, InputArray(*msgs[0], "beta"));
+    out.covariates = Lines(InputString(*msgs[0], "covariates"));
     out.beta = Eigen::Map<Eigen::VectorXd>(beta.data(), static_cast<Eigen::Index>(beta.size()));
     out.source = absl::StrCat("the signed models.fit of ", sites[0]);
     return out;

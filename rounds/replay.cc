@@ -54,10 +54,11 @@ int64_t RecordUnix(const std::string& time) {
 // The fits the transcript holds rounds of, by model: fit id -> its sites
 // (from the signed inputs of its first evaluation).
 std::map<std::string, std::vector<std::string>> FitsOf(const std::string& model,
-                                                        const std::vector<v1::RoundMessage>& all) {
+                                                        const std::vector<MessagePtr>& all) {
   std::map<std::string, std::vector<std::string>> fits;
   const std::string prefix = absl::StrCat("models/", model, "/fit/");
-  for (const v1::RoundMessage& m : all) {
+  for (const MessagePtr& mp : all) {
+    const v1::RoundMessage& m = *mp;
     if (!absl::StartsWith(m.round_id(), prefix) || !absl::EndsWith(m.round_id(), "/eval/0")) continue;
     const std::string fit = InputString(m, "fit");
     if (fit.empty() || fits.count(fit)) continue;
@@ -101,9 +102,9 @@ void CompareFit(const std::string& where, const std::vector<std::string>& names,
   }
 }
 
-std::vector<std::string> SignersOf(const std::vector<v1::RoundMessage>& msgs) {
+std::vector<std::string> SignersOf(const std::vector<MessagePtr>& msgs) {
   std::vector<std::string> out;
-  for (const auto& m : msgs) out.push_back(m.site());
+  for (const auto& m : msgs) out.push_back(m->site());
   return out;
 }
 
@@ -130,7 +131,7 @@ void CompareValidationInputs(const v1::Study& spec, const v1::Model& model, cons
     if (vj == nullptr || !vj->contains(a) || !(*vj)[a].contains(b)) return nullptr;
     return &(*vj)[a][b];
   };
-  std::vector<v1::RoundMessage> base = transcript.Round(BaselineRound(model.name(), fit));
+  std::vector<MessagePtr> base = transcript.Round(BaselineRound(model.name(), fit));
   if (!base.empty()) {
     absl::StatusOr<models::PooledBaseline> h0 =
         BaselineFromTranscript(model.name(), fit, SignersOf(base), t, tau, transcript);
@@ -147,7 +148,7 @@ void CompareValidationInputs(const v1::Study& spec, const v1::Model& model, cons
       }
     }
   }
-  std::vector<v1::RoundMessage> lp = transcript.Round(LpSummaryRound(model.name(), fit));
+  std::vector<MessagePtr> lp = transcript.Round(LpSummaryRound(model.name(), fit));
   if (!lp.empty()) {
     absl::StatusOr<std::vector<double>> cuts =
         CutsFromTranscript(model.name(), fit, SignersOf(lp), transcript);
@@ -171,9 +172,9 @@ void CompareCombat(const v1::Study& spec, const VerifiedTranscript& transcript, 
                    ReplayReport* report) {
   const std::vector<std::string> sites = CombatSites(transcript);
   if (sites.empty()) return;
-  const std::vector<v1::RoundMessage> moments = transcript.Round(CombatMomentsRound());
+  const std::vector<MessagePtr> moments = transcript.Round(CombatMomentsRound());
   const std::vector<std::string> features =
-      absl::StrSplit(InputString(moments.front(), "features"), ',', absl::SkipEmpty());
+      absl::StrSplit(InputString(*moments.front(), "features"), ',', absl::SkipEmpty());
   const std::vector<std::string> covariates(spec.harmonization().covariates().begin(),
                                             spec.harmonization().covariates().end());
   absl::StatusOr<harmonization::PooledRegression> reg = RegressionFromTranscript(
@@ -293,7 +294,7 @@ absl::StatusOr<ReplayReport> Replay(const ReplayOptions& o) {
   VerifiedTranscript transcript;
   FEDRAD_RETURN_IF_ERROR(ReadLogs(o, spec_hash, &transcript, &report));
   report.messages = static_cast<int64_t>(transcript.size());
-  std::vector<v1::RoundMessage> all = transcript.All();
+  std::vector<MessagePtr> all = transcript.All();
 
   for (const v1::Model& model : spec.models()) {
     const json* mj = results.is_object() && results.contains("models") &&
@@ -301,9 +302,9 @@ absl::StatusOr<ReplayReport> Replay(const ReplayOptions& o) {
                          ? &results["models"][model.name()]
                          : nullptr;
     // A model fitted by its one development site: its signed models.fit.
-    std::vector<v1::RoundMessage> site_fit = transcript.Round(SiteFitRound(model.name()));
+    std::vector<MessagePtr> site_fit = transcript.Round(SiteFitRound(model.name()));
     if (!site_fit.empty()) {
-      const v1::RoundMessage& m = site_fit.front();
+      const v1::RoundMessage& m = *site_fit.front();
       absl::StatusOr<std::vector<double>> beta = InputArray(m, "beta");
       std::vector<std::string> names = Lines(InputString(m, "covariates"));
       if (model.type() != v1::Model::COX) names.insert(names.begin(), "intercept");

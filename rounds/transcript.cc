@@ -96,9 +96,20 @@ absl::StatusOr<Sums> SummedArrays(const v1::RoundMessage& message) {
 }
 
 absl::StatusOr<Sums> SumRound(const std::vector<v1::RoundMessage>& messages) {
+  std::vector<const v1::RoundMessage*> p;
+  for (const auto& m : messages) p.push_back(&m);
+  return SumRound(p);
+}
+
+absl::StatusOr<Sums> SumRound(const std::vector<MessagePtr>& messages) {
+  std::vector<const v1::RoundMessage*> p;
+  for (const auto& m : messages) p.push_back(m.get());
+  return SumRound(p);
+}
+
+absl::StatusOr<Sums> SumRound(const std::vector<const v1::RoundMessage*>& messages) {
   if (messages.empty()) return absl::InvalidArgumentError("a round with no contribution");
-  std::vector<const v1::RoundMessage*> sorted;
-  for (const auto& m : messages) sorted.push_back(&m);
+  std::vector<const v1::RoundMessage*> sorted = messages;
   std::sort(sorted.begin(), sorted.end(),
             [](const v1::RoundMessage* a, const v1::RoundMessage* b) { return a->site() < b->site(); });
   Sums total;
@@ -189,7 +200,7 @@ Verifier::~Verifier() = default;
 
 size_t Verifier::messages_cached() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return messages_.size();
+  return known_;
 }
 
 std::string Verifier::CurrentStamp() {
@@ -240,22 +251,28 @@ absl::StatusOr<const Verifier::Cert*> Verifier::CheckCertificate(const std::stri
 
 absl::StatusOr<v1::RoundMessage> Verifier::Verify(const v1::SignedMessage& signed_message,
                                                   const Expectation& expect) {
-  // The whole signed message is the key (a signature is never trusted for
-  // another body or certificate); comparing it is cheaper than hashing it.
-  std::string key = absl::StrCat(signed_message.signature(), std::string(1, '\0'),
-                                 signed_message.certificate_pem(), std::string(1, '\0'),
-                                 signed_message.body());
-  v1::RoundMessage message;
-  bool cached = false;
+  FEDRAD_ASSIGN_OR_RETURN(MessagePtr m, VerifyShared(signed_message, expect));
+  return *m;
+}
+
+absl::StatusOr<MessagePtr> Verifier::VerifyShared(const v1::SignedMessage& signed_message,
+                                                  const Expectation& expect) {
+  // Known by its signature; the certificate and body must be the same too
+  // (a signature is never trusted for another body or certificate).
+  MessagePtr message;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = messages_.find(key);
+    auto it = messages_.find(signed_message.signature());
     if (it != messages_.end()) {
-      message = it->second;
-      cached = true;
+      for (const Known& k : it->second) {
+        if (k.body == signed_message.body() && k.pem == signed_message.certificate_pem()) {
+          message = k.message;
+          break;
+        }
+      }
     }
   }
-  if (cached) {
+  if (message != nullptr) {
     // The certificate may have been revoked since: re-checked when the CRL
     // changed.
     FEDRAD_RETURN_IF_ERROR(CheckCertificate(signed_message.certificate_pem()).status());
@@ -267,21 +284,28 @@ absl::StatusOr<v1::RoundMessage> Verifier::Verify(const v1::SignedMessage& signe
                                                      "': the signature does not match (",
                                                      sig.message(), ")"));
     }
-    if (!message.ParseFromString(signed_message.body())) {
+    auto parsed = std::make_shared<v1::RoundMessage>();
+    if (!parsed->ParseFromString(signed_message.body())) {
       return absl::InvalidArgumentError(
           absl::StrCat("round message from '", cert->info.common_name, "' does not parse"));
     }
-    if (message.site() != cert->info.common_name) {
-      return absl::UnauthenticatedError(absl::StrCat("round message claims site '", message.site(),
+    if (parsed->site() != cert->info.common_name) {
+      return absl::UnauthenticatedError(absl::StrCat("round message claims site '", parsed->site(),
                                                      "' but is signed by '",
                                                      cert->info.common_name, "'"));
     }
+    message = std::move(parsed);
     std::lock_guard<std::mutex> lock(mu_);
     // Bounded: a long-lived node forgets (and re-checks) old messages.
-    if (messages_.size() >= kMaxCachedMessages) messages_.clear();
-    messages_[std::move(key)] = message;
+    if (known_ >= kMaxCachedMessages) {
+      messages_.clear();
+      known_ = 0;
+    }
+    messages_[signed_message.signature()].push_back(
+        {signed_message.certificate_pem(), signed_message.body(), message});
+    ++known_;
   }
-  FEDRAD_RETURN_IF_ERROR(CheckExpectation(message, expect));
+  FEDRAD_RETURN_IF_ERROR(CheckExpectation(*message, expect));
   return message;
 }
 
@@ -310,26 +334,42 @@ absl::Status CheckExpectation(const v1::RoundMessage& message, const Expectation
 absl::StatusOr<VerifiedTranscript> VerifiedTranscript::Build(const v1::Transcript& transcript,
                                                              const Expectation& expect,
                                                              Verifier* verifier) {
+  return Build(std::vector<const v1::Transcript*>{&transcript}, expect, verifier);
+}
+
+absl::StatusOr<VerifiedTranscript> VerifiedTranscript::Build(
+    const std::vector<const v1::Transcript*>& parts, const Expectation& expect, Verifier* verifier) {
   VerifiedTranscript out;
-  for (int i = 0; i < transcript.messages_size(); ++i) {
-    absl::StatusOr<v1::RoundMessage> m = verifier->Verify(transcript.messages(i), expect);
-    if (!m.ok()) return Annotate(m.status(), absl::StrCat("transcript message #", i + 1));
-    FEDRAD_RETURN_IF_ERROR(out.Add(*m, absl::StrCat("transcript message #", i + 1)));
+  int i = 0;
+  for (const v1::Transcript* part : parts) {
+    for (const v1::SignedMessage& s : part->messages()) {
+      ++i;
+      absl::StatusOr<MessagePtr> m = verifier->VerifyShared(s, expect);
+      if (!m.ok()) return Annotate(m.status(), absl::StrCat("transcript message #", i));
+      FEDRAD_RETURN_IF_ERROR(out.Add(*std::move(m), absl::StrCat("transcript message #", i)));
+    }
   }
   return out;
 }
 
 absl::Status VerifiedTranscript::Add(const v1::RoundMessage& message, const std::string& origin) {
-  auto& round = by_round_[message.round_id()];
-  auto it = round.find(message.site());
+  return Add(std::make_shared<const v1::RoundMessage>(message), origin);
+}
+
+absl::Status VerifiedTranscript::Add(MessagePtr message, const std::string& origin) {
+  auto& round = by_round_[message->round_id()];
+  auto it = round.find(message->site());
   if (it != round.end()) {
-    if (DeterministicBytes(it->second) == DeterministicBytes(message)) return absl::OkStatus();
+    if (it->second == message || DeterministicBytes(*it->second) == DeterministicBytes(*message)) {
+      return absl::OkStatus();
+    }
     return absl::InvalidArgumentError(absl::StrCat(
-        "site '", message.site(), "' signed two different messages for round '", message.round_id(),
-        "' (", OriginOf(message.round_id(), message.site()), " and ", origin, ")"));
+        "site '", message->site(), "' signed two different messages for round '",
+        message->round_id(), "' (", OriginOf(message->round_id(), message->site()), " and ", origin,
+        ")"));
   }
-  round[message.site()] = message;
-  origin_[absl::StrCat(message.round_id(), "\n", message.site())] = origin;
+  origin_[absl::StrCat(message->round_id(), "\n", message->site())] = origin;
+  round[message->site()] = std::move(message);
   ++count_;
   return absl::OkStatus();
 }
@@ -339,7 +379,7 @@ std::string VerifiedTranscript::OriginOf(const std::string& round_id, const std:
   return it == origin_.end() ? "" : it->second;
 }
 
-absl::StatusOr<std::vector<v1::RoundMessage>> VerifiedTranscript::RoundFrom(
+absl::StatusOr<std::vector<MessagePtr>> VerifiedTranscript::RoundFrom(
     const std::string& round_id, const std::vector<std::string>& sites) const {
   auto it = by_round_.find(round_id);
   if (it == by_round_.end()) {
@@ -348,7 +388,7 @@ absl::StatusOr<std::vector<v1::RoundMessage>> VerifiedTranscript::RoundFrom(
   std::vector<std::string> want = sites;
   std::sort(want.begin(), want.end());
   std::vector<std::string> missing;
-  std::vector<v1::RoundMessage> out;
+  std::vector<MessagePtr> out;
   for (const auto& s : want) {
     auto m = it->second.find(s);
     if (m == it->second.end()) {
@@ -364,23 +404,23 @@ absl::StatusOr<std::vector<v1::RoundMessage>> VerifiedTranscript::RoundFrom(
   return out;
 }
 
-std::vector<v1::RoundMessage> VerifiedTranscript::All() const {
-  std::vector<v1::RoundMessage> out;
+std::vector<MessagePtr> VerifiedTranscript::All() const {
+  std::vector<MessagePtr> out;
   for (const auto& [round, by_site] : by_round_) {
     for (const auto& [site, m] : by_site) out.push_back(m);
   }
   return out;
 }
 
-std::vector<v1::RoundMessage> VerifiedTranscript::Round(const std::string& round_id) const {
-  std::vector<v1::RoundMessage> out;
+std::vector<MessagePtr> VerifiedTranscript::Round(const std::string& round_id) const {
+  std::vector<MessagePtr> out;
   auto it = by_round_.find(round_id);
   if (it == by_round_.end()) return out;
   for (const auto& [site, m] : it->second) out.push_back(m);
   return out;
 }
 
-absl::StatusOr<std::vector<v1::RoundMessage>> VerifiedTranscript::RoundOf(
+absl::StatusOr<std::vector<MessagePtr>> VerifiedTranscript::RoundOf(
     const std::string& round_id, const std::vector<std::string>& sites) const {
   auto it = by_round_.find(round_id);
   if (it == by_round_.end()) {
@@ -401,7 +441,7 @@ absl::StatusOr<std::vector<v1::RoundMessage>> VerifiedTranscript::RoundOf(
         missing.empty() ? "" : absl::StrCat("; missing: ", absl::StrJoin(missing, ", ")),
         extra.empty() ? "" : absl::StrCat("; from sites with no part in it: ", absl::StrJoin(extra, ", "))));
   }
-  std::vector<v1::RoundMessage> out;
+  std::vector<MessagePtr> out;
   for (const auto& s : want) out.push_back(it->second.at(s));
   return out;
 }

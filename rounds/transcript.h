@@ -79,12 +79,17 @@ absl::StatusOr<v1::Contribution> MakeContribution(const v1::Payload& payload,
 // inconsistent (sizes that do not add up, a masked contribution).
 absl::StatusOr<Sums> SummedArrays(const v1::RoundMessage& message);
 
+// A verified message, shared (transcripts of large fits are not copied).
+using MessagePtr = std::shared_ptr<const v1::RoundMessage>;
+
 // THE sum of one round: the summed arrays of `messages` (one per site, of
 // one round) added site by site in the order of the site names, starting
 // from zero. Every message must have the same layout. This is the one place
 // where a secure round's unmasking plugs in (a masked contribution is
 // Unimplemented here until it does).
+absl::StatusOr<Sums> SumRound(const std::vector<const v1::RoundMessage*>& messages);
 absl::StatusOr<Sums> SumRound(const std::vector<v1::RoundMessage>& messages);
+absl::StatusOr<Sums> SumRound(const std::vector<MessagePtr>& messages);
 
 // A named array of a message's inputs/plain payload.
 absl::StatusOr<std::vector<double>> InputArray(const v1::RoundMessage& m, const std::string& name);
@@ -117,6 +122,9 @@ class Verifier {
   Verifier& operator=(const Verifier&) = delete;
   absl::StatusOr<v1::RoundMessage> Verify(const v1::SignedMessage& signed_message,
                                           const Expectation& expect);
+  // As Verify, without copying the message.
+  absl::StatusOr<MessagePtr> VerifyShared(const v1::SignedMessage& signed_message,
+                                          const Expectation& expect);
   const Trust& trust() const { return trust_; }
   size_t messages_cached() const;
 
@@ -127,7 +135,12 @@ class Verifier {
   const Trust trust_;
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Cert>> certs_;  // by PEM
-  std::unordered_map<std::string, v1::RoundMessage> messages_;  // by signature, PEM and body
+  struct Known {
+    std::string pem, body;
+    MessagePtr message;
+  };
+  std::unordered_map<std::string, std::vector<Known>> messages_;  // by signature
+  size_t known_ = 0;
   std::string stamp_;  // the CA and CRL files' size and mtime, looked at every 0.2 s
   std::chrono::steady_clock::time_point stamp_at_;
 };
@@ -146,30 +159,35 @@ class VerifiedTranscript {
   // different messages for one round (equivocation).
   static absl::StatusOr<VerifiedTranscript> Build(const v1::Transcript& transcript,
                                                   const Expectation& expect, Verifier* verifier);
+  // The same over several transcripts, in order (a site: the messages it
+  // holds for the study, then the task's).
+  static absl::StatusOr<VerifiedTranscript> Build(const std::vector<const v1::Transcript*>& parts,
+                                                  const Expectation& expect, Verifier* verifier);
   // Adds one message that was verified elsewhere (the auditor's replay).
   absl::Status Add(const v1::RoundMessage& message, const std::string& origin);
+  absl::Status Add(MessagePtr message, const std::string& origin);
 
   // The messages of `round_id` from exactly `sites` (sorted by site):
   // NotFound when the round has no message at all; FailedPrecondition
   // naming the missing or extra sites otherwise.
-  absl::StatusOr<std::vector<v1::RoundMessage>> RoundOf(const std::string& round_id,
-                                                        const std::vector<std::string>& sites) const;
+  absl::StatusOr<std::vector<MessagePtr>> RoundOf(const std::string& round_id,
+                                                  const std::vector<std::string>& sites) const;
   // The messages of `round_id` from `sites` (sorted by site), ignoring other
   // sites' messages of that round (models.prepare: every site answers, a fit
   // uses its development sites'). NotFound / FailedPrecondition as RoundOf.
-  absl::StatusOr<std::vector<v1::RoundMessage>> RoundFrom(const std::string& round_id,
-                                                          const std::vector<std::string>& sites) const;
+  absl::StatusOr<std::vector<MessagePtr>> RoundFrom(const std::string& round_id,
+                                                    const std::vector<std::string>& sites) const;
   // Every message of `round_id` (sorted by site); empty when none.
-  std::vector<v1::RoundMessage> Round(const std::string& round_id) const;
+  std::vector<MessagePtr> Round(const std::string& round_id) const;
   // Every message, by round then site.
-  std::vector<v1::RoundMessage> All() const;
+  std::vector<MessagePtr> All() const;
   bool HasRound(const std::string& round_id) const { return by_round_.count(round_id) > 0; }
   // Where the message of (round, site) came from ("" if unknown).
   std::string OriginOf(const std::string& round_id, const std::string& site) const;
   size_t size() const { return count_; }
 
  private:
-  std::map<std::string, std::map<std::string, v1::RoundMessage>> by_round_;
+  std::map<std::string, std::map<std::string, MessagePtr>> by_round_;
   std::map<std::string, std::string> origin_;  // round + "\n" + site -> origin
   size_t count_ = 0;
 };

@@ -22,10 +22,11 @@ absl::StatusOr<models::PooledBaseline> BaselineFromTranscript(const std::string&
                                                               const std::vector<std::string>& sites,
                                                               double t, double tau,
                                                               const VerifiedTranscript& transcript) {
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<v1::RoundMessage> msgs,
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<MessagePtr> msgs,
                           transcript.RoundOf(BaselineRound(model, fit), sites));
   std::vector<models::SiteBaseline> parts;
-  for (const v1::RoundMessage& m : msgs) {
+  for (const MessagePtr& mp : msgs) {
+    const v1::RoundMessage& m = *mp;
     models::SiteBaseline b;
     b.site = m.site();
     FEDRAD_ASSIGN_OR_RETURN(b.grid, Plain(m, "grid"));
@@ -40,10 +41,11 @@ absl::StatusOr<std::vector<double>> CutsFromTranscript(const std::string& model,
                                                        const std::string& fit,
                                                        const std::vector<std::string>& sites,
                                                        const VerifiedTranscript& transcript) {
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<v1::RoundMessage> msgs,
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<MessagePtr> msgs,
                           transcript.RoundOf(LpSummaryRound(model, fit), sites));
   std::vector<models::SiteCounts> parts;
-  for (const v1::RoundMessage& m : msgs) {
+  for (const MessagePtr& mp : msgs) {
+    const v1::RoundMessage& m = *mp;
     models::SiteCounts c;
     FEDRAD_ASSIGN_OR_RETURN(std::vector<double> n, Plain(m, "n"));
     FEDRAD_ASSIGN_OR_RETURN(c.grid, Plain(m, "grid"));

@@ -282,6 +282,8 @@ SiteNode::Impl::StudyState& SiteNode::Impl::StudyFor(const v1::Task& task) {
   study.output_dir = StudyDir(task.study_id());
   std::error_code ec;
   fs::create_directories(StudyStateDir(study.output_dir), ec);
+  study.transcripts =
+      TranscriptStore::Load((fs::path(StudyStateDir(study.output_dir)) / "transcript.bin").string());
   if (ec) {
     FEDRAD_LOG(ERROR) << "cannot create " << study.output_dir << ": " << ec.message();
   }
@@ -423,6 +425,13 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
   ctx.data_dir = fs::absolute(config_.data_csv()).parent_path().string();
   ctx.extraction_threads = config_.extraction_threads();
   ctx.round_verifier = RoundVerifier();
+  // What the task builds on: the study's signed messages so far plus the
+  // task's (the coordinator sends each site only what is new to it).
+  bool transcript_verified = false;
+  if (RoundVerifier() != nullptr && study.transcripts != nullptr) {
+    ctx.transcript = &study.transcripts->held();
+    ctx.transcript_verified = &transcript_verified;
+  }
 
   // The crash-loop guard: a marker while the handler runs; a fatal signal
   // on this thread also writes .state/crashed.
@@ -507,6 +516,12 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
           result.clear_signed_();
           released = false;
         }
+      }
+    }
+    if (released && transcript_verified && task.transcript().messages_size() > 0) {
+      // The task's messages verified (or were not needed): kept for later tasks.
+      if (absl::Status kept = study.transcripts->Commit(task.transcript()); !kept.ok()) {
+        FEDRAD_LOG(WARNING) << "study " << task.study_id() << ": " << kept;
       }
     }
     if (released) {

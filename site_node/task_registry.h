@@ -69,6 +69,13 @@ struct TaskContext {
   // always sets it; a handler-level test harness that leaves it null runs
   // the handlers without transcript checks.
   rounds::Verifier* round_verifier = nullptr;
+  // The signed messages the site holds for the study from earlier tasks
+  // (site_node/verify_rounds.h); the task builds on them and on its own
+  // Task.transcript. Null: only the task's.
+  const fedrad::v1::Transcript* transcript = nullptr;
+  // Set to true once the handler verified that transcript (only then does
+  // the daemon keep the task's messages for later tasks).
+  bool* transcript_verified = nullptr;
 };
 
 // A site's signed contribution to a verifiable round (proto/rounds.proto):

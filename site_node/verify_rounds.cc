@@ -1,8 +1,14 @@
 #include "site_node/verify_rounds.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "core/hash.h"
+#include "proto/node_audit.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -48,6 +54,45 @@ bool Validates(const v1::Study& study, const v1::Model& model) {
 
 }  // namespace
 
+std::unique_ptr<TranscriptStore> TranscriptStore::Load(const std::string& path) {
+  std::unique_ptr<TranscriptStore> store(new TranscriptStore(path));
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t at = 0;
+  // Records: 8 hex digits of length, then that many bytes of a SignedMessage.
+  while (at + 8 <= bytes.size()) {
+    uint32_t n = 0;
+    if (!absl::SimpleHexAtoi(absl::string_view(bytes).substr(at, 8), &n) || at + 8 + n > bytes.size()) {
+      break;
+    }
+    v1::SignedMessage m;
+    if (!m.ParseFromArray(bytes.data() + at + 8, static_cast<int>(n))) break;
+    at += 8 + n;
+    if (store->keys_.insert(Sha256Hex(DeterministicBytes(m))).second) {
+      *store->held_.add_messages() = std::move(m);
+    }
+  }
+  return store;
+}
+
+absl::Status TranscriptStore::Commit(const v1::Transcript& incoming) {
+  std::string records;
+  for (const v1::SignedMessage& m : incoming.messages()) {
+    const std::string bytes = DeterministicBytes(m);
+    if (!keys_.insert(Sha256Hex(bytes)).second) continue;
+    *held_.add_messages() = m;
+    char len[9];
+    std::snprintf(len, sizeof(len), "%08x", static_cast<unsigned>(bytes.size()));
+    absl::StrAppend(&records, len, bytes);
+  }
+  if (records.empty()) return absl::OkStatus();
+  std::ofstream out(path_, std::ios::binary | std::ios::app);
+  out << records;
+  out.flush();
+  if (!out) return absl::InternalError(absl::StrCat("cannot append to ", path_));
+  return absl::OkStatus();
+}
+
 bool VerifiesRounds(const TaskContext& ctx) { return ctx.round_verifier != nullptr; }
 
 absl::Status Unverified(const TaskContext& ctx, const absl::Status& why) {
@@ -71,9 +116,13 @@ absl::StatusOr<rounds::VerifiedTranscript> TaskTranscript(const TaskContext& ctx
   expect.study_id = ctx.task->study_id();
   expect.spec_sha256 = StudySpecHash(study);
   expect.signers.assign(study.sites().begin(), study.sites().end());
+  std::vector<const v1::Transcript*> parts;
+  if (ctx.transcript != nullptr) parts.push_back(ctx.transcript);
+  parts.push_back(&ctx.task->transcript());
   absl::StatusOr<rounds::VerifiedTranscript> t =
-      rounds::VerifiedTranscript::Build(ctx.task->transcript(), expect, ctx.round_verifier);
+      rounds::VerifiedTranscript::Build(parts, expect, ctx.round_verifier);
   if (!t.ok()) return Refuse(ctx, absl::StrCat("the transcript does not verify: ", t.status().message()));
+  if (ctx.transcript_verified != nullptr) *ctx.transcript_verified = true;
   return t;
 }
 
@@ -225,9 +274,9 @@ absl::StatusOr<VerifiedCombat> VerifiedCombatInputs(const TaskContext& ctx,
   }
   out.index = static_cast<int>(me - out.sites.begin());
   const std::string joined = absl::StrJoin(features, ",");
-  for (const v1::RoundMessage& m : t.Round(rounds::CombatMomentsRound())) {
-    if (rounds::InputString(m, "features") != joined) {
-      return Refuse(ctx, absl::StrCat("site '", m.site(), "' signed combat.moments of other "
+  for (const rounds::MessagePtr& m : t.Round(rounds::CombatMomentsRound())) {
+    if (rounds::InputString(*m, "features") != joined) {
+      return Refuse(ctx, absl::StrCat("site '", m->site(), "' signed combat.moments of other "
                                       "features than the task's"));
     }
   }

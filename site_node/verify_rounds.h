@@ -12,12 +12,16 @@
 //                           VerifiedEvaluation(ctx, *model, fit, covs, beta));
 //   ... evaluate at step.beta ...
 //
+// The transcript a task builds on: ctx.transcript (what the site holds for
+// the study, set by the daemon) and the task's own.
 // A TaskContext without round_verifier (handler-level tests only; the daemon
 // always sets it) skips the checks: VerifiesRounds() is false.
 // Thread safety: as the TaskContext (one study's worker).
 #ifndef FEDRAD_SITE_NODE_VERIFY_ROUNDS_H_
 #define FEDRAD_SITE_NODE_VERIFY_ROUNDS_H_
 
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +35,30 @@
 #include "site_node/task_registry.h"
 
 namespace fedrad::site {
+
+// The signed messages a site holds for one study: those of every earlier
+// task of the study that it answered (the coordinator forwards to each site
+// only the messages it has not forwarded to it before, so a fit's transcript
+// crosses the wire once, not once per round). Kept on disk, appended, in
+// OUTPUT_DIR/STUDY/.state/transcript.bin, so a restarted site still holds
+// them. Not thread safe (one study's worker).
+class TranscriptStore {
+ public:
+  // The store at `path` (empty when the file does not exist; a damaged tail,
+  // e.g. a write cut short, is dropped).
+  static std::unique_ptr<TranscriptStore> Load(const std::string& path);
+  // The messages held.
+  const v1::Transcript& held() const { return held_; }
+  // Keeps the messages of `incoming` not held yet (after the task was answered).
+  absl::Status Commit(const v1::Transcript& incoming);
+  int size() const { return held_.messages_size(); }
+
+ private:
+  explicit TranscriptStore(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+  v1::Transcript held_;
+  std::set<std::string> keys_;  // SHA-256 of each held message
+};
 
 // True when the daemon checks this task's transcript.
 bool VerifiesRounds(const TaskContext& ctx);

@@ -40,6 +40,7 @@
 #include "site_node/site_rules.h"
 #include "site_node/study_checkpoint.h"
 #include "site_node/task_registry.h"
+#include "site_node/verify_rounds.h"
 #include "core/pki.h"
 #include "proto/round_signing.h"
 #include "rounds/transcript.h"
@@ -108,6 +109,9 @@ class SiteNode::Impl {
     // What this site released in the study (no differencing).
     ReleaseLedger ledger;
     bool ledger_broken = false;
+    // The signed round messages of the study's answered tasks (verifiable
+    // rounds; loaded from .state/transcript.bin).
+    std::unique_ptr<TranscriptStore> transcripts;
   };
 
   absl::Status RunOneStream(bool* welcomed);

@@ -2360,11 +2360,12 @@ void FrozenModel(AttackSetup& s) {
     Params p = Params().S("model", "l").S("covariates", "f1\nf2").S("fit", "dev").S("fit_sites", "C1").A("beta", b);
     return TaskId(WithTranscript(s.Task("models.validate", st, p), transcript));
   };
-  const std::string ok = validate(beta, signed_fit);
   std::vector<std::string> refused;
+  // First without the signed fit (a site keeps the messages of the tasks it
+  // answered, so this must come before any task that verified it).
+  refused.push_back(validate(beta, TranscriptFile(s, "none", {})));
   refused.push_back(validate({-0.2, 0.3 + 0.5, -0.1}, signed_fit));  // another beta
   refused.push_back(validate({-0.2, 30.0, -0.1}, signed_fit));       // a steep one
-  refused.push_back(validate(beta, TranscriptFile(s, "none", {})));  // no transcript
   refused.push_back(validate(beta, TranscriptFile(s, "by-c3", {SignAs("C3", fit)})));
   v1::RoundMessage moved = fit;
   AddVector(moved.mutable_contribution()->mutable_plain(), "beta", {-0.2, 0.8, -0.1});
@@ -2373,7 +2374,12 @@ void FrozenModel(AttackSetup& s) {
                                m.set_body(DeterministicBytes(moved));
                                return m;
                              }()})));
-  s.checks.push_back(ExpectVerified(refused, {ok}, {}));
+  const std::string ok = validate(beta, signed_fit);
+  // Once verified and kept, the same fit needs no transcript; another beta
+  // is still refused.
+  const std::string ok_kept = validate(beta, TranscriptFile(s, "none-after", {}));
+  refused.push_back(validate({-0.2, 0.31, -0.1}, TranscriptFile(s, "none-after2", {})));
+  s.checks.push_back(ExpectVerified(refused, {ok, ok_kept}, {}));
 }
 
 
