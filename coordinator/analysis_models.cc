@@ -119,43 +119,6 @@ std::map<std::string, v1::Payload> RoundParams(StudyContext& ctx, const v1::Payl
   return by_site;
 }
 
-absl::StatusOr<v1::RoundMessage> RoundMessageOf(StudyContext& ctx, const std::string& site,
-                                                const v1::TaskResult& r,
-                                                const std::string& round_id,
-                                                const std::vector<std::string>& summed) {
-  if (ctx.round_verifier() != nullptr) {
-    if (!r.has_signed_()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "site ", site, " sent no signed contribution to round '", round_id,
-          "' (verifiable rounds need fedrad-site of the same version)"));
-    }
-    rounds::Expectation expect;
-    expect.study_id = ctx.study_id();
-    expect.spec_sha256 = StudySpecHash(ctx.study());
-    expect.signers = {site};
-    expect.round_id = round_id;
-    absl::StatusOr<v1::RoundMessage> m = ctx.round_verifier()->Verify(r.signed_(), expect);
-    if (!m.ok()) return Annotate(m.status(), absl::StrCat("site ", site));
-    return m;
-  }
-  v1::RoundMessage m;
-  if (r.has_signed_() && m.ParseFromString(r.signed_().body())) return m;
-  m.set_study_id(ctx.study_id());
-  m.set_site(site);
-  m.set_round_id(round_id);
-  m.set_kind(r.kind());
-  FEDRAD_ASSIGN_OR_RETURN(*m.mutable_contribution(),
-                          rounds::MakeContribution(r.payload(), summed, {}));
-  return m;
-}
-
-std::map<std::string, v1::Transcript> FitTranscripts(const Fitted& fit,
-                                                     const std::vector<std::string>& sites) {
-  std::map<std::string, v1::Transcript> out;
-  for (const auto& s : sites) out[s] = fit.transcript;
-  return out;
-}
-
 }  // namespace internal
 
 namespace {
@@ -167,6 +130,8 @@ using internal::IsCox;
 using internal::Pooled;
 using internal::PreparedModel;
 using internal::RequireSites;
+using internal::FitRounds;
+using internal::MakeEvaluator;
 using internal::RoundMessageOf;
 using internal::RoundParams;
 using internal::SiteValidation;
@@ -264,84 +229,6 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
     }
   }
   return prep;
-}
-
-// The transcript of one federated fit as it grows: the development sites'
-// signed models.prepare, then every evaluation's signed contributions.
-struct FitRounds {
-  std::string fit_id;
-  std::vector<std::string> sites;  // the fit's development sites, sorted
-  v1::Transcript transcript;
-  int64_t evaluations = 0;
-  // How many of the transcript's messages each site already received in a
-  // task it answered: it keeps them (site_node/verify_rounds.h,
-  // TranscriptStore), so later tasks carry only what is new to it and the
-  // transcript crosses the wire once, not once per round.
-  std::map<std::string, int> delivered;
-};
-
-// One federated evaluation of the log-likelihood pieces: a models.derivatives
-// round on `sites` (every other site idle), each taking part site given the
-// fit's transcript so far (it recomputes this step itself and refuses any
-// other: issue 12), and the sum of their verified contributions
-// (rounds::SumRound, the sum every site and the auditor compute too). The
-// covariates and the scaling are those models::FitSpec asks for.
-// `round_seconds` (optional) accumulates the wall time spent waiting for
-// rounds, so that the coordinator's own share of a fit can be reported.
-// `after_round` (optional) is called after each round (progress).
-m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model, FitRounds* fit,
-                               double* round_seconds = nullptr,
-                               std::function<void()> after_round = nullptr) {
-  return [&ctx, &model, fit, round_seconds, after_round](
-             const std::vector<std::string>& covariates, const m::Scaling* scaling,
-             const std::vector<std::string>& sites,
-             const Eigen::VectorXd& beta) -> absl::StatusOr<m::Derivatives> {
-    v1::Payload params;
-    (*params.mutable_strings())["model"] = model.name();
-    (*params.mutable_strings())["covariates"] = absl::StrJoin(covariates, "\n");
-    (*params.mutable_strings())["fit"] = fit->fit_id;
-    (*params.mutable_strings())["fit_sites"] = absl::StrJoin(fit->sites, "\n");
-    AddVector(&params, "beta", ToStd(beta));
-    if (scaling != nullptr) {
-      AddVector(&params, "center", ToStd(scaling->center));
-      AddVector(&params, "scale", ToStd(scaling->scale));
-    }
-    std::map<std::string, v1::Transcript> transcripts;
-    const int sent = fit->transcript.messages_size();
-    for (const std::string& s : sites) {
-      v1::Transcript& t = transcripts[s];
-      for (int i = fit->delivered[s]; i < sent; ++i) *t.add_messages() = fit->transcript.messages(i);
-    }
-    const auto round_start = std::chrono::steady_clock::now();
-    FEDRAD_ASSIGN_OR_RETURN(
-        auto results,
-        ctx.RunRound("models.derivatives", RoundParams(ctx, params, sites), transcripts));
-    if (round_seconds != nullptr) {
-      *round_seconds +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - round_start).count();
-    }
-    if (after_round) after_round();
-    FEDRAD_RETURN_IF_ERROR(RequireSites(sites, results, "models.derivatives"));
-    const std::string round_id = rounds::EvalRound(model.name(), fit->fit_id, fit->evaluations);
-    std::vector<v1::RoundMessage> messages;
-    for (const std::string& site : sites) {
-      FEDRAD_ASSIGN_OR_RETURN(
-          v1::RoundMessage msg,
-          RoundMessageOf(ctx, site, results.at(site), round_id,
-                         {"n", "events", "loglik", "gradient", "information"}));
-      messages.push_back(std::move(msg));
-    }
-    for (const std::string& site : sites) fit->delivered[site] = sent;
-    for (const std::string& site : sites) {
-      if (results.at(site).has_signed_()) *fit->transcript.add_messages() = results.at(site).signed_();
-    }
-    ++fit->evaluations;
-    FEDRAD_ASSIGN_OR_RETURN(rounds::Sums sums, rounds::SumRound(messages));
-    absl::StatusOr<m::Derivatives> d =
-        rounds::DerivativesFromSums(sums, static_cast<int>(beta.size()));
-    if (!d.ok()) return absl::DataLossError(absl::StrCat("round '", round_id, "': ", d.status().message()));
-    return d;
-  };
 }
 
 // The fit as results.json reports it (the same for a federated fit and a fit

@@ -79,19 +79,6 @@ absl::StatusOr<PooledBaseline> PoolBaseline(const std::map<std::string, v1::Task
   return m::PoolBaseline(sites, t, tau);
 }
 
-// Checks the signed contributions of `sites` to `round_id` in `answers` and
-// appends them to *transcript.
-absl::Status AppendSigned(StudyContext& ctx, const std::map<std::string, v1::TaskResult>& answers,
-                          const std::vector<std::string>& sites, const std::string& round_id,
-                          v1::Transcript* transcript) {
-  for (const auto& s : sites) {
-    const v1::TaskResult& r = answers.at(s);
-    FEDRAD_RETURN_IF_ERROR(internal::RoundMessageOf(ctx, s, r, round_id, {}).status());
-    if (transcript != nullptr && r.has_signed_()) *transcript->add_messages() = r.signed_();
-  }
-  return absl::OkStatus();
-}
-
 // The "model" param of a round.
 std::string ModelNameOf(const v1::Payload& params) {
   auto it = params.strings().find("model");
@@ -111,7 +98,7 @@ absl::StatusOr<std::vector<double>> RiskGroupCuts(StudyContext& ctx, const v1::P
                                        FitTranscripts(fit, dev_sites)));
   FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, first, "models.lp_summary"));
   // The signed counts go to the validation sites, which recompute the cuts.
-  FEDRAD_RETURN_IF_ERROR(AppendSigned(ctx, first, dev_sites,
+  FEDRAD_RETURN_IF_ERROR(internal::CollectSigned(ctx, first, dev_sites,
                                       rounds::LpSummaryRound(ModelNameOf(base), fit.fit_id),
                                       transcript));
   std::vector<m::SiteCounts> parts;
@@ -243,7 +230,7 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
                                          FitTranscripts(fit, dev_sites)));
     FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, sums, "models.baseline"));
     // The signed sums go to the validation sites, which recompute H0.
-    FEDRAD_RETURN_IF_ERROR(AppendSigned(ctx, sums, dev_sites,
+    FEDRAD_RETURN_IF_ERROR(internal::CollectSigned(ctx, sums, dev_sites,
                                         rounds::BaselineRound(model.name(), fit.fit_id),
                                         &val_transcript));
     FEDRAD_ASSIGN_OR_RETURN(PooledBaseline base, PoolBaseline(sums, dev_sites, t, tau));

@@ -15,6 +15,7 @@
 #define FEDRAD_COORDINATOR_INTERNAL_MODELS_INTERNAL_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -27,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "coordinator/study_context.h"
 #include "models/data.h"
+#include "models/fit_spec.h"
 #include "proto/fedrad.pb.h"
 #include "proto/rounds.pb.h"
 #include "proto/study.pb.h"
@@ -63,6 +65,38 @@ absl::StatusOr<v1::RoundMessage> RoundMessageOf(StudyContext& ctx, const std::st
 // The transcript `fit` forwards to each of `sites` (Task.transcript).
 std::map<std::string, v1::Transcript> FitTranscripts(const struct Fitted& fit,
                                                      const std::vector<std::string>& sites);
+// Checks the signed contributions of `sites` to `round_id` in `results`
+// (RoundMessageOf, nothing summed) and appends them to *transcript (may be
+// null).
+absl::Status CollectSigned(StudyContext& ctx, const std::map<std::string, v1::TaskResult>& results,
+                           const std::vector<std::string>& sites, const std::string& round_id,
+                           v1::Transcript* transcript);
+
+// The transcript of one federated fit as it grows: the development sites'
+// signed models.prepare, then every evaluation's signed contributions.
+struct FitRounds {
+  std::string fit_id;
+  std::vector<std::string> sites;  // the fit's development sites, sorted
+  v1::Transcript transcript;
+  int64_t evaluations = 0;
+  // How many of the transcript's messages each site already received in a
+  // task it answered: it keeps them (site_node/verify_rounds.h,
+  // TranscriptStore), so later tasks carry only what is new to it and the
+  // transcript crosses the wire once, not once per round.
+  std::map<std::string, int> delivered;
+};
+
+// One federated evaluation of the log-likelihood pieces for models::FitSpec
+// (coordinator/round_messages.cc): a models.derivatives round on the
+// evaluation's sites (every other site idle), each given what is new to it
+// of the fit's transcript (it recomputes the step and refuses any other),
+// summed from their verified contributions with rounds::SumRound, the sum
+// every site and the auditor compute too. `round_seconds` (optional)
+// accumulates the time spent waiting for rounds; `after_round` (optional)
+// is called after each round (progress).
+m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model, FitRounds* fit,
+                               double* round_seconds = nullptr,
+                               std::function<void()> after_round = nullptr);
 
 // ---- The models step's records ------------------------------------------------
 
