@@ -375,7 +375,8 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     std::map<std::string, v1::Payload> by_site;
     for (const std::string& site : ctx.active_sites()) by_site[site] = base;
     FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
-                            RunSecureRound(ctx, "combat.moments", by_site, ctx.active_sites()));
+                            RunSecureRound(ctx, "combat.moments", by_site, ctx.active_sites(),
+                                           rounds::CombatMomentsRound()));
     moment_results = std::move(r.by_site);
     pooled_moments = std::move(r.sum);
   } else {
@@ -430,7 +431,8 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     // Only their sum is used (var_pooled): summed securely, in the first
     // site's entry.
     FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
-                            RunSecureRound(ctx, "combat.residuals", residual_params, sites));
+                            RunSecureRound(ctx, "combat.residuals", residual_params, sites,
+                                           rounds::CombatResidualsRound()));
     rss_results = std::move(r.by_site);
     pooled_rss = std::move(r.sum);
   } else {

@@ -137,15 +137,24 @@ m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model, FitRou
       // over `sites` only (coordinator/secure_round.h); n, events per site.
       // The sites do not recompute a secure fit's steps yet (its sums are
       // masked under the secure round's id; docs/privacy.md rule 9).
+      // Each site recomputes the step from the transcript, which then also
+      // holds the session's adverts and each earlier round's reveals.
+      const std::string round_id = rounds::EvalRound(model.name(), fit->fit_id, fit->evaluations);
       FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult secure,
                               RunSecureRound(ctx, "models.derivatives",
-                                             RoundParams(ctx, params, sites), sites));
+                                             RoundParams(ctx, params, sites), sites, round_id,
+                                             transcripts));
       if (round_seconds != nullptr) {
         *round_seconds +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - round_start).count();
       }
       if (after_round) after_round();
       FEDRAD_RETURN_IF_ERROR(RequireSites(sites, secure.by_site, "models.derivatives"));
+      for (const std::string& site : sites) fit->delivered[site] = sent;
+      if (fit->secagg_sessions.insert(secure.session_id).second) {
+        for (const auto& m : secure.session_adverts.messages()) *fit->transcript.add_messages() = m;
+      }
+      for (const auto& m : secure.signed_messages.messages()) *fit->transcript.add_messages() = m;
       ++fit->evaluations;
       return SecureDerivatives(sites, secure, static_cast<int>(beta.size()));
     }

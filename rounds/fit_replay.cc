@@ -166,7 +166,7 @@ absl::StatusOr<FitReplay> ReplayFit(const v1::Model& model, const std::string& f
           return EndOfTranscript();
         }
       }
-      sums = SumRound(*msgs);
+      sums = SumRound(*msgs, transcript);
     }
     if (!msgs.ok() || !sums.ok()) {
       inconsistent = msgs.ok() ? sums.status() : msgs.status();

@@ -15,6 +15,7 @@
 #include "core/status.h"
 #include "proto/node_audit.h"
 #include "proto/payload.h"
+#include "proto/secure_sum.h"
 
 namespace fedrad::rounds {
 
@@ -132,6 +133,56 @@ absl::StatusOr<Sums> SumRound(const std::vector<const v1::RoundMessage*>& messag
                                                        "' contributes '", name, "' of another size"));
       }
       for (size_t i = 0; i < acc.size(); ++i) acc[i] += it->second[i];
+    }
+  }
+  return total;
+}
+
+bool IsMasked(const v1::RoundMessage& message) {
+  return message.has_contribution() && (message.contribution().masked_size() > 0 ||
+                                        !message.contribution().secagg_session().empty());
+}
+
+absl::StatusOr<Sums> SumRound(const std::vector<MessagePtr>& messages,
+                              const VerifiedTranscript& transcript) {
+  if (messages.empty() || !IsMasked(*messages.front())) return SumRound(messages);
+  const std::string& round_id = messages.front()->round_id();
+  const std::string& session = messages.front()->contribution().secagg_session();
+  std::vector<v1::RoundMessage> all;
+  for (const MessagePtr& m : transcript.SecAgg()) {
+    if ((m->has_advert() && m->round_id() == session) ||
+        (m->has_reveal() && m->round_id() == round_id)) {
+      all.push_back(*m);
+    }
+  }
+  std::vector<const v1::RoundMessage*> sorted;
+  for (const MessagePtr& m : messages) {
+    if (!IsMasked(*m) || m->round_id() != round_id || m->contribution().secagg_session() != session) {
+      return absl::InvalidArgumentError(absl::StrCat("round '", round_id, "': site '", m->site(),
+                                                     "' mixes masked and other contributions"));
+    }
+    all.push_back(*m);
+    sorted.push_back(m.get());
+  }
+  absl::StatusOr<SecureSumResult> secure = SecureSum(all, round_id);
+  if (!secure.ok()) {
+    return absl::Status(secure.status().code(),
+                        absl::StrCat("secure round '", round_id, "': ", secure.status().message()));
+  }
+  Sums total;
+  for (const v1::Array& a : secure->sum.arrays()) total[a.name()].assign(a.values().begin(), a.values().end());
+  std::sort(sorted.begin(), sorted.end(),
+            [](const v1::RoundMessage* a, const v1::RoundMessage* b) { return a->site() < b->site(); });
+  for (const std::string& name : sorted.front()->contribution().plain_summed()) {
+    std::vector<double>& acc = total[name];
+    for (const v1::RoundMessage* m : sorted) {
+      FEDRAD_ASSIGN_OR_RETURN(std::vector<double> v, GetVector(m->contribution().plain(), name));
+      if (acc.empty()) acc.assign(v.size(), 0.0);
+      if (v.size() != acc.size()) {
+        return absl::InvalidArgumentError(absl::StrCat("round '", round_id, "': site '", m->site(),
+                                                       "' contributes '", name, "' of another size"));
+      }
+      for (size_t i = 0; i < acc.size(); ++i) acc[i] += v[i];
     }
   }
   return total;
@@ -357,6 +408,13 @@ absl::Status VerifiedTranscript::Add(const v1::RoundMessage& message, const std:
 }
 
 absl::Status VerifiedTranscript::Add(MessagePtr message, const std::string& origin) {
+  if (message->content_case() != v1::RoundMessage::kContribution) {
+    if (secagg_bytes_.insert(DeterministicBytes(*message)).second) {
+      secagg_.push_back(std::move(message));
+      ++count_;
+    }
+    return absl::OkStatus();
+  }
   auto& round = by_round_[message->round_id()];
   auto it = round.find(message->site());
   if (it != round.end()) {

@@ -29,6 +29,7 @@
 #include <unordered_map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,19 @@ using MessagePtr = std::shared_ptr<const v1::RoundMessage>;
 absl::StatusOr<Sums> SumRound(const std::vector<const v1::RoundMessage*>& messages);
 absl::StatusOr<Sums> SumRound(const std::vector<v1::RoundMessage>& messages);
 absl::StatusOr<Sums> SumRound(const std::vector<MessagePtr>& messages);
+
+class VerifiedTranscript;
+// The sum of one round as every node computes it: SumRound for plain
+// contributions; for a secure round's masked contributions (same round),
+// rounds::SecureSum (proto/secure_sum.h) over them, the transcript's
+// adverts of their session and its reveals of the round, plus the clear
+// arrays the contributions name in plain_summed, added site by site in
+// name order. FailedPrecondition when the transcript lacks what unmasks
+// the round (e.g. its reveals).
+absl::StatusOr<Sums> SumRound(const std::vector<MessagePtr>& messages,
+                              const VerifiedTranscript& transcript);
+// True if the message is a masked (secure) contribution.
+bool IsMasked(const v1::RoundMessage& message);
 
 // A named array of a message's inputs/plain payload.
 absl::StatusOr<std::vector<double>> InputArray(const v1::RoundMessage& m, const std::string& name);
@@ -179,8 +193,11 @@ class VerifiedTranscript {
                                                     const std::vector<std::string>& sites) const;
   // Every message of `round_id` (sorted by site); empty when none.
   std::vector<MessagePtr> Round(const std::string& round_id) const;
-  // Every message, by round then site.
+  // Every contribution, by round then site.
   std::vector<MessagePtr> All() const;
+  // Secure aggregation's messages (adverts, shares, reveals; kept apart
+  // from the contributions, one site may sign several for one round id).
+  const std::vector<MessagePtr>& SecAgg() const { return secagg_; }
   bool HasRound(const std::string& round_id) const { return by_round_.count(round_id) > 0; }
   // Where the message of (round, site) came from ("" if unknown).
   std::string OriginOf(const std::string& round_id, const std::string& site) const;
@@ -189,6 +206,8 @@ class VerifiedTranscript {
  private:
   std::map<std::string, std::map<std::string, MessagePtr>> by_round_;
   std::map<std::string, std::string> origin_;  // round + "\n" + site -> origin
+  std::vector<MessagePtr> secagg_;
+  std::set<std::string> secagg_bytes_;  // their deterministic bytes (no duplicates)
   size_t count_ = 0;
 };
 

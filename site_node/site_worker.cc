@@ -528,8 +528,10 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
         released = false;
       }
     }
-    if (released && transcript_verified && task.transcript().messages_size() > 0) {
-      // The task's messages verified (or were not needed): kept for later tasks.
+    if (released && (transcript_verified || IsSecureRound(task)) &&
+        task.transcript().messages_size() > 0) {
+      // The task's messages verified (or were not needed), or a secure
+      // round's session setup: kept for later tasks (checked again on use).
       if (absl::Status kept = study.transcripts->Commit(task.transcript()); !kept.ok()) {
         FEDRAD_LOG(WARNING) << "study " << task.study_id() << ": " << kept;
       }

@@ -94,10 +94,11 @@ absl::Status TranscriptStore::Commit(const v1::Transcript& incoming) {
 }
 
 bool VerifiesRounds(const TaskContext& ctx) {
-  // A secure study's sums are masked under secure rounds' ids: its steps
-  // are not recomputed at the site yet (docs/privacy.md rule 9).
-  return ctx.round_verifier != nullptr &&
-         (ctx.task == nullptr || !ctx.task->study().secure_aggregation());
+  if (ctx.round_verifier == nullptr) return false;
+  // A secure study's ComBat steps are not recomputed at the site yet: their
+  // pooled cross-products are known only summed (docs/privacy.md rule 9).
+  return ctx.task == nullptr || !ctx.task->study().secure_aggregation() ||
+         ctx.task->kind().rfind("combat.", 0) != 0;
 }
 
 absl::Status Unverified(const TaskContext& ctx, const absl::Status& why) {

@@ -61,7 +61,7 @@ class TranscriptStore {
 };
 
 // True when the daemon checks this task's transcript: a verifier is set and
-// the study is not secure (a secure study's masked sums are not replayed yet).
+// the task is not a ComBat step of a secure study (not recomputed yet).
 bool VerifiesRounds(const TaskContext& ctx);
 
 // The refusal of a step the site cannot verify: PermissionDenied, public,

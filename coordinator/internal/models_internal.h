@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,6 +85,8 @@ struct FitRounds {
   // TranscriptStore), so later tasks carry only what is new to it and the
   // transcript crosses the wire once, not once per round.
   std::map<std::string, int> delivered;
+  // Secure aggregation sessions whose adverts are in `transcript` already.
+  std::set<std::string> secagg_sessions;
 };
 
 // One federated evaluation of the log-likelihood pieces for models::FitSpec
