@@ -368,9 +368,14 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   // arrive summed (coordinator/secure_round.h) and stand in the first
   // site's entry (PoolMoments adds the sites' entries); n and the sums of
   // covariates and features stay per site (the site indicators' rows).
+  // Verifiable rounds (issue 12): every site recomputes the pooled estimates
+  // from the sites' signed moments (and residuals) before it uses them; in a
+  // secure study the transcript also holds the session's adverts and the
+  // rounds' reveals, from which each site unmasks the sums itself.
   const bool secure = SecureAggregation(ctx.study());
   std::map<std::string, v1::TaskResult> moment_results;
   v1::Payload pooled_moments;
+  v1::Transcript transcript;
   if (secure) {
     std::map<std::string, v1::Payload> by_site;
     for (const std::string& site : ctx.active_sites()) by_site[site] = base;
@@ -379,15 +384,12 @@ absl::Status RunHarmonization(StudyContext& ctx) {
                                            rounds::CombatMomentsRound()));
     moment_results = std::move(r.by_site);
     pooled_moments = std::move(r.sum);
+    transcript = std::move(r.session_adverts);
+    for (const auto& m : r.signed_messages.messages()) *transcript.add_messages() = m;
   } else {
     FEDRAD_ASSIGN_OR_RETURN(moment_results, ctx.Broadcast("combat.moments", base));
   }
   sites = Keys(moment_results);
-  // Verifiable rounds (issue 12): every site recomputes the pooled estimates
-  // from the sites' signed moments (and residuals) before it uses them. A
-  // secure study's contributions are masked under secure rounds' ids; its
-  // sites do not check the ComBat steps yet (docs/privacy.md rule 9).
-  v1::Transcript transcript;
   if (!secure) {
     FEDRAD_RETURN_IF_ERROR(CollectSigned(ctx, moment_results, sites, rounds::CombatMomentsRound(),
                                          &transcript));
@@ -432,9 +434,11 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     // site's entry.
     FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
                             RunSecureRound(ctx, "combat.residuals", residual_params, sites,
-                                           rounds::CombatResidualsRound()));
+                                           rounds::CombatResidualsRound(),
+                                           ForEach(sites, transcript)));
     rss_results = std::move(r.by_site);
     pooled_rss = std::move(r.sum);
+    for (const auto& m : r.signed_messages.messages()) *transcript.add_messages() = m;
   } else {
     FEDRAD_ASSIGN_OR_RETURN(rss_results,
                             ctx.RunRound("combat.residuals", residual_params, ForEach(sites, transcript)));

@@ -93,13 +93,7 @@ absl::Status TranscriptStore::Commit(const v1::Transcript& incoming) {
   return absl::OkStatus();
 }
 
-bool VerifiesRounds(const TaskContext& ctx) {
-  if (ctx.round_verifier == nullptr) return false;
-  // A secure study's ComBat steps are not recomputed at the site yet: their
-  // pooled cross-products are known only summed (docs/privacy.md rule 9).
-  return ctx.task == nullptr || !ctx.task->study().secure_aggregation() ||
-         ctx.task->kind().rfind("combat.", 0) != 0;
-}
+bool VerifiesRounds(const TaskContext& ctx) { return ctx.round_verifier != nullptr; }
 
 absl::Status Unverified(const TaskContext& ctx, const absl::Status& why) {
   return Refuse(ctx, std::string(why.message()));

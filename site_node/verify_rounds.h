@@ -60,8 +60,7 @@ class TranscriptStore {
   std::set<std::string> keys_;  // SHA-256 of each held message
 };
 
-// True when the daemon checks this task's transcript: a verifier is set and
-// the task is not a ComBat step of a secure study (not recomputed yet).
+// True when the daemon checks this task's transcript.
 bool VerifiesRounds(const TaskContext& ctx);
 
 // The refusal of a step the site cannot verify: PermissionDenied, public,
