@@ -43,6 +43,9 @@
 #include "harmonization/table.h"
 #include "models/descriptive.h"
 #include "proto/payload.h"
+#include "proto/round_signing.h"
+#include "proto/spec_hash.h"
+#include "rounds/transcript.h"
 
 namespace fedrad::coordinator {
 namespace {
@@ -92,6 +95,41 @@ absl::StatusOr<Eigen::MatrixXd> SiteMatrix(const std::string& site, const v1::Pa
     for (int64_t j = 0; j < cols; ++j) m(i, j) = (*v)[i * cols + j];
   }
   return m;
+}
+
+// Checks the signed contribution of each of `sites` to `round_id` (against
+// the study CA; unverified with an in-process test host) and appends it to
+// *transcript.
+absl::Status CollectSigned(StudyContext& ctx, const std::map<std::string, v1::TaskResult>& results,
+                           const std::vector<std::string>& sites, const std::string& round_id,
+                           v1::Transcript* transcript) {
+  for (const std::string& site : sites) {
+    const v1::TaskResult& r = results.at(site);
+    if (ctx.round_verifier() == nullptr) {
+      if (r.has_signed_()) *transcript->add_messages() = r.signed_();
+      continue;
+    }
+    if (!r.has_signed_()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "site ", site, " sent no signed contribution to round '", round_id, "'"));
+    }
+    rounds::Expectation expect;
+    expect.study_id = ctx.study_id();
+    expect.spec_sha256 = StudySpecHash(ctx.study());
+    expect.signers = {site};
+    expect.round_id = round_id;
+    absl::StatusOr<v1::RoundMessage> m = ctx.round_verifier()->Verify(r.signed_(), expect);
+    if (!m.ok()) return Annotate(m.status(), absl::StrCat("site ", site));
+    *transcript->add_messages() = r.signed_();
+  }
+  return absl::OkStatus();
+}
+
+std::map<std::string, v1::Transcript> ForEach(const std::vector<std::string>& sites,
+                                              const v1::Transcript& transcript) {
+  std::map<std::string, v1::Transcript> out;
+  for (const auto& s : sites) out[s] = transcript;
+  return out;
 }
 
 std::vector<std::string> Keys(const std::map<std::string, v1::TaskResult>& results) {
@@ -330,20 +368,32 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   // arrive summed (coordinator/secure_round.h) and stand in the first
   // site's entry (PoolMoments adds the sites' entries); n and the sums of
   // covariates and features stay per site (the site indicators' rows).
+  // Verifiable rounds (issue 12): every site recomputes the pooled estimates
+  // from the sites' signed moments (and residuals) before it uses them; in a
+  // secure study the transcript also holds the session's adverts and the
+  // rounds' reveals, from which each site unmasks the sums itself.
   const bool secure = SecureAggregation(ctx.study());
   std::map<std::string, v1::TaskResult> moment_results;
   v1::Payload pooled_moments;
+  v1::Transcript transcript;
   if (secure) {
     std::map<std::string, v1::Payload> by_site;
     for (const std::string& site : ctx.active_sites()) by_site[site] = base;
     FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
-                            RunSecureRound(ctx, "combat.moments", by_site, ctx.active_sites()));
+                            RunSecureRound(ctx, "combat.moments", by_site, ctx.active_sites(),
+                                           rounds::CombatMomentsRound()));
     moment_results = std::move(r.by_site);
     pooled_moments = std::move(r.sum);
+    transcript = std::move(r.session_adverts);
+    for (const auto& m : r.signed_messages.messages()) *transcript.add_messages() = m;
   } else {
     FEDRAD_ASSIGN_OR_RETURN(moment_results, ctx.Broadcast("combat.moments", base));
   }
   sites = Keys(moment_results);
+  if (!secure) {
+    FEDRAD_RETURN_IF_ERROR(CollectSigned(ctx, moment_results, sites, rounds::CombatMomentsRound(),
+                                         &transcript));
+  }
   std::vector<h::LocalMoments> moments;
   for (const std::string& site : sites) {
     const v1::Payload& p = moment_results.at(site).payload();
@@ -383,13 +433,21 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     // Only their sum is used (var_pooled): summed securely, in the first
     // site's entry.
     FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
-                            RunSecureRound(ctx, "combat.residuals", residual_params, sites));
+                            RunSecureRound(ctx, "combat.residuals", residual_params, sites,
+                                           rounds::CombatResidualsRound(),
+                                           ForEach(sites, transcript)));
     rss_results = std::move(r.by_site);
     pooled_rss = std::move(r.sum);
+    for (const auto& m : r.signed_messages.messages()) *transcript.add_messages() = m;
   } else {
-    FEDRAD_ASSIGN_OR_RETURN(rss_results, ctx.RunRound("combat.residuals", residual_params));
+    FEDRAD_ASSIGN_OR_RETURN(rss_results,
+                            ctx.RunRound("combat.residuals", residual_params, ForEach(sites, transcript)));
   }
   FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, rss_results, "combat.residuals"));
+  if (!secure) {
+    FEDRAD_RETURN_IF_ERROR(CollectSigned(ctx, rss_results, sites, rounds::CombatResidualsRound(),
+                                         &transcript));
+  }
   std::vector<Eigen::VectorXd> rss;
   for (const std::string& site : sites) {
     if (secure) {
@@ -444,7 +502,8 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     AddEigenMatrix(&p, "beta", pooled.beta);
     fit_params[site] = std::move(p);
   }
-  FEDRAD_ASSIGN_OR_RETURN(auto fit_results, ctx.RunRound("combat.fit", fit_params));
+  FEDRAD_ASSIGN_OR_RETURN(auto fit_results,
+                          ctx.RunRound("combat.fit", fit_params, ForEach(sites, transcript)));
   FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, fit_results, "combat.fit"));
 
   // results.json

@@ -51,7 +51,6 @@
 #include "absl/strings/str_split.h"
 #include "coordinator/analyses.h"
 #include "coordinator/internal/models_internal.h"
-#include "coordinator/secure_round.h"
 #include "coordinator/study_context.h"
 #include "core/log.h"
 #include "core/status.h"
@@ -67,6 +66,9 @@
 #include "models/newton.h"
 #include "models/selection.h"
 #include "proto/payload.h"
+#include "proto/spec_hash.h"
+#include "rounds/fit_replay.h"
+#include "rounds/transcript.h"
 #include "site_node/model_spec.h"
 
 namespace fedrad::coordinator {
@@ -129,6 +131,9 @@ using internal::IsCox;
 using internal::Pooled;
 using internal::PreparedModel;
 using internal::RequireSites;
+using internal::FitRounds;
+using internal::MakeEvaluator;
+using internal::RoundMessageOf;
 using internal::RoundParams;
 using internal::SiteValidation;
 using internal::SiteVector;
@@ -204,6 +209,10 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
     FEDRAD_ASSIGN_OR_RETURN(cp.sum_outer, SiteMatrix(site, pl, "sum_xx", p));
     prep.cross[site] = cp;
     prep.n[site] = cp.n;
+    FEDRAD_RETURN_IF_ERROR(RoundMessageOf(ctx, site, r, rounds::PrepareRound(model.name()),
+                                          {"n", "events", "sum_x", "sum_xx"})
+                               .status());
+    if (r.has_signed_()) prep.signed_prepare[site] = r.signed_();
     FEDRAD_ASSIGN_OR_RETURN(double events, GetScalar(pl, "events"));
     FEDRAD_ASSIGN_OR_RETURN(double excluded, GetScalar(pl, "n_excluded"));
     if (!std::isfinite(excluded)) excluded = -1;  // withheld: 1..k-1
@@ -221,74 +230,6 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
     }
   }
   return prep;
-}
-
-// One federated evaluation of the log-likelihood pieces: a models.derivatives
-// round on `sites` (every other site idle), summed. The covariates and the
-// scaling are those models::FitSpec asks for.
-// `round_seconds` (optional) accumulates the wall time spent waiting for
-// rounds, so that the coordinator's own share of a fit can be reported.
-// `after_round` (optional) is called after each round (progress).
-m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model,
-                               double* round_seconds = nullptr,
-                               std::function<void()> after_round = nullptr) {
-  return [&ctx, &model, round_seconds, after_round](
-             const std::vector<std::string>& covariates, const m::Scaling* scaling,
-             const std::vector<std::string>& sites,
-             const Eigen::VectorXd& beta) -> absl::StatusOr<m::Derivatives> {
-    v1::Payload params;
-    (*params.mutable_strings())["model"] = model.name();
-    (*params.mutable_strings())["covariates"] = absl::StrJoin(covariates, "\n");
-    AddVector(&params, "beta", ToStd(beta));
-    if (scaling != nullptr) {
-      AddVector(&params, "center", ToStd(scaling->center));
-      AddVector(&params, "scale", ToStd(scaling->scale));
-    }
-    const auto round_start = std::chrono::steady_clock::now();
-    // Secure aggregation: loglik, gradient and information arrive summed
-    // over `sites` only (coordinator/secure_round.h); n, events per site.
-    std::map<std::string, v1::TaskResult> results;
-    std::optional<v1::Payload> pooled;
-    if (SecureAggregation(ctx.study())) {
-      FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult secure,
-                              RunSecureRound(ctx, "models.derivatives",
-                                             RoundParams(ctx, params, sites), sites));
-      results = std::move(secure.by_site);
-      pooled = std::move(secure.sum);
-    } else {
-      FEDRAD_ASSIGN_OR_RETURN(results,
-                              ctx.RunRound("models.derivatives", RoundParams(ctx, params, sites)));
-    }
-    if (round_seconds != nullptr) {
-      *round_seconds +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - round_start).count();
-    }
-    if (after_round) after_round();
-    FEDRAD_RETURN_IF_ERROR(RequireSites(sites, results, "models.derivatives"));
-    const int64_t p = beta.size();
-    m::Derivatives sum = m::Derivatives::Zero(static_cast<int>(p));
-    for (const std::string& site : sites) {
-      const v1::Payload& pl = results.at(site).payload();
-      m::Derivatives d = m::Derivatives::Zero(static_cast<int>(p));
-      if (!pooled.has_value()) {
-        FEDRAD_ASSIGN_OR_RETURN(d.loglik, GetScalar(pl, "loglik"));
-        FEDRAD_ASSIGN_OR_RETURN(d.gradient, SiteVector(site, pl, "gradient", p));
-        FEDRAD_ASSIGN_OR_RETURN(d.information, SiteMatrix(site, pl, "information", p));
-      }
-      FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(pl, "n"));
-      FEDRAD_ASSIGN_OR_RETURN(double events, GetScalar(pl, "events"));
-      d.n = static_cast<int64_t>(n);
-      d.events = static_cast<int64_t>(events);
-      sum.Add(d);
-    }
-    if (pooled.has_value()) {
-      FEDRAD_ASSIGN_OR_RETURN(sum.loglik, GetScalar(*pooled, "loglik"));
-      FEDRAD_ASSIGN_OR_RETURN(sum.gradient, SiteVector("(secure sum)", *pooled, "gradient", p));
-      FEDRAD_ASSIGN_OR_RETURN(sum.information,
-                              SiteMatrix("(secure sum)", *pooled, "information", p));
-    }
-    return sum;
-  };
 }
 
 // The fit as results.json reports it (the same for a federated fit and a fit
@@ -346,12 +287,17 @@ Fitted FromSpecFit(const v1::Model& model, const m::SpecFit& s,
 // A fit the development site ran itself (models.fit): one round; the site
 // releases the fit, the coordinator only reads it.
 absl::StatusOr<m::SpecFit> FitAtSite(StudyContext& ctx, const PreparedModel& prep,
-                                     const std::string& site) {
+                                     const std::string& site, v1::Transcript* transcript) {
   const v1::Model& model = *prep.spec;
   v1::Payload params;
   (*params.mutable_strings())["model"] = model.name();
   FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.RunRound("models.fit", RoundParams(ctx, params, {site})));
   FEDRAD_RETURN_IF_ERROR(RequireSites({site}, results, "models.fit"));
+  FEDRAD_RETURN_IF_ERROR(
+      RoundMessageOf(ctx, site, results.at(site), rounds::SiteFitRound(model.name()), {}).status());
+  if (transcript != nullptr && results.at(site).has_signed_()) {
+    *transcript->add_messages() = results.at(site).signed_();
+  }
   const v1::Payload& pl = results.at(site).payload();
   if (SplitLines(GetStr(pl, "candidates")) != prep.covariates) {
     return absl::DataLossError(absl::StrCat("site ", site, ": models.fit used other candidate "
@@ -404,7 +350,7 @@ struct ProgressSpan {
 
 absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
                                 const std::vector<std::string>& sites, bool at_site,
-                                ProgressSpan span) {
+                                const std::string& fit_id, ProgressSpan span) {
   const v1::Model& model = *prep.spec;
   const auto start = std::chrono::steady_clock::now();
   const int64_t rounds_before = ctx.rounds();
@@ -422,8 +368,9 @@ absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
   };
   m::SpecFit spec;
   double coordinator_seconds = 0;
+  v1::Transcript transcript;
   if (at_site && sites.size() == 1) {
-    FEDRAD_ASSIGN_OR_RETURN(spec, FitAtSite(ctx, prep, sites[0]));
+    FEDRAD_ASSIGN_OR_RETURN(spec, FitAtSite(ctx, prep, sites[0], &transcript));
   } else {
     m::FitSpecInput in;
     in.candidates = prep.covariates;
@@ -438,13 +385,25 @@ absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
       in.pooled.Add(prep.cross.at(s));
       in.events += prep.events.at(s);
     }
+    FitRounds rounds_of_fit;
+    rounds_of_fit.fit_id = fit_id;
+    rounds_of_fit.sites = sites;
+    std::sort(rounds_of_fit.sites.begin(), rounds_of_fit.sites.end());
+    for (const auto& s : rounds_of_fit.sites) {
+      auto it = prep.signed_prepare.find(s);
+      if (it != prep.signed_prepare.end()) *rounds_of_fit.transcript.add_messages() = it->second;
+    }
     double round_seconds = 0;
-    in.evaluate = MakeEvaluator(ctx, model, &round_seconds, after_round);
+    in.evaluate = MakeEvaluator(ctx, model, &rounds_of_fit, &round_seconds, after_round);
     in.before_final_fit = [&round_seconds] { round_seconds = 0; };
     FEDRAD_ASSIGN_OR_RETURN(spec, m::FitSpec(FitSpecOptionsOf(model), in));
     coordinator_seconds = spec.newton_seconds - round_seconds;
+    transcript = std::move(rounds_of_fit.transcript);
   }
   Fitted fit = FromSpecFit(model, spec, prep.covariates);
+  fit.fit_id = fit_id;
+  fit.at_site = at_site && sites.size() == 1;
+  fit.transcript = std::move(transcript);
   fit.sites = sites;
   fit.coordinator_seconds = coordinator_seconds;
   fit.rounds = ctx.rounds() - rounds_before;
@@ -592,7 +551,7 @@ absl::Status RunModels(StudyContext& ctx) {
 
     FEDRAD_ASSIGN_OR_RETURN(
         Fitted fit,
-        FitModel(ctx, prep, dev, at_site,
+        FitModel(ctx, prep, dev, at_site, rounds::kDevelopmentFit,
                  {lo + 0.05 * width, lo + (validate ? 0.6 : 1.0) * width}));
     json mj = FitJson(fit);
     mj["type"] = IsCox(model) ? "cox" : "logistic";
@@ -643,7 +602,8 @@ absl::Status RunModels(StudyContext& ctx) {
         const double fold_width = 0.4 * width / sites.size();
         const double fold_lo = lo + 0.6 * width + fold * fold_width;
         absl::StatusOr<Fitted> fitted =
-            FitModel(ctx, prep, train, false, {fold_lo, fold_lo + 0.8 * fold_width});
+            FitModel(ctx, prep, train, false, rounds::LosoFit(s),
+                     {fold_lo, fold_lo + 0.8 * fold_width});
         if (absl::IsFailedPrecondition(fitted.status()) && ctx.active_sites() == sites) {
           // A fold whose fit has a convergence problem (e.g. separation on
           // the remaining sites) is reported for that site; the others go on.

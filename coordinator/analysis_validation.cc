@@ -26,13 +26,16 @@
 #include "models/logistic.h"
 #include "models/meta_analysis.h"
 #include "models/metrics.h"
+#include "models/pooled_baseline.h"
 #include "proto/payload.h"
+#include "rounds/transcript.h"
 
 namespace fedrad::coordinator {
 namespace {
 
 namespace m = ::fedrad::models;
 using nlohmann::json;
+using internal::FitTranscripts;
 using internal::Fitted;
 using internal::IsCox;
 using internal::PreparedModel;
@@ -51,126 +54,35 @@ const char* const kBinaryMetrics[] = {"auc", "sensitivity", "specificity", "youd
                                       "calibration_intercept", "calibration_slope"};
 
 // The pooled Breslow baseline hazard from the development sites'
-// models.baseline answers. Each site releases its own grid (a lattice from the
-// approved spec, coarsened so that >= k patients leave the risk set between
-// released points), its events per interval and its risk sums sum exp(lp) at
-// the released points. The grids differ between sites, so H0 is built on the
-// union of the points: within each of a site's intervals its events are
-// spread evenly over time and its risk sum is interpolated linearly; each
-// union interval adds (summed events) / (logarithmic mean of the summed risk
-// sums at its ends) -- the Breslow increment d/R with R falling across the
-// interval. A site counts only up to its last released point (after it, the
-// hazard comes from the others). H0 at t and tau is added by linear
-// interpolation. Equal to Breslow when every interval holds one event time;
-// otherwise an approximation (docs/models.md, "Grids the site fixes").
-struct PooledBaseline {
-  std::vector<double> grid, cumhaz;
-  std::map<std::string, size_t> site_points;
-};
-
-double LogMean(double a, double b) {
-  if (!(a > 0) || !(b > 0)) return std::max(a, b) / 2;  // one end without risk
-  if (std::abs(a - b) <= 1e-12 * std::max(a, b)) return a;
-  return (a - b) / std::log(a / b);
-}
+// models.baseline answers (models::PoolBaseline, docs/models.md "Grids the
+// site fixes"): the same function validation sites and the auditor run on
+// the sites' signed contributions.
+using m::PooledBaseline;
 
 absl::StatusOr<PooledBaseline> PoolBaseline(const std::map<std::string, v1::TaskResult>& sums,
                                             const std::vector<std::string>& dev_sites, double t,
                                             double tau) {
-  struct SiteSums {
-    std::vector<double> grid, events, risk;
-    // Risk sum at x (x <= the last released point): linear between released
-    // points, the first one's before it.
-    double RiskAt(double x) const {
-      if (x <= grid.front()) return risk.front();
-      const size_t j =
-          static_cast<size_t>(std::lower_bound(grid.begin(), grid.end(), x) - grid.begin());
-      if (j >= grid.size()) return risk.back();
-      const double f = (x - grid[j - 1]) / (grid[j] - grid[j - 1]);
-      return risk[j - 1] + f * (risk[j] - risk[j - 1]);
-    }
-    // Events in (a, b], spread evenly over each interval (the first: (0, g_0]).
-    double EventsIn(double a, double b) const {
-      double d = 0;
-      for (size_t j = 0; j < grid.size(); ++j) {
-        const double lo = j == 0 ? std::min(0.0, grid[0]) : grid[j - 1], hi = grid[j];
-        if (events[j] == 0 || hi <= a || lo >= b) continue;
-        if (hi == lo) {
-          d += (a < hi && hi <= b) ? events[j] : 0.0;
-          continue;
-        }
-        const double overlap = std::min(b, hi) - std::max(a, lo);
-        if (overlap > 0) d += events[j] * overlap / (hi - lo);
-      }
-      return d;
-    }
-  };
-  std::vector<SiteSums> sites;
-  std::vector<double> points;
-  PooledBaseline out;
+  std::vector<m::SiteBaseline> sites;
   for (const auto& s : dev_sites) {
     const v1::Payload& pl = sums.at(s).payload();
-    SiteSums ss;
+    m::SiteBaseline b;
+    b.site = s;
     absl::StatusOr<std::vector<double>> g = GetVector(pl, "grid");
     if (!g.ok()) return Annotate(g.status(), absl::StrCat("site ", s));
-    ss.grid = *g;
-    for (size_t j = 0; j < ss.grid.size(); ++j) {
-      if (!std::isfinite(ss.grid[j]) || (j > 0 && !(ss.grid[j] > ss.grid[j - 1]))) {
-        return absl::DataLossError(absl::StrCat("site ", s, ": 'grid' is not increasing"));
-      }
-    }
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd e, SiteVector(s, pl, "grid_events", ss.grid.size()));
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd r, SiteVector(s, pl, "grid_risk_sum", ss.grid.size()));
-    ss.events = ToStd(e);
-    ss.risk = ToStd(r);
-    out.site_points[s] = ss.grid.size();
-    if (ss.grid.empty()) continue;
-    points.insert(points.end(), ss.grid.begin(), ss.grid.end());
-    sites.push_back(std::move(ss));
+    b.grid = *g;
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd e, SiteVector(s, pl, "grid_events", b.grid.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd r, SiteVector(s, pl, "grid_risk_sum", b.grid.size()));
+    b.events = ToStd(e);
+    b.risk = ToStd(r);
+    sites.push_back(std::move(b));
   }
-  std::sort(points.begin(), points.end());
-  points.erase(std::unique(points.begin(), points.end()), points.end());
-  double h = 0, prev = std::min(0.0, points.empty() ? 0.0 : points.front());
-  for (double u : points) {
-    double d = 0, r0 = 0, r1 = 0;
-    for (const SiteSums& ss : sites) {
-      if (u > ss.grid.back()) continue;  // past its last released point
-      d += ss.EventsIn(prev, u);
-      r0 += ss.RiskAt(prev);
-      r1 += ss.RiskAt(u);
-    }
-    if (d > 0) {
-      const double r = LogMean(r0, r1);
-      if (!(r > 0)) {
-        return absl::DataLossError("baseline hazard: events where no site has anyone at risk");
-      }
-      h += d / r;
-    }
-    out.grid.push_back(u);
-    out.cumhaz.push_back(h);
-    prev = u;
-  }
-  // H0 at t and tau, linear between the points around them (flat after the
-  // last).
-  for (double x : {t, tau}) {
-    auto it = std::lower_bound(out.grid.begin(), out.grid.end(), x);
-    if (it != out.grid.end() && *it == x) continue;
-    const size_t j = static_cast<size_t>(it - out.grid.begin());
-    double hx;
-    if (j == 0) {
-      hx = out.cumhaz.empty() ? 0.0 : out.cumhaz.front() * (x > 0 && out.grid.front() > 0
-                                                               ? std::min(1.0, x / out.grid.front())
-                                                               : 0.0);
-    } else if (j == out.grid.size()) {
-      hx = out.cumhaz.back();
-    } else {
-      const double f = (x - out.grid[j - 1]) / (out.grid[j] - out.grid[j - 1]);
-      hx = out.cumhaz[j - 1] + f * (out.cumhaz[j] - out.cumhaz[j - 1]);
-    }
-    out.grid.insert(out.grid.begin() + static_cast<long>(j), x);
-    out.cumhaz.insert(out.cumhaz.begin() + static_cast<long>(j), hx);
-  }
-  return out;
+  return m::PoolBaseline(sites, t, tau);
+}
+
+// The "model" param of a round.
+std::string ModelNameOf(const v1::Payload& params) {
+  auto it = params.strings().find("model");
+  return it == params.strings().end() ? "" : it->second;
 }
 
 // Tertiles of the frozen model's linear predictor over the development sites,
@@ -178,11 +90,17 @@ absl::StatusOr<PooledBaseline> PoolBaseline(const std::map<std::string, v1::Task
 // (models.lp_summary: each step >= k patients; no value released), pooled by
 // linear interpolation (models::QuantilesFromCounts). One round.
 absl::StatusOr<std::vector<double>> RiskGroupCuts(StudyContext& ctx, const v1::Payload& base,
+                                                  const Fitted& fit,
                                                   const std::vector<std::string>& dev_sites,
-                                                  json* info) {
+                                                  json* info, v1::Transcript* transcript) {
   FEDRAD_ASSIGN_OR_RETURN(auto first,
-                          ctx.RunRound("models.lp_summary", RoundParams(ctx, base, dev_sites)));
+                          ctx.RunRound("models.lp_summary", RoundParams(ctx, base, dev_sites),
+                                       FitTranscripts(fit, dev_sites)));
   FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, first, "models.lp_summary"));
+  // The signed counts go to the validation sites, which recompute the cuts.
+  FEDRAD_RETURN_IF_ERROR(internal::CollectSigned(ctx, first, dev_sites,
+                                      rounds::LpSummaryRound(ModelNameOf(base), fit.fit_id),
+                                      transcript));
   std::vector<m::SiteCounts> parts;
   for (const auto& s : dev_sites) {
     const v1::Payload& pl = first.at(s).payload();
@@ -196,12 +114,9 @@ absl::StatusOr<std::vector<double>> RiskGroupCuts(StudyContext& ctx, const v1::P
     parts.push_back(sc);
   }
   std::vector<double> rank_error;
-  absl::StatusOr<std::vector<double>> cuts =
-      m::QuantilesFromCounts(parts, {1.0 / 3, 2.0 / 3}, &rank_error);
-  if (!cuts.ok() || cuts->size() != 2 || !std::isfinite((*cuts)[0]) ||
-      !std::isfinite((*cuts)[1])) {
-    return absl::FailedPreconditionError("the risk-group cut-points could not be found");
-  }
+  // The same function validation sites and the auditor run (issue 12).
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> found, m::TertileCuts(parts, &rank_error));
+  const std::vector<double>* cuts = &found;
   json est = json::array();
   for (size_t i = 0; i < cuts->size(); ++i) {
     est.push_back({{"probability", i == 0 ? 1.0 / 3 : 2.0 / 3},
@@ -303,11 +218,21 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
   (*params.mutable_strings())["model"] = model.name();
   (*params.mutable_strings())["covariates"] = absl::StrJoin(fit.covariates, "\n");
   AddVector(&params, "beta", ToStd(fit.beta));
+  // Which fit froze the model: each site recomputes it from fit.transcript.
+  (*params.mutable_strings())["fit"] = fit.fit_id;
+  (*params.mutable_strings())["fit_sites"] = absl::StrJoin(fit.sites, "\n");
   const v1::Payload frozen = params;  // the model and its coefficients only
+  // What the validation sites recompute the frozen model, H0 and the cuts from.
+  v1::Transcript val_transcript = fit.transcript;
   if (cox) {
     FEDRAD_ASSIGN_OR_RETURN(auto sums,
-                            ctx.RunRound("models.baseline", RoundParams(ctx, params, dev_sites)));
+                            ctx.RunRound("models.baseline", RoundParams(ctx, params, dev_sites),
+                                         FitTranscripts(fit, dev_sites)));
     FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, sums, "models.baseline"));
+    // The signed sums go to the validation sites, which recompute H0.
+    FEDRAD_RETURN_IF_ERROR(internal::CollectSigned(ctx, sums, dev_sites,
+                                        rounds::BaselineRound(model.name(), fit.fit_id),
+                                        &val_transcript));
     FEDRAD_ASSIGN_OR_RETURN(PooledBaseline base, PoolBaseline(sums, dev_sites, t, tau));
     AddVector(&params, "grid", base.grid);
     AddVector(&params, "cumhaz", base.cumhaz);
@@ -327,12 +252,18 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
     const double km_step = v.km_time_step() == 0 ? m::kDefaultKmTimeStepDays : v.km_time_step();
     if (km_step > 0) {
       FEDRAD_ASSIGN_OR_RETURN(std::vector<double> cuts,
-                              RiskGroupCuts(ctx, frozen, dev_sites, risk_groups_out));
+                              RiskGroupCuts(ctx, frozen, fit, dev_sites, risk_groups_out,
+                                            &val_transcript));
       AddVector(&params, "km_cuts", cuts);
     }
   }
   FEDRAD_ASSIGN_OR_RETURN(auto results,
-                          ctx.RunRound("models.validate", RoundParams(ctx, params, val_sites)));
+                          ctx.RunRound("models.validate", RoundParams(ctx, params, val_sites),
+                                       [&] {
+                                         std::map<std::string, v1::Transcript> by_site;
+                                         for (const auto& s : val_sites) by_site[s] = val_transcript;
+                                         return by_site;
+                                       }()));
   FEDRAD_RETURN_IF_ERROR(RequireSites(val_sites, results, "models.validate"));
   std::map<std::string, SiteValidation> out;
   for (const auto& s : val_sites) {

@@ -22,6 +22,7 @@ struct Session {
   std::vector<std::string> participants;
   std::vector<v1::SignedMessage> setup;   // adverts, then shares
   std::vector<v1::RoundMessage> adverts;  // parsed, for SecureSum
+  v1::Transcript signed_adverts;
   std::set<std::string> delivered;        // sites that got `setup` with a round
 };
 
@@ -84,6 +85,7 @@ absl::StatusOr<std::shared_ptr<Session>> TrySetup(StudyContext& ctx, bool* retry
     return absl::UnavailableError("a site dropped during secagg.shares");
   }
   s->setup.assign(all_adverts.messages().begin(), all_adverts.messages().end());
+  s->signed_adverts = all_adverts;
   for (const auto& [site, r] : shares) {
     FEDRAD_RETURN_IF_ERROR(Body(site, r, v1::RoundMessage::kShares, "secagg.shares").status());
     s->setup.push_back(r.signed_());
@@ -122,7 +124,8 @@ absl::StatusOr<Session*> EnsureSession(StudyContext& ctx,
 // secagg.reveal to every active site; the answers' reveal messages.
 absl::StatusOr<std::map<std::string, v1::RoundMessage>> RevealRound(
     StudyContext& ctx, const Session& s, const std::string& round_id,
-    const std::vector<std::string>& survivors, const std::vector<std::string>& unresponsive) {
+    const std::vector<std::string>& survivors, const std::vector<std::string>& unresponsive,
+    v1::Transcript* signed_reveals) {
   v1::Payload params;
   (*params.mutable_strings())[site::kSecAggSession] = s.id;
   (*params.mutable_strings())[site::kSecAggRound] = round_id;
@@ -134,6 +137,7 @@ absl::StatusOr<std::map<std::string, v1::RoundMessage>> RevealRound(
   std::map<std::string, v1::RoundMessage> out;
   for (const auto& [site, r] : answers) {
     FEDRAD_ASSIGN_OR_RETURN(out[site], Body(site, r, v1::RoundMessage::kReveal, "secagg.reveal"));
+    *signed_reveals->add_messages() = r.signed_();
   }
   return out;
 }
@@ -143,7 +147,8 @@ absl::StatusOr<std::map<std::string, v1::RoundMessage>> RevealRound(
 absl::StatusOr<SecureRoundResult> RunSecureRound(
     StudyContext& ctx, const std::string& kind,
     const std::map<std::string, v1::Payload>& params_by_site,
-    const std::vector<std::string>& participants_in) {
+    const std::vector<std::string>& participants_in, const std::string& round_id,
+    const std::map<std::string, v1::Transcript>& earlier) {
   std::vector<std::string> participants;
   const std::vector<std::string> active = ctx.active_sites();
   for (const auto& p : participants_in) {
@@ -155,7 +160,8 @@ absl::StatusOr<SecureRoundResult> RunSecureRound(
   FEDRAD_ASSIGN_OR_RETURN(Session * s, EnsureSession(ctx, participants));
 
   SecureRoundResult out;
-  out.round_id = absl::StrCat("e", ctx.epoch(), "/r", ctx.rounds() + 1, "/", kind);
+  out.round_id =
+      round_id.empty() ? absl::StrCat("e", ctx.epoch(), "/r", ctx.rounds() + 1, "/", kind) : round_id;
   std::map<std::string, v1::Payload> params = params_by_site;
   std::map<std::string, v1::Transcript> transcripts;
   for (const auto& p : participants) {
@@ -166,6 +172,9 @@ absl::StatusOr<SecureRoundResult> RunSecureRound(
     if (!s->delivered.count(p)) {
       for (const auto& m : s->setup) *transcripts[p].add_messages() = m;
     }
+  }
+  for (const auto& [site, t] : earlier) {
+    for (const auto& m : t.messages()) *transcripts[site].add_messages() = m;
   }
   FEDRAD_ASSIGN_OR_RETURN(out.by_site, ctx.RunRound(kind, params, transcripts));
   std::vector<v1::RoundMessage> messages = s->adverts;
@@ -178,13 +187,16 @@ absl::StatusOr<SecureRoundResult> RunSecureRound(
     messages.push_back(std::move(m));
     out.survivors.push_back(p);
   }
+  out.session_id = s->id;
+  out.session_adverts = s->signed_adverts;
+  for (const auto& p : out.survivors) *out.signed_messages.add_messages() = out.by_site.at(p).signed_();
   FEDRAD_RETURN_IF_ERROR(RequireThree(out.survivors, absl::StrCat("the survivors of '", kind, "'")));
   const double delay = ctx.study().debug().secure_reveal_delay_seconds();
   if (delay > 0 && kind == "debug.vector") {
     // Test-only window (DebugRounds): a site can be killed after it masked.
     std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>(delay * 1000)));
   }
-  FEDRAD_ASSIGN_OR_RETURN(auto reveals, RevealRound(ctx, *s, out.round_id, out.survivors, {}));
+  FEDRAD_ASSIGN_OR_RETURN(auto reveals, RevealRound(ctx, *s, out.round_id, out.survivors, {}, &out.signed_messages));
   std::vector<std::string> unresponsive;
   for (const auto& sv : out.survivors) {
     if (!reveals.count(sv)) unresponsive.push_back(sv);
@@ -195,7 +207,8 @@ absl::StatusOr<SecureRoundResult> RunSecureRound(
                         << absl::StrJoin(unresponsive, ", ")
                         << " did not reveal; asking the others for their shares";
     FEDRAD_ASSIGN_OR_RETURN(auto shares,
-                            RevealRound(ctx, *s, out.round_id, out.survivors, unresponsive));
+                            RevealRound(ctx, *s, out.round_id, out.survivors, unresponsive,
+                                        &out.signed_messages));
     for (auto& [site, m] : shares) messages.push_back(std::move(m));
   }
   FEDRAD_ASSIGN_OR_RETURN(rounds::SecureSumResult sum, rounds::SecureSum(messages, out.round_id));

@@ -45,16 +45,26 @@ struct SecureRoundResult {
   v1::Payload sum;
   std::vector<std::string> survivors;
   std::string round_id;
+  // The signed messages that unmask the sum, for transcripts (verifiable
+  // rounds): the survivors' masked contributions, then the reveals; and
+  // the session (its id and signed adverts) they were masked in.
+  v1::Transcript signed_messages;
+  std::string session_id;
+  v1::Transcript session_adverts;
 };
 
 // Runs `kind` with `params_by_site` on every active site; the active sites
 // among `participants` (at least 3) mask their summed arrays (the site's
 // list, site_node/secure_agg.h); the others answer as the params say (e.g.
-// role idle).
+// role idle). `round_id`: the round's id (a verifiable round's own, e.g.
+// rounds::EvalRound; the site refuses another); empty: "e<epoch>/r<n>/<kind>".
+// `transcripts`: per site, signed messages of earlier rounds the task also
+// carries (after the session's setup, for a site that has not had it).
 absl::StatusOr<SecureRoundResult> RunSecureRound(
     StudyContext& ctx, const std::string& kind,
     const std::map<std::string, v1::Payload>& params_by_site,
-    const std::vector<std::string>& participants);
+    const std::vector<std::string>& participants, const std::string& round_id = "",
+    const std::map<std::string, v1::Transcript>& transcripts = {});
 
 }  // namespace fedrad::coordinator
 

@@ -22,6 +22,8 @@
 #include "core/log.h"
 #include "proto/fedrad.grpc.pb.h"
 #include "proto/node_audit.h"
+#include "rounds/transcript.h"
+#include "core/hash.h"
 #include "proto/transport.h"
 
 namespace fedrad::coordinator {
@@ -373,6 +375,15 @@ void Coordinator::Impl::OnResult(SiteSession* session, const std::string& site,
                                       absl::StatusCodeToString(
                                           static_cast<absl::StatusCode>(result.status_code())),
                                       ": ", result.status_message()));
+  if (result.has_signed_()) {
+    // The site's signed contribution, kept in the log for `fedrad audit
+    // replay` (verified by the study step that uses it).
+    v1::RoundMessage m;
+    m.ParseFromString(result.signed_().body());
+    audit_->Decision(result.study_id(), result.task_id(), site, rounds::kSignedAuditKind,
+                     rounds::AuditSummaryOf(m, result.signed_()),
+                     Sha256Hex(DeterministicBytes(result.signed_())));
+  }
   std::lock_guard<std::mutex> lock(mu_);
   auto current = sessions_.find(site);
   if (current == sessions_.end() || current->second != session) {

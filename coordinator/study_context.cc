@@ -66,7 +66,7 @@ absl::StatusOr<std::map<std::string, v1::TaskResult>> StudyContext::RunRound(
 
 absl::StatusOr<std::map<std::string, v1::TaskResult>> StudyContext::RunRound(
     const std::string& kind, const std::map<std::string, v1::Payload>& params_by_site,
-    const std::map<std::string, v1::Transcript>& transcripts_by_site) {
+    const std::map<std::string, v1::Transcript>& transcripts) {
   if (host_->Cancelled()) return absl::CancelledError("study cancelled");
   if (absl::Status q = CheckQuorum(kind); !q.ok()) return q;
   ++round_;
@@ -84,10 +84,10 @@ absl::StatusOr<std::map<std::string, v1::TaskResult>> StudyContext::RunRound(
     task.set_kind(kind);
     auto it = params_by_site.find(site);
     if (it != params_by_site.end()) *task.mutable_params() = it->second;
-    auto tr = transcripts_by_site.find(site);
-    if (tr != transcripts_by_site.end()) *task.mutable_transcript() = tr->second;
     *task.mutable_study() = study_;
     task.set_deadline_unix_millis(deadline);
+    auto tr = transcripts.find(site);
+    if (tr != transcripts.end()) *task.mutable_transcript() = tr->second;
     tasks.emplace(site, std::move(task));
   }
   const size_t active_before = active_.size();

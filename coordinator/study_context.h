@@ -39,6 +39,9 @@
 
 #include "absl/status/statusor.h"
 #include "proto/fedrad.pb.h"
+#include "proto/round_signing.h"
+#include "rounds/transcript.h"
+#include "proto/rounds.pb.h"
 #include "proto/study.pb.h"
 
 namespace fedrad::coordinator {
@@ -86,12 +89,12 @@ class StudyContext {
   absl::StatusOr<std::map<std::string, v1::TaskResult>> RunRound(
       const std::string& kind,
       const std::map<std::string, v1::Payload>& params_by_site);
-  // RunRound whose tasks also carry, per site, signed messages of earlier
-  // rounds (Task.transcript; a site missing from the map gets none).
+  // RunRound where the sites in `transcripts` also get, in Task.transcript,
+  // the signed messages the step builds on (verifiable rounds, issue 12).
   absl::StatusOr<std::map<std::string, v1::TaskResult>> RunRound(
       const std::string& kind,
       const std::map<std::string, v1::Payload>& params_by_site,
-      const std::map<std::string, v1::Transcript>& transcripts_by_site);
+      const std::map<std::string, v1::Transcript>& transcripts);
   // RunRound with the same params for every active site.
   absl::StatusOr<std::map<std::string, v1::TaskResult>> Broadcast(
       const std::string& kind, const v1::Payload& params);
@@ -123,6 +126,15 @@ class StudyContext {
   // resumed run for one it answered before the coordinator restarted.
   int64_t epoch() const { return epoch_; }
 
+  // Where the sites' signed round messages are checked (the study CA and
+  // its CRL). The daemon always sets it; an in-process test host may leave
+  // it unset, and then the contributions are read unverified.
+  void set_round_trust(const rounds::Trust& trust) {
+    round_verifier_ = std::make_shared<rounds::Verifier>(trust);
+  }
+  // Null when no trust is set. Caches what it verified.
+  rounds::Verifier* round_verifier() const { return round_verifier_.get(); }
+
   // Restores a resumed study from the coordinator's store: results so far,
   // the sites excluded so far (they stay excluded), the round counter, and
   // the new epoch. Call before the first round.
@@ -145,6 +157,7 @@ class StudyContext {
   double shown_fraction_ = 0;
   int64_t epoch_ = 0;
   std::shared_ptr<void> secure_session_;
+  std::shared_ptr<rounds::Verifier> round_verifier_;
 };
 
 // The timeout of one task, from Quorum.task_timeout_seconds (default 120).

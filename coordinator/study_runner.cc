@@ -236,6 +236,8 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
   absl::Status status;
   RecordHost host(this, rec);
   StudyContext ctx(rec->id, spec, sites, &host);
+  // Signed round messages are checked against the study CA (issue 12).
+  if (!insecure()) ctx.set_round_trust({config_.tls().ca_cert(), config_.tls().crl(), 0});
   if (rec->resumed) {
     auto so_far = nlohmann::json::parse(rec->results_so_far, nullptr, false);
     ctx.Restore(so_far.is_discarded() ? nlohmann::json::object() : so_far, rec->excluded,

@@ -20,6 +20,8 @@ std::string SignedBytes(const std::string& body) {
 
 }  // namespace
 
+std::string SignedBytesOf(const std::string& body) { return SignedBytes(body); }
+
 absl::StatusOr<v1::SignedMessage> Sign(const v1::RoundMessage& message,
                                        const pki::PrivateKey& key,
                                        const std::string& certificate_pem) {

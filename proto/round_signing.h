@@ -36,6 +36,9 @@ absl::StatusOr<v1::SignedMessage> Sign(const v1::RoundMessage& message,
                                        const pki::PrivateKey& key,
                                        const std::string& certificate_pem);
 
+// The bytes a signature covers: "fedrad-round-v1", a NUL, then `body`.
+std::string SignedBytesOf(const std::string& body);
+
 // Where certificates are checked against.
 struct Trust {
   std::string ca_cert_path;  // the federation CA certificate

@@ -557,6 +557,13 @@ absl::Status MaskOutput(TaskContext& ctx, TaskOutput* output) {
     return Refuse(absl::StatusCode::kInvalidArgument,
                   absl::StrCat("secure round ", round, ": this site is not a participant"));
   }
+  // A round others build on (verifiable rounds): the secure round is the
+  // step's own round id, named by the site, not by the coordinator.
+  if (output->round.has_value() && output->round->round_id != round) {
+    return Refuse(absl::StatusCode::kPermissionDenied,
+                  absl::StrCat("secure round ", round, ": this site's step is round ",
+                               output->round->round_id, " (rule verified-step)"));
+  }
   FEDRAD_RETURN_IF_ERROR(AbsorbShares(ctx, session, session_sites));
 
   // The clear values of the summed arrays, in the site's order.
@@ -608,7 +615,18 @@ absl::Status MaskOutput(TaskContext& ctx, TaskOutput* output) {
   FEDRAD_RETURN_IF_ERROR(RoundPut(
       ctx, round, {{"masked", digest}, {"participants", absl::StrJoin(participants, "\n")}}));
 
-  for (const v1::Array& a : ctx.task->params().arrays()) *c.mutable_inputs()->add_arrays() = a;
+  if (output->round.has_value()) {
+    // What the site computed at, and which clear arrays a verifiable round
+    // adds over the sites (rounds::SumRound).
+    *c.mutable_inputs() = output->round->inputs;
+    for (const std::string& name : output->round->summed) {
+      if (std::find(kind->second.begin(), kind->second.end(), name) == kind->second.end()) {
+        c.add_plain_summed(name);
+      }
+    }
+  } else {
+    for (const v1::Array& a : ctx.task->params().arrays()) *c.mutable_inputs()->add_arrays() = a;
+  }
   *c.mutable_plain() = plain;
   for (uint64_t w : y) c.add_masked(w);
   c.set_scale_bits(sa::kWideScaleBits);

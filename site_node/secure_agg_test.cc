@@ -105,7 +105,8 @@ class SecureAggTest : public ::testing::Test {
   absl::StatusOr<v1::SignedMessage> Mask(const std::string& site, const std::string& round,
                                          const std::string& participants,
                                          const std::vector<double>& values,
-                                         const std::vector<v1::SignedMessage>& setup) {
+                                         const std::vector<v1::SignedMessage>& setup,
+                                         const RoundContribution* step = nullptr) {
     v1::Task t = MakeTask("debug.vector", {{kSecAggSession, kSession},
                                            {kSecAggRound, round},
                                            {kSecAggParticipants, participants}},
@@ -114,6 +115,7 @@ class SecureAggTest : public ::testing::Test {
     TaskOutput out;
     AddVector(&out.payload, "vector", values);
     AddScalar(&out.payload, "n", 3);
+    if (step != nullptr) out.round = *step;
     FEDRAD_RETURN_IF_ERROR(MaskOutput(ctx, &out));
     // The clear part keeps n only; the vector left masked.
     EXPECT_EQ(out.payload.arrays_size(), 1);
@@ -237,6 +239,26 @@ TEST_F(SecureAggTest, MasksOneRoundIdOnce) {
   EXPECT_THAT(std::string(other.status().message()), HasSubstr("secagg-one-mask-per-round"));
   auto fewer = Mask("A", "r1", "A\nB\nC", {1.0, 2.0}, setup);
   EXPECT_EQ(fewer.status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+// A round others build on (verifiable rounds, issue 12): the site masks
+// only under the round id of its own step, and the masked contribution
+// carries what it computed at and which clear arrays the round adds.
+TEST_F(SecureAggTest, MasksAVerifiableRoundUnderItsOwnRoundId) {
+  std::vector<v1::SignedMessage> setup = RunSetup();
+  RoundContribution round{"models/cox/fit/dev/eval/0", {"n", "vector"}, {}};
+  AddVector(&round.inputs, "beta", {0.5, -0.25});
+  auto other = Mask("A", "r1", "A\nB\nC\nD", {1.0, 2.0}, setup, &round);
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(other.status().message()), HasSubstr("verified-step"));
+  auto own = Mask("A", round.round_id, "A\nB\nC\nD", {1.0, 2.0}, setup, &round);
+  ASSERT_TRUE(own.ok()) << own.status();
+  const v1::RoundMessage m = Body(*own);
+  EXPECT_EQ(m.round_id(), round.round_id);
+  EXPECT_THAT(m.contribution().plain_summed(), ::testing::ElementsAre("n"));
+  ASSERT_EQ(m.contribution().inputs().arrays_size(), 1);
+  EXPECT_EQ(m.contribution().inputs().arrays(0).name(), "beta");
+  EXPECT_EQ(m.contribution().inputs().arrays(0).values(1), -0.25);
 }
 
 TEST_F(SecureAggTest, RefusesContradictingRevealRequests) {

@@ -29,6 +29,7 @@
 #include "core/csv.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "core/hash.h"
 #include "proto/node_audit.h"
 #include "site_node/privacy_guard.h"
 #include "site_node/secure_agg.h"
@@ -107,15 +108,6 @@ void InstallFatalSignalHandlers() {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_ONSTACK | SA_RESETHAND;
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) sigaction(sig, &sa, nullptr);
-}
-
-// A secure round's masking, then the signature of the task's round message
-// (if any) into result->signed.
-absl::Status SealRoundMessage(TaskContext& ctx, TaskOutput* output, v1::TaskResult* result) {
-  if (IsSecureRound(*ctx.task)) FEDRAD_RETURN_IF_ERROR(MaskOutput(ctx, output));
-  if (!output->round_message.has_value()) return absl::OkStatus();
-  FEDRAD_ASSIGN_OR_RETURN(*result->mutable_signed_(), SignRoundMessage(ctx, *output->round_message));
-  return absl::OkStatus();
 }
 
 }  // namespace node_internal
@@ -288,6 +280,8 @@ SiteNode::Impl::StudyState& SiteNode::Impl::StudyFor(const v1::Task& task) {
   study.output_dir = StudyDir(task.study_id());
   std::error_code ec;
   fs::create_directories(StudyStateDir(study.output_dir), ec);
+  study.transcripts =
+      TranscriptStore::Load((fs::path(StudyStateDir(study.output_dir)) / "transcript.bin").string());
   if (ec) {
     FEDRAD_LOG(ERROR) << "cannot create " << study.output_dir << ": " << ec.message();
   }
@@ -334,6 +328,38 @@ SiteNode::Impl::StudyState& SiteNode::Impl::StudyFor(const v1::Task& task) {
     study.answered.clear();
   }
   return study;
+}
+
+// The one place a site signs a round message (issue 12): the task's ready
+// message (secure aggregation's adverts, shares, reveals, masked
+// contributions) or else, for a verifiable round, the plain Contribution
+// built from the released payload; signed with the site's certificate key
+// (site::SignRoundMessage), recorded in the site's audit log for `fedrad
+// audit replay`, and put in result->signed. Nothing to sign: OK.
+absl::Status SiteNode::Impl::SignRound(const TaskContext& ctx, TaskOutput* output,
+                                       v1::TaskResult* result) {
+  std::optional<v1::RoundMessage> message = std::move(output->round_message);
+  output->round_message.reset();
+  if (!message.has_value() && output->round.has_value() && RoundVerifier() != nullptr) {
+    const RoundContribution& round = *output->round;
+    FEDRAD_ASSIGN_OR_RETURN(v1::Contribution c,
+                            rounds::MakeContribution(output->payload, round.summed, round.inputs));
+    message.emplace();
+    message->set_round_id(round.round_id);
+    *message->mutable_contribution() = std::move(c);
+  }
+  if (!message.has_value()) return absl::OkStatus();
+  FEDRAD_ASSIGN_OR_RETURN(v1::SignedMessage signed_message,
+                          SignRoundMessage(ctx, *std::move(message)));
+  // The site's own record of what it signed (fedrad audit replay reads it).
+  v1::RoundMessage body;
+  body.ParseFromString(signed_message.body());
+  const v1::Task& task = *ctx.task;
+  audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, rounds::kSignedAuditKind,
+                   rounds::AuditSummaryOf(body, signed_message),
+                   Sha256Hex(DeterministicBytes(signed_message)));
+  *result->mutable_signed_() = std::move(signed_message);
+  return absl::OkStatus();
 }
 
 v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
@@ -398,6 +424,14 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
     ctx.cert_path = config_.tls().cert();
     ctx.key_path = config_.tls().key();
   }
+  ctx.round_verifier = RoundVerifier();
+  // What the task builds on: the study's signed messages so far plus the
+  // task's (the coordinator sends each site only what is new to it).
+  bool transcript_verified = false;
+  if (RoundVerifier() != nullptr && study.transcripts != nullptr) {
+    ctx.transcript = &study.transcripts->held();
+    ctx.transcript_verified = &transcript_verified;
+  }
 
   // The crash-loop guard: a marker while the handler runs; a fatal signal
   // on this thread also writes .state/crashed.
@@ -454,15 +488,17 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
     audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
                      absl::StrCat("privacy guard refused release: ", guard.message()));
     fail(guard);
-  } else if (absl::Status sealed = node_internal::SealRoundMessage(ctx, &*output, &result); !sealed.ok()) {
-    // Secure rounds: the guard passed the clear values; masking or signing
-    // failed, so nothing leaves.
+  } else if (absl::Status masked =
+                 IsSecureRound(task) ? MaskOutput(ctx, &*output) : absl::OkStatus();
+             !masked.ok()) {
+    // Secure rounds: the guard passed the clear values; masking failed, so
+    // nothing leaves.
     FEDRAD_LOG(WARNING) << "task " << task.task_id() << " (" << task.kind()
-                        << "): " << sealed.message();
+                        << "): " << masked.message();
     audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
                      absl::StrCat("secure aggregation refused, nothing released: ",
-                                  sealed.message()));
-    fail(sealed);
+                                  masked.message()));
+    fail(masked);
   } else {
     // Recorded and saved before the answer leaves.
     ReleaseLedger next = study.ledger;
@@ -479,6 +515,28 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
     } else {
       study.ledger = std::move(next);
       released = true;
+      // The released payload (or the masked contribution), signed: what
+      // others build on (issue 12).
+      if (absl::Status s = SignRound(ctx, &*output, &result); !s.ok()) {
+        FEDRAD_LOG(ERROR) << "task " << task.task_id() << ": cannot sign its round message: " << s;
+        audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
+                         absl::StrCat("nothing released: the round message cannot be signed: ",
+                                      s.message()));
+        fail(s.code() == absl::StatusCode::kFailedPrecondition
+                 ? s
+                 : absl::InternalError("the site cannot sign its round message"));
+        released = false;
+      }
+    }
+    if (released && (transcript_verified || IsSecureRound(task)) &&
+        task.transcript().messages_size() > 0) {
+      // The task's messages verified (or were not needed), or a secure
+      // round's session setup: kept for later tasks (checked again on use).
+      if (absl::Status kept = study.transcripts->Commit(task.transcript()); !kept.ok()) {
+        FEDRAD_LOG(WARNING) << "study " << task.study_id() << ": " << kept;
+      }
+    }
+    if (released) {
       audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
                        absl::StrCat("privacy guard released: n=", output->n_contributing,
                                     " >= k=", ctx.min_cell_count,

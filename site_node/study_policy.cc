@@ -24,7 +24,7 @@ using google::protobuf::Message;
 using google::protobuf::Reflection;
 
 // Where a message sits in the task: decides the caps of its strings.
-enum class Zone { kTask, kStudy, kParams };
+enum class Zone { kTask, kStudy, kParams, kTranscript };
 
 bool IsPatternField(const FieldDescriptor* f) {
   const std::string& full = f->full_name();
@@ -40,12 +40,13 @@ absl::Status TooLarge(const std::string& path, const std::string& what) {
 
 size_t StringCap(const FieldDescriptor* f, Zone zone) {
   const std::string& full = f->full_name();
-  // Signed messages of earlier rounds (Task.transcript; secure aggregation's
-  // adverts and shares): a body holds a whole RoundMessage, bounded by the
-  // task's total size.
-  if (full == "fedrad.v1.SignedMessage.body") return kMaxTaskBytes;
-  if (full == "fedrad.v1.SignedMessage.signature") return 4096;
-  if (full == "fedrad.v1.SignedMessage.certificate_pem") return 64 * 1024;
+  // Signed messages of earlier rounds (Task.transcript: verifiable rounds'
+  // contributions, secure aggregation's adverts, shares and reveals).
+  if (zone == Zone::kTranscript) {
+    if (full == "fedrad.v1.SignedMessage.body") return kMaxSignedBodyBytes;
+    if (full == "fedrad.v1.SignedMessage.signature") return kMaxSignatureBytes;
+    return kMaxCertificatePemBytes;
+  }
   if (zone == Zone::kTask) {
     if (full == "fedrad.v1.Task.task_id") return 2 * kMaxNameBytes;
     return kMaxNameBytes;  // study_id, kind
@@ -60,6 +61,7 @@ int RepeatedCap(const FieldDescriptor* f) {
   const std::string& full = f->full_name();
   if (full == "fedrad.v1.Array.values") return static_cast<int>(kMaxParamArrayValues);
   if (full == "fedrad.v1.Array.shape") return kMaxArrayDims;
+  if (full == "fedrad.v1.Transcript.messages") return kMaxTranscriptMessages;
   return kMaxRepeatedEntries;
 }
 
@@ -78,6 +80,7 @@ absl::Status Walk(const Message& m, Zone zone, const std::string& path, int dept
     Zone sub = zone;
     if (zone == Zone::kTask && f->name() == "study") sub = Zone::kStudy;
     if (zone == Zone::kTask && f->name() == "params") sub = Zone::kParams;
+    if (zone == Zone::kTask && f->name() == "transcript") sub = Zone::kTranscript;
     const std::string fpath = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
     if (f->is_repeated()) {
       const int n = r->FieldSize(m, f);
@@ -133,7 +136,11 @@ std::string Clip(const std::string& s) {
 }  // namespace
 
 absl::Status CheckTaskSize(const v1::Task& task) {
-  if (task.ByteSizeLong() > kMaxTaskBytes) {
+  const size_t transcript = task.has_transcript() ? task.transcript().ByteSizeLong() : 0;
+  if (transcript > kMaxTranscriptBytes) {
+    return TooLarge("transcript", absl::StrCat("larger than ", kMaxTranscriptBytes, " bytes"));
+  }
+  if (task.ByteSizeLong() - transcript > kMaxTaskBytes) {
     return TooLarge("task", absl::StrCat("larger than ", kMaxTaskBytes, " bytes"));
   }
   return Walk(task, Zone::kTask, "", 0);

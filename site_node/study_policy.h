@@ -30,10 +30,25 @@ inline constexpr size_t kMaxTaskBytes = 64u << 20;
 inline constexpr int kMaxRepeatedEntries = 4096;
 // Most dimensions of a parameter array.
 inline constexpr int kMaxArrayDims = 8;
+// Task.transcript (verifiable rounds, issue 12), beside kMaxTaskBytes for the
+// rest of the task: a fit over 50 sites with 100 evaluations of p = 50
+// coefficients is 5,050 messages of ~21 KB (~106 MB); beyond these the task
+// is refused.
+inline constexpr int kMaxTranscriptMessages = 8192;
+inline constexpr size_t kMaxTranscriptBytes = 160u << 20;
+// One signed message: its body (a p = 350 information matrix is ~1 MB), its
+// signature and its certificate.
+inline constexpr size_t kMaxSignedBodyBytes = 2u << 20;
+inline constexpr size_t kMaxSignatureBytes = 1024;
+inline constexpr size_t kMaxCertificatePemBytes = 16 * 1024;
 
 // Walks the whole task with protobuf reflection and refuses (public
 // InvalidArgument naming the field, rule bounded-size) when:
-//   - the task is larger than kMaxTaskBytes;
+//   - the task without its transcript is larger than kMaxTaskBytes, or the
+//     transcript larger than kMaxTranscriptBytes or longer than
+//     kMaxTranscriptMessages messages (each body, signature and certificate
+//     bounded by kMaxSignedBodyBytes, kMaxSignatureBytes,
+//     kMaxCertificatePemBytes);
 //   - a string is too long. Caps by field: Task.task_id 2*kMaxNameBytes;
 //     Task.study_id and Task.kind kMaxNameBytes; in Task.study every string
 //     is a name (column, model, site, step, suffix, file, event value):

@@ -154,6 +154,33 @@ TEST(Sizes, ParamsAreBounded) {
   ExpectRefused(CheckTaskSize(task), absl::StatusCode::kInvalidArgument, "kind");
 }
 
+TEST(Sizes, TranscriptsAllowARealisticFitAndAreBounded) {
+  v1::Task task;
+  task.set_kind("models.derivatives");
+  // A fit over 50 sites x 100 evaluations of p = 50 (docs/privacy.md, rule 8):
+  // 5,050 messages. Bodies of ~21 KB each (2,550 doubles) would make this
+  // test allocate 100 MB; their count and each one's size are what is
+  // bounded, so one full-size body and 5,049 small ones stand for it.
+  const std::string full(2550 * 8 + 200, 'x');
+  for (int i = 0; i < 5050; ++i) {
+    v1::SignedMessage* m = task.mutable_transcript()->add_messages();
+    m->set_body(i == 0 ? full : "body");
+    m->set_signature(std::string(96, 's'));
+    m->set_certificate_pem(std::string(800, 'c'));
+  }
+  EXPECT_TRUE(CheckTaskSize(task).ok()) << CheckTaskSize(task);
+  // More messages than kMaxTranscriptMessages.
+  v1::Task many = task;
+  for (int i = 5050; i <= kMaxTranscriptMessages; ++i) *many.mutable_transcript()->add_messages() = task.transcript().messages(1);
+  ExpectRefused(CheckTaskSize(many), absl::StatusCode::kInvalidArgument, "transcript.messages: more than");
+  // One body beyond kMaxSignedBodyBytes.
+  v1::Task big = task;
+  big.mutable_transcript()->mutable_messages(3)->set_body(std::string(kMaxSignedBodyBytes + 1, 'x'));
+  ExpectRefused(CheckTaskSize(big), absl::StatusCode::kInvalidArgument, "transcript.messages[3].body");
+  // The transcript does not count against the rest of the task's cap.
+  EXPECT_LT(task.transcript().ByteSizeLong(), kMaxTranscriptBytes);
+}
+
 TEST(SummarizeParams, NamesTheLargestBetaAndTheGridButNoStringValue) {
   v1::Payload p;
   auto* beta = p.add_arrays();

@@ -39,6 +39,10 @@
 #include "proto/study.pb.h"
 #include "site_node/site_rules.h"
 
+namespace fedrad::rounds {
+class Verifier;
+}  // namespace fedrad::rounds
+
 namespace fedrad::site {
 
 struct TaskContext {
@@ -67,6 +71,30 @@ struct TaskContext {
   std::string crl_path;
   std::string cert_path;
   std::string key_path;
+  // Verifiable rounds (site_node/verify_rounds.h): checks signed round
+  // messages against the study CA, caching what it verified. The daemon
+  // always sets it; a handler-level test harness that leaves it null runs
+  // the handlers without transcript checks.
+  rounds::Verifier* round_verifier = nullptr;
+  // The signed messages the site holds for the study from earlier tasks
+  // (site_node/verify_rounds.h); the task builds on them and on its own
+  // Task.transcript. Null: only the task's.
+  const fedrad::v1::Transcript* transcript = nullptr;
+  // Set to true once the handler verified that transcript (only then does
+  // the daemon keep the task's messages for later tasks).
+  bool* transcript_verified = nullptr;
+};
+
+// A site's signed contribution to a verifiable round (proto/rounds.proto):
+// which round, what the site computed at, and which released arrays are the
+// ones summed over sites. The daemon builds the RoundMessage from the
+// released payload after the privacy guard (so nothing is signed that was
+// not released), signs it with the site's key, audits it and sends it in
+// TaskResult.signed.
+struct RoundContribution {
+  std::string round_id;
+  std::vector<std::string> summed;  // names of released arrays, in order
+  fedrad::v1::Payload inputs;       // what the site computed at
 };
 
 struct TaskOutput {
@@ -76,11 +104,18 @@ struct TaskOutput {
   // guard checks them against the study's ledger (no two answers about the
   // same quantity 1..k-1 patients apart) and records them once released.
   std::vector<Population> populations;
-  // A round message (proto/rounds.proto) the site signs and sends in
-  // TaskResult.signed (secure aggregation, verifiable rounds).
+  // A ready round message (proto/rounds.proto) the site signs and sends in
+  // TaskResult.signed: secure aggregation's adverts, shares, reveals and
+  // masked contributions (site_node/secure_agg.h). Takes precedence over
+  // `round`: one RoundMessage per task.
   std::optional<fedrad::v1::RoundMessage> round_message;
   // Added to the task's audit record (e.g. what a secure round revealed).
   std::string audit_note;
+  // Set by kinds whose result others build on (models.prepare, derivatives,
+  // fit, baseline, lp_summary, combat.moments, combat.residuals); the daemon
+  // builds the plain Contribution from the released payload. In a secure
+  // round the masked contribution (round_message) is sent instead.
+  std::optional<RoundContribution> round;
 };
 
 struct TaskKind {

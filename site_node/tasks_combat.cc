@@ -55,6 +55,8 @@
 #include "site_node/builtin_tasks.h"
 #include "site_node/site_rules.h"
 #include "site_node/task_registry.h"
+#include "site_node/verify_rounds.h"
+#include "rounds/transcript.h"
 
 namespace fedrad::site {
 namespace {
@@ -332,7 +334,28 @@ absl::StatusOr<TaskOutput> Moments(TaskContext& ctx) {
   AddVector(&out.payload, "sum_features", ToVector(m.sum_features));
   AddEigenMatrix(&out.payload, "covariate_feature_cross", m.covariate_feature_cross);
   FEDRAD_ASSIGN_OR_RETURN(out.populations, AllRows(ctx, features, covariates));
+  // Signed: the pooled regression every site recomputes (issue 12).
+  out.round = RoundContribution{rounds::CombatMomentsRound(), {}, {}};
+  (*out.round->inputs.mutable_strings())["features"] = absl::StrJoin(features, ",");
   return out;
+}
+
+// Verifiable rounds: `got` must be `want` (1e-12 relative), else refused.
+absl::Status SameAsVerified(const TaskContext& ctx, const std::string& name,
+                            const Eigen::MatrixXd& got, const Eigen::MatrixXd& want) {
+  auto flat = [](const Eigen::MatrixXd& m) {
+    std::vector<double> v;
+    for (Eigen::Index r = 0; r < m.rows(); ++r) {
+      for (Eigen::Index c = 0; c < m.cols(); ++c) v.push_back(m(r, c));
+    }
+    return v;
+  };
+  if (got.rows() == want.rows() && got.cols() == want.cols() && rounds::Agree(flat(got), flat(want))) {
+    return absl::OkStatus();
+  }
+  return Unverified(ctx, absl::InvalidArgumentError(absl::StrCat(
+                             "the task's ", name, " is not the one the sites' signed "
+                             "contributions produce")));
 }
 
 // rss_g = Σ_i (y_ig − a_g − z_iβ_g)² = Σy² − 2aΣy − 2βᵀZᵀy + n a² + 2aβᵀΣz +
@@ -348,10 +371,21 @@ absl::StatusOr<TaskOutput> Residuals(TaskContext& ctx) {
                           GetEigenVector(p, "intercept", features.size()));
   FEDRAD_ASSIGN_OR_RETURN(Eigen::MatrixXd beta,
                           GetEigenMatrix(p, "beta", covariates.size(), features.size()));
+  if (VerifiesRounds(ctx)) {
+    // Only the pooled regression of the sites' signed moments (issue 12).
+    FEDRAD_ASSIGN_OR_RETURN(VerifiedCombat v, VerifiedCombatInputs(ctx, features, covariates, false));
+    const Eigen::VectorXd own = h::SiteIntercept(v.regression, v.index);
+    FEDRAD_RETURN_IF_ERROR(SameAsVerified(ctx, "intercept", intercept, own));
+    FEDRAD_RETURN_IF_ERROR(SameAsVerified(ctx, "beta", beta, v.regression.beta));
+    intercept = own;
+    beta = v.regression.beta;
+  }
   TaskOutput out;
   out.n_contributing = data.features.rows();
   AddVector(&out.payload, "rss", ToVector(h::ResidualSumOfSquares(data, intercept, beta)));
   FEDRAD_ASSIGN_OR_RETURN(out.populations, AllRows(ctx, features, covariates));
+  out.round = RoundContribution{rounds::CombatResidualsRound(), {}, {}};
+  (*out.round->inputs.mutable_strings())["features"] = absl::StrJoin(features, ",");
   return out;
 }
 
@@ -384,6 +418,14 @@ absl::StatusOr<TaskOutput> Fit(TaskContext& ctx) {
   FEDRAD_ASSIGN_OR_RETURN(pooled.grand_mean, GetEigenVector(p, "grand_mean", g));
   FEDRAD_ASSIGN_OR_RETURN(pooled.var_pooled, GetEigenVector(p, "var_pooled", g, true));
   FEDRAD_ASSIGN_OR_RETURN(pooled.beta, GetEigenMatrix(p, "beta", covariates.size(), g));
+  if (VerifiesRounds(ctx)) {
+    // Only the pooled estimates of the sites' signed moments and residuals.
+    FEDRAD_ASSIGN_OR_RETURN(VerifiedCombat v, VerifiedCombatInputs(ctx, features, covariates, true));
+    FEDRAD_RETURN_IF_ERROR(SameAsVerified(ctx, "grand_mean", pooled.grand_mean, v.pooled.grand_mean));
+    FEDRAD_RETURN_IF_ERROR(SameAsVerified(ctx, "var_pooled", pooled.var_pooled, v.pooled.var_pooled));
+    FEDRAD_RETURN_IF_ERROR(SameAsVerified(ctx, "beta", pooled.beta, v.pooled.beta));
+    pooled = v.pooled;
+  }
 
   // With an output suffix the harmonised values go to new columns (copies
   // of the originals first, so that unchanged values keep their text).

@@ -64,6 +64,8 @@
 #include "site_node/site_fits.h"
 #include "site_node/site_rules.h"
 #include "site_node/task_registry.h"
+#include "site_node/verify_rounds.h"
+#include "rounds/transcript.h"
 
 namespace fedrad::site {
 namespace {
@@ -100,25 +102,6 @@ constexpr double kMaxLinearPredictorSpread = 30.0;
 // A study that does not list its sites is assumed to have at most this many
 // when the site bounds its derivative evaluations.
 constexpr int64_t kAssumedMaxSites = 64;
-
-// The development sites the approved spec names for `model`: the
-// validation's develop_on for a model it validates with DEVELOP_VALIDATE,
-// else the model's develop_on; empty means every site. (The coordinator's
-// RunModels makes the same choice.)
-std::vector<std::string> SpecDevelopSites(const v1::Study& study, const v1::Model& model) {
-  const v1::Validation& v = study.validation();
-  const bool validated =
-      v.enabled() && (v.models_size() == 0 ||
-                      std::find(v.models().begin(), v.models().end(), model.name()) !=
-                          v.models().end());
-  std::vector<std::string> dev(model.develop_on().begin(), model.develop_on().end());
-  if (validated && v.scheme() == v1::Validation::DEVELOP_VALIDATE) {
-    dev.assign(v.develop_on().begin(), v.develop_on().end());
-  }
-  std::sort(dev.begin(), dev.end());
-  dev.erase(std::unique(dev.begin(), dev.end()), dev.end());
-  return dev;
-}
 
 // How many models.derivatives evaluations the approved spec can need from
 // this site for `model` (rule evaluation-budget): every fit the spec implies
@@ -271,6 +254,10 @@ absl::StatusOr<TaskOutput> PrepareTask(TaskContext& ctx) {
                                                     : absl::StrCat(count)));
   }
   (*out.payload.mutable_strings())["excluded"] = absl::StrJoin(reasons, "\n");
+  // Signed: the pooled cross-products and events every fit replay starts from.
+  RoundContribution round{rounds::PrepareRound(model->name()), {"n", "events", "sum_x", "sum_xx"}, {}};
+  (*round.inputs.mutable_strings())["covariates"] = absl::StrJoin(covs, "\n");
+  out.round = std::move(round);
   return out;
 }
 
@@ -283,9 +270,34 @@ absl::StatusOr<TaskOutput> DerivativesTask(TaskContext& ctx) {
   const size_t k = static_cast<size_t>(p->rows.x.cols()) + (IsCox(*model) ? 0 : 1);
   FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd beta, Beta(ctx, k));
   FEDRAD_RETURN_IF_ERROR(CheckBeta(ctx, *model, *p, beta));
+  // Verifiable rounds: only the step the approved spec's algorithm takes from
+  // the verified transcript, at the beta and scaling this site computed.
+  std::optional<RoundContribution> round;
+  if (VerifiesRounds(ctx)) {
+    FEDRAD_ASSIGN_OR_RETURN(TaskFit fit, FitOfTask(ctx, *model));
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> covs, RoundCovariates(ctx, *model));
+    FEDRAD_ASSIGN_OR_RETURN(rounds::EvaluationRequest step,
+                            VerifiedEvaluation(ctx, *model, fit, covs, beta));
+    beta = step.beta;
+    if (step.scaled) {
+      FEDRAD_ASSIGN_OR_RETURN(p, PrepareRows(ctx, *model, covs, &step.scaling));
+    }
+    round = RoundContribution{rounds::EvalRound(model->name(), fit.id, step.index),
+                              {"n", "events", "loglik", "gradient", "information"},
+                              {}};
+    AddVector(&round->inputs, "beta", ToStd(step.beta));
+    if (step.scaled) {
+      AddVector(&round->inputs, "center", ToStd(step.scaling.center));
+      AddVector(&round->inputs, "scale", ToStd(step.scaling.scale));
+    }
+    (*round->inputs.mutable_strings())["covariates"] = absl::StrJoin(covs, "\n");
+    (*round->inputs.mutable_strings())["fit"] = fit.id;
+    (*round->inputs.mutable_strings())["fit_sites"] = absl::StrJoin(fit.sites, "\n");
+  }
   FEDRAD_RETURN_IF_ERROR(CountEvaluation(ctx, *model));
   const m::Derivatives d = Evaluate(*model, *p, beta);
   TaskOutput out;
+  out.round = std::move(round);
   out.n_contributing = d.n;
   out.populations.push_back(ModelPopulation(*p));
   AddScalar(&out.payload, "n", static_cast<double>(d.n));
@@ -374,6 +386,8 @@ absl::StatusOr<TaskOutput> FitTask(TaskContext& ctx) {
   }
   (*out.payload.mutable_strings())["covariates"] = absl::StrJoin(fit->covariates, "\n");
   (*out.payload.mutable_strings())["candidates"] = absl::StrJoin(covs, "\n");
+  // Signed: the released fit, the frozen model validation sites check.
+  out.round = RoundContribution{rounds::SiteFitRound(model->name()), {}, {}};
   return out;
 }
 

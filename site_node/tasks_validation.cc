@@ -46,6 +46,8 @@
 #include "site_node/site_fits.h"
 #include "site_node/site_rules.h"
 #include "site_node/task_registry.h"
+#include "site_node/verify_rounds.h"
+#include "rounds/transcript.h"
 #include "site_node/validation_rules.h"
 
 namespace fedrad::site {
@@ -123,13 +125,31 @@ struct Frozen {
   Eigen::VectorXd beta;
   std::vector<double> lp;
   bool site_fit = false;
+  std::string fit_id = rounds::kDevelopmentFit;
 };
+
+// Verifiable rounds: the task's coefficients must be the frozen model the
+// forwarded transcript produces (site_node/verify_rounds.h); the site then
+// uses its own recomputed coefficients. Sets *fit_id.
+absl::Status VerifyFrozen(const TaskContext& ctx, const v1::Model& model, Eigen::VectorXd* beta,
+                          std::string* fit_id, TaskFit* fit_out = nullptr) {
+  if (!VerifiesRounds(ctx)) return absl::OkStatus();
+  FEDRAD_ASSIGN_OR_RETURN(TaskFit fit, FitOfTask(ctx, model));
+  if (fit_out != nullptr) *fit_out = fit;
+  FEDRAD_ASSIGN_OR_RETURN(
+      rounds::FrozenModel frozen,
+      VerifiedFrozenModel(ctx, model, fit, SplitLines(Param(ctx, "covariates")), *beta));
+  *beta = frozen.beta;
+  *fit_id = fit.id;
+  return absl::OkStatus();
+}
 absl::StatusOr<Frozen> DevelopmentCoefficients(const TaskContext& ctx, const v1::Model& model,
                                                const Prepared& p, const std::string& kind) {
   const bool cox = IsCox(model);
   const size_t k = static_cast<size_t>(p.rows.x.cols()) + (cox ? 0 : 1);
   Frozen f;
   FEDRAD_ASSIGN_OR_RETURN(f.beta, Beta(ctx, k));
+  FEDRAD_RETURN_IF_ERROR(VerifyFrozen(ctx, model, &f.beta, &f.fit_id));
   f.lp = ToStd(LinearPredictor(p, f.beta, cox));
   FEDRAD_RETURN_IF_ERROR(CheckSiteFit(*ctx.state, model.name(),
                                       SplitLines(Param(ctx, "covariates")), ToStd(f.beta), kind,
@@ -173,6 +193,8 @@ absl::StatusOr<TaskOutput> BaselineTask(TaskContext& ctx) {
   AddVector(&out.payload, "grid_events", sums.events);
   AddVector(&out.payload, "grid_risk_sum", sums.risk_sum);
   out.populations.push_back(WholePopulation(*model, covs, ids));
+  // Signed: the pooled baseline hazard H0 follows from these.
+  out.round = RoundContribution{rounds::BaselineRound(model->name(), frozen.fit_id), {}, {}};
   return out;
 }
 
@@ -197,6 +219,8 @@ absl::StatusOr<TaskOutput> LpSummaryTask(TaskContext& ctx) {
   AddVector(&out.payload, "grid", counts.grid);
   AddVector(&out.payload, "counts", counts.counts);
   out.populations.push_back(WholePopulation(*model, covs, ids));
+  // Signed: the risk-group cut-points follow from these.
+  out.round = RoundContribution{rounds::LpSummaryRound(model->name(), frozen.fit_id), {}, {}};
   return out;
 }
 
@@ -294,6 +318,9 @@ absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
   const bool cox = IsCox(*model);
   const size_t k = static_cast<size_t>(p->rows.x.cols()) + (cox ? 0 : 1);
   FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd beta, Beta(ctx, k));
+  std::string fit_id;
+  TaskFit fit;
+  FEDRAD_RETURN_IF_ERROR(VerifyFrozen(ctx, *model, &beta, &fit_id, &fit));
   // Every setting from the approved spec (t, tau, threshold, bins, KM step,
   // replicates capped at kMaxBootstrapReplicates, seed); task params naming
   // them are ignored.
@@ -319,6 +346,13 @@ absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
     FEDRAD_ASSIGN_OR_RETURN(grid, GetVector(params, "grid"));
     FEDRAD_ASSIGN_OR_RETURN(cumhaz, GetVector(params, "cumhaz"));
     FEDRAD_RETURN_IF_ERROR(CheckBaselineHazard(grid, cumhaz));
+    if (VerifiesRounds(ctx)) {
+      // H0 and the cut-points from the development sites' signed answers.
+      absl::StatusOr<std::vector<double>> km_cuts = GetVector(params, "km_cuts");
+      const bool uses_cuts = km_cuts.ok() && settings.km_time_step > 0;
+      FEDRAD_RETURN_IF_ERROR(VerifiedValidationInputs(ctx, *model, fit, t, tau, grid, cumhaz,
+                                                      uses_cuts ? &*km_cuts : nullptr));
+    }
     compute = [&](const std::vector<int>& idx) -> absl::StatusOr<std::map<std::string, double>> {
       m::SurvivalValidationInput in;
       in.grid = grid;

@@ -2,7 +2,9 @@
 // and four sites on loopback with mutual TLS; docs/secure-aggregation.md):
 //   - the example studies with `secure_aggregation: true` give the same
 //     results.json as without it, every number within 1e-10 relative
-//     (timing keys and provenance ignored);
+//     (timing keys and provenance ignored), and `fedrad audit replay` of the
+//     secure run's logs recomputes its fits / ComBat estimates (issue 12:
+//     secure rounds are verifiable rounds too);
 //   - three sites or fewer are refused with the rule's name;
 //   - a site killed (SIGKILL) after it sent its masked contribution, or
 //     before it masked, does not stop the round: the sum over the others is
@@ -109,6 +111,20 @@ void Diff(const json& a, const json& b, const std::string& path, std::vector<std
   }
 }
 
+// `fedrad audit replay` on a sandbox run's five audit logs, checking its
+// results.json; its exit code, the output in *output.
+int ReplayRun(const SandboxRun& run, const Sites& sites, const std::string& dir,
+              std::string* output) {
+  const std::string out = run.out_dir;
+  std::vector<std::string> argv = {FedradBin(), "audit", "replay", "--study",
+                                   run.results["study"]["id"].get<std::string>(), "--spec",
+                                   out + "/config/study.textproto", "--ca", out + "/pki/ca/ca.crt",
+                                   "--results", out + "/results.json"};
+  for (const auto& [name, csv] : sites) argv.push_back(out + "/audit/" + name + ".log");
+  argv.push_back(out + "/audit/coordinator.log");
+  return fedrad::testing::Run(argv, dir + "/replay.log", output);
+}
+
 void ExpectSecureEqualsPlain(const std::string& example, const Sites& sites,
                              const std::string& dir, bool has_secure_rounds = true) {
   SCOPED_TRACE(example);
@@ -130,6 +146,10 @@ void ExpectSecureEqualsPlain(const std::string& example, const Sites& sites,
   if (has_secure_rounds) {
     EXPECT_THAT(audits, ::testing::HasSubstr("): masked "));
     EXPECT_THAT(audits, ::testing::HasSubstr("revealed its own self seed"));
+    // Verifiable too: the auditor recomputes the secure study from the logs.
+    std::string output;
+    EXPECT_EQ(ReplayRun(secure, sites, dir, &output), 0) << output;
+    EXPECT_THAT(output, ::testing::HasSubstr("numbers of results.json agree"));
   } else {
     EXPECT_THAT(audits, ::testing::Not(::testing::HasSubstr("): masked ")));
   }
@@ -145,6 +165,28 @@ TEST(SandboxSecure, StratifiedCoxEqualsPlain) {
   ExpectSecureEqualsPlain("cox_stratified", ModelSites(dir.path()), dir.path());
 }
 
+// Secure and verifiable (issue 12): the secure Cox fit's masked
+// contributions carry the verifiable round ids and inputs, the sites replay
+// each step from the transcript (adverts and reveals included), and
+// `fedrad audit replay` recomputes the fit from the five audit logs alone
+// (rounds::SumRound unmasking each round with rounds::SecureSum).
+TEST(SandboxSecure, SecureCoxStudyReplaysToItsResults) {
+  TempDir dir("secure-cox-replay");
+  const Sites sites = ModelSites(dir.path());
+  SandboxRun run = RunSandbox(sites, Study("cox_stratified", sites, true), dir.path() + "/run",
+                              {"--quiet"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  ASSERT_EQ(run.results["study"]["state"], "SUCCEEDED");
+  // The second evaluation was masked under its verifiable round id.
+  EXPECT_THAT(ReadAll(run.out_dir + "/audit/A.log"),
+              ::testing::HasSubstr("secure round models/cox/fit/dev/eval/1 "));
+  std::string output;
+  EXPECT_EQ(ReplayRun(run, sites, dir.path(), &output), 0) << output;
+  EXPECT_THAT(output, ::testing::HasSubstr("numbers of results.json agree"));
+  EXPECT_THAT(output, ::testing::Not(::testing::HasSubstr(" 0 fit(s)")));
+  EXPECT_THAT(output, ::testing::HasSubstr("model 'cox' fit 'dev'"));
+}
+
 TEST(SandboxSecure, ComBatEqualsPlain) {
   TempDir dir("secure-combat");
   Sites sites;
@@ -152,6 +194,9 @@ TEST(SandboxSecure, ComBatEqualsPlain) {
     sites.push_back({s, Source("harmonization/testdata/site_" + s + ".csv")});
   }
   ExpectSecureEqualsPlain("combat_parametric", sites, dir.path());
+  // The replay recomputed the pooled estimates from the unmasked sums.
+  EXPECT_THAT(ReadAll(dir.path() + "/replay.log"),
+              ::testing::HasSubstr("ComBat: pooled estimates recomputed"));
 }
 
 TEST(SandboxSecure, CohortSummaryEqualsPlain) {

@@ -40,6 +40,10 @@
 #include "site_node/site_rules.h"
 #include "site_node/study_checkpoint.h"
 #include "site_node/task_registry.h"
+#include "site_node/verify_rounds.h"
+#include "core/pki.h"
+#include "proto/round_signing.h"
+#include "rounds/transcript.h"
 
 namespace fedrad::site {
 namespace node_internal {
@@ -105,6 +109,9 @@ class SiteNode::Impl {
     // What this site released in the study (no differencing).
     ReleaseLedger ledger;
     bool ledger_broken = false;
+    // The signed round messages of the study's answered tasks (verifiable
+    // rounds; loaded from .state/transcript.bin).
+    std::unique_ptr<TranscriptStore> transcripts;
   };
 
   absl::Status RunOneStream(bool* welcomed);
@@ -125,6 +132,15 @@ class SiteNode::Impl {
   // the study touches its state.
   StudyState& StudyFor(const v1::Task& task);
   v1::TaskResult Refused(const v1::Task& task, const absl::Status& status);
+  // Signs the task's round message (output->round_message, or else the
+  // Contribution of output->round built from the released output->payload)
+  // with site::SignRoundMessage, audits it ("round.signed") and sets
+  // result->signed. Nothing to sign: OK.
+  absl::Status SignRound(const TaskContext& ctx, TaskOutput* output, v1::TaskResult* result);
+  // Checks signed round messages against the study CA and its CRL, each
+  // message once (a growing transcript costs one check per new message);
+  // null with insecure_for_tests (no certificates: nothing signed or checked).
+  rounds::Verifier* RoundVerifier() { return round_verifier_.get(); }
 
   const v1::SiteConfig config_;
   const std::string site_id_;
@@ -159,6 +175,12 @@ class SiteNode::Impl {
   node_internal::Stream* stream_ = nullptr;
   grpc::ClientContext* context_ = nullptr;
   std::string coordinator_id_ = "coordinator";
+
+  const std::unique_ptr<rounds::Verifier> round_verifier_ =
+      config_.tls().insecure_for_tests()
+          ? nullptr
+          : std::make_unique<rounds::Verifier>(
+                rounds::Trust{config_.tls().ca_cert(), config_.tls().crl(), 0});
 };
 
 }  // namespace fedrad::site

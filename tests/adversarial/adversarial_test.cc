@@ -87,8 +87,23 @@
 
 #include <nlohmann/json.hpp>
 
+#include <Eigen/Dense>
+
+#include "core/pki.h"
 #include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
+#include "models/cox.h"
+#include "models/data.h"
+#include "models/curves.h"
+#include "models/metrics.h"
+#include "models/pooled_baseline.h"
+#include "proto/node_audit.h"
+#include "proto/payload.h"
+#include "proto/round_signing.h"
+#include "proto/spec_hash.h"
+#include "proto/textproto.h"
+#include "rounds/fit_replay.h"
+#include "rounds/transcript.h"
 #include "tests/sandbox_testutil.h"
 
 namespace fedrad::testing {
@@ -263,6 +278,7 @@ struct Answer {
   int64_t elapsed_ms = 0;
   std::map<std::string, std::vector<double>> arrays;  // null -> NaN
   std::map<std::string, std::string> strings;
+  std::string signed_round;  // the round of its signed contribution, if any
   bool ok() const { return event == "result" && status_code == 0; }
 };
 
@@ -273,6 +289,11 @@ struct TaskDef {
 };
 
 struct Outcome;
+
+// The suite's PKI folder (set by SetUpTestSuite): certs/<CN>.crt and .key of
+// the coordinator, the site under attack (C2) and two other sites (C1, C3)
+// whose keys the verifiable-rounds attacks sign with.
+std::string g_pki_dir;
 
 struct AttackSetup {
   std::string dir;  // the attack's temp tree
@@ -325,6 +346,7 @@ struct Outcome {
   std::map<std::string, Answer> by_task;
   json hello;
   std::string site_log;
+  std::string audit_log;  // the site's audit log (JSON Lines)
   const TaskDef* Def(const std::string& task_id) const {
     for (const auto& t : setup->tasks) {
       if (t.task["task_id"] == task_id) return &t;
@@ -802,6 +824,16 @@ class Adversarial : public ::testing::TestWithParam<AttackDef> {
                        d + "/issue-s.log", &out),
               0)
         << out;
+    // Two other sites of the study CA (verifiable rounds: their signed
+    // contributions, honest and forged).
+    for (const char* other : {"C1", "C3"}) {
+      ASSERT_EQ(RunToEnd({FedradBin(), "pki", "issue", "--ca-dir", d + "/ca", "--cn", other, "--role", "site",
+                          "--out-dir", d + "/certs"},
+                         d + "/issue-" + other + ".log", &out),
+                0)
+          << out;
+    }
+    g_pki_dir = d;
   }
   // Whether the site binary's SiteConfig knows `state_dir` (the gate
   // branch adds it): a config naming it must not fail to parse.
@@ -959,6 +991,7 @@ TEST_P(Adversarial, SiteHoldsTheLine) {
   Outcome run;
   run.setup = &setup;
   run.site_log = ReadAll(root + "/logs/site.log");
+  run.audit_log = ReadAll(site_dir + "/audit/site.log");
   Findings f;
   std::ifstream in(root + "/rogue/results.jsonl");
   for (std::string line; std::getline(in, line);) {
@@ -976,6 +1009,7 @@ TEST_P(Adversarial, SiteHoldsTheLine) {
     a.status_message = j.value("status_message", "");
     a.n_contributing = j.value("n_contributing", int64_t{0});
     a.elapsed_ms = j.value("elapsed_ms", int64_t{0});
+    a.signed_round = j.value("signed_round", "");
     if (j.contains("arrays")) {
       for (auto& [name, arr] : j["arrays"].items()) {
         std::vector<double>& v = a.arrays[name];
@@ -2003,6 +2037,417 @@ void OversizedFields(AttackSetup& s) {
   });
 }
 
+// ---------------------------------------------------------------------------
+// Verifiable rounds (issue 12). The study lists two sites, C1 and the site
+// under attack C2; a Cox model is fitted over both. The rogue forwards, in
+// Task.transcript, signed contributions: C1's (made here with C1's real key,
+// on a copy of the table) and C2's own (its earlier answers, "transcript_from").
+// The site must evaluate only the step the approved spec's Newton-Raphson
+// takes from the verified transcript, and score only the frozen model the
+// transcript produces; anything else is refused (rule verified-step),
+// audited at the site, and nothing is released. Each attack has honest
+// controls that must be answered, so a site refusing everything fails too.
+
+struct SiteKey {
+  std::unique_ptr<pki::PrivateKey> key;
+  std::string cert_pem;
+};
+
+const SiteKey& KeyOf(const std::string& cn) {
+  static std::map<std::string, SiteKey>* keys = new std::map<std::string, SiteKey>();
+  auto it = keys->find(cn);
+  if (it != keys->end()) return it->second;
+  SiteKey k;
+  auto loaded = pki::PrivateKey::Load(g_pki_dir + "/certs/" + cn + ".key");
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  if (loaded.ok()) k.key = std::move(*loaded);
+  k.cert_pem = ReadAll(g_pki_dir + "/certs/" + cn + ".crt");
+  return (*keys)[cn] = std::move(k);
+}
+
+// `m` signed with the key and certificate of `signer` (whatever m.site says).
+v1::SignedMessage SignAs(const std::string& signer, const v1::RoundMessage& m) {
+  const SiteKey& k = KeyOf(signer);
+  if (k.key == nullptr) return {};
+  absl::StatusOr<v1::SignedMessage> s = rounds::Sign(m, *k.key, k.cert_pem);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? *s : v1::SignedMessage();
+}
+
+std::string SpecHashOf(const StudyDef& st) {
+  v1::Study study;
+  absl::Status parsed = ParseTextProto(st.text, st.name, &study);
+  EXPECT_TRUE(parsed.ok()) << parsed;
+  return StudySpecHash(study);
+}
+
+v1::Model ModelOf(const StudyDef& st, const std::string& name) {
+  v1::Study study;
+  EXPECT_TRUE(ParseTextProto(st.text, st.name, &study).ok());
+  for (const auto& m : study.models()) {
+    if (m.name() == name) return m;
+  }
+  ADD_FAILURE() << "no model " << name;
+  return {};
+}
+
+v1::RoundMessage Message(const StudyDef& st, const std::string& site, const std::string& round,
+                         const std::string& kind, v1::Contribution c) {
+  v1::RoundMessage m;
+  m.set_study_id(st.name);
+  m.set_spec_sha256(SpecHashOf(st));
+  m.set_site(site);
+  m.set_round_id(round);
+  m.set_kind(kind);
+  *m.mutable_contribution() = std::move(c);
+  return m;
+}
+
+// The table's rows for a Cox model on `covs` (every row is eligible).
+struct CoxRows {
+  Eigen::MatrixXd x;
+  std::vector<double> time;
+  std::vector<int> status;
+};
+CoxRows TableCoxRows(const std::vector<std::string>& covs) {
+  const Table& t = TheTable();
+  CoxRows r;
+  r.x.resize(kPatients, static_cast<Eigen::Index>(covs.size()));
+  for (int i = 0; i < kPatients; ++i) {
+    for (size_t j = 0; j < covs.size(); ++j) r.x(i, static_cast<Eigen::Index>(j)) = t.col(covs[j])[i];
+    r.time.push_back(t.col("time")[i]);
+    r.status.push_back(static_cast<int>(t.col("status")[i]));
+  }
+  return r;
+}
+
+v1::Payload PayloadOf(const std::map<std::string, std::vector<double>>& arrays) {
+  v1::Payload p;
+  for (const auto& [name, v] : arrays) AddVector(&p, name, v);
+  return p;
+}
+
+std::vector<double> Flat(const Eigen::MatrixXd& m) {
+  std::vector<double> out;
+  for (Eigen::Index i = 0; i < m.rows(); ++i) {
+    for (Eigen::Index j = 0; j < m.cols(); ++j) out.push_back(m(i, j));
+  }
+  return out;
+}
+
+// A site's models.prepare contribution on the table (what C2 itself releases).
+v1::RoundMessage PrepareMessage(const StudyDef& st, const std::string& site, const std::string& model,
+                                const std::vector<std::string>& covs) {
+  const CoxRows r = TableCoxRows(covs);
+  const models::CrossProducts cp = models::ComputeCrossProducts(r.x);
+  double events = 0;
+  for (int s : r.status) events += s;
+  v1::Payload inputs;
+  (*inputs.mutable_strings())["covariates"] = Lines(covs);
+  auto c = rounds::MakeContribution(
+      PayloadOf({{"n", {static_cast<double>(cp.n)}}, {"events", {events}},
+                 {"sum_x", std::vector<double>(cp.sum.data(), cp.sum.data() + cp.sum.size())},
+                 {"sum_xx", Flat(cp.sum_outer)}}),
+      {"n", "events", "sum_x", "sum_xx"}, inputs);
+  EXPECT_TRUE(c.ok());
+  return Message(st, site, rounds::PrepareRound(model), "models.prepare", *c);
+}
+
+// A site's models.derivatives contribution at `beta` (evaluation k of the
+// development fit over `fit_sites`).
+v1::RoundMessage EvalMessage(const StudyDef& st, const std::string& site, const std::string& model,
+                             const std::vector<std::string>& covs, const Eigen::VectorXd& beta, int k,
+                             const std::vector<std::string>& fit_sites) {
+  const CoxRows r = TableCoxRows(covs);
+  auto stratum = models::CoxStratum::Create(r.time, r.status, r.x);
+  EXPECT_TRUE(stratum.ok());
+  const models::Derivatives d = models::CoxDerivatives(*stratum, beta, models::Ties::kBreslow);
+  v1::Payload inputs;
+  AddVector(&inputs, "beta", std::vector<double>(beta.data(), beta.data() + beta.size()));
+  (*inputs.mutable_strings())["covariates"] = Lines(covs);
+  (*inputs.mutable_strings())["fit"] = "dev";
+  (*inputs.mutable_strings())["fit_sites"] = Lines(fit_sites);
+  auto c = rounds::MakeContribution(
+      PayloadOf({{"n", {static_cast<double>(d.n)}}, {"events", {static_cast<double>(d.events)}},
+                 {"loglik", {d.loglik}},
+                 {"gradient", std::vector<double>(d.gradient.data(), d.gradient.data() + d.gradient.size())},
+                 {"information", Flat(d.information)}}),
+      {"n", "events", "loglik", "gradient", "information"}, inputs);
+  EXPECT_TRUE(c.ok());
+  return Message(st, site, rounds::EvalRound(model, "dev", k), "models.derivatives", *c);
+}
+
+// Writes `messages` as a Transcript file for the rogue; returns its path.
+std::string TranscriptFile(AttackSetup& s, const std::string& name,
+                           const std::vector<v1::SignedMessage>& messages) {
+  v1::Transcript t;
+  for (const auto& m : messages) *t.add_messages() = m;
+  const std::string path = s.dir + "/rogue/" + name + ".transcript";
+  fs::create_directories(s.dir + "/rogue");
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << t.SerializeAsString();
+  return path;
+}
+
+TaskDef& WithTranscript(TaskDef& t, const std::string& file, const std::vector<std::string>& from = {}) {
+  t.task["transcript_file"] = file;
+  t.task["transcript_from"] = from;
+  return t;
+}
+
+std::string TaskId(const TaskDef& t) { return t.task["task_id"].get<std::string>(); }
+
+// Each of `refused` refused naming verified-step, releasing nothing, and
+// audited at the site naming the rule; each of `answered` answered with a
+// signed contribution to `rounds[i]`.
+std::function<void(const Outcome&)> ExpectVerified(std::vector<std::string> refused,
+                                                   std::vector<std::string> answered,
+                                                   std::vector<std::string> rounds) {
+  return [refused, answered, rounds](const Outcome& run) {
+    for (const std::string& id : refused) {
+      auto it = run.by_task.find(id);
+      ASSERT_NE(it, run.by_task.end()) << id << " unanswered";
+      const Answer& a = it->second;
+      EXPECT_NE(a.status_code, 0) << "LEAK not refused: " << id << " (" << a.kind << ") was answered";
+      EXPECT_NE(a.status_message.find("verified-step"), std::string::npos)
+          << id << ": expected rule verified-step, got: " << a.status_message;
+      EXPECT_TRUE(a.arrays.empty() && a.signed_round.empty()) << "LEAK: refused " << id << " released data";
+      bool audited = false;
+      std::istringstream lines(run.audit_log);
+      for (std::string line; std::getline(lines, line);) {
+        audited = audited || (line.find("\"task\":\"" + id + "\"") != std::string::npos &&
+                              line.find("verified-step") != std::string::npos &&
+                              line.find("\"direction\":\"decision\"") != std::string::npos);
+      }
+      EXPECT_TRUE(audited) << id << ": no audit decision at the site naming verified-step";
+    }
+    for (size_t i = 0; i < answered.size(); ++i) {
+      auto it = run.by_task.find(answered[i]);
+      ASSERT_NE(it, run.by_task.end()) << answered[i] << " unanswered";
+      EXPECT_TRUE(it->second.ok()) << "honest control " << answered[i] << " refused: "
+                                   << it->second.status_message;
+      if (i < rounds.size()) EXPECT_EQ(it->second.signed_round, rounds[i]) << answered[i];
+    }
+  };
+}
+
+const std::string kVerifySites = "sites: \"C1\"\nsites: \"C2\"\n";
+const std::vector<std::string> kVerifyCovs = {"age", "size"};
+const std::vector<std::string> kFitSites = {"C1", "C2"};
+
+Params EvalParams(const Eigen::VectorXd& beta) {
+  return Params()
+      .S("model", "m")
+      .S("covariates", Lines(kVerifyCovs))
+      .S("fit", "dev")
+      .S("fit_sites", Lines(kFitSites))
+      .A("beta", std::vector<double>(beta.data(), beta.data() + beta.size()));
+}
+
+// The step after evaluation 0, as the site will recompute it: the replay of
+// the fit on C1's and (the table's own) C2's contributions.
+Eigen::VectorXd HonestStep1(const StudyDef& st) {
+  rounds::VerifiedTranscript t;
+  const Eigen::VectorXd zero = Eigen::VectorXd::Zero(2);
+  for (const char* site : {"C1", "C2"}) {
+    EXPECT_TRUE(t.Add(PrepareMessage(st, site, "m", kVerifyCovs), "test").ok());
+    EXPECT_TRUE(t.Add(EvalMessage(st, site, "m", kVerifyCovs, zero, 0, kFitSites), "test").ok());
+  }
+  auto r = rounds::ReplayFit(ModelOf(st, "m"), "dev", kFitSites, t);
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok() || r->complete || r->next.index != 1) {
+    ADD_FAILURE() << "SETUP: the replay does not ask for evaluation 1";
+    return zero;
+  }
+  return r->next.beta;
+}
+
+// 1. A beta other than the verified Newton step.
+void VerifiedStep(AttackSetup& s) {
+  const StudyDef& st = s.ApprovedStudy("adv-verify-step", kVerifySites + CoxModel("m", kVerifyCovs));
+  const Eigen::VectorXd zero = Eigen::VectorXd::Zero(2);
+  const v1::SignedMessage c1_prep = SignAs("C1", PrepareMessage(st, "C1", "m", kVerifyCovs));
+  const v1::SignedMessage c1_eval0 = SignAs("C1", EvalMessage(st, "C1", "m", kVerifyCovs, zero, 0, kFitSites));
+  const std::string t1 = TaskId(s.Task("models.prepare", st, Params().S("model", "m")));
+  const std::string t2 = TaskId(WithTranscript(s.Task("models.derivatives", st, EvalParams(zero)),
+                                               TranscriptFile(s, "prep", {c1_prep}), {t1}));
+  const Eigen::VectorXd step = HonestStep1(st);
+  Eigen::VectorXd crafted = step;
+  crafted[0] += 0.01;  // a mild beta (age spans ~50 years): only the verification refuses it
+  const std::string after0 = TranscriptFile(s, "after0", {c1_prep, c1_eval0});
+  const std::string t3 =
+      TaskId(WithTranscript(s.Task("models.derivatives", st, EvalParams(crafted)), after0, {t1, t2}));
+  Eigen::VectorXd nudged = step;
+  nudged[1] *= 1 + 1e-9;  // beyond floating-point reordering
+  const std::string t4 =
+      TaskId(WithTranscript(s.Task("models.derivatives", st, EvalParams(nudged)), after0, {t1, t2}));
+  const std::string t5 =
+      TaskId(WithTranscript(s.Task("models.derivatives", st, EvalParams(step)), after0, {t1, t2}));
+  // Evaluation 0 again once the transcript covers it: no such step.
+  const std::string t6 =
+      TaskId(WithTranscript(s.Task("models.derivatives", st, EvalParams(zero)), after0, {t1, t2}));
+  s.checks.push_back(ExpectVerified({t3, t4, t6}, {t1, t2, t5},
+                                    {"models/m/prepare", "models/m/fit/dev/eval/0",
+                                     "models/m/fit/dev/eval/1"}));
+}
+
+// 2. Forged, altered, misattributed, foreign and replayed contributions.
+void ForgedContributions(AttackSetup& s) {
+  const StudyDef& st = s.ApprovedStudy("adv-verify-forged", kVerifySites + CoxModel("m", kVerifyCovs));
+  const Eigen::VectorXd zero = Eigen::VectorXd::Zero(2);
+  const v1::RoundMessage prep = PrepareMessage(st, "C1", "m", kVerifyCovs);
+  const v1::SignedMessage c1_prep = SignAs("C1", prep);
+  const std::string t1 = TaskId(s.Task("models.prepare", st, Params().S("model", "m")));
+  auto eval0_with = [&](const std::string& name, const std::vector<v1::SignedMessage>& msgs) {
+    return TaskId(WithTranscript(s.Task("models.derivatives", st, EvalParams(zero)),
+                                 TranscriptFile(s, name, msgs), {t1}));
+  };
+  std::vector<std::string> refused;
+  // A bad signature.
+  v1::SignedMessage forged = c1_prep;
+  std::string sig = forged.signature();
+  sig[sig.size() / 2] = sig[sig.size() / 2] == 'A' ? 'B' : 'A';
+  forged.set_signature(sig);
+  refused.push_back(eval0_with("forged", {forged}));
+  // The body changed (n + 1), the signature kept.
+  v1::SignedMessage altered = c1_prep;
+  v1::RoundMessage changed = prep;
+  changed.mutable_contribution()->set_summed(0, changed.contribution().summed(0) + 1);
+  altered.set_body(DeterministicBytes(changed));
+  refused.push_back(eval0_with("altered", {altered}));
+  // C3's certificate claiming to be C1.
+  refused.push_back(eval0_with("claimed", {SignAs("C3", prep)}));
+  // C3 as itself: a site the approved spec does not list.
+  v1::RoundMessage c3 = PrepareMessage(st, "C3", "m", kVerifyCovs);
+  refused.push_back(eval0_with("outsider", {SignAs("C3", c3)}));
+  // C1's contribution to another study, replayed.
+  v1::RoundMessage other_study = prep;
+  other_study.set_study_id("adv-verify-earlier");
+  refused.push_back(eval0_with("other-study", {SignAs("C1", other_study)}));
+  // The honest evaluation 0 (control), then evaluation 1 (control).
+  const std::string t_ok0 = eval0_with("honest", {c1_prep});
+  const v1::SignedMessage c1_eval0 = SignAs("C1", EvalMessage(st, "C1", "m", kVerifyCovs, zero, 0, kFitSites));
+  const Eigen::VectorXd step = HonestStep1(st);
+  const std::string t_ok1 = TaskId(WithTranscript(s.Task("models.derivatives", st, EvalParams(step)),
+                                                  TranscriptFile(s, "after0", {c1_prep, c1_eval0}),
+                                                  {t1, t_ok0}));
+  // Evaluation 2 with C1's contribution to evaluation 0 replayed as its part
+  // of evaluation 1 (C1 never answered evaluation 1).
+  refused.push_back(TaskId(WithTranscript(s.Task("models.derivatives", st, EvalParams(step)),
+                                          TranscriptFile(s, "replayed", {c1_prep, c1_eval0, c1_eval0}),
+                                          {t1, t_ok0, t_ok1})));
+  s.checks.push_back(ExpectVerified(refused, {t_ok0, t_ok1},
+                                    {"models/m/fit/dev/eval/0", "models/m/fit/dev/eval/1"}));
+}
+
+// 3. A frozen model the transcript does not produce: a logistic model that
+// the spec develops on C1 alone (its signed models.fit) and validates on C2.
+void FrozenModel(AttackSetup& s) {
+  const StudyDef& st = s.ApprovedStudy(
+      "adv-verify-frozen",
+      kVerifySites + LogisticModel("l", {"f1", "f2"}) +
+          "validation {\n  enabled: true\n  scheme: DEVELOP_VALIDATE\n  develop_on: \"C1\"\n"
+          "  validate_on: \"C2\"\n  bootstrap_replicates: -1\n}\n");
+  const std::vector<double> beta = {-0.2, 0.3, -0.1};
+  v1::Payload plain;
+  AddVector(&plain, "beta", beta);
+  (*plain.mutable_strings())["covariates"] = "f1\nf2";
+  v1::Contribution c;
+  *c.mutable_plain() = plain;
+  const v1::RoundMessage fit = Message(st, "C1", rounds::SiteFitRound("l"), "models.fit", c);
+  const std::string signed_fit = TranscriptFile(s, "fit", {SignAs("C1", fit)});
+  auto validate = [&](const std::vector<double>& b, const std::string& transcript) {
+    Params p = Params().S("model", "l").S("covariates", "f1\nf2").S("fit", "dev").S("fit_sites", "C1").A("beta", b);
+    return TaskId(WithTranscript(s.Task("models.validate", st, p), transcript));
+  };
+  std::vector<std::string> refused;
+  // First without the signed fit (a site keeps the messages of the tasks it
+  // answered, so this must come before any task that verified it).
+  refused.push_back(validate(beta, TranscriptFile(s, "none", {})));
+  refused.push_back(validate({-0.2, 0.3 + 0.5, -0.1}, signed_fit));  // another beta
+  refused.push_back(validate({-0.2, 30.0, -0.1}, signed_fit));       // a steep one
+  refused.push_back(validate(beta, TranscriptFile(s, "by-c3", {SignAs("C3", fit)})));
+  v1::RoundMessage moved = fit;
+  AddVector(moved.mutable_contribution()->mutable_plain(), "beta", {-0.2, 0.8, -0.1});
+  refused.push_back(validate({-0.2, 0.8, -0.1}, TranscriptFile(s, "altered", {[&] {
+                               v1::SignedMessage m = SignAs("C1", fit);
+                               m.set_body(DeterministicBytes(moved));
+                               return m;
+                             }()})));
+  const std::string ok = validate(beta, signed_fit);
+  // Once verified and kept, the same fit needs no transcript; another beta
+  // is still refused.
+  const std::string ok_kept = validate(beta, TranscriptFile(s, "none-after", {}));
+  refused.push_back(validate({-0.2, 0.31, -0.1}, TranscriptFile(s, "none-after2", {})));
+  s.checks.push_back(ExpectVerified(refused, {ok, ok_kept}, {}));
+}
+
+
+// 4. The frozen Cox model's baseline hazard and risk-group cut-points: a
+// validation site scores only the H0 and cuts that the development site's
+// signed models.baseline and models.lp_summary produce (the coordinator's own
+// functions recompute them).
+void FrozenBaselineAndCuts(AttackSetup& s) {
+  const StudyDef& st = s.ApprovedStudy(
+      "adv-verify-h0",
+      kVerifySites + CoxModel("c", kVerifyCovs) +
+          "validation {\n  enabled: true\n  scheme: DEVELOP_VALIDATE\n  develop_on: \"C1\"\n"
+          "  validate_on: \"C2\"\n  bootstrap_replicates: -1\n}\n");
+  const std::vector<double> beta = {0.01, 0.02};
+  auto signed_plain = [&](const std::string& round, const std::string& kind, const v1::Payload& plain) {
+    v1::Contribution c;
+    *c.mutable_plain() = plain;
+    return SignAs("C1", Message(st, "C1", round, kind, c));
+  };
+  v1::Payload fit;
+  AddVector(&fit, "beta", beta);
+  (*fit.mutable_strings())["covariates"] = Lines(kVerifyCovs);
+  // C1's baseline sums and its linear predictor's counts (made as a site makes them).
+  models::SiteBaseline b{"C1", {200, 400, 800, 1200, 1825}, {12, 10, 9, 8, 6}, {300, 240, 170, 110, 60}};
+  v1::Payload base;
+  AddScalar(&base, "n", 60);
+  AddVector(&base, "grid", b.grid);
+  AddVector(&base, "grid_events", b.events);
+  AddVector(&base, "grid_risk_sum", b.risk);
+  const CoxRows rows = TableCoxRows(kVerifyCovs);
+  std::vector<double> lp;
+  for (int i = 0; i < kPatients; ++i) lp.push_back(beta[0] * rows.x(i, 0) + beta[1] * rows.x(i, 1));
+  const models::LatticeCounts lc = models::CountsOnLattice(lp, models::NiceStepAtMost(0.05), kSiteK, 4096);
+  v1::Payload counts;
+  AddScalar(&counts, "n", kPatients);
+  AddVector(&counts, "grid", lc.grid);
+  AddVector(&counts, "counts", lc.counts);
+  const std::string transcript = TranscriptFile(
+      s, "h0", {signed_plain(rounds::SiteFitRound("c"), "models.fit", fit),
+                signed_plain(rounds::BaselineRound("c", "dev"), "models.baseline", base),
+                signed_plain(rounds::LpSummaryRound("c", "dev"), "models.lp_summary", counts)});
+  auto h0 = models::PoolBaseline({b}, models::kDefaultHorizonDays, models::kDefaultTruncationDays);
+  std::vector<models::SiteCounts> parts = {{lc.grid, lc.counts, static_cast<double>(kPatients)}};
+  auto cuts = models::TertileCuts(parts);
+  if (!h0.ok() || !cuts.ok()) {
+    ADD_FAILURE() << "SETUP: H0 or the cuts cannot be computed";
+    return;
+  }
+  auto validate = [&](const std::vector<double>& cumhaz, const std::vector<double>& km_cuts) {
+    Params p = Params()
+                   .S("model", "c")
+                   .S("covariates", Lines(kVerifyCovs))
+                   .S("fit", "dev")
+                   .S("fit_sites", "C1")
+                   .A("beta", beta)
+                   .A("grid", h0->grid)
+                   .A("cumhaz", cumhaz)
+                   .A("km_cuts", km_cuts);
+    return TaskId(WithTranscript(s.Task("models.validate", st, p), transcript));
+  };
+  const std::string ok = validate(h0->cumhaz, *cuts);
+  std::vector<double> steeper = h0->cumhaz;
+  for (double& h : steeper) h *= 1.5;
+  std::vector<double> moved = *cuts;
+  moved[0] = (moved[0] + moved[1]) / 2;  // a cut between two patients
+  s.checks.push_back(ExpectVerified({validate(steeper, *cuts), validate(h0->cumhaz, moved)}, {ok}, {}));
+}
+
 const AttackDef kAttacks[] = {
     {"threshold_sweep", ThresholdSweep},
     {"threshold_bisection", ThresholdBisection},
@@ -2038,6 +2483,10 @@ const AttackDef kAttacks[] = {
     {"roc_cases_below_k", RocCasesBelowK},
     {"excluded_counts", ExcludedCounts},
     {"oversized_fields", OversizedFields},
+    {"verified_step", VerifiedStep},
+    {"forged_contributions", ForgedContributions},
+    {"frozen_model", FrozenModel},
+    {"frozen_baseline_and_cuts", FrozenBaselineAndCuts},
 };
 
 INSTANTIATE_TEST_SUITE_P(Attacks, Adversarial, ::testing::ValuesIn(kAttacks),

@@ -23,7 +23,10 @@
 //       "timeout_seconds": 15,              // default 15
 //       "params": {"arrays": [{"name": "thresholds.age", "values": [30, 31.5, "nan"],
 //                              "shape": [3]}],      // shape default [n]; "scalar": true -> []
-//                  "strings": {"model": "cox"}}}]}
+//                  "strings": {"model": "cox"}},
+//       "transcript_file": "/abs/t.bin",    // a serialized fedrad.v1.Transcript: Task.transcript
+//       "transcript_from": ["t1", "t2"]}]}  // then the signed messages (TaskResult.signed)
+//                                           // of these earlier tasks' answers, in order
 // Array values are numbers or the strings "nan", "inf", "-inf".
 //
 // The output (JSON Lines), in order:
@@ -44,6 +47,7 @@
 #include <deque>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <memory>
@@ -69,6 +73,8 @@ using nlohmann::json;
 struct ScriptTask {
   fedrad::v1::Task task;
   double timeout_seconds = 15;
+  // Signed messages of earlier answers to append to Task.transcript.
+  std::vector<std::string> transcript_from;
 };
 
 struct Script {
@@ -119,6 +125,18 @@ bool LoadScript(const std::string& path, Script* script, std::string* error) {
           studies[study_file] = study;
         }
         *st.task.mutable_study() = studies[study_file];
+      }
+      const std::string transcript_file = t.value("transcript_file", "");
+      if (!transcript_file.empty()) {
+        std::ifstream tf(transcript_file, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(tf)), std::istreambuf_iterator<char>());
+        if (!tf || !st.task.mutable_transcript()->ParseFromString(bytes)) {
+          *error = "cannot read the transcript " + transcript_file;
+          return false;
+        }
+      }
+      if (t.contains("transcript_from")) {
+        for (const json& id : t["transcript_from"]) st.transcript_from.push_back(id.get<std::string>());
       }
       if (t.contains("params")) {
         const json& p = t["params"];
@@ -238,9 +256,15 @@ class RogueService final : public fedrad::v1::Federation::Service {
     });
 
     std::string reason = "script done";
+    // The signed messages of the answers so far, by task id.
+    std::map<std::string, fedrad::v1::SignedMessage> signed_by_task;
     for (const ScriptTask& st : script_.tasks) {
       fedrad::v1::CoordinatorMessage out;
       *out.mutable_task() = st.task;
+      for (const std::string& id : st.transcript_from) {
+        auto it = signed_by_task.find(id);
+        if (it != signed_by_task.end()) *out.mutable_task()->mutable_transcript()->add_messages() = it->second;
+      }
       const auto sent_at = Clock::now();
       auto task_deadline =
           sent_at + std::chrono::milliseconds(static_cast<int64_t>(st.timeout_seconds * 1000));
@@ -272,6 +296,7 @@ class RogueService final : public fedrad::v1::Federation::Service {
           WriteResult(r, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
                                                                               sent_at)
                              .count());
+          if (r.has_signed_()) signed_by_task[r.task_id()] = r.signed_();
           if (r.task_id() == st.task.task_id()) got = true;
         }
         if (got) break;
@@ -330,16 +355,20 @@ class RogueService final : public fedrad::v1::Federation::Service {
     for (const auto& a : r.payload().arrays()) arrays[a.name()] = ArrayJson(a);
     json strings = json::object();
     for (const auto& [k, v] : r.payload().strings()) strings[k] = v;
-    output_->Write({{"event", "result"},
-                    {"task_id", r.task_id()},
-                    {"kind", r.kind()},
-                    {"study_id", r.study_id()},
-                    {"status_code", r.status_code()},
-                    {"status_message", r.status_message()},
-                    {"n_contributing", r.n_contributing()},
-                    {"elapsed_ms", elapsed_ms},
-                    {"arrays", arrays},
-                    {"strings", strings}});
+    json line = {{"event", "result"},
+                 {"task_id", r.task_id()},
+                 {"kind", r.kind()},
+                 {"study_id", r.study_id()},
+                 {"status_code", r.status_code()},
+                 {"status_message", r.status_message()},
+                 {"n_contributing", r.n_contributing()},
+                 {"elapsed_ms", elapsed_ms},
+                 {"arrays", arrays},
+                 {"strings", strings}};
+    // A signed contribution (verifiable rounds): its round id, unverified.
+    fedrad::v1::RoundMessage m;
+    if (r.has_signed_() && m.ParseFromString(r.signed_().body())) line["signed_round"] = m.round_id();
+    output_->Write(line);
   }
 
   void Finish(const std::string& reason) {
