@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "features/filters/convolution.h"
+#include "features/filters/internal/rotations.h"
 
 namespace fedrad::features::filters {
 namespace {
@@ -24,39 +25,6 @@ void Accumulate(Grid* a, const Grid& b) {
 void BoxMean(Grid* g, int m, Padding padding, bool in_plane) {
   const std::vector<double> w(m, 1.0 / m);
   for (int axis = 0; axis < (in_plane ? 2 : 3); ++axis) ConvolveAxis(g, axis, w, padding);
-}
-
-// The 24 (3D) or 4 (2D) rotations by right angles as signed axis
-// permutations of determinant +1: output axis a takes the kernel of input
-// axis perm[a], flipped when sign[a] < 0.
-struct SignedPermutation {
-  std::array<int, 3> perm;
-  std::array<int, 3> sign;
-};
-
-std::vector<SignedPermutation> RightAngleRotations(int dims) {
-  std::vector<SignedPermutation> out;
-  std::array<int, 3> perm{0, 1, 2};
-  do {
-    if (dims == 2 && perm[2] != 2) continue;
-    // Parity of the permutation (count inversions).
-    int inversions = 0;
-    for (int i = 0; i < dims; ++i) {
-      for (int j = i + 1; j < dims; ++j) inversions += perm[i] > perm[j];
-    }
-    for (int mask = 0; mask < (1 << dims); ++mask) {
-      std::array<int, 3> sign{1, 1, 1};
-      int det = inversions % 2 ? -1 : 1;
-      for (int a = 0; a < dims; ++a) {
-        if (mask & (1 << a)) {
-          sign[a] = -1;
-          det = -det;
-        }
-      }
-      if (det == 1) out.push_back({perm, sign});
-    }
-  } while (std::next_permutation(perm.begin(), perm.end()));
-  return out;
 }
 
 }  // namespace
@@ -186,11 +154,11 @@ absl::StatusOr<ImageVolume> LawsResponse(const ImageVolume& image, const LawsPar
   if (!p.rotation_invariant) {
     sets.push_back(kernels);
   } else {
-    for (const SignedPermutation& r : RightAngleRotations(dims)) {
+    for (const internal::AxisRotation& r : internal::RightAngleRotations(dims)) {
       std::vector<std::vector<double>> set(dims);
       for (int a = 0; a < dims; ++a) {
-        set[a] = kernels[r.perm[a]];
-        if (r.sign[a] < 0) std::reverse(set[a].begin(), set[a].end());
+        set[a] = kernels[r.source[a]];
+        if (r.flip[a]) std::reverse(set[a].begin(), set[a].end());
       }
       if (std::find(sets.begin(), sets.end(), set) == sets.end()) sets.push_back(set);
     }

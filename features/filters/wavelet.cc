@@ -10,8 +10,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "features/threads.h"
 #include "core/status.h"
+#include "features/filters/internal/rotations.h"
+#include "features/threads.h"
 
 namespace fedrad::features::filters {
 namespace {
@@ -160,38 +161,6 @@ Taps DilatedTaps(const std::vector<double>& h, int dilation) {
 Taps Flipped(Taps t) {
   for (int& o : t.offsets) o = -o;
   return t;
-}
-
-// A rotation of the axes: output axis a reads the kernels of axis source[a],
-// flipped when flip[a].
-struct AxisMap {
-  std::array<int, 3> source{0, 1, 2};
-  std::array<bool, 3> flip{false, false, false};
-};
-
-// The right-angle rotations of `dims` (2 or 3) axes: signed permutation
-// matrices of determinant +1 (4 in 2D, 24 in 3D).
-std::vector<AxisMap> Rotations(int dims) {
-  std::vector<AxisMap> out;
-  std::array<int, 3> perm{0, 1, 2};
-  do {
-    if (dims == 2 && perm[2] != 2) continue;
-    int inversions = 0;
-    for (int i = 0; i < dims; ++i) {
-      for (int j = i + 1; j < dims; ++j) inversions += perm[i] > perm[j];
-    }
-    for (int signs = 0; signs < (1 << dims); ++signs) {
-      int negatives = 0;
-      AxisMap m;
-      for (int a = 0; a < dims; ++a) {
-        m.source[a] = perm[a];
-        m.flip[a] = (signs >> a) & 1;
-        negatives += m.flip[a];
-      }
-      if ((inversions + negatives) % 2 == 0) out.push_back(m);
-    }
-  } while (std::next_permutation(perm.begin(), perm.end()));
-  return out;
 }
 
 absl::Status Validate(const ImageVolume& image, const WaveletParams& p) {
@@ -363,8 +332,9 @@ absl::StatusOr<std::vector<ImageVolume>> WaveletResponses(
   const int dims = p.in_plane ? 2 : 3;
   FEDRAD_ASSIGN_OR_RETURN(const std::vector<double> lo, LowPass(p.family));
   const std::vector<double> hi = HighFromLow(lo);
-  const std::vector<AxisMap> rotations =
-      p.rotation_invariant ? Rotations(dims) : std::vector<AxisMap>{AxisMap{}};
+  const std::vector<internal::AxisRotation> rotations =
+      p.rotation_invariant ? internal::RightAngleRotations(static_cast<int>(dims))
+                           : std::vector<internal::AxisRotation>{internal::AxisRotation{}};
 
   std::vector<Job> jobs;
   std::vector<int> jobs_per_output(decompositions.size(), 0);
@@ -381,7 +351,7 @@ absl::StatusOr<std::vector<ImageVolume>> WaveletResponses(
     }
     // The distinct rotated operators, weighted by how often each occurs.
     const size_t first = jobs.size();
-    for (const AxisMap& m : rotations) {
+    for (const internal::AxisRotation& m : rotations) {
       Job job;
       job.output = static_cast<int>(out);
       job.weight = 1.0 / rotations.size();
