@@ -258,7 +258,10 @@ absl::StatusOr<CaseVolumes> ReadDicomVolumes(const CaseInput& in, const Extracti
   for (const std::string& note : c->notes) {
     FEDRAD_LOG(WARNING) << "case " << in.case_id << ": " << note;
   }
-  CaseVolumes v{std::move(c->image), std::move(c->lesions), std::move(c->liver), {}};
+  CaseVolumes v;
+  v.image = std::move(c->image);
+  v.lesions = std::move(c->lesions);
+  v.liver = std::move(c->liver);
   CutInMemory(options, &v);
   return v;
 }
@@ -438,8 +441,8 @@ absl::StatusOr<std::vector<RegionFeatures>> ExtractCase(const CaseInput& in,
   }
   if (options.patient) {
     out.push_back({"patient",
-                   {{"patient", "lesion_count", "", "", double(plan->lesions.size())},
-                    {"patient", "total_lesion_volume", "", "", plan->total_lesion_volume_mm3}}});
+                   {{"patient", "lesion_count", "", "", double(plan->lesions.size()), ""},
+                    {"patient", "total_lesion_volume", "", "", plan->total_lesion_volume_mm3, ""}}});
   }
   return out;
 }

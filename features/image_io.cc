@@ -246,7 +246,7 @@ absl::StatusOr<StoredVolume> ReadStored(const std::string& path) {
   size_t bytes = 0;
   if (io == nullptr || io->GetNumberOfComponents() != 1 || io->GetNumberOfDimensions() > 3 ||
       !StoredType(io->GetComponentType(), &out.type, &bytes) ||
-      io->GetImageSizeInBytes() != n * bytes) {
+      io->GetImageSizeInBytes() != static_cast<itk::ImageIOBase::SizeType>(n * bytes)) {
     // Unusual files go the general way (ITK converts to float).
     FEDRAD_ASSIGN_OR_RETURN(ImageVolume f, ReadImage(path));
     out.type = StoredVolume::Type::kFloat;

@@ -11,7 +11,7 @@ namespace {
 
 FeatureValue Make(const char* family, const char* feature, const char* code,
                   double value) {
-  return FeatureValue{family, feature, code, "", value};
+  return FeatureValue{family, feature, code, "", value, ""};
 }
 
 // Statistics shared by the "stat" and "ih" families (IBSI 3.3 / 3.4 use the

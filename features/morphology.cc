@@ -51,7 +51,7 @@ double EllipsoidArea(double a, double b, double c) {
 }
 
 FeatureValue Make(const char* feature, const char* code, double value) {
-  return FeatureValue{"morph", feature, code, "", value};
+  return FeatureValue{"morph", feature, code, "", value, ""};
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "features/internal/marching_cubes.h"  // MaskBox
 #include "features/threads.h"
 #include "itkBSplineInterpolateImageFunction.h"
 #include "itkIdentityTransform.h"
@@ -133,28 +134,6 @@ void RoundAll(std::vector<float>* v) {
   });
 }
 
-// Inclusive bounding box of the nonzero voxels of `mask`; hi[0] < 0 when
-// there are none. Rows are first tested as a whole (a branch-free OR).
-void MaskBox(const Geometry& g, const std::vector<uint8_t>& mask, std::array<int, 3>* lo,
-             std::array<int, 3>* hi) {
-  *lo = {INT32_MAX, INT32_MAX, INT32_MAX};
-  *hi = {-1, -1, -1};
-  const int nx = g.size[0];
-  for (int z = 0; z < g.size[2]; ++z) {
-    for (int y = 0; y < g.size[1]; ++y) {
-      const uint8_t* row = &mask[g.Index(0, y, z)];
-      uint8_t any = 0;
-      for (int x = 0; x < nx; ++x) any |= row[x];
-      if (!any) continue;
-      int first = 0, last = nx - 1;
-      while (!row[first]) ++first;
-      while (!row[last]) --last;
-      *lo = {std::min((*lo)[0], first), std::min((*lo)[1], y), std::min((*lo)[2], z)};
-      *hi = {std::max((*hi)[0], last), std::max((*hi)[1], y), std::max((*hi)[2], z)};
-    }
-  }
-}
-
 // Copies the box [lo, hi] (inclusive, index space) out of a volume.
 template <typename T>
 std::vector<T> CropBox(const Geometry& g, const std::vector<T>& v,
@@ -230,7 +209,7 @@ absl::StatusOr<RoiGrid> PrepareRoiGrid(const ImageVolume& image,
     }
   }
   std::array<int, 3> lo, hi;
-  MaskBox(local, roi, &lo, &hi);
+  morphology_internal::MaskBox(local, roi, &lo, &hi);
   if (hi[0] < 0) return absl::InvalidArgumentError("the ROI is empty");
   for (int d = 0; d < 3; ++d) {
     lo[d] += off[d];

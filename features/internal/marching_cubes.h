@@ -36,7 +36,7 @@ double SignedVolume(const std::vector<Vec3>& v, const std::vector<std::array<int
 double TotalArea(const std::vector<Vec3>& v, const std::vector<std::array<int, 3>>& t);
 
 // Inclusive bounding box of the nonzero voxels of `mask`; hi[0] < 0 when
-// there are none.
+// there are none. Also used by preprocess.cc (the ROI crop).
 void MaskBox(const Geometry& g, const std::vector<uint8_t>& mask, std::array<int, 3>* lo,
              std::array<int, 3>* hi);
 

@@ -145,7 +145,7 @@ const std::array<Direction, kNumDirections>& Directions() {
 void Emit(const char* family, const FeatureSpec* specs, int n, const char* aggregation,
           const std::vector<double>& values, FeatureList* out) {
   for (int k = 0; k < n; ++k) {
-    out->push_back(FeatureValue{family, specs[k].name, specs[k].code, aggregation, values[k]});
+    out->push_back(FeatureValue{family, specs[k].name, specs[k].code, aggregation, values[k], ""});
   }
 }
 
