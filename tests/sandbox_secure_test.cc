@@ -16,7 +16,6 @@
 
 #include <cmath>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "absl/strings/str_split.h"
