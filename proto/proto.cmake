@@ -10,17 +10,9 @@ set(FEDRAD_PROTOS
   proto/fedrad.proto proto/study.proto proto/harmonization.proto proto/models.proto
   proto/config.proto
   proto/feature_settings.proto proto/feature_extraction.proto proto/rounds.proto proto/values.proto)
-add_library(fedrad_proto STATIC ${FEDRAD_PROTOS})
-add_library(fedrad::proto ALIAS fedrad_proto)
-target_link_libraries(fedrad_proto PUBLIC protobuf::libprotobuf gRPC::grpc++)
-target_include_directories(fedrad_proto PUBLIC ${PROJECT_BINARY_DIR})
-protobuf_generate(TARGET fedrad_proto LANGUAGE cpp)
-protobuf_generate(TARGET fedrad_proto LANGUAGE grpc
-  GENERATE_EXTENSIONS .grpc.pb.h .grpc.pb.cc
-  PLUGIN protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>)
+fedrad_library(NAME proto PROTOS ${FEDRAD_PROTOS}
+  PUBLIC_DEPS protobuf::libprotobuf gRPC::grpc++)
 
 # The transport layer beside the protocol (TLS credentials, deadlines, Status
-# conversion at the edge) is added by proto/transport.cmake when present.
-if(EXISTS ${PROJECT_SOURCE_DIR}/proto/transport.cmake)
-  include(${PROJECT_SOURCE_DIR}/proto/transport.cmake)
-endif()
+# conversion at the edge): proto/transport.cmake.
+include(${PROJECT_SOURCE_DIR}/proto/transport.cmake)

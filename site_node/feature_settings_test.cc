@@ -1,4 +1,4 @@
-#include "cli/features_settings.h"
+#include "site_node/feature_settings.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
