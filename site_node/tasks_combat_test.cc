@@ -22,6 +22,7 @@
 #include "harmonization/pooled_table.h"
 #include "harmonization/table.h"
 #include "proto/payload.h"
+#include "proto/results_json.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/privacy_guard.h"
 #include "site_node/site_rules.h"
@@ -29,6 +30,13 @@
 
 namespace fedrad::site {
 namespace {
+
+// results.json as the study runner prints it (proto/results_json.h).
+nlohmann::json ResultsJson(coordinator::StudyContext& ctx) {
+  absl::StatusOr<std::string> text = PrintResults(ctx.results());
+  EXPECT_TRUE(text.ok()) << text.status();
+  return nlohmann::json::parse(text.ok() ? *text : "{}");
+}
 
 namespace h = ::fedrad::harmonization;
 using ::testing::HasSubstr;
@@ -196,7 +204,7 @@ TEST(FederatedComBat, EqualsPooledAndSvaForEveryVariant) {
       }
     }
     // results.json carries the estimates; they equal the pooled fit's.
-    const nlohmann::json& out = ctx.results()["harmonization"];
+    const nlohmann::json out = ResultsJson(ctx)["harmonization"];
     for (const char* site : {"S1", "S2", "S3", "S4"}) {
       for (size_t g = 0; g < pooled->model.adjusted.size(); ++g) {
         const std::string& f = pooled->model.adjusted[g];
@@ -222,7 +230,7 @@ TEST(FederatedComBat, ModelInResultsHarmonisesAJoiningSite) {
   coordinator::StudyContext ctx("st-join", MakeStudy({"parametric", "parametric", ""}),
                                 {"S1", "S2", "S3"}, &fed);
   ASSERT_TRUE(coordinator::RunHarmonization(ctx).ok());
-  absl::StatusOr<h::ComBatModel> model = h::ModelFromJson(ctx.results()["harmonization"]["model"]);
+  absl::StatusOr<h::ComBatModel> model = h::ModelFromJson(ResultsJson(ctx)["harmonization"]["model"]);
   ASSERT_TRUE(model.ok()) << model.status();
   s4.AddColumn("site", std::vector<std::string>(s4.num_rows(), "S4"));
   absl::StatusOr<CsvTable> joined = h::ApplyModelToTable(&*model, s4, "site");
@@ -258,7 +266,7 @@ TEST(FederatedComBat, OutputSuffixKeepsRawColumnsAndAddsHarmonisedOnes) {
       }
     }
   }
-  EXPECT_EQ(ctx2.results()["harmonization"]["output_suffix"], "_h");
+  EXPECT_EQ(ResultsJson(ctx2)["harmonization"]["output_suffix"], "_h");
 }
 
 TEST(FederatedComBat, OutputSuffixThatCollidesWithAColumnIsRefused) {
@@ -288,7 +296,7 @@ TEST(FederatedComBat, FeatureConstantAtOneSiteIsLeftUnadjustedEverywhereAsSva) {
                                 {"S1", "S2", "S3", "S4"}, &fed);
   absl::Status st = coordinator::RunHarmonization(ctx);
   ASSERT_TRUE(st.ok()) << st;
-  EXPECT_EQ(ctx.results()["harmonization"]["unadjusted_features"], nlohmann::json({"f03"}));
+  EXPECT_EQ(ResultsJson(ctx)["harmonization"]["unadjusted_features"], nlohmann::json({"f03"}));
   CsvTable expected = Read(TestData("expected_constant_feature.csv"));
   size_t row = 0;
   for (const char* site : {"S1", "S2", "S3", "S4"}) {
