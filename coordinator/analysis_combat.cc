@@ -277,6 +277,64 @@ absl::StatusOr<std::vector<int>> ChooseDistributionFeatures(
   return chosen;
 }
 
+// How the distributions were computed and chosen, in words
+// (harmonization.distributions_method).
+std::string DistributionsMethod(const v1::Harmonization& spec, size_t adjusted) {
+  return absl::StrCat(
+      "Per site: n, mean and SD (n - 1) from site sums; quartiles interpolated "
+      "from counts on a grid each site fixes (3-significant-digit lattice, every "
+      "step >= k values; no value released, approximate to the grid; "
+      "quartile_rank_error bounds the rank error). Features shown: ",
+      spec.report_features_size() > 0 ? "those listed in harmonization.report_features"
+      : adjusted <= kMaxDistributionFeatures
+          ? absl::StrCat("all ", adjusted, " harmonised features")
+      : spec.output_suffix().empty()
+          ? "the 12 whose raw site means (in pooled SD units) differ most between sites"
+          : "the 12 whose site effects gamma* differ most between sites");
+}
+
+// results.json's harmonization section but the distributions
+// (docs/results.md, "harmonization"): the settings, the pooled estimates,
+// each site's effects and the whole model.
+absl::Status FillHarmonization(const v1::Harmonization& spec, const h::ComBatPlan& plan,
+                               const h::ComBatModel& model, int64_t pooled_n,
+                               v1::Results::Harmonization& out) {
+  const std::vector<std::string>& adjusted = model.adjusted;
+  out.set_method(std::string(h::MethodName(model.options.method)));
+  out.set_empirical_bayes(model.options.empirical_bayes);
+  out.set_mean_only(plan.mean_only);
+  out.set_reference_site(model.options.reference_site);
+  *out.mutable_covariates() = {model.covariates.begin(), model.covariates.end()};
+  *out.mutable_features() = {adjusted.begin(), adjusted.end()};
+  out.set_output_suffix(spec.output_suffix());
+  out.clear_unadjusted_features();
+  for (int g : plan.constant_features) out.add_unadjusted_features(model.features[g]);
+  *out.mutable_notes() = {plan.notes.begin(), plan.notes.end()};
+  v1::Results::HarmonizationPooled& pooled = *out.mutable_pooled();
+  pooled.set_n(static_cast<int32_t>(pooled_n));
+  FeatureValues(adjusted, model.pooled.grand_mean, pooled.mutable_grand_mean());
+  FeatureValues(adjusted, model.pooled.var_pooled, pooled.mutable_var_pooled());
+  for (size_t c = 0; c < model.covariates.size(); ++c) {
+    (*pooled.mutable_beta())[model.covariates[c]] = FeatureStruct(
+        adjusted, model.pooled.beta.row(static_cast<Eigen::Index>(c)).transpose());
+  }
+  for (const auto& [site, sm] : model.sites) {
+    v1::Results::HarmonizationSite& js = (*out.mutable_sites())[site];
+    js.set_n(static_cast<int32_t>(sm.n));
+    FeatureValues(adjusted, sm.gamma_star, js.mutable_gamma_star());
+    FeatureValues(adjusted, sm.delta_star, js.mutable_delta_star());
+  }
+  // The whole model in the format `fedrad harmonize --model-in` reads, for
+  // centres that join later and for new patients. Its format is
+  // harmonization/model.h's (not protobuf): carried as a Struct.
+  if (!google::protobuf::util::JsonStringToMessage(h::ModelToJson(model).dump(),
+                                                   out.mutable_model())
+           .ok()) {
+    return absl::InternalError("harmonization: the ComBat model does not convert to JSON");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status RunHarmonization(StudyContext& ctx) {
@@ -528,26 +586,6 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   model.adjusted = adjusted;
   model.covariates = covariates;
   model.pooled = pooled;
-  v1::Results::Harmonization& out = *ctx.results().mutable_harmonization();
-  out.set_method(std::string(h::MethodName(options.method)));
-  out.set_empirical_bayes(options.empirical_bayes);
-  out.set_mean_only(plan.mean_only);
-  out.set_reference_site(options.reference_site);
-  *out.mutable_covariates() = {covariates.begin(), covariates.end()};
-  *out.mutable_features() = {adjusted.begin(), adjusted.end()};
-  out.set_output_suffix(spec.output_suffix());
-  out.clear_unadjusted_features();
-  for (int g : plan.constant_features) out.add_unadjusted_features(features[g]);
-  *out.mutable_notes() = {plan.notes.begin(), plan.notes.end()};
-  v1::Results::HarmonizationPooled& pooled_out = *out.mutable_pooled();
-  pooled_out.set_n(static_cast<int32_t>(
-      std::accumulate(reg.site_n.begin(), reg.site_n.end(), int64_t{0})));
-  FeatureValues(adjusted, pooled.grand_mean, pooled_out.mutable_grand_mean());
-  FeatureValues(adjusted, pooled.var_pooled, pooled_out.mutable_var_pooled());
-  for (size_t c = 0; c < q; ++c) {
-    (*pooled_out.mutable_beta())[covariates[c]] =
-        FeatureStruct(adjusted, pooled.beta.row(static_cast<Eigen::Index>(c)).transpose());
-  }
   for (const std::string& site : sites) {
     const v1::Payload& p = fit_results.at(site).payload();
     h::SiteModel sm;
@@ -555,20 +593,11 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     sm.n = static_cast<int64_t>(n);
     FEDRAD_ASSIGN_OR_RETURN(sm.gamma_star, SiteVector(site, p, "gamma_star", num_g));
     FEDRAD_ASSIGN_OR_RETURN(sm.delta_star, SiteVector(site, p, "delta_star", num_g));
-    v1::Results::HarmonizationSite& js = (*out.mutable_sites())[site];
-    js.set_n(static_cast<int32_t>(sm.n));
-    FeatureValues(adjusted, sm.gamma_star, js.mutable_gamma_star());
-    FeatureValues(adjusted, sm.delta_star, js.mutable_delta_star());
     model.sites[site] = std::move(sm);
   }
-  // The whole model in the format `fedrad harmonize --model-in` reads, for
-  // centres that join later and for new patients.
-  // Its format is harmonization/model.h's (not protobuf): carried as a Struct.
-  if (!google::protobuf::util::JsonStringToMessage(h::ModelToJson(model).dump(),
-                                                   out.mutable_model())
-           .ok()) {
-    return absl::InternalError("harmonization: the ComBat model does not convert to JSON");
-  }
+  v1::Results::Harmonization& out = *ctx.results().mutable_harmonization();
+  FEDRAD_RETURN_IF_ERROR(FillHarmonization(
+      spec, plan, model, std::accumulate(reg.site_n.begin(), reg.site_n.end(), int64_t{0}), out));
 
   // Feature distributions after ComBat (and, with output_suffix, before it:
   // the raw columns are still there), for the report.
@@ -598,17 +627,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
       distributions[f].mutable_after()->insert(by_site.begin(), by_site.end());
     }
     *out.mutable_distributions() = std::move(distributions);
-    out.set_distributions_method(
-        absl::StrCat("Per site: n, mean and SD (n - 1) from site sums; quartiles interpolated "
-                     "from counts on a grid each site fixes (3-significant-digit lattice, every "
-                     "step >= k values; no value released, approximate to the grid; "
-                     "quartile_rank_error bounds the rank error). Features shown: ",
-                     spec.report_features_size() > 0 ? "those listed in harmonization.report_features"
-                     : adjusted.size() <= kMaxDistributionFeatures
-                         ? absl::StrCat("all ", adjusted.size(), " harmonised features")
-                     : suffix.empty()
-                         ? "the 12 whose raw site means (in pooled SD units) differ most between sites"
-                         : "the 12 whose site effects gamma* differ most between sites"));
+    out.set_distributions_method(DistributionsMethod(spec, adjusted.size()));
   }
   ctx.SetProgress("harmonization", 1.0,
                   absl::StrCat("harmonised ", num_g, " feature(s) at ", sites.size(), " sites"));

@@ -439,6 +439,21 @@ ModelFit FitResult(const Fitted& f) {
 // it (-1 here: 1..k-1).
 double CountOrNull(int64_t count) { return count >= 0 ? static_cast<double>(count) : kResultsNull; }
 
+// models.<name>.site_rows: each site's rows used, events and exclusions.
+void FillSiteRows(const PreparedModel& prep, ModelFit& out) {
+  for (const auto& [site, n] : prep.n) {
+    v1::Results::SiteRows& rows = (*out.mutable_site_rows())[site];
+    rows.set_n(static_cast<int32_t>(n));
+    rows.set_events(CountOrNull(prep.events.at(site)));
+    rows.set_n_excluded(CountOrNull(prep.n_excluded.at(site)));
+    auto reasons = prep.reasons.find(site);
+    if (reasons == prep.reasons.end()) continue;
+    for (const auto& [reason, count] : reasons->second) {
+      (*rows.mutable_excluded())[reason] = CountOrNull(count);
+    }
+  }
+}
+
 absl::Status CheckSpec(const v1::Study& study) {
   std::set<std::string> names;
   for (const v1::Model& model : study.models()) {
@@ -563,15 +578,7 @@ absl::Status RunModels(StudyContext& ctx) {
     mj.set_type(IsCox(model) ? "cox" : "logistic");
     mj.set_outcome(OutcomeText(model));
     if (IsCox(model)) mj.set_ties(model.ties().empty() ? "breslow" : model.ties());
-    for (const auto& [site, n] : prep.n) {
-      v1::Results::SiteRows& rows = (*mj.mutable_site_rows())[site];
-      rows.set_n(static_cast<int32_t>(n));
-      rows.set_events(CountOrNull(prep.events.at(site)));
-      rows.set_n_excluded(CountOrNull(prep.n_excluded.at(site)));
-      for (const auto& [reason, count] : prep.reasons[site]) {
-        (*rows.mutable_excluded())[reason] = CountOrNull(count);
-      }
-    }
+    FillSiteRows(prep, mj);
     models_out[model.name()] = std::move(mj);
     FEDRAD_LOG(INFO) << "model '" << model.name() << "': " << fit.iterations << " iterations, "
                      << fit.rounds << " rounds, loglik " << fit.loglik;

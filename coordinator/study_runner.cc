@@ -60,6 +60,40 @@ std::string ResultsText(const v1::Results& results) {
   return "{}\n";
 }
 
+// results.json's `study` (docs/results.md, "study").
+void FillStudy(const std::string& id, const v1::Study& spec, const std::vector<std::string>& sites,
+               const StudyContext& ctx, const std::string& state, const std::string& message,
+               const google::protobuf::RepeatedPtrField<std::string>& notices,
+               v1::Results::Study& study) {
+  study.Clear();
+  study.set_id(id);
+  study.set_name(spec.name());
+  study.set_state(state);
+  study.set_message(message);
+  *study.mutable_sites() = {sites.begin(), sites.end()};
+  for (const std::string& site : ctx.active_sites()) study.add_completed_sites(site);
+  for (const auto& [site, reason] : ctx.excluded_sites()) {
+    (*study.mutable_excluded_sites())[site] = reason;
+  }
+  study.set_rounds(static_cast<int32_t>(ctx.rounds()));
+  *study.mutable_notices() = notices;
+  if (spec.min_cell_count() > 0) study.set_min_cell_count(spec.min_cell_count());
+  study.set_epoch(static_cast<int32_t>(ctx.epoch()));
+  study.set_finished_at(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()));
+}
+
+// results.json's `provenance`: what ran, on which spec, up to which audit record.
+void FillProvenance(const v1::Study& spec, const std::string& audit_head,
+                    v1::Results::Provenance& provenance) {
+  provenance.set_software("fedrad");
+  provenance.set_software_version(FEDRAD_VERSION);
+  provenance.set_protocol_version(transport::kProtocolVersion);
+  provenance.set_spec_sha256(Sha256Hex(ToTextProto(spec)));
+  // The hash each site's operator approved (fedrad-site approve prints it).
+  provenance.set_spec_approval_sha256(StudySpecHash(spec));
+  (*provenance.mutable_audit_log_heads())["coordinator"] = audit_head;
+}
+
 std::string Slug(const std::string& name) {
   std::string out;
   for (char c : name) {
@@ -351,32 +385,13 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
                            " excluded site(s): ", absl::StrJoin(reasons, "; "));
   }
   v1::Results& results = ctx.results();
-  v1::Results::Study& study = *results.mutable_study();
-  study.Clear();
-  study.set_id(rec->id);
-  study.set_name(spec.name());
-  study.set_state(state);
-  study.set_message(message);
-  *study.mutable_sites() = {sites.begin(), sites.end()};
-  for (const std::string& site : ctx.active_sites()) study.add_completed_sites(site);
-  for (const auto& [site, reason] : ctx.excluded_sites()) (*study.mutable_excluded_sites())[site] = reason;
-  study.set_rounds(static_cast<int32_t>(ctx.rounds()));
+  google::protobuf::RepeatedPtrField<std::string> notices;
   {
     std::lock_guard<std::mutex> lock(studies_mu_);
-    *study.mutable_notices() = rec->status.notices();
+    notices = rec->status.notices();
   }
-  if (spec.min_cell_count() > 0) study.set_min_cell_count(spec.min_cell_count());
-  study.set_epoch(static_cast<int32_t>(ctx.epoch()));
-  study.set_finished_at(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()));
-  std::string spec_text = ToTextProto(spec);
-  v1::Results::Provenance& provenance = *results.mutable_provenance();
-  provenance.set_software("fedrad");
-  provenance.set_software_version(FEDRAD_VERSION);
-  provenance.set_protocol_version(transport::kProtocolVersion);
-  provenance.set_spec_sha256(Sha256Hex(spec_text));
-  // The hash each site's operator approved (fedrad-site approve prints it).
-  provenance.set_spec_approval_sha256(StudySpecHash(spec));
-  (*provenance.mutable_audit_log_heads())["coordinator"] = audit_->HeadHash();
+  FillStudy(rec->id, spec, sites, ctx, state, message, notices, *results.mutable_study());
+  FillProvenance(spec, audit_->HeadHash(), *results.mutable_provenance());
   std::string json = ResultsText(results);
   absl::Status written = WriteStringToFile((fs::path(rec->dir) / "results.json").string(), json);
   if (!written.ok()) {

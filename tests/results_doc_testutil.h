@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -158,6 +160,39 @@ inline bool MatchesKey(const std::string& pattern, const std::string& path) {
     compiled = std::make_unique<RE2>(re);
   }
   return RE2::FullMatch(path, *compiled);
+}
+
+// Every path in `results` (objects' keys joined by "."; an array is one path,
+// its elements are not entered).
+inline void KeyPaths(const nlohmann::json& j, const std::string& path, std::set<std::string>* out) {
+  if (!path.empty()) out->insert(path);
+  if (!j.is_object()) return;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    KeyPaths(*it, path.empty() ? it.key() : path + "." + it.key(), out);
+  }
+}
+
+// The documented patterns that no path of `results` matches, except those in
+// `not_expected` (keys the study is not meant to write).
+inline std::vector<std::string> DocumentedButAbsent(const nlohmann::json& results,
+                                                    const std::vector<DocKey>& keys,
+                                                    const std::set<std::string>& not_expected) {
+  std::set<std::string> paths;
+  KeyPaths(results, "", &paths);
+  std::vector<std::string> absent;
+  std::set<std::string> seen;
+  for (const DocKey& k : keys) {
+    if (not_expected.count(k.pattern) || !seen.insert(k.pattern).second) continue;
+    bool found = false;
+    for (const std::string& p : paths) {
+      if (MatchesKey(k.pattern, p)) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) absent.push_back(k.pattern);
+  }
+  return absent;
 }
 
 }  // namespace fedrad::testing
