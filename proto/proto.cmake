@@ -27,6 +27,8 @@ fedrad_library(NAME results_json
   SRCS ${PROJECT_SOURCE_DIR}/proto/results_json.cc
   PUBLIC_DEPS fedrad::proto absl::status absl::statusor
   PRIVATE_DEPS absl::strings nlohmann_json::nlohmann_json)
+fedrad_test(NAME results_json_test SRCS ${PROJECT_SOURCE_DIR}/proto/results_json_test.cc
+  DEPS fedrad::results_json nlohmann_json::nlohmann_json LABELS unit)
 
 # The transport layer beside the protocol (TLS credentials, deadlines, Status
 # conversion at the edge) is added by proto/transport.cmake when present.
