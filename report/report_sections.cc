@@ -221,14 +221,14 @@ std::string Renderer::Cohort() {
   return s;
 }
 
-// Every key named "excluded" (or "excluded_cases") anywhere, except the
+// Every key named "excluded" anywhere, except the
 // site list study.excluded_sites, rendered with its path.
 void Renderer::FindExcluded(const json& j, const std::string& path,
                             std::vector<std::pair<std::string, const json*>>* out) {
   if (!j.is_object()) return;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string p = path.empty() ? it.key() : path + "." + it.key();
-    if (it.key() == "excluded" || it.key() == "excluded_cases") {
+    if (it.key() == "excluded") {
       out->emplace_back(p, &*it);
     } else if (it->is_object()) {
       FindExcluded(*it, p, out);
@@ -487,8 +487,8 @@ std::vector<std::string> Renderer::MetricsOf(const json* v) {
       "calibration_intercept", "oe_ratio_t", "brier_t", "integrated_brier", "brier",
       "sensitivity", "specificity"};
   static const std::set<std::string> kNotMetrics = {
-      "n", "events", "n_events", "concordant", "discordant", "tied_risk", "n_pos", "n_neg",
-      "t", "tau", "threshold", "youden_threshold", "replicates", "n_excluded", "sites",
+      "n", "events", "n_pos", "n_neg",
+      "t", "tau", "threshold", "youden_threshold", "n_excluded", "sites",
       "bootstrap_replicates", "comparable_pairs"};
   std::set<std::string> found;
   auto scan = [&](const json* obj) {

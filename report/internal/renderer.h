@@ -64,7 +64,7 @@ class Renderer {
   // One Table-1 cell.
   std::string CohortCell(const json* col, bool pooled);
   std::string Cohort();
-  // Every key named "excluded" (or "excluded_cases") anywhere, except the
+  // Every key named "excluded" anywhere, except the
   // site list study.excluded_sites, rendered with its path.
   void FindExcluded(const json& j, const std::string& path,
                     std::vector<std::pair<std::string, const json*>>* out);

@@ -93,12 +93,12 @@ std::vector<std::string> Keys(const json* j) {
 std::string Pretty(const std::string& key) {
   static const std::map<std::string, std::string> kNames = {
       {"harrell_c", "Harrell's C"},         {"uno_c", "Uno's C"},
-      {"c_index", "C-index"},               {"auc_t", "AUC(t)"},
+      {"auc_t", "AUC(t)"},
       {"auc", "AUC"},                       {"brier_t", "Brier(t)"},
       {"brier", "Brier"},                   {"integrated_brier", "Integrated Brier"},
       {"calibration_slope", "Calibration slope"},
       {"calibration_intercept", "Calibration intercept"},
-      {"oe_ratio_t", "O/E(t)"},             {"oe_ratio", "O/E"},
+      {"oe_ratio_t", "O/E(t)"},
       {"sensitivity", "Sensitivity"},       {"specificity", "Specificity"},
       {"sensitivity_youden", "Sensitivity (Youden threshold)"},
       {"specificity_youden", "Specificity (Youden threshold)"},
@@ -110,11 +110,11 @@ std::string Pretty(const std::string& key) {
 
 // Reference value drawn as a dashed line in a metric's forest plot.
 double MetricReference(const std::string& metric) {
-  if (metric == "harrell_c" || metric == "uno_c" || metric == "c_index" || metric == "auc_t" ||
+  if (metric == "harrell_c" || metric == "uno_c" || metric == "auc_t" ||
       metric == "auc") {
     return 0.5;
   }
-  if (metric == "calibration_slope" || metric == "oe_ratio_t" || metric == "oe_ratio") return 1.0;
+  if (metric == "calibration_slope" || metric == "oe_ratio_t") return 1.0;
   if (metric == "calibration_intercept") return 0.0;
   return kNaN;
 }
