@@ -102,7 +102,9 @@ absl::StatusOr<v1::Results> ParseResults(const std::string& text, const std::str
   if (!status.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": does not match proto/results.proto (docs/results.md): ",
-        status.message().as_string(), "; was it written by another fedrad version?"));
+        status.message().as_string(),
+        "; render it with the fedrad version that wrote it (provenance.software_version), or "
+        "remove the key"));
   }
   return results;
 }
