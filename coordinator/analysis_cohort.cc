@@ -196,7 +196,7 @@ std::string SuppressedReason(int64_t k, const std::string& why) {
 double MedianOf(const Group& group, const std::string& column) {
   auto it = group.columns().find(column);
   return it != group.columns().end() && it->second.has_median() ? it->second.median()
-                                                                  : kResultsNull;
+                                                                : kResultsNull;
 }
 
 using Estimates = std::vector<models::QuantileEstimate>;

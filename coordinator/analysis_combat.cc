@@ -33,13 +33,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "coordinator/analyses.h"
 #include "coordinator/secure_round.h"
 #include "coordinator/study_context.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "harmonization/combat.h"
 #include "harmonization/model.h"
 #include "harmonization/table.h"
@@ -176,9 +176,10 @@ constexpr size_t kMaxDistributionFeatures = 12;
 // site has fewer than k values. `columns[i]` is measured and reported as
 // `features[i]`. Result: {feature: {site: {...}}}. One round: the site
 // releases its moments and its grid counts together.
-absl::StatusOr<Distributions> SiteDistributions(StudyContext& ctx, const std::vector<std::string>& features,
-                                       const std::vector<std::string>& columns,
-                                       const std::string& phase) {
+absl::StatusOr<Distributions> SiteDistributions(StudyContext& ctx,
+                                                const std::vector<std::string>& features,
+                                                const std::vector<std::string>& columns,
+                                                const std::string& phase) {
   Distributions out;
   v1::Payload params;
   (*params.mutable_strings())["columns"] = absl::StrJoin(columns, ",");
@@ -315,8 +316,8 @@ absl::Status FillHarmonization(const v1::Harmonization& spec, const h::ComBatPla
   FeatureValues(adjusted, model.pooled.grand_mean, pooled.mutable_grand_mean());
   FeatureValues(adjusted, model.pooled.var_pooled, pooled.mutable_var_pooled());
   for (size_t c = 0; c < model.covariates.size(); ++c) {
-    (*pooled.mutable_beta())[model.covariates[c]] = FeatureStruct(
-        adjusted, model.pooled.beta.row(static_cast<Eigen::Index>(c)).transpose());
+    (*pooled.mutable_beta())[model.covariates[c]] =
+        FeatureStruct(adjusted, model.pooled.beta.row(static_cast<Eigen::Index>(c)).transpose());
   }
   for (const auto& [site, sm] : model.sites) {
     v1::Results::HarmonizationSite& js = (*out.mutable_sites())[site];
@@ -614,8 +615,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     }
     if (!suffix.empty()) {
       ctx.SetProgress("harmonization", 1.0, "feature distributions before ComBat");
-      FEDRAD_ASSIGN_OR_RETURN(Distributions before,
-                              SiteDistributions(ctx, names, names, "before"));
+      FEDRAD_ASSIGN_OR_RETURN(Distributions before, SiteDistributions(ctx, names, names, "before"));
       for (auto& [f, by_site] : before) {
         distributions[f].mutable_before()->insert(by_site.begin(), by_site.end());
       }

@@ -35,7 +35,8 @@ absl::Status RunDebugRounds(StudyContext& ctx) {
       FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
                               RunSecureRound(ctx, "debug.vector", by_site, ctx.active_sites()));
       results["(secure sum)"].mutable_payload()->Swap(&r.sum);
-      *ctx.results().mutable_debug()->mutable_vector_sites() = {r.survivors.begin(), r.survivors.end()};
+      *ctx.results().mutable_debug()->mutable_vector_sites() = {r.survivors.begin(),
+                                                                r.survivors.end()};
     } else {
       FEDRAD_ASSIGN_OR_RETURN(results, ctx.Broadcast("debug.vector", params));
     }

@@ -38,15 +38,15 @@
 //   coordinator/internal/models_internal.h  what both share
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <cmath>
+#include <functional>
 #include <limits>
-#include <optional>
 #include <map>
+#include <optional>
 #include <set>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "coordinator/analyses.h"
@@ -57,8 +57,8 @@
 #include "models/cox.h"
 #include "models/curves.h"
 #include "models/data.h"
-#include "models/descriptive.h"
 #include "models/derivatives.h"
+#include "models/descriptive.h"
 #include "models/fit_spec.h"
 #include "models/logistic.h"
 #include "models/meta_analysis.h"

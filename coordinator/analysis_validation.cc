@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/types/span.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/span.h"
 #include "coordinator/internal/models_internal.h"
 #include "coordinator/study_context.h"
 #include "core/status.h"
@@ -380,8 +380,8 @@ PooledValidation Pooled(const std::map<std::string, SiteValidation>& sites, bool
     pooled.set_harrell_c_stratified(c.c());
     pooled.set_comparable_pairs(c.comparable());
   }
-  for (const MetaFields& meta : cox ? absl::MakeConstSpan(kSurvivalMeta)
-                                    : absl::MakeConstSpan(kBinaryMeta)) {
+  for (const MetaFields& meta :
+       cox ? absl::MakeConstSpan(kSurvivalMeta) : absl::MakeConstSpan(kBinaryMeta)) {
     std::vector<double> y, var;
     for (const auto& [s, v] : sites) {
       auto it = v.logit_and_var.find(meta.name);

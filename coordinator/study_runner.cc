@@ -285,8 +285,8 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
   if (rec->resumed) {
     absl::StatusOr<v1::Results> so_far = ParseResults(rec->results_so_far, "the stored results");
     if (!so_far.ok()) {
-      FEDRAD_LOG(WARNING) << "study " << rec->id << ": results so far not restored: "
-                          << so_far.status();
+      FEDRAD_LOG(WARNING) << "study " << rec->id
+                          << ": results so far not restored: " << so_far.status();
     }
     ctx.Restore(so_far.ok() ? *std::move(so_far) : v1::Results(), rec->excluded, rec->rounds,
                 rec->epoch);

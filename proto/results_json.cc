@@ -16,9 +16,7 @@ using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using nlohmann::json;
 
-bool IsWellKnown(const Descriptor* d) {
-  return d->file()->package() == "google.protobuf";
-}
+bool IsWellKnown(const Descriptor* d) { return d->file()->package() == "google.protobuf"; }
 
 bool Suppressed(const json& object) {
   auto it = object.find("suppressed");
@@ -101,8 +99,8 @@ absl::StatusOr<v1::Results> ParseResults(const std::string& text, const std::str
   auto status = google::protobuf::util::JsonStringToMessage(tree.dump(), &results, options);
   if (!status.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        source, ": does not match proto/results.proto (docs/results.md): ",
-        status.message().as_string(),
+        source,
+        ": does not match proto/results.proto (docs/results.md): ", status.message().as_string(),
         "; render it with the fedrad version that wrote it (provenance.software_version), or "
         "remove the key"));
   }

@@ -7,10 +7,9 @@
 
 #include <cmath>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -28,8 +27,14 @@ json Printed(const v1::Results& r) {
 }
 
 TEST(PrintResults, NumbersAreTheDoublesSetAndNaNIsNull) {
-  const std::vector<double> values = {0.1,     1.0 / 3,  -2.5e-300, 6.02214076e23, 55.0,
-                                      1e21,    -0.0,     123456789.123456789,
+  const std::vector<double> values = {0.1,
+                                      1.0 / 3,
+                                      -2.5e-300,
+                                      6.02214076e23,
+                                      55.0,
+                                      1e21,
+                                      -0.0,
+                                      123456789.123456789,
                                       std::numeric_limits<double>::denorm_min(),
                                       std::numeric_limits<double>::max()};
   v1::Results r;
@@ -56,7 +61,8 @@ TEST(PrintResults, KeysAreExactlyTheFieldsSetAndKeptEmptyLists) {
   v1::Results r;
   r.mutable_study()->set_rounds(0);           // set to 0: printed
   r.mutable_study()->set_state("SUCCEEDED");  // sites, excluded_sites: kept empty
-  v1::Results::SiteMetrics& site = (*r.mutable_validation())["cox"].mutable_sites()->operator[]("A");
+  v1::Results::SiteMetrics& site =
+      (*r.mutable_validation())["cox"].mutable_sites()->operator[]("A");
   site.set_events(std::numeric_limits<double>::quiet_NaN());  // withheld
   v1::Results::KmGroup* shown = site.add_km_groups();
   shown->set_suppressed(false);

@@ -338,8 +338,8 @@ std::string Renderer::Validation() {
 // Top-level keys this renderer does not know, shown compactly so that
 // nothing in results.json is hidden from the reader.
 std::string Renderer::Other() {
-  static const std::set<std::string> kKnown = {"study", "provenance", "cohort", "harmonization",
-                                               "models", "validation"};
+  static const std::set<std::string> kKnown = {"study",         "provenance", "cohort",
+                                               "harmonization", "models",     "validation"};
   std::string s;
   for (auto it = r_.begin(); it != r_.end(); ++it) {
     if (kKnown.count(it.key())) continue;
@@ -357,8 +357,7 @@ std::string Renderer::Other() {
 
 namespace fedrad::report {
 
-absl::StatusOr<std::string> RenderReport(const v1::Results& results,
-                                         const ReportOptions& options) {
+absl::StatusOr<std::string> RenderReport(const v1::Results& results, const ReportOptions& options) {
   // The sections that list keys (e.g. "Other results") read the same
   // results as results.json prints them.
   FEDRAD_ASSIGN_OR_RETURN(std::string text, PrintResults(results));
@@ -379,8 +378,8 @@ absl::Status WriteReportFile(const std::string& results_path, const std::string&
                              ReportOptions options) {
   FEDRAD_ASSIGN_OR_RETURN(std::string text, ReadFileToString(results_path));
   if (!nlohmann::json::accept(text)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        results_path, " is not valid JSON; give the results.json a study wrote"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(results_path, " is not valid JSON; give the results.json a study wrote"));
   }
   FEDRAD_ASSIGN_OR_RETURN(v1::Results results, ParseResults(text, results_path));
   if (options.results_source.empty()) options.results_source = results_path;

@@ -2,9 +2,9 @@
 // provenance, failed sites, cohort by center, excluded cases, harmonisation
 // and models (with the metric tables validation uses).
 #include <algorithm>
-#include <map>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -482,14 +482,30 @@ std::string Renderer::Models() {
 
 // Metrics present at any site or pooled, known ones first.
 std::vector<std::string> Renderer::MetricsOf(const json* v) {
-  static const std::vector<std::string> kOrder = {
-      "harrell_c", "uno_c", "auc_t", "auc", "calibration_slope",
-      "calibration_intercept", "oe_ratio_t", "brier_t", "integrated_brier", "brier",
-      "sensitivity", "specificity"};
-  static const std::set<std::string> kNotMetrics = {
-      "n", "events", "n_pos", "n_neg",
-      "t", "tau", "threshold", "youden_threshold", "n_excluded", "sites",
-      "bootstrap_replicates", "comparable_pairs"};
+  static const std::vector<std::string> kOrder = {"harrell_c",
+                                                  "uno_c",
+                                                  "auc_t",
+                                                  "auc",
+                                                  "calibration_slope",
+                                                  "calibration_intercept",
+                                                  "oe_ratio_t",
+                                                  "brier_t",
+                                                  "integrated_brier",
+                                                  "brier",
+                                                  "sensitivity",
+                                                  "specificity"};
+  static const std::set<std::string> kNotMetrics = {"n",
+                                                    "events",
+                                                    "n_pos",
+                                                    "n_neg",
+                                                    "t",
+                                                    "tau",
+                                                    "threshold",
+                                                    "youden_threshold",
+                                                    "n_excluded",
+                                                    "sites",
+                                                    "bootstrap_replicates",
+                                                    "comparable_pairs"};
   std::set<std::string> found;
   auto scan = [&](const json* obj) {
     if (obj == nullptr || !obj->is_object()) return;

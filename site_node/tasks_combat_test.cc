@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "coordinator/analyses.h"
 #include "coordinator/study_context.h"
-#include "absl/strings/str_cat.h"
 #include "core/csv.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -230,7 +230,8 @@ TEST(FederatedComBat, ModelInResultsHarmonisesAJoiningSite) {
   coordinator::StudyContext ctx("st-join", MakeStudy({"parametric", "parametric", ""}),
                                 {"S1", "S2", "S3"}, &fed);
   ASSERT_TRUE(coordinator::RunHarmonization(ctx).ok());
-  absl::StatusOr<h::ComBatModel> model = h::ModelFromJson(ResultsJson(ctx)["harmonization"]["model"]);
+  absl::StatusOr<h::ComBatModel> model =
+      h::ModelFromJson(ResultsJson(ctx)["harmonization"]["model"]);
   ASSERT_TRUE(model.ok()) << model.status();
   s4.AddColumn("site", std::vector<std::string>(s4.num_rows(), "S4"));
   absl::StatusOr<CsvTable> joined = h::ApplyModelToTable(&*model, s4, "site");

@@ -63,8 +63,7 @@ void Fields(const Descriptor* d, const std::string& path,
       if (value->type() == FieldDescriptor::TYPE_MESSAGE && !IsStruct(value->message_type())) {
         Fields(value->message_type(), here + ".<key>", out);
       }
-    } else if (field->type() == FieldDescriptor::TYPE_MESSAGE &&
-               !IsStruct(field->message_type())) {
+    } else if (field->type() == FieldDescriptor::TYPE_MESSAGE && !IsStruct(field->message_type())) {
       Fields(field->message_type(), here, out);
     }
   }
@@ -97,7 +96,8 @@ TEST(ResultsDoc, ReadsTheDocumentsNotation) {
                                      "cohort.sites.<site>.columns.<column>.q", "m.n", "m.o.p",
                                      "q.r", "q.r_ci_low", "q.r_ci_high", "q.s", "q.s_ci_low",
                                      "q.s_ci_high", "t.<m>_meta_tau2", "t.<m>_meta_i2", "u"));
-  EXPECT_TRUE(MatchesKey("validation.<name>.pooled.<m>_meta_i2", "validation.cox.pooled.auc_t_meta_i2"));
+  EXPECT_TRUE(
+      MatchesKey("validation.<name>.pooled.<m>_meta_i2", "validation.cox.pooled.auc_t_meta_i2"));
   EXPECT_FALSE(MatchesKey("cohort.sites.<site>.n", "cohort.sites.S1.columns"));
   EXPECT_TRUE(MatchesKey("debug.*", "debug.sleep_n"));
 }

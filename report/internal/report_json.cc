@@ -92,14 +92,18 @@ std::vector<std::string> Keys(const json* j) {
 
 std::string Pretty(const std::string& key) {
   static const std::map<std::string, std::string> kNames = {
-      {"harrell_c", "Harrell's C"},         {"uno_c", "Uno's C"},
+      {"harrell_c", "Harrell's C"},
+      {"uno_c", "Uno's C"},
       {"auc_t", "AUC(t)"},
-      {"auc", "AUC"},                       {"brier_t", "Brier(t)"},
-      {"brier", "Brier"},                   {"integrated_brier", "Integrated Brier"},
+      {"auc", "AUC"},
+      {"brier_t", "Brier(t)"},
+      {"brier", "Brier"},
+      {"integrated_brier", "Integrated Brier"},
       {"calibration_slope", "Calibration slope"},
       {"calibration_intercept", "Calibration intercept"},
       {"oe_ratio_t", "O/E(t)"},
-      {"sensitivity", "Sensitivity"},       {"specificity", "Specificity"},
+      {"sensitivity", "Sensitivity"},
+      {"specificity", "Specificity"},
       {"sensitivity_youden", "Sensitivity (Youden threshold)"},
       {"specificity_youden", "Specificity (Youden threshold)"},
       {"youden_threshold", "Youden threshold"},
@@ -110,8 +114,7 @@ std::string Pretty(const std::string& key) {
 
 // Reference value drawn as a dashed line in a metric's forest plot.
 double MetricReference(const std::string& metric) {
-  if (metric == "harrell_c" || metric == "uno_c" || metric == "auc_t" ||
-      metric == "auc") {
+  if (metric == "harrell_c" || metric == "uno_c" || metric == "auc_t" || metric == "auc") {
     return 0.5;
   }
   if (metric == "calibration_slope" || metric == "oe_ratio_t") return 1.0;
@@ -125,7 +128,8 @@ namespace {
 // sections list the metrics a model has); NaN when unset or unknown.
 double DoubleField(const google::protobuf::Message& message, const std::string& name) {
   const google::protobuf::FieldDescriptor* f = message.GetDescriptor()->FindFieldByName(name);
-  if (f == nullptr || f->is_repeated() || f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_DOUBLE ||
+  if (f == nullptr || f->is_repeated() ||
+      f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_DOUBLE ||
       !message.GetReflection()->HasField(message, f)) {
     return kNaN;
   }
@@ -144,7 +148,8 @@ Pooled ReadPooled(const fedrad::v1::Results::PooledValidation& pooled, const std
   p.pi_high = DoubleField(pooled, k + "_pi_high");
   p.i2 = DoubleField(pooled, k + "_i2");
   p.tau2 = DoubleField(pooled, k + "_tau2");
-  const google::protobuf::FieldDescriptor* note = pooled.GetDescriptor()->FindFieldByName(k + "_note");
+  const google::protobuf::FieldDescriptor* note =
+      pooled.GetDescriptor()->FindFieldByName(k + "_note");
   if (note != nullptr) p.method = pooled.GetReflection()->GetString(pooled, note);
   return p;
 }
