@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -18,11 +19,12 @@ namespace fedrad {
 namespace {
 
 using nlohmann::json;
+using ::fedrad::testing::StatusIs;
 using ::testing::HasSubstr;
 
 json Printed(const v1::Results& r) {
   absl::StatusOr<std::string> text = PrintResults(r);
-  EXPECT_TRUE(text.ok()) << text.status();
+  EXPECT_OK(text);
   return json::parse(text.ok() ? *text : "{}");
 }
 
@@ -87,21 +89,19 @@ TEST(ParseResults, IsTheInverseOfPrintAndRefusesUnknownKeys) {
   (*(*r.mutable_models())["cox"].mutable_std_errors())["x1"] =
       std::numeric_limits<double>::quiet_NaN();
   r.mutable_cohort()->mutable_pooled()->set_n(7);
-  absl::StatusOr<std::string> text = PrintResults(r);
-  ASSERT_TRUE(text.ok());
-  absl::StatusOr<v1::Results> back = ParseResults(*text);
-  ASSERT_TRUE(back.ok()) << back.status();
-  EXPECT_EQ(back->models().at("cox").loglik(), -123.25);
-  EXPECT_TRUE(std::isnan(back->models().at("cox").std_errors().at("x1")));
-  EXPECT_EQ(back->cohort().pooled().n(), 7);
-  EXPECT_EQ(*PrintResults(*back), *text);
+  ASSERT_OK_AND_ASSIGN(std::string text, PrintResults(r));
+  ASSERT_OK_AND_ASSIGN(v1::Results back, ParseResults(text));
+  EXPECT_EQ(back.models().at("cox").loglik(), -123.25);
+  EXPECT_TRUE(std::isnan(back.models().at("cox").std_errors().at("x1")));
+  EXPECT_EQ(back.cohort().pooled().n(), 7);
+  ASSERT_OK_AND_ASSIGN(std::string again, PrintResults(back));
+  EXPECT_EQ(again, text);
 
   absl::StatusOr<v1::Results> bad =
       ParseResults(R"({"cohort": {"pooled": {"n": 7, "iqr": 3}}})", "x/results.json");
-  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("x/results.json"));
-  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("iqr"));
-  EXPECT_EQ(ParseResults("[1, 2]").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("x/results.json")));
+  EXPECT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("iqr")));
+  EXPECT_THAT(ParseResults("[1, 2]"), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

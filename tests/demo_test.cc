@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/results_json.h"
@@ -47,8 +48,7 @@ TEST(Demo, RunsTheCrlmStudyEndToEndAndNamesTheCorruptCase) {
   // results.json is what proto/results.proto defines (a key it lacks fails
   // the parse), and it has every key docs/results.md documents except those
   // this study has no reason to write.
-  auto typed = ParseResults(ReadAll(out + "/results.json"), out + "/results.json");
-  EXPECT_TRUE(typed.ok()) << typed.status();
+  EXPECT_OK(ParseResults(ReadAll(out + "/results.json"), out + "/results.json"));
   const std::set<std::string> not_in_this_study = {
       "features.sites.<site>.settings_sha256",          // every site used the study's settings
       "features.columns_not_at_every_site",             // every site has every column

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/csv.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "gtest/gtest.h"
@@ -25,7 +26,7 @@ using google::protobuf::FieldDescriptor;
 
 std::vector<DocKey> Keys() {
   auto text = ReadFileToString(std::string(FEDRAD_SOURCE_DIR) + "/docs/results.md");
-  EXPECT_TRUE(text.ok()) << text.status();
+  EXPECT_OK(text);
   return DocumentedKeys(text.ok() ? *text : "");
 }
 
