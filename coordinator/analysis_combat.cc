@@ -38,6 +38,8 @@
 #include "coordinator/study_context.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "harmonization/combat.h"
 #include "harmonization/model.h"
 #include "harmonization/table.h"
@@ -51,7 +53,7 @@ namespace fedrad::coordinator {
 namespace {
 
 namespace h = ::fedrad::harmonization;
-using nlohmann::json;
+using Distributions = std::map<std::string, std::map<std::string, v1::Results::Distribution>>;
 
 std::string GetStr(const v1::Payload& p, const std::string& key) {
   auto it = p.strings().find(key);
@@ -152,25 +154,33 @@ absl::Status RequireSameSites(const std::vector<std::string>& expected,
   return absl::OkStatus();
 }
 
-json FeatureObject(const std::vector<std::string>& names, const Eigen::VectorXd& v) {
-  json o = json::object();
-  for (size_t i = 0; i < names.size(); ++i) o[names[i]] = v(i);
-  return o;
+// {feature: value} (docs/results.md, "harmonization").
+void FeatureValues(const std::vector<std::string>& names, const Eigen::VectorXd& v,
+                   google::protobuf::Map<std::string, double>* out) {
+  for (size_t i = 0; i < names.size(); ++i) (*out)[names[i]] = v(static_cast<Eigen::Index>(i));
+}
+
+google::protobuf::Struct FeatureStruct(const std::vector<std::string>& names,
+                                       const Eigen::VectorXd& v) {
+  google::protobuf::Struct out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    (*out.mutable_fields())[names[i]].set_number_value(v(static_cast<Eigen::Index>(i)));
+  }
+  return out;
 }
 
 constexpr size_t kMaxDistributionFeatures = 12;
-
-json NumberOrNull(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 // Per site and column: n, mean, SD and quartiles (from the counts each site
 // releases on its own grid, models::GridQuantiles), or {suppressed} when the
 // site has fewer than k values. `columns[i]` is measured and reported as
 // `features[i]`. Result: {feature: {site: {...}}}. One round: the site
 // releases its moments and its grid counts together.
-absl::StatusOr<json> SiteDistributions(StudyContext& ctx, const std::vector<std::string>& features,
-                                       const std::vector<std::string>& columns,
-                                       const std::string& phase) {
-  json out = json::object();
+absl::StatusOr<Distributions> SiteDistributions(StudyContext& ctx,
+                                                const std::vector<std::string>& features,
+                                                const std::vector<std::string>& columns,
+                                                const std::string& phase) {
+  Distributions out;
   v1::Payload params;
   (*params.mutable_strings())["columns"] = absl::StrJoin(columns, ",");
   (*params.mutable_strings())["phase"] = phase;
@@ -184,21 +194,21 @@ absl::StatusOr<json> SiteDistributions(StudyContext& ctx, const std::vector<std:
                             SiteVector(site, p, "suppressed", columns.size()));
     for (size_t i = 0; i < columns.size(); ++i) {
       const Eigen::Index j = static_cast<Eigen::Index>(i);
-      json& e = out[features[i]][site];
+      v1::Results::Distribution& e = out[features[i]][site];
       if (supp[j] != 0.0 || !std::isfinite(n[j])) {
         // The site withheld the cell, its size included.
-        e["suppressed"] = true;
-        e["reason"] = "fewer than k values at the site";
+        e.set_suppressed(true);
+        e.set_reason("fewer than k values at the site");
         continue;
       }
-      e["n"] = static_cast<int64_t>(n[j]);
+      e.set_n(static_cast<int32_t>(n[j]));
       models::ColumnMoments cm;
       cm.n = static_cast<int64_t>(n[j]);
       cm.mean = mean[j];
       cm.m2 = m2[j];
       cm.binary = false;
-      e["mean"] = NumberOrNull(cm.mean);
-      e["sd"] = NumberOrNull(models::StandardDeviation(cm));
+      e.set_mean(cm.mean);
+      e.set_sd(models::StandardDeviation(cm));
       absl::StatusOr<std::vector<double>> grid = GetVector(p, "grid." + columns[i]);
       absl::StatusOr<std::vector<double>> counts = GetVector(p, "counts." + columns[i]);
       if (!grid.ok() || !counts.ok() || grid->size() != counts->size()) {
@@ -213,13 +223,16 @@ absl::StatusOr<json> SiteDistributions(StudyContext& ctx, const std::vector<std:
       part.sd = models::StandardDeviation(cm);
       const std::vector<models::QuantileEstimate> est =
           models::GridQuantiles({part}, {0.25, 0.5, 0.75});
-      const char* const names[] = {"q1", "median", "q3"};
+      using Setter = void (v1::Results::Distribution::*)(double);
+      const Setter quartiles[] = {&v1::Results::Distribution::set_q1,
+                                  &v1::Results::Distribution::set_median,
+                                  &v1::Results::Distribution::set_q3};
       double worst = 0;
       for (size_t q = 0; q < est.size() && q < 3; ++q) {
-        e[names[q]] = NumberOrNull(est[q].value);
+        (e.*quartiles[q])(est[q].value);
         worst = std::max(worst, est[q].rank_error);
       }
-      e["quartile_rank_error"] = NumberOrNull(worst);
+      e.set_quartile_rank_error(worst);
     }
   }
   return out;
@@ -263,6 +276,64 @@ absl::StatusOr<std::vector<int>> ChooseDistributionFeatures(
   }
   std::sort(chosen.begin(), chosen.end());
   return chosen;
+}
+
+// How the distributions were computed and chosen, in words
+// (harmonization.distributions_method).
+std::string DistributionsMethod(const v1::Harmonization& spec, size_t adjusted) {
+  return absl::StrCat(
+      "Per site: n, mean and SD (n - 1) from site sums; quartiles interpolated "
+      "from counts on a grid each site fixes (3-significant-digit lattice, every "
+      "step >= k values; no value released, approximate to the grid; "
+      "quartile_rank_error bounds the rank error). Features shown: ",
+      spec.report_features_size() > 0 ? "those listed in harmonization.report_features"
+      : adjusted <= kMaxDistributionFeatures
+          ? absl::StrCat("all ", adjusted, " harmonised features")
+      : spec.output_suffix().empty()
+          ? "the 12 whose raw site means (in pooled SD units) differ most between sites"
+          : "the 12 whose site effects gamma* differ most between sites");
+}
+
+// results.json's harmonization section but the distributions
+// (docs/results.md, "harmonization"): the settings, the pooled estimates,
+// each site's effects and the whole model.
+absl::Status FillHarmonization(const v1::Harmonization& spec, const h::ComBatPlan& plan,
+                               const h::ComBatModel& model, int64_t pooled_n,
+                               v1::Results::Harmonization& out) {
+  const std::vector<std::string>& adjusted = model.adjusted;
+  out.set_method(std::string(h::MethodName(model.options.method)));
+  out.set_empirical_bayes(model.options.empirical_bayes);
+  out.set_mean_only(plan.mean_only);
+  out.set_reference_site(model.options.reference_site);
+  *out.mutable_covariates() = {model.covariates.begin(), model.covariates.end()};
+  *out.mutable_features() = {adjusted.begin(), adjusted.end()};
+  out.set_output_suffix(spec.output_suffix());
+  out.clear_unadjusted_features();
+  for (int g : plan.constant_features) out.add_unadjusted_features(model.features[g]);
+  *out.mutable_notes() = {plan.notes.begin(), plan.notes.end()};
+  v1::Results::HarmonizationPooled& pooled = *out.mutable_pooled();
+  pooled.set_n(static_cast<int32_t>(pooled_n));
+  FeatureValues(adjusted, model.pooled.grand_mean, pooled.mutable_grand_mean());
+  FeatureValues(adjusted, model.pooled.var_pooled, pooled.mutable_var_pooled());
+  for (size_t c = 0; c < model.covariates.size(); ++c) {
+    (*pooled.mutable_beta())[model.covariates[c]] =
+        FeatureStruct(adjusted, model.pooled.beta.row(static_cast<Eigen::Index>(c)).transpose());
+  }
+  for (const auto& [site, sm] : model.sites) {
+    v1::Results::HarmonizationSite& js = (*out.mutable_sites())[site];
+    js.set_n(static_cast<int32_t>(sm.n));
+    FeatureValues(adjusted, sm.gamma_star, js.mutable_gamma_star());
+    FeatureValues(adjusted, sm.delta_star, js.mutable_delta_star());
+  }
+  // The whole model in the format `fedrad harmonize --model-in` reads, for
+  // centres that join later and for new patients. Its format is
+  // harmonization/model.h's (not protobuf): carried as a Struct.
+  if (!google::protobuf::util::JsonStringToMessage(h::ModelToJson(model).dump(),
+                                                   out.mutable_model())
+           .ok()) {
+    return absl::InternalError("harmonization: the ComBat model does not convert to JSON");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -469,7 +540,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   // values are replaced by combat.fit, so "before" is measured now, for the
   // features whose unshrunk site means (in pooled SD units) differ most.
   const std::string suffix = spec.output_suffix();
-  json distributions = json::object();
+  google::protobuf::Map<std::string, v1::Results::FeatureDistributions> distributions;
   std::vector<int> shown;
   if (suffix.empty() && num_g > 0) {
     std::vector<Eigen::VectorXd> location;
@@ -488,8 +559,10 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     std::vector<std::string> names;
     for (int g : shown) names.push_back(adjusted[static_cast<size_t>(g)]);
     ctx.SetProgress("harmonization", 0.6, "feature distributions before ComBat");
-    FEDRAD_ASSIGN_OR_RETURN(json before, SiteDistributions(ctx, names, names, "before"));
-    for (auto& [f, by_site] : before.items()) distributions[f]["before"] = by_site;
+    FEDRAD_ASSIGN_OR_RETURN(Distributions before, SiteDistributions(ctx, names, names, "before"));
+    for (auto& [f, by_site] : before) {
+      distributions[f].mutable_before()->insert(by_site.begin(), by_site.end());
+    }
   }
 
   // Round 4: each site's own EB effects; the site harmonises locally.
@@ -514,26 +587,6 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   model.adjusted = adjusted;
   model.covariates = covariates;
   model.pooled = pooled;
-  json& out = ctx.results()["harmonization"];
-  out["method"] = std::string(h::MethodName(options.method));
-  out["empirical_bayes"] = options.empirical_bayes;
-  out["mean_only"] = plan.mean_only;
-  out["reference_site"] = options.reference_site;
-  out["covariates"] = covariates;
-  out["features"] = adjusted;
-  out["output_suffix"] = spec.output_suffix();
-  std::vector<std::string> unadjusted;
-  for (int g : plan.constant_features) unadjusted.push_back(features[g]);
-  out["unadjusted_features"] = unadjusted;
-  out["notes"] = plan.notes;
-  out["pooled"]["n"] = std::accumulate(reg.site_n.begin(), reg.site_n.end(), int64_t{0});
-  out["pooled"]["grand_mean"] = FeatureObject(adjusted, pooled.grand_mean);
-  out["pooled"]["var_pooled"] = FeatureObject(adjusted, pooled.var_pooled);
-  out["pooled"]["beta"] = json::object();
-  for (size_t c = 0; c < q; ++c) {
-    out["pooled"]["beta"][covariates[c]] =
-        FeatureObject(adjusted, pooled.beta.row(c).transpose());
-  }
   for (const std::string& site : sites) {
     const v1::Payload& p = fit_results.at(site).payload();
     h::SiteModel sm;
@@ -541,15 +594,11 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     sm.n = static_cast<int64_t>(n);
     FEDRAD_ASSIGN_OR_RETURN(sm.gamma_star, SiteVector(site, p, "gamma_star", num_g));
     FEDRAD_ASSIGN_OR_RETURN(sm.delta_star, SiteVector(site, p, "delta_star", num_g));
-    json& js = out["sites"][site];
-    js["n"] = sm.n;
-    js["gamma_star"] = FeatureObject(adjusted, sm.gamma_star);
-    js["delta_star"] = FeatureObject(adjusted, sm.delta_star);
     model.sites[site] = std::move(sm);
   }
-  // The whole model in the format `fedrad harmonize --model-in` reads, for
-  // centres that join later and for new patients.
-  out["model"] = h::ModelToJson(model);
+  v1::Results::Harmonization& out = *ctx.results().mutable_harmonization();
+  FEDRAD_RETURN_IF_ERROR(FillHarmonization(
+      spec, plan, model, std::accumulate(reg.site_n.begin(), reg.site_n.end(), int64_t{0}), out));
 
   // Feature distributions after ComBat (and, with output_suffix, before it:
   // the raw columns are still there), for the report.
@@ -566,24 +615,19 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     }
     if (!suffix.empty()) {
       ctx.SetProgress("harmonization", 1.0, "feature distributions before ComBat");
-      FEDRAD_ASSIGN_OR_RETURN(json before, SiteDistributions(ctx, names, names, "before"));
-      for (auto& [f, by_site] : before.items()) distributions[f]["before"] = by_site;
+      FEDRAD_ASSIGN_OR_RETURN(Distributions before, SiteDistributions(ctx, names, names, "before"));
+      for (auto& [f, by_site] : before) {
+        distributions[f].mutable_before()->insert(by_site.begin(), by_site.end());
+      }
     }
     ctx.SetProgress("harmonization", 1.0, "feature distributions after ComBat");
-    FEDRAD_ASSIGN_OR_RETURN(json after, SiteDistributions(ctx, names, after_columns, "after"));
-    for (auto& [f, by_site] : after.items()) distributions[f]["after"] = by_site;
-    out["distributions"] = distributions;
-    out["distributions_method"] =
-        absl::StrCat("Per site: n, mean and SD (n - 1) from site sums; quartiles interpolated "
-                     "from counts on a grid each site fixes (3-significant-digit lattice, every "
-                     "step >= k values; no value released, approximate to the grid; "
-                     "quartile_rank_error bounds the rank error). Features shown: ",
-                     spec.report_features_size() > 0 ? "those listed in harmonization.report_features"
-                     : adjusted.size() <= kMaxDistributionFeatures
-                         ? absl::StrCat("all ", adjusted.size(), " harmonised features")
-                     : suffix.empty()
-                         ? "the 12 whose raw site means (in pooled SD units) differ most between sites"
-                         : "the 12 whose site effects gamma* differ most between sites");
+    FEDRAD_ASSIGN_OR_RETURN(Distributions after,
+                            SiteDistributions(ctx, names, after_columns, "after"));
+    for (auto& [f, by_site] : after) {
+      distributions[f].mutable_after()->insert(by_site.begin(), by_site.end());
+    }
+    *out.mutable_distributions() = std::move(distributions);
+    out.set_distributions_method(DistributionsMethod(spec, adjusted.size()));
   }
   ctx.SetProgress("harmonization", 1.0,
                   absl::StrCat("harmonised ", num_g, " feature(s) at ", sites.size(), " sites"));

@@ -19,7 +19,7 @@ absl::Status RunDebugRounds(StudyContext& ctx) {
     FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.Broadcast("debug.sleep", params));
     double n = 0;
     for (const auto& [site, result] : results) n += GetScalar(result.payload(), "n").value_or(0);
-    ctx.results()["debug"]["sleep_n"] = n;
+    ctx.results().mutable_debug()->set_sleep_n(n);
     ctx.SetProgress("debug rounds", static_cast<double>(++done) / total,
                     absl::StrCat("sleep round ", r + 1, " of ", debug.sleep_rounds()));
   }
@@ -35,7 +35,8 @@ absl::Status RunDebugRounds(StudyContext& ctx) {
       FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
                               RunSecureRound(ctx, "debug.vector", by_site, ctx.active_sites()));
       results["(secure sum)"].mutable_payload()->Swap(&r.sum);
-      ctx.results()["debug"]["vector_sites"] = r.survivors;
+      *ctx.results().mutable_debug()->mutable_vector_sites() = {r.survivors.begin(),
+                                                                r.survivors.end()};
     } else {
       FEDRAD_ASSIGN_OR_RETURN(results, ctx.Broadcast("debug.vector", params));
     }
@@ -50,7 +51,7 @@ absl::Status RunDebugRounds(StudyContext& ctx) {
     }
     double total_sum = 0;
     for (double x : sum) total_sum += x;
-    ctx.results()["debug"]["vector_sum"] = total_sum;
+    ctx.results().mutable_debug()->set_vector_sum(total_sum);
     ctx.SetProgress("debug rounds", static_cast<double>(++done) / total,
                     absl::StrCat("vector round ", r + 1, " of ", debug.vector_rounds()));
   }

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -38,11 +40,13 @@ absl::Status RunFeatureExtraction(StudyContext& ctx) {
                   absl::StrCat("sites extract ", plan.regions.size(), " region(s) per case"));
   FEDRAD_ASSIGN_OR_RETURN(auto by_site, ctx.Broadcast("features.extract", v1::Payload()));
 
-  nlohmann::json& out = ctx.results()["features"];
-  out["settings_sha256"] = plan.settings_sha256;
-  out["regions"] = nlohmann::json::array();
+  v1::Results::Features& out = *ctx.results().mutable_features();
+  out.set_settings_sha256(plan.settings_sha256);
+  out.clear_regions();
   for (const auto& [roi, prefix] : plan.regions) {
-    out["regions"].push_back({{"roi", roi}, {"prefix", prefix}});
+    v1::Results::FeatureRegion* region = out.add_regions();
+    region->set_roi(roi);
+    region->set_prefix(prefix);
   }
   std::vector<std::string> columns;  // first site's order
   std::set<std::string> seen;
@@ -53,10 +57,10 @@ absl::Status RunFeatureExtraction(StudyContext& ctx) {
     FEDRAD_ASSIGN_OR_RETURN(double n_cases, GetScalar(p, "n_cases"));
     FEDRAD_ASSIGN_OR_RETURN(double n_ok, GetScalar(p, "n_ok"));
     FEDRAD_ASSIGN_OR_RETURN(double n_excluded, GetScalar(p, "n_excluded"));
-    nlohmann::json& s = out["sites"][site];
-    s["n_cases"] = static_cast<int64_t>(n_cases);
-    s["n_ok"] = static_cast<int64_t>(n_ok);
-    s["n_excluded"] = static_cast<int64_t>(n_excluded);
+    v1::Results::FeatureSite& s = (*out.mutable_sites())[site];
+    s.set_n_cases(static_cast<int32_t>(n_cases));
+    s.set_n_ok(static_cast<int32_t>(n_ok));
+    s.set_n_excluded(static_cast<int32_t>(n_excluded));
     // Only sites that excluded a case get an `excluded` list (the report
     // shows every such list).
     auto ex = p.strings().find("excluded_cases");
@@ -67,14 +71,16 @@ absl::Status RunFeatureExtraction(StudyContext& ctx) {
       }
       for (const auto& e : list) {
         if (!e.is_object()) continue;
-        s["excluded"].push_back({{"case", e.value("case", "")}, {"reason", e.value("reason", "")}});
+        v1::Results::ExcludedCase* excluded = s.add_excluded();
+        excluded->set_case_(e.value("case", ""));
+        excluded->set_reason(e.value("reason", ""));
       }
     }
     auto sha = p.strings().find("settings_sha256");
     if (sha != p.strings().end() && sha->second != plan.settings_sha256) {
       FEDRAD_LOG(WARNING) << "site " << site << " used settings " << sha->second
                           << ", expected " << plan.settings_sha256;
-      s["settings_sha256"] = sha->second;
+      s.set_settings_sha256(sha->second);
     }
     auto cols = p.strings().find("columns");
     std::set<std::string>& mine = site_columns[site];
@@ -85,7 +91,7 @@ absl::Status RunFeatureExtraction(StudyContext& ctx) {
         if (seen.insert(name).second) columns.push_back(name);
       }
     }
-    s["n_feature_columns"] = static_cast<int64_t>(mine.size());
+    s.set_n_feature_columns(static_cast<int32_t>(mine.size()));
     total_cases += static_cast<int64_t>(n_cases);
     total_ok += static_cast<int64_t>(n_ok);
     total_excluded += static_cast<int64_t>(n_excluded);
@@ -104,14 +110,14 @@ absl::Status RunFeatureExtraction(StudyContext& ctx) {
     }
   }
   if (!not_everywhere.empty()) {
-    out["columns_not_at_every_site"] = not_everywhere;
+    *out.mutable_columns_not_at_every_site() = {not_everywhere.begin(), not_everywhere.end()};
     FEDRAD_LOG(WARNING) << "features: " << not_everywhere.size()
                         << " column(s) not at every site, e.g. " << not_everywhere.front();
   }
-  out["n_columns"] = static_cast<int64_t>(columns.size());
-  out["n_cases"] = total_cases;
-  out["n_ok"] = total_ok;
-  out["n_excluded"] = total_excluded;
+  out.set_n_columns(static_cast<int32_t>(columns.size()));
+  out.set_n_cases(static_cast<int32_t>(total_cases));
+  out.set_n_ok(static_cast<int32_t>(total_ok));
+  out.set_n_excluded(static_cast<int32_t>(total_excluded));
   ctx.SetProgress("feature extraction", 1.0,
                   absl::StrCat(total_ok, " of ", total_cases, " cases extracted, ", total_excluded,
                                " excluded, ", columns.size(), " feature columns"));

@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/span.h"
 #include "coordinator/internal/models_internal.h"
 #include "coordinator/study_context.h"
 #include "core/status.h"
@@ -34,7 +35,8 @@ namespace fedrad::coordinator {
 namespace {
 
 namespace m = ::fedrad::models;
-using nlohmann::json;
+using Metrics = v1::Results::SiteMetrics;
+using PooledValidation = v1::Results::PooledValidation;
 using internal::FitTranscripts;
 using internal::Fitted;
 using internal::IsCox;
@@ -47,11 +49,56 @@ using internal::ToStd;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-const char* const kSurvivalMetrics[] = {"harrell_c", "uno_c", "auc_t", "brier_t",
-                                        "integrated_brier", "calibration_slope", "oe_ratio_t"};
-const char* const kBinaryMetrics[] = {"auc", "sensitivity", "specificity", "youden_threshold",
-                                      "sensitivity_youden", "specificity_youden", "brier",
-                                      "calibration_intercept", "calibration_slope"};
+// A metric a validation site releases ("metric.<name>", with _ci_low and
+// _ci_high) and where results.json reports it.
+struct MetricFields {
+  const char* name;
+  void (Metrics::*value)(double);
+  void (Metrics::*ci_low)(double);
+  void (Metrics::*ci_high)(double);
+};
+#define FEDRAD_METRIC(m) \
+  MetricFields { #m, &Metrics::set_##m, &Metrics::set_##m##_ci_low, &Metrics::set_##m##_ci_high }
+const MetricFields kSurvivalMetrics[] = {
+    FEDRAD_METRIC(harrell_c),        FEDRAD_METRIC(uno_c),
+    FEDRAD_METRIC(auc_t),            FEDRAD_METRIC(brier_t),
+    FEDRAD_METRIC(integrated_brier), FEDRAD_METRIC(calibration_slope),
+    FEDRAD_METRIC(oe_ratio_t)};
+const MetricFields kBinaryMetrics[] = {
+    FEDRAD_METRIC(auc),                FEDRAD_METRIC(sensitivity),
+    FEDRAD_METRIC(specificity),        FEDRAD_METRIC(youden_threshold),
+    FEDRAD_METRIC(sensitivity_youden), FEDRAD_METRIC(specificity_youden),
+    FEDRAD_METRIC(brier),              FEDRAD_METRIC(calibration_intercept),
+    FEDRAD_METRIC(calibration_slope)};
+#undef FEDRAD_METRIC
+
+// A DerSimonian-Laird meta-analysis of metric <name> over the validation
+// sites: validation.<model>.pooled.<name>_meta...
+struct MetaFields {
+  const char* name;
+  void (PooledValidation::*meta)(double);
+  void (PooledValidation::*ci_low)(double);
+  void (PooledValidation::*ci_high)(double);
+  void (PooledValidation::*pi_low)(double);
+  void (PooledValidation::*pi_high)(double);
+  void (PooledValidation::*tau2)(double);
+  void (PooledValidation::*i2)(double);
+  void (PooledValidation::*q)(double);
+  void (PooledValidation::*k)(int32_t);
+  std::string* (PooledValidation::*note)();
+};
+#define FEDRAD_META(m)                                                                         \
+  MetaFields {                                                                                 \
+    #m, &PooledValidation::set_##m##_meta, &PooledValidation::set_##m##_meta_ci_low,           \
+        &PooledValidation::set_##m##_meta_ci_high, &PooledValidation::set_##m##_meta_pi_low,   \
+        &PooledValidation::set_##m##_meta_pi_high, &PooledValidation::set_##m##_meta_tau2,     \
+        &PooledValidation::set_##m##_meta_i2, &PooledValidation::set_##m##_meta_q,             \
+        &PooledValidation::set_##m##_meta_k, &PooledValidation::mutable_##m##_meta_note        \
+  }
+const MetaFields kSurvivalMeta[] = {FEDRAD_META(harrell_c), FEDRAD_META(uno_c),
+                                    FEDRAD_META(auc_t)};
+const MetaFields kBinaryMeta[] = {FEDRAD_META(auc)};
+#undef FEDRAD_META
 
 // The pooled Breslow baseline hazard from the development sites'
 // models.baseline answers (models::PoolBaseline, docs/models.md "Grids the
@@ -92,7 +139,8 @@ std::string ModelNameOf(const v1::Payload& params) {
 absl::StatusOr<std::vector<double>> RiskGroupCuts(StudyContext& ctx, const v1::Payload& base,
                                                   const Fitted& fit,
                                                   const std::vector<std::string>& dev_sites,
-                                                  json* info, v1::Transcript* transcript) {
+                                                  v1::Results::RiskGroups* info,
+                                                  v1::Transcript* transcript) {
   FEDRAD_ASSIGN_OR_RETURN(auto first,
                           ctx.RunRound("models.lp_summary", RoundParams(ctx, base, dev_sites),
                                        FitTranscripts(fit, dev_sites)));
@@ -117,85 +165,77 @@ absl::StatusOr<std::vector<double>> RiskGroupCuts(StudyContext& ctx, const v1::P
   // The same function validation sites and the auditor run (issue 12).
   FEDRAD_ASSIGN_OR_RETURN(std::vector<double> found, m::TertileCuts(parts, &rank_error));
   const std::vector<double>* cuts = &found;
-  json est = json::array();
-  for (size_t i = 0; i < cuts->size(); ++i) {
-    est.push_back({{"probability", i == 0 ? 1.0 / 3 : 2.0 / 3},
-                   {"value", (*cuts)[i]},
-                   {"rank_error", rank_error[i]}});
-  }
   if (info != nullptr) {
-    (*info)["cuts"] = *cuts;
-    (*info)["tertiles"] = est;
-    (*info)["sites"] = dev_sites;
-    (*info)["rounds"] = 1;
-    (*info)["method"] =
+    *info->mutable_cuts() = {cuts->begin(), cuts->end()};
+    for (size_t i = 0; i < cuts->size(); ++i) {
+      v1::Results::Tertile* tertile = info->add_tertiles();
+      tertile->set_probability(i == 0 ? 1.0 / 3 : 2.0 / 3);
+      tertile->set_value((*cuts)[i]);
+      tertile->set_rank_error(rank_error[i]);
+    }
+    *info->mutable_sites() = {dev_sites.begin(), dev_sites.end()};
+    info->set_rounds(1);
+    info->set_method(
         "tertiles of the linear predictor over the development sites, interpolated in the "
         "cumulative counts each site released on a lattice it fixed (each step >= k patients; "
-        "no individual value released); low: lp <= cuts[0] < intermediate: lp <= cuts[1] < high";
+        "no individual value released); low: lp <= cuts[0] < intermediate: lp <= cuts[1] < high");
   }
   return *cuts;
 }
 
 // The curve aggregates one validation site released ("curve.*" arrays), in
-// the keys the report reads (docs/report.md, "Curve aggregates").
-void CurvesJson(const v1::Payload& pl, double roc_t, json* site) {
-  auto vec = [&](const std::string& name) -> json {
+// the keys the report reads (docs/report.md, "Curve aggregates"). A value
+// the site left non-finite prints as null.
+void AddCurves(const v1::Payload& pl, double roc_t, Metrics* site) {
+  auto vec = [&](const std::string& name, google::protobuf::RepeatedField<double>* out) {
     absl::StatusOr<std::vector<double>> v = GetVector(pl, name);
-    if (!v.ok()) return nullptr;
-    json a = json::array();
-    for (double x : *v) a.push_back(std::isfinite(x) ? json(x) : json(nullptr));
-    return a;
+    if (v.ok()) *out = {v->begin(), v->end()};
   };
   auto has = [&](const std::string& name) { return GetArray(pl, name).ok(); };
-  auto scalar = [&](const std::string& name) -> json {
+  auto scalar = [&](const std::string& name) {
     absl::StatusOr<double> x = GetScalar(pl, name);
-    return x.ok() && std::isfinite(*x) ? json(*x) : json(nullptr);
+    return x.ok() ? *x : kNaN;
   };
   if (has("curve.calibration.suppressed")) {
-    (*site)["calibration"] = {{"suppressed", true},
-                              {"reason", "fewer than k patients at the site: no bin released"}};
+    site->mutable_calibration()->set_suppressed(true);
+    site->mutable_calibration()->set_reason("fewer than k patients at the site: no bin released");
   } else if (has("curve.calibration.n")) {
-    (*site)["calibration"] = {{"predicted", vec("curve.calibration.predicted")},
-                              {"observed", vec("curve.calibration.observed")},
-                              {"observed_ci_low", vec("curve.calibration.ci_low")},
-                              {"observed_ci_high", vec("curve.calibration.ci_high")},
-                              {"n", vec("curve.calibration.n")}};
+    v1::Results::Calibration& cal = *site->mutable_calibration();
+    vec("curve.calibration.predicted", cal.mutable_predicted());
+    vec("curve.calibration.observed", cal.mutable_observed());
+    vec("curve.calibration.ci_low", cal.mutable_observed_ci_low());
+    vec("curve.calibration.ci_high", cal.mutable_observed_ci_high());
+    vec("curve.calibration.n", cal.mutable_n());
   }
   const char* const keys[] = {"low", "intermediate", "high"};
-  json groups = json::array();
   for (const char* key : keys) {
     const std::string prefix = absl::StrCat("curve.km.", key, ".");
     if (!has(prefix + "n") && !has(prefix + "suppressed")) continue;
     // A suppressed group reveals nothing at its site, not even its size.
-    json g = {{"label", absl::StrCat(key, " risk")}, {"n", scalar(prefix + "n")}};
-    if (has(prefix + "suppressed")) {
-      g["suppressed"] = true;
-    } else {
-      g["suppressed"] = false;
-      g["events"] = has(prefix + "events") ? scalar(prefix + "events") : json(nullptr);
-      g["time"] = vec(prefix + "time");
-      g["survival"] = vec(prefix + "survival");
-      g["n_at_risk"] = vec(prefix + "n_at_risk");
-    }
-    groups.push_back(g);
+    v1::Results::KmGroup& g = *site->add_km_groups();
+    g.set_label(absl::StrCat(key, " risk"));
+    g.set_n(scalar(prefix + "n"));
+    g.set_suppressed(has(prefix + "suppressed"));
+    if (g.suppressed()) continue;
+    g.set_events(has(prefix + "events") ? scalar(prefix + "events") : kNaN);
+    vec(prefix + "time", g.mutable_time());
+    vec(prefix + "survival", g.mutable_survival());
+    vec(prefix + "n_at_risk", g.mutable_n_at_risk());
   }
-  if (!groups.empty()) (*site)["km_groups"] = groups;
   if (has("curve.roc.n_pos")) {
-    json roc = {{"n_pos", scalar("curve.roc.n_pos")}, {"n_neg", scalar("curve.roc.n_neg")}};
-    if (has("curve.roc.suppressed")) {
-      roc["suppressed"] = true;
-    } else {
-      roc["suppressed"] = false;
-      roc["fpr"] = vec("curve.roc.fpr");
-      roc["tpr"] = vec("curve.roc.tpr");
-      roc["threshold"] = vec("curve.roc.threshold");
+    v1::Results::Roc& roc = *site->mutable_roc();
+    roc.set_n_pos(scalar("curve.roc.n_pos"));
+    roc.set_n_neg(scalar("curve.roc.n_neg"));
+    roc.set_suppressed(has("curve.roc.suppressed"));
+    if (!roc.suppressed()) {
+      vec("curve.roc.fpr", roc.mutable_fpr());
+      vec("curve.roc.tpr", roc.mutable_tpr());
+      vec("curve.roc.threshold", roc.mutable_threshold());
     }
     if (std::isfinite(roc_t)) {
-      roc["time_dependent_t"] = roc_t;  // Cox: cumulative/dynamic ROC at t (area: auc_t)
+      roc.set_time_dependent_t(roc_t);  // Cox: cumulative/dynamic ROC at t (area: auc_t)
     }
-    (*site)["roc"] = roc;
   }
-
 }
 
 }  // namespace
@@ -205,7 +245,7 @@ namespace internal {
 absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
     StudyContext& ctx, const PreparedModel& prep, const Fitted& fit,
     const std::vector<std::string>& dev_sites, const std::vector<std::string>& val_sites,
-    json* baseline_out, json* risk_groups_out) {
+    v1::Results::Baseline* baseline_out, v1::Results::RiskGroups* risk_groups_out) {
   const v1::Model& model = *prep.spec;
   const v1::Validation& v = ctx.study().validation();
   const bool cox = IsCox(model);
@@ -237,17 +277,19 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
     AddVector(&params, "grid", base.grid);
     AddVector(&params, "cumhaz", base.cumhaz);
     if (baseline_out) {
-      (*baseline_out)["cumhaz_t"] = m::CumulativeHazardAt(base.grid, base.cumhaz, t);
-      (*baseline_out)["cumhaz_tau"] = m::CumulativeHazardAt(base.grid, base.cumhaz, tau);
-      (*baseline_out)["grid_points"] = base.grid.size();
+      baseline_out->set_cumhaz_t(m::CumulativeHazardAt(base.grid, base.cumhaz, t));
+      baseline_out->set_cumhaz_tau(m::CumulativeHazardAt(base.grid, base.cumhaz, tau));
+      baseline_out->set_grid_points(static_cast<int32_t>(base.grid.size()));
       double step = 0;
       for (size_t j = 1; j < base.grid.size(); ++j) {
         const double d = base.grid[j] - base.grid[j - 1];
         step = step == 0 ? d : std::min(step, d);
       }
-      (*baseline_out)["grid_step"] = step;
-      (*baseline_out)["grid"] = base.grid;
-      for (const auto& [s, points] : base.site_points) (*baseline_out)["site_grid_points"][s] = points;
+      baseline_out->set_grid_step(step);
+      *baseline_out->mutable_grid() = {base.grid.begin(), base.grid.end()};
+      for (const auto& [s, points] : base.site_points) {
+        (*baseline_out->mutable_site_grid_points())[s] = static_cast<int32_t>(points);
+      }
     }
     const double km_step = v.km_time_step() == 0 ? m::kDefaultKmTimeStepDays : v.km_time_step();
     if (km_step > 0) {
@@ -273,14 +315,15 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
       absl::StatusOr<double> x = GetScalar(pl, absl::StrCat("metric.", name));
       return x.ok() ? *x : kNaN;
     };
-    auto put = [&](const std::string& name) {
+    auto put = [&](const MetricFields& metric) {
+      const std::string name = metric.name;
       const double x = get(name);
-      sv.metrics[name] = std::isfinite(x) ? json(x) : json(nullptr);
-      for (const char* suffix : {"_ci_low", "_ci_high"}) {
-        const double c = get(absl::StrCat(name, suffix));
-        if (GetScalar(pl, absl::StrCat("metric.", name, suffix)).ok()) {
-          sv.metrics[absl::StrCat(name, suffix)] = std::isfinite(c) ? json(c) : json(nullptr);
-        }
+      (sv.metrics.*metric.value)(x);
+      if (GetScalar(pl, absl::StrCat("metric.", name, "_ci_low")).ok()) {
+        (sv.metrics.*metric.ci_low)(get(absl::StrCat(name, "_ci_low")));
+      }
+      if (GetScalar(pl, absl::StrCat("metric.", name, "_ci_high")).ok()) {
+        (sv.metrics.*metric.ci_high)(get(absl::StrCat(name, "_ci_high")));
       }
       const double se = get(absl::StrCat(name, "_se_logit"));
       if (std::isfinite(x) && x > 0 && x < 1 && std::isfinite(se) && se > 0) {
@@ -288,81 +331,80 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
       }
     };
     if (cox) {
-      for (const char* name : kSurvivalMetrics) put(name);
+      for (const MetricFields& metric : kSurvivalMetrics) put(metric);
       sv.concordant = get("concordant");
       sv.discordant = get("discordant");
       sv.tied = get("tied_risk");
-      sv.metrics["concordant_pairs"] = sv.concordant;
-      sv.metrics["discordant_pairs"] = sv.discordant;
-      sv.metrics["tied_risk_pairs"] = sv.tied;
+      sv.metrics.set_concordant_pairs(sv.concordant);
+      sv.metrics.set_discordant_pairs(sv.discordant);
+      sv.metrics.set_tied_risk_pairs(sv.tied);
     } else {
-      for (const char* name : kBinaryMetrics) put(name);
+      for (const MetricFields& metric : kBinaryMetrics) put(metric);
     }
-    for (const char* key : {"n", "events", "n_excluded"}) {
+    // NaN: withheld by the site (events below k); a count is whole.
+    auto count = [&](const char* key, void (Metrics::*set)(double)) {
       absl::StatusOr<double> x = GetScalar(pl, key);
-      if (x.ok()) {
-        // NaN: withheld by the site (events below k).
-        sv.metrics[key] = std::isfinite(*x) ? json(static_cast<int64_t>(*x)) : json(nullptr);
-      }
-    }
+      if (x.ok()) (sv.metrics.*set)(std::isfinite(*x) ? std::trunc(*x) : kNaN);
+    };
+    count("n", &Metrics::set_n);
+    count("events", &Metrics::set_events);
+    count("n_excluded", &Metrics::set_n_excluded);
     // The replicates the site ran (the spec's, capped by the site).
     if (absl::StatusOr<double> reps = GetScalar(pl, "bootstrap_replicates"); reps.ok()) {
-      sv.metrics["bootstrap_replicates"] = static_cast<int64_t>(*reps);
+      sv.metrics.set_bootstrap_replicates(static_cast<int32_t>(*reps));
     }
-    CurvesJson(pl, cox ? t : kNaN, &sv.metrics);
+    AddCurves(pl, cox ? t : kNaN, &sv.metrics);
     out[s] = std::move(sv);
   }
   return out;
 }
 
-json Pooled(const std::map<std::string, SiteValidation>& sites, bool cox) {
-  json pooled = json::object();
+PooledValidation Pooled(const std::map<std::string, SiteValidation>& sites, bool cox) {
+  PooledValidation pooled;
   int64_t n = 0, events = 0;
   bool events_withheld = false;
   for (const auto& [s, v] : sites) {
-    if (v.metrics.contains("n") && v.metrics["n"].is_number()) n += v.metrics["n"].get<int64_t>();
-    if (v.metrics.contains("events") && v.metrics["events"].is_number()) {
-      events += v.metrics["events"].get<int64_t>();
+    if (v.metrics.has_n() && std::isfinite(v.metrics.n())) n += static_cast<int64_t>(v.metrics.n());
+    if (v.metrics.has_events() && std::isfinite(v.metrics.events())) {
+      events += static_cast<int64_t>(v.metrics.events());
     } else {
       events_withheld = true;  // a site with fewer than k events or non-events
     }
   }
-  pooled["n"] = n;
-  pooled["events"] = events_withheld ? json(nullptr) : json(events);
-  pooled["sites"] = sites.size();
+  pooled.set_n(static_cast<int32_t>(n));
+  pooled.set_events(events_withheld ? kNaN : static_cast<double>(events));
+  pooled.set_sites(static_cast<int32_t>(sites.size()));
   if (cox) {
     m::ConcordanceCounts c;
     for (const auto& [s, v] : sites) c.Add({v.concordant, v.discordant, v.tied});
-    pooled["harrell_c_stratified"] = std::isfinite(c.c()) ? json(c.c()) : json(nullptr);
-    pooled["comparable_pairs"] = c.comparable();
+    pooled.set_harrell_c_stratified(c.c());
+    pooled.set_comparable_pairs(c.comparable());
   }
-  std::vector<std::string> meta_metrics =
-      cox ? std::vector<std::string>{"harrell_c", "uno_c", "auc_t"} : std::vector<std::string>{"auc"};
-  for (const std::string& name : meta_metrics) {
+  for (const MetaFields& meta :
+       cox ? absl::MakeConstSpan(kSurvivalMeta) : absl::MakeConstSpan(kBinaryMeta)) {
     std::vector<double> y, var;
     for (const auto& [s, v] : sites) {
-      auto it = v.logit_and_var.find(name);
+      auto it = v.logit_and_var.find(meta.name);
       if (it == v.logit_and_var.end()) continue;
       y.push_back(it->second.first);
       var.push_back(it->second.second);
     }
     absl::StatusOr<m::MetaAnalysis> ma = m::DerSimonianLaird(y, var);
-    const std::string k = absl::StrCat(name, "_meta");
     if (!ma.ok()) {
-      pooled[k] = nullptr;
-      pooled[absl::StrCat(k, "_note")] = std::string(ma.status().message());
+      (pooled.*meta.meta)(kNaN);
+      *(pooled.*meta.note)() = std::string(ma.status().message());
       continue;
     }
-    auto expit = [](double x) { return std::isfinite(x) ? json(m::InverseLogit(x)) : json(nullptr); };
-    pooled[k] = expit(ma->mu);
-    pooled[absl::StrCat(k, "_ci_low")] = expit(ma->ci_low);
-    pooled[absl::StrCat(k, "_ci_high")] = expit(ma->ci_high);
-    pooled[absl::StrCat(k, "_pi_low")] = expit(ma->pi_low);
-    pooled[absl::StrCat(k, "_pi_high")] = expit(ma->pi_high);
-    pooled[absl::StrCat(k, "_tau2")] = ma->tau2;
-    pooled[absl::StrCat(k, "_i2")] = ma->i2;
-    pooled[absl::StrCat(k, "_q")] = ma->q;
-    pooled[absl::StrCat(k, "_k")] = ma->k;
+    auto expit = [](double x) { return std::isfinite(x) ? m::InverseLogit(x) : kNaN; };
+    (pooled.*meta.meta)(expit(ma->mu));
+    (pooled.*meta.ci_low)(expit(ma->ci_low));
+    (pooled.*meta.ci_high)(expit(ma->ci_high));
+    (pooled.*meta.pi_low)(expit(ma->pi_low));
+    (pooled.*meta.pi_high)(expit(ma->pi_high));
+    (pooled.*meta.tau2)(ma->tau2);
+    (pooled.*meta.i2)(ma->i2);
+    (pooled.*meta.q)(ma->q);
+    (pooled.*meta.k)(static_cast<int32_t>(ma->k));
   }
   return pooled;
 }

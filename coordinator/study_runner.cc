@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "proto/payload.h"
+#include "proto/results_json.h"
 #include "proto/spec_hash.h"
 #include "proto/textproto.h"
 #include "proto/transport.h"
@@ -49,6 +50,49 @@ bool IsTerminal(const std::string& state) {
 using internal::IsTerminal;
 
 namespace {
+
+// results.json text (proto/results_json.h); "{}" (logged) if it cannot be
+// printed, which a valid message never causes.
+std::string ResultsText(const v1::Results& results) {
+  absl::StatusOr<std::string> text = PrintResults(results);
+  if (text.ok()) return *std::move(text);
+  FEDRAD_LOG(ERROR) << "cannot print results.json: " << text.status();
+  return "{}\n";
+}
+
+// results.json's `study` (docs/results.md, "study").
+void FillStudy(const std::string& id, const v1::Study& spec, const std::vector<std::string>& sites,
+               const StudyContext& ctx, const std::string& state, const std::string& message,
+               const google::protobuf::RepeatedPtrField<std::string>& notices,
+               v1::Results::Study& study) {
+  study.Clear();
+  study.set_id(id);
+  study.set_name(spec.name());
+  study.set_state(state);
+  study.set_message(message);
+  *study.mutable_sites() = {sites.begin(), sites.end()};
+  for (const std::string& site : ctx.active_sites()) study.add_completed_sites(site);
+  for (const auto& [site, reason] : ctx.excluded_sites()) {
+    (*study.mutable_excluded_sites())[site] = reason;
+  }
+  study.set_rounds(static_cast<int32_t>(ctx.rounds()));
+  *study.mutable_notices() = notices;
+  if (spec.min_cell_count() > 0) study.set_min_cell_count(spec.min_cell_count());
+  study.set_epoch(static_cast<int32_t>(ctx.epoch()));
+  study.set_finished_at(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()));
+}
+
+// results.json's `provenance`: what ran, on which spec, up to which audit record.
+void FillProvenance(const v1::Study& spec, const std::string& audit_head,
+                    v1::Results::Provenance& provenance) {
+  provenance.set_software("fedrad");
+  provenance.set_software_version(FEDRAD_VERSION);
+  provenance.set_protocol_version(transport::kProtocolVersion);
+  provenance.set_spec_sha256(Sha256Hex(ToTextProto(spec)));
+  // The hash each site's operator approved (fedrad-site approve prints it).
+  provenance.set_spec_approval_sha256(StudySpecHash(spec));
+  (*provenance.mutable_audit_log_heads())["coordinator"] = audit_head;
+}
 
 std::string Slug(const std::string& name) {
   std::string out;
@@ -239,12 +283,16 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
   // Signed round messages are checked against the study CA (issue 12).
   if (!insecure()) ctx.set_round_trust({config_.tls().ca_cert(), config_.tls().crl(), 0});
   if (rec->resumed) {
-    auto so_far = nlohmann::json::parse(rec->results_so_far, nullptr, false);
-    ctx.Restore(so_far.is_discarded() ? nlohmann::json::object() : so_far, rec->excluded,
-                rec->rounds, rec->epoch);
+    absl::StatusOr<v1::Results> so_far = ParseResults(rec->results_so_far, "the stored results");
+    if (!so_far.ok()) {
+      FEDRAD_LOG(WARNING) << "study " << rec->id
+                          << ": results so far not restored: " << so_far.status();
+    }
+    ctx.Restore(so_far.ok() ? *std::move(so_far) : v1::Results(), rec->excluded, rec->rounds,
+                rec->epoch);
   }
   Persist(rec, "RUNNING", rec->resumed ? "resumed" : "running", rec->next_step,
-          ctx.results().dump(), &ctx);
+          ResultsText(ctx.results()), &ctx);
   if (sites.empty()) {
     status = absl::FailedPreconditionError("the study names no sites and no site is connected");
   } else {
@@ -305,7 +353,7 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
           FEDRAD_RETURN_IF_ERROR(ctx.Broadcast("study.checkpoint", params).status());
           rec->next_step = index + 1;
           Persist(rec, "RUNNING", absl::StrCat("step '", name, "' done"), rec->next_step,
-                  ctx.results().dump(), &ctx);
+                  ResultsText(ctx.results()), &ctx);
           FEDRAD_LOG(INFO) << "study " << rec->id << ": step '" << name << "' done ("
                            << index + 1 << " of " << steps.size() << "), checkpointed";
           return absl::OkStatus();
@@ -336,37 +384,15 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
     message = absl::StrCat("done without ", ctx.excluded_sites().size(),
                            " excluded site(s): ", absl::StrJoin(reasons, "; "));
   }
-  nlohmann::json& results = ctx.results();
-  nlohmann::json study_json = nlohmann::json::object();
-  study_json["id"] = rec->id;
-  study_json["name"] = spec.name();
-  study_json["state"] = state;
-  study_json["message"] = message;
-  study_json["sites"] = sites;
-  study_json["completed_sites"] = ctx.active_sites();
-  study_json["excluded_sites"] = nlohmann::json::object();
-  for (const auto& [site, reason] : ctx.excluded_sites()) study_json["excluded_sites"][site] = reason;
-  study_json["rounds"] = ctx.rounds();
+  v1::Results& results = ctx.results();
+  google::protobuf::RepeatedPtrField<std::string> notices;
   {
     std::lock_guard<std::mutex> lock(studies_mu_);
-    if (rec->status.notices_size() > 0) {
-      study_json["notices"] =
-          std::vector<std::string>(rec->status.notices().begin(), rec->status.notices().end());
-    }
+    notices = rec->status.notices();
   }
-  if (spec.min_cell_count() > 0) study_json["min_cell_count"] = spec.min_cell_count();
-  study_json["epoch"] = ctx.epoch();
-  study_json["finished_at"] = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
-  results["study"] = study_json;
-  std::string spec_text = ToTextProto(spec);
-  results["provenance"]["software"] = "fedrad";
-  results["provenance"]["software_version"] = FEDRAD_VERSION;
-  results["provenance"]["protocol_version"] = transport::kProtocolVersion;
-  results["provenance"]["spec_sha256"] = Sha256Hex(spec_text);
-  // The hash each site's operator approved (fedrad-site approve prints it).
-  results["provenance"]["spec_approval_sha256"] = StudySpecHash(spec);
-  results["provenance"]["audit_log_heads"]["coordinator"] = audit_->HeadHash();
-  std::string json = results.dump(2) + "\n";
+  FillStudy(rec->id, spec, sites, ctx, state, message, notices, *results.mutable_study());
+  FillProvenance(spec, audit_->HeadHash(), *results.mutable_provenance());
+  std::string json = ResultsText(results);
   absl::Status written = WriteStringToFile((fs::path(rec->dir) / "results.json").string(), json);
   if (!written.ok()) {
     FEDRAD_LOG(ERROR) << "cannot write results.json: " << written;
@@ -395,13 +421,13 @@ absl::StatusOr<v1::StudyStatus> Coordinator::Impl::GetStatus(const std::string& 
   // A study from an earlier run of the coordinator: its results.json.
   auto text = ReadFileToString((fs::path(config_.data_dir()) / "studies" / id / "results.json").string());
   if (text.ok()) {
-    auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (!j.is_discarded() && j.contains("study")) {
+    absl::StatusOr<v1::Results> r = ParseResults(*text, id + "/results.json");
+    if (r.ok() && r->has_study()) {
       v1::StudyStatus s;
       s.set_study_id(id);
-      s.set_name(j["study"].value("name", ""));
-      s.set_state(j["study"].value("state", ""));
-      s.set_message(j["study"].value("message", ""));
+      s.set_name(r->study().name());
+      s.set_state(r->study().state());
+      s.set_message(r->study().message());
       s.set_step("finished");
       if (s.state() == "SUCCEEDED") s.set_fraction_done(1.0);
       return s;

@@ -9,9 +9,19 @@
 set(FEDRAD_PROTOS
   proto/fedrad.proto proto/study.proto proto/harmonization.proto proto/models.proto
   proto/config.proto
-  proto/feature_settings.proto proto/feature_extraction.proto proto/rounds.proto proto/values.proto)
+  proto/feature_settings.proto proto/feature_extraction.proto proto/rounds.proto proto/values.proto
+  proto/results.proto)
 fedrad_library(NAME proto PROTOS ${FEDRAD_PROTOS}
   PUBLIC_DEPS protobuf::libprotobuf gRPC::grpc++)
+
+# results.json <-> v1::Results (proto/results_json.h): the printer every
+# study uses and the parser the report and `fedrad audit replay` use.
+fedrad_library(NAME results_json
+  SRCS ${PROJECT_SOURCE_DIR}/proto/results_json.cc
+  PUBLIC_DEPS fedrad::proto absl::status absl::statusor
+  PRIVATE_DEPS absl::strings nlohmann_json::nlohmann_json)
+fedrad_test(NAME results_json_test SRCS ${PROJECT_SOURCE_DIR}/proto/results_json_test.cc
+  DEPS fedrad::results_json nlohmann_json::nlohmann_json LABELS unit)
 
 # The transport layer beside the protocol (TLS credentials, deadlines, Status
 # conversion at the edge): proto/transport.cmake.

@@ -176,10 +176,10 @@ std::string Renderer::MetricForest(const std::string& model, const json* v,
   };
   std::vector<Row> rows;
   for (const auto& site : names) {
-    const Estimate e = ReadEstimate(At(sites, site), metric);
+    const Estimate e = ReadEstimate(SiteMetricsOf(model, site), metric);
     if (std::isfinite(e.value)) rows.push_back({site, e});
   }
-  const Pooled pooled = ReadPooled(At(v, "pooled"), metric);
+  const Pooled pooled = ReadPooled(ValidationOf(model).pooled(), metric);
   if (rows.empty() && !std::isfinite(pooled.value) &&
       !std::isfinite(Num(At(At(v, "pooled"), metric + "_stratified")))) {
     return "";
@@ -543,7 +543,7 @@ std::string Renderer::Roc(const std::string& model, const json* v) {
     std::vector<std::pair<double, double>> pts;
     for (size_t j = 0; j < fpr.size() && j < tpr.size(); ++j) pts.emplace_back(fpr[j], tpr[j]);
     p.Line(pts, Palette(i), 2);
-    const Estimate auc = ReadEstimate(At(sites, site), td ? "auc_t" : "auc");
+    const Estimate auc = ReadEstimate(SiteMetricsOf(model, site), td ? "auc_t" : "auc");
     legend.emplace_back(std::isfinite(auc.value)
                             ? absl::StrCat(site, td ? " AUC(t) " : " AUC ", Fmt(auc.value, 2))
                             : site,

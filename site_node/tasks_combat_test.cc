@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "coordinator/analyses.h"
 #include "coordinator/study_context.h"
-#include "absl/strings/str_cat.h"
 #include "core/csv.h"
 #include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -23,6 +23,7 @@
 #include "harmonization/pooled_table.h"
 #include "harmonization/table.h"
 #include "proto/payload.h"
+#include "proto/results_json.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/privacy_guard.h"
 #include "site_node/site_rules.h"
@@ -32,6 +33,13 @@ namespace fedrad::site {
 namespace {
 
 using ::fedrad::testing::StatusIs;
+
+// results.json as the study runner prints it (proto/results_json.h).
+nlohmann::json ResultsJson(coordinator::StudyContext& ctx) {
+  absl::StatusOr<std::string> text = PrintResults(ctx.results());
+  EXPECT_OK(text);
+  return nlohmann::json::parse(text.ok() ? *text : "{}");
+}
 
 namespace h = ::fedrad::harmonization;
 using ::testing::HasSubstr;
@@ -198,7 +206,7 @@ TEST(FederatedComBat, EqualsPooledAndSvaForEveryVariant) {
       }
     }
     // results.json carries the estimates; they equal the pooled fit's.
-    const nlohmann::json& out = ctx.results()["harmonization"];
+    const nlohmann::json out = ResultsJson(ctx)["harmonization"];
     for (const char* site : {"S1", "S2", "S3", "S4"}) {
       for (size_t g = 0; g < pooled.model.adjusted.size(); ++g) {
         const std::string& f = pooled.model.adjusted[g];
@@ -225,7 +233,7 @@ TEST(FederatedComBat, ModelInResultsHarmonisesAJoiningSite) {
                                 {"S1", "S2", "S3"}, &fed);
   ASSERT_OK(coordinator::RunHarmonization(ctx));
   ASSERT_OK_AND_ASSIGN(h::ComBatModel model,
-                       h::ModelFromJson(ctx.results()["harmonization"]["model"]));
+                       h::ModelFromJson(ResultsJson(ctx)["harmonization"]["model"]));
   s4.AddColumn("site", std::vector<std::string>(s4.num_rows(), "S4"));
   absl::StatusOr<CsvTable> joined = h::ApplyModelToTable(&model, s4, "site");
   ASSERT_OK(joined);
@@ -260,7 +268,7 @@ TEST(FederatedComBat, OutputSuffixKeepsRawColumnsAndAddsHarmonisedOnes) {
       }
     }
   }
-  EXPECT_EQ(ctx2.results()["harmonization"]["output_suffix"], "_h");
+  EXPECT_EQ(ResultsJson(ctx2)["harmonization"]["output_suffix"], "_h");
 }
 
 TEST(FederatedComBat, OutputSuffixThatCollidesWithAColumnIsRefused) {
@@ -289,7 +297,7 @@ TEST(FederatedComBat, FeatureConstantAtOneSiteIsLeftUnadjustedEverywhereAsSva) {
                                 {"S1", "S2", "S3", "S4"}, &fed);
   absl::Status st = coordinator::RunHarmonization(ctx);
   ASSERT_OK(st);
-  EXPECT_EQ(ctx.results()["harmonization"]["unadjusted_features"], nlohmann::json({"f03"}));
+  EXPECT_EQ(ResultsJson(ctx)["harmonization"]["unadjusted_features"], nlohmann::json({"f03"}));
   CsvTable expected = Read(TestData("expected_constant_feature.csv"));
   size_t row = 0;
   for (const char* site : {"S1", "S2", "S3", "S4"}) {

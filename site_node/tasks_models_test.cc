@@ -20,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "coordinator/analyses.h"
+#include "proto/results_json.h"
 #include "coordinator/study_context.h"
 #include "core/csv.h"
 #include "core/testing/status_matchers.h"
@@ -160,7 +161,10 @@ json RunStudy(InProcessFederation* fed, const std::string& id, const v1::Study& 
   coordinator::StudyContext ctx(id, study, sites, fed);
   absl::Status st = coordinator::RunModels(ctx);
   EXPECT_OK(st);
-  return ctx.results();
+  // results.json as the study runner prints it (proto/results_json.h).
+  absl::StatusOr<std::string> text = PrintResults(ctx.results());
+  EXPECT_OK(text);
+  return json::parse(text.ok() ? *text : "{}");
 }
 
 void ExpectNear(const json& a, const json& b, const std::string& what) {
