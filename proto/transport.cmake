@@ -9,16 +9,9 @@ fedrad_library(NAME transport
        ${PROJECT_SOURCE_DIR}/proto/spec_hash.cc
        ${PROJECT_SOURCE_DIR}/proto/textproto.cc
   PUBLIC_DEPS fedrad::proto fedrad::core gRPC::grpc++ absl::status absl::statusor absl::strings
-  PRIVATE_DEPS OpenSSL::SSL OpenSSL::Crypto)
-if(TARGET fedrad::audit)
-  target_link_libraries(fedrad_transport PRIVATE fedrad::audit)
-  target_compile_definitions(fedrad_transport PRIVATE FEDRAD_HAVE_AUDIT=1)
-endif()
-
-if(TARGET fedrad::pki)
-  fedrad_test(NAME transport_test SRCS ${PROJECT_SOURCE_DIR}/proto/transport_test.cc
-    DEPS fedrad::transport fedrad::pki LABELS unit)
-endif()
+  PRIVATE_DEPS OpenSSL::SSL OpenSSL::Crypto fedrad::audit)
+fedrad_test(NAME transport_test SRCS ${PROJECT_SOURCE_DIR}/proto/transport_test.cc
+  DEPS fedrad::transport fedrad::pki LABELS unit)
 
 # Signed messages of verifiable rounds (proto/rounds.proto, issue 12).
 fedrad_library(NAME round_signing

@@ -78,7 +78,6 @@
 #include <iostream>
 #include <map>
 #include <random>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -100,6 +99,7 @@
 #include "models/pooled_baseline.h"
 #include "proto/node_audit.h"
 #include "proto/payload.h"
+#include "re2/re2.h"
 #include "proto/round_signing.h"
 #include "proto/spec_hash.h"
 #include "proto/textproto.h"
@@ -312,9 +312,9 @@ struct AttackSetup {
     s->path = dir + "/studies/" + name + ".textproto";
     s->text = "name: \"" + name + "\"\n" + body;
     s->approval = approval;
-    std::smatch m;
-    static const std::regex k_re("min_cell_count:\\s*([0-9]+)");
-    if (std::regex_search(body, m, k_re)) s->k = std::max(kSiteK, std::stoi(m[1]));
+    static const RE2 k_re("min_cell_count:\\s*([0-9]+)");
+    int k = 0;
+    if (RE2::PartialMatch(body, k_re, &k)) s->k = std::max(kSiteK, k);
     studies.push_back(std::move(s));
     return *studies.back();
   }
@@ -547,10 +547,10 @@ std::set<double> KnownNumbers(const Outcome& run, const Answer& a) {
     for (std::string line; std::getline(ls, line);) ++lines;
     known.insert(lines);
   }
-  static const std::regex number_re("-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?");
-  const std::string& spec = d->study->text;
-  for (std::sregex_iterator it(spec.begin(), spec.end(), number_re), end; it != end; ++it) {
-    known.insert(std::strtod(it->str().c_str(), nullptr));
+  static const RE2 number_re("(-?[0-9]+(?:\\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)");
+  re2::StringPiece spec(d->study->text);
+  for (std::string number; RE2::FindAndConsume(&spec, number_re, &number);) {
+    known.insert(std::strtod(number.c_str(), nullptr));
   }
   return known;
 }
@@ -587,8 +587,8 @@ void CheckText(const Outcome& run, const Answer& a, const std::string& field, co
     f->Add("LEAK path in text", where);
     return;
   }
-  static const std::regex line_re("\\blines? [0-9]+", std::regex::icase);
-  if (std::regex_search(text, line_re)) {
+  static const RE2 line_re("(?i)\\blines? [0-9]+");
+  if (RE2::PartialMatch(text, line_re)) {
     f->Add("LEAK file line in text", where);
     return;
   }
@@ -1830,9 +1830,9 @@ void CheckSizesAcross(const Outcome& run, const std::function<bool(const std::st
 }
 
 void CheckKmGroupsAcross(const Outcome& run, Findings* f) {
-  static const std::regex group_n("^curve\\.km\\.[a-z]+\\.n$");
+  static const RE2 group_n("curve\\.km\\.[a-z]+\\.n");
   CheckSizesAcross(
-      run, [](const std::string& name) { return std::regex_match(name, group_n); },
+      run, [](const std::string& name) { return RE2::FullMatch(name, group_n); },
       [](const Answer&, const std::string& name) { return name; }, f);
 }
 
@@ -2003,9 +2003,10 @@ void ExcludedCounts(AttackSetup& s) {
     for (const auto& [id, a] : run.by_task) {
       auto it = a.strings.find("excluded");
       if (!a.ok() || it == a.strings.end()) continue;
-      static const std::regex count_re("=([0-9]+)");
-      for (std::sregex_iterator m(it->second.begin(), it->second.end(), count_re), end; m != end; ++m) {
-        const int c = std::stoi((*m)[1]);
+      static const RE2 count_re("=([0-9]+)");
+      re2::StringPiece excluded(it->second);
+      for (std::string digits; RE2::FindAndConsume(&excluded, count_re, &digits);) {
+        const int c = std::stoi(digits);
         EXPECT_FALSE(c > 0 && c < kSiteK) << "LEAK group < k: " << id << " 'excluded' = \"" << it->second << "\"";
       }
     }
