@@ -28,6 +28,8 @@
 #include "models/metrics.h"
 #include "models/pooled_baseline.h"
 #include "proto/payload.h"
+#include "proto/task_kinds.h"
+#include "rounds/kind_eigen.h"
 #include "rounds/transcript.h"
 
 namespace fedrad::coordinator {
@@ -42,7 +44,13 @@ using internal::PreparedModel;
 using internal::RequireSites;
 using internal::RoundParams;
 using internal::SiteValidation;
-using internal::SiteVector;
+using ::fedrad::kinds::Put;
+using ::fedrad::kinds::SiteVector;
+namespace mt = ::fedrad::kinds::model_task;
+namespace mb = ::fedrad::kinds::models_baseline;
+namespace ml = ::fedrad::kinds::models_lp_summary;
+namespace mv = ::fedrad::kinds::models_validate;
+namespace cv = ::fedrad::kinds::models_validate::curve;
 using internal::ToStd;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -67,11 +75,12 @@ absl::StatusOr<PooledBaseline> PoolBaseline(const std::map<std::string, v1::Task
     const v1::Payload& pl = sums.at(s).payload();
     m::SiteBaseline b;
     b.site = s;
-    absl::StatusOr<std::vector<double>> g = GetVector(pl, "grid");
+    absl::StatusOr<std::vector<double>> g = kinds::Get(pl, mb::kGrid);
     if (!g.ok()) return Annotate(g.status(), absl::StrCat("site ", s));
     b.grid = *g;
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd e, SiteVector(s, pl, "grid_events", b.grid.size()));
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd r, SiteVector(s, pl, "grid_risk_sum", b.grid.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd e, SiteVector(s, pl, mb::kGridEvents, b.grid.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd r,
+                            SiteVector(s, pl, mb::kGridRiskSum, b.grid.size()));
     b.events = ToStd(e);
     b.risk = ToStd(r);
     sites.push_back(std::move(b));
@@ -79,11 +88,8 @@ absl::StatusOr<PooledBaseline> PoolBaseline(const std::map<std::string, v1::Task
   return m::PoolBaseline(sites, t, tau);
 }
 
-// The "model" param of a round.
-std::string ModelNameOf(const v1::Payload& params) {
-  auto it = params.strings().find("model");
-  return it == params.strings().end() ? "" : it->second;
-}
+// The model param of a round.
+std::string ModelNameOf(const v1::Payload& params) { return kinds::Get(params, mt::kModel); }
 
 // Tertiles of the frozen model's linear predictor over the development sites,
 // from the cumulative counts each released on a lattice it fixed
@@ -94,9 +100,9 @@ absl::StatusOr<std::vector<double>> RiskGroupCuts(StudyContext& ctx, const v1::P
                                                   const std::vector<std::string>& dev_sites,
                                                   json* info, v1::Transcript* transcript) {
   FEDRAD_ASSIGN_OR_RETURN(auto first,
-                          ctx.RunRound("models.lp_summary", RoundParams(ctx, base, dev_sites),
+                          ctx.RunRound(ml::kName, RoundParams(ctx, base, dev_sites),
                                        FitTranscripts(fit, dev_sites)));
-  FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, first, "models.lp_summary"));
+  FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, first, ml::kName));
   // The signed counts go to the validation sites, which recompute the cuts.
   FEDRAD_RETURN_IF_ERROR(internal::CollectSigned(ctx, first, dev_sites,
                                       rounds::LpSummaryRound(ModelNameOf(base), fit.fit_id),
@@ -105,11 +111,11 @@ absl::StatusOr<std::vector<double>> RiskGroupCuts(StudyContext& ctx, const v1::P
   for (const auto& s : dev_sites) {
     const v1::Payload& pl = first.at(s).payload();
     m::SiteCounts sc;
-    FEDRAD_ASSIGN_OR_RETURN(sc.n, GetScalar(pl, "n"));
-    absl::StatusOr<std::vector<double>> g = GetVector(pl, "grid");
+    FEDRAD_ASSIGN_OR_RETURN(sc.n, kinds::Get(pl, ml::kN));
+    absl::StatusOr<std::vector<double>> g = kinds::Get(pl, ml::kGrid);
     if (!g.ok()) return Annotate(g.status(), absl::StrCat("site ", s));
     sc.grid = *g;
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd c, SiteVector(s, pl, "counts", sc.grid.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd c, SiteVector(s, pl, ml::kCounts, sc.grid.size()));
     sc.counts = ToStd(c);
     parts.push_back(sc);
   }
@@ -140,55 +146,58 @@ absl::StatusOr<std::vector<double>> RiskGroupCuts(StudyContext& ctx, const v1::P
 // the keys the report reads (docs/report.md, "Curve aggregates").
 void CurvesJson(const v1::Payload& pl, double roc_t, json* site) {
   auto vec = [&](const std::string& name) -> json {
-    absl::StatusOr<std::vector<double>> v = GetVector(pl, name);
+    absl::StatusOr<std::vector<double>> v = kinds::Get(pl, mv::kCurve, name);
     if (!v.ok()) return nullptr;
     json a = json::array();
     for (double x : *v) a.push_back(std::isfinite(x) ? json(x) : json(nullptr));
     return a;
   };
-  auto has = [&](const std::string& name) { return GetArray(pl, name).ok(); };
+  // Members of the curve family (proto/task_kinds.h, models_validate::curve).
+  auto has = [&](const std::string& name) {
+    return GetArray(pl, kinds::Member(mv::kCurve, name)).ok();
+  };
   auto scalar = [&](const std::string& name) -> json {
-    absl::StatusOr<double> x = GetScalar(pl, name);
+    absl::StatusOr<double> x = kinds::GetOne(pl, mv::kCurve, name);
     return x.ok() && std::isfinite(*x) ? json(*x) : json(nullptr);
   };
-  if (has("curve.calibration.suppressed")) {
+  const std::string cal = cv::kCalibration, km = cv::kKm, roc_ = cv::kRoc;
+  if (has(cal + cv::kSuppressed)) {
     (*site)["calibration"] = {{"suppressed", true},
                               {"reason", "fewer than k patients at the site: no bin released"}};
-  } else if (has("curve.calibration.n")) {
-    (*site)["calibration"] = {{"predicted", vec("curve.calibration.predicted")},
-                              {"observed", vec("curve.calibration.observed")},
-                              {"observed_ci_low", vec("curve.calibration.ci_low")},
-                              {"observed_ci_high", vec("curve.calibration.ci_high")},
-                              {"n", vec("curve.calibration.n")}};
+  } else if (has(cal + cv::kN)) {
+    (*site)["calibration"] = {{"predicted", vec(cal + cv::kPredicted)},
+                              {"observed", vec(cal + cv::kObserved)},
+                              {"observed_ci_low", vec(cal + cv::kCiLow)},
+                              {"observed_ci_high", vec(cal + cv::kCiHigh)},
+                              {"n", vec(cal + cv::kN)}};
   }
-  const char* const keys[] = {"low", "intermediate", "high"};
   json groups = json::array();
-  for (const char* key : keys) {
-    const std::string prefix = absl::StrCat("curve.km.", key, ".");
-    if (!has(prefix + "n") && !has(prefix + "suppressed")) continue;
+  for (const char* key : cv::kRiskGroups) {
+    const std::string prefix = absl::StrCat(km, key, ".");
+    if (!has(prefix + cv::kN) && !has(prefix + cv::kSuppressed)) continue;
     // A suppressed group reveals nothing at its site, not even its size.
-    json g = {{"label", absl::StrCat(key, " risk")}, {"n", scalar(prefix + "n")}};
-    if (has(prefix + "suppressed")) {
+    json g = {{"label", absl::StrCat(key, " risk")}, {"n", scalar(prefix + cv::kN)}};
+    if (has(prefix + cv::kSuppressed)) {
       g["suppressed"] = true;
     } else {
       g["suppressed"] = false;
-      g["events"] = has(prefix + "events") ? scalar(prefix + "events") : json(nullptr);
-      g["time"] = vec(prefix + "time");
-      g["survival"] = vec(prefix + "survival");
-      g["n_at_risk"] = vec(prefix + "n_at_risk");
+      g["events"] = has(prefix + cv::kEvents) ? scalar(prefix + cv::kEvents) : json(nullptr);
+      g["time"] = vec(prefix + cv::kTime);
+      g["survival"] = vec(prefix + cv::kSurvival);
+      g["n_at_risk"] = vec(prefix + cv::kNAtRisk);
     }
     groups.push_back(g);
   }
   if (!groups.empty()) (*site)["km_groups"] = groups;
-  if (has("curve.roc.n_pos")) {
-    json roc = {{"n_pos", scalar("curve.roc.n_pos")}, {"n_neg", scalar("curve.roc.n_neg")}};
-    if (has("curve.roc.suppressed")) {
+  if (has(roc_ + cv::kNPos)) {
+    json roc = {{"n_pos", scalar(roc_ + cv::kNPos)}, {"n_neg", scalar(roc_ + cv::kNNeg)}};
+    if (has(roc_ + cv::kSuppressed)) {
       roc["suppressed"] = true;
     } else {
       roc["suppressed"] = false;
-      roc["fpr"] = vec("curve.roc.fpr");
-      roc["tpr"] = vec("curve.roc.tpr");
-      roc["threshold"] = vec("curve.roc.threshold");
+      roc["fpr"] = vec(roc_ + cv::kFpr);
+      roc["tpr"] = vec(roc_ + cv::kTpr);
+      roc["threshold"] = vec(roc_ + cv::kThreshold);
     }
     if (std::isfinite(roc_t)) {
       roc["time_dependent_t"] = roc_t;  // Cox: cumulative/dynamic ROC at t (area: auc_t)
@@ -215,27 +224,27 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
   // bootstrap settings are not sent: every site takes them from the approved
   // spec (site_node/validation_rules.h).
   v1::Payload params;
-  (*params.mutable_strings())["model"] = model.name();
-  (*params.mutable_strings())["covariates"] = absl::StrJoin(fit.covariates, "\n");
-  AddVector(&params, "beta", ToStd(fit.beta));
+  Put(&params, mt::kModel, model.name());
+  Put(&params, mt::kCovariates, fit.covariates);
+  Put(&params, mt::kBeta, fit.beta);
   // Which fit froze the model: each site recomputes it from fit.transcript.
-  (*params.mutable_strings())["fit"] = fit.fit_id;
-  (*params.mutable_strings())["fit_sites"] = absl::StrJoin(fit.sites, "\n");
+  Put(&params, mt::kFit, fit.fit_id);
+  Put(&params, mt::kFitSites, fit.sites);
   const v1::Payload frozen = params;  // the model and its coefficients only
   // What the validation sites recompute the frozen model, H0 and the cuts from.
   v1::Transcript val_transcript = fit.transcript;
   if (cox) {
     FEDRAD_ASSIGN_OR_RETURN(auto sums,
-                            ctx.RunRound("models.baseline", RoundParams(ctx, params, dev_sites),
+                            ctx.RunRound(mb::kName, RoundParams(ctx, params, dev_sites),
                                          FitTranscripts(fit, dev_sites)));
-    FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, sums, "models.baseline"));
+    FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, sums, mb::kName));
     // The signed sums go to the validation sites, which recompute H0.
     FEDRAD_RETURN_IF_ERROR(internal::CollectSigned(ctx, sums, dev_sites,
                                         rounds::BaselineRound(model.name(), fit.fit_id),
                                         &val_transcript));
     FEDRAD_ASSIGN_OR_RETURN(PooledBaseline base, PoolBaseline(sums, dev_sites, t, tau));
-    AddVector(&params, "grid", base.grid);
-    AddVector(&params, "cumhaz", base.cumhaz);
+    Put(&params, mv::kGrid, base.grid);
+    Put(&params, mv::kCumhaz, base.cumhaz);
     if (baseline_out) {
       (*baseline_out)["cumhaz_t"] = m::CumulativeHazardAt(base.grid, base.cumhaz, t);
       (*baseline_out)["cumhaz_tau"] = m::CumulativeHazardAt(base.grid, base.cumhaz, tau);
@@ -254,23 +263,23 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
       FEDRAD_ASSIGN_OR_RETURN(std::vector<double> cuts,
                               RiskGroupCuts(ctx, frozen, fit, dev_sites, risk_groups_out,
                                             &val_transcript));
-      AddVector(&params, "km_cuts", cuts);
+      Put(&params, mv::kKmCuts, cuts);
     }
   }
   FEDRAD_ASSIGN_OR_RETURN(auto results,
-                          ctx.RunRound("models.validate", RoundParams(ctx, params, val_sites),
+                          ctx.RunRound(mv::kName, RoundParams(ctx, params, val_sites),
                                        [&] {
                                          std::map<std::string, v1::Transcript> by_site;
                                          for (const auto& s : val_sites) by_site[s] = val_transcript;
                                          return by_site;
                                        }()));
-  FEDRAD_RETURN_IF_ERROR(RequireSites(val_sites, results, "models.validate"));
+  FEDRAD_RETURN_IF_ERROR(RequireSites(val_sites, results, mv::kName));
   std::map<std::string, SiteValidation> out;
   for (const auto& s : val_sites) {
     const v1::Payload& pl = results.at(s).payload();
     SiteValidation sv;
     auto get = [&](const std::string& name) {
-      absl::StatusOr<double> x = GetScalar(pl, absl::StrCat("metric.", name));
+      absl::StatusOr<double> x = kinds::GetOne(pl, mv::kMetric, name);
       return x.ok() ? *x : kNaN;
     };
     auto put = [&](const std::string& name) {
@@ -278,7 +287,7 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
       sv.metrics[name] = std::isfinite(x) ? json(x) : json(nullptr);
       for (const char* suffix : {"_ci_low", "_ci_high"}) {
         const double c = get(absl::StrCat(name, suffix));
-        if (GetScalar(pl, absl::StrCat("metric.", name, suffix)).ok()) {
+        if (kinds::GetOne(pl, mv::kMetric, absl::StrCat(name, suffix)).ok()) {
           sv.metrics[absl::StrCat(name, suffix)] = std::isfinite(c) ? json(c) : json(nullptr);
         }
       }
@@ -298,16 +307,17 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
     } else {
       for (const char* name : kBinaryMetrics) put(name);
     }
-    for (const char* key : {"n", "events", "n_excluded"}) {
-      absl::StatusOr<double> x = GetScalar(pl, key);
+    for (const kinds::Scalar* f : {&mv::kN, &mv::kEvents, &mv::kNExcluded}) {
+      const char* key = f->name;
+      absl::StatusOr<double> x = kinds::Get(pl, *f);
       if (x.ok()) {
         // NaN: withheld by the site (events below k).
         sv.metrics[key] = std::isfinite(*x) ? json(static_cast<int64_t>(*x)) : json(nullptr);
       }
     }
     // The replicates the site ran (the spec's, capped by the site).
-    if (absl::StatusOr<double> reps = GetScalar(pl, "bootstrap_replicates"); reps.ok()) {
-      sv.metrics["bootstrap_replicates"] = static_cast<int64_t>(*reps);
+    if (absl::StatusOr<double> reps = kinds::Get(pl, mv::kBootstrapReplicates); reps.ok()) {
+      sv.metrics[mv::kBootstrapReplicates.name] = static_cast<int64_t>(*reps);
     }
     CurvesJson(pl, cox ? t : kNaN, &sv.metrics);
     out[s] = std::move(sv);

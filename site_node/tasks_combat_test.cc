@@ -15,6 +15,7 @@
 #include "coordinator/analyses.h"
 #include "coordinator/study_context.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/csv.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -211,6 +212,55 @@ TEST(FederatedComBat, EqualsPooledAndSvaForEveryVariant) {
     if (v.covariates) EXPECT_TRUE(out["pooled"]["beta"]["age"].contains("f01"));
     EXPECT_TRUE(h::ModelFromJson(out["model"]).ok());
   }
+}
+
+// Issue 16: lists travel as repeated strings, so a feature whose column name
+// holds a comma (or a newline) goes through every ComBat round (the plan's
+// features, combat.check's columns, the distributions' columns) and comes out
+// with the same numbers as under a plain name.
+TEST(FederatedComBat, ColumnNamesWithCommasRoundTrip) {
+  const std::string odd = "f01,raw\nmm";
+  std::map<std::string, CsvTable> renamed;
+  for (const auto& [site, table] : SiteTables()) {
+    std::string text = FormatCsv(table);
+    const size_t at = text.find("f01");
+    ASSERT_NE(at, std::string::npos);
+    text.replace(at, 3, "\"" + odd + "\"");
+    absl::StatusOr<CsvTable> t = ParseCsv(text, site + ".csv");
+    ASSERT_TRUE(t.ok()) << t.status();
+    ASSERT_TRUE(t->HasColumn(odd));
+    renamed[site] = *t;
+  }
+  v1::Study study = MakeStudy({"parametric", "parametric", ""});
+  study.mutable_harmonization()->set_features("^f[0-9]+");
+  study.mutable_harmonization()->add_report_features(odd);
+  study.mutable_harmonization()->add_report_features("f02");
+  InProcessFederation fed(renamed, TempDir("comma"));
+  coordinator::StudyContext ctx("st-comma", study, {"S1", "S2", "S3", "S4"}, &fed);
+  absl::Status st = coordinator::RunHarmonization(ctx);
+  ASSERT_TRUE(st.ok()) << st;
+
+  v1::Study plain_study = MakeStudy({"parametric", "parametric", ""});
+  plain_study.mutable_harmonization()->add_report_features("f01");
+  plain_study.mutable_harmonization()->add_report_features("f02");
+  InProcessFederation plain_fed(SiteTables(), TempDir("comma_plain"));
+  coordinator::StudyContext plain("st-plain", plain_study, {"S1", "S2", "S3", "S4"}, &plain_fed);
+  ASSERT_TRUE(coordinator::RunHarmonization(plain).ok());
+
+  const auto& got = ctx.results()["harmonization"];
+  const auto& want = plain.results()["harmonization"];
+  EXPECT_EQ(got["features"].size(), want["features"].size());
+  EXPECT_EQ(got["features"][0], odd);
+  for (const char* site : {"S1", "S2", "S3", "S4"}) {
+    EXPECT_EQ(got["sites"][site]["gamma_star"][odd], want["sites"][site]["gamma_star"]["f01"]);
+    EXPECT_EQ(got["sites"][site]["delta_star"][odd], want["sites"][site]["delta_star"]["f01"]);
+    EXPECT_EQ(got["distributions"][odd]["after"][site], want["distributions"]["f01"]["after"][site]);
+  }
+  EXPECT_EQ(got["pooled"]["grand_mean"][odd], want["pooled"]["grand_mean"]["f01"]);
+  EXPECT_EQ(got["pooled"]["var_pooled"][odd], want["pooled"]["var_pooled"]["f01"]);
+  // The sites harmonised the odd column in place.
+  EXPECT_EQ(fed.table("S2").NumericColumn(odd, MissingValues::kAllow).value(),
+            plain_fed.table("S2").NumericColumn("f01", MissingValues::kAllow).value());
 }
 
 TEST(FederatedComBat, ModelInResultsHarmonisesAJoiningSite) {
@@ -537,17 +587,19 @@ TEST(ComBatSiteRules, SettingsInTaskParamsAreIgnoredInFavourOfTheSpec) {
 }
 
 TEST(ComBatSiteRules, FeaturesFromTheTaskMustBeSelectedBySpec) {
-  for (const char* features : {"patient_id", "age", "f01,f01", "f01,nothing"}) {
-    SCOPED_TRACE(features);
+  for (const std::vector<std::string>& features :
+       std::vector<std::vector<std::string>>{{"patient_id"}, {"age"}, {"f01", "f01"},
+                                             {"f01", "nothing"}, {"f01,f02"}}) {
+    SCOPED_TRACE(absl::StrJoin(features, "|"));
     ComBatHandler site("features_param");
     v1::Payload p;
-    (*p.mutable_strings())["features"] = features;
+    kinds::Put(&p, kinds::combat::kFeatures, features);
     ExpectPublicRefusal(site.Call("combat.moments", HandlerStudy(), p), "features");
   }
   // A subset the spec selects is the coordinator's plan: accepted.
   ComBatHandler site("features_subset");
   v1::Payload p;
-  (*p.mutable_strings())["features"] = "f02,f05";
+  kinds::Put(&p, kinds::combat::kFeatures, {"f02", "f05"});
   HandlerCall call = site.Call("combat.moments", HandlerStudy(), p);
   ASSERT_TRUE(call.output.ok()) << call.output.status();
   EXPECT_EQ(GetVector(call.output->payload, "sum_features")->size(), 2u);
@@ -624,7 +676,8 @@ TEST(ComBatSiteRules, CraftedFeaturePatternsFailCleanlyAndFast) {
   stars.mutable_harmonization()->set_features(pattern + "Z");
   HandlerCall fast = site.Call("combat.check", stars, v1::Payload());
   ASSERT_TRUE(fast.output.ok()) << fast.output.status();
-  EXPECT_EQ(fast.output->payload.strings().at("features"), "");
+  EXPECT_TRUE(kinds::Has(fast.output->payload, kinds::combat_check::kFeatures));
+  EXPECT_TRUE(kinds::Get(fast.output->payload, kinds::combat_check::kFeatures).empty());
   EXPECT_LT(fast.seconds, 1.0);
 }
 
@@ -633,7 +686,7 @@ TEST(ComBatSiteRules, CraftedFeaturePatternsFailCleanlyAndFast) {
 TEST(ComBatSiteRules, DistributionsThresholdSweepGetsOnlyTheSiteGrid) {
   ComBatHandler site("sweep");
   v1::Payload plain;
-  (*plain.mutable_strings())["columns"] = "f01,f06";
+  kinds::Put(&plain, kinds::combat_distributions::kColumns, {"f01", "f06"});
   v1::Payload sweep = plain;
   std::vector<double> t;
   for (double x = -100; x <= 1000; x += 0.25) t.push_back(x);
@@ -652,10 +705,12 @@ TEST(ComBatSiteRules, DistributionsThresholdSweepGetsOnlyTheSiteGrid) {
   EXPECT_EQ(b.output->populations.size(), 2u);
   // Columns the spec does not select, and more than 12, are refused.
   v1::Payload age;
-  (*age.mutable_strings())["columns"] = "age";
+  kinds::Put(&age, kinds::combat_distributions::kColumns, {"age"});
   ExpectPublicRefusal(site.Call("combat.distributions", HandlerStudy(), age), "spec-features");
   v1::Payload many;
-  (*many.mutable_strings())["columns"] = "f01,f02,f03,f04,f05,f06,f01,f02,f03,f04,f05,f06,f01";
+  kinds::Put(&many, kinds::combat_distributions::kColumns,
+             {"f01", "f02", "f03", "f04", "f05", "f06", "f01", "f02", "f03", "f04", "f05", "f06",
+              "f01"});
   ExpectPublicRefusal(site.Call("combat.distributions", HandlerStudy(), many), "report-features");
 }
 
