@@ -25,6 +25,7 @@
 #include "core/status.h"
 #include "models/descriptive.h"
 #include "proto/payload.h"
+#include "proto/task_kinds.h"
 
 namespace fedrad::coordinator {
 namespace {
@@ -45,36 +46,30 @@ struct SiteColumns {
   std::vector<bool> te_suppressed;
 };
 
-absl::StatusOr<std::vector<double>> Vector(const fedrad::v1::Payload& p, const std::string& name) {
-  return GetVector(p, name);
-}
-
 absl::StatusOr<SiteColumns> ParseMoments(const std::string& site, const fedrad::v1::TaskResult& r) {
   SiteColumns out;
   const auto& p = r.payload();
-  auto it = p.strings().find("columns");
-  std::string joined = it == p.strings().end() ? "" : it->second;
-  for (absl::string_view c : absl::StrSplit(joined, ',', absl::SkipEmpty())) {
-    out.columns.emplace_back(c);
-  }
-  FEDRAD_ASSIGN_OR_RETURN(auto rows, Vector(p, "rows"));
-  FEDRAD_ASSIGN_OR_RETURN(auto n, Vector(p, "n"));
-  FEDRAD_ASSIGN_OR_RETURN(auto n_missing, Vector(p, "n_missing"));
-  FEDRAD_ASSIGN_OR_RETURN(auto mean, Vector(p, "mean"));
-  FEDRAD_ASSIGN_OR_RETURN(auto m2, Vector(p, "m2"));
-  FEDRAD_ASSIGN_OR_RETURN(auto binary, Vector(p, "binary"));
-  FEDRAD_ASSIGN_OR_RETURN(auto count_one, Vector(p, "count_one"));
+  namespace km = ::fedrad::kinds::cohort_moments;
+  out.columns = kinds::Get(p, km::kColumns);
+  FEDRAD_ASSIGN_OR_RETURN(auto rows, kinds::Get(p, km::kRows));
+  FEDRAD_ASSIGN_OR_RETURN(auto n, kinds::Get(p, km::kN));
+  FEDRAD_ASSIGN_OR_RETURN(auto n_missing, kinds::Get(p, km::kNMissing));
+  FEDRAD_ASSIGN_OR_RETURN(auto mean, kinds::Get(p, km::kMean));
+  FEDRAD_ASSIGN_OR_RETURN(auto m2, kinds::Get(p, km::kM2));
+  FEDRAD_ASSIGN_OR_RETURN(auto binary, kinds::Get(p, km::kBinary));
+  FEDRAD_ASSIGN_OR_RETURN(auto count_one, kinds::Get(p, km::kCountOne));
   // Optional (older sites do not send it): whole-number columns.
-  std::vector<double> integer = Vector(p, "integer").value_or(std::vector<double>(count_one.size(), 0.0));
-  FEDRAD_ASSIGN_OR_RETURN(auto suppressed, Vector(p, "suppressed"));
+  std::vector<double> integer =
+      kinds::Get(p, km::kInteger).value_or(std::vector<double>(count_one.size(), 0.0));
+  FEDRAD_ASSIGN_OR_RETURN(auto suppressed, kinds::Get(p, km::kSuppressed));
   size_t m = out.columns.size();
-  if (rows.size() != 1 || n.size() != m || n_missing.size() != m || mean.size() != m ||
+  if (n.size() != m || n_missing.size() != m || mean.size() != m ||
       m2.size() != m || binary.size() != m || count_one.size() != m || suppressed.size() != m) {
     return absl::DataLossError(absl::StrCat("site ", site, ": malformed cohort.moments result"));
   }
-  out.rows = static_cast<int64_t>(rows[0]);
-  FEDRAD_ASSIGN_OR_RETURN(auto k, Vector(p, "min_cell_count"));
-  if (k.size() == 1) out.min_cell_count = static_cast<int64_t>(k[0]);
+  out.rows = static_cast<int64_t>(rows);
+  FEDRAD_ASSIGN_OR_RETURN(double k, kinds::Get(p, km::kMinCellCount));
+  out.min_cell_count = static_cast<int64_t>(k);
   for (size_t i = 0; i < m; ++i) {
     models::ColumnMoments cm;
     if (std::isfinite(n[i]) && std::isfinite(n_missing[i])) {
@@ -95,9 +90,9 @@ absl::StatusOr<SiteColumns> ParseMoments(const std::string& site, const fedrad::
     }
     out.moments[out.columns[i]] = cm;
   }
-  FEDRAD_ASSIGN_OR_RETURN(auto te_n, Vector(p, "time_event_n"));
-  FEDRAD_ASSIGN_OR_RETURN(auto te_events, Vector(p, "time_event_events"));
-  FEDRAD_ASSIGN_OR_RETURN(auto te_suppressed, Vector(p, "time_event_suppressed"));
+  FEDRAD_ASSIGN_OR_RETURN(auto te_n, kinds::Get(p, km::kTimeEventN));
+  FEDRAD_ASSIGN_OR_RETURN(auto te_events, kinds::Get(p, km::kTimeEventEvents));
+  FEDRAD_ASSIGN_OR_RETURN(auto te_suppressed, kinds::Get(p, km::kTimeEventSuppressed));
   for (size_t i = 0; i < te_n.size() && i < te_events.size() && i < te_suppressed.size(); ++i) {
     // -1: withheld (fewer than k pairs).
     out.te_n.push_back(std::isfinite(te_n[i]) ? static_cast<int64_t>(te_n[i]) : -1);
@@ -136,10 +131,11 @@ absl::StatusOr<SiteGrids> ParseCounts(const std::string& site, const fedrad::v1:
   SiteGrids out;
   const auto& p = r.payload();
   for (const std::string& c : columns) {
-    absl::StatusOr<std::vector<double>> grid = GetVector(p, "grid." + c);
+    namespace kc = ::fedrad::kinds::cohort_counts;
+    absl::StatusOr<std::vector<double>> grid = kinds::Get(p, kc::kGrid, c);
     if (!grid.ok()) continue;  // the site released no counts for this column
-    FEDRAD_ASSIGN_OR_RETURN(auto counts, Vector(p, "counts." + c));
-    FEDRAD_ASSIGN_OR_RETURN(auto n, Vector(p, "n." + c));
+    FEDRAD_ASSIGN_OR_RETURN(auto counts, kinds::Get(p, kc::kCounts, c));
+    FEDRAD_ASSIGN_OR_RETURN(auto n, kinds::Get(p, kc::kN, c));
     if (counts.size() != grid->size() || n.size() != 1 || !std::isfinite(n[0])) {
       return absl::DataLossError(
           absl::StrCat("site ", site, ": malformed cohort.counts result for '", c, "'"));
@@ -192,7 +188,7 @@ absl::Status RunCohortSummary(StudyContext& ctx) {
   // No parameter: each site reads the columns and time/event pairs from the
   // approved spec the task carries.
   const fedrad::v1::Payload params;
-  FEDRAD_ASSIGN_OR_RETURN(auto moment_results, ctx.Broadcast("cohort.moments", params));
+  FEDRAD_ASSIGN_OR_RETURN(auto moment_results, ctx.Broadcast(kinds::cohort_moments::kName, params));
   std::map<std::string, SiteColumns> sites;
   for (const auto& [site, result] : moment_results) {
     FEDRAD_ASSIGN_OR_RETURN(sites[site], ParseMoments(site, result));
@@ -246,7 +242,7 @@ absl::Status RunCohortSummary(StudyContext& ctx) {
   // Quantiles: one round of grid counts, pooled and per site, for numeric
   // (non-binary) columns.
   ctx.SetProgress("cohort summary", 0.5, "quantiles (counts on the sites' grids)");
-  FEDRAD_ASSIGN_OR_RETURN(auto count_results, ctx.Broadcast("cohort.counts", params));
+  FEDRAD_ASSIGN_OR_RETURN(auto count_results, ctx.Broadcast(kinds::cohort_counts::kName, params));
   std::map<std::string, SiteGrids> grids;
   for (const auto& [site, result] : count_results) {
     if (!sites.count(site)) continue;

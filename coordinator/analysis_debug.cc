@@ -20,7 +20,9 @@ absl::Status RunDebugRounds(StudyContext& ctx) {
     kinds::Put(&params, ds::kSeconds, debug.sleep_seconds());
     FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.Broadcast(ds::kName, params));
     double n = 0;
-    for (const auto& [site, result] : results) n += kinds::Get(result.payload(), ds::kN).value_or(0);
+    for (const auto& [site, result] : results) {
+      n += kinds::Get(result.payload(), ds::kN).value_or(0);
+    }
     ctx.results()["debug"]["sleep_n"] = n;
     ctx.SetProgress("debug rounds", static_cast<double>(++done) / total,
                     absl::StrCat("sleep round ", r + 1, " of ", debug.sleep_rounds()));

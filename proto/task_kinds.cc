@@ -16,6 +16,7 @@ const char* RuleName(Disclosure rule) {
     case Disclosure::kSiteGrid: return "site-grid";
     case Disclosure::kSpecNames: return "column-roles";
     case Disclosure::kProblems: return "redaction";
+    case Disclosure::kSitePolicy: return "site-policy";
   }
   return "?";
 }
@@ -24,6 +25,9 @@ const std::vector<Kind>& AllKinds() {
   namespace dc = debug_crash;
   namespace ds = debug_sleep;
   namespace dv = debug_vector;
+  namespace fe = features_extract;
+  namespace km = cohort_moments;
+  namespace kc = cohort_counts;
   namespace cc = combat_check;
   namespace cm = combat_moments;
   namespace cr = combat_residuals;
@@ -43,6 +47,29 @@ const std::vector<Kind>& AllKinds() {
        {&dv::kVector}, {}, true},
       {dc::kName, "test only: crash the site's worker (the crash-loop guard's test)", {}, {}, {},
        true},
+      {fe::kName,
+       "extracts IBSI features from the site's CT images into its working table; releases "
+       "only counts, the feature column names and the excluded cases' ids with reasons",
+       {},
+       {&fe::kNCases, &fe::kNOk, &fe::kNExcluded, &fe::kNFeatureColumns, &fe::kExcludedCases,
+        &fe::kColumns, &fe::kSettingsSha256},
+       {}},
+      {km::kName,
+       "Per-column n, missing count, mean, sum of squared deviations and 0/1 counts "
+       "(small cells suppressed, their size too); per time/event pair n and number of events. "
+       "Columns from the approved spec's cohort_summary.",
+       {},
+       {&km::kColumns, &km::kRows, &km::kMinCellCount, &km::kN, &km::kNMissing, &km::kMean,
+        &km::kM2, &km::kBinary, &km::kInteger, &km::kCountOne, &km::kSuppressed,
+        &km::kTimeEventN, &km::kTimeEventEvents, &km::kTimeEventSuppressed},
+       {}},
+      {kc::kName,
+       "Per column, the number of values at or below each point of a grid the site fixes "
+       "(3-significant-digit lattice, every step >= k values; for quantiles; no value and no "
+       "coordinator-chosen threshold).",
+       {},
+       {&kc::kGrid, &kc::kCounts, &kc::kN},
+       {}},
       {cc::kName,
        "ComBat pre-check: column presence, n, numeric-ness, features constant at the site",
        {},

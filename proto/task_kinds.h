@@ -50,6 +50,7 @@ enum class Disclosure {
   kSiteGrid,        // counts on a lattice the site fixes, each step >= k (site-grid)
   kSpecNames,       // names from the approved spec or the site's config (column-roles)
   kProblems,        // fixed-vocabulary problem texts, no cell value (redaction)
+  kSitePolicy,      // the site's own settings (its k), no patient data
 };
 
 // How a released array travels in a round that others build on.
@@ -83,7 +84,9 @@ using Matrix = TypedField<FieldType::kMatrix>;
 using Text = TypedField<FieldType::kText>;
 using List = TypedField<FieldType::kList>;
 
-constexpr bool Masked(const Field& f) { return f.sum == Sum::kMasked || f.sum == Sum::kRoundAndMasked; }
+constexpr bool Masked(const Field& f) {
+  return f.sum == Sum::kMasked || f.sum == Sum::kRoundAndMasked;
+}
 constexpr bool RoundSummed(const Field& f) {
   return f.sum == Sum::kRound || f.sum == Sum::kRoundAndMasked;
 }
@@ -172,6 +175,47 @@ inline constexpr Vector kVector{"vector", Disclosure::kAggregate, Sum::kMasked};
 namespace debug_crash {
 inline constexpr char kName[] = "debug.crash";
 }  // namespace debug_crash
+
+// Feature extraction (site_node/tasks_features.cc, coordinator/analysis_features.cc).
+namespace features_extract {
+inline constexpr char kName[] = "features.extract";
+inline constexpr Scalar kNCases{"n_cases", Disclosure::kCount};
+inline constexpr Scalar kNOk{"n_ok", Disclosure::kCount};
+inline constexpr Scalar kNExcluded{"n_excluded", Disclosure::kCount};
+inline constexpr Scalar kNFeatureColumns{"n_feature_columns", Disclosure::kSpecNames};
+// JSON [{"case": id, "reason": text}]: the site's pseudonymous case ids with
+// a reason (docs/privacy.md: the one documented exception).
+inline constexpr Text kExcludedCases{"excluded_cases", Disclosure::kProblems};
+inline constexpr List kColumns{"columns", Disclosure::kSpecNames};
+inline constexpr Text kSettingsSha256{"settings_sha256", Disclosure::kSpecNames};
+}  // namespace features_extract
+
+// Cohort summary (site_node/tasks_cohort.cc, coordinator/analysis_cohort.cc).
+namespace cohort_moments {
+inline constexpr char kName[] = "cohort.moments";
+// The summarised columns, in the order of the per-column vectors.
+inline constexpr List kColumns{"columns", Disclosure::kSpecNames};
+inline constexpr Scalar kRows{"rows", Disclosure::kCount};
+inline constexpr Scalar kMinCellCount{"min_cell_count", Disclosure::kSitePolicy};
+inline constexpr Vector kN{"n", Disclosure::kWithheldBelowK};
+// Released per column even below k (docs/privacy.md, "What remains").
+inline constexpr Vector kNMissing{"n_missing", Disclosure::kCount};
+inline constexpr Vector kMean{"mean", Disclosure::kWithheldBelowK};
+inline constexpr Vector kM2{"m2", Disclosure::kWithheldBelowK};
+inline constexpr Vector kBinary{"binary", Disclosure::kWithheldBelowK};
+inline constexpr Vector kInteger{"integer", Disclosure::kWithheldBelowK};
+inline constexpr Vector kCountOne{"count_one", Disclosure::kWithheldBelowK};
+inline constexpr Vector kSuppressed{"suppressed", Disclosure::kWithheldBelowK};
+inline constexpr Vector kTimeEventN{"time_event_n", Disclosure::kWithheldBelowK};
+inline constexpr Vector kTimeEventEvents{"time_event_events", Disclosure::kWithheldBelowK};
+inline constexpr Vector kTimeEventSuppressed{"time_event_suppressed", Disclosure::kWithheldBelowK};
+}  // namespace cohort_moments
+namespace cohort_counts {
+inline constexpr char kName[] = "cohort.counts";
+inline constexpr Vector kGrid{"grid", Disclosure::kSiteGrid, Sum::kPerSite, true};
+inline constexpr Vector kCounts{"counts", Disclosure::kSiteGrid, Sum::kPerSite, true};
+inline constexpr Vector kN{"n", Disclosure::kCount, Sum::kPerSite, true};
+}  // namespace cohort_counts
 
 // Federated ComBat (site_node/tasks_combat.cc, coordinator/analysis_combat.cc,
 // rounds/combat_inputs.cc).

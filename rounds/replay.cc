@@ -32,12 +32,6 @@ using nlohmann::json;
 
 constexpr double kTolerance = 1e-9;
 
-std::vector<std::string> Lines(const std::string& s) {
-  std::vector<std::string> out;
-  for (absl::string_view part : absl::StrSplit(s, '\n', absl::SkipEmpty())) out.emplace_back(part);
-  return out;
-}
-
 bool Close(double a, double b) {
   if (std::isnan(a) && std::isnan(b)) return true;
   return std::fabs(a - b) <= kTolerance * std::max({1.0, std::fabs(a), std::fabs(b)});

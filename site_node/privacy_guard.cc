@@ -80,12 +80,14 @@ absl::Status PrivacyGuard::CheckRelease(const TaskKind& kind, const TaskOutput& 
   // released under the same rule: only names the kind declares.
   for (const auto& [name, value] : output.payload.strings()) {
     const kinds::Field* f = type_of(name);
-    const bool ok = kind.definition == nullptr || (f != nullptr && f->type == kinds::FieldType::kText);
+    const bool ok =
+        kind.definition == nullptr || (f != nullptr && f->type == kinds::FieldType::kText);
     if (absl::Status s = check(name, "text field", ok); !s.ok()) return s;
   }
   for (const auto& [name, value] : output.payload.lists()) {
     const kinds::Field* f = type_of(name);
-    const bool ok = kind.definition == nullptr || (f != nullptr && f->type == kinds::FieldType::kList);
+    const bool ok =
+        kind.definition == nullptr || (f != nullptr && f->type == kinds::FieldType::kList);
     if (absl::Status s = check(name, "list", ok); !s.ok()) return s;
   }
   return absl::OkStatus();

