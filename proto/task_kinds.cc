@@ -25,6 +25,7 @@ const std::vector<Kind>& AllKinds() {
   namespace dc = debug_crash;
   namespace ds = debug_sleep;
   namespace dv = debug_vector;
+  namespace st = study_task;
   namespace fe = features_extract;
   namespace km = cohort_moments;
   namespace kc = cohort_counts;
@@ -47,6 +48,18 @@ const std::vector<Kind>& AllKinds() {
        {&dv::kVector}, {}, true},
       {dc::kName, "test only: crash the site's worker (the crash-loop guard's test)", {}, {}, {},
        true},
+      {study_checkpoint::kName,
+       "save this study's working table and state on the site's disk after a completed step "
+       "(releases only the row count)",
+       {&st::kStep, &st::kStepName},
+       {&st::kN},
+       {}},
+      {study_restore::kName,
+       "set this study's working table and state to the checkpoint of the last completed step "
+       "(the coordinator resumed the study; releases only the row count)",
+       {&st::kStep, &st::kStepName},
+       {&st::kN},
+       {}},
       {fe::kName,
        "extracts IBSI features from the site's CT images into its working table; releases "
        "only counts, the feature column names and the excluded cases' ids with reasons",

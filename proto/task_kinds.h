@@ -176,6 +176,21 @@ namespace debug_crash {
 inline constexpr char kName[] = "debug.crash";
 }  // namespace debug_crash
 
+// Study bookkeeping (site_node/study_checkpoint.cc, coordinator/study_runner.cc).
+namespace study_task {
+// The completed step (study.restore: -1 for the data table as loaded).
+inline constexpr Scalar kStep{"step", Disclosure::kParam};
+inline constexpr Text kStepName{"step_name", Disclosure::kParam};
+// The site's row count, the only release.
+inline constexpr Scalar kN{"n", Disclosure::kCount};
+}  // namespace study_task
+namespace study_checkpoint {
+inline constexpr char kName[] = "study.checkpoint";
+}  // namespace study_checkpoint
+namespace study_restore {
+inline constexpr char kName[] = "study.restore";
+}  // namespace study_restore
+
 // Feature extraction (site_node/tasks_features.cc, coordinator/analysis_features.cc).
 namespace features_extract {
 inline constexpr char kName[] = "features.extract";
