@@ -44,7 +44,7 @@ const std::vector<Kind>& AllKinds() {
   static const auto* const kinds = new std::vector<Kind>{
       {ds::kName, "test only: sleep, then release the row count", {&ds::kSeconds}, {&ds::kN}, {},
        true},
-      {dv::kName, "test only: a vector of doubles (benchmark)", {&dv::kLength, &dv::kSeconds},
+      {dv::kName, "test only: a vector of doubles (benchmark)", {&dv::kLength, &dv::kSeconds, &dv::kRound},
        {&dv::kVector}, {}, true},
       {dc::kName, "test only: crash the site's worker (the crash-loop guard's test)", {}, {}, {},
        true},

@@ -170,7 +170,9 @@ inline constexpr char kName[] = "debug.vector";
 inline constexpr Scalar kLength{"length", Disclosure::kParam};
 // Sleep first (a window to kill a site before it answers).
 inline constexpr Scalar kSeconds{"seconds", Disclosure::kParam};
-inline constexpr Vector kVector{"vector", Disclosure::kAggregate, Sum::kMasked};
+inline constexpr Vector kVector{"vector", Disclosure::kAggregate, Sum::kRoundAndMasked};
+// Optional: a verifiable round id (the plain answer is then signed).
+inline constexpr Text kRound{"round", Disclosure::kParam};
 }  // namespace debug_vector
 namespace debug_crash {
 inline constexpr char kName[] = "debug.crash";

@@ -27,6 +27,7 @@
 #include "core/status.h"
 #include "models/descriptive.h"
 #include "proto/payload.h"
+#include "rounds/transcript.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/site_rules.h"
 #include "site_node/task_registry.h"
@@ -220,6 +221,9 @@ absl::StatusOr<TaskOutput> CohortMoments(TaskContext& ctx) {
   kinds::Put(&p, km::kTimeEventN, te_n);
   kinds::Put(&p, km::kTimeEventEvents, te_events);
   kinds::Put(&p, km::kTimeEventSuppressed, te_suppressed);
+  // Signed like a verifiable round, so that an auditor can pool it again
+  // (`fedrad audit replay`, rounds/cohort_inputs.h).
+  out.round = RoundContribution{rounds::CohortMomentsRound(), {}, {}};
   return out;
 }
 
@@ -251,6 +255,7 @@ absl::StatusOr<TaskOutput> CohortCounts(TaskContext& ctx) {
     kinds::Put(&out.payload, kc::kN, c, static_cast<double>(g.n));
     out.populations.push_back({{LedgerQuantity(c)}, IdsWhere(ids, {&values})});
   }
+  out.round = RoundContribution{rounds::CohortCountsRound(), {}, {}};
   return out;
 }
 
