@@ -2514,7 +2514,7 @@ void SecureDowngrade(AttackSetup& s) {
       TranscriptFile(s, "prep", {SignAs("C1", PrepareMessage(st, "C1", "m", kVerifyCovs)),
                                  SignAs("C3", PrepareMessage(st, "C3", "m", kVerifyCovs))});
   const std::string t2 = TaskId(WithTranscript(
-      s.Task("models.derivatives", st, EvalParams(zero).S("fit_sites", Lines(fit_sites))), prepared,
+      s.Task("models.derivatives", st, EvalParams(zero).L("fit_sites", fit_sites)), prepared,
       {t1}));
   // models.prepare is per site by design (the standardisation's sums): it
   // is answered in the clear.
