@@ -27,6 +27,7 @@
 #include "rounds/cohort_inputs.h"
 #include "proto/payload.h"
 #include "proto/results_json.h"
+#include "proto/task_kinds.h"
 
 namespace fedrad::coordinator {
 namespace {
@@ -203,7 +204,7 @@ absl::Status RunCohortSummary(StudyContext& ctx) {
   // No parameter: each site reads the columns and time/event pairs from the
   // approved spec the task carries.
   const fedrad::v1::Payload params;
-  FEDRAD_ASSIGN_OR_RETURN(auto moment_results, ctx.Broadcast("cohort.moments", params));
+  FEDRAD_ASSIGN_OR_RETURN(auto moment_results, ctx.Broadcast(kinds::cohort_moments::kName, params));
   std::map<std::string, rounds::CohortSite> sites;
   for (const auto& [site, result] : moment_results) {
     FEDRAD_ASSIGN_OR_RETURN(sites[site], rounds::ParseCohortMoments(site, result.payload()));
@@ -214,7 +215,7 @@ absl::Status RunCohortSummary(StudyContext& ctx) {
   // (non-binary) columns; pooled with the replay's own function
   // (rounds/cohort_inputs.h).
   ctx.SetProgress("cohort summary", 0.5, "quantiles (counts on the sites' grids)");
-  FEDRAD_ASSIGN_OR_RETURN(auto count_results, ctx.Broadcast("cohort.counts", params));
+  FEDRAD_ASSIGN_OR_RETURN(auto count_results, ctx.Broadcast(kinds::cohort_counts::kName, params));
   std::map<std::string, rounds::CohortGrids> grids;
   for (const auto& [site, result] : count_results) {
     if (!sites.count(site)) continue;

@@ -44,9 +44,10 @@
 #include "harmonization/model.h"
 #include "harmonization/table.h"
 #include "models/descriptive.h"
-#include "proto/payload.h"
+#include "proto/task_kinds.h"
 #include "proto/round_signing.h"
 #include "proto/spec_hash.h"
+#include "rounds/kind_eigen.h"
 #include "rounds/transcript.h"
 
 namespace fedrad::coordinator {
@@ -54,50 +55,14 @@ namespace {
 
 namespace h = ::fedrad::harmonization;
 using Distributions = std::map<std::string, std::map<std::string, v1::Results::Distribution>>;
-
-std::string GetStr(const v1::Payload& p, const std::string& key) {
-  auto it = p.strings().find(key);
-  return it == p.strings().end() ? "" : it->second;
-}
-
-std::vector<double> ToVector(const Eigen::VectorXd& v) {
-  return std::vector<double>(v.data(), v.data() + v.size());
-}
-
-void AddEigenMatrix(v1::Payload* p, const std::string& name, const Eigen::MatrixXd& m) {
-  std::vector<double> row_major(m.size());
-  for (Eigen::Index r = 0; r < m.rows(); ++r) {
-    for (Eigen::Index c = 0; c < m.cols(); ++c) row_major[r * m.cols() + c] = m(r, c);
-  }
-  AddMatrix(p, name, m.rows(), m.cols(), row_major);
-}
-
-absl::StatusOr<Eigen::VectorXd> SiteVector(const std::string& site, const v1::Payload& p,
-                                           const std::string& name, size_t size) {
-  absl::StatusOr<std::vector<double>> v = GetVector(p, name);
-  if (!v.ok()) return Annotate(v.status(), absl::StrCat("site ", site));
-  if (v->size() != size) {
-    return absl::DataLossError(absl::StrCat("site ", site, ": '", name, "' has ", v->size(),
-                                            " values, expected ", size));
-  }
-  return Eigen::Map<Eigen::VectorXd>(v->data(), v->size());
-}
-
-absl::StatusOr<Eigen::MatrixXd> SiteMatrix(const std::string& site, const v1::Payload& p,
-                                           const std::string& name, int64_t rows, int64_t cols) {
-  int64_t r = 0, c = 0;
-  absl::StatusOr<std::vector<double>> v = GetMatrix(p, name, &r, &c);
-  if (!v.ok()) return Annotate(v.status(), absl::StrCat("site ", site));
-  if (r != rows || c != cols) {
-    return absl::DataLossError(absl::StrCat("site ", site, ": '", name, "' is ", r, "x", c,
-                                            ", expected ", rows, "x", cols));
-  }
-  Eigen::MatrixXd m(rows, cols);
-  for (int64_t i = 0; i < rows; ++i) {
-    for (int64_t j = 0; j < cols; ++j) m(i, j) = (*v)[i * cols + j];
-  }
-  return m;
-}
+namespace cc = ::fedrad::kinds::combat_check;
+namespace cm = ::fedrad::kinds::combat_moments;
+namespace cr = ::fedrad::kinds::combat_residuals;
+namespace cf = ::fedrad::kinds::combat_fit;
+namespace cd = ::fedrad::kinds::combat_distributions;
+using ::fedrad::kinds::Put;
+using ::fedrad::kinds::SiteMatrix;
+using ::fedrad::kinds::SiteVector;
 
 // Checks the signed contribution of each of `sites` to `round_id` (against
 // the study CA; unverified with an in-process test host) and appends it to
@@ -182,16 +147,16 @@ absl::StatusOr<Distributions> SiteDistributions(StudyContext& ctx,
                                                 const std::string& phase) {
   Distributions out;
   v1::Payload params;
-  (*params.mutable_strings())["columns"] = absl::StrJoin(columns, ",");
-  (*params.mutable_strings())["phase"] = phase;
-  FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.Broadcast("combat.distributions", params));
+  Put(&params, cd::kColumns, columns);
+  Put(&params, cd::kPhase, phase);
+  FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.Broadcast(cd::kName, params));
   for (const auto& [site, r] : results) {
     const v1::Payload& p = r.payload();
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd n, SiteVector(site, p, "n", columns.size()));
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd mean, SiteVector(site, p, "mean", columns.size()));
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd m2, SiteVector(site, p, "m2", columns.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd n, SiteVector(site, p, cd::kN, columns.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd mean, SiteVector(site, p, cd::kMean, columns.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd m2, SiteVector(site, p, cd::kM2, columns.size()));
     FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd supp,
-                            SiteVector(site, p, "suppressed", columns.size()));
+                            SiteVector(site, p, cd::kSuppressed, columns.size()));
     for (size_t i = 0; i < columns.size(); ++i) {
       const Eigen::Index j = static_cast<Eigen::Index>(i);
       v1::Results::Distribution& e = out[features[i]][site];
@@ -209,8 +174,8 @@ absl::StatusOr<Distributions> SiteDistributions(StudyContext& ctx,
       cm.binary = false;
       e.set_mean(cm.mean);
       e.set_sd(models::StandardDeviation(cm));
-      absl::StatusOr<std::vector<double>> grid = GetVector(p, "grid." + columns[i]);
-      absl::StatusOr<std::vector<double>> counts = GetVector(p, "counts." + columns[i]);
+            absl::StatusOr<std::vector<double>> grid = kinds::Get(p, cd::kGrid, columns[i]);
+      absl::StatusOr<std::vector<double>> counts = kinds::Get(p, cd::kCounts, columns[i]);
       if (!grid.ok() || !counts.ok() || grid->size() != counts->size()) {
         return absl::DataLossError(absl::StrCat("site ", site, ": malformed grid counts for '",
                                                 columns[i], "'"));
@@ -361,17 +326,17 @@ absl::Status RunHarmonization(StudyContext& ctx) {
 
   // Round 1: the cheap check, before any aggregate of the data moves.
   ctx.SetProgress("harmonization", 0.0, "checking site tables (combat.check)");
-  FEDRAD_ASSIGN_OR_RETURN(auto checks, ctx.Broadcast("combat.check", v1::Payload()));
+  FEDRAD_ASSIGN_OR_RETURN(auto checks, ctx.Broadcast(cc::kName, v1::Payload()));
   std::vector<std::string> problems;
   std::vector<std::string> sites = Keys(checks);
   std::vector<std::string> features;  // in the first site's column order
   std::map<std::string, std::set<std::string>> features_by_site;
   for (const auto& [site, r] : checks) {
-    for (const std::string& f : h::SplitList(GetStr(r.payload(), "features"))) {
+    for (const std::string& f : kinds::Get(r.payload(), cc::kFeatures)) {
       features_by_site[site].insert(f);
       if (std::find(features.begin(), features.end(), f) == features.end()) features.push_back(f);
     }
-    for (absl::string_view p : absl::StrSplit(GetStr(r.payload(), "problems"), '\n')) {
+    for (const std::string& p : kinds::Get(r.payload(), cc::kProblems)) {
       if (!p.empty()) problems.push_back(absl::StrCat("site ", site, ": ", p));
     }
   }
@@ -398,7 +363,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   std::vector<std::vector<int>> constant;
   for (const std::string& site : sites) {
     const v1::Payload& p = checks.at(site).payload();
-    FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(p, "n"));
+    FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(p, cc::kN));
     site_n.push_back(static_cast<int64_t>(n));
     if (n < 2 && !mean_only_method) {
       problems.push_back(absl::StrCat(
@@ -406,8 +371,8 @@ absl::Status RunHarmonization(StudyContext& ctx) {
           "(location and scale) of its site effect; exclude the site or use method mean-only"));
     }
     // Map the site's constant flags (indexed by its own column order) to ours.
-    std::vector<std::string> own = h::SplitList(GetStr(p, "features"));
-    absl::StatusOr<std::vector<double>> flags = GetVector(p, "constant");
+    std::vector<std::string> own = kinds::Get(p, cc::kFeatures);
+    absl::StatusOr<std::vector<double>> flags = kinds::Get(p, cc::kConstant);
     std::vector<int> c;
     if (flags.ok() && flags->size() == own.size()) {
       for (size_t j = 0; j < own.size(); ++j) {
@@ -434,7 +399,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   // Round 2: moments -> B-hat.
   ctx.SetProgress("harmonization", 0.25, "pooled regression (combat.moments)");
   v1::Payload base;
-  (*base.mutable_strings())["features"] = absl::StrJoin(adjusted, ",");
+  Put(&base, kinds::combat::kFeatures, adjusted);
   // Secure aggregation: the cross-products are only used pooled, so they
   // arrive summed (coordinator/secure_round.h) and stand in the first
   // site's entry (PoolMoments adds the sites' entries); n and the sums of
@@ -451,14 +416,14 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     std::map<std::string, v1::Payload> by_site;
     for (const std::string& site : ctx.active_sites()) by_site[site] = base;
     FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
-                            RunSecureRound(ctx, "combat.moments", by_site, ctx.active_sites(),
+                            RunSecureRound(ctx, cm::kName, by_site, ctx.active_sites(),
                                            rounds::CombatMomentsRound()));
     moment_results = std::move(r.by_site);
     pooled_moments = std::move(r.sum);
     transcript = std::move(r.session_adverts);
     for (const auto& m : r.signed_messages.messages()) *transcript.add_messages() = m;
   } else {
-    FEDRAD_ASSIGN_OR_RETURN(moment_results, ctx.Broadcast("combat.moments", base));
+    FEDRAD_ASSIGN_OR_RETURN(moment_results, ctx.Broadcast(cm::kName, base));
   }
   sites = Keys(moment_results);
   if (!secure) {
@@ -469,10 +434,10 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   for (const std::string& site : sites) {
     const v1::Payload& p = moment_results.at(site).payload();
     h::LocalMoments m;
-    FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(p, "n"));
+    FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(p, cm::kN));
     m.n = static_cast<int64_t>(n);
-    FEDRAD_ASSIGN_OR_RETURN(m.sum_covariates, SiteVector(site, p, "sum_covariates", q));
-    FEDRAD_ASSIGN_OR_RETURN(m.sum_features, SiteVector(site, p, "sum_features", num_g));
+    FEDRAD_ASSIGN_OR_RETURN(m.sum_covariates, SiteVector(site, p, cm::kSumCovariates, q));
+    FEDRAD_ASSIGN_OR_RETURN(m.sum_features, SiteVector(site, p, cm::kSumFeatures, num_g));
     const bool from_sum = secure && site == sites.front();
     const v1::Payload& cross = from_sum ? pooled_moments : p;
     const std::string who = from_sum ? "(secure sum)" : site;
@@ -480,9 +445,10 @@ absl::Status RunHarmonization(StudyContext& ctx) {
       m.covariate_cross = Eigen::MatrixXd::Zero(q, q);
       m.covariate_feature_cross = Eigen::MatrixXd::Zero(q, num_g);
     } else {
-      FEDRAD_ASSIGN_OR_RETURN(m.covariate_cross, SiteMatrix(who, cross, "covariate_cross", q, q));
+      FEDRAD_ASSIGN_OR_RETURN(m.covariate_cross,
+                              SiteMatrix(who, cross, cm::kCovariateCross, q, q));
       FEDRAD_ASSIGN_OR_RETURN(m.covariate_feature_cross,
-                              SiteMatrix(who, cross, "covariate_feature_cross", q, num_g));
+                              SiteMatrix(who, cross, cm::kCovariateFeatureCross, q, num_g));
     }
     moments.push_back(std::move(m));
   }
@@ -494,8 +460,8 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   std::map<std::string, v1::Payload> residual_params;
   for (size_t i = 0; i < sites.size(); ++i) {
     v1::Payload p = base;
-    AddVector(&p, "intercept", ToVector(h::SiteIntercept(reg, static_cast<int>(i))));
-    AddEigenMatrix(&p, "beta", reg.beta);
+    Put(&p, cr::kIntercept, h::SiteIntercept(reg, static_cast<int>(i)));
+    Put(&p, cr::kBeta, reg.beta);
     residual_params[sites[i]] = std::move(p);
   }
   std::map<std::string, v1::TaskResult> rss_results;
@@ -504,7 +470,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     // Only their sum is used (var_pooled): summed securely, in the first
     // site's entry.
     FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
-                            RunSecureRound(ctx, "combat.residuals", residual_params, sites,
+                            RunSecureRound(ctx, cr::kName, residual_params, sites,
                                            rounds::CombatResidualsRound(),
                                            ForEach(sites, transcript)));
     rss_results = std::move(r.by_site);
@@ -512,9 +478,9 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     for (const auto& m : r.signed_messages.messages()) *transcript.add_messages() = m;
   } else {
     FEDRAD_ASSIGN_OR_RETURN(rss_results,
-                            ctx.RunRound("combat.residuals", residual_params, ForEach(sites, transcript)));
+                            ctx.RunRound(cr::kName, residual_params, ForEach(sites, transcript)));
   }
-  FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, rss_results, "combat.residuals"));
+  FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, rss_results, cr::kName));
   if (!secure) {
     FEDRAD_RETURN_IF_ERROR(CollectSigned(ctx, rss_results, sites, rounds::CombatResidualsRound(),
                                          &transcript));
@@ -526,12 +492,13 @@ absl::Status RunHarmonization(StudyContext& ctx) {
         rss.push_back(Eigen::VectorXd::Zero(static_cast<Eigen::Index>(num_g)));
         continue;
       }
-      FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd v, SiteVector("(secure sum)", pooled_rss, "rss", num_g));
+      FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd v,
+                              SiteVector("(secure sum)", pooled_rss, cr::kRss, num_g));
       rss.push_back(std::move(v));
       continue;
     }
     FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd v,
-                            SiteVector(site, rss_results.at(site).payload(), "rss", num_g));
+                            SiteVector(site, rss_results.at(site).payload(), cr::kRss, num_g));
     rss.push_back(std::move(v));
   }
   FEDRAD_ASSIGN_OR_RETURN(h::PooledEstimates pooled, h::FinishPooled(reg, rss));
@@ -570,14 +537,14 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   std::map<std::string, v1::Payload> fit_params;
   for (const std::string& site : sites) {
     v1::Payload p = base;
-    AddVector(&p, "grand_mean", ToVector(pooled.grand_mean));
-    AddVector(&p, "var_pooled", ToVector(pooled.var_pooled));
-    AddEigenMatrix(&p, "beta", pooled.beta);
+    Put(&p, cf::kGrandMean, pooled.grand_mean);
+    Put(&p, cf::kVarPooled, pooled.var_pooled);
+    Put(&p, cf::kBeta, pooled.beta);
     fit_params[site] = std::move(p);
   }
   FEDRAD_ASSIGN_OR_RETURN(auto fit_results,
-                          ctx.RunRound("combat.fit", fit_params, ForEach(sites, transcript)));
-  FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, fit_results, "combat.fit"));
+                          ctx.RunRound(cf::kName, fit_params, ForEach(sites, transcript)));
+  FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, fit_results, cf::kName));
 
   // results.json
   h::ComBatModel model;
@@ -590,10 +557,10 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   for (const std::string& site : sites) {
     const v1::Payload& p = fit_results.at(site).payload();
     h::SiteModel sm;
-    FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(p, "n"));
+    FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(p, cf::kN));
     sm.n = static_cast<int64_t>(n);
-    FEDRAD_ASSIGN_OR_RETURN(sm.gamma_star, SiteVector(site, p, "gamma_star", num_g));
-    FEDRAD_ASSIGN_OR_RETURN(sm.delta_star, SiteVector(site, p, "delta_star", num_g));
+    FEDRAD_ASSIGN_OR_RETURN(sm.gamma_star, SiteVector(site, p, cf::kGammaStar, num_g));
+    FEDRAD_ASSIGN_OR_RETURN(sm.delta_star, SiteVector(site, p, cf::kDeltaStar, num_g));
     model.sites[site] = std::move(sm);
   }
   v1::Results::Harmonization& out = *ctx.results().mutable_harmonization();

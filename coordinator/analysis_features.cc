@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "proto/payload.h"
+#include "proto/task_kinds.h"
 #include "site_node/tasks_features_spec.h"
 
 namespace fedrad::coordinator {
@@ -34,11 +35,12 @@ absl::Status CheckFeatureExtraction(const v1::Study& study) {
 }
 
 absl::Status RunFeatureExtraction(StudyContext& ctx) {
+  namespace fe = ::fedrad::kinds::features_extract;
   FEDRAD_ASSIGN_OR_RETURN(site::FeaturePlan plan,
                           site::ResolveFeatureExtraction(ctx.study().features()));
   ctx.SetProgress("feature extraction", 0.0,
                   absl::StrCat("sites extract ", plan.regions.size(), " region(s) per case"));
-  FEDRAD_ASSIGN_OR_RETURN(auto by_site, ctx.Broadcast("features.extract", v1::Payload()));
+  FEDRAD_ASSIGN_OR_RETURN(auto by_site, ctx.Broadcast(fe::kName, v1::Payload()));
 
   v1::Results::Features& out = *ctx.results().mutable_features();
   out.set_settings_sha256(plan.settings_sha256);
@@ -54,18 +56,17 @@ absl::Status RunFeatureExtraction(StudyContext& ctx) {
   int64_t total_cases = 0, total_ok = 0, total_excluded = 0;
   for (const auto& [site, result] : by_site) {
     const auto& p = result.payload();
-    FEDRAD_ASSIGN_OR_RETURN(double n_cases, GetScalar(p, "n_cases"));
-    FEDRAD_ASSIGN_OR_RETURN(double n_ok, GetScalar(p, "n_ok"));
-    FEDRAD_ASSIGN_OR_RETURN(double n_excluded, GetScalar(p, "n_excluded"));
+    FEDRAD_ASSIGN_OR_RETURN(double n_cases, kinds::Get(p, fe::kNCases));
+    FEDRAD_ASSIGN_OR_RETURN(double n_ok, kinds::Get(p, fe::kNOk));
+    FEDRAD_ASSIGN_OR_RETURN(double n_excluded, kinds::Get(p, fe::kNExcluded));
     v1::Results::FeatureSite& s = (*out.mutable_sites())[site];
     s.set_n_cases(static_cast<int32_t>(n_cases));
     s.set_n_ok(static_cast<int32_t>(n_ok));
     s.set_n_excluded(static_cast<int32_t>(n_excluded));
     // Only sites that excluded a case get an `excluded` list (the report
     // shows every such list).
-    auto ex = p.strings().find("excluded_cases");
-    if (ex != p.strings().end()) {
-      auto list = nlohmann::json::parse(ex->second, nullptr, false);
+    if (kinds::Has(p, fe::kExcludedCases)) {
+      auto list = nlohmann::json::parse(kinds::Get(p, fe::kExcludedCases), nullptr, false);
       if (list.is_discarded() || !list.is_array()) {
         return absl::DataLossError(absl::StrCat("site ", site, ": malformed excluded_cases"));
       }
@@ -76,20 +77,16 @@ absl::Status RunFeatureExtraction(StudyContext& ctx) {
         excluded->set_reason(e.value("reason", ""));
       }
     }
-    auto sha = p.strings().find("settings_sha256");
-    if (sha != p.strings().end() && sha->second != plan.settings_sha256) {
-      FEDRAD_LOG(WARNING) << "site " << site << " used settings " << sha->second
-                          << ", expected " << plan.settings_sha256;
-      s.set_settings_sha256(sha->second);
+    const std::string sha = kinds::Get(p, fe::kSettingsSha256);
+    if (kinds::Has(p, fe::kSettingsSha256) && sha != plan.settings_sha256) {
+      FEDRAD_LOG(WARNING) << "site " << site << " used settings " << sha << ", expected "
+                          << plan.settings_sha256;
+      s.set_settings_sha256(sha);
     }
-    auto cols = p.strings().find("columns");
     std::set<std::string>& mine = site_columns[site];
-    if (cols != p.strings().end()) {
-      for (absl::string_view c : absl::StrSplit(cols->second, ',', absl::SkipEmpty())) {
-        std::string name(c);
-        mine.insert(name);
-        if (seen.insert(name).second) columns.push_back(name);
-      }
+    for (const std::string& name : kinds::Get(p, fe::kColumns)) {
+      mine.insert(name);
+      if (seen.insert(name).second) columns.push_back(name);
     }
     s.set_n_feature_columns(static_cast<int32_t>(mine.size()));
     total_cases += static_cast<int64_t>(n_cases);

@@ -67,6 +67,8 @@
 #include "models/selection.h"
 #include "proto/payload.h"
 #include "proto/results_json.h"
+#include "proto/task_kinds.h"
+#include "rounds/kind_eigen.h"
 #include "proto/spec_hash.h"
 #include "rounds/fit_replay.h"
 #include "rounds/transcript.h"
@@ -77,17 +79,6 @@ namespace internal {
 
 std::vector<double> ToStd(const Eigen::VectorXd& v) {
   return std::vector<double>(v.data(), v.data() + v.size());
-}
-
-absl::StatusOr<Eigen::VectorXd> SiteVector(const std::string& site, const v1::Payload& p,
-                                           const std::string& name, int64_t n) {
-  absl::StatusOr<std::vector<double>> v = GetVector(p, name);
-  if (!v.ok()) return Annotate(v.status(), absl::StrCat("site ", site));
-  if (static_cast<int64_t>(v->size()) != n) {
-    return absl::DataLossError(absl::StrCat("site ", site, ": '", name, "' has ", v->size(),
-                                            " values, expected ", n));
-  }
-  return Eigen::Map<Eigen::VectorXd>(v->data(), static_cast<Eigen::Index>(n));
 }
 
 bool IsCox(const v1::Model& model) { return model.type() == v1::Model::COX; }
@@ -113,7 +104,7 @@ std::map<std::string, v1::Payload> RoundParams(StudyContext& ctx, const v1::Payl
   for (const std::string& site : ctx.active_sites()) {
     v1::Payload p = params;
     if (std::find(active.begin(), active.end(), site) == active.end()) {
-      (*p.mutable_strings())["role"] = "idle";
+      kinds::Put(&p, kinds::model_task::kRole, kinds::model_task::kIdle);
       p.clear_arrays();
     }
     by_site[site] = p;
@@ -137,36 +128,17 @@ using internal::MakeEvaluator;
 using internal::RoundMessageOf;
 using internal::RoundParams;
 using internal::SiteValidation;
-using internal::SiteVector;
+using ::fedrad::kinds::Put;
+using ::fedrad::kinds::SiteMatrix;
+using ::fedrad::kinds::SiteVector;
+namespace mt = ::fedrad::kinds::model_task;
+namespace mp = ::fedrad::kinds::models_prepare;
+namespace md = ::fedrad::kinds::models_derivatives;
+namespace mf = ::fedrad::kinds::models_fit;
 using internal::ToStd;
 using internal::ValidateModel;
 
-std::string GetStr(const v1::Payload& p, const std::string& key) {
-  auto it = p.strings().find(key);
-  return it == p.strings().end() ? "" : it->second;
-}
 
-std::vector<std::string> SplitLines(const std::string& s) {
-  std::vector<std::string> out;
-  for (absl::string_view part : absl::StrSplit(s, '\n', absl::SkipEmpty())) out.emplace_back(part);
-  return out;
-}
-
-absl::StatusOr<Eigen::MatrixXd> SiteMatrix(const std::string& site, const v1::Payload& p,
-                                           const std::string& name, int64_t n) {
-  int64_t r = 0, c = 0;
-  absl::StatusOr<std::vector<double>> v = GetMatrix(p, name, &r, &c);
-  if (!v.ok()) return Annotate(v.status(), absl::StrCat("site ", site));
-  if (r != n || c != n) {
-    return absl::DataLossError(
-        absl::StrCat("site ", site, ": '", name, "' is ", r, "x", c, ", expected ", n, "x", n));
-  }
-  Eigen::MatrixXd mat(n, n);
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < n; ++j) mat(i, j) = (*v)[static_cast<size_t>(i * n + j)];
-  }
-  return mat;
-}
 
 std::vector<std::string> Minus(const std::vector<std::string>& all,
                                const std::vector<std::string>& drop) {
@@ -179,13 +151,13 @@ std::vector<std::string> Minus(const std::vector<std::string>& all,
 
 absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& model) {
   v1::Payload params;
-  (*params.mutable_strings())["model"] = model.name();
-  FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.Broadcast("models.prepare", params));
+  Put(&params, mt::kModel, model.name());
+  FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.Broadcast(mp::kName, params));
   PreparedModel prep;
   prep.spec = &model;
   std::vector<std::string> disagreements;
   for (const auto& [site, r] : results) {
-    std::vector<std::string> covs = SplitLines(GetStr(r.payload(), "covariates"));
+    std::vector<std::string> covs = kinds::Get(r.payload(), mp::kCovariates);
     if (prep.covariates.empty()) {
       prep.covariates = covs;
     } else if (covs != prep.covariates) {
@@ -204,23 +176,23 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
   for (const auto& [site, r] : results) {
     const v1::Payload& pl = r.payload();
     m::CrossProducts cp = m::CrossProducts::Zero(static_cast<int>(p));
-    FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(pl, "n"));
+    FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(pl, mp::kN));
     cp.n = static_cast<int64_t>(n);
-    FEDRAD_ASSIGN_OR_RETURN(cp.sum, SiteVector(site, pl, "sum_x", p));
-    FEDRAD_ASSIGN_OR_RETURN(cp.sum_outer, SiteMatrix(site, pl, "sum_xx", p));
+    FEDRAD_ASSIGN_OR_RETURN(cp.sum, SiteVector(site, pl, mp::kSumX, p));
+    FEDRAD_ASSIGN_OR_RETURN(cp.sum_outer, SiteMatrix(site, pl, mp::kSumXX, p, p));
     prep.cross[site] = cp;
     prep.n[site] = cp.n;
     FEDRAD_RETURN_IF_ERROR(RoundMessageOf(ctx, site, r, rounds::PrepareRound(model.name()),
-                                          {"n", "events", "sum_x", "sum_xx"})
+                                          kinds::RoundSummedNames(*kinds::FindKind(mp::kName)))
                                .status());
     if (r.has_signed_()) prep.signed_prepare[site] = r.signed_();
-    FEDRAD_ASSIGN_OR_RETURN(double events, GetScalar(pl, "events"));
-    FEDRAD_ASSIGN_OR_RETURN(double excluded, GetScalar(pl, "n_excluded"));
+    FEDRAD_ASSIGN_OR_RETURN(double events, kinds::Get(pl, mp::kEvents));
+    FEDRAD_ASSIGN_OR_RETURN(double excluded, kinds::Get(pl, mp::kNExcluded));
     if (!std::isfinite(excluded)) excluded = -1;  // withheld: 1..k-1
     // NaN: the site withheld it (fewer than k events or non-events).
     prep.events[site] = std::isfinite(events) ? static_cast<int64_t>(events) : -1;
     prep.n_excluded[site] = static_cast<int64_t>(excluded);
-    for (const std::string& line : SplitLines(GetStr(pl, "excluded"))) {
+    for (const std::string& line : kinds::Get(pl, mp::kExcluded)) {
       std::vector<std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
       int64_t count = 0;
       if (kv.size() != 2) continue;
@@ -292,51 +264,51 @@ absl::StatusOr<m::SpecFit> FitAtSite(StudyContext& ctx, const PreparedModel& pre
                                      const std::string& site, v1::Transcript* transcript) {
   const v1::Model& model = *prep.spec;
   v1::Payload params;
-  (*params.mutable_strings())["model"] = model.name();
-  FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.RunRound("models.fit", RoundParams(ctx, params, {site})));
-  FEDRAD_RETURN_IF_ERROR(RequireSites({site}, results, "models.fit"));
+  Put(&params, mt::kModel, model.name());
+  FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.RunRound(mf::kName, RoundParams(ctx, params, {site})));
+  FEDRAD_RETURN_IF_ERROR(RequireSites({site}, results, mf::kName));
   FEDRAD_RETURN_IF_ERROR(
       RoundMessageOf(ctx, site, results.at(site), rounds::SiteFitRound(model.name()), {}).status());
   if (transcript != nullptr && results.at(site).has_signed_()) {
     *transcript->add_messages() = results.at(site).signed_();
   }
   const v1::Payload& pl = results.at(site).payload();
-  if (SplitLines(GetStr(pl, "candidates")) != prep.covariates) {
+  if (kinds::Get(pl, mf::kCandidates) != prep.covariates) {
     return absl::DataLossError(absl::StrCat("site ", site, ": models.fit used other candidate "
                                             "covariates than models.prepare"));
   }
   m::SpecFit s;
-  s.covariates = SplitLines(GetStr(pl, "covariates"));
+  s.covariates = kinds::Get(pl, mf::kCovariates);
   s.names = IsCox(model) ? s.covariates : std::vector<std::string>{"intercept"};
   if (!IsCox(model)) s.names.insert(s.names.end(), s.covariates.begin(), s.covariates.end());
   const int64_t p = static_cast<int64_t>(s.names.size());
   const int64_t q = static_cast<int64_t>(s.covariates.size());
-  FEDRAD_ASSIGN_OR_RETURN(s.beta, SiteVector(site, pl, "beta", p));
-  FEDRAD_ASSIGN_OR_RETURN(s.covariance, SiteMatrix(site, pl, "covariance", p));
+  FEDRAD_ASSIGN_OR_RETURN(s.beta, SiteVector(site, pl, mf::kBeta, p));
+  FEDRAD_ASSIGN_OR_RETURN(s.covariance, SiteMatrix(site, pl, mf::kCovariance, p, p));
   s.std_errors = s.covariance.diagonal().cwiseSqrt();
-  FEDRAD_ASSIGN_OR_RETURN(s.loglik, GetScalar(pl, "loglik"));
-  FEDRAD_ASSIGN_OR_RETURN(s.loglik_null, GetScalar(pl, "loglik_null"));
-  FEDRAD_ASSIGN_OR_RETURN(double iterations, GetScalar(pl, "iterations"));
-  FEDRAD_ASSIGN_OR_RETURN(double halvings, GetScalar(pl, "halvings"));
-  FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(pl, "n"));
-  FEDRAD_ASSIGN_OR_RETURN(double events, GetScalar(pl, "events"));
+  FEDRAD_ASSIGN_OR_RETURN(s.loglik, kinds::Get(pl, mf::kLoglik));
+  FEDRAD_ASSIGN_OR_RETURN(s.loglik_null, kinds::Get(pl, mf::kLoglikNull));
+  FEDRAD_ASSIGN_OR_RETURN(double iterations, kinds::Get(pl, mf::kIterations));
+  FEDRAD_ASSIGN_OR_RETURN(double halvings, kinds::Get(pl, mf::kHalvings));
+  FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(pl, mf::kN));
+  FEDRAD_ASSIGN_OR_RETURN(double events, kinds::Get(pl, mf::kEvents));
   s.iterations = static_cast<int>(iterations);
   s.halvings = static_cast<int>(halvings);
   s.n = static_cast<int64_t>(n);
   s.events = static_cast<int64_t>(events);
-  if (GetArray(pl, "score_chi2").ok()) {
+  if (kinds::Has(pl, mf::kScoreChi2)) {
     const int64_t c = static_cast<int64_t>(prep.covariates.size());
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd chi2, SiteVector(site, pl, "score_chi2", c));
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd pv, SiteVector(site, pl, "score_p_value", c));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd chi2, SiteVector(site, pl, mf::kScoreChi2, c));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd pv, SiteVector(site, pl, mf::kScorePValue, c));
     for (int64_t j = 0; j < c; ++j) s.score_tests.push_back({chi2[j], pv[j]});
   }
-  if (GetArray(pl, "center").ok()) {
+  if (kinds::Has(pl, mf::kCenter)) {
     s.standardized = true;
-    FEDRAD_ASSIGN_OR_RETURN(s.scaling.center, SiteVector(site, pl, "center", q));
-    FEDRAD_ASSIGN_OR_RETURN(s.scaling.scale, SiteVector(site, pl, "scale", q));
+    FEDRAD_ASSIGN_OR_RETURN(s.scaling.center, SiteVector(site, pl, mf::kCenter, q));
+    FEDRAD_ASSIGN_OR_RETURN(s.scaling.scale, SiteVector(site, pl, mf::kScale, q));
   }
-  if (GetArray(pl, "lambda").ok()) {
-    FEDRAD_ASSIGN_OR_RETURN(s.lambda, GetScalar(pl, "lambda"));
+  if (kinds::Has(pl, mf::kLambda)) {
+    FEDRAD_ASSIGN_OR_RETURN(s.lambda, kinds::Get(pl, mf::kLambda));
   }
   return s;
 }

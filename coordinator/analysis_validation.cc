@@ -29,6 +29,8 @@
 #include "models/metrics.h"
 #include "models/pooled_baseline.h"
 #include "proto/payload.h"
+#include "proto/task_kinds.h"
+#include "rounds/kind_eigen.h"
 #include "rounds/transcript.h"
 
 namespace fedrad::coordinator {
@@ -44,7 +46,13 @@ using internal::PreparedModel;
 using internal::RequireSites;
 using internal::RoundParams;
 using internal::SiteValidation;
-using internal::SiteVector;
+using ::fedrad::kinds::Put;
+using ::fedrad::kinds::SiteVector;
+namespace mt = ::fedrad::kinds::model_task;
+namespace mb = ::fedrad::kinds::models_baseline;
+namespace ml = ::fedrad::kinds::models_lp_summary;
+namespace mv = ::fedrad::kinds::models_validate;
+namespace cv = ::fedrad::kinds::models_validate::curve;
 using internal::ToStd;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -114,11 +122,12 @@ absl::StatusOr<PooledBaseline> PoolBaseline(const std::map<std::string, v1::Task
     const v1::Payload& pl = sums.at(s).payload();
     m::SiteBaseline b;
     b.site = s;
-    absl::StatusOr<std::vector<double>> g = GetVector(pl, "grid");
+    absl::StatusOr<std::vector<double>> g = kinds::Get(pl, mb::kGrid);
     if (!g.ok()) return Annotate(g.status(), absl::StrCat("site ", s));
     b.grid = *g;
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd e, SiteVector(s, pl, "grid_events", b.grid.size()));
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd r, SiteVector(s, pl, "grid_risk_sum", b.grid.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd e, SiteVector(s, pl, mb::kGridEvents, b.grid.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd r,
+                            SiteVector(s, pl, mb::kGridRiskSum, b.grid.size()));
     b.events = ToStd(e);
     b.risk = ToStd(r);
     sites.push_back(std::move(b));
@@ -126,11 +135,8 @@ absl::StatusOr<PooledBaseline> PoolBaseline(const std::map<std::string, v1::Task
   return m::PoolBaseline(sites, t, tau);
 }
 
-// The "model" param of a round.
-std::string ModelNameOf(const v1::Payload& params) {
-  auto it = params.strings().find("model");
-  return it == params.strings().end() ? "" : it->second;
-}
+// The model param of a round.
+std::string ModelNameOf(const v1::Payload& params) { return kinds::Get(params, mt::kModel); }
 
 // Tertiles of the frozen model's linear predictor over the development sites,
 // from the cumulative counts each released on a lattice it fixed
@@ -142,9 +148,9 @@ absl::StatusOr<std::vector<double>> RiskGroupCuts(StudyContext& ctx, const v1::P
                                                   v1::Results::RiskGroups* info,
                                                   v1::Transcript* transcript) {
   FEDRAD_ASSIGN_OR_RETURN(auto first,
-                          ctx.RunRound("models.lp_summary", RoundParams(ctx, base, dev_sites),
+                          ctx.RunRound(ml::kName, RoundParams(ctx, base, dev_sites),
                                        FitTranscripts(fit, dev_sites)));
-  FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, first, "models.lp_summary"));
+  FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, first, ml::kName));
   // The signed counts go to the validation sites, which recompute the cuts.
   FEDRAD_RETURN_IF_ERROR(internal::CollectSigned(ctx, first, dev_sites,
                                       rounds::LpSummaryRound(ModelNameOf(base), fit.fit_id),
@@ -153,11 +159,11 @@ absl::StatusOr<std::vector<double>> RiskGroupCuts(StudyContext& ctx, const v1::P
   for (const auto& s : dev_sites) {
     const v1::Payload& pl = first.at(s).payload();
     m::SiteCounts sc;
-    FEDRAD_ASSIGN_OR_RETURN(sc.n, GetScalar(pl, "n"));
-    absl::StatusOr<std::vector<double>> g = GetVector(pl, "grid");
+    FEDRAD_ASSIGN_OR_RETURN(sc.n, kinds::Get(pl, ml::kN));
+    absl::StatusOr<std::vector<double>> g = kinds::Get(pl, ml::kGrid);
     if (!g.ok()) return Annotate(g.status(), absl::StrCat("site ", s));
     sc.grid = *g;
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd c, SiteVector(s, pl, "counts", sc.grid.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd c, SiteVector(s, pl, ml::kCounts, sc.grid.size()));
     sc.counts = ToStd(c);
     parts.push_back(sc);
   }
@@ -187,50 +193,53 @@ absl::StatusOr<std::vector<double>> RiskGroupCuts(StudyContext& ctx, const v1::P
 // the keys the report reads (docs/report.md, "Curve aggregates"). A value
 // the site left non-finite prints as null.
 void AddCurves(const v1::Payload& pl, double roc_t, Metrics* site) {
+  // Members of the curve family (proto/task_kinds.h, models_validate::curve).
   auto vec = [&](const std::string& name, google::protobuf::RepeatedField<double>* out) {
-    absl::StatusOr<std::vector<double>> v = GetVector(pl, name);
+    absl::StatusOr<std::vector<double>> v = kinds::Get(pl, mv::kCurve, name);
     if (v.ok()) *out = {v->begin(), v->end()};
   };
-  auto has = [&](const std::string& name) { return GetArray(pl, name).ok(); };
+  auto has = [&](const std::string& name) {
+    return GetArray(pl, kinds::Member(mv::kCurve, name)).ok();
+  };
   auto scalar = [&](const std::string& name) {
-    absl::StatusOr<double> x = GetScalar(pl, name);
+    absl::StatusOr<double> x = kinds::GetOne(pl, mv::kCurve, name);
     return x.ok() ? *x : kNaN;
   };
-  if (has("curve.calibration.suppressed")) {
+  const std::string cal_ = cv::kCalibration, km = cv::kKm, roc_ = cv::kRoc;
+  if (has(cal_ + cv::kSuppressed)) {
     site->mutable_calibration()->set_suppressed(true);
     site->mutable_calibration()->set_reason("fewer than k patients at the site: no bin released");
-  } else if (has("curve.calibration.n")) {
+  } else if (has(cal_ + cv::kN)) {
     v1::Results::Calibration& cal = *site->mutable_calibration();
-    vec("curve.calibration.predicted", cal.mutable_predicted());
-    vec("curve.calibration.observed", cal.mutable_observed());
-    vec("curve.calibration.ci_low", cal.mutable_observed_ci_low());
-    vec("curve.calibration.ci_high", cal.mutable_observed_ci_high());
-    vec("curve.calibration.n", cal.mutable_n());
+    vec(cal_ + cv::kPredicted, cal.mutable_predicted());
+    vec(cal_ + cv::kObserved, cal.mutable_observed());
+    vec(cal_ + cv::kCiLow, cal.mutable_observed_ci_low());
+    vec(cal_ + cv::kCiHigh, cal.mutable_observed_ci_high());
+    vec(cal_ + cv::kN, cal.mutable_n());
   }
-  const char* const keys[] = {"low", "intermediate", "high"};
-  for (const char* key : keys) {
-    const std::string prefix = absl::StrCat("curve.km.", key, ".");
-    if (!has(prefix + "n") && !has(prefix + "suppressed")) continue;
+  for (const char* key : cv::kRiskGroups) {
+    const std::string prefix = absl::StrCat(km, key, ".");
+    if (!has(prefix + cv::kN) && !has(prefix + cv::kSuppressed)) continue;
     // A suppressed group reveals nothing at its site, not even its size.
     v1::Results::KmGroup& g = *site->add_km_groups();
     g.set_label(absl::StrCat(key, " risk"));
-    g.set_n(scalar(prefix + "n"));
-    g.set_suppressed(has(prefix + "suppressed"));
+    g.set_n(scalar(prefix + cv::kN));
+    g.set_suppressed(has(prefix + cv::kSuppressed));
     if (g.suppressed()) continue;
-    g.set_events(has(prefix + "events") ? scalar(prefix + "events") : kNaN);
-    vec(prefix + "time", g.mutable_time());
-    vec(prefix + "survival", g.mutable_survival());
-    vec(prefix + "n_at_risk", g.mutable_n_at_risk());
+    g.set_events(has(prefix + cv::kEvents) ? scalar(prefix + cv::kEvents) : kNaN);
+    vec(prefix + cv::kTime, g.mutable_time());
+    vec(prefix + cv::kSurvival, g.mutable_survival());
+    vec(prefix + cv::kNAtRisk, g.mutable_n_at_risk());
   }
-  if (has("curve.roc.n_pos")) {
+  if (has(roc_ + cv::kNPos)) {
     v1::Results::Roc& roc = *site->mutable_roc();
-    roc.set_n_pos(scalar("curve.roc.n_pos"));
-    roc.set_n_neg(scalar("curve.roc.n_neg"));
-    roc.set_suppressed(has("curve.roc.suppressed"));
+    roc.set_n_pos(scalar(roc_ + cv::kNPos));
+    roc.set_n_neg(scalar(roc_ + cv::kNNeg));
+    roc.set_suppressed(has(roc_ + cv::kSuppressed));
     if (!roc.suppressed()) {
-      vec("curve.roc.fpr", roc.mutable_fpr());
-      vec("curve.roc.tpr", roc.mutable_tpr());
-      vec("curve.roc.threshold", roc.mutable_threshold());
+      vec(roc_ + cv::kFpr, roc.mutable_fpr());
+      vec(roc_ + cv::kTpr, roc.mutable_tpr());
+      vec(roc_ + cv::kThreshold, roc.mutable_threshold());
     }
     if (std::isfinite(roc_t)) {
       roc.set_time_dependent_t(roc_t);  // Cox: cumulative/dynamic ROC at t (area: auc_t)
@@ -255,27 +264,27 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
   // bootstrap settings are not sent: every site takes them from the approved
   // spec (site_node/validation_rules.h).
   v1::Payload params;
-  (*params.mutable_strings())["model"] = model.name();
-  (*params.mutable_strings())["covariates"] = absl::StrJoin(fit.covariates, "\n");
-  AddVector(&params, "beta", ToStd(fit.beta));
+  Put(&params, mt::kModel, model.name());
+  Put(&params, mt::kCovariates, fit.covariates);
+  Put(&params, mt::kBeta, fit.beta);
   // Which fit froze the model: each site recomputes it from fit.transcript.
-  (*params.mutable_strings())["fit"] = fit.fit_id;
-  (*params.mutable_strings())["fit_sites"] = absl::StrJoin(fit.sites, "\n");
+  Put(&params, mt::kFit, fit.fit_id);
+  Put(&params, mt::kFitSites, fit.sites);
   const v1::Payload frozen = params;  // the model and its coefficients only
   // What the validation sites recompute the frozen model, H0 and the cuts from.
   v1::Transcript val_transcript = fit.transcript;
   if (cox) {
     FEDRAD_ASSIGN_OR_RETURN(auto sums,
-                            ctx.RunRound("models.baseline", RoundParams(ctx, params, dev_sites),
+                            ctx.RunRound(mb::kName, RoundParams(ctx, params, dev_sites),
                                          FitTranscripts(fit, dev_sites)));
-    FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, sums, "models.baseline"));
+    FEDRAD_RETURN_IF_ERROR(RequireSites(dev_sites, sums, mb::kName));
     // The signed sums go to the validation sites, which recompute H0.
     FEDRAD_RETURN_IF_ERROR(internal::CollectSigned(ctx, sums, dev_sites,
                                         rounds::BaselineRound(model.name(), fit.fit_id),
                                         &val_transcript));
     FEDRAD_ASSIGN_OR_RETURN(PooledBaseline base, PoolBaseline(sums, dev_sites, t, tau));
-    AddVector(&params, "grid", base.grid);
-    AddVector(&params, "cumhaz", base.cumhaz);
+    Put(&params, mv::kGrid, base.grid);
+    Put(&params, mv::kCumhaz, base.cumhaz);
     if (baseline_out) {
       baseline_out->set_cumhaz_t(m::CumulativeHazardAt(base.grid, base.cumhaz, t));
       baseline_out->set_cumhaz_tau(m::CumulativeHazardAt(base.grid, base.cumhaz, tau));
@@ -296,33 +305,33 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
       FEDRAD_ASSIGN_OR_RETURN(std::vector<double> cuts,
                               RiskGroupCuts(ctx, frozen, fit, dev_sites, risk_groups_out,
                                             &val_transcript));
-      AddVector(&params, "km_cuts", cuts);
+      Put(&params, mv::kKmCuts, cuts);
     }
   }
   FEDRAD_ASSIGN_OR_RETURN(auto results,
-                          ctx.RunRound("models.validate", RoundParams(ctx, params, val_sites),
+                          ctx.RunRound(mv::kName, RoundParams(ctx, params, val_sites),
                                        [&] {
                                          std::map<std::string, v1::Transcript> by_site;
                                          for (const auto& s : val_sites) by_site[s] = val_transcript;
                                          return by_site;
                                        }()));
-  FEDRAD_RETURN_IF_ERROR(RequireSites(val_sites, results, "models.validate"));
+  FEDRAD_RETURN_IF_ERROR(RequireSites(val_sites, results, mv::kName));
   std::map<std::string, SiteValidation> out;
   for (const auto& s : val_sites) {
     const v1::Payload& pl = results.at(s).payload();
     SiteValidation sv;
     auto get = [&](const std::string& name) {
-      absl::StatusOr<double> x = GetScalar(pl, absl::StrCat("metric.", name));
+      absl::StatusOr<double> x = kinds::GetOne(pl, mv::kMetric, name);
       return x.ok() ? *x : kNaN;
     };
     auto put = [&](const MetricFields& metric) {
       const std::string name = metric.name;
       const double x = get(name);
       (sv.metrics.*metric.value)(x);
-      if (GetScalar(pl, absl::StrCat("metric.", name, "_ci_low")).ok()) {
+      if (kinds::GetOne(pl, mv::kMetric, absl::StrCat(name, "_ci_low")).ok()) {
         (sv.metrics.*metric.ci_low)(get(absl::StrCat(name, "_ci_low")));
       }
-      if (GetScalar(pl, absl::StrCat("metric.", name, "_ci_high")).ok()) {
+      if (kinds::GetOne(pl, mv::kMetric, absl::StrCat(name, "_ci_high")).ok()) {
         (sv.metrics.*metric.ci_high)(get(absl::StrCat(name, "_ci_high")));
       }
       const double se = get(absl::StrCat(name, "_se_logit"));
@@ -342,15 +351,15 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
       for (const MetricFields& metric : kBinaryMetrics) put(metric);
     }
     // NaN: withheld by the site (events below k); a count is whole.
-    auto count = [&](const char* key, void (Metrics::*set)(double)) {
-      absl::StatusOr<double> x = GetScalar(pl, key);
+    auto count = [&](const kinds::Scalar& field, void (Metrics::*set)(double)) {
+      absl::StatusOr<double> x = kinds::Get(pl, field);
       if (x.ok()) (sv.metrics.*set)(std::isfinite(*x) ? std::trunc(*x) : kNaN);
     };
-    count("n", &Metrics::set_n);
-    count("events", &Metrics::set_events);
-    count("n_excluded", &Metrics::set_n_excluded);
+    count(mv::kN, &Metrics::set_n);
+    count(mv::kEvents, &Metrics::set_events);
+    count(mv::kNExcluded, &Metrics::set_n_excluded);
     // The replicates the site ran (the spec's, capped by the site).
-    if (absl::StatusOr<double> reps = GetScalar(pl, "bootstrap_replicates"); reps.ok()) {
+    if (absl::StatusOr<double> reps = kinds::Get(pl, mv::kBootstrapReplicates); reps.ok()) {
       sv.metrics.set_bootstrap_replicates(static_cast<int32_t>(*reps));
     }
     AddCurves(pl, cox ? t : kNaN, &sv.metrics);

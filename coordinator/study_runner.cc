@@ -28,6 +28,7 @@
 #include "proto/payload.h"
 #include "proto/results_json.h"
 #include "proto/spec_hash.h"
+#include "proto/task_kinds.h"
 #include "proto/textproto.h"
 #include "proto/transport.h"
 
@@ -335,12 +336,12 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
                                        : std::string("from the start"))
                          << "; sites restore their state";
         v1::Payload params;
-        AddScalar(&params, "step", last);
-        (*params.mutable_strings())["step_name"] = last >= 0 ? steps[last] : "";
+        kinds::Put(&params, kinds::study_task::kStep, last);
+        kinds::Put(&params, kinds::study_task::kStepName, last >= 0 ? steps[last] : "");
         ctx.SetProgress("restoring", static_cast<double>(rec->next_step) / steps.size(),
                         last >= 0 ? absl::StrCat("sites restore their state after '", steps[last], "'")
                                   : "sites restart the study from their data");
-        auto restored = ctx.Broadcast("study.restore", params);
+        auto restored = ctx.Broadcast(kinds::study_restore::kName, params);
         status = restored.ok() ? absl::OkStatus() : Annotate(restored.status(), "restoring the sites");
       }
       if (status.ok()) {
@@ -348,9 +349,9 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
           // The sites keep their state at this step's end on their own disk,
           // then the store records the step as done: a restart resumes after it.
           v1::Payload params;
-          AddScalar(&params, "step", index);
-          (*params.mutable_strings())["step_name"] = name;
-          FEDRAD_RETURN_IF_ERROR(ctx.Broadcast("study.checkpoint", params).status());
+          kinds::Put(&params, kinds::study_task::kStep, index);
+          kinds::Put(&params, kinds::study_task::kStepName, name);
+          FEDRAD_RETURN_IF_ERROR(ctx.Broadcast(kinds::study_checkpoint::kName, params).status());
           rec->next_step = index + 1;
           Persist(rec, "RUNNING", absl::StrCat("step '", name, "' done"), rec->next_step,
                   ResultsText(ctx.results()), &ctx);

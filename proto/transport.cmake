@@ -5,6 +5,7 @@
 fedrad_library(NAME transport
   SRCS ${PROJECT_SOURCE_DIR}/proto/transport.cc
        ${PROJECT_SOURCE_DIR}/proto/payload.cc
+       ${PROJECT_SOURCE_DIR}/proto/task_kinds.cc
        ${PROJECT_SOURCE_DIR}/proto/node_audit.cc
        ${PROJECT_SOURCE_DIR}/proto/spec_hash.cc
        ${PROJECT_SOURCE_DIR}/proto/textproto.cc
@@ -28,3 +29,9 @@ fedrad_library(NAME secure_sum
   PRIVATE_DEPS fedrad::secagg fedrad::core)
 fedrad_test(NAME secure_sum_test SRCS ${PROJECT_SOURCE_DIR}/proto/secure_sum_test.cc
   DEPS fedrad::secure_sum fedrad::secagg LABELS unit)
+
+# One definition per task kind (proto/task_kinds.h, issue 16): typed
+# accessors, the table's consistency, and one spelling of each name in the
+# tree (reads the source folders site_node/, coordinator/, rounds/).
+fedrad_test(NAME task_kinds_test SRCS ${PROJECT_SOURCE_DIR}/proto/task_kinds_test.cc
+  DEPS fedrad::transport LABELS unit)

@@ -294,7 +294,7 @@ SiteNode::Impl::StudyState& SiteNode::Impl::StudyFor(const v1::Task& task) {
     FEDRAD_LOG(ERROR) << "study " << task.study_id() << ": " << ledger.status();
     study.ledger_broken = true;
   }
-  if (task.kind() == "study.restore") return study;  // it sets the state itself
+  if (task.kind() == kinds::study_restore::kName) return study;  // it sets the state itself
   absl::Status loaded;
   std::string from;
   if (HasWorkingState(study.output_dir)) {

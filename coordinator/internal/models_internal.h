@@ -40,9 +40,6 @@ namespace m = ::fedrad::models;
 
 // ---- Payloads and rounds (analysis_models.cc) --------------------------------
 std::vector<double> ToStd(const Eigen::VectorXd& v);
-// `name` from site `site`'s payload: exactly `n` values, else DataLoss.
-absl::StatusOr<Eigen::VectorXd> SiteVector(const std::string& site, const v1::Payload& p,
-                                           const std::string& name, int64_t n);
 bool IsCox(const v1::Model& model);
 // FailedPrecondition naming the `wanted` sites that did not answer `what`.
 absl::Status RequireSites(const std::vector<std::string>& wanted,
