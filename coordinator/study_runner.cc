@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -127,10 +126,46 @@ class RecordHost : public StudyHost {
 
 void Coordinator::Impl::UpdateStatus(StudyRecord* rec,
                                      const std::function<void(v1::StudyStatus*)>& fn) {
-  std::lock_guard<std::mutex> lock(studies_mu_);
+  absl::MutexLock lock(&studies_mu_);
   fn(&rec->status);
+  NotifyWatchersLocked(rec);
+}
+
+void Coordinator::Impl::NotifyWatchersLocked(StudyRecord* rec) {
   ++rec->version;
-  studies_cv_.notify_all();
+  for (StatusWatcher* w : rec->watchers) w->OnStatus(rec->status, rec->version);
+}
+
+absl::Status Coordinator::Impl::AddWatcher(const std::string& id, StatusWatcher* watcher) {
+  absl::MutexLock lock(&studies_mu_);
+  if (stopping_) {
+    return absl::UnavailableError("the coordinator is shutting down; watch again when it is back");
+  }
+  auto it = studies_.find(id);
+  if (it == studies_.end()) return absl::NotFoundError(absl::StrCat("no study '", id, "'"));
+  StudyRecord* rec = it->second.get();
+  rec->watchers.insert(watcher);
+  watcher->OnStatus(rec->status, rec->version);
+  return absl::OkStatus();
+}
+
+void Coordinator::Impl::RemoveWatcher(const std::string& id, StatusWatcher* watcher) {
+  absl::MutexLock lock(&studies_mu_);
+  auto it = studies_.find(id);
+  if (it != studies_.end()) it->second->watchers.erase(watcher);
+}
+
+void Coordinator::Impl::EndRevokedWatches(const std::map<std::string, std::string>& revoked) {
+  absl::MutexLock lock(&studies_mu_);
+  for (auto& [id, rec] : studies_) {
+    for (StatusWatcher* w : rec->watchers) {
+      const std::string serial = w->serial();
+      if (serial.empty()) continue;
+      if (auto hit = revoked.find(internal::CanonicalSerial(serial)); hit != revoked.end()) {
+        w->OnEnd(absl::UnauthenticatedError(hit->second));
+      }
+    }
+  }
 }
 
 absl::StatusOr<std::string> Coordinator::Impl::SubmitStudy(const v1::Study& spec,
@@ -158,7 +193,7 @@ absl::StatusOr<std::string> Coordinator::Impl::SubmitStudy(const v1::Study& spec
   }
   auto rec = std::make_unique<StudyRecord>();
   {
-    std::lock_guard<std::mutex> lock(studies_mu_);
+    absl::MutexLock lock(&studies_mu_);
     rec->id = absl::StrCat(Slug(spec.name()), "-",
                            absl::FormatTime("%Y%m%dT%H%M%S", absl::Now(), absl::UTCTimeZone()),
                            "-", ++study_counter_);
@@ -186,7 +221,7 @@ absl::StatusOr<std::string> Coordinator::Impl::SubmitStudy(const v1::Study& spec
   StudyRecord* raw = rec.get();
   std::string id = rec->id;
   {
-    std::lock_guard<std::mutex> lock(studies_mu_);
+    absl::MutexLock lock(&studies_mu_);
     studies_[id] = std::move(rec);
     raw->thread = std::thread([this, raw] { RunStudy(raw); });
   }
@@ -348,7 +383,7 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
   for (const auto& [site, reason] : ctx.excluded_sites()) study_json["excluded_sites"][site] = reason;
   study_json["rounds"] = ctx.rounds();
   {
-    std::lock_guard<std::mutex> lock(studies_mu_);
+    absl::MutexLock lock(&studies_mu_);
     if (rec->status.notices_size() > 0) {
       study_json["notices"] =
           std::vector<std::string>(rec->status.notices().begin(), rec->status.notices().end());
@@ -383,13 +418,12 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
     s->set_message(message);
     if (status.ok()) s->set_fraction_done(1.0);
   });
-  std::lock_guard<std::mutex> lock(studies_mu_);
+  absl::MutexLock lock(&studies_mu_);
   rec->results_json = json;
-  studies_cv_.notify_all();
 }
 
 absl::StatusOr<v1::StudyStatus> Coordinator::Impl::GetStatus(const std::string& id) const {
-  std::lock_guard<std::mutex> lock(studies_mu_);
+  absl::MutexLock lock(&studies_mu_);
   auto it = studies_.find(id);
   if (it != studies_.end()) return it->second->status;
   // A study from an earlier run of the coordinator: its results.json.
@@ -412,7 +446,7 @@ absl::StatusOr<v1::StudyStatus> Coordinator::Impl::GetStatus(const std::string& 
 
 absl::StatusOr<std::string> Coordinator::Impl::GetResults(const std::string& id) const {
   {
-    std::lock_guard<std::mutex> lock(studies_mu_);
+    absl::MutexLock lock(&studies_mu_);
     auto it = studies_.find(id);
     if (it != studies_.end() && it->second->results_json.empty()) {
       return absl::FailedPreconditionError(
@@ -430,7 +464,7 @@ absl::StatusOr<v1::StudyStatus> Coordinator::Impl::CancelStudy(const std::string
                                                                const std::string& by) {
   StudyRecord* rec = nullptr;
   {
-    std::lock_guard<std::mutex> lock(studies_mu_);
+    absl::MutexLock lock(&studies_mu_);
     auto it = studies_.find(id);
     if (it == studies_.end()) return absl::NotFoundError(absl::StrCat("no study '", id, "'"));
     rec = it->second.get();
@@ -438,33 +472,22 @@ absl::StatusOr<v1::StudyStatus> Coordinator::Impl::CancelStudy(const std::string
   rec->cancel = true;
   audit_->Decision(id, "", by, "study.cancel", absl::StrCat("cancel requested by ", by));
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    cv_.notify_all();
+    absl::MutexLock lock(&mu_);
+    cv_.SignalAll();
   }
   return GetStatus(id);
 }
 
 std::vector<v1::StudyStatus> Coordinator::Impl::ListStudies() const {
-  std::lock_guard<std::mutex> lock(studies_mu_);
+  absl::MutexLock lock(&studies_mu_);
   std::vector<v1::StudyStatus> out;
   for (const auto& [id, rec] : studies_) out.push_back(rec->status);
   return out;
 }
 
-absl::StatusOr<std::pair<v1::StudyStatus, int64_t>> Coordinator::Impl::WaitStatus(
-    const std::string& id, int64_t seen, double timeout_seconds) {
-  std::unique_lock<std::mutex> lock(studies_mu_);
-  auto it = studies_.find(id);
-  if (it == studies_.end()) return absl::NotFoundError(absl::StrCat("no study '", id, "'"));
-  StudyRecord* rec = it->second.get();
-  studies_cv_.wait_for(lock, std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000)),
-                       [&] { return rec->version > seen || stopping_; });
-  return std::make_pair(rec->status, rec->version);
-}
-
 absl::Status Coordinator::Impl::LoadStudies() {
   FEDRAD_ASSIGN_OR_RETURN(std::vector<StoredStudy> stored, store_->List());
-  std::lock_guard<std::mutex> lock(studies_mu_);
+  absl::MutexLock lock(&studies_mu_);
   study_counter_ = std::max<int64_t>(study_counter_, static_cast<int64_t>(stored.size()));
   for (StoredStudy& row : stored) {
     if (studies_.count(row.id) > 0) continue;

@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -118,7 +117,7 @@ void SiteNode::Impl::Enqueue(const v1::Task& task) {
   const std::string key = IsPlainName(task.study_id()) ? task.study_id() : "";
   absl::Status refused;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = queues_.find(key);
     const size_t limit = static_cast<size_t>(config_.policy().max_queued_tasks_per_study());
     if (it == queues_.end() && queues_.size() >= 4 * limit) {
@@ -134,13 +133,13 @@ void SiteNode::Impl::Enqueue(const v1::Task& task) {
           std::find(ready_.begin(), ready_.end(), key) == ready_.end()) {
         ready_.push_back(key);
       }
+      cv_.SignalAll();
     }
   }
   if (!refused.ok()) {
     Deliver(Refused(task, refused));
     return;
   }
-  cv_.notify_all();
 }
 
 void SiteNode::Impl::WorkerLoop(int slot) {
@@ -149,8 +148,8 @@ void SiteNode::Impl::WorkerLoop(int slot) {
     v1::Task task;
     std::string key;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stop_.load() || !ready_.empty(); });
+      absl::MutexLock lock(&mu_);
+      while (!stop_.load() && ready_.empty()) cv_.Wait(&mu_);
       if (stop_) return;
       key = ready_.front();
       ready_.pop_front();
@@ -161,7 +160,7 @@ void SiteNode::Impl::WorkerLoop(int slot) {
     }
     v1::TaskResult result = Execute(task, slot);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       busy_.erase(key);
       auto it = queues_.find(key);
       if (it != queues_.end() && !it->second.empty()) {
@@ -169,8 +168,8 @@ void SiteNode::Impl::WorkerLoop(int slot) {
       } else if (it != queues_.end()) {
         queues_.erase(it);
       }
+      cv_.SignalAll();
     }
-    cv_.notify_all();
     if (stop_) return;
     Deliver(result);
   }
@@ -195,7 +194,7 @@ void SiteNode::Impl::ScanStudies() {
   {
     // Studies stopped by an earlier run: a later reset is audited when seen.
     std::error_code ec;
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (const auto& entry : fs::directory_iterator(config_.output_dir(), ec)) {
       if (StudyStopped(entry.path().string()).has_value()) {
         stopped_studies_.insert(entry.path().filename().string());
@@ -209,7 +208,7 @@ void SiteNode::Impl::ScanStudies() {
                              s.crashed ? "crashed" : "died a second time", " on task ", s.task_id,
                              " (", s.kind, "); later tasks are refused until the operator runs "
                              "`fedrad-site reset-study`");
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       stopped_studies_.insert(s.study_id);
     } else {
       summary = absl::StrCat("site restarted while task ", s.task_id, " (", s.kind,
@@ -244,7 +243,7 @@ absl::Status SiteNode::Impl::Gate(const v1::Task& task, const TaskKind** kind) {
                      task.study_id(), "` (rule crash-guard)"));
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stopped_studies_.erase(task.study_id()) > 0) {
       audit_->Decision(task.study_id(), "", "operator", "site.reset-study",
                        "the operator reset the study after its worker crashed; it runs again");
@@ -267,7 +266,7 @@ SiteNode::Impl::StudyState& SiteNode::Impl::StudyFor(const v1::Task& task) {
   StudyState* found;
   bool inserted;
   {
-    std::lock_guard<std::mutex> lock(studies_mu_);
+    absl::MutexLock lock(&studies_mu_);
     auto [it, ins] = studies_.try_emplace(task.study_id());
     found = &it->second;
     inserted = ins;
@@ -302,7 +301,7 @@ SiteNode::Impl::StudyState& SiteNode::Impl::StudyFor(const v1::Task& task) {
     loaded = LoadWorkingState(study.output_dir, table_.source(), &study.table, &study.kv,
                               &study.answered);
     if (loaded.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       for (const auto& [id, bytes] : study.answered) {
         v1::TaskResult stored;
         if (stored.ParseFromString(bytes)) done_[id] = stored;
@@ -372,7 +371,7 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
   // loads them, and the answers it kept, from disk) before looking up answers.
   StudyState& study = StudyFor(task);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = done_.find(task.task_id());
     if (it != done_.end()) {
       FEDRAD_LOG(INFO) << "task " << task.task_id() << " already answered; sending the stored result";
@@ -576,7 +575,7 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
                        << task.task_id() << " (" << task.kind() << ") changed the study's state";
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   done_[task.task_id()] = result;
   return result;
 }
