@@ -9,7 +9,7 @@ fedrad_library(NAME transport
        ${PROJECT_SOURCE_DIR}/proto/spec_hash.cc
        ${PROJECT_SOURCE_DIR}/proto/textproto.cc
   PUBLIC_DEPS fedrad::proto fedrad::core gRPC::grpc++ absl::status absl::statusor absl::strings
-  PRIVATE_DEPS OpenSSL::SSL OpenSSL::Crypto)
+  PRIVATE_DEPS fedrad::pki OpenSSL::SSL OpenSSL::Crypto)
 if(TARGET fedrad::audit)
   target_link_libraries(fedrad_transport PRIVATE fedrad::audit)
   target_compile_definitions(fedrad_transport PRIVATE FEDRAD_HAVE_AUDIT=1)
