@@ -256,8 +256,6 @@ void Coordinator::Impl::Persist(StudyRecord* rec, const std::string& state,
 }
 
 void Coordinator::Impl::RunStudy(StudyRecord* rec) {
-  const v1::Study& spec = rec->spec;
-  const std::vector<std::string> steps = EnabledSteps(spec);
   UpdateStatus(rec, [&](v1::StudyStatus* s) {
     s->set_state("RUNNING");
     s->set_step("waiting for sites");
@@ -268,9 +266,8 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
   std::vector<std::string> sites = rec->sites;
   if (sites.empty()) sites = ConnectedSites();
   rec->sites = sites;
-  absl::Status status;
   RecordHost host(this, rec);
-  StudyContext ctx(rec->id, spec, sites, &host);
+  StudyContext ctx(rec->id, rec->spec, sites, &host);
   // Signed round messages are checked against the study CA (issue 12).
   if (!insecure()) ctx.set_round_trust({config_.tls().ca_cert(), config_.tls().crl(), 0});
   if (rec->resumed) {
@@ -280,74 +277,10 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
   }
   Persist(rec, "RUNNING", rec->resumed ? "resumed" : "running", rec->next_step,
           ctx.results().dump(), &ctx);
-  if (sites.empty()) {
-    status = absl::FailedPreconditionError("the study names no sites and no site is connected");
-  } else {
-    std::vector<std::string> wanted = ctx.active_sites();
-    CheckRevocations();
-    WaitForSites(wanted, config_.site_wait_seconds(), &rec->cancel);
-    std::vector<std::string> connected = ConnectedSites();
-    if (!stopping_ && !rec->cancel) {
-      for (const auto& site : wanted) {
-        if (std::string revoked = RevokedSite(site); !revoked.empty()) {
-          ctx.ExcludeSite(site, revoked);
-        } else if (std::find(connected.begin(), connected.end(), site) == connected.end()) {
-          ctx.ExcludeSite(site, absl::StrCat("not connected within ", config_.site_wait_seconds(),
-                                             rec->resumed ? " s of the study's resumption"
-                                                          : " s of the study's start"));
-        } else {
-          host.OnSiteState(site, "connected");
-        }
-      }
-    }
-    if (rec->cancel || stopping_) {
-      status = absl::CancelledError("study cancelled");
-    } else if (static_cast<int>(ctx.active_sites().size()) < ctx.required_sites() ||
-               ctx.active_sites().empty()) {
-      std::vector<std::string> reasons;
-      for (const auto& [site, reason] : ctx.excluded_sites()) {
-        reasons.push_back(absl::StrCat(site, ": ", reason));
-      }
-      status = absl::FailedPreconditionError(absl::StrCat(
-          "quorum not reached at the start: ", ctx.active_sites().size(), " of ", sites.size(),
-          " sites connected, the quorum needs ", ctx.required_sites(), ". ",
-          absl::StrJoin(reasons, "; ")));
-    } else {
-      if (rec->resumed) {
-        // Every site back to its state at the end of the last completed step
-        // (its checkpoint; before the first step: its data table as loaded).
-        const int last = rec->next_step - 1;
-        FEDRAD_LOG(INFO) << "study " << rec->id << ": resuming (epoch " << rec->epoch << ") "
-                         << (last >= 0 ? absl::StrCat("after step '", steps[last], "'")
-                                       : std::string("from the start"))
-                         << "; sites restore their state";
-        v1::Payload params;
-        AddScalar(&params, "step", last);
-        (*params.mutable_strings())["step_name"] = last >= 0 ? steps[last] : "";
-        ctx.SetProgress("restoring", static_cast<double>(rec->next_step) / steps.size(),
-                        last >= 0 ? absl::StrCat("sites restore their state after '", steps[last], "'")
-                                  : "sites restart the study from their data");
-        auto restored = ctx.Broadcast("study.restore", params);
-        status = restored.ok() ? absl::OkStatus() : Annotate(restored.status(), "restoring the sites");
-      }
-      if (status.ok()) {
-        status = RunAnalyses(ctx, rec->next_step, [&](int index, const std::string& name) {
-          // The sites keep their state at this step's end on their own disk,
-          // then the store records the step as done: a restart resumes after it.
-          v1::Payload params;
-          AddScalar(&params, "step", index);
-          (*params.mutable_strings())["step_name"] = name;
-          FEDRAD_RETURN_IF_ERROR(ctx.Broadcast("study.checkpoint", params).status());
-          rec->next_step = index + 1;
-          Persist(rec, "RUNNING", absl::StrCat("step '", name, "' done"), rec->next_step,
-                  ctx.results().dump(), &ctx);
-          FEDRAD_LOG(INFO) << "study " << rec->id << ": step '" << name << "' done ("
-                           << index + 1 << " of " << steps.size() << "), checkpointed";
-          return absl::OkStatus();
-        });
-      }
-    }
-  }
+  absl::Status status =
+      sites.empty()
+          ? absl::FailedPreconditionError("the study names no sites and no site is connected")
+          : RunSteps(rec, ctx, host);
   if (stopping_ && !rec->cancel && !status.ok()) {
     // A shutdown is not a cancel: the study stays RUNNING in the store and
     // resumes after its last completed step when the coordinator starts again.
@@ -358,6 +291,76 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
                      "coordinator shutting down: study left RUNNING, resumes at the next start");
     return;
   }
+  FinishStudy(rec, ctx, status);
+}
+
+absl::Status Coordinator::Impl::RunSteps(StudyRecord* rec, StudyContext& ctx, StudyHost& host) {
+  const std::vector<std::string> steps = EnabledSteps(rec->spec);
+  const std::vector<std::string> wanted = ctx.active_sites();
+  CheckRevocations();
+  WaitForSites(wanted, config_.site_wait_seconds(), &rec->cancel);
+  std::vector<std::string> connected = ConnectedSites();
+  if (!stopping_ && !rec->cancel) {
+    for (const auto& site : wanted) {
+      if (std::string revoked = RevokedSite(site); !revoked.empty()) {
+        ctx.ExcludeSite(site, revoked);
+      } else if (std::find(connected.begin(), connected.end(), site) == connected.end()) {
+        ctx.ExcludeSite(site, absl::StrCat("not connected within ", config_.site_wait_seconds(),
+                                           rec->resumed ? " s of the study's resumption"
+                                                        : " s of the study's start"));
+      } else {
+        host.OnSiteState(site, "connected");
+      }
+    }
+  }
+  if (rec->cancel || stopping_) return absl::CancelledError("study cancelled");
+  if (static_cast<int>(ctx.active_sites().size()) < ctx.required_sites() ||
+      ctx.active_sites().empty()) {
+    std::vector<std::string> reasons;
+    for (const auto& [site, reason] : ctx.excluded_sites()) {
+      reasons.push_back(absl::StrCat(site, ": ", reason));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "quorum not reached at the start: ", ctx.active_sites().size(), " of ",
+        rec->sites.size(), " sites connected, the quorum needs ", ctx.required_sites(), ". ",
+        absl::StrJoin(reasons, "; ")));
+  }
+  if (rec->resumed) {
+    // Every site back to its state at the end of the last completed step
+    // (its checkpoint; before the first step: its data table as loaded).
+    const int last = rec->next_step - 1;
+    FEDRAD_LOG(INFO) << "study " << rec->id << ": resuming (epoch " << rec->epoch << ") "
+                     << (last >= 0 ? absl::StrCat("after step '", steps[last], "'")
+                                   : std::string("from the start"))
+                     << "; sites restore their state";
+    v1::Payload params;
+    AddScalar(&params, "step", last);
+    (*params.mutable_strings())["step_name"] = last >= 0 ? steps[last] : "";
+    ctx.SetProgress("restoring", static_cast<double>(rec->next_step) / steps.size(),
+                    last >= 0 ? absl::StrCat("sites restore their state after '", steps[last], "'")
+                              : "sites restart the study from their data");
+    auto restored = ctx.Broadcast("study.restore", params);
+    if (!restored.ok()) return Annotate(restored.status(), "restoring the sites");
+  }
+  return RunAnalyses(ctx, rec->next_step, [&](int index, const std::string& name) {
+    // The sites keep their state at this step's end on their own disk,
+    // then the store records the step as done: a restart resumes after it.
+    v1::Payload params;
+    AddScalar(&params, "step", index);
+    (*params.mutable_strings())["step_name"] = name;
+    FEDRAD_RETURN_IF_ERROR(ctx.Broadcast("study.checkpoint", params).status());
+    rec->next_step = index + 1;
+    Persist(rec, "RUNNING", absl::StrCat("step '", name, "' done"), rec->next_step,
+            ctx.results().dump(), &ctx);
+    FEDRAD_LOG(INFO) << "study " << rec->id << ": step '" << name << "' done (" << index + 1
+                     << " of " << steps.size() << "), checkpointed";
+    return absl::OkStatus();
+  });
+}
+
+void Coordinator::Impl::FinishStudy(StudyRecord* rec, StudyContext& ctx,
+                                    const absl::Status& status) {
+  const v1::Study& spec = rec->spec;
   std::string state = status.ok() ? "SUCCEEDED"
                       : (rec->cancel || status.code() == absl::StatusCode::kCancelled)
                           ? "CANCELLED"
@@ -377,7 +380,7 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
   study_json["name"] = spec.name();
   study_json["state"] = state;
   study_json["message"] = message;
-  study_json["sites"] = sites;
+  study_json["sites"] = rec->sites;
   study_json["completed_sites"] = ctx.active_sites();
   study_json["excluded_sites"] = nlohmann::json::object();
   for (const auto& [site, reason] : ctx.excluded_sites()) study_json["excluded_sites"][site] = reason;

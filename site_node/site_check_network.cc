@@ -396,6 +396,11 @@ void Checker::CheckProtocol(CheckStep& s) {
   }
   s.detail = absl::StrCat("Welcome from '", welcome.coordinator_id(), "', protocol version ",
                           welcome.protocol_version(), ", site id '", welcome.site_id(), "'");
+  DescribeLiveStream(s, welcome, own_log);
+}
+
+void Checker::DescribeLiveStream(CheckStep& s, const v1::Welcome& welcome,
+                                 const std::string& own_log) {
   // Whose is the site's live stream (a coordinator before check_only
   // answers without live_*, as when no stream is live).
   const std::string live_instance = welcome.live_instance_id().substr(0, 12);

@@ -382,14 +382,6 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
   result.set_task_id(task.task_id());
   result.set_study_id(task.study_id());
   result.set_kind(task.kind());
-  auto fail = [&](const absl::Status& status) {
-    const absl::Status wire = ForTheWire(status, task.kind());
-    result.set_status_code(static_cast<int>(wire.code()));
-    result.set_status_message(std::string(wire.message()));
-    result.clear_payload();
-    result.clear_signed_();
-    result.set_n_contributing(0);
-  };
 
   const bool bookkeeping = absl::StartsWith(task.kind(), "study.");
   CsvTable table_before;
@@ -403,7 +395,19 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
   int64_t deadline_ms =
       now_ms + static_cast<int64_t>(config_.policy().max_task_seconds() * 1000);
   if (task.deadline_unix_millis() > 0) deadline_ms = std::min(deadline_ms, task.deadline_unix_millis());
+  bool transcript_verified = false;
+  TaskContext ctx = MakeTaskContext(task, study, deadline_ms, &transcript_verified);
+  absl::StatusOr<TaskOutput> output = RunHandler(task, *kind, ctx, study, slot, deadline_ms);
+  const bool released = Release(task, *kind, ctx, study, transcript_verified, output, &result);
+  KeepStudyState(task, bookkeeping, released, std::move(table_before), std::move(kv_before), study,
+                 result);
+  absl::MutexLock lock(&mu_);
+  done_[task.task_id()] = result;
+  return result;
+}
 
+TaskContext SiteNode::Impl::MakeTaskContext(const v1::Task& task, StudyState& study,
+                                            int64_t deadline_ms, bool* transcript_verified) {
   TaskContext ctx;
   ctx.site_id = site_id_;
   ctx.task = &task;
@@ -426,12 +430,16 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
   ctx.round_verifier = RoundVerifier();
   // What the task builds on: the study's signed messages so far plus the
   // task's (the coordinator sends each site only what is new to it).
-  bool transcript_verified = false;
   if (RoundVerifier() != nullptr && study.transcripts != nullptr) {
     ctx.transcript = &study.transcripts->held();
-    ctx.transcript_verified = &transcript_verified;
+    ctx.transcript_verified = transcript_verified;
   }
+  return ctx;
+}
 
+absl::StatusOr<TaskOutput> SiteNode::Impl::RunHandler(const v1::Task& task, const TaskKind& kind,
+                                                      TaskContext& ctx, StudyState& study,
+                                                      int slot, int64_t deadline_ms) {
   // The crash-loop guard: a marker while the handler runs; a fatal signal
   // on this thread also writes .state/crashed.
   if (absl::Status m = WriteRunningMarker(study.output_dir, task.task_id(), task.kind()); !m.ok()) {
@@ -451,7 +459,7 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
     output = absl::DeadlineExceededError("the task's deadline passed before it started");
   } else {
     try {
-      output = kind->handler(ctx);
+      output = kind.handler(ctx);
     } catch (const std::exception& e) {
       output = absl::InternalError(absl::StrCat("task handler threw: ", e.what()));
     } catch (...) {
@@ -465,7 +473,29 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
         "the task ran past its deadline (the earlier of the coordinator's and the site's "
         "max_task_seconds=", config_.policy().max_task_seconds(), ")"));
   }
+  return output;
+}
 
+namespace {
+
+// Turns `result` into the wire form of a failed task: `status` redacted by
+// ForTheWire, no payload, no signature.
+void FailResult(const v1::Task& task, const absl::Status& status, v1::TaskResult* result) {
+  const absl::Status wire = ForTheWire(status, task.kind());
+  result->set_status_code(static_cast<int>(wire.code()));
+  result->set_status_message(std::string(wire.message()));
+  result->clear_payload();
+  result->clear_signed_();
+  result->set_n_contributing(0);
+}
+
+}  // namespace
+
+bool SiteNode::Impl::Release(const v1::Task& task, const TaskKind& kind, TaskContext& ctx,
+                             StudyState& study, bool transcript_verified,
+                             absl::StatusOr<TaskOutput>& output, v1::TaskResult* out) {
+  v1::TaskResult& result = *out;
+  auto fail = [&](const absl::Status& status) { FailResult(task, status, &result); };
   bool released = false;
   if (!output.ok()) {
     FEDRAD_LOG(ERROR) << "task " << task.task_id() << " (" << task.kind()
@@ -479,7 +509,7 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
     audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
                      absl::StrCat("privacy guard refused release: ", s.message()));
     fail(s);
-  } else if (absl::Status guard = guard_.CheckRelease(*kind, *output, task.study().min_cell_count(),
+  } else if (absl::Status guard = guard_.CheckRelease(kind, *output, task.study().min_cell_count(),
                                                       &study.ledger);
              !guard.ok()) {
     FEDRAD_LOG(WARNING) << "privacy guard refused the result of task " << task.task_id()
@@ -548,6 +578,13 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
                        << result.n_contributing();
     }
   }
+  return released;
+}
+
+void SiteNode::Impl::KeepStudyState(const v1::Task& task, bool bookkeeping, bool released,
+                                    CsvTable table_before,
+                                    std::map<std::string, std::string> kv_before,
+                                    StudyState& study, const v1::TaskResult& result) {
   bool study_changed = false;
   if (!bookkeeping) {
     if (!released) {
@@ -575,9 +612,6 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
                        << task.task_id() << " (" << task.kind() << ") changed the study's state";
     }
   }
-  absl::MutexLock lock(&mu_);
-  done_[task.task_id()] = result;
-  return result;
 }
 
 }  // namespace fedrad::site

@@ -185,7 +185,15 @@ class Coordinator::Impl {
   void EndRevokedWatches(const std::map<std::string, std::string>& revoked)
       ABSL_LOCKS_EXCLUDED(studies_mu_);
   void CrlWatchLoop();
+  // A study's thread: RunSteps, then FinishStudy (unless the coordinator is
+  // shutting down: the study then stays RUNNING in the store).
   void RunStudy(StudyRecord* rec);
+  // Waits for the study's sites, checks the quorum, restores the sites of a
+  // resumed study, then runs the analyses with a checkpoint after each step.
+  absl::Status RunSteps(StudyRecord* rec, StudyContext& ctx, StudyHost& host);
+  // Writes results.json (with the study and provenance blocks), the store's
+  // row, the audit record and the final status.
+  void FinishStudy(StudyRecord* rec, StudyContext& ctx, const absl::Status& status);
   // Loads the store: terminal studies are served, RUNNING/PENDING ones are
   // resumed (each in its own thread).
   absl::Status LoadStudies();

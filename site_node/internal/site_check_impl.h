@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "proto/config.pb.h"
+#include "proto/fedrad.pb.h"
 #include "site_node/site_check.h"
 
 namespace grpc {
@@ -121,6 +122,9 @@ class Checker {
   // settings), made once and shared by the tls and protocol steps; null
   // after failing `s` when the credentials cannot be made.
   std::shared_ptr<grpc::Channel> Channel(CheckStep& s);
+  // The protocol step's last part: whose is the site's live stream (the
+  // Welcome's live_*), against `own_log` (this config's audit log id).
+  void DescribeLiveStream(CheckStep& s, const v1::Welcome& welcome, const std::string& own_log);
 
   const std::string config_path_;
   const SiteCheckOptions options_;

@@ -119,6 +119,8 @@ class SiteNode::Impl {
   void WorkerLoop(int slot);
   // Every check before a handler runs (no file is written). Sets *kind.
   absl::Status Gate(const v1::Task& task, const TaskKind** kind);
+  // Runs one task that reached a worker: the gate, a stored answer, or the
+  // handler (RunHandler) and the release (Release), then KeepStudyState.
   v1::TaskResult Execute(const v1::Task& task, int slot);
   void Deliver(const v1::TaskResult& result);
   void HeartbeatLoop(std::atomic<bool>* ended);
@@ -132,6 +134,26 @@ class SiteNode::Impl {
   // the study touches its state.
   StudyState& StudyFor(const v1::Task& task);
   v1::TaskResult Refused(const v1::Task& task, const absl::Status& status);
+  // What a handler sees of the site and the study; `transcript_verified`
+  // is set by the handler when the task's transcript checked out.
+  TaskContext MakeTaskContext(const v1::Task& task, StudyState& study, int64_t deadline_ms,
+                              bool* transcript_verified);
+  // The handler under the crash-loop guard and the task's deadline.
+  absl::StatusOr<TaskOutput> RunHandler(const v1::Task& task, const TaskKind& kind,
+                                        TaskContext& ctx, StudyState& study, int slot,
+                                        int64_t deadline_ms);
+  // The privacy guard, the release ledger, masking and signing of a
+  // handler's output: fills *result with the released payload (true) or the
+  // redacted refusal (false), auditing each decision.
+  bool Release(const v1::Task& task, const TaskKind& kind, TaskContext& ctx,
+               StudyState& study, bool transcript_verified, absl::StatusOr<TaskOutput>& output,
+               v1::TaskResult* result);
+  // After a task: a failed one leaves the study's table and state as they
+  // were; a changed state is written to the working snapshot with the
+  // answer before the answer leaves.
+  void KeepStudyState(const v1::Task& task, bool bookkeeping, bool released,
+                      CsvTable table_before, std::map<std::string, std::string> kv_before,
+                      StudyState& study, const v1::TaskResult& result);
   // Signs the task's round message (output->round_message, or else the
   // Contribution of output->round built from the released output->payload)
   // with site::SignRoundMessage, audits it ("round.signed") and sets
