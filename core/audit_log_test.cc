@@ -12,6 +12,7 @@
 #include "core/hash.h"
 #include "core/pki.h"
 #include "gmock/gmock.h"
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 
 namespace fedrad::audit {
@@ -250,9 +251,46 @@ TEST_F(AuditLogTest, InvalidUtf8InASummaryIsStoredReplacedAndStillVerifies) {
     AuditEvent e = Event(Direction::kDecision, "t", "coordinator", "p");
     e.summary = std::string("bad \xff\xfe bytes, quote \" and newline \n here");
     ASSERT_TRUE((*log)->Append(e).ok());
+    // Valid UTF-8 beyond ASCII, a replacement character of its own, control
+    // characters, a backslash and a long base64-like run (the shape of a
+    // signed round message) are kept as written and hash the same way.
+    e.summary = std::string("Gen\xc3\xa8ve \xe6\x97\xa5 \xef\xbf\xbd \x01\x1f\t\\ ") +
+                std::string(30000, 'A') + "+/=";
+    ASSERT_TRUE((*log)->Append(e).ok());
   }
   auto report = VerifyLog(Path("a.jsonl"));
   ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << AllProblems(*report);
+}
+
+TEST_F(AuditLogTest, SummariesAreWrittenAsTheCanonicalDumpOfTheirRecord) {
+  // The writer puts the summary into the record's text itself; a field that
+  // looks like the record's own structure must not move it.
+  const std::string structural = "\"summary\":\"\",\"prev\":\"x\"";
+  const std::vector<std::string> summaries = {
+      "", std::string(50000, 'Q') + "==", structural, "tab\there \x7f del", "caf\xc3\xa9"};
+  {
+    auto log = AuditLog::Open(SiteOptions("a.jsonl"));
+    ASSERT_OK(log);
+    for (const std::string& summary : summaries) {
+      AuditEvent e = Event(Direction::kDecision, structural, structural, "p");
+      e.summary = summary;
+      ASSERT_OK((*log)->Append(e));
+    }
+  }
+  std::vector<std::string> read;
+  for (const std::string& line : Lines(ReadAll(Path("a.jsonl")))) {
+    auto j = nlohmann::ordered_json::parse(line);
+    // What a reader dumps again is byte for byte what was written.
+    EXPECT_EQ(j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n", line);
+    if (j["type"] == "event") {
+      EXPECT_EQ(j["task"], structural);
+      read.push_back(j["summary"]);
+    }
+  }
+  EXPECT_EQ(read, summaries);
+  auto report = VerifyLog(Path("a.jsonl"));
+  ASSERT_OK(report);
   EXPECT_TRUE(report->ok) << AllProblems(*report);
 }
 

@@ -2197,29 +2197,30 @@ TaskDef& WithTranscript(TaskDef& t, const std::string& file, const std::vector<s
 
 std::string TaskId(const TaskDef& t) { return t.task["task_id"].get<std::string>(); }
 
-// Each of `refused` refused naming verified-step, releasing nothing, and
-// audited at the site naming the rule; each of `answered` answered with a
-// signed contribution to `rounds[i]`.
-std::function<void(const Outcome&)> ExpectVerified(std::vector<std::string> refused,
-                                                   std::vector<std::string> answered,
-                                                   std::vector<std::string> rounds) {
-  return [refused, answered, rounds](const Outcome& run) {
+// Each of `refused` refused naming `rule`, releasing nothing, and audited
+// at the site naming the rule; each of `answered` answered with a signed
+// contribution to `rounds[i]`.
+std::function<void(const Outcome&)> ExpectRule(const std::string& rule,
+                                               std::vector<std::string> refused,
+                                               std::vector<std::string> answered,
+                                               std::vector<std::string> rounds) {
+  return [rule, refused, answered, rounds](const Outcome& run) {
     for (const std::string& id : refused) {
       auto it = run.by_task.find(id);
       ASSERT_NE(it, run.by_task.end()) << id << " unanswered";
       const Answer& a = it->second;
       EXPECT_NE(a.status_code, 0) << "LEAK not refused: " << id << " (" << a.kind << ") was answered";
-      EXPECT_NE(a.status_message.find("verified-step"), std::string::npos)
-          << id << ": expected rule verified-step, got: " << a.status_message;
+      EXPECT_NE(a.status_message.find(rule), std::string::npos)
+          << id << ": expected rule " << rule << ", got: " << a.status_message;
       EXPECT_TRUE(a.arrays.empty() && a.signed_round.empty()) << "LEAK: refused " << id << " released data";
       bool audited = false;
       std::istringstream lines(run.audit_log);
       for (std::string line; std::getline(lines, line);) {
         audited = audited || (line.find("\"task\":\"" + id + "\"") != std::string::npos &&
-                              line.find("verified-step") != std::string::npos &&
+                              line.find(rule) != std::string::npos &&
                               line.find("\"direction\":\"decision\"") != std::string::npos);
       }
-      EXPECT_TRUE(audited) << id << ": no audit decision at the site naming verified-step";
+      EXPECT_TRUE(audited) << id << ": no audit decision at the site naming " << rule;
     }
     for (size_t i = 0; i < answered.size(); ++i) {
       auto it = run.by_task.find(answered[i]);
@@ -2229,6 +2230,12 @@ std::function<void(const Outcome&)> ExpectVerified(std::vector<std::string> refu
       if (i < rounds.size()) EXPECT_EQ(it->second.signed_round, rounds[i]) << answered[i];
     }
   };
+}
+
+std::function<void(const Outcome&)> ExpectVerified(std::vector<std::string> refused,
+                                                   std::vector<std::string> answered,
+                                                   std::vector<std::string> rounds) {
+  return ExpectRule("verified-step", std::move(refused), std::move(answered), std::move(rounds));
 }
 
 const std::string kVerifySites = "sites: \"C1\"\nsites: \"C2\"\n";
@@ -2448,6 +2455,27 @@ void FrozenBaselineAndCuts(AttackSetup& s) {
   s.checks.push_back(ExpectVerified({validate(steeper, *cuts), validate(h0->cumhaz, moved)}, {ok}, {}));
 }
 
+// 5. A secure study's pooled sums asked for in the clear: the coordinator
+// leaves out the secure-round params of an evaluation the site would
+// otherwise verify and answer (the step is honest, the transcript valid).
+void SecureDowngrade(AttackSetup& s) {
+  const std::vector<std::string> fit_sites = {"C1", "C2", "C3"};
+  const StudyDef& st = s.ApprovedStudy(
+      "adv-secure-downgrade",
+      kVerifySites + "sites: \"C3\"\nsecure_aggregation: true\n" + CoxModel("m", kVerifyCovs));
+  const Eigen::VectorXd zero = Eigen::VectorXd::Zero(2);
+  const std::string t1 = TaskId(s.Task("models.prepare", st, Params().S("model", "m")));
+  const std::string prepared =
+      TranscriptFile(s, "prep", {SignAs("C1", PrepareMessage(st, "C1", "m", kVerifyCovs)),
+                                 SignAs("C3", PrepareMessage(st, "C3", "m", kVerifyCovs))});
+  const std::string t2 = TaskId(WithTranscript(
+      s.Task("models.derivatives", st, EvalParams(zero).S("fit_sites", Lines(fit_sites))), prepared,
+      {t1}));
+  // models.prepare is per site by design (the standardisation's sums): it
+  // is answered in the clear.
+  s.checks.push_back(ExpectRule("secagg-required", {t2}, {t1}, {"models/m/prepare"}));
+}
+
 const AttackDef kAttacks[] = {
     {"threshold_sweep", ThresholdSweep},
     {"threshold_bisection", ThresholdBisection},
@@ -2487,6 +2515,7 @@ const AttackDef kAttacks[] = {
     {"forged_contributions", ForgedContributions},
     {"frozen_model", FrozenModel},
     {"frozen_baseline_and_cuts", FrozenBaselineAndCuts},
+    {"secure_downgrade", SecureDowngrade},
 };
 
 INSTANTIATE_TEST_SUITE_P(Attacks, Adversarial, ::testing::ValuesIn(kAttacks),
