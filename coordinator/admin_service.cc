@@ -89,7 +89,7 @@ class StudyWatch : public grpc::ServerWriteReactor<v1::StudyStatus>, public Stat
   // StatusWatcher (called under the coordinator's studies lock).
   void OnStatus(const v1::StudyStatus& status, int64_t version) override {
     absl::MutexLock lock(&mu_);
-    if (finished_) return;
+    if (finished_ || finishing_) return;
     next_ = status;
     next_version_ = version;
     if (!writing_) WriteNextLocked();
@@ -104,6 +104,11 @@ class StudyWatch : public grpc::ServerWriteReactor<v1::StudyStatus>, public Stat
     absl::MutexLock lock(&mu_);
     writing_ = false;
     if (finished_) return;
+    if (finishing_) {  // a finish waited for this write
+      finished_ = true;
+      Finish(final_status_);
+      return;
+    }
     if (!ok) {  // the client went away
       FinishLocked(grpc::Status::OK);
       return;
@@ -139,8 +144,14 @@ class StudyWatch : public grpc::ServerWriteReactor<v1::StudyStatus>, public Stat
     absl::MutexLock lock(&mu_);
     FinishLocked(status);
   }
+  // Finishes now, or after the write in flight (no Finish during a write).
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
+    if (finished_ || finishing_) return;
+    if (writing_) {
+      finishing_ = true;
+      final_status_ = status;
+      return;
+    }
     finished_ = true;
     Finish(status);
   }
@@ -152,6 +163,8 @@ class StudyWatch : public grpc::ServerWriteReactor<v1::StudyStatus>, public Stat
   bool registered_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;  // Finish(final_status_) after the write
+  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
   v1::StudyStatus next_ ABSL_GUARDED_BY(mu_);  // the latest status handed over
   int64_t next_version_ ABSL_GUARDED_BY(mu_) = -1;
   v1::StudyStatus sent_ ABSL_GUARDED_BY(mu_);  // the one being (or last) written
