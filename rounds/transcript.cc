@@ -32,6 +32,8 @@ std::string LpSummaryRound(const std::string& model, const std::string& fit) {
 }
 std::string CombatMomentsRound() { return "combat/moments"; }
 std::string CombatResidualsRound() { return "combat/residuals"; }
+std::string CohortMomentsRound() { return "cohort/moments"; }
+std::string CohortCountsRound() { return "cohort/counts"; }
 std::string LosoFit(const std::string& held_out_site) { return absl::StrCat("loso-", held_out_site); }
 
 bool Agree(const std::vector<double>& a, const std::vector<double>& b, double rel) {

@@ -57,6 +57,9 @@ std::string LpSummaryRound(const std::string& model, const std::string& fit);
 // "combat/moments" and "combat/residuals".
 std::string CombatMomentsRound();
 std::string CombatResidualsRound();
+// "cohort/moments" and "cohort/counts": the cohort summary's two rounds.
+std::string CohortMomentsRound();
+std::string CohortCountsRound();
 // The fit ids.
 inline constexpr char kDevelopmentFit[] = "dev";
 std::string LosoFit(const std::string& held_out_site);

@@ -90,6 +90,7 @@
 #include <Eigen/Dense>
 
 #include "core/pki.h"
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
 #include "models/cox.h"
@@ -2059,7 +2060,7 @@ const SiteKey& KeyOf(const std::string& cn) {
   if (it != keys->end()) return it->second;
   SiteKey k;
   auto loaded = pki::PrivateKey::Load(g_pki_dir + "/certs/" + cn + ".key");
-  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_OK(loaded);
   if (loaded.ok()) k.key = std::move(*loaded);
   k.cert_pem = ReadAll(g_pki_dir + "/certs/" + cn + ".crt");
   return (*keys)[cn] = std::move(k);
@@ -2070,20 +2071,20 @@ v1::SignedMessage SignAs(const std::string& signer, const v1::RoundMessage& m) {
   const SiteKey& k = KeyOf(signer);
   if (k.key == nullptr) return {};
   absl::StatusOr<v1::SignedMessage> s = rounds::Sign(m, *k.key, k.cert_pem);
-  EXPECT_TRUE(s.ok()) << s.status();
+  EXPECT_OK(s);
   return s.ok() ? *s : v1::SignedMessage();
 }
 
 std::string SpecHashOf(const StudyDef& st) {
   v1::Study study;
   absl::Status parsed = ParseTextProto(st.text, st.name, &study);
-  EXPECT_TRUE(parsed.ok()) << parsed;
+  EXPECT_OK(parsed);
   return StudySpecHash(study);
 }
 
 v1::Model ModelOf(const StudyDef& st, const std::string& name) {
   v1::Study study;
-  EXPECT_TRUE(ParseTextProto(st.text, st.name, &study).ok());
+  EXPECT_OK(ParseTextProto(st.text, st.name, &study));
   for (const auto& m : study.models()) {
     if (m.name() == name) return m;
   }
@@ -2149,7 +2150,7 @@ v1::RoundMessage PrepareMessage(const StudyDef& st, const std::string& site, con
                  {"sum_x", std::vector<double>(cp.sum.data(), cp.sum.data() + cp.sum.size())},
                  {"sum_xx", Flat(cp.sum_outer)}}),
       {"n", "events", "sum_x", "sum_xx"}, inputs);
-  EXPECT_TRUE(c.ok());
+  EXPECT_OK(c);
   return Message(st, site, rounds::PrepareRound(model), "models.prepare", *c);
 }
 
@@ -2160,7 +2161,7 @@ v1::RoundMessage EvalMessage(const StudyDef& st, const std::string& site, const 
                              const std::vector<std::string>& fit_sites) {
   const CoxRows r = TableCoxRows(covs);
   auto stratum = models::CoxStratum::Create(r.time, r.status, r.x);
-  EXPECT_TRUE(stratum.ok());
+  EXPECT_OK(stratum);
   const models::Derivatives d = models::CoxDerivatives(*stratum, beta, models::Ties::kBreslow);
   v1::Payload inputs;
   AddVector(&inputs, "beta", std::vector<double>(beta.data(), beta.data() + beta.size()));
@@ -2173,7 +2174,7 @@ v1::RoundMessage EvalMessage(const StudyDef& st, const std::string& site, const 
                  {"gradient", std::vector<double>(d.gradient.data(), d.gradient.data() + d.gradient.size())},
                  {"information", Flat(d.information)}}),
       {"n", "events", "loglik", "gradient", "information"}, inputs);
-  EXPECT_TRUE(c.ok());
+  EXPECT_OK(c);
   return Message(st, site, rounds::EvalRound(model, "dev", k), "models.derivatives", *c);
 }
 
@@ -2257,11 +2258,11 @@ Eigen::VectorXd HonestStep1(const StudyDef& st) {
   rounds::VerifiedTranscript t;
   const Eigen::VectorXd zero = Eigen::VectorXd::Zero(2);
   for (const char* site : {"C1", "C2"}) {
-    EXPECT_TRUE(t.Add(PrepareMessage(st, site, "m", kVerifyCovs), "test").ok());
-    EXPECT_TRUE(t.Add(EvalMessage(st, site, "m", kVerifyCovs, zero, 0, kFitSites), "test").ok());
+    EXPECT_OK(t.Add(PrepareMessage(st, site, "m", kVerifyCovs), "test"));
+    EXPECT_OK(t.Add(EvalMessage(st, site, "m", kVerifyCovs, zero, 0, kFitSites), "test"));
   }
   auto r = rounds::ReplayFit(ModelOf(st, "m"), "dev", kFitSites, t);
-  EXPECT_TRUE(r.ok()) << r.status();
+  EXPECT_OK(r);
   if (!r.ok() || r->complete || r->next.index != 1) {
     ADD_FAILURE() << "SETUP: the replay does not ask for evaluation 1";
     return zero;
