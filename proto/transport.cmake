@@ -10,7 +10,7 @@ fedrad_library(NAME transport
        ${PROJECT_SOURCE_DIR}/proto/spec_hash.cc
        ${PROJECT_SOURCE_DIR}/proto/textproto.cc
   PUBLIC_DEPS fedrad::proto fedrad::core gRPC::grpc++ absl::status absl::statusor absl::strings
-  PRIVATE_DEPS OpenSSL::SSL OpenSSL::Crypto fedrad::audit)
+  PRIVATE_DEPS fedrad::pki OpenSSL::SSL OpenSSL::Crypto fedrad::audit)
 fedrad_test(NAME transport_test SRCS ${PROJECT_SOURCE_DIR}/proto/transport_test.cc
   DEPS fedrad::transport fedrad::pki LABELS unit)
 
