@@ -115,8 +115,8 @@ TEST(RunAnalyses, EnabledStepsRunInOrderAndAFailureNamesTheSiteAndTheStep) {
   });
   // The debug step took its two rounds and summed the vectors:
   // (0 + 12 + 24) + (0 + 20 + 40) = 96.
-  EXPECT_EQ(ctx.results()["debug"]["sleep_n"].get<double>(), 32);
-  EXPECT_EQ(ctx.results()["debug"]["vector_sum"].get<double>(), 96);
+  EXPECT_EQ(ctx.results().debug().sleep_n(), 32);
+  EXPECT_EQ(ctx.results().debug().vector_sum(), 96);
   EXPECT_THAT(done, ElementsAre(std::make_pair(0, std::string("debug rounds"))));
   // Then the cohort summary's first round, where both sites failed: the
   // study stops there, naming the step and each site with its reason.
@@ -170,7 +170,7 @@ TEST(RunAnalyses, ASiteDroppedWithinTheQuorumLeavesTheOthersToFinishTheStep) {
   // S2 was asked once and dropped; the vector round went to S1 alone.
   EXPECT_EQ(ctx.active_sites(), std::vector<std::string>{"S1"});
   EXPECT_THAT(ctx.excluded_sites().at("S2"), HasSubstr("no answer"));
-  EXPECT_EQ(ctx.results()["debug"]["vector_sum"].get<double>(), 36);
+  EXPECT_EQ(ctx.results().debug().vector_sum(), 36);
 }
 
 TEST(RunAnalyses, ACancelledStudyAsksNothingMore) {

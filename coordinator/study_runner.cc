@@ -429,7 +429,7 @@ void Coordinator::Impl::FinishStudy(StudyRecord* rec, StudyContext& ctx,
     absl::MutexLock lock(&studies_mu_);
     notices = rec->status.notices();
   }
-  FillStudy(rec->id, spec, sites, ctx, state, message, notices, *results.mutable_study());
+  FillStudy(rec->id, spec, rec->sites, ctx, state, message, notices, *results.mutable_study());
   FillProvenance(spec, audit_->HeadHash(), *results.mutable_provenance());
   std::string json = ResultsText(results);
   absl::Status written = WriteStringToFile((fs::path(rec->dir) / "results.json").string(), json);
