@@ -228,8 +228,19 @@ def main(argv):
     parser.add_argument("--root", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     parser.add_argument("--max-file-lines", type=int, default=700)
     parser.add_argument("--max-function-lines", type=int, default=120)
+    parser.add_argument("--known", default="",
+                        help="a file of known, open violations ('PATH' or 'PATH FUNCTION' per line, "
+                             "# comments): reported, not failed; one that no longer violates fails "
+                             "until it is taken off the list")
     args = parser.parse_args(argv)
     root = os.path.abspath(args.root)
+    known = set()
+    if args.known:
+        with open(args.known) as f:
+            for line in f:
+                line = line.split("#", 1)[0].strip()
+                if line:
+                    known.add(" ".join(line.split()))
 
     held = {"files": [], "functions": []}
     rest = {"files": [], "functions": []}
@@ -248,14 +259,34 @@ def main(argv):
         for line in bucket["functions"]:
             print("  " + line)
 
+    def key(entry):
+        # "path:line name N lines (...)" -> "path name"; "path: N lines (...)" -> "path"
+        head, _, tail = entry.partition(" ")
+        path = head.split(":", 1)[0]
+        return path if head.endswith(":") else f"{path} {tail.split(' ', 1)[0]}"
+
+    listed = {"files": [], "functions": []}
+    for kind in ("files", "functions"):
+        listed[kind] = [e for e in held[kind] if key(e) in known]
+        held[kind] = [e for e in held[kind] if key(e) not in known]
+    stale = sorted(known - {key(e) for kind in listed for e in listed[kind]})
     show("held folders (" + ", ".join(d + "/" for d in HELD_DIRS) + "): these fail the check", held)
+    if known:
+        show(f"known, open violations ({args.known})", listed)
     show("rest of the tree (reported, not enforced)", rest)
-    broken = len(held["files"]) + len(held["functions"])
+    for entry in stale:
+        print(f"FAIL: '{entry}' is on the known list but keeps the limits now: take it off the list")
+    broken = len(held["files"]) + len(held["functions"]) + len(stale)
     if broken:
         print(f"FAIL: {broken} limit(s) broken in the held folders; split the file or function "
               "by responsibility (docs/architecture.md says where each part goes).")
         return 1
-    print("OK: the held folders keep the size limits.")
+    open_count = len(listed["files"]) + len(listed["functions"])
+    if open_count:
+        print(f"OK: no violation in the held folders beyond the {open_count} known, open one(s) "
+              "listed above (issue 16's remaining work).")
+    else:
+        print("OK: the held folders keep the size limits.")
     return 0
 
 
