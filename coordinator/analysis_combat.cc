@@ -34,6 +34,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "coordinator/analyses.h"
+#include "coordinator/internal/models_internal.h"
 #include "coordinator/secure_round.h"
 #include "coordinator/study_context.h"
 #include "core/log.h"
@@ -63,34 +64,6 @@ namespace cd = ::fedrad::kinds::combat_distributions;
 using ::fedrad::kinds::Put;
 using ::fedrad::kinds::SiteMatrix;
 using ::fedrad::kinds::SiteVector;
-
-// Checks the signed contribution of each of `sites` to `round_id` (against
-// the study CA; unverified with an in-process test host) and appends it to
-// *transcript.
-absl::Status CollectSigned(StudyContext& ctx, const std::map<std::string, v1::TaskResult>& results,
-                           const std::vector<std::string>& sites, const std::string& round_id,
-                           v1::Transcript* transcript) {
-  for (const std::string& site : sites) {
-    const v1::TaskResult& r = results.at(site);
-    if (ctx.round_verifier() == nullptr) {
-      if (r.has_signed_()) *transcript->add_messages() = r.signed_();
-      continue;
-    }
-    if (!r.has_signed_()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "site ", site, " sent no signed contribution to round '", round_id, "'"));
-    }
-    rounds::Expectation expect;
-    expect.study_id = ctx.study_id();
-    expect.spec_sha256 = StudySpecHash(ctx.study());
-    expect.signers = {site};
-    expect.round_id = round_id;
-    absl::StatusOr<v1::RoundMessage> m = ctx.round_verifier()->Verify(r.signed_(), expect);
-    if (!m.ok()) return Annotate(m.status(), absl::StrCat("site ", site));
-    *transcript->add_messages() = r.signed_();
-  }
-  return absl::OkStatus();
-}
 
 std::map<std::string, v1::Transcript> ForEach(const std::vector<std::string>& sites,
                                               const v1::Transcript& transcript) {
@@ -427,8 +400,8 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   }
   sites = Keys(moment_results);
   if (!secure) {
-    FEDRAD_RETURN_IF_ERROR(CollectSigned(ctx, moment_results, sites, rounds::CombatMomentsRound(),
-                                         &transcript));
+    FEDRAD_RETURN_IF_ERROR(internal::CollectSigned(ctx, moment_results, sites,
+                                                   rounds::CombatMomentsRound(), &transcript));
   }
   std::vector<h::LocalMoments> moments;
   for (const std::string& site : sites) {
@@ -482,8 +455,8 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   }
   FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, rss_results, cr::kName));
   if (!secure) {
-    FEDRAD_RETURN_IF_ERROR(CollectSigned(ctx, rss_results, sites, rounds::CombatResidualsRound(),
-                                         &transcript));
+    FEDRAD_RETURN_IF_ERROR(internal::CollectSigned(ctx, rss_results, sites,
+                                                   rounds::CombatResidualsRound(), &transcript));
   }
   std::vector<Eigen::VectorXd> rss;
   for (const std::string& site : sites) {
