@@ -72,14 +72,14 @@ absl::StatusOr<SiteColumns> ParseMoments(const std::string& site, const fedrad::
       m2.size() != m || binary.size() != m || count_one.size() != m || suppressed.size() != m) {
     return absl::DataLossError(absl::StrCat("site ", site, ": malformed cohort.moments result"));
   }
-  out.rows = static_cast<int64_t>(rows[0]);
+  out.rows = CountFromDouble(rows[0]);
   FEDRAD_ASSIGN_OR_RETURN(auto k, Vector(p, "min_cell_count"));
   if (k.size() == 1) out.min_cell_count = static_cast<int64_t>(k[0]);
   for (size_t i = 0; i < m; ++i) {
     models::ColumnMoments cm;
     if (std::isfinite(n[i]) && std::isfinite(n_missing[i])) {
-      cm.n = static_cast<int64_t>(n[i]);
-      cm.n_missing = static_cast<int64_t>(n_missing[i]);
+      cm.n = CountFromDouble(n[i]);
+      cm.n_missing = CountFromDouble(n_missing[i]);
     } else {
       out.size_withheld.insert(out.columns[i]);
       suppressed[i] = 1.0;
@@ -91,7 +91,7 @@ absl::StatusOr<SiteColumns> ParseMoments(const std::string& site, const fedrad::
     } else {
       cm.mean = mean[i];
       cm.m2 = m2[i];
-      cm.count_one = std::isfinite(count_one[i]) ? static_cast<int64_t>(count_one[i]) : 0;
+      cm.count_one = std::isfinite(count_one[i]) ? CountFromDouble(count_one[i]) : 0;
     }
     out.moments[out.columns[i]] = cm;
   }
@@ -100,9 +100,9 @@ absl::StatusOr<SiteColumns> ParseMoments(const std::string& site, const fedrad::
   FEDRAD_ASSIGN_OR_RETURN(auto te_suppressed, Vector(p, "time_event_suppressed"));
   for (size_t i = 0; i < te_n.size() && i < te_events.size() && i < te_suppressed.size(); ++i) {
     // -1: withheld (fewer than k pairs).
-    out.te_n.push_back(std::isfinite(te_n[i]) ? static_cast<int64_t>(te_n[i]) : -1);
+    out.te_n.push_back(std::isfinite(te_n[i]) ? CountFromDouble(te_n[i]) : -1);
     out.te_suppressed.push_back(te_suppressed[i] != 0.0 || !std::isfinite(te_n[i]));
-    out.te_events.push_back(te_suppressed[i] != 0.0 ? 0 : static_cast<int64_t>(te_events[i]));
+    out.te_events.push_back(te_suppressed[i] != 0.0 ? 0 : CountFromDouble(te_events[i]));
   }
   return out;
 }
@@ -145,7 +145,7 @@ absl::StatusOr<SiteGrids> ParseCounts(const std::string& site, const fedrad::v1:
           absl::StrCat("site ", site, ": malformed cohort.counts result for '", c, "'"));
     }
     models::GridCounts g;
-    g.n = static_cast<int64_t>(n[0]);
+    g.n = CountFromDouble(n[0]);
     g.points = *grid;
     g.counts.assign(counts.begin(), counts.end());
     out.by_column[c] = std::move(g);

@@ -191,9 +191,9 @@ absl::StatusOr<json> SiteDistributions(StudyContext& ctx, const std::vector<std:
         e["reason"] = "fewer than k values at the site";
         continue;
       }
-      e["n"] = static_cast<int64_t>(n[j]);
+      e["n"] = CountFromDouble(n[j]);
       models::ColumnMoments cm;
-      cm.n = static_cast<int64_t>(n[j]);
+      cm.n = CountFromDouble(n[j]);
       cm.mean = mean[j];
       cm.m2 = m2[j];
       cm.binary = false;
@@ -328,7 +328,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   for (const std::string& site : sites) {
     const v1::Payload& p = checks.at(site).payload();
     FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(p, "n"));
-    site_n.push_back(static_cast<int64_t>(n));
+    site_n.push_back(CountFromDouble(n));
     if (n < 2 && !mean_only_method) {
       problems.push_back(absl::StrCat(
           "site ", site, " has ", n, " patient(s), fewer than the 2 parameters per feature "
@@ -399,7 +399,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     const v1::Payload& p = moment_results.at(site).payload();
     h::LocalMoments m;
     FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(p, "n"));
-    m.n = static_cast<int64_t>(n);
+    m.n = CountFromDouble(n);
     FEDRAD_ASSIGN_OR_RETURN(m.sum_covariates, SiteVector(site, p, "sum_covariates", q));
     FEDRAD_ASSIGN_OR_RETURN(m.sum_features, SiteVector(site, p, "sum_features", num_g));
     const bool from_sum = secure && site == sites.front();
@@ -538,7 +538,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     const v1::Payload& p = fit_results.at(site).payload();
     h::SiteModel sm;
     FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(p, "n"));
-    sm.n = static_cast<int64_t>(n);
+    sm.n = CountFromDouble(n);
     FEDRAD_ASSIGN_OR_RETURN(sm.gamma_star, SiteVector(site, p, "gamma_star", num_g));
     FEDRAD_ASSIGN_OR_RETURN(sm.delta_star, SiteVector(site, p, "delta_star", num_g));
     json& js = out["sites"][site];

@@ -54,9 +54,9 @@ absl::Status RunFeatureExtraction(StudyContext& ctx) {
     FEDRAD_ASSIGN_OR_RETURN(double n_ok, GetScalar(p, "n_ok"));
     FEDRAD_ASSIGN_OR_RETURN(double n_excluded, GetScalar(p, "n_excluded"));
     nlohmann::json& s = out["sites"][site];
-    s["n_cases"] = static_cast<int64_t>(n_cases);
-    s["n_ok"] = static_cast<int64_t>(n_ok);
-    s["n_excluded"] = static_cast<int64_t>(n_excluded);
+    s["n_cases"] = CountFromDouble(n_cases);
+    s["n_ok"] = CountFromDouble(n_ok);
+    s["n_excluded"] = CountFromDouble(n_excluded);
     // Only sites that excluded a case get an `excluded` list (the report
     // shows every such list).
     auto ex = p.strings().find("excluded_cases");
@@ -86,9 +86,9 @@ absl::Status RunFeatureExtraction(StudyContext& ctx) {
       }
     }
     s["n_feature_columns"] = static_cast<int64_t>(mine.size());
-    total_cases += static_cast<int64_t>(n_cases);
-    total_ok += static_cast<int64_t>(n_ok);
-    total_excluded += static_cast<int64_t>(n_excluded);
+    total_cases += CountFromDouble(n_cases);
+    total_ok += CountFromDouble(n_ok);
+    total_excluded += CountFromDouble(n_excluded);
     FEDRAD_LOG(INFO) << "features: site " << site << ": " << n_ok << " of " << n_cases
                      << " cases extracted, " << n_excluded << " excluded";
   }

@@ -204,7 +204,7 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
     const v1::Payload& pl = r.payload();
     m::CrossProducts cp = m::CrossProducts::Zero(static_cast<int>(p));
     FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(pl, "n"));
-    cp.n = static_cast<int64_t>(n);
+    cp.n = CountFromDouble(n);
     FEDRAD_ASSIGN_OR_RETURN(cp.sum, SiteVector(site, pl, "sum_x", p));
     FEDRAD_ASSIGN_OR_RETURN(cp.sum_outer, SiteMatrix(site, pl, "sum_xx", p));
     prep.cross[site] = cp;
@@ -217,8 +217,8 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
     FEDRAD_ASSIGN_OR_RETURN(double excluded, GetScalar(pl, "n_excluded"));
     if (!std::isfinite(excluded)) excluded = -1;  // withheld: 1..k-1
     // NaN: the site withheld it (fewer than k events or non-events).
-    prep.events[site] = std::isfinite(events) ? static_cast<int64_t>(events) : -1;
-    prep.n_excluded[site] = static_cast<int64_t>(excluded);
+    prep.events[site] = std::isfinite(events) ? CountFromDouble(events) : -1;
+    prep.n_excluded[site] = CountFromDouble(excluded);
     for (const std::string& line : SplitLines(GetStr(pl, "excluded"))) {
       std::vector<std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
       int64_t count = 0;
@@ -318,10 +318,10 @@ absl::StatusOr<m::SpecFit> FitAtSite(StudyContext& ctx, const PreparedModel& pre
   FEDRAD_ASSIGN_OR_RETURN(double halvings, GetScalar(pl, "halvings"));
   FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(pl, "n"));
   FEDRAD_ASSIGN_OR_RETURN(double events, GetScalar(pl, "events"));
-  s.iterations = static_cast<int>(iterations);
-  s.halvings = static_cast<int>(halvings);
-  s.n = static_cast<int64_t>(n);
-  s.events = static_cast<int64_t>(events);
+  s.iterations = static_cast<int>(CountFromDouble(iterations));
+  s.halvings = static_cast<int>(CountFromDouble(halvings));
+  s.n = CountFromDouble(n);
+  s.events = CountFromDouble(events);
   if (GetArray(pl, "score_chi2").ok()) {
     const int64_t c = static_cast<int64_t>(prep.covariates.size());
     FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd chi2, SiteVector(site, pl, "score_chi2", c));

@@ -302,12 +302,12 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
       absl::StatusOr<double> x = GetScalar(pl, key);
       if (x.ok()) {
         // NaN: withheld by the site (events below k).
-        sv.metrics[key] = std::isfinite(*x) ? json(static_cast<int64_t>(*x)) : json(nullptr);
+        sv.metrics[key] = std::isfinite(*x) ? json(CountFromDouble(*x)) : json(nullptr);
       }
     }
     // The replicates the site ran (the spec's, capped by the site).
     if (absl::StatusOr<double> reps = GetScalar(pl, "bootstrap_replicates"); reps.ok()) {
-      sv.metrics["bootstrap_replicates"] = static_cast<int64_t>(*reps);
+      sv.metrics["bootstrap_replicates"] = CountFromDouble(*reps);
     }
     CurvesJson(pl, cox ? t : kNaN, &sv.metrics);
     out[s] = std::move(sv);

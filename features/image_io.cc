@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
+#include "features/dicom/dicom.h"
 #include "features/internal/nifti_voxels.h"
 #include "itkImageIOBase.h"
 #include "itkGDCMImageIO.h"
@@ -87,9 +88,11 @@ absl::StatusOr<typename ItkImage<T>::Pointer> ReadItk(const std::string& path) {
         return absl::DataLossError(
             absl::StrCat(path, ": directory holds no DICOM series"));
       }
+      const auto files = names->GetFileNames(series.front());
+      FEDRAD_RETURN_IF_ERROR(dicom::CheckDeclaredLengths(files));
       auto reader = itk::ImageSeriesReader<ItkImage<T>>::New();
       reader->SetImageIO(itk::GDCMImageIO::New());
-      reader->SetFileNames(names->GetFileNames(series.front()));
+      reader->SetFileNames(files);
       reader->Update();
       typename ItkImage<T>::Pointer image = reader->GetOutput();
       image->DisconnectPipeline();

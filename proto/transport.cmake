@@ -18,6 +18,8 @@ endif()
 if(TARGET fedrad::pki)
   fedrad_test(NAME transport_test SRCS ${PROJECT_SOURCE_DIR}/proto/transport_test.cc
     DEPS fedrad::transport fedrad::pki LABELS unit)
+  fedrad_test(NAME payload_test SRCS ${PROJECT_SOURCE_DIR}/proto/payload_test.cc
+    DEPS fedrad::transport LABELS unit)
 endif()
 
 # Signed messages of verifiable rounds (proto/rounds.proto, issue 12).

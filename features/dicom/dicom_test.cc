@@ -6,6 +6,7 @@
 #include "features/dicom/dicom.h"
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include <gmock/gmock.h>
@@ -363,6 +364,27 @@ TEST_F(DicomFiles, UndecodableSegIsRefusedNamingTheTransferSyntax) {
   EXPECT_THAT(std::string(m.status().message()), HasSubstr("seg_j2k.dcm"));
   EXPECT_THAT(std::string(m.status().message()), HasSubstr("JPEG 2000"));
   EXPECT_THAT(std::string(m.status().message()), HasSubstr("uncompressed"));
+}
+
+// Found by tests/fuzz/fuzz_dicom: a slice whose element claims 3.4 GB made
+// GDCM (behind ITK) allocate it before reading. The declared lengths are
+// checked with DCMTK first; the slice is refused naming the file.
+TEST_F(DicomFiles, ElementLongerThanItsFileIsRefusedBeforeGdcmReadsIt) {
+  auto s = ReadSeriesInfo(series_dir());
+  ASSERT_TRUE(s.ok()) << s.status();
+  {
+    // (7fe1,0010) OB, length 0xcd000000, after the pixel data; no value.
+    const char element[] = {'\xe1', '\x7f', '\x10', '\x00', 'O',    'B',
+                            '\x00', '\x00', '\x00', '\x00', '\x00', '\xcd'};
+    std::ofstream out(s->files.front(), std::ios::binary | std::ios::app);
+    out.write(element, sizeof(element));
+  }
+  for (const absl::Status& status : {ReadSeriesImage(*s).status(), ReadImage(series_dir()).status()}) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("claims more bytes than the file holds"));
+    EXPECT_THAT(std::string(status.message()), HasSubstr(s->files.front()));
+    ExpectNoPatientData(status);
+  }
 }
 
 TEST_F(DicomFiles, BadSeriesAreRefusedWithWhatToDo) {

@@ -236,7 +236,23 @@ absl::StatusOr<SeriesInfo> ReadSeriesInfo(const std::string& folder) {
   return s;
 }
 
+absl::Status CheckDeclaredLengths(const std::vector<std::string>& files) {
+  constexpr Uint32 kMaxLoadedValue = 4096;  // larger values are skipped, not read
+  for (const std::string& f : files) {
+    dicom_internal::InitDcmtk();  // quiet logger, codecs (once)
+    DcmFileFormat file;
+    OFCondition c = file.loadFile(f.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue);
+    if (c.bad()) {
+      return absl::DataLossError(absl::StrCat(
+          f, ": not a readable DICOM file (", c.text(),
+          "; an element claims more bytes than the file holds); re-export the series"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ImageVolume> ReadSeriesImage(const SeriesInfo& series) {
+  FEDRAD_RETURN_IF_ERROR(CheckDeclaredLengths(series.files));
   auto image = ReadImageFiles(series.files);
   if (!image.ok()) {
     return absl::Status(image.status().code(),

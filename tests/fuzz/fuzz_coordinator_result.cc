@@ -15,7 +15,7 @@
 
 #include "coordinator/analyses.h"
 #include "coordinator/study_context.h"
-#include "tests/fuzz/fuzz_inputs.pb.h"
+#include "fuzz_inputs.pb.h"  // generated into the build root
 #include "tests/fuzz/site_harness.h"
 
 namespace {

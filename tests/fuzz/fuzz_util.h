@@ -29,7 +29,8 @@ inline const bool kQuietLogs = (SetMinLogLevel(LogLevel::kError), true);
 
 // A folder of this process's own under $TMPDIR (removed at exit).
 inline const std::string& ScratchDir() {
-  static const std::string dir = [] {
+  // Never freed: the atexit handler runs after static destructors.
+  static const std::string* dir = [] {
     const char* tmp = std::getenv("TMPDIR");
     std::filesystem::path p = std::filesystem::path(tmp != nullptr ? tmp : "/tmp") /
                               ("fedrad-fuzz-" + std::to_string(::getpid()));
@@ -38,9 +39,9 @@ inline const std::string& ScratchDir() {
       std::error_code ec;
       std::filesystem::remove_all(ScratchDir(), ec);
     });
-    return p.string();
+    return new std::string(p.string());
   }();
-  return dir;
+  return *dir;
 }
 
 // Writes the bytes to ScratchDir()/name (replacing it) and returns the path.

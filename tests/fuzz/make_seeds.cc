@@ -34,7 +34,7 @@
 #include "proto/round_signing.h"
 #include "rounds/transcript.h"
 #include "tests/fuzz/dicom_fixture.h"
-#include "tests/fuzz/fuzz_inputs.pb.h"
+#include "fuzz_inputs.pb.h"  // generated into the build root
 #include "tests/fuzz/site_harness.h"
 
 namespace fs = std::filesystem;

@@ -42,6 +42,7 @@ run() {
   # guards against a hang in start-up. The whole output is kept in
   # $BUILD/logs/TARGET.log; the summary lines are shown.
   mkdir -p "$BUILD/logs"
+  export LSAN_OPTIONS="suppressions=$PWD/$HERE/lsan.supp:print_suppressions=0"
   local log="$BUILD/logs/$target.log" rc=0
   timeout $((seconds + 300)) "$BUILD/fuzz/$target" "${flags[@]}" "$@" "$work" "$seeds" \
     >"$log" 2>&1 || rc=$?

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "coordinator/analyses.h"
+#include "core/status.h"
 #include "proto/textproto.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/secure_agg.h"
