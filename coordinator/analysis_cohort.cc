@@ -147,7 +147,15 @@ absl::StatusOr<SiteGrids> ParseCounts(const std::string& site, const fedrad::v1:
     models::GridCounts g;
     g.n = CountFromDouble(n[0]);
     g.points = *grid;
-    g.counts.assign(counts.begin(), counts.end());
+    for (double k : counts) {
+      // A count outside 0..2^53 is malformed (a double past int64_t was
+      // converted: undefined behaviour; found by tests/fuzz).
+      if (CountFromDouble(k) < 0) {
+        return absl::DataLossError(
+            absl::StrCat("site ", site, ": malformed cohort.counts result for '", c, "'"));
+      }
+      g.counts.push_back(CountFromDouble(k));
+    }
     out.by_column[c] = std::move(g);
   }
   return out;

@@ -208,7 +208,14 @@ absl::StatusOr<json> SiteDistributions(StudyContext& ctx, const std::vector<std:
       models::GridPart part;
       part.grid.n = cm.n;
       part.grid.points = *grid;
-      part.grid.counts.assign(counts->begin(), counts->end());
+      for (double k : *counts) {
+        // A count outside 0..2^53 is malformed (tests/fuzz; as cohort.counts).
+        if (CountFromDouble(k) < 0) {
+          return absl::DataLossError(absl::StrCat("site ", site, ": malformed grid counts for '",
+                                                  columns[i], "'"));
+        }
+        part.grid.counts.push_back(CountFromDouble(k));
+      }
       part.mean = cm.mean;
       part.sd = models::StandardDeviation(cm);
       const std::vector<models::QuantileEstimate> est =

@@ -205,6 +205,10 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
     m::CrossProducts cp = m::CrossProducts::Zero(static_cast<int>(p));
     FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(pl, "n"));
     cp.n = CountFromDouble(n);
+    if (cp.n < 0) {  // NaN, negative or past 2^53 (tests/fuzz found 2.4e40)
+      return absl::DataLossError(
+          absl::StrCat("site ", site, ": malformed models.prepare result (n)"));
+    }
     FEDRAD_ASSIGN_OR_RETURN(cp.sum, SiteVector(site, pl, "sum_x", p));
     FEDRAD_ASSIGN_OR_RETURN(cp.sum_outer, SiteMatrix(site, pl, "sum_xx", p));
     prep.cross[site] = cp;

@@ -20,12 +20,15 @@
 #include <vector>
 
 #include "core/log.h"
+#include "google/protobuf/stubs/logging.h"
 
 namespace fedrad::fuzz {
 
 // The targets log errors only: the code under test logs every refusal, and
 // a line per input would slow the fuzzer down many times over.
-inline const bool kQuietLogs = (SetMinLogLevel(LogLevel::kError), true);
+// Protobuf's own complaints (invalid UTF-8 in a string field) likewise.
+inline const bool kQuietLogs = (SetMinLogLevel(LogLevel::kError),
+                                google::protobuf::SetLogHandler(nullptr), true);
 
 // A folder of this process's own under $TMPDIR (removed at exit).
 inline const std::string& ScratchDir() {

@@ -2,7 +2,7 @@
 # Runs one libFuzzer target of tests/fuzz/ (building it first), or all of
 # them one after the other:
 #   tests/fuzz/run.sh TARGET SECONDS [libFuzzer flags...]
-#   tests/fuzz/run.sh all SECONDS          # every target, SECONDS each (CI)
+#   tests/fuzz/run.sh all SECONDS          # every target, SECONDS each, one per core (CI)
 #   tests/fuzz/run.sh list                 # the target names
 # The build is build-fuzz/ (clang, -DFEDRAD_FUZZ=ON; ccache when installed).
 # Each run reads the committed seeds tests/fuzz/corpus/TARGET/ and keeps
@@ -28,12 +28,20 @@ configure() {
     -DFEDRAD_FUZZ=ON -DFEDRAD_BUILD_TESTS=OFF -DFEDRAD_BUILD_BENCHMARKS=OFF "${launcher[@]}" >/dev/null
 }
 
+# build TARGET...: quiet unless it fails.
+build() {
+  if ! cmake --build "$BUILD" -j "$(nproc)" --target "$@" >"$BUILD/build-fuzz.log" 2>&1; then
+    tail -50 "$BUILD/build-fuzz.log" >&2
+    return 1
+  fi
+}
+
 # run TARGET SECONDS [flags...]: one bounded run; non-zero on a crash.
 run() {
   local target=$1 seconds=$2
   shift 2
   local seeds="$HERE/corpus/$target" work="$BUILD/corpus/$target"
-  mkdir -p "$work" "$BUILD/artifacts"
+  mkdir -p "$work" "$BUILD/artifacts" "$BUILD/logs"
   local flags=(-max_total_time="$seconds" -timeout=20 -rss_limit_mb=2560 -print_final_stats=1
                -artifact_prefix="$BUILD/artifacts/$target-")
   [ -f "$HERE/dict/$target.dict" ] && flags+=(-dict="$HERE/dict/$target.dict")
@@ -43,6 +51,7 @@ run() {
   # $BUILD/logs/TARGET.log; the summary lines are shown.
   mkdir -p "$BUILD/logs"
   export LSAN_OPTIONS="suppressions=$PWD/$HERE/lsan.supp:print_suppressions=0"
+  export UBSAN_OPTIONS="print_stacktrace=1"
   local log="$BUILD/logs/$target.log" rc=0
   timeout $((seconds + 300)) "$BUILD/fuzz/$target" "${flags[@]}" "$@" "$work" "$seeds" \
     >"$log" 2>&1 || rc=$?
@@ -57,9 +66,21 @@ case "$1" in
   all)
     [ $# -ge 2 ] || usage
     configure
-    cmake --build "$BUILD" -j "$(nproc)" --target "${TARGETS[@]}"
+    build "${TARGETS[@]}"
+    # One target per core at a time (each is one process); the summaries
+    # are printed in order once all ended.
+    jobs_max=$(nproc)
+    declare -A pid_of=()
+    for t in "${TARGETS[@]}"; do
+      while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
+      run "$t" "$2" >"$BUILD/logs/$t.summary" 2>&1 &
+      pid_of[$t]=$!
+    done
     failed=()
-    for t in "${TARGETS[@]}"; do run "$t" "$2" || failed+=("$t"); done
+    for t in "${TARGETS[@]}"; do
+      wait "${pid_of[$t]}" || failed+=("$t")
+      cat "$BUILD/logs/$t.summary"
+    done
     if [ ${#failed[@]} -gt 0 ]; then
       echo "fuzz targets with findings: ${failed[*]} (inputs in $BUILD/artifacts/)" >&2
       exit 1
@@ -71,7 +92,7 @@ case "$1" in
     shift 2
     printf '%s\n' "${TARGETS[@]}" | grep -qx "$target" || { echo "unknown target $target" >&2; usage; }
     configure
-    cmake --build "$BUILD" -j "$(nproc)" --target "$target"
+    build "$target"
     run "$target" "$seconds" "$@"
     ;;
 esac
