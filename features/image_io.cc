@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <type_traits>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
@@ -24,6 +26,23 @@
 
 namespace fedrad::features {
 namespace {
+
+// The regular files of `folder` that carry the DICOM Part 10 marker ("DICM"
+// after the 128-byte preamble), sorted.
+std::vector<std::string> Part10FilesIn(const std::string& folder) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(folder, ec)) {
+    if (!e.is_regular_file(ec)) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    char magic[4] = {};
+    if (in.seekg(128) && in.read(magic, 4) && std::string(magic, 4) == "DICM") {
+      out.push_back(e.path().string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 template <typename T>
 using ItkImage = itk::Image<T, 3>;
@@ -80,6 +99,10 @@ absl::StatusOr<typename ItkImage<T>::Pointer> ReadItk(const std::string& path) {
   }
   try {
     if (std::filesystem::is_directory(path, ec)) {
+      // GDCM's scanner below reads every file of the folder: the DICOM ones
+      // (Part 10 "DICM" marker) are first checked with DCMTK, since GDCM
+      // aborts or allocates what a bad element length claims (tests/fuzz).
+      FEDRAD_RETURN_IF_ERROR(dicom::CheckDeclaredLengths(Part10FilesIn(path)));
       auto names = itk::GDCMSeriesFileNames::New();
       names->SetUseSeriesDetails(true);
       names->SetDirectory(path);
