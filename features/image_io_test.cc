@@ -112,6 +112,28 @@ TEST(ImageIo, CorruptFileIsDataLossNamingThePath) {
   fs::remove(path);
 }
 
+// Found by tests/fuzz/fuzz_image: a 500-byte file whose header claimed
+// 12.7 GB of voxels made ITK allocate them. Refused from the header, by
+// every reader, naming the file.
+TEST(ImageIo, HeaderClaimingMoreVoxelsThanTheFileHoldsIsDataLoss) {
+  const std::string path =
+      fs::temp_directory_path() / ("fedrad_forged_" + std::to_string(::getpid()) + ".nrrd");
+  {
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs("NRRD0004\ntype: float\ndimension: 3\nsizes: 2000 2000 800\n"
+               "encoding: raw\nendian: little\n\n0123456789abcdef",
+               f);
+    std::fclose(f);
+  }
+  for (const absl::Status& s : {ReadImage(path).status(), ReadLabelMap(path).status(),
+                                ReadStored(path).status(), ReadGeometry(path).status()}) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("header claims"));
+    EXPECT_THAT(std::string(s.message()), HasSubstr(path));
+  }
+  fs::remove(path);
+}
+
 TEST(ImageIo, EmptyDirectoryIsDataLoss) {
   const std::string dir = fs::temp_directory_path() / ("fedrad_empty_" + std::to_string(::getpid()));
   fs::create_directories(dir);
