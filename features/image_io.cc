@@ -148,6 +148,7 @@ absl::StatusOr<typename ItkImage<T>::Pointer> ReadItk(const std::string& path) {
       image->DisconnectPipeline();
       return image;
     }
+    FEDRAD_RETURN_IF_ERROR(internal::CheckNiftiGeometry(path));
     auto reader = itk::ImageFileReader<ItkImage<T>>::New();
     reader->SetFileName(path);
     reader->UpdateOutputInformation();
@@ -196,6 +197,7 @@ absl::StatusOr<FloatReader::Pointer> OpenHeader(const std::string& path) {
         absl::StrCat(path, ": a directory; give an image file"));
   }
   try {
+    FEDRAD_RETURN_IF_ERROR(internal::CheckNiftiGeometry(path));
     auto reader = FloatReader::New();
     reader->SetFileName(path);
     reader->UpdateOutputInformation();
