@@ -12,6 +12,7 @@
 
 #include "core/audit_log.h"
 #include "core/hash.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -185,14 +186,11 @@ TEST_F(SecurityCliTest, AuditVerifyAcceptsAnIntactLogAndNamesATamperedLine) {
   o.cert_path = P("S1.crt");
   o.checkpoint_every = 2;
   {
-    auto log = fedrad::audit::AuditLog::Open(o);
-    ASSERT_TRUE(log.ok()) << log.status();
+    ASSERT_OK_AND_ASSIGN(auto log, fedrad::audit::AuditLog::Open(o));
     for (int i = 0; i < 5; ++i) {
-      ASSERT_TRUE((*log)
-                      ->Append({fedrad::audit::Direction::kSent, "crlm", "t" + std::to_string(i),
-                                "coordinator", "cohort.summary", fedrad::Sha256Hex("x"),
-                                "cohort summary over 40 patients"})
-                      .ok());
+      ASSERT_OK(log->Append({fedrad::audit::Direction::kSent, "crlm", "t" + std::to_string(i),
+                             "coordinator", "cohort.summary", fedrad::Sha256Hex("x"),
+                             "cohort summary over 40 patients"}));
     }
   }
   CmdResult ok = Fedrad("audit verify site.jsonl --ca ca/ca.crt");
@@ -228,23 +226,17 @@ TEST_F(SecurityCliTest, AuditVerifyNeedsLiveForARunningNodeAndCrossCheckWorks) {
   };
   auto site = open("site.jsonl", "site:S1", "S1");
   auto coord = open("coord.jsonl", "coordinator", "coordinator");
-  ASSERT_TRUE(site.ok() && coord.ok());
+  ASSERT_OK(site);
+  ASSERT_OK(coord);
   using fedrad::audit::Direction;
   std::string task = fedrad::Sha256Hex("task"), result = fedrad::Sha256Hex("result");
-  ASSERT_TRUE(
-      (*coord)->Append({Direction::kSent, "crlm", "t1", "S1", "cox.gradient", task, "task"}).ok());
-  ASSERT_TRUE((*site)
-                  ->Append({Direction::kReceived, "crlm", "t1", "coordinator", "cox.gradient", task,
-                            "task"})
-                  .ok());
-  ASSERT_TRUE((*site)
-                  ->Append({Direction::kSent, "crlm", "t1", "coordinator", "cox.gradient", result,
-                            "gradient"})
-                  .ok());
-  ASSERT_TRUE(
-      (*coord)
-          ->Append({Direction::kReceived, "crlm", "t1", "S1", "cox.gradient", result, "gradient"})
-          .ok());
+  ASSERT_OK((*coord)->Append({Direction::kSent, "crlm", "t1", "S1", "cox.gradient", task, "task"}));
+  ASSERT_OK((*site)->Append(
+      {Direction::kReceived, "crlm", "t1", "coordinator", "cox.gradient", task, "task"}));
+  ASSERT_OK((*site)->Append(
+      {Direction::kSent, "crlm", "t1", "coordinator", "cox.gradient", result, "gradient"}));
+  ASSERT_OK((*coord)->Append(
+      {Direction::kReceived, "crlm", "t1", "S1", "cox.gradient", result, "gradient"}));
 
   // Both still running.
   CmdResult strict = Fedrad("audit verify site.jsonl");
@@ -258,10 +250,8 @@ TEST_F(SecurityCliTest, AuditVerifyNeedsLiveForARunningNodeAndCrossCheckWorks) {
   EXPECT_THAT(cross.output, HasSubstr("OK: 2 message(s)"));
 
   // The coordinator records a result the site never sent.
-  ASSERT_TRUE(
-      (*coord)
-          ->Append({Direction::kReceived, "crlm", "t2", "S1", "cox.gradient", result, "gradient"})
-          .ok());
+  ASSERT_OK((*coord)->Append(
+      {Direction::kReceived, "crlm", "t2", "S1", "cox.gradient", result, "gradient"}));
   CmdResult mismatch = Fedrad("audit cross-check site.jsonl coord.jsonl");
   EXPECT_EQ(mismatch.code, 1) << mismatch.output;
   EXPECT_THAT(mismatch.output, AllOf(HasSubstr("task t2"), HasSubstr("no matching sent record")));

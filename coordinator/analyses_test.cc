@@ -5,12 +5,15 @@
 
 #include <filesystem>
 
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/textproto.h"
 
 namespace fedrad::coordinator {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -19,7 +22,7 @@ namespace fs = std::filesystem;
 v1::Study Parse(const std::string& text) {
   v1::Study study;
   absl::Status s = ParseTextProto(text, "test", &study);
-  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_OK(s);
   return study;
 }
 
@@ -33,8 +36,8 @@ TEST(CheckStudy, AcceptsEveryExampleStudy) {
         continue;
       }
       v1::Study study;
-      ASSERT_TRUE(ReadTextProto(entry.path().string(), &study).ok()) << entry.path();
-      EXPECT_TRUE(CheckStudy(study).ok()) << entry.path() << ": " << CheckStudy(study);
+      ASSERT_OK(ReadTextProto(entry.path().string(), &study)) << entry.path();
+      EXPECT_OK(CheckStudy(study)) << entry.path();
       ++checked;
     }
   }
@@ -90,10 +93,9 @@ TEST(CheckStudy, RefusesWrongSpecsNamingTheField) {
   };
   for (const Case& c : cases) {
     absl::Status s = CheckStudy(Parse(c.spec));
-    ASSERT_FALSE(s.ok()) << c.spec;
-    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.spec << ": " << s;
-    EXPECT_EQ(std::string(s.message()).rfind(c.field, 0), 0u) << c.spec << ": " << s;
-    EXPECT_THAT(std::string(s.message()), HasSubstr(c.also)) << c.spec;
+    EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
+                            ::testing::AllOf(::testing::StartsWith(c.field), HasSubstr(c.also))))
+        << c.spec;
   }
 }
 
@@ -106,7 +108,7 @@ TEST(EnabledSteps, DebugRoundsRunFirstUnlessMovedAfterAStep) {
   study.mutable_debug()->set_after_step("harmonization");
   EXPECT_THAT(EnabledSteps(study),
               ElementsAre("cohort summary", "harmonization", "debug rounds", "models"));
-  EXPECT_TRUE(CheckStudy(study).ok()) << CheckStudy(study);
+  EXPECT_OK(CheckStudy(study));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "coordinator/study_context.h"
 
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -61,7 +62,7 @@ TEST(StudyContext, DropsRefusingSiteWhenQuorumAllows) {
   study.mutable_quorum()->set_min_sites(2);
   StudyContext ctx("st", study, {"S3", "S1", "S2"}, &host);
   auto results = ctx.Broadcast("cohort.summary", {});
-  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_OK(results);
   EXPECT_EQ(results->size(), 2u);
   EXPECT_THAT(ctx.active_sites(), ElementsAre("S1", "S3"));
   EXPECT_THAT(ctx.excluded_sites().at("S2"), HasSubstr("PERMISSION_DENIED"));
@@ -88,7 +89,7 @@ TEST(StudyContext, RestoreContinuesRoundsKeepsExclusionsAndPutsTheEpochInTaskIds
   v1::Study study;
   study.mutable_quorum()->set_min_sites(2);
   StudyContext first("st", study, {"S1", "S2", "S3"}, &host);
-  ASSERT_TRUE(first.Broadcast("cohort.moments", {}).ok());
+  ASSERT_OK(first.Broadcast("cohort.moments", {}));
   EXPECT_THAT(host.task_ids, ElementsAre("st/e0/1/S1", "st/e0/1/S2", "st/e0/1/S3"));
 
   host.task_ids.clear();
@@ -98,7 +99,7 @@ TEST(StudyContext, RestoreContinuesRoundsKeepsExclusionsAndPutsTheEpochInTaskIds
   EXPECT_THAT(resumed.active_sites(), ElementsAre("S1", "S2"));
   EXPECT_EQ(resumed.results()["cohort"]["pooled"]["n"], 55);
   EXPECT_EQ(resumed.results()["study"]["excluded_sites"]["S3"], "no answer");
-  ASSERT_TRUE(resumed.Broadcast("models.prepare", {}).ok());
+  ASSERT_OK(resumed.Broadcast("models.prepare", {}));
   EXPECT_THAT(host.task_ids, ElementsAre("st/e1/5/S1", "st/e1/5/S2"));
   EXPECT_EQ(resumed.rounds(), 5);
   EXPECT_EQ(resumed.epoch(), 1);

@@ -8,11 +8,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace fedrad::coordinator {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -29,28 +32,25 @@ std::string TempPath(const std::string& name) {
 TEST(StudyStore, StudySurvivesReopenAndUpdatesReplaceTheRow) {
   std::string path = TempPath("a.db");
   {
-    auto store = StudyStore::Open(path);
-    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_OK_AND_ASSIGN(auto store, StudyStore::Open(path));
     StoredStudy s;
     s.id = "cohort-1";
     s.name = "cohort";
     s.spec_text = "name: \"cohort\"\n";
     s.state = "RUNNING";
     s.sites = {"S1", "S2", "S3"};
-    ASSERT_TRUE((*store)->Put(s).ok());
+    ASSERT_OK(store->Put(s));
     s.next_step = 2;
     s.rounds = 7;
     s.epoch = 1;
     s.results_json = R"({"cohort":{"pooled":{"n":55}}})";
     s.excluded_sites["S3"] = "no answer";
-    ASSERT_TRUE((*store)->Put(s).ok());
+    ASSERT_OK(store->Put(s));
   }
-  auto store = StudyStore::Open(path);
-  ASSERT_TRUE(store.ok()) << store.status();
-  auto all = (*store)->List();
-  ASSERT_TRUE(all.ok()) << all.status();
-  ASSERT_EQ(all->size(), 1u);
-  const StoredStudy& s = (*all)[0];
+  ASSERT_OK_AND_ASSIGN(auto store, StudyStore::Open(path));
+  ASSERT_OK_AND_ASSIGN(auto all, store->List());
+  ASSERT_EQ(all.size(), 1u);
+  const StoredStudy& s = all[0];
   EXPECT_EQ(s.id, "cohort-1");
   EXPECT_EQ(s.state, "RUNNING");
   EXPECT_EQ(s.next_step, 2);
@@ -61,8 +61,8 @@ TEST(StudyStore, StudySurvivesReopenAndUpdatesReplaceTheRow) {
   EXPECT_EQ(s.excluded_sites.at("S3"), "no answer");
   EXPECT_FALSE(s.submitted_at.empty());
   EXPECT_EQ(s.spec_text, "name: \"cohort\"\n");
-  EXPECT_TRUE((*store)->Get("cohort-1").ok());
-  auto missing = (*store)->Get("nope");
+  EXPECT_OK(store->Get("cohort-1"));
+  auto missing = store->Get("nope");
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
 }
 
@@ -70,8 +70,7 @@ TEST(StudyStore, RefusesAFileThatIsNotADatabaseNamingIt) {
   std::string path = TempPath("junk.db");
   std::ofstream(path) << "this is not sqlite, just some text long enough to be a header......\n";
   auto store = StudyStore::Open(path);
-  ASSERT_FALSE(store.ok());
-  EXPECT_THAT(store.status().message(), HasSubstr(path));
+  ASSERT_THAT(store, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(path)));
 }
 
 }  // namespace

@@ -58,6 +58,22 @@ bool IsSignedType(const std::string& type) {
 
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
+// The JSON text Dump gives for the string `s`. Printable ASCII without '"'
+// and '\\' is written as it is, the way nlohmann writes it, without its
+// per-character UTF-8 pass (a summary that carries a signed round message
+// is tens of kilobytes of base64); anything else goes through Dump.
+std::string DumpString(const std::string& s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') return Dump(Json(s));
+  }
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  out += s;
+  out += '"';
+  return out;
+}
+
 // The record without "hash" (and without "signature" when signing).
 Json Without(const Json& j, std::initializer_list<const char*> keys) {
   Json out = j;
@@ -584,19 +600,43 @@ absl::Status AuditLog::WriteRecordLocked(const std::string& type, const AuditEve
     j["kind"] = event->kind;
     j["payload_sha256"] = event->payload_sha256;
   }
-  j["summary"] = summary;
+  const bool is_signed = IsSignedType(type);
+  // The summary goes in last (below) as DumpString's text, except in the
+  // rare signed records.
+  j["summary"] = is_signed ? Json(summary) : Json("");
   if (type == "open") j["cert"] = cert_pem_;
   j["prev"] = head_hash_;
-  // Round-trip through the canonical text so that what is signed and hashed
-  // is exactly what a reader parses (invalid UTF-8 becomes U+FFFD).
-  j = Json::parse(Dump(j));
-  if (IsSignedType(type)) {
+  // What is signed and hashed is the canonical text, exactly what a reader
+  // parses and dumps again (invalid UTF-8 becomes U+FFFD, valid UTF-8 is
+  // kept, keys keep their order).
+  std::string hash;
+  std::string line = Dump(j);
+  if (is_signed) {
+    j = Json::parse(line);
     FEDRAD_ASSIGN_OR_RETURN(std::string sig, key_->Sign(SignedBytes(j)));
     j["signature"] = sig;
+    hash = HashOf(j);
+    j["hash"] = hash;
+    line = Dump(j);
+  } else {
+    // The summary in place of its empty placeholder: every '"' inside a
+    // dumped value is escaped, so the key with its empty value and the next
+    // key occur once, where Dump put them.
+    constexpr absl::string_view kEmptySummary = "\"summary\":\"\"";
+    const size_t at = line.find(absl::StrCat(kEmptySummary, ",\"prev\":"));
+    if (at == std::string::npos) return absl::InternalError("audit record without its summary");
+    const absl::string_view text = line;
+    line = absl::StrCat(text.substr(0, at), "\"summary\":", DumpString(summary),
+                        text.substr(at + kEmptySummary.size()));
+    // HashOf(record) is the digest of this text (no "hash" yet), and the
+    // record with "hash" appended last dumps as this text with one more
+    // member before the closing brace: one dump and no parse, which matters
+    // for records that carry a signed round message (tens of kilobytes).
+    hash = Sha256Hex(line);
+    line.pop_back();
+    absl::StrAppend(&line, ",\"hash\":\"", hash, "\"}");
   }
-  std::string hash = HashOf(j);
-  j["hash"] = hash;
-  std::string line = Dump(j) + "\n";
+  line += "\n";
   absl::Status s = WriteAll(fd_, line, options_.path);
   if (s.ok() && (options_.sync_every_record || IsSignedType(type)) && ::fdatasync(fd_) != 0) {
     s = absl::DataLossError(

@@ -11,6 +11,7 @@
 #include "core/audit_testutil.h"
 #include "core/hash.h"
 #include "core/pki.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -34,50 +35,44 @@ TEST_F(AuditLogTest, WritesOpenEventsCheckpointsCloseThatVerify) {
   AuditLogOptions o = SiteOptions("a.jsonl");
   o.checkpoint_every = 3;
   {
-    auto log = AuditLog::Open(o);
-    ASSERT_TRUE(log.ok()) << log.status();
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(o));
     for (int i = 0; i < 7; ++i) {
-      ASSERT_TRUE((*log)
-                      ->Append(Event(Direction::kSent, "t" + std::to_string(i), "coordinator", "p"))
-                      .ok());
+      ASSERT_OK(log->Append(Event(Direction::kSent, "t" + std::to_string(i), "coordinator", "p")));
     }
-    ASSERT_TRUE((*log)->Close().ok());
-    EXPECT_TRUE((*log)->Close().ok());  // idempotent
+    ASSERT_OK(log->Close());
+    EXPECT_OK(log->Close());  // idempotent
   }
-  auto report = VerifyLog(Path("a.jsonl"), Path("ca/ca.crt"));
-  ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_TRUE(report->ok) << AllProblems(*report);
+  ASSERT_OK_AND_ASSIGN(auto report, VerifyLog(Path("a.jsonl"), Path("ca/ca.crt")));
+  EXPECT_TRUE(report.ok) << AllProblems(report);
   // open + 7 events + 2 checkpoints (after events 3 and 6) + close.
-  EXPECT_EQ(report->records, 11);
-  EXPECT_EQ(report->signed_records, 4);
-  EXPECT_TRUE(report->closed);
-  EXPECT_EQ(report->sessions, 1);
-  EXPECT_EQ(report->unsigned_tail, 0);
-  EXPECT_THAT(report->signers, Contains(HasSubstr("S1 (site, serial")));
+  EXPECT_EQ(report.records, 11);
+  EXPECT_EQ(report.signed_records, 4);
+  EXPECT_TRUE(report.closed);
+  EXPECT_EQ(report.sessions, 1);
+  EXPECT_EQ(report.unsigned_tail, 0);
+  EXPECT_THAT(report.signers, Contains(HasSubstr("S1 (site, serial")));
 
-  auto records = ReadRecords(Path("a.jsonl"));
-  ASSERT_TRUE(records.ok());
-  ASSERT_EQ(records->size(), 11u);
-  EXPECT_EQ((*records)[0].type, "open");
-  EXPECT_EQ((*records)[0].prev, std::string(64, '0'));
-  EXPECT_THAT((*records)[0].cert, HasSubstr("BEGIN CERTIFICATE"));
-  EXPECT_EQ((*records)[1].direction, "sent");
-  EXPECT_EQ((*records)[1].peer, "coordinator");
-  EXPECT_EQ((*records)[1].payload_sha256, Sha256Hex("p"));
-  EXPECT_EQ((*records)[4].type, "checkpoint");
-  EXPECT_EQ(records->back().type, "close");
-  EXPECT_EQ(records->back().hash, report->head_hash);
-  for (size_t i = 1; i < records->size(); ++i) {
-    EXPECT_EQ((*records)[i].prev, (*records)[i - 1].hash);
-    EXPECT_EQ((*records)[i].seq, static_cast<int64_t>(i));
+  ASSERT_OK_AND_ASSIGN(auto records, ReadRecords(Path("a.jsonl")));
+  ASSERT_EQ(records.size(), 11u);
+  EXPECT_EQ(records[0].type, "open");
+  EXPECT_EQ(records[0].prev, std::string(64, '0'));
+  EXPECT_THAT(records[0].cert, HasSubstr("BEGIN CERTIFICATE"));
+  EXPECT_EQ(records[1].direction, "sent");
+  EXPECT_EQ(records[1].peer, "coordinator");
+  EXPECT_EQ(records[1].payload_sha256, Sha256Hex("p"));
+  EXPECT_EQ(records[4].type, "checkpoint");
+  EXPECT_EQ(records.back().type, "close");
+  EXPECT_EQ(records.back().hash, report.head_hash);
+  for (size_t i = 1; i < records.size(); ++i) {
+    EXPECT_EQ(records[i].prev, records[i - 1].hash);
+    EXPECT_EQ(records[i].seq, static_cast<int64_t>(i));
   }
 }
 
 TEST_F(AuditLogTest, RecordHashFollowsTheDocumentedRule) {
   {
-    auto log = AuditLog::Open(SiteOptions("a.jsonl"));
-    ASSERT_TRUE(log.ok()) << log.status();
-    ASSERT_TRUE((*log)->Append(Event(Direction::kReceived, "t1", "coordinator", "x")).ok());
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(SiteOptions("a.jsonl")));
+    ASSERT_OK(log->Append(Event(Direction::kReceived, "t1", "coordinator", "x")));
   }
   // hash = SHA-256 of the compact JSON without "hash" (header comment).
   for (const std::string& line : Lines(ReadAll(Path("a.jsonl")))) {
@@ -90,36 +85,31 @@ TEST_F(AuditLogTest, RecordHashFollowsTheDocumentedRule) {
 
 TEST_F(AuditLogTest, ReopeningContinuesTheChainAcrossSessions) {
   {
-    auto log = AuditLog::Open(SiteOptions("a.jsonl"));
-    ASSERT_TRUE(log.ok());
-    ASSERT_TRUE((*log)->Append(Event(Direction::kReceived, "t1", "coordinator", "a")).ok());
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(SiteOptions("a.jsonl")));
+    ASSERT_OK(log->Append(Event(Direction::kReceived, "t1", "coordinator", "a")));
   }
   std::string head;
   {
-    auto log = AuditLog::Open(SiteOptions("a.jsonl"));
-    ASSERT_TRUE(log.ok()) << log.status();
-    EXPECT_EQ((*log)->next_seq(), 4);  // open, event, close, new open
-    ASSERT_TRUE((*log)->Append(Event(Direction::kSent, "t1", "coordinator", "b")).ok());
-    ASSERT_TRUE((*log)->Close().ok());
-    head = (*log)->head_hash();
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(SiteOptions("a.jsonl")));
+    EXPECT_EQ(log->next_seq(), 4);  // open, event, close, new open
+    ASSERT_OK(log->Append(Event(Direction::kSent, "t1", "coordinator", "b")));
+    ASSERT_OK(log->Close());
+    head = log->head_hash();
   }
-  auto report = VerifyLog(Path("a.jsonl"));
-  ASSERT_TRUE(report.ok());
-  EXPECT_TRUE(report->ok) << AllProblems(*report);
-  EXPECT_EQ(report->sessions, 2);
-  EXPECT_EQ(report->records, 6);
-  EXPECT_EQ(report->head_hash, head);
-  auto records = ReadRecords(Path("a.jsonl"));
-  ASSERT_TRUE(records.ok());
-  EXPECT_THAT((*records)[3].summary, HasSubstr("continues after a clean close at seq 2"));
+  ASSERT_OK_AND_ASSIGN(auto report, VerifyLog(Path("a.jsonl")));
+  EXPECT_TRUE(report.ok) << AllProblems(report);
+  EXPECT_EQ(report.sessions, 2);
+  EXPECT_EQ(report.records, 6);
+  EXPECT_EQ(report.head_hash, head);
+  ASSERT_OK_AND_ASSIGN(auto records, ReadRecords(Path("a.jsonl")));
+  EXPECT_THAT(records[3].summary, HasSubstr("continues after a clean close at seq 2"));
 }
 
 TEST_F(AuditLogTest, UncleanStopIsNotedAndTheRestartSignsTheOrphanedRecords) {
   {
-    auto log = AuditLog::Open(SiteOptions("a.jsonl"));
-    ASSERT_TRUE(log.ok());
-    ASSERT_TRUE((*log)->Append(Event(Direction::kReceived, "t1", "coordinator", "a")).ok());
-    ASSERT_TRUE((*log)->Append(Event(Direction::kSent, "t1", "coordinator", "b")).ok());
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(SiteOptions("a.jsonl")));
+    ASSERT_OK(log->Append(Event(Direction::kReceived, "t1", "coordinator", "a")));
+    ASSERT_OK(log->Append(Event(Direction::kSent, "t1", "coordinator", "b")));
   }
   // A crash leaves no close record: drop it.
   auto lines = Lines(ReadAll(Path("a.jsonl")));
@@ -127,41 +117,37 @@ TEST_F(AuditLogTest, UncleanStopIsNotedAndTheRestartSignsTheOrphanedRecords) {
   WriteAll(Path("a.jsonl"), Join(lines));
   {
     auto log = AuditLog::Open(SiteOptions("a.jsonl"));
-    ASSERT_TRUE(log.ok()) << log.status();
+    ASSERT_OK(log);
   }
-  auto report = VerifyLog(Path("a.jsonl"));
-  ASSERT_TRUE(report.ok());
-  EXPECT_TRUE(report->ok) << AllProblems(*report);
-  EXPECT_THAT(report->notes, Contains(HasSubstr("unclean stop")));
+  ASSERT_OK_AND_ASSIGN(auto report, VerifyLog(Path("a.jsonl")));
+  EXPECT_TRUE(report.ok) << AllProblems(report);
+  EXPECT_THAT(report.notes, Contains(HasSubstr("unclean stop")));
 }
 
 TEST_F(AuditLogTest, LogWithoutCloseFailsUnlessLiveAndCountsTheUnsignedTail) {
   AuditLogOptions o = SiteOptions("live.jsonl");
   o.checkpoint_every = 3;
-  auto log = AuditLog::Open(o);
-  ASSERT_TRUE(log.ok());
+  ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(o));
   for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE((*log)->Append(Event(Direction::kSent, "t", "coordinator", "p")).ok());
+    ASSERT_OK(log->Append(Event(Direction::kSent, "t", "coordinator", "p")));
   }
   // Still running: open(0) e e e checkpoint(4) e e.
   auto strict = VerifyLog(Path("live.jsonl"));
-  ASSERT_TRUE(strict.ok());
+  ASSERT_OK(strict);
   EXPECT_FALSE(strict->ok);
   EXPECT_THAT(AllProblems(*strict),
               AllOf(HasSubstr("does not end with a close record"), HasSubstr("--live")));
   VerifyOptions live;
   live.live = true;
-  auto relaxed = VerifyLog(Path("live.jsonl"), live);
-  ASSERT_TRUE(relaxed.ok());
-  EXPECT_TRUE(relaxed->ok) << AllProblems(*relaxed);
-  EXPECT_EQ(relaxed->unsigned_tail, 2);
-  EXPECT_EQ(relaxed->last_signed_seq, 4);
-  EXPECT_THAT(relaxed->notes,
+  ASSERT_OK_AND_ASSIGN(auto relaxed, VerifyLog(Path("live.jsonl"), live));
+  EXPECT_TRUE(relaxed.ok) << AllProblems(relaxed);
+  EXPECT_EQ(relaxed.unsigned_tail, 2);
+  EXPECT_EQ(relaxed.last_signed_seq, 4);
+  EXPECT_THAT(relaxed.notes,
               Contains(HasSubstr("2 record(s) follow the last signed record (seq 4)")));
-  ASSERT_TRUE((*log)->Close().ok());
-  auto closed = VerifyLog(Path("live.jsonl"));
-  ASSERT_TRUE(closed.ok());
-  EXPECT_TRUE(closed->ok) << AllProblems(*closed);
+  ASSERT_OK(log->Close());
+  ASSERT_OK_AND_ASSIGN(auto closed, VerifyLog(Path("live.jsonl")));
+  EXPECT_TRUE(closed.ok) << AllProblems(closed);
 }
 
 TEST_F(AuditLogTest, OpenRefusesAKeyThatDoesNotMatchTheCertificate) {
@@ -178,9 +164,8 @@ TEST_F(AuditLogTest, OpenRefusesAKeyThatDoesNotMatchTheCertificate) {
 
 TEST_F(AuditLogTest, OpenRefusesADamagedLogAndASecondWriter) {
   {
-    auto log = AuditLog::Open(SiteOptions("a.jsonl"));
-    ASSERT_TRUE(log.ok());
-    ASSERT_TRUE((*log)->Append(Event(Direction::kSent, "t", "coordinator", "p")).ok());
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(SiteOptions("a.jsonl")));
+    ASSERT_OK(log->Append(Event(Direction::kSent, "t", "coordinator", "p")));
     // A second writer on the same file is refused while the first holds it.
     auto second = AuditLog::Open(SiteOptions("a.jsonl"));
     EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -200,67 +185,96 @@ TEST_F(AuditLogTest, OpenRefusesADamagedLogAndASecondWriter) {
 }
 
 TEST_F(AuditLogTest, AppendRejectsBadDigestsAndWritesAfterClose) {
-  auto log = AuditLog::Open(SiteOptions("a.jsonl"));
-  ASSERT_TRUE(log.ok());
+  ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(SiteOptions("a.jsonl")));
   AuditEvent bad = Event(Direction::kSent, "t", "coordinator", "p");
   bad.payload_sha256 = "abc";
-  EXPECT_EQ((*log)->Append(bad).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(log->Append(bad).code(), absl::StatusCode::kInvalidArgument);
   bad.payload_sha256 = "";
-  EXPECT_EQ((*log)->Append(bad).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(log->Append(bad).code(), absl::StatusCode::kInvalidArgument);
   AuditEvent decision = bad;
   decision.direction = Direction::kDecision;
-  EXPECT_TRUE((*log)->Append(decision).ok());  // decisions may have no payload
-  ASSERT_TRUE((*log)->Close().ok());
-  EXPECT_EQ((*log)->Append(Event(Direction::kSent, "t", "c", "p")).code(),
+  EXPECT_OK(log->Append(decision));  // decisions may have no payload
+  ASSERT_OK(log->Close());
+  EXPECT_EQ(log->Append(Event(Direction::kSent, "t", "c", "p")).code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ((*log)->Checkpoint().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(log->Checkpoint().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(AuditLogTest, ConcurrentAppendsKeepTheChainWhole) {
   AuditLogOptions o = SiteOptions("mt.jsonl");
   o.checkpoint_every = 7;
   {
-    auto opened = AuditLog::Open(o);
-    ASSERT_TRUE(opened.ok());
-    AuditLog* log = opened->get();
+    ASSERT_OK_AND_ASSIGN(auto opened, AuditLog::Open(o));
+    AuditLog* log = opened.get();
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([log, t]() {
         for (int i = 0; i < 50; ++i) {
-          EXPECT_TRUE(log->Append(AuditFixture::Event(Direction::kSent,
-                                                      std::to_string(t) + "/" + std::to_string(i),
-                                                      "coordinator", "p"))
-                          .ok());
+          EXPECT_OK(log->Append(AuditFixture::Event(
+              Direction::kSent, std::to_string(t) + "/" + std::to_string(i), "coordinator", "p")));
         }
       });
     }
     for (auto& th : threads) th.join();
   }
-  auto report = VerifyLog(Path("mt.jsonl"));
-  ASSERT_TRUE(report.ok());
-  EXPECT_TRUE(report->ok) << AllProblems(*report);
+  ASSERT_OK_AND_ASSIGN(auto report, VerifyLog(Path("mt.jsonl")));
+  EXPECT_TRUE(report.ok) << AllProblems(report);
   // open + 200 events + 28 checkpoints (every 7) + close.
-  EXPECT_EQ(report->records, 1 + 200 + 28 + 1);
+  EXPECT_EQ(report.records, 1 + 200 + 28 + 1);
 }
 
 TEST_F(AuditLogTest, InvalidUtf8InASummaryIsStoredReplacedAndStillVerifies) {
   {
-    auto log = AuditLog::Open(SiteOptions("a.jsonl"));
-    ASSERT_TRUE(log.ok());
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(SiteOptions("a.jsonl")));
     AuditEvent e = Event(Direction::kDecision, "t", "coordinator", "p");
     e.summary = std::string("bad \xff\xfe bytes, quote \" and newline \n here");
-    ASSERT_TRUE((*log)->Append(e).ok());
+    ASSERT_OK(log->Append(e));
+    // Valid UTF-8 beyond ASCII, a replacement character of its own, control
+    // characters, a backslash and a long base64-like run (the shape of a
+    // signed round message) are kept as written and hash the same way.
+    e.summary = std::string("Gen\xc3\xa8ve \xe6\x97\xa5 \xef\xbf\xbd \x01\x1f\t\\ ") +
+                std::string(30000, 'A') + "+/=";
+    ASSERT_OK(log->Append(e));
   }
+  ASSERT_OK_AND_ASSIGN(auto report, VerifyLog(Path("a.jsonl")));
+  EXPECT_TRUE(report.ok) << AllProblems(report);
+}
+
+TEST_F(AuditLogTest, SummariesAreWrittenAsTheCanonicalDumpOfTheirRecord) {
+  // The writer puts the summary into the record's text itself; a field that
+  // looks like the record's own structure must not move it.
+  const std::string structural = "\"summary\":\"\",\"prev\":\"x\"";
+  const std::vector<std::string> summaries = {
+      "", std::string(50000, 'Q') + "==", structural, "tab\there \x7f del", "caf\xc3\xa9"};
+  {
+    auto log = AuditLog::Open(SiteOptions("a.jsonl"));
+    ASSERT_OK(log);
+    for (const std::string& summary : summaries) {
+      AuditEvent e = Event(Direction::kDecision, structural, structural, "p");
+      e.summary = summary;
+      ASSERT_OK((*log)->Append(e));
+    }
+  }
+  std::vector<std::string> read;
+  for (const std::string& line : Lines(ReadAll(Path("a.jsonl")))) {
+    auto j = nlohmann::ordered_json::parse(line);
+    // What a reader dumps again is byte for byte what was written.
+    EXPECT_EQ(j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n", line);
+    if (j["type"] == "event") {
+      EXPECT_EQ(j["task"], structural);
+      read.push_back(j["summary"]);
+    }
+  }
+  EXPECT_EQ(read, summaries);
   auto report = VerifyLog(Path("a.jsonl"));
-  ASSERT_TRUE(report.ok());
+  ASSERT_OK(report);
   EXPECT_TRUE(report->ok) << AllProblems(*report);
 }
 
 TEST_F(AuditLogTest, SignatureByADifferentKeyIsDetected) {
   {
-    auto log = AuditLog::Open(SiteOptions("a.jsonl"));
-    ASSERT_TRUE(log.ok());
-    ASSERT_TRUE((*log)->Append(Event(Direction::kSent, "t", "coordinator", "p")).ok());
+    ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(SiteOptions("a.jsonl")));
+    ASSERT_OK(log->Append(Event(Direction::kSent, "t", "coordinator", "p")));
   }
   // Re-sign the close record with the coordinator's key and fix its hash, as
   // a forger who knows the format but not the site's key would.
@@ -268,18 +282,17 @@ TEST_F(AuditLogTest, SignatureByADifferentKeyIsDetected) {
   auto j = nlohmann::ordered_json::parse(lines.back());
   j.erase("hash");
   j.erase("signature");
-  auto sig = pki::SignWithKey(Path("coordinator.key"), "fedrad-audit-v1\n" + j.dump());
-  ASSERT_TRUE(sig.ok());
-  j["signature"] = *sig;
+  ASSERT_OK_AND_ASSIGN(auto sig,
+                       pki::SignWithKey(Path("coordinator.key"), "fedrad-audit-v1\n" + j.dump()));
+  j["signature"] = sig;
   j["hash"] = Sha256Hex(j.dump());
   lines.back() = j.dump() + "\n";
   WriteAll(Path("a.jsonl"), Join(lines));
 
-  auto report = VerifyLog(Path("a.jsonl"));
-  ASSERT_TRUE(report.ok());
-  EXPECT_FALSE(report->ok);
-  ASSERT_EQ(report->problems.size(), 1u) << AllProblems(*report);
-  EXPECT_THAT(report->problems[0],
+  ASSERT_OK_AND_ASSIGN(auto report, VerifyLog(Path("a.jsonl")));
+  EXPECT_FALSE(report.ok);
+  ASSERT_EQ(report.problems.size(), 1u) << AllProblems(report);
+  EXPECT_THAT(report.problems[0],
               AllOf(HasSubstr("line 3 (seq 2)"), HasSubstr("signature does not verify")));
 }
 
@@ -289,15 +302,15 @@ TEST_F(AuditLogTest, CaCheckRejectsALogSignedByAnotherCasIdentity) {
   o.cert_path = Path("other/X1.crt");
   {
     auto log = AuditLog::Open(o);
-    ASSERT_TRUE(log.ok()) << log.status();
+    ASSERT_OK(log);
   }
   // Internally consistent, so fine without a CA ...
   auto alone = VerifyLog(Path("x.jsonl"));
-  ASSERT_TRUE(alone.ok());
+  ASSERT_OK(alone);
   EXPECT_TRUE(alone->ok) << AllProblems(*alone);
   // ... but not trusted by this study's CA.
   auto with_ca = VerifyLog(Path("x.jsonl"), Path("ca/ca.crt"));
-  ASSERT_TRUE(with_ca.ok());
+  ASSERT_OK(with_ca);
   EXPECT_FALSE(with_ca->ok);
   EXPECT_THAT(AllProblems(*with_ca),
               AllOf(HasSubstr("line 1 (seq 0)"), HasSubstr("not issued by this study's CA")));
@@ -306,9 +319,8 @@ TEST_F(AuditLogTest, CaCheckRejectsALogSignedByAnotherCasIdentity) {
 TEST_F(AuditLogTest, VerifyReportsMissingFilesAsNotFound) {
   EXPECT_EQ(VerifyLog(Path("none.jsonl")).status().code(), absl::StatusCode::kNotFound);
   WriteAll(Path("empty.jsonl"), "");
-  auto empty = VerifyLog(Path("empty.jsonl"));
-  ASSERT_TRUE(empty.ok());
-  EXPECT_FALSE(empty->ok);
+  ASSERT_OK_AND_ASSIGN(auto empty, VerifyLog(Path("empty.jsonl")));
+  EXPECT_FALSE(empty.ok);
   EXPECT_EQ(CrossCheck(Path("none.jsonl"), Path("empty.jsonl")).status().code(),
             absl::StatusCode::kNotFound);
 }
@@ -338,9 +350,10 @@ class CrossCheckTest : public testing::AuditFixture {
     if (mutate_coordinator) mutate_coordinator(&coordinator);
     auto s = AuditLog::Open(SiteOptions("site.jsonl"));
     auto c = AuditLog::Open(CoordinatorOptions("coord.jsonl"));
-    ASSERT_TRUE(s.ok() && c.ok());
-    for (const auto& e : site) ASSERT_TRUE((*s)->Append(e).ok());
-    for (const auto& e : coordinator) ASSERT_TRUE((*c)->Append(e).ok());
+    ASSERT_OK(s);
+    ASSERT_OK(c);
+    for (const auto& e : site) ASSERT_OK((*s)->Append(e));
+    for (const auto& e : coordinator) ASSERT_OK((*c)->Append(e));
   }
   static std::string All(const CrossCheckReport& r) {
     std::string out;
@@ -351,21 +364,19 @@ class CrossCheckTest : public testing::AuditFixture {
 
 TEST_F(CrossCheckTest, MatchingLogsPass) {
   WriteExchange(nullptr);
-  auto report = CrossCheck(Path("site.jsonl"), Path("coord.jsonl"));
-  ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_TRUE(report->ok) << All(*report);
-  EXPECT_EQ(report->matched, 4);
+  ASSERT_OK_AND_ASSIGN(auto report, CrossCheck(Path("site.jsonl"), Path("coord.jsonl")));
+  EXPECT_TRUE(report.ok) << All(report);
+  EXPECT_EQ(report.matched, 4);
 }
 
 TEST_F(CrossCheckTest, DigestMismatchIsReportedWithBothDigests) {
   WriteExchange(
       [](std::vector<AuditEvent>* c) { (*c)[3].payload_sha256 = Sha256Hex("result-2-altered"); });
-  auto report = CrossCheck(Path("site.jsonl"), Path("coord.jsonl"));
-  ASSERT_TRUE(report.ok());
-  EXPECT_FALSE(report->ok);
-  EXPECT_EQ(report->matched, 3);
-  ASSERT_EQ(report->problems.size(), 1u) << All(*report);
-  EXPECT_THAT(report->problems[0],
+  ASSERT_OK_AND_ASSIGN(auto report, CrossCheck(Path("site.jsonl"), Path("coord.jsonl")));
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.matched, 3);
+  ASSERT_EQ(report.problems.size(), 1u) << All(report);
+  EXPECT_THAT(report.problems[0],
               AllOf(HasSubstr("payload digest mismatch"), HasSubstr("task t2"),
                     HasSubstr(Sha256Hex("result-2")), HasSubstr(Sha256Hex("result-2-altered"))));
 }
@@ -374,24 +385,22 @@ TEST_F(CrossCheckTest, MissingRecordsAreReportedInBothDirections) {
   WriteExchange([](std::vector<AuditEvent>* c) {
     c->erase(c->begin() + 1);  // coordinator never logged receiving result-1
   });
-  auto report = CrossCheck(Path("site.jsonl"), Path("coord.jsonl"));
-  ASSERT_TRUE(report.ok());
-  EXPECT_FALSE(report->ok);
-  ASSERT_EQ(report->problems.size(), 1u) << All(*report);
-  EXPECT_THAT(report->problems[0], AllOf(HasSubstr("missing"), HasSubstr("site log line 4 (seq 3"),
-                                         HasSubstr("task t1")));
+  ASSERT_OK_AND_ASSIGN(auto report, CrossCheck(Path("site.jsonl"), Path("coord.jsonl")));
+  EXPECT_FALSE(report.ok);
+  ASSERT_EQ(report.problems.size(), 1u) << All(report);
+  EXPECT_THAT(report.problems[0], AllOf(HasSubstr("missing"), HasSubstr("site log line 4 (seq 3"),
+                                        HasSubstr("task t1")));
 
   std::filesystem::remove(Path("site.jsonl"));
   std::filesystem::remove(Path("coord.jsonl"));
   WriteExchange([](std::vector<AuditEvent>* c) {
     c->push_back(Event(Direction::kReceived, "t9", "S1", "unsolicited"));
   });
-  auto extra = CrossCheck(Path("site.jsonl"), Path("coord.jsonl"));
-  ASSERT_TRUE(extra.ok());
-  EXPECT_FALSE(extra->ok);
-  ASSERT_EQ(extra->problems.size(), 1u) << All(*extra);
-  EXPECT_THAT(extra->problems[0], AllOf(HasSubstr("coordinator log"), HasSubstr("task t9"),
-                                        HasSubstr("no matching sent record")));
+  ASSERT_OK_AND_ASSIGN(auto extra, CrossCheck(Path("site.jsonl"), Path("coord.jsonl")));
+  EXPECT_FALSE(extra.ok);
+  ASSERT_EQ(extra.problems.size(), 1u) << All(extra);
+  EXPECT_THAT(extra.problems[0], AllOf(HasSubstr("coordinator log"), HasSubstr("task t9"),
+                                       HasSubstr("no matching sent record")));
 }
 
 TEST_F(CrossCheckTest, ReorderedMessagesAreReported) {
@@ -400,20 +409,18 @@ TEST_F(CrossCheckTest, ReorderedMessagesAreReported) {
     // the other order on one ordered stream).
     std::swap((*c)[1], (*c)[3]);
   });
-  auto report = CrossCheck(Path("site.jsonl"), Path("coord.jsonl"));
-  ASSERT_TRUE(report.ok());
-  EXPECT_FALSE(report->ok);
-  EXPECT_EQ(report->matched, 4);
-  ASSERT_EQ(report->problems.size(), 1u) << All(*report);
-  EXPECT_THAT(report->problems[0], HasSubstr("order differs"));
+  ASSERT_OK_AND_ASSIGN(auto report, CrossCheck(Path("site.jsonl"), Path("coord.jsonl")));
+  EXPECT_FALSE(report.ok);
+  EXPECT_EQ(report.matched, 4);
+  ASSERT_EQ(report.problems.size(), 1u) << All(report);
+  EXPECT_THAT(report.problems[0], HasSubstr("order differs"));
 }
 
 TEST_F(CrossCheckTest, LogsOfUnrelatedNodesAreNotAPass) {
   WriteExchange(nullptr);
-  auto report = CrossCheck(Path("site.jsonl"), Path("site.jsonl"));
-  ASSERT_TRUE(report.ok());
-  EXPECT_FALSE(report->ok);
-  EXPECT_THAT(All(*report), HasSubstr("no messages between the two nodes"));
+  ASSERT_OK_AND_ASSIGN(auto report, CrossCheck(Path("site.jsonl"), Path("site.jsonl")));
+  EXPECT_FALSE(report.ok);
+  EXPECT_THAT(All(report), HasSubstr("no messages between the two nodes"));
 }
 
 TEST_F(CrossCheckTest, TamperedLogFailsTheCrossCheckToo) {
@@ -423,11 +430,10 @@ TEST_F(CrossCheckTest, TamperedLogFailsTheCrossCheckToo) {
   ASSERT_NE(at, std::string::npos);
   text[at + 9] = '3';
   WriteAll(Path("coord.jsonl"), text);
-  auto report = CrossCheck(Path("site.jsonl"), Path("coord.jsonl"));
-  ASSERT_TRUE(report.ok());
-  EXPECT_FALSE(report->ok);
-  EXPECT_THAT(All(*report), HasSubstr("coordinator log"));
-  EXPECT_THAT(All(*report), HasSubstr("hash mismatch"));
+  ASSERT_OK_AND_ASSIGN(auto report, CrossCheck(Path("site.jsonl"), Path("coord.jsonl")));
+  EXPECT_FALSE(report.ok);
+  EXPECT_THAT(All(report), HasSubstr("coordinator log"));
+  EXPECT_THAT(All(report), HasSubstr("hash mismatch"));
 }
 
 }  // namespace

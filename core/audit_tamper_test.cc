@@ -9,6 +9,7 @@
 
 #include "core/audit_log.h"
 #include "core/audit_testutil.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -24,25 +25,23 @@ class AuditTamperTest : public testing::AuditFixture {
     AuditLogOptions o = SiteOptions("good.jsonl");
     o.checkpoint_every = 3;
     {
-      auto log = AuditLog::Open(o);
-      ASSERT_TRUE(log.ok()) << log.status();
+      ASSERT_OK_AND_ASSIGN(auto log, AuditLog::Open(o));
       const char* kinds[] = {"cohort.summary", "combat.moments", "cox.gradient"};
       for (int i = 0; i < 6; ++i) {
         AuditEvent e =
             Event(i % 2 == 0 ? Direction::kReceived : Direction::kSent,
                   "task-" + std::to_string(i / 2), "coordinator", "payload " + std::to_string(i));
         e.kind = kinds[i / 2];
-        ASSERT_TRUE(log.value()->Append(e).ok());
+        ASSERT_OK(log->Append(e));
       }
-      ASSERT_TRUE(log.value()->Close().ok());
+      ASSERT_OK(log->Close());
     }
     good_ = ReadAll(Path("good.jsonl"));
     lines_ = Lines(good_);
     // open, 3 events, checkpoint, 3 events, checkpoint, close
     ASSERT_EQ(lines_.size(), 10u);
-    auto report = VerifyLog(Path("good.jsonl"));
-    ASSERT_TRUE(report.ok());
-    ASSERT_TRUE(report->ok);
+    ASSERT_OK_AND_ASSIGN(auto report, VerifyLog(Path("good.jsonl")));
+    ASSERT_TRUE(report.ok);
   }
 
   // Verifies `text` as a log (in memory: the same code VerifyLog runs on a
@@ -134,15 +133,13 @@ TEST_F(AuditTamperTest, TruncationInsideEveryLineIsDetectedAsMalformed) {
 TEST_F(AuditTamperTest, UntouchedCopyStillVerifiesAndAFileCopyTooButNotAFlippedFile) {
   EXPECT_TRUE(Verify(good_).ok);
   WriteAll(Path("copy.jsonl"), good_);
-  auto copy = VerifyLog(Path("copy.jsonl"));
-  ASSERT_TRUE(copy.ok());
-  EXPECT_TRUE(copy->ok);
+  ASSERT_OK_AND_ASSIGN(auto copy, VerifyLog(Path("copy.jsonl")));
+  EXPECT_TRUE(copy.ok);
   std::string bad = good_;
   bad[good_.size() / 2] ^= 0x01;
   WriteAll(Path("copy.jsonl"), bad);
-  auto flipped = VerifyLog(Path("copy.jsonl"));
-  ASSERT_TRUE(flipped.ok());
-  EXPECT_FALSE(flipped->ok);
+  ASSERT_OK_AND_ASSIGN(auto flipped, VerifyLog(Path("copy.jsonl")));
+  EXPECT_FALSE(flipped.ok);
 }
 
 }  // namespace

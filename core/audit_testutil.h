@@ -14,6 +14,7 @@
 #include "core/audit_log.h"
 #include "core/hash.h"
 #include "core/pki.h"
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 
 namespace fedrad::audit::testing {
@@ -26,11 +27,11 @@ class AuditFixture : public ::testing::Test {
     char tmpl[] = "/tmp/fedrad_audit_test_XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    ASSERT_TRUE(pki::InitCa(Path("ca"), {}).ok());
-    ASSERT_TRUE(pki::IssueIdentity(Path("ca"), "S1", pki::Role::kSite, dir_).ok());
-    ASSERT_TRUE(pki::IssueIdentity(Path("ca"), "coordinator", pki::Role::kCoordinator, dir_).ok());
-    ASSERT_TRUE(pki::InitCa(Path("other"), {}).ok());
-    ASSERT_TRUE(pki::IssueIdentity(Path("other"), "X1", pki::Role::kSite, Path("other")).ok());
+    ASSERT_OK(pki::InitCa(Path("ca"), {}));
+    ASSERT_OK(pki::IssueIdentity(Path("ca"), "S1", pki::Role::kSite, dir_));
+    ASSERT_OK(pki::IssueIdentity(Path("ca"), "coordinator", pki::Role::kCoordinator, dir_));
+    ASSERT_OK(pki::InitCa(Path("other"), {}));
+    ASSERT_OK(pki::IssueIdentity(Path("other"), "X1", pki::Role::kSite, Path("other")));
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 

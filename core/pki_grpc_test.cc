@@ -11,6 +11,7 @@
 
 #include "core/csv.h"
 #include "core/pki.h"
+#include "core/testing/status_matchers.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/security/credentials.h"
@@ -28,10 +29,10 @@ class PkiGrpcTest : public ::testing::Test {
     char tmpl[] = "/tmp/fedrad_pki_grpc_XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    ASSERT_TRUE(InitCa(dir_ + "/ca", {}).ok());
-    ASSERT_TRUE(IssueIdentity(dir_ + "/ca", "coordinator", Role::kCoordinator, dir_).ok());
-    ASSERT_TRUE(IssueIdentity(dir_ + "/ca", "S1", Role::kSite, dir_).ok());
-    ASSERT_TRUE(InitCa(dir_ + "/other", {}).ok());
+    ASSERT_OK(InitCa(dir_ + "/ca", {}));
+    ASSERT_OK(IssueIdentity(dir_ + "/ca", "coordinator", Role::kCoordinator, dir_));
+    ASSERT_OK(IssueIdentity(dir_ + "/ca", "S1", Role::kSite, dir_));
+    ASSERT_OK(InitCa(dir_ + "/other", {}));
   }
   void TearDown() override {
     if (server_) server_->Shutdown();
@@ -39,7 +40,7 @@ class PkiGrpcTest : public ::testing::Test {
   }
   std::string Read(const std::string& name) {
     auto text = ReadFileToString(dir_ + "/" + name);
-    EXPECT_TRUE(text.ok()) << text.status();
+    EXPECT_OK(text);
     return text.ok() ? *text : "";
   }
   // Starts a server requiring and verifying client certificates; returns port.

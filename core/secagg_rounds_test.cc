@@ -7,10 +7,13 @@
 
 #include <cmath>
 
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 
 namespace fedrad::secagg {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 namespace sa = ::fedrad::secagg;
 
@@ -18,7 +21,7 @@ TEST(SecAggRounds, WideEncodingIsExactAndRefusesOutOfRange) {
   std::vector<double> x = {1e-300, -3.25, 1e15, -0.1, 0.0};
   std::vector<uint64_t> a = *sa::EncodeWide(x, 4);
   std::vector<uint64_t> b = *sa::EncodeWide(x, 4);
-  ASSERT_TRUE(sa::AddWide(&a, b, false).ok());
+  ASSERT_OK(sa::AddWide(&a, b, false));
   std::vector<double> d = *sa::DecodeWide(a);
   EXPECT_EQ(d[1], -6.5);
   EXPECT_EQ(d[2], 2e15);
@@ -56,7 +59,8 @@ TEST(SecAggRounds, PerRoundSeedsDifferAndPairSeedIsSymmetric) {
   EXPECT_NE(*sa::RoundPairSeed(k, "secagg/e0/s1", "r1", "A", "B"),
             *sa::RoundPairSeed(k, "secagg/e0/s1", "r2", "A", "B"));
   EXPECT_NE(*sa::RoundSelfSeed(k, "secagg/e0/s1", "r1"), *sa::RoundSelfSeed(k, "secagg/e0/s1", "r2"));
-  EXPECT_FALSE(sa::RoundPairSeed(k, "secagg/e0/s1", "r1", "A", "A").ok());
+  EXPECT_THAT(sa::RoundPairSeed(k, "secagg/e0/s1", "r1", "A", "A"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(sa::DefaultThreshold(3), 2);
   EXPECT_EQ(sa::DefaultThreshold(4), 3);
   EXPECT_EQ(sa::DefaultThreshold(50), 26);

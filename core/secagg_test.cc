@@ -10,11 +10,14 @@
 #include <vector>
 
 #include "core/hash.h"
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 
 namespace fedrad {
 namespace secagg {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 std::string FromHex(const std::string& hex) {
   std::string out;
@@ -56,33 +59,34 @@ TEST(X25519, MatchesRfc7748Section6_1) {
 
   absl::StatusOr<Key32> a_pub = PublicKeyOf(alice_private);
   absl::StatusOr<Key32> b_pub = PublicKeyOf(bob_private);
-  ASSERT_TRUE(a_pub.ok() && b_pub.ok());
+  ASSERT_OK(a_pub);
+  ASSERT_OK(b_pub);
   EXPECT_EQ(Hex(*a_pub), Hex(alice_public));
   EXPECT_EQ(Hex(*b_pub), Hex(bob_public));
 
   absl::StatusOr<Key32> k_ab = AgreeKey(alice_private, bob_public);
   absl::StatusOr<Key32> k_ba = AgreeKey(bob_private, alice_public);
-  ASSERT_TRUE(k_ab.ok()) << k_ab.status();
-  ASSERT_TRUE(k_ba.ok()) << k_ba.status();
+  ASSERT_OK(k_ab);
+  ASSERT_OK(k_ba);
   EXPECT_EQ(Hex(*k_ab), shared);
   EXPECT_EQ(Hex(*k_ba), shared);
 }
 
 TEST(X25519, RefusesSmallOrderPeerKey) {
-  absl::StatusOr<KeyPair> pair = GenerateKeyPair();
-  ASSERT_TRUE(pair.ok());
+  ASSERT_OK_AND_ASSIGN(KeyPair pair, GenerateKeyPair());
   // u = 0 and u = 1 are points of small order (RFC 7748 section 6.1 check).
   Key32 zero{};
   Key32 one{};
   one[0] = 1;
-  EXPECT_EQ(AgreeKey(pair->private_key, zero).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(AgreeKey(pair->private_key, one).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(AgreeKey(pair.private_key, zero).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(AgreeKey(pair.private_key, one).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(X25519, GeneratedPairsAgree) {
   absl::StatusOr<KeyPair> a = GenerateKeyPair();
   absl::StatusOr<KeyPair> b = GenerateKeyPair();
-  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_OK(a);
+  ASSERT_OK(b);
   EXPECT_NE(a->private_key, b->private_key);
   EXPECT_EQ(*PublicKeyOf(a->private_key), a->public_key);
   EXPECT_EQ(*AgreeKey(a->private_key, b->public_key), *AgreeKey(b->private_key, a->public_key));
@@ -94,14 +98,14 @@ TEST(HkdfSha256, MatchesRfc5869TestCases1To3) {
   absl::StatusOr<std::string> okm1 =
       HkdfSha256(FromHex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"),
                  FromHex("000102030405060708090a0b0c"), FromHex("f0f1f2f3f4f5f6f7f8f9"), 42);
-  ASSERT_TRUE(okm1.ok()) << okm1.status();
+  ASSERT_OK(okm1);
   EXPECT_EQ(Hex(*okm1),
             "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
 
   // Test case 2: longer inputs and outputs (80-byte IKM, salt and info).
   absl::StatusOr<std::string> okm2 =
       HkdfSha256(Range(0x00, 0x4f), Range(0x60, 0xaf), Range(0xb0, 0xff), 82);
-  ASSERT_TRUE(okm2.ok()) << okm2.status();
+  ASSERT_OK(okm2);
   EXPECT_EQ(Hex(*okm2),
             "b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c"
             "59045a99cac7827271cb41c65e590e09da3275600c2f09b8367793a9aca3db71"
@@ -110,7 +114,7 @@ TEST(HkdfSha256, MatchesRfc5869TestCases1To3) {
   // Test case 3: zero-length salt and info.
   absl::StatusOr<std::string> okm3 =
       HkdfSha256(FromHex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"), "", "", 42);
-  ASSERT_TRUE(okm3.ok()) << okm3.status();
+  ASSERT_OK(okm3);
   EXPECT_EQ(Hex(*okm3),
             "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8");
 }
@@ -118,7 +122,7 @@ TEST(HkdfSha256, MatchesRfc5869TestCases1To3) {
 TEST(HkdfSha256, RefusesLengthOutOfRange) {
   EXPECT_EQ(HkdfSha256("k", "", "", 0).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(HkdfSha256("k", "", "", 8161).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(HkdfSha256("k", "", "", 8160).ok());
+  EXPECT_OK(HkdfSha256("k", "", "", 8160));
 }
 
 // NIST SP 800-38A, appendix F.5.5, CTR-AES256.Encrypt.
@@ -137,9 +141,8 @@ TEST(Aes256Ctr, MatchesSp800_38aF55) {
       "f443e3ca4d62b59aca84e990cacaf5c5"
       "2b0930daa23de94ce87017ba2d84988d"
       "dfc9c58db67aada613c2dd08457941a6";
-  absl::StatusOr<std::string> out = Aes256Ctr(key, iv, plaintext);
-  ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_EQ(Hex(*out), ciphertext);
+  ASSERT_OK_AND_ASSIGN(std::string out, Aes256Ctr(key, iv, plaintext));
+  EXPECT_EQ(Hex(out), ciphertext);
   // CTR-AES256.Decrypt (F.5.6) is the same operation.
   EXPECT_EQ(Hex(*Aes256Ctr(key, iv, FromHex(ciphertext))), Hex(plaintext));
 }
@@ -148,7 +151,8 @@ TEST(ExpandMask, IsTheLittleEndianKeystreamAndPrefixStable) {
   const Key32 seed = Key("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4");
   absl::StatusOr<std::string> stream = Aes256Ctr(seed, Block16{}, std::string(80, '\0'));
   absl::StatusOr<std::vector<uint64_t>> words = ExpandMask(seed, 10);
-  ASSERT_TRUE(stream.ok() && words.ok());
+  ASSERT_OK(stream);
+  ASSERT_OK(words);
   for (size_t k = 0; k < 10; ++k) {
     uint64_t w = 0;
     for (int b = 0; b < 8; ++b) {
@@ -156,9 +160,8 @@ TEST(ExpandMask, IsTheLittleEndianKeystreamAndPrefixStable) {
     }
     EXPECT_EQ((*words)[k], w) << k;
   }
-  absl::StatusOr<std::vector<uint64_t>> prefix = ExpandMask(seed, 3);
-  ASSERT_TRUE(prefix.ok());
-  EXPECT_TRUE(std::equal(prefix->begin(), prefix->end(), words->begin()));
+  ASSERT_OK_AND_ASSIGN(auto prefix, ExpandMask(seed, 3));
+  EXPECT_TRUE(std::equal(prefix.begin(), prefix.end(), words->begin()));
   EXPECT_EQ(ExpandMask(seed, kMaxVectorLength + 1).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -169,8 +172,8 @@ TEST(FixedPoint, DefaultRangeIsAsDocumented) {
   // floor((2^63 - 1) / 1024) = 2^53 - 1 quanta of 2^-40.
   EXPECT_EQ(MaxEncodable(), std::ldexp(std::ldexp(1.0, 53) - 1, -40));
   EXPECT_EQ(MaxEncodable(), 8192.0 - std::ldexp(1.0, -40));
-  EXPECT_TRUE(EncodeFixed(MaxEncodable()).ok());
-  EXPECT_TRUE(EncodeFixed(-MaxEncodable()).ok());
+  EXPECT_OK(EncodeFixed(MaxEncodable()));
+  EXPECT_OK(EncodeFixed(-MaxEncodable()));
   EXPECT_EQ(EncodeFixed(8192.0).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(EncodeFixed(-8192.0).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(EncodeFixed(1e300).status().code(), absl::StatusCode::kInvalidArgument);
@@ -180,7 +183,7 @@ TEST(FixedPoint, DefaultRangeIsAsDocumented) {
   EXPECT_EQ(EncodeFixed(1.0, 40, 0).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(DecodeFixed(0, -1).status().code(), absl::StatusCode::kInvalidArgument);
   // One participant may use the whole int64 range.
-  EXPECT_TRUE(EncodeFixed(MaxEncodable(0, 1), 0, 1).ok());
+  EXPECT_OK(EncodeFixed(MaxEncodable(0, 1), 0, 1));
   EXPECT_EQ(EncodeFixed(9223372036854775808.0, 0, 1).status().code(),
             absl::StatusCode::kInvalidArgument);
   absl::StatusOr<std::vector<uint64_t>> bad = EncodeFixedVector({1.0, 2.0, 1e9});
@@ -193,9 +196,8 @@ TEST(FixedPoint, RoundTripsWithinHalfAQuantum) {
   std::uniform_real_distribution<double> u(-8000.0, 8000.0);
   for (int k = 0; k < 10000; ++k) {
     const double x = u(rng);
-    absl::StatusOr<uint64_t> e = EncodeFixed(x);
-    ASSERT_TRUE(e.ok());
-    EXPECT_LE(std::fabs(*DecodeFixed(*e) - x), std::ldexp(1.0, -41));
+    ASSERT_OK_AND_ASSIGN(uint64_t e, EncodeFixed(x));
+    EXPECT_LE(std::fabs(*DecodeFixed(e) - x), std::ldexp(1.0, -41));
   }
   EXPECT_EQ(*EncodeFixed(-1.0), ~uint64_t{0} - (uint64_t{1} << 40) + 1);  // two's complement
   EXPECT_EQ(*DecodeFixed(*EncodeFixed(-3.25)), -3.25);
@@ -213,7 +215,7 @@ TEST(FixedPoint, SumOf1000SitesMatchesDoubleSumTo1e12Relative) {
       for (int site = 0; site < 1000; ++site) {
         const double x = sign * std::exp(log_mag(rng));
         absl::StatusOr<uint64_t> e = EncodeFixed(x);
-        ASSERT_TRUE(e.ok()) << x;
+        ASSERT_OK(e) << x;
         acc += *e;  // modulo 2^64
         plain += x;
       }
@@ -233,12 +235,12 @@ TEST(FixedPoint, ScaleBitsForBoundKeepsTheBoundEncodable) {
   EXPECT_EQ(*ScaleBitsForBound(1e-30, 1), 62);
   for (double bound : {0.003, 1.0, 77.0, 1e6, 3e12}) {
     for (int n : {3, 50, 1000}) {
-      absl::StatusOr<int> s = ScaleBitsForBound(bound, n);
-      ASSERT_TRUE(s.ok());
-      EXPECT_TRUE(EncodeFixed(bound, *s, n).ok()) << bound << " " << n;
-      EXPECT_TRUE(EncodeFixed(-bound, *s, n).ok()) << bound << " " << n;
-      if (*s < 62) {
-        EXPECT_FALSE(EncodeFixed(bound, *s + 1, n).ok()) << bound << " " << n;
+      ASSERT_OK_AND_ASSIGN(int s, ScaleBitsForBound(bound, n));
+      EXPECT_OK(EncodeFixed(bound, s, n)) << bound << " " << n;
+      EXPECT_OK(EncodeFixed(-bound, s, n)) << bound << " " << n;
+      if (s < 62) {
+        EXPECT_THAT(EncodeFixed(bound, s + 1, n), StatusIs(absl::StatusCode::kInvalidArgument))
+            << bound << " " << n;
       }
     }
   }
@@ -267,20 +269,18 @@ TEST(Shamir, AnyThresholdSubsetReconstructs) {
   const Key32 secret = Key("ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
   for (int n : {1, 2, 5, 7}) {
     for (int t = 1; t <= n; ++t) {
-      absl::StatusOr<std::vector<Share>> shares = SplitSecret(secret, t, n);
-      ASSERT_TRUE(shares.ok()) << shares.status();
-      ASSERT_EQ(shares->size(), static_cast<size_t>(n));
+      ASSERT_OK_AND_ASSIGN(auto shares, SplitSecret(secret, t, n));
+      ASSERT_EQ(shares.size(), static_cast<size_t>(n));
       for (unsigned mask = 1; mask < (1u << n); ++mask) {
         std::vector<Share> subset;
         for (int k = 0; k < n; ++k) {
-          if (mask & (1u << k)) subset.push_back((*shares)[static_cast<size_t>(k)]);
+          if (mask & (1u << k)) subset.push_back(shares[static_cast<size_t>(k)]);
         }
         // A different order must not matter.
         std::reverse(subset.begin(), subset.end());
         absl::StatusOr<Key32> got = ReconstructSecret(subset);
         if (subset.size() >= static_cast<size_t>(t)) {
-          ASSERT_TRUE(got.ok()) << "n=" << n << " t=" << t << " mask=" << mask << ": "
-                                << got.status();
+          ASSERT_OK(got) << "n=" << n << " t=" << t << " mask=" << mask;
           EXPECT_EQ(*got, secret);
         } else {
           EXPECT_EQ(got.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -292,11 +292,9 @@ TEST(Shamir, AnyThresholdSubsetReconstructs) {
 }
 
 TEST(Shamir, FewerThanThresholdSharesFailClearly) {
-  absl::StatusOr<KeyPair> pair = GenerateKeyPair();
-  ASSERT_TRUE(pair.ok());
-  absl::StatusOr<std::vector<Share>> shares = SplitSecret(pair->private_key, 4, 6);
-  ASSERT_TRUE(shares.ok());
-  std::vector<Share> three(shares->begin(), shares->begin() + 3);
+  ASSERT_OK_AND_ASSIGN(KeyPair pair, GenerateKeyPair());
+  ASSERT_OK_AND_ASSIGN(auto shares, SplitSecret(pair.private_key, 4, 6));
+  std::vector<Share> three(shares.begin(), shares.begin() + 3);
   absl::StatusOr<Key32> got = ReconstructSecret(three);
   EXPECT_EQ(got.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(got.status().message(),
@@ -310,7 +308,8 @@ TEST(Shamir, SharesOfADifferentSecretLookRandom) {
   const Key32 secret{};
   absl::StatusOr<std::vector<Share>> a = SplitSecret(secret, 3, 5);
   absl::StatusOr<std::vector<Share>> b = SplitSecret(secret, 3, 5);
-  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_OK(a);
+  ASSERT_OK(b);
   for (size_t k = 0; k < 5; ++k) EXPECT_NE((*a)[k].y, (*b)[k].y);
 }
 
@@ -321,22 +320,21 @@ TEST(Shamir, RefusesBadArgumentsAndInconsistentShares) {
   EXPECT_EQ(SplitSecret(secret, 2, kMaxShares + 1).status().code(),
             absl::StatusCode::kInvalidArgument);
 
-  absl::StatusOr<std::vector<Share>> shares = SplitSecret(secret, 3, 5);
-  ASSERT_TRUE(shares.ok());
+  ASSERT_OK_AND_ASSIGN(auto shares, SplitSecret(secret, 3, 5));
   // A corrupted share beyond the first t is caught by the consistency check.
-  std::vector<Share> corrupt = *shares;
+  std::vector<Share> corrupt = shares;
   corrupt[4].y[kShareValueSize - 1] ^= 1;
   EXPECT_EQ(ReconstructSecret(corrupt).status().code(), absl::StatusCode::kInvalidArgument);
   // Duplicate x, zero x, wrong length, disagreeing thresholds.
-  std::vector<Share> dup = {(*shares)[0], (*shares)[1], (*shares)[1]};
+  std::vector<Share> dup = {shares[0], shares[1], shares[1]};
   EXPECT_EQ(ReconstructSecret(dup).status().code(), absl::StatusCode::kInvalidArgument);
-  std::vector<Share> zero_x = {(*shares)[0], (*shares)[1], (*shares)[2]};
+  std::vector<Share> zero_x = {shares[0], shares[1], shares[2]};
   zero_x[2].x = 0;
   EXPECT_EQ(ReconstructSecret(zero_x).status().code(), absl::StatusCode::kInvalidArgument);
-  std::vector<Share> short_y = {(*shares)[0], (*shares)[1], (*shares)[2]};
+  std::vector<Share> short_y = {shares[0], shares[1], shares[2]};
   short_y[1].y.pop_back();
   EXPECT_EQ(ReconstructSecret(short_y).status().code(), absl::StatusCode::kInvalidArgument);
-  std::vector<Share> mixed = {(*shares)[0], (*shares)[1], (*shares)[2]};
+  std::vector<Share> mixed = {shares[0], shares[1], shares[2]};
   mixed[2].threshold = 2;
   EXPECT_EQ(ReconstructSecret(mixed).status().code(), absl::StatusCode::kInvalidArgument);
 }
@@ -405,7 +403,7 @@ TEST(SecureAggregation, MasksCancelForEveryDropoutSetWithinThreshold) {
       absl::StatusOr<std::vector<uint64_t>> y =
           MaskContribution(encoded.back(), static_cast<size_t>(i), r.keys[i].private_key,
                            r.public_keys, r.self_seeds[static_cast<size_t>(i)], round_id);
-      ASSERT_TRUE(y.ok()) << y.status();
+      ASSERT_OK(y);
       masked.push_back(*std::move(y));
     }
     // Reconstructions depend only on (owner, holders); memoise them.
@@ -419,7 +417,7 @@ TEST(SecureAggregation, MasksCancelForEveryDropoutSetWithinThreshold) {
       for (int h : holders)
         given.push_back(shares[static_cast<size_t>(owner)][static_cast<size_t>(h)]);
       absl::StatusOr<Key32> secret = ReconstructSecret(given);
-      EXPECT_TRUE(secret.ok()) << secret.status();
+      EXPECT_OK(secret);
       memo[key] = *secret;
       return *secret;
     };
@@ -455,7 +453,7 @@ TEST(SecureAggregation, MasksCancelForEveryDropoutSetWithinThreshold) {
       }
       absl::StatusOr<std::vector<uint64_t>> sum =
           UnmaskSum(r.public_keys, round_id, survivors, dropped);
-      ASSERT_TRUE(sum.ok()) << "n=" << n << " drop=" << drop << ": " << sum.status();
+      ASSERT_OK(sum) << "n=" << n << " drop=" << drop;
       ASSERT_EQ(*sum, expected) << "n=" << n << " drop=" << drop;
       std::vector<double> decoded = *DecodeFixedVector(*sum);
       for (size_t k = 0; k < kLength; ++k) {
@@ -534,12 +532,12 @@ TEST(SecureAggregation, RefusesMalformedInput) {
   // Sanity: the well-formed call works and gives 3 * encoded.
   absl::StatusOr<std::vector<uint64_t>> ok =
       UnmaskSum(r.public_keys, "r", three, {{3, r.keys[3].private_key}});
-  ASSERT_TRUE(ok.ok()) << ok.status();
+  ASSERT_OK(ok);
   EXPECT_EQ(*ok, (std::vector<uint64_t>{15, 18}));
   // The wrong round id does not unmask.
   absl::StatusOr<std::vector<uint64_t>> wrong_round =
       UnmaskSum(r.public_keys, "r2", three, {{3, r.keys[3].private_key}});
-  ASSERT_TRUE(wrong_round.ok());
+  ASSERT_OK(wrong_round);
   EXPECT_NE(*wrong_round, *ok);
 
   auto code = [](const absl::StatusOr<std::vector<uint64_t>>& s) { return s.status().code(); };

@@ -11,6 +11,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/testing/status_matchers.h"
 #include "features/cohort.h"
 #include "features/extractor.h"
 #include "features/features_testutil.h"
@@ -20,6 +21,8 @@
 
 namespace fedrad::features {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 namespace fs = std::filesystem;
 using testutil::MakeBall;
@@ -111,14 +114,14 @@ TEST(CaseCut, ACutWithItsMarginGivesTheWholeImagesFeatures) {
     const LabelVolume ball = MakeBall(g, centre, 4);
     for (const Setting& s : Settings()) {
       auto whole = ExtractRegionFeatures(ct, ToMask(ball), s.options);
-      ASSERT_TRUE(whole.ok()) << s.name << ": " << whole.status();
+      ASSERT_OK(whole) << s.name;
       std::array<int, 3> lo, hi;
       CutBoxOf(ball, s.options, &lo, &hi);
       ImageVolume cut = Crop(ct, lo, hi);
       ASSERT_LE(cut.voxels.size(), ct.voxels.size()) << s.name;
       auto part = ExtractRegionFeatures(cut, ToMask(Crop(ball, lo, hi)), SourceWindow{g, lo},
                                         s.options);
-      ASSERT_TRUE(part.ok()) << s.name << ": " << part.status();
+      ASSERT_OK(part) << s.name;
       ExpectSameFeatures(*whole, *part, s.name);
     }
   }
@@ -131,8 +134,7 @@ TEST(CaseCut, ACutWithoutTheMarginIsReportedNotComputed) {
   std::array<int, 3> lo{15, 15, 10}, hi{25, 25, 20};  // the ROI, no margin
   auto part = ExtractRegionFeatures(Crop(ct, lo, hi), ToMask(Crop(ball, lo, hi)),
                                     SourceWindow{g, lo}, ExtractionOptions{});
-  ASSERT_FALSE(part.ok());
-  EXPECT_EQ(part.status().code(), absl::StatusCode::kInternal);
+  ASSERT_THAT(part, StatusIs(absl::StatusCode::kInternal));
 }
 
 TEST(CaseCut, FeaturesDoNotDependOnTheThreadBudget) {
@@ -149,7 +151,8 @@ TEST(CaseCut, FeaturesDoNotDependOnTheThreadBudget) {
       ScopedThreadBudget b(4);
       four = ExtractRegionFeatures(ct, roi, s.options);
     }
-    ASSERT_TRUE(one.ok() && four.ok()) << s.name;
+    ASSERT_OK(one) << s.name;
+    ASSERT_OK(four) << s.name;
     ExpectSameFeatures(*one, *four, s.name);
   }
 }
@@ -171,7 +174,8 @@ TEST(CaseCut, OtherFamiliesDoNotDependOnTheLocalIntensityMargin) {
     }
     auto a = ExtractRegionFeatures(ct, roi, all);
     auto b = ExtractRegionFeatures(ct, roi, no_loc);
-    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_OK(a);
+    ASSERT_OK(b);
     FeatureList a_no_loc;
     for (const FeatureValue& v : *a) {
       if (v.family != "loc" && v.family != "morph") a_no_loc.push_back(v);
@@ -200,7 +204,7 @@ TEST(Threads, RunTasksRunsEachTaskOnceWithinTheBudget) {
       });
     }
     RunTasks(tasks);
-    EXPECT_THAT(runs, testing::Each(1));
+    EXPECT_THAT(runs, ::testing::Each(1));
     EXPECT_LE(most.load(), budget);
   }
   ScopedThreadBudget outer(3);
@@ -247,18 +251,17 @@ TEST(StoredVolume, CropsEqualReadImageAndReadLabelMap) {
   const std::array<int, 3> lo{2, 3, 1}, hi{10, 8, 6};
   for (const char* name : {"ct.nii", "scaled.nii", "mask.nii"}) {
     const std::string path = dir + "/" + name;
-    auto stored = ReadStored(path);
-    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_OK_AND_ASSIGN(auto stored, ReadStored(path));
     auto image = ReadImage(path);
     auto labels = ReadLabelMap(path);
-    ASSERT_TRUE(image.ok() && labels.ok());
-    EXPECT_EQ(GeometryMismatch(stored->geometry, image->geometry, 0), "") << name;
-    ImageVolume c = stored->CropImage(lo, hi);
+    ASSERT_OK(image);
+    ASSERT_OK(labels);
+    EXPECT_EQ(GeometryMismatch(stored.geometry, image->geometry, 0), "") << name;
+    ImageVolume c = stored.CropImage(lo, hi);
     EXPECT_EQ(c.voxels, Crop(*image, lo, hi).voxels) << name;
     EXPECT_EQ(GeometryMismatch(c.geometry, Crop(*image, lo, hi).geometry, 1e-9), "") << name;
-    auto l = stored->CropLabels(lo, hi, path);
-    ASSERT_TRUE(l.ok());
-    EXPECT_EQ(l->voxels, Crop(*labels, lo, hi).voxels) << name;
+    ASSERT_OK_AND_ASSIGN(auto l, stored.CropLabels(lo, hi, path));
+    EXPECT_EQ(l.voxels, Crop(*labels, lo, hi).voxels) << name;
   }
   // Files ITK writes (int16 and uint8 through ITK's own writer are in
   // extract_process_benchmark; here float, read by ITK, and a rotated grid).
@@ -266,22 +269,22 @@ TEST(StoredVolume, CropsEqualReadImageAndReadLabelMap) {
   r.direction = {0, -1, 0, 1, 0, 0, 0, 0, 1};
   r.origin = {-12.5, 40.25, 7};
   LabelVolume lab = MakeBall(r, {6, 5, 3}, 2.5, 7);
-  ASSERT_TRUE(WriteLabelMap(lab, dir + "/rot.nii.gz").ok());
+  ASSERT_OK(WriteLabelMap(lab, dir + "/rot.nii.gz"));
   for (const char* name : {"rot.nii.gz", "ct.nii"}) {
     const std::string path = dir + "/" + name;
     auto stored = ReadStored(path);
     auto labels = ReadLabelMap(path);
-    ASSERT_TRUE(stored.ok() && labels.ok()) << name;
+    ASSERT_OK(stored) << name;
+    ASSERT_OK(labels) << name;
     EXPECT_EQ(GeometryMismatch(stored->geometry, labels->geometry, 0), "") << name;
     auto l = stored->CropLabels({0, 0, 0}, {12, 10, 6}, path);
-    ASSERT_TRUE(l.ok());
+    ASSERT_OK(l);
     EXPECT_EQ(l->voxels, labels->voxels) << name;
   }
-  auto m = ReadStored(dir + "/mask.nii");
-  ASSERT_TRUE(m.ok());
-  EXPECT_EQ(m->type, StoredVolume::Type::kUInt8);  // read as bytes, not floats
+  ASSERT_OK_AND_ASSIGN(auto m, ReadStored(dir + "/mask.nii"));
+  EXPECT_EQ(m.type, StoredVolume::Type::kUInt8);  // read as bytes, not floats
   std::array<int, 3> blo, bhi;
-  ASSERT_TRUE(m->NonZeroBox(&blo, &bhi));
+  ASSERT_TRUE(m.NonZeroBox(&blo, &bhi));
   EXPECT_EQ(blo, (std::array<int, 3>{3, 4, 2}));
   EXPECT_EQ(bhi, (std::array<int, 3>{9, 6, 5}));
   std::fill(mask.begin(), mask.end(), 0);
@@ -304,28 +307,29 @@ TEST(ExtractCase, EachRegionEqualsTheWholeImagePath) {
   for (size_t i = 0; i < liver.voxels.size(); ++i) liver.voxels[i] |= lesions.voxels[i] > 0;
   const std::string dir = fs::temp_directory_path() / ("fedrad_case_" + std::to_string(getpid()));
   fs::create_directories(dir);
-  ASSERT_TRUE(WriteImage(ct, dir + "/ct.nii.gz").ok());
-  ASSERT_TRUE(WriteLabelMap(lesions, dir + "/les.nii.gz").ok());
-  ASSERT_TRUE(WriteLabelMap(liver, dir + "/liver.nii.gz").ok());
+  ASSERT_OK(WriteImage(ct, dir + "/ct.nii.gz"));
+  ASSERT_OK(WriteLabelMap(lesions, dir + "/les.nii.gz"));
+  ASSERT_OK(WriteLabelMap(liver, dir + "/liver.nii.gz"));
   CaseOptions options;
   options.extraction.families = {"morph", "stat", "loc", "glcm", "ngldm"};
   auto regions = ExtractCase({"c", dir + "/ct.nii.gz", dir + "/les.nii.gz", dir + "/liver.nii.gz"},
                              options);
-  ASSERT_TRUE(regions.ok()) << regions.status();
+  ASSERT_OK(regions);
   // The whole-volume path as before issue 15: every file read whole
   // (NIfTI keeps the spacing as float32, so the files, not `ct`, are the
   // reference).
   auto whole_ct = ReadImage(dir + "/ct.nii.gz");
   auto whole_lesions = ReadLabelMap(dir + "/les.nii.gz");
   auto whole_liver = ReadLabelMap(dir + "/liver.nii.gz");
-  ASSERT_TRUE(whole_ct.ok() && whole_lesions.ok() && whole_liver.ok());
-  auto plan = PlanRegions(*whole_lesions, &*whole_liver, options.regions);
-  ASSERT_TRUE(plan.ok());
+  ASSERT_OK(whole_ct);
+  ASSERT_OK(whole_lesions);
+  ASSERT_OK(whole_liver);
+  ASSERT_OK_AND_ASSIGN(auto plan, PlanRegions(*whole_lesions, &*whole_liver, options.regions));
   int compared = 0;
   for (const RegionFeatures& r : *regions) {
     if (r.roi == "patient" || r.roi == "largest_lesion") continue;
-    auto whole = ExtractRegionFeatures(*whole_ct, plan->Mask(r.roi), options.extraction);
-    ASSERT_TRUE(whole.ok()) << r.roi;
+    auto whole = ExtractRegionFeatures(*whole_ct, plan.Mask(r.roi), options.extraction);
+    ASSERT_OK(whole) << r.roi;
     ExpectSameFeatures(*whole, r.features, r.roi);
     ++compared;
   }

@@ -7,11 +7,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/testing/status_matchers.h"
 #include "features/features_testutil.h"
 #include "features/image_io.h"
 
 namespace fedrad::features {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 namespace fs = std::filesystem;
 using features::testutil::MakeBall;
@@ -36,12 +39,12 @@ class CohortTest : public ::testing::Test {
 
   std::string Write(const std::string& name, const ImageVolume& v) {
     std::string p = (fs::path(dir_) / name).string();
-    EXPECT_TRUE(WriteImage(v, p).ok());
+    EXPECT_OK(WriteImage(v, p));
     return p;
   }
   std::string Write(const std::string& name, const LabelVolume& v) {
     std::string p = (fs::path(dir_) / name).string();
-    EXPECT_TRUE(WriteLabelMap(v, p).ok());
+    EXPECT_OK(WriteLabelMap(v, p));
     return p;
   }
   CaseInput GoodCase(const std::string& id) {
@@ -60,13 +63,12 @@ TEST_F(CohortTest, ManifestResolvesRelativePathsAndIgnoresExtraColumns) {
       << "case_id,site,image,lesion_mask,liver_mask\n"
       << "c1,S1,imgs/c1.nii.gz,/abs/c1_seg.nii.gz,\n"
       << "c2,S1,c2.nrrd,c2_seg.nrrd,c2_liver.nrrd\n";
-  auto m = ReadManifest((fs::path(dir_) / "manifest.csv").string());
-  ASSERT_TRUE(m.ok()) << m.status();
-  ASSERT_EQ(m->size(), 2u);
-  EXPECT_EQ((*m)[0].image, (fs::path(dir_) / "imgs/c1.nii.gz").string());
-  EXPECT_EQ((*m)[0].lesion_mask, "/abs/c1_seg.nii.gz");
-  EXPECT_EQ((*m)[0].liver_mask, "");
-  EXPECT_EQ((*m)[1].liver_mask, (fs::path(dir_) / "c2_liver.nrrd").string());
+  ASSERT_OK_AND_ASSIGN(auto m, ReadManifest((fs::path(dir_) / "manifest.csv").string()));
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].image, (fs::path(dir_) / "imgs/c1.nii.gz").string());
+  EXPECT_EQ(m[0].lesion_mask, "/abs/c1_seg.nii.gz");
+  EXPECT_EQ(m[0].liver_mask, "");
+  EXPECT_EQ(m[1].liver_mask, (fs::path(dir_) / "c2_liver.nrrd").string());
 }
 
 TEST_F(CohortTest, ManifestWithoutRequiredColumnOrWithDuplicatesIsRejected) {
@@ -74,28 +76,27 @@ TEST_F(CohortTest, ManifestWithoutRequiredColumnOrWithDuplicatesIsRejected) {
   auto m1 = ReadManifest((fs::path(dir_) / "m1.csv").string());
   EXPECT_THAT(std::string(m1.status().message()), HasSubstr("lesion_mask"));
   std::ofstream(fs::path(dir_) / "m2.csv") << "case_id,image,lesion_mask\nc1,a,b\nc1,c,d\n";
-  EXPECT_FALSE(ReadManifest((fs::path(dir_) / "m2.csv").string()).ok());
+  EXPECT_THAT(ReadManifest((fs::path(dir_) / "m2.csv").string()),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(CohortTest, GoodCaseYieldsLesionUnionLargestAndPatientRows) {
-  auto r = ExtractCase(GoodCase("c1"), options_);
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK_AND_ASSIGN(auto r, ExtractCase(GoodCase("c1"), options_));
   std::vector<std::string> rois;
-  for (const auto& reg : *r) rois.push_back(reg.roi);
+  for (const auto& reg : r) rois.push_back(reg.roi);
   EXPECT_THAT(rois, ::testing::ElementsAre("lesion_1", "lesions", "largest_lesion", "patient"));
-  EXPECT_EQ((*r)[3].features[0].feature, "lesion_count");
-  EXPECT_EQ((*r)[3].features[0].value, 1);
+  EXPECT_EQ(r[3].features[0].feature, "lesion_count");
+  EXPECT_EQ(r[3].features[0].value, 1);
   // 25 morph + 2 loc + 18 stat + 23 ih + 6 ivh.
-  EXPECT_EQ((*r)[0].features.size(), 74u);
+  EXPECT_EQ(r[0].features.size(), 74u);
 }
 
 TEST_F(CohortTest, LiverMaskAddsLiverAndBkg) {
   CaseInput c = GoodCase("c1");
   c.liver_mask = Write("c1_liver.nii.gz", MakeBall(g_, {12, 12, 6}, 9));
-  auto r = ExtractCase(c, options_);
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK_AND_ASSIGN(auto r, ExtractCase(c, options_));
   std::vector<std::string> rois;
-  for (const auto& reg : *r) rois.push_back(reg.roi);
+  for (const auto& reg : r) rois.push_back(reg.roi);
   EXPECT_THAT(rois, ::testing::Contains("bkg"));
   EXPECT_THAT(rois, ::testing::Contains("liver"));
 }
@@ -145,7 +146,7 @@ TEST_F(CohortTest, BadCasesAreReportedAndDoNotStopTheCohort) {
   std::map<std::string, const CaseResult*> by_id;
   for (const auto& r : results) by_id[r.case_id] = &r;
 
-  EXPECT_TRUE(by_id["good"]->status.ok()) << by_id["good"]->status;
+  EXPECT_OK(by_id["good"]->status);
   auto msg = [&](const std::string& id) { return std::string(by_id[id]->status.message()); };
   EXPECT_EQ(by_id["unreadable"]->status.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(msg("unreadable"), HasSubstr("case unreadable"));
@@ -159,8 +160,8 @@ TEST_F(CohortTest, BadCasesAreReportedAndDoNotStopTheCohort) {
   EXPECT_THAT(msg("nan"), HasSubstr("NaN")) << "status: " << by_id["nan"]->status;
   // Documented behaviours: a one-voxel ROI and a ROI touching the border
   // are extracted (undefined features are NaN).
-  ASSERT_TRUE(by_id["one_voxel"]->status.ok()) << by_id["one_voxel"]->status;
-  ASSERT_TRUE(by_id["border"]->status.ok()) << by_id["border"]->status;
+  ASSERT_OK(by_id["one_voxel"]->status);
+  ASSERT_OK(by_id["border"]->status);
   const FeatureList& one_f = by_id["one_voxel"]->regions[0].features;
   EXPECT_TRUE(std::isnan(features::testutil::Find(one_f, "morph", "elongation")->value));
   EXPECT_EQ(features::testutil::Find(one_f, "stat", "mean")->value, ct_.at(12, 12, 6));
@@ -189,7 +190,7 @@ TEST_F(CohortTest, IdenticalCasesShareTheCacheEntryWithoutRacing) {
   run.threads = 3;
   run.cache_dir = (fs::path(dir_) / "cache").string();
   auto results = RunCohort(cases, options_, run);
-  for (const auto& r : results) EXPECT_TRUE(r.status.ok()) << r.status;
+  for (const auto& r : results) EXPECT_OK(r.status);
   int files = 0;
   for (const auto& e : fs::directory_iterator(run.cache_dir)) {
     EXPECT_EQ(e.path().extension(), ".csv") << e.path();
@@ -206,9 +207,8 @@ TEST_F(CohortTest, DicomSeriesDirectoryWithAnNrrdMaskIsExtracted) {
   const std::string series = (fs::path(dir_) / "series").string();
   fs::create_directories(series);
   fs::copy_file(src, series + "/CT_small.dcm");
-  auto image = ReadImage(series);
-  ASSERT_TRUE(image.ok()) << image.status();
-  const Geometry& g = image->geometry;
+  ASSERT_OK_AND_ASSIGN(auto image, ReadImage(series));
+  const Geometry& g = image.geometry;
   LabelVolume mask{g, std::vector<int32_t>(g.NumVoxels(), 0)};
   for (int y = g.size[1] / 2 - 5; y < g.size[1] / 2 + 5; ++y)
     for (int x = g.size[0] / 2 - 5; x < g.size[0] / 2 + 5; ++x) mask.at(x, y, 0) = 1;
@@ -216,7 +216,7 @@ TEST_F(CohortTest, DicomSeriesDirectoryWithAnNrrdMaskIsExtracted) {
   CaseOptions o = options_;
   o.extraction.resegmentation = {};  // keep every voxel of this sample
   auto r = ExtractCase(c, o);
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK(r);
   EXPECT_NEAR(features::testutil::Find((*r)[0].features, "morph", "volume_voxel_counting")->value,
               100 * g.spacing[0] * g.spacing[1] * g.spacing[2], 1e-9);
 }
@@ -231,7 +231,7 @@ TEST_F(CohortTest, RerunReadsTheCacheUnlessSettingsOrContentChange) {
   run.settings_fingerprint = "settings-1";
   auto first = RunCohort(cases, options_, run);
   for (const auto& r : first) {
-    ASSERT_TRUE(r.status.ok());
+    ASSERT_OK(r.status);
     EXPECT_FALSE(r.from_cache);
   }
   auto second = RunCohort(cases, options_, run);

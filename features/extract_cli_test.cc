@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "core/csv.h"
+#include "core/testing/status_matchers.h"
 #include "features/features_testutil.h"
 #include "features/image_io.h"
 
@@ -34,12 +35,12 @@ class ExtractCli : public ::testing::Test {
     fs::remove_all(dir_);
     fs::create_directories(dir_ + "/data");
     Geometry g = testutil::MakeGeometry(20, 20, 10, {1, 1, 2});
-    ASSERT_TRUE(WriteImage(testutil::MakeCtLike(g, 5), dir_ + "/data/ct.nrrd").ok());
+    ASSERT_OK(WriteImage(testutil::MakeCtLike(g, 5), dir_ + "/data/ct.nrrd"));
     LabelVolume lesions = testutil::MakeBall(g, {6, 10, 5}, 2, 1);
     LabelVolume second = testutil::MakeBall(g, {14, 10, 5}, 3, 2);
     for (size_t i = 0; i < lesions.voxels.size(); ++i) lesions.voxels[i] += second.voxels[i];
-    ASSERT_TRUE(WriteLabelMap(lesions, dir_ + "/data/lesions.nii.gz").ok());
-    ASSERT_TRUE(WriteLabelMap(testutil::MakeBall(g, {10, 10, 5}, 8), dir_ + "/data/liver.mha").ok());
+    ASSERT_OK(WriteLabelMap(lesions, dir_ + "/data/lesions.nii.gz"));
+    ASSERT_OK(WriteLabelMap(testutil::MakeBall(g, {10, 10, 5}, 8), dir_ + "/data/liver.mha"));
     std::ofstream(dir_ + "/manifest.csv")
         << "case_id,image,lesion_mask,liver_mask,centre\n"
         << "c1,data/ct.nrrd,data/lesions.nii.gz,data/liver.mha,X\n"
@@ -65,21 +66,19 @@ TEST_F(ExtractCli, CohortWritesWideTableErrorsAndUsesTheCacheOnRerun) {
   EXPECT_THAT(err, HasSubstr("c1: ok"));
   EXPECT_THAT(err, HasSubstr("c2: FAILED"));
   EXPECT_THAT(err, HasSubstr("extracted 1 of 2 cases"));
-  auto wide = ReadCsv(dir_ + "/out/features.csv");
-  ASSERT_TRUE(wide.ok()) << wide.status();
-  EXPECT_EQ(wide->header()[0], "case_id");
-  EXPECT_EQ(wide->header()[1], "roi");
-  EXPECT_TRUE(wide->HasColumn("morph_volume_mesh"));
-  EXPECT_TRUE(wide->HasColumn("ih_entropy"));
-  EXPECT_FALSE(wide->HasColumn("glcm_joint_maximum_3d_merged"));  // --families
-  auto rois = wide->StringColumn("roi");
+  ASSERT_OK_AND_ASSIGN(auto wide, ReadCsv(dir_ + "/out/features.csv"));
+  EXPECT_EQ(wide.header()[0], "case_id");
+  EXPECT_EQ(wide.header()[1], "roi");
+  EXPECT_TRUE(wide.HasColumn("morph_volume_mesh"));
+  EXPECT_TRUE(wide.HasColumn("ih_entropy"));
+  EXPECT_FALSE(wide.HasColumn("glcm_joint_maximum_3d_merged"));  // --families
+  auto rois = wide.StringColumn("roi");
   EXPECT_THAT(*rois, ::testing::ElementsAre("lesion_1", "lesion_2", "lesions", "liver", "bkg",
                                             "largest_lesion", "patient"));
-  auto errors = ReadCsv(dir_ + "/out/features.errors.csv");
-  ASSERT_TRUE(errors.ok());
-  ASSERT_EQ(errors->num_rows(), 1u);
-  EXPECT_EQ(errors->cell(0, 0), "c2");
-  EXPECT_THAT(errors->cell(0, 1), HasSubstr("missing.nrrd"));
+  ASSERT_OK_AND_ASSIGN(auto errors, ReadCsv(dir_ + "/out/features.errors.csv"));
+  ASSERT_EQ(errors.num_rows(), 1u);
+  EXPECT_EQ(errors.cell(0, 0), "c2");
+  EXPECT_THAT(errors.cell(0, 1), HasSubstr("missing.nrrd"));
 
   ASSERT_EQ(Run(args, &err), 0) << err;
   EXPECT_THAT(err, HasSubstr("c1: cached"));
@@ -95,15 +94,13 @@ TEST_F(ExtractCli, SingleCaseLongFormatHasTheIbsiColumns) {
                 &err),
             0)
       << err;
-  auto t = ReadCsv(dir_ + "/one.csv");
-  ASSERT_TRUE(t.ok());
-  EXPECT_EQ(t->header(), (std::vector<std::string>{"case_id", "roi", "filter", "family",
-                                                   "feature", "ibsi_code", "aggregation",
-                                                   "value"}));
-  EXPECT_EQ(t->cell(0, 0), "ct");  // case id from the file name
-  EXPECT_EQ(t->cell(0, 2), "");    // no filter: the original image
-  EXPECT_EQ(t->cell(0, 4), "v10");
-  EXPECT_EQ(t->cell(0, 5), "BC2M");
+  ASSERT_OK_AND_ASSIGN(auto t, ReadCsv(dir_ + "/one.csv"));
+  EXPECT_EQ(t.header(), (std::vector<std::string>{"case_id", "roi", "filter", "family", "feature",
+                                                  "ibsi_code", "aggregation", "value"}));
+  EXPECT_EQ(t.cell(0, 0), "ct");  // case id from the file name
+  EXPECT_EQ(t.cell(0, 2), "");    // no filter: the original image
+  EXPECT_EQ(t.cell(0, 4), "v10");
+  EXPECT_EQ(t.cell(0, 5), "BC2M");
 }
 
 TEST_F(ExtractCli, FilterOverrideAddsPrefixedColumnsAndSavesResponseMaps) {
@@ -116,14 +113,13 @@ TEST_F(ExtractCli, FilterOverrideAddsPrefixedColumnsAndSavesResponseMaps) {
                 &err),
             0)
       << err;
-  auto wide = ReadCsv(dir_ + "/f.csv");
-  ASSERT_TRUE(wide.ok()) << wide.status();
-  EXPECT_TRUE(wide->HasColumn("stat_mean"));  // the original image, unprefixed
-  EXPECT_TRUE(wide->HasColumn("log_s1.5_stat_mean"));
-  EXPECT_TRUE(wide->HasColumn("mean_m3_2d_stat_mean"));
+  ASSERT_OK_AND_ASSIGN(auto wide, ReadCsv(dir_ + "/f.csv"));
+  EXPECT_TRUE(wide.HasColumn("stat_mean"));  // the original image, unprefixed
+  EXPECT_TRUE(wide.HasColumn("log_s1.5_stat_mean"));
+  EXPECT_TRUE(wide.HasColumn("mean_m3_2d_stat_mean"));
   // One map per filter and region, on the grid of the region's crop.
   auto map = ReadImage(maps + "/ct_lesion_1_log_s1.5.nii.gz");
-  ASSERT_TRUE(map.ok()) << map.status();
+  ASSERT_OK(map);
   EXPECT_GT(map->geometry.NumVoxels(), 0u);
   EXPECT_TRUE(fs::exists(maps + "/ct_lesions_mean_m3_2d.nii.gz"));
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "core/testing/status_matchers.h"
 #include "features/extractor.h"
 #include "features/features_testutil.h"
 
@@ -58,15 +59,13 @@ TEST(ExtractorFilters, ResponseInsideTheRoiEqualsTheWholeFilteredImage) {
       map = m;
       return absl::OkStatus();
     };
-    auto features = ExtractRegionFeatures(ct, roi, o);
-    ASSERT_TRUE(features.ok()) << features.status();
-    const FeatureValue* mean = testutil::Find(*features, "stat", "mean");
+    ASSERT_OK_AND_ASSIGN(auto features, ExtractRegionFeatures(ct, roi, o));
+    const FeatureValue* mean = testutil::Find(features, "stat", "mean");
     ASSERT_NE(mean, nullptr);
     EXPECT_EQ(mean->filter, log ? "log_s2" : "mean_m9");
-    for (const FeatureValue& v : *features) EXPECT_EQ(v.filter, mean->filter) << v.feature;
+    for (const FeatureValue& v : features) EXPECT_EQ(v.filter, mean->filter) << v.feature;
 
-    auto whole = filters::ApplyFilter(ct, f);
-    ASSERT_TRUE(whole.ok());
+    ASSERT_OK_AND_ASSIGN(auto whole, filters::ApplyFilter(ct, f));
     std::array<int, 3> offset;
     for (int a = 0; a < 3; ++a) {
       offset[a] = static_cast<int>(std::lround((map.geometry.origin[a] - g.origin[a]) / g.spacing[a]));
@@ -78,8 +77,7 @@ TEST(ExtractorFilters, ResponseInsideTheRoiEqualsTheWholeFilteredImage) {
         for (int x = 0; x < g.size[0]; ++x) {
           if (!roi[g.Index(x, y, z)]) continue;
           ++checked;
-          ASSERT_NEAR(map.at(x - offset[0], y - offset[1], z - offset[2]), whole->at(x, y, z),
-                      1e-3)
+          ASSERT_NEAR(map.at(x - offset[0], y - offset[1], z - offset[2]), whole.at(x, y, z), 1e-3)
               << mean->filter << " at " << x << "," << y << "," << z;
         }
       }
@@ -105,11 +103,10 @@ TEST(ExtractorFilters, OriginalAndEachFilterAreComputedAndMapsAreHandedOut) {
     EXPECT_EQ(map.voxels.size(), map.geometry.NumVoxels());
     return absl::OkStatus();
   };
-  auto f = ExtractRegionFeatures(ct, roi, o);
-  ASSERT_TRUE(f.ok()) << f.status();
+  ASSERT_OK_AND_ASSIGN(auto f, ExtractRegionFeatures(ct, roi, o));
   EXPECT_EQ(maps, (std::vector<std::string>{"log_s1", "mean_m3_2d"}));
   std::map<std::string, std::set<std::string>> families;  // filter -> families
-  for (const FeatureValue& v : *f) families[v.filter].insert(v.family);
+  for (const FeatureValue& v : f) families[v.filter].insert(v.family);
   EXPECT_EQ(families[""], (std::set<std::string>{"stat", "morph", "glcm"}));
   // Morphology does not change with a filter: computed once, on the image.
   EXPECT_EQ(families["log_s1"], (std::set<std::string>{"stat", "glcm"}));
@@ -135,8 +132,7 @@ TEST(ExtractorFilters, BadFilterSettingsNameTheFilter) {
   auto slice = ExtractRegionFeatures(MakeCtLike(one, 1), ToMask(MakeBall(one, {10, 10, 0}, 4)), o);
   EXPECT_THAT(slice.status().message(), HasSubstr("in_plane"));
   o.filters[0].in_plane = true;
-  EXPECT_TRUE(
-      ExtractRegionFeatures(MakeCtLike(one, 1), ToMask(MakeBall(one, {10, 10, 0}, 4)), o).ok());
+  EXPECT_OK(ExtractRegionFeatures(MakeCtLike(one, 1), ToMask(MakeBall(one, {10, 10, 0}, 4)), o));
 }
 
 }  // namespace

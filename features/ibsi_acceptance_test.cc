@@ -26,6 +26,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/csv.h"
+#include "core/testing/status_matchers.h"
 
 namespace {
 
@@ -80,7 +81,7 @@ std::map<std::string, Outcome> RunAndCompare(const std::string& dataset, const s
   int rc = std::system(cmd.c_str());
   EXPECT_EQ(rc, 0) << cmd;
   auto table = fedrad::ReadCsv(out.string());
-  EXPECT_TRUE(table.ok()) << table.status();
+  EXPECT_OK(table);
   if (!table.ok()) return by_family;
   std::map<Key, double> mine;
   const int c_roi = table->ColumnIndex("roi"), c_fam = table->ColumnIndex("family"),
@@ -98,7 +99,7 @@ std::map<std::string, Outcome> RunAndCompare(const std::string& dataset, const s
 
   auto ref = fedrad::ReadCsv(std::string(FEDRAD_TEST_DATA_DIR) +
                              "/ibsi/ibsi1_reference_values_all_configs.csv");
-  EXPECT_TRUE(ref.ok()) << ref.status();
+  EXPECT_OK(ref);
   if (!ref.ok()) return by_family;
   const int r_data = ref->ColumnIndex("data"), r_fam = ref->ColumnIndex("family"),
             r_name = ref->ColumnIndex("feature_name"), r_code = ref->ColumnIndex("ibsi_code"),
@@ -184,7 +185,7 @@ TEST(IbsiDigitalPhantom, ReproducesAll482ReferenceValues) {
   for (const auto& [f, o] : by_family) EXPECT_EQ(o.known, 0) << f;
 }
 
-class IbsiCtPhantom : public testing::TestWithParam<std::string> {};
+class IbsiCtPhantom : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(IbsiCtPhantom, MatchesReferenceValuesExceptKnownDeviations) {
   const std::string config = GetParam();
@@ -202,13 +203,13 @@ TEST_P(IbsiCtPhantom, MatchesReferenceValuesExceptKnownDeviations) {
   EXPECT_EQ(failed, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Configs, IbsiCtPhantom, testing::Values("A", "B", "C", "D", "E"),
-                         [](const testing::TestParamInfo<std::string>& i) { return i.param; });
+INSTANTIATE_TEST_SUITE_P(Configs, IbsiCtPhantom, ::testing::Values("A", "B", "C", "D", "E"),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 // The hospital path: the same phantom as its DICOM CT series and RTSTRUCT
 // (ROI "GTV-1", rasterised by features/dicom) must meet the same reference
 // values, with the same (empty) list of known deviations.
-class IbsiCtPhantomDicom : public testing::TestWithParam<std::string> {};
+class IbsiCtPhantomDicom : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(IbsiCtPhantomDicom, MatchesReferenceValuesLikeTheNiftiRoute) {
   const std::string config = GetParam();
@@ -227,7 +228,7 @@ TEST_P(IbsiCtPhantomDicom, MatchesReferenceValuesLikeTheNiftiRoute) {
   EXPECT_EQ(failed, 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Configs, IbsiCtPhantomDicom, testing::Values("A", "B", "C", "D", "E"),
-                         [](const testing::TestParamInfo<std::string>& i) { return i.param; });
+INSTANTIATE_TEST_SUITE_P(Configs, IbsiCtPhantomDicom, ::testing::Values("A", "B", "C", "D", "E"),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 }  // namespace

@@ -7,13 +7,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/testing/status_matchers.h"
 #include "features/features_testutil.h"
 
 namespace fedrad::features {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::HasSubstr;
+using ::testing::HasSubstr;
 
 class ImageIoRoundTrip : public ::testing::TestWithParam<std::string> {};
 
@@ -28,15 +29,13 @@ TEST_P(ImageIoRoundTrip, KeepsVoxelsAndGeometry) {
   const std::string dir = fs::temp_directory_path() / ("fedrad_io_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const std::string ext = GetParam();
-  ASSERT_TRUE(WriteImage(image, dir + "/img" + ext).ok());
-  ASSERT_TRUE(WriteLabelMap(labels, dir + "/lab" + ext).ok());
-  auto back = ReadImage(dir + "/img" + ext);
-  ASSERT_TRUE(back.ok()) << back.status();
-  EXPECT_EQ(back->voxels, image.voxels);
-  EXPECT_EQ(GeometryMismatch(back->geometry, g), "");
-  auto lab = ReadLabelMap(dir + "/lab" + ext);
-  ASSERT_TRUE(lab.ok()) << lab.status();
-  EXPECT_EQ(lab->voxels, labels.voxels);
+  ASSERT_OK(WriteImage(image, dir + "/img" + ext));
+  ASSERT_OK(WriteLabelMap(labels, dir + "/lab" + ext));
+  ASSERT_OK_AND_ASSIGN(auto back, ReadImage(dir + "/img" + ext));
+  EXPECT_EQ(back.voxels, image.voxels);
+  EXPECT_EQ(GeometryMismatch(back.geometry, g), "");
+  ASSERT_OK_AND_ASSIGN(auto lab, ReadLabelMap(dir + "/lab" + ext));
+  EXPECT_EQ(lab.voxels, labels.voxels);
   fs::remove_all(dir);
 }
 
@@ -49,14 +48,14 @@ INSTANTIATE_TEST_SUITE_P(Formats, ImageIoRoundTrip,
                          });
 
 TEST(ImageIo, ReadsTheIbsiDigitalPhantomNiftiGz) {
-  auto image = ReadImage(std::string(FEDRAD_TEST_DATA_DIR) + "/ibsi/nifti/image/phantom.nii.gz");
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_OK_AND_ASSIGN(auto image, ReadImage(std::string(FEDRAD_TEST_DATA_DIR) +
+                                             "/ibsi/nifti/image/phantom.nii.gz"));
   // tests/data/ibsi/README.md: 5x4x4 voxels, 2 mm, identity direction (LPS).
-  EXPECT_EQ(image->geometry.size, (std::array<int, 3>{5, 4, 4}));
-  EXPECT_EQ(image->geometry.spacing, (std::array<double, 3>{2, 2, 2}));
+  EXPECT_EQ(image.geometry.size, (std::array<int, 3>{5, 4, 4}));
+  EXPECT_EQ(image.geometry.spacing, (std::array<double, 3>{2, 2, 2}));
   // Voxel (2,2,2) holds the excluded 9; (0,0,0) holds 1.
-  EXPECT_EQ(image->at(2, 2, 2), 9);
-  EXPECT_EQ(image->at(0, 0, 0), 1);
+  EXPECT_EQ(image.at(2, 2, 2), 9);
+  EXPECT_EQ(image.at(0, 0, 0), 1);
 }
 
 TEST(ImageIo, ReadsAOneSliceDicomSeriesDirectory) {
@@ -65,11 +64,10 @@ TEST(ImageIo, ReadsAOneSliceDicomSeriesDirectory) {
   const std::string dir = fs::temp_directory_path() / ("fedrad_dcm_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   fs::copy_file(src, dir + "/CT_small.dcm", fs::copy_options::overwrite_existing);
-  auto image = ReadImage(dir);
-  ASSERT_TRUE(image.ok()) << image.status();
-  EXPECT_EQ(image->geometry.size[2], 1);
-  EXPECT_GT(image->geometry.size[0], 1);
-  EXPECT_GT(image->geometry.spacing[0], 0);
+  ASSERT_OK_AND_ASSIGN(auto image, ReadImage(dir));
+  EXPECT_EQ(image.geometry.size[2], 1);
+  EXPECT_GT(image.geometry.size[0], 1);
+  EXPECT_GT(image.geometry.spacing[0], 0);
   fs::remove_all(dir);
 }
 
@@ -81,16 +79,14 @@ TEST(ImageIo, NanSurvivesMhaAndNrrdButNiftiReadsItAsZero) {
   image.voxels[3] = std::nanf("");
   const std::string base = fs::temp_directory_path() / ("fedrad_nan_" + std::to_string(::getpid()));
   for (const char* ext : {".mha", ".nrrd"}) {
-    ASSERT_TRUE(WriteImage(image, base + ext).ok());
-    auto back = ReadImage(base + ext);
-    ASSERT_TRUE(back.ok());
-    EXPECT_TRUE(std::isnan(back->voxels[3])) << ext;
+    ASSERT_OK(WriteImage(image, base + ext));
+    ASSERT_OK_AND_ASSIGN(auto back, ReadImage(base + ext));
+    EXPECT_TRUE(std::isnan(back.voxels[3])) << ext;
     fs::remove(base + ext);
   }
-  ASSERT_TRUE(WriteImage(image, base + ".nii.gz").ok());
-  auto nifti = ReadImage(base + ".nii.gz");
-  ASSERT_TRUE(nifti.ok());
-  EXPECT_EQ(nifti->voxels[3], 0.f);
+  ASSERT_OK(WriteImage(image, base + ".nii.gz"));
+  ASSERT_OK_AND_ASSIGN(auto nifti, ReadImage(base + ".nii.gz"));
+  EXPECT_EQ(nifti.voxels[3], 0.f);
   fs::remove(base + ".nii.gz");
 }
 

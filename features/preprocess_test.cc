@@ -6,10 +6,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/testing/status_matchers.h"
 #include "features/features_testutil.h"
 
 namespace fedrad::features {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 using features::testutil::MakeBall;
 using features::testutil::MakeCtLike;
@@ -35,7 +38,7 @@ TEST(PrepareRoiGrid, WithoutResamplingCropsToTheRoiPlusMargin) {
   ImageVolume image = MakeCtLike(g);
   auto roi = ToMask(MakeBall(g, {15, 15, 15}, 3));
   auto grid = PrepareRoiGrid(image, roi, ResamplingOptions{}, 4.0);
-  ASSERT_TRUE(grid.ok()) << grid.status();
+  ASSERT_OK(grid);
   // ROI spans 12..18 in every axis; margin 4 voxels in x, y and 2 (4 mm) in z.
   EXPECT_EQ(grid->geometry.size, (std::array<int, 3>{15, 15, 11}));
   EXPECT_EQ(grid->geometry.origin, (std::array<double, 3>{8, 8, 20}));
@@ -54,13 +57,12 @@ TEST(PrepareRoiGrid, RoundsSourceIntensitiesLikeNearbyint) {
   std::vector<uint8_t> roi(values.size(), 1);
   ResamplingOptions r;
   r.round_source = true;
-  auto grid = PrepareRoiGrid(image, roi, r, 0.0);
-  ASSERT_TRUE(grid.ok()) << grid.status();
-  ASSERT_EQ(grid->intensities.size(), values.size());
+  ASSERT_OK_AND_ASSIGN(auto grid, PrepareRoiGrid(image, roi, r, 0.0));
+  ASSERT_EQ(grid.intensities.size(), values.size());
   for (size_t i = 0; i < values.size(); ++i) {
     const float want = std::nearbyint(values[i]);
-    EXPECT_EQ(grid->intensities[i], want) << values[i];
-    EXPECT_EQ(std::signbit(grid->intensities[i]), std::signbit(want)) << values[i];
+    EXPECT_EQ(grid.intensities[i], want) << values[i];
+    EXPECT_EQ(std::signbit(grid.intensities[i]), std::signbit(want)) << values[i];
   }
 }
 
@@ -78,7 +80,8 @@ TEST(PrepareRoiGrid, ResamplingACropEqualsResamplingTheWholeImage) {
     r.round_intensities = false;
     auto full = PrepareRoiGrid(image, all, r, 0);
     auto crop = PrepareRoiGrid(image, small, r, 3);
-    ASSERT_TRUE(full.ok() && crop.ok());
+    ASSERT_OK(full);
+    ASSERT_OK(crop);
     // Index of the crop's first voxel in the full grid.
     std::array<int, 3> off;
     for (int d = 0; d < 3; ++d) {
@@ -106,10 +109,9 @@ TEST(PrepareRoiGrid, SameSpacingLinearResamplingReproducesTheImage) {
   ResamplingOptions r;
   r.enabled = true;
   r.spacing = {1, 1, 1};
-  auto grid = PrepareRoiGrid(image, all, r, 0);
-  ASSERT_TRUE(grid.ok());
-  EXPECT_EQ(grid->intensities, image.voxels);
-  EXPECT_EQ(grid->mask, all);
+  ASSERT_OK_AND_ASSIGN(auto grid, PrepareRoiGrid(image, all, r, 0));
+  EXPECT_EQ(grid.intensities, image.voxels);
+  EXPECT_EQ(grid.mask, all);
 }
 
 TEST(PrepareRoiGrid, MaskPartialVolumeThresholdIsInclusive) {
@@ -122,15 +124,13 @@ TEST(PrepareRoiGrid, MaskPartialVolumeThresholdIsInclusive) {
   ResamplingOptions r;
   r.enabled = true;
   r.spacing = {2, 0, 0};
-  auto grid = PrepareRoiGrid(image, roi, r, 0);
-  ASSERT_TRUE(grid.ok()) << grid.status();
-  ASSERT_EQ(grid->geometry.size[0], 2);
-  EXPECT_EQ(grid->mask, (std::vector<uint8_t>{1, 0}));
-  EXPECT_EQ(grid->intensities, (std::vector<float>{15, 35}));
+  ASSERT_OK_AND_ASSIGN(auto grid, PrepareRoiGrid(image, roi, r, 0));
+  ASSERT_EQ(grid.geometry.size[0], 2);
+  EXPECT_EQ(grid.mask, (std::vector<uint8_t>{1, 0}));
+  EXPECT_EQ(grid.intensities, (std::vector<float>{15, 35}));
   r.partial_volume_threshold = 0.6;
-  auto strict = PrepareRoiGrid(image, roi, r, 0);
-  ASSERT_TRUE(strict.ok());
-  EXPECT_EQ(strict->mask, (std::vector<uint8_t>{0, 0}));
+  ASSERT_OK_AND_ASSIGN(auto strict, PrepareRoiGrid(image, roi, r, 0));
+  EXPECT_EQ(strict.mask, (std::vector<uint8_t>{0, 0}));
 }
 
 TEST(PrepareRoiGrid, EmptyRoiIsInvalidArgument) {
@@ -163,7 +163,7 @@ TEST(Discretise, FixedBinSizeIsAnchoredAtTheRangeMinimum) {
   std::vector<uint8_t> m(5, 1);
   Discretisation d{Discretisation::Method::kFixedBinSize, 0, 25};
   auto r = Discretise(v, m, d, {-1000.0, 400.0});
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   // IBSI 2.8: floor((X - Xmin) / w) + 1 with Xmin = -1000.
   EXPECT_EQ(r->levels, (std::vector<int32_t>{1, 1, 56, 57, 3}));
   EXPECT_EQ(r->num_levels, 57);
@@ -177,7 +177,7 @@ TEST(Discretise, FixedBinNumberPutsTheMaximumInTheTopBin) {
   std::vector<uint8_t> m = {1, 1, 1, 1, 1};
   Discretisation d{Discretisation::Method::kFixedBinNumber, 4, 0};
   auto r = Discretise(v, m, d, {});
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_EQ(r->levels, (std::vector<int32_t>{1, 2, 3, 4, 4}));
   EXPECT_EQ(r->num_levels, 4);
 }
@@ -186,10 +186,10 @@ TEST(Discretise, NoneNeedsPositiveIntegers) {
   std::vector<float> v = {1, 2, 0.5};
   std::vector<uint8_t> m = {1, 1, 1};
   Discretisation d{Discretisation::Method::kNone, 0, 0};
-  EXPECT_FALSE(Discretise(v, m, d, {}).ok());
+  EXPECT_THAT(Discretise(v, m, d, {}), StatusIs(absl::StatusCode::kInvalidArgument));
   m[2] = 0;
   auto r = Discretise(v, m, d, {});
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_EQ(r->num_levels, 2);
 }
 

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/testing/status_matchers.h"
 #include "features/features_testutil.h"
 
 namespace fedrad::features {
@@ -27,7 +28,7 @@ TEST(PlanRegions, ConnectedComponentsAreLesionsOrderedBySize) {
   LabelVolume big = MakeBall(g, {20, 10, 10}, 4);
   for (size_t i = 0; i < big.voxels.size(); ++i) lesions.voxels[i] |= big.voxels[i];
   auto plan = PlanRegions(lesions, nullptr, RegionOptions{});
-  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_OK(plan);
   EXPECT_THAT(plan->names, ElementsAre("lesion_1", "lesion_2", "lesions"));
   ASSERT_EQ(plan->lesions.size(), 2u);
   EXPECT_GT(plan->lesions[0].voxels, plan->lesions[1].voxels);
@@ -43,7 +44,7 @@ TEST(PlanRegions, DistinctLabelsAreLesionsEvenWhenTouching) {
   for (int x = 0; x < 3; ++x) lesions.at(x, 1, 1) = 5;
   for (int x = 3; x < 5; ++x) lesions.at(x, 1, 1) = 2;
   auto plan = PlanRegions(lesions, nullptr, RegionOptions{});
-  ASSERT_TRUE(plan.ok());
+  ASSERT_OK(plan);
   ASSERT_EQ(plan->lesions.size(), 2u);
   EXPECT_EQ(plan->lesions[0].voxels, 3);
   RegionOptions components;
@@ -57,7 +58,7 @@ TEST(PlanRegions, BkgIsLiverMinusLesionsMinusMargin) {
   LabelVolume liver = MakeBall(g, {15, 15, 15}, 12);
   LabelVolume lesion = MakeBall(g, {15, 15, 15}, 3);
   auto plan = PlanRegions(lesion, &liver, RegionOptions{});
-  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_OK(plan);
   EXPECT_THAT(plan->names, ElementsAre("lesion_1", "lesions", "liver", "bkg"));
   int n_liver = Count(plan->Mask("liver")), n_lesion = Count(plan->Mask("lesions"));
   EXPECT_EQ(Count(plan->Mask("bkg")), n_liver - n_lesion);
@@ -160,13 +161,12 @@ TEST(PlanRegions, RunBasedComponentsEqualAVoxelFloodFill) {
     for (auto& v : m.voxels) v = on(rng);
     RegionOptions o;
     o.split = RegionOptions::LesionSplit::kConnectedComponents;
-    auto plan = PlanRegions(m, nullptr, o);
-    ASSERT_TRUE(plan.ok());
+    ASSERT_OK_AND_ASSIGN(auto plan, PlanRegions(m, nullptr, o));
     auto reference = FloodFillLesions(m);
-    ASSERT_EQ(plan->lesions.size(), reference.size()) << density;
+    ASSERT_EQ(plan.lesions.size(), reference.size()) << density;
     EXPECT_GT(reference.size(), 1u);
     for (size_t k = 0; k < reference.size(); ++k) {
-      ASSERT_EQ(plan->Mask("lesion_" + std::to_string(k + 1)), reference[k])
+      ASSERT_EQ(plan.Mask("lesion_" + std::to_string(k + 1)), reference[k])
           << "density " << density << " lesion " << k + 1;
     }
   }

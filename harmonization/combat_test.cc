@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/csv.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "harmonization/model.h"
@@ -19,6 +20,8 @@
 
 namespace fedrad::harmonization {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 using ::testing::HasSubstr;
 
@@ -32,7 +35,7 @@ std::string TestData(const std::string& name) {
 
 CsvTable Read(const std::string& name) {
   absl::StatusOr<CsvTable> t = ReadCsv(TestData(name));
-  EXPECT_TRUE(t.ok()) << t.status();
+  EXPECT_OK(t);
   return t.ok() ? *t : CsvTable();
 }
 
@@ -51,7 +54,7 @@ double MaxScaledError(const CsvTable& input, const CsvTable& ours, const CsvTabl
   double worst = 0;
   absl::StatusOr<std::vector<std::string>> features =
       MatchFeatureColumns(input, kFeatures, {});
-  EXPECT_TRUE(features.ok());
+  EXPECT_OK(features);
   for (const std::string& f : *features) {
     std::vector<double> x = *input.NumericColumn(f, MissingValues::kReject);
     std::vector<double> a = *ours.NumericColumn(f, MissingValues::kReject);
@@ -103,11 +106,11 @@ TEST(ComBat, MatchesSvaForEveryVariant) {
   for (const Variant& v : AllVariants()) {
     SCOPED_TRACE(v.expected);
     CsvTable input = Read(v.input);
-    absl::StatusOr<PooledTableResult> r = HarmonizePooledTable(input, Options(v.options, v.covariates));
-    ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_EQ(r->table.header(), input.header());
-    EXPECT_EQ(r->table.num_rows(), input.num_rows());
-    const double err = MaxScaledError(input, r->table, Read("expected_" + v.expected + ".csv"));
+    ASSERT_OK_AND_ASSIGN(PooledTableResult r,
+                         HarmonizePooledTable(input, Options(v.options, v.covariates)));
+    EXPECT_EQ(r.table.header(), input.header());
+    EXPECT_EQ(r.table.num_rows(), input.num_rows());
+    const double err = MaxScaledError(input, r.table, Read("expected_" + v.expected + ".csv"));
     EXPECT_LE(err, 1e-9);
     std::cout << "  " << v.expected << ": max |fedrad - sva| / sd = " << err << "\n";
   }
@@ -117,17 +120,16 @@ TEST(ComBat, ReferenceSiteRowsAreUnchanged) {
   CsvTable input = Read("pooled.csv");
   ComBatOptions o;
   o.reference_site = "S1";
-  absl::StatusOr<PooledTableResult> r = HarmonizePooledTable(input, Options(o));
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK_AND_ASSIGN(PooledTableResult r, HarmonizePooledTable(input, Options(o)));
   for (size_t i = 0; i < input.num_rows(); ++i) {
-    if (input.cell(i, 0) == "S1") EXPECT_EQ(r->table.rows()[i], input.rows()[i]);
+    if (input.cell(i, 0) == "S1") EXPECT_EQ(r.table.rows()[i], input.rows()[i]);
   }
 }
 
 TEST(ComBat, ConstantFeatureIsLeftUnadjustedAsSva) {
   CsvTable input = Read("pooled_constant_feature.csv");
   absl::StatusOr<PooledTableResult> r = HarmonizePooledTable(input, Options({}));
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK(r);
   EXPECT_EQ(*r->table.StringColumn("f03"), *input.StringColumn("f03"));
   EXPECT_EQ(r->model.adjusted.size(), 5u);
 }
@@ -135,7 +137,7 @@ TEST(ComBat, ConstantFeatureIsLeftUnadjustedAsSva) {
 TEST(ComBat, SinglePatientSiteForcesMeanOnlyAsSva) {
   CsvTable input = Read("pooled_single_patient_site.csv");
   absl::StatusOr<PooledTableResult> r = HarmonizePooledTable(input, Options({}));
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK(r);
   EXPECT_TRUE(r->model.mean_only);
   ASSERT_FALSE(r->notes.empty());
   EXPECT_THAT(r->notes[0], HasSubstr("S5 has one patient"));
@@ -147,9 +149,8 @@ TEST(ComBat, ItSolStoppingRuleIsSvas) {
   CsvTable input = Read("pooled.csv");
   ComBatOptions tight;
   tight.convergence = 1e-12;
-  absl::StatusOr<PooledTableResult> r = HarmonizePooledTable(input, Options(tight));
-  ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_GT(MaxScaledError(input, r->table, Read("expected_parametric.csv")), 1e-8);
+  ASSERT_OK_AND_ASSIGN(PooledTableResult r, HarmonizePooledTable(input, Options(tight)));
+  EXPECT_GT(MaxScaledError(input, r.table, Read("expected_parametric.csv")), 1e-8);
 }
 
 // The federated sequence, spelled out as the site tasks and the coordinator
@@ -175,7 +176,7 @@ std::vector<Eigen::MatrixXd> RunFederated(const ComBatOptions& options,
   const std::vector<std::string>& features = checks[0].features;
   absl::StatusOr<ComBatPlan> plan =
       MakePlan(kSites, n, constant, static_cast<int>(features.size()), options);
-  EXPECT_TRUE(plan.ok()) << plan.status();
+  EXPECT_OK(plan);
   std::vector<std::string> adjusted;
   for (int g : plan->adjusted_features) adjusted.push_back(features[g]);
   // combat.moments
@@ -187,20 +188,20 @@ std::vector<Eigen::MatrixXd> RunFederated(const ComBatOptions& options,
   }
   absl::StatusOr<PooledRegression> reg =
       PoolMoments(kSites, moments, covariates, options.reference_site);
-  EXPECT_TRUE(reg.ok()) << reg.status();
+  EXPECT_OK(reg);
   // combat.residuals
   std::vector<Eigen::VectorXd> rss;
   for (size_t i = 0; i < data.size(); ++i) {
     rss.push_back(ResidualSumOfSquares(data[i], SiteIntercept(*reg, i), reg->beta));
   }
   absl::StatusOr<PooledEstimates> pooled = FinishPooled(*reg, rss);
-  EXPECT_TRUE(pooled.ok()) << pooled.status();
+  EXPECT_OK(pooled);
   // combat.fit: each site alone.
   std::vector<Eigen::MatrixXd> out;
   for (size_t i = 0; i < data.size(); ++i) {
     absl::StatusOr<SiteEffects> eff =
         EstimateSiteEffects(Standardize(data[i], *pooled), options, plan->mean_only);
-    EXPECT_TRUE(eff.ok()) << eff.status();
+    EXPECT_OK(eff);
     if (kSites[i] == options.reference_site) {
       out.push_back(data[i].features);
     } else {
@@ -218,13 +219,12 @@ TEST(ComBat, FederatedStepsEqualPooledFit) {
     const std::vector<std::string> covs = v.covariates ? kCovariates : std::vector<std::string>{};
     std::vector<Eigen::MatrixXd> federated = RunFederated(v.options, covs);
     CsvTable pooled_input = Read("pooled.csv");
-    absl::StatusOr<PooledTableResult> pooled =
-        HarmonizePooledTable(pooled_input, Options(v.options, v.covariates));
-    ASSERT_TRUE(pooled.ok()) << pooled.status();
-    auto groups = *GroupRowsBySite(pooled.value().table, "site");
+    ASSERT_OK_AND_ASSIGN(PooledTableResult pooled,
+                         HarmonizePooledTable(pooled_input, Options(v.options, v.covariates)));
+    auto groups = *GroupRowsBySite(pooled.table, "site");
     ASSERT_EQ(groups.size(), federated.size());
     for (size_t i = 0; i < groups.size(); ++i) {
-      SiteData p = *ExtractSiteData(pooled->table, groups[i].second, pooled->model.features, {});
+      SiteData p = *ExtractSiteData(pooled.table, groups[i].second, pooled.model.features, {});
       ASSERT_EQ(p.features.rows(), federated[i].rows());
       for (Eigen::Index r = 0; r < p.features.rows(); ++r) {
         for (Eigen::Index c = 0; c < p.features.cols(); ++c) {
@@ -238,14 +238,13 @@ TEST(ComBat, FederatedStepsEqualPooledFit) {
 
 TEST(ComBatModel, JsonRoundTripIsExact) {
   absl::StatusOr<PooledTableResult> r = HarmonizePooledTable(Read("pooled.csv"), Options({}));
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK(r);
   nlohmann::json j = nlohmann::json::parse(ModelToJson(r->model).dump());
-  absl::StatusOr<ComBatModel> back = ModelFromJson(j);
-  ASSERT_TRUE(back.ok()) << back.status();
-  EXPECT_EQ(back->pooled.var_pooled, r->model.pooled.var_pooled);
-  EXPECT_EQ(back->pooled.beta, r->model.pooled.beta);
-  EXPECT_EQ(back->sites.at("S3").delta_star, r->model.sites.at("S3").delta_star);
-  EXPECT_EQ(ModelToJson(*back), ModelToJson(r->model));
+  ASSERT_OK_AND_ASSIGN(ComBatModel back, ModelFromJson(j));
+  EXPECT_EQ(back.pooled.var_pooled, r->model.pooled.var_pooled);
+  EXPECT_EQ(back.pooled.beta, r->model.pooled.beta);
+  EXPECT_EQ(back.sites.at("S3").delta_star, r->model.sites.at("S3").delta_star);
+  EXPECT_EQ(ModelToJson(back), ModelToJson(r->model));
 }
 
 TEST(ComBatModel, RejectsMalformedJson) {
@@ -267,21 +266,19 @@ TEST(ComBatModel, JoiningSiteAgainstFrozenModelReproducesItsFit) {
     ComBatOptions o;
     o.method = method;
     CsvTable input = Read("pooled.csv");
-    absl::StatusOr<PooledTableResult> r = HarmonizePooledTable(input, Options(o));
-    ASSERT_TRUE(r.ok()) << r.status();
-    ComBatModel model = r->model;
+    ASSERT_OK_AND_ASSIGN(PooledTableResult r, HarmonizePooledTable(input, Options(o)));
+    ComBatModel model = r.model;
     model.sites.erase("S4");
     CsvTable s4 = Read("site_S4.csv");
     s4.AddColumn("site", std::vector<std::string>(s4.num_rows(), "S4"));
-    absl::StatusOr<CsvTable> h = ApplyModelToTable(&model, s4, "site");
-    ASSERT_TRUE(h.ok()) << h.status();
+    ASSERT_OK_AND_ASSIGN(CsvTable h, ApplyModelToTable(&model, s4, "site"));
     EXPECT_TRUE(model.sites.at("S4").joined_after_fit);
-    auto groups = *GroupRowsBySite(r->table, "site");
-    SiteData fitted = *ExtractSiteData(r->table, groups[3].second, model.features, {});
-    SiteData joined = *ExtractSiteData(*h, {}, model.features, {});
+    auto groups = *GroupRowsBySite(r.table, "site");
+    SiteData fitted = *ExtractSiteData(r.table, groups[3].second, model.features, {});
+    SiteData joined = *ExtractSiteData(h, {}, model.features, {});
     EXPECT_TRUE(joined.features.isApprox(fitted.features, 1e-12)) << MethodName(method);
     // Nobody else was refitted.
-    EXPECT_EQ(model.sites.at("S1").gamma_star, r->model.sites.at("S1").gamma_star);
+    EXPECT_EQ(model.sites.at("S1").gamma_star, r.model.sites.at("S1").gamma_star);
   }
 }
 
@@ -290,21 +287,20 @@ TEST(ComBatModel, JoiningSiteIsHarmonisedTowardsThePooledScale) {
   CsvTable input = Read("pooled.csv");
   CsvTable first(input.header(), "first");
   for (const auto& row : input.rows()) {
-    if (row[0] != "S4") ASSERT_TRUE(first.AddRow(row).ok());
+    if (row[0] != "S4") ASSERT_OK(first.AddRow(row));
   }
   absl::StatusOr<PooledTableResult> r = HarmonizePooledTable(first, Options({}));
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK(r);
   ComBatModel model = r->model;
   CsvTable s4 = Read("site_S4.csv");
   s4.AddColumn("site", std::vector<std::string>(s4.num_rows(), "S4"));
-  absl::StatusOr<CsvTable> h = ApplyModelToTable(&model, s4, "site");
-  ASSERT_TRUE(h.ok()) << h.status();
+  ASSERT_OK_AND_ASSIGN(CsvTable h, ApplyModelToTable(&model, s4, "site"));
   ASSERT_EQ(model.sites.count("S4"), 1u);
   // After harmonisation, S4's standardised residuals have mean ~ gamma-hat
   // shrunk away: check the harmonised data re-standardised has a smaller
   // site effect than before.
   SiteData before = *ExtractSiteData(s4, {}, model.features, model.covariates);
-  SiteData after = *ExtractSiteData(*h, {}, model.features, model.covariates);
+  SiteData after = *ExtractSiteData(h, {}, model.features, model.covariates);
   const double raw = Standardize(before, model.pooled).colwise().mean().cwiseAbs().sum();
   const double adj = Standardize(after, model.pooled).colwise().mean().cwiseAbs().sum();
   EXPECT_LT(adj, raw);
@@ -313,18 +309,17 @@ TEST(ComBatModel, JoiningSiteIsHarmonisedTowardsThePooledScale) {
 TEST(ComBatModel, NewPatientAtKnownSiteUsesStoredEstimatesAndOwnCovariates) {
   CsvTable input = Read("pooled.csv");
   absl::StatusOr<PooledTableResult> r = HarmonizePooledTable(input, Options({}));
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK(r);
   ComBatModel model = r->model;
   const size_t row = 20;  // an S2 patient
   ASSERT_EQ(input.cell(row, 0), "S2");
   CsvTable one(input.header(), "one patient");
-  ASSERT_TRUE(one.AddRow(input.rows()[row]).ok());
-  absl::StatusOr<CsvTable> h = ApplyModelToTable(&model, one, "site");
-  ASSERT_TRUE(h.ok()) << h.status();
+  ASSERT_OK(one.AddRow(input.rows()[row]));
+  ASSERT_OK_AND_ASSIGN(CsvTable h, ApplyModelToTable(&model, one, "site"));
   for (const std::string& f : model.features) {
     const int c = input.ColumnIndex(f);
     double a, b;
-    ASSERT_TRUE(ParseNumber(h->cell(0, c), &a));
+    ASSERT_TRUE(ParseNumber(h.cell(0, c), &a));
     ASSERT_TRUE(ParseNumber(r->table.cell(row, c), &b));
     EXPECT_NEAR(a, b, 1e-12 * std::abs(b)) << f;
   }
@@ -339,9 +334,8 @@ TEST(ComBatErrors, CovariateConfoundedWithSiteIsNamed) {
   PooledTableOptions o = Options({});
   o.covariates = {"age", "at_s1"};
   absl::StatusOr<PooledTableResult> r = HarmonizePooledTable(input, o);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(r.status().message(), HasSubstr("'at_s1' is confounded with site"));
+  ASSERT_THAT(r, StatusIs(absl::StatusCode::kInvalidArgument,
+                          HasSubstr("'at_s1' is confounded with site")));
 }
 
 TEST(ComBatErrors, ConfoundedCovariatesAreNamed) {
@@ -353,8 +347,8 @@ TEST(ComBatErrors, ConfoundedCovariatesAreNamed) {
   PooledTableOptions o = Options({});
   o.covariates = {"age", "sex", "age2"};
   absl::StatusOr<PooledTableResult> r = HarmonizePooledTable(input, o);
-  ASSERT_FALSE(r.ok());
-  EXPECT_THAT(r.status().message(), HasSubstr("covariates are confounded: 'age2'"));
+  ASSERT_THAT(r, StatusIs(absl::StatusCode::kInvalidArgument,
+                          HasSubstr("covariates are confounded: 'age2'")));
 }
 
 TEST(ComBatErrors, ConstantCovariateIsNamed) {
@@ -386,7 +380,7 @@ TEST(ComBatErrors, SiteCheckReportsEveryProblemWithoutRows) {
   t.mutable_cell(1, t.ColumnIndex("f01")) = "NA";
   absl::StatusOr<SiteTableCheck> c =
       CheckSiteTable(t, kFeatures, {"age", "bmi"}, {"patient_id"});
-  ASSERT_TRUE(c.ok());
+  ASSERT_OK(c);
   EXPECT_EQ(c->n, 25);
   EXPECT_THAT(c->problems, ::testing::UnorderedElementsAre(
                                "covariate column 'bmi' is missing",
@@ -411,7 +405,7 @@ TEST(ComBatErrors, FeaturePatternIsRe2SearchedAndBounded) {
   std::string stars;
   for (int i = 0; i < 100; ++i) stars += ".*";
   r = MatchFeatureColumns(t, stars + "Z", {});
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK(r);
   EXPECT_TRUE(r->empty());
   EXPECT_EQ(MatchFeatureColumns(t, "f(", {}).status().code(), absl::StatusCode::kInvalidArgument);
 }
@@ -421,14 +415,14 @@ TEST(ComBatErrors, UnknownReferenceSiteAndBadMethod) {
   o.reference_site = "S9";
   EXPECT_THAT(HarmonizePooledTable(Read("pooled.csv"), Options(o)).status().message(),
               HasSubstr("reference site 'S9' is not one of the sites (S1, S2, S3, S4)"));
-  EXPECT_FALSE(ParseMethod("bayes").ok());
+  EXPECT_THAT(ParseMethod("bayes"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_EQ(*ParseMethod("mean-only"), ComBatMethod::kMeanOnly);
 }
 
 TEST(ComBatErrors, TooFewPatientsForTheParameters) {
   CsvTable input = Read("pooled.csv");
   CsvTable small(input.header(), "small");
-  for (size_t i : {0, 1, 13, 14}) ASSERT_TRUE(small.AddRow(input.rows()[i]).ok());
+  for (size_t i : {0, 1, 13, 14}) ASSERT_OK(small.AddRow(input.rows()[i]));
   PooledTableOptions o = Options({});
   EXPECT_THAT(HarmonizePooledTable(small, o).status().message(),
               HasSubstr("more patients than parameters"));
@@ -440,7 +434,7 @@ TEST(ComBatErrors, OneFeatureNeedsEbOff) {
   EXPECT_THAT(HarmonizePooledTable(Read("pooled.csv"), o).status().message(),
               HasSubstr("at least 2 features"));
   o.combat.empirical_bayes = false;
-  EXPECT_TRUE(HarmonizePooledTable(Read("pooled.csv"), o).ok());
+  EXPECT_OK(HarmonizePooledTable(Read("pooled.csv"), o));
 }
 
 }  // namespace

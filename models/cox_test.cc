@@ -6,6 +6,7 @@
 
 #include <cmath>
 
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "models/newton.h"
@@ -27,7 +28,7 @@ std::vector<CoxStratum> Strata() {
   for (const auto& site : SiteNames()) {
     ModelRows rows = SurvivalRows(site);
     auto s = CoxStratum::Create(rows.time, rows.status, rows.x);
-    EXPECT_TRUE(s.ok()) << s.status();
+    EXPECT_OK(s);
     out.push_back(*s);
   }
   return out;
@@ -47,18 +48,17 @@ Evaluator SumOver(const std::vector<CoxStratum>& strata, Ties ties) {
 void ExpectMatchesCoxph(Ties ties, const std::string& key) {
   nlohmann::json ref = Reference()[key];
   std::vector<CoxStratum> strata = Strata();
-  auto fit = FitNewton(SumOver(strata, ties), Covariates(), Eigen::VectorXd::Zero(4),
-                       CoxphControl());
-  ASSERT_TRUE(fit.ok()) << fit.status();
+  ASSERT_OK_AND_ASSIGN(auto fit, FitNewton(SumOver(strata, ties), Covariates(),
+                                           Eigen::VectorXd::Zero(4), CoxphControl()));
   for (int j = 0; j < 4; ++j) {
     const std::string& name = Covariates()[static_cast<size_t>(j)];
-    EXPECT_NEAR(fit->beta[j], ref["coefficients"][name].get<double>(), 1e-6) << name;
-    EXPECT_NEAR(fit->std_errors[j], ref["std_errors"][j].get<double>(), 1e-6) << name;
+    EXPECT_NEAR(fit.beta[j], ref["coefficients"][name].get<double>(), 1e-6) << name;
+    EXPECT_NEAR(fit.std_errors[j], ref["std_errors"][j].get<double>(), 1e-6) << name;
   }
-  EXPECT_NEAR(fit->loglik, ref["loglik"].get<double>(), 1e-6);
-  EXPECT_NEAR(fit->loglik_null, ref["loglik_null"].get<double>(), 1e-9);
-  EXPECT_EQ(fit->iterations, ref["iterations"].get<int>());
-  EXPECT_TRUE(fit->last.information.isApprox(ToMatrix(ref["information"]), 1e-6));
+  EXPECT_NEAR(fit.loglik, ref["loglik"].get<double>(), 1e-6);
+  EXPECT_NEAR(fit.loglik_null, ref["loglik_null"].get<double>(), 1e-9);
+  EXPECT_EQ(fit.iterations, ref["iterations"].get<int>());
+  EXPECT_TRUE(fit.last.information.isApprox(ToMatrix(ref["information"]), 1e-6));
 }
 
 TEST(CoxFit, StratifiedBreslowMatchesCoxph) { ExpectMatchesCoxph(Ties::kBreslow, "cox_breslow"); }
@@ -129,7 +129,8 @@ TEST(CoxFit, FederatedEqualsPooledOneTableFit) {
   auto a = FitNewton(pooled, Covariates(), Eigen::VectorXd::Zero(4), CoxphControl());
   auto b = FitNewton(SumOver(strata, Ties::kEfron), Covariates(), Eigen::VectorXd::Zero(4),
                      CoxphControl());
-  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_OK(a);
+  ASSERT_OK(b);
   for (int j = 0; j < 4; ++j) EXPECT_NEAR(a->beta[j], b->beta[j], 1e-8 * (1 + std::abs(a->beta[j])));
   EXPECT_NEAR(a->loglik, b->loglik, 1e-8 * std::abs(a->loglik));
 }
@@ -141,11 +142,10 @@ TEST(CoxFit, RidgeMatchesCoxphRidge) {
   opt.eps = 1e-12;
   opt.max_iterations = 50;
   opt.penalty.lambda = 5.0;
-  auto fit = FitNewton(SumOver(strata, Ties::kBreslow), Covariates(), Eigen::VectorXd::Zero(4),
-                       opt);
-  ASSERT_TRUE(fit.ok()) << fit.status();
+  ASSERT_OK_AND_ASSIGN(auto fit, FitNewton(SumOver(strata, Ties::kBreslow), Covariates(),
+                                           Eigen::VectorXd::Zero(4), opt));
   Eigen::VectorXd ref = ToVector(Reference()["cox_ridge_theta5"]["coefficients"]);
-  for (int j = 0; j < 4; ++j) EXPECT_NEAR(fit->beta[j], ref[j], 1e-6);
+  for (int j = 0; j < 4; ++j) EXPECT_NEAR(fit.beta[j], ref[j], 1e-6);
 }
 
 TEST(CoxFit, ElasticNetSatisfiesKktConditions) {
@@ -155,18 +155,17 @@ TEST(CoxFit, ElasticNetSatisfiesKktConditions) {
   opt.max_iterations = 200;
   opt.penalty.lambda = 20.0;
   opt.penalty.l1_ratio = 0.7;
-  auto fit = FitNewton(SumOver(strata, Ties::kBreslow), Covariates(), Eigen::VectorXd::Zero(4),
-                       opt);
-  ASSERT_TRUE(fit.ok()) << fit.status();
+  ASSERT_OK_AND_ASSIGN(auto fit, FitNewton(SumOver(strata, Ties::kBreslow), Covariates(),
+                                           Eigen::VectorXd::Zero(4), opt));
   const double l1 = 20.0 * 0.7, l2 = 20.0 * 0.3;
   int zeros = 0;
   for (int j = 0; j < 4; ++j) {
-    const double g = fit->last.gradient[j] - l2 * fit->beta[j];
-    if (fit->beta[j] == 0.0) {
+    const double g = fit.last.gradient[j] - l2 * fit.beta[j];
+    if (fit.beta[j] == 0.0) {
       ++zeros;
       EXPECT_LE(std::abs(g), l1 + 1e-6);
     } else {
-      EXPECT_NEAR(g, l1 * (fit->beta[j] > 0 ? 1 : -1), 1e-5) << j;
+      EXPECT_NEAR(g, l1 * (fit.beta[j] > 0 ? 1 : -1), 1e-5) << j;
     }
   }
   EXPECT_GE(zeros, 1);  // x4 has no effect in the simulation and is dropped
@@ -240,11 +239,11 @@ TEST(CoxBaseline, GridSumsOverSitesEqualPooledBreslow) {
       total.risk_sum[j] += g.risk_sum[j];
     }
   }
-  auto h = BreslowFromGridSums(total);
-  ASSERT_TRUE(h.ok());
-  for (size_t j = 0; j < grid.size(); ++j) EXPECT_NEAR((*h)[j], expected[j], 1e-10 * (1 + expected[j]));
-  EXPECT_EQ(CumulativeHazardAt(grid, *h, grid[0] - 1), 0.0);
-  EXPECT_EQ(CumulativeHazardAt(grid, *h, grid[3] + 0.5), (*h)[3]);
+  ASSERT_OK_AND_ASSIGN(auto h, BreslowFromGridSums(total));
+  for (size_t j = 0; j < grid.size(); ++j)
+    EXPECT_NEAR(h[j], expected[j], 1e-10 * (1 + expected[j]));
+  EXPECT_EQ(CumulativeHazardAt(grid, h, grid[0] - 1), 0.0);
+  EXPECT_EQ(CumulativeHazardAt(grid, h, grid[3] + 0.5), h[3]);
 }
 
 TEST(CoxStratum, RejectsBadStatus) {

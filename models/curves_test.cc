@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "models/testutil.h"
@@ -18,13 +19,15 @@
 namespace fedrad::models {
 namespace {
 
+using ::fedrad::testing::StatusIs;
+
 using ::fedrad::models::testing::BinaryRows;
 using ::fedrad::models::testing::SurvivalRows;
 using ::fedrad::models::testing::TestdataPath;
 
 nlohmann::json CurveReference() {
   auto text = ReadFileToString(TestdataPath("curves_reference.json"));
-  EXPECT_TRUE(text.ok()) << text.status();
+  EXPECT_OK(text);
   return nlohmann::json::parse(*text);
 }
 
@@ -88,15 +91,15 @@ TEST(SurvivalCalibration, MatchesRSurvfitPerBin) {
   ModelRows rows = SurvivalRows("C");
   std::vector<double> risk;
   for (double lp : Lp(rows)) risk.push_back(1 - std::exp(-730.0 / 600 * std::exp(lp)));
-  auto cal = SurvivalCalibration(rows.time, rows.status, risk, ref["t"].get<double>(),
-                                 ref["k"].get<int>(), 10);
-  ASSERT_TRUE(cal.ok()) << cal.status();
-  EXPECT_FALSE(cal->suppressed);
-  EXPECT_EQ(cal->n, want["n"].get<std::vector<int64_t>>());
-  ExpectNumbersNear(cal->predicted, want["predicted"], 1e-12, "predicted");
-  ExpectNumbersNear(cal->observed, want["observed"], 1e-12, "observed");
-  ExpectNumbersNear(cal->ci_low, want["ci_low"], 1e-9, "ci_low");
-  ExpectNumbersNear(cal->ci_high, want["ci_high"], 1e-9, "ci_high");
+  ASSERT_OK_AND_ASSIGN(auto cal,
+                       SurvivalCalibration(rows.time, rows.status, risk, ref["t"].get<double>(),
+                                           ref["k"].get<int>(), 10));
+  EXPECT_FALSE(cal.suppressed);
+  EXPECT_EQ(cal.n, want["n"].get<std::vector<int64_t>>());
+  ExpectNumbersNear(cal.predicted, want["predicted"], 1e-12, "predicted");
+  ExpectNumbersNear(cal.observed, want["observed"], 1e-12, "observed");
+  ExpectNumbersNear(cal.ci_low, want["ci_low"], 1e-9, "ci_low");
+  ExpectNumbersNear(cal.ci_high, want["ci_high"], 1e-9, "ci_high");
 }
 
 TEST(BinaryCalibration, MatchesRPropTestWilsonPerBin) {
@@ -105,34 +108,33 @@ TEST(BinaryCalibration, MatchesRPropTestWilsonPerBin) {
   ModelRows rows = BinaryRows("C");
   std::vector<double> p;
   for (double lp : Lp(rows)) p.push_back(1 / (1 + std::exp(-(lp - 0.4))));
-  auto cal = BinaryCalibration(rows.y, p, ref["k"].get<int>(), 10);
-  ASSERT_TRUE(cal.ok()) << cal.status();
-  EXPECT_EQ(cal->n, want["n"].get<std::vector<int64_t>>());
-  ExpectNumbersNear(cal->predicted, want["predicted"], 1e-12, "predicted");
-  ExpectNumbersNear(cal->observed, want["observed"], 1e-12, "observed");
-  ExpectNumbersNear(cal->ci_low, want["ci_low"], 1e-9, "ci_low");
-  ExpectNumbersNear(cal->ci_high, want["ci_high"], 1e-9, "ci_high");
+  ASSERT_OK_AND_ASSIGN(auto cal, BinaryCalibration(rows.y, p, ref["k"].get<int>(), 10));
+  EXPECT_EQ(cal.n, want["n"].get<std::vector<int64_t>>());
+  ExpectNumbersNear(cal.predicted, want["predicted"], 1e-12, "predicted");
+  ExpectNumbersNear(cal.observed, want["observed"], 1e-12, "observed");
+  ExpectNumbersNear(cal.ci_low, want["ci_low"], 1e-9, "ci_low");
+  ExpectNumbersNear(cal.ci_high, want["ci_high"], 1e-9, "ci_high");
 }
 
 TEST(Calibration, FewerThanKPatientsIsSuppressedWithNoBin) {
   std::vector<double> time = {1, 2, 3, 4, 5, 6, 7, 8, 9};
   std::vector<int> status = {1, 0, 1, 0, 1, 0, 1, 0, 1};
   std::vector<double> risk = {.1, .2, .3, .4, .5, .6, .7, .8, .9};
-  auto cal = SurvivalCalibration(time, status, risk, 5, 10, 10);
-  ASSERT_TRUE(cal.ok());
-  EXPECT_TRUE(cal->suppressed);
-  EXPECT_TRUE(cal->n.empty());
-  EXPECT_TRUE(cal->observed.empty());
+  ASSERT_OK_AND_ASSIGN(auto cal, SurvivalCalibration(time, status, risk, 5, 10, 10));
+  EXPECT_TRUE(cal.suppressed);
+  EXPECT_TRUE(cal.n.empty());
+  EXPECT_TRUE(cal.observed.empty());
   std::vector<double> y = {1, 0, 1, 0, 1, 0, 1, 0, 1};
-  auto bin = BinaryCalibration(y, risk, 10, 10);
-  ASSERT_TRUE(bin.ok());
-  EXPECT_TRUE(bin->suppressed);
-  EXPECT_TRUE(bin->predicted.empty());
+  ASSERT_OK_AND_ASSIGN(auto bin, BinaryCalibration(y, risk, 10, 10));
+  EXPECT_TRUE(bin.suppressed);
+  EXPECT_TRUE(bin.predicted.empty());
 }
 
 TEST(Calibration, RefusesMismatchedSizesAndNonBinaryOutcomes) {
-  EXPECT_FALSE(SurvivalCalibration({1, 2}, {1}, {.1, .2}, 1, 1, 10).ok());
-  EXPECT_FALSE(BinaryCalibration({0, 2}, {.1, .2}, 1, 10).ok());
+  EXPECT_THAT(SurvivalCalibration({1, 2}, {1}, {.1, .2}, 1, 1, 10),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(BinaryCalibration({0, 2}, {.1, .2}, 1, 10),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(WilsonInterval, EqualsTheClosedForm) {
@@ -153,17 +155,17 @@ TEST(RiskGroupCurves, MatchRSurvfitAtTheReleasedGridPoints) {
   ModelRows rows = SurvivalRows("C");
   const std::vector<double> grid = ref["grid"].get<std::vector<double>>();
   const int k = ref["k"].get<int>();
-  auto groups = RiskGroupCurves(rows.time, rows.status, Lp(rows),
-                                ref["cuts"].get<std::vector<double>>(), grid, k);
-  ASSERT_TRUE(groups.ok()) << groups.status();
-  ASSERT_EQ(groups->size(), 3u);
+  ASSERT_OK_AND_ASSIGN(auto groups,
+                       RiskGroupCurves(rows.time, rows.status, Lp(rows),
+                                       ref["cuts"].get<std::vector<double>>(), grid, k));
+  ASSERT_EQ(groups.size(), 3u);
   const std::vector<double> lp = Lp(rows);
   const std::vector<double> cuts = ref["cuts"].get<std::vector<double>>();
   size_t compared = 0;
   for (size_t g = 0; g < 3; ++g) {
     SCOPED_TRACE(g);
     const nlohmann::json& want = ref["km_groups"][g];
-    const RiskGroupCurve& c = (*groups)[g];
+    const RiskGroupCurve& c = groups[g];
     EXPECT_EQ(c.n, want["n"].get<int64_t>());
     EXPECT_FALSE(c.suppressed);
     EXPECT_EQ(static_cast<int64_t>(c.rows.size()), c.n);
@@ -185,8 +187,8 @@ TEST(RiskGroupCurves, MatchRSurvfitAtTheReleasedGridPoints) {
     }
   }
   EXPECT_GT(compared, 0u);
-  EXPECT_EQ((*groups)[0].label, "low risk");
-  EXPECT_EQ((*groups)[2].label, "high risk");
+  EXPECT_EQ(groups[0].label, "low risk");
+  EXPECT_EQ(groups[2].label, "high risk");
 }
 
 TEST(RiskGroupCurves, AGroupOfOneToKMinusOneSuppressesEveryGroup) {
@@ -199,7 +201,7 @@ TEST(RiskGroupCurves, AGroupOfOneToKMinusOneSuppressesEveryGroup) {
     lp.push_back(i);
   }
   auto groups = RiskGroupCurves(time, status, lp, {1.5, 9.5}, {5, 15, 25}, 3);
-  ASSERT_TRUE(groups.ok());
+  ASSERT_OK(groups);
   // With n known, releasing the intermediate group's size would give away
   // low + high = 4: every group is suppressed, with no rows and no curve.
   for (const RiskGroupCurve& c : *groups) {
@@ -210,7 +212,7 @@ TEST(RiskGroupCurves, AGroupOfOneToKMinusOneSuppressesEveryGroup) {
   }
   // Cuts 2.5 and 8.5 -> 3, 6, 3: all released.
   groups = RiskGroupCurves(time, status, lp, {2.5, 8.5}, {5, 15, 25}, 3);
-  ASSERT_TRUE(groups.ok());
+  ASSERT_OK(groups);
   const RiskGroupCurve& mid = (*groups)[1];
   EXPECT_FALSE(mid.suppressed);
   EXPECT_EQ(mid.n, 6);
@@ -221,12 +223,14 @@ TEST(RiskGroupCurves, AGroupOfOneToKMinusOneSuppressesEveryGroup) {
   EXPECT_THAT(mid.survival, ::testing::ElementsAre(1, 1, 1));
   // An empty group (cut below every lp) is suppressed alone.
   groups = RiskGroupCurves(time, status, lp, {-1, 5.5}, {5}, 3);
-  ASSERT_TRUE(groups.ok());
+  ASSERT_OK(groups);
   EXPECT_TRUE((*groups)[0].suppressed);
   EXPECT_FALSE((*groups)[1].suppressed);
   EXPECT_FALSE((*groups)[2].suppressed);
-  EXPECT_FALSE(RiskGroupCurves(time, status, lp, {2.0, 1.0}, {5}, 3).ok());
-  EXPECT_FALSE(RiskGroupCurves(time, status, lp, {std::nan(""), 1.0}, {5}, 3).ok());
+  EXPECT_THAT(RiskGroupCurves(time, status, lp, {2.0, 1.0}, {5}, 3),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(RiskGroupCurves(time, status, lp, {std::nan(""), 1.0}, {5}, 3),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(RocAtThresholds, MatchesTheExplicitFormula) {
@@ -234,18 +238,18 @@ TEST(RocAtThresholds, MatchesTheExplicitFormula) {
   ModelRows rows = BinaryRows("C");
   std::vector<double> p;
   for (double lp : Lp(rows)) p.push_back(1 / (1 + std::exp(-(lp - 0.4))));
-  auto roc = RocAtThresholds(rows.y, p, GridEvery(0.02, 1.0, 0.0), ref["k"].get<int>());
-  ASSERT_TRUE(roc.ok()) << roc.status();
-  EXPECT_EQ(roc->n_pos, ref["roc"]["n_pos"].get<int64_t>());
-  EXPECT_EQ(roc->n_neg, ref["roc"]["n_neg"].get<int64_t>());
+  ASSERT_OK_AND_ASSIGN(auto roc,
+                       RocAtThresholds(rows.y, p, GridEvery(0.02, 1.0, 0.0), ref["k"].get<int>()));
+  EXPECT_EQ(roc.n_pos, ref["roc"]["n_pos"].get<int64_t>());
+  EXPECT_EQ(roc.n_neg, ref["roc"]["n_neg"].get<int64_t>());
   // Ours starts with the corner (0, 0); R's first threshold (1.0) gives it too.
-  std::vector<double> fpr(roc->fpr.begin() + 1, roc->fpr.end());
-  std::vector<double> tpr(roc->tpr.begin() + 1, roc->tpr.end());
+  std::vector<double> fpr(roc.fpr.begin() + 1, roc.fpr.end());
+  std::vector<double> tpr(roc.tpr.begin() + 1, roc.tpr.end());
   ExpectNumbersNear(fpr, ref["roc"]["fpr"], 1e-15, "fpr");
   ExpectNumbersNear(tpr, ref["roc"]["tpr"], 1e-15, "tpr");
-  EXPECT_EQ(roc->fpr.front(), 0);
-  EXPECT_EQ(roc->tpr.back(), 1);
-  for (size_t i = 1; i < roc->fpr.size(); ++i) EXPECT_GE(roc->fpr[i], roc->fpr[i - 1]);
+  EXPECT_EQ(roc.fpr.front(), 0);
+  EXPECT_EQ(roc.tpr.back(), 1);
+  for (size_t i = 1; i < roc.fpr.size(); ++i) EXPECT_GE(roc.fpr[i], roc.fpr[i - 1]);
 }
 
 TEST(TimeDependentRoc, MatchesTheIpcwFormulaInR) {
@@ -254,20 +258,19 @@ TEST(TimeDependentRoc, MatchesTheIpcwFormulaInR) {
   ModelRows rows = SurvivalRows("C");
   std::vector<double> risk;
   for (double lp : Lp(rows)) risk.push_back(1 - std::exp(-730.0 / 600 * std::exp(lp)));
-  auto roc = TimeDependentRoc(rows.time, rows.status, risk, 730, GridEvery(0.02, 1.0, 0.0),
-                              ref["k"].get<int>());
-  ASSERT_TRUE(roc.ok()) << roc.status();
-  EXPECT_FALSE(roc->suppressed);
-  EXPECT_EQ(roc->n_pos, want["n_pos"].get<int64_t>());
-  EXPECT_EQ(roc->n_neg, want["n_neg"].get<int64_t>());
-  std::vector<double> fpr(roc->fpr.begin() + 1, roc->fpr.end());
-  std::vector<double> tpr(roc->tpr.begin() + 1, roc->tpr.end());
+  ASSERT_OK_AND_ASSIGN(auto roc, TimeDependentRoc(rows.time, rows.status, risk, 730,
+                                                  GridEvery(0.02, 1.0, 0.0), ref["k"].get<int>()));
+  EXPECT_FALSE(roc.suppressed);
+  EXPECT_EQ(roc.n_pos, want["n_pos"].get<int64_t>());
+  EXPECT_EQ(roc.n_neg, want["n_neg"].get<int64_t>());
+  std::vector<double> fpr(roc.fpr.begin() + 1, roc.fpr.end());
+  std::vector<double> tpr(roc.tpr.begin() + 1, roc.tpr.end());
   ExpectNumbersNear(fpr, want["fpr"], 1e-12, "fpr");
   ExpectNumbersNear(tpr, want["tpr"], 1e-12, "tpr");
   // Fewer than k cases or controls: counts only.
   auto small = TimeDependentRoc(rows.time, rows.status, risk, 730, {0, 0.5, 1},
                                 static_cast<int>(want["n_neg"].get<int64_t>()) + 1);
-  ASSERT_TRUE(small.ok());
+  ASSERT_OK(small);
   EXPECT_TRUE(small->suppressed);
   EXPECT_TRUE(small->fpr.empty());
   EXPECT_EQ(small->n_pos, want["n_pos"].get<int64_t>());
@@ -277,14 +280,14 @@ TEST(RocAtThresholds, FewerThanKEventsOrNonEventsIsSuppressed) {
   std::vector<double> y(30, 0.0), p(30, 0.3);
   for (int i = 0; i < 9; ++i) y[static_cast<size_t>(i)] = 1;  // 9 events < k = 10
   auto roc = RocAtThresholds(y, p, {0, 0.5, 1}, 10);
-  ASSERT_TRUE(roc.ok());
+  ASSERT_OK(roc);
   EXPECT_TRUE(roc->suppressed);
   EXPECT_TRUE(roc->fpr.empty());
   EXPECT_EQ(roc->n_pos, 9);
   EXPECT_EQ(roc->n_neg, 21);
   y[9] = 1;  // 10 events
   roc = RocAtThresholds(y, p, {0, 0.5, 1}, 10);
-  ASSERT_TRUE(roc.ok());
+  ASSERT_OK(roc);
   EXPECT_FALSE(roc->suppressed);
   // p = 0.3 for all: threshold 1 and 0.5 -> (0, 0); threshold 0 -> (1, 1).
   EXPECT_THAT(roc->fpr, ::testing::ElementsAre(0, 0, 0, 1));
@@ -365,10 +368,9 @@ TEST(CountSafeThresholds, ACovariateAsTheScoreGivesStepsOfKCasesOrControls) {
     p.push_back(i / 100.0);
     y.push_back(i % 2);
   }
-  auto roc = SiteBinaryRoc(y, p, 10);
-  ASSERT_TRUE(roc.ok()) << roc.status();
-  ASSERT_FALSE(roc->curve.suppressed);
-  const RocCurve& c = roc->curve;
+  ASSERT_OK_AND_ASSIGN(auto roc, SiteBinaryRoc(y, p, 10));
+  ASSERT_FALSE(roc.curve.suppressed);
+  const RocCurve& c = roc.curve;
   ASSERT_GE(c.fpr.size(), 3u);
   for (size_t j = 1; j < c.fpr.size(); ++j) {
     const double dcases = std::round((c.tpr[j] - c.tpr[j - 1]) * 30);
@@ -377,7 +379,7 @@ TEST(CountSafeThresholds, ACovariateAsTheScoreGivesStepsOfKCasesOrControls) {
     EXPECT_TRUE(dcontrols == 0 || dcontrols >= 10) << j << ": " << dcontrols << " controls";
   }
   // Each released vertex's population holds the rows counted there (>= k).
-  for (const auto& rows : roc->vertex_rows) EXPECT_GE(rows.size(), 10u);
+  for (const auto& rows : roc.vertex_rows) EXPECT_GE(rows.size(), 10u);
   // Thresholds are lattice points (multiples of 0.01), never a patient's own
   // value unless it lies on the lattice.
   for (double t : c.threshold) {
@@ -420,13 +422,14 @@ TEST(QuantilesFromCounts, InterpolatesThePooledCounts) {
   SiteCounts a{{1, 2}, {10, 20}, 30}, b{{2}, {10}, 10};
   std::vector<double> err;
   auto q = QuantilesFromCounts({a, b}, {0.5, 0.625}, &err);
-  ASSERT_TRUE(q.ok()) << q.status();
+  ASSERT_OK(q);
   EXPECT_DOUBLE_EQ((*q)[0], 1.0);
   // 25 of 40: halfway between C(1) = 20 and C(2) = 30.
   EXPECT_DOUBLE_EQ((*q)[1], 1.5);
   EXPECT_DOUBLE_EQ(err[1], 10.0 / 40 / 2);
-  EXPECT_FALSE(QuantilesFromCounts({SiteCounts{{2, 1}, {1, 2}, 3}}, {0.5}).ok());
-  EXPECT_FALSE(QuantilesFromCounts({}, {0.5}).ok());
+  EXPECT_THAT(QuantilesFromCounts({SiteCounts{{2, 1}, {1, 2}, 3}}, {0.5}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(QuantilesFromCounts({}, {0.5}), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(NiceStepAtMost, PicksOneTwoOrFiveTimesAPowerOfTen) {

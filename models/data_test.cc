@@ -2,6 +2,7 @@
 // tables written in the test.
 #include "models/data.h"
 
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -13,21 +14,21 @@ using ::testing::HasSubstr;
 
 CsvTable Table(const std::string& text) {
   auto t = ParseCsv(text, "site.csv");
-  EXPECT_TRUE(t.ok()) << t.status();
+  EXPECT_OK(t);
   return *t;
 }
 
 TEST(ResolveCovariates, DefaultIsEveryColumnExceptIdAndOutcomes) {
   auto c = ResolveCovariates({"patient_id", "time", "status", "age", "entropy", "recur2y"}, {}, "",
                              {"patient_id", "time", "status", "recur2y"});
-  ASSERT_TRUE(c.ok());
+  ASSERT_OK(c);
   EXPECT_THAT(*c, ElementsAre("age", "entropy"));
 }
 
 TEST(ResolveCovariates, ListedThenRegexMatchesInHeaderOrder) {
   auto c = ResolveCovariates({"id", "bkg_entropy", "age", "lesion_entropy", "bkg_variance"},
                              {"age"}, "^bkg_.*", {"id"});
-  ASSERT_TRUE(c.ok());
+  ASSERT_OK(c);
   EXPECT_THAT(*c, ElementsAre("age", "bkg_entropy", "bkg_variance"));
 }
 
@@ -48,12 +49,12 @@ TEST(ExtractModelRows, ExcludesAndCountsRowsWithMissingValues) {
       "p3,300,0,70,NA\n"
       "p4,400,1,55,\n");
   auto surv = ExtractModelRows(t, OutcomeColumns::Survival("time", "status"), {"age"});
-  ASSERT_TRUE(surv.ok());
+  ASSERT_OK(surv);
   EXPECT_EQ(surv->x.rows(), 3);
   EXPECT_EQ(surv->n_excluded, 1);
   EXPECT_EQ(surv->excluded_by_reason.at("missing age"), 1);
   auto bin = ExtractModelRows(t, OutcomeColumns::Binary("recur2y"), {"age"});
-  ASSERT_TRUE(bin.ok());
+  ASSERT_OK(bin);
   EXPECT_EQ(bin->x.rows(), 1);
   EXPECT_EQ(bin->excluded_by_reason.at("missing recur2y"), 2);
   EXPECT_EQ(bin->excluded_by_reason.at("missing age"), 1);
@@ -63,7 +64,7 @@ TEST(ExtractModelRows, EventValuesCensorOtherCauses) {
   // Disease-specific death: cause 1 is the event, cause 2 (other death) and 0 are censored.
   CsvTable t = Table("patient_id,time,cause,age\np1,10,1,50\np2,20,2,51\np3,30,0,52\n");
   auto rows = ExtractModelRows(t, OutcomeColumns::Survival("time", "cause", {"1"}), {"age"});
-  ASSERT_TRUE(rows.ok());
+  ASSERT_OK(rows);
   EXPECT_THAT(rows->status, ElementsAre(1, 0, 0));
 }
 
@@ -84,7 +85,7 @@ TEST(Scaling, PooledFromSumsEqualsOneTable) {
   Eigen::MatrixXd all(5, 2);
   all << a, b;
   auto s = ScalingFromCrossProducts(cp, {"u", "v"});
-  ASSERT_TRUE(s.ok());
+  ASSERT_OK(s);
   Eigen::VectorXd mean = all.colwise().mean();
   for (int j = 0; j < 2; ++j) {
     const double sd = std::sqrt((all.col(j).array() - mean[j]).square().sum() / 4);

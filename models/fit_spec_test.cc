@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "core/status.h"
@@ -79,19 +80,18 @@ TEST(FitSpec, PlainCoxEqualsCoxphAndFitNewton) {
   Sites sites = CoxSites();
   FitSpecOptions o;
   o.name = "cox";
-  absl::StatusOr<SpecFit> fit = FitSpec(o, sites.Input());
-  ASSERT_TRUE(fit.ok()) << fit.status();
+  ASSERT_OK_AND_ASSIGN(SpecFit fit, FitSpec(o, sites.Input()));
   const nlohmann::json ref = Reference()["cox_breslow"];
   for (int j = 0; j < 4; ++j) {
     const std::string c = testing::Covariates()[static_cast<size_t>(j)];
-    EXPECT_NEAR(fit->beta[j], ref["coefficients"][c].get<double>(), 1e-6) << c;
-    EXPECT_NEAR(fit->std_errors[j], ref["std_errors"][j].get<double>(), 1e-6) << c;
+    EXPECT_NEAR(fit.beta[j], ref["coefficients"][c].get<double>(), 1e-6) << c;
+    EXPECT_NEAR(fit.std_errors[j], ref["std_errors"][j].get<double>(), 1e-6) << c;
   }
-  EXPECT_EQ(fit->iterations, ref["iterations"].get<int>());
-  EXPECT_NEAR(fit->loglik_null, ref["loglik_null"].get<double>(), 1e-9);
-  EXPECT_EQ(fit->covariates, testing::Covariates());
-  EXPECT_TRUE(fit->score_tests.empty());
-  EXPECT_FALSE(fit->standardized);
+  EXPECT_EQ(fit.iterations, ref["iterations"].get<int>());
+  EXPECT_NEAR(fit.loglik_null, ref["loglik_null"].get<double>(), 1e-9);
+  EXPECT_EQ(fit.covariates, testing::Covariates());
+  EXPECT_TRUE(fit.score_tests.empty());
+  EXPECT_FALSE(fit.standardized);
 }
 
 TEST(FitSpec, StandardisingWithoutPenaltyIsAReparametrisation) {
@@ -100,7 +100,8 @@ TEST(FitSpec, StandardisingWithoutPenaltyIsAReparametrisation) {
   std_opt.standardize = true;
   absl::StatusOr<SpecFit> a = FitSpec(plain, sites.Input());
   absl::StatusOr<SpecFit> b = FitSpec(std_opt, sites.Input());
-  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_OK(a);
+  ASSERT_OK(b);
   EXPECT_TRUE(b->standardized);
   for (int j = 0; j < 4; ++j) {
     EXPECT_NEAR(a->beta[j], b->beta[j], 1e-7);
@@ -113,7 +114,7 @@ TEST(FitSpec, ScreeningKeepsTheStrongCovariates) {
   FitSpecOptions o;
   o.score_p_value = 0.05;  // x4 has chi2 8e-5 (reference.json score_tests)
   absl::StatusOr<SpecFit> fit = FitSpec(o, sites.Input());
-  ASSERT_TRUE(fit.ok()) << fit.status();
+  ASSERT_OK(fit);
   EXPECT_EQ(fit->covariates, (std::vector<std::string>{"x1", "x2", "x3"}));
   ASSERT_EQ(fit->score_tests.size(), 4u);
   const nlohmann::json ref = Reference()["score_tests"];
@@ -142,9 +143,8 @@ TEST(FitSpec, EvaluationsStayWithinTheBudget) {
   o.l1_ratio = 0.5;
   o.lambda_grid = {0.5, 5, 50};
   o.standardize = true;
-  absl::StatusOr<SpecFit> fit = FitSpec(o, sites.Input());
-  ASSERT_TRUE(fit.ok()) << fit.status();
-  EXPECT_EQ(fit->cv_deviance.size(), 3u);
+  ASSERT_OK_AND_ASSIGN(SpecFit fit, FitSpec(o, sites.Input()));
+  EXPECT_EQ(fit.cv_deviance.size(), 3u);
   const int64_t budget = MaxEvaluationsPerFit(o, 3);
   // 1 score round + 3 lambdas x (2 folds x 101 + 1) + 101.
   EXPECT_EQ(budget, 1 + 3 * (2 * 101 + 1) + 101);
@@ -180,18 +180,18 @@ TEST(FitSpec, LogisticOnOneSiteHoldingEveryRowEqualsGlm) {
   FitSpecOptions o;
   o.cox = false;
   o.standardize = true;
-  absl::StatusOr<SpecFit> fit = FitSpec(o, one.Input());
-  ASSERT_TRUE(fit.ok()) << fit.status();
+  ASSERT_OK_AND_ASSIGN(SpecFit fit, FitSpec(o, one.Input()));
   const nlohmann::json ref = Reference()["logistic"];
-  EXPECT_EQ(fit->names, (std::vector<std::string>{"intercept", "x1", "x2", "x3", "x4"}));
+  EXPECT_EQ(fit.names, (std::vector<std::string>{"intercept", "x1", "x2", "x3", "x4"}));
   const std::vector<std::string> r_names = {"(Intercept)", "x1", "x2", "x3", "x4"};
   for (int j = 0; j < 5; ++j) {
-    EXPECT_NEAR(fit->beta[j], ref["coefficients"][r_names[static_cast<size_t>(j)]].get<double>(), 1e-6);
-    EXPECT_NEAR(fit->std_errors[j], ref["std_errors"][r_names[static_cast<size_t>(j)]].get<double>(),
+    EXPECT_NEAR(fit.beta[j], ref["coefficients"][r_names[static_cast<size_t>(j)]].get<double>(),
+                1e-6);
+    EXPECT_NEAR(fit.std_errors[j], ref["std_errors"][r_names[static_cast<size_t>(j)]].get<double>(),
                 1e-6);
   }
-  EXPECT_NEAR(fit->loglik, ref["loglik"].get<double>(), 1e-6);
-  EXPECT_EQ(fit->n, ref["n"].get<int64_t>());
+  EXPECT_NEAR(fit.loglik, ref["loglik"].get<double>(), 1e-6);
+  EXPECT_EQ(fit.n, ref["n"].get<int64_t>());
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "models/newton.h"
@@ -49,18 +50,18 @@ TEST(LogisticFit, MatchesGlmBinomial) {
   nlohmann::json ref = Reference()["logistic"];
   int64_t excluded = 0;
   std::vector<LogisticData> sites = Sites(&excluded);
-  auto fit = FitNewton(SumOver(sites), Names(), Eigen::VectorXd::Zero(5), GlmControl());
-  ASSERT_TRUE(fit.ok()) << fit.status();
+  ASSERT_OK_AND_ASSIGN(auto fit,
+                       FitNewton(SumOver(sites), Names(), Eigen::VectorXd::Zero(5), GlmControl()));
   const std::vector<std::string> r_names = {"(Intercept)", "x1", "x2", "x3", "x4"};
   for (int j = 0; j < 5; ++j) {
-    EXPECT_NEAR(fit->beta[j], ref["coefficients"][r_names[j]].get<double>(), 1e-6) << j;
-    EXPECT_NEAR(fit->std_errors[j], ref["std_errors"][r_names[j]].get<double>(), 1e-6) << j;
+    EXPECT_NEAR(fit.beta[j], ref["coefficients"][r_names[j]].get<double>(), 1e-6) << j;
+    EXPECT_NEAR(fit.std_errors[j], ref["std_errors"][r_names[j]].get<double>(), 1e-6) << j;
   }
-  EXPECT_NEAR(fit->loglik, ref["loglik"].get<double>(), 1e-6);
-  EXPECT_EQ(fit->last.n, ref["n"].get<int64_t>());
+  EXPECT_NEAR(fit.loglik, ref["loglik"].get<double>(), 1e-6);
+  EXPECT_EQ(fit.last.n, ref["n"].get<int64_t>());
   EXPECT_EQ(excluded, ref["n_excluded"].get<int64_t>());
   // loglik at beta = 0 is n log(1/2), not the intercept-only model.
-  EXPECT_NEAR(fit->loglik_null, ref["n"].get<double>() * std::log(0.5), 1e-9);
+  EXPECT_NEAR(fit.loglik_null, ref["n"].get<double>() * std::log(0.5), 1e-9);
 }
 
 TEST(LogisticFit, RidgeWithUnpenalisedInterceptMatchesOptim) {
@@ -70,10 +71,9 @@ TEST(LogisticFit, RidgeWithUnpenalisedInterceptMatchesOptim) {
   opt.max_iterations = 100;
   opt.penalty.lambda = 3.0;
   opt.penalty.penalized = {false, true, true, true, true};
-  auto fit = FitNewton(SumOver(sites), Names(), Eigen::VectorXd::Zero(5), opt);
-  ASSERT_TRUE(fit.ok()) << fit.status();
+  ASSERT_OK_AND_ASSIGN(auto fit, FitNewton(SumOver(sites), Names(), Eigen::VectorXd::Zero(5), opt));
   Eigen::VectorXd ref = ToVector(Reference()["logistic_ridge_lambda3"]["coefficients"]);
-  for (int j = 0; j < 5; ++j) EXPECT_NEAR(fit->beta[j], ref[j], 1e-6) << j;
+  for (int j = 0; j < 5; ++j) EXPECT_NEAR(fit.beta[j], ref[j], 1e-6) << j;
 }
 
 TEST(LogisticDerivatives, PerSiteAtZeroSumToPooled) {
@@ -140,7 +140,7 @@ TEST(LogisticFit, StepHalvingRecoversFromAnOvershootingNewtonStep) {
   NewtonOptions opt = GlmControl();
   opt.max_iterations = 100;
   auto fit = FitNewton(eval, {"intercept", "v"}, start, opt);
-  ASSERT_TRUE(fit.ok()) << fit.status();
+  ASSERT_OK(fit);
   EXPECT_GT(fit->halvings, 0);
   EXPECT_LT(fit->last.gradient.norm(), 1e-4);
   EXPECT_GT(fit->beta[1], 0);

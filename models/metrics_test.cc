@@ -9,6 +9,7 @@
 
 #include <cmath>
 
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "models/testutil.h"
@@ -42,13 +43,12 @@ TEST(SurvivalMetrics, MatchRReferencesOnTwoValidationSites) {
     Eigen::VectorXd lp = rows.x * beta;
     for (size_t i = 0; i < in.lp.size(); ++i) EXPECT_NEAR(lp[static_cast<Eigen::Index>(i)], in.lp[i], 1e-10);
 
-    auto m = ComputeSurvivalMetrics(in);
-    ASSERT_TRUE(m.ok()) << m.status();
+    ASSERT_OK_AND_ASSIGN(auto m, ComputeSurvivalMetrics(in));
     const nlohmann::json& r = ref["validation_survival"][site];
     for (const std::string key : {"harrell_c", "uno_c", "auc_t", "brier_t", "integrated_brier",
                                   "oe_ratio_t", "calibration_slope", "concordant", "discordant",
                                   "tied_risk"}) {
-      EXPECT_NEAR(m->at(key), r[key].get<double>(), 1e-9 * (1 + std::abs(r[key].get<double>())))
+      EXPECT_NEAR(m.at(key), r[key].get<double>(), 1e-9 * (1 + std::abs(r[key].get<double>())))
           << site << " " << key;
     }
   }
@@ -91,13 +91,12 @@ TEST(CensoringSurvival, LeftLimitExcludesTheTimeItself) {
 
 TEST(BinaryMetrics, MatchRReferences) {
   nlohmann::json r = Reference()["validation_binary"];
-  auto m = ComputeBinaryMetrics(r["y"].get<std::vector<double>>(),
-                                r["p"].get<std::vector<double>>(), 0.5);
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_OK_AND_ASSIGN(auto m, ComputeBinaryMetrics(r["y"].get<std::vector<double>>(),
+                                                    r["p"].get<std::vector<double>>(), 0.5));
   for (const std::string key : {"auc", "sensitivity", "specificity", "youden_threshold",
                                 "sensitivity_youden", "specificity_youden", "brier",
                                 "calibration_intercept", "calibration_slope"}) {
-    EXPECT_NEAR(m->at(key), r[key].get<double>(), 1e-7) << key;
+    EXPECT_NEAR(m.at(key), r[key].get<double>(), 1e-7) << key;
   }
 }
 
@@ -124,7 +123,8 @@ TEST(Bootstrap, IsReproducibleAndBracketsThePointEstimate) {
   opt.seed = 42;
   auto a = Bootstrap(f, static_cast<int>(in.time.size()), opt);
   auto b = Bootstrap(f, static_cast<int>(in.time.size()), opt);
-  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_OK(a);
+  ASSERT_OK(b);
   const MetricEstimate& e = a->at("harrell_c");
   EXPECT_DOUBLE_EQ(e.value, ref["validation_survival"]["C"]["harrell_c"].get<double>());
   EXPECT_EQ(e.ci_low, b->at("harrell_c").ci_low);

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/csv.h"
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 #include "models/cox.h"
 #include "models/logistic.h"
@@ -45,7 +46,7 @@ json RunStudy(const std::string& relative_path, const std::string& tag) {
   const int rc = std::system(cmd.c_str());
   EXPECT_EQ(rc, 0) << cmd << "\n(see " << out << ".log)";
   auto text = ReadFileToString(out + "/results.json");
-  EXPECT_TRUE(text.ok()) << text.status() << " (see " << out << ".log)";
+  EXPECT_OK(text) << " (see " << out << ".log)";
   if (!text.ok()) return json::object();
   return json::parse(*text);
 }

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 #include "models/cox.h"
 #include "models/data.h"
@@ -76,14 +77,14 @@ TEST(ChooseLambdaByLoso, PicksTheLambdaWithSmallestHeldOutDeviance) {
     return -2 * CoxDerivatives(strata.at(site), b, Ties::kBreslow).loglik;
   };
   std::vector<double> grid = {0.0, 1.0, 10.0, 1000.0};
-  auto c = ChooseLambdaByLoso(grid, SiteNames(), fit, deviance);
-  ASSERT_TRUE(c.ok()) << c.status();
-  ASSERT_EQ(c->cv_deviance.size(), 4u);
+  ASSERT_OK_AND_ASSIGN(auto c, ChooseLambdaByLoso(grid, SiteNames(), fit, deviance));
+  ASSERT_EQ(c.cv_deviance.size(), 4u);
   size_t best = 0;
-  for (size_t i = 1; i < 4; ++i) if (c->cv_deviance[i] < c->cv_deviance[best]) best = i;
-  EXPECT_EQ(c->lambda, grid[best]);
+  for (size_t i = 1; i < 4; ++i)
+    if (c.cv_deviance[i] < c.cv_deviance[best]) best = i;
+  EXPECT_EQ(c.lambda, grid[best]);
   // A huge penalty shrinks everything to ~0: worse than a small one here.
-  EXPECT_GT(c->cv_deviance[3], c->cv_deviance[0]);
+  EXPECT_GT(c.cv_deviance[3], c.cv_deviance[0]);
 }
 
 }  // namespace

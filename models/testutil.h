@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/csv.h"
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 #include "models/data.h"
 
@@ -21,7 +22,7 @@ inline std::string TestdataPath(const std::string& name) {
 
 inline nlohmann::json Reference() {
   auto text = ReadFileToString(TestdataPath("reference.json"));
-  EXPECT_TRUE(text.ok()) << text.status();
+  EXPECT_OK(text);
   return nlohmann::json::parse(*text);
 }
 
@@ -37,20 +38,20 @@ inline const std::vector<std::string>& Covariates() {
 
 inline CsvTable SiteTable(const std::string& site) {
   auto t = ReadCsv(TestdataPath("site_" + site + ".csv"));
-  EXPECT_TRUE(t.ok()) << t.status();
+  EXPECT_OK(t);
   return *t;
 }
 
 inline ModelRows SurvivalRows(const std::string& site) {
   auto rows = ExtractModelRows(SiteTable(site), OutcomeColumns::Survival("time", "status"),
                                Covariates());
-  EXPECT_TRUE(rows.ok()) << rows.status();
+  EXPECT_OK(rows);
   return *rows;
 }
 
 inline ModelRows BinaryRows(const std::string& site) {
   auto rows = ExtractModelRows(SiteTable(site), OutcomeColumns::Binary("recur2y"), Covariates());
-  EXPECT_TRUE(rows.ok()) << rows.status();
+  EXPECT_OK(rows);
   return *rows;
 }
 

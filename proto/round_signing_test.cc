@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 
 namespace fedrad::rounds {
@@ -29,19 +30,16 @@ class RoundSigningTest : public ::testing::Test {
            ("round_signing_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
-    ASSERT_TRUE(pki::InitCa((dir_ / "ca").string(), {}).ok());
-    ASSERT_TRUE(pki::InitCa((dir_ / "other_ca").string(), {}).ok());
+    ASSERT_OK(pki::InitCa((dir_ / "ca").string(), {}));
+    ASSERT_OK(pki::InitCa((dir_ / "other_ca").string(), {}));
     for (const char* site : {"C1", "C2"}) {
-      ASSERT_TRUE(
-          pki::IssueIdentity((dir_ / "ca").string(), site, pki::Role::kSite, (dir_ / "ids").string())
-              .ok());
+      ASSERT_OK(pki::IssueIdentity((dir_ / "ca").string(), site, pki::Role::kSite,
+                                   (dir_ / "ids").string()));
     }
-    ASSERT_TRUE(pki::IssueIdentity((dir_ / "ca").string(), "coord", pki::Role::kCoordinator,
-                                   (dir_ / "ids").string())
-                    .ok());
-    ASSERT_TRUE(pki::IssueIdentity((dir_ / "other_ca").string(), "C1", pki::Role::kSite,
-                                   (dir_ / "other").string())
-                    .ok());
+    ASSERT_OK(pki::IssueIdentity((dir_ / "ca").string(), "coord", pki::Role::kCoordinator,
+                                 (dir_ / "ids").string()));
+    ASSERT_OK(pki::IssueIdentity((dir_ / "other_ca").string(), "C1", pki::Role::kSite,
+                                 (dir_ / "other").string()));
     trust_.ca_cert_path = (dir_ / "ca" / "ca.crt").string();
     trust_.crl_path = (dir_ / "ca" / "crl.pem").string();
     message_.set_study_id("s1");
@@ -57,9 +55,9 @@ class RoundSigningTest : public ::testing::Test {
   v1::SignedMessage SignAs(const std::string& dir, const std::string& name,
                            const v1::RoundMessage& m) {
     auto key = pki::PrivateKey::Load((dir_ / dir / (name + ".key")).string());
-    EXPECT_TRUE(key.ok()) << key.status();
+    EXPECT_OK(key);
     auto signed_message = Sign(m, **key, ReadFile((dir_ / dir / (name + ".crt")).string()));
-    EXPECT_TRUE(signed_message.ok()) << signed_message.status();
+    EXPECT_OK(signed_message);
     return *signed_message;
   }
 
@@ -71,11 +69,10 @@ class RoundSigningTest : public ::testing::Test {
 
 TEST_F(RoundSigningTest, AGenuineMessageVerifiesAndRoundTrips) {
   v1::SignedMessage s = SignAs("ids", "C1", message_);
-  absl::StatusOr<v1::RoundMessage> m = Verify(s, trust_, expect_);
-  ASSERT_TRUE(m.ok()) << m.status();
-  EXPECT_EQ(m->site(), "C1");
-  ASSERT_EQ(m->contribution().summed_size(), 1);
-  EXPECT_EQ(m->contribution().summed(0), 1.5);
+  ASSERT_OK_AND_ASSIGN(v1::RoundMessage m, Verify(s, trust_, expect_));
+  EXPECT_EQ(m.site(), "C1");
+  ASSERT_EQ(m.contribution().summed_size(), 1);
+  EXPECT_EQ(m.contribution().summed(0), 1.5);
 }
 
 TEST_F(RoundSigningTest, AnAlteredBodyIsRefused) {
@@ -115,7 +112,7 @@ TEST_F(RoundSigningTest, ACoordinatorCertificateCannotSignForASite) {
 
 TEST_F(RoundSigningTest, ARevokedCertificateIsRefused) {
   v1::SignedMessage s = SignAs("ids", "C1", message_);
-  ASSERT_TRUE(pki::Revoke((dir_ / "ca").string(), (dir_ / "ids" / "C1.crt").string()).ok());
+  ASSERT_OK(pki::Revoke((dir_ / "ca").string(), (dir_ / "ids" / "C1.crt").string()));
   absl::StatusOr<v1::RoundMessage> m = Verify(s, trust_, expect_);
   EXPECT_EQ(m.status().code(), absl::StatusCode::kUnauthenticated) << m.status();
 }

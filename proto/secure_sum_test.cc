@@ -10,6 +10,7 @@
 
 #include "core/secagg.h"
 #include "core/secagg_rounds.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -64,11 +65,10 @@ sa::Key32 PairSeed(const World& w, int i, int j, const std::string& round) {
 v1::RoundMessage Contribute(const World& w, int i, const std::string& round,
                             const std::vector<int>& participants, const std::vector<double>& x) {
   std::vector<uint64_t> y = *sa::EncodeWide(x, 1024);
-  EXPECT_TRUE(sa::AddMask(&y, *sa::RoundSelfSeed(w.sites[i].master, kSession, round), false).ok());
+  EXPECT_OK(sa::AddMask(&y, *sa::RoundSelfSeed(w.sites[i].master, kSession, round), false));
   for (int j : participants) {
     if (j == i) continue;
-    EXPECT_TRUE(
-        sa::AddMask(&y, PairSeed(w, i, j, round), !sa::AddsPairMask(w.names[i], w.names[j])).ok());
+    EXPECT_OK(sa::AddMask(&y, PairSeed(w, i, j, round), !sa::AddsPairMask(w.names[i], w.names[j])));
   }
   v1::RoundMessage m;
   m.set_site(w.names[i]);
@@ -150,7 +150,7 @@ TEST(SecureSum, MasksCancelForEveryDropoutPatternWithinThreshold) {
       } else if (both || (answering < t && answering < survivors)) {
         EXPECT_EQ(got.status().code(), absl::StatusCode::kFailedPrecondition) << got.status();
       } else {
-        ASSERT_TRUE(got.ok()) << got.status();
+        ASSERT_OK(got);
         ASSERT_EQ(got->sum.arrays_size(), 1);
         for (size_t k = 0; k < plain.size(); ++k) {
           EXPECT_NEAR(got->sum.arrays(0).values(static_cast<int>(k)), plain[k],
@@ -177,9 +177,8 @@ TEST(SecureSum, RevealsOfOneRoundDoNotUnmaskAnother) {
         sa::KeyBytes(*sa::RoundSelfSeed(w.sites[i].master, kSession, "r1")));
     msgs.push_back(m);
   }
-  absl::StatusOr<SecureSumResult> got = SecureSum(msgs, "r2");
-  ASSERT_TRUE(got.ok());
-  EXPECT_GT(std::abs(got->sum.arrays(0).values(0) - 6.0), 1.0);  // garbage, not the sum
+  ASSERT_OK_AND_ASSIGN(SecureSumResult got, SecureSum(msgs, "r2"));
+  EXPECT_GT(std::abs(got.sum.arrays(0).values(0) - 6.0), 1.0);  // garbage, not the sum
 }
 
 TEST(SecureSum, RefusesTwoSitesAndInconsistentSurvivors) {

@@ -4,6 +4,7 @@
 
 #include "core/csv.h"
 #include "core/pki.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/node_audit.h"
@@ -11,6 +12,8 @@
 
 namespace fedrad {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 using ::testing::HasSubstr;
 
@@ -20,7 +23,7 @@ TEST(Transport, StatusConversionKeepsCodeAndMessage) {
   EXPECT_EQ(g.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(g.error_message(), "below k");
   EXPECT_EQ(transport::FromGrpcStatus(g), s);
-  EXPECT_TRUE(transport::FromGrpcStatus(grpc::Status::OK).ok());
+  EXPECT_OK(transport::FromGrpcStatus(grpc::Status::OK));
 }
 
 class VerifyPeer : public ::testing::Test {
@@ -29,11 +32,11 @@ class VerifyPeer : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() / ("fedrad-transport-" + std::to_string(getpid()));
     std::filesystem::remove_all(dir_);
     ca_ = (dir_ / "ca").string();
-    ASSERT_TRUE(pki::InitCa(ca_, {}).ok());
+    ASSERT_OK(pki::InitCa(ca_, {}));
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string Issue(const std::string& ca, const std::string& name, pki::SignOptions o = {}) {
-    EXPECT_TRUE(pki::IssueIdentity(ca, name, pki::Role::kSite, (dir_ / "certs").string(), o).ok());
+    EXPECT_OK(pki::IssueIdentity(ca, name, pki::Role::kSite, (dir_ / "certs").string(), o));
     return *ReadFileToString((dir_ / "certs" / (name + ".crt")).string());
   }
   absl::Status Verify(const std::string& pem) {
@@ -45,11 +48,10 @@ class VerifyPeer : public ::testing::Test {
 
 TEST_F(VerifyPeer, AcceptsCertificateFromTheStudyCa) {
   std::string pem = Issue(ca_, "S1");
-  EXPECT_TRUE(Verify(pem).ok());
-  auto who = transport::DescribeCertificate(pem);
-  ASSERT_TRUE(who.ok());
-  EXPECT_EQ(who->common_name, "S1");
-  EXPECT_EQ(who->role, "site");
+  EXPECT_OK(Verify(pem));
+  ASSERT_OK_AND_ASSIGN(auto who, transport::DescribeCertificate(pem));
+  EXPECT_EQ(who.common_name, "S1");
+  EXPECT_EQ(who.role, "site");
 }
 
 TEST_F(VerifyPeer, SaysWhyItRefuses) {
@@ -59,9 +61,9 @@ TEST_F(VerifyPeer, SaysWhyItRefuses) {
   expired.not_before_offset_seconds = -3 * 86400;
   EXPECT_THAT(std::string(Verify(Issue(ca_, "OLD", expired)).message()), HasSubstr("expired on"));
   std::string revoked = Issue(ca_, "R1");
-  ASSERT_TRUE(pki::Revoke(ca_, (dir_ / "certs" / "R1.crt").string(), "keyCompromise").ok());
+  ASSERT_OK(pki::Revoke(ca_, (dir_ / "certs" / "R1.crt").string(), "keyCompromise"));
   EXPECT_THAT(std::string(Verify(revoked).message()), HasSubstr("revoked"));
-  ASSERT_TRUE(pki::InitCa((dir_ / "other").string(), {"other CA"}).ok());
+  ASSERT_OK(pki::InitCa((dir_ / "other").string(), {"other CA"}));
   absl::Status foreign = Verify(Issue((dir_ / "other").string(), "X"));
   EXPECT_EQ(foreign.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(std::string(foreign.message()), HasSubstr("not issued by this study's CA (issuer other CA)"));
@@ -76,7 +78,7 @@ TEST_F(VerifyPeer, UnreadableCrlRefusesEveryone) {
 TEST_F(VerifyPeer, ChainIsCheckedBeforeTheCrl) {
   // A certificate of another CA, checked with this CA's CRL: the chain is
   // what is wrong, not the CRL.
-  ASSERT_TRUE(pki::InitCa((dir_ / "other").string(), {"other CA"}).ok());
+  ASSERT_OK(pki::InitCa((dir_ / "other").string(), {"other CA"}));
   absl::Status s = Verify(Issue((dir_ / "other").string(), "X"));
   EXPECT_THAT(std::string(s.message()), HasSubstr("not issued by this study's CA"));
   EXPECT_THAT(std::string(s.message()), ::testing::Not(HasSubstr("CRL")));
@@ -90,7 +92,7 @@ TEST_F(VerifyPeer, ChainIsCheckedBeforeTheCrl) {
 class ServerCertificate : public VerifyPeer {
  protected:
   std::string IssueAs(const std::string& name, pki::Role role) {
-    EXPECT_TRUE(pki::IssueIdentity(ca_, name, role, (dir_ / "ids").string()).ok());
+    EXPECT_OK(pki::IssueIdentity(ca_, name, role, (dir_ / "ids").string()));
     return *ReadFileToString((dir_ / "ids" / (name + ".crt")).string());
   }
   absl::Status Check(const std::string& pem, const std::string& name) {
@@ -101,12 +103,12 @@ class ServerCertificate : public VerifyPeer {
 
 TEST_F(ServerCertificate, AcceptsTheCoordinatorByAnyOfItsNames) {
   std::string pem = IssueAs("coordinator", pki::Role::kCoordinator);
-  EXPECT_TRUE(Check(pem, "coordinator").ok());
-  EXPECT_TRUE(Check(pem, "COORDINATOR").ok());
-  EXPECT_TRUE(Check(pem, "localhost").ok());
-  EXPECT_TRUE(Check(pem, "127.0.0.1").ok());
-  EXPECT_TRUE(Check(pem, "::1").ok());
-  EXPECT_TRUE(Check(pem, "").ok());  // no name to check
+  EXPECT_OK(Check(pem, "coordinator"));
+  EXPECT_OK(Check(pem, "COORDINATOR"));
+  EXPECT_OK(Check(pem, "localhost"));
+  EXPECT_OK(Check(pem, "127.0.0.1"));
+  EXPECT_OK(Check(pem, "::1"));
+  EXPECT_OK(Check(pem, ""));  // no name to check
 }
 
 TEST_F(ServerCertificate, RefusalsNameTheFieldTheExpectedAndThePresented) {
@@ -116,7 +118,8 @@ TEST_F(ServerCertificate, RefusalsNameTheFieldTheExpectedAndThePresented) {
               HasSubstr("coordinator_name: expected a certificate for 'coordinator', the server "
                         "presented CN=impostor (role coordinator, names impostor, localhost, "
                         "127.0.0.1, ::1)"));
-  EXPECT_FALSE(Check(IssueAs("c2", pki::Role::kCoordinator), "10.0.0.1").ok());
+  EXPECT_THAT(Check(IssueAs("c2", pki::Role::kCoordinator), "10.0.0.1"),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 
   absl::Status role = Check(IssueAs("coordinator", pki::Role::kSite), "coordinator");
   EXPECT_EQ(role.code(), absl::StatusCode::kPermissionDenied);
@@ -125,15 +128,14 @@ TEST_F(ServerCertificate, RefusalsNameTheFieldTheExpectedAndThePresented) {
                         "expected 'coordinator'"));
 
   std::string revoked = IssueAs("old-coordinator", pki::Role::kCoordinator);
-  ASSERT_TRUE(pki::Revoke(ca_, (dir_ / "ids" / "old-coordinator.crt").string(), "superseded").ok());
+  ASSERT_OK(pki::Revoke(ca_, (dir_ / "ids" / "old-coordinator.crt").string(), "superseded"));
   EXPECT_THAT(std::string(Check(revoked, "old-coordinator").message()),
               HasSubstr("tls.crl: the coordinator's certificate is refused: certificate "
                         "CN=old-coordinator revoked"));
 
-  ASSERT_TRUE(pki::InitCa((dir_ / "other").string(), {"other CA"}).ok());
-  ASSERT_TRUE(pki::IssueIdentity((dir_ / "other").string(), "coordinator", pki::Role::kCoordinator,
-                                 (dir_ / "oids").string())
-                  .ok());
+  ASSERT_OK(pki::InitCa((dir_ / "other").string(), {"other CA"}));
+  ASSERT_OK(pki::IssueIdentity((dir_ / "other").string(), "coordinator", pki::Role::kCoordinator,
+                               (dir_ / "oids").string()));
   absl::Status chain =
       Check(*ReadFileToString((dir_ / "oids" / "coordinator.crt").string()), "coordinator");
   EXPECT_THAT(std::string(chain.message()),
@@ -143,19 +145,18 @@ TEST_F(ServerCertificate, RefusalsNameTheFieldTheExpectedAndThePresented) {
 
 TEST_F(VerifyPeer, RevocationListSpellsSerialsAsPeerIdentity) {
   std::string pem = Issue(ca_, "S3");
-  auto before = transport::ReadRevocationList(ca_ + "/crl.pem", ca_ + "/ca.crt");
-  ASSERT_TRUE(before.ok()) << before.status();
-  EXPECT_TRUE(before->reasons.empty());
-  ASSERT_TRUE(pki::Revoke(ca_, (dir_ / "certs" / "S3.crt").string(), "keyCompromise").ok());
-  auto after = transport::ReadRevocationList(ca_ + "/crl.pem", ca_ + "/ca.crt");
-  ASSERT_TRUE(after.ok()) << after.status();
-  EXPECT_EQ(after->crl_number, before->crl_number + 1);
-  auto who = transport::DescribeCertificate(pem);
-  ASSERT_TRUE(who.ok());
-  ASSERT_EQ(after->reasons.count(who->serial_hex), 1u) << who->serial_hex;
-  EXPECT_EQ(after->reasons.at(who->serial_hex), "keyCompromise");
+  ASSERT_OK_AND_ASSIGN(auto before,
+                       transport::ReadRevocationList(ca_ + "/crl.pem", ca_ + "/ca.crt"));
+  EXPECT_TRUE(before.reasons.empty());
+  ASSERT_OK(pki::Revoke(ca_, (dir_ / "certs" / "S3.crt").string(), "keyCompromise"));
+  ASSERT_OK_AND_ASSIGN(auto after,
+                       transport::ReadRevocationList(ca_ + "/crl.pem", ca_ + "/ca.crt"));
+  EXPECT_EQ(after.crl_number, before.crl_number + 1);
+  ASSERT_OK_AND_ASSIGN(auto who, transport::DescribeCertificate(pem));
+  ASSERT_EQ(after.reasons.count(who.serial_hex), 1u) << who.serial_hex;
+  EXPECT_EQ(after.reasons.at(who.serial_hex), "keyCompromise");
   // Another CA's CRL is refused (a forged list cannot cut anyone off).
-  ASSERT_TRUE(pki::InitCa((dir_ / "other").string(), {"other CA"}).ok());
+  ASSERT_OK(pki::InitCa((dir_ / "other").string(), {"other CA"}));
   EXPECT_EQ(transport::ReadRevocationList((dir_ / "other" / "crl.pem").string(), ca_ + "/ca.crt")
                 .status()
                 .code(),

@@ -10,6 +10,7 @@
 #include <regex>
 
 #include "core/csv.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -22,13 +23,13 @@ using json = nlohmann::json;
 
 json Fixture() {
   auto text = ReadFileToString(std::string(FEDRAD_SOURCE_DIR) + "/report/testdata/results_fixture.json");
-  EXPECT_TRUE(text.ok()) << text.status();
+  EXPECT_OK(text);
   return json::parse(*text);
 }
 
 std::string Render(const json& j) {
   auto html = RenderReport(j);
-  EXPECT_TRUE(html.ok()) << html.status();
+  EXPECT_OK(html);
   return html.ok() ? *html : "";
 }
 
@@ -178,12 +179,11 @@ TEST(RenderReport, EmptyResultsStillRender) {
 TEST(WriteReportFile, WritesTheFileAndRejectsBadJson) {
   const std::string dir = ::testing::TempDir();
   const std::string in = dir + "/report_test_results.json", out = dir + "/report_test.html";
-  ASSERT_TRUE(WriteStringToFile(in, Fixture().dump()).ok());
-  ASSERT_TRUE(WriteReportFile(in, out).ok());
-  auto html = ReadFileToString(out);
-  ASSERT_TRUE(html.ok());
-  EXPECT_THAT(*html, HasSubstr("SHA-256"));
-  ASSERT_TRUE(WriteStringToFile(in, "{\"study\": ").ok());
+  ASSERT_OK(WriteStringToFile(in, Fixture().dump()));
+  ASSERT_OK(WriteReportFile(in, out));
+  ASSERT_OK_AND_ASSIGN(auto html, ReadFileToString(out));
+  EXPECT_THAT(html, HasSubstr("SHA-256"));
+  ASSERT_OK(WriteStringToFile(in, "{\"study\": "));
   const absl::Status bad = WriteReportFile(in, out);
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(bad.message()), HasSubstr("is not valid JSON"));
@@ -200,9 +200,8 @@ TEST(FedradReportCommand, WritesTheReportAndRejectsAMissingFlag) {
   EXPECT_EQ(WEXITSTATUS(std::system((fedrad + " report --results " + fixture + " --out " + out +
                                      " > /dev/null").c_str())),
             0);
-  auto html = ReadFileToString(out);
-  ASSERT_TRUE(html.ok());
-  EXPECT_THAT(*html, HasSubstr("External validation"));
+  ASSERT_OK_AND_ASSIGN(auto html, ReadFileToString(out));
+  EXPECT_THAT(html, HasSubstr("External validation"));
   EXPECT_EQ(WEXITSTATUS(std::system((fedrad + " report --out " + out + " 2> /dev/null").c_str())), 2);
 }
 

@@ -9,6 +9,7 @@
 #include <map>
 
 #include "absl/strings/str_join.h"
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 #include "core/status.h"
 #include "models/cox.h"
@@ -18,6 +19,8 @@
 
 namespace fedrad::rounds {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 namespace m = ::fedrad::models;
 
@@ -125,7 +128,7 @@ Federated RunFederated(const v1::Model& model) {
     return DerivativesFromSums(sums, static_cast<int>(beta.size()));
   };
   absl::StatusOr<m::SpecFit> fit = m::FitSpec(FitSpecOptionsOf(model), in);
-  EXPECT_TRUE(fit.ok()) << fit.status();
+  EXPECT_OK(fit);
   out.fit = *fit;
   return out;
 }
@@ -136,7 +139,7 @@ VerifiedTranscript Transcript(const std::vector<v1::RoundMessage>& messages, int
     const std::string& r = msg.round_id();
     const size_t at = r.rfind('/');
     if (r.find("/eval/") != std::string::npos && std::stoi(r.substr(at + 1)) >= evaluations) continue;
-    EXPECT_TRUE(t.Add(msg, "test").ok());
+    EXPECT_OK(t.Add(msg, "test"));
   }
   return t;
 }
@@ -147,32 +150,32 @@ TEST(ReplayFit, TheCompleteTranscriptGivesTheCoordinatorsFitBitForBit) {
   ASSERT_GT(fed.betas.size(), 10u);  // CV over 2 lambdas and 3 folds, then the fit
   absl::StatusOr<FitReplay> r =
       ReplayFit(model, kDevelopmentFit, m::testing::SiteNames(), Transcript(fed.messages, 1 << 20));
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK(r);
   ASSERT_TRUE(r->complete);
   EXPECT_EQ(r->evaluations, static_cast<int64_t>(fed.betas.size()));
   ASSERT_EQ(r->fit.beta.size(), fed.fit.beta.size());
   for (Eigen::Index j = 0; j < r->fit.beta.size(); ++j) EXPECT_EQ(r->fit.beta[j], fed.fit.beta[j]);
   EXPECT_EQ(r->fit.loglik, fed.fit.loglik);
   EXPECT_EQ(r->fit.lambda, fed.fit.lambda);
-  absl::StatusOr<FrozenModel> frozen = FrozenFromTranscript(
-      model, kDevelopmentFit, m::testing::SiteNames(), false, Transcript(fed.messages, 1 << 20));
-  ASSERT_TRUE(frozen.ok());
-  EXPECT_EQ(frozen->beta, fed.fit.beta);
+  ASSERT_OK_AND_ASSIGN(FrozenModel frozen,
+                       FrozenFromTranscript(model, kDevelopmentFit, m::testing::SiteNames(), false,
+                                            Transcript(fed.messages, 1 << 20)));
+  EXPECT_EQ(frozen.beta, fed.fit.beta);
 }
 
 TEST(ReplayFit, ACutTranscriptAsksForTheCoordinatorsNextEvaluation) {
   const v1::Model model = CvModel();
   const Federated fed = RunFederated(model);
   for (int k : {0, 1, 5, static_cast<int>(fed.betas.size()) - 1}) {
-    absl::StatusOr<FitReplay> r =
-        ReplayFit(model, kDevelopmentFit, m::testing::SiteNames(), Transcript(fed.messages, k));
-    ASSERT_TRUE(r.ok()) << r.status();
-    ASSERT_FALSE(r->complete) << k;
-    EXPECT_EQ(r->next.index, k);
-    EXPECT_EQ(r->next.beta, fed.betas[static_cast<size_t>(k)]) << k;
+    ASSERT_OK_AND_ASSIGN(FitReplay r, ReplayFit(model, kDevelopmentFit, m::testing::SiteNames(),
+                                                Transcript(fed.messages, k)));
+    ASSERT_FALSE(r.complete) << k;
+    EXPECT_EQ(r.next.index, k);
+    EXPECT_EQ(r.next.beta, fed.betas[static_cast<size_t>(k)]) << k;
   }
   // Without the prepare messages nothing can be replayed.
-  EXPECT_FALSE(ReplayFit(model, kDevelopmentFit, m::testing::SiteNames(), VerifiedTranscript()).ok());
+  EXPECT_THAT(ReplayFit(model, kDevelopmentFit, m::testing::SiteNames(), VerifiedTranscript()),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST(ReplayFit, AContributionAtAnotherBetaIsNamed) {
@@ -185,10 +188,8 @@ TEST(ReplayFit, AContributionAtAnotherBetaIsNamed) {
   }
   absl::StatusOr<FitReplay> r =
       ReplayFit(model, kDevelopmentFit, m::testing::SiteNames(), Transcript(fed.messages, 1 << 20));
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(r.status().message().find("round 'models/cox/fit/dev/eval/2': site 'B'"), std::string::npos)
-      << r.status();
+  ASSERT_THAT(r, StatusIs(absl::StatusCode::kFailedPrecondition,
+                          ::testing::HasSubstr("round 'models/cox/fit/dev/eval/2': site 'B'")));
 }
 
 }  // namespace

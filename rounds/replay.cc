@@ -20,6 +20,7 @@
 #include "proto/textproto.h"
 #include "rounds/fit_replay.h"
 #include "rounds/validation_inputs.h"
+#include "rounds/cohort_inputs.h"
 #include "rounds/combat_inputs.h"
 #include "models/cox.h"
 #include "models/metrics.h"
@@ -217,7 +218,50 @@ void CompareCombat(const v1::Study& spec, const VerifiedTranscript& transcript, 
   }
 }
 
-// Step 1 and 2: the logs' integrity, then their signed messages.
+// The cohort summary's pooled statistics from the signed cohort.moments /
+// cohort.counts, compared with results.json cohort.pooled.
+void CompareCohort(const v1::Study& spec, const VerifiedTranscript& transcript, const json& results,
+                   ReplayReport* report) {
+  if (!spec.cohort_summary().enabled()) return;
+  absl::StatusOr<CohortPool> pool = PoolCohortFromTranscript(transcript);
+  if (!pool.ok()) {
+    report->problems.push_back(absl::StrCat("cohort summary: the pooled statistics cannot be "
+                                            "recomputed: ", pool.status().message()));
+    return;
+  }
+  report->notes.push_back(absl::StrCat("cohort summary: pooled moments and quantiles of ",
+                                       pool->columns.size(), " columns recomputed from ",
+                                       transcript.Round(CohortMomentsRound()).size(),
+                                       " sites' signed cohort.moments and cohort.counts"));
+  if (!results.is_object() || !results.contains("cohort")) return;
+  const json& pj = results["cohort"].value("pooled", json::object());
+  auto compare = [&](const std::string& what, double got, const json& want) {
+    ++report->compared;
+    const bool both_missing = !std::isfinite(got) && want.is_null();
+    if (!both_missing && (!want.is_number() || !Close(got, want.get<double>()))) {
+      report->problems.push_back(absl::StrCat("cohort summary: ", what, " recomputed ", got,
+                                              ", results.json says ", want.dump()));
+    }
+  };
+  compare("pooled n", static_cast<double>(pool->rows), pj.value("n", json()));
+  const json columns = pj.value("columns", json::object());
+  for (const std::string& c : pool->columns) {
+    const json col = columns.value(c, json::object());
+    const models::ColumnMoments& m = pool->pooled.at(c);
+    compare(absl::StrCat("n of ", c), static_cast<double>(m.n), col.value("n", json()));
+    compare(absl::StrCat("mean of ", c), m.mean, col.value("mean", json()));
+    compare(absl::StrCat("sd of ", c), models::StandardDeviation(m), col.value("sd", json()));
+    if (m.binary) compare(absl::StrCat("count of ", c), static_cast<double>(m.count_one), col.value("count", json()));
+    auto q = pool->pooled_quantiles.find(c);
+    if (q == pool->pooled_quantiles.end()) continue;
+    const char* const names[] = {"q1", "median", "q3"};
+    for (size_t i = 0; i < q->second.size() && i < 3; ++i) {
+      compare(absl::StrCat(names[i], " of ", c), q->second[i].value, col.value(names[i], json()));
+    }
+  }
+}
+
+// Step 1 and 2: the logs' integrity, then their signed messages.// Step 1 and 2: the logs' integrity, then their signed messages.
 absl::Status ReadLogs(const ReplayOptions& o, const std::string& spec_hash,
                       VerifiedTranscript* transcript, ReplayReport* report) {
   std::set<std::string> seen;
@@ -364,6 +408,7 @@ absl::StatusOr<ReplayReport> Replay(const ReplayOptions& o) {
     }
   }
   CompareCombat(spec, transcript, results, &report);
+  CompareCohort(spec, transcript, results, &report);
   report.ok = report.problems.empty();
   return report;
 }

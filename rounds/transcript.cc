@@ -32,6 +32,8 @@ std::string LpSummaryRound(const std::string& model, const std::string& fit) {
 }
 std::string CombatMomentsRound() { return "combat/moments"; }
 std::string CombatResidualsRound() { return "combat/residuals"; }
+std::string CohortMomentsRound() { return "cohort/moments"; }
+std::string CohortCountsRound() { return "cohort/counts"; }
 std::string LosoFit(const std::string& held_out_site) { return absl::StrCat("loso-", held_out_site); }
 
 bool Agree(const std::vector<double>& a, const std::vector<double>& b, double rel) {
@@ -207,9 +209,14 @@ constexpr char kAuditMarker[] = "signed-message-base64: ";
 }  // namespace
 
 std::string AuditSummaryOf(const v1::RoundMessage& message, const v1::SignedMessage& signed_message) {
-  return absl::StrCat("round message '", message.round_id(), "' of site '", message.site(), "' (",
-                      message.kind(), "), ", kAuditMarker,
-                      absl::Base64Escape(DeterministicBytes(signed_message)));
+  return AuditSummaryOf(message.round_id(), message.site(), message.kind(),
+                        DeterministicBytes(signed_message));
+}
+
+std::string AuditSummaryOf(absl::string_view round_id, absl::string_view site,
+                           absl::string_view kind, absl::string_view signed_bytes) {
+  return absl::StrCat("round message '", round_id, "' of site '", site, "' (", kind, "), ",
+                      kAuditMarker, absl::Base64Escape(signed_bytes));
 }
 
 absl::StatusOr<v1::SignedMessage> SignedFromAuditSummary(const std::string& summary) {

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "proto/fedrad.pb.h"
 #include "proto/round_signing.h"
 #include "proto/rounds.pb.h"
@@ -56,6 +57,9 @@ std::string LpSummaryRound(const std::string& model, const std::string& fit);
 // "combat/moments" and "combat/residuals".
 std::string CombatMomentsRound();
 std::string CombatResidualsRound();
+// "cohort/moments" and "cohort/counts": the cohort summary's two rounds.
+std::string CohortMomentsRound();
+std::string CohortCountsRound();
 // The fit ids.
 inline constexpr char kDevelopmentFit[] = "dev";
 std::string LosoFit(const std::string& held_out_site);
@@ -116,6 +120,11 @@ inline constexpr char kSignedAuditKind[] = "round.signed";
 // The record's summary: "round message '<round>' of site '<site>' (<kind>),
 // signed-message-base64: <base64 of the SignedMessage's deterministic bytes>".
 std::string AuditSummaryOf(const v1::RoundMessage& message, const v1::SignedMessage& signed_message);
+// The same from the message's round id, site and kind and the signed
+// message's deterministic bytes (DeterministicBytes), for a writer that has
+// them at hand (no second serialisation of a large message).
+std::string AuditSummaryOf(absl::string_view round_id, absl::string_view site,
+                           absl::string_view kind, absl::string_view signed_bytes);
 // The SignedMessage in such a summary. InvalidArgument when the summary holds none.
 absl::StatusOr<v1::SignedMessage> SignedFromAuditSummary(const std::string& summary);
 

@@ -13,12 +13,15 @@
 #include <sstream>
 #include <thread>
 
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 #include "proto/node_audit.h"
 #include "proto/payload.h"
 
 namespace fedrad::rounds {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 namespace fs = std::filesystem;
 
@@ -31,7 +34,7 @@ v1::RoundMessage Contribution(const std::string& site, const std::string& round,
   v1::Payload inputs;
   AddVector(&inputs, "beta", {0.5});
   absl::StatusOr<v1::Contribution> c = MakeContribution(released, {"n", "gradient"}, inputs);
-  EXPECT_TRUE(c.ok()) << c.status();
+  EXPECT_OK(c);
   v1::RoundMessage m;
   m.set_study_id("s1");
   m.set_spec_sha256("ab12");
@@ -50,8 +53,8 @@ TEST(SumRound, AddsSiteBySiteInNameOrder) {
   const v1::RoundMessage c = Contribution("C", "r", {-1e16, 3}, 30);
   absl::StatusOr<Sums> s1 = SumRound(std::vector<v1::RoundMessage>{c, a, b});
   absl::StatusOr<Sums> s2 = SumRound(std::vector<v1::RoundMessage>{a, b, c});
-  ASSERT_TRUE(s1.ok()) << s1.status();
-  ASSERT_TRUE(s2.ok());
+  ASSERT_OK(s1);
+  ASSERT_OK(s2);
   EXPECT_EQ(s1->at("gradient"), s2->at("gradient"));
   EXPECT_EQ(s1->at("gradient")[0], ((0.0 + 1e16) + 1.0) + -1e16);
   EXPECT_EQ(s1->at("n")[0], 60);
@@ -63,7 +66,8 @@ TEST(SumRound, AddsSiteBySiteInNameOrder) {
 TEST(SumRound, RefusesOtherLayoutsAndMaskedContributions) {
   v1::RoundMessage a = Contribution("A", "r", {1, 2}, 10);
   v1::RoundMessage b = Contribution("B", "r", {1, 2, 3}, 10);
-  EXPECT_FALSE(SumRound(std::vector<v1::RoundMessage>{a, b}).ok());
+  EXPECT_THAT(SumRound(std::vector<v1::RoundMessage>{a, b}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   v1::RoundMessage broken = a;
   broken.mutable_contribution()->set_summed_sizes(0, 7);
   EXPECT_EQ(SummedArrays(broken).status().code(), absl::StatusCode::kInvalidArgument);
@@ -71,7 +75,8 @@ TEST(SumRound, RefusesOtherLayoutsAndMaskedContributions) {
   masked.mutable_contribution()->add_masked(42);
   EXPECT_EQ(SumRound(std::vector<v1::RoundMessage>{masked}).status().code(),
             absl::StatusCode::kUnimplemented);
-  EXPECT_FALSE(SumRound(std::vector<v1::RoundMessage>{}).ok());
+  EXPECT_THAT(SumRound(std::vector<v1::RoundMessage>{}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(AuditSummary, RoundTripsTheSignedMessage) {
@@ -81,11 +86,11 @@ TEST(AuditSummary, RoundTripsTheSignedMessage) {
   s.set_certificate_pem("pem");
   const std::string summary = AuditSummaryOf(Contribution("A", "models/m/prepare", {1}, 10), s);
   EXPECT_NE(summary.find("round message 'models/m/prepare' of site 'A'"), std::string::npos);
-  absl::StatusOr<v1::SignedMessage> back = SignedFromAuditSummary(summary);
-  ASSERT_TRUE(back.ok());
-  EXPECT_EQ(back->body(), "body");
-  EXPECT_EQ(back->signature(), "sig");
-  EXPECT_FALSE(SignedFromAuditSummary("released: n=12").ok());
+  ASSERT_OK_AND_ASSIGN(v1::SignedMessage back, SignedFromAuditSummary(summary));
+  EXPECT_EQ(back.body(), "body");
+  EXPECT_EQ(back.signature(), "sig");
+  EXPECT_THAT(SignedFromAuditSummary("released: n=12"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(Agree, AllowsReorderingNotChoices) {
@@ -103,22 +108,21 @@ class VerifierTest : public ::testing::Test {
            ("rounds_verifier_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
-    ASSERT_TRUE(pki::InitCa((dir_ / "ca").string(), {}).ok());
+    ASSERT_OK(pki::InitCa((dir_ / "ca").string(), {}));
     for (const char* site : {"A", "B"}) {
-      ASSERT_TRUE(pki::IssueIdentity((dir_ / "ca").string(), site, pki::Role::kSite,
-                                     (dir_ / "ids").string())
-                      .ok());
+      ASSERT_OK(pki::IssueIdentity((dir_ / "ca").string(), site, pki::Role::kSite,
+                                   (dir_ / "ids").string()));
     }
     trust_ = {(dir_ / "ca" / "ca.crt").string(), (dir_ / "ca" / "crl.pem").string(), 0};
   }
   v1::SignedMessage SignAs(const std::string& name, const v1::RoundMessage& m) {
     auto key = pki::PrivateKey::Load((dir_ / "ids" / (name + ".key")).string());
-    EXPECT_TRUE(key.ok()) << key.status();
+    EXPECT_OK(key);
     std::ifstream in(dir_ / "ids" / (name + ".crt"));
     std::stringstream pem;
     pem << in.rdbuf();
     auto s = Sign(m, **key, pem.str());
-    EXPECT_TRUE(s.ok()) << s.status();
+    EXPECT_OK(s);
     return *s;
   }
   fs::path dir_;
@@ -129,8 +133,8 @@ class VerifierTest : public ::testing::Test {
 TEST_F(VerifierTest, SameVerdictsAsVerifyAndEachMessageCheckedOnce) {
   Verifier verifier(trust_);
   const v1::SignedMessage a = SignAs("A", Contribution("A", "r0", {1, 2}, 10));
-  ASSERT_TRUE(verifier.Verify(a, expect_).ok());
-  ASSERT_TRUE(verifier.Verify(a, expect_).ok());
+  ASSERT_OK(verifier.Verify(a, expect_));
+  ASSERT_OK(verifier.Verify(a, expect_));
   EXPECT_EQ(verifier.messages_cached(), 1u);
   // A cached message is still held to each call's expectation.
   Expectation other = expect_;
@@ -155,8 +159,9 @@ TEST_F(VerifierTest, SameVerdictsAsVerifyAndEachMessageCheckedOnce) {
 TEST_F(VerifierTest, ARevocationIsSeenEvenForCachedMessages) {
   Verifier verifier(trust_);
   const v1::SignedMessage a = SignAs("A", Contribution("A", "r0", {1, 2}, 10));
-  ASSERT_TRUE(verifier.Verify(a, expect_).ok());
-  ASSERT_TRUE(pki::Revoke((dir_ / "ca").string(), (dir_ / "ids" / "A.crt").string(), "keyCompromise").ok());
+  ASSERT_OK(verifier.Verify(a, expect_));
+  ASSERT_OK(
+      pki::Revoke((dir_ / "ca").string(), (dir_ / "ids" / "A.crt").string(), "keyCompromise"));
   std::this_thread::sleep_for(std::chrono::milliseconds(250));  // the files are looked at every 0.2 s
   absl::StatusOr<v1::RoundMessage> m = verifier.Verify(a, expect_);
   EXPECT_EQ(m.status().code(), absl::StatusCode::kUnauthenticated) << m.status();
@@ -169,14 +174,14 @@ TEST_F(VerifierTest, TranscriptsRefuseEquivocationAndIndexRoundsBySite) {
   *t.add_messages() = SignAs("B", Contribution("B", "r0", {3, 4}, 20));
   *t.add_messages() = SignAs("A", Contribution("A", "r0", {1, 2}, 10));  // the same again: fine
   absl::StatusOr<VerifiedTranscript> vt = VerifiedTranscript::Build(t, expect_, &verifier);
-  ASSERT_TRUE(vt.ok()) << vt.status();
+  ASSERT_OK(vt);
   EXPECT_EQ(vt->size(), 2u);
-  EXPECT_TRUE(vt->RoundOf("r0", {"B", "A"}).ok());
+  EXPECT_OK(vt->RoundOf("r0", {"B", "A"}));
   EXPECT_EQ(vt->RoundOf("r0", {"A"}).status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(vt->RoundFrom("r0", {"A"}).ok());
+  EXPECT_OK(vt->RoundFrom("r0", {"A"}));
   EXPECT_EQ(vt->RoundOf("r1", {"A"}).status().code(), absl::StatusCode::kNotFound);
   absl::StatusOr<Sums> sums = SumRound(*vt->RoundOf("r0", {"A", "B"}));
-  ASSERT_TRUE(sums.ok());
+  ASSERT_OK(sums);
   EXPECT_EQ(sums->at("gradient"), (std::vector<double>{4, 6}));
   // A second, different message of A for the same round.
   *t.add_messages() = SignAs("A", Contribution("A", "r0", {9, 9}, 10));

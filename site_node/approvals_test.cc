@@ -9,12 +9,15 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/civil_time.h"
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 #include "proto/textproto.h"
 #include "site_node/site_rules.h"
 
 namespace fedrad::site {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 namespace fs = std::filesystem;
 
@@ -28,7 +31,7 @@ models { name: "cox" type: COX time_column: "time" event_column: "status"
 
 v1::Study Parse(const std::string& text) {
   v1::Study s;
-  EXPECT_TRUE(ParseTextProto(text, "spec", &s).ok());
+  EXPECT_OK(ParseTextProto(text, "spec", &s));
   return s;
 }
 
@@ -97,7 +100,7 @@ TEST(StudySpecHash, OneChangedFieldChangesTheHash) {
 
 TEST(CheckNoUnknownFields, RefusesASpecWithAFieldThisSoftwareDoesNotKnow) {
   v1::Study spec = Parse(kSpec);
-  EXPECT_TRUE(CheckNoUnknownFields(spec).ok());
+  EXPECT_OK(CheckNoUnknownFields(spec));
   // Field 999 (varint 7) appended inside models[0].
   std::string bytes = spec.models(0).SerializeAsString() + std::string("\xb8\x3e\x07", 3);
   ASSERT_TRUE(spec.mutable_models(0)->ParseFromString(bytes));
@@ -115,35 +118,37 @@ TEST_F(Approvals, ApproveListWithdraw) {
   options.expires = "2030-06-30";
   options.note = "ethics ref 2026-114";
   options.approved_by = "op";
-  auto out = ApproveStudy(config_, spec, options, Writer(&records, false), Day(2026, 1, 1));
-  ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_TRUE(absl::StrContains(*out, "crlm-demo")) << *out;
-  EXPECT_TRUE(absl::StrContains(*out, hash)) << *out;
-  EXPECT_TRUE(absl::StrContains(*out, "2030-06-30")) << *out;
+  ASSERT_OK_AND_ASSIGN(
+      auto out, ApproveStudy(config_, spec, options, Writer(&records, false), Day(2026, 1, 1)));
+  EXPECT_TRUE(absl::StrContains(out, "crlm-demo")) << out;
+  EXPECT_TRUE(absl::StrContains(out, hash)) << out;
+  EXPECT_TRUE(absl::StrContains(out, "2030-06-30")) << out;
   ASSERT_EQ(records.size(), 1u);
   EXPECT_TRUE(absl::StartsWith(records[0], "site.approve|" + hash + "|")) << records[0];
   EXPECT_TRUE(absl::StrContains(records[0], "ethics ref 2026-114"));
 
   auto all = ReadApprovals(config_.state_dir());
-  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_OK(all);
   ASSERT_EQ(all->approvals_size(), 1);
   EXPECT_TRUE(all->approvals(0).audited());
-  EXPECT_TRUE(CheckApproved(*all, "C2", "crlm-demo", hash, Day(2027, 1, 1)).ok());
+  EXPECT_OK(CheckApproved(*all, "C2", "crlm-demo", hash, Day(2027, 1, 1)));
   // Valid through the last day, not after.
-  EXPECT_TRUE(CheckApproved(*all, "C2", "crlm-demo", hash, Day(2030, 6, 30) + absl::Hours(23)).ok());
+  EXPECT_OK(CheckApproved(*all, "C2", "crlm-demo", hash, Day(2030, 6, 30) + absl::Hours(23)));
   absl::Status expired = CheckApproved(*all, "C2", "crlm-demo", hash, Day(2030, 7, 1));
   EXPECT_EQ(expired.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(absl::StrContains(expired.message(), "expired on 2030-06-30")) << expired;
 
   auto listed = ListApprovals(config_, Day(2027, 1, 1));
-  ASSERT_TRUE(listed.ok());
+  ASSERT_OK(listed);
   EXPECT_TRUE(absl::StrContains(*listed, "crlm-demo\t" + hash)) << *listed;
   EXPECT_TRUE(absl::StrContains(*listed, "in force")) << *listed;
 
   // Withdraw by a hash prefix of 8 digits; 7 are not enough.
-  EXPECT_FALSE(WithdrawApproval(config_, hash.substr(0, 7), Writer(&records, false), Day(2027, 1, 1)).ok());
+  EXPECT_THAT(
+      WithdrawApproval(config_, hash.substr(0, 7), Writer(&records, false), Day(2027, 1, 1)),
+      StatusIs(absl::StatusCode::kNotFound));
   auto w = WithdrawApproval(config_, hash.substr(0, 8), Writer(&records, false), Day(2027, 1, 2));
-  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_OK(w);
   ASSERT_EQ(records.size(), 2u);
   EXPECT_TRUE(absl::StartsWith(records[1], "site.withdraw|" + hash + "|")) << records[1];
   all = ReadApprovals(config_.state_dir());
@@ -167,18 +172,19 @@ TEST_F(Approvals, RefusalHasTheExactPublicShape) {
 TEST_F(Approvals, ASpecChangedByOneFieldIsNotApproved) {
   const v1::Study spec = Parse(kSpec);
   std::vector<std::string> records;
-  ASSERT_TRUE(ApproveStudy(config_, spec, {}, Writer(&records, false), Day(2026, 1, 1)).ok());
+  ASSERT_OK(ApproveStudy(config_, spec, {}, Writer(&records, false), Day(2026, 1, 1)));
   v1::Study changed = spec;
   changed.mutable_models(0)->set_time_column("age2");
   ApprovalWatcher watcher(config_.state_dir(), nullptr);
-  ASSERT_TRUE(watcher.Refresh().ok());
-  EXPECT_TRUE(watcher.Check("C2", spec, Day(2026, 6, 1)).ok());
+  ASSERT_OK(watcher.Refresh());
+  EXPECT_OK(watcher.Check("C2", spec, Day(2026, 6, 1)));
   absl::Status s = watcher.Check("C2", changed, Day(2026, 6, 1));
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(absl::StartsWith(s.message(), "C2 has not approved study crlm-demo (spec sha256 "));
   // The default expiry: one year.
-  EXPECT_TRUE(watcher.Check("C2", spec, Day(2026, 12, 31)).ok());
-  EXPECT_FALSE(watcher.Check("C2", spec, Day(2027, 1, 2)).ok());
+  EXPECT_OK(watcher.Check("C2", spec, Day(2026, 12, 31)));
+  EXPECT_THAT(watcher.Check("C2", spec, Day(2027, 1, 2)),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST_F(Approvals, RunningSiteAuditsWhatTheCommandCouldNotAndOnlyOnce) {
@@ -186,7 +192,7 @@ TEST_F(Approvals, RunningSiteAuditsWhatTheCommandCouldNotAndOnlyOnce) {
   std::vector<std::string> command_records;
   // The site holds the audit log: the command records the approval only.
   auto out = ApproveStudy(config_, spec, {}, Writer(&command_records, true), Day(2026, 1, 1));
-  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_OK(out);
   EXPECT_TRUE(command_records.empty());
   EXPECT_TRUE(absl::StrContains(*out, "the site is running")) << *out;
 
@@ -194,26 +200,28 @@ TEST_F(Approvals, RunningSiteAuditsWhatTheCommandCouldNotAndOnlyOnce) {
   ApprovalWatcher watcher(config_.state_dir(), [&](const v1::StudyApproval& a, bool withdrawal) {
     site_records.push_back((withdrawal ? "withdraw " : "approve ") + a.spec_sha256());
   });
-  ASSERT_TRUE(watcher.Refresh().ok());
+  ASSERT_OK(watcher.Refresh());
   ASSERT_EQ(site_records.size(), 1u);
   EXPECT_EQ(site_records[0], "approve " + StudySpecHash(spec));
-  EXPECT_TRUE(watcher.Check("C2", spec, Day(2026, 2, 1)).ok());
-  ASSERT_TRUE(watcher.Refresh().ok());  // unchanged: nothing new
+  EXPECT_OK(watcher.Check("C2", spec, Day(2026, 2, 1)));
+  ASSERT_OK(watcher.Refresh());  // unchanged: nothing new
   EXPECT_EQ(site_records.size(), 1u);
 
   // A withdrawal while the site runs: seen at the next refresh, audited once.
-  ASSERT_TRUE(WithdrawApproval(config_, "crlm-demo", Writer(&command_records, true), Day(2026, 2, 2)).ok());
-  ASSERT_TRUE(watcher.Refresh().ok());
+  ASSERT_OK(
+      WithdrawApproval(config_, "crlm-demo", Writer(&command_records, true), Day(2026, 2, 2)));
+  ASSERT_OK(watcher.Refresh());
   ASSERT_EQ(site_records.size(), 2u);
   EXPECT_EQ(site_records[1], "withdraw " + StudySpecHash(spec));
-  EXPECT_FALSE(watcher.Check("C2", spec, Day(2026, 2, 3)).ok());
-  ASSERT_TRUE(watcher.Refresh().ok());
+  EXPECT_THAT(watcher.Check("C2", spec, Day(2026, 2, 3)),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  ASSERT_OK(watcher.Refresh());
   EXPECT_EQ(site_records.size(), 2u);
   // A second watcher (the site restarted) finds everything audited.
   ApprovalWatcher again(config_.state_dir(), [&](const v1::StudyApproval&, bool) {
     site_records.push_back("again");
   });
-  ASSERT_TRUE(again.Refresh().ok());
+  ASSERT_OK(again.Refresh());
   EXPECT_EQ(site_records.size(), 2u);
 }
 
@@ -226,9 +234,11 @@ TEST_F(Approvals, RefusesToApproveASpecTheSiteWouldRefuse) {
   EXPECT_FALSE(fs::exists(ApprovalsPath(config_.state_dir())));
   ApproveOptions past;
   past.expires = "2020-01-01";
-  EXPECT_FALSE(ApproveStudy(config_, Parse(kSpec), past, nullptr, Day(2026, 1, 1)).ok());
+  EXPECT_THAT(ApproveStudy(config_, Parse(kSpec), past, nullptr, Day(2026, 1, 1)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
   past.expires = "2026-13-01";
-  EXPECT_FALSE(ApproveStudy(config_, Parse(kSpec), past, nullptr, Day(2026, 1, 1)).ok());
+  EXPECT_THAT(ApproveStudy(config_, Parse(kSpec), past, nullptr, Day(2026, 1, 1)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 #include "site_node/privacy_guard.h"
 
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace fedrad::site {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -22,7 +25,7 @@ TEST(PrivacyGuard, RefusesAnUndeclaredTextField) {
   TaskOutput out;
   out.n_contributing = 50;
   (*out.payload.mutable_strings())["columns"] = "age,bmi";
-  EXPECT_TRUE(guard.CheckRelease(Kind("cohort.moments", {"n", "columns"}), out).ok());
+  EXPECT_OK(guard.CheckRelease(Kind("cohort.moments", {"n", "columns"}), out));
   (*out.payload.mutable_strings())["patient_ids"] = "P1,P2";
   absl::Status s = guard.CheckRelease(Kind("cohort.moments", {"n", "columns"}), out);
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
@@ -37,9 +40,10 @@ TEST(PrivacyGuard, AStricterStudyKAppliesAndALooserOneDoesNot) {
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(s.message()), HasSubstr("k=15"));
   EXPECT_THAT(std::string(s.message()), HasSubstr("the study's k"));
-  EXPECT_TRUE(guard.CheckRelease(Kind("cohort.summary", {"n"}), out, 5).ok());
+  EXPECT_OK(guard.CheckRelease(Kind("cohort.summary", {"n"}), out, 5));
   out.n_contributing = 9;
-  EXPECT_FALSE(guard.CheckRelease(Kind("cohort.summary", {"n"}), out, 5).ok());
+  EXPECT_THAT(guard.CheckRelease(Kind("cohort.summary", {"n"}), out, 5),
+              StatusIs(absl::StatusCode::kPermissionDenied));
   EXPECT_EQ(guard.EffectiveMinCellCount(0), 10);
   EXPECT_EQ(guard.EffectiveMinCellCount(20), 20);
 }
@@ -55,7 +59,7 @@ TEST(PrivacyGuard, RefusesResultBelowMinimumCellCount) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("fewer than"));
   EXPECT_THAT(std::string(s.message()), HasSubstr("k=10"));
   out.n_contributing = 10;
-  EXPECT_TRUE(guard.CheckRelease(Kind("cohort.summary", {"n"}), out).ok());
+  EXPECT_OK(guard.CheckRelease(Kind("cohort.summary", {"n"}), out));
 }
 
 TEST(PrivacyGuard, RefusesUndeclaredArrayAndMatchesPrefixes) {
@@ -63,7 +67,7 @@ TEST(PrivacyGuard, RefusesUndeclaredArrayAndMatchesPrefixes) {
   TaskOutput out;
   out.n_contributing = 50;
   AddScalar(&out.payload, "moments.age", 1);
-  EXPECT_TRUE(guard.CheckRelease(Kind("k", {"moments.*"}), out).ok());
+  EXPECT_OK(guard.CheckRelease(Kind("k", {"moments.*"}), out));
   AddVector(&out.payload, "rows", {1, 2});
   absl::Status s = guard.CheckRelease(Kind("k", {"moments.*"}), out);
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
@@ -72,13 +76,13 @@ TEST(PrivacyGuard, RefusesUndeclaredArrayAndMatchesPrefixes) {
 
 TEST(PrivacyGuard, AcceptsOnlyListedKindsAndDebugWhenEnabled) {
   PrivacyGuard guard(GuardPolicy{10, {"cohort.*"}, false});
-  EXPECT_TRUE(guard.CheckAccepted(Kind("cohort.summary", {})).ok());
+  EXPECT_OK(guard.CheckAccepted(Kind("cohort.summary", {})));
   EXPECT_EQ(guard.CheckAccepted(Kind("cox.derivatives", {})).code(),
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(guard.CheckAccepted(Kind("debug.sleep", {}, true)).code(),
             absl::StatusCode::kPermissionDenied);
   PrivacyGuard debug(GuardPolicy{10, {}, true});
-  EXPECT_TRUE(debug.CheckAccepted(Kind("debug.sleep", {}, true)).ok());
+  EXPECT_OK(debug.CheckAccepted(Kind("debug.sleep", {}, true)));
 }
 
 }  // namespace

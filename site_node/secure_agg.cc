@@ -20,6 +20,7 @@
 #include "proto/payload.h"
 #include "proto/round_signing.h"
 #include "proto/spec_hash.h"
+#include "site_node/secagg_journal.h"
 #include "site_node/site_rules.h"
 #include "site_node/study_checkpoint.h"
 
@@ -67,55 +68,31 @@ void PutKey(TaskContext& ctx, const std::string& key, const sa::Key32& k) {
   Put(ctx, key, absl::BytesToHexString(sa::KeyBytes(k)));
 }
 
-// What a site masked and revealed for each round is kept in an append-only
-// journal beside the study's state (OUTPUT_DIR/STUDY/.state/
-// secagg.journal), not in TaskContext::state: study.restore and the
-// rollback of a failed task do not touch it, so a coordinator that resumes a
-// study from an earlier checkpoint can neither have a round id masked again
-// with other values nor get a reveal that contradicts an earlier one. (It
-// also keeps a secure round from changing the study's state, which would
-// rewrite the site's working snapshot twice per round.) Lines: hex(key) SP
-// hex(value); the last line of a key wins. Written (not fsynced: the same
-// durability as the study's state) before the answer leaves. Without an
-// output folder (unit tests) the records go to TaskContext::state.
+// What a site masked and revealed for each round: the journal
+// (site_node/secagg_journal.h) beside the study's state; without an output
+// folder (unit tests) the records go to TaskContext::state.
 std::string JournalPath(const TaskContext& ctx) {
   if (ctx.output_dir.empty()) return "";
   return StudyStateDir(ctx.output_dir) + "/secagg.journal";
 }
 
 std::string RoundGet(const TaskContext& ctx, const std::string& round, const std::string& what) {
-  const std::string key = RoundKey(round, what);
   const std::string path = JournalPath(ctx);
-  if (path.empty()) return Get(ctx, key);
-  std::string value;
-  absl::StatusOr<std::string> text = ReadFileToString(path);
-  if (!text.ok()) return value;
-  const std::string hex_key = absl::BytesToHexString(key);
-  for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
-    std::vector<absl::string_view> kv = absl::StrSplit(line, absl::MaxSplits(' ', 1));
-    if (kv.size() == 2 && kv[0] == hex_key) value = absl::HexStringToBytes(kv[1]);
-  }
-  return value;
+  if (path.empty()) return Get(ctx, RoundKey(round, what));
+  return JournalGet(path, RoundKey(round, what));
 }
 
 // Records (what, value) pairs of `round`, in one append.
 absl::Status RoundPut(TaskContext& ctx, const std::string& round,
                       const std::vector<std::pair<std::string, std::string>>& records) {
   const std::string path = JournalPath(ctx);
-  std::string text;
+  std::vector<std::pair<std::string, std::string>> keyed;
   for (const auto& [what, value] : records) {
     if (path.empty()) Put(ctx, RoundKey(round, what), value);
-    absl::StrAppend(&text, absl::BytesToHexString(RoundKey(round, what)), " ",
-                    absl::BytesToHexString(value), "\n");
+    keyed.emplace_back(RoundKey(round, what), value);
   }
   if (path.empty()) return absl::OkStatus();
-  std::FILE* f = std::fopen(path.c_str(), "a");
-  bool ok = f != nullptr && std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  if (f != nullptr) ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
-    return absl::InternalError(absl::StrCat("secure aggregation: cannot append to ", path));
-  }
-  return absl::OkStatus();
+  return JournalAppend(path, keyed);
 }
 
 absl::Status CheckId(const std::string& id, const char* what) {
@@ -526,6 +503,21 @@ const std::map<std::string, std::vector<std::string>>& SecurelySummedArrays() {
 bool IsSecureRound(const v1::Task& task) {
   return task.params().strings().count(kSecAggRound) > 0 &&
          task.kind().rfind("secagg.", 0) != 0;
+}
+
+absl::Status CheckPlainRelease(const v1::Task& task, const TaskOutput& output) {
+  if (!task.study().secure_aggregation()) return absl::OkStatus();
+  auto kind = SecurelySummedArrays().find(task.kind());
+  if (kind == SecurelySummedArrays().end()) return absl::OkStatus();
+  for (const auto& array : output.payload.arrays()) {
+    if (std::find(kind->second.begin(), kind->second.end(), array.name()) != kind->second.end()) {
+      return Refuse(absl::StatusCode::kPermissionDenied,
+                    absl::StrCat("'", task.kind(), "' asked without a secure round in a study whose "
+                                 "approved spec sets secure_aggregation: its '", array.name(),
+                                 "' leaves a site only masked (rule secagg-required)"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status MaskOutput(TaskContext& ctx, TaskOutput* output) {

@@ -64,6 +64,14 @@ void RegisterSecAggTasks(TaskRegistry& registry);
 // the kind is not one of secagg.*.
 bool IsSecureRound(const v1::Task& task);
 
+// For a task that is not a secure round: in a study whose approved spec sets
+// secure_aggregation, refuses an output that holds any of its kind's
+// securely summed arrays (PermissionDenied naming rule secagg-required), so
+// that a coordinator cannot have a site skip the masking by leaving out the
+// secure-round params. Answers without those arrays (a site idle in the
+// round, a per-site quantity) pass. OK in other studies.
+absl::Status CheckPlainRelease(const v1::Task& task, const TaskOutput& output);
+
 // For a secure round: checks the round against the session, absorbs the
 // session's incoming encrypted shares from the task's transcript (first
 // round), encodes the kind's summed arrays (128-bit fixed point), adds the

@@ -10,6 +10,7 @@
 #include "core/csv.h"
 #include "core/pki.h"
 #include "core/status.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/payload.h"
@@ -33,11 +34,10 @@ class SecureAggTest : public ::testing::Test {
            ("secure_agg_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
-    ASSERT_TRUE(pki::InitCa((dir_ / "ca").string(), {}).ok());
+    ASSERT_OK(pki::InitCa((dir_ / "ca").string(), {}));
     for (const auto& s : kSites) {
-      ASSERT_TRUE(
-          pki::IssueIdentity((dir_ / "ca").string(), s, pki::Role::kSite, (dir_ / "ids").string())
-              .ok());
+      ASSERT_OK(
+          pki::IssueIdentity((dir_ / "ca").string(), s, pki::Role::kSite, (dir_ / "ids").string()));
     }
     table_ = *ParseCsv("patient_id\n1\n2\n3\n", "test");
     study_.set_name("secure");
@@ -88,14 +88,14 @@ class SecureAggTest : public ::testing::Test {
       v1::Task t = MakeTask("secagg.advertise", {{kSecAggSession, kSession},
                                                  {kSecAggParticipants, "A\nB\nC\nD"}});
       auto m = Run(s, t);
-      EXPECT_TRUE(m.ok()) << m.status();
+      EXPECT_OK(m);
       adverts.push_back(*m);
     }
     setup = adverts;
     for (const auto& s : kSites) {
       v1::Task t = MakeTask("secagg.shares", {{kSecAggSession, kSession}}, adverts);
       auto m = Run(s, t);
-      EXPECT_TRUE(m.ok()) << m.status();
+      EXPECT_OK(m);
       setup.push_back(*m);
     }
     return setup;
@@ -151,21 +151,19 @@ TEST_F(SecureAggTest, RoundWithADropoutSumsTheSurvivorsExactly) {
   const std::vector<std::vector<double>> x = {{1.5, -2e6, 3e-9}, {2.25, 4e6, 1e-9}, {-0.5, 1, 0}};
   for (int i = 0; i < 3; ++i) {  // D drops before masking
     auto m = Mask(kSites[i], "r1", "A\nB\nC\nD", x[i], setup);
-    ASSERT_TRUE(m.ok()) << m.status();
+    ASSERT_OK(m);
     // Masked: the clear values are nowhere in the contribution.
     EXPECT_EQ(Body(*m).contribution().masked_size(), 6);
     msgs.push_back(Body(*m));
   }
   for (int i = 0; i < 3; ++i) {
-    auto m = Reveal(kSites[i], "r1", "A\nB\nC");
-    ASSERT_TRUE(m.ok()) << m.status();
-    EXPECT_EQ(Body(*m).reveal().pair_seeds_size(), 1);  // with D
-    msgs.push_back(Body(*m));
+    ASSERT_OK_AND_ASSIGN(auto m, Reveal(kSites[i], "r1", "A\nB\nC"));
+    EXPECT_EQ(Body(m).reveal().pair_seeds_size(), 1);  // with D
+    msgs.push_back(Body(m));
   }
-  absl::StatusOr<rounds::SecureSumResult> sum = rounds::SecureSum(msgs, "r1");
-  ASSERT_TRUE(sum.ok()) << sum.status();
-  EXPECT_EQ(sum->dropped, std::vector<std::string>({"D"}));
-  const auto& v = sum->sum.arrays(0).values();
+  ASSERT_OK_AND_ASSIGN(rounds::SecureSumResult sum, rounds::SecureSum(msgs, "r1"));
+  EXPECT_EQ(sum.dropped, std::vector<std::string>({"D"}));
+  const auto& v = sum.sum.arrays(0).values();
   EXPECT_DOUBLE_EQ(v[0], 3.25);
   EXPECT_DOUBLE_EQ(v[1], 2e6 + 1);
   EXPECT_NEAR(v[2], 4e-9, 1e-18);
@@ -179,17 +177,15 @@ TEST_F(SecureAggTest, SurvivorSilentAtRevealIsRecoveredFromShares) {
   // D masked, then went silent: A, B, C reveal, then give shares of D's seed.
   for (const char* s : {"A", "B", "C"}) msgs.push_back(Body(*Reveal(s, "r1", "A\nB\nC\nD")));
   for (const char* s : {"A", "B", "C"}) {
-    auto m = Reveal(s, "r1", "A\nB\nC\nD", "D");
-    ASSERT_TRUE(m.ok()) << m.status();
-    msgs.push_back(Body(*m));
+    ASSERT_OK_AND_ASSIGN(auto m, Reveal(s, "r1", "A\nB\nC\nD", "D"));
+    msgs.push_back(Body(m));
   }
-  absl::StatusOr<rounds::SecureSumResult> sum = rounds::SecureSum(msgs, "r1");
-  ASSERT_TRUE(sum.ok()) << sum.status();
-  EXPECT_DOUBLE_EQ(sum->sum.arrays(0).values(0), 4.0);
+  ASSERT_OK_AND_ASSIGN(rounds::SecureSumResult sum, rounds::SecureSum(msgs, "r1"));
+  EXPECT_DOUBLE_EQ(sum.sum.arrays(0).values(0), 4.0);
 }
 
 TEST_F(SecureAggTest, KindsAreNeededOnlyWhenTheSpecAsksForSecureAggregation) {
-  EXPECT_TRUE(CheckKindNeeded(study_, "secagg.advertise", false).ok());
+  EXPECT_OK(CheckKindNeeded(study_, "secagg.advertise", false));
   v1::Study plain = study_;
   plain.set_secure_aggregation(false);
   EXPECT_EQ(CheckKindNeeded(plain, "secagg.reveal", false).code(),
@@ -229,10 +225,10 @@ TEST_F(SecureAggTest, RefusesAForgedAdvert) {
 TEST_F(SecureAggTest, MasksOneRoundIdOnce) {
   std::vector<v1::SignedMessage> setup = RunSetup();
   auto first = Mask("A", "r1", "A\nB\nC\nD", {1.0, 2.0}, setup);
-  ASSERT_TRUE(first.ok());
+  ASSERT_OK(first);
   // A retry with the same values gets the same masked vector.
   auto again = Mask("A", "r1", "A\nB\nC\nD", {1.0, 2.0}, setup);
-  ASSERT_TRUE(again.ok());
+  ASSERT_OK(again);
   EXPECT_EQ(Body(*first).contribution().masked(0), Body(*again).contribution().masked(0));
   auto other = Mask("A", "r1", "A\nB\nC\nD", {1.0, 2.5}, setup);
   EXPECT_EQ(other.status().code(), absl::StatusCode::kPermissionDenied);
@@ -252,7 +248,7 @@ TEST_F(SecureAggTest, MasksAVerifiableRoundUnderItsOwnRoundId) {
   EXPECT_EQ(other.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(other.status().message()), HasSubstr("verified-step"));
   auto own = Mask("A", round.round_id, "A\nB\nC\nD", {1.0, 2.0}, setup, &round);
-  ASSERT_TRUE(own.ok()) << own.status();
+  ASSERT_OK(own);
   const v1::RoundMessage m = Body(*own);
   EXPECT_EQ(m.round_id(), round.round_id);
   EXPECT_THAT(m.contribution().plain_summed(), ::testing::ElementsAre("n"));
@@ -263,14 +259,14 @@ TEST_F(SecureAggTest, MasksAVerifiableRoundUnderItsOwnRoundId) {
 
 TEST_F(SecureAggTest, RefusesContradictingRevealRequests) {
   std::vector<v1::SignedMessage> setup = RunSetup();
-  for (const auto& s : kSites) ASSERT_TRUE(Mask(s, "r1", "A\nB\nC\nD", {1.0}, setup).ok());
-  ASSERT_TRUE(Reveal("A", "r1", "A\nB\nC").ok());  // D "dropped": A gave its pair seed with D
+  for (const auto& s : kSites) ASSERT_OK(Mask(s, "r1", "A\nB\nC\nD", {1.0}, setup));
+  ASSERT_OK(Reveal("A", "r1", "A\nB\nC"));  // D "dropped": A gave its pair seed with D
   // Now D "survived" but went silent: shares of D's seed would unmask D.
   auto both = Reveal("A", "r1", "A\nB\nC\nD", "D");
   EXPECT_EQ(both.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(both.status().message()), HasSubstr("secagg-reveal-once"));
   // A masked in r1: a request naming A dropped is refused too.
-  ASSERT_TRUE(Mask("A", "r2", "A\nB\nC\nD", {1.0}, setup).ok());
+  ASSERT_OK(Mask("A", "r2", "A\nB\nC\nD", {1.0}, setup));
   auto self = Reveal("A", "r2", "B\nC\nD");
   EXPECT_EQ(self.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(self.status().message()), HasSubstr("lists it as dropped"));
@@ -278,8 +274,8 @@ TEST_F(SecureAggTest, RefusesContradictingRevealRequests) {
 
 TEST_F(SecureAggTest, RoundRecordsSurviveARestoreOfTheState) {
   std::vector<v1::SignedMessage> setup = RunSetup();
-  ASSERT_TRUE(Mask("A", "r1", "A\nB\nC\nD", {1.0}, setup).ok());
-  ASSERT_TRUE(Reveal("A", "r1", "A\nB\nC\nD").ok());
+  ASSERT_OK(Mask("A", "r1", "A\nB\nC\nD", {1.0}, setup));
+  ASSERT_OK(Reveal("A", "r1", "A\nB\nC\nD"));
   // The round's records are in the journal beside the state, not in the
   // state that study.restore rewinds.
   for (const auto& [key, value] : state_["A"]) {

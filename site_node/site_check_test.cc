@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/csv.h"
 #include "core/pki.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/fedrad.grpc.pb.h"
@@ -71,13 +72,13 @@ class SiteCheckTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
     ca_ = dir_ + "/ca";
-    ASSERT_TRUE(pki::InitCa(ca_, {}).ok());
-    ASSERT_TRUE(pki::IssueIdentity(ca_, "coordinator", pki::Role::kCoordinator, dir_).ok());
-    ASSERT_TRUE(pki::IssueIdentity(ca_, "S1", pki::Role::kSite, dir_).ok());
+    ASSERT_OK(pki::InitCa(ca_, {}));
+    ASSERT_OK(pki::IssueIdentity(ca_, "coordinator", pki::Role::kCoordinator, dir_));
+    ASSERT_OK(pki::IssueIdentity(ca_, "S1", pki::Role::kSite, dir_));
     // 12 patients: more than the default k = 10.
     std::string csv = "patient_id,age,volume\n";
     for (int i = 0; i < 12; ++i) absl::StrAppend(&csv, "P", i, ",", 50 + i, ",", i * 1.5, "\n");
-    ASSERT_TRUE(WriteStringToFile(dir_ + "/cohort.csv", csv).ok());
+    ASSERT_OK(WriteStringToFile(dir_ + "/cohort.csv", csv));
     WriteConfig();
   }
   void TearDown() override {
@@ -110,7 +111,7 @@ class SiteCheckTest : public ::testing::Test {
     if (extra.find("coordinator_name") == std::string::npos) {
       text += "coordinator_name: \"coordinator\"\n";
     }
-    ASSERT_TRUE(WriteStringToFile(config(), text).ok());
+    ASSERT_OK(WriteStringToFile(config(), text));
   }
   std::string config() const { return dir_ + "/site.textproto"; }
 
@@ -143,7 +144,7 @@ class SiteCheckTest : public ::testing::Test {
                               dir_ + "/coordinator.key", crl.empty() ? ca_ + "/crl.pem" : crl,
                               false, "test-coordinator"};
     auto creds = transport::MakeServerCredentials(files);
-    EXPECT_TRUE(creds.ok()) << creds.status();
+    EXPECT_OK(creds);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", *creds, &port);
@@ -182,7 +183,7 @@ TEST_F(SiteCheckTest, ReportPrintsOneLinePerStepAndExitCodeZeroWhenAllPass) {
 }
 
 TEST_F(SiteCheckTest, ConfigSyntaxErrorFailsConfigAndSkipsEverythingElse) {
-  ASSERT_TRUE(WriteStringToFile(config(), "coordinator_address: \"x:1\"\nno_such_field: 3\n").ok());
+  ASSERT_OK(WriteStringToFile(config(), "coordinator_address: \"x:1\"\nno_such_field: 3\n"));
   std::ostringstream out;
   EXPECT_EQ(RunSiteCheck(config(), out, {}), 1);
   SiteCheckReport r = Offline();
@@ -212,13 +213,13 @@ TEST_F(SiteCheckTest, MissingDataTableFailsOnlyTheDataStep) {
 }
 
 TEST_F(SiteCheckTest, DuplicatePatientIdsFailTheDataStep) {
-  ASSERT_TRUE(WriteStringToFile(dir_ + "/cohort.csv", "patient_id,age\nP1,50\nP1,51\n").ok());
+  ASSERT_OK(WriteStringToFile(dir_ + "/cohort.csv", "patient_id,age\nP1,50\nP1,51\n"));
   SiteCheckReport r = Offline();
   EXPECT_EQ(OutcomeOf(r, "data"), CheckOutcome::kFail);
 }
 
 TEST_F(SiteCheckTest, FewerPatientsThanKWarnsButPasses) {
-  ASSERT_TRUE(WriteStringToFile(dir_ + "/cohort.csv", "patient_id,age\nP1,50\nP2,51\n").ok());
+  ASSERT_OK(WriteStringToFile(dir_ + "/cohort.csv", "patient_id,age\nP1,50\nP2,51\n"));
   SiteCheckReport r = Offline();
   EXPECT_TRUE(r.ok());
   EXPECT_EQ(OutcomeOf(r, "data"), CheckOutcome::kWarn);
@@ -235,7 +236,7 @@ TEST_F(SiteCheckTest, KeyReadableByOtherUsersFails) {
 }
 
 TEST_F(SiteCheckTest, KeyOfAnotherIdentityDoesNotMatchTheCertificate) {
-  ASSERT_TRUE(pki::IssueIdentity(ca_, "S2", pki::Role::kSite, dir_).ok());
+  ASSERT_OK(pki::IssueIdentity(ca_, "S2", pki::Role::kSite, dir_));
   Files f = DefaultFiles();
   f.key = dir_ + "/S2.key";
   WriteConfigWith(f);
@@ -250,7 +251,7 @@ TEST_F(SiteCheckTest, ExpiredCertificateFailsWithTheDateAndRotationAdvice) {
   pki::SignOptions options;
   options.validity_days = 1;
   options.not_before_offset_seconds = -3 * 86400;
-  ASSERT_TRUE(pki::IssueIdentity(ca_, "S1", pki::Role::kSite, dir_ + "/old", options).ok());
+  ASSERT_OK(pki::IssueIdentity(ca_, "S1", pki::Role::kSite, dir_ + "/old", options));
   Files f = DefaultFiles();
   f.cert = dir_ + "/old/S1.crt";
   f.key = dir_ + "/old/S1.key";
@@ -265,7 +266,7 @@ TEST_F(SiteCheckTest, CertificateExpiringWithinThirtyDaysWarnsButPasses) {
   fs::create_directories(dir_ + "/short");
   pki::SignOptions options;
   options.validity_days = 10;
-  ASSERT_TRUE(pki::IssueIdentity(ca_, "S1", pki::Role::kSite, dir_ + "/short", options).ok());
+  ASSERT_OK(pki::IssueIdentity(ca_, "S1", pki::Role::kSite, dir_ + "/short", options));
   Files f = DefaultFiles();
   f.cert = dir_ + "/short/S1.crt";
   f.key = dir_ + "/short/S1.key";
@@ -286,7 +287,7 @@ TEST_F(SiteCheckTest, CoordinatorCertificateIsNotASiteCertificate) {
 }
 
 TEST_F(SiteCheckTest, CertificateFromAnotherStudyCaFailsTheCaStep) {
-  ASSERT_TRUE(pki::InitCa(dir_ + "/other", {}).ok());
+  ASSERT_OK(pki::InitCa(dir_ + "/other", {}));
   Files f = DefaultFiles();
   f.ca_cert = dir_ + "/other/ca.crt";
   f.crl = dir_ + "/other/crl.pem";
@@ -298,7 +299,7 @@ TEST_F(SiteCheckTest, CertificateFromAnotherStudyCaFailsTheCaStep) {
 }
 
 TEST_F(SiteCheckTest, RevokedCertificateFailsTheCaStep) {
-  ASSERT_TRUE(pki::Revoke(ca_, dir_ + "/S1.crt", "keyCompromise").ok());
+  ASSERT_OK(pki::Revoke(ca_, dir_ + "/S1.crt", "keyCompromise"));
   SiteCheckReport r = Offline();
   EXPECT_EQ(OutcomeOf(r, "ca"), CheckOutcome::kFail);
   EXPECT_THAT(DetailOf(r, "ca"), HasSubstr("revoked"));
@@ -380,7 +381,7 @@ TEST_F(SiteCheckTest, CoordinatorThatRevokedTheSiteFailsTheTlsStep) {
   // The site's copy of the CRL predates the revocation, so its local steps
   // pass; the coordinator's copy lists the site's serial.
   fs::copy_file(ca_ + "/crl.pem", dir_ + "/site-crl.pem");
-  ASSERT_TRUE(pki::Revoke(ca_, dir_ + "/S1.crt").ok());
+  ASSERT_OK(pki::Revoke(ca_, dir_ + "/S1.crt"));
   int port = StartCoordinator(transport::kProtocolVersion, ca_ + "/crl.pem");
   Files f = DefaultFiles();
   f.crl = dir_ + "/site-crl.pem";

@@ -1,4 +1,5 @@
 #include "site_node/site_rules.h"
+#include "core/testing/status_matchers.h"
 #include "site_node/site_fits.h"
 
 #include <filesystem>
@@ -9,6 +10,8 @@
 
 namespace fedrad::site {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 std::vector<std::string> Ids(int from, int to) {
   std::vector<std::string> ids;
@@ -47,20 +50,23 @@ TEST(ReleaseLedger, RefusesAnswersOneToKMinusOnePatientsApart) {
   const int k = 10;
   ledger.Record({{{"age"}, Ids(0, 60)}});
   // The same patients again: fine (the same answer).
-  EXPECT_TRUE(ledger.Check({{{"age"}, Ids(0, 60)}}, k).ok());
+  EXPECT_OK(ledger.Check({{{"age"}, Ids(0, 60)}}, k));
   // One patient fewer: the difference would be that patient.
   absl::Status s = ledger.Check({{{"age"}, Ids(1, 60)}}, k);
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(IsPublic(s));
   EXPECT_NE(s.message().find("age"), std::string::npos);
   // k - 1 fewer, or one swapped: refused; k fewer: allowed.
-  EXPECT_FALSE(ledger.Check({{{"age"}, Ids(9, 60)}}, k).ok());
-  EXPECT_FALSE(ledger.Check({{{"age"}, Ids(1, 61)}}, k).ok());
-  EXPECT_TRUE(ledger.Check({{{"age"}, Ids(10, 60)}}, k).ok());
+  EXPECT_THAT(ledger.Check({{{"age"}, Ids(9, 60)}}, k),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(ledger.Check({{{"age"}, Ids(1, 61)}}, k),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_OK(ledger.Check({{{"age"}, Ids(10, 60)}}, k));
   // Another quantity is another question.
-  EXPECT_TRUE(ledger.Check({{{"size"}, Ids(1, 60)}}, k).ok());
+  EXPECT_OK(ledger.Check({{{"size"}, Ids(1, 60)}}, k));
   // A population about several quantities is checked under each.
-  EXPECT_FALSE(ledger.Check({{{"size", "age"}, Ids(1, 60)}}, k).ok());
+  EXPECT_THAT(ledger.Check({{{"size", "age"}, Ids(1, 60)}}, k),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST(ReleaseLedger, SurvivesARestart) {
@@ -68,17 +74,16 @@ TEST(ReleaseLedger, SurvivesARestart) {
       (std::filesystem::temp_directory_path() / "fedrad_ledger_test.tsv").string();
   std::filesystem::remove(path);
   {
-    auto empty = ReleaseLedger::Load(path);
-    ASSERT_TRUE(empty.ok());
-    EXPECT_EQ(empty->size(), 0u);
-    empty->Record({{{"time", "status"}, Ids(0, 40)}});
-    ASSERT_TRUE(empty->Save(path).ok());
+    ASSERT_OK_AND_ASSIGN(auto empty, ReleaseLedger::Load(path));
+    EXPECT_EQ(empty.size(), 0u);
+    empty.Record({{{"time", "status"}, Ids(0, 40)}});
+    ASSERT_OK(empty.Save(path));
   }
-  auto loaded = ReleaseLedger::Load(path);
-  ASSERT_TRUE(loaded.ok()) << loaded.status();
-  EXPECT_EQ(loaded->size(), 2u);
-  EXPECT_FALSE(loaded->Check({{{"status"}, Ids(0, 39)}}, 10).ok());
-  EXPECT_TRUE(loaded->Check({{{"status"}, Ids(0, 40)}}, 10).ok());
+  ASSERT_OK_AND_ASSIGN(auto loaded, ReleaseLedger::Load(path));
+  EXPECT_EQ(loaded.size(), 2u);
+  EXPECT_THAT(loaded.Check({{{"status"}, Ids(0, 39)}}, 10),
+              StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_OK(loaded.Check({{{"status"}, Ids(0, 40)}}, 10));
   std::filesystem::remove(path);
 }
 

@@ -349,15 +349,16 @@ absl::Status SiteNode::Impl::SignRound(const TaskContext& ctx, TaskOutput* outpu
     *message->mutable_contribution() = std::move(c);
   }
   if (!message.has_value()) return absl::OkStatus();
+  const std::string round_id = message->round_id();
   FEDRAD_ASSIGN_OR_RETURN(v1::SignedMessage signed_message,
                           SignRoundMessage(ctx, *std::move(message)));
-  // The site's own record of what it signed (fedrad audit replay reads it).
-  v1::RoundMessage body;
-  body.ParseFromString(signed_message.body());
+  // The site's own record of what it signed (fedrad audit replay reads it);
+  // SignRoundMessage set the body's site and kind from ctx.
   const v1::Task& task = *ctx.task;
+  const std::string bytes = DeterministicBytes(signed_message);
   audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, rounds::kSignedAuditKind,
-                   rounds::AuditSummaryOf(body, signed_message),
-                   Sha256Hex(DeterministicBytes(signed_message)));
+                   rounds::AuditSummaryOf(round_id, ctx.site_id, task.kind(), bytes),
+                   Sha256Hex(bytes));
   *result->mutable_signed_() = std::move(signed_message);
   return absl::OkStatus();
 }
@@ -489,9 +490,10 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
                      absl::StrCat("privacy guard refused release: ", guard.message()));
     fail(guard);
   } else if (absl::Status masked =
-                 IsSecureRound(task) ? MaskOutput(ctx, &*output) : absl::OkStatus();
+                 IsSecureRound(task) ? MaskOutput(ctx, &*output) : CheckPlainRelease(task, *output);
              !masked.ok()) {
-    // Secure rounds: the guard passed the clear values; masking failed, so
+    // Secure aggregation: the guard passed the clear values, but masking
+    // failed, or a secure study's summed arrays were asked for unmasked;
     // nothing leaves.
     FEDRAD_LOG(WARNING) << "task " << task.task_id() << " (" << task.kind()
                         << "): " << masked.message();

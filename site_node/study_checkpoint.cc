@@ -1,9 +1,13 @@
 #include "site_node/study_checkpoint.h"
 
-#include <optional>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -259,10 +263,25 @@ bool ReadMarker(const fs::path& path, std::string* task_id, std::string* kind) {
 
 absl::Status WriteRunningMarker(const std::string& study_dir, const std::string& task_id,
                                 const std::string& kind) {
-  std::error_code ec;
-  fs::create_directories(StudyStateDir(study_dir), ec);
-  return WriteStringToFile(StateFile(study_dir, "running").string(),
-                           absl::StrCat(task_id, "\t", kind, "\n"));
+  // Written in place, not through a temporary file and a rename: the marker
+  // is there for every task, and what counts is that it exists (a torn
+  // line only shortens the task named in the report).
+  const std::string path = StateFile(study_dir, "running").string();
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == ENOENT) {
+    std::error_code ec;
+    fs::create_directories(StudyStateDir(study_dir), ec);
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  }
+  if (fd < 0) {
+    return absl::PermissionDeniedError(absl::StrCat(path, ": cannot open for writing: ",
+                                                    std::strerror(errno)));
+  }
+  const std::string line = absl::StrCat(task_id, "\t", kind, "\n");
+  const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  if (!written) return absl::DataLossError(absl::StrCat(path, ": write error"));
+  return absl::OkStatus();
 }
 
 void RemoveRunningMarker(const std::string& study_dir) {

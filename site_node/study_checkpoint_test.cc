@@ -4,6 +4,7 @@
 // and study.restore kinds are accepted by a policy that lists other kinds
 // only, and release only "n".
 #include "site_node/study_checkpoint.h"
+#include "core/testing/status_matchers.h"
 #include "site_node/site_rules.h"
 
 #include <unistd.h>
@@ -31,7 +32,7 @@ std::string FreshDir(const std::string& name) {
 
 CsvTable Table(const std::string& text) {
   auto t = ParseCsv(text, "site.csv");
-  EXPECT_TRUE(t.ok()) << t.status();
+  EXPECT_OK(t);
   return *t;
 }
 
@@ -40,11 +41,11 @@ TEST(StudyCheckpoint, WriteThenLoadGivesBackTableAndState) {
   CsvTable table = Table("patient_id,f1,note\nP1,0.10000000000000001,\"a, b\"\nP2,-3e-300,\n");
   std::map<std::string, std::string> kv = {{"combat.fit", std::string("\0\x01\xff bin", 7)},
                                            {"plain", "text with spaces\nand lines"}};
-  ASSERT_TRUE(WriteCheckpoint(dir, 1, "harmonization", table, kv).ok());
+  ASSERT_OK(WriteCheckpoint(dir, 1, "harmonization", table, kv));
   EXPECT_EQ(LatestCheckpoint(dir), 1);
   CsvTable loaded;
   std::map<std::string, std::string> loaded_kv;
-  ASSERT_TRUE(LoadCheckpoint(dir, 1, "site.csv", &loaded, &loaded_kv).ok());
+  ASSERT_OK(LoadCheckpoint(dir, 1, "site.csv", &loaded, &loaded_kv));
   EXPECT_EQ(loaded.header(), table.header());
   EXPECT_EQ(loaded.rows(), table.rows());
   EXPECT_EQ(loaded.source(), "site.csv");
@@ -59,7 +60,7 @@ TEST(StudyCheckpoint, LatestAndRemoveAfter) {
   std::string dir = FreshDir("latest");
   EXPECT_EQ(LatestCheckpoint(dir), -1);
   CsvTable table = Table("patient_id\nP1\n");
-  for (int step : {0, 1, 2, 10}) ASSERT_TRUE(WriteCheckpoint(dir, step, "s", table, {}).ok());
+  for (int step : {0, 1, 2, 10}) ASSERT_OK(WriteCheckpoint(dir, step, "s", table, {}));
   EXPECT_EQ(LatestCheckpoint(dir), 10);
   RemoveCheckpointsAfter(dir, 1);
   EXPECT_EQ(LatestCheckpoint(dir), 1);
@@ -75,8 +76,8 @@ TEST(StudyCheckpoint, KindsRestoreStateAndPassAGuardThatListsOtherKindsOnly) {
   const TaskKind* restore = registry.Find("study.restore");
   ASSERT_NE(checkpoint, nullptr);
   ASSERT_NE(restore, nullptr);
-  EXPECT_TRUE(guard.CheckAccepted(*checkpoint).ok());
-  EXPECT_TRUE(guard.CheckAccepted(*restore).ok());
+  EXPECT_OK(guard.CheckAccepted(*checkpoint));
+  EXPECT_OK(guard.CheckAccepted(*restore));
 
   std::string dir = FreshDir("kinds");
   std::string csv = "patient_id,x\n";
@@ -98,25 +99,23 @@ TEST(StudyCheckpoint, KindsRestoreStateAndPassAGuardThatListsOtherKindsOnly) {
   state["k"] = "v0";
   task.set_kind("study.checkpoint");
   AddScalar(task.mutable_params(), "step", 0);
-  auto out = checkpoint->handler(ctx);
-  ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_TRUE(guard.CheckRelease(*checkpoint, *out).ok());
-  EXPECT_EQ(out->n_contributing, 12);
+  ASSERT_OK_AND_ASSIGN(auto out, checkpoint->handler(ctx));
+  EXPECT_OK(guard.CheckRelease(*checkpoint, out));
+  EXPECT_EQ(out.n_contributing, 12);
 
   // Step 1 ran partly (changed things), then the coordinator restarted.
   working.mutable_cell(0, 1) = "999";
   state["k"] = "v1";
   task.set_kind("study.restore");
-  auto restored = restore->handler(ctx);
-  ASSERT_TRUE(restored.ok()) << restored.status();
-  EXPECT_TRUE(guard.CheckRelease(*restore, *restored).ok());
+  ASSERT_OK_AND_ASSIGN(auto restored, restore->handler(ctx));
+  EXPECT_OK(guard.CheckRelease(*restore, restored));
   EXPECT_EQ(working.cell(0, 1), "100");
   EXPECT_EQ(state.at("k"), "v0");
 
   // Restore to before the first step: the data table as loaded, no state.
   task.clear_params();
   AddScalar(task.mutable_params(), "step", -1);
-  ASSERT_TRUE(restore->handler(ctx).ok());
+  ASSERT_OK(restore->handler(ctx));
   EXPECT_EQ(working.cell(0, 1), "0");
   EXPECT_TRUE(state.empty());
   EXPECT_EQ(LatestCheckpoint(dir), -1);
@@ -135,13 +134,13 @@ TEST(StudyCheckpoint, WorkingStateKeepsAnswersAndIsRemovedByCheckpointAndRestore
   answer.set_n_contributing(12);
   std::map<std::string, std::string> answered = {{answer.task_id(), answer.SerializeAsString()}};
   EXPECT_FALSE(HasWorkingState(dir));
-  ASSERT_TRUE(WriteWorkingState(dir, working, kv, answered).ok());
+  ASSERT_OK(WriteWorkingState(dir, working, kv, answered));
   ASSERT_TRUE(HasWorkingState(dir));
   EXPECT_EQ(LatestCheckpoint(dir), -1);  // not a step checkpoint
 
   CsvTable loaded;
   std::map<std::string, std::string> loaded_kv, loaded_answered;
-  ASSERT_TRUE(LoadWorkingState(dir, "site.csv", &loaded, &loaded_kv, &loaded_answered).ok());
+  ASSERT_OK(LoadWorkingState(dir, "site.csv", &loaded, &loaded_kv, &loaded_answered));
   EXPECT_EQ(loaded.rows(), working.rows());
   EXPECT_EQ(loaded_kv, kv);
   ASSERT_EQ(loaded_answered.count(answer.task_id()), 1u);
@@ -162,14 +161,14 @@ TEST(StudyCheckpoint, WorkingStateKeepsAnswersAndIsRemovedByCheckpointAndRestore
   ctx.state = &kv;
   ctx.output_dir = dir;
   ctx.data_table = &data;
-  ASSERT_TRUE(registry.Find("study.checkpoint")->handler(ctx).ok());
+  ASSERT_OK(registry.Find("study.checkpoint")->handler(ctx));
   EXPECT_FALSE(HasWorkingState(dir));
   EXPECT_EQ(LatestCheckpoint(dir), 0);
 
   // So does a restore.
-  ASSERT_TRUE(WriteWorkingState(dir, working, kv, answered).ok());
+  ASSERT_OK(WriteWorkingState(dir, working, kv, answered));
   task.set_kind("study.restore");
-  ASSERT_TRUE(registry.Find("study.restore")->handler(ctx).ok());
+  ASSERT_OK(registry.Find("study.restore")->handler(ctx));
   EXPECT_FALSE(HasWorkingState(dir));
   EXPECT_EQ(working.cell(3, 1), "2.5");  // the checkpoint of step 0
 }
@@ -178,7 +177,7 @@ TEST(StudyCheckpoint, WorkingStateKeepsAnswersAndIsRemovedByCheckpointAndRestore
 TEST(StudyState, CheckpointsAndLedgerAreUnderTheHiddenStateFolder) {
   const std::string dir = FreshDir("state_layout");
   CsvTable table({"patient_id"}, "t");
-  ASSERT_TRUE(WriteCheckpoint(dir, 0, "s", table, {}).ok());
+  ASSERT_OK(WriteCheckpoint(dir, 0, "s", table, {}));
   EXPECT_TRUE(fs::exists(dir + "/.state/checkpoints/step-0000"));
   EXPECT_FALSE(fs::exists(dir + "/checkpoints"));
   EXPECT_EQ(LedgerPath(dir), dir + "/.state/release-ledger.tsv");
@@ -192,12 +191,12 @@ TEST(CrashGuard, StopsAStudyWhoseWorkerCrashedOrDiedTwiceAndResets) {
   const std::string out = FreshDir("crash_guard");
   const std::string a = out + "/study-a", b = out + "/study-b", c = out + "/study-c";
   // a: killed once.
-  ASSERT_TRUE(WriteRunningMarker(a, "t1", "models.derivatives").ok());
+  ASSERT_OK(WriteRunningMarker(a, "t1", "models.derivatives"));
   // b: crashed (the signal handler wrote .state/crashed).
-  ASSERT_TRUE(WriteRunningMarker(b, "t7", "cohort.counts").ok());
-  ASSERT_TRUE(WriteStringToFile(CrashedMarkerPath(b), "t7\tcohort.counts\n").ok());
+  ASSERT_OK(WriteRunningMarker(b, "t7", "cohort.counts"));
+  ASSERT_OK(WriteStringToFile(CrashedMarkerPath(b), "t7\tcohort.counts\n"));
   // c: finished its task (no marker).
-  ASSERT_TRUE(WriteRunningMarker(c, "t2", "cohort.counts").ok());
+  ASSERT_OK(WriteRunningMarker(c, "t2", "cohort.counts"));
   RemoveRunningMarker(c);
 
   auto found = ScanInterruptedStudies(out);
@@ -217,15 +216,14 @@ TEST(CrashGuard, StopsAStudyWhoseWorkerCrashedOrDiedTwiceAndResets) {
   // A second scan with nothing left running finds nothing new.
   EXPECT_TRUE(ScanInterruptedStudies(out).empty());
   // a dies again on another task: stopped now.
-  ASSERT_TRUE(WriteRunningMarker(a, "t9", "models.validate").ok());
+  ASSERT_OK(WriteRunningMarker(a, "t9", "models.validate"));
   found = ScanInterruptedStudies(out);
   ASSERT_EQ(found.size(), 1u);
   EXPECT_TRUE(found[0].failed);
   EXPECT_EQ(StudyStopped(a)->kind, "models.validate");
 
-  auto reset = ResetStudy(out, "study-a");
-  ASSERT_TRUE(reset.ok());
-  EXPECT_TRUE(*reset);
+  ASSERT_OK_AND_ASSIGN(auto reset, ResetStudy(out, "study-a"));
+  EXPECT_TRUE(reset);
   EXPECT_FALSE(StudyStopped(a).has_value());
   EXPECT_FALSE(*ResetStudy(out, "study-c"));
 }

@@ -6,12 +6,15 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 #include "proto/textproto.h"
 #include "site_node/site_rules.h"
 
 namespace fedrad::site {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 constexpr char kSpec[] = R"(name: "crlm-demo"
 cohort_summary { enabled: true columns: "age" }
@@ -21,7 +24,7 @@ models { name: "cox" type: COX time_column: "time" event_column: "status"
 
 v1::Study Parse(const std::string& text) {
   v1::Study s;
-  EXPECT_TRUE(ParseTextProto(text, "spec", &s).ok());
+  EXPECT_OK(ParseTextProto(text, "spec", &s));
   return s;
 }
 
@@ -33,31 +36,36 @@ void ExpectRefused(const absl::Status& s, absl::StatusCode code, const std::stri
 
 TEST(NeededKinds, OnlyTheFamiliesTheSpecUses) {
   v1::Study spec = Parse(kSpec);
-  EXPECT_TRUE(CheckKindNeeded(spec, "cohort.counts", false).ok());
-  EXPECT_TRUE(CheckKindNeeded(spec, "models.derivatives", false).ok());
-  EXPECT_TRUE(CheckKindNeeded(spec, "models.fit", false).ok());  // a new kind of the family
-  EXPECT_TRUE(CheckKindNeeded(spec, "study.checkpoint", false).ok());
+  EXPECT_OK(CheckKindNeeded(spec, "cohort.counts", false));
+  EXPECT_OK(CheckKindNeeded(spec, "models.derivatives", false));
+  EXPECT_OK(CheckKindNeeded(spec, "models.fit", false));  // a new kind of the family
+  EXPECT_OK(CheckKindNeeded(spec, "study.checkpoint", false));
   ExpectRefused(CheckKindNeeded(spec, "combat.fit", false), absl::StatusCode::kPermissionDenied,
                 "(rule needed-kinds)");
   ExpectRefused(CheckKindNeeded(spec, "features.extract", false), absl::StatusCode::kPermissionDenied,
                 "crlm-demo");
-  EXPECT_FALSE(CheckKindNeeded(spec, "debug.sleep", true).ok());
+  EXPECT_THAT(CheckKindNeeded(spec, "debug.sleep", true),
+              StatusIs(absl::StatusCode::kPermissionDenied));
   spec.mutable_debug()->set_sleep_rounds(1);
-  EXPECT_FALSE(CheckKindNeeded(spec, "debug.sleep", false).ok());  // the policy says no
-  EXPECT_TRUE(CheckKindNeeded(spec, "debug.sleep", true).ok());
+  EXPECT_THAT(CheckKindNeeded(spec, "debug.sleep", false),
+              StatusIs(absl::StatusCode::kPermissionDenied));  // the policy says no
+  EXPECT_OK(CheckKindNeeded(spec, "debug.sleep", true));
   spec.mutable_harmonization()->set_enabled(true);
-  EXPECT_TRUE(CheckKindNeeded(spec, "combat.fit", false).ok());
+  EXPECT_OK(CheckKindNeeded(spec, "combat.fit", false));
   spec.clear_models();
-  EXPECT_FALSE(CheckKindNeeded(spec, "models.validate", false).ok());
+  EXPECT_THAT(CheckKindNeeded(spec, "models.validate", false),
+              StatusIs(absl::StatusCode::kPermissionDenied));
   spec.mutable_cohort_summary()->set_enabled(false);
-  EXPECT_FALSE(CheckKindNeeded(spec, "cohort.moments", false).ok());
+  EXPECT_THAT(CheckKindNeeded(spec, "cohort.moments", false),
+              StatusIs(absl::StatusCode::kPermissionDenied));
   // A kind that only starts like a family name does not count.
-  EXPECT_FALSE(CheckKindNeeded(spec, "studyX", false).ok());
+  EXPECT_THAT(CheckKindNeeded(spec, "studyX", false),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 TEST(ColumnRoles, RefusesOverlappingRolesNamingModelAndField) {
   const v1::Study ok = Parse(kSpec);
-  EXPECT_TRUE(CheckSpecRoles(ok, "patient_id").ok());
+  EXPECT_OK(CheckSpecRoles(ok, "patient_id"));
 
   v1::Study s = ok;
   s.mutable_models(0)->add_covariates("time");
@@ -84,7 +92,7 @@ TEST(ColumnRoles, RefusesOverlappingRolesNamingModelAndField) {
   s = ok;
   s.set_id_column("age");
   s.mutable_models(0)->add_covariates("case_no");
-  EXPECT_TRUE(CheckSpecRoles(s, "patient_id").ok());
+  EXPECT_OK(CheckSpecRoles(s, "patient_id"));
   ExpectRefused(CheckSpecRoles(s, "case_no"), absl::StatusCode::kInvalidArgument, "id column");
   // Logistic: the outcome is no covariate.
   s = Parse(R"(models { name: "lr" type: LOGISTIC outcome_column: "recur" covariates: "recur" })");
@@ -119,12 +127,12 @@ TEST(Sizes, ADeeplyNestedRegexIsRefusedWithoutACrash) {
   ExpectRefused(CheckSpecPatterns(s), absl::StatusCode::kInvalidArgument,
                 "cohort_summary.column_regex: not a pattern this site accepts");
   s.mutable_cohort_summary()->set_column_regex(std::string(1000, '(') + std::string(1000, ')'));
-  EXPECT_FALSE(CheckStudySpec(s, "patient_id").ok());
+  EXPECT_THAT(CheckStudySpec(s, "patient_id"), StatusIs(absl::StatusCode::kInvalidArgument));
   // Backtracking bait is fine for RE2 (linear time): accepted.
   std::string bait;
   for (int i = 0; i < 100; ++i) bait += ".*";
   s.mutable_cohort_summary()->set_column_regex(bait + "Z");
-  EXPECT_TRUE(CheckSpecPatterns(s).ok());
+  EXPECT_OK(CheckSpecPatterns(s));
   s.mutable_models(0)->set_covariate_regex("[");
   ExpectRefused(CheckSpecPatterns(s), absl::StatusCode::kInvalidArgument, "models 'cox' covariate_regex");
 }
@@ -134,13 +142,13 @@ TEST(Sizes, ParamsAreBounded) {
   task.set_study_id("s1");
   task.set_kind("models.derivatives");
   *task.mutable_study() = Parse(kSpec);
-  EXPECT_TRUE(CheckTaskSize(task).ok());
+  EXPECT_OK(CheckTaskSize(task));
   auto* a = task.mutable_params()->add_arrays();
   a->set_name("beta");
   a->mutable_values()->Resize(static_cast<int>(kMaxParamArrayValues) + 1, 0.0);
   ExpectRefused(CheckTaskSize(task), absl::StatusCode::kInvalidArgument, "params.arrays[0].values");
   a->mutable_values()->Resize(3, 0.0);
-  EXPECT_TRUE(CheckTaskSize(task).ok());
+  EXPECT_OK(CheckTaskSize(task));
   (*task.mutable_params()->mutable_strings())["model"] = std::string(kMaxParamStringBytes + 1, 'm');
   ExpectRefused(CheckTaskSize(task), absl::StatusCode::kInvalidArgument, "params.strings");
   task.mutable_params()->mutable_strings()->clear();
@@ -168,7 +176,7 @@ TEST(Sizes, TranscriptsAllowARealisticFitAndAreBounded) {
     m->set_signature(std::string(96, 's'));
     m->set_certificate_pem(std::string(800, 'c'));
   }
-  EXPECT_TRUE(CheckTaskSize(task).ok()) << CheckTaskSize(task);
+  EXPECT_OK(CheckTaskSize(task));
   // More messages than kMaxTranscriptMessages.
   v1::Task many = task;
   for (int i = 5050; i <= kMaxTranscriptMessages; ++i) *many.mutable_transcript()->add_messages() = task.transcript().messages(1);

@@ -27,6 +27,7 @@
 #include "core/status.h"
 #include "models/descriptive.h"
 #include "proto/payload.h"
+#include "rounds/transcript.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/site_rules.h"
 #include "site_node/task_registry.h"
@@ -221,6 +222,9 @@ absl::StatusOr<TaskOutput> CohortMoments(TaskContext& ctx) {
   AddArray(&p, "time_event_n", te_shape, te_n);
   AddArray(&p, "time_event_events", te_shape, te_events);
   AddArray(&p, "time_event_suppressed", te_shape, te_suppressed);
+  // Signed like a verifiable round, so that an auditor can pool it again
+  // (`fedrad audit replay`, rounds/cohort_inputs.h).
+  out.round = RoundContribution{rounds::CohortMomentsRound(), {}, {}};
   return out;
 }
 
@@ -253,6 +257,7 @@ absl::StatusOr<TaskOutput> CohortCounts(TaskContext& ctx) {
     AddArray(&out.payload, "n." + c, {}, {static_cast<double>(g.n)});
     out.populations.push_back({{LedgerQuantity(c)}, IdsWhere(ids, {&values})});
   }
+  out.round = RoundContribution{rounds::CohortCountsRound(), {}, {}};
   return out;
 }
 

@@ -3,7 +3,9 @@
 //   debug.sleep   sleeps params "seconds" (interruptible), releases "n"
 //   debug.vector  releases "vector": params "length" doubles, value i * n
 //                 where n is the site's row count (so the coordinator's sum
-//                 is checkable), and n_contributing = n.
+//                 is checkable), and n_contributing = n. With a string
+//                 param "round", a plain answer is a signed verifiable
+//                 contribution to that round.
 //   debug.crash   crashes the worker (SIGSEGV), for the crash-loop guard's
 //                 test; releases nothing.
 #include <csignal>
@@ -12,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "site_node/builtin_tasks.h"
+#include "site_node/secure_agg.h"
 
 namespace fedrad::site {
 
@@ -55,6 +58,13 @@ void RegisterDebugTasks(TaskRegistry& registry) {
           v[i] = static_cast<double>(i) * out.n_contributing;
         }
         AddVector(&out.payload, "vector", v);
+        // Optional "round": a verifiable round id. A plain answer is then
+        // signed and audited as a plain study's models.derivatives is (the
+        // secure-round benchmark's plain, verified round).
+        auto round = ctx.task->params().strings().find("round");
+        if (round != ctx.task->params().strings().end() && !IsSecureRound(*ctx.task)) {
+          out.round = RoundContribution{round->second, {"vector"}, {}};
+        }
         return out;
       },
       /*debug_only=*/true});

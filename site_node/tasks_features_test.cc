@@ -13,6 +13,7 @@
 #include "coordinator/analyses.h"
 #include "coordinator/study_context.h"
 #include "core/csv.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/payload.h"
@@ -25,6 +26,8 @@
 
 namespace fedrad::site {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
@@ -53,7 +56,7 @@ class FeaturesTaskTest : public ::testing::Test {
     o.threads = 2;
     o.corrupt_cases = {"C1_0003"};
     auto s = synth::GenerateCohort(o);
-    ASSERT_TRUE(s.ok()) << s.status();
+    ASSERT_OK(s);
   }
   static void TearDownTestSuite() {
     std::error_code ec;
@@ -63,10 +66,9 @@ class FeaturesTaskTest : public ::testing::Test {
 
   void SetUp() override {
     RegisterFeatureTasks(registry_);
-    auto t = ReadCsv(center_dir() + "/manifest.csv");
-    ASSERT_TRUE(t.ok()) << t.status();
-    table_ = *t;
-    ASSERT_TRUE(ParseTextProto(kFeatures, "test", task_.mutable_study()).ok());
+    ASSERT_OK_AND_ASSIGN(auto t, ReadCsv(center_dir() + "/manifest.csv"));
+    table_ = t;
+    ASSERT_OK(ParseTextProto(kFeatures, "test", task_.mutable_study()));
     task_.set_kind("features.extract");
     output_dir_ = *dir_ + "/site-output/study-1";
     fs::create_directories(output_dir_);
@@ -105,14 +107,13 @@ std::string* FeaturesTaskTest::dir_ = nullptr;
 TEST_F(FeaturesTaskTest, CorruptImageIsExcludedNamedAndRemovedWhileTheRestIsExtracted) {
   ASSERT_EQ(table_.num_rows(), 12u);
   const size_t columns_before = table_.num_columns();
-  auto out = RunTask();
-  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_OK_AND_ASSIGN(auto out, RunTask());
 
-  EXPECT_EQ(*GetScalar(out->payload, "n_cases"), 12);
-  EXPECT_EQ(*GetScalar(out->payload, "n_ok"), 11);
-  EXPECT_EQ(*GetScalar(out->payload, "n_excluded"), 1);
-  EXPECT_EQ(out->n_contributing, 11);
-  auto excluded = nlohmann::json::parse(out->payload.strings().at("excluded_cases"));
+  EXPECT_EQ(*GetScalar(out.payload, "n_cases"), 12);
+  EXPECT_EQ(*GetScalar(out.payload, "n_ok"), 11);
+  EXPECT_EQ(*GetScalar(out.payload, "n_excluded"), 1);
+  EXPECT_EQ(out.n_contributing, 11);
+  auto excluded = nlohmann::json::parse(out.payload.strings().at("excluded_cases"));
   ASSERT_EQ(excluded.size(), 1u);
   EXPECT_EQ(excluded[0]["case"], "C1_0003");
   const std::string reason = excluded[0]["reason"];
@@ -121,14 +122,13 @@ TEST_F(FeaturesTaskTest, CorruptImageIsExcludedNamedAndRemovedWhileTheRestIsExtr
 
   // The table lost the corrupt case and gained the features of both regions.
   ASSERT_EQ(table_.num_rows(), 11u);
-  auto ids = table_.StringColumn("case_id");
-  ASSERT_TRUE(ids.ok());
-  EXPECT_THAT(*ids, Not(::testing::Contains("C1_0003")));
-  const double n_columns = *GetScalar(out->payload, "n_feature_columns");
+  ASSERT_OK_AND_ASSIGN(auto ids, table_.StringColumn("case_id"));
+  EXPECT_THAT(ids, Not(::testing::Contains("C1_0003")));
+  const double n_columns = *GetScalar(out.payload, "n_feature_columns");
   EXPECT_EQ(table_.num_columns(), columns_before + static_cast<size_t>(n_columns));
   for (const char* c : {"lesion_stat_mean", "lesion_stat_variance", "bkg_stat_mean", "bkg_stat_variance"}) {
     auto v = table_.NumericColumn(c, MissingValues::kReject);
-    ASSERT_TRUE(v.ok()) << c << ": " << v.status();
+    ASSERT_OK(v) << c;
     EXPECT_EQ(v->size(), 11u);
   }
   // The synthetic parenchyma is brighter than the hypodense metastases.
@@ -138,27 +138,25 @@ TEST_F(FeaturesTaskTest, CorruptImageIsExcludedNamedAndRemovedWhileTheRestIsExtr
 
   // Only the declared counts leave, and only above k.
   PrivacyGuard guard(GuardPolicy{10, {}, false});
-  EXPECT_TRUE(guard.CheckRelease(*registry_.Find("features.extract"), *out).ok());
+  EXPECT_OK(guard.CheckRelease(*registry_.Find("features.extract"), out));
   PrivacyGuard strict(GuardPolicy{12, {}, false});
-  EXPECT_FALSE(strict.CheckRelease(*registry_.Find("features.extract"), *out).ok());
+  EXPECT_THAT(strict.CheckRelease(*registry_.Find("features.extract"), out),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 
   // Local outputs for the operator.
   EXPECT_TRUE(fs::exists(output_dir_ + "/features.csv"));
-  auto errors = ReadCsv(output_dir_ + "/feature_errors.csv");
-  ASSERT_TRUE(errors.ok());
-  EXPECT_EQ(errors->num_rows(), 1u);
+  ASSERT_OK_AND_ASSIGN(auto errors, ReadCsv(output_dir_ + "/feature_errors.csv"));
+  EXPECT_EQ(errors.num_rows(), 1u);
   // The cache sits beside the study folders, for every study of this site.
   EXPECT_TRUE(fs::exists(*dir_ + "/site-output/.feature-cache"));
 }
 
 TEST_F(FeaturesTaskTest, RepeatedTaskReturnsTheSameResultAndLeavesTheTableAlone) {
-  auto first = RunTask();
-  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_OK_AND_ASSIGN(auto first, RunTask());
   const CsvTable after_first = table_;
-  auto second = RunTask();
-  ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(second->payload, first->payload));
-  EXPECT_EQ(second->n_contributing, first->n_contributing);
+  ASSERT_OK_AND_ASSIGN(auto second, RunTask());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(second.payload, first.payload));
+  EXPECT_EQ(second.n_contributing, first.n_contributing);
   EXPECT_EQ(table_.header(), after_first.header());
   EXPECT_EQ(table_.rows(), after_first.rows());
 }
@@ -167,17 +165,15 @@ TEST_F(FeaturesTaskTest, SiteWhereEveryCaseFailsFailsTheTaskWithAClearMessage) {
   const int image = table_.ColumnIndex("image");
   for (size_t r = 0; r < table_.num_rows(); ++r) table_.mutable_cell(r, image) = "missing/ct.nii.gz";
   auto out = RunTask();
-  ASSERT_FALSE(out.ok());
-  EXPECT_EQ(out.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(out.status().message(), HasSubstr("failed for every one of the site's 12 cases"));
+  ASSERT_THAT(out, StatusIs(absl::StatusCode::kFailedPrecondition,
+                            HasSubstr("failed for every one of the site's 12 cases")));
   EXPECT_EQ(table_.num_rows(), 12u);  // untouched
 }
 
 TEST_F(FeaturesTaskTest, EmptyPathCellExcludesTheCaseNamingTheColumnAndLine) {
   table_.mutable_cell(4, table_.ColumnIndex("liver_mask")) = "";
-  auto out = RunTask();
-  ASSERT_TRUE(out.ok()) << out.status();
-  auto excluded = nlohmann::json::parse(out->payload.strings().at("excluded_cases"));
+  ASSERT_OK_AND_ASSIGN(auto out, RunTask());
+  auto excluded = nlohmann::json::parse(out.payload.strings().at("excluded_cases"));
   ASSERT_EQ(excluded.size(), 2u);  // C1_0003 (corrupt CT) and C1_0005 (no liver mask)
   EXPECT_EQ(excluded[0]["case"], "C1_0003");
   EXPECT_EQ(excluded[1]["case"], "C1_0005");
@@ -188,8 +184,7 @@ TEST_F(FeaturesTaskTest, EmptyPathCellExcludesTheCaseNamingTheColumnAndLine) {
 TEST_F(FeaturesTaskTest, MissingImageColumnIsNamed) {
   task_.mutable_study()->mutable_features()->set_image_column("ct_path");
   auto out = RunTask();
-  ASSERT_FALSE(out.ok());
-  EXPECT_THAT(out.status().message(), HasSubstr("ct_path"));
+  ASSERT_THAT(out, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ct_path")));
 }
 
 // The hospital path: the same cohort written as DICOM CT series with an
@@ -205,21 +200,19 @@ TEST_F(FeaturesTaskTest, DicomCenterGivesTheSameFeaturesAsNifti) {
   o.threads = 2;
   o.corrupt_cases = {"C1_0003"};
   o.dicom_centers = {"C1"};
-  ASSERT_TRUE(synth::GenerateCohort(o).ok());
-  ASSERT_TRUE(RunTask().ok());
+  ASSERT_OK(synth::GenerateCohort(o));
+  ASSERT_OK(RunTask());
   const CsvTable nifti = table_;
-  auto t = ReadCsv(o.out_dir + "/C1/manifest.csv");
-  ASSERT_TRUE(t.ok()) << t.status();
-  ASSERT_FALSE(t->HasColumn("lesion_mask"));
-  table_ = *t;
+  ASSERT_OK_AND_ASSIGN(auto t, ReadCsv(o.out_dir + "/C1/manifest.csv"));
+  ASSERT_FALSE(t.HasColumn("lesion_mask"));
+  table_ = t;
   state_.clear();
   output_dir_ = *dir_ + "/site-output/study-dicom";
   fs::create_directories(output_dir_);
   TaskContext ctx = Context();
   ctx.data_dir = o.out_dir + "/C1";
-  auto out = registry_.Find("features.extract")->handler(ctx);
-  ASSERT_TRUE(out.ok()) << out.status();
-  auto excluded = nlohmann::json::parse(out->payload.strings().at("excluded_cases"));
+  ASSERT_OK_AND_ASSIGN(auto out, registry_.Find("features.extract")->handler(ctx));
+  auto excluded = nlohmann::json::parse(out.payload.strings().at("excluded_cases"));
   ASSERT_EQ(excluded.size(), 1u);
   EXPECT_EQ(excluded[0]["case"], "C1_0003");
   const std::string reason = excluded[0]["reason"];
@@ -231,7 +224,8 @@ TEST_F(FeaturesTaskTest, DicomCenterGivesTheSameFeaturesAsNifti) {
                         "bkg_stat_variance", "lesion_stat_energy"}) {
     auto a = nifti.NumericColumn(c, MissingValues::kReject);
     auto b = table_.NumericColumn(c, MissingValues::kReject);
-    ASSERT_TRUE(a.ok() && b.ok()) << c;
+    ASSERT_OK(a) << c;
+    ASSERT_OK(b) << c;
     for (size_t i = 0; i < a->size(); ++i) {
       EXPECT_NEAR((*b)[i], (*a)[i], 1e-6 * std::max(1.0, std::abs((*a)[i]))) << c << " row " << i;
     }
@@ -268,21 +262,20 @@ TEST(FeatureSpec, BadSectionsAreRefusedNamingTheField) {
 }
 
 TEST(FeatureSpec, DefaultsAreLargestLesionAndBkg) {
-  auto plan = ResolveFeatureExtraction(v1::FeatureExtraction());
-  ASSERT_TRUE(plan.ok()) << plan.status();
-  ASSERT_EQ(plan->regions.size(), 2u);
-  EXPECT_EQ(plan->regions[0], std::make_pair(std::string("largest_lesion"), std::string("lesion_")));
-  EXPECT_EQ(plan->regions[1], std::make_pair(std::string("bkg"), std::string("bkg_")));
-  EXPECT_TRUE(plan->needs_liver_mask);
-  EXPECT_EQ(plan->image_column, "image");
-  EXPECT_EQ(plan->settings_sha256.size(), 64u);
+  ASSERT_OK_AND_ASSIGN(auto plan, ResolveFeatureExtraction(v1::FeatureExtraction()));
+  ASSERT_EQ(plan.regions.size(), 2u);
+  EXPECT_EQ(plan.regions[0], std::make_pair(std::string("largest_lesion"), std::string("lesion_")));
+  EXPECT_EQ(plan.regions[1], std::make_pair(std::string("bkg"), std::string("bkg_")));
+  EXPECT_TRUE(plan.needs_liver_mask);
+  EXPECT_EQ(plan.image_column, "image");
+  EXPECT_EQ(plan.settings_sha256.size(), 64u);
   // Only the regions asked for are computed.
-  EXPECT_FALSE(plan->options.regions.each_lesion);
-  EXPECT_FALSE(plan->options.regions.all_lesions);
-  EXPECT_FALSE(plan->options.regions.liver);
-  EXPECT_TRUE(plan->options.regions.bkg);
-  EXPECT_TRUE(plan->options.largest_lesion);
-  EXPECT_FALSE(plan->options.patient);
+  EXPECT_FALSE(plan.options.regions.each_lesion);
+  EXPECT_FALSE(plan.options.regions.all_lesions);
+  EXPECT_FALSE(plan.options.regions.liver);
+  EXPECT_TRUE(plan.options.regions.bkg);
+  EXPECT_TRUE(plan.options.largest_lesion);
+  EXPECT_FALSE(plan.options.patient);
 }
 
 // A coordinator-side host that records whether any task was sent.
@@ -303,10 +296,12 @@ class CountingHost : public coordinator::StudyHost {
 
 TEST(FeatureSpec, CoordinatorRefusesABadSectionBeforeSendingAnyTask) {
   v1::Study study;
-  ASSERT_TRUE(ParseTextProto(R"pb(features { enabled: true regions { roi: "lesion_7" } }
-                                  cohort_summary { enabled: true })pb",
-                             "test", &study)
-                  .ok());
+  ASSERT_OK(ParseTextProto(R"pb(features {
+                                  enabled: true
+                                  regions { roi: "lesion_7" }
+                                }
+                                cohort_summary { enabled: true })pb",
+                           "test", &study));
   EXPECT_THAT(coordinator::CheckFeatureExtraction(study).message(),
               HasSubstr("features.regions[0].roi"));
   // The whole-spec check (submission, sandbox) names it too.

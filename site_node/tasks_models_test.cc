@@ -22,6 +22,7 @@
 #include "coordinator/analyses.h"
 #include "coordinator/study_context.h"
 #include "core/csv.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "models/testutil.h"
@@ -49,7 +50,7 @@ CsvTable AllRows() {
   CsvTable all = SiteTable("A");
   for (const char* s : {"B", "C"}) {
     CsvTable t = SiteTable(s);
-    for (const auto& row : t.rows()) EXPECT_TRUE(all.AddRow(row).ok());
+    for (const auto& row : t.rows()) EXPECT_OK(all.AddRow(row));
   }
   return all;
 }
@@ -158,7 +159,7 @@ json RunStudy(InProcessFederation* fed, const std::string& id, const v1::Study& 
               const std::vector<std::string>& sites) {
   coordinator::StudyContext ctx(id, study, sites, fed);
   absl::Status st = coordinator::RunModels(ctx);
-  EXPECT_TRUE(st.ok()) << st;
+  EXPECT_OK(st);
   return ctx.results();
 }
 
@@ -303,7 +304,7 @@ v1::Task MakeTask(const std::string& kind, const v1::Model& model,
 
 std::vector<double> Column(const CsvTable& t, const std::string& c) {
   absl::StatusOr<std::vector<double>> v = t.NumericColumn(c, MissingValues::kReject);
-  EXPECT_TRUE(v.ok()) << v.status();
+  EXPECT_OK(v);
   return *v;
 }
 
@@ -318,8 +319,8 @@ TEST(ModelsDerivatives, ALegitimateBetaIsAnsweredWithItsPopulation) {
   Call c = site.Run(MakeTask("models.derivatives", CoxModel("cox"), {"x1", "x2", "x3", "x4"},
                              {ref["x1"].get<double>(), ref["x2"].get<double>(),
                               ref["x3"].get<double>(), ref["x4"].get<double>()}));
-  ASSERT_TRUE(c.output.ok()) << c.output.status();
-  EXPECT_TRUE(c.guard.ok()) << c.guard;
+  ASSERT_OK(c.output);
+  EXPECT_OK(c.guard);
   ASSERT_EQ(c.output->populations.size(), 1u);
   EXPECT_EQ(c.output->populations[0].ids.size(), 50u);  // every row of site A
   EXPECT_THAT(c.output->populations[0].quantities,
@@ -432,13 +433,13 @@ TEST(ModelsPrepare, EventCountBelowKIsWithheld) {
   ASSERT_EQ(left, 3);  // 3 outcomes = 1 remain: a cell below k = 10
   Site skewed(few);
   Call call = skewed.Run(MakeTask("models.prepare", LogisticModel("lg")));
-  ASSERT_TRUE(call.output.ok()) << call.output.status();
+  ASSERT_OK(call.output);
   EXPECT_TRUE(std::isnan(*GetScalar(call.output->payload, "events")));
   EXPECT_GE(*GetScalar(call.output->payload, "n"), 10);
   // With enough of both, the count is released.
   Site site(SiteTable("A"));
   call = site.Run(MakeTask("models.prepare", LogisticModel("lg")));
-  ASSERT_TRUE(call.output.ok()) << call.output.status();
+  ASSERT_OK(call.output);
   EXPECT_FALSE(std::isnan(*GetScalar(call.output->payload, "events")));
 }
 
@@ -452,8 +453,8 @@ TEST(ModelsDerivatives, EvaluationsAreCappedByTheSpecsIterations) {
   (*idle.mutable_params()->mutable_strings())["role"] = "idle";
   for (int i = 0; i < 6; ++i) {
     Call call = site.Run(task);
-    ASSERT_TRUE(call.output.ok()) << i << ": " << call.output.status();
-    EXPECT_TRUE(site.Run(idle).output.ok());  // idle answers are not evaluations
+    ASSERT_OK(call.output) << i;
+    EXPECT_OK(site.Run(idle).output);  // idle answers are not evaluations
   }
   Call call = site.Run(task);
   EXPECT_TRUE(IsPublicRefusal(call.output.status(), absl::StatusCode::kPermissionDenied,
@@ -462,7 +463,7 @@ TEST(ModelsDerivatives, EvaluationsAreCappedByTheSpecsIterations) {
   // Another model of the study has its own budget.
   v1::Task other = MakeTask("models.derivatives", CoxModel("cox2"), {"x1"}, {0.1});
   *other.mutable_study()->add_models() = m;
-  EXPECT_TRUE(site.Run(other).output.ok());
+  EXPECT_OK(site.Run(other).output);
 }
 
 TEST(ModelsDerivatives, CoordinatorArraysAreSizeChecked) {
@@ -498,8 +499,8 @@ TEST(ModelsFit, RefusedWhenTheSpecDoesNotDevelopTheModelOnThisSiteAlone) {
   v1::Model here = CoxModel("cox");
   here.add_develop_on("A");
   call = site.Run(MakeTask("models.fit", here));
-  ASSERT_TRUE(call.output.ok()) << call.output.status();
-  EXPECT_TRUE(call.guard.ok()) << call.guard;
+  ASSERT_OK(call.output);
+  EXPECT_OK(call.guard);
   EXPECT_FALSE(call.output->populations.empty());
   EXPECT_TRUE(FindSiteFit(site.state(), "cox").has_value());
 }
@@ -510,7 +511,7 @@ TEST(ModelsPrepare, RowsAreCachedByTheModelsWholeDefinition) {
   const double x3_ones = static_cast<double>(std::count(x3.begin(), x3.end(), 1.0));
   // Same study, same model name, same covariates: first the status column...
   Call first = site.Run(MakeTask("models.prepare", CoxModel("m"), {"x1"}));
-  ASSERT_TRUE(first.output.ok()) << first.output.status();
+  ASSERT_OK(first.output);
   EXPECT_EQ(*GetScalar(first.output->payload, "events"), 37);  // site_A.csv: 37 events
   // ...then events defined by x3 = 1: its own rows, not the first model's.
   v1::Model by_x3 = CoxModel("m");
@@ -519,14 +520,14 @@ TEST(ModelsPrepare, RowsAreCachedByTheModelsWholeDefinition) {
   by_x3.set_event_column("x3");
   by_x3.add_event_values("1");
   Call second = site.Run(MakeTask("models.prepare", by_x3, {"x1"}));
-  ASSERT_TRUE(second.output.ok()) << second.output.status();
+  ASSERT_OK(second.output);
   EXPECT_EQ(*GetScalar(second.output->payload, "events"), x3_ones);
   EXPECT_NE(x3_ones, 37);
   // A changed cell of the same table object gives new rows too.
   const std::vector<double> before = *GetVector(first.output->payload, "sum_x");
   site.table().mutable_cell(0, static_cast<size_t>(site.table().ColumnIndex("x1"))) = "100";
   Call third = site.Run(MakeTask("models.prepare", CoxModel("m"), {"x1"}));
-  ASSERT_TRUE(third.output.ok());
+  ASSERT_OK(third.output);
   EXPECT_NE((*GetVector(third.output->payload, "sum_x"))[0], before[0]);
   // The population: the model's outcome and covariate columns, every row.
   ASSERT_EQ(third.output->populations.size(), 1u);

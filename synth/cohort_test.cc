@@ -11,6 +11,7 @@
 
 #include "core/csv.h"
 #include "core/hash.h"
+#include "core/testing/status_matchers.h"
 #include "features/dicom/dicom.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -18,6 +19,8 @@
 
 namespace fedrad::synth {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
@@ -34,7 +37,7 @@ std::map<std::string, std::string> HashTree(const std::string& dir) {
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
     if (!e.is_regular_file()) continue;
     auto h = Sha256FileHex(e.path().string());
-    EXPECT_TRUE(h.ok());
+    EXPECT_OK(h);
     out[fs::relative(e.path(), dir).string()] = h.ok() ? *h : "";
   }
   return out;
@@ -51,9 +54,8 @@ CohortOptions Options(const std::string& dir, std::vector<int> counts, uint64_t 
 }
 
 TEST(ParsePatientCounts, AcceptsOneCountPerCenter) {
-  auto counts = ParsePatientCounts("60, 45,80,30", 4);
-  ASSERT_TRUE(counts.ok()) << counts.status();
-  EXPECT_EQ(*counts, (std::vector<int>{60, 45, 80, 30}));
+  ASSERT_OK_AND_ASSIGN(auto counts, ParsePatientCounts("60, 45,80,30", 4));
+  EXPECT_EQ(counts, (std::vector<int>{60, 45, 80, 30}));
 }
 
 TEST(ParsePatientCounts, RejectsAMismatchWithTheCenterCount) {
@@ -84,32 +86,31 @@ TEST(GenerateCohort, RejectsBadOptions) {
 TEST(GenerateCohort, RefusesAFolderItDidNotWriteAndNeedsOverwriteForItsOwn) {
   const std::string dir = FreshDir("refuse");
   fs::create_directories(dir);
-  ASSERT_TRUE(WriteStringToFile(dir + "/precious.txt", "keep me").ok());
+  ASSERT_OK(WriteStringToFile(dir + "/precious.txt", "keep me"));
   auto s = GenerateCohort(Options(dir, {1}, 1));
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE(fs::exists(dir + "/precious.txt"));
 
   const std::string own = FreshDir("own");
-  ASSERT_TRUE(GenerateCohort(Options(own, {1}, 1)).ok());
+  ASSERT_OK(GenerateCohort(Options(own, {1}, 1)));
   auto again = GenerateCohort(Options(own, {1}, 1));
   EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(again.status().message()), HasSubstr("--overwrite"));
   CohortOptions o = Options(own, {1}, 2);
   o.overwrite = true;
-  EXPECT_TRUE(GenerateCohort(o).ok());
+  EXPECT_OK(GenerateCohort(o));
 }
 
 TEST(GenerateCohort, CorruptCasesGetATruncatedCtAndEverythingElseIsUnchanged) {
   const std::string clean = FreshDir("corrupt_clean"), bad = FreshDir("corrupt_bad");
-  ASSERT_TRUE(GenerateCohort(Options(clean, {3, 2}, 11)).ok());
+  ASSERT_OK(GenerateCohort(Options(clean, {3, 2}, 11)));
   CohortOptions o = Options(bad, {3, 2}, 11);
   o.corrupt_cases = {"C2_0002"};
-  auto s = GenerateCohort(o);
-  ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_THAT(s->readme, HasSubstr("C2_0002"));
+  ASSERT_OK_AND_ASSIGN(auto s, GenerateCohort(o));
+  EXPECT_THAT(s.readme, HasSubstr("C2_0002"));
   const std::string ct = bad + "/C2/cases/C2_0002/ct.nii.gz";
   EXPECT_EQ(std::filesystem::file_size(ct), 64u);
-  EXPECT_FALSE(synth_internal::ReadInt16(ct).ok());
+  EXPECT_THAT(synth_internal::ReadInt16(ct), StatusIs(absl::StatusCode::kDataLoss));
   // Every other file is as without the option (README aside).
   auto a = HashTree(clean), b = HashTree(bad);
   for (const auto& [path, hash] : a) {
@@ -125,9 +126,9 @@ TEST(GenerateCohort, CorruptCasesGetATruncatedCtAndEverythingElseIsUnchanged) {
 
 TEST(GenerateCohort, SameSeedGivesIdenticalBytesWhateverTheThreads) {
   const std::string a = FreshDir("det_a"), b = FreshDir("det_b"), c = FreshDir("det_c");
-  ASSERT_TRUE(GenerateCohort(Options(a, {3, 2}, 99, 1)).ok());
-  ASSERT_TRUE(GenerateCohort(Options(b, {3, 2}, 99, 2)).ok());
-  ASSERT_TRUE(GenerateCohort(Options(c, {3, 2}, 100, 2)).ok());
+  ASSERT_OK(GenerateCohort(Options(a, {3, 2}, 99, 1)));
+  ASSERT_OK(GenerateCohort(Options(b, {3, 2}, 99, 2)));
+  ASSERT_OK(GenerateCohort(Options(c, {3, 2}, 100, 2)));
   const auto ha = HashTree(a), hb = HashTree(b), hc = HashTree(c);
   EXPECT_EQ(ha.size(), 3 + 2 + 5 * 3u);  // README, truth, marker; 2 manifests; 15 volumes
   EXPECT_EQ(ha, hb);
@@ -142,30 +143,32 @@ TEST(GenerateCohort, SameSeedGivesIdenticalBytesWhateverTheThreads) {
 TEST(GenerateCohort, DicomCenterHoldsTheSameCtAndMasksAsNifti) {
   const std::string nifti = FreshDir("dicom_n"), dicom = FreshDir("dicom_d"),
                     again = FreshDir("dicom_a");
-  ASSERT_TRUE(GenerateCohort(Options(nifti, {2, 2}, 21)).ok());
+  ASSERT_OK(GenerateCohort(Options(nifti, {2, 2}, 21)));
   CohortOptions o = Options(dicom, {2, 2}, 21);
   o.dicom_centers = {"C2"};
   o.corrupt_cases = {"C2_0002"};
-  ASSERT_TRUE(GenerateCohort(o).ok());
+  ASSERT_OK(GenerateCohort(o));
   o.out_dir = again;
   o.threads = 1;
-  ASSERT_TRUE(GenerateCohort(o).ok());
+  ASSERT_OK(GenerateCohort(o));
   EXPECT_EQ(HashTree(dicom), HashTree(again));
   EXPECT_EQ(HashTree(nifti).at("C1/cases/C1_0001/ct.nii.gz"),
             HashTree(dicom).at("C1/cases/C1_0001/ct.nii.gz"));  // C1 stays NIfTI
   auto manifest = ReadCsv(dicom + "/C2/manifest.csv");
-  ASSERT_TRUE(manifest.ok());
+  ASSERT_OK(manifest);
   EXPECT_TRUE(manifest->HasColumn("rtstruct"));
   EXPECT_FALSE(manifest->HasColumn("lesion_mask"));
 
   auto c = features::dicom::ReadDicomCase({dicom + "/C2/cases/C2_0001/CT",
                                            dicom + "/C2/cases/C2_0001/RS.dcm", "",
                                            "Metastasis*", "Liver"});
-  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_OK(c);
   auto ct = synth_internal::ReadInt16(nifti + "/C2/cases/C2_0001/ct.nii.gz");
   auto liver = synth_internal::ReadUint8(nifti + "/C2/cases/C2_0001/liver.nii.gz");
   auto lesions = synth_internal::ReadUint8(nifti + "/C2/cases/C2_0001/lesions.nii.gz");
-  ASSERT_TRUE(ct.ok() && liver.ok() && lesions.ok());
+  ASSERT_OK(ct);
+  ASSERT_OK(liver);
+  ASSERT_OK(lesions);
   ASSERT_EQ(c->image.voxels.size(), ct->voxels.size());
   ASSERT_TRUE(c->liver.has_value());
   int64_t lesion_voxels = 0;
@@ -179,8 +182,7 @@ TEST(GenerateCohort, DicomCenterHoldsTheSameCtAndMasksAsNifti) {
   auto corrupt = features::dicom::ReadDicomCase({dicom + "/C2/cases/C2_0002/CT",
                                                  dicom + "/C2/cases/C2_0002/RS.dcm", "",
                                                  "Metastasis*", "Liver"});
-  ASSERT_FALSE(corrupt.ok());
-  EXPECT_THAT(std::string(corrupt.status().message()), HasSubstr("missing slice"));
+  ASSERT_THAT(corrupt, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("missing slice")));
 
   CohortOptions bad = Options(FreshDir("dicom_bad"), {1}, 1);
   bad.dicom_centers = {"C2"};
@@ -193,7 +195,7 @@ class CohortContent : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new std::string(FreshDir("content"));
     auto s = GenerateCohort(Options(*dir_, {3, 3, 3, 3}, 5));
-    ASSERT_TRUE(s.ok()) << s.status();
+    ASSERT_OK(s);
     summary_ = new CohortSummary(*s);
   }
   static void TearDownTestSuite() {
@@ -208,53 +210,50 @@ CohortSummary* CohortContent::summary_ = nullptr;
 
 TEST_F(CohortContent, ManifestIsReadableByCoreCsv) {
   for (const char* center : {"C1", "C2", "C3", "C4"}) {
-    auto t = ReadCsv(*dir_ + "/" + center + "/manifest.csv");
-    ASSERT_TRUE(t.ok()) << t.status();
-    EXPECT_EQ(t->num_rows(), 3u);
-    EXPECT_TRUE(t->RequireColumns({"case_id", "image", "lesion_mask", "liver_mask", "age", "male",
-                                   "n_lesions", "largest_diameter_mm", "neoadjuvant_chemo",
-                                   "cea_ng_ml", "time_recurrence", "event_recurrence",
-                                   "time_local_recurrence", "event_local_recurrence", "time_dss",
-                                   "event_dss", "recur2y"})
-                    .ok());
-    EXPECT_TRUE(t->RequireUnique("case_id").ok());
+    ASSERT_OK_AND_ASSIGN(auto t, ReadCsv(*dir_ + "/" + center + "/manifest.csv"));
+    EXPECT_EQ(t.num_rows(), 3u);
+    EXPECT_OK(
+        t.RequireColumns({"case_id", "image", "lesion_mask", "liver_mask", "age", "male",
+                          "n_lesions", "largest_diameter_mm", "neoadjuvant_chemo", "cea_ng_ml",
+                          "time_recurrence", "event_recurrence", "time_local_recurrence",
+                          "event_local_recurrence", "time_dss", "event_dss", "recur2y"}));
+    EXPECT_OK(t.RequireUnique("case_id"));
     for (const char* col : {"age", "male", "n_lesions", "largest_diameter_mm", "neoadjuvant_chemo",
                             "cea_ng_ml", "time_recurrence", "event_recurrence",
                             "time_local_recurrence", "event_local_recurrence", "time_dss",
                             "event_dss"}) {
-      EXPECT_TRUE(t->NumericColumn(col, MissingValues::kReject).ok()) << center << " " << col;
+      EXPECT_OK(t.NumericColumn(col, MissingValues::kReject)) << center << " " << col;
     }
-    EXPECT_TRUE(t->NumericColumn("recur2y", MissingValues::kAllow).ok());
+    EXPECT_OK(t.NumericColumn("recur2y", MissingValues::kAllow));
   }
-  auto truth = ReadCsv(*dir_ + "/truth.csv");
-  ASSERT_TRUE(truth.ok());
-  EXPECT_EQ(truth->num_rows(), 12u);
+  ASSERT_OK_AND_ASSIGN(auto truth, ReadCsv(*dir_ + "/truth.csv"));
+  EXPECT_EQ(truth.num_rows(), 12u);
 }
 
 TEST_F(CohortContent, LesionMasksLieInTheLiverAndMatchTheManifestCount) {
   for (const char* center : {"C1", "C2", "C3", "C4"}) {
     const std::string base = *dir_ + "/" + center + "/";
-    auto t = ReadCsv(base + "manifest.csv");
-    ASSERT_TRUE(t.ok());
-    auto n_lesions = t->NumericColumn("n_lesions", MissingValues::kReject);
-    ASSERT_TRUE(n_lesions.ok());
-    for (size_t r = 0; r < t->num_rows(); ++r) {
-      auto ct = synth_internal::ReadInt16(base + t->cell(r, t->ColumnIndex("image")));
-      auto liver = synth_internal::ReadUint8(base + t->cell(r, t->ColumnIndex("liver_mask")));
-      auto lesions = synth_internal::ReadUint8(base + t->cell(r, t->ColumnIndex("lesion_mask")));
-      ASSERT_TRUE(ct.ok() && liver.ok() && lesions.ok());
+    ASSERT_OK_AND_ASSIGN(auto t, ReadCsv(base + "manifest.csv"));
+    ASSERT_OK_AND_ASSIGN(auto n_lesions, t.NumericColumn("n_lesions", MissingValues::kReject));
+    for (size_t r = 0; r < t.num_rows(); ++r) {
+      auto ct = synth_internal::ReadInt16(base + t.cell(r, t.ColumnIndex("image")));
+      auto liver = synth_internal::ReadUint8(base + t.cell(r, t.ColumnIndex("liver_mask")));
+      auto lesions = synth_internal::ReadUint8(base + t.cell(r, t.ColumnIndex("lesion_mask")));
+      ASSERT_OK(ct);
+      ASSERT_OK(liver);
+      ASSERT_OK(lesions);
       ASSERT_EQ(ct->voxels.size(), lesions->voxels.size());
       ASSERT_EQ(ct->grid.size, lesions->grid.size);
       std::set<int> labels;
       for (size_t i = 0; i < lesions->voxels.size(); ++i) {
         if (lesions->voxels[i]) {
           labels.insert(lesions->voxels[i]);
-          ASSERT_EQ(liver->voxels[i], 1) << t->cell(r, 0);
+          ASSERT_EQ(liver->voxels[i], 1) << t.cell(r, 0);
         }
       }
       std::set<int> expected;
-      for (int k = 1; k <= (*n_lesions)[r]; ++k) expected.insert(k);
-      EXPECT_EQ(labels, expected) << t->cell(r, 0);
+      for (int k = 1; k <= n_lesions[r]; ++k) expected.insert(k);
+      EXPECT_EQ(labels, expected) << t.cell(r, 0);
     }
   }
 }
@@ -265,13 +264,14 @@ TEST_F(CohortContent, CentersDifferByTheirProtocols) {
   std::map<std::string, double> mean_median;
   for (const char* center : {"C1", "C2", "C3", "C4"}) {
     const std::string base = *dir_ + "/" + center + "/";
-    auto t = ReadCsv(base + "manifest.csv");
-    ASSERT_TRUE(t.ok());
-    for (size_t r = 0; r < t->num_rows(); ++r) {
-      auto ct = synth_internal::ReadInt16(base + t->cell(r, t->ColumnIndex("image")));
-      auto liver = synth_internal::ReadUint8(base + t->cell(r, t->ColumnIndex("liver_mask")));
-      auto lesions = synth_internal::ReadUint8(base + t->cell(r, t->ColumnIndex("lesion_mask")));
-      ASSERT_TRUE(ct.ok() && liver.ok() && lesions.ok());
+    ASSERT_OK_AND_ASSIGN(auto t, ReadCsv(base + "manifest.csv"));
+    for (size_t r = 0; r < t.num_rows(); ++r) {
+      auto ct = synth_internal::ReadInt16(base + t.cell(r, t.ColumnIndex("image")));
+      auto liver = synth_internal::ReadUint8(base + t.cell(r, t.ColumnIndex("liver_mask")));
+      auto lesions = synth_internal::ReadUint8(base + t.cell(r, t.ColumnIndex("lesion_mask")));
+      ASSERT_OK(ct);
+      ASSERT_OK(liver);
+      ASSERT_OK(lesions);
       std::vector<int> bkg;
       for (size_t i = 0; i < ct->voxels.size(); ++i) {
         if (liver->voxels[i] && !lesions->voxels[i]) bkg.push_back(ct->voxels[i]);
@@ -280,8 +280,8 @@ TEST_F(CohortContent, CentersDifferByTheirProtocols) {
       mean_median[center] += bkg[bkg.size() / 2] / 3.0;
     }
     // Spacing is the protocol's.
-    auto ct = synth_internal::ReadInt16(base + t->cell(0, t->ColumnIndex("image")));
-    ASSERT_TRUE(ct.ok());
+    auto ct = synth_internal::ReadInt16(base + t.cell(0, t.ColumnIndex("image")));
+    ASSERT_OK(ct);
     const CenterProtocol& p =
         summary_->centers[std::string(center) == "C1" ? 0 : center[1] - '1'];
     EXPECT_NEAR(ct->grid.spacing[0], p.pixel_mm, 1e-4);
@@ -295,11 +295,10 @@ TEST_F(CohortContent, CentersDifferByTheirProtocols) {
 }
 
 TEST_F(CohortContent, ReadmeStatesSeedAndTrueRiskConcordance) {
-  auto readme = ReadFileToString(*dir_ + "/README");
-  ASSERT_TRUE(readme.ok());
-  EXPECT_THAT(*readme, HasSubstr("seed: 5"));
-  EXPECT_THAT(*readme, HasSubstr("TRUTH ONLY"));
-  EXPECT_THAT(*readme, HasSubstr("C-index of the TRUE risk"));
+  ASSERT_OK_AND_ASSIGN(auto readme, ReadFileToString(*dir_ + "/README"));
+  EXPECT_THAT(readme, HasSubstr("seed: 5"));
+  EXPECT_THAT(readme, HasSubstr("TRUTH ONLY"));
+  EXPECT_THAT(readme, HasSubstr("C-index of the TRUE risk"));
   ASSERT_EQ(summary_->true_risk_concordance.size(), 4u);
 }
 

@@ -86,7 +86,8 @@ TEST(AuditReplay, LeaveOneSiteOutFitsAreRecomputed) {
 
 // The demo (synthetic CTs, feature extraction, ComBat, nine models developed
 // at C3 and validated at the other centers): replay of its five logs
-// reproduces its results.json models, baselines and ComBat estimates.
+// reproduces its results.json models, baselines, ComBat estimates and the
+// cohort summary's pooled statistics.
 TEST(AuditReplay, DemoIsRecomputedFromItsLogs) {
   TempDir dir("replay-demo");
   const std::string out = dir.path() + "/demo";
@@ -108,8 +109,25 @@ TEST(AuditReplay, DemoIsRecomputedFromItsLogs) {
   }
   ASSERT_EQ(fedrad::testing::Run(argv, dir.path() + "/replay.log", &output), 0) << output;
   EXPECT_NE(output.find("ComBat: pooled estimates recomputed"), std::string::npos) << output;
+  EXPECT_NE(output.find("cohort summary: pooled moments and quantiles of"), std::string::npos)
+      << output;
   EXPECT_NE(output.find("read from its signed models.fit"), std::string::npos) << output;
   EXPECT_NE(output.find("numbers of results.json agree"), std::string::npos) << output;
+
+  // A pooled cohort mean that is not what the signed moments give: named.
+  json& columns = r["cohort"]["pooled"]["columns"];
+  ASSERT_TRUE(columns.is_object() && !columns.empty());
+  const std::string column = columns.begin().key();
+  ASSERT_TRUE(columns[column]["mean"].is_number()) << column;
+  columns[column]["mean"] = columns[column]["mean"].get<double>() + 0.5;
+  const std::string moved = dir.path() + "/results-moved.json";
+  std::ofstream(moved) << r.dump();
+  for (std::string& a : argv) {
+    if (a == out + "/results.json") a = moved;
+  }
+  EXPECT_NE(fedrad::testing::Run(argv, dir.path() + "/replay-moved.log", &output), 0) << output;
+  EXPECT_NE(output.find("cohort summary: mean of " + column + " recomputed"), std::string::npos)
+      << output;
 }
 
 // One signed contribution in site A's log altered (its first gradient value

@@ -19,6 +19,7 @@
 #include "core/audit_log.h"
 #include "core/hash.h"
 #include "core/pki.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/sandbox_testutil.h"
@@ -121,9 +122,8 @@ TEST_F(EdgeTest, ExpiredRevokedOrForeignCertificateStopsTheSiteAtStartup) {
     o.expect_common_name = "S1";
     o.expect_role = "site";
     fs::remove(d_ + "/expired/tls/site.crt");
-    ASSERT_TRUE(pki::SignCsr(d_ + "/ca", d_ + "/expired/tls/site.csr",
-                             d_ + "/expired/tls/site.crt", o)
-                    .ok());
+    ASSERT_OK(
+        pki::SignCsr(d_ + "/ca", d_ + "/expired/tls/site.csr", d_ + "/expired/tls/site.crt", o));
   }
   // Revoked: the CA revokes it and the site has the new CRL.
   MakeSite("revoked");
@@ -206,12 +206,9 @@ TEST_F(EdgeTest, CheckVerifiesTheAuditLogAsTheServiceDoes) {
   o.key_path = d_ + "/S1/tls/site.key";
   o.cert_path = d_ + "/S1/tls/site.crt";
   {
-    auto log = audit::AuditLog::Open(o);
-    ASSERT_TRUE(log.ok()) << log.status();
-    ASSERT_TRUE((*log)
-                    ->Append({audit::Direction::kSent, "s", "t1", "coordinator", "cohort.summary",
-                              Sha256Hex("x"), "cohort summary over 30 patients"})
-                    .ok());
+    ASSERT_OK_AND_ASSIGN(auto log, audit::AuditLog::Open(o));
+    ASSERT_OK(log->Append({audit::Direction::kSent, "s", "t1", "coordinator", "cohort.summary",
+                           Sha256Hex("x"), "cohort summary over 30 patients"}));
   }
   std::string output;
   Check("S1", &output);
@@ -221,7 +218,7 @@ TEST_F(EdgeTest, CheckVerifiesTheAuditLogAsTheServiceDoes) {
   // Held by a running node (this process, as the service would): said so.
   {
     auto log = audit::AuditLog::Open(o);
-    ASSERT_TRUE(log.ok()) << log.status();
+    ASSERT_OK(log);
     Check("S1", &output);
     EXPECT_THAT(output, HasSubstr("held by a running fedrad-site")) << output;
   }
@@ -278,12 +275,11 @@ TEST(EdgeReport, StudyReportTakesOnlyTheSitesOwnLogAndRecordsTheStudyEnd) {
   // The study's end in S1's log: its last record of the study, not the
   // closing record that ends the file.
   auto records = audit::ReadRecords(s1_log);
-  ASSERT_TRUE(records.ok());
-  auto end = audit::LastRecordOfStudy(*records, id);
-  ASSERT_TRUE(end.ok()) << end.status();
-  EXPECT_NE(end->hash, records->back().hash);
+  ASSERT_OK(records);
+  ASSERT_OK_AND_ASSIGN(auto end, audit::LastRecordOfStudy(*records, id));
+  EXPECT_NE(end.hash, records->back().hash);
   EXPECT_EQ(records->back().type, "close");
-  EXPECT_EQ(run.results["provenance"]["audit_log_heads"]["S1"], end->hash);
+  EXPECT_EQ(run.results["provenance"]["audit_log_heads"]["S1"], end.hash);
 
   fs::remove(out + "/coordinator/port");
   Process coordinator =
@@ -312,7 +308,7 @@ TEST(EdgeReport, StudyReportTakesOnlyTheSitesOwnLogAndRecordsTheStudyEnd) {
   // S1's own log: accepted, the head is the study's end.
   ASSERT_EQ(report({"--audit-log", "S1=" + s1_log}, &output), 0) << output;
   auto fetched = nlohmann::json::parse(ReadAll(d + "/results.json"));
-  EXPECT_EQ(fetched["provenance"]["audit_log_heads"]["S1"], end->hash);
+  EXPECT_EQ(fetched["provenance"]["audit_log_heads"]["S1"], end.hash);
 
   // A running site's log (no close record yet): refused without --live,
   // accepted with it, the same head.
@@ -324,7 +320,7 @@ TEST(EdgeReport, StudyReportTakesOnlyTheSitesOwnLogAndRecordsTheStudyEnd) {
   EXPECT_THAT(output, AllOf(HasSubstr("no final close record"), HasSubstr("--live")));
   ASSERT_EQ(report({"--live", "--audit-log", "S1=" + d + "/S1-live.log"}, &output), 0) << output;
   fetched = nlohmann::json::parse(ReadAll(d + "/results.json"));
-  EXPECT_EQ(fetched["provenance"]["audit_log_heads"]["S1"], end->hash);
+  EXPECT_EQ(fetched["provenance"]["audit_log_heads"]["S1"], end.hash);
   Terminate(coordinator);
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/pki.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/fedrad.grpc.pb.h"
@@ -20,6 +21,8 @@
 
 namespace fedrad::testing {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
@@ -30,23 +33,23 @@ class FederationSecurity : public ::testing::Test {
     dir_ = new TempDir("security");
     const std::string d = dir_->path();
     ca_ = d + "/ca";
-    ASSERT_TRUE(pki::InitCa(ca_, {}).ok());
+    ASSERT_OK(pki::InitCa(ca_, {}));
     for (auto [name, role] : {std::pair<std::string, pki::Role>{"coordinator", pki::Role::kCoordinator},
                               {"S1", pki::Role::kSite},
                               {"S2", pki::Role::kSite},
                               {"R1", pki::Role::kSite},
                               {"alice", pki::Role::kAdmin},
                               {"dpo", pki::Role::kAuditor}}) {
-      ASSERT_TRUE(pki::IssueIdentity(ca_, name, role, d + "/certs").ok()) << name;
+      ASSERT_OK(pki::IssueIdentity(ca_, name, role, d + "/certs")) << name;
     }
     pki::SignOptions expired;
     expired.validity_days = 1;
     expired.not_before_offset_seconds = -3 * 86400;
-    ASSERT_TRUE(pki::IssueIdentity(ca_, "OLD", pki::Role::kSite, d + "/certs", expired).ok());
-    ASSERT_TRUE(pki::Revoke(ca_, d + "/certs/R1.crt", "keyCompromise").ok());
+    ASSERT_OK(pki::IssueIdentity(ca_, "OLD", pki::Role::kSite, d + "/certs", expired));
+    ASSERT_OK(pki::Revoke(ca_, d + "/certs/R1.crt", "keyCompromise"));
     // Another CA issues a certificate claiming to be S1.
-    ASSERT_TRUE(pki::InitCa(d + "/otherca", {"rogue CA"}).ok());
-    ASSERT_TRUE(pki::IssueIdentity(d + "/otherca", "S1", pki::Role::kSite, d + "/rogue").ok());
+    ASSERT_OK(pki::InitCa(d + "/otherca", {"rogue CA"}));
+    ASSERT_OK(pki::IssueIdentity(d + "/otherca", "S1", pki::Role::kSite, d + "/rogue"));
 
     WriteAll(d + "/coordinator.textproto",
              "listen_address: \"127.0.0.1:0\"\n"
@@ -109,7 +112,7 @@ class FederationSecurity : public ::testing::Test {
   }
   static std::unique_ptr<Stream> OpenAs(const std::string& cert_dir, const std::string& name) {
     auto creds = transport::MakeChannelCredentials(Files(cert_dir, name));
-    EXPECT_TRUE(creds.ok()) << creds.status();
+    EXPECT_OK(creds);
     return Open(*creds);
   }
   static bool LogSays(const std::string& text) {
@@ -128,14 +131,14 @@ Process FederationSecurity::coordinator_;
 TEST_F(FederationSecurity, SiteIdentityIsTheCertificateCommonName) {
   auto s2 = OpenAs("certs", "S2");
   auto welcome = s2->Hello();
-  ASSERT_TRUE(welcome.ok()) << welcome.status() << ReadAll(log_);
+  ASSERT_OK(welcome) << ReadAll(log_);
   EXPECT_EQ(welcome->site_id(), "S2");
   EXPECT_EQ(welcome->protocol_version(), transport::kProtocolVersion);
 }
 
 TEST_F(FederationSecurity, SecondConnectionForConnectedSiteIsRefused) {
   auto first = OpenAs("certs", "S1");
-  ASSERT_TRUE(first->Hello().ok());
+  ASSERT_OK(first->Hello());
   auto second = OpenAs("certs", "S1");
   auto refused = second->Hello();
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kAlreadyExists);
@@ -147,25 +150,25 @@ TEST_F(FederationSecurity, ConnectionWithoutCertificateIsRefused) {
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = ReadAll(ca_ + "/ca.crt");
   auto s = Open(grpc::SslCredentials(options));
-  EXPECT_FALSE(s->Hello().ok());
+  EXPECT_THAT(s->Hello(), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_TRUE(LogSays("no client certificate")) << ReadAll(log_);
 }
 
 TEST_F(FederationSecurity, CertificateFromAnotherCaIsRefused) {
   auto s = OpenAs("rogue", "S1");
-  EXPECT_FALSE(s->Hello().ok());
+  EXPECT_THAT(s->Hello(), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_TRUE(LogSays("not issued by this study's CA (issuer rogue CA)")) << ReadAll(log_);
 }
 
 TEST_F(FederationSecurity, RevokedCertificateIsRefused) {
   auto s = OpenAs("certs", "R1");
-  EXPECT_FALSE(s->Hello().ok());
+  EXPECT_THAT(s->Hello(), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_TRUE(LogSays("certificate CN=R1 revoked")) << ReadAll(log_);
 }
 
 TEST_F(FederationSecurity, ExpiredCertificateIsRefused) {
   auto s = OpenAs("certs", "OLD");
-  EXPECT_FALSE(s->Hello().ok());
+  EXPECT_THAT(s->Hello(), StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_TRUE(LogSays("certificate CN=OLD expired on")) << ReadAll(log_);
 }
 
@@ -196,9 +199,9 @@ TEST_F(FederationSecurity, AdminCallsNeedTheAdminRole) {
   EXPECT_EQ(call("S1", true).code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(call("S1", false).code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(call("dpo", true).code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_TRUE(call("dpo", false).ok());
+  EXPECT_OK(call("dpo", false));
   EXPECT_EQ(call("alice", true).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(call("alice", false).ok());
+  EXPECT_OK(call("alice", false));
 }
 
 // The `fedrad study` commands end to end with an admin certificate: a study
@@ -246,9 +249,9 @@ TEST_F(FederationSecurity, StudyCommandsSubmitStatusWatchAndResults) {
 TEST(SiteReconnect, RetriesWithBackoffUntilTheCoordinatorIsUp) {
   TempDir dir("reconnect");
   const std::string d = dir.path();
-  ASSERT_TRUE(pki::InitCa(d + "/ca", {}).ok());
-  ASSERT_TRUE(pki::IssueIdentity(d + "/ca", "coordinator", pki::Role::kCoordinator, d + "/certs").ok());
-  ASSERT_TRUE(pki::IssueIdentity(d + "/ca", "S1", pki::Role::kSite, d + "/certs").ok());
+  ASSERT_OK(pki::InitCa(d + "/ca", {}));
+  ASSERT_OK(pki::IssueIdentity(d + "/ca", "coordinator", pki::Role::kCoordinator, d + "/certs"));
+  ASSERT_OK(pki::IssueIdentity(d + "/ca", "S1", pki::Role::kSite, d + "/certs"));
   // A free port: bind to port 0, note it, release it.
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr = {};

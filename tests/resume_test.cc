@@ -30,6 +30,7 @@
 
 #include "coordinator/admin_client.h"
 #include "core/pki.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/textproto.h"
@@ -37,6 +38,8 @@
 
 namespace fedrad::testing {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -89,9 +92,9 @@ class Federation {
  public:
   explicit Federation(const std::string& dir) : d_(dir) {
     const std::string ca = d_ + "/ca";
-    EXPECT_TRUE(pki::InitCa(ca, {}).ok());
-    EXPECT_TRUE(pki::IssueIdentity(ca, "coordinator", pki::Role::kCoordinator, d_ + "/certs").ok());
-    EXPECT_TRUE(pki::IssueIdentity(ca, "admin", pki::Role::kAdmin, d_ + "/certs").ok());
+    EXPECT_OK(pki::InitCa(ca, {}));
+    EXPECT_OK(pki::IssueIdentity(ca, "coordinator", pki::Role::kCoordinator, d_ + "/certs"));
+    EXPECT_OK(pki::IssueIdentity(ca, "admin", pki::Role::kAdmin, d_ + "/certs"));
     auto tls = [&](const std::string& who) {
       return "tls { ca_cert: \"" + ca + "/ca.crt\" crl: \"" + ca + "/crl.pem\" cert: \"" + d_ +
              "/certs/" + who + ".crt\" key: \"" + d_ + "/certs/" + who + ".key\" }\n";
@@ -103,7 +106,7 @@ class Federation {
     WriteAll(d_ + "/admin.textproto", "coordinator_address: \"" + address + "\"\n" + tls("admin"));
     for (size_t i = 0; i < kSites.size(); ++i) {
       const std::string& s = kSites[i];
-      EXPECT_TRUE(pki::IssueIdentity(ca, s, pki::Role::kSite, d_ + "/certs").ok());
+      EXPECT_OK(pki::IssueIdentity(ca, s, pki::Role::kSite, d_ + "/certs"));
       WriteCohortCsv(d_ + "/" + s + ".csv", s, 40 + 5 * static_cast<int>(i), 11 + i, 3.0 * i);
       WriteAll(d_ + "/" + s + ".textproto",
                "coordinator_address: \"" + address + "\"\n" + tls(s) + "data_csv: \"" + d_ + "/" +
@@ -384,16 +387,14 @@ TEST_F(Resume, SigtermLeavesStudyRunningAndRestartResumesItButCancelIsFinal) {
   // The coordinator itself refuses a wrong spec (here sent with the admin
   // client directly, past the CLI's own check), naming the field.
   v1::AdminClientConfig admin;
-  ASSERT_TRUE(ReadTextProto(f.dir() + "/admin.textproto", &admin).ok());
-  auto client = coordinator::AdminClient::Connect(admin);
-  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_OK(ReadTextProto(f.dir() + "/admin.textproto", &admin));
+  ASSERT_OK_AND_ASSIGN(auto client, coordinator::AdminClient::Connect(admin));
   v1::Study bad;
-  ASSERT_TRUE(ParseTextProto("cohort_summary { enabled: true } harmonization { enabled: true }",
-                             "bad", &bad).ok());
-  auto refused = (*client)->Submit(bad);
-  ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(refused.status().message(), HasSubstr("harmonization.features: is required"));
+  ASSERT_OK(ParseTextProto("cohort_summary { enabled: true } harmonization { enabled: true }",
+                           "bad", &bad));
+  auto refused = client->Submit(bad);
+  ASSERT_THAT(refused, StatusIs(absl::StatusCode::kInvalidArgument,
+                                HasSubstr("harmonization.features: is required")));
 }
 
 // `fedrad sandbox` and `fedrad study submit` refuse a wrong spec before

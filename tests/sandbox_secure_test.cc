@@ -1,6 +1,7 @@
 // Secure aggregation through real processes (`fedrad sandbox`: a coordinator
 // and four sites on loopback with mutual TLS; docs/secure-aggregation.md):
-//   - the example studies with `secure_aggregation: true` give the same
+//   - the example studies (logistic, stratified Cox, leave-one-site-out
+//     validation, ComBat, cohort summary) with `secure_aggregation: true` give the same
 //     results.json as without it, every number within 1e-10 relative
 //     (timing keys and provenance ignored), and `fedrad audit replay` of the
 //     secure run's logs recomputes its fits / ComBat estimates (issue 12:
@@ -185,6 +186,19 @@ TEST(SandboxSecure, SecureCoxStudyReplaysToItsResults) {
   EXPECT_THAT(output, ::testing::HasSubstr("numbers of results.json agree"));
   EXPECT_THAT(output, ::testing::Not(::testing::HasSubstr(" 0 fit(s)")));
   EXPECT_THAT(output, ::testing::HasSubstr("model 'cox' fit 'dev'"));
+}
+
+// Leave-one-site-out validation in a secure study: the development fit and
+// each fold's fit (over three of the four sites) are secure rounds; the
+// folds' models and every validation metric equal the plain run's, and the
+// replay recomputes every fold's fit from the logs.
+TEST(SandboxSecure, LeaveOneSiteOutValidationEqualsPlain) {
+  TempDir dir("secure-loso");
+  ExpectSecureEqualsPlain("loso_validation", ModelSites(dir.path()), dir.path());
+  const std::string replay = ReadAll(dir.path() + "/replay.log");
+  for (const std::string site : {"A", "B", "C", "D"}) {
+    EXPECT_THAT(replay, ::testing::HasSubstr("fit 'loso-" + site + "'"));
+  }
 }
 
 TEST(SandboxSecure, ComBatEqualsPlain) {

@@ -2,15 +2,24 @@
 // coordinator (in this process) and n fedrad-site processes on loopback with
 // mutual TLS; each round sums a debug.vector of `--length` doubles (default
 // 1000, about the derivatives of a 30-covariate model) over every site.
-// A plain round is one exchange; a secure round is the masked exchange, the
-// reveal and the unmasking (coordinator/secure_round.h). The session's
-// one-off setup (adverts, shares) and the first secure round (which carries
-// the signed setup messages) are timed apart.
+// Three rounds of the same computation, each in a study the sites approved:
+//   plain         one exchange, nothing signed (a study without
+//                 secure_aggregation, a round no later step builds on);
+//   plain signed  one exchange whose answers are signed, audited
+//                 contributions: what a plain study's models.derivatives
+//                 round costs beyond its computation (verifiable rounds);
+//   secure        the masked exchange (signed), the reveal and the
+//                 unmasking (coordinator/secure_round.h), in a study with
+//                 secure_aggregation: true.
+// The session's one-off setup (adverts, shares) and the first secure round
+// (which carries the signed setup messages) are timed apart.
 //
 //   build/bench/fedrad_secure_round_benchmark [--sites 4,16,50] [--rounds 10] [--length 1000]
 //
-// Prints, per n: plain_ms, secure_ms (means over the rounds), ratio, and
-// setup_ms / first_round_ms. Not a test: nothing is asserted.
+// Prints, per n: the mean of each kind of round over --rounds rounds
+// (interleaved, so load changes hit all three alike), the ratios of the
+// secure round to both plain rounds, and setup_ms / first_round_ms.
+// Not a test: nothing is asserted.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -42,7 +51,8 @@ struct Federation {
   TempDir dir{"secure-bench"};
   std::unique_ptr<coordinator::Coordinator> coordinator;
   std::vector<Process> sites;
-  std::unique_ptr<coordinator::StudyContext> ctx;
+  std::unique_ptr<coordinator::StudyContext> ctx;    // secure_aggregation: true
+  std::unique_ptr<coordinator::StudyContext> plain;  // the same study without it
   std::vector<std::string> names;
 
   explicit Federation(int n) {
@@ -67,6 +77,11 @@ struct Federation {
     study.mutable_debug()->set_vector_length(1);
     const std::string study_path = dir.path() + "/study.textproto";
     WriteAll(study_path, ToTextProto(study));
+    v1::Study plain_study = study;
+    plain_study.set_name("plain-bench");
+    plain_study.set_secure_aggregation(false);
+    const std::string plain_path = dir.path() + "/plain.textproto";
+    WriteAll(plain_path, ToTextProto(plain_study));
     for (int i = 0; i < n; ++i) {
       std::string name = "B" + std::to_string(100 + i);
       names.push_back(name);
@@ -87,21 +102,36 @@ struct Federation {
       sc.set_state_dir(dir.path() + "/state/" + name);
       std::string config = dir.path() + "/" + name + ".textproto";
       WriteAll(config, ToTextProto(sc));
-      if (!ApproveStudy(config, study_path, dir.path() + "/" + name + ".approve.log")) {
-        FEDRAD_LOG(ERROR) << "site " << name << " did not approve the study";
+      for (const std::string& spec : {study_path, plain_path}) {
+        if (!ApproveStudy(config, spec, dir.path() + "/" + name + ".approve.log")) {
+          FEDRAD_LOG(ERROR) << "site " << name << " did not approve " << spec;
+        }
       }
       sites.push_back(Start({BinDir() + "/fedrad-site", "--config", config},
                             dir.path() + "/" + name + ".log"));
     }
     if (!coordinator->WaitForSites(names, 120)) FEDRAD_LOG(ERROR) << "sites did not connect";
     ctx = coordinator->NewStudyContext("secure-bench-" + std::to_string(n), study, names);
+    plain = coordinator->NewStudyContext("plain-bench-" + std::to_string(n), plain_study, names);
   }
   ~Federation() {
     ctx.reset();
+    plain.reset();
     for (auto& p : sites) Terminate(p);
     coordinator->Shutdown();
   }
 };
+
+// The sum of the sites' vectors of a plain round; false if a site is missing.
+bool SumPlain(const std::map<std::string, v1::TaskResult>& results, int n, int length) {
+  if (static_cast<int>(results.size()) != n) return false;
+  std::vector<double> sum(static_cast<size_t>(length), 0.0);
+  for (const auto& [site, res] : results) {
+    const auto& v = res.payload().arrays(0).values();
+    for (int i = 0; i < length; ++i) sum[static_cast<size_t>(i)] += v[i];
+  }
+  return true;
+}
 
 int Bench(int n, int rounds, int length) {
   Federation fed(n);
@@ -109,8 +139,8 @@ int Bench(int n, int rounds, int length) {
   AddScalar(&params, "length", length);
   std::map<std::string, v1::Payload> by_site;
   for (const auto& s : fed.names) by_site[s] = params;
-  // Warm-up: one plain round (connections, first task of the study).
-  if (!fed.ctx->Broadcast("debug.vector", params).ok()) return 1;
+  // Warm-up: one plain round of each study (connections, first task).
+  if (!fed.plain->Broadcast("debug.vector", params).ok()) return 1;
   auto t0 = std::chrono::steady_clock::now();
   auto first = coordinator::RunSecureRound(*fed.ctx, "debug.vector", by_site, fed.names);
   const double setup_and_first_ms = Ms(t0);
@@ -121,17 +151,26 @@ int Bench(int n, int rounds, int length) {
   t0 = std::chrono::steady_clock::now();
   if (!coordinator::RunSecureRound(*fed.ctx, "debug.vector", by_site, fed.names).ok()) return 1;
   const double second_ms = Ms(t0);
-  double plain_ms = 0, secure_ms = 0;
+  double plain_ms = 0, signed_ms = 0, secure_ms = 0;
   for (int r = 0; r < rounds; ++r) {
     t0 = std::chrono::steady_clock::now();
-    auto plain = fed.ctx->Broadcast("debug.vector", params);
-    if (!plain.ok() || static_cast<int>(plain->size()) != n) return 1;
-    std::vector<double> sum(static_cast<size_t>(length), 0.0);
-    for (const auto& [site, res] : *plain) {
-      const auto& v = res.payload().arrays(0).values();
-      for (int i = 0; i < length; ++i) sum[static_cast<size_t>(i)] += v[i];
-    }
+    auto plain = fed.plain->Broadcast("debug.vector", params);
+    if (!plain.ok() || !SumPlain(*plain, n, length)) return 1;
     plain_ms += Ms(t0);
+    std::map<std::string, v1::Payload> signed_params = by_site;
+    for (auto& [site, p] : signed_params) {
+      (*p.mutable_strings())["round"] = "bench/r" + std::to_string(r);
+    }
+    t0 = std::chrono::steady_clock::now();
+    auto signed_round = fed.plain->RunRound("debug.vector", signed_params);
+    if (!signed_round.ok() || !SumPlain(*signed_round, n, length)) return 1;
+    for (const auto& [site, res] : *signed_round) {
+      if (!res.has_signed_()) {
+        std::fprintf(stderr, "site %s did not sign its plain contribution\n", site.c_str());
+        return 1;
+      }
+    }
+    signed_ms += Ms(t0);
     t0 = std::chrono::steady_clock::now();
     auto secure = coordinator::RunSecureRound(*fed.ctx, "debug.vector", by_site, fed.names);
     if (!secure.ok()) {
@@ -142,11 +181,13 @@ int Bench(int n, int rounds, int length) {
     secure_ms += Ms(t0);
   }
   plain_ms /= rounds;
+  signed_ms /= rounds;
   secure_ms /= rounds;
-  std::printf("sites=%d length=%d rounds=%d plain_ms=%.2f secure_ms=%.2f ratio=%.2f "
-              "setup_and_first_round_ms=%.1f second_round_ms=%.2f\n",
-              n, length, rounds, plain_ms, secure_ms, secure_ms / plain_ms, setup_and_first_ms,
-              second_ms);
+  std::printf("sites=%d length=%d rounds=%d plain_ms=%.2f plain_signed_ms=%.2f secure_ms=%.2f "
+              "ratio_to_plain=%.2f ratio_to_plain_signed=%.2f setup_and_first_round_ms=%.1f "
+              "second_round_ms=%.2f\n",
+              n, length, rounds, plain_ms, signed_ms, secure_ms, secure_ms / plain_ms,
+              secure_ms / signed_ms, setup_and_first_ms, second_ms);
   std::fflush(stdout);
   return 0;
 }

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "coordinator/analyses.h"
 #include "core/csv.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/payload.h"
@@ -33,6 +34,8 @@
 namespace fedrad::site {
 namespace {
 
+using ::fedrad::testing::StatusIs;
+
 // 24 patients: x = 1..24 (the linear predictor with beta = 1), times 30, 60,
 // ..., 720, an event for every third patient; y = 1 for 7 of them.
 CsvTable Table(int rows) {
@@ -42,7 +45,7 @@ CsvTable Table(int rows) {
                     i <= 7 ? 1 : 0, ",", 0.5 * i, "\n");
   }
   absl::StatusOr<CsvTable> t = ParseCsv(csv, "test.csv");
-  EXPECT_TRUE(t.ok()) << t.status();
+  EXPECT_OK(t);
   return *t;
 }
 
@@ -124,8 +127,8 @@ v1::Task ValidateTask(bool cox) {
 TEST(CurveTasks, CoxValidationWithholdsGroupsAndGridPointsBelowK) {
   CsvTable table = Table(24);
   HandlerRun run = RunTask(ValidateTask(true), &table, 10);
-  ASSERT_TRUE(run.output.ok()) << run.output.status();
-  EXPECT_TRUE(run.guard.ok()) << run.guard;  // every curve.* array is declared
+  ASSERT_OK(run.output);
+  EXPECT_OK(run.guard);  // every curve.* array is declared
   const v1::Payload& p = run.output->payload;
   // floor(24 / 10) = 2 bins of 12.
   EXPECT_THAT(*GetVector(p, "curve.calibration.n"), ::testing::ElementsAre(12, 12));
@@ -153,8 +156,8 @@ TEST(CurveTasks, CoxValidationWithholdsGroupsAndGridPointsBelowK) {
 TEST(CurveTasks, LogisticValidationWithholdsRocBelowK) {
   CsvTable table = Table(24);
   HandlerRun run = RunTask(ValidateTask(false), &table, 10);
-  ASSERT_TRUE(run.output.ok()) << run.output.status();
-  EXPECT_TRUE(run.guard.ok()) << run.guard;
+  ASSERT_OK(run.output);
+  EXPECT_OK(run.guard);
   const v1::Payload& p = run.output->payload;
   // 7 events < k: only the flag and the count of controls (7 is withheld).
   EXPECT_TRUE(Has(p, "curve.roc.suppressed"));
@@ -169,7 +172,7 @@ TEST(CurveTasks, LogisticValidationWithholdsRocBelowK) {
 
   // With k = 5 the ROC is released: 7 and 17 are both >= 5.
   HandlerRun small_k = RunTask(ValidateTask(false), &table, 5);
-  ASSERT_TRUE(small_k.output.ok());
+  ASSERT_OK(small_k.output);
   EXPECT_FALSE(Has(small_k.output->payload, "curve.roc.suppressed"));
   EXPECT_GE(GetVector(small_k.output->payload, "curve.roc.fpr")->size(), 3u);
 }
@@ -177,7 +180,7 @@ TEST(CurveTasks, LogisticValidationWithholdsRocBelowK) {
 TEST(CurveTasks, ValidationSiteBelowKReleasesNoCalibrationBin) {
   CsvTable table = Table(9);
   HandlerRun run = RunTask(ValidateTask(true), &table, 10);
-  ASSERT_TRUE(run.output.ok()) << run.output.status();
+  ASSERT_OK(run.output);
   // The guard refuses the whole result (9 < k); the handler already withheld the bins.
   EXPECT_TRUE(absl::IsPermissionDenied(run.guard)) << run.guard;
   EXPECT_TRUE(Has(run.output->payload, "curve.calibration.suppressed"));
@@ -194,8 +197,8 @@ TEST(CurveTasks, DistributionsWithholdColumnsBelowKAndIgnoreThresholds) {
   task.mutable_study()->mutable_harmonization()->set_features("^f1$");
   (*task.mutable_params()->mutable_strings())["columns"] = "f1";
   HandlerRun run = RunTask(task, &table, 5);
-  ASSERT_TRUE(run.output.ok()) << run.output.status();
-  EXPECT_TRUE(run.guard.ok()) << run.guard;
+  ASSERT_OK(run.output);
+  EXPECT_OK(run.guard);
   EXPECT_THAT(*GetVector(run.output->payload, "n"), ::testing::ElementsAre(8));
   EXPECT_THAT(*GetVector(run.output->payload, "suppressed"), ::testing::ElementsAre(0));
   EXPECT_NEAR((*GetVector(run.output->payload, "mean"))[0], 0.5 * 4.5, 1e-12);  // mean of 0.5..4
@@ -203,7 +206,7 @@ TEST(CurveTasks, DistributionsWithholdColumnsBelowKAndIgnoreThresholds) {
   EXPECT_TRUE(GetVector(run.output->payload, "grid.f1")->empty());
 
   HandlerRun strict = RunTask(task, &table, 10);  // 8 values < k = 10
-  ASSERT_TRUE(strict.output.ok());
+  ASSERT_OK(strict.output);
   EXPECT_THAT(*GetVector(strict.output->payload, "suppressed"), ::testing::ElementsAre(1));
   EXPECT_TRUE(std::isnan((*GetVector(strict.output->payload, "n"))[0]));  // size withheld
   EXPECT_TRUE(std::isnan((*GetVector(strict.output->payload, "mean"))[0]));
@@ -212,7 +215,7 @@ TEST(CurveTasks, DistributionsWithholdColumnsBelowKAndIgnoreThresholds) {
 
   AddVector(task.mutable_params(), "thresholds.f1", {1, 2, 3});
   HandlerRun counts = RunTask(task, &table, 5);
-  ASSERT_TRUE(counts.output.ok()) << counts.output.status();
+  ASSERT_OK(counts.output);
   EXPECT_TRUE(GetVector(counts.output->payload, "counts.f1")->empty());  // not 2, 4, 6
 }
 
@@ -221,13 +224,13 @@ TEST(CurveSpec, BadCurveSettingsAreRefusedNamingTheField) {
   v1::Model* model = study.add_models();
   model->set_name("m");
   study.mutable_validation()->set_enabled(true);
-  EXPECT_TRUE(coordinator::CheckModelSpec(study).ok());
+  EXPECT_OK(coordinator::CheckModelSpec(study));
   study.mutable_validation()->set_km_time_step(0.5);
   absl::Status s = coordinator::CheckModelSpec(study);
   EXPECT_TRUE(absl::IsInvalidArgument(s));
   EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("validation.km_time_step"));
   study.mutable_validation()->set_km_time_step(-1);  // none
-  EXPECT_TRUE(coordinator::CheckModelSpec(study).ok());
+  EXPECT_OK(coordinator::CheckModelSpec(study));
   study.mutable_validation()->set_calibration_bins(500);
   s = coordinator::CheckModelSpec(study);
   EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("validation.calibration_bins"));
@@ -265,7 +268,7 @@ CsvTable LongTable() {
                     i % 2, "\n");
   }
   absl::StatusOr<CsvTable> t = ParseCsv(csv, "long.csv");
-  EXPECT_TRUE(t.ok()) << t.status();
+  EXPECT_OK(t);
   return *t;
 }
 
@@ -306,8 +309,8 @@ TEST(ModelAttacks, OneDayBaselineGridIsCoarsenedToStepsOfK) {
   for (int d = 1; d <= 1825; ++d) one_day.push_back(d);
   AddVector(task.mutable_params(), "grid", one_day);
   HandlerRun run = RunTask(task, &table, 10);
-  ASSERT_TRUE(run.output.ok()) << run.output.status();
-  EXPECT_TRUE(run.guard.ok()) << run.guard;
+  ASSERT_OK(run.output);
+  EXPECT_OK(run.guard);
   const std::vector<double> grid = *GetVector(run.output->payload, "grid");
   const std::vector<double> events = *GetVector(run.output->payload, "grid_events");
   ASSERT_EQ(events.size(), grid.size());
@@ -330,11 +333,9 @@ TEST(ModelAttacks, PackedLinearPredictorIsRefused) {
   for (const char* kind : {"models.lp_summary", "models.baseline", "models.validate"}) {
     SCOPED_TRACE(kind);
     HandlerRun run = RunTask(ModelTask(kind, true, "age\nx1", {1e4, 1}), &table, 10);
-    ASSERT_FALSE(run.output.ok());
-    EXPECT_TRUE(absl::IsPermissionDenied(run.output.status())) << run.output.status();
+    ASSERT_THAT(run.output, StatusIs(absl::StatusCode::kPermissionDenied,
+                                     ::testing::HasSubstr("rule linear-predictor-bound")));
     EXPECT_TRUE(IsPublic(run.output.status()));
-    EXPECT_THAT(std::string(run.output.status().message()),
-                ::testing::HasSubstr("rule linear-predictor-bound"));
   }
 }
 
@@ -347,8 +348,8 @@ TEST(ModelAttacks, LpSummaryIgnoresThresholdsAndReleasesOnlyStepsOfK) {
   for (int i = 0; i < 4000; ++i) sweep.push_back(3.9 + i * 0.001);
   AddVector(task.mutable_params(), "thresholds", sweep);
   HandlerRun run = RunTask(task, &table, 10);
-  ASSERT_TRUE(run.output.ok()) << run.output.status();
-  EXPECT_TRUE(run.guard.ok()) << run.guard;
+  ASSERT_OK(run.output);
+  EXPECT_OK(run.guard);
   EXPECT_FALSE(Has(run.output->payload, "lp_counts"));
   const std::vector<double> grid = *GetVector(run.output->payload, "grid");
   const std::vector<double> counts = *GetVector(run.output->payload, "counts");
@@ -372,7 +373,7 @@ TEST(ModelAttacks, ADevelopmentSiteAcceptsOnlyItsOwnFit) {
     EXPECT_TRUE(absl::IsPermissionDenied(other.output.status())) << other.output.status();
     EXPECT_THAT(std::string(other.output.status().message()), ::testing::HasSubstr("site-fit"));
     HandlerRun own = RunTask(ModelTask(kind, true, "x1", {0.01}), &table, 10, &state);
-    EXPECT_TRUE(own.output.ok()) << own.output.status();
+    EXPECT_OK(own.output);
   }
 }
 
@@ -387,8 +388,8 @@ TEST(ModelAttacks, RocOfACovariateWithThresholdsBetweenItsValuesMovesKPerStep) {
   for (int i = 1; i < 100; ++i) between.push_back(1 / (1 + std::exp(-0.05 * (i + 0.5 - 50))));
   AddVector(task.mutable_params(), "roc_thresholds", between);
   HandlerRun run = RunTask(task, &table, 10);
-  ASSERT_TRUE(run.output.ok()) << run.output.status();
-  EXPECT_TRUE(run.guard.ok()) << run.guard;
+  ASSERT_OK(run.output);
+  EXPECT_OK(run.guard);
   const v1::Payload& p = run.output->payload;
   ASSERT_FALSE(Has(p, "curve.roc.suppressed"));
   const std::vector<double> fpr = *GetVector(p, "curve.roc.fpr");
@@ -412,8 +413,8 @@ TEST(ModelAttacks, RiskGroupOfOnePatientIsSuppressedWithoutItsSize) {
   // Cut-points around the lowest patient only: lp 0.1 <= 0.15.
   AddVector(task.mutable_params(), "km_cuts", {0.15, 1.45});
   HandlerRun run = RunTask(task, &table, 5);
-  ASSERT_TRUE(run.output.ok()) << run.output.status();
-  EXPECT_TRUE(run.guard.ok()) << run.guard;
+  ASSERT_OK(run.output);
+  EXPECT_OK(run.guard);
   for (const char* g : {"low", "intermediate", "high"}) {
     SCOPED_TRACE(g);
     EXPECT_TRUE(Has(run.output->payload, absl::StrCat("curve.km.", g, ".suppressed")));
@@ -439,8 +440,8 @@ TEST(ModelAttacks, RiskGroupCurvesStepOnlyAfterKLeftTheRiskSet) {
   AddVector(task.mutable_params(), "cumhaz", {0.1, 0.4, 0.8});
   AddVector(task.mutable_params(), "km_cuts", {0.335, 0.665});  // x1 1..33, 34..66, 67..100
   HandlerRun run = RunTask(task, &table, 10);
-  ASSERT_TRUE(run.output.ok()) << run.output.status();
-  EXPECT_TRUE(run.guard.ok()) << run.guard;
+  ASSERT_OK(run.output);
+  EXPECT_OK(run.guard);
   const std::vector<double> all = Times(table);
   int groups = 0;
   for (const auto& [g, lo, hi] : std::vector<std::tuple<std::string, int, int>>{
@@ -479,7 +480,7 @@ TEST(ModelAttacks, BillionReplicatesAreCappedAndCancellable) {
   HandlerRun run = RunTask(task, &table, 10);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ASSERT_TRUE(run.output.ok()) << run.output.status();
+  ASSERT_OK(run.output);
   EXPECT_EQ(*GetScalar(run.output->payload, "bootstrap_replicates"), kMaxBootstrapReplicates);
   EXPECT_LT(seconds, 60);
   // A cancelled worker stops inside the bootstrap loop.

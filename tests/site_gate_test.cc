@@ -19,6 +19,7 @@
 
 #include "absl/strings/match.h"
 #include "core/pki.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/fedrad.grpc.pb.h"
@@ -145,17 +146,17 @@ class SiteGate : public ::testing::Test {
   void SetUp() override {
     dir_ = std::make_unique<TempDir>("gate");
     d_ = dir_->path();
-    ASSERT_TRUE(pki::InitCa(d_ + "/ca", {}).ok());
-    ASSERT_TRUE(pki::IssueIdentity(d_ + "/ca", "coordinator", pki::Role::kCoordinator, d_ + "/certs").ok());
-    ASSERT_TRUE(pki::IssueIdentity(d_ + "/ca", "S1", pki::Role::kSite, d_ + "/certs").ok());
+    ASSERT_OK(pki::InitCa(d_ + "/ca", {}));
+    ASSERT_OK(
+        pki::IssueIdentity(d_ + "/ca", "coordinator", pki::Role::kCoordinator, d_ + "/certs"));
+    ASSERT_OK(pki::IssueIdentity(d_ + "/ca", "S1", pki::Role::kSite, d_ + "/certs"));
     transport::TlsFiles files{d_ + "/ca/ca.crt", d_ + "/certs/coordinator.crt",
                               d_ + "/certs/coordinator.key", d_ + "/ca/crl.pem", false, "rogue"};
-    auto creds = transport::MakeServerCredentials(files);
-    ASSERT_TRUE(creds.ok()) << creds.status();
+    ASSERT_OK_AND_ASSIGN(auto creds, transport::MakeServerCredentials(files));
     grpc::ServerBuilder builder;
     transport::ConfigureServerBuilder(&builder);
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", *creds, &port);
+    builder.AddListeningPort("127.0.0.1:0", creds, &port);
     builder.RegisterService(&rogue_);
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
@@ -172,7 +173,7 @@ class SiteGate : public ::testing::Test {
                           "/state\"\nheartbeat_seconds: 1\n"
                           "policy { min_cell_count: 10 enable_debug_tasks: true max_task_seconds: 1 }\n");
     WriteAll(d_ + "/study.textproto", kSpec);
-    ASSERT_TRUE(ParseTextProto(kSpec, "spec", &spec_).ok());
+    ASSERT_OK(ParseTextProto(kSpec, "spec", &spec_));
     site_ = Start({BinDir() + "/fedrad-site", "--config", config_}, d_ + "/site.log");
     ASSERT_TRUE(rogue_.WaitConnected(30)) << ReadAll(d_ + "/site.log");
   }

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/study.pb.h"
@@ -193,7 +194,7 @@ TEST_F(StudyEdges, ASpecWithoutSitesIsRefusedListingTheConnectedSites) {
   for (const auto& entry : fs::directory_iterator(fs::path(FEDRAD_SOURCE_DIR) / "examples/studies")) {
     if (entry.path().extension() != ".textproto") continue;
     v1::Study study;
-    ASSERT_TRUE(ReadTextProto(entry.path().string(), &study).ok()) << entry.path();
+    ASSERT_OK(ReadTextProto(entry.path().string(), &study)) << entry.path();
     EXPECT_GT(study.sites_size(), 0) << entry.path() << " names no sites";
     ++examples;
   }

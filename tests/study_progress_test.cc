@@ -14,6 +14,7 @@
 #include "coordinator/analyses.h"
 #include "coordinator/study_context.h"
 #include "core/status.h"
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "models/testutil.h"
@@ -90,11 +91,11 @@ TEST(StudyProgress, MovesWhileTheCoxModelIsFitted) {
   cox->set_name("cox");
   cox->set_type(v1::Model::COX);
   for (const auto& c : models::testing::Covariates()) cox->add_covariates(c);
-  ASSERT_TRUE(coordinator::CheckStudy(study).ok()) << coordinator::CheckStudy(study);
+  ASSERT_OK(coordinator::CheckStudy(study));
 
   RecordingFederation host;
   coordinator::StudyContext ctx("progress", study, models::testing::SiteNames(), &host);
-  ASSERT_TRUE(coordinator::RunAnalyses(ctx, 0, nullptr).ok());
+  ASSERT_OK(coordinator::RunAnalyses(ctx, 0, nullptr));
   // The only step is the models step: while 'fitting' is the message,
   // progress rises through several values strictly between 0 and 1.
   std::vector<double> during_fit;

@@ -12,6 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/testing/status_matchers.h"
 #include "features/image_io.h"
 
 namespace fedrad::features {
@@ -57,7 +58,10 @@ TEST(DicomCli, ToNiftiWritesThePublishedMask) {
   auto published = ReadLabelMap(kPhantom + "/nifti/mask/mask.nii.gz");
   auto image = ReadImage(prefix + "_image.nii.gz");
   auto published_image = ReadImage(kPhantom + "/nifti/image/phantom.nii.gz");
-  ASSERT_TRUE(mine.ok() && published.ok() && image.ok() && published_image.ok());
+  ASSERT_OK(mine);
+  ASSERT_OK(published);
+  ASSERT_OK(image);
+  ASSERT_OK(published_image);
   EXPECT_EQ(mine->voxels, published->voxels);
   EXPECT_EQ(image->voxels, published_image->voxels);
   fs::remove(prefix + "_mask.nii.gz");

@@ -10,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/testing/status_matchers.h"
 #include "features/cohort.h"
 #include "features/dicom/dicom_write.h"
 #include "features/features_testutil.h"
@@ -17,6 +18,8 @@
 
 namespace fedrad::features {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
@@ -41,47 +44,43 @@ TEST(DicomCohort, DicomRowsMatchNiftiRowsAndBadRowsAreExcluded) {
     if (second.voxels[i]) lesions.voxels[i] = 2;
   }
   LabelVolume liver = testutil::MakeBall(g, {12, 11, 5}, 9.5);
-  ASSERT_TRUE(WriteImage(ct, (dir / "ct.nii.gz").string()).ok());
-  ASSERT_TRUE(WriteLabelMap(lesions, (dir / "lesions.nii.gz").string()).ok());
-  ASSERT_TRUE(WriteLabelMap(liver, (dir / "liver.nii.gz").string()).ok());
+  ASSERT_OK(WriteImage(ct, (dir / "ct.nii.gz").string()));
+  ASSERT_OK(WriteLabelMap(lesions, (dir / "lesions.nii.gz").string()));
+  ASSERT_OK(WriteLabelMap(liver, (dir / "liver.nii.gz").string()));
 
   dicom::CtWriteOptions o;
   o.uid_seed = "cohort";
-  auto uids = dicom::WriteCtSeries(ct, (dir / "CT").string(), o);
-  ASSERT_TRUE(uids.ok()) << uids.status();
+  ASSERT_OK_AND_ASSIGN(auto uids, dicom::WriteCtSeries(ct, (dir / "CT").string(), o));
   std::vector<dicom::RoiSpec> rois = {
-      {"Liver", dicom::MaskContours(g, Mask(liver, 1), *uids), ""},
-      {"GTV-1", dicom::MaskContours(g, Mask(lesions, 1), *uids), ""},
-      {"Metastasis 2", dicom::MaskContours(g, Mask(lesions, 2), *uids), ""}};
-  ASSERT_TRUE(dicom::WriteRtstruct(*uids, rois, (dir / "RS.dcm").string(), "cohort").ok());
-  ASSERT_TRUE(dicom::WriteSeg(*uids, g,
-                              {{"Liver", Mask(liver, 1)},
-                               {"Lesion A", Mask(lesions, 1)},
-                               {"Lesion B", Mask(lesions, 2)}},
-                              (dir / "seg.dcm").string(), {})
-                  .ok());
+      {"Liver", dicom::MaskContours(g, Mask(liver, 1), uids), ""},
+      {"GTV-1", dicom::MaskContours(g, Mask(lesions, 1), uids), ""},
+      {"Metastasis 2", dicom::MaskContours(g, Mask(lesions, 2), uids), ""}};
+  ASSERT_OK(dicom::WriteRtstruct(uids, rois, (dir / "RS.dcm").string(), "cohort"));
+  ASSERT_OK(dicom::WriteSeg(
+      uids, g,
+      {{"Liver", Mask(liver, 1)}, {"Lesion A", Mask(lesions, 1)}, {"Lesion B", Mask(lesions, 2)}},
+      (dir / "seg.dcm").string(), {}));
   std::ofstream(dir / "manifest.csv")
       << "case_id,image,lesion_mask,liver_mask,series,rtstruct,seg,lesion_roi,liver_roi\n"
       << "nifti,ct.nii.gz,lesions.nii.gz,liver.nii.gz,,,,,\n"
       << "rtstruct,,,,CT,RS.dcm,,GTV*|Metastasis*,Liver\n"
       << "seg,CT,,,,,seg.dcm,Lesion*,#1\n"
       << "no_match,,,,CT,RS.dcm,,Tumour*,Liver\n";
-  auto cases = ReadManifest((dir / "manifest.csv").string());
-  ASSERT_TRUE(cases.ok()) << cases.status();
-  ASSERT_EQ(cases->size(), 4u);
-  EXPECT_EQ((*cases)[1].image, (dir / "CT").string());
-  EXPECT_EQ((*cases)[1].rtstruct, (dir / "RS.dcm").string());
-  EXPECT_EQ((*cases)[1].lesion_roi, "GTV*|Metastasis*");
+  ASSERT_OK_AND_ASSIGN(auto cases, ReadManifest((dir / "manifest.csv").string()));
+  ASSERT_EQ(cases.size(), 4u);
+  EXPECT_EQ(cases[1].image, (dir / "CT").string());
+  EXPECT_EQ(cases[1].rtstruct, (dir / "RS.dcm").string());
+  EXPECT_EQ(cases[1].lesion_roi, "GTV*|Metastasis*");
 
   CaseOptions options;
   options.extraction.families = {"morph", "stat", "ih"};
   CohortOptions run;
   run.threads = 2;
-  std::vector<CaseResult> results = RunCohort(*cases, options, run);
+  std::vector<CaseResult> results = RunCohort(cases, options, run);
   std::map<std::string, const CaseResult*> by_id;
   for (const auto& r : results) by_id[r.case_id] = &r;
   for (const char* id : {"nifti", "rtstruct", "seg"}) {
-    ASSERT_TRUE(by_id[id]->status.ok()) << id << ": " << by_id[id]->status;
+    ASSERT_OK(by_id[id]->status) << id;
   }
   auto flat = [](const CaseResult& r) {
     std::map<std::string, double> m;
@@ -102,9 +101,9 @@ TEST(DicomCohort, DicomRowsMatchNiftiRowsAndBadRowsAreExcluded) {
   EXPECT_THAT(why, HasSubstr("no ROI name matches"));
 
   // The ROI pattern is part of the cache key.
-  CaseInput other = (*cases)[1];
+  CaseInput other = cases[1];
   other.lesion_roi = "GTV*";
-  EXPECT_NE(*CaseCacheKey((*cases)[1], "s"), *CaseCacheKey(other, "s"));
+  EXPECT_NE(*CaseCacheKey(cases[1], "s"), *CaseCacheKey(other, "s"));
   fs::remove_all(dir);
 }
 
@@ -123,8 +122,7 @@ TEST(DicomCohort, ManifestRowsMustNameTheirContours) {
   for (const Case& c : cases) {
     std::ofstream(dir / "m.csv") << c.csv;
     auto m = ReadManifest((dir / "m.csv").string());
-    ASSERT_FALSE(m.ok()) << c.csv;
-    EXPECT_THAT(std::string(m.status().message()), HasSubstr(c.says));
+    ASSERT_THAT(m, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.says))) << c.csv;
   }
   fs::remove_all(dir);
 }

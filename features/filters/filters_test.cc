@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/testing/status_matchers.h"
 #include "features/filters/filter.h"
 
 namespace fedrad::features::filters {
@@ -33,11 +34,11 @@ TEST(MeanFilter, KeepsAConstantImageUnderEveryPaddingButZero) {
   const ImageVolume img = Constant(9, 8, 7, 5.0f);
   for (Padding p : {Padding::kNearest, Padding::kPeriodic, Padding::kMirror}) {
     auto r = MeanResponse(img, {5, p, false});
-    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_OK(r);
     for (float v : r->voxels) EXPECT_NEAR(v, 5.0, 1e-5) << PaddingName(p);
   }
   auto r = MeanResponse(img, {5, Padding::kConstant, false});
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_NEAR(r->at(0, 0, 0), 5.0 * 27 / 125, 1e-5);  // 3 x 3 x 3 of 5 x 5 x 5 inside
   EXPECT_NEAR(r->at(4, 4, 3), 5.0, 1e-5);
 }
@@ -46,7 +47,7 @@ TEST(MeanFilter, InPlaneDoesNotMixSlices) {
   ImageVolume img = Constant(7, 7, 3, 0.0f);
   img.at(3, 3, 1) = 9.0f;
   auto r = MeanResponse(img, {3, Padding::kConstant, true});
-  ASSERT_TRUE(r.ok());
+  ASSERT_OK(r);
   EXPECT_NEAR(r->at(3, 3, 1), 1.0, 1e-6);
   EXPECT_NEAR(r->at(2, 2, 1), 1.0, 1e-6);
   EXPECT_EQ(r->at(3, 3, 0), 0.0f);
@@ -57,7 +58,7 @@ TEST(LoGFilter, ImpulseResponseIsTheKernelInVoxelUnits) {
   // IBSI-2 eq. for the LoG: -1/s^2 (2 pi s^2)^(-3/2) (3 - r^2/s^2) exp(-r^2 / 2 s^2).
   const double sigma_mm = 3, spacing = 2, s = sigma_mm / spacing;
   auto r = LoGResponse(Impulse(33, 1.0f, spacing), {sigma_mm, 4.0, Padding::kConstant, false});
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK(r);
   for (int dx : {0, 1, 3}) {
     const double r2 = dx * dx;
     const double expect = -1.0 / (s * s) * std::pow(2 * kPi * s * s, -1.5) *
@@ -71,13 +72,12 @@ TEST(LoGFilter, ImpulseResponseIsTheKernelInVoxelUnits) {
 }
 
 TEST(LawsFilter, KernelsAreNormalisedAndNamedPerAxis) {
-  auto k = LawsKernels("E5L5S5", false);
-  ASSERT_TRUE(k.ok());
-  ASSERT_EQ(k->size(), 3u);
+  ASSERT_OK_AND_ASSIGN(auto k, LawsKernels("E5L5S5", false));
+  ASSERT_EQ(k.size(), 3u);
   double n = 0;
-  for (double w : (*k)[1]) n += w * w;
+  for (double w : k[1]) n += w * w;
   EXPECT_NEAR(n, 1.0, 1e-12);
-  EXPECT_NEAR((*k)[1][2], 6 / std::sqrt(70.0), 1e-12);  // L5 = [1 4 6 4 1]
+  EXPECT_NEAR(k[1][2], 6 / std::sqrt(70.0), 1e-12);  // L5 = [1 4 6 4 1]
   EXPECT_THAT(LawsKernels("E5X5S5", false).status().message(), HasSubstr("X5"));
   EXPECT_THAT(LawsKernels("L5S5", false).status().message(), HasSubstr("in_plane"));
 }
@@ -89,7 +89,8 @@ TEST(LawsFilter, RotationInvariantMaxIsAtLeastTheUnrotatedResponse) {
   auto plain = LawsResponse(img, p);
   p.rotation_invariant = true;
   auto pooled = LawsResponse(img, p);
-  ASSERT_TRUE(plain.ok() && pooled.ok());
+  ASSERT_OK(plain);
+  ASSERT_OK(pooled);
   bool some_larger = false;
   for (size_t i = 0; i < plain->voxels.size(); ++i) {
     EXPECT_GE(pooled->voxels[i], plain->voxels[i] - 1e-4);
@@ -109,12 +110,11 @@ TEST(GaborFilter, ImpulseModulusIsTheGaussianEnvelope) {
   p.padding = Padding::kConstant;
   ImageVolume img = Constant(31, 31, 1, 0.0f);
   img.at(15, 15, 0) = 1.0f;
-  auto r = GaborResponse(img, p);
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_OK_AND_ASSIGN(auto r, GaborResponse(img, p));
   // theta 0: x' = v (column offset), y' = -u (row offset).
   for (auto [du, dv] : {std::pair{0, 0}, {2, 0}, {0, 3}, {1, 1}}) {
     const double expect = std::exp(-(dv * dv + 0.25 * du * du) / (2 * 4.0));
-    EXPECT_NEAR(r->at(15 + dv, 15 + du, 0), expect, 1e-5) << du << "," << dv;
+    EXPECT_NEAR(r.at(15 + dv, 15 + du, 0), expect, 1e-5) << du << "," << dv;
   }
 }
 
@@ -135,7 +135,7 @@ TEST(Filters, BadSettingsGiveErrorsNamingTheSetting) {
   f.gabor.sigma_mm = 1e300;
   f.gabor.lambda_mm = 1;
   f.gabor.gamma = 1e-300;
-  EXPECT_TRUE(ApplyFilter(img, f).ok());  // the kernel is capped at the image plane
+  EXPECT_OK(ApplyFilter(img, f));  // the kernel is capped at the image plane
   f.gabor.lambda_mm = 0;
   EXPECT_THAT(ApplyFilter(img, f).status().message(), HasSubstr("lambda_mm"));
   f.kind = FilterKind::kLaws;
@@ -169,9 +169,8 @@ TEST(Filters, OneSliceImageNeedsA2dFilter) {
   EXPECT_EQ(three_d.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(three_d.status().message(), HasSubstr("in_plane"));
   f.in_plane = true;
-  auto two_d = ApplyFilter(slice, f);
-  ASSERT_TRUE(two_d.ok()) << two_d.status();
-  EXPECT_NEAR(two_d->at(5, 5, 0), 3.0, 1e-6);
+  ASSERT_OK_AND_ASSIGN(auto two_d, ApplyFilter(slice, f));
+  EXPECT_NEAR(two_d.at(5, 5, 0), 3.0, 1e-6);
 }
 
 TEST(Filters, LabelsFollowTheDocumentedNaming) {
@@ -217,7 +216,7 @@ TEST(Filters, DispatchReachesEveryFilterKind) {
   for (FilterSetting& f : all) {
     f.padding = Padding::kConstant;
     auto r = ApplyFilter(img, f);
-    ASSERT_TRUE(r.ok()) << FilterLabel(f) << ": " << r.status();
+    ASSERT_OK(r) << FilterLabel(f);
     ASSERT_EQ(r->voxels.size(), img.voxels.size());
     double energy = 0;
     for (float v : r->voxels) energy += double{v} * v;
@@ -229,7 +228,8 @@ TEST(Filters, DispatchReachesEveryFilterKind) {
   riesz.padding = Padding::kConstant;
   auto expect = RieszResponse(*LoGResponse(img, log), riesz);
   auto got = ApplyFilter(img, all[6]);
-  ASSERT_TRUE(expect.ok() && got.ok());
+  ASSERT_OK(expect);
+  ASSERT_OK(got);
   EXPECT_EQ(got->voxels, expect->voxels);
   all[4].wavelet.family = "db9";
   EXPECT_THAT(ApplyFilter(img, all[4]).status().message(), HasSubstr("'db9' is not one of"));
@@ -257,15 +257,15 @@ TEST(Filters, ApplyFiltersSharesWaveletPassesWithTheSameMaps) {
   log.log.sigma_mm = 2;
   list.insert(list.begin() + 2, log);
   std::vector<size_t> order;
-  ASSERT_TRUE(ApplyFilters(img, list, [&](size_t i, ImageVolume map) {
-                order.push_back(i);
-                auto one = ApplyFilter(img, list[i]);
-                EXPECT_TRUE(one.ok());
-                for (size_t v = 0; v < map.voxels.size(); ++v) {
-                  EXPECT_NEAR(map.voxels[v], one->voxels[v], 1e-5) << FilterLabel(list[i]);
-                }
-                return absl::OkStatus();
-              }).ok());
+  ASSERT_OK(ApplyFilters(img, list, [&](size_t i, ImageVolume map) {
+    order.push_back(i);
+    auto one = ApplyFilter(img, list[i]);
+    EXPECT_OK(one);
+    for (size_t v = 0; v < map.voxels.size(); ++v) {
+      EXPECT_NEAR(map.voxels[v], one->voxels[v], 1e-5) << FilterLabel(list[i]);
+    }
+    return absl::OkStatus();
+  }));
   EXPECT_EQ(order, (std::vector<size_t>{0, 1, 2, 3, 4, 5, 6}));
   // An error of the callback stops the run.
   int calls = 0;

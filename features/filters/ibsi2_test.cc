@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/csv.h"
+#include "core/testing/status_matchers.h"
 #include "features/image_io.h"
 
 namespace {
@@ -74,7 +75,7 @@ fedrad::CsvTable RunExtract(const std::string& image, const std::string& mask,
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
   auto t = fedrad::ReadCsv(out.string());
   fs::remove(out);
-  EXPECT_TRUE(t.ok()) << t.status();
+  EXPECT_OK(t);
   return t.ok() ? *t : fedrad::CsvTable({"empty"});
 }
 
@@ -97,8 +98,8 @@ TEST_P(Ibsi2Phase1, ResponseMapMatchesTheConsensusMap) {
   fs::remove_all(maps);
   auto ref = fedrad::features::ReadImage(absl::StrCat(
       DataDir(), "/ibsi2/reference_response_maps/", c.id, "-ValidCRM.nii.gz"));
-  ASSERT_TRUE(mine.ok()) << mine.status();
-  ASSERT_TRUE(ref.ok()) << ref.status();
+  ASSERT_OK(mine);
+  ASSERT_OK(ref);
   ASSERT_EQ(mine->geometry.size, ref->geometry.size);
   float lo = ref->voxels[0], hi = ref->voxels[0];
   for (float v : ref->voxels) {

@@ -1,9 +1,12 @@
 #include "features/filters/padding.h"
 
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
 
 namespace fedrad::features::filters {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 TEST(PaddingTest, IndicesInsideAreUnchanged) {
   for (Padding p : {Padding::kConstant, Padding::kNearest, Padding::kPeriodic, Padding::kMirror}) {
@@ -31,8 +34,7 @@ TEST(PaddingTest, NamesParseAndUnknownNamesAreRefused) {
   EXPECT_EQ(*ParsePadding("wrap"), Padding::kPeriodic);
   EXPECT_EQ(PaddingName(*ParsePadding("zero")), "constant");
   absl::StatusOr<Padding> bad = ParsePadding("circular");
-  ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("circular"), std::string::npos);
+  ASSERT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("circular")));
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <string>
 
+#include "core/testing/status_matchers.h"
 #include "features/image_io.h"
 #include "features/volume.h"
 #include "gtest/gtest.h"
@@ -28,7 +29,7 @@ inline std::string Ibsi2Dir() { return std::string(FEDRAD_TEST_DATA_DIR) + "/ibs
 inline ImageVolume LoadPhantom(const std::string& name) {
   absl::StatusOr<ImageVolume> image = ReadImage(
       Ibsi2Dir() + "/digital_phantoms/" + name + "/image/" + name + ".nii.gz");
-  EXPECT_TRUE(image.ok()) << image.status();
+  EXPECT_OK(image);
   return image.ok() ? *std::move(image) : ImageVolume{};
 }
 
@@ -36,7 +37,7 @@ inline ImageVolume LoadPhantom(const std::string& name) {
 inline ImageVolume LoadReferenceMap(const std::string& id) {
   absl::StatusOr<ImageVolume> map =
       ReadImage(Ibsi2Dir() + "/reference_response_maps/" + id + "-ValidCRM.nii.gz");
-  EXPECT_TRUE(map.ok()) << map.status();
+  EXPECT_OK(map);
   return map.ok() ? *std::move(map) : ImageVolume{};
 }
 

@@ -9,12 +9,15 @@
 #include <cmath>
 #include <cstdint>
 
+#include "core/testing/status_matchers.h"
 #include "features/filters/reference_map_testutil.h"
 #include "features/filters/simoncelli.h"
 #include "gtest/gtest.h"
 
 namespace fedrad::features::filters {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 using testing::ExpectMatchesReferenceMap;
 using testing::LoadPhantom;
@@ -72,14 +75,12 @@ TEST(RieszIbsi2, Case9aFirstOrderLogImpulse) {
   RieszParams p;
   p.order = {1, 0, 0};
   p.padding = Padding::kConstant;
-  auto r = RieszResponse(log, p);
-  ASSERT_TRUE(r.ok()) << r.status();
-  ExpectMatchesReferenceMap(*r, "9_a");
+  ASSERT_OK_AND_ASSIGN(auto r, RieszResponse(log, p));
+  ExpectMatchesReferenceMap(r, "9_a");
   // The first order is along x (the first image axis), not z.
   p.order = {0, 0, 1};
-  auto z = RieszResponse(log, p);
-  ASSERT_TRUE(z.ok()) << z.status();
-  EXPECT_FALSE(testing::MatchesReferenceMap(*z, "9_a"));
+  ASSERT_OK_AND_ASSIGN(auto z, RieszResponse(log, p));
+  EXPECT_FALSE(testing::MatchesReferenceMap(z, "9_a"));
 }
 
 TEST(RieszIbsi2, Case9b1SecondOrderLogSphere) {
@@ -88,9 +89,8 @@ TEST(RieszIbsi2, Case9b1SecondOrderLogSphere) {
   RieszParams p;
   p.order = {0, 2, 0};
   p.padding = Padding::kConstant;
-  auto r = RieszResponse(log, p);
-  ASSERT_TRUE(r.ok()) << r.status();
-  ExpectMatchesReferenceMap(*r, "9_b_1");
+  ASSERT_OK_AND_ASSIGN(auto r, RieszResponse(log, p));
+  ExpectMatchesReferenceMap(r, "9_b_1");
 }
 
 // TEST_CASES lists nearest padding for 10.b.1 (Z-Rad); MIRP does not pad
@@ -100,14 +100,12 @@ TEST(RieszIbsi2, Case10b1SecondOrderSimoncelliPattern1) {
   SimoncelliParams s;
   s.level = 1;
   s.padding = Padding::kNearest;
-  auto base = SimoncelliResponse(LoadPhantom("pattern_1"), s);
-  ASSERT_TRUE(base.ok()) << base.status();
+  ASSERT_OK_AND_ASSIGN(auto base, SimoncelliResponse(LoadPhantom("pattern_1"), s));
   RieszParams p;
   p.order = {0, 2, 0};
   p.padding = Padding::kNearest;
-  auto r = RieszResponse(*base, p);
-  ASSERT_TRUE(r.ok()) << r.status();
-  ExpectMatchesReferenceMap(*r, "10_b_1");
+  ASSERT_OK_AND_ASSIGN(auto r, RieszResponse(base, p));
+  ExpectMatchesReferenceMap(r, "10_b_1");
 }
 
 ImageVolume Noise(int nx, int ny, int nz) {
@@ -136,9 +134,8 @@ TEST(RieszResponse, FirstOrderTransformsPreserveEnergy) {
   for (int a = 0; a < 3; ++a) {
     RieszParams p;
     p.order = {a == 0, a == 1, a == 2};
-    auto r = RieszResponse(f, p);
-    ASSERT_TRUE(r.ok()) << r.status();
-    for (float v : r->voxels) riesz_energy += static_cast<double>(v) * v;
+    ASSERT_OK_AND_ASSIGN(auto r, RieszResponse(f, p));
+    for (float v : r.voxels) riesz_energy += static_cast<double>(v) * v;
   }
   EXPECT_NEAR(riesz_energy / energy, 1.0, 1e-3);
 }
@@ -146,21 +143,19 @@ TEST(RieszResponse, FirstOrderTransformsPreserveEnergy) {
 TEST(RieszResponse, OrderZeroIsTheIdentityAndInPlaneIsPerSlice) {
   const ImageVolume f = Noise(9, 8, 3);
   auto same = RieszResponse(f, RieszParams{});
-  ASSERT_TRUE(same.ok());
+  ASSERT_OK(same);
   EXPECT_EQ(same->voxels, f.voxels);
   RieszParams p;
   p.order = {1, 1, 0};
   p.in_plane = true;
   p.padding = Padding::kMirror;
-  auto whole = RieszResponse(f, p);
-  ASSERT_TRUE(whole.ok()) << whole.status();
+  ASSERT_OK_AND_ASSIGN(auto whole, RieszResponse(f, p));
   for (int z = 0; z < 3; ++z) {
     ImageVolume slice;
     slice.geometry.size = {9, 8, 1};
     slice.voxels.assign(f.voxels.begin() + z * 72, f.voxels.begin() + (z + 1) * 72);
-    auto one = RieszResponse(slice, p);
-    ASSERT_TRUE(one.ok()) << one.status();
-    for (int i = 0; i < 72; ++i) ASSERT_NEAR(one->voxels[i], whole->voxels[z * 72 + i], 1e-5);
+    ASSERT_OK_AND_ASSIGN(auto one, RieszResponse(slice, p));
+    for (int i = 0; i < 72; ++i) ASSERT_NEAR(one.voxels[i], whole.voxels[z * 72 + i], 1e-5);
   }
 }
 
@@ -175,15 +170,14 @@ TEST(RieszResponse, BadSettingsAreRefusedByName) {
   high.order = {3, 3, 3};
   for (const RieszParams& p : {negative, flat, high}) {
     auto r = RieszResponse(f, p);
-    ASSERT_FALSE(r.ok());
-    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_NE(r.status().message().find("riesz order"), std::string::npos) << r.status();
+    ASSERT_THAT(r,
+                StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("riesz order")));
   }
   RieszParams one;
   one.order = {1, 0, 0};
   auto single = RieszResponse(Noise(6, 6, 1), one);
-  ASSERT_FALSE(single.ok());
-  EXPECT_NE(single.status().message().find("in_plane"), std::string::npos);
+  ASSERT_THAT(single,
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("in_plane")));
 }
 
 }  // namespace

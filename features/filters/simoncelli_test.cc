@@ -5,11 +5,14 @@
 
 #include <cmath>
 
+#include "core/testing/status_matchers.h"
 #include "features/filters/reference_map_testutil.h"
 #include "gtest/gtest.h"
 
 namespace fedrad::features::filters {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 using testing::LoadPhantom;
 using testing::ExpectMatchesReferenceMap;
@@ -20,9 +23,8 @@ TEST(SimoncelliIbsi2, Cases8aLevels1To3Checkerboard) {
     SimoncelliParams p;
     p.level = level;
     p.padding = Padding::kPeriodic;
-    auto r = SimoncelliResponse(image, p);
-    ASSERT_TRUE(r.ok()) << r.status();
-    ExpectMatchesReferenceMap(*r, "8_a_" + std::to_string(level));
+    ASSERT_OK_AND_ASSIGN(auto r, SimoncelliResponse(image, p));
+    ExpectMatchesReferenceMap(r, "8_a_" + std::to_string(level));
   }
 }
 
@@ -35,9 +37,8 @@ TEST(SimoncelliResponse, ConstantGivesZeroAndTransposeCommutes) {
   for (Padding pad : {Padding::kPeriodic, Padding::kMirror, Padding::kNearest}) {
     SimoncelliParams p;
     p.padding = pad;
-    auto r = SimoncelliResponse(c, p);
-    ASSERT_TRUE(r.ok());
-    for (float v : r->voxels) ASSERT_NEAR(v, 0.0, 1e-4);
+    ASSERT_OK_AND_ASSIGN(auto r, SimoncelliResponse(c, p));
+    for (float v : r.voxels) ASSERT_NEAR(v, 0.0, 1e-4);
   }
   ImageVolume f = c, t = c;
   for (int z = 0; z < 7; ++z)
@@ -52,7 +53,8 @@ TEST(SimoncelliResponse, ConstantGivesZeroAndTransposeCommutes) {
   p.level = 2;
   auto a = SimoncelliResponse(f, p);
   auto b = SimoncelliResponse(t, p);
-  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_OK(a);
+  ASSERT_OK(b);
   for (int z = 0; z < 7; ++z)
     for (int y = 0; y < 10; ++y)
       for (int x = 0; x < 10; ++x) ASSERT_NEAR(b->at(y, x, z), a->at(x, y, z), 1e-4);
@@ -65,19 +67,18 @@ TEST(SimoncelliResponse, BadSettingsAreRefusedByName) {
   SimoncelliParams p;
   p.level = 0;
   auto r = SimoncelliResponse(v, p);
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("simoncelli level 0"), std::string::npos);
+  ASSERT_THAT(
+      r, StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("simoncelli level 0")));
   ImageVolume flat;
   flat.geometry.size = {4, 4, 1};
   flat.voxels.assign(16, 1.0f);
   auto f = SimoncelliResponse(flat, SimoncelliParams{});
-  ASSERT_FALSE(f.ok());
-  EXPECT_NE(f.status().message().find("in_plane"), std::string::npos);
+  ASSERT_THAT(f, StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("in_plane")));
   SimoncelliParams two_d;
   two_d.in_plane = true;
-  EXPECT_TRUE(SimoncelliResponse(flat, two_d).ok());
-  EXPECT_FALSE(SimoncelliResponse(ImageVolume{}, two_d).ok());
+  EXPECT_OK(SimoncelliResponse(flat, two_d));
+  EXPECT_THAT(SimoncelliResponse(ImageVolume{}, two_d),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

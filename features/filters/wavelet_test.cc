@@ -8,11 +8,14 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/testing/status_matchers.h"
 #include "features/filters/reference_map_testutil.h"
 #include "gtest/gtest.h"
 
 namespace fedrad::features::filters {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 using testing::LoadPhantom;
 using testing::ExpectMatchesReferenceMap;
@@ -30,31 +33,29 @@ WaveletParams Params(const std::string& family, const std::string& decomposition
 }
 
 TEST(WaveletIbsi2, Case5a1Db2LhlImpulse) {
-  auto r = WaveletResponse(LoadPhantom("impulse"),
-                           Params("db2", "LHL", 1, false, Padding::kConstant));
-  ASSERT_TRUE(r.ok()) << r.status();
-  ExpectMatchesReferenceMap(*r, "5_a_1");
+  ASSERT_OK_AND_ASSIGN(auto r, WaveletResponse(LoadPhantom("impulse"),
+                                               Params("db2", "LHL", 1, false, Padding::kConstant)));
+  ExpectMatchesReferenceMap(r, "5_a_1");
 }
 
 TEST(WaveletIbsi2, Case5a2Db2LhlRotationInvariantImpulse) {
-  auto r = WaveletResponse(LoadPhantom("impulse"),
-                           Params("db2", "LHL", 1, true, Padding::kConstant));
-  ASSERT_TRUE(r.ok()) << r.status();
-  ExpectMatchesReferenceMap(*r, "5_a_2");
+  ASSERT_OK_AND_ASSIGN(auto r, WaveletResponse(LoadPhantom("impulse"),
+                                               Params("db2", "LHL", 1, true, Padding::kConstant)));
+  ExpectMatchesReferenceMap(r, "5_a_2");
 }
 
 TEST(WaveletIbsi2, Case6a1Coif1HhlSphere) {
-  auto r = WaveletResponse(LoadPhantom("sphere"),
-                           Params("coif1", "HHL", 1, false, Padding::kPeriodic));
-  ASSERT_TRUE(r.ok()) << r.status();
-  ExpectMatchesReferenceMap(*r, "6_a_1");
+  ASSERT_OK_AND_ASSIGN(
+      auto r,
+      WaveletResponse(LoadPhantom("sphere"), Params("coif1", "HHL", 1, false, Padding::kPeriodic)));
+  ExpectMatchesReferenceMap(r, "6_a_1");
 }
 
 TEST(WaveletIbsi2, Case6a2Coif1HhlRotationInvariantSphere) {
-  auto r = WaveletResponse(LoadPhantom("sphere"),
-                           Params("coif1", "HHL", 1, true, Padding::kPeriodic));
-  ASSERT_TRUE(r.ok()) << r.status();
-  ExpectMatchesReferenceMap(*r, "6_a_2");
+  ASSERT_OK_AND_ASSIGN(
+      auto r,
+      WaveletResponse(LoadPhantom("sphere"), Params("coif1", "HHL", 1, true, Padding::kPeriodic)));
+  ExpectMatchesReferenceMap(r, "6_a_2");
 }
 
 // TEST_CASES notes that implementations differ on whether 7.a.1 is rotation
@@ -62,21 +63,19 @@ TEST(WaveletIbsi2, Case6a2Coif1HhlRotationInvariantSphere) {
 // invariant one: without it the map is shifted by half the support and
 // fails almost everywhere.
 TEST(WaveletIbsi2, Case7a1HaarLllLevel2RotationInvariantCheckerboard) {
-  auto r = WaveletResponse(LoadPhantom("checkerboard"),
-                           Params("haar", "LLL", 2, true, Padding::kMirror));
-  ASSERT_TRUE(r.ok()) << r.status();
-  ExpectMatchesReferenceMap(*r, "7_a_1");
-  auto plain = WaveletResponse(LoadPhantom("checkerboard"),
-                               Params("haar", "LLL", 2, false, Padding::kMirror));
-  ASSERT_TRUE(plain.ok()) << plain.status();
-  EXPECT_FALSE(MatchesReferenceMap(*plain, "7_a_1"));
+  ASSERT_OK_AND_ASSIGN(auto r, WaveletResponse(LoadPhantom("checkerboard"),
+                                               Params("haar", "LLL", 2, true, Padding::kMirror)));
+  ExpectMatchesReferenceMap(r, "7_a_1");
+  ASSERT_OK_AND_ASSIGN(auto plain,
+                       WaveletResponse(LoadPhantom("checkerboard"),
+                                       Params("haar", "LLL", 2, false, Padding::kMirror)));
+  EXPECT_FALSE(MatchesReferenceMap(plain, "7_a_1"));
 }
 
 TEST(WaveletIbsi2, Case7a2HaarHhhLevel2RotationInvariantCheckerboard) {
-  auto r = WaveletResponse(LoadPhantom("checkerboard"),
-                           Params("haar", "HHH", 2, true, Padding::kMirror));
-  ASSERT_TRUE(r.ok()) << r.status();
-  ExpectMatchesReferenceMap(*r, "7_a_2");
+  ASSERT_OK_AND_ASSIGN(auto r, WaveletResponse(LoadPhantom("checkerboard"),
+                                               Params("haar", "HHH", 2, true, Padding::kMirror)));
+  ExpectMatchesReferenceMap(r, "7_a_2");
 }
 
 // Kernels: PyWavelets' dec_lo values (pywt.Wavelet(name).dec_lo, PyWavelets
@@ -94,7 +93,8 @@ TEST(WaveletKernels, MatchPyWaveletsAndAreOrthonormal) {
   for (const auto& [family, expected] : pywt) {
     auto lo = WaveletLowPass(family);
     auto hi = WaveletHighPass(family);
-    ASSERT_TRUE(lo.ok() && hi.ok()) << family;
+    ASSERT_OK(lo) << family;
+    ASSERT_OK(hi) << family;
     ASSERT_EQ(lo->size(), expected.size()) << family;
     for (size_t k = 0; k < expected.size(); ++k) {
       EXPECT_NEAR((*lo)[k], expected[k], 1e-9) << family << " " << k;
@@ -132,7 +132,8 @@ TEST(WaveletResponse, ConstantImageGivesTheLowPassGain) {
   for (Padding pad : {Padding::kNearest, Padding::kPeriodic, Padding::kMirror}) {
     auto lll = WaveletResponse(c, Params("db3", "LLL", 2, false, pad));
     auto lhl = WaveletResponse(c, Params("coif1", "LHL", 1, true, pad));
-    ASSERT_TRUE(lll.ok() && lhl.ok());
+    ASSERT_OK(lll);
+    ASSERT_OK(lhl);
     for (size_t i = 0; i < c.voxels.size(); ++i) {
       ASSERT_NEAR(lll->voxels[i], 3.0 * 8.0, 1e-4);
       ASSERT_NEAR(lhl->voxels[i], 0.0, 1e-4);
@@ -147,15 +148,13 @@ TEST(WaveletResponse, InPlaneFiltersEachSliceOnItsOwn) {
   WaveletParams p = Params("db2", "HL", 2, true, Padding::kMirror);
   p.in_plane = true;
   p.pooling = WaveletParams::Pooling::kMax;
-  auto whole = WaveletResponse(v, p);
-  ASSERT_TRUE(whole.ok()) << whole.status();
+  ASSERT_OK_AND_ASSIGN(auto whole, WaveletResponse(v, p));
   for (int z = 0; z < 3; ++z) {
     ImageVolume slice;
     slice.geometry.size = {12, 10, 1};
     slice.voxels.assign(v.voxels.begin() + z * 120, v.voxels.begin() + (z + 1) * 120);
-    auto one = WaveletResponse(slice, p);
-    ASSERT_TRUE(one.ok()) << one.status();
-    for (int i = 0; i < 120; ++i) ASSERT_FLOAT_EQ(one->voxels[i], whole->voxels[z * 120 + i]);
+    ASSERT_OK_AND_ASSIGN(auto one, WaveletResponse(slice, p));
+    for (int i = 0; i < 120; ++i) ASSERT_FLOAT_EQ(one.voxels[i], whole.voxels[z * 120 + i]);
   }
 }
 
@@ -172,7 +171,8 @@ TEST(WaveletResponse, RotationInvariantResponseRotatesWithTheImage) {
     p.pooling = pooling;
     auto a = WaveletResponse(v, p);
     auto b = WaveletResponse(r, p);
-    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_OK(a);
+    ASSERT_OK(b);
     for (int z = 0; z < 5; ++z)
       for (int y = 0; y < 7; ++y)
         for (int x = 0; x < 7; ++x) ASSERT_NEAR(b->at(6 - y, x, z), a->at(x, y, z), 1e-4);
@@ -187,19 +187,16 @@ TEST(WaveletResponse, SharedPassesGiveTheSameMapsAsSeparateCalls) {
   for (bool ri : {false, true}) {
     WaveletParams p = Params("db3", "", 2, ri, Padding::kMirror);
     p.pooling = WaveletParams::Pooling::kMax;
-    auto shared = WaveletResponses(v, p, all);
-    ASSERT_TRUE(shared.ok()) << shared.status();
-    ASSERT_EQ(shared->size(), all.size());
+    ASSERT_OK_AND_ASSIGN(auto shared, WaveletResponses(v, p, all));
+    ASSERT_EQ(shared.size(), all.size());
     for (size_t d = 0; d < all.size(); ++d) {
       p.decomposition = all[d];
-      auto one = WaveletResponse(v, p);
-      ASSERT_TRUE(one.ok());
-      EXPECT_EQ((*shared)[d].voxels, one->voxels) << all[d];
+      ASSERT_OK_AND_ASSIGN(auto one, WaveletResponse(v, p));
+      EXPECT_EQ(shared[d].voxels, one.voxels) << all[d];
     }
   }
   auto bad = WaveletResponses(v, Params("haar", "", 1, false, Padding::kMirror), {"LLL", "LQL"});
-  ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("'LQL'"), std::string::npos);
+  ASSERT_THAT(bad, StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("'LQL'")));
 }
 
 // The response to an impulse is the (rotated) kernel: non-zero within
@@ -214,7 +211,8 @@ TEST(WaveletResponse, ImpulseResponseStaysWithinTheReach) {
       const WaveletParams p = Params(family, "HLH", level, true, Padding::kConstant);
       auto reach = WaveletReach(p);
       auto r = WaveletResponse(impulse, p);
-      ASSERT_TRUE(reach.ok() && r.ok());
+      ASSERT_OK(reach);
+      ASSERT_OK(r);
       int farthest = 0;
       for (int z = 0; z < 47; ++z)
         for (int y = 0; y < 47; ++y)
@@ -226,7 +224,8 @@ TEST(WaveletResponse, ImpulseResponseStaysWithinTheReach) {
     }
   }
   EXPECT_EQ(*WaveletReach(Params("haar", "LLL", 2, false, Padding::kMirror)), 3);
-  EXPECT_FALSE(WaveletReach(Params("haar", "LLL", 0, false, Padding::kMirror)).ok());
+  EXPECT_THAT(WaveletReach(Params("haar", "LLL", 0, false, Padding::kMirror)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(WaveletResponse, BadSettingsAreRefusedByName) {
@@ -244,14 +243,13 @@ TEST(WaveletResponse, BadSettingsAreRefusedByName) {
   };
   for (const Case& c : cases) {
     auto r = WaveletResponse(v, c.p);
-    ASSERT_FALSE(r.ok()) << c.word;
-    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_NE(r.status().message().find(c.word), std::string::npos) << r.status();
+    ASSERT_THAT(r, StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr(c.word)))
+        << c.word;
   }
   auto one_slice = WaveletResponse(Ramp(6, 6, 1), flat);
-  ASSERT_FALSE(one_slice.ok());
-  EXPECT_NE(one_slice.status().message().find("in_plane"), std::string::npos);
-  EXPECT_FALSE(WaveletResponse(ImageVolume{}, flat).ok());
+  ASSERT_THAT(one_slice,
+              StatusIs(absl::StatusCode::kInvalidArgument, ::testing::HasSubstr("in_plane")));
+  EXPECT_THAT(WaveletResponse(ImageVolume{}, flat), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "core/csv.h"
+#include "core/testing/status_matchers.h"
 #include "features/texture/texture.h"
 #include "features/texture/texture_testutil.h"
 #include "gmock/gmock.h"
@@ -45,10 +46,9 @@ std::string Lower(std::string s) {
 }
 
 TEST(TextureIbsi, DigitalPhantomMatchesEveryIbsiReferenceValue) {
-  absl::StatusOr<DiscreteVolume> phantom = testing::LoadDigitalPhantom();
-  ASSERT_TRUE(phantom.ok()) << phantom.status();
-  absl::StatusOr<FeatureList> features = ComputeTextureFeatures(*phantom, TextureOptions{});
-  ASSERT_TRUE(features.ok()) << features.status();
+  ASSERT_OK_AND_ASSIGN(DiscreteVolume phantom, testing::LoadDigitalPhantom());
+  absl::StatusOr<FeatureList> features = ComputeTextureFeatures(phantom, TextureOptions{});
+  ASSERT_OK(features);
 
   std::map<std::string, const FeatureValue*> by_key;
   for (const FeatureValue& f : *features) {
@@ -57,30 +57,29 @@ TEST(TextureIbsi, DigitalPhantomMatchesEveryIbsiReferenceValue) {
     by_key[key] = &f;
   }
 
-  absl::StatusOr<CsvTable> ref =
-      ReadCsv(std::string(FEDRAD_TEST_DATA_DIR) + "/ibsi/digital_phantom_reference_values.csv");
-  ASSERT_TRUE(ref.ok()) << ref.status();
-  const int c_family = ref->ColumnIndex("family"), c_name = ref->ColumnIndex("feature_name"),
-            c_code = ref->ColumnIndex("ibsi_code"), c_agg = ref->ColumnIndex("aggregation"),
-            c_value = ref->ColumnIndex("value"), c_tol = ref->ColumnIndex("tolerance");
+  ASSERT_OK_AND_ASSIGN(CsvTable ref, ReadCsv(std::string(FEDRAD_TEST_DATA_DIR) +
+                                             "/ibsi/digital_phantom_reference_values.csv"));
+  const int c_family = ref.ColumnIndex("family"), c_name = ref.ColumnIndex("feature_name"),
+            c_code = ref.ColumnIndex("ibsi_code"), c_agg = ref.ColumnIndex("aggregation"),
+            c_value = ref.ColumnIndex("value"), c_tol = ref.ColumnIndex("tolerance");
   const std::map<std::string, int> expected_rows = {{"glcm", 150}, {"glrlm", 96}, {"glszm", 48},
                                                     {"gldzm", 48}, {"ngtdm", 15}, {"ngldm", 51}};
   std::map<std::string, int> rows, passed;
-  for (size_t r = 0; r < ref->num_rows(); ++r) {
-    const std::string family = Lower(ref->cell(r, c_family));
+  for (size_t r = 0; r < ref.num_rows(); ++r) {
+    const std::string family = Lower(ref.cell(r, c_family));
     if (expected_rows.count(family) == 0) continue;
     ++rows[family];
-    const std::string key = family + "|" + ref->cell(r, c_code) + "|" + ref->cell(r, c_agg);
+    const std::string key = family + "|" + ref.cell(r, c_code) + "|" + ref.cell(r, c_agg);
     auto it = by_key.find(key);
     if (it == by_key.end()) {
-      ADD_FAILURE() << "missing " << key << " (" << ref->cell(r, c_name) << ")";
+      ADD_FAILURE() << "missing " << key << " (" << ref.cell(r, c_name) << ")";
       continue;
     }
     const FeatureValue& f = *it->second;
-    EXPECT_EQ(f.feature, SnakeCase(ref->cell(r, c_name))) << key;
+    EXPECT_EQ(f.feature, SnakeCase(ref.cell(r, c_name))) << key;
     double value = 0, tol = 0;
-    ASSERT_TRUE(ParseNumber(ref->cell(r, c_value), &value));
-    ASSERT_TRUE(ParseNumber(ref->cell(r, c_tol), &tol));
+    ASSERT_TRUE(ParseNumber(ref.cell(r, c_value), &value));
+    ASSERT_TRUE(ParseNumber(ref.cell(r, c_tol), &tol));
     bool ok;
     if (tol == 0.0) {
       ok =
@@ -88,7 +87,7 @@ TEST(TextureIbsi, DigitalPhantomMatchesEveryIbsiReferenceValue) {
     } else {
       ok = std::fabs(f.value - value) <= tol;
     }
-    EXPECT_TRUE(ok) << key << " " << ref->cell(r, c_name) << ": got " << f.value
+    EXPECT_TRUE(ok) << key << " " << ref.cell(r, c_name) << ": got " << f.value
                     << ", IBSI reference " << value << " (tolerance " << tol << ")";
     passed[family] += ok;
   }

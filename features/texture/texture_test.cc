@@ -8,12 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "core/testing/status_matchers.h"
 #include "features/texture/texture_testutil.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace fedrad::features {
 namespace {
+
+using ::fedrad::testing::StatusIs;
 
 using testing::FindFeature;
 using ::testing::HasSubstr;
@@ -27,7 +30,7 @@ std::map<std::string, double> ByKey(const FeatureList& list) {
 
 FeatureList MustCompute(const DiscreteVolume& v, const TextureOptions& o = {}) {
   absl::StatusOr<FeatureList> r = ComputeTextureFeatures(v, o);
-  EXPECT_TRUE(r.ok()) << r.status();
+  EXPECT_OK(r);
   return r.ok() ? *r : FeatureList{};
 }
 
@@ -57,7 +60,7 @@ bool Any(const std::string&) { return true; }
 
 DiscreteVolume Phantom() {
   absl::StatusOr<DiscreteVolume> v = testing::LoadDigitalPhantom();
-  EXPECT_TRUE(v.ok()) << v.status();
+  EXPECT_OK(v);
   return *v;
 }
 
@@ -171,7 +174,7 @@ TEST(Texture, PerFamilyFunctionsMatchTheCombinedCall) {
   size_t total = 0;
   for (const auto& [family, fn] : fns) {
     absl::StatusOr<FeatureList> r = fn(v, TextureOptions{});
-    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_OK(r);
     for (const FeatureValue& f : *r) {
       EXPECT_EQ(f.family, family);
       EXPECT_TRUE(std::isfinite(f.value)) << f.family << " " << f.feature << " " << f.aggregation;
@@ -317,9 +320,7 @@ TEST(Texture, RejectsInvalidInput) {
   DiscreteVolume good = Phantom();
   auto expect_invalid = [](const DiscreteVolume& v, const TextureOptions& o, const char* text) {
     absl::StatusOr<FeatureList> r = ComputeTextureFeatures(v, o);
-    ASSERT_FALSE(r.ok()) << text;
-    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(std::string(r.status().message()), HasSubstr(text));
+    ASSERT_THAT(r, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(text))) << text;
   };
   DiscreteVolume v = good;
   std::fill(v.levels.begin(), v.levels.end(), 0);
@@ -356,7 +357,7 @@ TEST(Texture, RejectsInvalidInput) {
   // Without GLDZM the same volume is fine.
   TextureOptions no_gldzm;
   no_gldzm.gldzm = false;
-  EXPECT_TRUE(ComputeTextureFeatures(v, no_gldzm).ok());
+  EXPECT_OK(ComputeTextureFeatures(v, no_gldzm));
 }
 
 TEST(Texture, LargerDistancesRunAndDiffer) {

@@ -90,6 +90,7 @@
 #include <Eigen/Dense>
 
 #include "core/pki.h"
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
 #include "models/cox.h"
@@ -2059,7 +2060,7 @@ const SiteKey& KeyOf(const std::string& cn) {
   if (it != keys->end()) return it->second;
   SiteKey k;
   auto loaded = pki::PrivateKey::Load(g_pki_dir + "/certs/" + cn + ".key");
-  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_OK(loaded);
   if (loaded.ok()) k.key = std::move(*loaded);
   k.cert_pem = ReadAll(g_pki_dir + "/certs/" + cn + ".crt");
   return (*keys)[cn] = std::move(k);
@@ -2070,20 +2071,20 @@ v1::SignedMessage SignAs(const std::string& signer, const v1::RoundMessage& m) {
   const SiteKey& k = KeyOf(signer);
   if (k.key == nullptr) return {};
   absl::StatusOr<v1::SignedMessage> s = rounds::Sign(m, *k.key, k.cert_pem);
-  EXPECT_TRUE(s.ok()) << s.status();
+  EXPECT_OK(s);
   return s.ok() ? *s : v1::SignedMessage();
 }
 
 std::string SpecHashOf(const StudyDef& st) {
   v1::Study study;
   absl::Status parsed = ParseTextProto(st.text, st.name, &study);
-  EXPECT_TRUE(parsed.ok()) << parsed;
+  EXPECT_OK(parsed);
   return StudySpecHash(study);
 }
 
 v1::Model ModelOf(const StudyDef& st, const std::string& name) {
   v1::Study study;
-  EXPECT_TRUE(ParseTextProto(st.text, st.name, &study).ok());
+  EXPECT_OK(ParseTextProto(st.text, st.name, &study));
   for (const auto& m : study.models()) {
     if (m.name() == name) return m;
   }
@@ -2149,7 +2150,7 @@ v1::RoundMessage PrepareMessage(const StudyDef& st, const std::string& site, con
                  {"sum_x", std::vector<double>(cp.sum.data(), cp.sum.data() + cp.sum.size())},
                  {"sum_xx", Flat(cp.sum_outer)}}),
       {"n", "events", "sum_x", "sum_xx"}, inputs);
-  EXPECT_TRUE(c.ok());
+  EXPECT_OK(c);
   return Message(st, site, rounds::PrepareRound(model), "models.prepare", *c);
 }
 
@@ -2160,7 +2161,7 @@ v1::RoundMessage EvalMessage(const StudyDef& st, const std::string& site, const 
                              const std::vector<std::string>& fit_sites) {
   const CoxRows r = TableCoxRows(covs);
   auto stratum = models::CoxStratum::Create(r.time, r.status, r.x);
-  EXPECT_TRUE(stratum.ok());
+  EXPECT_OK(stratum);
   const models::Derivatives d = models::CoxDerivatives(*stratum, beta, models::Ties::kBreslow);
   v1::Payload inputs;
   AddVector(&inputs, "beta", std::vector<double>(beta.data(), beta.data() + beta.size()));
@@ -2173,7 +2174,7 @@ v1::RoundMessage EvalMessage(const StudyDef& st, const std::string& site, const 
                  {"gradient", std::vector<double>(d.gradient.data(), d.gradient.data() + d.gradient.size())},
                  {"information", Flat(d.information)}}),
       {"n", "events", "loglik", "gradient", "information"}, inputs);
-  EXPECT_TRUE(c.ok());
+  EXPECT_OK(c);
   return Message(st, site, rounds::EvalRound(model, "dev", k), "models.derivatives", *c);
 }
 
@@ -2197,29 +2198,30 @@ TaskDef& WithTranscript(TaskDef& t, const std::string& file, const std::vector<s
 
 std::string TaskId(const TaskDef& t) { return t.task["task_id"].get<std::string>(); }
 
-// Each of `refused` refused naming verified-step, releasing nothing, and
-// audited at the site naming the rule; each of `answered` answered with a
-// signed contribution to `rounds[i]`.
-std::function<void(const Outcome&)> ExpectVerified(std::vector<std::string> refused,
-                                                   std::vector<std::string> answered,
-                                                   std::vector<std::string> rounds) {
-  return [refused, answered, rounds](const Outcome& run) {
+// Each of `refused` refused naming `rule`, releasing nothing, and audited
+// at the site naming the rule; each of `answered` answered with a signed
+// contribution to `rounds[i]`.
+std::function<void(const Outcome&)> ExpectRule(const std::string& rule,
+                                               std::vector<std::string> refused,
+                                               std::vector<std::string> answered,
+                                               std::vector<std::string> rounds) {
+  return [rule, refused, answered, rounds](const Outcome& run) {
     for (const std::string& id : refused) {
       auto it = run.by_task.find(id);
       ASSERT_NE(it, run.by_task.end()) << id << " unanswered";
       const Answer& a = it->second;
       EXPECT_NE(a.status_code, 0) << "LEAK not refused: " << id << " (" << a.kind << ") was answered";
-      EXPECT_NE(a.status_message.find("verified-step"), std::string::npos)
-          << id << ": expected rule verified-step, got: " << a.status_message;
+      EXPECT_NE(a.status_message.find(rule), std::string::npos)
+          << id << ": expected rule " << rule << ", got: " << a.status_message;
       EXPECT_TRUE(a.arrays.empty() && a.signed_round.empty()) << "LEAK: refused " << id << " released data";
       bool audited = false;
       std::istringstream lines(run.audit_log);
       for (std::string line; std::getline(lines, line);) {
         audited = audited || (line.find("\"task\":\"" + id + "\"") != std::string::npos &&
-                              line.find("verified-step") != std::string::npos &&
+                              line.find(rule) != std::string::npos &&
                               line.find("\"direction\":\"decision\"") != std::string::npos);
       }
-      EXPECT_TRUE(audited) << id << ": no audit decision at the site naming verified-step";
+      EXPECT_TRUE(audited) << id << ": no audit decision at the site naming " << rule;
     }
     for (size_t i = 0; i < answered.size(); ++i) {
       auto it = run.by_task.find(answered[i]);
@@ -2229,6 +2231,12 @@ std::function<void(const Outcome&)> ExpectVerified(std::vector<std::string> refu
       if (i < rounds.size()) EXPECT_EQ(it->second.signed_round, rounds[i]) << answered[i];
     }
   };
+}
+
+std::function<void(const Outcome&)> ExpectVerified(std::vector<std::string> refused,
+                                                   std::vector<std::string> answered,
+                                                   std::vector<std::string> rounds) {
+  return ExpectRule("verified-step", std::move(refused), std::move(answered), std::move(rounds));
 }
 
 const std::string kVerifySites = "sites: \"C1\"\nsites: \"C2\"\n";
@@ -2250,11 +2258,11 @@ Eigen::VectorXd HonestStep1(const StudyDef& st) {
   rounds::VerifiedTranscript t;
   const Eigen::VectorXd zero = Eigen::VectorXd::Zero(2);
   for (const char* site : {"C1", "C2"}) {
-    EXPECT_TRUE(t.Add(PrepareMessage(st, site, "m", kVerifyCovs), "test").ok());
-    EXPECT_TRUE(t.Add(EvalMessage(st, site, "m", kVerifyCovs, zero, 0, kFitSites), "test").ok());
+    EXPECT_OK(t.Add(PrepareMessage(st, site, "m", kVerifyCovs), "test"));
+    EXPECT_OK(t.Add(EvalMessage(st, site, "m", kVerifyCovs, zero, 0, kFitSites), "test"));
   }
   auto r = rounds::ReplayFit(ModelOf(st, "m"), "dev", kFitSites, t);
-  EXPECT_TRUE(r.ok()) << r.status();
+  EXPECT_OK(r);
   if (!r.ok() || r->complete || r->next.index != 1) {
     ADD_FAILURE() << "SETUP: the replay does not ask for evaluation 1";
     return zero;
@@ -2448,6 +2456,27 @@ void FrozenBaselineAndCuts(AttackSetup& s) {
   s.checks.push_back(ExpectVerified({validate(steeper, *cuts), validate(h0->cumhaz, moved)}, {ok}, {}));
 }
 
+// 5. A secure study's pooled sums asked for in the clear: the coordinator
+// leaves out the secure-round params of an evaluation the site would
+// otherwise verify and answer (the step is honest, the transcript valid).
+void SecureDowngrade(AttackSetup& s) {
+  const std::vector<std::string> fit_sites = {"C1", "C2", "C3"};
+  const StudyDef& st = s.ApprovedStudy(
+      "adv-secure-downgrade",
+      kVerifySites + "sites: \"C3\"\nsecure_aggregation: true\n" + CoxModel("m", kVerifyCovs));
+  const Eigen::VectorXd zero = Eigen::VectorXd::Zero(2);
+  const std::string t1 = TaskId(s.Task("models.prepare", st, Params().S("model", "m")));
+  const std::string prepared =
+      TranscriptFile(s, "prep", {SignAs("C1", PrepareMessage(st, "C1", "m", kVerifyCovs)),
+                                 SignAs("C3", PrepareMessage(st, "C3", "m", kVerifyCovs))});
+  const std::string t2 = TaskId(WithTranscript(
+      s.Task("models.derivatives", st, EvalParams(zero).S("fit_sites", Lines(fit_sites))), prepared,
+      {t1}));
+  // models.prepare is per site by design (the standardisation's sums): it
+  // is answered in the clear.
+  s.checks.push_back(ExpectRule("secagg-required", {t2}, {t1}, {"models/m/prepare"}));
+}
+
 const AttackDef kAttacks[] = {
     {"threshold_sweep", ThresholdSweep},
     {"threshold_bisection", ThresholdBisection},
@@ -2487,6 +2516,7 @@ const AttackDef kAttacks[] = {
     {"forged_contributions", ForgedContributions},
     {"frozen_model", FrozenModel},
     {"frozen_baseline_and_cuts", FrozenBaselineAndCuts},
+    {"secure_downgrade", SecureDowngrade},
 };
 
 INSTANTIATE_TEST_SUITE_P(Attacks, Adversarial, ::testing::ValuesIn(kAttacks),
