@@ -1,15 +1,14 @@
-// The inputs of tests/fuzz/fuzz_coordinator_result that found bugs in the
-// analyses, replayed through the same StudyContext and study
-// (tests/fuzz/fixtures/study.textproto): each input is the sites' answers in
-// the order the study asks (a fedrad.fuzz.CoordinatorScript: repeated
-// field 1 of TaskResult messages, read here with protobuf's wire reader).
-//   regression-crash-529b1086e11e: a site's models.prepare "n" = 2.4e40,
-//     cast to int64_t (undefined behaviour);
-//   regression-crash-b056a18e30f6: a cohort.counts count of 6.2e223,
-//     converted to int64_t while copying (undefined behaviour).
-// Now both are refused with DataLoss naming the site before a number is
-// converted. Under the fuzz build's UBSan the old code aborts; here the
-// statuses show the fix.
+// What tests/fuzz/fuzz_coordinator_result found in the analyses, replayed
+// through the same StudyContext and study (tests/fuzz/fixtures/study.textproto)
+// from the honest answers of its corpus (a fedrad.fuzz.CoordinatorScript:
+// repeated field 1 of TaskResult messages, read with protobuf's wire
+// reader), with the one value the fuzzer changed (its inputs are
+// tests/fuzz/corpus/fuzz_coordinator_result/regression-*):
+//   a site's models.prepare "n" = 2.4e40, cast to int64_t (undefined
+//     behaviour);
+//   a cohort.counts count of 6.2e223, converted to int64_t while copying.
+// Both are now refused with DataLoss naming the site before a number is
+// converted; before, the study went on with whatever the conversion gave.
 #include <map>
 #include <string>
 #include <vector>
@@ -72,28 +71,50 @@ class ScriptedSites : public StudyHost {
   size_t next_ = 0;
 };
 
-absl::Status Replay(const std::string& name) {
+absl::Status Replay(std::vector<v1::TaskResult> results) {
   v1::Study study;
   EXPECT_TRUE(ReadTextProto(std::string(FEDRAD_SOURCE_DIR) + "/tests/fuzz/fixtures/study.textproto",
                             &study)
                   .ok());
-  ScriptedSites host(ReadScript(name));
+  ScriptedSites host(std::move(results));
   StudyContext ctx("fuzz", study, {"A", "B", "C"}, &host);
   return RunAnalyses(ctx);
 }
 
+// The honest answers with the first value of the first array of the first
+// `kind` result named `prefix` (or starting with it when it ends in '.') set
+// to `value` (what the fuzzer's one-bit mutations did).
+std::vector<v1::TaskResult> WithValue(const std::string& kind, const std::string& prefix,
+                                      double value) {
+  std::vector<v1::TaskResult> results = ReadScript("honest_study");
+  for (v1::TaskResult& r : results) {
+    if (r.kind() != kind) continue;
+    for (v1::Array& a : *r.mutable_payload()->mutable_arrays()) {
+      // "counts." is a prefix (counts.<column>); "n" a whole name.
+      const bool match = prefix.back() == '.' ? a.name().rfind(prefix, 0) == 0 : a.name() == prefix;
+      if (match && a.values_size() > 0) {
+        a.set_values(0, value);
+        return results;
+      }
+    }
+  }
+  ADD_FAILURE() << "no " << kind << " result with an array " << prefix << "*";
+  return results;
+}
+
 TEST(AnalysesFuzzRegression, HonestAnswersCompleteTheStudy) {
-  EXPECT_TRUE(Replay("honest_study").ok());
+  absl::Status s = Replay(ReadScript("honest_study"));
+  EXPECT_TRUE(s.ok()) << s;
 }
 
 TEST(AnalysesFuzzRegression, CountPastInt64InCohortCountsIsDataLoss) {
-  absl::Status s = Replay("regression-crash-b056a18e30f6");
+  absl::Status s = Replay(WithValue("cohort.counts", "counts.", 6.19181e+223));
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("malformed cohort.counts result"));
 }
 
-TEST(AnalysesFuzzRegression, PrepareCountPastInt64IsRefused) {
-  absl::Status s = Replay("regression-crash-529b1086e11e");
+TEST(AnalysesFuzzRegression, PrepareCountPastInt64IsDataLoss) {
+  absl::Status s = Replay(WithValue("models.prepare", "n", 2.38198e+40));
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_THAT(std::string(s.message()), HasSubstr("malformed models.prepare result (n)"));
 }
