@@ -11,6 +11,7 @@ cd "$(dirname "$0")"
 PACKAGES=(build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libinsighttoolkit5-dev libdcmtk-dev libdeflate-dev libfftw3-dev libeigen3-dev libabsl-dev libre2-dev libssl-dev libsqlite3-dev
+  libboost-math-dev
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev iproute2 chromium python3 python3-yaml yamllint shellcheck
   clang libclang-rt-14-dev)
 

@@ -3,7 +3,7 @@
 // verified and recomputed equal, 1 a mismatch (each printed, naming the log,
 // record, site and round) or an unreadable file, 2 usage error.
 //
-//   fedrad audit replay --study demo-20261205T120000-1 --spec study.textproto \
+//   fedrad audit replay --study demo-20261205T120000-1 --spec study.textproto
 //       --ca pki/ca/ca.crt --results results.json audit/*.log
 #include <algorithm>
 #include <iostream>

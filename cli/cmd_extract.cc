@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "cli/command.h"
-#include "cli/features_settings.h"
+#include "site_node/feature_settings.h"
 #include "core/csv.h"
 #include "core/log.h"
 #include "features/cohort.h"
@@ -17,6 +17,66 @@ namespace {
 namespace fs = std::filesystem;
 using fedrad::features::CaseInput;
 using fedrad::features::CaseResult;
+
+// The case id of a single --image: its file (or folder) name without the
+// image extension.
+std::string CaseIdOf(const std::string& image) {
+  fs::path image_path = fs::path(image);
+  if (!image_path.has_filename()) image_path = image_path.parent_path();  // "CT/"
+  std::string name = image_path.filename().string();
+  for (const char* ext : {".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"}) {
+    std::string e(ext);
+    if (name.size() > e.size() && name.compare(name.size() - e.size(), e.size(), e) == 0) {
+      return name.substr(0, name.size() - e.size());
+    }
+  }
+  return name;
+}
+
+// One line per finished case of a cohort, on stderr.
+void PrintProgress(const CaseResult& r, int done, int total) {
+  std::cerr << "[" << done << "/" << total << "] " << r.case_id << ": "
+            << (r.status.ok() ? (r.from_cache ? "cached" : "ok") : "FAILED") << " ("
+            << r.regions.size() << " regions, " << absl::StrFormat("%.2f", r.seconds) << " s)";
+  if (!r.status.ok()) std::cerr << " " << r.status.message();
+  std::cerr << "\n";
+}
+
+// Writes the features to `out` and failed cases to <out stem>.errors.csv;
+// the command's exit code (a cohort's bad cases are reported, not fatal).
+int WriteResults(const std::vector<CaseResult>& results, const std::string& out,
+                 const std::string& format, bool cohort) {
+  int failed = 0;
+  for (const auto& r : results) failed += !r.status.ok();
+  fedrad::CsvTable table = format == "wide" ? fedrad::features::WideTable(results)
+                                            : fedrad::features::LongTable(results);
+  if (absl::Status s = fedrad::WriteCsv(out, table); !s.ok()) {
+    std::cerr << "fedrad extract: " << s.message() << "\n";
+    return 1;
+  }
+  fs::path out_path(out);
+  std::string stem = out_path.filename().string();
+  if (stem.size() > 4 && stem.substr(stem.size() - 4) == ".csv") stem = stem.substr(0, stem.size() - 4);
+  std::string errors_path = (out_path.parent_path() / (stem + ".errors.csv")).string();
+  if (failed > 0 || fs::exists(errors_path)) {
+    if (absl::Status s = fedrad::WriteCsv(errors_path, fedrad::features::ErrorsTable(results)); !s.ok()) {
+      std::cerr << "fedrad extract: " << s.message() << "\n";
+      return 1;
+    }
+  }
+  if (cohort) {
+    std::cerr << "extracted " << (results.size() - failed) << " of " << results.size()
+              << " cases into " << out;
+    if (failed) std::cerr << "; " << failed << " failed, listed in " << errors_path;
+    std::cerr << "\n";
+    return 0;  // bad cases are reported, not fatal
+  }
+  if (failed) {
+    std::cerr << "fedrad extract: " << results.front().status.message() << "\n";
+    return 1;
+  }
+  return 0;
+}
 
 int RunExtract(fedrad::cli::Args& args) {
   args.Describe(
@@ -118,69 +178,25 @@ int RunExtract(fedrad::cli::Args& args) {
     run.threads = static_cast<int>(threads);
     if (!no_cache) run.cache_dir = cache_dir.empty() ? out + ".cache" : cache_dir;
   } else {
-    CaseInput c{case_id, image, mask, liver};
+    CaseInput c;
+    c.case_id = case_id;
+    c.image = image;
+    c.lesion_mask = mask;
+    c.liver_mask = liver;
     c.rtstruct = rtstruct;
     c.seg = seg;
     c.lesion_roi = lesion_roi;
     c.liver_roi = liver_roi;
-    if (c.case_id.empty()) {
-      fs::path image_path = fs::path(image);
-      if (!image_path.has_filename()) image_path = image_path.parent_path();  // "CT/"
-      std::string name = image_path.filename().string();
-      for (const char* ext : {".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd"}) {
-        std::string e(ext);
-        if (name.size() > e.size() && name.compare(name.size() - e.size(), e.size(), e) == 0) {
-          name = name.substr(0, name.size() - e.size());
-          break;
-        }
-      }
-      c.case_id = name;
-    }
+    if (c.case_id.empty()) c.case_id = CaseIdOf(image);
     cases.push_back(c);
     run.threads = static_cast<int>(threads);  // the families of the one case
     if (!no_cache && !cache_dir.empty()) run.cache_dir = cache_dir;
   }
   const bool cohort = !manifest.empty();
-  run.progress = [&](const CaseResult& r, int done, int total) {
-    if (!cohort) return;
-    std::cerr << "[" << done << "/" << total << "] " << r.case_id << ": "
-              << (r.status.ok() ? (r.from_cache ? "cached" : "ok") : "FAILED") << " ("
-              << r.regions.size() << " regions, " << absl::StrFormat("%.2f", r.seconds) << " s)";
-    if (!r.status.ok()) std::cerr << " " << r.status.message();
-    std::cerr << "\n";
-  };
+  if (cohort) run.progress = PrintProgress;
   std::vector<CaseResult> results = fedrad::features::RunCohort(cases, bundle->options, run);
 
-  int failed = 0;
-  for (const auto& r : results) failed += !r.status.ok();
-  fedrad::CsvTable table = format == "wide" ? fedrad::features::WideTable(results)
-                                            : fedrad::features::LongTable(results);
-  if (absl::Status s = fedrad::WriteCsv(out, table); !s.ok()) {
-    std::cerr << "fedrad extract: " << s.message() << "\n";
-    return 1;
-  }
-  fs::path out_path(out);
-  std::string stem = out_path.filename().string();
-  if (stem.size() > 4 && stem.substr(stem.size() - 4) == ".csv") stem = stem.substr(0, stem.size() - 4);
-  std::string errors_path = (out_path.parent_path() / (stem + ".errors.csv")).string();
-  if (failed > 0 || fs::exists(errors_path)) {
-    if (absl::Status s = fedrad::WriteCsv(errors_path, fedrad::features::ErrorsTable(results)); !s.ok()) {
-      std::cerr << "fedrad extract: " << s.message() << "\n";
-      return 1;
-    }
-  }
-  if (cohort) {
-    std::cerr << "extracted " << (results.size() - failed) << " of " << results.size()
-              << " cases into " << out;
-    if (failed) std::cerr << "; " << failed << " failed, listed in " << errors_path;
-    std::cerr << "\n";
-    return 0;  // bad cases are reported, not fatal
-  }
-  if (failed) {
-    std::cerr << "fedrad extract: " << results.front().status.message() << "\n";
-    return 1;
-  }
-  return 0;
+  return WriteResults(results, out, format, cohort);
 }
 
 FEDRAD_REGISTER_COMMAND("extract", "Extract IBSI radiomic features from CT images", RunExtract);

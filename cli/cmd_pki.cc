@@ -4,7 +4,7 @@
 //
 //   fedrad pki init --ca-dir ca --cn "CRLM study CA"               # coordinator, once
 //   fedrad pki request --cn S1 --role site --key-out S1.key --csr-out S1.csr   # at site S1
-//   fedrad pki sign --ca-dir ca --csr S1.csr --out S1.crt --expect-cn S1 \
+//   fedrad pki sign --ca-dir ca --csr S1.csr --out S1.crt --expect-cn S1
 //       --expect-role site --dns s1.example.org
 //   fedrad pki show S1.csr        # also certificates and CRLs
 //   fedrad pki revoke --ca-dir ca --cert S1.crt --reason keyCompromise

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -176,7 +177,12 @@ int RunToEnd(const std::string& binary, const std::vector<std::string>& args,
 
 }  // namespace
 
-absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
+namespace {
+
+// The sites by name (their CSVs as absolute paths); InvalidArgument or
+// NotFound naming the bad site or the spec's bad field.
+absl::StatusOr<std::map<std::string, std::string>> CheckSandboxOptions(
+    const SandboxOptions& options) {
   if (options.sites.empty()) return absl::InvalidArgumentError("no --site given");
   if (options.out_dir.empty()) return absl::InvalidArgumentError("--out is required");
   std::map<std::string, std::string> sites;
@@ -190,26 +196,43 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
     }
     if (!fs::exists(csv)) return absl::NotFoundError(absl::StrCat("site ", name, ": no file ", csv));
   }
-  {
-    // A wrong spec is refused before anything starts, naming the field.
-    v1::Study checked = options.study;
-    if (checked.sites().empty()) {
-      for (const auto& [name, csv] : sites) checked.add_sites(name);
-    }
-    if (absl::Status s = coordinator::CheckStudy(checked); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("the study spec: ", s.message()));
-    }
+  // A wrong spec is refused before anything starts, naming the field.
+  v1::Study checked = options.study;
+  if (checked.sites().empty()) {
+    for (const auto& [name, csv] : sites) checked.add_sites(name);
   }
-  const fs::path out = Abs(options.out_dir);
+  if (absl::Status s = coordinator::CheckStudy(checked); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("the study spec: ", s.message()));
+  }
+  return sites;
+}
+
+// The --out folder's layout (see the top of this file).
+struct Layout {
+  fs::path out, pki_dir, ca_dir;
+
+  explicit Layout(const fs::path& out_dir)
+      : out(out_dir), pki_dir(out_dir / "pki"), ca_dir(out_dir / "pki" / "ca") {}
+
+  void Tls(const std::string& who, v1::TlsConfig* tls) const {
+    tls->set_ca_cert((ca_dir / "ca.crt").string());
+    tls->set_crl((ca_dir / "crl.pem").string());
+    tls->set_cert((pki_dir / (who + ".crt")).string());
+    tls->set_key((pki_dir / (who + ".key")).string());
+  }
+};
+
+// Creates the folders and removes what an earlier run left that this run
+// must not reuse: its PKI, audit logs, approvals and coordinator state.
+void PrepareOutDir(const Layout& dirs, const std::map<std::string, std::string>& sites) {
+  const fs::path& out = dirs.out;
   for (const char* sub : {"pki", "config", "logs", "audit", "sites", "pids", "coordinator", "state"}) {
     fs::create_directories(out / sub);
   }
-  const fs::path pki_dir = out / "pki";
-  const fs::path ca_dir = pki_dir / "ca";
-  if (fs::exists(ca_dir / "ca.key")) {
+  if (fs::exists(dirs.ca_dir / "ca.key")) {
     // A previous run's PKI: start afresh (it is throw-away).
-    fs::remove_all(pki_dir);
-    fs::create_directories(pki_dir);
+    fs::remove_all(dirs.pki_dir);
+    fs::create_directories(dirs.pki_dir);
   }
   for (const auto& [name, csv] : sites) {
     fs::remove(out / "audit" / (name + ".log"));
@@ -222,54 +245,53 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
   // (interrupted) is not resumed by this one.
   fs::remove(out / "coordinator" / "data" / "coordinator.db");
   fs::remove(out / "coordinator" / "data" / "coordinator.db-journal");
+}
 
-  // A fresh throw-away PKI.
+// A fresh throw-away PKI: the CA and the coordinator's, the admin's and
+// every site's key and certificate.
+absl::Status IssueSandboxPki(const Layout& dirs, const std::map<std::string, std::string>& sites) {
+  const std::string ca_dir = dirs.ca_dir.string(), pki_dir = dirs.pki_dir.string();
   pki::CaOptions ca_options;
   ca_options.common_name = "fedrad sandbox CA";
-  FEDRAD_RETURN_IF_ERROR(pki::InitCa(ca_dir.string(), ca_options));
+  FEDRAD_RETURN_IF_ERROR(pki::InitCa(ca_dir, ca_options));
   FEDRAD_RETURN_IF_ERROR(
-      pki::IssueIdentity(ca_dir.string(), "coordinator", pki::Role::kCoordinator, pki_dir.string())
-          .status());
-  FEDRAD_RETURN_IF_ERROR(
-      pki::IssueIdentity(ca_dir.string(), "admin", pki::Role::kAdmin, pki_dir.string()).status());
+      pki::IssueIdentity(ca_dir, "coordinator", pki::Role::kCoordinator, pki_dir).status());
+  FEDRAD_RETURN_IF_ERROR(pki::IssueIdentity(ca_dir, "admin", pki::Role::kAdmin, pki_dir).status());
   for (const auto& [name, csv] : sites) {
-    FEDRAD_RETURN_IF_ERROR(
-        pki::IssueIdentity(ca_dir.string(), name, pki::Role::kSite, pki_dir.string()).status());
+    FEDRAD_RETURN_IF_ERROR(pki::IssueIdentity(ca_dir, name, pki::Role::kSite, pki_dir).status());
   }
-  auto tls_for = [&](const std::string& who, v1::TlsConfig* tls) {
-    tls->set_ca_cert((ca_dir / "ca.crt").string());
-    tls->set_crl((ca_dir / "crl.pem").string());
-    tls->set_cert((pki_dir / (who + ".crt")).string());
-    tls->set_key((pki_dir / (who + ".key")).string());
-  };
+  return absl::OkStatus();
+}
 
-  // Stop everything on Ctrl-C / SIGTERM.
-  struct sigaction sa = {};
-  sa.sa_handler = OnStopSignal;
-  sigemptyset(&sa.sa_mask);
-  struct sigaction old_int, old_term;
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
-  struct RestoreSignals {
-    struct sigaction i, t;
-    ~RestoreSignals() {
-      sigaction(SIGINT, &i, nullptr);
-      sigaction(SIGTERM, &t, nullptr);
+// The port the coordinator writes to `port_file` once it listens (up to
+// 30 s); Unavailable if it exits or does not listen, Cancelled on a signal.
+absl::StatusOr<int> WaitForPort(const std::string& port_file, Child& coordinator,
+                                const std::string& log) {
+  int port = 0;
+  for (int i = 0; i < 600 && port == 0; ++i) {  // up to 30 s
+    if (g_stop_signal != 0) return absl::CancelledError("interrupted");
+    auto text = ReadFileToString(port_file);
+    if (text.ok() && !text->empty() && text->back() == '\n') port = std::atoi(text->c_str());
+    if (port == 0) {
+      if (!Alive(coordinator)) {
+        return absl::UnavailableError(absl::StrCat("the coordinator exited at start; see ", log));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-  } restore{old_int, old_term};
-  g_stop_signal = 0;
-  auto stopped = [] { return g_stop_signal != 0; };
+  }
+  if (port == 0) return absl::UnavailableError("the coordinator did not start listening within 30 s");
+  return port;
+}
 
-  Children children;
-  const std::string bin = SelfDir();
-  auto progress = [&](const std::string& line) {
-    if (!options.quiet) std::cerr << "[sandbox] " << line << std::endl;
-  };
-
-  // The coordinator, on a free loopback port (port 0; it writes the port).
+// Starts the coordinator on a free loopback port (port 0; it writes the
+// port) and adds it to *children; its address once it listens.
+absl::StatusOr<std::string> StartCoordinator(
+    const SandboxOptions& options, const Layout& dirs,
+    const std::function<void(const std::string&)>& progress, Children* children) {
+  const fs::path& out = dirs.out;
   v1::CoordinatorConfig cc;
   cc.set_listen_address("127.0.0.1:0");
-  tls_for("coordinator", cc.mutable_tls());
+  dirs.Tls("coordinator", cc.mutable_tls());
   cc.set_data_dir((out / "coordinator" / "data").string());
   cc.set_audit_log((out / "audit" / "coordinator.log").string());
   cc.set_port_file((out / "coordinator" / "port").string());
@@ -278,26 +300,95 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
   FEDRAD_RETURN_IF_ERROR(WriteStringToFile(cc_path, ToTextProto(cc)));
   FEDRAD_ASSIGN_OR_RETURN(
       Child coordinator,
-      Spawn("coordinator", bin + "/fedrad-coordinator", {"--config", cc_path},
+      Spawn("coordinator", SelfDir() + "/fedrad-coordinator", {"--config", cc_path},
             (out / "logs" / "coordinator.log").string(), (out / "pids").string()));
-  children.Add(coordinator);
+  children->Add(coordinator);
   progress(absl::StrCat("started coordinator (pid ", coordinator.pid, ")"));
-  int port = 0;
-  for (int i = 0; i < 600 && port == 0; ++i) {  // up to 30 s
-    if (stopped()) return absl::CancelledError("interrupted");
-    auto text = ReadFileToString(cc.port_file());
-    if (text.ok() && !text->empty() && text->back() == '\n') port = std::atoi(text->c_str());
-    if (port == 0) {
-      if (!Alive(children.all()[0])) {
-        return absl::UnavailableError(absl::StrCat("the coordinator exited at start; see ",
-                                                   (out / "logs" / "coordinator.log").string()));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-  if (port == 0) return absl::UnavailableError("the coordinator did not start listening within 30 s");
+  FEDRAD_ASSIGN_OR_RETURN(const int port,
+                          WaitForPort(cc.port_file(), children->all().back(),
+                                      (out / "logs" / "coordinator.log").string()));
   const std::string address = absl::StrCat("127.0.0.1:", port);
   progress(absl::StrCat("coordinator listening on ", address, " (mutual TLS)"));
+  return address;
+}
+
+// Writes site `name`'s config, has its operator approve the study spec at
+// `study_path` (`fedrad-site approve`, as by hand) and starts the site.
+absl::StatusOr<Child> StartSite(const SandboxOptions& options, const Layout& dirs,
+                                const std::string& name, const std::string& csv,
+                                const std::string& address, const std::string& study_path,
+                                const v1::Study& study,
+                                const std::function<void(const std::string&)>& progress) {
+  const fs::path& out = dirs.out;
+  const std::string bin = SelfDir();
+  v1::SiteConfig sc;
+  sc.set_coordinator_address(address);
+  dirs.Tls(name, sc.mutable_tls());
+  sc.set_data_csv(csv);
+  sc.set_id_column(options.study.id_column().empty() ? "patient_id" : options.study.id_column());
+  sc.mutable_policy()->set_min_cell_count(options.min_cell_count);
+  sc.mutable_policy()->set_enable_debug_tasks(options.enable_debug_tasks);
+  sc.set_output_dir((out / "sites" / name).string());
+  sc.set_audit_log((out / "audit" / (name + ".log")).string());
+  sc.set_state_dir((out / "state" / name).string());
+  sc.set_heartbeat_seconds(2);
+  sc.set_extraction_threads(options.extraction_threads);
+  const std::string path = (out / "config" / (name + ".textproto")).string();
+  FEDRAD_RETURN_IF_ERROR(WriteStringToFile(path, ToTextProto(sc)));
+  const std::string approve_log = (out / "logs" / (name + ".approve.log")).string();
+  const int approved = RunToEnd(bin + "/fedrad-site",
+                                {"approve", "--config", path, study_path, "--note",
+                                 "approved by fedrad sandbox for this run"},
+                                approve_log);
+  if (approved != 0) {
+    return absl::UnavailableError(absl::StrCat("site ", name, ": `fedrad-site approve` failed (exit ",
+                                               approved, "); see ", approve_log));
+  }
+  progress(absl::StrCat("site ", name, " approved the study spec (fedrad-site approve, spec sha256 ",
+                        StudySpecHash(study).substr(0, 12), "...)"));
+  FEDRAD_ASSIGN_OR_RETURN(Child site, Spawn(name, bin + "/fedrad-site", {"--config", path},
+                                            (out / "logs" / (name + ".log")).string(),
+                                            (out / "pids").string()));
+  progress(absl::StrCat("started site ", name, " (pid ", site.pid, ", data ", csv, ")"));
+  return site;
+}
+
+// Restores the signal handlers RunSandbox replaced.
+struct RestoreSignals {
+  struct sigaction i, t;
+  ~RestoreSignals() {
+    sigaction(SIGINT, &i, nullptr);
+    sigaction(SIGTERM, &t, nullptr);
+  }
+};
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
+  FEDRAD_ASSIGN_OR_RETURN(const auto sites, CheckSandboxOptions(options));
+  const Layout dirs(Abs(options.out_dir));
+  const fs::path& out = dirs.out;
+  PrepareOutDir(dirs, sites);
+  FEDRAD_RETURN_IF_ERROR(IssueSandboxPki(dirs, sites));
+
+  // Stop everything on Ctrl-C / SIGTERM.
+  struct sigaction sa = {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  struct sigaction old_int, old_term;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  RestoreSignals restore{old_int, old_term};
+  g_stop_signal = 0;
+  auto stopped = [] { return g_stop_signal != 0; };
+
+  Children children;
+  std::function<void(const std::string&)> progress = [&](const std::string& line) {
+    if (!options.quiet) std::cerr << "[sandbox] " << line << std::endl;
+  };
+
+  FEDRAD_ASSIGN_OR_RETURN(const std::string address,
+                          StartCoordinator(options, dirs, progress, &children));
 
   // The spec exactly as it is submitted (its sites filled in): each site's
   // operator approves it, as `fedrad-site approve` would be run by hand.
@@ -307,43 +398,15 @@ absl::StatusOr<nlohmann::json> RunSandbox(const SandboxOptions& options) {
   }
   const std::string study_path = (out / "config" / "study.textproto").string();
   FEDRAD_RETURN_IF_ERROR(WriteStringToFile(study_path, ToTextProto(study)));
-
   for (const auto& [name, csv] : sites) {
-    v1::SiteConfig sc;
-    sc.set_coordinator_address(address);
-    tls_for(name, sc.mutable_tls());
-    sc.set_data_csv(csv);
-    sc.set_id_column(options.study.id_column().empty() ? "patient_id" : options.study.id_column());
-    sc.mutable_policy()->set_min_cell_count(options.min_cell_count);
-    sc.mutable_policy()->set_enable_debug_tasks(options.enable_debug_tasks);
-    sc.set_output_dir((out / "sites" / name).string());
-    sc.set_audit_log((out / "audit" / (name + ".log")).string());
-    sc.set_state_dir((out / "state" / name).string());
-    sc.set_heartbeat_seconds(2);
-    sc.set_extraction_threads(options.extraction_threads);
-    const std::string path = (out / "config" / (name + ".textproto")).string();
-    FEDRAD_RETURN_IF_ERROR(WriteStringToFile(path, ToTextProto(sc)));
-    const std::string approve_log = (out / "logs" / (name + ".approve.log")).string();
-    const int approved = RunToEnd(bin + "/fedrad-site",
-                                  {"approve", "--config", path, study_path, "--note",
-                                   "approved by fedrad sandbox for this run"},
-                                  approve_log);
-    if (approved != 0) {
-      return absl::UnavailableError(absl::StrCat("site ", name, ": `fedrad-site approve` failed (exit ",
-                                                 approved, "); see ", approve_log));
-    }
-    progress(absl::StrCat("site ", name, " approved the study spec (fedrad-site approve, spec sha256 ",
-                          StudySpecHash(study).substr(0, 12), "...)"));
-    FEDRAD_ASSIGN_OR_RETURN(Child site, Spawn(name, bin + "/fedrad-site", {"--config", path},
-                                              (out / "logs" / (name + ".log")).string(),
-                                              (out / "pids").string()));
-    progress(absl::StrCat("started site ", name, " (pid ", site.pid, ", data ", csv, ")"));
+    FEDRAD_ASSIGN_OR_RETURN(
+        Child site, StartSite(options, dirs, name, csv, address, study_path, study, progress));
     children.Add(site);
   }
 
   v1::AdminClientConfig ac;
   ac.set_coordinator_address(address);
-  tls_for("admin", ac.mutable_tls());
+  dirs.Tls("admin", ac.mutable_tls());
   const std::string ac_path = (out / "config" / "admin.textproto").string();
   FEDRAD_RETURN_IF_ERROR(WriteStringToFile(ac_path, ToTextProto(ac)));
   FEDRAD_ASSIGN_OR_RETURN(auto client, coordinator::AdminClient::Connect(ac));

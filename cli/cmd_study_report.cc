@@ -5,7 +5,7 @@
 // (cli/admin_connection.h).
 //
 //   fedrad study report 3f2a9c --admin-config admin.textproto --out report.html
-//   fedrad study report 3f2a9c --admin-config admin.textproto --out report.html \
+//   fedrad study report 3f2a9c --admin-config admin.textproto --out report.html
 //       --audit-log S1=S1-audit.log --audit-log S2=S2-audit.log
 //
 // --audit-log NAME=LOG verifies a node's audit log (e.g. one a site operator

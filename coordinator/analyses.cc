@@ -188,17 +188,15 @@ absl::Status CheckModels(const v1::Study& study) {
       return Bad("validation.threshold", "must be in (0, 1) (0: the default 0.5)");
     }
   }
-#ifdef FEDRAD_HAVE_ANALYSIS_MODELS
   // The module's own rules (whatever the field checks above do not cover).
   FEDRAD_RETURN_IF_ERROR(CheckModelSpec(study));
-#endif
   return absl::OkStatus();
 }
 
 struct Step {
   const char* name;
   bool (*enabled)(const v1::Study&);
-  absl::Status (*run)(StudyContext&);  // nullptr: not in this build
+  absl::Status (*run)(StudyContext&);
   absl::Status (*check)(const v1::Study&);
 };
 
@@ -210,33 +208,14 @@ const std::vector<Step>& Steps() {
        },
        &RunDebugRounds, &CheckDebug},
       {"feature extraction", [](const v1::Study& s) { return s.features().enabled(); },
-#ifdef FEDRAD_HAVE_ANALYSIS_FEATURES
        &RunFeatureExtraction, &CheckFeatureExtraction},
-#else
-       nullptr, nullptr},
-#endif
       {"cohort summary", [](const v1::Study& s) { return s.cohort_summary().enabled(); },
-#ifdef FEDRAD_HAVE_ANALYSIS_COHORT
-       &RunCohortSummary,
-#else
-       nullptr,
-#endif
-       &CheckCohort},
+       &RunCohortSummary, &CheckCohort},
       {"harmonization", [](const v1::Study& s) { return s.harmonization().enabled(); },
-#ifdef FEDRAD_HAVE_ANALYSIS_COMBAT
-       &RunHarmonization,
-#else
-       nullptr,
-#endif
-       &CheckHarmonization},
+       &RunHarmonization, &CheckHarmonization},
       {"models",
        [](const v1::Study& s) { return s.models_size() > 0 || s.validation().enabled(); },
-#ifdef FEDRAD_HAVE_ANALYSIS_MODELS
-       &RunModels,
-#else
-       nullptr,
-#endif
-       &CheckModels},
+       &RunModels, &CheckModels},
   };
   return steps;
 }
@@ -313,10 +292,6 @@ absl::Status CheckStudy(const v1::Study& study) {
     }
   }
   for (const Step* step : plan) {
-    if (step->run == nullptr) {
-      return absl::UnimplementedError(
-          absl::StrCat("the study asks for '", step->name, "', which this build does not provide"));
-    }
     if (step->check != nullptr) FEDRAD_RETURN_IF_ERROR(step->check(study));
   }
   return absl::OkStatus();
@@ -330,10 +305,6 @@ absl::Status RunAnalyses(StudyContext& ctx, int first_step, const StepDoneFn& on
   }
   for (int i = std::max(first_step, 0); i < static_cast<int>(plan.size()); ++i) {
     const Step& step = *plan[i];
-    if (step.run == nullptr) {
-      return absl::UnimplementedError(
-          absl::StrCat("the study asks for '", step.name, "', which this build does not provide"));
-    }
     ctx.BeginStep(i, static_cast<int>(plan.size()));
     ctx.SetProgress(step.name, 0.0, "started");
     FEDRAD_LOG(INFO) << "study " << ctx.study_id() << ": step '" << step.name << "'";

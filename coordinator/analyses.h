@@ -6,9 +6,9 @@
 //   coordinator/analysis_combat.cc  RunHarmonization  (study.harmonization.enabled)
 //   coordinator/analysis_models.cc  RunModels         (study.models non-empty or
 //                                                      study.validation.enabled; runs validation too)
-// coordinator/CMakeLists.txt compiles the analysis files that exist and
-// defines FEDRAD_HAVE_ANALYSIS_<MODULE>; a study that asks for a step this
-// build lacks fails with Unimplemented naming it.
+//   coordinator/analysis_features.cc RunFeatureExtraction (study.features.enabled)
+// A new step adds its file to coordinator/CMakeLists.txt and its entry to
+// Steps() in analyses.cc.
 //
 // Debug rounds run first unless study.debug.after_step names another step.
 // Each step also has a check of its section, run by CheckStudy before

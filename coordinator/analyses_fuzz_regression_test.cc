@@ -19,12 +19,36 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "gtest/gtest.h"
+#include "absl/strings/str_split.h"
+#include "proto/task_kinds.h"
 #include "proto/textproto.h"
 
 namespace fedrad::coordinator {
 namespace {
 
 using ::testing::HasSubstr;
+
+// The corpus was written before the typed payloads (proto/task_kinds.h): a
+// list output travelled as one string, comma- (or, for line lists, newline-)
+// separated. Moves such a string into the payload's lists, as a site sends it
+// now.
+void UpgradeLists(v1::TaskResult* r) {
+  const kinds::Kind* kind = kinds::FindKind(r->kind());
+  if (kind == nullptr) return;
+  v1::Payload* p = r->mutable_payload();
+  for (const kinds::Field* f : kind->outputs) {
+    if (f->type != kinds::FieldType::kList) continue;
+    auto it = p->strings().find(f->name);
+    if (it == p->strings().end()) continue;
+    const std::string text = it->second;
+    const char sep = text.find('\n') != std::string::npos ? '\n' : ',';
+    v1::StringList& list = (*p->mutable_lists())[f->name];
+    for (absl::string_view v : absl::StrSplit(text, sep, absl::SkipEmpty())) {
+      list.add_values(std::string(v));
+    }
+    p->mutable_strings()->erase(f->name);
+  }
+}
 
 std::vector<v1::TaskResult> ReadScript(const std::string& name) {
   auto bytes = ReadFileToString(std::string(FEDRAD_SOURCE_DIR) +
@@ -40,6 +64,7 @@ std::vector<v1::TaskResult> ReadScript(const std::string& name) {
     if (!in.ReadVarint32(&length) || !in.ReadString(&message, static_cast<int>(length))) break;
     out.emplace_back();
     EXPECT_TRUE(out.back().ParseFromString(message));
+    UpgradeLists(&out.back());
   }
   return out;
 }

@@ -38,64 +38,32 @@
 #include "coordinator/study_context.h"
 #include "core/log.h"
 #include "core/status.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "harmonization/combat.h"
 #include "harmonization/model.h"
 #include "harmonization/table.h"
 #include "models/descriptive.h"
 #include "proto/payload.h"
+#include "proto/task_kinds.h"
 #include "proto/round_signing.h"
 #include "proto/spec_hash.h"
+#include "rounds/kind_eigen.h"
 #include "rounds/transcript.h"
 
 namespace fedrad::coordinator {
 namespace {
 
 namespace h = ::fedrad::harmonization;
-using nlohmann::json;
-
-std::string GetStr(const v1::Payload& p, const std::string& key) {
-  auto it = p.strings().find(key);
-  return it == p.strings().end() ? "" : it->second;
-}
-
-std::vector<double> ToVector(const Eigen::VectorXd& v) {
-  return std::vector<double>(v.data(), v.data() + v.size());
-}
-
-void AddEigenMatrix(v1::Payload* p, const std::string& name, const Eigen::MatrixXd& m) {
-  std::vector<double> row_major(m.size());
-  for (Eigen::Index r = 0; r < m.rows(); ++r) {
-    for (Eigen::Index c = 0; c < m.cols(); ++c) row_major[r * m.cols() + c] = m(r, c);
-  }
-  AddMatrix(p, name, m.rows(), m.cols(), row_major);
-}
-
-absl::StatusOr<Eigen::VectorXd> SiteVector(const std::string& site, const v1::Payload& p,
-                                           const std::string& name, size_t size) {
-  absl::StatusOr<std::vector<double>> v = GetVector(p, name);
-  if (!v.ok()) return Annotate(v.status(), absl::StrCat("site ", site));
-  if (v->size() != size) {
-    return absl::DataLossError(absl::StrCat("site ", site, ": '", name, "' has ", v->size(),
-                                            " values, expected ", size));
-  }
-  return Eigen::Map<Eigen::VectorXd>(v->data(), v->size());
-}
-
-absl::StatusOr<Eigen::MatrixXd> SiteMatrix(const std::string& site, const v1::Payload& p,
-                                           const std::string& name, int64_t rows, int64_t cols) {
-  int64_t r = 0, c = 0;
-  absl::StatusOr<std::vector<double>> v = GetMatrix(p, name, &r, &c);
-  if (!v.ok()) return Annotate(v.status(), absl::StrCat("site ", site));
-  if (r != rows || c != cols) {
-    return absl::DataLossError(absl::StrCat("site ", site, ": '", name, "' is ", r, "x", c,
-                                            ", expected ", rows, "x", cols));
-  }
-  Eigen::MatrixXd m(rows, cols);
-  for (int64_t i = 0; i < rows; ++i) {
-    for (int64_t j = 0; j < cols; ++j) m(i, j) = (*v)[i * cols + j];
-  }
-  return m;
-}
+using Distributions = std::map<std::string, std::map<std::string, v1::Results::Distribution>>;
+namespace cc = ::fedrad::kinds::combat_check;
+namespace cm = ::fedrad::kinds::combat_moments;
+namespace cr = ::fedrad::kinds::combat_residuals;
+namespace cf = ::fedrad::kinds::combat_fit;
+namespace cd = ::fedrad::kinds::combat_distributions;
+using ::fedrad::kinds::Put;
+using ::fedrad::kinds::SiteMatrix;
+using ::fedrad::kinds::SiteVector;
 
 // Checks the signed contribution of each of `sites` to `round_id` (against
 // the study CA; unverified with an in-process test host) and appends it to
@@ -152,55 +120,63 @@ absl::Status RequireSameSites(const std::vector<std::string>& expected,
   return absl::OkStatus();
 }
 
-json FeatureObject(const std::vector<std::string>& names, const Eigen::VectorXd& v) {
-  json o = json::object();
-  for (size_t i = 0; i < names.size(); ++i) o[names[i]] = v(i);
-  return o;
+// {feature: value} (docs/results.md, "harmonization").
+void FeatureValues(const std::vector<std::string>& names, const Eigen::VectorXd& v,
+                   google::protobuf::Map<std::string, double>* out) {
+  for (size_t i = 0; i < names.size(); ++i) (*out)[names[i]] = v(static_cast<Eigen::Index>(i));
+}
+
+google::protobuf::Struct FeatureStruct(const std::vector<std::string>& names,
+                                       const Eigen::VectorXd& v) {
+  google::protobuf::Struct out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    (*out.mutable_fields())[names[i]].set_number_value(v(static_cast<Eigen::Index>(i)));
+  }
+  return out;
 }
 
 constexpr size_t kMaxDistributionFeatures = 12;
-
-json NumberOrNull(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 // Per site and column: n, mean, SD and quartiles (from the counts each site
 // releases on its own grid, models::GridQuantiles), or {suppressed} when the
 // site has fewer than k values. `columns[i]` is measured and reported as
 // `features[i]`. Result: {feature: {site: {...}}}. One round: the site
 // releases its moments and its grid counts together.
-absl::StatusOr<json> SiteDistributions(StudyContext& ctx, const std::vector<std::string>& features,
-                                       const std::vector<std::string>& columns,
-                                       const std::string& phase) {
-  json out = json::object();
+absl::StatusOr<Distributions> SiteDistributions(StudyContext& ctx,
+                                                const std::vector<std::string>& features,
+                                                const std::vector<std::string>& columns,
+                                                const std::string& phase) {
+  Distributions out;
   v1::Payload params;
-  (*params.mutable_strings())["columns"] = absl::StrJoin(columns, ",");
-  (*params.mutable_strings())["phase"] = phase;
-  FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.Broadcast("combat.distributions", params));
+  Put(&params, cd::kColumns, columns);
+  Put(&params, cd::kPhase, phase);
+  FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.Broadcast(cd::kName, params));
   for (const auto& [site, r] : results) {
     const v1::Payload& p = r.payload();
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd n, SiteVector(site, p, "n", columns.size()));
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd mean, SiteVector(site, p, "mean", columns.size()));
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd m2, SiteVector(site, p, "m2", columns.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd n, SiteVector(site, p, cd::kN, columns.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd mean, SiteVector(site, p, cd::kMean, columns.size()));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd m2, SiteVector(site, p, cd::kM2, columns.size()));
     FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd supp,
-                            SiteVector(site, p, "suppressed", columns.size()));
+                            SiteVector(site, p, cd::kSuppressed, columns.size()));
     for (size_t i = 0; i < columns.size(); ++i) {
       const Eigen::Index j = static_cast<Eigen::Index>(i);
-      json& e = out[features[i]][site];
+      v1::Results::Distribution& e = out[features[i]][site];
       if (supp[j] != 0.0 || !std::isfinite(n[j])) {
         // The site withheld the cell, its size included.
-        e["suppressed"] = true;
-        e["reason"] = "fewer than k values at the site";
+        e.set_suppressed(true);
+        e.set_reason("fewer than k values at the site");
         continue;
       }
-      e["n"] = CountFromDouble(n[j]);
+      e.set_n(static_cast<int32_t>(CountFromDouble(n[j])));
       models::ColumnMoments cm;
       cm.n = CountFromDouble(n[j]);
       cm.mean = mean[j];
       cm.m2 = m2[j];
       cm.binary = false;
-      e["mean"] = NumberOrNull(cm.mean);
-      e["sd"] = NumberOrNull(models::StandardDeviation(cm));
-      absl::StatusOr<std::vector<double>> grid = GetVector(p, "grid." + columns[i]);
-      absl::StatusOr<std::vector<double>> counts = GetVector(p, "counts." + columns[i]);
+      e.set_mean(cm.mean);
+      e.set_sd(models::StandardDeviation(cm));
+            absl::StatusOr<std::vector<double>> grid = kinds::Get(p, cd::kGrid, columns[i]);
+      absl::StatusOr<std::vector<double>> counts = kinds::Get(p, cd::kCounts, columns[i]);
       if (!grid.ok() || !counts.ok() || grid->size() != counts->size()) {
         return absl::DataLossError(absl::StrCat("site ", site, ": malformed grid counts for '",
                                                 columns[i], "'"));
@@ -220,13 +196,16 @@ absl::StatusOr<json> SiteDistributions(StudyContext& ctx, const std::vector<std:
       part.sd = models::StandardDeviation(cm);
       const std::vector<models::QuantileEstimate> est =
           models::GridQuantiles({part}, {0.25, 0.5, 0.75});
-      const char* const names[] = {"q1", "median", "q3"};
+      using Setter = void (v1::Results::Distribution::*)(double);
+      const Setter quartiles[] = {&v1::Results::Distribution::set_q1,
+                                  &v1::Results::Distribution::set_median,
+                                  &v1::Results::Distribution::set_q3};
       double worst = 0;
       for (size_t q = 0; q < est.size() && q < 3; ++q) {
-        e[names[q]] = NumberOrNull(est[q].value);
+        (e.*quartiles[q])(est[q].value);
         worst = std::max(worst, est[q].rank_error);
       }
-      e["quartile_rank_error"] = NumberOrNull(worst);
+      e.set_quartile_rank_error(worst);
     }
   }
   return out;
@@ -272,6 +251,64 @@ absl::StatusOr<std::vector<int>> ChooseDistributionFeatures(
   return chosen;
 }
 
+// How the distributions were computed and chosen, in words
+// (harmonization.distributions_method).
+std::string DistributionsMethod(const v1::Harmonization& spec, size_t adjusted) {
+  return absl::StrCat(
+      "Per site: n, mean and SD (n - 1) from site sums; quartiles interpolated "
+      "from counts on a grid each site fixes (3-significant-digit lattice, every "
+      "step >= k values; no value released, approximate to the grid; "
+      "quartile_rank_error bounds the rank error). Features shown: ",
+      spec.report_features_size() > 0 ? "those listed in harmonization.report_features"
+      : adjusted <= kMaxDistributionFeatures
+          ? absl::StrCat("all ", adjusted, " harmonised features")
+      : spec.output_suffix().empty()
+          ? "the 12 whose raw site means (in pooled SD units) differ most between sites"
+          : "the 12 whose site effects gamma* differ most between sites");
+}
+
+// results.json's harmonization section but the distributions
+// (docs/results.md, "harmonization"): the settings, the pooled estimates,
+// each site's effects and the whole model.
+absl::Status FillHarmonization(const v1::Harmonization& spec, const h::ComBatPlan& plan,
+                               const h::ComBatModel& model, int64_t pooled_n,
+                               v1::Results::Harmonization& out) {
+  const std::vector<std::string>& adjusted = model.adjusted;
+  out.set_method(std::string(h::MethodName(model.options.method)));
+  out.set_empirical_bayes(model.options.empirical_bayes);
+  out.set_mean_only(plan.mean_only);
+  out.set_reference_site(model.options.reference_site);
+  *out.mutable_covariates() = {model.covariates.begin(), model.covariates.end()};
+  *out.mutable_features() = {adjusted.begin(), adjusted.end()};
+  out.set_output_suffix(spec.output_suffix());
+  out.clear_unadjusted_features();
+  for (int g : plan.constant_features) out.add_unadjusted_features(model.features[g]);
+  *out.mutable_notes() = {plan.notes.begin(), plan.notes.end()};
+  v1::Results::HarmonizationPooled& pooled = *out.mutable_pooled();
+  pooled.set_n(static_cast<int32_t>(pooled_n));
+  FeatureValues(adjusted, model.pooled.grand_mean, pooled.mutable_grand_mean());
+  FeatureValues(adjusted, model.pooled.var_pooled, pooled.mutable_var_pooled());
+  for (size_t c = 0; c < model.covariates.size(); ++c) {
+    (*pooled.mutable_beta())[model.covariates[c]] =
+        FeatureStruct(adjusted, model.pooled.beta.row(static_cast<Eigen::Index>(c)).transpose());
+  }
+  for (const auto& [site, sm] : model.sites) {
+    v1::Results::HarmonizationSite& js = (*out.mutable_sites())[site];
+    js.set_n(static_cast<int32_t>(sm.n));
+    FeatureValues(adjusted, sm.gamma_star, js.mutable_gamma_star());
+    FeatureValues(adjusted, sm.delta_star, js.mutable_delta_star());
+  }
+  // The whole model in the format `fedrad harmonize --model-in` reads, for
+  // centres that join later and for new patients. Its format is
+  // harmonization/model.h's (not protobuf): carried as a Struct.
+  if (!google::protobuf::util::JsonStringToMessage(h::ModelToJson(model).dump(),
+                                                   out.mutable_model())
+           .ok()) {
+    return absl::InternalError("harmonization: the ComBat model does not convert to JSON");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status RunHarmonization(StudyContext& ctx) {
@@ -297,17 +334,17 @@ absl::Status RunHarmonization(StudyContext& ctx) {
 
   // Round 1: the cheap check, before any aggregate of the data moves.
   ctx.SetProgress("harmonization", 0.0, "checking site tables (combat.check)");
-  FEDRAD_ASSIGN_OR_RETURN(auto checks, ctx.Broadcast("combat.check", v1::Payload()));
+  FEDRAD_ASSIGN_OR_RETURN(auto checks, ctx.Broadcast(cc::kName, v1::Payload()));
   std::vector<std::string> problems;
   std::vector<std::string> sites = Keys(checks);
   std::vector<std::string> features;  // in the first site's column order
   std::map<std::string, std::set<std::string>> features_by_site;
   for (const auto& [site, r] : checks) {
-    for (const std::string& f : h::SplitList(GetStr(r.payload(), "features"))) {
+    for (const std::string& f : kinds::Get(r.payload(), cc::kFeatures)) {
       features_by_site[site].insert(f);
       if (std::find(features.begin(), features.end(), f) == features.end()) features.push_back(f);
     }
-    for (absl::string_view p : absl::StrSplit(GetStr(r.payload(), "problems"), '\n')) {
+    for (const std::string& p : kinds::Get(r.payload(), cc::kProblems)) {
       if (!p.empty()) problems.push_back(absl::StrCat("site ", site, ": ", p));
     }
   }
@@ -334,7 +371,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   std::vector<std::vector<int>> constant;
   for (const std::string& site : sites) {
     const v1::Payload& p = checks.at(site).payload();
-    FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(p, "n"));
+    FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(p, cc::kN));
     site_n.push_back(CountFromDouble(n));
     if (n < 2 && !mean_only_method) {
       problems.push_back(absl::StrCat(
@@ -342,8 +379,8 @@ absl::Status RunHarmonization(StudyContext& ctx) {
           "(location and scale) of its site effect; exclude the site or use method mean-only"));
     }
     // Map the site's constant flags (indexed by its own column order) to ours.
-    std::vector<std::string> own = h::SplitList(GetStr(p, "features"));
-    absl::StatusOr<std::vector<double>> flags = GetVector(p, "constant");
+    std::vector<std::string> own = kinds::Get(p, cc::kFeatures);
+    absl::StatusOr<std::vector<double>> flags = kinds::Get(p, cc::kConstant);
     std::vector<int> c;
     if (flags.ok() && flags->size() == own.size()) {
       for (size_t j = 0; j < own.size(); ++j) {
@@ -370,7 +407,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   // Round 2: moments -> B-hat.
   ctx.SetProgress("harmonization", 0.25, "pooled regression (combat.moments)");
   v1::Payload base;
-  (*base.mutable_strings())["features"] = absl::StrJoin(adjusted, ",");
+  Put(&base, kinds::combat::kFeatures, adjusted);
   // Secure aggregation: the cross-products are only used pooled, so they
   // arrive summed (coordinator/secure_round.h) and stand in the first
   // site's entry (PoolMoments adds the sites' entries); n and the sums of
@@ -387,14 +424,14 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     std::map<std::string, v1::Payload> by_site;
     for (const std::string& site : ctx.active_sites()) by_site[site] = base;
     FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
-                            RunSecureRound(ctx, "combat.moments", by_site, ctx.active_sites(),
+                            RunSecureRound(ctx, cm::kName, by_site, ctx.active_sites(),
                                            rounds::CombatMomentsRound()));
     moment_results = std::move(r.by_site);
     pooled_moments = std::move(r.sum);
     transcript = std::move(r.session_adverts);
     for (const auto& m : r.signed_messages.messages()) *transcript.add_messages() = m;
   } else {
-    FEDRAD_ASSIGN_OR_RETURN(moment_results, ctx.Broadcast("combat.moments", base));
+    FEDRAD_ASSIGN_OR_RETURN(moment_results, ctx.Broadcast(cm::kName, base));
   }
   sites = Keys(moment_results);
   if (!secure) {
@@ -405,10 +442,10 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   for (const std::string& site : sites) {
     const v1::Payload& p = moment_results.at(site).payload();
     h::LocalMoments m;
-    FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(p, "n"));
+    FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(p, cm::kN));
     m.n = CountFromDouble(n);
-    FEDRAD_ASSIGN_OR_RETURN(m.sum_covariates, SiteVector(site, p, "sum_covariates", q));
-    FEDRAD_ASSIGN_OR_RETURN(m.sum_features, SiteVector(site, p, "sum_features", num_g));
+    FEDRAD_ASSIGN_OR_RETURN(m.sum_covariates, SiteVector(site, p, cm::kSumCovariates, q));
+    FEDRAD_ASSIGN_OR_RETURN(m.sum_features, SiteVector(site, p, cm::kSumFeatures, num_g));
     const bool from_sum = secure && site == sites.front();
     const v1::Payload& cross = from_sum ? pooled_moments : p;
     const std::string who = from_sum ? "(secure sum)" : site;
@@ -416,9 +453,10 @@ absl::Status RunHarmonization(StudyContext& ctx) {
       m.covariate_cross = Eigen::MatrixXd::Zero(q, q);
       m.covariate_feature_cross = Eigen::MatrixXd::Zero(q, num_g);
     } else {
-      FEDRAD_ASSIGN_OR_RETURN(m.covariate_cross, SiteMatrix(who, cross, "covariate_cross", q, q));
+      FEDRAD_ASSIGN_OR_RETURN(m.covariate_cross,
+                              SiteMatrix(who, cross, cm::kCovariateCross, q, q));
       FEDRAD_ASSIGN_OR_RETURN(m.covariate_feature_cross,
-                              SiteMatrix(who, cross, "covariate_feature_cross", q, num_g));
+                              SiteMatrix(who, cross, cm::kCovariateFeatureCross, q, num_g));
     }
     moments.push_back(std::move(m));
   }
@@ -430,8 +468,8 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   std::map<std::string, v1::Payload> residual_params;
   for (size_t i = 0; i < sites.size(); ++i) {
     v1::Payload p = base;
-    AddVector(&p, "intercept", ToVector(h::SiteIntercept(reg, static_cast<int>(i))));
-    AddEigenMatrix(&p, "beta", reg.beta);
+    Put(&p, cr::kIntercept, h::SiteIntercept(reg, static_cast<int>(i)));
+    Put(&p, cr::kBeta, reg.beta);
     residual_params[sites[i]] = std::move(p);
   }
   std::map<std::string, v1::TaskResult> rss_results;
@@ -440,7 +478,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     // Only their sum is used (var_pooled): summed securely, in the first
     // site's entry.
     FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
-                            RunSecureRound(ctx, "combat.residuals", residual_params, sites,
+                            RunSecureRound(ctx, cr::kName, residual_params, sites,
                                            rounds::CombatResidualsRound(),
                                            ForEach(sites, transcript)));
     rss_results = std::move(r.by_site);
@@ -448,9 +486,9 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     for (const auto& m : r.signed_messages.messages()) *transcript.add_messages() = m;
   } else {
     FEDRAD_ASSIGN_OR_RETURN(rss_results,
-                            ctx.RunRound("combat.residuals", residual_params, ForEach(sites, transcript)));
+                            ctx.RunRound(cr::kName, residual_params, ForEach(sites, transcript)));
   }
-  FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, rss_results, "combat.residuals"));
+  FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, rss_results, cr::kName));
   if (!secure) {
     FEDRAD_RETURN_IF_ERROR(CollectSigned(ctx, rss_results, sites, rounds::CombatResidualsRound(),
                                          &transcript));
@@ -462,12 +500,13 @@ absl::Status RunHarmonization(StudyContext& ctx) {
         rss.push_back(Eigen::VectorXd::Zero(static_cast<Eigen::Index>(num_g)));
         continue;
       }
-      FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd v, SiteVector("(secure sum)", pooled_rss, "rss", num_g));
+      FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd v,
+                              SiteVector("(secure sum)", pooled_rss, cr::kRss, num_g));
       rss.push_back(std::move(v));
       continue;
     }
     FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd v,
-                            SiteVector(site, rss_results.at(site).payload(), "rss", num_g));
+                            SiteVector(site, rss_results.at(site).payload(), cr::kRss, num_g));
     rss.push_back(std::move(v));
   }
   FEDRAD_ASSIGN_OR_RETURN(h::PooledEstimates pooled, h::FinishPooled(reg, rss));
@@ -476,7 +515,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   // values are replaced by combat.fit, so "before" is measured now, for the
   // features whose unshrunk site means (in pooled SD units) differ most.
   const std::string suffix = spec.output_suffix();
-  json distributions = json::object();
+  google::protobuf::Map<std::string, v1::Results::FeatureDistributions> distributions;
   std::vector<int> shown;
   if (suffix.empty() && num_g > 0) {
     std::vector<Eigen::VectorXd> location;
@@ -495,8 +534,10 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     std::vector<std::string> names;
     for (int g : shown) names.push_back(adjusted[static_cast<size_t>(g)]);
     ctx.SetProgress("harmonization", 0.6, "feature distributions before ComBat");
-    FEDRAD_ASSIGN_OR_RETURN(json before, SiteDistributions(ctx, names, names, "before"));
-    for (auto& [f, by_site] : before.items()) distributions[f]["before"] = by_site;
+    FEDRAD_ASSIGN_OR_RETURN(Distributions before, SiteDistributions(ctx, names, names, "before"));
+    for (auto& [f, by_site] : before) {
+      distributions[f].mutable_before()->insert(by_site.begin(), by_site.end());
+    }
   }
 
   // Round 4: each site's own EB effects; the site harmonises locally.
@@ -504,14 +545,14 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   std::map<std::string, v1::Payload> fit_params;
   for (const std::string& site : sites) {
     v1::Payload p = base;
-    AddVector(&p, "grand_mean", ToVector(pooled.grand_mean));
-    AddVector(&p, "var_pooled", ToVector(pooled.var_pooled));
-    AddEigenMatrix(&p, "beta", pooled.beta);
+    Put(&p, cf::kGrandMean, pooled.grand_mean);
+    Put(&p, cf::kVarPooled, pooled.var_pooled);
+    Put(&p, cf::kBeta, pooled.beta);
     fit_params[site] = std::move(p);
   }
   FEDRAD_ASSIGN_OR_RETURN(auto fit_results,
-                          ctx.RunRound("combat.fit", fit_params, ForEach(sites, transcript)));
-  FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, fit_results, "combat.fit"));
+                          ctx.RunRound(cf::kName, fit_params, ForEach(sites, transcript)));
+  FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, fit_results, cf::kName));
 
   // results.json
   h::ComBatModel model;
@@ -521,42 +562,18 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   model.adjusted = adjusted;
   model.covariates = covariates;
   model.pooled = pooled;
-  json& out = ctx.results()["harmonization"];
-  out["method"] = std::string(h::MethodName(options.method));
-  out["empirical_bayes"] = options.empirical_bayes;
-  out["mean_only"] = plan.mean_only;
-  out["reference_site"] = options.reference_site;
-  out["covariates"] = covariates;
-  out["features"] = adjusted;
-  out["output_suffix"] = spec.output_suffix();
-  std::vector<std::string> unadjusted;
-  for (int g : plan.constant_features) unadjusted.push_back(features[g]);
-  out["unadjusted_features"] = unadjusted;
-  out["notes"] = plan.notes;
-  out["pooled"]["n"] = std::accumulate(reg.site_n.begin(), reg.site_n.end(), int64_t{0});
-  out["pooled"]["grand_mean"] = FeatureObject(adjusted, pooled.grand_mean);
-  out["pooled"]["var_pooled"] = FeatureObject(adjusted, pooled.var_pooled);
-  out["pooled"]["beta"] = json::object();
-  for (size_t c = 0; c < q; ++c) {
-    out["pooled"]["beta"][covariates[c]] =
-        FeatureObject(adjusted, pooled.beta.row(c).transpose());
-  }
   for (const std::string& site : sites) {
     const v1::Payload& p = fit_results.at(site).payload();
     h::SiteModel sm;
-    FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(p, "n"));
+    FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(p, cf::kN));
     sm.n = CountFromDouble(n);
-    FEDRAD_ASSIGN_OR_RETURN(sm.gamma_star, SiteVector(site, p, "gamma_star", num_g));
-    FEDRAD_ASSIGN_OR_RETURN(sm.delta_star, SiteVector(site, p, "delta_star", num_g));
-    json& js = out["sites"][site];
-    js["n"] = sm.n;
-    js["gamma_star"] = FeatureObject(adjusted, sm.gamma_star);
-    js["delta_star"] = FeatureObject(adjusted, sm.delta_star);
+    FEDRAD_ASSIGN_OR_RETURN(sm.gamma_star, SiteVector(site, p, cf::kGammaStar, num_g));
+    FEDRAD_ASSIGN_OR_RETURN(sm.delta_star, SiteVector(site, p, cf::kDeltaStar, num_g));
     model.sites[site] = std::move(sm);
   }
-  // The whole model in the format `fedrad harmonize --model-in` reads, for
-  // centres that join later and for new patients.
-  out["model"] = h::ModelToJson(model);
+  v1::Results::Harmonization& out = *ctx.results().mutable_harmonization();
+  FEDRAD_RETURN_IF_ERROR(FillHarmonization(
+      spec, plan, model, std::accumulate(reg.site_n.begin(), reg.site_n.end(), int64_t{0}), out));
 
   // Feature distributions after ComBat (and, with output_suffix, before it:
   // the raw columns are still there), for the report.
@@ -573,24 +590,19 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     }
     if (!suffix.empty()) {
       ctx.SetProgress("harmonization", 1.0, "feature distributions before ComBat");
-      FEDRAD_ASSIGN_OR_RETURN(json before, SiteDistributions(ctx, names, names, "before"));
-      for (auto& [f, by_site] : before.items()) distributions[f]["before"] = by_site;
+      FEDRAD_ASSIGN_OR_RETURN(Distributions before, SiteDistributions(ctx, names, names, "before"));
+      for (auto& [f, by_site] : before) {
+        distributions[f].mutable_before()->insert(by_site.begin(), by_site.end());
+      }
     }
     ctx.SetProgress("harmonization", 1.0, "feature distributions after ComBat");
-    FEDRAD_ASSIGN_OR_RETURN(json after, SiteDistributions(ctx, names, after_columns, "after"));
-    for (auto& [f, by_site] : after.items()) distributions[f]["after"] = by_site;
-    out["distributions"] = distributions;
-    out["distributions_method"] =
-        absl::StrCat("Per site: n, mean and SD (n - 1) from site sums; quartiles interpolated "
-                     "from counts on a grid each site fixes (3-significant-digit lattice, every "
-                     "step >= k values; no value released, approximate to the grid; "
-                     "quartile_rank_error bounds the rank error). Features shown: ",
-                     spec.report_features_size() > 0 ? "those listed in harmonization.report_features"
-                     : adjusted.size() <= kMaxDistributionFeatures
-                         ? absl::StrCat("all ", adjusted.size(), " harmonised features")
-                     : suffix.empty()
-                         ? "the 12 whose raw site means (in pooled SD units) differ most between sites"
-                         : "the 12 whose site effects gamma* differ most between sites");
+    FEDRAD_ASSIGN_OR_RETURN(Distributions after,
+                            SiteDistributions(ctx, names, after_columns, "after"));
+    for (auto& [f, by_site] : after) {
+      distributions[f].mutable_after()->insert(by_site.begin(), by_site.end());
+    }
+    *out.mutable_distributions() = std::move(distributions);
+    out.set_distributions_method(DistributionsMethod(spec, adjusted.size()));
   }
   ctx.SetProgress("harmonization", 1.0,
                   absl::StrCat("harmonised ", num_g, " feature(s) at ", sites.size(), " sites"));

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -22,6 +24,7 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "proto/payload.h"
+#include "proto/task_kinds.h"
 #include "site_node/tasks_features_spec.h"
 
 namespace fedrad::coordinator {
@@ -32,17 +35,20 @@ absl::Status CheckFeatureExtraction(const v1::Study& study) {
 }
 
 absl::Status RunFeatureExtraction(StudyContext& ctx) {
+  namespace fe = ::fedrad::kinds::features_extract;
   FEDRAD_ASSIGN_OR_RETURN(site::FeaturePlan plan,
                           site::ResolveFeatureExtraction(ctx.study().features()));
   ctx.SetProgress("feature extraction", 0.0,
                   absl::StrCat("sites extract ", plan.regions.size(), " region(s) per case"));
-  FEDRAD_ASSIGN_OR_RETURN(auto by_site, ctx.Broadcast("features.extract", v1::Payload()));
+  FEDRAD_ASSIGN_OR_RETURN(auto by_site, ctx.Broadcast(fe::kName, v1::Payload()));
 
-  nlohmann::json& out = ctx.results()["features"];
-  out["settings_sha256"] = plan.settings_sha256;
-  out["regions"] = nlohmann::json::array();
+  v1::Results::Features& out = *ctx.results().mutable_features();
+  out.set_settings_sha256(plan.settings_sha256);
+  out.clear_regions();
   for (const auto& [roi, prefix] : plan.regions) {
-    out["regions"].push_back({{"roi", roi}, {"prefix", prefix}});
+    v1::Results::FeatureRegion* region = out.add_regions();
+    region->set_roi(roi);
+    region->set_prefix(prefix);
   }
   std::vector<std::string> columns;  // first site's order
   std::set<std::string> seen;
@@ -50,42 +56,39 @@ absl::Status RunFeatureExtraction(StudyContext& ctx) {
   int64_t total_cases = 0, total_ok = 0, total_excluded = 0;
   for (const auto& [site, result] : by_site) {
     const auto& p = result.payload();
-    FEDRAD_ASSIGN_OR_RETURN(double n_cases, GetScalar(p, "n_cases"));
-    FEDRAD_ASSIGN_OR_RETURN(double n_ok, GetScalar(p, "n_ok"));
-    FEDRAD_ASSIGN_OR_RETURN(double n_excluded, GetScalar(p, "n_excluded"));
-    nlohmann::json& s = out["sites"][site];
-    s["n_cases"] = CountFromDouble(n_cases);
-    s["n_ok"] = CountFromDouble(n_ok);
-    s["n_excluded"] = CountFromDouble(n_excluded);
+    FEDRAD_ASSIGN_OR_RETURN(double n_cases, kinds::Get(p, fe::kNCases));
+    FEDRAD_ASSIGN_OR_RETURN(double n_ok, kinds::Get(p, fe::kNOk));
+    FEDRAD_ASSIGN_OR_RETURN(double n_excluded, kinds::Get(p, fe::kNExcluded));
+    v1::Results::FeatureSite& s = (*out.mutable_sites())[site];
+    s.set_n_cases(static_cast<int32_t>(CountFromDouble(n_cases)));
+    s.set_n_ok(static_cast<int32_t>(CountFromDouble(n_ok)));
+    s.set_n_excluded(static_cast<int32_t>(CountFromDouble(n_excluded)));
     // Only sites that excluded a case get an `excluded` list (the report
     // shows every such list).
-    auto ex = p.strings().find("excluded_cases");
-    if (ex != p.strings().end()) {
-      auto list = nlohmann::json::parse(ex->second, nullptr, false);
+    if (kinds::Has(p, fe::kExcludedCases)) {
+      auto list = nlohmann::json::parse(kinds::Get(p, fe::kExcludedCases), nullptr, false);
       if (list.is_discarded() || !list.is_array()) {
         return absl::DataLossError(absl::StrCat("site ", site, ": malformed excluded_cases"));
       }
       for (const auto& e : list) {
         if (!e.is_object()) continue;
-        s["excluded"].push_back({{"case", e.value("case", "")}, {"reason", e.value("reason", "")}});
+        v1::Results::ExcludedCase* excluded = s.add_excluded();
+        excluded->set_case_(e.value("case", ""));
+        excluded->set_reason(e.value("reason", ""));
       }
     }
-    auto sha = p.strings().find("settings_sha256");
-    if (sha != p.strings().end() && sha->second != plan.settings_sha256) {
-      FEDRAD_LOG(WARNING) << "site " << site << " used settings " << sha->second
-                          << ", expected " << plan.settings_sha256;
-      s["settings_sha256"] = sha->second;
+    const std::string sha = kinds::Get(p, fe::kSettingsSha256);
+    if (kinds::Has(p, fe::kSettingsSha256) && sha != plan.settings_sha256) {
+      FEDRAD_LOG(WARNING) << "site " << site << " used settings " << sha << ", expected "
+                          << plan.settings_sha256;
+      s.set_settings_sha256(sha);
     }
-    auto cols = p.strings().find("columns");
     std::set<std::string>& mine = site_columns[site];
-    if (cols != p.strings().end()) {
-      for (absl::string_view c : absl::StrSplit(cols->second, ',', absl::SkipEmpty())) {
-        std::string name(c);
-        mine.insert(name);
-        if (seen.insert(name).second) columns.push_back(name);
-      }
+    for (const std::string& name : kinds::Get(p, fe::kColumns)) {
+      mine.insert(name);
+      if (seen.insert(name).second) columns.push_back(name);
     }
-    s["n_feature_columns"] = static_cast<int64_t>(mine.size());
+    s.set_n_feature_columns(static_cast<int32_t>(mine.size()));
     total_cases += CountFromDouble(n_cases);
     total_ok += CountFromDouble(n_ok);
     total_excluded += CountFromDouble(n_excluded);
@@ -104,14 +107,14 @@ absl::Status RunFeatureExtraction(StudyContext& ctx) {
     }
   }
   if (!not_everywhere.empty()) {
-    out["columns_not_at_every_site"] = not_everywhere;
+    *out.mutable_columns_not_at_every_site() = {not_everywhere.begin(), not_everywhere.end()};
     FEDRAD_LOG(WARNING) << "features: " << not_everywhere.size()
                         << " column(s) not at every site, e.g. " << not_everywhere.front();
   }
-  out["n_columns"] = static_cast<int64_t>(columns.size());
-  out["n_cases"] = total_cases;
-  out["n_ok"] = total_ok;
-  out["n_excluded"] = total_excluded;
+  out.set_n_columns(static_cast<int32_t>(columns.size()));
+  out.set_n_cases(static_cast<int32_t>(total_cases));
+  out.set_n_ok(static_cast<int32_t>(total_ok));
+  out.set_n_excluded(static_cast<int32_t>(total_excluded));
   ctx.SetProgress("feature extraction", 1.0,
                   absl::StrCat(total_ok, " of ", total_cases, " cases extracted, ", total_excluded,
                                " excluded, ", columns.size(), " feature columns"));

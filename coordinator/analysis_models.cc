@@ -38,15 +38,15 @@
 //   coordinator/internal/models_internal.h  what both share
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <cmath>
+#include <functional>
 #include <limits>
-#include <optional>
 #include <map>
+#include <optional>
 #include <set>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "coordinator/analyses.h"
@@ -57,8 +57,8 @@
 #include "models/cox.h"
 #include "models/curves.h"
 #include "models/data.h"
-#include "models/descriptive.h"
 #include "models/derivatives.h"
+#include "models/descriptive.h"
 #include "models/fit_spec.h"
 #include "models/logistic.h"
 #include "models/meta_analysis.h"
@@ -66,6 +66,9 @@
 #include "models/newton.h"
 #include "models/selection.h"
 #include "proto/payload.h"
+#include "proto/results_json.h"
+#include "proto/task_kinds.h"
+#include "rounds/kind_eigen.h"
 #include "proto/spec_hash.h"
 #include "rounds/fit_replay.h"
 #include "rounds/transcript.h"
@@ -76,17 +79,6 @@ namespace internal {
 
 std::vector<double> ToStd(const Eigen::VectorXd& v) {
   return std::vector<double>(v.data(), v.data() + v.size());
-}
-
-absl::StatusOr<Eigen::VectorXd> SiteVector(const std::string& site, const v1::Payload& p,
-                                           const std::string& name, int64_t n) {
-  absl::StatusOr<std::vector<double>> v = GetVector(p, name);
-  if (!v.ok()) return Annotate(v.status(), absl::StrCat("site ", site));
-  if (static_cast<int64_t>(v->size()) != n) {
-    return absl::DataLossError(absl::StrCat("site ", site, ": '", name, "' has ", v->size(),
-                                            " values, expected ", n));
-  }
-  return Eigen::Map<Eigen::VectorXd>(v->data(), static_cast<Eigen::Index>(n));
 }
 
 bool IsCox(const v1::Model& model) { return model.type() == v1::Model::COX; }
@@ -112,7 +104,7 @@ std::map<std::string, v1::Payload> RoundParams(StudyContext& ctx, const v1::Payl
   for (const std::string& site : ctx.active_sites()) {
     v1::Payload p = params;
     if (std::find(active.begin(), active.end(), site) == active.end()) {
-      (*p.mutable_strings())["role"] = "idle";
+      kinds::Put(&p, kinds::model_task::kRole, kinds::model_task::kIdle);
       p.clear_arrays();
     }
     by_site[site] = p;
@@ -125,7 +117,7 @@ std::map<std::string, v1::Payload> RoundParams(StudyContext& ctx, const v1::Payl
 namespace {
 
 namespace m = ::fedrad::models;
-using nlohmann::json;
+using ModelFit = v1::Results::ModelFit;
 using internal::Fitted;
 using internal::IsCox;
 using internal::Pooled;
@@ -136,36 +128,17 @@ using internal::MakeEvaluator;
 using internal::RoundMessageOf;
 using internal::RoundParams;
 using internal::SiteValidation;
-using internal::SiteVector;
+using ::fedrad::kinds::Put;
+using ::fedrad::kinds::SiteMatrix;
+using ::fedrad::kinds::SiteVector;
+namespace mt = ::fedrad::kinds::model_task;
+namespace mp = ::fedrad::kinds::models_prepare;
+namespace md = ::fedrad::kinds::models_derivatives;
+namespace mf = ::fedrad::kinds::models_fit;
 using internal::ToStd;
 using internal::ValidateModel;
 
-std::string GetStr(const v1::Payload& p, const std::string& key) {
-  auto it = p.strings().find(key);
-  return it == p.strings().end() ? "" : it->second;
-}
 
-std::vector<std::string> SplitLines(const std::string& s) {
-  std::vector<std::string> out;
-  for (absl::string_view part : absl::StrSplit(s, '\n', absl::SkipEmpty())) out.emplace_back(part);
-  return out;
-}
-
-absl::StatusOr<Eigen::MatrixXd> SiteMatrix(const std::string& site, const v1::Payload& p,
-                                           const std::string& name, int64_t n) {
-  int64_t r = 0, c = 0;
-  absl::StatusOr<std::vector<double>> v = GetMatrix(p, name, &r, &c);
-  if (!v.ok()) return Annotate(v.status(), absl::StrCat("site ", site));
-  if (r != n || c != n) {
-    return absl::DataLossError(
-        absl::StrCat("site ", site, ": '", name, "' is ", r, "x", c, ", expected ", n, "x", n));
-  }
-  Eigen::MatrixXd mat(n, n);
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t j = 0; j < n; ++j) mat(i, j) = (*v)[static_cast<size_t>(i * n + j)];
-  }
-  return mat;
-}
 
 std::vector<std::string> Minus(const std::vector<std::string>& all,
                                const std::vector<std::string>& drop) {
@@ -178,13 +151,13 @@ std::vector<std::string> Minus(const std::vector<std::string>& all,
 
 absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& model) {
   v1::Payload params;
-  (*params.mutable_strings())["model"] = model.name();
-  FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.Broadcast("models.prepare", params));
+  Put(&params, mt::kModel, model.name());
+  FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.Broadcast(mp::kName, params));
   PreparedModel prep;
   prep.spec = &model;
   std::vector<std::string> disagreements;
   for (const auto& [site, r] : results) {
-    std::vector<std::string> covs = SplitLines(GetStr(r.payload(), "covariates"));
+    std::vector<std::string> covs = kinds::Get(r.payload(), mp::kCovariates);
     if (prep.covariates.empty()) {
       prep.covariates = covs;
     } else if (covs != prep.covariates) {
@@ -203,27 +176,27 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
   for (const auto& [site, r] : results) {
     const v1::Payload& pl = r.payload();
     m::CrossProducts cp = m::CrossProducts::Zero(static_cast<int>(p));
-    FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(pl, "n"));
+    FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(pl, mp::kN));
     cp.n = CountFromDouble(n);
     if (cp.n < 0) {  // NaN, negative or past 2^53 (tests/fuzz found 2.4e40)
       return absl::DataLossError(
           absl::StrCat("site ", site, ": malformed models.prepare result (n)"));
     }
-    FEDRAD_ASSIGN_OR_RETURN(cp.sum, SiteVector(site, pl, "sum_x", p));
-    FEDRAD_ASSIGN_OR_RETURN(cp.sum_outer, SiteMatrix(site, pl, "sum_xx", p));
+    FEDRAD_ASSIGN_OR_RETURN(cp.sum, SiteVector(site, pl, mp::kSumX, p));
+    FEDRAD_ASSIGN_OR_RETURN(cp.sum_outer, SiteMatrix(site, pl, mp::kSumXX, p, p));
     prep.cross[site] = cp;
     prep.n[site] = cp.n;
     FEDRAD_RETURN_IF_ERROR(RoundMessageOf(ctx, site, r, rounds::PrepareRound(model.name()),
-                                          {"n", "events", "sum_x", "sum_xx"})
+                                          kinds::RoundSummedNames(*kinds::FindKind(mp::kName)))
                                .status());
     if (r.has_signed_()) prep.signed_prepare[site] = r.signed_();
-    FEDRAD_ASSIGN_OR_RETURN(double events, GetScalar(pl, "events"));
-    FEDRAD_ASSIGN_OR_RETURN(double excluded, GetScalar(pl, "n_excluded"));
+    FEDRAD_ASSIGN_OR_RETURN(double events, kinds::Get(pl, mp::kEvents));
+    FEDRAD_ASSIGN_OR_RETURN(double excluded, kinds::Get(pl, mp::kNExcluded));
     if (!std::isfinite(excluded)) excluded = -1;  // withheld: 1..k-1
     // NaN: the site withheld it (fewer than k events or non-events).
     prep.events[site] = std::isfinite(events) ? CountFromDouble(events) : -1;
     prep.n_excluded[site] = CountFromDouble(excluded);
-    for (const std::string& line : SplitLines(GetStr(pl, "excluded"))) {
+    for (const std::string& line : kinds::Get(pl, mp::kExcluded)) {
       std::vector<std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
       int64_t count = 0;
       if (kv.size() != 2) continue;
@@ -253,36 +226,37 @@ Fitted FromSpecFit(const v1::Model& model, const m::SpecFit& s,
   fit.n = s.n;
   fit.events = s.events;
   if (!s.score_tests.empty()) {
-    json score = json::object();
+    auto& score = *fit.details.mutable_selection()->mutable_score_tests();
     for (size_t j = 0; j < candidates.size() && j < s.score_tests.size(); ++j) {
-      score[candidates[j]] = {{"chi2", s.score_tests[j].chi2},
-                              {"p_value", s.score_tests[j].p_value}};
+      score[candidates[j]].set_chi2(s.score_tests[j].chi2);
+      score[candidates[j]].set_p_value(s.score_tests[j].p_value);
     }
-    fit.details["selection"]["score_tests"] = score;
   }
-  if (s.covariates.size() != candidates.size()) fit.details["selection"]["kept"] = s.covariates;
+  if (s.covariates.size() != candidates.size()) {
+    *fit.details.mutable_selection()->mutable_kept() = {s.covariates.begin(), s.covariates.end()};
+  }
   if (s.standardized) {
-    fit.details["standardization"] = {{"center", ToStd(s.scaling.center)},
-                                      {"scale", ToStd(s.scaling.scale)}};
+    v1::Results::Standardization& st = *fit.details.mutable_standardization();
+    for (double x : ToStd(s.scaling.center)) st.add_center(x);
+    for (double x : ToStd(s.scaling.scale)) st.add_scale(x);
   }
   const v1::Penalty& pen = model.penalty();
   if (pen.type() != v1::Penalty::NONE) {
+    v1::Results::Penalty& out = *fit.details.mutable_penalty();
     if (!s.lambda_grid.empty()) {
-      fit.details["penalty"]["lambda_grid"] = s.lambda_grid;
-      fit.details["penalty"]["cv_deviance"] = s.cv_deviance;
+      *out.mutable_lambda_grid() = {s.lambda_grid.begin(), s.lambda_grid.end()};
+      *out.mutable_cv_deviance() = {s.cv_deviance.begin(), s.cv_deviance.end()};
     }
     const double l1_ratio = pen.type() == v1::Penalty::ELASTIC_NET ? pen.l1_ratio() : 0.0;
-    fit.details["penalty"]["type"] = pen.type() == v1::Penalty::L2 ? "l2" : "elastic_net";
-    fit.details["penalty"]["lambda"] = s.lambda;
-    fit.details["penalty"]["l1_ratio"] = l1_ratio;
-    fit.details["penalty"]["scale"] = s.standardized ? "standardized" : "raw";
+    out.set_type(pen.type() == v1::Penalty::L2 ? "l2" : "elastic_net");
+    out.set_lambda(s.lambda);
+    out.set_l1_ratio(l1_ratio);
+    out.set_scale(s.standardized ? "standardized" : "raw");
     if (l1_ratio > 0 && s.lambda > 0) {
       // Non-zero on the fitting scale <=> non-zero on the original scale.
-      std::vector<std::string> selected;
       for (size_t k = IsCox(model) ? 0 : 1; k < s.names.size(); ++k) {
-        if (s.beta[static_cast<Eigen::Index>(k)] != 0.0) selected.push_back(s.names[k]);
+        if (s.beta[static_cast<Eigen::Index>(k)] != 0.0) out.add_selected(s.names[k]);
       }
-      fit.details["penalty"]["selected"] = selected;
     }
   }
   return fit;
@@ -294,51 +268,51 @@ absl::StatusOr<m::SpecFit> FitAtSite(StudyContext& ctx, const PreparedModel& pre
                                      const std::string& site, v1::Transcript* transcript) {
   const v1::Model& model = *prep.spec;
   v1::Payload params;
-  (*params.mutable_strings())["model"] = model.name();
-  FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.RunRound("models.fit", RoundParams(ctx, params, {site})));
-  FEDRAD_RETURN_IF_ERROR(RequireSites({site}, results, "models.fit"));
+  Put(&params, mt::kModel, model.name());
+  FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.RunRound(mf::kName, RoundParams(ctx, params, {site})));
+  FEDRAD_RETURN_IF_ERROR(RequireSites({site}, results, mf::kName));
   FEDRAD_RETURN_IF_ERROR(
       RoundMessageOf(ctx, site, results.at(site), rounds::SiteFitRound(model.name()), {}).status());
   if (transcript != nullptr && results.at(site).has_signed_()) {
     *transcript->add_messages() = results.at(site).signed_();
   }
   const v1::Payload& pl = results.at(site).payload();
-  if (SplitLines(GetStr(pl, "candidates")) != prep.covariates) {
+  if (kinds::Get(pl, mf::kCandidates) != prep.covariates) {
     return absl::DataLossError(absl::StrCat("site ", site, ": models.fit used other candidate "
                                             "covariates than models.prepare"));
   }
   m::SpecFit s;
-  s.covariates = SplitLines(GetStr(pl, "covariates"));
+  s.covariates = kinds::Get(pl, mf::kCovariates);
   s.names = IsCox(model) ? s.covariates : std::vector<std::string>{"intercept"};
   if (!IsCox(model)) s.names.insert(s.names.end(), s.covariates.begin(), s.covariates.end());
   const int64_t p = static_cast<int64_t>(s.names.size());
   const int64_t q = static_cast<int64_t>(s.covariates.size());
-  FEDRAD_ASSIGN_OR_RETURN(s.beta, SiteVector(site, pl, "beta", p));
-  FEDRAD_ASSIGN_OR_RETURN(s.covariance, SiteMatrix(site, pl, "covariance", p));
+  FEDRAD_ASSIGN_OR_RETURN(s.beta, SiteVector(site, pl, mf::kBeta, p));
+  FEDRAD_ASSIGN_OR_RETURN(s.covariance, SiteMatrix(site, pl, mf::kCovariance, p, p));
   s.std_errors = s.covariance.diagonal().cwiseSqrt();
-  FEDRAD_ASSIGN_OR_RETURN(s.loglik, GetScalar(pl, "loglik"));
-  FEDRAD_ASSIGN_OR_RETURN(s.loglik_null, GetScalar(pl, "loglik_null"));
-  FEDRAD_ASSIGN_OR_RETURN(double iterations, GetScalar(pl, "iterations"));
-  FEDRAD_ASSIGN_OR_RETURN(double halvings, GetScalar(pl, "halvings"));
-  FEDRAD_ASSIGN_OR_RETURN(double n, GetScalar(pl, "n"));
-  FEDRAD_ASSIGN_OR_RETURN(double events, GetScalar(pl, "events"));
+  FEDRAD_ASSIGN_OR_RETURN(s.loglik, kinds::Get(pl, mf::kLoglik));
+  FEDRAD_ASSIGN_OR_RETURN(s.loglik_null, kinds::Get(pl, mf::kLoglikNull));
+  FEDRAD_ASSIGN_OR_RETURN(double iterations, kinds::Get(pl, mf::kIterations));
+  FEDRAD_ASSIGN_OR_RETURN(double halvings, kinds::Get(pl, mf::kHalvings));
+  FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(pl, mf::kN));
+  FEDRAD_ASSIGN_OR_RETURN(double events, kinds::Get(pl, mf::kEvents));
   s.iterations = static_cast<int>(CountFromDouble(iterations));
   s.halvings = static_cast<int>(CountFromDouble(halvings));
   s.n = CountFromDouble(n);
   s.events = CountFromDouble(events);
-  if (GetArray(pl, "score_chi2").ok()) {
+  if (kinds::Has(pl, mf::kScoreChi2)) {
     const int64_t c = static_cast<int64_t>(prep.covariates.size());
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd chi2, SiteVector(site, pl, "score_chi2", c));
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd pv, SiteVector(site, pl, "score_p_value", c));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd chi2, SiteVector(site, pl, mf::kScoreChi2, c));
+    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd pv, SiteVector(site, pl, mf::kScorePValue, c));
     for (int64_t j = 0; j < c; ++j) s.score_tests.push_back({chi2[j], pv[j]});
   }
-  if (GetArray(pl, "center").ok()) {
+  if (kinds::Has(pl, mf::kCenter)) {
     s.standardized = true;
-    FEDRAD_ASSIGN_OR_RETURN(s.scaling.center, SiteVector(site, pl, "center", q));
-    FEDRAD_ASSIGN_OR_RETURN(s.scaling.scale, SiteVector(site, pl, "scale", q));
+    FEDRAD_ASSIGN_OR_RETURN(s.scaling.center, SiteVector(site, pl, mf::kCenter, q));
+    FEDRAD_ASSIGN_OR_RETURN(s.scaling.scale, SiteVector(site, pl, mf::kScale, q));
   }
-  if (GetArray(pl, "lambda").ok()) {
-    FEDRAD_ASSIGN_OR_RETURN(s.lambda, GetScalar(pl, "lambda"));
+  if (kinds::Has(pl, mf::kLambda)) {
+    FEDRAD_ASSIGN_OR_RETURN(s.lambda, kinds::Get(pl, mf::kLambda));
   }
   return s;
 }
@@ -415,26 +389,45 @@ absl::StatusOr<Fitted> FitModel(StudyContext& ctx, const PreparedModel& prep,
   return fit;
 }
 
-json FitJson(const Fitted& f) {
-  json j = json::object();
+// models.<name> (and validation.<name>.loso_models.<site>) as results.json
+// reports the fit; a non-finite standard error (L1 penalty) prints as null.
+ModelFit FitResult(const Fitted& f) {
+  ModelFit j = f.details;
   for (size_t k = 0; k < f.names.size(); ++k) {
-    j["coefficients"][f.names[k]] = f.beta[static_cast<Eigen::Index>(k)];
-    const double se = f.se[static_cast<Eigen::Index>(k)];
-    j["std_errors"][f.names[k]] = std::isfinite(se) ? json(se) : json(nullptr);
+    (*j.mutable_coefficients())[f.names[k]] = f.beta[static_cast<Eigen::Index>(k)];
+    (*j.mutable_std_errors())[f.names[k]] = f.se[static_cast<Eigen::Index>(k)];
   }
-  j["loglik"] = f.loglik;
-  j["loglik_null"] = f.loglik_null;
-  j["iterations"] = f.iterations;
-  j["step_halvings"] = f.halvings;
-  j["n"] = f.n;
-  j["events"] = f.events;
-  j["sites"] = f.sites;
-  j["covariates"] = f.covariates;
-  j["rounds"] = f.rounds;
-  j["fit_seconds"] = f.seconds;
-  j["coordinator_seconds"] = f.coordinator_seconds;
-  for (const auto& [k, v] : f.details.items()) j[k] = v;
+  j.set_loglik(f.loglik);
+  j.set_loglik_null(f.loglik_null);
+  j.set_iterations(f.iterations);
+  j.set_step_halvings(f.halvings);
+  j.set_n(static_cast<int32_t>(f.n));
+  j.set_events(static_cast<int32_t>(f.events));
+  *j.mutable_sites() = {f.sites.begin(), f.sites.end()};
+  *j.mutable_covariates() = {f.covariates.begin(), f.covariates.end()};
+  j.set_rounds(static_cast<int32_t>(f.rounds));
+  j.set_fit_seconds(f.seconds);
+  j.set_coordinator_seconds(f.coordinator_seconds);
   return j;
+}
+
+// A count a site released, or NaN (null in results.json) when it withheld
+// it (-1 here: 1..k-1).
+double CountOrNull(int64_t count) { return count >= 0 ? static_cast<double>(count) : kResultsNull; }
+
+// models.<name>.site_rows: each site's rows used, events and exclusions.
+void FillSiteRows(const PreparedModel& prep, ModelFit& out) {
+  for (const auto& [site, n] : prep.n) {
+    v1::Results::SiteRows& rows = (*out.mutable_site_rows())[site];
+    rows.set_n(static_cast<int32_t>(n));
+    rows.set_events(CountOrNull(prep.events.at(site)));
+    rows.set_n_excluded(CountOrNull(prep.n_excluded.at(site)));
+    auto reasons = prep.reasons.find(site);
+    if (reasons == prep.reasons.end()) continue;
+    for (const auto& [reason, count] : reasons->second) {
+      (*rows.mutable_excluded())[reason] = CountOrNull(count);
+    }
+  }
 }
 
 absl::Status CheckSpec(const v1::Study& study) {
@@ -521,8 +514,8 @@ absl::Status RunModels(StudyContext& ctx) {
   const v1::Study& study = ctx.study();
   FEDRAD_RETURN_IF_ERROR(CheckSpec(study));
   const v1::Validation& v = study.validation();
-  json& models_json = ctx.results()["models"];
-  json& validation_json = ctx.results()["validation"];
+  auto& models_out = *ctx.results().mutable_models();
+  auto& validation_out = *ctx.results().mutable_validation();
   for (int mi = 0; mi < study.models_size(); ++mi) {
     const v1::Model& model = study.models(mi);
     // This model's share of the step: [lo, lo + width); its fit takes the
@@ -557,27 +550,18 @@ absl::Status RunModels(StudyContext& ctx) {
         Fitted fit,
         FitModel(ctx, prep, dev, at_site, rounds::kDevelopmentFit,
                  {lo + 0.05 * width, lo + (validate ? 0.6 : 1.0) * width}));
-    json mj = FitJson(fit);
-    mj["type"] = IsCox(model) ? "cox" : "logistic";
-    mj["outcome"] = OutcomeText(model);
-    if (IsCox(model)) mj["ties"] = model.ties().empty() ? "breslow" : model.ties();
-    for (const auto& [site, n] : prep.n) {
-      mj["site_rows"][site]["n"] = n;
-      mj["site_rows"][site]["events"] =
-          prep.events.at(site) >= 0 ? json(prep.events.at(site)) : json(nullptr);
-      mj["site_rows"][site]["n_excluded"] =
-          prep.n_excluded.at(site) >= 0 ? json(prep.n_excluded.at(site)) : json(nullptr);
-      for (const auto& [reason, count] : prep.reasons[site]) {
-        mj["site_rows"][site]["excluded"][reason] = count >= 0 ? json(count) : json(nullptr);
-      }
-    }
-    models_json[model.name()] = mj;
+    ModelFit mj = FitResult(fit);
+    mj.set_type(IsCox(model) ? "cox" : "logistic");
+    mj.set_outcome(OutcomeText(model));
+    if (IsCox(model)) mj.set_ties(model.ties().empty() ? "breslow" : model.ties());
+    FillSiteRows(prep, mj);
+    models_out[model.name()] = std::move(mj);
     FEDRAD_LOG(INFO) << "model '" << model.name() << "': " << fit.iterations << " iterations, "
                      << fit.rounds << " rounds, loglik " << fit.loglik;
     if (!validate) continue;
 
     ctx.SetProgress("models", lo + 0.6 * width, absl::StrCat("validating '", model.name(), "'"));
-    json vj = json::object();
+    v1::Results::ModelValidation vj;
     std::map<std::string, SiteValidation> by_site;
     if (v.scheme() == v1::Validation::DEVELOP_VALIDATE) {
       std::vector<std::string> val(v.validate_on().begin(), v.validate_on().end());
@@ -585,17 +569,17 @@ absl::Status RunModels(StudyContext& ctx) {
       std::sort(val.begin(), val.end());
       if (val.empty()) return absl::InvalidArgumentError("no validation site");
       FEDRAD_RETURN_IF_ERROR(RequireActive(ctx, val, "validate_on"));
-      json baseline = json::object();
-      json risk_groups = json::object();
+      v1::Results::Baseline baseline;
+      v1::Results::RiskGroups risk_groups;
       FEDRAD_ASSIGN_OR_RETURN(by_site,
                               ValidateModel(ctx, prep, fit, dev, val, &baseline, &risk_groups));
-      vj["scheme"] = "develop_validate";
-      vj["develop_on"] = dev;
-      vj["validate_on"] = val;
-      if (!baseline.empty()) vj["baseline"] = baseline;
-      if (!risk_groups.empty()) vj["risk_groups"] = risk_groups;
+      vj.set_scheme("develop_validate");
+      *vj.mutable_develop_on() = {dev.begin(), dev.end()};
+      *vj.mutable_validate_on() = {val.begin(), val.end()};
+      if (baseline.ByteSizeLong() > 0) *vj.mutable_baseline() = std::move(baseline);
+      if (risk_groups.ByteSizeLong() > 0) *vj.mutable_risk_groups() = std::move(risk_groups);
     } else {
-      vj["scheme"] = "leave_one_site_out";
+      vj.set_scheme("leave_one_site_out");
       std::vector<std::string> sites = ctx.active_sites();
       if (sites.size() < 2) {
         return absl::FailedPreconditionError("leave-one-site-out needs at least 2 sites");
@@ -611,33 +595,33 @@ absl::Status RunModels(StudyContext& ctx) {
         if (absl::IsFailedPrecondition(fitted.status()) && ctx.active_sites() == sites) {
           // A fold whose fit has a convergence problem (e.g. separation on
           // the remaining sites) is reported for that site; the others go on.
-          vj["sites"][s]["error"] = std::string(fitted.status().message());
+          (*vj.mutable_sites())[s].set_error(std::string(fitted.status().message()));
           FEDRAD_LOG(WARNING) << "leave-one-site-out, without " << s << ": " << fitted.status();
           continue;
         }
         if (!fitted.ok()) return fitted.status();
         Fitted f = *std::move(fitted);
-        json fj = FitJson(f);
-        json baseline = json::object();
-        json risk_groups = json::object();
+        ModelFit fj = FitResult(f);
+        v1::Results::Baseline baseline;
+        v1::Results::RiskGroups risk_groups;
         FEDRAD_ASSIGN_OR_RETURN(auto one,
                                 ValidateModel(ctx, prep, f, train, {s}, &baseline, &risk_groups));
-        if (!baseline.empty()) fj["baseline"] = baseline;
-        if (!risk_groups.empty()) fj["risk_groups"] = risk_groups;
-        vj["loso_models"][s] = fj;
+        if (baseline.ByteSizeLong() > 0) *fj.mutable_baseline() = std::move(baseline);
+        if (risk_groups.ByteSizeLong() > 0) *fj.mutable_risk_groups() = std::move(risk_groups);
+        (*vj.mutable_loso_models())[s] = std::move(fj);
         by_site[s] = one.at(s);
       }
     }
-    for (const auto& [s, sv] : by_site) vj["sites"][s] = sv.metrics;
-    vj["pooled"] = Pooled(by_site, IsCox(model));
-    vj["t"] = v.t() > 0 ? v.t() : m::kDefaultHorizonDays;
-    vj["tau"] = v.tau() > 0 ? v.tau() : m::kDefaultTruncationDays;
-    vj["time_unit"] = "days";
-    vj["outcome"] = OutcomeText(model);
+    for (const auto& [s, sv] : by_site) (*vj.mutable_sites())[s] = sv.metrics;
+    *vj.mutable_pooled() = Pooled(by_site, IsCox(model));
+    vj.set_t(v.t() > 0 ? v.t() : m::kDefaultHorizonDays);
+    vj.set_tau(v.tau() > 0 ? v.tau() : m::kDefaultTruncationDays);
+    vj.set_time_unit("days");
+    vj.set_outcome(OutcomeText(model));
     if (!IsCox(model)) {
-      vj["threshold"] = v.threshold() > 0 ? v.threshold() : m::kDefaultBinaryThreshold;
+      vj.set_threshold(v.threshold() > 0 ? v.threshold() : m::kDefaultBinaryThreshold);
     }
-    validation_json[model.name()] = vj;
+    validation_out[model.name()] = std::move(vj);
   }
   return absl::OkStatus();
 }

@@ -10,7 +10,6 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -74,21 +73,26 @@ void Coordinator::Impl::Shutdown() {
   shut_down_ = true;
   stopping_ = true;
   {
-    std::lock_guard<std::mutex> lock(crl_mu_);
-    crl_cv_.notify_all();
+    absl::MutexLock lock(&crl_mu_);
+    crl_cv_.SignalAll();
   }
   if (crl_thread_.joinable()) crl_thread_.join();
   std::vector<StudyRecord*> recs;
   {
-    std::lock_guard<std::mutex> lock(studies_mu_);
+    absl::MutexLock lock(&studies_mu_);
     // Not a cancel: running studies stay RUNNING in the store (RunStudy
     // sees stopping_) and resume at the next start.
-    for (auto& [id, rec] : studies_) recs.push_back(rec.get());
-    studies_cv_.notify_all();
+    for (auto& [id, rec] : studies_) {
+      recs.push_back(rec.get());
+      // Watches end now; a client watches again after the restart.
+      for (StatusWatcher* w : rec->watchers) {
+        w->OnEnd(absl::UnavailableError("the coordinator is shutting down; watch again when it is back"));
+      }
+    }
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    cv_.notify_all();
+    absl::MutexLock lock(&mu_);
+    cv_.SignalAll();
   }
   for (StudyRecord* rec : recs) {
     if (rec->thread.joinable()) rec->thread.join();

@@ -17,6 +17,7 @@
 #include "proto/payload.h"
 #include "proto/spec_hash.h"
 #include "rounds/fit_replay.h"
+#include "rounds/kind_eigen.h"
 #include "rounds/transcript.h"
 
 namespace fedrad::coordinator::internal {
@@ -83,13 +84,14 @@ absl::StatusOr<m::Derivatives> SecureDerivatives(const std::vector<std::string>&
   double n = 0, events = 0;
   for (const std::string& site : sites) {
     const v1::Payload& pl = secure.by_site.at(site).payload();
-    FEDRAD_ASSIGN_OR_RETURN(double site_n, GetScalar(pl, "n"));
-    FEDRAD_ASSIGN_OR_RETURN(double site_events, GetScalar(pl, "events"));
+    namespace md = ::fedrad::kinds::models_derivatives;
+    FEDRAD_ASSIGN_OR_RETURN(double site_n, kinds::Get(pl, md::kN));
+    FEDRAD_ASSIGN_OR_RETURN(double site_events, kinds::Get(pl, md::kEvents));
     n += site_n;
     events += site_events;
   }
-  sums["n"] = {n};
-  sums["events"] = {events};
+  sums[kinds::models_derivatives::kN.name] = {n};
+  sums[kinds::models_derivatives::kEvents.name] = {events};
   absl::StatusOr<m::Derivatives> d = rounds::DerivativesFromSums(sums, p);
   if (!d.ok()) {
     return absl::DataLossError(absl::StrCat("secure round '", secure.round_id, "': ",
@@ -116,14 +118,15 @@ m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model, FitRou
              const std::vector<std::string>& sites,
              const Eigen::VectorXd& beta) -> absl::StatusOr<m::Derivatives> {
     v1::Payload params;
-    (*params.mutable_strings())["model"] = model.name();
-    (*params.mutable_strings())["covariates"] = absl::StrJoin(covariates, "\n");
-    (*params.mutable_strings())["fit"] = fit->fit_id;
-    (*params.mutable_strings())["fit_sites"] = absl::StrJoin(fit->sites, "\n");
-    AddVector(&params, "beta", ToStd(beta));
+    namespace mt = ::fedrad::kinds::model_task;
+    kinds::Put(&params, mt::kModel, model.name());
+    kinds::Put(&params, mt::kCovariates, covariates);
+    kinds::Put(&params, mt::kFit, fit->fit_id);
+    kinds::Put(&params, mt::kFitSites, fit->sites);
+    kinds::Put(&params, mt::kBeta, beta);
     if (scaling != nullptr) {
-      AddVector(&params, "center", ToStd(scaling->center));
-      AddVector(&params, "scale", ToStd(scaling->scale));
+      kinds::Put(&params, mt::kCenter, scaling->center);
+      kinds::Put(&params, mt::kScale, scaling->scale);
     }
     std::map<std::string, v1::Transcript> transcripts;
     const int sent = fit->transcript.messages_size();
@@ -141,7 +144,7 @@ m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model, FitRou
       // holds the session's adverts and each earlier round's reveals.
       const std::string round_id = rounds::EvalRound(model.name(), fit->fit_id, fit->evaluations);
       FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult secure,
-                              RunSecureRound(ctx, "models.derivatives",
+                              RunSecureRound(ctx, kinds::models_derivatives::kName,
                                              RoundParams(ctx, params, sites), sites, round_id,
                                              transcripts));
       if (round_seconds != nullptr) {
@@ -149,7 +152,7 @@ m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model, FitRou
             std::chrono::duration<double>(std::chrono::steady_clock::now() - round_start).count();
       }
       if (after_round) after_round();
-      FEDRAD_RETURN_IF_ERROR(RequireSites(sites, secure.by_site, "models.derivatives"));
+      FEDRAD_RETURN_IF_ERROR(RequireSites(sites, secure.by_site, kinds::models_derivatives::kName));
       for (const std::string& site : sites) fit->delivered[site] = sent;
       if (fit->secagg_sessions.insert(secure.session_id).second) {
         for (const auto& m : secure.session_adverts.messages()) *fit->transcript.add_messages() = m;
@@ -160,20 +163,22 @@ m::SpecEvaluator MakeEvaluator(StudyContext& ctx, const v1::Model& model, FitRou
     }
     FEDRAD_ASSIGN_OR_RETURN(
         auto results,
-        ctx.RunRound("models.derivatives", RoundParams(ctx, params, sites), transcripts));
+        ctx.RunRound(kinds::models_derivatives::kName, RoundParams(ctx, params, sites),
+                     transcripts));
     if (round_seconds != nullptr) {
       *round_seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - round_start).count();
     }
     if (after_round) after_round();
-    FEDRAD_RETURN_IF_ERROR(RequireSites(sites, results, "models.derivatives"));
+    FEDRAD_RETURN_IF_ERROR(RequireSites(sites, results, kinds::models_derivatives::kName));
     const std::string round_id = rounds::EvalRound(model.name(), fit->fit_id, fit->evaluations);
     std::vector<v1::RoundMessage> messages;
     for (const std::string& site : sites) {
       FEDRAD_ASSIGN_OR_RETURN(
           v1::RoundMessage msg,
           RoundMessageOf(ctx, site, results.at(site), round_id,
-                         {"n", "events", "loglik", "gradient", "information"}));
+                         kinds::RoundSummedNames(
+                             *kinds::FindKind(kinds::models_derivatives::kName))));
       messages.push_back(std::move(msg));
     }
     for (const std::string& site : sites) fit->delivered[site] = sent;

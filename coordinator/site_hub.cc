@@ -11,11 +11,12 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "coordinator/internal/coordinator_impl.h"
@@ -28,7 +29,6 @@
 
 namespace fedrad::coordinator {
 
-using Clock = std::chrono::steady_clock;
 using internal::IsTerminal;
 
 namespace {
@@ -80,7 +80,7 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
   // caller holds the coordinator's mu_ and has removed the session from
   // sessions_; queued tasks are not sent.
   void Drop(const grpc::Status& status) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (closing_) return;
     closing_ = true;
     final_status_ = status;
@@ -96,7 +96,7 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
 
   // Queues a message; false if the stream is closing. Thread safe.
   bool Send(const v1::CoordinatorMessage& msg) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (closing_) return false;
     out_.push_back(msg);
     if (!writing_) {
@@ -118,7 +118,7 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
   // process took its place (the site opens one stream at a time, so the old
   // one is dead even if its TCP connection has not noticed yet). Thread safe.
   void Supersede(const std::string& why) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (closing_) return;
     closing_ = true;
     final_status_ = grpc::Status(grpc::StatusCode::ABORTED, why);
@@ -151,14 +151,14 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
     }
     // Heartbeats only keep the stream alive.
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (closing_) return;  // dropped meanwhile (Drop): no read after Finish
     }
     StartRead(&in_);
   }
 
   void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (!out_.empty()) out_.pop_front();
     if (!ok) {
       out_.clear();
@@ -184,7 +184,7 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
   void Refuse(grpc::StatusCode code, const std::string& why) {
     FEDRAD_LOG(WARNING) << "refused federation stream from " << peer_ << ": " << why;
     impl_->audit()->Decision("", "", peer_, "connect", absl::StrCat("refused stream: ", why));
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     closing_ = true;
     finished_ = true;
     Finish(grpc::Status(code, why));
@@ -192,7 +192,7 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
 
   void Close(grpc::Status status) {
     if (welcomed_) impl_->OnClosed(this, site_);
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (closing_ && finished_) return;
     if (!closing_) final_status_ = status;  // a Drop's reason stays
     closing_ = true;
@@ -209,12 +209,12 @@ class SiteSession : public grpc::ServerBidiReactor<v1::SiteMessage, v1::Coordina
   bool welcomed_ = false;  // reactor thread only
   bool check_only_ = false;  // reactor thread only: a `fedrad-site --check` stream
   v1::SiteMessage in_;
-  std::mutex mu_;
-  std::deque<v1::CoordinatorMessage> out_;
-  bool writing_ = false;
-  bool closing_ = false;
-  bool finished_ = false;
-  grpc::Status final_status_;
+  absl::Mutex mu_;
+  std::deque<v1::CoordinatorMessage> out_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
 };
 
 class FederationService : public v1::Federation::CallbackService {
@@ -249,7 +249,7 @@ grpc::Status Coordinator::Impl::OnHello(SiteSession* session, const std::string&
                                             ShortId(log_id));
   std::string notice;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     v1::CoordinatorMessage welcome;
     welcome.mutable_welcome()->set_protocol_version(transport::kProtocolVersion);
     welcome.mutable_welcome()->set_coordinator_id(config_.coordinator_id());
@@ -326,30 +326,29 @@ grpc::Status Coordinator::Impl::OnHello(SiteSession* session, const std::string&
     for (auto& [id, p] : pending_) {
       if (p->site == site && !p->done) SendTaskLocked(p.get());
     }
-    cv_.notify_all();
+    cv_.SignalAll();
   }
   if (!notice.empty()) NoticeForSite(site, notice);
   return grpc::Status::OK;
 }
 
 void Coordinator::Impl::NoticeForSite(const std::string& site, const std::string& notice) {
-  std::lock_guard<std::mutex> lock(studies_mu_);
+  absl::MutexLock lock(&studies_mu_);
   for (auto& [id, rec] : studies_) {
     if (IsTerminal(rec->status.state()) || rec->status.sites().count(site) == 0) continue;
     rec->status.add_notices(notice);
-    ++rec->version;
+    NotifyWatchersLocked(rec.get());
     audit_->Decision(id, "", site, "study.notice", notice);
   }
-  studies_cv_.notify_all();
 }
 
 void Coordinator::Impl::OnClosed(SiteSession* session, const std::string& site) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = sessions_.find(site);
   if (it != sessions_.end() && it->second == session) {
     sessions_.erase(it);
     FEDRAD_LOG(WARNING) << "site " << site << " disconnected";
-    cv_.notify_all();
+    cv_.SignalAll();
   }
 }
 
@@ -384,7 +383,7 @@ void Coordinator::Impl::OnResult(SiteSession* session, const std::string& site,
                      rounds::AuditSummaryOf(m, result.signed_()),
                      Sha256Hex(DeterministicBytes(result.signed_())));
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto current = sessions_.find(site);
   if (current == sessions_.end() || current->second != session) {
     // A stream that was dropped (its certificate revoked) while this result
@@ -406,7 +405,7 @@ void Coordinator::Impl::OnResult(SiteSession* session, const std::string& site,
   }
   it->second->done = true;
   it->second->result = result;
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 std::map<std::string, absl::StatusOr<v1::TaskResult>> Coordinator::Impl::Exchange(
@@ -414,7 +413,7 @@ std::map<std::string, absl::StatusOr<v1::TaskResult>> Coordinator::Impl::Exchang
     const std::atomic<bool>* cancel) {
   CheckRevocations();
   std::vector<std::shared_ptr<Pending>> mine;
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   for (const auto& [site, task] : tasks) {
     auto p = std::make_shared<Pending>();
     p->site = site;
@@ -423,15 +422,19 @@ std::map<std::string, absl::StatusOr<v1::TaskResult>> Coordinator::Impl::Exchang
     mine.push_back(p);
     SendTaskLocked(p.get());
   }
-  auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
-  cv_.wait_until(lock, deadline, [&] {
+  const absl::Time deadline = absl::Now() + absl::Seconds(timeout_seconds);
+  auto settled = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (stopping_ || (cancel != nullptr && cancel->load())) return true;
     for (const auto& p : mine) {
       // A site cut off for revocation will not answer: no need to wait.
       if (!p->done && RevokedSiteLocked(p->site).empty()) return false;
     }
     return true;
-  });
+  };
+  // CancelStudy and Shutdown signal cv_ after setting their flags.
+  while (!settled()) {
+    if (cv_.WaitWithDeadline(&mu_, deadline)) break;  // timed out
+  }
   std::map<std::string, absl::StatusOr<v1::TaskResult>> out;
   for (const auto& p : mine) {
     pending_.erase(p->task.task_id());
@@ -458,7 +461,7 @@ std::map<std::string, absl::StatusOr<v1::TaskResult>> Coordinator::Impl::Exchang
 }
 
 std::vector<std::string> Coordinator::Impl::ConnectedSites() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<std::string> out;
   for (const auto& [site, s] : sessions_) out.push_back(site);
   return out;
@@ -466,26 +469,26 @@ std::vector<std::string> Coordinator::Impl::ConnectedSites() const {
 
 bool Coordinator::Impl::WaitForSites(const std::vector<std::string>& sites,
                                      double timeout_seconds, const std::atomic<bool>* cancel) {
-  std::unique_lock<std::mutex> lock(mu_);
-  auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
+  absl::MutexLock lock(&mu_);
+  const absl::Time deadline = absl::Now() + absl::Seconds(timeout_seconds);
+  auto all_connected = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const std::string& s : sites) {
+      if (sessions_.count(s) == 0) return false;
+    }
+    return true;
+  };
   while (true) {
-    bool all = std::all_of(sites.begin(), sites.end(),
-                           [&](const std::string& s) { return sessions_.count(s) > 0; });
-    if (all) return true;
+    if (all_connected()) return true;
     if (stopping_ || (cancel != nullptr && cancel->load())) return false;
     // Every missing site was cut off for revocation: it cannot come back.
-    if (std::all_of(sites.begin(), sites.end(), [&](const std::string& s) {
-          return sessions_.count(s) > 0 || !RevokedSiteLocked(s).empty();
-        })) {
-      return false;
+    bool all_cut_off = true;
+    for (const std::string& s : sites) {
+      if (sessions_.count(s) == 0 && RevokedSiteLocked(s).empty()) all_cut_off = false;
     }
-    // Wake periodically to notice a cancel flag set without a notify.
-    if (cv_.wait_until(lock, std::min(deadline, Clock::now() + std::chrono::milliseconds(200))) ==
-            std::cv_status::timeout &&
-        Clock::now() >= deadline) {
-      return std::all_of(sites.begin(), sites.end(),
-                         [&](const std::string& s) { return sessions_.count(s) > 0; });
-    }
+    if (all_cut_off) return false;
+    // Wake periodically to notice a cancel flag set without a signal.
+    cv_.WaitWithDeadline(&mu_, std::min(deadline, absl::Now() + absl::Milliseconds(200)));
+    if (absl::Now() >= deadline) return all_connected();
   }
 }
 
@@ -495,24 +498,24 @@ bool Coordinator::Impl::WaitForSites(const std::vector<std::string>& sites,
 namespace {
 // How often the coordinator looks at tls.crl's mtime/size.
 constexpr double kCrlPollSeconds = 0.5;
+}  // namespace
 
-// BN_bn2hex spelling without leading zero bytes, upper case: one form for
-// the peer's serial and the CRL's.
-std::string CanonicalSerial(std::string hex) {
+std::string internal::CanonicalSerial(std::string hex) {
   for (char& c : hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   size_t first = hex.find_first_not_of('0');
   return first == std::string::npos ? "0" : hex.substr(first);
 }
-}  // namespace
+
+using internal::CanonicalSerial;
 
 void Coordinator::Impl::CrlWatchLoop() {
-  std::unique_lock<std::mutex> lock(crl_mu_);
-  while (!stopping_) {
-    crl_cv_.wait_for(lock, std::chrono::milliseconds(static_cast<int64_t>(kCrlPollSeconds * 1000)));
-    if (stopping_) break;
-    lock.unlock();
+  while (true) {
+    {
+      absl::MutexLock lock(&crl_mu_);
+      if (!stopping_) crl_cv_.WaitWithTimeout(&crl_mu_, absl::Seconds(kCrlPollSeconds));
+      if (stopping_) return;
+    }
     CheckRevocations();
-    lock.lock();
   }
 }
 
@@ -521,7 +524,7 @@ void Coordinator::Impl::CheckRevocations() {
   if (crl_path.empty() || insecure()) return;
   std::map<std::string, std::string> revoked;  // canonical serial -> why
   {
-    std::lock_guard<std::mutex> lock(crl_mu_);
+    absl::MutexLock lock(&crl_mu_);
     CrlStamp stamp;
     struct stat st {};
     if (stat(crl_path.c_str(), &st) == 0) {
@@ -553,7 +556,8 @@ void Coordinator::Impl::CheckRevocations() {
     }
   }
   if (revoked.empty()) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  EndRevokedWatches(revoked);
+  absl::MutexLock lock(&mu_);
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     SiteSession* session = it->second;
     auto hit = revoked.find(CanonicalSerial(session->serial()));
@@ -571,13 +575,13 @@ void Coordinator::Impl::CheckRevocations() {
     session->Drop(grpc::Status(
         grpc::StatusCode::UNAUTHENTICATED,
         absl::StrCat("the coordinator dropped this stream: this site's ", why)));
-    cv_.notify_all();
+    cv_.SignalAll();
   }
 }
 
 std::string Coordinator::Impl::RevokedReason(const std::string& serial_hex) {
   if (serial_hex.empty()) return "";
-  std::lock_guard<std::mutex> lock(crl_mu_);
+  absl::MutexLock lock(&crl_mu_);
   const std::string wanted = CanonicalSerial(serial_hex);
   for (const auto& [serial, reason] : revoked_.reasons) {
     if (CanonicalSerial(serial) == wanted) {
@@ -589,7 +593,7 @@ std::string Coordinator::Impl::RevokedReason(const std::string& serial_hex) {
 }
 
 std::string Coordinator::Impl::RevokedSite(const std::string& site) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return RevokedSiteLocked(site);
 }
 
@@ -601,7 +605,7 @@ std::string Coordinator::Impl::RevokedSiteLocked(const std::string& site) const 
 
 void Coordinator::Impl::NoteSiteCertificate(const std::string& site,
                                             const std::string& serial_hex) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = revoked_sites_.find(site);
   if (it != revoked_sites_.end() && it->second.first != serial_hex) revoked_sites_.erase(it);
 }

@@ -39,7 +39,7 @@ void StudyContext::ExcludeSite(const std::string& site, const std::string& reaso
   if (it == active_.end()) return;
   active_.erase(it);
   excluded_[site] = reason;
-  results_["study"]["excluded_sites"][site] = reason;
+  (*results_.mutable_study()->mutable_excluded_sites())[site] = reason;
   FEDRAD_LOG(WARNING) << "study " << study_id_ << ": site " << site
                       << " excluded: " << reason;
   host_->OnSiteState(site, "excluded: " + reason);
@@ -146,17 +146,17 @@ absl::StatusOr<std::map<std::string, v1::TaskResult>> StudyContext::Broadcast(
   return RunRound(kind, by_site);
 }
 
-void StudyContext::Restore(nlohmann::json results,
+void StudyContext::Restore(v1::Results results,
                            const std::map<std::string, std::string>& excluded, int64_t rounds,
                            int64_t epoch) {
-  results_ = results.is_object() ? std::move(results) : nlohmann::json::object();
+  results_ = std::move(results);
   round_ = rounds;
   epoch_ = epoch;
   for (const auto& [site, reason] : excluded) {
     auto it = std::find(active_.begin(), active_.end(), site);
     if (it != active_.end()) active_.erase(it);
     excluded_[site] = reason;
-    results_["study"]["excluded_sites"][site] = reason;
+    (*results_.mutable_study()->mutable_excluded_sites())[site] = reason;
   }
 }
 

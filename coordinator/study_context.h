@@ -8,7 +8,7 @@
 //     params.mutable_strings()->insert({"columns", "age,bmi"});
 //     FEDRAD_ASSIGN_OR_RETURN(auto by_site, ctx.Broadcast("cohort.summary", params));
 //     for (const auto& [site, result] : by_site) { ... result.payload() ... }
-//     ctx.results()["cohort"]["pooled"]["n"] = total;
+//     ctx.results().mutable_cohort()->mutable_pooled()->set_n(total);
 //     return absl::OkStatus();
 //   }
 //
@@ -35,10 +35,9 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "absl/status/statusor.h"
 #include "proto/fedrad.pb.h"
+#include "proto/results.pb.h"
 #include "proto/round_signing.h"
 #include "rounds/transcript.h"
 #include "proto/rounds.pb.h"
@@ -106,8 +105,9 @@ class StudyContext {
                    const std::string& message = "");
   // Called by RunAnalyses before step `index` (0-based) of `count`.
   void BeginStep(int index, int count);
-  // results.json under construction (nested objects; see docs/results.md).
-  nlohmann::json& results() { return results_; }
+  // results.json under construction: proto/results.proto, printed by
+  // proto/results_json.h (docs/results.md lists every key).
+  v1::Results& results() { return results_; }
 
   // Removes a site from the study (e.g. an analysis found its data
   // unusable); recorded like a failed round.
@@ -138,7 +138,7 @@ class StudyContext {
   // Restores a resumed study from the coordinator's store: results so far,
   // the sites excluded so far (they stay excluded), the round counter, and
   // the new epoch. Call before the first round.
-  void Restore(nlohmann::json results, const std::map<std::string, std::string>& excluded,
+  void Restore(v1::Results results, const std::map<std::string, std::string>& excluded,
                int64_t rounds, int64_t epoch);
 
  private:
@@ -150,7 +150,7 @@ class StudyContext {
   std::vector<std::string> active_;
   std::map<std::string, std::string> excluded_;
   StudyHost* host_;
-  nlohmann::json results_ = nlohmann::json::object();
+  v1::Results results_;
   int64_t round_ = 0;
   int step_index_ = 0;
   int step_count_ = 1;

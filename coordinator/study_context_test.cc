@@ -66,8 +66,7 @@ TEST(StudyContext, DropsRefusingSiteWhenQuorumAllows) {
   EXPECT_EQ(results->size(), 2u);
   EXPECT_THAT(ctx.active_sites(), ElementsAre("S1", "S3"));
   EXPECT_THAT(ctx.excluded_sites().at("S2"), HasSubstr("PERMISSION_DENIED"));
-  EXPECT_THAT(ctx.results()["study"]["excluded_sites"]["S2"].get<std::string>(),
-              HasSubstr("below k"));
+  EXPECT_THAT(ctx.results().study().excluded_sites().at("S2"), HasSubstr("below k"));
 }
 
 TEST(StudyContext, FailsNamingTheSiteWhenQuorumIsLost) {
@@ -94,11 +93,12 @@ TEST(StudyContext, RestoreContinuesRoundsKeepsExclusionsAndPutsTheEpochInTaskIds
 
   host.task_ids.clear();
   StudyContext resumed("st", study, {"S1", "S2", "S3"}, &host);
-  nlohmann::json so_far = {{"cohort", {{"pooled", {{"n", 55}}}}}};
+  v1::Results so_far;
+  so_far.mutable_cohort()->mutable_pooled()->set_n(55);
   resumed.Restore(so_far, {{"S3", "no answer"}}, /*rounds=*/4, /*epoch=*/1);
   EXPECT_THAT(resumed.active_sites(), ElementsAre("S1", "S2"));
-  EXPECT_EQ(resumed.results()["cohort"]["pooled"]["n"], 55);
-  EXPECT_EQ(resumed.results()["study"]["excluded_sites"]["S3"], "no answer");
+  EXPECT_EQ(resumed.results().cohort().pooled().n(), 55);
+  EXPECT_EQ(resumed.results().study().excluded_sites().at("S3"), "no answer");
   ASSERT_OK(resumed.Broadcast("models.prepare", {}));
   EXPECT_THAT(host.task_ids, ElementsAre("st/e1/5/S1", "st/e1/5/S2"));
   EXPECT_EQ(resumed.rounds(), 5);

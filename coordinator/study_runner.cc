@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,7 +25,9 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "proto/payload.h"
+#include "proto/results_json.h"
 #include "proto/spec_hash.h"
+#include "proto/task_kinds.h"
 #include "proto/textproto.h"
 #include "proto/transport.h"
 
@@ -49,6 +50,49 @@ bool IsTerminal(const std::string& state) {
 using internal::IsTerminal;
 
 namespace {
+
+// results.json text (proto/results_json.h); "{}" (logged) if it cannot be
+// printed, which a valid message never causes.
+std::string ResultsText(const v1::Results& results) {
+  absl::StatusOr<std::string> text = PrintResults(results);
+  if (text.ok()) return *std::move(text);
+  FEDRAD_LOG(ERROR) << "cannot print results.json: " << text.status();
+  return "{}\n";
+}
+
+// results.json's `study` (docs/results.md, "study").
+void FillStudy(const std::string& id, const v1::Study& spec, const std::vector<std::string>& sites,
+               const StudyContext& ctx, const std::string& state, const std::string& message,
+               const google::protobuf::RepeatedPtrField<std::string>& notices,
+               v1::Results::Study& study) {
+  study.Clear();
+  study.set_id(id);
+  study.set_name(spec.name());
+  study.set_state(state);
+  study.set_message(message);
+  *study.mutable_sites() = {sites.begin(), sites.end()};
+  for (const std::string& site : ctx.active_sites()) study.add_completed_sites(site);
+  for (const auto& [site, reason] : ctx.excluded_sites()) {
+    (*study.mutable_excluded_sites())[site] = reason;
+  }
+  study.set_rounds(static_cast<int32_t>(ctx.rounds()));
+  *study.mutable_notices() = notices;
+  if (spec.min_cell_count() > 0) study.set_min_cell_count(spec.min_cell_count());
+  study.set_epoch(static_cast<int32_t>(ctx.epoch()));
+  study.set_finished_at(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()));
+}
+
+// results.json's `provenance`: what ran, on which spec, up to which audit record.
+void FillProvenance(const v1::Study& spec, const std::string& audit_head,
+                    v1::Results::Provenance& provenance) {
+  provenance.set_software("fedrad");
+  provenance.set_software_version(FEDRAD_VERSION);
+  provenance.set_protocol_version(transport::kProtocolVersion);
+  provenance.set_spec_sha256(Sha256Hex(ToTextProto(spec)));
+  // The hash each site's operator approved (fedrad-site approve prints it).
+  provenance.set_spec_approval_sha256(StudySpecHash(spec));
+  (*provenance.mutable_audit_log_heads())["coordinator"] = audit_head;
+}
 
 std::string Slug(const std::string& name) {
   std::string out;
@@ -127,10 +171,46 @@ class RecordHost : public StudyHost {
 
 void Coordinator::Impl::UpdateStatus(StudyRecord* rec,
                                      const std::function<void(v1::StudyStatus*)>& fn) {
-  std::lock_guard<std::mutex> lock(studies_mu_);
+  absl::MutexLock lock(&studies_mu_);
   fn(&rec->status);
+  NotifyWatchersLocked(rec);
+}
+
+void Coordinator::Impl::NotifyWatchersLocked(StudyRecord* rec) {
   ++rec->version;
-  studies_cv_.notify_all();
+  for (StatusWatcher* w : rec->watchers) w->OnStatus(rec->status, rec->version);
+}
+
+absl::Status Coordinator::Impl::AddWatcher(const std::string& id, StatusWatcher* watcher) {
+  absl::MutexLock lock(&studies_mu_);
+  if (stopping_) {
+    return absl::UnavailableError("the coordinator is shutting down; watch again when it is back");
+  }
+  auto it = studies_.find(id);
+  if (it == studies_.end()) return absl::NotFoundError(absl::StrCat("no study '", id, "'"));
+  StudyRecord* rec = it->second.get();
+  rec->watchers.insert(watcher);
+  watcher->OnStatus(rec->status, rec->version);
+  return absl::OkStatus();
+}
+
+void Coordinator::Impl::RemoveWatcher(const std::string& id, StatusWatcher* watcher) {
+  absl::MutexLock lock(&studies_mu_);
+  auto it = studies_.find(id);
+  if (it != studies_.end()) it->second->watchers.erase(watcher);
+}
+
+void Coordinator::Impl::EndRevokedWatches(const std::map<std::string, std::string>& revoked) {
+  absl::MutexLock lock(&studies_mu_);
+  for (auto& [id, rec] : studies_) {
+    for (StatusWatcher* w : rec->watchers) {
+      const std::string serial = w->serial();
+      if (serial.empty()) continue;
+      if (auto hit = revoked.find(internal::CanonicalSerial(serial)); hit != revoked.end()) {
+        w->OnEnd(absl::UnauthenticatedError(hit->second));
+      }
+    }
+  }
 }
 
 absl::StatusOr<std::string> Coordinator::Impl::SubmitStudy(const v1::Study& spec,
@@ -158,7 +238,7 @@ absl::StatusOr<std::string> Coordinator::Impl::SubmitStudy(const v1::Study& spec
   }
   auto rec = std::make_unique<StudyRecord>();
   {
-    std::lock_guard<std::mutex> lock(studies_mu_);
+    absl::MutexLock lock(&studies_mu_);
     rec->id = absl::StrCat(Slug(spec.name()), "-",
                            absl::FormatTime("%Y%m%dT%H%M%S", absl::Now(), absl::UTCTimeZone()),
                            "-", ++study_counter_);
@@ -186,7 +266,7 @@ absl::StatusOr<std::string> Coordinator::Impl::SubmitStudy(const v1::Study& spec
   StudyRecord* raw = rec.get();
   std::string id = rec->id;
   {
-    std::lock_guard<std::mutex> lock(studies_mu_);
+    absl::MutexLock lock(&studies_mu_);
     studies_[id] = std::move(rec);
     raw->thread = std::thread([this, raw] { RunStudy(raw); });
   }
@@ -221,8 +301,6 @@ void Coordinator::Impl::Persist(StudyRecord* rec, const std::string& state,
 }
 
 void Coordinator::Impl::RunStudy(StudyRecord* rec) {
-  const v1::Study& spec = rec->spec;
-  const std::vector<std::string> steps = EnabledSteps(spec);
   UpdateStatus(rec, [&](v1::StudyStatus* s) {
     s->set_state("RUNNING");
     s->set_step("waiting for sites");
@@ -233,86 +311,25 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
   std::vector<std::string> sites = rec->sites;
   if (sites.empty()) sites = ConnectedSites();
   rec->sites = sites;
-  absl::Status status;
   RecordHost host(this, rec);
-  StudyContext ctx(rec->id, spec, sites, &host);
+  StudyContext ctx(rec->id, rec->spec, sites, &host);
   // Signed round messages are checked against the study CA (issue 12).
   if (!insecure()) ctx.set_round_trust({config_.tls().ca_cert(), config_.tls().crl(), 0});
   if (rec->resumed) {
-    auto so_far = nlohmann::json::parse(rec->results_so_far, nullptr, false);
-    ctx.Restore(so_far.is_discarded() ? nlohmann::json::object() : so_far, rec->excluded,
-                rec->rounds, rec->epoch);
+    absl::StatusOr<v1::Results> so_far = ParseResults(rec->results_so_far, "the stored results");
+    if (!so_far.ok()) {
+      FEDRAD_LOG(WARNING) << "study " << rec->id
+                          << ": results so far not restored: " << so_far.status();
+    }
+    ctx.Restore(so_far.ok() ? *std::move(so_far) : v1::Results(), rec->excluded, rec->rounds,
+                rec->epoch);
   }
   Persist(rec, "RUNNING", rec->resumed ? "resumed" : "running", rec->next_step,
-          ctx.results().dump(), &ctx);
-  if (sites.empty()) {
-    status = absl::FailedPreconditionError("the study names no sites and no site is connected");
-  } else {
-    std::vector<std::string> wanted = ctx.active_sites();
-    CheckRevocations();
-    WaitForSites(wanted, config_.site_wait_seconds(), &rec->cancel);
-    std::vector<std::string> connected = ConnectedSites();
-    if (!stopping_ && !rec->cancel) {
-      for (const auto& site : wanted) {
-        if (std::string revoked = RevokedSite(site); !revoked.empty()) {
-          ctx.ExcludeSite(site, revoked);
-        } else if (std::find(connected.begin(), connected.end(), site) == connected.end()) {
-          ctx.ExcludeSite(site, absl::StrCat("not connected within ", config_.site_wait_seconds(),
-                                             rec->resumed ? " s of the study's resumption"
-                                                          : " s of the study's start"));
-        } else {
-          host.OnSiteState(site, "connected");
-        }
-      }
-    }
-    if (rec->cancel || stopping_) {
-      status = absl::CancelledError("study cancelled");
-    } else if (static_cast<int>(ctx.active_sites().size()) < ctx.required_sites() ||
-               ctx.active_sites().empty()) {
-      std::vector<std::string> reasons;
-      for (const auto& [site, reason] : ctx.excluded_sites()) {
-        reasons.push_back(absl::StrCat(site, ": ", reason));
-      }
-      status = absl::FailedPreconditionError(absl::StrCat(
-          "quorum not reached at the start: ", ctx.active_sites().size(), " of ", sites.size(),
-          " sites connected, the quorum needs ", ctx.required_sites(), ". ",
-          absl::StrJoin(reasons, "; ")));
-    } else {
-      if (rec->resumed) {
-        // Every site back to its state at the end of the last completed step
-        // (its checkpoint; before the first step: its data table as loaded).
-        const int last = rec->next_step - 1;
-        FEDRAD_LOG(INFO) << "study " << rec->id << ": resuming (epoch " << rec->epoch << ") "
-                         << (last >= 0 ? absl::StrCat("after step '", steps[last], "'")
-                                       : std::string("from the start"))
-                         << "; sites restore their state";
-        v1::Payload params;
-        AddScalar(&params, "step", last);
-        (*params.mutable_strings())["step_name"] = last >= 0 ? steps[last] : "";
-        ctx.SetProgress("restoring", static_cast<double>(rec->next_step) / steps.size(),
-                        last >= 0 ? absl::StrCat("sites restore their state after '", steps[last], "'")
-                                  : "sites restart the study from their data");
-        auto restored = ctx.Broadcast("study.restore", params);
-        status = restored.ok() ? absl::OkStatus() : Annotate(restored.status(), "restoring the sites");
-      }
-      if (status.ok()) {
-        status = RunAnalyses(ctx, rec->next_step, [&](int index, const std::string& name) {
-          // The sites keep their state at this step's end on their own disk,
-          // then the store records the step as done: a restart resumes after it.
-          v1::Payload params;
-          AddScalar(&params, "step", index);
-          (*params.mutable_strings())["step_name"] = name;
-          FEDRAD_RETURN_IF_ERROR(ctx.Broadcast("study.checkpoint", params).status());
-          rec->next_step = index + 1;
-          Persist(rec, "RUNNING", absl::StrCat("step '", name, "' done"), rec->next_step,
-                  ctx.results().dump(), &ctx);
-          FEDRAD_LOG(INFO) << "study " << rec->id << ": step '" << name << "' done ("
-                           << index + 1 << " of " << steps.size() << "), checkpointed";
-          return absl::OkStatus();
-        });
-      }
-    }
-  }
+          ResultsText(ctx.results()), &ctx);
+  absl::Status status =
+      sites.empty()
+          ? absl::FailedPreconditionError("the study names no sites and no site is connected")
+          : RunSteps(rec, ctx, host);
   if (stopping_ && !rec->cancel && !status.ok()) {
     // A shutdown is not a cancel: the study stays RUNNING in the store and
     // resumes after its last completed step when the coordinator starts again.
@@ -323,6 +340,76 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
                      "coordinator shutting down: study left RUNNING, resumes at the next start");
     return;
   }
+  FinishStudy(rec, ctx, status);
+}
+
+absl::Status Coordinator::Impl::RunSteps(StudyRecord* rec, StudyContext& ctx, StudyHost& host) {
+  const std::vector<std::string> steps = EnabledSteps(rec->spec);
+  const std::vector<std::string> wanted = ctx.active_sites();
+  CheckRevocations();
+  WaitForSites(wanted, config_.site_wait_seconds(), &rec->cancel);
+  std::vector<std::string> connected = ConnectedSites();
+  if (!stopping_ && !rec->cancel) {
+    for (const auto& site : wanted) {
+      if (std::string revoked = RevokedSite(site); !revoked.empty()) {
+        ctx.ExcludeSite(site, revoked);
+      } else if (std::find(connected.begin(), connected.end(), site) == connected.end()) {
+        ctx.ExcludeSite(site, absl::StrCat("not connected within ", config_.site_wait_seconds(),
+                                           rec->resumed ? " s of the study's resumption"
+                                                        : " s of the study's start"));
+      } else {
+        host.OnSiteState(site, "connected");
+      }
+    }
+  }
+  if (rec->cancel || stopping_) return absl::CancelledError("study cancelled");
+  if (static_cast<int>(ctx.active_sites().size()) < ctx.required_sites() ||
+      ctx.active_sites().empty()) {
+    std::vector<std::string> reasons;
+    for (const auto& [site, reason] : ctx.excluded_sites()) {
+      reasons.push_back(absl::StrCat(site, ": ", reason));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        "quorum not reached at the start: ", ctx.active_sites().size(), " of ",
+        rec->sites.size(), " sites connected, the quorum needs ", ctx.required_sites(), ". ",
+        absl::StrJoin(reasons, "; ")));
+  }
+  if (rec->resumed) {
+    // Every site back to its state at the end of the last completed step
+    // (its checkpoint; before the first step: its data table as loaded).
+    const int last = rec->next_step - 1;
+    FEDRAD_LOG(INFO) << "study " << rec->id << ": resuming (epoch " << rec->epoch << ") "
+                     << (last >= 0 ? absl::StrCat("after step '", steps[last], "'")
+                                   : std::string("from the start"))
+                     << "; sites restore their state";
+    v1::Payload params;
+    kinds::Put(&params, kinds::study_task::kStep, last);
+    kinds::Put(&params, kinds::study_task::kStepName, last >= 0 ? steps[last] : "");
+    ctx.SetProgress("restoring", static_cast<double>(rec->next_step) / steps.size(),
+                    last >= 0 ? absl::StrCat("sites restore their state after '", steps[last], "'")
+                              : "sites restart the study from their data");
+    auto restored = ctx.Broadcast(kinds::study_restore::kName, params);
+    if (!restored.ok()) return Annotate(restored.status(), "restoring the sites");
+  }
+  return RunAnalyses(ctx, rec->next_step, [&](int index, const std::string& name) {
+    // The sites keep their state at this step's end on their own disk,
+    // then the store records the step as done: a restart resumes after it.
+    v1::Payload params;
+    kinds::Put(&params, kinds::study_task::kStep, index);
+    kinds::Put(&params, kinds::study_task::kStepName, name);
+    FEDRAD_RETURN_IF_ERROR(ctx.Broadcast(kinds::study_checkpoint::kName, params).status());
+    rec->next_step = index + 1;
+    Persist(rec, "RUNNING", absl::StrCat("step '", name, "' done"), rec->next_step,
+            ResultsText(ctx.results()), &ctx);
+    FEDRAD_LOG(INFO) << "study " << rec->id << ": step '" << name << "' done (" << index + 1
+                     << " of " << steps.size() << "), checkpointed";
+    return absl::OkStatus();
+  });
+}
+
+void Coordinator::Impl::FinishStudy(StudyRecord* rec, StudyContext& ctx,
+                                    const absl::Status& status) {
+  const v1::Study& spec = rec->spec;
   std::string state = status.ok() ? "SUCCEEDED"
                       : (rec->cancel || status.code() == absl::StatusCode::kCancelled)
                           ? "CANCELLED"
@@ -336,37 +423,15 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
     message = absl::StrCat("done without ", ctx.excluded_sites().size(),
                            " excluded site(s): ", absl::StrJoin(reasons, "; "));
   }
-  nlohmann::json& results = ctx.results();
-  nlohmann::json study_json = nlohmann::json::object();
-  study_json["id"] = rec->id;
-  study_json["name"] = spec.name();
-  study_json["state"] = state;
-  study_json["message"] = message;
-  study_json["sites"] = sites;
-  study_json["completed_sites"] = ctx.active_sites();
-  study_json["excluded_sites"] = nlohmann::json::object();
-  for (const auto& [site, reason] : ctx.excluded_sites()) study_json["excluded_sites"][site] = reason;
-  study_json["rounds"] = ctx.rounds();
+  v1::Results& results = ctx.results();
+  google::protobuf::RepeatedPtrField<std::string> notices;
   {
-    std::lock_guard<std::mutex> lock(studies_mu_);
-    if (rec->status.notices_size() > 0) {
-      study_json["notices"] =
-          std::vector<std::string>(rec->status.notices().begin(), rec->status.notices().end());
-    }
+    absl::MutexLock lock(&studies_mu_);
+    notices = rec->status.notices();
   }
-  if (spec.min_cell_count() > 0) study_json["min_cell_count"] = spec.min_cell_count();
-  study_json["epoch"] = ctx.epoch();
-  study_json["finished_at"] = absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone());
-  results["study"] = study_json;
-  std::string spec_text = ToTextProto(spec);
-  results["provenance"]["software"] = "fedrad";
-  results["provenance"]["software_version"] = FEDRAD_VERSION;
-  results["provenance"]["protocol_version"] = transport::kProtocolVersion;
-  results["provenance"]["spec_sha256"] = Sha256Hex(spec_text);
-  // The hash each site's operator approved (fedrad-site approve prints it).
-  results["provenance"]["spec_approval_sha256"] = StudySpecHash(spec);
-  results["provenance"]["audit_log_heads"]["coordinator"] = audit_->HeadHash();
-  std::string json = results.dump(2) + "\n";
+  FillStudy(rec->id, spec, rec->sites, ctx, state, message, notices, *results.mutable_study());
+  FillProvenance(spec, audit_->HeadHash(), *results.mutable_provenance());
+  std::string json = ResultsText(results);
   absl::Status written = WriteStringToFile((fs::path(rec->dir) / "results.json").string(), json);
   if (!written.ok()) {
     FEDRAD_LOG(ERROR) << "cannot write results.json: " << written;
@@ -383,25 +448,24 @@ void Coordinator::Impl::RunStudy(StudyRecord* rec) {
     s->set_message(message);
     if (status.ok()) s->set_fraction_done(1.0);
   });
-  std::lock_guard<std::mutex> lock(studies_mu_);
+  absl::MutexLock lock(&studies_mu_);
   rec->results_json = json;
-  studies_cv_.notify_all();
 }
 
 absl::StatusOr<v1::StudyStatus> Coordinator::Impl::GetStatus(const std::string& id) const {
-  std::lock_guard<std::mutex> lock(studies_mu_);
+  absl::MutexLock lock(&studies_mu_);
   auto it = studies_.find(id);
   if (it != studies_.end()) return it->second->status;
   // A study from an earlier run of the coordinator: its results.json.
   auto text = ReadFileToString((fs::path(config_.data_dir()) / "studies" / id / "results.json").string());
   if (text.ok()) {
-    auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (!j.is_discarded() && j.contains("study")) {
+    absl::StatusOr<v1::Results> r = ParseResults(*text, id + "/results.json");
+    if (r.ok() && r->has_study()) {
       v1::StudyStatus s;
       s.set_study_id(id);
-      s.set_name(j["study"].value("name", ""));
-      s.set_state(j["study"].value("state", ""));
-      s.set_message(j["study"].value("message", ""));
+      s.set_name(r->study().name());
+      s.set_state(r->study().state());
+      s.set_message(r->study().message());
       s.set_step("finished");
       if (s.state() == "SUCCEEDED") s.set_fraction_done(1.0);
       return s;
@@ -412,7 +476,7 @@ absl::StatusOr<v1::StudyStatus> Coordinator::Impl::GetStatus(const std::string& 
 
 absl::StatusOr<std::string> Coordinator::Impl::GetResults(const std::string& id) const {
   {
-    std::lock_guard<std::mutex> lock(studies_mu_);
+    absl::MutexLock lock(&studies_mu_);
     auto it = studies_.find(id);
     if (it != studies_.end() && it->second->results_json.empty()) {
       return absl::FailedPreconditionError(
@@ -430,7 +494,7 @@ absl::StatusOr<v1::StudyStatus> Coordinator::Impl::CancelStudy(const std::string
                                                                const std::string& by) {
   StudyRecord* rec = nullptr;
   {
-    std::lock_guard<std::mutex> lock(studies_mu_);
+    absl::MutexLock lock(&studies_mu_);
     auto it = studies_.find(id);
     if (it == studies_.end()) return absl::NotFoundError(absl::StrCat("no study '", id, "'"));
     rec = it->second.get();
@@ -438,33 +502,22 @@ absl::StatusOr<v1::StudyStatus> Coordinator::Impl::CancelStudy(const std::string
   rec->cancel = true;
   audit_->Decision(id, "", by, "study.cancel", absl::StrCat("cancel requested by ", by));
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    cv_.notify_all();
+    absl::MutexLock lock(&mu_);
+    cv_.SignalAll();
   }
   return GetStatus(id);
 }
 
 std::vector<v1::StudyStatus> Coordinator::Impl::ListStudies() const {
-  std::lock_guard<std::mutex> lock(studies_mu_);
+  absl::MutexLock lock(&studies_mu_);
   std::vector<v1::StudyStatus> out;
   for (const auto& [id, rec] : studies_) out.push_back(rec->status);
   return out;
 }
 
-absl::StatusOr<std::pair<v1::StudyStatus, int64_t>> Coordinator::Impl::WaitStatus(
-    const std::string& id, int64_t seen, double timeout_seconds) {
-  std::unique_lock<std::mutex> lock(studies_mu_);
-  auto it = studies_.find(id);
-  if (it == studies_.end()) return absl::NotFoundError(absl::StrCat("no study '", id, "'"));
-  StudyRecord* rec = it->second.get();
-  studies_cv_.wait_for(lock, std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000)),
-                       [&] { return rec->version > seen || stopping_; });
-  return std::make_pair(rec->status, rec->version);
-}
-
 absl::Status Coordinator::Impl::LoadStudies() {
   FEDRAD_ASSIGN_OR_RETURN(std::vector<StoredStudy> stored, store_->List());
-  std::lock_guard<std::mutex> lock(studies_mu_);
+  absl::MutexLock lock(&studies_mu_);
   study_counter_ = std::max<int64_t>(study_counter_, static_cast<int64_t>(stored.size()));
   for (StoredStudy& row : stored) {
     if (studies_.count(row.id) > 0) continue;

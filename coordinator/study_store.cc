@@ -127,7 +127,7 @@ absl::Status StudyStore::Exec(const std::string& sql) const {
 }
 
 absl::Status StudyStore::Put(const StoredStudy& study) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   nlohmann::json excluded = nlohmann::json::object();
   for (const auto& [site, reason] : study.excluded_sites) excluded[site] = reason;
   nlohmann::json sites = study.sites;
@@ -169,7 +169,7 @@ absl::Status StudyStore::Put(const StoredStudy& study) {
 }
 
 absl::StatusOr<StoredStudy> StudyStore::Get(const std::string& id) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Statement st;
   std::string sql = absl::StrCat("SELECT ", kColumns, " FROM studies WHERE id = ?1");
   if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st.stmt, nullptr) != SQLITE_OK) {
@@ -183,7 +183,7 @@ absl::StatusOr<StoredStudy> StudyStore::Get(const std::string& id) const {
 }
 
 absl::StatusOr<std::vector<StoredStudy>> StudyStore::List() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Statement st;
   std::string sql = absl::StrCat("SELECT ", kColumns, " FROM studies ORDER BY id");
   if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &st.stmt, nullptr) != SQLITE_OK) {

@@ -33,11 +33,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
 struct sqlite3;
 
@@ -83,7 +84,7 @@ class StudyStore {
 
   const std::string path_;
   sqlite3* db_;
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
 };
 
 }  // namespace fedrad::coordinator

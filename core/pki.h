@@ -198,11 +198,16 @@ absl::StatusOr<CertificateInfo> ParseCertificatePem(absl::string_view pem);
 absl::Status CheckKeyMatchesCertificate(const std::string& key_path, const std::string& cert_path);
 
 // Chain + validity + CRL check of a PEM leaf certificate against the CA
-// certificate (and the CRL, if crl_path is not empty: then the CRL must be
-// signed by the CA and current). Returns Unauthenticated with the reason:
-// "certificate expired on ...", "not valid before ...", "revoked (serial
-// ...)", "not issued by this study's CA", "CRL ... expired ...".
-// InvalidArgument for a malformed PEM; NotFound for an unreadable file.
+// certificate file (one or more CAs) and the CRL, if crl_path is not empty:
+// the chain and dates first, then the CRL (signed by the CA, current), then
+// revocation. The one implementation: the transport's per-handshake check
+// (proto/transport.h VerifyPeerCertificate) calls it. Returns
+// Unauthenticated for the certificate: "certificate CN=S1 expired on ...",
+// "... is not valid before ...", "... revoked (serial ...)", "... not issued
+// by this study's CA (issuer ...)", "... is a CA certificate";
+// FailedPrecondition for the CA or CRL file: unreadable or not PEM, "the
+// CRL '...' is not signed by the CA in '...'", "... expired on ...";
+// InvalidArgument for a malformed `cert_pem`.
 absl::Status VerifyCertificatePem(absl::string_view cert_pem, const std::string& ca_cert_path,
                                   const std::string& crl_path);
 // As above, but judges validity at `at_unix` instead of now (the audit

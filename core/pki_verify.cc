@@ -3,12 +3,14 @@
 // core/pki.h. See internal/pki_internal.h for the file map.
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
 #include <ctime>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -117,20 +119,107 @@ absl::Status VerifyCertificatePem(absl::string_view cert_pem, const std::string&
                                 static_cast<int64_t>(std::time(nullptr)));
 }
 
+namespace {
+
+// Every certificate in the CA file (a bundle may hold the study CA and the
+// one it replaces). FailedPrecondition naming the file when it holds none.
+absl::StatusOr<std::vector<X509Ptr>> LoadCaBundle(const std::string& ca_cert_path) {
+  auto text = pki_internal::ReadFile(ca_cert_path, "CA certificate");
+  if (!text.ok()) return absl::FailedPreconditionError(text.status().message());
+  std::vector<X509Ptr> cas;
+  pki_internal::BioPtr bio = pki_internal::MemBio(*text);
+  while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) cas.emplace_back(ca);
+  ERR_clear_error();
+  if (cas.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("CA certificate ", ca_cert_path, ": no PEM certificate in it"));
+  }
+  return cas;
+}
+
+// The CRL at crl_path, checked to be usable at `at_unix`: signed by one of
+// `cas`, current. FailedPrecondition naming the file otherwise (a CRL that
+// is configured but unusable refuses everyone: fail closed).
+absl::StatusOr<CrlPtr> LoadUsableCrl(const std::string& crl_path, const std::string& ca_cert_path,
+                                     const std::vector<X509Ptr>& cas, int64_t at_unix) {
+  auto loaded = LoadCrl(crl_path);
+  if (!loaded.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat("the CRL '", crl_path, "' cannot be used: ",
+                                                      loaded.status().message()));
+  }
+  CrlPtr crl = *std::move(loaded);
+  bool signed_by_ca = false;
+  for (const X509Ptr& ca : cas) {
+    if (X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.get())) == 1) signed_by_ca = true;
+  }
+  ERR_clear_error();
+  if (!signed_by_ca) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the CRL '", crl_path, "' is not signed by the CA in '", ca_cert_path, "' (CRL issuer ",
+        pki_internal::NameEntry(X509_CRL_get_issuer(crl.get()), NID_commonName), ")"));
+  }
+  const int64_t next = AsnTimeToUnix(X509_CRL_get0_nextUpdate(crl.get()));
+  if (next != 0 && next < at_unix) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the CRL '", crl_path, "' expired on ", FormatUnixTime(next),
+                     "; re-sign it at the CA with `fedrad pki crl` and copy it here"));
+  }
+  const int64_t last = AsnTimeToUnix(X509_CRL_get0_lastUpdate(crl.get()));
+  if (last != 0 && last > at_unix) {
+    return absl::FailedPreconditionError(absl::StrCat("the CRL '", crl_path,
+                                                      "' is not valid before ", FormatUnixTime(last),
+                                                      " (check this machine's clock)"));
+  }
+  return crl;
+}
+
+// OpenSSL's verdict `err` on `info`'s certificate, in words.
+absl::Status Refusal(int err, const CertificateInfo& info, const std::string& crl_path) {
+  const std::string who = absl::StrCat("certificate CN=", info.common_name);
+  switch (err) {
+    case X509_V_OK:
+      return absl::OkStatus();
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+      return absl::UnauthenticatedError(
+          absl::StrCat(who, " expired on ", FormatUnixTime(info.not_after_unix)));
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return absl::UnauthenticatedError(
+          absl::StrCat(who, " is not valid before ", FormatUnixTime(info.not_before_unix)));
+    case X509_V_ERR_CERT_REVOKED:
+      return absl::UnauthenticatedError(
+          absl::StrCat(who, " revoked (serial ", info.serial_hex, ", CRL '", crl_path, "')"));
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+      return absl::UnauthenticatedError(absl::StrCat(
+          who, " not issued by this study's CA (issuer ", info.issuer_common_name, ")"));
+    case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+    case X509_V_ERR_INVALID_CA:
+      return absl::UnauthenticatedError(
+          absl::StrCat(who, ": the CA certificate is not a valid CA"));
+    default:
+      return absl::UnauthenticatedError(
+          absl::StrCat(who, " refused: ", X509_verify_cert_error_string(err)));
+  }
+}
+
+}  // namespace
+
 absl::Status VerifyCertificatePemAt(absl::string_view cert_pem, const std::string& ca_cert_path,
                                     const std::string& crl_path, int64_t at_unix) {
   FEDRAD_ASSIGN_OR_RETURN(X509Ptr cert, ParseCertPem(cert_pem, "peer certificate"));
-  FEDRAD_ASSIGN_OR_RETURN(X509Ptr ca, LoadCert(ca_cert_path, "CA certificate"));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<X509Ptr> cas, LoadCaBundle(ca_cert_path));
   FEDRAD_ASSIGN_OR_RETURN(CertificateInfo info, InfoFromCert(cert.get(), "peer certificate"));
-  std::string who =
-      absl::StrCat("certificate \"", info.common_name, "\" (serial ", info.serial_hex, ")");
   if (info.is_ca) {
-    return absl::UnauthenticatedError(
-        absl::StrCat(who, " is a CA certificate, not a node certificate"));
+    return absl::UnauthenticatedError(absl::StrCat(
+        "certificate CN=", info.common_name, " is a CA certificate, not a node certificate"));
   }
   StorePtr store(X509_STORE_new());
-  if (X509_STORE_add_cert(store.get(), ca.get()) != 1) {
-    return OpenSslFailure("trust store");
+  for (const X509Ptr& ca : cas) {
+    if (X509_STORE_add_cert(store.get(), ca.get()) != 1) return OpenSslFailure("trust store");
   }
   auto verify = [&]() -> absl::StatusOr<int> {
     StoreCtxPtr ctx(X509_STORE_CTX_new());
@@ -146,52 +235,13 @@ absl::Status VerifyCertificatePemAt(absl::string_view cert_pem, const std::strin
   // another CA (or a CA file from another study) is reported as such, not as
   // a CRL that does not match the CA.
   FEDRAD_ASSIGN_OR_RETURN(int err, verify());
-  CrlPtr crl;
   if (err == X509_V_OK && !crl_path.empty()) {
-    FEDRAD_ASSIGN_OR_RETURN(crl, LoadCrl(crl_path));
-    if (X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.get())) != 1) {
-      ERR_clear_error();
-      return absl::UnauthenticatedError(
-          absl::StrCat("CRL ", crl_path, " is not signed by the CA in ", ca_cert_path));
-    }
-    int64_t next = AsnTimeToUnix(X509_CRL_get0_nextUpdate(crl.get()));
-    if (next != 0 && next < at_unix) {
-      return absl::UnauthenticatedError(
-          absl::StrCat("CRL ", crl_path, " expired on ", FormatUnixTime(next),
-                       "; re-sign it at the CA with `fedrad pki crl`"));
-    }
+    FEDRAD_ASSIGN_OR_RETURN(CrlPtr crl, LoadUsableCrl(crl_path, ca_cert_path, cas, at_unix));
     X509_STORE_add_crl(store.get(), crl.get());
     X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK);
     FEDRAD_ASSIGN_OR_RETURN(err, verify());
   }
-  if (err == X509_V_OK) return absl::OkStatus();
-  switch (err) {
-    case X509_V_ERR_CERT_HAS_EXPIRED:
-      return absl::UnauthenticatedError(
-          absl::StrCat(who, " expired on ", FormatUnixTime(info.not_after_unix)));
-    case X509_V_ERR_CERT_NOT_YET_VALID:
-      return absl::UnauthenticatedError(
-          absl::StrCat(who, " is not valid before ", FormatUnixTime(info.not_before_unix)));
-    case X509_V_ERR_CERT_REVOKED:
-      return absl::UnauthenticatedError(
-          absl::StrCat(who, " is revoked (serial ", info.serial_hex, ", CRL ", crl_path, ")"));
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-      return absl::UnauthenticatedError(absl::StrCat(who,
-                                                     " is not issued by this study's CA (issuer ",
-                                                     info.issuer, "; CA ", ca_cert_path, ")"));
-    case X509_V_ERR_CERT_CHAIN_TOO_LONG:
-    case X509_V_ERR_INVALID_CA:
-      return absl::UnauthenticatedError(
-          absl::StrCat(who, ": CA certificate ", ca_cert_path, " is not a valid CA"));
-    default:
-      return absl::UnauthenticatedError(
-          absl::StrCat(who, " rejected: ", X509_verify_cert_error_string(err)));
-  }
+  return Refusal(err, info, crl_path);
 }
 
 // --- signatures -------------------------------------------------------------------

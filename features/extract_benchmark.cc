@@ -74,10 +74,6 @@ void BM_WholeIbsiSet(benchmark::State& state) {
   ExtractionOptions o;  // families empty = all
   o.discretisation.method = Discretisation::Method::kFixedBinNumber;
   o.discretisation.bin_count = 32;
-  if (!TextureAvailable()) {
-    state.SkipWithError("built without features/texture");
-    return;
-  }
   for (auto _ : state) {
     auto f = ExtractRegionFeatures(d.image, d.roi, o);
     benchmark::DoNotOptimize(f);
@@ -145,10 +141,6 @@ void BM_LoG3Scales_StatGlcm(benchmark::State& state) {
     f.log.sigma_mm = s;
     o.filters.push_back(f);
   }
-  if (!TextureAvailable()) {
-    state.SkipWithError("built without features/texture");
-    return;
-  }
   TimedWall(state, "fedrad_log3_stat_glcm", [&] {
     auto f = ExtractRegionFeatures(d.image, d.roi, o);
     if (!f.ok()) state.SkipWithError(std::string(f.status().message()).c_str());
@@ -177,10 +169,6 @@ void BM_LoG3Wavelet8_StatGlcm(benchmark::State& state) {
     f.wavelet.family = "coif1";
     f.wavelet.decomposition = dec;
     o.filters.push_back(f);
-  }
-  if (!TextureAvailable()) {
-    state.SkipWithError("built without features/texture");
-    return;
   }
   TimedWall(state, "fedrad_11_maps_stat_glcm", [&] {
     auto f = ExtractRegionFeatures(d.image, d.roi, o);

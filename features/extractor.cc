@@ -14,9 +14,7 @@
 #include "features/discrete_volume.h"
 #include "features/intensity_features.h"
 #include "features/threads.h"
-#ifdef FEDRAD_HAVE_TEXTURE
 #include "features/texture/texture.h"
-#endif
 
 namespace fedrad::features {
 namespace {
@@ -96,7 +94,6 @@ double CropMarginMm(const Geometry& full, const ExtractionOptions& options) {
   return margin;
 }
 
-#ifdef FEDRAD_HAVE_TEXTURE
 // The discretised levels on the bounding box of the morphological mask.
 DiscreteVolume TextureVolume(const RoiGrid& grid, const DiscretisedLevels& d) {
   const Geometry& g = grid.geometry;
@@ -152,7 +149,6 @@ TextureOptions TextureFamily(const ExtractionOptions& options, const std::string
   t.glcm_symmetric = options.glcm_symmetric;
   return t;
 }
-#endif
 
 // The selected families on one grid (the image or a filter's response map)
 // with its intensity mask `imask` of n_int voxels. The vectors of `grid` and
@@ -163,13 +159,6 @@ absl::StatusOr<FeatureList> FamiliesOnGrid(RoiGrid* grid_ptr, std::vector<uint8_
   std::vector<uint8_t>& imask = *imask_ptr;
   bool any_texture = false;
   for (const char* t : kTexture) any_texture |= options.Wants(t);
-#ifndef FEDRAD_HAVE_TEXTURE
-  if (any_texture && !options.families.empty()) {
-    return absl::FailedPreconditionError(
-        "texture families requested but fedrad was built without features/texture");
-  }
-  any_texture = false;
-#endif
   // Each family is one task writing its own slot; the slots are joined in
   // the output order, so the result does not depend on the thread count.
   std::vector<std::function<void()>> tasks;
@@ -221,7 +210,6 @@ absl::StatusOr<FeatureList> FamiliesOnGrid(RoiGrid* grid_ptr, std::vector<uint8_
     add([&]() -> absl::StatusOr<FeatureList> { return Ivh(grid, imask, options); });
   }
   const size_t first_texture = slots.size();
-#ifdef FEDRAD_HAVE_TEXTURE
   // Texture families in groups (each group pads the grid once; GLSZM and
   // GLDZM share their zones): one group with a single thread, four with
   // more. Their values are put back in family order below.
@@ -251,7 +239,6 @@ absl::StatusOr<FeatureList> FamiliesOnGrid(RoiGrid* grid_ptr, std::vector<uint8_
     }
     if (any) add([&dv, t]() { return ComputeTextureFeatures(dv, t); });
   }
-#endif
   RunTasks(tasks);
   FeatureList out;
   for (size_t k = 0; k < slots.size(); ++k) {
@@ -286,14 +273,6 @@ absl::Status ValidateFamilies(const std::set<std::string>& families) {
     }
   }
   return absl::OkStatus();
-}
-
-bool TextureAvailable() {
-#ifdef FEDRAD_HAVE_TEXTURE
-  return true;
-#else
-  return false;
-#endif
 }
 
 std::array<int, 3> CaseCutMarginVoxels(const Geometry& full, const ExtractionOptions& options) {

@@ -108,9 +108,6 @@ absl::StatusOr<FeatureList> ExtractRegionFeatures(const ImageVolume& image,
 // interpolation support.
 std::array<int, 3> CaseCutMarginVoxels(const Geometry& full, const ExtractionOptions& options);
 
-// True when the texture families are compiled in.
-bool TextureAvailable();
-
 }  // namespace fedrad::features
 
 #endif  // FEDRAD_FEATURES_EXTRACTOR_H_

@@ -402,41 +402,56 @@ FeatureList IntensityVolumeHistogram(const std::vector<double>& values,
   return out;
 }
 
-FeatureList LocalIntensity(const ImageVolume& image,
-                           const std::vector<uint8_t>& roi, double radius_mm) {
-  FeatureList out;
-  const Geometry& g = image.geometry;
-  const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
-  const double sx = g.spacing[0], sy = g.spacing[1], sz = g.spacing[2];
-  // The sphere as runs along x: for each (dy, dz), x offsets in [-rx, rx]
-  // (voxel centres within radius_mm of the centre voxel's centre).
-  struct Run {
-    int dy, dz, rx;
-  };
+namespace {
+
+// The local-intensity sphere as runs along x: for each (dy, dz), x offsets in
+// [-rx, rx] (voxel centres within radius_mm of the centre voxel's centre).
+struct Run {
+  int dy, dz, rx;
+};
+struct Sphere {
   std::vector<Run> runs;
+  int max_rx = 0;
+  int my = 0, mz = 0;  // the largest |dy|, |dz|
+};
+
+Sphere SphereRuns(const Geometry& g, double radius_mm) {
+  const double sx = g.spacing[0], sy = g.spacing[1], sz = g.spacing[2];
+  Sphere sphere;
   const double r2 = radius_mm * radius_mm;
   const int my = static_cast<int>(std::floor(radius_mm / sy));
   const int mz = static_cast<int>(std::floor(radius_mm / sz));
-  int max_rx = 0;
+  sphere.my = my;
+  sphere.mz = mz;
   for (int dz = -mz; dz <= mz; ++dz) {
     for (int dy = -my; dy <= my; ++dy) {
       double rest = r2 - (dy * sy) * (dy * sy) - (dz * sz) * (dz * sz);
       if (rest < 0) continue;
       int rx = static_cast<int>(std::floor(std::sqrt(rest) / sx + 1e-9));
       while (rx > 0 && (rx * sx) * (rx * sx) > rest * (1 + 1e-12)) --rx;
-      runs.push_back({dy, dz, rx});
-      max_rx = std::max(max_rx, rx);
+      sphere.runs.push_back({dy, dz, rx});
+      sphere.max_rx = std::max(sphere.max_rx, rx);
     }
   }
-  // ROI voxels as row segments [x0, x1] of rows (y, z); `first` is the
-  // position of the segment's first voxel in the per-ROI-voxel arrays.
-  struct Segment {
-    int y, z, x0, x1;
-    size_t first;
-  };
+  return sphere;
+}
+
+// ROI voxels as row segments [x0, x1] of rows (y, z); `first` is the
+// position of the segment's first voxel in the per-ROI-voxel arrays.
+struct Segment {
+  int y, z, x0, x1;
+  size_t first;
+};
+struct RoiRows {
   std::vector<Segment> segments;
   size_t n_roi = 0;
   double max_intensity = -std::numeric_limits<double>::infinity();
+};
+
+RoiRows RoiSegments(const ImageVolume& image, const std::vector<uint8_t>& roi) {
+  const Geometry& g = image.geometry;
+  const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
+  RoiRows rows;
   for (int z = 0; z < nz; ++z) {
     for (int y = 0; y < ny; ++y) {
       const uint8_t* m = &roi[g.Index(0, y, z)];
@@ -447,17 +462,107 @@ FeatureList LocalIntensity(const ImageVolume& image,
         }
         int x1 = x;
         while (x1 + 1 < nx && m[x1 + 1]) ++x1;
-        segments.push_back({y, z, x, x1, n_roi});
+        rows.segments.push_back({y, z, x, x1, rows.n_roi});
         const float* v = &image.voxels[g.Index(0, y, z)];
         float row_max = v[x];
         for (int k = x + 1; k <= x1; ++k) row_max = std::max(row_max, v[k]);
-        max_intensity = std::max<double>(max_intensity, row_max);
-        n_roi += x1 - x + 1;
+        rows.max_intensity = std::max<double>(rows.max_intensity, row_max);
+        rows.n_roi += x1 - x + 1;
         x = x1 + 1;
       }
     }
   }
-  if (n_roi == 0) return out;
+  return rows;
+}
+
+// The sum over the sphere of every ROI voxel, into sum[first + x - x0].
+// T is uint32_t (wrapping, exact for |sums| < 2^31) or double.
+template <typename T>
+void SphereSums(const ImageVolume& image, const Sphere& sphere, const RoiRows& rows,
+                std::vector<double>& sum) {
+  const Geometry& g = image.geometry;
+  const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
+  // Row prefix sums P(x) = sum of row[0..x-1], extended by `pad` on both
+  // sides with P(x) = 0 for x < 0 and P(x) = P(nx) for x > nx, so a box
+  // sum clamped at the row ends is P(x+rx+1) - P(x-rx) with no branches.
+  const int pad = sphere.max_rx;
+  const size_t stride = static_cast<size_t>(nx) + 1 + 2 * pad;
+  std::vector<T> prefix(stride * ny * nz);
+  auto row_prefix = [&](int y, int z) {  // points at P(0) of row (y, z)
+    return &prefix[(static_cast<size_t>(z) * ny + y) * stride + pad];
+  };
+  for (int z = 0; z < nz; ++z) {
+    for (int y = 0; y < ny; ++y) {
+      const float* row = &image.voxels[g.Index(0, y, z)];
+      T* p = row_prefix(y, z);
+      for (int x = -pad; x <= 0; ++x) p[x] = 0;
+      for (int x = 0; x < nx; ++x) {
+        if constexpr (std::is_same_v<T, double>) {
+          p[x + 1] = p[x] + row[x];
+        } else {
+          p[x + 1] = p[x] + static_cast<T>(static_cast<int32_t>(row[x]));
+        }
+      }
+      for (int x = nx + 1; x <= nx + pad; ++x) p[x] = p[nx];
+    }
+  }
+  std::vector<T> acc_row(nx + 1);
+  std::vector<const T*> hi, lo;  // per run inside the image: P(x0+rx+1), P(x0-rx)
+  for (const Segment& s : rows.segments) {
+    hi.clear();
+    lo.clear();
+    for (const Run& r : sphere.runs) {
+      int yy = s.y + r.dy, zz = s.z + r.dz;
+      if (yy < 0 || yy >= ny || zz < 0 || zz >= nz) continue;
+      const T* p = row_prefix(yy, zz);
+      hi.push_back(p + s.x0 + r.rx + 1);
+      lo.push_back(p + s.x0 - r.rx);
+    }
+    T* acc = acc_row.data();
+    const int len = s.x1 - s.x0 + 1;
+    std::fill(acc, acc + len, T(0));
+    // Runs four at a time, added in run order (so double sums round as
+    // one run after another would).
+    size_t k = 0;
+    for (; k + 4 <= hi.size(); k += 4) {
+      const T *h0 = hi[k], *h1 = hi[k + 1], *h2 = hi[k + 2], *h3 = hi[k + 3];
+      const T *l0 = lo[k], *l1 = lo[k + 1], *l2 = lo[k + 2], *l3 = lo[k + 3];
+      for (int i = 0; i < len; ++i) {
+        T a = acc[i];
+        a += h0[i] - l0[i];
+        a += h1[i] - l1[i];
+        a += h2[i] - l2[i];
+        a += h3[i] - l3[i];
+        acc[i] = a;
+      }
+    }
+    for (; k < hi.size(); ++k) {
+      const T *h = hi[k], *l = lo[k];
+      for (int i = 0; i < len; ++i) acc[i] += h[i] - l[i];
+    }
+    for (int i = 0; i < len; ++i) {
+      if constexpr (std::is_same_v<T, double>) {
+        sum[s.first + i] = acc[i];
+      } else {
+        sum[s.first + i] = static_cast<int32_t>(acc[i]);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+FeatureList LocalIntensity(const ImageVolume& image,
+                           const std::vector<uint8_t>& roi, double radius_mm) {
+  FeatureList out;
+  const Geometry& g = image.geometry;
+  const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
+  const Sphere sphere = SphereRuns(g, radius_mm);
+  const std::vector<Run>& runs = sphere.runs;
+  const int max_rx = sphere.max_rx, my = sphere.my, mz = sphere.mz;
+  const RoiRows rows = RoiSegments(image, roi);
+  const double max_intensity = rows.max_intensity;
+  if (rows.n_roi == 0) return out;
   // Sum over the sphere = sum over runs of the x-box sum of half-width rx in
   // row (y+dy, z+dz), read from per-row prefix sums: each run adds
   // P[x+rx+1] - P[x-rx] (clamped at the row ends) to every ROI segment.
@@ -471,89 +576,19 @@ FeatureList LocalIntensity(const ImageVolume& image,
       break;
     }
   }
-  std::vector<double> sum(n_roi, 0.0);
-  auto accumulate = [&](auto zero) {
-    // T is uint32_t (wrapping, exact for |sums| < 2^31) or double.
-    using T = decltype(zero);
-    // Row prefix sums P(x) = sum of row[0..x-1], extended by `pad` on both
-    // sides with P(x) = 0 for x < 0 and P(x) = P(nx) for x > nx, so a box
-    // sum clamped at the row ends is P(x+rx+1) - P(x-rx) with no branches.
-    const int pad = max_rx;
-    const size_t stride = static_cast<size_t>(nx) + 1 + 2 * pad;
-    std::vector<T> prefix(stride * ny * nz);
-    auto row_prefix = [&](int y, int z) {  // points at P(0) of row (y, z)
-      return &prefix[(static_cast<size_t>(z) * ny + y) * stride + pad];
-    };
-    for (int z = 0; z < nz; ++z) {
-      for (int y = 0; y < ny; ++y) {
-        const float* row = &image.voxels[g.Index(0, y, z)];
-        T* p = row_prefix(y, z);
-        for (int x = -pad; x <= 0; ++x) p[x] = 0;
-        for (int x = 0; x < nx; ++x) {
-          if constexpr (std::is_same_v<T, double>) {
-            p[x + 1] = p[x] + row[x];
-          } else {
-            p[x + 1] = p[x] + static_cast<T>(static_cast<int32_t>(row[x]));
-          }
-        }
-        for (int x = nx + 1; x <= nx + pad; ++x) p[x] = p[nx];
-      }
-    }
-    std::vector<T> acc_row(nx + 1);
-    std::vector<const T*> hi, lo;  // per run inside the image: P(x0+rx+1), P(x0-rx)
-    for (const Segment& s : segments) {
-      hi.clear();
-      lo.clear();
-      for (const Run& r : runs) {
-        int yy = s.y + r.dy, zz = s.z + r.dz;
-        if (yy < 0 || yy >= ny || zz < 0 || zz >= nz) continue;
-        const T* p = row_prefix(yy, zz);
-        hi.push_back(p + s.x0 + r.rx + 1);
-        lo.push_back(p + s.x0 - r.rx);
-      }
-      T* acc = acc_row.data();
-      const int len = s.x1 - s.x0 + 1;
-      std::fill(acc, acc + len, T(0));
-      // Runs four at a time, added in run order (so double sums round as
-      // one run after another would).
-      size_t k = 0;
-      for (; k + 4 <= hi.size(); k += 4) {
-        const T *h0 = hi[k], *h1 = hi[k + 1], *h2 = hi[k + 2], *h3 = hi[k + 3];
-        const T *l0 = lo[k], *l1 = lo[k + 1], *l2 = lo[k + 2], *l3 = lo[k + 3];
-        for (int i = 0; i < len; ++i) {
-          T a = acc[i];
-          a += h0[i] - l0[i];
-          a += h1[i] - l1[i];
-          a += h2[i] - l2[i];
-          a += h3[i] - l3[i];
-          acc[i] = a;
-        }
-      }
-      for (; k < hi.size(); ++k) {
-        const T *h = hi[k], *l = lo[k];
-        for (int i = 0; i < len; ++i) acc[i] += h[i] - l[i];
-      }
-      for (int i = 0; i < len; ++i) {
-        if constexpr (std::is_same_v<T, double>) {
-          sum[s.first + i] = acc[i];
-        } else {
-          sum[s.first + i] = static_cast<int32_t>(acc[i]);
-        }
-      }
-    }
-  };
+  std::vector<double> sum(rows.n_roi, 0.0);
   if (integral && static_cast<double>(kMaxIntegralIntensity) * (2 * max_rx + 1) * runs.size() <
                       2147483647.0) {
-    accumulate(uint32_t{0});
+    SphereSums<uint32_t>(image, sphere, rows, sum);
   } else {
-    accumulate(0.0);
+    SphereSums<double>(image, sphere, rows, sum);
   }
   // Voxel counts: the full sphere away from the image border, else counted.
   long full = 0;
   for (const Run& r : runs) full += 2 * r.rx + 1;
   double local = -std::numeric_limits<double>::infinity();
   double global = -std::numeric_limits<double>::infinity();
-  for (const Segment& s : segments) {
+  for (const Segment& s : rows.segments) {
     bool row_inside = s.y - my >= 0 && s.y + my < ny && s.z - mz >= 0 && s.z + mz < nz;
     const double* seg_sum = &sum[s.first];  // seg_sum[x - s.x0]
     int a = s.x0, b = s.x0;  // [a, b): the whole sphere is inside the image

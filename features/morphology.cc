@@ -64,30 +64,35 @@ using morphology_internal::SpatialAutocorrelationFft;
 using morphology_internal::Sub;
 using morphology_internal::Vec3;
 
-FeatureList MorphologyFeatures(const MorphologyInput& in,
-                               const MorphologyOptions& options) {
-  FeatureList out;
-  const Geometry& g = in.geometry;
-  Lattice lattice;
-  Mesh mesh = BuildMesh(g, in.morph_mask, &lattice);
-  if (mesh.triangles.empty()) return out;
-  const double volume = mesh.Volume();
-  const double area = mesh.Area();
-  const double voxel_volume = g.spacing[0] * g.spacing[1] * g.spacing[2];
+namespace {
 
-  // Voxel positions (mm) and statistics of the two masks, in one pass.
-  // Positions are taken relative to the grid centre so the second moments
-  // do not lose precision.
-  const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
-  const double cx = 0.5 * (nx - 1) * g.spacing[0], cy = 0.5 * (ny - 1) * g.spacing[1],
-               cz = 0.5 * (nz - 1) * g.spacing[2];
+// Voxel counts and position moments of the two masks, positions (mm)
+// relative to the grid centre so that the second moments do not lose
+// precision.
+struct MaskMoments {
+  double cx = 0, cy = 0, cz = 0;  // the grid centre (mm)
   int64_t n_morph = 0;
   double s1[3] = {0, 0, 0}, s2[6] = {0, 0, 0, 0, 0, 0};  // xx yy zz xy xz yz
   int64_t n_int = 0;
   double isum = 0;
   double weighted[3] = {0, 0, 0};
-  // Two loops (one per mask) keep each loop's sums in registers; each sum
-  // is accumulated in the same order as a single combined loop would.
+  // row_start[r]: intensity-mask voxels in rows before row r = y + ny z.
+  std::vector<int64_t> row_start;
+};
+
+// Two loops (one per mask) keep each loop's sums in registers; each sum is
+// accumulated in the same order as a single combined loop would.
+MaskMoments Moments(const MorphologyInput& in) {
+  const Geometry& g = in.geometry;
+  MaskMoments m;
+  const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
+  const double cx = 0.5 * (nx - 1) * g.spacing[0], cy = 0.5 * (ny - 1) * g.spacing[1],
+               cz = 0.5 * (nz - 1) * g.spacing[2];
+  m.cx = cx;
+  m.cy = cy;
+  m.cz = cz;
+  int64_t n_morph = 0;
+  double s1[3] = {0, 0, 0}, s2[6] = {0, 0, 0, 0, 0, 0};
   for (int z = 0; z < nz; ++z) {
     const double pz = z * g.spacing[2] - cz;
     for (int y = 0; y < ny; ++y) {
@@ -109,7 +114,12 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
       }
     }
   }
-  // row_start[r]: intensity-mask voxels in rows before row r = y + ny z.
+  m.n_morph = n_morph;
+  std::copy(s1, s1 + 3, m.s1);
+  std::copy(s2, s2 + 6, m.s2);
+  int64_t n_int = 0;
+  double isum = 0;
+  double weighted[3] = {0, 0, 0};
   std::vector<int64_t> row_start(static_cast<size_t>(ny) * nz + 1, 0);
   for (int z = 0; z < nz; ++z) {
     const double pz = z * g.spacing[2] - cz;
@@ -131,8 +141,19 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
     }
   }
   row_start.back() = n_int;
-  const double nm = static_cast<double>(n_morph);
-  Eigen::Vector3d centre(s1[0] / nm, s1[1] / nm, s1[2] / nm);
+  m.n_int = n_int;
+  m.isum = isum;
+  std::copy(weighted, weighted + 3, m.weighted);
+  m.row_start = std::move(row_start);
+  return m;
+}
+
+// The principal-axis variances (eigenvalues of the sample covariance of the
+// voxel centres, IBSI 3.1.11), largest first, clamped at 0.
+std::array<double, 3> AxisVariances(const MaskMoments& m) {
+  const double nm = static_cast<double>(m.n_morph);
+  const double* s1 = m.s1;
+  const double* s2 = m.s2;
   Eigen::Matrix3d cov;
   cov(0, 0) = s2[0] - s1[0] * s1[0] / nm;
   cov(1, 1) = s2[1] - s1[1] * s1[1] / nm;
@@ -141,18 +162,17 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
   cov(0, 2) = cov(2, 0) = s2[4] - s1[0] * s1[2] / nm;
   cov(1, 2) = cov(2, 1) = s2[5] - s1[1] * s1[2] / nm;
   // IBSI 3.1.11: sample covariance (N - 1) of the voxel centres.
-  cov /= static_cast<double>(std::max<int64_t>(1, n_morph - 1));
+  cov /= static_cast<double>(std::max<int64_t>(1, m.n_morph - 1));
   Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d> eig(cov);
   // Ascending order: eigenvalues()[2] is the major axis.
-  double l_major = std::max(0.0, eig.eigenvalues()[2]);
-  double l_minor = std::max(0.0, eig.eigenvalues()[1]);
-  double l_least = std::max(0.0, eig.eigenvalues()[0]);
+  return {std::max(0.0, eig.eigenvalues()[2]), std::max(0.0, eig.eigenvalues()[1]),
+          std::max(0.0, eig.eigenvalues()[0])};
+}
 
-  Hull hull = BuildHull(lattice, g.spacing);
-  double hull_volume = hull.Volume(), hull_area = hull.Area();
-  // Maximum 3D diameter (IBSI 3.1.13): the largest distance between hull
-  // vertices. The pair loop keeps a running maximum per column j (an
-  // element-wise update that vectorises; max is exact in any order).
+// Maximum 3D diameter (IBSI 3.1.13): the largest distance between hull
+// vertices. The pair loop keeps a running maximum per column j (an
+// element-wise update that vectorises; max is exact in any order).
+double MaxDiameter(const Hull& hull) {
   const size_t nh = hull.vertices.size();
   std::vector<double> hx(nh), hy(nh), hz(nh), col_max(nh, 0.0);
   for (size_t i = 0; i < nh; ++i) {
@@ -170,7 +190,113 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
   }
   double max_diameter = 0;
   for (double d2 : col_max) max_diameter = std::max(max_diameter, d2);
-  max_diameter = std::sqrt(max_diameter);
+  return std::sqrt(max_diameter);
+}
+
+// Moran's I and Geary's C of the intensity mask (IBSI 3.1.28-29): exact by
+// FFT or by the direct pair sum when within the options' budgets, else the
+// mean over repeated random samples of voxels. NaN for fewer than 2 voxels.
+void MoranGeary(const MorphologyInput& in, const MorphologyOptions& options,
+                const MaskMoments& m, double* moran, double* geary) {
+  const Geometry& g = in.geometry;
+  const int nx = g.size[0], ny = g.size[1];
+  const int64_t n_int = m.n_int;
+  const int64_t limit = std::max<int64_t>(2, options.spatial_autocorrelation_max_voxels);
+  // Position (mm, relative to the grid centre, as in Moments) of a voxel,
+  // by flat index, for the pair-sum paths.
+  auto position = [&](size_t i) -> std::array<float, 3> {
+    const size_t x = i % nx, y = (i / nx) % ny, z = i / (static_cast<size_t>(nx) * ny);
+    return {float(x * g.spacing[0] - m.cx), float(y * g.spacing[1] - m.cy),
+            float(z * g.spacing[2] - m.cz)};
+  };
+  // Flat index of the k-th intensity-mask voxel in grid order: its row by
+  // binary search in row_start, then a scan of that row.
+  auto intensity_voxel = [&](int64_t k) {
+    size_t r = std::upper_bound(m.row_start.begin(), m.row_start.end(), k) - m.row_start.begin() - 1;
+    const size_t row = r * static_cast<size_t>(nx);
+    int64_t left = k - m.row_start[r];
+    for (int x = 0;; ++x) {
+      if (in.intensity_mask[row + x] && left-- == 0) return row + x;
+    }
+  };
+  if (n_int < 2) return;
+  if (n_int > options.spatial_autocorrelation_direct_max_voxels &&
+      (n_int <= limit || options.spatial_autocorrelation_fft_max_cells > 0)) {
+    // Exact by FFT when the padded grid fits the budget (or when exactness
+    // was asked for with max_voxels).
+    int64_t budget = n_int <= limit ? INT64_MAX : options.spatial_autocorrelation_fft_max_cells;
+    if (SpatialAutocorrelationFft(g, in.intensity_mask, in.intensities, budget, moran, geary)) {
+      return;
+    }
+  }
+  if (n_int <= limit) {
+    std::vector<std::array<float, 3>> ipos;
+    std::vector<float> ival;
+    for (size_t i = 0; i < in.intensity_mask.size(); ++i) {
+      if (!in.intensity_mask[i]) continue;
+      ipos.push_back(position(i));
+      ival.push_back(in.intensities[i]);
+    }
+    SpatialAutocorrelation(ipos, ival, moran, geary);
+    return;
+  }
+  const int64_t sample = std::clamp<int64_t>(options.spatial_autocorrelation_sample_voxels, 2, n_int);
+  std::mt19937_64 rng(options.seed);
+  double ms = 0, gs = 0;
+  int repeats = std::max(1, options.spatial_autocorrelation_repeats);
+  // A permutation idx of 0..n_int-1 (initially the identity), stored
+  // sparsely: only the entries a swap has changed.
+  std::unordered_map<size_t, size_t> moved;
+  auto idx = [&](size_t i) {
+    auto it = moved.find(i);
+    return it == moved.end() ? i : it->second;
+  };
+  for (int r = 0; r < repeats; ++r) {
+    // Partial Fisher-Yates: the first `sample` entries are a random subset.
+    for (int64_t i = 0; i < sample; ++i) {
+      std::uniform_int_distribution<size_t> pick(i, static_cast<size_t>(n_int) - 1);
+      size_t j = pick(rng);
+      size_t vi = idx(i), vj = idx(j);
+      moved[i] = vj;
+      moved[j] = vi;
+    }
+    std::vector<std::array<float, 3>> sp(sample);
+    std::vector<float> sv(sample);
+    for (int64_t i = 0; i < sample; ++i) {
+      const size_t v = intensity_voxel(static_cast<int64_t>(idx(i)));
+      sp[i] = position(v);
+      sv[i] = in.intensities[v];
+    }
+    double mi, gc;
+    SpatialAutocorrelation(sp, sv, &mi, &gc);
+    ms += mi;
+    gs += gc;
+  }
+  *moran = ms / repeats;
+  *geary = gs / repeats;
+}
+
+}  // namespace
+
+FeatureList MorphologyFeatures(const MorphologyInput& in,
+                               const MorphologyOptions& options) {
+  FeatureList out;
+  const Geometry& g = in.geometry;
+  Lattice lattice;
+  Mesh mesh = BuildMesh(g, in.morph_mask, &lattice);
+  if (mesh.triangles.empty()) return out;
+  const double volume = mesh.Volume();
+  const double area = mesh.Area();
+  const double voxel_volume = g.spacing[0] * g.spacing[1] * g.spacing[2];
+
+  const MaskMoments m = Moments(in);
+  const double nm = static_cast<double>(m.n_morph);
+  Eigen::Vector3d centre(m.s1[0] / nm, m.s1[1] / nm, m.s1[2] / nm);
+  const auto [l_major, l_minor, l_least] = AxisVariances(m);
+
+  Hull hull = BuildHull(lattice, g.spacing);
+  double hull_volume = hull.Volume(), hull_area = hull.Area();
+  const double max_diameter = MaxDiameter(hull);
 
   Vec3 lo{1e300, 1e300, 1e300}, hi{-1e300, -1e300, -1e300};
   for (const auto& v : mesh.vertices) {
@@ -188,91 +314,18 @@ FeatureList MorphologyFeatures(const MorphologyInput& in,
   double aee_area = EllipsoidArea(a, b, c);
 
   double nan = std::numeric_limits<double>::quiet_NaN();
-  double mean_intensity = n_int == 0 ? nan : isum / n_int;
+  double mean_intensity = m.n_int == 0 ? nan : m.isum / m.n_int;
   double com_shift = nan;
-  if (n_int > 0 && isum != 0) {
-    com_shift = (centre - Eigen::Vector3d(weighted[0], weighted[1], weighted[2]) / isum).norm();
+  if (m.n_int > 0 && m.isum != 0) {
+    com_shift =
+        (centre - Eigen::Vector3d(m.weighted[0], m.weighted[1], m.weighted[2]) / m.isum).norm();
   }
-
   double moran = nan, geary = nan;
-  const int64_t limit = std::max<int64_t>(2, options.spatial_autocorrelation_max_voxels);
-  // Position (mm, relative to the grid centre, as above) of a voxel, by
-  // flat index, for the pair-sum paths.
-  auto position = [&](size_t i) -> std::array<float, 3> {
-    const size_t x = i % nx, y = (i / nx) % ny, z = i / (static_cast<size_t>(nx) * ny);
-    return {float(x * g.spacing[0] - cx), float(y * g.spacing[1] - cy), float(z * g.spacing[2] - cz)};
-  };
-  // Flat index of the k-th intensity-mask voxel in grid order: its row by
-  // binary search in row_start, then a scan of that row.
-  auto intensity_voxel = [&](int64_t k) {
-    size_t r = std::upper_bound(row_start.begin(), row_start.end(), k) - row_start.begin() - 1;
-    const size_t row = r * static_cast<size_t>(nx);
-    int64_t left = k - row_start[r];
-    for (int x = 0;; ++x) {
-      if (in.intensity_mask[row + x] && left-- == 0) return row + x;
-    }
-  };
-  if (n_int >= 2) {
-    bool done = false;
-    if (n_int > options.spatial_autocorrelation_direct_max_voxels &&
-        (n_int <= limit || options.spatial_autocorrelation_fft_max_cells > 0)) {
-      // Exact by FFT when the padded grid fits the budget (or when exactness
-      // was asked for with max_voxels).
-      int64_t budget = n_int <= limit ? INT64_MAX : options.spatial_autocorrelation_fft_max_cells;
-      done = SpatialAutocorrelationFft(g, in.intensity_mask, in.intensities, budget, &moran, &geary);
-    }
-    if (!done && n_int <= limit) {
-      std::vector<std::array<float, 3>> ipos;
-      std::vector<float> ival;
-      for (size_t i = 0; i < in.intensity_mask.size(); ++i) {
-        if (!in.intensity_mask[i]) continue;
-        ipos.push_back(position(i));
-        ival.push_back(in.intensities[i]);
-      }
-      SpatialAutocorrelation(ipos, ival, &moran, &geary);
-      done = true;
-    }
-    if (!done) {
-      const int64_t sample = std::clamp<int64_t>(options.spatial_autocorrelation_sample_voxels, 2, n_int);
-      std::mt19937_64 rng(options.seed);
-      double ms = 0, gs = 0;
-      int repeats = std::max(1, options.spatial_autocorrelation_repeats);
-      // A permutation idx of 0..n_int-1 (initially the identity), stored
-      // sparsely: only the entries a swap has changed.
-      std::unordered_map<size_t, size_t> moved;
-      auto idx = [&](size_t i) {
-        auto it = moved.find(i);
-        return it == moved.end() ? i : it->second;
-      };
-      for (int r = 0; r < repeats; ++r) {
-        // Partial Fisher-Yates: the first `sample` entries are a random subset.
-        for (int64_t i = 0; i < sample; ++i) {
-          std::uniform_int_distribution<size_t> pick(i, static_cast<size_t>(n_int) - 1);
-          size_t j = pick(rng);
-          size_t vi = idx(i), vj = idx(j);
-          moved[i] = vj;
-          moved[j] = vi;
-        }
-        std::vector<std::array<float, 3>> sp(sample);
-        std::vector<float> sv(sample);
-        for (int64_t i = 0; i < sample; ++i) {
-          const size_t v = intensity_voxel(static_cast<int64_t>(idx(i)));
-          sp[i] = position(v);
-          sv[i] = in.intensities[v];
-        }
-        double m, gc;
-        SpatialAutocorrelation(sp, sv, &m, &gc);
-        ms += m;
-        gs += gc;
-      }
-      moran = ms / repeats;
-      geary = gs / repeats;
-    }
-  }
+  MoranGeary(in, options, m, &moran, &geary);
 
   const double v2 = volume * volume;
   out.push_back(Make("volume_mesh", "RNU0", volume));
-  out.push_back(Make("volume_voxel_counting", "YEKZ", n_morph * voxel_volume));
+  out.push_back(Make("volume_voxel_counting", "YEKZ", m.n_morph * voxel_volume));
   out.push_back(Make("surface_area_mesh", "C0JK", area));
   out.push_back(Make("surface_to_volume_ratio", "2PR5", area / volume));
   out.push_back(Make("compactness_1", "SKGS", volume / (std::sqrt(M_PI) * std::pow(area, 1.5))));

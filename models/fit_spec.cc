@@ -66,6 +66,49 @@ Eigen::MatrixXd UnstandardizeMatrix(const Scaling& scaling, bool cox) {
   return a;
 }
 
+namespace {
+
+// Screening by univariate score tests at the null (the intercept-only MLE
+// for a logistic model): the candidates' indices in order of score, those
+// with a p-value at or above model.score_p_value (when set) left out; the
+// tests go to fit->score_tests.
+absl::StatusOr<std::vector<int>> ScreenByScore(const FitSpecOptions& model,
+                                               const FitSpecInput& in, SpecFit* fit) {
+  const bool cox = model.cox;
+  const std::vector<std::string>& covs = in.candidates;
+  const int p_total = static_cast<int>(covs.size()) + (cox ? 0 : 1);
+  Eigen::VectorXd at = Eigen::VectorXd::Zero(p_total);
+  if (!cox) {
+    const double ybar = static_cast<double>(in.events) / static_cast<double>(in.pooled.n);
+    at[0] = std::log(ybar / (1 - ybar));  // intercept-only MLE: score test vs the null model
+  }
+  FEDRAD_ASSIGN_OR_RETURN(Derivatives d0, in.evaluate(covs, nullptr, in.sites, at));
+  if (d0.gradient.size() != p_total || d0.information.rows() != p_total ||
+      d0.information.cols() != p_total) {
+    return absl::InternalError("FitSpec: derivatives of the wrong size");
+  }
+  Derivatives uni = Derivatives::Zero(static_cast<int>(covs.size()));
+  for (size_t j = 0; j < covs.size(); ++j) {
+    const Eigen::Index k = static_cast<Eigen::Index>(j) + (cox ? 0 : 1);
+    uni.gradient[static_cast<Eigen::Index>(j)] = d0.gradient[k];
+    double info = d0.information(k, k);
+    if (!cox) info -= d0.information(k, 0) * d0.information(k, 0) / d0.information(0, 0);
+    uni.information(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(j)) = info;
+  }
+  fit->score_tests = UnivariateScoreTests(uni);
+  std::vector<int> keep;
+  for (int j : OrderByScore(fit->score_tests)) {
+    if (model.score_p_value > 0 &&
+        !(fit->score_tests[static_cast<size_t>(j)].p_value < model.score_p_value)) {
+      continue;
+    }
+    keep.push_back(j);
+  }
+  return keep;
+}
+
+}  // namespace
+
 absl::StatusOr<SpecFit> FitSpec(const FitSpecOptions& model, const FitSpecInput& in) {
   const bool cox = model.cox;
   const std::vector<std::string>& covs = in.candidates;
@@ -85,35 +128,7 @@ absl::StatusOr<SpecFit> FitSpec(const FitSpecOptions& model, const FitSpecInput&
   std::vector<int> keep(covs.size());
   for (size_t j = 0; j < covs.size(); ++j) keep[j] = static_cast<int>(j);
   if (Screens(model)) {
-    const int p_total = static_cast<int>(covs.size()) + (cox ? 0 : 1);
-    Eigen::VectorXd at = Eigen::VectorXd::Zero(p_total);
-    if (!cox) {
-      const double ybar = static_cast<double>(in.events) / static_cast<double>(pooled.n);
-      at[0] = std::log(ybar / (1 - ybar));  // intercept-only MLE: score test vs the null model
-    }
-    FEDRAD_ASSIGN_OR_RETURN(Derivatives d0, in.evaluate(covs, nullptr, sites, at));
-    if (d0.gradient.size() != p_total || d0.information.rows() != p_total ||
-        d0.information.cols() != p_total) {
-      return absl::InternalError("FitSpec: derivatives of the wrong size");
-    }
-    Derivatives uni = Derivatives::Zero(static_cast<int>(covs.size()));
-    for (size_t j = 0; j < covs.size(); ++j) {
-      const Eigen::Index k = static_cast<Eigen::Index>(j) + (cox ? 0 : 1);
-      uni.gradient[static_cast<Eigen::Index>(j)] = d0.gradient[k];
-      double info = d0.information(k, k);
-      if (!cox) info -= d0.information(k, 0) * d0.information(k, 0) / d0.information(0, 0);
-      uni.information(static_cast<Eigen::Index>(j), static_cast<Eigen::Index>(j)) = info;
-    }
-    fit.score_tests = UnivariateScoreTests(uni);
-    std::vector<int> order = OrderByScore(fit.score_tests);
-    keep.clear();
-    for (int j : order) {
-      if (model.score_p_value > 0 &&
-          !(fit.score_tests[static_cast<size_t>(j)].p_value < model.score_p_value)) {
-        continue;
-      }
-      keep.push_back(j);
-    }
+    FEDRAD_ASSIGN_OR_RETURN(keep, ScreenByScore(model, in, &fit));
   }
   // 2. Correlation filter.
   if (model.max_abs_correlation > 0 && model.max_abs_correlation < 1) {

@@ -1,69 +1,20 @@
 #include "models/meta_analysis.h"
 
+#include <boost/math/distributions/students_t.hpp>
 #include <cmath>
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "models/internal/math_policy.h"
 
 namespace fedrad::models {
-namespace {
 
-// Continued fraction for the incomplete beta (Numerical Recipes 6.4, Lentz).
-double BetaContinuedFraction(double a, double b, double x) {
-  const double tiny = 1e-300;
-  double c = 1.0, d = 1.0 - (a + b) * x / (a + 1.0);
-  if (std::abs(d) < tiny) d = tiny;
-  d = 1.0 / d;
-  double h = d;
-  for (int m = 1; m <= 1000; ++m) {
-    const double m2 = 2.0 * m;
-    double aa = m * (b - m) * x / ((a + m2 - 1) * (a + m2));
-    d = 1.0 + aa * d;
-    if (std::abs(d) < tiny) d = tiny;
-    c = 1.0 + aa / c;
-    if (std::abs(c) < tiny) c = tiny;
-    d = 1.0 / d;
-    h *= d * c;
-    aa = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1));
-    d = 1.0 + aa * d;
-    if (std::abs(d) < tiny) d = tiny;
-    c = 1.0 + aa / c;
-    if (std::abs(c) < tiny) c = tiny;
-    d = 1.0 / d;
-    const double del = d * c;
-    h *= del;
-    if (std::abs(del - 1.0) < 1e-16) break;
-  }
-  return h;
-}
-
-double RegularizedIncompleteBeta(double a, double b, double x) {
-  if (x <= 0) return 0;
-  if (x >= 1) return 1;
-  const double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) +
-                                a * std::log(x) + b * std::log1p(-x));
-  if (x < (a + 1) / (a + b + 2)) return front * BetaContinuedFraction(a, b, x) / a;
-  return 1.0 - front * BetaContinuedFraction(b, a, 1 - x) / b;
-}
-
-double StudentTCdf(double t, double df) {
-  const double x = df / (df + t * t);
-  const double tail = 0.5 * RegularizedIncompleteBeta(df / 2, 0.5, x);
-  return t > 0 ? 1 - tail : tail;
-}
-
-}  // namespace
-
+// Boost.Math's quantile of students_t_distribution (the inverse of its
+// regularised incomplete beta), as R's qt.
 double StudentTQuantile(double p, double df) {
   if (!(p > 0 && p < 1) || !(df > 0)) return std::numeric_limits<double>::quiet_NaN();
-  double lo = -1.0, hi = 1.0;
-  while (StudentTCdf(lo, df) > p) lo *= 2;
-  while (StudentTCdf(hi, df) < p) hi *= 2;
-  for (int i = 0; i < 200 && hi - lo > 1e-14 * (1 + std::abs(lo)); ++i) {
-    const double mid = 0.5 * (lo + hi);
-    (StudentTCdf(mid, df) < p ? lo : hi) = mid;
-  }
-  return 0.5 * (lo + hi);
+  const boost::math::students_t_distribution<double, models_internal::NoThrowPolicy> t(df);
+  return boost::math::quantile(t, p);
 }
 
 absl::StatusOr<MetaAnalysis> DerSimonianLaird(const std::vector<double>& y,

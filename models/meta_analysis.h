@@ -32,8 +32,9 @@ struct MetaAnalysis {
 absl::StatusOr<MetaAnalysis> DerSimonianLaird(const std::vector<double>& y,
                                               const std::vector<double>& v);
 
-// Quantile of Student's t with `df` > 0 degrees of freedom (p in (0, 1)),
-// by bisection on the CDF (regularised incomplete beta); accurate to ~1e-12.
+// Quantile of Student's t with `df` > 0 degrees of freedom (p in (0, 1));
+// NaN outside that domain. Boost.Math (students_t_distribution), equal to R's
+// qt to ~1e-15 relative.
 double StudentTQuantile(double p, double df);
 
 }  // namespace fedrad::models

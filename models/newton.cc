@@ -141,10 +141,11 @@ absl::Status CheckInformation(const Eigen::MatrixXd& information,
   return absl::FailedPreconditionError(msg);
 }
 
-absl::StatusOr<FitResult> FitNewton(const Evaluator& evaluate,
-                                    const std::vector<std::string>& names,
-                                    const Eigen::VectorXd& init, const NewtonOptions& options) {
-  const int p = static_cast<int>(init.size());
+namespace {
+
+// The sizes and penalty settings FitNewton needs; InvalidArgument otherwise.
+absl::Status CheckNewtonInputs(const std::vector<std::string>& names, int p,
+                               const NewtonOptions& options) {
   if (names.size() != static_cast<size_t>(p)) {
     return absl::InvalidArgumentError(
         absl::StrCat("FitNewton: ", names.size(), " names for ", p, " coefficients"));
@@ -157,6 +158,32 @@ absl::StatusOr<FitResult> FitNewton(const Evaluator& evaluate,
       options.penalty.l1_ratio > 1) {
     return absl::InvalidArgumentError("FitNewton: need lambda >= 0 and 0 <= l1_ratio <= 1");
   }
+  return absl::OkStatus();
+}
+
+// The coefficients the next Newton step (of the penalised derivatives q at
+// beta) would still move by more than toler_inf, absolutely and relative to
+// beta: their names in *growing, with beta and the step in *detail.
+void GrowingCoefficients(const Derivatives& q, const Eigen::VectorXd& beta,
+                         const std::vector<std::string>& names, double toler_inf,
+                         std::vector<std::string>* growing, std::string* detail) {
+  Eigen::VectorXd step = Eigen::LDLT<Eigen::MatrixXd>(q.information).solve(q.gradient);
+  for (int j = 0; j < static_cast<int>(beta.size()); ++j) {
+    if (std::abs(step[j]) > toler_inf && std::abs(step[j]) > toler_inf * std::abs(beta[j])) {
+      growing->push_back(NameOf(names, j));
+      absl::StrAppend(detail, detail->empty() ? "" : ", ", NameOf(names, j),
+                      absl::StrFormat(" (beta %.4g, next step %.3g)", beta[j], step[j]));
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<FitResult> FitNewton(const Evaluator& evaluate,
+                                    const std::vector<std::string>& names,
+                                    const Eigen::VectorXd& init, const NewtonOptions& options) {
+  const int p = static_cast<int>(init.size());
+  FEDRAD_RETURN_IF_ERROR(CheckNewtonInputs(names, p, options));
   const PenaltyTerms pen = MakePenalty(options.penalty, p);
 
   auto eval = [&](const Eigen::VectorXd& b) -> absl::StatusOr<Derivatives> {
@@ -237,15 +264,7 @@ absl::StatusOr<FitResult> FitNewton(const Evaluator& evaluate,
   std::string growing_detail;
   absl::Status info_status = CheckInformation(q.information, names, options.toler_singular);
   if (!pen.has_l1 && info_status.ok()) {
-    Eigen::VectorXd step = Eigen::LDLT<Eigen::MatrixXd>(q.information).solve(q.gradient);
-    for (int j = 0; j < p; ++j) {
-      if (std::abs(step[j]) > options.toler_inf &&
-          std::abs(step[j]) > options.toler_inf * std::abs(newbeta[j])) {
-        growing.push_back(NameOf(names, j));
-        absl::StrAppend(&growing_detail, growing_detail.empty() ? "" : ", ", NameOf(names, j),
-                        absl::StrFormat(" (beta %.4g, next step %.3g)", newbeta[j], step[j]));
-      }
-    }
+    GrowingCoefficients(q, newbeta, names, options.toler_inf, &growing, &growing_detail);
   }
   if (!converged) {
     std::string msg = absl::StrCat("did not converge in ", options.max_iterations,

@@ -2,14 +2,11 @@
 
 #include <mutex>
 
+#include "core/audit_log.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-
-#ifdef FEDRAD_HAVE_AUDIT
-#include "core/audit_log.h"
-#endif
 
 namespace fedrad {
 
@@ -29,7 +26,6 @@ std::string WireDigest(const google::protobuf::MessageLite& message) {
 }
 
 struct NodeAudit::Impl {
-#ifdef FEDRAD_HAVE_AUDIT
   std::unique_ptr<audit::AuditLog> log;
   void Append(audit::Direction d, const std::string& study,
               const std::string& task, const std::string& peer,
@@ -50,7 +46,6 @@ struct NodeAudit::Impl {
       FEDRAD_LOG(ERROR) << "audit log append failed: " << s;
     }
   }
-#endif
   std::mutex mu;
   bool closed = false;
 };
@@ -61,7 +56,6 @@ NodeAudit::~NodeAudit() { Close(); }
 absl::StatusOr<std::unique_ptr<NodeAudit>> NodeAudit::Open(
     const NodeAuditOptions& options) {
   auto impl = std::make_unique<Impl>();
-#ifdef FEDRAD_HAVE_AUDIT
   audit::AuditLogOptions o;
   o.path = options.path;
   o.node_id = options.node_id;
@@ -70,50 +64,35 @@ absl::StatusOr<std::unique_ptr<NodeAudit>> NodeAudit::Open(
   auto log = audit::AuditLog::Open(o);
   if (!log.ok()) return log.status();
   impl->log = std::move(*log);
-#else
-  FEDRAD_LOG(WARNING) << "this build has no audit log library (core/audit_log); "
-                         "no audit records are written to "
-                      << options.path;
-#endif
   return std::unique_ptr<NodeAudit>(new NodeAudit(std::move(impl)));
 }
 
 void NodeAudit::Sent(const std::string& study, const std::string& task,
                      const std::string& peer, const std::string& kind,
                      const std::string& digest, const std::string& summary) {
-#ifdef FEDRAD_HAVE_AUDIT
   impl_->Append(audit::Direction::kSent, study, task, peer, kind, digest,
                 summary);
-#endif
 }
 
 void NodeAudit::Received(const std::string& study, const std::string& task,
                          const std::string& peer, const std::string& kind,
                          const std::string& digest,
                          const std::string& summary) {
-#ifdef FEDRAD_HAVE_AUDIT
   impl_->Append(audit::Direction::kReceived, study, task, peer, kind, digest,
                 summary);
-#endif
 }
 
 void NodeAudit::Decision(const std::string& study, const std::string& task,
                          const std::string& peer, const std::string& kind,
                          const std::string& summary,
                          const std::string& digest) {
-#ifdef FEDRAD_HAVE_AUDIT
   impl_->Append(audit::Direction::kDecision, study, task, peer, kind, digest,
                 summary);
-#endif
 }
 
 std::string NodeAudit::HeadHash() const {
-#ifdef FEDRAD_HAVE_AUDIT
   std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->log->head_hash();
-#else
-  return "";
-#endif
 }
 
 void NodeAudit::Close() {
@@ -121,12 +100,10 @@ void NodeAudit::Close() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->closed) return;
   impl_->closed = true;
-#ifdef FEDRAD_HAVE_AUDIT
   absl::Status s = impl_->log->Close();
   if (!s.ok()) {
     FEDRAD_LOG(ERROR) << "audit log close failed: " << s;
   }
-#endif
 }
 
 }  // namespace fedrad

@@ -9,18 +9,20 @@
 set(FEDRAD_PROTOS
   proto/fedrad.proto proto/study.proto proto/harmonization.proto proto/models.proto
   proto/config.proto
-  proto/feature_settings.proto proto/feature_extraction.proto proto/rounds.proto proto/values.proto)
-add_library(fedrad_proto STATIC ${FEDRAD_PROTOS})
-add_library(fedrad::proto ALIAS fedrad_proto)
-target_link_libraries(fedrad_proto PUBLIC protobuf::libprotobuf gRPC::grpc++)
-target_include_directories(fedrad_proto PUBLIC ${PROJECT_BINARY_DIR})
-protobuf_generate(TARGET fedrad_proto LANGUAGE cpp)
-protobuf_generate(TARGET fedrad_proto LANGUAGE grpc
-  GENERATE_EXTENSIONS .grpc.pb.h .grpc.pb.cc
-  PLUGIN protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>)
+  proto/feature_settings.proto proto/feature_extraction.proto proto/rounds.proto proto/values.proto
+  proto/results.proto)
+fedrad_library(NAME proto PROTOS ${FEDRAD_PROTOS}
+  PUBLIC_DEPS protobuf::libprotobuf gRPC::grpc++)
+
+# results.json <-> v1::Results (proto/results_json.h): the printer every
+# study uses and the parser the report and `fedrad audit replay` use.
+fedrad_library(NAME results_json
+  SRCS ${PROJECT_SOURCE_DIR}/proto/results_json.cc
+  PUBLIC_DEPS fedrad::proto absl::status absl::statusor
+  PRIVATE_DEPS absl::strings nlohmann_json::nlohmann_json)
+fedrad_test(NAME results_json_test SRCS ${PROJECT_SOURCE_DIR}/proto/results_json_test.cc
+  DEPS fedrad::results_json nlohmann_json::nlohmann_json LABELS unit)
 
 # The transport layer beside the protocol (TLS credentials, deadlines, Status
-# conversion at the edge) is added by proto/transport.cmake when present.
-if(EXISTS ${PROJECT_SOURCE_DIR}/proto/transport.cmake)
-  include(${PROJECT_SOURCE_DIR}/proto/transport.cmake)
-endif()
+# conversion at the edge): proto/transport.cmake.
+include(${PROJECT_SOURCE_DIR}/proto/transport.cmake)

@@ -29,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "core/csv.h"
 #include "core/log.h"
+#include "core/pki.h"
 #include "core/status.h"
 
 namespace fedrad::transport {
@@ -40,10 +41,6 @@ constexpr char kInsecureRoleKey[] = "x-fedrad-insecure-role";
 struct BioFree { void operator()(BIO* b) const { BIO_free(b); } };
 struct X509Free { void operator()(X509* x) const { X509_free(x); } };
 struct X509CrlFree { void operator()(X509_CRL* c) const { X509_CRL_free(c); } };
-struct StoreFree { void operator()(X509_STORE* s) const { X509_STORE_free(s); } };
-struct StoreCtxFree {
-  void operator()(X509_STORE_CTX* c) const { X509_STORE_CTX_free(c); }
-};
 using X509Ptr = std::unique_ptr<X509, X509Free>;
 
 X509Ptr ParsePem(absl::string_view pem) {
@@ -58,14 +55,6 @@ std::string NameEntry(X509_NAME* name, int nid) {
   char buf[512];
   int n = X509_NAME_get_text_by_NID(name, nid, buf, sizeof(buf));
   return n > 0 ? std::string(buf, n) : "";
-}
-
-std::string AsnTimeText(const ASN1_TIME* t) {
-  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
-  if (!bio || ASN1_TIME_print(bio.get(), t) != 1) return "?";
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, len);
 }
 
 std::string SerialHex(X509* cert) {
@@ -447,113 +436,16 @@ absl::Status VerifyPeerCertificate(absl::string_view cert_pem,
   if (cert_pem.empty()) {
     return absl::UnauthenticatedError("no client certificate");
   }
-  X509Ptr cert = ParsePem(cert_pem);
-  if (!cert) {
+  if (!ParsePem(cert_pem)) {
+    ERR_clear_error();
     return absl::UnauthenticatedError("unparseable peer certificate");
   }
-  auto ca_text = ReadFileToString(ca_cert_path);
-  if (!ca_text.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot read the CA certificate '", ca_cert_path, "'"));
-  }
-  std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
-  std::vector<X509Ptr> cas;
-  {
-    std::unique_ptr<BIO, BioFree> bio(
-        BIO_new_mem_buf(ca_text->data(), static_cast<int>(ca_text->size())));
-    while (X509* ca = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-      X509_STORE_add_cert(store.get(), ca);
-      cas.emplace_back(ca);
-    }
-    ERR_clear_error();
-    if (cas.empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "no certificate in the CA file '", ca_cert_path, "'"));
-    }
-  }
-  X509_NAME* subject = X509_get_subject_name(cert.get());
-  const std::string who = absl::StrCat("CN=", NameEntry(subject, NID_commonName));
-  auto verify = [&]() {
-    std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
-    X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), nullptr);
-    int err = X509_verify_cert(ctx.get()) == 1 ? X509_V_OK
-                                               : X509_STORE_CTX_get_error(ctx.get());
-    ERR_clear_error();
-    return err;
-  };
-  // The chain and the dates first, without the CRL: a certificate from
-  // another CA is reported as such, not as a CRL that does not match it.
-  int err = verify();
-  if (err == X509_V_OK && !crl_path.empty()) {
-    auto crl_text = ReadFileToString(crl_path);
-    if (!crl_text.ok()) {
-      // Fail closed: a CRL that was configured but cannot be read.
-      return absl::FailedPreconditionError(
-          absl::StrCat("cannot read the CRL '", crl_path, "'"));
-    }
-    std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(
-        crl_text->data(), static_cast<int>(crl_text->size())));
-    std::unique_ptr<X509_CRL, X509CrlFree> crl(
-        PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
-    if (!crl) {
-      ERR_clear_error();
-      return absl::FailedPreconditionError(
-          absl::StrCat("the CRL '", crl_path, "' is not a PEM CRL"));
-    }
-    bool signed_by_ca = false;
-    for (const auto& ca : cas) {
-      if (X509_CRL_verify(crl.get(), X509_get0_pubkey(ca.get())) == 1) signed_by_ca = true;
-    }
-    ERR_clear_error();
-    if (!signed_by_ca) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the CRL '", crl_path, "' is not signed by the CA in '", ca_cert_path,
-          "' (CRL issuer ", NameEntry(X509_CRL_get_issuer(crl.get()), NID_commonName), ")"));
-    }
-    X509_STORE_add_crl(store.get(), crl.get());
-    X509_STORE_set_flags(store.get(), X509_V_FLAG_CRL_CHECK);
-    err = verify();
-    if (err == X509_V_ERR_CRL_HAS_EXPIRED) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the CRL '", crl_path, "' expired on ",
-          AsnTimeText(X509_CRL_get0_nextUpdate(crl.get())),
-          "; re-sign it at the CA with `fedrad pki crl` and copy it here"));
-    }
-    if (err == X509_V_ERR_CRL_NOT_YET_VALID) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the CRL '", crl_path, "' is not valid before ",
-          AsnTimeText(X509_CRL_get0_lastUpdate(crl.get())), " (check this machine's clock)"));
-    }
-  }
-  switch (err) {
-    case X509_V_OK:
-      return absl::OkStatus();
-    case X509_V_ERR_CERT_HAS_EXPIRED:
-      return absl::UnauthenticatedError(
-          absl::StrCat("certificate ", who, " expired on ",
-                       AsnTimeText(X509_get0_notAfter(cert.get()))));
-    case X509_V_ERR_CERT_NOT_YET_VALID:
-      return absl::UnauthenticatedError(
-          absl::StrCat("certificate ", who, " is not valid before ",
-                       AsnTimeText(X509_get0_notBefore(cert.get()))));
-    case X509_V_ERR_CERT_REVOKED:
-      return absl::UnauthenticatedError(
-          absl::StrCat("certificate ", who, " revoked (serial ",
-                       SerialHex(cert.get()), ", CRL '", crl_path, "')"));
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-    case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-      return absl::UnauthenticatedError(absl::StrCat(
-          "certificate ", who, " not issued by this study's CA (issuer ",
-          NameEntry(X509_get_issuer_name(cert.get()), NID_commonName), ")"));
-    default:
-      return absl::UnauthenticatedError(
-          absl::StrCat("certificate ", who, " refused: ",
-                       X509_verify_cert_error_string(err)));
-  }
+  // The one implementation of the X.509 checks (chain, dates, CRL); its
+  // Unauthenticated is the peer's certificate, and anything else is this
+  // node's own CA or CRL file (FailedPrecondition: fail closed).
+  absl::Status status = pki::VerifyCertificatePem(cert_pem, ca_cert_path, crl_path);
+  if (status.ok() || status.code() == absl::StatusCode::kUnauthenticated) return status;
+  return absl::FailedPreconditionError(status.message());
 }
 
 absl::Status CheckServerCertificate(absl::string_view cert_pem, const std::string& ca_cert_path,
@@ -568,7 +460,7 @@ absl::Status CheckServerCertificate(absl::string_view cert_pem, const std::strin
           absl::StrCat("tls.ca_cert: the coordinator's certificate is not signed by this CA ('",
                        ca_cert_path, "'): ", why));
     }
-    if (absl::StrContains(why, "the CA certificate") || absl::StrContains(why, "the CA file")) {
+    if (s.code() == absl::StatusCode::kFailedPrecondition && !absl::StrContains(why, "CRL")) {
       return absl::Status(s.code(), absl::StrCat("tls.ca_cert: ", why));
     }
     if (absl::StrContains(why, "CRL") || absl::StrContains(why, "revoked")) {

@@ -5,22 +5,16 @@
 fedrad_library(NAME transport
   SRCS ${PROJECT_SOURCE_DIR}/proto/transport.cc
        ${PROJECT_SOURCE_DIR}/proto/payload.cc
+       ${PROJECT_SOURCE_DIR}/proto/task_kinds.cc
        ${PROJECT_SOURCE_DIR}/proto/node_audit.cc
        ${PROJECT_SOURCE_DIR}/proto/spec_hash.cc
        ${PROJECT_SOURCE_DIR}/proto/textproto.cc
   PUBLIC_DEPS fedrad::proto fedrad::core gRPC::grpc++ absl::status absl::statusor absl::strings
-  PRIVATE_DEPS OpenSSL::SSL OpenSSL::Crypto)
-if(TARGET fedrad::audit)
-  target_link_libraries(fedrad_transport PRIVATE fedrad::audit)
-  target_compile_definitions(fedrad_transport PRIVATE FEDRAD_HAVE_AUDIT=1)
-endif()
-
-if(TARGET fedrad::pki)
-  fedrad_test(NAME transport_test SRCS ${PROJECT_SOURCE_DIR}/proto/transport_test.cc
-    DEPS fedrad::transport fedrad::pki LABELS unit)
-  fedrad_test(NAME payload_test SRCS ${PROJECT_SOURCE_DIR}/proto/payload_test.cc
-    DEPS fedrad::transport LABELS unit)
-endif()
+  PRIVATE_DEPS fedrad::pki OpenSSL::SSL OpenSSL::Crypto fedrad::audit)
+fedrad_test(NAME transport_test SRCS ${PROJECT_SOURCE_DIR}/proto/transport_test.cc
+  DEPS fedrad::transport fedrad::pki LABELS unit)
+fedrad_test(NAME payload_test SRCS ${PROJECT_SOURCE_DIR}/proto/payload_test.cc
+  DEPS fedrad::transport LABELS unit)
 
 # Signed messages of verifiable rounds (proto/rounds.proto, issue 12).
 fedrad_library(NAME round_signing
@@ -37,3 +31,9 @@ fedrad_library(NAME secure_sum
   PRIVATE_DEPS fedrad::secagg fedrad::core)
 fedrad_test(NAME secure_sum_test SRCS ${PROJECT_SOURCE_DIR}/proto/secure_sum_test.cc
   DEPS fedrad::secure_sum fedrad::secagg LABELS unit)
+
+# One definition per task kind (proto/task_kinds.h, issue 16): typed
+# accessors, the table's consistency, and one spelling of each name in the
+# tree (reads the source folders site_node/, coordinator/, rounds/).
+fedrad_test(NAME task_kinds_test SRCS ${PROJECT_SOURCE_DIR}/proto/task_kinds_test.cc
+  DEPS fedrad::transport LABELS unit)

@@ -111,15 +111,17 @@ struct PeerIdentity {
 absl::StatusOr<PeerIdentity> GetPeerIdentity(
     const grpc::ServerContextBase& context, bool insecure);
 
-// Verifies a PEM certificate against a CA certificate file and (when
-// crl_path is not empty) that CA's CRL: the chain and validity dates first,
-// then the CRL (signed by that CA, not expired), then revocation.
-// `chain_pem` may hold intermediates (may be empty). The error says why:
-// "no client certificate", "certificate expired on ...", "certificate
-// revoked (serial ...)", "not issued by this study's CA (issuer ...)".
-// Unauthenticated for a bad certificate; FailedPrecondition when the CA or
-// CRL file cannot be read, or the CRL is not the CA's or has expired ("the
-// CRL '...' ..."; fail closed). Thread safe.
+// Verifies a PEM certificate against a CA certificate file (one or more
+// CAs) and, when crl_path is not empty, that CA's CRL, with
+// pki::VerifyCertificatePem (core/pki.h: the one implementation of these
+// checks): the chain and validity dates first, then the CRL (signed by that
+// CA, current), then revocation. The error says why: "no client
+// certificate", "certificate CN=S1 expired on ...", "certificate CN=S1
+// revoked (serial ...)", "certificate CN=S1 not issued by this study's CA
+// (issuer ...)". Unauthenticated for a missing, unparseable or refused
+// certificate; FailedPrecondition when this node's CA or CRL file cannot be
+// read or used (the CRL is not the CA's, has expired: "the CRL '...' ...";
+// fail closed). Thread safe.
 absl::Status VerifyPeerCertificate(absl::string_view cert_pem,
                                    const std::string& ca_cert_path,
                                    const std::string& crl_path);

@@ -21,6 +21,7 @@
 #include "core/csv.h"
 #include "core/hash.h"
 #include "core/status.h"
+#include "proto/results_json.h"
 #include "report/internal/assets.h"
 #include "report/internal/renderer.h"
 #include "report/internal/report_json.h"
@@ -82,18 +83,14 @@ std::string Renderer::Render() {
 }
 
 void Renderer::ResolveK() {
-  const std::vector<std::pair<std::vector<const char*>, std::string>> sources = {
-      {{"study", "min_cell_count"}, "study.min_cell_count"},
-      {{"privacy", "min_cell_count"}, "privacy.min_cell_count"},
-      {{"cohort", "min_cell_count"}, "cohort.min_cell_count"},
-      {{"cohort", "method", "min_cell_count"}, "cohort.method.min_cell_count"},
+  // The study's k when its spec set one, else the largest k a site used.
+  const std::pair<int, const char*> sources[] = {
+      {res_.study().min_cell_count(), "study.min_cell_count"},
+      {res_.cohort().min_cell_count(), "cohort.min_cell_count"},
   };
-  for (const auto& [path, name] : sources) {
-    const json* j = &r_;
-    for (const char* key : path) j = At(j, key);
-    const double v = Num(j);
-    if (std::isfinite(v) && v >= 1) {
-      k_ = static_cast<int>(v);
+  for (const auto& [k, name] : sources) {
+    if (k >= 1) {
+      k_ = k;
       k_source_ = name;
       return;
     }
@@ -119,6 +116,19 @@ std::string Renderer::Open(const std::string& id, const std::string& title) {
 
 std::string Renderer::Figure(const std::string& svg, const std::string& caption) {
   return absl::StrCat("<figure>", svg, "<figcaption>", caption, "</figcaption></figure>\n");
+}
+
+const v1::Results::ModelValidation& Renderer::ValidationOf(const std::string& model) const {
+  auto it = res_.validation().find(model);
+  return it == res_.validation().end() ? v1::Results::ModelValidation::default_instance()
+                                       : it->second;
+}
+
+const v1::Results::SiteMetrics& Renderer::SiteMetricsOf(const std::string& model,
+                                                        const std::string& site) const {
+  const v1::Results::ModelValidation& v = ValidationOf(model);
+  auto it = v.sites().find(site);
+  return it == v.sites().end() ? v1::Results::SiteMetrics::default_instance() : it->second;
 }
 
 std::vector<std::string> Renderer::Sites() const {
@@ -187,8 +197,8 @@ std::string Renderer::Glance() {
   if (const json* v = At(&r_, "validation"); v && v->is_object()) {
     for (auto it = v->begin(); it != v->end(); ++it) {
       bool said = false;
-      for (const char* m : {"harrell_c", "c_index", "uno_c", "auc"}) {
-        const Pooled p = ReadPooled(At(&*it, "pooled"), m);
+      for (const char* m : {"harrell_c", "uno_c", "auc"}) {
+        const Pooled p = ReadPooled(ValidationOf(it.key()).pooled(), m);
         const double pairs = Num(At(&*it, {"pooled", (std::string(m) + "_stratified").c_str()}));
         if (!std::isfinite(p.value) && std::isfinite(pairs)) {
           items.push_back(absl::StrCat("Model <b>", Escape(it.key()), "</b>: ", Pretty(m),
@@ -215,9 +225,9 @@ std::string Renderer::Glance() {
       if (!said) {  // no pooled value: list the centers' C or AUC
         std::vector<std::string> per_site;
         std::string metric;
-        for (const char* m : {"harrell_c", "c_index", "auc"}) {
+        for (const char* m : {"harrell_c", "auc"}) {
           for (const auto& site : Keys(At(&*it, "sites"))) {
-            const Estimate e = ReadEstimate(At(&*it, {"sites", site.c_str()}), m);
+            const Estimate e = ReadEstimate(SiteMetricsOf(it.key(), site), m);
             if (std::isfinite(e.value)) per_site.push_back(absl::StrCat(Escape(site), " ", Fmt(e.value)));
           }
           if (!per_site.empty()) {
@@ -284,7 +294,7 @@ std::string Renderer::Validation() {
     std::string info = KeyValueRows(v, {"sites", "pooled"});
     if (!info.empty()) absl::StrAppend(&s, "<table class=\"kv\">", info, "</table>");
     const std::vector<std::string> metrics = MetricsOf(v);
-    if (!metrics.empty()) absl::StrAppend(&s, MetricTable(v, metrics));
+    if (!metrics.empty()) absl::StrAppend(&s, MetricTable(model, v, metrics));
     std::string plots;
     for (const auto& m : metrics) plots += MetricForest(model, v, m);
     plots += CalibrationPlot(model, v);
@@ -308,7 +318,7 @@ std::string Renderer::Validation() {
     for (const auto& site : Keys(At(v, "sites"))) {
       const json* e = At(v, {"sites", site.c_str()});
       binary |= At(e, "auc") != nullptr || At(e, "roc") != nullptr;
-      for (const char* m : {"harrell_c", "c_index", "uno_c", "auc_t", "km_groups"}) {
+      for (const char* m : {"harrell_c", "uno_c", "auc_t", "km_groups"}) {
         survival |= At(e, m) != nullptr;
       }
     }
@@ -328,8 +338,8 @@ std::string Renderer::Validation() {
 // Top-level keys this renderer does not know, shown compactly so that
 // nothing in results.json is hidden from the reader.
 std::string Renderer::Other() {
-  static const std::set<std::string> kKnown = {"study", "provenance", "cohort", "harmonization",
-                                               "models", "validation", "privacy"};
+  static const std::set<std::string> kKnown = {"study",         "provenance", "cohort",
+                                               "harmonization", "models",     "validation"};
   std::string s;
   for (auto it = r_.begin(); it != r_.end(); ++it) {
     if (kKnown.count(it.key())) continue;
@@ -347,23 +357,31 @@ std::string Renderer::Other() {
 
 namespace fedrad::report {
 
+absl::StatusOr<std::string> RenderReport(const v1::Results& results, const ReportOptions& options) {
+  // The sections that list keys (e.g. "Other results") read the same
+  // results as results.json prints them.
+  FEDRAD_ASSIGN_OR_RETURN(std::string text, PrintResults(results));
+  const nlohmann::json tree = nlohmann::json::parse(text);
+  report_internal::Renderer renderer(results, tree, options);
+  return renderer.Render();
+}
+
 absl::StatusOr<std::string> RenderReport(const nlohmann::json& results, const ReportOptions& options) {
   if (!results.is_object()) {
     return absl::InvalidArgumentError("results.json must hold a JSON object at the top level");
   }
-  report_internal::Renderer renderer(results, options);
-  return renderer.Render();
+  FEDRAD_ASSIGN_OR_RETURN(v1::Results typed, ParseResults(results.dump(), "results"));
+  return RenderReport(typed, options);
 }
 
 absl::Status WriteReportFile(const std::string& results_path, const std::string& out_path,
                              ReportOptions options) {
   FEDRAD_ASSIGN_OR_RETURN(std::string text, ReadFileToString(results_path));
-  nlohmann::json results;
-  try {
-    results = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    return absl::InvalidArgumentError(absl::StrCat(results_path, " is not valid JSON: ", e.what()));
+  if (!nlohmann::json::accept(text)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(results_path, " is not valid JSON; give the results.json a study wrote"));
   }
+  FEDRAD_ASSIGN_OR_RETURN(v1::Results results, ParseResults(text, results_path));
   if (options.results_source.empty()) options.results_source = results_path;
   if (options.results_sha256.empty()) options.results_sha256 = Sha256Hex(text);
   FEDRAD_ASSIGN_OR_RETURN(std::string html, RenderReport(results, options));

@@ -5,13 +5,15 @@
 // shown; curve points whose count is below the study's minimum cell count k
 // are never drawn (they are reported as suppressed).
 //
-//   nlohmann::json results = nlohmann::json::parse(text);
+//   FEDRAD_ASSIGN_OR_RETURN(fedrad::v1::Results results, fedrad::ParseResults(text));
 //   FEDRAD_ASSIGN_OR_RETURN(std::string html, fedrad::report::RenderReport(results));
 //   // or, from files:
 //   FEDRAD_RETURN_IF_ERROR(fedrad::report::WriteReportFile("results.json", "report.html"));
 //
 // Each section renders only when its keys exist and otherwise says "not part
-// of this study". The keys read are listed in docs/report.md.
+// of this study". The keys read are listed in docs/report.md; results.json is
+// read into its definition, proto/results.proto (proto/results_json.h), so a
+// file with a key the definition lacks is refused, naming the key.
 #ifndef FEDRAD_REPORT_REPORT_H_
 #define FEDRAD_REPORT_REPORT_H_
 
@@ -20,6 +22,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include <nlohmann/json.hpp>
+
+#include "proto/results.pb.h"
 
 namespace fedrad::report {
 
@@ -38,14 +42,18 @@ struct ReportOptions {
   bool render_check = true;
 };
 
-// Renders the report. InvalidArgument when `results` is not a JSON object.
-// Thread safe (no shared state).
+// Renders the report. Thread safe (no shared state).
+absl::StatusOr<std::string> RenderReport(const v1::Results& results,
+                                         const ReportOptions& options = {});
+// The same from results.json as a JSON tree: InvalidArgument when it is not
+// an object or does not match proto/results.proto (naming the key).
 absl::StatusOr<std::string> RenderReport(const nlohmann::json& results,
                                          const ReportOptions& options = {});
 
 // Reads `results_path`, renders it and writes `out_path` atomically.
 // NotFound / DataLoss for unreadable input, InvalidArgument for malformed
-// JSON (naming the file and the parser's message), DataLoss on write failure.
+// JSON or a key proto/results.proto lacks (naming the file), DataLoss on
+// write failure.
 absl::Status WriteReportFile(const std::string& results_path, const std::string& out_path,
                              ReportOptions options = {});
 

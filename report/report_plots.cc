@@ -176,10 +176,10 @@ std::string Renderer::MetricForest(const std::string& model, const json* v,
   };
   std::vector<Row> rows;
   for (const auto& site : names) {
-    const Estimate e = ReadEstimate(At(sites, site), metric);
+    const Estimate e = ReadEstimate(SiteMetricsOf(model, site), metric);
     if (std::isfinite(e.value)) rows.push_back({site, e});
   }
-  const Pooled pooled = ReadPooled(At(v, "pooled"), metric);
+  const Pooled pooled = ReadPooled(ValidationOf(model).pooled(), metric);
   if (rows.empty() && !std::isfinite(pooled.value) &&
       !std::isfinite(Num(At(At(v, "pooled"), metric + "_stratified")))) {
     return "";
@@ -354,6 +354,59 @@ std::string Renderer::CalibrationPlot(const std::string& model, const json* v) {
   return Figure(p.Render(absl::StrCat("Calibration plot for model ", model)), caption);
 }
 
+namespace {
+
+// A Kaplan-Meier curve's number at risk under the plot: (label, color, drawn
+// times, at risk).
+struct AtRisk {
+  std::string label, color;
+  std::vector<double> time, n;
+  double n0 = 0;  // the group's size, at time 0
+};
+
+// The number-at-risk table clinicians expect under a KM plot, at up to 8 of
+// the released grid times; "&lt;k" where the curve has stopped. "" when no
+// curve has a released time.
+std::string AtRiskTable(const std::vector<AtRisk>& at_risk_rows, int k) {
+  std::vector<double> times;
+  for (const AtRisk& r : at_risk_rows) {
+    for (double t : r.time) {
+      if (std::find(times.begin(), times.end(), t) == times.end()) times.push_back(t);
+    }
+  }
+  std::sort(times.begin(), times.end());
+  const size_t stride = std::max<size_t>(1, (times.size() + 7) / 8);
+  std::string risk_table;
+  if (times.empty()) return risk_table;
+  risk_table = "<table class=\"atrisk\"><tr><th>at risk</th><td>0</td>";
+  for (size_t i = stride - 1; i < times.size(); i += stride) {
+    absl::StrAppend(&risk_table, "<td>", Fmt(times[i], 0), "</td>");
+  }
+  absl::StrAppend(&risk_table, "</tr>");
+  for (const AtRisk& r : at_risk_rows) {
+    absl::StrAppend(&risk_table, "<tr><th style=\"color:", r.color, "\">", Escape(r.label),
+                    "</th><td>", Fmt(r.n0, 0), "</td>");
+    for (size_t i = stride - 1; i < times.size(); i += stride) {
+      auto it = std::find(r.time.begin(), r.time.end(), times[i]);
+      // Each site releases a group's points only where >= k patients
+      // left its risk set: a time before the group's last released
+      // point that it did not release is unknown ("–"), a later one
+      // has fewer than k at risk.
+      const bool after = r.time.empty() || times[i] > r.time.back();
+      absl::StrAppend(&risk_table, "<td>",
+                      it != r.time.end()
+                          ? Fmt(r.n[static_cast<size_t>(it - r.time.begin())], 0)
+                          : after ? absl::StrCat("&lt;", k) : std::string("–"),
+                      "</td>");
+    }
+    absl::StrAppend(&risk_table, "</tr>");
+  }
+  absl::StrAppend(&risk_table, "</table>");
+  return risk_table;
+}
+
+}  // namespace
+
 // validation.<model>.sites.<site>.km_groups = [{label, n, events?, time[],
 //   survival[], n_at_risk[]}]
 std::string Renderer::KaplanMeier(const std::string& model, const json* v) {
@@ -378,12 +431,6 @@ std::string Renderer::KaplanMeier(const std::string& model, const json* v) {
     p.Title(absl::StrCat(model, " · ", site, ": Kaplan–Meier by predicted risk"));
     std::vector<std::pair<std::string, std::string>> legend;
     std::vector<std::string> notes;
-    // Number at risk under the plot: (label, color, drawn times, at risk).
-    struct AtRisk {
-      std::string label, color;
-      std::vector<double> time, n;
-      double n0 = 0;  // the group's size, at time 0
-    };
     std::vector<AtRisk> at_risk_rows;
     int gi = -1, drawn = 0;
     for (const json& g : *groups) {
@@ -435,43 +482,7 @@ std::string Renderer::KaplanMeier(const std::string& model, const json* v) {
       continue;
     }
     p.Legend(legend, true);
-    // The number-at-risk table clinicians expect under a KM plot, at up to
-    // 8 of the released grid times; "&lt;k" where the curve has stopped.
-    std::vector<double> times;
-    for (const AtRisk& r : at_risk_rows) {
-      for (double t : r.time) {
-        if (std::find(times.begin(), times.end(), t) == times.end()) times.push_back(t);
-      }
-    }
-    std::sort(times.begin(), times.end());
-    const size_t stride = std::max<size_t>(1, (times.size() + 7) / 8);
-    std::string risk_table;
-    if (!times.empty()) {
-      risk_table = "<table class=\"atrisk\"><tr><th>at risk</th><td>0</td>";
-      for (size_t i = stride - 1; i < times.size(); i += stride) {
-        absl::StrAppend(&risk_table, "<td>", Fmt(times[i], 0), "</td>");
-      }
-      absl::StrAppend(&risk_table, "</tr>");
-      for (const AtRisk& r : at_risk_rows) {
-        absl::StrAppend(&risk_table, "<tr><th style=\"color:", r.color, "\">", Escape(r.label),
-                        "</th><td>", Fmt(r.n0, 0), "</td>");
-        for (size_t i = stride - 1; i < times.size(); i += stride) {
-          auto it = std::find(r.time.begin(), r.time.end(), times[i]);
-          // Each site releases a group's points only where >= k patients
-          // left its risk set: a time before the group's last released
-          // point that it did not release is unknown ("–"), a later one
-          // has fewer than k at risk.
-          const bool after = r.time.empty() || times[i] > r.time.back();
-          absl::StrAppend(&risk_table, "<td>",
-                          it != r.time.end()
-                              ? Fmt(r.n[static_cast<size_t>(it - r.time.begin())], 0)
-                              : after ? absl::StrCat("&lt;", k_) : std::string("–"),
-                          "</td>");
-        }
-        absl::StrAppend(&risk_table, "</tr>");
-      }
-      absl::StrAppend(&risk_table, "</table>");
-    }
+    const std::string risk_table = AtRiskTable(at_risk_rows, k_);
     std::string caption = absl::StrCat(
         risk_table, "Site ", Escape(site),
         ": observed event-free survival (Kaplan–Meier) of the patients the model puts at low, "
@@ -532,7 +543,7 @@ std::string Renderer::Roc(const std::string& model, const json* v) {
     std::vector<std::pair<double, double>> pts;
     for (size_t j = 0; j < fpr.size() && j < tpr.size(); ++j) pts.emplace_back(fpr[j], tpr[j]);
     p.Line(pts, Palette(i), 2);
-    const Estimate auc = ReadEstimate(At(sites, site), td ? "auc_t" : "auc");
+    const Estimate auc = ReadEstimate(SiteMetricsOf(model, site), td ? "auc_t" : "auc");
     legend.emplace_back(std::isfinite(auc.value)
                             ? absl::StrCat(site, td ? " AUC(t) " : " AUC ", Fmt(auc.value, 2))
                             : site,

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 #include <string>
 #include <utility>
@@ -220,14 +221,14 @@ std::string Renderer::Cohort() {
   return s;
 }
 
-// Every key named "excluded" (or "excluded_cases") anywhere, except the
+// Every key named "excluded" anywhere, except the
 // site list study.excluded_sites, rendered with its path.
 void Renderer::FindExcluded(const json& j, const std::string& path,
                             std::vector<std::pair<std::string, const json*>>* out) {
   if (!j.is_object()) return;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string p = path.empty() ? it.key() : path + "." + it.key();
-    if (it.key() == "excluded" || it.key() == "excluded_cases") {
+    if (it.key() == "excluded") {
       out->emplace_back(p, &*it);
     } else if (it->is_object()) {
       FindExcluded(*it, p, out);
@@ -369,35 +370,14 @@ std::string Renderer::Harmonization() {
   return s;
 }
 
-std::vector<Renderer::Term> Renderer::ReadTerms(const json* model) {
+std::vector<Renderer::Term> Renderer::ReadTerms(const v1::Results::ModelFit& model) {
+  // By name, as results.json lists them (a protobuf map has no order).
+  const std::map<std::string, double> coefficients(model.coefficients().begin(),
+                                                   model.coefficients().end());
   std::vector<Term> terms;
-  const json* coef = At(model, "coefficients");
-  const json* se = At(model, "std_errors");
-  if (coef == nullptr) return terms;
-  if (coef->is_object()) {
-    for (auto it = coef->begin(); it != coef->end(); ++it) {
-      terms.push_back({it.key(), Num(&*it), Num(At(se, it.key()))});
-    }
-  } else if (coef->is_array()) {
-    const json* names = At(model, "terms");
-    for (size_t i = 0; i < coef->size(); ++i) {
-      const json& e = (*coef)[i];
-      Term t;
-      if (e.is_object()) {
-        t.name = Str(At(&e, "term"));
-        if (t.name.empty()) t.name = Str(At(&e, "name"));
-        t.beta = Num(At(&e, "estimate"));
-        if (!std::isfinite(t.beta)) t.beta = Num(At(&e, "coefficient"));
-        t.se = Num(At(&e, "std_error"));
-        if (!std::isfinite(t.se)) t.se = Num(At(&e, "se"));
-      } else {
-        t.name = names && names->is_array() && i < names->size() ? Str(&(*names)[i])
-                                                                 : absl::StrCat("x", i + 1);
-        t.beta = Num(&e);
-        if (se && se->is_array() && i < se->size()) t.se = Num(&(*se)[i]);
-      }
-      terms.push_back(t);
-    }
+  for (const auto& [name, beta] : coefficients) {
+    auto se = model.std_errors().find(name);
+    terms.push_back({name, beta, se == model.std_errors().end() ? kNaN : se->second});
   }
   return terms;
 }
@@ -436,7 +416,9 @@ std::string Renderer::Models() {
       }
       absl::StrAppend(&s, "</table>");
     }
-    const std::vector<Term> terms = ReadTerms(m);
+    auto typed = res_.models().find(it.key());
+    const std::vector<Term> terms =
+        typed == res_.models().end() ? std::vector<Term>{} : ReadTerms(typed->second);
     if (terms.empty()) {
       absl::StrAppend(&s, "<p class=\"note\">No coefficients in results.json.</p>");
       continue;
@@ -500,14 +482,30 @@ std::string Renderer::Models() {
 
 // Metrics present at any site or pooled, known ones first.
 std::vector<std::string> Renderer::MetricsOf(const json* v) {
-  static const std::vector<std::string> kOrder = {
-      "harrell_c", "c_index", "uno_c", "auc_t", "auc", "calibration_slope",
-      "calibration_intercept", "oe_ratio_t", "oe_ratio", "brier_t", "integrated_brier", "brier",
-      "sensitivity", "specificity"};
-  static const std::set<std::string> kNotMetrics = {
-      "n", "events", "n_events", "concordant", "discordant", "tied_risk", "n_pos", "n_neg",
-      "t", "tau", "threshold", "youden_threshold", "replicates", "n_excluded", "sites",
-      "bootstrap_replicates", "comparable_pairs"};
+  static const std::vector<std::string> kOrder = {"harrell_c",
+                                                  "uno_c",
+                                                  "auc_t",
+                                                  "auc",
+                                                  "calibration_slope",
+                                                  "calibration_intercept",
+                                                  "oe_ratio_t",
+                                                  "brier_t",
+                                                  "integrated_brier",
+                                                  "brier",
+                                                  "sensitivity",
+                                                  "specificity"};
+  static const std::set<std::string> kNotMetrics = {"n",
+                                                    "events",
+                                                    "n_pos",
+                                                    "n_neg",
+                                                    "t",
+                                                    "tau",
+                                                    "threshold",
+                                                    "youden_threshold",
+                                                    "n_excluded",
+                                                    "sites",
+                                                    "bootstrap_replicates",
+                                                    "comparable_pairs"};
   std::set<std::string> found;
   auto scan = [&](const json* obj) {
     if (obj == nullptr || !obj->is_object()) return;
@@ -528,9 +526,7 @@ std::vector<std::string> Renderer::MetricsOf(const json* v) {
         found.insert(k.substr(0, k.size() - 5));
         continue;
       }
-      if (it->is_number() || (it->is_object() && (it->contains("value") || it->contains("estimate")))) {
-        found.insert(k);
-      }
+      if (it->is_number()) found.insert(k);
     }
   };
   if (const json* sites = At(v, "sites"); sites && sites->is_object()) {
@@ -547,7 +543,8 @@ std::vector<std::string> Renderer::MetricsOf(const json* v) {
   return out;
 }
 
-std::string Renderer::MetricTable(const json* v, const std::vector<std::string>& metrics) {
+std::string Renderer::MetricTable(const std::string& model, const json* v,
+                                  const std::vector<std::string>& metrics) {
   std::string s = "<table><tr><th>center</th><th>n</th><th>events</th>";
   for (const auto& m : metrics) absl::StrAppend(&s, "<th>", Escape(Pretty(m)), "</th>");
   absl::StrAppend(&s, "</tr>");
@@ -563,7 +560,7 @@ std::string Renderer::MetricTable(const json* v, const std::vector<std::string>&
                     Fmt(Num(At(js, "n")), 0), "</td><td class=\"num\">",
                     Fmt(Num(At(js, "events")), 0), "</td>");
     for (const auto& m : metrics) {
-      const Estimate e = ReadEstimate(js, m);
+      const Estimate e = ReadEstimate(SiteMetricsOf(model, site), m);
       absl::StrAppend(&s, "<td class=\"num\">", Fmt(e.value));
       if (std::isfinite(e.ci_low)) {
         absl::StrAppend(&s, "<br><span class=\"note\">", Fmt(e.ci_low), "–", Fmt(e.ci_high), "</span>");
@@ -576,7 +573,7 @@ std::string Renderer::MetricTable(const json* v, const std::vector<std::string>&
     absl::StrAppend(&s, "<tr><th>pooled</th><td class=\"num\">", Fmt(Num(At(pooled, "n")), 0),
                     "</td><td class=\"num\">", Fmt(Num(At(pooled, "events")), 0), "</td>");
     for (const auto& m : metrics) {
-      const Pooled p = ReadPooled(pooled, m);
+      const Pooled p = ReadPooled(ValidationOf(model).pooled(), m);
       absl::StrAppend(&s, "<td class=\"num\"><b>", Fmt(p.value), "</b>");
       if (std::isfinite(p.ci_low)) {
         absl::StrAppend(&s, "<br><span class=\"note\">", Fmt(p.ci_low), "–", Fmt(p.ci_high), "</span>");

@@ -6,35 +6,33 @@
 #include "absl/strings/str_split.h"
 #include "core/status.h"
 #include "proto/payload.h"
+#include "proto/task_kinds.h"
 
 namespace fedrad::rounds {
 
 absl::StatusOr<CohortSite> ParseCohortMoments(const std::string& site, const v1::Payload& p) {
+  namespace km = ::fedrad::kinds::cohort_moments;
   CohortSite out;
-  auto it = p.strings().find("columns");
-  std::string joined = it == p.strings().end() ? "" : it->second;
-  for (absl::string_view c : absl::StrSplit(joined, ',', absl::SkipEmpty())) {
-    out.columns.emplace_back(c);
-  }
-  FEDRAD_ASSIGN_OR_RETURN(auto rows, GetVector(p, "rows"));
-  FEDRAD_ASSIGN_OR_RETURN(auto n, GetVector(p, "n"));
-  FEDRAD_ASSIGN_OR_RETURN(auto n_missing, GetVector(p, "n_missing"));
-  FEDRAD_ASSIGN_OR_RETURN(auto mean, GetVector(p, "mean"));
-  FEDRAD_ASSIGN_OR_RETURN(auto m2, GetVector(p, "m2"));
-  FEDRAD_ASSIGN_OR_RETURN(auto binary, GetVector(p, "binary"));
-  FEDRAD_ASSIGN_OR_RETURN(auto count_one, GetVector(p, "count_one"));
+  out.columns = kinds::Get(p, km::kColumns);
+  FEDRAD_ASSIGN_OR_RETURN(auto rows, kinds::Get(p, km::kRows));
+  FEDRAD_ASSIGN_OR_RETURN(auto n, kinds::Get(p, km::kN));
+  FEDRAD_ASSIGN_OR_RETURN(auto n_missing, kinds::Get(p, km::kNMissing));
+  FEDRAD_ASSIGN_OR_RETURN(auto mean, kinds::Get(p, km::kMean));
+  FEDRAD_ASSIGN_OR_RETURN(auto m2, kinds::Get(p, km::kM2));
+  FEDRAD_ASSIGN_OR_RETURN(auto binary, kinds::Get(p, km::kBinary));
+  FEDRAD_ASSIGN_OR_RETURN(auto count_one, kinds::Get(p, km::kCountOne));
   // Optional (older sites do not send it): whole-number columns.
   std::vector<double> integer =
-      GetVector(p, "integer").value_or(std::vector<double>(count_one.size(), 0.0));
-  FEDRAD_ASSIGN_OR_RETURN(auto suppressed, GetVector(p, "suppressed"));
+      kinds::Get(p, km::kInteger).value_or(std::vector<double>(count_one.size(), 0.0));
+  FEDRAD_ASSIGN_OR_RETURN(auto suppressed, kinds::Get(p, km::kSuppressed));
   size_t m = out.columns.size();
-  if (rows.size() != 1 || n.size() != m || n_missing.size() != m || mean.size() != m ||
+  if (n.size() != m || n_missing.size() != m || mean.size() != m ||
       m2.size() != m || binary.size() != m || count_one.size() != m || suppressed.size() != m) {
     return absl::DataLossError(absl::StrCat("site ", site, ": malformed cohort.moments result"));
   }
-  out.rows = CountFromDouble(rows[0]);
-  FEDRAD_ASSIGN_OR_RETURN(auto k, GetVector(p, "min_cell_count"));
-  if (k.size() == 1) out.min_cell_count = CountFromDouble(k[0], out.min_cell_count);
+  out.rows = CountFromDouble(rows);
+  FEDRAD_ASSIGN_OR_RETURN(double k, kinds::Get(p, km::kMinCellCount));
+  out.min_cell_count = CountFromDouble(k, out.min_cell_count);
   for (size_t i = 0; i < m; ++i) {
     models::ColumnMoments cm;
     if (std::isfinite(n[i]) && std::isfinite(n_missing[i])) {
@@ -55,9 +53,9 @@ absl::StatusOr<CohortSite> ParseCohortMoments(const std::string& site, const v1:
     }
     out.moments[out.columns[i]] = cm;
   }
-  FEDRAD_ASSIGN_OR_RETURN(auto te_n, GetVector(p, "time_event_n"));
-  FEDRAD_ASSIGN_OR_RETURN(auto te_events, GetVector(p, "time_event_events"));
-  FEDRAD_ASSIGN_OR_RETURN(auto te_suppressed, GetVector(p, "time_event_suppressed"));
+  FEDRAD_ASSIGN_OR_RETURN(auto te_n, kinds::Get(p, km::kTimeEventN));
+  FEDRAD_ASSIGN_OR_RETURN(auto te_events, kinds::Get(p, km::kTimeEventEvents));
+  FEDRAD_ASSIGN_OR_RETURN(auto te_suppressed, kinds::Get(p, km::kTimeEventSuppressed));
   for (size_t i = 0; i < te_n.size() && i < te_events.size() && i < te_suppressed.size(); ++i) {
     // -1: withheld (fewer than k pairs).
     out.te_n.push_back(std::isfinite(te_n[i]) ? CountFromDouble(te_n[i]) : -1);
@@ -71,10 +69,11 @@ absl::StatusOr<CohortGrids> ParseCohortCounts(const std::string& site, const v1:
                                              const std::vector<std::string>& columns) {
   CohortGrids out;
   for (const std::string& c : columns) {
-    absl::StatusOr<std::vector<double>> grid = GetVector(p, "grid." + c);
+    namespace kc = ::fedrad::kinds::cohort_counts;
+    absl::StatusOr<std::vector<double>> grid = kinds::Get(p, kc::kGrid, c);
     if (!grid.ok()) continue;  // the site released no counts for this column
-    FEDRAD_ASSIGN_OR_RETURN(auto counts, GetVector(p, "counts." + c));
-    FEDRAD_ASSIGN_OR_RETURN(auto n, GetVector(p, "n." + c));
+    FEDRAD_ASSIGN_OR_RETURN(auto counts, kinds::Get(p, kc::kCounts, c));
+    FEDRAD_ASSIGN_OR_RETURN(auto n, kinds::Get(p, kc::kN, c));
     if (counts.size() != grid->size() || n.size() != 1 || !std::isfinite(n[0])) {
       return absl::DataLossError(
           absl::StrCat("site ", site, ": malformed cohort.counts result for '", c, "'"));

@@ -5,9 +5,13 @@
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
 #include "proto/payload.h"
+#include "proto/task_kinds.h"
 
 namespace fedrad::rounds {
 namespace {
+
+namespace cm = ::fedrad::kinds::combat_moments;
+namespace cr = ::fedrad::kinds::combat_residuals;
 
 absl::StatusOr<std::vector<double>> Sized(const v1::RoundMessage& m, const std::string& name,
                                           size_t n) {
@@ -71,20 +75,20 @@ absl::StatusOr<harmonization::PooledRegression> RegressionFromTranscript(
   for (const MessagePtr& mp : msgs) {
     const v1::RoundMessage& m = *mp;
     harmonization::LocalMoments lm;
-    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> n, Sized(m, "n", 1));
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> n, Sized(m, cm::kN.name, 1));
     lm.n = CountFromDouble(n[0]);  // past 2^53 or NaN: -1 (tests/fuzz)
     if (lm.n < 0) return absl::DataLossError("a combat.moments message's n is not a count");
-    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> sz, Sized(m, "sum_covariates", q));
-    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> sy, Sized(m, "sum_features", features));
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> sz, Sized(m, cm::kSumCovariates.name, q));
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> sy, Sized(m, cm::kSumFeatures.name, features));
     std::vector<double> zz, zy;
     if (pooled.has_value()) {
       const bool first = mp == msgs.front();
-      FEDRAD_ASSIGN_OR_RETURN(zz, PooledOrZero(*pooled, m, "covariate_cross", q * q, first));
-      FEDRAD_ASSIGN_OR_RETURN(zy, PooledOrZero(*pooled, m, "covariate_feature_cross",
+      FEDRAD_ASSIGN_OR_RETURN(zz, PooledOrZero(*pooled, m, cm::kCovariateCross.name, q * q, first));
+      FEDRAD_ASSIGN_OR_RETURN(zy, PooledOrZero(*pooled, m, cm::kCovariateFeatureCross.name,
                                                q * features, first));
     } else {
-      FEDRAD_ASSIGN_OR_RETURN(zz, Sized(m, "covariate_cross", q * q));
-      FEDRAD_ASSIGN_OR_RETURN(zy, Sized(m, "covariate_feature_cross", q * features));
+      FEDRAD_ASSIGN_OR_RETURN(zz, Sized(m, cm::kCovariateCross.name, q * q));
+      FEDRAD_ASSIGN_OR_RETURN(zy, Sized(m, cm::kCovariateFeatureCross.name, q * features));
     }
     lm.sum_covariates = Vec(sz);
     lm.covariate_cross = RowMajor(zz, q, q);
@@ -108,9 +112,9 @@ absl::StatusOr<harmonization::PooledEstimates> PooledFromTranscript(
   for (const MessagePtr& m : msgs) {
     std::vector<double> v;
     if (pooled.has_value()) {
-      FEDRAD_ASSIGN_OR_RETURN(v, PooledOrZero(*pooled, *m, "rss", features, m == msgs.front()));
+      FEDRAD_ASSIGN_OR_RETURN(v, PooledOrZero(*pooled, *m, cr::kRss.name, features, m == msgs.front()));
     } else {
-      FEDRAD_ASSIGN_OR_RETURN(v, Sized(*m, "rss", features));
+      FEDRAD_ASSIGN_OR_RETURN(v, Sized(*m, cr::kRss.name, features));
     }
     rss.push_back(Vec(v));
   }

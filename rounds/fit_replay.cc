@@ -8,20 +8,19 @@
 #include "absl/strings/str_split.h"
 #include "core/status.h"
 #include "proto/payload.h"
+#include "proto/task_kinds.h"
 #include "site_node/model_spec.h"
 
 namespace fedrad::rounds {
 namespace {
 
 namespace m = ::fedrad::models;
+namespace md = ::fedrad::kinds::models_derivatives;
+namespace mp = ::fedrad::kinds::models_prepare;
+namespace mf = ::fedrad::kinds::models_fit;
+namespace mt = ::fedrad::kinds::model_task;
 
 std::vector<double> ToStd(const Eigen::VectorXd& v) { return {v.data(), v.data() + v.size()}; }
-
-std::vector<std::string> Lines(const std::string& s) {
-  std::vector<std::string> out;
-  for (absl::string_view part : absl::StrSplit(s, '\n', absl::SkipEmpty())) out.emplace_back(part);
-  return out;
-}
 
 absl::StatusOr<std::vector<double>> Sized(const Sums& sums, const std::string& name, size_t n) {
   auto it = sums.find(name);
@@ -40,12 +39,12 @@ absl::Status EndOfTranscript() { return absl::CancelledError("end of the transcr
 
 absl::StatusOr<m::Derivatives> DerivativesFromSums(const Sums& sums, int p) {
   m::Derivatives d = m::Derivatives::Zero(p);
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> loglik, Sized(sums, "loglik", 1));
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> n, Sized(sums, "n", 1));
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> events, Sized(sums, "events", 1));
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> g, Sized(sums, "gradient", static_cast<size_t>(p)));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> loglik, Sized(sums, md::kLoglik.name, 1));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> n, Sized(sums, md::kN.name, 1));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> events, Sized(sums, md::kEvents.name, 1));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> g, Sized(sums, md::kGradient.name, static_cast<size_t>(p)));
   FEDRAD_ASSIGN_OR_RETURN(std::vector<double> info,
-                          Sized(sums, "information", static_cast<size_t>(p) * p));
+                          Sized(sums, md::kInformation.name, static_cast<size_t>(p) * p));
   d.loglik = loglik[0];
   // Counts past 2^53 (or NaN) are no counts: a double past int64_t was
   // converted here (undefined behaviour; found by tests/fuzz).
@@ -69,7 +68,7 @@ absl::StatusOr<PreparedFit> PreparedFromTranscript(const std::string& model,
   PreparedFit out;
   for (const MessagePtr& mp : msgs) {
     const v1::RoundMessage& msg = *mp;
-    std::vector<std::string> covs = Lines(InputString(msg, "covariates"));
+    std::vector<std::string> covs = InputList(msg, mt::kCovariates);
     if (out.candidates.empty()) out.candidates = covs;
     if (covs != out.candidates) {
       return absl::FailedPreconditionError(absl::StrCat(
@@ -82,10 +81,10 @@ absl::StatusOr<PreparedFit> PreparedFromTranscript(const std::string& model,
   }
   FEDRAD_ASSIGN_OR_RETURN(Sums sums, SumRound(msgs));
   const size_t p = out.candidates.size();
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> n, Sized(sums, "n", 1));
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> events, Sized(sums, "events", 1));
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> sx, Sized(sums, "sum_x", p));
-  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> sxx, Sized(sums, "sum_xx", p * p));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> n, Sized(sums, mp::kN.name, 1));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> events, Sized(sums, mp::kEvents.name, 1));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> sx, Sized(sums, mp::kSumX.name, p));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<double> sxx, Sized(sums, mp::kSumXX.name, p * p));
   if (!std::isfinite(events[0])) {
     return absl::FailedPreconditionError(absl::StrCat(
         "round '", round, "': a site withheld its event count (fewer than k events or non-events), "
@@ -112,17 +111,17 @@ namespace {
 absl::Status CheckInputs(const v1::RoundMessage& msg, const std::vector<std::string>& covs,
                          const m::Scaling* scaling, const Eigen::VectorXd& beta) {
   const std::string who = absl::StrCat("round '", msg.round_id(), "': site '", msg.site(), "'");
-  if (Lines(InputString(msg, "covariates")) != covs) {
+  if (InputList(msg, mt::kCovariates) != covs) {
     return absl::FailedPreconditionError(absl::StrCat(who, " computed at other covariates than the "
                                                            "fit's step"));
   }
-  absl::StatusOr<std::vector<double>> b = GetVector(msg.contribution().inputs(), "beta");
+  absl::StatusOr<std::vector<double>> b = kinds::Get(msg.contribution().inputs(), mt::kBeta);
   if (!b.ok() || !Agree(*b, ToStd(beta))) {
     return absl::FailedPreconditionError(absl::StrCat(who, " computed at another beta than the "
                                                            "fit's step"));
   }
-  absl::StatusOr<std::vector<double>> center = GetVector(msg.contribution().inputs(), "center");
-  absl::StatusOr<std::vector<double>> scale = GetVector(msg.contribution().inputs(), "scale");
+  absl::StatusOr<std::vector<double>> center = kinds::Get(msg.contribution().inputs(), mt::kCenter);
+  absl::StatusOr<std::vector<double>> scale = kinds::Get(msg.contribution().inputs(), mt::kScale);
   const bool ok = scaling == nullptr
                       ? !center.ok() && !scale.ok()
                       : center.ok() && scale.ok() && Agree(*center, ToStd(scaling->center)) &&
@@ -204,8 +203,8 @@ absl::StatusOr<FrozenModel> FrozenFromTranscript(const v1::Model& model, const s
     if (sites.size() != 1) return absl::InvalidArgumentError("a site's own fit has one site");
     FEDRAD_ASSIGN_OR_RETURN(std::vector<MessagePtr> msgs,
                             transcript.RoundOf(SiteFitRound(model.name()), sites));
-    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> beta, InputArray(*msgs[0], "beta"));
-    out.covariates = Lines(InputString(*msgs[0], "covariates"));
+    FEDRAD_ASSIGN_OR_RETURN(std::vector<double> beta, InputArray(*msgs[0], mf::kBeta.name));
+    out.covariates = InputList(*msgs[0], mf::kCovariates);
     out.beta = Eigen::Map<Eigen::VectorXd>(beta.data(), static_cast<Eigen::Index>(beta.size()));
     out.source = absl::StrCat("the signed models.fit of ", sites[0]);
     return out;

@@ -16,6 +16,7 @@
 #include "models/cox.h"
 #include "models/testutil.h"
 #include "proto/payload.h"
+#include "proto/task_kinds.h"
 #include "site_node/model_spec.h"
 
 namespace fedrad::rounds {
@@ -82,7 +83,7 @@ Federated RunFederated(const v1::Model& model) {
     AddScalar(&released, "events", static_cast<double>(events));
     AddVector(&released, "sum_x", Std(cp.sum));
     AddVector(&released, "sum_xx", Flat(cp.sum_outer));
-    (*inputs.mutable_strings())["covariates"] = absl::StrJoin(in.candidates, "\n");
+    kinds::Put(&inputs, kinds::model_task::kCovariates, in.candidates);
     out.messages.push_back(Message(s, PrepareRound("cox"), released, {"n", "events", "sum_x", "sum_xx"}, inputs));
   }
   // The pooled inputs as the coordinator gets them: summed in site order.
@@ -119,7 +120,7 @@ Federated RunFederated(const v1::Model& model) {
         AddVector(&inputs, "center", Std(scaling->center));
         AddVector(&inputs, "scale", Std(scaling->scale));
       }
-      (*inputs.mutable_strings())["covariates"] = absl::StrJoin(covs, "\n");
+      kinds::Put(&inputs, kinds::model_task::kCovariates, covs);
       round.push_back(Message(s, EvalRound("cox", kDevelopmentFit, k), released,
                               {"n", "events", "loglik", "gradient", "information"}, inputs));
     }

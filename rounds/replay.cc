@@ -33,12 +33,6 @@ using nlohmann::json;
 
 constexpr double kTolerance = 1e-9;
 
-std::vector<std::string> Lines(const std::string& s) {
-  std::vector<std::string> out;
-  for (absl::string_view part : absl::StrSplit(s, '\n', absl::SkipEmpty())) out.emplace_back(part);
-  return out;
-}
-
 bool Close(double a, double b) {
   if (std::isnan(a) && std::isnan(b)) return true;
   return std::fabs(a - b) <= kTolerance * std::max({1.0, std::fabs(a), std::fabs(b)});
@@ -61,9 +55,9 @@ std::map<std::string, std::vector<std::string>> FitsOf(const std::string& model,
   for (const MessagePtr& mp : all) {
     const v1::RoundMessage& m = *mp;
     if (!absl::StartsWith(m.round_id(), prefix) || !absl::EndsWith(m.round_id(), "/eval/0")) continue;
-    const std::string fit = InputString(m, "fit");
+    const std::string fit = InputString(m, kinds::model_task::kFit.name);
     if (fit.empty() || fits.count(fit)) continue;
-    fits[fit] = Lines(InputString(m, "fit_sites"));
+    fits[fit] = InputList(m, kinds::model_task::kFitSites);
   }
   return fits;
 }
@@ -174,8 +168,7 @@ void CompareCombat(const v1::Study& spec, const VerifiedTranscript& transcript, 
   const std::vector<std::string> sites = CombatSites(transcript);
   if (sites.empty()) return;
   const std::vector<MessagePtr> moments = transcript.Round(CombatMomentsRound());
-  const std::vector<std::string> features =
-      absl::StrSplit(InputString(*moments.front(), "features"), ',', absl::SkipEmpty());
+  const std::vector<std::string> features = InputList(*moments.front(), kinds::combat::kFeatures);
   const std::vector<std::string> covariates(spec.harmonization().covariates().begin(),
                                             spec.harmonization().covariates().end());
   absl::StatusOr<harmonization::PooledRegression> reg = RegressionFromTranscript(
@@ -349,8 +342,8 @@ absl::StatusOr<ReplayReport> Replay(const ReplayOptions& o) {
     std::vector<MessagePtr> site_fit = transcript.Round(SiteFitRound(model.name()));
     if (!site_fit.empty()) {
       const v1::RoundMessage& m = *site_fit.front();
-      absl::StatusOr<std::vector<double>> beta = InputArray(m, "beta");
-      std::vector<std::string> names = Lines(InputString(m, "covariates"));
+      absl::StatusOr<std::vector<double>> beta = InputArray(m, kinds::models_fit::kBeta.name);
+      std::vector<std::string> names = InputList(m, kinds::models_fit::kCovariates);
       if (model.type() != v1::Model::COX) names.insert(names.begin(), "intercept");
       const std::string where = absl::StrCat("model '", model.name(), "' (fitted by site ", m.site(), ")");
       if (!beta.ok() || beta->size() != names.size()) {

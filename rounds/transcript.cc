@@ -67,6 +67,7 @@ absl::StatusOr<v1::Contribution> MakeContribution(const v1::Payload& payload,
     }
   }
   for (const auto& [k, v] : payload.strings()) (*c.mutable_plain()->mutable_strings())[k] = v;
+  *c.mutable_plain()->mutable_lists() = payload.lists();
   return c;
 }
 
@@ -202,6 +203,13 @@ std::string InputString(const v1::RoundMessage& m, const std::string& key) {
     if (it != p->strings().end()) return it->second;
   }
   return "";
+}
+
+std::vector<std::string> InputList(const v1::RoundMessage& m, const kinds::List& field) {
+  for (const v1::Payload* p : {&m.contribution().inputs(), &m.contribution().plain()}) {
+    if (kinds::Has(*p, field)) return kinds::Get(*p, field);
+  }
+  return {};
 }
 
 namespace {

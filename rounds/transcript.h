@@ -38,6 +38,7 @@
 #include "proto/fedrad.pb.h"
 #include "proto/round_signing.h"
 #include "proto/rounds.pb.h"
+#include "proto/task_kinds.h"
 
 namespace fedrad::rounds {
 
@@ -112,6 +113,9 @@ bool IsMasked(const v1::RoundMessage& message);
 // A named array of a message's inputs/plain payload.
 absl::StatusOr<std::vector<double>> InputArray(const v1::RoundMessage& m, const std::string& name);
 std::string InputString(const v1::RoundMessage& m, const std::string& key);
+// A list (proto/task_kinds.h) of a message's inputs/plain payload; empty when
+// absent.
+std::vector<std::string> InputList(const v1::RoundMessage& m, const kinds::List& field);
 
 // ---- Audit records of signed messages -------------------------------------------
 // The kind of the audit decision a node writes for every signed round message

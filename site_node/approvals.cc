@@ -376,7 +376,7 @@ ApprovalWatcher::ApprovalWatcher(std::string state_dir, OnNew on_new)
     : state_dir_(std::move(state_dir)), on_new_(std::move(on_new)) {}
 
 absl::Status ApprovalWatcher::Refresh() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Stamp now;
   struct stat st;
   if (::stat(ApprovalsPath(state_dir_).c_str(), &st) == 0) {
@@ -422,7 +422,7 @@ absl::Status ApprovalWatcher::Check(const std::string& site_id, const v1::Study&
                                     absl::Time now) const {
   const v1::Study canonical = CanonicalStudy(study);
   const std::string hash = StudySpecHash(canonical);
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return CheckApproved(approvals_, site_id, canonical.name(), hash, now);
 }
 

@@ -26,12 +26,13 @@
 #include <sys/types.h>
 
 #include <functional>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "proto/config.pb.h"
@@ -125,8 +126,8 @@ class ApprovalWatcher {
  private:
   const std::string state_dir_;
   const OnNew on_new_;
-  mutable std::mutex mu_;
-  v1::StudyApprovals approvals_;  // guarded by mu_
+  mutable absl::Mutex mu_;
+  v1::StudyApprovals approvals_ ABSL_GUARDED_BY(mu_);
   struct Stamp {
     ino_t inode = 0;
     off_t size = -1;
@@ -134,7 +135,7 @@ class ApprovalWatcher {
     bool operator==(const Stamp& o) const {
       return inode == o.inode && size == o.size && mtime_ns == o.mtime_ns;
     }
-  } stamp_;  // guarded by mu_
+  } stamp_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace fedrad::site

@@ -5,18 +5,10 @@
 namespace fedrad::site {
 
 void RegisterBuiltinTasks(TaskRegistry& registry) {
-#ifdef FEDRAD_HAVE_FEATURES_TASKS
   RegisterFeatureTasks(registry);
-#endif
-#ifdef FEDRAD_HAVE_COHORT_TASKS
   RegisterCohortTasks(registry);
-#endif
-#ifdef FEDRAD_HAVE_COMBAT_TASKS
   RegisterCombatTasks(registry);
-#endif
-#ifdef FEDRAD_HAVE_MODELS_TASKS
   RegisterModelTasks(registry);
-#endif
   RegisterDebugTasks(registry);
   RegisterSecAggTasks(registry);
 }

@@ -1,12 +1,12 @@
-// Registers every task kind this build provides. One function per module,
-// each defined in its own file (owned by that module):
-//   site_node/tasks_cohort.cc  RegisterCohortTasks   (cohort summary)
-//   site_node/tasks_combat.cc  RegisterCombatTasks   (federated ComBat)
-//   site_node/tasks_models.cc  RegisterModelTasks    (Cox/logistic rounds, validation)
-//   site_node/tasks_debug.cc   RegisterDebugTasks    (test-only kinds)
-// site_node/CMakeLists.txt compiles the files that exist and defines
-// FEDRAD_HAVE_<MODULE>_TASKS for each, so RegisterBuiltinTasks calls exactly
-// the modules present; a module only has to add its file.
+// Registers every task kind of the site. One function per module, each
+// defined in its own file (owned by that module):
+//   site_node/tasks_features.cc  RegisterFeatureTasks  (feature extraction)
+//   site_node/tasks_cohort.cc    RegisterCohortTasks   (cohort summary)
+//   site_node/tasks_combat.cc    RegisterCombatTasks   (federated ComBat)
+//   site_node/tasks_models.cc    RegisterModelTasks    (Cox/logistic rounds, validation)
+//   site_node/tasks_debug.cc     RegisterDebugTasks    (test-only kinds)
+//   site_node/secure_agg.cc      RegisterSecAggTasks   (secure aggregation)
+// A new module adds its file to site_node/CMakeLists.txt and its call here.
 //
 //   fedrad::site::TaskRegistry registry;
 //   fedrad::site::RegisterBuiltinTasks(registry);

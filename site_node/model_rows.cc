@@ -29,44 +29,25 @@
 #include "models/cox.h"
 #include "models/data.h"
 #include "models/logistic.h"
-#include "proto/payload.h"
+#include "proto/task_kinds.h"
+#include "rounds/kind_eigen.h"
 #include "site_node/site_rules.h"
 #include "site_node/task_registry.h"
 
 namespace fedrad::site::internal {
 
-std::string Param(const TaskContext& ctx, const std::string& key) {
-  const auto& strings = ctx.task->params().strings();
-  auto it = strings.find(key);
-  return it == strings.end() ? "" : it->second;
+namespace mt = ::fedrad::kinds::model_task;
+
+bool IsIdle(const TaskContext& ctx) {
+  return kinds::Get(ctx.task->params(), mt::kRole) == mt::kIdle;
 }
 
-std::vector<std::string> SplitLines(const std::string& s) {
-  std::vector<std::string> out;
-  for (absl::string_view part : absl::StrSplit(s, '\n', absl::SkipEmpty())) {
-    out.emplace_back(part);
-  }
-  return out;
-}
-
-std::vector<double> ToStd(const Eigen::VectorXd& v) {
-  return std::vector<double>(v.data(), v.data() + v.size());
-}
-
-void AddEigenMatrix(v1::Payload* p, const std::string& name, const Eigen::MatrixXd& mat) {
-  std::vector<double> row_major(static_cast<size_t>(mat.size()));
-  for (Eigen::Index r = 0; r < mat.rows(); ++r) {
-    for (Eigen::Index c = 0; c < mat.cols(); ++c) {
-      row_major[static_cast<size_t>(r * mat.cols() + c)] = mat(r, c);
-    }
-  }
-  AddMatrix(p, name, mat.rows(), mat.cols(), row_major);
-}
+std::vector<double> ToStd(const Eigen::VectorXd& v) { return kinds::ToStd(v); }
 
 // The model `params.model` names in the approved spec (Task.study). The
 // name is never echoed: it comes from the coordinator.
 absl::StatusOr<const v1::Model*> FindModel(const TaskContext& ctx) {
-  const std::string name = Param(ctx, "model");
+  const std::string name = kinds::Get(ctx.task->params(), mt::kModel);
   if (!name.empty() && name.size() <= kMaxNameBytes) {
     for (const v1::Model& model : ctx.task->study().models()) {
       if (model.name() == name) return &model;
@@ -151,13 +132,12 @@ absl::StatusOr<std::vector<std::string>> ResolveCovariates(const TaskContext& ct
 // repeats, of those the site resolves itself from the approved spec.
 absl::StatusOr<std::vector<std::string>> RoundCovariates(const TaskContext& ctx,
                                                          const v1::Model& model) {
-  const std::string text = Param(ctx, "covariates");
   FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> allowed, ResolveCovariates(ctx, model));
-  if (text.size() > kMaxParamStringBytes) {
+  if (kinds::ListBytes(ctx.task->params(), mt::kCovariates) > kMaxParamStringBytes) {
     return PublicError(absl::StatusCode::kInvalidArgument,
                        "params.covariates is too long (rule bounded-params)");
   }
-  std::vector<std::string> covs = SplitLines(text);
+  std::vector<std::string> covs = kinds::Get(ctx.task->params(), mt::kCovariates);
   if (covs.empty()) {
     return PublicError(absl::StatusCode::kInvalidArgument,
                        "params.covariates names no covariate (rule covariate-roles)");
@@ -285,11 +265,11 @@ namespace {
 // neither; one finite value per covariate; every scale finite and > 0.
 absl::StatusOr<std::optional<m::Scaling>> RoundScaling(const TaskContext& ctx, size_t p) {
   const v1::Payload& params = ctx.task->params();
-  const bool has_center = GetArray(params, "center").ok();
-  const bool has_scale = GetArray(params, "scale").ok();
+  const bool has_center = kinds::Has(params, mt::kCenter);
+  const bool has_scale = kinds::Has(params, mt::kScale);
   if (!has_center && !has_scale) return std::optional<m::Scaling>();
-  absl::StatusOr<std::vector<double>> center = GetVector(params, "center");
-  absl::StatusOr<std::vector<double>> scale = GetVector(params, "scale");
+  absl::StatusOr<std::vector<double>> center = kinds::Get(params, mt::kCenter);
+  absl::StatusOr<std::vector<double>> scale = kinds::Get(params, mt::kScale);
   bool ok = center.ok() && scale.ok() && center->size() == p && scale->size() == p;
   for (size_t j = 0; ok && j < p; ++j) {
     ok = std::isfinite((*center)[j]) && std::isfinite((*scale)[j]) && (*scale)[j] > 0;
@@ -358,14 +338,14 @@ absl::StatusOr<std::shared_ptr<const Prepared>> ForRound(const TaskContext& ctx,
 absl::StatusOr<TaskOutput> Idle(const Prepared& p) {
   TaskOutput out;
   out.n_contributing = RowCount(p);
-  AddScalar(&out.payload, "n", static_cast<double>(RowCount(p)));
+  kinds::Put(&out.payload, mt::kN, static_cast<double>(RowCount(p)));
   out.populations.push_back(ModelPopulation(p));
   return out;
 }
 
 // The coordinator's coefficients: exactly `size` finite values.
 absl::StatusOr<Eigen::VectorXd> Beta(const TaskContext& ctx, size_t size) {
-  absl::StatusOr<std::vector<double>> b = GetVector(ctx.task->params(), "beta");
+  absl::StatusOr<std::vector<double>> b = kinds::Get(ctx.task->params(), mt::kBeta);
   bool ok = b.ok() && b->size() == size;
   for (size_t j = 0; ok && j < size; ++j) ok = std::isfinite((*b)[j]);
   if (!ok) {

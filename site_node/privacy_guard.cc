@@ -46,31 +46,49 @@ absl::Status PrivacyGuard::CheckRelease(const TaskKind& kind, const TaskOutput& 
   if (ledger != nullptr) {
     if (absl::Status s = ledger->Check(output.populations, k); !s.ok()) return s;
   }
-  for (const auto& array : output.payload.arrays()) {
-    bool allowed = false;
-    for (const auto& pattern : kind.releasable_arrays) {
-      if (MatchesPattern(pattern, array.name())) allowed = true;
-    }
-    if (!allowed) {
-      return PublicError(absl::StatusCode::kPermissionDenied, absl::StrCat(
-          "result of '", kind.kind, "' holds array '", array.name(),
-          "', which the kind does not declare releasable (declared: ",
-          absl::StrJoin(kind.releasable_arrays, ", "), ")"));
-    }
-  }
-  // Text fields (column names, reasons, excluded case ids) are released
-  // under the same rule: only names the kind declares.
-  for (const auto& [name, value] : output.payload.strings()) {
+  // Every array, text and list must be a name the kind declares and, when the
+  // kind has a definition (proto/task_kinds.h), of the type declared there.
+  auto check = [&](const std::string& name, const char* what, bool typed_ok) -> absl::Status {
     bool allowed = false;
     for (const auto& pattern : kind.releasable_arrays) {
       if (MatchesPattern(pattern, name)) allowed = true;
     }
     if (!allowed) {
       return PublicError(absl::StatusCode::kPermissionDenied, absl::StrCat(
-          "result of '", kind.kind, "' holds text field '", name,
+          "result of '", kind.kind, "' holds ", what, " '", name,
           "', which the kind does not declare releasable (declared: ",
           absl::StrJoin(kind.releasable_arrays, ", "), ")"));
     }
+    if (!typed_ok) {
+      return PublicError(absl::StatusCode::kPermissionDenied, absl::StrCat(
+          "result of '", kind.kind, "' holds ", what, " '", name,
+          "', which the kind's definition declares with another type"));
+    }
+    return absl::OkStatus();
+  };
+  auto type_of = [&](const std::string& name) -> const kinds::Field* {
+    return kind.definition == nullptr ? nullptr : kinds::FindOutput(*kind.definition, name);
+  };
+  for (const auto& array : output.payload.arrays()) {
+    const kinds::Field* f = type_of(array.name());
+    const bool ok = kind.definition == nullptr ||
+                    (f != nullptr && f->type != kinds::FieldType::kText &&
+                     f->type != kinds::FieldType::kList);
+    if (absl::Status s = check(array.name(), "array", ok); !s.ok()) return s;
+  }
+  // Text fields and lists (column names, reasons, excluded case ids) are
+  // released under the same rule: only names the kind declares.
+  for (const auto& [name, value] : output.payload.strings()) {
+    const kinds::Field* f = type_of(name);
+    const bool ok =
+        kind.definition == nullptr || (f != nullptr && f->type == kinds::FieldType::kText);
+    if (absl::Status s = check(name, "text field", ok); !s.ok()) return s;
+  }
+  for (const auto& [name, value] : output.payload.lists()) {
+    const kinds::Field* f = type_of(name);
+    const bool ok =
+        kind.definition == nullptr || (f != nullptr && f->type == kinds::FieldType::kList);
+    if (absl::Status s = check(name, "list", ok); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

@@ -20,6 +20,7 @@
 #include "proto/payload.h"
 #include "proto/round_signing.h"
 #include "proto/spec_hash.h"
+#include "proto/task_kinds.h"
 #include "site_node/secagg_journal.h"
 #include "site_node/site_rules.h"
 #include "site_node/study_checkpoint.h"
@@ -491,13 +492,15 @@ absl::StatusOr<TaskOutput> Reveal(TaskContext& ctx) {
 }  // namespace
 
 const std::map<std::string, std::vector<std::string>>& SecurelySummedArrays() {
-  static const auto* const kinds = new std::map<std::string, std::vector<std::string>>{
-      {"models.derivatives", {"loglik", "gradient", "information"}},
-      {"combat.moments", {"covariate_cross", "covariate_feature_cross"}},
-      {"combat.residuals", {"rss"}},
-      {"debug.vector", {"vector"}},
-  };
-  return *kinds;
+  // The outputs proto/task_kinds.h declares masked (Sum::kMasked...).
+  static const auto* const masked = [] {
+    auto* m = new std::map<std::string, std::vector<std::string>>;
+    for (const kinds::Kind& k : kinds::AllKinds()) {
+      if (!kinds::MaskedNames(k).empty()) (*m)[k.name] = kinds::MaskedNames(k);
+    }
+    return m;
+  }();
+  return *masked;
 }
 
 bool IsSecureRound(const v1::Task& task) {
@@ -576,6 +579,7 @@ absl::Status MaskOutput(TaskContext& ctx, TaskOutput* output) {
     values.insert(values.end(), a.values().begin(), a.values().end());
   }
   *plain.mutable_strings() = output->payload.strings();
+  *plain.mutable_lists() = output->payload.lists();
   absl::StatusOr<std::vector<uint64_t>> encoded =
       sa::EncodeWide(values, static_cast<int>(participants.size()));
   if (!encoded.ok()) {

@@ -317,7 +317,7 @@ void Checker::CheckCa(CheckStep& s) {
     std::string why(v.message());
     std::string advice =
         absl::StrContains(why, "revoked")
-            ? "this certificate was revoked: enrol again with a new key "
+            ? "this certificate is revoked: enrol again with a new key "
               "(docs/deployment.md, Rotate a certificate)"
         : absl::StrContains(why, "CRL")
             ? "fetch a current crl.pem from the study coordinator (the CA re-signs it "

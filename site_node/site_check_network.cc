@@ -1,7 +1,9 @@
-// `fedrad-site --check`: the network steps (dns, tcp, tls, protocol), on POSIX
-// sockets and OpenSSL with every wait bounded, then on the Federation stream
-// the daemon uses. The order of the steps is Checker::Run in site_check.cc;
-// the local steps are in site_check_local.cc.
+// `fedrad-site --check`: the network steps. dns and tcp on POSIX sockets
+// with every wait bounded; tls and protocol on the daemon's own channel
+// (transport::MakeChannelCredentials and its certificate verifier, the
+// Federation stream), under the check's deadline, so that the diagnosis
+// comes from the code that runs. The order of the steps is Checker::Run in
+// site_check.cc; the local steps are in site_check_local.cc.
 #include "site_node/internal/site_check_impl.h"
 
 #include <arpa/inet.h>
@@ -9,18 +11,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
 
 #include <cerrno>
 #include <chrono>
@@ -31,11 +23,13 @@
 #include <thread>
 #include <vector>
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "core/pki.h"
 #include "proto/config.pb.h"
@@ -145,223 +139,20 @@ int ConnectWithTimeout(const sockaddr_storage& addr, socklen_t len,
   return 0;
 }
 
-std::string OpenSslErrors() {
-  std::vector<std::string> parts;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof(buf));
-    // "error:0A000418:SSL routines::tlsv1 alert unknown ca" -> the reason.
-    std::string text = buf;
-    size_t colon = text.rfind(':');
-    parts.push_back(colon == std::string::npos ? text : text.substr(colon + 1));
-  }
-  return parts.empty() ? "" : absl::StrJoin(parts, "; ");
-}
+// A method no server implements: the coordinator's gRPC layer answers it
+// UNIMPLEMENTED, after the TLS handshake (both certificates accepted) and
+// the HTTP/2 preface, without any fedrad code running on its side.
+constexpr char kProbeMethod[] = "/fedrad.v1.Federation/SiteCheckProbe";
 
-std::string CertPem(X509* cert) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
-  if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) return "";
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, len);
-}
-
-// Accepts every certificate during the handshake, so that it completes and
-// the check can name the coordinator's certificate in its report;
-// transport::CheckServerCertificate then judges it exactly as the service
-// does, and a refused one is closed before any data is sent.
-int AcceptForInspection(int, X509_STORE_CTX*) { return 1; }
-
-// Blocks SIGPIPE in this thread while alive (a write to a connection the
-// coordinator closed must fail with EPIPE, not kill the process), then
-// discards any SIGPIPE that arrived meanwhile.
-class ScopedNoSigpipe {
- public:
-  ScopedNoSigpipe() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-  }
-  ~ScopedNoSigpipe() {
-    timespec zero{0, 0};
-    while (sigtimedwait(&pipe_, nullptr, &zero) > 0) {
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  ScopedNoSigpipe(const ScopedNoSigpipe&) = delete;
-  ScopedNoSigpipe& operator=(const ScopedNoSigpipe&) = delete;
-
- private:
-  sigset_t pipe_, old_;
-};
-
-struct TlsOutcome {
-  CheckOutcome outcome = CheckOutcome::kFail;
-  std::string detail, advice;
-};
-
-// A mutual TLS handshake over `sock` as gRPC would do it (ALPN h2), then an
-// HTTP/2 connection preface: a coordinator that refuses the site's
-// certificate closes the connection or sends an alert instead of its
-// SETTINGS frame.
-TlsOutcome TlsHandshake(const Socket& sock, const v1::SiteConfig& config,
-                        const std::string& server_name, const HostPort& hp,
-                        double timeout_seconds) {
-  TlsOutcome out;
-  ScopedNoSigpipe no_sigpipe;
-  auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                     std::chrono::duration<double>(timeout_seconds));
-  const std::string where = absl::StrCat(hp.host, ":", hp.port);
-  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
-                                                        SSL_CTX_free);
-  if (!ctx) {
-    out.detail = "cannot create a TLS context: " + OpenSslErrors();
-    return out;
-  }
-  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-  if (SSL_CTX_use_certificate_chain_file(ctx.get(), config.tls().cert().c_str()) != 1 ||
-      SSL_CTX_use_PrivateKey_file(ctx.get(), config.tls().key().c_str(), SSL_FILETYPE_PEM) !=
-          1 ||
-      SSL_CTX_load_verify_locations(ctx.get(), config.tls().ca_cert().c_str(), nullptr) !=
-          1) {
-    out.detail = "cannot load the TLS files: " + OpenSslErrors();
-    out.advice = "fix the key, cert and ca steps above first";
-    return out;
-  }
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, AcceptForInspection);
-  static const unsigned char kAlpn[] = {2, 'h', '2'};
-  SSL_CTX_set_alpn_protos(ctx.get(), kAlpn, sizeof(kAlpn));
-  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
-  SSL_set_fd(ssl.get(), sock.fd());
-  if (!IsIpLiteral(server_name)) SSL_set_tlsext_host_name(ssl.get(), server_name.c_str());
-
-  ERR_clear_error();
-  while (true) {
-    int rc = SSL_connect(ssl.get());
-    if (rc == 1) break;
-    int err = SSL_get_error(ssl.get(), rc);
-    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-      if (!WaitFd(sock.fd(), err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
-        out.detail = absl::StrCat("no TLS answer from ", where, " in ", timeout_seconds, " s");
-        out.advice =
-            "something between this site and the coordinator (a proxy or a TLS-inspecting "
-            "firewall) holds the connection: ask the hospital network team to let TLS to "
-            "this address pass untouched";
-        return out;
-      }
-      continue;
-    }
-    std::string why = OpenSslErrors();
-    if (why.empty()) why = err == SSL_ERROR_SYSCALL ? "connection closed" : "handshake failed";
-    out.detail = absl::StrCat("TLS handshake with ", where, " failed: ", why);
-    if (absl::StrContains(why, "wrong version number") ||
-        absl::StrContains(why, "packet length too long") ||
-        absl::StrContains(why, "record layer failure")) {
-      out.advice = "the server at this address does not speak TLS: check the port in "
-                   "coordinator_address";
-    } else if (absl::StrContains(why, "alert")) {
-      out.advice =
-          "the coordinator refused this site's certificate (revoked, expired, or issued by "
-          "another study's CA): ask the study coordinator, whose log names the reason";
-    } else {
-      out.advice = "a TLS-inspecting proxy or firewall may be in the way; otherwise ask the "
-                   "study coordinator to look at the coordinator's log";
-    }
-    return out;
-  }
-
-  X509* peer = SSL_get0_peer_certificate(ssl.get());
-  std::string peer_pem = peer != nullptr ? CertPem(peer) : "";
-  std::string peer_desc = "no certificate";
-  if (!peer_pem.empty()) {
-    if (auto info = pki::ParseCertificatePem(peer_pem); info.ok()) peer_desc = info->subject;
-  }
-  if (peer_pem.empty()) {
-    out.detail = absl::StrCat(where, " presented no certificate");
-    out.advice = "coordinator_address points at something that is not the coordinator";
-    return out;
-  }
-  // The service's own check (transport::CheckServerCertificate), in the same
-  // order and words: the chain first, then the CRL, the role and the name.
-  if (absl::Status s = transport::CheckServerCertificate(
-          peer_pem, config.tls().ca_cert(), config.tls().crl(), server_name, "coordinator");
-      !s.ok()) {
-    const std::string why(s.message());
-    out.detail = why;
-    if (absl::StartsWith(why, "tls.ca_cert:")) {
-      out.advice = "ca_cert must be this study's CA certificate, the one the coordinator's "
-                   "certificate was issued by; ask the study coordinator for it";
-    } else if (absl::StartsWith(why, "tls.crl:")) {
-      out.advice = absl::StrContains(why, "revoked")
-                       ? "the coordinator's certificate is revoked: tell the study coordinator"
-                       : "tls.crl must be this study's current crl.pem: fetch a new one from "
-                         "the study coordinator";
-    } else if (absl::StartsWith(why, "coordinator_address:")) {
-      out.advice = "coordinator_address points at something that is not the coordinator";
-    } else if (absl::StartsWith(why, "coordinator_name:")) {
-      out.advice =
-          "if this is the study's coordinator, set coordinator_name to one of its names; "
-          "otherwise coordinator_address points at another server";
-    } else {
-      out.advice = "tell the study coordinator; check this machine's clock too (timedatectl)";
-    }
-    return out;
-  }
-  const unsigned char* alpn = nullptr;
-  unsigned int alpn_len = 0;
-  SSL_get0_alpn_selected(ssl.get(), &alpn, &alpn_len);
-  if (alpn_len != 2 || std::memcmp(alpn, "h2", 2) != 0) {
-    out.detail = absl::StrCat(where, " completed TLS but did not agree to HTTP/2 (ALPN h2)");
-    out.advice = "a proxy or load balancer that terminates TLS is in the way; the coordinator "
-                 "must receive the TLS connection itself (TCP pass-through)";
-    return out;
-  }
-
-  // HTTP/2 client preface + an empty SETTINGS frame; the server answers with
-  // its SETTINGS unless it refused our certificate (TLS 1.3 reports that
-  // after the client's handshake is done).
-  static const char kPreface[] =
-      "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
-  const int preface_len = 24 + 9;
-  int written = 0;
-  while (written < preface_len) {
-    int rc = SSL_write(ssl.get(), kPreface + written, preface_len - written);
-    if (rc > 0) {
-      written += rc;
-      continue;
-    }
-    int err = SSL_get_error(ssl.get(), rc);
-    if ((err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) &&
-        WaitFd(sock.fd(), err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
-      continue;
-    }
-    break;
-  }
-  char buf[64];
-  while (true) {
-    int rc = SSL_read(ssl.get(), buf, sizeof(buf));
-    if (rc > 0) break;
-    int err = SSL_get_error(ssl.get(), rc);
-    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-      if (WaitFd(sock.fd(), err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) continue;
-      out.detail = absl::StrCat("the coordinator did not answer over TLS in ", timeout_seconds,
-                                " s");
-      out.advice = "ask the study coordinator whether the coordinator is overloaded or stuck";
-      return out;
-    }
-    std::string why = OpenSslErrors();
-    out.detail = absl::StrCat("the coordinator refused this site's certificate",
-                              why.empty() ? " (it closed the connection)" : ": " + why);
-    out.advice =
-        "the certificate is revoked, expired, or issued by another study's CA, as the "
-        "coordinator sees it: ask the study coordinator (their log says why), then see "
-        "docs/deployment.md, Rotate a certificate";
-    return out;
-  }
-  out.outcome = CheckOutcome::kOk;
-  out.detail = absl::StrCat(SSL_get_version(ssl.get()), " with ", where, "; coordinator ",
-                            peer_desc, "; this site's certificate accepted");
-  return out;
+// What the coordinator's certificate says, from the call's auth context
+// ("CN=coordinator, OU=coordinator, ..."); "" when unknown.
+std::string ServerSubject(const grpc::ClientContext& context) {
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr) return "";
+  std::vector<grpc::string_ref> pems = auth->FindPropertyValues("x509_pem_cert");
+  if (pems.empty()) return "";
+  auto info = pki::ParseCertificatePem(absl::string_view(pems[0].data(), pems[0].size()));
+  return info.ok() ? info->subject : "";
 }
 
 }  // namespace
@@ -403,9 +194,8 @@ void Checker::CheckTcp(CheckStep& s) {
     int err = ConnectWithTimeout(resolved_.addrs[i], resolved_.lens[i],
                                  options_.network_timeout_seconds, &sock);
     if (err == 0) {
-      socket_ = std::move(sock);
       s.detail = absl::StrCat("connected to ", resolved_.texts[i]);
-      return;
+      return;  // the tls step opens the daemon's own connection
     }
     last = err;
     errors.push_back(absl::StrCat(resolved_.texts[i], ": ",
@@ -428,26 +218,103 @@ void Checker::CheckTcp(CheckStep& s) {
   Fail(s, absl::StrCat("cannot connect: ", absl::StrJoin(errors, "; ")), advice);
 }
 
-void Checker::CheckTls(CheckStep& s) {
-  TlsOutcome t = TlsHandshake(socket_, config_, server_name_, target_,
-                              options_.network_timeout_seconds);
-  socket_ = Socket();
-  s.outcome = t.outcome;
-  s.detail = t.detail;
-  s.advice = t.advice;
-}
-
-void Checker::CheckProtocol(CheckStep& s) {
+std::shared_ptr<grpc::Channel> Checker::Channel(CheckStep& s) {
+  if (channel_ != nullptr) return channel_;
   transport::TlsFiles files{config_.tls().ca_cert(), config_.tls().cert(),
                             config_.tls().key(),     config_.tls().crl(),
                             config_.tls().insecure_for_tests(), "site-check"};
   auto creds = transport::MakeChannelCredentials(files, "coordinator");
   if (!creds.ok()) {
     Fail(s, std::string(creds.status().message()), "fix the key, cert and ca steps first");
+    return nullptr;
+  }
+  channel_ =
+      transport::MakeChannel(config_.coordinator_address(), *creds, config_.coordinator_name());
+  return channel_;
+}
+
+// The daemon's own channel (transport::MakeChannelCredentials, whose
+// verifier judges the coordinator's certificate: chain, dates, CRL, role,
+// name) and one cheap call on it, under the check's deadline: its answer
+// proves that both sides accepted each other's certificate (with TLS 1.3 a
+// coordinator refuses the site's only after the site's side of the
+// handshake is done).
+void Checker::CheckTls(CheckStep& s) {
+  std::shared_ptr<grpc::Channel> channel = Channel(s);
+  if (channel == nullptr) return;
+  const std::string where = absl::StrCat(target_.host, ":", target_.port);
+  const double timeout = options_.network_timeout_seconds;
+  transport::TakeLastServerRefusal();  // only this step's refusal counts
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  transport::SetDeadline(&context, timeout);
+  grpc::Slice no_bytes;  // an empty message (a ByteBuffer without a slice is no message)
+  grpc::ByteBuffer request(&no_bytes, 1), response;
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, kProbeMethod, grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status st) {
+                   status = std::move(st);
+                   done.Notify();
+                 });
+  done.WaitForNotification();  // the call's deadline bounds it
+  const std::string refusal = transport::TakeLastServerRefusal();
+  if (refusal.empty() && (status.ok() || status.error_code() == grpc::StatusCode::UNIMPLEMENTED)) {
+    const std::string subject = ServerSubject(context);
+    s.detail = absl::StrCat("mutual TLS with ", where, "; coordinator ",
+                            subject.empty() ? std::string("certificate") : subject,
+                            " accepted by this site, this site's certificate accepted");
     return;
   }
-  auto channel =
-      transport::MakeChannel(config_.coordinator_address(), *creds, config_.coordinator_name());
+  if (!refusal.empty()) {
+    // This site's verifier refused the coordinator: the same words as the
+    // service's log, naming the config field.
+    std::string advice;
+    if (absl::StartsWith(refusal, "tls.ca_cert:")) {
+      advice = "ca_cert must be this study's CA certificate, the one the coordinator's "
+               "certificate was issued by; ask the study coordinator for it";
+    } else if (absl::StartsWith(refusal, "tls.crl:")) {
+      advice = absl::StrContains(refusal, "revoked")
+                   ? "the coordinator's certificate is revoked: tell the study coordinator"
+                   : "tls.crl must be this study's current crl.pem: fetch a new one from "
+                     "the study coordinator";
+    } else if (absl::StartsWith(refusal, "coordinator_address:")) {
+      advice = "coordinator_address points at something that is not the coordinator";
+    } else if (absl::StartsWith(refusal, "coordinator_name:")) {
+      advice = "if this is the study's coordinator, set coordinator_name to one of its names; "
+               "otherwise coordinator_address points at another server";
+    } else {
+      advice = "tell the study coordinator; check this machine's clock too (timedatectl)";
+    }
+    Fail(s, refusal, advice);
+    return;
+  }
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    Fail(s, absl::StrCat("no TLS answer from ", where, " in ", timeout, " s"),
+         "something between this site and the coordinator (a proxy or a TLS-inspecting "
+         "firewall) holds the connection: ask the hospital network team to let TLS to "
+         "this address pass untouched");
+    return;
+  }
+  const std::string why = transport::ExplainConnectionFailure(
+      transport::FromGrpcStatus(status), config_.coordinator_address(), "");
+  if (absl::StartsWith(why, "the coordinator refused this site's certificate")) {
+    Fail(s, why,
+         "the certificate is revoked, expired, or issued by another study's CA, as the "
+         "coordinator sees it: ask the study coordinator (their log says why), then see "
+         "docs/deployment.md, Rotate a certificate");
+  } else if (absl::StrContains(why, "does not speak TLS")) {
+    Fail(s, why, "check the port in coordinator_address");
+  } else {
+    Fail(s, absl::StrCat("TLS connection to ", where, " failed: ", why),
+         "a TLS-inspecting proxy or firewall may be in the way; otherwise ask the study "
+         "coordinator to look at the coordinator's log");
+  }
+}
+
+void Checker::CheckProtocol(CheckStep& s) {
+  std::shared_ptr<grpc::Channel> channel = Channel(s);  // the tls step's, if it ran
+  if (channel == nullptr) return;
   auto stub = v1::Federation::NewStub(channel);
   grpc::ClientContext context;
   transport::SetDeadline(&context, options_.network_timeout_seconds);
@@ -529,6 +396,11 @@ void Checker::CheckProtocol(CheckStep& s) {
   }
   s.detail = absl::StrCat("Welcome from '", welcome.coordinator_id(), "', protocol version ",
                           welcome.protocol_version(), ", site id '", welcome.site_id(), "'");
+  DescribeLiveStream(s, welcome, own_log);
+}
+
+void Checker::DescribeLiveStream(CheckStep& s, const v1::Welcome& welcome,
+                                 const std::string& own_log) {
   // Whose is the site's live stream (a coordinator before check_only
   // answers without live_*, as when no stream is live).
   const std::string live_instance = welcome.live_instance_id().substr(0, 12);

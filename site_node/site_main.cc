@@ -27,9 +27,7 @@
 #include "core/status.h"
 #include "site_node/site_rules.h"
 #include "site_node/study_checkpoint.h"
-#ifdef FEDRAD_HAVE_SITE_CHECK
 #include "site_node/site_check.h"
-#endif
 
 namespace {
 
@@ -174,9 +172,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-#ifdef FEDRAD_HAVE_SITE_CHECK
   if (check) return fedrad::site::RunSiteCheck(config_path);
-#endif
   // Relative paths in the file are relative to its folder.
   auto loaded = fedrad::site::LoadSiteConfig(config_path);
   if (!loaded.ok()) {
@@ -184,17 +180,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   const fedrad::v1::SiteConfig& config = *loaded;
-  if (check) {
-    const fedrad::v1::SiteConfig* normalized = &config;
-    auto table = fedrad::site::LoadSiteTable(normalized->data_csv(), normalized->id_column());
-    if (!table.ok()) {
-      FEDRAD_LOG(ERROR) << table.status().message();
-      return 1;
-    }
-    std::cout << normalized->data_csv() << ": " << table->num_rows() << " patients, "
-              << table->num_columns() << " columns: OK\n";
-    return 0;
-  }
   auto node = fedrad::site::SiteNode::Create(config);
   if (!node.ok()) {
     FEDRAD_LOG(ERROR) << "cannot start the site node: " << node.status().message();

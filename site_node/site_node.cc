@@ -15,7 +15,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -25,6 +24,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "core/csv.h"
 #include "core/log.h"
 #include "core/status.h"
@@ -88,15 +90,21 @@ bool LooksLikeCertificateRefusal(const absl::Status& status) {
 }  // namespace
 
 bool SiteNode::Impl::SleepUnlessStopped(double seconds) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return !cv_.wait_for(lock, std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)),
-                       [&] { return stop_.load(); });
+  const absl::Time deadline = absl::Now() + absl::Seconds(seconds);
+  absl::MutexLock lock(&mu_);
+  while (!stop_.load()) {
+    if (cv_.WaitWithDeadline(&mu_, deadline)) break;  // timed out
+  }
+  return !stop_.load();
 }
 
 void SiteNode::Impl::Shutdown() {
-  stop_ = true;
-  cv_.notify_all();
-  std::lock_guard<std::mutex> lock(stream_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+    cv_.SignalAll();
+  }
+  absl::MutexLock lock(&stream_mu_);
   if (context_ != nullptr) context_->TryCancel();
 }
 
@@ -150,8 +158,11 @@ absl::Status SiteNode::Impl::Run() {
     if (!SleepUnlessStopped(delay)) break;
     backoff = std::min(backoff * 2, config_.reconnect_max_seconds());
   }
-  stop_ = true;
-  cv_.notify_all();
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+    cv_.SignalAll();
+  }
   for (auto& w : workers) w.join();
   audit_->Close();
   FEDRAD_LOG(INFO) << "site node stopped";
@@ -167,12 +178,12 @@ absl::Status SiteNode::Impl::RunOneStream(bool* welcomed) {
     transport::SetInsecureIdentity(&context, site_id_, "site");
   }
   {
-    std::lock_guard<std::mutex> lock(stream_mu_);
+    absl::MutexLock lock(&stream_mu_);
     if (stop_) return absl::CancelledError("shutting down");
     context_ = &context;
   }
   auto clear_context = [&] {
-    std::lock_guard<std::mutex> lock(stream_mu_);
+    absl::MutexLock lock(&stream_mu_);
     stream_ = nullptr;
     context_ = nullptr;
   };
@@ -216,7 +227,7 @@ absl::Status SiteNode::Impl::RunOneStream(bool* welcomed) {
                    << config_.coordinator_address() << " as site '" << welcome.site_id()
                    << "' (instance " << instance_id_ << ")";
   {
-    std::lock_guard<std::mutex> lock(stream_mu_);
+    absl::MutexLock lock(&stream_mu_);
     stream_ = stream.get();
   }
   std::atomic<bool> ended{false};
@@ -234,11 +245,14 @@ absl::Status SiteNode::Impl::RunOneStream(bool* welcomed) {
     Enqueue(task);
   }
   {
-    std::lock_guard<std::mutex> lock(stream_mu_);
+    absl::MutexLock lock(&stream_mu_);
     stream_ = nullptr;
   }
-  ended = true;
-  cv_.notify_all();
+  {
+    absl::MutexLock lock(&mu_);
+    ended = true;
+    cv_.SignalAll();
+  }
   heartbeat.join();
   grpc::Status s = stream->Finish();
   clear_context();
@@ -249,16 +263,16 @@ absl::Status SiteNode::Impl::RunOneStream(bool* welcomed) {
 void SiteNode::Impl::HeartbeatLoop(std::atomic<bool>* ended) {
   while (true) {
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait_for(lock,
-                   std::chrono::milliseconds(
-                       static_cast<int64_t>(config_.heartbeat_seconds() * 1000)),
-                   [&] { return stop_.load() || ended->load(); });
+      const absl::Time next = absl::Now() + absl::Seconds(config_.heartbeat_seconds());
+      absl::MutexLock lock(&mu_);
+      while (!stop_.load() && !ended->load()) {
+        if (cv_.WaitWithDeadline(&mu_, next)) break;  // time for a heartbeat
+      }
     }
     if (stop_ || *ended) return;
     v1::SiteMessage beat;
     beat.mutable_heartbeat()->set_unix_millis(NowMillis());
-    std::lock_guard<std::mutex> lock(stream_mu_);
+    absl::MutexLock lock(&stream_mu_);
     if (stream_ != nullptr) stream_->Write(beat);
   }
 }
@@ -266,7 +280,7 @@ void SiteNode::Impl::HeartbeatLoop(std::atomic<bool>* ended) {
 void SiteNode::Impl::Deliver(const v1::TaskResult& result) {
   v1::SiteMessage msg;
   *msg.mutable_result() = result;
-  std::lock_guard<std::mutex> lock(stream_mu_);
+  absl::MutexLock lock(&stream_mu_);
   if (stream_ == nullptr || !stream_->Write(msg)) {
     FEDRAD_LOG(WARNING) << "result of task " << result.task_id()
                         << " not delivered (no stream); it is kept and sent again "

@@ -15,7 +15,6 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -118,7 +117,7 @@ void SiteNode::Impl::Enqueue(const v1::Task& task) {
   const std::string key = IsPlainName(task.study_id()) ? task.study_id() : "";
   absl::Status refused;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = queues_.find(key);
     const size_t limit = static_cast<size_t>(config_.policy().max_queued_tasks_per_study());
     if (it == queues_.end() && queues_.size() >= 4 * limit) {
@@ -134,13 +133,13 @@ void SiteNode::Impl::Enqueue(const v1::Task& task) {
           std::find(ready_.begin(), ready_.end(), key) == ready_.end()) {
         ready_.push_back(key);
       }
+      cv_.SignalAll();
     }
   }
   if (!refused.ok()) {
     Deliver(Refused(task, refused));
     return;
   }
-  cv_.notify_all();
 }
 
 void SiteNode::Impl::WorkerLoop(int slot) {
@@ -149,8 +148,8 @@ void SiteNode::Impl::WorkerLoop(int slot) {
     v1::Task task;
     std::string key;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stop_.load() || !ready_.empty(); });
+      absl::MutexLock lock(&mu_);
+      while (!stop_.load() && ready_.empty()) cv_.Wait(&mu_);
       if (stop_) return;
       key = ready_.front();
       ready_.pop_front();
@@ -161,7 +160,7 @@ void SiteNode::Impl::WorkerLoop(int slot) {
     }
     v1::TaskResult result = Execute(task, slot);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       busy_.erase(key);
       auto it = queues_.find(key);
       if (it != queues_.end() && !it->second.empty()) {
@@ -169,8 +168,8 @@ void SiteNode::Impl::WorkerLoop(int slot) {
       } else if (it != queues_.end()) {
         queues_.erase(it);
       }
+      cv_.SignalAll();
     }
-    cv_.notify_all();
     if (stop_) return;
     Deliver(result);
   }
@@ -195,7 +194,7 @@ void SiteNode::Impl::ScanStudies() {
   {
     // Studies stopped by an earlier run: a later reset is audited when seen.
     std::error_code ec;
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (const auto& entry : fs::directory_iterator(config_.output_dir(), ec)) {
       if (StudyStopped(entry.path().string()).has_value()) {
         stopped_studies_.insert(entry.path().filename().string());
@@ -209,7 +208,7 @@ void SiteNode::Impl::ScanStudies() {
                              s.crashed ? "crashed" : "died a second time", " on task ", s.task_id,
                              " (", s.kind, "); later tasks are refused until the operator runs "
                              "`fedrad-site reset-study`");
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       stopped_studies_.insert(s.study_id);
     } else {
       summary = absl::StrCat("site restarted while task ", s.task_id, " (", s.kind,
@@ -244,7 +243,7 @@ absl::Status SiteNode::Impl::Gate(const v1::Task& task, const TaskKind** kind) {
                      task.study_id(), "` (rule crash-guard)"));
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stopped_studies_.erase(task.study_id()) > 0) {
       audit_->Decision(task.study_id(), "", "operator", "site.reset-study",
                        "the operator reset the study after its worker crashed; it runs again");
@@ -267,7 +266,7 @@ SiteNode::Impl::StudyState& SiteNode::Impl::StudyFor(const v1::Task& task) {
   StudyState* found;
   bool inserted;
   {
-    std::lock_guard<std::mutex> lock(studies_mu_);
+    absl::MutexLock lock(&studies_mu_);
     auto [it, ins] = studies_.try_emplace(task.study_id());
     found = &it->second;
     inserted = ins;
@@ -294,7 +293,7 @@ SiteNode::Impl::StudyState& SiteNode::Impl::StudyFor(const v1::Task& task) {
     FEDRAD_LOG(ERROR) << "study " << task.study_id() << ": " << ledger.status();
     study.ledger_broken = true;
   }
-  if (task.kind() == "study.restore") return study;  // it sets the state itself
+  if (task.kind() == kinds::study_restore::kName) return study;  // it sets the state itself
   absl::Status loaded;
   std::string from;
   if (HasWorkingState(study.output_dir)) {
@@ -302,7 +301,7 @@ SiteNode::Impl::StudyState& SiteNode::Impl::StudyFor(const v1::Task& task) {
     loaded = LoadWorkingState(study.output_dir, table_.source(), &study.table, &study.kv,
                               &study.answered);
     if (loaded.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       for (const auto& [id, bytes] : study.answered) {
         v1::TaskResult stored;
         if (stored.ParseFromString(bytes)) done_[id] = stored;
@@ -373,7 +372,7 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
   // loads them, and the answers it kept, from disk) before looking up answers.
   StudyState& study = StudyFor(task);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = done_.find(task.task_id());
     if (it != done_.end()) {
       FEDRAD_LOG(INFO) << "task " << task.task_id() << " already answered; sending the stored result";
@@ -384,14 +383,6 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
   result.set_task_id(task.task_id());
   result.set_study_id(task.study_id());
   result.set_kind(task.kind());
-  auto fail = [&](const absl::Status& status) {
-    const absl::Status wire = ForTheWire(status, task.kind());
-    result.set_status_code(static_cast<int>(wire.code()));
-    result.set_status_message(std::string(wire.message()));
-    result.clear_payload();
-    result.clear_signed_();
-    result.set_n_contributing(0);
-  };
 
   const bool bookkeeping = absl::StartsWith(task.kind(), "study.");
   CsvTable table_before;
@@ -405,7 +396,19 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
   int64_t deadline_ms =
       now_ms + static_cast<int64_t>(config_.policy().max_task_seconds() * 1000);
   if (task.deadline_unix_millis() > 0) deadline_ms = std::min(deadline_ms, task.deadline_unix_millis());
+  bool transcript_verified = false;
+  TaskContext ctx = MakeTaskContext(task, study, deadline_ms, &transcript_verified);
+  absl::StatusOr<TaskOutput> output = RunHandler(task, *kind, ctx, study, slot, deadline_ms);
+  const bool released = Release(task, *kind, ctx, study, transcript_verified, output, &result);
+  KeepStudyState(task, bookkeeping, released, std::move(table_before), std::move(kv_before), study,
+                 result);
+  absl::MutexLock lock(&mu_);
+  done_[task.task_id()] = result;
+  return result;
+}
 
+TaskContext SiteNode::Impl::MakeTaskContext(const v1::Task& task, StudyState& study,
+                                            int64_t deadline_ms, bool* transcript_verified) {
   TaskContext ctx;
   ctx.site_id = site_id_;
   ctx.task = &task;
@@ -428,12 +431,16 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
   ctx.round_verifier = RoundVerifier();
   // What the task builds on: the study's signed messages so far plus the
   // task's (the coordinator sends each site only what is new to it).
-  bool transcript_verified = false;
   if (RoundVerifier() != nullptr && study.transcripts != nullptr) {
     ctx.transcript = &study.transcripts->held();
-    ctx.transcript_verified = &transcript_verified;
+    ctx.transcript_verified = transcript_verified;
   }
+  return ctx;
+}
 
+absl::StatusOr<TaskOutput> SiteNode::Impl::RunHandler(const v1::Task& task, const TaskKind& kind,
+                                                      TaskContext& ctx, StudyState& study,
+                                                      int slot, int64_t deadline_ms) {
   // The crash-loop guard: a marker while the handler runs; a fatal signal
   // on this thread also writes .state/crashed.
   if (absl::Status m = WriteRunningMarker(study.output_dir, task.task_id(), task.kind()); !m.ok()) {
@@ -453,7 +460,7 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
     output = absl::DeadlineExceededError("the task's deadline passed before it started");
   } else {
     try {
-      output = kind->handler(ctx);
+      output = kind.handler(ctx);
     } catch (const std::exception& e) {
       output = absl::InternalError(absl::StrCat("task handler threw: ", e.what()));
     } catch (...) {
@@ -467,7 +474,29 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
         "the task ran past its deadline (the earlier of the coordinator's and the site's "
         "max_task_seconds=", config_.policy().max_task_seconds(), ")"));
   }
+  return output;
+}
 
+namespace {
+
+// Turns `result` into the wire form of a failed task: `status` redacted by
+// ForTheWire, no payload, no signature.
+void FailResult(const v1::Task& task, const absl::Status& status, v1::TaskResult* result) {
+  const absl::Status wire = ForTheWire(status, task.kind());
+  result->set_status_code(static_cast<int>(wire.code()));
+  result->set_status_message(std::string(wire.message()));
+  result->clear_payload();
+  result->clear_signed_();
+  result->set_n_contributing(0);
+}
+
+}  // namespace
+
+bool SiteNode::Impl::Release(const v1::Task& task, const TaskKind& kind, TaskContext& ctx,
+                             StudyState& study, bool transcript_verified,
+                             absl::StatusOr<TaskOutput>& output, v1::TaskResult* out) {
+  v1::TaskResult& result = *out;
+  auto fail = [&](const absl::Status& status) { FailResult(task, status, &result); };
   bool released = false;
   if (!output.ok()) {
     FEDRAD_LOG(ERROR) << "task " << task.task_id() << " (" << task.kind()
@@ -481,7 +510,7 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
     audit_->Decision(task.study_id(), task.task_id(), coordinator_id_, task.kind(),
                      absl::StrCat("privacy guard refused release: ", s.message()));
     fail(s);
-  } else if (absl::Status guard = guard_.CheckRelease(*kind, *output, task.study().min_cell_count(),
+  } else if (absl::Status guard = guard_.CheckRelease(kind, *output, task.study().min_cell_count(),
                                                       &study.ledger);
              !guard.ok()) {
     FEDRAD_LOG(WARNING) << "privacy guard refused the result of task " << task.task_id()
@@ -551,6 +580,13 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
                        << result.n_contributing();
     }
   }
+  return released;
+}
+
+void SiteNode::Impl::KeepStudyState(const v1::Task& task, bool bookkeeping, bool released,
+                                    CsvTable table_before,
+                                    std::map<std::string, std::string> kv_before,
+                                    StudyState& study, const v1::TaskResult& result) {
   bool study_changed = false;
   if (!bookkeeping) {
     if (!released) {
@@ -578,9 +614,6 @@ v1::TaskResult SiteNode::Impl::Execute(const v1::Task& task, int slot) {
                        << task.task_id() << " (" << task.kind() << ") changed the study's state";
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  done_[task.task_id()] = result;
-  return result;
 }
 
 }  // namespace fedrad::site

@@ -109,7 +109,7 @@ int StepOf(const fs::path& dir) {
 }
 
 absl::StatusOr<int> StepParam(const TaskContext& ctx) {
-  auto step = GetScalar(ctx.task->params(), "step");
+  auto step = kinds::Get(ctx.task->params(), kinds::study_task::kStep);
   if (!step.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(ctx.task->kind(), ": the task has no 'step' parameter"));
@@ -120,7 +120,7 @@ absl::StatusOr<int> StepParam(const TaskContext& ctx) {
 TaskOutput Ack(const TaskContext& ctx) {
   TaskOutput out;
   out.n_contributing = static_cast<int64_t>(ctx.table->num_rows());
-  AddScalar(&out.payload, "n", static_cast<double>(out.n_contributing));
+  kinds::Put(&out.payload, kinds::study_task::kN, static_cast<double>(out.n_contributing));
   return out;
 }
 
@@ -188,18 +188,12 @@ void RemoveCheckpointsAfter(const std::string& study_dir, int step) {
 }
 
 void RegisterStudyTasks(TaskRegistry& registry) {
-  TaskKind checkpoint;
-  checkpoint.kind = "study.checkpoint";
-  checkpoint.description =
-      "save this study's working table and state on the site's disk after a completed step "
-      "(releases only the row count)";
-  checkpoint.releasable_arrays = {"n"};
+  TaskKind checkpoint = DefinedKind(kinds::study_checkpoint::kName, nullptr);
   checkpoint.always_accepted = true;
   checkpoint.handler = [](TaskContext& ctx) -> absl::StatusOr<TaskOutput> {
     FEDRAD_ASSIGN_OR_RETURN(int step, StepParam(ctx));
     if (step < 0) return absl::InvalidArgumentError("study.checkpoint: step must be >= 0");
-    auto names = ctx.task->params().strings();
-    std::string name = names.count("step_name") ? names.at("step_name") : "";
+    const std::string name = kinds::Get(ctx.task->params(), kinds::study_task::kStepName);
     FEDRAD_RETURN_IF_ERROR(WriteCheckpoint(ctx.output_dir, step, name, *ctx.table, *ctx.state));
     RemoveWorkingState(ctx.output_dir);
     FEDRAD_LOG(INFO) << "study " << ctx.task->study_id() << ": checkpoint of step " << step << " ('"
@@ -208,12 +202,7 @@ void RegisterStudyTasks(TaskRegistry& registry) {
   };
   registry.Register(std::move(checkpoint));
 
-  TaskKind restore;
-  restore.kind = "study.restore";
-  restore.description =
-      "set this study's working table and state to the checkpoint of the last completed step "
-      "(the coordinator resumed the study; releases only the row count)";
-  restore.releasable_arrays = {"n"};
+  TaskKind restore = DefinedKind(kinds::study_restore::kName, nullptr);
   restore.always_accepted = true;
   restore.handler = [](TaskContext& ctx) -> absl::StatusOr<TaskOutput> {
     FEDRAD_ASSIGN_OR_RETURN(int step, StepParam(ctx));

@@ -1,6 +1,9 @@
 #include "site_node/task_registry.h"
 
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
+#include "core/log.h"
 
 namespace fedrad::site {
 
@@ -13,6 +16,23 @@ absl::StatusOr<std::vector<std::string>> PatientIds(const TaskContext& ctx) {
   std::vector<std::string> ids(ctx.table->num_rows());
   for (size_t r = 0; r < ids.size(); ++r) ids[r] = ctx.table->cell(r, static_cast<size_t>(idx));
   return ids;
+}
+
+TaskKind DefinedKind(const char* name,
+                     std::function<absl::StatusOr<TaskOutput>(TaskContext&)> handler) {
+  const kinds::Kind* def = kinds::FindKind(name);
+  if (def == nullptr) {
+    FEDRAD_LOG(ERROR) << "task kind '" << name << "' is not defined in proto/task_kinds.h";
+    std::abort();
+  }
+  TaskKind kind;
+  kind.kind = def->name;
+  kind.description = def->description;
+  kind.releasable_arrays = kinds::ReleasableNames(*def);
+  kind.handler = std::move(handler);
+  kind.debug_only = def->debug_only;
+  kind.definition = def;
+  return kind;
 }
 
 void TaskRegistry::Register(TaskKind kind) {

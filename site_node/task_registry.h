@@ -1,20 +1,19 @@
 // The site's task kinds: what a coordinator may ask a site to compute, and
 // what each kind may release. Every analysis module registers its kinds in
 // its own file (site_node/tasks_<module>.cc) through RegisterBuiltinTasks
-// (site_node/builtin_tasks.h).
+// (site_node/builtin_tasks.h). A kind defined in proto/task_kinds.h (its
+// params, outputs and their disclosure rules, shared with the coordinator
+// and rounds/) is registered with DefinedKind, which takes the description
+// and the releasable names from that one definition:
 //
-//   void RegisterCohortTasks(TaskRegistry& registry) {
-//     registry.Register({
-//         .kind = "cohort.summary",
-//         .description = "per-column moments and binned counts",
-//         .releasable_arrays = {"moments.*", "n"},
-//         .handler = [](TaskContext& ctx) -> absl::StatusOr<TaskOutput> {
-//           TaskOutput out;
-//           out.n_contributing = ctx.table->num_rows();
-//           fedrad::AddScalar(&out.payload, "n", out.n_contributing);
-//           return out;
-//         }});
-//   }
+//   namespace ds = fedrad::kinds::debug_sleep;
+//   registry.Register(DefinedKind(ds::kName, [](TaskContext& ctx)
+//                                                -> absl::StatusOr<TaskOutput> {
+//     TaskOutput out;
+//     out.n_contributing = ctx.table->num_rows();
+//     fedrad::kinds::Put(&out.payload, ds::kN, out.n_contributing);
+//     return out;
+//   }));
 //
 // A handler returns InvalidArgument for bad data (naming file, row, column
 // via core/csv.h), FailedPrecondition when a prerequisite step has not run.
@@ -37,6 +36,7 @@
 #include "proto/fedrad.pb.h"
 #include "proto/payload.h"
 #include "proto/study.pb.h"
+#include "proto/task_kinds.h"
 #include "site_node/site_rules.h"
 
 namespace fedrad::rounds {
@@ -130,7 +130,16 @@ struct TaskKind {
   // Built-in study bookkeeping (study.checkpoint, study.restore): accepted
   // whatever the policy's accepted_task_kinds; releases nothing patient-level.
   bool always_accepted = false;
+  // The kind's one definition (proto/task_kinds.h), when it has one: the
+  // privacy guard also checks each released name's type against it.
+  const kinds::Kind* definition = nullptr;
 };
+
+// The kind `name` as proto/task_kinds.h defines it (description,
+// releasable names, debug_only), run by `handler`. `name` must be defined
+// there (a programming error otherwise: the process aborts).
+TaskKind DefinedKind(const char* name,
+                     std::function<absl::StatusOr<TaskOutput>(TaskContext&)> handler);
 
 // The site's patient ids of ctx.table, row by row (the site's own id
 // column), for TaskOutput::populations. FailedPrecondition (not public: a

@@ -206,22 +206,21 @@ absl::StatusOr<TaskOutput> CohortMoments(TaskContext& ctx) {
 
   out.n_contributing = static_cast<int64_t>(table.num_rows());
   fedrad::v1::Payload& p = out.payload;
-  (*p.mutable_strings())["columns"] = absl::StrJoin(plan.columns, ",");
-  const std::vector<int64_t> shape = {static_cast<int64_t>(plan.columns.size())};
-  AddArray(&p, "rows", {}, {static_cast<double>(table.num_rows())});
-  AddArray(&p, "min_cell_count", {}, {static_cast<double>(k)});
-  AddArray(&p, "n", shape, n);
-  AddArray(&p, "n_missing", shape, n_missing);
-  AddArray(&p, "mean", shape, mean);
-  AddArray(&p, "m2", shape, m2);
-  AddArray(&p, "binary", shape, binary);
-  AddArray(&p, "integer", shape, integer);
-  AddArray(&p, "count_one", shape, count_one);
-  AddArray(&p, "suppressed", shape, suppressed);
-  const std::vector<int64_t> te_shape = {static_cast<int64_t>(plan.time_events.size())};
-  AddArray(&p, "time_event_n", te_shape, te_n);
-  AddArray(&p, "time_event_events", te_shape, te_events);
-  AddArray(&p, "time_event_suppressed", te_shape, te_suppressed);
+  namespace km = ::fedrad::kinds::cohort_moments;
+  kinds::Put(&p, km::kColumns, plan.columns);
+  kinds::Put(&p, km::kRows, static_cast<double>(table.num_rows()));
+  kinds::Put(&p, km::kMinCellCount, static_cast<double>(k));
+  kinds::Put(&p, km::kN, n);
+  kinds::Put(&p, km::kNMissing, n_missing);
+  kinds::Put(&p, km::kMean, mean);
+  kinds::Put(&p, km::kM2, m2);
+  kinds::Put(&p, km::kBinary, binary);
+  kinds::Put(&p, km::kInteger, integer);
+  kinds::Put(&p, km::kCountOne, count_one);
+  kinds::Put(&p, km::kSuppressed, suppressed);
+  kinds::Put(&p, km::kTimeEventN, te_n);
+  kinds::Put(&p, km::kTimeEventEvents, te_events);
+  kinds::Put(&p, km::kTimeEventSuppressed, te_suppressed);
   // Signed like a verifiable round, so that an auditor can pool it again
   // (`fedrad audit replay`, rounds/cohort_inputs.h).
   out.round = RoundContribution{rounds::CohortMomentsRound(), {}, {}};
@@ -250,11 +249,10 @@ absl::StatusOr<TaskOutput> CohortCounts(TaskContext& ctx) {
     const models::GridCounts g = models::SiteGridCounts(
         values, models::GridStep(m.n, ctx.min_cell_count, fraction,
                                  static_cast<int64_t>(kMaxGridPoints)));
-    const int64_t size = static_cast<int64_t>(g.points.size());
-    AddArray(&out.payload, "grid." + c, {size}, g.points);
-    AddArray(&out.payload, "counts." + c, {size},
-             std::vector<double>(g.counts.begin(), g.counts.end()));
-    AddArray(&out.payload, "n." + c, {}, {static_cast<double>(g.n)});
+    namespace kc = ::fedrad::kinds::cohort_counts;
+    kinds::Put(&out.payload, kc::kGrid, c, g.points);
+    kinds::Put(&out.payload, kc::kCounts, c, std::vector<double>(g.counts.begin(), g.counts.end()));
+    kinds::Put(&out.payload, kc::kN, c, static_cast<double>(g.n));
     out.populations.push_back({{LedgerQuantity(c)}, IdsWhere(ids, {&values})});
   }
   out.round = RoundContribution{rounds::CohortCountsRound(), {}, {}};
@@ -264,21 +262,8 @@ absl::StatusOr<TaskOutput> CohortCounts(TaskContext& ctx) {
 }  // namespace
 
 void RegisterCohortTasks(TaskRegistry& registry) {
-  registry.Register(TaskKind{
-      "cohort.moments",
-      "Per-column n, missing count, mean, sum of squared deviations and 0/1 counts "
-      "(small cells suppressed, their size too); per time/event pair n and number of events. "
-      "Columns from the approved spec's cohort_summary.",
-      {"columns", "rows", "min_cell_count", "n", "n_missing", "mean", "m2", "binary", "integer", "count_one", "suppressed",
-       "time_event_n", "time_event_events", "time_event_suppressed"},
-      CohortMoments});
-  registry.Register(TaskKind{
-      "cohort.counts",
-      "Per column, the number of values at or below each point of a grid the site fixes "
-      "(3-significant-digit lattice, every step >= k values; for quantiles; no value and no "
-      "coordinator-chosen threshold).",
-      {"grid.*", "counts.*", "n.*"},
-      CohortCounts});
+  registry.Register(DefinedKind(kinds::cohort_moments::kName, CohortMoments));
+  registry.Register(DefinedKind(kinds::cohort_counts::kName, CohortCounts));
 }
 
 }  // namespace fedrad::site

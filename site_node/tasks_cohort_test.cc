@@ -96,7 +96,9 @@ TaskRun RunTask(const std::string& kind_name, const v1::Study& study, const v1::
   return run;
 }
 
-std::string Columns(const TaskOutput& out) { return out.payload.strings().at("columns"); }
+std::string Columns(const TaskOutput& out) {
+  return absl::StrJoin(kinds::Get(out.payload, kinds::cohort_moments::kColumns), ",");
+}
 
 TEST(CohortTasks, ColumnsComeFromTheSpecNotTheTask) {
   CsvTable table = Table();

@@ -51,17 +51,25 @@
 #include "harmonization/model.h"
 #include "harmonization/table.h"
 #include "models/descriptive.h"
-#include "proto/payload.h"
+#include "proto/task_kinds.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/site_rules.h"
 #include "site_node/task_registry.h"
 #include "site_node/verify_rounds.h"
+#include "rounds/kind_eigen.h"
 #include "rounds/transcript.h"
 
 namespace fedrad::site {
 namespace {
 
 namespace h = ::fedrad::harmonization;
+namespace cc = ::fedrad::kinds::combat_check;
+namespace cm = ::fedrad::kinds::combat_moments;
+namespace cr = ::fedrad::kinds::combat_residuals;
+namespace cf = ::fedrad::kinds::combat_fit;
+namespace cd = ::fedrad::kinds::combat_distributions;
+using ::fedrad::kinds::Put;
+using ::fedrad::kinds::ToStd;
 
 // Largest |value| accepted in a pooled estimate a coordinator sends back.
 constexpr double kMaxEstimate = 1e150;  // squares stay finite; features such as energy reach 1e15 and more
@@ -74,26 +82,8 @@ absl::Status Refuse(absl::StatusCode code, absl::string_view text) {
   return PublicError(code, text);
 }
 
-std::string Param(const TaskContext& ctx, const std::string& key) {
-  const auto& strings = ctx.task->params().strings();
-  auto it = strings.find(key);
-  return it == strings.end() ? "" : it->second;
-}
-
 const v1::Harmonization& Spec(const TaskContext& ctx) {
   return ctx.task->study().harmonization();
-}
-
-std::vector<double> ToVector(const Eigen::VectorXd& v) {
-  return std::vector<double>(v.data(), v.data() + v.size());
-}
-
-void AddEigenMatrix(v1::Payload* p, const std::string& name, const Eigen::MatrixXd& m) {
-  std::vector<double> row_major(m.size());
-  for (Eigen::Index r = 0; r < m.rows(); ++r) {
-    for (Eigen::Index c = 0; c < m.cols(); ++c) row_major[r * m.cols() + c] = m(r, c);
-  }
-  AddMatrix(p, name, m.rows(), m.cols(), row_major);
 }
 
 // A pooled estimate from the coordinator: the expected size, every value
@@ -117,9 +107,10 @@ absl::Status CheckEstimate(const std::string& name, const std::vector<double>& v
   return absl::OkStatus();
 }
 
-absl::StatusOr<Eigen::VectorXd> GetEigenVector(const v1::Payload& p, const std::string& name,
+absl::StatusOr<Eigen::VectorXd> GetEigenVector(const v1::Payload& p, const kinds::Vector& f,
                                                size_t size, bool positive = false) {
-  absl::StatusOr<std::vector<double>> v = GetVector(p, name);
+  const std::string name = f.name;
+  absl::StatusOr<std::vector<double>> v = kinds::Get(p, f);
   if (!v.ok()) {
     return Refuse(absl::StatusCode::kInvalidArgument,
                   absl::StrCat("combat: parameter '", name, "' is missing or malformed (rule "
@@ -129,22 +120,19 @@ absl::StatusOr<Eigen::VectorXd> GetEigenVector(const v1::Payload& p, const std::
   return Eigen::Map<Eigen::VectorXd>(v->data(), v->size());
 }
 
-absl::StatusOr<Eigen::MatrixXd> GetEigenMatrix(const v1::Payload& p, const std::string& name,
+absl::StatusOr<Eigen::MatrixXd> GetEigenMatrix(const v1::Payload& p, const kinds::Matrix& f,
                                                int64_t rows, int64_t cols) {
-  int64_t r = 0, c = 0;
-  absl::StatusOr<std::vector<double>> v = GetMatrix(p, name, &r, &c);
-  if (!v.ok() || r != rows || c != cols) {
+  const std::string name = f.name;
+  absl::StatusOr<kinds::MatrixValues> v = kinds::Get(p, f, rows, cols);
+  if (!v.ok()) {
     return Refuse(absl::StatusCode::kInvalidArgument,
                   absl::StrCat("combat: parameter '", name,
                                "' is missing or does not have the shape the approved spec and the "
                                "features imply (rule estimate-shape)"));
   }
-  FEDRAD_RETURN_IF_ERROR(CheckEstimate(name, *v, static_cast<size_t>(rows * cols), false));
-  Eigen::MatrixXd m(rows, cols);
-  for (int64_t i = 0; i < rows; ++i) {
-    for (int64_t j = 0; j < cols; ++j) m(i, j) = (*v)[i * cols + j];
-  }
-  return m;
+  FEDRAD_RETURN_IF_ERROR(
+      CheckEstimate(name, v->row_major, static_cast<size_t>(rows * cols), false));
+  return kinds::FromRowMajor(v->row_major, rows, cols);
 }
 
 
@@ -193,16 +181,17 @@ absl::StatusOr<std::vector<std::string>> SpecFeatures(const TaskContext& ctx,
 absl::StatusOr<std::vector<std::string>> RoundFeatures(const TaskContext& ctx,
                                                        const std::vector<std::string>& covariates) {
   FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> selected, SpecFeatures(ctx, covariates));
-  const std::string asked = Param(ctx, "features");
-  if (asked.size() > kMaxParamStringBytes) {
+  const v1::Payload& params = ctx.task->params();
+  if (kinds::ListBytes(params, kinds::combat::kFeatures) > kMaxParamStringBytes) {
     return Refuse(absl::StatusCode::kInvalidArgument,
                   "combat: parameter 'features' is too long (rule task-caps)");
   }
+  const std::vector<std::string> asked = kinds::Get(params, kinds::combat::kFeatures);
   if (asked.empty()) return selected;
   const std::set<std::string> allowed(selected.begin(), selected.end());
   std::set<std::string> seen;
   std::vector<std::string> out;
-  for (const std::string& f : h::SplitList(asked)) {
+  for (const std::string& f : asked) {
     if (!allowed.count(f) || !seen.insert(f).second) {
       return Refuse(absl::StatusCode::kInvalidArgument,
                     "combat: parameter 'features' names a column the approved spec's "
@@ -301,12 +290,12 @@ absl::StatusOr<TaskOutput> Check(TaskContext& ctx) {
   }
   TaskOutput out;
   out.n_contributing = check.n;
-  AddScalar(&out.payload, "n", static_cast<double>(check.n));
+  Put(&out.payload, cc::kN, static_cast<double>(check.n));
   std::vector<double> constant(check.features.size(), 0.0);
   for (int g : check.constant_features) constant[g] = 1.0;
-  AddVector(&out.payload, "constant", constant);
-  (*out.payload.mutable_strings())["features"] = absl::StrJoin(check.features, ",");
-  (*out.payload.mutable_strings())["problems"] = absl::StrJoin(check.problems, "\n");
+  Put(&out.payload, cc::kConstant, constant);
+  Put(&out.payload, cc::kFeatures, check.features);
+  Put(&out.payload, cc::kProblems, check.problems);
   for (const std::string& p : check.problems) FEDRAD_LOG(WARNING) << "combat.check: " << p;
   if (!check.problems.empty()) {
     // Only the problem's kind goes to the coordinator; the first offending
@@ -328,15 +317,15 @@ absl::StatusOr<TaskOutput> Moments(TaskContext& ctx) {
   const h::LocalMoments m = h::ComputeLocalMoments(data);
   TaskOutput out;
   out.n_contributing = m.n;
-  AddScalar(&out.payload, "n", static_cast<double>(m.n));
-  AddVector(&out.payload, "sum_covariates", ToVector(m.sum_covariates));
-  AddEigenMatrix(&out.payload, "covariate_cross", m.covariate_cross);
-  AddVector(&out.payload, "sum_features", ToVector(m.sum_features));
-  AddEigenMatrix(&out.payload, "covariate_feature_cross", m.covariate_feature_cross);
+  Put(&out.payload, cm::kN, static_cast<double>(m.n));
+  Put(&out.payload, cm::kSumCovariates, m.sum_covariates);
+  Put(&out.payload, cm::kCovariateCross, m.covariate_cross);
+  Put(&out.payload, cm::kSumFeatures, m.sum_features);
+  Put(&out.payload, cm::kCovariateFeatureCross, m.covariate_feature_cross);
   FEDRAD_ASSIGN_OR_RETURN(out.populations, AllRows(ctx, features, covariates));
   // Signed: the pooled regression every site recomputes (issue 12).
   out.round = RoundContribution{rounds::CombatMomentsRound(), {}, {}};
-  (*out.round->inputs.mutable_strings())["features"] = absl::StrJoin(features, ",");
+  Put(&out.round->inputs, kinds::combat::kFeatures, features);
   return out;
 }
 
@@ -368,24 +357,24 @@ absl::StatusOr<TaskOutput> Residuals(TaskContext& ctx) {
   FEDRAD_ASSIGN_OR_RETURN(h::SiteData data, ReadSiteData(ctx, &features, &covariates));
   const v1::Payload& p = ctx.task->params();
   FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd intercept,
-                          GetEigenVector(p, "intercept", features.size()));
+                          GetEigenVector(p, cr::kIntercept, features.size()));
   FEDRAD_ASSIGN_OR_RETURN(Eigen::MatrixXd beta,
-                          GetEigenMatrix(p, "beta", covariates.size(), features.size()));
+                          GetEigenMatrix(p, cr::kBeta, covariates.size(), features.size()));
   if (VerifiesRounds(ctx)) {
     // Only the pooled regression of the sites' signed moments (issue 12).
     FEDRAD_ASSIGN_OR_RETURN(VerifiedCombat v, VerifiedCombatInputs(ctx, features, covariates, false));
     const Eigen::VectorXd own = h::SiteIntercept(v.regression, v.index);
-    FEDRAD_RETURN_IF_ERROR(SameAsVerified(ctx, "intercept", intercept, own));
-    FEDRAD_RETURN_IF_ERROR(SameAsVerified(ctx, "beta", beta, v.regression.beta));
+    FEDRAD_RETURN_IF_ERROR(SameAsVerified(ctx, cr::kIntercept.name, intercept, own));
+    FEDRAD_RETURN_IF_ERROR(SameAsVerified(ctx, cr::kBeta.name, beta, v.regression.beta));
     intercept = own;
     beta = v.regression.beta;
   }
   TaskOutput out;
   out.n_contributing = data.features.rows();
-  AddVector(&out.payload, "rss", ToVector(h::ResidualSumOfSquares(data, intercept, beta)));
+  Put(&out.payload, cr::kRss, h::ResidualSumOfSquares(data, intercept, beta));
   FEDRAD_ASSIGN_OR_RETURN(out.populations, AllRows(ctx, features, covariates));
   out.round = RoundContribution{rounds::CombatResidualsRound(), {}, {}};
-  (*out.round->inputs.mutable_strings())["features"] = absl::StrJoin(features, ",");
+  Put(&out.round->inputs, kinds::combat::kFeatures, features);
   return out;
 }
 
@@ -415,15 +404,17 @@ absl::StatusOr<TaskOutput> Fit(TaskContext& ctx) {
   const v1::Payload& p = ctx.task->params();
   const size_t g = features.size();
   h::PooledEstimates pooled;
-  FEDRAD_ASSIGN_OR_RETURN(pooled.grand_mean, GetEigenVector(p, "grand_mean", g));
-  FEDRAD_ASSIGN_OR_RETURN(pooled.var_pooled, GetEigenVector(p, "var_pooled", g, true));
-  FEDRAD_ASSIGN_OR_RETURN(pooled.beta, GetEigenMatrix(p, "beta", covariates.size(), g));
+  FEDRAD_ASSIGN_OR_RETURN(pooled.grand_mean, GetEigenVector(p, cf::kGrandMean, g));
+  FEDRAD_ASSIGN_OR_RETURN(pooled.var_pooled, GetEigenVector(p, cf::kVarPooled, g, true));
+  FEDRAD_ASSIGN_OR_RETURN(pooled.beta, GetEigenMatrix(p, cf::kBeta, covariates.size(), g));
   if (VerifiesRounds(ctx)) {
     // Only the pooled estimates of the sites' signed moments and residuals.
     FEDRAD_ASSIGN_OR_RETURN(VerifiedCombat v, VerifiedCombatInputs(ctx, features, covariates, true));
-    FEDRAD_RETURN_IF_ERROR(SameAsVerified(ctx, "grand_mean", pooled.grand_mean, v.pooled.grand_mean));
-    FEDRAD_RETURN_IF_ERROR(SameAsVerified(ctx, "var_pooled", pooled.var_pooled, v.pooled.var_pooled));
-    FEDRAD_RETURN_IF_ERROR(SameAsVerified(ctx, "beta", pooled.beta, v.pooled.beta));
+    FEDRAD_RETURN_IF_ERROR(
+        SameAsVerified(ctx, cf::kGrandMean.name, pooled.grand_mean, v.pooled.grand_mean));
+    FEDRAD_RETURN_IF_ERROR(
+        SameAsVerified(ctx, cf::kVarPooled.name, pooled.var_pooled, v.pooled.var_pooled));
+    FEDRAD_RETURN_IF_ERROR(SameAsVerified(ctx, cf::kBeta.name, pooled.beta, v.pooled.beta));
     pooled = v.pooled;
   }
 
@@ -490,21 +481,21 @@ absl::StatusOr<TaskOutput> Fit(TaskContext& ctx) {
 
   TaskOutput out;
   out.n_contributing = self.n;
-  AddScalar(&out.payload, "n", static_cast<double>(self.n));
-  AddVector(&out.payload, "gamma_star", ToVector(eff.gamma_star));
-  AddVector(&out.payload, "delta_star", ToVector(eff.delta_star));
+  Put(&out.payload, cf::kN, static_cast<double>(self.n));
+  Put(&out.payload, cf::kGammaStar, eff.gamma_star);
+  Put(&out.payload, cf::kDeltaStar, eff.delta_star);
   FEDRAD_ASSIGN_OR_RETURN(out.populations, AllRows(ctx, features, covariates));
   return out;
 }
 
-// params: "columns" (comma-separated; at most 12, each a feature the spec
-// selects here or that feature + output_suffix). Per column: n, mean, M2 and
-// a suppressed flag (n < k: n, mean and M2 withheld, NaN), and for a column
-// with >= k values "grid.<column>" / "counts.<column>": cumulative counts on
+// params: the columns (at most 12, each a feature the spec selects here or
+// that feature + output_suffix). Per column: n, mean, M2 and a suppressed
+// flag (n < k: n, mean and M2 withheld, NaN), and for a column with >= k
+// values the grid and counts families (proto/task_kinds.h): cumulative counts on
 // the site's own grid (models::SiteGridCounts, steps >= k). Thresholds sent
 // by a coordinator are ignored.
 absl::StatusOr<TaskOutput> Distributions(TaskContext& ctx) {
-  const std::vector<std::string> columns = h::SplitList(Param(ctx, "columns"));
+  const std::vector<std::string> columns = kinds::Get(ctx.task->params(), cd::kColumns);
   TaskOutput out;
   out.n_contributing = static_cast<int64_t>(ctx.table->num_rows());
   if (columns.size() > kMaxDistributionColumns) {
@@ -540,9 +531,9 @@ absl::StatusOr<TaskOutput> Distributions(TaskContext& ctx) {
     const models::GridCounts grid = models::SiteGridCounts(
         values, models::GridStep(m.n, ctx.min_cell_count, 0.01,
                                  static_cast<int64_t>(kMaxGridPoints)));
-    AddVector(&out.payload, "grid." + column, grid.points);
-    AddVector(&out.payload, "counts." + column,
-              std::vector<double>(grid.counts.begin(), grid.counts.end()));
+    Put(&out.payload, cd::kGrid, column, grid.points);
+    Put(&out.payload, cd::kCounts, column,
+        std::vector<double>(grid.counts.begin(), grid.counts.end()));
     Population pop;
     pop.quantities = {"combat:" + column};
     for (size_t r = 0; r < ids.size(); ++r) {
@@ -550,43 +541,21 @@ absl::StatusOr<TaskOutput> Distributions(TaskContext& ctx) {
     }
     out.populations.push_back(std::move(pop));
   }
-  AddVector(&out.payload, "n", n);
-  AddVector(&out.payload, "mean", mean);
-  AddVector(&out.payload, "m2", m2);
-  AddVector(&out.payload, "suppressed", suppressed);
+  Put(&out.payload, cd::kN, n);
+  Put(&out.payload, cd::kMean, mean);
+  Put(&out.payload, cd::kM2, m2);
+  Put(&out.payload, cd::kSuppressed, suppressed);
   return out;
 }
 
 }  // namespace
 
 void RegisterCombatTasks(TaskRegistry& registry) {
-  registry.Register(TaskKind{
-      "combat.check",
-      "ComBat pre-check: column presence, n, numeric-ness, features constant at the site",
-      {"n", "constant", "features", "problems"},
-      &Check});
-  registry.Register(TaskKind{
-      "combat.moments",
-      "ComBat moments: n, sums and cross-products of covariates and features",
-      {"n", "sum_covariates", "covariate_cross", "sum_features", "covariate_feature_cross"},
-      &Moments});
-  registry.Register(TaskKind{"combat.residuals",
-                             "ComBat: per-feature sums of squared residuals from the pooled fit",
-                             {"rss"},
-                             &Residuals});
-  registry.Register(TaskKind{
-      "combat.fit",
-      "ComBat: the site's empirical Bayes effects (gamma*, delta* per feature); harmonises "
-      "the table locally",
-      {"n", "gamma_star", "delta_star"},
-      &Fit});
-  registry.Register(TaskKind{
-      "combat.distributions",
-      "feature distributions for the report: per column n, mean, sum of squared deviations "
-      "(withheld, n too, when n < k) and counts on a grid the site fixes (every step >= k "
-      "values; for quartiles; no value is released)",
-      {"n", "mean", "m2", "suppressed", "grid.*", "counts.*"},
-      &Distributions});
+  registry.Register(DefinedKind(cc::kName, &Check));
+  registry.Register(DefinedKind(cm::kName, &Moments));
+  registry.Register(DefinedKind(cr::kName, &Residuals));
+  registry.Register(DefinedKind(cf::kName, &Fit));
+  registry.Register(DefinedKind(cd::kName, &Distributions));
 }
 
 }  // namespace fedrad::site

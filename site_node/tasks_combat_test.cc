@@ -12,9 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "coordinator/analyses.h"
 #include "coordinator/study_context.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/csv.h"
 #include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -23,6 +25,7 @@
 #include "harmonization/pooled_table.h"
 #include "harmonization/table.h"
 #include "proto/payload.h"
+#include "proto/results_json.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/privacy_guard.h"
 #include "site_node/site_rules.h"
@@ -32,6 +35,13 @@ namespace fedrad::site {
 namespace {
 
 using ::fedrad::testing::StatusIs;
+
+// results.json as the study runner prints it (proto/results_json.h).
+nlohmann::json ResultsJson(coordinator::StudyContext& ctx) {
+  absl::StatusOr<std::string> text = PrintResults(ctx.results());
+  EXPECT_OK(text);
+  return nlohmann::json::parse(text.ok() ? *text : "{}");
+}
 
 namespace h = ::fedrad::harmonization;
 using ::testing::HasSubstr;
@@ -198,7 +208,7 @@ TEST(FederatedComBat, EqualsPooledAndSvaForEveryVariant) {
       }
     }
     // results.json carries the estimates; they equal the pooled fit's.
-    const nlohmann::json& out = ctx.results()["harmonization"];
+    const nlohmann::json out = ResultsJson(ctx)["harmonization"];
     for (const char* site : {"S1", "S2", "S3", "S4"}) {
       for (size_t g = 0; g < pooled.model.adjusted.size(); ++g) {
         const std::string& f = pooled.model.adjusted[g];
@@ -215,6 +225,36 @@ TEST(FederatedComBat, EqualsPooledAndSvaForEveryVariant) {
   }
 }
 
+// Issue 16: lists are repeated strings, so a column name with a comma and a
+// newline goes through every ComBat round with the numbers of a plain name.
+TEST(FederatedComBat, ColumnNamesWithCommasRoundTrip) {
+  const std::string odd = "f01,raw\nmm";
+  std::map<std::string, CsvTable> renamed;
+  for (const auto& [site, table] : SiteTables()) {
+    std::string text = FormatCsv(table);
+    text.replace(text.find("f01"), 3, "\"" + odd + "\"");
+    renamed[site] = ParseCsv(text, site + ".csv").value();
+  }
+  std::map<std::string, nlohmann::json> out;
+  for (const std::string& f : {odd, std::string("f01")}) {
+    v1::Study study = MakeStudy({"parametric", "parametric", ""});
+    study.mutable_harmonization()->set_features("^f[0-9]+");
+    study.mutable_harmonization()->add_report_features(f);
+    InProcessFederation fed(f == odd ? renamed : SiteTables(), TempDir(f == odd ? "odd" : "f01"));
+    coordinator::StudyContext ctx("st-" + f, study, {"S1", "S2", "S3", "S4"}, &fed);
+    ASSERT_TRUE(coordinator::RunHarmonization(ctx).ok());
+    out[f] = ResultsJson(ctx)["harmonization"];
+  }
+  const nlohmann::json &got = out[odd], &want = out["f01"];
+  EXPECT_EQ(got["features"][0], odd);
+  for (const char* site : {"S1", "S2", "S3", "S4"}) {
+    EXPECT_EQ(got["sites"][site]["gamma_star"][odd], want["sites"][site]["gamma_star"]["f01"]);
+    EXPECT_EQ(got["distributions"][odd]["after"][site], want["distributions"]["f01"]["after"][site])
+        << site;
+  }
+  EXPECT_EQ(got["pooled"]["var_pooled"][odd], want["pooled"]["var_pooled"]["f01"]);
+}
+
 TEST(FederatedComBat, ModelInResultsHarmonisesAJoiningSite) {
   // S1-S3 fit together; S4 joins later with the model from results.json.
   std::map<std::string, CsvTable> three = SiteTables();
@@ -225,7 +265,7 @@ TEST(FederatedComBat, ModelInResultsHarmonisesAJoiningSite) {
                                 {"S1", "S2", "S3"}, &fed);
   ASSERT_OK(coordinator::RunHarmonization(ctx));
   ASSERT_OK_AND_ASSIGN(h::ComBatModel model,
-                       h::ModelFromJson(ctx.results()["harmonization"]["model"]));
+                       h::ModelFromJson(ResultsJson(ctx)["harmonization"]["model"]));
   s4.AddColumn("site", std::vector<std::string>(s4.num_rows(), "S4"));
   absl::StatusOr<CsvTable> joined = h::ApplyModelToTable(&model, s4, "site");
   ASSERT_OK(joined);
@@ -260,7 +300,7 @@ TEST(FederatedComBat, OutputSuffixKeepsRawColumnsAndAddsHarmonisedOnes) {
       }
     }
   }
-  EXPECT_EQ(ctx2.results()["harmonization"]["output_suffix"], "_h");
+  EXPECT_EQ(ResultsJson(ctx2)["harmonization"]["output_suffix"], "_h");
 }
 
 TEST(FederatedComBat, OutputSuffixThatCollidesWithAColumnIsRefused) {
@@ -289,7 +329,7 @@ TEST(FederatedComBat, FeatureConstantAtOneSiteIsLeftUnadjustedEverywhereAsSva) {
                                 {"S1", "S2", "S3", "S4"}, &fed);
   absl::Status st = coordinator::RunHarmonization(ctx);
   ASSERT_OK(st);
-  EXPECT_EQ(ctx.results()["harmonization"]["unadjusted_features"], nlohmann::json({"f03"}));
+  EXPECT_EQ(ResultsJson(ctx)["harmonization"]["unadjusted_features"], nlohmann::json({"f03"}));
   CsvTable expected = Read(TestData("expected_constant_feature.csv"));
   size_t row = 0;
   for (const char* site : {"S1", "S2", "S3", "S4"}) {
@@ -535,17 +575,19 @@ TEST(ComBatSiteRules, SettingsInTaskParamsAreIgnoredInFavourOfTheSpec) {
 }
 
 TEST(ComBatSiteRules, FeaturesFromTheTaskMustBeSelectedBySpec) {
-  for (const char* features : {"patient_id", "age", "f01,f01", "f01,nothing"}) {
-    SCOPED_TRACE(features);
+  for (const std::vector<std::string>& features :
+       std::vector<std::vector<std::string>>{{"patient_id"}, {"age"}, {"f01", "f01"},
+                                             {"f01", "nothing"}, {"f01,f02"}}) {
+    SCOPED_TRACE(absl::StrJoin(features, "|"));
     ComBatHandler site("features_param");
     v1::Payload p;
-    (*p.mutable_strings())["features"] = features;
+    kinds::Put(&p, kinds::combat::kFeatures, features);
     ExpectPublicRefusal(site.Call("combat.moments", HandlerStudy(), p), "features");
   }
   // A subset the spec selects is the coordinator's plan: accepted.
   ComBatHandler site("features_subset");
   v1::Payload p;
-  (*p.mutable_strings())["features"] = "f02,f05";
+  kinds::Put(&p, kinds::combat::kFeatures, {"f02", "f05"});
   HandlerCall call = site.Call("combat.moments", HandlerStudy(), p);
   ASSERT_OK(call.output);
   EXPECT_EQ(GetVector(call.output->payload, "sum_features")->size(), 2u);
@@ -622,7 +664,8 @@ TEST(ComBatSiteRules, CraftedFeaturePatternsFailCleanlyAndFast) {
   stars.mutable_harmonization()->set_features(pattern + "Z");
   HandlerCall fast = site.Call("combat.check", stars, v1::Payload());
   ASSERT_OK(fast.output);
-  EXPECT_EQ(fast.output->payload.strings().at("features"), "");
+  EXPECT_TRUE(kinds::Has(fast.output->payload, kinds::combat_check::kFeatures));
+  EXPECT_TRUE(kinds::Get(fast.output->payload, kinds::combat_check::kFeatures).empty());
   EXPECT_LT(fast.seconds, 1.0);
 }
 
@@ -631,7 +674,7 @@ TEST(ComBatSiteRules, CraftedFeaturePatternsFailCleanlyAndFast) {
 TEST(ComBatSiteRules, DistributionsThresholdSweepGetsOnlyTheSiteGrid) {
   ComBatHandler site("sweep");
   v1::Payload plain;
-  (*plain.mutable_strings())["columns"] = "f01,f06";
+  kinds::Put(&plain, kinds::combat_distributions::kColumns, {"f01", "f06"});
   v1::Payload sweep = plain;
   std::vector<double> t;
   for (double x = -100; x <= 1000; x += 0.25) t.push_back(x);
@@ -650,10 +693,12 @@ TEST(ComBatSiteRules, DistributionsThresholdSweepGetsOnlyTheSiteGrid) {
   EXPECT_EQ(b.output->populations.size(), 2u);
   // Columns the spec does not select, and more than 12, are refused.
   v1::Payload age;
-  (*age.mutable_strings())["columns"] = "age";
+  kinds::Put(&age, kinds::combat_distributions::kColumns, {"age"});
   ExpectPublicRefusal(site.Call("combat.distributions", HandlerStudy(), age), "spec-features");
   v1::Payload many;
-  (*many.mutable_strings())["columns"] = "f01,f02,f03,f04,f05,f06,f01,f02,f03,f04,f05,f06,f01";
+  kinds::Put(&many, kinds::combat_distributions::kColumns,
+             {"f01", "f02", "f03", "f04", "f05", "f06", "f01", "f02", "f03", "f04", "f05", "f06",
+              "f01"});
   ExpectPublicRefusal(site.Call("combat.distributions", HandlerStudy(), many), "report-features");
 }
 

@@ -19,10 +19,12 @@
 namespace fedrad::site {
 
 void RegisterDebugTasks(TaskRegistry& registry) {
-  registry.Register(TaskKind{
-      "debug.sleep", "test only: sleep, then release the row count", {"n"},
+  namespace ds = ::fedrad::kinds::debug_sleep;
+  namespace dv = ::fedrad::kinds::debug_vector;
+  registry.Register(DefinedKind(
+      ds::kName,
       [](TaskContext& ctx) -> absl::StatusOr<TaskOutput> {
-        double seconds = GetScalar(ctx.task->params(), "seconds").value_or(0);
+        double seconds = kinds::Get(ctx.task->params(), ds::kSeconds).value_or(0);
         auto end = std::chrono::steady_clock::now() +
                    std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
         while (std::chrono::steady_clock::now() < end) {
@@ -31,23 +33,22 @@ void RegisterDebugTasks(TaskRegistry& registry) {
         }
         TaskOutput out;
         out.n_contributing = static_cast<int64_t>(ctx.table->num_rows());
-        AddScalar(&out.payload, "n", static_cast<double>(out.n_contributing));
+        kinds::Put(&out.payload, ds::kN, static_cast<double>(out.n_contributing));
         return out;
-      },
-      /*debug_only=*/true});
-  registry.Register(TaskKind{
-      "debug.vector", "test only: a vector of doubles (benchmark)", {"vector"},
+      }));
+  registry.Register(DefinedKind(
+      dv::kName,
       [](TaskContext& ctx) -> absl::StatusOr<TaskOutput> {
         // Optional "seconds": sleep first (a window to kill a site before it
         // answers; the secure-aggregation dropout tests).
-        double seconds = GetScalar(ctx.task->params(), "seconds").value_or(0);
+        double seconds = kinds::Get(ctx.task->params(), dv::kSeconds).value_or(0);
         auto end = std::chrono::steady_clock::now() +
                    std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
         while (std::chrono::steady_clock::now() < end) {
           if (ctx.cancelled()) return absl::CancelledError("site shutting down");
           std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
-        double length = GetScalar(ctx.task->params(), "length").value_or(0);
+        double length = kinds::Get(ctx.task->params(), dv::kLength).value_or(0);
         if (length < 0 || length > 1e8) {
           return absl::InvalidArgumentError("debug.vector: bad length");
         }
@@ -57,24 +58,22 @@ void RegisterDebugTasks(TaskRegistry& registry) {
         for (size_t i = 0; i < v.size(); ++i) {
           v[i] = static_cast<double>(i) * out.n_contributing;
         }
-        AddVector(&out.payload, "vector", v);
-        // Optional "round": a verifiable round id. A plain answer is then
+        kinds::Put(&out.payload, dv::kVector, v);
+        // Optional round: a verifiable round id. A plain answer is then
         // signed and audited as a plain study's models.derivatives is (the
         // secure-round benchmark's plain, verified round).
-        auto round = ctx.task->params().strings().find("round");
-        if (round != ctx.task->params().strings().end() && !IsSecureRound(*ctx.task)) {
-          out.round = RoundContribution{round->second, {"vector"}, {}};
+        const std::string round = kinds::Get(ctx.task->params(), dv::kRound);
+        if (kinds::Has(ctx.task->params(), dv::kRound) && !IsSecureRound(*ctx.task)) {
+          out.round = RoundContribution{
+              round, kinds::RoundSummedNames(*kinds::FindKind(dv::kName)), {}};
         }
         return out;
-      },
-      /*debug_only=*/true});
-  registry.Register(TaskKind{
-      "debug.crash", "test only: crash the site's worker (the crash-loop guard's test)", {},
-      [](TaskContext&) -> absl::StatusOr<TaskOutput> {
-        std::raise(SIGSEGV);
-        return absl::InternalError("debug.crash: still alive");
-      },
-      /*debug_only=*/true});
+      }));
+  registry.Register(DefinedKind(kinds::debug_crash::kName,
+                                [](TaskContext&) -> absl::StatusOr<TaskOutput> {
+                                  std::raise(SIGSEGV);
+                                  return absl::InternalError("debug.crash: still alive");
+                                }));
 }
 
 }  // namespace fedrad::site

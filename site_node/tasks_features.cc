@@ -111,7 +111,7 @@ absl::StatusOr<TaskOutput> FromState(const std::string& text) {
   if (!out.payload.ParseFromString(text)) {
     return absl::InternalError("stored features.extract result does not parse");
   }
-  FEDRAD_ASSIGN_OR_RETURN(double n_ok, GetScalar(out.payload, "n_ok"));
+  FEDRAD_ASSIGN_OR_RETURN(double n_ok, kinds::Get(out.payload, kinds::features_extract::kNOk));
   out.n_contributing = static_cast<int64_t>(n_ok);
   return out;
 }
@@ -328,16 +328,16 @@ absl::StatusOr<TaskOutput> Extract(TaskContext& ctx) {
 
   TaskOutput out;
   out.n_contributing = n_ok;
-  AddScalar(&out.payload, "n_cases", static_cast<double>(n_cases));
-  AddScalar(&out.payload, "n_ok", static_cast<double>(n_ok));
-  AddScalar(&out.payload, "n_excluded", static_cast<double>(n_excluded));
-  AddScalar(&out.payload, "n_feature_columns", static_cast<double>(columns.size()));
+  namespace fe = ::fedrad::kinds::features_extract;
+  kinds::Put(&out.payload, fe::kNCases, static_cast<double>(n_cases));
+  kinds::Put(&out.payload, fe::kNOk, static_cast<double>(n_ok));
+  kinds::Put(&out.payload, fe::kNExcluded, static_cast<double>(n_excluded));
+  kinds::Put(&out.payload, fe::kNFeatureColumns, static_cast<double>(columns.size()));
   nlohmann::json list = nlohmann::json::array();
   for (const auto& [row, e] : excluded) list.push_back({{"case", e.case_id}, {"reason", e.reason}});
-  auto& strings = *out.payload.mutable_strings();
-  strings["excluded_cases"] = list.dump();
-  strings["columns"] = absl::StrJoin(columns, ",");
-  strings["settings_sha256"] = plan.settings_sha256;
+  kinds::Put(&out.payload, fe::kExcludedCases, list.dump());
+  kinds::Put(&out.payload, fe::kColumns, columns);
+  kinds::Put(&out.payload, fe::kSettingsSha256, plan.settings_sha256);
   if (ctx.state != nullptr) (*ctx.state)[kStateKey] = out.payload.SerializeAsString();
   return out;
 }
@@ -345,13 +345,7 @@ absl::StatusOr<TaskOutput> Extract(TaskContext& ctx) {
 }  // namespace
 
 void RegisterFeatureTasks(TaskRegistry& registry) {
-  registry.Register(TaskKind{
-      "features.extract",
-      "extracts IBSI features from the site's CT images into its working table; releases "
-      "only counts, the feature column names and the excluded cases' ids with reasons",
-      {"n_cases", "n_ok", "n_excluded", "n_feature_columns", "excluded_cases", "columns",
-       "settings_sha256"},
-      &Extract});
+  registry.Register(DefinedKind(kinds::features_extract::kName, &Extract));
 }
 
 }  // namespace fedrad::site

@@ -5,7 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "cli/features_settings.h"
+#include "site_node/feature_settings.h"
 #include "core/hash.h"
 
 namespace fedrad::site {

@@ -57,7 +57,7 @@
 #include "models/derivatives.h"
 #include "models/fit_spec.h"
 #include "models/logistic.h"
-#include "proto/payload.h"
+#include "proto/task_kinds.h"
 #include "site_node/model_spec.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/internal/model_rows.h"
@@ -65,13 +65,18 @@
 #include "site_node/site_rules.h"
 #include "site_node/task_registry.h"
 #include "site_node/verify_rounds.h"
+#include "rounds/kind_eigen.h"
 #include "rounds/transcript.h"
 
 namespace fedrad::site {
 namespace {
 
 namespace m = ::fedrad::models;
-using internal::AddEigenMatrix;
+namespace mt = ::fedrad::kinds::model_task;
+namespace mp = ::fedrad::kinds::models_prepare;
+namespace md = ::fedrad::kinds::models_derivatives;
+namespace mf = ::fedrad::kinds::models_fit;
+using ::fedrad::kinds::Put;
 using internal::Beta;
 using internal::EventCount;
 using internal::FindModel;
@@ -80,7 +85,7 @@ using internal::Idle;
 using internal::IsCox;
 using internal::IsSmallCell;
 using internal::ModelPopulation;
-using internal::Param;
+using internal::IsIdle;
 using internal::Prepared;
 using internal::PrepareRows;
 using internal::ReleasableCount;
@@ -230,7 +235,7 @@ m::Derivatives Evaluate(const v1::Model& model, const Prepared& p, const Eigen::
 absl::StatusOr<TaskOutput> PrepareTask(TaskContext& ctx) {
   FEDRAD_ASSIGN_OR_RETURN(const v1::Model* model, FindModel(ctx));
   std::vector<std::string> covs;
-  if (Param(ctx, "covariates").empty()) {
+  if (!kinds::Has(ctx.task->params(), mt::kCovariates)) {
     FEDRAD_ASSIGN_OR_RETURN(covs, ResolveCovariates(ctx, *model));
   } else {
     FEDRAD_ASSIGN_OR_RETURN(covs, RoundCovariates(ctx, *model));
@@ -240,12 +245,12 @@ absl::StatusOr<TaskOutput> PrepareTask(TaskContext& ctx) {
   TaskOutput out;
   out.n_contributing = RowCount(*p);
   out.populations.push_back(ModelPopulation(*p));
-  AddScalar(&out.payload, "n", static_cast<double>(RowCount(*p)));
-  AddScalar(&out.payload, "events", ReleasableEvents(*p, ctx.min_cell_count));
-  AddScalar(&out.payload, "n_excluded", ReleasableCount(p->rows.n_excluded, ctx.min_cell_count));
-  AddVector(&out.payload, "sum_x", ToStd(cp.sum));
-  AddEigenMatrix(&out.payload, "sum_xx", cp.sum_outer);
-  (*out.payload.mutable_strings())["covariates"] = absl::StrJoin(covs, "\n");
+  Put(&out.payload, mp::kN, static_cast<double>(RowCount(*p)));
+  Put(&out.payload, mp::kEvents, ReleasableEvents(*p, ctx.min_cell_count));
+  Put(&out.payload, mp::kNExcluded, ReleasableCount(p->rows.n_excluded, ctx.min_cell_count));
+  Put(&out.payload, mp::kSumX, cp.sum);
+  Put(&out.payload, mp::kSumXX, cp.sum_outer);
+  Put(&out.payload, mp::kCovariates, covs);
   // Exclusion counts of 1..k-1 are cells like any other: "<k" instead.
   std::vector<std::string> reasons;
   for (const auto& [reason, count] : p->rows.excluded_by_reason) {
@@ -253,10 +258,11 @@ absl::StatusOr<TaskOutput> PrepareTask(TaskContext& ctx) {
                                                     ? std::string("<k")
                                                     : absl::StrCat(count)));
   }
-  (*out.payload.mutable_strings())["excluded"] = absl::StrJoin(reasons, "\n");
+  Put(&out.payload, mp::kExcluded, reasons);
   // Signed: the pooled cross-products and events every fit replay starts from.
-  RoundContribution round{rounds::PrepareRound(model->name()), {"n", "events", "sum_x", "sum_xx"}, {}};
-  (*round.inputs.mutable_strings())["covariates"] = absl::StrJoin(covs, "\n");
+  RoundContribution round{rounds::PrepareRound(model->name()),
+                          kinds::RoundSummedNames(*kinds::FindKind(mp::kName)), {}};
+  Put(&round.inputs, mt::kCovariates, covs);
   out.round = std::move(round);
   return out;
 }
@@ -264,7 +270,7 @@ absl::StatusOr<TaskOutput> PrepareTask(TaskContext& ctx) {
 absl::StatusOr<TaskOutput> DerivativesTask(TaskContext& ctx) {
   const v1::Model* model = nullptr;
   FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p, ForRound(ctx, &model));
-  if (Param(ctx, "role") == "idle") return Idle(*p);
+  if (IsIdle(ctx)) return Idle(*p);
   FEDRAD_RETURN_IF_ERROR(CheckTies(*model));
   FEDRAD_RETURN_IF_ERROR(CheckEventBalance(ctx, *model, *p));
   const size_t k = static_cast<size_t>(p->rows.x.cols()) + (IsCox(*model) ? 0 : 1);
@@ -283,16 +289,15 @@ absl::StatusOr<TaskOutput> DerivativesTask(TaskContext& ctx) {
       FEDRAD_ASSIGN_OR_RETURN(p, PrepareRows(ctx, *model, covs, &step.scaling));
     }
     round = RoundContribution{rounds::EvalRound(model->name(), fit.id, step.index),
-                              {"n", "events", "loglik", "gradient", "information"},
-                              {}};
-    AddVector(&round->inputs, "beta", ToStd(step.beta));
+                              kinds::RoundSummedNames(*kinds::FindKind(md::kName)), {}};
+    Put(&round->inputs, mt::kBeta, step.beta);
     if (step.scaled) {
-      AddVector(&round->inputs, "center", ToStd(step.scaling.center));
-      AddVector(&round->inputs, "scale", ToStd(step.scaling.scale));
+      Put(&round->inputs, mt::kCenter, step.scaling.center);
+      Put(&round->inputs, mt::kScale, step.scaling.scale);
     }
-    (*round->inputs.mutable_strings())["covariates"] = absl::StrJoin(covs, "\n");
-    (*round->inputs.mutable_strings())["fit"] = fit.id;
-    (*round->inputs.mutable_strings())["fit_sites"] = absl::StrJoin(fit.sites, "\n");
+    Put(&round->inputs, mt::kCovariates, covs);
+    Put(&round->inputs, mt::kFit, fit.id);
+    Put(&round->inputs, mt::kFitSites, fit.sites);
   }
   FEDRAD_RETURN_IF_ERROR(CountEvaluation(ctx, *model));
   const m::Derivatives d = Evaluate(*model, *p, beta);
@@ -300,11 +305,11 @@ absl::StatusOr<TaskOutput> DerivativesTask(TaskContext& ctx) {
   out.round = std::move(round);
   out.n_contributing = d.n;
   out.populations.push_back(ModelPopulation(*p));
-  AddScalar(&out.payload, "n", static_cast<double>(d.n));
-  AddScalar(&out.payload, "events", static_cast<double>(d.events));
-  AddScalar(&out.payload, "loglik", d.loglik);
-  AddVector(&out.payload, "gradient", ToStd(d.gradient));
-  AddEigenMatrix(&out.payload, "information", d.information);
+  Put(&out.payload, md::kN, static_cast<double>(d.n));
+  Put(&out.payload, md::kEvents, static_cast<double>(d.events));
+  Put(&out.payload, md::kLoglik, d.loglik);
+  Put(&out.payload, md::kGradient, d.gradient);
+  Put(&out.payload, md::kInformation, d.information);
   return out;
 }
 
@@ -317,7 +322,7 @@ absl::StatusOr<TaskOutput> FitTask(TaskContext& ctx) {
   FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> covs, ResolveCovariates(ctx, *model));
   FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p,
                           PrepareRows(ctx, *model, covs, nullptr));
-  if (Param(ctx, "role") == "idle") return Idle(*p);
+  if (IsIdle(ctx)) return Idle(*p);
   if (SpecDevelopSites(ctx.task->study(), *model) != std::vector<std::string>{ctx.site_id}) {
     return PublicError(absl::StatusCode::kPermissionDenied,
                        absl::StrCat("models.fit: the approved spec does not develop model '",
@@ -360,32 +365,32 @@ absl::StatusOr<TaskOutput> FitTask(TaskContext& ctx) {
   TaskOutput out;
   out.n_contributing = fit->n;
   out.populations = populations;
-  AddScalar(&out.payload, "n", static_cast<double>(fit->n));
-  AddScalar(&out.payload, "events", static_cast<double>(fit->events));
-  AddScalar(&out.payload, "loglik", fit->loglik);
-  AddScalar(&out.payload, "loglik_null", fit->loglik_null);
-  AddScalar(&out.payload, "iterations", fit->iterations);
-  AddScalar(&out.payload, "halvings", fit->halvings);
-  AddVector(&out.payload, "beta", ToStd(fit->beta));
-  AddEigenMatrix(&out.payload, "covariance", fit->covariance);
+  Put(&out.payload, mf::kN, static_cast<double>(fit->n));
+  Put(&out.payload, mf::kEvents, static_cast<double>(fit->events));
+  Put(&out.payload, mf::kLoglik, fit->loglik);
+  Put(&out.payload, mf::kLoglikNull, fit->loglik_null);
+  Put(&out.payload, mf::kIterations, fit->iterations);
+  Put(&out.payload, mf::kHalvings, fit->halvings);
+  Put(&out.payload, mf::kBeta, fit->beta);
+  Put(&out.payload, mf::kCovariance, fit->covariance);
   if (!fit->score_tests.empty()) {
     std::vector<double> chi2, pv;
     for (const m::ScoreTest& t : fit->score_tests) {
       chi2.push_back(t.chi2);
       pv.push_back(t.p_value);
     }
-    AddVector(&out.payload, "score_chi2", chi2);
-    AddVector(&out.payload, "score_p_value", pv);
+    Put(&out.payload, mf::kScoreChi2, chi2);
+    Put(&out.payload, mf::kScorePValue, pv);
   }
   if (fit->standardized) {
-    AddVector(&out.payload, "center", ToStd(fit->scaling.center));
-    AddVector(&out.payload, "scale", ToStd(fit->scaling.scale));
+    Put(&out.payload, mf::kCenter, fit->scaling.center);
+    Put(&out.payload, mf::kScale, fit->scaling.scale);
   }
   if (options.penalty != m::FitSpecOptions::PenaltyType::kNone) {
-    AddScalar(&out.payload, "lambda", fit->lambda);
+    Put(&out.payload, mf::kLambda, fit->lambda);
   }
-  (*out.payload.mutable_strings())["covariates"] = absl::StrJoin(fit->covariates, "\n");
-  (*out.payload.mutable_strings())["candidates"] = absl::StrJoin(covs, "\n");
+  Put(&out.payload, mf::kCovariates, fit->covariates);
+  Put(&out.payload, mf::kCandidates, covs);
   // Signed: the released fit, the frozen model validation sites check.
   out.round = RoundContribution{rounds::SiteFitRound(model->name()), {}, {}};
   return out;
@@ -394,23 +399,9 @@ absl::StatusOr<TaskOutput> FitTask(TaskContext& ctx) {
 }  // namespace
 
 void RegisterModelTasks(TaskRegistry& registry) {
-  registry.Register(TaskKind{
-      "models.prepare",
-      "model inputs: covariate names, n, events, excluded rows by reason, sum x, sum x x^T",
-      {"n", "events", "n_excluded", "sum_x", "sum_xx", "covariates", "excluded"},
-      &PrepareTask});
-  registry.Register(TaskKind{
-      "models.derivatives",
-      "log-likelihood, gradient and information of the site's rows at the given coefficients",
-      {"n", "events", "loglik", "gradient", "information"},
-      &DerivativesTask});
-  registry.Register(TaskKind{
-      "models.fit",
-      "the whole fit of a model the approved spec develops on this site alone: coefficients, "
-      "their covariance, the fit summary and the selection details",
-      {"n", "events", "loglik", "loglik_null", "iterations", "halvings", "beta", "covariance",
-       "score_chi2", "score_p_value", "center", "scale", "lambda", "covariates", "candidates"},
-      &FitTask});
+  registry.Register(DefinedKind(mp::kName, &PrepareTask));
+  registry.Register(DefinedKind(md::kName, &DerivativesTask));
+  registry.Register(DefinedKind(mf::kName, &FitTask));
   // models.baseline, models.lp_summary, models.validate: tasks_validation.cc.
   internal::RegisterValidationTasks(registry);
 }

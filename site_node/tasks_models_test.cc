@@ -20,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "coordinator/analyses.h"
+#include "proto/results_json.h"
 #include "coordinator/study_context.h"
 #include "core/csv.h"
 #include "core/testing/status_matchers.h"
@@ -27,6 +28,7 @@
 #include "gtest/gtest.h"
 #include "models/testutil.h"
 #include "proto/payload.h"
+#include "proto/task_kinds.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/privacy_guard.h"
 #include "site_node/site_fits.h"
@@ -160,7 +162,10 @@ json RunStudy(InProcessFederation* fed, const std::string& id, const v1::Study& 
   coordinator::StudyContext ctx(id, study, sites, fed);
   absl::Status st = coordinator::RunModels(ctx);
   EXPECT_OK(st);
-  return ctx.results();
+  // results.json as the study runner prints it (proto/results_json.h).
+  absl::StatusOr<std::string> text = PrintResults(ctx.results());
+  EXPECT_OK(text);
+  return json::parse(text.ok() ? *text : "{}");
 }
 
 void ExpectNear(const json& a, const json& b, const std::string& what) {
@@ -292,12 +297,8 @@ v1::Task MakeTask(const std::string& kind, const v1::Model& model,
   task.set_study_id("st");
   task.set_kind(kind);
   *task.mutable_study()->add_models() = model;
-  (*task.mutable_params()->mutable_strings())["model"] = model.name();
-  if (!covs.empty()) {
-    std::string text;
-    for (const auto& c : covs) absl::StrAppend(&text, text.empty() ? "" : "\n", c);
-    (*task.mutable_params()->mutable_strings())["covariates"] = text;
-  }
+  kinds::Put(task.mutable_params(), kinds::model_task::kModel, model.name());
+  if (!covs.empty()) kinds::Put(task.mutable_params(), kinds::model_task::kCovariates, covs);
   if (!beta.empty()) AddVector(task.mutable_params(), "beta", beta);
   return task;
 }
@@ -450,7 +451,7 @@ TEST(ModelsDerivatives, EvaluationsAreCappedByTheSpecsIterations) {
   // One fit: 3 iterations + the start = 4 evaluations, plus a margin of 2.
   v1::Task task = MakeTask("models.derivatives", m, {"x1"}, {0.1});
   v1::Task idle = task;
-  (*idle.mutable_params()->mutable_strings())["role"] = "idle";
+  kinds::Put(idle.mutable_params(), kinds::model_task::kRole, kinds::model_task::kIdle);
   for (int i = 0; i < 6; ++i) {
     Call call = site.Run(task);
     ASSERT_OK(call.output) << i;

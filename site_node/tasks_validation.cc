@@ -60,12 +60,22 @@ using internal::Idle;
 using internal::IsCox;
 using internal::LedgerOutcome;
 using internal::Outcome;
-using internal::Param;
+using internal::IsIdle;
 using internal::Prepared;
 using internal::ReleasableCount;
 using internal::ReleasableEvents;
 using internal::RowCount;
-using internal::SplitLines;
+using ::fedrad::kinds::Put;
+namespace mt = ::fedrad::kinds::model_task;
+namespace mb = ::fedrad::kinds::models_baseline;
+namespace ml = ::fedrad::kinds::models_lp_summary;
+namespace mv = ::fedrad::kinds::models_validate;
+namespace cv = ::fedrad::kinds::models_validate::curve;
+
+// The round's covariates (a list, checked by ForRound).
+std::vector<std::string> TaskCovariates(const TaskContext& ctx) {
+  return kinds::Get(ctx.task->params(), mt::kCovariates);
+}
 using internal::ToStd;
 
 // ---- Validation: what the site derives and checks itself --------------------
@@ -138,7 +148,7 @@ absl::Status VerifyFrozen(const TaskContext& ctx, const v1::Model& model, Eigen:
   if (fit_out != nullptr) *fit_out = fit;
   FEDRAD_ASSIGN_OR_RETURN(
       rounds::FrozenModel frozen,
-      VerifiedFrozenModel(ctx, model, fit, SplitLines(Param(ctx, "covariates")), *beta));
+      VerifiedFrozenModel(ctx, model, fit, TaskCovariates(ctx), *beta));
   *beta = frozen.beta;
   *fit_id = fit.id;
   return absl::OkStatus();
@@ -152,7 +162,7 @@ absl::StatusOr<Frozen> DevelopmentCoefficients(const TaskContext& ctx, const v1:
   FEDRAD_RETURN_IF_ERROR(VerifyFrozen(ctx, model, &f.beta, &f.fit_id));
   f.lp = ToStd(LinearPredictor(p, f.beta, cox));
   FEDRAD_RETURN_IF_ERROR(CheckSiteFit(*ctx.state, model.name(),
-                                      SplitLines(Param(ctx, "covariates")), ToStd(f.beta), kind,
+                                      TaskCovariates(ctx), ToStd(f.beta), kind,
                                       &f.site_fit));
   if (!f.site_fit) {
     FEDRAD_RETURN_IF_ERROR(CheckLinearPredictor(f.lp, kind));
@@ -164,12 +174,12 @@ absl::StatusOr<Frozen> DevelopmentCoefficients(const TaskContext& ctx, const v1:
 absl::StatusOr<TaskOutput> BaselineTask(TaskContext& ctx) {
   const v1::Model* model = nullptr;
   FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p, ForRound(ctx, &model));
-  if (Param(ctx, "role") == "idle") return Idle(*p);
+  if (IsIdle(ctx)) return Idle(*p);
   if (!IsCox(*model)) {
     return PublicError(absl::StatusCode::kInvalidArgument,
                        "models.baseline: model: is for Cox models (rule model-type)");
   }
-  FEDRAD_ASSIGN_OR_RETURN(Frozen frozen, DevelopmentCoefficients(ctx, *model, *p, "models.baseline"));
+  FEDRAD_ASSIGN_OR_RETURN(Frozen frozen, DevelopmentCoefficients(ctx, *model, *p, mb::kName));
   // The grid is the site's: a lattice from the approved spec, coarsened so
   // that >= k patients left the risk set between released points and no
   // patient carries more than kMaxWeightShare of a released risk sum. A
@@ -184,14 +194,14 @@ absl::StatusOr<TaskOutput> BaselineTask(TaskContext& ctx) {
   FEDRAD_ASSIGN_OR_RETURN(m::CoxStratum raw,
                           m::CoxStratum::Create(p->rows.time, p->rows.status, p->rows.x));
   m::GridSums sums = m::CoxGridSums(raw, frozen.beta, grid);
-  const std::vector<std::string> covs = SplitLines(Param(ctx, "covariates"));
+  const std::vector<std::string> covs = TaskCovariates(ctx);
   FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, RowIds(ctx, *model, covs, *p));
   TaskOutput out;
   out.n_contributing = RowCount(*p);
-  AddScalar(&out.payload, "n", static_cast<double>(RowCount(*p)));
-  AddVector(&out.payload, "grid", grid);
-  AddVector(&out.payload, "grid_events", sums.events);
-  AddVector(&out.payload, "grid_risk_sum", sums.risk_sum);
+  Put(&out.payload, mb::kN, static_cast<double>(RowCount(*p)));
+  Put(&out.payload, mb::kGrid, grid);
+  Put(&out.payload, mb::kGridEvents, sums.events);
+  Put(&out.payload, mb::kGridRiskSum, sums.risk_sum);
   out.populations.push_back(WholePopulation(*model, covs, ids));
   // Signed: the pooled baseline hazard H0 follows from these.
   out.round = RoundContribution{rounds::BaselineRound(model->name(), frozen.fit_id), {}, {}};
@@ -201,9 +211,9 @@ absl::StatusOr<TaskOutput> BaselineTask(TaskContext& ctx) {
 absl::StatusOr<TaskOutput> LpSummaryTask(TaskContext& ctx) {
   const v1::Model* model = nullptr;
   FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p, ForRound(ctx, &model));
-  if (Param(ctx, "role") == "idle") return Idle(*p);
+  if (IsIdle(ctx)) return Idle(*p);
   FEDRAD_ASSIGN_OR_RETURN(Frozen frozen,
-                          DevelopmentCoefficients(ctx, *model, *p, "models.lp_summary"));
+                          DevelopmentCoefficients(ctx, *model, *p, ml::kName));
   // Cumulative counts on a lattice the site fixes (a "nice" step of about a
   // tenth of its own lp's SD), released only where >= k patients were added;
   // any coordinator "thresholds" are ignored.
@@ -211,13 +221,13 @@ absl::StatusOr<TaskOutput> LpSummaryTask(TaskContext& ctx) {
   const double sd = mom.n > 1 ? std::sqrt(mom.m2 / static_cast<double>(mom.n - 1)) : 0.0;
   const m::LatticeCounts counts = m::CountsOnLattice(
       frozen.lp, m::NiceStepAtMost(sd > 0 ? sd / 10 : 1.0), ctx.min_cell_count, kMaxGridPoints);
-  const std::vector<std::string> covs = SplitLines(Param(ctx, "covariates"));
+  const std::vector<std::string> covs = TaskCovariates(ctx);
   FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, RowIds(ctx, *model, covs, *p));
   TaskOutput out;
   out.n_contributing = RowCount(*p);
-  AddScalar(&out.payload, "n", static_cast<double>(RowCount(*p)));
-  AddVector(&out.payload, "grid", counts.grid);
-  AddVector(&out.payload, "counts", counts.counts);
+  Put(&out.payload, ml::kN, static_cast<double>(RowCount(*p)));
+  Put(&out.payload, ml::kGrid, counts.grid);
+  Put(&out.payload, ml::kCounts, counts.counts);
   out.populations.push_back(WholePopulation(*model, covs, ids));
   // Signed: the risk-group cut-points follow from these.
   out.round = RoundContribution{rounds::LpSummaryRound(model->name(), frozen.fit_id), {}, {}};
@@ -252,13 +262,14 @@ absl::Status AddCurves(const TaskContext& ctx, const v1::Model& model, const Pre
             : m::BinaryCalibration(rows.y, risk, k, settings.calibration_bins);
     FEDRAD_RETURN_IF_ERROR(cal.status());
     if (cal->suppressed) {
-      AddScalar(&out->payload, "curve.calibration.suppressed", 1);
+      Put(&out->payload, mv::kCurve, absl::StrCat(cv::kCalibration, cv::kSuppressed), 1.0);
     } else {
-      AddVector(&out->payload, "curve.calibration.predicted", cal->predicted);
-      AddVector(&out->payload, "curve.calibration.observed", cal->observed);
-      AddVector(&out->payload, "curve.calibration.ci_low", cal->ci_low);
-      AddVector(&out->payload, "curve.calibration.ci_high", cal->ci_high);
-      AddVector(&out->payload, "curve.calibration.n",
+      Put(&out->payload, mv::kCurve, absl::StrCat(cv::kCalibration, cv::kPredicted),
+          cal->predicted);
+      Put(&out->payload, mv::kCurve, absl::StrCat(cv::kCalibration, cv::kObserved), cal->observed);
+      Put(&out->payload, mv::kCurve, absl::StrCat(cv::kCalibration, cv::kCiLow), cal->ci_low);
+      Put(&out->payload, mv::kCurve, absl::StrCat(cv::kCalibration, cv::kCiHigh), cal->ci_high);
+      Put(&out->payload, mv::kCurve, absl::StrCat(cv::kCalibration, cv::kN),
                 std::vector<double>(cal->n.begin(), cal->n.end()));
       for (const std::vector<int>& bin :
            m::EqualCountBins(risk, static_cast<int>(cal->n.size()))) {
@@ -266,25 +277,27 @@ absl::Status AddCurves(const TaskContext& ctx, const v1::Model& model, const Pre
       }
     }
   }
-  absl::StatusOr<std::vector<double>> cuts = GetVector(params, "km_cuts");
+  absl::StatusOr<std::vector<double>> cuts = kinds::Get(params, mv::kKmCuts);
   if (cox && cuts.ok() && settings.km_time_step > 0) {
     FEDRAD_RETURN_IF_ERROR(CheckCuts(*cuts));
     FEDRAD_ASSIGN_OR_RETURN(
         std::vector<m::RiskGroupCurve> groups,
         m::RiskGroupCurves(rows.time, rows.status, ToStd(lp), *cuts, KmLattice(settings), k));
-    const char* const keys[] = {"low", "intermediate", "high"};
+    const char* const* keys = cv::kRiskGroups;
     for (size_t g = 0; g < groups.size() && g < 3; ++g) {
-      const std::string prefix = absl::StrCat("curve.km.", keys[g], ".");
+      const std::string prefix = absl::StrCat(cv::kKm, keys[g], ".");
       const m::RiskGroupCurve& c = groups[g];
       if (c.suppressed) {  // nothing else, not even its size
-        AddScalar(&out->payload, prefix + "suppressed", 1);
+        Put(&out->payload, mv::kCurve, prefix + cv::kSuppressed, 1.0);
         continue;
       }
-      AddScalar(&out->payload, prefix + "n", static_cast<double>(c.n));
-      if (c.events >= 0) AddScalar(&out->payload, prefix + "events", static_cast<double>(c.events));
-      AddVector(&out->payload, prefix + "time", c.time);
-      AddVector(&out->payload, prefix + "survival", c.survival);
-      AddVector(&out->payload, prefix + "n_at_risk", c.n_at_risk);
+      Put(&out->payload, mv::kCurve, prefix + cv::kN, static_cast<double>(c.n));
+      if (c.events >= 0) {
+        Put(&out->payload, mv::kCurve, prefix + cv::kEvents, static_cast<double>(c.events));
+      }
+      Put(&out->payload, mv::kCurve, prefix + cv::kTime, c.time);
+      Put(&out->payload, mv::kCurve, prefix + cv::kSurvival, c.survival);
+      Put(&out->payload, mv::kCurve, prefix + cv::kNAtRisk, c.n_at_risk);
       out->populations.push_back(SubPopulation(q + "risk_group", ids, c.rows));
     }
   }
@@ -295,14 +308,14 @@ absl::Status AddCurves(const TaskContext& ctx, const v1::Model& model, const Pre
                           cox ? m::SiteTimeDependentRoc(rows.time, rows.status, risk, t, k)
                               : m::SiteBinaryRoc(rows.y, risk, k));
   const m::RocCurve& roc = site_roc.curve;
-  AddScalar(&out->payload, "curve.roc.n_pos", ReleasableCount(roc.n_pos, k));
-  AddScalar(&out->payload, "curve.roc.n_neg", ReleasableCount(roc.n_neg, k));
+  Put(&out->payload, mv::kCurve, absl::StrCat(cv::kRoc, cv::kNPos), ReleasableCount(roc.n_pos, k));
+  Put(&out->payload, mv::kCurve, absl::StrCat(cv::kRoc, cv::kNNeg), ReleasableCount(roc.n_neg, k));
   if (roc.suppressed) {
-    AddScalar(&out->payload, "curve.roc.suppressed", 1);
+    Put(&out->payload, mv::kCurve, absl::StrCat(cv::kRoc, cv::kSuppressed), 1.0);
   } else {
-    AddVector(&out->payload, "curve.roc.fpr", roc.fpr);
-    AddVector(&out->payload, "curve.roc.tpr", roc.tpr);
-    AddVector(&out->payload, "curve.roc.threshold", roc.threshold);
+    Put(&out->payload, mv::kCurve, absl::StrCat(cv::kRoc, cv::kFpr), roc.fpr);
+    Put(&out->payload, mv::kCurve, absl::StrCat(cv::kRoc, cv::kTpr), roc.tpr);
+    Put(&out->payload, mv::kCurve, absl::StrCat(cv::kRoc, cv::kThreshold), roc.threshold);
     for (const std::vector<int>& v : site_roc.vertex_rows) {
       out->populations.push_back(SubPopulation(q + "roc_vertex", ids, v));
     }
@@ -313,7 +326,7 @@ absl::Status AddCurves(const TaskContext& ctx, const v1::Model& model, const Pre
 absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
   const v1::Model* model = nullptr;
   FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p, ForRound(ctx, &model));
-  if (Param(ctx, "role") == "idle") return Idle(*p);
+  if (IsIdle(ctx)) return Idle(*p);
   const v1::Payload& params = ctx.task->params();
   const bool cox = IsCox(*model);
   const size_t k = static_cast<size_t>(p->rows.x.cols()) + (cox ? 0 : 1);
@@ -338,17 +351,17 @@ absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
   // them verifiable). No weight-concentration check here: a validation site
   // releases no sum of exp(lp), only bounded per-patient quantities (risks in
   // [0, 1], ranks) in groups of >= k.
-  FEDRAD_RETURN_IF_ERROR(CheckLinearPredictor(ToStd(lp), "models.validate"));
+  FEDRAD_RETURN_IF_ERROR(CheckLinearPredictor(ToStd(lp), mv::kName));
   m::MetricFunction compute;
   std::vector<double> grid, cumhaz;
   const double t = settings.t, tau = settings.tau, threshold = settings.threshold;
   if (cox) {
-    FEDRAD_ASSIGN_OR_RETURN(grid, GetVector(params, "grid"));
-    FEDRAD_ASSIGN_OR_RETURN(cumhaz, GetVector(params, "cumhaz"));
+    FEDRAD_ASSIGN_OR_RETURN(grid, kinds::Get(params, mv::kGrid));
+    FEDRAD_ASSIGN_OR_RETURN(cumhaz, kinds::Get(params, mv::kCumhaz));
     FEDRAD_RETURN_IF_ERROR(CheckBaselineHazard(grid, cumhaz));
     if (VerifiesRounds(ctx)) {
       // H0 and the cut-points from the development sites' signed answers.
-      absl::StatusOr<std::vector<double>> km_cuts = GetVector(params, "km_cuts");
+      absl::StatusOr<std::vector<double>> km_cuts = kinds::Get(params, mv::kKmCuts);
       const bool uses_cuts = km_cuts.ok() && settings.km_time_step > 0;
       FEDRAD_RETURN_IF_ERROR(VerifiedValidationInputs(ctx, *model, fit, t, tau, grid, cumhaz,
                                                       uses_cuts ? &*km_cuts : nullptr));
@@ -378,23 +391,24 @@ absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
     };
   }
   FEDRAD_ASSIGN_OR_RETURN(auto estimates, m::Bootstrap(compute, n, boot));
-  const std::vector<std::string> covs = SplitLines(Param(ctx, "covariates"));
+  const std::vector<std::string> covs = TaskCovariates(ctx);
   FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, RowIds(ctx, *model, covs, *p));
   TaskOutput out;
   out.n_contributing = n;
   out.populations.push_back(WholePopulation(*model, covs, ids));
-  AddScalar(&out.payload, "n", n);
-  AddScalar(&out.payload, "events", ReleasableEvents(*p, ctx.min_cell_count));
-  AddScalar(&out.payload, "n_excluded", ReleasableCount(rows.n_excluded, ctx.min_cell_count));
-  AddScalar(&out.payload, "bootstrap_replicates", boot.replicates);
+  Put(&out.payload, mv::kN, n);
+  Put(&out.payload, mv::kEvents, ReleasableEvents(*p, ctx.min_cell_count));
+  Put(&out.payload, mv::kNExcluded, ReleasableCount(rows.n_excluded, ctx.min_cell_count));
+  Put(&out.payload, mv::kBootstrapReplicates, static_cast<double>(boot.replicates));
   for (const auto& [name, e] : estimates) {
-    AddScalar(&out.payload, absl::StrCat("metric.", name), e.value);
+    Put(&out.payload, mv::kMetric, name, e.value);
     if (name == "concordant" || name == "discordant" || name == "tied_risk") continue;
     if (boot.replicates > 0) {
-      AddScalar(&out.payload, absl::StrCat("metric.", name, "_ci_low"), e.ci_low);
-      AddScalar(&out.payload, absl::StrCat("metric.", name, "_ci_high"), e.ci_high);
-      AddScalar(&out.payload, absl::StrCat("metric.", name, "_se_logit"), e.se_logit);
-      AddScalar(&out.payload, absl::StrCat("metric.", name, "_replicates"), e.replicates_used);
+      Put(&out.payload, mv::kMetric, absl::StrCat(name, "_ci_low"), e.ci_low);
+      Put(&out.payload, mv::kMetric, absl::StrCat(name, "_ci_high"), e.ci_high);
+      Put(&out.payload, mv::kMetric, absl::StrCat(name, "_se_logit"), e.se_logit);
+      Put(&out.payload, mv::kMetric, absl::StrCat(name, "_replicates"),
+          static_cast<double>(e.replicates_used));
     }
   }
   FEDRAD_RETURN_IF_ERROR(AddCurves(ctx, *model, *p, lp, grid, cumhaz, settings, ids, &out));
@@ -406,25 +420,9 @@ absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
 namespace internal {
 
 void RegisterValidationTasks(TaskRegistry& registry) {
-  registry.Register(TaskKind{
-      "models.baseline",
-      "Cox: events and risk-set sums of exp(x beta) on a time grid the site fixes (each step "
-      ">= k patients leaving the risk set), with the grid",
-      {"n", "grid", "grid_events", "grid_risk_sum"},
-      &BaselineTask});
-  registry.Register(TaskKind{
-      "models.lp_summary",
-      "how many patients have the frozen model's linear predictor at or below each point of a "
-      "lattice the site fixes, released only where >= k were added (no value is released)",
-      {"n", "grid", "counts"},
-      &LpSummaryTask});
-  registry.Register(TaskKind{
-      "models.validate",
-      "validation metrics of a frozen model on the site's rows, with local bootstrap CIs; "
-      "curve aggregates (calibration bins, Kaplan-Meier by risk group, ROC) on grids and "
-      "thresholds the site fixes, each step over 0 or >= k patients",
-      {"n", "events", "n_excluded", "bootstrap_replicates", "metric.*", "curve.*"},
-      &ValidateTask});
+  registry.Register(DefinedKind(mb::kName, &BaselineTask));
+  registry.Register(DefinedKind(ml::kName, &LpSummaryTask));
+  registry.Register(DefinedKind(mv::kName, &ValidateTask));
 }
 
 }  // namespace internal

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "models/curves.h"
 #include "models/metrics.h"
+#include "proto/task_kinds.h"
 #include "site_node/site_fits.h"
 #include "site_node/site_rules.h"
 
@@ -13,6 +14,8 @@ namespace fedrad::site {
 namespace {
 
 namespace m = ::fedrad::models;
+namespace mt = ::fedrad::kinds::model_task;
+namespace mv = ::fedrad::kinds::models_validate;
 
 absl::Status Refuse(absl::string_view what, absl::string_view field, absl::string_view rule) {
   return PublicError(absl::StatusCode::kPermissionDenied,
@@ -80,14 +83,14 @@ std::vector<double> KmLattice(const ValidationSettings& s) {
 absl::Status CheckLinearPredictor(const std::vector<double>& lp, absl::string_view what) {
   double sum = 0;
   for (double x : lp) {
-    if (!std::isfinite(x)) return Refuse(what, "beta", "linear-predictor-bound");
+    if (!std::isfinite(x)) return Refuse(what, mt::kBeta.name, "linear-predictor-bound");
     sum += x;
   }
   if (lp.empty()) return absl::OkStatus();
   const double mean = sum / static_cast<double>(lp.size());
   for (double x : lp) {
     if (!(std::abs(x - mean) <= kMaxLinearPredictorSpread)) {
-      return Refuse(what, "beta", "linear-predictor-bound");
+      return Refuse(what, mt::kBeta.name, "linear-predictor-bound");
     }
   }
   return absl::OkStatus();
@@ -99,7 +102,7 @@ absl::Status CheckWeightConcentration(const std::vector<double>& lp, absl::strin
   double sum = 0;  // relative to the largest weight, so exp() cannot overflow
   for (double x : lp) sum += std::exp(x - top);
   if (!(1.0 <= kMaxWeightShare * sum)) {
-    return Refuse(what, "beta", "weight-concentration");
+    return Refuse(what, mt::kBeta.name, "weight-concentration");
   }
   return absl::OkStatus();
 }
@@ -112,7 +115,7 @@ absl::Status CheckSiteFit(const std::map<std::string, std::string>& state,
   *has_fit = fit.has_value();
   if (!fit) return absl::OkStatus();
   if (fit->covariates != covariates || !SameCoefficients(*fit, beta)) {
-    return Refuse(what, "beta",
+    return Refuse(what, mt::kBeta.name,
                   "site-fit: this site fitted the model itself and accepts only its own "
                   "coefficients");
   }
@@ -126,10 +129,10 @@ absl::Status CheckBaselineHazard(const std::vector<double>& grid,
   }
   for (size_t j = 0; j < grid.size(); ++j) {
     if (!std::isfinite(grid[j]) || grid[j] < 0 || (j > 0 && !(grid[j] > grid[j - 1]))) {
-      return Invalid("grid", "baseline-hazard");
+      return Invalid(mv::kGrid.name, "baseline-hazard");
     }
     if (!std::isfinite(cumhaz[j]) || cumhaz[j] < 0 || (j > 0 && cumhaz[j] < cumhaz[j - 1])) {
-      return Invalid("cumhaz", "baseline-hazard");
+      return Invalid(mv::kCumhaz.name, "baseline-hazard");
     }
   }
   return absl::OkStatus();
@@ -138,7 +141,7 @@ absl::Status CheckBaselineHazard(const std::vector<double>& grid,
 absl::Status CheckCuts(const std::vector<double>& cuts) {
   if (cuts.size() != 2 || !std::isfinite(cuts[0]) || !std::isfinite(cuts[1]) ||
       !(cuts[0] <= cuts[1])) {
-    return Invalid("km_cuts", "risk-group-cuts");
+    return Invalid(mv::kKmCuts.name, "risk-group-cuts");
   }
   return absl::OkStatus();
 }

@@ -15,6 +15,7 @@
 #include "core/status.h"
 #include "proto/payload.h"
 #include "proto/spec_hash.h"
+#include "proto/task_kinds.h"
 #include "site_node/site_rules.h"
 #include "rounds/validation_inputs.h"
 #include "rounds/combat_inputs.h"
@@ -22,16 +23,7 @@
 namespace fedrad::site {
 namespace {
 
-std::string Param(const TaskContext& ctx, const std::string& key) {
-  auto it = ctx.task->params().strings().find(key);
-  return it == ctx.task->params().strings().end() ? "" : it->second;
-}
-
-std::vector<std::string> Lines(const std::string& s) {
-  std::vector<std::string> out;
-  for (absl::string_view part : absl::StrSplit(s, '\n', absl::SkipEmpty())) out.emplace_back(part);
-  return out;
-}
+namespace mt = ::fedrad::kinds::model_task;
 
 std::vector<double> ToStd(const Eigen::VectorXd& v) { return {v.data(), v.data() + v.size()}; }
 
@@ -129,8 +121,9 @@ absl::StatusOr<rounds::VerifiedTranscript> TaskTranscript(const TaskContext& ctx
 absl::StatusOr<TaskFit> FitOfTask(const TaskContext& ctx, const v1::Model& model) {
   const v1::Study& study = ctx.task->study();
   TaskFit fit;
-  fit.id = Param(ctx, "fit").empty() ? rounds::kDevelopmentFit : Param(ctx, "fit");
-  fit.sites = Lines(Param(ctx, "fit_sites"));
+  const std::string fit_id = kinds::Get(ctx.task->params(), mt::kFit);
+  fit.id = fit_id.empty() ? rounds::kDevelopmentFit : fit_id;
+  fit.sites = kinds::Get(ctx.task->params(), mt::kFitSites);
   std::sort(fit.sites.begin(), fit.sites.end());
   fit.sites.erase(std::unique(fit.sites.begin(), fit.sites.end()), fit.sites.end());
   for (const std::string& s : fit.sites) {
@@ -201,8 +194,8 @@ absl::StatusOr<rounds::EvaluationRequest> VerifiedEvaluation(const TaskContext& 
   if (!rounds::Agree(ToStd(next.beta), ToStd(beta))) {
     return Refuse(ctx, absl::StrCat("the task's beta is not the verified step (", step, ")"));
   }
-  absl::StatusOr<std::vector<double>> center = GetVector(ctx.task->params(), "center");
-  absl::StatusOr<std::vector<double>> scale = GetVector(ctx.task->params(), "scale");
+  absl::StatusOr<std::vector<double>> center = kinds::Get(ctx.task->params(), mt::kCenter);
+  absl::StatusOr<std::vector<double>> scale = kinds::Get(ctx.task->params(), mt::kScale);
   const bool scaling_ok =
       next.scaled ? center.ok() && scale.ok() && rounds::Agree(*center, ToStd(next.scaling.center)) &&
                         rounds::Agree(*scale, ToStd(next.scaling.scale))
@@ -273,9 +266,8 @@ absl::StatusOr<VerifiedCombat> VerifiedCombatInputs(const TaskContext& ctx,
     return Refuse(ctx, "the transcript has no signed combat.moments of this site");
   }
   out.index = static_cast<int>(me - out.sites.begin());
-  const std::string joined = absl::StrJoin(features, ",");
   for (const rounds::MessagePtr& m : t.Round(rounds::CombatMomentsRound())) {
-    if (rounds::InputString(*m, "features") != joined) {
+    if (rounds::InputList(*m, kinds::combat::kFeatures) != features) {
       return Refuse(ctx, absl::StrCat("site '", m->site(), "' signed combat.moments of other "
                                       "features than the task's"));
     }

@@ -8,9 +8,15 @@
 // (the center whose scanner differs most from the development center C3).
 #include <cmath>
 #include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
 
+#include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/results_json.h"
+#include "tests/results_doc_testutil.h"
 #include "tests/sandbox_testutil.h"
 
 namespace fedrad::testing {
@@ -39,6 +45,30 @@ TEST(Demo, RunsTheCrlmStudyEndToEndAndNamesTheCorruptCase) {
 
   auto r = nlohmann::json::parse(ReadAll(out + "/results.json"), nullptr, false);
   ASSERT_FALSE(r.is_discarded());
+  // results.json is what proto/results.proto defines (a key it lacks fails
+  // the parse), and it has every key docs/results.md documents except those
+  // this study has no reason to write.
+  EXPECT_OK(ParseResults(ReadAll(out + "/results.json"), out + "/results.json"));
+  const std::set<std::string> not_in_this_study = {
+      "features.sites.<site>.settings_sha256",          // every site used the study's settings
+      "features.columns_not_at_every_site",             // every site has every column
+      "cohort.sites.<site>.columns.<column>.absent",    // (the same)
+      "harmonization.pooled.beta.<covariate>.<feature>",  // ComBat preserves no covariate
+      "models.<name>.penalty.selected",                 // no elastic net
+      "models.<name>.penalty.lambda_grid",              // no cross-validated penalty
+      "models.<name>.penalty.cv_deviance",
+      "validation.<name>.sites.<site>.error",           // leave-one-site-out only
+      "validation.<name>.loso_models.<site>",
+      "validation.<name>.pooled.<m>_meta_note",         // every meta-analysis was computed
+      "study.excluded_sites.<site>",                    // no site was dropped
+      "study.notices",
+      "debug.*",                                        // test-only rounds
+  };
+  const std::vector<DocKey> documented =
+      DocumentedKeys(ReadAll(std::string(FEDRAD_SOURCE_DIR) + "/docs/results.md"));
+  EXPECT_GT(documented.size(), 150u);
+  EXPECT_THAT(DocumentedButAbsent(r, documented, not_in_this_study), ::testing::IsEmpty())
+      << "keys docs/results.md documents that the demo's results.json lacks";
   EXPECT_EQ(r["study"]["state"], "SUCCEEDED");
   EXPECT_EQ(r["features"]["sites"]["C2"]["excluded"][0]["case"], "C2_0007");
   EXPECT_EQ(r["features"]["n_excluded"], 1);

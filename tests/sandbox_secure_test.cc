@@ -17,7 +17,6 @@
 
 #include <cmath>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "absl/strings/str_split.h"

@@ -24,7 +24,9 @@
 #include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "absl/strings/str_split.h"
 #include "proto/payload.h"
+#include "proto/task_kinds.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/privacy_guard.h"
 #include "site_node/site_fits.h"
@@ -102,8 +104,8 @@ v1::Task ValidateTask(bool cox) {
   v->set_tau(720);
   v->set_bootstrap_replicates(-1);
   v1::Payload& p = *task.mutable_params();
-  (*p.mutable_strings())["model"] = "m";
-  (*p.mutable_strings())["covariates"] = "x1";
+  kinds::Put(&p, kinds::model_task::kModel, "m");
+  kinds::Put(&p, kinds::model_task::kCovariates, {"x1"});
   AddVector(&p, "beta", cox ? std::vector<double>{0.1} : std::vector<double>{-2, 0.1});
   AddScalar(&p, "replicates", 1e9);  // ignored
   AddScalar(&p, "seed", 1);
@@ -195,7 +197,7 @@ TEST(CurveTasks, DistributionsWithholdColumnsBelowKAndIgnoreThresholds) {
   v1::Task task;
   task.set_kind("combat.distributions");
   task.mutable_study()->mutable_harmonization()->set_features("^f1$");
-  (*task.mutable_params()->mutable_strings())["columns"] = "f1";
+  kinds::Put(task.mutable_params(), kinds::combat_distributions::kColumns, {"f1"});
   HandlerRun run = RunTask(task, &table, 5);
   ASSERT_OK(run.output);
   EXPECT_OK(run.guard);
@@ -253,8 +255,9 @@ v1::Task ModelTask(const std::string& kind, bool cox, const std::string& covs,
   model->set_type(cox ? v1::Model::COX : v1::Model::LOGISTIC);
   if (!cox) model->set_outcome_column("y");
   *task.mutable_study()->mutable_validation() = v;
-  (*task.mutable_params()->mutable_strings())["model"] = "m";
-  (*task.mutable_params()->mutable_strings())["covariates"] = covs;
+  kinds::Put(task.mutable_params(), kinds::model_task::kModel, "m");
+  const std::vector<std::string> cov_list = absl::StrSplit(covs, '\n', absl::SkipEmpty());
+  kinds::Put(task.mutable_params(), kinds::model_task::kCovariates, cov_list);
   AddVector(task.mutable_params(), "beta", beta);
   return task;
 }

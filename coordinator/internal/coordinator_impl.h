@@ -15,16 +15,19 @@
 #define FEDRAD_COORDINATOR_INTERNAL_COORDINATOR_IMPL_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 
 #include "coordinator/coordinator.h"
 #include "coordinator/study_context.h"
@@ -40,6 +43,10 @@ namespace internal {
 // SUCCEEDED, FAILED or CANCELLED (study_runner.cc).
 bool IsTerminal(const std::string& state);
 
+// A certificate serial in BN_bn2hex spelling without leading zeros, upper
+// case: one form for a peer's serial and the CRL's (site_hub.cc).
+std::string CanonicalSerial(std::string hex);
+
 // What Impl::Start builds and registers: the Federation service
 // (site_hub.cc), the Admin service (admin_service.cc) and the host of
 // in-process study contexts (study_runner.cc). Each keeps `impl`, which
@@ -52,6 +59,23 @@ std::unique_ptr<StudyHost> NewDirectHost(Coordinator::Impl* impl);
 
 class SiteSession;
 
+// Someone watching one study's status (Admin.WatchStudy's reactor,
+// admin_service.cc; a test's fake). Impl calls it under its studies lock,
+// so its methods must not block or call back into Impl.
+class StatusWatcher {
+ public:
+  virtual ~StatusWatcher() = default;
+  // The study's status at registration and after every change, with its
+  // version (increasing).
+  virtual void OnStatus(const v1::StudyStatus& status, int64_t version) = 0;
+  // The watch ends without another status: the watcher's certificate was
+  // revoked, or the coordinator is shutting down.
+  virtual void OnEnd(const absl::Status& why) = 0;
+  // The serial of the watcher's certificate (PeerIdentity::serial_hex; ""
+  // without one): a CRL that revokes it ends the watch.
+  virtual std::string serial() const = 0;
+};
+
 // One task waiting for its site's answer.
 struct Pending {
   std::string site;
@@ -61,6 +85,9 @@ struct Pending {
   v1::TaskResult result;
 };
 
+// One study. status, version, results_json and watchers are guarded by
+// Coordinator::Impl::studies_mu_; the rest is set before the study's thread
+// starts, or by that thread alone.
 struct StudyRecord {
   std::string id;
   v1::Study spec;
@@ -68,6 +95,7 @@ struct StudyRecord {
   v1::StudyStatus status;
   int64_t version = 0;        // bumped on every status change (watchers)
   std::string results_json;   // set when the study ends
+  std::set<StatusWatcher*> watchers;  // Admin.WatchStudy calls on this study
   std::atomic<bool> cancel{false};  // an explicit cancel (not a shutdown)
   std::thread thread;
   // From the store (a study resumed after a coordinator restart).
@@ -131,11 +159,15 @@ class Coordinator::Impl {
   absl::StatusOr<std::string> GetResults(const std::string& id) const;
   absl::StatusOr<v1::StudyStatus> CancelStudy(const std::string& id, const std::string& by);
   std::vector<v1::StudyStatus> ListStudies() const;
-  // Blocks until the study's status version exceeds `seen` or `timeout`;
-  // returns the status and its version.
-  absl::StatusOr<std::pair<v1::StudyStatus, int64_t>> WaitStatus(const std::string& id,
-                                                                  int64_t seen,
-                                                                  double timeout_seconds);
+  // Registers `watcher` for study `id`: it gets the current status at once
+  // (OnStatus, before this returns) and every change after, until
+  // RemoveWatcher. NotFound for an unknown study; Unavailable while shutting
+  // down. `watcher` must stay valid until RemoveWatcher returns.
+  absl::Status AddWatcher(const std::string& id, StatusWatcher* watcher);
+  // Unregisters; after it returns, `watcher` is called no more. Idempotent.
+  void RemoveWatcher(const std::string& id, StatusWatcher* watcher);
+  // Applies `fn` to the study's status, bumps its version and hands the new
+  // status to its watchers (before returning).
   void UpdateStatus(StudyRecord* rec, const std::function<void(v1::StudyStatus*)>& fn);
   // Adds `notice` to the status of every unfinished study that includes `site`.
   void NoticeForSite(const std::string& site, const std::string& notice);
@@ -144,10 +176,24 @@ class Coordinator::Impl {
   bool stopping() const { return stopping_.load(); }
 
  private:
-  void SendTaskLocked(Pending* p);
-  std::string RevokedSiteLocked(const std::string& site) const;
+  void SendTaskLocked(Pending* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string RevokedSiteLocked(const std::string& site) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Bumps rec's version and hands its status to its watchers.
+  void NotifyWatchersLocked(StudyRecord* rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(studies_mu_);
+  // Ends the watches whose certificate serial (canonical form) is a key of
+  // `revoked` (serial -> why).
+  void EndRevokedWatches(const std::map<std::string, std::string>& revoked)
+      ABSL_LOCKS_EXCLUDED(studies_mu_);
   void CrlWatchLoop();
+  // A study's thread: RunSteps, then FinishStudy (unless the coordinator is
+  // shutting down: the study then stays RUNNING in the store).
   void RunStudy(StudyRecord* rec);
+  // Waits for the study's sites, checks the quorum, restores the sites of a
+  // resumed study, then runs the analyses with a checkpoint after each step.
+  absl::Status RunSteps(StudyRecord* rec, StudyContext& ctx, StudyHost& host);
+  // Writes results.json (with the study and provenance blocks), the store's
+  // row, the audit record and the final status.
+  void FinishStudy(StudyRecord* rec, StudyContext& ctx, const absl::Status& status);
   // Loads the store: terminal studies are served, RUNNING/PENDING ones are
   // resumed (each in its own thread).
   absl::Status LoadStudies();
@@ -166,37 +212,39 @@ class Coordinator::Impl {
   std::atomic<bool> stopping_{false};
   bool shut_down_ = false;
 
-  mutable std::mutex mu_;  // sessions_, pending_; lock before a session's mutex
-  std::condition_variable cv_;
-  std::map<std::string, SiteSession*> sessions_;
-  std::map<std::string, std::shared_ptr<Pending>> pending_;  // by task id
+  // Lock order: mu_ before a session's mutex; studies_mu_ before a
+  // watcher's; crl_mu_ is never held while taking another.
+  mutable absl::Mutex mu_;
+  absl::CondVar cv_;  // signalled when sessions_, a pending task or stopping_ changes
+  std::map<std::string, SiteSession*> sessions_ ABSL_GUARDED_BY(mu_);
+  // By task id; a Pending's fields are read and written under mu_ too.
+  std::map<std::string, std::shared_ptr<Pending>> pending_ ABSL_GUARDED_BY(mu_);
   // Sites whose stream was dropped because the CRL revoked its certificate:
   // site -> {serial, why}. Cleared when the site connects with another one.
-  std::map<std::string, std::pair<std::string, std::string>> revoked_sites_;
-
-  // The CRL as last read (CheckRevocations).
-  std::mutex crl_mu_;
-  struct CrlStamp {
-    int64_t mtime_ns = -1, size = -1, inode = -1;
-    bool operator==(const CrlStamp& o) const {
-      return mtime_ns == o.mtime_ns && size == o.size && inode == o.inode;
-    }
-  } crl_stamp_;
-  transport::RevocationList revoked_;  // under crl_mu_
-  std::thread crl_thread_;
-  std::condition_variable crl_cv_;  // wakes CrlWatchLoop at shutdown (crl_mu_)
+  std::map<std::string, std::pair<std::string, std::string>> revoked_sites_ ABSL_GUARDED_BY(mu_);
   // The process that last held each site's stream in this run (Hello
   // instance_id, audit_log_id): a later one from another log is reported.
   struct SiteProcess {
     std::string instance_id;
     std::string audit_log_id;
   };
-  std::map<std::string, SiteProcess> last_process_;
+  std::map<std::string, SiteProcess> last_process_ ABSL_GUARDED_BY(mu_);
 
-  mutable std::mutex studies_mu_;
-  std::condition_variable studies_cv_;
-  std::map<std::string, std::unique_ptr<StudyRecord>> studies_;
-  int64_t study_counter_ = 0;
+  // The CRL as last read (CheckRevocations).
+  absl::Mutex crl_mu_;
+  struct CrlStamp {
+    int64_t mtime_ns = -1, size = -1, inode = -1;
+    bool operator==(const CrlStamp& o) const {
+      return mtime_ns == o.mtime_ns && size == o.size && inode == o.inode;
+    }
+  } crl_stamp_ ABSL_GUARDED_BY(crl_mu_);
+  transport::RevocationList revoked_ ABSL_GUARDED_BY(crl_mu_);
+  std::thread crl_thread_;
+  absl::CondVar crl_cv_;  // wakes CrlWatchLoop at shutdown (with crl_mu_)
+
+  mutable absl::Mutex studies_mu_;
+  std::map<std::string, std::unique_ptr<StudyRecord>> studies_ ABSL_GUARDED_BY(studies_mu_);
+  int64_t study_counter_ ABSL_GUARDED_BY(studies_mu_) = 0;
 
   std::unique_ptr<StudyHost> direct_host_;
   friend class DirectHost;

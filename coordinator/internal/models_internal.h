@@ -7,7 +7,7 @@
 //
 //   FEDRAD_ASSIGN_OR_RETURN(auto by_site,
 //                           ValidateModel(ctx, prep, fit, dev, val, &baseline, &risk_groups));
-//   json pooled = Pooled(by_site, IsCox(*prep.spec));
+//   v1::Results::PooledValidation pooled = Pooled(by_site, IsCox(*prep.spec));
 //
 // Not thread safe beyond StudyContext's own guarantees: one study's step
 // runs on one thread.
@@ -23,7 +23,6 @@
 #include <vector>
 
 #include <Eigen/Dense>
-#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,19 +30,16 @@
 #include "models/data.h"
 #include "models/fit_spec.h"
 #include "proto/fedrad.pb.h"
+#include "proto/results.pb.h"
 #include "proto/rounds.pb.h"
 #include "proto/study.pb.h"
 
 namespace fedrad::coordinator::internal {
 
 namespace m = ::fedrad::models;
-using nlohmann::json;
 
 // ---- Payloads and rounds (analysis_models.cc) --------------------------------
 std::vector<double> ToStd(const Eigen::VectorXd& v);
-// `name` from site `site`'s payload: exactly `n` values, else DataLoss.
-absl::StatusOr<Eigen::VectorXd> SiteVector(const std::string& site, const v1::Payload& p,
-                                           const std::string& name, int64_t n);
 bool IsCox(const v1::Model& model);
 // FailedPrecondition naming the `wanted` sites that did not answer `what`.
 absl::Status RequireSites(const std::vector<std::string>& wanted,
@@ -127,7 +123,9 @@ struct Fitted {
   int64_t rounds = 0;
   double seconds = 0;
   double coordinator_seconds = 0;  // Newton fit time not spent waiting for rounds
-  json details = json::object();  // selection, penalty, scaling
+  // results.json's selection, penalty and standardization (the rest of
+  // models.<name> is filled from the fields above).
+  v1::Results::ModelFit details;
   // Verifiable rounds: the fit's id ("dev", "loso-<site>"), whether its one
   // development site fitted it (models.fit), and the signed messages it
   // rests on (the sites' models.prepare and every evaluation, or the site's
@@ -139,7 +137,7 @@ struct Fitted {
 
 // One validation site's answer (analysis_validation.cc).
 struct SiteValidation {
-  json metrics = json::object();
+  v1::Results::SiteMetrics metrics;
   double concordant = 0, discordant = 0, tied = 0;
   std::map<std::string, std::pair<double, double>> logit_and_var;  // for meta-analysis
 };
@@ -153,11 +151,12 @@ struct SiteValidation {
 absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
     StudyContext& ctx, const PreparedModel& prep, const Fitted& fit,
     const std::vector<std::string>& dev_sites, const std::vector<std::string>& val_sites,
-    json* baseline_out, json* risk_groups_out = nullptr);
+    v1::Results::Baseline* baseline_out, v1::Results::RiskGroups* risk_groups_out = nullptr);
 
 // The pooled validation over `sites`: n, events, stratified Harrell C (Cox)
 // and DerSimonian-Laird meta-analyses on the logit scale.
-json Pooled(const std::map<std::string, SiteValidation>& sites, bool cox);
+v1::Results::PooledValidation Pooled(const std::map<std::string, SiteValidation>& sites,
+                                     bool cox);
 
 }  // namespace fedrad::coordinator::internal
 

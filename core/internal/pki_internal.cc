@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "core/csv.h"
 #include "core/hash.h"
 #include "core/log.h"
@@ -140,7 +141,7 @@ int64_t AsnTimeToUnix(const ASN1_TIME* t) {
   struct tm tm;
   std::memset(&tm, 0, sizeof(tm));
   if (ASN1_TIME_to_tm(t, &tm) != 1) return 0;
-  return static_cast<int64_t>(timegm(&tm));
+  return absl::ToUnixSeconds(absl::FromTM(tm, absl::UTCTimeZone()));
 }
 
 std::string SerialHex(const ASN1_INTEGER* serial) {

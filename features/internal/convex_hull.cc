@@ -30,36 +30,30 @@ int64_t IDot(const IVec& a, const IVec& b) { return a[0] * b[0] + a[1] * b[1] + 
 // of a face is added, the faces it sees (found by walking neighbours) are
 // replaced by a cone to their horizon, and their points are re-assigned to
 // the new faces. Exact: all predicates are integer.
-std::vector<std::array<int, 3>> HullTriangles(const std::vector<IVec>& p) {
-  std::vector<std::array<int, 3>> result;
-  const int n = static_cast<int>(p.size());
-  if (n < 4) return result;
-  // Initial tetrahedron.
-  int i0 = 0;
-  for (int i = 1; i < n; ++i) {
-    if (p[i][0] < p[i0][0]) i0 = i;
+class Quickhull {
+ public:
+  explicit Quickhull(const std::vector<IVec>& p) : p_(p) {}
+
+  // The hull's triangles (indices into p, outward by the right-hand rule);
+  // empty for fewer than 4 points or coplanar points.
+  std::vector<std::array<int, 3>> Triangles() {
+    std::vector<std::array<int, 3>> result;
+    if (!InitialTetrahedron()) return result;
+    std::vector<int> pending;
+    for (int f = 0; f < 4; ++f) if (!faces_[f].outside.empty()) pending.push_back(f);
+    while (!pending.empty()) {
+      int f0 = pending.back();
+      pending.pop_back();
+      if (!faces_[f0].alive || faces_[f0].outside.empty()) continue;
+      AddApexOf(f0, &pending);
+    }
+    for (const Face& f : faces_) {
+      if (f.alive) result.push_back({f.v[0], f.v[1], f.v[2]});
+    }
+    return result;
   }
-  int i1 = -1;
-  int64_t best = -1;
-  for (int i = 0; i < n; ++i) {
-    IVec d = ISub(p[i], p[i0]);
-    if (IDot(d, d) > best) { best = IDot(d, d); i1 = i; }
-  }
-  int i2 = -1;
-  best = 0;
-  for (int i = 0; i < n; ++i) {
-    IVec c = ICross(ISub(p[i1], p[i0]), ISub(p[i], p[i0]));
-    if (IDot(c, c) > best) { best = IDot(c, c); i2 = i; }
-  }
-  if (i2 < 0) return result;
-  IVec nrm = ICross(ISub(p[i1], p[i0]), ISub(p[i2], p[i0]));
-  int i3 = -1;
-  best = 0;
-  for (int i = 0; i < n; ++i) {
-    int64_t v = std::llabs(IDot(nrm, ISub(p[i], p[i0])));
-    if (v > best) { best = v; i3 = i; }
-  }
-  if (i3 < 0) return result;
+
+ private:
   struct Face {
     int v[3];
     IVec normal;
@@ -67,26 +61,57 @@ std::vector<std::array<int, 3>> HullTriangles(const std::vector<IVec>& p) {
     bool alive;
     std::vector<int> outside;
   };
-  std::vector<Face> faces;
-  std::unordered_map<uint64_t, int> edge_face;  // directed edge -> face
-  auto key = [](int u, int v) { return (uint64_t(uint32_t(u)) << 32) | uint32_t(v); };
-  auto above = [&](const Face& f, int i) { return IDot(f.normal, p[i]) > f.offset; };
-  auto add_face = [&](int a, int b, int c) {
+
+  static uint64_t Key(int u, int v) { return (uint64_t(uint32_t(u)) << 32) | uint32_t(v); }
+  bool Above(const Face& f, int i) const { return IDot(f.normal, p_[i]) > f.offset; }
+
+  int AddFace(int a, int b, int c) {
     Face f;
     f.v[0] = a;
     f.v[1] = b;
     f.v[2] = c;
-    f.normal = ICross(ISub(p[b], p[a]), ISub(p[c], p[a]));
-    f.offset = IDot(f.normal, p[a]);
+    f.normal = ICross(ISub(p_[b], p_[a]), ISub(p_[c], p_[a]));
+    f.offset = IDot(f.normal, p_[a]);
     f.alive = true;
-    int id = static_cast<int>(faces.size());
-    faces.push_back(std::move(f));
-    edge_face[key(a, b)] = id;
-    edge_face[key(b, c)] = id;
-    edge_face[key(c, a)] = id;
+    int id = static_cast<int>(faces_.size());
+    faces_.push_back(std::move(f));
+    edge_face_[Key(a, b)] = id;
+    edge_face_[Key(b, c)] = id;
+    edge_face_[Key(c, a)] = id;
     return id;
-  };
-  {
+  }
+
+  // The first four faces, from extreme points, and their outside points;
+  // false when the points span no volume.
+  bool InitialTetrahedron() {
+    const std::vector<IVec>& p = p_;
+    const int n = static_cast<int>(p.size());
+    if (n < 4) return false;
+    int i0 = 0;
+    for (int i = 1; i < n; ++i) {
+      if (p[i][0] < p[i0][0]) i0 = i;
+    }
+    int i1 = -1;
+    int64_t best = -1;
+    for (int i = 0; i < n; ++i) {
+      IVec d = ISub(p[i], p[i0]);
+      if (IDot(d, d) > best) { best = IDot(d, d); i1 = i; }
+    }
+    int i2 = -1;
+    best = 0;
+    for (int i = 0; i < n; ++i) {
+      IVec c = ICross(ISub(p[i1], p[i0]), ISub(p[i], p[i0]));
+      if (IDot(c, c) > best) { best = IDot(c, c); i2 = i; }
+    }
+    if (i2 < 0) return false;
+    IVec nrm = ICross(ISub(p[i1], p[i0]), ISub(p[i2], p[i0]));
+    int i3 = -1;
+    best = 0;
+    for (int i = 0; i < n; ++i) {
+      int64_t v = std::llabs(IDot(nrm, ISub(p[i], p[i0])));
+      if (v > best) { best = v; i3 = i; }
+    }
+    if (i3 < 0) return false;
     int tet[4] = {i0, i1, i2, i3};
     int tri[4][3] = {{0, 1, 2}, {0, 3, 1}, {1, 3, 2}, {0, 2, 3}};
     // Orient so that the fourth vertex of each face is behind it.
@@ -94,86 +119,94 @@ std::vector<std::array<int, 3>> HullTriangles(const std::vector<IVec>& p) {
     for (auto& t : tri) {
       int a = tet[t[0]], b = tet[t[1]], c = tet[t[2]];
       if (flip) std::swap(b, c);
-      add_face(a, b, c);
+      AddFace(a, b, c);
     }
-  }
-  for (int i = 0; i < n; ++i) {
-    if (i == i0 || i == i1 || i == i2 || i == i3) continue;
-    for (int f = 0; f < 4; ++f) {
-      if (above(faces[f], i)) {
-        faces[f].outside.push_back(i);
-        break;
-      }
-    }
-  }
-  std::vector<int> pending;
-  for (int f = 0; f < 4; ++f) if (!faces[f].outside.empty()) pending.push_back(f);
-  std::vector<int> visible, stack, orphans, new_faces;
-  std::vector<std::pair<int, int>> horizon;
-  std::vector<uint8_t> is_visible;
-  while (!pending.empty()) {
-    int f0 = pending.back();
-    pending.pop_back();
-    if (!faces[f0].alive || faces[f0].outside.empty()) continue;
-    // The farthest point of the face (largest n.p; same normal for all).
-    int apex = faces[f0].outside[0];
-    for (int i : faces[f0].outside) {
-      if (IDot(faces[f0].normal, p[i]) > IDot(faces[f0].normal, p[apex])) apex = i;
-    }
-    // Faces visible from the apex: connected, found by walking neighbours.
-    is_visible.resize(faces.size(), 0);
-    visible.clear();
-    stack.assign(1, f0);
-    is_visible[f0] = 1;
-    while (!stack.empty()) {
-      int f = stack.back();
-      stack.pop_back();
-      visible.push_back(f);
-      for (int e = 0; e < 3; ++e) {
-        int u = faces[f].v[e], w = faces[f].v[(e + 1) % 3];
-        int g = edge_face[key(w, u)];
-        if (!is_visible[g] && above(faces[g], apex)) {
-          is_visible[g] = 1;
-          stack.push_back(g);
-        }
-      }
-    }
-    horizon.clear();
-    orphans.clear();
-    for (int f : visible) {
-      for (int e = 0; e < 3; ++e) {
-        int u = faces[f].v[e], w = faces[f].v[(e + 1) % 3];
-        if (!is_visible[edge_face[key(w, u)]]) horizon.push_back({u, w});
-      }
-    }
-    for (int f : visible) {
-      faces[f].alive = false;
-      for (int i : faces[f].outside) if (i != apex) orphans.push_back(i);
-      faces[f].outside.clear();
-      faces[f].outside.shrink_to_fit();
-      for (int e = 0; e < 3; ++e) {
-        auto it = edge_face.find(key(faces[f].v[e], faces[f].v[(e + 1) % 3]));
-        if (it != edge_face.end() && it->second == f) edge_face.erase(it);
-      }
-    }
-    for (int f : visible) is_visible[f] = 0;
-    new_faces.clear();
-    for (auto [u, w] : horizon) new_faces.push_back(add_face(u, w, apex));
-    is_visible.resize(faces.size(), 0);
-    for (int i : orphans) {
-      for (int f : new_faces) {
-        if (above(faces[f], i)) {
-          faces[f].outside.push_back(i);
+    for (int i = 0; i < n; ++i) {
+      if (i == i0 || i == i1 || i == i2 || i == i3) continue;
+      for (int f = 0; f < 4; ++f) {
+        if (Above(faces_[f], i)) {
+          faces_[f].outside.push_back(i);
           break;
         }
       }
     }
-    for (int f : new_faces) if (!faces[f].outside.empty()) pending.push_back(f);
+    return true;
   }
-  for (const Face& f : faces) {
-    if (f.alive) result.push_back({f.v[0], f.v[1], f.v[2]});
+
+  // Adds the farthest outside point of face f0 to the hull; new faces with
+  // outside points go to *pending.
+  void AddApexOf(int f0, std::vector<int>* pending) {
+    // The farthest point of the face (largest n.p; same normal for all).
+    int apex = faces_[f0].outside[0];
+    for (int i : faces_[f0].outside) {
+      if (IDot(faces_[f0].normal, p_[i]) > IDot(faces_[f0].normal, p_[apex])) apex = i;
+    }
+    FindVisible(f0, apex);
+    horizon_.clear();
+    orphans_.clear();
+    for (int f : visible_) {
+      for (int e = 0; e < 3; ++e) {
+        int u = faces_[f].v[e], w = faces_[f].v[(e + 1) % 3];
+        if (!is_visible_[edge_face_[Key(w, u)]]) horizon_.push_back({u, w});
+      }
+    }
+    for (int f : visible_) {
+      faces_[f].alive = false;
+      for (int i : faces_[f].outside) if (i != apex) orphans_.push_back(i);
+      faces_[f].outside.clear();
+      faces_[f].outside.shrink_to_fit();
+      for (int e = 0; e < 3; ++e) {
+        auto it = edge_face_.find(Key(faces_[f].v[e], faces_[f].v[(e + 1) % 3]));
+        if (it != edge_face_.end() && it->second == f) edge_face_.erase(it);
+      }
+    }
+    for (int f : visible_) is_visible_[f] = 0;
+    new_faces_.clear();
+    for (auto [u, w] : horizon_) new_faces_.push_back(AddFace(u, w, apex));
+    is_visible_.resize(faces_.size(), 0);
+    for (int i : orphans_) {
+      for (int f : new_faces_) {
+        if (Above(faces_[f], i)) {
+          faces_[f].outside.push_back(i);
+          break;
+        }
+      }
+    }
+    for (int f : new_faces_) if (!faces_[f].outside.empty()) pending->push_back(f);
   }
-  return result;
+
+  // The faces visible from the apex (connected to f0), by walking neighbours.
+  void FindVisible(int f0, int apex) {
+    is_visible_.resize(faces_.size(), 0);
+    visible_.clear();
+    stack_.assign(1, f0);
+    is_visible_[f0] = 1;
+    while (!stack_.empty()) {
+      int f = stack_.back();
+      stack_.pop_back();
+      visible_.push_back(f);
+      for (int e = 0; e < 3; ++e) {
+        int u = faces_[f].v[e], w = faces_[f].v[(e + 1) % 3];
+        int g = edge_face_[Key(w, u)];
+        if (!is_visible_[g] && Above(faces_[g], apex)) {
+          is_visible_[g] = 1;
+          stack_.push_back(g);
+        }
+      }
+    }
+  }
+
+  const std::vector<IVec>& p_;
+  std::vector<Face> faces_;
+  std::unordered_map<uint64_t, int> edge_face_;  // directed edge -> face
+  // Scratch of AddApexOf, kept between points.
+  std::vector<int> visible_, stack_, orphans_, new_faces_;
+  std::vector<std::pair<int, int>> horizon_;
+  std::vector<uint8_t> is_visible_;
+};
+
+std::vector<std::array<int, 3>> HullTriangles(const std::vector<IVec>& p) {
+  return Quickhull(p).Triangles();
 }
 
 // Points that can be hull vertices: the extreme lattice points of every

@@ -1,5 +1,8 @@
 #include "features/internal/nifti_voxels.h"
 
+#include <libdeflate.h>
+#include <zlib.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -9,10 +12,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#ifdef FEDRAD_HAVE_LIBDEFLATE
-#include <libdeflate.h>
-#endif
-#include <zlib.h>
 
 namespace fedrad::features::internal {
 namespace {
@@ -69,11 +68,9 @@ absl::Status Truncated(const std::string& path) {
   return absl::DataLossError(absl::StrCat(path, ": cannot read image: the file is truncated"));
 }
 
-#ifdef FEDRAD_HAVE_LIBDEFLATE
 struct DecompressorFree {
   void operator()(libdeflate_decompressor* d) const { libdeflate_free_decompressor(d); }
 };
-#endif
 
 }  // namespace
 
@@ -100,7 +97,6 @@ absl::StatusOr<bool> ReadPlainNiftiVoxels(const std::string& path, size_t num_vo
     out->offset = 0;
     return true;
   }
-#ifdef FEDRAD_HAVE_LIBDEFLATE
   // The whole member at once; ISIZE (the last 4 bytes) is the inflated size
   // modulo 2^32, checked against the header's.
   if (std::fseek(f.get(), 0, SEEK_END) != 0) return false;
@@ -134,30 +130,6 @@ absl::StatusOr<bool> ReadPlainNiftiVoxels(const std::string& path, size_t num_vo
   out->data = std::move(buf);
   out->offset = vox_offset;
   return true;
-#else
-  f.reset();
-  gzFile z = gzopen(path.c_str(), "rb");
-  if (z == nullptr) return false;
-  std::unique_ptr<gzFile_s, int (*)(gzFile)> zc(z, gzclose);
-  gzbuffer(z, 1 << 20);
-  unsigned char h[kHeader];
-  if (gzread(z, h, kHeader) != static_cast<int>(kHeader)) return false;
-  if (!PlainHeader(h, num_voxels, &type, &bytes, &vox_offset)) return false;
-  if (gzseek(z, static_cast<z_off_t>(vox_offset), SEEK_SET) < 0) return Truncated(path);
-  ByteBuffer data = AllocateBytes(num_voxels * bytes);
-  if (!data) return false;
-  size_t done = 0, want = num_voxels * bytes;
-  while (done < want) {
-    const unsigned chunk = static_cast<unsigned>(std::min<size_t>(want - done, 1u << 30));
-    const int got = gzread(z, data.get() + done, chunk);
-    if (got <= 0) return Truncated(path);
-    done += static_cast<size_t>(got);
-  }
-  out->type = type;
-  out->data = std::move(data);
-  out->offset = 0;
-  return true;
-#endif
 }
 
 absl::Status CheckNiftiGeometry(const std::string& path) {

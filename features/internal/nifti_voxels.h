@@ -1,10 +1,9 @@
 // The voxels of a plain NIfTI-1 file, read without ITK (issue 15): the
-// whole .nii.gz is inflated in one call (libdeflate when built with it,
-// else zlib) straight into the buffer the voxels are kept in, with no
-// second copy. Only for files ITK would hand over unchanged: NIfTI-1,
-// little-endian, 1 to 3 dimensions, one component, no intensity scaling
-// (scl_slope 0 or 1 with scl_inter 0), integer voxels; anything
-// else is declined and read by ITK. The geometry still comes from ITK.
+// whole .nii.gz is inflated in one call (libdeflate) straight into the
+// buffer the voxels are kept in, with no second copy. Only for files ITK
+// would hand over unchanged: NIfTI-1, little-endian, 1 to 3 dimensions, one
+// component, no intensity scaling (scl_slope 0 or 1 with scl_inter 0),
+// integer voxels; anything else is declined and read by ITK. The geometry still comes from ITK.
 #ifndef FEDRAD_FEATURES_INTERNAL_NIFTI_VOXELS_H_
 #define FEDRAD_FEATURES_INTERNAL_NIFTI_VOXELS_H_
 

@@ -86,6 +86,149 @@ int NiceFftSize(int n) {
   }
 }
 
+// The FFT grid: the mask's bounding box padded to p (>= 2n - 1 per axis),
+// with its FFTW buffers (zeroed), freed on destruction.
+struct FftGrid {
+  FftGrid(const std::array<int, 3>& padded) : px(padded[0]), py(padded[1]), pz(padded[2]) {
+    real_size = static_cast<size_t>(px) * py * pz;
+    cplx_size = static_cast<size_t>(pz) * py * (px / 2 + 1);  // r2c halves x
+    k = fftw_alloc_real(real_size);
+    m = fftw_alloc_real(real_size);
+    dv = fftw_alloc_real(real_size);
+    kf = fftw_alloc_complex(cplx_size);
+    mf = fftw_alloc_complex(cplx_size);
+    df = fftw_alloc_complex(cplx_size);
+    std::fill(m, m + real_size, 0.0);
+    std::fill(dv, dv + real_size, 0.0);
+    std::fill(k, k + real_size, 0.0);
+  }
+  ~FftGrid() {
+    fftw_free(k);
+    fftw_free(m);
+    fftw_free(dv);
+    fftw_free(kf);
+    fftw_free(mf);
+    fftw_free(df);
+  }
+  FftGrid(const FftGrid&) = delete;
+  FftGrid& operator=(const FftGrid&) = delete;
+
+  size_t Index(int x, int y, int z) const { return (static_cast<size_t>(z) * py + y) * px + x; }
+
+  const int px, py, pz;
+  size_t real_size, cplx_size;
+  double* k;   // the kernel 1/distance; then the convolution of m
+  double* m;   // 1 inside the mask
+  double* dv;  // value - mean inside the mask
+  fftw_complex *kf, *mf, *df;
+};
+
+// Fills grid.m and grid.dv from the mask's box [lo, hi]; returns the sum of
+// squared deviations and sets *count to the mask's voxels.
+double FillDeviations(const Geometry& g, const std::vector<uint8_t>& mask,
+                      const std::vector<float>& values, const std::array<int, 3>& lo,
+                      const std::array<int, 3>& hi, FftGrid& grid, size_t* count) {
+  double sum = 0;
+  *count = 0;
+  for (int z = lo[2]; z <= hi[2]; ++z)
+    for (int y = lo[1]; y <= hi[1]; ++y)
+      for (int x = lo[0]; x <= hi[0]; ++x) {
+        size_t i = g.Index(x, y, z);
+        if (mask[i]) {
+          sum += values[i];
+          ++*count;
+        }
+      }
+  const double mean = sum / *count;
+  double denom = 0;
+  for (int z = lo[2]; z <= hi[2]; ++z)
+    for (int y = lo[1]; y <= hi[1]; ++y)
+      for (int x = lo[0]; x <= hi[0]; ++x) {
+        size_t i = g.Index(x, y, z);
+        if (!mask[i]) continue;
+        size_t j = grid.Index(x - lo[0], y - lo[1], z - lo[2]);
+        grid.m[j] = 1.0;
+        grid.dv[j] = values[i] - mean;
+        denom += grid.dv[j] * grid.dv[j];
+      }
+  return denom;
+}
+
+// The kernel 1/distance on offsets -(n-1)..(n-1), stored circularly in grid.k.
+void FillKernel(const Geometry& g, const std::array<int, 3>& n, FftGrid& grid) {
+  const int px = grid.px, py = grid.py, pz = grid.pz;
+  for (int oz = -(n[2] - 1); oz <= n[2] - 1; ++oz)
+    for (int oy = -(n[1] - 1); oy <= n[1] - 1; ++oy)
+      for (int ox = -(n[0] - 1); ox <= n[0] - 1; ++ox) {
+        if (ox == 0 && oy == 0 && oz == 0) continue;
+        double dx = ox * g.spacing[0], dy = oy * g.spacing[1], dz = oz * g.spacing[2];
+        grid.k[grid.Index((ox + px) % px, (oy + py) % py, (oz + pz) % pz)] =
+            1.0 / std::sqrt(dx * dx + dy * dy + dz * dz);
+      }
+}
+
+// The kernel's circular convolutions with m and dv (by FFT), summed over the
+// mask: sw = sum w_ij, sm = sum w_ij dv_i dv_j, sg = sum w_ij (dv_i - dv_j)^2.
+struct PairSums {
+  double sw = 0, sm = 0, sg = 0;
+};
+PairSums ConvolveKernel(FftGrid& grid) {
+  const int px = grid.px, py = grid.py, pz = grid.pz;
+  fftw_plan fk, fm, fd, bm, bd;
+  {
+    std::lock_guard<std::mutex> lock(FftwPlannerMutex());
+    fk = fftw_plan_dft_r2c_3d(pz, py, px, grid.k, grid.kf, FFTW_ESTIMATE);
+    fm = fftw_plan_dft_r2c_3d(pz, py, px, grid.m, grid.mf, FFTW_ESTIMATE);
+    fd = fftw_plan_dft_r2c_3d(pz, py, px, grid.dv, grid.df, FFTW_ESTIMATE);
+  }
+  // r2c keeps its input (FFTW_PRESERVE_INPUT is the default but for c2r),
+  // so m and dv stay as they are; the inverse transforms write into the
+  // kernel's arrays, which are free by then (no copies of m and dv: about
+  // a quarter less memory, same arithmetic).
+  fftw_execute(fk);
+  fftw_execute(fm);
+  fftw_execute(fd);
+  fftw_complex *kf = grid.kf, *mf = grid.mf, *df = grid.df;
+  for (size_t i = 0; i < grid.cplx_size; ++i) {
+    double kr = kf[i][0], ki = kf[i][1];
+    double a = mf[i][0], b = mf[i][1];
+    mf[i][0] = a * kr - b * ki;
+    mf[i][1] = a * ki + b * kr;
+    a = df[i][0];
+    b = df[i][1];
+    df[i][0] = a * kr - b * ki;
+    df[i][1] = a * ki + b * kr;
+  }
+  {
+    std::lock_guard<std::mutex> lock(FftwPlannerMutex());
+    // kf holds pz * py * hx complex values, i.e. >= px * py * pz doubles.
+    bm = fftw_plan_dft_c2r_3d(pz, py, px, mf, grid.k, FFTW_ESTIMATE);
+    bd = fftw_plan_dft_c2r_3d(pz, py, px, df, reinterpret_cast<double*>(kf), FFTW_ESTIMATE);
+  }
+  fftw_execute(bm);
+  fftw_execute(bd);
+  const double* conv_m = grid.k;
+  const double* conv_d = reinterpret_cast<const double*>(kf);
+  const double scale = 1.0 / static_cast<double>(grid.real_size);
+  double sw = 0, sm = 0, sg2 = 0;
+  for (size_t i = 0; i < grid.real_size; ++i) {
+    if (grid.m[i] == 0) continue;
+    double km = conv_m[i] * scale, kd = conv_d[i] * scale;
+    sw += km;
+    sm += grid.dv[i] * kd;
+    sg2 += grid.dv[i] * grid.dv[i] * km;
+  }
+  {
+    std::lock_guard<std::mutex> lock(FftwPlannerMutex());
+    for (fftw_plan pl : {fk, fm, fd, bm, bd}) fftw_destroy_plan(pl);
+  }
+  PairSums sums;
+  sums.sw = sw;
+  sums.sm = sm;
+  sums.sg = 2 * sg2 - 2 * sm;
+  return sums;
+}
+
 }  // namespace
 
 bool SpatialAutocorrelationFft(const Geometry& g, const std::vector<uint8_t>& mask,
@@ -103,112 +246,17 @@ bool SpatialAutocorrelationFft(const Geometry& g, const std::vector<uint8_t>& ma
     cells *= p[d];
   }
   if (cells > max_cells) return false;
-  const int px = p[0], py = p[1], pz = p[2];
-  const int hx = px / 2 + 1;  // r2c halves the last (fastest) dimension: x
-  const size_t real_size = static_cast<size_t>(cells);
-  const size_t cplx_size = static_cast<size_t>(pz) * py * hx;
-  auto ridx = [&](int x, int y, int z) { return (static_cast<size_t>(z) * py + y) * px + x; };
-
-  double sum = 0;
+  FftGrid grid(p);
   size_t count = 0;
-  for (int z = lo[2]; z <= hi[2]; ++z)
-    for (int y = lo[1]; y <= hi[1]; ++y)
-      for (int x = lo[0]; x <= hi[0]; ++x) {
-        size_t i = g.Index(x, y, z);
-        if (mask[i]) {
-          sum += values[i];
-          ++count;
-        }
-      }
-  const double mean = sum / count;
-  double* k = fftw_alloc_real(real_size);
-  double* m = fftw_alloc_real(real_size);
-  double* dv = fftw_alloc_real(real_size);
-  fftw_complex* kf = fftw_alloc_complex(cplx_size);
-  fftw_complex* mf = fftw_alloc_complex(cplx_size);
-  fftw_complex* df = fftw_alloc_complex(cplx_size);
-  std::fill(m, m + real_size, 0.0);
-  std::fill(dv, dv + real_size, 0.0);
-  std::fill(k, k + real_size, 0.0);
-  double denom = 0;
-  for (int z = lo[2]; z <= hi[2]; ++z)
-    for (int y = lo[1]; y <= hi[1]; ++y)
-      for (int x = lo[0]; x <= hi[0]; ++x) {
-        size_t i = g.Index(x, y, z);
-        if (!mask[i]) continue;
-        size_t j = ridx(x - lo[0], y - lo[1], z - lo[2]);
-        m[j] = 1.0;
-        dv[j] = values[i] - mean;
-        denom += dv[j] * dv[j];
-      }
-  // Kernel on offsets -(n-1)..(n-1), stored circularly.
-  for (int oz = -(n[2] - 1); oz <= n[2] - 1; ++oz)
-    for (int oy = -(n[1] - 1); oy <= n[1] - 1; ++oy)
-      for (int ox = -(n[0] - 1); ox <= n[0] - 1; ++ox) {
-        if (ox == 0 && oy == 0 && oz == 0) continue;
-        double dx = ox * g.spacing[0], dy = oy * g.spacing[1], dz = oz * g.spacing[2];
-        k[ridx((ox + px) % px, (oy + py) % py, (oz + pz) % pz)] = 1.0 / std::sqrt(dx * dx + dy * dy + dz * dz);
-      }
-  fftw_plan fk, fm, fd, bm, bd;
-  {
-    std::lock_guard<std::mutex> lock(FftwPlannerMutex());
-    fk = fftw_plan_dft_r2c_3d(pz, py, px, k, kf, FFTW_ESTIMATE);
-    fm = fftw_plan_dft_r2c_3d(pz, py, px, m, mf, FFTW_ESTIMATE);
-    fd = fftw_plan_dft_r2c_3d(pz, py, px, dv, df, FFTW_ESTIMATE);
-  }
-  // r2c keeps its input (FFTW_PRESERVE_INPUT is the default but for c2r),
-  // so m and dv stay as they are; the inverse transforms write into the
-  // kernel's arrays, which are free by then (no copies of m and dv: about
-  // a quarter less memory, same arithmetic).
-  fftw_execute(fk);
-  fftw_execute(fm);
-  fftw_execute(fd);
-  for (size_t i = 0; i < cplx_size; ++i) {
-    double kr = kf[i][0], ki = kf[i][1];
-    double a = mf[i][0], b = mf[i][1];
-    mf[i][0] = a * kr - b * ki;
-    mf[i][1] = a * ki + b * kr;
-    a = df[i][0];
-    b = df[i][1];
-    df[i][0] = a * kr - b * ki;
-    df[i][1] = a * ki + b * kr;
-  }
-  {
-    std::lock_guard<std::mutex> lock(FftwPlannerMutex());
-    // kf holds pz * py * hx complex values, i.e. >= px * py * pz doubles.
-    bm = fftw_plan_dft_c2r_3d(pz, py, px, mf, k, FFTW_ESTIMATE);
-    bd = fftw_plan_dft_c2r_3d(pz, py, px, df, reinterpret_cast<double*>(kf), FFTW_ESTIMATE);
-  }
-  fftw_execute(bm);
-  fftw_execute(bd);
-  const double* conv_m = k;
-  const double* conv_d = reinterpret_cast<const double*>(kf);
-  const double scale = 1.0 / static_cast<double>(cells);
-  double sw = 0, sm = 0, sg2 = 0;
-  for (size_t i = 0; i < real_size; ++i) {
-    if (m[i] == 0) continue;
-    double km = conv_m[i] * scale, kd = conv_d[i] * scale;
-    sw += km;
-    sm += dv[i] * kd;
-    sg2 += dv[i] * dv[i] * km;
-  }
-  double sg = 2 * sg2 - 2 * sm;
-  {
-    std::lock_guard<std::mutex> lock(FftwPlannerMutex());
-    for (fftw_plan pl : {fk, fm, fd, bm, bd}) fftw_destroy_plan(pl);
-  }
-  fftw_free(k);
-  fftw_free(m);
-  fftw_free(dv);
-  fftw_free(kf);
-  fftw_free(mf);
-  fftw_free(df);
+  const double denom = FillDeviations(g, mask, values, lo, hi, grid, &count);
+  FillKernel(g, n, grid);
+  const PairSums sums = ConvolveKernel(grid);
   const double nn = static_cast<double>(count);
-  if (denom <= 0 || sw <= 0) {
+  if (denom <= 0 || sums.sw <= 0) {
     *moran = *geary = std::numeric_limits<double>::quiet_NaN();
   } else {
-    *moran = nn / sw * sm / denom;
-    *geary = (nn - 1) * sg / (2 * sw * denom);
+    *moran = nn / sums.sw * sums.sm / denom;
+    *geary = (nn - 1) * sums.sg / (2 * sums.sw * denom);
   }
   return true;
 }

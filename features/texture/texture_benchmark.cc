@@ -24,7 +24,6 @@
 #include "features/texture/texture.h"
 #include "features/texture/texture_testutil.h"
 
-#ifdef FEDRAD_HAVE_ITK
 #include "itkHistogramToTextureFeaturesFilter.h"
 #include "itkImage.h"
 #include "itkImageRegionIterator.h"
@@ -32,7 +31,6 @@
 #include "itkNeighborhood.h"
 #include "itkScalarImageToCooccurrenceMatrixFilter.h"
 #include "itkScalarImageToRunLengthFeaturesFilter.h"
-#endif
 
 namespace fedrad::features {
 namespace {
@@ -129,7 +127,6 @@ void BM_Fedrad_AllFamilies_3D(benchmark::State& s) {
 }
 BENCHMARK(BM_Fedrad_AllFamilies_3D)->Unit(benchmark::kMillisecond);
 
-#ifdef FEDRAD_HAVE_ITK
 using ItkImage = itk::Image<short, 3>;
 
 struct ItkInputs {
@@ -211,7 +208,6 @@ void BM_Itk_RunLengthFeatures13(benchmark::State& state) {
   });
 }
 BENCHMARK(BM_Itk_RunLengthFeatures13)->Unit(benchmark::kMillisecond)->Iterations(1);
-#endif
 
 void PrintSummary() {
   auto& t = Timings();
@@ -243,10 +239,8 @@ void PrintSummary() {
 }  // namespace fedrad::features
 
 int main(int argc, char** argv) {
-#ifdef FEDRAD_HAVE_ITK
   itk::MultiThreaderBase::SetGlobalDefaultNumberOfThreads(1);
   itk::MultiThreaderBase::SetGlobalMaximumNumberOfThreads(1);
-#endif
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

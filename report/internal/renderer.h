@@ -18,13 +18,19 @@
 #include <vector>
 
 #include "report/internal/report_json.h"
+#include "proto/results.pb.h"
 #include "report/report.h"
 
 namespace fedrad::report_internal {
 
 class Renderer {
  public:
-  Renderer(const json& r, const report::ReportOptions& o) : r_(r), o_(o) { ResolveK(); }
+  // `res` is the results (proto/results.proto); `r` the same printed as
+  // results.json (proto/results_json.h), for the sections that list keys.
+  Renderer(const v1::Results& res, const json& r, const report::ReportOptions& o)
+      : res_(res), r_(r), o_(o) {
+    ResolveK();
+  }
 
   // The whole HTML page.
   std::string Render();
@@ -38,6 +44,11 @@ class Renderer {
   static std::string Open(const std::string& id, const std::string& title);
   static std::string Figure(const std::string& svg, const std::string& caption);
   std::vector<std::string> Sites() const;
+  // validation.<model> (an empty message when there is none).
+  const v1::Results::ModelValidation& ValidationOf(const std::string& model) const;
+  // validation.<model>.sites.<site> (an empty message when there is none).
+  const v1::Results::SiteMetrics& SiteMetricsOf(const std::string& model,
+                                                const std::string& site) const;
 
   // ---- sections and plots ---------------------------------------------------
   // report.cc: Glance, KeyValueRows, OrderedRows, Validation, Other;
@@ -53,7 +64,7 @@ class Renderer {
   // One Table-1 cell.
   std::string CohortCell(const json* col, bool pooled);
   std::string Cohort();
-  // Every key named "excluded" (or "excluded_cases") anywhere, except the
+  // Every key named "excluded" anywhere, except the
   // site list study.excluded_sites, rendered with its path.
   void FindExcluded(const json& j, const std::string& path,
                     std::vector<std::pair<std::string, const json*>>* out);
@@ -69,13 +80,14 @@ class Renderer {
     std::string name;
     double beta = kNaN, se = kNaN;
   };
-  static std::vector<Term> ReadTerms(const json* model);
+  static std::vector<Term> ReadTerms(const v1::Results::ModelFit& model);
   std::string Models();
   // Forest plot of one metric across sites, with the pooled estimate.
   std::string MetricForest(const std::string& model, const json* v, const std::string& metric);
   // Metrics present at any site or pooled, known ones first.
   std::vector<std::string> MetricsOf(const json* v);
-  std::string MetricTable(const json* v, const std::vector<std::string>& metrics);
+  std::string MetricTable(const std::string& model, const json* v,
+                          const std::vector<std::string>& metrics);
   // validation.<model>.sites.<site>.calibration = {predicted[], observed[], n[],
   //   observed_ci_low[]?, observed_ci_high[]?}
   std::string CalibrationPlot(const std::string& model, const json* v);
@@ -89,6 +101,7 @@ class Renderer {
   // nothing in results.json is hidden from the reader.
   std::string Other();
 
+  const v1::Results& res_;
   const json& r_;
   report::ReportOptions o_;
   int k_ = 10;

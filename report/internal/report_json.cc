@@ -92,14 +92,18 @@ std::vector<std::string> Keys(const json* j) {
 
 std::string Pretty(const std::string& key) {
   static const std::map<std::string, std::string> kNames = {
-      {"harrell_c", "Harrell's C"},         {"uno_c", "Uno's C"},
-      {"c_index", "C-index"},               {"auc_t", "AUC(t)"},
-      {"auc", "AUC"},                       {"brier_t", "Brier(t)"},
-      {"brier", "Brier"},                   {"integrated_brier", "Integrated Brier"},
+      {"harrell_c", "Harrell's C"},
+      {"uno_c", "Uno's C"},
+      {"auc_t", "AUC(t)"},
+      {"auc", "AUC"},
+      {"brier_t", "Brier(t)"},
+      {"brier", "Brier"},
+      {"integrated_brier", "Integrated Brier"},
       {"calibration_slope", "Calibration slope"},
       {"calibration_intercept", "Calibration intercept"},
-      {"oe_ratio_t", "O/E(t)"},             {"oe_ratio", "O/E"},
-      {"sensitivity", "Sensitivity"},       {"specificity", "Specificity"},
+      {"oe_ratio_t", "O/E(t)"},
+      {"sensitivity", "Sensitivity"},
+      {"specificity", "Specificity"},
       {"sensitivity_youden", "Sensitivity (Youden threshold)"},
       {"specificity_youden", "Specificity (Youden threshold)"},
       {"youden_threshold", "Youden threshold"},
@@ -110,64 +114,51 @@ std::string Pretty(const std::string& key) {
 
 // Reference value drawn as a dashed line in a metric's forest plot.
 double MetricReference(const std::string& metric) {
-  if (metric == "harrell_c" || metric == "uno_c" || metric == "c_index" || metric == "auc_t" ||
-      metric == "auc") {
+  if (metric == "harrell_c" || metric == "uno_c" || metric == "auc_t" || metric == "auc") {
     return 0.5;
   }
-  if (metric == "calibration_slope" || metric == "oe_ratio_t" || metric == "oe_ratio") return 1.0;
+  if (metric == "calibration_slope" || metric == "oe_ratio_t") return 1.0;
   if (metric == "calibration_intercept") return 0.0;
   return kNaN;
 }
 
-Pooled ReadPooled(const json* pooled, const std::string& m) {
-  Pooled p;
-  const json* v = At(pooled, m);
-  if (v != nullptr && v->is_object()) {
-    p.value = Num(At(v, "estimate"));
-    if (!std::isfinite(p.value)) p.value = Num(At(v, "value"));
-    p.ci_low = Num(At(v, "ci_low"));
-    p.ci_high = Num(At(v, "ci_high"));
-    p.pi_low = Num(At(v, "pi_low"));
-    p.pi_high = Num(At(v, "pi_high"));
-    p.i2 = Num(At(v, "i2"));
-    p.tau2 = Num(At(v, "tau2"));
-    p.method = Str(At(v, "method"));
-  } else if (v == nullptr && At(pooled, m + "_meta") != nullptr) {
-    // The models module's form: <m>_meta, <m>_meta_ci_low, …, <m>_meta_i2.
-    const std::string k = m + "_meta";
-    p.value = Num(At(pooled, k));
-    p.ci_low = Num(At(pooled, k + "_ci_low"));
-    p.ci_high = Num(At(pooled, k + "_ci_high"));
-    p.pi_low = Num(At(pooled, k + "_pi_low"));
-    p.pi_high = Num(At(pooled, k + "_pi_high"));
-    p.i2 = Num(At(pooled, k + "_i2"));
-    p.tau2 = Num(At(pooled, k + "_tau2"));
-    p.method = Str(At(pooled, k + "_note"));
-  } else {
-    p.value = Num(v);
-    p.ci_low = Num(At(pooled, m + "_ci_low"));
-    p.ci_high = Num(At(pooled, m + "_ci_high"));
-    p.pi_low = Num(At(pooled, m + "_pi_low"));
-    p.pi_high = Num(At(pooled, m + "_pi_high"));
-    p.i2 = Num(At(pooled, m + "_i2"));
-    p.tau2 = Num(At(pooled, m + "_tau2"));
+namespace {
+
+// The double field `name` of `message` (a metric named at run time: the
+// sections list the metrics a model has); NaN when unset or unknown.
+double DoubleField(const google::protobuf::Message& message, const std::string& name) {
+  const google::protobuf::FieldDescriptor* f = message.GetDescriptor()->FindFieldByName(name);
+  if (f == nullptr || f->is_repeated() ||
+      f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_DOUBLE ||
+      !message.GetReflection()->HasField(message, f)) {
+    return kNaN;
   }
+  return message.GetReflection()->GetDouble(message, f);
+}
+
+}  // namespace
+
+Pooled ReadPooled(const fedrad::v1::Results::PooledValidation& pooled, const std::string& m) {
+  Pooled p;
+  const std::string k = m + "_meta";
+  p.value = DoubleField(pooled, k);
+  p.ci_low = DoubleField(pooled, k + "_ci_low");
+  p.ci_high = DoubleField(pooled, k + "_ci_high");
+  p.pi_low = DoubleField(pooled, k + "_pi_low");
+  p.pi_high = DoubleField(pooled, k + "_pi_high");
+  p.i2 = DoubleField(pooled, k + "_i2");
+  p.tau2 = DoubleField(pooled, k + "_tau2");
+  const google::protobuf::FieldDescriptor* note =
+      pooled.GetDescriptor()->FindFieldByName(k + "_note");
+  if (note != nullptr) p.method = pooled.GetReflection()->GetString(pooled, note);
   return p;
 }
 
-Estimate ReadEstimate(const json* site, const std::string& m) {
+Estimate ReadEstimate(const fedrad::v1::Results::SiteMetrics& site, const std::string& m) {
   Estimate e;
-  const json* v = At(site, m);
-  if (v != nullptr && v->is_object()) {
-    e.value = Num(At(v, "value"));
-    if (!std::isfinite(e.value)) e.value = Num(At(v, "estimate"));
-    e.ci_low = Num(At(v, "ci_low"));
-    e.ci_high = Num(At(v, "ci_high"));
-  } else {
-    e.value = Num(v);
-    e.ci_low = Num(At(site, m + "_ci_low"));
-    e.ci_high = Num(At(site, m + "_ci_high"));
-  }
+  e.value = DoubleField(site, m);
+  e.ci_low = DoubleField(site, m + "_ci_low");
+  e.ci_high = DoubleField(site, m + "_ci_high");
   return e;
 }
 

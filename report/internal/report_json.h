@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "proto/results.pb.h"
+
 namespace fedrad::report_internal {
 
 using json = nlohmann::json;
@@ -51,21 +53,21 @@ std::string Pretty(const std::string& key);
 // Reference value drawn as a dashed line in a metric's forest plot.
 double MetricReference(const std::string& metric);
 
-// A pooled (meta-analysed) estimate, from either
-//   pooled.<m> = number, pooled.<m>_ci_low, _ci_high, _pi_low, _pi_high
-// or pooled.<m> = {estimate|value, ci_low, ci_high, pi_low, pi_high, i2, tau2}.
+// A pooled (meta-analysed) estimate of metric <m>:
+// validation.<model>.pooled.<m>_meta, _ci_low, _ci_high, _pi_low, _pi_high,
+// _i2, _tau2, and _note (why there is none) -- proto/results.proto.
 struct Pooled {
   double value = kNaN, ci_low = kNaN, ci_high = kNaN, pi_low = kNaN, pi_high = kNaN;
   double i2 = kNaN, tau2 = kNaN;
   std::string method;
 };
-Pooled ReadPooled(const json* pooled, const std::string& m);
+Pooled ReadPooled(const fedrad::v1::Results::PooledValidation& pooled, const std::string& m);
 
-// A site's metric: <m> with <m>_ci_low/_ci_high, or <m> = {value, ci_low, ci_high}.
+// A site's metric <m> with <m>_ci_low/_ci_high (validation.<model>.sites.<site>).
 struct Estimate {
   double value = kNaN, ci_low = kNaN, ci_high = kNaN;
 };
-Estimate ReadEstimate(const json* site, const std::string& m);
+Estimate ReadEstimate(const fedrad::v1::Results::SiteMetrics& site, const std::string& m);
 
 }  // namespace fedrad::report_internal
 

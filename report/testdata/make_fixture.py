@@ -5,6 +5,7 @@ Every number here is made up (plausible in size, drawn from simple curves
 below), not the output of any analysis. It exercises every section and every
 key the renderer reads (docs/report.md), including suppressed cells, a
 dropped site, excluded cases and HTML-looking text that must be escaped.
+Its keys are those of proto/results.proto (the report refuses any other).
 Run: python3 make_fixture.py > results_fixture.json
 """
 import json, math, random
@@ -49,11 +50,12 @@ pooled_cols = {
     "neoadjuvant_chemo": dict(col_binary(83, 185), incomplete=True, excluded_sites=["C4"]),
     "cea_ng_ml": dict(col_numeric(15.1, 15.3, 179, 6), incomplete=True, excluded_sites=["C4"]),
 }
-cohort = {"pooled": {"n": N, "sites": sites, "columns": pooled_cols,
+cohort = {"pooled": {"n": N, "sites": len(sites), "columns": pooled_cols,
                      "time_events": {"recurrence": {"n": N, "events": 161, "median_followup": 1342},
                                      "dss": {"n": N, "events": 107, "median_followup": 1521}}},
           "sites": cohort_sites,
-          "method": "Chan-Golub-LeVeque pooled moments; quartiles by count bisection (rank error 1 %)."}
+          "method": {"sd": "Chan-Golub-LeVeque pooled moments",
+                     "quantiles": "quartiles by count bisection (rank error 1 %)."}}
 
 features = ["lesion_firstorder_entropy", "lesion_firstorder_variance", "lesion_glcm_contrast",
             "bkg_firstorder_entropy", "bkg_firstorder_variance", "bkg_glcm_joint_entropy",
@@ -89,17 +91,19 @@ cox_terms = {"bkg_firstorder_entropy": (0.48, 0.11), "bkg_glcm_joint_entropy": (
              "n_lesions": (0.16, 0.06), "largest_diameter_mm": (0.011, 0.012),
              "neoadjuvant_chemo": (0.27, 0.17), "log_cea": (0.19, 0.07)}
 models = {
-    "recurrence_cox": {"type": "cox", "outcome": "recurrence", "ties": "efron", "strata": "site",
-                       "development_sites": ["C1"], "n": 60, "events": 45, "penalty": "ridge",
+    "recurrence_cox": {"type": "cox", "outcome": "recurrence", "ties": "efron",
+                       "sites": ["C1"], "n": 60, "events": 45,
+                       "penalty": {"type": "l2", "lambda": 0.05, "l1_ratio": 0, "scale": "raw"},
                        "site_rows": {"C1": {"n": 60, "events": 45, "n_excluded": 1,
                                             "excluded": {"missing cea_ng_ml": 1}}},
-                       "lambda": 0.05, "converged": True, "iterations": 5,
+                       "iterations": 5,
                        "coefficients": {t: v[0] for t, v in cox_terms.items()},
                        "std_errors": {t: v[1] for t, v in cox_terms.items()}},
     "recur2y_logistic": {"type": "logistic", "outcome": "recur2y", "n": 56, "events": 37,
-                         "coefficients": [{"term": "(intercept)", "estimate": 0.62, "std_error": 0.30},
-                                          {"term": "bkg_firstorder_entropy", "estimate": 0.71, "std_error": 0.33},
-                                          {"term": "n_lesions", "estimate": 0.25, "std_error": 0.14}]},
+                         "coefficients": {"intercept": 0.62, "bkg_firstorder_entropy": 0.71,
+                                          "n_lesions": 0.25},
+                         "std_errors": {"intercept": 0.30, "bkg_firstorder_entropy": 0.33,
+                                        "n_lesions": 0.14}},
 }
 
 def km_curve(rate, n, tmax=2400):
@@ -160,33 +164,36 @@ validation = {
                                   "harrell_c_meta_pi_high": 0.76, "harrell_c_meta_i2": 0.21,
                                   "harrell_c_meta_tau2": 0.0012, "harrell_c_meta_q": 2.5,
                                   "harrell_c_meta_k": 3,
-                                  "uno_c": 0.648, "uno_c_ci_low": 0.60, "uno_c_ci_high": 0.695,
-                                  "uno_c_pi_low": 0.55, "uno_c_pi_high": 0.74,
-                                  "calibration_slope": 0.86, "calibration_slope_ci_low": 0.66,
-                                  "calibration_slope_ci_high": 1.06}},
+                                  "uno_c_meta": 0.648, "uno_c_meta_ci_low": 0.60,
+                                  "uno_c_meta_ci_high": 0.695, "uno_c_meta_pi_low": 0.55,
+                                  "uno_c_meta_pi_high": 0.74}},
     "recur2y_logistic": {"outcome": "recur2y", "sites": bin_sites,
-                         "pooled": {"auc": 0.695, "auc_ci_low": 0.64, "auc_ci_high": 0.75,
-                                    "auc_pi_low": 0.58, "auc_pi_high": 0.79}},
+                         "pooled": {"auc_meta": 0.695, "auc_meta_ci_low": 0.64,
+                                    "auc_meta_ci_high": 0.75, "auc_meta_pi_low": 0.58,
+                                    "auc_meta_pi_high": 0.79}},
 }
 
 results = {
-    "_fixture": "RENDERING FIXTURE for report tests: every number is made up (report/testdata/make_fixture.py).",
     "study": {"id": "st-0007", "name": "CRLM <recurrence> & validation", "state": "done",
               "message": "finished with 4 of 5 sites", "sites": sites + ["C5"],
               "completed_sites": sites, "excluded_sites": {"C5": "timed out after 600 s in round combat.fit"},
-              "rounds": 23, "finished_at": "2026-11-27T01:23:45Z", "min_cell_count": k,
-              "excluded": [{"site": "C2", "reason": "mask/image geometry mismatch", "count": 2},
-                           {"site": "C3", "reason": "empty ROI (BKG) after re-segmentation", "count": 1}]},
+              "rounds": 23, "finished_at": "2026-11-27T01:23:45Z", "min_cell_count": k},
     "provenance": {"software": "fedrad", "software_version": "0.1.0", "protocol_version": 1,
                    "spec_sha256": "9f2c4d1e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d",
                    "audit_log_heads": {"coordinator": "4b1f" + "0" * 56 + "a1c3",
                                        "C1": "a9e2" + "1" * 56 + "77f0", "C2": "03bd" + "2" * 56 + "c4e1",
                                        "C3": "e7aa" + "3" * 56 + "19b2", "C4": "5c70" + "4" * 56 + "d8e9"}},
     "cohort": cohort,
-    "features": {"sites": {"C2": {"excluded": [{"reason": "mask/image geometry mismatch", "count": 2}]}}},
+    "features": {"sites": {"C2": {"n_cases": 45, "n_ok": 43, "n_excluded": 2,
+                                  "excluded": [{"case": "C2_0007", "reason": "mask/image geometry mismatch"},
+                                               {"case": "C2_0031", "reason": "mask/image geometry mismatch"}]},
+                           "C3": {"n_cases": 80, "n_ok": 79, "n_excluded": 1,
+                                  "excluded": [{"case": "C3_0012",
+                                                "reason": "empty ROI (BKG) after re-segmentation"}]}}},
     "harmonization": harmonization,
     "models": models,
     "validation": validation,
-    "debug": {"note": "an unknown section, shown under Other results"},
+    # A section the report does not draw: shown under Other results.
+    "debug": {"sleep_n": 4},
 }
 print(json.dumps(results, indent=1))

@@ -5,7 +5,7 @@
 //
 //   const v1::Model* model = nullptr;
 //   FEDRAD_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p, ForRound(ctx, &model));
-//   if (Param(ctx, "role") == "idle") return Idle(*p);
+//   if (IsIdle(ctx)) return Idle(*p);
 //
 // Thread safe: the prepared-rows cache behind PrepareRows is locked.
 #ifndef FEDRAD_SITE_NODE_INTERNAL_MODEL_ROWS_H_
@@ -33,10 +33,9 @@ namespace fedrad::site::internal {
 namespace m = ::fedrad::models;
 
 // ---- Params, conversions and the model of a task ----------------------------
-std::string Param(const TaskContext& ctx, const std::string& key);
-std::vector<std::string> SplitLines(const std::string& s);
+// True when the task's role (proto/task_kinds.h, model_task) is idle.
+bool IsIdle(const TaskContext& ctx);
 std::vector<double> ToStd(const Eigen::VectorXd& v);
-void AddEigenMatrix(v1::Payload* p, const std::string& name, const Eigen::MatrixXd& mat);
 absl::StatusOr<const v1::Model*> FindModel(const TaskContext& ctx);
 bool IsCox(const v1::Model& model);
 m::OutcomeColumns Outcome(const v1::Model& model);

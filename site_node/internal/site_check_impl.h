@@ -5,8 +5,9 @@
 //   site_check.cc          Checker::Run (the order of the steps and what each
 //                          needs), the report (ok, Find, format) and RunSiteCheck
 //   site_check_local.cc    the local steps: config, data, storage, key, cert, ca
-//   site_check_network.cc  the network steps: dns, tcp, tls (a handshake made
-//                          with OpenSSL over a bounded socket), protocol
+//   site_check_network.cc  the network steps: dns, tcp (POSIX sockets, bounded
+//                          waits), tls and protocol (the daemon's own channel
+//                          and certificate verifier, with a deadline)
 #ifndef FEDRAD_SITE_NODE_INTERNAL_SITE_CHECK_IMPL_H_
 #define FEDRAD_SITE_NODE_INTERNAL_SITE_CHECK_IMPL_H_
 
@@ -15,12 +16,18 @@
 
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "proto/config.pb.h"
+#include "proto/fedrad.pb.h"
 #include "site_node/site_check.h"
+
+namespace grpc {
+class Channel;
+}  // namespace grpc
 
 namespace fedrad::site::check_internal {
 
@@ -111,6 +118,13 @@ class Checker {
   void CheckTcp(CheckStep& s);
   void CheckTls(CheckStep& s);
   void CheckProtocol(CheckStep& s);
+  // The channel the daemon would open (its credentials, verifier and
+  // settings), made once and shared by the tls and protocol steps; null
+  // after failing `s` when the credentials cannot be made.
+  std::shared_ptr<grpc::Channel> Channel(CheckStep& s);
+  // The protocol step's last part: whose is the site's live stream (the
+  // Welcome's live_*), against `own_log` (this config's audit log id).
+  void DescribeLiveStream(CheckStep& s, const v1::Welcome& welcome, const std::string& own_log);
 
   const std::string config_path_;
   const SiteCheckOptions options_;
@@ -120,7 +134,7 @@ class Checker {
   std::string server_name_;
   std::string site_id_;
   Resolved resolved_;
-  Socket socket_;
+  std::shared_ptr<grpc::Channel> channel_;
 };
 
 }  // namespace fedrad::site::check_internal

@@ -17,19 +17,19 @@
 #define FEDRAD_SITE_NODE_INTERNAL_SITE_NODE_IMPL_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 
 #include <grpcpp/security/credentials.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "core/csv.h"
 #include "proto/fedrad.grpc.pb.h"
 #include "proto/node_audit.h"
@@ -119,6 +119,8 @@ class SiteNode::Impl {
   void WorkerLoop(int slot);
   // Every check before a handler runs (no file is written). Sets *kind.
   absl::Status Gate(const v1::Task& task, const TaskKind** kind);
+  // Runs one task that reached a worker: the gate, a stored answer, or the
+  // handler (RunHandler) and the release (Release), then KeepStudyState.
   v1::TaskResult Execute(const v1::Task& task, int slot);
   void Deliver(const v1::TaskResult& result);
   void HeartbeatLoop(std::atomic<bool>* ended);
@@ -132,6 +134,26 @@ class SiteNode::Impl {
   // the study touches its state.
   StudyState& StudyFor(const v1::Task& task);
   v1::TaskResult Refused(const v1::Task& task, const absl::Status& status);
+  // What a handler sees of the site and the study; `transcript_verified`
+  // is set by the handler when the task's transcript checked out.
+  TaskContext MakeTaskContext(const v1::Task& task, StudyState& study, int64_t deadline_ms,
+                              bool* transcript_verified);
+  // The handler under the crash-loop guard and the task's deadline.
+  absl::StatusOr<TaskOutput> RunHandler(const v1::Task& task, const TaskKind& kind,
+                                        TaskContext& ctx, StudyState& study, int slot,
+                                        int64_t deadline_ms);
+  // The privacy guard, the release ledger, masking and signing of a
+  // handler's output: fills *result with the released payload (true) or the
+  // redacted refusal (false), auditing each decision.
+  bool Release(const v1::Task& task, const TaskKind& kind, TaskContext& ctx,
+               StudyState& study, bool transcript_verified, absl::StatusOr<TaskOutput>& output,
+               v1::TaskResult* result);
+  // After a task: a failed one leaves the study's table and state as they
+  // were; a changed state is written to the working snapshot with the
+  // answer before the answer leaves.
+  void KeepStudyState(const v1::Task& task, bool bookkeeping, bool released,
+                      CsvTable table_before, std::map<std::string, std::string> kv_before,
+                      StudyState& study, const v1::TaskResult& result);
   // Signs the task's round message (output->round_message, or else the
   // Contribution of output->round built from the released output->payload)
   // with site::SignRoundMessage, audits it ("round.signed") and sets
@@ -155,25 +177,27 @@ class SiteNode::Impl {
   ApprovalWatcher approvals_;
 
   std::atomic<bool> stop_{false};
-  std::mutex mu_;  // guards queues_, ready_, busy_, done_, stopped_studies_
-  std::condition_variable cv_;
+  absl::Mutex mu_;
+  absl::CondVar cv_;  // signalled on a new task, a freed study, stop_ or a stream's end
   // One queue per study (by study id; "" for tasks the gate will refuse
   // before any study folder exists). A study is in ready_ when it has tasks
   // and no worker holds it; busy_ holds the studies a worker is running, so
   // a study's tasks run one at a time and in order, and no study waits for
   // another's (up to max_concurrent_studies at once).
-  std::map<std::string, std::deque<v1::Task>> queues_;
-  std::deque<std::string> ready_;
-  std::set<std::string> busy_;
-  std::map<std::string, v1::TaskResult> done_;  // results by task id (idempotent retries)
-  std::set<std::string> stopped_studies_;       // stopped at start-up (crash-loop guard)
+  std::map<std::string, std::deque<v1::Task>> queues_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> ready_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> busy_ ABSL_GUARDED_BY(mu_);
+  // Results by task id (idempotent retries).
+  std::map<std::string, v1::TaskResult> done_ ABSL_GUARDED_BY(mu_);
+  // Stopped at start-up (crash-loop guard).
+  std::set<std::string> stopped_studies_ ABSL_GUARDED_BY(mu_);
 
-  std::mutex studies_mu_;  // guards the map studies_ (not the states in it)
-  std::map<std::string, StudyState> studies_;
+  absl::Mutex studies_mu_;  // guards the map studies_ (not the states in it)
+  std::map<std::string, StudyState> studies_ ABSL_GUARDED_BY(studies_mu_);
 
-  std::mutex stream_mu_;  // guards stream_, context_; serialises writes
-  node_internal::Stream* stream_ = nullptr;
-  grpc::ClientContext* context_ = nullptr;
+  absl::Mutex stream_mu_;  // serialises writes on the stream
+  node_internal::Stream* stream_ ABSL_GUARDED_BY(stream_mu_) = nullptr;
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(stream_mu_) = nullptr;
   std::string coordinator_id_ = "coordinator";
 
   const std::unique_ptr<rounds::Verifier> round_verifier_ =

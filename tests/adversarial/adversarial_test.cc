@@ -78,7 +78,6 @@
 #include <iostream>
 #include <map>
 #include <random>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -100,6 +99,7 @@
 #include "models/pooled_baseline.h"
 #include "proto/node_audit.h"
 #include "proto/payload.h"
+#include "re2/re2.h"
 #include "proto/round_signing.h"
 #include "proto/spec_hash.h"
 #include "proto/textproto.h"
@@ -267,7 +267,23 @@ struct Params {
     strings[key] = value;
     return *this;
   }
-  json ToJson() const { return {{"arrays", arrays}, {"strings", strings}}; }
+  // A list parameter (Payload.lists, proto/task_kinds.h).
+  Params& L(const std::string& key, const std::vector<std::string>& values) {
+    lists[key] = values;
+    return *this;
+  }
+  // The strings and the lists (one item a line): the text the checks read.
+  json Texts() const {
+    json t = strings;
+    for (auto& [key, value] : lists.items()) {
+      std::string text;
+      for (const auto& v : value) text += (text.empty() ? "" : "\n") + v.get<std::string>();
+      t[key] = text;
+    }
+    return t;
+  }
+  json lists = json::object();
+  json ToJson() const { return {{"arrays", arrays}, {"strings", strings}, {"lists", lists}}; }
 };
 
 struct Answer {
@@ -312,9 +328,9 @@ struct AttackSetup {
     s->path = dir + "/studies/" + name + ".textproto";
     s->text = "name: \"" + name + "\"\n" + body;
     s->approval = approval;
-    std::smatch m;
-    static const std::regex k_re("min_cell_count:\\s*([0-9]+)");
-    if (std::regex_search(body, m, k_re)) s->k = std::max(kSiteK, std::stoi(m[1]));
+    static const RE2 k_re("min_cell_count:\\s*([0-9]+)");
+    int k = 0;
+    if (RE2::PartialMatch(body, k_re, &k)) s->k = std::max(kSiteK, k);
     studies.push_back(std::move(s));
     return *studies.back();
   }
@@ -539,7 +555,8 @@ std::set<double> KnownNumbers(const Outcome& run, const Answer& a) {
       if (v.is_number()) known.insert(v.get<double>());
     }
   }
-  for (auto& [key, value] : d->params.strings.items()) {
+  const json texts = d->params.Texts();
+  for (auto& [key, value] : texts.items()) {
     const std::string s = value.get<std::string>();
     known.insert(static_cast<double>(s.size()));
     std::stringstream ls(s);
@@ -547,10 +564,10 @@ std::set<double> KnownNumbers(const Outcome& run, const Answer& a) {
     for (std::string line; std::getline(ls, line);) ++lines;
     known.insert(lines);
   }
-  static const std::regex number_re("-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?");
-  const std::string& spec = d->study->text;
-  for (std::sregex_iterator it(spec.begin(), spec.end(), number_re), end; it != end; ++it) {
-    known.insert(std::strtod(it->str().c_str(), nullptr));
+  static const RE2 number_re("(-?[0-9]+(?:\\.[0-9]+)?(?:[eE][-+]?[0-9]+)?)");
+  re2::StringPiece spec(d->study->text);
+  for (std::string number; RE2::FindAndConsume(&spec, number_re, &number);) {
+    known.insert(std::strtod(number.c_str(), nullptr));
   }
   return known;
 }
@@ -575,7 +592,7 @@ void CheckText(const Outcome& run, const Answer& a, const std::string& field, co
   if (text.empty()) return;
   const std::string where = a.task_id + " " + field + ": \"" + text.substr(0, 300) + "\"";
   const TaskDef* def = run.Def(a.task_id);
-  const std::string sent = def ? def->study->text + def->params.strings.dump() : "";
+  const std::string sent = def ? def->study->text + def->params.Texts().dump() : "";
   for (const std::string& id : TheTable().ids) {
     if (text.find(id) != std::string::npos && sent.find(id) == std::string::npos) {
       f->Add("LEAK patient id in text", where);
@@ -587,8 +604,8 @@ void CheckText(const Outcome& run, const Answer& a, const std::string& field, co
     f->Add("LEAK path in text", where);
     return;
   }
-  static const std::regex line_re("\\blines? [0-9]+", std::regex::icase);
-  if (std::regex_search(text, line_re)) {
+  static const RE2 line_re("(?i)\\blines? [0-9]+");
+  if (RE2::PartialMatch(text, line_re)) {
     f->Add("LEAK file line in text", where);
     return;
   }
@@ -642,8 +659,8 @@ void CheckWeights(const Outcome& run, const Answer& a, Findings* f) {
       for (const auto& v : arr["values"]) beta.push_back(v.is_number() ? v.get<double>() : NAN);
     }
   }
-  if (d->params.strings.contains("covariates")) {
-    std::stringstream ss(d->params.strings["covariates"].get<std::string>());
+  if (d->params.Texts().contains("covariates")) {
+    std::stringstream ss(d->params.Texts()["covariates"].get<std::string>());
     for (std::string line; std::getline(ss, line);) {
       if (!line.empty()) covs.push_back(line);
     }
@@ -721,8 +738,8 @@ void CheckReleases(const Outcome& run, const std::string& root, Findings* f) {
       for (const auto& arr : d->params.arrays) {
         if (arr["name"] == "beta") beta_key = arr["values"].dump();
       }
-      if (d->params.strings.contains("covariates")) {
-        beta_key += "|" + d->params.strings["covariates"].get<std::string>();
+      if (d->params.Texts().contains("covariates")) {
+        beta_key += "|" + d->params.Texts()["covariates"].get<std::string>();
       }
     }
     for (const auto& [name, values] : a.arrays) {
@@ -1020,6 +1037,14 @@ TEST_P(Adversarial, SiteHoldsTheLine) {
     if (j.contains("strings")) {
       for (auto& [key, value] : j["strings"].items()) a.strings[key] = value.get<std::string>();
     }
+    // Lists (Payload.lists) are checked as text, one item a line.
+    if (j.contains("lists")) {
+      for (auto& [key, value] : j["lists"].items()) {
+        std::string text;
+        for (const auto& v : value) text += (text.empty() ? "" : "\n") + v.get<std::string>();
+        a.strings[key] = text;
+      }
+    }
     run.answers.push_back(a);
     if (event == "result") run.by_task[a.task_id] = a;
   }
@@ -1119,10 +1144,29 @@ std::string LogisticModel(const std::string& name, const std::vector<std::string
   return s + "}\n";
 }
 
-std::string Lines(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : "\n") + x;
-  return s;
+// A list parameter from text: one item a line / between commas.
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string line; std::getline(ss, line, '\n');) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+std::vector<std::string> SplitCommas(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// A list into a crafted payload (Payload.lists).
+void PutList(fedrad::v1::Payload* p, const std::string& key, const std::vector<std::string>& v) {
+  fedrad::v1::StringList& list = (*p->mutable_lists())[key];
+  list.Clear();
+  for (const auto& x : v) list.add_values(x);
 }
 
 // Helpers for the checks of one attack.
@@ -1247,7 +1291,7 @@ void OneEventCox(AttackSetup& s) {
     const StudyDef& st = s.Study(std::string("adv-one-event-") + std::string(who).substr(5), body);
     s.Task("models.prepare", st, Params().S("model", "m"));
     s.Task("models.derivatives", st,
-           Params().S("model", "m").S("covariates", Lines(covs)).A("beta", std::vector<double>(covs.size(), 0)));
+           Params().S("model", "m").L("covariates", covs).A("beta", std::vector<double>(covs.size(), 0)));
   }
 }
 
@@ -1259,7 +1303,7 @@ void SteepLogistic(AttackSetup& s) {
   const std::vector<double> cuts = Midpoints(TheTable().col("f1"));
   for (size_t i = 25; i < 31; ++i) {
     s.Task("models.derivatives", st,
-           Params().S("model", "m").S("covariates", "f1\nrecur2y").A("beta", {-1e7 * cuts[i], 1e7, 0}));
+           Params().S("model", "m").L("covariates", SplitLines("f1\nrecur2y")).A("beta", {-1e7 * cuts[i], 1e7, 0}));
   }
 }
 
@@ -1267,7 +1311,7 @@ void SteepLogistic(AttackSetup& s) {
 void BaselineOneDay(AttackSetup& s) {
   const StudyDef& st = s.Study("adv-baseline", CoxModel("m", {"age", "size"}));
   s.Task("models.baseline", st,
-         Params().S("model", "m").S("covariates", "age\nsize").A("beta", {0, 0}).A("grid", Range(1, 1825, 1)));
+         Params().S("model", "m").L("covariates", SplitLines("age\nsize")).A("beta", {0, 0}).A("grid", Range(1, 1825, 1)));
 }
 
 // Packed linear predictor: beta = [1e4, 1] on (age, time), thresholds between
@@ -1279,7 +1323,7 @@ void PackedLp(AttackSetup& s) {
     std::vector<double> lp;
     for (int i = 0; i < kPatients; ++i) lp.push_back(1e4 * t.col("age")[i] + t.col(second)[i]);
     s.Task("models.lp_summary", st,
-           Params().S("model", "m").S("covariates", std::string("age\n") + second).A("beta", {1e4, 1}).A(
+           Params().S("model", "m").L("covariates", SplitLines(std::string("age\n") + second)).A("beta", {1e4, 1}).A(
                "thresholds", Midpoints(lp)));
   }
 }
@@ -1293,7 +1337,7 @@ void RocThresholds(AttackSetup& s) {
   s.Task("models.validate", st,
          Params()
              .S("model", "m")
-             .S("covariates", "f1\nf2")
+             .L("covariates", SplitLines("f1\nf2"))
              .A("beta", {0, 1, 0})
              .Scalar("replicates", 0)
              .Scalar("seed", 1)
@@ -1310,7 +1354,7 @@ void KmRiskGroups(AttackSetup& s) {
     s.Task("models.validate", st,
            Params()
                .S("model", "m")
-               .S("covariates", "age\nsize")
+               .L("covariates", SplitLines("age\nsize"))
                .A("beta", {1, 0})
                .Scalar("replicates", 0)
                .Scalar("seed", 1)
@@ -1355,7 +1399,7 @@ void PathTraversalOutputFile(AttackSetup& s) {
   auto fit = [&](const std::string& file, const std::string& study_id) {
     s.Task("combat.fit", st,
            Params()
-               .S("features", "f1,f2")
+               .L("features", SplitCommas("f1,f2"))
                .S("covariates", "")
                .S("method", "parametric")
                .S("output_file", file)
@@ -1384,7 +1428,7 @@ void RegexBacktrack(AttackSetup& s) {
   re += "Z";
   const StudyDef& st = s.Study("adv-regex-slow", "cohort_summary {\n  enabled: true\n  column_regex: \"" + re + "\"\n}\n");
   s.Task("cohort.moments", st, Params().S("column_regex", re));
-  s.Task("combat.check", st, Params().S("features", re).S("covariates", ""));
+  s.Task("combat.check", st, Params().L("features", SplitCommas(re)).S("covariates", ""));
 }
 
 // A 200 kB output suffix.
@@ -1394,7 +1438,7 @@ void HugeSuffix(AttackSetup& s) {
                                                  suffix + "\"\n}\n");
   s.Task("combat.fit", st,
          Params()
-             .S("features", "f1,f2")
+             .L("features", SplitCommas("f1,f2"))
              .S("covariates", "")
              .S("method", "parametric")
              .S("output_suffix", suffix)
@@ -1413,7 +1457,7 @@ void HugeReplicates(AttackSetup& s) {
   s.Task("models.validate", st,
          Params()
              .S("model", "m")
-             .S("covariates", "f1\nf2")
+             .L("covariates", SplitLines("f1\nf2"))
              .A("beta", {0, 0.1, 0.1})
              .Scalar("replicates", 1e9)
              .Scalar("seed", 1)
@@ -1425,11 +1469,11 @@ void HugeAndNonFiniteParams(AttackSetup& s) {
   const StudyDef& st = s.Study("adv-sizes", kCohortBody + CoxModel("m", {"age", "size"}));
   s.Task("cohort.counts", st, Params().A("thresholds.age", Range(0, 1100000 - 1, 1)), "", 30);
   s.Task("cohort.counts", st, Params().A("thresholds.age", {NAN, INFINITY, -INFINITY}));
-  s.Task("models.derivatives", st, Params().S("model", "m").S("covariates", "age\nsize").A("beta", {NAN, INFINITY}));
+  s.Task("models.derivatives", st, Params().S("model", "m").L("covariates", SplitLines("age\nsize")).A("beta", {NAN, INFINITY}));
   s.Task("models.baseline", st,
-         Params().S("model", "m").S("covariates", "age\nsize").A("beta", {0, 0}).A("grid", {NAN, 5, 1, INFINITY}));
+         Params().S("model", "m").L("covariates", SplitLines("age\nsize")).A("beta", {0, 0}).A("grid", {NAN, 5, 1, INFINITY}));
   s.Task("models.derivatives", st,
-         Params().S("model", std::string(100000, 'm')).S("covariates", std::string(300000, 'c')).A("beta", {0}));
+         Params().S("model", std::string(100000, 'm')).L("covariates", SplitLines(std::string(300000, 'c'))).A("beta", {0}));
 }
 
 // Calibration with one patient per bin.
@@ -1439,7 +1483,7 @@ void CalibrationBins(AttackSetup& s) {
   s.Task("models.validate", st,
          Params()
              .S("model", "m")
-             .S("covariates", "f1\nf2")
+             .L("covariates", SplitLines("f1\nf2"))
              .A("beta", {0, 1, 0})
              .Scalar("replicates", 0)
              .Scalar("seed", 1)
@@ -1452,8 +1496,8 @@ void DistributionsSweep(AttackSetup& s) {
   const StudyDef& st = s.Study("adv-distributions",
                                "harmonization {\n  enabled: true\n  features: \"^f[12]$\"\n}\n");
   s.Task("combat.distributions", st,
-         Params().S("columns", "f1").A("thresholds.f1", Midpoints(TheTable().col("f1"))));
-  s.Task("combat.distributions", st, Params().S("columns", "age").A("thresholds.age", Range(30, 90, 1)));
+         Params().L("columns", {"f1"}).A("thresholds.f1", Midpoints(TheTable().col("f1"))));
+  s.Task("combat.distributions", st, Params().L("columns", {"age"}).A("thresholds.age", Range(30, 90, 1)));
 }
 
 // The approval gate: an unapproved spec, a withdrawn and an expired approval.
@@ -1487,10 +1531,10 @@ void Expired(AttackSetup& s) {
 // Task kinds the approved spec does not need.
 void KindNotNeeded(AttackSetup& s) {
   const StudyDef& st = s.Study("adv-cohort-only", kCohortBody);
-  s.Task("combat.moments", st, Params().S("features", "f1,f2").S("covariates", ""));
+  s.Task("combat.moments", st, Params().L("features", SplitCommas("f1,f2")).S("covariates", ""));
   s.Task("combat.fit", st,
          Params()
-             .S("features", "f1,f2")
+             .L("features", SplitCommas("f1,f2"))
              .S("covariates", "")
              .S("method", "parametric")
              .A("grand_mean", {0, 1})
@@ -1510,8 +1554,8 @@ void ModelCacheConfusion(AttackSetup& s) {
   std::string body_b = "models {\n  name: \"m\"\n  type: COX\n  time_column: \"time\"\n  event_column: \"chemo\"\n"
                        "  covariates: \"age\"\n}\n";
   const StudyDef& b = s.Study("adv-cache-b", body_b);
-  s.Task("models.prepare", a, Params().S("model", "m").S("covariates", "age"), "adv-cache");
-  s.Task("models.prepare", b, Params().S("model", "m").S("covariates", "age"), "adv-cache");
+  s.Task("models.prepare", a, Params().S("model", "m").L("covariates", SplitLines("age")), "adv-cache");
+  s.Task("models.prepare", b, Params().S("model", "m").L("covariates", SplitLines("age")), "adv-cache");
   s.checks.push_back([](const Outcome& run) {
     double chemo = 0;
     for (double v : TheTable().col("chemo")) chemo += v;
@@ -1617,9 +1661,9 @@ void OneEventApproved(AttackSetup& s) {
   for (const auto& [tag, values] : variants) {
     const StudyDef& st = s.ApprovedStudy("adv-one-event-ok-" + tag, spec(values));
     s.Task("models.prepare", st, Params().S("model", "m"));
-    s.Task("models.prepare", st, Params().S("model", "m").S("covariates", "size\nf1"));
+    s.Task("models.prepare", st, Params().S("model", "m").L("covariates", SplitLines("size\nf1")));
     s.Task("models.derivatives", st,
-           Params().S("model", "m").S("covariates", Lines(covs)).A("beta", std::vector<double>(covs.size(), 0)));
+           Params().S("model", "m").L("covariates", covs).A("beta", std::vector<double>(covs.size(), 0)));
   }
   // models.prepare may answer: it withholds the event count (1 or n - 1);
   // the generic checks flag an events or n - events of 1..k-1.
@@ -1630,7 +1674,7 @@ void OneEventApproved(AttackSetup& s) {
   const StudyDef& st = s.ApprovedStudy("adv-one-event-ok-kinds",
                                        spec({CellOf(t, unique[0], "age")}) +
                                            "validation { enabled: true bootstrap_replicates: -1 }\n");
-  const Params base = Params().S("model", "m").S("covariates", Lines(covs)).A("beta", std::vector<double>(covs.size(), 0));
+  const Params base = Params().S("model", "m").L("covariates", covs).A("beta", std::vector<double>(covs.size(), 0));
   s.Task("models.baseline", st, base);
   s.Task("models.lp_summary", st, base);
   s.Task("models.validate", st, Params(base).Scalar("replicates", 0).A("grid", {1825}).A("cumhaz", {0.5}));
@@ -1709,7 +1753,7 @@ void SteepLogisticApproved(AttackSetup& s) {
   for (double slope : {1e7, 1e3, 8.0}) {
     for (size_t i = 25; i < 31; ++i) {
       s.Task("models.derivatives", st,
-             Params().S("model", "m").S("covariates", "f1").A("beta", {-slope * cuts[i], slope}));
+             Params().S("model", "m").L("covariates", SplitLines("f1")).A("beta", {-slope * cuts[i], slope}));
     }
   }
   s.checks.push_back([](const Outcome& run) {
@@ -1755,10 +1799,10 @@ void RegexApproved(AttackSetup& s) {
             "  covariate_regex: \"" + re + "\"\n}\n");
     s.Task("cohort.moments", st, Params());
     s.Task("cohort.moments", st, Params().S("column_regex", re));
-    s.Task("combat.check", st, Params().S("features", re).S("covariates", ""));
-    s.Task("combat.moments", st, Params().S("features", "f1").S("covariates", ""));
+    s.Task("combat.check", st, Params().L("features", SplitCommas(re)).S("covariates", ""));
+    s.Task("combat.moments", st, Params().L("features", SplitCommas("f1")).S("covariates", ""));
     s.Task("models.prepare", st, Params().S("model", "m"));
-    s.Task("models.derivatives", st, Params().S("model", "m").S("covariates", "f1").A("beta", {0}));
+    s.Task("models.derivatives", st, Params().S("model", "m").L("covariates", SplitLines("f1")).A("beta", {0}));
   }
   s.checks.push_back(ExpectPrompt(kPromptMs));
 }
@@ -1776,7 +1820,7 @@ void SuffixApproved(AttackSetup& s) {
   auto fit = [&](const StudyDef& st, const std::string& suffix) {
     s.Task("combat.fit", st,
            Params()
-               .S("features", "f1,f2")
+               .L("features", SplitCommas("f1,f2"))
                .S("covariates", "")
                .S("method", "parametric")
                .S("output_suffix", suffix)
@@ -1792,11 +1836,11 @@ void SuffixApproved(AttackSetup& s) {
   // site refuses its tasks as unapproved.
   const StudyDef& a = s.Study("adv-suffix-128", spec(s128));
   fit(a, s128);
-  s.Task("combat.distributions", a, Params().S("columns", "f1" + s128));
+  s.Task("combat.distributions", a, Params().L("columns", {"f1" + s128}));
   s.Task("study.checkpoint", a, Params().Scalar("step", 0).S("step_name", "after combat"));
   const StudyDef& b = s.ApprovedStudy("adv-suffix-ok-64", spec(s64));
   fit(b, s64);
-  s.Task("combat.distributions", b, Params().S("columns", "f1" + s64));
+  s.Task("combat.distributions", b, Params().L("columns", {"f1" + s64}));
   s.Task("study.checkpoint", b, Params().Scalar("step", 0).S("step_name", "after combat"));
   const StudyDef& c = s.Study("adv-suffix-climb", spec(climb));  // approve may refuse it
   fit(c, climb);
@@ -1830,9 +1874,9 @@ void CheckSizesAcross(const Outcome& run, const std::function<bool(const std::st
 }
 
 void CheckKmGroupsAcross(const Outcome& run, Findings* f) {
-  static const std::regex group_n("^curve\\.km\\.[a-z]+\\.n$");
+  static const RE2 group_n("curve\\.km\\.[a-z]+\\.n");
   CheckSizesAcross(
-      run, [](const std::string& name) { return std::regex_match(name, group_n); },
+      run, [](const std::string& name) { return RE2::FullMatch(name, group_n); },
       [](const Answer&, const std::string& name) { return name; }, f);
 }
 
@@ -1860,9 +1904,9 @@ void ModelDifferencing(AttackSetup& s) {
       s.ApprovedStudy("adv-model-diff-cox", CoxModel("m1", {"age", "size"}) + CoxModel("m2", {"age", "size", "f2"}));
   s.Task("models.prepare", cox, Params().S("model", "m1"));
   s.Task("models.prepare", cox, Params().S("model", "m2"));
-  s.Task("models.derivatives", cox, Params().S("model", "m1").S("covariates", "age\nsize").A("beta", {0, 0}));
+  s.Task("models.derivatives", cox, Params().S("model", "m1").L("covariates", SplitLines("age\nsize")).A("beta", {0, 0}));
   s.Task("models.derivatives", cox,
-         Params().S("model", "m2").S("covariates", "age\nsize\nf2").A("beta", {0, 0, 0}));
+         Params().S("model", "m2").L("covariates", SplitLines("age\nsize\nf2")).A("beta", {0, 0, 0}));
   const StudyDef& logit =
       s.ApprovedStudy("adv-model-diff-logit", LogisticModel("l1", {"f1"}) + LogisticModel("l2", {"f1", "f2"}));
   s.Task("models.prepare", logit, Params().S("model", "l1"));
@@ -1937,7 +1981,7 @@ void KmMovedByOne(AttackSetup& s) {
     s.Task("models.validate", st,
            Params()
                .S("model", "m")
-               .S("covariates", "age\nsize")
+               .L("covariates", SplitLines("age\nsize"))
                .A("beta", {b, 0})
                .Scalar("replicates", 0)
                .Scalar("seed", 1)
@@ -1975,7 +2019,7 @@ void RocCasesBelowK(AttackSetup& s) {
   s.Task("models.validate", st,
          Params()
              .S("model", "m")
-             .S("covariates", "age\nsize")
+             .L("covariates", SplitLines("age\nsize"))
              .A("beta", {0.05, 0})
              .Scalar("replicates", 0)
              .Scalar("seed", 1)
@@ -1998,14 +2042,15 @@ void ExcludedCounts(AttackSetup& s) {
                      "  covariates: \"f1\"\n}\n";
   const StudyDef& logit = s.ApprovedStudy("adv-excluded-logit", body);
   s.Task("models.prepare", logit, Params().S("model", "l"));
-  s.Task("models.derivatives", logit, Params().S("model", "l").S("covariates", "f1").A("beta", {0, 0}));
+  s.Task("models.derivatives", logit, Params().S("model", "l").L("covariates", SplitLines("f1")).A("beta", {0, 0}));
   s.checks.push_back([](const Outcome& run) {
     for (const auto& [id, a] : run.by_task) {
       auto it = a.strings.find("excluded");
       if (!a.ok() || it == a.strings.end()) continue;
-      static const std::regex count_re("=([0-9]+)");
-      for (std::sregex_iterator m(it->second.begin(), it->second.end(), count_re), end; m != end; ++m) {
-        const int c = std::stoi((*m)[1]);
+      static const RE2 count_re("=([0-9]+)");
+      re2::StringPiece excluded(it->second);
+      for (std::string digits; RE2::FindAndConsume(&excluded, count_re, &digits);) {
+        const int c = std::stoi(digits);
         EXPECT_FALSE(c > 0 && c < kSiteK) << "LEAK group < k: " << id << " 'excluded' = \"" << it->second << "\"";
       }
     }
@@ -2144,7 +2189,7 @@ v1::RoundMessage PrepareMessage(const StudyDef& st, const std::string& site, con
   double events = 0;
   for (int s : r.status) events += s;
   v1::Payload inputs;
-  (*inputs.mutable_strings())["covariates"] = Lines(covs);
+  PutList(&inputs, "covariates", covs);
   auto c = rounds::MakeContribution(
       PayloadOf({{"n", {static_cast<double>(cp.n)}}, {"events", {events}},
                  {"sum_x", std::vector<double>(cp.sum.data(), cp.sum.data() + cp.sum.size())},
@@ -2165,9 +2210,9 @@ v1::RoundMessage EvalMessage(const StudyDef& st, const std::string& site, const 
   const models::Derivatives d = models::CoxDerivatives(*stratum, beta, models::Ties::kBreslow);
   v1::Payload inputs;
   AddVector(&inputs, "beta", std::vector<double>(beta.data(), beta.data() + beta.size()));
-  (*inputs.mutable_strings())["covariates"] = Lines(covs);
+  PutList(&inputs, "covariates", covs);
   (*inputs.mutable_strings())["fit"] = "dev";
-  (*inputs.mutable_strings())["fit_sites"] = Lines(fit_sites);
+  PutList(&inputs, "fit_sites", fit_sites);
   auto c = rounds::MakeContribution(
       PayloadOf({{"n", {static_cast<double>(d.n)}}, {"events", {static_cast<double>(d.events)}},
                  {"loglik", {d.loglik}},
@@ -2246,9 +2291,9 @@ const std::vector<std::string> kFitSites = {"C1", "C2"};
 Params EvalParams(const Eigen::VectorXd& beta) {
   return Params()
       .S("model", "m")
-      .S("covariates", Lines(kVerifyCovs))
+      .L("covariates", kVerifyCovs)
       .S("fit", "dev")
-      .S("fit_sites", Lines(kFitSites))
+      .L("fit_sites", kFitSites)
       .A("beta", std::vector<double>(beta.data(), beta.data() + beta.size()));
 }
 
@@ -2359,13 +2404,13 @@ void FrozenModel(AttackSetup& s) {
   const std::vector<double> beta = {-0.2, 0.3, -0.1};
   v1::Payload plain;
   AddVector(&plain, "beta", beta);
-  (*plain.mutable_strings())["covariates"] = "f1\nf2";
+  PutList(&plain, "covariates", {"f1", "f2"});
   v1::Contribution c;
   *c.mutable_plain() = plain;
   const v1::RoundMessage fit = Message(st, "C1", rounds::SiteFitRound("l"), "models.fit", c);
   const std::string signed_fit = TranscriptFile(s, "fit", {SignAs("C1", fit)});
   auto validate = [&](const std::vector<double>& b, const std::string& transcript) {
-    Params p = Params().S("model", "l").S("covariates", "f1\nf2").S("fit", "dev").S("fit_sites", "C1").A("beta", b);
+    Params p = Params().S("model", "l").L("covariates", SplitLines("f1\nf2")).S("fit", "dev").L("fit_sites", SplitLines("C1")).A("beta", b);
     return TaskId(WithTranscript(s.Task("models.validate", st, p), transcript));
   };
   std::vector<std::string> refused;
@@ -2409,7 +2454,7 @@ void FrozenBaselineAndCuts(AttackSetup& s) {
   };
   v1::Payload fit;
   AddVector(&fit, "beta", beta);
-  (*fit.mutable_strings())["covariates"] = Lines(kVerifyCovs);
+  PutList(&fit, "covariates", kVerifyCovs);
   // C1's baseline sums and its linear predictor's counts (made as a site makes them).
   models::SiteBaseline b{"C1", {200, 400, 800, 1200, 1825}, {12, 10, 9, 8, 6}, {300, 240, 170, 110, 60}};
   v1::Payload base;
@@ -2439,9 +2484,9 @@ void FrozenBaselineAndCuts(AttackSetup& s) {
   auto validate = [&](const std::vector<double>& cumhaz, const std::vector<double>& km_cuts) {
     Params p = Params()
                    .S("model", "c")
-                   .S("covariates", Lines(kVerifyCovs))
+                   .L("covariates", kVerifyCovs)
                    .S("fit", "dev")
-                   .S("fit_sites", "C1")
+                   .L("fit_sites", SplitLines("C1"))
                    .A("beta", beta)
                    .A("grid", h0->grid)
                    .A("cumhaz", cumhaz)
@@ -2470,7 +2515,7 @@ void SecureDowngrade(AttackSetup& s) {
       TranscriptFile(s, "prep", {SignAs("C1", PrepareMessage(st, "C1", "m", kVerifyCovs)),
                                  SignAs("C3", PrepareMessage(st, "C3", "m", kVerifyCovs))});
   const std::string t2 = TaskId(WithTranscript(
-      s.Task("models.derivatives", st, EvalParams(zero).S("fit_sites", Lines(fit_sites))), prepared,
+      s.Task("models.derivatives", st, EvalParams(zero).L("fit_sites", fit_sites)), prepared,
       {t1}));
   // models.prepare is per site by design (the standardisation's sums): it
   // is answered in the clear.

@@ -23,7 +23,8 @@
 //       "timeout_seconds": 15,              // default 15
 //       "params": {"arrays": [{"name": "thresholds.age", "values": [30, 31.5, "nan"],
 //                              "shape": [3]}],      // shape default [n]; "scalar": true -> []
-//                  "strings": {"model": "cox"}},
+//                  "strings": {"model": "cox"},
+//                  "lists": {"covariates": ["age", "size"]}},  // Payload.lists
 //       "transcript_file": "/abs/t.bin",    // a serialized fedrad.v1.Transcript: Task.transcript
 //       "transcript_from": ["t1", "t2"]}]}  // then the signed messages (TaskResult.signed)
 //                                           // of these earlier tasks' answers, in order
@@ -34,7 +35,8 @@
 //    "accepted_task_kinds":[..]}
 //   {"event":"result","task_id":..,"kind":..,"study_id":..,"status_code":..,
 //    "status_message":..,"n_contributing":..,"elapsed_ms":..,
-//    "arrays":{name:{"shape":[..],"values":[..]}},"strings":{..}}   (NaN -> null)
+//    "arrays":{name:{"shape":[..],"values":[..]}},"strings":{..},"lists":{name:[..]}}
+//    (NaN -> null)
 //   {"event":"timeout","task_id":..,"kind":..}          no answer within the timeout
 //   {"event":"stream_ended","task_id":..,"kind":..}     the site closed the stream
 //   {"event":"end","sent":..,"answered":..,"timed_out":..,"reason":..}
@@ -155,6 +157,12 @@ bool LoadScript(const std::string& path, Script* script, std::string* error) {
         if (p.contains("strings")) {
           for (auto& [key, value] : p["strings"].items()) {
             (*st.task.mutable_params()->mutable_strings())[key] = value.get<std::string>();
+          }
+        }
+        if (p.contains("lists")) {
+          for (auto& [key, value] : p["lists"].items()) {
+            fedrad::v1::StringList& list = (*st.task.mutable_params()->mutable_lists())[key];
+            for (const json& v : value) list.add_values(v.get<std::string>());
           }
         }
       }
@@ -355,6 +363,10 @@ class RogueService final : public fedrad::v1::Federation::Service {
     for (const auto& a : r.payload().arrays()) arrays[a.name()] = ArrayJson(a);
     json strings = json::object();
     for (const auto& [k, v] : r.payload().strings()) strings[k] = v;
+    json lists = json::object();
+    for (const auto& [k, v] : r.payload().lists()) {
+      lists[k] = std::vector<std::string>(v.values().begin(), v.values().end());
+    }
     json line = {{"event", "result"},
                  {"task_id", r.task_id()},
                  {"kind", r.kind()},
@@ -364,7 +376,8 @@ class RogueService final : public fedrad::v1::Federation::Service {
                  {"n_contributing", r.n_contributing()},
                  {"elapsed_ms", elapsed_ms},
                  {"arrays", arrays},
-                 {"strings", strings}};
+                 {"strings", strings},
+                 {"lists", lists}};
     // A signed contribution (verifiable rounds): its round id, unverified.
     fedrad::v1::RoundMessage m;
     if (r.has_signed_() && m.ParseFromString(r.signed_().body())) line["signed_round"] = m.round_id();

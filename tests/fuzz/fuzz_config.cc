@@ -19,7 +19,7 @@
 #include <string>
 
 #include "absl/time/clock.h"
-#include "cli/features_settings.h"
+#include "site_node/feature_settings.h"
 #include "coordinator/analyses.h"
 #include "coordinator/coordinator.h"
 #include "proto/config.pb.h"

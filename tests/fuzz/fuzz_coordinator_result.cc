@@ -15,6 +15,7 @@
 
 #include "coordinator/analyses.h"
 #include "coordinator/study_context.h"
+#include "proto/results_json.h"
 #include "fuzz_inputs.pb.h"  // generated into the build root
 #include "tests/fuzz/site_harness.h"
 
@@ -58,6 +59,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                         &host);
   (void)fedrad::coordinator::RunAnalyses(ctx);
   // results.json as the daemon writes it (study_runner.cc).
-  (void)ctx.results().dump(2);
+  (void)fedrad::PrintResults(ctx.results());
   return 0;
 }

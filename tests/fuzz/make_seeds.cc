@@ -31,6 +31,7 @@
 #include "features/dicom/dicom_write.h"
 #include "features/image_io.h"
 #include "proto/payload.h"
+#include "proto/results_json.h"
 #include "proto/round_signing.h"
 #include "rounds/transcript.h"
 #include "tests/fuzz/dicom_fixture.h"
@@ -73,7 +74,8 @@ void StudySeeds(const fs::path& out) {
     Write(out / "fuzz_site_task" / name, task.SerializeAsString());
   }
   Write(out / "fuzz_coordinator_result" / "honest_study", script.SerializeAsString());
-  Write(out / "fuzz_report" / "fuzz_study.json", federation.results.dump(1));
+  Write(out / "fuzz_report" / "fuzz_study.json",
+        fedrad::PrintResults(federation.results).value_or(""));
   std::cout << federation.log.size() << " tasks, " << written.size() << " site seeds\n";
 }
 

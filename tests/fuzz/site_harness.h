@@ -27,6 +27,7 @@
 #include "coordinator/study_context.h"
 #include "core/csv.h"
 #include "proto/fedrad.pb.h"
+#include "proto/results.pb.h"
 #include "proto/study.pb.h"
 #include "site_node/privacy_guard.h"
 #include "site_node/site_rules.h"
@@ -86,7 +87,7 @@ class Federation : public coordinator::StudyHost {
   // Everything exchanged, in order: each task and its result.
   std::vector<std::pair<v1::Task, v1::TaskResult>> log;
   // results.json of the last RunStudy.
-  nlohmann::json results;
+  v1::Results results;
 };
 
 }  // namespace fedrad::fuzz

@@ -12,12 +12,19 @@ namespace {
 
 inline double XLog2X(double p) { return p > 0.0 ? p * std::log2(p) : 0.0; }
 
-}  // namespace
+// The normalised GLCM p(i, j) (0-based, ng x ng), its marginals and the
+// features that need one pass over p.
+struct GlcmSums {
+  std::vector<double> p, px, py, pdiff, psum;  // px, py 1-based; pdiff[|i-j|]; psum[i+j]
+  double joint_max = 0.0, joint_entropy = 0.0, asm_ = 0.0, autocorr = 0.0;
+};
 
-bool GlcmFeatures(const double* counts, int ng, bool symmetric, double* out) {
+// False when the matrix is empty.
+bool Normalise(const double* counts, int ng, bool symmetric, GlcmSums* g) {
   const int w = ng + 1;
   // p(i, j), i, j = 1..ng, stored 0-based.
-  std::vector<double> p(static_cast<size_t>(ng) * ng);
+  std::vector<double>& p = g->p;
+  p.assign(static_cast<size_t>(ng) * ng, 0.0);
   double total = 0.0;
   for (int i = 1; i <= ng; ++i) {
     for (int j = 1; j <= ng; ++j) {
@@ -29,23 +36,91 @@ bool GlcmFeatures(const double* counts, int ng, bool symmetric, double* out) {
   }
   if (total <= 0.0) return false;
   const double inv = 1.0 / total;
-  std::vector<double> px(ng + 1, 0.0), py(ng + 1, 0.0), pdiff(ng, 0.0), psum(2 * ng + 1, 0.0);
+  g->px.assign(ng + 1, 0.0);
+  g->py.assign(ng + 1, 0.0);
+  g->pdiff.assign(ng, 0.0);
+  g->psum.assign(2 * ng + 1, 0.0);
   double joint_max = 0.0, joint_entropy = 0.0, asm_ = 0.0, autocorr = 0.0;
   for (int i = 1; i <= ng; ++i) {
     for (int j = 1; j <= ng; ++j) {
       double& v = p[(i - 1) * ng + (j - 1)];
       v *= inv;
       if (v == 0.0) continue;
-      px[i] += v;
-      py[j] += v;
-      pdiff[std::abs(i - j)] += v;
-      psum[i + j] += v;
+      g->px[i] += v;
+      g->py[j] += v;
+      g->pdiff[std::abs(i - j)] += v;
+      g->psum[i + j] += v;
       joint_max = std::max(joint_max, v);
       joint_entropy -= v * std::log2(v);
       asm_ += v * v;
       autocorr += static_cast<double>(i) * j * v;
     }
   }
+  g->joint_max = joint_max;
+  g->joint_entropy = joint_entropy;
+  g->asm_ = asm_;
+  g->autocorr = autocorr;
+  return true;
+}
+
+// The features of the diagonal (difference) distribution p_{x-y}(k).
+struct DiffFeatures {
+  double avg = 0.0, ent = 0.0, contrast = 0.0, id = 0.0, nid = 0.0, idm = 0.0, nidm = 0.0,
+         inv_var = 0.0, var = 0.0;
+};
+DiffFeatures DifferenceFeatures(const std::vector<double>& pdiff, int ng) {
+  double diff_avg = 0.0, diff_ent = 0.0, contrast = 0.0, id = 0.0, nid = 0.0, idm = 0.0, nidm = 0.0,
+         inv_var = 0.0;
+  const double dng = ng;
+  for (int k = 0; k < ng; ++k) {
+    const double v = pdiff[k];
+    if (v == 0.0) continue;
+    diff_avg += k * v;
+    diff_ent -= v * std::log2(v);
+    contrast += static_cast<double>(k) * k * v;
+    id += v / (1.0 + k);
+    nid += v / (1.0 + k / dng);
+    idm += v / (1.0 + static_cast<double>(k) * k);
+    nidm += v / (1.0 + static_cast<double>(k) * k / (dng * dng));
+    if (k > 0) inv_var += v / (static_cast<double>(k) * k);
+  }
+  double diff_var = 0.0;
+  for (int k = 0; k < ng; ++k) diff_var += (k - diff_avg) * (k - diff_avg) * pdiff[k];
+  return {diff_avg, diff_ent, contrast, id, nid, idm, nidm, inv_var, diff_var};
+}
+
+// The features of the cross-diagonal (sum) distribution p_{x+y}(k);
+// mu_xy = mu_x + mu_y for the cluster features.
+struct SumFeatures {
+  double avg = 0.0, ent = 0.0, var = 0.0, tendency = 0.0, shade = 0.0, prominence = 0.0;
+};
+SumFeatures SumDistributionFeatures(const std::vector<double>& psum, int ng, double mu_xy) {
+  double sum_avg = 0.0, sum_ent = 0.0;
+  for (int k = 2; k <= 2 * ng; ++k) {
+    sum_avg += k * psum[k];
+    sum_ent -= XLog2X(psum[k]);
+  }
+  double sum_var = 0.0, tendency = 0.0, shade = 0.0, prominence = 0.0;
+  for (int k = 2; k <= 2 * ng; ++k) {
+    const double v = psum[k];
+    if (v == 0.0) continue;
+    sum_var += (k - sum_avg) * (k - sum_avg) * v;
+    const double d = k - mu_xy, d2 = d * d;
+    tendency += d2 * v;
+    shade += d2 * d * v;
+    prominence += d2 * d2 * v;
+  }
+  return {sum_avg, sum_ent, sum_var, tendency, shade, prominence};
+}
+
+}  // namespace
+
+bool GlcmFeatures(const double* counts, int ng, bool symmetric, double* out) {
+  GlcmSums g;
+  if (!Normalise(counts, ng, symmetric, &g)) return false;
+  const std::vector<double>& p = g.p;
+  const std::vector<double>& px = g.px;
+  const std::vector<double>& py = g.py;
   double mu_x = 0.0, mu_y = 0.0, hx = 0.0, hy = 0.0;
   for (int i = 1; i <= ng; ++i) {
     mu_x += i * px[i];
@@ -75,75 +150,42 @@ bool GlcmFeatures(const double* counts, int ng, bool symmetric, double* out) {
       hxy2 -= q * lq;
     }
   }
-
-  double diff_avg = 0.0, diff_ent = 0.0, contrast = 0.0, id = 0.0, nid = 0.0, idm = 0.0, nidm = 0.0,
-         inv_var = 0.0;
-  const double dng = ng;
-  for (int k = 0; k < ng; ++k) {
-    const double v = pdiff[k];
-    if (v == 0.0) continue;
-    diff_avg += k * v;
-    diff_ent -= v * std::log2(v);
-    contrast += static_cast<double>(k) * k * v;
-    id += v / (1.0 + k);
-    nid += v / (1.0 + k / dng);
-    idm += v / (1.0 + static_cast<double>(k) * k);
-    nidm += v / (1.0 + static_cast<double>(k) * k / (dng * dng));
-    if (k > 0) inv_var += v / (static_cast<double>(k) * k);
-  }
-  double diff_var = 0.0;
-  for (int k = 0; k < ng; ++k) diff_var += (k - diff_avg) * (k - diff_avg) * pdiff[k];
-
-  double sum_avg = 0.0, sum_ent = 0.0;
-  for (int k = 2; k <= 2 * ng; ++k) {
-    sum_avg += k * psum[k];
-    sum_ent -= XLog2X(psum[k]);
-  }
-  double sum_var = 0.0, tendency = 0.0, shade = 0.0, prominence = 0.0;
-  const double mu_xy = mu_x + mu_y;
-  for (int k = 2; k <= 2 * ng; ++k) {
-    const double v = psum[k];
-    if (v == 0.0) continue;
-    sum_var += (k - sum_avg) * (k - sum_avg) * v;
-    const double d = k - mu_xy, d2 = d * d;
-    tendency += d2 * v;
-    shade += d2 * d * v;
-    prominence += d2 * d2 * v;
-  }
+  const DiffFeatures diff = DifferenceFeatures(g.pdiff, ng);
+  const SumFeatures sum = SumDistributionFeatures(g.psum, ng, mu_x + mu_y);
 
   const double sd = std::sqrt(var_x * var_y);
   const double correlation = sd > 0.0 ? cov / sd : 1.0;
   const double hmax = std::max(hx, hy);
-  const double ic1 = hmax > 0.0 ? (joint_entropy - hxy1) / hmax : 0.0;
-  const double ic2 = std::sqrt(std::max(0.0, 1.0 - std::exp(-2.0 * (hxy2 - joint_entropy))));
+  const double ic1 = hmax > 0.0 ? (g.joint_entropy - hxy1) / hmax : 0.0;
+  const double ic2 = std::sqrt(std::max(0.0, 1.0 - std::exp(-2.0 * (hxy2 - g.joint_entropy))));
 
   // IBSI order (codes as in glcm.cc); dissimilarity equals difference average.
   const double values[kNumGlcmFeatures] = {
-      joint_max,      // GYBY
-      joint_avg,      // 60VM
-      joint_var,      // UR99
-      joint_entropy,  // TU9B
-      diff_avg,       // TF7R
-      diff_var,       // D3YU
-      diff_ent,       // NTRS
-      sum_avg,        // ZGXS
-      sum_var,        // OEEB
-      sum_ent,        // P6QZ
-      asm_,           // 8ZQL
-      contrast,       // ACUI
-      diff_avg,       // 8S9J dissimilarity
-      id,             // IB1Z
-      nid,            // NDRX
-      idm,            // WF0Z
-      nidm,           // 1QCO
-      inv_var,        // E8JP
-      correlation,    // NI2N
-      autocorr,       // QWB0
-      tendency,       // DG8W
-      shade,          // 7NFM
-      prominence,     // AE86
-      ic1,            // R8DG
-      ic2,            // JN9H
+      g.joint_max,      // GYBY
+      joint_avg,        // 60VM
+      joint_var,        // UR99
+      g.joint_entropy,  // TU9B
+      diff.avg,         // TF7R
+      diff.var,         // D3YU
+      diff.ent,         // NTRS
+      sum.avg,          // ZGXS
+      sum.var,          // OEEB
+      sum.ent,          // P6QZ
+      g.asm_,           // 8ZQL
+      diff.contrast,    // ACUI
+      diff.avg,         // 8S9J dissimilarity
+      diff.id,          // IB1Z
+      diff.nid,         // NDRX
+      diff.idm,         // WF0Z
+      diff.nidm,        // 1QCO
+      diff.inv_var,     // E8JP
+      correlation,      // NI2N
+      g.autocorr,       // QWB0
+      sum.tendency,     // DG8W
+      sum.shade,        // 7NFM
+      sum.prominence,   // AE86
+      ic1,              // R8DG
+      ic2,              // JN9H
   };
   std::copy(values, values + kNumGlcmFeatures, out);
   return true;

@@ -1,4 +1,4 @@
-#include "cli/features_settings.h"
+#include "site_node/feature_settings.h"
 
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>

@@ -1,12 +1,15 @@
-// Feature-extraction settings for `fedrad extract`: parses the protobuf
-// text format (proto/feature_settings.proto) and converts it to
-// features::CaseOptions, so that features/ itself never sees protobuf.
+// Feature-extraction settings, shared by `fedrad extract`, the site's
+// features.extract task and the coordinator's spec check (library
+// fedrad::feature_settings): parses the protobuf text format
+// (proto/feature_settings.proto) and converts it to features::CaseOptions,
+// so that features/ itself never sees protobuf. (Namespace fedrad::cli, from
+// when the file lived in cli/.)
 //
 //   FEDRAD_ASSIGN_OR_RETURN(FeatureSettingsBundle s,
 //                           LoadFeatureSettings("preset.textproto"));
 //   RunCohort(cases, s.options, ...);   // s.fingerprint keys the cache
-#ifndef FEDRAD_CLI_FEATURES_SETTINGS_H_
-#define FEDRAD_CLI_FEATURES_SETTINGS_H_
+#ifndef FEDRAD_SITE_NODE_FEATURE_SETTINGS_H_
+#define FEDRAD_SITE_NODE_FEATURE_SETTINGS_H_
 
 #include <string>
 
@@ -44,4 +47,4 @@ absl::Status ApplyOverrides(const FeatureOverrides& overrides, FeatureSettingsBu
 
 }  // namespace fedrad::cli
 
-#endif  // FEDRAD_CLI_FEATURES_SETTINGS_H_
+#endif  // FEDRAD_SITE_NODE_FEATURE_SETTINGS_H_

@@ -1,11 +1,12 @@
-#include "cli/features_settings.h"
-#include "core/testing/status_matchers.h"
+#include "site_node/feature_settings.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <set>
+
+#include "core/testing/status_matchers.h"
 
 namespace fedrad::cli {
 namespace {
