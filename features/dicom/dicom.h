@@ -77,7 +77,9 @@ absl::StatusOr<SeriesInfo> ReadSeriesInfo(const std::string& folder);
 // holds. GDCM, which reads the pixels for ITK, allocates an element's
 // declared length before reading it: a 22 KB file claiming a 3.4 GB element
 // exhausted memory (found by tests/fuzz/fuzz_dicom). DataLoss naming the
-// file otherwise. ReadSeriesImage and ReadImage of a folder call it first.
+// file otherwise. It also checks the file meta group's VRs and lengths (GDCM
+// aborts the process on an unknown VR there). ReadSeriesImage and ReadImage
+// of a folder call it first.
 absl::Status CheckDeclaredLengths(const std::vector<std::string>& files);
 
 // Reads the pixels of a checked series (ITK/GDCM, rescale applied: CT in HU).

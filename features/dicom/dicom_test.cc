@@ -378,6 +378,32 @@ TEST_F(DicomFiles, ElementLongerThanItsFileIsRefusedBeforeGdcmReadsIt) {
   }
 }
 
+// Found by tests/fuzz/fuzz_dicom: a file meta element whose VR is not one
+// of the standard's ("uI") made GDCM, behind ITK, abort the whole process
+// (an assertion in gdcm::ReadExplicitDataElement); DCMTK reads it as UN, so
+// the series headers pass. The meta group is checked before ITK reads.
+TEST_F(DicomFiles, UnknownVrInTheFileMetaGroupIsRefusedBeforeGdcmReadsIt) {
+  ASSERT_OK_AND_ASSIGN(auto s, ReadSeriesInfo(series_dir()));
+  {
+    std::fstream f(s.files.front(), std::ios::binary | std::ios::in | std::ios::out);
+    std::string head(512, '\0');
+    f.read(head.data(), static_cast<std::streamsize>(head.size()));
+    // (0002,0003) Media Storage SOP Instance UID, explicit VR "UI".
+    const size_t at = head.find(std::string("\x02\x00\x03\x00UI", 6));
+    ASSERT_NE(at, std::string::npos);
+    f.clear();
+    f.seekp(static_cast<std::streamoff>(at + 4));
+    f.write("uI", 2);
+  }
+  for (const absl::Status& status : {ReadSeriesImage(s).status(), ReadImage(series_dir()).status()}) {
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kDataLoss,
+                                 ::testing::AllOf(HasSubstr(s.files.front()),
+                                                  HasSubstr("(0002,0003)"), HasSubstr("'uI'"),
+                                                  HasSubstr("re-export"))));
+    ExpectNoPatientData(status);
+  }
+}
+
 TEST_F(DicomFiles, BadSeriesAreRefusedWithWhatToDo) {
   auto refuse = [&](const std::string& folder, const std::string& says) {
     auto s = ReadSeriesInfo(folder);
