@@ -91,8 +91,10 @@ case "$1" in
     target=$1 seconds=$2
     shift 2
     printf '%s\n' "${TARGETS[@]}" | grep -qx "$target" || { echo "unknown target $target" >&2; usage; }
-    configure
-    build "$target"
+    if [ -z "${FEDRAD_FUZZ_NO_BUILD:-}" ]; then  # set by soak.sh, which builds once
+      configure
+      build "$target"
+    fi
     run "$target" "$seconds" "$@"
     ;;
 esac
