@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # fedrad quick start. On a fresh Debian 12 machine, as root:
 #   ./quickstart.sh demo   installs what is missing, builds, runs the demo study
-#   ./quickstart.sh test   installs what is missing, builds, runs every test
+#   ./quickstart.sh test   installs what is missing, builds, runs every test, then
+#                          every fuzz target for 20 s on its corpus (tests/fuzz/run.sh;
+#                          FEDRAD_FUZZ_SECONDS=N changes it, 0 skips them)
 #   ./quickstart.sh build  installs what is missing and builds only
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -10,7 +12,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libinsighttoolkit5-dev libdcmtk-dev libdeflate-dev libfftw3-dev libeigen3-dev libabsl-dev libre2-dev libssl-dev libsqlite3-dev
   libboost-math-dev
-  nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev iproute2 chromium python3 python3-yaml yamllint shellcheck)
+  nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev iproute2 chromium python3 python3-yaml yamllint shellcheck
+  clang libclang-rt-14-dev)
 
 install_missing() {
   local missing=()
@@ -48,8 +51,13 @@ case "${1:-}" in
     install_missing
     build
     echo "==> running the test suite"
-    cd build
-    ctest --output-on-failure -j "$(nproc)" --timeout 900
+    (cd build && ctest --output-on-failure -j "$(nproc)" --timeout 900)
+    # The fuzz targets as a regression check (issue 17): a clang build of
+    # their own in build-fuzz/, then each target on its committed corpus.
+    if [ "${FEDRAD_FUZZ_SECONDS:-20}" != 0 ]; then
+      echo "==> fuzz targets, ${FEDRAD_FUZZ_SECONDS:-20} s each (build-fuzz/)"
+      tests/fuzz/run.sh all "${FEDRAD_FUZZ_SECONDS:-20}"
+    fi
     ;;
   build)
     install_missing

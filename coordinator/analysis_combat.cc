@@ -45,6 +45,7 @@
 #include "harmonization/model.h"
 #include "harmonization/table.h"
 #include "models/descriptive.h"
+#include "proto/payload.h"
 #include "proto/task_kinds.h"
 #include "proto/round_signing.h"
 #include "proto/spec_hash.h"
@@ -139,9 +140,9 @@ absl::StatusOr<Distributions> SiteDistributions(StudyContext& ctx,
         e.set_reason("fewer than k values at the site");
         continue;
       }
-      e.set_n(static_cast<int32_t>(n[j]));
+      e.set_n(static_cast<int32_t>(CountFromDouble(n[j])));
       models::ColumnMoments cm;
-      cm.n = static_cast<int64_t>(n[j]);
+      cm.n = CountFromDouble(n[j]);
       cm.mean = mean[j];
       cm.m2 = m2[j];
       cm.binary = false;
@@ -156,7 +157,14 @@ absl::StatusOr<Distributions> SiteDistributions(StudyContext& ctx,
       models::GridPart part;
       part.grid.n = cm.n;
       part.grid.points = *grid;
-      part.grid.counts.assign(counts->begin(), counts->end());
+      for (double k : *counts) {
+        // A count outside 0..2^53 is malformed (tests/fuzz; as cohort.counts).
+        if (CountFromDouble(k) < 0) {
+          return absl::DataLossError(absl::StrCat("site ", site, ": malformed grid counts for '",
+                                                  columns[i], "'"));
+        }
+        part.grid.counts.push_back(CountFromDouble(k));
+      }
       part.mean = cm.mean;
       part.sd = models::StandardDeviation(cm);
       const std::vector<models::QuantileEstimate> est =
@@ -337,7 +345,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
   for (const std::string& site : sites) {
     const v1::Payload& p = checks.at(site).payload();
     FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(p, cc::kN));
-    site_n.push_back(static_cast<int64_t>(n));
+    site_n.push_back(CountFromDouble(n));
     if (n < 2 && !mean_only_method) {
       problems.push_back(absl::StrCat(
           "site ", site, " has ", n, " patient(s), fewer than the 2 parameters per feature "
@@ -408,7 +416,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     const v1::Payload& p = moment_results.at(site).payload();
     h::LocalMoments m;
     FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(p, cm::kN));
-    m.n = static_cast<int64_t>(n);
+    m.n = CountFromDouble(n);
     FEDRAD_ASSIGN_OR_RETURN(m.sum_covariates, SiteVector(site, p, cm::kSumCovariates, q));
     FEDRAD_ASSIGN_OR_RETURN(m.sum_features, SiteVector(site, p, cm::kSumFeatures, num_g));
     const bool from_sum = secure && site == sites.front();
@@ -531,7 +539,7 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     const v1::Payload& p = fit_results.at(site).payload();
     h::SiteModel sm;
     FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(p, cf::kN));
-    sm.n = static_cast<int64_t>(n);
+    sm.n = CountFromDouble(n);
     FEDRAD_ASSIGN_OR_RETURN(sm.gamma_star, SiteVector(site, p, cf::kGammaStar, num_g));
     FEDRAD_ASSIGN_OR_RETURN(sm.delta_star, SiteVector(site, p, cf::kDeltaStar, num_g));
     model.sites[site] = std::move(sm);

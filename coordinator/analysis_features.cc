@@ -60,9 +60,9 @@ absl::Status RunFeatureExtraction(StudyContext& ctx) {
     FEDRAD_ASSIGN_OR_RETURN(double n_ok, kinds::Get(p, fe::kNOk));
     FEDRAD_ASSIGN_OR_RETURN(double n_excluded, kinds::Get(p, fe::kNExcluded));
     v1::Results::FeatureSite& s = (*out.mutable_sites())[site];
-    s.set_n_cases(static_cast<int32_t>(n_cases));
-    s.set_n_ok(static_cast<int32_t>(n_ok));
-    s.set_n_excluded(static_cast<int32_t>(n_excluded));
+    s.set_n_cases(static_cast<int32_t>(CountFromDouble(n_cases)));
+    s.set_n_ok(static_cast<int32_t>(CountFromDouble(n_ok)));
+    s.set_n_excluded(static_cast<int32_t>(CountFromDouble(n_excluded)));
     // Only sites that excluded a case get an `excluded` list (the report
     // shows every such list).
     if (kinds::Has(p, fe::kExcludedCases)) {
@@ -89,9 +89,9 @@ absl::Status RunFeatureExtraction(StudyContext& ctx) {
       if (seen.insert(name).second) columns.push_back(name);
     }
     s.set_n_feature_columns(static_cast<int32_t>(mine.size()));
-    total_cases += static_cast<int64_t>(n_cases);
-    total_ok += static_cast<int64_t>(n_ok);
-    total_excluded += static_cast<int64_t>(n_excluded);
+    total_cases += CountFromDouble(n_cases);
+    total_ok += CountFromDouble(n_ok);
+    total_excluded += CountFromDouble(n_excluded);
     FEDRAD_LOG(INFO) << "features: site " << site << ": " << n_ok << " of " << n_cases
                      << " cases extracted, " << n_excluded << " excluded";
   }

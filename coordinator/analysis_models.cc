@@ -177,7 +177,11 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
     const v1::Payload& pl = r.payload();
     m::CrossProducts cp = m::CrossProducts::Zero(static_cast<int>(p));
     FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(pl, mp::kN));
-    cp.n = static_cast<int64_t>(n);
+    cp.n = CountFromDouble(n);
+    if (cp.n < 0) {  // NaN, negative or past 2^53 (tests/fuzz found 2.4e40)
+      return absl::DataLossError(
+          absl::StrCat("site ", site, ": malformed models.prepare result (n)"));
+    }
     FEDRAD_ASSIGN_OR_RETURN(cp.sum, SiteVector(site, pl, mp::kSumX, p));
     FEDRAD_ASSIGN_OR_RETURN(cp.sum_outer, SiteMatrix(site, pl, mp::kSumXX, p, p));
     prep.cross[site] = cp;
@@ -190,8 +194,8 @@ absl::StatusOr<PreparedModel> PrepareModel(StudyContext& ctx, const v1::Model& m
     FEDRAD_ASSIGN_OR_RETURN(double excluded, kinds::Get(pl, mp::kNExcluded));
     if (!std::isfinite(excluded)) excluded = -1;  // withheld: 1..k-1
     // NaN: the site withheld it (fewer than k events or non-events).
-    prep.events[site] = std::isfinite(events) ? static_cast<int64_t>(events) : -1;
-    prep.n_excluded[site] = static_cast<int64_t>(excluded);
+    prep.events[site] = std::isfinite(events) ? CountFromDouble(events) : -1;
+    prep.n_excluded[site] = CountFromDouble(excluded);
     for (const std::string& line : kinds::Get(pl, mp::kExcluded)) {
       std::vector<std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
       int64_t count = 0;
@@ -292,10 +296,10 @@ absl::StatusOr<m::SpecFit> FitAtSite(StudyContext& ctx, const PreparedModel& pre
   FEDRAD_ASSIGN_OR_RETURN(double halvings, kinds::Get(pl, mf::kHalvings));
   FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(pl, mf::kN));
   FEDRAD_ASSIGN_OR_RETURN(double events, kinds::Get(pl, mf::kEvents));
-  s.iterations = static_cast<int>(iterations);
-  s.halvings = static_cast<int>(halvings);
-  s.n = static_cast<int64_t>(n);
-  s.events = static_cast<int64_t>(events);
+  s.iterations = static_cast<int>(CountFromDouble(iterations));
+  s.halvings = static_cast<int>(CountFromDouble(halvings));
+  s.n = CountFromDouble(n);
+  s.events = CountFromDouble(events);
   if (kinds::Has(pl, mf::kScoreChi2)) {
     const int64_t c = static_cast<int64_t>(prep.covariates.size());
     FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd chi2, SiteVector(site, pl, mf::kScoreChi2, c));

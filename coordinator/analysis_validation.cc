@@ -360,7 +360,7 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
     count(mv::kNExcluded, &Metrics::set_n_excluded);
     // The replicates the site ran (the spec's, capped by the site).
     if (absl::StatusOr<double> reps = kinds::Get(pl, mv::kBootstrapReplicates); reps.ok()) {
-      sv.metrics.set_bootstrap_replicates(static_cast<int32_t>(*reps));
+      sv.metrics.set_bootstrap_replicates(static_cast<int32_t>(CountFromDouble(*reps)));
     }
     AddCurves(pl, cox ? t : kNaN, &sv.metrics);
     out[s] = std::move(sv);

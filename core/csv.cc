@@ -285,6 +285,12 @@ std::string QuoteField(const std::string& f) {
 std::string FormatCsv(const CsvTable& table) {
   std::string out;
   auto append_row = [&](const std::vector<std::string>& row) {
+    // A row of one empty field would be a blank line, which ParseCsv skips
+    // (found by tests/fuzz/fuzz_csv): quote it.
+    if (row.size() == 1 && row[0].empty()) {
+      out += "\"\"\n";
+      return;
+    }
     for (size_t i = 0; i < row.size(); ++i) {
       if (i) out.push_back(',');
       out += QuoteField(row[i]);

@@ -8,10 +8,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <type_traits>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
+#include "features/dicom/dicom.h"
 #include "features/internal/nifti_voxels.h"
 #include "itkImageIOBase.h"
 #include "itkGDCMImageIO.h"
@@ -23,6 +27,49 @@
 
 namespace fedrad::features {
 namespace {
+
+// The regular files of `folder` that carry the DICOM Part 10 marker ("DICM"
+// after the 128-byte preamble), sorted.
+std::vector<std::string> Part10FilesIn(const std::string& folder) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(folder, ec)) {
+    if (!e.is_regular_file(ec)) continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    char magic[4] = {};
+    if (in.seekg(128) && in.read(magic, 4) && std::string(magic, 4) == "DICM") {
+      out.push_back(e.path().string());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// OK unless the header of the single file `path` claims more voxel bytes
+// than the file can hold: zlib/gzip expand at most 1032:1, so a header
+// claiming more than 1032 times the file's size (plus 64 KiB) lies, and
+// reading it would allocate what it claims (tests/fuzz/fuzz_image: a 500-byte
+// file asked for 12.7 GB). Detached headers (.nhdr, .mhd, .hdr) name
+// another data file and are not bounded here. DataLoss naming the file.
+absl::Status CheckClaimedSize(const std::string& path, const itk::ImageIOBase& io) {
+  if (absl::EndsWithIgnoreCase(path, ".nhdr") || absl::EndsWithIgnoreCase(path, ".mhd") ||
+      absl::EndsWithIgnoreCase(path, ".hdr")) {
+    return absl::OkStatus();
+  }
+  std::error_code ec;
+  const uintmax_t file_bytes = std::filesystem::file_size(path, ec);
+  if (ec) return absl::OkStatus();  // the reader reports an unreadable file
+  long double claimed = static_cast<long double>(io.GetComponentSize()) *
+                        io.GetNumberOfComponents();
+  for (unsigned d = 0; d < io.GetNumberOfDimensions(); ++d) claimed *= io.GetDimensions(d);
+  if (claimed > 1032.0L * file_bytes + 65536.0L) {
+    return absl::DataLossError(absl::StrCat(
+        path, ": cannot read image: its header claims ", static_cast<double>(claimed),
+        " bytes of voxels but the file holds ", file_bytes, " bytes (a damaged or forged "
+        "header); re-export the image"));
+  }
+  return absl::OkStatus();
+}
 
 template <typename T>
 using ItkImage = itk::Image<T, 3>;
@@ -79,6 +126,10 @@ absl::StatusOr<typename ItkImage<T>::Pointer> ReadItk(const std::string& path) {
   }
   try {
     if (std::filesystem::is_directory(path, ec)) {
+      // GDCM's scanner below reads every file of the folder: the DICOM ones
+      // (Part 10 "DICM" marker) are first checked with DCMTK, since GDCM
+      // aborts or allocates what a bad element length claims (tests/fuzz).
+      FEDRAD_RETURN_IF_ERROR(dicom::CheckDeclaredLengths(Part10FilesIn(path)));
       auto names = itk::GDCMSeriesFileNames::New();
       names->SetUseSeriesDetails(true);
       names->SetDirectory(path);
@@ -87,16 +138,21 @@ absl::StatusOr<typename ItkImage<T>::Pointer> ReadItk(const std::string& path) {
         return absl::DataLossError(
             absl::StrCat(path, ": directory holds no DICOM series"));
       }
+      const auto files = names->GetFileNames(series.front());
+      FEDRAD_RETURN_IF_ERROR(dicom::CheckDeclaredLengths(files));
       auto reader = itk::ImageSeriesReader<ItkImage<T>>::New();
       reader->SetImageIO(itk::GDCMImageIO::New());
-      reader->SetFileNames(names->GetFileNames(series.front()));
+      reader->SetFileNames(files);
       reader->Update();
       typename ItkImage<T>::Pointer image = reader->GetOutput();
       image->DisconnectPipeline();
       return image;
     }
+    FEDRAD_RETURN_IF_ERROR(internal::CheckNiftiGeometry(path));
     auto reader = itk::ImageFileReader<ItkImage<T>>::New();
     reader->SetFileName(path);
+    reader->UpdateOutputInformation();
+    FEDRAD_RETURN_IF_ERROR(CheckClaimedSize(path, *reader->GetImageIO()));
     reader->Update();
     typename ItkImage<T>::Pointer image = reader->GetOutput();
     image->DisconnectPipeline();
@@ -141,9 +197,11 @@ absl::StatusOr<FloatReader::Pointer> OpenHeader(const std::string& path) {
         absl::StrCat(path, ": a directory; give an image file"));
   }
   try {
+    FEDRAD_RETURN_IF_ERROR(internal::CheckNiftiGeometry(path));
     auto reader = FloatReader::New();
     reader->SetFileName(path);
     reader->UpdateOutputInformation();
+    FEDRAD_RETURN_IF_ERROR(CheckClaimedSize(path, *reader->GetImageIO()));
     return reader;
   } catch (const itk::ExceptionObject& e) {
     return absl::DataLossError(absl::StrCat(path, ": cannot read image: ", e.GetDescription()));

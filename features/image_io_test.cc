@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -105,6 +106,50 @@ TEST(ImageIo, CorruptFileIsDataLossNamingThePath) {
   auto image = ReadImage(path);
   EXPECT_EQ(image.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(image.status().message()), HasSubstr(path));
+  fs::remove(path);
+}
+
+// Found by tests/fuzz/fuzz_image: a 500-byte file whose header claimed
+// 12.7 GB of voxels made ITK allocate them. Refused from the header, by
+// every reader, naming the file.
+TEST(ImageIo, HeaderClaimingMoreVoxelsThanTheFileHoldsIsDataLoss) {
+  const std::string path =
+      fs::temp_directory_path() / ("fedrad_forged_" + std::to_string(::getpid()) + ".nrrd");
+  {
+    FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs("NRRD0004\ntype: float\ndimension: 3\nsizes: 2000 2000 800\n"
+               "encoding: raw\nendian: little\n\n0123456789abcdef",
+               f);
+    std::fclose(f);
+  }
+  for (const absl::Status& s : {ReadImage(path).status(), ReadLabelMap(path).status(),
+                                ReadStored(path).status(), ReadGeometry(path).status()}) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("header claims"));
+    EXPECT_THAT(std::string(s.message()), HasSubstr(path));
+  }
+  fs::remove(path);
+}
+
+// Found by tests/fuzz/fuzz_image: a NIfTI header whose srow_x held a NaN
+// made ITK's reader abort the process (vnl_svd asserts finite values).
+TEST(ImageIo, NiftiHeaderWithNonFiniteGeometryIsDataLoss) {
+  const std::string path =
+      fs::temp_directory_path() / ("fedrad_nan_" + std::to_string(::getpid()) + ".nii");
+  ImageVolume v;
+  v.geometry.size = {2, 2, 2};
+  v.voxels.assign(8, 1.0f);
+  ASSERT_TRUE(WriteImage(v, path).ok());
+  {
+    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+    const float nan = std::nanf("");
+    f.seekp(280);  // srow_x[0] (nifti1.h)
+    f.write(reinterpret_cast<const char*>(&nan), 4);
+  }
+  for (const absl::Status& s : {ReadImage(path).status(), ReadStored(path).status()}) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("srow_x[0] is not a finite number"));
+  }
   fs::remove(path);
 }
 

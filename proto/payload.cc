@@ -1,5 +1,8 @@
 #include "proto/payload.h"
 
+#include <cmath>
+#include <limits>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -42,8 +45,17 @@ absl::StatusOr<const v1::Array*> GetArray(const v1::Payload& payload,
       present.push_back(a.name());
       continue;
     }
+    // The shape comes from a peer: a negative or overflowing product
+    // (found by tests/fuzz/fuzz_site_task) is a mismatch, not a wrap-around.
     int64_t expected = 1;
-    for (int64_t d : a.shape()) expected *= d;
+    for (int64_t d : a.shape()) {
+      if (d < 0 || (d > 0 && expected > std::numeric_limits<int64_t>::max() / d)) {
+        return absl::DataLossError(absl::StrCat("array '", name, "' has a shape of ",
+                                                a.shape_size(), " dimensions that holds no ",
+                                                a.values_size(), " values"));
+      }
+      expected *= d;
+    }
     if (expected != a.values_size()) {
       return absl::DataLossError(absl::StrCat(
           "array '", name, "' has ", a.values_size(),
@@ -90,6 +102,12 @@ absl::StatusOr<std::vector<double>> GetMatrix(const v1::Payload& payload,
   *cols = (*array)->shape(1);
   return std::vector<double>((*array)->values().begin(),
                              (*array)->values().end());
+}
+
+int64_t CountFromDouble(double value, int64_t fallback) {
+  constexpr double kExact = 9007199254740992.0;  // 2^53
+  if (!std::isfinite(value) || value > kExact || value < -kExact) return fallback;
+  return static_cast<int64_t>(value);
 }
 
 absl::StatusOr<std::string> GetString(const v1::Payload& payload,

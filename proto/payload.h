@@ -56,6 +56,12 @@ absl::StatusOr<std::vector<double>> GetMatrix(const v1::Payload& payload,
 absl::StatusOr<std::string> GetString(const v1::Payload& payload,
                                       absl::string_view key);
 
+// A count a peer sent as a double, as an integer: truncated toward zero when
+// finite and within +-2^53 (the integers a double holds exactly), otherwise
+// `fallback`. A plain static_cast of a double outside int64_t's range is
+// undefined behaviour (tests/fuzz/fuzz_coordinator_result found one). Pure.
+int64_t CountFromDouble(double value, int64_t fallback = -1);
+
 }  // namespace fedrad
 
 #endif  // FEDRAD_PROTO_PAYLOAD_H_

@@ -13,6 +13,8 @@ fedrad_library(NAME transport
   PRIVATE_DEPS fedrad::pki OpenSSL::SSL OpenSSL::Crypto fedrad::audit)
 fedrad_test(NAME transport_test SRCS ${PROJECT_SOURCE_DIR}/proto/transport_test.cc
   DEPS fedrad::transport fedrad::pki LABELS unit)
+fedrad_test(NAME payload_test SRCS ${PROJECT_SOURCE_DIR}/proto/payload_test.cc
+  DEPS fedrad::transport LABELS unit)
 
 # Signed messages of verifiable rounds (proto/rounds.proto, issue 12).
 fedrad_library(NAME round_signing

@@ -30,14 +30,14 @@ absl::StatusOr<CohortSite> ParseCohortMoments(const std::string& site, const v1:
       m2.size() != m || binary.size() != m || count_one.size() != m || suppressed.size() != m) {
     return absl::DataLossError(absl::StrCat("site ", site, ": malformed cohort.moments result"));
   }
-  out.rows = static_cast<int64_t>(rows);
+  out.rows = CountFromDouble(rows);
   FEDRAD_ASSIGN_OR_RETURN(double k, kinds::Get(p, km::kMinCellCount));
-  out.min_cell_count = static_cast<int64_t>(k);
+  out.min_cell_count = CountFromDouble(k, out.min_cell_count);
   for (size_t i = 0; i < m; ++i) {
     models::ColumnMoments cm;
     if (std::isfinite(n[i]) && std::isfinite(n_missing[i])) {
-      cm.n = static_cast<int64_t>(n[i]);
-      cm.n_missing = static_cast<int64_t>(n_missing[i]);
+      cm.n = CountFromDouble(n[i]);
+      cm.n_missing = CountFromDouble(n_missing[i]);
     } else {
       out.size_withheld.insert(out.columns[i]);
       suppressed[i] = 1.0;
@@ -49,7 +49,7 @@ absl::StatusOr<CohortSite> ParseCohortMoments(const std::string& site, const v1:
     } else {
       cm.mean = mean[i];
       cm.m2 = m2[i];
-      cm.count_one = std::isfinite(count_one[i]) ? static_cast<int64_t>(count_one[i]) : 0;
+      cm.count_one = std::isfinite(count_one[i]) ? CountFromDouble(count_one[i]) : 0;
     }
     out.moments[out.columns[i]] = cm;
   }
@@ -58,9 +58,9 @@ absl::StatusOr<CohortSite> ParseCohortMoments(const std::string& site, const v1:
   FEDRAD_ASSIGN_OR_RETURN(auto te_suppressed, kinds::Get(p, km::kTimeEventSuppressed));
   for (size_t i = 0; i < te_n.size() && i < te_events.size() && i < te_suppressed.size(); ++i) {
     // -1: withheld (fewer than k pairs).
-    out.te_n.push_back(std::isfinite(te_n[i]) ? static_cast<int64_t>(te_n[i]) : -1);
+    out.te_n.push_back(std::isfinite(te_n[i]) ? CountFromDouble(te_n[i]) : -1);
     out.te_suppressed.push_back(te_suppressed[i] != 0.0 || !std::isfinite(te_n[i]));
-    out.te_events.push_back(te_suppressed[i] != 0.0 ? 0 : static_cast<int64_t>(te_events[i]));
+    out.te_events.push_back(te_suppressed[i] != 0.0 ? 0 : CountFromDouble(te_events[i]));
   }
   return out;
 }
@@ -79,9 +79,17 @@ absl::StatusOr<CohortGrids> ParseCohortCounts(const std::string& site, const v1:
           absl::StrCat("site ", site, ": malformed cohort.counts result for '", c, "'"));
     }
     models::GridCounts g;
-    g.n = static_cast<int64_t>(n[0]);
+    g.n = CountFromDouble(n[0]);
     g.points = *grid;
-    g.counts.assign(counts.begin(), counts.end());
+    for (double k : counts) {
+      // A count outside 0..2^53 is malformed (a double past int64_t was
+      // converted: undefined behaviour; found by tests/fuzz).
+      if (CountFromDouble(k) < 0) {
+        return absl::DataLossError(
+            absl::StrCat("site ", site, ": malformed cohort.counts result for '", c, "'"));
+      }
+      g.counts.push_back(CountFromDouble(k));
+    }
     out.by_column[c] = std::move(g);
   }
   return out;

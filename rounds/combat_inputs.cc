@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status.h"
+#include "proto/payload.h"
 #include "proto/task_kinds.h"
 
 namespace fedrad::rounds {
@@ -75,7 +76,8 @@ absl::StatusOr<harmonization::PooledRegression> RegressionFromTranscript(
     const v1::RoundMessage& m = *mp;
     harmonization::LocalMoments lm;
     FEDRAD_ASSIGN_OR_RETURN(std::vector<double> n, Sized(m, cm::kN.name, 1));
-    lm.n = static_cast<int64_t>(n[0]);
+    lm.n = CountFromDouble(n[0]);  // past 2^53 or NaN: -1 (tests/fuzz)
+    if (lm.n < 0) return absl::DataLossError("a combat.moments message's n is not a count");
     FEDRAD_ASSIGN_OR_RETURN(std::vector<double> sz, Sized(m, cm::kSumCovariates.name, q));
     FEDRAD_ASSIGN_OR_RETURN(std::vector<double> sy, Sized(m, cm::kSumFeatures.name, features));
     std::vector<double> zz, zy;

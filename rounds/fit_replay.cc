@@ -46,8 +46,13 @@ absl::StatusOr<m::Derivatives> DerivativesFromSums(const Sums& sums, int p) {
   FEDRAD_ASSIGN_OR_RETURN(std::vector<double> info,
                           Sized(sums, md::kInformation.name, static_cast<size_t>(p) * p));
   d.loglik = loglik[0];
-  d.n = static_cast<int64_t>(n[0]);
-  d.events = static_cast<int64_t>(events[0]);
+  // Counts past 2^53 (or NaN) are no counts: a double past int64_t was
+  // converted here (undefined behaviour; found by tests/fuzz).
+  d.n = CountFromDouble(n[0]);
+  d.events = CountFromDouble(events[0]);
+  if (d.n < 0 || d.events < 0) {
+    return absl::DataLossError("a derivatives round's n or events is not a count");
+  }
   for (int i = 0; i < p; ++i) {
     d.gradient[i] = g[static_cast<size_t>(i)];
     for (int j = 0; j < p; ++j) d.information(i, j) = info[static_cast<size_t>(i) * p + j];
@@ -86,8 +91,11 @@ absl::StatusOr<PreparedFit> PreparedFromTranscript(const std::string& model,
         "so it cannot be a development site"));
   }
   out.pooled = m::CrossProducts::Zero(static_cast<int>(p));
-  out.pooled.n = static_cast<int64_t>(n[0]);
-  out.events = static_cast<int64_t>(events[0]);
+  out.pooled.n = CountFromDouble(n[0]);
+  out.events = CountFromDouble(events[0]);
+  if (out.pooled.n < 0 || out.events < 0) {
+    return absl::DataLossError(absl::StrCat("round '", round, "': n or events is not a count"));
+  }
   for (size_t i = 0; i < p; ++i) {
     out.pooled.sum[static_cast<Eigen::Index>(i)] = sx[i];
     for (size_t j = 0; j < p; ++j) {

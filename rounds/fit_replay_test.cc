@@ -6,6 +6,7 @@
 // models/testdata/site_{A,B,C}.csv (three sites).
 #include "rounds/fit_replay.h"
 
+#include <cmath>
 #include <map>
 
 #include "absl/strings/str_join.h"
@@ -143,6 +144,23 @@ VerifiedTranscript Transcript(const std::vector<v1::RoundMessage>& messages, int
     EXPECT_OK(t.Add(msg, "test"));
   }
   return t;
+}
+
+// Found by tests/fuzz/fuzz_coordinator_result: a round's summed n of
+// 9.3e242 was cast to int64_t (undefined behaviour) when the coordinator
+// read the derivatives.
+TEST(ReplayFit, ASumThatIsNoCountIsDataLoss) {
+  Sums sums = {{"loglik", {-1.0}},   {"n", {9.30278e+242}}, {"events", {3.0}},
+               {"gradient", {0.5}}, {"information", {2.0}}};
+  EXPECT_THAT(DerivativesFromSums(sums, 1), StatusIs(absl::StatusCode::kDataLoss));
+  sums["n"] = {10.0};
+  sums["events"] = {std::nan("")};
+  EXPECT_THAT(DerivativesFromSums(sums, 1), StatusIs(absl::StatusCode::kDataLoss));
+  sums["events"] = {3.0};
+  auto d = DerivativesFromSums(sums, 1);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->n, 10);
+  EXPECT_EQ(d->events, 3);
 }
 
 TEST(ReplayFit, TheCompleteTranscriptGivesTheCoordinatorsFitBitForBit) {

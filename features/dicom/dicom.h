@@ -72,6 +72,16 @@ absl::StatusOr<std::vector<SeriesInfo>> ScanFolder(const std::string& folder);
 // do).
 absl::StatusOr<SeriesInfo> ReadSeriesInfo(const std::string& folder);
 
+// OK when DCMTK parses each of `files` to its end (values over 4 KiB are
+// skipped, not read), so that no element claims more bytes than its file
+// holds. GDCM, which reads the pixels for ITK, allocates an element's
+// declared length before reading it: a 22 KB file claiming a 3.4 GB element
+// exhausted memory (found by tests/fuzz/fuzz_dicom). DataLoss naming the
+// file otherwise. It also checks the file meta group's VRs and lengths (GDCM
+// aborts the process on an unknown VR there). ReadSeriesImage and ReadImage
+// of a folder call it first.
+absl::Status CheckDeclaredLengths(const std::vector<std::string>& files);
+
 // Reads the pixels of a checked series (ITK/GDCM, rescale applied: CT in HU).
 // InvalidArgument when ITK's grid differs from the headers'.
 absl::StatusOr<ImageVolume> ReadSeriesImage(const SeriesInfo& series);

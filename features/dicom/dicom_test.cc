@@ -6,6 +6,7 @@
 #include "features/dicom/dicom.h"
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include <gmock/gmock.h>
@@ -354,6 +355,53 @@ TEST_F(DicomFiles, UndecodableSegIsRefusedNamingTheTransferSyntax) {
   ASSERT_THAT(m, StatusIs(absl::StatusCode::kDataLoss,
                           ::testing::AllOf(HasSubstr("seg_j2k.dcm"), HasSubstr("JPEG 2000"),
                                            HasSubstr("uncompressed"))));
+}
+
+// Found by tests/fuzz/fuzz_dicom: a slice whose element claims 3.4 GB made
+// GDCM (behind ITK) allocate it before reading. The declared lengths are
+// checked with DCMTK first; the slice is refused naming the file.
+TEST_F(DicomFiles, ElementLongerThanItsFileIsRefusedBeforeGdcmReadsIt) {
+  auto s = ReadSeriesInfo(series_dir());
+  ASSERT_TRUE(s.ok()) << s.status();
+  {
+    // (7fe1,0010) OB, length 0xcd000000, after the pixel data; no value.
+    const char element[] = {'\xe1', '\x7f', '\x10', '\x00', 'O',    'B',
+                            '\x00', '\x00', '\x00', '\x00', '\x00', '\xcd'};
+    std::ofstream out(s->files.front(), std::ios::binary | std::ios::app);
+    out.write(element, sizeof(element));
+  }
+  for (const absl::Status& status : {ReadSeriesImage(*s).status(), ReadImage(series_dir()).status()}) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+    EXPECT_THAT(std::string(status.message()), HasSubstr("claims more bytes than the file holds"));
+    EXPECT_THAT(std::string(status.message()), HasSubstr(s->files.front()));
+    ExpectNoPatientData(status);
+  }
+}
+
+// Found by tests/fuzz/fuzz_dicom: a file meta element whose VR is not one
+// of the standard's ("uI") made GDCM, behind ITK, abort the whole process
+// (an assertion in gdcm::ReadExplicitDataElement); DCMTK reads it as UN, so
+// the series headers pass. The meta group is checked before ITK reads.
+TEST_F(DicomFiles, UnknownVrInTheFileMetaGroupIsRefusedBeforeGdcmReadsIt) {
+  ASSERT_OK_AND_ASSIGN(auto s, ReadSeriesInfo(series_dir()));
+  {
+    std::fstream f(s.files.front(), std::ios::binary | std::ios::in | std::ios::out);
+    std::string head(512, '\0');
+    f.read(head.data(), static_cast<std::streamsize>(head.size()));
+    // (0002,0003) Media Storage SOP Instance UID, explicit VR "UI".
+    const size_t at = head.find(std::string("\x02\x00\x03\x00UI", 6));
+    ASSERT_NE(at, std::string::npos);
+    f.clear();
+    f.seekp(static_cast<std::streamoff>(at + 4));
+    f.write("uI", 2);
+  }
+  for (const absl::Status& status : {ReadSeriesImage(s).status(), ReadImage(series_dir()).status()}) {
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kDataLoss,
+                                 ::testing::AllOf(HasSubstr(s.files.front()),
+                                                  HasSubstr("(0002,0003)"), HasSubstr("'uI'"),
+                                                  HasSubstr("re-export"))));
+    ExpectNoPatientData(status);
+  }
 }
 
 TEST_F(DicomFiles, BadSeriesAreRefusedWithWhatToDo) {

@@ -4,8 +4,11 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <string_view>
 #include <map>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -137,6 +140,65 @@ void Analyse(std::vector<Slice>& slices, SeriesInfo* s) {
 
 }  // namespace
 
+// The file meta group (0002,xxxx) of a Part 10 file, element by element:
+// explicit VR little endian, every VR one of the standard's, every length
+// within the file. DCMTK reads an unknown VR as UN, but GDCM (what ITK reads
+// the pixels with) aborts the process on one (an assertion in
+// gdcm::ReadExplicitDataElement, found by fuzzing), so a site checks the
+// group itself before any file reaches ITK. A file without the "DICM"
+// prefix has no meta group to check.
+absl::Status CheckFileMeta(const std::string& path) {
+  constexpr size_t kPreamble = 128;
+  constexpr size_t kMaxMeta = 1 << 16;  // far beyond any real meta group
+  std::ifstream in(path, std::ios::binary);
+  std::string head(kPreamble + 4 + kMaxMeta, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  if (head.size() < kPreamble + 4 || head.compare(kPreamble, 4, "DICM") != 0) {
+    return absl::OkStatus();
+  }
+  static constexpr std::string_view kVrs[] = {
+      "AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB", "OD", "OF",
+      "OL", "OV", "OW", "PN", "SH", "SL", "SQ", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UN",
+      "UR", "US", "UT", "UV"};
+  static constexpr std::string_view kLongVrs[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ",
+                                                  "SV", "UC", "UN", "UR", "UT", "UV"};
+  auto u16 = [&](size_t at) {
+    return static_cast<uint32_t>(static_cast<uint8_t>(head[at])) |
+           static_cast<uint32_t>(static_cast<uint8_t>(head[at + 1])) << 8;
+  };
+  size_t at = kPreamble + 4;
+  while (at + 8 <= head.size() && u16(at) == 0x0002) {
+    const uint32_t element = u16(at + 2);
+    const std::string_view vr(head.data() + at + 4, 2);
+    const std::string tag = absl::StrFormat("(0002,%04X)", element);
+    if (std::find(std::begin(kVrs), std::end(kVrs), vr) == std::end(kVrs)) {
+      return absl::DataLossError(absl::StrCat(
+          path, ": file meta element ", tag, " has VR '", absl::CHexEscape(std::string(vr)),
+          "', which is no DICOM VR; the file is damaged, re-export the series"));
+    }
+    uint64_t length = 0;
+    size_t value = 0;
+    if (std::find(std::begin(kLongVrs), std::end(kLongVrs), vr) != std::end(kLongVrs)) {
+      if (at + 12 > head.size()) break;
+      length = u16(at + 8) | static_cast<uint64_t>(u16(at + 10)) << 16;
+      value = at + 12;
+    } else {
+      length = u16(at + 6);
+      value = at + 8;
+    }
+    if (length == 0xFFFFFFFFu || value + length > head.size()) {
+      return absl::DataLossError(absl::StrCat(
+          path, ": file meta element ", tag, " claims ",
+          length == 0xFFFFFFFFu ? std::string("an undefined length")
+                                : absl::StrCat(length, " bytes"),
+          ", more than the file meta group can hold; the file is damaged, re-export the series"));
+    }
+    at = value + static_cast<size_t>(length);
+  }
+  return absl::OkStatus();
+}
+
 std::string ShortUid(const std::string& uid) {
   return uid.size() <= 16 ? uid : absl::StrCat("...", uid.substr(uid.size() - 16));
 }
@@ -236,7 +298,24 @@ absl::StatusOr<SeriesInfo> ReadSeriesInfo(const std::string& folder) {
   return s;
 }
 
+absl::Status CheckDeclaredLengths(const std::vector<std::string>& files) {
+  constexpr Uint32 kMaxLoadedValue = 4096;  // larger values are skipped, not read
+  for (const std::string& f : files) {
+    FEDRAD_RETURN_IF_ERROR(CheckFileMeta(f));
+    dicom_internal::InitDcmtk();  // quiet logger, codecs (once)
+    DcmFileFormat file;
+    OFCondition c = file.loadFile(f.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue);
+    if (c.bad()) {
+      return absl::DataLossError(absl::StrCat(
+          f, ": not a readable DICOM file (", c.text(),
+          "; an element claims more bytes than the file holds); re-export the series"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ImageVolume> ReadSeriesImage(const SeriesInfo& series) {
+  FEDRAD_RETURN_IF_ERROR(CheckDeclaredLengths(series.files));
   auto image = ReadImageFiles(series.files);
   if (!image.ok()) {
     return absl::Status(image.status().code(),

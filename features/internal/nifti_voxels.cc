@@ -1,7 +1,9 @@
 #include "features/internal/nifti_voxels.h"
 
 #include <libdeflate.h>
+#include <zlib.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -128,6 +130,50 @@ absl::StatusOr<bool> ReadPlainNiftiVoxels(const std::string& path, size_t num_vo
   out->data = std::move(buf);
   out->offset = vox_offset;
   return true;
+}
+
+absl::Status CheckNiftiGeometry(const std::string& path) {
+  if (!absl::EndsWith(path, ".nii") && !absl::EndsWith(path, ".nii.gz") &&
+      !absl::EndsWith(path, ".hdr")) {
+    return absl::OkStatus();
+  }
+  gzFile z = gzopen(path.c_str(), "rb");  // reads uncompressed files too
+  if (z == nullptr) return absl::OkStatus();
+  std::unique_ptr<gzFile_s, int (*)(gzFile)> zc(z, gzclose);
+  unsigned char h[348];
+  if (gzread(z, h, sizeof(h)) != static_cast<int>(sizeof(h))) return absl::OkStatus();
+  int32_t sizeof_hdr;
+  std::memcpy(&sizeof_hdr, h, 4);
+  const bool swap = sizeof_hdr != 348;
+  if (swap && __builtin_bswap32(static_cast<uint32_t>(sizeof_hdr)) != 348) {
+    return absl::OkStatus();  // not NIfTI-1
+  }
+  struct Field {
+    const char* name;
+    int offset, count;
+  };
+  // NIfTI-1 header offsets (nifti1.h).
+  static constexpr Field kFields[] = {{"pixdim", 76, 8},      {"quatern_b", 256, 1},
+                                      {"quatern_c", 260, 1},  {"quatern_d", 264, 1},
+                                      {"qoffset_x", 268, 1},  {"qoffset_y", 272, 1},
+                                      {"qoffset_z", 276, 1},  {"srow_x", 280, 4},
+                                      {"srow_y", 296, 4},     {"srow_z", 312, 4}};
+  for (const Field& f : kFields) {
+    for (int i = 0; i < f.count; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, h + f.offset + 4 * i, 4);
+      if (swap) bits = __builtin_bswap32(bits);
+      float v;
+      std::memcpy(&v, &bits, 4);
+      if (!std::isfinite(v)) {
+        return absl::DataLossError(absl::StrCat(
+            path, ": cannot read image: NIfTI header field ", f.name,
+            f.count > 1 ? absl::StrCat("[", i, "]") : "",
+            " is not a finite number (a damaged or forged header); re-export the image"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace fedrad::features::internal

@@ -20,6 +20,13 @@ namespace fedrad::features::internal {
 absl::StatusOr<bool> ReadPlainNiftiVoxels(const std::string& path, size_t num_voxels,
                                           StoredVolume* out);
 
+// OK unless `path` (.nii, .nii.gz, .hdr) is a NIfTI-1 file whose geometry
+// fields (pixdim, quatern_b..d, qoffset, srow_x..z) hold a NaN or an
+// infinity: ITK's NIfTI reader then aborts the process inside vnl_svd
+// (found by tests/fuzz/fuzz_image). DataLoss naming the file and field.
+// Other files: OK (ITK judges them).
+absl::Status CheckNiftiGeometry(const std::string& path);
+
 }  // namespace fedrad::features::internal
 
 #endif  // FEDRAD_FEATURES_INTERNAL_NIFTI_VOXELS_H_
