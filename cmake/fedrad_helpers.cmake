@@ -1,5 +1,6 @@
 # The helpers every CMakeLists.txt of fedrad uses: one defines every library,
-# one every test, one every benchmark, the same way.
+# one every test, one every benchmark, one every other executable, the same
+# way (same include folders, same warnings).
 
 # The warnings fedrad's own code compiles with: every library, executable,
 # test and benchmark defined below (not generated protobuf code, whose
