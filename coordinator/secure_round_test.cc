@@ -17,7 +17,7 @@
 #include "gtest/gtest.h"
 #include "proto/round_signing.h"
 #include "proto/spec_hash.h"
-#include "site_node/secure_agg.h"
+#include "proto/task_kinds.h"
 
 namespace fedrad::coordinator {
 namespace {
@@ -53,14 +53,14 @@ class SigningHost : public StudyHost {
       v1::TaskResult r;
       r.set_task_id(task.task_id());
       r.set_kind(task.kind());
-      if (task.kind() == "secagg.advertise") {
+      if (task.kind() == kinds::secagg_advertise::kName) {
         const std::string how = behaviour.count(site) ? behaviour.at(site) : "genuine";
         v1::RoundMessage m;
         m.set_study_id("st");
         m.set_spec_sha256(StudySpecHash(study_));
         m.set_site(site);
         m.set_kind(task.kind());
-        const std::string session = task.params().strings().at(site::kSecAggSession);
+        const std::string session = kinds::Get(task.params(), kinds::secagg::kSession);
         m.set_round_id(how == "foreign_round" ? session + "x" : session);
         m.mutable_advert()->set_mask_public_key(std::string(32, 'm'));
         m.mutable_advert()->set_share_public_key(std::string(32, 's'));
