@@ -152,7 +152,7 @@ const std::vector<Kind>& AllKinds() {
         &mv::kGrid, &mv::kCumhaz, &mv::kKmCuts},
        {&mv::kN, &mv::kEvents, &mv::kNExcluded, &mv::kBootstrapReplicates, &mv::kMetric,
         &mv::kCurve},
-       {}},
+       {&mt::kFit, &mt::kCovariates, &mt::kBeta}},
   };
   return *kinds;
 }
