@@ -153,7 +153,7 @@ const std::vector<Kind>& AllKinds() {
         &mv::kGrid, &mv::kCumhaz, &mv::kKmCuts},
        {&mv::kN, &mv::kEvents, &mv::kNExcluded, &mv::kBootstrapReplicates, &mv::kMetric,
         &mv::kCurve},
-       {}},
+       {&mt::kFit, &mt::kCovariates, &mt::kBeta}},
       {secagg_advertise::kName,
        "secure aggregation: this site's public keys for the study's session (a signed advert)",
        {&sg::kSession, &sg::kParticipants}, {}, {}},

@@ -31,6 +31,9 @@ std::string BaselineRound(const std::string& model, const std::string& fit) {
 std::string LpSummaryRound(const std::string& model, const std::string& fit) {
   return absl::StrCat("models/", model, "/fit/", fit, "/lp_summary");
 }
+std::string ValidateRound(const std::string& model, const std::string& fit) {
+  return absl::StrCat("models/", model, "/fit/", fit, "/validate");
+}
 std::string CombatMomentsRound() { return "combat/moments"; }
 std::string CombatResidualsRound() { return "combat/residuals"; }
 std::string CohortMomentsRound() { return "cohort/moments"; }
