@@ -22,8 +22,11 @@ int RunReplay(Args& args) {
       "each log's chain, extracts the study's signed round messages (each site's signed "
       "contribution to every round), verifies every signature against the study CA and the "
       "approved spec's hash, recomputes every model fit with the same procedure the "
-      "coordinator and the sites ran, and compares the coefficients, log-likelihood, "
-      "iterations, n and events with results.json (--results). Exit 0 only if everything "
+      "coordinator and the sites ran, reads each validation site's metrics from its signed "
+      "models.validate and pools them as the coordinator does, and compares the coefficients, "
+      "log-likelihood, iterations, n and events, the baselines, ComBat, the cohort summary and "
+      "every validation metric and pooled meta-analysis number with results.json (--results). "
+      "Exit 0 only if everything "
       "verifies and agrees; each mismatch is printed with its log, record, site and round.");
   const std::string study = args.Flag("study", "", "The study id (required)");
   const std::string spec = args.Flag("spec", "", "The approved study spec, text format (required)");
@@ -58,7 +61,8 @@ int RunReplay(Args& args) {
     return 1;
   }
   std::cout << "OK: " << report->messages << " signed messages verified, " << report->fits
-            << " fit(s) recomputed";
+            << " fit(s) recomputed, " << report->validation_sites << " site validation(s) of "
+            << report->validated_models << " model(s) recomputed";
   if (!results.empty()) std::cout << ", " << report->compared << " numbers of results.json agree";
   std::cout << "\n";
   return 0;

@@ -34,7 +34,8 @@
 //                                       and the order of step 5)
 //   coordinator/analysis_validation.cc  step 5: the pooled baseline hazard
 //                                       (time grid), the risk-group cuts, the
-//                                       curves JSON, ValidateModel, Pooled
+//                                       curves JSON, ValidateModel; the pooling
+//                                       is rounds/validation_pool.h
 //   coordinator/internal/models_internal.h  what both share
 #include <algorithm>
 #include <chrono>
@@ -72,6 +73,7 @@
 #include "proto/spec_hash.h"
 #include "rounds/fit_replay.h"
 #include "rounds/transcript.h"
+#include "rounds/validation_pool.h"
 #include "site_node/model_spec.h"
 
 namespace fedrad::coordinator {
@@ -120,7 +122,6 @@ namespace m = ::fedrad::models;
 using ModelFit = v1::Results::ModelFit;
 using internal::Fitted;
 using internal::IsCox;
-using internal::Pooled;
 using internal::PreparedModel;
 using internal::RequireSites;
 using internal::FitRounds;
@@ -613,7 +614,7 @@ absl::Status RunModels(StudyContext& ctx) {
       }
     }
     for (const auto& [s, sv] : by_site) (*vj.mutable_sites())[s] = sv.metrics;
-    *vj.mutable_pooled() = Pooled(by_site, IsCox(model));
+    *vj.mutable_pooled() = rounds::PoolValidation(by_site, IsCox(model));
     vj.set_t(v.t() > 0 ? v.t() : m::kDefaultHorizonDays);
     vj.set_tau(v.tau() > 0 ? v.tau() : m::kDefaultTruncationDays);
     vj.set_time_unit("days");

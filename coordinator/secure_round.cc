@@ -10,11 +10,16 @@
 #include "core/log.h"
 #include "core/secagg.h"
 #include "core/status.h"
+#include "proto/round_signing.h"
 #include "proto/secure_sum.h"
+#include "proto/spec_hash.h"
+#include "proto/task_kinds.h"
 #include "site_node/secure_agg.h"
 
 namespace fedrad::coordinator {
 namespace {
+
+namespace sg = ::fedrad::kinds::secagg;
 
 // The study's session: who takes part, and the signed setup messages.
 struct Session {
@@ -28,14 +33,36 @@ struct Session {
 
 constexpr int kSetupAttempts = 3;
 
-absl::StatusOr<v1::RoundMessage> Body(const std::string& site, const v1::TaskResult& r,
-                                      v1::RoundMessage::ContentCase content,
-                                      const std::string& what) {
+// The body of `site`'s signed answer to `what`, checked like every other
+// signed contribution the coordinator reads (RoundMessageOf): the site's
+// certificate and signature, the study, the spec and the round id, when
+// the study verifies rounds; then its content and signer.
+absl::StatusOr<v1::RoundMessage> Body(StudyContext& ctx, const std::string& site,
+                                      const v1::TaskResult& r, v1::RoundMessage::ContentCase content,
+                                      const std::string& what, const std::string& round_id) {
   v1::RoundMessage m;
-  if (!r.has_signed_() || !m.ParseFromString(r.signed_().body()) || m.content_case() != content ||
-      m.site() != site) {
+  if (!r.has_signed_()) {
     return absl::DataLossError(absl::StrCat("site ", site, " answered ", what,
                                             " without its signed message"));
+  }
+  if (ctx.round_verifier() != nullptr) {
+    rounds::Expectation expect;
+    expect.study_id = ctx.study_id();
+    expect.spec_sha256 = StudySpecHash(ctx.study());
+    expect.signers = {site};
+    expect.round_id = round_id;
+    absl::StatusOr<v1::RoundMessage> verified = ctx.round_verifier()->Verify(r.signed_(), expect);
+    if (!verified.ok()) {
+      return Annotate(verified.status(), absl::StrCat("site ", site, "'s answer to ", what));
+    }
+    m = *std::move(verified);
+  } else if (!m.ParseFromString(r.signed_().body())) {
+    return absl::DataLossError(absl::StrCat("site ", site, " answered ", what,
+                                            " with a signed message that does not parse"));
+  }
+  if (m.content_case() != content || m.site() != site) {
+    return absl::DataLossError(absl::StrCat("site ", site, " answered ", what,
+                                            " with a signed message of another kind or site"));
   }
   return m;
 }
@@ -57,9 +84,9 @@ absl::StatusOr<std::shared_ptr<Session>> TrySetup(StudyContext& ctx, bool* retry
   FEDRAD_RETURN_IF_ERROR(RequireThree(s->participants, "the active sites"));
   s->id = absl::StrCat("secagg/e", ctx.epoch(), "/r", ctx.rounds() + 1);
   v1::Payload params;
-  (*params.mutable_strings())[site::kSecAggSession] = s->id;
-  (*params.mutable_strings())[site::kSecAggParticipants] = absl::StrJoin(s->participants, "\n");
-  FEDRAD_ASSIGN_OR_RETURN(auto adverts, ctx.Broadcast("secagg.advertise", params));
+  kinds::Put(&params, sg::kSession, s->id);
+  kinds::Put(&params, sg::kParticipants, s->participants);
+  FEDRAD_ASSIGN_OR_RETURN(auto adverts, ctx.Broadcast(kinds::secagg_advertise::kName, params));
   if (adverts.size() != s->participants.size()) {
     *retry = true;
     return absl::UnavailableError("a site dropped during secagg.advertise");
@@ -67,19 +94,19 @@ absl::StatusOr<std::shared_ptr<Session>> TrySetup(StudyContext& ctx, bool* retry
   v1::Transcript all_adverts;
   for (const auto& [site, r] : adverts) {
     FEDRAD_ASSIGN_OR_RETURN(v1::RoundMessage m,
-                            Body(site, r, v1::RoundMessage::kAdvert, "secagg.advertise"));
+                            Body(ctx, site, r, v1::RoundMessage::kAdvert, kinds::secagg_advertise::kName, s->id));
     s->adverts.push_back(std::move(m));
     *all_adverts.add_messages() = r.signed_();
   }
   std::map<std::string, v1::Transcript> transcripts;
   std::map<std::string, v1::Payload> by_site;
   v1::Payload share_params;
-  (*share_params.mutable_strings())[site::kSecAggSession] = s->id;
+  kinds::Put(&share_params, sg::kSession, s->id);
   for (const auto& site : s->participants) {
     transcripts[site] = all_adverts;
     by_site[site] = share_params;
   }
-  FEDRAD_ASSIGN_OR_RETURN(auto shares, ctx.RunRound("secagg.shares", by_site, transcripts));
+  FEDRAD_ASSIGN_OR_RETURN(auto shares, ctx.RunRound(kinds::secagg_shares::kName, by_site, transcripts));
   if (shares.size() != s->participants.size()) {
     *retry = true;
     return absl::UnavailableError("a site dropped during secagg.shares");
@@ -87,7 +114,7 @@ absl::StatusOr<std::shared_ptr<Session>> TrySetup(StudyContext& ctx, bool* retry
   s->setup.assign(all_adverts.messages().begin(), all_adverts.messages().end());
   s->signed_adverts = all_adverts;
   for (const auto& [site, r] : shares) {
-    FEDRAD_RETURN_IF_ERROR(Body(site, r, v1::RoundMessage::kShares, "secagg.shares").status());
+    FEDRAD_RETURN_IF_ERROR(Body(ctx, site, r, v1::RoundMessage::kShares, kinds::secagg_shares::kName, s->id).status());
     s->setup.push_back(r.signed_());
   }
   FEDRAD_LOG(INFO) << "study " << ctx.study_id() << ": secure aggregation session " << s->id
@@ -127,16 +154,16 @@ absl::StatusOr<std::map<std::string, v1::RoundMessage>> RevealRound(
     const std::vector<std::string>& survivors, const std::vector<std::string>& unresponsive,
     v1::Transcript* signed_reveals) {
   v1::Payload params;
-  (*params.mutable_strings())[site::kSecAggSession] = s.id;
-  (*params.mutable_strings())[site::kSecAggRound] = round_id;
-  (*params.mutable_strings())[site::kSecAggSurvivors] = absl::StrJoin(survivors, "\n");
+  kinds::Put(&params, sg::kSession, s.id);
+  kinds::Put(&params, sg::kRound, round_id);
+  kinds::Put(&params, sg::kSurvivors, survivors);
   if (!unresponsive.empty()) {
-    (*params.mutable_strings())[site::kSecAggUnresponsive] = absl::StrJoin(unresponsive, "\n");
+    kinds::Put(&params, sg::kUnresponsive, unresponsive);
   }
-  FEDRAD_ASSIGN_OR_RETURN(auto answers, ctx.Broadcast("secagg.reveal", params));
+  FEDRAD_ASSIGN_OR_RETURN(auto answers, ctx.Broadcast(kinds::secagg_reveal::kName, params));
   std::map<std::string, v1::RoundMessage> out;
   for (const auto& [site, r] : answers) {
-    FEDRAD_ASSIGN_OR_RETURN(out[site], Body(site, r, v1::RoundMessage::kReveal, "secagg.reveal"));
+    FEDRAD_ASSIGN_OR_RETURN(out[site], Body(ctx, site, r, v1::RoundMessage::kReveal, kinds::secagg_reveal::kName, round_id));
     *signed_reveals->add_messages() = r.signed_();
   }
   return out;
@@ -165,10 +192,9 @@ absl::StatusOr<SecureRoundResult> RunSecureRound(
   std::map<std::string, v1::Payload> params = params_by_site;
   std::map<std::string, v1::Transcript> transcripts;
   for (const auto& p : participants) {
-    auto& strings = *params[p].mutable_strings();
-    strings[site::kSecAggSession] = s->id;
-    strings[site::kSecAggRound] = out.round_id;
-    strings[site::kSecAggParticipants] = absl::StrJoin(participants, "\n");
+    kinds::Put(&params[p], sg::kSession, s->id);
+    kinds::Put(&params[p], sg::kRound, out.round_id);
+    kinds::Put(&params[p], sg::kParticipants, participants);
     if (!s->delivered.count(p)) {
       for (const auto& m : s->setup) *transcripts[p].add_messages() = m;
     }
@@ -183,7 +209,7 @@ absl::StatusOr<SecureRoundResult> RunSecureRound(
     if (it == out.by_site.end()) continue;  // dropped: excluded by RunRound
     s->delivered.insert(p);
     FEDRAD_ASSIGN_OR_RETURN(v1::RoundMessage m,
-                            Body(p, it->second, v1::RoundMessage::kContribution, kind));
+                            Body(ctx, p, it->second, v1::RoundMessage::kContribution, kind, out.round_id));
     messages.push_back(std::move(m));
     out.survivors.push_back(p);
   }
@@ -192,7 +218,7 @@ absl::StatusOr<SecureRoundResult> RunSecureRound(
   for (const auto& p : out.survivors) *out.signed_messages.add_messages() = out.by_site.at(p).signed_();
   FEDRAD_RETURN_IF_ERROR(RequireThree(out.survivors, absl::StrCat("the survivors of '", kind, "'")));
   const double delay = ctx.study().debug().secure_reveal_delay_seconds();
-  if (delay > 0 && kind == "debug.vector") {
+  if (delay > 0 && kind == kinds::debug_vector::kName) {
     // Test-only window (DebugRounds): a site can be killed after it masked.
     std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>(delay * 1000)));
   }

@@ -41,6 +41,7 @@ const std::vector<Kind>& AllKinds() {
   namespace mb = models_baseline;
   namespace ml = models_lp_summary;
   namespace mv = models_validate;
+  namespace sg = secagg;
   static const auto* const kinds = new std::vector<Kind>{
       {ds::kName, "test only: sleep, then release the row count", {&ds::kSeconds}, {&ds::kN}, {},
        true},
@@ -152,7 +153,17 @@ const std::vector<Kind>& AllKinds() {
         &mv::kGrid, &mv::kCumhaz, &mv::kKmCuts},
        {&mv::kN, &mv::kEvents, &mv::kNExcluded, &mv::kBootstrapReplicates, &mv::kMetric,
         &mv::kCurve},
-       {}},
+       {&mt::kFit, &mt::kCovariates, &mt::kBeta}},
+      {secagg_advertise::kName,
+       "secure aggregation: this site's public keys for the study's session (a signed advert)",
+       {&sg::kSession, &sg::kParticipants}, {}, {}},
+      {secagg_shares::kName,
+       "secure aggregation: Shamir shares of the site's self-mask seed, each encrypted to one "
+       "participant (signed)",
+       {&sg::kSession}, {}, {}},
+      {secagg_reveal::kName,
+       "secure aggregation: the seeds that unmask one round's sum over its survivors (signed)",
+       {&sg::kSession, &sg::kRound, &sg::kSurvivors, &sg::kUnresponsive}, {}, {}},
   };
   return *kinds;
 }

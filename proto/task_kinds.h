@@ -408,6 +408,28 @@ inline constexpr char kThreshold[] = "threshold";
 }  // namespace curve
 }  // namespace models_validate
 
+// Secure aggregation (docs/secure-aggregation.md; site_node/secure_agg.h,
+// coordinator/secure_round.h). The params a secure round adds to the task of
+// any summing kind, and the protocol's own three kinds, whose answer is a
+// signed round message (TaskResult.signed): they release no outputs.
+namespace secagg {
+inline constexpr Text kSession{"secagg.session", Disclosure::kParam};
+inline constexpr Text kRound{"secagg.round", Disclosure::kParam};
+// Sorted site names.
+inline constexpr List kParticipants{"secagg.participants", Disclosure::kParam};
+inline constexpr List kSurvivors{"secagg.survivors", Disclosure::kParam};
+inline constexpr List kUnresponsive{"secagg.unresponsive", Disclosure::kParam};
+}  // namespace secagg
+namespace secagg_advertise {
+inline constexpr char kName[] = "secagg.advertise";
+}  // namespace secagg_advertise
+namespace secagg_shares {
+inline constexpr char kName[] = "secagg.shares";
+}  // namespace secagg_shares
+namespace secagg_reveal {
+inline constexpr char kName[] = "secagg.reveal";
+}  // namespace secagg_reveal
+
 }  // namespace fedrad::kinds
 
 #endif  // FEDRAD_PROTO_TASK_KINDS_H_

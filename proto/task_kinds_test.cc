@@ -130,15 +130,6 @@ TEST(TaskKinds, TheTableIsConsistent) {
 
 // ---- One spelling ---------------------------------------------------------------
 
-// Files whose kinds are not converted yet (their names are hand-spelled on
-// both sides): secagg.* (site_node/secure_agg.cc and coordinator/secure_round.cc,
-// the lead's files). Listed so that
-// the check covers everything else; remove a file when its kinds move into
-// proto/task_kinds.h.
-const char* const kNotConverted[] = {
-    "site_node/secure_agg.cc",       "coordinator/secure_round.cc",
-};
-
 // Literals that happen to equal a defined name but mean something else, each
 // with its reason. "*": every defined name in that file.
 struct Exemption {
@@ -274,7 +265,6 @@ TEST(TaskKinds, EveryNameIsSpelledOnlyInTheDefinition) {
     }
   }
   const std::filesystem::path root(FEDRAD_SOURCE_DIR);
-  const std::set<std::string> skip(std::begin(kNotConverted), std::end(kNotConverted));
   std::vector<std::string> offenders;
   int files = 0;
   for (const char* dir : {"site_node", "coordinator", "rounds"}) {
@@ -283,7 +273,6 @@ TEST(TaskKinds, EveryNameIsSpelledOnlyInTheDefinition) {
       const std::string ext = entry.path().extension().string();
       if (!entry.is_regular_file() || (ext != ".cc" && ext != ".h")) continue;
       if (absl::EndsWith(rel, "_test.cc") || absl::EndsWith(rel, "_testutil.h")) continue;
-      if (skip.count(rel)) continue;
       ++files;
       std::ifstream in(entry.path());
       std::stringstream buffer;

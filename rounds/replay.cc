@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "core/audit_log.h"
 #include "core/status.h"
+#include "proto/results_json.h"
 #include "proto/spec_hash.h"
 #include "proto/study.pb.h"
 #include "proto/textproto.h"
@@ -25,6 +26,7 @@
 #include "models/cox.h"
 #include "models/metrics.h"
 #include "rounds/transcript.h"
+#include "rounds/validation_pool.h"
 
 namespace fedrad::rounds {
 namespace {
@@ -254,7 +256,167 @@ void CompareCohort(const v1::Study& spec, const VerifiedTranscript& transcript, 
   }
 }
 
-// Step 1 and 2: the logs' integrity, then their signed messages.// Step 1 and 2: the logs' integrity, then their signed messages.
+// Compares `got` (recomputed, printed by PrintResults) with `want` (the
+// same place of results.json) at `path`, every number to kTolerance, and
+// names each difference with `where` and its results.json path.
+void CompareJson(const std::string& where, const std::string& path, const json& got,
+                 const json& want, ReplayReport* report) {
+  auto mismatch = [&](const std::string& what) {
+    report->problems.push_back(absl::StrCat(where, ": ", path, what));
+  };
+  if (got.is_object()) {
+    if (!want.is_object()) {
+      return mismatch(absl::StrCat(" recomputed an object, results.json says ", want.dump()));
+    }
+    for (const auto& [key, value] : got.items()) {
+      const std::string at = absl::StrCat(path, ".", key);
+      if (!want.contains(key)) {
+        report->problems.push_back(absl::StrCat(where, ": ", at, " recomputed ", value.dump(),
+                                                ", results.json has none"));
+      } else {
+        CompareJson(where, at, value, want[key], report);
+      }
+    }
+    for (const auto& [key, value] : want.items()) {
+      if (!got.contains(key)) {
+        report->problems.push_back(absl::StrCat(where, ": ", path, ".", key, " in results.json (",
+                                                value.dump(), ") is not recomputed"));
+      }
+    }
+    return;
+  }
+  if (got.is_array()) {
+    if (!want.is_array() || want.size() != got.size()) {
+      return mismatch(absl::StrCat(" recomputed ", got.size(), " values, results.json says ",
+                                   want.dump()));
+    }
+    for (size_t i = 0; i < got.size(); ++i) {
+      CompareJson(where, absl::StrCat(path, "[", i, "]"), got[i], want[i], report);
+    }
+    return;
+  }
+  ++report->compared;
+  const bool same = got.is_number() && want.is_number()
+                        ? Close(got.get<double>(), want.get<double>())
+                        : got == want;  // null (NaN), text, booleans
+  if (!same) mismatch(absl::StrCat(" recomputed ", got.dump(), ", results.json says ", want.dump()));
+}
+
+// The validation of `model` (issue 12): each validation site's metrics read
+// from its signed models.validate (rounds::ReadSiteValidation) and their
+// pooled meta-analysis (rounds::PoolValidation), the coordinator's own
+// functions; compared with results.json validation.<model>.sites and
+// .pooled. `betas`: the recomputed coefficients of the model's fits, by fit
+// id, which each site must have scored.
+void CompareValidation(const v1::Study& spec, const v1::Model& model,
+                       const VerifiedTranscript& transcript, const json& results,
+                       const std::map<std::string, Eigen::VectorXd>& betas,
+                       ReplayReport* report) {
+  const v1::Validation& v = spec.validation();
+  if (!v.enabled() || (v.models_size() > 0 && std::find(v.models().begin(), v.models().end(),
+                                                        model.name()) == v.models().end())) {
+    return;
+  }
+  const bool loso = v.scheme() == v1::Validation::LEAVE_ONE_SITE_OUT;
+  const bool cox = model.type() == v1::Model::COX;
+  const double t = v.t() > 0 ? v.t() : models::kDefaultHorizonDays;
+  const std::string where = absl::StrCat("model '", model.name(), "' validation");
+  auto fit_of = [&](const std::string& site) {
+    return loso ? LosoFit(site) : std::string(kDevelopmentFit);
+  };
+  // The signed answers in the logs, by site.
+  std::map<std::string, MessagePtr> signed_by_site;
+  for (const MessagePtr& m : transcript.All()) {
+    if (m->round_id() == ValidateRound(model.name(), fit_of(m->site()))) signed_by_site[m->site()] = m;
+  }
+  // The sites results.json reports (a leave-one-site-out fold that could not
+  // be fitted has only its error).
+  const json* vj = results.is_object() && results.contains("validation") &&
+                           results["validation"].contains(model.name())
+                       ? &results["validation"][model.name()]
+                       : nullptr;
+  std::set<std::string> sites;
+  if (vj != nullptr && vj->contains("sites") && (*vj)["sites"].is_object()) {
+    for (const auto& [s, sj] : (*vj)["sites"].items()) {
+      if (!sj.contains("error")) sites.insert(s);
+    }
+  }
+  for (const auto& [s, m] : signed_by_site) {
+    if (vj != nullptr && !sites.count(s)) {
+      report->problems.push_back(absl::StrCat(
+          where, ": results.json reports no metrics of site ", s, ", whose signed models.validate is in ",
+          transcript.OriginOf(m->round_id(), s)));
+    }
+    if (vj == nullptr) sites.insert(s);
+  }
+  if (sites.empty()) return;
+  std::map<std::string, SiteValidation> by_site;
+  for (const std::string& s : sites) {
+    auto it = signed_by_site.find(s);
+    const std::string round = ValidateRound(model.name(), fit_of(s));
+    if (it == signed_by_site.end()) {
+      report->problems.push_back(absl::StrCat(
+          where, ": the signed models.validate of site ", s, " (round '", round,
+          "') is missing from the logs: its metrics in results.json cannot be checked"));
+      continue;
+    }
+    const v1::RoundMessage& m = *it->second;
+    const std::string origin = transcript.OriginOf(round, s);
+    // The coefficients the site scored: the fit the logs produce.
+    auto beta = betas.find(fit_of(s));
+    absl::StatusOr<std::vector<double>> scored = InputArray(m, kinds::model_task::kBeta.name);
+    if (beta != betas.end() &&
+        (!scored.ok() || !Agree(*scored, std::vector<double>(beta->second.data(),
+                                                             beta->second.data() + beta->second.size()),
+                                kTolerance))) {
+      report->problems.push_back(absl::StrCat(where, ": site ", s, " scored coefficients that are not "
+                                              "fit '", fit_of(s), "' recomputed from the logs (",
+                                              origin, ")"));
+    }
+    by_site[s] = ReadSiteValidation(m.contribution().plain(), cox,
+                                    cox ? t : std::numeric_limits<double>::quiet_NaN());
+    ++report->validation_sites;
+    if (vj == nullptr) continue;
+    v1::Results got;
+    (*(*got.mutable_validation())[model.name()].mutable_sites())[s] = by_site[s].metrics;
+    absl::StatusOr<std::string> text = PrintResults(got);
+    if (!text.ok()) {
+      report->problems.push_back(absl::StrCat(where, ": ", text.status().message()));
+      continue;
+    }
+    CompareJson(absl::StrCat(where, " at site ", s, " (signed models.validate in ", origin, ")"),
+                absl::StrCat("validation.", model.name(), ".sites.", s),
+                json::parse(*text)["validation"][model.name()]["sites"][s], (*vj)["sites"][s],
+                report);
+  }
+  if (by_site.size() != sites.size()) {
+    report->problems.push_back(absl::StrCat(where, ": the pooled validation is not recomputed (",
+                                            sites.size() - by_site.size(),
+                                            " site(s) without a signed models.validate)"));
+    return;
+  }
+  ++report->validated_models;
+  std::vector<std::string> names;
+  for (const auto& [s, sv] : by_site) names.push_back(s);
+  report->notes.push_back(absl::StrCat(where, ": the metrics of ", by_site.size(), " site(s) (",
+                                       absl::StrJoin(names, ", "),
+                                       ") and their pooled meta-analysis recomputed from their "
+                                       "signed models.validate"));
+  if (vj == nullptr) return;
+  v1::Results got;
+  *(*got.mutable_validation())[model.name()].mutable_pooled() = PoolValidation(by_site, cox);
+  absl::StatusOr<std::string> text = PrintResults(got);
+  if (!text.ok()) {
+    report->problems.push_back(absl::StrCat(where, ": ", text.status().message()));
+    return;
+  }
+  CompareJson(absl::StrCat(where, " pooled over sites ", absl::StrJoin(names, ", ")),
+              absl::StrCat("validation.", model.name(), ".pooled"),
+              json::parse(*text)["validation"][model.name()]["pooled"],
+              vj->value("pooled", json()), report);
+}
+
+// Step 1 and 2: the logs' integrity, then their signed messages.
 absl::Status ReadLogs(const ReplayOptions& o, const std::string& spec_hash,
                       VerifiedTranscript* transcript, ReplayReport* report) {
   std::set<std::string> seen;
@@ -338,6 +500,7 @@ absl::StatusOr<ReplayReport> Replay(const ReplayOptions& o) {
                              results["models"].contains(model.name())
                          ? &results["models"][model.name()]
                          : nullptr;
+    std::map<std::string, Eigen::VectorXd> betas;  // recomputed, by fit id
     // A model fitted by its one development site: its signed models.fit.
     std::vector<MessagePtr> site_fit = transcript.Round(SiteFitRound(model.name()));
     if (!site_fit.empty()) {
@@ -350,6 +513,7 @@ absl::StatusOr<ReplayReport> Replay(const ReplayOptions& o) {
         report.problems.push_back(absl::StrCat(where, ": the signed models.fit has no usable beta"));
       } else {
         ++report.fits;
+        betas[kDevelopmentFit] = Eigen::Map<Eigen::VectorXd>(beta->data(), beta->size());
         if (mj != nullptr) {
           CompareFit(where, names, Eigen::Map<Eigen::VectorXd>(beta->data(), beta->size()), nullptr,
                      *mj, &report);
@@ -383,6 +547,7 @@ absl::StatusOr<ReplayReport> Replay(const ReplayOptions& o) {
         continue;
       }
       ++report.fits;
+      betas[fit_id] = r->fit.beta;
       report.notes.push_back(absl::StrCat(where, ": recomputed from ", r->evaluations,
                                           " signed evaluations, loglik ", r->fit.loglik));
       const json* fj = nullptr;
@@ -399,6 +564,7 @@ absl::StatusOr<ReplayReport> Replay(const ReplayOptions& o) {
       }
       if (fj != nullptr) CompareFit(where, r->fit.names, r->fit.beta, &r->fit, *fj, &report);
     }
+    CompareValidation(spec, model, transcript, results, betas, &report);
   }
   CompareCombat(spec, transcript, results, &report);
   CompareCohort(spec, transcript, results, &report);

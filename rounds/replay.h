@@ -11,7 +11,13 @@
 //   3. recomputes every model fit (rounds::ReplayFit, the same FitSpec the
 //      coordinator and the sites ran) and, when results.json is given,
 //      compares its coefficients, log-likelihood, iterations, n and events
-//      (1e-9 relative); each difference is a mismatch.
+//      (1e-9 relative); each difference is a mismatch;
+//   4. reads each validation site's metrics from its signed models.validate
+//      (checking that it scored the recomputed coefficients) and pools them
+//      (rounds/validation_pool.h, the coordinator's functions); with
+//      results.json, compares every number of validation.<model>.sites.<site>
+//      and validation.<model>.pooled; a missing signed models.validate is a
+//      mismatch naming the site and the round.
 //
 //   rounds::ReplayOptions o;
 //   o.study_id = "demo-20261205T120000-1";
@@ -50,6 +56,8 @@ struct ReplayReport {
   int64_t messages = 0;               // distinct verified signed messages
   int64_t fits = 0;                   // fits recomputed
   int64_t compared = 0;               // results.json numbers compared
+  int64_t validated_models = 0;       // models whose pooled validation was recomputed
+  int64_t validation_sites = 0;       // signed models.validate answers read
 };
 
 // Replays the study. Errors (not problems): InvalidArgument for missing

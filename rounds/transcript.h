@@ -55,6 +55,10 @@ std::string SiteFitRound(const std::string& model);
 // from the development sites at the frozen coefficients of fit `fit`.
 std::string BaselineRound(const std::string& model, const std::string& fit);
 std::string LpSummaryRound(const std::string& model, const std::string& fit);
+// "models/<model>/fit/<fit>/validate": a validation site's metrics of the
+// frozen model of fit `fit` (models.validate; one message per site: the
+// development fit's validation sites, or the site left out of "loso-<site>").
+std::string ValidateRound(const std::string& model, const std::string& fit);
 // "combat/moments" and "combat/residuals".
 std::string CombatMomentsRound();
 std::string CombatResidualsRound();

@@ -33,9 +33,13 @@ namespace sa = ::fedrad::secagg;
 // Longest session or round id accepted (they become state keys).
 constexpr size_t kMaxIdBytes = 200;
 
-std::string Param(const TaskContext& ctx, const char* key) {
-  auto it = ctx.task->params().strings().find(key);
-  return it == ctx.task->params().strings().end() ? "" : it->second;
+namespace sg = ::fedrad::kinds::secagg;
+
+std::string Param(const TaskContext& ctx, const kinds::Text& f) {
+  return kinds::Get(ctx.task->params(), f);
+}
+std::vector<std::string> Param(const TaskContext& ctx, const kinds::List& f) {
+  return kinds::Get(ctx.task->params(), f);
 }
 
 std::vector<std::string> Lines(const std::string& s) {
@@ -196,9 +200,9 @@ absl::StatusOr<TaskOutput> Advertise(TaskContext& ctx) {
     return Refuse(absl::StatusCode::kPermissionDenied,
                   "secagg.advertise: the approved spec does not ask for secure aggregation");
   }
-  const std::string session = Param(ctx, kSecAggSession);
-  FEDRAD_RETURN_IF_ERROR(CheckId(session, kSecAggSession));
-  const std::vector<std::string> participants = Lines(Param(ctx, kSecAggParticipants));
+  const std::string session = Param(ctx, sg::kSession);
+  FEDRAD_RETURN_IF_ERROR(CheckId(session, sg::kSession.name));
+  const std::vector<std::string> participants = Param(ctx, sg::kParticipants);
   FEDRAD_RETURN_IF_ERROR(CheckSiteList(participants, "participants"));
   if (IndexOf(participants, ctx.site_id) < 0) {
     return Refuse(absl::StatusCode::kInvalidArgument,
@@ -297,8 +301,8 @@ absl::Status AcceptAdverts(TaskContext& ctx, const std::string& session,
 }
 
 absl::StatusOr<TaskOutput> Shares(TaskContext& ctx) {
-  const std::string session = Param(ctx, kSecAggSession);
-  FEDRAD_RETURN_IF_ERROR(CheckId(session, kSecAggSession));
+  const std::string session = Param(ctx, sg::kSession);
+  FEDRAD_RETURN_IF_ERROR(CheckId(session, sg::kSession.name));
   FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> participants, SessionParticipants(ctx, session));
   TaskOutput out = NothingReleased(ctx);
   v1::RoundMessage m;
@@ -379,13 +383,13 @@ absl::Status AbsorbShares(TaskContext& ctx, const std::string& session,
 // ---- secagg.reveal ----------------------------------------------------------
 
 absl::StatusOr<TaskOutput> Reveal(TaskContext& ctx) {
-  const std::string session = Param(ctx, kSecAggSession);
-  const std::string round = Param(ctx, kSecAggRound);
-  FEDRAD_RETURN_IF_ERROR(CheckId(session, kSecAggSession));
-  FEDRAD_RETURN_IF_ERROR(CheckId(round, kSecAggRound));
+  const std::string session = Param(ctx, sg::kSession);
+  const std::string round = Param(ctx, sg::kRound);
+  FEDRAD_RETURN_IF_ERROR(CheckId(session, sg::kSession.name));
+  FEDRAD_RETURN_IF_ERROR(CheckId(round, sg::kRound.name));
   FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> session_sites, SessionParticipants(ctx, session));
-  const std::vector<std::string> survivors = Lines(Param(ctx, kSecAggSurvivors));
-  const std::vector<std::string> unresponsive = Lines(Param(ctx, kSecAggUnresponsive));
+  const std::vector<std::string> survivors = Param(ctx, sg::kSurvivors);
+  const std::vector<std::string> unresponsive = Param(ctx, sg::kUnresponsive);
   FEDRAD_RETURN_IF_ERROR(CheckSiteList(survivors, "survivors"));
   for (const auto& s : survivors) {
     if (IndexOf(session_sites, s) < 0) {
@@ -504,8 +508,8 @@ const std::map<std::string, std::vector<std::string>>& SecurelySummedArrays() {
 }
 
 bool IsSecureRound(const v1::Task& task) {
-  return task.params().strings().count(kSecAggRound) > 0 &&
-         task.kind().rfind("secagg.", 0) != 0;
+  return kinds::Has(task.params(), sg::kRound) && task.kind() != kinds::secagg_advertise::kName &&
+         task.kind() != kinds::secagg_shares::kName && task.kind() != kinds::secagg_reveal::kName;
 }
 
 absl::Status CheckPlainRelease(const v1::Task& task, const TaskOutput& output) {
@@ -534,12 +538,12 @@ absl::Status MaskOutput(TaskContext& ctx, TaskOutput* output) {
     return Refuse(absl::StatusCode::kInvalidArgument,
                   absl::StrCat("task kind '", ctx.task->kind(), "' has no securely summed arrays"));
   }
-  const std::string session = Param(ctx, kSecAggSession);
-  const std::string round = Param(ctx, kSecAggRound);
-  FEDRAD_RETURN_IF_ERROR(CheckId(session, kSecAggSession));
-  FEDRAD_RETURN_IF_ERROR(CheckId(round, kSecAggRound));
+  const std::string session = Param(ctx, sg::kSession);
+  const std::string round = Param(ctx, sg::kRound);
+  FEDRAD_RETURN_IF_ERROR(CheckId(session, sg::kSession.name));
+  FEDRAD_RETURN_IF_ERROR(CheckId(round, sg::kRound.name));
   FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> session_sites, SessionParticipants(ctx, session));
-  const std::vector<std::string> participants = Lines(Param(ctx, kSecAggParticipants));
+  const std::vector<std::string> participants = Param(ctx, sg::kParticipants);
   FEDRAD_RETURN_IF_ERROR(CheckSiteList(participants, "round's participants"));
   for (const auto& p : participants) {
     if (IndexOf(session_sites, p) < 0) {
@@ -628,6 +632,7 @@ absl::Status MaskOutput(TaskContext& ctx, TaskOutput* output) {
   c.set_scale_bits(sa::kWideScaleBits);
   c.set_words_per_value(sa::kWideWords);
   c.set_secagg_session(session);
+  c.set_self_seed_sha256(sa::SelfSeedCommitment(self));
   for (const auto& p : participants) c.add_round_participants(p);
   v1::RoundMessage m;
   m.set_round_id(round);
@@ -677,17 +682,9 @@ absl::StatusOr<v1::SignedMessage> SignRoundMessage(const TaskContext& ctx,
 }
 
 void RegisterSecAggTasks(TaskRegistry& registry) {
-  registry.Register(TaskKind{"secagg.advertise",
-                             "secure aggregation: this site's public keys for the study's session",
-                             {},
-                             Advertise});
-  registry.Register(TaskKind{"secagg.shares",
-                             "secure aggregation: Shamir shares of the self-mask seed, encrypted",
-                             {},
-                             Shares});
-  registry.Register(TaskKind{"secagg.reveal",
-                             "secure aggregation: the seeds that unmask one round's sum", {},
-                             Reveal});
+  registry.Register(DefinedKind(kinds::secagg_advertise::kName, Advertise));
+  registry.Register(DefinedKind(kinds::secagg_shares::kName, Shares));
+  registry.Register(DefinedKind(kinds::secagg_reveal::kName, Reveal));
 }
 
 }  // namespace fedrad::site

@@ -45,12 +45,8 @@
 
 namespace fedrad::site {
 
-// Task params of secure rounds.
-inline constexpr char kSecAggSession[] = "secagg.session";
-inline constexpr char kSecAggRound[] = "secagg.round";
-inline constexpr char kSecAggParticipants[] = "secagg.participants";
-inline constexpr char kSecAggSurvivors[] = "secagg.survivors";
-inline constexpr char kSecAggUnresponsive[] = "secagg.unresponsive";
+// The params of secure rounds and the secagg.* kinds are defined in
+// proto/task_kinds.h (kinds::secagg, kinds::secagg_advertise, ...).
 
 // The arrays of each kind that are only used pooled, hence masked in a
 // secure round (everything else the kind releases stays in the clear, per

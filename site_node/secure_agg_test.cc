@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/str_split.h"
 #include "core/csv.h"
 #include "core/pki.h"
 #include "core/status.h"
@@ -15,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "proto/payload.h"
 #include "proto/secure_sum.h"
+#include "proto/task_kinds.h"
 #include "site_node/study_checkpoint.h"
 #include "site_node/study_policy.h"
 
@@ -22,6 +24,7 @@ namespace fedrad::site {
 namespace {
 
 namespace fs = std::filesystem;
+namespace sg = ::fedrad::kinds::secagg;
 using ::testing::HasSubstr;
 
 const std::vector<std::string> kSites = {"A", "B", "C", "D"};
@@ -52,7 +55,18 @@ class SecureAggTest : public ::testing::Test {
     t.set_study_id("study1");
     t.set_kind(kind);
     *t.mutable_study() = study_;
-    for (auto& [k, v] : strings) (*t.mutable_params()->mutable_strings())[k] = v;
+    // Text params as they are; list params ("secagg.participants", ...) given
+    // as names joined by newlines.
+    for (auto& [k, v] : strings) {
+      bool list = false;
+      for (const kinds::List* f : {&sg::kParticipants, &sg::kSurvivors, &sg::kUnresponsive}) {
+        if (k == f->name) {
+          kinds::Put(t.mutable_params(), *f, absl::StrSplit(v, '\n', absl::SkipEmpty()));
+          list = true;
+        }
+      }
+      if (!list) (*t.mutable_params()->mutable_strings())[k] = v;
+    }
     for (const auto& m : transcript) *t.mutable_transcript()->add_messages() = m;
     return t;
   }
@@ -85,15 +99,15 @@ class SecureAggTest : public ::testing::Test {
   std::vector<v1::SignedMessage> RunSetup() {
     std::vector<v1::SignedMessage> adverts, setup;
     for (const auto& s : kSites) {
-      v1::Task t = MakeTask("secagg.advertise", {{kSecAggSession, kSession},
-                                                 {kSecAggParticipants, "A\nB\nC\nD"}});
+      v1::Task t = MakeTask("secagg.advertise", {{sg::kSession.name, kSession},
+                                                 {sg::kParticipants.name, "A\nB\nC\nD"}});
       auto m = Run(s, t);
       EXPECT_OK(m);
       adverts.push_back(*m);
     }
     setup = adverts;
     for (const auto& s : kSites) {
-      v1::Task t = MakeTask("secagg.shares", {{kSecAggSession, kSession}}, adverts);
+      v1::Task t = MakeTask("secagg.shares", {{sg::kSession.name, kSession}}, adverts);
       auto m = Run(s, t);
       EXPECT_OK(m);
       setup.push_back(*m);
@@ -107,9 +121,9 @@ class SecureAggTest : public ::testing::Test {
                                          const std::vector<double>& values,
                                          const std::vector<v1::SignedMessage>& setup,
                                          const RoundContribution* step = nullptr) {
-    v1::Task t = MakeTask("debug.vector", {{kSecAggSession, kSession},
-                                           {kSecAggRound, round},
-                                           {kSecAggParticipants, participants}},
+    v1::Task t = MakeTask("debug.vector", {{sg::kSession.name, kSession},
+                                           {sg::kRound.name, round},
+                                           {sg::kParticipants.name, participants}},
                           setup);
     TaskContext ctx = Ctx(site, &t);
     TaskOutput out;
@@ -126,8 +140,8 @@ class SecureAggTest : public ::testing::Test {
                                            const std::string& survivors,
                                            const std::string& unresponsive = "") {
     std::map<std::string, std::string> p = {
-        {kSecAggSession, kSession}, {kSecAggRound, round}, {kSecAggSurvivors, survivors}};
-    if (!unresponsive.empty()) p[kSecAggUnresponsive] = unresponsive;
+        {sg::kSession.name, kSession}, {sg::kRound.name, round}, {sg::kSurvivors.name, survivors}};
+    if (!unresponsive.empty()) p[sg::kUnresponsive.name] = unresponsive;
     return Run(site, MakeTask("secagg.reveal", p));
   }
 
@@ -191,8 +205,8 @@ TEST_F(SecureAggTest, KindsAreNeededOnlyWhenTheSpecAsksForSecureAggregation) {
   EXPECT_EQ(CheckKindNeeded(plain, "secagg.reveal", false).code(),
             absl::StatusCode::kPermissionDenied);
   // A secure round in a plain study is refused by the site itself, too.
-  v1::Task t = MakeTask("debug.vector", {{kSecAggSession, kSession}, {kSecAggRound, "r1"},
-                                         {kSecAggParticipants, "A\nB\nC"}});
+  v1::Task t = MakeTask("debug.vector", {{sg::kSession.name, kSession}, {sg::kRound.name, "r1"},
+                                         {sg::kParticipants.name, "A\nB\nC"}});
   *t.mutable_study() = plain;
   TaskContext ctx = Ctx("A", &t);
   TaskOutput out;
@@ -202,7 +216,7 @@ TEST_F(SecureAggTest, KindsAreNeededOnlyWhenTheSpecAsksForSecureAggregation) {
 
 TEST_F(SecureAggTest, RefusesTwoParticipants) {
   auto m = Run("A", MakeTask("secagg.advertise",
-                             {{kSecAggSession, kSession}, {kSecAggParticipants, "A\nB"}}));
+                             {{sg::kSession.name, kSession}, {sg::kParticipants.name, "A\nB"}}));
   EXPECT_EQ(m.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(m.status().message()), HasSubstr("secagg-min-sites"));
 }
@@ -210,14 +224,14 @@ TEST_F(SecureAggTest, RefusesTwoParticipants) {
 TEST_F(SecureAggTest, RefusesAForgedAdvert) {
   std::vector<v1::SignedMessage> adverts;
   for (const auto& s : kSites) {
-    adverts.push_back(*Run(s, MakeTask("secagg.advertise", {{kSecAggSession, kSession},
-                                                           {kSecAggParticipants, "A\nB\nC\nD"}})));
+    adverts.push_back(*Run(s, MakeTask("secagg.advertise", {{sg::kSession.name, kSession},
+                                                           {sg::kParticipants.name, "A\nB\nC\nD"}})));
   }
   // The coordinator swaps B's mask key for its own.
   v1::RoundMessage b = Body(adverts[1]);
   b.mutable_advert()->set_mask_public_key(std::string(32, '\x09'));
   adverts[1].set_body(b.SerializeAsString());
-  auto m = Run("A", MakeTask("secagg.shares", {{kSecAggSession, kSession}}, adverts));
+  auto m = Run("A", MakeTask("secagg.shares", {{sg::kSession.name, kSession}}, adverts));
   EXPECT_EQ(m.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(m.status().message()), HasSubstr("does not verify"));
 }

@@ -19,7 +19,9 @@
 //                       bins, Kaplan-Meier by risk group, ROC) on grids and
 //                       thresholds the site chooses, each step over 0 or >= k
 //                       patients. Settings (t, tau, threshold, bins, KM step,
-//                       replicates, seed) come from the approved spec.
+//                       replicates, seed) come from the approved spec. Signed
+//                       (round rounds::ValidateRound) with the fit and the
+//                       coefficients it scored.
 //
 // A development site that fitted the model itself (site_fits.h) accepts only
 // its own coefficients for models.baseline and models.lp_summary; other
@@ -411,6 +413,17 @@ absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
     }
   }
   FEDRAD_RETURN_IF_ERROR(AddCurves(ctx, *model, *p, lp, grid, cumhaz, settings, ids, &out));
+  // Signed (issue 12): the metrics the coordinator pools, so that the auditor
+  // recomputes the pooled validation from them; with the fit and the
+  // coefficients the site scored (its own, recomputed from the transcript).
+  // Nothing beyond the released payload and the task's own parameters.
+  if (fit_id.empty()) fit_id = kinds::Get(params, mt::kFit);
+  if (fit_id.empty()) fit_id = rounds::kDevelopmentFit;
+  RoundContribution round{rounds::ValidateRound(model->name(), fit_id), {}, {}};
+  Put(&round.inputs, mt::kFit, fit_id);
+  Put(&round.inputs, mt::kCovariates, covs);
+  Put(&round.inputs, mt::kBeta, ToStd(beta));
+  out.round = std::move(round);
   return out;
 }
 

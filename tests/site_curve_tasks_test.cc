@@ -27,6 +27,8 @@
 #include "absl/strings/str_split.h"
 #include "proto/payload.h"
 #include "proto/task_kinds.h"
+#include "rounds/transcript.h"
+#include "rounds/validation_pool.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/privacy_guard.h"
 #include "site_node/site_fits.h"
@@ -153,6 +155,40 @@ TEST(CurveTasks, CoxValidationWithholdsGroupsAndGridPointsBelowK) {
   EXPECT_TRUE(std::isnan(*GetScalar(p, "curve.roc.n_pos")));
   EXPECT_EQ(*GetScalar(p, "curve.roc.n_neg"), 12);
   EXPECT_FALSE(Has(p, "curve.roc.fpr"));
+}
+
+// Issue 12: a validation site signs its answer (the daemon builds the
+// signed message from the released payload, rounds::MakeContribution): per
+// site, nothing summed, under the round of the fit it scored, with the
+// coefficients it scored; the signed message carries the metrics the
+// coordinator and `fedrad audit replay` read (rounds::ReadSiteValidation).
+TEST(CurveTasks, ValidationAnswerIsSignedWithTheCoefficientsItScored) {
+  CsvTable table = Table(24);
+  HandlerRun run = RunTask(ValidateTask(false), &table, 10);
+  ASSERT_OK(run.output);
+  ASSERT_TRUE(run.output->round.has_value());
+  const RoundContribution& round = *run.output->round;
+  EXPECT_EQ(round.round_id, "models/m/fit/dev/validate");
+  EXPECT_TRUE(round.summed.empty());
+  EXPECT_THAT(*GetVector(round.inputs, "beta"), ::testing::ElementsAre(-2, 0.1));
+  EXPECT_EQ(kinds::Get(round.inputs, kinds::model_task::kFit), "dev");
+  absl::StatusOr<v1::Contribution> c =
+      rounds::MakeContribution(run.output->payload, round.summed, round.inputs);
+  ASSERT_OK(c);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const rounds::SiteValidation from_signed = rounds::ReadSiteValidation(c->plain(), false, nan);
+  const rounds::SiteValidation released =
+      rounds::ReadSiteValidation(run.output->payload, false, nan);
+  EXPECT_TRUE(from_signed.metrics.has_auc());
+  EXPECT_EQ(from_signed.metrics.SerializeAsString(), released.metrics.SerializeAsString());
+
+  // The site left out of a leave-one-site-out fold: the fold's round.
+  v1::Task loso = ValidateTask(true);
+  kinds::Put(loso.mutable_params(), kinds::model_task::kFit, "loso-V");
+  HandlerRun fold = RunTask(loso, &table, 10);
+  ASSERT_OK(fold.output);
+  ASSERT_TRUE(fold.output->round.has_value());
+  EXPECT_EQ(fold.output->round->round_id, "models/m/fit/loso-V/validate");
 }
 
 TEST(CurveTasks, LogisticValidationWithholdsRocBelowK) {

@@ -7,7 +7,7 @@
 //
 //   FEDRAD_ASSIGN_OR_RETURN(auto by_site,
 //                           ValidateModel(ctx, prep, fit, dev, val, &baseline, &risk_groups));
-//   v1::Results::PooledValidation pooled = Pooled(by_site, IsCox(*prep.spec));
+//   v1::Results::PooledValidation pooled = rounds::PoolValidation(by_site, IsCox(*prep.spec));
 //
 // Not thread safe beyond StudyContext's own guarantees: one study's step
 // runs on one thread.
@@ -33,6 +33,7 @@
 #include "proto/results.pb.h"
 #include "proto/rounds.pb.h"
 #include "proto/study.pb.h"
+#include "rounds/validation_pool.h"
 
 namespace fedrad::coordinator::internal {
 
@@ -135,12 +136,9 @@ struct Fitted {
   v1::Transcript transcript;
 };
 
-// One validation site's answer (analysis_validation.cc).
-struct SiteValidation {
-  v1::Results::SiteMetrics metrics;
-  double concordant = 0, discordant = 0, tied = 0;
-  std::map<std::string, std::pair<double, double>> logit_and_var;  // for meta-analysis
-};
+// One validation site's answer (rounds/validation_pool.h, which the auditor's
+// replay shares).
+using SiteValidation = rounds::SiteValidation;
 
 // ---- Validation (analysis_validation.cc) --------------------------------------
 
@@ -152,11 +150,6 @@ absl::StatusOr<std::map<std::string, SiteValidation>> ValidateModel(
     StudyContext& ctx, const PreparedModel& prep, const Fitted& fit,
     const std::vector<std::string>& dev_sites, const std::vector<std::string>& val_sites,
     v1::Results::Baseline* baseline_out, v1::Results::RiskGroups* risk_groups_out = nullptr);
-
-// The pooled validation over `sites`: n, events, stratified Harrell C (Cox)
-// and DerSimonian-Laird meta-analyses on the logit scale.
-v1::Results::PooledValidation Pooled(const std::map<std::string, SiteValidation>& sites,
-                                     bool cox);
 
 }  // namespace fedrad::coordinator::internal
 
