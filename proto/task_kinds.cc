@@ -21,7 +21,10 @@ const char* RuleName(Disclosure rule) {
   return "?";
 }
 
-const std::vector<Kind>& AllKinds() {
+namespace {
+
+// The table, in three parts (each kind's namespace is in proto/task_kinds.h).
+std::vector<Kind> StudyAndCohortKinds() {
   namespace dc = debug_crash;
   namespace ds = debug_sleep;
   namespace dv = debug_vector;
@@ -29,20 +32,7 @@ const std::vector<Kind>& AllKinds() {
   namespace fe = features_extract;
   namespace km = cohort_moments;
   namespace kc = cohort_counts;
-  namespace cc = combat_check;
-  namespace cm = combat_moments;
-  namespace cr = combat_residuals;
-  namespace cf = combat_fit;
-  namespace cd = combat_distributions;
-  namespace mt = model_task;
-  namespace mp = models_prepare;
-  namespace md = models_derivatives;
-  namespace mf = models_fit;
-  namespace mb = models_baseline;
-  namespace ml = models_lp_summary;
-  namespace mv = models_validate;
-  namespace sg = secagg;
-  static const auto* const kinds = new std::vector<Kind>{
+  return {
       {ds::kName, "test only: sleep, then release the row count", {&ds::kSeconds}, {&ds::kN}, {},
        true},
       {dv::kName, "test only: a vector of doubles (benchmark)", {&dv::kLength, &dv::kSeconds, &dv::kRound},
@@ -84,6 +74,16 @@ const std::vector<Kind>& AllKinds() {
        {},
        {&kc::kGrid, &kc::kCounts, &kc::kN},
        {}},
+  };
+}
+
+std::vector<Kind> CombatKinds() {
+  namespace cc = combat_check;
+  namespace cm = combat_moments;
+  namespace cr = combat_residuals;
+  namespace cf = combat_fit;
+  namespace cd = combat_distributions;
+  return {
       {cc::kName,
        "ComBat pre-check: column presence, n, numeric-ness, features constant at the site",
        {},
@@ -113,6 +113,19 @@ const std::vector<Kind>& AllKinds() {
        {&cd::kColumns, &cd::kPhase},
        {&cd::kN, &cd::kMean, &cd::kM2, &cd::kSuppressed, &cd::kGrid, &cd::kCounts},
        {}},
+  };
+}
+
+std::vector<Kind> ModelAndSecAggKinds() {
+  namespace mt = model_task;
+  namespace mp = models_prepare;
+  namespace md = models_derivatives;
+  namespace mf = models_fit;
+  namespace mb = models_baseline;
+  namespace ml = models_lp_summary;
+  namespace mv = models_validate;
+  namespace sg = secagg;
+  return {
       {mp::kName,
        "model inputs: covariate names, n, events, excluded rows by reason, sum x, sum x x^T",
        {&mt::kModel, &mt::kCovariates},
@@ -165,6 +178,18 @@ const std::vector<Kind>& AllKinds() {
        "secure aggregation: the seeds that unmask one round's sum over its survivors (signed)",
        {&sg::kSession, &sg::kRound, &sg::kSurvivors, &sg::kUnresponsive}, {}, {}},
   };
+}
+
+}  // namespace
+
+const std::vector<Kind>& AllKinds() {
+  static const auto* const kinds = [] {
+    auto* all = new std::vector<Kind>;
+    for (std::vector<Kind> part : {StudyAndCohortKinds(), CombatKinds(), ModelAndSecAggKinds()}) {
+      all->insert(all->end(), part.begin(), part.end());
+    }
+    return all;
+  }();
   return *kinds;
 }
 

@@ -21,6 +21,7 @@
 #include "proto/round_signing.h"
 #include "proto/spec_hash.h"
 #include "proto/task_kinds.h"
+#include "rounds/transcript.h"
 #include "site_node/secagg_journal.h"
 #include "site_node/site_rules.h"
 #include "site_node/study_checkpoint.h"
@@ -168,7 +169,12 @@ absl::StatusOr<std::map<std::string, v1::RoundMessage>> VerifiedFromTranscript(
         peek.round_id() != session) {
       continue;
     }
-    absl::StatusOr<v1::RoundMessage> m = rounds::Verify(sm, TrustOf(ctx), expect);
+    // The daemon's caching verifier when there is one: each certificate's
+    // chain is checked once, and the task's transcript check (which sees the
+    // same messages) then finds them verified.
+    absl::StatusOr<v1::RoundMessage> m = ctx.round_verifier != nullptr
+                                             ? ctx.round_verifier->Verify(sm, expect)
+                                             : rounds::Verify(sm, TrustOf(ctx), expect);
     if (!m.ok()) {
       return Refuse(absl::StatusCode::kPermissionDenied,
                     absl::StrCat("secure aggregation: a message of session ", session,
