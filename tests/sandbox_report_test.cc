@@ -172,22 +172,9 @@ bool HaveChromium() {
   return false;
 }
 
-TEST(SandboxReport, CurvesDistributionsAndStudyReportRenderInChromium) {
-  TempDir dir("report-e2e");
-  const std::string d = dir.path();
-  WriteSite(d + "/D.csv", "D", 160, 11, 0.0, 1.0, 1);
-  WriteSite(d + "/V1.csv", "V1", 120, 12, 3.0, 1.6, 1);
-  WriteSite(d + "/V2.csv", "V2", 45, 13, -2.0, 0.7, 4);
-  WriteSite(d + "/V3.csv", "V3", 80, 14, 1.0, 1.2, 1);
-  SandboxRun run = RunSandbox({{"D", d + "/D.csv"}, {"V1", d + "/V1.csv"}, {"V2", d + "/V2.csv"},
-                               {"V3", d + "/V3.csv"}},
-                              kStudy, d + "/out", {"--quiet", "--k", std::to_string(kK)});
-  ASSERT_EQ(run.exit_code, 0) << run.output << "\n" << ReadAll(d + "/out/logs/coordinator.log");
-  const json& r = run.results;
-  ASSERT_EQ(r["study"]["state"], "SUCCEEDED") << r.dump(1);
-  const std::string id = r["study"]["id"];
-
-  // Curve aggregates at each validation site, k-rule respected.
+// Curve aggregates at each validation site, k-rule respected; the KM groups
+// and calibration bins that V1 and V2 are large enough for.
+void ExpectValidationCurves(const json& r) {
   for (const std::string site : {"V1", "V2", "V3"}) {
     ExpectCurvesObeyK(r["validation"]["cox_radiomic"]["sites"][site], true, "cox at " + site);
     ExpectCurvesObeyK(r["validation"]["logistic_2y"]["sites"][site], false, "logistic at " + site);
@@ -204,13 +191,19 @@ TEST(SandboxReport, CurvesDistributionsAndStudyReportRenderInChromium) {
     suppressed_groups += g.value("suppressed", false);
   }
   EXPECT_GE(suppressed_groups, 1) << r["validation"]["cox_radiomic"]["sites"]["V2"].dump(1);
-  // The cut-points come from the development site's linear predictor.
+}
+
+// The cut-points come from the development site's linear predictor.
+void ExpectRiskGroupCuts(const json& r) {
   const json& groups = r["validation"]["cox_radiomic"]["risk_groups"];
   ASSERT_EQ(groups["cuts"].size(), 2u) << r["validation"]["cox_radiomic"].dump(1);
   EXPECT_LE(groups["cuts"][0].get<double>(), groups["cuts"][1].get<double>());
   EXPECT_EQ(groups["sites"], json::array({"D"}));
+}
 
-  // Harmonisation distributions: before (raw f0x) and after (f0x_h) at every site.
+// Harmonisation distributions: before (raw f0x) and after (f0x_h) at every
+// site, k-rule respected, and ComBat moved the sites' means together.
+void ExpectDistributions(const json& r) {
   const json& dist = r["harmonization"]["distributions"];
   ASSERT_TRUE(dist.is_object()) << r["harmonization"].dump(1);
   EXPECT_EQ(dist.size(), 4u);  // four features, at most 12
@@ -238,6 +231,72 @@ TEST(SandboxReport, CurvesDistributionsAndStudyReportRenderInChromium) {
                                     dist["f01"]["after"]["D"]["mean"].get<double>());
   EXPECT_GT(before_gap, 2.0);
   EXPECT_LT(after_gap, 1.0);
+}
+
+// `fedrad study report` with `extra` arguments against the coordinator that
+// `connect` names; returns its exit code, its output in *output.
+int StudyReport(const std::string& d, const std::vector<std::string>& connect,
+                const std::vector<std::string>& extra, std::string* output) {
+  std::vector<std::string> argv = {FedradBin(), "study", "report"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.insert(argv.end(), connect.begin(), connect.end());
+  return fedrad::testing::Run(argv, d + "/study-report.log", output);
+}
+
+// `fedrad study report` writes nothing for a study the coordinator does not
+// know, nor for one that has not ended (and says how to watch it).
+void ExpectNoReportForUnknownOrRunningStudy(const std::string& d, const std::vector<std::string>& connect) {
+  std::string output;
+  EXPECT_EQ(StudyReport(d, connect, {"no-such-study", "--out", d + "/none.html"}, &output), 1);
+  EXPECT_THAT(output, HasSubstr("knows no study 'no-such-study'"));
+  EXPECT_FALSE(std::filesystem::exists(d + "/none.html"));
+
+  // A study that has not ended (it waits for a site that never connects).
+  WriteAll(d + "/waiting.textproto",
+           "name: \"waiting\" sites: \"nobody\" cohort_summary { enabled: true }\n");
+  std::vector<std::string> submit = {FedradBin(), "study", "submit", d + "/waiting.textproto"};
+  submit.insert(submit.end(), connect.begin(), connect.end());
+  ASSERT_EQ(fedrad::testing::Run(submit, d + "/submit.log", &output), 0) << output;
+  const std::string waiting_id = output.substr(0, output.find('\n'));
+  EXPECT_EQ(StudyReport(d, connect, {waiting_id, "--out", d + "/waiting.html"}, &output), 1);
+  EXPECT_THAT(output, HasSubstr("fedrad study watch " + waiting_id));
+  EXPECT_FALSE(std::filesystem::exists(d + "/waiting.html"));
+}
+
+// The report's HTML names every plot of the study.
+void ExpectEveryPlot(const std::string& html) {
+  for (const std::string what :
+       {"Calibration plot for model cox_radiomic", "Calibration plot for model logistic_2y",
+        "Kaplan-Meier curves for model cox_radiomic at site V1", "ROC curves for model logistic_2y",
+        "Distribution of f01 by center before and after ComBat",
+        "Forest plot of Harrell&#39;s C for model cox_radiomic",
+        "Forest plot of AUC for model logistic_2y", "Forest plot of the HRs of model cox_radiomic",
+        // Three validation centers: the pooled C has a prediction interval.
+        "grey bar: 95% prediction interval for a new center"}) {
+    EXPECT_THAT(html, HasSubstr(what));
+  }
+  EXPECT_THAT(html, HasSubstr("ROC curves for model cox_radiomic"));
+  EXPECT_THAT(html, HasSubstr("Time-dependent (cumulative/dynamic) ROC at t = 730 days"));
+}
+
+TEST(SandboxReport, CurvesDistributionsAndStudyReportRenderInChromium) {
+  TempDir dir("report-e2e");
+  const std::string d = dir.path();
+  WriteSite(d + "/D.csv", "D", 160, 11, 0.0, 1.0, 1);
+  WriteSite(d + "/V1.csv", "V1", 120, 12, 3.0, 1.6, 1);
+  WriteSite(d + "/V2.csv", "V2", 45, 13, -2.0, 0.7, 4);
+  WriteSite(d + "/V3.csv", "V3", 80, 14, 1.0, 1.2, 1);
+  SandboxRun run = RunSandbox({{"D", d + "/D.csv"}, {"V1", d + "/V1.csv"}, {"V2", d + "/V2.csv"},
+                               {"V3", d + "/V3.csv"}},
+                              kStudy, d + "/out", {"--quiet", "--k", std::to_string(kK)});
+  ASSERT_EQ(run.exit_code, 0) << run.output << "\n" << ReadAll(d + "/out/logs/coordinator.log");
+  const json& r = run.results;
+  ASSERT_EQ(r["study"]["state"], "SUCCEEDED") << r.dump(1);
+  const std::string id = r["study"]["id"];
+
+  ExpectValidationCurves(r);
+  ASSERT_NO_FATAL_FAILURE(ExpectRiskGroupCuts(r));
+  ASSERT_NO_FATAL_FAILURE(ExpectDistributions(r));
   // Every site's audit head is in results.json (the sandbox adds the sites').
   for (const std::string node : {"coordinator", "D", "V1", "V2", "V3"}) {
     EXPECT_TRUE(r["provenance"]["audit_log_heads"].contains(node)) << node;
@@ -258,33 +317,14 @@ TEST(SandboxReport, CurvesDistributionsAndStudyReportRenderInChromium) {
   port.pop_back();
   const std::vector<std::string> connect = {"--admin-config", out + "/config/admin.textproto",
                                             "--coordinator", "127.0.0.1:" + port};
-  auto study_report = [&](const std::vector<std::string>& extra, std::string* output) {
-    std::vector<std::string> argv = {FedradBin(), "study", "report"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    argv.insert(argv.end(), connect.begin(), connect.end());
-    return fedrad::testing::Run(argv, d + "/study-report.log", output);
-  };
+  ASSERT_NO_FATAL_FAILURE(ExpectNoReportForUnknownOrRunningStudy(d, connect));
 
   std::string output;
-  EXPECT_EQ(study_report({"no-such-study", "--out", d + "/none.html"}, &output), 1);
-  EXPECT_THAT(output, HasSubstr("knows no study 'no-such-study'"));
-  EXPECT_FALSE(std::filesystem::exists(d + "/none.html"));
-
-  // A study that has not ended (it waits for a site that never connects).
-  WriteAll(d + "/waiting.textproto",
-           "name: \"waiting\" sites: \"nobody\" cohort_summary { enabled: true }\n");
-  std::vector<std::string> submit = {FedradBin(), "study", "submit", d + "/waiting.textproto"};
-  submit.insert(submit.end(), connect.begin(), connect.end());
-  ASSERT_EQ(fedrad::testing::Run(submit, d + "/submit.log", &output), 0) << output;
-  const std::string waiting_id = output.substr(0, output.find('\n'));
-  EXPECT_EQ(study_report({waiting_id, "--out", d + "/waiting.html"}, &output), 1);
-  EXPECT_THAT(output, HasSubstr("fedrad study watch " + waiting_id));
-  EXPECT_FALSE(std::filesystem::exists(d + "/waiting.html"));
-
   const std::string html_path = d + "/report.html";
-  ASSERT_EQ(study_report({id, "--out", html_path, "--results-out", d + "/fetched.json",
-                          "--audit-log", "V1=" + out + "/audit/V1.log"},
-                         &output),
+  ASSERT_EQ(StudyReport(d, connect,
+                        {id, "--out", html_path, "--results-out", d + "/fetched.json", "--audit-log",
+                         "V1=" + out + "/audit/V1.log"},
+                        &output),
             0)
       << output;
   Terminate(coordinator);
@@ -294,19 +334,7 @@ TEST(SandboxReport, CurvesDistributionsAndStudyReportRenderInChromium) {
   EXPECT_TRUE(fetched["provenance"]["audit_log_heads"].contains("coordinator"));
   EXPECT_EQ(fetched["provenance"]["audit_log_heads"]["V1"], r["provenance"]["audit_log_heads"]["V1"]);
 
-  const std::string html = ReadAll(html_path);
-  for (const std::string what :
-       {"Calibration plot for model cox_radiomic", "Calibration plot for model logistic_2y",
-        "Kaplan-Meier curves for model cox_radiomic at site V1", "ROC curves for model logistic_2y",
-        "Distribution of f01 by center before and after ComBat",
-        "Forest plot of Harrell&#39;s C for model cox_radiomic",
-        "Forest plot of AUC for model logistic_2y", "Forest plot of the HRs of model cox_radiomic",
-        // Three validation centers: the pooled C has a prediction interval.
-        "grey bar: 95% prediction interval for a new center"}) {
-    EXPECT_THAT(html, HasSubstr(what));
-  }
-  EXPECT_THAT(html, HasSubstr("ROC curves for model cox_radiomic"));
-  EXPECT_THAT(html, HasSubstr("Time-dependent (cumulative/dynamic) ROC at t = 730 days"));
+  ExpectEveryPlot(ReadAll(html_path));
 
   if (!HaveChromium()) GTEST_SKIP() << "chromium is not installed; the browser check is skipped";
   const std::string shot_dir = std::string(FEDRAD_BIN_DIR) + "/../report_browser_study";

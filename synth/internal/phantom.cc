@@ -243,105 +243,135 @@ Anatomy DrawAnatomy(const AnatomyInputs& in, Rng& rng) {
   return a;
 }
 
-RenderedCase RenderCase(const Anatomy& a, const Acquisition& acq, int matrix,
-                        double z_extent_mm, Rng& rng) {
-  RenderedCase out;
-  Grid& g = out.grid;
-  const int nz = std::max(1, static_cast<int>(std::lround(z_extent_mm / acq.slice_mm)));
-  g.size = {matrix, matrix, nz};
-  g.spacing = {acq.pixel_mm, acq.pixel_mm, acq.slice_mm};
-  for (int i = 0; i < 3; ++i) g.origin[i] = -0.5 * (g.size[i] - 1) * g.spacing[i];
-  const int nx = matrix, ny = matrix;
-  const size_t plane = static_cast<size_t>(nx) * ny;
+namespace {
 
-  // Sub-slices integrating the slice profile.
-  const int sub = std::max(1, static_cast<int>(std::ceil(acq.slice_mm / kMaxSubSliceMm - 1e-9)));
-  const double dz = acq.slice_mm / sub;
-  const int nzf = nz * sub;
-  auto fine_z = [&](int zf) {
+// The fine z grid: each slice is integrated over `sub` sub-slices of `dz` mm.
+struct FineZ {
+  double origin_z = 0;
+  double slice_mm = 0;
+  int sub = 1;
+  double dz = 0;
+  int nzf = 0;
+  // Centre (mm) of fine sub-slice `zf`.
+  double Z(int zf) const {
     const int slice = zf / sub, s = zf % sub;
-    return g.origin[2] + slice * acq.slice_mm - 0.5 * acq.slice_mm + (s + 0.5) * dz;
-  };
+    return origin_z + slice * slice_mm - 0.5 * slice_mm + (s + 0.5) * dz;
+  }
+};
 
-  // Texture fields over the liver's bounding box on the fine grid.
-  std::array<int, 3> box_lo, box_hi;
+// The two texture fields over the liver's bounding box on the fine grid
+// (x, y in voxels, z in fine sub-slices; lo and hi inclusive).
+struct LiverTexture {
+  std::array<int, 3> lo, hi, box;
+  std::vector<float> fine, coarse;
+  bool Contains(int x, int y, int zf) const {
+    return x >= lo[0] && x <= hi[0] && y >= lo[1] && y <= hi[1] && zf >= lo[2] && zf <= hi[2];
+  }
+  size_t Index(int x, int y, int zf) const {
+    return (static_cast<size_t>(zf - lo[2]) * box[1] + (y - lo[1])) * box[0] + (x - lo[0]);
+  }
+};
+
+// Draws the fine then the coarse field from `rng` (in that order).
+LiverTexture MakeLiverTexture(const Anatomy& a, const Grid& g, const Acquisition& acq,
+                              const FineZ& fz, Rng& rng) {
+  LiverTexture t;
   for (int ax = 0; ax < 3; ++ax) {
     const double reach = 1.35 * a.liver_semi[ax] + 2;
-    const double step = ax < 2 ? acq.pixel_mm : dz;
-    const double origin = ax < 2 ? g.origin[ax] : fine_z(0);
-    const int n = ax < 2 ? g.size[ax] : nzf;
-    box_lo[ax] = std::max(0, static_cast<int>(std::floor((a.liver_center[ax] - reach - origin) / step)));
-    box_hi[ax] = std::min(n - 1, static_cast<int>(std::ceil((a.liver_center[ax] + reach - origin) / step)));
+    const double step = ax < 2 ? acq.pixel_mm : fz.dz;
+    const double origin = ax < 2 ? g.origin[ax] : fz.Z(0);
+    const int n = ax < 2 ? g.size[ax] : fz.nzf;
+    t.lo[ax] = std::max(0, static_cast<int>(std::floor((a.liver_center[ax] - reach - origin) / step)));
+    t.hi[ax] = std::min(n - 1, static_cast<int>(std::ceil((a.liver_center[ax] + reach - origin) / step)));
   }
-  const std::array<int, 3> box{box_hi[0] - box_lo[0] + 1, box_hi[1] - box_lo[1] + 1,
-                               box_hi[2] - box_lo[2] + 1};
-  const std::vector<float> fine_field = GaussianField(
-      box, {kFineTextureSigmaMm / acq.pixel_mm, kFineTextureSigmaMm / acq.pixel_mm,
-            kFineTextureSigmaMm / dz}, rng);
-  const std::vector<float> coarse_field = GaussianField(
-      box, {kCoarseTextureSigmaMm / acq.pixel_mm, kCoarseTextureSigmaMm / acq.pixel_mm,
-            kCoarseTextureSigmaMm / dz}, rng);
+  t.box = {t.hi[0] - t.lo[0] + 1, t.hi[1] - t.lo[1] + 1, t.hi[2] - t.lo[2] + 1};
+  t.fine = GaussianField(
+      t.box, {kFineTextureSigmaMm / acq.pixel_mm, kFineTextureSigmaMm / acq.pixel_mm,
+              kFineTextureSigmaMm / fz.dz}, rng);
+  t.coarse = GaussianField(
+      t.box, {kCoarseTextureSigmaMm / acq.pixel_mm, kCoarseTextureSigmaMm / acq.pixel_mm,
+              kCoarseTextureSigmaMm / fz.dz}, rng);
+  return t;
+}
 
+// Attenuation of liver parenchyma (lesion 0) or of lesion `lesion` at `p`,
+// from the texture fields' values there.
+double LiverHu(const Anatomy& a, int lesion, const Vec3& p, double fine, double coarse) {
+  const double texture = 0.6 * fine + 0.8 * coarse;  // unit variance
+  if (lesion == 0) return a.parenchyma_hu + a.parenchyma_sd_hu * texture;
+  const Lesion& l = a.lesions[lesion - 1];
+  const Vec3 d{p[0] - l.center[0], p[1] - l.center[1], p[2] - l.center[2]};
+  const double dist = Norm(d);
+  const double rho =
+      dist < 1e-9 ? 0.0
+                  : dist / (l.radius_mm * l.shape.Factor({d[0] / dist, d[1] / dist, d[2] / dist}));
+  const double viable = l.base_hu + l.texture_sd_hu * texture +
+                        l.rim_hu * SmoothStep(0.78, 0.92, rho);
+  const double necrotic = kNecrosisHu + 4 * fine;
+  const double w = l.core_fraction > 0
+                       ? SmoothStep(l.core_fraction - 0.08, l.core_fraction + 0.08, rho)
+                       : 1.0;
+  return w * viable + (1 - w) * necrotic;
+}
+
+// Attenuation inside the body wall outside the liver: spine, aorta, kidney,
+// bowel loop, else soft tissue.
+double OrganHu(const Anatomy& a, const Vec3& p) {
   const double spine_y = a.body_b - 12;
   const double aorta_x = 11, aorta_y = a.body_b - 24;
   const double kidney_x = 26, kidney_y = a.body_b - 18;
   const double bowel_x = 18, bowel_y = -14;
+  const double ds = std::hypot(p[0], p[1] - spine_y);
+  if (ds < 8) return ds > 6.5 ? kCorticalBoneHu : kCancellousBoneHu;
+  if (std::hypot(p[0] - aorta_x, p[1] - aorta_y) < 5) return kAortaHu;
+  if (InEllipse(p[0], p[1], kidney_x, kidney_y, 6.5, 8)) return kKidneyHu;
+  const double db = std::hypot(p[0] - bowel_x, p[1] - bowel_y);
+  if (db < 7) {
+    if (db > 5.5) return kBowelWallHu;
+    return p[1] < bowel_y - 2 ? kBowelGasHu : kBowelContentHu;
+  }
+  return kSoftTissueHu;
+}
 
-  // Attenuation of the object at a fine-grid voxel.
-  auto object_hu = [&](int x, int y, int zf) -> double {
-    const Vec3 p{g.origin[0] + x * acq.pixel_mm, g.origin[1] + y * acq.pixel_mm, fine_z(zf)};
-    if (!InEllipse(p[0], p[1], 0, 0, a.body_a, a.body_b)) return kAirHu;
-    if (!InEllipse(p[0], p[1], 0, 0, a.body_a - a.fat_mm, a.body_b - a.fat_mm)) return kFatHu;
-    const bool in_box = x >= box_lo[0] && x <= box_hi[0] && y >= box_lo[1] && y <= box_hi[1] &&
-                        zf >= box_lo[2] && zf <= box_hi[2];
-    if (in_box) {
-      const int lesion = a.LesionAt(p);
-      const bool liver = lesion > 0 || a.InLiverShape(p);
-      if (liver) {
-        const size_t fi = (static_cast<size_t>(zf - box_lo[2]) * box[1] + (y - box_lo[1])) * box[0] +
-                          (x - box_lo[0]);
-        const double fine = fine_field[fi], coarse = coarse_field[fi];
-        const double texture = 0.6 * fine + 0.8 * coarse;  // unit variance
-        if (lesion == 0) return a.parenchyma_hu + a.parenchyma_sd_hu * texture;
-        const Lesion& l = a.lesions[lesion - 1];
-        const Vec3 d{p[0] - l.center[0], p[1] - l.center[1], p[2] - l.center[2]};
-        const double dist = Norm(d);
-        const double rho =
-            dist < 1e-9 ? 0.0
-                        : dist / (l.radius_mm * l.shape.Factor({d[0] / dist, d[1] / dist, d[2] / dist}));
-        const double viable = l.base_hu + l.texture_sd_hu * texture +
-                              l.rim_hu * SmoothStep(0.78, 0.92, rho);
-        const double necrotic = kNecrosisHu + 4 * fine;
-        const double w = l.core_fraction > 0
-                             ? SmoothStep(l.core_fraction - 0.08, l.core_fraction + 0.08, rho)
-                             : 1.0;
-        return w * viable + (1 - w) * necrotic;
-      }
+// Attenuation of the object at fine-grid voxel (x, y, zf).
+double ObjectHu(const Anatomy& a, const Grid& g, const Acquisition& acq, const FineZ& fz,
+                const LiverTexture& t, int x, int y, int zf) {
+  const Vec3 p{g.origin[0] + x * acq.pixel_mm, g.origin[1] + y * acq.pixel_mm, fz.Z(zf)};
+  if (!InEllipse(p[0], p[1], 0, 0, a.body_a, a.body_b)) return kAirHu;
+  if (!InEllipse(p[0], p[1], 0, 0, a.body_a - a.fat_mm, a.body_b - a.fat_mm)) return kFatHu;
+  if (t.Contains(x, y, zf)) {
+    const int lesion = a.LesionAt(p);
+    const bool liver = lesion > 0 || a.InLiverShape(p);
+    if (liver) {
+      const size_t fi = t.Index(x, y, zf);
+      return LiverHu(a, lesion, p, t.fine[fi], t.coarse[fi]);
     }
-    const double ds = std::hypot(p[0], p[1] - spine_y);
-    if (ds < 8) return ds > 6.5 ? kCorticalBoneHu : kCancellousBoneHu;
-    if (std::hypot(p[0] - aorta_x, p[1] - aorta_y) < 5) return kAortaHu;
-    if (InEllipse(p[0], p[1], kidney_x, kidney_y, 6.5, 8)) return kKidneyHu;
-    const double db = std::hypot(p[0] - bowel_x, p[1] - bowel_y);
-    if (db < 7) {
-      if (db > 5.5) return kBowelWallHu;
-      return p[1] < bowel_y - 2 ? kBowelGasHu : kBowelContentHu;
-    }
-    return kSoftTissueHu;
-  };
+  }
+  return OrganHu(a, p);
+}
 
-  // Slice profile: average the sub-slices.
+// Slice profile: each slice is the average of its sub-slices.
+std::vector<float> IntegrateSlices(const Anatomy& a, const Grid& g, const Acquisition& acq,
+                                   const FineZ& fz, const LiverTexture& t) {
+  const int nx = g.size[0], ny = g.size[1];
+  const size_t plane = static_cast<size_t>(nx) * ny;
   std::vector<float> image(g.NumVoxels(), 0.0f);
-  for (int zf = 0; zf < nzf; ++zf) {
-    float* slice = image.data() + (zf / sub) * plane;
+  for (int zf = 0; zf < fz.nzf; ++zf) {
+    float* slice = image.data() + (zf / fz.sub) * plane;
     for (int y = 0; y < ny; ++y) {
       for (int x = 0; x < nx; ++x) {
-        slice[y * nx + x] += static_cast<float>(object_hu(x, y, zf) / sub);
+        slice[y * nx + x] += static_cast<float>(ObjectHu(a, g, acq, fz, t, x, y, zf) / fz.sub);
       }
     }
   }
+  return image;
+}
 
-  // Masks at voxel centres.
+// Liver and lesion masks at voxel centres.
+void RenderMasks(const Anatomy& a, const Acquisition& acq, RenderedCase& out) {
+  const Grid& g = out.grid;
+  const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
+  const size_t plane = static_cast<size_t>(nx) * ny;
   out.liver.assign(g.NumVoxels(), 0);
   out.lesions.assign(g.NumVoxels(), 0);
   for (int z = 0; z < nz; ++z) {
@@ -356,9 +386,16 @@ RenderedCase RenderCase(const Anatomy& a, const Acquisition& acq, int matrix,
       }
     }
   }
+}
 
-  // Reconstruction: noise added before the kernel, scaled so that its SD
-  // after the kernel is acq.noise_hu (correlated, kernel-shaped noise).
+// Reconstruction: noise added before the kernel, scaled so that its SD
+// after the kernel is acq.noise_hu (correlated, kernel-shaped noise).
+// Blurs `image` in place and writes out.ct.
+void Reconstruct(std::vector<float>& image, const Acquisition& acq, Rng& rng,
+                 RenderedCase& out) {
+  const Grid& g = out.grid;
+  const int nx = g.size[0], ny = g.size[1], nz = g.size[2];
+  const size_t plane = static_cast<size_t>(nx) * ny;
   const std::vector<double> kernel = GaussianKernel(acq.kernel_sigma_mm / acq.pixel_mm);
   const double noise_gain = SumOfSquares(kernel);  // per axis; 2-D gain is its square
   const double white_sd = acq.noise_hu / std::sqrt(noise_gain * noise_gain);
@@ -372,6 +409,31 @@ RenderedCase RenderCase(const Anatomy& a, const Acquisition& acq, int matrix,
       out.ct[z * plane + i] = static_cast<int16_t>(v);
     }
   }
+}
+
+}  // namespace
+
+RenderedCase RenderCase(const Anatomy& a, const Acquisition& acq, int matrix,
+                        double z_extent_mm, Rng& rng) {
+  RenderedCase out;
+  Grid& g = out.grid;
+  const int nz = std::max(1, static_cast<int>(std::lround(z_extent_mm / acq.slice_mm)));
+  g.size = {matrix, matrix, nz};
+  g.spacing = {acq.pixel_mm, acq.pixel_mm, acq.slice_mm};
+  for (int i = 0; i < 3; ++i) g.origin[i] = -0.5 * (g.size[i] - 1) * g.spacing[i];
+
+  // Sub-slices integrating the slice profile.
+  FineZ fz;
+  fz.origin_z = g.origin[2];
+  fz.slice_mm = acq.slice_mm;
+  fz.sub = std::max(1, static_cast<int>(std::ceil(acq.slice_mm / kMaxSubSliceMm - 1e-9)));
+  fz.dz = acq.slice_mm / fz.sub;
+  fz.nzf = nz * fz.sub;
+
+  const LiverTexture texture = MakeLiverTexture(a, g, acq, fz, rng);
+  std::vector<float> image = IntegrateSlices(a, g, acq, fz, texture);
+  RenderMasks(a, acq, out);
+  Reconstruct(image, acq, rng, out);
   return out;
 }
 

@@ -907,6 +907,224 @@ bool SiteAdmin(const std::vector<std::string>& args, const std::string& cwd, con
   return code == 0;
 }
 
+// Writes the script and starts the rogue coordinator; sets *budget (the
+// seconds the script may take) and *port (where it listens, once it has
+// written its port file). Fails (fatally) if it never does.
+void StartRogue(const AttackSetup& setup, const std::string& root, const std::string& pki, Proc* rogue,
+                int* port, double* budget) {
+  json script = {{"overall_timeout_seconds", setup.overall_timeout},
+                 {"connect_timeout_seconds", 30},
+                 {"tasks", json::array()}};
+  *budget = 10;
+  for (const auto& t : setup.tasks) {
+    script["tasks"].push_back(t.task);
+    *budget += t.task["timeout_seconds"].get<double>();
+  }
+  WriteAll(root + "/rogue/script.json", script.dump());
+  *rogue = Spawn({BinDir() + "/fedrad-rogue-coordinator", "--ca", pki + "/ca/ca.crt", "--cert",
+                  pki + "/certs/coordinator.crt", "--key", pki + "/certs/coordinator.key", "--crl",
+                  pki + "/ca/crl.pem", "--listen", "127.0.0.1:0", "--port-file", root + "/rogue/port",
+                  "--script", root + "/rogue/script.json", "--out", root + "/rogue/results.jsonl"},
+                 root + "/logs/rogue.log");
+  ASSERT_TRUE(WaitFor([&] { return ReadAll(root + "/rogue/port").find('\n') != std::string::npos; }, 30))
+      << ReadAll(root + "/logs/rogue.log");
+  *port = std::atoi(ReadAll(root + "/rogue/port").c_str());
+}
+
+// Writes the site's config (state_dir only when this build's SiteConfig has
+// it) under site_dir; returns its path.
+std::string WriteSiteConfig(const AttackSetup& setup, const std::string& site_dir, const std::string& pki,
+                            int port, bool has_state_dir) {
+  const std::string config = site_dir + "/site.textproto";
+  WriteAll(config, "coordinator_address: \"127.0.0.1:" + std::to_string(port) + "\"\n" +
+                       "tls { ca_cert: \"" + pki + "/ca/ca.crt\" crl: \"" + pki + "/ca/crl.pem\" cert: \"" +
+                       pki + "/certs/" + kSite + ".crt\" key: \"" + pki + "/certs/" + kSite + ".key\" }\n" +
+                       "data_csv: \"" + site_dir + "/data/site.csv\"\n" + "id_column: \"patient_id\"\n" +
+                       "policy { min_cell_count: " + std::to_string(kSiteK) + " " + setup.policy_extra +
+                       " }\n" + "output_dir: \"" + site_dir + "/output\"\n" + "audit_log: \"" + site_dir +
+                       "/audit/site.log\"\n" + (has_state_dir ? "state_dir: \"" + site_dir + "/state\"\n" : "") +
+                       "heartbeat_seconds: 1\nreconnect_initial_seconds: 0.2\nreconnect_max_seconds: 1\n");
+  return config;
+}
+
+// Lets time pass over an approval: every approvals.textproto under site_dir
+// has the last day DateFromToday(1) moved to DateFromToday(-2).
+void AgeApprovals(const std::string& site_dir) {
+  bool moved = false;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(site_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename() != "approvals.textproto") continue;
+    std::string text = ReadAll(it->path().string());
+    const std::string from = "\"" + DateFromToday(1) + "\"", to = "\"" + DateFromToday(-2) + "\"";
+    for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + 1)) {
+      text.replace(at, from.size(), to);
+      moved = true;
+    }
+    WriteAll(it->path().string(), text);
+  }
+  std::cerr << "[adversarial] expired approval: " << (moved ? "last day moved to " + DateFromToday(-2)
+                                                             : std::string("no approvals file to age"))
+            << "\n";
+}
+
+// The operator approves (or not) each study, with the real command; sets
+// each study's `approved`, and *fallback once the command is not known.
+void ApproveStudies(AttackSetup& setup, const std::string& config, const std::string& root,
+                    const char* attack_name, bool* fallback) {
+  const std::string site_dir = root + "/site";
+  for (const auto& s : setup.studies) {
+    if (s->approval == Approval::kNone || *fallback) continue;
+    std::vector<std::string> args = {"approve", "--config", config, s->path};
+    if (s->approval == Approval::kExpired) {
+      // A past date cannot be approved: approve until tomorrow, then let
+      // time pass by moving the recorded last day into the past.
+      args.push_back("--expires");
+      args.push_back(DateFromToday(1));
+    }
+    args.push_back("--note");
+    args.push_back(std::string("adversarial suite: ") + attack_name);
+    s->approved = SiteAdmin(args, site_dir, root + "/logs/approve-" + s->name + ".log", fallback);
+    if (s->must_approve && !s->approved) {
+      ADD_FAILURE() << "SETUP: study " << s->name << " must be approved by `fedrad-site approve` (this "
+                    << "variant exercises the task-time rule), but the command refused it: "
+                    << ReadAll(root + "/logs/approve-" + s->name + ".log");
+    }
+    if (!s->approved) continue;
+    if (s->approval == Approval::kWithdraw) {
+      SiteAdmin({"withdraw", "--config", config, s->name}, site_dir, root + "/logs/withdraw-" + s->name + ".log",
+                fallback);
+    }
+    if (s->approval == Approval::kExpired) AgeApprovals(site_dir);
+  }
+}
+
+// One line of the rogue coordinator's output (a result, timeout or
+// stream_ended event) as an Answer.
+Answer AnswerFromLine(const json& j, const std::string& event) {
+  Answer a;
+  a.event = event;
+  a.task_id = j.value("task_id", "");
+  a.kind = j.value("kind", "");
+  a.study_id = j.value("study_id", "");
+  a.status_code = j.value("status_code", -1);
+  a.status_message = j.value("status_message", "");
+  a.n_contributing = j.value("n_contributing", int64_t{0});
+  a.elapsed_ms = j.value("elapsed_ms", int64_t{0});
+  a.signed_round = j.value("signed_round", "");
+  if (j.contains("arrays")) {
+    for (auto& [name, arr] : j["arrays"].items()) {
+      std::vector<double>& v = a.arrays[name];
+      for (const auto& x : arr["values"]) v.push_back(x.is_number() ? x.get<double>() : NAN);
+    }
+  }
+  if (j.contains("strings")) {
+    for (auto& [key, value] : j["strings"].items()) a.strings[key] = value.get<std::string>();
+  }
+  // Lists (Payload.lists) are checked as text, one item a line.
+  if (j.contains("lists")) {
+    for (auto& [key, value] : j["lists"].items()) {
+      std::string text;
+      for (const auto& v : value) text += (text.empty() ? "" : "\n") + v.get<std::string>();
+      a.strings[key] = text;
+    }
+  }
+  return a;
+}
+
+// Reads the rogue coordinator's JSON Lines into run: the hello, every
+// answer in order, and the results by task id.
+void ReadRogueResults(const std::string& path, Outcome* run) {
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) continue;
+    const std::string event = j.value("event", "");
+    if (event == "hello") run->hello = j;
+    if (event != "result" && event != "timeout" && event != "stream_ended") continue;
+    Answer a = AnswerFromLine(j, event);
+    run->answers.push_back(a);
+    if (event == "result") run->by_task[a.task_id] = a;
+  }
+}
+
+// Never crashes, never hangs: the site was alive at the end of the attack
+// and stopped on SIGTERM, the rogue coordinator finished, every task was
+// answered.
+void CheckCrashesAndHangs(const AttackSetup& setup, const Outcome& run, bool site_alive, int site_exit,
+                          bool site_stopped_cleanly, bool rogue_done, Findings* f) {
+  if (!site_alive) {
+    f->Add("CRASH", std::string("fedrad-site exited during the attack (exit ") + std::to_string(site_exit) +
+                        (site_exit > 128 ? ", signal " + std::to_string(site_exit - 128) : "") + ")");
+  }
+  if (!site_stopped_cleanly) f->Add("HANG", "fedrad-site did not stop within 8 s of SIGTERM (killed)");
+  if (!rogue_done) f->Add("HANG", "the rogue coordinator did not finish within its budget");
+  for (const auto& t : setup.tasks) {
+    const std::string id = t.task["task_id"];
+    if (run.by_task.count(id)) continue;
+    bool stream_ended = false, sent = false;
+    for (const Answer& a : run.answers) {
+      stream_ended = stream_ended || a.event == "stream_ended";
+      sent = sent || a.task_id == id;
+    }
+    if (stream_ended && !sent) {
+      f->Add("CRASH", id + " (" + t.task["kind"].get<std::string>() + ") was never sent: the site's stream had ended");
+    } else if (stream_ended) {
+      f->Add("CRASH", id + " (" + t.task["kind"].get<std::string>() + ") was not answered: the site's stream ended");
+    } else {
+      f->Add("HANG", id + " (" + t.task["kind"].get<std::string>() + ") was not answered within " +
+                         Fmt("%g", t.task["timeout_seconds"].get<double>()) + " s");
+    }
+  }
+}
+
+// Writes nothing outside its folders; its data and config are unchanged;
+// its audit log is still JSON Lines.
+void CheckWrites(const std::map<std::string, FileInfo>& before, const std::map<std::string, FileInfo>& after,
+                 const std::string& root, Findings* f) {
+  const std::string site_dir = root + "/site";
+  const std::vector<std::string> allowed = {site_dir + "/output", site_dir + "/state", site_dir + "/audit",
+                                            root + "/logs", root + "/rogue"};
+  for (const auto& [path, info] : after) {
+    auto was = before.find(path);
+    const bool changed = was == before.end() || was->second.digest != info.digest;
+    if (!changed) continue;
+    bool ok = false;
+    for (const auto& a : allowed) ok = ok || Under(path, a);
+    if (!ok) f->Add("WRITE outside the site's folders", path);
+  }
+  for (const auto& [path, info] : before) {
+    if (!after.count(path)) f->Add("WRITE outside the site's folders", "removed " + path);
+  }
+  {
+    std::ifstream audit(site_dir + "/audit/site.log");
+    int line_no = 0;
+    for (std::string line; std::getline(audit, line);) {
+      ++line_no;
+      if (json::parse(line, nullptr, false).is_discarded()) {
+        f->Add("WRITE audit log overwritten", "audit line " + std::to_string(line_no) + " is not JSON");
+        break;
+      }
+    }
+  }
+}
+
+// One summary line on stderr (and the site log's tail if the test failed).
+void PrintSummary(const char* attack_name, const AttackSetup& setup, const Outcome& run, const Findings& f,
+                  bool fallback) {
+  std::cerr << "[adversarial] " << attack_name << ": "
+            << (::testing::Test::HasFailure() ? "FAILED" : "held") << "; " << run.by_task.size() << "/" << setup.tasks.size()
+            << " answered, " << [&] {
+                 int ok = 0;
+                 for (const auto& [id, a] : run.by_task) ok += a.ok();
+                 return ok;
+               }() << " released; findings: "
+            << f.Summary() << (fallback ? " (FALLBACK: no approval step)" : "") << "\n";
+  if (::testing::Test::HasFailure()) {
+    std::cerr << "[adversarial] site log (tail):\n"
+              << run.site_log.substr(run.site_log.size() > 3000 ? run.site_log.size() - 3000 : 0) << "\n";
+  }
+}
+
 TEST_P(Adversarial, SiteHoldsTheLine) {
   const char* attack_name = GetParam().name;
   void (*build)(AttackSetup&) = GetParam().build;
@@ -923,79 +1141,15 @@ TEST_P(Adversarial, SiteHoldsTheLine) {
   WriteAll(site_dir + "/data/site.csv", setup.csv.empty() ? TheTable().Csv() : setup.csv);
 
   // The rogue coordinator.
-  json script = {{"overall_timeout_seconds", setup.overall_timeout},
-                 {"connect_timeout_seconds", 30},
-                 {"tasks", json::array()}};
-  double budget = 10;
-  for (const auto& t : setup.tasks) {
-    script["tasks"].push_back(t.task);
-    budget += t.task["timeout_seconds"].get<double>();
-  }
-  WriteAll(root + "/rogue/script.json", script.dump());
   const std::string pki = Pki();
-  Proc rogue = Spawn({BinDir() + "/fedrad-rogue-coordinator", "--ca", pki + "/ca/ca.crt", "--cert",
-                      pki + "/certs/coordinator.crt", "--key", pki + "/certs/coordinator.key", "--crl",
-                      pki + "/ca/crl.pem", "--listen", "127.0.0.1:0", "--port-file", root + "/rogue/port",
-                      "--script", root + "/rogue/script.json", "--out", root + "/rogue/results.jsonl"},
-                     root + "/logs/rogue.log");
-  ASSERT_TRUE(WaitFor([&] { return ReadAll(root + "/rogue/port").find('\n') != std::string::npos; }, 30))
-      << ReadAll(root + "/logs/rogue.log");
-  const int port = std::atoi(ReadAll(root + "/rogue/port").c_str());
+  Proc rogue;
+  int port = 0;
+  double budget = 0;
+  ASSERT_NO_FATAL_FAILURE(StartRogue(setup, root, pki, &rogue, &port, &budget));
 
-  // The site's config (state_dir only when this build's SiteConfig has it).
-  const bool has_state_dir = SiteKnowsStateDir();
-  const std::string config = site_dir + "/site.textproto";
-  WriteAll(config, "coordinator_address: \"127.0.0.1:" + std::to_string(port) + "\"\n" +
-                       "tls { ca_cert: \"" + pki + "/ca/ca.crt\" crl: \"" + pki + "/ca/crl.pem\" cert: \"" +
-                       pki + "/certs/" + kSite + ".crt\" key: \"" + pki + "/certs/" + kSite + ".key\" }\n" +
-                       "data_csv: \"" + site_dir + "/data/site.csv\"\n" + "id_column: \"patient_id\"\n" +
-                       "policy { min_cell_count: " + std::to_string(kSiteK) + " " + setup.policy_extra +
-                       " }\n" + "output_dir: \"" + site_dir + "/output\"\n" + "audit_log: \"" + site_dir +
-                       "/audit/site.log\"\n" + (has_state_dir ? "state_dir: \"" + site_dir + "/state\"\n" : "") +
-                       "heartbeat_seconds: 1\nreconnect_initial_seconds: 0.2\nreconnect_max_seconds: 1\n");
-
-  // The operator approves (or not) each study, with the real command.
+  const std::string config = WriteSiteConfig(setup, site_dir, pki, port, SiteKnowsStateDir());
   bool fallback = false;
-  for (const auto& s : setup.studies) {
-    if (s->approval == Approval::kNone || fallback) continue;
-    std::vector<std::string> args = {"approve", "--config", config, s->path};
-    if (s->approval == Approval::kExpired) {
-      // A past date cannot be approved: approve until tomorrow, then let
-      // time pass by moving the recorded last day into the past.
-      args.push_back("--expires");
-      args.push_back(DateFromToday(1));
-    }
-    args.push_back("--note");
-    args.push_back(std::string("adversarial suite: ") + attack_name);
-    s->approved = SiteAdmin(args, site_dir, root + "/logs/approve-" + s->name + ".log", &fallback);
-    if (s->must_approve && !s->approved) {
-      ADD_FAILURE() << "SETUP: study " << s->name << " must be approved by `fedrad-site approve` (this "
-                    << "variant exercises the task-time rule), but the command refused it: "
-                    << ReadAll(root + "/logs/approve-" + s->name + ".log");
-    }
-    if (!s->approved) continue;
-    if (s->approval == Approval::kWithdraw) {
-      SiteAdmin({"withdraw", "--config", config, s->name}, site_dir, root + "/logs/withdraw-" + s->name + ".log",
-                &fallback);
-    }
-    if (s->approval == Approval::kExpired) {
-      bool moved = false;
-      std::error_code ec;
-      for (fs::recursive_directory_iterator it(site_dir, ec), end; !ec && it != end; it.increment(ec)) {
-        if (it->path().filename() != "approvals.textproto") continue;
-        std::string text = ReadAll(it->path().string());
-        const std::string from = "\"" + DateFromToday(1) + "\"", to = "\"" + DateFromToday(-2) + "\"";
-        for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + 1)) {
-          text.replace(at, from.size(), to);
-          moved = true;
-        }
-        WriteAll(it->path().string(), text);
-      }
-      std::cerr << "[adversarial] expired approval: " << (moved ? "last day moved to " + DateFromToday(-2)
-                                                                 : std::string("no approvals file to age"))
-                << "\n";
-    }
-  }
+  ApproveStudies(setup, config, root, attack_name, &fallback);
 
   const auto before = Snapshot(root);
   Proc site = Spawn({SiteBin(), "--config", config}, root + "/logs/site.log", site_dir);
@@ -1011,43 +1165,7 @@ TEST_P(Adversarial, SiteHoldsTheLine) {
   run.site_log = ReadAll(root + "/logs/site.log");
   run.audit_log = ReadAll(site_dir + "/audit/site.log");
   Findings f;
-  std::ifstream in(root + "/rogue/results.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    json j = json::parse(line, nullptr, false);
-    if (j.is_discarded()) continue;
-    const std::string event = j.value("event", "");
-    if (event == "hello") run.hello = j;
-    if (event != "result" && event != "timeout" && event != "stream_ended") continue;
-    Answer a;
-    a.event = event;
-    a.task_id = j.value("task_id", "");
-    a.kind = j.value("kind", "");
-    a.study_id = j.value("study_id", "");
-    a.status_code = j.value("status_code", -1);
-    a.status_message = j.value("status_message", "");
-    a.n_contributing = j.value("n_contributing", int64_t{0});
-    a.elapsed_ms = j.value("elapsed_ms", int64_t{0});
-    a.signed_round = j.value("signed_round", "");
-    if (j.contains("arrays")) {
-      for (auto& [name, arr] : j["arrays"].items()) {
-        std::vector<double>& v = a.arrays[name];
-        for (const auto& x : arr["values"]) v.push_back(x.is_number() ? x.get<double>() : NAN);
-      }
-    }
-    if (j.contains("strings")) {
-      for (auto& [key, value] : j["strings"].items()) a.strings[key] = value.get<std::string>();
-    }
-    // Lists (Payload.lists) are checked as text, one item a line.
-    if (j.contains("lists")) {
-      for (auto& [key, value] : j["lists"].items()) {
-        std::string text;
-        for (const auto& v : value) text += (text.empty() ? "" : "\n") + v.get<std::string>();
-        a.strings[key] = text;
-      }
-    }
-    run.answers.push_back(a);
-    if (event == "result") run.by_task[a.task_id] = a;
-  }
+  ReadRogueResults(root + "/rogue/results.jsonl", &run);
 
   // The harness itself worked: the site connected over mutual TLS.
   ASSERT_EQ(run.hello.value("site", ""), kSite)
@@ -1055,73 +1173,14 @@ TEST_P(Adversarial, SiteHoldsTheLine) {
       << "\nsite: " << run.site_log.substr(0, 4000);
   EXPECT_EQ(run.hello.value("role", ""), "site");
 
-  // Never crashes, never hangs.
-  if (!site_alive) {
-    f.Add("CRASH", std::string("fedrad-site exited during the attack (exit ") + std::to_string(site_exit) +
-                       (site_exit > 128 ? ", signal " + std::to_string(site_exit - 128) : "") + ")");
-  }
-  if (!site_stopped_cleanly) f.Add("HANG", "fedrad-site did not stop within 8 s of SIGTERM (killed)");
-  if (!rogue_done) f.Add("HANG", "the rogue coordinator did not finish within its budget");
-  for (const auto& t : setup.tasks) {
-    const std::string id = t.task["task_id"];
-    if (run.by_task.count(id)) continue;
-    bool stream_ended = false, sent = false;
-    for (const Answer& a : run.answers) {
-      stream_ended = stream_ended || a.event == "stream_ended";
-      sent = sent || a.task_id == id;
-    }
-    if (stream_ended && !sent) {
-      f.Add("CRASH", id + " (" + t.task["kind"].get<std::string>() + ") was never sent: the site's stream had ended");
-    } else if (stream_ended) {
-      f.Add("CRASH", id + " (" + t.task["kind"].get<std::string>() + ") was not answered: the site's stream ended");
-    } else {
-      f.Add("HANG", id + " (" + t.task["kind"].get<std::string>() + ") was not answered within " +
-                        Fmt("%g", t.task["timeout_seconds"].get<double>()) + " s");
-    }
-  }
-
-  // Writes nothing outside its folders; its data and config are unchanged.
-  const std::vector<std::string> allowed = {site_dir + "/output", site_dir + "/state", site_dir + "/audit",
-                                            root + "/logs", root + "/rogue"};
-  for (const auto& [path, info] : after) {
-    auto was = before.find(path);
-    const bool changed = was == before.end() || was->second.digest != info.digest;
-    if (!changed) continue;
-    bool ok = false;
-    for (const auto& a : allowed) ok = ok || Under(path, a);
-    if (!ok) f.Add("WRITE outside the site's folders", path);
-  }
-  for (const auto& [path, info] : before) {
-    if (!after.count(path)) f.Add("WRITE outside the site's folders", "removed " + path);
-  }
-  {
-    std::ifstream audit(site_dir + "/audit/site.log");
-    int line_no = 0;
-    for (std::string line; std::getline(audit, line);) {
-      ++line_no;
-      if (json::parse(line, nullptr, false).is_discarded()) {
-        f.Add("WRITE audit log overwritten", "audit line " + std::to_string(line_no) + " is not JSON");
-        break;
-      }
-    }
-  }
+  CheckCrashesAndHangs(setup, run, site_alive, site_exit, site_stopped_cleanly, rogue_done, &f);
+  CheckWrites(before, after, root, &f);
 
   // Releases nothing finer than its rules.
   CheckReleases(run, root, &f);
   for (const auto& check : setup.checks) check(run);
 
-  std::cerr << "[adversarial] " << attack_name << ": "
-            << (::testing::Test::HasFailure() ? "FAILED" : "held") << "; " << run.by_task.size() << "/" << setup.tasks.size()
-            << " answered, " << [&] {
-                 int ok = 0;
-                 for (const auto& [id, a] : run.by_task) ok += a.ok();
-                 return ok;
-               }() << " released; findings: "
-            << f.Summary() << (fallback ? " (FALLBACK: no approval step)" : "") << "\n";
-  if (::testing::Test::HasFailure()) {
-    std::cerr << "[adversarial] site log (tail):\n"
-              << run.site_log.substr(run.site_log.size() > 3000 ? run.site_log.size() - 3000 : 0) << "\n";
-  }
+  PrintSummary(attack_name, setup, run, f, fallback);
 }
 
 // ---------------------------------------------------------------------------

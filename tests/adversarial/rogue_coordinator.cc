@@ -207,131 +207,25 @@ class Output {
 
 class RogueService final : public fedrad::v1::Federation::Service {
  public:
+  using Stream =
+      grpc::ServerReaderWriter<fedrad::v1::CoordinatorMessage, fedrad::v1::SiteMessage>;
+
   RogueService(const Script& script, Output* output, Clock::time_point deadline)
       : script_(script), output_(output), deadline_(deadline) {}
 
-  grpc::Status Connect(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<fedrad::v1::CoordinatorMessage, fedrad::v1::SiteMessage>* stream)
-      override {
+  grpc::Status Connect(grpc::ServerContext* context, Stream* stream) override {
     if (taken_.exchange(true)) {
       // One site session per run: a reconnecting site is turned away.
       return grpc::Status(grpc::StatusCode::UNAVAILABLE, "rogue: session already used");
     }
-    auto who = fedrad::transport::GetPeerIdentity(*context, false);
-    json hello_line = {{"event", "hello"}};
-    if (who.ok()) {
-      hello_line["site"] = who->common_name;
-      hello_line["role"] = who->role;
-    }
-    fedrad::v1::SiteMessage first;
-    if (!stream->Read(&first) || !first.has_hello()) {
-      hello_line["error"] = "no hello";
-      output_->Write(hello_line);
-      Finish("no hello");
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "no hello");
-    }
-    hello_line["protocol_version"] = first.hello().protocol_version();
-    hello_line["min_cell_count"] = first.hello().min_cell_count();
-    hello_line["accepted_task_kinds"] = std::vector<std::string>(
-        first.hello().accepted_task_kinds().begin(), first.hello().accepted_task_kinds().end());
-    output_->Write(hello_line);
-    fedrad::v1::CoordinatorMessage welcome;
-    welcome.mutable_welcome()->set_protocol_version(fedrad::transport::kProtocolVersion);
-    welcome.mutable_welcome()->set_coordinator_id("coordinator");
-    welcome.mutable_welcome()->set_site_id(who.ok() ? who->common_name : "");
-    if (!stream->Write(welcome)) {
-      Finish("welcome not delivered");
-      return grpc::Status::OK;
-    }
+    grpc::Status early;
+    if (!Handshake(*context, stream, &early)) return early;
     connected_ = true;
 
     // A reader thread: results and heartbeats into a queue.
-    std::mutex mu;
-    std::condition_variable cv;
-    std::deque<fedrad::v1::TaskResult> results;
-    bool ended = false;
-    std::thread reader([&] {
-      fedrad::v1::SiteMessage msg;
-      while (stream->Read(&msg)) {
-        if (!msg.has_result()) continue;
-        std::lock_guard<std::mutex> lock(mu);
-        results.push_back(msg.result());
-        cv.notify_all();
-      }
-      std::lock_guard<std::mutex> lock(mu);
-      ended = true;
-      cv.notify_all();
-    });
-
-    std::string reason = "script done";
-    // The signed messages of the answers so far, by task id.
-    std::map<std::string, fedrad::v1::SignedMessage> signed_by_task;
-    for (const ScriptTask& st : script_.tasks) {
-      fedrad::v1::CoordinatorMessage out;
-      *out.mutable_task() = st.task;
-      for (const std::string& id : st.transcript_from) {
-        auto it = signed_by_task.find(id);
-        if (it != signed_by_task.end()) *out.mutable_task()->mutable_transcript()->add_messages() = it->second;
-      }
-      const auto sent_at = Clock::now();
-      auto task_deadline =
-          sent_at + std::chrono::milliseconds(static_cast<int64_t>(st.timeout_seconds * 1000));
-      if (task_deadline > deadline_) task_deadline = deadline_;
-      out.mutable_task()->set_deadline_unix_millis(
-          std::chrono::duration_cast<std::chrono::milliseconds>(
-              std::chrono::system_clock::now().time_since_epoch())
-              .count() +
-          static_cast<int64_t>(st.timeout_seconds * 1000));
-      bool delivered;
-      {
-        std::lock_guard<std::mutex> lock(write_mu_);
-        delivered = stream->Write(out);
-      }
-      ++sent_;
-      if (!delivered) {
-        output_->Write({{"event", "stream_ended"}, {"task_id", st.task.task_id()},
-                        {"kind", st.task.kind()}});
-        reason = "stream ended";
-        break;
-      }
-      std::unique_lock<std::mutex> lock(mu);
-      bool got = false;
-      while (!got) {
-        // Results of other (earlier, timed-out) tasks are written too.
-        while (!results.empty()) {
-          fedrad::v1::TaskResult r = std::move(results.front());
-          results.pop_front();
-          WriteResult(r, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
-                                                                              sent_at)
-                             .count());
-          if (r.has_signed_()) signed_by_task[r.task_id()] = r.signed_();
-          if (r.task_id() == st.task.task_id()) got = true;
-        }
-        if (got) break;
-        if (ended) break;
-        if (cv.wait_until(lock, task_deadline) == std::cv_status::timeout && results.empty()) {
-          break;
-        }
-      }
-      if (got) {
-        ++answered_;
-        continue;
-      }
-      if (ended) {
-        output_->Write({{"event", "stream_ended"}, {"task_id", st.task.task_id()},
-                        {"kind", st.task.kind()}});
-        reason = "stream ended";
-        break;
-      }
-      ++timed_out_;
-      output_->Write({{"event", "timeout"}, {"task_id", st.task.task_id()},
-                      {"kind", st.task.kind()}, {"timeout_seconds", st.timeout_seconds}});
-      if (Clock::now() >= deadline_) {
-        reason = "overall timeout";
-        break;
-      }
-    }
+    Inbox inbox;
+    std::thread reader([&] { ReadResults(stream, inbox); });
+    const std::string reason = RunScript(stream, inbox);
     context->TryCancel();
     reader.join();
     Finish(reason);
@@ -359,6 +253,164 @@ class RogueService final : public fedrad::v1::Federation::Service {
   }
 
  private:
+  // Results read from the site by the reader thread, guarded by mu.
+  struct Inbox {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<fedrad::v1::TaskResult> results;
+    bool ended = false;
+  };
+  // How the wait for one task's answer ended.
+  enum class Answer { kGot, kStreamEnded, kTimeout };
+
+  // Reads the site's Hello, writes the hello line and sends the Welcome.
+  // Returns true to go on; false with *early the status to end the call with
+  // (Finish already called).
+  bool Handshake(const grpc::ServerContext& context, Stream* stream, grpc::Status* early) {
+    auto who = fedrad::transport::GetPeerIdentity(context, false);
+    json hello_line = {{"event", "hello"}};
+    if (who.ok()) {
+      hello_line["site"] = who->common_name;
+      hello_line["role"] = who->role;
+    }
+    fedrad::v1::SiteMessage first;
+    if (!stream->Read(&first) || !first.has_hello()) {
+      hello_line["error"] = "no hello";
+      output_->Write(hello_line);
+      Finish("no hello");
+      *early = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "no hello");
+      return false;
+    }
+    hello_line["protocol_version"] = first.hello().protocol_version();
+    hello_line["min_cell_count"] = first.hello().min_cell_count();
+    hello_line["accepted_task_kinds"] = std::vector<std::string>(
+        first.hello().accepted_task_kinds().begin(), first.hello().accepted_task_kinds().end());
+    output_->Write(hello_line);
+    fedrad::v1::CoordinatorMessage welcome;
+    welcome.mutable_welcome()->set_protocol_version(fedrad::transport::kProtocolVersion);
+    welcome.mutable_welcome()->set_coordinator_id("coordinator");
+    welcome.mutable_welcome()->set_site_id(who.ok() ? who->common_name : "");
+    if (!stream->Write(welcome)) {
+      Finish("welcome not delivered");
+      *early = grpc::Status::OK;
+      return false;
+    }
+    return true;
+  }
+
+  // The reader thread's body: every TaskResult into the inbox until the
+  // stream ends (heartbeats are dropped).
+  static void ReadResults(Stream* stream, Inbox& inbox) {
+    fedrad::v1::SiteMessage msg;
+    while (stream->Read(&msg)) {
+      if (!msg.has_result()) continue;
+      std::lock_guard<std::mutex> lock(inbox.mu);
+      inbox.results.push_back(msg.result());
+      inbox.cv.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(inbox.mu);
+    inbox.ended = true;
+    inbox.cv.notify_all();
+  }
+
+  // Sends the script's tasks one after the other, each waited for up to its
+  // timeout; returns why the run ended.
+  std::string RunScript(Stream* stream, Inbox& inbox) {
+    std::string reason = "script done";
+    // The signed messages of the answers so far, by task id.
+    std::map<std::string, fedrad::v1::SignedMessage> signed_by_task;
+    for (const ScriptTask& st : script_.tasks) {
+      Clock::time_point sent_at, task_deadline;
+      const bool delivered = SendTask(stream, st, signed_by_task, &sent_at, &task_deadline);
+      if (!delivered) {
+        output_->Write({{"event", "stream_ended"}, {"task_id", st.task.task_id()},
+                        {"kind", st.task.kind()}});
+        reason = "stream ended";
+        break;
+      }
+      const Answer answer = AwaitAnswer(inbox, st, sent_at, task_deadline, signed_by_task);
+      if (answer == Answer::kGot) {
+        ++answered_;
+        continue;
+      }
+      if (answer == Answer::kStreamEnded) {
+        output_->Write({{"event", "stream_ended"}, {"task_id", st.task.task_id()},
+                        {"kind", st.task.kind()}});
+        reason = "stream ended";
+        break;
+      }
+      ++timed_out_;
+      output_->Write({{"event", "timeout"}, {"task_id", st.task.task_id()},
+                      {"kind", st.task.kind()}, {"timeout_seconds", st.timeout_seconds}});
+      if (Clock::now() >= deadline_) {
+        reason = "overall timeout";
+        break;
+      }
+    }
+    return reason;
+  }
+
+  // Writes one task (with the transcript it names) and counts it as sent;
+  // sets when it was sent and when its wait ends. Returns whether the
+  // stream took it.
+  bool SendTask(Stream* stream, const ScriptTask& st,
+                const std::map<std::string, fedrad::v1::SignedMessage>& signed_by_task,
+                Clock::time_point* sent_at, Clock::time_point* task_deadline) {
+    fedrad::v1::CoordinatorMessage out;
+    *out.mutable_task() = st.task;
+    for (const std::string& id : st.transcript_from) {
+      auto it = signed_by_task.find(id);
+      if (it != signed_by_task.end()) *out.mutable_task()->mutable_transcript()->add_messages() = it->second;
+    }
+    *sent_at = Clock::now();
+    *task_deadline =
+        *sent_at + std::chrono::milliseconds(static_cast<int64_t>(st.timeout_seconds * 1000));
+    if (*task_deadline > deadline_) *task_deadline = deadline_;
+    out.mutable_task()->set_deadline_unix_millis(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count() +
+        static_cast<int64_t>(st.timeout_seconds * 1000));
+    bool delivered;
+    {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      delivered = stream->Write(out);
+    }
+    ++sent_;
+    return delivered;
+  }
+
+  // Waits until task st's answer arrives, the stream ends or task_deadline
+  // passes; every result that arrives meanwhile (of earlier, timed-out tasks
+  // too) is written and its signed message kept.
+  Answer AwaitAnswer(Inbox& inbox, const ScriptTask& st, Clock::time_point sent_at,
+                     Clock::time_point task_deadline,
+                     std::map<std::string, fedrad::v1::SignedMessage>& signed_by_task) {
+    std::unique_lock<std::mutex> lock(inbox.mu);
+    bool got = false;
+    while (!got) {
+      // Results of other (earlier, timed-out) tasks are written too.
+      while (!inbox.results.empty()) {
+        fedrad::v1::TaskResult r = std::move(inbox.results.front());
+        inbox.results.pop_front();
+        WriteResult(r, std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
+                                                                            sent_at)
+                           .count());
+        if (r.has_signed_()) signed_by_task[r.task_id()] = r.signed_();
+        if (r.task_id() == st.task.task_id()) got = true;
+      }
+      if (got) break;
+      if (inbox.ended) break;
+      if (inbox.cv.wait_until(lock, task_deadline) == std::cv_status::timeout &&
+          inbox.results.empty()) {
+        break;
+      }
+    }
+    if (got) return Answer::kGot;
+    if (inbox.ended) return Answer::kStreamEnded;
+    return Answer::kTimeout;
+  }
+
   void WriteResult(const fedrad::v1::TaskResult& r, int64_t elapsed_ms) {
     json arrays = json::object();
     for (const auto& a : r.payload().arrays()) arrays[a.name()] = ArrayJson(a);
