@@ -1,9 +1,31 @@
 # The helpers every CMakeLists.txt of fedrad uses: one defines every library,
-# one every test, one every benchmark, the same way.
+# one every test, one every benchmark, one every other executable, the same
+# way (same include folders, same warnings).
 
-# The warnings fedrad's own code compiles with (libraries and the three
-# executables; not generated code). The build has none.
-set(FEDRAD_WARNINGS -Wall -Wextra -Wno-unused-parameter)
+# The warnings fedrad's own code compiles with: every library, executable,
+# test and benchmark defined below (not generated protobuf code, whose
+# include folder is a SYSTEM one, nor third-party headers). The build has
+# none; with -DFEDRAD_WERROR=ON (quickstart.sh test, i.e. CI) a new one fails
+# the build.
+set(FEDRAD_WARNINGS -Wall -Wextra)
+if(FEDRAD_WERROR)
+  list(APPEND FEDRAD_WARNINGS -Werror)
+endif()
+
+# Compiles `target`'s own sources with FEDRAD_WARNINGS. The helpers below
+# call it; a target made with add_executable/add_library elsewhere (the fuzz
+# targets) calls it too.
+function(fedrad_warnings target)
+  target_compile_options(${target} PRIVATE ${FEDRAD_WARNINGS})
+endfunction()
+
+# The include folders every fedrad target sees: the repository root, and the
+# build folder where protoc writes the generated code (SYSTEM: warnings in
+# generated headers are not ours to fix).
+function(fedrad_include_dirs target scope)
+  target_include_directories(${target} ${scope} $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>)
+  target_include_directories(${target} SYSTEM ${scope} $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}>)
+endfunction()
 
 # A fedrad library.
 #
@@ -28,9 +50,7 @@ function(fedrad_library)
   cmake_parse_arguments(ARG "" "NAME" "SRCS;PROTOS;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(fedrad_${ARG_NAME} STATIC ${ARG_SRCS} ${ARG_PROTOS})
   add_library(fedrad::${ARG_NAME} ALIAS fedrad_${ARG_NAME})
-  target_include_directories(fedrad_${ARG_NAME} PUBLIC
-    $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
-    $<BUILD_INTERFACE:${PROJECT_BINARY_DIR}>)
+  fedrad_include_dirs(fedrad_${ARG_NAME} PUBLIC)
   target_link_libraries(fedrad_${ARG_NAME} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
   if(ARG_PROTOS)
     protobuf_generate(TARGET fedrad_${ARG_NAME} LANGUAGE cpp
@@ -40,7 +60,7 @@ function(fedrad_library)
       PLUGIN protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>
       IMPORT_DIRS ${PROJECT_SOURCE_DIR} PROTOC_OUT_DIR ${PROJECT_BINARY_DIR})
   else()
-    target_compile_options(fedrad_${ARG_NAME} PRIVATE ${FEDRAD_WARNINGS})
+    fedrad_warnings(fedrad_${ARG_NAME})
   endif()
 endfunction()
 
@@ -87,7 +107,8 @@ function(fedrad_test)
   else()
     add_executable(${ARG_NAME} ${ARG_SRCS})
     target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest GTest::gtest_main)
-    target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+    fedrad_include_dirs(${ARG_NAME} PRIVATE)
+    fedrad_warnings(${ARG_NAME})
     set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
     target_compile_definitions(${ARG_NAME} PRIVATE
       FEDRAD_TEST_DATA_DIR="${FEDRAD_TEST_DATA_DIR}"
@@ -129,10 +150,32 @@ function(fedrad_benchmark)
   cmake_parse_arguments(ARG "" "NAME" "SRCS;DEPS" ${ARGN})
   add_executable(${ARG_NAME} ${ARG_SRCS})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} benchmark::benchmark)
-  target_include_directories(${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  fedrad_include_dirs(${ARG_NAME} PRIVATE)
+  fedrad_warnings(${ARG_NAME})
   set_target_properties(${ARG_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bench)
   target_compile_definitions(${ARG_NAME} PRIVATE
     FEDRAD_TEST_DATA_DIR="${FEDRAD_TEST_DATA_DIR}"
     FEDRAD_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     FEDRAD_BIN_DIR="${CMAKE_BINARY_DIR}/bin")
+endfunction()
+
+# An executable of fedrad's own (the three daemons/commands, test helpers,
+# benchmark peers), compiled with FEDRAD_WARNINGS.
+#
+#   fedrad_executable(NAME fedrad-site SRCS site_main.cc DEPS fedrad::site)
+#
+#   DEPS        libraries it links (PRIVATE)
+#   OUTPUT_DIR  where the binary goes: bin (default; fedrad, fedrad-site,
+#               fedrad-coordinator and what tests run as FEDRAD_BIN_DIR),
+#               tests or bench (under the build folder)
+function(fedrad_executable)
+  cmake_parse_arguments(ARG "" "NAME;OUTPUT_DIR" "SRCS;DEPS" ${ARGN})
+  add_executable(${ARG_NAME} ${ARG_SRCS})
+  target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS})
+  fedrad_include_dirs(${ARG_NAME} PRIVATE)
+  fedrad_warnings(${ARG_NAME})
+  if(ARG_OUTPUT_DIR)
+    set_target_properties(${ARG_NAME} PROPERTIES
+      RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/${ARG_OUTPUT_DIR})
+  endif()
 endfunction()

@@ -14,8 +14,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -65,17 +63,10 @@ absl::Status RunFeatureExtraction(StudyContext& ctx) {
     s.set_n_excluded(static_cast<int32_t>(CountFromDouble(n_excluded)));
     // Only sites that excluded a case get an `excluded` list (the report
     // shows every such list).
-    if (kinds::Has(p, fe::kExcludedCases)) {
-      auto list = nlohmann::json::parse(kinds::Get(p, fe::kExcludedCases), nullptr, false);
-      if (list.is_discarded() || !list.is_array()) {
-        return absl::DataLossError(absl::StrCat("site ", site, ": malformed excluded_cases"));
-      }
-      for (const auto& e : list) {
-        if (!e.is_object()) continue;
-        v1::Results::ExcludedCase* excluded = s.add_excluded();
-        excluded->set_case_(e.value("case", ""));
-        excluded->set_reason(e.value("reason", ""));
-      }
+    for (const v1::CaseNote& note : kinds::Get(p, fe::kExcludedCases)) {
+      v1::Results::ExcludedCase* excluded = s.add_excluded();
+      excluded->set_case_(note.case_id());
+      excluded->set_reason(note.reason());
     }
     const std::string sha = kinds::Get(p, fe::kSettingsSha256);
     if (kinds::Has(p, fe::kSettingsSha256) && sha != plan.settings_sha256) {

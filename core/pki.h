@@ -184,8 +184,18 @@ struct CrlInfo {
   int64_t last_update_unix = 0, next_update_unix = 0;
   std::vector<RevokedEntry> revoked;
 };
-// Parses a CRL (PEM). NotFound / InvalidArgument.
+// Parses a CRL (PEM). NotFound / InvalidArgument. Reasons are RFC 5280
+// CRLReason names ("keyCompromise", ...; "reason <n>" for a code it lacks).
 absl::StatusOr<CrlInfo> ReadCrl(const std::string& crl_path);
+// As ReadCrl, after checking that a CA in ca_cert_path (one or more PEM
+// certificates) signed the CRL; its dates are not checked (the coordinator's
+// revocation watch reads the list through the transport's
+// ReadRevocationList; VerifyCertificatePem, the per-handshake check, also
+// refuses an expired CRL). FailedPrecondition naming the file when the CA
+// file or the CRL cannot be read or holds no PEM, or when no CA in the file
+// signed the CRL ("the CRL '...' is not signed by the CA in '...'").
+absl::StatusOr<CrlInfo> ReadCrlSignedBy(const std::string& crl_path,
+                                        const std::string& ca_cert_path);
 
 // Parses a certificate (PEM). NotFound if the file cannot be read;
 // InvalidArgument if it is not a PEM certificate or a leaf without a valid

@@ -27,6 +27,46 @@ absl::StatusOr<std::string> CrlToPem(X509_CRL* crl) {
   return BioToString(bio.get());
 }
 
+// RFC 5280, 5.3.1 CRLReason codes: those Revoke writes (`fedrad pki revoke
+// --reason`), then those a CRL from elsewhere may also hold (read only).
+struct CrlReason {
+  const char* name;
+  int code;
+};
+constexpr CrlReason kReasons[] = {
+    {"unspecified", CRL_REASON_UNSPECIFIED},
+    {"keyCompromise", CRL_REASON_KEY_COMPROMISE},
+    {"affiliationChanged", CRL_REASON_AFFILIATION_CHANGED},
+    {"superseded", CRL_REASON_SUPERSEDED},
+    {"cessationOfOperation", CRL_REASON_CESSATION_OF_OPERATION},
+    {"certificateHold", CRL_REASON_CERTIFICATE_HOLD},
+};
+constexpr CrlReason kOtherReasons[] = {
+    {"cACompromise", CRL_REASON_CA_COMPROMISE},
+    {"removeFromCRL", CRL_REASON_REMOVE_FROM_CRL},
+    {"privilegeWithdrawn", CRL_REASON_PRIVILEGE_WITHDRAWN},
+    {"aACompromise", CRL_REASON_AA_COMPROMISE},
+};
+
+std::string ReasonName(int code) {
+  for (const auto& r : kReasons) {
+    if (r.code == code) return r.name;
+  }
+  for (const auto& r : kOtherReasons) {
+    if (r.code == code) return r.name;
+  }
+  return absl::StrCat("reason ", code);
+}
+
+int64_t CrlNumber(X509_CRL* crl) {
+  AsnIntPtr n(
+      static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr)));
+  if (!n) return 0;
+  int64_t v = 0;
+  ASN1_INTEGER_get_int64(&v, n.get());
+  return v;
+}
+
 }  // namespace
 
 // Signs and writes ca_dir/crl.pem holding `entries` (ownership taken).
@@ -72,6 +112,28 @@ absl::Status WriteCrl(const std::string& ca_dir, const Ca& ca, std::vector<Revok
   return WritePublicFile(JoinPath(ca_dir, kCrl), pem, "CRL");
 }
 
+pki::CrlInfo CrlInfoFromCrl(X509_CRL* crl) {
+  pki::CrlInfo info;
+  info.issuer = NameOneLine(X509_CRL_get_issuer(crl));
+  info.crl_number = CrlNumber(crl);
+  info.last_update_unix = AsnTimeToUnix(X509_CRL_get0_lastUpdate(crl));
+  info.next_update_unix = AsnTimeToUnix(X509_CRL_get0_nextUpdate(crl));
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
+  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+    X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
+    pki::RevokedEntry e;
+    e.serial_hex = SerialHex(X509_REVOKED_get0_serialNumber(r));
+    e.revoked_unix = AsnTimeToUnix(X509_REVOKED_get0_revocationDate(r));
+    std::unique_ptr<ASN1_ENUMERATED, Freer<ASN1_ENUMERATED, ASN1_ENUMERATED_free>> code(
+        static_cast<ASN1_ENUMERATED*>(
+            X509_REVOKED_get_ext_d2i(r, NID_crl_reason, nullptr, nullptr)));
+    if (code) e.reason = ReasonName(static_cast<int>(ASN1_ENUMERATED_get(code.get())));
+    info.revoked.push_back(e);
+  }
+  ERR_clear_error();
+  return info;
+}
+
 }  // namespace fedrad::pki_internal
 
 namespace fedrad::pki {
@@ -90,41 +152,14 @@ using pki_internal::LoadCert;
 using pki_internal::LoadCrl;
 using pki_internal::AsnTimeToUnix;
 using pki_internal::SerialHex;
-using pki_internal::NameOneLine;
 using pki_internal::Ca;
 using pki_internal::LoadCa;
 using pki_internal::WriteCrl;
 
+using pki_internal::kReasons;
+using pki_internal::CrlNumber;
+
 namespace {
-
-struct CrlReason {
-  const char* name;
-  int code;
-};
-constexpr CrlReason kReasons[] = {
-    {"unspecified", CRL_REASON_UNSPECIFIED},
-    {"keyCompromise", CRL_REASON_KEY_COMPROMISE},
-    {"affiliationChanged", CRL_REASON_AFFILIATION_CHANGED},
-    {"superseded", CRL_REASON_SUPERSEDED},
-    {"cessationOfOperation", CRL_REASON_CESSATION_OF_OPERATION},
-    {"certificateHold", CRL_REASON_CERTIFICATE_HOLD},
-};
-
-std::string ReasonName(int code) {
-  for (const auto& r : kReasons) {
-    if (r.code == code) return r.name;
-  }
-  return absl::StrCat("reason ", code);
-}
-
-int64_t CrlNumber(X509_CRL* crl) {
-  AsnIntPtr n(
-      static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr)));
-  if (!n) return 0;
-  int64_t v = 0;
-  ASN1_INTEGER_get_int64(&v, n.get());
-  return v;
-}
 
 // The CA's current CRL, checked to be signed by it.
 absl::StatusOr<CrlPtr> LoadCaCrl(const std::string& ca_dir, const Ca& ca) {
@@ -211,24 +246,7 @@ absl::Status RefreshCrl(const std::string& ca_dir, int crl_validity_days) {
 
 absl::StatusOr<CrlInfo> ReadCrl(const std::string& crl_path) {
   FEDRAD_ASSIGN_OR_RETURN(CrlPtr crl, LoadCrl(crl_path));
-  CrlInfo info;
-  info.issuer = NameOneLine(X509_CRL_get_issuer(crl.get()));
-  info.crl_number = CrlNumber(crl.get());
-  info.last_update_unix = AsnTimeToUnix(X509_CRL_get0_lastUpdate(crl.get()));
-  info.next_update_unix = AsnTimeToUnix(X509_CRL_get0_nextUpdate(crl.get()));
-  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl.get());
-  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
-    X509_REVOKED* r = sk_X509_REVOKED_value(revoked, i);
-    RevokedEntry e;
-    e.serial_hex = SerialHex(X509_REVOKED_get0_serialNumber(r));
-    e.revoked_unix = AsnTimeToUnix(X509_REVOKED_get0_revocationDate(r));
-    std::unique_ptr<ASN1_ENUMERATED, Freer<ASN1_ENUMERATED, ASN1_ENUMERATED_free>> code(
-        static_cast<ASN1_ENUMERATED*>(
-            X509_REVOKED_get_ext_d2i(r, NID_crl_reason, nullptr, nullptr)));
-    if (code) e.reason = ReasonName(static_cast<int>(ASN1_ENUMERATED_get(code.get())));
-    info.revoked.push_back(e);
-  }
-  return info;
+  return pki_internal::CrlInfoFromCrl(crl.get());
 }
 
 }  // namespace fedrad::pki

@@ -239,6 +239,36 @@ TEST_F(PkiTest, RevokeAddsSerialToSignedCrlAndVerifyThenRejects) {
   EXPECT_EQ(refreshed.crl_number, both.crl_number + 1);
 }
 
+// The reader the transport's revocation watch uses: the same entries as
+// ReadCrl, only from a CRL the given CA signed, FailedPrecondition naming the
+// file otherwise (transport::ReadRevocationList's contract).
+TEST_F(PkiTest, ReadCrlSignedByReadsOnlyTheCasOwnCrl) {
+  ASSERT_OK_AND_ASSIGN(auto info, IssueIdentity(ca_, "S1", Role::kSite, Path("ids")));
+  ASSERT_OK(Revoke(ca_, Path("ids/S1.crt"), "superseded"));
+  ASSERT_OK_AND_ASSIGN(auto plain, ReadCrl(ca_ + "/crl.pem"));
+  ASSERT_OK_AND_ASSIGN(auto checked, ReadCrlSignedBy(ca_ + "/crl.pem", ca_ + "/ca.crt"));
+  EXPECT_EQ(checked.crl_number, plain.crl_number);
+  ASSERT_EQ(checked.revoked.size(), 1u);
+  EXPECT_EQ(checked.revoked[0].serial_hex, info.serial_hex);
+  EXPECT_EQ(checked.revoked[0].reason, "superseded");
+
+  ASSERT_OK(InitCa(Path("other"), {}));
+  EXPECT_THAT(ReadCrlSignedBy(Path("other/crl.pem"), ca_ + "/ca.crt"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("other/crl.pem"), HasSubstr("is not signed by the CA in"))));
+  // A bundle holding the other CA too accepts its CRL.
+  ASSERT_OK(WriteStringToFile(Path("bundle.crt"),
+                              Pem(ca_ + "/ca.crt") + Pem(Path("other/ca.crt"))));
+  EXPECT_OK(ReadCrlSignedBy(Path("other/crl.pem"), Path("bundle.crt")));
+  EXPECT_THAT(ReadCrlSignedBy(Path("missing.pem"), ca_ + "/ca.crt"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("missing.pem")));
+  EXPECT_THAT(ReadCrlSignedBy(ca_ + "/crl.pem", Path("missing.crt")),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("missing.crt")));
+  ASSERT_OK(WriteStringToFile(Path("junk.pem"), "not a CRL"));
+  EXPECT_THAT(ReadCrlSignedBy(Path("junk.pem"), ca_ + "/ca.crt"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("junk.pem")));
+}
+
 TEST_F(PkiTest, RevokeRejectsUnknownReasonAndForeignCertificate) {
   ASSERT_OK(IssueIdentity(ca_, "S1", Role::kSite, Path("ids")));
   EXPECT_CODE(Revoke(ca_, Path("ids/S1.crt"), "bored"), kInvalidArgument);

@@ -137,11 +137,10 @@ absl::StatusOr<std::vector<X509Ptr>> LoadCaBundle(const std::string& ca_cert_pat
   return cas;
 }
 
-// The CRL at crl_path, checked to be usable at `at_unix`: signed by one of
-// `cas`, current. FailedPrecondition naming the file otherwise (a CRL that
-// is configured but unusable refuses everyone: fail closed).
-absl::StatusOr<CrlPtr> LoadUsableCrl(const std::string& crl_path, const std::string& ca_cert_path,
-                                     const std::vector<X509Ptr>& cas, int64_t at_unix) {
+// The CRL at crl_path, checked to be signed by one of `cas` (read from
+// ca_cert_path). FailedPrecondition naming the file otherwise.
+absl::StatusOr<CrlPtr> LoadSignedCrl(const std::string& crl_path, const std::string& ca_cert_path,
+                                     const std::vector<X509Ptr>& cas) {
   auto loaded = LoadCrl(crl_path);
   if (!loaded.ok()) {
     return absl::FailedPreconditionError(absl::StrCat("the CRL '", crl_path, "' cannot be used: ",
@@ -158,6 +157,15 @@ absl::StatusOr<CrlPtr> LoadUsableCrl(const std::string& crl_path, const std::str
         "the CRL '", crl_path, "' is not signed by the CA in '", ca_cert_path, "' (CRL issuer ",
         pki_internal::NameEntry(X509_CRL_get_issuer(crl.get()), NID_commonName), ")"));
   }
+  return crl;
+}
+
+// The CRL at crl_path, checked to be usable at `at_unix`: signed by one of
+// `cas`, current. FailedPrecondition naming the file otherwise (a CRL that
+// is configured but unusable refuses everyone: fail closed).
+absl::StatusOr<CrlPtr> LoadUsableCrl(const std::string& crl_path, const std::string& ca_cert_path,
+                                     const std::vector<X509Ptr>& cas, int64_t at_unix) {
+  FEDRAD_ASSIGN_OR_RETURN(CrlPtr crl, LoadSignedCrl(crl_path, ca_cert_path, cas));
   const int64_t next = AsnTimeToUnix(X509_CRL_get0_nextUpdate(crl.get()));
   if (next != 0 && next < at_unix) {
     return absl::FailedPreconditionError(
@@ -207,6 +215,13 @@ absl::Status Refusal(int err, const CertificateInfo& info, const std::string& cr
 }
 
 }  // namespace
+
+absl::StatusOr<CrlInfo> ReadCrlSignedBy(const std::string& crl_path,
+                                        const std::string& ca_cert_path) {
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<X509Ptr> cas, LoadCaBundle(ca_cert_path));
+  FEDRAD_ASSIGN_OR_RETURN(CrlPtr crl, LoadSignedCrl(crl_path, ca_cert_path, cas));
+  return pki_internal::CrlInfoFromCrl(crl.get());
+}
 
 absl::Status VerifyCertificatePemAt(absl::string_view cert_pem, const std::string& ca_cert_path,
                                     const std::string& crl_path, int64_t at_unix) {

@@ -312,8 +312,12 @@ TEST(ExtractCase, EachRegionEqualsTheWholeImagePath) {
   ASSERT_OK(WriteLabelMap(liver, dir + "/liver.nii.gz"));
   CaseOptions options;
   options.extraction.families = {"morph", "stat", "loc", "glcm", "ngldm"};
-  auto regions = ExtractCase({"c", dir + "/ct.nii.gz", dir + "/les.nii.gz", dir + "/liver.nii.gz"},
-                             options);
+  CaseInput input;
+  input.case_id = "c";
+  input.image = dir + "/ct.nii.gz";
+  input.lesion_mask = dir + "/les.nii.gz";
+  input.liver_mask = dir + "/liver.nii.gz";
+  auto regions = ExtractCase(input, options);
   ASSERT_OK(regions);
   // The whole-volume path as before issue 15: every file read whole
   // (NIfTI keeps the spacing as float32, so the files, not `ct`, are the

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <utility>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -21,6 +23,16 @@ using features::testutil::MakeBall;
 using features::testutil::MakeCtLike;
 using features::testutil::MakeGeometry;
 using ::testing::HasSubstr;
+
+// A case of the image-file path: an image (file or DICOM series folder) and
+// a lesion label map; no liver mask, no DICOM contours.
+CaseInput NiftiCase(std::string id, std::string image, std::string lesion_mask) {
+  CaseInput c;
+  c.case_id = std::move(id);
+  c.image = std::move(image);
+  c.lesion_mask = std::move(lesion_mask);
+  return c;
+}
 
 class CohortTest : public ::testing::Test {
  protected:
@@ -48,8 +60,8 @@ class CohortTest : public ::testing::Test {
     return p;
   }
   CaseInput GoodCase(const std::string& id) {
-    return {id, Write(id + "_ct.nii.gz", ct_),
-            Write(id + "_seg.nii.gz", MakeBall(g_, {12, 12, 6}, 4)), ""};
+    return NiftiCase(id, Write(id + "_ct.nii.gz", ct_),
+                     Write(id + "_seg.nii.gz", MakeBall(g_, {12, 12, 6}, 4)));
   }
 
   std::string dir_;
@@ -106,32 +118,32 @@ TEST_F(CohortTest, LiverMaskAddsLiverAndBkg) {
 TEST_F(CohortTest, BadCasesAreReportedAndDoNotStopTheCohort) {
   std::vector<CaseInput> cases;
   cases.push_back(GoodCase("good"));
-  cases.push_back({"unreadable", (fs::path(dir_) / "missing.nii.gz").string(),
-                   cases[0].lesion_mask, ""});
+  cases.push_back(NiftiCase("unreadable", (fs::path(dir_) / "missing.nii.gz").string(),
+                   cases[0].lesion_mask));
 
   Geometry small = g_;
   small.size = {20, 24, 12};
-  cases.push_back({"size", cases[0].image, Write("size.nii.gz", MakeBall(small, {10, 12, 6}, 3)), ""});
+  cases.push_back(NiftiCase("size", cases[0].image, Write("size.nii.gz", MakeBall(small, {10, 12, 6}, 3))));
   Geometry spacing = g_;
   spacing.spacing = {1.0, 1.0, 2.5};
-  cases.push_back({"spacing", cases[0].image, Write("spacing.nii.gz", MakeBall(spacing, {12, 12, 6}, 3)), ""});
+  cases.push_back(NiftiCase("spacing", cases[0].image, Write("spacing.nii.gz", MakeBall(spacing, {12, 12, 6}, 3))));
   Geometry origin = g_;
   origin.origin[1] += 5;
-  cases.push_back({"origin", cases[0].image, Write("origin.nii.gz", MakeBall(origin, {12, 12, 6}, 3)), ""});
+  cases.push_back(NiftiCase("origin", cases[0].image, Write("origin.nii.gz", MakeBall(origin, {12, 12, 6}, 3))));
   Geometry direction = g_;
   direction.direction = {0, 1, 0, 1, 0, 0, 0, 0, -1};
-  cases.push_back({"direction", cases[0].image, Write("direction.nii.gz", MakeBall(direction, {12, 12, 6}, 3)), ""});
-  cases.push_back({"empty", cases[0].image,
-                   Write("empty.nii.gz", LabelVolume{g_, std::vector<int32_t>(g_.NumVoxels(), 0)}), ""});
+  cases.push_back(NiftiCase("direction", cases[0].image, Write("direction.nii.gz", MakeBall(direction, {12, 12, 6}, 3))));
+  cases.push_back(NiftiCase("empty", cases[0].image,
+                   Write("empty.nii.gz", LabelVolume{g_, std::vector<int32_t>(g_.NumVoxels(), 0)})));
   LabelVolume one{g_, std::vector<int32_t>(g_.NumVoxels(), 0)};
   one.at(12, 12, 6) = 1;
-  cases.push_back({"one_voxel", cases[0].image, Write("one.nii.gz", one), ""});
-  cases.push_back({"border", cases[0].image, Write("border.nii.gz", MakeBall(g_, {0, 12, 6}, 3)), ""});
+  cases.push_back(NiftiCase("one_voxel", cases[0].image, Write("one.nii.gz", one)));
+  cases.push_back(NiftiCase("border", cases[0].image, Write("border.nii.gz", MakeBall(g_, {0, 12, 6}, 3))));
   ImageVolume nan_ct = ct_;
   nan_ct.at(12, 12, 6) = std::nanf("");
   // MetaImage keeps NaN (ITK's NIfTI reader turns NaN into 0, see
   // image_io_test.cc).
-  cases.push_back({"nan", Write("nan_ct.mha", nan_ct), cases[0].lesion_mask, ""});
+  cases.push_back(NiftiCase("nan", Write("nan_ct.mha", nan_ct), cases[0].lesion_mask));
 
   CohortOptions run;
   run.threads = 3;
@@ -185,7 +197,7 @@ TEST_F(CohortTest, BadCasesAreReportedAndDoNotStopTheCohort) {
 TEST_F(CohortTest, IdenticalCasesShareTheCacheEntryWithoutRacing) {
   CaseInput a = GoodCase("a");
   std::vector<CaseInput> cases;
-  for (int k = 0; k < 6; ++k) cases.push_back({"dup" + std::to_string(k), a.image, a.lesion_mask, ""});
+  for (int k = 0; k < 6; ++k) cases.push_back(NiftiCase("dup" + std::to_string(k), a.image, a.lesion_mask));
   CohortOptions run;
   run.threads = 3;
   run.cache_dir = (fs::path(dir_) / "cache").string();
@@ -212,7 +224,7 @@ TEST_F(CohortTest, DicomSeriesDirectoryWithAnNrrdMaskIsExtracted) {
   LabelVolume mask{g, std::vector<int32_t>(g.NumVoxels(), 0)};
   for (int y = g.size[1] / 2 - 5; y < g.size[1] / 2 + 5; ++y)
     for (int x = g.size[0] / 2 - 5; x < g.size[0] / 2 + 5; ++x) mask.at(x, y, 0) = 1;
-  CaseInput c{"dicom", series, Write("dicom_seg.nrrd", mask), ""};
+  CaseInput c = NiftiCase("dicom", series, Write("dicom_seg.nrrd", mask));
   CaseOptions o = options_;
   o.extraction.resegmentation = {};  // keep every voxel of this sample
   auto r = ExtractCase(c, o);

@@ -49,7 +49,9 @@ TEST(MarchingCubes, RandomMasksGiveClosedConsistentlyOrientedMeshes) {
     }
     int n = 0;
     for (auto m : mask) n += m;
-    if (n > 0) EXPECT_GT(mesh.Volume(), 0);
+    if (n > 0) {
+      EXPECT_GT(mesh.Volume(), 0);
+    }
   }
 }
 

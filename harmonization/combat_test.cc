@@ -74,7 +74,7 @@ double MaxScaledError(const CsvTable& input, const CsvTable& ours, const CsvTabl
 struct Variant {
   std::string expected;  // expected_<name>.csv
   std::string input = "pooled.csv";
-  ComBatOptions options;
+  ComBatOptions options = {};  // the defaults unless a variant changes them
   bool covariates = true;
 };
 
@@ -122,7 +122,9 @@ TEST(ComBat, ReferenceSiteRowsAreUnchanged) {
   o.reference_site = "S1";
   ASSERT_OK_AND_ASSIGN(PooledTableResult r, HarmonizePooledTable(input, Options(o)));
   for (size_t i = 0; i < input.num_rows(); ++i) {
-    if (input.cell(i, 0) == "S1") EXPECT_EQ(r.table.rows()[i], input.rows()[i]);
+    if (input.cell(i, 0) == "S1") {
+      EXPECT_EQ(r.table.rows()[i], input.rows()[i]);
+    }
   }
 }
 
@@ -287,7 +289,9 @@ TEST(ComBatModel, JoiningSiteIsHarmonisedTowardsThePooledScale) {
   CsvTable input = Read("pooled.csv");
   CsvTable first(input.header(), "first");
   for (const auto& row : input.rows()) {
-    if (row[0] != "S4") ASSERT_OK(first.AddRow(row));
+    if (row[0] != "S4") {
+      ASSERT_OK(first.AddRow(row));
+    }
   }
   absl::StatusOr<PooledTableResult> r = HarmonizePooledTable(first, Options({}));
   ASSERT_OK(r);

@@ -388,7 +388,9 @@ TEST(CountSafeThresholds, ACovariateAsTheScoreGivesStepsOfKCasesOrControls) {
   // Thresholds are lattice points (multiples of 0.01), never a patient's own
   // value unless it lies on the lattice.
   for (double t : c.threshold) {
-    if (std::isfinite(t)) EXPECT_NEAR(t * 100, std::round(t * 100), 1e-9);
+    if (std::isfinite(t)) {
+      EXPECT_NEAR(t * 100, std::round(t * 100), 1e-9);
+    }
   }
 }
 

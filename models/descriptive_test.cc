@@ -167,9 +167,13 @@ void ExpectReleaseRule(const std::vector<double>& v, int64_t step) {
     EXPECT_EQ(LatticeCeil(g.points[i]), g.points[i]);
     const int64_t below = i == 0 ? 0 : g.counts[i - 1];
     EXPECT_GE(g.counts[i] - below, step) << i;
-    if (i > 0) EXPECT_GT(g.points[i], g.points[i - 1]);
+    if (i > 0) {
+      EXPECT_GT(g.points[i], g.points[i - 1]);
+    }
   }
-  if (!g.points.empty()) EXPECT_GE(g.n - g.counts.back(), step);
+  if (!g.points.empty()) {
+    EXPECT_GE(g.n - g.counts.back(), step);
+  }
 }
 
 TEST(SiteGrid, EveryReleasedStepHoldsAtLeastStepValues) {

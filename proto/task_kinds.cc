@@ -259,6 +259,12 @@ void Put(v1::Payload* p, const List& f, const std::vector<std::string>& values) 
   list.mutable_values()->Assign(values.begin(), values.end());
 }
 
+void Put(v1::Payload* p, const CaseNotes& f, const std::vector<v1::CaseNote>& notes) {
+  v1::CaseNoteList& list = (*p->mutable_case_notes())[f.name];
+  list.Clear();
+  list.mutable_notes()->Assign(notes.begin(), notes.end());
+}
+
 void Put(v1::Payload* p, const Vector& f, const std::string& column,
          const std::vector<double>& values) {
   AddVector(p, Member(f, column), values);
@@ -276,6 +282,7 @@ bool Has(const v1::Payload& p, const Field& f) {
   switch (f.type) {
     case FieldType::kText: return p.strings().count(f.name) > 0;
     case FieldType::kList: return p.lists().count(f.name) > 0;
+    case FieldType::kCaseNotes: return p.case_notes().count(f.name) > 0;
     default: break;
   }
   for (const v1::Array& a : p.arrays()) {
@@ -335,6 +342,12 @@ std::vector<std::string> Get(const v1::Payload& p, const List& f) {
   auto it = p.lists().find(f.name);
   if (it == p.lists().end()) return {};
   return std::vector<std::string>(it->second.values().begin(), it->second.values().end());
+}
+
+std::vector<v1::CaseNote> Get(const v1::Payload& p, const CaseNotes& f) {
+  auto it = p.case_notes().find(f.name);
+  if (it == p.case_notes().end()) return {};
+  return std::vector<v1::CaseNote>(it->second.notes().begin(), it->second.notes().end());
 }
 
 size_t ListBytes(const v1::Payload& p, const List& f) {

@@ -35,7 +35,7 @@
 
 namespace fedrad::kinds {
 
-enum class FieldType { kScalar, kVector, kMatrix, kText, kList };
+enum class FieldType { kScalar, kVector, kMatrix, kText, kList, kCaseNotes };
 
 // The guard rule an output falls under (docs/privacy.md names each rule).
 // Every released output also needs the kind's n_contributing >= k (rule
@@ -83,6 +83,14 @@ using Vector = TypedField<FieldType::kVector>;
 using Matrix = TypedField<FieldType::kMatrix>;
 using Text = TypedField<FieldType::kText>;
 using List = TypedField<FieldType::kList>;
+// Cases with a reason (Payload.case_notes).
+using CaseNotes = TypedField<FieldType::kCaseNotes>;
+
+// A named array of doubles (Payload.arrays): a scalar, vector or matrix.
+constexpr bool IsArray(const Field& f) {
+  return f.type == FieldType::kScalar || f.type == FieldType::kVector ||
+         f.type == FieldType::kMatrix;
+}
 
 constexpr bool Masked(const Field& f) {
   return f.sum == Sum::kMasked || f.sum == Sum::kRoundAndMasked;
@@ -119,13 +127,15 @@ const Field* FindOutput(const Kind& kind, std::string_view name);
 // ---- Typed access to a Payload -----------------------------------------------
 // Put replaces a field of the same name. Get of an array: NotFound naming the
 // field when absent, DataLoss when its shape does not hold its values or when
-// `size` (if given) differs. Get of text or a list: empty when absent.
+// `size` (if given) differs. Get of text, a list or case notes: empty when
+// absent.
 void Put(v1::Payload* p, const Scalar& f, double value);
 void Put(v1::Payload* p, const Vector& f, const std::vector<double>& values);
 void Put(v1::Payload* p, const Matrix& f, int64_t rows, int64_t cols,
          const std::vector<double>& row_major);
 void Put(v1::Payload* p, const Text& f, const std::string& value);
 void Put(v1::Payload* p, const List& f, const std::vector<std::string>& values);
+void Put(v1::Payload* p, const CaseNotes& f, const std::vector<v1::CaseNote>& notes);
 // A per-column family member "name.<column>" (a vector, or one value).
 void Put(v1::Payload* p, const Vector& f, const std::string& column,
          const std::vector<double>& values);
@@ -152,6 +162,7 @@ absl::StatusOr<MatrixValues> Get(const v1::Payload& p, const Matrix& f, int64_t 
                                  int64_t cols);
 std::string Get(const v1::Payload& p, const Text& f);
 std::vector<std::string> Get(const v1::Payload& p, const List& f);
+std::vector<v1::CaseNote> Get(const v1::Payload& p, const CaseNotes& f);
 // The total size in bytes of a list's strings (for a site's size caps).
 size_t ListBytes(const v1::Payload& p, const List& f);
 
@@ -200,9 +211,9 @@ inline constexpr Scalar kNCases{"n_cases", Disclosure::kCount};
 inline constexpr Scalar kNOk{"n_ok", Disclosure::kCount};
 inline constexpr Scalar kNExcluded{"n_excluded", Disclosure::kCount};
 inline constexpr Scalar kNFeatureColumns{"n_feature_columns", Disclosure::kSpecNames};
-// JSON [{"case": id, "reason": text}]: the site's pseudonymous case ids with
-// a reason (docs/privacy.md: the one documented exception).
-inline constexpr Text kExcludedCases{"excluded_cases", Disclosure::kProblems};
+// The site's pseudonymous case ids with a reason (docs/privacy.md: the one
+// documented exception); present only when the site excluded a case.
+inline constexpr CaseNotes kExcludedCases{"excluded_cases", Disclosure::kProblems};
 inline constexpr List kColumns{"columns", Disclosure::kSpecNames};
 inline constexpr Text kSettingsSha256{"settings_sha256", Disclosure::kSpecNames};
 }  // namespace features_extract

@@ -44,6 +44,31 @@ TEST(TaskKinds, ListsRoundTripAnyName) {
   EXPECT_TRUE(Has(OverTheWire(empty), combat_check::kFeatures));
 }
 
+// features.extract's excluded cases: ids and reasons with any character
+// (the JSON text they replaced needed escaping), in the site's order.
+TEST(TaskKinds, CaseNotesRoundTripInOrder) {
+  std::vector<v1::CaseNote> notes(2);
+  notes[0].set_case_id("C1_0007");
+  notes[0].set_reason("cannot read <image>: \"truncated\", line 2\nof 3");
+  notes[1].set_case_id("C1, 0003");
+  notes[1].set_reason("empty 'liver_mask' cell (data table line 6)");
+  v1::Payload p;
+  EXPECT_THAT(Get(p, features_extract::kExcludedCases), IsEmpty());
+  EXPECT_FALSE(Has(p, features_extract::kExcludedCases));
+  Put(&p, features_extract::kExcludedCases, notes);
+  const v1::Payload back = OverTheWire(p);
+  EXPECT_TRUE(Has(back, features_extract::kExcludedCases));
+  const std::vector<v1::CaseNote> got = Get(back, features_extract::kExcludedCases);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].case_id(), "C1_0007");
+  EXPECT_EQ(got[0].reason(), notes[0].reason());
+  EXPECT_EQ(got[1].case_id(), "C1, 0003");
+  EXPECT_EQ(got[1].reason(), notes[1].reason());
+  // Put replaces: the last list written is the one sent.
+  Put(&p, features_extract::kExcludedCases, {notes[1]});
+  ASSERT_EQ(Get(p, features_extract::kExcludedCases).size(), 1u);
+}
+
 TEST(TaskKinds, TypedArraysCheckTheirShape) {
   v1::Payload p;
   Put(&p, combat_moments::kN, 12.0);
@@ -78,8 +103,9 @@ TEST(TaskKinds, TheTableIsConsistent) {
       SCOPED_TRACE(f->name);
       EXPECT_TRUE(outputs.insert(f->name).second) << "output defined twice";
       EXPECT_NE(f->rule, Disclosure::kParam) << "an output needs a disclosure rule";
-      const bool array = f->type != FieldType::kText && f->type != FieldType::kList;
-      if (f->sum != Sum::kPerSite || f->per_column) EXPECT_TRUE(array);
+      if (f->sum != Sum::kPerSite || f->per_column) {
+        EXPECT_TRUE(IsArray(*f));
+      }
       EXPECT_EQ(FindOutput(k, f->per_column ? absl::StrCat(f->name, ".x") : f->name), f);
     }
     for (const Field* f : k.params) EXPECT_EQ(f->rule, Disclosure::kParam) << f->name;

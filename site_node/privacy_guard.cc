@@ -71,13 +71,12 @@ absl::Status PrivacyGuard::CheckRelease(const TaskKind& kind, const TaskOutput& 
   };
   for (const auto& array : output.payload.arrays()) {
     const kinds::Field* f = type_of(array.name());
-    const bool ok = kind.definition == nullptr ||
-                    (f != nullptr && f->type != kinds::FieldType::kText &&
-                     f->type != kinds::FieldType::kList);
+    const bool ok = kind.definition == nullptr || (f != nullptr && kinds::IsArray(*f));
     if (absl::Status s = check(array.name(), "array", ok); !s.ok()) return s;
   }
-  // Text fields and lists (column names, reasons, excluded case ids) are
-  // released under the same rule: only names the kind declares.
+  // Text fields, lists (column names, reasons) and case notes (excluded case
+  // ids with a reason) are released under the same rule: only names the kind
+  // declares, with the declared type.
   for (const auto& [name, value] : output.payload.strings()) {
     const kinds::Field* f = type_of(name);
     const bool ok =
@@ -89,6 +88,12 @@ absl::Status PrivacyGuard::CheckRelease(const TaskKind& kind, const TaskOutput& 
     const bool ok =
         kind.definition == nullptr || (f != nullptr && f->type == kinds::FieldType::kList);
     if (absl::Status s = check(name, "list", ok); !s.ok()) return s;
+  }
+  for (const auto& [name, value] : output.payload.case_notes()) {
+    const kinds::Field* f = type_of(name);
+    const bool ok =
+        kind.definition == nullptr || (f != nullptr && f->type == kinds::FieldType::kCaseNotes);
+    if (absl::Status s = check(name, "case list", ok); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

@@ -1,5 +1,8 @@
 #include "site_node/privacy_guard.h"
 
+#include "proto/task_kinds.h"
+#include "site_node/task_registry.h"
+
 #include "core/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -30,6 +33,40 @@ TEST(PrivacyGuard, RefusesAnUndeclaredTextField) {
   absl::Status s = guard.CheckRelease(Kind("cohort.moments", {"n", "columns"}), out);
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(s.message()), HasSubstr("text field 'patient_ids'"));
+}
+
+// Case notes (features.extract's excluded case ids with their reasons) leave
+// only under the name and the type the kind's definition declares.
+TEST(PrivacyGuard, ReleasesCaseNotesOnlyAsDeclared) {
+  namespace fe = ::fedrad::kinds::features_extract;
+  PrivacyGuard guard(GuardPolicy{10, {}, false});
+  const TaskKind kind = DefinedKind(fe::kName, [](TaskContext&) -> absl::StatusOr<TaskOutput> {
+    return TaskOutput();
+  });
+  TaskOutput out;
+  out.n_contributing = 50;
+  v1::CaseNote note;
+  note.set_case_id("C1_0003");
+  note.set_reason("cannot read <image>");
+  kinds::Put(&out.payload, fe::kExcludedCases, {note});
+  EXPECT_OK(guard.CheckRelease(kind, out));
+
+  TaskOutput other = out;
+  (*other.payload.mutable_case_notes())["patients"] =
+      out.payload.case_notes().at(fe::kExcludedCases.name);
+  EXPECT_THAT(guard.CheckRelease(kind, other), StatusIs(absl::StatusCode::kPermissionDenied,
+                                                        HasSubstr("case list 'patients'")));
+  // A declared name under another type (the columns list as case notes).
+  TaskOutput retyped = out;
+  (*retyped.payload.mutable_case_notes())[fe::kColumns.name] = v1::CaseNoteList();
+  EXPECT_THAT(guard.CheckRelease(kind, retyped),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("another type")));
+  // The old spelling (a JSON text field) is another type now.
+  TaskOutput as_text;
+  as_text.n_contributing = 50;
+  (*as_text.payload.mutable_strings())[fe::kExcludedCases.name] = "[]";
+  EXPECT_THAT(guard.CheckRelease(kind, as_text),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("another type")));
 }
 
 TEST(PrivacyGuard, AStricterStudyKAppliesAndALooserOneDoesNot) {

@@ -110,9 +110,9 @@ absl::Status CheckId(const std::string& id, const char* what) {
   return absl::OkStatus();
 }
 
-// A sorted, duplicate-free list of at least 3 sites that includes this one.
-absl::Status CheckSiteList(const TaskContext& ctx, const std::vector<std::string>& sites,
-                           const char* what) {
+// A sorted, duplicate-free list of at least 3 sites (each caller checks,
+// where it must, that this site is in it).
+absl::Status CheckSiteList(const std::vector<std::string>& sites, const char* what) {
   std::set<std::string> unique(sites.begin(), sites.end());
   if (unique.size() != sites.size() || !std::is_sorted(sites.begin(), sites.end())) {
     return Refuse(absl::StatusCode::kInvalidArgument,
@@ -209,7 +209,7 @@ absl::StatusOr<TaskOutput> Advertise(TaskContext& ctx) {
   const std::string session = Param(ctx, sg::kSession);
   FEDRAD_RETURN_IF_ERROR(CheckId(session, sg::kSession.name));
   const std::vector<std::string> participants = Param(ctx, sg::kParticipants);
-  FEDRAD_RETURN_IF_ERROR(CheckSiteList(ctx, participants, "participants"));
+  FEDRAD_RETURN_IF_ERROR(CheckSiteList(participants, "participants"));
   if (IndexOf(participants, ctx.site_id) < 0) {
     return Refuse(absl::StatusCode::kInvalidArgument,
                   "secagg.advertise: the participants do not include this site");
@@ -396,7 +396,7 @@ absl::StatusOr<TaskOutput> Reveal(TaskContext& ctx) {
   FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> session_sites, SessionParticipants(ctx, session));
   const std::vector<std::string> survivors = Param(ctx, sg::kSurvivors);
   const std::vector<std::string> unresponsive = Param(ctx, sg::kUnresponsive);
-  FEDRAD_RETURN_IF_ERROR(CheckSiteList(ctx, survivors, "survivors"));
+  FEDRAD_RETURN_IF_ERROR(CheckSiteList(survivors, "survivors"));
   for (const auto& s : survivors) {
     if (IndexOf(session_sites, s) < 0) {
       return Refuse(absl::StatusCode::kInvalidArgument,
@@ -550,7 +550,7 @@ absl::Status MaskOutput(TaskContext& ctx, TaskOutput* output) {
   FEDRAD_RETURN_IF_ERROR(CheckId(round, sg::kRound.name));
   FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> session_sites, SessionParticipants(ctx, session));
   const std::vector<std::string> participants = Param(ctx, sg::kParticipants);
-  FEDRAD_RETURN_IF_ERROR(CheckSiteList(ctx, participants, "round's participants"));
+  FEDRAD_RETURN_IF_ERROR(CheckSiteList(participants, "round's participants"));
   for (const auto& p : participants) {
     if (IndexOf(session_sites, p) < 0) {
       return Refuse(absl::StatusCode::kInvalidArgument,

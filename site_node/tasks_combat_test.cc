@@ -182,7 +182,9 @@ TEST(FederatedComBat, EqualsPooledAndSvaForEveryVariant) {
     }
     EXPECT_NEAR(out["pooled"]["var_pooled"]["f06"].get<double>(), pooled.model.pooled.var_pooled(5),
                 1e-10 * pooled.model.pooled.var_pooled(5));
-    if (v.covariates) EXPECT_TRUE(out["pooled"]["beta"]["age"].contains("f01"));
+    if (v.covariates) {
+      EXPECT_TRUE(out["pooled"]["beta"]["age"].contains("f01"));
+    }
     EXPECT_OK(h::ModelFromJson(out["model"]));
   }
 }

@@ -25,17 +25,15 @@
 // no local path leaves the site. n_contributing is n_ok.
 //
 //   task { kind: "features.extract" study { features { enabled: true ... } } }
-//   -> arrays n_cases, n_ok, n_excluded, n_feature_columns;
-//      strings "columns" (comma separated), "excluded_cases" (JSON array of
-//      {"case", "reason"}), "settings_sha256"
+//   -> arrays n_cases, n_ok, n_excluded, n_feature_columns; list "columns";
+//      case notes "excluded_cases" (case id, reason); text "settings_sha256"
+//      (proto/task_kinds.h, features_extract)
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -366,9 +364,13 @@ absl::StatusOr<TaskOutput> Extract(TaskContext& ctx) {
   kinds::Put(&out.payload, fe::kNOk, static_cast<double>(n_ok));
   kinds::Put(&out.payload, fe::kNExcluded, static_cast<double>(n_excluded));
   kinds::Put(&out.payload, fe::kNFeatureColumns, static_cast<double>(columns.size()));
-  nlohmann::json list = nlohmann::json::array();
-  for (const auto& [row, e] : excluded) list.push_back({{"case", e.case_id}, {"reason", e.reason}});
-  kinds::Put(&out.payload, fe::kExcludedCases, list.dump());
+  std::vector<v1::CaseNote> notes;
+  for (const auto& [row, e] : excluded) {
+    v1::CaseNote& note = notes.emplace_back();
+    note.set_case_id(e.case_id);
+    note.set_reason(e.reason);
+  }
+  kinds::Put(&out.payload, fe::kExcludedCases, notes);
   kinds::Put(&out.payload, fe::kColumns, columns);
   kinds::Put(&out.payload, fe::kSettingsSha256, plan.settings_sha256);
   if (ctx.state != nullptr) (*ctx.state)[kStateKey] = out.payload.SerializeAsString();

@@ -8,7 +8,6 @@
 #include <string>
 
 #include <google/protobuf/util/message_differencer.h>
-#include <nlohmann/json.hpp>
 
 #include "coordinator/analyses.h"
 #include "coordinator/study_context.h"
@@ -17,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/payload.h"
+#include "proto/task_kinds.h"
 #include "proto/textproto.h"
 #include "site_node/builtin_tasks.h"
 #include "site_node/privacy_guard.h"
@@ -113,10 +113,10 @@ TEST_F(FeaturesTaskTest, CorruptImageIsExcludedNamedAndRemovedWhileTheRestIsExtr
   EXPECT_EQ(*GetScalar(out.payload, "n_ok"), 11);
   EXPECT_EQ(*GetScalar(out.payload, "n_excluded"), 1);
   EXPECT_EQ(out.n_contributing, 11);
-  auto excluded = nlohmann::json::parse(out.payload.strings().at("excluded_cases"));
+  auto excluded = kinds::Get(out.payload, kinds::features_extract::kExcludedCases);
   ASSERT_EQ(excluded.size(), 1u);
-  EXPECT_EQ(excluded[0]["case"], "C1_0003");
-  const std::string reason = excluded[0]["reason"];
+  EXPECT_EQ(excluded[0].case_id(), "C1_0003");
+  const std::string reason = excluded[0].reason();
   EXPECT_THAT(reason, HasSubstr("<image>"));         // the column, ...
   EXPECT_THAT(reason, Not(HasSubstr(center_dir())));  // ... never the local path
 
@@ -173,11 +173,11 @@ TEST_F(FeaturesTaskTest, SiteWhereEveryCaseFailsFailsTheTaskWithAClearMessage) {
 TEST_F(FeaturesTaskTest, EmptyPathCellExcludesTheCaseNamingTheColumnAndLine) {
   table_.mutable_cell(4, table_.ColumnIndex("liver_mask")) = "";
   ASSERT_OK_AND_ASSIGN(auto out, RunTask());
-  auto excluded = nlohmann::json::parse(out.payload.strings().at("excluded_cases"));
+  auto excluded = kinds::Get(out.payload, kinds::features_extract::kExcludedCases);
   ASSERT_EQ(excluded.size(), 2u);  // C1_0003 (corrupt CT) and C1_0005 (no liver mask)
-  EXPECT_EQ(excluded[0]["case"], "C1_0003");
-  EXPECT_EQ(excluded[1]["case"], "C1_0005");
-  EXPECT_EQ(excluded[1]["reason"], "empty 'liver_mask' cell (data table line 6)");
+  EXPECT_EQ(excluded[0].case_id(), "C1_0003");
+  EXPECT_EQ(excluded[1].case_id(), "C1_0005");
+  EXPECT_EQ(excluded[1].reason(), "empty 'liver_mask' cell (data table line 6)");
   EXPECT_EQ(table_.num_rows(), 10u);
 }
 
@@ -212,10 +212,10 @@ TEST_F(FeaturesTaskTest, DicomCenterGivesTheSameFeaturesAsNifti) {
   TaskContext ctx = Context();
   ctx.data_dir = o.out_dir + "/C1";
   ASSERT_OK_AND_ASSIGN(auto out, registry_.Find("features.extract")->handler(ctx));
-  auto excluded = nlohmann::json::parse(out.payload.strings().at("excluded_cases"));
+  auto excluded = kinds::Get(out.payload, kinds::features_extract::kExcludedCases);
   ASSERT_EQ(excluded.size(), 1u);
-  EXPECT_EQ(excluded[0]["case"], "C1_0003");
-  const std::string reason = excluded[0]["reason"];
+  EXPECT_EQ(excluded[0].case_id(), "C1_0003");
+  const std::string reason = excluded[0].reason();
   EXPECT_THAT(reason, HasSubstr("missing slice"));
   EXPECT_THAT(reason, HasSubstr("<image>"));
   EXPECT_THAT(reason, Not(HasSubstr(o.out_dir)));
@@ -312,6 +312,47 @@ TEST(FeatureSpec, CoordinatorRefusesABadSectionBeforeSendingAnyTask) {
   absl::Status status = coordinator::RunAnalyses(ctx);
   EXPECT_THAT(status.message(), HasSubstr("features.regions[0].roi: 'lesion_7' is not a region"));
   EXPECT_EQ(host.sent, 0);
+}
+
+// A coordinator-side host where every site answers with `result`.
+class AnsweringHost : public coordinator::StudyHost {
+ public:
+  explicit AnsweringHost(v1::TaskResult result) : result_(std::move(result)) {}
+  std::map<std::string, absl::StatusOr<v1::TaskResult>> Exchange(
+      const std::map<std::string, v1::Task>& tasks, double) override {
+    std::map<std::string, absl::StatusOr<v1::TaskResult>> out;
+    for (const auto& [site, task] : tasks) {
+      v1::TaskResult r = result_;
+      r.set_task_id(task.task_id());
+      r.set_study_id(task.study_id());
+      r.set_kind(task.kind());
+      out.emplace(site, std::move(r));
+    }
+    return out;
+  }
+  void OnSiteState(const std::string&, const std::string&) override {}
+  void OnProgress(const std::string&, double, const std::string&) override {}
+  bool Cancelled() const override { return false; }
+
+ private:
+  v1::TaskResult result_;
+};
+
+// The excluded cases travel as typed case notes (proto/task_kinds.h) from the
+// site's encoder to the coordinator's results (features.sites.<site>.excluded).
+TEST_F(FeaturesTaskTest, TheCoordinatorRecordsTheExcludedCasesTheSiteSent) {
+  ASSERT_OK_AND_ASSIGN(auto out, RunTask());
+  v1::TaskResult result;
+  *result.mutable_payload() = out.payload;
+  AnsweringHost host(result);
+  coordinator::StudyContext ctx("s1", task_.study(), {"C1"}, &host);
+  ASSERT_OK(coordinator::RunFeatureExtraction(ctx));
+  const auto& site = ctx.results().features().sites().at("C1");
+  EXPECT_EQ(site.n_cases(), 12);
+  EXPECT_EQ(site.n_excluded(), 1);
+  ASSERT_EQ(site.excluded_size(), 1);
+  EXPECT_EQ(site.excluded(0).case_(), "C1_0003");
+  EXPECT_THAT(site.excluded(0).reason(), HasSubstr("<image>"));
 }
 
 }  // namespace

@@ -109,8 +109,7 @@ absl::StatusOr<std::vector<std::string>> RowIds(const TaskContext& ctx, const v1
 
 // The whole-site population of a model's aggregates, and a subset of it
 // (rows by index) under a quantity of its own.
-Population WholePopulation(const v1::Model& model, const std::vector<std::string>& covs,
-                           const std::vector<std::string>& ids) {
+Population WholePopulation(const v1::Model& model, const std::vector<std::string>& ids) {
   return Population{{LedgerOutcome(Outcome(model))}, ids};
 }
 Population SubPopulation(const std::string& quantity, const std::vector<std::string>& ids,
@@ -204,7 +203,7 @@ absl::StatusOr<TaskOutput> BaselineTask(TaskContext& ctx) {
   Put(&out.payload, mb::kGrid, grid);
   Put(&out.payload, mb::kGridEvents, sums.events);
   Put(&out.payload, mb::kGridRiskSum, sums.risk_sum);
-  out.populations.push_back(WholePopulation(*model, covs, ids));
+  out.populations.push_back(WholePopulation(*model, ids));
   // Signed: the pooled baseline hazard H0 follows from these.
   out.round = RoundContribution{rounds::BaselineRound(model->name(), frozen.fit_id), {}, {}};
   return out;
@@ -230,7 +229,7 @@ absl::StatusOr<TaskOutput> LpSummaryTask(TaskContext& ctx) {
   Put(&out.payload, ml::kN, static_cast<double>(RowCount(*p)));
   Put(&out.payload, ml::kGrid, counts.grid);
   Put(&out.payload, ml::kCounts, counts.counts);
-  out.populations.push_back(WholePopulation(*model, covs, ids));
+  out.populations.push_back(WholePopulation(*model, ids));
   // Signed: the risk-group cut-points follow from these.
   out.round = RoundContribution{rounds::LpSummaryRound(model->name(), frozen.fit_id), {}, {}};
   return out;
@@ -397,7 +396,7 @@ absl::StatusOr<TaskOutput> ValidateTask(TaskContext& ctx) {
   FEDRAD_ASSIGN_OR_RETURN(std::vector<std::string> ids, RowIds(ctx, *model, covs, *p));
   TaskOutput out;
   out.n_contributing = n;
-  out.populations.push_back(WholePopulation(*model, covs, ids));
+  out.populations.push_back(WholePopulation(*model, ids));
   Put(&out.payload, mv::kN, n);
   Put(&out.payload, mv::kEvents, ReleasableEvents(*p, ctx.min_cell_count));
   Put(&out.payload, mv::kNExcluded, ReleasableCount(rows.n_excluded, ctx.min_cell_count));

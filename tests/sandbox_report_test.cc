@@ -156,7 +156,9 @@ void ExpectCurvesObeyK(const json& site, bool cox, const std::string& where) {
     EXPECT_EQ(roc["fpr"].front(), 0);
     EXPECT_EQ(roc["tpr"].back(), 1);
   }
-  if (!cox) EXPECT_FALSE(site.contains("km_groups"));
+  if (!cox) {
+    EXPECT_FALSE(site.contains("km_groups"));
+  }
 }
 
 std::string BrowserTestScript() {

@@ -118,7 +118,9 @@ struct Federation {
       sites.push_back(Start({BinDir() + "/fedrad-site", "--config", config},
                             dir.path() + "/" + name + ".log"));
     }
-    if (!coordinator->WaitForSites(names, 120)) FEDRAD_LOG(ERROR) << "sites did not connect";
+    if (!coordinator->WaitForSites(names, 120)) {
+      FEDRAD_LOG(ERROR) << "sites did not connect";
+    }
     ctx = coordinator->NewStudyContext("secure-bench-" + std::to_string(n), study, names);
     plain = coordinator->NewStudyContext("plain-bench-" + std::to_string(n), plain_study, names);
     // As the daemon's study runner does: signed round messages are checked

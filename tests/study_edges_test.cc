@@ -224,7 +224,9 @@ TEST_F(StudyEdges, WatchPrintsOneLinePerChangeAndProgressMovesDuringTheCoxFit) {
   for (size_t i = 0; i < lines.size(); ++i) {
     EXPECT_THAT(lines[i], Not(HasSubstr("working on"))) << out;
     EXPECT_THAT(lines[i], Not(HasSubstr("answered"))) << out;
-    if (i > 0) EXPECT_NE(lines[i], lines[i - 1]) << out;
+    if (i > 0) {
+      EXPECT_NE(lines[i], lines[i - 1]) << out;
+    }
   }
   // The line stream is bounded: steps, messages and 5% progress steps.
   EXPECT_LT(lines.size(), 40u) << out;

@@ -10,6 +10,8 @@
 //                              dates, CRL), key/certificate match, detached
 //                              signatures (PrivateKey, PublicKey)
 //   pki_crl.cc                 CRLs: WriteCrl, Revoke, RefreshCrl, ReadCrl
+//                              (ReadCrlSignedBy is in pki_verify.cc, beside
+//                              the CA-signature check it shares)
 //   internal/pki_internal.cc   the helpers declared here (errors, files, PEM,
 //                              name/serial/time conversions, LoadCa,
 //                              InfoFromCert)
@@ -111,6 +113,10 @@ struct Ca {
 absl::StatusOr<Ca> LoadCa(const std::string& ca_dir);
 
 absl::StatusOr<pki::CertificateInfo> InfoFromCert(X509* cert, absl::string_view origin);
+
+// What `crl` holds (issuer, number, dates, entries with their reasons).
+// Defined in pki_crl.cc.
+pki::CrlInfo CrlInfoFromCrl(X509_CRL* crl);
 
 // Signs and writes ca_dir/crl.pem holding `entries` (ownership taken).
 // Defined in pki_crl.cc.

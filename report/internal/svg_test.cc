@@ -15,6 +15,14 @@ using ::testing::Pointwise;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
+// An unlabelled linear axis from lo to hi.
+Axis Linear(double lo, double hi) {
+  Axis a;
+  a.lo = lo;
+  a.hi = hi;
+  return a;
+}
+
 TEST(Escape, ReplacesEveryMarkupCharacter) {
   EXPECT_EQ(Escape("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
@@ -35,17 +43,17 @@ TEST(LogTicks, FollowTheOneTwoFiveSeries) {
 }
 
 TEST(SvgPlot, MapsDataToPixelsInsideTheFrame) {
-  SvgPlot p(PlotFrame{400, 300, 50, 10, 20, 30}, Axis{0, 10}, Axis{0, 1}, "t");
+  SvgPlot p(PlotFrame{400, 300, 50, 10, 20, 30}, Linear(0, 10), Linear(0, 1), "t");
   EXPECT_DOUBLE_EQ(p.X(0), 50);
   EXPECT_DOUBLE_EQ(p.X(10), 390);
   EXPECT_DOUBLE_EQ(p.Y(0), 270);
   EXPECT_DOUBLE_EQ(p.Y(1), 20);
-  SvgPlot log(PlotFrame{400, 300, 50, 10, 20, 30}, Axis{0.1, 10, "", true}, Axis{0, 1}, "l");
+  SvgPlot log(PlotFrame{400, 300, 50, 10, 20, 30}, Axis{0.1, 10, "", true}, Linear(0, 1), "l");
   EXPECT_DOUBLE_EQ(log.X(1), 220);
 }
 
 TEST(SvgPlot, StepCurvesGoAcrossThenDown) {
-  SvgPlot p(PlotFrame{400, 300, 50, 10, 20, 30}, Axis{0, 10}, Axis{0, 1}, "km");
+  SvgPlot p(PlotFrame{400, 300, 50, 10, 20, 30}, Linear(0, 10), Linear(0, 1), "km");
   p.Line({{0, 1}, {5, 0.5}}, "#000", 2, LineStyle::kSolid, true);
   const std::string svg = p.Render("km");
   EXPECT_THAT(svg, HasSubstr("M50.0 20.0 H220.0 V145.0"));
@@ -67,7 +75,7 @@ TEST(SvgPlot, EscapesLabelsTitlesAndTooltips) {
 }
 
 TEST(SvgPlot, SkipsNonFinitePoints) {
-  SvgPlot p(PlotFrame{}, Axis{0, 1}, Axis{0, 1}, "x");
+  SvgPlot p(PlotFrame{}, Linear(0, 1), Linear(0, 1), "x");
   p.Marker(std::nan(""), 0.5, "#000");
   p.Line({{std::nan(""), 1}}, "#000");
   const std::string svg = p.Render("x");

@@ -147,7 +147,9 @@ TEST(RenderCase, OffsetShiftsEveryUnclampedVoxel) {
   const RenderedCase c0 = RenderCase(a, Protocol(2.5, 12, 0), 128, 60, r1);
   const RenderedCase c40 = RenderCase(a, Protocol(2.5, 12, 40), 128, 60, r2);
   for (size_t i = 0; i < c0.ct.size(); ++i) {
-    if (c0.ct[i] > -1000) ASSERT_EQ(c40.ct[i] - c0.ct[i], 40);
+    if (c0.ct[i] > -1000) {
+      ASSERT_EQ(c40.ct[i] - c0.ct[i], 40);
+    }
   }
   EXPECT_NEAR(BkgStats(c40).first - BkgStats(c0).first, 40, 1e-9);
 }
@@ -218,12 +220,22 @@ TEST(OutcomeModel, ObservedDataFollowTheCensoringRules) {
     ASSERT_LE(o.time_recurrence, std::ceil(kFollowUpMaxDays));
     // Any recurrence is the first of local and distant.
     ASSERT_LE(o.t_recurrence, o.t_local);
-    if (o.event_local_recurrence) ASSERT_TRUE(o.event_recurrence);
+    if (o.event_local_recurrence) {
+      ASSERT_TRUE(o.event_recurrence);
+    }
     // Disease-specific death only after a recurrence.
-    if (o.event_dss) ASSERT_TRUE(o.event_recurrence);
-    if (o.event_dss) ASSERT_GE(o.time_dss, o.time_recurrence);
-    if (o.recur2y == 1) ASSERT_LE(o.time_recurrence, 730);
-    if (o.recur2y == -1) ASSERT_TRUE(!o.event_recurrence && o.time_recurrence < 730);
+    if (o.event_dss) {
+      ASSERT_TRUE(o.event_recurrence);
+    }
+    if (o.event_dss) {
+      ASSERT_GE(o.time_dss, o.time_recurrence);
+    }
+    if (o.recur2y == 1) {
+      ASSERT_LE(o.time_recurrence, 730);
+    }
+    if (o.recur2y == -1) {
+      ASSERT_TRUE(!o.event_recurrence && o.time_recurrence < 730);
+    }
   }
 }
 

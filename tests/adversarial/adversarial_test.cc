@@ -2332,7 +2332,9 @@ std::function<void(const Outcome&)> ExpectRule(const std::string& rule,
       ASSERT_NE(it, run.by_task.end()) << answered[i] << " unanswered";
       EXPECT_TRUE(it->second.ok()) << "honest control " << answered[i] << " refused: "
                                    << it->second.status_message;
-      if (i < rounds.size()) EXPECT_EQ(it->second.signed_round, rounds[i]) << answered[i];
+      if (i < rounds.size()) {
+        EXPECT_EQ(it->second.signed_round, rounds[i]) << answered[i];
+      }
     }
   };
 }

@@ -8,9 +8,10 @@
 // as JSON Lines. Then it exits by itself: it never waits longer than each
 // task's timeout nor than the script's overall timeout.
 //
-//   fedrad-rogue-coordinator --ca ca.crt --cert coordinator.crt --key coordinator.key \
-//       [--crl crl.pem] --listen 127.0.0.1:0 --port-file port --script script.json \
+//   fedrad-rogue-coordinator --ca ca.crt --cert coordinator.crt --key coordinator.key
+//       [--crl crl.pem] --listen 127.0.0.1:0 --port-file port --script script.json
 //       --out results.jsonl
+//   (one command line)
 //
 // The script (JSON):
 //   {"overall_timeout_seconds": 120,        // whole run, default 120
