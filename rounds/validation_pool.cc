@@ -187,17 +187,24 @@ SiteValidation ReadSiteValidation(const v1::Payload& pl, bool cox, double roc_t)
 
 PooledValidation PoolValidation(const std::map<std::string, SiteValidation>& sites, bool cox) {
   PooledValidation pooled;
-  int64_t n = 0, events = 0;
+  // A site's n and events are counts it sent as doubles: only whole numbers
+  // from 0 to 2^53 count (CountFromDouble; a cast of 1.4e248 to an integer
+  // was undefined behaviour, found by tests/fuzz/fuzz_coordinator_result).
+  // An n that is no count adds nothing; events that are none are withheld.
+  double n = 0, events = 0;
   bool events_withheld = false;
   for (const auto& [s, v] : sites) {
-    if (v.metrics.has_n() && std::isfinite(v.metrics.n())) n += static_cast<int64_t>(v.metrics.n());
-    if (v.metrics.has_events() && std::isfinite(v.metrics.events())) {
-      events += static_cast<int64_t>(v.metrics.events());
+    const int64_t site_n = v.metrics.has_n() ? CountFromDouble(v.metrics.n()) : -1;
+    if (site_n >= 0) n += static_cast<double>(site_n);
+    const int64_t site_events = v.metrics.has_events() ? CountFromDouble(v.metrics.events()) : -1;
+    if (site_events >= 0) {
+      events += static_cast<double>(site_events);
     } else {
       events_withheld = true;  // a site with fewer than k events or non-events
     }
   }
-  pooled.set_n(static_cast<int32_t>(n));
+  constexpr double kMaxN = std::numeric_limits<int32_t>::max();
+  pooled.set_n(static_cast<int32_t>(std::min(n, kMaxN)));
   pooled.set_events(events_withheld ? kNaN : static_cast<double>(events));
   pooled.set_sites(static_cast<int32_t>(sites.size()));
   if (cox) {

@@ -151,6 +151,27 @@ TEST(ValidationPool, AWithheldEventCountMakesThePooledEventsNull) {
   EXPECT_TRUE(std::isnan(by_site["B"].metrics.events()));
 }
 
+// Found by tests/fuzz/fuzz_coordinator_result: a site's n of 1.4e248 was
+// cast to an integer (undefined behaviour). Counts that are no whole number
+// in 0..2^53 add nothing to the pooled n, and make the pooled events null.
+TEST(ValidationPool, CountsThatAreNoCountsAddNothing) {
+  std::map<std::string, SiteValidation> by_site;
+  double n = 0;
+  for (const char* s : {"A", "B", "C"}) {
+    v1::Payload p = Answer("logistic", s);
+    if (std::string(s) == "B") {
+      kinds::Put(&p, mv::kN, 1.43044e248);
+      kinds::Put(&p, mv::kEvents, -3.0);
+    } else {
+      n += *kinds::Get(p, mv::kN);
+    }
+    by_site[s] = ReadSiteValidation(p, false, std::nan(""));
+  }
+  const v1::Results::PooledValidation pooled = PoolValidation(by_site, false);
+  EXPECT_EQ(pooled.n(), static_cast<int>(n));
+  EXPECT_TRUE(std::isnan(pooled.events()));
+}
+
 // A site without a bootstrap SE for a metric is left out of that metric's
 // meta-analysis; with one site left there is none, and the note says why.
 TEST(ValidationPool, SitesWithoutABootstrapSeAreLeftOutOfTheMetaAnalysis) {
