@@ -49,7 +49,8 @@ chunk() {
     >"$SOAK/$target.chunk" 2>&1 || rc=$?
   local log="$BUILD/logs/$target.log"
   local wall cpu execs cov ft corpus
-  read -r wall user sys <"$times" || true
+  # GNU time writes "Command exited with non-zero status N" first on failure.
+  read -r wall user sys < <(tail -1 "$times") || true
   cpu=$(awk -v u="${user:-0}" -v s="${sys:-0}" 'BEGIN { printf "%.1f", u + s }')
   execs=$(grep -a -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{ print $2 }' | tail -1)
   # The last status line libFuzzer printed: "#N ... cov: C ft: F corp: K/..."
