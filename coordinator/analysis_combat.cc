@@ -14,11 +14,12 @@
 //   4. combat.fit: each site estimates its own gamma*, delta* and harmonises
 //      its table locally; it returns gamma*, delta*.
 //   5. combat.distributions (for the report): per site, n, mean and SD of at
-//      most 12 features before and after ComBat, and their quartiles from
-//      counts on each site's own grid (models::GridQuantiles). With
-//      output_suffix both are measured after the fit (raw <feature> and
-//      harmonised <feature><suffix>); without it, "before" is measured before
-//      combat.fit replaces the values.
+//      most 12 features before and after ComBat, and their quartiles
+//      (coordinator/analysis_combat_distributions.cc).
+// Each round is one function below (RunCheckRound, RunMomentsRound,
+// RunResidualsRound, RunFitRound) that takes the record the rounds before it
+// produced (Settings, Checked, Moments, Pooled); RunHarmonization composes
+// them.
 // What the sites read from the task: only "features" (the plan's adjusted
 // features, a subset of what the spec selects), the pooled estimates and the
 // report's "columns". Everything else (covariates, method, EB, reference,
@@ -34,6 +35,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "coordinator/analyses.h"
+#include "coordinator/internal/combat_internal.h"
+#include "coordinator/internal/models_internal.h"
 #include "coordinator/secure_round.h"
 #include "coordinator/study_context.h"
 #include "core/log.h"
@@ -43,7 +46,6 @@
 #include "harmonization/combat.h"
 #include "harmonization/model.h"
 #include "harmonization/table.h"
-#include "models/descriptive.h"
 #include "proto/payload.h"
 #include "proto/task_kinds.h"
 #include "proto/round_signing.h"
@@ -55,43 +57,13 @@ namespace fedrad::coordinator {
 namespace {
 
 namespace h = ::fedrad::harmonization;
-using Distributions = std::map<std::string, std::map<std::string, v1::Results::Distribution>>;
 namespace cc = ::fedrad::kinds::combat_check;
 namespace cm = ::fedrad::kinds::combat_moments;
 namespace cr = ::fedrad::kinds::combat_residuals;
 namespace cf = ::fedrad::kinds::combat_fit;
-namespace cd = ::fedrad::kinds::combat_distributions;
 using ::fedrad::kinds::Put;
 using ::fedrad::kinds::SiteMatrix;
 using ::fedrad::kinds::SiteVector;
-
-// Checks the signed contribution of each of `sites` to `round_id` (against
-// the study CA; unverified with an in-process test host) and appends it to
-// *transcript.
-absl::Status CollectSigned(StudyContext& ctx, const std::map<std::string, v1::TaskResult>& results,
-                           const std::vector<std::string>& sites, const std::string& round_id,
-                           v1::Transcript* transcript) {
-  for (const std::string& site : sites) {
-    const v1::TaskResult& r = results.at(site);
-    if (ctx.round_verifier() == nullptr) {
-      if (r.has_signed_()) *transcript->add_messages() = r.signed_();
-      continue;
-    }
-    if (!r.has_signed_()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "site ", site, " sent no signed contribution to round '", round_id, "'"));
-    }
-    rounds::Expectation expect;
-    expect.study_id = ctx.study_id();
-    expect.spec_sha256 = StudySpecHash(ctx.study());
-    expect.signers = {site};
-    expect.round_id = round_id;
-    absl::StatusOr<v1::RoundMessage> m = ctx.round_verifier()->Verify(r.signed_(), expect);
-    if (!m.ok()) return Annotate(m.status(), absl::StrCat("site ", site));
-    *transcript->add_messages() = r.signed_();
-  }
-  return absl::OkStatus();
-}
 
 std::map<std::string, v1::Transcript> ForEach(const std::vector<std::string>& sites,
                                               const v1::Transcript& transcript) {
@@ -133,138 +105,6 @@ google::protobuf::Struct FeatureStruct(const std::vector<std::string>& names,
     (*out.mutable_fields())[names[i]].set_number_value(v(static_cast<Eigen::Index>(i)));
   }
   return out;
-}
-
-constexpr size_t kMaxDistributionFeatures = 12;
-
-// Per site and column: n, mean, SD and quartiles (from the counts each site
-// releases on its own grid, models::GridQuantiles), or {suppressed} when the
-// site has fewer than k values. `columns[i]` is measured and reported as
-// `features[i]`. Result: {feature: {site: {...}}}. One round: the site
-// releases its moments and its grid counts together.
-absl::StatusOr<Distributions> SiteDistributions(StudyContext& ctx,
-                                                const std::vector<std::string>& features,
-                                                const std::vector<std::string>& columns,
-                                                const std::string& phase) {
-  Distributions out;
-  v1::Payload params;
-  Put(&params, cd::kColumns, columns);
-  Put(&params, cd::kPhase, phase);
-  FEDRAD_ASSIGN_OR_RETURN(auto results, ctx.Broadcast(cd::kName, params));
-  for (const auto& [site, r] : results) {
-    const v1::Payload& p = r.payload();
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd n, SiteVector(site, p, cd::kN, columns.size()));
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd mean, SiteVector(site, p, cd::kMean, columns.size()));
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd m2, SiteVector(site, p, cd::kM2, columns.size()));
-    FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd supp,
-                            SiteVector(site, p, cd::kSuppressed, columns.size()));
-    for (size_t i = 0; i < columns.size(); ++i) {
-      const Eigen::Index j = static_cast<Eigen::Index>(i);
-      v1::Results::Distribution& e = out[features[i]][site];
-      if (supp[j] != 0.0 || !std::isfinite(n[j])) {
-        // The site withheld the cell, its size included.
-        e.set_suppressed(true);
-        e.set_reason("fewer than k values at the site");
-        continue;
-      }
-      e.set_n(static_cast<int32_t>(CountFromDouble(n[j])));
-      models::ColumnMoments cm;
-      cm.n = CountFromDouble(n[j]);
-      cm.mean = mean[j];
-      cm.m2 = m2[j];
-      cm.binary = false;
-      e.set_mean(cm.mean);
-      e.set_sd(models::StandardDeviation(cm));
-            absl::StatusOr<std::vector<double>> grid = kinds::Get(p, cd::kGrid, columns[i]);
-      absl::StatusOr<std::vector<double>> counts = kinds::Get(p, cd::kCounts, columns[i]);
-      if (!grid.ok() || !counts.ok() || grid->size() != counts->size()) {
-        return absl::DataLossError(absl::StrCat("site ", site, ": malformed grid counts for '",
-                                                columns[i], "'"));
-      }
-      models::GridPart part;
-      part.grid.n = cm.n;
-      part.grid.points = *grid;
-      for (double k : *counts) {
-        // A count outside 0..2^53 is malformed (tests/fuzz; as cohort.counts).
-        if (CountFromDouble(k) < 0) {
-          return absl::DataLossError(absl::StrCat("site ", site, ": malformed grid counts for '",
-                                                  columns[i], "'"));
-        }
-        part.grid.counts.push_back(CountFromDouble(k));
-      }
-      part.mean = cm.mean;
-      part.sd = models::StandardDeviation(cm);
-      const std::vector<models::QuantileEstimate> est =
-          models::GridQuantiles({part}, {0.25, 0.5, 0.75});
-      using Setter = void (v1::Results::Distribution::*)(double);
-      const Setter quartiles[] = {&v1::Results::Distribution::set_q1,
-                                  &v1::Results::Distribution::set_median,
-                                  &v1::Results::Distribution::set_q3};
-      double worst = 0;
-      for (size_t q = 0; q < est.size() && q < 3; ++q) {
-        (e.*quartiles[q])(est[q].value);
-        worst = std::max(worst, est[q].rank_error);
-      }
-      e.set_quartile_rank_error(worst);
-    }
-  }
-  return out;
-}
-
-// The features drawn in the report: Harmonization.report_features when given
-// (must be adjusted features), else the (at most 12) features whose site
-// location effects differ most between sites: the largest SD over sites of
-// `location[site][g]` (γ* after the fit, or the unshrunk site means in pooled
-// SD units before it).
-absl::StatusOr<std::vector<int>> ChooseDistributionFeatures(
-    const v1::Harmonization& spec, const std::vector<std::string>& adjusted,
-    const std::vector<Eigen::VectorXd>& location) {
-  std::vector<int> chosen;
-  if (spec.report_features_size() > 0) {
-    for (const std::string& f : spec.report_features()) {
-      auto it = std::find(adjusted.begin(), adjusted.end(), f);
-      if (it == adjusted.end()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "harmonization.report_features names '", f, "', which is not a harmonised feature"));
-      }
-      chosen.push_back(static_cast<int>(it - adjusted.begin()));
-    }
-    if (chosen.size() > kMaxDistributionFeatures) chosen.resize(kMaxDistributionFeatures);
-    return chosen;
-  }
-  std::vector<std::pair<double, int>> spread;
-  for (size_t g = 0; g < adjusted.size(); ++g) {
-    double sum = 0, sum2 = 0;
-    for (const Eigen::VectorXd& l : location) {
-      sum += l[static_cast<Eigen::Index>(g)];
-      sum2 += l[static_cast<Eigen::Index>(g)] * l[static_cast<Eigen::Index>(g)];
-    }
-    const double k = static_cast<double>(location.size());
-    const double var = k > 1 ? (sum2 - sum * sum / k) / (k - 1) : 0.0;
-    spread.emplace_back(-(std::isfinite(var) ? var : 0.0), static_cast<int>(g));
-  }
-  std::stable_sort(spread.begin(), spread.end());
-  for (size_t i = 0; i < spread.size() && i < kMaxDistributionFeatures; ++i) {
-    chosen.push_back(spread[i].second);
-  }
-  std::sort(chosen.begin(), chosen.end());
-  return chosen;
-}
-
-// How the distributions were computed and chosen, in words
-// (harmonization.distributions_method).
-std::string DistributionsMethod(const v1::Harmonization& spec, size_t adjusted) {
-  return absl::StrCat(
-      "Per site: n, mean and SD (n - 1) from site sums; quartiles interpolated "
-      "from counts on a grid each site fixes (3-significant-digit lattice, every "
-      "step >= k values; no value released, approximate to the grid; "
-      "quartile_rank_error bounds the rank error). Features shown: ",
-      spec.report_features_size() > 0 ? "those listed in harmonization.report_features"
-      : adjusted <= kMaxDistributionFeatures
-          ? absl::StrCat("all ", adjusted, " harmonised features")
-      : spec.output_suffix().empty()
-          ? "the 12 whose raw site means (in pooled SD units) differ most between sites"
-          : "the 12 whose site effects gamma* differ most between sites");
 }
 
 // results.json's harmonization section but the distributions
@@ -309,51 +149,78 @@ absl::Status FillHarmonization(const v1::Harmonization& spec, const h::ComBatPla
   return absl::OkStatus();
 }
 
-}  // namespace
+// ---- The rounds -------------------------------------------------------------
+// One function per round; each takes what the rounds before it produced and
+// returns a small record, and RunHarmonization composes them in order.
 
-absl::Status RunHarmonization(StudyContext& ctx) {
-  const v1::Harmonization& spec = ctx.study().harmonization();
+// The study's ComBat settings, read once from the approved spec.
+struct Settings {
+  h::ComBatOptions options;
+  std::vector<std::string> covariates;
+  // One parameter per feature and site (location only), so one patient
+  // suffices.
+  bool mean_only_method = false;
+  bool secure = false;  // secure_aggregation: rounds 2 and 3 arrive summed
+};
+
+absl::StatusOr<Settings> ReadSettings(const v1::Study& study) {
+  const v1::Harmonization& spec = study.harmonization();
   if (spec.features().empty()) {
     return absl::InvalidArgumentError(
         "harmonization.features (a regular expression naming the feature columns) is required");
   }
-  if (spec.report_features_size() > static_cast<int>(kMaxDistributionFeatures)) {
+  if (spec.report_features_size() > static_cast<int>(internal::kMaxDistributionFeatures)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "harmonization.report_features lists ", spec.report_features_size(),
-        " features; the report draws at most ", kMaxDistributionFeatures));
+        " features; the report draws at most ", internal::kMaxDistributionFeatures));
   }
-  h::ComBatOptions options;
-  FEDRAD_ASSIGN_OR_RETURN(options.method, h::ParseMethod(spec.method()));
-  options.empirical_bayes = !spec.has_empirical_bayes() || spec.empirical_bayes();
-  options.nonparametric_mean_only = spec.nonparametric_mean_only();
-  options.reference_site = spec.reference_site();
-  const std::vector<std::string> covariates(spec.covariates().begin(), spec.covariates().end());
-  const bool mean_only_method = options.method == h::ComBatMethod::kMeanOnly ||
-                                (options.method == h::ComBatMethod::kNonParametric &&
-                                 options.nonparametric_mean_only);
+  Settings s;
+  FEDRAD_ASSIGN_OR_RETURN(s.options.method, h::ParseMethod(spec.method()));
+  s.options.empirical_bayes = !spec.has_empirical_bayes() || spec.empirical_bayes();
+  s.options.nonparametric_mean_only = spec.nonparametric_mean_only();
+  s.options.reference_site = spec.reference_site();
+  s.covariates.assign(spec.covariates().begin(), spec.covariates().end());
+  s.mean_only_method = s.options.method == h::ComBatMethod::kMeanOnly ||
+                       (s.options.method == h::ComBatMethod::kNonParametric &&
+                        s.options.nonparametric_mean_only);
+  s.secure = SecureAggregation(study);
+  return s;
+}
 
-  // Round 1: the cheap check, before any aggregate of the data moves.
-  ctx.SetProgress("harmonization", 0.0, "checking site tables (combat.check)");
-  FEDRAD_ASSIGN_OR_RETURN(auto checks, ctx.Broadcast(cc::kName, v1::Payload()));
+// Round 1's outcome (combat.check): the sites, every feature (in the first
+// site's column order) and the plan made for all sites at once.
+struct Checked {
+  std::vector<std::string> sites;
+  std::vector<std::string> features;
+  std::vector<std::string> adjusted;  // the plan's adjusted features, by name
+  h::ComBatPlan plan;
+};
+
+// combat.check's feature lists: fills out->features and returns the
+// problems the sites reported or their lists show (a feature missing at a
+// site, a reference site that is not among them), each naming its site.
+std::vector<std::string> FeatureProblems(const std::map<std::string, v1::TaskResult>& checks,
+                                         const v1::Harmonization& spec,
+                                         const std::string& reference_site, Checked* out) {
   std::vector<std::string> problems;
-  std::vector<std::string> sites = Keys(checks);
-  std::vector<std::string> features;  // in the first site's column order
   std::map<std::string, std::set<std::string>> features_by_site;
   for (const auto& [site, r] : checks) {
     for (const std::string& f : kinds::Get(r.payload(), cc::kFeatures)) {
       features_by_site[site].insert(f);
-      if (std::find(features.begin(), features.end(), f) == features.end()) features.push_back(f);
+      if (std::find(out->features.begin(), out->features.end(), f) == out->features.end()) {
+        out->features.push_back(f);
+      }
     }
     for (const std::string& p : kinds::Get(r.payload(), cc::kProblems)) {
       if (!p.empty()) problems.push_back(absl::StrCat("site ", site, ": ", p));
     }
   }
-  if (features.empty()) {
+  if (out->features.empty()) {
     problems.push_back(absl::StrCat("no site has a column matching '", spec.features(), "'"));
   }
-  for (const std::string& f : features) {
+  for (const std::string& f : out->features) {
     std::vector<std::string> missing_at;
-    for (const std::string& site : sites) {
+    for (const std::string& site : out->sites) {
       if (!features_by_site[site].count(f)) missing_at.push_back(site);
     }
     if (!missing_at.empty()) {
@@ -361,20 +228,29 @@ absl::Status RunHarmonization(StudyContext& ctx) {
                                       absl::StrJoin(missing_at, ", ")));
     }
   }
-  if (!options.reference_site.empty() &&
-      std::find(sites.begin(), sites.end(), options.reference_site) == sites.end()) {
-    problems.push_back(absl::StrCat("the reference site '", options.reference_site,
-                                     "' is not among the sites (", absl::StrJoin(sites, ", "),
-                                     ")"));
+  if (!reference_site.empty() &&
+      std::find(out->sites.begin(), out->sites.end(), reference_site) == out->sites.end()) {
+    problems.push_back(absl::StrCat("the reference site '", reference_site,
+                                    "' is not among the sites (", absl::StrJoin(out->sites, ", "),
+                                    ")"));
   }
-  std::vector<int64_t> site_n;
-  std::vector<std::vector<int>> constant;
-  for (const std::string& site : sites) {
+  return problems;
+}
+
+// combat.check's sizes: each site's n (*site_n) and its constant features
+// as indices into `checked.features` (*constant), in `checked.sites`' order;
+// a site with fewer patients than its site effect's parameters is a problem.
+absl::Status SiteSizes(const std::map<std::string, v1::TaskResult>& checks,
+                       const Checked& checked, bool mean_only_method,
+                       std::vector<int64_t>* site_n, std::vector<std::vector<int>>* constant,
+                       std::vector<std::string>* problems) {
+  const std::vector<std::string>& features = checked.features;
+  for (const std::string& site : checked.sites) {
     const v1::Payload& p = checks.at(site).payload();
     FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(p, cc::kN));
-    site_n.push_back(CountFromDouble(n));
+    site_n->push_back(CountFromDouble(n));
     if (n < 2 && !mean_only_method) {
-      problems.push_back(absl::StrCat(
+      problems->push_back(absl::StrCat(
           "site ", site, " has ", n, " patient(s), fewer than the 2 parameters per feature "
           "(location and scale) of its site effect; exclude the site or use method mean-only"));
     }
@@ -389,65 +265,62 @@ absl::Status RunHarmonization(StudyContext& ctx) {
         if (it != features.end()) c.push_back(static_cast<int>(it - features.begin()));
       }
     }
-    constant.push_back(c);
+    constant->push_back(c);
   }
+  return absl::OkStatus();
+}
+
+// Round 1: the cheap check, before any aggregate of the data moves. Refuses
+// the step naming every problem; else plans it for all sites at once.
+absl::StatusOr<Checked> RunCheckRound(StudyContext& ctx, const Settings& settings) {
+  ctx.SetProgress("harmonization", 0.0, "checking site tables (combat.check)");
+  FEDRAD_ASSIGN_OR_RETURN(auto checks, ctx.Broadcast(cc::kName, v1::Payload()));
+  Checked out;
+  out.sites = Keys(checks);
+  std::vector<std::string> problems = FeatureProblems(
+      checks, ctx.study().harmonization(), settings.options.reference_site, &out);
+  std::vector<int64_t> site_n;
+  std::vector<std::vector<int>> constant;
+  FEDRAD_RETURN_IF_ERROR(
+      SiteSizes(checks, out, settings.mean_only_method, &site_n, &constant, &problems));
   if (!problems.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("ComBat cannot run: ", absl::StrJoin(problems, "; ")));
   }
-  FEDRAD_ASSIGN_OR_RETURN(h::ComBatPlan plan,
-                          h::MakePlan(sites, site_n, constant,
-                                      static_cast<int>(features.size()), options));
-  for (const std::string& note : plan.notes) FEDRAD_LOG(WARNING) << "ComBat: " << note;
-  std::vector<std::string> adjusted;
-  for (int g : plan.adjusted_features) adjusted.push_back(features[g]);
-  const size_t num_g = adjusted.size();
-  const size_t q = covariates.size();
+  FEDRAD_ASSIGN_OR_RETURN(out.plan,
+                          h::MakePlan(out.sites, site_n, constant,
+                                      static_cast<int>(out.features.size()), settings.options));
+  for (const std::string& note : out.plan.notes) FEDRAD_LOG(WARNING) << "ComBat: " << note;
+  for (int g : out.plan.adjusted_features) out.adjusted.push_back(out.features[g]);
+  return out;
+}
 
-  // Round 2: moments -> B-hat.
-  ctx.SetProgress("harmonization", 0.25, "pooled regression (combat.moments)");
-  v1::Payload base;
-  Put(&base, kinds::combat::kFeatures, adjusted);
-  // Secure aggregation: the cross-products are only used pooled, so they
-  // arrive summed (coordinator/secure_round.h) and stand in the first
-  // site's entry (PoolMoments adds the sites' entries); n and the sums of
-  // covariates and features stay per site (the site indicators' rows).
-  // Verifiable rounds (issue 12): every site recomputes the pooled estimates
-  // from the sites' signed moments (and residuals) before it uses them; in a
-  // secure study the transcript also holds the session's adverts and the
-  // rounds' reveals, from which each site unmasks the sums itself.
-  const bool secure = SecureAggregation(ctx.study());
-  std::map<std::string, v1::TaskResult> moment_results;
-  v1::Payload pooled_moments;
+// Round 2's outcome (combat.moments): the sites that answered (every later
+// round must be answered by exactly them), their moments, B-hat, and the
+// transcript the later rounds forward.
+struct Moments {
+  std::vector<std::string> sites;
+  std::vector<h::LocalMoments> moments;
+  h::PooledRegression reg;
   v1::Transcript transcript;
-  if (secure) {
-    std::map<std::string, v1::Payload> by_site;
-    for (const std::string& site : ctx.active_sites()) by_site[site] = base;
-    FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
-                            RunSecureRound(ctx, cm::kName, by_site, ctx.active_sites(),
-                                           rounds::CombatMomentsRound()));
-    moment_results = std::move(r.by_site);
-    pooled_moments = std::move(r.sum);
-    transcript = std::move(r.session_adverts);
-    for (const auto& m : r.signed_messages.messages()) *transcript.add_messages() = m;
-  } else {
-    FEDRAD_ASSIGN_OR_RETURN(moment_results, ctx.Broadcast(cm::kName, base));
-  }
-  sites = Keys(moment_results);
-  if (!secure) {
-    FEDRAD_RETURN_IF_ERROR(CollectSigned(ctx, moment_results, sites, rounds::CombatMomentsRound(),
-                                         &transcript));
-  }
+};
+
+// Each site's moments from its combat.moments answer; in a secure study the
+// cross-products come from the secure `sum` and stand in the first site's
+// entry (PoolMoments adds the sites' entries), the others' are zero.
+absl::StatusOr<std::vector<h::LocalMoments>> ReadMoments(
+    const std::map<std::string, v1::TaskResult>& results, const v1::Payload& sum,
+    const std::vector<std::string>& sites, size_t q, size_t num_g, bool secure) {
   std::vector<h::LocalMoments> moments;
   for (const std::string& site : sites) {
-    const v1::Payload& p = moment_results.at(site).payload();
+    const v1::Payload& p = results.at(site).payload();
     h::LocalMoments m;
     FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(p, cm::kN));
     m.n = CountFromDouble(n);
     FEDRAD_ASSIGN_OR_RETURN(m.sum_covariates, SiteVector(site, p, cm::kSumCovariates, q));
     FEDRAD_ASSIGN_OR_RETURN(m.sum_features, SiteVector(site, p, cm::kSumFeatures, num_g));
     const bool from_sum = secure && site == sites.front();
-    const v1::Payload& cross = from_sum ? pooled_moments : p;
+    const v1::Payload& cross = from_sum ? sum : p;
     const std::string who = from_sum ? "(secure sum)" : site;
     if (secure && !from_sum) {
       m.covariate_cross = Eigen::MatrixXd::Zero(q, q);
@@ -460,152 +333,186 @@ absl::Status RunHarmonization(StudyContext& ctx) {
     }
     moments.push_back(std::move(m));
   }
-  FEDRAD_ASSIGN_OR_RETURN(h::PooledRegression reg,
-                          h::PoolMoments(sites, moments, covariates, options.reference_site));
+  return moments;
+}
 
-  // Round 3: residual sums of squares -> var_pooled.
+// Round 2: moments -> B-hat (PoolMoments; refuses a rank-deficient design).
+// `base` holds the adjusted features every round sends.
+absl::StatusOr<Moments> RunMomentsRound(StudyContext& ctx, const Settings& settings,
+                                        const v1::Payload& base, size_t num_g) {
+  ctx.SetProgress("harmonization", 0.25, "pooled regression (combat.moments)");
+  // Secure aggregation: the cross-products are only used pooled, so they
+  // arrive summed (coordinator/secure_round.h); n and the sums of
+  // covariates and features stay per site (the site indicators' rows).
+  // Verifiable rounds (issue 12): every site recomputes the pooled estimates
+  // from the sites' signed moments (and residuals) before it uses them; in a
+  // secure study the transcript also holds the session's adverts and the
+  // rounds' reveals, from which each site unmasks the sums itself.
+  Moments out;
+  std::map<std::string, v1::TaskResult> results;
+  v1::Payload sum;
+  if (settings.secure) {
+    std::map<std::string, v1::Payload> by_site;
+    for (const std::string& site : ctx.active_sites()) by_site[site] = base;
+    FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
+                            RunSecureRound(ctx, cm::kName, by_site, ctx.active_sites(),
+                                           rounds::CombatMomentsRound()));
+    results = std::move(r.by_site);
+    sum = std::move(r.sum);
+    out.transcript = std::move(r.session_adverts);
+    for (const auto& m : r.signed_messages.messages()) *out.transcript.add_messages() = m;
+  } else {
+    FEDRAD_ASSIGN_OR_RETURN(results, ctx.Broadcast(cm::kName, base));
+  }
+  out.sites = Keys(results);
+  if (!settings.secure) {
+    FEDRAD_RETURN_IF_ERROR(internal::CollectSigned(ctx, results, out.sites,
+                                                   rounds::CombatMomentsRound(),
+                                                   &out.transcript));
+  }
+  const size_t q = settings.covariates.size();
+  FEDRAD_ASSIGN_OR_RETURN(out.moments,
+                          ReadMoments(results, sum, out.sites, q, num_g, settings.secure));
+  FEDRAD_ASSIGN_OR_RETURN(out.reg, h::PoolMoments(out.sites, out.moments, settings.covariates,
+                                                  settings.options.reference_site));
+  return out;
+}
+
+// Round 3's outcome (combat.residuals): the pooled estimates and the
+// transcript grown by the round's signed contributions.
+struct Pooled {
+  h::PooledEstimates estimates;
+  v1::Transcript transcript;
+};
+
+// Round 3: residual sums of squares -> var_pooled (FinishPooled). Each site
+// gets its own intercept (its site indicator's row) and B-hat.
+absl::StatusOr<Pooled> RunResidualsRound(StudyContext& ctx, const Settings& settings,
+                                         const v1::Payload& base, const Moments& moments,
+                                         size_t num_g) {
   ctx.SetProgress("harmonization", 0.5, "pooled variance (combat.residuals)");
-  std::map<std::string, v1::Payload> residual_params;
+  const std::vector<std::string>& sites = moments.sites;
+  Pooled out;
+  out.transcript = moments.transcript;
+  std::map<std::string, v1::Payload> params;
   for (size_t i = 0; i < sites.size(); ++i) {
     v1::Payload p = base;
-    Put(&p, cr::kIntercept, h::SiteIntercept(reg, static_cast<int>(i)));
-    Put(&p, cr::kBeta, reg.beta);
-    residual_params[sites[i]] = std::move(p);
+    Put(&p, cr::kIntercept, h::SiteIntercept(moments.reg, static_cast<int>(i)));
+    Put(&p, cr::kBeta, moments.reg.beta);
+    params[sites[i]] = std::move(p);
   }
-  std::map<std::string, v1::TaskResult> rss_results;
-  v1::Payload pooled_rss;
-  if (secure) {
+  std::map<std::string, v1::TaskResult> results;
+  v1::Payload sum;
+  if (settings.secure) {
     // Only their sum is used (var_pooled): summed securely, in the first
     // site's entry.
     FEDRAD_ASSIGN_OR_RETURN(SecureRoundResult r,
-                            RunSecureRound(ctx, cr::kName, residual_params, sites,
+                            RunSecureRound(ctx, cr::kName, params, sites,
                                            rounds::CombatResidualsRound(),
-                                           ForEach(sites, transcript)));
-    rss_results = std::move(r.by_site);
-    pooled_rss = std::move(r.sum);
-    for (const auto& m : r.signed_messages.messages()) *transcript.add_messages() = m;
+                                           ForEach(sites, out.transcript)));
+    results = std::move(r.by_site);
+    sum = std::move(r.sum);
+    for (const auto& m : r.signed_messages.messages()) *out.transcript.add_messages() = m;
   } else {
-    FEDRAD_ASSIGN_OR_RETURN(rss_results,
-                            ctx.RunRound(cr::kName, residual_params, ForEach(sites, transcript)));
+    FEDRAD_ASSIGN_OR_RETURN(results,
+                            ctx.RunRound(cr::kName, params, ForEach(sites, out.transcript)));
   }
-  FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, rss_results, cr::kName));
-  if (!secure) {
-    FEDRAD_RETURN_IF_ERROR(CollectSigned(ctx, rss_results, sites, rounds::CombatResidualsRound(),
-                                         &transcript));
+  FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, results, cr::kName));
+  if (!settings.secure) {
+    FEDRAD_RETURN_IF_ERROR(internal::CollectSigned(ctx, results, sites,
+                                                   rounds::CombatResidualsRound(),
+                                                   &out.transcript));
   }
   std::vector<Eigen::VectorXd> rss;
   for (const std::string& site : sites) {
-    if (secure) {
+    if (settings.secure) {
       if (site != sites.front()) {
         rss.push_back(Eigen::VectorXd::Zero(static_cast<Eigen::Index>(num_g)));
         continue;
       }
-      FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd v,
-                              SiteVector("(secure sum)", pooled_rss, cr::kRss, num_g));
+      FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd v, SiteVector("(secure sum)", sum, cr::kRss, num_g));
       rss.push_back(std::move(v));
       continue;
     }
     FEDRAD_ASSIGN_OR_RETURN(Eigen::VectorXd v,
-                            SiteVector(site, rss_results.at(site).payload(), cr::kRss, num_g));
+                            SiteVector(site, results.at(site).payload(), cr::kRss, num_g));
     rss.push_back(std::move(v));
   }
-  FEDRAD_ASSIGN_OR_RETURN(h::PooledEstimates pooled, h::FinishPooled(reg, rss));
+  FEDRAD_ASSIGN_OR_RETURN(out.estimates, h::FinishPooled(moments.reg, rss));
+  return out;
+}
 
-  // Feature distributions for the report. Without output_suffix the raw
-  // values are replaced by combat.fit, so "before" is measured now, for the
-  // features whose unshrunk site means (in pooled SD units) differ most.
-  const std::string suffix = spec.output_suffix();
-  google::protobuf::Map<std::string, v1::Results::FeatureDistributions> distributions;
-  std::vector<int> shown;
-  if (suffix.empty() && num_g > 0) {
-    std::vector<Eigen::VectorXd> location;
-    for (size_t i = 0; i < sites.size(); ++i) {
-      Eigen::VectorXd l(num_g);
-      for (size_t g = 0; g < num_g; ++g) {
-        const Eigen::Index j = static_cast<Eigen::Index>(g);
-        l[j] = moments[i].n > 0 && pooled.var_pooled[j] > 0
-                   ? (moments[i].sum_features[j] / static_cast<double>(moments[i].n)) /
-                         std::sqrt(pooled.var_pooled[j])
-                   : 0.0;
-      }
-      location.push_back(l);
-    }
-    FEDRAD_ASSIGN_OR_RETURN(shown, ChooseDistributionFeatures(spec, adjusted, location));
-    std::vector<std::string> names;
-    for (int g : shown) names.push_back(adjusted[static_cast<size_t>(g)]);
-    ctx.SetProgress("harmonization", 0.6, "feature distributions before ComBat");
-    FEDRAD_ASSIGN_OR_RETURN(Distributions before, SiteDistributions(ctx, names, names, "before"));
-    for (auto& [f, by_site] : before) {
-      distributions[f].mutable_before()->insert(by_site.begin(), by_site.end());
-    }
-  }
-
-  // Round 4: each site's own EB effects; the site harmonises locally.
+// Round 4: each site's own EB effects gamma*, delta*; the site harmonises
+// its table locally. Returns each site's model.
+absl::StatusOr<std::map<std::string, h::SiteModel>> RunFitRound(StudyContext& ctx,
+                                                                const v1::Payload& base,
+                                                                const Moments& moments,
+                                                                const Pooled& pooled,
+                                                                size_t num_g) {
   ctx.SetProgress("harmonization", 0.75, "site effects and local harmonisation (combat.fit)");
-  std::map<std::string, v1::Payload> fit_params;
+  const std::vector<std::string>& sites = moments.sites;
+  std::map<std::string, v1::Payload> params;
   for (const std::string& site : sites) {
     v1::Payload p = base;
-    Put(&p, cf::kGrandMean, pooled.grand_mean);
-    Put(&p, cf::kVarPooled, pooled.var_pooled);
-    Put(&p, cf::kBeta, pooled.beta);
-    fit_params[site] = std::move(p);
+    Put(&p, cf::kGrandMean, pooled.estimates.grand_mean);
+    Put(&p, cf::kVarPooled, pooled.estimates.var_pooled);
+    Put(&p, cf::kBeta, pooled.estimates.beta);
+    params[site] = std::move(p);
   }
-  FEDRAD_ASSIGN_OR_RETURN(auto fit_results,
-                          ctx.RunRound(cf::kName, fit_params, ForEach(sites, transcript)));
-  FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, fit_results, cf::kName));
-
-  // results.json
-  h::ComBatModel model;
-  model.options = options;
-  model.mean_only = plan.mean_only;
-  model.features = features;
-  model.adjusted = adjusted;
-  model.covariates = covariates;
-  model.pooled = pooled;
+  FEDRAD_ASSIGN_OR_RETURN(auto results,
+                          ctx.RunRound(cf::kName, params, ForEach(sites, pooled.transcript)));
+  FEDRAD_RETURN_IF_ERROR(RequireSameSites(sites, results, cf::kName));
+  std::map<std::string, h::SiteModel> out;
   for (const std::string& site : sites) {
-    const v1::Payload& p = fit_results.at(site).payload();
+    const v1::Payload& p = results.at(site).payload();
     h::SiteModel sm;
     FEDRAD_ASSIGN_OR_RETURN(double n, kinds::Get(p, cf::kN));
     sm.n = CountFromDouble(n);
     FEDRAD_ASSIGN_OR_RETURN(sm.gamma_star, SiteVector(site, p, cf::kGammaStar, num_g));
     FEDRAD_ASSIGN_OR_RETURN(sm.delta_star, SiteVector(site, p, cf::kDeltaStar, num_g));
-    model.sites[site] = std::move(sm);
+    out[site] = std::move(sm);
   }
+  return out;
+}
+
+}  // namespace
+
+absl::Status RunHarmonization(StudyContext& ctx) {
+  const v1::Harmonization& spec = ctx.study().harmonization();
+  FEDRAD_ASSIGN_OR_RETURN(const Settings settings, ReadSettings(ctx.study()));
+  FEDRAD_ASSIGN_OR_RETURN(const Checked checked, RunCheckRound(ctx, settings));
+  const size_t num_g = checked.adjusted.size();
+  v1::Payload base;  // every later round's params start with the adjusted features
+  Put(&base, kinds::combat::kFeatures, checked.adjusted);
+  FEDRAD_ASSIGN_OR_RETURN(const Moments moments, RunMomentsRound(ctx, settings, base, num_g));
+  FEDRAD_ASSIGN_OR_RETURN(const Pooled pooled,
+                          RunResidualsRound(ctx, settings, base, moments, num_g));
+  internal::ShownDistributions shown;
+  if (spec.output_suffix().empty() && num_g > 0) {
+    FEDRAD_RETURN_IF_ERROR(
+        internal::MeasureBefore(ctx, checked.adjusted, moments.moments,
+                                pooled.estimates, &shown));
+  }
+  h::ComBatModel model;
+  FEDRAD_ASSIGN_OR_RETURN(model.sites, RunFitRound(ctx, base, moments, pooled, num_g));
+
+  // results.json
+  model.options = settings.options;
+  model.mean_only = checked.plan.mean_only;
+  model.features = checked.features;
+  model.adjusted = checked.adjusted;
+  model.covariates = settings.covariates;
+  model.pooled = pooled.estimates;
+  const std::vector<int64_t>& site_n = moments.reg.site_n;
   v1::Results::Harmonization& out = *ctx.results().mutable_harmonization();
   FEDRAD_RETURN_IF_ERROR(FillHarmonization(
-      spec, plan, model, std::accumulate(reg.site_n.begin(), reg.site_n.end(), int64_t{0}), out));
-
-  // Feature distributions after ComBat (and, with output_suffix, before it:
-  // the raw columns are still there), for the report.
+      spec, checked.plan, model, std::accumulate(site_n.begin(), site_n.end(), int64_t{0}), out));
   if (num_g > 0) {
-    if (!suffix.empty()) {
-      std::vector<Eigen::VectorXd> location;
-      for (const auto& [site, sm] : model.sites) location.push_back(sm.gamma_star);
-      FEDRAD_ASSIGN_OR_RETURN(shown, ChooseDistributionFeatures(spec, adjusted, location));
-    }
-    std::vector<std::string> names, after_columns;
-    for (int g : shown) {
-      names.push_back(adjusted[static_cast<size_t>(g)]);
-      after_columns.push_back(adjusted[static_cast<size_t>(g)] + suffix);
-    }
-    if (!suffix.empty()) {
-      ctx.SetProgress("harmonization", 1.0, "feature distributions before ComBat");
-      FEDRAD_ASSIGN_OR_RETURN(Distributions before, SiteDistributions(ctx, names, names, "before"));
-      for (auto& [f, by_site] : before) {
-        distributions[f].mutable_before()->insert(by_site.begin(), by_site.end());
-      }
-    }
-    ctx.SetProgress("harmonization", 1.0, "feature distributions after ComBat");
-    FEDRAD_ASSIGN_OR_RETURN(Distributions after,
-                            SiteDistributions(ctx, names, after_columns, "after"));
-    for (auto& [f, by_site] : after) {
-      distributions[f].mutable_after()->insert(by_site.begin(), by_site.end());
-    }
-    *out.mutable_distributions() = std::move(distributions);
-    out.set_distributions_method(DistributionsMethod(spec, adjusted.size()));
+    FEDRAD_RETURN_IF_ERROR(internal::MeasureAfter(ctx, model, std::move(shown), out));
   }
   ctx.SetProgress("harmonization", 1.0,
-                  absl::StrCat("harmonised ", num_g, " feature(s) at ", sites.size(), " sites"));
+                  absl::StrCat("harmonised ", num_g, " feature(s) at ", moments.sites.size(),
+                               " sites"));
   return absl::OkStatus();
 }
 

@@ -10,7 +10,9 @@
 #include "core/log.h"
 #include "core/secagg.h"
 #include "core/status.h"
+#include "proto/round_signing.h"
 #include "proto/secure_sum.h"
+#include "proto/spec_hash.h"
 #include "site_node/secure_agg.h"
 
 namespace fedrad::coordinator {
@@ -28,14 +30,36 @@ struct Session {
 
 constexpr int kSetupAttempts = 3;
 
-absl::StatusOr<v1::RoundMessage> Body(const std::string& site, const v1::TaskResult& r,
-                                      v1::RoundMessage::ContentCase content,
-                                      const std::string& what) {
+// The body of `site`'s signed answer to `what`, checked like every other
+// signed contribution the coordinator reads (RoundMessageOf): the site's
+// certificate and signature, the study, the spec and the round id, when
+// the study verifies rounds; then its content and signer.
+absl::StatusOr<v1::RoundMessage> Body(StudyContext& ctx, const std::string& site,
+                                      const v1::TaskResult& r, v1::RoundMessage::ContentCase content,
+                                      const std::string& what, const std::string& round_id) {
   v1::RoundMessage m;
-  if (!r.has_signed_() || !m.ParseFromString(r.signed_().body()) || m.content_case() != content ||
-      m.site() != site) {
+  if (!r.has_signed_()) {
     return absl::DataLossError(absl::StrCat("site ", site, " answered ", what,
                                             " without its signed message"));
+  }
+  if (ctx.round_verifier() != nullptr) {
+    rounds::Expectation expect;
+    expect.study_id = ctx.study_id();
+    expect.spec_sha256 = StudySpecHash(ctx.study());
+    expect.signers = {site};
+    expect.round_id = round_id;
+    absl::StatusOr<v1::RoundMessage> verified = ctx.round_verifier()->Verify(r.signed_(), expect);
+    if (!verified.ok()) {
+      return Annotate(verified.status(), absl::StrCat("site ", site, "'s answer to ", what));
+    }
+    m = *std::move(verified);
+  } else if (!m.ParseFromString(r.signed_().body())) {
+    return absl::DataLossError(absl::StrCat("site ", site, " answered ", what,
+                                            " with a signed message that does not parse"));
+  }
+  if (m.content_case() != content || m.site() != site) {
+    return absl::DataLossError(absl::StrCat("site ", site, " answered ", what,
+                                            " with a signed message of another kind or site"));
   }
   return m;
 }
@@ -67,7 +91,7 @@ absl::StatusOr<std::shared_ptr<Session>> TrySetup(StudyContext& ctx, bool* retry
   v1::Transcript all_adverts;
   for (const auto& [site, r] : adverts) {
     FEDRAD_ASSIGN_OR_RETURN(v1::RoundMessage m,
-                            Body(site, r, v1::RoundMessage::kAdvert, "secagg.advertise"));
+                            Body(ctx, site, r, v1::RoundMessage::kAdvert, "secagg.advertise", s->id));
     s->adverts.push_back(std::move(m));
     *all_adverts.add_messages() = r.signed_();
   }
@@ -87,7 +111,7 @@ absl::StatusOr<std::shared_ptr<Session>> TrySetup(StudyContext& ctx, bool* retry
   s->setup.assign(all_adverts.messages().begin(), all_adverts.messages().end());
   s->signed_adverts = all_adverts;
   for (const auto& [site, r] : shares) {
-    FEDRAD_RETURN_IF_ERROR(Body(site, r, v1::RoundMessage::kShares, "secagg.shares").status());
+    FEDRAD_RETURN_IF_ERROR(Body(ctx, site, r, v1::RoundMessage::kShares, "secagg.shares", s->id).status());
     s->setup.push_back(r.signed_());
   }
   FEDRAD_LOG(INFO) << "study " << ctx.study_id() << ": secure aggregation session " << s->id
@@ -136,7 +160,7 @@ absl::StatusOr<std::map<std::string, v1::RoundMessage>> RevealRound(
   FEDRAD_ASSIGN_OR_RETURN(auto answers, ctx.Broadcast("secagg.reveal", params));
   std::map<std::string, v1::RoundMessage> out;
   for (const auto& [site, r] : answers) {
-    FEDRAD_ASSIGN_OR_RETURN(out[site], Body(site, r, v1::RoundMessage::kReveal, "secagg.reveal"));
+    FEDRAD_ASSIGN_OR_RETURN(out[site], Body(ctx, site, r, v1::RoundMessage::kReveal, "secagg.reveal", round_id));
     *signed_reveals->add_messages() = r.signed_();
   }
   return out;
@@ -183,7 +207,7 @@ absl::StatusOr<SecureRoundResult> RunSecureRound(
     if (it == out.by_site.end()) continue;  // dropped: excluded by RunRound
     s->delivered.insert(p);
     FEDRAD_ASSIGN_OR_RETURN(v1::RoundMessage m,
-                            Body(p, it->second, v1::RoundMessage::kContribution, kind));
+                            Body(ctx, p, it->second, v1::RoundMessage::kContribution, kind, out.round_id));
     messages.push_back(std::move(m));
     out.survivors.push_back(p);
   }

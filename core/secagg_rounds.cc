@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 
 #include "absl/strings/str_cat.h"
+#include "core/hash.h"
 #include "core/status.h"
 
 namespace fedrad::secagg {
@@ -139,6 +140,12 @@ absl::StatusOr<Key32> RoundSelfSeed(const Key32& master, absl::string_view sessi
     return absl::InvalidArgumentError("secagg: a self seed needs a session and a round");
   }
   return Derive(master, "fedrad-secagg-self-v1", Fields({"self", session, round}));
+}
+
+std::string SelfSeedCommitment(const Key32& self_seed) {
+  const Sha256Digest d = Sha256(absl::StrCat("fedrad secagg self-seed commitment v1\n",
+                                             KeyBytes(self_seed)));
+  return std::string(reinterpret_cast<const char*>(d.data()), d.size());
 }
 
 absl::StatusOr<std::string> EncryptShare(const Key32& agreed, absl::string_view session,

@@ -82,6 +82,11 @@ absl::StatusOr<Key32> RoundPairSeed(const Key32& agreed, absl::string_view sessi
 absl::StatusOr<Key32> RoundSelfSeed(const Key32& master, absl::string_view session,
                                     absl::string_view round);
 
+// The commitment a site signs with its masked contribution to a round's
+// self seed (Contribution.self_seed_sha256): the 32 bytes of SHA-256 over a
+// fixed label and the seed.
+std::string SelfSeedCommitment(const Key32& self_seed);
+
 // Whether `self` adds (true) or subtracts (false) its pairwise mask with
 // `peer`: adds when self < peer (byte order), as the file comment says.
 inline bool AddsPairMask(absl::string_view self, absl::string_view peer) { return self < peer; }

@@ -325,11 +325,11 @@ absl::StatusOr<RocCurve> TimeDependentRoc(const std::vector<double>& time,
   return roc;
 }
 
-std::vector<double> GridEvery(double step, double end, double start) {
+std::vector<double> GridEvery(double step, double end, double start, size_t max_points) {
   std::vector<double> g;
-  if (!(step > 0)) return g;
-  for (int i = 0;; ++i) {
-    const double x = start + step * i;
+  if (!(step > 0) || !std::isfinite(step) || !std::isfinite(start)) return g;
+  for (size_t i = 0; g.size() < max_points; ++i) {
+    const double x = start + step * static_cast<double>(i);
     if (x > end + 1e-9 * step) break;
     g.push_back(x);
   }

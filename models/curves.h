@@ -152,8 +152,12 @@ absl::StatusOr<RocCurve> TimeDependentRoc(const std::vector<double>& time,
                                           const std::vector<double>& thresholds,
                                           int min_cell_count);
 
-// {start, start + step, ...} up to `end` (inclusive, within 1e-9 step).
-std::vector<double> GridEvery(double step, double end, double start);
+// {start, start + step, ...} up to `end` (inclusive, within 1e-9 step), at
+// most `max_points` of them (a spec's horizon over its step is not a
+// memory budget: tau = 1e15 days at a 1-day step, or an infinite tau, stop
+// there). Empty unless step > 0 and finite.
+std::vector<double> GridEvery(double step, double end, double start,
+                              size_t max_points = 1'000'000);
 
 // ---- Grids the site fixes ---------------------------------------------------
 

@@ -298,6 +298,11 @@ TEST(GridEvery, IncludesBothEnds) {
   EXPECT_THAT(GridEvery(90, 360, 90), ::testing::ElementsAre(90, 180, 270, 360));
   EXPECT_EQ(GridEvery(0.02, 1.0, 0.0).size(), 51u);
   EXPECT_TRUE(GridEvery(0, 1, 0).empty());
+  // Bounded however far `end` is (found by tests/fuzz/fuzz_site_task: a
+  // spec's tau of 1e15 days ran a site out of memory).
+  EXPECT_EQ(GridEvery(1, 1e15, 1, 100).size(), 100u);
+  EXPECT_EQ(GridEvery(1, std::numeric_limits<double>::infinity(), 1, 7).size(), 7u);
+  EXPECT_TRUE(GridEvery(std::numeric_limits<double>::infinity(), 1, 0).empty());
 }
 
 // ---- Grids the site fixes ----------------------------------------------------

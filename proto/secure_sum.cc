@@ -192,6 +192,12 @@ absl::StatusOr<SecureSumResult> SecureSum(absl::Span<const v1::RoundMessage> mes
   }
   for (const std::string& s : out.survivors) {
     FEDRAD_ASSIGN_OR_RETURN(secagg::Key32 self, SelfSeed(s, session, round_id, sess, own, messages));
+    const std::string& committed = contributions.at(s)->self_seed_sha256();
+    if (!committed.empty() && committed != secagg::SelfSeedCommitment(self)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "secure sum of round ", round_id, ": the self seed of site ", s,
+          " does not match the commitment in its signed contribution (rule secagg-commitment)"));
+    }
     FEDRAD_RETURN_IF_ERROR(secagg::AddMask(&acc, self, /*subtract=*/true));
     for (const std::string& d : out.dropped) {
       auto it = own.find(s);

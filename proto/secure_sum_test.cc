@@ -18,6 +18,7 @@ namespace fedrad::rounds {
 namespace {
 
 namespace sa = ::fedrad::secagg;
+using ::fedrad::testing::StatusIs;
 
 constexpr char kSession[] = "secagg/e0/s1";
 
@@ -62,10 +63,14 @@ sa::Key32 PairSeed(const World& w, int i, int j, const std::string& round) {
   return *sa::RoundPairSeed(agreed, kSession, round, w.names[i], w.names[j]);
 }
 
+// `commit`: the contribution carries the commitment to its self seed (as
+// sites sign it since it was introduced; false: an older contribution).
 v1::RoundMessage Contribute(const World& w, int i, const std::string& round,
-                            const std::vector<int>& participants, const std::vector<double>& x) {
+                            const std::vector<int>& participants, const std::vector<double>& x,
+                            bool commit = true) {
   std::vector<uint64_t> y = *sa::EncodeWide(x, 1024);
-  EXPECT_OK(sa::AddMask(&y, *sa::RoundSelfSeed(w.sites[i].master, kSession, round), false));
+  const sa::Key32 self = *sa::RoundSelfSeed(w.sites[i].master, kSession, round);
+  EXPECT_OK(sa::AddMask(&y, self, false));
   for (int j : participants) {
     if (j == i) continue;
     EXPECT_OK(sa::AddMask(&y, PairSeed(w, i, j, round), !sa::AddsPairMask(w.names[i], w.names[j])));
@@ -81,6 +86,7 @@ v1::RoundMessage Contribute(const World& w, int i, const std::string& round,
   c->set_secagg_session(kSession);
   for (int j : participants) c->add_round_participants(w.names[j]);
   for (uint64_t word : y) c->add_masked(word);
+  if (commit) c->set_self_seed_sha256(sa::SelfSeedCommitment(self));
   return m;
 }
 
@@ -163,22 +169,60 @@ TEST(SecureSum, MasksCancelForEveryDropoutPatternWithinThreshold) {
 }
 
 TEST(SecureSum, RevealsOfOneRoundDoNotUnmaskAnother) {
-  World w = MakeWorld(3, 2);
-  std::vector<int> all = {0, 1, 2};
+  for (bool commit : {false, true}) {
+    World w = MakeWorld(3, 2);
+    std::vector<int> all = {0, 1, 2};
+    std::vector<v1::RoundMessage> msgs = w.messages;
+    for (int i = 0; i < 3; ++i) msgs.push_back(Contribute(w, i, "r2", all, {1.0 + i}, commit));
+    for (int i = 0; i < 3; ++i) {
+      v1::RoundMessage m;
+      m.set_site(w.names[i]);
+      m.set_round_id("r2");
+      for (const auto& s : w.names) m.mutable_reveal()->add_survivors(s);
+      // The self seed of round r1, not r2.
+      m.mutable_reveal()->set_self_seed(
+          sa::KeyBytes(*sa::RoundSelfSeed(w.sites[i].master, kSession, "r1")));
+      msgs.push_back(m);
+    }
+    absl::StatusOr<SecureSumResult> got = SecureSum(msgs, "r2");
+    if (!commit) {
+      // Without a commitment: garbage, not the sum.
+      ASSERT_OK(got);
+      EXPECT_GT(std::abs(got->sum.arrays(0).values(0) - 6.0), 1.0);
+    } else {
+      // With one (what sites sign): refused, naming the site and the rule.
+      EXPECT_THAT(got, StatusIs(absl::StatusCode::kInvalidArgument,
+                                ::testing::AllOf(::testing::HasSubstr("site S0"),
+                                                 ::testing::HasSubstr("secagg-commitment"))));
+    }
+  }
+}
+
+// The commitment binds the seed a site reveals to the contribution it
+// signed: a coordinator that swaps one site's revealed seed (a reveal it
+// may forward without that site's signature, rounds::VerifiedTranscript)
+// cannot move the sum.
+TEST(SecureSum, ASeedOtherThanTheCommittedOneIsRefused) {
+  World w = MakeWorld(4, 3);
+  std::vector<int> all = {0, 1, 2, 3};
   std::vector<v1::RoundMessage> msgs = w.messages;
-  for (int i = 0; i < 3; ++i) msgs.push_back(Contribute(w, i, "r2", all, {1.0 + i}));
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 4; ++i) msgs.push_back(Contribute(w, i, "r", all, {0.5 * i}));
+  for (int i = 0; i < 4; ++i) {
     v1::RoundMessage m;
     m.set_site(w.names[i]);
-    m.set_round_id("r2");
+    m.set_round_id("r");
     for (const auto& s : w.names) m.mutable_reveal()->add_survivors(s);
-    // The self seed of round r1, not r2.
     m.mutable_reveal()->set_self_seed(
-        sa::KeyBytes(*sa::RoundSelfSeed(w.sites[i].master, kSession, "r1")));
+        sa::KeyBytes(*sa::RoundSelfSeed(w.sites[i].master, kSession, "r")));
     msgs.push_back(m);
   }
-  ASSERT_OK_AND_ASSIGN(SecureSumResult got, SecureSum(msgs, "r2"));
-  EXPECT_GT(std::abs(got.sum.arrays(0).values(0) - 6.0), 1.0);  // garbage, not the sum
+  ASSERT_OK_AND_ASSIGN(SecureSumResult honest, SecureSum(msgs, "r"));
+  EXPECT_NEAR(honest.sum.arrays(0).values(0), 3.0, 1e-12);
+  msgs.back().mutable_reveal()->set_self_seed(sa::KeyBytes(*sa::RandomSeed()));
+  EXPECT_THAT(SecureSum(msgs, "r"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(::testing::HasSubstr("site S3"),
+                                        ::testing::HasSubstr("secagg-commitment"))));
 }
 
 TEST(SecureSum, RefusesTwoSitesAndInconsistentSurvivors) {

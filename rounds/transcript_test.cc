@@ -15,6 +15,8 @@
 
 #include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
+#include "core/secagg.h"
+#include "core/secagg_rounds.h"
 #include "proto/node_audit.h"
 #include "proto/payload.h"
 
@@ -193,6 +195,60 @@ TEST_F(VerifierTest, TranscriptsRefuseEquivocationAndIndexRoundsBySite) {
   only_b.signers = {"B"};
   EXPECT_EQ(VerifiedTranscript::Build(t, only_b, &verifier).status().code(),
             absl::StatusCode::kPermissionDenied);
+}
+
+// A secure round's reveal that holds only its site's self seed is accepted
+// against the commitment in that site's signed contribution, even without
+// a valid signature of its own; a seed that does not match, or a reveal of
+// a site whose contribution has no commitment, must carry a valid signature.
+TEST_F(VerifierTest, SelfSeedRevealsAreCheckedAgainstTheSignedCommitment) {
+  const secagg::Key32 seed = *secagg::RandomSeed();
+  auto contribution = [&](bool commit) {
+    v1::RoundMessage c = Contribution("A", "r0", {1, 2}, 10);
+    if (commit) c.mutable_contribution()->set_self_seed_sha256(secagg::SelfSeedCommitment(seed));
+    return SignAs("A", c);
+  };
+  auto reveal = [&](const secagg::Key32& revealed, bool signature_ok) {
+    v1::RoundMessage r;
+    r.set_study_id("s1");
+    r.set_spec_sha256("ab12");
+    r.set_site("A");
+    r.set_round_id("r0");
+    r.set_kind("secagg.reveal");
+    r.mutable_reveal()->add_survivors("A");
+    r.mutable_reveal()->set_self_seed(secagg::KeyBytes(revealed));
+    v1::SignedMessage signed_reveal = SignAs("A", r);
+    if (!signature_ok) signed_reveal.set_signature(std::string(64, 'x'));
+    return signed_reveal;
+  };
+  auto build = [&](bool commit, const secagg::Key32& revealed, bool signature_ok) {
+    Verifier verifier(trust_);
+    v1::Transcript t;
+    *t.add_messages() = reveal(revealed, signature_ok);  // before its contribution: order is free
+    *t.add_messages() = contribution(commit);
+    return VerifiedTranscript::Build(t, expect_, &verifier);
+  };
+  const secagg::Key32 other = *secagg::RandomSeed();
+  ASSERT_OK_AND_ASSIGN(VerifiedTranscript by_commitment, build(true, seed, false));
+  ASSERT_EQ(by_commitment.SecAgg().size(), 1u);
+  EXPECT_EQ(by_commitment.SecAgg()[0]->reveal().self_seed(), secagg::KeyBytes(seed));
+  EXPECT_THAT(build(true, other, false), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(build(false, seed, false), StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_OK(build(false, seed, true));
+  EXPECT_OK(build(true, seed, true));
+  // Held to the expectation like any message: a reveal naming another
+  // study is refused, though its seed matches.
+  v1::SignedMessage foreign = reveal(seed, false);
+  v1::RoundMessage body;
+  ASSERT_TRUE(body.ParseFromString(foreign.body()));
+  body.set_study_id("s2");
+  foreign.set_body(body.SerializeAsString());
+  Verifier verifier(trust_);
+  v1::Transcript t;
+  *t.add_messages() = contribution(true);
+  *t.add_messages() = foreign;
+  EXPECT_THAT(VerifiedTranscript::Build(t, expect_, &verifier),
+              StatusIs(absl::StatusCode::kPermissionDenied));
 }
 
 }  // namespace

@@ -628,6 +628,7 @@ absl::Status MaskOutput(TaskContext& ctx, TaskOutput* output) {
   c.set_scale_bits(sa::kWideScaleBits);
   c.set_words_per_value(sa::kWideWords);
   c.set_secagg_session(session);
+  c.set_self_seed_sha256(sa::SelfSeedCommitment(self));
   for (const auto& p : participants) c.add_round_participants(p);
   v1::RoundMessage m;
   m.set_round_id(round);

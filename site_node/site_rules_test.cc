@@ -1,12 +1,15 @@
 #include "site_node/site_rules.h"
-#include "core/testing/status_matchers.h"
-#include "site_node/site_fits.h"
 
+#include <cmath>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "core/testing/status_matchers.h"
 #include "gtest/gtest.h"
+#include "site_node/site_fits.h"
+#include "site_node/validation_rules.h"
 
 namespace fedrad::site {
 namespace {
@@ -17,6 +20,30 @@ std::vector<std::string> Ids(int from, int to) {
   std::vector<std::string> ids;
   for (int i = from; i < to; ++i) ids.push_back("P" + std::to_string(i));
   return ids;
+}
+
+// Found by tests/fuzz/fuzz_site_task: an approved spec's validation tau of
+// 1e15 days (with the KM step at its floor) made models.validate build a
+// lattice of 10^15 points and run the site out of memory; an infinite tau
+// never ended. The lattices stay within kMaxGridPoints; a tau or t that is
+// not finite takes the default.
+TEST(ValidationLattices, AHugeOrInfiniteHorizonIsBounded) {
+  for (double tau : {1e15, std::numeric_limits<double>::infinity()}) {
+    v1::Validation v;
+    v.set_tau(tau);
+    v.set_t(tau);
+    v.set_km_time_step(1e-300);
+    v.set_time_grid_step(1e-300);
+    const ValidationSettings s = SettingsFromSpec(v);
+    EXPECT_TRUE(std::isfinite(s.tau)) << tau;
+    EXPECT_LE(KmLattice(s).size(), kMaxGridPoints) << tau;
+    EXPECT_LE(BaselineLattice(v, s).size(), kMaxGridPoints) << tau;
+    v.set_tau(1e15);
+    v.set_t(1e15);
+    const ValidationSettings huge = SettingsFromSpec(v);
+    EXPECT_EQ(KmLattice(huge).size(), kMaxGridPoints);
+    EXPECT_LE(BaselineLattice(v, huge).size(), kMaxGridPoints);
+  }
 }
 
 TEST(PublicError, PassesOnlyMarkedMessages) {

@@ -192,29 +192,11 @@ absl::Status ReadCases(const CsvTable& table, const FeaturePlan& plan,
   return absl::OkStatus();
 }
 
-absl::StatusOr<TaskOutput> Extract(TaskContext& ctx) {
-  const v1::Study& study = ctx.task->study();
-  auto plan_or = ResolveFeatureExtraction(study.features());
-  if (!plan_or.ok()) return plan_or.status();
-  const FeaturePlan& plan = *plan_or;
-
-  // The same task again (the coordinator resumed, or repeated it after a
-  // reconnect): the table already holds the features; answer as before.
-  if (ctx.state != nullptr) {
-    auto it = ctx.state->find(kStateKey);
-    if (it != ctx.state->end()) {
-      FEDRAD_LOG(INFO) << "features.extract: already done for this study; repeating the result";
-      return FromState(it->second);
-    }
-  }
-
-  CsvTable& table = *ctx.table;
-  Cases read;
-  FEDRAD_RETURN_IF_ERROR(ReadCases(table, plan, ctx.id_column, ctx.data_dir, &read));
-  std::vector<features::CaseInput>& cases = read.cases;
-  std::vector<size_t>& case_rows = read.case_rows;
-  std::map<size_t, Excluded>& excluded = read.excluded;
-
+// Runs the extraction of `cases` (features::RunCohort) on the site's
+// threads, with the site's shared cache; logs progress by tenths and each
+// excluded case. Cancelled when the site shuts down.
+absl::StatusOr<std::vector<features::CaseResult>> RunExtraction(
+    TaskContext& ctx, const FeaturePlan& plan, const std::vector<features::CaseInput>& cases) {
   features::CohortOptions run;
   run.threads = ctx.extraction_threads > 0
                     ? ctx.extraction_threads
@@ -240,17 +222,32 @@ absl::StatusOr<TaskOutput> Extract(TaskContext& ctx) {
                    << " threads (cache " << run.cache_dir << ")";
   std::vector<features::CaseResult> results = features::RunCohort(cases, plan.options, run);
   if (ctx.cancelled()) return absl::CancelledError("the site is shutting down");
+  return results;
+}
 
-  // Columns in first-seen order; per kept row its values.
+// The feature columns, in first-seen order, and per kept table row its
+// values (formatted, "NA" when not finite).
+struct FeatureColumns {
   std::vector<std::string> columns;
-  std::map<std::string, size_t> column_index;
   std::map<size_t, std::map<std::string, std::string>> values;  // by table row
+};
+
+// The extraction's `results` (one per read->cases) as columns; a failed
+// case, or one whose region could not be formed, joins read->excluded with
+// its reason redacted. FailedPrecondition if a column already exists in
+// `table`.
+absl::StatusOr<FeatureColumns> CollectFeatures(const CsvTable& table,
+                                               const std::vector<features::CaseResult>& results,
+                                               const FeaturePlan& plan,
+                                               const std::string& data_dir, Cases* read) {
+  FeatureColumns out;
+  std::map<std::string, size_t> column_index;
   for (size_t i = 0; i < results.size(); ++i) {
     const features::CaseResult& res = results[i];
-    const size_t row = case_rows[i];
+    const size_t row = read->case_rows[i];
     if (!res.status.ok()) {
-      excluded[row] = {res.case_id,
-                       Redact(std::string(res.status.message()), cases[i], plan, ctx.data_dir)};
+      read->excluded[row] = {
+          res.case_id, Redact(std::string(res.status.message()), read->cases[i], plan, data_dir)};
       continue;
     }
     std::map<std::string, const features::RegionFeatures*> by_roi;
@@ -260,28 +257,93 @@ absl::StatusOr<TaskOutput> Extract(TaskContext& ctx) {
       if (by_roi.count(roi) == 0) missing_roi = roi;
     }
     if (!missing_roi.empty()) {
-      excluded[row] = {res.case_id, absl::StrCat("region '", missing_roi,
-                                                 "' could not be formed from the masks")};
+      read->excluded[row] = {res.case_id, absl::StrCat("region '", missing_roi,
+                                                       "' could not be formed from the masks")};
       continue;
     }
-    auto& row_values = values[row];
+    auto& row_values = out.values[row];
     for (const auto& [roi, prefix] : plan.regions) {
       for (const auto& f : by_roi[roi]->features) {
         std::string name = absl::StrCat(prefix, features::WideColumnName(f));
-        if (column_index.emplace(name, columns.size()).second) columns.push_back(name);
+        if (column_index.emplace(name, out.columns.size()).second) out.columns.push_back(name);
         row_values[name] = FormatFeature(f.value);
       }
     }
   }
-  for (const auto& c : columns) {
+  for (const auto& c : out.columns) {
     if (table.HasColumn(c)) {
       return absl::FailedPreconditionError(absl::StrCat(
           "features.extract: the data table already has a column '", c,
           "'; choose another prefix in the study's features.regions"));
     }
   }
+  return out;
+}
 
-  const int64_t n_cases = static_cast<int64_t>(table.num_rows());
+// Replaces the site's working table by its kept rows, old columns then the
+// features, and writes the operator's local features.csv and
+// feature_errors.csv (never released; a write failure is only logged).
+absl::Status JoinFeatures(TaskContext& ctx, const FeatureColumns& features,
+                          const std::map<size_t, Excluded>& excluded) {
+  CsvTable& table = *ctx.table;
+  std::vector<std::string> header = table.header();
+  header.insert(header.end(), features.columns.begin(), features.columns.end());
+  CsvTable joined(header, absl::StrCat(table.source(), " + features"));
+  CsvTable local_errors({ctx.id_column, "reason"}, "feature_errors.csv");
+  const std::map<std::string, std::string> none;
+  for (size_t r = 0; r < table.num_rows(); ++r) {
+    auto ex = excluded.find(r);
+    if (ex != excluded.end()) {
+      FEDRAD_RETURN_IF_ERROR(local_errors.AddRow({ex->second.case_id, ex->second.reason}));
+      continue;
+    }
+    std::vector<std::string> row = table.rows()[r];
+    auto found = features.values.find(r);
+    const auto& v = found == features.values.end() ? none : found->second;
+    for (const auto& c : features.columns) {
+      auto it = v.find(c);
+      row.push_back(it == v.end() ? "NA" : it->second);
+    }
+    FEDRAD_RETURN_IF_ERROR(joined.AddRow(std::move(row)));
+  }
+  table = std::move(joined);
+
+  const fs::path out_dir(ctx.output_dir);
+  if (absl::Status s = WriteCsv((out_dir / "features.csv").string(), table); !s.ok()) {
+    FEDRAD_LOG(WARNING) << "cannot write features.csv: " << s.message();
+  }
+  if (absl::Status s = WriteCsv((out_dir / "feature_errors.csv").string(), local_errors); !s.ok()) {
+    FEDRAD_LOG(WARNING) << "cannot write feature_errors.csv: " << s.message();
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TaskOutput> Extract(TaskContext& ctx) {
+  const v1::Study& study = ctx.task->study();
+  auto plan_or = ResolveFeatureExtraction(study.features());
+  if (!plan_or.ok()) return plan_or.status();
+  const FeaturePlan& plan = *plan_or;
+
+  // The same task again (the coordinator resumed, or repeated it after a
+  // reconnect): the table already holds the features; answer as before.
+  if (ctx.state != nullptr) {
+    auto it = ctx.state->find(kStateKey);
+    if (it != ctx.state->end()) {
+      FEDRAD_LOG(INFO) << "features.extract: already done for this study; repeating the result";
+      return FromState(it->second);
+    }
+  }
+
+  Cases read;
+  FEDRAD_RETURN_IF_ERROR(ReadCases(*ctx.table, plan, ctx.id_column, ctx.data_dir, &read));
+  FEDRAD_ASSIGN_OR_RETURN(std::vector<features::CaseResult> results,
+                          RunExtraction(ctx, plan, read.cases));
+  FEDRAD_ASSIGN_OR_RETURN(FeatureColumns features,
+                          CollectFeatures(*ctx.table, results, plan, ctx.data_dir, &read));
+  const std::vector<std::string>& columns = features.columns;
+  const std::map<size_t, Excluded>& excluded = read.excluded;
+
+  const int64_t n_cases = static_cast<int64_t>(ctx.table->num_rows());
   const int64_t n_excluded = static_cast<int64_t>(excluded.size());
   const int64_t n_ok = n_cases - n_excluded;
   if (n_ok == 0) {
@@ -293,36 +355,7 @@ absl::StatusOr<TaskOutput> Extract(TaskContext& ctx) {
         "feature extraction failed for every one of the site's ", n_cases,
         " cases, so the site cannot take part (first: ", absl::StrJoin(first, "; "), ")"));
   }
-
-  // The new working table: kept rows, old columns then the features.
-  std::vector<std::string> header = table.header();
-  header.insert(header.end(), columns.begin(), columns.end());
-  CsvTable joined(header, absl::StrCat(table.source(), " + features"));
-  CsvTable local_errors({ctx.id_column, "reason"}, "feature_errors.csv");
-  for (size_t r = 0; r < table.num_rows(); ++r) {
-    auto ex = excluded.find(r);
-    if (ex != excluded.end()) {
-      FEDRAD_RETURN_IF_ERROR(local_errors.AddRow({ex->second.case_id, ex->second.reason}));
-      continue;
-    }
-    std::vector<std::string> row = table.rows()[r];
-    const auto& v = values[r];
-    for (const auto& c : columns) {
-      auto it = v.find(c);
-      row.push_back(it == v.end() ? "NA" : it->second);
-    }
-    FEDRAD_RETURN_IF_ERROR(joined.AddRow(std::move(row)));
-  }
-  table = std::move(joined);
-
-  // Local outputs for the operator (never released).
-  const fs::path out_dir(ctx.output_dir);
-  if (absl::Status s = WriteCsv((out_dir / "features.csv").string(), table); !s.ok()) {
-    FEDRAD_LOG(WARNING) << "cannot write features.csv: " << s.message();
-  }
-  if (absl::Status s = WriteCsv((out_dir / "feature_errors.csv").string(), local_errors); !s.ok()) {
-    FEDRAD_LOG(WARNING) << "cannot write feature_errors.csv: " << s.message();
-  }
+  FEDRAD_RETURN_IF_ERROR(JoinFeatures(ctx, features, excluded));
   FEDRAD_LOG(INFO) << "features: " << n_ok << " of " << n_cases << " cases extracted, "
                    << n_excluded << " excluded, " << columns.size() << " feature columns added";
 

@@ -31,8 +31,10 @@ absl::Status Invalid(absl::string_view field, absl::string_view rule) {
 
 ValidationSettings SettingsFromSpec(const v1::Validation& v) {
   ValidationSettings s;
-  s.t = v.t() > 0 ? v.t() : m::kDefaultHorizonDays;
-  s.tau = v.tau() > 0 ? v.tau() : m::kDefaultTruncationDays;
+  // A horizon or truncation time that is not a positive finite number of
+  // days takes the default (an infinite tau made the lattice loop forever).
+  s.t = v.t() > 0 && std::isfinite(v.t()) ? v.t() : m::kDefaultHorizonDays;
+  s.tau = v.tau() > 0 && std::isfinite(v.tau()) ? v.tau() : m::kDefaultTruncationDays;
   s.threshold = v.threshold() > 0 ? v.threshold() : m::kDefaultBinaryThreshold;
   const int bins = v.calibration_bins() == 0 ? m::kDefaultCalibrationBins : v.calibration_bins();
   s.calibration_bins = std::clamp(bins, 0, 100);
@@ -62,7 +64,7 @@ std::vector<double> BaselineLattice(const v1::Validation& v, const ValidationSet
     const double step = v.time_grid_step() > 0 && std::isfinite(v.time_grid_step())
                             ? std::max(v.time_grid_step(), kMinTimeStepDays)
                             : kMinTimeStepDays;
-    points = m::GridEvery(step, end, step);
+    points = m::GridEvery(step, end, step, kMaxGridPoints);
   }
   if (points.size() > kMaxGridPoints - 2) points.resize(kMaxGridPoints - 2);
   points.push_back(0);  // everyone at risk: the risk sums' starting value
@@ -75,7 +77,7 @@ std::vector<double> BaselineLattice(const v1::Validation& v, const ValidationSet
 
 std::vector<double> KmLattice(const ValidationSettings& s) {
   if (!(s.km_time_step > 0)) return {};
-  std::vector<double> g = m::GridEvery(s.km_time_step, s.tau, s.km_time_step);
+  std::vector<double> g = m::GridEvery(s.km_time_step, s.tau, s.km_time_step, kMaxGridPoints);
   if (g.size() > kMaxGridPoints) g.resize(kMaxGridPoints);
   return g;
 }

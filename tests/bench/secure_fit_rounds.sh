@@ -11,7 +11,7 @@
 # secagg.shares); the whole fits (results.json models.cox.fit_seconds) and
 # the largest coefficient difference. Not a test. KEEP=1 keeps the work folder.
 #
-#   tests/bench/secure_fit_rounds.sh [BUILD_DIR=build] [SITES="4 16 50"]
+#   [REPEAT=3] tests/bench/secure_fit_rounds.sh [BUILD_DIR=build] [SITES="4 16 50"]
 set -euo pipefail
 BUILD=${1:-build}
 SITES=${2:-"4 16 50"}
@@ -44,19 +44,24 @@ open(f"{out}/secure.textproto", "w").write(spec.replace("id_column", "secure_agg
 PY
   args=()
   for f in "$dir"/S*.csv; do s=$(basename "$f" .csv); args+=(--site "$s=$f"); done
-  for mode in plain secure; do
-    "$FEDRAD" sandbox --quiet --site-wait 120 --study "$dir/$mode.textproto" --out "$dir/out_$mode" \
-      "${args[@]}" >"$dir/$mode.log" 2>&1 || { echo "sites=$n $mode: sandbox failed, see $dir/$mode.log"; exit 1; }
+  # REPEAT fits of each kind, interleaved (a fit takes only a few
+  # evaluations; the steady-state ones of all repeats are pooled).
+  for rep in $(seq 1 "${REPEAT:-3}"); do
+    for mode in plain secure; do
+      "$FEDRAD" sandbox --quiet --site-wait 120 --study "$dir/$mode.textproto" \
+        --out "$dir/out_${mode}_$rep" "${args[@]}" >"$dir/$mode.log" 2>&1 ||
+        { echo "sites=$n $mode: sandbox failed, see $dir/$mode.log"; exit 1; }
+    done
   done
-  python3 - "$dir" "$n" <<'PY'
-import json, sys
+  python3 - "$dir" "$n" "${REPEAT:-3}" <<'PY'
+import json, statistics, sys
 from datetime import datetime
-d, n = sys.argv[1], sys.argv[2]
+d, n, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
-def rounds(mode):
+def rounds(out_dir):
     """(kind, first record, last record) of each exchange in the coordinator's audit log."""
     out = {}
-    for line in open(f"{d}/out_{mode}/audit/coordinator.log"):
+    for line in open(f"{out_dir}/audit/coordinator.log"):
         r = json.loads(line)
         if r.get("direction") not in ("sent", "received"):
             continue
@@ -66,11 +71,11 @@ def rounds(mode):
         out[key] = (kind, min(lo, t), max(hi, t))
     return [out[k] for k in sorted(out)]
 
-def per_evaluation(mode):
-    """Mean time from one models.derivatives exchange to the next (the secure
+def per_evaluation(out_dir):
+    """Times from one models.derivatives exchange to the next (the secure
     round's reveal and the coordinator's step included), and the one-off
     secure-aggregation setup."""
-    rs = rounds(mode)
+    rs = rounds(out_dir)
     starts = [lo for kind, lo, hi in rs if kind == "models.derivatives"]
     # From the second evaluation on: the first also carries each site's
     # first check of every other site's certificate (n^2 chain checks, done
@@ -78,15 +83,29 @@ def per_evaluation(mode):
     steps = [b - a for a, b in zip(starts[1:], starts[2:])]
     setup = [(lo, hi) for kind, lo, hi in rs if kind in ("secagg.advertise", "secagg.shares")]
     setup_s = setup[-1][1] - setup[0][0] if setup else 0.0
-    return sum(steps) / len(steps), len(steps), setup_s
+    return steps, setup_s
 
-m = {k: json.load(open(f"{d}/out_{k}/results.json"))["models"]["cox"] for k in ("plain", "secure")}
-p, s = m["plain"], m["secure"]
-same = max(abs(p["coefficients"][k] - s["coefficients"][k]) for k in p["coefficients"])
-(pe, pn, _), (se, sn, setup) = per_evaluation("plain"), per_evaluation("secure")
-print(f"sites={n} per evaluation: plain {pe*1000:.1f} ms, secure {se*1000:.1f} ms, "
-      f"ratio {se/pe:.2f} (mean of {pn} steady-state evaluations); secure setup once {setup*1000:.0f} ms; "
-      f"whole fit: plain {p['fit_seconds']*1000:.0f} ms, secure {s['fit_seconds']*1000:.0f} ms "
-      f"(ratio {s['fit_seconds']/p['fit_seconds']:.2f}); max |beta diff| {same:.1e}")
+steps = {"plain": [], "secure": []}
+fit_s = {"plain": [], "secure": []}
+setups, same = [], 0.0
+for rep in range(1, repeats + 1):
+    m = {}
+    for mode in ("plain", "secure"):
+        out_dir = f"{d}/out_{mode}_{rep}"
+        m[mode] = json.load(open(f"{out_dir}/results.json"))["models"]["cox"]
+        st, setup = per_evaluation(out_dir)
+        steps[mode] += st
+        fit_s[mode].append(m[mode]["fit_seconds"])
+        if mode == "secure":
+            setups.append(setup)
+    p, s = m["plain"], m["secure"]
+    same = max([same] + [abs(p["coefficients"][k] - s["coefficients"][k]) for k in p["coefficients"]])
+pe, se = statistics.median(steps["plain"]), statistics.median(steps["secure"])
+pf, sf = statistics.median(fit_s["plain"]), statistics.median(fit_s["secure"])
+print(f"sites={n} per evaluation (median of {len(steps['plain'])} / {len(steps['secure'])} "
+      f"steady-state evaluations over {repeats} fits each): plain {pe*1000:.1f} ms, "
+      f"secure {se*1000:.1f} ms, ratio {se/pe:.2f}; secure setup once "
+      f"{statistics.median(setups)*1000:.0f} ms; whole fit (median): plain {pf*1000:.0f} ms, "
+      f"secure {sf*1000:.0f} ms (ratio {sf/pf:.2f}); max |beta diff| {same:.1e}")
 PY
 done
