@@ -13,6 +13,11 @@
 # exits non-zero once the others are done.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# With the kernel's autogroups (Debian's default), nice only orders processes
+# within their session: a soak started in its own session (setsid, nohup)
+# would take an equal share from a build in another. Lower the whole
+# session's group as well.
+echo 19 >/proc/self/autogroup 2>/dev/null || true
 BUILD=${FEDRAD_FUZZ_BUILD:-build-fuzz}
 SOAK=$BUILD/soak
 LEDGER=$SOAK/ledger.tsv
