@@ -13,6 +13,11 @@
 # exits non-zero once the others are done.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# With the kernel's autogroups (Debian's default), nice only orders processes
+# within their session: a soak started in its own session (setsid, nohup)
+# would take an equal share from a build in another. Lower the whole
+# session's group as well.
+echo 19 >/proc/self/autogroup 2>/dev/null || true
 BUILD=${FEDRAD_FUZZ_BUILD:-build-fuzz}
 SOAK=$BUILD/soak
 LEDGER=$SOAK/ledger.tsv
@@ -49,7 +54,8 @@ chunk() {
     >"$SOAK/$target.chunk" 2>&1 || rc=$?
   local log="$BUILD/logs/$target.log"
   local wall cpu execs cov ft corpus
-  read -r wall user sys <"$times" || true
+  # GNU time writes "Command exited with non-zero status N" first on failure.
+  read -r wall user sys < <(tail -1 "$times") || true
   cpu=$(awk -v u="${user:-0}" -v s="${sys:-0}" 'BEGIN { printf "%.1f", u + s }')
   execs=$(grep -a -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{ print $2 }' | tail -1)
   # The last status line libFuzzer printed: "#N ... cov: C ft: F corp: K/..."
