@@ -20,6 +20,7 @@
 #ifndef FEDRAD_TESTS_FUZZ_SITE_HARNESS_H_
 #define FEDRAD_TESTS_FUZZ_SITE_HARNESS_H_
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -58,6 +59,12 @@ class FuzzSite {
   CsvTable table;
   std::map<std::string, std::string> kv;
   site::ReleaseLedger ledger;
+  // How long a task may run before its handler is told to stop: 2 s for a
+  // fuzz input (libFuzzer's -timeout catches one that does not stop); the
+  // honest run that builds the fixture gets longer (Federation::RunStudy),
+  // so that a loaded machine cannot fail it (models.validate's bootstrap
+  // under ASan took more than 2 s while other builds ran).
+  std::chrono::milliseconds task_deadline{2000};
 
  private:
   absl::Status Gate(const v1::Task& task, const site::TaskKind** kind) const;
