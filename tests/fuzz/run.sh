@@ -67,6 +67,7 @@ case "$1" in
     [ $# -ge 2 ] || usage
     configure
     build "${TARGETS[@]}"
+    mkdir -p "$BUILD/logs"  # the summaries below are written before run() makes it
     # One target per core at a time (each is one process); the summaries
     # are printed in order once all ended.
     jobs_max=$(nproc)
