@@ -55,7 +55,7 @@ run() {
   local log="$BUILD/logs/$target.log" rc=0
   timeout $((seconds + 300)) "$BUILD/fuzz/$target" "${flags[@]}" "$@" "$work" "$seeds" \
     >"$log" 2>&1 || rc=$?
-  grep -E "^(INFO: seed corpus|#[0-9]+ +(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)" "$log" || true
+  grep -a -E "^(INFO: seed corpus|#[0-9]+ +(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)" "$log" || true
   [ "$rc" -eq 0 ] || echo "!! $target exited with $rc; see $log" >&2
   return "$rc"
 }
