@@ -446,13 +446,18 @@ absl::StatusOr<VerifiedTranscript> VerifiedTranscript::Build(
   // (rounds::SecureSum checks its survivor list against the contributions
   // and the seed against the commitment again); any other reveal, or one
   // whose contribution has no commitment, is verified by its signature.
-  std::vector<std::pair<int, const v1::SignedMessage*>> deferred;
+  struct Deferred {
+    int at;
+    const v1::SignedMessage* signed_message;
+    std::shared_ptr<v1::RoundMessage> reveal;  // parsed once
+  };
+  std::vector<Deferred> deferred;
   int i = 0;
   for (const v1::Transcript* part : parts) {
     for (const v1::SignedMessage& s : part->messages()) {
       ++i;
-      if (SelfSeedOnlyReveal(s) != nullptr) {
-        deferred.emplace_back(i, &s);
+      if (std::shared_ptr<v1::RoundMessage> reveal = SelfSeedOnlyReveal(s); reveal != nullptr) {
+        deferred.push_back({i, &s, std::move(reveal)});
         continue;
       }
       absl::StatusOr<MessagePtr> m = verifier->VerifyShared(s, expect);
@@ -460,9 +465,10 @@ absl::StatusOr<VerifiedTranscript> VerifiedTranscript::Build(
       FEDRAD_RETURN_IF_ERROR(out.Add(*std::move(m), absl::StrCat("transcript message #", i)));
     }
   }
-  for (const auto& [at, s] : deferred) {
-    std::shared_ptr<v1::RoundMessage> reveal = SelfSeedOnlyReveal(*s);
-    const std::string origin = absl::StrCat("transcript message #", at);
+  for (Deferred& d : deferred) {
+    std::shared_ptr<v1::RoundMessage> reveal = std::move(d.reveal);
+    const v1::SignedMessage* s = d.signed_message;
+    const std::string origin = absl::StrCat("transcript message #", d.at);
     if (MatchesCommitment(out, *reveal)) {
       absl::Status fits = CheckExpectation(*reveal, expect);
       if (!fits.ok()) return Annotate(fits, origin);
