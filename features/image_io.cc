@@ -19,7 +19,6 @@
 #include "features/internal/nifti_voxels.h"
 #include "itkImageIOBase.h"
 #include "itkGDCMImageIO.h"
-#include "itkGDCMSeriesFileNames.h"
 #include "itkImage.h"
 #include "itkImageFileReader.h"
 #include "itkImageFileWriter.h"
@@ -27,23 +26,6 @@
 
 namespace fedrad::features {
 namespace {
-
-// The regular files of `folder` that carry the DICOM Part 10 marker ("DICM"
-// after the 128-byte preamble), sorted.
-std::vector<std::string> Part10FilesIn(const std::string& folder) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(folder, ec)) {
-    if (!e.is_regular_file(ec)) continue;
-    std::ifstream in(e.path(), std::ios::binary);
-    char magic[4] = {};
-    if (in.seekg(128) && in.read(magic, 4) && std::string(magic, 4) == "DICM") {
-      out.push_back(e.path().string());
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 // OK unless the header of the single file `path` claims more voxel bytes
 // than the file can hold: zlib/gzip expand at most 1032:1, so a header
@@ -126,27 +108,8 @@ absl::StatusOr<typename ItkImage<T>::Pointer> ReadItk(const std::string& path) {
   }
   try {
     if (std::filesystem::is_directory(path, ec)) {
-      // GDCM's scanner below reads every file of the folder: the DICOM ones
-      // (Part 10 "DICM" marker) are first checked with DCMTK, since GDCM
-      // aborts or allocates what a bad element length claims (tests/fuzz).
-      FEDRAD_RETURN_IF_ERROR(dicom::CheckDeclaredLengths(Part10FilesIn(path)));
-      auto names = itk::GDCMSeriesFileNames::New();
-      names->SetUseSeriesDetails(true);
-      names->SetDirectory(path);
-      const auto& series = names->GetSeriesUIDs();
-      if (series.empty()) {
-        return absl::DataLossError(
-            absl::StrCat(path, ": directory holds no DICOM series"));
-      }
-      const auto files = names->GetFileNames(series.front());
-      FEDRAD_RETURN_IF_ERROR(dicom::CheckDeclaredLengths(files));
-      auto reader = itk::ImageSeriesReader<ItkImage<T>>::New();
-      reader->SetImageIO(itk::GDCMImageIO::New());
-      reader->SetFileNames(files);
-      reader->Update();
-      typename ItkImage<T>::Pointer image = reader->GetOutput();
-      image->DisconnectPipeline();
-      return image;
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": a folder (ReadImage reads DICOM folders; internal error)"));
     }
     FEDRAD_RETURN_IF_ERROR(internal::CheckNiftiGeometry(path));
     auto reader = itk::ImageFileReader<ItkImage<T>>::New();
@@ -399,7 +362,29 @@ absl::StatusOr<LabelVolume> StoredVolume::CropLabels(const std::array<int, 3>& l
   return out;
 }
 
+namespace {
+
+// A DICOM series given as its folder: the one series the folder holds,
+// found and checked from the headers with DCMTK (dicom::ReadSeriesInfo), then
+// read by ITK. Not through GDCM's series helper (itk::GDCMSeriesFileNames):
+// it reads every file of the folder, Part 10 or not, with GDCM, which asserts
+// (ends the process) on malformed elements that DCMTK reads or refuses
+// (tests/fuzz/fuzz_dicom: a stray sequence delimiter, an element with
+// another VR than the dictionary's).
+absl::StatusOr<ImageVolume> ReadDicomFolder(const std::string& folder) {
+  FEDRAD_ASSIGN_OR_RETURN(dicom::SeriesInfo series, dicom::ReadSeriesInfo(folder));
+  return dicom::ReadSeriesImage(series);
+}
+
+bool IsFolder(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_directory(path, ec);
+}
+
+}  // namespace
+
 absl::StatusOr<ImageVolume> ReadImage(const std::string& path) {
+  if (IsFolder(path)) return ReadDicomFolder(path);
   auto image = ReadItk<float>(path);
   if (!image.ok()) return image.status();
   return FromItk<float>(image->GetPointer());
@@ -427,9 +412,14 @@ absl::StatusOr<ImageVolume> ReadImageFiles(const std::vector<std::string>& files
 absl::StatusOr<LabelVolume> ReadLabelMap(const std::string& path) {
   // Read as float so that masks stored as float (0.0/1.0) or with a scaling
   // slope still give exact integer labels after rounding.
-  auto image = ReadItk<float>(path);
-  if (!image.ok()) return image.status();
-  ImageVolume as_float = FromItk<float>(image->GetPointer());
+  ImageVolume as_float;
+  if (IsFolder(path)) {
+    FEDRAD_ASSIGN_OR_RETURN(as_float, ReadDicomFolder(path));
+  } else {
+    auto image = ReadItk<float>(path);
+    if (!image.ok()) return image.status();
+    as_float = FromItk<float>(image->GetPointer());
+  }
   LabelVolume out;
   out.geometry = as_float.geometry;
   out.voxels.resize(as_float.voxels.size());

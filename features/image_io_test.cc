@@ -153,11 +153,13 @@ TEST(ImageIo, NiftiHeaderWithNonFiniteGeometryIsDataLoss) {
   fs::remove(path);
 }
 
-TEST(ImageIo, EmptyDirectoryIsDataLoss) {
+TEST(ImageIo, EmptyDirectoryIsRefusedSayingWhatToName) {
   const std::string dir = fs::temp_directory_path() / ("fedrad_empty_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   auto image = ReadImage(dir);
-  EXPECT_EQ(image.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(image.status().message()),
+              ::testing::AllOf(HasSubstr(dir), HasSubstr("holds no DICOM image series")));
   fs::remove_all(dir);
 }
 

@@ -72,15 +72,24 @@ absl::StatusOr<std::vector<SeriesInfo>> ScanFolder(const std::string& folder);
 // do).
 absl::StatusOr<SeriesInfo> ReadSeriesInfo(const std::string& folder);
 
-// OK when DCMTK parses each of `files` to its end (values over 4 KiB are
-// skipped, not read), so that no element claims more bytes than its file
-// holds. GDCM, which reads the pixels for ITK, allocates an element's
-// declared length before reading it: a 22 KB file claiming a 3.4 GB element
-// exhausted memory (found by tests/fuzz/fuzz_dicom). DataLoss naming the
-// file otherwise. It also checks the file meta group's VRs and lengths (GDCM
-// aborts the process on an unknown VR there). ReadSeriesImage and ReadImage
-// of a folder call it first.
-absl::Status CheckDeclaredLengths(const std::vector<std::string>& files);
+// OK when each of `files` is safe to hand to GDCM (what ITK reads DICOM
+// with), which trusts what a file claims:
+//  - DCMTK parses the file to its end (values over 4 KiB are skipped, not
+//    read), so no element claims more bytes than the file holds: GDCM
+//    allocates an element's declared length before reading it (a 22 KB file
+//    claiming a 3.4 GB element exhausted memory);
+//  - the file meta group's VRs and lengths are valid (GDCM aborts the
+//    process on an unknown VR there);
+//  - the Image Pixel module, where present, is within what GDCM asserts and
+//    a radiomics series is: one sample per pixel, MONOCHROME1 or MONOCHROME2,
+//    8, 16 or 32 bits allocated, 1 <= Bits Stored <= Bits Allocated, High
+//    Bit = Bits Stored - 1, Pixel Representation 0 or 1 (GDCM aborts on
+//    Samples per Pixel 5).
+// All three were found by tests/fuzz/fuzz_dicom. DataLoss (unreadable) or
+// InvalidArgument (pixel module) naming the file and element otherwise.
+// ReadSeriesImage calls it before ITK reads the pixels, ReadImage of a folder
+// before GDCM's series helper reads the folder's files (pixel modules too).
+absl::Status CheckSlicesForPixelRead(const std::vector<std::string>& files);
 
 // Reads the pixels of a checked series (ITK/GDCM, rescale applied: CT in HU).
 // InvalidArgument when ITK's grid differs from the headers'.

@@ -20,6 +20,7 @@
 #include "dcmtk/dcmdata/dcpixel.h"
 #include "dcmtk/dcmdata/dcpixseq.h"
 #include "dcmtk/dcmdata/dcpxitem.h"
+#include "dcmtk/dcmdata/dcvrss.h"
 #include "features/dicom/dicom_write.h"
 #include "features/image_io.h"
 
@@ -402,6 +403,81 @@ TEST_F(DicomFiles, UnknownVrInTheFileMetaGroupIsRefusedBeforeGdcmReadsIt) {
                                                   HasSubstr("re-export"))));
     ExpectNoPatientData(status);
   }
+}
+
+// Found by tests/fuzz/fuzz_dicom in CI: Samples per Pixel 5 made GDCM
+// assert (abort the site) while ITK read the series. Each value GDCM asserts
+// on, and each a scalar radiomics series cannot have, is refused first.
+TEST_F(DicomFiles, PixelModuleOutsideWhatGdcmAssertsIsRefusedBeforeItReads) {
+  struct Bad {
+    DcmTagKey tag;
+    Uint16 value;
+    const char* says;
+  };
+  const Bad bad[] = {{DCM_SamplesPerPixel, 5, "Samples per Pixel (0028,0002) is 5"},
+                     {DCM_SamplesPerPixel, 0, "Samples per Pixel (0028,0002) is 0"},
+                     {DCM_SamplesPerPixel, 3, "Samples per Pixel (0028,0002) is 3"},
+                     {DCM_BitsAllocated, 12, "Bits Allocated (0028,0100) is 12"},
+                     {DCM_BitsStored, 17, "Bits Stored (0028,0101) is 17"},
+                     {DCM_HighBit, 16, "High Bit (0028,0102) is 16"},
+                     {DCM_PixelRepresentation, 2, "Pixel Representation (0028,0103) is 2"}};
+  ASSERT_OK_AND_ASSIGN(auto s, ReadSeriesInfo(series_dir()));
+  int n = 0;
+  for (const Bad& b : bad) {
+    const fs::path copy = dir_ / absl::StrCat("pixel_module_", n++);
+    fs::copy(series_dir(), copy);
+    const std::string slice = (copy / fs::path(s.files[1]).filename()).string();
+    DcmFileFormat f;
+    ASSERT_TRUE(f.loadFile(slice.c_str()).good());
+    ASSERT_TRUE(f.getDataset()->putAndInsertUint16(b.tag, b.value).good());
+    ASSERT_TRUE(f.saveFile(slice.c_str(), EXS_LittleEndianExplicit).good());
+    ASSERT_OK_AND_ASSIGN(auto info, ReadSeriesInfo(copy.string()));
+    for (const absl::Status& status :
+         {ReadSeriesImage(info).status(), ReadImage(copy.string()).status()}) {
+      EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument,
+                                   ::testing::AllOf(HasSubstr(slice), HasSubstr(b.says),
+                                                    HasSubstr("re-export"))))
+          << b.says;
+      ExpectNoPatientData(status);
+    }
+  }
+  {
+    const fs::path copy = dir_ / "pixel_module_rgb";
+    fs::copy(series_dir(), copy);
+    const std::string slice = (copy / fs::path(s.files[0]).filename()).string();
+    DcmFileFormat f;
+    ASSERT_TRUE(f.loadFile(slice.c_str()).good());
+    ASSERT_TRUE(f.getDataset()->putAndInsertString(DCM_PhotometricInterpretation, "RGB").good());
+    ASSERT_TRUE(f.saveFile(slice.c_str(), EXS_LittleEndianExplicit).good());
+    ASSERT_OK_AND_ASSIGN(auto info, ReadSeriesInfo(copy.string()));
+    EXPECT_THAT(ReadSeriesImage(info).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("Photometric Interpretation (0028,0004) is 'RGB'")));
+  }
+  {
+    // Found next (CI's seed with ReadImage of a folder): Bits Allocated with
+    // VR SS made GDCM assert that the VR is the dictionary's (US).
+    const fs::path copy = dir_ / "pixel_module_vr";
+    fs::copy(series_dir(), copy);
+    const std::string slice = (copy / fs::path(s.files[2]).filename()).string();
+    DcmFileFormat f;
+    ASSERT_TRUE(f.loadFile(slice.c_str()).good());
+    auto* bits = new DcmSignedShort(DcmTag(DCM_BitsAllocated, EVR_SS));
+    ASSERT_TRUE(bits->putSint16(16).good());
+    ASSERT_TRUE(f.getDataset()->insert(bits, /*replaceOld=*/true).good());
+    ASSERT_TRUE(f.saveFile(slice.c_str(), EXS_LittleEndianExplicit).good());
+    ASSERT_OK_AND_ASSIGN(auto info, ReadSeriesInfo(copy.string()));
+    for (const absl::Status& status :
+         {ReadSeriesImage(info).status(), ReadImage(copy.string()).status()}) {
+      EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument,
+                                   ::testing::AllOf(HasSubstr(slice),
+                                                    HasSubstr("(0028,0100) has VR SS where DICOM "
+                                                              "defines US"))));
+    }
+  }
+  // The untouched series still reads.
+  EXPECT_OK(ReadSeriesImage(s).status());
+  EXPECT_OK(ReadImage(series_dir()).status());
 }
 
 TEST_F(DicomFiles, BadSeriesAreRefusedWithWhatToDo) {

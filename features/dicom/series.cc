@@ -14,6 +14,8 @@
 #include "absl/strings/str_join.h"
 #include "core/status.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
+#include "dcmtk/dcmdata/dctag.h"
+#include "dcmtk/dcmdata/dcvr.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "features/dicom/dicom.h"
 #include "features/dicom/internal/dcm_util.h"
@@ -298,24 +300,98 @@ absl::StatusOr<SeriesInfo> ReadSeriesInfo(const std::string& folder) {
   return s;
 }
 
-absl::Status CheckDeclaredLengths(const std::vector<std::string>& files) {
+namespace {
+
+// One DCMTK pass over `path` (values over 4 KiB skipped, not read): see
+// CheckSlicesForPixelRead.
+absl::Status CheckOneFile(const std::string& path) {
   constexpr Uint32 kMaxLoadedValue = 4096;  // larger values are skipped, not read
-  for (const std::string& f : files) {
-    FEDRAD_RETURN_IF_ERROR(CheckFileMeta(f));
-    dicom_internal::InitDcmtk();  // quiet logger, codecs (once)
-    DcmFileFormat file;
-    OFCondition c = file.loadFile(f.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue);
-    if (c.bad()) {
-      return absl::DataLossError(absl::StrCat(
-          f, ": not a readable DICOM file (", c.text(),
-          "; an element claims more bytes than the file holds); re-export the series"));
+  FEDRAD_RETURN_IF_ERROR(CheckFileMeta(path));
+  dicom_internal::InitDcmtk();  // quiet logger, codecs (once)
+  DcmFileFormat file;
+  OFCondition c = file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue);
+  if (c.bad()) {
+    return absl::DataLossError(absl::StrCat(
+        path, ": not a readable DICOM file (", c.text(),
+        "; an element claims more bytes than the file holds); re-export the series"));
+  }
+  DcmDataset* ds = file.getDataset();
+  // GDCM reads the attributes it needs with the dictionary's VR and asserts
+  // that the file's VR is compatible (found by fuzzing: Bits Allocated sent
+  // as SS). A standard element of the dataset's top level whose explicit VR
+  // is neither the dictionary's (or one it allows) nor UN is refused.
+  for (unsigned long i = 0; i < ds->card(); ++i) {
+    DcmElement* e = ds->getElement(i);
+    const DcmTagKey key = e->getTag().getXTag();
+    if (key.getGroup() % 2 == 1) continue;  // private: no dictionary VR
+    const DcmVR dictionary = DcmTag(key).getVR();
+    const DcmVR in_file(e->getVR());
+    if (dictionary.getEVR() == EVR_UNKNOWN || in_file.getEVR() == EVR_UN ||
+        dictionary.isEquivalent(in_file)) {
+      continue;
     }
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: element (%04X,%04X) has VR %s where DICOM defines %s; the file is damaged, "
+        "re-export the series",
+        path, key.getGroup(), key.getElement(), in_file.getVRName(), dictionary.getVRName()));
+  }
+  // What GDCM assumes of the Image Pixel module (C.7.6.3) and asserts, so
+  // that a value outside it aborts the process (found by fuzzing: Samples
+  // per Pixel 5). A radiomics series is also scalar: one sample per pixel,
+  // monochrome. An absent element takes GDCM's default; a present one that
+  // is no integer is refused.
+  auto refuse = [&](const char* tag, const std::string& what) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": ", tag, " ", what,
+        "; fedrad reads single-sample (monochrome) slices of 8, 16 or 32 bits: re-export the "
+        "series as such"));
+  };
+  auto value = [&](const DcmTagKey& tag, long fallback) {
+    return ds->tagExists(tag) ? GetInt(ds, tag, -1) : fallback;
+  };
+  const long samples = value(DCM_SamplesPerPixel, 1);
+  if (samples != 1) {
+    return refuse("Samples per Pixel (0028,0002)",
+                  samples < 0 ? "is no number" : absl::StrCat("is ", samples));
+  }
+  if (ds->tagExists(DCM_PhotometricInterpretation)) {
+    const std::string pi = GetString(ds, DCM_PhotometricInterpretation);
+    if (pi != "MONOCHROME1" && pi != "MONOCHROME2") {
+      return refuse("Photometric Interpretation (0028,0004)",
+                    absl::StrCat("is '", absl::CHexEscape(pi.substr(0, 32)), "'"));
+    }
+  }
+  const long allocated = value(DCM_BitsAllocated, 16);
+  if (allocated != 8 && allocated != 16 && allocated != 32) {
+    return refuse("Bits Allocated (0028,0100)",
+                  allocated < 0 ? "is no number" : absl::StrCat("is ", allocated));
+  }
+  const long stored = value(DCM_BitsStored, allocated);
+  if (stored < 1 || stored > allocated) {
+    return refuse("Bits Stored (0028,0101)",
+                  absl::StrCat("is ", stored, " with Bits Allocated ", allocated));
+  }
+  const long high = value(DCM_HighBit, stored - 1);
+  if (high != stored - 1) {
+    return refuse("High Bit (0028,0102)", absl::StrCat("is ", high, " with Bits Stored ", stored));
+  }
+  const long representation = value(DCM_PixelRepresentation, 0);
+  if (representation != 0 && representation != 1) {
+    return refuse("Pixel Representation (0028,0103)",
+                  absl::StrCat("is ", representation, " (0 unsigned, 1 signed)"));
   }
   return absl::OkStatus();
 }
 
+}  // namespace
+
+absl::Status CheckSlicesForPixelRead(const std::vector<std::string>& files) {
+  for (const std::string& f : files) FEDRAD_RETURN_IF_ERROR(CheckOneFile(f));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ImageVolume> ReadSeriesImage(const SeriesInfo& series) {
-  FEDRAD_RETURN_IF_ERROR(CheckDeclaredLengths(series.files));
+  FEDRAD_RETURN_IF_ERROR(CheckSlicesForPixelRead(series.files));
   auto image = ReadImageFiles(series.files);
   if (!image.ok()) {
     return absl::Status(image.status().code(),
@@ -323,7 +399,11 @@ absl::StatusOr<ImageVolume> ReadSeriesImage(const SeriesInfo& series) {
                                      " (transfer syntax '", series.transfer_syntax,
                                      "'; if compressed, re-export uncompressed)"));
   }
-  std::string why = GeometryMismatch(image->geometry, series.geometry, 1e-3);
+  // One slice has no slice spacing: the headers' is its thickness, ITK's 1;
+  // ITK's stands, as when such a folder was read through ITK alone.
+  Geometry expected = series.geometry;
+  if (expected.size[2] == 1) expected.spacing[2] = image->geometry.spacing[2];
+  std::string why = GeometryMismatch(image->geometry, expected, 1e-3);
   if (!why.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         series.folder, ": the grid ITK reads differs from the slice headers (", why,

@@ -5,7 +5,9 @@
 //   - as a SEG on that series: ReadSeg;
 //   - as a folder holding only it: `fedrad dicom inspect` (Inspect),
 //     ScanFolder, and ReadSeriesInfo then ReadSeriesImage when it is a
-//     usable one-slice series.
+//     usable one-slice series;
+//   - that folder as an image column names it: features::ReadImage (GDCM's
+//     series helper, then ITK).
 // Seeds: tests/data/dicom/CT_small.dcm and an RTSTRUCT and a SEG on the
 // fixed series (make_seeds.cc).
 #include <cstddef>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "features/dicom/dicom.h"
+#include "features/image_io.h"
 #include "tests/fuzz/dicom_fixture.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -56,5 +59,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)dicom::Inspect(path);
   (void)dicom::ScanFolder(folder);
   if (auto info = dicom::ReadSeriesInfo(folder); info.ok()) (void)dicom::ReadSeriesImage(*info);
+  (void)fedrad::features::ReadImage(folder);  // an image column naming a DICOM folder
   return 0;
 }
