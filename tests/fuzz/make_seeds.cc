@@ -186,8 +186,10 @@ void DicomSeeds(const fs::path& out, const fs::path& tmp) {
   auto uids = dicom::WriteCtSeries(ct, (tmp / "series").string(), fedrad::fuzz::TinyCtOptions());
   Check(uids.status(), "series");
   const std::vector<uint8_t> mask = fedrad::fuzz::TinyMask();
-  Check(dicom::WriteRtstruct(*uids, {{"Lesion", dicom::MaskContours(ct.geometry, mask, *uids)}},
-                             (tmp / "rs.dcm").string(), "fedrad-fuzz"),
+  dicom::RoiSpec lesion;
+  lesion.name = "Lesion";
+  lesion.contours = dicom::MaskContours(ct.geometry, mask, *uids);
+  Check(dicom::WriteRtstruct(*uids, {lesion}, (tmp / "rs.dcm").string(), "fedrad-fuzz"),
         "rtstruct");
   Write(out / "fuzz_dicom" / "rtstruct.dcm", Read(tmp / "rs.dcm"));
   for (bool fractional : {false, true}) {
