@@ -2,7 +2,8 @@
 # Runs one libFuzzer target of tests/fuzz/ (building it first), or all of
 # them one after the other:
 #   tests/fuzz/run.sh TARGET SECONDS [libFuzzer flags...]
-#   tests/fuzz/run.sh all SECONDS          # every target, SECONDS each, one per core (CI)
+#   tests/fuzz/run.sh all SECONDS          # every target, SECONDS each, one per core
+#   tests/fuzz/run.sh ci                   # every target, a fixed seed and count (CI)
 #   tests/fuzz/run.sh list                 # the target names
 # The build is build-fuzz/ (clang, -DFEDRAD_FUZZ=ON; ccache when installed).
 # Each run reads the committed seeds tests/fuzz/corpus/TARGET/ and keeps
@@ -16,7 +17,19 @@ BUILD=${FEDRAD_FUZZ_BUILD:-build-fuzz}
 TARGETS=(fuzz_site_task fuzz_coordinator_result fuzz_rounds fuzz_config fuzz_csv fuzz_audit
          fuzz_pem fuzz_image fuzz_dicom fuzz_report)
 
-usage() { echo "usage: $0 TARGET|all SECONDS [libFuzzer flags...] | $0 list" >&2; exit 2; }
+# For `ci`: executions per target, about 20 s each on the 2-core machine
+# (80 % of what a 20 s run executed in CI), with -seed=1. A fixed seed and
+# count make the CI check repeatable: the same commit explores the same
+# inputs, so CI fails because of a change, not because this run's random
+# mutations happened upon an old bug. Finding new bugs is the long runs' job
+# (soak.sh); what they find goes into the committed corpus, which CI runs.
+declare -A CI_RUNS=([fuzz_site_task]=50000 [fuzz_coordinator_result]=10000 [fuzz_rounds]=16000
+                    [fuzz_config]=150000 [fuzz_csv]=60000 [fuzz_audit]=2500 [fuzz_pem]=5000
+                    [fuzz_image]=10000 [fuzz_dicom]=10000 [fuzz_report]=20000)
+
+NORAND=()  # a command prefix for run(); see `ci`
+
+usage() { echo "usage: $0 TARGET|all SECONDS [libFuzzer flags...] | $0 ci | $0 list" >&2; exit 2; }
 
 configure() {
   [ -f "$BUILD/build.ninja" ] && return 0
@@ -40,20 +53,22 @@ build() {
 run() {
   local target=$1 seconds=$2
   shift 2
-  local seeds="$HERE/corpus/$target" work="$BUILD/corpus/$target"
-  mkdir -p "$work" "$BUILD/artifacts" "$BUILD/logs"
+  local seeds="$HERE/corpus/$target" work="${WORK_CORPUS:-$BUILD/corpus}/$target"
+  local logs=${LOGS:-$BUILD/logs}
+  mkdir -p "$work" "$BUILD/artifacts" "$logs"
   local flags=(-max_total_time="$seconds" -timeout=20 -rss_limit_mb=2560 -print_final_stats=1
                -artifact_prefix="$BUILD/artifacts/$target-")
   [ -f "$HERE/dict/$target.dict" ] && flags+=(-dict="$HERE/dict/$target.dict")
-  echo "==> $target for ${seconds}s"
+  echo "==> $target for at most ${seconds}s${*:+ ($*)}"
   # libFuzzer stops by itself after max_total_time; the outer timeout only
   # guards against a hang in start-up. The whole output is kept in
-  # $BUILD/logs/TARGET.log; the summary lines are shown.
-  mkdir -p "$BUILD/logs"
+  # $BUILD/logs/TARGET.log ($BUILD/ci-logs/ for `ci`, so that a CI check
+  # beside a long run does not write into its log); the summary lines are
+  # shown.
   export LSAN_OPTIONS="suppressions=$PWD/$HERE/lsan.supp:print_suppressions=0"
   export UBSAN_OPTIONS="print_stacktrace=1"
-  local log="$BUILD/logs/$target.log" rc=0
-  timeout $((seconds + 300)) "$BUILD/fuzz/$target" "${flags[@]}" "$@" "$work" "$seeds" \
+  local log="$logs/$target.log" rc=0
+  timeout $((seconds + 300)) "${NORAND[@]}" "$BUILD/fuzz/$target" "${flags[@]}" "$@" "$work" "$seeds" \
     >"$log" 2>&1 || rc=$?
   grep -a -E "^(INFO: seed corpus|#[0-9]+ +(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)" "$log" || true
   [ "$rc" -eq 0 ] || echo "!! $target exited with $rc; see $log" >&2
@@ -63,24 +78,40 @@ run() {
 [ $# -ge 1 ] || usage
 case "$1" in
   list) printf '%s\n' "${TARGETS[@]}"; exit 0 ;;
-  all)
-    [ $# -ge 2 ] || usage
+  all|ci)
+    [ "$1" = ci ] || [ $# -ge 2 ] || usage
+    mode=$1 seconds=${2:-}
+    if [ "$mode" = ci ] && setarch -R true 2>/dev/null; then NORAND=(setarch -R); fi
     configure
     build "${TARGETS[@]}"
-    mkdir -p "$BUILD/logs"  # the summaries below are written before run() makes it
+    logs=$BUILD/logs
+    [ "$mode" = ci ] && logs=$BUILD/ci-logs
+    mkdir -p "$logs"  # the summaries below are written before run() makes it
     # One target per core at a time (each is one process); the summaries
     # are printed in order once all ended.
     jobs_max=$(nproc)
     declare -A pid_of=()
     for t in "${TARGETS[@]}"; do
       while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n || true; done
-      run "$t" "$2" >"$BUILD/logs/$t.summary" 2>&1 &
+      if [ "$mode" = ci ]; then
+        # Only the committed corpus (a fresh folder for what the run adds);
+        # max_total_time only bounds a much slower machine.
+        # What else makes two runs differ: libFuzzer rereads its corpus
+        # folders every second (-reload), and address randomisation moves
+        # absl's per-process hash seed, so hash tables iterate in another
+        # order (setarch -R turns it off where the kernel lets it).
+        rm -rf "$BUILD/ci-corpus/$t"
+        WORK_CORPUS=$BUILD/ci-corpus LOGS=$logs run "$t" 600 -seed=1 -reload=0 \
+          -runs="${CI_RUNS[$t]}" >"$logs/$t.summary" 2>&1 &
+      else
+        run "$t" "$seconds" >"$logs/$t.summary" 2>&1 &
+      fi
       pid_of[$t]=$!
     done
     failed=()
     for t in "${TARGETS[@]}"; do
       wait "${pid_of[$t]}" || failed+=("$t")
-      cat "$BUILD/logs/$t.summary"
+      cat "$logs/$t.summary"
     done
     if [ ${#failed[@]} -gt 0 ]; then
       echo "fuzz targets with findings: ${failed[*]} (inputs in $BUILD/artifacts/)" >&2

@@ -4,11 +4,13 @@
 # that the total carries over between invocations (and machines' sessions):
 #   tests/fuzz/soak.sh run CPU_MINUTES [CHUNK_SECONDS] [TARGET...]
 #   tests/fuzz/soak.sh report          # the totals per target, from the ledger
+# (clean_min: CPU minutes since the target's last finding; a target is done
+# at 30).
 # One target per core at a time, at nice 19 (other work on the machine goes
 # first; the ledger counts CPU time, not wall time). Each chunk is one
 # tests/fuzz/run.sh run (without its build step) (libFuzzer -max_total_time=CHUNK_SECONDS) on the
 # kept corpus build-fuzz/corpus/TARGET/; its wall and CPU seconds (GNU time),
-# executions and final coverage go to build-fuzz/soak/ledger.tsv. A target
+# executions and final coverage go to the ledger tests/fuzz/soak-ledger.tsv. A target
 # with a finding stops (its input is in build-fuzz/artifacts/) and the script
 # exits non-zero once the others are done.
 set -euo pipefail
@@ -20,29 +22,36 @@ cd "$(dirname "$0")/../.."
 echo 19 >/proc/self/autogroup 2>/dev/null || true
 BUILD=${FEDRAD_FUZZ_BUILD:-build-fuzz}
 SOAK=$BUILD/soak
-LEDGER=$SOAK/ledger.tsv
+# The ledger is committed (a session's machine does not outlive it): each
+# session's chunks are added and the figures in docs/architecture.md come
+# from it. Its first lines are session 6's per-target totals (that
+# session's chunk lines were lost with its build folder).
+LEDGER=${FEDRAD_FUZZ_LEDGER:-tests/fuzz/soak-ledger.tsv}
 mkdir -p "$SOAK"
 [ -f "$LEDGER" ] || printf 'ended\ttarget\twall_s\tcpu_s\texecs\tcov\tft\tcorpus\trc\n' >"$LEDGER"
 
 usage() { echo "usage: $0 run CPU_MINUTES [CHUNK_SECONDS] [TARGET...] | $0 report" >&2; exit 2; }
 
-# cpu_so_far TARGET: CPU seconds in the ledger (integer).
+# cpu_so_far TARGET: CPU seconds in the ledger since the target's last
+# chunk with a finding or a failed run (integer): after a fix, a target
+# needs its minutes again.
 cpu_so_far() {
-  awk -F'\t' -v t="$1" 'NR > 1 && $2 == t { s += $4 } END { printf "%d", s }' "$LEDGER"
+  awk -F'\t' -v t="$1" 'NR > 1 && $2 == t { s = ($9 != 0) ? 0 : s + $4 } END { printf "%d", s }' "$LEDGER"
 }
 
 report() {
   awk -F'\t' 'NR > 1 {
       cpu[$2] += $4; execs[$2] += $5; chunks[$2]++;
+      clean[$2] = ($9 != 0) ? 0 : clean[$2] + $4;
       if ($6 > cov[$2]) cov[$2] = $6; if ($7 > ft[$2]) ft[$2] = $7; corpus[$2] = $8;
       if ($9 != 0) bad[$2]++
     }
     END {
-      printf "%-26s %8s %7s %14s %8s %8s %8s %s\n", "target", "cpu_min", "chunks", "executions",
-             "cov", "ft", "corpus", "findings";
+      printf "%-26s %8s %9s %7s %14s %8s %8s %8s %s\n", "target", "cpu_min", "clean_min",
+             "chunks", "executions", "cov", "ft", "corpus", "findings";
       for (t in cpu)
-        printf "%-26s %8.1f %7d %14d %8d %8d %8d %d\n", t, cpu[t] / 60, chunks[t], execs[t],
-               cov[t], ft[t], corpus[t], bad[t];
+        printf "%-26s %8.1f %9.1f %7d %14d %8d %8d %8d %d\n", t, cpu[t] / 60, clean[t] / 60,
+               chunks[t], execs[t], cov[t], ft[t], corpus[t], bad[t];
     }' "$LEDGER" | { read -r header; echo "$header"; sort; }
 }
 
