@@ -122,7 +122,10 @@ case "$1" in
     [ $# -ge 2 ] || usage
     target=$1 seconds=$2
     shift 2
-    printf '%s\n' "${TARGETS[@]}" | grep -qx "$target" || { echo "unknown target $target" >&2; usage; }
+    # Not `grep -q`: it may exit before printf has written all, and with
+    # pipefail printf's SIGPIPE failed the check (a soak chunk did so).
+    printf '%s\n' "${TARGETS[@]}" | grep -x "$target" >/dev/null ||
+      { echo "unknown target $target" >&2; usage; }
     if [ -z "${FEDRAD_FUZZ_NO_BUILD:-}" ]; then  # set by soak.sh, which builds once
       configure
       build "$target"

@@ -4,6 +4,7 @@
 # that the total carries over between invocations (and machines' sessions):
 #   tests/fuzz/soak.sh run CPU_MINUTES [CHUNK_SECONDS] [TARGET...]
 #   tests/fuzz/soak.sh report          # the totals per target, from the ledger
+#   tests/fuzz/soak.sh table           # the same as a markdown table (for the docs)
 # (clean_min: CPU minutes since the target's last finding; a target is done
 # at 30).
 # One target per core at a time, at nice 19 (other work on the machine goes
@@ -30,7 +31,7 @@ LEDGER=${FEDRAD_FUZZ_LEDGER:-tests/fuzz/soak-ledger.tsv}
 mkdir -p "$SOAK"
 [ -f "$LEDGER" ] || printf 'ended\ttarget\twall_s\tcpu_s\texecs\tcov\tft\tcorpus\trc\n' >"$LEDGER"
 
-usage() { echo "usage: $0 run CPU_MINUTES [CHUNK_SECONDS] [TARGET...] | $0 report" >&2; exit 2; }
+usage() { echo "usage: $0 run CPU_MINUTES [CHUNK_SECONDS] [TARGET...] | $0 report | $0 table" >&2; exit 2; }
 
 # cpu_so_far TARGET: CPU seconds in the ledger since the target's last
 # chunk with a finding or a failed run (integer): after a fix, a target
@@ -53,6 +54,22 @@ report() {
         printf "%-26s %8.1f %9.1f %7d %14d %8d %8d %8d %d\n", t, cpu[t] / 60, clean[t] / 60,
                chunks[t], execs[t], cov[t], ft[t], corpus[t], bad[t];
     }' "$LEDGER" | { read -r header; echo "$header"; sort; }
+}
+
+# table: the totals as the markdown table of docs/architecture.md.
+table() {
+  echo "| target | CPU min | clean CPU min | chunks | executions | cov | ft | corpus |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+  awk -F'\t' 'NR > 1 {
+      cpu[$2] += $4; execs[$2] += $5; chunks[$2]++;
+      clean[$2] = ($9 != 0) ? 0 : clean[$2] + $4;
+      if ($6 > cov[$2]) cov[$2] = $6; if ($7 > ft[$2]) ft[$2] = $7; corpus[$2] = $8
+    }
+    END {
+      for (t in cpu)
+        printf "| %s | %.1f | %.1f | %d | %d | %d | %d | %d |\n", t, cpu[t] / 60,
+               clean[t] / 60, chunks[t], execs[t], cov[t], ft[t], corpus[t];
+    }' "$LEDGER" | LC_ALL=C sort
 }
 
 # chunk TARGET SECONDS: one run, one ledger line; returns run.sh's status.
@@ -93,6 +110,7 @@ soak() {
 [ $# -ge 1 ] || usage
 case "$1" in
   report) report ;;
+  table) table ;;
   run)
     [ $# -ge 2 ] || usage
     minutes=$2 seconds=${3:-600}
