@@ -20,6 +20,7 @@
 #include "dcmtk/dcmdata/dcpixel.h"
 #include "dcmtk/dcmdata/dcpixseq.h"
 #include "dcmtk/dcmdata/dcpxitem.h"
+#include "dcmtk/dcmdata/dcvrlo.h"
 #include "dcmtk/dcmdata/dcvrss.h"
 #include "features/dicom/dicom_write.h"
 #include "features/image_io.h"
@@ -408,7 +409,7 @@ TEST_F(DicomFiles, UnknownVrInTheFileMetaGroupIsRefusedBeforeGdcmReadsIt) {
 // Found by tests/fuzz/fuzz_dicom in CI: Samples per Pixel 5 made GDCM
 // assert (abort the site) while ITK read the series. Each value GDCM asserts
 // on, and each a scalar radiomics series cannot have, is refused first.
-TEST_F(DicomFiles, PixelModuleOutsideWhatGdcmAssertsIsRefusedBeforeItReads) {
+TEST_F(DicomFiles, SlicesGdcmWouldMisreadAreRefusedBeforeItReads) {
   struct Bad {
     DcmTagKey tag;
     Uint16 value;
@@ -474,6 +475,25 @@ TEST_F(DicomFiles, PixelModuleOutsideWhatGdcmAssertsIsRefusedBeforeItReads) {
                                                     HasSubstr("(0028,0100) has VR SS where DICOM "
                                                               "defines US"))));
     }
+  }
+  {
+    // Found by the long runs: a command-group element in the dataset made
+    // GDCM read the rest of the file otherwise than DCMTK (and allocate
+    // 800 MB for a length it found there).
+    const fs::path copy = dir_ / "command_group";
+    fs::copy(series_dir(), copy);
+    const std::string slice = (copy / fs::path(s.files[0]).filename()).string();
+    DcmFileFormat f;
+    ASSERT_TRUE(f.loadFile(slice.c_str()).good());
+    auto* command = new DcmLongString(DcmTag(DcmTagKey(0x0000, 0x5443), EVR_LO));
+    ASSERT_TRUE(command->putString("x").good());
+    ASSERT_TRUE(f.getDataset()->insert(command, /*replaceOld=*/true).good());
+    ASSERT_TRUE(f.saveFile(slice.c_str(), EXS_LittleEndianExplicit).good());
+    ASSERT_OK_AND_ASSIGN(auto info, ReadSeriesInfo(copy.string()));
+    EXPECT_THAT(ReadSeriesImage(info).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         ::testing::AllOf(HasSubstr(slice), HasSubstr("(0000,5443)"),
+                                          HasSubstr("re-export"))));
   }
   // The untouched series still reads.
   EXPECT_OK(ReadSeriesImage(s).status());

@@ -320,9 +320,19 @@ absl::Status CheckOneFile(const std::string& path) {
   // that the file's VR is compatible (found by fuzzing: Bits Allocated sent
   // as SS). A standard element of the dataset's top level whose explicit VR
   // is neither the dictionary's (or one it allows) nor UN is refused.
+  // Groups 0000-0007 (command, file meta, directory) have no place in a
+  // slice's dataset: GDCM refuses to insert them and then reads the rest of
+  // the file differently from DCMTK (found by fuzzing: after (0000,5443) it
+  // took four bytes as a length and allocated 800 MB).
   for (unsigned long i = 0; i < ds->card(); ++i) {
     DcmElement* e = ds->getElement(i);
     const DcmTagKey key = e->getTag().getXTag();
+    if (key.getGroup() < 0x0008) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: element (%04X,%04X) belongs to no image dataset (groups 0000-0007 are command, "
+          "file meta and directory elements); the file is damaged, re-export the series",
+          path, key.getGroup(), key.getElement()));
+    }
     if (key.getGroup() % 2 == 1) continue;  // private: no dictionary VR
     const DcmVR dictionary = DcmTag(key).getVR();
     const DcmVR in_file(e->getVR());
