@@ -84,11 +84,15 @@ absl::StatusOr<SeriesInfo> ReadSeriesInfo(const std::string& folder);
 //    a radiomics series is: one sample per pixel, MONOCHROME1 or MONOCHROME2,
 //    8, 16 or 32 bits allocated, 1 <= Bits Stored <= Bits Allocated, High
 //    Bit = Bits Stored - 1, Pixel Representation 0 or 1 (GDCM aborts on
-//    Samples per Pixel 5).
-// All three were found by tests/fuzz/fuzz_dicom. DataLoss (unreadable) or
-// InvalidArgument (pixel module) naming the file and element otherwise.
-// ReadSeriesImage calls it before ITK reads the pixels, ReadImage of a folder
-// before GDCM's series helper reads the folder's files (pixel modules too).
+//    Samples per Pixel 5);
+//  - each standard top-level element's explicit VR is the dictionary's (or
+//    UN): GDCM asserts so when it reads the element;
+//  - no element of groups 0000-0007 is in the dataset (after one, GDCM read
+//    the rest of a file otherwise than DCMTK).
+// Each was found by tests/fuzz/fuzz_dicom. DataLoss (unreadable file, bad
+// file meta) or InvalidArgument (the other rules), naming file and element.
+// ReadSeriesImage, which ReadImage of a folder goes through, calls it before
+// ITK reads the pixels.
 absl::Status CheckSlicesForPixelRead(const std::vector<std::string>& files);
 
 // Reads the pixels of a checked series (ITK/GDCM, rescale applied: CT in HU).
