@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -270,8 +271,13 @@ absl::StatusOr<CsvTable> ReadCsv(const std::string& path) {
 }
 
 namespace {
-std::string QuoteField(const std::string& f) {
-  if (f.find_first_of(",\"\r\n") == std::string::npos) return f;
+constexpr absl::string_view kByteOrderMark = "\xEF\xBB\xBF";
+
+std::string QuoteField(const std::string& f, bool opens_file) {
+  // The file's first field is quoted when it begins with a byte order
+  // mark, which ParseCsv would otherwise strip (found by tests/fuzz/fuzz_csv).
+  const bool bom = opens_file && absl::StartsWith(f, kByteOrderMark);
+  if (!bom && f.find_first_of(",\"\r\n") == std::string::npos) return f;
   std::string out = "\"";
   for (char c : f) {
     if (c == '"') out += "\"\"";
@@ -285,6 +291,7 @@ std::string QuoteField(const std::string& f) {
 std::string FormatCsv(const CsvTable& table) {
   std::string out;
   auto append_row = [&](const std::vector<std::string>& row) {
+    const bool opens_file = out.empty();
     // A row of one empty field would be a blank line, which ParseCsv skips
     // (found by tests/fuzz/fuzz_csv): quote it.
     if (row.size() == 1 && row[0].empty()) {
@@ -293,7 +300,7 @@ std::string FormatCsv(const CsvTable& table) {
     }
     for (size_t i = 0; i < row.size(); ++i) {
       if (i) out.push_back(',');
-      out += QuoteField(row[i]);
+      out += QuoteField(row[i], opens_file && i == 0);
     }
     out.push_back('\n');
   };
