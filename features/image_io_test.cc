@@ -153,6 +153,41 @@ TEST(ImageIo, NiftiHeaderWithNonFiniteGeometryIsDataLoss) {
   fs::remove(path);
 }
 
+// Found by tests/fuzz/fuzz_image (session 7): the NIfTI library decides the
+// byte order by dim[0] before sizeof_hdr, so a little-endian sizeof_hdr with
+// a byte-swapped dim[0] is read big-endian; a NaN that only the big-endian
+// reading sees reached vnl_svd and aborted the process. A finite but huge
+// affine entry overflows in the library's products the same way.
+TEST(ImageIo, NiftiGeometryIsCheckedInTheByteOrderTheLibraryReadsAndBounded) {
+  const std::string path =
+      fs::temp_directory_path() / ("fedrad_swap_" + std::to_string(::getpid()) + ".nii");
+  ImageVolume v;
+  v.geometry.size = {2, 2, 2};
+  v.voxels.assign(8, 1.0f);
+  auto write_at = [&](std::streamoff offset, const void* bytes, size_t n) {
+    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(offset);
+    f.write(static_cast<const char*>(bytes), static_cast<std::streamsize>(n));
+  };
+  ASSERT_OK(WriteImage(v, path));
+  const unsigned char swapped_dim0[] = {0x00, 0x03};   // 3 read big-endian
+  const unsigned char big_endian_nan[] = {0x7f, 0xc0, 0x00, 0x00};
+  write_at(40, swapped_dim0, 2);
+  write_at(280, big_endian_nan, 4);  // srow_x[0]; sform_code 1 reads as 256 > 0
+  for (const absl::Status& s : {ReadImage(path).status(), ReadStored(path).status(),
+                                ReadGeometry(path).status()}) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+    EXPECT_THAT(std::string(s.message()), HasSubstr("srow_x[0] is not a finite number"));
+  }
+  ASSERT_OK(WriteImage(v, path));
+  const float huge = 1e30f;
+  write_at(300, &huge, 4);  // srow_y[1]
+  const absl::Status s = ReadImage(path).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_THAT(std::string(s.message()), HasSubstr("srow_y[1] is 1e+30, beyond any image's extent"));
+  fs::remove(path);
+}
+
 TEST(ImageIo, EmptyDirectoryIsRefusedSayingWhatToName) {
   const std::string dir = fs::temp_directory_path() / ("fedrad_empty_" + std::to_string(::getpid()));
   fs::create_directories(dir);

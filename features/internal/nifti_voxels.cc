@@ -17,6 +17,8 @@ namespace fedrad::features::internal {
 namespace {
 
 constexpr size_t kHeader = 348;
+// The largest magnitude a NIfTI geometry field may have (millimetres).
+constexpr float kMaxGeometryMm = 1e6f;
 
 template <typename T>
 T At(const unsigned char* h, size_t offset) {
@@ -142,12 +144,35 @@ absl::Status CheckNiftiGeometry(const std::string& path) {
   std::unique_ptr<gzFile_s, int (*)(gzFile)> zc(z, gzclose);
   unsigned char h[348];
   if (gzread(z, h, sizeof(h)) != static_cast<int>(sizeof(h))) return absl::OkStatus();
+  // The byte order as the NIfTI library (inside ITK) decides it: by dim[0]
+  // first (1..7 in the reader's order means no swap, 1..7 swapped means
+  // swap), by sizeof_hdr only when dim[0] says neither. A header whose two
+  // fields disagree is read swapped, so the check must read it so too.
+  int16_t dim0;
+  std::memcpy(&dim0, h + 40, 2);
+  const auto swapped_dim0 = static_cast<int16_t>(__builtin_bswap16(static_cast<uint16_t>(dim0)));
   int32_t sizeof_hdr;
   std::memcpy(&sizeof_hdr, h, 4);
-  const bool swap = sizeof_hdr != 348;
-  if (swap && __builtin_bswap32(static_cast<uint32_t>(sizeof_hdr)) != 348) {
-    return absl::OkStatus();  // not NIfTI-1
+  bool swap;
+  if (dim0 >= 1 && dim0 <= 7) {
+    swap = false;
+  } else if (swapped_dim0 >= 1 && swapped_dim0 <= 7) {
+    swap = true;
+  } else if (sizeof_hdr == 348) {
+    swap = false;
+  } else if (__builtin_bswap32(static_cast<uint32_t>(sizeof_hdr)) == 348) {
+    swap = true;
+  } else {
+    return absl::OkStatus();  // not NIfTI-1: ITK's reader says so
   }
+  auto code_at = [&](int offset) {
+    uint16_t bits;
+    std::memcpy(&bits, h + offset, 2);
+    return static_cast<int16_t>(swap ? __builtin_bswap16(bits) : bits);
+  };
+  // The library reads the quaternion only when qform_code > 0 and the
+  // affine rows only when sform_code > 0; fields it ignores are not checked.
+  const bool qform = code_at(252) > 0, sform = code_at(254) > 0;
   struct Field {
     const char* name;
     int offset, count;
@@ -159,17 +184,31 @@ absl::Status CheckNiftiGeometry(const std::string& path) {
                                       {"qoffset_z", 276, 1},  {"srow_x", 280, 4},
                                       {"srow_y", 296, 4},     {"srow_z", 312, 4}};
   for (const Field& f : kFields) {
+    if (f.offset >= 256 && f.offset < 280 && !qform) continue;
+    if (f.offset >= 280 && !sform) continue;
     for (int i = 0; i < f.count; ++i) {
       uint32_t bits;
       std::memcpy(&bits, h + f.offset + 4 * i, 4);
       if (swap) bits = __builtin_bswap32(bits);
       float v;
       std::memcpy(&v, &bits, 4);
+      const std::string field = absl::StrCat(f.name, f.count > 1 ? absl::StrCat("[", i, "]") : "");
       if (!std::isfinite(v)) {
         return absl::DataLossError(absl::StrCat(
-            path, ": cannot read image: NIfTI header field ", f.name,
-            f.count > 1 ? absl::StrCat("[", i, "]") : "",
+            path, ": cannot read image: NIfTI header field ", field,
             " is not a finite number (a damaged or forged header); re-export the image"));
+      }
+      // Spacings, offsets and affine entries are millimetres (or mm per
+      // voxel); beyond a kilometre none is an image, and the library's
+      // products of such values overflow into the non-finite numbers
+      // above (quaternion parameters beyond 1 are invalid anyway).
+      // pixdim[0] is qfac and pixdim[4..7] time and beyond: not bounded.
+      const bool geometry = f.offset != 76 || (i >= 1 && i <= 3);
+      if (geometry && std::fabs(v) > kMaxGeometryMm) {
+        return absl::DataLossError(absl::StrCat(
+            path, ": cannot read image: NIfTI header field ", field, " is ", v,
+            ", beyond any image's extent (", kMaxGeometryMm,
+            " mm; a damaged or forged header); re-export the image"));
       }
     }
   }
