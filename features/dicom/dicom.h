@@ -96,7 +96,12 @@ absl::StatusOr<SeriesInfo> ReadSeriesInfo(const std::string& folder);
 absl::Status CheckSlicesForPixelRead(const std::vector<std::string>& files);
 
 // Reads the pixels of a checked series (ITK/GDCM, rescale applied: CT in HU).
-// InvalidArgument when ITK's grid differs from the headers'.
+// Each slice is checked (CheckSlicesForPixelRead) and written anew by DCMTK
+// into an in-memory file (memfd, never on disk) holding only the elements
+// pixels, rescale and geometry need; GDCM reads those copies, so it never
+// parses bytes DCMTK did not write. InvalidArgument when ITK's grid differs
+// from the headers'; ResourceExhausted when the open-file limit is below the
+// slice count and cannot be raised.
 absl::StatusOr<ImageVolume> ReadSeriesImage(const SeriesInfo& series);
 
 // A polygon in continuous voxel index coordinates of one plane (x = column,

@@ -500,6 +500,59 @@ TEST_F(DicomFiles, SlicesGdcmWouldMisreadAreRefusedBeforeItReads) {
   EXPECT_OK(ReadImage(series_dir()).status());
 }
 
+// Found by the long runs (session 7; tests/data/dicom/fuzz_gdcm_misread.dcm
+// is the input with a valid SOP Class UID and orientation, so that it reaches
+// GDCM; the input itself is tests/fuzz/corpus/fuzz_dicom/
+// regression-gdcm-misread-800mb): a one-slice 4x4 CT series (slope 2) whose
+// patient name the fuzzer partly overwrote, leaving an element (3000,5443)
+// with the VR bytes 0x10 0x00.
+// DCMTK reads the file and the checks pass; GDCM, which ITK reads the pixels
+// with, parsed the bytes after it otherwise and allocated and cleared 800 MB
+// for a length it found there. Such differences cannot all be listed, so
+// GDCM now reads a copy DCMTK wrote, holding only the elements the pixels
+// need: the slice reads as DCMTK sees it, its 16 pixels times the slope.
+TEST_F(DicomFiles, GdcmReadsOnlyWhatDcmtkWrote) {
+  const fs::path folder = dir_ / "misread";
+  fs::create_directories(folder);
+  const fs::path slice = folder / "slice.dcm";
+  fs::copy_file(std::string(FEDRAD_TEST_DATA_DIR) + "/dicom/fuzz_gdcm_misread.dcm", slice);
+  std::string bytes;
+  {
+    std::ifstream in(slice, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  // The file ends with Pixel Data: 16 signed 16-bit pixels.
+  ASSERT_GE(bytes.size(), 32u);
+  std::vector<float> expected;
+  for (size_t at = bytes.size() - 32; at < bytes.size(); at += 2) {
+    const auto stored = static_cast<int16_t>(static_cast<uint8_t>(bytes[at]) |
+                                             static_cast<uint8_t>(bytes[at + 1]) << 8);
+    expected.push_back(2.0f * stored);
+  }
+  ASSERT_OK_AND_ASSIGN(auto info, ReadSeriesInfo(folder.string()));
+  for (auto image : {ReadSeriesImage(info), ReadImage(folder.string())}) {
+    ASSERT_OK(image.status());
+    EXPECT_EQ(image->geometry.size, (std::array<int, 3>{4, 4, 1}));
+    EXPECT_EQ(image->voxels, expected);
+  }
+  // The fuzzer's own input also had an orientation of no two orthogonal
+  // unit vectors, which ITK replaced by the identity: refused from the header.
+  const std::string iop = "1\\0\\0\\0\\1\\0 ";
+  const size_t at = bytes.find(iop);
+  ASSERT_NE(at, std::string::npos);
+  bytes.replace(at, iop.size(), "1\\0\\0\\1\\1\\0 ");
+  {
+    std::ofstream out(slice, std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+  EXPECT_THAT(ReadSeriesInfo(folder.string()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::AllOf(HasSubstr("slice.dcm: Image Orientation (Patient) "
+                                                  "(0020,0037) is 1\\0\\0\\1\\1\\0, not two "
+                                                  "orthogonal unit vectors"),
+                                        HasSubstr("re-export"))));
+}
+
 TEST_F(DicomFiles, BadSeriesAreRefusedWithWhatToDo) {
   auto refuse = [&](const std::string& folder, const std::string& says) {
     auto s = ReadSeriesInfo(folder);

@@ -1,17 +1,26 @@
 // DICOM image series from their headers (DCMTK), checked before ITK reads
 // the pixels: one series per folder, every slice present once, uniform
 // spacing, no gantry tilt.
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string_view>
 #include <map>
+#include <memory>
+#include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "core/status.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dctag.h"
@@ -66,6 +75,27 @@ void Analyse(std::vector<Slice>& slices, SeriesInfo* s) {
           " vs ", fs::path(sl.file).filename().string(),
           "): the folder mixes reconstructions; export one series per folder"));
       break;
+    }
+  }
+  {
+    // Two orthogonal unit vectors (C.7.6.2.1.1), within what a scanner's
+    // rounding of six decimal strings leaves; else no grid is defined, and
+    // ITK would quietly replace the direction by the identity (found by
+    // tests/fuzz/fuzz_dicom).
+    const std::vector<double>& o = first.iop;
+    const double row = std::sqrt(o[0] * o[0] + o[1] * o[1] + o[2] * o[2]);
+    const double column = std::sqrt(o[3] * o[3] + o[4] * o[4] + o[5] * o[5]);
+    const double dot = o[0] * o[3] + o[1] * o[4] + o[2] * o[5];
+    constexpr double kTolerance = 1e-3;
+    if (!(std::abs(row - 1) <= kTolerance && std::abs(column - 1) <= kTolerance &&
+          std::abs(dot) <= kTolerance)) {
+      s->problems.push_back(absl::StrFormat(
+          "%s: Image Orientation (Patient) (0020,0037) is %s, not two orthogonal unit vectors "
+          "(lengths %.4g and %.4g, dot product %.4g); the header is damaged, re-export the "
+          "series",
+          fs::path(first.file).filename().string(),
+          absl::StrJoin(o, "\\", [](std::string* out, double v) { absl::StrAppend(out, v); }),
+          row, column, dot));
     }
   }
   for (const Slice& sl : slices) {
@@ -303,19 +333,19 @@ absl::StatusOr<SeriesInfo> ReadSeriesInfo(const std::string& folder) {
 namespace {
 
 // One DCMTK pass over `path` (values over 4 KiB skipped, not read): see
-// CheckSlicesForPixelRead.
-absl::Status CheckOneFile(const std::string& path) {
+// CheckSlicesForPixelRead. The file as DCMTK read it, when it passes.
+absl::StatusOr<std::unique_ptr<DcmFileFormat>> LoadCheckedSlice(const std::string& path) {
   constexpr Uint32 kMaxLoadedValue = 4096;  // larger values are skipped, not read
   FEDRAD_RETURN_IF_ERROR(CheckFileMeta(path));
   dicom_internal::InitDcmtk();  // quiet logger, codecs (once)
-  DcmFileFormat file;
-  OFCondition c = file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue);
+  auto file = std::make_unique<DcmFileFormat>();
+  OFCondition c = file->loadFile(path.c_str(), EXS_Unknown, EGL_noChange, kMaxLoadedValue);
   if (c.bad()) {
     return absl::DataLossError(absl::StrCat(
         path, ": not a readable DICOM file (", c.text(),
         "; an element claims more bytes than the file holds); re-export the series"));
   }
-  DcmDataset* ds = file.getDataset();
+  DcmDataset* ds = file->getDataset();
   // GDCM reads the attributes it needs with the dictionary's VR and asserts
   // that the file's VR is compatible (found by fuzzing: Bits Allocated sent
   // as SS). A standard element of the dataset's top level whose explicit VR
@@ -390,22 +420,119 @@ absl::Status CheckOneFile(const std::string& path) {
     return refuse("Pixel Representation (0028,0103)",
                   absl::StrCat("is ", representation, " (0 unsigned, 1 signed)"));
   }
+  return file;
+}
+
+// The top-level elements ITK's DICOM reader (GDCM) needs for a slice's
+// pixels, rescale and geometry; nothing else of a slice reaches GDCM.
+const DcmTagKey kPixelReadTags[] = {
+    DCM_SOPClassUID,        DCM_SOPInstanceUID,       DCM_Modality,
+    DCM_SliceThickness,     DCM_SpacingBetweenSlices, DCM_StudyInstanceUID,
+    DCM_SeriesInstanceUID,  DCM_InstanceNumber,       DCM_ImagePositionPatient,
+    DCM_ImageOrientationPatient, DCM_FrameOfReferenceUID, DCM_SamplesPerPixel,
+    DCM_PhotometricInterpretation, DCM_NumberOfFrames, DCM_Rows,
+    DCM_Columns,            DCM_PixelSpacing,         DCM_BitsAllocated,
+    DCM_BitsStored,         DCM_HighBit,              DCM_PixelRepresentation,
+    DCM_RescaleIntercept,   DCM_RescaleSlope,         DCM_RescaleType,
+    DCM_PixelData};
+
+// An anonymous file in memory (memfd): never on a disk, gone when closed.
+class MemoryFile {
+ public:
+  MemoryFile() : fd_(::memfd_create("fedrad-slice", MFD_CLOEXEC)) {}
+  MemoryFile(MemoryFile&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  MemoryFile& operator=(MemoryFile&&) = delete;
+  ~MemoryFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+  // A name this process (only) can open it by.
+  std::string path() const { return absl::StrCat("/proc/self/fd/", fd_); }
+
+ private:
+  int fd_;
+};
+
+// The slice at `path`, checked (LoadCheckedSlice) and written anew by DCMTK
+// into a memory file holding only kPixelReadTags, in the slice's transfer
+// syntax. GDCM then parses only bytes DCMTK wrote: the fuzzing findings of
+// sessions 6 and 7 were each a file DCMTK and GDCM parsed differently (an
+// element length GDCM took from other bytes made it allocate 800 MB), and
+// the checks can only list the differences found so far; this closes the
+// class. Patient data stays in this process's memory.
+absl::StatusOr<MemoryFile> CopyForPixelRead(const std::string& path) {
+  FEDRAD_ASSIGN_OR_RETURN(std::unique_ptr<DcmFileFormat> file, LoadCheckedSlice(path));
+  DcmDataset* from = file->getDataset();
+  const E_TransferSyntax xfer = from->getOriginalXfer();
+  DcmFileFormat copy;
+  for (const DcmTagKey& tag : kPixelReadTags) {
+    DcmElement* element = nullptr;
+    if (from->findAndGetElement(tag, element, /*searchIntoSub=*/false, /*createCopy=*/true)
+            .good() &&
+        element != nullptr) {
+      if (copy.getDataset()->insert(element, /*replaceOld=*/true).bad()) delete element;
+    }
+  }
+  MemoryFile out;
+  if (!out.ok()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        path, ": cannot create an in-memory copy of the slice (memfd_create: ",
+        std::strerror(errno), "); the process may have too many open files (ulimit -n)"));
+  }
+  const OFCondition c = copy.saveFile(out.path().c_str(), xfer);
+  if (c.bad()) {
+    return absl::DataLossError(absl::StrCat(path, ": cannot re-encode the slice for reading (",
+                                            c.text(), "); re-export the series"));
+  }
+  return out;
+}
+
+// A series holds one memory file per slice while ITK reads it: raise the
+// soft limit on open files when the series needs more (up to the hard limit).
+absl::Status EnsureOpenFiles(const SeriesInfo& series) {
+  constexpr rlim_t kSpare = 256;  // gRPC, logs, other cases' readers
+  const rlim_t needed = series.files.size() + kSpare;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= needed) {
+    return absl::OkStatus();
+  }
+  rlimit raised = limit;
+  raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? needed : std::min(limit.rlim_max, needed);
+  if (raised.rlim_cur < needed || ::setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        series.folder, ": the series has ", series.files.size(),
+        " slices and this process may open only ", limit.rlim_max,
+        " files; raise the limit (ulimit -n, or LimitNOFILE= in the site's service)"));
+  }
   return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::Status CheckSlicesForPixelRead(const std::vector<std::string>& files) {
-  for (const std::string& f : files) FEDRAD_RETURN_IF_ERROR(CheckOneFile(f));
+  for (const std::string& f : files) FEDRAD_RETURN_IF_ERROR(LoadCheckedSlice(f).status());
   return absl::OkStatus();
 }
 
 absl::StatusOr<ImageVolume> ReadSeriesImage(const SeriesInfo& series) {
-  FEDRAD_RETURN_IF_ERROR(CheckSlicesForPixelRead(series.files));
-  auto image = ReadImageFiles(series.files);
+  FEDRAD_RETURN_IF_ERROR(EnsureOpenFiles(series));
+  std::vector<MemoryFile> copies;
+  std::vector<std::string> paths;
+  copies.reserve(series.files.size());
+  for (const std::string& f : series.files) {
+    FEDRAD_ASSIGN_OR_RETURN(MemoryFile copy, CopyForPixelRead(f));
+    paths.push_back(copy.path());
+    copies.push_back(std::move(copy));
+  }
+  auto image = ReadImageFiles(paths);
   if (!image.ok()) {
+    // ITK names the memory file; name the slice.
+    std::vector<std::pair<std::string, std::string>> names;
+    for (size_t i = 0; i < paths.size(); ++i) names.emplace_back(paths[i], series.files[i]);
+    // (absl prefers the longer match: /proc/self/fd/12 over /proc/self/fd/1.)
+    const std::string message = absl::StrReplaceAll(image.status().message(), names);
     return absl::Status(image.status().code(),
-                        absl::StrCat(series.folder, ": ", image.status().message(),
+                        absl::StrCat(series.folder, ": ", message,
                                      " (transfer syntax '", series.transfer_syntax,
                                      "'; if compressed, re-export uncompressed)"));
   }
