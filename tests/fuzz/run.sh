@@ -4,6 +4,7 @@
 #   tests/fuzz/run.sh TARGET SECONDS [libFuzzer flags...]
 #   tests/fuzz/run.sh all SECONDS          # every target, SECONDS each, one per core
 #   tests/fuzz/run.sh ci                   # every target, a fixed seed and count (CI)
+#   tests/fuzz/run.sh build                # configure and build every target only
 #   tests/fuzz/run.sh list                 # the target names
 # The build is build-fuzz/ (clang, -DFEDRAD_FUZZ=ON; ccache when installed).
 # Each run reads the committed seeds tests/fuzz/corpus/TARGET/ and keeps
@@ -29,7 +30,7 @@ declare -A CI_RUNS=([fuzz_site_task]=50000 [fuzz_coordinator_result]=10000 [fuzz
 
 NORAND=()  # a command prefix for run(); see `ci`
 
-usage() { echo "usage: $0 TARGET|all SECONDS [libFuzzer flags...] | $0 ci | $0 list" >&2; exit 2; }
+usage() { echo "usage: $0 TARGET|all SECONDS [libFuzzer flags...] | $0 ci | $0 build | $0 list" >&2; exit 2; }
 
 configure() {
   [ -f "$BUILD/build.ninja" ] && return 0
@@ -78,6 +79,7 @@ run() {
 [ $# -ge 1 ] || usage
 case "$1" in
   list) printf '%s\n' "${TARGETS[@]}"; exit 0 ;;
+  build) configure; build "${TARGETS[@]}" ;;
   all|ci)
     [ "$1" = ci ] || [ $# -ge 2 ] || usage
     mode=$1 seconds=${2:-}
@@ -115,6 +117,16 @@ case "$1" in
     done
     if [ ${#failed[@]} -gt 0 ]; then
       echo "fuzz targets with findings: ${failed[*]} (inputs in $BUILD/artifacts/)" >&2
+      # CI keeps only its log: print each small finding so that it can be
+      # rebuilt from the log (base64 -d) and replayed here.
+      for t in "${failed[@]}"; do
+        for f in "$BUILD/artifacts/$t-"*; do
+          if [ ! -f "$f" ] || [ "$(stat -c %s "$f")" -gt 65536 ]; then continue; fi
+          echo "input $(basename "$f") (base64):" >&2
+          base64 -w 0 "$f" >&2
+          echo >&2
+        done
+      done
       exit 1
     fi
     ;;
