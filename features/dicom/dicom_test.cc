@@ -17,9 +17,11 @@
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcdeftag.h"
 #include "dcmtk/dcmdata/dcfilefo.h"
+#include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmdata/dcpixel.h"
 #include "dcmtk/dcmdata/dcpixseq.h"
 #include "dcmtk/dcmdata/dcpxitem.h"
+#include "dcmtk/dcmdata/dcrleerg.h"
 #include "dcmtk/dcmdata/dcvrlo.h"
 #include "dcmtk/dcmdata/dcvrss.h"
 #include "features/dicom/dicom_write.h"
@@ -551,6 +553,28 @@ TEST_F(DicomFiles, GdcmReadsOnlyWhatDcmtkWrote) {
                                                   "(0020,0037) is 1\\0\\0\\1\\1\\0, not two "
                                                   "orthogonal unit vectors"),
                                         HasSubstr("re-export"))));
+}
+
+// The copies GDCM reads keep the slice's transfer syntax: an RLE Lossless
+// (encapsulated) series reads exactly like the uncompressed one.
+TEST_F(DicomFiles, CompressedSeriesReadsLikeTheUncompressedOne) {
+  ASSERT_OK_AND_ASSIGN(auto s, ReadSeriesInfo(series_dir()));
+  ASSERT_OK_AND_ASSIGN(ImageVolume clean, ReadSeriesImage(s));
+  DcmRLEEncoderRegistration::registerCodecs();
+  const fs::path copy = dir_ / "rle";
+  fs::copy(series_dir(), copy);
+  for (const std::string& file : s.files) {
+    const std::string slice = (copy / fs::path(file).filename()).string();
+    DcmFileFormat f;
+    ASSERT_TRUE(f.loadFile(slice.c_str()).good());
+    ASSERT_TRUE(f.getDataset()->chooseRepresentation(EXS_RLELossless, nullptr).good());
+    ASSERT_TRUE(f.saveFile(slice.c_str(), EXS_RLELossless).good());
+  }
+  ASSERT_OK_AND_ASSIGN(auto info, ReadSeriesInfo(copy.string()));
+  EXPECT_EQ(info.transfer_syntax, DcmXfer(EXS_RLELossless).getXferName());
+  ASSERT_OK_AND_ASSIGN(ImageVolume rle, ReadSeriesImage(info));
+  EXPECT_EQ(rle.voxels, clean.voxels);
+  EXPECT_EQ(GeometryMismatch(rle.geometry, clean.geometry), "");
 }
 
 TEST_F(DicomFiles, BadSeriesAreRefusedWithWhatToDo) {
