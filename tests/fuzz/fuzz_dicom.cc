@@ -5,9 +5,10 @@
 //   - as a SEG on that series: ReadSeg;
 //   - as a folder holding only it: `fedrad dicom inspect` (Inspect),
 //     ScanFolder, and ReadSeriesInfo then ReadSeriesImage when it is a
-//     usable one-slice series;
-//   - that folder as an image column names it: features::ReadImage (GDCM's
-//     series helper, then ITK).
+//     usable one-slice series (DCMTK's checks and in-memory copy, then
+//     ITK/GDCM on the copy);
+//   - that folder as an image column names it: features::ReadImage (the
+//     same path, from ReadSeriesInfo).
 // Seeds: tests/data/dicom/CT_small.dcm and an RTSTRUCT and a SEG on the
 // fixed series (make_seeds.cc).
 #include <cstddef>
