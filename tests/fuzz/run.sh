@@ -83,7 +83,15 @@ case "$1" in
   all|ci)
     [ "$1" = ci ] || [ $# -ge 2 ] || usage
     mode=$1 seconds=${2:-}
-    if [ "$mode" = ci ] && setarch -R true 2>/dev/null; then NORAND=(setarch -R); fi
+    if [ "$mode" = ci ]; then
+      if setarch -R true 2>/dev/null; then
+        NORAND=(setarch -R)
+        echo "(address randomisation off: setarch -R)"
+      else
+        echo "(setarch -R is not permitted here: address randomisation moves absl's hash seed," \
+             "so these runs may differ from another machine's)"
+      fi
+    fi
     configure
     build "${TARGETS[@]}"
     logs=$BUILD/logs
