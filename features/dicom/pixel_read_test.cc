@@ -2,7 +2,11 @@
 // (dicom::CheckSlicesForPixelRead, dicom::ReadSeriesImage): each test is a
 // finding of tests/fuzz/fuzz_dicom (its input is in the fuzz corpus as
 // regression-*) or the path a real export takes through the copies.
+#include <sys/resource.h>
+
 #include <cstdint>
+#include <cstdlib>
+#include <iostream>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -247,6 +251,32 @@ TEST_F(DicomFiles, CompressedSeriesReadsLikeTheUncompressedOne) {
   ASSERT_OK_AND_ASSIGN(ImageVolume rle, ReadSeriesImage(info));
   EXPECT_EQ(rle.voxels, clean.voxels);
   EXPECT_EQ(GeometryMismatch(rle.geometry, clean.geometry), "");
+}
+
+// Each slice is an open file while ITK reads the copies: a soft limit below
+// the slice count is raised (within the hard limit), and a hard limit below
+// it fails the series saying what to raise. Run in a child process (a death
+// test), since a hard limit cannot be raised again; exit code 0 = as expected.
+void ReadWithOpenFileLimit(const SeriesInfo& s, rlim_t soft, rlim_t hard) {
+  const rlimit limit{soft, hard};
+  if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) std::exit(2);
+  const absl::Status status = ReadSeriesImage(s).status();
+  std::cerr << status;
+  rlimit now{};
+  ::getrlimit(RLIMIT_NOFILE, &now);
+  const size_t needed = s.files.size() + 256;
+  const bool expected = hard >= needed ? status.ok() && now.rlim_cur >= needed
+                                       : status.code() == absl::StatusCode::kResourceExhausted;
+  std::exit(expected ? 0 : 1);
+}
+
+TEST_F(DicomFiles, TheOpenFileLimitIsRaisedOrNamed) {
+  ASSERT_OK_AND_ASSIGN(auto s, ReadSeriesInfo(series_dir()));
+  ASSERT_EQ(s.files.size(), 6u);
+  EXPECT_EXIT(ReadWithOpenFileLimit(s, 64, 4096), ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(ReadWithOpenFileLimit(s, 64, 64), ::testing::ExitedWithCode(0),
+              "the series has 6 slices and this process may open only 64 files; raise the "
+              "limit \\(ulimit -n");
 }
 
 }  // namespace

@@ -455,11 +455,11 @@ class MemoryFile {
 
 // The slice at `path`, checked (LoadCheckedSlice) and written anew by DCMTK
 // into a memory file holding only kPixelReadTags, in the slice's transfer
-// syntax. GDCM then parses only bytes DCMTK wrote: the fuzzing findings of
-// sessions 6 and 7 were each a file DCMTK and GDCM parsed differently (an
-// element length GDCM took from other bytes made it allocate 800 MB), and
-// the checks can only list the differences found so far; this closes the
-// class. Patient data stays in this process's memory.
+// syntax. GDCM then parses only bytes DCMTK wrote: tests/fuzz/fuzz_dicom's
+// findings were each a file DCMTK and GDCM parsed differently (an element
+// length GDCM took from other bytes made it allocate 800 MB), and the checks
+// can only list the differences found so far; this closes the class.
+// Patient data stays in this process's memory.
 absl::StatusOr<MemoryFile> CopyForPixelRead(const std::string& path) {
   FEDRAD_ASSIGN_OR_RETURN(std::unique_ptr<DcmFileFormat> file, LoadCheckedSlice(path));
   DcmDataset* from = file->getDataset();
@@ -487,17 +487,21 @@ absl::StatusOr<MemoryFile> CopyForPixelRead(const std::string& path) {
   return out;
 }
 
-// A series holds one memory file per slice while ITK reads it: raise the
-// soft limit on open files when the series needs more (up to the hard limit).
+// A series holds one memory file per slice while ITK reads it, and a cohort
+// reads several cases at once: when the soft limit on open files is below
+// what this series needs, raise it generously (to 65,536 or the series'
+// need, within the hard limit, which an unprivileged process may do).
 absl::Status EnsureOpenFiles(const SeriesInfo& series) {
-  constexpr rlim_t kSpare = 256;  // gRPC, logs, other cases' readers
+  constexpr rlim_t kSpare = 256;  // gRPC, logs
+  constexpr rlim_t kGenerous = 65536;
   const rlim_t needed = series.files.size() + kSpare;
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= needed) {
     return absl::OkStatus();
   }
   rlimit raised = limit;
-  raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? needed : std::min(limit.rlim_max, needed);
+  raised.rlim_cur = std::max(needed, kGenerous);
+  if (limit.rlim_max != RLIM_INFINITY) raised.rlim_cur = std::min(raised.rlim_cur, limit.rlim_max);
   if (raised.rlim_cur < needed || ::setrlimit(RLIMIT_NOFILE, &raised) != 0) {
     return absl::ResourceExhaustedError(absl::StrCat(
         series.folder, ": the series has ", series.files.size(),
