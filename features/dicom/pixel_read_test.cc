@@ -253,6 +253,32 @@ TEST_F(DicomFiles, CompressedSeriesReadsLikeTheUncompressedOne) {
   EXPECT_EQ(GeometryMismatch(rle.geometry, clean.geometry), "");
 }
 
+// Found by the long runs (session 8, tests/fuzz/corpus/fuzz_dicom/
+// regression-oom-rows-columns): an 800-byte slice whose Rows and Columns
+// claimed 396 million pixels; GDCM read it, filling what the file lacked,
+// and ITK allocated 1.6 GB. The pixels a header claims must be in the file.
+TEST_F(DicomFiles, PixelsTheHeaderClaimsMustBeInTheFile) {
+  ASSERT_OK_AND_ASSIGN(auto s, ReadSeriesInfo(series_dir()));
+  const fs::path copy = dir_ / "claims";
+  fs::copy(series_dir(), copy);
+  const std::string slice = (copy / fs::path(s.files[2]).filename()).string();
+  DcmFileFormat f;
+  ASSERT_TRUE(f.loadFile(slice.c_str()).good());
+  ASSERT_TRUE(f.getDataset()->putAndInsertUint16(DCM_Rows, 20300).good());
+  ASSERT_TRUE(f.getDataset()->putAndInsertUint16(DCM_Columns, 19539).good());
+  ASSERT_TRUE(f.saveFile(slice.c_str(), EXS_LittleEndianExplicit).good());
+  // ReadSeriesInfo already refuses a slice whose matrix differs from the
+  // others'; the check before ITK holds on its own too.
+  EXPECT_THAT(CheckSlicesForPixelRead({slice}),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::AllOf(HasSubstr(slice),
+                                        HasSubstr("Pixel Data (7FE0,0010) holds 240 bytes, but "
+                                                  "Rows x Columns x Number of Frames x Bits "
+                                                  "Allocated claim 793283400"),
+                                        HasSubstr("re-export"))));
+  EXPECT_OK(CheckSlicesForPixelRead(s.files));
+}
+
 // Each slice is an open file while ITK reads the copies: a soft limit below
 // the slice count is raised (within the hard limit), and a hard limit below
 // it fails the series saying what to raise. Run in a child process (a death
