@@ -268,7 +268,8 @@ TEST_F(DicomFiles, PixelsTheHeaderClaimsMustBeInTheFile) {
   ASSERT_TRUE(f.getDataset()->putAndInsertUint16(DCM_Columns, 19539).good());
   ASSERT_TRUE(f.saveFile(slice.c_str(), EXS_LittleEndianExplicit).good());
   // ReadSeriesInfo already refuses a slice whose matrix differs from the
-  // others'; the check before ITK holds on its own too.
+  // others'; the check before ITK holds on its own too. The fixture's slices
+  // are 12 x 10 at 16 bits (240 bytes); the claim is 20300 x 19539 x 2 bytes.
   EXPECT_THAT(CheckSlicesForPixelRead({slice}),
               StatusIs(absl::StatusCode::kDataLoss,
                        ::testing::AllOf(HasSubstr(slice),

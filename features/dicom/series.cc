@@ -334,7 +334,7 @@ namespace {
 
 // The pixels a slice's header claims (Rows x Columns x Number of Frames x
 // Bits Allocated) must be in its file, before ITK allocates an image of that
-// size (found by fuzzing: a 800-byte slice whose Rows and Columns claimed 396
+// size (found by fuzzing: an 800-byte slice whose Rows and Columns claimed 396
 // million pixels made ITK allocate 1.6 GB, GDCM filling what the file lacked).
 // Uncompressed, Pixel Data holds them exactly; compressed, the file must not
 // claim more than 4,096 times its size plus 1 MiB (beyond any codec's ratio on
