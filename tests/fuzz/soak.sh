@@ -72,13 +72,19 @@ table() {
     }' "$LEDGER" | LC_ALL=C sort
 }
 
+# A second soak of a target already soaking (its own lane: FEDRAD_SOAK_LANE=2
+# soak.sh run ...) keeps its own time, summary and log files; the corpus
+# folder is shared (libFuzzer processes may share one) and so is the ledger.
+LANE=${FEDRAD_SOAK_LANE:+.lane$FEDRAD_SOAK_LANE}
+LOGS_DIR=$BUILD/logs${FEDRAD_SOAK_LANE:+/lane$FEDRAD_SOAK_LANE}
+
 # chunk TARGET SECONDS: one run, one ledger line; returns run.sh's status.
 chunk() {
-  local target=$1 seconds=$2 times="$SOAK/$1.time" rc=0
+  local target=$1 seconds=$2 times="$SOAK/$1$LANE.time" rc=0
   /usr/bin/time -f '%e %U %S' -o "$times" \
-    env FEDRAD_FUZZ_NO_BUILD=1 nice -n 19 tests/fuzz/run.sh "$target" "$seconds" \
-    >"$SOAK/$target.chunk" 2>&1 || rc=$?
-  local log="$BUILD/logs/$target.log"
+    env FEDRAD_FUZZ_NO_BUILD=1 LOGS="$LOGS_DIR" nice -n 19 tests/fuzz/run.sh "$target" "$seconds" \
+    >"$SOAK/$target$LANE.chunk" 2>&1 || rc=$?
+  local log="$LOGS_DIR/$target.log"
   local wall cpu execs cov ft corpus
   # GNU time writes "Command exited with non-zero status N" first on failure.
   read -r wall user sys < <(tail -1 "$times") || true
@@ -100,7 +106,7 @@ soak() {
   local target=$1 need=$(( $2 * 60 )) seconds=$3
   while [ "$(cpu_so_far "$target")" -lt "$need" ]; do
     if ! chunk "$target" "$seconds"; then
-      echo "!! $target: a finding or a failed run; see $BUILD/logs/$target.log and $BUILD/artifacts/" >&2
+      echo "!! $target: a finding or a failed run; see $LOGS_DIR/$target.log and $BUILD/artifacts/" >&2
       return 1
     fi
   done
@@ -124,12 +130,12 @@ case "$1" in
     declare -A pid_of=()
     for t in "${targets[@]}"; do
       while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do wait -n || true; done
-      soak "$t" "$minutes" "$seconds" >"$SOAK/$t.summary" 2>&1 &
+      soak "$t" "$minutes" "$seconds" >"$SOAK/$t$LANE.summary" 2>&1 &
       pid_of[$t]=$!
     done
     for t in "${targets[@]}"; do
       wait "${pid_of[$t]}" || failed+=("$t")
-      cat "$SOAK/$t.summary"
+      cat "$SOAK/$t$LANE.summary"
     done
     report
     [ ${#failed[@]} -eq 0 ] || { echo "targets with findings: ${failed[*]}" >&2; exit 1; }
