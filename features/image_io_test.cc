@@ -157,7 +157,8 @@ TEST(ImageIo, NiftiHeaderWithNonFiniteGeometryIsDataLoss) {
 // byte order by dim[0] before sizeof_hdr, so a little-endian sizeof_hdr with
 // a byte-swapped dim[0] is read big-endian; a NaN that only the big-endian
 // reading sees reached vnl_svd and aborted the process. A finite but huge
-// affine entry overflows in the library's products the same way.
+// affine entry is refused too (a defensive bound: the library's float
+// products of it can overflow; no crash from one was reproduced).
 TEST(ImageIo, NiftiGeometryIsCheckedInTheByteOrderTheLibraryReadsAndBounded) {
   const std::string path =
       fs::temp_directory_path() / ("fedrad_swap_" + std::to_string(::getpid()) + ".nii");

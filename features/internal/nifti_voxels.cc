@@ -200,8 +200,9 @@ absl::Status CheckNiftiGeometry(const std::string& path) {
       }
       // Spacings, offsets and affine entries are millimetres (or mm per
       // voxel); beyond a kilometre none is an image, and the library's
-      // products of such values overflow into the non-finite numbers
-      // above (quaternion parameters beyond 1 are invalid anyway).
+      // float products of such values (squares for norms) can overflow
+      // into the non-finite numbers above: a defensive bound, not a
+      // reproduced crash (quaternion parameters beyond 1 are invalid anyway).
       // pixdim[0] is qfac and pixdim[4..7] time and beyond: not bounded.
       const bool geometry = f.offset != 76 || (i >= 1 && i <= 3);
       if (geometry && std::fabs(v) > kMaxGeometryMm) {
